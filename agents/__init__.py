@@ -1,0 +1,12 @@
+"""softmax-reinforce agents: linear softmax policies, their score functions, returns, REINFORCE."""
+
+from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, ScoreFn
+from agents.returns import discount_weights, discounted_returns
+
+__all__ = [
+    "ActionFeatureSoftmaxPolicy",
+    "LinearSoftmaxPolicy",
+    "ScoreFn",
+    "discount_weights",
+    "discounted_returns",
+]

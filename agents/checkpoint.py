@@ -1,0 +1,70 @@
+"""Checkpoints: written atomically, loaded without executing code.
+
+``save_checkpoint`` writes to a temporary file in the same folder, fsyncs it and ``os.replace``-s
+it over the target, so a crash leaves either the old or the new file, never half of one.
+``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and plain containers
+are unpickled, so a crafted file cannot run code. numpy arrays are stored as tensors.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.errors import UserError
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def _to_safe(value: Any) -> Any:
+    """numpy arrays/scalars -> tensors/python numbers, recursively (weights_only-loadable)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {key: _to_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_safe(item) for item in value]
+    return value
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts, numpy arrays)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            torch.save(_to_safe(state), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
+    """A run folder or a file -> the checkpoint file; :class:`UserError` when missing."""
+    path = Path(path)
+    candidate = path / name if path.is_dir() else path
+    if not candidate.is_file():
+        raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
+    return candidate
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely; a corrupt, truncated or unsafe file is a one-line UserError."""
+    path = resolve_checkpoint(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means an unusable file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"cannot load checkpoint {path}: {first_line[:200]}") from None

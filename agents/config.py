@@ -1,0 +1,225 @@
+"""The run configuration: typed dataclasses registered in Hydra's ConfigStore.
+
+``configs/train.yaml`` extends :class:`TrainConfig` (``train_schema``), so an unknown key or a
+wrong type fails when Hydra composes the config; :func:`validate` then checks ranges and names
+with one-line :class:`~agents.errors.UserError` messages before anything is built.
+Each field's docstring says what it holds; the YAML files repeat it as comments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from agents.errors import UserError
+
+POLICY_FORMS = ("state", "action")
+SCORE_PATHS = ("closed_form", "autograd")
+OPTIMIZERS = ("sgd", "adam")
+BASELINES = ("none", "mean", "value")
+LR_SCHEDULES = ("constant", "linear")
+DTYPES = ("float32", "float64")
+FEATURE_MAPS = ("auto", "raw", "normalized", "polynomial", "fourier", "rbf", "tile", "onehot")
+VECTOR_MODES = ("native", "sync", "async")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass
+class AgentConfig:
+    """REINFORCE hyperparameters (group ``agent``)."""
+
+    policy: str = "state"
+    """``state``: W[state_dim, n_actions] on x(s); ``action``: theta on phi(s,a) = x(s) (x) e_a."""
+    score: str = "closed_form"
+    """Gradient path: ``closed_form`` (policy.score) or ``autograd`` (policy.autograd_score)."""
+    dtype: str = "float32"
+    """Parameter dtype: float32 or float64."""
+    gamma: float = 0.99
+    """Discount factor in [0, 1]."""
+    lr: float = 0.01
+    """Policy step size alpha (> 0)."""
+    optimizer: str = "adam"
+    """``sgd`` (theta += alpha * gradient, the textbook rule) or ``adam``."""
+    episodes_per_update: int = 1
+    """Complete episodes averaged into one gradient estimate (>= 1)."""
+    normalize_returns: bool = True
+    """Standardise the returns (or advantages) of each batch to mean 0, std 1."""
+    discount_weighting: bool = False
+    """Multiply step t's term by gamma^t (S&B p. 328, the gradient of v_pi(s_0))."""
+    per_step_updates: bool = False
+    """Textbook rule: one optimizer step per time step t of each episode (S&B p. 328)."""
+    baseline: str = "none"
+    """``none``, ``mean`` (running mean of returns) or ``value`` (learned linear v(s, w))."""
+    baseline_lr: float = 0.01
+    """Step size alpha_w of the value baseline (> 0)."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus (>= 0)."""
+    max_grad_norm: float = 0.0
+    """Clip the policy gradient to this L2 norm; 0 disables clipping."""
+    lr_schedule: str = "constant"
+    """``constant`` or ``linear`` decay of lr to 0 over the env-step budget."""
+
+
+@dataclass
+class FeaturesConfig:
+    """State feature map x(s) (group ``features``)."""
+
+    name: str = "auto"
+    """``auto`` (onehot for Discrete observations, raw otherwise), raw, normalized, polynomial,
+    fourier, rbf, tile or onehot."""
+    bias: bool = True
+    """Append a constant 1 (raw, normalized, rbf, tile)."""
+    degree: int = 2
+    """Polynomial degree / Fourier order."""
+    num_centers: int = 8
+    """RBF centres per dimension."""
+    num_tilings: int = 8
+    """Tile coding: number of offset tilings."""
+    tiles_per_dim: int = 8
+    """Tile coding: tiles per dimension and tiling."""
+    hash_size: int = 4096
+    """Tile coding: hashed feature vector length."""
+    clip: float = 5.0
+    """Observations are clipped to [-clip, clip] (after normalisation where used)."""
+    bounds: list[float] = field(default_factory=list)
+    """Per-dimension bound B_i for unbounded Box spaces (obs scaled by 1/B_i); empty = defaults."""
+
+
+@dataclass
+class VectorConfig:
+    """Vectorised environments (group ``vector``)."""
+
+    num_envs: int = 1
+    """Sub-environments stepped together (>= 1)."""
+    mode: str = "native"
+    """``native`` (the env's own vector entry point, else sync), ``sync`` or ``async``."""
+
+
+@dataclass
+class BudgetConfig:
+    """How long to train and when to stop (group ``budget``)."""
+
+    total_env_steps: int = 200_000
+    """Environment steps over all sub-envs (>= 1)."""
+    target_return: float | None = None
+    """Stop once the mean of the last ``window`` returns reaches this; null = env reward_threshold."""
+    stop_at_target: bool = True
+    """Stop early when the target is reached."""
+    window: int = 100
+    """Episodes in the moving mean used for the target and the progress bar."""
+
+
+@dataclass
+class LoggingConfig:
+    """Progress bar and TensorBoard (group ``logging``)."""
+
+    progress_bar: bool = True
+    """Show a tqdm progress bar."""
+    tensorboard: bool = True
+    """Write TensorBoard event files into the run folder."""
+
+
+@dataclass
+class CheckpointConfig:
+    """Checkpoints (group ``checkpoint``)."""
+
+    every_steps: int = 0
+    """Also save every this many env steps; 0 = only at the end."""
+
+
+@dataclass
+class DiagnosticsConfig:
+    """Live checks (group ``diagnostics``)."""
+
+    check_gradients_every: int = 0
+    """Compare score and autograd_score every N updates; 0 = off."""
+    tolerance: float = 0.0
+    """Max abs discrepancy allowed; 0 = 1e-10 for float64, 1e-4 for float32."""
+
+
+@dataclass
+class TrainConfig:
+    """A training run: ``python scripts/train.py env=<id> seed=<n> agent.lr=<alpha> ...``."""
+
+    env: str = "CartPole-v1"
+    """Any registered Gymnasium id with a Discrete action space."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for gymnasium.make (e.g. is_slippery: false)."""
+    seed: int = 0
+    """Seeds python, numpy, torch, the envs and action sampling."""
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` for the policy update."""
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    vector: VectorConfig = field(default_factory=VectorConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    run_dir: str | None = None
+    """Output folder; null = Hydra's output dir (or a fresh folder under runs/ without Hydra)."""
+    resume: str | None = None
+    """Run folder to resume from."""
+    experiment_name: str = MISSING
+    """Name shown in run folders and TensorBoard; set in train.yaml."""
+
+
+def register_configs() -> None:
+    """Store the schemas so YAML files can extend them (``defaults: [train_schema, ...]``)."""
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    for group, node in (("agent", AgentConfig), ("features", FeaturesConfig)):
+        store.store(group=group, name=f"{group}_schema", node=node)
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    _require(value in options, f"{name}={value!r} is not one of {', '.join(options)}")
+
+
+def validate(cfg: Any) -> None:
+    """Check ranges and names of a composed config; raise :class:`UserError` naming the key."""
+    agent, budget = cfg.agent, cfg.budget
+    _choice("agent.policy", agent.policy, POLICY_FORMS)
+    _choice("agent.score", agent.score, SCORE_PATHS)
+    _choice("agent.dtype", agent.dtype, DTYPES)
+    _choice("agent.optimizer", agent.optimizer, OPTIMIZERS)
+    _choice("agent.baseline", agent.baseline, BASELINES)
+    _choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
+    _choice("features.name", cfg.features.name, FEATURE_MAPS)
+    _choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
+    _choice("device", cfg.device, DEVICES)
+    _require(agent.lr > 0, f"agent.lr={agent.lr} must be > 0 (try agent.lr=0.01)")
+    _require(agent.baseline_lr > 0, f"agent.baseline_lr={agent.baseline_lr} must be > 0")
+    _require(
+        0.0 <= agent.gamma <= 1.0, f"agent.gamma={agent.gamma} must be in [0, 1] (try 0.99)"
+    )
+    _require(
+        agent.episodes_per_update >= 1,
+        f"agent.episodes_per_update={agent.episodes_per_update} must be >= 1",
+    )
+    _require(agent.entropy_coef >= 0, f"agent.entropy_coef={agent.entropy_coef} must be >= 0")
+    _require(agent.max_grad_norm >= 0, f"agent.max_grad_norm={agent.max_grad_norm} must be >= 0")
+    _require(
+        cfg.vector.num_envs >= 1, f"vector.num_envs={cfg.vector.num_envs} must be >= 1"
+    )
+    _require(
+        budget.total_env_steps >= 1,
+        f"budget.total_env_steps={budget.total_env_steps} must be >= 1",
+    )
+    _require(budget.window >= 1, f"budget.window={budget.window} must be >= 1")
+    _require(
+        cfg.checkpoint.every_steps >= 0,
+        f"checkpoint.every_steps={cfg.checkpoint.every_steps} must be >= 0",
+    )
+    _require(
+        cfg.diagnostics.check_gradients_every >= 0,
+        "diagnostics.check_gradients_every must be >= 0",
+    )

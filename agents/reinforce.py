@@ -1,0 +1,172 @@
+r"""The REINFORCE update (Sutton & Barto ch. 13, Williams 1992).
+
+For a batch of M complete episodes the gradient estimate is
+
+    g = (1/M) sum_episodes sum_t  w_t (G_t - b(S_t)) grad log pi(A_t|S_t)
+        + c_H (1/M) sum_t grad H(pi(.|S_t))
+
+with ``w_t = gamma^t`` when ``agent.discount_weighting`` (the textbook rule, S&B p. 328) and 1
+otherwise, ``b`` a baseline (:mod:`agents.baselines`) and ``grad log pi`` from the policy's
+:meth:`score` or :meth:`autograd_score` (``agent.score``). The optimizer *ascends* it:
+``theta <- theta + alpha g`` for ``sgd``, Adam's rescaled step for ``adam``. We hand the
+optimizer ``-g`` as ``.grad`` because torch optimizers minimise.
+
+``agent.per_step_updates`` applies the textbook pseudocode literally: after generating an
+episode, for ``t = 0 .. T-1`` take one step with that single term, at the parameters left by the
+previous step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from agents.baselines import make_baseline
+from agents.config import AgentConfig
+from agents.policies import ScoreFn, SoftmaxPolicy
+from agents.returns import discount_weights, discounted_returns
+
+
+class NumericalError(RuntimeError):
+    """A non-finite return, score or parameter: the trainer saves the last good state and stops."""
+
+
+@dataclass
+class EpisodeBatch:
+    """Complete episodes laid end to end along the first axis (``T`` steps in all)."""
+
+    inputs: Tensor
+    """Policy inputs: state features ``x [T, d]`` or action features ``phi [T, A, d]``."""
+    states: Tensor
+    """State features ``x(S_t)`` ``[T, d]`` (for the value baseline)."""
+    actions: Tensor
+    """``A_t`` ``[T]`` int64."""
+    rewards: Tensor
+    """``R_{t+1}`` ``[T]``."""
+    dones: Tensor
+    """``[T]`` bool, True on the last step of each episode."""
+
+    @property
+    def num_episodes(self) -> int:
+        return int(self.dones.sum())
+
+
+@dataclass
+class UpdateStats:
+    """What one update reports to the logger."""
+
+    policy_objective: float
+    """Surrogate ``(1/M) sum_t w_t A_t log pi(A_t|S_t)`` whose gradient is g."""
+    entropy: float
+    """Mean policy entropy over the batch's states."""
+    grad_norm: float
+    """L2 norm of g before clipping."""
+    mean_return: float
+    """Mean of G_0 over the batch's episodes."""
+
+
+def policy_gradient(score_fn: ScoreFn, inputs: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
+    r"""``sum_t coefficients_t grad log pi(A_t|S_t)``: per-sample scores contracted with weights.
+
+    :param score_fn: ``policy.score`` or ``policy.autograd_score`` (same signature).
+    :param inputs: ``[T, ...]`` policy inputs; ``actions``: ``[T]``; ``coefficients``: ``[T]``.
+    :return: a tensor shaped like the policy parameter.
+    """
+    scores = score_fn(inputs, actions)  # [T, *param]
+    return torch.tensordot(coefficients, scores, dims=1)
+
+
+class Reinforce:
+    """Owns the optimizer and baseline of one policy and applies the update above.
+
+    :param policy: a linear softmax policy.
+    :param cfg: the ``agent`` config.
+    :param state_dim: length of the state features (for the value baseline).
+    """
+
+    def __init__(self, policy: SoftmaxPolicy, cfg: AgentConfig, state_dim: int) -> None:
+        self.policy, self.cfg = policy, cfg
+        self.score_fn: ScoreFn = policy.score if cfg.score == "closed_form" else policy.autograd_score
+        param = policy.param
+        if cfg.optimizer == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD([param], lr=cfg.lr)
+        else:
+            self.optimizer = torch.optim.Adam([param], lr=cfg.lr)
+        self.baseline = make_baseline(cfg.baseline, state_dim, cfg.baseline_lr, param.dtype, param.device)
+
+    def set_progress(self, fraction: float) -> None:
+        """Learning-rate schedule: ``constant`` or ``linear`` decay to 0 at the end of the budget."""
+        if self.cfg.lr_schedule == "linear":
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.cfg.lr * max(1.0 - fraction, 0.0)
+
+    def update(self, batch: EpisodeBatch) -> UpdateStats:
+        """One REINFORCE update from a batch of complete episodes."""
+        cfg = self.cfg
+        returns = discounted_returns(batch.rewards, cfg.gamma, batch.dones)  # G_t
+        if not torch.isfinite(returns).all():
+            raise NumericalError("non-finite returns (rewards overflow?)")
+        weights = (
+            discount_weights(batch.dones, cfg.gamma, returns.dtype).to(returns.device)
+            if cfg.discount_weighting
+            else torch.ones_like(returns)
+        )
+        num_episodes = batch.num_episodes
+        episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
+        mean_return = float(returns[episode_starts].mean())
+        if cfg.per_step_updates:
+            if cfg.normalize_returns:
+                returns = _standardize(returns)
+            for t in range(returns.shape[0]):  # textbook: theta changes after every step
+                step = slice(t, t + 1)
+                grad_norm = self._step(batch, step, returns[step], weights[step], 1)
+        else:
+            grad_norm = self._step(batch, slice(None), returns, weights, num_episodes)
+        with torch.no_grad():
+            log_prob = self.policy.log_prob(batch.inputs, batch.actions)
+            entropy = float(self.policy.entropy(batch.inputs).mean())
+            advantages = returns - self.baseline(batch.states)
+            objective = float((weights * advantages * log_prob).sum() / num_episodes)
+        return UpdateStats(objective, entropy, grad_norm, mean_return)
+
+    def _step(
+        self, batch: EpisodeBatch, steps: slice, returns: Tensor, weights: Tensor, num_episodes: int
+    ) -> float:
+        """One optimizer step on the terms ``steps`` of the batch; returns the gradient norm."""
+        inputs, states, actions = batch.inputs[steps], batch.states[steps], batch.actions[steps]
+        advantages = returns - self.baseline(states)  # G_t - b(S_t)
+        if self.cfg.normalize_returns and not self.cfg.per_step_updates:
+            advantages = _standardize(advantages)
+        self.baseline.update(states, returns, num_episodes)
+        coefficients = weights * advantages / num_episodes
+        gradient = policy_gradient(self.score_fn, inputs, actions, coefficients)
+        if self.cfg.entropy_coef > 0:
+            entropy_grad = self.policy.entropy_gradient(inputs).sum(0) / num_episodes
+            gradient = gradient + self.cfg.entropy_coef * entropy_grad
+        grad_norm = float(gradient.norm())
+        if not math.isfinite(grad_norm):
+            raise NumericalError("non-finite policy gradient")
+        if self.cfg.max_grad_norm > 0 and grad_norm > self.cfg.max_grad_norm:
+            gradient = gradient * (self.cfg.max_grad_norm / grad_norm)
+        self.policy.param.grad = -gradient  # optimizers minimise; we ascend J
+        self.optimizer.step()
+        if not torch.isfinite(self.policy.param).all():
+            raise NumericalError("non-finite policy parameters after the update")
+        return grad_norm
+
+    def state_dict(self) -> dict[str, object]:
+        return {"optimizer": self.optimizer.state_dict(), "baseline": self.baseline.state_dict()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+        self.baseline.load_state_dict(state["baseline"])  # type: ignore[arg-type]
+
+
+def _standardize(values: Tensor) -> Tensor:
+    """``(v - mean) / (std + 1e-8)``; a single value is left as it is."""
+    if values.numel() < 2:
+        return values
+    return (values - values.mean()) / (values.std() + 1e-8)

@@ -1,0 +1,60 @@
+r"""Monte Carlo returns ``G_t = sum_k gamma^k r_{t+k}`` and the textbook ``gamma^t`` weights.
+
+The returns satisfy the backward recursion ``G_t = r_t + gamma (1 - done_t) G_{t+1}``, an affine
+recurrence ``G_t = b_t + a_t G_{t+1}`` with ``a_t = gamma (1 - done_t)``, ``b_t = r_t``.
+Composing two steps gives another affine map, ``(a_t, b_t) o (a_{t+1}, b_{t+1}) =
+(a_t a_{t+1}, b_t + a_t b_{t+1})``, so a Hillis-Steele scan evaluates all ``G_t`` in
+``ceil(log2 T)`` vectorised doubling steps: no Python loop over ``t``. Every addition is one the
+sequential recursion also does, so gamma = 0 and gamma = 1 are exact and nothing overflows
+(unlike the ``gamma^-t`` cumulative-sum trick).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _shift_left(values: Tensor, offset: int, fill: float) -> Tensor:
+    """``out[..., t] = values[..., t + offset]``, ``fill`` past the end."""
+    tail = values.new_full(values.shape[:-1] + (offset,), fill)
+    return torch.cat([values[..., offset:], tail], dim=-1)
+
+
+def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = None) -> Tensor:
+    r"""``G_t = sum_{k>=0} gamma^k r_{t+k}``, cut at episode ends; same shape as ``rewards``.
+
+    :param rewards: ``[..., T]`` rewards ``r_t`` received after action ``A_t`` (time on the last
+        axis; leading axes are independent streams, e.g. zero-padded episodes).
+    :param gamma: discount ``gamma`` in ``[0, 1]``.
+    :param dones: optional ``[..., T]`` bool, True where an episode ends at ``t``: the return
+        does not flow back across it. Without it the whole axis is one episode.
+    :return: ``[..., T]`` returns ``G_t``.
+    """
+    decay = torch.full_like(rewards, gamma)  # a_t = gamma (1 - done_t)
+    if dones is not None:
+        decay = decay * (~dones.bool()).to(rewards.dtype)
+    returns = rewards.clone()  # b_t
+    offset = 1
+    while offset < rewards.shape[-1]:  # ceil(log2 T) doubling steps
+        returns = returns + decay * _shift_left(returns, offset, 0.0)
+        decay = decay * _shift_left(decay, offset, 0.0)
+        offset *= 2
+    return returns
+
+
+def steps_since_start(dones: Tensor) -> Tensor:
+    """Index ``t`` of each step within its episode, for a flat ``[T]`` stream of episodes."""
+    position = torch.arange(dones.shape[-1], device=dones.device)
+    starts = torch.zeros_like(position)
+    starts[1:] = torch.where(dones[:-1].bool(), position[1:], 0)
+    return position - torch.cummax(starts, dim=-1).values
+
+
+def discount_weights(dones: Tensor, gamma: float, dtype: torch.dtype = torch.float64) -> Tensor:
+    r"""``gamma^t`` with ``t`` counted from each episode's start (S&B p. 328); shape ``[T]``.
+
+    The episodic objective ``J = v_pi(s_0)`` weights step ``t`` by ``gamma^t``: states reached
+    later count less. Most implementations drop it; the textbook rule keeps it.
+    """
+    return torch.tensor(gamma, dtype=dtype) ** steps_since_start(dones).to(dtype)

@@ -1,0 +1,287 @@
+r"""State feature maps ``x(s)`` and the action features ``phi(s, a)`` built from them.
+
+Every map is a callable on a batch of observations (numpy, ``[B, obs_dim]`` for Box spaces,
+``[B]`` for Discrete ones) that returns ``[B, dim]`` float64 features. They run in numpy because
+they sit in the acting hot path (one call per vector step); the update converts the batch to
+torch once. Maps with state (running normalisation) only change in :meth:`FeatureMap.update`,
+which the trainer calls at update time, so acting and learning see the same ``x(s)`` in between.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.errors import UserError
+
+Array = np.ndarray
+
+
+class FeatureMap:
+    """Base class: ``x = feature_map(obs)``; ``dim`` is the length of ``x``."""
+
+    dim: int
+
+    def __call__(self, obs: Array) -> Array:
+        raise NotImplementedError
+
+    def update(self, obs: Array) -> None:
+        """Fold a batch of observations into running statistics (no-op for fixed maps)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors/arrays to checkpoint (empty for fixed maps)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+def _with_bias(x: Array, bias: bool) -> Array:
+    return np.concatenate([x, np.ones((x.shape[0], 1))], axis=1) if bias else x
+
+
+class OneHot(FeatureMap):
+    r"""``x(s) = e_s`` for a Discrete(n) observation: the tabular case, ``dim = n``."""
+
+    def __init__(self, n: int) -> None:
+        self.dim = n
+        self._eye = np.eye(n)
+
+    def __call__(self, obs: Array) -> Array:
+        return self._eye[np.asarray(obs, dtype=np.int64).reshape(-1)]
+
+
+class Raw(FeatureMap):
+    r"""``x(s) = [clip(s, -c, c), 1]``: the observation itself plus a bias term."""
+
+    def __init__(self, obs_dim: int, bias: bool = True, clip: float = 5.0) -> None:
+        self.dim, self.bias, self.clip = obs_dim + int(bias), bias, clip
+
+    def __call__(self, obs: Array) -> Array:
+        return _with_bias(np.clip(np.asarray(obs, dtype=np.float64), -self.clip, self.clip), self.bias)
+
+
+class Normalized(FeatureMap):
+    r"""``x(s) = [clip((s - mu) / sqrt(var + eps), -c, c), 1]`` with running ``mu``, ``var``.
+
+    The statistics are merged batch by batch (Chan et al.'s parallel variance update), like
+    Stable-Baselines3's ``VecNormalize``.
+    """
+
+    def __init__(self, obs_dim: int, bias: bool = True, clip: float = 5.0) -> None:
+        self.dim, self.bias, self.clip = obs_dim + int(bias), bias, clip
+        self.mean, self.var, self.count = np.zeros(obs_dim), np.ones(obs_dim), 1e-4
+
+    def __call__(self, obs: Array) -> Array:
+        scaled = (np.asarray(obs, dtype=np.float64) - self.mean) / np.sqrt(self.var + 1e-8)
+        return _with_bias(np.clip(scaled, -self.clip, self.clip), self.bias)
+
+    def update(self, obs: Array) -> None:
+        obs = np.asarray(obs, dtype=np.float64)
+        batch_mean, batch_var, batch_count = obs.mean(0), obs.var(0), obs.shape[0]
+        delta, total = batch_mean - self.mean, self.count + batch_count
+        self.mean = self.mean + delta * batch_count / total
+        m2 = self.var * self.count + batch_var * batch_count
+        self.var = (m2 + delta**2 * self.count * batch_count / total) / total
+        self.count = total
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean, self.var = np.asarray(state["mean"]), np.asarray(state["var"])
+        self.count = float(state["count"])
+
+
+class _UnitBox(FeatureMap):
+    """Maps that first scale the observation into the unit cube ``u = (s - low) / (high - low)``."""
+
+    def __init__(self, low: Array, high: Array) -> None:
+        self.low, self.span = low, high - low
+
+    def unit(self, obs: Array) -> Array:
+        return np.clip((np.asarray(obs, dtype=np.float64) - self.low) / self.span, 0.0, 1.0)
+
+
+class Polynomial(_UnitBox):
+    r"""``x(s) = [prod_i u_i^{c_i}]`` over all exponent vectors with ``sum_i c_i <= degree``
+    (the constant term, ``c = 0``, is the bias)."""
+
+    def __init__(self, low: Array, high: Array, degree: int) -> None:
+        super().__init__(low, high)
+        dims = range(low.shape[0])
+        self.terms = [
+            list(t) for d in range(degree + 1) for t in itertools.combinations_with_replacement(dims, d)
+        ]
+        self.dim = len(self.terms)
+
+    def __call__(self, obs: Array) -> Array:
+        unit = self.unit(obs) * 2.0 - 1.0  # centre on 0 so odd powers keep the sign
+        return np.stack([unit[:, term].prod(axis=1) for term in self.terms], axis=1)
+
+
+class Fourier(_UnitBox):
+    r"""Fourier basis (Konidaris, Osentoski & Thomas 2011): ``x_c(s) = cos(pi c . u)`` for every
+    ``c in {0, ..., order}^D``; ``c = 0`` is the bias. ``dim = (order + 1)^D``."""
+
+    def __init__(self, low: Array, high: Array, order: int) -> None:
+        super().__init__(low, high)
+        grid = itertools.product(range(order + 1), repeat=low.shape[0])
+        self.coefficients = np.array(list(grid), dtype=np.float64)  # [dim, D]
+        self.dim = self.coefficients.shape[0]
+
+    def __call__(self, obs: Array) -> Array:
+        return np.cos(np.pi * self.unit(obs) @ self.coefficients.T)
+
+
+class RadialBasis(_UnitBox):
+    r"""Gaussian RBFs on a grid of ``k^D`` centres ``c`` in the unit cube:
+    ``x_c(s) = exp(-||u - c||^2 / (2 sigma^2))``, ``sigma = 1 / (k - 1)``, plus a bias."""
+
+    def __init__(self, low: Array, high: Array, num_centers: int, bias: bool = True) -> None:
+        super().__init__(low, high)
+        axis = np.linspace(0.0, 1.0, num_centers)
+        self.centers = np.array(list(itertools.product(axis, repeat=low.shape[0])))  # [k^D, D]
+        self.sigma, self.bias = 1.0 / max(num_centers - 1, 1), bias
+        self.dim = self.centers.shape[0] + int(bias)
+
+    def __call__(self, obs: Array) -> Array:
+        sq_dist = ((self.unit(obs)[:, None, :] - self.centers[None]) ** 2).sum(-1)
+        return _with_bias(np.exp(-sq_dist / (2 * self.sigma**2)), self.bias)
+
+
+class TileCoding(_UnitBox):
+    r"""Tile coding (S&B sec. 9.5.4): ``n`` grids of ``k`` tiles per dimension, tiling ``i``
+    offset by ``i (1, 3, 5, ...) / (n k)`` (asymmetric offsets); each tiling activates one tile,
+    whose coordinates are hashed into ``hash_size`` slots. ``x`` has ``n`` ones (plus a bias)."""
+
+    _PRIMES = np.array([1_000_003, 998_244_353, 1_000_000_007, 104_729, 7_919, 15_485_863])
+
+    def __init__(
+        self, low: Array, high: Array, num_tilings: int, tiles_per_dim: int, hash_size: int,
+        bias: bool = True,
+    ) -> None:  # fmt: skip
+        super().__init__(low, high)
+        dims = low.shape[0]
+        odd = 2 * np.arange(dims) + 1
+        self.offsets = np.arange(num_tilings)[:, None] * odd[None, :] / (num_tilings * tiles_per_dim)
+        self.tiles, self.hash_size, self.bias = tiles_per_dim, hash_size, bias
+        self.multipliers = self._PRIMES[np.arange(dims + 1) % len(self._PRIMES)]
+        self.dim = hash_size + int(bias)
+
+    def active_tiles(self, obs: Array) -> Array:
+        """Hashed index of the active tile in each tiling; ``[B, num_tilings]`` int64."""
+        scaled = self.unit(obs)[:, None, :] * self.tiles + self.offsets[None] * self.tiles
+        coords = np.floor(scaled).astype(np.int64)  # [B, n, D]
+        tiling = np.arange(self.offsets.shape[0])[None, :]
+        key = tiling * self.multipliers[-1] + (coords * self.multipliers[:-1]).sum(-1)
+        return key % self.hash_size
+
+    def __call__(self, obs: Array) -> Array:
+        active = self.active_tiles(obs)
+        x = np.zeros((active.shape[0], self.hash_size))
+        np.put_along_axis(x, active, 1.0, axis=1)
+        return _with_bias(x, self.bias)
+
+
+def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple[Array, Array]:
+    """Finite ``(low, high)`` per dimension: the space's own, else ``+-bounds[i]``, else ``+-clip``."""
+    low, high = space.low.astype(np.float64).reshape(-1), space.high.astype(np.float64).reshape(-1)
+    if bounds:
+        if len(bounds) != low.shape[0]:
+            raise UserError(f"features.bounds has {len(bounds)} values; the observation has {low.shape[0]} dims")
+        fallback = np.asarray(bounds, dtype=np.float64)
+    else:
+        fallback = np.full_like(low, clip)
+    low = np.where(np.isfinite(low) & (low > -1e6), low, -fallback)
+    high = np.where(np.isfinite(high) & (high < 1e6), high, fallback)
+    return low, high
+
+
+def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
+    """Build the map named by ``cfg.name`` (a :class:`~agents.config.FeaturesConfig`)."""
+    name = cfg.name
+    if isinstance(observation_space, gym.spaces.Discrete):
+        if name not in ("auto", "onehot"):
+            raise UserError(
+                f"features={name} needs a Box observation space; this env's is {observation_space}"
+                " (use features=onehot)"
+            )
+        return OneHot(int(observation_space.n))
+    if name == "onehot":
+        raise UserError(f"features=onehot needs a Discrete observation space, got {observation_space}")
+    obs_dim = int(np.prod(observation_space.shape))
+    if name in ("auto", "raw"):
+        return Raw(obs_dim, cfg.bias, cfg.clip)
+    if name == "normalized":
+        return Normalized(obs_dim, cfg.bias, cfg.clip)
+    low, high = box_bounds(observation_space, list(cfg.bounds), cfg.clip)
+    if name == "polynomial":
+        return Polynomial(low, high, cfg.degree)
+    if name == "fourier":
+        return Fourier(low, high, cfg.degree)
+    if name == "rbf":
+        return RadialBasis(low, high, cfg.num_centers, cfg.bias)
+    if name == "tile":
+        return TileCoding(low, high, cfg.num_tilings, cfg.tiles_per_dim, cfg.hash_size, cfg.bias)
+    raise UserError(f"features={name} is unknown")
+
+
+def state_action_features(state_features: Array, n_actions: int) -> Array:
+    r"""``phi(s,a) = x(s) (x) e_a``, flattened like ``W.flatten()``: ``[B, d] -> [B, A, d*A]``.
+
+    With ``theta = W.flatten()``, ``phi(s,a)^T theta = x(s)^T W[:, a]``, so
+    :class:`~agents.policies.ActionFeatureSoftmaxPolicy` on these features *is*
+    :class:`~agents.policies.LinearSoftmaxPolicy` on ``x``. Works on numpy arrays and torch
+    tensors alike.
+    """
+    batch, dim = state_features.shape
+    out = state_features[:, None, :, None] * _eye(n_actions, state_features)  # [B, A, d, A]
+    return out.reshape(batch, n_actions, dim * n_actions)
+
+
+def _eye(n: int, like: Any) -> Any:
+    """An ``[1, n, 1, n]`` identity of the same array library and dtype as ``like``."""
+    if isinstance(like, np.ndarray):
+        return np.eye(n, dtype=like.dtype)[None, :, None, :]
+    import torch
+
+    return torch.eye(n, dtype=like.dtype, device=like.device)[None, :, None, :]
+
+
+class PolicyInputs:
+    """Observations -> what the policy reads: ``x(s)`` for ``agent.policy=state``,
+    ``phi(s, .)`` for ``agent.policy=action`` (the env's own phi when it supplies one, else
+    :func:`state_action_features`).
+
+    :param feature_map: the state feature map ``x(s)``.
+    :param form: ``state`` or ``action``.
+    :param n_actions: number of actions ``A``.
+    :param env_action_features: ``obs [B] -> phi [B, A, d]`` supplied by the env, or None.
+    """
+
+    def __init__(
+        self, feature_map: FeatureMap, form: str, n_actions: int, env_action_features: Any = None
+    ) -> None:
+        self.feature_map, self.form, self.n_actions = feature_map, form, n_actions
+        self.env_action_features = env_action_features if form == "action" else None
+        if self.env_action_features is not None:
+            self.dim = int(self.env_action_features(np.zeros(1, dtype=np.int64)).shape[-1])
+        elif form == "action":
+            self.dim = feature_map.dim * n_actions
+        else:
+            self.dim = feature_map.dim
+
+    def state(self, obs: Array) -> Array:
+        """State features ``x(s)``, ``[B, d]``."""
+        return self.feature_map(obs)
+
+    def __call__(self, obs: Array) -> Array:
+        """``[B, d]`` (state form) or ``[B, A, dim]`` (action form)."""
+        if self.env_action_features is not None:
+            return np.asarray(self.env_action_features(obs), dtype=np.float64)
+        x = self.feature_map(obs)
+        return state_action_features(x, self.n_actions) if self.form == "action" else x
