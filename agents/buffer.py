@@ -38,12 +38,16 @@ class EpisodeBuffer:
 
     def store(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> None:
         """Append ``(S_t, A_t, R_{t+1})`` for the sub-envs where ``active`` (not autoresetting)."""
-        if self.length.max() >= self.obs.shape[0]:
-            self._grow()
+        if not active.all():
+            obs, actions, rewards = obs[active], actions[active], rewards[active]
         rows, cols = self.length[active], self.columns[active]
-        self.obs[rows, cols] = obs[active]
-        self.actions[rows, cols] = actions[active]
-        self.rewards[rows, cols] = rewards[active]
+        try:
+            self.obs[rows, cols] = obs
+        except IndexError:  # an episode outgrew the capacity: double it (rare, so no check per step)
+            self._grow()
+            self.obs[rows, cols] = obs
+        self.actions[rows, cols] = actions
+        self.rewards[rows, cols] = rewards
         self.length += active
 
     def finish(self, env_ids: np.ndarray) -> None:

@@ -65,6 +65,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = resolve_checkpoint(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means an unusable file
+    except Exception as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot load checkpoint {path}: {first_line[:200]}") from None

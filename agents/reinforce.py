@@ -103,8 +103,10 @@ class Reinforce:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.cfg.lr * max(1.0 - fraction, 0.0)
 
+    @torch.no_grad()
     def update(self, batch: EpisodeBatch) -> UpdateStats:
-        """One REINFORCE update from a batch of complete episodes."""
+        """One REINFORCE update from a batch of complete episodes (gradients by the policy's
+        score functions, so no autograd graph is recorded here)."""
         cfg = self.cfg
         returns = discounted_returns(batch.rewards, cfg.gamma, batch.dones)  # G_t
         if not torch.isfinite(returns).all():
@@ -125,11 +127,10 @@ class Reinforce:
                 grad_norm = self._step(batch, step, returns[step], weights[step], 1)
         else:
             grad_norm = self._step(batch, slice(None), returns, weights, num_episodes)
-        with torch.no_grad():
-            log_prob = self.policy.log_prob(batch.inputs, batch.actions)
-            entropy = float(self.policy.entropy(batch.inputs).mean())
-            advantages = returns - self.baseline(batch.states)
-            objective = float((weights * advantages * log_prob).sum() / num_episodes)
+        log_prob = self.policy.log_prob(batch.inputs, batch.actions)
+        entropy = float(self.policy.entropy(batch.inputs).mean())
+        advantages = returns - self.baseline(batch.states)
+        objective = float((weights * advantages * log_prob).sum() / num_episodes)
         return UpdateStats(objective, entropy, grad_norm, mean_return)
 
     def _step(

@@ -29,7 +29,8 @@ from agents.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from agents.config import validate
 from agents.errors import UserError
 from agents.reinforce import EpisodeBatch, NumericalError, UpdateStats
-from envs.make import EnvInfo, check_env_id, make_vector_env
+from envs.make import EnvInfo, check_env_id
+from envs.runners import Finished, make_runner
 
 
 @dataclass
@@ -120,22 +121,24 @@ class Trainer:
 
     def __init__(self, cfg: DictConfig) -> None:
         validate(cfg)
+        self.config = cfg  # the DictConfig, for saving; plain dataclasses below are fast to read
+        cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
         self.cfg = cfg
-        self.info = check_env_id(cfg.env, OmegaConf.to_container(cfg.env_kwargs))
+        self.info = check_env_id(cfg.env, cfg.env_kwargs)
         self.device = resolve_device(cfg.device)
         self.target = target_return(cfg, self.info)
         self.run_dir = resolve_run_dir(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.config, resolve=True))
 
         seed_everything(cfg.seed)
         self.agent: AgentParts = build_agent(cfg, self.info, self.device)
         self.dtype = self.agent.policy.param.dtype
         self.actor = Actor(self.agent.policy, np.random.default_rng(cfg.seed))
-        self.envs = make_vector_env(cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs)
+        self.envs = make_runner(cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs)
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
-        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, cfg)
+        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config)
         self.recent_returns: deque[float] = deque(maxlen=cfg.budget.window)
         self.env_steps = self.episodes = self.updates = 0
         self.next_checkpoint = cfg.checkpoint.every_steps or None
@@ -144,29 +147,24 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg, envs, buffer = self.cfg, self.envs, self.buffer
         total = cfg.budget.total_env_steps
-        obs, _ = envs.reset(seed=cfg.seed)
-        autoreset = np.zeros(cfg.vector.num_envs, dtype=bool)
+        obs = envs.reset(seed=cfg.seed)
         start = time.perf_counter()
         bar = tqdm(total=total, unit="step", disable=not cfg.logging.progress_bar, dynamic_ncols=True)
         reached = False
         try:
             while self.env_steps < total and not reached:
                 actions = self.actor(self.agent.inputs(obs))
-                next_obs, rewards, terminated, truncated, infos = envs.step(actions)
-                active = ~autoreset  # NEXT_STEP autoreset: this step only reset those envs
+                next_obs, rewards, active, finished = envs.step(actions)
                 buffer.store(obs, actions, rewards, active)
-                steps = int(active.sum())
-                self.env_steps += steps
-                bar.update(steps)
-                autoreset = terminated | truncated
-                finished = np.flatnonzero(autoreset & active)
-                if finished.size:
-                    buffer.finish(finished)
-                    self._log_episodes(infos, finished)
+                self.env_steps += int(active.sum())
+                if finished.env_ids.size:
+                    buffer.finish(finished.env_ids)
+                    self._log_episodes(finished)
                 obs = next_obs
                 if buffer.num_finished >= cfg.agent.episodes_per_update:
                     self._update(time.perf_counter() - start)
                     reached = self._target_reached()
+                    bar.update(self.env_steps - bar.n)
                     bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
                 if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
                     self.save()
@@ -187,13 +185,12 @@ class Trainer:
             self.mean_return(), reached, list(self.recent_returns),
         )  # fmt: skip
 
-    def _log_episodes(self, infos: dict[str, Any], finished: np.ndarray) -> None:
-        episode = infos["episode"]
-        for env in finished:
-            self.recent_returns.append(float(episode["r"][env]))
-            self.logger.scalar(tags.EPISODIC_RETURN, float(episode["r"][env]), self.env_steps)
-            self.logger.scalar(tags.EPISODIC_LENGTH, int(episode["l"][env]), self.env_steps)
-        self.episodes += finished.size
+    def _log_episodes(self, finished: Finished) -> None:
+        for episode_return, length in zip(finished.returns.tolist(), finished.lengths.tolist()):
+            self.recent_returns.append(episode_return)
+            self.logger.scalar(tags.EPISODIC_RETURN, episode_return, self.env_steps)
+            self.logger.scalar(tags.EPISODIC_LENGTH, length, self.env_steps)
+        self.episodes += finished.env_ids.size
 
     def _update(self, elapsed: float) -> None:
         obs, actions, rewards, dones = self.buffer.get()
@@ -236,7 +233,7 @@ class Trainer:
             "features": self.agent.inputs.feature_map.state_dict(),
             "counters": {"env_steps": self.env_steps, "episodes": self.episodes, "updates": self.updates},
             "recent_returns": list(self.recent_returns),
-            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "config": OmegaConf.to_container(self.config, resolve=True),
         }
 
     def save(self) -> Path:

@@ -39,8 +39,17 @@ class FeatureMap:
         """Restore what :meth:`state_dict` returned."""
 
 
+_ONES: dict[int, Array] = {}
+
+
 def _with_bias(x: Array, bias: bool) -> Array:
-    return np.concatenate([x, np.ones((x.shape[0], 1))], axis=1) if bias else x
+    """``[x, 1]`` row-wise (the ones column is cached per batch size: this runs every step)."""
+    if not bias:
+        return x
+    ones = _ONES.get(x.shape[0])
+    if ones is None:
+        ones = _ONES.setdefault(x.shape[0], np.ones((x.shape[0], 1)))
+    return np.concatenate([x, ones], axis=1)
 
 
 class OneHot(FeatureMap):
@@ -55,13 +64,13 @@ class OneHot(FeatureMap):
 
 
 class Raw(FeatureMap):
-    r"""``x(s) = [clip(s, -c, c), 1]``: the observation itself plus a bias term."""
+    r"""``x(s) = [s, 1]``: the observation itself plus a bias term."""
 
-    def __init__(self, obs_dim: int, bias: bool = True, clip: float = 5.0) -> None:
-        self.dim, self.bias, self.clip = obs_dim + int(bias), bias, clip
+    def __init__(self, obs_dim: int, bias: bool = True) -> None:
+        self.dim, self.bias = obs_dim + int(bias), bias
 
     def __call__(self, obs: Array) -> Array:
-        return _with_bias(np.clip(np.asarray(obs, dtype=np.float64), -self.clip, self.clip), self.bias)
+        return _with_bias(obs.astype(np.float64, copy=False), self.bias)
 
 
 class Normalized(FeatureMap):
@@ -215,7 +224,7 @@ def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
         raise UserError(f"features=onehot needs a Discrete observation space, got {observation_space}")
     obs_dim = int(np.prod(observation_space.shape))
     if name in ("auto", "raw"):
-        return Raw(obs_dim, cfg.bias, cfg.clip)
+        return Raw(obs_dim, cfg.bias)
     if name == "normalized":
         return Normalized(obs_dim, cfg.bias, cfg.clip)
     low, high = box_bounds(observation_space, list(cfg.bounds), cfg.clip)

@@ -9,8 +9,9 @@ point where it has one, e.g. CartPole) wrapped in Gymnasium's ``RecordEpisodeSta
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

@@ -1,0 +1,191 @@
+"""The score function: closed form against autograd, finite differences and identities (float64)."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from envs.features import state_action_features
+
+F64 = torch.float64
+
+
+def linear_policy(state_dim: int, n_actions: int, generator: torch.Generator, scale: float = 1.0):
+    policy = LinearSoftmaxPolicy(state_dim, n_actions, dtype=F64)
+    with torch.no_grad():
+        policy.weight.copy_(scale * torch.randn(state_dim, n_actions, dtype=F64, generator=generator))
+    return policy
+
+
+def action_policy(feature_dim: int, generator: torch.Generator, scale: float = 1.0):
+    policy = ActionFeatureSoftmaxPolicy(feature_dim, dtype=F64)
+    with torch.no_grad():
+        policy.theta.copy_(scale * torch.randn(feature_dim, dtype=F64, generator=generator))
+    return policy
+
+
+def batch(generator: torch.Generator, size: int, shape: tuple[int, ...], n_actions: int):
+    features = torch.randn(size, *shape, dtype=F64, generator=generator)
+    actions = torch.randint(n_actions, (size,), generator=generator)
+    return features, actions
+
+
+def test_linear_score_equals_autograd(generator):
+    policy = linear_policy(6, 4, generator)
+    x, a = batch(generator, 64, (6,), 4)
+    score, reference = policy.score(x, a), policy.autograd_score(x, a)
+    assert score.shape == reference.shape == (64, 6, 4)
+    assert torch.allclose(score, reference, rtol=0, atol=1e-12)
+
+
+def test_action_feature_score_equals_autograd(generator):
+    policy = action_policy(7, generator)
+    phi, a = batch(generator, 64, (5, 7), 5)
+    score, reference = policy.score(phi, a), policy.autograd_score(phi, a)
+    assert score.shape == reference.shape == (64, 7)
+    assert torch.allclose(score, reference, rtol=0, atol=1e-12)
+
+
+def test_score_matches_central_finite_differences(generator):
+    policy = linear_policy(3, 3, generator)
+    x, a = batch(generator, 5, (3,), 3)
+    score = policy.score(x, a)
+    eps = 1e-6
+    numeric = torch.zeros_like(score)
+    with torch.no_grad():
+        for i in range(3):
+            for j in range(3):
+                policy.weight[i, j] += eps
+                plus = policy.log_prob(x, a)
+                policy.weight[i, j] -= 2 * eps
+                minus = policy.log_prob(x, a)
+                policy.weight[i, j] += eps
+                numeric[:, i, j] = (plus - minus) / (2 * eps)
+    assert torch.allclose(score, numeric, rtol=0, atol=1e-8)
+
+
+def test_action_score_matches_central_finite_differences(generator):
+    policy = action_policy(4, generator)
+    phi, a = batch(generator, 5, (3, 4), 3)
+    score = policy.score(phi, a)
+    eps = 1e-6
+    numeric = torch.zeros_like(score)
+    with torch.no_grad():
+        for k in range(4):
+            policy.theta[k] += eps
+            plus = policy.log_prob(phi, a)
+            policy.theta[k] -= 2 * eps
+            minus = policy.log_prob(phi, a)
+            policy.theta[k] += eps
+            numeric[:, k] = (plus - minus) / (2 * eps)
+    assert torch.allclose(score, numeric, rtol=0, atol=1e-8)
+
+
+def expected_score(policy, features: torch.Tensor, n_actions: int) -> torch.Tensor:
+    """sum_a pi(a|s) score(s, a), per state."""
+    probs = policy.probs(features)
+    total = 0
+    for action in range(n_actions):
+        actions = torch.full((features.shape[0],), action)
+        total = total + probs[:, action].reshape(-1, *[1] * (policy.param.dim())) * policy.score(features, actions)
+    return total
+
+
+def test_expected_score_is_zero(generator):
+    linear = linear_policy(4, 3, generator, scale=3.0)
+    x, _ = batch(generator, 32, (4,), 3)
+    assert expected_score(linear, x, 3).abs().max() < 1e-13
+    action = action_policy(6, generator, scale=3.0)
+    phi, _ = batch(generator, 32, (3, 6), 3)
+    assert expected_score(action, phi, 3).abs().max() < 1e-13
+
+
+def test_shift_invariance(generator):
+    """Adding c(s) to every action's logit changes neither pi nor the score."""
+    policy = action_policy(5, generator)
+    phi, a = batch(generator, 16, (4, 5), 4)
+    # a shift of every logit by the same amount: phi(s, a) += v(s) for all a
+    shifted = phi + torch.randn(16, 1, 5, dtype=F64, generator=generator)
+    assert torch.allclose(policy.probs(phi), policy.probs(shifted), atol=1e-12)
+    assert torch.allclose(policy.score(phi, a), policy.score(shifted, a), atol=1e-12)
+    linear = linear_policy(3, 4, generator)
+    x, a = batch(generator, 16, (3,), 4)
+    before = linear.score(x, a)
+    with torch.no_grad():
+        linear.weight += torch.randn(3, 1, dtype=F64, generator=generator)  # same shift per action
+    assert torch.allclose(linear.score(x, a), before, atol=1e-12)
+
+
+def test_huge_logits_stay_finite(generator):
+    policy = linear_policy(2, 3, generator)
+    with torch.no_grad():
+        policy.weight.copy_(torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], dtype=F64))
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=F64)
+    a = torch.tensor([1, 0, 2])
+    for value in (policy.score(x, a), policy.autograd_score(x, a), policy.log_prob(x, a), policy.entropy(x)):
+        assert torch.isfinite(value).all()
+    assert torch.allclose(policy.score(x, a), policy.autograd_score(x, a), atol=1e-12)
+    # the least likely action has log-probability about -2e4, not -inf
+    assert policy.log_prob(x, a)[0] < -1e4
+
+
+def test_linear_equals_action_feature_policy_with_kronecker_features(generator):
+    linear = linear_policy(4, 3, generator)
+    action = ActionFeatureSoftmaxPolicy(12, dtype=F64)
+    with torch.no_grad():
+        action.theta.copy_(linear.weight.flatten())
+    x, a = batch(generator, 20, (4,), 3)
+    phi = state_action_features(x, 3)
+    assert phi.shape == (20, 3, 12)
+    assert torch.allclose(linear.logits(x), action.logits(phi), atol=1e-12)
+    assert torch.allclose(linear.score(x, a).flatten(1), action.score(phi, a), atol=1e-12)
+    assert torch.allclose(linear.entropy(x), action.entropy(phi), atol=1e-12)
+
+
+def test_entropy_gradient_equals_autograd(generator):
+    for policy, shape, n_actions in ((linear_policy(3, 4, generator), (3,), 4), (action_policy(5, generator), (4, 5), 4)):
+        features, _ = batch(generator, 8, shape, n_actions)
+        param = policy.param
+
+        def entropy_sum(p, features=features, policy=policy):
+            log_probs = torch.log_softmax(policy.logits_with(p, features), -1)
+            return -(log_probs.exp() * log_probs).sum()
+
+        reference = torch.func.grad(entropy_sum)(param.detach())
+        assert torch.allclose(policy.entropy_gradient(features).sum(0), reference, atol=1e-12)
+
+
+def test_sample_follows_probs(generator):
+    policy = linear_policy(2, 3, generator)
+    x = torch.tensor([[0.3, -0.2]], dtype=F64).expand(40_000, 2)
+    actions = policy.sample(x, generator=generator)
+    frequencies = torch.bincount(actions, minlength=3).to(F64) / 40_000
+    assert torch.allclose(frequencies, policy.probs(x[:1])[0], atol=0.01)
+
+
+def test_sample_is_reproducible_with_a_generator():
+    policy = LinearSoftmaxPolicy(3, 4)
+    x = torch.randn(100, 3)
+    first = policy.sample(x, generator=torch.Generator().manual_seed(7))
+    second = policy.sample(x, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(first, second)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batch_size=st.integers(1, 9),
+    state_dim=st.integers(1, 6),
+    n_actions=st.integers(2, 6),
+    scale=st.floats(1e-3, 50.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_property_score_matches_autograd(batch_size, state_dim, n_actions, scale, seed):
+    generator = torch.Generator().manual_seed(seed)
+    policy = linear_policy(state_dim, n_actions, generator, scale=scale)
+    x, a = batch(generator, batch_size, (state_dim,), n_actions)
+    assert torch.allclose(policy.score(x, a), policy.autograd_score(x, a), rtol=1e-10, atol=1e-10)
+    action = action_policy(state_dim, generator, scale=scale)
+    phi, a = batch(generator, batch_size, (n_actions, state_dim), n_actions)
+    assert torch.allclose(action.score(phi, a), action.autograd_score(phi, a), rtol=1e-10, atol=1e-10)

@@ -1,0 +1,145 @@
+"""The REINFORCE update: the textbook rule by hand, both score paths agree, baselines, clipping."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agents.config import AgentConfig
+from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.reinforce import EpisodeBatch, NumericalError, Reinforce
+
+F64 = torch.float64
+
+
+def make_batch(generator: torch.Generator, lengths: list[int], state_dim: int = 3, n_actions: int = 2):
+    total = sum(lengths)
+    dones = torch.zeros(total, dtype=torch.bool)
+    dones[torch.tensor(lengths).cumsum(0) - 1] = True
+    x = torch.randn(total, state_dim, dtype=F64, generator=generator)
+    return EpisodeBatch(
+        inputs=x,
+        states=x,
+        actions=torch.randint(n_actions, (total,), generator=generator),
+        rewards=torch.randn(total, dtype=F64, generator=generator),
+        dones=dones,
+    )
+
+
+def sgd_config(**overrides) -> AgentConfig:
+    return AgentConfig(optimizer="sgd", normalize_returns=False, **overrides)
+
+
+def test_sgd_batch_update_is_the_textbook_rule(generator):
+    """theta <- theta + alpha (1/M) sum_t G_t grad log pi(A_t|S_t), computed by hand."""
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    batch = make_batch(generator, [3, 2])
+    alpha, gamma = 0.1, 0.9
+    rewards = batch.rewards.tolist()
+    returns = [
+        rewards[0] + gamma * rewards[1] + gamma**2 * rewards[2],
+        rewards[1] + gamma * rewards[2],
+        rewards[2],
+        rewards[3] + gamma * rewards[4],
+        rewards[4],
+    ]
+    expected = torch.zeros(3, 2, dtype=F64)
+    probs = torch.full((2,), 0.5, dtype=F64)  # theta = 0: uniform policy
+    for t in range(5):
+        onehot = torch.nn.functional.one_hot(batch.actions[t], 2).to(F64)
+        expected += alpha * returns[t] * torch.outer(batch.inputs[t], onehot - probs) / 2
+    Reinforce(policy, sgd_config(lr=alpha, gamma=gamma), 3).update(batch)
+    assert torch.allclose(policy.weight.detach(), expected, atol=1e-14)
+
+
+def test_per_step_rule_with_gamma_t_matches_hand_loop(generator):
+    """S&B p. 328: theta_{t+1} = theta_t + alpha gamma^t G_t grad log pi(A_t|S_t, theta_t)."""
+    batch = make_batch(generator, [4])
+    alpha, gamma = 0.5, 0.8
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    Reinforce(policy, sgd_config(lr=alpha, gamma=gamma, per_step_updates=True, discount_weighting=True), 3).update(batch)
+
+    reference = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    rewards = batch.rewards.tolist()
+    with torch.no_grad():
+        for t in range(4):
+            g_t = sum(gamma**k * rewards[t + k] for k in range(4 - t))
+            score = reference.score(batch.inputs[t : t + 1], batch.actions[t : t + 1])[0]
+            reference.weight += alpha * gamma**t * g_t * score
+    assert torch.allclose(policy.weight.detach(), reference.weight, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("policy_form", ["state", "action"])
+def test_closed_form_and_autograd_give_the_same_parameters(generator, optimizer, policy_form):
+    batches = [make_batch(generator, [5, 3, 7]) for _ in range(5)]
+    params = []
+    for score in ("closed_form", "autograd"):
+        if policy_form == "state":
+            policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+        else:
+            policy = ActionFeatureSoftmaxPolicy(3, dtype=F64)
+        learner = Reinforce(policy, AgentConfig(score=score, optimizer=optimizer, lr=0.05), 3)
+        for b in batches:
+            inputs = b.inputs if policy_form == "state" else torch.stack([b.inputs, -b.inputs], dim=1)
+            learner.update(EpisodeBatch(inputs, b.states, b.actions, b.rewards, b.dones))
+        params.append(policy.param.detach().clone())
+    assert torch.allclose(params[0], params[1], rtol=0, atol=1e-12)
+
+
+def test_value_baseline_step_by_hand(generator):
+    """w <- w + alpha_w (1/M) sum_t (G_t - w^T x_t) x_t, and the policy uses G_t - v(S_t)."""
+    batch = make_batch(generator, [2])
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    learner = Reinforce(policy, sgd_config(lr=1.0, gamma=1.0, baseline="value", baseline_lr=0.5), 3)
+    learner.baseline.weight = torch.tensor([0.1, -0.2, 0.3], dtype=F64)
+    w = learner.baseline.weight.clone()
+    r = batch.rewards
+    returns = torch.stack([r[0] + r[1], r[1]])
+    delta = returns - batch.states @ w
+    expected_w = w + 0.5 * (delta @ batch.states)
+    expected_theta = sum(
+        delta[t] * torch.outer(batch.inputs[t], torch.nn.functional.one_hot(batch.actions[t], 2) - 0.5)
+        for t in range(2)
+    )
+    learner.update(batch)
+    assert torch.allclose(learner.baseline.weight, expected_w, atol=1e-14)
+    assert torch.allclose(policy.weight.detach(), expected_theta, atol=1e-14)
+
+
+def test_mean_baseline_tracks_the_mean_return(generator):
+    batch = make_batch(generator, [3, 4])
+    learner = Reinforce(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(baseline="mean", gamma=1.0), 3)
+    learner.update(batch)
+    from agents.returns import discounted_returns
+
+    expected = discounted_returns(batch.rewards, 1.0, batch.dones).mean()
+    assert torch.allclose(learner.baseline.mean, expected)
+
+
+def test_gradient_clipping_limits_the_step(generator):
+    batch = make_batch(generator, [6])
+    batch.rewards.mul_(1e3)
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    stats = Reinforce(policy, sgd_config(lr=1.0, max_grad_norm=0.5), 3).update(batch)
+    assert stats.grad_norm > 0.5
+    assert policy.weight.detach().norm().item() == pytest.approx(0.5)
+
+
+def test_entropy_bonus_adds_the_entropy_gradient(generator):
+    batch = make_batch(generator, [4])
+    batch.rewards.zero_()  # only the entropy term moves theta
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    with torch.no_grad():
+        policy.weight.copy_(torch.randn(3, 2, dtype=F64, generator=generator))
+    start = policy.weight.detach().clone()
+    expected = start + 0.1 * policy.entropy_gradient(batch.inputs).sum(0)
+    Reinforce(policy, sgd_config(lr=1.0, entropy_coef=0.1), 3).update(batch)
+    assert torch.allclose(policy.weight.detach(), expected, atol=1e-14)
+
+
+def test_non_finite_rewards_raise(generator):
+    batch = make_batch(generator, [3])
+    batch.rewards[1] = float("inf")
+    with pytest.raises(NumericalError):
+        Reinforce(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(), 3).update(batch)

@@ -1,0 +1,67 @@
+"""Returns G_t against hand-computed examples, and the gamma^t weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agents.returns import discount_weights, discounted_returns, steps_since_start
+
+F64 = torch.float64
+
+
+def sequential(rewards: list[float], gamma: float) -> list[float]:
+    out, running = [], 0.0
+    for reward in reversed(rewards):
+        running = reward + gamma * running
+        out.append(running)
+    return out[::-1]
+
+
+def test_hand_computed_example():
+    rewards = torch.tensor([1.0, 2.0, 3.0], dtype=F64)
+    # G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 = 2.75
+    assert discounted_returns(rewards, 0.5).tolist() == [2.75, 3.5, 3.0]
+
+
+def test_gamma_zero_returns_rewards():
+    rewards = torch.tensor([1.0, -2.0, 3.0, 4.0], dtype=F64)
+    assert discounted_returns(rewards, 0.0).tolist() == rewards.tolist()
+
+
+def test_gamma_one_is_reverse_cumulative_sum():
+    rewards = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=F64)
+    assert discounted_returns(rewards, 1.0).tolist() == [15.0, 14.0, 12.0, 9.0, 5.0]
+
+
+def test_episode_boundaries_cut_the_return():
+    rewards = torch.tensor([1.0, 1.0, 1.0, 10.0, 10.0], dtype=F64)
+    dones = torch.tensor([False, False, True, False, True])
+    assert discounted_returns(rewards, 1.0, dones).tolist() == [3.0, 2.0, 1.0, 20.0, 10.0]
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 7, 64, 500, 1001])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 0.99, 1.0])
+def test_matches_sequential_recursion(length, gamma):
+    rewards = torch.randn(length, dtype=F64, generator=torch.Generator().manual_seed(length))
+    expected = torch.tensor(sequential(rewards.tolist(), gamma), dtype=F64)
+    assert torch.allclose(discounted_returns(rewards, gamma), expected, rtol=1e-12, atol=1e-9)
+
+
+def test_batched_rows_are_independent():
+    rewards = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 2.0]], dtype=F64)
+    assert discounted_returns(rewards, 0.5).tolist() == [[1.75, 1.5, 1.0], [0.5, 1.0, 2.0]]
+
+
+def test_long_episode_with_small_gamma_does_not_overflow():
+    rewards = torch.ones(5000, dtype=F64)
+    returns = discounted_returns(rewards, 0.01)
+    assert torch.isfinite(returns).all()
+    assert returns[0].item() == pytest.approx(1 / 0.99)
+
+
+def test_steps_since_start_and_discount_weights():
+    dones = torch.tensor([False, False, True, False, True, True])
+    assert steps_since_start(dones).tolist() == [0, 1, 2, 0, 1, 0]
+    assert discount_weights(dones, 0.5).tolist() == [1.0, 0.5, 0.25, 1.0, 0.5, 1.0]
+    assert discount_weights(dones, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 1.0]

@@ -1,0 +1,79 @@
+"""train(cfg) end to end: run folder contents, TensorBoard tags, reproducibility, other envs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents import tags
+from agents.checkpoint import load_checkpoint
+from agents.trainer import train
+
+
+def test_cartpole_run_writes_events_checkpoint_and_config(make_config, capsys):
+    result = train(make_config("budget.total_env_steps=3000"))
+    run_dir = result.run_dir
+    assert (run_dir / "checkpoint.pt").is_file()
+    assert (run_dir / "config.yaml").read_text().startswith("env: CartPole-v1")
+    events = EventAccumulator(str(run_dir)).Reload()
+    for tag in (
+        tags.EPISODIC_RETURN, tags.EPISODIC_LENGTH, tags.STEPS_PER_SECOND,
+        tags.POLICY_OBJECTIVE, tags.ENTROPY, tags.GRAD_NORM,
+    ):  # fmt: skip
+        assert tag in events.Tags()["scalars"], tag
+    returns = events.Scalars(tags.EPISODIC_RETURN)
+    assert len(returns) == result.episodes
+    assert all(b.step >= a.step for a, b in zip(returns, returns[1:], strict=False))
+    assert returns[-1].step <= result.env_steps
+    assert tags.HPARAMS_TEXT + "/text_summary" in events.Tags()["tensors"]
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"tensorboard: tensorboard --logdir {run_dir}"
+    checkpoint = load_checkpoint(run_dir)
+    assert checkpoint["counters"]["env_steps"] == result.env_steps
+    assert checkpoint["policy"]["weight"].shape == (5, 2)
+
+
+def test_same_seed_same_curve(make_config, tmp_path):
+    first = train(make_config("budget.total_env_steps=4000", "seed=3", f"run_dir={tmp_path / 'a'}"))
+    second = train(make_config("budget.total_env_steps=4000", "seed=3", f"run_dir={tmp_path / 'b'}"))
+    other = train(make_config("budget.total_env_steps=4000", "seed=4", f"run_dir={tmp_path / 'c'}"))
+    assert first.recent_returns == second.recent_returns
+    assert first.recent_returns != other.recent_returns
+    weights = [load_checkpoint(r.run_dir)["policy"]["weight"] for r in (first, second)]
+    assert torch.equal(weights[0], weights[1])
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["env=Acrobot-v1", "budget.total_env_steps=1500"],
+        ["env=FrozenLake-v1", "budget.total_env_steps=1500"],
+        ["env=FrozenLake-v1", "+env_kwargs.is_slippery=false", "budget.total_env_steps=1500"],
+        ["env=CartPole-v1", "agent.policy=action", "agent.score=autograd", "budget.total_env_steps=1500"],
+        ["env=CartPole-v1", "agent.optimizer=sgd", "agent.per_step_updates=true",
+         "agent.discount_weighting=true", "budget.total_env_steps=1500"],
+        ["env=CartPole-v1", "vector.num_envs=4", "budget.total_env_steps=1500"],
+    ],
+)
+def test_other_envs_and_options_run(make_config, overrides):
+    result = train(make_config(*overrides))
+    assert result.env_steps >= 1500
+    assert result.episodes > 0
+    assert np.isfinite(result.final_mean_return)
+
+
+def test_score_paths_train_to_the_same_parameters(make_config, tmp_path):
+    weights = []
+    for score in ("closed_form", "autograd"):
+        run = train(make_config("agent.dtype=float64", f"agent.score={score}", "budget.total_env_steps=3000",
+                                f"run_dir={tmp_path / score}"))  # fmt: skip
+        weights.append(load_checkpoint(run.run_dir)["policy"]["weight"])
+    assert torch.allclose(weights[0], weights[1], rtol=0, atol=1e-12)
+
+
+def test_quick_progress_on_cartpole(make_config):
+    """A short run must clearly improve on the random policy's ~22 steps per episode."""
+    result = train(make_config("budget.total_env_steps=20000", "seed=0"))
+    assert result.final_mean_return > 100
