@@ -19,6 +19,9 @@ import torch
 from agents.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
+"""The latest state of a run."""
+BEST_CHECKPOINT_NAME = "checkpoint_best.pt"
+"""The state with the best moving-mean return so far."""
 
 
 def _to_safe(value: Any) -> Any:

@@ -152,10 +152,13 @@ class Reinforce:
             raise NumericalError("non-finite policy gradient")
         if self.cfg.max_grad_norm > 0 and grad_norm > self.cfg.max_grad_norm:
             gradient = gradient * (self.cfg.max_grad_norm / grad_norm)
-        self.policy.param.grad = -gradient  # optimizers minimise; we ascend J
+        param = self.policy.param
+        last_good = param.detach().clone()
+        param.grad = -gradient  # optimizers minimise; we ascend J
         self.optimizer.step()
-        if not torch.isfinite(self.policy.param).all():
-            raise NumericalError("non-finite policy parameters after the update")
+        if not torch.isfinite(param).all():
+            param.copy_(last_good)  # keep the last good parameters for the checkpoint
+            raise NumericalError("the update made the policy parameters non-finite")
         return grad_norm
 
     def state_dict(self) -> dict[str, object]:

@@ -8,7 +8,11 @@ the last ``budget.window`` returns reaches the target. No math lives here.
 
 from __future__ import annotations
 
+import math
 import random
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,15 +23,23 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from tqdm import tqdm
 
 from agents import tags
 from agents.acting import Actor
 from agents.buffer import EpisodeBuffer
 from agents.build import AgentParts, build_agent, resolve_device
-from agents.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from agents.config import validate
-from agents.errors import UserError
+from agents.checkpoint import (
+    BEST_CHECKPOINT_NAME,
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
+from agents.config import TrainConfig, validate
+from agents.diagnostics import check_batch_gradients
+from agents.errors import RunInterrupted, UserError
 from agents.reinforce import EpisodeBatch, NumericalError, UpdateStats
 from envs.make import EnvInfo, check_env_id
 from envs.runners import Finished, make_runner
@@ -90,9 +102,9 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 class Logger:
     """TensorBoard scalars against env steps (a no-op writer when ``logging.tensorboard=false``)."""
 
-    def __init__(self, run_dir: Path, enabled: bool, cfg: DictConfig) -> None:
-        self.writer = SummaryWriter(str(run_dir)) if enabled else None
-        if self.writer is not None:
+    def __init__(self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None) -> None:
+        self.writer = SummaryWriter(str(run_dir), purge_step=purge_step) if enabled else None
+        if self.writer is not None and purge_step is None:
             self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
 
     def scalar(self, tag: str, value: float, env_steps: int) -> None:
@@ -110,6 +122,18 @@ class Logger:
         ):
             self.scalar(tag, value, env_steps)
 
+    def hparams(self, cfg: DictConfig, metrics: dict[str, float], env_steps: int) -> None:
+        """One row of TensorBoard's HParams tab: the flat config against ``final/<metric>`` scalars."""
+        if self.writer is None:
+            return
+        flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
+        values = {key: v if type(v) in (int, float, str) else str(v) for key, v in flat.items()}  # bool: str
+        metrics = {f"final/{name}": value for name, value in metrics.items()}
+        for summary in hparams_summaries(values, metrics):  # in this run's own event file, not a sub-run
+            self.writer.file_writer.add_summary(summary)
+        for tag, value in metrics.items():
+            self.writer.add_scalar(tag, value, env_steps)
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.flush()
@@ -119,7 +143,7 @@ class Logger:
 class Trainer:
     """One run: owns the envs, the agent, the buffer, the counters and the logger."""
 
-    def __init__(self, cfg: DictConfig) -> None:
+    def __init__(self, cfg: DictConfig, resume_from: dict[str, Any] | None = None) -> None:
         validate(cfg)
         self.config = cfg  # the DictConfig, for saving; plain dataclasses below are fast to read
         cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
@@ -138,52 +162,77 @@ class Trainer:
         self.envs = make_runner(cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs)
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
-        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config)
         self.recent_returns: deque[float] = deque(maxlen=cfg.budget.window)
         self.env_steps = self.episodes = self.updates = 0
+        self.best_mean_return = -math.inf
+        self.elapsed_before = 0.0
         self.next_checkpoint = cfg.checkpoint.every_steps or None
+        self.step_limit = cfg.budget.total_env_steps
+        """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
+        self.stop_signal: int | None = None
+        self.obs = self.envs.reset(seed=cfg.seed)
+        if resume_from is not None:
+            self.load_state_dict(resume_from)
+        purge_step = self.env_steps if resume_from is not None else None
+        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config, purge_step)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        cfg, envs, buffer = self.cfg, self.envs, self.buffer
+        cfg, envs, buffer, obs = self.cfg, self.envs, self.buffer, self.obs
         total = cfg.budget.total_env_steps
-        obs = envs.reset(seed=cfg.seed)
-        start = time.perf_counter()
-        bar = tqdm(total=total, unit="step", disable=not cfg.logging.progress_bar, dynamic_ncols=True)
+        start = time.perf_counter() - self.elapsed_before
+        bar = tqdm(total=total, initial=self.env_steps, unit="step", disable=not cfg.logging.progress_bar,
+                   dynamic_ncols=True)  # fmt: skip
         reached = False
         try:
-            while self.env_steps < total and not reached:
-                actions = self.actor(self.agent.inputs(obs))
-                next_obs, rewards, active, finished = envs.step(actions)
-                buffer.store(obs, actions, rewards, active)
-                self.env_steps += int(active.sum())
-                if finished.env_ids.size:
-                    buffer.finish(finished.env_ids)
-                    self._log_episodes(finished)
-                obs = next_obs
-                if buffer.num_finished >= cfg.agent.episodes_per_update:
-                    self._update(time.perf_counter() - start)
-                    reached = self._target_reached()
-                    bar.update(self.env_steps - bar.n)
-                    bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
-                if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
-                    self.save()
-                    self.next_checkpoint += cfg.checkpoint.every_steps
+            with StopOnSignal(self):
+                while self.env_steps < self.step_limit and not reached:
+                    actions = self.actor(self.agent.inputs(obs))
+                    next_obs, rewards, active, finished = envs.step(actions)
+                    buffer.store(obs, actions, rewards, active)
+                    self.env_steps += int(active.sum())
+                    if finished.env_ids.size:
+                        buffer.finish(finished.env_ids)
+                        self._log_episodes(finished)
+                    obs = next_obs
+                    if buffer.num_finished >= cfg.agent.episodes_per_update:
+                        self._update(time.perf_counter() - start)
+                        reached = self._target_reached()
+                        bar.update(self.env_steps - bar.n)
+                        bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
+                    if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
+                        self.obs, self.elapsed_before = obs, time.perf_counter() - start
+                        self.save()
+                        self.next_checkpoint += cfg.checkpoint.every_steps
         except NumericalError as error:
-            self.save()
+            self._finish(obs, start)
             raise UserError(
                 f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
                 f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
             ) from None
         finally:
             bar.close()
-            envs.close()
-        self.save()
-        self.logger.close()
+        metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
+        self.logger.hparams(self.config, metrics, self.env_steps)
+        self._finish(obs, start)
+        if self.stop_signal is not None:
+            code = 128 + self.stop_signal
+            raise RunInterrupted(
+                f"stopped by {signal.Signals(self.stop_signal).name} at env step {self.env_steps}; saved "
+                f"{self.run_dir / CHECKPOINT_NAME}; resume with: python scripts/train.py resume={self.run_dir}",
+                code,
+            )
         return TrainResult(
             self.run_dir, self.env_steps, self.episodes, self.updates, time.perf_counter() - start,
             self.mean_return(), reached, list(self.recent_returns),
         )  # fmt: skip
+
+    def _finish(self, obs: np.ndarray, start: float) -> None:
+        """Save the checkpoints, flush and close the logs and the envs (also on errors/signals)."""
+        self.obs, self.elapsed_before = obs, time.perf_counter() - start
+        self.save()
+        self.logger.close()
+        self.envs.close()
 
     def _log_episodes(self, finished: Finished) -> None:
         for episode_return, length in zip(finished.returns.tolist(), finished.lengths.tolist()):
@@ -205,6 +254,11 @@ class Trainer:
         inputs.feature_map.update(obs)
         learner = self.agent.learner
         learner.set_progress(self.env_steps / self.cfg.budget.total_env_steps)
+        diagnostics = self.cfg.diagnostics  # live check: policy.score vs autograd_score
+        if diagnostics.check_gradients_every and self.updates % diagnostics.check_gradients_every == 0:
+            check = check_batch_gradients(self.agent.policy, batch, self.cfg.agent.gamma, diagnostics.tolerance)
+            self.logger.scalar(tags.GRAD_DISCREPANCY, check.max_abs_discrepancy, self.env_steps)
+            self.logger.scalar(tags.GRAD_COSINE, check.cosine_similarity, self.env_steps)
         stats = learner.update(batch)
         if self.device.type != "cpu":
             self.actor.refresh()
@@ -227,22 +281,104 @@ class Trainer:
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs: the agent, the episodes in progress, every RNG."""
         return {
             "policy": self.agent.policy.state_dict(),
             "learner": self.agent.learner.state_dict(),
             "features": self.agent.inputs.feature_map.state_dict(),
-            "counters": {"env_steps": self.env_steps, "episodes": self.episodes, "updates": self.updates},
+            "buffer": self.buffer.state_dict(),
+            "envs": self.envs.state_dict(),
+            "obs": self.obs,
+            "counters": {
+                "env_steps": self.env_steps,
+                "episodes": self.episodes,
+                "updates": self.updates,
+                "next_checkpoint": self.next_checkpoint,
+                "best_mean_return": self.best_mean_return,
+                "elapsed_seconds": self.elapsed_before,
+            },  # fmt: skip
             "recent_returns": list(self.recent_returns),
+            "rng": {
+                "actor": self.actor.rng.bit_generator.state,
+                "python": list(random.getstate()[1]),
+                "numpy": np.random.get_state(legacy=False),
+                "torch": torch.get_rng_state(),
+            },
             "config": OmegaConf.to_container(self.config, resolve=True),
         }
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.agent.policy.load_state_dict(state["policy"])
+        self.agent.learner.load_state_dict(state["learner"])
+        self.agent.inputs.feature_map.load_state_dict(state["features"])
+        self.actor.refresh()
+        self.buffer.load_state_dict(state["buffer"])
+        counters = state["counters"]
+        self.env_steps, self.episodes = int(counters["env_steps"]), int(counters["episodes"])
+        self.updates, self.next_checkpoint = int(counters["updates"]), counters["next_checkpoint"]
+        self.best_mean_return = float(counters["best_mean_return"])
+        self.elapsed_before = float(counters["elapsed_seconds"])
+        self.recent_returns.extend(float(r) for r in state["recent_returns"])
+        rng = state["rng"]
+        self.actor.rng.bit_generator.state = rng["actor"]
+        python_state = random.getstate()
+        random.setstate((python_state[0], tuple(int(v) for v in rng["python"]), python_state[2]))
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        self.obs = self.envs.restore(state["envs"], self.buffer, self.cfg.seed + self.env_steps)
+
     def save(self) -> Path:
-        return save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.state_dict())
+        """Write ``checkpoint.pt`` (latest) and, when the moving mean return is the best so far,
+        ``checkpoint_best.pt``; both atomically."""
+        state = self.state_dict()
+        path = save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
+        if (
+            len(self.recent_returns) == self.recent_returns.maxlen
+            and self.mean_return() > self.best_mean_return
+        ):
+            self.best_mean_return = state["counters"]["best_mean_return"] = self.mean_return()
+            save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)
+        return path
+
+
+class StopOnSignal:
+    """Within the block, SIGINT/SIGTERM ask the trainer to stop after the current step (it then
+    saves and exits 130/143); a second signal stops at once (Python's default handlers)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.trainer.stop_signal, self.trainer.step_limit = signum, 0
+        for sig in self.SIGNALS:  # a second Ctrl-C / SIGTERM is not caught
+            signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint (press Ctrl-C again to quit at once)",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def train(cfg: DictConfig) -> TrainResult:
-    """Train one agent as configured; the function ``scripts/train.py`` and the tests call."""
-    result = Trainer(cfg).run()
+    """Train one agent as configured (or continue ``resume=<run dir>``); the function
+    ``scripts/train.py`` and the tests call."""
+    if cfg.resume:
+        state = load_checkpoint(cfg.resume)
+        resumed = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+        resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
+        resumed.logging = cfg.logging  # display settings may change; the experiment may not
+        result = Trainer(resumed, resume_from=state).run()
+    else:
+        result = Trainer(cfg).run()
     run_dir = result.run_dir
     print(
         f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "

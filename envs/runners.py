@@ -10,6 +10,14 @@ Both runners take a batch of actions and return ``(next_obs, rewards, active, fi
 
 :class:`SingleEnvRunner` drives one ``gym.make`` env and resets it by hand; it exists because a
 1-env vector env costs more per step than the env itself (see ``scripts/benchmark.py``).
+
+Exact resume. An env's internal state (CartPole's pole angle, a TimeLimit's step counter) cannot
+be saved generically without pickling code, but it is a deterministic function of the env's
+random generator at the last reset and the actions taken since. :class:`SingleEnvRunner`
+records that generator state at each reset; :meth:`SingleEnvRunner.restore` resets a fresh env
+from it and replays the episode's actions (which the trainer's buffer holds anyway). A vector
+env's sub-envs share generators in ways Gymnasium does not expose, so :class:`VectorEnvRunner`
+resumes with fresh episodes (seeded from the run seed and the env-step counter).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.buffer import EpisodeBuffer
 from envs.make import make_vector_env
 
 
@@ -45,10 +54,40 @@ class SingleEnvRunner:
         self.single_observation_space = self.env.observation_space
         self.active = np.ones(1, dtype=bool)
         self.episode_return, self.episode_length = 0.0, 0
+        self.episode_start: dict[str, Any] = {}
 
-    def reset(self, seed: int | None = None) -> np.ndarray:
+    def _reset(self, seed: int | None = None) -> Any:
+        """Reset, first recording what reproduces this reset (the seed, or the generator state)."""
+        if seed is not None:
+            self.episode_start = {"seed": seed}
+        else:
+            self.episode_start = {"rng": self.env.unwrapped.np_random.bit_generator.state}
         obs, _ = self.env.reset(seed=seed)
         self.episode_return, self.episode_length = 0.0, 0
+        return obs
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        return np.asarray(self._reset(seed))[None]
+
+    def state_dict(self) -> dict[str, Any]:
+        """What :meth:`restore` needs besides the actions of the episode in progress."""
+        return {"episode_start": self.episode_start}
+
+    def restore(self, state: dict[str, Any], buffer: EpisodeBuffer, seed: int) -> np.ndarray:
+        """Rebuild the env exactly as it was: redo the last reset, replay the episode's actions
+        (``buffer`` holds them: column 0, rows ``[0, length)``)."""
+        actions_in_progress = buffer.actions[: buffer.length[0], 0]
+        start = state["episode_start"]
+        if "seed" in start:
+            obs = self._reset(int(start["seed"]))
+        else:
+            self.env.reset(seed=0)  # creates the generator; its state is overwritten next
+            self.env.unwrapped.np_random.bit_generator.state = start["rng"]
+            obs = self._reset()
+        for action in np.asarray(actions_in_progress).tolist():
+            obs, reward, _, _, _ = self.env.step(int(action))
+            self.episode_return += float(reward)
+            self.episode_length += 1
         return np.asarray(obs)[None]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:
@@ -59,8 +98,7 @@ class SingleEnvRunner:
         if terminated or truncated:
             finished = Finished(np.zeros(1, dtype=np.int64), np.array([self.episode_return]),
                                 np.array([self.episode_length]))  # fmt: skip
-            obs, _ = self.env.reset()
-            self.episode_return, self.episode_length = 0.0, 0
+            obs = self._reset()
         return np.asarray(obs)[None], np.array([reward], dtype=np.float64), self.active, finished
 
     def close(self) -> None:
@@ -70,7 +108,9 @@ class SingleEnvRunner:
 class VectorEnvRunner:
     """A Gymnasium vector env (native, sync or async) with episode statistics."""
 
-    def __init__(self, env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.envs = make_vector_env(env_id, num_envs, mode, env_kwargs)
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space
@@ -80,6 +120,14 @@ class VectorEnvRunner:
         obs, _ = self.envs.reset(seed=seed)
         self.autoreset[:] = False
         return obs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any], buffer: EpisodeBuffer, seed: int) -> np.ndarray:
+        """Start fresh episodes in every sub-env, dropping the ones in progress (see above)."""
+        buffer.length[:] = 0
+        return self.reset(seed=seed)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:
         obs, rewards, terminated, truncated, infos = self.envs.step(actions)

@@ -1,0 +1,84 @@
+"""Checkpoints, exact resume and signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents import tags
+from agents.checkpoint import BEST_CHECKPOINT_NAME, load_checkpoint
+from agents.trainer import StopOnSignal, Trainer, train
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ["agent.dtype=float64", "budget.total_env_steps=6000", "budget.stop_at_target=false", "seed=5"]
+
+
+@pytest.mark.parametrize("extra", [[], ["features=normalized", "agent.baseline=value", "agent.episodes_per_update=2"]])
+def test_interrupted_mid_episode_then_resumed_equals_uninterrupted(make_config, tmp_path, extra):
+    full = train(make_config(*RUN, *extra, f"run_dir={tmp_path / 'full'}"))
+
+    part = Trainer(make_config(*RUN, *extra, f"run_dir={tmp_path / 'part'}"))
+    part.step_limit = 2345  # what a signal does, at a step of our choosing
+    part.run()
+    assert part.env_steps == 2345
+    assert part.buffer.length[0] > 0, "the interruption should fall inside an episode"
+    resumed = train(make_config(f"resume={tmp_path / 'part'}"))
+
+    assert resumed.env_steps == full.env_steps
+    assert resumed.episodes == full.episodes
+    assert resumed.recent_returns == full.recent_returns
+    weights = [load_checkpoint(r.run_dir)["policy"]["weight"] for r in (full, resumed)]
+    assert (weights[0] - weights[1]).abs().max().item() <= 1e-12
+
+
+def test_best_checkpoint_is_written(make_config):
+    result = train(make_config("budget.total_env_steps=4000", "budget.window=5", "checkpoint.every_steps=1000"))
+    best = load_checkpoint(result.run_dir / BEST_CHECKPOINT_NAME)
+    assert best["counters"]["best_mean_return"] > 0
+    assert not list(result.run_dir.glob(".*.tmp"))
+
+
+def test_signal_handler_stops_then_second_signal_interrupts(make_config):
+    trainer = Trainer(make_config("budget.total_env_steps=1000"))
+    with StopOnSignal(trainer):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert trainer.step_limit == 0 and trainer.stop_signal == signal.SIGINT
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    trainer.envs.close()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_flushes_and_prints_the_resume_command(tmp_path, sig, code):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), "logging.progress_bar=false",
+         "budget.total_env_steps=100000000", "budget.stop_at_target=false", f"run_dir={run_dir}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 90
+    while not list(run_dir.glob("events.out.tfevents.*")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # let it train a little
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert f"resume with: python scripts/train.py resume={run_dir}" in stderr
+    assert "Traceback" not in stderr
+    checkpoint = load_checkpoint(run_dir)
+    steps = checkpoint["counters"]["env_steps"]
+    assert steps > 0
+    events = EventAccumulator(str(run_dir)).Reload()
+    logged = events.Scalars(tags.EPISODIC_RETURN)
+    assert len(logged) == checkpoint["counters"]["episodes"]  # everything was flushed
+    assert torch.isfinite(checkpoint["policy"]["weight"]).all()
