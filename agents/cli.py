@@ -1,20 +1,150 @@
-"""Entry-point glue: a user's mistake prints one line and exits 2; a bug keeps its traceback."""
+"""Entry-point glue: a user's mistake prints one line and exits 2; a bug keeps its traceback.
+
+Every script is a thin :func:`hydra_main` app::
+
+    @hydra_main(config_name="train")
+    def main(cfg: DictConfig) -> float:
+        return train(cfg).final_mean_return
+
+Hydra reports its own composition errors (unknown key ``agent.lrr=1``, wrong type
+``agent.lr=abc``, unknown option ``features=nosuch``, bad override syntax) itself, over several
+lines, and exits 1 (``hydra/_internal/utils.py: run_and_report``). Its documented switch
+``HYDRA_FULL_ERROR=1`` makes it re-raise instead, so :func:`hydra_main` sets it while the app
+runs, catches what comes out and turns it into ``error: <one line>`` with exit code 2, but only
+when it was raised *before* the task function started (a Hydra or OmegaConf error raised inside
+the task is a bug and keeps its traceback). :class:`~agents.errors.UserError` raised by the task
+becomes one line too (:func:`run_or_exit`). A user who sets ``HYDRA_FULL_ERROR=1`` themselves
+gets every traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import NoReturn, TypeVar
 
+import hydra
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from agents.config import unknown_key_message
 from agents.errors import USER_ERROR_EXIT_CODE, UserError
 
 T = TypeVar("T")
 
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+"""The project's ``configs/`` folder (absolute, so scripts may live anywhere)."""
+
+FULL_ERROR_VARIABLE = "HYDRA_FULL_ERROR"
+
+
+def exit_with_user_error(message: object, exit_code: int = USER_ERROR_EXIT_CODE) -> NoReturn:
+    """Print ``error: <message>`` to stderr and exit with ``exit_code`` (2: a user's mistake)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(exit_code)
+
 
 def run_or_exit(task: Callable[[], T]) -> T:
-    """Run ``task``; on :class:`UserError` print ``error: <message>`` to stderr and exit 2."""
+    """Run ``task``; on :class:`UserError` print ``error: <message>`` to stderr and exit with the
+    error's ``exit_code`` (2 for a mistake, 130/143 for an interrupted run)."""
     try:
         return task()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(USER_ERROR_EXIT_CODE)
+        exit_with_user_error(error, getattr(error, "exit_code", USER_ERROR_EXIT_CODE))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(error).__name__
+
+
+def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
+    """The closest keys; for a plain dict (``env_kwargs``), how to add a new key."""
+    full_key, parent = str(cause.full_key), cause.parent_node
+    known = [str(name) for name in parent if name != "hydra"] if isinstance(parent, DictConfig) else []
+    plain_dict = isinstance(parent, DictConfig) and OmegaConf.get_type(parent) is dict
+    return unknown_key_message(full_key, known, f"add it with +{full_key}=<value>" if plain_dict else "")
+
+
+def composition_message(error: BaseException) -> str:
+    """One line for an exception Hydra or OmegaConf raised while composing the config."""
+    cause = error.__cause__
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
+        return _unknown_key_message(cause)
+    if isinstance(error, MissingConfigException) and error.options is not None:
+        options = ", ".join(name for name in error.options if not name.endswith("_schema"))
+        return f"{_first_line(error)} (options: {options})"
+    if isinstance(error, OverrideParseException):
+        return (
+            f"cannot parse override {error.override!r}: {_first_line(error)} "
+            "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
+        )
+    if isinstance(cause, OmegaConfBaseException):
+        return f"{_first_line(error)}: {_first_line(cause)}"
+    if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
+        return f"{error.full_key}: {_first_line(error)}"
+    return _all_lines(error)
+
+
+def _all_lines(error: BaseException) -> str:
+    """The message's lines joined with spaces (up to Hydra's config search path listing)."""
+    lines = str(error).split("Config search path:")[0].splitlines()
+    return " ".join(line.strip() for line in lines if line.strip()) or type(error).__name__
+
+
+def check_resolvable(cfg: DictConfig) -> None:
+    """Resolve every interpolation and require every ``???`` value, as one-line UserErrors."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as error:
+        raise UserError(composition_message(error)) from None
+
+
+def hydra_main(
+    config_name: str, config_path: str = CONFIG_DIR
+) -> Callable[[Callable[[DictConfig], T]], Callable[[], None]]:
+    """``@hydra.main`` whose user mistakes (composition errors, :class:`UserError`) print one line
+    and exit 2.
+
+    :param config_name: the primary config in ``config_path`` (``train``, ``evaluate``, ...).
+    :param config_path: the config folder; the project's ``configs/`` by default.
+    :return: a decorator turning ``task(cfg) -> value`` into the script's ``main()``. The task's
+        return value still reaches Hydra (sweepers optimise it).
+    """
+
+    def decorate(task: Callable[[DictConfig], T]) -> Callable[[], None]:
+        started = False
+
+        @functools.wraps(task)
+        def checked_task(cfg: DictConfig) -> T:
+            nonlocal started
+            run_or_exit(lambda: check_resolvable(cfg))
+            started = True
+            return run_or_exit(lambda: task(cfg))
+
+        app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(checked_task)
+
+        @functools.wraps(task)
+        def main() -> None:
+            nonlocal started
+            started = False
+            if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
+                app()
+                return
+            os.environ[FULL_ERROR_VARIABLE] = "1"
+            try:
+                app()
+            except (HydraException, OmegaConfBaseException) as error:
+                if started:
+                    raise
+                exit_with_user_error(composition_message(error))
+            finally:
+                os.environ.pop(FULL_ERROR_VARIABLE, None)
+
+        return main
+
+    return decorate

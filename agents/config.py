@@ -8,11 +8,14 @@ Each field's docstring says what it holds; the YAML files repeat it as comments.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
 from agents.errors import UserError
 
@@ -120,6 +123,9 @@ class LoggingConfig:
     """Show a tqdm progress bar."""
     tensorboard: bool = True
     """Write TensorBoard event files into the run folder."""
+    interval_steps: int = 1000
+    """Log the update statistics (losses/, policy/, steps/s) at most once per this many env steps;
+    every episode's return and length are always logged."""
 
 
 @dataclass
@@ -184,42 +190,67 @@ def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
     _require(value in options, f"{name}={value!r} is not one of {', '.join(options)}")
 
 
+def _positive(name: str, value: float, hint: str = "") -> None:
+    """A finite ``value > 0``."""
+    _require(math.isfinite(value), f"{name}={value} must be a finite number{hint}")
+    _require(value > 0, f"{name}={value} must be > 0{hint}")
+
+
+def _at_least(name: str, value: float, low: float) -> None:
+    """A finite ``value >= low``."""
+    _require(math.isfinite(value), f"{name}={value} must be a finite number")
+    _require(value >= low, f"{name}={value} must be >= {low}")
+
+
+def unknown_key_message(full_key: str, known: list[str], otherwise: str = "") -> str:
+    """``agent.lrr is not a config key (did you mean agent.lr?)``; ``otherwise`` (default: the
+    known keys) is the hint when no key is close."""
+    prefix, _, key = full_key.rpartition(".")
+    close = [f"{prefix}.{name}" if prefix else name for name in difflib.get_close_matches(key, known, 3)]
+    hint = f"did you mean {', '.join(close)}?" if close else otherwise or f"known keys: {', '.join(known)}"
+    return f"{full_key} is not a config key ({hint})"
+
+
+def _check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
+    """Keys added with ``+key=value`` that no schema field holds are typos: nothing would read them."""
+    if not isinstance(node, DictConfig):
+        return
+    fields = get_type_hints(schema)
+    for key in node:
+        if key not in fields:
+            raise UserError(unknown_key_message(f"{prefix}{key}", list(fields)))
+        if dataclasses.is_dataclass(fields[key]):
+            _check_known_keys(node[key], fields[key], f"{prefix}{key}.")
+
+
 def validate(cfg: Any) -> None:
-    """Check ranges and names of a composed config; raise :class:`UserError` naming the key."""
-    agent, budget = cfg.agent, cfg.budget
+    """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
+    _check_known_keys(cfg, TrainConfig)
+    agent, features, budget = cfg.agent, cfg.features, cfg.budget
     _choice("agent.policy", agent.policy, POLICY_FORMS)
     _choice("agent.score", agent.score, SCORE_PATHS)
     _choice("agent.dtype", agent.dtype, DTYPES)
     _choice("agent.optimizer", agent.optimizer, OPTIMIZERS)
     _choice("agent.baseline", agent.baseline, BASELINES)
     _choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
-    _choice("features.name", cfg.features.name, FEATURE_MAPS)
+    _choice("features.name", features.name, FEATURE_MAPS)
     _choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
     _choice("device", cfg.device, DEVICES)
-    _require(agent.lr > 0, f"agent.lr={agent.lr} must be > 0 (try agent.lr=0.01)")
-    _require(agent.baseline_lr > 0, f"agent.baseline_lr={agent.baseline_lr} must be > 0")
-    _require(
-        0.0 <= agent.gamma <= 1.0, f"agent.gamma={agent.gamma} must be in [0, 1] (try 0.99)"
-    )
-    _require(
-        agent.episodes_per_update >= 1,
-        f"agent.episodes_per_update={agent.episodes_per_update} must be >= 1",
-    )
-    _require(agent.entropy_coef >= 0, f"agent.entropy_coef={agent.entropy_coef} must be >= 0")
-    _require(agent.max_grad_norm >= 0, f"agent.max_grad_norm={agent.max_grad_norm} must be >= 0")
-    _require(
-        cfg.vector.num_envs >= 1, f"vector.num_envs={cfg.vector.num_envs} must be >= 1"
-    )
-    _require(
-        budget.total_env_steps >= 1,
-        f"budget.total_env_steps={budget.total_env_steps} must be >= 1",
-    )
-    _require(budget.window >= 1, f"budget.window={budget.window} must be >= 1")
-    _require(
-        cfg.checkpoint.every_steps >= 0,
-        f"checkpoint.every_steps={cfg.checkpoint.every_steps} must be >= 0",
-    )
-    _require(
-        cfg.diagnostics.check_gradients_every >= 0,
-        "diagnostics.check_gradients_every must be >= 0",
-    )
+    _require(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
+    _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
+    _positive("agent.baseline_lr", agent.baseline_lr)
+    _require(0.0 <= agent.gamma <= 1.0, f"agent.gamma={agent.gamma} must be in [0, 1] (try 0.99)")
+    _at_least("agent.episodes_per_update", agent.episodes_per_update, 1)
+    _at_least("agent.entropy_coef", agent.entropy_coef, 0)
+    _at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
+    for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
+        _at_least(f"features.{name}", getattr(features, name), 1)
+    _positive("features.clip", features.clip)
+    for bound in features.bounds:
+        _positive("features.bounds entry", bound)
+    _at_least("vector.num_envs", cfg.vector.num_envs, 1)
+    _at_least("budget.total_env_steps", budget.total_env_steps, 1)
+    _at_least("budget.window", budget.window, 1)
+    _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
+    _at_least("diagnostics.check_gradients_every", cfg.diagnostics.check_gradients_every, 0)
+    _at_least("diagnostics.tolerance", cfg.diagnostics.tolerance, 0)

@@ -1,0 +1,215 @@
+"""Every user mistake on the command line: one line on stderr, exit code 2, no traceback.
+
+Composition errors (Hydra and OmegaConf) and :func:`agents.config.validate` errors are checked
+in-process through ``scripts/train.py``'s ``main`` (fast); a few run as real subprocesses. A toy
+app on :func:`agents.cli.hydra_main` shows that a real bug inside the task still propagates
+(and prints its traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import DictConfig
+from omegaconf.errors import ConfigAttributeError
+
+from agents.benchmarking import compose_train_config
+from agents.cli import hydra_main
+from agents.config import validate
+from agents.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
+
+COMPOSITION_ERRORS = [
+    ("agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+    ("+agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+    ("nosuch=1", "nosuch is not a config key (known keys: env, env_kwargs, seed,"),
+    ("agent.lr=abc", "agent.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),
+    ("vector.num_envs=1.5", "Value '1.5' of type 'float' could not be converted to Integer"),
+    ("logging.progress_bar=maybe", "Value 'maybe' is not a valid bool"),
+    ("budget=3", "Invalid type assigned: int is not a subclass of BudgetConfig"),
+    ("features=nosuch", "Could not find 'features/nosuch' (options: auto, fourier, normalized,"),
+    ("agent=nosuch", "Could not find 'agent/nosuch' (options: reinforce)"),
+    ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
+    ("agent.lr=0.1,0.2", "Ambiguous value for argument 'agent.lr=0.1,0.2'"),
+    ("experiment_name=${nosuch}", "experiment_name: Interpolation key 'nosuch' not found"),
+    ("env_kwargs.x=1", "env_kwargs.x is not a config key (add it with +env_kwargs.x=<value>)"),
+]
+
+RANGE_ERRORS = [
+    ("agent.lr=-1", "agent.lr=-1.0 must be > 0 (try agent.lr=0.01)"),
+    ("agent.lr=0", "agent.lr=0.0 must be > 0"),
+    ("agent.lr=inf", "agent.lr=inf must be a finite number"),
+    ("agent.lr=nan", "agent.lr=nan must be a finite number"),
+    ("agent.baseline_lr=-0.1", "agent.baseline_lr=-0.1 must be > 0"),
+    ("agent.gamma=1.5", "agent.gamma=1.5 must be in [0, 1] (try 0.99)"),
+    ("agent.gamma=-0.1", "agent.gamma=-0.1 must be in [0, 1]"),
+    ("agent.gamma=nan", "agent.gamma=nan must be in [0, 1]"),
+    ("agent.episodes_per_update=0", "agent.episodes_per_update=0 must be >= 1"),
+    ("agent.entropy_coef=-1", "agent.entropy_coef=-1.0 must be >= 0"),
+    ("agent.max_grad_norm=-1", "agent.max_grad_norm=-1.0 must be >= 0"),
+    ("agent.optimizer=rmsprop", "agent.optimizer='rmsprop' is not one of sgd, adam"),
+    ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action"),
+    ("agent.score=numeric", "agent.score='numeric' is not one of closed_form, autograd"),
+    ("agent.dtype=float16", "agent.dtype='float16' is not one of float32, float64"),
+    ("agent.baseline=critic", "agent.baseline='critic' is not one of none, mean, value"),
+    ("agent.lr_schedule=cosine", "agent.lr_schedule='cosine' is not one of constant, linear"),
+    ("features.name=wavelet", "features.name='wavelet' is not one of auto, raw,"),
+    ("features.degree=0", "features.degree=0 must be >= 1"),
+    ("features.num_centers=0", "features.num_centers=0 must be >= 1"),
+    ("features.clip=-1", "features.clip=-1.0 must be > 0"),
+    ("features.bounds=[1,0]", "features.bounds entry=0.0 must be > 0"),
+    ("vector.num_envs=0", "vector.num_envs=0 must be >= 1"),
+    ("vector.mode=threads", "vector.mode='threads' is not one of native, sync, async"),
+    ("budget.total_env_steps=-5", "budget.total_env_steps=-5 must be >= 1"),
+    ("budget.total_env_steps=0", "budget.total_env_steps=0 must be >= 1"),
+    ("budget.window=0", "budget.window=0 must be >= 1"),
+    ("checkpoint.every_steps=-1", "checkpoint.every_steps=-1 must be >= 0"),
+    ("diagnostics.check_gradients_every=-1", "diagnostics.check_gradients_every=-1 must be >= 0"),
+    ("diagnostics.tolerance=-1", "diagnostics.tolerance=-1.0 must be >= 0"),
+    ("device=tpu", "device='tpu' is not one of cpu, cuda"),
+    ("seed=-1", "seed=-1 must be in [0, 2**32)"),
+]
+
+
+@pytest.fixture(scope="module")
+def train_main():
+    """``scripts/train.py``'s ``main`` (loaded once, not run)."""
+    return runpy.run_path(str(TRAIN_SCRIPT), run_name="train_script")["main"]
+
+
+def run_main(main, monkeypatch, capsys, *overrides: str) -> tuple[int, list[str]]:
+    """Call ``main()`` as ``python scripts/train.py <overrides>``; return (exit code, stderr lines)."""
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), "logging.progress_bar=false", *overrides])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize(("override", "expected"), COMPOSITION_ERRORS + RANGE_ERRORS)
+def test_bad_override_is_one_line_and_exit_code_2(
+    train_main, monkeypatch, capsys, tmp_path, override, expected
+):
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, override)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert expected in lines[0]
+    assert not list(tmp_path.rglob("checkpoint*.pt"))  # nothing ran
+
+
+def test_defaults_validate():
+    validate(compose_train_config([]))
+
+
+def run_script(script: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    return subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**environment, **env},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("agent.lrr=1", "error: agent.lrr is not a config key (did you mean agent.lr?)"),
+        ("features=nosuch", "error: In 'train': Could not find 'features/nosuch' (options: auto,"),
+    ],
+)
+def test_train_script_subprocess(tmp_path, override, expected):
+    completed = run_script(TRAIN_SCRIPT, tmp_path, override)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.strip().splitlines() == [completed.stderr.strip()]
+    assert completed.stderr.startswith(expected)
+    assert completed.stdout == ""
+
+
+TOY_CONFIG = """
+defaults:
+  - override hydra/job_logging: none   # keep the test process's logging as it is
+  - override hydra/hydra_logging: none
+  - _self_
+mode: ok  # what the task does
+hydra:
+  output_subdir: null
+  run:
+    dir: .
+"""
+
+
+def toy_task(cfg: DictConfig) -> str:
+    if cfg.mode == "bug":
+        raise RuntimeError("a real bug")
+    if cfg.mode == "config_bug":
+        return cfg.no_such_key  # an OmegaConf error raised by the task is a bug too
+    if cfg.mode == "user":
+        raise UserError("a user mistake")
+    return "ran"
+
+
+@pytest.fixture
+def toy_main(tmp_path: Path, monkeypatch):
+    """``toy_main(*overrides)``: run a tiny :func:`agents.cli.hydra_main` app in-process."""
+    (tmp_path / "toy.yaml").write_text(TOY_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    main = hydra_main(config_name="toy", config_path=str(tmp_path))(toy_task)
+
+    def run(*overrides: str) -> None:
+        monkeypatch.setattr(sys, "argv", ["toy.py", *overrides])
+        main()
+
+    return run
+
+
+@pytest.mark.parametrize(("mode", "error"), [("bug", RuntimeError), ("config_bug", ConfigAttributeError)])
+def test_a_bug_in_the_task_propagates(toy_main, mode, error):
+    with pytest.raises(error):  # uncaught: Python prints its traceback and exits 1
+        toy_main(f"mode={mode}")
+    assert "HYDRA_FULL_ERROR" not in os.environ  # restored
+
+
+def test_toy_app_runs_and_reports_user_errors(toy_main, capsys):
+    toy_main()
+    for override, message in [
+        ("mode=user", "error: a user mistake"),
+        ("mdoe=user", "error: mdoe is not a config key (did you mean mode?)"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            toy_main(override)
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == message + "\n"
+
+
+def test_hydra_full_error_shows_every_traceback(toy_main, monkeypatch):
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(ConfigCompositionException):
+        toy_main("mdoe=user")
+
+
+def test_a_bug_prints_its_traceback_in_a_real_process(tmp_path):
+    """End to end: ``python -c`` on the toy task, which raises RuntimeError."""
+    (tmp_path / "toy.yaml").write_text(TOY_CONFIG)
+    code = (
+        "from agents.cli import hydra_main\n"
+        f"@hydra_main(config_name='toy', config_path={str(tmp_path)!r})\n"
+        "def main(cfg):\n"
+        "    raise RuntimeError('a real bug')\n"
+        "main()\n"
+    )
+    script = tmp_path / "toy_app.py"
+    script.write_text(code)
+    completed = run_script(script, tmp_path)
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback (most recent call last)" in completed.stderr
+    assert completed.stderr.strip().endswith("RuntimeError: a real bug")
