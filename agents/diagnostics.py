@@ -102,9 +102,9 @@ def check_batch_gradients(
         raise UserError(
             f"gradient check failed: policy.score and policy.autograd_score differ by "
             f"{comparison.max_abs_discrepancy:.3g} > tolerance {limit:.3g} on {failing.numel()} of "
-            f"{batch.actions.shape[0]} samples (worst: step {worst}, cosine {comparison.cosine_similarity:.6f}); "
+            f"{batch.actions.shape[0]} samples (worst: step {worst}, "
+            f"cosine {comparison.cosine_similarity:.6f}); "
             "the closed-form score is wrong for this policy (check with scripts/compare_gradients.py) "
             "or raise diagnostics.tolerance"
         )
     return comparison
-

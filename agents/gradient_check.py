@@ -1,0 +1,237 @@
+r"""``scripts/compare_gradients.py``: closed-form score against autograd on real and random states.
+
+For a policy (random parameters, or loaded from a run's checkpoint) this collects
+``num_states`` states by rolling the policy out in the env, with the actions it took, adds
+``num_random_states`` states drawn uniformly from the observation space's (clipped) box with
+uniform actions, and for every dtype in ``dtypes`` compares ``policy.score`` with
+``policy.autograd_score`` on that batch (:func:`agents.diagnostics.compare_scores`): max abs and
+relative discrepancy per sample, the cosine of the batch gradients ``sum_t c_t score_t``
+(``c_t ~ N(0, 1)``, one draw shared by all dtypes), and the time of each path. A dtype fails when
+a sample's discrepancy exceeds 1e-10 (float64) or 1e-4 (float32).
+"""
+
+from __future__ import annotations
+
+import copy
+import timeit
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+from torch import Tensor
+
+from agents.build import DTYPES, build_agent
+from agents.checkpoint import load_checkpoint
+from agents.config import POLICY_FORMS, AgentConfig, FeaturesConfig
+from agents.diagnostics import DEFAULT_TOLERANCES, ScoreComparison, compare_scores
+from agents.errors import UserError
+from agents.policies import SoftmaxPolicy
+from agents.rollout import collect_episodes
+from envs.features import PolicyInputs, box_bounds
+from envs.make import check_env_id
+
+
+@dataclass
+class CompareConfig:
+    """``python scripts/compare_gradients.py env=<id> agent.policy=state|action [checkpoint=<run>]``."""
+
+    env: str = "CartPole-v1"
+    """Gymnasium id (ignored with ``checkpoint``: the run's own env is used)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for gymnasium.make."""
+    seed: int = 0
+    """Seeds the random parameters, the rollouts, the random states and the coefficients."""
+    checkpoint: str | None = None
+    """Run folder (or checkpoint file) whose trained policy, env, features and form are used."""
+    num_states: int = 256
+    """Real states, collected by rolling out the policy (>= 1)."""
+    num_random_states: int = 64
+    """States drawn uniformly from the observation space (>= 0)."""
+    dtypes: list[str] = field(default_factory=lambda: ["float32", "float64"])
+    """Dtypes to compare in (float32, float64)."""
+    param_scale: float = 1.0
+    """Without a checkpoint: parameters ~ N(0, param_scale^2); 0 keeps the zero (uniform) policy."""
+    repeats: int = 20
+    """Timing: best of this many calls per path."""
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    """Only ``agent.policy`` (state | action) is read."""
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    """State feature map x(s), as in training."""
+
+
+def register_compare_config() -> None:
+    """Store :class:`CompareConfig` as ``compare_schema`` for ``configs/compare.yaml``."""
+    ConfigStore.instance().store(name="compare_schema", node=CompareConfig)
+
+
+@dataclass
+class DtypeResult:
+    """One row of the table."""
+
+    dtype: str
+    comparison: ScoreComparison
+    tolerance: float
+    closed_form_seconds: float
+    autograd_seconds: float
+
+    @property
+    def failing(self) -> Tensor:
+        return self.comparison.failing(self.tolerance)
+
+    @property
+    def passed(self) -> bool:
+        return self.failing.numel() == 0
+
+
+@dataclass
+class CompareReport:
+    """What :func:`compare_gradients` measured."""
+
+    env_id: str
+    form: str
+    param_shape: tuple[int, ...]
+    source: str
+    """Where the parameters came from (checkpoint path or random)."""
+    num_real: int
+    num_random: int
+    results: list[DtypeResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.results)
+
+    def sample_name(self, index: int) -> str:
+        return f"real #{index}" if index < self.num_real else f"random #{index - self.num_real}"
+
+
+def _validate(cfg: Any) -> None:
+    if cfg.agent.policy not in POLICY_FORMS:
+        raise UserError(f"agent.policy={cfg.agent.policy!r} is not one of {', '.join(POLICY_FORMS)}")
+    unknown = [name for name in cfg.dtypes if name not in DTYPES]
+    if unknown or not cfg.dtypes:
+        raise UserError(f"dtypes={list(cfg.dtypes)} must be a non-empty list of {', '.join(DTYPES)}")
+    if cfg.num_states < 1 or cfg.num_random_states < 0 or cfg.repeats < 1:
+        raise UserError(
+            f"need num_states >= 1, num_random_states >= 0 and repeats >= 1; got {cfg.num_states}, "
+            f"{cfg.num_random_states}, {cfg.repeats}"
+        )
+
+
+def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
+    """(run config, inputs, float64 policy, source) from the checkpoint or with random parameters."""
+    if cfg.checkpoint:
+        state = load_checkpoint(cfg.checkpoint)
+        run_cfg = OmegaConf.create(state["config"])
+        parts = build_agent(run_cfg, check_env_id(run_cfg.env, run_cfg.env_kwargs))
+        parts.policy.load_state_dict(state["policy"])
+        parts.inputs.feature_map.load_state_dict(state.get("features", {}))
+        source = f"trained parameters from {cfg.checkpoint}"
+    else:
+        run_cfg = cfg
+        parts = build_agent(cfg, check_env_id(cfg.env, cfg.env_kwargs))
+        generator = torch.Generator().manual_seed(cfg.seed)
+        with torch.no_grad():
+            parts.policy.param.copy_(
+                torch.randn(parts.policy.param.shape, generator=generator) * cfg.param_scale
+            )
+        source = f"random parameters ~ N(0, {cfg.param_scale:g}^2), seed {cfg.seed}"
+    return run_cfg, parts.inputs, parts.policy.double(), source
+
+
+def random_observations(space: gym.Space, num: int, rng: np.random.Generator, features: Any) -> np.ndarray:
+    """``num`` observations uniform over a Discrete space, or over a Box clipped to finite bounds
+    (the space's own, else ``features.bounds``/``features.clip``, as the feature maps use)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(space.start, space.start + space.n, size=num)
+    low, high = box_bounds(space, list(features.bounds), features.clip)
+    return rng.uniform(low, high, size=(num, low.shape[0])).reshape(num, *space.shape)
+
+
+def _best_seconds(fn: Any, repeats: int) -> float:
+    """Best of ``repeats`` calls on one intra-op thread: batches this small gain nothing from
+    more, and on a loaded machine a second thread waiting for a core costs milliseconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fn()  # warm-up (vmap tracing, allocator)
+        return min(timeit.repeat(fn, number=1, repeat=repeats))
+    finally:
+        torch.set_num_threads(threads)
+
+
+@torch.no_grad()
+def compare_gradients(cfg: Any) -> CompareReport:
+    """Run the comparison described in the module docstring; :class:`UserError` for bad arguments."""
+    _validate(cfg)
+    run_cfg, inputs, policy, source = _load_agent(cfg)
+    env = gym.make(run_cfg.env, **(run_cfg.env_kwargs or {}))
+    batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
+    rng = np.random.default_rng(cfg.seed)
+    random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)
+    num_actions = int(env.action_space.n)
+    env.close()
+    features = (
+        torch.cat([batch.inputs, torch.from_numpy(inputs(random_obs))])
+        if cfg.num_random_states
+        else batch.inputs
+    )
+    actions = torch.cat(
+        [batch.actions, torch.from_numpy(rng.integers(num_actions, size=cfg.num_random_states))]
+    )
+    coefficients = torch.randn(
+        actions.shape[0], generator=torch.Generator().manual_seed(cfg.seed), dtype=torch.float64
+    )
+    results = []
+    for name in cfg.dtypes:
+        dtype = DTYPES[name]
+        typed = copy.deepcopy(policy).to(dtype)
+        typed_features = features.to(dtype)
+        comparison = compare_scores(typed, typed_features, actions, coefficients.to(dtype))
+        results.append(
+            DtypeResult(
+                name, comparison, DEFAULT_TOLERANCES[dtype],
+                _best_seconds(lambda: typed.score(typed_features, actions), cfg.repeats),  # noqa: B023
+                _best_seconds(lambda: typed.autograd_score(typed_features, actions), cfg.repeats),  # noqa: B023
+            )
+        )  # fmt: skip
+    return CompareReport(
+        run_cfg.env, run_cfg.agent.policy, tuple(policy.param.shape), source, batch.actions.shape[0],
+        cfg.num_random_states, results,
+    )  # fmt: skip
+
+
+def format_report(report: CompareReport, max_listed: int = 10) -> str:
+    """The table (one row per dtype) and, for a failing dtype, which samples failed."""
+    lines = [
+        f"{report.env_id}, agent.policy={report.form}, parameter {list(report.param_shape)}, {report.source}",
+        f"{report.num_real + report.num_random} samples: {report.num_real} real states from rollouts + "
+        f"{report.num_random} random states; batch gradient g = sum_t c_t score_t with c_t ~ N(0, 1)",
+        f"{'dtype':<8} {'max abs':>9} {'max rel':>9} {'cosine(g, g_autograd)':>22} {'closed form':>12}"
+        f" {'autograd':>10} {'ratio':>7} {'tolerance':>9}  result",
+    ]
+    for result in report.results:
+        comparison = result.comparison
+        ratio = result.autograd_seconds / result.closed_form_seconds
+        lines.append(
+            f"{result.dtype:<8} {comparison.max_abs_discrepancy:>9.2e} {comparison.max_rel_discrepancy:>9.2e}"
+            f" {comparison.cosine_similarity:>22.15f} {result.closed_form_seconds * 1e3:>9.3f} ms"
+            f" {result.autograd_seconds * 1e3:>7.3f} ms {ratio:>6.1f}x"
+            f" {result.tolerance:>9.0e}  {'ok' if result.passed else 'FAIL'}"
+        )
+    lines.append("times per batch: best of repeats on 1 thread; ratio = autograd / closed form")
+    for result in report.results:
+        failing = result.failing.tolist()
+        if failing:
+            listed = ", ".join(
+                f"{report.sample_name(i)} ({float(result.comparison.abs_discrepancy[i]):.2e})"
+                for i in failing[:max_listed]
+            )
+            more = f" and {len(failing) - max_listed} more" if len(failing) > max_listed else ""
+            lines.append(
+                f"FAIL {result.dtype}: {len(failing)} samples above {result.tolerance:.0e}: {listed}{more}"
+            )
+    return "\n".join(lines)

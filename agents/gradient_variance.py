@@ -1,0 +1,257 @@
+r"""How good is the REINFORCE estimate? Bias and variance against the exact gradient.
+
+On a tabular MDP (:mod:`agents.exact_gradient`) every episode ``i`` of a fixed policy gives one
+REINFORCE estimate of ``grad J(theta) = grad v_pi(s_0)`` (S&B p. 328, all ``gamma^t`` kept)::
+
+    g_i = sum_t gamma^t (G_t - b(S_t)) grad log pi(A_t|S_t)
+
+and an ``N``-episode estimate is the mean of ``N`` of them. ``E[g_i] = grad J`` for any ``b``
+that ignores the action (``E_pi[grad log pi] = 0``), so the bias is zero for every ``N`` and its
+measured value must sit within a few standard errors of zero; the variance falls as ``1/N``, and
+the baseline ``b(s) = v_pi(s)`` lowers it. ``scripts/gradient_variance.py`` prints and plots this.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from agents.errors import UserError
+from agents.exact_gradient import (
+    SHORT_CORRIDOR_BEST_P,
+    SHORT_CORRIDOR_BEST_VALUE,
+    exact_gradient_autograd,
+    short_corridor_start_value,
+    state_values,
+    tabular_problem,
+)
+from agents.policies import SoftmaxPolicy
+from agents.reinforce import EpisodeBatch
+from agents.returns import discount_weights, discounted_returns
+from agents.rollout import collect_episodes
+
+
+@torch.no_grad()
+def episode_gradients(
+    policy: SoftmaxPolicy, batch: EpisodeBatch, gamma: float, baseline: Tensor | None = None
+) -> Tensor:
+    r"""One REINFORCE estimate per episode, ``g_i = sum_{t in i} gamma^t (G_t - b_t) score_t``.
+
+    :param batch: complete episodes laid end to end (``T`` steps, ``M`` episodes).
+    :param baseline: ``b(S_t)`` per step ``[T]``, or None for ``b = 0``.
+    :return: ``[M, *param.shape]``.
+    """
+    returns = discounted_returns(batch.rewards, gamma, batch.dones)  # G_t              [T]
+    weights = discount_weights(batch.dones, gamma, returns.dtype)  # gamma^t          [T]
+    advantages = returns if baseline is None else returns - baseline  # G_t - b(S_t)  [T]
+    terms = (weights * advantages).reshape(-1, *[1] * policy.param.dim()) * policy.score(
+        batch.inputs, batch.actions
+    )  # per-step terms                                                          [T, *param]
+    episode = torch.cumsum(batch.dones.long(), 0) - batch.dones.long()  # episode id of each step
+    return terms.new_zeros(batch.num_episodes, *policy.param.shape).index_add_(0, episode, terms)
+
+
+@dataclass
+class BatchSizeRow:
+    """The ``N``-episode estimator, measured over ``groups`` disjoint batches of ``N`` episodes."""
+
+    episodes: int
+    groups: int
+    bias: Tensor
+    """Mean of the batch estimates minus the exact gradient (flattened)."""
+    standard_error: Tensor
+    """Standard error of that mean per component, ``sqrt(Var_1 / (groups N))`` with ``Var_1``
+    the per-episode variance of all episodes."""
+    variance: float
+    """Total variance (trace of the covariance) of one ``N``-episode estimate, across batches."""
+    rmse: float
+    """Root mean squared error ``sqrt(mean ||g_N - grad J||^2)`` of one ``N``-episode estimate."""
+
+    @property
+    def max_z(self) -> float:
+        """``max_k |bias_k| / s.e._k``: below 3 means the bias is zero within 3 s.e."""
+        nonzero = self.standard_error > 0
+        return float((self.bias[nonzero].abs() / self.standard_error[nonzero]).max())
+
+
+def batch_size_rows(
+    estimates: Tensor, exact: Tensor, episode_counts: list[int], min_groups: int = 10
+) -> list[BatchSizeRow]:
+    """Split per-episode estimates ``[M, P]`` into ``M // N`` batches of ``N`` for each ``N``
+    (skipping ``N`` with fewer than ``min_groups`` batches)."""
+    exact, per_episode_variance = exact.reshape(-1), estimates.var(0)
+    rows = []
+    for count in episode_counts:
+        groups = estimates.shape[0] // count
+        if groups < min_groups:
+            continue
+        means = estimates[: groups * count].reshape(groups, count, -1).mean(1)  # [groups, P]
+        rows.append(
+            BatchSizeRow(
+                episodes=count,
+                groups=groups,
+                bias=means.mean(0) - exact,
+                standard_error=(per_episode_variance / (groups * count)).sqrt(),
+                variance=float(means.var(0).sum()),
+                rmse=float((means - exact).square().sum(-1).mean().sqrt()),
+            )
+        )
+    return rows
+
+
+@dataclass
+class VarianceStudy:
+    """Everything ``scripts/gradient_variance.py`` prints and plots."""
+
+    env_id: str
+    param: Tensor
+    value: float
+    """``v_pi(s_0)`` at ``param``."""
+    exact: Tensor
+    """``grad J(param)`` by autograd through the linear solve."""
+    num_episodes: int
+    estimates: dict[str, Tensor]
+    """Estimator name (``no baseline``, ``baseline v_pi(s)``) -> per-episode estimates ``[M, P]``."""
+    rows: dict[str, list[BatchSizeRow]]
+    """Estimator name -> one row per batch size N."""
+    prob_right: float | None
+    """``pi(right)`` for ShortCorridor-v0 (None for other envs)."""
+
+
+def run_study(
+    env_id: str = "ShortCorridor-v0",
+    form: str = "action",
+    prob_right: float = 0.5,
+    num_episodes: int = 4000,
+    seed: int = 0,
+    gamma: float = 1.0,
+    env_kwargs: dict[str, object] | None = None,
+) -> VarianceStudy:
+    """Exact gradient and ``num_episodes`` REINFORCE estimates, with and without baseline.
+
+    ShortCorridor-v0 is evaluated at ``theta = [logit(prob_right), 0]``; other tabular envs at
+    ``theta = 0`` (the uniform policy).
+    """
+    if not 0.0 < prob_right < 1.0:
+        raise UserError(f"p={prob_right} must lie strictly between 0 and 1")
+    if num_episodes < 10:
+        raise UserError(f"episodes={num_episodes} is too few to estimate a variance (use >= 10)")
+    problem = tabular_problem(env_id, form, gamma, env_kwargs)
+    policy, mdp = problem.policy, problem.mdp
+    is_corridor = env_id.startswith("ShortCorridor")
+    if is_corridor:
+        with torch.no_grad():
+            policy.param.copy_(
+                torch.tensor([math.log(prob_right / (1 - prob_right)), 0.0], dtype=torch.float64)
+            )
+    exact = exact_gradient_autograd(policy, mdp, problem.state_inputs)
+    with torch.no_grad():
+        values = state_values(mdp, policy.probs(problem.state_inputs))
+    batch, observations = collect_episodes(problem.env, problem.inputs, policy, num_episodes, seed)
+    baseline = values[torch.as_tensor(observations, dtype=torch.int64)]  # b(S_t) = v_pi(S_t)
+    counts = [2**k for k in range(int(math.log2(num_episodes)) + 1)]
+    estimates = {
+        name: episode_gradients(policy, batch, gamma, b).reshape(num_episodes, -1)
+        for name, b in (("no baseline", None), ("baseline v_pi(s)", baseline))
+    }
+    rows = {name: batch_size_rows(per_episode, exact, counts) for name, per_episode in estimates.items()}
+    value = float(mdp.start @ values)
+    return VarianceStudy(
+        env_id, policy.param.detach().clone(), value, exact, num_episodes, estimates, rows,
+        prob_right if is_corridor else None,
+    )  # fmt: skip
+
+
+def _vector(values: Tensor) -> str:
+    return "[" + ", ".join(f"{v:+.4f}" for v in values.reshape(-1).tolist()) + "]"
+
+
+def format_study(study: VarianceStudy, max_components: int = 8) -> str:
+    """The report as text: exact gradient, then one table per estimator (vectors are printed
+    when the parameter has at most ``max_components`` entries, norms always)."""
+    where = f"p = pi(right) = {study.prob_right:.4f}, " if study.prob_right is not None else ""
+    short = study.exact.numel() <= max_components
+    lines = [
+        f"{study.env_id}: {where}v_pi(s0) = {study.value:.4f}, {study.num_episodes} episodes per estimator",
+        f"exact grad J(theta) = {_vector(study.exact) + ', ' if short else ''}"
+        f"|grad J| = {float(study.exact.norm()):.4g} at theta = {_vector(study.param) if short else '0'}",
+    ]
+    for name, rows in study.rows.items():
+        all_episodes = rows[0]
+        lines += ["", f"REINFORCE, {name}"]
+        if short:
+            bias, error = _vector(all_episodes.bias), _vector(all_episodes.standard_error)
+            lines.append(f"  mean - exact = {bias} +- {error} (1 s.e.)")
+        columns = ("N", 6), ("batches", 8), ("|bias|", 9), ("max|z|", 7), ("trace Var", 11), ("Var_1 / N", 11)
+        lines.append(" ".join(f"{name:>{width}}" for name, width in columns) + f" {'RMSE':>9}")
+        lines += [
+            f"{row.episodes:>6} {row.groups:>8} {float(row.bias.norm()):>9.4f} {row.max_z:>7.2f}"
+            f" {row.variance:>11.4g} {all_episodes.variance / row.episodes:>11.4g} {row.rmse:>9.4f}"
+            for row in rows
+        ]
+    single = [rows[0].variance for rows in study.rows.values()]
+    lines += [
+        "",
+        "|bias| = |mean of the batch estimates - exact|, max|z| = max_k |bias_k| / s.e._k (< 3: unbiased),",
+        "trace Var measured across batches vs Var_1 / N predicted from single episodes.",
+        f"variance per episode: {single[0]:.4g} without, {single[1]:.4g} with baseline"
+        f" ({single[0] / single[1]:.1f}x lower)",
+    ]
+    return "\n".join(lines)
+
+
+def plot_study(study: VarianceStudy, out_dir: str | Path) -> Path:
+    """Write ``gradient_variance.png``: variance of the N-episode estimate against N; the running
+    mean of the first gradient component against the number of episodes, with a 3 s.e. band,
+    converging to the exact value; and, for ShortCorridor-v0, ``v(s_0)`` against ``p`` with its
+    maximum marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 3 if study.prob_right is not None else 2
+    figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), constrained_layout=True)
+    component = int(study.exact.reshape(-1).abs().argmax())
+    episodes = torch.arange(1, study.num_episodes + 1, dtype=torch.float64)
+    for name, rows in study.rows.items():
+        axes[0].loglog([row.episodes for row in rows], [row.variance for row in rows], "o-", label=name)
+        samples = study.estimates[name][:, component]
+        running = samples.cumsum(0) / episodes
+        band = 3 * samples.std() / episodes.sqrt()
+        shown = slice(9, None)  # from 10 episodes on: the first few swing too widely to read
+        (line,) = axes[1].plot(episodes[shown], running[shown], label=name)
+        axes[1].fill_between(
+            episodes[shown],
+            (running - band)[shown],
+            (running + band)[shown],
+            color=line.get_color(),
+            alpha=0.2,
+        )
+    axes[0].set(xlabel="episodes per estimate N", ylabel="trace Var of the N-episode estimate",
+                title="REINFORCE variance falls as 1/N")  # fmt: skip
+    axes[0].legend()
+    exact = float(study.exact.reshape(-1)[component])
+    axes[1].axhline(exact, color="black", linestyle="--", label=f"exact = {exact:.4g}")
+    axes[1].set(xscale="log", xlabel="episodes", ylabel=f"mean estimate of grad J, component {component}",
+                title="running mean +- 3 s.e. vs the exact gradient")  # fmt: skip
+    axes[1].legend()
+    if study.prob_right is not None:
+        p = torch.linspace(0.05, 0.95, 361, dtype=torch.float64)
+        axes[2].plot(p, short_corridor_start_value(p))
+        best = f"max: p = {SHORT_CORRIDOR_BEST_P:.3f}, v = {SHORT_CORRIDOR_BEST_VALUE:.2f}"
+        axes[2].plot([SHORT_CORRIDOR_BEST_P], [SHORT_CORRIDOR_BEST_VALUE], "r*", markersize=12, label=best)
+        axes[2].plot([study.prob_right], [study.value], "ko", label=f"evaluated: p = {study.prob_right:.2f}")
+        axes[2].set(ylim=(-45, -10), xlabel="p = pi(right)", ylabel="v_pi(s0)",
+                    title="ShortCorridor-v0: (2p - 4) / (p (1 - p))")  # fmt: skip
+        axes[2].legend()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "gradient_variance.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,111 @@
+"""scripts/compare_gradients.py: the comparison function, then the script as users run it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from agents.config import register_configs
+from agents.errors import UserError
+from agents.gradient_check import compare_gradients, format_report, register_compare_config
+from agents.policies import LinearSoftmaxPolicy
+from agents.trainer import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compare_config(*overrides: str):
+    register_configs()
+    register_compare_config()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
+        return compose(
+            "compare", overrides=["num_states=64", "num_random_states=16", "repeats=2", *overrides]
+        )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [["env=CartPole-v1"], ["env=Acrobot-v1"], ["env=ShortCorridor-v0", "agent.policy=action"],
+     ["env=CartPole-v1", "agent.policy=action", "features=fourier"],
+     ["env=FrozenLake-v1", "+env_kwargs.is_slippery=false"]],
+)  # fmt: skip
+def test_both_paths_agree_on_real_and_random_states(overrides):
+    report = compare_gradients(compare_config(*overrides))
+    assert report.passed
+    assert report.num_real == 64 and report.num_random == 16
+    by_dtype = {result.dtype: result for result in report.results}
+    assert by_dtype["float64"].comparison.max_abs_discrepancy < 1e-12
+    assert by_dtype["float32"].comparison.max_abs_discrepancy < 1e-5
+    assert by_dtype["float64"].comparison.cosine_similarity == pytest.approx(1.0, abs=1e-12)
+    assert all(result.closed_form_seconds > 0 and result.autograd_seconds > 0 for result in report.results)
+    table = format_report(report)
+    assert "float32" in table and "float64" in table and "FAIL" not in table
+
+
+def test_broken_score_fails_and_names_the_samples(monkeypatch):
+    right = LinearSoftmaxPolicy.score
+
+    def off_on_sample_three(self, features, actions):
+        scores = right(self, features, actions).clone()
+        scores[3] += 1e-6  # above the float64 tolerance, below the float32 one
+        return scores
+
+    monkeypatch.setattr(LinearSoftmaxPolicy, "score", off_on_sample_three)
+    report = compare_gradients(compare_config("env=CartPole-v1"))
+    assert not report.passed
+    by_dtype = {result.dtype: result for result in report.results}
+    assert by_dtype["float32"].passed and by_dtype["float64"].failing.tolist() == [3]
+    assert "FAIL float64: 1 samples above 1e-10: real #3 (1.00e-06)" in format_report(report)
+
+
+def test_trained_checkpoint(make_config):
+    run = train(make_config("budget.total_env_steps=2000"))
+    report = compare_gradients(compare_config(f"checkpoint={run.run_dir}", "env=Acrobot-v1"))
+    assert report.passed and report.env_id == "CartPole-v1"  # the run's env, not the argument
+    assert "trained parameters from" in report.source
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action"),
+        ("dtypes=[float16]", "dtypes=['float16'] must be a non-empty list of float32, float64"),
+        ("checkpoint=/no/such/run", "no checkpoint at /no/such/run"),
+        ("num_states=0", "need num_states >= 1"),
+    ],
+)
+def test_bad_arguments_are_user_errors(override, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        compare_gradients(compare_config(override))
+
+
+def run_script(*overrides: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compare_gradients.py"), "repeats=3", *overrides],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_script_prints_the_table_and_exits_zero():
+    completed = run_script("env=ShortCorridor-v0", "agent.policy=action")
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0].startswith("ShortCorridor-v0, agent.policy=action, parameter [2]")
+    assert [line.split()[0] for line in lines[3:5]] == ["float32", "float64"]
+    assert all(line.endswith("ok") for line in lines[3:5])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("agent.policy=matrix", "is not one of state, action"), ("checkpoint=/no/such/run", "no checkpoint at")],
+)
+def test_script_bad_arguments_exit_2_with_one_line(override, message):
+    completed = run_script(override)
+    assert completed.returncode == 2
+    assert len(completed.stderr.strip().splitlines()) == 1 and message in completed.stderr
+    assert "Traceback" not in completed.stderr

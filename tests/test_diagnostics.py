@@ -1,0 +1,81 @@
+"""The live gradient check: score vs autograd_score on update batches during training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents import tags
+from agents.diagnostics import compare_scores, cosine_similarity, default_tolerance
+from agents.errors import UserError
+from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.trainer import train
+
+
+def test_tolerance_defaults():
+    assert default_tolerance(torch.float64) == 1e-10
+    assert default_tolerance(torch.float32) == 1e-4
+    assert default_tolerance(torch.float32, 1e-3) == 1e-3
+
+
+def test_cosine_similarity():
+    a = torch.tensor([1.0, 2.0])
+    assert cosine_similarity(a, 3 * a) == pytest.approx(1.0)
+    assert cosine_similarity(a, -a) == pytest.approx(-1.0)
+    assert cosine_similarity(torch.zeros(2), torch.zeros(2)) == 1.0
+
+
+def test_compare_scores_on_both_forms(generator):
+    features = torch.randn(32, 4, dtype=torch.float64, generator=generator)
+    actions = torch.randint(3, (32,), generator=generator)
+    coefficients = torch.randn(32, dtype=torch.float64, generator=generator)
+    state_policy = LinearSoftmaxPolicy(4, 3, torch.float64)
+    action_policy = ActionFeatureSoftmaxPolicy(4, torch.float64)
+    with torch.no_grad():
+        state_policy.weight.normal_(generator=generator)
+        action_policy.theta.normal_(generator=generator)
+    action_features = torch.randn(32, 3, 4, dtype=torch.float64, generator=generator)
+    for policy, inputs in ((state_policy, features), (action_policy, action_features)):
+        comparison = compare_scores(policy, inputs, actions, coefficients)
+        assert comparison.abs_discrepancy.shape == (32,)
+        assert comparison.max_abs_discrepancy < 1e-14 and comparison.max_rel_discrepancy < 1e-13
+        assert comparison.cosine_similarity == pytest.approx(1.0, abs=1e-14)
+        assert comparison.failing(1e-10).numel() == 0
+
+
+def test_run_with_live_check_logs_both_tags(make_config):
+    result = train(make_config("diagnostics.check_gradients_every=1", "agent.dtype=float64",
+                               "budget.total_env_steps=1000"))  # fmt: skip
+    events = EventAccumulator(str(result.run_dir)).Reload()
+    discrepancies = events.Scalars(tags.GRAD_DISCREPANCY)
+    cosines = events.Scalars(tags.GRAD_COSINE)
+    assert len(discrepancies) == len(cosines) == result.updates > 0
+    assert max(event.value for event in discrepancies) < 1e-10
+    assert min(event.value for event in cosines) > 1 - 1e-6  # float32 event storage
+
+
+def test_live_check_every_n_updates_and_off_by_default(make_config, tmp_path):
+    every_3 = train(make_config("diagnostics.check_gradients_every=3", "budget.total_env_steps=600",
+                                f"run_dir={tmp_path / 'a'}"))  # fmt: skip
+    events = EventAccumulator(str(every_3.run_dir)).Reload()
+    assert len(events.Scalars(tags.GRAD_DISCREPANCY)) == (every_3.updates + 2) // 3
+    default = train(make_config("budget.total_env_steps=300", f"run_dir={tmp_path / 'b'}"))
+    assert tags.GRAD_DISCREPANCY not in EventAccumulator(str(default.run_dir)).Reload().Tags()["scalars"]
+
+
+def test_broken_score_stops_the_run_with_a_clear_message(make_config, monkeypatch):
+    right = LinearSoftmaxPolicy.score
+    monkeypatch.setattr(LinearSoftmaxPolicy, "score", lambda self, x, a: right(self, x, a) * 1.01)
+    with pytest.raises(
+        UserError, match=r"gradient check failed: policy.score and policy.autograd_score differ by"
+    ):
+        train(make_config("diagnostics.check_gradients_every=1", "budget.total_env_steps=1000"))
+
+
+def test_broken_score_within_a_loose_tolerance_runs(make_config, monkeypatch):
+    right = LinearSoftmaxPolicy.score
+    monkeypatch.setattr(LinearSoftmaxPolicy, "score", lambda self, x, a: right(self, x, a) + 1e-6)
+    result = train(make_config("diagnostics.check_gradients_every=1", "diagnostics.tolerance=1e-3",
+                               "budget.total_env_steps=300"))  # fmt: skip
+    assert result.updates > 0
