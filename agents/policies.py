@@ -58,9 +58,14 @@ class _SoftmaxPolicy(nn.Module):
         """Logits ``h(s, .)`` for an explicit parameter tensor; shape ``[B, n_actions]``."""
         raise NotImplementedError
 
+    def score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
+        """:meth:`score` at an explicit parameter (a pure function, so ``torch.func.vmap`` can map
+        it over a stack of parameters: many seeds or runs in one call)."""
+        raise NotImplementedError
+
     def score(self, features: Tensor, actions: Tensor) -> Tensor:
         """Closed-form ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]``."""
-        raise NotImplementedError
+        return self.score_with(self.param, features, actions)
 
     def logits(self, features: Tensor) -> Tensor:
         """Action preferences ``h(s, .)``; shape ``[B, n_actions]``."""
@@ -70,9 +75,13 @@ class _SoftmaxPolicy(nn.Module):
         r"""``log pi(.|s) = h - logsumexp(h)``, stable for logits of any size; ``[B, n_actions]``."""
         return _over_actions(torch.log_softmax, self.logits(features))
 
+    def probs_with(self, param: Tensor, features: Tensor) -> Tensor:
+        """:meth:`probs` at an explicit parameter."""
+        return _over_actions(torch.softmax, self.logits_with(param, features))
+
     def probs(self, features: Tensor) -> Tensor:
         """``pi(.|s) = exp(h - max h) / sum exp(h - max h)``; ``[B, n_actions]``, rows sum to one."""
-        return _over_actions(torch.softmax, self.logits(features))
+        return self.probs_with(self.param, features)
 
     def log_prob(self, features: Tensor, actions: Tensor) -> Tensor:
         """``log pi(a|s)`` of the taken actions; ``actions: [B]`` (int64) -> ``[B]``."""
@@ -95,13 +104,17 @@ class _SoftmaxPolicy(nn.Module):
     def autograd_score(self, features: Tensor, actions: Tensor) -> Tensor:
         """``grad log pi(a|s)`` per sample by autograd: ``vmap(grad(log_prob))``; same shape as
         :meth:`score`. The reference the closed form is checked against."""
+        return self.autograd_score_with(self.param.detach(), features, actions)
+
+    def autograd_score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
+        """:meth:`autograd_score` at an explicit parameter."""
 
         def log_prob_one(param: Tensor, feature: Tensor, action: Tensor) -> Tensor:
             log_probs = torch.log_softmax(self.logits_with(param, feature.unsqueeze(0))[0], -1)
             return log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
 
         per_sample = vmap(grad(log_prob_one), in_dims=(None, 0, 0))
-        return per_sample(self.param.detach(), features, actions.long())
+        return per_sample(param, features, actions.long())
 
     def entropy_gradient(self, features: Tensor) -> Tensor:
         r"""Closed-form ``grad_param H(pi(.|s))`` per sample; shape ``[B, *param.shape]``.
@@ -143,13 +156,14 @@ class LinearSoftmaxPolicy(_SoftmaxPolicy):
         """``h = x W``: ``features [B, d] @ param [d, A] -> [B, A]``."""
         return features @ param
 
-    def score(self, features: Tensor, actions: Tensor) -> Tensor:
+    def score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
         r"""``grad_W log pi(a|s) = x(s) (onehot(a) - pi(.|s))^T``; shape ``[B, d, A]``.
 
+        :param param: ``W``, ``[d, A]``.
         :param features: state features ``x``, ``[B, d]``.
         :param actions: taken actions ``a``, ``[B]``.
         """
-        probs = self.probs(features)  # pi(.|s)                                [B, A]
+        probs = self.probs_with(param, features)  # pi(.|s)                                [B, A]
         residual = self._eye(probs)[actions.long()] - probs  # e_a - pi(.|s)  [B, A]
         return _outer(features, residual)  # x (e_a - pi)^T          [B, d, A]
 
@@ -182,13 +196,14 @@ class ActionFeatureSoftmaxPolicy(_SoftmaxPolicy):
         """``h(s,a) = phi(s,a)^T theta``: ``features [B, A, d] @ param [d] -> [B, A]``."""
         return features @ param
 
-    def score(self, features: Tensor, actions: Tensor) -> Tensor:
+    def score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
         r"""``grad_theta log pi(a|s) = phi(s,a) - sum_b pi(b|s) phi(s,b)``; shape ``[B, d]``.
 
+        :param param: ``theta``, ``[d]``.
         :param features: action features ``phi``, ``[B, A, d]``.
         :param actions: taken actions ``a``, ``[B]``.
         """
-        probs = self.probs(features)  # pi(.|s)                       [B, A]
+        probs = self.probs_with(param, features)  # pi(.|s)                       [B, A]
         taken = features[torch.arange(features.shape[0]), actions.long()]  # phi(s,a)   [B, d]
         expected = (probs.unsqueeze(-1) * features).sum(-2)  # E_pi[phi(s,.)]   [B, d]
         return taken - expected

@@ -166,6 +166,7 @@ class Trainer:
         self.env_steps = self.episodes = self.updates = 0
         self.best_mean_return = -math.inf
         self.elapsed_before = 0.0
+        self.next_log_step = 0
         self.next_checkpoint = cfg.checkpoint.every_steps or None
         self.step_limit = cfg.budget.total_env_steps
         """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
@@ -263,8 +264,10 @@ class Trainer:
         if self.device.type != "cpu":
             self.actor.refresh()
         self.updates += 1
-        lr = learner.optimizer.param_groups[0]["lr"]
-        self.logger.update(stats, lr, self.env_steps / max(elapsed, 1e-9), self.env_steps)
+        if self.env_steps >= self.next_log_step:  # TensorBoard writes cost ~60 us each: throttle
+            self.next_log_step = self.env_steps + self.cfg.logging.interval_steps
+            lr = learner.optimizer.param_groups[0]["lr"]
+            self.logger.update(stats, lr, self.env_steps / max(elapsed, 1e-9), self.env_steps)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(device=self.device, dtype=self.dtype)
