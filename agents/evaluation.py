@@ -1,0 +1,224 @@
+"""Evaluate a trained policy: N episodes acting greedily and N sampling, mean +- std, a CSV.
+
+``scripts/evaluate.py checkpoint=<run dir>`` parses the command line and calls :func:`evaluate`.
+The agent is rebuilt exactly as the trainer built it (:func:`agents.build.build_agent` on the
+config stored in the checkpoint), then the policy parameters and the feature map's statistics
+are loaded (:func:`agents.checkpoint.load_checkpoint`: no code in the file runs). Episode ``i``
+of both modes starts from ``env.reset(seed=seed + i)``, so the two modes face the same starts.
+
+``video=true`` records the first episode of each mode as an MP4 with Gymnasium's
+``RecordVideo``: rendering needs pygame and writing needs moviepy (``pip install -e '.[video]'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from agents.acting import Actor
+from agents.build import build_agent
+from agents.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
+from agents.config import TrainConfig
+from agents.errors import UserError
+from envs.features import PolicyInputs
+from envs.make import check_env_id
+
+CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
+MODES = ("greedy", "sampled")
+VIDEO_EXTRA = "pip install -e '.[video]'"
+
+
+@dataclass
+class EvaluateConfig:
+    """``python scripts/evaluate.py checkpoint=<run dir> [episodes=10] [video=true] ...``."""
+
+    checkpoint: str = MISSING
+    """A run folder (or a checkpoint file) written by ``scripts/train.py``."""
+    which: str = "latest"
+    """For a run folder: ``latest`` (checkpoint.pt) or ``best`` (checkpoint_best.pt)."""
+    episodes: int = 10
+    """Episodes per mode (>= 1)."""
+    seed: int = 0
+    """Episode i resets the env with seed + i; sampling uses a generator seeded with seed."""
+    max_episode_steps: int | None = None
+    """Cut episodes after this many steps; null = the env's registered limit."""
+    csv: str | None = None
+    """Where the per-episode CSV goes; null = <run dir>/evaluation.csv."""
+    video: bool = False
+    """Record the first episode of each mode as an MP4 (needs the ``video`` extra)."""
+    video_dir: str | None = None
+    """Folder for the MP4s; null = <run dir>/videos."""
+
+
+def register_evaluate_config() -> None:
+    """Store the schema that ``configs/evaluate.yaml`` extends."""
+    ConfigStore.instance().store(name="evaluate_schema", node=EvaluateConfig)
+
+
+@dataclass
+class ModeSummary:
+    """Returns and lengths of one mode's episodes."""
+
+    returns: list[float]
+    lengths: list[int]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (``ddof=0``) of the episode returns."""
+        return float(np.std(self.returns))
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` measured and where it wrote it."""
+
+    checkpoint: Path
+    env_id: str
+    modes: dict[str, ModeSummary] = field(default_factory=dict)
+    csv_path: Path | None = None
+    videos: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class LoadedAgent:
+    """A policy restored from a checkpoint, with the config it was trained with."""
+
+    config: TrainConfig
+    inputs: PolicyInputs
+    actor: Actor
+
+
+def load_agent(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> tuple[Path, LoadedAgent]:
+    """Resolve ``checkpoint`` (folder or file), load it safely and rebuild the trained agent.
+
+    :return: the checkpoint file and the agent (on CPU; acting runs in numpy).
+    """
+    if which not in CHECKPOINT_FILES:
+        raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
+    path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
+    state = load_checkpoint(path)
+    missing = [key for key in ("policy", "features", "config") if key not in state]
+    if missing:
+        raise UserError(f"checkpoint {path} lacks {', '.join(missing)}: is it a scripts/train.py checkpoint?")
+    config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"]))
+    info = check_env_id(config.env, config.env_kwargs)
+    parts = build_agent(config, info, "cpu")
+    parts.policy.load_state_dict(state["policy"])
+    parts.inputs.feature_map.load_state_dict(state["features"])
+    return path, LoadedAgent(config, parts.inputs, Actor(parts.policy, np.random.default_rng(seed)))
+
+
+def run_episode(env: gym.Env, agent: LoadedAgent, greedy: bool, seed: int) -> tuple[float, int]:
+    """One episode from ``env.reset(seed=seed)``; returns (undiscounted return, length)."""
+    act = agent.actor.greedy if greedy else agent.actor
+    obs, _ = env.reset(seed=seed)
+    total, length, done = 0.0, 0, False
+    while not done:
+        action = int(act(agent.inputs(np.asarray(obs)[None]))[0])
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total, length, done = total + float(reward), length + 1, terminated or truncated
+    return total, length
+
+
+def require_video_dependencies() -> None:
+    """pygame renders the frames, moviepy writes the MP4: a one-line error names the extra."""
+    for module, role in (("pygame", "render frames"), ("moviepy", "write MP4 files")):
+        if importlib.util.find_spec(module) is None:
+            raise UserError(f"video=true needs {module} to {role}; install it with {VIDEO_EXTRA}")
+
+
+def make_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_dir: Path | None) -> gym.Env:
+    """The trained env; with ``video_dir``, ``RecordVideo`` writes the first episode to
+    ``<video_dir>/<mode>/<mode>-episode-0.mp4``."""
+    kwargs = dict(config.env_kwargs)
+    if cfg.max_episode_steps is not None:
+        kwargs["max_episode_steps"] = cfg.max_episode_steps
+    if video_dir is None:
+        return gym.make(config.env, **kwargs)
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # rgb_array frames are drawn off-screen
+    try:
+        env = gym.make(config.env, render_mode="rgb_array", **kwargs)
+    except gym.error.DependencyNotInstalled as error:
+        raise UserError(f"video=true cannot render {config.env}: {error} (or {VIDEO_EXTRA})") from None
+    if env.render_mode != "rgb_array":
+        env.close()
+        raise UserError(f"env={config.env} cannot render rgb_array frames, so video=true is not available")
+    return gym.wrappers.RecordVideo(
+        env, str(video_dir / mode), episode_trigger=lambda episode: episode == 0, name_prefix=mode
+    )
+
+
+def validate_evaluate_config(cfg: EvaluateConfig) -> None:
+    """Ranges an evaluation needs; one-line :class:`UserError` naming the key."""
+    if cfg.episodes < 1:
+        raise UserError(f"episodes={cfg.episodes} must be >= 1")
+    if not 0 <= cfg.seed < 2**32:
+        raise UserError(f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
+    if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
+        raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")
+
+
+def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:
+    """Columns ``episode, mode, return, length``; one row per episode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["episode", "mode", "return", "length"])
+        for mode, summary in modes.items():
+            rows = zip(summary.returns, summary.lengths, strict=True)
+            for episode, (episode_return, length) in enumerate(rows):
+                writer.writerow([episode, mode, episode_return, length])
+    return path
+
+
+def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
+    """Run ``cfg.episodes`` greedy and sampled episodes; print mean +- std, write the CSV."""
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_object(cfg)
+    validate_evaluate_config(cfg)
+    if cfg.video:
+        require_video_dependencies()
+    path, agent = load_agent(cfg.checkpoint, cfg.which, cfg.seed)
+    run_dir = path.parent
+    video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
+    result = EvaluationResult(path, agent.config.env)
+    for mode in MODES:
+        env = make_env(agent.config, cfg, mode, video_dir)
+        try:
+            episodes = [run_episode(env, agent, mode == "greedy", cfg.seed + i) for i in range(cfg.episodes)]
+        except gym.error.DependencyNotInstalled as error:
+            raise UserError(f"video=true: {error} (or {VIDEO_EXTRA})") from None
+        finally:
+            env.close()
+        returns, lengths = zip(*episodes, strict=True)
+        result.modes[mode] = ModeSummary(list(returns), list(lengths))
+    result.csv_path = write_csv(Path(cfg.csv or run_dir / "evaluation.csv"), result.modes)
+    if video_dir is not None:
+        result.videos = sorted(video_dir.glob("*/*.mp4"))
+    print(report(result))
+    return result
+
+
+def report(result: EvaluationResult) -> str:
+    """The lines :func:`evaluate` prints."""
+    lines = [f"{result.env_id} from {result.checkpoint}"]
+    for mode, summary in result.modes.items():
+        lines.append(
+            f"{mode:>8}: return {summary.mean:.2f} +- {summary.std:.2f} over {len(summary.returns)} "
+            f"episodes (mean length {np.mean(summary.lengths):.1f})"
+        )
+    lines.append(f"csv:     {result.csv_path}")
+    lines.extend(f"video:   {video}" for video in result.videos)
+    return "\n".join(lines)

@@ -1,0 +1,23 @@
+"""Evaluate a trained policy: ``python scripts/evaluate.py checkpoint=<run dir> [video=true]``.
+
+A thin Hydra entry point over :func:`agents.evaluation.evaluate` (which the tests call directly).
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from agents.cli import hydra_main
+from agents.evaluation import evaluate, register_evaluate_config
+
+register_evaluate_config()
+
+
+@hydra_main(config_name="evaluate")
+def main(cfg: DictConfig) -> float:
+    """Returns the greedy policy's mean return."""
+    return evaluate(cfg).modes["greedy"].mean
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""scripts/evaluate.py: rebuilds the trained agent, runs greedy and sampled episodes, writes a CSV."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.benchmarking import compose_train_config
+from agents.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.errors import UserError
+from agents.evaluation import EvaluateConfig, evaluate, load_agent
+from agents.trainer import train
+
+ROOT = Path(__file__).resolve().parent.parent
+EVALUATE_SCRIPT = ROOT / "scripts" / "evaluate.py"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A tiny CartPole run with running-normalised features (so their statistics must load too)."""
+    folder = tmp_path_factory.mktemp("run")
+    train(
+        compose_train_config(
+            [
+                "budget.total_env_steps=1500",
+                "features=normalized",
+                "logging.progress_bar=false",
+                "logging.tensorboard=false",
+                f"run_dir={folder}",
+            ]
+        )
+    )
+    return folder
+
+
+def test_loaded_agent_is_the_trained_one(run_dir):
+    state = load_checkpoint(run_dir)
+    path, agent = load_agent(run_dir)
+    assert path == run_dir / CHECKPOINT_NAME
+    assert np.array_equal(agent.actor.param, state["policy"]["weight"].numpy())
+    feature_map = agent.inputs.feature_map
+    assert np.array_equal(feature_map.mean, state["features"]["mean"].numpy())
+    assert feature_map.count == float(state["features"]["count"]) > 1  # not the fresh map's 1e-4
+
+
+def test_evaluate_writes_csv_and_summary(run_dir, tmp_path, capsys):
+    csv_path = tmp_path / "eval.csv"
+    result = evaluate(EvaluateConfig(checkpoint=str(run_dir), episodes=3, csv=str(csv_path)))
+    with csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["episode"], row["mode"]) for row in rows] == [
+        (str(i), mode) for mode in ("greedy", "sampled") for i in range(3)
+    ]
+    for mode, summary in result.modes.items():
+        returns = [float(row["return"]) for row in rows if row["mode"] == mode]
+        assert returns == summary.returns
+        assert [int(row["length"]) for row in rows if row["mode"] == mode] == summary.lengths
+        assert summary.mean == pytest.approx(np.mean(returns))
+        assert summary.std == pytest.approx(np.std(returns))
+        assert all(r == length for r, length in zip(returns, summary.lengths, strict=True))  # +1 per step
+    out = capsys.readouterr().out
+    assert f"greedy: return {result.modes['greedy'].mean:.2f} +- {result.modes['greedy'].std:.2f}" in out
+    assert f"csv:     {csv_path}" in out
+
+
+def test_evaluation_is_reproducible(run_dir, tmp_path):
+    cfg = EvaluateConfig(checkpoint=str(run_dir), episodes=2, csv=str(tmp_path / "a.csv"), seed=3)
+    first, second = evaluate(cfg), evaluate(cfg)
+    assert first.modes == second.modes
+
+
+def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
+    main = runpy.run_path(str(EVALUATE_SCRIPT), run_name="evaluate_script")["main"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", "episodes=1"])
+    main()
+    assert "sampled: return" in capsys.readouterr().out
+    assert (run_dir / "evaluation.csv").is_file()
+    assert not list(tmp_path.iterdir())  # no Hydra output folder, no log file
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ([], "error: checkpoint: Missing mandatory value: checkpoint"),
+        (["checkpoint={missing}"], "error: no checkpoint at {missing} (pass a run folder that holds"),
+        (["checkpoint={empty}", "which=best"], "error: no checkpoint at {empty}/checkpoint_best.pt"),
+        (["checkpoint={run}", "which=first"], "error: which='first' is not one of latest, best"),
+        (["checkpoint={run}", "episodes=0"], "error: episodes=0 must be >= 1"),
+        (["checkpoint={run}", "episodez=3"], "error: episodez is not a config key (did you mean episodes?)"),
+    ],
+)
+def test_bad_input_is_one_line(run_dir, tmp_path, monkeypatch, capsys, overrides, expected):
+    names = {"missing": tmp_path / "nowhere", "run": run_dir, "empty": tmp_path}
+    main = runpy.run_path(str(EVALUATE_SCRIPT), run_name="evaluate_script")["main"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    argv = [override.format(**names) for override in overrides]
+    monkeypatch.setattr(sys, "argv", [str(EVALUATE_SCRIPT), *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected.format(**names)), lines
+
+
+def test_missing_checkpoint_subprocess(tmp_path):
+    missing = tmp_path / "no_run"
+    completed = subprocess.run(
+        [sys.executable, str(EVALUATE_SCRIPT), f"checkpoint={missing}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert completed.stderr == (
+        f"error: no checkpoint at {missing} (pass a run folder that holds checkpoint.pt)\n"
+    )
+
+
+def test_not_a_training_checkpoint(tmp_path):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match=r"lacks policy, features, config: is it a scripts/train.py"):
+        load_agent(tmp_path / "other.pt")
+
+
+def test_video_without_its_extra_names_the_install_command(run_dir, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "moviepy" else real_find_spec(name, *a)
+    )
+    cfg = EvaluateConfig(checkpoint=str(run_dir), episodes=1, video=True)
+    with pytest.raises(UserError, match=r"^video=true needs moviepy to write MP4 files; install it with "):
+        evaluate(cfg)
+    with pytest.raises(UserError, match=r"pip install -e '\.\[video\]'$"):
+        evaluate(cfg)
+
+
+def test_video_records_one_mp4_per_mode(run_dir, tmp_path):
+    pytest.importorskip("moviepy", reason="the video extra is not installed")
+    pytest.importorskip("pygame", reason="the video extra is not installed")
+    result = evaluate(
+        EvaluateConfig(
+            checkpoint=str(run_dir), episodes=2, video=True, video_dir=str(tmp_path / "v"),
+            csv=str(tmp_path / "e.csv"),
+        )
+    )  # fmt: skip
+    assert [video.relative_to(tmp_path) for video in result.videos] == [
+        Path("v/greedy/greedy-episode-0.mp4"),
+        Path("v/sampled/sampled-episode-0.mp4"),
+    ]
+    assert all(video.stat().st_size > 1000 for video in result.videos)
