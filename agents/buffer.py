@@ -55,13 +55,17 @@ class EpisodeBuffer:
         for env in env_ids:
             steps = self.length[env]
             self.finished.append(
-                (self.obs[:steps, env].copy(), self.actions[:steps, env].copy(), self.rewards[:steps, env].copy())
+                (
+                    self.obs[:steps, env].copy(),
+                    self.actions[:steps, env].copy(),
+                    self.rewards[:steps, env].copy(),
+                )
             )
             self.length[env] = 0
 
     def get(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Finished episodes end to end: ``obs, actions, rewards, dones``; clears the list."""
-        obs, actions, rewards = (np.concatenate(parts) for parts in zip(*self.finished))
+        obs, actions, rewards = (np.concatenate(parts) for parts in zip(*self.finished, strict=False))
         dones = np.zeros(actions.shape[0], dtype=bool)
         dones[np.cumsum([len(a) for _, a, _ in self.finished]) - 1] = True
         self.finished = []

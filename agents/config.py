@@ -156,6 +156,8 @@ class TrainConfig:
     """Keyword arguments for gymnasium.make (e.g. is_slippery: false)."""
     seed: int = 0
     """Seeds python, numpy, torch, the envs and action sampling."""
+    num_seeds: int = 1
+    """Train seeds seed .. seed+num_seeds-1 side by side in this process (agents/multi_seed.py)."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` for the policy update."""
     agent: AgentConfig = field(default_factory=AgentConfig)
@@ -249,6 +251,8 @@ def validate(cfg: Any) -> None:
     for bound in features.bounds:
         _positive("features.bounds entry", bound)
     _at_least("vector.num_envs", cfg.vector.num_envs, 1)
+    _at_least("num_seeds", cfg.num_seeds, 1)
+    _at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
     _at_least("budget.total_env_steps", budget.total_env_steps, 1)
     _at_least("budget.window", budget.window, 1)
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)

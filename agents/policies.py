@@ -97,7 +97,7 @@ class _SoftmaxPolicy(nn.Module):
         probs = self.probs(features)
         cdf = probs.cumsum(-1)
         uniform = torch.rand(
-            probs.shape[:-1] + (1,), generator=generator, dtype=probs.dtype, device=probs.device
+            (*probs.shape[:-1], 1), generator=generator, dtype=probs.dtype, device=probs.device
         )
         return (cdf < uniform * cdf[..., -1:]).sum(-1).clamp_max(probs.shape[-1] - 1)
 
@@ -226,4 +226,3 @@ def _outer(features: Tensor, residual: Tensor) -> Tensor:
 
 
 SoftmaxPolicy = LinearSoftmaxPolicy | ActionFeatureSoftmaxPolicy
-

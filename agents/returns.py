@@ -17,7 +17,7 @@ from torch import Tensor
 
 def _shift_left(values: Tensor, offset: int, fill: float) -> Tensor:
     """``out[..., t] = values[..., t + offset]``, ``fill`` past the end."""
-    tail = values.new_full(values.shape[:-1] + (offset,), fill)
+    tail = values.new_full((*values.shape[:-1], offset), fill)
     return torch.cat([values[..., offset:], tail], dim=-1)
 
 

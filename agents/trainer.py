@@ -17,7 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,6 +43,9 @@ from agents.errors import RunInterrupted, UserError
 from agents.reinforce import EpisodeBatch, NumericalError, UpdateStats
 from envs.make import EnvInfo, check_env_id
 from envs.runners import Finished, make_runner
+
+if TYPE_CHECKING:
+    from agents.multi_seed import MultiSeedResult
 
 
 @dataclass
@@ -179,64 +182,76 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        cfg, envs, buffer, obs = self.cfg, self.envs, self.buffer, self.obs
-        total = cfg.budget.total_env_steps
-        start = time.perf_counter() - self.elapsed_before
-        bar = tqdm(total=total, initial=self.env_steps, unit="step", disable=not cfg.logging.progress_bar,
-                   dynamic_ncols=True)  # fmt: skip
-        reached = False
-        try:
-            with StopOnSignal(self):
-                while self.env_steps < self.step_limit and not reached:
-                    actions = self.actor(self.agent.inputs(obs))
-                    next_obs, rewards, active, finished = envs.step(actions)
-                    buffer.store(obs, actions, rewards, active)
-                    self.env_steps += int(active.sum())
-                    if finished.env_ids.size:
-                        buffer.finish(finished.env_ids)
-                        self._log_episodes(finished)
-                    obs = next_obs
-                    if buffer.num_finished >= cfg.agent.episodes_per_update:
-                        self._update(time.perf_counter() - start)
-                        reached = self._target_reached()
-                        bar.update(self.env_steps - bar.n)
-                        bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
-                    if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
-                        self.obs, self.elapsed_before = obs, time.perf_counter() - start
-                        self.save()
-                        self.next_checkpoint += cfg.checkpoint.every_steps
-        except NumericalError as error:
-            self._finish(obs, start)
-            raise UserError(
-                f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
-                f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
-            ) from None
-        finally:
-            bar.close()
+        """Act, store, update until the budget is spent, the target is reached or a signal came."""
+        self.start_clock()
+        with StopOnSignal([self]):
+            try:
+                while not self.done:
+                    self.step(self.actor(self.agent.inputs(self.obs)))
+            finally:
+                self.bar.close()
+        return self.finish()
+
+    def start_clock(self) -> None:
+        """Start the wall clock (continuing a resumed run's) and the progress bar."""
+        self.start = time.perf_counter() - self.elapsed_before
+        self.bar = tqdm(total=self.cfg.budget.total_env_steps, initial=self.env_steps, unit="step",
+                        disable=not self.cfg.logging.progress_bar, dynamic_ncols=True)  # fmt: skip
+        self.reached = False
+
+    @property
+    def done(self) -> bool:
+        return self.env_steps >= self.step_limit or self.reached
+
+    def step(self, actions: np.ndarray) -> None:
+        """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
+        next_obs, rewards, active, finished = self.envs.step(actions)
+        self.buffer.store(self.obs, actions, rewards, active)
+        self.env_steps += int(active.sum())
+        if finished.env_ids.size:
+            self.buffer.finish(finished.env_ids)
+            self._log_episodes(finished)
+        self.obs = next_obs
+        if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
+            try:
+                self._update(time.perf_counter() - self.start)
+            except NumericalError as error:
+                self.finish(interrupted=False)
+                raise UserError(
+                    f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
+                    f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
+                ) from None
+            self.reached = self._target_reached()
+            self.bar.update(self.env_steps - self.bar.n)
+            self.bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
+        if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
+            self.elapsed_before = time.perf_counter() - self.start
+            self.save()
+            self.next_checkpoint += self.cfg.checkpoint.every_steps
+
+    def finish(self, interrupted: bool = True) -> TrainResult:
+        """Log the final metrics, save the checkpoints, flush and close the logs and the envs; after
+        a signal raise :class:`RunInterrupted` (which says how to resume)."""
+        self.elapsed_before = time.perf_counter() - self.start
         metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
         self.logger.hparams(self.config, metrics, self.env_steps)
-        self._finish(obs, start)
-        if self.stop_signal is not None:
-            code = 128 + self.stop_signal
-            raise RunInterrupted(
-                f"stopped by {signal.Signals(self.stop_signal).name} at env step {self.env_steps}; saved "
-                f"{self.run_dir / CHECKPOINT_NAME}; resume with: python scripts/train.py resume={self.run_dir}",
-                code,
-            )
-        return TrainResult(
-            self.run_dir, self.env_steps, self.episodes, self.updates, time.perf_counter() - start,
-            self.mean_return(), reached, list(self.recent_returns),
-        )  # fmt: skip
-
-    def _finish(self, obs: np.ndarray, start: float) -> None:
-        """Save the checkpoints, flush and close the logs and the envs (also on errors/signals)."""
-        self.obs, self.elapsed_before = obs, time.perf_counter() - start
         self.save()
         self.logger.close()
         self.envs.close()
+        if interrupted and self.stop_signal is not None:
+            raise RunInterrupted(
+                f"stopped by {signal.Signals(self.stop_signal).name} at env step {self.env_steps}; "
+                f"saved {self.run_dir / CHECKPOINT_NAME}; "
+                f"resume with: python scripts/train.py resume={self.run_dir}",
+                128 + self.stop_signal,
+            )
+        return TrainResult(
+            self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
+            self.mean_return(), self.reached, list(self.recent_returns),
+        )  # fmt: skip
 
     def _log_episodes(self, finished: Finished) -> None:
-        for episode_return, length in zip(finished.returns.tolist(), finished.lengths.tolist()):
+        for episode_return, length in zip(finished.returns.tolist(), finished.lengths.tolist(), strict=False):
             self.recent_returns.append(episode_return)
             self.logger.scalar(tags.EPISODIC_RETURN, episode_return, self.env_steps)
             self.logger.scalar(tags.EPISODIC_LENGTH, length, self.env_steps)
@@ -257,7 +272,9 @@ class Trainer:
         learner.set_progress(self.env_steps / self.cfg.budget.total_env_steps)
         diagnostics = self.cfg.diagnostics  # live check: policy.score vs autograd_score
         if diagnostics.check_gradients_every and self.updates % diagnostics.check_gradients_every == 0:
-            check = check_batch_gradients(self.agent.policy, batch, self.cfg.agent.gamma, diagnostics.tolerance)
+            check = check_batch_gradients(
+                self.agent.policy, batch, self.cfg.agent.gamma, diagnostics.tolerance
+            )
             self.logger.scalar(tags.GRAD_DISCREPANCY, check.max_abs_discrepancy, self.env_steps)
             self.logger.scalar(tags.GRAD_COSINE, check.cosine_similarity, self.env_steps)
         stats = learner.update(batch)
@@ -291,7 +308,6 @@ class Trainer:
             "features": self.agent.inputs.feature_map.state_dict(),
             "buffer": self.buffer.state_dict(),
             "envs": self.envs.state_dict(),
-            "obs": self.obs,
             "counters": {
                 "env_steps": self.env_steps,
                 "episodes": self.episodes,
@@ -299,7 +315,7 @@ class Trainer:
                 "next_checkpoint": self.next_checkpoint,
                 "best_mean_return": self.best_mean_return,
                 "elapsed_seconds": self.elapsed_before,
-            },  # fmt: skip
+            },
             "recent_returns": list(self.recent_returns),
             "rng": {
                 "actor": self.actor.rng.bit_generator.state,
@@ -345,17 +361,18 @@ class Trainer:
 
 
 class StopOnSignal:
-    """Within the block, SIGINT/SIGTERM ask the trainer to stop after the current step (it then
-    saves and exits 130/143); a second signal stops at once (Python's default handlers)."""
+    """Within the block, SIGINT/SIGTERM ask the trainers to stop after the current step (they then
+    save and exit 130/143); a second signal stops at once (Python's default handlers)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
+    def __init__(self, trainers: list[Trainer]) -> None:
+        self.trainers = trainers
         self.previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.trainer.stop_signal, self.trainer.step_limit = signum, 0
+        for trainer in self.trainers:
+            trainer.stop_signal, trainer.step_limit = signum, 0
         for sig in self.SIGNALS:  # a second Ctrl-C / SIGTERM is not caught
             signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
         print(f"\n{signal.Signals(signum).name}: saving a checkpoint (press Ctrl-C again to quit at once)",
@@ -371,9 +388,17 @@ class StopOnSignal:
             signal.signal(sig, handler)
 
 
-def train(cfg: DictConfig) -> TrainResult:
-    """Train one agent as configured (or continue ``resume=<run dir>``); the function
-    ``scripts/train.py`` and the tests call."""
+def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
+    """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
+    side by side); the function ``scripts/train.py`` and the tests call."""
+    if cfg.num_seeds > 1 and not cfg.resume:
+        from agents.multi_seed import MultiSeedTrainer  # imports this module
+
+        validate(cfg)
+        multi = MultiSeedTrainer(cfg).run()
+        print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
+        print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
+        return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
         resumed = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])

@@ -201,7 +201,9 @@ def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple
     low, high = space.low.astype(np.float64).reshape(-1), space.high.astype(np.float64).reshape(-1)
     if bounds:
         if len(bounds) != low.shape[0]:
-            raise UserError(f"features.bounds has {len(bounds)} values; the observation has {low.shape[0]} dims")
+            raise UserError(
+                f"features.bounds has {len(bounds)} values; the observation has {low.shape[0]} dims"
+            )
         fallback = np.asarray(bounds, dtype=np.float64)
     else:
         fallback = np.full_like(low, clip)

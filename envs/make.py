@@ -88,5 +88,5 @@ def make_vector_env(
     spec = gym.spec(env_id)
     if mode == "native":
         mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
-    return gym.wrappers.vector.RecordEpisodeStatistics(envs)
+    vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
+    return gym.wrappers.vector.RecordEpisodeStatistics(vector_env)

@@ -20,7 +20,8 @@ def main() -> None:
     args = parser.parse_args()
 
     raw = raw_env_steps_per_second(args.env, 1)
-    result = training_run([f"env={args.env}", f"budget.total_env_steps={args.steps}", "budget.stop_at_target=false"])
+    overrides = [f"env={args.env}", f"budget.total_env_steps={args.steps}", "budget.stop_at_target=false"]
+    result = training_run(overrides)
     trained = result.env_steps / result.seconds
     print(f"{args.env}, 1 env, {result.env_steps} training steps ({result.updates} updates)")
     print(f"  raw random-action env steps/s : {raw:12,.0f}")

@@ -89,7 +89,9 @@ def expected_score(policy, features: torch.Tensor, n_actions: int) -> torch.Tens
     total = 0
     for action in range(n_actions):
         actions = torch.full((features.shape[0],), action)
-        total = total + probs[:, action].reshape(-1, *[1] * (policy.param.dim())) * policy.score(features, actions)
+        total = total + probs[:, action].reshape(-1, *[1] * (policy.param.dim())) * policy.score(
+            features, actions
+        )
     return total
 
 
@@ -145,7 +147,10 @@ def test_linear_equals_action_feature_policy_with_kronecker_features(generator):
 
 
 def test_entropy_gradient_equals_autograd(generator):
-    for policy, shape, n_actions in ((linear_policy(3, 4, generator), (3,), 4), (action_policy(5, generator), (4, 5), 4)):
+    for policy, shape, n_actions in (
+        (linear_policy(3, 4, generator), (3,), 4),
+        (action_policy(5, generator), (4, 5), 4),
+    ):
         features, _ = batch(generator, 8, shape, n_actions)
         param = policy.param
 

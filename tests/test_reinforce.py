@@ -57,7 +57,9 @@ def test_per_step_rule_with_gamma_t_matches_hand_loop(generator):
     batch = make_batch(generator, [4])
     alpha, gamma = 0.5, 0.8
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
-    Reinforce(policy, sgd_config(lr=alpha, gamma=gamma, per_step_updates=True, discount_weighting=True), 3).update(batch)
+    Reinforce(
+        policy, sgd_config(lr=alpha, gamma=gamma, per_step_updates=True, discount_weighting=True), 3
+    ).update(batch)
 
     reference = LinearSoftmaxPolicy(3, 2, dtype=F64)
     rewards = batch.rewards.tolist()

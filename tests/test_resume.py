@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = ["agent.dtype=float64", "budget.total_env_steps=6000", "budget.stop_at_target=false", "seed=5"]
 
 
-@pytest.mark.parametrize("extra", [[], ["features=normalized", "agent.baseline=value", "agent.episodes_per_update=2"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["features=normalized", "agent.baseline=value", "agent.episodes_per_update=2"]]
+)
 def test_interrupted_mid_episode_then_resumed_equals_uninterrupted(make_config, tmp_path, extra):
     full = train(make_config(*RUN, *extra, f"run_dir={tmp_path / 'full'}"))
 
@@ -40,7 +42,9 @@ def test_interrupted_mid_episode_then_resumed_equals_uninterrupted(make_config, 
 
 
 def test_best_checkpoint_is_written(make_config):
-    result = train(make_config("budget.total_env_steps=4000", "budget.window=5", "checkpoint.every_steps=1000"))
+    result = train(
+        make_config("budget.total_env_steps=4000", "budget.window=5", "checkpoint.every_steps=1000")
+    )
     best = load_checkpoint(result.run_dir / BEST_CHECKPOINT_NAME)
     assert best["counters"]["best_mean_return"] > 0
     assert not list(result.run_dir.glob(".*.tmp"))
@@ -48,7 +52,7 @@ def test_best_checkpoint_is_written(make_config):
 
 def test_signal_handler_stops_then_second_signal_interrupts(make_config):
     trainer = Trainer(make_config("budget.total_env_steps=1000"))
-    with StopOnSignal(trainer):
+    with StopOnSignal([trainer]):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
         assert trainer.step_limit == 0 and trainer.stop_signal == signal.SIGINT

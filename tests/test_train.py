@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +27,7 @@ def test_cartpole_run_writes_events_checkpoint_and_config(make_config, capsys):
         assert tag in events.Tags()["scalars"], tag
     returns = events.Scalars(tags.EPISODIC_RETURN)
     assert len(returns) == result.episodes
-    assert all(b.step >= a.step for a, b in zip(returns, returns[1:], strict=False))
+    assert all(b.step >= a.step for a, b in itertools.pairwise(returns))
     assert returns[-1].step <= result.env_steps
     assert tags.HPARAMS_TEXT + "/text_summary" in events.Tags()["tensors"]
     out = capsys.readouterr().out.strip().splitlines()
@@ -52,8 +54,13 @@ def test_same_seed_same_curve(make_config, tmp_path):
         ["env=FrozenLake-v1", "budget.total_env_steps=1500"],
         ["env=FrozenLake-v1", "+env_kwargs.is_slippery=false", "budget.total_env_steps=1500"],
         ["env=CartPole-v1", "agent.policy=action", "agent.score=autograd", "budget.total_env_steps=1500"],
-        ["env=CartPole-v1", "agent.optimizer=sgd", "agent.per_step_updates=true",
-         "agent.discount_weighting=true", "budget.total_env_steps=1500"],
+        [
+            "env=CartPole-v1",
+            "agent.optimizer=sgd",
+            "agent.per_step_updates=true",
+            "agent.discount_weighting=true",
+            "budget.total_env_steps=1500",
+        ],
         ["env=CartPole-v1", "vector.num_envs=4", "budget.total_env_steps=1500"],
     ],
 )

@@ -1,0 +1,114 @@
+"""Many seeds in one process: N independent runs stepped side by side, acting in one batch.
+
+Each seed is a full :class:`~agents.trainer.Trainer` (its own envs seeded with its seed, its own
+buffer, optimizer, checkpoints and TensorBoard folder ``<run_dir>/seed<s>``), so the results are
+identical to N separate runs with those seeds (``tests/test_multi_seed.py`` checks it). What is
+shared is the acting computation: the N policy parameters live in one ``[N, *param.shape]``
+tensor (each policy's parameter is a view into it) and one batched matmul computes every
+seed's logits per step::
+
+    h[n] = x[n] @ W[n]            (n = 1..N)        A[n] = argmax_a (h[n, a] + g[n, a])
+
+with each seed's Gumbel noise ``g[n]`` drawn from that seed's own generator, exactly as a
+single run draws it. Updates stay per seed because each happens when that seed's own episode
+ends (a batched update would have to wait for all seeds and change the results).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from agents.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
+
+
+@dataclass
+class MultiSeedResult:
+    """Per-seed results plus the aggregate a researcher reports."""
+
+    run_dir: Path
+    results: list[TrainResult]
+    seconds: float
+
+    @property
+    def final_mean_return(self) -> float:
+        """Mean over seeds of each seed's final moving-mean return (what sweepers optimise)."""
+        return float(self.final_mean_returns.mean())
+
+    @property
+    def final_mean_returns(self) -> np.ndarray:
+        return np.array([r.final_mean_return for r in self.results])
+
+    def table(self) -> str:
+        lines = [f"{'seed':>6} {'env steps':>10} {'episodes':>9} {'final mean return':>18} {'target':>7}"]
+        for seed_result in self.results:
+            lines.append(
+                f"{seed_result.run_dir.name:>6} {seed_result.env_steps:>10} {seed_result.episodes:>9} "
+                f"{seed_result.final_mean_return:>18.2f} {'yes' if seed_result.reached_target else 'no':>7}"
+            )
+        returns = self.final_mean_returns
+        solved = sum(r.reached_target for r in self.results)
+        lines.append(
+            f"{len(self.results)} seeds in {self.seconds:.1f} s: final mean return "
+            f"{returns.mean():.2f} +- {returns.std():.2f} (std over seeds); {solved} reached the target"
+        )
+        return "\n".join(lines)
+
+
+class MultiSeedTrainer:
+    """``num_seeds`` trainers with seeds ``seed, seed+1, ...`` and one batched acting step."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        root = resolve_run_dir(cfg)
+        self.run_dir = root
+        self.trainers: list[Trainer] = []
+        for offset in range(cfg.num_seeds):
+            seed_cfg = OmegaConf.merge(cfg, {"seed": cfg.seed + offset, "num_seeds": 1,
+                                             "run_dir": str(root / f"seed{cfg.seed + offset}")})  # fmt: skip
+            self.trainers.append(Trainer(seed_cfg))
+        params = [trainer.agent.policy.param for trainer in self.trainers]
+        self.stacked = torch.stack([p.detach() for p in params])  # [N, *param.shape]
+        for index, param in enumerate(params):
+            param.data = self.stacked[index]  # a view: optimizers update the stack in place
+        for trainer in self.trainers:
+            trainer.actor.refresh()
+        self.stacked_numpy = self.stacked.numpy() if self.stacked.device.type == "cpu" else None
+        feature_map = self.trainers[0].agent.inputs.feature_map
+        self.shared_inputs = not feature_map.state_dict()  # stateless maps: one call for all seeds
+
+    def _actions(self, live: list[int]) -> np.ndarray:
+        """``[len(live), num_envs]`` actions, one batched logits computation for all live seeds."""
+        trainers = [self.trainers[i] for i in live]
+        if self.shared_inputs:
+            obs = np.stack([t.obs for t in trainers])  # [n, E, ...]
+            flat = trainers[0].agent.inputs(obs.reshape(-1, *obs.shape[2:]))  # [n*E, d] or [n*E, A, d]
+            inputs = flat.reshape(len(live), obs.shape[1], *flat.shape[1:])
+        else:
+            inputs = np.stack([t.agent.inputs(t.obs) for t in trainers])
+        params = self.stacked_numpy if self.stacked_numpy is not None else self.stacked.cpu().numpy()
+        params = params[live]
+        if params.ndim == 2:  # theta [n, d]: logits = phi [n, E, A, d] @ theta
+            logits = np.matmul(inputs, params[:, None, :, None])[..., 0]
+        else:  # W [n, d, A]: logits = x [n, E, d] @ W
+            logits = np.matmul(inputs, params)
+        noise = np.stack([t.actor.rng.gumbel(size=logits.shape[1:]) for t in trainers])
+        return np.argmax(logits + noise, axis=-1)
+
+    def run(self) -> MultiSeedResult:
+        begin = time.perf_counter()
+        for trainer in self.trainers:
+            trainer.start_clock()
+        with StopOnSignal(self.trainers):
+            live = [i for i, t in enumerate(self.trainers) if not t.done]
+            while live:
+                actions = self._actions(live)
+                for row, index in enumerate(live):
+                    self.trainers[index].step(actions[row])
+                live = [i for i in live if not self.trainers[i].done]
+        results = [trainer.finish() for trainer in self.trainers]
+        return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
