@@ -6,22 +6,29 @@ are meaningful on a shared, noisy machine even when the absolute numbers are not
 
 from __future__ import annotations
 
+import json
+import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from agents.cli import CONFIG_DIR
 from agents.config import register_configs
 from agents.policies import LinearSoftmaxPolicy
 from agents.trainer import Trainer, TrainResult
 from envs.make import make_vector_env
 
-CONFIG_DIR = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "configs")
+BENCHMARK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
 
 
 def compose_train_config(overrides: list[str]) -> DictConfig:
@@ -99,3 +106,92 @@ def time_scores(
         closed = _best_time(lambda: policy.score(features, actions), repeats)
         autograd = _best_time(lambda: policy.autograd_score(features, actions), repeats)
     return ScoreTiming(closed, autograd)
+
+
+@dataclass
+class SpeedRow:
+    """Training speed against the env's own speed, measured back to back in one process."""
+
+    env: str
+    num_envs: int
+    raw_steps_per_second: float
+    train_steps_per_second: float
+    updates_per_second: float
+    peak_rss_mb: float
+    env_steps: int
+
+    @property
+    def ratio(self) -> float:
+        return self.train_steps_per_second / self.raw_steps_per_second
+
+
+def speed_overrides(env_id: str, num_envs: int, steps: int) -> list[str]:
+    """A fixed-length run; one update per ``num_envs`` finished episodes."""
+    return [f"env={env_id}", f"vector.num_envs={num_envs}", f"agent.episodes_per_update={num_envs}",
+            f"budget.total_env_steps={steps}", "budget.stop_at_target=false"]  # fmt: skip
+
+
+def measure_speed(env_id: str, num_envs: int, steps: int) -> SpeedRow:
+    """Raw env steps/s, then training steps/s on the same env (call in a fresh process so that
+    the peak RSS is this run's own)."""
+    raw = raw_env_steps_per_second(env_id, num_envs)
+    result = training_run(speed_overrides(env_id, num_envs, steps))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    return SpeedRow(env_id, num_envs, raw, result.env_steps / result.seconds, result.updates / result.seconds,
+                    peak_mb, result.env_steps)  # fmt: skip
+
+
+def measure_speed_in_subprocess(env_id: str, num_envs: int, steps: int) -> SpeedRow:
+    """:func:`measure_speed` in a child process (``scripts/benchmark.py worker``)."""
+    command = [sys.executable, str(BENCHMARK_SCRIPT), "worker", "--env", env_id,
+               "--num-envs", str(num_envs), "--steps", str(steps)]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return SpeedRow(**json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def speed_row_json(row: SpeedRow) -> str:
+    return json.dumps(asdict(row))
+
+
+def speed_table(rows: list[SpeedRow]) -> str:
+    header = (f"{'env':<12} {'envs':>5} {'raw steps/s':>12} {'train steps/s':>14} {'ratio':>6} "
+              f"{'updates/s':>10} {'peak RSS MB':>12}")  # fmt: skip
+    lines = [header]
+    for row in rows:
+        lines.append(
+            f"{row.env:<12} {row.num_envs:>5} {row.raw_steps_per_second:>12,.0f} "
+            f"{row.train_steps_per_second:>14,.0f} {row.ratio:>6.2f} {row.updates_per_second:>10,.1f} "
+            f"{row.peak_rss_mb:>12,.0f}"
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class SolveTimes:
+    """Env steps and wall seconds until the last-100 mean return reached the target, per seed."""
+
+    env_steps: list[int | None]
+    seconds: list[float]
+
+    def summary(self) -> str:
+        solved = [(s, t) for s, t in zip(self.env_steps, self.seconds, strict=True) if s is not None]
+        if not solved:
+            return f"0/{len(self.env_steps)} seeds reached the target"
+        steps, seconds = [s for s, _ in solved], [t for _, t in solved]
+        return (
+            f"{len(solved)}/{len(self.env_steps)} seeds reached the target; env steps median "
+            f"{statistics.median(steps):,.0f} (range {min(steps):,}-{max(steps):,}); wall seconds median "
+            f"{statistics.median(seconds):.1f} (range {min(seconds):.1f}-{max(seconds):.1f})"
+        )
+
+
+def solve_times(env_id: str, seeds: list[int], budget: int, overrides: list[str] | None = None) -> SolveTimes:
+    """Default config, one seed after the other (so each wall time is that run's own)."""
+    steps: list[int | None] = []
+    seconds: list[float] = []
+    for seed in seeds:
+        result = training_run([f"env={env_id}", f"seed={seed}", f"budget.total_env_steps={budget}",
+                               "logging.tensorboard=false", *(overrides or [])])  # fmt: skip
+        steps.append(result.env_steps if result.reached_target else None)
+        seconds.append(result.seconds)
+    return SolveTimes(steps, seconds)

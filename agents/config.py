@@ -160,6 +160,9 @@ class TrainConfig:
     """Train seeds seed .. seed+num_seeds-1 side by side in this process (agents/multi_seed.py)."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` for the policy update."""
+    torch_threads: int = 1
+    """torch intra-op CPU threads. A linear policy's tensors are tiny: one thread is fastest, and
+    more spin-wait for each other on a busy machine (10x slower measured here)."""
     agent: AgentConfig = field(default_factory=AgentConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     vector: VectorConfig = field(default_factory=VectorConfig)
@@ -252,6 +255,7 @@ def validate(cfg: Any) -> None:
         _positive("features.bounds entry", bound)
     _at_least("vector.num_envs", cfg.vector.num_envs, 1)
     _at_least("num_seeds", cfg.num_seeds, 1)
+    _at_least("torch_threads", cfg.torch_threads, 1)
     _at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
     _at_least("budget.total_env_steps", budget.total_env_steps, 1)
     _at_least("budget.window", budget.window, 1)

@@ -159,6 +159,7 @@ class Trainer:
         (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.config, resolve=True))
 
         seed_everything(cfg.seed)
+        torch.set_num_threads(cfg.torch_threads)
         self.agent: AgentParts = build_agent(cfg, self.info, self.device)
         self.dtype = self.agent.policy.param.dtype
         self.actor = Actor(self.agent.policy, np.random.default_rng(cfg.seed))

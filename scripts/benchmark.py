@@ -1,37 +1,70 @@
-"""Benchmark: training speed against the env's own speed, and score vs autograd_score.
+"""Benchmark: training speed against the env's own speed, score timing, sample efficiency.
 
-``python scripts/benchmark.py [--env CartPole-v1] [--steps 50000]`` prints, measured in this one
-run: raw random-action env steps/s, training env steps/s (acting + updates + TensorBoard
-logging), their ratio, and the time of ``score`` against ``autograd_score`` on a float64 batch.
+``python scripts/benchmark.py`` prints, measured in this one invocation (each speed row in a
+fresh child process so its peak RSS is its own):
+
+* for CartPole-v1 and Acrobot-v1 at 1, 16 and 256 envs: raw random-action env steps/s,
+  training env steps/s (acting + updates + TensorBoard logging), their ratio, updates/s, peak RSS;
+* peak RSS of a 100k-step and a 1M-step run (the buffers must not grow with total steps);
+* ``score`` against ``autograd_score`` on a float64 batch;
+* env steps and wall seconds until CartPole-v1's last-100 mean reaches 475, over 10 seeds.
+
+``--quick`` measures fewer things for a smoke test.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from agents.benchmarking import raw_env_steps_per_second, time_scores, training_run
+from agents.benchmarking import (
+    measure_speed,
+    measure_speed_in_subprocess,
+    solve_times,
+    speed_row_json,
+    speed_table,
+    time_scores,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="CartPole-v1")
-    parser.add_argument("--steps", type=int, default=50_000, help="training env steps")
-    parser.add_argument("--batch", type=int, default=4096, help="score timing batch size")
+    parser.add_argument("mode", nargs="?", default="all", choices=["all", "worker"])
+    parser.add_argument("--env", default="CartPole-v1", help="worker: env id")
+    parser.add_argument("--num-envs", type=int, default=1, help="worker: number of envs")
+    parser.add_argument("--steps", type=int, default=100_000, help="training env steps per speed row")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds for the sample-efficiency figure")
+    parser.add_argument("--quick", action="store_true", help="CartPole only, 1 and 16 envs, 3 seeds")
     args = parser.parse_args()
+    if args.mode == "worker":
+        print(speed_row_json(measure_speed(args.env, args.num_envs, args.steps)))
+        return
 
-    raw = raw_env_steps_per_second(args.env, 1)
-    overrides = [f"env={args.env}", f"budget.total_env_steps={args.steps}", "budget.stop_at_target=false"]
-    result = training_run(overrides)
-    trained = result.env_steps / result.seconds
-    print(f"{args.env}, 1 env, {result.env_steps} training steps ({result.updates} updates)")
-    print(f"  raw random-action env steps/s : {raw:12,.0f}")
-    print(f"  training env steps/s          : {trained:12,.0f}")
-    print(f"  training / raw                : {trained / raw:12.3f}   (target >= 0.30)")
-    timing = time_scores(batch=args.batch)
-    print(f"score vs autograd_score, batch {args.batch}, float64 (best of 20)")
+    envs = ["CartPole-v1"] if args.quick else ["CartPole-v1", "Acrobot-v1"]
+    counts = [1, 16] if args.quick else [1, 16, 256]
+    rows = [measure_speed_in_subprocess(env, n, args.steps) for env in envs for n in counts]
+    print("training speed against the env's own speed (random actions), one row per process")
+    print(speed_table(rows))
+    print("targets: ratio >= 0.5 at 16 and 256 envs (native vector env), >= 0.3 at 1 env\n")
+
+    if not args.quick:
+        memory = [measure_speed_in_subprocess("CartPole-v1", 16, steps) for steps in (100_000, 1_000_000)]
+        print("peak RSS against run length (CartPole-v1, 16 envs)")
+        for row in memory:
+            print(f"  {row.env_steps:>9,} env steps: {row.peak_rss_mb:8.1f} MB")
+        growth = memory[1].peak_rss_mb / memory[0].peak_rss_mb - 1
+        print(f"  1M-step run / 100k-step run: {growth:+.1%}  (target within 10%)\n")
+
+    timing = time_scores()
+    print("score vs autograd_score, batch 4096, float64, CartPole shapes (d=5, A=2), best of 20")
     print(f"  score (closed form)           : {timing.closed_form_seconds * 1e3:9.3f} ms")
     print(f"  autograd_score (vmap o grad)  : {timing.autograd_seconds * 1e3:9.3f} ms")
-    print(f"  autograd / closed form        : {timing.speedup:9.1f}x  (target >= 5x)")
+    print(f"  autograd / closed form        : {timing.speedup:9.1f}x  (target >= 5x)\n")
+
+    seeds = list(range(3 if args.quick else args.seeds))
+    solved = solve_times("CartPole-v1", seeds, budget=200_000)
+    print(f"CartPole-v1, default config, seeds {seeds[0]}..{seeds[-1]}: steps until last-100 mean >= 475")
+    print(f"  {solved.summary()}")
+    print("  targets: median <= 60k env steps and <= 15 s wall on 2 cores")
 
 
 if __name__ == "__main__":

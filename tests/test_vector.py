@@ -1,0 +1,78 @@
+"""Vector envs: the NEXT_STEP autoreset step is not a transition; episodes stay per sub-env."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents.buffer import EpisodeBuffer
+from envs.runners import SingleEnvRunner, VectorEnvRunner
+
+
+class Staircase(gym.Env):
+    """Episode of ``length`` steps with rewards 1, 2, ..., length; the obs is the step index."""
+
+    observation_space = gym.spaces.Box(0.0, 100.0, (1,), np.float64)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, length: int = 3) -> None:
+        self.length, self.t = length, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0]), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([float(self.t)]), float(self.t), self.t >= self.length, False, {}
+
+
+gym.register("test/Staircase-v0", entry_point=Staircase)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_autoreset_step_is_skipped_and_returns_are_exact(mode):
+    runner = VectorEnvRunner("test/Staircase-v0", 2, mode)
+    buffer = EpisodeBuffer(2, (1,), np.float64)
+    obs = runner.reset(seed=0)
+    finished_returns = []
+    for _ in range(12):
+        actions = np.zeros(2, dtype=np.int64)
+        next_obs, rewards, active, finished = runner.step(actions)
+        buffer.store(obs, actions, rewards, active)
+        if finished.env_ids.size:
+            buffer.finish(finished.env_ids)
+            finished_returns += finished.returns.tolist()
+        obs = next_obs
+    runner.close()
+    # 12 vector steps = 3 episodes of 3 steps + 3 reset steps per sub-env
+    assert finished_returns == [6.0] * 6
+    obs_flat, actions, rewards, dones = buffer.get()
+    assert rewards.tolist() == [1.0, 2.0, 3.0] * 6
+    assert obs_flat[:, 0].tolist() == [0.0, 1.0, 2.0] * 6  # S_t is the state before the action
+    assert dones.tolist() == [False, False, True] * 6
+
+
+def test_single_runner_matches_the_vector_runner():
+    single = SingleEnvRunner("test/Staircase-v0")
+    obs = single.reset(seed=0)
+    returns = []
+    for _ in range(9):
+        obs, rewards, active, finished = single.step(np.zeros(1, dtype=np.int64))
+        assert active.all()
+        returns += finished.returns.tolist()
+    assert returns == [6.0, 6.0, 6.0]
+
+
+def test_buffer_grows_for_long_episodes_and_stays_per_env():
+    buffer = EpisodeBuffer(2, (), np.int64, capacity=4)
+    active = np.array([True, True])
+    for t in range(10):
+        buffer.store(np.array([t, 100 + t]), np.array([0, 1]), np.array([1.0, 2.0]), active)
+    buffer.finish(np.array([1]))
+    obs, actions, rewards, dones = buffer.get()
+    assert obs.tolist() == list(range(100, 110))
+    assert rewards.tolist() == [2.0] * 10 and dones.tolist() == [False] * 9 + [True]
+    assert buffer.length.tolist() == [10, 0]
