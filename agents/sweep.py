@@ -1,0 +1,131 @@
+"""Multirun bookkeeping: every job leaves ``result.json``, the sweep ends with a summary table.
+
+:class:`SweepSummary` is a Hydra callback registered in ``configs/train.yaml`` (``hydra.callbacks``).
+Hydra calls :meth:`~SweepSummary.on_job_end` in the process that ran the job (a joblib worker, a
+submitit or ray job, or the launching process itself) and :meth:`~SweepSummary.on_multirun_end` in
+the launching process once every job has returned. So the jobs write their results next to their
+outputs and the table is read back from those files, whatever launcher (or sweeper) ran them::
+
+    | # | agent.lr | seed | final mean return | env steps | episodes | seconds | status |
+
+The table is printed and saved as ``summary.md`` in the sweep folder (the manifest of the sweep).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from agents.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.tables import markdown_table, short_number
+
+RESULT_NAME = "result.json"
+"""Written by each job of a multirun into its own output folder."""
+SUMMARY_NAME = "summary.md"
+"""Written into the sweep folder when the multirun ends."""
+
+
+@dataclass
+class JobResult:
+    """One row of the summary: what a job was asked to do and what it reached."""
+
+    num: int
+    """Hydra's job number within the sweep."""
+    overrides: list[str]
+    """The job's command-line overrides, ``key=value``."""
+    status: str
+    """``COMPLETED`` or ``FAILED`` (then the numbers below are missing)."""
+    final_mean_return: float
+    """The task's return value: the mean return of the last ``budget.window`` episodes."""
+    env_steps: int | None
+    episodes: int | None
+    seconds: float
+    """Wall-clock seconds of the job, config to checkpoint."""
+    output_dir: str
+
+
+def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> JobResult:
+    """Collect a finished job's row from its return value and its checkpoint's counters."""
+    output_dir = Path(config.hydra.runtime.output_dir)
+    completed = job_return.status == JobStatus.COMPLETED
+    counters: dict[str, Any] = {}
+    if completed and (output_dir / CHECKPOINT_NAME).is_file():
+        counters = load_checkpoint(output_dir)["counters"]
+    return JobResult(
+        num=int(config.hydra.job.num),
+        overrides=list(job_return.overrides or []),
+        status=job_return.status.name,
+        final_mean_return=float(job_return.return_value) if completed else math.nan,
+        env_steps=counters.get("env_steps"),
+        episodes=counters.get("episodes"),
+        seconds=seconds,
+        output_dir=str(output_dir),
+    )
+
+
+def read_results(sweep_dir: Path) -> list[JobResult]:
+    """Every ``result.json`` below ``sweep_dir``, in job order."""
+    results = [JobResult(**json.loads(path.read_text())) for path in sweep_dir.rglob(RESULT_NAME)]
+    return sorted(results, key=lambda result: result.num)
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key, value
+
+
+def summary_table(results: list[JobResult]) -> str:
+    """A markdown table with one column per override that varies between jobs.
+
+    Overrides shared by every job are printed once above the table, so the columns show only
+    what the sweep changed.
+    """
+    if not results:
+        return "no job results found"
+    shared = set.intersection(*(set(result.overrides) for result in results))
+    keys = list(dict.fromkeys(_split(o)[0] for r in results for o in r.overrides if o not in shared))
+    header = ["#", *keys, "final mean return", "env steps", "episodes", "seconds", "status"]
+    rows = []
+    for result in results:
+        values = dict(_split(override) for override in result.overrides)
+        rows.append(
+            [
+                str(result.num), *(short_number(values.get(key, "")) for key in keys),
+                f"{result.final_mean_return:.2f}", str(result.env_steps or ""), str(result.episodes or ""),
+                f"{result.seconds:.1f}", result.status,
+            ]
+        )  # fmt: skip
+    common = f"shared overrides: {' '.join(sorted(shared))}\n\n" if shared else ""
+    return common + markdown_table(header, rows)
+
+
+class SweepSummary(Callback):
+    """Hydra callback: ``result.json`` per multirun job, a summary table when the multirun ends."""
+
+    def __init__(self) -> None:
+        self._job_start = time.perf_counter()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._job_start = time.perf_counter()
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        result = job_result(config, job_return, time.perf_counter() - self._job_start)
+        Path(result.output_dir, RESULT_NAME).write_text(json.dumps(asdict(result), indent=2))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        table = summary_table(read_results(sweep_dir))
+        if sweep_dir.is_dir():
+            (sweep_dir / SUMMARY_NAME).write_text(table + "\n")
+        print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)

@@ -1,0 +1,23 @@
+"""Plain-text tables for the terminal and for ``.md`` files (sweep summaries, final scores)."""
+
+from __future__ import annotations
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table with columns padded to their widest cell, readable as plain text too."""
+    widths = [max(len(line[column]) for line in (header, *rows)) for column in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    return "\n".join([line(header), rule, *map(line, rows)])
+
+
+def short_number(text: str) -> str:
+    """``0.022881136684755242`` -> ``0.02288``; integers and words stay as they are."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return text if number.is_integer() and "e" not in text.lower() else f"{number:.4g}"

@@ -1,0 +1,137 @@
+"""Hydra multirun through real launchers and the optuna sweeper, run as a user would (subprocess).
+
+Each job's event file is named ``events.out.tfevents.<time>.<host>.<pid>.<n>``: a pid other than
+the launching process's proves the job ran where the launcher put it (a joblib worker, a submitit
+or ray job), not in the launching process as Hydra's basic launcher would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.utils import get_class
+
+from agents.benchmarking import CONFIG_DIR
+from agents.config import register_configs
+from agents.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, summary_table
+
+TRAIN = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
+TINY = ["budget.total_env_steps=1500", "logging.progress_bar=false"]
+
+
+def run_sweep(tmp_path: Path, *overrides: str, timeout: float = 240) -> tuple[str, int, Path]:
+    """``scripts/train.py -m <overrides>`` into ``tmp_path/sweep``; returns (output, pid, sweep dir)."""
+    sweep_dir = tmp_path / "sweep"
+    command = [sys.executable, str(TRAIN), "-m", *overrides, *TINY, f"hydra.sweep.dir={sweep_dir}"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-3000:]
+    return output, process.pid, sweep_dir
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted(path.parent for path in sweep_dir.glob(f"*/{RESULT_NAME}"))
+
+
+def check_jobs(output: str, launcher_pid: int, sweep_dir: Path, seeds: list[int]) -> list[JobResult]:
+    """Every job left checkpoint, events and result in its own folder, ran outside the launching
+    process, and the printed summary lists it."""
+    folders = job_dirs(sweep_dir)
+    assert [path.name for path in folders] == [
+        f"{num}_budget.total_env_steps=1500_seed{seed}" for num, seed in enumerate(seeds)
+    ]
+    results = []
+    for folder in folders:
+        assert (folder / "checkpoint.pt").is_file()
+        (events,) = folder.glob("events.out.tfevents.*")
+        assert int(events.name.split(".")[-2]) != launcher_pid
+        results.append(JobResult(**json.loads((folder / RESULT_NAME).read_text())))
+    assert [result.status for result in results] == ["COMPLETED"] * len(seeds)
+    assert all(result.env_steps >= 1500 for result in results)
+    table = (sweep_dir / SUMMARY_NAME).read_text()
+    assert table.strip() in output
+    for result in results:
+        assert f"| {result.num} | {seeds[result.num]}" in table
+        assert f"{result.final_mean_return:.2f}" in table
+    return results
+
+
+def test_summary_table_puts_shared_overrides_above_and_swept_ones_in_columns():
+    def job(num: int, lr: str, seed: int, value: float) -> JobResult:
+        overrides = [f"agent.lr={lr}", f"seed={seed}", "budget.total_env_steps=1500"]
+        return JobResult(num, overrides, "COMPLETED", value, 1500, 40, 2.0, f"/sweep/{num}")
+
+    table = summary_table([job(0, "0.01", 0, 21.5), job(1, "0.022881136684755242", 1, 30.25)])
+    lines = table.splitlines()
+    assert lines[0] == "shared overrides: budget.total_env_steps=1500"
+    assert [cell.strip() for cell in lines[2].split("|")[1:-1]] == [
+        "#", "agent.lr", "seed", "final mean return", "env steps", "episodes", "seconds", "status",
+    ]  # fmt: skip
+    assert [cell.strip() for cell in lines[5].split("|")[1:-1]] == [
+        "1", "0.02288", "1", "30.25", "1500", "40", "2.0", "COMPLETED",
+    ]  # fmt: skip
+
+
+def test_joblib_launcher_runs_two_seeds_in_parallel_workers(tmp_path):
+    output, pid, sweep_dir = run_sweep(
+        tmp_path, "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
+    )
+    assert "Joblib.Parallel(n_jobs=2" in output
+    results = check_jobs(output, pid, sweep_dir, seeds=[0, 1])
+    assert results[0].final_mean_return != results[1].final_mean_return  # different seeds
+
+
+def test_submitit_local_launcher_runs_two_seeds_as_submitit_jobs(tmp_path):
+    output, pid, sweep_dir = run_sweep(tmp_path, "seed=0,1", "hydra/launcher=submitit_local")
+    assert "Submitit 'local' sweep output dir" in output
+    check_jobs(output, pid, sweep_dir, seeds=[0, 1])
+    submitit_logs = list((sweep_dir / ".submitit").glob("*/*_log.out"))
+    assert len(submitit_logs) == 2  # one submitit job (with its own stdout log) per run
+    assert any("finished: 1500 env steps" in log.read_text() for log in submitit_logs)
+
+
+def test_ray_launcher_runs_two_seeds_as_ray_tasks(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason='pip install -e ".[ray]"')
+    output, pid, sweep_dir = run_sweep(tmp_path, "seed=0,1", "hydra/launcher=ray_local",
+                                       "hydra.launcher.ray.init.num_cpus=2")  # fmt: skip
+    assert "Ray Launcher is launching 2 jobs" in output
+    check_jobs(output, pid, sweep_dir, seeds=[0, 1])
+
+
+def test_slurm_preset_composes_to_the_submitit_slurm_launcher():
+    register_configs()
+    overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=cpu"]
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert get_class(launcher._target_).__name__ == "SlurmLauncher"
+    assert (launcher.partition, launcher.cpus_per_task, launcher.gpus_per_node) == ("cpu", 1, 0)
+    assert launcher.submitit_folder.endswith("/.submitit/%j")  # job files beside the sweep
+
+
+def test_optuna_tpe_search_runs_three_trials_and_reports_the_best(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    command = [sys.executable, str(TRAIN), "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=3",
+               *TINY, f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+    process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
+    assert "Sampler: TPESampler" in process.stdout + process.stderr
+    results = [JobResult(**json.loads((path / RESULT_NAME).read_text())) for path in job_dirs(sweep_dir)]
+    assert len(results) == 3
+    searched = [dict(override.split("=", 1) for override in result.overrides) for result in results]
+    for params in searched:
+        assert 0.001 <= float(params["agent.lr"]) <= 0.3
+        assert 0.9 <= float(params["agent.gamma"]) <= 0.999
+        assert params["agent.baseline"] in ("none", "mean", "value")
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert set(best["best_params"]) == {"agent.lr", "agent.gamma", "agent.baseline"}
+    assert best["best_value"] == max(result.final_mean_return for result in results)
+    assert "agent.gamma" in (sweep_dir / SUMMARY_NAME).read_text()
