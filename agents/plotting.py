@@ -1,0 +1,231 @@
+"""Learning curves from TensorBoard event files: runs grouped by config, seeds aggregated.
+
+A *run* is a folder with an event file holding ``charts/episodic_return`` (one point per finished
+episode at x = env steps) and the hyperparameters :meth:`agents.trainer.Logger.hparams` wrote at
+the end of training. Runs whose hyperparameters agree on everything but the seed (and settings
+that do not change learning: logging, checkpoints, folders) form one *group*.
+
+Statistics follow rliable (Agarwal et al., 2021, "Deep RL at the Edge of the Statistical
+Precipice"): with few runs, report a point estimate with a 95% *percentile bootstrap* confidence
+interval over runs, not a standard deviation. For a group of n seeds with scores x_1..x_n::
+
+    mean  = (1/n) sum_i x_i
+    CI    = [q_2.5, q_97.5] of { mean(x_{i_1}, ..., x_{i_n}) : i_j ~ Uniform{1..n} }, B resamples
+    IQM   = mean of the middle 50% of the sorted x_i (rliable's robust aggregate)
+
+A run's curve at env step x is the mean return of its last ``window`` episodes that ended by x;
+a run that stopped early (target reached) keeps its final value up to the group's last step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from agents import tags
+from agents.errors import UserError
+from agents.tables import markdown_table, short_number
+
+FINAL_MEAN_RETURN = "final/mean_return"
+"""Scalar :meth:`agents.trainer.Logger.hparams` logs: the trainer's ``final_mean_return``."""
+FINAL_ENV_STEPS = "final/env_steps"
+"""Scalar :meth:`agents.trainer.Logger.hparams` logs: env steps the run took."""
+NOT_CONFIG = ("seed", "run_dir", "resume", "experiment_name", "device", "logging.", "checkpoint.")
+"""Config keys (or prefixes) that do not define a group: seeds are aggregated, the rest is I/O."""
+STYLE = {
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "lines.linewidth": 1.6, "legend.frameon": False, "savefig.bbox": "tight", "svg.fonttype": "none",
+}  # fmt: skip
+"""matplotlib defaults tuned for papers: small fonts, no top/right spines, light grid, text kept as
+text in SVG."""
+
+
+@dataclass
+class Run:
+    """One training run read back from its event file."""
+
+    path: Path
+    hparams: dict[str, Any]
+    """Flat config ``{"agent.lr": 0.01, "env": "CartPole-v1", ...}`` as logged for the HParams tab."""
+    steps: np.ndarray
+    """Env steps at which each episode ended, shape [E], non-decreasing."""
+    returns: np.ndarray
+    """Undiscounted return of each episode, shape [E]."""
+    final_mean_return: float
+    """Mean return of the last ``budget.window`` episodes (what ``train()`` returned)."""
+    env_steps: int
+    """Env steps the run took in all."""
+
+    @property
+    def env(self) -> str:
+        return str(self.hparams.get("env", "?"))
+
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Every folder at or below ``paths`` that holds an event file, sorted; UserError if none."""
+    found: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            raise UserError(
+                f"{path} does not exist (pass run or sweep folders, e.g. multirun/CartPole-v1/...)"
+            )
+        found.update(event.parent for event in path.rglob("events.out.tfevents.*"))
+    if not found:
+        raise UserError(
+            f"no TensorBoard event files below {', '.join(map(str, paths))} (logging.tensorboard=true?)"
+        )
+    return sorted(found)
+
+
+def _hparams(events: EventAccumulator) -> dict[str, Any] | None:
+    try:
+        content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    except KeyError:  # no hparams plugin data, or no session start in it
+        return None
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    return {name: getattr(value, value.WhichOneof("kind")) for name, value in start.hparams.items()}
+
+
+def load_run(path: Path) -> Run | None:
+    """Read one run folder; ``None`` when it has no hparams (unfinished or interrupted run)."""
+    events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
+    hparams = _hparams(events)
+    if hparams is None or tags.EPISODIC_RETURN not in events.Tags()["scalars"]:
+        return None
+    episodes = events.Scalars(tags.EPISODIC_RETURN)
+    return Run(
+        path=path,
+        hparams=hparams,
+        steps=np.array([event.step for event in episodes], dtype=np.int64),
+        returns=np.array([event.value for event in episodes], dtype=np.float64),
+        final_mean_return=events.Scalars(FINAL_MEAN_RETURN)[-1].value,
+        env_steps=int(events.Scalars(FINAL_ENV_STEPS)[-1].value),
+    )
+
+
+def _defines_group(key: str) -> bool:
+    return not any(key == name or (name.endswith(".") and key.startswith(name)) for name in NOT_CONFIG)
+
+
+def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
+    """Runs with the same config but the seed, labelled by the keys in which the groups differ.
+
+    :return: ``{label: runs}`` in order of first appearance; a label reads ``env: key=value, ...``
+        (just the env when every group of that env shares its config).
+    """
+    configs = [{k: v for k, v in run.hparams.items() if _defines_group(k)} for run in runs]
+    keys = sorted({k for config in configs for k in config})
+    varying = [k for k in keys if k != "env" and len({repr(config.get(k)) for config in configs}) > 1]
+    groups: dict[str, list[Run]] = {}
+    for run, config in zip(runs, configs, strict=True):
+        settings = ", ".join(f"{k}={short_number(str(config.get(k, '-')))}" for k in varying)
+        groups.setdefault(f"{run.env}: {settings}" if settings else run.env, []).append(run)
+    return groups
+
+
+def bootstrap_ci(
+    scores: np.ndarray, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap CI of the mean over runs (axis 0).
+
+    :param scores: shape [n_runs, ...] (one row per seed).
+    :return: ``(low, high)``, each of shape ``scores.shape[1:]``; equal to the mean when n_runs = 1.
+    """
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(scores), size=(resamples, len(scores)))  # [B, n] run indices
+    means = scores[picks].mean(axis=1)  # [B, ...] mean of each resample
+    tail = 100 * (1 - confidence) / 2
+    return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
+
+
+def interquartile_mean(scores: np.ndarray) -> float:
+    """Mean of the middle 50% of the sorted scores (all of them when n < 4)."""
+    ordered = np.sort(scores)
+    cut = len(ordered) // 4
+    return float(ordered[cut : len(ordered) - cut].mean())
+
+
+def curve(run: Run, grid: np.ndarray, window: int) -> np.ndarray:
+    """Mean return of the last ``window`` episodes ended by each grid step, shape [len(grid)] (nan
+    before the first episode ends)."""
+    ended = np.searchsorted(run.steps, grid, side="right")  # episodes finished by each x, [G]
+    sums = np.concatenate([[0.0], np.cumsum(run.returns)])  # sums[k] = returns[:k].sum()
+    first = np.maximum(ended - window, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ended > 0, (sums[ended] - sums[first]) / (ended - first), np.nan)
+
+
+def final_table(groups: dict[str, list[Run]]) -> str:
+    """Final performance per group: the last-``budget.window`` mean return over seeds."""
+    rows = []
+    for label, runs in groups.items():
+        scores = np.array([run.final_mean_return for run in runs])
+        low, high = bootstrap_ci(scores)
+        env_steps = round(np.mean([run.env_steps for run in runs]))
+        rows.append([label, str(len(runs)), str(env_steps), f"{scores.mean():.1f}",
+                     f"[{low:.1f}, {high:.1f}]", f"{interquartile_mean(scores):.1f}"])  # fmt: skip
+    header = ["config", "seeds", "env steps", "final mean return", "95% CI", "IQM"]
+    return markdown_table(header, rows)
+
+
+def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 20, points: int = 200) -> list[Path]:
+    """Return against env steps, one panel per env, mean and 95% bootstrap CI band per group.
+
+    :return: the PNG and SVG written to ``out`` (its suffix is replaced).
+    """
+    envs = list(dict.fromkeys(runs[0].env for runs in groups.values()))
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(4.8 * len(envs), 3.4), layout="constrained")
+        axes = figure.subplots(1, len(envs), squeeze=False)[0]
+        for ax, env in zip(axes, envs, strict=True):
+            for label, runs in groups.items():
+                if runs[0].env != env:
+                    continue
+                last = max(run.env_steps for run in runs)
+                grid = np.linspace(0, last, points)
+                curves = np.stack([curve(run, grid, window) for run in runs])  # [seeds, points]
+                mean = curves.mean(axis=0)
+                low, high = bootstrap_ci(curves)
+                name = label.removeprefix(f"{env}: ") if label != env else "all runs"
+                (line,) = ax.plot(grid, mean, label=f"{name} (n={len(runs)})")
+                ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.set_title(env)
+            ax.set_xlabel("environment steps")
+            ax.set_ylabel(f"episodic return ({window}-episode moving mean)")
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            ax.set_xlim(left=0)
+            ax.legend(loc="best", title="mean over seeds, 95% bootstrap CI", title_fontsize=8)
+        written = [out.with_suffix(".png"), out.with_suffix(".svg")]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for path in written:
+            figure.savefig(path, dpi=200)
+    return written
+
+
+def plot_runs(paths: list[Path], out: Path | None = None, window: int = 20) -> tuple[str, list[Path]]:
+    """What ``scripts/plot.py`` does: find, load, group, plot; returns the table and the files.
+
+    :param paths: run folders and/or sweep folders (searched recursively for event files).
+    :param out: file stem for the figures; default ``<first path>/returns``.
+    :param window: episodes in each curve's moving mean.
+    """
+    if window < 1:
+        raise UserError(f"--window={window} must be >= 1 (episodes in the moving mean)")
+    loaded = {path: load_run(path) for path in find_run_dirs(paths)}
+    runs = [run for run in loaded.values() if run is not None]
+    skipped = [path for path, run in loaded.items() if run is None]
+    if not runs:
+        raise UserError(f"no finished runs below {', '.join(map(str, paths))} (none logged its hparams yet)")
+    groups = group_runs(runs)
+    files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
+    note = "".join(f"\nskipped (unfinished, no hparams): {path}" for path in skipped)
+    return final_table(groups) + note, files

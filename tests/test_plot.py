@@ -1,0 +1,99 @@
+"""scripts/plot.py: known-answer statistics, grouping by config, figures and table from real runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from torch.utils.tensorboard import SummaryWriter
+
+from agents import tags
+from agents.errors import USER_ERROR_EXIT_CODE, UserError
+from agents.plotting import Run, bootstrap_ci, curve, group_runs, interquartile_mean, plot_runs
+from agents.trainer import train
+
+PLOT = Path(__file__).resolve().parent.parent / "scripts" / "plot.py"
+
+
+def fake_run(steps: list[int], returns: list[float], **hparams: object) -> Run:
+    hparams = {"env": "CartPole-v1", "seed": 0.0, "agent.lr": 0.01, "run_dir": "x", **hparams}
+    return Run(Path("x"), hparams, np.array(steps), np.array(returns, dtype=float), float(np.mean(returns)),
+               steps[-1])  # fmt: skip
+
+
+def test_curve_is_the_trailing_mean_of_episodes_ended_by_each_step():
+    run = fake_run([10, 20, 30], [1.0, 2.0, 3.0])
+    values = curve(run, np.array([0, 10, 25, 30, 40]), window=2)
+    np.testing.assert_array_equal(values, [np.nan, 1.0, 1.5, 2.5, 2.5])
+
+
+def test_bootstrap_ci_brackets_the_mean_and_collapses_without_spread():
+    low, high = bootstrap_ci(np.full((5, 3), 7.0))
+    np.testing.assert_array_equal(low, 7.0)
+    np.testing.assert_array_equal(high, 7.0)
+    scores = np.array([1.0, 2.0, 3.0, 10.0])
+    low, high = bootstrap_ci(scores)
+    assert scores.min() <= low < scores.mean() < high <= scores.max()
+    assert bootstrap_ci(np.array([4.0])) == (4.0, 4.0)  # one seed: no interval
+
+
+def test_interquartile_mean_drops_the_outer_quartiles():
+    assert interquartile_mean(np.array([100.0, 1, 2, 3, 4, 5, 6, 7])) == 4.5  # mean of 3, 4, 5, 6
+    assert interquartile_mean(np.array([1.0, 2.0, 6.0])) == 3.0  # n < 4: the plain mean
+
+
+def test_group_runs_aggregates_seeds_and_labels_by_what_differs():
+    runs = [
+        fake_run([10], [1.0], seed=float(seed), **{"agent.lr": lr}) for lr in (0.01, 0.05) for seed in (0, 1)
+    ]
+    runs.append(fake_run([10], [1.0], env="Acrobot-v1"))
+    groups = group_runs(runs)
+    assert list(groups) == [
+        "CartPole-v1: agent.lr=0.01",
+        "CartPole-v1: agent.lr=0.05",
+        "Acrobot-v1: agent.lr=0.01",
+    ]
+    assert [len(group) for group in groups.values()] == [2, 2, 1]
+    assert list(group_runs(runs[:2])) == ["CartPole-v1"]  # one config: just the env
+
+
+def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, tmp_path):
+    results = {}
+    for lr in (0.01, 0.05):
+        for seed in (0, 1):
+            run_dir = tmp_path / "sweep" / f"lr{lr}_seed{seed}"
+            cfg = make_config(
+                "budget.total_env_steps=1500", f"agent.lr={lr}", f"seed={seed}", f"run_dir={run_dir}"
+            )
+            results[lr, seed] = train(cfg)
+    unfinished = SummaryWriter(str(tmp_path / "sweep" / "interrupted"))  # no hparams: skipped
+    unfinished.add_scalar(tags.EPISODIC_RETURN, 10.0, 10)
+    unfinished.close()
+
+    table, files = plot_runs([tmp_path / "sweep"], tmp_path / "figures" / "returns", window=10)
+    assert [path.name for path in files] == ["returns.png", "returns.svg"]
+    assert files[0].read_bytes().startswith(b"\x89PNG") and files[0].stat().st_size > 20_000
+    assert "environment steps" in files[1].read_text()
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:] if line.startswith("|")}
+    for lr in (0.01, 0.05):
+        cells = [cell.strip() for cell in rows[f"CartPole-v1: agent.lr={lr}"].split("|")[1:-1]]
+        expected = np.mean([results[lr, seed].final_mean_return for seed in (0, 1)])
+        assert cells[1:4] == ["2", "1500", f"{expected:.1f}"]
+    assert f"skipped (unfinished, no hparams): {tmp_path / 'sweep' / 'interrupted'}" in table
+
+
+def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
+    process = subprocess.run(
+        [sys.executable, str(PLOT), str(tmp_path / "nothing")], capture_output=True, text=True
+    )
+    assert process.returncode == USER_ERROR_EXIT_CODE
+    expected = f"error: {tmp_path / 'nothing'} does not exist (pass run or sweep folders, e.g. multirun/"
+    assert process.stderr.count("\n") == 1 and process.stderr.startswith(expected)
+
+
+def test_plot_rejects_a_window_below_one(tmp_path):
+    with pytest.raises(UserError, match=r"^--window=0 must be >= 1"):
+        plot_runs([tmp_path], window=0)
