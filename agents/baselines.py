@@ -38,6 +38,8 @@ class RunningMeanBaseline(NoBaseline):
         return self.mean.expand(states.shape[0])
 
     def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:
+        if returns.numel() == 0:
+            return
         total = self.count + returns.numel()
         self.mean = self.mean + (returns.sum() - returns.numel() * self.mean) / total
         self.count = total

@@ -9,6 +9,7 @@ are unpickled, so a crafted file cannot run code. numpy arrays are stored as ten
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = resolve_checkpoint(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"cannot load checkpoint {path}: {first_line[:200]}") from None
+    except Exception as error:  # any unpickling failure means an unusable file
+        raise UserError(f"cannot load checkpoint {path}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    """The informative line of torch's multi-line message (``WeightsUnpickler error: ...``),
+    without terminal colour codes, for a one-line error."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line]
+    for index, line in enumerate(lines):
+        if "WeightsUnpickler error" in line:
+            line = line[line.index("WeightsUnpickler error") :]
+            if line.endswith(":") and index + 1 < len(lines):
+                line = f"{line} {lines[index + 1]}"
+            return line[:200]
+    return (lines[0] if lines else type(error).__name__)[:200]

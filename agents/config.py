@@ -40,9 +40,9 @@ class AgentConfig:
     """Gradient path: ``closed_form`` (policy.score) or ``autograd`` (policy.autograd_score)."""
     dtype: str = "float32"
     """Parameter dtype: float32 or float64."""
-    gamma: float = 0.99
+    gamma: float = 0.95
     """Discount factor in [0, 1]."""
-    lr: float = 0.01
+    lr: float = 0.1
     """Policy step size alpha (> 0)."""
     optimizer: str = "adam"
     """``sgd`` (theta += alpha * gradient, the textbook rule) or ``adam``."""
@@ -62,7 +62,7 @@ class AgentConfig:
     """Weight of the entropy bonus (>= 0)."""
     max_grad_norm: float = 0.0
     """Clip the policy gradient to this L2 norm; 0 disables clipping."""
-    lr_schedule: str = "constant"
+    lr_schedule: str = "linear"
     """``constant`` or ``linear`` decay of lr to 0 over the env-step budget."""
 
 

@@ -41,6 +41,12 @@ def _over_actions(normalize: Callable[[Tensor, int], Tensor], logits: Tensor) ->
     return normalize(logits.movedim(-1, 0), 0).movedim(0, -1)
 
 
+def _p_log_p(log_probs: Tensor) -> Tensor:
+    """``pi log pi`` with the limit ``0 log 0 = 0`` (a logit gap past the float range gives
+    ``log pi = -inf`` and ``pi = 0``; their product must be 0, not nan)."""
+    return torch.where(log_probs > -torch.inf, log_probs.exp() * log_probs, 0.0)
+
+
 class _SoftmaxPolicy(nn.Module):
     """What both parameterisations share once :meth:`logits` is defined.
 
@@ -90,7 +96,7 @@ class _SoftmaxPolicy(nn.Module):
     def entropy(self, features: Tensor) -> Tensor:
         r"""``H(pi(.|s)) = -sum_a pi(a|s) log pi(a|s)``; shape ``[B]``."""
         log_probs = self.log_probs(features)
-        return -(log_probs.exp() * log_probs).sum(-1)
+        return -_p_log_p(log_probs).sum(-1)
 
     def sample(self, features: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``A ~ pi(.|s)`` for every row by inverse-CDF sampling; shape ``[B]`` (int64)."""
@@ -126,8 +132,8 @@ class _SoftmaxPolicy(nn.Module):
         """
         log_probs = self.log_probs(features)
         probs = log_probs.exp()
-        entropy = -(probs * log_probs).sum(-1, keepdim=True)
-        coef = probs * (log_probs + entropy)  # [B, A]
+        entropy = -_p_log_p(log_probs).sum(-1, keepdim=True)
+        coef = torch.where(probs > 0, probs * (log_probs + entropy), 0.0)  # [B, A]
         return -self._expected_score(features, coef)
 
     def _expected_score(self, features: Tensor, coef: Tensor) -> Tensor:

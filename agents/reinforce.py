@@ -79,6 +79,25 @@ def policy_gradient(score_fn: ScoreFn, inputs: Tensor, actions: Tensor, coeffici
     return torch.tensordot(coefficients, scores, dims=1)
 
 
+def reinforce_gradient(
+    score_fn: ScoreFn, inputs: Tensor, actions: Tensor, advantages: Tensor, weights: Tensor, num_episodes: int
+) -> Tensor:
+    r"""The REINFORCE estimate ``g = (1/M) sum_t w_t (G_t - b(S_t)) grad log pi(A_t|S_t)`` (no entropy term).
+
+    A pure function of its arguments, so ``torch.func.vmap`` can map it over a stack of runs
+    (``score_fn = partial(policy.score_with, theta)``), as :mod:`agents.sutton_barto` does.
+
+    :param score_fn: ``(inputs, actions) -> [T, *param]`` scores, e.g. ``policy.score``.
+    :param inputs: ``[T, ...]`` policy inputs; ``actions``: ``[T]``.
+    :param advantages: ``G_t - b(S_t)``, ``[T]``.
+    :param weights: ``w_t`` (``gamma^t`` or 1), ``[T]``.
+    :param num_episodes: ``M``, the episodes the ``T`` steps come from.
+    :return: ``g``, shaped like the policy parameter.
+    """
+    coefficients = weights * advantages / num_episodes  # w_t (G_t - b(S_t)) / M
+    return policy_gradient(score_fn, inputs, actions, coefficients)
+
+
 class Reinforce:
     """Owns the optimizer and baseline of one policy and applies the update above.
 
@@ -108,6 +127,8 @@ class Reinforce:
         """One REINFORCE update from a batch of complete episodes (gradients by the policy's
         score functions, so no autograd graph is recorded here)."""
         cfg = self.cfg
+        if batch.num_episodes == 0 or not bool(batch.dones[-1]):
+            raise ValueError("an update needs complete episodes: the batch's last step must end one")
         returns = discounted_returns(batch.rewards, cfg.gamma, batch.dones)  # G_t
         if not torch.isfinite(returns).all():
             raise NumericalError("non-finite returns (rewards overflow?)")
@@ -122,28 +143,32 @@ class Reinforce:
         if cfg.per_step_updates:
             if cfg.normalize_returns:
                 returns = _standardize(returns)
+            used = []
             for t in range(returns.shape[0]):  # textbook: theta changes after every step
                 step = slice(t, t + 1)
-                grad_norm = self._step(batch, step, returns[step], weights[step], 1)
+                grad_norm, advantage = self._step(batch, step, returns[step], weights[step], 1)
+                used.append(advantage)
+            advantages = torch.cat(used)
         else:
-            grad_norm = self._step(batch, slice(None), returns, weights, num_episodes)
+            grad_norm, advantages = self._step(batch, slice(None), returns, weights, num_episodes)
         log_prob = self.policy.log_prob(batch.inputs, batch.actions)
         entropy = float(self.policy.entropy(batch.inputs).mean())
-        advantages = returns - self.baseline(batch.states)
-        objective = float((weights * advantages * log_prob).sum() / num_episodes)
+        objective = float((weights * advantages * log_prob).double().sum() / num_episodes)
         return UpdateStats(objective, entropy, grad_norm, mean_return)
 
     def _step(
         self, batch: EpisodeBatch, steps: slice, returns: Tensor, weights: Tensor, num_episodes: int
-    ) -> float:
-        """One optimizer step on the terms ``steps`` of the batch; returns the gradient norm."""
+    ) -> tuple[float, Tensor]:
+        """One optimizer step on the terms ``steps`` of the batch; returns the gradient norm and the
+        advantages it used."""
         inputs, states, actions = batch.inputs[steps], batch.states[steps], batch.actions[steps]
         advantages = returns - self.baseline(states)  # G_t - b(S_t)
+        if not torch.isfinite(advantages).all():
+            raise NumericalError("non-finite advantages: the baseline diverged (lower agent.baseline_lr)")
         if self.cfg.normalize_returns and not self.cfg.per_step_updates:
             advantages = _standardize(advantages)
         self.baseline.update(states, returns, num_episodes)
-        coefficients = weights * advantages / num_episodes
-        gradient = policy_gradient(self.score_fn, inputs, actions, coefficients)
+        gradient = reinforce_gradient(self.score_fn, inputs, actions, advantages, weights, num_episodes)
         if self.cfg.entropy_coef > 0:
             entropy_grad = self.policy.entropy_gradient(inputs).sum(0) / num_episodes
             gradient = gradient + self.cfg.entropy_coef * entropy_grad
@@ -159,7 +184,7 @@ class Reinforce:
         if not torch.isfinite(param).all():
             param.copy_(last_good)  # keep the last good parameters for the checkpoint
             raise NumericalError("the update made the policy parameters non-finite")
-        return grad_norm
+        return grad_norm, advantages
 
     def state_dict(self) -> dict[str, object]:
         return {"optimizer": self.optimizer.state_dict(), "baseline": self.baseline.state_dict()}
