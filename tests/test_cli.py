@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,11 @@ def run_train(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[st
         ("agent.gamma=1.5", "agent.gamma=1.5 must be in [0, 1]"),
         ("agent.optimizer=rmsprop", "agent.optimizer='rmsprop' is not one of sgd, adam"),
         ("vector.num_envs=0", "vector.num_envs=0 must be >= 1"),
+        pytest.param(
+            "device=cuda",
+            "device=cuda but torch sees no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, override, expected):
