@@ -49,7 +49,7 @@ class JobResult:
     env_steps: int | None
     episodes: int | None
     seconds: float
-    """Wall-clock seconds of the job, config to checkpoint."""
+    """Wall-clock seconds of the job (Hydra's job start to job end, setup included)."""
     output_dir: str
 
 
@@ -83,6 +83,10 @@ def _split(override: str) -> tuple[str, str]:
     return key, value
 
 
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
 def summary_table(results: list[JobResult]) -> str:
     """A markdown table with one column per override that varies between jobs.
 
@@ -100,7 +104,7 @@ def summary_table(results: list[JobResult]) -> str:
         rows.append(
             [
                 str(result.num), *(short_number(values.get(key, "")) for key in keys),
-                f"{result.final_mean_return:.2f}", str(result.env_steps or ""), str(result.episodes or ""),
+                f"{result.final_mean_return:.2f}", _count(result.env_steps), _count(result.episodes),
                 f"{result.seconds:.1f}", result.status,
             ]
         )  # fmt: skip
