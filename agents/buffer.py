@@ -38,6 +38,14 @@ class EpisodeBuffer:
 
     def store(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> None:
         """Append ``(S_t, A_t, R_{t+1})`` for the sub-envs where ``active`` (not autoresetting)."""
+        if self.num_envs == 1:  # the common case, with plain indexing (3x cheaper than fancy)
+            if active[0]:
+                row = int(self.length[0])
+                if row == self.obs.shape[0]:
+                    self._grow()
+                self.obs[row, 0], self.actions[row, 0], self.rewards[row, 0] = obs[0], actions[0], rewards[0]
+                self.length[0] = row + 1
+            return
         if not active.all():
             obs, actions, rewards = obs[active], actions[active], rewards[active]
         rows, cols = self.length[active], self.columns[active]

@@ -91,7 +91,7 @@ class SingleEnvRunner:
         return np.asarray(obs)[None]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:
-        obs, reward, terminated, truncated, _ = self.env.step(int(actions[0]))
+        obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check
         self.episode_return += float(reward)
         self.episode_length += 1
         finished = NO_EPISODE

@@ -76,3 +76,14 @@ def test_buffer_grows_for_long_episodes_and_stays_per_env():
     assert obs.tolist() == list(range(100, 110))
     assert rewards.tolist() == [2.0] * 10 and dones.tolist() == [False] * 9 + [True]
     assert buffer.length.tolist() == [10, 0]
+
+
+def test_single_env_buffer_grows():
+    buffer = EpisodeBuffer(1, (), np.int64, capacity=4)
+    for t in range(9):
+        buffer.store(np.array([t]), np.array([t % 2]), np.array([float(t)]), np.ones(1, dtype=bool))
+    buffer.store(np.array([99]), np.array([0]), np.array([5.0]), np.zeros(1, dtype=bool))  # skipped
+    buffer.finish(np.array([0]))
+    obs, actions, rewards, dones = buffer.get()
+    assert obs.tolist() == list(range(9)) and rewards.tolist() == [float(t) for t in range(9)]
+    assert dones.tolist() == [False] * 8 + [True]
