@@ -117,18 +117,20 @@ def _defines_group(key: str) -> bool:
 
 
 def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
-    """Runs with the same config but the seed, labelled by the keys in which the groups differ.
+    """Runs with the same config but the seed, labelled by the keys in which an env's groups differ.
 
     :return: ``{label: runs}`` in order of first appearance; a label reads ``env: key=value, ...``
-        (just the env when every group of that env shares its config).
+        (just the env when every run of that env shares its config).
     """
     configs = [{k: v for k, v in run.hparams.items() if _defines_group(k)} for run in runs]
-    keys = sorted({k for config in configs for k in config})
-    varying = [k for k in keys if k != "env" and len({repr(config.get(k)) for config in configs}) > 1]
     groups: dict[str, list[Run]] = {}
-    for run, config in zip(runs, configs, strict=True):
-        settings = ", ".join(f"{k}={short_number(str(config.get(k, '-')))}" for k in varying)
-        groups.setdefault(f"{run.env}: {settings}" if settings else run.env, []).append(run)
+    for env in dict.fromkeys(run.env for run in runs):
+        members = [(run, config) for run, config in zip(runs, configs, strict=True) if run.env == env]
+        keys = sorted({k for _, config in members for k in config})
+        varying = [k for k in keys if len({repr(config.get(k)) for _, config in members}) > 1]
+        for run, config in members:
+            settings = ", ".join(f"{k}={short_number(str(config.get(k, '-')))}" for k in varying)
+            groups.setdefault(f"{env}: {settings}" if settings else env, []).append(run)
     return groups
 
 

@@ -51,11 +51,7 @@ def test_group_runs_aggregates_seeds_and_labels_by_what_differs():
     ]
     runs.append(fake_run([10], [1.0], env="Acrobot-v1"))
     groups = group_runs(runs)
-    assert list(groups) == [
-        "CartPole-v1: agent.lr=0.01",
-        "CartPole-v1: agent.lr=0.05",
-        "Acrobot-v1: agent.lr=0.01",
-    ]
+    assert list(groups) == ["CartPole-v1: agent.lr=0.01", "CartPole-v1: agent.lr=0.05", "Acrobot-v1"]
     assert [len(group) for group in groups.values()] == [2, 2, 1]
     assert list(group_runs(runs[:2])) == ["CartPole-v1"]  # one config: just the env
 
@@ -97,3 +93,15 @@ def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
 def test_plot_rejects_a_window_below_one(tmp_path):
     with pytest.raises(UserError, match=r"^--window=0 must be >= 1"):
         plot_runs([tmp_path], window=0)
+
+
+def test_labels_name_only_what_differs_within_each_env():
+    runs = [
+        fake_run([10], [1.0], **{"budget.total_env_steps": 5000.0, "agent.lr": lr}) for lr in (0.01, 0.05)
+    ]
+    runs.append(fake_run([10], [1.0], env="Acrobot-v1", **{"budget.total_env_steps": 2000.0}))
+    assert list(group_runs(runs)) == [
+        "CartPole-v1: agent.lr=0.01",
+        "CartPole-v1: agent.lr=0.05",
+        "Acrobot-v1",
+    ]
