@@ -123,9 +123,10 @@ class Reinforce:
                 group["lr"] = self.cfg.lr * max(1.0 - fraction, 0.0)
 
     @torch.no_grad()
-    def update(self, batch: EpisodeBatch) -> UpdateStats:
+    def update(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:
         """One REINFORCE update from a batch of complete episodes (gradients by the policy's
-        score functions, so no autograd graph is recorded here)."""
+        score functions, so no autograd graph is recorded here). ``with_stats=False`` skips the
+        entropy and objective (reported as nan), which only logging needs."""
         cfg = self.cfg
         if batch.num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
@@ -151,6 +152,8 @@ class Reinforce:
             advantages = torch.cat(used)
         else:
             grad_norm, advantages = self._step(batch, slice(None), returns, weights, num_episodes)
+        if not with_stats:
+            return UpdateStats(math.nan, math.nan, grad_norm, mean_return)
         log_prob = self.policy.log_prob(batch.inputs, batch.actions)
         entropy = float(self.policy.entropy(batch.inputs).mean())
         objective = float((weights * advantages * log_prob).double().sum() / num_episodes)

@@ -278,11 +278,12 @@ class Trainer:
             )
             self.logger.scalar(tags.GRAD_DISCREPANCY, check.max_abs_discrepancy, self.env_steps)
             self.logger.scalar(tags.GRAD_COSINE, check.cosine_similarity, self.env_steps)
-        stats = learner.update(batch)
+        log_now = self.env_steps >= self.next_log_step  # TensorBoard writes cost ~60 us each: throttle
+        stats = learner.update(batch, with_stats=log_now)
         if self.device.type != "cpu":
             self.actor.refresh()
         self.updates += 1
-        if self.env_steps >= self.next_log_step:  # TensorBoard writes cost ~60 us each: throttle
+        if log_now:
             self.next_log_step = self.env_steps + self.cfg.logging.interval_steps
             lr = learner.optimizer.param_groups[0]["lr"]
             self.logger.update(stats, lr, self.env_steps / max(elapsed, 1e-9), self.env_steps)
