@@ -1,7 +1,7 @@
 """Learning curves from TensorBoard event files: runs grouped by config, seeds aggregated.
 
 A *run* is a folder with an event file holding ``charts/episodic_return`` (one point per finished
-episode at x = env steps) and the hyperparameters :meth:`agents.trainer.Logger.hparams` wrote at
+episode at x = env steps) and the hyperparameters :meth:`agents.logger.Logger.hparams` wrote at
 the end of training. Runs whose hyperparameters agree on everything but the seed (and settings
 that do not change learning: logging, checkpoints, folders) form one *group*.
 
@@ -34,10 +34,6 @@ from agents import tags
 from agents.errors import UserError
 from agents.tables import markdown_table, short_number
 
-FINAL_MEAN_RETURN = "final/mean_return"
-"""Scalar :meth:`agents.trainer.Logger.hparams` logs: the trainer's ``final_mean_return``."""
-FINAL_ENV_STEPS = "final/env_steps"
-"""Scalar :meth:`agents.trainer.Logger.hparams` logs: env steps the run took."""
 NOT_CONFIG = ("seed", "run_dir", "resume", "experiment_name", "device", "logging.", "checkpoint.")
 """Config keys (or prefixes) that do not define a group: seeds are aggregated, the rest is I/O."""
 STYLE = {
@@ -107,8 +103,8 @@ def load_run(path: Path) -> Run | None:
         hparams=hparams,
         steps=np.array([event.step for event in episodes], dtype=np.int64),
         returns=np.array([event.value for event in episodes], dtype=np.float64),
-        final_mean_return=events.Scalars(FINAL_MEAN_RETURN)[-1].value,
-        env_steps=int(events.Scalars(FINAL_ENV_STEPS)[-1].value),
+        final_mean_return=events.Scalars(tags.FINAL_MEAN_RETURN)[-1].value,
+        env_steps=int(events.Scalars(tags.FINAL_ENV_STEPS)[-1].value),
     )
 
 

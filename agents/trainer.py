@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.tensorboard import SummaryWriter
-from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from tqdm import tqdm
 
 from agents import tags
@@ -40,7 +38,8 @@ from agents.checkpoint import (
 from agents.config import TrainConfig, validate
 from agents.diagnostics import check_batch_gradients
 from agents.errors import RunInterrupted, UserError
-from agents.reinforce import EpisodeBatch, NumericalError, UpdateStats
+from agents.logger import Logger
+from agents.reinforce import EpisodeBatch, NumericalError
 from envs.make import EnvInfo, check_env_id
 from envs.runners import Finished, make_runner
 
@@ -84,63 +83,6 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
 def target_return(cfg: DictConfig, info: EnvInfo) -> float | None:
     """``budget.target_return``, else the env's registered ``reward_threshold``."""
     return cfg.budget.target_return if cfg.budget.target_return is not None else info.reward_threshold
-
-
-def hyperparameter_table(cfg: DictConfig) -> str:
-    """The resolved config as a markdown table for TensorBoard's text tab."""
-    flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
-    rows = "\n".join(f"|{key}|{value}|" for key, value in flat.items())
-    return f"|parameter|value|\n|-|-|\n{rows}"
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        flat.update(_flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}"))
-    return flat
-
-
-class Logger:
-    """TensorBoard scalars against env steps (a no-op writer when ``logging.tensorboard=false``)."""
-
-    def __init__(self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None) -> None:
-        self.writer = SummaryWriter(str(run_dir), purge_step=purge_step) if enabled else None
-        if self.writer is not None and purge_step is None:
-            self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
-
-    def scalar(self, tag: str, value: float, env_steps: int) -> None:
-        if self.writer is not None:
-            self.writer.add_scalar(tag, value, env_steps)
-
-    def update(self, stats: UpdateStats, lr: float, steps_per_second: float, env_steps: int) -> None:
-        for tag, value in (
-            (tags.POLICY_OBJECTIVE, stats.policy_objective),
-            (tags.BATCH_RETURN, stats.mean_return),
-            (tags.ENTROPY, stats.entropy),
-            (tags.GRAD_NORM, stats.grad_norm),
-            (tags.LEARNING_RATE, lr),
-            (tags.STEPS_PER_SECOND, steps_per_second),
-        ):
-            self.scalar(tag, value, env_steps)
-
-    def hparams(self, cfg: DictConfig, metrics: dict[str, float], env_steps: int) -> None:
-        """One row of TensorBoard's HParams tab: the flat config against ``final/<metric>`` scalars."""
-        if self.writer is None:
-            return
-        flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
-        values = {key: v if type(v) in (int, float, str) else str(v) for key, v in flat.items()}  # bool: str
-        metrics = {f"final/{name}": value for name, value in metrics.items()}
-        for summary in hparams_summaries(values, metrics):  # in this run's own event file, not a sub-run
-            self.writer.file_writer.add_summary(summary)
-        for tag, value in metrics.items():
-            self.writer.add_scalar(tag, value, env_steps)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.flush()
-            self.writer.close()
 
 
 class Trainer:
