@@ -53,14 +53,14 @@ def _with_bias(x: Array, bias: bool) -> Array:
 
 
 class OneHot(FeatureMap):
-    r"""``x(s) = e_s`` for a Discrete(n) observation: the tabular case, ``dim = n``."""
+    r"""``x(s) = e_{s - start}`` for a ``Discrete(n, start)`` observation: the tabular case, ``dim = n``."""
 
-    def __init__(self, n: int) -> None:
-        self.dim = n
+    def __init__(self, n: int, start: int = 0) -> None:
+        self.dim, self.start = n, start
         self._eye = np.eye(n)
 
     def __call__(self, obs: Array) -> Array:
-        return self._eye[np.asarray(obs, dtype=np.int64).reshape(-1)]
+        return self._eye[np.asarray(obs, dtype=np.int64).reshape(-1) - self.start]
 
 
 class Raw(FeatureMap):
@@ -221,7 +221,7 @@ def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
                 f"features={name} needs a Box observation space; this env's is {observation_space}"
                 " (use features=onehot)"
             )
-        return OneHot(int(observation_space.n))
+        return OneHot(int(observation_space.n), int(observation_space.start))
     if name == "onehot":
         raise UserError(f"features=onehot needs a Discrete observation space, got {observation_space}")
     obs_dim = int(np.prod(observation_space.shape))

@@ -1,0 +1,207 @@
+"""Feature maps x(s) and phi(s, a): shape, range and determinism of each map, known values at
+chosen points, and the configuration errors a user can make."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agents.config import FeaturesConfig
+from agents.errors import UserError
+from envs.features import (
+    Fourier,
+    Normalized,
+    OneHot,
+    PolicyInputs,
+    Polynomial,
+    RadialBasis,
+    Raw,
+    TileCoding,
+    box_bounds,
+    make_feature_map,
+    state_action_features,
+)
+
+BOX = gym.spaces.Box(low=np.array([-1.0, 0.0, -2.0]), high=np.array([1.0, 4.0, 2.0]), dtype=np.float64)
+"""A bounded 3-D observation space."""
+UNBOUNDED = gym.spaces.Box(low=-np.inf, high=np.inf, shape=(2,), dtype=np.float32)
+
+# name -> (config overrides, expected dim on BOX, (low, high) bounds every feature lies in)
+BOX_MAPS = {
+    "raw": ({}, 3 + 1, (-2.0, 4.0)),
+    "normalized": ({"clip": 3.0}, 3 + 1, (-3.0, 3.0)),
+    "polynomial": ({"degree": 2}, math.comb(3 + 2, 2), (-1.0, 1.0)),
+    "fourier": ({"degree": 2}, 3**3, (-1.0, 1.0)),
+    "rbf": ({"num_centers": 4}, 4**3 + 1, (0.0, 1.0)),
+    "tile": ({"num_tilings": 4, "tiles_per_dim": 5, "hash_size": 512}, 512 + 1, (0.0, 1.0)),
+}
+
+
+def config(name: str, **overrides: object) -> FeaturesConfig:
+    return replace(FeaturesConfig(name=name), **overrides)
+
+
+def observations(space: gym.spaces.Box, batch: int = 64, seed: int = 0) -> np.ndarray:
+    """Uniform points inside ``space`` (bounded) as a ``[batch, D]`` float array."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(space.low, space.high, size=(batch, *space.shape))
+
+
+@pytest.mark.parametrize("name", list(BOX_MAPS))
+def test_box_maps_shape_range_and_determinism(name):
+    overrides, dim, (low, high) = BOX_MAPS[name]
+    feature_map = make_feature_map(config(name, **overrides), BOX)
+    obs = observations(BOX)
+    x = feature_map(obs)
+    assert feature_map.dim == dim
+    assert x.shape == (obs.shape[0], dim) and x.dtype == np.float64
+    assert np.isfinite(x).all() and x.min() >= low - 1e-12 and x.max() <= high + 1e-12
+    again = make_feature_map(config(name, **overrides), BOX)  # a fresh map gives the same x
+    np.testing.assert_array_equal(again(obs), x)
+    np.testing.assert_array_equal(feature_map(obs), x)  # and so does a second call
+    np.testing.assert_array_equal(feature_map(obs[:5]), x[:5])  # rows do not depend on the batch
+
+
+@pytest.mark.parametrize("name", ["raw", "normalized", "rbf", "tile"])
+def test_bias_is_a_constant_last_column_that_can_be_switched_off(name):
+    overrides, dim, _ = BOX_MAPS[name]
+    x = make_feature_map(config(name, **overrides), BOX)(observations(BOX))
+    np.testing.assert_array_equal(x[:, -1], 1.0)
+    without = make_feature_map(config(name, bias=False, **overrides), BOX)
+    assert without.dim == dim - 1 and without(observations(BOX)).shape[1] == dim - 1
+
+
+def test_onehot_is_the_identity_row_of_each_state():
+    feature_map = make_feature_map(config("onehot"), gym.spaces.Discrete(5))
+    x = feature_map(np.array([0, 3, 4, 3]))
+    np.testing.assert_array_equal(x, np.eye(5)[[0, 3, 4, 3]])
+    assert feature_map(np.int64(2)).shape == (1, 5)  # a scalar observation is a batch of one
+
+
+def test_onehot_respects_a_discrete_space_start():
+    feature_map = make_feature_map(config("auto"), gym.spaces.Discrete(3, start=-1))
+    np.testing.assert_array_equal(feature_map(np.array([-1, 0, 1])), np.eye(3))
+
+
+def test_auto_picks_onehot_for_discrete_and_raw_for_box():
+    assert isinstance(make_feature_map(config("auto"), gym.spaces.Discrete(4)), OneHot)
+    assert isinstance(make_feature_map(config("auto"), BOX), Raw)
+
+
+def test_raw_is_the_observation_then_one():
+    obs = observations(BOX, batch=3)
+    np.testing.assert_array_equal(Raw(3)(obs), np.concatenate([obs, np.ones((3, 1))], axis=1))
+
+
+def test_normalized_standardises_with_merged_running_statistics():
+    rng = np.random.default_rng(1)
+    data = rng.normal(loc=[3.0, -2.0], scale=[2.0, 0.5], size=(400, 2))
+    one_batch, two_batches = Normalized(2), Normalized(2)
+    one_batch.update(data)
+    two_batches.update(data[:150])
+    two_batches.update(data[150:])  # Chan et al.'s merge gives the statistics of the whole
+    np.testing.assert_allclose(two_batches.mean, data.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(two_batches.var, data.var(0), rtol=1e-5)
+    np.testing.assert_allclose(two_batches.mean, one_batch.mean, rtol=1e-12)
+    x = two_batches(data)[:, :2]
+    np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(x.std(0), 1.0, rtol=1e-4)
+
+
+def test_normalized_clips_and_restores_its_statistics():
+    feature_map = Normalized(2, clip=2.0)
+    feature_map.update(np.array([[0.0, 0.0], [2.0, 2.0]]))  # mean 1, var 1
+    np.testing.assert_allclose(feature_map(np.array([[100.0, -100.0]])), [[2.0, -2.0, 1.0]])
+    restored = Normalized(2, clip=2.0)
+    restored.load_state_dict(feature_map.state_dict())
+    obs = np.array([[0.5, 1.5]])
+    np.testing.assert_array_equal(restored(obs), feature_map(obs))
+
+
+def test_polynomial_terms_are_the_monomials_of_the_centred_observation():
+    space = gym.spaces.Box(low=np.array([0.0, 0.0]), high=np.array([2.0, 2.0]), dtype=np.float64)
+    feature_map = Polynomial(space.low, space.high, degree=2)
+    v = np.array([0.5, -1.0])  # obs [1.5, 0] scaled to [-1, 1]
+    x = feature_map(np.array([[1.5, 0.0]]))[0]
+    expected = [1.0, v[0], v[1], v[0] ** 2, v[0] * v[1], v[1] ** 2]
+    np.testing.assert_allclose(x, expected)
+
+
+def test_fourier_basis_values_at_chosen_points():
+    space = gym.spaces.Box(low=np.zeros(2), high=np.ones(2), dtype=np.float64)
+    feature_map = Fourier(space.low, space.high, order=1)  # c in {00, 01, 10, 11}
+    np.testing.assert_allclose(feature_map(np.array([[0.0, 0.0]])), [[1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(feature_map(np.array([[1.0, 0.5]])), [[1.0, 0.0, -1.0, 0.0]], atol=1e-12)
+
+
+def test_rbf_is_one_at_a_centre_and_decays_with_distance():
+    feature_map = RadialBasis(np.zeros(1), np.ones(1), num_centers=3, bias=False)  # centres 0, .5, 1
+    x = feature_map(np.array([[0.5]]))[0]  # sigma = 0.5: exp(-0.5^2 / (2 * 0.5^2)) at the neighbours
+    np.testing.assert_allclose(x, [math.exp(-0.5), 1.0, math.exp(-0.5)])
+
+
+def test_tile_coding_activates_one_tile_per_tiling_and_generalises_locally():
+    feature_map = TileCoding(np.zeros(2), np.ones(2), num_tilings=8, tiles_per_dim=10, hash_size=100_003)
+    obs = np.array([[0.30, 0.60], [0.305, 0.60], [0.90, 0.10]])
+    active = feature_map.active_tiles(obs)
+    assert active.shape == (3, 8) and active.min() >= 0 and active.max() < 100_003
+    x = feature_map(obs)
+    np.testing.assert_array_equal(x[:, :-1].sum(1), 8.0)  # a large table: no hash collisions here
+    shared_near = len(set(active[0]) & set(active[1]))
+    shared_far = len(set(active[0]) & set(active[2]))
+    assert shared_near >= 6 and shared_far == 0
+
+
+def test_bounds_replace_infinite_limits():
+    low, high = box_bounds(UNBOUNDED, [], clip=5.0)
+    np.testing.assert_array_equal(high, [5.0, 5.0])
+    low, high = box_bounds(UNBOUNDED, [1.0, 3.0], clip=5.0)
+    np.testing.assert_array_equal(low, [-1.0, -3.0])
+    x = make_feature_map(config("fourier", degree=1, bounds=[1.0, 3.0]), UNBOUNDED)(np.array([[9.0, -9.0]]))
+    assert np.isfinite(x).all()  # out-of-bounds observations are clipped into the unit box
+
+
+def test_state_action_features_are_the_kronecker_product_with_the_action():
+    rng = np.random.default_rng(2)
+    x, weight = rng.normal(size=(4, 3)), rng.normal(size=(3, 2))
+    phi = state_action_features(x, 2)
+    assert phi.shape == (4, 2, 6)
+    np.testing.assert_allclose(phi @ weight.flatten(), x @ weight)  # phi(s,a)^T theta = x^T W[:, a]
+    np.testing.assert_array_equal(phi[:, 0, 1::2], 0.0)  # action 0 leaves action 1's slots empty
+    phi_torch = state_action_features(torch.from_numpy(x), 2)
+    np.testing.assert_array_equal(phi_torch.numpy(), phi)
+
+
+def test_policy_inputs_use_the_env_action_features_when_given():
+    def env_phi(obs: np.ndarray) -> np.ndarray:
+        return np.ones((np.asarray(obs).reshape(-1).shape[0], 2, 5))
+
+    inputs = PolicyInputs(OneHot(4), "action", 2, env_phi)
+    assert inputs.dim == 5 and inputs(np.array([0, 1, 2])).shape == (3, 2, 5)
+    assert inputs.state(np.array([1])).shape == (1, 4)  # the baseline still reads x(s)
+    built = PolicyInputs(OneHot(4), "action", 3)
+    assert built.dim == 12 and built(np.array([1])).shape == (1, 3, 12)
+    assert PolicyInputs(OneHot(4), "state", 3, env_phi)(np.array([1])).shape == (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "space", "message"),
+    [
+        ("onehot", BOX, "features=onehot needs a Discrete observation space"),
+        ("fourier", gym.spaces.Discrete(4), "features=fourier needs a Box observation space"),
+        ("raw", gym.spaces.Discrete(4), "use features=onehot"),
+    ],
+)
+def test_feature_map_that_does_not_fit_the_space_is_a_user_error(name, space, message):
+    with pytest.raises(UserError, match=message):
+        make_feature_map(config(name), space)
+
+
+def test_bounds_of_the_wrong_length_are_a_user_error():
+    with pytest.raises(UserError, match=r"features\.bounds has 1 values; the observation has 2 dims"):
+        make_feature_map(config("rbf", bounds=[1.0]), UNBOUNDED)
