@@ -1,0 +1,123 @@
+"""The results table: every preset (``configs/experiment/<name>.yaml``) trained over several seeds.
+
+Per preset and seed, :func:`run_preset` trains in-process with ``experiment=<name> seed=<s>`` (no
+progress bar, no TensorBoard, a temporary run folder) and records env steps, wall time and the
+final mean return (mean undiscounted return of the last ``budget.window`` episodes, the trainer's
+``final_mean_return``). :func:`results_table` reduces the seeds to mean +- standard deviation
+(``ddof = 1``) and formats one markdown row per preset.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.benchmarking import CONFIG_DIR, compose_train_config
+from agents.tables import markdown_table
+from agents.trainer import Trainer
+
+EXPERIMENT_DIR = Path(CONFIG_DIR) / "experiment"
+
+QUICK_PRESETS = (
+    "cartpole",
+    "acrobot",
+    "frozenlake",
+    "frozenlake_slippery",
+    "cliffwalking",
+    "taxi",
+    "short_corridor",
+    "mountaincar",
+)
+"""Presets that train 5 seeds in a few minutes on 2 cores (``scripts/results_table.py``'s default)."""
+LONG_PRESETS = ("lunarlander",)
+"""Presets that take much longer (``--long``; 1M steps a seed) and need the ``box2d`` extra."""
+
+
+@dataclass
+class SeedResult:
+    """One training run of one preset."""
+
+    seed: int
+    env_steps: int
+    seconds: float
+    final_mean_return: float
+
+
+@dataclass
+class PresetResult:
+    """All seeds of one preset."""
+
+    preset: str
+    env: str
+    runs: list[SeedResult]
+
+    @property
+    def mean_env_steps(self) -> float:
+        return statistics.fmean(run.env_steps for run in self.runs)
+
+    @property
+    def mean_seconds(self) -> float:
+        return statistics.fmean(run.seconds for run in self.runs)
+
+    @property
+    def mean_return(self) -> float:
+        return statistics.fmean(run.final_mean_return for run in self.runs)
+
+    @property
+    def std_return(self) -> float:
+        """Sample standard deviation over seeds (0 for a single seed)."""
+        returns = [run.final_mean_return for run in self.runs]
+        return statistics.stdev(returns) if len(returns) > 1 else 0.0
+
+
+def available_presets() -> list[str]:
+    """Names of the YAML files in ``configs/experiment/``."""
+    return sorted(path.stem for path in EXPERIMENT_DIR.glob("*.yaml"))
+
+
+def run_preset(preset: str, seeds: Sequence[int], overrides: Sequence[str] = ()) -> PresetResult:
+    """Train ``experiment=<preset>`` once per seed; ``overrides`` go after the preset's own values."""
+    runs, env = [], ""
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as run_dir:
+            cfg = compose_train_config(
+                [
+                    f"experiment={preset}",
+                    f"seed={seed}",
+                    f"run_dir={run_dir}",
+                    "logging.progress_bar=false",
+                    "logging.tensorboard=false",
+                    *overrides,
+                ]
+            )
+            env = _env_label(cfg.env, dict(cfg.env_kwargs))
+            result = Trainer(cfg).run()
+        runs.append(SeedResult(seed, result.env_steps, result.seconds, result.final_mean_return))
+    return PresetResult(preset, env, runs)
+
+
+def _env_label(env_id: str, env_kwargs: dict[str, object]) -> str:
+    """``FrozenLake-v1 (is_slippery=False)``: the id and any non-default kwargs."""
+    if not env_kwargs:
+        return env_id
+    return f"{env_id} ({', '.join(f'{key}={value}' for key, value in env_kwargs.items())})"
+
+
+def results_table(results: Sequence[PresetResult]) -> str:
+    """One markdown row per preset: env, preset, seeds, env steps, wall time, final return."""
+    header = ["env", "preset", "seeds", "env steps (mean)", "wall time / seed", "final return (mean ± std)"]
+    rows = [
+        [
+            result.env,
+            f"`experiment={result.preset}`",
+            str(len(result.runs)),
+            f"{result.mean_env_steps:,.0f}",
+            f"{result.mean_seconds:.1f} s",
+            f"{result.mean_return:.2f} ± {result.std_return:.2f}",
+        ]
+        for result in results
+    ]
+    return markdown_table(header, rows)
