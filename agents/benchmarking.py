@@ -95,7 +95,9 @@ def _best_time(fn: Callable[[], object], repeats: int) -> float:
 def time_scores(
     batch: int = 4096, state_dim: int = 5, n_actions: int = 2, repeats: int = 20, seed: int = 0
 ) -> ScoreTiming:
-    """Best-of-``repeats`` seconds of ``score`` and ``autograd_score`` on one float64 batch."""
+    """Best-of-``repeats`` seconds of ``score`` and ``autograd_score`` on one float64 batch, on
+    one torch thread as training uses (two threads spin-wait for each other on a busy machine)."""
+    torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(seed)
     policy = LinearSoftmaxPolicy(state_dim, n_actions, dtype=torch.float64)
     with torch.no_grad():
