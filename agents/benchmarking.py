@@ -118,6 +118,8 @@ class SpeedRow:
     num_envs: int
     raw_steps_per_second: float
     train_steps_per_second: float
+    untracked_steps_per_second: float
+    """Training steps/s with ``logging.tensorboard=false``: what the event writer costs."""
     updates_per_second: float
     peak_rss_mb: float
     env_steps: int
@@ -125,6 +127,10 @@ class SpeedRow:
     @property
     def ratio(self) -> float:
         return self.train_steps_per_second / self.raw_steps_per_second
+
+    @property
+    def untracked_ratio(self) -> float:
+        return self.untracked_steps_per_second / self.raw_steps_per_second
 
 
 def speed_overrides(env_id: str, num_envs: int, steps: int) -> list[str]:
@@ -139,7 +145,9 @@ def measure_speed(env_id: str, num_envs: int, steps: int) -> SpeedRow:
     raw = raw_env_steps_per_second(env_id, num_envs)
     result = training_run(speed_overrides(env_id, num_envs, steps))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
-    return SpeedRow(env_id, num_envs, raw, result.env_steps / result.seconds, result.updates / result.seconds,
+    untracked = training_run([*speed_overrides(env_id, num_envs, steps), "logging.tensorboard=false"])
+    return SpeedRow(env_id, num_envs, raw, result.env_steps / result.seconds,
+                    untracked.env_steps / untracked.seconds, result.updates / result.seconds,
                     peak_mb, result.env_steps)  # fmt: skip
 
 
@@ -157,13 +165,14 @@ def speed_row_json(row: SpeedRow) -> str:
 
 def speed_table(rows: list[SpeedRow]) -> str:
     header = (f"{'env':<12} {'envs':>5} {'raw steps/s':>12} {'train steps/s':>14} {'ratio':>6} "
-              f"{'updates/s':>10} {'peak RSS MB':>12}")  # fmt: skip
+              f"{'no-TB steps/s':>14} {'ratio':>6} {'updates/s':>10} {'peak RSS MB':>12}")  # fmt: skip
     lines = [header]
     for row in rows:
         lines.append(
             f"{row.env:<12} {row.num_envs:>5} {row.raw_steps_per_second:>12,.0f} "
-            f"{row.train_steps_per_second:>14,.0f} {row.ratio:>6.2f} {row.updates_per_second:>10,.1f} "
-            f"{row.peak_rss_mb:>12,.0f}"
+            f"{row.train_steps_per_second:>14,.0f} {row.ratio:>6.2f} "
+            f"{row.untracked_steps_per_second:>14,.0f} {row.untracked_ratio:>6.2f} "
+            f"{row.updates_per_second:>10,.1f} {row.peak_rss_mb:>12,.0f}"
         )
     return "\n".join(lines)
 
