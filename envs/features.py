@@ -116,8 +116,9 @@ class _UnitBox(FeatureMap):
 
 
 class Polynomial(_UnitBox):
-    r"""``x(s) = [prod_i u_i^{c_i}]`` over all exponent vectors with ``sum_i c_i <= degree``
-    (the constant term, ``c = 0``, is the bias)."""
+    r"""``x(s) = [prod_i v_i^{c_i}]`` over all exponent vectors with ``sum_i c_i <= degree``, where
+    ``v = 2u - 1`` is the observation scaled to ``[-1, 1]`` (the constant term, ``c = 0``, is the
+    bias)."""
 
     def __init__(self, low: Array, high: Array, degree: int) -> None:
         super().__init__(low, high)

@@ -16,9 +16,7 @@ def make_config(tmp_path: Path):
     """``make_config(*overrides)`` -> a composed train config writing into ``tmp_path``."""
 
     def compose(*overrides: str) -> DictConfig:
-        return compose_train_config(
-            ["logging.progress_bar=false", f"run_dir={tmp_path / 'run'}", *overrides]
-        )
+        return compose_train_config(["logging.progress_bar=false", f"run_dir={tmp_path / 'run'}", *overrides])
 
     return compose
 

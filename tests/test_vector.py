@@ -57,10 +57,10 @@ def test_autoreset_step_is_skipped_and_returns_are_exact(mode):
 
 def test_single_runner_matches_the_vector_runner():
     single = SingleEnvRunner("test/Staircase-v0")
-    obs = single.reset(seed=0)
+    single.reset(seed=0)
     returns = []
     for _ in range(9):
-        obs, rewards, active, finished = single.step(np.zeros(1, dtype=np.int64))
+        _obs, _rewards, active, finished = single.step(np.zeros(1, dtype=np.int64))
         assert active.all()
         returns += finished.returns.tolist()
     assert returns == [6.0, 6.0, 6.0]
@@ -72,7 +72,7 @@ def test_buffer_grows_for_long_episodes_and_stays_per_env():
     for t in range(10):
         buffer.store(np.array([t, 100 + t]), np.array([0, 1]), np.array([1.0, 2.0]), active)
     buffer.finish(np.array([1]))
-    obs, actions, rewards, dones = buffer.get()
+    obs, _actions, rewards, dones = buffer.get()
     assert obs.tolist() == list(range(100, 110))
     assert rewards.tolist() == [2.0] * 10 and dones.tolist() == [False] * 9 + [True]
     assert buffer.length.tolist() == [10, 0]
@@ -84,6 +84,6 @@ def test_single_env_buffer_grows():
         buffer.store(np.array([t]), np.array([t % 2]), np.array([float(t)]), np.ones(1, dtype=bool))
     buffer.store(np.array([99]), np.array([0]), np.array([5.0]), np.zeros(1, dtype=bool))  # skipped
     buffer.finish(np.array([0]))
-    obs, actions, rewards, dones = buffer.get()
+    obs, _actions, rewards, dones = buffer.get()
     assert obs.tolist() == list(range(9)) and rewards.tolist() == [float(t) for t in range(9)]
     assert dones.tolist() == [False] * 8 + [True]
