@@ -40,13 +40,13 @@ class AgentConfig:
     """Gradient path: ``closed_form`` (policy.score) or ``autograd`` (policy.autograd_score)."""
     dtype: str = "float32"
     """Parameter dtype: float32 or float64."""
-    gamma: float = 0.95
+    gamma: float = 0.97
     """Discount factor in [0, 1]."""
     lr: float = 0.1
     """Policy step size alpha (> 0)."""
     optimizer: str = "adam"
     """``sgd`` (theta += alpha * gradient, the textbook rule) or ``adam``."""
-    episodes_per_update: int = 1
+    episodes_per_update: int = 2
     """Complete episodes averaged into one gradient estimate (>= 1)."""
     normalize_returns: bool = True
     """Standardise the returns (or advantages) of each batch to mean 0, std 1."""
