@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from agents.config import unknown_key_message
-from agents.errors import USER_ERROR_EXIT_CODE, UserError
+from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 
 T = TypeVar("T")
 
@@ -54,7 +54,10 @@ def run_or_exit(task: Callable[[], T]) -> T:
     try:
         return task()
     except UserError as error:
-        exit_with_user_error(error, getattr(error, "exit_code", USER_ERROR_EXIT_CODE))
+        if isinstance(error, RunInterrupted):  # not a mistake: say what happened, no "error:"
+            print(error, file=sys.stderr)
+            sys.exit(error.exit_code)
+        exit_with_user_error(error, error.exit_code)
 
 
 def _first_line(error: BaseException) -> str:
