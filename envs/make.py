@@ -39,7 +39,9 @@ def _close_ids(env_id: str) -> str:
     if not matches:
         lowered = env_id.lower().split("-")[0]
         matches = [i for i in gym.registry if lowered and lowered in i.lower()][:3]
-    return f" (did you mean {', '.join(matches)}?)" if matches else ""
+    if matches:
+        return f" (did you mean {', '.join(matches)}?)"
+    return " (list the registered ids with: python -c 'import gymnasium; gymnasium.pprint_registry()')"
 
 
 def check_env_id(env_id: str, env_kwargs: dict[str, Any] | None = None) -> EnvInfo:
