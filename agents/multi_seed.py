@@ -68,8 +68,10 @@ class MultiSeedTrainer:
         self.run_dir = root
         self.trainers: list[Trainer] = []
         for offset in range(cfg.num_seeds):
-            seed_cfg = OmegaConf.merge(cfg, {"seed": cfg.seed + offset, "num_seeds": 1,
-                                             "run_dir": str(root / f"seed{cfg.seed + offset}")})  # fmt: skip
+            seed_cfg = OmegaConf.merge(cfg, {
+                "seed": cfg.seed + offset, "num_seeds": 1, "run_dir": str(root / f"seed{cfg.seed + offset}"),
+                "logging": {"progress_bar": False},  # N bars would garble the terminal; the table follows
+            })  # fmt: skip
             self.trainers.append(Trainer(seed_cfg))
         params = [trainer.agent.policy.param for trainer in self.trainers]
         self.stacked = torch.stack([p.detach() for p in params])  # [N, *param.shape]

@@ -150,7 +150,7 @@ class Trainer:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         next_obs, rewards, active, finished = self.envs.step(actions)
         self.buffer.store(self.obs, actions, rewards, active)
-        self.env_steps += int(active.sum())
+        self.env_steps += np.count_nonzero(active)
         if finished.env_ids.size:
             self.buffer.finish(finished.env_ids)
             self._log_episodes(finished)
@@ -158,8 +158,10 @@ class Trainer:
         if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
             try:
                 self._update(time.perf_counter() - self.start)
-            except NumericalError as error:
-                self.finish(interrupted=False)
+            except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
+                self.finish(interrupted=False)  # nothing is lost: save the last good state, flush logs
+                if isinstance(error, UserError):
+                    raise
                 raise UserError(
                     f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
                     f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
@@ -338,7 +340,6 @@ def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
     if cfg.num_seeds > 1 and not cfg.resume:
         from agents.multi_seed import MultiSeedTrainer  # imports this module
 
-        validate(cfg)
         multi = MultiSeedTrainer(cfg).run()
         print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
         print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
