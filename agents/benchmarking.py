@@ -19,23 +19,13 @@ from pathlib import Path
 
 import gymnasium as gym
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from agents.cli import CONFIG_DIR
-from agents.config import register_configs
+from agents.cli import compose_train_config
 from agents.policies import LinearSoftmaxPolicy
 from agents.trainer import Trainer, TrainResult
 from envs.make import make_vector_env
 
 BENCHMARK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
-
-
-def compose_train_config(overrides: list[str]) -> DictConfig:
-    """``configs/train.yaml`` with ``overrides``, composed without running Hydra's app."""
-    register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        return compose("train", overrides=overrides)
 
 
 def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -> float:

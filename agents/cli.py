@@ -27,17 +27,27 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import hydra
+from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from agents.config import unknown_key_message
+from agents.config import register_configs, unknown_key_message
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 
 T = TypeVar("T")
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 """The project's ``configs/`` folder (absolute, so scripts may live anywhere)."""
+
+
+def compose_train_config(overrides: list[str]) -> DictConfig:
+    """``configs/train.yaml`` with ``overrides``, composed without running Hydra's app (for
+    tests, benchmarks and scripts that train in-process)."""
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        return compose("train", overrides=overrides)
+
 
 FULL_ERROR_VARIABLE = "HYDRA_FULL_ERROR"
 

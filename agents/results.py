@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.benchmarking import CONFIG_DIR, compose_train_config
+from agents.cli import CONFIG_DIR, compose_train_config
 from agents.tables import markdown_table
 from agents.trainer import Trainer
 

@@ -150,7 +150,7 @@ class Trainer:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         next_obs, rewards, active, finished = self.envs.step(actions)
         self.buffer.store(self.obs, actions, rewards, active)
-        self.env_steps += np.count_nonzero(active)
+        self.env_steps += int(np.count_nonzero(active))
         if finished.env_ids.size:
             self.buffer.finish(finished.env_ids)
             self._log_episodes(finished)

@@ -19,8 +19,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError
 
-from agents.benchmarking import compose_train_config
-from agents.cli import hydra_main
+from agents.cli import compose_train_config, hydra_main
 from agents.config import validate
 from agents.errors import UserError
 

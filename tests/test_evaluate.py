@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.benchmarking import compose_train_config
 from agents.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.cli import compose_train_config
 from agents.errors import UserError
 from agents.evaluation import EvaluateConfig, evaluate, load_agent
 from agents.trainer import train

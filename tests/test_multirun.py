@@ -17,7 +17,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
 
-from agents.benchmarking import CONFIG_DIR
+from agents.cli import CONFIG_DIR
 from agents.config import register_configs
 from agents.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, summary_table
 

@@ -32,6 +32,7 @@ def test_cartpole_run_writes_events_checkpoint_and_config(make_config, capsys):
     assert tags.HPARAMS_TEXT + "/text_summary" in events.Tags()["tensors"]
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f"tensorboard: tensorboard --logdir {run_dir}"
+    assert type(result.env_steps) is int  # counters stay JSON-serialisable (sweep summaries)
     checkpoint = load_checkpoint(run_dir)
     assert checkpoint["counters"]["env_steps"] == result.env_steps
     assert checkpoint["policy"]["weight"].shape == (5, 2)
