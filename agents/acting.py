@@ -7,6 +7,10 @@ numpy view that shares its memory (CPU) or a host copy refreshed after each upda
 samples with the Gumbel-max trick, exact for a softmax and free of exponentials::
 
     A = argmax_a (h(s, a) + g_a),   g_a ~ Gumbel(0, 1) i.i.d.   =>   P(A = a) = softmax(h)_a
+
+The noise is drawn a block of steps at a time (one generator call per ``NOISE_BLOCK_VALUES``
+values instead of one per step); numpy draws a block's values in the same order as separate
+calls would, so the actions are the same either way. A checkpoint keeps the unused rest.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.policies import SoftmaxPolicy
+
+NOISE_BLOCK_VALUES = 4096
+"""Gumbel values drawn per generator call (at least one step's worth)."""
 
 
 class Actor:
@@ -25,6 +32,8 @@ class Actor:
 
     def __init__(self, policy: SoftmaxPolicy, rng: np.random.Generator) -> None:
         self.policy, self.rng = policy, rng
+        self.block = np.zeros((0, 0))
+        self.cursor = 0
         self.refresh()
 
     def refresh(self) -> None:
@@ -34,7 +43,23 @@ class Actor:
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """Sampled actions ``[B]`` (int64)."""
         logits = inputs @ self.param  # h(s, .)   [B, A]
-        return np.argmax(logits + self.rng.gumbel(size=logits.shape), axis=-1)
+        return np.argmax(logits + self.noise(logits.shape), axis=-1)
+
+    def noise(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The next ``shape`` of i.i.d. Gumbel(0, 1) values from this actor's generator."""
+        if self.cursor == len(self.block) or self.block.shape[1:] != shape:
+            rows = max(1, NOISE_BLOCK_VALUES // max(1, int(np.prod(shape))))
+            self.block, self.cursor = self.rng.gumbel(size=(rows, *shape)), 0
+        self.cursor += 1
+        return self.block[self.cursor - 1]
+
+    def state_dict(self) -> dict[str, object]:
+        """The generator and the unused noise (so a resumed run samples the same actions)."""
+        return {"rng": self.rng.bit_generator.state, "unused_noise": self.block[self.cursor :].copy()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.block, self.cursor = np.asarray(state["unused_noise"]), 0
 
     def greedy(self, inputs: np.ndarray) -> np.ndarray:
         """``argmax_a pi(a|s)``; ``[B]``."""

@@ -98,7 +98,7 @@ class MultiSeedTrainer:
             logits = np.matmul(inputs, params[:, None, :, None])[..., 0]
         else:  # W [n, d, A]: logits = x [n, E, d] @ W
             logits = np.matmul(inputs, params)
-        noise = np.stack([t.actor.rng.gumbel(size=logits.shape[1:]) for t in trainers])
+        noise = np.stack([t.actor.noise(logits.shape[1:]) for t in trainers])
         return np.argmax(logits + noise, axis=-1)
 
     def run(self) -> MultiSeedResult:

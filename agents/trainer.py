@@ -264,7 +264,7 @@ class Trainer:
             },
             "recent_returns": list(self.recent_returns),
             "rng": {
-                "actor": self.actor.rng.bit_generator.state,
+                "actor": self.actor.state_dict(),
                 "python": list(random.getstate()[1]),
                 "numpy": np.random.get_state(legacy=False),
                 "torch": torch.get_rng_state(),
@@ -285,7 +285,7 @@ class Trainer:
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
         rng = state["rng"]
-        self.actor.rng.bit_generator.state = rng["actor"]
+        self.actor.load_state_dict(rng["actor"])
         python_state = random.getstate()
         random.setstate((python_state[0], tuple(int(v) for v in rng["python"]), python_state[2]))
         np.random.set_state(rng["numpy"])

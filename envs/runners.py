@@ -75,8 +75,8 @@ class SingleEnvRunner:
 
     def restore(self, state: dict[str, Any], buffer: EpisodeBuffer, seed: int) -> np.ndarray:
         """Rebuild the env exactly as it was: redo the last reset, replay the episode's actions
-        (``buffer`` holds them: column 0, rows ``[0, length)``)."""
-        actions_in_progress = buffer.actions[: buffer.length[0], 0]
+        (``buffer`` holds them)."""
+        _, actions_in_progress, _ = buffer.in_progress(0)
         start = state["episode_start"]
         if "seed" in start:
             obs = self._reset(int(start["seed"]))
@@ -126,7 +126,7 @@ class VectorEnvRunner:
 
     def restore(self, state: dict[str, Any], buffer: EpisodeBuffer, seed: int) -> np.ndarray:
         """Start fresh episodes in every sub-env, dropping the ones in progress (see above)."""
-        buffer.length[:] = 0
+        buffer.drop_in_progress()
         return self.reset(seed=seed)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:

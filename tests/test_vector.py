@@ -87,3 +87,38 @@ def test_single_env_buffer_grows():
     obs, _actions, rewards, dones = buffer.get()
     assert obs.tolist() == list(range(9)) and rewards.tolist() == [float(t) for t in range(9)]
     assert dones.tolist() == [False] * 8 + [True]
+
+
+def test_buffer_compacts_and_grows_without_mixing_episodes():
+    """Random episode lengths in 3 sub-envs with autoreset rows, a capacity far below the run:
+    every finished episode is exactly what its sub-env stored, and the rows stay bounded."""
+    rng = np.random.default_rng(0)
+    num_envs = 3
+    buffer = EpisodeBuffer(num_envs, (), np.int64, capacity=4)
+    expected: list[list[int]] = [[] for _ in range(num_envs)]
+    remaining = rng.integers(1, 40, size=num_envs)
+    autoreset = np.zeros(num_envs, dtype=bool)
+    finished_expected, finished_got = [], []
+    for t in range(3000):
+        active = ~autoreset
+        obs = np.array([t * 10 + e for e in range(num_envs)])
+        buffer.store(obs, np.zeros(num_envs, dtype=np.int64), obs.astype(float), active)
+        for e in np.flatnonzero(active):
+            expected[e].append(int(obs[e]))
+            remaining[e] -= 1
+        ended = np.flatnonzero(active & (remaining == 0))
+        if ended.size:
+            buffer.finish(ended)
+            for e in ended:
+                finished_expected.append(expected[e])
+                expected[e] = []
+                remaining[e] = rng.integers(1, 40)
+        autoreset = np.zeros(num_envs, dtype=bool)
+        autoreset[ended] = True
+        if buffer.num_finished >= 5:
+            finished_got += [ep[0].tolist() for ep in buffer.finished]
+            buffer.get()
+    finished_got += [ep[0].tolist() for ep in buffer.finished]
+    assert finished_got == finished_expected and len(finished_got) > 100
+    assert [buffer.in_progress(e)[0].tolist() for e in range(num_envs)] == expected
+    assert buffer.obs.shape[0] <= 4 * 40  # bounded by the longest episode, not by 3000 steps
