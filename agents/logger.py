@@ -33,18 +33,48 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 class Logger:
-    """TensorBoard scalars against env steps (a no-op writer when ``logging.tensorboard=false``)."""
+    """TensorBoard scalars against env steps (a no-op writer when ``logging.tensorboard=false``).
 
-    def __init__(self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None) -> None:
+    :param each_episode: one point per finished episode; else the mean of the episodes that ended
+        since the last point, written with the update statistics (``logging.episode_stats``).
+    """
+
+    def __init__(
+        self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None,
+        each_episode: bool = True,
+    ) -> None:  # fmt: skip
         self.writer = SummaryWriter(str(run_dir), purge_step=purge_step) if enabled else None
         if self.writer is not None and purge_step is None:
             self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
+        self.each_episode = each_episode
+        self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
 
     def scalar(self, tag: str, value: float, env_steps: int) -> None:
         if self.writer is not None:
             self.writer.add_scalar(tag, value, env_steps)
 
+    def episodes(self, returns: list[float], lengths: list[int], env_steps: int) -> None:
+        """Episodes that ended at ``env_steps``: written now, or added to the next mean."""
+        if self.writer is None:
+            return
+        if not self.each_episode:
+            self.pending_episodes += len(returns)
+            self.pending_return += sum(returns)
+            self.pending_length += sum(lengths)
+            return
+        for episode_return, length in zip(returns, lengths, strict=True):
+            self.writer.add_scalar(tags.EPISODIC_RETURN, episode_return, env_steps)
+            self.writer.add_scalar(tags.EPISODIC_LENGTH, length, env_steps)
+
+    def episode_means(self, env_steps: int) -> None:
+        """Write the mean return and length of the episodes added since the last call, if any."""
+        if self.pending_episodes:
+            self.scalar(tags.EPISODIC_RETURN, self.pending_return / self.pending_episodes, env_steps)
+            self.scalar(tags.EPISODIC_LENGTH, self.pending_length / self.pending_episodes, env_steps)
+            self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
+
     def update(self, stats: UpdateStats, lr: float, steps_per_second: float, env_steps: int) -> None:
+        self.episode_means(env_steps)
         for tag, value in (
             (tags.POLICY_OBJECTIVE, stats.policy_objective),
             (tags.BATCH_RETURN, stats.mean_return),
@@ -59,6 +89,7 @@ class Logger:
         """One row of TensorBoard's HParams tab: the flat config against ``final/<metric>`` scalars."""
         if self.writer is None:
             return
+        self.episode_means(env_steps)
         flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
         values = {key: v if type(v) in (int, float, str) else str(v) for key, v in flat.items()}  # bool: str
         metrics = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}

@@ -1,7 +1,8 @@
 """TensorBoard tags, one place (the README's table lists them). ``section/snake_case``, x = env steps."""
 
 EPISODIC_RETURN = "charts/episodic_return"
-"""Undiscounted return of each finished episode."""
+"""Undiscounted return of each finished episode (``logging.episode_stats=mean``: the mean over
+the episodes that ended since the last point)."""
 EPISODIC_LENGTH = "charts/episodic_length"
 """Length of each finished episode."""
 STEPS_PER_SECOND = "charts/steps_per_second"

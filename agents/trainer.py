@@ -121,7 +121,9 @@ class Trainer:
         if resume_from is not None:
             self.load_state_dict(resume_from)
         purge_step = self.env_steps if resume_from is not None else None
-        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config, purge_step)
+        stats = cfg.logging.episode_stats
+        each_episode = stats == "each" or (stats == "auto" and cfg.vector.num_envs == 1)
+        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config, purge_step, each_episode)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -196,11 +198,10 @@ class Trainer:
         )  # fmt: skip
 
     def _log_episodes(self, finished: Finished) -> None:
-        for episode_return, length in zip(finished.returns.tolist(), finished.lengths.tolist(), strict=False):
-            self.recent_returns.append(episode_return)
-            self.logger.scalar(tags.EPISODIC_RETURN, episode_return, self.env_steps)
-            self.logger.scalar(tags.EPISODIC_LENGTH, length, self.env_steps)
-        self.episodes += finished.env_ids.size
+        returns = finished.returns.tolist()
+        self.recent_returns.extend(returns)
+        self.episodes += len(returns)
+        self.logger.episodes(returns, finished.lengths.tolist(), self.env_steps)
 
     def _update(self, elapsed: float) -> None:
         obs, actions, rewards, dones = self.buffer.get()

@@ -85,3 +85,21 @@ def test_quick_progress_on_cartpole(make_config):
     """A short run must clearly improve on the random policy's ~22 steps per episode."""
     result = train(make_config("budget.total_env_steps=20000", "seed=0"))
     assert result.final_mean_return > 100
+
+
+def test_vector_envs_log_the_mean_of_the_episodes_since_the_last_point(make_config, tmp_path):
+    """``logging.episode_stats``: ``auto`` with 4 envs writes, at each point, the mean of exactly
+    the episodes that ``each`` writes one by one since the previous point (same seed, same run)."""
+    common = ["vector.num_envs=4", "budget.total_env_steps=6000", "logging.interval_steps=500"]
+    each = train(make_config(*common, "logging.episode_stats=each", f"run_dir={tmp_path / 'each'}"))
+    auto = train(make_config(*common, f"run_dir={tmp_path / 'auto'}"))
+    assert each.recent_returns == auto.recent_returns
+    per_episode = EventAccumulator(str(each.run_dir)).Reload().Scalars(tags.EPISODIC_RETURN)
+    means = EventAccumulator(str(auto.run_dir)).Reload().Scalars(tags.EPISODIC_RETURN)
+    assert len(per_episode) == each.episodes and 3 <= len(means) < each.episodes / 4
+    previous_step = -1
+    for point in means:
+        group = [e.value for e in per_episode if previous_step < e.step <= point.step]
+        assert point.value == pytest.approx(np.mean(group), rel=1e-6)
+        previous_step = point.step
+    assert previous_step >= per_episode[-1].step  # the last episodes are written at the end
