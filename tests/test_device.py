@@ -1,0 +1,41 @@
+"""``device=cuda``: policy and updates on the GPU, acting from a host copy (skipped without a GPU).
+
+Without a GPU, ``tests/test_cli.py`` checks the one-line error instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.checkpoint import load_checkpoint
+from agents.trainer import Trainer, train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def test_a_cuda_update_equals_the_cpu_update(make_config, tmp_path):
+    """The same complete episodes give the same float64 update on either device."""
+    rng = np.random.default_rng(0)
+    episodes = [
+        (rng.normal(size=(n, 4)).astype(np.float32), rng.integers(0, 2, n), np.ones(n)) for n in (7, 30, 12)
+    ]
+    weights = {}
+    for device in ("cpu", "cuda"):
+        overrides = ["agent.dtype=float64", "agent.episodes_per_update=3", "agent.baseline=value"]
+        trainer = Trainer(make_config(*overrides, f"device={device}", f"run_dir={tmp_path / device}"))
+        assert trainer.agent.policy.param.device.type == device
+        for _ in range(3):  # three updates: Adam's state lives on the device too
+            trainer.buffer.finished = list(episodes)
+            trainer._update(1.0)
+        weights[device] = trainer.agent.policy.param.detach().cpu()
+        assert np.array_equal(trainer.actor.param, weights[device].numpy())  # acting reads a host copy
+    torch.testing.assert_close(weights["cuda"], weights["cpu"], rtol=1e-10, atol=1e-12)
+
+
+def test_cuda_training_learns_and_saves_a_cpu_loadable_checkpoint(make_config):
+    result = train(make_config("device=cuda", "budget.total_env_steps=20000"))
+    assert result.final_mean_return > 100
+    weight = load_checkpoint(result.run_dir)["policy"]["weight"]
+    assert weight.device.type == "cpu" and torch.isfinite(weight).all()
