@@ -23,6 +23,11 @@ NOISE_BLOCK_VALUES = 4096
 """Gumbel values drawn per generator call (at least one step's worth)."""
 
 
+def noise_block_rows(shape: tuple[int, ...]) -> int:
+    """Steps of noise drawn per generator call for actions of ``shape``."""
+    return max(1, NOISE_BLOCK_VALUES // max(1, int(np.prod(shape))))
+
+
 class Actor:
     """Samples ``A ~ pi(.|s)`` for a batch of policy inputs with its own numpy generator.
 
@@ -47,11 +52,18 @@ class Actor:
 
     def noise(self, shape: tuple[int, ...]) -> np.ndarray:
         """The next ``shape`` of i.i.d. Gumbel(0, 1) values from this actor's generator."""
-        if self.cursor == len(self.block) or self.block.shape[1:] != shape:
-            rows = max(1, NOISE_BLOCK_VALUES // max(1, int(np.prod(shape))))
-            self.block, self.cursor = self.rng.gumbel(size=(rows, *shape)), 0
-        self.cursor += 1
-        return self.block[self.cursor - 1]
+        cursor = self.cursor
+        if cursor == len(self.block) or shape != self.block.shape[1:]:
+            self.refill(np.empty((noise_block_rows(shape), *shape)))
+            cursor = 0
+        self.cursor = cursor + 1
+        return self.block[cursor]
+
+    def refill(self, block: np.ndarray) -> None:
+        """Fill ``block`` ``[rows, *shape]`` with the next noise values and read from it next (a
+        multi-seed run passes a slice of one array for all seeds and moves ``cursor`` itself)."""
+        block[...] = self.rng.gumbel(size=block.shape)
+        self.block, self.cursor = block, 0
 
     def state_dict(self) -> dict[str, object]:
         """The generator and the unused noise (so a resumed run samples the same actions)."""

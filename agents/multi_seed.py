@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from agents.acting import noise_block_rows
 from agents.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
 
 
@@ -82,6 +83,11 @@ class MultiSeedTrainer:
         self.stacked_numpy = self.stacked.numpy() if self.stacked.device.type == "cpu" else None
         feature_map = self.trainers[0].agent.inputs.feature_map
         self.shared_inputs = not feature_map.state_dict()  # stateless maps: one call for all seeds
+        # Every seed's actor reads its noise from its own slice of one array [N, rows, E, A]; live
+        # seeds step in lockstep, so one row counter serves all (see _actions and run).
+        shape = (cfg.vector.num_envs, self.trainers[0].info.n_actions)
+        self.noise = np.empty((cfg.num_seeds, noise_block_rows(shape), *shape))
+        self.noise_row = self.noise.shape[1]  # empty: the first step draws
 
     def _actions(self, live: list[int]) -> np.ndarray:
         """``[len(live), num_envs]`` actions, one batched logits computation for all live seeds."""
@@ -93,12 +99,19 @@ class MultiSeedTrainer:
         else:
             inputs = np.stack([t.agent.inputs(t.obs) for t in trainers])
         params = self.stacked_numpy if self.stacked_numpy is not None else self.stacked.cpu().numpy()
-        params = params[live]
+        if len(live) < len(self.trainers):
+            params = params[live]
         if params.ndim == 2:  # theta [n, d]: logits = phi [n, E, A, d] @ theta
             logits = np.matmul(inputs, params[:, None, :, None])[..., 0]
         else:  # W [n, d, A]: logits = x [n, E, d] @ W
             logits = np.matmul(inputs, params)
-        noise = np.stack([t.actor.noise(logits.shape[1:]) for t in trainers])
+        if self.noise_row == self.noise.shape[1]:  # each seed draws its next block from its generator
+            for index in live:
+                self.trainers[index].actor.refill(self.noise[index])
+            self.noise_row = 0
+        seeds = slice(None) if len(live) == len(self.trainers) else live
+        noise = self.noise[seeds, self.noise_row]
+        self.noise_row += 1
         return np.argmax(logits + noise, axis=-1)
 
     def run(self) -> MultiSeedResult:
@@ -109,8 +122,13 @@ class MultiSeedTrainer:
             live = [i for i, t in enumerate(self.trainers) if not t.done]
             while live:
                 actions = self._actions(live)
-                for row, index in enumerate(live):
-                    self.trainers[index].step(actions[row])
-                live = [i for i in live if not self.trainers[i].done]
+                still_live = []
+                for index, seed_actions in zip(live, actions, strict=True):
+                    trainer = self.trainers[index]
+                    trainer.actor.cursor = self.noise_row  # the actor's own state, for its checkpoints
+                    trainer.step(seed_actions)
+                    if not trainer.done:
+                        still_live.append(index)
+                live = still_live
         results = [trainer.finish() for trainer in self.trainers]
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)

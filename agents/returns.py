@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.nn.functional import pad
 
 
-def _shift_left(values: Tensor, offset: int, fill: float) -> Tensor:
-    """``out[..., t] = values[..., t + offset]``, ``fill`` past the end."""
-    tail = values.new_full((*values.shape[:-1], offset), fill)
-    return torch.cat([values[..., offset:], tail], dim=-1)
+def _shift_left(values: Tensor, offset: int) -> Tensor:
+    """``out[..., t] = values[..., t + offset]``, 0 past the end."""
+    return pad(values[..., offset:], (0, offset))
 
 
 def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = None) -> Tensor:
@@ -37,8 +37,8 @@ def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = Non
     returns = rewards.clone()  # b_t
     offset = 1
     while offset < rewards.shape[-1]:  # ceil(log2 T) doubling steps
-        returns = returns + decay * _shift_left(returns, offset, 0.0)
-        decay = decay * _shift_left(decay, offset, 0.0)
+        returns = returns + decay * _shift_left(returns, offset)
+        decay = decay * _shift_left(decay, offset)
         offset *= 2
     return returns
 

@@ -152,7 +152,7 @@ class Trainer:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         next_obs, rewards, active, finished = self.envs.step(actions)
         self.buffer.store(self.obs, actions, rewards, active)
-        self.env_steps += int(np.count_nonzero(active))
+        self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
         if finished.env_ids.size:
             self.buffer.finish(finished.env_ids)
             self._log_episodes(finished)

@@ -53,6 +53,7 @@ class SingleEnvRunner:
         self.env = gym.make(env_id, **(env_kwargs or {}))
         self.single_observation_space = self.env.observation_space
         self.active = np.ones(1, dtype=bool)
+        self.reward = np.zeros(1)  # reused each step: the trainer copies it into its buffer at once
         self.episode_return, self.episode_length = 0.0, 0
         self.episode_start: dict[str, Any] = {}
 
@@ -92,6 +93,7 @@ class SingleEnvRunner:
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:
         obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check
+        self.reward[0] = reward
         self.episode_return += float(reward)
         self.episode_length += 1
         finished = NO_EPISODE
@@ -99,7 +101,7 @@ class SingleEnvRunner:
             finished = Finished(np.zeros(1, dtype=np.int64), np.array([self.episode_return]),
                                 np.array([self.episode_length]))  # fmt: skip
             obs = self._reset()
-        return np.asarray(obs)[None], np.array([reward], dtype=np.float64), self.active, finished
+        return np.asarray(obs)[None], self.reward, self.active, finished
 
     def close(self) -> None:
         self.env.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from agents.checkpoint import load_checkpoint
@@ -10,7 +11,10 @@ from agents.trainer import train
 
 
 def test_multi_seed_equals_separate_runs(make_config, tmp_path):
-    common = ["budget.total_env_steps=3000", "agent.dtype=float64", "budget.stop_at_target=false"]
+    """Seeds stop at a low target at different steps, so the batched acting runs with all seeds
+    and with some; each seed's parameters, returns and sampling state equal its own run's."""
+    common = ["budget.total_env_steps=3000", "agent.dtype=float64"]
+    common += ["budget.target_return=40", "budget.window=5"]
     together = MultiSeedTrainer(
         make_config(*common, "seed=10", "num_seeds=3", f"run_dir={tmp_path / 'multi'}")
     ).run()
@@ -19,8 +23,12 @@ def test_multi_seed_equals_separate_runs(make_config, tmp_path):
         alone = train(make_config(*common, f"seed={seed}", f"run_dir={tmp_path / f'alone{seed}'}"))
         assert joint.recent_returns == alone.recent_returns
         assert joint.env_steps == alone.env_steps
-        weights = [load_checkpoint(r.run_dir)["policy"]["weight"] for r in (joint, alone)]
-        assert torch.equal(weights[0], weights[1])
+        joint_state, alone_state = (load_checkpoint(r.run_dir) for r in (joint, alone))
+        assert torch.equal(joint_state["policy"]["weight"], alone_state["policy"]["weight"])
+        actors = [state["rng"]["actor"] for state in (joint_state, alone_state)]
+        assert actors[0]["rng"] == actors[1]["rng"]
+        assert np.array_equal(actors[0]["unused_noise"], actors[1]["unused_noise"])
+    assert len({r.env_steps for r in together.results}) > 1, "the seeds should stop at different steps"
     assert "3 seeds in" in together.table()
 
 
