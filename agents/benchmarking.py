@@ -28,9 +28,13 @@ from envs.make import make_vector_env
 BENCHMARK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
 
 
-def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
+def raw_env_steps_per_second(
+    env_id: str, num_envs: int, seconds: float = 2.0, with_stats: bool = False
+) -> float:
     """Random-action steps/s of the env itself: ``gym.make`` for one env (resetting by hand),
-    Gymnasium's native vector env (else sync) for several; no agent code at all."""
+    Gymnasium's native vector env (else sync) for several; no agent code at all. ``with_stats``
+    keeps the ``RecordEpisodeStatistics`` wrapper that training uses on vector envs (the floor
+    for training speed there)."""
     if num_envs == 1:
         env = gym.make(env_id)
         env.reset(seed=0)
@@ -43,7 +47,8 @@ def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -
                     env.reset()
             steps += 1000
         return steps / (time.perf_counter() - start)
-    envs = make_vector_env(env_id, num_envs, "native").unwrapped
+    envs = make_vector_env(env_id, num_envs, "native")
+    envs = envs if with_stats else envs.unwrapped
     envs.reset(seed=0)
     envs.action_space.seed(0)
     steps, start = 0, time.perf_counter()
@@ -107,6 +112,9 @@ class SpeedRow:
     env: str
     num_envs: int
     raw_steps_per_second: float
+    stats_steps_per_second: float
+    """Random-action steps/s with the ``RecordEpisodeStatistics`` wrapper training uses (vector
+    envs; one env counts its episodes in the runner, so this equals the raw figure there)."""
     train_steps_per_second: float
     untracked_steps_per_second: float
     """Training steps/s with ``logging.tensorboard=false``: what the event writer costs."""
@@ -133,10 +141,11 @@ def measure_speed(env_id: str, num_envs: int, steps: int) -> SpeedRow:
     """Raw env steps/s, then training steps/s on the same env (call in a fresh process so that
     the peak RSS is this run's own)."""
     raw = raw_env_steps_per_second(env_id, num_envs)
+    with_stats = raw_env_steps_per_second(env_id, num_envs, with_stats=True) if num_envs > 1 else raw
     result = training_run(speed_overrides(env_id, num_envs, steps))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
     untracked = training_run([*speed_overrides(env_id, num_envs, steps), "logging.tensorboard=false"])
-    return SpeedRow(env_id, num_envs, raw, result.env_steps / result.seconds,
+    return SpeedRow(env_id, num_envs, raw, with_stats, result.env_steps / result.seconds,
                     untracked.env_steps / untracked.seconds, result.updates / result.seconds,
                     peak_mb, result.env_steps)  # fmt: skip
 
@@ -154,12 +163,15 @@ def speed_row_json(row: SpeedRow) -> str:
 
 
 def speed_table(rows: list[SpeedRow]) -> str:
-    header = (f"{'env':<12} {'envs':>5} {'raw steps/s':>12} {'train steps/s':>14} {'ratio':>6} "
-              f"{'no-TB steps/s':>14} {'ratio':>6} {'updates/s':>10} {'peak RSS MB':>12}")  # fmt: skip
+    header = (
+        f"{'env':<12} {'envs':>5} {'raw steps/s':>12} {'RES/raw':>7} {'train steps/s':>14} "
+        f"{'ratio':>6} {'no-TB steps/s':>14} {'ratio':>6} {'updates/s':>10} {'peak RSS MB':>12}"
+    )
     lines = [header]
     for row in rows:
         lines.append(
             f"{row.env:<12} {row.num_envs:>5} {row.raw_steps_per_second:>12,.0f} "
+            f"{row.stats_steps_per_second / row.raw_steps_per_second:>7.2f} "
             f"{row.train_steps_per_second:>14,.0f} {row.ratio:>6.2f} "
             f"{row.untracked_steps_per_second:>14,.0f} {row.untracked_ratio:>6.2f} "
             f"{row.updates_per_second:>10,.1f} {row.peak_rss_mb:>12,.0f}"
@@ -196,3 +208,32 @@ def solve_times(env_id: str, seeds: list[int], budget: int, overrides: list[str]
         steps.append(result.env_steps if result.reached_target else None)
         seconds.append(result.seconds)
     return SolveTimes(steps, seconds)
+
+
+@dataclass
+class ManySeeds:
+    """One process training ``num_seeds`` seeds side by side (``num_seeds=N``)."""
+
+    num_seeds: int
+    steps_per_seed: int
+    seconds: float
+    """Wall seconds, building the trainers included."""
+
+    @property
+    def microseconds_per_step(self) -> float:
+        return self.seconds / (self.num_seeds * self.steps_per_seed) * 1e6
+
+
+def many_seeds(
+    env_id: str, num_seeds: int, steps_per_seed: int, overrides: list[str] | None = None
+) -> ManySeeds:
+    """Wall time of ``num_seeds`` x ``steps_per_seed`` env steps in this process, default logging."""
+    from agents.multi_seed import MultiSeedTrainer
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        cfg = compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", f"env={env_id}",
+                                    f"num_seeds={num_seeds}", f"budget.total_env_steps={steps_per_seed}",
+                                    "budget.stop_at_target=false", *(overrides or [])])  # fmt: skip
+        start = time.perf_counter()
+        MultiSeedTrainer(cfg).run()
+        return ManySeeds(num_seeds, steps_per_seed, time.perf_counter() - start)
