@@ -47,6 +47,11 @@ def _p_log_p(log_probs: Tensor) -> Tensor:
     return torch.where(log_probs > -torch.inf, log_probs.exp() * log_probs, 0.0)
 
 
+def entropy_of(log_probs: Tensor) -> Tensor:
+    r"""``H = -sum_a pi(a) log pi(a)`` from ``log pi`` ``[..., A]``; shape ``[...]``."""
+    return -_p_log_p(log_probs).sum(-1)
+
+
 class _SoftmaxPolicy(nn.Module):
     """What both parameterisations share once :meth:`logits` is defined.
 
@@ -95,8 +100,7 @@ class _SoftmaxPolicy(nn.Module):
 
     def entropy(self, features: Tensor) -> Tensor:
         r"""``H(pi(.|s)) = -sum_a pi(a|s) log pi(a|s)``; shape ``[B]``."""
-        log_probs = self.log_probs(features)
-        return -_p_log_p(log_probs).sum(-1)
+        return entropy_of(self.log_probs(features))
 
     def sample(self, features: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``A ~ pi(.|s)`` for every row by inverse-CDF sampling; shape ``[B]`` (int64)."""

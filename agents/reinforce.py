@@ -26,7 +26,7 @@ from torch import Tensor
 
 from agents.baselines import make_baseline
 from agents.config import AgentConfig
-from agents.policies import ScoreFn, SoftmaxPolicy
+from agents.policies import ScoreFn, SoftmaxPolicy, entropy_of
 from agents.returns import discount_weights, discounted_returns
 
 
@@ -154,8 +154,9 @@ class Reinforce:
             grad_norm, advantages = self._step(batch, slice(None), returns, weights, num_episodes)
         if not with_stats:
             return UpdateStats(math.nan, math.nan, grad_norm, mean_return)
-        log_prob = self.policy.log_prob(batch.inputs, batch.actions)
-        entropy = float(self.policy.entropy(batch.inputs).mean())
+        log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
+        log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
+        entropy = float(entropy_of(log_probs).mean())
         objective = float((weights * advantages * log_prob).double().sum() / num_episodes)
         return UpdateStats(objective, entropy, grad_norm, mean_return)
 

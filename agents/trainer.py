@@ -206,9 +206,10 @@ class Trainer:
     def _update(self, elapsed: float) -> None:
         obs, actions, rewards, dones = self.buffer.get()
         inputs = self.agent.inputs
+        states = self._tensor(inputs.state(obs))
         batch = EpisodeBatch(
-            inputs=self._tensor(inputs(obs)),
-            states=self._tensor(inputs.state(obs)),
+            inputs=states if inputs.form == "state" else self._tensor(inputs(obs)),  # x(s) twice: once
+            states=states,
             actions=torch.from_numpy(actions).to(self.device),
             rewards=self._tensor(rewards),
             dones=torch.from_numpy(dones).to(self.device),
