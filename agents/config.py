@@ -129,9 +129,9 @@ class LoggingConfig:
     episode_stats: str = "auto"
     """``each``: one point per finished episode (CleanRL); ``mean``: the mean return and length of
     the episodes that ended since the last point, written with the update statistics (SB3's
-    ``ep_rew_mean``, over the interval); ``auto``: ``each`` with one env, ``mean`` with several
-    (256 CartPole envs finish thousands of episodes a second, and each TensorBoard scalar costs
-    ~40 us of pure-Python CRC)."""
+    ``ep_rew_mean``, over the interval); ``auto``: ``each`` for one run with one env, ``mean``
+    with vector envs or ``num_seeds > 1`` (256 CartPole envs finish thousands of episodes a
+    second, and each TensorBoard scalar costs ~40 us of pure-Python CRC)."""
 
 
 @dataclass

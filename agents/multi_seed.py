@@ -68,10 +68,13 @@ class MultiSeedTrainer:
         root = resolve_run_dir(cfg)
         self.run_dir = root
         self.trainers: list[Trainer] = []
+        episode_stats = "mean" if cfg.logging.episode_stats == "auto" else cfg.logging.episode_stats
         for offset in range(cfg.num_seeds):
             seed_cfg = OmegaConf.merge(cfg, {
                 "seed": cfg.seed + offset, "num_seeds": 1, "run_dir": str(root / f"seed{cfg.seed + offset}"),
-                "logging": {"progress_bar": False},  # N bars would garble the terminal; the table follows
+                # N bars would garble the terminal (the table follows); N x every episode would
+                # make TensorBoard's writers the bottleneck (curves over seeds use the means)
+                "logging": {"progress_bar": False, "episode_stats": episode_stats},
             })  # fmt: skip
             self.trainers.append(Trainer(seed_cfg))
         params = [trainer.agent.policy.param for trainer in self.trainers]
