@@ -126,9 +126,10 @@ class Reinforce:
     def update(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:
         """One REINFORCE update from a batch of complete episodes (gradients by the policy's
         score functions, so no autograd graph is recorded here). ``with_stats=False`` skips the
-        entropy and objective (reported as nan), which only logging needs."""
+        entropy, objective and mean return (reported as nan), which only logging needs."""
         cfg = self.cfg
-        if batch.num_episodes == 0 or not bool(batch.dones[-1]):
+        num_episodes = batch.num_episodes
+        if num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
         returns = discounted_returns(batch.rewards, cfg.gamma, batch.dones)  # G_t
         if not torch.isfinite(returns).all():
@@ -138,9 +139,6 @@ class Reinforce:
             if cfg.discount_weighting
             else torch.ones_like(returns)
         )
-        num_episodes = batch.num_episodes
-        episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
-        mean_return = float(returns[episode_starts].mean())
         if cfg.per_step_updates:
             if cfg.normalize_returns:
                 returns = _standardize(returns)
@@ -153,7 +151,9 @@ class Reinforce:
         else:
             grad_norm, advantages = self._step(batch, slice(None), returns, weights, num_episodes)
         if not with_stats:
-            return UpdateStats(math.nan, math.nan, grad_norm, mean_return)
+            return UpdateStats(math.nan, math.nan, grad_norm, math.nan)
+        episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
+        mean_return = float(returns[episode_starts].mean())
         log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
         entropy = float(entropy_of(log_probs).mean())
