@@ -198,13 +198,14 @@ class SolveTimes:
         )
 
 
-def solve_times(env_id: str, seeds: list[int], budget: int, overrides: list[str] | None = None) -> SolveTimes:
-    """Default config, one seed after the other (so each wall time is that run's own)."""
+def solve_times(env_id: str, seeds: list[int], overrides: list[str] | None = None) -> SolveTimes:
+    """``overrides`` (e.g. ``experiment=cartpole``) with each seed, one after the other (so each
+    wall time is that run's own), stopping at the env's threshold or the config's budget."""
     steps: list[int | None] = []
     seconds: list[float] = []
     for seed in seeds:
-        result = training_run([f"env={env_id}", f"seed={seed}", f"budget.total_env_steps={budget}",
-                               "logging.tensorboard=false", *(overrides or [])])  # fmt: skip
+        result = training_run([f"env={env_id}", *(overrides or []), f"seed={seed}",
+                               "budget.stop_at_target=true", "logging.tensorboard=false"])  # fmt: skip
         steps.append(result.env_steps if result.reached_target else None)
         seconds.append(result.seconds)
     return SolveTimes(steps, seconds)

@@ -156,8 +156,9 @@ class Trainer:
         if finished.env_ids.size:
             self.buffer.finish(finished.env_ids)
             self._log_episodes(finished)
+            self.reached = self._target_reached()  # checked per episode: "steps to 475" is exact
         self.obs = next_obs
-        if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
+        if len(self.buffer.finished) >= self.cfg.agent.episodes_per_update:
             try:
                 self._update(time.perf_counter() - self.start)
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
@@ -168,7 +169,6 @@ class Trainer:
                     f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
                     f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
                 ) from None
-            self.reached = self._target_reached()
             self.bar.update(self.env_steps - self.bar.n)
             self.bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
         if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:

@@ -7,6 +7,7 @@ from agents.benchmarking import (
     many_seeds,
     measure_speed_in_subprocess,
     raw_env_steps_per_second,
+    solve_times,
     speed_table,
 )
 
@@ -36,3 +37,9 @@ def test_solve_times_summary_counts_unsolved_seeds():
     assert SolveTimes([None, None], [1.0, 2.0]).summary() == "0/2 seeds reached the target"
     summary = SolveTimes([1000, None, 3000], [1.0, 2.0, 3.0]).summary()
     assert summary.startswith("2/3 seeds reached the target; env steps median 2,000 (range 1,000-3,000)")
+
+
+def test_solve_times_runs_each_seed_with_the_overrides():
+    times = solve_times("CartPole-v1", [0, 1], ["experiment=cartpole", "budget.total_env_steps=1500"])
+    assert times.env_steps == [None, None]  # 1500 steps cannot reach 475
+    assert len(times.seconds) == 2 and all(s > 0 for s in times.seconds)
