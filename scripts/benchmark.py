@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("mode", nargs="?", default="all", choices=["all", "worker"])
     parser.add_argument("--env", default="CartPole-v1", help="worker: env id")
     parser.add_argument("--num-envs", type=int, default=1, help="worker: number of envs")
-    parser.add_argument("--steps", type=int, default=100_000, help="training env steps per speed row")
+    parser.add_argument(
+        "--steps", type=int, default=200_000, help="training env steps per speed row (the default budget)"
+    )
     parser.add_argument("--seeds", type=int, default=10, help="seeds for the sample-efficiency figure")
     parser.add_argument("--many-seeds", type=int, default=100, help="seeds trained side by side")
     parser.add_argument("--steps-per-seed", type=int, default=100_000, help="env steps of each of them")
