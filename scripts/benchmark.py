@@ -1,7 +1,8 @@
 """Benchmark: training speed against the env's own speed, score timing, sample efficiency.
 
 ``python scripts/benchmark.py`` prints, measured in this one invocation (each speed row in a
-fresh child process so its peak RSS is its own):
+fresh child process so its peak RSS is its own; each speed the best of ``--repeats`` runs, as
+``timeit`` does, because other jobs on a shared machine only ever slow a run down):
 
 * for CartPole-v1 and Acrobot-v1 at 1, 16 and 256 envs: raw random-action env steps/s, the
   share of it left with the ``RecordEpisodeStatistics`` wrapper training uses (RES/raw: the
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("mode", nargs="?", default="all", choices=["all", "worker"])
     parser.add_argument("--env", default="CartPole-v1", help="worker: env id")
     parser.add_argument("--num-envs", type=int, default=1, help="worker: number of envs")
+    parser.add_argument("--repeats", type=int, default=3, help="speed rows: best of this many runs")
     parser.add_argument(
         "--steps", type=int, default=200_000, help="training env steps per speed row (the default budget)"
     )
@@ -47,18 +49,19 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.mode == "worker":
-        print(speed_row_json(measure_speed(args.env, args.num_envs, args.steps)))
+        print(speed_row_json(measure_speed(args.env, args.num_envs, args.steps, args.repeats)))
         return
 
     envs = ["CartPole-v1"] if args.quick else ["CartPole-v1", "Acrobot-v1"]
     counts = [1, 16] if args.quick else [1, 16, 256]
-    rows = [measure_speed_in_subprocess(env, n, args.steps) for env in envs for n in counts]
-    print("training speed against the env's own speed (random actions), one row per process")
+    rows = [measure_speed_in_subprocess(env, n, args.steps, args.repeats) for env in envs for n in counts]
+    print(f"training speed against the env's own speed (random actions), one row per process, "
+          f"best of {args.repeats}")  # fmt: skip
     print(speed_table(rows))
     print("targets: ratio >= 0.5 at 16 and 256 envs (native vector env), >= 0.3 at 1 env\n")
 
     if not args.quick:
-        memory = [measure_speed_in_subprocess("CartPole-v1", 16, steps) for steps in (100_000, 1_000_000)]
+        memory = [measure_speed_in_subprocess("CartPole-v1", 16, steps, 1) for steps in (100_000, 1_000_000)]
         print("peak RSS against run length (CartPole-v1, 16 envs)")
         for row in memory:
             print(f"  {row.env_steps:>9,} env steps: {row.peak_rss_mb:8.1f} MB")

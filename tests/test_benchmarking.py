@@ -13,7 +13,7 @@ from agents.benchmarking import (
 
 
 def test_speed_row_from_a_worker_process_and_its_table():
-    row = measure_speed_in_subprocess("CartPole-v1", 4, 2000)
+    row = measure_speed_in_subprocess("CartPole-v1", 4, 2000, repeats=1)
     assert row.env == "CartPole-v1" and row.num_envs == 4 and row.env_steps >= 2000
     assert row.raw_steps_per_second > 0 and row.train_steps_per_second > 0 and row.peak_rss_mb > 0
     assert row.stats_steps_per_second > 0
