@@ -5,6 +5,7 @@ Tags are the constants of :mod:`agents.tags`; x is always the global env-step co
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,23 +36,47 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 class Logger:
     """TensorBoard scalars against env steps (a no-op writer when ``logging.tensorboard=false``).
 
+    Scalars are handed to the ``SummaryWriter`` in batches, every ``HANDOFF_SECONDS`` and when
+    the run ends or is interrupted (:meth:`close`), each with the wall time it was logged at.
+    Every hand-off wakes TensorBoard's writer thread, which must take the GIL from the training
+    loop; on the 2-core VMs here each such switch stalled the loop for up to ~7 ms (16 CartPole
+    envs ran 27% slower with a hand-off per update). The writer buffers its file for 120 s
+    anyway, so batching loses nothing that a crash would not.
+
     :param each_episode: one point per finished episode; else the mean of the episodes that ended
         since the last point, written with the update statistics (``logging.episode_stats``).
     """
+
+    HANDOFF_SECONDS = 5.0
 
     def __init__(
         self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None,
         each_episode: bool = True,
     ) -> None:  # fmt: skip
-        self.writer = SummaryWriter(str(run_dir), purge_step=purge_step) if enabled else None
+        self.writer = None
+        if enabled:  # max_queue: a batch must not block on a full queue (a thread switch per event)
+            self.writer = SummaryWriter(str(run_dir), max_queue=100_000, purge_step=purge_step)
         if self.writer is not None and purge_step is None:
             self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
         self.each_episode = each_episode
         self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
+        self.batch: list[tuple[str, float, int, float]] = []
+        self.next_handoff = time.monotonic() + self.HANDOFF_SECONDS
 
     def scalar(self, tag: str, value: float, env_steps: int) -> None:
+        if self.writer is None:
+            return
+        self.batch.append((tag, value, env_steps, time.time()))
+        if time.monotonic() >= self.next_handoff:
+            self.hand_off()
+
+    def hand_off(self) -> None:
+        """Give the batched scalars to the ``SummaryWriter`` (whose thread writes the file)."""
         if self.writer is not None:
-            self.writer.add_scalar(tag, value, env_steps)
+            for tag, value, env_steps, wall_time in self.batch:
+                self.writer.add_scalar(tag, value, env_steps, walltime=wall_time)
+        self.batch = []
+        self.next_handoff = time.monotonic() + self.HANDOFF_SECONDS
 
     def episodes(self, returns: list[float], lengths: list[int], env_steps: int) -> None:
         """Episodes that ended at ``env_steps``: written now, or added to the next mean."""
@@ -63,8 +88,8 @@ class Logger:
             self.pending_length += sum(lengths)
             return
         for episode_return, length in zip(returns, lengths, strict=True):
-            self.writer.add_scalar(tags.EPISODIC_RETURN, episode_return, env_steps)
-            self.writer.add_scalar(tags.EPISODIC_LENGTH, length, env_steps)
+            self.scalar(tags.EPISODIC_RETURN, episode_return, env_steps)
+            self.scalar(tags.EPISODIC_LENGTH, length, env_steps)
 
     def episode_means(self, env_steps: int) -> None:
         """Write the mean return and length of the episodes added since the last call, if any."""
@@ -96,9 +121,10 @@ class Logger:
         for summary in hparams_summaries(values, metrics):  # in this run's own event file, not a sub-run
             self.writer.file_writer.add_summary(summary)
         for tag, value in metrics.items():
-            self.writer.add_scalar(tag, value, env_steps)
+            self.scalar(tag, value, env_steps)
 
     def close(self) -> None:
         if self.writer is not None:
+            self.hand_off()
             self.writer.flush()
             self.writer.close()
