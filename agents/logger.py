@@ -36,7 +36,7 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 class Logger:
     """TensorBoard scalars against env steps (a no-op writer when ``logging.tensorboard=false``).
 
-    Scalars are handed to the ``SummaryWriter`` in batches, every ``HANDOFF_SECONDS`` and when
+    Scalars are handed to the ``SummaryWriter`` in batches, every ``handoff_seconds`` and when
     the run ends or is interrupted (:meth:`close`), each with the wall time it was logged at.
     Every hand-off wakes TensorBoard's writer thread, which must take the GIL from the training
     loop; on the 2-core VMs here each such switch stalled the loop for up to ~7 ms (16 CartPole
@@ -47,7 +47,9 @@ class Logger:
         since the last point, written with the update statistics (``logging.episode_stats``).
     """
 
-    HANDOFF_SECONDS = 5.0
+    handoff_seconds = 5.0
+    """Seconds between hand-offs; ``math.inf`` leaves them to the owner (``num_seeds`` runs hand
+    all their loggers' batches off together, so N writer threads wake once, not N times)."""
 
     def __init__(
         self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None,
@@ -61,7 +63,7 @@ class Logger:
         self.each_episode = each_episode
         self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
         self.batch: list[tuple[str, float, int, float]] = []
-        self.next_handoff = time.monotonic() + self.HANDOFF_SECONDS
+        self.next_handoff = time.monotonic() + self.handoff_seconds
 
     def scalar(self, tag: str, value: float, env_steps: int) -> None:
         if self.writer is None:
@@ -76,7 +78,7 @@ class Logger:
             for tag, value, env_steps, wall_time in self.batch:
                 self.writer.add_scalar(tag, value, env_steps, walltime=wall_time)
         self.batch = []
-        self.next_handoff = time.monotonic() + self.HANDOFF_SECONDS
+        self.next_handoff = time.monotonic() + self.handoff_seconds
 
     def episodes(self, returns: list[float], lengths: list[int], env_steps: int) -> None:
         """Episodes that ended at ``env_steps``: written now, or added to the next mean."""

@@ -16,6 +16,7 @@ ends (a batched update would have to wait for all seeds and change the results).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from agents.acting import noise_block_rows
+from agents.logger import Logger
 from agents.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
 
 
@@ -121,9 +123,16 @@ class MultiSeedTrainer:
         begin = time.perf_counter()
         for trainer in self.trainers:
             trainer.start_clock()
+        for trainer in self.trainers:
+            trainer.logger.handoff_seconds = trainer.logger.next_handoff = math.inf  # together, below
+        next_handoff = time.monotonic() + Logger.handoff_seconds
         with StopOnSignal(self.trainers):
             live = [i for i, t in enumerate(self.trainers) if not t.done]
             while live:
+                if time.monotonic() >= next_handoff:
+                    for trainer in self.trainers:
+                        trainer.logger.hand_off()
+                    next_handoff = time.monotonic() + Logger.handoff_seconds
                 actions = self._actions(live)
                 still_live = []
                 for index, seed_actions in zip(live, actions, strict=True):
