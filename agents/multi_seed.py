@@ -123,7 +123,6 @@ class MultiSeedTrainer:
         begin = time.perf_counter()
         for trainer in self.trainers:
             trainer.start_clock()
-        for trainer in self.trainers:
             trainer.logger.handoff_seconds = trainer.logger.next_handoff = math.inf  # together, below
         next_handoff = time.monotonic() + Logger.handoff_seconds
         with StopOnSignal(self.trainers):
