@@ -126,7 +126,9 @@ class Logger:
             self.scalar(tag, value, env_steps)
 
     def close(self) -> None:
+        """Hand off, flush and close (once; later calls do nothing)."""
         if self.writer is not None:
             self.hand_off()
             self.writer.flush()
             self.writer.close()
+            self.writer = None

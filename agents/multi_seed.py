@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,17 @@ from omegaconf import DictConfig, OmegaConf
 from agents.acting import noise_block_rows
 from agents.logger import Logger
 from agents.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
+
+
+@contextmanager
+def _close_loggers_on_error(trainers: list[Trainer]) -> Iterator[None]:
+    """A crash or a second Ctrl-C: what every seed logged reaches its event file."""
+    try:
+        yield
+    except BaseException:
+        for trainer in trainers:
+            trainer.logger.close()
+        raise
 
 
 @dataclass
@@ -125,7 +138,7 @@ class MultiSeedTrainer:
             trainer.start_clock()
             trainer.logger.handoff_seconds = trainer.logger.next_handoff = math.inf  # together, below
         next_handoff = time.monotonic() + Logger.handoff_seconds
-        with StopOnSignal(self.trainers):
+        with StopOnSignal(self.trainers), _close_loggers_on_error(self.trainers):
             live = [i for i, t in enumerate(self.trainers) if not t.done]
             while live:
                 if time.monotonic() >= next_handoff:

@@ -133,6 +133,9 @@ class Trainer:
             try:
                 while not self.done:
                     self.step(self.actor(self.agent.inputs(self.obs)))
+            except BaseException:
+                self.logger.close()  # a crash or a second Ctrl-C: what was logged reaches the file
+                raise
             finally:
                 self.bar.close()
         return self.finish()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import time
 
+import gymnasium as gym
+import numpy as np
+import pytest
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from agents import tags
 from agents.logger import Logger
+from agents.trainer import train
 
 
 def test_scalars_are_batched_until_the_handoff_and_keep_their_wall_times(tmp_path, monkeypatch):
@@ -35,3 +40,40 @@ def test_disabled_logger_writes_nothing(tmp_path):
     logger.scalar("charts/x", 1.0, 0)
     logger.close()
     assert list(tmp_path.iterdir()) == []
+
+
+class _BrokenAfter300Steps(gym.Env):
+    """Episodes of 10 steps with return 10; step 300 raises (a bug in someone's env)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.t = self.total = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        self.total += 1
+        if self.total == 300:
+            raise RuntimeError("the env broke")
+        return np.zeros(1, np.float32), 1.0, self.t == 10, False, {}
+
+
+gym.register("test/BrokenAfter300Steps-v0", entry_point=_BrokenAfter300Steps)
+
+
+@pytest.mark.parametrize("num_seeds", [1, 2])
+def test_a_crash_still_writes_what_was_logged(make_config, tmp_path, num_seeds):
+    cfg = make_config("env=test/BrokenAfter300Steps-v0", f"num_seeds={num_seeds}", f"run_dir={tmp_path}",
+                      "logging.episode_stats=each")  # fmt: skip
+    with pytest.raises(RuntimeError, match="the env broke"):
+        train(cfg)
+    run_dirs = [tmp_path] if num_seeds == 1 else [tmp_path / "seed0", tmp_path / "seed1"]
+    for run_dir in run_dirs:
+        returns = EventAccumulator(str(run_dir)).Reload().Scalars(tags.EPISODIC_RETURN)
+        assert len(returns) >= 29 and {e.value for e in returns} == {10.0}
