@@ -153,10 +153,9 @@ def measure_speed(env_id: str, num_envs: int, steps: int, repeats: int = 3) -> S
         tracked.append(training_run(overrides))
         untracked.append(training_run([*overrides, "logging.tensorboard=false"]))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
-    best = min(tracked, key=lambda result: result.seconds)
-    fastest_untracked = min(result.seconds for result in untracked)
+    best, best_untracked = (min(runs, key=lambda result: result.seconds) for runs in (tracked, untracked))
     return SpeedRow(env_id, num_envs, raw, with_stats, best.env_steps / best.seconds,
-                    untracked[0].env_steps / fastest_untracked, best.updates / best.seconds,
+                    best_untracked.env_steps / best_untracked.seconds, best.updates / best.seconds,
                     peak_mb, best.env_steps)  # fmt: skip
 
 

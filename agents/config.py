@@ -234,6 +234,14 @@ def _check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
             _check_known_keys(node[key], fields[key], f"{prefix}{key}.")
 
 
+def episode_stats(cfg: Any) -> str:
+    """``logging.episode_stats`` with ``auto`` resolved: ``each`` for one run with one env,
+    ``mean`` with vector envs or ``num_seeds > 1``."""
+    if cfg.logging.episode_stats != "auto":
+        return cfg.logging.episode_stats
+    return "each" if cfg.vector.num_envs == 1 and cfg.num_seeds == 1 else "mean"
+
+
 def validate(cfg: Any) -> None:
     """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
     _check_known_keys(cfg, TrainConfig)

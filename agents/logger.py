@@ -5,6 +5,7 @@ Tags are the constants of :mod:`agents.tags`; x is always the global env-step co
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,7 @@ class Logger:
     """
 
     handoff_seconds = 5.0
-    """Seconds between hand-offs; ``math.inf`` leaves them to the owner (``num_seeds`` runs hand
-    all their loggers' batches off together, so N writer threads wake once, not N times)."""
+    """Seconds between hand-offs; ``math.inf`` after :meth:`leave_handoffs_to_caller`."""
 
     def __init__(
         self, run_dir: Path, enabled: bool, cfg: DictConfig, purge_step: int | None = None,
@@ -58,8 +58,8 @@ class Logger:
         self.writer = None
         if enabled:  # max_queue: a batch must not block on a full queue (a thread switch per event)
             self.writer = SummaryWriter(str(run_dir), max_queue=100_000, purge_step=purge_step)
-        if self.writer is not None and purge_step is None:
-            self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
+            if purge_step is None:
+                self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
         self.each_episode = each_episode
         self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
         self.batch: list[tuple[str, float, int, float]] = []
@@ -71,6 +71,11 @@ class Logger:
         self.batch.append((tag, value, env_steps, time.time()))
         if time.monotonic() >= self.next_handoff:
             self.hand_off()
+
+    def leave_handoffs_to_caller(self) -> None:
+        """Hand off only when :meth:`hand_off` is called (``num_seeds`` runs hand all their
+        loggers' batches off together, so N writer threads wake once, not N times)."""
+        self.handoff_seconds = self.next_handoff = math.inf
 
     def hand_off(self) -> None:
         """Give the batched scalars to the ``SummaryWriter`` (whose thread writes the file)."""

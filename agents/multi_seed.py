@@ -16,7 +16,6 @@ ends (a batched update would have to wait for all seeds and change the results).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from agents.acting import noise_block_rows
+from agents.config import episode_stats
 from agents.logger import Logger
 from agents.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
 
@@ -83,13 +83,12 @@ class MultiSeedTrainer:
         root = resolve_run_dir(cfg)
         self.run_dir = root
         self.trainers: list[Trainer] = []
-        episode_stats = "mean" if cfg.logging.episode_stats == "auto" else cfg.logging.episode_stats
         for offset in range(cfg.num_seeds):
             seed_cfg = OmegaConf.merge(cfg, {
                 "seed": cfg.seed + offset, "num_seeds": 1, "run_dir": str(root / f"seed{cfg.seed + offset}"),
                 # N bars would garble the terminal (the table follows); N x every episode would
                 # make TensorBoard's writers the bottleneck (curves over seeds use the means)
-                "logging": {"progress_bar": False, "episode_stats": episode_stats},
+                "logging": {"progress_bar": False, "episode_stats": episode_stats(cfg)},
             })  # fmt: skip
             self.trainers.append(Trainer(seed_cfg))
         params = [trainer.agent.policy.param for trainer in self.trainers]
@@ -136,7 +135,7 @@ class MultiSeedTrainer:
         begin = time.perf_counter()
         for trainer in self.trainers:
             trainer.start_clock()
-            trainer.logger.handoff_seconds = trainer.logger.next_handoff = math.inf  # together, below
+            trainer.logger.leave_handoffs_to_caller()  # all seeds together, below
         next_handoff = time.monotonic() + Logger.handoff_seconds
         with StopOnSignal(self.trainers), _close_loggers_on_error(self.trainers):
             live = [i for i, t in enumerate(self.trainers) if not t.done]

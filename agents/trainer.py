@@ -35,7 +35,7 @@ from agents.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from agents.config import TrainConfig, validate
+from agents.config import TrainConfig, episode_stats, validate
 from agents.diagnostics import check_batch_gradients
 from agents.errors import RunInterrupted, UserError
 from agents.logger import Logger
@@ -121,8 +121,7 @@ class Trainer:
         if resume_from is not None:
             self.load_state_dict(resume_from)
         purge_step = self.env_steps if resume_from is not None else None
-        stats = cfg.logging.episode_stats
-        each_episode = stats == "each" or (stats == "auto" and cfg.vector.num_envs == 1)
+        each_episode = episode_stats(cfg) == "each"
         self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config, purge_step, each_episode)
 
     # -- the loop ---------------------------------------------------------------------------
