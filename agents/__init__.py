@@ -1,7 +1,7 @@
 """softmax-reinforce agents: linear softmax policies, their score functions, returns, REINFORCE."""
 
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, ScoreFn
-from agents.returns import discount_weights, discounted_returns
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, ScoreFn
+from agents.core.returns import discount_weights, discounted_returns
 
 __all__ = [
     "ActionFeatureSoftmaxPolicy",

@@ -1,4 +1,4 @@
-"""Environments: construction (:mod:`envs.make`), feature maps (:mod:`envs.features`) and the
+"""Environments: construction (:mod:`envs.make`), feature maps (:mod:`agents.features.maps`) and the
 envs this project registers with Gymnasium on import."""
 
 from gymnasium.envs.registration import register

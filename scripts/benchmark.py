@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from agents.benchmarking import (
+from agents.tools.benchmarking import (
     many_seeds,
     measure_speed,
     measure_speed_in_subprocess,

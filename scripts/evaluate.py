@@ -1,14 +1,14 @@
 """Evaluate a trained policy: ``python scripts/evaluate.py checkpoint=<run dir> [video=true]``.
 
-A thin Hydra entry point over :func:`agents.evaluation.evaluate` (which the tests call directly).
+A thin Hydra entry point over :func:`agents.runtime.evaluation.evaluate` (which the tests call directly).
 """
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from agents.cli import hydra_main
-from agents.evaluation import evaluate, register_evaluate_config
+from agents.runtime.evaluation import evaluate, register_evaluate_config
+from agents.tools.cli import hydra_main
 
 register_evaluate_config()
 

@@ -6,15 +6,15 @@ MDP, the bias (within standard errors) and variance of the REINFORCE estimate ag
 of episodes N, with and without the baseline ``b(s) = v_pi(s)``, and writes
 ``<out>/gradient_variance.png`` (with ``v(s0)`` against ``p = pi(right)`` and its maximum for
 ShortCorridor-v0). ``--env FrozenLake-v1`` runs the non-slippery lake with a uniform tabular
-policy. The logic is :mod:`agents.gradient_variance` (which the tests call).
+policy. The logic is :mod:`agents.studies.gradient_variance` (which the tests call).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from agents.cli import run_or_exit
-from agents.gradient_variance import format_study, plot_study, run_study
+from agents.studies.gradient_variance import format_study, plot_study, run_study
+from agents.tools.cli import run_or_exit
 
 ENVS = {  # env id -> (policy form, gymnasium.make kwargs)
     "ShortCorridor-v0": ("action", {}),

@@ -2,7 +2,7 @@
 
 Groups runs by config (seeds aggregated: mean and 95% bootstrap CI), saves ``<out>.png`` and
 ``<out>.svg`` and prints the final-performance table. A thin parser over
-:func:`agents.plotting.plot_runs` (which the tests call).
+:func:`agents.tools.plotting.plot_runs` (which the tests call).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents.cli import run_or_exit
-from agents.plotting import plot_runs
+from agents.tools.cli import run_or_exit
+from agents.tools.plotting import plot_runs
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 saves ``figure_13_1.png``, ``figure_13_2.png`` and ``curves.csv`` (config, episode, mean return,
 standard error) into ``--out`` (default ``docs/sutton_barto``) and prints, per curve, the mean
 return of the last 100 episodes with its standard error over runs. The logic lives in
-:mod:`agents.sutton_barto`.
+:mod:`agents.studies.sutton_barto`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from agents.sutton_barto import OPTIMAL_VALUE, reproduce
+from agents.studies.sutton_barto import OPTIMAL_VALUE, reproduce
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ trains each preset (``configs/experiment/<name>.yaml``) once per seed, in this p
 at a time, and prints and writes a table of env steps, wall time per seed and the final mean
 return (last ``budget.window`` episodes) as mean +- standard deviation over the seeds. The quick
 presets run by default; ``--long`` adds LunarLander (1M steps a seed; needs the ``box2d``
-extra). The logic lives in :mod:`agents.results`.
+extra). The logic lives in :mod:`agents.tools.results`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from agents.results import LONG_PRESETS, QUICK_PRESETS, results_table, run_preset
+from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, results_table, run_preset
 
 
 def main() -> None:

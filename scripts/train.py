@@ -1,15 +1,15 @@
 """Train a linear softmax policy with REINFORCE: ``python scripts/train.py env=CartPole-v1``.
 
-A thin Hydra entry point over :func:`agents.trainer.train` (which the tests call directly).
+A thin Hydra entry point over :func:`agents.runtime.run.train` (which the tests call directly).
 """
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from agents.cli import hydra_main
-from agents.config import register_configs
-from agents.trainer import train
+from agents.runtime.config import register_configs
+from agents.runtime.run import train
+from agents.tools.cli import hydra_main
 
 register_configs()
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from agents.cli import compose_train_config
+from agents.tools.cli import compose_train_config
 
 
 @pytest.fixture

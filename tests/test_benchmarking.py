@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.benchmarking import (
+from agents.tools.benchmarking import (
     SolveTimes,
     many_seeds,
     measure_speed_in_subprocess,

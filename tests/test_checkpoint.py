@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from agents.errors import UserError
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 
 STATE = {"policy": {"weight": torch.arange(6.0).reshape(3, 2)}, "counters": {"env_steps": 7}}
 

@@ -1,8 +1,8 @@
 """Every user mistake on the command line: one line on stderr, exit code 2, no traceback.
 
-Composition errors (Hydra and OmegaConf) and :func:`agents.config.validate` errors are checked
+Composition errors (Hydra and OmegaConf) and :func:`agents.runtime.config.validate` errors are checked
 in-process through ``scripts/train.py``'s ``main`` (fast); a few run as real subprocesses. A toy
-app on :func:`agents.cli.hydra_main` shows that a real bug inside the task still propagates
+app on :func:`agents.tools.cli.hydra_main` shows that a real bug inside the task still propagates
 (and prints its traceback).
 """
 
@@ -19,9 +19,9 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError
 
-from agents.cli import compose_train_config, hydra_main
-from agents.config import validate
 from agents.errors import UserError
+from agents.runtime.config import validate
+from agents.tools.cli import compose_train_config, hydra_main
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
@@ -158,7 +158,7 @@ def toy_task(cfg: DictConfig) -> str:
 
 @pytest.fixture
 def toy_main(tmp_path: Path, monkeypatch):
-    """``toy_main(*overrides)``: run a tiny :func:`agents.cli.hydra_main` app in-process."""
+    """``toy_main(*overrides)``: run a tiny :func:`agents.tools.cli.hydra_main` app in-process."""
     (tmp_path / "toy.yaml").write_text(TOY_CONFIG)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
@@ -200,7 +200,7 @@ def test_a_bug_prints_its_traceback_in_a_real_process(tmp_path):
     """End to end: ``python -c`` on the toy task, which raises RuntimeError."""
     (tmp_path / "toy.yaml").write_text(TOY_CONFIG)
     code = (
-        "from agents.cli import hydra_main\n"
+        "from agents.tools.cli import hydra_main\n"
         f"@hydra_main(config_name='toy', config_path={str(tmp_path)!r})\n"
         "def main(cfg):\n"
         "    raise RuntimeError('a real bug')\n"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from agents.config import register_configs
+from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import UserError
-from agents.gradient_check import compare_gradients, format_report, register_compare_config
-from agents.policies import LinearSoftmaxPolicy
-from agents.trainer import train
+from agents.runtime.config import register_configs
+from agents.runtime.run import train
+from agents.studies.gradient_check import compare_gradients, format_report, register_compare_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.checkpoint import load_checkpoint
-from agents.trainer import Trainer, train
+from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.run import train
+from agents.runtime.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

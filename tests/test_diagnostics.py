@@ -6,11 +6,11 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents import tags
-from agents.diagnostics import compare_scores, cosine_similarity, default_tolerance
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.score_check import compare_scores, cosine_similarity, default_tolerance
 from agents.errors import UserError
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.trainer import train
+from agents.runtime import tags
+from agents.runtime.run import train
 
 
 def test_tolerance_defaults():

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from agents.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from agents.cli import compose_train_config
 from agents.errors import UserError
-from agents.evaluation import EvaluateConfig, evaluate, load_agent
-from agents.trainer import train
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.evaluation import EvaluateConfig, evaluate, load_agent
+from agents.runtime.run import train
+from agents.tools.cli import compose_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EVALUATE_SCRIPT = ROOT / "scripts" / "evaluate.py"

@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import AgentConfig
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.reinforce import Reinforce
 from agents.errors import UserError
-from agents.exact_gradient import (
+from agents.features.maps import PolicyInputs, make_feature_map
+from agents.runtime.config import AgentConfig
+from agents.runtime.rollout import collect_episodes
+from agents.studies.exact_gradient import (
     SHORT_CORRIDOR_BEST_P,
     SHORT_CORRIDOR_BEST_VALUE,
     exact_gradient_autograd,
@@ -24,11 +28,7 @@ from agents.exact_gradient import (
     tabular_mdp,
     tabular_problem,
 )
-from agents.gradient_variance import episode_gradients, format_study, plot_study, run_study
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.reinforce import Reinforce
-from agents.rollout import collect_episodes
-from envs.features import PolicyInputs, make_feature_map
+from agents.studies.gradient_variance import episode_gradients, format_study, plot_study, run_study
 from envs.make import check_env_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def test_reinforce_mean_matches_the_exact_gradient_within_three_standard_errors(
     assert visited.any()
     assert ((mean - exact).abs()[visited] <= 3 * standard_error[visited]).all(), (mean, exact, standard_error)
     assert (mean[~visited] == 0).all() and (exact[~visited].abs() < 1e-12).all()
-    # the learner's own estimate (agents/reinforce.py, textbook settings) is the same mean
+    # the learner's own estimate (agents/core/reinforce.py, textbook settings) is the same mean
     torch.testing.assert_close(_reinforce_gradient(problem, batch, gamma), mean, rtol=1e-10, atol=1e-12)
 
 

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import FeaturesConfig
 from agents.errors import UserError
-from envs.features import (
+from agents.features.maps import (
     Fourier,
     Normalized,
     OneHot,
@@ -26,6 +25,7 @@ from envs.features import (
     make_feature_map,
     state_action_features,
 )
+from agents.runtime.config import FeaturesConfig
 
 BOX = gym.spaces.Box(low=np.array([-1.0, 0.0, -2.0]), high=np.array([1.0, 4.0, 2.0]), dtype=np.float64)
 """A bounded 3-D observation space."""

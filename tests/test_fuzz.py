@@ -1,7 +1,7 @@
 """Fuzzing the math modules with extreme and degenerate inputs (hypothesis).
 
 Every property reads: *the result is finite (and right where a closed form exists), or the
-code raises a clear error* (:class:`~agents.reinforce.NumericalError` or
+code raises a clear error* (:class:`~agents.core.reinforce.NumericalError` or
 :class:`~agents.errors.UserError`). Inputs: empty and length-1 episodes, all-equal returns,
 magnitudes up to 1e30 (rewards) and 1e300 (logits), subnormals, gamma at 0 and 1.
 """
@@ -17,12 +17,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.baselines import LinearValueBaseline, RunningMeanBaseline
-from agents.config import AgentConfig
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.reinforce import EpisodeBatch, NumericalError, Reinforce
-from agents.returns import discount_weights, discounted_returns, steps_since_start
-from envs.features import (
+from agents.core.baselines import LinearValueBaseline, RunningMeanBaseline
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.reinforce import EpisodeBatch, NumericalError, Reinforce
+from agents.core.returns import discount_weights, discounted_returns, steps_since_start
+from agents.features.maps import (
     Fourier,
     Normalized,
     Polynomial,
@@ -32,6 +31,7 @@ from envs.features import (
     box_bounds,
     state_action_features,
 )
+from agents.runtime.config import AgentConfig
 
 F64 = torch.float64
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.multi_seed import MultiSeedTrainer
+from agents.runtime.multi_seed import MultiSeedTrainer
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""agents/logger.py: scalars reach the event file in batches, each with its own wall time."""
+"""agents/runtime/logger.py: scalars reach the event file in batches, each with its own wall time."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents import tags
-from agents.logger import Logger
-from agents.trainer import train
+from agents.runtime import tags
+from agents.runtime.logger import Logger
+from agents.runtime.run import train
 
 
 def test_scalars_are_batched_until_the_handoff_and_keep_their_wall_times(tmp_path, monkeypatch):

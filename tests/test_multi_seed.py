@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.checkpoint import load_checkpoint
-from agents.multi_seed import MultiSeedTrainer
-from agents.trainer import train
+from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.multi_seed import MultiSeedTrainer
+from agents.runtime.run import train
 
 
 def test_multi_seed_equals_separate_runs(make_config, tmp_path):

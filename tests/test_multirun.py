@@ -17,9 +17,9 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
 
-from agents.cli import CONFIG_DIR
-from agents.config import register_configs
-from agents.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, summary_table
+from agents.runtime.config import register_configs
+from agents.tools.cli import CONFIG_DIR
+from agents.tools.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, summary_table
 
 TRAIN = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
 TINY = ["budget.total_env_steps=1500", "logging.progress_bar=false"]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
-from agents import tags
 from agents.errors import USER_ERROR_EXIT_CODE, UserError
-from agents.plotting import Run, bootstrap_ci, curve, group_runs, interquartile_mean, plot_runs
-from agents.trainer import train
+from agents.runtime import tags
+from agents.runtime.run import train
+from agents.tools.plotting import Run, bootstrap_ci, curve, group_runs, interquartile_mean, plot_runs
 
 PLOT = Path(__file__).resolve().parent.parent / "scripts" / "plot.py"
 

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from envs.features import state_action_features
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.features.maps import state_action_features
 
 F64 = torch.float64
 

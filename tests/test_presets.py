@@ -7,7 +7,8 @@ import importlib.util
 
 import pytest
 
-from agents.results import (
+from agents.runtime.trainer import Trainer
+from agents.tools.results import (
     EXPERIMENT_DIR,
     LONG_PRESETS,
     QUICK_PRESETS,
@@ -16,7 +17,6 @@ from agents.results import (
     available_presets,
     results_table,
 )
-from agents.trainer import Trainer
 
 PRESETS = available_presets()
 NEEDS = {"lunarlander": "Box2D"}

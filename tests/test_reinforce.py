@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.config import AgentConfig
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.reinforce import EpisodeBatch, NumericalError, Reinforce
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.reinforce import EpisodeBatch, NumericalError, Reinforce
+from agents.runtime.config import AgentConfig
 
 F64 = torch.float64
 
@@ -113,7 +113,7 @@ def test_mean_baseline_tracks_the_mean_return(generator):
     batch = make_batch(generator, [3, 4])
     learner = Reinforce(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(baseline="mean", gamma=1.0), 3)
     learner.update(batch)
-    from agents.returns import discounted_returns
+    from agents.core.returns import discounted_returns
 
     expected = discounted_returns(batch.rewards, 1.0, batch.dones).mean()
     assert torch.allclose(learner.baseline.mean, expected)

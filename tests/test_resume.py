@@ -13,9 +13,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents import tags
-from agents.checkpoint import BEST_CHECKPOINT_NAME, load_checkpoint
-from agents.trainer import StopOnSignal, Trainer, train
+from agents.runtime import tags
+from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.run import train
+from agents.runtime.trainer import StopOnSignal, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ["agent.dtype=float64", "budget.total_env_steps=6000", "budget.stop_at_target=false", "seed=5"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.returns import discount_weights, discounted_returns, steps_since_start
+from agents.core.returns import discount_weights, discounted_returns, steps_since_start
 
 F64 = torch.float64
 

@@ -76,7 +76,7 @@ def test_invalid_action_is_rejected():
 
 
 def test_trains_with_the_env_action_features(make_config):
-    from agents.trainer import train
+    from agents.runtime.run import train
 
     result = train(make_config("env=ShortCorridor-v0", "agent.policy=action", "budget.total_env_steps=600"))
     assert result.episodes > 0 and np.isfinite(result.final_mean_return)

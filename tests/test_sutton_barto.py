@@ -1,4 +1,4 @@
-"""Sutton & Barto Figures 13.1/13.2 (agents/sutton_barto.py): the per-step rule against a step by
+"""Sutton & Barto Figures 13.1/13.2 (agents/studies/sutton_barto.py): the per-step rule against a step by
 hand, the batched episode generator against the env, a small reproduction (shapes, CSV, learning)
 and, marked slow, the full figures against the book's numbers."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.policies import ActionFeatureSoftmaxPolicy
-from agents.sutton_barto import (
+from agents.core.policies import ActionFeatureSoftmaxPolicy
+from agents.studies.sutton_barto import (
     FIGURE_13_1,
     FIGURE_13_2,
     OPTIMAL_VALUE,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents import tags
-from agents.trainer import train
+from agents.runtime import tags
+from agents.runtime.run import train
 
 TENSORBOARD = Path(sys.executable).parent / "tensorboard"
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents import tags
-from agents.checkpoint import load_checkpoint
-from agents.trainer import train
+from agents.runtime import tags
+from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.run import train
 
 
 def test_cartpole_run_writes_events_checkpoint_and_config(make_config, capsys):

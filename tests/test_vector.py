@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.buffer import EpisodeBuffer
-from envs.runners import SingleEnvRunner, VectorEnvRunner
+from agents.runtime.buffer import EpisodeBuffer
+from agents.runtime.runners import SingleEnvRunner, VectorEnvRunner
 
 
 class Staircase(gym.Env):

@@ -28,7 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.buffer import EpisodeBuffer
+from agents.runtime.buffer import EpisodeBuffer
 from envs.make import make_vector_env
 
 

@@ -1,9 +1,9 @@
 """Evaluate a trained policy: N episodes acting greedily and N sampling, mean +- std, a CSV.
 
 ``scripts/evaluate.py checkpoint=<run dir>`` parses the command line and calls :func:`evaluate`.
-The agent is rebuilt exactly as the trainer built it (:func:`agents.build.build_agent` on the
+The agent is rebuilt exactly as the trainer built it (:func:`agents.runtime.build.build_agent` on the
 config stored in the checkpoint), then the policy parameters and the feature map's statistics
-are loaded (:func:`agents.checkpoint.load_checkpoint`: no code in the file runs). Episode ``i``
+are loaded (:func:`agents.runtime.checkpoint.load_checkpoint`: no code in the file runs). Episode ``i``
 of both modes starts from ``env.reset(seed=seed + i)``, so the two modes face the same starts.
 
 ``video=true`` records the first episode of each mode as an MP4 with Gymnasium's
@@ -23,12 +23,17 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from agents.acting import Actor
-from agents.build import build_agent
-from agents.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
-from agents.config import TrainConfig
 from agents.errors import UserError
-from envs.features import PolicyInputs
+from agents.features.maps import PolicyInputs
+from agents.runtime.acting import Actor
+from agents.runtime.build import build_agent
+from agents.runtime.checkpoint import (
+    BEST_CHECKPOINT_NAME,
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    resolve_checkpoint,
+)
+from agents.runtime.config import TrainConfig
 from envs.make import check_env_id
 
 CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}

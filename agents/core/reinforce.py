@@ -6,7 +6,7 @@ For a batch of M complete episodes the gradient estimate is
         + c_H (1/M) sum_t grad H(pi(.|S_t))
 
 with ``w_t = gamma^t`` when ``agent.discount_weighting`` (the textbook rule, S&B p. 328) and 1
-otherwise, ``b`` a baseline (:mod:`agents.baselines`) and ``grad log pi`` from the policy's
+otherwise, ``b`` a baseline (:mod:`agents.core.baselines`) and ``grad log pi`` from the policy's
 :meth:`score` or :meth:`autograd_score` (``agent.score``). The optimizer *ascends* it:
 ``theta <- theta + alpha g`` for ``sgd``, Adam's rescaled step for ``adam``. We hand the
 optimizer ``-g`` as ``.grad`` because torch optimizers minimise.
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from agents.baselines import make_baseline
-from agents.config import AgentConfig
-from agents.policies import ScoreFn, SoftmaxPolicy, entropy_of
-from agents.returns import discount_weights, discounted_returns
+from agents.core.baselines import make_baseline
+from agents.core.policies import ScoreFn, SoftmaxPolicy, entropy_of
+from agents.core.returns import discount_weights, discounted_returns
+from agents.runtime.config import AgentConfig
 
 
 class NumericalError(RuntimeError):
@@ -85,7 +85,7 @@ def reinforce_gradient(
     r"""The REINFORCE estimate ``g = (1/M) sum_t w_t (G_t - b(S_t)) grad log pi(A_t|S_t)`` (no entropy term).
 
     A pure function of its arguments, so ``torch.func.vmap`` can map it over a stack of runs
-    (``score_fn = partial(policy.score_with, theta)``), as :mod:`agents.sutton_barto` does.
+    (``score_fn = partial(policy.score_with, theta)``), as :mod:`agents.studies.sutton_barto` does.
 
     :param score_fn: ``(inputs, actions) -> [T, *param]`` scores, e.g. ``policy.score``.
     :param inputs: ``[T, ...]`` policy inputs; ``actions``: ``[T]``.

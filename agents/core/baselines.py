@@ -86,7 +86,7 @@ Baseline = NoBaseline | RunningMeanBaseline | LinearValueBaseline
 def make_baseline(
     name: str, state_dim: int, lr: float, dtype: torch.dtype, device: torch.device | str
 ) -> Baseline:
-    """``agent.baseline`` -> baseline object (names validated in :mod:`agents.config`)."""
+    """``agent.baseline`` -> baseline object (names validated in :mod:`agents.runtime.config`)."""
     if name == "value":
         return LinearValueBaseline(state_dim, lr, dtype, device)
     if name == "mean":

@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, SoftmaxPolicy
+from agents.core.reinforce import Reinforce
 from agents.errors import UserError
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, SoftmaxPolicy
-from agents.reinforce import Reinforce
-from envs.features import PolicyInputs, make_feature_map
+from agents.features.maps import PolicyInputs, make_feature_map
 from envs.make import EnvInfo
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

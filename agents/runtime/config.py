@@ -163,7 +163,7 @@ class TrainConfig:
     seed: int = 0
     """Seeds python, numpy, torch, the envs and action sampling."""
     num_seeds: int = 1
-    """Train seeds seed .. seed+num_seeds-1 side by side in this process (agents/multi_seed.py)."""
+    """Train seeds seed .. seed+num_seeds-1 side by side in this process (agents/runtime/multi_seed.py)."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` for the policy update."""
     torch_threads: int = 1

@@ -1,6 +1,6 @@
 """Many seeds in one process: N independent runs stepped side by side, acting in one batch.
 
-Each seed is a full :class:`~agents.trainer.Trainer` (its own envs seeded with its seed, its own
+Each seed is a full :class:`~agents.runtime.trainer.Trainer` (its own envs seeded with its seed, its own
 buffer, optimizer, checkpoints and TensorBoard folder ``<run_dir>/seed<s>``), so the results are
 identical to N separate runs with those seeds (``tests/test_multi_seed.py`` checks it). What is
 shared is the acting computation: the N policy parameters live in one ``[N, *param.shape]``
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from agents.acting import noise_block_rows
-from agents.config import episode_stats
-from agents.logger import Logger
-from agents.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
+from agents.runtime.acting import noise_block_rows
+from agents.runtime.config import episode_stats
+from agents.runtime.logger import Logger
+from agents.runtime.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
 
 
 @contextmanager

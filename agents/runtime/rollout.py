@@ -1,7 +1,7 @@
 """Complete episodes from a fixed policy, for measurements rather than training.
 
 The comparison script needs real states, the gradient-variance study and the tests need many
-episodes of one frozen policy. Actions are drawn by :class:`~agents.acting.Actor`, the sampler
+episodes of one frozen policy. Actions are drawn by :class:`~agents.runtime.acting.Actor`, the sampler
 the trainer acts with, so these episodes come from exactly the trainer's pi(.|s).
 """
 
@@ -11,10 +11,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.acting import Actor
-from agents.policies import SoftmaxPolicy
-from agents.reinforce import EpisodeBatch
-from envs.features import PolicyInputs
+from agents.core.policies import SoftmaxPolicy
+from agents.core.reinforce import EpisodeBatch
+from agents.features.maps import PolicyInputs
+from agents.runtime.acting import Actor
 
 
 def collect_episodes(

@@ -20,12 +20,12 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
-from agents.cli import compose_train_config
-from agents.policies import LinearSoftmaxPolicy
-from agents.trainer import Trainer, TrainResult
+from agents.core.policies import LinearSoftmaxPolicy
+from agents.runtime.trainer import Trainer, TrainResult
+from agents.tools.cli import compose_train_config
 from envs.make import make_vector_env
 
-BENCHMARK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
+BENCHMARK_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
 
 
 def raw_env_steps_per_second(
@@ -238,7 +238,7 @@ def many_seeds(
     env_id: str, num_seeds: int, steps_per_seed: int, overrides: list[str] | None = None
 ) -> ManySeeds:
     """Wall time of ``num_seeds`` x ``steps_per_seed`` env steps in this process, default logging."""
-    from agents.multi_seed import MultiSeedTrainer
+    from agents.runtime.multi_seed import MultiSeedTrainer
 
     with tempfile.TemporaryDirectory() as run_dir:
         cfg = compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", f"env={env_id}",

@@ -32,12 +32,12 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from agents.config import register_configs, unknown_key_message
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
+from agents.runtime.config import register_configs, unknown_key_message
 
 T = TypeVar("T")
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 """The project's ``configs/`` folder (absolute, so scripts may live anywhere)."""
 
 

@@ -1,6 +1,6 @@
 r"""How good is the REINFORCE estimate? Bias and variance against the exact gradient.
 
-On a tabular MDP (:mod:`agents.exact_gradient`) every episode ``i`` of a fixed policy gives one
+On a tabular MDP (:mod:`agents.studies.exact_gradient`) every episode ``i`` of a fixed policy gives one
 REINFORCE estimate of ``grad J(theta) = grad v_pi(s_0)`` (S&B p. 328, all ``gamma^t`` kept)::
 
     g_i = sum_t gamma^t (G_t - b(S_t)) grad log pi(A_t|S_t)
@@ -20,8 +20,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from agents.core.policies import SoftmaxPolicy
+from agents.core.reinforce import EpisodeBatch
+from agents.core.returns import discount_weights, discounted_returns
 from agents.errors import UserError
-from agents.exact_gradient import (
+from agents.runtime.rollout import collect_episodes
+from agents.studies.exact_gradient import (
     SHORT_CORRIDOR_BEST_P,
     SHORT_CORRIDOR_BEST_VALUE,
     exact_gradient_autograd,
@@ -29,10 +33,6 @@ from agents.exact_gradient import (
     state_values,
     tabular_problem,
 )
-from agents.policies import SoftmaxPolicy
-from agents.reinforce import EpisodeBatch
-from agents.returns import discount_weights, discounted_returns
-from agents.rollout import collect_episodes
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Learning curves from TensorBoard event files: runs grouped by config, seeds aggregated.
 
 A *run* is a folder with an event file holding ``charts/episodic_return`` (one point per finished
-episode at x = env steps) and the hyperparameters :meth:`agents.logger.Logger.hparams` wrote at
+episode at x = env steps) and the hyperparameters :meth:`agents.runtime.logger.Logger.hparams` wrote at
 the end of training. Runs whose hyperparameters agree on everything but the seed (and settings
 that do not change learning: logging, checkpoints, folders) form one *group*.
 
@@ -30,9 +30,9 @@ from matplotlib.ticker import EngFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from agents import tags
 from agents.errors import UserError
-from agents.tables import markdown_table, short_number
+from agents.runtime import tags
+from agents.tools.tables import markdown_table, short_number
 
 NOT_CONFIG = ("seed", "run_dir", "resume", "experiment_name", "device", "logging.", "checkpoint.")
 """Config keys (or prefixes) that do not define a group: seeds are aggregated, the rest is I/O."""

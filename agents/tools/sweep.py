@@ -25,8 +25,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from agents.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from agents.tables import markdown_table, short_number
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.tools.tables import markdown_table, short_number
 
 RESULT_NAME = "result.json"
 """Written by each job of a multirun into its own output folder."""

@@ -17,34 +17,29 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents import tags
-from agents.acting import Actor
-from agents.buffer import EpisodeBuffer
-from agents.build import AgentParts, build_agent, resolve_device
-from agents.checkpoint import (
+from agents.core.reinforce import EpisodeBatch, NumericalError
+from agents.core.score_check import check_batch_gradients
+from agents.errors import RunInterrupted, UserError
+from agents.runtime import tags
+from agents.runtime.acting import Actor
+from agents.runtime.buffer import EpisodeBuffer
+from agents.runtime.build import AgentParts, build_agent, resolve_device
+from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_NAME,
-    load_checkpoint,
-    resolve_checkpoint,
     save_checkpoint,
 )
-from agents.config import TrainConfig, episode_stats, validate
-from agents.diagnostics import check_batch_gradients
-from agents.errors import RunInterrupted, UserError
-from agents.logger import Logger
-from agents.reinforce import EpisodeBatch, NumericalError
+from agents.runtime.config import episode_stats, validate
+from agents.runtime.logger import Logger
+from agents.runtime.runners import Finished, make_runner
 from envs.make import EnvInfo, check_env_id
-from envs.runners import Finished, make_runner
-
-if TYPE_CHECKING:
-    from agents.multi_seed import MultiSeedResult
 
 
 @dataclass
@@ -336,34 +331,3 @@ class StopOnSignal:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-
-
-def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
-    """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
-    side by side); the function ``scripts/train.py`` and the tests call."""
-    if cfg.num_seeds > 1 and not cfg.resume:
-        from agents.multi_seed import MultiSeedTrainer  # imports this module
-
-        multi = MultiSeedTrainer(cfg).run()
-        print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
-        print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
-        return multi
-    if cfg.resume:
-        state = load_checkpoint(cfg.resume)
-        resumed = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
-        resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
-        resumed.logging = cfg.logging  # display settings may change; the experiment may not
-        result = Trainer(resumed, resume_from=state).run()
-    else:
-        result = Trainer(cfg).run()
-    run_dir = result.run_dir
-    print(
-        f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "
-        f"in {result.seconds:.1f} s; mean return over the last {len(result.recent_returns)} episodes: "
-        f"{result.final_mean_return:.2f}{' (target reached)' if result.reached_target else ''}\n"
-        f"run folder:  {run_dir}\n"
-        f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
-        f"config:      {run_dir / 'config.yaml'}\n"
-        f"tensorboard: tensorboard --logdir {run_dir}"
-    )
-    return result

@@ -27,10 +27,11 @@ import torch
 from torch import Tensor
 from torch.func import grad
 
+import envs  # noqa: F401  (registers ShortCorridor-v0)
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, SoftmaxPolicy
+from agents.core.reinforce import policy_gradient
 from agents.errors import UserError
-from agents.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, SoftmaxPolicy
-from agents.reinforce import policy_gradient
-from envs.features import OneHot, PolicyInputs  # importing envs registers ShortCorridor-v0
+from agents.features.maps import OneHot, PolicyInputs
 
 
 @dataclass
@@ -131,7 +132,7 @@ def exact_gradient_autograd(policy: SoftmaxPolicy, mdp: TabularMDP, state_inputs
 def exact_gradient_pg_theorem(policy: SoftmaxPolicy, mdp: TabularMDP, state_inputs: Tensor) -> Tensor:
     r"""``grad J = sum_{s,a} eta(s) pi(a|s) q_pi(s,a) grad log pi(a|s)`` (policy-gradient theorem,
     S&B eq. 13.5 with ``gamma^t`` kept in ``eta``), the scores from the closed-form
-    :meth:`~agents.policies.LinearSoftmaxPolicy.score`; shaped like the parameter."""
+    :meth:`~agents.core.policies.LinearSoftmaxPolicy.score`; shaped like the parameter."""
     probs = policy.probs(state_inputs)  # pi(a|s)                         [S, A]
     weights = discounted_visits(mdp, probs)[:, None] * probs * action_values(mdp, state_values(mdp, probs))
     actions = torch.arange(mdp.num_actions).repeat(mdp.num_states)  # every (s, a) pair, s-major

@@ -214,7 +214,7 @@ def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple
 
 
 def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
-    """Build the map named by ``cfg.name`` (a :class:`~agents.config.FeaturesConfig`)."""
+    """Build the map named by ``cfg.name`` (a :class:`~agents.runtime.config.FeaturesConfig`)."""
     name = cfg.name
     if isinstance(observation_space, gym.spaces.Discrete):
         if name not in ("auto", "onehot"):
@@ -246,8 +246,8 @@ def state_action_features(state_features: Array, n_actions: int) -> Array:
     r"""``phi(s,a) = x(s) (x) e_a``, flattened like ``W.flatten()``: ``[B, d] -> [B, A, d*A]``.
 
     With ``theta = W.flatten()``, ``phi(s,a)^T theta = x(s)^T W[:, a]``, so
-    :class:`~agents.policies.ActionFeatureSoftmaxPolicy` on these features *is*
-    :class:`~agents.policies.LinearSoftmaxPolicy` on ``x``. Works on numpy arrays and torch
+    :class:`~agents.core.policies.ActionFeatureSoftmaxPolicy` on these features *is*
+    :class:`~agents.core.policies.LinearSoftmaxPolicy` on ``x``. Works on numpy arrays and torch
     tensors alike.
     """
     batch, dim = state_features.shape

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.policies import SoftmaxPolicy
+from agents.core.policies import SoftmaxPolicy
 
 NOISE_BLOCK_VALUES = 4096
 """Gumbel values drawn per generator call (at least one step's worth)."""

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.cli import CONFIG_DIR, compose_train_config
-from agents.tables import markdown_table
-from agents.trainer import Trainer
+from agents.runtime.trainer import Trainer
+from agents.tools.cli import CONFIG_DIR, compose_train_config
+from agents.tools.tables import markdown_table
 
 EXPERIMENT_DIR = Path(CONFIG_DIR) / "experiment"
 

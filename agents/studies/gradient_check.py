@@ -4,7 +4,7 @@ For a policy (random parameters, or loaded from a run's checkpoint) this collect
 ``num_states`` states by rolling the policy out in the env, with the actions it took, adds
 ``num_random_states`` states drawn uniformly from the observation space's (clipped) box with
 uniform actions, and for every dtype in ``dtypes`` compares ``policy.score`` with
-``policy.autograd_score`` on that batch (:func:`agents.diagnostics.compare_scores`): max abs and
+``policy.autograd_score`` on that batch (:func:`agents.core.score_check.compare_scores`): max abs and
 relative discrepancy per sample, the cosine of the batch gradients ``sum_t c_t score_t``
 (``c_t ~ N(0, 1)``, one draw shared by all dtypes), and the time of each path. A dtype fails when
 a sample's discrepancy exceeds 1e-10 (float64) or 1e-4 (float32).
@@ -24,14 +24,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from agents.build import DTYPES, build_agent
-from agents.checkpoint import load_checkpoint
-from agents.config import POLICY_FORMS, AgentConfig, FeaturesConfig
-from agents.diagnostics import DEFAULT_TOLERANCES, ScoreComparison, compare_scores
+from agents.core.policies import SoftmaxPolicy
+from agents.core.score_check import DEFAULT_TOLERANCES, ScoreComparison, compare_scores
 from agents.errors import UserError
-from agents.policies import SoftmaxPolicy
-from agents.rollout import collect_episodes
-from envs.features import PolicyInputs, box_bounds
+from agents.features.maps import PolicyInputs, box_bounds
+from agents.runtime.build import DTYPES, build_agent
+from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.config import POLICY_FORMS, AgentConfig, FeaturesConfig
+from agents.runtime.rollout import collect_episodes
 from envs.make import check_env_id
 
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from agents.core.policies import SoftmaxPolicy
+from agents.core.reinforce import EpisodeBatch
+from agents.core.returns import discounted_returns
 from agents.errors import UserError
-from agents.policies import SoftmaxPolicy
-from agents.reinforce import EpisodeBatch
-from agents.returns import discounted_returns
 
 DEFAULT_TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-4}
 """Max abs discrepancy allowed per dtype when ``diagnostics.tolerance`` is 0."""

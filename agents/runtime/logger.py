@@ -1,6 +1,6 @@
 """TensorBoard logging: scalars against env steps, the config as text and as HParams.
 
-Tags are the constants of :mod:`agents.tags`; x is always the global env-step count.
+Tags are the constants of :mod:`agents.runtime.tags`; x is always the global env-step count.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-from agents import tags
-from agents.reinforce import UpdateStats
+from agents.core.reinforce import UpdateStats
+from agents.runtime import tags
 
 
 def hyperparameter_table(cfg: DictConfig) -> str:

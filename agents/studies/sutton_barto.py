@@ -4,12 +4,12 @@ The book's setup (Example 13.1, p. 323; figures on pp. 328 and 330):
 
 * reward -1 on every step, the last one included, ``gamma = 1``: the return is minus the length;
 * action features ``phi(s, right) = [1, 0]``, ``phi(s, left) = [0, 1]`` in every state (the env's
-  own ``action_features``) and the policy :class:`~agents.policies.ActionFeatureSoftmaxPolicy`, so
+  own ``action_features``) and the policy :class:`~agents.core.policies.ActionFeatureSoftmaxPolicy`, so
   ``pi(right) = sigmoid(theta_0 - theta_1)``;
 * ``theta_0 = [ln(0.05 / 0.95), 0]``: ``pi(right) = 0.05`` and the first episodes score about
   ``v = (2p - 4) / (p (1 - p)) = -82``;
 * the per-step rule of the pseudocode: generate an episode with the current ``theta``; then, for
-  ``t = 0 .. T-1``, with ``G_t`` from :func:`agents.returns.discounted_returns` and the score at
+  ``t = 0 .. T-1``, with ``G_t`` from :func:`agents.core.returns.discounted_returns` and the score at
   the *current* ``theta`` (changed by the steps before ``t``)::
 
       delta   = G_t - v(S_t, w)                     v(s, w) = w x(s), x(s) = 1   (Fig. 13.2)
@@ -17,7 +17,7 @@ The book's setup (Example 13.1, p. 323; figures on pp. 328 and 330):
       theta  <- theta + alpha_theta gamma^t delta grad log pi(A_t|S_t, theta)
 
   Without a baseline ``alpha_w = 0`` and ``w`` stays 0, so ``delta = G_t``: plain REINFORCE. The
-  theta step is :func:`agents.reinforce.reinforce_gradient` (``M = 1``, one term) mapped over the
+  theta step is :func:`agents.core.reinforce.reinforce_gradient` (``M = 1``, one term) mapped over the
   runs with ``torch.func.vmap`` around the policy's own ``score_with``.
 
 Runs are batched: every run of every curve is one row of ``theta [N, 2]``. A run's episodes do
@@ -46,9 +46,9 @@ import torch
 from torch import Tensor
 from torch.func import vmap
 
-from agents.policies import ActionFeatureSoftmaxPolicy
-from agents.reinforce import reinforce_gradient
-from agents.returns import discounted_returns
+from agents.core.policies import ActionFeatureSoftmaxPolicy
+from agents.core.reinforce import reinforce_gradient
+from agents.core.returns import discounted_returns
 from envs.short_corridor import RIGHT, START, ShortCorridorEnv
 
 OPTIMAL_VALUE = -(6 + 4 * math.sqrt(2))

@@ -1,0 +1,1 @@
+"""What the policy reads: state feature maps ``x(s)`` and the policy inputs built from them."""

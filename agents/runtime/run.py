@@ -1,0 +1,40 @@
+"""The one entry to training: :func:`train` dispatches a config to a single run, a resumed run or
+``num_seeds`` runs side by side, and prints where the results went."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
+from agents.runtime.config import TrainConfig
+from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
+from agents.runtime.trainer import Trainer, TrainResult
+
+
+def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
+    """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
+    side by side); the function ``scripts/train.py`` and the tests call."""
+    if cfg.num_seeds > 1 and not cfg.resume:
+        multi = MultiSeedTrainer(cfg).run()
+        print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
+        print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
+        return multi
+    if cfg.resume:
+        state = load_checkpoint(cfg.resume)
+        resumed = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+        resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
+        resumed.logging = cfg.logging  # display settings may change; the experiment may not
+        result = Trainer(resumed, resume_from=state).run()
+    else:
+        result = Trainer(cfg).run()
+    run_dir = result.run_dir
+    print(
+        f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "
+        f"in {result.seconds:.1f} s; mean return over the last {len(result.recent_returns)} episodes: "
+        f"{result.final_mean_return:.2f}{' (target reached)' if result.reached_target else ''}\n"
+        f"run folder:  {run_dir}\n"
+        f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
+        f"config:      {run_dir / 'config.yaml'}\n"
+        f"tensorboard: tensorboard --logdir {run_dir}"
+    )
+    return result

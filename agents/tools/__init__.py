@@ -1,0 +1,1 @@
+"""Tooling around training: command-line glue, sweeps, results tables, plots, benchmarks."""
