@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.core.reinforce import Reinforce
 from agents.errors import UserError
-from agents.features.maps import PolicyInputs, make_feature_map
+from agents.features.inputs import PolicyInputs
+from agents.features.maps import make_feature_map
+from agents.runtime.build import build_learner
 from agents.runtime.config import AgentConfig
 from agents.runtime.rollout import collect_episodes
 from agents.studies.exact_gradient import (
@@ -118,7 +119,7 @@ def test_env_without_transition_table_is_a_user_error():
 def _reinforce_gradient(problem, batch, gamma: float) -> torch.Tensor:
     """The gradient the project's learner computes (textbook settings): -param.grad after update."""
     cfg = AgentConfig(gamma=gamma, optimizer="sgd", lr=1e-9, normalize_returns=False, discount_weighting=True)
-    Reinforce(problem.policy, cfg, problem.inputs.feature_map.dim).update(batch)
+    build_learner(problem.policy, cfg, problem.inputs.feature_map.dim).update(batch)
     return -problem.policy.param.grad
 
 

@@ -12,18 +12,17 @@ import pytest
 import torch
 
 from agents.errors import UserError
+from agents.features.inputs import PolicyInputs, state_action_features
 from agents.features.maps import (
     Fourier,
     Normalized,
     OneHot,
-    PolicyInputs,
     Polynomial,
     RadialBasis,
     Raw,
     TileCoding,
     box_bounds,
     make_feature_map,
-    state_action_features,
 )
 from agents.runtime.config import FeaturesConfig
 

@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.core.baselines import LinearValueBaseline, RunningMeanBaseline
+from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.core.reinforce import EpisodeBatch, NumericalError, Reinforce
 from agents.core.returns import discount_weights, discounted_returns, steps_since_start
+from agents.features.inputs import state_action_features
 from agents.features.maps import (
     Fourier,
     Normalized,
@@ -29,8 +30,8 @@ from agents.features.maps import (
     Raw,
     TileCoding,
     box_bounds,
-    state_action_features,
 )
+from agents.runtime.build import build_learner
 from agents.runtime.config import AgentConfig
 
 F64 = torch.float64
@@ -197,7 +198,7 @@ def test_update_is_finite_or_raises_numerical_error(cfg, batch, data):
     dim, n_actions = 3, 2
     dtype = torch.float32 if cfg.dtype == "float32" else F64
     policy = LinearSoftmaxPolicy(dim, n_actions, dtype=dtype)
-    learner = Reinforce(policy, cfg, dim)
+    learner = build_learner(policy, cfg, dim)
     steps = rewards.shape[0]
     features = torch.tensor(
         data.draw(st.lists(reals(1e3), min_size=steps * dim, max_size=steps * dim)), dtype=F64
@@ -217,7 +218,7 @@ def test_update_is_finite_or_raises_numerical_error(cfg, batch, data):
 
 def test_update_of_an_empty_batch_is_a_clear_error():
     policy = LinearSoftmaxPolicy(2, 2, dtype=F64)
-    learner = Reinforce(policy, AgentConfig(dtype="float64"), 2)
+    learner = build_learner(policy, AgentConfig(dtype="float64"), 2)
     empty = EpisodeBatch(
         torch.zeros(0, 2, dtype=F64), torch.zeros(0, 2, dtype=F64), torch.zeros(0, dtype=torch.long),
         torch.zeros(0, dtype=F64), torch.zeros(0, dtype=torch.bool),

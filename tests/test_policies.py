@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.features.maps import state_action_features
+from agents.features.inputs import state_action_features
+from agents.runtime.acting import Actor
 
 F64 = torch.float64
 
@@ -162,20 +165,26 @@ def test_entropy_gradient_equals_autograd(generator):
         assert torch.allclose(policy.entropy_gradient(features).sum(0), reference, atol=1e-12)
 
 
-def test_sample_follows_probs(generator):
-    policy = linear_policy(2, 3, generator)
-    x = torch.tensor([[0.3, -0.2]], dtype=F64).expand(40_000, 2)
-    actions = policy.sample(x, generator=generator)
-    frequencies = torch.bincount(actions, minlength=3).to(F64) / 40_000
-    assert torch.allclose(frequencies, policy.probs(x[:1])[0], atol=0.01)
+@pytest.mark.parametrize("form", ["state", "action"])
+def test_the_actor_samples_from_probs(generator, form):
+    """The one sampler (Gumbel-max in :class:`Actor`) draws each action with probability pi(a|s)."""
+    x = torch.tensor([[0.3, -0.2]], dtype=F64)
+    if form == "state":
+        policy, inputs = linear_policy(2, 3, generator), x
+    else:  # phi(s, a) = x (x) e_a: 2 features x 3 actions
+        policy, inputs = action_policy(6, generator), state_action_features(x, 3)
+    actor = Actor.for_policy(policy, np.random.default_rng(3))
+    repeated = np.repeat(inputs.numpy(), 40_000, axis=0)
+    frequencies = np.bincount(actor(repeated), minlength=3) / 40_000
+    np.testing.assert_allclose(frequencies, policy.probs(inputs)[0].detach().numpy(), atol=0.01)
 
 
-def test_sample_is_reproducible_with_a_generator():
+def test_the_actor_is_reproducible_with_a_seed():
     policy = LinearSoftmaxPolicy(3, 4)
-    x = torch.randn(100, 3)
-    first = policy.sample(x, generator=torch.Generator().manual_seed(7))
-    second = policy.sample(x, generator=torch.Generator().manual_seed(7))
-    assert torch.equal(first, second)
+    x = np.random.default_rng(0).normal(size=(100, 3))
+    first = Actor.for_policy(policy, np.random.default_rng(7))(x)
+    second = Actor.for_policy(policy, np.random.default_rng(7))(x)
+    np.testing.assert_array_equal(first, second)
 
 
 @settings(max_examples=40, deadline=None)

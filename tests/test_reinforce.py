@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.core.reinforce import EpisodeBatch, NumericalError, Reinforce
+from agents.runtime.build import build_learner
 from agents.runtime.config import AgentConfig
 
 F64 = torch.float64
@@ -48,7 +49,7 @@ def test_sgd_batch_update_is_the_textbook_rule(generator):
     for t in range(5):
         onehot = torch.nn.functional.one_hot(batch.actions[t], 2).to(F64)
         expected += alpha * returns[t] * torch.outer(batch.inputs[t], onehot - probs) / 2
-    Reinforce(policy, sgd_config(lr=alpha, gamma=gamma), 3).update(batch)
+    build_learner(policy, sgd_config(lr=alpha, gamma=gamma), 3).update(batch)
     assert torch.allclose(policy.weight.detach(), expected, atol=1e-14)
 
 
@@ -57,7 +58,7 @@ def test_per_step_rule_with_gamma_t_matches_hand_loop(generator):
     batch = make_batch(generator, [4])
     alpha, gamma = 0.5, 0.8
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
-    Reinforce(
+    build_learner(
         policy, sgd_config(lr=alpha, gamma=gamma, per_step_updates=True, discount_weighting=True), 3
     ).update(batch)
 
@@ -81,7 +82,7 @@ def test_closed_form_and_autograd_give_the_same_parameters(generator, optimizer,
             policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
         else:
             policy = ActionFeatureSoftmaxPolicy(3, dtype=F64)
-        learner = Reinforce(policy, AgentConfig(score=score, optimizer=optimizer, lr=0.05), 3)
+        learner = build_learner(policy, AgentConfig(score=score, optimizer=optimizer, lr=0.05), 3)
         for b in batches:
             inputs = b.inputs if policy_form == "state" else torch.stack([b.inputs, -b.inputs], dim=1)
             learner.update(EpisodeBatch(inputs, b.states, b.actions, b.rewards, b.dones))
@@ -93,7 +94,7 @@ def test_value_baseline_step_by_hand(generator):
     """w <- w + alpha_w (1/M) sum_t (G_t - w^T x_t) x_t, and the policy uses G_t - v(S_t)."""
     batch = make_batch(generator, [2])
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
-    learner = Reinforce(policy, sgd_config(lr=1.0, gamma=1.0, baseline="value", baseline_lr=0.5), 3)
+    learner = build_learner(policy, sgd_config(lr=1.0, gamma=1.0, baseline="value", baseline_lr=0.5), 3)
     learner.baseline.weight = torch.tensor([0.1, -0.2, 0.3], dtype=F64)
     w = learner.baseline.weight.clone()
     r = batch.rewards
@@ -111,7 +112,7 @@ def test_value_baseline_step_by_hand(generator):
 
 def test_mean_baseline_tracks_the_mean_return(generator):
     batch = make_batch(generator, [3, 4])
-    learner = Reinforce(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(baseline="mean", gamma=1.0), 3)
+    learner = build_learner(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(baseline="mean", gamma=1.0), 3)
     learner.update(batch)
     from agents.core.returns import discounted_returns
 
@@ -123,7 +124,7 @@ def test_gradient_clipping_limits_the_step(generator):
     batch = make_batch(generator, [6])
     batch.rewards.mul_(1e3)
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
-    stats = Reinforce(policy, sgd_config(lr=1.0, max_grad_norm=0.5), 3).update(batch)
+    stats = build_learner(policy, sgd_config(lr=1.0, max_grad_norm=0.5), 3).update(batch)
     assert stats.grad_norm > 0.5
     assert policy.weight.detach().norm().item() == pytest.approx(0.5)
 
@@ -136,7 +137,7 @@ def test_entropy_bonus_adds_the_entropy_gradient(generator):
         policy.weight.copy_(torch.randn(3, 2, dtype=F64, generator=generator))
     start = policy.weight.detach().clone()
     expected = start + 0.1 * policy.entropy_gradient(batch.inputs).sum(0)
-    Reinforce(policy, sgd_config(lr=1.0, entropy_coef=0.1), 3).update(batch)
+    build_learner(policy, sgd_config(lr=1.0, entropy_coef=0.1), 3).update(batch)
     assert torch.allclose(policy.weight.detach(), expected, atol=1e-14)
 
 
@@ -144,4 +145,4 @@ def test_non_finite_rewards_raise(generator):
     batch = make_batch(generator, [3])
     batch.rewards[1] = float("inf")
     with pytest.raises(NumericalError):
-        Reinforce(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(), 3).update(batch)
+        build_learner(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(), 3).update(batch)

@@ -7,32 +7,82 @@ lowers its variance.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor
 
+from agents.errors import UserError
 
-class NoBaseline:
+
+class Baseline(ABC):
+    """``b(s)``: called on state features ``[B, d]`` -> ``[B]``, fitted to the returns."""
+
+    @abstractmethod
+    def __call__(self, states: Tensor) -> Tensor:
+        """``b(S_t)`` for each row; ``[B]``."""
+
+    def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:  # noqa: B027
+        """Fit ``b`` to the returns ``G_t`` of ``num_episodes`` episodes (no-op by default)."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """Tensors to checkpoint (empty when nothing is learned)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:  # noqa: B027
+        """Restore what :meth:`state_dict` returned."""
+
+    @classmethod
+    @abstractmethod
+    def from_options(
+        cls, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str
+    ) -> Baseline:
+        """Build from the ``agent`` settings (``baseline_lr``, ...), read as attributes."""
+
+
+BASELINES: dict[str, type[Baseline]] = {}
+"""``agent.baseline`` name -> class; filled by :func:`register_baseline`."""
+
+
+def register_baseline(name: str) -> Callable[[type[Baseline]], type[Baseline]]:
+    """Class decorator: make a baseline available as ``agent.baseline=<name>``."""
+
+    def register(cls: type[Baseline]) -> type[Baseline]:
+        BASELINES[name] = cls
+        return cls
+
+    return register
+
+
+@register_baseline("none")
+class NoBaseline(Baseline):
     """``b(s) = 0``: plain REINFORCE."""
 
     def __call__(self, states: Tensor) -> Tensor:
         return states.new_zeros(states.shape[0])
 
-    def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:
-        """Nothing to learn."""
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        """Nothing to restore."""
+    @classmethod
+    def from_options(
+        cls, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str
+    ) -> Baseline:
+        return cls()
 
 
-class RunningMeanBaseline(NoBaseline):
+@register_baseline("mean")
+class RunningMeanBaseline(Baseline):
     r"""``b = mean of every return G_t seen so far`` (a constant, state-independent baseline)."""
 
     def __init__(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> None:
         self.mean = torch.zeros((), dtype=dtype, device=device)
         self.count = torch.zeros((), dtype=dtype, device=device)
+
+    @classmethod
+    def from_options(
+        cls, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str
+    ) -> Baseline:
+        return cls(dtype, device)
 
     def __call__(self, states: Tensor) -> Tensor:
         return self.mean.expand(states.shape[0])
@@ -51,7 +101,8 @@ class RunningMeanBaseline(NoBaseline):
         self.mean, self.count = state["mean"].clone(), state["count"].clone()
 
 
-class LinearValueBaseline(NoBaseline):
+@register_baseline("value")
+class LinearValueBaseline(Baseline):
     r"""Learned state value ``v(s, w) = w^T x(s)`` (S&B p. 330, "REINFORCE with Baseline").
 
     Gradient Monte Carlo update, summed over the batch's steps and averaged over its episodes::
@@ -65,6 +116,12 @@ class LinearValueBaseline(NoBaseline):
     ) -> None:
         self.weight = torch.zeros(state_dim, dtype=dtype, device=device)
         self.lr = lr
+
+    @classmethod
+    def from_options(
+        cls, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str
+    ) -> Baseline:
+        return cls(state_dim, options.baseline_lr, dtype, device)
 
     def __call__(self, states: Tensor) -> Tensor:
         return states @ self.weight
@@ -80,15 +137,10 @@ class LinearValueBaseline(NoBaseline):
         self.weight = state["weight"].clone()
 
 
-Baseline = NoBaseline | RunningMeanBaseline | LinearValueBaseline
-
-
 def make_baseline(
-    name: str, state_dim: int, lr: float, dtype: torch.dtype, device: torch.device | str
+    name: str, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str = "cpu"
 ) -> Baseline:
-    """``agent.baseline`` -> baseline object (names validated in :mod:`agents.runtime.config`)."""
-    if name == "value":
-        return LinearValueBaseline(state_dim, lr, dtype, device)
-    if name == "mean":
-        return RunningMeanBaseline(dtype, device)
-    return NoBaseline()
+    """The baseline registered as ``name`` (``agent.baseline``); a one-line error lists the others."""
+    if name not in BASELINES:
+        raise UserError(f"agent.baseline={name!r} is not one of {', '.join(BASELINES)}")
+    return BASELINES[name].from_options(state_dim, options, dtype, device)

@@ -2,92 +2,52 @@ r"""The REINFORCE update (Sutton & Barto ch. 13, Williams 1992).
 
 For a batch of M complete episodes the gradient estimate is
 
-    g = (1/M) sum_episodes sum_t  w_t (G_t - b(S_t)) grad log pi(A_t|S_t)
-        + c_H (1/M) sum_t grad H(pi(.|S_t))
+    g = (1/M) sum_episodes sum_t  w_t A_t grad log pi(A_t|S_t)  +  c_H (1/M) sum_t grad H(pi(.|S_t))
+    A_t = G_t - b(S_t)                                             (the advantage)
 
-with ``w_t = gamma^t`` when ``agent.discount_weighting`` (the textbook rule, S&B p. 328) and 1
-otherwise, ``b`` a baseline (:mod:`agents.core.baselines`) and ``grad log pi`` from the policy's
-:meth:`score` or :meth:`autograd_score` (``agent.score``). The optimizer *ascends* it:
-``theta <- theta + alpha g`` for ``sgd``, Adam's rescaled step for ``adam``. We hand the
-optimizer ``-g`` as ``.grad`` because torch optimizers minimise.
+with ``w_t = gamma^t`` when ``discount_weighting`` (the textbook rule, S&B p. 328) and 1
+otherwise, ``b`` a baseline (:mod:`agents.core.baselines`) and ``sum_t c_t grad log pi`` from the
+policy's hand-derived :meth:`~agents.core.policy.SoftmaxPolicy.policy_gradient` (or its autograd
+twin). The optimizer *ascends* it: ``theta <- theta + alpha g`` for SGD, Adam's rescaled step for
+Adam. We hand the optimizer ``-g`` as ``.grad`` because torch optimizers minimise.
 
-``agent.per_step_updates`` applies the textbook pseudocode literally: after generating an
-episode, for ``t = 0 .. T-1`` take one step with that single term, at the parameters left by the
-previous step.
+Two ways to apply it, two methods:
+
+* :meth:`Reinforce.update_batch`: one step with the whole batch's ``g``.
+* :meth:`Reinforce.update_per_step`: the textbook pseudocode literally: for ``t = 0 .. T-1``
+  one step with that single term, at the parameters left by the previous step.
+
+``normalize_returns`` means the same in both: the advantages ``A_t`` of the batch are
+standardised to mean 0 and standard deviation 1 before they weight the scores. The baseline does
+not depend on the policy, so in per-step mode its ``T`` successive fits run first (recording the
+``A_t`` each step would see), then the standardised advantages drive the ``T`` policy steps.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from agents.core.baselines import make_baseline
-from agents.core.policies import ScoreFn, SoftmaxPolicy, entropy_of
+from agents.core.baselines import Baseline, NoBaseline
+from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats
+from agents.core.policy import GradientFn, SoftmaxPolicy, entropy_of
 from agents.core.returns import discount_weights, discounted_returns
-from agents.runtime.config import AgentConfig
-
-
-class NumericalError(RuntimeError):
-    """A non-finite return, score or parameter: the trainer saves the last good state and stops."""
-
-
-@dataclass
-class EpisodeBatch:
-    """Complete episodes laid end to end along the first axis (``T`` steps in all)."""
-
-    inputs: Tensor
-    """Policy inputs: state features ``x [T, d]`` or action features ``phi [T, A, d]``."""
-    states: Tensor
-    """State features ``x(S_t)`` ``[T, d]`` (for the value baseline)."""
-    actions: Tensor
-    """``A_t`` ``[T]`` int64."""
-    rewards: Tensor
-    """``R_{t+1}`` ``[T]``."""
-    dones: Tensor
-    """``[T]`` bool, True on the last step of each episode."""
-
-    @property
-    def num_episodes(self) -> int:
-        return int(self.dones.sum())
-
-
-@dataclass
-class UpdateStats:
-    """What one update reports to the logger."""
-
-    policy_objective: float
-    """Surrogate ``(1/M) sum_t w_t A_t log pi(A_t|S_t)`` whose gradient is g."""
-    entropy: float
-    """Mean policy entropy over the batch's states."""
-    grad_norm: float
-    """L2 norm of g before clipping."""
-    mean_return: float
-    """Mean of G_0 over the batch's episodes."""
-
-
-def policy_gradient(score_fn: ScoreFn, inputs: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
-    r"""``sum_t coefficients_t grad log pi(A_t|S_t)``: per-sample scores contracted with weights.
-
-    :param score_fn: ``policy.score`` or ``policy.autograd_score`` (same signature).
-    :param inputs: ``[T, ...]`` policy inputs; ``actions``: ``[T]``; ``coefficients``: ``[T]``.
-    :return: a tensor shaped like the policy parameter.
-    """
-    scores = score_fn(inputs, actions)  # [T, *param]
-    return torch.tensordot(coefficients, scores, dims=1)
 
 
 def reinforce_gradient(
-    score_fn: ScoreFn, inputs: Tensor, actions: Tensor, advantages: Tensor, weights: Tensor, num_episodes: int
-) -> Tensor:
+    gradient_fn: GradientFn, inputs: Tensor, actions: Tensor, advantages: Tensor, weights: Tensor,
+    num_episodes: int,
+) -> Tensor:  # fmt: skip
     r"""The REINFORCE estimate ``g = (1/M) sum_t w_t (G_t - b(S_t)) grad log pi(A_t|S_t)`` (no entropy term).
 
     A pure function of its arguments, so ``torch.func.vmap`` can map it over a stack of runs
-    (``score_fn = partial(policy.score_with, theta)``), as :mod:`agents.studies.sutton_barto` does.
+    (``gradient_fn = partial(policy.policy_gradient_with, theta)``), as
+    :mod:`agents.studies.sutton_barto` does.
 
-    :param score_fn: ``(inputs, actions) -> [T, *param]`` scores, e.g. ``policy.score``.
+    :param gradient_fn: ``(inputs, actions, coefficients) -> sum_t c_t score_t``, e.g.
+        ``policy.policy_gradient``.
     :param inputs: ``[T, ...]`` policy inputs; ``actions``: ``[T]``.
     :param advantages: ``G_t - b(S_t)``, ``[T]``.
     :param weights: ``w_t`` (``gamma^t`` or 1), ``[T]``.
@@ -95,92 +55,113 @@ def reinforce_gradient(
     :return: ``g``, shaped like the policy parameter.
     """
     coefficients = weights * advantages / num_episodes  # w_t (G_t - b(S_t)) / M
-    return policy_gradient(score_fn, inputs, actions, coefficients)
+    return gradient_fn(inputs, actions, coefficients)
 
 
 class Reinforce:
-    """Owns the optimizer and baseline of one policy and applies the update above.
+    """Applies the update above to one policy with the collaborators it is given.
 
-    :param policy: a linear softmax policy.
-    :param cfg: the ``agent`` config.
-    :param state_dim: length of the state features (for the value baseline).
+    :param policy: any :class:`~agents.core.policy.SoftmaxPolicy`.
+    :param optimizer: a torch optimizer over ``[policy.param]``.
+    :param baseline: ``b(s)``; None = :class:`~agents.core.baselines.NoBaseline`.
+    :param gamma: discount factor in ``[0, 1]``.
+    :param normalize_returns: standardise the batch's advantages (see the module docstring).
+    :param discount_weighting: weight step ``t`` by ``gamma^t``.
+    :param per_step_updates: :meth:`update` runs :meth:`update_per_step` instead of :meth:`update_batch`.
+    :param entropy_coef: weight ``c_H`` of the entropy bonus (>= 0).
+    :param max_grad_norm: clip ``g`` to this L2 norm; 0 disables clipping.
+    :param gradient_fn: ``(inputs, actions, coefficients) -> sum_t c_t score_t``; None =
+        ``policy.policy_gradient`` (hand-derived); ``policy.autograd_policy_gradient`` checks it.
     """
 
-    def __init__(self, policy: SoftmaxPolicy, cfg: AgentConfig, state_dim: int) -> None:
-        self.policy, self.cfg = policy, cfg
-        self.score_fn: ScoreFn = policy.score if cfg.score == "closed_form" else policy.autograd_score
-        param = policy.param
-        if cfg.optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD([param], lr=cfg.lr)
-        else:
-            self.optimizer = torch.optim.Adam([param], lr=cfg.lr)
-        self.baseline = make_baseline(cfg.baseline, state_dim, cfg.baseline_lr, param.dtype, param.device)
-
-    def set_progress(self, fraction: float) -> None:
-        """Learning-rate schedule: ``constant`` or ``linear`` decay to 0 at the end of the budget."""
-        if self.cfg.lr_schedule == "linear":
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.cfg.lr * max(1.0 - fraction, 0.0)
+    def __init__(
+        self,
+        policy: SoftmaxPolicy,
+        *,
+        optimizer: torch.optim.Optimizer,
+        baseline: Baseline | None = None,
+        gamma: float = 0.99,
+        normalize_returns: bool = False,
+        discount_weighting: bool = False,
+        per_step_updates: bool = False,
+        entropy_coef: float = 0.0,
+        max_grad_norm: float = 0.0,
+        gradient_fn: GradientFn | None = None,
+    ) -> None:
+        self.policy, self.optimizer = policy, optimizer
+        self.baseline = baseline if baseline is not None else NoBaseline()
+        self.gamma, self.normalize_returns = gamma, normalize_returns
+        self.discount_weighting, self.per_step_updates = discount_weighting, per_step_updates
+        self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
+        self.gradient_fn: GradientFn = gradient_fn or policy.policy_gradient
 
     @torch.no_grad()
     def update(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:
-        """One REINFORCE update from a batch of complete episodes (gradients by the policy's
-        score functions, so no autograd graph is recorded here). ``with_stats=False`` skips the
-        entropy, objective and mean return (reported as nan), which only logging needs."""
-        cfg = self.cfg
-        num_episodes = batch.num_episodes
-        if num_episodes == 0 or not bool(batch.dones[-1]):
+        """:meth:`update_per_step` or :meth:`update_batch`, as configured."""
+        if self.per_step_updates:
+            return self.update_per_step(batch, with_stats)
+        return self.update_batch(batch, with_stats)
+
+    @torch.no_grad()
+    def update_batch(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:
+        """One optimizer step with the whole batch's ``g``. ``with_stats=False`` skips the entropy,
+        objective and mean return (reported as nan), which only logging needs."""
+        returns, weights = self._returns_and_weights(batch)
+        advantages = self._advantages(returns, self.baseline(batch.states))
+        self.baseline.update(batch.states, returns, batch.num_episodes)
+        grad_norm = self._step(batch, slice(None), advantages, weights, batch.num_episodes)
+        return self._stats(batch, returns, advantages, weights, grad_norm, with_stats)
+
+    @torch.no_grad()
+    def update_per_step(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:
+        """The textbook loop: for each ``t`` one step with ``w_t A_t grad log pi(A_t|S_t)`` (``M = 1``),
+        the baseline fitted on ``(S_t, G_t)`` after each."""
+        returns, weights = self._returns_and_weights(batch)
+        raw_advantages = []
+        for t in range(returns.shape[0]):  # the baseline's T fits do not depend on the policy
+            step = slice(t, t + 1)
+            raw_advantages.append(returns[step] - self.baseline(batch.states[step]))
+            self.baseline.update(batch.states[step], returns[step], 1)
+        advantages = self._advantages(torch.cat(raw_advantages), None)
+        grad_norm = math.nan
+        for t in range(returns.shape[0]):  # textbook: theta changes after every step
+            step = slice(t, t + 1)
+            grad_norm = self._step(batch, step, advantages[step], weights[step], 1)
+        return self._stats(batch, returns, advantages, weights, grad_norm, with_stats)
+
+    def _returns_and_weights(self, batch: EpisodeBatch) -> tuple[Tensor, Tensor]:
+        """``G_t`` and ``w_t`` of a batch of complete episodes."""
+        if batch.num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
-        returns = discounted_returns(batch.rewards, cfg.gamma, batch.dones)  # G_t
+        returns = discounted_returns(batch.rewards, self.gamma, batch.dones)  # G_t
         if not torch.isfinite(returns).all():
             raise NumericalError("non-finite returns (rewards overflow?)")
-        weights = (
-            discount_weights(batch.dones, cfg.gamma, returns.dtype).to(returns.device)
-            if cfg.discount_weighting
-            else torch.ones_like(returns)
-        )
-        if cfg.per_step_updates:
-            if cfg.normalize_returns:
-                returns = _standardize(returns)
-            used = []
-            for t in range(returns.shape[0]):  # textbook: theta changes after every step
-                step = slice(t, t + 1)
-                grad_norm, advantage = self._step(batch, step, returns[step], weights[step], 1)
-                used.append(advantage)
-            advantages = torch.cat(used)
-        else:
-            grad_norm, advantages = self._step(batch, slice(None), returns, weights, num_episodes)
-        if not with_stats:
-            return UpdateStats(math.nan, math.nan, grad_norm, math.nan)
-        episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
-        mean_return = float(returns[episode_starts].mean())
-        log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
-        log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
-        entropy = float(entropy_of(log_probs).mean())
-        objective = float((weights * advantages * log_prob).double().sum() / num_episodes)
-        return UpdateStats(objective, entropy, grad_norm, mean_return)
+        if self.discount_weighting:
+            return returns, discount_weights(batch.dones, self.gamma, returns.dtype).to(returns.device)
+        return returns, torch.ones_like(returns)
 
-    def _step(
-        self, batch: EpisodeBatch, steps: slice, returns: Tensor, weights: Tensor, num_episodes: int
-    ) -> tuple[float, Tensor]:
-        """One optimizer step on the terms ``steps`` of the batch; returns the gradient norm and the
-        advantages it used."""
-        inputs, states, actions = batch.inputs[steps], batch.states[steps], batch.actions[steps]
-        advantages = returns - self.baseline(states)  # G_t - b(S_t)
+    def _advantages(self, returns: Tensor, baseline_values: Tensor | None) -> Tensor:
+        """``A_t = G_t - b(S_t)`` (``baseline_values`` None: already subtracted), standardised when
+        ``normalize_returns``."""
+        advantages = returns if baseline_values is None else returns - baseline_values
         if not torch.isfinite(advantages).all():
             raise NumericalError("non-finite advantages: the baseline diverged (lower agent.baseline_lr)")
-        if self.cfg.normalize_returns and not self.cfg.per_step_updates:
-            advantages = _standardize(advantages)
-        self.baseline.update(states, returns, num_episodes)
-        gradient = reinforce_gradient(self.score_fn, inputs, actions, advantages, weights, num_episodes)
-        if self.cfg.entropy_coef > 0:
+        return _standardize(advantages) if self.normalize_returns else advantages
+
+    def _step(
+        self, batch: EpisodeBatch, steps: slice, advantages: Tensor, weights: Tensor, num_episodes: int
+    ) -> float:
+        """One optimizer step on the terms ``steps`` of the batch; returns ``|g|`` before clipping."""
+        inputs, actions = batch.inputs[steps], batch.actions[steps]
+        gradient = reinforce_gradient(self.gradient_fn, inputs, actions, advantages, weights, num_episodes)
+        if self.entropy_coef > 0:
             entropy_grad = self.policy.entropy_gradient(inputs).sum(0) / num_episodes
-            gradient = gradient + self.cfg.entropy_coef * entropy_grad
+            gradient = gradient + self.entropy_coef * entropy_grad
         grad_norm = float(gradient.norm())
         if not math.isfinite(grad_norm):
             raise NumericalError("non-finite policy gradient")
-        if self.cfg.max_grad_norm > 0 and grad_norm > self.cfg.max_grad_norm:
-            gradient = gradient * (self.cfg.max_grad_norm / grad_norm)
+        if self.max_grad_norm > 0 and grad_norm > self.max_grad_norm:
+            gradient = gradient * (self.max_grad_norm / grad_norm)
         param = self.policy.param
         last_good = param.detach().clone()
         param.grad = -gradient  # optimizers minimise; we ascend J
@@ -188,7 +169,22 @@ class Reinforce:
         if not torch.isfinite(param).all():
             param.copy_(last_good)  # keep the last good parameters for the checkpoint
             raise NumericalError("the update made the policy parameters non-finite")
-        return grad_norm, advantages
+        return grad_norm
+
+    def _stats(
+        self, batch: EpisodeBatch, returns: Tensor, advantages: Tensor, weights: Tensor, grad_norm: float,
+        with_stats: bool,
+    ) -> UpdateStats:  # fmt: skip
+        """The logging statistics (nan unless ``with_stats``)."""
+        if not with_stats:
+            return UpdateStats(math.nan, math.nan, grad_norm, math.nan)
+        episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
+        mean_return = float(returns[episode_starts].mean())
+        log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
+        log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
+        entropy = float(entropy_of(log_probs).mean())
+        objective = float((weights * advantages * log_prob).double().sum() / batch.num_episodes)
+        return UpdateStats(objective, entropy, grad_norm, mean_return)
 
     def state_dict(self) -> dict[str, object]:
         return {"optimizer": self.optimizer.state_dict(), "baseline": self.baseline.state_dict()}

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
-from agents.core.reinforce import EpisodeBatch
 from agents.core.returns import discounted_returns
 from agents.errors import UserError
 

@@ -1,4 +1,4 @@
-r"""State feature maps ``x(s)`` and the action features ``phi(s, a)`` built from them.
+r"""State feature maps ``x(s)`` (the action features built from them are in :mod:`agents.features.inputs`).
 
 Every map is a callable on a batch of observations (numpy, ``[B, obs_dim]`` for Box spaces,
 ``[B]`` for Discrete ones) that returns ``[B, dim]`` float64 features. They run in numpy because
@@ -240,60 +240,3 @@ def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
     if name == "tile":
         return TileCoding(low, high, cfg.num_tilings, cfg.tiles_per_dim, cfg.hash_size, cfg.bias)
     raise UserError(f"features={name} is unknown")
-
-
-def state_action_features(state_features: Array, n_actions: int) -> Array:
-    r"""``phi(s,a) = x(s) (x) e_a``, flattened like ``W.flatten()``: ``[B, d] -> [B, A, d*A]``.
-
-    With ``theta = W.flatten()``, ``phi(s,a)^T theta = x(s)^T W[:, a]``, so
-    :class:`~agents.core.policies.ActionFeatureSoftmaxPolicy` on these features *is*
-    :class:`~agents.core.policies.LinearSoftmaxPolicy` on ``x``. Works on numpy arrays and torch
-    tensors alike.
-    """
-    batch, dim = state_features.shape
-    out = state_features[:, None, :, None] * _eye(n_actions, state_features)  # [B, A, d, A]
-    return out.reshape(batch, n_actions, dim * n_actions)
-
-
-def _eye(n: int, like: Any) -> Any:
-    """An ``[1, n, 1, n]`` identity of the same array library and dtype as ``like``."""
-    if isinstance(like, np.ndarray):
-        return np.eye(n, dtype=like.dtype)[None, :, None, :]
-    import torch
-
-    return torch.eye(n, dtype=like.dtype, device=like.device)[None, :, None, :]
-
-
-class PolicyInputs:
-    """Observations -> what the policy reads: ``x(s)`` for ``agent.policy=state``,
-    ``phi(s, .)`` for ``agent.policy=action`` (the env's own phi when it supplies one, else
-    :func:`state_action_features`).
-
-    :param feature_map: the state feature map ``x(s)``.
-    :param form: ``state`` or ``action``.
-    :param n_actions: number of actions ``A``.
-    :param env_action_features: ``obs [B] -> phi [B, A, d]`` supplied by the env, or None.
-    """
-
-    def __init__(
-        self, feature_map: FeatureMap, form: str, n_actions: int, env_action_features: Any = None
-    ) -> None:
-        self.feature_map, self.form, self.n_actions = feature_map, form, n_actions
-        self.env_action_features = env_action_features if form == "action" else None
-        if self.env_action_features is not None:
-            self.dim = int(self.env_action_features(np.zeros(1, dtype=np.int64)).shape[-1])
-        elif form == "action":
-            self.dim = feature_map.dim * n_actions
-        else:
-            self.dim = feature_map.dim
-
-    def state(self, obs: Array) -> Array:
-        """State features ``x(s)``, ``[B, d]``."""
-        return self.feature_map(obs)
-
-    def __call__(self, obs: Array) -> Array:
-        """``[B, d]`` (state form) or ``[B, A, dim]`` (action form)."""
-        if self.env_action_features is not None:
-            return np.asarray(self.env_action_features(obs), dtype=np.float64)
-        x = self.feature_map(obs)
-        return state_action_features(x, self.n_actions) if self.form == "action" else x

@@ -1,23 +1,30 @@
-r"""Action sampling in the hot path: one numpy call per vector step.
+r"""Action sampling in the hot path: one numpy call per vector step, for one run or N seeds.
 
-A torch call costs microseconds of dispatch whatever its size; for a linear policy on a few
-features that dominates the env step (measured: a per-step torch loop reaches 0.15x of raw
-CartPole speed, the same math in numpy 0.54x). So acting reads the policy parameter through a
-numpy view that shares its memory (CPU) or a host copy refreshed after each update (CUDA), and
-samples with the Gumbel-max trick, exact for a softmax and free of exponentials::
+A torch call costs microseconds of dispatch whatever its size; for a small policy that dominates
+the env step (measured: a per-step torch loop reaches 0.15x of raw CartPole speed, the same math
+in numpy 0.54x). So acting reads the policy parameters through a numpy view that shares their
+memory (CPU) or a host copy refreshed after each update (CUDA), computes the logits with the
+form's :meth:`~agents.core.policy.SoftmaxPolicy.acting_logits`, and samples with the Gumbel-max
+trick, exact for a softmax and free of exponentials::
 
     A = argmax_a (h(s, a) + g_a),   g_a ~ Gumbel(0, 1) i.i.d.   =>   P(A = a) = softmax(h)_a
 
-The noise is drawn a block of steps at a time (one generator call per ``NOISE_BLOCK_VALUES``
-values instead of one per step); numpy draws a block's values in the same order as separate
-calls would, so the actions are the same either way. A checkpoint keeps the unused rest.
+:class:`Actor` does this for ``N`` runs side by side (``N = 1`` for a single run): parameters
+``[N, *param]``, inputs ``[N, B, ...]``, one noise array ``[N, rows, B, A]`` in which run ``n``'s
+slice is drawn from run ``n``'s own generator, a block of steps at a time (numpy draws a block's
+values in the same order as separate calls would, so the actions do not depend on the block
+size). :class:`SeedActor` is one run's handle on it: what a trainer acts and checkpoints with.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+from typing import Any
 
-from agents.core.policies import SoftmaxPolicy
+import numpy as np
+from torch import Tensor
+
+from agents.core.policy import SoftmaxPolicy
 
 NOISE_BLOCK_VALUES = 4096
 """Gumbel values drawn per generator call (at least one step's worth)."""
@@ -29,50 +36,118 @@ def noise_block_rows(shape: tuple[int, ...]) -> int:
 
 
 class Actor:
-    """Samples ``A ~ pi(.|s)`` for a batch of policy inputs with its own numpy generator.
+    """Samples ``A ~ pi(.|s)`` for ``N`` runs of one policy form, each with its own generator.
 
-    :param policy: the policy whose parameter is read (never copied on CPU).
-    :param rng: the generator for the uniforms ``U``.
+    :param policy: any of the runs' policies (it supplies the form's ``acting_logits``).
+    :param params: ``[N, *param.shape]`` parameters, read through a numpy view (never copied on CPU).
+    :param rngs: one generator per run, for its Gumbel noise.
     """
 
-    def __init__(self, policy: SoftmaxPolicy, rng: np.random.Generator) -> None:
-        self.policy, self.rng = policy, rng
-        self.block = np.zeros((0, 0))
+    def __init__(self, policy: SoftmaxPolicy, params: Tensor, rngs: Sequence[np.random.Generator]) -> None:
+        if params.shape[0] != len(rngs):
+            raise ValueError(f"{params.shape[0]} parameter rows but {len(rngs)} generators")
+        self.policy, self.params_tensor, self.rngs = policy, params, list(rngs)
+        self.noise = np.zeros((len(self.rngs), 0, 0))
         self.cursor = 0
+        """Next row of :attr:`noise` (the runs that act step in lockstep, so one counter serves them)."""
+        self.used = np.zeros(len(self.rngs), dtype=np.int64)
+        """Rows of :attr:`noise` each run has used (a run that stopped keeps its own count)."""
         self.refresh()
 
+    @classmethod
+    def for_policy(cls, policy: SoftmaxPolicy, rng: np.random.Generator) -> SeedActor:
+        """One run's actor: its own parameter, its own generator."""
+        return SeedActor(cls(policy, policy.param.detach()[None], [rng]), 0)
+
     def refresh(self) -> None:
-        """Re-read the parameter (needed only when it lives on an accelerator)."""
-        self.param = self.policy.param.detach().cpu().numpy()
+        """Re-read the parameters (needed only when they live on an accelerator)."""
+        self.params = self.params_tensor.detach().cpu().numpy()
+
+    def __call__(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
+        """Sampled actions ``[n, B]`` (int64) for ``inputs`` ``[n, B, ...]`` of ``runs`` (None: all)."""
+        logits = self.logits(inputs, runs)  # h(s, .)   [n, B, A]
+        return np.argmax(logits + self._next_noise(logits.shape[1:], runs), axis=-1)
+
+    def greedy(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
+        """``argmax_a pi(a|s)``; ``[n, B]``."""
+        return np.argmax(self.logits(inputs, runs), axis=-1)
+
+    def logits(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
+        """``[n, B, A]`` preferences of ``runs`` (None: all) in numpy."""
+        params = self.params if runs is None else self.params[runs]
+        return self.policy.acting_logits(params, inputs)
+
+    def _next_noise(self, shape: tuple[int, ...], runs: Sequence[int] | None) -> np.ndarray:
+        """The next ``[n, *shape]`` Gumbel values; each run draws its next block from its own
+        generator when the block is used up (only the runs that act draw)."""
+        if self.cursor == self.noise.shape[1] or shape != self.noise.shape[2:]:
+            rows = noise_block_rows(shape)
+            if self.noise.shape[1:] != (rows, *shape):  # first use, a new shape, or after a resume
+                self.noise = np.empty((len(self.rngs), rows, *shape))
+            for run in range(len(self.rngs)) if runs is None else runs:
+                self.noise[run] = self.rngs[run].gumbel(size=self.noise.shape[1:])
+            self.cursor = 0
+        row = self.cursor
+        self.cursor += 1
+        if runs is None:
+            self.used[:] = self.cursor
+            return self.noise[:, row]
+        self.used[runs] = self.cursor
+        return self.noise[runs, row]
+
+    def state_dict(self, run: int) -> dict[str, Any]:
+        """Run ``run``'s generator and unused noise (so a resumed run samples the same actions)."""
+        return {
+            "rng": self.rngs[run].bit_generator.state,
+            "unused_noise": self.noise[run, self.used[run] :].copy(),
+        }
+
+    def load_state_dict(self, run: int, state: dict[str, Any]) -> None:
+        """Restore run ``run``'s generator and unused noise (all runs continue from row 0)."""
+        self.rngs[run].bit_generator.state = state["rng"]
+        unused = np.asarray(state["unused_noise"])
+        if len(self.rngs) == 1 or unused.shape[1:] != self.noise.shape[2:]:
+            self.noise = np.zeros((len(self.rngs), *unused.shape))
+        self.noise[run, : len(unused)] = unused
+        self.cursor = 0
+        self.used[:] = 0
+
+
+class SeedActor:
+    """One run's view of an :class:`Actor`: acts on ``[B, ...]`` inputs and checkpoints that run only.
+
+    :param actor: the actor of all runs.
+    :param run: this run's row.
+    """
+
+    def __init__(self, actor: Actor, run: int) -> None:
+        self.actor, self.run = actor, run
+        self.runs = [run]
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """Sampled actions ``[B]`` (int64)."""
-        logits = inputs @ self.param  # h(s, .)   [B, A]
-        return np.argmax(logits + self.noise(logits.shape), axis=-1)
-
-    def noise(self, shape: tuple[int, ...]) -> np.ndarray:
-        """The next ``shape`` of i.i.d. Gumbel(0, 1) values from this actor's generator."""
-        cursor = self.cursor
-        if cursor == len(self.block) or shape != self.block.shape[1:]:
-            self.refill(np.empty((noise_block_rows(shape), *shape)))
-            cursor = 0
-        self.cursor = cursor + 1
-        return self.block[cursor]
-
-    def refill(self, block: np.ndarray) -> None:
-        """Fill ``block`` ``[rows, *shape]`` with the next noise values and read from it next (a
-        multi-seed run passes a slice of one array for all seeds and moves ``cursor`` itself)."""
-        block[...] = self.rng.gumbel(size=block.shape)
-        self.block, self.cursor = block, 0
-
-    def state_dict(self) -> dict[str, object]:
-        """The generator and the unused noise (so a resumed run samples the same actions)."""
-        return {"rng": self.rng.bit_generator.state, "unused_noise": self.block[self.cursor :].copy()}
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.rng.bit_generator.state = state["rng"]
-        self.block, self.cursor = np.asarray(state["unused_noise"]), 0
+        return self.actor(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]
 
     def greedy(self, inputs: np.ndarray) -> np.ndarray:
         """``argmax_a pi(a|s)``; ``[B]``."""
-        return np.argmax(inputs @ self.param, axis=-1)
+        return self.actor.greedy(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]
+
+    @property
+    def param(self) -> np.ndarray:
+        """This run's parameter as the actor reads it (numpy)."""
+        return self.actor.params[self.run]
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This run's generator."""
+        return self.actor.rngs[self.run]
+
+    def refresh(self) -> None:
+        """Re-read the parameters (after an update on an accelerator)."""
+        self.actor.refresh()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.actor.state_dict(self.run)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(self.run, state)

@@ -17,12 +17,12 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
+from agents.core.baselines import BASELINES
+from agents.core.policies import POLICIES
 from agents.errors import UserError
 
-POLICY_FORMS = ("state", "action")
 SCORE_PATHS = ("closed_form", "autograd")
 OPTIMIZERS = ("sgd", "adam")
-BASELINES = ("none", "mean", "value")
 LR_SCHEDULES = ("constant", "linear")
 DTYPES = ("float32", "float64")
 FEATURE_MAPS = ("auto", "raw", "normalized", "polynomial", "fourier", "rbf", "tile", "onehot")
@@ -246,11 +246,11 @@ def validate(cfg: Any) -> None:
     """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
     _check_known_keys(cfg, TrainConfig)
     agent, features, budget = cfg.agent, cfg.features, cfg.budget
-    _choice("agent.policy", agent.policy, POLICY_FORMS)
+    _choice("agent.policy", agent.policy, tuple(POLICIES))
     _choice("agent.score", agent.score, SCORE_PATHS)
     _choice("agent.dtype", agent.dtype, DTYPES)
     _choice("agent.optimizer", agent.optimizer, OPTIMIZERS)
-    _choice("agent.baseline", agent.baseline, BASELINES)
+    _choice("agent.baseline", agent.baseline, tuple(BASELINES))
     _choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
     _choice("features.name", features.name, FEATURE_MAPS)
     _choice("vector.mode", cfg.vector.mode, VECTOR_MODES)

@@ -24,9 +24,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.errors import UserError
-from agents.features.maps import PolicyInputs
-from agents.runtime.acting import Actor
-from agents.runtime.build import build_agent
+from agents.features.inputs import PolicyInputs
+from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_NAME,
@@ -34,7 +33,7 @@ from agents.runtime.checkpoint import (
     resolve_checkpoint,
 )
 from agents.runtime.config import TrainConfig
-from envs.make import check_env_id
+from agents.runtime.restore import agent_from_checkpoint
 
 CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
 MODES = ("greedy", "sampled")
@@ -102,7 +101,7 @@ class LoadedAgent:
 
     config: TrainConfig
     inputs: PolicyInputs
-    actor: Actor
+    actor: SeedActor
 
 
 def load_agent(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> tuple[Path, LoadedAgent]:
@@ -113,16 +112,10 @@ def load_agent(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> 
     if which not in CHECKPOINT_FILES:
         raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
     path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
-    state = load_checkpoint(path)
-    missing = [key for key in ("policy", "features", "config") if key not in state]
-    if missing:
-        raise UserError(f"checkpoint {path} lacks {', '.join(missing)}: is it a scripts/train.py checkpoint?")
-    config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"]))
-    info = check_env_id(config.env, config.env_kwargs)
-    parts = build_agent(config, info, "cpu")
-    parts.policy.load_state_dict(state["policy"])
-    parts.inputs.feature_map.load_state_dict(state["features"])
-    return path, LoadedAgent(config, parts.inputs, Actor(parts.policy, np.random.default_rng(seed)))
+    config, _, parts = agent_from_checkpoint(load_checkpoint(path), path)
+    return path, LoadedAgent(
+        config, parts.inputs, Actor.for_policy(parts.policy, np.random.default_rng(seed))
+    )
 
 
 def run_episode(env: gym.Env, agent: LoadedAgent, greedy: bool, seed: int) -> tuple[float, int]:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-from agents.core.reinforce import UpdateStats
+from agents.core.batch import UpdateStats
 from agents.runtime import tags
 
 

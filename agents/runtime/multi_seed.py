@@ -4,14 +4,15 @@ Each seed is a full :class:`~agents.runtime.trainer.Trainer` (its own envs seede
 buffer, optimizer, checkpoints and TensorBoard folder ``<run_dir>/seed<s>``), so the results are
 identical to N separate runs with those seeds (``tests/test_multi_seed.py`` checks it). What is
 shared is the acting computation: the N policy parameters live in one ``[N, *param.shape]``
-tensor (each policy's parameter is a view into it) and one batched matmul computes every
-seed's logits per step::
+tensor (each policy's parameter is bound to a row of it) and one :class:`~agents.runtime.acting.Actor`
+computes every seed's logits per step with the form's batched ``acting_logits``::
 
     h[n] = x[n] @ W[n]            (n = 1..N)        A[n] = argmax_a (h[n, a] + g[n, a])
 
 with each seed's Gumbel noise ``g[n]`` drawn from that seed's own generator, exactly as a
-single run draws it. Updates stay per seed because each happens when that seed's own episode
-ends (a batched update would have to wait for all seeds and change the results).
+single run draws it (a single run is the same actor with N = 1). Updates stay per seed because
+each happens when that seed's own episode ends (a batched update would have to wait for all seeds
+and change the results).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from agents.runtime.acting import noise_block_rows
+from agents.runtime.acting import Actor
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
 from agents.runtime.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
@@ -91,20 +92,17 @@ class MultiSeedTrainer:
                 "logging": {"progress_bar": False, "episode_stats": episode_stats(cfg)},
             })  # fmt: skip
             self.trainers.append(Trainer(seed_cfg))
-        params = [trainer.agent.policy.param for trainer in self.trainers]
-        self.stacked = torch.stack([p.detach() for p in params])  # [N, *param.shape]
-        for index, param in enumerate(params):
-            param.data = self.stacked[index]  # a view: optimizers update the stack in place
-        for trainer in self.trainers:
-            trainer.actor.refresh()
-        self.stacked_numpy = self.stacked.numpy() if self.stacked.device.type == "cpu" else None
+        policies = [trainer.agent.policy for trainer in self.trainers]
+        self.stacked = torch.stack([policy.param.detach() for policy in policies])  # [N, *param.shape]
+        for index, policy in enumerate(policies):
+            policy.bind_param(self.stacked[index])  # a view: optimizers update the stack in place
+        # One actor for all seeds: each seed keeps its own generator (so its noise is what its
+        # separate run would draw) and acts through its row of the actor (its checkpoints too).
+        self.actor = Actor(policies[0], self.stacked, [trainer.actor.rng for trainer in self.trainers])
+        for index, trainer in enumerate(self.trainers):
+            trainer.share_acting(self.actor, index)
         feature_map = self.trainers[0].agent.inputs.feature_map
         self.shared_inputs = not feature_map.state_dict()  # stateless maps: one call for all seeds
-        # Every seed's actor reads its noise from its own slice of one array [N, rows, E, A]; live
-        # seeds step in lockstep, so one row counter serves all (see _actions and run).
-        shape = (cfg.vector.num_envs, self.trainers[0].info.n_actions)
-        self.noise = np.empty((cfg.num_seeds, noise_block_rows(shape), *shape))
-        self.noise_row = self.noise.shape[1]  # empty: the first step draws
 
     def _actions(self, live: list[int]) -> np.ndarray:
         """``[len(live), num_envs]`` actions, one batched logits computation for all live seeds."""
@@ -115,21 +113,7 @@ class MultiSeedTrainer:
             inputs = flat.reshape(len(live), obs.shape[1], *flat.shape[1:])
         else:
             inputs = np.stack([t.agent.inputs(t.obs) for t in trainers])
-        params = self.stacked_numpy if self.stacked_numpy is not None else self.stacked.cpu().numpy()
-        if len(live) < len(self.trainers):
-            params = params[live]
-        if params.ndim == 2:  # theta [n, d]: logits = phi [n, E, A, d] @ theta
-            logits = np.matmul(inputs, params[:, None, :, None])[..., 0]
-        else:  # W [n, d, A]: logits = x [n, E, d] @ W
-            logits = np.matmul(inputs, params)
-        if self.noise_row == self.noise.shape[1]:  # each seed draws its next block from its generator
-            for index in live:
-                self.trainers[index].actor.refill(self.noise[index])
-            self.noise_row = 0
-        seeds = slice(None) if len(live) == len(self.trainers) else live
-        noise = self.noise[seeds, self.noise_row]
-        self.noise_row += 1
-        return np.argmax(logits + noise, axis=-1)
+        return self.actor(inputs, None if len(live) == len(self.trainers) else live)
 
     def run(self) -> MultiSeedResult:
         begin = time.perf_counter()
@@ -148,7 +132,6 @@ class MultiSeedTrainer:
                 still_live = []
                 for index, seed_actions in zip(live, actions, strict=True):
                     trainer = self.trainers[index]
-                    trainer.actor.cursor = self.noise_row  # the actor's own state, for its checkpoints
                     trainer.step(seed_actions)
                     if not trainer.done:
                         still_live.append(index)

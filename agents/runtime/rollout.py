@@ -11,9 +11,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
-from agents.core.reinforce import EpisodeBatch
-from agents.features.maps import PolicyInputs
+from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
 
 
@@ -34,7 +34,7 @@ def collect_episodes(
         and the raw observations ``S_t`` ``[T, *obs_shape]``. An episode cut by a time limit
         counts as ended.
     """
-    actor = Actor(policy, np.random.default_rng(seed))
+    actor = Actor.for_policy(policy, np.random.default_rng(seed))
     observations, actions, rewards, dones = [], [], [], []
     obs, _ = env.reset(seed=seed)
     limit = max_steps if max_steps is not None else float("inf")

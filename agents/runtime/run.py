@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
-from agents.runtime.config import TrainConfig
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
+from agents.runtime.restore import checkpoint_config
 from agents.runtime.trainer import Trainer, TrainResult
 
 
@@ -21,7 +21,7 @@ def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
         return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
-        resumed = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+        resumed = checkpoint_config(state, cfg.resume)
         resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
         result = Trainer(resumed, resume_from=state).run()

@@ -24,11 +24,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.core.reinforce import EpisodeBatch, NumericalError
+from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.score_check import check_batch_gradients
 from agents.errors import RunInterrupted, UserError
 from agents.runtime import tags
-from agents.runtime.acting import Actor
+from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.buffer import EpisodeBuffer
 from agents.runtime.build import AgentParts, build_agent, resolve_device
 from agents.runtime.checkpoint import (
@@ -36,7 +36,7 @@ from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
     save_checkpoint,
 )
-from agents.runtime.config import episode_stats, validate
+from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.logger import Logger
 from agents.runtime.runners import Finished, make_runner
 from envs.make import EnvInfo, check_env_id
@@ -64,6 +64,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
+    """Validate (one-line :class:`UserError` naming the key) and return the config twice: as given,
+    for saving, and as plain dataclasses, which are fast to read in the loop."""
+    validate(cfg)
+    return cfg, OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
+
+
+def prepare_run_dir(cfg: TrainConfig, config: DictConfig) -> Path:
+    """Create the run folder and write the resolved ``config.yaml`` into it."""
+    run_dir = resolve_run_dir(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
+    return run_dir
+
+
+def apply_lr_schedule(
+    optimizer: torch.optim.Optimizer, base_lr: float, schedule: str, fraction: float
+) -> None:
+    """``agent.lr_schedule``: ``constant`` keeps ``base_lr``; ``linear`` decays it to 0 at the end of
+    the budget (``fraction`` of it spent)."""
+    if schedule == "linear":
+        for group in optimizer.param_groups:
+            group["lr"] = base_lr * max(1.0 - fraction, 0.0)
+
+
 def resolve_run_dir(cfg: DictConfig) -> Path:
     """``run_dir`` if set, else Hydra's output dir, else a fresh ``runs/<env>__<seed>__<time>``."""
     if cfg.run_dir:
@@ -84,25 +109,37 @@ class Trainer:
     """One run: owns the envs, the agent, the buffer, the counters and the logger."""
 
     def __init__(self, cfg: DictConfig, resume_from: dict[str, Any] | None = None) -> None:
-        validate(cfg)
-        self.config = cfg  # the DictConfig, for saving; plain dataclasses below are fast to read
-        cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
-        self.cfg = cfg
-        self.info = check_env_id(cfg.env, cfg.env_kwargs)
-        self.device = resolve_device(cfg.device)
-        self.target = target_return(cfg, self.info)
-        self.run_dir = resolve_run_dir(cfg)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.config, resolve=True))
+        self.config, self.cfg = checked_config(cfg)  # the DictConfig for saving; dataclasses to read fast
+        self.info = check_env_id(self.cfg.env, self.cfg.env_kwargs)
+        self.device = resolve_device(self.cfg.device)
+        self.target = target_return(self.cfg, self.info)
+        self.run_dir = prepare_run_dir(self.cfg, self.config)
+        self._build()
+        self._reset_counters()
+        if resume_from is not None:
+            self.load_state_dict(resume_from)
+        purge_step = self.env_steps if resume_from is not None else None
+        each_episode = episode_stats(self.cfg) == "each"
+        self.logger = Logger(
+            self.run_dir, self.cfg.logging.tensorboard, self.config, purge_step, each_episode
+        )
 
+    def _build(self) -> None:
+        """Seed, then build the agent, its actor, the envs and the episode buffer."""
+        cfg = self.cfg
         seed_everything(cfg.seed)
         torch.set_num_threads(cfg.torch_threads)
         self.agent: AgentParts = build_agent(cfg, self.info, self.device)
         self.dtype = self.agent.policy.param.dtype
-        self.actor = Actor(self.agent.policy, np.random.default_rng(cfg.seed))
+        self.actor: SeedActor = Actor.for_policy(self.agent.policy, np.random.default_rng(cfg.seed))
         self.envs = make_runner(cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs)
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
+        self.obs = self.envs.reset(seed=cfg.seed)
+
+    def _reset_counters(self) -> None:
+        """Counters, the moving window of returns and the schedule of logs and checkpoints."""
+        cfg = self.cfg
         self.recent_returns: deque[float] = deque(maxlen=cfg.budget.window)
         self.env_steps = self.episodes = self.updates = 0
         self.best_mean_return = -math.inf
@@ -112,12 +149,11 @@ class Trainer:
         self.step_limit = cfg.budget.total_env_steps
         """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
         self.stop_signal: int | None = None
-        self.obs = self.envs.reset(seed=cfg.seed)
-        if resume_from is not None:
-            self.load_state_dict(resume_from)
-        purge_step = self.env_steps if resume_from is not None else None
-        each_episode = episode_stats(cfg) == "each"
-        self.logger = Logger(self.run_dir, cfg.logging.tensorboard, self.config, purge_step, each_episode)
+
+    def share_acting(self, actor: Actor, run: int) -> None:
+        """Act through row ``run`` of a many-seeds :class:`Actor` (built from this run's own
+        generator and parameter, see :mod:`agents.runtime.multi_seed`)."""
+        self.actor = SeedActor(actor, run)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -213,7 +249,9 @@ class Trainer:
         )
         inputs.feature_map.update(obs)
         learner = self.agent.learner
-        learner.set_progress(self.env_steps / self.cfg.budget.total_env_steps)
+        agent_cfg = self.cfg.agent
+        fraction = self.env_steps / self.cfg.budget.total_env_steps
+        apply_lr_schedule(learner.optimizer, agent_cfg.lr, agent_cfg.lr_schedule, fraction)
         diagnostics = self.cfg.diagnostics  # live check: policy.score vs autograd_score
         if diagnostics.check_gradients_every and self.updates % diagnostics.check_gradients_every == 0:
             check = check_batch_gradients(

@@ -29,9 +29,9 @@ from torch.func import grad
 
 import envs  # noqa: F401  (registers ShortCorridor-v0)
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, SoftmaxPolicy
-from agents.core.reinforce import policy_gradient
 from agents.errors import UserError
-from agents.features.maps import OneHot, PolicyInputs
+from agents.features.inputs import PolicyInputs
+from agents.features.maps import OneHot
 
 
 @dataclass
@@ -137,7 +137,7 @@ def exact_gradient_pg_theorem(policy: SoftmaxPolicy, mdp: TabularMDP, state_inpu
     weights = discounted_visits(mdp, probs)[:, None] * probs * action_values(mdp, state_values(mdp, probs))
     actions = torch.arange(mdp.num_actions).repeat(mdp.num_states)  # every (s, a) pair, s-major
     inputs = state_inputs.repeat_interleave(mdp.num_actions, dim=0)
-    return policy_gradient(policy.score, inputs, actions, weights.reshape(-1))
+    return policy.policy_gradient(inputs, actions, weights.reshape(-1))
 
 
 @dataclass

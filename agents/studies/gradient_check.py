@@ -21,16 +21,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
 from torch import Tensor
 
-from agents.core.policies import SoftmaxPolicy
+from agents.core.policies import POLICIES, SoftmaxPolicy
 from agents.core.score_check import DEFAULT_TOLERANCES, ScoreComparison, compare_scores
 from agents.errors import UserError
-from agents.features.maps import PolicyInputs, box_bounds
+from agents.features.inputs import PolicyInputs
+from agents.features.maps import box_bounds
 from agents.runtime.build import DTYPES, build_agent
 from agents.runtime.checkpoint import load_checkpoint
-from agents.runtime.config import POLICY_FORMS, AgentConfig, FeaturesConfig
+from agents.runtime.config import AgentConfig, FeaturesConfig
+from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import collect_episodes
 from envs.make import check_env_id
 
@@ -109,8 +110,8 @@ class CompareReport:
 
 
 def _validate(cfg: Any) -> None:
-    if cfg.agent.policy not in POLICY_FORMS:
-        raise UserError(f"agent.policy={cfg.agent.policy!r} is not one of {', '.join(POLICY_FORMS)}")
+    if cfg.agent.policy not in POLICIES:
+        raise UserError(f"agent.policy={cfg.agent.policy!r} is not one of {', '.join(POLICIES)}")
     unknown = [name for name in cfg.dtypes if name not in DTYPES]
     if unknown or not cfg.dtypes:
         raise UserError(f"dtypes={list(cfg.dtypes)} must be a non-empty list of {', '.join(DTYPES)}")
@@ -124,11 +125,7 @@ def _validate(cfg: Any) -> None:
 def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
     """(run config, inputs, float64 policy, source) from the checkpoint or with random parameters."""
     if cfg.checkpoint:
-        state = load_checkpoint(cfg.checkpoint)
-        run_cfg = OmegaConf.create(state["config"])
-        parts = build_agent(run_cfg, check_env_id(run_cfg.env, run_cfg.env_kwargs))
-        parts.policy.load_state_dict(state["policy"])
-        parts.inputs.feature_map.load_state_dict(state.get("features", {}))
+        run_cfg, _, parts = agent_from_checkpoint(load_checkpoint(cfg.checkpoint), cfg.checkpoint)
         source = f"trained parameters from {cfg.checkpoint}"
     else:
         run_cfg = cfg

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
-from agents.core.reinforce import EpisodeBatch
 from agents.core.returns import discount_weights, discounted_returns
 from agents.errors import UserError
 from agents.runtime.rollout import collect_episodes

@@ -218,7 +218,9 @@ def _run_gradients(policy: ActionFeatureSoftmaxPolicy) -> Callable[..., Tensor]:
     def one_run(
         theta: Tensor, inputs: Tensor, actions: Tensor, advantages: Tensor, weights: Tensor
     ) -> Tensor:
-        return reinforce_gradient(partial(policy.score_with, theta), inputs, actions, advantages, weights, 1)
+        return reinforce_gradient(
+            partial(policy.policy_gradient_with, theta), inputs, actions, advantages, weights, 1
+        )
 
     return vmap(one_run)
 

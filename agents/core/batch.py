@@ -1,0 +1,45 @@
+"""The data that crosses layers: a batch of complete episodes in, an update's statistics out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+class NumericalError(RuntimeError):
+    """A non-finite return, score or parameter: the trainer saves the last good state and stops."""
+
+
+@dataclass
+class EpisodeBatch:
+    """Complete episodes laid end to end along the first axis (``T`` steps in all)."""
+
+    inputs: Tensor
+    """Policy inputs: state features ``x [T, d]`` or action features ``phi [T, A, d]``."""
+    states: Tensor
+    """State features ``x(S_t)`` ``[T, d]`` (for the value baseline)."""
+    actions: Tensor
+    """``A_t`` ``[T]`` int64."""
+    rewards: Tensor
+    """``R_{t+1}`` ``[T]``."""
+    dones: Tensor
+    """``[T]`` bool, True on the last step of each episode."""
+
+    @property
+    def num_episodes(self) -> int:
+        return int(self.dones.sum())
+
+
+@dataclass
+class UpdateStats:
+    """What one update reports to the logger."""
+
+    policy_objective: float
+    """Surrogate ``(1/M) sum_t w_t A_t log pi(A_t|S_t)`` whose gradient is g."""
+    entropy: float
+    """Mean policy entropy over the batch's states."""
+    grad_norm: float
+    """L2 norm of g before clipping."""
+    mean_return: float
+    """Mean of G_0 over the batch's episodes."""

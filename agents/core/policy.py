@@ -1,0 +1,221 @@
+r"""The softmax policy family: one abstract base class states the contract, forms register by name.
+
+Every form computes preferences (logits) ``h(s, .)`` from its inputs and one trainable tensor
+``param``; the rest is shared (Sutton & Barto sec. 13.2)::
+
+    pi(a|s) = exp h(s,a) / sum_b exp h(s,b)
+    log pi(a|s) = h(s,a) - log sum_b exp h(s,b)
+    grad log pi(a|s) = grad h(s,a) - sum_b pi(b|s) grad h(s,b)              (the score)
+
+docs/math.md derives it step by step. A form implements :meth:`SoftmaxPolicy.logits_with`, the
+hand-derived :meth:`SoftmaxPolicy.score_with` and :meth:`SoftmaxPolicy.expected_score`; the
+base class supplies the probabilities, the autograd reference score, the entropy gradient and
+the batch :meth:`SoftmaxPolicy.policy_gradient` (a form may override it with a cheaper
+hand-derived version). Forms register with :func:`register_policy`, so ``agent.policy=<name>``
+finds them and no caller switches on a form: adding one is one class and one decorator line.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import grad, vmap
+
+from agents.errors import UserError
+
+ScoreFn = Callable[[Tensor, Tensor], Tensor]
+"""Signature shared by :meth:`SoftmaxPolicy.score` and :meth:`SoftmaxPolicy.autograd_score`:
+``(features, actions) -> [B, *param]``."""
+
+GradientFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""Signature of :meth:`SoftmaxPolicy.policy_gradient` and its autograd twin:
+``(features, actions, coefficients) -> [*param]``."""
+
+
+def _over_actions(normalize: Callable[[Tensor, int], Tensor], logits: Tensor) -> Tensor:
+    """Apply ``torch.softmax``/``log_softmax`` over the action axis of ``[B, A]`` logits.
+
+    Same values as ``normalize(logits, -1)``; it runs with the actions as the leading axis because
+    CPU kernels reduce a short (A = 2..18) trailing axis several times slower than a leading one.
+    """
+    return normalize(logits.movedim(-1, 0), 0).movedim(0, -1)
+
+
+def _p_log_p(log_probs: Tensor) -> Tensor:
+    """``pi log pi`` with the limit ``0 log 0 = 0`` (a logit gap past the float range gives
+    ``log pi = -inf`` and ``pi = 0``; their product must be 0, not nan)."""
+    return torch.where(log_probs > -torch.inf, log_probs.exp() * log_probs, 0.0)
+
+
+def entropy_of(log_probs: Tensor) -> Tensor:
+    r"""``H = -sum_a pi(a) log pi(a)`` from ``log pi`` ``[..., A]``; shape ``[...]``."""
+    return -_p_log_p(log_probs).sum(-1)
+
+
+class SoftmaxPolicy(nn.Module, ABC):
+    """A softmax policy over ``n_actions`` discrete actions with one trainable tensor :attr:`param`.
+
+    :cvar input_form: what the policy reads: ``"state"`` (state features ``x(s)``, ``[B, d]``) or
+        ``"action"`` (action features ``phi(s, .)``, ``[B, A, d]``).
+    """
+
+    input_form: ClassVar[str] = "state"
+    n_actions: int
+
+    # -- what a form defines ----------------------------------------------------------------
+    @property
+    @abstractmethod
+    def param(self) -> nn.Parameter:
+        """The one trainable tensor (the optimizer's only parameter, the checkpoint's content)."""
+
+    @abstractmethod
+    def logits_with(self, param: Tensor, features: Tensor) -> Tensor:
+        """Logits ``h(s, .)`` for an explicit parameter tensor; shape ``[B, n_actions]`` (a pure
+        function of ``param``, for ``torch.func``)."""
+
+    @abstractmethod
+    def score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
+        """The hand-derived ``grad log pi(a|s)`` per sample at an explicit parameter; shape
+        ``[B, *param.shape]`` (pure, so ``torch.func.vmap`` can map it over stacked parameters)."""
+
+    @abstractmethod
+    def expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        """``sum_a coef[:, a] score(s, a)`` per sample, without forming every action's score;
+        ``coef: [B, A]`` -> ``[B, *param.shape]``."""
+
+    @abstractmethod
+    def acting_logits(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """:meth:`logits_with` in numpy for the acting hot path, batched over leading axes.
+
+        :param params: ``[*lead, *param.shape]`` (``lead = ()`` for one run, ``(N,)`` for N seeds).
+        :param inputs: ``[*lead, B, ...]`` policy inputs.
+        :return: ``[*lead, B, n_actions]``.
+        """
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, input_dim: int, n_actions: int, options: Any, dtype: torch.dtype) -> SoftmaxPolicy:
+        """Build the form for inputs of length ``input_dim``; ``options`` holds the ``agent``
+        settings a form reads (e.g. ``hidden_sizes``), as attributes."""
+
+    # -- shared by every form ----------------------------------------------------------------
+    def score(self, features: Tensor, actions: Tensor) -> Tensor:
+        """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]``."""
+        return self.score_with(self.param, features, actions)
+
+    def logits(self, features: Tensor) -> Tensor:
+        """Action preferences ``h(s, .)``; shape ``[B, n_actions]``."""
+        return self.logits_with(self.param, features)
+
+    def log_probs(self, features: Tensor) -> Tensor:
+        r"""``log pi(.|s) = h - logsumexp(h)``, stable for logits of any size; ``[B, n_actions]``."""
+        return _over_actions(torch.log_softmax, self.logits(features))
+
+    def probs_with(self, param: Tensor, features: Tensor) -> Tensor:
+        """:meth:`probs` at an explicit parameter."""
+        return _over_actions(torch.softmax, self.logits_with(param, features))
+
+    def probs(self, features: Tensor) -> Tensor:
+        """``pi(.|s) = exp(h - max h) / sum exp(h - max h)``; ``[B, n_actions]``, rows sum to one."""
+        return self.probs_with(self.param, features)
+
+    def log_prob(self, features: Tensor, actions: Tensor) -> Tensor:
+        """``log pi(a|s)`` of the taken actions; ``actions: [B]`` (int64) -> ``[B]``."""
+        return self.log_probs(features).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self, features: Tensor) -> Tensor:
+        r"""``H(pi(.|s)) = -sum_a pi(a|s) log pi(a|s)``; shape ``[B]``."""
+        return entropy_of(self.log_probs(features))
+
+    def autograd_score(self, features: Tensor, actions: Tensor) -> Tensor:
+        """``grad log pi(a|s)`` per sample by autograd: ``vmap(grad(log_prob))``; same shape as
+        :meth:`score`. The reference the hand-derived score is checked against."""
+        return self.autograd_score_with(self.param.detach(), features, actions)
+
+    def autograd_score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
+        """:meth:`autograd_score` at an explicit parameter."""
+
+        def log_prob_one(param: Tensor, feature: Tensor, action: Tensor) -> Tensor:
+            log_probs = torch.log_softmax(self.logits_with(param, feature.unsqueeze(0))[0], -1)
+            return log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+        per_sample = vmap(grad(log_prob_one), in_dims=(None, 0, 0))
+        return per_sample(param, features, actions.long())
+
+    def policy_gradient_with(
+        self, param: Tensor, features: Tensor, actions: Tensor, coefficients: Tensor
+    ) -> Tensor:
+        r"""``sum_t c_t grad log pi(A_t|S_t)`` at an explicit parameter; shaped like ``param``.
+
+        The default contracts the per-sample :meth:`score_with` with the coefficients; a form
+        may override it with a hand-derived version that never forms ``[T, *param]``.
+        """
+        return torch.tensordot(coefficients, self.score_with(param, features, actions), dims=1)
+
+    def policy_gradient(self, features: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
+        r"""``sum_t c_t grad log pi(A_t|S_t)``: what an update ascends; shaped like :attr:`param`.
+
+        :param features: ``[T, ...]`` policy inputs; ``actions``: ``[T]``; ``coefficients``: ``[T]``.
+        """
+        return self.policy_gradient_with(self.param, features, actions, coefficients)
+
+    def autograd_policy_gradient(self, features: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
+        """:meth:`policy_gradient` from :meth:`autograd_score` (``agent.score=autograd``)."""
+        return torch.tensordot(coefficients, self.autograd_score(features, actions), dims=1)
+
+    def entropy_gradient(self, features: Tensor) -> Tensor:
+        r"""Closed-form ``grad_param H(pi(.|s))`` per sample; shape ``[B, *param.shape]``.
+
+        ``H = -sum_a pi_a log pi_a`` and ``grad pi_a = pi_a score(s,a)``, so
+        ``grad H = -sum_a pi_a (log pi_a + H) score(s,a)`` (the ``+H`` term is free because
+        ``E_pi[score] = 0``). We evaluate it as ``-sum_a c_a score(s,a)`` with
+        ``c_a = pi_a (log pi_a + H)``.
+        """
+        log_probs = self.log_probs(features)
+        probs = log_probs.exp()
+        entropy = -_p_log_p(log_probs).sum(-1, keepdim=True)
+        coef = torch.where(probs > 0, probs * (log_probs + entropy), 0.0)  # [B, A]
+        return -self.expected_score(features, coef)
+
+    def bind_param(self, storage: Tensor) -> None:
+        """Keep :attr:`param`'s values in ``storage`` (same shape), e.g. a row of a stacked
+        ``[N, *param.shape]`` tensor that acts for N seeds in one call; optimizers keep working
+        on the same parameter object."""
+        if storage.shape != self.param.shape:
+            raise ValueError(f"storage {tuple(storage.shape)} != param {tuple(self.param.shape)}")
+        storage.copy_(self.param.detach())
+        self.param.data = storage
+
+
+POLICIES: dict[str, type[SoftmaxPolicy]] = {}
+"""``agent.policy`` name -> form; filled by :func:`register_policy`."""
+
+
+def register_policy(name: str) -> Callable[[type[SoftmaxPolicy]], type[SoftmaxPolicy]]:
+    """Class decorator: make a form available as ``agent.policy=<name>``."""
+
+    def register(cls: type[SoftmaxPolicy]) -> type[SoftmaxPolicy]:
+        POLICIES[name] = cls
+        return cls
+
+    return register
+
+
+def policy_class(name: str) -> type[SoftmaxPolicy]:
+    """The form registered as ``name``; a one-line :class:`UserError` listing the forms otherwise."""
+    if name not in POLICIES:
+        raise UserError(f"agent.policy={name!r} is not one of {', '.join(POLICIES)}")
+    return POLICIES[name]
+
+
+def make_policy(
+    name: str, input_dim: int, n_actions: int, options: Mapping[str, Any] | Any = None,
+    dtype: torch.dtype = torch.float32,
+) -> SoftmaxPolicy:  # fmt: skip
+    """Build the form registered as ``name`` (see :meth:`SoftmaxPolicy.from_options`)."""
+    return policy_class(name).from_options(input_dim, n_actions, options, dtype)
