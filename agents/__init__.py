@@ -1,11 +1,17 @@
-"""softmax-reinforce agents: linear softmax policies, their score functions, returns, REINFORCE."""
+"""softmax-reinforce agents: softmax policies (linear and MLP), their score functions, returns, REINFORCE."""
 
-from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, ScoreFn
+from agents.core.policies import (
+    ActionFeatureSoftmaxPolicy,
+    LinearSoftmaxPolicy,
+    MLPSoftmaxPolicy,
+    ScoreFn,
+)
 from agents.core.returns import discount_weights, discounted_returns
 
 __all__ = [
     "ActionFeatureSoftmaxPolicy",
     "LinearSoftmaxPolicy",
+    "MLPSoftmaxPolicy",
     "ScoreFn",
     "discount_weights",
     "discounted_returns",

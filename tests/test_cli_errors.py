@@ -55,7 +55,7 @@ RANGE_ERRORS = [
     ("agent.entropy_coef=-1", "agent.entropy_coef=-1.0 must be >= 0"),
     ("agent.max_grad_norm=-1", "agent.max_grad_norm=-1.0 must be >= 0"),
     ("agent.optimizer=rmsprop", "agent.optimizer='rmsprop' is not one of sgd, adam"),
-    ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action"),
+    ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action, mlp"),
     ("agent.score=numeric", "agent.score='numeric' is not one of closed_form, autograd"),
     ("agent.dtype=float16", "agent.dtype='float16' is not one of float32, float64"),
     ("agent.baseline=critic", "agent.baseline='critic' is not one of none, mean, value"),

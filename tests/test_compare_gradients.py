@@ -73,7 +73,7 @@ def test_trained_checkpoint(make_config):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action"),
+        ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action, mlp"),
         ("dtypes=[float16]", "dtypes=['float16'] must be a non-empty list of float32, float64"),
         ("checkpoint=/no/such/run", "no checkpoint at /no/such/run"),
         ("num_states=0", "need num_states >= 1"),
@@ -103,5 +103,5 @@ def test_script_prints_the_table_and_exits_zero():
 def test_script_bad_argument_exits_2_with_one_line():
     completed = run_script("agent.policy=matrix")  # the other mistakes: test_bad_arguments_are_user_errors
     assert completed.returncode == 2
-    assert completed.stderr.strip() == "error: agent.policy='matrix' is not one of state, action"
+    assert completed.stderr.strip() == "error: agent.policy='matrix' is not one of state, action, mlp"
     assert "Traceback" not in completed.stderr

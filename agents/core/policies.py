@@ -1,10 +1,11 @@
 """The softmax policy family in one import: the base class, the registry and every registered form.
 
-Importing this module registers the forms (``agent.policy=state|action``); :func:`make_policy`
+Importing this module registers the forms (``agent.policy=state|action|mlp``); :func:`make_policy`
 builds one by name.
 """
 
 from agents.core.linear import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policy import (
     POLICIES,
     GradientFn,
@@ -21,6 +22,7 @@ __all__ = [
     "ActionFeatureSoftmaxPolicy",
     "GradientFn",
     "LinearSoftmaxPolicy",
+    "MLPSoftmaxPolicy",
     "ScoreFn",
     "SoftmaxPolicy",
     "entropy_of",

@@ -183,7 +183,8 @@ class Reinforce:
         log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
         entropy = float(entropy_of(log_probs).mean())
-        objective = float((weights * advantages * log_prob).double().sum() / batch.num_episodes)
+        terms = weights.double() * advantages.double() * log_prob.double()  # float32 products overflow
+        objective = float(terms.sum() / batch.num_episodes)
         return UpdateStats(objective, entropy, grad_norm, mean_return)
 
     def state_dict(self) -> dict[str, object]:

@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from agents.core.baselines import BASELINES
+from agents.core.mlp import ACTIVATIONS
 from agents.core.policies import POLICIES
 from agents.errors import UserError
 
@@ -29,6 +30,8 @@ FEATURE_MAPS = ("auto", "raw", "normalized", "polynomial", "fourier", "rbf", "ti
 VECTOR_MODES = ("native", "sync", "async")
 EPISODE_STATS = ("auto", "each", "mean")
 DEVICES = ("cpu", "cuda")
+MAX_HIDDEN_WIDTH = 4096
+"""Widest hidden layer ``agent.hidden_sizes`` accepts (a guard against a typo'd extra digit)."""
 
 
 @dataclass
@@ -36,7 +39,12 @@ class AgentConfig:
     """REINFORCE hyperparameters (group ``agent``)."""
 
     policy: str = "state"
-    """``state``: W[state_dim, n_actions] on x(s); ``action``: theta on phi(s,a) = x(s) (x) e_a."""
+    """``state``: W[state_dim, n_actions] on x(s); ``action``: theta on phi(s,a) = x(s) (x) e_a;
+    ``mlp``: a multilayer perceptron on x(s) (``hidden_sizes``, ``activation``)."""
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden layer widths of agent.policy=mlp (empty list = linear)."""
+    activation: str = "tanh"
+    """Hidden-layer nonlinearity of agent.policy=mlp: tanh or relu (relu's derivative at 0 is taken as 0)."""
     score: str = "closed_form"
     """Gradient path: ``closed_form`` (policy.score) or ``autograd`` (policy.autograd_score)."""
     dtype: str = "float32"
@@ -252,6 +260,7 @@ def validate(cfg: Any) -> None:
     _choice("agent.optimizer", agent.optimizer, OPTIMIZERS)
     _choice("agent.baseline", agent.baseline, tuple(BASELINES))
     _choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
+    _choice("agent.activation", agent.activation, tuple(ACTIVATIONS))
     _choice("features.name", features.name, FEATURE_MAPS)
     _choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
     _choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
@@ -263,6 +272,9 @@ def validate(cfg: Any) -> None:
     _at_least("agent.episodes_per_update", agent.episodes_per_update, 1)
     _at_least("agent.entropy_coef", agent.entropy_coef, 0)
     _at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
+    for width in agent.hidden_sizes:
+        _at_least("agent.hidden_sizes entry", width, 1)
+        _require(width <= MAX_HIDDEN_WIDTH, f"agent.hidden_sizes entry {width} must be <= {MAX_HIDDEN_WIDTH}")
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
         _at_least(f"features.{name}", getattr(features, name), 1)
     _positive("features.clip", features.clip)

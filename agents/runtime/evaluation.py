@@ -34,6 +34,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig
 from agents.runtime.restore import agent_from_checkpoint
+from agents.runtime.rollout import play_episode
 
 CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
 MODES = ("greedy", "sampled")
@@ -120,14 +121,13 @@ def load_agent(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> 
 
 def run_episode(env: gym.Env, agent: LoadedAgent, greedy: bool, seed: int) -> tuple[float, int]:
     """One episode from ``env.reset(seed=seed)``; returns (undiscounted return, length)."""
-    act = agent.actor.greedy if greedy else agent.actor
-    obs, _ = env.reset(seed=seed)
-    total, length, done = 0.0, 0, False
-    while not done:
-        action = int(act(agent.inputs(np.asarray(obs)[None]))[0])
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total, length, done = total + float(reward), length + 1, terminated or truncated
-    return total, length
+    actor = agent.actor.greedy if greedy else agent.actor
+
+    def act(obs: np.ndarray) -> int:
+        return int(actor(agent.inputs(np.asarray(obs)[None]))[0])
+
+    rewards = [reward for _, _, reward, _ in play_episode(env, act, seed)]
+    return float(sum(rewards)), len(rewards)
 
 
 def require_video_dependencies() -> None:

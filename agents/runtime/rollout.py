@@ -7,6 +7,8 @@ the trainer acts with, so these episodes come from exactly the trainer's pi(.|s)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -15,6 +17,30 @@ from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
+
+Step = tuple[np.ndarray, int, float, bool]
+"""``(S_t, A_t, R_{t+1}, done)``; ``done`` is True on an episode's last step (terminated or truncated)."""
+
+
+def play_episode(
+    env: gym.Env, act: Callable[[np.ndarray], int], seed: int | None = None, max_steps: int | None = None
+) -> Iterator[Step]:
+    """The one episode loop: ``env.reset(seed=seed)`` (None continues the env's generator), then
+    ``A_t = act(S_t)`` and ``env.step`` until the episode ends or ``max_steps`` steps were taken.
+
+    Used by training's measurements (:func:`collect_episodes`), the evaluation, the gradient
+    checks and the gradient-variance study. The trainer steps vector envs itself
+    (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
+    env's transition table (:mod:`agents.studies.sutton_barto` says why).
+    """
+    obs, _ = env.reset(seed=seed)
+    steps, done = 0, False
+    while not done and (max_steps is None or steps < max_steps):
+        action = act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        done = bool(terminated or truncated)
+        yield obs, action, float(reward), done
+        obs, steps = next_obs, steps + 1
 
 
 def collect_episodes(
@@ -35,23 +61,21 @@ def collect_episodes(
         counts as ended.
     """
     actor = Actor.for_policy(policy, np.random.default_rng(seed))
+
+    def act(obs: np.ndarray) -> int:
+        return int(actor(inputs(np.asarray(obs)[None]))[0])
+
     observations, actions, rewards, dones = [], [], [], []
-    obs, _ = env.reset(seed=seed)
-    limit = max_steps if max_steps is not None else float("inf")
-    for _ in range(num_episodes):
-        done = False
-        while not done and len(actions) < limit:
-            action = int(actor(inputs(np.asarray(obs)[None]))[0])
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            done = bool(terminated or truncated)
+    limit = max_steps if max_steps is not None else None
+    for episode in range(num_episodes):
+        left = None if limit is None else limit - len(actions)
+        for obs, action, reward, done in play_episode(env, act, seed if episode == 0 else None, left):
             observations.append(obs)
             actions.append(action)
-            rewards.append(float(reward))
+            rewards.append(reward)
             dones.append(done)
-            obs = next_obs
-        if len(actions) >= limit:
+        if limit is not None and len(actions) >= limit:
             break
-        obs, _ = env.reset()
     obs_array = np.asarray(observations)
     dtype, device = policy.param.dtype, policy.param.device
 

@@ -13,7 +13,6 @@ a sample's discrepancy exceeds 1e-10 (float64) or 1e-4 (float32).
 from __future__ import annotations
 
 import copy
-import timeit
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import AgentConfig, FeaturesConfig
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import collect_episodes
+from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id
 
 
@@ -148,18 +148,6 @@ def random_observations(space: gym.Space, num: int, rng: np.random.Generator, fe
     return rng.uniform(low, high, size=(num, low.shape[0])).reshape(num, *space.shape)
 
 
-def _best_seconds(fn: Any, repeats: int) -> float:
-    """Best of ``repeats`` calls on one intra-op thread: batches this small gain nothing from
-    more, and on a loaded machine a second thread waiting for a core costs milliseconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        fn()  # warm-up (vmap tracing, allocator)
-        return min(timeit.repeat(fn, number=1, repeat=repeats))
-    finally:
-        torch.set_num_threads(threads)
-
-
 @torch.no_grad()
 def compare_gradients(cfg: Any) -> CompareReport:
     """Run the comparison described in the module docstring; :class:`UserError` for bad arguments."""
@@ -191,8 +179,8 @@ def compare_gradients(cfg: Any) -> CompareReport:
         results.append(
             DtypeResult(
                 name, comparison, DEFAULT_TOLERANCES[dtype],
-                _best_seconds(lambda: typed.score(typed_features, actions), cfg.repeats),  # noqa: B023
-                _best_seconds(lambda: typed.autograd_score(typed_features, actions), cfg.repeats),  # noqa: B023
+                best_of_seconds(lambda: typed.score(typed_features, actions), cfg.repeats),  # noqa: B023
+                best_of_seconds(lambda: typed.autograd_score(typed_features, actions), cfg.repeats),  # noqa: B023
             )
         )  # fmt: skip
     return CompareReport(

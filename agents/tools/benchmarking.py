@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.runtime.trainer import Trainer, TrainResult
+from agents.studies.timing import best_of_seconds
 from agents.tools.cli import compose_train_config
 from envs.make import make_vector_env
 
@@ -77,16 +77,6 @@ class ScoreTiming:
         return self.autograd_seconds / self.closed_form_seconds
 
 
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (vmap tracing, allocator)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def time_scores(
     batch: int = 4096, state_dim: int = 5, n_actions: int = 2, repeats: int = 20, seed: int = 0
 ) -> ScoreTiming:
@@ -100,8 +90,8 @@ def time_scores(
     features = torch.randn(batch, state_dim, dtype=torch.float64, generator=generator)
     actions = torch.randint(n_actions, (batch,), generator=generator)
     with torch.no_grad():
-        closed = _best_time(lambda: policy.score(features, actions), repeats)
-        autograd = _best_time(lambda: policy.autograd_score(features, actions), repeats)
+        closed = best_of_seconds(lambda: policy.score(features, actions), repeats)
+        autograd = best_of_seconds(lambda: policy.autograd_score(features, actions), repeats)
     return ScoreTiming(closed, autograd)
 
 

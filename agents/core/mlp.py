@@ -1,0 +1,275 @@
+r"""A multilayer-perceptron softmax policy whose score is backpropagation written out by hand.
+
+The logits are a small network of the state features ``x(s)``; with ``L`` layers,
+``h_0 = x`` and, for ``l = 1..L``::
+
+    z_l = h_{l-1} W_l + b_l          W_l: [n_{l-1}, n_l], b_l: [n_l]
+    h_l = act(z_l)                   (hidden layers, l < L)
+    logits = z_L                     (no activation on the last layer)
+
+Section 1 of docs/math.md gives ``grad log pi(a|s) = J^T (e_a - pi)``, ``J`` the Jacobian of the
+logits; the chain rule through the layers turns that product into the delta recursion of
+backpropagation (docs/math.md, section 7)::
+
+    delta_L = e_a - pi                                          [A]
+    grad W_l = h_{l-1} delta_l^T,  grad b_l = delta_l
+    delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1})
+
+With no hidden layer (``hidden_sizes=()``) it is the linear policy ``softmax(x W + b)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from agents.core.policy import SoftmaxPolicy, register_policy
+from agents.errors import UserError
+
+
+def _tanh_derivative(hidden: Tensor) -> Tensor:
+    """``tanh'(z) = 1 - tanh(z)^2 = 1 - h^2``, from the layer's output ``h = tanh(z)``."""
+    return 1 - hidden * hidden
+
+
+def _relu_derivative(hidden: Tensor) -> Tensor:
+    """``relu'(z) = [z > 0] = [h > 0]``, from ``h = max(z, 0)``: the kink ``z = 0`` gets
+    derivative 0, the convention of torch's autograd (``relu`` backward), so the two paths agree
+    there too."""
+    return (hidden > 0).to(hidden.dtype)
+
+
+def _tanh_inplace(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z, out=z)
+
+
+def _relu_inplace(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0, out=z)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden-layer nonlinearity ``h = act(z)`` in torch and numpy, and its derivative."""
+
+    forward: Callable[[Tensor], Tensor]
+    """``h = act(z)``."""
+    derivative: Callable[[Tensor], Tensor]
+    """``act'(z)`` written in terms of the output ``h = act(z)`` (the forward pass keeps ``h``)."""
+    numpy_inplace: Callable[[np.ndarray], np.ndarray]
+    """``act`` in numpy, overwriting its argument (the acting hot path)."""
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation(torch.tanh, _tanh_derivative, _tanh_inplace),
+    "relu": Activation(torch.relu, _relu_derivative, _relu_inplace),
+}
+"""``agent.activation`` name -> :class:`Activation`."""
+
+HIDDEN_GAIN = math.sqrt(2)
+"""Orthogonal-init gain of the hidden layers (SB3/CleanRL)."""
+LAST_GAIN = 0.01
+"""Orthogonal-init gain of the last layer: logits near 0, so the initial policy is near uniform."""
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """Where layer ``l``'s ``W_l [n_in, n_out]`` (row-major) and ``b_l [n_out]`` lie in the flat param."""
+
+    weight: slice
+    bias: slice
+    shape: tuple[int, int]
+    hidden: bool
+    """A hidden layer (``act`` follows) rather than the last one."""
+
+
+@register_policy("mlp")
+class MLPSoftmaxPolicy(SoftmaxPolicy):
+    r"""``pi(.|s) = softmax(MLP(x(s)))`` with every weight and bias in one flat vector ``theta``.
+
+    Layout of ``theta [n_params]``: ``W_1`` (row-major ``[d, n_1]``), ``b_1``, ``W_2``, ``b_2``,
+    ..., ``W_L`` (``[n_{L-1}, A]``), ``b_L``; :meth:`weights_and_biases` returns the views. The
+    score is ``[B, n_params]`` in the same layout.
+
+    Initialisation (seeded through ``generator``, else the global torch RNG): orthogonal weights
+    with gain ``sqrt(2)`` for the hidden layers and ``0.01`` for the last one, zero biases (as
+    SB3 and CleanRL do), so the logits start near 0 and the policy near uniform.
+
+    :param state_dim: length ``d`` of the state features ``x(s)``.
+    :param n_actions: number of discrete actions ``A``.
+    :param hidden_sizes: widths ``n_1 .. n_{L-1}`` of the hidden layers; ``()`` = the linear policy.
+    :param activation: ``tanh`` or ``relu`` (``relu'(0)`` is taken as 0, as torch does).
+    :param dtype: parameter dtype (float64 for gradient checks).
+    :param generator: seeds the initialisation; None = the global torch RNG.
+    """
+
+    input_form = "state"
+
+    def __init__(
+        self,
+        state_dim: int,
+        n_actions: int,
+        hidden_sizes: Sequence[int] = (64, 64),
+        activation: str = "tanh",
+        dtype: torch.dtype = torch.float32,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise UserError(f"agent.activation={activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        self.state_dim, self.n_actions = state_dim, n_actions
+        self.hidden_sizes = tuple(int(width) for width in hidden_sizes)
+        self.activation_name = activation
+        self.activation = ACTIVATIONS[activation]
+        widths = (state_dim, *self.hidden_sizes, n_actions)
+        self.layers: list[_Layer] = []
+        offset = 0
+        for index, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
+            bias_start, end = offset + n_in * n_out, offset + n_in * n_out + n_out
+            hidden = index < len(self.hidden_sizes)
+            self.layers.append(
+                _Layer(slice(offset, bias_start), slice(bias_start, end), (n_in, n_out), hidden)
+            )
+            offset = end
+        self.n_params = offset
+        self.theta = nn.Parameter(self._initial_param(dtype, generator))
+
+    def _initial_param(self, dtype: torch.dtype, generator: torch.Generator | None) -> Tensor:
+        """Orthogonal ``W_l`` (gain ``sqrt(2)``, last layer ``0.01``), zero ``b_l``; ``[n_params]``."""
+        param = torch.zeros(self.n_params, dtype=dtype)
+        for (weight, _), layer in zip(self.weights_and_biases(param), self.layers, strict=True):
+            nn.init.orthogonal_(weight, gain=HIDDEN_GAIN if layer.hidden else LAST_GAIN, generator=generator)
+        return param
+
+    @classmethod
+    def from_options(cls, input_dim: int, n_actions: int, options: Any, dtype: torch.dtype) -> SoftmaxPolicy:
+        """Reads ``options.hidden_sizes`` and ``options.activation`` (defaults when absent)."""
+        hidden_sizes = getattr(options, "hidden_sizes", (64, 64))
+        activation = getattr(options, "activation", "tanh")
+        return cls(input_dim, n_actions, tuple(hidden_sizes), activation, dtype=dtype)
+
+    @property
+    def param(self) -> nn.Parameter:
+        return self.theta
+
+    def weights_and_biases(self, param: Tensor | None = None) -> list[tuple[Tensor, Tensor]]:
+        """``[(W_1 [d, n_1], b_1 [n_1]), ..., (W_L [n_{L-1}, A], b_L [A])]``: views into ``param``
+        (default :attr:`theta`), first layer first."""
+        flat = self.theta if param is None else param
+        return [(flat[layer.weight].reshape(layer.shape), flat[layer.bias]) for layer in self.layers]
+
+    def _forward(self, param: Tensor, features: Tensor) -> tuple[list[Tensor], Tensor]:
+        r"""The layer inputs ``[h_0 = x, h_1, ..., h_{L-1}]`` (each ``[B, n_l]``) and the logits ``[B, A]``.
+
+        ``z_l = h_{l-1} W_l + b_l``, ``h_l = act(z_l)`` for ``l < L``, ``logits = z_L``.
+        """
+        hiddens = [features]
+        *hidden_layers, (last_weight, last_bias) = self.weights_and_biases(param)
+        for weight, bias in hidden_layers:  # h_l = act(h_{l-1} W_l + b_l)      [B, n_l]
+            hiddens.append(self.activation.forward(hiddens[-1] @ weight + bias))
+        return hiddens, hiddens[-1] @ last_weight + last_bias  # logits = h_{L-1} W_L + b_L
+
+    def logits_with(self, param: Tensor, features: Tensor) -> Tensor:
+        """``MLP(x)``: ``features [B, d]``, ``param [n_params]`` -> ``[B, A]``."""
+        return self._forward(param, features)[1]
+
+    def acting_logits(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """:meth:`logits_with` in numpy: ``params [*lead, n_params]``, ``inputs [*lead, B, d]`` ->
+        ``[*lead, B, A]``; each layer is one broadcast ``np.matmul`` on views of ``params``."""
+        lead = params.shape[:-1]
+        hidden = inputs
+        for layer in self.layers:  # W_l: [*lead, n_in, n_out], a view of params
+            z = np.matmul(hidden, params[..., layer.weight].reshape(lead + layer.shape))  # h_{l-1} W_l
+            z += params[..., None, layer.bias]  # z_l = h_{l-1} W_l + b_l           [*lead, B, n_out]
+            hidden = self.activation.numpy_inplace(z) if layer.hidden else z  # h_l = act(z_l)
+        return hidden
+
+    def score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
+        r"""``grad_theta log pi(a|s)`` per sample by a hand-written backward pass; ``[B, n_params]``.
+
+        ``delta_L = e_a - pi(.|s)`` at the logits, then per sample and layer (:meth:`_backward`)
+        ``grad W_l = h_{l-1} delta_l^T``, ``grad b_l = delta_l``,
+        ``delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1})``.
+
+        :param param: ``theta``, ``[n_params]``.
+        :param features: state features ``x``, ``[B, d]``.
+        :param actions: taken actions ``a``, ``[B]``.
+        """
+        hiddens, logits = self._forward(param, features)
+        probs = torch.softmax(logits, dim=-1)  # pi(.|s)                      [B, A]
+        delta = self._one_hot(actions, probs) - probs  # delta_L = e_a - pi   [B, A]
+        return self._backward(param, hiddens, delta, _per_sample_gradient)
+
+    def expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        r"""``sum_a c_a score(s, a)`` per sample in one backward pass; ``coef [B, A]`` -> ``[B, n_params]``.
+
+        The score is linear in ``delta_L``, so the sum moves to the top of the network:
+        ``sum_a c_a (e_a - pi) = c - (sum_a c_a) pi``, then the same backward pass as
+        :meth:`score_with`.
+        """
+        hiddens, logits = self._forward(self.theta, features)
+        probs = torch.softmax(logits, dim=-1)  # pi(.|s)                                 [B, A]
+        delta = coef - coef.sum(-1, keepdim=True) * probs  # delta_L = c - (sum_a c_a) pi  [B, A]
+        return self._backward(self.theta, hiddens, delta, _per_sample_gradient)
+
+    def policy_gradient_with(
+        self, param: Tensor, features: Tensor, actions: Tensor, coefficients: Tensor
+    ) -> Tensor:
+        r"""``sum_t c_t grad log pi(A_t|S_t)`` by one batch backward pass; ``[n_params]``.
+
+        Never forms ``[T, n_params]``: the sum over ``t`` moves into ``delta_L`` and the matmuls,
+        ``delta_L = c_t (e_{A_t} - pi(.|S_t))`` per row, ``grad W_l = H_{l-1}^T Delta_l``,
+        ``grad b_l = sum_t delta_{l,t}``, ``delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1})``.
+
+        :param features: ``[T, d]``; ``actions``: ``[T]``; ``coefficients``: ``c_t``, ``[T]``.
+        """
+        hiddens, logits = self._forward(param, features)
+        probs = torch.softmax(logits, dim=-1)  # pi(.|S_t)                                   [T, A]
+        delta = coefficients[:, None] * (self._one_hot(actions, probs) - probs)  # c_t (e_a - pi)  [T, A]
+        return self._backward(param, hiddens, delta, _batch_gradient)
+
+    def _backward(
+        self,
+        param: Tensor,
+        hiddens: list[Tensor],
+        delta: Tensor,
+        layer_gradient: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    ) -> Tensor:
+        r"""Backpropagate ``delta_L = d(objective)/d logits`` ``[B, A]`` down the layers.
+
+        For ``l = L .. 1``: ``layer_gradient(h_{l-1}, delta_l)`` gives ``(grad W_l, grad b_l)``
+        flattened to ``[..., n_in n_out]`` and ``[..., n_out]``, then
+        ``delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1})``. Returns the pieces concatenated along
+        the last axis in :attr:`theta`'s layout.
+        """
+        weights = [weight for weight, _ in self.weights_and_biases(param)]
+        pieces: list[Tensor] = []
+        for index in reversed(range(len(weights))):
+            grad_weight, grad_bias = layer_gradient(hiddens[index], delta)
+            pieces += [grad_bias, grad_weight]  # reversed below: W_l before b_l, layer 1 first
+            if index > 0:
+                # delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1}), act' from h_{l-1} = act(z_{l-1})  [B, n_in]
+                delta = (delta @ weights[index].mT) * self.activation.derivative(hiddens[index])
+        return torch.cat(pieces[::-1], dim=-1)
+
+    def _one_hot(self, actions: Tensor, like: Tensor) -> Tensor:
+        """``e_a`` rows ``[B, A]`` in ``like``'s dtype (a comparison, so ``torch.func.vmap`` maps it)."""
+        return (actions.long()[:, None] == torch.arange(self.n_actions, device=like.device)).to(like.dtype)
+
+
+def _per_sample_gradient(hidden: Tensor, delta: Tensor) -> tuple[Tensor, Tensor]:
+    """``grad W_l = h_{l-1} delta_l^T`` per sample ``[B, n_in n_out]`` (flat outer products) and
+    ``grad b_l = delta_l`` ``[B, n_out]``."""
+    return (hidden[:, :, None] * delta[:, None, :]).flatten(1), delta
+
+
+def _batch_gradient(hidden: Tensor, delta: Tensor) -> tuple[Tensor, Tensor]:
+    """``grad W_l = sum_t h_{l-1,t} delta_{l,t}^T = H_{l-1}^T Delta_l`` (``[n_in, T] @ [T, n_out]``,
+    flat ``[n_in n_out]``) and ``grad b_l = sum_t delta_{l,t}`` ``[n_out]``."""
+    return (hidden.mT @ delta).flatten(), delta.sum(0)
