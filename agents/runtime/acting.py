@@ -62,6 +62,17 @@ class Actor:
     def refresh(self) -> None:
         """Re-read the parameters (needed only when they live on an accelerator)."""
         self.params = self.params_tensor.detach().cpu().numpy()
+        self.first_params = self.params[0]  # a view: the single-run fast path reads it every step
+
+    def sample_first(self, inputs: np.ndarray) -> np.ndarray:
+        """:meth:`__call__` for an actor of one run on ``[B, ...]`` inputs -> ``[B]``: the same
+        numbers without the leading run axis (a 2-D matmul is 2x faster than the batched one)."""
+        logits = self.policy.acting_logits(self.first_params, inputs)  # h(s, .)   [B, A]
+        row = self.cursor
+        if row == self.noise.shape[1] or logits.shape != self.noise.shape[2:]:
+            return np.argmax(logits + self._next_noise(logits.shape, None)[0], axis=-1)
+        self.cursor = row + 1  # the runs' used count is read from the cursor (state_dict)
+        return np.argmax(logits + self.noise[0, row], axis=-1)
 
     def __call__(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
         """Sampled actions ``[n, B]`` (int64) for ``inputs`` ``[n, B, ...]`` of ``runs`` (None: all)."""
@@ -90,7 +101,7 @@ class Actor:
         row = self.cursor
         self.cursor += 1
         if runs is None:
-            self.used[:] = self.cursor
+            self.used.fill(self.cursor)
             return self.noise[:, row]
         self.used[runs] = self.cursor
         return self.noise[runs, row]
@@ -99,7 +110,7 @@ class Actor:
         """Run ``run``'s generator and unused noise (so a resumed run samples the same actions)."""
         return {
             "rng": self.rngs[run].bit_generator.state,
-            "unused_noise": self.noise[run, self.used[run] :].copy(),
+            "unused_noise": self.noise[run, self.cursor if len(self.rngs) == 1 else self.used[run] :].copy(),
         }
 
     def load_state_dict(self, run: int, state: dict[str, Any]) -> None:
@@ -123,10 +134,13 @@ class SeedActor:
     def __init__(self, actor: Actor, run: int) -> None:
         self.actor, self.run = actor, run
         self.runs = [run]
+        self.single = len(actor.rngs) == 1
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """Sampled actions ``[B]`` (int64)."""
-        return self.actor(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]
+        if self.single:
+            return self.actor.sample_first(inputs)
+        return self.actor(inputs[None], self.runs)[0]
 
     def greedy(self, inputs: np.ndarray) -> np.ndarray:
         """``argmax_a pi(a|s)``; ``[B]``."""
