@@ -8,13 +8,12 @@ lowers its variance.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from agents.errors import UserError
+from agents.core.registry import Registry
 
 
 class Baseline(ABC):
@@ -42,18 +41,10 @@ class Baseline(ABC):
         """Build from the ``agent`` settings (``baseline_lr``, ...), read as attributes."""
 
 
-BASELINES: dict[str, type[Baseline]] = {}
-"""``agent.baseline`` name -> class; filled by :func:`register_baseline`."""
-
-
-def register_baseline(name: str) -> Callable[[type[Baseline]], type[Baseline]]:
-    """Class decorator: make a baseline available as ``agent.baseline=<name>``."""
-
-    def register(cls: type[Baseline]) -> type[Baseline]:
-        BASELINES[name] = cls
-        return cls
-
-    return register
+BASELINES: Registry[Baseline] = Registry("agent.baseline")
+"""``agent.baseline`` name -> class."""
+register_baseline = BASELINES.register
+"""Class decorator: ``@register_baseline("name")`` makes a baseline available as ``agent.baseline=name``."""
 
 
 @register_baseline("none")
@@ -141,6 +132,4 @@ def make_baseline(
     name: str, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str = "cpu"
 ) -> Baseline:
     """The baseline registered as ``name`` (``agent.baseline``); a one-line error lists the others."""
-    if name not in BASELINES:
-        raise UserError(f"agent.baseline={name!r} is not one of {', '.join(BASELINES)}")
-    return BASELINES[name].from_options(state_dim, options, dtype, device)
+    return BASELINES.lookup(name).from_options(state_dim, options, dtype, device)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import grad, vmap
 
-from agents.errors import UserError
+from agents.core.registry import Registry
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 """Signature shared by :meth:`SoftmaxPolicy.score` and :meth:`SoftmaxPolicy.autograd_score`:
@@ -192,25 +192,12 @@ class SoftmaxPolicy(nn.Module, ABC):
         self.param.data = storage
 
 
-POLICIES: dict[str, type[SoftmaxPolicy]] = {}
-"""``agent.policy`` name -> form; filled by :func:`register_policy`."""
-
-
-def register_policy(name: str) -> Callable[[type[SoftmaxPolicy]], type[SoftmaxPolicy]]:
-    """Class decorator: make a form available as ``agent.policy=<name>``."""
-
-    def register(cls: type[SoftmaxPolicy]) -> type[SoftmaxPolicy]:
-        POLICIES[name] = cls
-        return cls
-
-    return register
-
-
-def policy_class(name: str) -> type[SoftmaxPolicy]:
-    """The form registered as ``name``; a one-line :class:`UserError` listing the forms otherwise."""
-    if name not in POLICIES:
-        raise UserError(f"agent.policy={name!r} is not one of {', '.join(POLICIES)}")
-    return POLICIES[name]
+POLICIES: Registry[SoftmaxPolicy] = Registry("agent.policy")
+"""``agent.policy`` name -> form."""
+register_policy = POLICIES.register
+"""Class decorator: ``@register_policy("name")`` makes a form available as ``agent.policy=name``."""
+policy_class = POLICIES.lookup
+"""The form registered as a name; a one-line :class:`UserError` listing the forms otherwise."""
 
 
 def make_policy(

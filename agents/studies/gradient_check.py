@@ -110,8 +110,7 @@ class CompareReport:
 
 
 def _validate(cfg: Any) -> None:
-    if cfg.agent.policy not in POLICIES:
-        raise UserError(f"agent.policy={cfg.agent.policy!r} is not one of {', '.join(POLICIES)}")
+    POLICIES.lookup(cfg.agent.policy)
     unknown = [name for name in cfg.dtypes if name not in DTYPES]
     if unknown or not cfg.dtypes:
         raise UserError(f"dtypes={list(cfg.dtypes)} must be a non-empty list of {', '.join(DTYPES)}")

@@ -1,0 +1,36 @@
+"""Open families by name: a registry maps a config value (``agent.policy=mlp``) to a class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from agents.errors import UserError
+
+T = TypeVar("T")
+
+
+class Registry(dict[str, type[T]], Generic[T]):
+    """``name -> class`` for one config key; classes join with the :meth:`register` decorator.
+
+    :param key: the config key the names are values of (for the error message).
+    """
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        """Class decorator: make the class available as ``<key>=<name>``."""
+
+        def add(cls: type[T]) -> type[T]:
+            self[name] = cls
+            return cls
+
+        return add
+
+    def lookup(self, name: str) -> type[T]:
+        """The class registered as ``name``; a one-line :class:`UserError` listing the names otherwise."""
+        if name not in self:
+            raise UserError(f"{self.key}={name!r} is not one of {', '.join(self)}")
+        return self[name]
