@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from agents.core.batch import EpisodeBatch, NumericalError
-from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, make_policy
 from agents.runtime.build import build_learner
 from agents.runtime.config import AgentConfig
 
@@ -95,8 +95,10 @@ def test_value_baseline_step_by_hand(generator):
     batch = make_batch(generator, [2])
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
     learner = build_learner(policy, sgd_config(lr=1.0, gamma=1.0, baseline="value", baseline_lr=0.5), 3)
-    learner.baseline.weight = torch.tensor([0.1, -0.2, 0.3], dtype=F64)
-    w = learner.baseline.weight.clone()
+    (head,) = learner.baseline.network  # the book's linear v(s, w) = w^T x(s): one bias-free layer
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[0.1, -0.2, 0.3]], dtype=F64))
+    w = head.weight[0].detach().clone()
     r = batch.rewards
     returns = torch.stack([r[0] + r[1], r[1]])
     delta = returns - batch.states @ w
@@ -106,8 +108,42 @@ def test_value_baseline_step_by_hand(generator):
         for t in range(2)
     )
     learner.update(batch)
-    assert torch.allclose(learner.baseline.weight, expected_w, atol=1e-14)
+    assert torch.allclose(head.weight[0].detach(), expected_w, atol=1e-14)
     assert torch.allclose(policy.weight.detach(), expected_theta, atol=1e-14)
+
+
+@pytest.mark.parametrize("hidden_sizes", [[], [8], [8, 4]])
+@pytest.mark.parametrize("policy_form", ["state", "action", "mlp"])
+def test_value_network_fits_returns_for_every_policy_form(policy_form, hidden_sizes):
+    """The value baseline regresses v(S_t) on G_t (for any policy form it reads x(s)): its loss
+    falls over repeated fits of the same batch, and the checkpointed state restores it."""
+    torch.manual_seed(0)
+    states = torch.cat([torch.randn(40, 2, dtype=F64), torch.ones(40, 1, dtype=F64)], dim=1)  # x(s), bias
+    returns = states @ torch.tensor([1.0, -2.0, 3.0], dtype=F64)
+    config = AgentConfig(
+        policy=policy_form,
+        baseline="value",
+        baseline_lr=0.01,
+        value_hidden_sizes=hidden_sizes,
+        value_optimizer="adam",
+        value_epochs=5,
+        hidden_sizes=[4],
+        dtype="float64",
+    )
+    inputs_dim = 6 if policy_form == "action" else 3
+    learner = build_learner(make_policy(policy_form, inputs_dim, 2, config, F64), config, 3)
+    baseline = learner.baseline
+
+    def loss() -> float:
+        return float(((returns - baseline(states)) ** 2).mean())
+
+    before = loss()
+    for _ in range(100):
+        baseline.update(states, returns, 4)
+    assert loss() < 0.2 * before
+    copy = build_learner(make_policy(policy_form, inputs_dim, 2, config, F64), config, 3).baseline
+    copy.load_state_dict(baseline.state_dict())
+    assert torch.equal(copy(states), baseline(states))
 
 
 def test_mean_baseline_tracks_the_mean_return(generator):

@@ -7,11 +7,14 @@ lowers its variance.
 
 from __future__ import annotations
 
+import itertools
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from agents.core.registry import Registry
 
@@ -26,11 +29,11 @@ class Baseline(ABC):
     def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:  # noqa: B027
         """Fit ``b`` to the returns ``G_t`` of ``num_episodes`` episodes (no-op by default)."""
 
-    def state_dict(self) -> dict[str, Tensor]:
-        """Tensors to checkpoint (empty when nothing is learned)."""
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors (nested in dicts) to checkpoint; empty when nothing is learned."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:  # noqa: B027
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027
         """Restore what :meth:`state_dict` returned."""
 
     @classmethod
@@ -92,40 +95,91 @@ class RunningMeanBaseline(Baseline):
         self.mean, self.count = state["mean"].clone(), state["count"].clone()
 
 
+VALUE_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+"""``agent.value_optimizer`` -> torch optimizer of the value baseline."""
+VALUE_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+"""Hidden nonlinearity of the value network (``agent.activation``, shared with ``policy=mlp``)."""
+
+
 @register_baseline("value")
-class LinearValueBaseline(Baseline):
-    r"""Learned state value ``v(s, w) = w^T x(s)`` (S&B p. 330, "REINFORCE with Baseline").
+class ValueBaseline(Baseline):
+    r"""Learned state value ``v(s, w)`` (S&B p. 330, "REINFORCE with Baseline"), fitted to the
+    Monte Carlo returns by regression on each batch:
 
-    Gradient Monte Carlo update, summed over the batch's steps and averaged over its episodes::
+        L(w) = (1 / 2M) sum_t (G_t - v(S_t, w))^2          (M episodes in the batch)
+        grad_w L = -(1/M) sum_t delta_t grad_w v(S_t, w),   delta_t = G_t - v(S_t, w)
 
-        delta_t = G_t - v(S_t, w)
-        w <- w + alpha_w * (1/M) sum_t delta_t x(S_t)          (grad_w v = x)
+    ``hidden_sizes=()`` is the book's linear ``v(s, w) = w^T x(s)``; with plain SGD and one step
+    per batch, ``w <- w + alpha_w (1/M) sum_t delta_t x(S_t)`` is its gradient Monte Carlo update.
+    With hidden layers ``v`` is a network ``x -> act(x W_1 + b_1) -> ... -> w_L^T h + b_L``
+    (orthogonal init with gain sqrt(2), as SB3 does), taken ``epochs`` optimizer steps per batch;
+    the output layer starts at zero, so ``v = 0`` before the first fit, in both cases.
+    ``grad_w v`` comes from autograd: only the policy's score is derived by hand here.
     """
 
     def __init__(
-        self, state_dim: int, lr: float, dtype: torch.dtype, device: torch.device | str = "cpu"
+        self,
+        state_dim: int,
+        lr: float,
+        dtype: torch.dtype,
+        device: torch.device | str = "cpu",
+        *,
+        hidden_sizes: Sequence[int] = (),
+        activation: str = "tanh",
+        optimizer: str = "sgd",
+        epochs: int = 1,
     ) -> None:
-        self.weight = torch.zeros(state_dim, dtype=dtype, device=device)
-        self.lr = lr
+        widths = [state_dim, *hidden_sizes]
+        layers: list[nn.Module] = []
+        for width_in, width_out in itertools.pairwise(widths):
+            hidden = nn.Linear(width_in, width_out, dtype=dtype, device=device)
+            nn.init.orthogonal_(hidden.weight, gain=math.sqrt(2))
+            nn.init.zeros_(hidden.bias)
+            layers += [hidden, VALUE_ACTIVATIONS[activation]()]
+        head = nn.Linear(widths[-1], 1, bias=bool(hidden_sizes), dtype=dtype, device=device)
+        nn.init.zeros_(head.weight)  # v = 0 before the first fit
+        if head.bias is not None:
+            nn.init.zeros_(head.bias)
+        self.network = nn.Sequential(*layers, head)
+        self.optimizer = VALUE_OPTIMIZERS[optimizer](self.network.parameters(), lr=lr)
+        self.epochs = epochs
 
     @classmethod
     def from_options(
         cls, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str
     ) -> Baseline:
-        return cls(state_dim, options.baseline_lr, dtype, device)
+        """Reads ``baseline_lr``, ``value_hidden_sizes``, ``activation``, ``value_optimizer`` and
+        ``value_epochs`` (defaults: the book's linear, SGD, one step)."""
+        return cls(
+            state_dim,
+            options.baseline_lr,
+            dtype,
+            device,
+            hidden_sizes=tuple(getattr(options, "value_hidden_sizes", ())),
+            activation=getattr(options, "activation", "tanh"),
+            optimizer=getattr(options, "value_optimizer", "sgd"),
+            epochs=getattr(options, "value_epochs", 1),
+        )
 
     def __call__(self, states: Tensor) -> Tensor:
-        return states @ self.weight
+        with torch.no_grad():
+            return self.network(states).squeeze(-1)
 
     def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:
-        delta = returns - self(states)
-        self.weight = self.weight + self.lr * (delta @ states) / num_episodes
+        for _ in range(self.epochs):
+            with torch.enable_grad():
+                residuals = returns - self.network(states).squeeze(-1)  # delta_t
+                loss = 0.5 * (residuals * residuals).sum() / num_episodes  # L(w)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            self.optimizer.step()
 
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"weight": self.weight}
+    def state_dict(self) -> dict[str, Any]:
+        return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict()}
 
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.weight = state["weight"].clone()
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
 
 def make_baseline(

@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from agents.core.baselines import BASELINES
+from agents.core.baselines import BASELINES, VALUE_OPTIMIZERS
 from agents.core.mlp import ACTIVATIONS
 from agents.core.policies import POLICIES
 from agents.errors import UserError
@@ -32,6 +32,8 @@ EPISODE_STATS = ("auto", "each", "mean")
 DEVICES = ("cpu", "cuda")
 MAX_HIDDEN_WIDTH = 4096
 """Widest hidden layer ``agent.hidden_sizes`` accepts (a guard against a typo'd extra digit)."""
+MAX_VALUE_EPOCHS = 1000
+"""Most value-baseline steps per batch ``agent.value_epochs`` accepts."""
 
 
 @dataclass
@@ -64,9 +66,15 @@ class AgentConfig:
     per_step_updates: bool = False
     """Textbook rule: one optimizer step per time step t of each episode (S&B p. 328)."""
     baseline: str = "none"
-    """``none``, ``mean`` (running mean of returns) or ``value`` (learned linear v(s, w))."""
+    """``none``, ``mean`` (running mean of returns) or ``value`` (learned v(s, w), fitted to the returns)."""
     baseline_lr: float = 0.01
     """Step size alpha_w of the value baseline (> 0)."""
+    value_hidden_sizes: list[int] = field(default_factory=list)
+    """Hidden layer widths of the value baseline's network (empty list = the book's linear w^T x(s))."""
+    value_optimizer: str = "sgd"
+    """Optimizer of the value baseline: ``sgd`` (the book's w += alpha_w delta grad v) or ``adam``."""
+    value_epochs: int = 1
+    """Optimizer steps of the value baseline on each batch (>= 1)."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus (>= 0)."""
     max_grad_norm: float = 0.0
@@ -272,9 +280,13 @@ def validate(cfg: Any) -> None:
     _at_least("agent.episodes_per_update", agent.episodes_per_update, 1)
     _at_least("agent.entropy_coef", agent.entropy_coef, 0)
     _at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
-    for width in agent.hidden_sizes:
-        _at_least("agent.hidden_sizes entry", width, 1)
-        _require(width <= MAX_HIDDEN_WIDTH, f"agent.hidden_sizes entry {width} must be <= {MAX_HIDDEN_WIDTH}")
+    _choice("agent.value_optimizer", agent.value_optimizer, VALUE_OPTIMIZERS)
+    _at_least("agent.value_epochs", agent.value_epochs, 1)
+    _require(agent.value_epochs <= MAX_VALUE_EPOCHS, f"agent.value_epochs must be <= {MAX_VALUE_EPOCHS}")
+    for key in ("hidden_sizes", "value_hidden_sizes"):
+        for width in getattr(agent, key):
+            _at_least(f"agent.{key} entry", width, 1)
+            _require(width <= MAX_HIDDEN_WIDTH, f"agent.{key} entry {width} must be <= {MAX_HIDDEN_WIDTH}")
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
         _at_least(f"features.{name}", getattr(features, name), 1)
     _positive("features.clip", features.clip)
