@@ -14,7 +14,7 @@ from agents.tools.cli import hydra_main
 register_configs()
 
 
-@hydra_main(config_name="train")
+@hydra_main(config_name="train", env_presets=True)
 def main(cfg: DictConfig) -> float:
     """Returns the final mean return, the metric hyperparameter sweepers optimise."""
     return train(cfg).final_mean_return

@@ -7,7 +7,10 @@ import importlib.util
 
 import pytest
 
+from agents.errors import UserError
 from agents.runtime.trainer import Trainer
+from agents.tools.cli import CONFIG_DIR, compose_train_config
+from agents.tools.presets import env_presets, with_env_preset
 from agents.tools.results import (
     EXPERIMENT_DIR,
     LONG_PRESETS,
@@ -51,3 +54,56 @@ def test_results_table_row():
     header, rule, row = table.splitlines()
     assert "final return (mean ± std)" in header and rule.startswith("|-")
     assert "`experiment=acrobot`" in row and "1,100" in row and "3.0 s" in row and "-12.00 ± 2.83" in row
+
+
+# -- env=<id> applies the env's preset (configs/env_presets.yaml) --------------------------------
+def test_every_listed_env_maps_to_an_existing_preset_for_that_env():
+    presets = env_presets(CONFIG_DIR)
+    assert presets, "configs/env_presets.yaml lists no env"
+    for env, name in presets.items():
+        assert name in PRESETS
+        assert f"\nenv: {env}\n" in (EXPERIMENT_DIR / f"{name}.yaml").read_text()
+
+
+def test_env_override_applies_its_preset_and_the_command_line_still_wins():
+    env, name = next(iter(env_presets(CONFIG_DIR).items()))
+    preset = compose_train_config([f"experiment={name}"], env_presets=False)
+    plain = compose_train_config([f"env={env}", "experiment=none"])
+    auto = compose_train_config([f"env={env}"])
+    assert auto.agent == preset.agent and auto.agent != plain.agent
+    override = compose_train_config([f"env={env}", "agent.lr=0.123"])
+    assert override.agent.lr == 0.123 and override.agent.gamma == preset.agent.gamma
+
+
+def test_an_env_without_a_preset_gets_the_generic_defaults():
+    choice = with_env_preset(["env=MountainCarContinuous-v0"], CONFIG_DIR)
+    assert choice.name is None and choice.line() is None
+    assert choice.overrides == ["env=MountainCarContinuous-v0"]
+
+
+def test_preset_choice_says_which_and_how():
+    env, name = next(iter(env_presets(CONFIG_DIR).items()))
+    auto = with_env_preset([f"env={env}", "seed=3"], CONFIG_DIR)
+    assert auto.overrides == [f"experiment={name}", f"env={env}", "seed=3"]
+    assert (
+        auto.line()
+        == f"preset: experiment={name} (tuned for {env}; experiment=none for the generic defaults)"
+    )
+    chosen = with_env_preset(["experiment=taxi"], CONFIG_DIR)
+    assert chosen.overrides == ["experiment=taxi"] and "(chosen;" in str(chosen.line())
+    assert with_env_preset([f"env={env}", "experiment=none"], CONFIG_DIR).overrides == [f"env={env}"]
+    assert with_env_preset([f"env={env},CartPole-v1"], CONFIG_DIR).name is None  # an env sweep
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole?"),
+        ("experiment=taxi,acrobt", "experiment=acrobt is not a preset (did you mean acrobot?"),
+        ("+experiment=zzz", "experiment=zzz is not a preset (presets: acrobot, cartpole"),
+    ],
+)
+def test_unknown_preset_is_one_line_with_the_closest_names(override, line):
+    with pytest.raises(UserError) as error:
+        with_env_preset([override], CONFIG_DIR)
+    assert str(error.value).startswith(line) and "\n" not in str(error.value)

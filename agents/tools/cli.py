@@ -34,6 +34,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
+from agents.tools.presets import with_env_preset
 
 T = TypeVar("T")
 
@@ -41,10 +42,13 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 """The project's ``configs/`` folder (absolute, so scripts may live anywhere)."""
 
 
-def compose_train_config(overrides: list[str]) -> DictConfig:
+def compose_train_config(overrides: list[str], env_presets: bool = True) -> DictConfig:
     """``configs/train.yaml`` with ``overrides``, composed without running Hydra's app (for
-    tests, benchmarks and scripts that train in-process)."""
+    tests, benchmarks and scripts that train in-process). ``env_presets``: apply the env's
+    preset as ``scripts/train.py`` does (:mod:`agents.tools.presets`)."""
     register_configs()
+    if env_presets:
+        overrides = with_env_preset(overrides, CONFIG_DIR).overrides
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         return compose("train", overrides=overrides)
 
@@ -118,25 +122,30 @@ def check_resolvable(cfg: DictConfig) -> None:
 
 
 def hydra_main(
-    config_name: str, config_path: str = CONFIG_DIR
+    config_name: str, config_path: str = CONFIG_DIR, env_presets: bool = False
 ) -> Callable[[Callable[[DictConfig], T]], Callable[[], None]]:
     """``@hydra.main`` whose user mistakes (composition errors, :class:`UserError`) print one line
     and exit 2.
 
     :param config_name: the primary config in ``config_path`` (``train``, ``evaluate``, ...).
     :param config_path: the config folder; the project's ``configs/`` by default.
+    :param env_presets: put the env's preset in front of the command line and say which
+        (:func:`~agents.tools.presets.with_env_preset`).
     :return: a decorator turning ``task(cfg) -> value`` into the script's ``main()``. The task's
         return value still reaches Hydra (sweepers optimise it).
     """
 
     def decorate(task: Callable[[DictConfig], T]) -> Callable[[], None]:
         started = False
+        preset_line: list[str | None] = [None]  # said once the run starts, not before an error
 
         @functools.wraps(task)
         def checked_task(cfg: DictConfig) -> T:
             nonlocal started
             run_or_exit(lambda: check_resolvable(cfg))
             started = True
+            if preset_line[0]:
+                print(preset_line[0])
             return run_or_exit(lambda: task(cfg))
 
         app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(checked_task)
@@ -145,6 +154,10 @@ def hydra_main(
         def main() -> None:
             nonlocal started
             started = False
+            if env_presets:
+                choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path))
+                sys.argv[1:] = choice.overrides
+                preset_line[0] = choice.line()
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
                 app()
                 return

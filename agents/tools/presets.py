@@ -1,0 +1,103 @@
+"""Per-env presets, as rl-baselines3-zoo keeps its tuned hyperparameters per env id.
+
+``configs/env_presets.yaml`` maps an env id to the preset (``configs/experiment/<name>.yaml``)
+that ``env=<id>`` applies by itself. The preset enters the override list as
+``experiment=<name>``, so it is composed after the groups' defaults and before the command
+line: an override the user typed always wins. ``experiment=<name>`` picks a preset by hand,
+``experiment=none`` asks for the generic defaults; a name that is not a preset is a one-line
+error with the closest names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from agents.errors import UserError
+
+PRESET_GROUP = "experiment"
+"""The Hydra config group that holds the presets."""
+INDEX_FILE = "env_presets.yaml"
+"""The env id -> preset map, in the config folder."""
+NO_PRESET = ("none", "null")
+"""``experiment=none`` (or Hydra's ``null``): the generic defaults, whatever the env."""
+
+
+def preset_names(config_dir: str | Path) -> list[str]:
+    """The presets in ``<config_dir>/experiment/``."""
+    return sorted(path.stem for path in (Path(config_dir) / PRESET_GROUP).glob("*.yaml"))
+
+
+def env_presets(config_dir: str | Path) -> dict[str, str]:
+    """``env id -> preset name`` from ``<config_dir>/env_presets.yaml`` (empty if absent)."""
+    path = Path(config_dir) / INDEX_FILE
+    if not path.is_file():
+        return {}
+    return {str(env): str(name) for env, name in (yaml.safe_load(path.read_text()) or {}).items()}
+
+
+def _override_value(overrides: list[str], key: str) -> str | None:
+    """The value of the last ``key=value`` (also ``+key=`` / ``++key=``) in ``overrides``."""
+    found = None
+    for override in overrides:
+        name, sep, value = override.lstrip("+").partition("=")
+        if sep and name == key:
+            found = value
+    return found
+
+
+def check_preset(name: str, config_dir: str | Path) -> None:
+    """A one-line :class:`UserError` (with the closest names) for a preset that does not exist."""
+    names = preset_names(config_dir)
+    for choice in name.split(","):  # a multirun sweep over presets: check every choice
+        if choice not in names and choice not in NO_PRESET:
+            close = difflib.get_close_matches(choice, names, n=3)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise UserError(
+                f"experiment={choice} is not a preset ({hint}presets: {', '.join(names)}; "
+                "experiment=none for the generic defaults)"
+            )
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    """The override list to compose and the preset it includes."""
+
+    overrides: list[str]
+    name: str | None = None
+    """The preset applied; None: the generic defaults."""
+    automatic_for: str | None = None
+    """The env id ``env_presets.yaml`` chose it for; None when the user named it."""
+
+    def line(self) -> str | None:
+        """What a run prints about it (None: nothing to say)."""
+        if self.name is None:
+            return None
+        how = f"tuned for {self.automatic_for}" if self.automatic_for else "chosen"
+        return f"preset: experiment={self.name} ({how}; experiment=none for the generic defaults)"
+
+
+def with_env_preset(
+    overrides: list[str], config_dir: str | Path, default_env: str = "CartPole-v1"
+) -> PresetChoice:
+    """``overrides`` with the env's preset put first, and which preset that is.
+
+    A preset the user named is checked and kept; ``experiment=none`` is dropped (nothing to
+    compose); with no ``experiment`` override, the preset ``env_presets.yaml`` lists for the
+    ``env`` override (or ``default_env``) is added in front, so later overrides still win. An
+    env sweep (``env=A,B``) gets no automatic preset: one preset cannot fit every env.
+    """
+    chosen = _override_value(overrides, PRESET_GROUP)
+    if chosen is not None:
+        check_preset(chosen, config_dir)
+        if chosen in NO_PRESET:
+            return PresetChoice([o for o in overrides if o.lstrip("+").partition("=")[0] != PRESET_GROUP])
+        return PresetChoice(overrides, chosen)
+    env = _override_value(overrides, "env") or default_env
+    preset = env_presets(config_dir).get(env)
+    if preset is None:
+        return PresetChoice(overrides)
+    return PresetChoice([f"{PRESET_GROUP}={preset}", *overrides], preset, automatic_for=env)
