@@ -10,7 +10,7 @@ import pytest
 from agents.errors import UserError
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
-from agents.tools.presets import env_presets, with_env_preset
+from agents.tools.presets import env_presets, preset_policy, with_env_preset
 from agents.tools.results import (
     EXPERIMENT_DIR,
     LONG_PRESETS,
@@ -60,13 +60,23 @@ def test_results_table_row():
 def test_every_listed_env_maps_to_an_existing_preset_for_that_env():
     presets = env_presets(CONFIG_DIR)
     assert presets, "configs/env_presets.yaml lists no env"
-    for env, name in presets.items():
-        assert name in PRESETS
-        assert f"\nenv: {env}\n" in (EXPERIMENT_DIR / f"{name}.yaml").read_text()
+    for env, names in presets.items():
+        for name in names:
+            assert name in PRESETS
+            assert f"\nenv: {env}\n" in (EXPERIMENT_DIR / f"{name}.yaml").read_text()
+
+
+def test_agent_policy_on_the_command_line_picks_the_preset_of_that_form():
+    for env, names in env_presets(CONFIG_DIR).items():
+        for name in names:
+            form = preset_policy(name, CONFIG_DIR)
+            chosen = with_env_preset([f"env={env}", f"agent.policy={form}"], CONFIG_DIR).name
+            assert chosen is not None and preset_policy(chosen, CONFIG_DIR) == form
+    assert with_env_preset(["env=Acrobot-v1", "agent.policy=action"], CONFIG_DIR).name is None
 
 
 def test_env_override_applies_its_preset_and_the_command_line_still_wins():
-    env, name = next(iter(env_presets(CONFIG_DIR).items()))
+    env, (name, *_) = next(iter(env_presets(CONFIG_DIR).items()))
     preset = compose_train_config([f"experiment={name}"], env_presets=False)
     plain = compose_train_config([f"env={env}", "experiment=none"])
     auto = compose_train_config([f"env={env}"])
@@ -82,7 +92,7 @@ def test_an_env_without_a_preset_gets_the_generic_defaults():
 
 
 def test_preset_choice_says_which_and_how():
-    env, name = next(iter(env_presets(CONFIG_DIR).items()))
+    env, (name, *_) = next(iter(env_presets(CONFIG_DIR).items()))
     auto = with_env_preset([f"env={env}", "seed=3"], CONFIG_DIR)
     assert auto.overrides == [f"experiment={name}", f"env={env}", "seed=3"]
     assert (

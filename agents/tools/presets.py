@@ -1,9 +1,10 @@
 """Per-env presets, as rl-baselines3-zoo keeps its tuned hyperparameters per env id.
 
-``configs/env_presets.yaml`` maps an env id to the preset (``configs/experiment/<name>.yaml``)
-that ``env=<id>`` applies by itself. The preset enters the override list as
-``experiment=<name>``, so it is composed after the groups' defaults and before the command
-line: an override the user typed always wins. ``experiment=<name>`` picks a preset by hand,
+``configs/env_presets.yaml`` maps an env id to its presets (``configs/experiment/<name>.yaml``):
+``env=<id>`` applies the first by itself, or, with ``agent.policy=<form>`` on the command line,
+the first one tuned for that policy form (none listed: the generic defaults). The preset enters
+the override list as ``experiment=<name>``, so it is composed after the groups' defaults and
+before the command line: an override the user typed always wins. ``experiment=<name>`` picks a preset by hand,
 ``experiment=none`` asks for the generic defaults; a name that is not a preset is a one-line
 error with the closest names.
 """
@@ -31,12 +32,32 @@ def preset_names(config_dir: str | Path) -> list[str]:
     return sorted(path.stem for path in (Path(config_dir) / PRESET_GROUP).glob("*.yaml"))
 
 
-def env_presets(config_dir: str | Path) -> dict[str, str]:
-    """``env id -> preset name`` from ``<config_dir>/env_presets.yaml`` (empty if absent)."""
+def env_presets(config_dir: str | Path) -> dict[str, list[str]]:
+    """``env id -> [preset, ...]`` from ``<config_dir>/env_presets.yaml`` (empty if absent); the
+    first preset is the env's default, the others serve other policy forms."""
     path = Path(config_dir) / INDEX_FILE
     if not path.is_file():
         return {}
-    return {str(env): str(name) for env, name in (yaml.safe_load(path.read_text()) or {}).items()}
+    listed = yaml.safe_load(path.read_text()) or {}
+    return {
+        str(env): [str(n) for n in ([names] if isinstance(names, str) else names)]
+        for env, names in listed.items()
+    }
+
+
+def preset_policy(name: str, config_dir: str | Path) -> str:
+    """The policy form (``agent.policy``) preset ``name`` trains; ``state`` where it sets none."""
+    preset = yaml.safe_load((Path(config_dir) / PRESET_GROUP / f"{name}.yaml").read_text()) or {}
+    return str((preset.get("agent") or {}).get("policy", "state"))
+
+
+def preset_for(env: str, policy: str | None, config_dir: str | Path) -> str | None:
+    """The preset ``env=<env>`` applies: the env's first listed preset, or, when the command line
+    names ``agent.policy``, the first listed one for that form (None: generic defaults)."""
+    names = env_presets(config_dir).get(env, [])
+    if policy is None:
+        return names[0] if names else None
+    return next((name for name in names if preset_policy(name, config_dir) == policy), None)
 
 
 def _override_value(overrides: list[str], key: str) -> str | None:
@@ -97,7 +118,7 @@ def with_env_preset(
             return PresetChoice([o for o in overrides if o.lstrip("+").partition("=")[0] != PRESET_GROUP])
         return PresetChoice(overrides, chosen)
     env = _override_value(overrides, "env") or default_env
-    preset = env_presets(config_dir).get(env)
+    preset = preset_for(env, _override_value(overrides, "agent.policy"), config_dir)
     if preset is None:
         return PresetChoice(overrides)
     return PresetChoice([f"{PRESET_GROUP}={preset}", *overrides], preset, automatic_for=env)
