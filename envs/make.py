@@ -9,12 +9,14 @@ point where it has one, e.g. CartPole) wrapped in Gymnasium's ``RecordEpisodeSta
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector.async_vector_env import _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
 from agents.errors import UserError
@@ -78,6 +80,16 @@ def check_env_id(env_id: str, env_kwargs: dict[str, Any] | None = None) -> EnvIn
     return EnvInfo(env_id, observation_space, int(action_space.n), spec.reward_threshold, action_features)
 
 
+def signal_safe_worker(*args: Any) -> None:
+    """Gymnasium's async worker, deaf to SIGINT and SIGTERM: Ctrl-C reaches the whole process
+    group, and a worker that died of it mid-step would take the run down with a traceback. The
+    main process decides (it saves, then closes the workers through their pipes); a worker whose
+    main process is gone exits when its pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _async_worker(*args)
+
+
 def make_vector_env(
     env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None
 ) -> gym.vector.VectorEnv:
@@ -90,5 +102,8 @@ def make_vector_env(
     spec = gym.spec(env_id)
     if mode == "native":
         mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
+    vector_kwargs = {"worker": signal_safe_worker} if mode == "async" else None
+    vector_env = gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode=mode, vector_kwargs=vector_kwargs, **(env_kwargs or {})
+    )
     return gym.wrappers.vector.RecordEpisodeStatistics(vector_env)

@@ -130,6 +130,14 @@ class Logger:
         for tag, value in metrics.items():
             self.scalar(tag, value, env_steps)
 
+    def flush(self, env_steps: int) -> None:
+        """Write every point up to ``env_steps`` (the pending episode means too) to the event
+        file now: called before each checkpoint, so a resume never finds a gap."""
+        if self.writer is not None:
+            self.episode_means(env_steps)
+            self.hand_off()
+            self.writer.flush()
+
     def close(self) -> None:
         """Hand off, flush and close (once; later calls do nothing)."""
         if self.writer is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +30,21 @@ from omegaconf import DictConfig, OmegaConf
 from agents.runtime.acting import Actor
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
-from agents.runtime.trainer import StopOnSignal, Trainer, TrainResult, resolve_run_dir
+from agents.runtime.trainer import StopOnSignal, Trainer, TrainResult, raise_if_stopped, resolve_run_dir
 
 
 @contextmanager
-def _close_loggers_on_error(trainers: list[Trainer]) -> Iterator[None]:
-    """A crash or a second Ctrl-C: what every seed logged reaches its event file."""
+def _save_all_on_error(trainers: list[Trainer]) -> Iterator[None]:
+    """One seed's failure (an env fault, a numerical failure) saves every other seed too; a second
+    Ctrl-C only closes the loggers, so what every seed logged reaches its event file."""
     try:
         yield
+    except Exception:
+        for trainer in trainers:
+            if not trainer.finished:
+                with suppress(Exception):  # the first failure is the one to report
+                    trainer.finish()
+        raise
     except BaseException:
         for trainer in trainers:
             trainer.logger.close()
@@ -121,7 +128,7 @@ class MultiSeedTrainer:
             trainer.start_clock()
             trainer.logger.leave_handoffs_to_caller()  # all seeds together, below
         next_handoff = time.monotonic() + Logger.handoff_seconds
-        with StopOnSignal(self.trainers), _close_loggers_on_error(self.trainers):
+        with StopOnSignal(self.trainers), _save_all_on_error(self.trainers):
             live = [i for i, t in enumerate(self.trainers) if not t.done]
             while live:
                 if time.monotonic() >= next_handoff:
@@ -136,5 +143,19 @@ class MultiSeedTrainer:
                     if not trainer.done:
                         still_live.append(index)
                 live = still_live
-        results = [trainer.finish() for trainer in self.trainers]
+        results = finish_all(self.trainers)
+        raise_if_stopped(self.trainers)  # every seed is saved and flushed by now
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
+
+
+def finish_all(trainers: list[Trainer]) -> list[TrainResult]:
+    """Save, flush and close every seed, even when one of them fails (its error is raised after)."""
+    results, errors = [], []
+    for trainer in trainers:
+        try:
+            results.append(trainer.finish())
+        except Exception as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
+    return results

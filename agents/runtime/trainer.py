@@ -118,7 +118,8 @@ class Trainer:
         self._reset_counters()
         if resume_from is not None:
             self.load_state_dict(resume_from)
-        purge_step = self.env_steps if resume_from is not None else None
+        # points after the checkpoint (written before a kill -9) are dropped by TensorBoard
+        purge_step = self.env_steps + 1 if resume_from is not None else None
         each_episode = episode_stats(self.cfg) == "each"
         self.logger = Logger(
             self.run_dir, self.cfg.logging.tensorboard, self.config, purge_step, each_episode
@@ -149,6 +150,8 @@ class Trainer:
         self.step_limit = cfg.budget.total_env_steps
         """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
         self.stop_signal: int | None = None
+        self.finished = False
+        """Set by :meth:`finish` (saved and closed)."""
 
     def share_acting(self, actor: Actor, run: int) -> None:
         """Act through row ``run`` of a many-seeds :class:`Actor` (built from this run's own
@@ -168,7 +171,9 @@ class Trainer:
                 raise
             finally:
                 self.bar.close()
-        return self.finish()
+        result = self.finish()
+        raise_if_stopped([self])
+        return result
 
     def start_clock(self) -> None:
         """Start the wall clock (continuing a resumed run's) and the progress bar."""
@@ -195,7 +200,7 @@ class Trainer:
             try:
                 self._update(time.perf_counter() - self.start)
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
-                self.finish(interrupted=False)  # nothing is lost: save the last good state, flush logs
+                self.finish()  # nothing is lost: save the last good state, flush logs
                 if isinstance(error, UserError):
                     raise
                 raise UserError(
@@ -209,26 +214,28 @@ class Trainer:
             self.save()
             self.next_checkpoint += self.cfg.checkpoint.every_steps
 
-    def finish(self, interrupted: bool = True) -> TrainResult:
-        """Log the final metrics, save the checkpoints, flush and close the logs and the envs; after
-        a signal raise :class:`RunInterrupted` (which says how to resume)."""
+    def finish(self) -> TrainResult:
+        """Log the final metrics, save the checkpoints, flush and close the logs and the envs."""
+        self.finished = True
         self.elapsed_before = time.perf_counter() - self.start
         metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
         self.logger.hparams(self.config, metrics, self.env_steps)
-        self.save()
-        self.logger.close()
-        self.envs.close()
-        if interrupted and self.stop_signal is not None:
-            raise RunInterrupted(
-                f"stopped by {signal.Signals(self.stop_signal).name} at env step {self.env_steps}; "
-                f"saved {self.run_dir / CHECKPOINT_NAME}; "
-                f"resume with: python scripts/train.py resume={self.run_dir}",
-                128 + self.stop_signal,
-            )
+        try:
+            self.save()
+        finally:
+            self.logger.close()
+            self.envs.close()
         return TrainResult(
             self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
             self.mean_return(), self.reached, list(self.recent_returns),
         )  # fmt: skip
+
+    def stopped_line(self) -> str:
+        """Where a run stopped by a signal was saved and how to resume it (one line)."""
+        return (
+            f"stopped at env step {self.env_steps}; saved {self.run_dir / CHECKPOINT_NAME}; "
+            f"resume with: python scripts/train.py resume={self.run_dir}"
+        )
 
     def _log_episodes(self, finished: Finished) -> None:
         returns = finished.returns.tolist()
@@ -331,16 +338,33 @@ class Trainer:
 
     def save(self) -> Path:
         """Write ``checkpoint.pt`` (latest) and, when the moving mean return is the best so far,
-        ``checkpoint_best.pt``; both atomically."""
-        state = self.state_dict()
-        path = save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
-        if (
+        ``checkpoint_best.pt``; both atomically, after the logs up to this step reach their file.
+
+        The best score is decided before anything is written, so both files store the same,
+        current ``best_mean_return`` and a resumed run compares against the true best.
+        """
+        is_best = (
             len(self.recent_returns) == self.recent_returns.maxlen
             and self.mean_return() > self.best_mean_return
-        ):
-            self.best_mean_return = state["counters"]["best_mean_return"] = self.mean_return()
+        )
+        if is_best:
+            self.best_mean_return = self.mean_return()
+        self.logger.flush(self.env_steps)  # every point up to env_steps is on disk before the checkpoint
+        state = self.state_dict()
+        path = save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
+        if is_best:
             save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)
         return path
+
+
+def raise_if_stopped(trainers: list[Trainer]) -> None:
+    """After a signal (every trainer saved by now): :class:`RunInterrupted` with one line per run
+    saying where it was saved, exit status 128 + signal number."""
+    signum = next((t.stop_signal for t in trainers if t.stop_signal is not None), None)
+    if signum is None:
+        return
+    lines = [f"{signal.Signals(signum).name}: {trainer.stopped_line()}" for trainer in trainers]
+    raise RunInterrupted("\n".join(lines), 128 + signum)
 
 
 class StopOnSignal:

@@ -19,8 +19,10 @@ gets every traceback.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -62,16 +64,45 @@ def exit_with_user_error(message: object, exit_code: int = USER_ERROR_EXIT_CODE)
     sys.exit(exit_code)
 
 
+FILE_SYSTEM_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""An ``OSError`` with one of these is the machine's answer to a location, not a bug."""
+
+
+def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
+    """One line for ``error`` and its exit status: a run stopped by a signal says where it was
+    saved (130/143), a mistake or an unusable location is ``error: ...`` (2)."""
+    if isinstance(error, RunInterrupted):  # not a mistake: say what happened, no "error:"
+        print(error, file=sys.stderr)
+        sys.exit(error.exit_code)
+    if isinstance(error, KeyboardInterrupt):
+        print("interrupted: quit at once (files written before are intact)", file=sys.stderr)
+        sys.exit(128 + signal.SIGINT)
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        exit_with_user_error(f"cannot write{where}: {error.strerror} (choose another location)")
+    exit_with_user_error(error, error.exit_code)
+
+
 def run_or_exit(task: Callable[[], T]) -> T:
     """Run ``task``; on :class:`UserError` print ``error: <message>`` to stderr and exit with the
-    error's ``exit_code`` (2 for a mistake, 130/143 for an interrupted run)."""
+    error's ``exit_code`` (2 for a mistake, 130/143 for an interrupted run); an unwritable or
+    full location (:data:`FILE_SYSTEM_ERRORS`) and a Ctrl-C that quit at once are one line too."""
     try:
         return task()
-    except UserError as error:
-        if isinstance(error, RunInterrupted):  # not a mistake: say what happened, no "error:"
-            print(error, file=sys.stderr)
-            sys.exit(error.exit_code)
-        exit_with_user_error(error, error.exit_code)
+    except (UserError, KeyboardInterrupt) as error:
+        exit_with(error)
+    except OSError as error:
+        if error.errno not in FILE_SYSTEM_ERRORS:
+            raise
+        exit_with(error)
+
+
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (``-m``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _first_line(error: BaseException) -> str:
@@ -146,6 +177,8 @@ def hydra_main(
             started = True
             if preset_line[0]:
                 print(preset_line[0])
+            if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
+                return task(cfg)
             return run_or_exit(lambda: task(cfg))
 
         app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(checked_task)
@@ -163,7 +196,7 @@ def hydra_main(
                 return
             os.environ[FULL_ERROR_VARIABLE] = "1"
             try:
-                app()
+                run_or_exit(app)
             except (HydraException, OmegaConfBaseException) as error:
                 if started:
                     raise
