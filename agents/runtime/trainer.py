@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.logger import Logger
+from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import Finished, make_runner
 from envs.make import EnvInfo, check_env_id
 
@@ -71,12 +73,14 @@ def checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     return cfg, OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
 
 
-def prepare_run_dir(cfg: TrainConfig, config: DictConfig) -> Path:
-    """Create the run folder and write the resolved ``config.yaml`` into it."""
+def prepare_run_dir(cfg: TrainConfig, config: DictConfig) -> tuple[Path, RunFolderLock]:
+    """Create the run folder, take its lock (one writer per folder) and write the resolved
+    ``config.yaml`` into it."""
     run_dir = resolve_run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunFolderLock(run_dir)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
-    return run_dir
+    return run_dir, lock
 
 
 def apply_lr_schedule(
@@ -97,7 +101,8 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
 
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
-    return Path("runs") / f"{cfg.env}__seed{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    started = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two runs never share one
+    return Path("runs") / f"{cfg.env}__seed{cfg.seed}__{started}"
 
 
 def target_return(cfg: DictConfig, info: EnvInfo) -> float | None:
@@ -113,7 +118,7 @@ class Trainer:
         self.info = check_env_id(self.cfg.env, self.cfg.env_kwargs)
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
-        self.run_dir = prepare_run_dir(self.cfg, self.config)
+        self.run_dir, self.lock = prepare_run_dir(self.cfg, self.config)
         self._build()
         self._reset_counters()
         if resume_from is not None:
@@ -225,6 +230,7 @@ class Trainer:
         finally:
             self.logger.close()
             self.envs.close()
+            self.lock.release()
         return TrainResult(
             self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
             self.mean_return(), self.reached, list(self.recent_returns),

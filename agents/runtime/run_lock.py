@@ -1,0 +1,53 @@
+"""One writer per run folder: an advisory ``flock`` on ``<run dir>/.lock`` held while a run writes.
+
+Two runs in one folder would interleave their event files and leave a ``config.yaml`` that does
+not match ``checkpoint.pt``. The lock is ``fcntl.flock`` on an open file, which the kernel
+releases when the process ends however it ends (kill -9 included), so a killed run never leaves
+a stale lock; the file keeps the holder's pid for the message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+
+from agents.errors import UserError
+
+LOCK_NAME = ".lock"
+"""The lock file in each run folder (it holds the pid of the run that writes there)."""
+
+
+class RunFolderLock:
+    """Hold ``<run_dir>/.lock`` exclusively until :meth:`release` (or the process ends).
+
+    :param run_dir: an existing run folder.
+    :raises UserError: another process (or another run in this one) holds the folder.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        path = run_dir / LOCK_NAME
+        handle: IO[str] | None = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise UserError(
+                f"run folder {run_dir} is in use by another run (pid {holder}); wait for it to end "
+                "or choose another run_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self.handle = handle
+
+    def release(self) -> None:
+        """Let another run write here (once; later calls do nothing)."""
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
