@@ -130,6 +130,11 @@ class Logger:
         for tag, value in metrics.items():
             self.scalar(tag, value, env_steps)
 
+    def text(self, tag: str, text: str, env_steps: int) -> None:
+        """A text entry (nothing for an empty ``text``)."""
+        if self.writer is not None and text:
+            self.writer.add_text(tag, text, env_steps)
+
     def flush(self, env_steps: int) -> None:
         """Write every point up to ``env_steps`` (the pending episode means too) to the event
         file now: called before each checkpoint, so a resume never finds a gap."""

@@ -3,17 +3,33 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 from omegaconf import DictConfig
 
+from agents.runtime import tags
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
 from agents.runtime.restore import checkpoint_config
+from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.trainer import Trainer, TrainResult
 
 
-def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
+def command_line() -> list[str]:
+    """The overrides of this Hydra run or job (``key=value`` strings); none outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> TrainResult | MultiSeedResult:
     """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
-    side by side); the function ``scripts/train.py`` and the tests call."""
+    side by side); the function ``scripts/train.py`` and the tests call.
+
+    :param overrides: for ``resume=``, the ``key=value`` overrides to apply to the resumed run
+        (:mod:`agents.runtime.resume`); ``None`` = Hydra's command line.
+    """
     if cfg.num_seeds > 1 and not cfg.resume:
         multi = MultiSeedTrainer(cfg).run()
         print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
@@ -24,7 +40,12 @@ def train(cfg: DictConfig) -> TrainResult | MultiSeedResult:
         resumed = checkpoint_config(state, cfg.resume)
         resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
-        result = Trainer(resumed, resume_from=state).run()
+        changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)
+        for change in changes:
+            print(f"resume: {change}", file=sys.stderr)
+        trainer = Trainer(resumed, resume_from=state)
+        trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)
+        result = trainer.run()
     else:
         result = Trainer(cfg).run()
     run_dir = result.run_dir

@@ -331,6 +331,11 @@ class Trainer:
         counters = state["counters"]
         self.env_steps, self.episodes = int(counters["env_steps"]), int(counters["episodes"])
         self.updates, self.next_checkpoint = int(counters["updates"]), counters["next_checkpoint"]
+        every = self.cfg.checkpoint.every_steps  # may have changed at resume
+        if not every or self.next_checkpoint is None:
+            self.next_checkpoint = self.env_steps + every if every else None
+        for group in self.agent.learner.optimizer.param_groups:  # the state holds the old lr
+            group["lr"] = self.cfg.agent.lr
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])

@@ -1,0 +1,70 @@
+"""What a resumed run may change: the budget and the learning hyperparameters, not the experiment.
+
+``python scripts/train.py resume=<run dir> budget.total_env_steps=400000 agent.lr=0.05`` continues
+the run from its checkpoint with those two values changed (each change is printed and logged to
+TensorBoard). Keys that fix what the checkpoint's arrays *are* (the env, the feature map, the
+policy form, the dtype, the optimizers whose state is stored, the number of sub-envs and seeds)
+cannot change: a one-line :class:`~agents.errors.UserError` names every one that was asked to.
+An override that repeats the run's own value is no change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from agents.errors import UserError
+
+IMMUTABLE_ON_RESUME = (
+    "env", "env_kwargs", "env_wrappers", "seed", "num_seeds", "features", "vector", "agent.policy",
+    "agent.hidden_sizes", "agent.activation", "agent.dtype", "agent.optimizer", "agent.baseline",
+    "agent.baseline_lr", "agent.value_hidden_sizes", "agent.value_optimizer",
+)  # fmt: skip
+"""Config keys (and groups) fixed by the checkpoint's arrays and optimizer states."""
+NOT_RUN_SETTINGS = ("resume", "run_dir", "hydra")
+"""Override keys that say where to read and write, not how to train."""
+_ABSENT = object()
+
+
+def override_keys(overrides: Sequence[str]) -> list[str]:
+    """``["+env_kwargs.x=1", "agent.lr=0.5", "~foo"]`` -> ``["env_kwargs.x", "agent.lr", "foo"]``."""
+    keys = [override.lstrip("+~").partition("=")[0].strip() for override in overrides]
+    return [key for key in keys if key and key.split(".")[0].split("/")[0] not in NOT_RUN_SETTINGS]
+
+
+def _fixed(key: str) -> bool:
+    return any(key == fixed or key.startswith(f"{fixed}.") or fixed.startswith(f"{key}.")
+               for fixed in IMMUTABLE_ON_RESUME)  # fmt: skip
+
+
+def _plain(value: object) -> object:
+    """A config node as plain containers (compared by value), anything else as it is."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str]) -> list[str]:
+    """Copy the values of ``overrides``' keys from ``cfg`` (the composed command line) into the
+    checkpoint's config ``saved``; return one ``key: old -> new`` line per change.
+
+    :raises UserError: naming every key that cannot change on resume (a preset such as
+        ``experiment=`` counts: it is no single key).
+    """
+    changes, refused = [], []
+    for key in dict.fromkeys(override_keys(overrides)):
+        new, old = (_plain(OmegaConf.select(config, key, default=_ABSENT)) for config in (cfg, saved))
+        if new is not _ABSENT and new == old:
+            continue
+        if new is _ABSENT or _fixed(key):  # _ABSENT: a preset, which is no single key
+            refused.append(key)
+            continue
+        OmegaConf.update(saved, key, new, merge=False)
+        changes.append(f"{key}: {old} -> {new}")
+    if refused:
+        raise UserError(
+            f"resume cannot change {', '.join(refused)} (the checkpoint's arrays depend on it); drop "
+            "it or start a new run (budget.*, agent.lr, agent.gamma, logging.*, checkpoint.* may change)"
+        )
+    return changes
