@@ -117,6 +117,8 @@ def with_env_preset(
         if chosen in NO_PRESET:
             return PresetChoice([o for o in overrides if o.lstrip("+").partition("=")[0] != PRESET_GROUP])
         return PresetChoice(overrides, chosen)
+    if _override_value(overrides, "resume") not in (None, "null"):  # a resumed run keeps its config
+        return PresetChoice(overrides)
     env = _override_value(overrides, "env") or default_env
     preset = preset_for(env, _override_value(overrides, "agent.policy"), config_dir)
     if preset is None:
