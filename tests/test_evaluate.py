@@ -15,7 +15,8 @@ import torch
 
 from agents.errors import UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from agents.runtime.evaluation import EvaluateConfig, evaluate, load_agent
+from agents.runtime.evaluation import EvaluateConfig, evaluate
+from agents.runtime.restore import load_agent
 from agents.runtime.run import train
 from agents.tools.cli import compose_train_config
 
@@ -43,8 +44,8 @@ def run_dir(tmp_path_factory) -> Path:
 
 def test_loaded_agent_is_the_trained_one(run_dir):
     state = load_checkpoint(run_dir)
-    path, agent = load_agent(run_dir)
-    assert path == run_dir / CHECKPOINT_NAME
+    agent = load_agent(run_dir)
+    assert agent.checkpoint == run_dir / CHECKPOINT_NAME
     assert np.array_equal(agent.actor.param, state["policy"]["weight"].numpy())
     feature_map = agent.inputs.feature_map
     assert np.array_equal(feature_map.mean, state["features"]["mean"].numpy())

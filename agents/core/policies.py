@@ -5,7 +5,7 @@ builds one by name.
 """
 
 from agents.core.linear import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.core.mlp import MLPSoftmaxPolicy
+from agents.core.mlp import ACTIVATIONS, MLPSoftmaxPolicy
 from agents.core.policy import (
     POLICIES,
     GradientFn,
@@ -18,6 +18,7 @@ from agents.core.policy import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
     "POLICIES",
     "ActionFeatureSoftmaxPolicy",
     "GradientFn",

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import DictConfig
 
 from agents.core.baselines import BASELINES, VALUE_OPTIMIZERS
-from agents.core.mlp import ACTIVATIONS
-from agents.core.policies import POLICIES
+from agents.core.policies import ACTIVATIONS, POLICIES  # linear forms first: state, action, mlp
 from agents.errors import UserError
 
 SCORE_PATHS = ("closed_form", "autograd")
@@ -196,8 +195,8 @@ class TrainConfig:
     """Output folder; null = Hydra's output dir (or a fresh folder under runs/ without Hydra)."""
     resume: str | None = None
     """Run folder to resume from."""
-    experiment_name: str = MISSING
-    """Name shown in run folders and TensorBoard; set in train.yaml."""
+    experiment_name: str = "${env}"
+    """Name shown in run folders and TensorBoard; the env id unless set."""
 
 
 def register_configs() -> None:

@@ -24,19 +24,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.errors import UserError
-from agents.features.inputs import PolicyInputs
-from agents.runtime.acting import Actor, SeedActor
-from agents.runtime.checkpoint import (
-    BEST_CHECKPOINT_NAME,
-    CHECKPOINT_NAME,
-    load_checkpoint,
-    resolve_checkpoint,
-)
 from agents.runtime.config import TrainConfig
-from agents.runtime.restore import agent_from_checkpoint
+from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import play_episode
 
-CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
 MODES = ("greedy", "sampled")
 VIDEO_EXTRA = "pip install -e '.[video]'"
 
@@ -96,37 +87,9 @@ class EvaluationResult:
     videos: list[Path] = field(default_factory=list)
 
 
-@dataclass
-class LoadedAgent:
-    """A policy restored from a checkpoint, with the config it was trained with."""
-
-    config: TrainConfig
-    inputs: PolicyInputs
-    actor: SeedActor
-
-
-def load_agent(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> tuple[Path, LoadedAgent]:
-    """Resolve ``checkpoint`` (folder or file), load it safely and rebuild the trained agent.
-
-    :return: the checkpoint file and the agent (on CPU; acting runs in numpy).
-    """
-    if which not in CHECKPOINT_FILES:
-        raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
-    path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
-    config, _, parts = agent_from_checkpoint(load_checkpoint(path), path)
-    return path, LoadedAgent(
-        config, parts.inputs, Actor.for_policy(parts.policy, np.random.default_rng(seed))
-    )
-
-
-def run_episode(env: gym.Env, agent: LoadedAgent, greedy: bool, seed: int) -> tuple[float, int]:
+def run_episode(env: gym.Env, agent: TrainedAgent, greedy: bool, seed: int) -> tuple[float, int]:
     """One episode from ``env.reset(seed=seed)``; returns (undiscounted return, length)."""
-    actor = agent.actor.greedy if greedy else agent.actor
-
-    def act(obs: np.ndarray) -> int:
-        return int(actor(agent.inputs(np.asarray(obs)[None]))[0])
-
-    rewards = [reward for _, _, reward, _ in play_episode(env, act, seed)]
+    rewards = [reward for _, _, reward, _ in play_episode(env, lambda obs: agent.predict(obs, greedy), seed)]
     return float(sum(rewards)), len(rewards)
 
 
@@ -188,8 +151,8 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     validate_evaluate_config(cfg)
     if cfg.video:
         require_video_dependencies()
-    path, agent = load_agent(cfg.checkpoint, cfg.which, cfg.seed)
-    run_dir = path.parent
+    agent = load_agent(cfg.checkpoint, cfg.which, cfg.seed)
+    path, run_dir = agent.checkpoint, agent.checkpoint.parent
     video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
     result = EvaluationResult(path, agent.config.env)
     for mode in MODES:

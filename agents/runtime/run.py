@@ -23,17 +23,22 @@ def command_line() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
-def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> TrainResult | MultiSeedResult:
+def train(
+    cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool = True
+) -> TrainResult | MultiSeedResult:
     """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
-    side by side); the function ``scripts/train.py`` and the tests call.
+    side by side); the function ``scripts/train.py``, ``agents.train`` and the tests call.
 
     :param overrides: for ``resume=``, the ``key=value`` overrides to apply to the resumed run
         (:mod:`agents.runtime.resume`); ``None`` = Hydra's command line.
+    :param summary: print the final lines (where the run folder, checkpoint and config went);
+        ``agents.train`` leaves them out.
     """
     if cfg.num_seeds > 1 and not cfg.resume:
         multi = MultiSeedTrainer(cfg).run()
-        print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
-        print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
+        if summary:
+            print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
+            print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
         return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
@@ -48,6 +53,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> TrainResul
         result = trainer.run()
     else:
         result = Trainer(cfg).run()
+    if summary:
+        print_summary(result)
+    return result
+
+
+def print_summary(result: TrainResult) -> None:
+    """The last lines a training script prints: counters, final mean return, where things went."""
     run_dir = result.run_dir
     print(
         f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "
@@ -58,4 +70,3 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> TrainResul
         f"config:      {run_dir / 'config.yaml'}\n"
         f"tensorboard: tensorboard --logdir {run_dir}"
     )
-    return result

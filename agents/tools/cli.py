@@ -24,7 +24,7 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -44,13 +44,22 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 """The project's ``configs/`` folder (absolute, so scripts may live anywhere)."""
 
 
-def compose_train_config(overrides: list[str], env_presets: bool = True) -> DictConfig:
+def compose_train_config(
+    overrides: list[str], env_presets: bool = True, config_dirs: Sequence[str | Path] = ()
+) -> DictConfig:
     """``configs/train.yaml`` with ``overrides``, composed without running Hydra's app (for
-    tests, benchmarks and scripts that train in-process). ``env_presets``: apply the env's
-    preset as ``scripts/train.py`` does (:mod:`agents.tools.presets`)."""
+    ``agents.train``, tests, benchmarks and scripts that train in-process).
+
+    :param env_presets: apply the env's preset as ``scripts/train.py`` does (:mod:`agents.tools.presets`).
+    :param config_dirs: the user's own config folders, searched before the project's (as the
+        command line's ``--config-dir``): e.g. ``experiment=mine`` finds ``<dir>/experiment/mine.yaml``.
+    """
     register_configs()
     if env_presets:
         overrides = with_env_preset(overrides, CONFIG_DIR).overrides
+    if config_dirs:
+        searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
+        overrides = [f"hydra.searchpath=[{searchpath}]", *overrides]
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         return compose("train", overrides=overrides)
 

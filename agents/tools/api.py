@@ -1,0 +1,84 @@
+"""The Python API: ``agents.train`` and ``agents.load``, as a Stable-Baselines3 user expects them.
+
+::
+
+    import agents
+    result = agents.train("CartPole-v1", "seed=1", "agent.lr=0.05")  # overrides as on the command line
+    agent = agents.load(result.run_dir)                 # a run folder or a checkpoint file
+    action = agent.predict(obs, deterministic=True)     # one observation -> int; a batch -> [B]
+
+:func:`train` composes ``configs/train.yaml`` exactly as ``scripts/train.py`` does (the same
+groups, presets and checks), runs it and returns the result; it prints nothing of its own (the
+progress bar follows ``logging.progress_bar``). A mistake raises :class:`~agents.errors.UserError`
+with the one line the command line would print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from agents.errors import UserError
+from agents.runtime.config import TrainConfig
+from agents.runtime.multi_seed import MultiSeedResult
+from agents.runtime.restore import TrainedAgent, load_agent
+from agents.runtime.run import train as run_training
+from agents.runtime.trainer import TrainResult
+from agents.tools.cli import check_resolvable, compose_train_config, composition_message
+
+
+def compose(
+    config: str | DictConfig | TrainConfig = "CartPole-v1",
+    *overrides: str,
+    config_dirs: Sequence[str | Path] = (),
+) -> DictConfig:
+    """The config :func:`train` runs: an env id composed with ``overrides`` (``"seed=1"``,
+    ``"experiment=acrobot"``, ``"+env_kwargs.is_slippery=false"``), or a given config
+    (a composed ``DictConfig`` or a :class:`TrainConfig`) with ``key=value`` overrides merged in.
+
+    :param config_dirs: your own config folders, searched before the project's (``--config-dir``).
+    """
+    try:
+        if isinstance(config, str):
+            cfg = compose_train_config([f"env={config}", *overrides], config_dirs)
+        else:
+            base = config if isinstance(config, DictConfig) else OmegaConf.structured(config)
+            cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise UserError(composition_message(error)) from None
+    check_resolvable(cfg)
+    return cfg
+
+
+def train(
+    config: str | DictConfig | TrainConfig = "CartPole-v1",
+    *overrides: str,
+    config_dirs: Sequence[str | Path] = (),
+) -> TrainResult | MultiSeedResult:
+    """Train as ``python scripts/train.py env=<config> <overrides>`` would, in this process.
+
+    :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``), or a
+        composed config (:func:`compose`, ``agents.tools.cli.compose_train_config``) or a
+        :class:`TrainConfig`.
+    :param overrides: ``key=value`` strings, as on the command line.
+    :param config_dirs: your own config folders, searched before the project's.
+    :return: the result: ``run_dir``, ``final_mean_return`` (mean of the last ``budget.window``
+        returns), ``env_steps``, ``episodes``, ``updates``, ``seconds``, ``reached_target``,
+        ``recent_returns`` (with ``num_seeds > 1``: one result per seed, ``final_mean_returns``).
+    """
+    cfg = compose(config, *overrides, config_dirs=config_dirs)
+    return run_training(cfg, overrides=list(overrides), summary=False)
+
+
+def load(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> TrainedAgent:
+    """A trained agent from a run folder or a checkpoint file, on the CPU whatever device it was
+    trained on; act with ``agent.predict(obs, deterministic=True)``.
+
+    :param which: for a run folder, ``latest`` (``checkpoint.pt``) or ``best`` (``checkpoint_best.pt``).
+    :param seed: seeds the sampling of ``predict(obs, deterministic=False)``.
+    """
+    return load_agent(checkpoint, which, seed)

@@ -1,0 +1,97 @@
+"""The Python API of the README's first screen: agents.train, agents.load, agent.predict."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import agents
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.restore import agent_from_checkpoint
+
+QUIET = ("logging.progress_bar=false", "budget.total_env_steps=1500")
+
+
+@pytest.mark.parametrize(
+    ("policy", "extra"), [("state", ()), ("action", ()), ("mlp", ("agent.hidden_sizes=[8]",))]
+)
+def test_train_load_predict_prints_nothing(tmp_path, capsys, policy, extra):
+    result = agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}", f"agent.policy={policy}", *extra)
+    assert capsys.readouterr() == ("", "")  # no summary, no bar
+    assert result.run_dir == tmp_path and result.env_steps >= 1500 and np.isfinite(result.final_mean_return)
+
+    agent = agents.load(result.run_dir)
+    obs = np.stack([gym.make("CartPole-v1").reset(seed=seed)[0] for seed in range(5)])
+    action = agent.predict(obs[0], deterministic=True)
+    assert type(action) is int
+    actions = agent.predict(obs, deterministic=True)
+    assert actions.shape == (5,) and actions[0] == action
+    # greedy = argmax pi(.|s) of the policy rebuilt from the checkpoint by the trainer's own path
+    _, _, parts = agent_from_checkpoint(load_checkpoint(tmp_path), tmp_path)
+    features = torch.from_numpy(parts.inputs(obs)).to(parts.policy.param.dtype)
+    assert np.array_equal(actions, parts.policy.probs(features).argmax(-1).numpy())
+    sampled = np.array([agent.predict(obs[0], deterministic=False) for _ in range(200)])
+    assert set(sampled.tolist()) <= {0, 1}
+
+
+def test_discrete_observations_and_a_checkpoint_file(tmp_path):
+    result = agents.train("FrozenLake-v1", *QUIET, f"run_dir={tmp_path}", "+env_kwargs.is_slippery=false")
+    agent = agents.load(result.run_dir / CHECKPOINT_NAME)
+    assert type(agent.predict(3)) is int
+    assert agent.predict(np.arange(16)).shape == (16,)
+    with pytest.raises(agents.UserError, match=r"predict expects one observation of shape \(\)"):
+        agent.predict(np.zeros((2, 2), dtype=np.int64))
+
+
+def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
+    cfg = agents.compose("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'a'}")
+    assert agents.train(cfg).run_dir == tmp_path / "a"
+    config = agents.TrainConfig(env="Acrobot-v1", run_dir=str(tmp_path / "b"))
+    result = agents.train(config, *QUIET, "seed=2")
+    assert result.env_steps >= 1500 and (tmp_path / "b" / CHECKPOINT_NAME).is_file()
+    assert "env: Acrobot-v1" in (tmp_path / "b" / "config.yaml").read_text()
+
+
+def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
+    message = r"^agent.lrr is not a config key \(did you mean agent.lr\?\)$"
+    with pytest.raises(agents.UserError, match=message):
+        agents.train("CartPole-v1", "agent.lrr=1")
+    with pytest.raises(agents.UserError, match=r"agent.lr=-1.0 must be > 0"):
+        agents.train("CartPole-v1", "agent.lr=-1", f"run_dir={tmp_path}")
+    with pytest.raises(agents.UserError, match="no checkpoint at"):
+        agents.load(tmp_path / "nowhere")
+
+
+def test_user_config_folders_are_searched(tmp_path):
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nagent:\n  lr: 0.123\n")
+    cfg = agents.compose("CartPole-v1", "experiment=mine", config_dirs=[tmp_path])
+    assert cfg.agent.lr == 0.123
+
+
+def test_import_agents_is_light():
+    """``import agents`` loads neither torch nor Hydra: the API is imported on first use."""
+    code = "import sys, agents; print(sorted({'torch', 'hydra', 'gymnasium'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
+    """The README's first Python block, as written (it trains CartPole to 475 in about 2 s)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(
+        compile(code.replace('"seed=1"', '"seed=1", "logging.progress_bar=false"'), "README", "exec"),
+        namespace,
+    )
+    assert type(namespace["action"]) is int
+    assert namespace["result"].run_dir.parent == Path("runs")
+    assert capsys.readouterr().err == ""
