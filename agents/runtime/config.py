@@ -137,6 +137,9 @@ class LoggingConfig:
 
     progress_bar: bool = True
     """Show a tqdm progress bar."""
+    print_every_seconds: float = 10.0
+    """Without the bar: log one line (env steps, steps/s, recent mean return, entropy) this often,
+    to the console and the run's ``train.log``; 0 = never."""
     tensorboard: bool = True
     """Write TensorBoard event files into the run folder."""
     interval_steps: int = 1000
@@ -295,6 +298,7 @@ def validate(cfg: Any) -> None:
     _at_least("num_seeds", cfg.num_seeds, 1)
     _at_least("torch_threads", cfg.torch_threads, 1)
     _at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
+    _at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)
     _at_least("budget.total_env_steps", budget.total_env_steps, 1)
     _at_least("budget.window", budget.window, 1)
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)

@@ -94,9 +94,10 @@ class MultiSeedTrainer:
         for offset in range(cfg.num_seeds):
             seed_cfg = OmegaConf.merge(cfg, {
                 "seed": cfg.seed + offset, "num_seeds": 1, "run_dir": str(root / f"seed{cfg.seed + offset}"),
-                # N bars would garble the terminal (the table follows); N x every episode would
-                # make TensorBoard's writers the bottleneck (curves over seeds use the means)
-                "logging": {"progress_bar": False, "episode_stats": episode_stats(cfg)},
+                # N bars (or N progress lines) would garble the terminal (the table follows); N x every
+                # episode would make TensorBoard's writers the bottleneck (curves over seeds use the means)
+                "logging": {"progress_bar": False, "print_every_seconds": 0,
+                            "episode_stats": episode_stats(cfg)},
             })  # fmt: skip
             self.trainers.append(Trainer(seed_cfg))
         policies = [trainer.agent.policy for trainer in self.trainers]

@@ -8,6 +8,7 @@ the last ``budget.window`` returns reaches the target. No math lives here.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import signal
@@ -42,6 +43,10 @@ from agents.runtime.logger import Logger
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import Finished, make_runner
 from envs.make import EnvInfo, check_env_id
+
+log = logging.getLogger(__name__)
+"""Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
+(``agents.train`` configures no logging, so they go nowhere there)."""
 
 
 @dataclass
@@ -183,8 +188,11 @@ class Trainer:
     def start_clock(self) -> None:
         """Start the wall clock (continuing a resumed run's) and the progress bar."""
         self.start = time.perf_counter() - self.elapsed_before
+        logging_cfg = self.cfg.logging
         self.bar = tqdm(total=self.cfg.budget.total_env_steps, initial=self.env_steps, unit="step",
-                        disable=not self.cfg.logging.progress_bar, dynamic_ncols=True)  # fmt: skip
+                        disable=not logging_cfg.progress_bar, dynamic_ncols=True)  # fmt: skip
+        every = 0.0 if logging_cfg.progress_bar else logging_cfg.print_every_seconds
+        self.next_print = time.perf_counter() + every if every else math.inf
         self.reached = False
 
     @property
@@ -273,7 +281,8 @@ class Trainer:
             self.logger.scalar(tags.GRAD_DISCREPANCY, check.max_abs_discrepancy, self.env_steps)
             self.logger.scalar(tags.GRAD_COSINE, check.cosine_similarity, self.env_steps)
         log_now = self.env_steps >= self.next_log_step  # TensorBoard writes cost ~60 us each: throttle
-        stats = learner.update(batch, with_stats=log_now)
+        print_now = time.perf_counter() >= self.next_print
+        stats = learner.update(batch, with_stats=log_now or print_now)
         if self.device.type != "cpu":
             self.actor.refresh()
         self.updates += 1
@@ -281,6 +290,18 @@ class Trainer:
             self.next_log_step = self.env_steps + self.cfg.logging.interval_steps
             lr = learner.optimizer.param_groups[0]["lr"]
             self.logger.update(stats, lr, self.env_steps / max(elapsed, 1e-9), self.env_steps)
+        if print_now:
+            self.next_print = time.perf_counter() + self.cfg.logging.print_every_seconds
+            self._print_progress(stats.entropy, self.env_steps / max(elapsed, 1e-9))
+
+    def _print_progress(self, entropy: float, steps_per_second: float) -> None:
+        """One line instead of the bar (as SB3 prints its table): where the run is and how it learns."""
+        total = self.cfg.budget.total_env_steps
+        log.info(
+            "env steps %s/%s (%.0f%%) | %s steps/s | mean return %.2f (last %d episodes) | entropy %.3f",
+            f"{self.env_steps:,}", f"{total:,}", 100 * self.env_steps / total, f"{steps_per_second:,.0f}",
+            self.mean_return(), len(self.recent_returns), entropy,
+        )  # fmt: skip
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(device=self.device, dtype=self.dtype)
