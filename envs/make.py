@@ -2,15 +2,25 @@
 
 :func:`check_env_id` runs before anything is trained: an unknown id gets the closest registered
 ids, a continuous action space or an unsupported observation space gets one line saying what
-this project needs. :func:`make_vector_env` builds the vector env (the env's own vector entry
-point where it has one, e.g. CartPole) wrapped in Gymnasium's ``RecordEpisodeStatistics``.
+this project needs. :func:`make_env` builds one env, :func:`make_vector_env` the vector env (the
+env's own vector entry point where it has one, e.g. CartPole) wrapped in Gymnasium's
+``RecordEpisodeStatistics``.
+
+A user's own env is named as ``gymnasium.make`` accepts it, ``module:EnvId-v0``: the module is
+imported first (its ``register`` call runs), then the id is looked up. ``wrappers`` are the
+config's ``env_wrappers``: ``{"_target_": "gymnasium.wrappers.TimeLimit", "max_episode_steps": 50}``
+entries, applied in order to every env (and every sub-env of a vector env).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
+import os
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,16 +56,77 @@ def _close_ids(env_id: str) -> str:
     return " (list the registered ids with: python -c 'import gymnasium; gymnasium.pprint_registry()')"
 
 
-def check_env_id(env_id: str, env_kwargs: dict[str, Any] | None = None) -> EnvInfo:
-    """Make one env to read its spaces; raise :class:`UserError` for anything we cannot train."""
-    if env_id not in gym.registry:
-        raise UserError(f"env={env_id} is not a registered Gymnasium id{_close_ids(env_id)}")
+Wrappers = Sequence[Mapping[str, Any]]
+"""``env_wrappers``: ``_target_`` (a dotted class or function path) and its keyword arguments."""
+FLATTEN = "env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]"
+"""The override that flattens an observation space (said where one needs it)."""
+
+
+def registered_id(env_id: str) -> str:
+    """The registry id of ``env_id``; for ``module:EnvId-v0`` the module is imported first."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        if "" not in sys.path and os.getcwd() not in sys.path:  # as `python -m` does: the working
+            sys.path.append(os.getcwd())  # folder's modules are importable from any entry point
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # ModuleNotFoundError, or the user's module failing to import
+            raise UserError(
+                f"env={env_id}: cannot import {module} ({type(error).__name__}: {error})"
+            ) from None
+    if name not in gym.registry:
+        where = f" (importing {module} did not register it)" if module else _close_ids(name)
+        raise UserError(f"env={env_id} is not a registered Gymnasium id{where}")
+    return name
+
+
+def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
+    """``env_wrappers`` entries -> ``env -> wrapped env`` callables (in order)."""
+    functions = []
+    for index, entry in enumerate(wrappers):
+        kwargs = dict(entry)
+        target = kwargs.pop("_target_", None)
+        if not isinstance(target, str) or "." not in target:
+            raise UserError(
+                f"env_wrappers[{index}] needs _target_: <module>.<Wrapper> "
+                f"(e.g. gymnasium.wrappers.FlattenObservation), got {dict(entry)}"
+            )
+        module, _, attribute = target.rpartition(".")
+        try:
+            wrapper = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise UserError(f"env_wrappers[{index}]._target_={target} cannot be imported: {error}") from None
+        functions.append(functools.partial(wrapper, **kwargs))
+    return functions
+
+
+def make_env(
+    env_id: str, env_kwargs: Mapping[str, Any] | None = None, wrappers: Wrappers = (), **make_kwargs: Any
+) -> gym.Env:
+    """``gymnasium.make(env_id, **env_kwargs, **make_kwargs)``, then ``wrappers`` in order."""
+    env = gym.make(env_id, **{**(env_kwargs or {}), **make_kwargs})
+    for wrap in wrapper_functions(wrappers):
+        env = wrap(env)
+    return env
+
+
+def check_env_id(
+    env_id: str, env_kwargs: Mapping[str, Any] | None = None, wrappers: Wrappers = ()
+) -> EnvInfo:
+    """Make one env (wrapped) to read its spaces; raise :class:`UserError` for anything we cannot train."""
+    name = registered_id(env_id)
+    functions = wrapper_functions(wrappers)
     try:
         probe = gym.make(env_id, **(env_kwargs or {}))
     except gym.error.DependencyNotInstalled as error:
         raise UserError(f"env={env_id} needs an optional dependency: {error}") from None
     except TypeError as error:
         raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
+    for index, wrap in enumerate(functions):
+        try:
+            probe = wrap(probe)
+        except Exception as error:  # a wrapper that does not fit this env (or its arguments)
+            raise UserError(f"env_wrappers[{index}] does not fit env={env_id}: {error}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     action_features = getattr(probe.unwrapped, "action_features", None)
     probe.close()
@@ -68,15 +139,15 @@ def check_env_id(env_id: str, env_kwargs: dict[str, Any] | None = None) -> EnvIn
     if isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) > 1:
         raise UserError(
             f"env={env_id} observes images/arrays {observation_space}; linear features need a flat "
-            "vector (wrap it with gymnasium.wrappers.FlattenObservation or pick a 1-D Box env)"
+            f"vector (add {FLATTEN} or pick a 1-D Box env)"
         )
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
         raise UserError(
             f"env={env_id} has observation space {type(observation_space).__name__}; supported are "
             "Box (features=raw|normalized|polynomial|fourier|rbf|tile) and Discrete "
-            "(features=onehot); flatten it first (gymnasium.wrappers.FlattenObservation)"
+            f"(features=onehot); flatten it first ({FLATTEN})"
         )
-    spec = gym.spec(env_id)
+    spec = gym.spec(name)
     return EnvInfo(env_id, observation_space, int(action_space.n), spec.reward_threshold, action_features)
 
 
@@ -91,19 +162,26 @@ def signal_safe_worker(*args: Any) -> None:
 
 
 def make_vector_env(
-    env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None
+    env_id: str,
+    num_envs: int,
+    mode: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    wrappers: Wrappers = (),
 ) -> gym.vector.VectorEnv:
     """``gymnasium.make_vec`` with ``mode`` in native|sync|async, plus episode statistics.
 
     ``native`` uses the env's own vector implementation (``vector_entry_point``) where the
-    registration has one and falls back to ``sync``. Autoreset is Gymnasium's default
-    (NEXT_STEP): the step after a ``done`` is a reset, which the trainer skips.
+    registration has one and there are no ``wrappers`` (they wrap single envs), and falls back
+    to ``sync``. Autoreset is Gymnasium's default (NEXT_STEP): the step after a ``done`` is a
+    reset, which the trainer skips.
     """
-    spec = gym.spec(env_id)
+    spec = gym.spec(registered_id(env_id))
     if mode == "native":
-        mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    vector_kwargs = {"worker": signal_safe_worker} if mode == "async" else None
+        native = spec.vector_entry_point is not None and not wrappers
+        mode = "vector_entry_point" if native else "sync"
     vector_env = gym.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode=mode, vector_kwargs=vector_kwargs, **(env_kwargs or {})
-    )
+        env_id, num_envs=num_envs, vectorization_mode=mode,
+        vector_kwargs={"worker": signal_safe_worker} if mode == "async" else None,
+        wrappers=wrapper_functions(wrappers) or None, **(env_kwargs or {}),
+    )  # fmt: skip
     return gym.wrappers.vector.RecordEpisodeStatistics(vector_env)

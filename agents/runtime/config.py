@@ -175,9 +175,13 @@ class TrainConfig:
     """A training run: ``python scripts/train.py env=<id> seed=<n> agent.lr=<alpha> ...``."""
 
     env: str = "CartPole-v1"
-    """Any registered Gymnasium id with a Discrete action space."""
+    """Any registered Gymnasium id with a Discrete action space; ``module:EnvId-v0`` imports
+    ``module`` first (so its ``register`` call runs)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gymnasium.make (e.g. is_slippery: false)."""
+    env_wrappers: list[Any] = field(default_factory=list)
+    """Wrappers applied in order to every (sub-)env: ``{_target_: gymnasium.wrappers.TimeLimit,
+    max_episode_steps: 50}`` entries (a dotted path and its keyword arguments)."""
     seed: int = 0
     """Seeds python, numpy, torch, the envs and action sampling."""
     num_seeds: int = 1

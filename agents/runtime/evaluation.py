@@ -27,6 +27,7 @@ from agents.errors import UserError
 from agents.runtime.config import TrainConfig
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import play_episode
+from envs.make import make_env
 
 MODES = ("greedy", "sampled")
 VIDEO_EXTRA = "pip install -e '.[video]'"
@@ -100,17 +101,17 @@ def require_video_dependencies() -> None:
             raise UserError(f"video=true needs {module} to {role}; install it with {VIDEO_EXTRA}")
 
 
-def make_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_dir: Path | None) -> gym.Env:
+def evaluation_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_dir: Path | None) -> gym.Env:
     """The trained env; with ``video_dir``, ``RecordVideo`` writes the first episode to
     ``<video_dir>/<mode>/<mode>-episode-0.mp4``."""
     kwargs = dict(config.env_kwargs)
     if cfg.max_episode_steps is not None:
         kwargs["max_episode_steps"] = cfg.max_episode_steps
     if video_dir is None:
-        return gym.make(config.env, **kwargs)
+        return make_env(config.env, kwargs, config.env_wrappers)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # rgb_array frames are drawn off-screen
     try:
-        env = gym.make(config.env, render_mode="rgb_array", **kwargs)
+        env = make_env(config.env, kwargs, config.env_wrappers, render_mode="rgb_array")
     except gym.error.DependencyNotInstalled as error:
         raise UserError(f"video=true cannot render {config.env}: {error} (or {VIDEO_EXTRA})") from None
     if env.render_mode != "rgb_array":
@@ -156,7 +157,7 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
     result = EvaluationResult(path, agent.config.env)
     for mode in MODES:
-        env = make_env(agent.config, cfg, mode, video_dir)
+        env = evaluation_env(agent.config, cfg, mode, video_dir)
         try:
             episodes = [run_episode(env, agent, mode == "greedy", cfg.seed + i) for i in range(cfg.episodes)]
         except gym.error.DependencyNotInstalled as error:

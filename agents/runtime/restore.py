@@ -50,7 +50,7 @@ def agent_from_checkpoint(
     """Rebuild the trained agent of a loaded checkpoint on ``device``; returns its config (plain
     dataclasses), its env's info and the agent."""
     config: TrainConfig = OmegaConf.to_object(checkpoint_config(state, path))
-    info = check_env_id(config.env, config.env_kwargs)
+    info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
     parts = build_agent(config, info, device)
     parts.policy.load_state_dict(state["policy"])
     parts.inputs.feature_map.load_state_dict(state["features"])

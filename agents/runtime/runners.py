@@ -25,11 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from agents.runtime.buffer import EpisodeBuffer
-from envs.make import make_vector_env
+from envs.make import Wrappers, make_env, make_vector_env
 
 
 @dataclass
@@ -49,8 +48,10 @@ class SingleEnvRunner:
 
     num_envs = 1
 
-    def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None) -> None:
-        self.env = gym.make(env_id, **(env_kwargs or {}))
+    def __init__(
+        self, env_id: str, env_kwargs: dict[str, Any] | None = None, wrappers: Wrappers = ()
+    ) -> None:
+        self.env = make_env(env_id, env_kwargs, wrappers)
         self.single_observation_space = self.env.observation_space
         self.active = np.ones(1, dtype=bool)
         self.reward = np.zeros(1)  # reused each step: the trainer copies it into its buffer at once
@@ -111,9 +112,10 @@ class VectorEnvRunner:
     """A Gymnasium vector env (native, sync or async) with episode statistics."""
 
     def __init__(
-        self, env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None
-    ) -> None:
-        self.envs = make_vector_env(env_id, num_envs, mode, env_kwargs)
+        self, env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None,
+        wrappers: Wrappers = (),
+    ) -> None:  # fmt: skip
+        self.envs = make_vector_env(env_id, num_envs, mode, env_kwargs, wrappers)
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space
         self.autoreset = np.zeros(num_envs, dtype=bool)
@@ -149,9 +151,11 @@ class VectorEnvRunner:
 EnvRunner = SingleEnvRunner | VectorEnvRunner
 
 
-def make_runner(env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None) -> EnvRunner:
+def make_runner(
+    env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None, wrappers: Wrappers = ()
+) -> EnvRunner:
     """``vector.num_envs=1`` with ``vector.mode=native`` steps the env itself; anything else
-    goes through ``gymnasium.make_vec``."""
+    goes through ``gymnasium.make_vec``. ``wrappers`` (``env_wrappers``) wrap every (sub-)env."""
     if num_envs == 1 and mode == "native":
-        return SingleEnvRunner(env_id, env_kwargs)
-    return VectorEnvRunner(env_id, num_envs, mode, env_kwargs)
+        return SingleEnvRunner(env_id, env_kwargs, wrappers)
+    return VectorEnvRunner(env_id, num_envs, mode, env_kwargs, wrappers)

@@ -120,7 +120,7 @@ class Trainer:
 
     def __init__(self, cfg: DictConfig, resume_from: dict[str, Any] | None = None) -> None:
         self.config, self.cfg = checked_config(cfg)  # the DictConfig for saving; dataclasses to read fast
-        self.info = check_env_id(self.cfg.env, self.cfg.env_kwargs)
+        self.info = check_env_id(self.cfg.env, self.cfg.env_kwargs, self.cfg.env_wrappers)
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
         self.run_dir, self.lock = prepare_run_dir(self.cfg, self.config)
@@ -143,7 +143,9 @@ class Trainer:
         self.agent: AgentParts = build_agent(cfg, self.info, self.device)
         self.dtype = self.agent.policy.param.dtype
         self.actor: SeedActor = Actor.for_policy(self.agent.policy, np.random.default_rng(cfg.seed))
-        self.envs = make_runner(cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs)
+        self.envs = make_runner(
+            cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers
+        )
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.obs = self.envs.reset(seed=cfg.seed)

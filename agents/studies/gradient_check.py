@@ -33,7 +33,7 @@ from agents.runtime.config import AgentConfig, FeaturesConfig
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import collect_episodes
 from agents.studies.timing import best_of_seconds
-from envs.make import check_env_id
+from envs.make import check_env_id, make_env
 
 
 @dataclass
@@ -44,6 +44,8 @@ class CompareConfig:
     """Gymnasium id (ignored with ``checkpoint``: the run's own env is used)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gymnasium.make."""
+    env_wrappers: list[Any] = field(default_factory=list)
+    """Wrappers applied in order to the env (``_target_`` entries, as in training)."""
     seed: int = 0
     """Seeds the random parameters, the rollouts, the random states and the coefficients."""
     checkpoint: str | None = None
@@ -128,7 +130,7 @@ def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
         source = f"trained parameters from {cfg.checkpoint}"
     else:
         run_cfg = cfg
-        parts = build_agent(cfg, check_env_id(cfg.env, cfg.env_kwargs))
+        parts = build_agent(cfg, check_env_id(cfg.env, cfg.env_kwargs, cfg.env_wrappers))
         generator = torch.Generator().manual_seed(cfg.seed)
         with torch.no_grad():
             parts.policy.param.copy_(
@@ -152,7 +154,7 @@ def compare_gradients(cfg: Any) -> CompareReport:
     """Run the comparison described in the module docstring; :class:`UserError` for bad arguments."""
     _validate(cfg)
     run_cfg, inputs, policy, source = _load_agent(cfg)
-    env = gym.make(run_cfg.env, **(run_cfg.env_kwargs or {}))
+    env = make_env(run_cfg.env, run_cfg.env_kwargs, run_cfg.env_wrappers)
     batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
     rng = np.random.default_rng(cfg.seed)
     random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)

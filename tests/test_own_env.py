@@ -1,0 +1,91 @@
+"""A user's own env by name (``env=module:EnvId-v0``) and wrappers from the config (``env_wrappers``),
+in single and vector mode, recorded in the checkpoint so evaluation and resume rebuild the same env."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents
+from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.evaluation import EvaluateConfig, evaluate
+
+MODULE = '''
+import gymnasium as gym
+import numpy as np
+
+
+class SignGrid(gym.Env):
+    """Observes a 2x2 grid of numbers; reward 1 when the action is the sign of the first (20 steps)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2, 2), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        self.obs = self.np_random.uniform(-1, 1, (2, 2)).astype(np.float32)
+        return self.obs, {}
+
+    def step(self, action):
+        reward = float(int(action) == int(self.obs[0, 0] > 0))
+        self.t += 1
+        self.obs = self.np_random.uniform(-1, 1, (2, 2)).astype(np.float32)
+        return self.obs, reward, self.t >= 20, False, {}
+
+
+gym.register("SignGrid-v0", entry_point=SignGrid)
+'''
+ENV = "user_sign_grid:SignGrid-v0"
+FLATTEN = "{_target_:gymnasium.wrappers.FlattenObservation}"
+TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:7}"
+WRAPPERS = f"env_wrappers=[{FLATTEN},{TIME_LIMIT}]"
+QUIET = ("logging.progress_bar=false", "budget.total_env_steps=3000", "budget.window=10")
+
+
+@pytest.fixture(autouse=True)
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "user_sign_grid.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+@pytest.mark.parametrize("vector", [(), ("vector.num_envs=3",)], ids=["single", "vector"])
+def test_own_env_with_wrappers_trains_evaluates_and_resumes(tmp_path, vector):
+    run = tmp_path / "run"
+    result = agents.train(ENV, *QUIET, WRAPPERS, f"run_dir={run}", *vector)
+    assert 7 * result.episodes >= 3000 - 3 * 7 and max(result.recent_returns) <= 7  # TimeLimit(7): each
+    recorded = load_checkpoint(run)["config"]["env_wrappers"]
+    assert [entry["_target_"] for entry in recorded] == [
+        "gymnasium.wrappers.FlattenObservation", "gymnasium.wrappers.TimeLimit",
+    ]  # fmt: skip
+    agent = agents.load(run)
+    assert agent.predict(np.zeros(4, dtype=np.float32)) in (0, 1)  # the flattened observation
+    evaluation = evaluate(EvaluateConfig(checkpoint=str(run), episodes=3, csv=str(tmp_path / "e.csv")))
+    assert evaluation.modes["greedy"].lengths == [7, 7, 7]
+    resumed = agents.train("CartPole-v1", f"resume={run}", "logging.progress_bar=false")  # env from the run
+    assert resumed.env_steps == result.env_steps
+
+
+def test_without_the_flatten_wrapper_the_error_says_how(tmp_path):
+    with pytest.raises(
+        agents.UserError, match=r"observes images/arrays .*\(add env_wrappers=\[\{_target_:gym"
+    ):
+        agents.train(ENV, *QUIET, f"run_dir={tmp_path}")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "env=no_such_module:X-v0",
+            r"env=no_such_module:X-v0: cannot import no_such_module \(ModuleNotFound",
+        ),
+        ("env=user_sign_grid:Other-v0", r"not a registered Gymnasium id \(importing user_sign_grid did not"),
+        ("env_wrappers=[{max_episode_steps:3}]", r"env_wrappers\[0\] needs _target_: <module>.<Wrapper>"),
+        ("env_wrappers=[{_target_:gymnasium.wrappers.Nope}]", r"_target_=gymnasium.wrappers.Nope cannot be"),
+        ("env_wrappers=[{_target_:gymnasium.wrappers.TimeLimit,steps:3}]", r"env_wrappers\[0\] does not fit"),
+    ],
+)
+def test_mistakes_are_one_line(tmp_path, override, message):
+    with pytest.raises(agents.UserError, match=message):
+        agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}", override)
