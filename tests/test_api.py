@@ -69,10 +69,10 @@ def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
 
 
 def test_user_config_folders_are_searched(tmp_path):
-    (tmp_path / "experiment").mkdir()
-    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nagent:\n  lr: 0.123\n")
-    cfg = agents.compose("CartPole-v1", "experiment=mine", config_dirs=[tmp_path])
-    assert cfg.agent.lr == 0.123
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.123\n")
+    cfg = agents.compose("CartPole-v1", "agent=mine", config_dirs=[tmp_path])
+    assert cfg.agent.lr == 0.123 and cfg.agent.optimizer == "adam"
 
 
 def test_import_agents_is_light():

@@ -29,7 +29,7 @@ TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
 COMPOSITION_ERRORS = [
     ("agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
     ("+agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
-    ("nosuch=1", "nosuch is not a config key (known keys: env, env_kwargs, seed,"),
+    ("nosuch=1", "nosuch is not a config key (known keys: env, env_kwargs, env_wrappers, seed,"),
     ("agent.lr=abc", "agent.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),
     ("vector.num_envs=1.5", "Value '1.5' of type 'float' could not be converted to Integer"),
     ("logging.progress_bar=maybe", "Value 'maybe' is not a valid bool"),

@@ -38,7 +38,7 @@ gym.register(
     ("env_id", "expected"),
     [
         ("test/DictObs-v0", "has observation space Dict; supported are Box"),
-        ("test/ImageObs-v0", "wrap it with gymnasium.wrappers.FlattenObservation"),
+        ("test/ImageObs-v0", "add env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]"),
         ("test/MultiDiscreteActions-v0", "a softmax policy needs a Discrete action space"),
         ("Pendulum-v1", "has a continuous action space Box(-2.0, 2.0, (1,), float32)"),
         ("NoSuchEnv-v0", "pprint_registry"),

@@ -44,7 +44,7 @@ def compose(
     """
     try:
         if isinstance(config, str):
-            cfg = compose_train_config([f"env={config}", *overrides], config_dirs)
+            cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
         else:
             base = config if isinstance(config, DictConfig) else OmegaConf.structured(config)
             cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
