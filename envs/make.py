@@ -122,6 +122,11 @@ def check_env_id(
         raise UserError(f"env={env_id} needs an optional dependency: {error}") from None
     except TypeError as error:
         raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
+    except Exception as error:  # the env's own constructor refused its kwargs (e.g. a map name)
+        raise UserError(
+            f"env={env_id} could not be made with env_kwargs {env_kwargs or {}}: {type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        ) from None
     for index, wrap in enumerate(functions):
         try:
             probe = wrap(probe)

@@ -15,11 +15,13 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -47,6 +49,8 @@ from envs.make import EnvInfo, check_env_id
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
 (``agents.train`` configures no logging, so they go nowhere there)."""
+TRAIN_LOG_NAME = "train.log"
+"""The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""
 
 
 @dataclass
@@ -143,12 +147,18 @@ class Trainer:
         self.agent: AgentParts = build_agent(cfg, self.info, self.device)
         self.dtype = self.agent.policy.param.dtype
         self.actor: SeedActor = Actor.for_policy(self.agent.policy, np.random.default_rng(cfg.seed))
-        self.envs = make_runner(
-            cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers
-        )
+        try:
+            self.envs = make_runner(
+                cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers
+            )
+            self.obs = self.envs.reset(seed=cfg.seed)
+        except UserError:
+            raise
+        except Exception as error:  # before training: nothing to save
+            raise UserError(f"env={cfg.env} failed to start: {type(error).__name__}: {error}") from None
         space = self.envs.single_observation_space
+        self.obs_shape = space.shape
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
-        self.obs = self.envs.reset(seed=cfg.seed)
 
     def _reset_counters(self) -> None:
         """Counters, the moving window of returns and the schedule of logs and checkpoints."""
@@ -203,7 +213,15 @@ class Trainer:
 
     def step(self, actions: np.ndarray) -> None:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
-        next_obs, rewards, active, finished = self.envs.step(actions)
+        try:
+            next_obs, rewards, active, finished = self.envs.step(actions)
+        except Exception as error:  # the user's env raised: keep what was learned, say where
+            self.fail_in_env(f"{type(error).__name__}: {error}", error)
+        if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
+            self.fail_in_env(
+                f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; "
+                f"its observation_space says shape {self.obs_shape}, dtype {self.envs.single_observation_space.dtype}"
+            )
         self.buffer.store(self.obs, actions, rewards, active)
         self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
         if finished.env_ids.size:
@@ -245,6 +263,23 @@ class Trainer:
             self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
             self.mean_return(), self.reached, list(self.recent_returns),
         )  # fmt: skip
+
+    def fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:
+        """The env failed mid-run: save the last good state (the step that failed left nothing
+        in the buffer), flush the logs, keep the env's traceback in ``train.log`` and raise one
+        line naming the env, the step and the problem."""
+        log = self.run_dir / TRAIN_LOG_NAME
+        with suppress(OSError), log.open("a") as handle:
+            handle.write(f"env={self.cfg.env} failed at env step {self.env_steps + 1}: {problem}\n")
+            if error is not None:
+                handle.write("".join(traceback.format_exception(error)))
+        with suppress(Exception):  # a broken env may not close cleanly; the state is saved first
+            self.finish()
+        first_line = problem.strip().splitlines()[0] if problem.strip() else problem
+        raise UserError(
+            f"env={self.cfg.env} failed at env step {self.env_steps + 1}: {first_line[:300]}; the last "
+            f"good state is in {self.run_dir / CHECKPOINT_NAME}, the traceback in {log}"
+        ) from None
 
     def stopped_line(self) -> str:
         """Where a run stopped by a signal was saved and how to resume it (one line)."""
