@@ -219,8 +219,8 @@ class Trainer:
             self.fail_in_env(f"{type(error).__name__}: {error}", error)
         if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
             self.fail_in_env(
-                f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; "
-                f"its observation_space says shape {self.obs_shape}, dtype {self.envs.single_observation_space.dtype}"
+                f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; its "
+                f"observation_space says shape {self.obs_shape}, dtype {self.envs.single_observation_space.dtype}"
             )
         self.buffer.store(self.obs, actions, rewards, active)
         self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
