@@ -157,7 +157,7 @@ class Trainer:
         except Exception as error:  # before training: nothing to save
             raise UserError(f"env={cfg.env} failed to start: {type(error).__name__}: {error}") from None
         space = self.envs.single_observation_space
-        self.obs_shape = space.shape
+        self.obs_shape, self.obs_dtype = space.shape, space.dtype
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
 
     def _reset_counters(self) -> None:
@@ -219,8 +219,8 @@ class Trainer:
             self.fail_in_env(f"{type(error).__name__}: {error}", error)
         if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
             self.fail_in_env(
-                f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; its "
-                f"observation_space says shape {self.obs_shape}, dtype {self.envs.single_observation_space.dtype}"
+                f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; "
+                f"its observation_space says shape {self.obs_shape}, dtype {self.obs_dtype}"
             )
         self.buffer.store(self.obs, actions, rewards, active)
         self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
