@@ -20,3 +20,11 @@ class RunInterrupted(UserError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def describe(error: BaseException, last_line: bool = False) -> str:
+    """``TypeName: message`` on one line (the message's first non-empty line, or its last, where
+    torch puts the detail), cut at 300 characters: for one-line reports of foreign exceptions."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = (lines[-1] if last_line else lines[0]) if lines else ""
+    return f"{type(error).__name__}: {detail}"[:300] if detail else type(error).__name__

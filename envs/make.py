@@ -29,7 +29,7 @@ import numpy as np
 from gymnasium.vector.async_vector_env import _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
-from agents.errors import UserError
+from agents.errors import UserError, describe
 
 ActionFeatureFn = Callable[[np.ndarray], np.ndarray]
 
@@ -124,8 +124,7 @@ def check_env_id(
         raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
     except Exception as error:  # the env's own constructor refused its kwargs (e.g. a map name)
         raise UserError(
-            f"env={env_id} could not be made with env_kwargs {env_kwargs or {}}: {type(error).__name__}: "
-            f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            f"env={env_id} could not be made with env_kwargs {env_kwargs or {}}: {describe(error)}"
         ) from None
     for index, wrap in enumerate(functions):
         try:

@@ -23,6 +23,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 """The latest state of a run."""
 BEST_CHECKPOINT_NAME = "checkpoint_best.pt"
 """The state with the best moving-mean return so far."""
+CHECKPOINT_FORMAT = 1
+"""``format_version`` stored in every checkpoint; a file with a newer one is refused."""
 
 
 def _to_safe(value: Any) -> Any:
@@ -42,16 +44,26 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Atomically write ``state`` (tensors, numbers, strings, lists, dicts, numpy arrays)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise UserError(
+            f"cannot write checkpoint {path}: {error.strerror} (choose another run_dir)"
+        ) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             torch.save(_to_safe(state), handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
-        raise
+        if not isinstance(error, OSError):
+            raise
+        kept = f"; the previous {path.name} is intact" if path.is_file() else ""
+        raise UserError(
+            f"cannot write checkpoint {path}: {error.strerror or error}{kept} (free space or another run_dir)"
+        ) from None
     return path
 
 

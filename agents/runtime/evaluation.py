@@ -166,10 +166,16 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
             env.close()
         returns, lengths = zip(*episodes, strict=True)
         result.modes[mode] = ModeSummary(list(returns), list(lengths))
-    result.csv_path = write_csv(Path(cfg.csv or run_dir / "evaluation.csv"), result.modes)
+    result.csv_path = Path(cfg.csv or run_dir / "evaluation.csv")
     if video_dir is not None:
         result.videos = sorted(video_dir.glob("*/*.mp4"))
-    print(report(result))
+    print(report(result), flush=True)  # the results first: an unwritable csv loses nothing
+    try:
+        write_csv(result.csv_path, result.modes)
+    except OSError as error:
+        raise UserError(
+            f"cannot write csv={result.csv_path}: {error.strerror or error} (results above)"
+        ) from None
     return result
 
 

@@ -10,38 +10,87 @@ and the feature map's statistics are loaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import UserError
+from agents.errors import UserError, describe
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.build import AgentParts, build_agent
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
+    CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     load_checkpoint,
     resolve_checkpoint,
 )
-from agents.runtime.config import TrainConfig
+from agents.runtime.config import TrainConfig, validate
 from envs.make import EnvInfo, check_env_id
 
 CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
 """``which=`` -> the file in a run folder."""
 REQUIRED_KEYS = ("policy", "features", "config")
-"""What every checkpoint written by the trainer holds (besides the resume state)."""
+"""What every checkpoint written by the trainer holds (enough to act)."""
+RESUME_KEYS = ("learner", "buffer", "envs", "counters", "recent_returns", "rng")
+"""What a resume needs besides :data:`REQUIRED_KEYS`."""
 
 
-def checkpoint_config(state: dict, path: str | Path) -> DictConfig:
-    """The run's config from a loaded checkpoint, merged over :class:`TrainConfig` (a missing key
-    is a one-line :class:`UserError`)."""
-    missing = [key for key in REQUIRED_KEYS if key not in state]
+def check_schema(state: object, path: str | Path, keys: tuple[str, ...] = REQUIRED_KEYS) -> None:
+    """A one-line :class:`UserError` unless ``state`` looks like one of our checkpoints: a dict
+    with a ``format_version`` we can read and ``keys``, holding dicts where dicts belong."""
+    if not isinstance(state, dict):
+        raise UserError(f"{path} holds a {type(state).__name__}, not a scripts/train.py checkpoint")
+    version = state.get("format_version", 1)  # files from before the field are version 1
+    if not isinstance(version, int) or not 1 <= version <= CHECKPOINT_FORMAT:
+        raise UserError(
+            f"checkpoint {path} has format_version {version!r}; this code reads 1..{CHECKPOINT_FORMAT}"
+        )
+    missing = [key for key in keys if key not in state]
     if missing:
         raise UserError(f"checkpoint {path} lacks {', '.join(missing)}: is it a scripts/train.py checkpoint?")
-    return OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+    wrong = [key for key in ("policy", "features", "config", "counters", "rng") if key in state
+             and not isinstance(state[key], dict)]  # fmt: skip
+    if wrong:
+        raise UserError(f"checkpoint {path}: {', '.join(wrong)} should be a dict (the file was altered)")
+
+
+def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQUIRED_KEYS) -> DictConfig:
+    """The run's config from a loaded checkpoint, merged over :class:`TrainConfig` and validated
+    (an altered file is a one-line :class:`UserError`)."""
+    check_schema(state, path, keys)
+    try:
+        config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+    except OmegaConfBaseException as error:
+        raise UserError(f"checkpoint {path} has a config this code cannot read: {describe(error)}") from None
+    try:
+        validate(config)
+    except UserError as error:
+        raise UserError(f"checkpoint {path} holds an invalid config: {error}") from None
+    return config
+
+
+def load_matching(module: Any, saved: dict, what: str, path: str | Path, config: Any) -> None:
+    """``module.load_state_dict(saved)`` after checking that every array has the shape the
+    checkpoint's own config builds; a mismatch (an edited config, another env) is one line."""
+    fresh = module.state_dict()
+    for key, value in fresh.items():
+        expected, found = getattr(value, "shape", None), getattr(saved.get(key), "shape", None)
+        if key not in saved or (expected is not None and tuple(expected) != tuple(found or ())):
+            arrived = "nothing" if key not in saved else f"shape {list(found or ())}"
+            raise UserError(
+                f"checkpoint {path} does not match its config: {what}.{key} holds {arrived}, but env="
+                f"{config.env} features={config.features.name} agent.policy={config.agent.policy} "
+                f"builds shape {list(expected or ())}"
+            )
+    try:
+        module.load_state_dict(saved)
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        raise UserError(f"checkpoint {path}: cannot load {what}: {describe(error, last_line=True)}") from None
 
 
 def agent_from_checkpoint(
@@ -52,8 +101,8 @@ def agent_from_checkpoint(
     config: TrainConfig = OmegaConf.to_object(checkpoint_config(state, path))
     info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
     parts = build_agent(config, info, device)
-    parts.policy.load_state_dict(state["policy"])
-    parts.inputs.feature_map.load_state_dict(state["features"])
+    load_matching(parts.policy, state["policy"], "policy", path, config)
+    load_matching(parts.inputs.feature_map, state["features"], "features", path, config)
     return config, info, parts
 
 

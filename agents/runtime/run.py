@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from agents.runtime import tags
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
-from agents.runtime.restore import checkpoint_config
+from agents.runtime.restore import REQUIRED_KEYS, RESUME_KEYS, checkpoint_config
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.trainer import Trainer, TrainResult
 
@@ -42,7 +42,7 @@ def train(
         return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
-        resumed = checkpoint_config(state, cfg.resume)
+        resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
         resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
         changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)

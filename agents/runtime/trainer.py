@@ -30,18 +30,20 @@ from tqdm import tqdm
 
 from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.score_check import check_batch_gradients
-from agents.errors import RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError, describe
 from agents.runtime import tags
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.buffer import EpisodeBuffer
 from agents.runtime.build import AgentParts, build_agent, resolve_device
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
+    CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.logger import Logger
+from agents.runtime.restore import load_matching
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import Finished, make_runner
 from envs.make import EnvInfo, check_env_id
@@ -155,7 +157,7 @@ class Trainer:
         except UserError:
             raise
         except Exception as error:  # before training: nothing to save
-            raise UserError(f"env={cfg.env} failed to start: {type(error).__name__}: {error}") from None
+            raise UserError(f"env={cfg.env} failed to start: {describe(error)}") from None
         space = self.envs.single_observation_space
         self.obs_shape, self.obs_dtype = space.shape, space.dtype
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
@@ -216,7 +218,7 @@ class Trainer:
         try:
             next_obs, rewards, active, finished = self.envs.step(actions)
         except Exception as error:  # the user's env raised: keep what was learned, say where
-            self.fail_in_env(f"{type(error).__name__}: {error}", error)
+            self.fail_in_env(describe(error), error)
         if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
             self.fail_in_env(
                 f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; "
@@ -275,9 +277,8 @@ class Trainer:
                 handle.write("".join(traceback.format_exception(error)))
         with suppress(Exception):  # a broken env may not close cleanly; the state is saved first
             self.finish()
-        first_line = problem.strip().splitlines()[0] if problem.strip() else problem
         raise UserError(
-            f"env={self.cfg.env} failed at env step {self.env_steps + 1}: {first_line[:300]}; the last "
+            f"env={self.cfg.env} failed at env step {self.env_steps + 1}: {problem}; the last "
             f"good state is in {self.run_dir / CHECKPOINT_NAME}, the traceback in {log}"
         ) from None
 
@@ -378,12 +379,23 @@ class Trainer:
                 "torch": torch.get_rng_state(),
             },
             "config": OmegaConf.to_container(self.config, resolve=True),
+            "format_version": CHECKPOINT_FORMAT,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.agent.policy.load_state_dict(state["policy"])
+        """Restore :meth:`state_dict`'s output; a file that does not fit is one line naming what."""
+        path = self.run_dir / CHECKPOINT_NAME
+        load_matching(self.agent.policy, state["policy"], "policy", path, self.cfg)
+        load_matching(self.agent.inputs.feature_map, state["features"], "features", path, self.cfg)
+        try:
+            self._load_run_state(state)
+        except (KeyError, IndexError, RuntimeError, ValueError, TypeError) as error:
+            raise UserError(
+                f"checkpoint {path} cannot be resumed: {describe(error, last_line=True)}"
+            ) from None
+
+    def _load_run_state(self, state: dict[str, Any]) -> None:
         self.agent.learner.load_state_dict(state["learner"])
-        self.agent.inputs.feature_map.load_state_dict(state["features"])
         self.actor.refresh()
         self.buffer.load_state_dict(state["buffer"])
         counters = state["counters"]
