@@ -22,7 +22,7 @@ from agents.errors import UserError
 CHECKPOINT_NAME = "checkpoint.pt"
 """The latest state of a run."""
 BEST_CHECKPOINT_NAME = "checkpoint_best.pt"
-"""The state with the best moving-mean return so far."""
+"""The state with the best moving-mean return so far (the best evaluation with ``eval.every_steps``)."""
 CHECKPOINT_FORMAT = 1
 """``format_version`` stored in every checkpoint; a file with a newer one is refused."""
 

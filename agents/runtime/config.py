@@ -153,6 +153,18 @@ class LoggingConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Evaluation during training (group ``eval``), as SB3's ``EvalCallback``."""
+
+    every_steps: int = 0
+    """Evaluate the current policy every this many env steps; 0 = never."""
+    episodes: int = 10
+    """Episodes per evaluation, on a separate env seeded apart from training's (>= 1)."""
+    deterministic: bool = True
+    """Act greedily (argmax_a pi(a|s)); false samples A ~ pi(.|s)."""
+
+
+@dataclass
 class CheckpointConfig:
     """Checkpoints (group ``checkpoint``)."""
 
@@ -196,6 +208,7 @@ class TrainConfig:
     vector: VectorConfig = field(default_factory=VectorConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     run_dir: str | None = None
@@ -306,5 +319,7 @@ def validate(cfg: Any) -> None:
     _at_least("budget.total_env_steps", budget.total_env_steps, 1)
     _at_least("budget.window", budget.window, 1)
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
+    _at_least("eval.every_steps", cfg.eval.every_steps, 0)
+    _at_least("eval.episodes", cfg.eval.episodes, 1)
     _at_least("diagnostics.check_gradients_every", cfg.diagnostics.check_gradients_every, 0)
     _at_least("diagnostics.tolerance", cfg.diagnostics.tolerance, 0)

@@ -23,7 +23,10 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from agents.core.policies import SoftmaxPolicy
 from agents.errors import UserError
+from agents.features.inputs import PolicyInputs
+from agents.runtime.acting import Actor
 from agents.runtime.config import TrainConfig
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import play_episode
@@ -92,6 +95,60 @@ def run_episode(env: gym.Env, agent: TrainedAgent, greedy: bool, seed: int) -> t
     """One episode from ``env.reset(seed=seed)``; returns (undiscounted return, length)."""
     rewards = [reward for _, _, reward, _ in play_episode(env, lambda obs: agent.predict(obs, greedy), seed)]
     return float(sum(rewards)), len(rewards)
+
+
+EVAL_STREAM = 0xE7A1
+"""Middle entry of evaluation ``k``'s seed ``(seed, EVAL_STREAM, k)``: its episodes start apart
+from the training env's (seeded with ``seed``) and a resumed run repeats them."""
+
+
+class TrainingEvaluation:
+    """Evaluation during training, as SB3's ``EvalCallback``: every ``eval.every_steps`` env
+    steps, ``eval.episodes`` episodes of the current policy on an env of its own (greedy unless
+    ``eval.deterministic=false``). Evaluation ``k`` draws its episodes' reset seeds and its
+    sampling noise from ``default_rng((seed, EVAL_STREAM, k))``: nothing of training's generators
+    is used, so training follows the same path with evaluation on or off.
+
+    :param config: the run's config (``eval``, the env, its kwargs and wrappers, ``seed``).
+    :param observation_space: the (wrapped) env's observation space.
+    :param inputs: the trainer's policy inputs (its feature map, read only).
+    :param policy: the trainer's policy, read at each evaluation.
+    """
+
+    def __init__(
+        self, config: TrainConfig, observation_space: gym.Space, inputs: PolicyInputs, policy: SoftmaxPolicy
+    ) -> None:
+        self.config, self.observation_space, self.inputs, self.policy = (
+            config,
+            observation_space,
+            inputs,
+            policy,
+        )
+        self.env = make_env(config.env, config.env_kwargs, config.env_wrappers)
+        self.count = 0
+        self.next_step = config.eval.every_steps
+
+    def __call__(self, env_steps: int) -> ModeSummary:
+        """Evaluate now; schedule the next evaluation ``eval.every_steps`` after ``env_steps``."""
+        rng = np.random.default_rng([self.config.seed, EVAL_STREAM, self.count])
+        actor = Actor.for_policy(self.policy, rng)  # reads the current parameters
+        agent = TrainedAgent(self.config, self.observation_space, self.inputs, actor)
+        seeds = rng.integers(2**31, size=self.config.eval.episodes).tolist()
+        greedy = self.config.eval.deterministic
+        episodes = [run_episode(self.env, agent, greedy, seed) for seed in seeds]
+        self.count += 1
+        self.next_step = env_steps + self.config.eval.every_steps
+        returns, lengths = zip(*episodes, strict=True)
+        return ModeSummary(list(returns), list(lengths))
+
+    def state_dict(self) -> dict[str, int]:
+        return {"count": self.count, "next_step": self.next_step}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.count, self.next_step = int(state["count"]), int(state["next_step"])
+
+    def close(self) -> None:
+        self.env.close()
 
 
 def require_video_dependencies() -> None:

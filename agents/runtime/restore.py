@@ -113,12 +113,12 @@ class TrainedAgent:
     :param observation_space: the env's observation space (tells one observation from a batch).
     :param inputs: observations -> what the policy reads (the trained feature map).
     :param actor: samples ``A ~ pi(.|s)`` (numpy; its own seeded generator) or acts greedily.
-    :param checkpoint: the file the agent was loaded from.
+    :param checkpoint: the file the agent was loaded from (None: a training run's live policy).
     """
 
     def __init__(
         self, config: TrainConfig, observation_space: gym.Space, inputs: PolicyInputs, actor: SeedActor,
-        checkpoint: Path,
+        checkpoint: Path | None = None,
     ) -> None:  # fmt: skip
         self.config, self.observation_space = config, observation_space
         self.inputs, self.actor, self.checkpoint = inputs, actor, checkpoint

@@ -42,6 +42,7 @@ from agents.runtime.checkpoint import (
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
+from agents.runtime.evaluation import TrainingEvaluation
 from agents.runtime.logger import Logger
 from agents.runtime.restore import load_matching
 from agents.runtime.run_lock import RunFolderLock
@@ -161,6 +162,10 @@ class Trainer:
         space = self.envs.single_observation_space
         self.obs_shape, self.obs_dtype = space.shape, space.dtype
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
+        self.evaluation = None
+        if cfg.eval.every_steps:
+            self.evaluation = TrainingEvaluation(cfg, self.info.observation_space, self.agent.inputs,
+                                                 self.agent.policy)  # fmt: skip
 
     def _reset_counters(self) -> None:
         """Counters, the moving window of returns and the schedule of logs and checkpoints."""
@@ -168,6 +173,7 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=cfg.budget.window)
         self.env_steps = self.episodes = self.updates = 0
         self.best_mean_return = -math.inf
+        """Best score so far: the moving mean return, or the evaluation's mean when it is on."""
         self.elapsed_before = 0.0
         self.next_log_step = 0
         self.next_checkpoint = cfg.checkpoint.every_steps or None
@@ -244,6 +250,8 @@ class Trainer:
                 ) from None
             self.bar.update(self.env_steps - self.bar.n)
             self.bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
+        if self.evaluation is not None and self.env_steps >= self.evaluation.next_step:
+            self._evaluate()
         if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
             self.elapsed_before = time.perf_counter() - self.start
             self.save()
@@ -260,6 +268,8 @@ class Trainer:
         finally:
             self.logger.close()
             self.envs.close()
+            if self.evaluation is not None:
+                self.evaluation.close()
             self.lock.release()
         return TrainResult(
             self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
@@ -288,6 +298,21 @@ class Trainer:
             f"stopped at env step {self.env_steps}; saved {self.run_dir / CHECKPOINT_NAME}; "
             f"resume with: python scripts/train.py resume={self.run_dir}"
         )
+
+    def _evaluate(self) -> None:
+        """Evaluate the current policy; a new best evaluation mean saves ``checkpoint_best.pt``."""
+        summary = self.evaluation(self.env_steps)
+        self.logger.scalar(tags.EVAL_MEAN_RETURN, summary.mean, self.env_steps)
+        self.logger.scalar(tags.EVAL_STD_RETURN, summary.std, self.env_steps)
+        best = summary.mean > self.best_mean_return
+        log.info(
+            "eval at env step %s: return %.2f +- %.2f over %d episodes%s", f"{self.env_steps:,}",
+            summary.mean, summary.std, len(summary.returns), " (new best)" if best else "",
+        )  # fmt: skip
+        if best:
+            self.best_mean_return = summary.mean
+            self.elapsed_before = time.perf_counter() - self.start
+            self.save(best=True)
 
     def _log_episodes(self, finished: Finished) -> None:
         returns = finished.returns.tolist()
@@ -372,6 +397,7 @@ class Trainer:
                 "elapsed_seconds": self.elapsed_before,
             },
             "recent_returns": list(self.recent_returns),
+            "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
             "rng": {
                 "actor": self.actor.state_dict(),
                 "python": list(random.getstate()[1]),
@@ -409,6 +435,8 @@ class Trainer:
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
+        if self.evaluation is not None and state.get("evaluation"):
+            self.evaluation.load_state_dict(state["evaluation"])
         rng = state["rng"]
         self.actor.load_state_dict(rng["actor"])
         python_state = random.getstate()
@@ -417,18 +445,20 @@ class Trainer:
         torch.set_rng_state(rng["torch"])
         self.obs = self.envs.restore(state["envs"], self.buffer, self.cfg.seed + self.env_steps)
 
-    def save(self) -> Path:
-        """Write ``checkpoint.pt`` (latest) and, when the moving mean return is the best so far,
-        ``checkpoint_best.pt``; both atomically, after the logs up to this step reach their file.
+    def save(self, best: bool = False) -> Path:
+        """Write ``checkpoint.pt`` (latest) and, when ``best`` (a new best evaluation) or, without
+        evaluation, when the moving mean return is the best so far, ``checkpoint_best.pt``; both
+        atomically, after the logs up to this step reach their file.
 
         The best score is decided before anything is written, so both files store the same,
         current ``best_mean_return`` and a resumed run compares against the true best.
         """
-        is_best = (
-            len(self.recent_returns) == self.recent_returns.maxlen
+        is_best = best or (
+            self.evaluation is None
+            and len(self.recent_returns) == self.recent_returns.maxlen
             and self.mean_return() > self.best_mean_return
         )
-        if is_best:
+        if is_best and not best:
             self.best_mean_return = self.mean_return()
         self.logger.flush(self.env_steps)  # every point up to env_steps is on disk before the checkpoint
         state = self.state_dict()

@@ -1,0 +1,58 @@
+"""Evaluation during training (eval.every_steps): separate env, greedy by default, eval/ tags,
+checkpoint_best.pt chosen by evaluation, training itself untouched."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents.errors import UserError
+from agents.runtime import tags
+from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.evaluation import EVAL_STREAM, run_episode
+from agents.runtime.restore import load_agent
+from agents.runtime.run import train
+
+COMMON = ("budget.total_env_steps=6000", "budget.stop_at_target=false", "seed=5")
+EVAL = ("eval.every_steps=2000", "eval.episodes=3")
+
+
+def test_eval_tags_and_the_best_checkpoint(make_config, tmp_path):
+    result = train(make_config(*COMMON, *EVAL), summary=False)
+    events = EventAccumulator(str(result.run_dir)).Reload()
+    means = events.Scalars(tags.EVAL_MEAN_RETURN)
+    stds = events.Scalars(tags.EVAL_STD_RETURN)
+    assert [point.step for point in means] == [point.step for point in stds] == [2000, 4000, 6000]
+    best = load_checkpoint(result.run_dir / BEST_CHECKPOINT_NAME)
+    best_point = max(means, key=lambda point: point.value)  # the first of equal maxima
+    assert best["counters"]["env_steps"] == best_point.step
+    assert best["counters"]["best_mean_return"] == pytest.approx(best_point.value)
+    assert load_checkpoint(result.run_dir)["counters"]["best_mean_return"] == pytest.approx(best_point.value)
+
+    # the same episodes replayed from the best checkpoint give the logged mean
+    index = best["evaluation"]["count"] - 1
+    seeds = np.random.default_rng([5, EVAL_STREAM, index]).integers(2**31, size=3).tolist()
+    agent = load_agent(result.run_dir, which="best")
+    env = gym.make("CartPole-v1")
+    returns = [run_episode(env, agent, greedy=True, seed=seed)[0] for seed in seeds]
+    assert np.mean(returns) == pytest.approx(best_point.value)
+
+
+def test_evaluation_leaves_training_untouched(make_config, tmp_path):
+    plain = train(make_config(*COMMON, f"run_dir={tmp_path / 'plain'}"), summary=False)
+    evaluated = train(make_config(*COMMON, *EVAL, "eval.deterministic=false", f"run_dir={tmp_path / 'eval'}"),
+                      summary=False)  # fmt: skip
+    assert plain.recent_returns == evaluated.recent_returns
+    weights = [
+        load_checkpoint(run / CHECKPOINT_NAME)["policy"]["weight"]
+        for run in (tmp_path / "plain", tmp_path / "eval")
+    ]
+    assert torch.equal(*weights)
+
+
+def test_bad_eval_settings_are_one_line(make_config):
+    with pytest.raises(UserError, match=r"eval.episodes=0 must be >= 1"):
+        train(make_config("eval.every_steps=10", "eval.episodes=0"))
