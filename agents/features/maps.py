@@ -10,6 +10,7 @@ which the trainer calls at update time, so acting and learning see the same ``x(
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -240,3 +241,32 @@ def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
     if name == "tile":
         return TileCoding(low, high, cfg.num_tilings, cfg.tiles_per_dim, cfg.hash_size, cfg.bias)
     raise UserError(f"features={name} is unknown")
+
+
+def feature_sizes(cfg: Any, observation_space: gym.Space) -> tuple[int, int, int]:
+    """What :func:`make_feature_map` would build, counted without building it (a typo such as
+    ``features.num_centers=1000`` must fail in a line, not after allocating for seconds).
+
+    :return: ``(dim, fixed, per_obs)``: the length of ``x(s)``, the float64 values the map itself
+        holds (centres, coefficients, OneHot's identity) and those one observation's call
+        allocates (RBF's distances ``[k^D, D]``, a tile coder's ``hash_size`` row).
+    """
+    if isinstance(observation_space, gym.spaces.Discrete):
+        n = int(observation_space.n)
+        return n, n * n, n
+    dims = int(np.prod(observation_space.shape))
+    bias = int(cfg.bias)
+    if cfg.name in ("auto", "raw", "normalized", "onehot"):
+        return dims + bias, 0, dims + bias
+    if cfg.name == "polynomial":
+        terms = math.comb(dims + cfg.degree, cfg.degree)
+        return terms, terms * 8, terms  # a Python list of index lists: ~8 values' worth per term
+    if cfg.name == "fourier":
+        coefficients = (cfg.degree + 1) ** dims
+        return coefficients, coefficients * dims, coefficients
+    if cfg.name == "rbf":
+        centers = cfg.num_centers**dims
+        return centers + bias, centers * dims, centers * (dims + 1)
+    if cfg.name == "tile":
+        return cfg.hash_size + bias, cfg.num_tilings * dims, cfg.hash_size + cfg.num_tilings * dims
+    return dims + bias, 0, dims + bias

@@ -30,7 +30,14 @@ from omegaconf import DictConfig, OmegaConf
 from agents.runtime.acting import Actor
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
-from agents.runtime.trainer import StopOnSignal, Trainer, TrainResult, raise_if_stopped, resolve_run_dir
+from agents.runtime.trainer import (
+    StopOnSignal,
+    Trainer,
+    TrainResult,
+    preflight,
+    raise_if_stopped,
+    resolve_run_dir,
+)
 
 
 @contextmanager
@@ -88,6 +95,7 @@ class MultiSeedTrainer:
     """``num_seeds`` trainers with seeds ``seed, seed+1, ...`` and one batched acting step."""
 
     def __init__(self, cfg: DictConfig) -> None:
+        preflight(cfg)  # the sizes of all seeds together, before the first seed allocates
         root = resolve_run_dir(cfg)
         self.run_dir = root
         self.trainers: list[Trainer] = []

@@ -47,6 +47,7 @@ from agents.runtime.logger import Logger
 from agents.runtime.restore import load_matching
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import Finished, make_runner
+from agents.runtime.sizes import check_sizes
 from envs.make import EnvInfo, check_env_id
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,15 @@ def checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     for saving, and as plain dataclasses, which are fast to read in the loop."""
     validate(cfg)
     return cfg, OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
+
+
+def preflight(cfg: DictConfig) -> tuple[DictConfig, TrainConfig, EnvInfo]:
+    """Every check a run makes before it allocates or writes anything: keys and ranges, the env
+    id, the sizes (:mod:`agents.runtime.sizes`). A multirun calls it for every job first."""
+    config, plain = checked_config(cfg)
+    info = check_env_id(plain.env, plain.env_kwargs, plain.env_wrappers)
+    check_sizes(plain, info)
+    return config, plain, info
 
 
 def prepare_run_dir(cfg: TrainConfig, config: DictConfig) -> tuple[Path, RunFolderLock]:
@@ -126,8 +136,7 @@ class Trainer:
     """One run: owns the envs, the agent, the buffer, the counters and the logger."""
 
     def __init__(self, cfg: DictConfig, resume_from: dict[str, Any] | None = None) -> None:
-        self.config, self.cfg = checked_config(cfg)  # the DictConfig for saving; dataclasses to read fast
-        self.info = check_env_id(self.cfg.env, self.cfg.env_kwargs, self.cfg.env_wrappers)
+        self.config, self.cfg, self.info = preflight(cfg)  # DictConfig for saving; dataclasses to read fast
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
         self.run_dir, self.lock = prepare_run_dir(self.cfg, self.config)

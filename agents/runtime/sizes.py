@@ -1,0 +1,114 @@
+"""Bounded sizes: what a run will allocate, counted before anything is allocated.
+
+A typo such as ``features.num_centers=1000`` (1000^4 RBF centres on CartPole), ``vector.num_envs=10**12``
+or an env observing ``Discrete(10**12)`` states must be one line before training, not a
+``MemoryError`` after allocating for seconds. :func:`check_sizes` bounds the counts that have no
+use beyond a limit (threads, sub-envs, seeds) and estimates, in float64 values, the memory each
+part of one run holds, times the seeds:
+
+* the feature map's own arrays and one acting step's features for every sub-env
+  (:func:`~agents.features.maps.feature_sizes`),
+* the policy parameter with its gradient and Adam's two moments (4 copies),
+* the episode buffer's first rows (512 per sub-env) and one update batch
+  (``episodes_per_update`` episodes of the env's step limit, features and their torch copy).
+
+Over :func:`memory_limit` (half this machine's memory), the error names the largest part and
+the key to lower.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.errors import UserError
+from agents.features.maps import feature_sizes
+from envs.make import EnvInfo
+
+MAX_NUM_ENVS = 65_536
+"""Most sub-envs ``vector.num_envs`` accepts (sync/native vector envs)."""
+MAX_ASYNC_ENVS = 1024
+"""Most sub-envs with ``vector.mode=async`` (one process each)."""
+MAX_NUM_SEEDS = 100_000
+"""Most runs ``num_seeds`` steps side by side."""
+BUFFER_ROWS = 512
+"""Rows the episode buffer starts with (:class:`~agents.runtime.buffer.EpisodeBuffer`)."""
+ASSUMED_EPISODE_STEPS = 1000
+"""Episode length assumed for the update batch when the env registers no step limit."""
+FEATURE_KNOBS = {"rbf": "features.num_centers", "fourier": "features.degree",
+                 "polynomial": "features.degree", "tile": "features.hash_size"}  # fmt: skip
+
+
+def memory_limit() -> int:
+    """Half the physical memory (bytes); 8 GiB where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _at_most(name: str, value: int, limit: int, why: str) -> None:
+    if value > limit:
+        raise UserError(f"{name}={value} must be <= {limit} ({why})")
+
+
+def check_counts(cfg: Any) -> None:
+    """Upper bounds on counts: more threads than CPUs, or more sub-envs and seeds than any machine
+    steps, are mistakes."""
+    cpus = os.cpu_count() or 1
+    _at_most("torch_threads", cfg.torch_threads, cpus, "this machine's CPUs")
+    _at_most(
+        "vector.num_envs", cfg.vector.num_envs, MAX_NUM_ENVS, "the largest vector env this project steps"
+    )
+    if cfg.vector.mode == "async":
+        _at_most(
+            "vector.num_envs", cfg.vector.num_envs, MAX_ASYNC_ENVS, "one process per sub-env with mode=async"
+        )
+    _at_most("num_seeds", cfg.num_seeds, MAX_NUM_SEEDS, "runs side by side in one process")
+
+
+def _episode_steps(env_id: str) -> int:
+    try:
+        return gym.spec(env_id.rpartition(":")[2]).max_episode_steps or ASSUMED_EPISODE_STEPS
+    except gym.error.Error:
+        return ASSUMED_EPISODE_STEPS
+
+
+def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
+    """Bytes each part of the run holds (all seeds), with the key that shrinks it."""
+    dim, fixed, per_obs = feature_sizes(cfg.features, info.observation_space)
+    actions, envs, seeds = info.n_actions, cfg.vector.num_envs, cfg.num_seeds
+    inputs = dim * actions if cfg.agent.policy == "action" else dim
+    widths = [inputs, *cfg.agent.hidden_sizes, actions] if cfg.agent.policy == "mlp" else [dim, actions]
+    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    obs_values = int(np.prod(info.observation_space.shape or (1,)))
+    batch_rows = cfg.agent.episodes_per_update * _episode_steps(info.env_id)
+    knob = FEATURE_KNOBS.get(cfg.features.name, "features (a smaller map)")
+    if isinstance(info.observation_space, gym.spaces.Discrete):
+        knob = "the env's number of states (features=onehot holds an n x n identity)"
+    values = {
+        "the feature map": (fixed + envs * (per_obs + inputs), knob),
+        "the policy parameters and Adam's moments": (4 * params, knob),
+        "the episode buffer": (BUFFER_ROWS * envs * (obs_values + 2), "vector.num_envs"),
+        "one update batch": (2 * batch_rows * inputs, f"{knob} (or agent.episodes_per_update)"),
+    }
+    return {part: (8 * seeds * count, key) for part, (count, key) in values.items()}
+
+
+def check_sizes(cfg: Any, info: EnvInfo) -> None:
+    """:func:`check_counts`, then refuse a run whose :func:`memory_parts` exceed
+    :func:`memory_limit`, naming the largest part and what to lower."""
+    check_counts(cfg)
+    parts = memory_parts(cfg, info)
+    total, limit = sum(size for size, _ in parts.values()), memory_limit()
+    if total > limit:
+        part, (size, key) = max(parts.items(), key=lambda item: item[1][0])
+        seeds = f" x {cfg.num_seeds} seeds" if cfg.num_seeds > 1 else ""
+        raise UserError(
+            f"this run would need about {total / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit "
+            f"(half this machine's memory); {part} alone takes {size / 2**30:.3g} GiB{seeds}: lower {key}"
+        )
