@@ -9,12 +9,13 @@ from omegaconf import DictConfig
 
 from agents.runtime.config import register_configs
 from agents.runtime.run import train
+from agents.runtime.trainer import preflight
 from agents.tools.cli import hydra_main
 
 register_configs()
 
 
-@hydra_main(config_name="train", env_presets=True)
+@hydra_main(config_name="train", env_presets=True, check_jobs=preflight)  # -m: every job checked first
 def main(cfg: DictConfig) -> float:
     """Returns the final mean return, the metric hyperparameter sweepers optimise."""
     return train(cfg).final_mean_return

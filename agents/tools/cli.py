@@ -30,6 +30,8 @@ from typing import NoReturn, TypeVar
 
 import hydra
 from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
@@ -161,9 +163,65 @@ def check_resolvable(cfg: DictConfig) -> None:
         raise UserError(composition_message(error)) from None
 
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
+"""Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
+
+
+def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
+    """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
+    sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options."""
+    if not any(arg in MULTIRUN_FLAGS for arg in argv):
+        return []
+    overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
+    keys = [override.lstrip("+~").partition("=")[0] for override in overrides]
+    if any(arg.startswith("-") for arg in overrides) or any(key in OTHER_SWEEPERS for key in keys):
+        return []
+    task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
+    parsed = OverridesParser.create().parse_overrides(task)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def check_sweep(
+    argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
+) -> None:
+    """Compose every job of a multirun and ``check`` it before the first job runs: a mistake in
+    job 7 must not surface after jobs 0-6 trained. One line naming the job."""
+    jobs = sweep_jobs(argv)
+    if not jobs:
+        return
+    with initialize_config_dir(version_base="1.3", config_dir=config_path):
+        for number, job in enumerate(jobs):
+            try:
+                cfg = compose(config_name, overrides=job)
+                check_resolvable(cfg)
+                check(cfg)
+            except UserError as error:
+                raise UserError(f"job #{number} ({' '.join(job)}): {error}") from None
+            except (HydraException, OmegaConfBaseException) as error:
+                raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
+
+
+_sweep_stopped: list[RunInterrupted] = []
+"""A signal that stopped a job of this process's multirun (the jobs after it do not start)."""
+
+
+def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
+    """One job of a multirun: after a job stopped by Ctrl-C/SIGTERM, the jobs Hydra's launcher
+    still starts in this process stop at once (interrupted, nothing trained) instead of running."""
+    if _sweep_stopped:
+        raise RunInterrupted("not started: the sweep was stopped by a signal", _sweep_stopped[0].exit_code)
+    try:
+        return task(cfg)
+    except RunInterrupted as error:
+        _sweep_stopped.append(error)
+        raise
+
+
 def hydra_main(
-    config_name: str, config_path: str = CONFIG_DIR, env_presets: bool = False
-) -> Callable[[Callable[[DictConfig], T]], Callable[[], None]]:
+    config_name: str, config_path: str = CONFIG_DIR, env_presets: bool = False,
+    check_jobs: Callable[[DictConfig], object] | None = None,
+) -> Callable[[Callable[[DictConfig], T]], Callable[[], None]]:  # fmt: skip
     """``@hydra.main`` whose user mistakes (composition errors, :class:`UserError`) print one line
     and exit 2.
 
@@ -171,6 +229,8 @@ def hydra_main(
     :param config_path: the config folder; the project's ``configs/`` by default.
     :param env_presets: put the env's preset in front of the command line and say which
         (:func:`~agents.tools.presets.with_env_preset`).
+    :param check_jobs: for ``-m``: called on every job's composed config before the first job
+        runs (:func:`check_sweep`); it raises :class:`UserError` for a job that would fail.
     :return: a decorator turning ``task(cfg) -> value`` into the script's ``main()``. The task's
         return value still reaches Hydra (sweepers optimise it).
     """
@@ -187,7 +247,7 @@ def hydra_main(
             if preset_line[0]:
                 print(preset_line[0])
             if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
-                return task(cfg)
+                return multirun_job(task, cfg)
             return run_or_exit(lambda: task(cfg))
 
         app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(checked_task)
@@ -200,6 +260,8 @@ def hydra_main(
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path))
                 sys.argv[1:] = choice.overrides
                 preset_line[0] = choice.line()
+            if check_jobs is not None:
+                run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
                 app()
                 return

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.tools.tables import markdown_table, short_number
 
@@ -43,7 +46,8 @@ class JobResult:
     overrides: list[str]
     """The job's command-line overrides, ``key=value``."""
     status: str
-    """``COMPLETED`` or ``FAILED`` (then the numbers below are missing)."""
+    """``COMPLETED``, ``FAILED`` or ``INTERRUPTED`` (then the return is missing; the counters are
+    those of the job's last checkpoint, if any)."""
     final_mean_return: float
     """The task's return value: the mean return of the last ``budget.window`` episodes."""
     env_steps: int | None
@@ -58,12 +62,14 @@ def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> Job
     output_dir = Path(config.hydra.runtime.output_dir)
     completed = job_return.status == JobStatus.COMPLETED
     counters: dict[str, Any] = {}
-    if completed and (output_dir / CHECKPOINT_NAME).is_file():
-        counters = load_checkpoint(output_dir)["counters"]
+    if (output_dir / CHECKPOINT_NAME).is_file():  # an interrupted or failed job saved its state too
+        with suppress(UserError):
+            counters = load_checkpoint(output_dir).get("counters", {})
+    interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
     return JobResult(
         num=int(config.hydra.job.num),
         overrides=list(job_return.overrides or []),
-        status=job_return.status.name,
+        status="INTERRUPTED" if interrupted else job_return.status.name,
         final_mean_return=float(job_return.return_value) if completed else math.nan,
         env_steps=counters.get("env_steps"),
         episodes=counters.get("episodes"),
@@ -126,10 +132,20 @@ class SweepSummary(Callback):
             return
         result = job_result(config, job_return, time.perf_counter() - self._job_start)
         Path(result.output_dir, RESULT_NAME).write_text(json.dumps(asdict(result), indent=2))
+        write_summary(Path(config.hydra.sweep.dir))  # now: a failed job ends the sweep (Hydra)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        table = summary_table(read_results(sweep_dir))
-        if sweep_dir.is_dir():
-            (sweep_dir / SUMMARY_NAME).write_text(table + "\n")
+        table = write_summary(sweep_dir)
         print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)
+
+
+def write_summary(sweep_dir: Path) -> str:
+    """Write ``summary.md`` from the ``result.json`` files so far (atomically: joblib workers
+    finish side by side); return the table."""
+    table = summary_table(read_results(sweep_dir))
+    if sweep_dir.is_dir():
+        temporary = sweep_dir / f".{SUMMARY_NAME}.{os.getpid()}.tmp"
+        temporary.write_text(table + "\n")
+        os.replace(temporary, sweep_dir / SUMMARY_NAME)
+    return table
