@@ -19,8 +19,6 @@ fresh child process so its peak RSS is its own; each speed the best of ``--repea
 
 from __future__ import annotations
 
-import argparse
-
 from agents.tools.benchmarking import (
     many_seeds,
     measure_speed,
@@ -30,20 +28,30 @@ from agents.tools.benchmarking import (
     speed_table,
     time_scores,
 )
+from agents.tools.cli import ArgumentParser, bounded
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="all", choices=["all", "worker"])
     parser.add_argument("--env", default="CartPole-v1", help="worker: env id")
-    parser.add_argument("--num-envs", type=int, default=1, help="worker: number of envs")
-    parser.add_argument("--repeats", type=int, default=3, help="speed rows: best of this many runs")
+    parser.add_argument("--num-envs", type=bounded(int, 1), default=1, help="worker: number of envs")
     parser.add_argument(
-        "--steps", type=int, default=200_000, help="training env steps per speed row (the default budget)"
+        "--repeats", type=bounded(int, 1), default=3, help="speed rows: best of this many runs"
     )
-    parser.add_argument("--seeds", type=int, default=10, help="seeds for the sample-efficiency figure")
-    parser.add_argument("--many-seeds", type=int, default=100, help="seeds trained side by side")
-    parser.add_argument("--steps-per-seed", type=int, default=100_000, help="env steps of each of them")
+    parser.add_argument(
+        "--steps",
+        type=bounded(int, 1),
+        default=200_000,
+        help="training env steps per speed row (the default budget)",
+    )
+    parser.add_argument(
+        "--seeds", type=bounded(int, 1), default=10, help="seeds for the sample-efficiency figure"
+    )
+    parser.add_argument("--many-seeds", type=bounded(int, 1), default=100, help="seeds trained side by side")
+    parser.add_argument(
+        "--steps-per-seed", type=bounded(int, 1), default=100_000, help="env steps of each of them"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="CartPole only, 1 and 16 envs, 3 seeds; 10 seeds x 10k together"
     )

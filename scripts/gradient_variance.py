@@ -11,10 +11,8 @@ policy. The logic is :mod:`agents.studies.gradient_variance` (which the tests ca
 
 from __future__ import annotations
 
-import argparse
-
 from agents.studies.gradient_variance import format_study, plot_study, run_study
-from agents.tools.cli import run_or_exit
+from agents.tools.cli import ArgumentParser, bounded, run_or_exit
 
 ENVS = {  # env id -> (policy form, gymnasium.make kwargs)
     "ShortCorridor-v0": ("action", {}),
@@ -23,11 +21,13 @@ ENVS = {  # env id -> (policy form, gymnasium.make kwargs)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="ShortCorridor-v0", choices=sorted(ENVS))
-    parser.add_argument("--p", type=float, default=0.5, help="pi(right) on ShortCorridor-v0, in (0, 1)")
-    parser.add_argument("--episodes", type=int, default=4000, help="episodes per estimator")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--p", type=bounded(float, 0, 1), default=0.5, help="pi(right) on ShortCorridor-v0, in (0, 1)"
+    )
+    parser.add_argument("--episodes", type=bounded(int, 1), default=4000, help="episodes per estimator")
+    parser.add_argument("--seed", type=bounded(int, 0, 2**32 - 1), default=0)
     parser.add_argument("--out", default="outputs/gradient_variance", help="folder for the PNG")
     args = parser.parse_args()
     form, env_kwargs = ENVS[args.env]

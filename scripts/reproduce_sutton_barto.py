@@ -9,18 +9,18 @@ return of the last 100 episodes with its standard error over runs. The logic liv
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from agents.studies.sutton_barto import OPTIMAL_VALUE, reproduce
+from agents.tools.cli import ArgumentParser, bounded
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100, help="independent runs per curve")
-    parser.add_argument("--episodes", type=int, default=1000, help="episodes per run")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=bounded(int, 1), default=100, help="independent runs per curve")
+    parser.add_argument("--episodes", type=bounded(int, 1), default=1000, help="episodes per run")
+    parser.add_argument("--seed", type=bounded(int, 0, 2**32 - 1), default=0)
     parser.add_argument("--out", type=Path, default=Path("docs/sutton_barto"), help="output folder")
     args = parser.parse_args()
 

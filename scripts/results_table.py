@@ -10,19 +10,19 @@ extra). The logic lives in :mod:`agents.tools.results`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 from pathlib import Path
 
 import torch
 
+from agents.tools.cli import ArgumentParser, bounded
 from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, results_table, run_preset
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 per preset")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=bounded(int, 1), default=5, help="seeds 0 .. N-1 per preset")
     parser.add_argument("--long", action="store_true", help=f"also run {', '.join(LONG_PRESETS)}")
     parser.add_argument("--presets", nargs="+", help="only these presets (overrides --long)")
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"), help="markdown file to write")

@@ -13,6 +13,7 @@ a sample's discrepancy exceeds 1e-10 (float64) or 1e-4 (float32).
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,8 @@ def _validate(cfg: Any) -> None:
             f"need num_states >= 1, num_random_states >= 0 and repeats >= 1; got {cfg.num_states}, "
             f"{cfg.num_random_states}, {cfg.repeats}"
         )
+    if not math.isfinite(cfg.param_scale) or cfg.param_scale < 0:
+        raise UserError(f"param_scale={cfg.param_scale} must be a finite number >= 0 (try 1.0)")
 
 
 def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:

@@ -19,8 +19,10 @@ gets every traceback.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import functools
+import math
 import os
 import signal
 import sys
@@ -75,8 +77,9 @@ def exit_with_user_error(message: object, exit_code: int = USER_ERROR_EXIT_CODE)
     sys.exit(exit_code)
 
 
-FILE_SYSTEM_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-"""An ``OSError`` with one of these is the machine's answer to a location, not a bug."""
+FILE_SYSTEM_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
+                      errno.ENOENT, errno.ENOTDIR, errno.EISDIR}  # fmt: skip
+"""An ``OSError`` with one of these is the machine's answer to a path the user gave, not a bug."""
 
 
 def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
@@ -90,7 +93,7 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
         sys.exit(128 + signal.SIGINT)
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""
-        exit_with_user_error(f"cannot write{where}: {error.strerror} (choose another location)")
+        exit_with_user_error(f"cannot use{where}: {error.strerror} (choose another location)")
     exit_with_user_error(error, error.exit_code)
 
 
@@ -106,6 +109,32 @@ def run_or_exit(task: Callable[[], T]) -> T:
         if error.errno not in FILE_SYSTEM_ERRORS:
             raise
         exit_with(error)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` whose answer to a bad argument is one line (``error: ...``, exit 2) instead of
+    the usage block; ``--help`` still prints the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        exit_with_user_error(f"{message} (see {self.prog} --help)")
+
+
+def bounded(kind: type, low: float, high: float = math.inf) -> Callable[[str], float]:
+    """An argparse ``type``: ``kind(text)`` in ``[low, high]`` and finite, else one-line error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if not (math.isfinite(value) and low <= value <= high):
+            limits = f"in [{low}, {high}]" if math.isfinite(high) else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{text} must be {limits}")
+        return value
+
+    return parse
 
 
 def in_multirun() -> bool:
