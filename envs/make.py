@@ -3,8 +3,8 @@
 :func:`check_env_id` runs before anything is trained: an unknown id gets the closest registered
 ids, a continuous action space or an unsupported observation space gets one line saying what
 this project needs. :func:`make_env` builds one env, :func:`make_vector_env` the vector env (the
-env's own vector entry point where it has one, e.g. CartPole) wrapped in Gymnasium's
-``RecordEpisodeStatistics``.
+env's own vector entry point where it has one, e.g. CartPole) (training
+takes the episode statistics from its buffer, not from ``RecordEpisodeStatistics``).
 
 A user's own env is named as ``gymnasium.make`` accepts it, ``module:EnvId-v0``: the module is
 imported first (its ``register`` call runs), then the id is looked up. ``wrappers`` are the
@@ -172,7 +172,7 @@ def make_vector_env(
     env_kwargs: Mapping[str, Any] | None = None,
     wrappers: Wrappers = (),
 ) -> gym.vector.VectorEnv:
-    """``gymnasium.make_vec`` with ``mode`` in native|sync|async, plus episode statistics.
+    """``gymnasium.make_vec`` with ``mode`` in native|sync|async.
 
     ``native`` uses the env's own vector implementation (``vector_entry_point``) where the
     registration has one and there are no ``wrappers`` (they wrap single envs), and falls back
@@ -188,4 +188,4 @@ def make_vector_env(
         vector_kwargs={"worker": signal_safe_worker} if mode == "async" else None,
         wrappers=wrapper_functions(wrappers) or None, **(env_kwargs or {}),
     )  # fmt: skip
-    return gym.wrappers.vector.RecordEpisodeStatistics(vector_env)
+    return vector_env

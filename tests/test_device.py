@@ -28,7 +28,7 @@ def test_a_cuda_update_equals_the_cpu_update(make_config, tmp_path):
         trainer = Trainer(make_config(*overrides, f"device={device}", f"run_dir={tmp_path / device}"))
         assert trainer.agent.policy.param.device.type == device
         for _ in range(3):  # three updates: Adam's state lives on the device too
-            trainer.buffer.finished = list(episodes)
+            trainer.buffer.load_state_dict({**trainer.buffer.state_dict(), "finished": episodes})
             trainer._update(1.0)
         weights[device] = trainer.agent.policy.param.detach().cpu()
         assert np.array_equal(trainer.actor.param, weights[device].numpy())  # acting reads a host copy

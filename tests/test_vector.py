@@ -40,11 +40,12 @@ def test_autoreset_step_is_skipped_and_returns_are_exact(mode):
     finished_returns = []
     for _ in range(12):
         actions = np.zeros(2, dtype=np.int64)
-        next_obs, rewards, active, finished = runner.step(actions)
+        next_obs, rewards, active, ended = runner.step(actions)
         buffer.store(obs, actions, rewards, active)
-        if finished.env_ids.size:
-            buffer.finish(finished.env_ids)
+        if ended.size:
+            finished = buffer.finish(ended)
             finished_returns += finished.returns.tolist()
+            assert finished.lengths.tolist() == [3] * ended.size
         obs = next_obs
     runner.close()
     # 12 vector steps = 3 episodes of 3 steps + 3 reset steps per sub-env
@@ -57,12 +58,17 @@ def test_autoreset_step_is_skipped_and_returns_are_exact(mode):
 
 def test_single_runner_matches_the_vector_runner():
     single = SingleEnvRunner("test/Staircase-v0")
-    single.reset(seed=0)
+    obs = single.reset(seed=0)
+    buffer = EpisodeBuffer(1, (1,), np.float64)
     returns = []
     for _ in range(9):
-        _obs, _rewards, active, finished = single.step(np.zeros(1, dtype=np.int64))
+        actions = np.zeros(1, dtype=np.int64)
+        obs_next, rewards, active, ended = single.step(actions)
         assert active.all()
-        returns += finished.returns.tolist()
+        buffer.store(obs, actions, rewards, active)
+        obs = obs_next
+        if ended.size:
+            returns += buffer.finish(ended).returns.tolist()
     assert returns == [6.0, 6.0, 6.0]
 
 
@@ -116,9 +122,46 @@ def test_buffer_compacts_and_grows_without_mixing_episodes():
         autoreset = np.zeros(num_envs, dtype=bool)
         autoreset[ended] = True
         if buffer.num_finished >= 5:
-            finished_got += [ep[0].tolist() for ep in buffer.finished]
+            finished_got += [ep[0].tolist() for ep in buffer.finished_episodes()]
             buffer.get()
-    finished_got += [ep[0].tolist() for ep in buffer.finished]
+    finished_got += [ep[0].tolist() for ep in buffer.finished_episodes()]
     assert finished_got == finished_expected and len(finished_got) > 100
     assert [buffer.in_progress(e)[0].tolist() for e in range(num_envs)] == expected
-    assert buffer.obs.shape[0] <= 4 * 40  # bounded by the longest episode, not by 3000 steps
+    # bounded by the rows of the episodes awaiting get (5 x at most 40) and in progress, not by 3000 steps
+    assert buffer.obs.shape[0] <= 2 * 256
+
+
+@pytest.mark.parametrize(
+    ("env_id", "num_envs"), [("CartPole-v1", 7), ("Acrobot-v1", 3), ("FrozenLake-v1", 4)]
+)
+def test_episode_statistics_from_the_buffer_equal_gymnasiums_wrapper(env_id, num_envs):
+    """The buffer's returns and lengths are RecordEpisodeStatistics' numbers, bit for bit: the
+    same vector env twice, one wrapped, the same random actions."""
+    plain = VectorEnvRunner(env_id, num_envs, "native")
+    wrapped = gym.wrappers.vector.RecordEpisodeStatistics(gym.make_vec(env_id, num_envs=num_envs))
+    space = plain.single_observation_space
+    buffer = EpisodeBuffer(num_envs, space.shape, space.dtype, capacity=8)
+    obs = plain.reset(seed=3)
+    wrapped.reset(seed=3)
+    rng = np.random.default_rng(0)
+    ours, theirs = [], []
+    for _ in range(1100):
+        actions = rng.integers(0, int(wrapped.single_action_space.n), num_envs)
+        next_obs, rewards, active, ended = plain.step(actions)
+        buffer.store(obs, actions, rewards, active)
+        obs = next_obs
+        if ended.size:
+            finished = buffer.finish(ended)
+            ours += zip(
+                finished.env_ids.tolist(), finished.returns.tolist(), finished.lengths.tolist(), strict=True
+            )
+        *_, infos = wrapped.step(actions)
+        if "episode" in infos:
+            done = np.flatnonzero(infos["_episode"])
+            episode = infos["episode"]
+            theirs += zip(
+                done.tolist(), episode["r"][done].tolist(), episode["l"][done].tolist(), strict=True
+            )
+        if buffer.num_finished > 5:
+            buffer.get()
+    assert ours == theirs and len(ours) >= 2 * num_envs

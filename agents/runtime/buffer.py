@@ -1,22 +1,42 @@
-"""Episode storage for vector envs: ``store`` every step, ``finish`` an episode, ``get`` a batch.
+"""Episode storage for vector envs: ``store`` every step, ``finish`` episodes, ``get`` a batch.
 
 REINFORCE is Monte Carlo, so it learns from complete episodes only. The buffer is time-major,
 like a rollout buffer: each vector step writes one row ``[num_envs, ...]`` of observations,
 actions and rewards (three contiguous copies, however many sub-envs there are), and sub-env
-``e``'s episode in progress is rows ``[start[e], t)`` of column ``e``. When it ends, those rows
-are copied out to the finished list and ``start[e]`` moves on. A row where a sub-env was not
-active (Gymnasium's NEXT_STEP autoreset: that call only reset it) is written but lies before the
-sub-env's next ``start``, so it is never part of an episode.
+``e``'s episode in progress is rows ``[start[e], t)`` of column ``e``. When episodes end,
+:meth:`EpisodeBuffer.finish` records each as ``(column, first row, end row)`` in one array write
+(no per-episode Python work, no copy) and :meth:`EpisodeBuffer.get` gathers all of them with one
+fancy index per array. A row where a sub-env was not active (Gymnasium's NEXT_STEP autoreset:
+that call only reset it) is written but lies before the sub-env's next ``start``, so it is never
+part of an episode.
 
-When the rows run out, the rows still needed (from the oldest episode in progress on) move to
-the front; if that frees less than half the rows, the capacity doubles. So memory grows only
-with the longest episode (and the batch), never with the total number of steps, and the
-compaction's copying costs O(1) per step on average.
+The episode statistics come from here too (no ``RecordEpisodeStatistics`` wrapper): each
+column's undiscounted return is summed as its rewards are stored, in the same order and float64
+precision as Gymnasium's wrapper, so the numbers are the same (``tests/test_vector.py``).
+
+When the rows run out, the rows still needed (from the oldest episode in progress or awaiting
+``get``) move to the front; if that frees less than half the rows, the capacity doubles. So
+memory grows only with the longest episode (and the batch), never with the total number of
+steps, and the compaction's copying costs O(1) per step on average.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass
+class Finished:
+    """Episodes that ended on one vector step."""
+
+    env_ids: np.ndarray
+    """Sub-envs (columns) whose episode ended, ``[n]``."""
+    returns: np.ndarray
+    """Their undiscounted returns ``sum_t R_{t+1}``, ``[n]`` float64."""
+    lengths: np.ndarray
+    """Their lengths in steps, ``[n]`` int64."""
 
 
 class EpisodeBuffer:
@@ -39,11 +59,12 @@ class EpisodeBuffer:
         """Rows written; the next ``store`` writes row ``t``."""
         self.start = np.zeros(num_envs, dtype=np.int64)
         """First row of each sub-env's episode in progress."""
-        self.finished: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-
-    @property
-    def num_finished(self) -> int:
-        return len(self.finished)
+        self.episode_return = np.zeros(num_envs)
+        """Undiscounted return of each sub-env's episode in progress so far."""
+        self.done = np.zeros((16, 3), dtype=np.int64)
+        """Rows ``[:num_finished]``: ``(column, first row, end row)`` of each finished episode."""
+        self.num_finished = 0
+        """Finished episodes awaiting :meth:`get`."""
 
     @property
     def length(self) -> np.ndarray:
@@ -61,10 +82,14 @@ class EpisodeBuffer:
             if not active[0]:
                 return
             self.obs[row, 0], self.actions[row, 0], self.rewards[row, 0] = obs[0], actions[0], rewards[0]
+            self.episode_return[0] += rewards[0]
         else:
             self.obs[row], self.actions[row], self.rewards[row] = obs, actions, rewards
-            if not active.all():
+            if active.all():
+                self.episode_return += self.rewards[row]
+            else:
                 self.start[~active] = row + 1
+                np.add(self.episode_return, self.rewards[row], out=self.episode_return, where=active)
         self.t = row + 1
 
     def in_progress(self, env: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,27 +97,76 @@ class EpisodeBuffer:
         rows = slice(int(self.start[env]), self.t)
         return self.obs[rows, env], self.actions[rows, env], self.rewards[rows, env]
 
-    def finish(self, env_ids: np.ndarray) -> None:
-        """Move the episodes of ``env_ids`` (which just ended) to the finished list."""
-        for env in env_ids.tolist():
-            self.finished.append(tuple(part.copy() for part in self.in_progress(env)))  # type: ignore[arg-type]
-            self.start[env] = self.t
+    def finish(self, env_ids: np.ndarray) -> Finished:
+        """Mark the episodes in progress of ``env_ids`` (which just ended) finished; returns their
+        undiscounted returns and lengths."""
+        count = len(env_ids)
+        if self.num_finished + count > len(self.done):
+            self.done = np.concatenate([self.done, np.zeros((len(self.done) + count, 3), dtype=np.int64)])
+        records = self.done[self.num_finished : self.num_finished + count]
+        records[:, 0], records[:, 1], records[:, 2] = env_ids, self.start[env_ids], self.t
+        self.num_finished += count
+        finished = Finished(np.asarray(env_ids), self.episode_return[env_ids], records[:, 2] - records[:, 1])
+        self.start[env_ids] = self.t
+        self.episode_return[env_ids] = 0.0
+        return finished
 
     def drop_in_progress(self) -> None:
         """Forget the episodes in progress (the envs were reset)."""
         self.start[:] = self.t
+        self.episode_return[:] = 0.0
 
     def get(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Finished episodes end to end: ``obs, actions, rewards, dones``; clears the list."""
-        obs, actions, rewards = (np.concatenate(parts) for parts in zip(*self.finished, strict=False))
-        dones = np.zeros(actions.shape[0], dtype=bool)
-        dones[np.cumsum([len(a) for _, a, _ in self.finished]) - 1] = True
-        self.finished = []
+        """Finished episodes end to end, in the order they ended: ``obs, actions, rewards, dones``;
+        clears them."""
+        obs, actions, rewards, dones, _ = self._gather(self.done[: self.num_finished])
+        self.num_finished = 0
         return obs, actions, rewards, dones
+
+    def get_columns(self, columns: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The finished episodes of the columns where ``columns`` (bool ``[num_envs]``) is True,
+        ordered by column (then by when they ended): ``obs, actions, rewards, dones`` and each
+        step's column; the other columns' finished episodes stay."""
+        taken = self._take(columns)
+        return self._gather(taken[np.argsort(taken[:, 0], kind="stable")])
+
+    def discard_columns(self, columns: np.ndarray) -> None:
+        """Forget the finished episodes of the columns where ``columns`` is True."""
+        self._take(columns)
+
+    def _take(self, columns: np.ndarray) -> np.ndarray:
+        """Remove and return the records of the finished episodes of ``columns``."""
+        records = self.done[: self.num_finished]
+        chosen = columns[records[:, 0]]
+        taken, kept = records[chosen], records[~chosen]
+        self.done[: len(kept)] = kept
+        self.num_finished = len(kept)
+        return taken
+
+    def _gather(self, records: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The episodes ``records`` (``(column, first row, end row)`` each) end to end, with one
+        gather per array: episode ``i``'s ``k``-th step is element ``(b_i + k, c_i)``."""
+        env, begin, end = records.T
+        lengths = end - begin
+        ends = np.cumsum(lengths)  # position after each episode in the flat batch
+        rows = np.arange(ends[-1]) + np.repeat(begin - (ends - lengths), lengths)
+        columns = np.repeat(env, lengths)
+        flat = rows * self.num_envs + columns  # element (row, column) of the [rows * columns] arrays
+        dones = np.zeros(ends[-1], dtype=bool)
+        dones[ends - 1] = True
+        obs = self.obs.reshape(-1, *self.obs.shape[2:])
+        return obs[flat], self.actions.reshape(-1)[flat], self.rewards.reshape(-1)[flat], dones, columns
+
+    def finished_episodes(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Views ``(obs, actions, rewards)`` of each finished episode awaiting :meth:`get`."""
+        return [
+            (self.obs[begin:end, env], self.actions[begin:end, env], self.rewards[begin:end, env])
+            for env, begin, end in self.done[: self.num_finished].tolist()
+        ]
 
     def _make_room(self) -> None:
         """Move the rows still needed to the front; double the capacity if that frees too little."""
-        oldest = int(self.start.min())
+        oldest = int(min(self.start.min(), self.done[: self.num_finished, 1].min(initial=self.t)))
         capacity = self.obs.shape[0]
         self._move_to_front(oldest, 2 * capacity if self.t - oldest > capacity // 2 else capacity)
 
@@ -105,6 +179,7 @@ class EpisodeBuffer:
             new[:kept] = old[oldest : self.t]
             setattr(self, name, new)
         self.start -= oldest
+        self.done[: self.num_finished, 1:] -= oldest
         self.t = kept
 
     def state_dict(self) -> dict[str, object]:
@@ -115,18 +190,30 @@ class EpisodeBuffer:
             "actions": self.actions[oldest : self.t].copy(),
             "rewards": self.rewards[oldest : self.t].copy(),
             "start": self.start - oldest,
-            "finished": [list(parts) for parts in self.finished],
+            "finished": [[part.copy() for part in episode] for episode in self.finished_episodes()],
         }
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        rows = len(state["actions"])  # type: ignore[arg-type]
+        """Restore :meth:`state_dict`: the finished episodes go end to end down column 0, the rows
+        in progress after them; the returns in progress are summed again in their order."""
+        finished = [[np.asarray(part) for part in episode] for episode in state["finished"]]  # type: ignore[union-attr]
+        ends = np.cumsum([0, *(len(actions) for _, actions, _ in finished)])
+        front, rows = int(ends[-1]), len(state["actions"])  # type: ignore[arg-type]
         capacity = self.obs.shape[0]
-        while capacity <= rows:
+        while capacity <= front + rows:
             capacity *= 2
-        self.t, self.start = 0, np.zeros(self.num_envs, dtype=np.int64)
+        self.t, self.start, self.num_finished = 0, np.zeros(self.num_envs, dtype=np.int64), 0
         self._move_to_front(0, capacity)
-        for name in ("obs", "actions", "rewards"):
-            getattr(self, name)[:rows] = np.asarray(state[name])
-        self.t = rows
-        self.start = np.asarray(state["start"]).astype(np.int64)
-        self.finished = [tuple(np.asarray(p) for p in parts) for parts in state["finished"]]  # type: ignore[union-attr,misc]
+        for part, name in enumerate(("obs", "actions", "rewards")):
+            array = getattr(self, name)
+            for episode, begin in zip(finished, ends, strict=False):
+                array[begin : begin + len(episode[part]), 0] = episode[part]
+            array[front : front + rows] = np.asarray(state[name])
+        self.t = front + rows
+        self.start = np.asarray(state["start"]).astype(np.int64) + front
+        self.done = np.zeros((max(16, len(finished)), 3), dtype=np.int64)
+        self.done[: len(finished), 1], self.done[: len(finished), 2] = ends[:-1], ends[1:]
+        self.num_finished = len(finished)
+        in_progress = np.arange(self.t)[:, None] >= self.start  # [t, num_envs]
+        summed = np.cumsum(np.where(in_progress, self.rewards[: self.t], 0.0), axis=0)  # in step order
+        self.episode_return = summed[-1] if self.t else np.zeros(self.num_envs)

@@ -1,12 +1,12 @@
 """Stepping envs in batches: one interface for a single env and for a Gymnasium vector env.
 
-Both runners take a batch of actions and return ``(next_obs, rewards, active, finished)``:
+Both runners take a batch of actions and return ``(next_obs, rewards, active, ended)``:
 
 * ``active[i]`` is False when sub-env ``i``'s step was not a transition. Gymnasium 1.x vector
   envs autoreset in NEXT_STEP mode: the call after an episode ends only resets that sub-env
   (its action is ignored, its reward is 0), so the trainer must not store it.
-* ``finished`` lists the sub-envs whose episode ended with this step, with their undiscounted
-  return and length (from Gymnasium's ``RecordEpisodeStatistics`` for vector envs).
+* ``ended`` lists the sub-envs whose episode ended with this step (the buffer, which stores
+  every reward anyway, sums their returns and lengths: :mod:`agents.runtime.buffer`).
 
 :class:`SingleEnvRunner` drives one ``gym.make`` env and resets it by hand; it exists because a
 1-env vector env costs more per step than the env itself (see ``scripts/benchmark.py``).
@@ -22,7 +22,6 @@ resumes with fresh episodes (seeded from the run seed and the env-step counter).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,17 +29,8 @@ import numpy as np
 from agents.runtime.buffer import EpisodeBuffer
 from envs.make import Wrappers, make_env, make_vector_env
 
-
-@dataclass
-class Finished:
-    """Episodes that ended on this step."""
-
-    env_ids: np.ndarray
-    returns: np.ndarray
-    lengths: np.ndarray
-
-
-NO_EPISODE = Finished(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
+NOTHING_ENDED = np.zeros(0, dtype=np.int64)
+ONE_ENDED = np.zeros(1, dtype=np.int64)
 
 
 class SingleEnvRunner:
@@ -55,7 +45,6 @@ class SingleEnvRunner:
         self.single_observation_space = self.env.observation_space
         self.active = np.ones(1, dtype=bool)
         self.reward = np.zeros(1)  # reused each step: the trainer copies it into its buffer at once
-        self.episode_return, self.episode_length = 0.0, 0
         self.episode_start: dict[str, Any] = {}
 
     def _reset(self, seed: int | None = None) -> Any:
@@ -65,7 +54,6 @@ class SingleEnvRunner:
         else:
             self.episode_start = {"rng": self.env.unwrapped.np_random.bit_generator.state}
         obs, _ = self.env.reset(seed=seed)
-        self.episode_return, self.episode_length = 0.0, 0
         return obs
 
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -87,29 +75,22 @@ class SingleEnvRunner:
             self.env.unwrapped.np_random.bit_generator.state = start["rng"]
             obs = self._reset()
         for action in np.asarray(actions_in_progress).tolist():
-            obs, reward, _, _, _ = self.env.step(int(action))
-            self.episode_return += float(reward)
-            self.episode_length += 1
+            obs, _, _, _, _ = self.env.step(int(action))
         return np.asarray(obs)[None]
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check
         self.reward[0] = reward
-        self.episode_return += float(reward)
-        self.episode_length += 1
-        finished = NO_EPISODE
         if terminated or truncated:
-            finished = Finished(np.zeros(1, dtype=np.int64), np.array([self.episode_return]),
-                                np.array([self.episode_length]))  # fmt: skip
-            obs = self._reset()
-        return np.asarray(obs)[None], self.reward, self.active, finished
+            return np.asarray(self._reset())[None], self.reward, self.active, ONE_ENDED
+        return np.asarray(obs)[None], self.reward, self.active, NOTHING_ENDED
 
     def close(self) -> None:
         self.env.close()
 
 
 class VectorEnvRunner:
-    """A Gymnasium vector env (native, sync or async) with episode statistics."""
+    """A Gymnasium vector env (native, sync or async); the buffer keeps the episode statistics."""
 
     def __init__(
         self, env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None,
@@ -133,16 +114,11 @@ class VectorEnvRunner:
         buffer.drop_in_progress()
         return self.reset(seed=seed)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Finished]:
-        obs, rewards, terminated, truncated, infos = self.envs.step(actions)
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         active = ~self.autoreset  # False: this call only reset that sub-env
         self.autoreset = terminated | truncated
-        ended = np.flatnonzero(self.autoreset & active)
-        finished = NO_EPISODE
-        if ended.size:
-            episode = infos["episode"]
-            finished = Finished(ended, episode["r"][ended].astype(np.float64), episode["l"][ended])
-        return obs, np.asarray(rewards, dtype=np.float64), active, finished
+        return obs, np.asarray(rewards, dtype=np.float64), active, np.flatnonzero(self.autoreset & active)
 
     def close(self) -> None:
         self.envs.close()

@@ -33,7 +33,7 @@ from agents.core.score_check import check_batch_gradients
 from agents.errors import RunInterrupted, UserError, describe
 from agents.runtime import tags
 from agents.runtime.acting import Actor, SeedActor
-from agents.runtime.buffer import EpisodeBuffer
+from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import AgentParts, build_agent, resolve_device
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
@@ -46,7 +46,7 @@ from agents.runtime.evaluation import TrainingEvaluation
 from agents.runtime.logger import Logger
 from agents.runtime.restore import load_matching
 from agents.runtime.run_lock import RunFolderLock
-from agents.runtime.runners import Finished, make_runner
+from agents.runtime.runners import make_runner
 from agents.runtime.sizes import check_sizes
 from envs.make import EnvInfo, check_env_id
 
@@ -231,7 +231,7 @@ class Trainer:
     def step(self, actions: np.ndarray) -> None:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         try:
-            next_obs, rewards, active, finished = self.envs.step(actions)
+            next_obs, rewards, active, ended = self.envs.step(actions)
         except Exception as error:  # the user's env raised: keep what was learned, say where
             self.fail_in_env(describe(error), error)
         if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
@@ -241,12 +241,11 @@ class Trainer:
             )
         self.buffer.store(self.obs, actions, rewards, active)
         self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
-        if finished.env_ids.size:
-            self.buffer.finish(finished.env_ids)
-            self._log_episodes(finished)
+        if ended.size:
+            self._log_episodes(self.buffer.finish(ended))
             self.reached = self._target_reached()  # checked per episode: "steps to 475" is exact
         self.obs = next_obs
-        if len(self.buffer.finished) >= self.cfg.agent.episodes_per_update:
+        if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
             try:
                 self._update(time.perf_counter() - self.start)
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check

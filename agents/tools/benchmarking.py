@@ -48,7 +48,8 @@ def raw_env_steps_per_second(
             steps += 1000
         return steps / (time.perf_counter() - start)
     envs = make_vector_env(env_id, num_envs, "native")
-    envs = envs if with_stats else envs.unwrapped
+    if with_stats:
+        envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     envs.reset(seed=0)
     envs.action_space.seed(0)
     steps, start = 0, time.perf_counter()
