@@ -62,13 +62,14 @@ def test_every_listed_env_maps_to_an_existing_preset_for_that_env():
     assert presets, "configs/env_presets.yaml lists no env"
     for env, names in presets.items():
         for name in names:
-            assert name in PRESETS
-            assert f"\nenv: {env}\n" in (EXPERIMENT_DIR / f"{name}.yaml").read_text()
+            assert name in PRESETS or (name == "none" and name is names[0])
+            if name != "none":
+                assert f"\nenv: {env}\n" in (EXPERIMENT_DIR / f"{name}.yaml").read_text()
 
 
 def test_agent_policy_on_the_command_line_picks_the_preset_of_that_form():
     for env, names in env_presets(CONFIG_DIR).items():
-        for name in names:
+        for name in (name for name in names if name != "none"):
             form = preset_policy(name, CONFIG_DIR)
             chosen = with_env_preset([f"env={env}", f"agent.policy={form}"], CONFIG_DIR).name
             assert chosen is not None and preset_policy(chosen, CONFIG_DIR) == form
@@ -76,13 +77,18 @@ def test_agent_policy_on_the_command_line_picks_the_preset_of_that_form():
 
 
 def test_env_override_applies_its_preset_and_the_command_line_still_wins():
-    env, (name, *_) = next(iter(env_presets(CONFIG_DIR).items()))
+    env, name = "Acrobot-v1", env_presets(CONFIG_DIR)["Acrobot-v1"][0]
     preset = compose_train_config([f"experiment={name}"], env_presets=False)
     plain = compose_train_config([f"env={env}", "experiment=none"])
     auto = compose_train_config([f"env={env}"])
     assert auto.agent == preset.agent and auto.agent != plain.agent
     override = compose_train_config([f"env={env}", "agent.lr=0.123"])
     assert override.agent.lr == 0.123 and override.agent.gamma == preset.agent.gamma
+
+
+def test_none_first_keeps_the_generic_defaults_for_the_default_form():
+    assert with_env_preset(["env=CartPole-v1"], CONFIG_DIR).name is None  # listed as [none, cartpole_mlp]
+    assert with_env_preset(["env=CartPole-v1", "agent.policy=mlp"], CONFIG_DIR).name == "cartpole_mlp"
 
 
 def test_an_env_without_a_preset_gets_the_generic_defaults():
@@ -92,7 +98,7 @@ def test_an_env_without_a_preset_gets_the_generic_defaults():
 
 
 def test_preset_choice_says_which_and_how():
-    env, (name, *_) = next(iter(env_presets(CONFIG_DIR).items()))
+    env, name = "Acrobot-v1", env_presets(CONFIG_DIR)["Acrobot-v1"][0]
     auto = with_env_preset([f"env={env}", "seed=3"], CONFIG_DIR)
     assert auto.overrides == [f"experiment={name}", f"env={env}", "seed=3"]
     assert (
@@ -108,7 +114,7 @@ def test_preset_choice_says_which_and_how():
 @pytest.mark.parametrize(
     ("override", "line"),
     [
-        ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole?"),
+        ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),
         ("experiment=taxi,acrobt", "experiment=acrobt is not a preset (did you mean acrobot?"),
         ("+experiment=zzz", "experiment=zzz is not a preset (presets: acrobot, cartpole"),
     ],

@@ -34,7 +34,8 @@ def preset_names(config_dir: str | Path) -> list[str]:
 
 def env_presets(config_dir: str | Path) -> dict[str, list[str]]:
     """``env id -> [preset, ...]`` from ``<config_dir>/env_presets.yaml`` (empty if absent); the
-    first preset is the env's default, the others serve other policy forms."""
+    first preset is the env's default (``none``: the generic defaults), the others serve other
+    policy forms."""
     path = Path(config_dir) / INDEX_FILE
     if not path.is_file():
         return {}
@@ -56,8 +57,9 @@ def preset_for(env: str, policy: str | None, config_dir: str | Path) -> str | No
     names ``agent.policy``, the first listed one for that form (None: generic defaults)."""
     names = env_presets(config_dir).get(env, [])
     if policy is None:
-        return names[0] if names else None
-    return next((name for name in names if preset_policy(name, config_dir) == policy), None)
+        return names[0] if names and names[0] not in NO_PRESET else None
+    tuned = (name for name in names if name not in NO_PRESET and preset_policy(name, config_dir) == policy)
+    return next(tuned, None)
 
 
 def _override_value(overrides: list[str], key: str) -> str | None:

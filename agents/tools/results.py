@@ -23,6 +23,7 @@ EXPERIMENT_DIR = Path(CONFIG_DIR) / "experiment"
 
 QUICK_PRESETS = (
     "cartpole",
+    "cartpole_mlp",
     "acrobot",
     "frozenlake",
     "frozenlake_slippery",
