@@ -186,14 +186,14 @@ def test_variance_study_bias_within_standard_errors_and_baseline_helps(tmp_path)
 def test_gradient_variance_script(tmp_path):
     script = str(ROOT / "scripts" / "gradient_variance.py")
     completed = subprocess.run(
-        [sys.executable, script, "--episodes", "200", "--out", str(tmp_path)],
+        [sys.executable, script, "episodes=200", f"out={tmp_path}"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert "exact grad J(theta) = [+2.0000, -2.0000]" in completed.stdout
     assert (tmp_path / "gradient_variance.png").is_file()
     bad = subprocess.run(
-        [sys.executable, script, "--p", "1.5"],
+        [sys.executable, script, "p=1.5"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip() == "error: p=1.5 must lie strictly between 0 and 1"

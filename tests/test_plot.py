@@ -83,7 +83,7 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
 
 def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
     process = subprocess.run(
-        [sys.executable, str(PLOT), str(tmp_path / "nothing")], capture_output=True, text=True
+        [sys.executable, str(PLOT), f"runs={tmp_path / 'nothing'}"], capture_output=True, text=True
     )
     assert process.returncode == USER_ERROR_EXIT_CODE
     expected = f"error: {tmp_path / 'nothing'} does not exist (pass run or sweep folders, e.g. multirun/"
@@ -91,7 +91,7 @@ def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
 
 
 def test_plot_rejects_a_window_below_one(tmp_path):
-    with pytest.raises(UserError, match=r"^--window=0 must be >= 1"):
+    with pytest.raises(UserError, match=r"^window=0 must be >= 1"):
         plot_runs([tmp_path], window=0)
 
 

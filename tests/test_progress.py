@@ -3,6 +3,7 @@ to the console and to the run's train.log."""
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -34,7 +35,12 @@ def test_lines_on_the_console_and_in_train_log(tmp_path):
     assert "it/s" not in done.stderr  # no bar
 
 
-def test_nothing_from_the_api_and_never_with_zero(tmp_path, capsys):
+def test_nothing_from_the_api_and_never_with_zero(tmp_path, capsys, monkeypatch):
+    """The lines go through :mod:`logging`: a program that configured no logging (as a fresh Python
+    has none; an in-process Hydra app earlier in this test session left its own) sees nothing."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)
     agents.train("CartPole-v1", "logging.progress_bar=false", "logging.print_every_seconds=0.01",
                  "budget.total_env_steps=3000", f"run_dir={tmp_path}")  # fmt: skip
     assert capsys.readouterr() == ("", "")

@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import errno
 import functools
+import itertools
 import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -35,7 +36,7 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
@@ -44,8 +45,17 @@ from agents.tools.presets import with_env_preset
 
 T = TypeVar("T")
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
-"""The project's ``configs/`` folder (absolute, so scripts may live anywhere)."""
+
+def _config_dir() -> str:
+    """``configs/`` of a source checkout; in an installed wheel the same files, shipped as the package
+    data of ``agents.conf`` (``pyproject.toml`` maps it to ``configs/``)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "conf"
+    return str(installed if (installed / "train.yaml").is_file() else package.parent / "configs")
+
+
+CONFIG_DIR = _config_dir()
+"""The project's config folder (absolute, so scripts and the console command run from anywhere)."""
 
 
 def compose_train_config(
@@ -307,3 +317,70 @@ def hydra_main(
         return main
 
     return decorate
+
+
+S = TypeVar("S")
+
+
+def field_docs(schema: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass (read from its source, as the YAML comments
+    repeat them), first line only."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(schema)).body[0].body
+    docs = {}
+    for node, after in itertools.pairwise(body):
+        documented = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and documented:
+            docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
+
+
+def options_help(schema: type, usage: str) -> str:
+    """``--help`` of a :func:`parse_options` program: usage, then each key, its default and meaning."""
+    defaults = OmegaConf.to_container(OmegaConf.structured(schema))
+    lines = [f"usage: {usage}", "", "keys (key=value; lists as key=[a,b]):"]
+    for key, doc in field_docs(schema).items():
+        lines.append(f"  {key}={defaults[key]}".ljust(30) + f"  {doc}")
+    return "\n".join(lines)
+
+
+def parse_options(
+    schema: type[S], argv: Sequence[str], usage: str, bounds: Mapping[str, tuple[float, float]] | None = None
+) -> S:
+    """``key=value`` arguments over the dataclass ``schema``, the one command-line style of every
+    program here (the Hydra apps take the same form). Values are parsed as YAML, as Hydra parses
+    them (``runs=[a,b]``, ``long=true``); ``--help`` lists the keys. A mistake prints one line and
+    exits 2.
+
+    :param usage: the usage line for ``--help``.
+    :param bounds: ``key -> (low, high)``: the value must be finite and within them.
+    :return: an instance of ``schema``.
+    """
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(options_help(schema, usage))
+        sys.exit(0)
+    fields = list(field_docs(schema))
+    base = OmegaConf.structured(schema)
+    dotlist = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            exit_with_user_error(f"{arg!r} is not key=value (usage: {usage})")
+        if key.split(".")[0] not in fields:
+            exit_with_user_error(unknown_key_message(key, fields))
+        if isinstance(base.get(key), ListConfig) and not value.startswith("["):
+            value = f"[{value}]"  # one item: runs=outputs/x means runs=[outputs/x]
+        dotlist.append(f"{key}={value}")
+    try:
+        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(dotlist))
+        OmegaConf.to_container(cfg, throw_on_missing=True)
+    except OmegaConfBaseException as error:
+        exit_with_user_error(composition_message(error))
+    for key, (low, high) in (bounds or {}).items():
+        value = cfg[key]
+        if not (math.isfinite(value) and low <= value <= high):
+            limits = f"in [{low}, {high}]" if math.isfinite(high) else f">= {low}"
+            exit_with_user_error(f"{key}={value} must be {limits}")
+    return OmegaConf.to_object(cfg)

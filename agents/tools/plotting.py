@@ -217,7 +217,7 @@ def plot_runs(paths: list[Path], out: Path | None = None, window: int = 20) -> t
     :param window: episodes in each curve's moving mean.
     """
     if window < 1:
-        raise UserError(f"--window={window} must be >= 1 (episodes in the moving mean)")
+        raise UserError(f"window={window} must be >= 1 (episodes in the moving mean)")
     loaded = {path: load_run(path) for path in find_run_dirs(paths)}
     runs = [run for run in loaded.values() if run is not None]
     skipped = [path for path, run in loaded.items() if run is None]

@@ -34,7 +34,7 @@ QUICK_PRESETS = (
 )
 """Presets that train 5 seeds in a few minutes on 2 cores (``scripts/results_table.py``'s default)."""
 LONG_PRESETS = ("lunarlander",)
-"""Presets that take much longer (``--long``; 1M steps a seed) and need the ``box2d`` extra."""
+"""Presets that take much longer (``long=true``; 1M steps a seed) and need the ``box2d`` extra."""
 
 
 @dataclass

@@ -1,0 +1,229 @@
+"""The command-line programs, one function each: ``scripts/*.py`` and the ``softmax-reinforce``
+console command (:mod:`agents.tools.console`) both call these.
+
+Each imports what its work needs inside the function, so ``--help`` and a mistyped key answer
+before TensorBoard, Gymnasium's envs or matplotlib are loaded (``scripts/benchmark.py`` times it).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from agents.runtime.config import register_configs
+from agents.tools.cli import exit_with_user_error, hydra_main, parse_options, run_or_exit
+
+
+def _train(cfg: DictConfig) -> float:
+    from agents.runtime.run import train as run_training
+
+    return run_training(cfg).final_mean_return
+
+
+def _preflight(cfg: DictConfig) -> object:
+    from agents.runtime.trainer import preflight
+
+    return preflight(cfg)
+
+
+def train() -> None:
+    """``train env=CartPole-v1 [key=value ...]`` (``-m`` for sweeps: every job is checked before the
+    first runs). The task returns the final mean return, the metric hyperparameter sweepers optimise."""
+    register_configs()
+    hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
+
+
+def _evaluate(cfg: DictConfig) -> float:
+    from agents.runtime.evaluation import evaluate as run_evaluation
+
+    return run_evaluation(cfg).modes["greedy"].mean
+
+
+def evaluate() -> None:
+    """``evaluate checkpoint=<run dir> [episodes=10] [video=true]``: greedy and sampled returns, a CSV."""
+    from agents.runtime.evaluation import register_evaluate_config
+
+    register_evaluate_config()
+    hydra_main(config_name="evaluate")(_evaluate)()
+
+
+def _compare_gradients(cfg: DictConfig) -> None:
+    from agents.studies.gradient_check import compare_gradients as compare
+    from agents.studies.gradient_check import format_report
+
+    report = compare(cfg)
+    print(format_report(report))
+    if not report.passed:
+        sys.exit(1)
+
+
+def compare_gradients() -> None:
+    """``compare-gradients env=CartPole-v1 [agent.policy=action] [checkpoint=<run dir>]``: the
+    closed-form score against autograd; exit 1 when a sample differs by more than the tolerance."""
+    from agents.studies.gradient_check import register_compare_config
+
+    register_configs()
+    register_compare_config()
+    hydra_main(config_name="compare")(_compare_gradients)()
+
+
+@dataclass
+class PlotOptions:
+    """``plot runs=[<run or sweep folder>,...] [out=<stem>] [window=20]``."""
+
+    runs: list[str] = field(default_factory=list)
+    """Run or sweep folders, searched for event files (one folder: runs=multirun/CartPole-v1/<time>)."""
+    out: str | None = None
+    """Figure path stem (writes <out>.png and <out>.svg); null = <first folder>/returns."""
+    window: int = 20
+    """Episodes in each curve's moving mean."""
+
+
+def plot(argv: Sequence[str] | None = None) -> None:
+    """Learning curves of runs and sweeps (seeds aggregated), the PNG/SVG and the final table."""
+    usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=20]"
+    options = parse_options(PlotOptions, _args(argv), usage, {"window": (1, math.inf)})
+    from agents.tools.plotting import plot_runs
+
+    if not options.runs:
+        exit_with_user_error("runs= is empty (pass runs=<run or sweep folder> or runs=[a,b])")
+    out = Path(options.out) if options.out else None
+    table, files = run_or_exit(lambda: plot_runs([Path(run) for run in options.runs], out, options.window))
+    print(table)
+    print("figures: " + "  ".join(map(str, files)))
+
+
+@dataclass
+class ResultsTableOptions:
+    """``results-table [seeds=5] [long=true] [presets=[cartpole,taxi]] [out=docs/results.md]``."""
+
+    seeds: int = 5
+    """Seeds 0 .. N-1 per preset."""
+    long: bool = False
+    """Also run the long presets (LunarLander: 1M steps a seed, needs the box2d extra)."""
+    presets: list[str] = field(default_factory=list)
+    """Only these presets (empty: the quick ones, plus the long ones with long=true)."""
+    out: str | None = None
+    """Markdown file to write; null = a new run folder, outputs/results_table/<time>/results.md."""
+
+
+def results_table(argv: Sequence[str] | None = None) -> None:
+    """Train every preset with N seeds, print and write the markdown results table."""
+    usage = "results-table [seeds=5] [long=true] [presets=[a,b]] [out=docs/results.md]"
+    options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, math.inf)})
+    import os
+    import platform
+
+    import torch
+
+    from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, run_preset
+    from agents.tools.results import results_table as make_table
+
+    presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
+    out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
+    results = []
+    for preset in presets:
+        results.append(run_or_exit(lambda preset=preset: run_preset(preset, range(options.seeds))))
+        print(f"{preset}: {results[-1].mean_return:.2f} +- {results[-1].std_return:.2f}", flush=True)
+    table = make_table(results)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}"
+    command = "softmax-reinforce results-table" + (" long=true" if options.long else "") + f" out={out}"
+    text = (
+        "# Results\n\n"
+        f"Regenerate with `{command}` ({machine}). "
+        "Final return: mean undiscounted return of the last `budget.window` (100) episodes of each run, "
+        f"mean ± standard deviation over {options.seeds} seeds; wall time is per seed, one run at a time.\n\n"
+        f"{table}\n"
+    )
+    print(table)
+    run_or_exit(lambda: out.parent.mkdir(parents=True, exist_ok=True) or out.write_text(text))
+    print(f"wrote {out}")
+
+
+GRADIENT_VARIANCE_ENVS = {  # env id -> (policy form, gymnasium.make kwargs)
+    "ShortCorridor-v0": ("action", {}),
+    "FrozenLake-v1": ("state", {"is_slippery": False}),
+}
+
+
+@dataclass
+class GradientVarianceOptions:
+    """``gradient-variance [env=ShortCorridor-v0] [p=0.5] [episodes=4000] [seed=0] [out=...]``."""
+
+    env: str = "ShortCorridor-v0"
+    """ShortCorridor-v0 or FrozenLake-v1 (not slippery, a uniform tabular policy)."""
+    p: float = 0.5
+    """pi(right) on ShortCorridor-v0, in (0, 1)."""
+    episodes: int = 4000
+    """Episodes per estimator."""
+    seed: int = 0
+    """Seeds the episodes."""
+    out: str = "outputs/gradient_variance"
+    """Folder for gradient_variance.png."""
+
+
+def gradient_variance(argv: Sequence[str] | None = None) -> None:
+    """REINFORCE against the exact policy gradient: bias, variance, and v(s0) against p."""
+    usage = (
+        "gradient-variance [env=ShortCorridor-v0|FrozenLake-v1] [p=0.5] [episodes=4000] [seed=0] [out=...]"
+    )
+    bounds = {"episodes": (1, math.inf), "seed": (0, 2**32 - 1)}  # p: the study says why
+    options = parse_options(GradientVarianceOptions, _args(argv), usage, bounds)
+    if options.env not in GRADIENT_VARIANCE_ENVS:
+        exit_with_user_error(f"env={options.env} is not one of {', '.join(GRADIENT_VARIANCE_ENVS)}")
+    from agents.studies.gradient_variance import format_study, plot_study, run_study
+
+    form, env_kwargs = GRADIENT_VARIANCE_ENVS[options.env]
+
+    def report() -> None:
+        study = run_study(options.env, form, options.p, options.episodes, options.seed, env_kwargs=env_kwargs)
+        print(format_study(study))
+        print(f"plot: {plot_study(study, options.out)}")
+
+    run_or_exit(report)
+
+
+@dataclass
+class SuttonBartoOptions:
+    """``reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]``."""
+
+    runs: int = 100
+    """Independent runs per curve."""
+    episodes: int = 1000
+    """Episodes per run."""
+    seed: int = 0
+    """Seeds the runs."""
+    out: str = "docs/sutton_barto"
+    """Output folder: figure_13_1.png, figure_13_2.png, curves.csv."""
+
+
+def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
+    """Sutton & Barto's Figures 13.1 and 13.2 (REINFORCE on the short corridor) and their last-100 means."""
+    usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
+    bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}
+    options = parse_options(SuttonBartoOptions, _args(argv), usage, bounds)
+    from agents.studies.sutton_barto import OPTIMAL_VALUE, reproduce
+
+    start = time.perf_counter()
+    made = run_or_exit(lambda: reproduce(Path(options.out), options.runs, options.episodes, options.seed))
+    seconds = time.perf_counter() - start
+    last = min(100, options.episodes)
+    for name, results in (("Figure 13.1", made.figure_13_1), ("Figure 13.2", made.figure_13_2)):
+        print(
+            f"{name}: mean return of the last {last} episodes, {options.runs} runs (v* = {OPTIMAL_VALUE:.3f})"
+        )
+        for result in results:
+            mean, error = result.final(last)
+            cut = f"  ({result.truncated} episodes cut at the cap)" if result.truncated else ""
+            print(f"  {result.curve.label:<45} {mean:8.3f} +- {error:.3f}{cut}")
+    print(f"wrote {', '.join(str(path) for path in made.files)} in {seconds:.1f} s")
+
+
+def _args(argv: Sequence[str] | None) -> list[str]:
+    return list(sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,58 @@
+"""``softmax-reinforce <command> [key=value ...]``: every program of the project from one console
+command (installed by ``pip install .``), from any folder.
+
+The commands are the functions of :mod:`agents.tools.commands`, the same ones ``scripts/*.py``
+run; each takes ``key=value`` arguments and ``--help``. ``train``, ``evaluate`` and
+``compare-gradients`` are Hydra apps: ``--config-dir <folder>`` adds a folder of your own configs
+(``agent=mine`` then finds ``<folder>/agent/mine.yaml``), ``-m`` sweeps, ``--cfg job`` prints the
+composed config.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+from collections.abc import Sequence
+
+from agents.errors import USER_ERROR_EXIT_CODE
+
+PROGRAM = "softmax-reinforce"
+COMMANDS = {
+    "train": ("train", "train an agent: train env=CartPole-v1 seed=1 agent.lr=0.05"),
+    "evaluate": ("evaluate", "evaluate a run: evaluate checkpoint=<run dir> episodes=10"),
+    "compare-gradients": (
+        "compare_gradients",
+        "score vs autograd: compare-gradients env=Acrobot-v1",
+    ),
+    "plot": ("plot", "learning curves and final table: plot runs=[<run or sweep dir>,...]"),
+    "results-table": ("results_table", "train every preset with 5 seeds: results-table out=results.md"),
+    "gradient-variance": ("gradient_variance", "REINFORCE vs the exact gradient: gradient-variance p=0.5"),
+    "reproduce-sutton-barto": ("reproduce_sutton_barto", "Sutton & Barto figures 13.1 and 13.2"),
+}
+"""Command -> (function in :mod:`agents.tools.commands`, one line of help)."""
+
+
+def usage() -> str:
+    rows = "\n".join(f"  {name:<24}{help_line}" for name, (_, help_line) in COMMANDS.items())
+    return (
+        f"usage: {PROGRAM} <command> [key=value ...]\n\ncommands:\n{rows}\n\n"
+        f"'{PROGRAM} <command> --help' lists a command's keys."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command named by the first argument with the rest of the command line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        sys.exit(0 if args else USER_ERROR_EXIT_CODE)
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        print(f"error: {name!r} is not a command ({hint}commands: {', '.join(COMMANDS)})", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT_CODE)
+    sys.argv = [f"{PROGRAM} {name}", *rest]  # Hydra and --help read sys.argv
+    function = getattr(importlib.import_module("agents.tools.commands"), COMMANDS[name][0])
+    function()
