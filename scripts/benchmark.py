@@ -29,6 +29,7 @@ from agents.tools.benchmarking import (
     time_scores,
 )
 from agents.tools.cli import ArgumentParser, bounded
+from agents.tools.startup import measure_startup
 
 
 def main() -> None:
@@ -95,6 +96,13 @@ def main() -> None:
     print(f"  {together.seconds:.1f} s wall, trainers built and logging on "
           f"({together.microseconds_per_step:.2f} us per env step)")  # fmt: skip
     print("  target: 100 seeds x 100k in < 120 s on 2 cores")
+    startup_section(args.repeats)
+
+
+def startup_section(repeats: int) -> None:
+    """Start-up (agents/tools/startup.py): fresh processes against ``import torch``, taken in turns."""
+    print(f"\nstart-up, fresh processes, best of {repeats} (ratios against import torch, same moment)")
+    print(measure_startup(repeats).table())
 
 
 if __name__ == "__main__":

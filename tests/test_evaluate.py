@@ -84,8 +84,9 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     monkeypatch.setattr(sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", "episodes=1"])
     main()
+    main()  # a second evaluation writes a second file
     assert "sampled: return" in capsys.readouterr().out
-    assert (run_dir / "evaluation.csv").is_file()
+    assert len(list(run_dir.glob("evaluation_*.csv"))) == 2
     assert not list(tmp_path.iterdir())  # no Hydra output folder, no log file
 
 

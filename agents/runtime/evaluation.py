@@ -16,6 +16,7 @@ import csv
 import importlib.util
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import gymnasium as gym
@@ -51,7 +52,7 @@ class EvaluateConfig:
     max_episode_steps: int | None = None
     """Cut episodes after this many steps; null = the env's registered limit."""
     csv: str | None = None
-    """Where the per-episode CSV goes; null = <run dir>/evaluation.csv."""
+    """Where the per-episode CSV goes; null = a new <run dir>/evaluation_<date>_<time>.csv per call."""
     video: bool = False
     """Record the first episode of each mode as an MP4 (needs the ``video`` extra)."""
     video_dir: str | None = None
@@ -223,7 +224,7 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
             env.close()
         returns, lengths = zip(*episodes, strict=True)
         result.modes[mode] = ModeSummary(list(returns), list(lengths))
-    result.csv_path = Path(cfg.csv or run_dir / "evaluation.csv")
+    result.csv_path = Path(cfg.csv or run_dir / f"evaluation_{datetime.now():%Y-%m-%d_%H-%M-%S-%f}.csv")
     if video_dir is not None:
         result.videos = sorted(video_dir.glob("*/*.mp4"))
     print(report(result), flush=True)  # the results first: an unwritable csv loses nothing

@@ -42,20 +42,9 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.tools.presets import with_env_preset
+from agents.tools.usage import CONFIG_DIR
 
 T = TypeVar("T")
-
-
-def _config_dir() -> str:
-    """``configs/`` of a source checkout; in an installed wheel the same files, shipped as the package
-    data of ``agents.conf`` (``pyproject.toml`` maps it to ``configs/``)."""
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "conf"
-    return str(installed if (installed / "train.yaml").is_file() else package.parent / "configs")
-
-
-CONFIG_DIR = _config_dir()
-"""The project's config folder (absolute, so scripts and the console command run from anywhere)."""
 
 
 def compose_train_config(

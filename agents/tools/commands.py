@@ -13,11 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
+from agents.tools.usage import app_help, help_requested
 
-from agents.runtime.config import register_configs
-from agents.tools.cli import exit_with_user_error, hydra_main, parse_options, run_or_exit
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 
 def _train(cfg: DictConfig) -> float:
@@ -35,8 +36,21 @@ def _preflight(cfg: DictConfig) -> object:
 def train() -> None:
     """``train env=CartPole-v1 [key=value ...]`` (``-m`` for sweeps: every job is checked before the
     first runs). The task returns the final mean return, the metric hyperparameter sweepers optimise."""
+    if _print_help("train"):
+        return
+    from agents.runtime.config import register_configs
+    from agents.tools.cli import hydra_main
+
     register_configs()
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
+
+
+def _print_help(config_name: str) -> bool:
+    """``--help``: print the program's help (groups, keys, tab completion) before importing torch."""
+    if help_requested(sys.argv[1:]):
+        print(app_help(config_name))
+        return True
+    return False
 
 
 def _evaluate(cfg: DictConfig) -> float:
@@ -47,7 +61,10 @@ def _evaluate(cfg: DictConfig) -> float:
 
 def evaluate() -> None:
     """``evaluate checkpoint=<run dir> [episodes=10] [video=true]``: greedy and sampled returns, a CSV."""
+    if _print_help("evaluate"):
+        return
     from agents.runtime.evaluation import register_evaluate_config
+    from agents.tools.cli import hydra_main
 
     register_evaluate_config()
     hydra_main(config_name="evaluate")(_evaluate)()
@@ -66,7 +83,11 @@ def _compare_gradients(cfg: DictConfig) -> None:
 def compare_gradients() -> None:
     """``compare-gradients env=CartPole-v1 [agent.policy=action] [checkpoint=<run dir>]``: the
     closed-form score against autograd; exit 1 when a sample differs by more than the tolerance."""
+    if _print_help("compare"):
+        return
+    from agents.runtime.config import register_configs
     from agents.studies.gradient_check import register_compare_config
+    from agents.tools.cli import hydra_main
 
     register_configs()
     register_compare_config()
@@ -87,6 +108,8 @@ class PlotOptions:
 
 def plot(argv: Sequence[str] | None = None) -> None:
     """Learning curves of runs and sweeps (seeds aggregated), the PNG/SVG and the final table."""
+    from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
+
     usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=20]"
     options = parse_options(PlotOptions, _args(argv), usage, {"window": (1, math.inf)})
     from agents.tools.plotting import plot_runs
@@ -115,6 +138,8 @@ class ResultsTableOptions:
 
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
+    from agents.tools.cli import parse_options, run_or_exit
+
     usage = "results-table [seeds=5] [long=true] [presets=[a,b]] [out=docs/results.md]"
     options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, math.inf)})
     import os
@@ -170,6 +195,8 @@ class GradientVarianceOptions:
 
 def gradient_variance(argv: Sequence[str] | None = None) -> None:
     """REINFORCE against the exact policy gradient: bias, variance, and v(s0) against p."""
+    from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
+
     usage = (
         "gradient-variance [env=ShortCorridor-v0|FrozenLake-v1] [p=0.5] [episodes=4000] [seed=0] [out=...]"
     )
@@ -205,6 +232,8 @@ class SuttonBartoOptions:
 
 def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     """Sutton & Barto's Figures 13.1 and 13.2 (REINFORCE on the short corridor) and their last-100 means."""
+    from agents.tools.cli import parse_options, run_or_exit
+
     usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
     bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}
     options = parse_options(SuttonBartoOptions, _args(argv), usage, bounds)
@@ -226,4 +255,5 @@ def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
 
 
 def _args(argv: Sequence[str] | None) -> list[str]:
+    """The arguments (``sys.argv[1:]`` unless given)."""
     return list(sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,89 @@
+"""Where the configs live and what ``--help`` says, with nothing heavy imported (no torch, no Hydra):
+``python scripts/train.py --help`` answers in the time Python takes to start.
+
+``--help`` lists the config groups with their options (read from the config folder, so the
+schema entries Hydra would list beside them stay out), the keys of the primary config with their
+comments, Hydra's switches and the command that installs tab completion.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _config_dir() -> str:
+    """``configs/`` of a source checkout; in an installed wheel the same files, shipped as the package
+    data of ``agents.conf`` (``pyproject.toml`` maps it to ``configs/``)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "conf"
+    return str(installed if (installed / "train.yaml").is_file() else package.parent / "configs")
+
+
+CONFIG_DIR = _config_dir()
+"""The project's config folder (absolute, so scripts and the console command run from anywhere)."""
+
+
+def help_requested(argv: list[str]) -> bool:
+    """``-h`` or ``--help`` among the arguments (Hydra's own ``--hydra-help`` is left to Hydra)."""
+    return any(arg in ("-h", "--help") for arg in argv)
+
+
+def program_name() -> str:
+    """How this program was started: ``python scripts/train.py`` or ``softmax-reinforce train``."""
+    first = sys.argv[0]
+    return f"python {first}" if first.endswith(".py") else first
+
+
+def app_help(config_name: str, config_dir: str = CONFIG_DIR) -> str:
+    """``--help`` of the Hydra program whose primary config is ``<config_dir>/<config_name>.yaml``."""
+    program = program_name()
+    text = (Path(config_dir) / f"{config_name}.yaml").read_text()
+    lines = text.splitlines()
+    usage = [line.removeprefix("# ") for line in lines if line.startswith("#")][:1]
+    groups = []
+    for entry in yaml.safe_load(text).get("defaults", []):
+        if not isinstance(entry, dict):
+            continue
+        ((key, default),) = entry.items()
+        if key.startswith("override "):
+            continue
+        group = key.removeprefix("optional ").strip()
+        options = sorted(path.stem for path in (Path(config_dir) / group).glob("*.yaml"))
+        groups.append(
+            f"  {group}={'|'.join(options)}  (default: {default if default is not None else 'none'})"
+        )
+    keys = _keys_section(lines)
+    out = [*(f"usage: {line}" for line in usage), ""]
+    if groups:
+        out += ["config groups (group=option):", *groups, ""]
+    out += ["keys (key=value; the comment says what each holds):", *keys, ""]
+    out += [
+        "Hydra: -m sweeps (key=a,b), --cfg job prints the composed config, --config-dir DIR adds a folder",
+        "of your own configs, hydra/launcher=joblib|submitit_local|slurm runs jobs in parallel,",
+        "--hydra-help lists Hydra's own options.",
+        f'tab completion (bash): eval "$({program} -sc install=bash)"',
+    ]
+    return "\n".join(out)
+
+
+def _keys_section(lines: list[str]) -> list[str]:
+    """The primary config's own keys: the lines after the defaults list, up to the ``hydra:`` block."""
+    keys, in_defaults = [], False
+    for line in lines:
+        if line.startswith("defaults:"):
+            in_defaults = True
+            continue
+        if line.startswith("hydra:"):
+            break
+        if in_defaults and (line.startswith(" ") or not line.strip()):
+            continue
+        in_defaults = False
+        if line.startswith("#") and not keys:
+            continue  # the file's own header comment
+        keys.append(f"  {line}")
+    while keys and not keys[-1].strip():
+        keys.pop()
+    return [key for key in keys if not key.strip().startswith(("# Folder names", "# hydra/launcher"))]

@@ -1,0 +1,67 @@
+"""--help of the Hydra programs (groups, keys, tab completion; answered before torch is imported) and
+the start-up measurement behind scripts/benchmark.py's start-up rows (figures are not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.tools.startup import FIRST_STEP, StartupTimes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_train_help_lists_groups_keys_and_completion(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    text = done.stdout
+    assert "features=auto|fourier|normalized|onehot|polynomial|raw|rbf|tile  (default: auto)" in text
+    assert "experiment=acrobot|cartpole|" in text and "_schema" not in text
+    assert "  eval:" in text and "every_steps: 0" in text and "print_every_seconds: 10" in text
+    assert 'tab completion (bash): eval "$(python ' in text and "scripts/train.py -sc install=bash)" in text
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"), [("evaluate", "checkpoint: ???"), ("compare_gradients", "num_states:")]
+)
+def test_every_hydra_program_has_it(tmp_path, program, expected):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / f"{program}.py"), "-h"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and expected in done.stdout
+
+
+def test_help_imports_neither_torch_nor_hydra():
+    code = (
+        "import sys; sys.argv = ['train.py', '--help']\n"
+        "from agents.tools.commands import train; train()\n"
+        "print(sorted({'torch', 'hydra', 'gymnasium'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_startup_table_ratios():
+    table = StartupTimes(import_torch=2.0, help=0.5, first_step=3.0).table().splitlines()
+    assert table[2] == "| python -c 'import torch' | 2.00 | 1.00 | baseline |"
+    assert table[3] == "| python scripts/train.py --help | 0.50 | 0.25 | <= 1.5 |"
+    assert table[4] == "| time to the first env step | 3.00 | 1.50 | <= 2 |"
+
+
+def test_the_first_step_child_stops_at_the_first_env_step(tmp_path):
+    """The child exits 0 right after one env step: the run folder exists, no checkpoint was written."""
+    done = subprocess.run([sys.executable, "-c", FIRST_STEP, str(tmp_path / "run")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "config.yaml").is_file() and not (tmp_path / "run" / "checkpoint.pt").exists()
