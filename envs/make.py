@@ -3,8 +3,8 @@
 :func:`check_env_id` runs before anything is trained: an unknown id gets the closest registered
 ids, a continuous action space or an unsupported observation space gets one line saying what
 this project needs. :func:`make_env` builds one env, :func:`make_vector_env` the vector env (the
-env's own vector entry point where it has one, e.g. CartPole) (training
-takes the episode statistics from its buffer, not from ``RecordEpisodeStatistics``).
+env's own vector entry point where it has one, e.g. CartPole; training takes the episode
+statistics from its buffer, not from ``RecordEpisodeStatistics``).
 
 A user's own env is named as ``gymnasium.make`` accepts it, ``module:EnvId-v0``: the module is
 imported first (its ``register`` call runs), then the id is looked up. ``wrappers`` are the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,27 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
             f"cannot write checkpoint {path}: {error.strerror or error}{kept} (free space or another run_dir)"
         ) from None
     return path
+
+
+def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
+    """Many checkpoints at once (one per seed of a batched run), each atomically: all written to
+    temporary files, one ``os.sync`` for all of them (an ``fsync`` per file costs ~10-30 ms on
+    these VMs: 1000 seeds would wait half a minute), then each renamed over its target."""
+    temporaries: list[str] = []
+    try:
+        for path, state in items:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temporaries.append(temporary)
+            with os.fdopen(descriptor, "wb") as handle:
+                torch.save(_to_safe(state), handle)
+        os.sync()
+        for (path, _), temporary in zip(items, temporaries, strict=True):
+            os.replace(temporary, path)
+    except BaseException:
+        for temporary in temporaries:
+            Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:

@@ -29,6 +29,7 @@ FEATURE_MAPS = ("auto", "raw", "normalized", "polynomial", "fourier", "rbf", "ti
 VECTOR_MODES = ("native", "sync", "async")
 EPISODE_STATS = ("auto", "each", "mean")
 DEVICES = ("cpu", "cuda")
+SEED_MODES = ("exact", "batched")
 MAX_HIDDEN_WIDTH = 4096
 """Widest hidden layer ``agent.hidden_sizes`` accepts (a guard against a typo'd extra digit)."""
 MAX_VALUE_EPOCHS = 1000
@@ -197,7 +198,16 @@ class TrainConfig:
     seed: int = 0
     """Seeds python, numpy, torch, the envs and action sampling."""
     num_seeds: int = 1
-    """Train seeds seed .. seed+num_seeds-1 side by side in this process (agents/runtime/multi_seed.py)."""
+    """Train seeds seed .. seed+num_seeds-1 side by side in this process."""
+    seed_mode: str = "exact"
+    """How ``num_seeds > 1`` runs: ``exact`` (each seed equals its separate run, bit for bit;
+    agents/runtime/multi_seed.py) or ``batched`` (all seeds' envs in one vector env, batched acting
+    and updates: several times faster, reproducible with itself, statistically the same learner;
+    agents/runtime/many_seeds.py)."""
+    batched_update_every: int = 4
+    """``seed_mode=batched``: the seeds that have their episodes update together every this many
+    vector steps (1 = each as soon as it is ready, as the exact mode does; more = fewer, larger
+    update calls, while a ready seed acts up to that many steps longer with its old parameters)."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` for the policy update."""
     torch_threads: int = 1
@@ -292,6 +302,7 @@ def validate(cfg: Any) -> None:
     _choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
     _choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
     _choice("device", cfg.device, DEVICES)
+    _choice("seed_mode", cfg.seed_mode, SEED_MODES)
     _require(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
     _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
     _positive("agent.baseline_lr", agent.baseline_lr)
@@ -313,6 +324,7 @@ def validate(cfg: Any) -> None:
         _positive("features.bounds entry", bound)
     _at_least("vector.num_envs", cfg.vector.num_envs, 1)
     _at_least("num_seeds", cfg.num_seeds, 1)
+    _at_least("batched_update_every", cfg.batched_update_every, 1)
     _at_least("torch_threads", cfg.torch_threads, 1)
     _at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
     _at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)

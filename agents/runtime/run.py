@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
+from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
+from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
 from agents.runtime.restore import REQUIRED_KEYS, RESUME_KEYS, checkpoint_config
 from agents.runtime.resume import apply_resume_overrides
@@ -35,13 +37,19 @@ def train(
         ``agents.train`` leaves them out.
     """
     if cfg.num_seeds > 1 and not cfg.resume:
-        multi = MultiSeedTrainer(cfg).run()
+        trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
+        multi = trainer.run()
         if summary:
             print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
             print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
         return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
+        if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":
+            raise UserError(
+                f"{cfg.resume} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
+                "generators); evaluate it with scripts/evaluate.py, or train with seed_mode=exact to resume"
+            )
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
         resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not

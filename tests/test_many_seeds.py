@@ -1,0 +1,99 @@
+"""seed_mode=batched: reproducible with itself, per-seed results and checkpoints, and statistically
+the same learner as the exact mode (the distribution of steps-to-threshold over seeds)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents.errors import UserError
+from agents.runtime import tags
+from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.many_seeds import BatchedSeedsTrainer, RecentReturns
+from agents.runtime.restore import agent_from_checkpoint
+from agents.runtime.run import train
+
+BATCHED = ["seed_mode=batched", "budget.total_env_steps=3000", "logging.interval_steps=500"]
+
+
+def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tmp_path):
+    """Same seeds, same curves; each seed has its folder, checkpoint (loadable for evaluation),
+    TensorBoard points and a row in the table; the seeds stop at a low target at their own steps."""
+    common = [*BATCHED, "seed=3", "num_seeds=4", "budget.target_return=60", "budget.window=5"]
+    first = train(make_config(*common, f"run_dir={tmp_path / 'a'}"))
+    second = BatchedSeedsTrainer(make_config(*common, f"run_dir={tmp_path / 'b'}")).run()
+    assert [r.run_dir.name for r in first.results] == ["seed3", "seed4", "seed5", "seed6"]
+    for one, two in zip(first.results, second.results, strict=True):
+        assert (one.env_steps, one.episodes, one.updates) == (two.env_steps, two.episodes, two.updates)
+        assert one.recent_returns == two.recent_returns
+        states = [load_checkpoint(r.run_dir) for r in (one, two)]
+        assert torch.equal(states[0]["policy"]["weight"], states[1]["policy"]["weight"])
+    assert len({r.env_steps for r in first.results}) > 1, "the seeds should stop at different steps"
+    assert any(r.reached_target for r in first.results) and "4 seeds in" in first.table()
+    result = first.results[0]
+    state = load_checkpoint(result.run_dir)
+    config, _info, parts = agent_from_checkpoint(state, result.run_dir)
+    assert config.seed == 3 and config.seed_mode == "batched"
+    assert torch.equal(parts.policy.param.detach(), state["policy"]["weight"])
+    assert state["counters"]["env_steps"] == result.env_steps
+    assert state["recent_returns"] == result.recent_returns
+    assert state["learner"]["optimizer"]["state"][0]["step"] == result.updates
+    events = EventAccumulator(str(result.run_dir)).Reload()
+    assert len(events.Scalars(tags.EPISODIC_RETURN)) >= 2
+    summary = EventAccumulator(str(tmp_path / "a" / "seeds")).Reload()
+    assert {tags.SEEDS_RETURN_P10, tags.SEEDS_REACHED} <= set(summary.Tags()["scalars"])
+    with pytest.raises(UserError, match="cannot be resumed"):
+        train(make_config(f"resume={result.run_dir}"))
+
+
+def test_batched_mlp_policy_and_several_envs_per_seed(make_config):
+    mlp = [
+        "experiment=none",
+        "agent.policy=mlp",
+        "agent.hidden_sizes=[8]",
+        "agent.entropy_coef=0.01",
+        "agent.optimizer=sgd",
+    ]
+    result = train(make_config(*BATCHED, "num_seeds=3", "vector.num_envs=2", *mlp, "agent.lr=0.01"))
+    assert all(r.env_steps >= 3000 and r.updates > 0 for r in result.results)
+
+
+UNSUPPORTED = [
+    ("agent.baseline=value", "agent.baseline=value"),
+    ("agent.per_step_updates=true", "per_step_updates"),
+    ("features=normalized", "features=normalized"),
+]
+
+
+@pytest.mark.parametrize(("override", "named"), UNSUPPORTED)
+def test_batched_refuses_what_it_does_not_do_in_one_line(make_config, override, named):
+    with pytest.raises(UserError, match=named) as error:
+        BatchedSeedsTrainer(make_config(*BATCHED, "num_seeds=2", override))
+    assert "\n" not in str(error.value) and "seed_mode=exact" in str(error.value)
+
+
+def test_recent_returns_keeps_each_seeds_last_window_in_order():
+    recent = RecentReturns(3, window=3)
+    recent.add(np.array([0, 2]), np.array([1.0, 5.0]))
+    recent.add(np.array([0, 0, 1, 0]), np.array([2.0, 3.0, 7.0, 4.0]))  # several episodes of seed 0
+    assert recent.in_order(0) == [2.0, 3.0, 4.0] and recent.in_order(1) == [7.0]
+    assert recent.full(np.array([0, 1])).tolist() == [True, False]
+    assert recent.mean(np.array([0, 2])).tolist() == [3.0, 5.0]
+
+
+@pytest.mark.slow
+def test_steps_to_threshold_has_the_same_distribution_in_both_modes(make_config, tmp_path):
+    """40 seeds in each mode to a moving mean of 195 over 20 episodes: Mann-Whitney's two-sided
+    test does not reject equal distributions (the figures are in the README)."""
+    stats = pytest.importorskip("scipy.stats")
+    common = ["seed=100", "num_seeds=40", "budget.total_env_steps=60000", "budget.target_return=195",
+              "budget.window=20", "logging.tensorboard=false"]  # fmt: skip
+    steps = {}
+    for mode in ("exact", "batched"):
+        result = train(make_config(*common, f"seed_mode={mode}", f"run_dir={tmp_path / mode}"))
+        steps[mode] = [r.env_steps if r.reached_target else 60001 for r in result.results]
+    test = stats.mannwhitneyu(steps["exact"], steps["batched"], alternative="two-sided")
+    print(f"medians {np.median(steps['exact'])} vs {np.median(steps['batched'])}; p = {test.pvalue:.3f}")
+    assert test.pvalue > 0.05

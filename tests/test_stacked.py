@@ -1,0 +1,88 @@
+"""StackedReinforce: k runs updated in one batched call equal k separate Reinforce updates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agents.core.batch import EpisodeBatch
+from agents.core.policies import make_policy
+from agents.core.reinforce import Reinforce
+from agents.core.stacked import RowAdam, RowSGD, StackedReinforce, lr_at, standardize_segments
+
+N_ACTIONS, DIM = 3, 4
+
+
+def _episodes(generator: torch.Generator, lengths: list[int], form: str) -> tuple[torch.Tensor, ...]:
+    """Random complete episodes laid end to end: inputs, actions, rewards, dones."""
+    steps = sum(lengths)
+    shape = (steps, N_ACTIONS, DIM) if form == "action" else (steps, DIM)
+    inputs = torch.randn(shape, dtype=torch.float64, generator=generator)
+    actions = torch.randint(N_ACTIONS, (steps,), generator=generator)
+    rewards = torch.randn(steps, dtype=torch.float64, generator=generator)
+    dones = torch.zeros(steps, dtype=torch.bool)
+    dones[torch.cumsum(torch.tensor(lengths), 0) - 1] = True
+    return inputs, actions, rewards, dones
+
+
+@pytest.mark.parametrize(
+    ("form", "optimizer", "options"),
+    [
+        ("state", "adam", {}),
+        ("state", "sgd", {"normalize_returns": True, "discount_weighting": True}),
+        ("action", "adam", {"normalize_returns": True, "entropy_coef": 0.1}),
+        ("mlp", "adam", {"normalize_returns": True, "entropy_coef": 0.05, "max_grad_norm": 0.5}),
+        ("mlp", "sgd", {"discount_weighting": True, "max_grad_norm": 0.1}),
+    ],
+)
+def test_stacked_update_equals_separate_updates(form, optimizer, options):
+    """Three of four runs update twice (different batch sizes, one with a single step); the
+    fourth is left alone: its row and optimizer state must not move."""
+    generator = torch.Generator().manual_seed(0)
+    hidden = {"hidden_sizes": (5,), "activation": "tanh"}
+    policies = []
+    for seed in range(4):
+        torch.manual_seed(seed)
+        policies.append(make_policy(form, DIM, N_ACTIONS, hidden, dtype=torch.float64))
+    stacked = torch.stack([policy.param.detach().clone() for policy in policies])
+    row_optimizer = RowAdam(stacked) if optimizer == "adam" else RowSGD(stacked)
+    learner = StackedReinforce(policies[0], optimizer=row_optimizer, gamma=0.9, **options)
+    optimizer_class = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+    lrs = [0.05, 0.01, 0.2, 0.1]
+    separate = [
+        Reinforce(policy, optimizer=optimizer_class([policy.param], lr=lr), gamma=0.9, **options)
+        for policy, lr in zip(policies, lrs, strict=True)
+    ]
+    rows = torch.tensor([2, 0, 3])
+    for lengths_per_run in ([[3, 5], [1], [4, 2, 2]], [[2], [6, 1], [3]]):
+        batches = [_episodes(generator, lengths, form) for lengths in lengths_per_run]
+        for row, batch in zip(rows.tolist(), batches, strict=True):
+            inputs, actions, rewards, dones = batch
+            separate[row].update_batch(EpisodeBatch(inputs, inputs, actions, rewards, dones))
+        joined = [torch.cat(parts) for parts in zip(*batches, strict=True)]
+        segments = torch.cat([torch.full((len(b[1]),), i) for i, b in enumerate(batches)])
+        row_lrs = torch.tensor([lrs[r] for r in rows.tolist()], dtype=torch.float64)
+        learner.update(rows, *joined, segments, row_lrs)
+    for row, policy in enumerate(policies):
+        torch.testing.assert_close(stacked[row], policy.param.detach(), rtol=0, atol=1e-12)
+    if optimizer == "adam":
+        assert row_optimizer.row_state(1) == {} and torch.equal(stacked[1], policies[1].param.detach())
+        state = separate[0].optimizer.state_dict()["state"][0]
+        torch.testing.assert_close(row_optimizer.row_state(0)["exp_avg_sq"], state["exp_avg_sq"])
+        assert float(row_optimizer.row_state(0)["step"]) == float(state["step"]) == 2
+
+
+def test_standardize_segments_matches_each_segment_alone():
+    values = torch.tensor([1.0, 2.0, 4.0, 5.0, -3.0, 7.0, 7.5], dtype=torch.float64)
+    segments = torch.tensor([0, 0, 0, 1, 2, 2, 2])
+    out = standardize_segments(values, segments, 3)
+    for j in range(3):
+        part = values[segments == j]
+        expected = part if part.numel() < 2 else (part - part.mean()) / (part.std() + 1e-8)
+        torch.testing.assert_close(out[segments == j], expected)
+
+
+def test_linear_lr_schedule_per_run():
+    fractions = torch.tensor([0.0, 0.5, 1.2])
+    assert lr_at(0.1, "linear", fractions).tolist() == pytest.approx([0.1, 0.05, 0.0])
+    assert lr_at(0.1, "constant", fractions).tolist() == pytest.approx([0.1] * 3)
