@@ -3,34 +3,52 @@
 from __future__ import annotations
 
 from agents.tools.benchmarking import (
+    ManySeeds,
     SolveTimes,
+    envpool_steps_per_second,
     many_seeds,
+    many_seeds_in_subprocess,
+    many_seeds_table,
     measure_speed_in_subprocess,
     raw_env_steps_per_second,
     solve_times,
     speed_table,
+    time_policy_gradients,
 )
 
 
 def test_speed_row_from_a_worker_process_and_its_table():
-    row = measure_speed_in_subprocess("CartPole-v1", 4, 2000, repeats=1)
+    row = measure_speed_in_subprocess("CartPole-v1", 4, 2000, repeats=1, policy="mlp64x64")
     assert row.env == "CartPole-v1" and row.num_envs == 4 and row.env_steps >= 2000
     assert row.raw_steps_per_second > 0 and row.train_steps_per_second > 0 and row.peak_rss_mb > 0
-    assert row.stats_steps_per_second > 0
     table = speed_table([row]).splitlines()
-    assert table[0].split()[:4] == ["env", "envs", "raw", "steps/s"]
-    assert table[1].split()[:2] == ["CartPole-v1", "4"]
+    assert table[0].split()[:4] == ["env", "envs", "policy", "raw"]
+    assert table[1].split()[:3] == ["CartPole-v1", "4", "mlp64x64"]
 
 
-def test_raw_speed_with_and_without_episode_statistics():
+def test_raw_speed_of_one_env_and_of_a_vector_env():
+    assert raw_env_steps_per_second("CartPole-v1", 1, seconds=0.05) > 0
     assert raw_env_steps_per_second("CartPole-v1", 8, seconds=0.05) > 0
-    assert raw_env_steps_per_second("CartPole-v1", 8, seconds=0.05, with_stats=True) > 0
+    pool = envpool_steps_per_second("CartPole-v1", 8, seconds=0.05)
+    assert pool is None or pool > 0  # envpool is optional
 
 
-def test_many_seeds_side_by_side():
-    together = many_seeds("CartPole-v1", 3, 500)
-    assert together.seconds > 0
-    assert together.microseconds_per_step == together.seconds / 1500 * 1e6
+def test_many_seeds_in_both_modes_and_their_table():
+    exact = many_seeds("CartPole-v1", 3, 500, "exact")
+    assert exact.seconds > 0 and exact.microseconds_per_step == exact.seconds / 1500 * 1e6
+    batched = many_seeds_in_subprocess("CartPole-v1", 3, 500, "batched")
+    assert batched.mode == "batched" and batched.peak_rss_mb > 0
+    table = many_seeds_table([exact, batched, ManySeeds("Acrobot-v1", "batched", 3, 500, 1.0, 1.0)])
+    lines = table.splitlines()
+    assert lines[1].split()[:3] == ["CartPole-v1", "exact", "3"] and lines[2].endswith(
+        f"{batched.peak_rss_mb:,.0f}"
+    )
+    assert lines[2].split()[6].endswith("x") and lines[3].split()[6] != "x"  # no exact row for Acrobot
+
+
+def test_mlp_gradient_timing():
+    timing = time_policy_gradients(hidden_sizes=(8,), batch=64, repeats=2)
+    assert timing.closed_form_seconds > 0 and timing.autograd_seconds > 0
 
 
 def test_solve_times_summary_counts_unsolved_seeds():

@@ -15,10 +15,13 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 
+from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.runtime.trainer import Trainer, TrainResult
 from agents.studies.timing import best_of_seconds
@@ -28,13 +31,9 @@ from envs.make import make_vector_env
 BENCHMARK_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
 
 
-def raw_env_steps_per_second(
-    env_id: str, num_envs: int, seconds: float = 2.0, with_stats: bool = False
-) -> float:
+def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
     """Random-action steps/s of the env itself: ``gym.make`` for one env (resetting by hand),
-    Gymnasium's native vector env (else sync) for several; no agent code at all. ``with_stats``
-    keeps the ``RecordEpisodeStatistics`` wrapper that training uses on vector envs (the floor
-    for training speed there)."""
+    Gymnasium's native vector env (else sync) for several; no agent code at all."""
     if num_envs == 1:
         env = gym.make(env_id)
         env.reset(seed=0)
@@ -47,15 +46,19 @@ def raw_env_steps_per_second(
                     env.reset()
             steps += 1000
         return steps / (time.perf_counter() - start)
-    envs = make_vector_env(env_id, num_envs, "native")
-    if with_stats:
-        envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
-    envs.reset(seed=0)
-    envs.action_space.seed(0)
+    return vector_steps_per_second(make_vector_env(env_id, num_envs, "native"), seconds)
+
+
+def vector_steps_per_second(envs: Any, seconds: float) -> float:
+    """Random-action steps/s of a vector env (Gymnasium's or EnvPool's), which it then closes."""
+    envs.reset()
+    rng = np.random.default_rng(0)
+    n_actions, num_envs = int(envs.single_action_space.n), envs.num_envs
+    actions = [rng.integers(0, n_actions, num_envs).astype(np.int32) for _ in range(16)]
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for _ in range(100):
-            envs.step(envs.action_space.sample())
+        for index in range(100):
+            envs.step(actions[index % 16])
         steps += 100 * num_envs
     envs.close()
     return steps / (time.perf_counter() - start)
@@ -96,16 +99,35 @@ def time_scores(
     return ScoreTiming(closed, autograd)
 
 
+def time_policy_gradients(
+    hidden_sizes: tuple[int, ...] = (64, 64), batch: int = 4096, state_dim: int = 5, n_actions: int = 2,
+    repeats: int = 20, seed: int = 0,
+) -> ScoreTiming:  # fmt: skip
+    """Best-of-``repeats`` seconds of an MLP's hand-derived batch ``policy_gradient`` (what
+    training calls) and of ``autograd_policy_gradient`` on one float32 batch (training's dtype)."""
+    torch.manual_seed(seed)
+    policy = MLPSoftmaxPolicy(state_dim, n_actions, hidden_sizes)
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(batch, state_dim, generator=generator)
+    actions = torch.randint(n_actions, (batch,), generator=generator)
+    coefficients = torch.randn(batch, generator=generator)
+    with torch.no_grad():
+        closed = best_of_seconds(lambda: policy.policy_gradient(features, actions, coefficients), repeats)
+        autograd = best_of_seconds(
+            lambda: policy.autograd_policy_gradient(features, actions, coefficients), repeats
+        )
+    return ScoreTiming(closed, autograd)
+
+
 @dataclass
 class SpeedRow:
     """Training speed against the env's own speed, measured back to back in one process."""
 
     env: str
     num_envs: int
+    policy: str
+    """``linear`` (the default form) or ``mlp64x64``."""
     raw_steps_per_second: float
-    stats_steps_per_second: float
-    """Random-action steps/s with the ``RecordEpisodeStatistics`` wrapper training uses (vector
-    envs; one env counts its episodes in the runner, so this equals the raw figure there)."""
     train_steps_per_second: float
     untracked_steps_per_second: float
     """Training steps/s with ``logging.tensorboard=false``: what the event writer costs."""
@@ -122,38 +144,46 @@ class SpeedRow:
         return self.untracked_steps_per_second / self.raw_steps_per_second
 
 
-def speed_overrides(env_id: str, num_envs: int, steps: int) -> list[str]:
+POLICY_OVERRIDES = {
+    "linear": [],
+    "mlp64x64": ["experiment=none", "agent.policy=mlp", "agent.hidden_sizes=[64,64]", "agent.lr=0.003"],
+}
+"""Speed-row policy forms: the default linear form and a 64x64 tanh MLP policy (without the
+``cartpole_mlp`` preset's value network: the row measures the policy's own cost)."""
+
+
+def speed_overrides(env_id: str, num_envs: int, steps: int, policy: str = "linear") -> list[str]:
     """A fixed-length run; one update per ``num_envs`` finished episodes."""
     return [f"env={env_id}", f"vector.num_envs={num_envs}", f"agent.episodes_per_update={num_envs}",
-            f"budget.total_env_steps={steps}", "budget.stop_at_target=false"]  # fmt: skip
+            f"budget.total_env_steps={steps}", "budget.stop_at_target=false",
+            *POLICY_OVERRIDES[policy]]  # fmt: skip
 
 
-def measure_speed(env_id: str, num_envs: int, steps: int, repeats: int = 3) -> SpeedRow:
+def measure_speed(
+    env_id: str, num_envs: int, steps: int, repeats: int = 3, policy: str = "linear"
+) -> SpeedRow:
     """Raw env steps/s, then training steps/s on the same env, each the best of ``repeats``
     (tracked and untracked runs alternate), since a shared machine only ever slows a run down.
     Call in a fresh process so that the peak RSS is this process's own."""
     raw = max(raw_env_steps_per_second(env_id, num_envs, seconds=1.0) for _ in range(repeats))
-    with_stats = raw
-    if num_envs > 1:
-        with_stats = max(
-            raw_env_steps_per_second(env_id, num_envs, 1.0, with_stats=True) for _ in range(repeats)
-        )
-    overrides = speed_overrides(env_id, num_envs, steps)
+    overrides = speed_overrides(env_id, num_envs, steps, policy)
     tracked, untracked = [], []
     for _ in range(repeats):
         tracked.append(training_run(overrides))
         untracked.append(training_run([*overrides, "logging.tensorboard=false"]))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
     best, best_untracked = (min(runs, key=lambda result: result.seconds) for runs in (tracked, untracked))
-    return SpeedRow(env_id, num_envs, raw, with_stats, best.env_steps / best.seconds,
+    return SpeedRow(env_id, num_envs, policy, raw, best.env_steps / best.seconds,
                     best_untracked.env_steps / best_untracked.seconds, best.updates / best.seconds,
                     peak_mb, best.env_steps)  # fmt: skip
 
 
-def measure_speed_in_subprocess(env_id: str, num_envs: int, steps: int, repeats: int = 3) -> SpeedRow:
+def measure_speed_in_subprocess(
+    env_id: str, num_envs: int, steps: int, repeats: int = 3, policy: str = "linear"
+) -> SpeedRow:
     """:func:`measure_speed` in a child process (``scripts/benchmark.py worker``)."""
-    command = [sys.executable, str(BENCHMARK_SCRIPT), "worker", "--env", env_id, "--num-envs",
-               str(num_envs), "--steps", str(steps), "--repeats", str(repeats)]  # fmt: skip
+    command = [sys.executable, str(BENCHMARK_SCRIPT), "worker", "--env", env_id, "--num-envs", str(num_envs),
+               "--steps", str(steps), "--repeats", str(repeats), "--policy", policy]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return SpeedRow(**json.loads(completed.stdout.strip().splitlines()[-1]))
 
@@ -164,14 +194,13 @@ def speed_row_json(row: SpeedRow) -> str:
 
 def speed_table(rows: list[SpeedRow]) -> str:
     header = (
-        f"{'env':<12} {'envs':>5} {'raw steps/s':>12} {'RES/raw':>7} {'train steps/s':>14} "
-        f"{'ratio':>6} {'no-TB steps/s':>14} {'ratio':>6} {'updates/s':>10} {'peak RSS MB':>12}"
+        f"{'env':<12} {'envs':>5} {'policy':>9} {'raw steps/s':>12} {'train steps/s':>14} {'ratio':>6} "
+        f"{'no-TB steps/s':>14} {'ratio':>6} {'updates/s':>10} {'peak RSS MB':>12}"
     )
     lines = [header]
     for row in rows:
         lines.append(
-            f"{row.env:<12} {row.num_envs:>5} {row.raw_steps_per_second:>12,.0f} "
-            f"{row.stats_steps_per_second / row.raw_steps_per_second:>7.2f} "
+            f"{row.env:<12} {row.num_envs:>5} {row.policy:>9} {row.raw_steps_per_second:>12,.0f} "
             f"{row.train_steps_per_second:>14,.0f} {row.ratio:>6.2f} "
             f"{row.untracked_steps_per_second:>14,.0f} {row.untracked_ratio:>6.2f} "
             f"{row.updates_per_second:>10,.1f} {row.peak_rss_mb:>12,.0f}"
@@ -215,10 +244,14 @@ def solve_times(env_id: str, seeds: list[int], overrides: list[str] | None = Non
 class ManySeeds:
     """One process training ``num_seeds`` seeds side by side (``num_seeds=N``)."""
 
+    env: str
+    mode: str
+    """``seed_mode``: ``exact`` or ``batched``."""
     num_seeds: int
     steps_per_seed: int
     seconds: float
-    """Wall seconds, building the trainers included."""
+    """Wall seconds, building the trainers and writing the checkpoints included."""
+    peak_rss_mb: float
 
     @property
     def microseconds_per_step(self) -> float:
@@ -226,15 +259,54 @@ class ManySeeds:
 
 
 def many_seeds(
-    env_id: str, num_seeds: int, steps_per_seed: int, overrides: list[str] | None = None
+    env_id: str, num_seeds: int, steps_per_seed: int, mode: str = "exact", overrides: list[str] | None = None
 ) -> ManySeeds:
-    """Wall time of ``num_seeds`` x ``steps_per_seed`` env steps in this process, default logging."""
-    from agents.runtime.multi_seed import MultiSeedTrainer
+    """Wall time of ``num_seeds`` x ``steps_per_seed`` env steps in this process, default logging
+    (TensorBoard on); call in a fresh process for its own peak RSS."""
+    from agents.runtime.run import train
 
     with tempfile.TemporaryDirectory() as run_dir:
         cfg = compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", f"env={env_id}",
-                                    f"num_seeds={num_seeds}", f"budget.total_env_steps={steps_per_seed}",
-                                    "budget.stop_at_target=false", *(overrides or [])])  # fmt: skip
+                                    f"num_seeds={num_seeds}", f"seed_mode={mode}",
+                                    f"budget.total_env_steps={steps_per_seed}", "budget.stop_at_target=false",
+                                    *(overrides or [])])  # fmt: skip
         start = time.perf_counter()
-        MultiSeedTrainer(cfg).run()
-        return ManySeeds(num_seeds, steps_per_seed, time.perf_counter() - start)
+        train(cfg, summary=False)
+        seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return ManySeeds(env_id, mode, num_seeds, steps_per_seed, seconds, peak_mb)
+
+
+def many_seeds_in_subprocess(env_id: str, num_seeds: int, steps_per_seed: int, mode: str) -> ManySeeds:
+    """:func:`many_seeds` in a child process (``scripts/benchmark.py seeds-worker``)."""
+    command = [sys.executable, str(BENCHMARK_SCRIPT), "seeds-worker", "--env", env_id, "--many-seeds",
+               str(num_seeds), "--steps-per-seed", str(steps_per_seed), "--seed-mode", mode]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return ManySeeds(**json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def many_seeds_table(rows: list[ManySeeds]) -> str:
+    """One line per run; ``vs exact`` divides by the exact mode's us/step of the same env and
+    seeds count where the table has it."""
+    exact = {(r.env, r.num_seeds): r.microseconds_per_step for r in rows if r.mode == "exact"}
+    lines = [f"{'env':<12} {'mode':>8} {'seeds':>6} {'steps/seed':>10} {'wall s':>8} {'us/step':>8} "
+             f"{'vs exact':>8} {'peak RSS MB':>12}"]  # fmt: skip
+    for row in rows:
+        baseline = exact.get((row.env, row.num_seeds))
+        speedup = f"{baseline / row.microseconds_per_step:7.1f}x" if baseline else f"{'':>8}"
+        lines.append(
+            f"{row.env:<12} {row.mode:>8} {row.num_seeds:>6} {row.steps_per_seed:>10,} {row.seconds:>8.1f} "
+            f"{row.microseconds_per_step:>8.2f} {speedup} {row.peak_rss_mb:>12,.0f}"
+        )
+    return "\n".join(lines)
+
+
+def envpool_steps_per_second(env_id: str, num_envs: int, seconds: float = 1.0) -> float | None:
+    """Random-action steps/s of EnvPool's C++ vector env for ``env_id``; None when the optional
+    ``envpool`` package is not installed (it is no dependency: see the README's speed section)."""
+    try:
+        import envpool
+    except ImportError:
+        return None
+    envs = envpool.make(env_id, env_type="gymnasium", num_envs=num_envs, seed=0)
+    return vector_steps_per_second(envs, seconds)
