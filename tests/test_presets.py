@@ -22,7 +22,7 @@ from agents.tools.results import (
 )
 
 PRESETS = available_presets()
-NEEDS = {"lunarlander": "Box2D"}
+NEEDS = {"lunarlander": "Box2D", "lunarlander_mlp": "Box2D"}
 """Presets whose env needs an optional dependency (the ``box2d`` extra)."""
 
 

@@ -33,7 +33,7 @@ QUICK_PRESETS = (
     "mountaincar",
 )
 """Presets that train 5 seeds in a few minutes on 2 cores (``scripts/results_table.py``'s default)."""
-LONG_PRESETS = ("lunarlander",)
+LONG_PRESETS = ("lunarlander", "lunarlander_mlp")
 """Presets that take much longer (``long=true``; 1M steps a seed) and need the ``box2d`` extra."""
 
 
