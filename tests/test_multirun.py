@@ -19,7 +19,7 @@ from hydra.utils import get_class
 
 from agents.runtime.config import register_configs
 from agents.tools.cli import CONFIG_DIR
-from agents.tools.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, summary_table
+from agents.tools.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, short_overrides, summary_table
 
 TRAIN = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
 TINY = ["budget.total_env_steps=1500", "logging.progress_bar=false"]
@@ -46,7 +46,7 @@ def check_jobs(output: str, launcher_pid: int, sweep_dir: Path, seeds: list[int]
     process, and the printed summary lists it."""
     folders = job_dirs(sweep_dir)
     assert [path.name for path in folders] == [
-        f"{num}_budget.total_env_steps=1500_seed{seed}" for num, seed in enumerate(seeds)
+        f"{num}_total_env_steps=1500_seed{seed}" for num, seed in enumerate(seeds)
     ]
     results = []
     for folder in folders:
@@ -135,3 +135,9 @@ def test_optuna_tpe_search_runs_three_trials_and_reports_the_best(tmp_path):
     assert set(best["best_params"]) == {"agent.lr", "agent.gamma", "agent.baseline"}
     assert best["best_value"] == max(result.final_mean_return for result in results)
     assert "agent.gamma" in (sweep_dir / SUMMARY_NAME).read_text()
+
+
+def test_sweep_folder_names_are_short():
+    name = short_overrides("agent.baseline=mean,agent.hidden_sizes=[64,64],agent.lr=0.022881136684755242")
+    assert name == "baseline=mean,hidden_sizes=[64,64],lr=0.02288"
+    assert len(short_overrides(",".join(f"agent.key{i}=0.123456789" for i in range(20)))) == 64

@@ -69,7 +69,8 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     unfinished.add_scalar(tags.EPISODIC_RETURN, 10.0, 10)
     unfinished.close()
 
-    table, files = plot_runs([tmp_path / "sweep"], tmp_path / "figures" / "returns", window=10)
+    table, files = plot_runs([tmp_path / "sweep"], tmp_path / "figures" / "returns")  # window: budget.window
+    assert table.startswith("curves and table: the mean of each run's last 100 logged episodes (window=100)")
     assert [path.name for path in files] == ["returns.png", "returns.svg"]
     assert files[0].read_bytes().startswith(b"\x89PNG") and files[0].stat().st_size > 20_000
     assert "environment steps" in files[1].read_text()
@@ -79,6 +80,12 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
         expected = np.mean([results[lr, seed].final_mean_return for seed in (0, 1)])
         assert cells[1:4] == ["2", "1500", f"{expected:.1f}"]
     assert f"skipped (unfinished, no hparams): {tmp_path / 'sweep' / 'interrupted'}" in table
+    assert "mean over seeds, band: 95% bootstrap CI" in files[1].read_text()
+
+    single, files = plot_runs([tmp_path / "sweep" / "lr0.01_seed0"], tmp_path / "one", window=5)
+    assert "| - (1 seed) |" in single and "last 5 episodes" in single
+    svg = files[1].read_text()
+    assert "1 seed: no band" in svg and "95% bootstrap CI" not in svg
 
 
 def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):

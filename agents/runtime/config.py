@@ -229,6 +229,19 @@ class TrainConfig:
     """Name shown in run folders and TensorBoard; the env id unless set."""
 
 
+RUN_KEYS = (
+    "run_dir", "resume", "experiment_name", "device", "torch_threads", "num_seeds",
+    "logging.", "checkpoint.", "diagnostics.", "eval.",
+)  # fmt: skip
+"""Config keys (or prefixes, ending in ``.``) that do not change what a run learns: where it writes,
+how it reports, where it computes. TensorBoard's HParams tab and the plots' labels leave them out."""
+
+
+def changes_learning(key: str) -> bool:
+    """Whether the flat config key ``key`` can change what is learned (not one of :data:`RUN_KEYS`)."""
+    return not any(key == name or (name.endswith(".") and key.startswith(name)) for name in RUN_KEYS)
+
+
 def register_configs() -> None:
     """Store the schemas so YAML files can extend them (``defaults: [train_schema, ...]``)."""
     store = ConfigStore.instance()

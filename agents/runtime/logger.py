@@ -16,6 +16,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from agents.core.batch import UpdateStats
 from agents.runtime import tags
+from agents.runtime.config import changes_learning
 
 
 def hyperparameter_table(cfg: DictConfig) -> str:
@@ -23,6 +24,16 @@ def hyperparameter_table(cfg: DictConfig) -> str:
     flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
     rows = "\n".join(f"|{key}|{value}|" for key, value in flat.items())
     return f"|parameter|value|\n|-|-|\n{rows}"
+
+
+def command_line_keys() -> list[str]:
+    """The keys set on this Hydra run's command line (a sweep's varied keys among them); none
+    outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task]
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -118,12 +129,19 @@ class Logger:
             self.scalar(tag, value, env_steps)
 
     def hparams(self, cfg: DictConfig, metrics: dict[str, float], env_steps: int) -> None:
-        """One row of TensorBoard's HParams tab: the flat config against ``final/<metric>`` scalars."""
+        """One row of TensorBoard's HParams tab: the keys that change learning (not where the run
+        writes or how it reports), those set on the command line (a sweep's) first, against
+        ``final/<metric>`` scalars."""
         if self.writer is None:
             return
         self.episode_means(env_steps)
         flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
-        values = {key: v if type(v) in (int, float, str) else str(v) for key, v in flat.items()}  # bool: str
+        learning = [key for key in flat if changes_learning(key)]
+        given = set(command_line_keys())
+        ordered = [key for key in learning if key in given] + [key for key in learning if key not in given]
+        values = {
+            key: flat[key] if type(flat[key]) in (int, float, str) else str(flat[key]) for key in ordered
+        }
         metrics = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
         for summary in hparams_summaries(values, metrics):  # in this run's own event file, not a sub-run
             self.writer.file_writer.add_summary(summary)

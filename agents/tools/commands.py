@@ -40,8 +40,10 @@ def train() -> None:
         return
     from agents.runtime.config import register_configs
     from agents.tools.cli import hydra_main
+    from agents.tools.sweep import register_resolvers
 
     register_configs()
+    register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
 
 
@@ -102,16 +104,16 @@ class PlotOptions:
     """Run or sweep folders, searched for event files (one folder: runs=multirun/CartPole-v1/<time>)."""
     out: str | None = None
     """Figure path stem (writes <out>.png and <out>.svg); null = <first folder>/returns."""
-    window: int = 20
-    """Episodes in each curve's moving mean."""
+    window: int | None = None
+    """Episodes in each curve's moving mean and in the table's final score; null = the runs' budget.window."""
 
 
 def plot(argv: Sequence[str] | None = None) -> None:
     """Learning curves of runs and sweeps (seeds aggregated), the PNG/SVG and the final table."""
     from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
 
-    usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=20]"
-    options = parse_options(PlotOptions, _args(argv), usage, {"window": (1, math.inf)})
+    usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=100]"
+    options = parse_options(PlotOptions, _args(argv), usage)
     from agents.tools.plotting import plot_runs
 
     if not options.runs:

@@ -32,10 +32,9 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from agents.errors import UserError
 from agents.runtime import tags
+from agents.runtime.config import changes_learning
 from agents.tools.tables import markdown_table, short_number
 
-NOT_CONFIG = ("seed", "run_dir", "resume", "experiment_name", "device", "logging.", "checkpoint.")
-"""Config keys (or prefixes) that do not define a group: seeds are aggregated, the rest is I/O."""
 STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8,
     "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
@@ -109,7 +108,8 @@ def load_run(path: Path) -> Run | None:
 
 
 def _defines_group(key: str) -> bool:
-    return not any(key == name or (name.endswith(".") and key.startswith(name)) for name in NOT_CONFIG)
+    """Seeds are aggregated; keys that do not change learning (:data:`RUN_KEYS`) do not split groups."""
+    return key != "seed" and changes_learning(key)
 
 
 def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
@@ -162,21 +162,31 @@ def curve(run: Run, grid: np.ndarray, window: int) -> np.ndarray:
         return np.where(ended > 0, (sums[ended] - sums[first]) / (ended - first), np.nan)
 
 
-def final_table(groups: dict[str, list[Run]]) -> str:
-    """Final performance per group: the last-``budget.window`` mean return over seeds."""
+def final_score(run: Run, window: int) -> float:
+    """The run's curve at its last step: the mean return of its last ``window`` logged episodes
+    (with ``window = budget.window``, what ``train()`` returned)."""
+    return float(curve(run, np.array([run.steps[-1] if len(run.steps) else 0]), window)[0])
+
+
+def final_table(groups: dict[str, list[Run]], window: int) -> str:
+    """Final performance per group over seeds: mean, 95% bootstrap CI (only with 2 or more seeds)
+    and IQM of each run's last-``window`` mean return, the figure's last point."""
     rows = []
     for label, runs in groups.items():
-        scores = np.array([run.final_mean_return for run in runs])
+        scores = np.array([final_score(run, window) for run in runs])
         low, high = bootstrap_ci(scores)
+        interval = f"[{low:.1f}, {high:.1f}]" if len(runs) > 1 else "- (1 seed)"
         env_steps = round(np.mean([run.env_steps for run in runs]))
-        rows.append([label, str(len(runs)), str(env_steps), f"{scores.mean():.1f}",
-                     f"[{low:.1f}, {high:.1f}]", f"{interquartile_mean(scores):.1f}"])  # fmt: skip
-    header = ["config", "seeds", "env steps", "final mean return", "95% CI", "IQM"]
+        rows.append([label, str(len(runs)), str(env_steps), f"{scores.mean():.1f}", interval,
+                     f"{interquartile_mean(scores):.1f}"])  # fmt: skip
+    header = ["config", "seeds", "env steps", f"final mean return (last {window} episodes)", "95% CI", "IQM"]
     return markdown_table(header, rows)
 
 
-def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 20, points: int = 200) -> list[Path]:
-    """Return against env steps, one panel per env, mean and 95% bootstrap CI band per group.
+def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, points: int = 200) -> list[Path]:
+    """Return against env steps, one panel per env, the mean over seeds per group and, for groups of
+    2 or more seeds, a 95% bootstrap CI band; the legend (labels: the keys in which the groups
+    differ) sits beside the axes, and says whether a band is drawn.
 
     :return: the PNG and SVG written to ``out`` (its suffix is replaced).
     """
@@ -192,16 +202,21 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 20, point
                 grid = np.linspace(0, last, points)
                 curves = np.stack([curve(run, grid, window) for run in runs])  # [seeds, points]
                 mean = curves.mean(axis=0)
-                low, high = bootstrap_ci(curves)
                 name = label.removeprefix(f"{env}: ") if label != env else "all runs"
                 (line,) = ax.plot(grid, mean, label=f"{name} (n={len(runs)})")
-                ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+                if len(runs) > 1:  # a band only where there is a spread to bootstrap
+                    low, high = bootstrap_ci(curves)
+                    ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
             ax.set_title(env)
             ax.set_xlabel("environment steps")
             ax.set_ylabel(f"episodic return ({window}-episode moving mean)")
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
             ax.set_xlim(left=0)
-            ax.legend(loc="best", title="mean over seeds, 95% bootstrap CI", title_fontsize=8)
+            seeds = [len(runs) for runs in groups.values() if runs[0].env == env]
+            title = "mean over seeds" + (
+                ", band: 95% bootstrap CI" if max(seeds) > 1 else " (1 seed: no band)"
+            )
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, title_fontsize=8)
         written = [out.with_suffix(".png"), out.with_suffix(".svg")]
         out.parent.mkdir(parents=True, exist_ok=True)
         for path in written:
@@ -209,14 +224,17 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 20, point
     return written
 
 
-def plot_runs(paths: list[Path], out: Path | None = None, window: int = 20) -> tuple[str, list[Path]]:
+def plot_runs(
+    paths: list[Path], out: Path | None = None, window: int | None = None
+) -> tuple[str, list[Path]]:
     """What ``scripts/plot.py`` does: find, load, group, plot; returns the table and the files.
 
     :param paths: run folders and/or sweep folders (searched recursively for event files).
     :param out: file stem for the figures; default ``<first path>/returns``.
-    :param window: episodes in each curve's moving mean.
+    :param window: episodes in each curve's moving mean and in the table's final score; None = the
+        runs' ``budget.window`` (100 by default), so the table repeats what training reported.
     """
-    if window < 1:
+    if window is not None and window < 1:
         raise UserError(f"window={window} must be >= 1 (episodes in the moving mean)")
     loaded = {path: load_run(path) for path in find_run_dirs(paths)}
     runs = [run for run in loaded.values() if run is not None]
@@ -224,6 +242,9 @@ def plot_runs(paths: list[Path], out: Path | None = None, window: int = 20) -> t
     if not runs:
         raise UserError(f"no finished runs below {', '.join(map(str, paths))} (none logged its hparams yet)")
     groups = group_runs(runs)
+    if window is None:
+        window = int(runs[0].hparams.get("budget.window", 100))
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
     note = "".join(f"\nskipped (unfinished, no hparams): {path}" for path in skipped)
-    return final_table(groups) + note, files
+    said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
+    return said + final_table(groups, window) + note, files

@@ -25,7 +25,7 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -149,3 +149,33 @@ def write_summary(sweep_dir: Path) -> str:
         temporary.write_text(table + "\n")
         os.replace(temporary, sweep_dir / SUMMARY_NAME)
     return table
+
+
+def short_overrides(override_dirname: str, limit: int = 64) -> str:
+    """A sweep job's folder name from Hydra's ``override_dirname``: the last part of each key, floats
+    to 4 significant digits, at most ``limit`` characters (``hparams_search`` and the seed are left
+    out by ``exclude_keys`` in ``configs/train.yaml``)::
+
+        agent.lr=0.022881136684755242,agent.baseline=mean -> lr=0.02288,baseline=mean
+    """
+    items, depth, current = [], 0, ""
+    for char in override_dirname + ",":  # split on the commas outside brackets ([64,64] stays whole)
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            if current:
+                key, _, value = current.partition("=")
+                name = key.lstrip("+~").rsplit(".", 1)[-1].rsplit("/", 1)[-1]  # agent.lr -> lr
+                items.append(f"{name}={short_number(value)}")
+            current = ""
+        else:
+            current += char
+    return ",".join(items)[:limit]
+
+
+def register_resolvers() -> None:
+    """``${short_overrides:...}`` for ``hydra.sweep.subdir`` (here and in every job's process: Hydra
+    imports this module there to build the sweep callback)."""
+    OmegaConf.register_new_resolver("short_overrides", short_overrides, replace=True)
+
+
+register_resolvers()
