@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
@@ -34,6 +35,15 @@ def command_line_keys() -> list[str]:
     if not HydraConfig.initialized():
         return []
     return [override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task]
+
+
+def _mark_differing(experiment: Any, keys: set[str]) -> None:
+    """Set ``differs`` on the experiment summary's hyperparameters named in ``keys`` (in place)."""
+    content = experiment.value[0].metadata.plugin_data
+    data = plugin_data_pb2.HParamsPluginData.FromString(content.content)
+    for info in data.experiment.hparam_infos:
+        info.differs = info.name in keys
+    content.content = data.SerializeToString()
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -130,20 +140,26 @@ class Logger:
 
     def hparams(self, cfg: DictConfig, metrics: dict[str, float], env_steps: int) -> None:
         """One row of TensorBoard's HParams tab: the keys that change learning (not where the run
-        writes or how it reports), those set on the command line (a sweep's) first, against
-        ``final/<metric>`` scalars."""
+        writes or how it reports: :data:`~agents.runtime.config.RUN_KEYS`) against
+        ``final/<metric>`` scalars.
+
+        TensorBoard lists hyperparameters marked ``differs`` first, then by name
+        (``backend_context._sort_and_reduce_to_hparams_limit``), and ticks the first few: the keys
+        set on the command line (a sweep's, in every job alike) are marked, so they come first.
+        """
         if self.writer is None:
             return
         self.episode_means(env_steps)
         flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
-        learning = [key for key in flat if changes_learning(key)]
-        given = set(command_line_keys())
-        ordered = [key for key in learning if key in given] + [key for key in learning if key not in given]
         values = {
-            key: flat[key] if type(flat[key]) in (int, float, str) else str(flat[key]) for key in ordered
+            key: v if type(v) in (int, float, str) else str(v)  # bool: str
+            for key, v in flat.items()
+            if changes_learning(key)
         }
         metrics = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
-        for summary in hparams_summaries(values, metrics):  # in this run's own event file, not a sub-run
+        experiment, session_start, session_end = hparams_summaries(values, metrics)
+        _mark_differing(experiment, set(command_line_keys()))
+        for summary in (experiment, session_start, session_end):  # in this run's own event file
             self.writer.file_writer.add_summary(summary)
         for tag, value in metrics.items():
             self.scalar(tag, value, env_steps)
