@@ -100,14 +100,33 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
     return functions
 
 
+class ZeroBasedActions(gym.ActionWrapper):
+    """``Discrete(n, start=s)`` actions as the policy's indices ``0 .. n-1``: ``a -> a + s``."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.start = int(env.action_space.start)
+        self.action_space = gym.spaces.Discrete(int(env.action_space.n))
+
+    def action(self, action: Any) -> Any:
+        return action + self.start
+
+
+def zero_based_actions(env: gym.Env) -> gym.Env:
+    """``env`` itself, or wrapped in :class:`ZeroBasedActions` when its actions start at s != 0."""
+    space = env.action_space
+    return ZeroBasedActions(env) if isinstance(space, gym.spaces.Discrete) and int(space.start) else env
+
+
 def make_env(
     env_id: str, env_kwargs: Mapping[str, Any] | None = None, wrappers: Wrappers = (), **make_kwargs: Any
 ) -> gym.Env:
-    """``gymnasium.make(env_id, **env_kwargs, **make_kwargs)``, then ``wrappers`` in order."""
+    """``gymnasium.make(env_id, **env_kwargs, **make_kwargs)``, then ``wrappers`` in order (and
+    :func:`zero_based_actions`)."""
     env = gym.make(env_id, **{**(env_kwargs or {}), **make_kwargs})
     for wrap in wrapper_functions(wrappers):
         env = wrap(env)
-    return env
+    return zero_based_actions(env)
 
 
 def check_env_id(
@@ -180,12 +199,12 @@ def make_vector_env(
     reset, which the trainer skips.
     """
     spec = gym.spec(registered_id(env_id))
+    native = mode == "native" and spec.vector_entry_point is not None and not wrappers
     if mode == "native":
-        native = spec.vector_entry_point is not None and not wrappers
         mode = "vector_entry_point" if native else "sync"
     vector_env = gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode=mode,
         vector_kwargs={"worker": signal_safe_worker} if mode == "async" else None,
-        wrappers=wrapper_functions(wrappers) or None, **(env_kwargs or {}),
+        wrappers=None if native else [*wrapper_functions(wrappers), zero_based_actions], **(env_kwargs or {}),
     )  # fmt: skip
     return vector_env

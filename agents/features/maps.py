@@ -198,6 +198,26 @@ class TileCoding(_UnitBox):
         return _with_bias(x, self.bias)
 
 
+class ScalarColumn(FeatureMap):
+    """A map for ``Box(shape=())`` observations (one number each, ``[B]`` per batch): the wrapped
+    map sees them as one-dimensional vectors ``[B, 1]``."""
+
+    def __init__(self, inner: FeatureMap) -> None:
+        self.inner, self.dim = inner, inner.dim
+
+    def __call__(self, obs: Array) -> Array:
+        return self.inner(np.asarray(obs).reshape(-1, 1))
+
+    def update(self, obs: Array) -> None:
+        self.inner.update(np.asarray(obs).reshape(-1, 1))
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state)
+
+
 def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple[Array, Array]:
     """Finite ``(low, high)`` per dimension: the space's own, else ``+-bounds[i]``, else ``+-clip``."""
     low, high = space.low.astype(np.float64).reshape(-1), space.high.astype(np.float64).reshape(-1)
@@ -226,6 +246,9 @@ def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
         return OneHot(int(observation_space.n), int(observation_space.start))
     if name == "onehot":
         raise UserError(f"features=onehot needs a Discrete observation space, got {observation_space}")
+    if observation_space.shape == ():
+        column = gym.spaces.Box(observation_space.low.reshape(1), observation_space.high.reshape(1))
+        return ScalarColumn(make_feature_map(cfg, column))
     obs_dim = int(np.prod(observation_space.shape))
     if name in ("auto", "raw"):
         return Raw(obs_dim, cfg.bias)

@@ -95,14 +95,13 @@ def preflight(cfg: DictConfig) -> tuple[DictConfig, TrainConfig, EnvInfo]:
     return config, plain, info
 
 
-def prepare_run_dir(cfg: TrainConfig, config: DictConfig) -> tuple[Path, RunFolderLock]:
+def prepare_run_dir(run_dir: Path, config: DictConfig) -> RunFolderLock:
     """Create the run folder, take its lock (one writer per folder) and write the resolved
     ``config.yaml`` into it."""
-    run_dir = resolve_run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunFolderLock(run_dir)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
-    return run_dir, lock
+    return lock
 
 
 def apply_lr_schedule(
@@ -139,11 +138,16 @@ class Trainer:
         self.config, self.cfg, self.info = preflight(cfg)  # DictConfig for saving; dataclasses to read fast
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
-        self.run_dir, self.lock = prepare_run_dir(self.cfg, self.config)
+        self.run_dir = resolve_run_dir(self.cfg)
         self._build()
         self._reset_counters()
-        if resume_from is not None:
+        if resume_from is not None:  # a file that does not fit fails before anything is written
             self.load_state_dict(resume_from)
+        try:
+            self.lock = prepare_run_dir(self.run_dir, self.config)
+        except BaseException:
+            self.envs.close()
+            raise
         # points after the checkpoint (written before a kill -9) are dropped by TensorBoard
         purge_step = self.env_steps + 1 if resume_from is not None else None
         each_episode = episode_stats(self.cfg) == "each"

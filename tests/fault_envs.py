@@ -1,0 +1,88 @@
+"""Envs for tests/test_faults.py: every observation/action space Gymnasium's Discrete and Box
+allow, and envs that break mid-run. Importing the module registers them (``fault/<name>-v0``), so
+``env=fault_envs:fault/Raises-v0`` works from a subprocess too (the tests folder on the path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+EPISODE_STEPS = 20
+
+
+class SpaceEnv(gym.Env):
+    """Observations drawn from ``observation_space``; the episode ends after 20 steps; an action
+    outside ``action_space`` (e.g. 0 for ``Discrete(3, start=1)``) raises."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space | None = None) -> None:
+        self.observation_space = observation_space
+        self.action_space = action_space or gym.spaces.Discrete(2)
+        self.t = 0
+
+    def _obs(self) -> Any:
+        self.observation_space.seed(int(self.np_random.integers(2**31)))
+        return self.observation_space.sample()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not in {self.action_space}")
+        self.t += 1
+        return self._obs(), float(action == self.action_space.start), self.t >= EPISODE_STEPS, False, {}
+
+
+class FaultyEnv(SpaceEnv):
+    """A 4-dim Box env that misbehaves at its ``at``-th step call (counted per process)."""
+
+    calls = 0
+
+    def __init__(self, fault: str, at: int = 150) -> None:
+        super().__init__(gym.spaces.Box(-1.0, 1.0, (4,), np.float32))
+        self.fault, self.at = fault, at
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        if self.fault == "reset":
+            raise RuntimeError("the simulator did not start")
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        FaultyEnv.calls += 1
+        obs, reward, terminated, truncated, info = super().step(action)
+        if FaultyEnv.calls >= self.at:
+            if self.fault == "raise":
+                raise RuntimeError("physics exploded")
+            if self.fault == "shape":
+                obs = obs[:3]
+            if self.fault == "dtype":
+                obs = np.array(["a", "b", "c", "d"], dtype=object)
+        return obs, reward, terminated, truncated, info
+
+
+BOX = gym.spaces.Box
+SPACES: dict[str, tuple[gym.Space, gym.Space | None]] = {
+    "DiscreteStart-v0": (gym.spaces.Discrete(5, start=-2), None),
+    "DiscreteStart3-v0": (gym.spaces.Discrete(4, start=3), gym.spaces.Discrete(3, start=1)),
+    "BoxInf-v0": (BOX(-np.inf, np.inf, (3,), np.float32), None),
+    "BoxHalfInf-v0": (BOX(np.array([0.0, -np.inf]), np.array([np.inf, 1.0]), dtype=np.float64), None),
+    "BoxInt-v0": (BOX(-5, 5, (3,), np.int64), None),
+    "BoxUint8-v0": (BOX(0, 255, (4,), np.uint8), None),
+    "BoxFloat16-v0": (BOX(-1, 1, (2,), np.float16), None),
+    "BoxScalar-v0": (BOX(-1.0, 1.0, (), np.float32), None),
+    "BoxOne-v0": (BOX(-1.0, 1.0, (1,), np.float64), gym.spaces.Discrete(4, start=-1)),
+    "Huge-v0": (gym.spaces.Discrete(10**12), None),
+}
+for _name, (_obs, _act) in SPACES.items():
+    if f"fault/{_name}" not in gym.registry:
+        gym.register(
+            f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
+        )
+for _fault in ("raise", "shape", "dtype", "reset"):
+    _id = f"fault/{_fault.capitalize()}-v0"
+    if _id not in gym.registry:
+        gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

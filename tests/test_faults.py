@@ -1,0 +1,688 @@
+"""A hostile suite: every run mode, every fault, every file (issue 15).
+
+Each case asserts the exit status, the one line on stderr (no traceback) and that the files that
+were there are intact. Most run in-process through the scripts' own ``main`` (a Hydra app is
+fast once torch is imported); signals and kill -9 need real processes and are slow-marked where
+they take more than a few seconds. ``fault_envs`` (next to this file) registers envs with every
+space Gymnasium allows and envs that break mid-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fault_envs
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents.runtime import tags
+from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.evaluation import EvaluateConfig, evaluate
+from agents.runtime.run import train
+from agents.runtime.trainer import Trainer
+from agents.tools.cli import compose_train_config, run_or_exit
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+TESTS = Path(__file__).resolve().parent
+TINY = ["logging.progress_bar=false", "budget.total_env_steps=300"]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file below ``folder``."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def assert_intact(before: dict[str, str], folder: Path) -> None:
+    """Every file that was there before is still there, byte for byte."""
+    after = snapshot(folder)
+    changed = [name for name, digest in before.items() if after.get(name) != digest]
+    assert not changed, f"changed or lost: {changed}"
+
+
+def script(name: str, *args: str, monkeypatch, capsys, cwd: Path) -> tuple[int, str, str]:
+    """Run ``scripts/<name>`` in this process as a user would; returns (exit code, stderr, stdout)."""
+    path = SCRIPTS / name
+    main = runpy.run_path(str(path), run_name=f"{path.stem}_script")["main"]
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(path), *args])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code if isinstance(exit_info.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.err, captured.out
+
+
+def call(task, capsys) -> tuple[int, str, str]:
+    """``task()`` as an entry point runs it (:func:`run_or_exit`); returns (exit code, stderr, stdout)."""
+    capsys.readouterr()
+    try:
+        run_or_exit(task)
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code if isinstance(exit_info.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.err, captured.out
+
+
+def run_train(*args: str, capsys) -> tuple[int, str, str]:
+    """``scripts/train.py <args>`` without Hydra's app around it (faster; the same train())."""
+    return call(lambda: train(compose_train_config(list(args)), overrides=list(args)), capsys)
+
+
+def assert_one_line(code: int, err: str, expected_code: int, fragment: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err, err
+    assert code == expected_code, err
+    assert len(lines) == 1, lines
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """An in-process Hydra app points the root logger at the stderr pytest captured for that test;
+    the next test must not write to it once it is closed."""
+    handlers, level = list(logging.root.handlers), logging.root.level
+    yield
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A finished CartPole run (600 steps, a checkpoint every 200) to craft files from."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    cfg = compose_train_config(
+        [
+            *TINY,
+            "budget.total_env_steps=600",
+            f"run_dir={run_dir}",
+            "checkpoint.every_steps=200",
+            "budget.window=5",
+        ]
+    )
+    train(cfg)
+    return run_dir
+
+
+# -- 1. sizes and counts: one line before anything is allocated ---------------------------------
+SIZES = [
+    (["features=rbf", "features.num_centers=1000"], "lower features.num_centers"),
+    (["features=tile", "features.hash_size=1000000000000"], "lower features.hash_size"),
+    (["features=fourier", "features.degree=60"], "lower features.degree"),
+    (["features=polynomial", "features.degree=300"], "lower features.degree"),
+    (["agent.policy=action", "features=rbf", "features.num_centers=70"], "lower features.num_centers"),
+    (["vector.num_envs=1000000000000"], "vector.num_envs=1000000000000 must be <= 65536"),
+    (["vector.num_envs=2000", "vector.mode=async"], "vector.num_envs=2000 must be <= 1024"),
+    (["torch_threads=1000000000000"], "torch_threads=1000000000000 must be <="),
+    (["num_seeds=1000000"], "num_seeds=1000000 must be <= 100000"),
+    (["num_seeds=20000", "features=rbf", "features.num_centers=12"], "x 20000 seeds"),
+    (["env=fault_envs:fault/Huge-v0"], "the env's number of states"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "fragment"), SIZES, ids=[" ".join(o) for o, _ in SIZES])
+def test_sizes_are_refused_before_allocating(tmp_path, monkeypatch, capsys, overrides, fragment):
+    (tmp_path / "keep.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    begin = time.perf_counter()
+    code, err, _ = run_train(*TINY, *overrides, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, fragment)
+    assert time.perf_counter() - begin < 20  # refused, not allocated
+    assert not (tmp_path / "run").exists()
+    assert_intact(before, tmp_path)
+
+
+# -- 2. env ids and env_kwargs --------------------------------------------------------------------
+ENV_ARGS = [
+    (
+        ["env=FrozenLake-v1", "+env_kwargs.map_name=9x9"],
+        "could not be made with env_kwargs {'map_name': '9x9'}",
+    ),
+    (["+env_kwargs.max_episode_steps=-5"], "Expect the `max_episode_steps` to be positive"),
+    (["+env_kwargs.nosuch=1"], "env_kwargs do not fit env=CartPole-v1"),
+    (["env=NoSuchEnv-v0"], "is not a registered Gymnasium id"),
+    (["env=Pendulum-v1"], "a softmax policy needs a Discrete action space"),
+    (["env=fault_envs:fault/Reset-v0"], "env=fault_envs:fault/Reset-v0 failed to start: RuntimeError"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "fragment"), ENV_ARGS, ids=[" ".join(o) for o, _ in ENV_ARGS])
+def test_env_mistakes_are_one_line(tmp_path, monkeypatch, capsys, overrides, fragment):
+    code, err, _ = run_train(*TINY, *overrides, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, fragment)
+    assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
+
+
+# -- 3. every space Gymnasium's Discrete and Box accept trains and evaluates ---------------------
+SPACES = [
+    ("DiscreteStart-v0", "auto"),
+    ("DiscreteStart3-v0", "onehot"),
+    ("BoxInf-v0", "auto"),
+    ("BoxInf-v0", "rbf"),
+    ("BoxHalfInf-v0", "tile"),
+    ("BoxHalfInf-v0", "fourier"),
+    ("BoxInt-v0", "normalized"),
+    ("BoxUint8-v0", "polynomial"),
+    ("BoxFloat16-v0", "rbf"),
+    ("BoxScalar-v0", "auto"),
+    ("BoxScalar-v0", "tile"),
+    ("BoxOne-v0", "normalized"),
+]
+
+
+@pytest.mark.parametrize(("env", "features"), SPACES, ids=[f"{e}-{f}" for e, f in SPACES])
+def test_every_gymnasium_space_trains(tmp_path, env, features):
+    run_dir = tmp_path / "run"
+    cfg = compose_train_config(
+        [*TINY, f"env=fault_envs:fault/{env}", f"features={features}", f"run_dir={run_dir}"]
+    )
+    result = train(cfg)
+    assert result.env_steps == 300 and result.episodes == 300 // fault_envs.EPISODE_STEPS
+    assert torch.isfinite(load_checkpoint(run_dir)["policy"]["weight"]).all()
+
+
+def test_discrete_actions_with_a_start_reach_the_env_shifted(tmp_path):
+    """Discrete(3, start=1): the env raises for an action outside 1..3; a vector env too."""
+    for extra in ([], ["vector.num_envs=2", "vector.mode=sync"]):
+        cfg = compose_train_config(
+            [*TINY, "env=fault_envs:fault/DiscreteStart3-v0", *extra, f"run_dir={tmp_path / str(len(extra))}"]
+        )
+        assert train(cfg).env_steps >= 300
+
+
+# -- 4. files that are not our checkpoints: evaluate and resume refuse in one line --------------
+def _crafted(trained: Path, case: str, folder: Path) -> Path:
+    """A checkpoint file in ``folder``, altered as ``case`` says."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CHECKPOINT_NAME
+    state = torch.load(trained / CHECKPOINT_NAME, weights_only=True)
+    if case == "other dict":
+        state = {"a": torch.zeros(2)}
+    elif case == "a tensor":
+        state = torch.zeros(3)
+    elif case == "a list":
+        state = [1, 2, 3]
+    elif case == "newer format":
+        state["format_version"] = 99
+    elif case == "format text":
+        state["format_version"] = "one"
+    elif case == "config env edited":
+        state["config"]["env"] = "Acrobot-v1"
+    elif case == "config features edited":
+        state["config"]["features"]["name"] = "rbf"
+    elif case == "config policy edited":
+        state["config"]["agent"]["policy"] = "action"
+    elif case == "config invalid":
+        state["config"]["agent"]["lr"] = -1.0
+    elif case == "config unknown key":
+        state["config"]["agent"]["lrr"] = 1.0
+    elif case == "policy not a dict":
+        state["policy"] = [torch.zeros(5, 2)]
+    elif case == "weight missing":
+        state["policy"] = {}
+    if case == "truncated":
+        data = (trained / CHECKPOINT_NAME).read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "pickled code":
+        path.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    else:
+        torch.save(state, path)
+    return path
+
+
+CRAFTED = [
+    ("other dict", "lacks policy, features, config"),
+    ("a tensor", "holds a Tensor, not a scripts/train.py checkpoint"),
+    ("a list", "holds a list, not a scripts/train.py checkpoint"),
+    ("newer format", "has format_version 99; this code reads 1..1"),
+    ("format text", "has format_version 'one'"),
+    ("config env edited", "does not match its config: policy.weight holds shape [5, 2], but env=Acrobot-v1"),
+    ("config features edited", "does not match its config: policy.weight holds shape [5, 2]"),
+    ("config policy edited", "does not match its config"),
+    ("config invalid", "holds an invalid config: agent.lr=-1.0 must be > 0"),
+    ("config unknown key", "has a config this code cannot read"),
+    ("policy not a dict", "policy should be a dict"),
+    ("weight missing", "policy.weight holds nothing"),
+    ("truncated", "cannot load checkpoint"),
+    ("empty", "cannot load checkpoint"),
+    ("pickled code", "cannot load checkpoint"),
+]
+
+
+@pytest.mark.parametrize("entry", ["evaluate", "resume"])
+@pytest.mark.parametrize(("case", "fragment"), CRAFTED, ids=[case for case, _ in CRAFTED])
+def test_crafted_checkpoints_are_one_line(trained, tmp_path, monkeypatch, capsys, entry, case, fragment):
+    path = _crafted(trained, case, tmp_path / "crafted")
+    before = snapshot(tmp_path / "crafted")
+    if entry == "evaluate":
+        code, err, _ = call(lambda: evaluate(EvaluateConfig(checkpoint=str(path), episodes=1)), capsys)
+    else:
+        code, err, _ = run_train(f"resume={path.parent}", "logging.progress_bar=false", capsys=capsys)
+    assert_one_line(code, err, 2, fragment)
+    assert_intact(before, tmp_path / "crafted")
+
+
+# -- 5. resume: what may change and what may not ------------------------------------------------
+IMMUTABLE = [
+    ["env=Acrobot-v1"],
+    ["features=normalized"],
+    ["agent.policy=action"],
+    ["agent.dtype=float64"],
+    ["vector.num_envs=2"],
+    ["seed=3"],
+    ["+env_kwargs.max_episode_steps=100"],
+    ["experiment=cartpole"],
+    ["agent.optimizer=sgd", "agent.lr=0.5"],
+]
+
+
+@pytest.mark.parametrize("overrides", IMMUTABLE, ids=[" ".join(o) for o in IMMUTABLE])
+def test_resume_refuses_what_the_checkpoint_fixes(trained, tmp_path, monkeypatch, capsys, overrides):
+    before = snapshot(trained)
+    code, err, _ = run_train(f"resume={trained}", *overrides, capsys=capsys)
+    key = overrides[0].lstrip("+").partition("=")[0]
+    assert_one_line(code, err, 2, "resume cannot change ")
+    assert key in err and "agent.lr" not in err.split("(")[0]
+    assert_intact(before, trained)
+
+
+def test_resume_extends_the_budget_and_applies_learning_overrides(trained, tmp_path, monkeypatch, capsys):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in (CHECKPOINT_NAME, "config.yaml"):
+        (copy / name).write_bytes((trained / name).read_bytes())
+    code, err, _ = run_train(
+        f"resume={copy}",
+        "budget.total_env_steps=900",
+        "agent.lr=0.05",
+        "logging.progress_bar=false",
+        capsys=capsys,
+    )
+    assert code == 0, err
+    lr = load_checkpoint(trained)["config"]["agent"]["lr"]
+    assert "resume: budget.total_env_steps: 600 -> 900" in err and f"resume: agent.lr: {lr} -> 0.05" in err
+    state = load_checkpoint(copy)
+    assert state["counters"]["env_steps"] == 900
+    assert state["config"]["agent"]["lr"] == 0.05
+    assert state["learner"]["optimizer"]["param_groups"][0]["lr"] <= 0.05
+
+
+# -- 6. faults in the user's env: last good state saved, one line, traceback in train.log -------
+ENV_FAULTS = [
+    ("Raise", "RuntimeError: physics exploded"),
+    ("Shape", "shape"),
+    ("Dtype", "failed at env step"),
+]
+MODES = {"single": [], "vector": ["vector.num_envs=2", "vector.mode=sync"], "seeds": ["num_seeds=2"]}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(("fault", "fragment"), ENV_FAULTS, ids=[f for f, _ in ENV_FAULTS])
+def test_env_fault_mid_run_saves_and_names_the_step(tmp_path, monkeypatch, capsys, mode, fault, fragment):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        "logging.progress_bar=false",
+        "budget.total_env_steps=1000",
+        f"env=fault_envs:fault/{fault}-v0",
+        "checkpoint.every_steps=50",
+        *MODES[mode],
+        f"run_dir={run_dir}",
+        capsys=capsys,
+    )
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at env step")
+    assert fragment in err and "the last good state is in" in err
+    folders = [run_dir] if mode != "seeds" else [run_dir / "seed0", run_dir / "seed1"]
+    for folder in folders:  # every seed saved, its events flushed
+        state = load_checkpoint(folder)
+        assert 0 < state["counters"]["env_steps"] < 1000
+        events = EventAccumulator(str(folder)).Reload()
+        assert tags.FINAL_MEAN_RETURN in events.Tags()["scalars"]
+    log = (folders[0] if mode != "seeds" else run_dir / "seed0") / "train.log"
+    if fault == "Raise" and mode != "seeds":
+        assert "Traceback" in log.read_text() and "physics exploded" in log.read_text()
+
+
+# -- 7. files and folders ------------------------------------------------------------------------
+def test_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    code, err, _ = run_train(*TINY, f"run_dir={blocker / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, "Not a directory")
+    assert blocker.read_text() == "mine"
+
+
+def test_hydra_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    code, err, _ = script(
+        "train.py",
+        *TINY,
+        f"hydra.run.dir={blocker / 'run'}",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        cwd=tmp_path,
+    )
+    assert_one_line(code, err, 2, "Not a directory")
+    assert blocker.read_text() == "mine"
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    saves = []
+    real_save = torch.save
+
+    def fills_up(obj, handle, *args, **kwargs):
+        saves.append(1)
+        if len(saves) > 2:
+            raise OSError(28, "No space left on device")
+        real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", fills_up)
+    code, err, _ = run_train(
+        *TINY,
+        "budget.total_env_steps=2000",
+        "checkpoint.every_steps=200",
+        f"run_dir={run_dir}",
+        capsys=capsys,
+    )
+    assert_one_line(code, err, 2, "No space left on device; the previous checkpoint.pt is intact")
+    monkeypatch.undo()
+    assert load_checkpoint(run_dir)["counters"]["env_steps"] == 400
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_evaluate_prints_before_an_unwritable_csv(trained, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    before = snapshot(trained)
+    code, err, out = script(
+        "evaluate.py",
+        f"checkpoint={trained}",
+        "episodes=2",
+        f"csv={blocker / 'x.csv'}",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        cwd=tmp_path,
+    )
+    assert_one_line(code, err, 2, f"cannot write csv={blocker / 'x.csv'}")
+    assert "greedy: return" in out and "sampled: return" in out
+    assert_intact(before, trained)
+
+
+def test_plot_to_an_unwritable_place_is_one_line(trained, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    code, err, _ = script(
+        "plot.py",
+        str(trained),
+        "--out",
+        str(blocker / "fig"),
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        cwd=tmp_path,
+    )
+    assert_one_line(code, err, 2, "cannot use")
+
+
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_not_stale(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    holder = Trainer(compose_train_config([*TINY, f"run_dir={run_dir}"]))
+    before = {name: digest for name, digest in snapshot(run_dir).items() if not name.startswith("events")}
+    code, err, _ = run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, f"run folder {run_dir} is in use by another run (pid {os.getpid()})")
+    assert_intact(before, run_dir)
+    holder.run()  # finishing releases the lock
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from agents.runtime.run_lock import RunFolderLock;"
+            f"from pathlib import Path; RunFolderLock(Path('{run_dir}')); import os; os._exit(9)",
+        ],
+        cwd=ROOT,
+    )
+    assert child.returncode == 9  # died holding the lock: the kernel released it
+    code, err, _ = run_train(*TINY, f"resume={run_dir}", "budget.total_env_steps=400", capsys=capsys)
+    assert code == 0, err
+
+
+@pytest.mark.slow
+def test_default_folders_of_runs_started_together_differ(tmp_path):
+    """Two runs started in the same second with the same seed (the issue's collision)."""
+    command = [
+        sys.executable,
+        str(SCRIPTS / "train.py"),
+        "logging.progress_bar=false",
+        "budget.total_env_steps=200",
+    ]
+    processes = [
+        subprocess.Popen([*command, f"agent.lr={lr}"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        for lr in (0.01, 0.3)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    folders = list((tmp_path / "outputs" / "CartPole-v1").iterdir())
+    assert len(folders) == 2
+    assert {load_checkpoint(f)["config"]["agent"]["lr"] for f in folders} == {0.01, 0.3}
+
+
+# -- 8. checkpoints never go backwards; kill -9 then resume leaves no gap in the events ---------
+def test_best_checkpoint_survives_an_interrupted_resume(tmp_path):
+    run = [
+        *TINY,
+        "budget.total_env_steps=3000",
+        "budget.window=5",
+        "checkpoint.every_steps=250",
+        "budget.stop_at_target=false",
+        f"run_dir={tmp_path / 'run'}",
+    ]
+    first = Trainer(compose_train_config(run))
+    first.step_limit = 1700
+    first.run()
+    best_before = load_checkpoint(tmp_path / "run" / BEST_CHECKPOINT_NAME)["counters"]["best_mean_return"]
+    latest = load_checkpoint(tmp_path / "run")["counters"]["best_mean_return"]
+    assert latest == best_before  # both files store the same, current best
+    train(compose_train_config([f"resume={tmp_path / 'run'}", "logging.progress_bar=false"]))
+    best_after = load_checkpoint(tmp_path / "run" / BEST_CHECKPOINT_NAME)["counters"]["best_mean_return"]
+    assert best_after >= best_before
+
+
+def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = compose_train_config(
+        [
+            "logging.progress_bar=false",
+            "budget.total_env_steps=2400",
+            "checkpoint.every_steps=500",
+            "budget.stop_at_target=false",
+            f"run_dir={run_dir}",
+        ]
+    )
+    doomed = Trainer(cfg)
+    doomed.start_clock()
+    while doomed.env_steps < 1700:  # past the checkpoint at 1500: these points must not survive
+        doomed.step(doomed.actor(doomed.agent.inputs(doomed.obs)))
+    doomed.logger.hand_off()
+    doomed.logger.writer.flush()  # what a 120 s flush would have put on disk before the kill
+    doomed.lock.release()  # the kernel's part of kill -9
+    saved = load_checkpoint(run_dir)["counters"]
+    assert saved["env_steps"] < 1700
+    result = train(compose_train_config([f"resume={run_dir}", "logging.progress_bar=false"]))
+    steps = [event.step for event in EventAccumulator(str(run_dir)).Reload().Scalars(tags.EPISODIC_RETURN)]
+    assert len(steps) == result.episodes  # every episode, once
+    assert steps == sorted(set(steps))
+
+
+# -- 9. multirun: every job checked first, a summary even when a job fails -----------------------
+@pytest.mark.parametrize(
+    ("sweep", "fragment"),
+    [(["agent.lr=0.1,-1"], "job #1 (agent.lr=-1"), (["env=CartPole-v1,NoSuch-v0"], "job #1 (env=NoSuch-v0")],
+)
+def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsys, sweep, fragment):
+    code, err, _ = script(
+        "train.py",
+        "-m",
+        *sweep,
+        *TINY,
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        cwd=tmp_path,
+    )
+    assert_one_line(code, err, 2, fragment)
+    assert not (tmp_path / "sweep").exists()  # nothing ran
+
+
+def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, capsys):
+    fault_envs.FaultyEnv.calls = 0
+    sweep_dir = tmp_path / "sweep"
+    code, err, _ = script(
+        "train.py",
+        "-m",
+        "env=CartPole-v1,fault_envs:fault/Raise-v0",
+        *TINY,
+        f"hydra.sweep.dir={sweep_dir}",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        cwd=tmp_path,
+    )
+    assert code == 2 and "Traceback" not in err
+    assert "failed at env step" in err.strip().splitlines()[-1]
+    summary = (sweep_dir / "summary.md").read_text()
+    assert "COMPLETED" in summary and "FAILED" in summary
+
+
+# -- 10. every script answers bad arguments with one line ---------------------------------------
+SCRIPT_ARGS = [
+    ("benchmark.py", ["--num-envs", "0"], "argument --num-envs: 0 must be >= 1"),
+    ("benchmark.py", ["--repeats", "-1"], "argument --repeats: -1 must be >= 1"),
+    ("benchmark.py", ["--steps", "many"], "argument --steps: 'many' is not an integer"),
+    ("benchmark.py", ["--bogus"], "unrecognized arguments: --bogus"),
+    ("plot.py", ["--window", "0", "x"], "argument --window: 0 must be >= 1"),
+    ("plot.py", ["/nonexistent/run"], "/nonexistent/run does not exist"),
+    ("reproduce_sutton_barto.py", ["--runs", "0"], "argument --runs: 0 must be >= 1"),
+    ("reproduce_sutton_barto.py", ["--seed", "-1"], "argument --seed: -1 must be in [0, 4294967295]"),
+    ("gradient_variance.py", ["--p", "2"], "argument --p: 2 must be in [0, 1]"),
+    ("gradient_variance.py", ["--episodes", "nan"], "argument --episodes: 'nan' is not an integer"),
+    ("results_table.py", ["--seeds", "0"], "argument --seeds: 0 must be >= 1"),
+    ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number >= 0"),
+    ("compare_gradients.py", ["num_states=0"], "need num_states >= 1"),
+    ("evaluate.py", ["checkpoint=/nonexistent"], "no checkpoint at /nonexistent"),
+    ("train.py", ["agent.lr=-1"], "agent.lr=-1.0 must be > 0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "fragment"), SCRIPT_ARGS, ids=[f"{n} {' '.join(a)}" for n, a, _ in SCRIPT_ARGS]
+)
+def test_scripts_answer_bad_arguments_in_one_line(tmp_path, monkeypatch, capsys, name, args, fragment):
+    code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+
+
+# -- 11. signals in every run mode (real processes) ----------------------------------------------
+def _signalled(
+    tmp_path: Path, sig: int, *args: str, wait_for: str = "events.out.tfevents.*", group: bool = True
+):
+    """Start scripts/train.py, wait until a run writes, send ``sig`` (to the process group, as a
+    terminal's Ctrl-C does); returns (exit code, stderr)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(SCRIPTS / "train.py"),
+            "logging.progress_bar=false",
+            "budget.stop_at_target=false",
+            "budget.total_env_steps=100000000",
+            *args,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while not list(tmp_path.rglob(wait_for)) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)
+    (os.killpg if group else os.kill)(process.pid, sig)
+    _, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
+def _assert_saved_and_flushed(folder: Path) -> None:
+    state = load_checkpoint(folder)
+    assert state["counters"]["env_steps"] > 0
+    logged = EventAccumulator(str(folder)).Reload().Scalars(tags.EPISODIC_RETURN)
+    assert logged  # the points reached the file
+
+
+def test_num_seeds_sigterm_saves_every_seed(tmp_path):
+    code, err = _signalled(
+        tmp_path, signal.SIGTERM, "num_seeds=3", f"run_dir={tmp_path / 'run'}", group=False
+    )
+    assert code == 143 and "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("SIGTERM: stopped")]
+    assert len(lines) == 3  # one line per seed, saying where it was saved
+    for seed in range(3):
+        assert f"resume={tmp_path / 'run' / f'seed{seed}'}" in err
+        _assert_saved_and_flushed(tmp_path / "run" / f"seed{seed}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_async_vector_env_ctrl_c_reaches_workers_but_the_main_process_decides(tmp_path, sig):
+    code, err = _signalled(
+        tmp_path,
+        sig,
+        "vector.num_envs=4",
+        "vector.mode=async",
+        "env=Acrobot-v1",
+        "checkpoint.every_steps=1000",
+        f"run_dir={tmp_path / 'run'}",
+    )
+    assert code == 128 + sig and "Traceback" not in err, err
+    assert f"saved {tmp_path / 'run' / CHECKPOINT_NAME}" in err
+    assert load_checkpoint(tmp_path / "run")["counters"]["env_steps"] > 0
+
+
+@pytest.mark.slow
+def test_multirun_ctrl_c_stops_the_sweep_and_writes_the_summary(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    code, err = _signalled(
+        tmp_path,
+        signal.SIGINT,
+        "-m",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep_dir}",
+        "checkpoint.every_steps=2000",
+        wait_for="checkpoint.pt",
+    )
+    assert code == 130 and "Traceback" not in err, err
+    summary = (sweep_dir / "summary.md").read_text()
+    assert summary.count("INTERRUPTED") == 2
+    (job,) = [path for path in sweep_dir.iterdir() if path.name.startswith("0_")]
+    _assert_saved_and_flushed(job)
