@@ -13,7 +13,7 @@ from agents.runtime import tags
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
-from agents.runtime.restore import REQUIRED_KEYS, RESUME_KEYS, checkpoint_config
+from agents.runtime.restore import REQUIRED_KEYS, RESUME_KEYS, check_schema, checkpoint_config
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.trainer import Trainer, TrainResult
 
@@ -45,6 +45,7 @@ def train(
         return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
+        check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
         if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":
             raise UserError(
                 f"{cfg.resume} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
