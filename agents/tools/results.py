@@ -25,6 +25,7 @@ QUICK_PRESETS = (
     "cartpole",
     "cartpole_mlp",
     "acrobot",
+    "acrobot_mlp",
     "frozenlake",
     "frozenlake_slippery",
     "cliffwalking",
