@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument(
         "--seed-mode", default="batched", choices=["exact", "batched"], help="seeds-worker: mode"
     )
+    parser.add_argument("--preset", default="", help="seeds-worker: an experiment= preset (empty: the env's)")
     parser.add_argument(
         "--repeats", type=bounded(int, 1), default=3, help="speed rows: best of this many runs"
     )
@@ -83,7 +84,9 @@ def main() -> None:
         print(speed_row_json(measure_speed(args.env, args.num_envs, args.steps, args.repeats, args.policy)))
         return
     if args.mode == "seeds-worker":
-        print(json.dumps(asdict(many_seeds(args.env, args.many_seeds, args.steps_per_seed, args.seed_mode))))
+        preset = [f"experiment={args.preset}"] if args.preset else []
+        seeds = many_seeds(args.env, args.many_seeds, args.steps_per_seed, args.seed_mode, preset)
+        print(json.dumps(asdict(seeds)))
         return
 
     envs = ["CartPole-v1"] if args.quick else ["CartPole-v1", "Acrobot-v1"]
@@ -138,12 +141,12 @@ def main() -> None:
     print("  targets: median <= 60k env steps and <= 15 s wall on 2 cores\n")
 
     num_seeds, steps = (10, 10_000) if args.quick else (args.many_seeds, args.steps_per_seed)
-    runs = [("CartPole-v1", "exact", num_seeds, steps), ("CartPole-v1", "batched", num_seeds, steps),
-            ("CartPole-v1", "batched", num_seeds, steps // 10)]  # fmt: skip
+    runs = [("CartPole-v1", num_seeds, steps, "exact"), ("CartPole-v1", num_seeds, steps, "batched"),
+            ("CartPole-v1", num_seeds, steps // 10, "batched")]  # fmt: skip
     if not args.quick:
         runs += [
-            ("CartPole-v1", "batched", args.more_seeds, steps),
-            ("Acrobot-v1", "batched", num_seeds, steps),
+            ("CartPole-v1", args.more_seeds, steps, "batched"),
+            ("Acrobot-v1", num_seeds, steps, "batched", "acrobot"),  # its default preset has a value net
         ]
     print("many seeds side by side in one process (one process per row; TensorBoard on, checkpoints written)")
     print(many_seeds_table([many_seeds_in_subprocess(*run) for run in runs]))

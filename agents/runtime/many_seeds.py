@@ -75,8 +75,11 @@ def check_batched(cfg: Any) -> None:
         "diagnostics.check_gradients_every>0": cfg.diagnostics.check_gradients_every > 0,
     }
     for setting, present in unsupported.items():
-        if present:
-            raise UserError(f"seed_mode=batched does not support {setting} (use seed_mode=exact)")
+        if present:  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
+            raise UserError(
+                f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it, "
+                "e.g. agent.baseline=none or experiment=none)"
+            )
 
 
 class RecentReturns:

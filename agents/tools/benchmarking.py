@@ -277,10 +277,14 @@ def many_seeds(
     return ManySeeds(env_id, mode, num_seeds, steps_per_seed, seconds, peak_mb)
 
 
-def many_seeds_in_subprocess(env_id: str, num_seeds: int, steps_per_seed: int, mode: str) -> ManySeeds:
-    """:func:`many_seeds` in a child process (``scripts/benchmark.py seeds-worker``)."""
+def many_seeds_in_subprocess(
+    env_id: str, num_seeds: int, steps_per_seed: int, mode: str, preset: str = ""
+) -> ManySeeds:
+    """:func:`many_seeds` in a child process (``scripts/benchmark.py seeds-worker``); ``preset``:
+    an ``experiment=`` name instead of the env's own."""
     command = [sys.executable, str(BENCHMARK_SCRIPT), "seeds-worker", "--env", env_id, "--many-seeds",
-               str(num_seeds), "--steps-per-seed", str(steps_per_seed), "--seed-mode", mode]  # fmt: skip
+               str(num_seeds), "--steps-per-seed", str(steps_per_seed), "--seed-mode", mode,
+               "--preset", preset]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return ManySeeds(**json.loads(completed.stdout.strip().splitlines()[-1]))
 
