@@ -73,6 +73,18 @@ def test_user_config_folders_are_searched(tmp_path):
     (tmp_path / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.123\n")
     cfg = agents.compose("CartPole-v1", "agent=mine", config_dirs=[tmp_path])
     assert cfg.agent.lr == 0.123 and cfg.agent.optimizer == "adam"
+    (tmp_path / "experiment").mkdir()  # a preset of one's own passes the preset check too
+    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nagent:\n  gamma: 0.5\n")
+    assert agents.compose("CartPole-v1", "experiment=mine", config_dirs=[tmp_path]).agent.gamma == 0.5
+
+
+def test_the_command_line_takes_a_config_dir_with_its_own_preset(tmp_path):
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "fast.yaml").write_text("# @package _global_\nagent:\n  gamma: 0.5\n")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
+    command = [sys.executable, str(script), "--config-dir", "mine", "experiment=fast", "--cfg", "job"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "gamma: 0.5" in done.stdout, done.stderr
 
 
 def test_import_agents_is_light():

@@ -59,7 +59,7 @@ def compose_train_config(
     """
     register_configs()
     if env_presets:
-        overrides = with_env_preset(overrides, CONFIG_DIR).overrides
+        overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
     if config_dirs:
         searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
         overrides = [f"hydra.searchpath=[{searchpath}]", *overrides]
@@ -183,6 +183,17 @@ def _all_lines(error: BaseException) -> str:
     return " ".join(line.strip() for line in lines if line.strip()) or type(error).__name__
 
 
+def config_dirs_given(argv: Sequence[str]) -> list[str]:
+    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments."""
+    folders = []
+    for flag, value in itertools.pairwise(["", *argv]):
+        if flag in ("--config-dir", "-cd"):
+            folders.append(value)
+        elif value.startswith("--config-dir="):
+            folders.append(value.partition("=")[2])
+    return folders
+
+
 def check_resolvable(cfg: DictConfig) -> None:
     """Resolve every interpolation and require every ``???`` value, as one-line UserErrors."""
     try:
@@ -285,7 +296,8 @@ def hydra_main(
             nonlocal started
             started = False
             if env_presets:
-                choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path))
+                user_dirs = config_dirs_given(sys.argv[1:])
+                choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
                 sys.argv[1:] = choice.overrides
                 preset_line[0] = choice.line()
             if check_jobs is not None:

@@ -12,6 +12,7 @@ error with the closest names.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +73,12 @@ def _override_value(overrides: list[str], key: str) -> str | None:
     return found
 
 
-def check_preset(name: str, config_dir: str | Path) -> None:
-    """A one-line :class:`UserError` (with the closest names) for a preset that does not exist."""
-    names = preset_names(config_dir)
+def check_preset(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> None:
+    """A one-line :class:`UserError` (with the closest names) for a preset that does not exist in
+    ``config_dir`` nor in the user's own config folders (``--config-dir``)."""
+    names = sorted(
+        {*preset_names(config_dir), *(name for folder in user_dirs for name in preset_names(folder))}
+    )
     for choice in name.split(","):  # a multirun sweep over presets: check every choice
         if choice not in names and choice not in NO_PRESET:
             close = difflib.get_close_matches(choice, names, n=3)
@@ -104,7 +108,10 @@ class PresetChoice:
 
 
 def with_env_preset(
-    overrides: list[str], config_dir: str | Path, default_env: str = "CartPole-v1"
+    overrides: list[str],
+    config_dir: str | Path,
+    default_env: str = "CartPole-v1",
+    user_dirs: Sequence[str | Path] = (),
 ) -> PresetChoice:
     """``overrides`` with the env's preset put first, and which preset that is.
 
@@ -112,10 +119,11 @@ def with_env_preset(
     compose); with no ``experiment`` override, the preset ``env_presets.yaml`` lists for the
     ``env`` override (or ``default_env``) is added in front, so later overrides still win. An
     env sweep (``env=A,B``) gets no automatic preset: one preset cannot fit every env.
+    ``user_dirs``: the user's own config folders, whose ``experiment/`` presets are valid names too.
     """
     chosen = _override_value(overrides, PRESET_GROUP)
     if chosen is not None:
-        check_preset(chosen, config_dir)
+        check_preset(chosen, config_dir, user_dirs)
         if chosen in NO_PRESET:
             return PresetChoice([o for o in overrides if o.lstrip("+").partition("=")[0] != PRESET_GROUP])
         return PresetChoice(overrides, chosen)
