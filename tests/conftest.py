@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,16 @@ def make_config(tmp_path: Path):
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logging():
+    """A Hydra app run in-process (``main()`` of a script) configures the root logger with a handler
+    on that test's captured stdout; restore the root logger after each test, so that a later
+    test's log record (TensorBoard's reader warns through ``logging``) is not written to a closed
+    stream ("--- Logging error ---" on stderr)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
