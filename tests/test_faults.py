@@ -612,10 +612,10 @@ def _signalled(
         [
             sys.executable,
             str(SCRIPTS / "train.py"),
+            *args,  # first: Hydra reads -m only before the overrides
             "logging.progress_bar=false",
             "budget.stop_at_target=false",
             "budget.total_env_steps=100000000",
-            *args,
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
