@@ -100,6 +100,14 @@ def assert_one_line(code: int, err: str, expected_code: int, fragment: str) -> N
 def _restore_logging():
     """An in-process Hydra app points the root logger at the stderr pytest captured for that test;
     the next test must not write to it once it is closed."""
+    loggers = [
+        logging.root,
+        *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger)),
+    ]
+    for logger in loggers:  # handlers an earlier test (any module) left on a closed capture stream
+        for handler in list(logger.handlers):
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                logger.removeHandler(handler)
     handlers, level = list(logging.root.handlers), logging.root.level
     yield
     logging.root.handlers[:] = handlers

@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.logger import Logger
 from agents.runtime.run import train
@@ -71,7 +72,7 @@ gym.register("test/BrokenAfter300Steps-v0", entry_point=_BrokenAfter300Steps)
 def test_a_crash_still_writes_what_was_logged(make_config, tmp_path, num_seeds):
     cfg = make_config("env=test/BrokenAfter300Steps-v0", f"num_seeds={num_seeds}", f"run_dir={tmp_path}",
                       "logging.episode_stats=each")  # fmt: skip
-    with pytest.raises(RuntimeError, match="the env broke"):
+    with pytest.raises(UserError, match="RuntimeError: the env broke"):  # an env fault: one line
         train(cfg)
     run_dirs = [tmp_path] if num_seeds == 1 else [tmp_path / "seed0", tmp_path / "seed1"]
     for run_dir in run_dirs:
