@@ -115,8 +115,8 @@ def test_preset_choice_says_which_and_how():
     ("override", "line"),
     [
         ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),
-        ("experiment=taxi,acrobt", "experiment=acrobt is not a preset (did you mean acrobot?"),
-        ("+experiment=zzz", "experiment=zzz is not a preset (presets: acrobot, cartpole"),
+        ("experiment=taxi,acrobt", "experiment=acrobt is not a preset (did you mean acrobot"),
+        ("+experiment=zzz", "experiment=zzz is not a preset (presets: acrobot, acrobot_mlp, cartpole"),
     ],
 )
 def test_unknown_preset_is_one_line_with_the_closest_names(override, line):
