@@ -38,3 +38,24 @@ def restore_root_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def central_difference_score():
+    """``(policy, inputs, actions, step) -> [B, *param.shape]``: ``d log pi(a|s) / d theta_k`` by
+    central differences, one entry of ``policy.param`` at a time (float64 policies)."""
+
+    def score(policy, inputs: torch.Tensor, actions: torch.Tensor, step: float = 1e-6) -> torch.Tensor:
+        flat = policy.param.view(-1)
+        numeric = torch.zeros(actions.shape[0], flat.numel(), dtype=flat.dtype)
+        with torch.no_grad():
+            for index in range(flat.numel()):
+                flat[index] += step
+                plus = policy.log_prob(inputs, actions)
+                flat[index] -= 2 * step
+                minus = policy.log_prob(inputs, actions)
+                flat[index] += step
+                numeric[:, index] = (plus - minus) / (2 * step)
+        return numeric.reshape(actions.shape[0], *policy.param.shape)
+
+    return score
