@@ -276,15 +276,15 @@ def hydra_main(
 
     def decorate(task: Callable[[DictConfig], T]) -> Callable[[], None]:
         started = False
-        preset_line: list[str | None] = [None]  # said once the run starts, not before an error
+        preset_line: str | None = None  # said once the run starts, not before an error
 
         @functools.wraps(task)
         def checked_task(cfg: DictConfig) -> T:
             nonlocal started
             run_or_exit(lambda: check_resolvable(cfg))
             started = True
-            if preset_line[0]:
-                print(preset_line[0])
+            if preset_line:
+                print(preset_line)
             if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
                 return multirun_job(task, cfg)
             return run_or_exit(lambda: task(cfg))
@@ -293,13 +293,13 @@ def hydra_main(
 
         @functools.wraps(task)
         def main() -> None:
-            nonlocal started
+            nonlocal started, preset_line
             started = False
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
                 sys.argv[1:] = choice.overrides
-                preset_line[0] = choice.line()
+                preset_line = choice.line()
             if check_jobs is not None:
                 run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback

@@ -63,11 +63,16 @@ def preset_for(env: str, policy: str | None, config_dir: str | Path) -> str | No
     return next(tuned, None)
 
 
+def _split(override: str) -> tuple[str, str, str]:
+    """``(key, "=", value)`` of ``key=value``, ``+key=value`` or ``++key=value``."""
+    return override.lstrip("+").partition("=")
+
+
 def _override_value(overrides: list[str], key: str) -> str | None:
     """The value of the last ``key=value`` (also ``+key=`` / ``++key=``) in ``overrides``."""
     found = None
     for override in overrides:
-        name, sep, value = override.lstrip("+").partition("=")
+        name, sep, value = _split(override)
         if sep and name == key:
             found = value
     return found
@@ -125,7 +130,7 @@ def with_env_preset(
     if chosen is not None:
         check_preset(chosen, config_dir, user_dirs)
         if chosen in NO_PRESET:
-            return PresetChoice([o for o in overrides if o.lstrip("+").partition("=")[0] != PRESET_GROUP])
+            return PresetChoice([o for o in overrides if _split(o)[0] != PRESET_GROUP])
         return PresetChoice(overrides, chosen)
     if _override_value(overrides, "resume") not in (None, "null"):  # a resumed run keeps its config
         return PresetChoice(overrides)
