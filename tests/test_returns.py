@@ -48,6 +48,20 @@ def test_matches_sequential_recursion(length, gamma):
     assert torch.allclose(discounted_returns(rewards, gamma), expected, rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.parametrize("lengths", [[1], [5, 1, 3], [2, 17, 4, 33, 1], [64, 65]])
+def test_the_scan_may_stop_at_the_longest_episode(lengths):
+    """Told the longest episode, the scan stops after ceil(log2 L) doubling steps and gives the
+    same returns as the full one (and as the recursion, episode by episode)."""
+    rewards = torch.randn(sum(lengths), dtype=F64, generator=torch.Generator().manual_seed(len(lengths)))
+    dones = torch.zeros(sum(lengths), dtype=torch.bool)
+    dones[torch.cumsum(torch.tensor(lengths), 0) - 1] = True
+    expected = torch.cat([torch.tensor(sequential(part.tolist(), 0.9), dtype=F64)
+                          for part in rewards.split(lengths)])  # fmt: skip
+    full = discounted_returns(rewards, 0.9, dones)
+    assert torch.equal(discounted_returns(rewards, 0.9, dones, max(lengths)), full)
+    torch.testing.assert_close(full, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_batched_rows_are_independent():
     rewards = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 2.0]], dtype=F64)
     assert discounted_returns(rewards, 0.5).tolist() == [[1.75, 1.5, 1.0], [0.5, 1.0, 2.0]]

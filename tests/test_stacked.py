@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from agents.core.batch import EpisodeBatch
 from agents.core.policies import make_policy
 from agents.core.reinforce import Reinforce
-from agents.core.stacked import RowAdam, RowSGD, StackedReinforce, lr_at, standardize_segments
+from agents.core.segments import standardize_segments
+from agents.core.stacked import RowAdam, RowSGD, StackedReinforce, lr_at
 
 N_ACTIONS, DIM = 3, 4
 
@@ -83,6 +85,27 @@ def test_standardize_segments_matches_each_segment_alone():
 
 
 def test_linear_lr_schedule_per_run():
-    fractions = torch.tensor([0.0, 0.5, 1.2])
+    fractions = np.array([0.0, 0.5, 1.2])
     assert lr_at(0.1, "linear", fractions).tolist() == pytest.approx([0.1, 0.05, 0.0])
     assert lr_at(0.1, "constant", fractions).tolist() == pytest.approx([0.1] * 3)
+
+
+@pytest.mark.parametrize("form", ["state", "action", "mlp"])
+def test_segment_policy_gradient_is_each_runs_policy_gradient(form):
+    """The form's ``segment_policy_gradient`` (gather-and-scatter for the linear forms, padded
+    ``vmap`` for the network) equals ``policy_gradient_with`` run by run, to 1e-12."""
+    generator = torch.Generator().manual_seed(1)
+    policy = make_policy(
+        form, DIM, N_ACTIONS, {"hidden_sizes": (5, 3), "activation": "relu"}, dtype=torch.float64
+    )
+    params = torch.randn((4, *policy.param.shape), dtype=torch.float64, generator=generator)
+    lengths = [3, 1, 7, 2]
+    inputs, actions, coefficients, _ = _episodes(generator, lengths, form)
+    segments = torch.repeat_interleave(torch.arange(4), torch.tensor(lengths))
+    joined = policy.segment_policy_gradient(params, inputs, actions, coefficients, segments)
+    for row in range(4):
+        steps = segments == row
+        expected = policy.policy_gradient_with(
+            params[row], inputs[steps], actions[steps], coefficients[steps]
+        )
+        torch.testing.assert_close(joined[row], expected, rtol=0, atol=1e-12)

@@ -63,6 +63,17 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         residual_t = self._eye(probs_t)[:, actions.long()] - probs_t  # e_a - pi     [A, B]
         return (x_t[:, None, :] * residual_t[None, :, :]).permute(2, 0, 1)  # x (e_a - pi)^T  [B, d, A]
 
+    def segment_policy_gradient(
+        self, params: Tensor, features: Tensor, actions: Tensor, coefficients: Tensor, segments: Tensor
+    ) -> Tensor:
+        r"""``g_n = sum_{t: n(t) = n} c_t x_t (e_{A_t} - pi(.|S_t; W_n))^T``; ``[k, d, A]``: each
+        step's logits with its own run's ``W``, then one scatter-add of the outer products."""
+        weights = params[segments]  # W_{n(t)}                                     [T, d, A]
+        logits = torch.bmm(features[:, None, :], weights)[:, 0]  # x_t^T W_{n(t)}   [T, A]
+        residual = self._eye(logits)[actions.long()] - torch.softmax(logits, dim=-1)  # e_a - pi
+        outer = _outer(features, coefficients[:, None] * residual)  # c_t x_t (e_a - pi)^T  [T, d, A]
+        return torch.zeros_like(params).index_add_(0, segments, outer)
+
     def expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
         # sum_a c_a x (e_a - pi)^T = x (c - (sum_a c_a) pi)^T
         probs = self.probs(features)
@@ -115,6 +126,17 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
         taken = features[torch.arange(features.shape[0]), actions.long()]  # phi(s,a)   [B, d]
         expected = (probs.unsqueeze(-1) * features).sum(-2)  # E_pi[phi(s,.)]   [B, d]
         return taken - expected
+
+    def segment_policy_gradient(
+        self, params: Tensor, features: Tensor, actions: Tensor, coefficients: Tensor, segments: Tensor
+    ) -> Tensor:
+        r"""``g_n = sum_{t: n(t) = n} c_t (phi(S_t, A_t) - E_{b~pi_n} phi(S_t, b))``; ``[k, d]``:
+        each step's logits with its own run's ``theta``, then one scatter-add."""
+        thetas = params[segments]  # theta_{n(t)}                                  [T, d]
+        probs = torch.softmax(torch.bmm(features, thetas[:, :, None])[..., 0], dim=-1)  # [T, A]
+        taken = features[torch.arange(features.shape[0]), actions.long()]  # phi(s,a)   [T, d]
+        expected = torch.bmm(probs[:, None, :], features)[:, 0]  # E_pi[phi(s,.)]  [T, d]
+        return torch.zeros_like(params).index_add_(0, segments, coefficients[:, None] * (taken - expected))
 
     def expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
         # sum_a c_a (phi_a - E_pi phi) = sum_a c_a phi_a - (sum_a c_a) E_pi phi

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.func import grad, vmap
 
 from agents.core.registry import Registry
+from agents.core.segments import map_over_segments
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 """Signature shared by :meth:`SoftmaxPolicy.score` and :meth:`SoftmaxPolicy.autograd_score`:
@@ -156,6 +157,18 @@ class SoftmaxPolicy(nn.Module, ABC):
         may override it with a hand-derived version that never forms ``[T, *param]``.
         """
         return torch.tensordot(coefficients, self.score_with(param, features, actions), dims=1)
+
+    def segment_policy_gradient(
+        self, params: Tensor, features: Tensor, actions: Tensor, coefficients: Tensor, segments: Tensor
+    ) -> Tensor:
+        r"""``g_n = sum_{t: n(t) = n} c_t grad log pi(A_t|S_t; theta_n)`` for the rows
+        ``params [k, *param]`` of ``k`` runs, step ``t`` belonging to run ``n(t) = segments[t]``
+        (each run's steps contiguous); ``[k, *param]``.
+
+        The default maps :meth:`policy_gradient_with` over the rows (``vmap``, each run's steps
+        zero-padded); a form may override it with one that takes each step's row directly.
+        """
+        return map_over_segments(self.policy_gradient_with, params, segments, features, actions, coefficients)
 
     def policy_gradient(self, features: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
         r"""``sum_t c_t grad log pi(A_t|S_t)``: what an update ascends; shaped like :attr:`param`.

@@ -21,7 +21,9 @@ def _shift_left(values: Tensor, offset: int) -> Tensor:
     return pad(values[..., offset:], (0, offset))
 
 
-def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = None) -> Tensor:
+def discounted_returns(
+    rewards: Tensor, gamma: float, dones: Tensor | None = None, longest_episode: int | None = None
+) -> Tensor:
     r"""``G_t = sum_{k>=0} gamma^k r_{t+k}``, cut at episode ends; same shape as ``rewards``.
 
     :param rewards: ``[..., T]`` rewards ``r_t`` received after action ``A_t`` (time on the last
@@ -29,6 +31,8 @@ def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = Non
     :param gamma: discount ``gamma`` in ``[0, 1]``.
     :param dones: optional ``[..., T]`` bool, True where an episode ends at ``t``: the return
         does not flow back across it. Without it the whole axis is one episode.
+    :param longest_episode: the longest episode's length, if known: once the doubling offset
+        reaches it every ``a`` product spans an episode end and is 0, so the scan stops there.
     :return: ``[..., T]`` returns ``G_t``.
     """
     decay = torch.full_like(rewards, gamma)  # a_t = gamma (1 - done_t)
@@ -36,7 +40,8 @@ def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = Non
         decay = decay * (~dones.bool()).to(rewards.dtype)
     returns = rewards.clone()  # b_t
     offset = 1
-    while offset < rewards.shape[-1]:  # ceil(log2 T) doubling steps
+    span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
+    while offset < span:  # ceil(log2 span) doubling steps
         returns = returns + decay * _shift_left(returns, offset)
         decay = decay * _shift_left(decay, offset)
         offset *= 2

@@ -11,9 +11,10 @@ them, exactly the step :meth:`agents.core.reinforce.Reinforce.update_batch` does
 
 but for all ``k`` runs in a handful of batched tensor calls: the returns and ``gamma^t`` weights
 over the runs' episodes laid end to end (episodes are independent), the standardisation as
-segment sums, the gradients by ``torch.func.vmap`` of the form's hand-derived
-``policy_gradient_with`` over the stacked rows (each run's steps zero-padded to the longest,
-with coefficient 0 on the padding), and the optimizer step on the ``k`` rows only
+segment sums, the gradients by the form's hand-derived
+``segment_policy_gradient`` (the linear forms take each step's own row, the network ``vmap``s
+its ``policy_gradient_with`` over the rows with each run's steps zero-padded;
+:mod:`agents.core.segments`), and the optimizer step on the ``k`` rows only
 (:class:`RowAdam`, :class:`RowSGD`). ``tests/test_stacked.py`` checks it against ``k`` separate
 :class:`~agents.core.reinforce.Reinforce` updates.
 
@@ -27,13 +28,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
-from torch.func import vmap
 
 from agents.core.batch import NumericalError
 from agents.core.policy import SoftmaxPolicy, entropy_of
 from agents.core.returns import discount_weights, discounted_returns
+from agents.core.segments import map_over_segments, segment_sum, standardize_segments
 
 StackedGradientFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 """``(param, inputs, actions, coefficients) -> sum_t c_t score_t``, e.g.
@@ -90,18 +92,22 @@ class RowAdam(RowOptimizer):
         self.eps = eps
         self.exp_avg = torch.zeros_like(params)  # m
         self.exp_avg_sq = torch.zeros_like(params)  # v
-        self.steps = torch.zeros(params.shape[0], dtype=torch.float64, device=params.device)  # k per row
+        self.steps = np.zeros(params.shape[0])  # k per row (on the host: the bias corrections are scalars)
 
     def ascend(self, rows: Tensor, gradient: Tensor, lrs: Tensor) -> None:
         grad = -gradient  # torch optimizers minimise; we ascend J
-        steps = self.steps[rows] + 1
-        self.steps[rows] = steps
+        index = rows.cpu().numpy()
+        steps = self.steps[index] + 1
+        self.steps[index] = steps
         exp_avg = self.exp_avg[rows].lerp_(grad, 1 - self.beta1)  # m
         exp_avg_sq = self.exp_avg_sq[rows].mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)  # v
         self.exp_avg[rows], self.exp_avg_sq[rows] = exp_avg, exp_avg_sq
-        step_size = _per_row((lrs.double() / (1 - self.beta1**steps)).to(grad.dtype), grad)
-        bias2_sqrt = _per_row((1 - self.beta2**steps).sqrt().to(grad.dtype), grad)
-        denom = exp_avg_sq.sqrt() / bias2_sqrt + self.eps
+        corrections = np.stack(
+            [1 - self.beta1**steps, np.sqrt(1 - self.beta2**steps)]
+        )  # 1 - beta1^k, sqrt(1 - beta2^k)
+        bias1, bias2_sqrt = torch.from_numpy(corrections).to(grad.device)
+        step_size = _per_row((lrs.double() / bias1).to(grad.dtype), grad)
+        denom = exp_avg_sq.sqrt() / _per_row(bias2_sqrt.to(grad.dtype), grad) + self.eps
         self.params[rows] -= step_size * exp_avg / denom
 
     def hyperparameters(self) -> dict[str, object]:
@@ -112,30 +118,6 @@ class RowAdam(RowOptimizer):
             return {}
         return {"step": torch.tensor(float(self.steps[row])), "exp_avg": self.exp_avg[row].clone(),
                 "exp_avg_sq": self.exp_avg_sq[row].clone()}  # fmt: skip
-
-
-def segment_sum(values: Tensor, segments: Tensor, count: int) -> Tensor:
-    """``out[j] = sum_{i: segments[i] = j} values[i]``; ``[count]``."""
-    return values.new_zeros(count).index_add_(0, segments, values)
-
-
-def standardize_segments(values: Tensor, segments: Tensor, count: int) -> Tensor:
-    """``(v - mean_j) / (std_j + 1e-8)`` within each segment ``j`` (unbiased std, as
-    ``Tensor.std``); a segment of one value is left as it is (as ``_standardize`` does)."""
-    sizes = segment_sum(torch.ones_like(values), segments, count)
-    mean = segment_sum(values, segments, count) / sizes
-    centred = values - mean[segments]
-    std = (segment_sum(centred * centred, segments, count) / (sizes - 1).clamp(min=1)).sqrt()
-    standardized = centred / (std[segments] + 1e-8)
-    return torch.where(sizes[segments] > 1, standardized, values)
-
-
-def pad_segments(values: Tensor, segments: Tensor, positions: Tensor, count: int, length: int) -> Tensor:
-    """Rows of ``values [T, ...]`` scattered to ``[count, length, ...]`` at ``(segments, positions)``;
-    zeros elsewhere."""
-    padded = values.new_zeros((count, length, *values.shape[1:]))
-    padded[segments, positions] = values
-    return padded
 
 
 class StackedReinforce:
@@ -165,9 +147,9 @@ class StackedReinforce:
         self.gamma, self.normalize_returns = gamma, normalize_returns
         self.discount_weighting = discount_weighting
         self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
+        self.uses_form_gradient = gradient_fn is None
+        """The gradient of the form's :meth:`~agents.core.policy.SoftmaxPolicy.segment_policy_gradient`."""
         self.gradient_fn = gradient_fn or policy.policy_gradient_with
-        self.batched_gradient = vmap(self.gradient_fn)
-        self.batched_entropy_gradient = vmap(self._entropy_gradient)
 
     @property
     def params(self) -> Tensor:
@@ -176,7 +158,7 @@ class StackedReinforce:
     @torch.no_grad()
     def update(
         self, rows: Tensor, inputs: Tensor, actions: Tensor, rewards: Tensor, dones: Tensor,
-        segments: Tensor, lrs: Tensor,
+        segments: Tensor, lrs: Tensor, longest_episode: int | None = None,
     ) -> Tensor:  # fmt: skip
         """One step for each of ``rows`` on its complete episodes; returns ``|g_n|`` ``[k]``.
 
@@ -186,11 +168,10 @@ class StackedReinforce:
         :param segments: ``[T]`` int64, which of the ``k`` runs (0..k-1) step ``t`` belongs to;
             each run's steps contiguous and ending with a ``done``.
         :param lrs: ``[k]`` step sizes.
+        :param longest_episode: the longest episode's length, if known (the returns' scan stops there).
         """
         count = rows.shape[0]
-        returns = discounted_returns(rewards, self.gamma, dones)  # G_t, episode by episode
-        if not torch.isfinite(returns).all():
-            raise NumericalError("non-finite returns (rewards overflow?)")
+        returns = discounted_returns(rewards, self.gamma, dones, longest_episode)  # G_t, episode by episode
         advantages = returns
         if self.normalize_returns:
             advantages = standardize_segments(returns, segments, count)
@@ -198,24 +179,22 @@ class StackedReinforce:
         if self.discount_weighting:  # w_t = gamma^t within each episode
             weights = discount_weights(dones, self.gamma, returns.dtype).to(returns.device)
         episodes = segment_sum(dones.to(returns.dtype), segments, count)  # M_n
-        coefficients = weights * advantages / episodes[segments]  # w_t A_t / M_n
-        sizes = torch.bincount(segments, minlength=count)
-        starts = torch.cumsum(sizes, 0) - sizes
-        positions = torch.arange(segments.shape[0], device=segments.device) - starts[segments]
-        length = int(sizes.max())
-        padded_inputs = pad_segments(inputs, segments, positions, count, length)
-        padded_actions = pad_segments(actions, segments, positions, count, length)
-        padded = pad_segments(coefficients.to(inputs.dtype), segments, positions, count, length)
+        coefficients = (weights * advantages / episodes[segments]).to(inputs.dtype)  # w_t A_t / M_n
         params = self.params[rows]
-        gradient = self.batched_gradient(params, padded_inputs, padded_actions, padded)  # [k, *param]
+        if self.uses_form_gradient:
+            gradient = self.policy.segment_policy_gradient(params, inputs, actions, coefficients, segments)
+        else:
+            gradient = map_over_segments(self.gradient_fn, params, segments, inputs, actions, coefficients)
         if self.entropy_coef > 0:
-            mask = pad_segments(torch.ones_like(coefficients), segments, positions, count, length)
             scale = _per_row((self.entropy_coef / episodes).to(gradient.dtype), gradient)  # c_H / M_n
-            gradient = gradient + scale * self.batched_entropy_gradient(
-                params, padded_inputs, mask.to(inputs.dtype)
+            ones = torch.ones_like(coefficients)  # padded with zeros: the padding adds nothing
+            gradient = gradient + scale * map_over_segments(
+                self._entropy_gradient, params, segments, inputs, ones
             )
         norms = gradient.flatten(1).norm(dim=1)
-        if not torch.isfinite(norms).all():
+        if not torch.isfinite(norms).all():  # one check per update; say where it came from
+            if not torch.isfinite(returns).all():
+                raise NumericalError("non-finite returns (rewards overflow?)")
             raise NumericalError("non-finite policy gradient")
         if self.max_grad_norm > 0:
             gradient = gradient * _per_row(
@@ -243,9 +222,9 @@ def _per_row(values: Tensor, like: Tensor) -> Tensor:
     return values.reshape((-1,) + (1,) * (like.dim() - 1))
 
 
-def lr_at(base_lr: float, schedule: str, fractions: Tensor) -> Tensor:
+def lr_at(base_lr: float, schedule: str, fractions: np.ndarray) -> np.ndarray:
     """``agent.lr_schedule`` per run: ``constant`` keeps ``base_lr``; ``linear`` decays it to 0
     at the end of the budget (``fractions`` of it spent, ``[k]``)."""
     if schedule == "linear":
-        return base_lr * (1.0 - fractions).clamp(min=0.0)
-    return torch.full_like(fractions, base_lr)
+        return base_lr * np.clip(1.0 - fractions, 0.0, None)
+    return np.full_like(fractions, base_lr, dtype=np.float64)

@@ -204,7 +204,7 @@ class TrainConfig:
     agents/runtime/multi_seed.py) or ``batched`` (all seeds' envs in one vector env, batched acting
     and updates: several times faster, reproducible with itself, statistically the same learner;
     agents/runtime/many_seeds.py)."""
-    batched_update_every: int = 4
+    batched_update_every: int = 16
     """``seed_mode=batched``: the seeds that have their episodes update together every this many
     vector steps (1 = each as soon as it is ready, as the exact mode does; more = fewer, larger
     update calls, while a ready seed acts up to that many steps longer with its old parameters)."""

@@ -202,6 +202,12 @@ class BatchedSeedsTrainer:
         self.next_log = np.zeros(seeds, dtype=np.int64)
         self.first_log = 0
         """The smallest ``next_log`` of a live seed."""
+        self.log_check_every = max(1, self.cfg.logging.interval_steps // (10 * self.envs_per_seed))
+        """Vector steps between checks for due points (seeds drift apart, so a check at every step
+        would write a point or two each time): a seed's point lands within a tenth of
+        ``logging.interval_steps`` after it is due."""
+        self.next_summary = 0
+        """The ``seeds`` run's next point, at most one per ``logging.interval_steps`` of the leading seed."""
         self.vector_steps = 0
         self.step_limit = self.cfg.budget.total_env_steps
         """The loop runs while this is > 0; a signal sets it to 0 to stop cleanly."""
@@ -272,9 +278,9 @@ class BatchedSeedsTrainer:
         if self.vector_steps % self.cfg.batched_update_every == 0:
             self._update_ready(self.live)
         most = self.env_steps.max()  # one reduction, then scalar tests (this runs every vector step)
-        if most >= self.first_log:
+        if most >= self.first_log and self.vector_steps % self.log_check_every == 0:
             due = self.live & (self.env_steps >= self.next_log)
-            self._log(np.flatnonzero(due))
+            self._log(np.flatnonzero(due), summary=most >= self.next_summary)
             self.next_log[due] = self.env_steps[due] + self.cfg.logging.interval_steps
             self.first_log = self.next_log[self.live].min(initial=self.step_limit)
         if most >= self.step_limit:
@@ -330,13 +336,15 @@ class BatchedSeedsTrainer:
         inputs = self.inputs
         policy_inputs = inputs.state(obs) if inputs.form == "state" else inputs(obs)
         agent = self.cfg.agent
-        fractions = torch.from_numpy(self.env_steps[rows] / self.cfg.budget.total_env_steps)
+        fractions = self.env_steps[rows] / self.cfg.budget.total_env_steps
+        ends = np.flatnonzero(dones)
+        longest = int(np.diff(ends, prepend=-1).max())  # the returns' scan stops at this length
         try:
             self.learner.update(
                 torch.from_numpy(rows).to(self.device), self._tensor(policy_inputs),
                 torch.from_numpy(actions).to(self.device), self._tensor(rewards),
                 torch.from_numpy(dones).to(self.device), torch.from_numpy(segments).to(self.device),
-                lr_at(agent.lr, agent.lr_schedule, fractions).to(self.device),
+                torch.from_numpy(lr_at(agent.lr, agent.lr_schedule, fractions)).to(self.device), longest,
             )  # fmt: skip
         except NumericalError as error:
             self.finish(interrupted=False)
@@ -363,9 +371,10 @@ class BatchedSeedsTrainer:
         self.buffer.discard_columns(columns)
         self.bar.update(int(self.env_steps.sum()) - self.bar.n)
 
-    def _log(self, seeds: np.ndarray) -> None:
+    def _log(self, seeds: np.ndarray, summary: bool = True) -> None:
         """Each seed in ``seeds``: the mean return and length of its episodes since its last point;
-        the ``seeds`` run: the mean, 10th and 90th percentile over seeds of the moving mean."""
+        with ``summary``, the ``seeds`` run: the mean, 10th and 90th percentile over seeds of the
+        moving mean."""
         for seed in seeds[self.log_episodes[seeds] > 0].tolist():
             if self.event_files:
                 mean_return, mean_length = self.log_sums[:, seed] / self.log_episodes[seed]
@@ -374,7 +383,8 @@ class BatchedSeedsTrainer:
                 })  # fmt: skip
         self.log_sums[:, seeds] = 0.0
         self.log_episodes[seeds] = 0
-        if self.summary_events is not None and seeds.size:
+        if self.summary_events is not None and seeds.size and summary:
+            self.next_summary = int(self.env_steps.max()) + self.cfg.logging.interval_steps
             means = self.recent.mean(np.arange(self.num_seeds))
             means = means[np.isfinite(means)]
             if means.size:
@@ -425,7 +435,7 @@ class BatchedSeedsTrainer:
         window of returns and config; what evaluation and ``agent_from_checkpoint`` read."""
         (name,) = self.policy.state_dict()
         agent = self.cfg.agent
-        fraction = torch.tensor([self.env_steps[index] / self.cfg.budget.total_env_steps])
+        fraction = np.array([self.env_steps[index] / self.cfg.budget.total_env_steps])
         lr = float(lr_at(agent.lr, agent.lr_schedule, fraction)[0])
         optimizer = self.learner.optimizer.row_state_dict(index, lr)
         return {
