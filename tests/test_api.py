@@ -107,3 +107,26 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert type(namespace["action"]) is int
     assert namespace["result"].run_dir.parent == Path("runs")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("policy", ["state", "mlp"])
+def test_load_a_checkpoint_saved_by_a_gpu_run(tmp_path, monkeypatch, policy):
+    """A GPU run's checkpoint, made here by re-saving a CPU one with every storage tagged
+    ``cuda:0`` (what ``torch.save`` records for CUDA tensors) and ``device: cuda`` in its config:
+    ``agents.load`` maps it to the CPU and acts as before (tests/test_device.py does it for real
+    where a GPU is present)."""
+    agents.train(
+        "CartPole-v1", *QUIET, f"run_dir={tmp_path}", f"agent.policy={policy}", "agent.hidden_sizes=[8]"
+    )
+    obs = np.stack([gym.make("CartPole-v1").reset(seed=seed)[0] for seed in range(5)])
+    expected = agents.load(tmp_path).predict(obs, deterministic=True)
+    path = tmp_path / CHECKPOINT_NAME
+    state = load_checkpoint(path)
+    state["config"]["device"] = "cuda"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(state, path)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(path, weights_only=True)  # the storages really are tagged for a GPU
+    assert np.array_equal(agents.load(tmp_path).predict(obs, deterministic=True), expected)
