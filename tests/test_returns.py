@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.core.returns import discount_weights, discounted_returns, steps_since_start
+from agents.core.returns import discount_weights, discounted_returns, longest_episode, steps_since_start
 
 F64 = torch.float64
 
@@ -79,3 +79,9 @@ def test_steps_since_start_and_discount_weights():
     assert steps_since_start(dones).tolist() == [0, 1, 2, 0, 1, 0]
     assert discount_weights(dones, 0.5).tolist() == [1.0, 0.5, 0.25, 1.0, 0.5, 1.0]
     assert discount_weights(dones, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+
+
+def test_longest_episode():
+    dones = torch.tensor([False, True, True, False, False, False, True])
+    assert longest_episode(dones) == 4
+    assert longest_episode(torch.tensor([True])) == 1

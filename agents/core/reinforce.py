@@ -33,7 +33,7 @@ from torch import Tensor
 from agents.core.baselines import Baseline, NoBaseline
 from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats
 from agents.core.policy import GradientFn, SoftmaxPolicy, entropy_of
-from agents.core.returns import discount_weights, discounted_returns
+from agents.core.returns import discount_weights, discounted_returns, longest_episode
 
 
 def reinforce_gradient(
@@ -133,7 +133,9 @@ class Reinforce:
         """``G_t`` and ``w_t`` of a batch of complete episodes."""
         if batch.num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
-        returns = discounted_returns(batch.rewards, self.gamma, batch.dones)  # G_t
+        returns = discounted_returns(
+            batch.rewards, self.gamma, batch.dones, longest_episode(batch.dones)
+        )  # G_t
         if not torch.isfinite(returns).all():
             raise NumericalError("non-finite returns (rewards overflow?)")
         if self.discount_weighting:

@@ -48,6 +48,12 @@ def discounted_returns(
     return returns
 
 
+def longest_episode(dones: Tensor) -> int:
+    """Length of the longest episode in a flat ``[T]`` stream whose last step ends one."""
+    ends = torch.nonzero(dones).flatten()
+    return int(torch.diff(ends, prepend=ends.new_full((1,), -1)).max())
+
+
 def steps_since_start(dones: Tensor) -> Tensor:
     """Index ``t`` of each step within its episode, for a flat ``[T]`` stream of episodes."""
     position = torch.arange(dones.shape[-1], device=dones.device)
