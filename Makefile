@@ -42,7 +42,7 @@ format: $(STAMP)  ## ruff format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-benchmark: $(STAMP)  ## training speed against raw env speed, score vs autograd timing
+benchmark: $(STAMP)  ## speed, score timing, sample efficiency, start-up (ARGS="quick=true": a smoke test)
 	$(BIN)/python scripts/benchmark.py $(ARGS)
 
 tensorboard: $(STAMP)  ## open TensorBoard on outputs/ and multirun/

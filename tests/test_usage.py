@@ -1,4 +1,4 @@
-"""--help of the Hydra programs (groups, keys, tab completion; answered before torch is imported) and
+"""--help of the programs (groups, keys, tab completion; answered before torch is imported) and
 the start-up measurement behind scripts/benchmark.py's start-up rows (figures are not asserted)."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from agents.tools.startup import FIRST_STEP, StartupTimes
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def help_of(program: str, cwd: Path, flag: str = "--help") -> subprocess.CompletedProcess[str]:
+    """``python scripts/<program>.py --help`` in a fresh process, from ``cwd``."""
+    script = ROOT / "scripts" / f"{program}.py"
+    return subprocess.run([sys.executable, str(script), flag], cwd=cwd, capture_output=True, text=True)
+
+
 def test_train_help_lists_groups_keys_and_completion(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), "--help"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    done = help_of("train", tmp_path)
     assert done.returncode == 0 and done.stderr == ""
     text = done.stdout
     assert "features=auto|fourier|normalized|onehot|polynomial|raw|rbf|tile  (default: auto)" in text
@@ -33,13 +34,16 @@ def test_train_help_lists_groups_keys_and_completion(tmp_path):
     ("program", "expected"), [("evaluate", "checkpoint: ???"), ("compare_gradients", "num_states:")]
 )
 def test_every_hydra_program_has_it(tmp_path, program, expected):
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / f"{program}.py"), "-h"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    done = help_of(program, tmp_path, "-h")
     assert done.returncode == 0 and expected in done.stdout
+
+
+def test_benchmark_help_lists_its_keys_without_hydras_switches(tmp_path):
+    """The benchmark composes its config but is no Hydra app: no -m, --cfg or tab completion."""
+    done = help_of("benchmark", tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "  num_envs: 1 " in done.stdout and "  steps_per_seed: 100000 " in done.stdout
+    assert not any(text in done.stdout for text in ("_schema", "-m sweeps", "tab completion"))
 
 
 def test_help_imports_neither_torch_nor_hydra():

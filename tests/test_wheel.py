@@ -43,7 +43,7 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     names = zipfile.ZipFile(wheel).namelist()
     for required in (
         "agents/conf/train.yaml", "agents/conf/agent/reinforce.yaml", "agents/conf/experiment/cartpole.yaml",
-        "agents/tools/console.py", "envs/short_corridor.py",
+        "agents/conf/benchmark.yaml", "agents/tools/console.py", "envs/short_corridor.py",
     ):  # fmt: skip
         assert required in names, required
     venv.create(tmp / "venv", with_pip=False)
@@ -67,7 +67,8 @@ def test_the_wheel_installs_a_console_command_that_trains_and_evaluates(installe
     assert module.startswith(str(bin_dir.parent)) and config_dir.startswith(str(bin_dir.parent)), where.stdout
 
     command = bin_dir / "softmax-reinforce"
-    assert "compare-gradients" in run(command, "--help", cwd=work).stdout
+    listed = run(command, "--help", cwd=work).stdout
+    assert "compare-gradients" in listed and "benchmark" in listed
     overrides = (
         "env=CartPole-v1",
         "budget.total_env_steps=2000",
@@ -88,6 +89,18 @@ def test_the_wheel_installs_a_console_command_that_trains_and_evaluates(installe
         mistake.returncode == 2
         and mistake.stderr == "error: agent.lrr is not a config key (did you mean agent.lr?)\n"
     )
+    refused = run(command, "benchmark", "num_envs=0", cwd=work, check=False)
+    assert refused.returncode == 2 and refused.stderr == "error: num_envs=0 must be >= 1\n"
+
+
+def test_the_benchmarks_child_processes_run_from_the_wheel(installed):
+    """A speed row runs in ``python -m agents.tools.console benchmark mode=worker ...``, not a script."""
+    bin_dir, work = installed
+    code = (
+        "from agents.tools.benchmarking import measure_speed_in_subprocess as measure\n"
+        "print(measure('CartPole-v1', 2, 500, repeats=1).env_steps)"
+    )
+    assert int(run(bin_dir / "python", "-c", code, cwd=work).stdout.split()[-1]) >= 500
 
 
 def test_a_users_config_folder(installed):

@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +27,8 @@ from agents.studies.timing import best_of_seconds
 from agents.tools.cli import compose_train_config
 from envs.make import make_vector_env
 
-BENCHMARK_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
+BENCHMARK_COMMAND = [sys.executable, "-m", "agents.tools.console", "benchmark"]
+"""``softmax-reinforce benchmark`` in a child process (in the repo and from an installed wheel)."""
 
 
 def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
@@ -181,9 +181,9 @@ def measure_speed(
 def measure_speed_in_subprocess(
     env_id: str, num_envs: int, steps: int, repeats: int = 3, policy: str = "linear"
 ) -> SpeedRow:
-    """:func:`measure_speed` in a child process (``scripts/benchmark.py worker``)."""
-    command = [sys.executable, str(BENCHMARK_SCRIPT), "worker", "--env", env_id, "--num-envs", str(num_envs),
-               "--steps", str(steps), "--repeats", str(repeats), "--policy", policy]  # fmt: skip
+    """:func:`measure_speed` in a child process (``scripts/benchmark.py mode=worker``)."""
+    command = [*BENCHMARK_COMMAND, "mode=worker", f"env={env_id}", f"num_envs={num_envs}", f"steps={steps}",
+               f"repeats={repeats}", f"policy={policy}"]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return SpeedRow(**json.loads(completed.stdout.strip().splitlines()[-1]))
 
@@ -280,11 +280,11 @@ def many_seeds(
 def many_seeds_in_subprocess(
     env_id: str, num_seeds: int, steps_per_seed: int, mode: str, preset: str = ""
 ) -> ManySeeds:
-    """:func:`many_seeds` in a child process (``scripts/benchmark.py seeds-worker``); ``preset``:
+    """:func:`many_seeds` in a child process (``scripts/benchmark.py mode=seeds-worker``); ``preset``:
     an ``experiment=`` name instead of the env's own."""
-    command = [sys.executable, str(BENCHMARK_SCRIPT), "seeds-worker", "--env", env_id, "--many-seeds",
-               str(num_seeds), "--steps-per-seed", str(steps_per_seed), "--seed-mode", mode,
-               "--preset", preset]  # fmt: skip
+    command = [*BENCHMARK_COMMAND, "mode=seeds-worker", f"env={env_id}", f"many_seeds={num_seeds}",
+               f"steps_per_seed={steps_per_seed}", f"seed_mode={mode}",
+               f"preset={preset or 'null'}"]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return ManySeeds(**json.loads(completed.stdout.strip().splitlines()[-1]))
 

@@ -19,7 +19,6 @@ gets every traceback.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import functools
 import itertools
@@ -63,8 +62,15 @@ def compose_train_config(
     if config_dirs:
         searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
         overrides = [f"hydra.searchpath=[{searchpath}]", *overrides]
+    return compose_config("train", overrides)
+
+
+def compose_config(config_name: str, overrides: Sequence[str]) -> DictConfig:
+    """``configs/<config_name>.yaml`` with ``overrides``, composed without running Hydra's app. A
+    program that trains in its own process composes this way: inside an app's task Hydra is
+    already initialised and refuses to compose the training config."""
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        return compose("train", overrides=overrides)
+        return compose(config_name, overrides=list(overrides))
 
 
 FULL_ERROR_VARIABLE = "HYDRA_FULL_ERROR"
@@ -108,32 +114,6 @@ def run_or_exit(task: Callable[[], T]) -> T:
         if error.errno not in FILE_SYSTEM_ERRORS:
             raise
         exit_with(error)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """``argparse`` whose answer to a bad argument is one line (``error: ...``, exit 2) instead of
-    the usage block; ``--help`` still prints the usage."""
-
-    def error(self, message: str) -> NoReturn:
-        exit_with_user_error(f"{message} (see {self.prog} --help)")
-
-
-def bounded(kind: type, low: float, high: float = math.inf) -> Callable[[str], float]:
-    """An argparse ``type``: ``kind(text)`` in ``[low, high]`` and finite, else one-line error."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
-            ) from None
-        if not (math.isfinite(value) and low <= value <= high):
-            limits = f"in [{low}, {high}]" if math.isfinite(high) else f">= {low}"
-            raise argparse.ArgumentTypeError(f"{text} must be {limits}")
-        return value
-
-    return parse
 
 
 def in_multirun() -> bool:
@@ -318,6 +298,21 @@ def hydra_main(
         return main
 
     return decorate
+
+
+def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
+    """:func:`compose_config` for a command line, answering a mistake as :func:`hydra_main` does
+    (an unknown key, a wrong type, a ``--flag``: one line, exit 2)."""
+    for arg in argv:
+        if arg.startswith("-"):
+            key = arg.lstrip("-").partition("=")[0].replace("-", "_")
+            exit_with_user_error(f"{arg!r} is not key=value (try {key}=<value>; --help lists the keys)")
+    try:
+        cfg = compose_config(config_name, argv)
+    except (HydraException, OmegaConfBaseException) as error:
+        exit_with_user_error(composition_message(error))
+    run_or_exit(lambda: check_resolvable(cfg))
+    return cfg
 
 
 S = TypeVar("S")

@@ -47,10 +47,10 @@ def train() -> None:
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
 
 
-def _print_help(config_name: str) -> bool:
+def _print_help(config_name: str, hydra_app: bool = True) -> bool:
     """``--help``: print the program's help (groups, keys, tab completion) before importing torch."""
     if help_requested(sys.argv[1:]):
-        print(app_help(config_name))
+        print(app_help(config_name, hydra_app=hydra_app))
         return True
     return False
 
@@ -94,6 +94,20 @@ def compare_gradients() -> None:
     register_configs()
     register_compare_config()
     hydra_main(config_name="compare")(_compare_gradients)()
+
+
+def benchmark() -> None:
+    """``benchmark [quick=true] [repeats=3] [steps=200000] ...``: training speed against the env's
+    own, score timing, sample efficiency, many seeds side by side, start-up (``mode=worker`` and
+    ``mode=seeds-worker``: one row, in the child process the report starts for it)."""
+    if _print_help("benchmark", hydra_app=False):
+        return
+    from agents.tools.benchmark_report import register_benchmark_config, run_benchmark
+    from agents.tools.cli import compose_or_exit, run_or_exit
+
+    register_benchmark_config()
+    cfg = compose_or_exit("benchmark", sys.argv[1:])
+    run_or_exit(lambda: run_benchmark(cfg))
 
 
 @dataclass

@@ -29,6 +29,7 @@ COMMANDS = {
     "results-table": ("results_table", "train every preset with 5 seeds: results-table out=results.md"),
     "gradient-variance": ("gradient_variance", "REINFORCE vs the exact gradient: gradient-variance p=0.5"),
     "reproduce-sutton-barto": ("reproduce_sutton_barto", "Sutton & Barto figures 13.1 and 13.2"),
+    "benchmark": ("benchmark", "speed, score timing, sample efficiency, start-up: benchmark quick=true"),
 }
 """Command -> (function in :mod:`agents.tools.commands`, one line of help)."""
 
@@ -56,3 +57,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.argv = [f"{PROGRAM} {name}", *rest]  # Hydra and --help read sys.argv
     function = getattr(importlib.import_module("agents.tools.commands"), COMMANDS[name][0])
     function()
+
+
+if __name__ == "__main__":  # python -m agents.tools.console (the benchmark's child processes)
+    main()

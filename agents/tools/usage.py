@@ -37,8 +37,9 @@ def program_name() -> str:
     return f"python {first}" if first.endswith(".py") else first
 
 
-def app_help(config_name: str, config_dir: str = CONFIG_DIR) -> str:
-    """``--help`` of the Hydra program whose primary config is ``<config_dir>/<config_name>.yaml``."""
+def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = True) -> str:
+    """``--help`` of the program whose primary config is ``<config_dir>/<config_name>.yaml``;
+    ``hydra_app``: it runs as a Hydra app, so Hydra's switches and tab completion apply."""
     program = program_name()
     text = (Path(config_dir) / f"{config_name}.yaml").read_text()
     lines = text.splitlines()
@@ -59,8 +60,11 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR) -> str:
     out = [*(f"usage: {line}" for line in usage), ""]
     if groups:
         out += ["config groups (group=option):", *groups, ""]
-    out += ["keys (key=value; the comment says what each holds):", *keys, ""]
+    out += ["keys (key=value; the comment says what each holds):", *keys]
+    if not hydra_app:
+        return "\n".join(out)
     out += [
+        "",
         "Hydra: -m sweeps (key=a,b), --cfg job prints the composed config, --config-dir DIR adds a folder",
         "of your own configs, hydra/launcher=joblib|submitit_local|slurm runs jobs in parallel,",
         "--hydra-help lists Hydra's own options.",
