@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -29,6 +30,19 @@ from envs.make import make_vector_env
 
 BENCHMARK_COMMAND = [sys.executable, "-m", "agents.tools.console", "benchmark"]
 """``softmax-reinforce benchmark`` in a child process (in the repo and from an installed wheel)."""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB: ``VmHWM`` of ``/proc/self/status`` (Linux).
+    Not ``ru_maxrss``: a child started by ``subprocess`` inherits its parent's value across the
+    exec, so a small worker would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: kB on Linux
 
 
 def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
@@ -171,7 +185,7 @@ def measure_speed(
     for _ in range(repeats):
         tracked.append(training_run(overrides))
         untracked.append(training_run([*overrides, "logging.tensorboard=false"]))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    peak_mb = peak_rss_mb()
     best, best_untracked = (min(runs, key=lambda result: result.seconds) for runs in (tracked, untracked))
     return SpeedRow(env_id, num_envs, policy, raw, best.env_steps / best.seconds,
                     best_untracked.env_steps / best_untracked.seconds, best.updates / best.seconds,
@@ -273,7 +287,7 @@ def many_seeds(
         start = time.perf_counter()
         train(cfg, summary=False)
         seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return ManySeeds(env_id, mode, num_seeds, steps_per_seed, seconds, peak_mb)
 
 
