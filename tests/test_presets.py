@@ -41,8 +41,11 @@ def test_preset_is_global_and_documents_the_return_it_reaches(preset):
 def test_preset_trains_a_thousand_steps(preset, make_config):
     if preset in NEEDS and importlib.util.find_spec(NEEDS[preset]) is None:
         pytest.skip(f"needs the optional {NEEDS[preset]} package: pip install -e '.[box2d]'")
-    overrides = ["budget.total_env_steps=1000", "agent.episodes_per_update=1", "logging.tensorboard=false"]
-    cfg = make_config(f"experiment={preset}", *overrides)  # one episode per update: Acrobot's last 500 steps
+    overrides = ["budget.total_env_steps=1000", "agent.episodes_per_update=1", "vector.num_envs=1",
+                 "logging.tensorboard=false"]  # fmt: skip
+    cfg = make_config(
+        f"experiment={preset}", *overrides
+    )  # one env, one episode per update: an update in 1000 steps
     assert cfg.budget.total_env_steps == 1000  # the command line still overrides the preset
     result = Trainer(cfg).run()
     assert result.env_steps >= 1000 and result.updates >= 1
