@@ -56,6 +56,7 @@ RANGE_ERRORS = [
     ("agent.episodes_per_update=0", "agent.episodes_per_update=0 must be >= 1"),
     ("agent.entropy_coef=-1", "agent.entropy_coef=-1.0 must be >= 0"),
     ("agent.max_grad_norm=-1", "agent.max_grad_norm=-1.0 must be >= 0"),
+    ("agent.bootstrap_truncated=true", "v(S_T): set agent.baseline=value (got agent.baseline=none)"),
     ("agent.optimizer=rmsprop", "agent.optimizer='rmsprop' is not one of sgd, adam"),
     ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action, mlp"),
     ("agent.score=numeric", "agent.score='numeric' is not one of closed_form, autograd"),

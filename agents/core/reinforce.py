@@ -21,6 +21,21 @@ Two ways to apply it, two methods:
 standardised to mean 0 and standard deviation 1 before they weight the scores. The baseline does
 not depend on the policy, so in per-step mode its ``T`` successive fits run first (recording the
 ``A_t`` each step would see), then the standardised advantages drive the ``T`` policy steps.
+
+Time limits (``agent.bootstrap_truncated``; Pardo et al. 2018, "Time Limits in Reinforcement
+Learning"). An episode that a time limit cuts at step ``T`` (truncated, not terminated) did not
+end at ``S_T``: its return goes on. With a learned ``v`` (``agent.baseline=value``) the part past
+the cut is estimated by ``v(S_T)``::
+
+    G_t = sum_{k=t}^{T-1} gamma^{k-t} R_{k+1}  +  gamma^{T-t} v(S_T)
+
+the Monte Carlo return of the same episode with its last reward ``R_T`` replaced by
+``R_T + gamma v(S_T)`` (the recursion ``G_t = R_{t+1} + gamma G_{t+1}`` carries ``gamma^{T-1-t}`` of
+it back to step ``t``). :meth:`Reinforce.time_limit_bonus` gives ``gamma v(S_T)``; the runtime adds it
+to the stored last reward when the episode ends (as SB3's rollout buffers do), so the returns,
+the advantages and the baseline's regression targets all include it. Without it, where every
+episode times out the return ``G_t = -(1 - gamma^{T-t}) / (1 - gamma)`` (reward -1 a step) says
+only how many steps were left before the cut, which the policy cannot influence.
 """
 
 from __future__ import annotations
@@ -94,6 +109,12 @@ class Reinforce:
         self.discount_weighting, self.per_step_updates = discount_weighting, per_step_updates
         self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
         self.gradient_fn: GradientFn = gradient_fn or policy.policy_gradient
+
+    @torch.no_grad()
+    def time_limit_bonus(self, final_states: Tensor) -> Tensor:
+        """``gamma v(S_T)``, added to the last reward of an episode cut by a time limit at
+        ``S_T`` (module docstring); ``final_states``: ``x(S_T)`` ``[n, d]`` -> ``[n]``."""
+        return self.gamma * self.baseline(final_states)
 
     @torch.no_grad()
     def update(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:

@@ -111,6 +111,12 @@ class EpisodeBuffer:
         self.episode_return[env_ids] = 0.0
         return finished
 
+    def add_to_last_rewards(self, env_ids: np.ndarray, amounts: np.ndarray) -> None:
+        """Add ``amounts`` to the last reward of the episodes of ``env_ids`` that :meth:`finish`
+        just finished (a time-limit bootstrap, :mod:`agents.core.reinforce`); their episode
+        statistics stay the env's own rewards."""
+        self.rewards[self.t - 1, env_ids] += amounts
+
     def drop_in_progress(self) -> None:
         """Forget the episodes in progress (the envs were reset)."""
         self.start[:] = self.t

@@ -75,6 +75,9 @@ class AgentConfig:
     """Optimizer of the value baseline: ``sgd`` (the book's w += alpha_w delta grad v) or ``adam``."""
     value_epochs: int = 1
     """Optimizer steps of the value baseline on each batch (>= 1)."""
+    bootstrap_truncated: bool = False
+    """An episode cut by a time limit at S_T gets gamma^(T-t) v(S_T) added to its returns G_t
+    (needs ``baseline=value``; agents/core/reinforce.py)."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus (>= 0)."""
     max_grad_norm: float = 0.0
@@ -325,6 +328,11 @@ def validate(cfg: Any) -> None:
     _at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
     _choice("agent.value_optimizer", agent.value_optimizer, VALUE_OPTIMIZERS)
     _at_least("agent.value_epochs", agent.value_epochs, 1)
+    _require(
+        not agent.bootstrap_truncated or agent.baseline == "value",
+        f"agent.bootstrap_truncated=true needs a value estimate v(S_T): set agent.baseline=value "
+        f"(got agent.baseline={agent.baseline})",
+    )
     _require(agent.value_epochs <= MAX_VALUE_EPOCHS, f"agent.value_epochs must be <= {MAX_VALUE_EPOCHS}")
     for key in ("hidden_sizes", "value_hidden_sizes"):
         for width in getattr(agent, key):

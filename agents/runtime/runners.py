@@ -8,6 +8,10 @@ Both runners take a batch of actions and return ``(next_obs, rewards, active, en
 * ``ended`` lists the sub-envs whose episode ended with this step (the buffer, which stores
   every reward anyway, sums their returns and lengths: :mod:`agents.runtime.buffer`).
 
+Right after a step, :meth:`~SingleEnvRunner.cut_by_time_limit` says which of the ``ended``
+episodes a time limit cut (truncated, not terminated) and their last observations ``S_T``, for
+``agent.bootstrap_truncated`` (:mod:`agents.core.reinforce`).
+
 :class:`SingleEnvRunner` drives one ``gym.make`` env and resets it by hand; it exists because a
 1-env vector env costs more per step than the env itself (see ``scripts/benchmark.py``).
 
@@ -46,6 +50,11 @@ class SingleEnvRunner:
         self.active = np.ones(1, dtype=bool)
         self.reward = np.zeros(1)  # reused each step: the trainer copies it into its buffer at once
         self.episode_start: dict[str, Any] = {}
+        self.cut = False
+        """Whether the episode that ended last was truncated and not terminated."""
+        space = self.single_observation_space
+        self.last_obs = np.zeros((1, *space.shape), dtype=space.dtype)
+        """``S_T`` of the episode that ended last, ``[1, *obs_shape]``."""
 
     def _reset(self, seed: int | None = None) -> Any:
         """Reset, first recording what reproduces this reset (the seed, or the generator state)."""
@@ -82,8 +91,14 @@ class SingleEnvRunner:
         obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check
         self.reward[0] = reward
         if terminated or truncated:
+            self.cut, self.last_obs = bool(truncated and not terminated), np.asarray(obs)[None]
             return np.asarray(self._reset())[None], self.reward, self.active, ONE_ENDED
         return np.asarray(obs)[None], self.reward, self.active, NOTHING_ENDED
+
+    def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the episodes ``ended`` by the last step, those a time limit cut (truncated, not
+        terminated): their sub-envs ``[n]`` and last observations ``S_T`` ``[n, *obs_shape]``."""
+        return (ended, self.last_obs) if self.cut else (NOTHING_ENDED, self.last_obs[:0])
 
     def close(self) -> None:
         self.env.close()
@@ -100,6 +115,10 @@ class VectorEnvRunner:
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space
         self.autoreset = np.zeros(num_envs, dtype=bool)
+        self.cut = np.zeros(num_envs, dtype=bool)
+        """Sub-envs whose last step was truncated and not terminated."""
+        self.last_obs: np.ndarray | None = None
+        """The last step's observations (NEXT_STEP autoreset: ``S_T`` where an episode ended)."""
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         obs, _ = self.envs.reset(seed=seed)
@@ -118,7 +137,13 @@ class VectorEnvRunner:
         obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         active = ~self.autoreset  # False: this call only reset that sub-env
         self.autoreset = terminated | truncated
+        self.cut, self.last_obs = truncated & ~terminated, obs
         return obs, np.asarray(rewards, dtype=np.float64), active, np.flatnonzero(self.autoreset & active)
+
+    def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`SingleEnvRunner.cut_by_time_limit`."""
+        cut = ended[self.cut[ended]]
+        return cut, self.last_obs[cut]
 
     def close(self) -> None:
         self.envs.close()

@@ -247,6 +247,8 @@ class Trainer:
         self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
         if ended.size:
             self._log_episodes(self.buffer.finish(ended))
+            if self.cfg.agent.bootstrap_truncated:
+                self._bootstrap_time_limits(ended)
             self.reached = self._target_reached()  # checked per episode: "steps to 475" is exact
         self.obs = next_obs
         if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
@@ -331,6 +333,14 @@ class Trainer:
         self.recent_returns.extend(returns)
         self.episodes += len(returns)
         self.logger.episodes(returns, finished.lengths.tolist(), self.env_steps)
+
+    def _bootstrap_time_limits(self, ended: np.ndarray) -> None:
+        """Episodes of ``ended`` that a time limit cut at ``S_T``: add ``gamma v(S_T)`` to their
+        last stored reward (``agent.bootstrap_truncated``, :mod:`agents.core.reinforce`)."""
+        cut, last_obs = self.envs.cut_by_time_limit(ended)
+        if cut.size:
+            bonus = self.agent.learner.time_limit_bonus(self._tensor(self.agent.inputs.state(last_obs)))
+            self.buffer.add_to_last_rewards(cut, bonus.cpu().numpy())
 
     def _update(self, elapsed: float) -> None:
         obs, actions, rewards, dones = self.buffer.get()

@@ -1,0 +1,110 @@
+"""``agent.bootstrap_truncated``: an episode cut by a time limit at ``S_T`` gets
+``gamma^(T-t) v(S_T)`` added to its returns (agents/core/reinforce.py), a terminated one nothing."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agents.core.baselines import ValueBaseline
+from agents.core.policies import LinearSoftmaxPolicy
+from agents.core.reinforce import Reinforce
+from agents.core.returns import discounted_returns
+from agents.runtime.buffer import EpisodeBuffer
+from agents.runtime.runners import make_runner
+from agents.runtime.trainer import Trainer
+
+
+class Ramp(gym.Env):
+    """Reward -1 a step; the obs is the step index; terminates after ``length`` steps."""
+
+    observation_space = gym.spaces.Box(0.0, 100.0, (1,), np.float64)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, length: int = 100) -> None:
+        self.length, self.t = length, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0]), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([float(self.t)]), -1.0, self.t >= self.length, False, {}
+
+
+gym.register("test/RampCut-v0", entry_point=Ramp, max_episode_steps=3)  # truncated at step 3
+gym.register("test/RampEnd-v0", entry_point=Ramp, kwargs={"length": 3})  # terminated at step 3
+gym.register("test/RampBoth-v0", entry_point=Ramp, kwargs={"length": 3}, max_episode_steps=3)
+
+
+@pytest.mark.parametrize(("num_envs", "mode"), [(1, "native"), (2, "sync")])
+@pytest.mark.parametrize(("env_id", "cut"), [("test/RampCut-v0", True), ("test/RampEnd-v0", False),
+                                             ("test/RampBoth-v0", False)])  # fmt: skip
+def test_runners_report_time_limit_cuts_and_their_last_observation(num_envs, mode, env_id, cut):
+    runner = make_runner(env_id, num_envs, mode)
+    runner.reset(seed=0)
+    for _ in range(2):
+        _, _, _, ended = runner.step(np.zeros(num_envs, dtype=np.int64))
+        assert ended.size == 0
+    _, _, _, ended = runner.step(np.zeros(num_envs, dtype=np.int64))
+    cut_envs, last_obs = runner.cut_by_time_limit(ended)
+    runner.close()
+    assert ended.tolist() == list(range(num_envs))
+    assert cut_envs.tolist() == (list(range(num_envs)) if cut else [])
+    assert last_obs.tolist() == ([[3.0]] * num_envs if cut else [])  # S_T, not the next reset's S_0
+
+
+def test_bootstrapped_returns_by_hand():
+    """Rewards -1, -1, -1 cut at S_T with v(S_T) = -4, gamma = 0.5: the last reward becomes
+    -1 + 0.5 * (-4) = -3 and G_t = sum_k gamma^k R_{t+k+1} + gamma^(T-t) v(S_T)."""
+    gamma, value = 0.5, -4.0
+    baseline = ValueBaseline(1, 0.1, torch.float64)  # linear v(s) = w x(s)
+    with torch.no_grad():
+        baseline.network[-1].weight.fill_(-2.0)  # v([2.0]) = -4
+    policy = LinearSoftmaxPolicy(1, 2, dtype=torch.float64)
+    optimizer = torch.optim.SGD([policy.param], lr=0.1)
+    learner = Reinforce(policy, optimizer=optimizer, baseline=baseline, gamma=gamma)
+    bonus = learner.time_limit_bonus(torch.tensor([[2.0]], dtype=torch.float64))
+    assert bonus.tolist() == [gamma * value]
+
+    buffer = EpisodeBuffer(1, (1,), np.float64)
+    for t in range(3):
+        buffer.store(np.array([[float(t)]]), np.zeros(1, dtype=np.int64), np.array([-1.0]), np.ones(1, bool))
+    finished = buffer.finish(np.array([0]))
+    buffer.add_to_last_rewards(np.array([0]), bonus.numpy())
+    _, _, rewards, dones = buffer.get()
+    assert finished.returns.tolist() == [-3.0]  # the episode statistic is the env's own return
+    assert rewards.tolist() == [-1.0, -1.0, -3.0]
+    returns = discounted_returns(torch.from_numpy(rewards), gamma, torch.from_numpy(dones))
+    by_hand = [-1 - 0.5 - 0.25 + 0.125 * value, -1 - 0.5 + 0.25 * value, -1 + 0.5 * value]
+    assert returns.tolist() == pytest.approx(by_hand, abs=1e-15)
+
+
+@pytest.mark.parametrize("num_envs", [1, 2])
+@pytest.mark.parametrize(("env_id", "cut"), [("test/RampCut-v0", True), ("test/RampEnd-v0", False)])
+def test_trainer_adds_gamma_v_of_the_last_state_where_a_time_limit_cut(make_config, num_envs, env_id, cut):
+    gamma = 0.5
+    trainer = Trainer(make_config(
+        f"env={env_id}", "agent.baseline=value", "agent.bootstrap_truncated=true", "agent.dtype=float64",
+        f"agent.gamma={gamma}", "agent.episodes_per_update=10", f"vector.num_envs={num_envs}",
+        "vector.mode=sync", "logging.tensorboard=false",
+    ))  # fmt: skip
+    weights = trainer.agent.learner.baseline.network[-1].weight  # linear v(s) = w^T x(s)
+    with torch.no_grad():
+        weights.copy_(torch.linspace(1.0, 2.0, weights.numel(), dtype=torch.float64).reshape(weights.shape))
+    trainer.start_clock()
+    for _ in range(3):
+        trainer.step(np.zeros(num_envs, dtype=np.int64))
+    episodes = trainer.buffer.finished_episodes()
+    state = torch.from_numpy(trainer.agent.inputs.state(np.array([[3.0]])))
+    value = float(state @ weights.detach()[0])  # v(S_T) at S_T = [3]
+    trainer.finish()
+    assert len(episodes) == num_envs
+    last_reward = -1.0 + gamma * value if cut else -1.0
+    for _, _, rewards in episodes:
+        assert rewards.tolist() == pytest.approx([-1.0, -1.0, last_reward], abs=1e-12)
+    assert list(trainer.recent_returns) == [-3.0] * num_envs  # what is reported stays the env's return
