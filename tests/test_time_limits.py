@@ -1,5 +1,6 @@
-"""``agent.bootstrap_truncated``: an episode cut by a time limit at ``S_T`` gets
-``gamma^(T-t) v(S_T)`` added to its returns (agents/core/reinforce.py), a terminated one nothing."""
+"""Time limits: ``agent.bootstrap_truncated`` (an episode cut at ``S_T`` gets ``gamma^(T-t) v(S_T)``
+added to its returns, a terminated one nothing; agents/core/reinforce.py) and ``agent.baseline=time``
+(the other episodes' mean return at the same step; agents/core/baselines.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.core.baselines import ValueBaseline
+from agents.core.baselines import TimeBaseline, ValueBaseline
+from agents.core.batch import EpisodeBatch
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.core.reinforce import Reinforce
 from agents.core.returns import discounted_returns
@@ -108,3 +110,56 @@ def test_trainer_adds_gamma_v_of_the_last_state_where_a_time_limit_cut(make_conf
     for _, _, rewards in episodes:
         assert rewards.tolist() == pytest.approx([-1.0, -1.0, last_reward], abs=1e-12)
     assert list(trainer.recent_returns) == [-3.0] * num_envs  # what is reported stays the env's return
+
+
+def test_time_baseline_by_hand():
+    """Three episodes (lengths 3, 2, 4): ``b_i(t)`` is the mean of the other two episodes' ``G_j(t)``,
+    with ``G_j(t) = 0`` once episode ``j`` has ended."""
+    returns = torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0, 5.0, 6.0, 7.0, 8.0], dtype=torch.float64)
+    dones = torch.tensor([0, 0, 1, 0, 1, 0, 0, 0, 1], dtype=torch.bool)
+    by_hand = [(10 + 5) / 2, (20 + 6) / 2, (0 + 7) / 2, (1 + 5) / 2, (2 + 6) / 2,
+               (1 + 10) / 2, (2 + 20) / 2, (3 + 0) / 2, 0.0]  # fmt: skip
+    assert TimeBaseline().for_batch(torch.zeros(9, 2), returns, dones).tolist() == by_hand
+    one_episode = TimeBaseline().for_batch(torch.zeros(3, 2), returns[:3], dones[:3])
+    assert one_episode.tolist() == [0.0, 0.0, 0.0]  # no other episode: b = 0
+
+
+def test_time_baseline_of_an_episode_does_not_depend_on_that_episode():
+    """Leave-one-out: changing episode 0's returns leaves ``b_0`` as it was (unbiased estimate)."""
+    generator = torch.Generator().manual_seed(0)
+    returns = torch.randn(12, generator=generator, dtype=torch.float64)
+    dones = torch.tensor([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1], dtype=torch.bool)
+    changed = returns.clone()
+    changed[:4] += torch.randn(4, generator=generator, dtype=torch.float64)
+    before = TimeBaseline().for_batch(torch.zeros(12, 1), returns, dones)
+    after = TimeBaseline().for_batch(torch.zeros(12, 1), changed, dones)
+    torch.testing.assert_close(before[:4], after[:4], rtol=0, atol=1e-12)  # up to rounding
+    assert not torch.allclose(before[4:], after[4:])
+
+
+@pytest.mark.parametrize("normalize_returns", [False, True])
+def test_time_baseline_leaves_the_policy_alone_while_every_episode_is_the_same(normalize_returns):
+    """Acrobot before its first success: every episode times out with the same rewards. The time
+    baseline makes every advantage 0, so the update does not move the policy."""
+    generator = torch.Generator().manual_seed(1)
+    policy = LinearSoftmaxPolicy(3, 3, dtype=torch.float64)
+    with torch.no_grad():
+        policy.param.copy_(torch.randn(policy.param.shape, generator=generator, dtype=torch.float64))
+    before = policy.param.detach().clone()
+    optimizer = torch.optim.Adam([policy.param], lr=0.1)
+    learner = Reinforce(
+        policy, optimizer=optimizer, baseline=TimeBaseline(), gamma=0.99, normalize_returns=normalize_returns
+    )
+    steps, episodes = 5, 4
+    batch = EpisodeBatch(
+        inputs=torch.randn(steps * episodes, 3, generator=generator, dtype=torch.float64),
+        states=torch.zeros(steps * episodes, 3, dtype=torch.float64),
+        actions=torch.randint(0, 3, (steps * episodes,), generator=generator),
+        rewards=-torch.ones(steps * episodes, dtype=torch.float64),
+        dones=torch.tensor(([False] * (steps - 1) + [True]) * episodes),
+    )
+    learner.update(batch)
+    assert torch.equal(policy.param.detach(), before)
+    batch.rewards[-1] = 10.0  # one episode differs: now the policy moves
+    learner.update(batch)
+    assert not torch.equal(policy.param.detach(), before)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from agents.core.registry import Registry
+from agents.core.returns import steps_since_start
 
 
 class Baseline(ABC):
@@ -25,6 +26,12 @@ class Baseline(ABC):
     @abstractmethod
     def __call__(self, states: Tensor) -> Tensor:
         """``b(S_t)`` for each row; ``[B]``."""
+
+    def for_batch(self, states: Tensor, returns: Tensor, dones: Tensor) -> Tensor:
+        """``b`` at every step of a batch of complete episodes laid end to end (``[T]``); by default
+        ``b(S_t)`` from the states alone. ``returns`` (``G_t``) and ``dones`` serve baselines that
+        compare episodes with each other (:class:`TimeBaseline`)."""
+        return self(states)
 
     def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:  # noqa: B027
         """Fit ``b`` to the returns ``G_t`` of ``num_episodes`` episodes (no-op by default)."""
@@ -93,6 +100,50 @@ class RunningMeanBaseline(Baseline):
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         self.mean, self.count = state["mean"].clone(), state["count"].clone()
+
+
+@register_baseline("time")
+class TimeBaseline(Baseline):
+    r"""``b_i(t)``: the mean return at the same time step ``t`` of the batch's *other* episodes
+    (leave-one-out), so it does not depend on episode ``i``'s actions and the estimate stays
+    unbiased (time is part of the state of a time-limited task; Duan et al. 2016 give their
+    baselines time features for the same reason):
+
+        b_i(t) = 1/(M-1) sum_{j != i} G_j(t),     G_j(t) = 0 for t >= L_j (episode j has ended)
+
+    with ``M`` episodes of lengths ``L_j`` in the batch (``b = 0`` for ``M = 1``). Where every
+    episode gets the same rewards, e.g. Acrobot-v1 while every episode times out at -500, each
+    ``G_i(t)`` equals ``b_i(t)``: the advantages are exactly 0 and the policy does not move until
+    an episode differs, where a state-only ``b(s)`` leaves the part of ``G_t`` that depends on how
+    many steps were left before the cut as noise. Needs whole batches (:meth:`for_batch`); nothing
+    is learned across batches.
+    """
+
+    def __call__(self, states: Tensor) -> Tensor:
+        raise ValueError("agent.baseline=time compares whole episodes: call for_batch")
+
+    def for_batch(self, states: Tensor, returns: Tensor, dones: Tensor) -> Tensor:
+        ends = dones.to(torch.int64)
+        episode = torch.cumsum(ends, 0) - ends  # i: episodes ended before step t
+        num_episodes = int(ends.sum())
+        if num_episodes < 2:
+            return torch.zeros_like(returns)
+        time = steps_since_start(dones)  # t within its episode
+        padded = returns.new_zeros(num_episodes, int(time.max()) + 1)  # G_j(t), 0 after the end
+        padded[episode, time] = returns
+        # b_i(t) = G_0(t) + sum_{j != i} (G_j(t) - G_0(t)) / (M-1): the same mean, but where every
+        # G_j(t) is equal the differences are exactly 0 and so is G_i(t) - b_i(t) (a rounding error
+        # there would become a full step after return standardisation and Adam)
+        reference = padded[0]
+        differences = padded - reference
+        others = (differences.sum(0)[time] - differences[episode, time]) / (num_episodes - 1)
+        return reference[time] + others
+
+    @classmethod
+    def from_options(
+        cls, state_dim: int, options: Any, dtype: torch.dtype, device: torch.device | str
+    ) -> Baseline:
+        return cls()
 
 
 VALUE_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}

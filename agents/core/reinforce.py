@@ -128,7 +128,7 @@ class Reinforce:
         """One optimizer step with the whole batch's ``g``. ``with_stats=False`` skips the entropy,
         objective and mean return (reported as nan), which only logging needs."""
         returns, weights = self._returns_and_weights(batch)
-        advantages = self._advantages(returns, self.baseline(batch.states))
+        advantages = self._advantages(returns, self.baseline.for_batch(batch.states, returns, batch.dones))
         self.baseline.update(batch.states, returns, batch.num_episodes)
         grad_norm = self._step(batch, slice(None), advantages, weights, batch.num_episodes)
         return self._stats(batch, returns, advantages, weights, grad_norm, with_stats)

@@ -66,7 +66,8 @@ class AgentConfig:
     per_step_updates: bool = False
     """Textbook rule: one optimizer step per time step t of each episode (S&B p. 328)."""
     baseline: str = "none"
-    """``none``, ``mean`` (running mean of returns) or ``value`` (learned v(s, w), fitted to the returns)."""
+    """``none``, ``mean`` (running mean of returns), ``value`` (learned v(s, w), fitted to the returns)
+    or ``time`` (the other episodes' mean return at the same time step)."""
     baseline_lr: float = 0.01
     """Step size alpha_w of the value baseline (> 0)."""
     value_hidden_sizes: list[int] = field(default_factory=list)
@@ -328,6 +329,11 @@ def validate(cfg: Any) -> None:
     _at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
     _choice("agent.value_optimizer", agent.value_optimizer, VALUE_OPTIMIZERS)
     _at_least("agent.value_epochs", agent.value_epochs, 1)
+    _require(
+        not (agent.per_step_updates and agent.baseline == "time"),
+        "agent.baseline=time compares whole episodes at each time step; agent.per_step_updates=true "
+        "sees one step at a time (use agent.baseline=value or agent.per_step_updates=false)",
+    )
     _require(
         not agent.bootstrap_truncated or agent.baseline == "value",
         f"agent.bootstrap_truncated=true needs a value estimate v(S_T): set agent.baseline=value "
