@@ -14,9 +14,12 @@ from agents.core.batch import EpisodeBatch
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.core.reinforce import Reinforce
 from agents.core.returns import discounted_returns
+from agents.errors import UserError
 from agents.runtime.buffer import EpisodeBuffer
+from agents.runtime.config import validate
 from agents.runtime.runners import make_runner
 from agents.runtime.trainer import Trainer
+from agents.tools.cli import compose_train_config
 
 
 class Ramp(gym.Env):
@@ -163,3 +166,8 @@ def test_time_baseline_leaves_the_policy_alone_while_every_episode_is_the_same(n
     batch.rewards[-1] = 10.0  # one episode differs: now the policy moves
     learner.update(batch)
     assert not torch.equal(policy.param.detach(), before)
+
+
+def test_time_baseline_refuses_per_step_updates_in_one_line():
+    with pytest.raises(UserError, match=r"agent\.baseline=time compares whole episodes"):
+        validate(compose_train_config(["agent.baseline=time", "agent.per_step_updates=true"]))
