@@ -16,3 +16,14 @@ def test_default_config_solves_cartpole_for_at_least_4_of_5_seeds(make_config):
     print(result.table())
     solved = [r for r in result.results if r.reached_target and r.final_mean_return >= 475]
     assert len(solved) >= 4
+
+
+@pytest.mark.slow
+def test_acrobot_preset_swings_up_on_at_least_4_of_5_seeds(make_config):
+    """Acrobot-v1's threshold (-100, last-100 mean) within the preset's 200k steps: the time baseline
+    keeps the seeds that time out at -500 from drifting (configs/experiment/acrobot_mlp.yaml)."""
+    result = MultiSeedTrainer(
+        make_config("experiment=acrobot_mlp", "seed=0", "num_seeds=5", "logging.tensorboard=false")
+    ).run()
+    print(result.table())
+    assert sum(r.reached_target and r.final_mean_return >= -100 for r in result.results) >= 4
