@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from toy_envs import StepCounter
 
 from agents.core.baselines import TimeBaseline, ValueBaseline
 from agents.core.batch import EpisodeBatch
@@ -22,28 +23,14 @@ from agents.runtime.trainer import Trainer
 from agents.tools.cli import compose_train_config
 
 
-class Ramp(gym.Env):
+def ramp(length: int = 100) -> StepCounter:
     """Reward -1 a step; the obs is the step index; terminates after ``length`` steps."""
-
-    observation_space = gym.spaces.Box(0.0, 100.0, (1,), np.float64)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, length: int = 100) -> None:
-        self.length, self.t = length, 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.array([0.0]), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.array([float(self.t)]), -1.0, self.t >= self.length, False, {}
+    return StepCounter(length, constant_reward=-1.0)
 
 
-gym.register("test/RampCut-v0", entry_point=Ramp, max_episode_steps=3)  # truncated at step 3
-gym.register("test/RampEnd-v0", entry_point=Ramp, kwargs={"length": 3})  # terminated at step 3
-gym.register("test/RampBoth-v0", entry_point=Ramp, kwargs={"length": 3}, max_episode_steps=3)
+gym.register("test/RampCut-v0", entry_point=ramp, max_episode_steps=3)  # truncated at step 3
+gym.register("test/RampEnd-v0", entry_point=ramp, kwargs={"length": 3})  # terminated at step 3
+gym.register("test/RampBoth-v0", entry_point=ramp, kwargs={"length": 3}, max_episode_steps=3)
 
 
 @pytest.mark.parametrize(("num_envs", "mode"), [(1, "native"), (2, "sync")])

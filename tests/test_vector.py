@@ -5,31 +5,12 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from toy_envs import StepCounter
 
 from agents.runtime.buffer import EpisodeBuffer
 from agents.runtime.runners import SingleEnvRunner, VectorEnvRunner
 
-
-class Staircase(gym.Env):
-    """Episode of ``length`` steps with rewards 1, 2, ..., length; the obs is the step index."""
-
-    observation_space = gym.spaces.Box(0.0, 100.0, (1,), np.float64)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, length: int = 3) -> None:
-        self.length, self.t = length, 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.array([0.0]), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.array([float(self.t)]), float(self.t), self.t >= self.length, False, {}
-
-
-gym.register("test/Staircase-v0", entry_point=Staircase)
+gym.register("test/Staircase-v0", entry_point=StepCounter)  # rewards 1, 2, 3 over 3 steps
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
