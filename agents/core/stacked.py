@@ -34,7 +34,7 @@ from torch import Tensor
 
 from agents.core.batch import NumericalError
 from agents.core.policy import SoftmaxPolicy, entropy_of
-from agents.core.returns import discount_weights, discounted_returns
+from agents.core.returns import discount_weights, discounted_returns, longest_episode
 from agents.core.segments import map_over_segments, segment_sum, standardize_segments
 
 StackedGradientFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -158,7 +158,7 @@ class StackedReinforce:
     @torch.no_grad()
     def update(
         self, rows: Tensor, inputs: Tensor, actions: Tensor, rewards: Tensor, dones: Tensor,
-        segments: Tensor, lrs: Tensor, longest_episode: int | None = None,
+        segments: Tensor, lrs: Tensor,
     ) -> Tensor:  # fmt: skip
         """One step for each of ``rows`` on its complete episodes; returns ``|g_n|`` ``[k]``.
 
@@ -168,10 +168,10 @@ class StackedReinforce:
         :param segments: ``[T]`` int64, which of the ``k`` runs (0..k-1) step ``t`` belongs to;
             each run's steps contiguous and ending with a ``done``.
         :param lrs: ``[k]`` step sizes.
-        :param longest_episode: the longest episode's length, if known (the returns' scan stops there).
         """
         count = rows.shape[0]
-        returns = discounted_returns(rewards, self.gamma, dones, longest_episode)  # G_t, episode by episode
+        # G_t, episode by episode (the scan stops at the longest one)
+        returns = discounted_returns(rewards, self.gamma, dones, longest_episode(dones))
         advantages = returns
         if self.normalize_returns:
             advantages = standardize_segments(returns, segments, count)

@@ -337,14 +337,12 @@ class BatchedSeedsTrainer:
         policy_inputs = inputs.state(obs) if inputs.form == "state" else inputs(obs)
         agent = self.cfg.agent
         fractions = self.env_steps[rows] / self.cfg.budget.total_env_steps
-        ends = np.flatnonzero(dones)
-        longest = int(np.diff(ends, prepend=-1).max())  # the returns' scan stops at this length
         try:
             self.learner.update(
                 torch.from_numpy(rows).to(self.device), self._tensor(policy_inputs),
                 torch.from_numpy(actions).to(self.device), self._tensor(rewards),
                 torch.from_numpy(dones).to(self.device), torch.from_numpy(segments).to(self.device),
-                torch.from_numpy(lr_at(agent.lr, agent.lr_schedule, fractions)).to(self.device), longest,
+                torch.from_numpy(lr_at(agent.lr, agent.lr_schedule, fractions)).to(self.device),
             )  # fmt: skip
         except NumericalError as error:
             self.finish(interrupted=False)
