@@ -259,7 +259,8 @@ def _require(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
-def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
+def check_choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    """``value`` is one of ``options``; else a one-line :class:`UserError` naming the key."""
     _require(value in options, f"{name}={value!r} is not one of {', '.join(options)}")
 
 
@@ -269,8 +270,8 @@ def _positive(name: str, value: float, hint: str = "") -> None:
     _require(value > 0, f"{name}={value} must be > 0{hint}")
 
 
-def _at_least(name: str, value: float, low: float) -> None:
-    """A finite ``value >= low``."""
+def check_at_least(name: str, value: float, low: float) -> None:
+    """A finite ``value >= low``; else a one-line :class:`UserError` naming the key."""
     _require(math.isfinite(value), f"{name}={value} must be a finite number")
     _require(value >= low, f"{name}={value} must be >= {low}")
 
@@ -308,27 +309,27 @@ def validate(cfg: Any) -> None:
     """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
     _check_known_keys(cfg, TrainConfig)
     agent, features, budget = cfg.agent, cfg.features, cfg.budget
-    _choice("agent.policy", agent.policy, tuple(POLICIES))
-    _choice("agent.score", agent.score, SCORE_PATHS)
-    _choice("agent.dtype", agent.dtype, DTYPES)
-    _choice("agent.optimizer", agent.optimizer, OPTIMIZERS)
-    _choice("agent.baseline", agent.baseline, tuple(BASELINES))
-    _choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
-    _choice("agent.activation", agent.activation, tuple(ACTIVATIONS))
-    _choice("features.name", features.name, FEATURE_MAPS)
-    _choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
-    _choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
-    _choice("device", cfg.device, DEVICES)
-    _choice("seed_mode", cfg.seed_mode, SEED_MODES)
+    check_choice("agent.policy", agent.policy, tuple(POLICIES))
+    check_choice("agent.score", agent.score, SCORE_PATHS)
+    check_choice("agent.dtype", agent.dtype, DTYPES)
+    check_choice("agent.optimizer", agent.optimizer, OPTIMIZERS)
+    check_choice("agent.baseline", agent.baseline, tuple(BASELINES))
+    check_choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
+    check_choice("agent.activation", agent.activation, tuple(ACTIVATIONS))
+    check_choice("features.name", features.name, FEATURE_MAPS)
+    check_choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
+    check_choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
+    check_choice("device", cfg.device, DEVICES)
+    check_choice("seed_mode", cfg.seed_mode, SEED_MODES)
     _require(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
     _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
     _positive("agent.baseline_lr", agent.baseline_lr)
     _require(0.0 <= agent.gamma <= 1.0, f"agent.gamma={agent.gamma} must be in [0, 1] (try 0.99)")
-    _at_least("agent.episodes_per_update", agent.episodes_per_update, 1)
-    _at_least("agent.entropy_coef", agent.entropy_coef, 0)
-    _at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
-    _choice("agent.value_optimizer", agent.value_optimizer, VALUE_OPTIMIZERS)
-    _at_least("agent.value_epochs", agent.value_epochs, 1)
+    check_at_least("agent.episodes_per_update", agent.episodes_per_update, 1)
+    check_at_least("agent.entropy_coef", agent.entropy_coef, 0)
+    check_at_least("agent.max_grad_norm", agent.max_grad_norm, 0)
+    check_choice("agent.value_optimizer", agent.value_optimizer, VALUE_OPTIMIZERS)
+    check_at_least("agent.value_epochs", agent.value_epochs, 1)
     _require(
         not (agent.per_step_updates and agent.baseline == "time"),
         "agent.baseline=time compares whole episodes at each time step; agent.per_step_updates=true "
@@ -342,23 +343,23 @@ def validate(cfg: Any) -> None:
     _require(agent.value_epochs <= MAX_VALUE_EPOCHS, f"agent.value_epochs must be <= {MAX_VALUE_EPOCHS}")
     for key in ("hidden_sizes", "value_hidden_sizes"):
         for width in getattr(agent, key):
-            _at_least(f"agent.{key} entry", width, 1)
+            check_at_least(f"agent.{key} entry", width, 1)
             _require(width <= MAX_HIDDEN_WIDTH, f"agent.{key} entry {width} must be <= {MAX_HIDDEN_WIDTH}")
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
-        _at_least(f"features.{name}", getattr(features, name), 1)
+        check_at_least(f"features.{name}", getattr(features, name), 1)
     _positive("features.clip", features.clip)
     for bound in features.bounds:
         _positive("features.bounds entry", bound)
-    _at_least("vector.num_envs", cfg.vector.num_envs, 1)
-    _at_least("num_seeds", cfg.num_seeds, 1)
-    _at_least("batched_update_every", cfg.batched_update_every, 1)
-    _at_least("torch_threads", cfg.torch_threads, 1)
-    _at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
-    _at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)
-    _at_least("budget.total_env_steps", budget.total_env_steps, 1)
-    _at_least("budget.window", budget.window, 1)
-    _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
-    _at_least("eval.every_steps", cfg.eval.every_steps, 0)
-    _at_least("eval.episodes", cfg.eval.episodes, 1)
-    _at_least("diagnostics.check_gradients_every", cfg.diagnostics.check_gradients_every, 0)
-    _at_least("diagnostics.tolerance", cfg.diagnostics.tolerance, 0)
+    check_at_least("vector.num_envs", cfg.vector.num_envs, 1)
+    check_at_least("num_seeds", cfg.num_seeds, 1)
+    check_at_least("batched_update_every", cfg.batched_update_every, 1)
+    check_at_least("torch_threads", cfg.torch_threads, 1)
+    check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
+    check_at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)
+    check_at_least("budget.total_env_steps", budget.total_env_steps, 1)
+    check_at_least("budget.window", budget.window, 1)
+    check_at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
+    check_at_least("eval.every_steps", cfg.eval.every_steps, 0)
+    check_at_least("eval.episodes", cfg.eval.episodes, 1)
+    check_at_least("diagnostics.check_gradients_every", cfg.diagnostics.check_gradients_every, 0)
+    check_at_least("diagnostics.tolerance", cfg.diagnostics.tolerance, 0)

@@ -33,8 +33,7 @@ from dataclasses import asdict, dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from agents.errors import UserError
-from agents.runtime.config import SEED_MODES
+from agents.runtime.config import SEED_MODES, check_at_least, check_choice
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
     envpool_steps_per_second,
@@ -100,11 +99,9 @@ COUNTS = ("repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_se
 def check_benchmark_config(cfg: DictConfig) -> None:
     """One :class:`UserError` line for a count below 1 or an unknown choice, before anything runs."""
     for key in COUNTS:
-        if cfg[key] < 1:
-            raise UserError(f"{key}={cfg[key]} must be >= 1")
+        check_at_least(key, cfg[key], 1)
     for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
-        if cfg[key] not in options:
-            raise UserError(f"{key}={cfg[key]!r} is not one of {', '.join(options)}")
+        check_choice(key, cfg[key], options)
 
 
 def run_benchmark(cfg: DictConfig) -> None:
