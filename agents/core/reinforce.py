@@ -154,9 +154,8 @@ class Reinforce:
         """``G_t`` and ``w_t`` of a batch of complete episodes."""
         if batch.num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
-        returns = discounted_returns(
-            batch.rewards, self.gamma, batch.dones, longest_episode(batch.dones)
-        )  # G_t
+        # G_t (the scan stops at the longest episode)
+        returns = discounted_returns(batch.rewards, self.gamma, batch.dones, longest_episode(batch.dones))
         if not torch.isfinite(returns).all():
             raise NumericalError("non-finite returns (rewards overflow?)")
         if self.discount_weighting:
