@@ -34,6 +34,14 @@ from agents.core.policy import SoftmaxPolicy, register_policy
 from agents.errors import UserError
 
 
+def _tanh(z: Tensor) -> Tensor:
+    """``tanh(z) = 2 sigmoid(2z) - 1``: the same function, computed through ``sigmoid``, which on
+    this project's CPU build of torch is 3x faster than ``torch.tanh`` (298 us against 967 us on a
+    3500x64 float32 batch; numpy's ``tanh``: 92 us). Autograd differentiates this expression, the
+    hand-written backward pass uses ``tanh' = 1 - h^2``: the checks compare the two."""
+    return torch.sigmoid(2 * z).mul(2).sub(1)
+
+
 def _tanh_derivative(hidden: Tensor) -> Tensor:
     """``tanh'(z) = 1 - tanh(z)^2 = 1 - h^2``, from the layer's output ``h = tanh(z)``."""
     return 1 - hidden * hidden
@@ -67,7 +75,7 @@ class Activation:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "tanh": Activation(torch.tanh, _tanh_derivative, _tanh_inplace),
+    "tanh": Activation(_tanh, _tanh_derivative, _tanh_inplace),
     "relu": Activation(torch.relu, _relu_derivative, _relu_inplace),
 }
 """``agent.activation`` name -> :class:`Activation`."""
@@ -139,6 +147,7 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
             offset = end
         self.n_params = offset
         self.theta = nn.Parameter(self._initial_param(dtype, generator))
+        self._acting_cache: tuple[np.ndarray | None, list[tuple[np.ndarray, np.ndarray, bool]]] = (None, [])
 
     def _initial_param(self, dtype: torch.dtype, generator: torch.Generator | None) -> Tensor:
         """Orthogonal ``W_l`` (gain ``sqrt(2)``, last layer ``0.01``), zero ``b_l``; ``[n_params]``."""
@@ -181,14 +190,29 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
 
     def acting_logits(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         """:meth:`logits_with` in numpy: ``params [*lead, n_params]``, ``inputs [*lead, B, d]`` ->
-        ``[*lead, B, A]``; each layer is one broadcast ``np.matmul`` on views of ``params``."""
-        lead = params.shape[:-1]
-        hidden = inputs
-        for layer in self.layers:  # W_l: [*lead, n_in, n_out], a view of params
-            z = np.matmul(hidden, params[..., layer.weight].reshape(lead + layer.shape))  # h_{l-1} W_l
-            z += params[..., None, layer.bias]  # z_l = h_{l-1} W_l + b_l           [*lead, B, n_out]
-            hidden = self.activation.numpy_inplace(z) if layer.hidden else z  # h_l = act(z_l)
+        ``[*lead, B, A]``, computed in ``params``' dtype (float32 by default, as training computes
+        them); each layer is one matrix product on views of ``params``, cut once per array."""
+        hidden = inputs.astype(params.dtype, copy=False)
+        product = np.dot if params.ndim == 1 else np.matmul  # one run: np.dot, 2x cheaper on tiny arrays
+        for weight, bias, is_hidden in self._acting_layers(params):  # W_l: [*lead, n_in, n_out]
+            z = product(hidden, weight)  # h_{l-1} W_l
+            z += bias  # z_l = h_{l-1} W_l + b_l                                [*lead, B, n_out]
+            hidden = self.activation.numpy_inplace(z) if is_hidden else z  # h_l = act(z_l)
         return hidden
+
+    def _acting_layers(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        """``(W_l, b_l, hidden)`` per layer as views of ``params`` (they follow in-place updates).
+        The last array's views are kept (with the array, so its identity stays its own): the
+        acting hot path passes the same array every step, and cutting the views costs ~1 us each."""
+        cached_params, layers = self._acting_cache
+        if params is not cached_params:
+            lead = params.shape[:-1]
+            layers = [
+                (params[..., layer.weight].reshape(lead + layer.shape), params[..., None, layer.bias], layer.hidden)
+                for layer in self.layers
+            ]
+            self._acting_cache = (params, layers)
+        return layers
 
     def score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
         r"""``grad_theta log pi(a|s)`` per sample by a hand-written backward pass; ``[B, n_params]``.

@@ -70,9 +70,9 @@ class Actor:
         logits = self.policy.acting_logits(self.first_params, inputs)  # h(s, .)   [B, A]
         row = self.cursor
         if row == self.noise.shape[1] or logits.shape != self.noise.shape[2:]:
-            return np.argmax(logits + self._next_noise(logits.shape, None)[0], axis=-1)
+            return (logits + self._next_noise(logits.shape, None)[0]).argmax(-1)
         self.cursor = row + 1  # the runs' used count is read from the cursor (state_dict)
-        return np.argmax(logits + self.noise[0, row], axis=-1)
+        return (logits + self.noise[0, row]).argmax(-1)
 
     def __call__(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
         """Sampled actions ``[n, B]`` (int64) for ``inputs`` ``[n, B, ...]`` of ``runs`` (None: all)."""
