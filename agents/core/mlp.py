@@ -208,8 +208,8 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         if params is not cached_params:
             lead = params.shape[:-1]
             layers = [
-                (params[..., layer.weight].reshape(lead + layer.shape), params[..., None, layer.bias], layer.hidden)
-                for layer in self.layers
+                (params[..., cut.weight].reshape(lead + cut.shape), params[..., None, cut.bias], cut.hidden)
+                for cut in self.layers
             ]
             self._acting_cache = (params, layers)
         return layers
