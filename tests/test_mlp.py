@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.core.mlp import ACTIVATIONS
 from agents.core.policies import LinearSoftmaxPolicy, MLPSoftmaxPolicy, make_policy
 from agents.errors import UserError
 from agents.runtime.acting import Actor
@@ -310,3 +311,32 @@ def test_reinforce_mean_matches_the_exact_gradient_within_three_standard_errors(
     cfg = AgentConfig(gamma=1.0, optimizer="sgd", lr=1e-9, normalize_returns=False, discount_weighting=True)
     build_learner(problem.policy, cfg, problem.inputs.feature_map.dim).update(batch)
     torch.testing.assert_close(-problem.policy.param.grad, mean, rtol=1e-10, atol=1e-12)
+
+
+def test_acting_logits_follow_in_place_updates_of_the_parameter(generator):
+    """The acting path cuts its layer views once per parameter array; an optimizer step changes
+    the parameter in place, and the next action must see it."""
+    policy = mlp_policy(4, 3, (8, 8), "tanh", generator)
+    x, _ = batch(generator, 5, 4, 3)
+    acting_params = policy.theta.detach().numpy()  # the view the actor keeps
+    before = policy.acting_logits(acting_params, x.numpy())
+    with torch.no_grad():
+        policy.theta.add_(torch.randn(policy.n_params, dtype=F64, generator=generator))
+    after = policy.acting_logits(acting_params, x.numpy())
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, policy.logits(x).detach().numpy(), atol=1e-12)
+
+
+def test_acting_computes_in_the_parameters_dtype():
+    policy = MLPSoftmaxPolicy(4, 2, (8,), dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+    logits = policy.acting_logits(policy.theta.detach().numpy(), np.ones((3, 4)))  # float64 inputs
+    assert logits.dtype == np.float32
+    np.testing.assert_allclose(logits, policy.logits(torch.ones(3, 4)).detach().numpy(), atol=1e-6)
+
+
+def test_tanh_through_sigmoid_is_tanh():
+    """``2 sigmoid(2z) - 1`` (the faster form the policy computes) is ``tanh`` to float64
+    rounding, saturating to exactly +-1 for huge inputs."""
+    z = torch.cat([torch.linspace(-30, 30, 10001, dtype=F64), torch.tensor([-1e300, 1e300], dtype=F64)])
+    torch.testing.assert_close(ACTIVATIONS["tanh"].forward(z), torch.tanh(z), rtol=0, atol=4e-16)
+    assert ACTIVATIONS["tanh"].forward(torch.tensor([-1e300, 1e300], dtype=F64)).tolist() == [-1.0, 1.0]
