@@ -103,3 +103,17 @@ def test_vector_envs_log_the_mean_of_the_episodes_since_the_last_point(make_conf
         assert point.value == pytest.approx(np.mean(group), rel=1e-6)
         previous_step = point.step
     assert previous_step >= per_episode[-1].step  # the last episodes are written at the end
+
+
+@pytest.mark.parametrize("seed_mode", ["exact", "batched"])
+def test_a_run_that_does_not_stop_at_the_target_still_says_it_reached_it(make_config, seed_mode):
+    """``budget.stop_at_target=false`` trains the whole budget, and the result (and the seeds
+    table) still says whether the last-``window`` mean reached the target on the way."""
+    common = ["budget.total_env_steps=3000", "budget.window=5", "num_seeds=2", f"seed_mode={seed_mode}"]
+    stopping = train(make_config(*common, "budget.target_return=30"))
+    assert all(r.reached_target and r.env_steps < 3000 for r in stopping.results)
+    running_on = train(make_config(*common, "budget.target_return=30", "budget.stop_at_target=false"))
+    assert all(r.reached_target and r.env_steps >= 3000 for r in running_on.results)
+    assert " yes" in running_on.table() and "2 reached the target" in running_on.table()
+    unreachable = train(make_config(*common, "budget.target_return=100000", "budget.stop_at_target=false"))
+    assert not any(r.reached_target for r in unreachable.results)

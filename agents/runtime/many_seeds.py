@@ -311,13 +311,15 @@ class BatchedSeedsTrainer:
             self.log_sums[1] += np.bincount(seeds, weights=finished.lengths, minlength=self.num_seeds)
         touched = self.recent.add(seeds, finished.returns)
         budget = self.cfg.budget
-        if budget.stop_at_target and self.target is not None:
+        if self.target is not None:
+            touched = touched[~self.reached[touched]]
             reached = touched[self.recent.full(touched) & (self.recent.mean(touched) >= self.target)]
             if reached.size:  # checked at every episode end, as the exact mode does
                 self.reached[reached] = True
-                stopping = np.zeros(self.num_seeds, dtype=bool)
-                stopping[reached] = True
-                self._stop(stopping)
+                if budget.stop_at_target:
+                    stopping = np.zeros(self.num_seeds, dtype=bool)
+                    stopping[reached] = True
+                    self._stop(stopping)
 
     def _update_ready(self, among: np.ndarray) -> None:
         """Update the seeds of ``among`` (bool ``[N]``) that have ``agent.episodes_per_update``

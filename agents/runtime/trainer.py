@@ -69,6 +69,8 @@ class TrainResult:
     final_mean_return: float
     """Mean undiscounted return over the last ``budget.window`` episodes (nan if none ended)."""
     reached_target: bool
+    """The last-``budget.window`` mean reached the target at some point (the run stopped there
+    when ``budget.stop_at_target``)."""
     recent_returns: list[float] = field(default_factory=list)
 
 
@@ -230,7 +232,7 @@ class Trainer:
 
     @property
     def done(self) -> bool:
-        return self.env_steps >= self.step_limit or self.reached
+        return self.env_steps >= self.step_limit or (self.reached and self.cfg.budget.stop_at_target)
 
     def step(self, actions: np.ndarray) -> None:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
@@ -249,7 +251,8 @@ class Trainer:
             self._log_episodes(self.buffer.finish(ended))
             if self.cfg.agent.bootstrap_truncated:
                 self._bootstrap_time_limits(ended)
-            self.reached = self._target_reached()  # checked per episode: "steps to 475" is exact
+            if not self.reached:  # checked per episode: "steps to 475" is exact
+                self.reached = self._target_reached()
         self.obs = next_obs
         if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
             try:
@@ -396,10 +399,7 @@ class Trainer:
 
     def _target_reached(self) -> bool:
         full = len(self.recent_returns) == self.recent_returns.maxlen
-        return bool(
-            self.cfg.budget.stop_at_target and self.target is not None and full
-            and self.mean_return() >= self.target
-        )  # fmt: skip
+        return bool(self.target is not None and full and self.mean_return() >= self.target)
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
