@@ -176,15 +176,17 @@ def speed_overrides(env_id: str, num_envs: int, steps: int, policy: str = "linea
 def measure_speed(
     env_id: str, num_envs: int, steps: int, repeats: int = 3, policy: str = "linear"
 ) -> SpeedRow:
-    """Raw env steps/s, then training steps/s on the same env, each the best of ``repeats``
-    (tracked and untracked runs alternate), since a shared machine only ever slows a run down.
-    Call in a fresh process so that the peak RSS is this process's own."""
-    raw = max(raw_env_steps_per_second(env_id, num_envs, seconds=1.0) for _ in range(repeats))
+    """Raw env steps/s and training steps/s on the same env, each the best of ``repeats``, since a
+    shared machine only ever slows a run down. Raw, tracked and untracked measurements take turns
+    (a machine whose speed drifts over a minute then slows both sides of the ratio alike). Call in
+    a fresh process so that the peak RSS is this process's own."""
     overrides = speed_overrides(env_id, num_envs, steps, policy)
-    tracked, untracked = [], []
+    raws, tracked, untracked = [], [], []
     for _ in range(repeats):
+        raws.append(raw_env_steps_per_second(env_id, num_envs, seconds=1.0))
         tracked.append(training_run(overrides))
         untracked.append(training_run([*overrides, "logging.tensorboard=false"]))
+    raw = max(raws)
     peak_mb = peak_rss_mb()
     best, best_untracked = (min(runs, key=lambda result: result.seconds) for runs in (tracked, untracked))
     return SpeedRow(env_id, num_envs, policy, raw, best.env_steps / best.seconds,
