@@ -115,8 +115,8 @@ class VectorEnvRunner:
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space
         self.autoreset = np.zeros(num_envs, dtype=bool)
-        self.cut = np.zeros(num_envs, dtype=bool)
-        """Sub-envs whose last step was truncated and not terminated."""
+        self.terminated = self.truncated = np.zeros(num_envs, dtype=bool)
+        """The last step's flags (kept as the env returned them; read only by :meth:`cut_by_time_limit`)."""
         self.last_obs: np.ndarray | None = None
         """The last step's observations (NEXT_STEP autoreset: ``S_T`` where an episode ended)."""
 
@@ -137,12 +137,12 @@ class VectorEnvRunner:
         obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         active = ~self.autoreset  # False: this call only reset that sub-env
         self.autoreset = terminated | truncated
-        self.cut, self.last_obs = truncated & ~terminated, obs
+        self.terminated, self.truncated, self.last_obs = terminated, truncated, obs
         return obs, np.asarray(rewards, dtype=np.float64), active, np.flatnonzero(self.autoreset & active)
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`SingleEnvRunner.cut_by_time_limit`."""
-        cut = ended[self.cut[ended]]
+        cut = ended[self.truncated[ended] & ~self.terminated[ended]]
         return cut, self.last_obs[cut]
 
     def close(self) -> None:
