@@ -340,3 +340,46 @@ def test_tanh_through_sigmoid_is_tanh():
     z = torch.cat([torch.linspace(-30, 30, 10001, dtype=F64), torch.tensor([-1e300, 1e300], dtype=F64)])
     torch.testing.assert_close(ACTIVATIONS["tanh"].forward(z), torch.tanh(z), rtol=0, atol=4e-16)
     assert ACTIVATIONS["tanh"].forward(torch.tensor([-1e300, 1e300], dtype=F64)).tolist() == [-1.0, 1.0]
+
+
+@pytest.mark.parametrize(("hidden_sizes", "activation"), ARCHITECTURES)
+def test_gradient_and_log_probs_from_one_pass_equal_the_two_passes(generator, hidden_sizes, activation):
+    policy = mlp_policy(4, 3, hidden_sizes, activation, generator)
+    features, actions = batch(generator, 17, 4, 3)
+    coefficients = torch.randn(17, dtype=F64, generator=generator)
+    gradient, log_probs = policy.policy_gradient_and_log_probs(features, actions, coefficients)
+    assert torch.equal(gradient, policy.policy_gradient(features, actions, coefficients))
+    assert torch.equal(log_probs, policy.log_probs(features))
+
+
+@pytest.mark.parametrize(("hidden_sizes", "activation"), ARCHITECTURES)
+def test_passes_that_overwrite_their_arrays_give_the_same_numbers(generator, hidden_sizes, activation):
+    """Under ``torch.no_grad`` (training) the passes compute in place; bit for bit the same as
+    with autograd recording, where they may not; a plain vmap over runs works in place too."""
+    policy = mlp_policy(4, 3, hidden_sizes, activation, generator)
+    features, actions = batch(generator, 9, 4, 3)
+    features[0, :] = 0.0  # relu: some z = b exactly; both paths give the kink derivative 0
+    coefficients = torch.randn(9, dtype=F64, generator=generator)
+    params = torch.randn(2, policy.n_params, dtype=F64, generator=generator)
+    action_coefficients = torch.rand(9, 3, dtype=F64, generator=generator)
+    original = features.clone()
+
+    def passes() -> list[torch.Tensor]:
+        return [
+            policy.logits(features),
+            policy.score(features, actions),
+            policy.policy_gradient(features, actions, coefficients),
+            *policy.policy_gradient_and_log_probs(features, actions, coefficients),
+            policy.expected_score(features, action_coefficients),
+            torch.func.vmap(policy.policy_gradient_with, in_dims=(0, None, None, None))(
+                params, features, actions, coefficients
+            ),
+        ]
+
+    recorded = passes()
+    assert recorded[0].requires_grad  # the autograd path really was the one taken
+    with torch.no_grad():
+        overwriting = passes()
+    for value, reference in zip(overwriting, recorded, strict=True):
+        assert torch.equal(value, reference.detach())
+    assert torch.equal(features, original)  # the inputs h_0 are never overwritten

@@ -182,3 +182,25 @@ def test_non_finite_rewards_raise(generator):
     batch.rewards[1] = float("inf")
     with pytest.raises(NumericalError):
         build_learner(LinearSoftmaxPolicy(3, 2, dtype=F64), AgentConfig(), 3).update(batch)
+
+
+@pytest.mark.parametrize("policy_form", ["state", "mlp"])
+@pytest.mark.parametrize("score", ["closed_form", "autograd"])
+def test_update_statistics_are_taken_at_the_parameters_of_the_gradient(generator, policy_form, score):
+    """The logged entropy and surrogate objective are those of the policy before the step (the
+    parameters ``g`` was computed at), whichever path computed ``g``."""
+    batch = make_batch(generator, [5, 3, 7])
+    config = AgentConfig(
+        policy=policy_form, hidden_sizes=[4], score=score, normalize_returns=False, gamma=1.0
+    )
+    policy = make_policy(policy_form, 3, 2, config, F64)
+    learner = build_learner(policy, config, 3)
+    before = policy.log_probs(batch.inputs).detach()
+    episode_ends = [5] * 5 + [8] * 3 + [15] * 7  # G_t with gamma = 1: the rest of t's episode
+    rewards = batch.rewards.tolist()
+    returns = torch.tensor([sum(rewards[t:end]) for t, end in enumerate(episode_ends)], dtype=F64)
+    stats = learner.update(batch)
+    taken = before.gather(-1, batch.actions[:, None]).squeeze(-1)
+    assert stats.entropy == pytest.approx(float(-(before.exp() * before).sum(-1).mean()), abs=1e-12)
+    assert stats.policy_objective == pytest.approx(float((returns * taken).sum() / 3), abs=1e-12)
+    assert not torch.equal(policy.log_probs(batch.inputs), before)  # the step did change the policy

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import deque
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from agents.runtime import tags
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.run import train
+from agents.runtime.trainer import Trainer
 
 
 def test_cartpole_run_writes_events_checkpoint_and_config(make_config, capsys):
@@ -117,3 +120,13 @@ def test_a_run_that_does_not_stop_at_the_target_still_says_it_reached_it(make_co
     assert " yes" in running_on.table() and "2 reached the target" in running_on.table()
     unreachable = train(make_config(*common, "budget.target_return=100000", "budget.stop_at_target=false"))
     assert not any(r.reached_target for r in unreachable.results)
+
+
+def test_mean_return_is_numpys_mean_of_the_window_bit_for_bit():
+    """The fast ``mean_return`` (it runs on every step that ends an episode) is ``np.mean``."""
+    rng = np.random.default_rng(0)
+    window = deque(maxlen=100)
+    assert np.isnan(Trainer.mean_return(SimpleNamespace(recent_returns=window)))
+    for value in rng.standard_normal(250) * 10.0 ** rng.integers(-3, 6, 250):
+        window.append(float(value))
+        assert Trainer.mean_return(SimpleNamespace(recent_returns=window)) == float(np.mean(window))

@@ -36,9 +36,10 @@ class UpdateStats:
     """What one update reports to the logger."""
 
     policy_objective: float
-    """Surrogate ``(1/M) sum_t w_t A_t log pi(A_t|S_t)`` whose gradient is g."""
+    """Surrogate ``(1/M) sum_t w_t A_t log pi(A_t|S_t)`` whose gradient is g, at the parameters
+    g was taken at (before the step; after all of them in per-step mode)."""
     entropy: float
-    """Mean policy entropy over the batch's states."""
+    """Mean policy entropy over the batch's states (at the same parameters)."""
     grad_norm: float
     """L2 norm of g before clipping."""
     mean_return: float

