@@ -204,3 +204,12 @@ def test_update_statistics_are_taken_at_the_parameters_of_the_gradient(generator
     assert stats.entropy == pytest.approx(float(-(before.exp() * before).sum(-1).mean()), abs=1e-12)
     assert stats.policy_objective == pytest.approx(float((returns * taken).sum() / 3), abs=1e-12)
     assert not torch.equal(policy.log_probs(batch.inputs), before)  # the step did change the policy
+
+
+def test_the_training_update_takes_its_statistics_from_the_gradients_forward_pass(generator, monkeypatch):
+    config = AgentConfig(policy="mlp", hidden_sizes=[4])
+    policy = make_policy("mlp", 3, 2, config, F64)
+    learner = build_learner(policy, config, 3)
+    monkeypatch.setattr(policy, "log_probs", lambda features: pytest.fail("a second forward pass"))
+    stats = learner.update(make_batch(generator, [4, 6]))
+    assert 0 < stats.entropy <= torch.log(torch.tensor(2.0)).item() + 1e-12

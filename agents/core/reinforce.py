@@ -115,7 +115,7 @@ class Reinforce:
         self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
         self.gradient_fn: GradientFn = gradient_fn or policy.policy_gradient
         self.gradient_and_log_probs: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]] = (
-            policy.policy_gradient_and_log_probs if gradient_fn is None
+            policy.policy_gradient_and_log_probs if gradient_fn in (None, policy.policy_gradient)
             else lambda inputs, actions, coefficients: (gradient_fn(inputs, actions, coefficients),
                                                         policy.log_probs(inputs))
         )  # fmt: skip
