@@ -209,7 +209,7 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         """
         hiddens = [features]
         *hidden_layers, (last_weight, last_bias) = self.weights_and_biases(param)
-        if _overwrite():  # the same numbers without the temporaries (allocating them took 2/3 of the time)
+        if _overwrite():  # the same numbers without temporaries, which took half a 3500-step update
             for weight, bias in hidden_layers:
                 hiddens.append(self.activation.forward_overwriting((hiddens[-1] @ weight).add_(bias)))
             return hiddens, (hiddens[-1] @ last_weight).add_(last_bias)
