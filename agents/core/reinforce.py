@@ -41,7 +41,6 @@ only how many steps were left before the cut, which the policy cannot influence.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -114,13 +113,6 @@ class Reinforce:
         self.discount_weighting, self.per_step_updates = discount_weighting, per_step_updates
         self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
         self.gradient_fn: GradientFn = gradient_fn or policy.policy_gradient
-        self.gradient_and_log_probs: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]] = (
-            policy.policy_gradient_and_log_probs if gradient_fn in (None, policy.policy_gradient)
-            else lambda inputs, actions, coefficients: (gradient_fn(inputs, actions, coefficients),
-                                                        policy.log_probs(inputs))
-        )  # fmt: skip
-        """``(g's sum, log pi(.|S_t))`` from one forward pass where the form allows: an update
-        that logs its statistics computes them at the parameters ``g`` was taken at."""
 
     @torch.no_grad()
     def time_limit_bonus(self, final_states: Tensor) -> Tensor:
@@ -192,7 +184,7 @@ class Reinforce:
         inputs, actions = batch.inputs[steps], batch.actions[steps]
         coefficients, log_probs = reinforce_coefficients(advantages, weights, num_episodes), None
         if with_log_probs:
-            gradient, log_probs = self.gradient_and_log_probs(inputs, actions, coefficients)
+            gradient, log_probs = self._gradient_and_log_probs(inputs, actions, coefficients)
         else:
             gradient = self.gradient_fn(inputs, actions, coefficients)
         if self.entropy_coef > 0:
@@ -211,6 +203,16 @@ class Reinforce:
             param.copy_(last_good)  # keep the last good parameters for the checkpoint
             raise NumericalError("the update made the policy parameters non-finite")
         return grad_norm, log_probs
+
+    def _gradient_and_log_probs(
+        self, inputs: Tensor, actions: Tensor, coefficients: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``sum_t c_t grad log pi(A_t|S_t)`` and ``log pi(.|S_t)`` at the same parameters: from one
+        forward pass when the gradient is the form's hand-derived one (the statistics of an update
+        then cost no second pass), else the configured gradient and a log-softmax pass."""
+        if self.gradient_fn == self.policy.policy_gradient:
+            return self.policy.policy_gradient_and_log_probs(inputs, actions, coefficients)
+        return self.gradient_fn(inputs, actions, coefficients), self.policy.log_probs(inputs)
 
     def _stats(
         self, batch: EpisodeBatch, returns: Tensor, advantages: Tensor, weights: Tensor, grad_norm: float,
