@@ -194,3 +194,17 @@ def test_property_score_matches_autograd(batch_size, state_dim, n_actions, scale
     action = action_policy(state_dim, generator, scale=scale)
     phi, a = batch(generator, batch_size, (n_actions, state_dim), n_actions)
     assert torch.allclose(action.score(phi, a), action.autograd_score(phi, a), rtol=1e-10, atol=1e-10)
+
+
+def test_linear_gradient_and_log_probs_from_one_pass(generator):
+    """The same gradient as ``policy_gradient`` bit for bit; the log-probabilities of the
+    transposed logits equal ``log_probs`` to rounding."""
+    policy = LinearSoftmaxPolicy(4, 3, dtype=F64)
+    with torch.no_grad():
+        policy.weight.normal_(generator=generator)
+    x = torch.randn(50, 4, dtype=F64, generator=generator)
+    a = torch.randint(3, (50,), generator=generator)
+    c = torch.randn(50, dtype=F64, generator=generator)
+    gradient, log_probs = policy.policy_gradient_and_log_probs(x, a, c)
+    assert torch.equal(gradient, policy.policy_gradient(x, a, c))
+    torch.testing.assert_close(log_probs, policy.log_probs(x), rtol=0, atol=1e-14)
