@@ -92,9 +92,17 @@ def test_auto_picks_onehot_for_discrete_and_raw_for_box():
     assert isinstance(make_feature_map(config("auto"), BOX), Raw)
 
 
-def test_raw_is_the_observation_then_one():
-    obs = observations(BOX, batch=3)
-    np.testing.assert_array_equal(Raw(3)(obs), np.concatenate([obs, np.ones((3, 1))], axis=1))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.uint8])
+@pytest.mark.parametrize("bias", [True, False])
+def test_raw_is_the_observation_then_one(dtype, bias):
+    """Float64 whatever the observation's dtype (the cast happens in the concatenation)."""
+    obs = np.arange(9).reshape(3, 3).astype(dtype)
+    expected = obs.astype(np.float64)
+    if bias:
+        expected = np.concatenate([expected, np.ones((3, 1))], axis=1)
+    features = Raw(3, bias=bias)(obs)
+    assert features.dtype == np.float64
+    np.testing.assert_array_equal(features, expected)
 
 
 def test_normalized_standardises_with_merged_running_statistics():

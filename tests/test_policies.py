@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
 from agents.features.inputs import state_action_features
-from agents.runtime.acting import Actor
+from agents.runtime.acting import Actor, fill_gumbel
 
 F64 = torch.float64
 
@@ -168,6 +168,37 @@ def test_the_actor_samples_from_probs(generator, form):
     repeated = np.repeat(inputs.numpy(), 40_000, axis=0)
     frequencies = np.bincount(actor(repeated), minlength=3) / 40_000
     np.testing.assert_allclose(frequencies, policy.probs(inputs)[0].detach().numpy(), atol=0.01)
+
+
+def test_fill_gumbel_draws_numpys_gumbel_values_from_the_same_doubles():
+    """The actor's noise: the values ``rng.gumbel`` gives (up to the last bit of the logs) from
+    the same draws, leaving the generator where ``gumbel`` leaves it."""
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    out = np.empty((8, 256, 2))
+    fill_gumbel(ours, out)
+    expected = numpys.gumbel(size=out.shape)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=4 * np.finfo(float).eps)
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    assert ours.random() == numpys.random()
+
+
+class _ZeroAt:
+    """A generator whose ``random`` returns the given doubles (as numpy's gumbel would read them)."""
+
+    def __init__(self, doubles: list[float]) -> None:
+        self.doubles = list(doubles)
+
+    def random(self, out: np.ndarray) -> np.ndarray:
+        out[:] = [self.doubles.pop(0) for _ in range(out.size)]
+        return out
+
+
+def test_fill_gumbel_redraws_a_zero_as_numpys_gumbel_does():
+    """``r = 0`` (``U = 1``, probability 2^-53) is skipped and the next double used instead."""
+    doubles = [0.25, 0.0, 0.5, 0.75, 0.0, 0.0, 0.125, 0.9]
+    out = fill_gumbel(_ZeroAt(doubles), np.empty(5))  # type: ignore[arg-type]
+    used = np.array([0.25, 0.5, 0.75, 0.125, 0.9])
+    np.testing.assert_array_equal(out, -np.log(-np.log(1.0 - used)))
 
 
 def test_the_actor_is_reproducible_with_a_seed():

@@ -62,6 +62,39 @@ def test_the_scan_may_stop_at_the_longest_episode(lengths):
     torch.testing.assert_close(full, expected, rtol=1e-12, atol=1e-12)
 
 
+def _scan_with_fresh_arrays(
+    rewards: torch.Tensor, gamma: float, dones: torch.Tensor, span: int
+) -> torch.Tensor:
+    """The scan as first written (a new array per operation, zeros shifted in past the end)."""
+    decay = torch.full_like(rewards, gamma) * (~dones).to(rewards.dtype)
+    returns, offset = rewards.clone(), 1
+
+    def shifted(values: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(values[..., offset:], (0, offset))
+
+    while offset < span:
+        returns = returns + decay * shifted(returns)
+        decay = decay * shifted(decay)
+        offset *= 2
+    return returns
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("gamma", [0.0, 0.9888, 1.0])
+def test_the_in_place_scan_gives_the_same_bits_as_fresh_arrays(dtype, gamma):
+    """The scan reuses two arrays; its numbers are those of the version that allocated a new
+    array per step (the documented runs depend on them)."""
+    generator = torch.Generator().manual_seed(5)
+    rewards = torch.randn(3000, dtype=dtype, generator=generator)
+    dones = torch.rand(3000, generator=generator) < 0.02
+    dones[-1] = True
+    span = longest_episode(dones)
+    expected = _scan_with_fresh_arrays(rewards, gamma, dones, span)
+    assert torch.equal(discounted_returns(rewards, gamma, dones, span), expected)
+    full = _scan_with_fresh_arrays(rewards, gamma, dones, 3000)
+    assert torch.equal(discounted_returns(rewards, gamma, dones), full)
+
+
 def test_batched_rows_are_independent():
     rewards = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 2.0]], dtype=F64)
     assert discounted_returns(rewards, 0.5).tolist() == [[1.75, 1.5, 1.0], [0.5, 1.0, 2.0]]

@@ -41,9 +41,17 @@ def discounted_returns(
     returns = rewards.clone()  # b_t
     offset = 1
     span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
-    while offset < span:  # ceil(log2 span) doubling steps
-        returns = returns + decay * _shift_left(returns, offset)
-        decay = decay * _shift_left(decay, offset)
+    if span <= 1:
+        return returns
+    next_decay, products = torch.empty_like(decay), torch.empty_like(returns)  # reused each step
+    while offset < span:  # ceil(log2 span) doubling steps, each on the preallocated arrays:
+        head, tail = (..., slice(None, -offset)), (..., slice(offset, None))
+        # b_t += a_t b_{t+offset}   (past the end b_{t+offset} = 0: b_t stays)
+        returns[head].add_(torch.mul(decay[head], returns[tail], out=products[head]))
+        # a_t <- a_t a_{t+offset}   (past the end: 0)
+        torch.mul(decay[head], decay[tail], out=next_decay[head])
+        next_decay[..., -offset:] = 0.0
+        decay, next_decay = next_decay, decay
         offset *= 2
     return returns
 

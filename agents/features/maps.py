@@ -44,13 +44,14 @@ _ONES: dict[int, Array] = {}
 
 
 def _with_bias(x: Array, bias: bool) -> Array:
-    """``[x, 1]`` row-wise (the ones column is cached per batch size: this runs every step)."""
+    """``[x, 1]`` row-wise, as float64 (cast in the same copy: this runs every step; the ones
+    column is cached per batch size)."""
     if not bias:
-        return x
+        return x.astype(np.float64, copy=False)
     ones = _ONES.get(x.shape[0])
     if ones is None:
         ones = _ONES.setdefault(x.shape[0], np.ones((x.shape[0], 1)))
-    return np.concatenate([x, ones], axis=1)
+    return np.concatenate([x, ones], axis=1, dtype=np.float64)
 
 
 class OneHot(FeatureMap):
@@ -71,7 +72,7 @@ class Raw(FeatureMap):
         self.dim, self.bias = obs_dim + int(bias), bias
 
     def __call__(self, obs: Array) -> Array:
-        return _with_bias(obs.astype(np.float64, copy=False), self.bias)
+        return _with_bias(obs, self.bias)
 
 
 class Normalized(FeatureMap):

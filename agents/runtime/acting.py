@@ -30,6 +30,33 @@ NOISE_BLOCK_VALUES = 4096
 """Gumbel values drawn per generator call (at least one step's worth)."""
 
 
+def fill_gumbel(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+    r"""Fill ``out`` (C-contiguous float64) with the values ``rng.gumbel(size=out.shape)`` draws,
+    3x faster: one ``random`` call and two vectorised logs instead of a C loop of two ``log`` calls.
+
+    numpy's ``gumbel`` takes the next double ``r`` of the generator for each value and returns
+    ``-log(-log(U))`` with ``U = 1 - r`` (exact in float64), drawing again when ``U = 1`` (``r = 0``);
+    here the same doubles give the same ``U``, and a zero is dropped and the rest moved up, as that
+    redraw does. numpy's vectorised ``log`` may round the last bit differently from the C
+    library's (0.4% of values differ, by at most 1e-15 here): an action changes only when two
+    noisy logits tie to that precision.
+    """
+    flat = out.reshape(-1)  # a view: out is contiguous
+    rng.random(out=flat)
+    while True:
+        zeros = np.flatnonzero(flat == 0.0)  # probability 2^-53 per value
+        if not zeros.size:
+            break
+        kept = np.delete(flat, zeros)
+        flat[: kept.size] = kept
+        rng.random(out=flat[kept.size :])
+    np.subtract(1.0, flat, out=flat)  # U = 1 - r
+    np.log(flat, out=flat)
+    np.negative(flat, out=flat)  # -log U ~ Exp(1)
+    np.log(flat, out=flat)
+    return np.negative(flat, out=flat)  # g = -log(-log U) ~ Gumbel(0, 1)
+
+
 def noise_block_rows(shape: tuple[int, ...]) -> int:
     """Steps of noise drawn per generator call for actions of ``shape``."""
     return max(1, NOISE_BLOCK_VALUES // max(1, int(np.prod(shape))))
@@ -96,7 +123,7 @@ class Actor:
             if self.noise.shape[1:] != (rows, *shape):  # first use, a new shape, or after a resume
                 self.noise = np.empty((len(self.rngs), rows, *shape))
             for run in range(len(self.rngs)) if runs is None else runs:
-                self.noise[run] = self.rngs[run].gumbel(size=self.noise.shape[1:])
+                fill_gumbel(self.rngs[run], self.noise[run])
             self.cursor = 0
         row = self.cursor
         self.cursor += 1
