@@ -46,13 +46,13 @@ import torch
 from torch import Tensor
 
 from agents.core.baselines import Baseline, NoBaseline
-from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats
+from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite
 from agents.core.policy import GradientFn, SoftmaxPolicy, entropy_of
 from agents.core.returns import discount_weights, discounted_returns, longest_episode
 
 
 def reinforce_gradient(
-    gradient_fn: GradientFn, inputs: Tensor, actions: Tensor, advantages: Tensor, weights: Tensor,
+    gradient_fn: GradientFn, inputs: Tensor, actions: Tensor, advantages: Tensor, weights: Tensor | None,
     num_episodes: int,
 ) -> Tensor:  # fmt: skip
     r"""The REINFORCE estimate ``g = (1/M) sum_t w_t (G_t - b(S_t)) grad log pi(A_t|S_t)`` (no entropy term).
@@ -65,16 +65,17 @@ def reinforce_gradient(
         ``policy.policy_gradient``.
     :param inputs: ``[T, ...]`` policy inputs; ``actions``: ``[T]``.
     :param advantages: ``G_t - b(S_t)``, ``[T]``.
-    :param weights: ``w_t`` (``gamma^t`` or 1), ``[T]``.
+    :param weights: ``w_t = gamma^t``, ``[T]``, or None for ``w_t = 1``.
     :param num_episodes: ``M``, the episodes the ``T`` steps come from.
     :return: ``g``, shaped like the policy parameter.
     """
     return gradient_fn(inputs, actions, reinforce_coefficients(advantages, weights, num_episodes))
 
 
-def reinforce_coefficients(advantages: Tensor, weights: Tensor, num_episodes: int) -> Tensor:
-    """``c_t = w_t (G_t - b(S_t)) / M``, the weight of ``grad log pi(A_t|S_t)`` in ``g``."""
-    return weights * advantages / num_episodes
+def reinforce_coefficients(advantages: Tensor, weights: Tensor | None, num_episodes: int) -> Tensor:
+    """``c_t = w_t (G_t - b(S_t)) / M``, the weight of ``grad log pi(A_t|S_t)`` in ``g`` (``weights``
+    None: ``w_t = 1``, the same numbers without a pass multiplying by ones)."""
+    return (advantages if weights is None else weights * advantages) / num_episodes
 
 
 class Reinforce:
@@ -152,32 +153,33 @@ class Reinforce:
         grad_norm = math.nan
         for t in range(returns.shape[0]):  # textbook: theta changes after every step
             step = slice(t, t + 1)
-            grad_norm, _ = self._step(batch, step, advantages[step], weights[step], 1)
+            weight = None if weights is None else weights[step]
+            grad_norm, _ = self._step(batch, step, advantages[step], weight, 1)
         return self._stats(batch, returns, advantages, weights, grad_norm, with_stats)
 
-    def _returns_and_weights(self, batch: EpisodeBatch) -> tuple[Tensor, Tensor]:
-        """``G_t`` and ``w_t`` of a batch of complete episodes."""
+    def _returns_and_weights(self, batch: EpisodeBatch) -> tuple[Tensor, Tensor | None]:
+        """``G_t`` and ``w_t`` of a batch of complete episodes (None: ``w_t = 1``)."""
         if batch.num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
         # G_t (the scan stops at the longest episode)
         returns = discounted_returns(batch.rewards, self.gamma, batch.dones, longest_episode(batch.dones))
-        if not torch.isfinite(returns).all():
+        if not all_finite(returns):
             raise NumericalError("non-finite returns (rewards overflow?)")
         if self.discount_weighting:
             return returns, discount_weights(batch.dones, self.gamma, returns.dtype).to(returns.device)
-        return returns, torch.ones_like(returns)
+        return returns, None
 
     def _advantages(self, returns: Tensor, baseline_values: Tensor | None) -> Tensor:
         """``A_t = G_t - b(S_t)`` (``baseline_values`` None: already subtracted), standardised when
         ``normalize_returns``."""
         advantages = returns if baseline_values is None else returns - baseline_values
-        if not torch.isfinite(advantages).all():
+        if not all_finite(advantages):
             raise NumericalError("non-finite advantages: the baseline diverged (lower agent.baseline_lr)")
         return _standardize(advantages) if self.normalize_returns else advantages
 
     def _step(
-        self, batch: EpisodeBatch, steps: slice, advantages: Tensor, weights: Tensor, num_episodes: int,
-        with_log_probs: bool = False,
+        self, batch: EpisodeBatch, steps: slice, advantages: Tensor, weights: Tensor | None,
+        num_episodes: int, with_log_probs: bool = False,
     ) -> tuple[float, Tensor | None]:  # fmt: skip
         """One optimizer step on the terms ``steps`` of the batch; returns ``|g|`` before clipping
         and, if ``with_log_probs``, ``log pi(.|S_t)`` ``[T, A]`` at the parameters before the step."""
@@ -215,8 +217,8 @@ class Reinforce:
         return self.gradient_fn(inputs, actions, coefficients), self.policy.log_probs(inputs)
 
     def _stats(
-        self, batch: EpisodeBatch, returns: Tensor, advantages: Tensor, weights: Tensor, grad_norm: float,
-        with_stats: bool, log_probs: Tensor | None = None,
+        self, batch: EpisodeBatch, returns: Tensor, advantages: Tensor, weights: Tensor | None,
+        grad_norm: float, with_stats: bool, log_probs: Tensor | None = None,
     ) -> UpdateStats:  # fmt: skip
         """The logging statistics (nan unless ``with_stats``), from ``log pi(.|S_t)`` ``log_probs``
         (None: at the current parameters, e.g. after the ``T`` steps of a per-step update)."""
@@ -228,7 +230,8 @@ class Reinforce:
             log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
         entropy = float(entropy_of(log_probs).mean())
-        terms = weights.double() * advantages.double() * log_prob.double()  # float32 products overflow
+        weighted = advantages.double() if weights is None else weights.double() * advantages.double()
+        terms = weighted * log_prob.double()  # float32 products overflow
         objective = float(terms.sum() / batch.num_episodes)
         return UpdateStats(objective, entropy, grad_norm, mean_return)
 
