@@ -13,12 +13,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn.functional import pad
-
-
-def _shift_left(values: Tensor, offset: int) -> Tensor:
-    """``out[..., t] = values[..., t + offset]``, 0 past the end."""
-    return pad(values[..., offset:], (0, offset))
 
 
 def discounted_returns(
