@@ -35,8 +35,6 @@ def discounted_returns(
     returns = rewards.clone()  # b_t
     offset = 1
     span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
-    if span <= 1:
-        return returns
     next_decay, products = torch.empty_like(decay), torch.empty_like(returns)  # reused each step
     while offset < span:  # ceil(log2 span) doubling steps, each on the preallocated arrays:
         head, tail = (..., slice(None, -offset)), (..., slice(offset, None))

@@ -163,8 +163,9 @@ class EpisodeBuffer:
         dones = np.zeros(total, dtype=bool)
         dones[ends - 1] = True
         obs = self.obs.reshape(-1, *self.obs.shape[2:])
-        take = np.take  # the same elements as obs[flat], in a tenth of the time
-        gathered = (take(obs, flat, axis=0), take(self.actions, flat), take(self.rewards, flat), dones)
+        # np.take: the same elements as obs[flat], in a tenth of the time
+        actions, rewards = np.take(self.actions, flat), np.take(self.rewards, flat)
+        gathered = (np.take(obs, flat, axis=0), actions, rewards, dones)
         return (*gathered, np.repeat(env, lengths)) if with_columns else gathered
 
     def finished_episodes(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
