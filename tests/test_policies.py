@@ -227,15 +227,18 @@ def test_property_score_matches_autograd(batch_size, state_dim, n_actions, scale
     assert torch.allclose(action.score(phi, a), action.autograd_score(phi, a), rtol=1e-10, atol=1e-10)
 
 
-def test_linear_gradient_and_log_probs_from_one_pass(generator):
-    """The same gradient as ``policy_gradient`` bit for bit; the log-probabilities of the
-    transposed logits equal ``log_probs`` to rounding."""
-    policy = LinearSoftmaxPolicy(4, 3, dtype=F64)
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_linear_gradient_and_log_probs_from_one_pass(generator, dtype):
+    """The same gradient as ``policy_gradient`` bit for bit (its one-hot columns from numpy, the
+    score's from an identity); the log-probabilities of the transposed logits equal
+    ``log_probs`` to rounding."""
+    policy = LinearSoftmaxPolicy(4, 3, dtype=dtype)
     with torch.no_grad():
         policy.weight.normal_(generator=generator)
-    x = torch.randn(50, 4, dtype=F64, generator=generator)
+    x = torch.randn(50, 4, dtype=dtype, generator=generator)
     a = torch.randint(3, (50,), generator=generator)
-    c = torch.randn(50, dtype=F64, generator=generator)
+    c = torch.randn(50, dtype=dtype, generator=generator)
     gradient, log_probs = policy.policy_gradient_and_log_probs(x, a, c)
     assert torch.equal(gradient, policy.policy_gradient(x, a, c))
-    torch.testing.assert_close(log_probs, policy.log_probs(x), rtol=0, atol=1e-14)
+    tolerance = 1e-14 if dtype == F64 else 1e-6
+    torch.testing.assert_close(log_probs, policy.log_probs(x), rtol=0, atol=tolerance)

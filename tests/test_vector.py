@@ -22,7 +22,7 @@ def test_autoreset_step_is_skipped_and_returns_are_exact(mode):
     for _ in range(12):
         actions = np.zeros(2, dtype=np.int64)
         next_obs, rewards, active, ended = runner.step(actions)
-        buffer.store(obs, actions, rewards, active)
+        assert buffer.store(obs, actions, rewards, active) == np.count_nonzero(active)  # env steps taken
         if ended.size:
             finished = buffer.finish(ended)
             finished_returns += finished.returns.tolist()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -33,8 +34,9 @@ class EpisodeBatch:
     dones: Tensor
     """``[T]`` bool, True on the last step of each episode."""
 
-    @property
+    @cached_property
     def num_episodes(self) -> int:
+        """Episodes in the batch (counted once: an update asks four times)."""
         return int(self.dones.sum())
 
 

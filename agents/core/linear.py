@@ -59,12 +59,14 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         """
         # Laid out with the batch last (fastest axis): 2.5x faster on CPU for small d and A.
         x_t = features.mT.contiguous()  # x^T                                        [d, B]
-        return self._score_from_logits(x_t, param.mT @ x_t, actions)  # h^T = W^T x  [A, B]
+        logits_t = param.mT @ x_t  # h^T = W^T x                                     [A, B]
+        return self._score_from_logits(x_t, logits_t, self._eye(logits_t)[:, actions.long()])
 
-    def _score_from_logits(self, x_t: Tensor, logits_t: Tensor, actions: Tensor) -> Tensor:
-        """:meth:`score_with` from ``x^T [d, B]`` and the logits ``h^T = W^T x [A, B]``."""
+    def _score_from_logits(self, x_t: Tensor, logits_t: Tensor, onehot_t: Tensor) -> Tensor:
+        """:meth:`score_with` from ``x^T [d, B]``, the logits ``h^T = W^T x [A, B]`` and the
+        taken actions' one-hot columns ``e_a`` ``[A, B]``."""
         probs_t = torch.softmax(logits_t, dim=0)  # pi(.|s) = softmax(W^T x)         [A, B]
-        residual_t = self._eye(probs_t)[:, actions.long()] - probs_t  # e_a - pi     [A, B]
+        residual_t = onehot_t - probs_t  # e_a - pi                                  [A, B]
         return (x_t[:, None, :] * residual_t[None, :, :]).permute(2, 0, 1)  # x (e_a - pi)^T  [B, d, A]
 
     def policy_gradient_and_log_probs(
@@ -73,7 +75,8 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         """:meth:`policy_gradient` (the same numbers) and the log-softmax of the logits it computed."""
         x_t = _batch_last(features)  # x^T                                           [d, B]
         logits_t = self.weight.mT @ x_t  # h^T = W^T x                               [A, B]
-        gradient = torch.tensordot(coefficients, self._score_from_logits(x_t, logits_t, actions), dims=1)
+        scores = self._score_from_logits(x_t, logits_t, _one_hot_t(actions, logits_t))
+        gradient = torch.tensordot(coefficients, scores, dims=1)
         return gradient, torch.log_softmax(logits_t, dim=0).mT
 
     def segment_policy_gradient(
@@ -166,6 +169,16 @@ def _batch_last(features: Tensor) -> Tensor:
     if features.device.type != "cpu" or features.requires_grad:
         return features.mT.contiguous()
     return torch.from_numpy(np.ascontiguousarray(features.numpy().T))
+
+
+def _one_hot_t(actions: Tensor, like: Tensor) -> Tensor:
+    """The one-hot columns ``e_a`` ``[A, B]`` of ``actions`` ``[B]``, in ``like``'s ``[A, B]`` dtype
+    and device: numpy's comparison with ``0..A-1`` for a CPU batch (the same 0s and 1s as an
+    identity's columns, 5x faster for 90k steps); only the training update calls it."""
+    if actions.device.type != "cpu":
+        return torch.eye(like.shape[0], dtype=like.dtype, device=like.device)[:, actions.long()]
+    taken = np.arange(like.shape[0])[:, None] == actions.numpy()[None, :]
+    return torch.from_numpy(taken.view(np.uint8)).to(like.dtype)  # from uint8: 5x faster than bool
 
 
 def _outer(features: Tensor, residual: Tensor) -> Tensor:

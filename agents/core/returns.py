@@ -31,7 +31,7 @@ def discounted_returns(
     """
     decay = torch.full_like(rewards, gamma)  # a_t = gamma (1 - done_t)
     if dones is not None:
-        decay = decay * (~dones.bool()).to(rewards.dtype)
+        decay.masked_fill_(dones.bool(), 0.0)
     returns = rewards.clone()  # b_t
     offset = 1
     span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])

@@ -71,26 +71,30 @@ class EpisodeBuffer:
         """Steps of each sub-env's episode in progress."""
         return self.t - self.start
 
-    def store(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> None:
+    def store(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> int:
         """Append ``(S_t, A_t, R_{t+1})`` for every sub-env; where not ``active`` (an autoreset
-        step, which follows the end of that sub-env's episode) the row is not a transition."""
+        step, which follows the end of that sub-env's episode) the row is not a transition.
+        Returns the number of transitions stored (the env steps this vector step took)."""
         row = self.t
         if row == self.obs.shape[0]:
             self._make_room()
             row = self.t
         if self.num_envs == 1:  # the common case, with plain indexing (3x cheaper than slicing)
             if not active[0]:
-                return
+                return 0
             self.obs[row, 0], self.actions[row, 0], self.rewards[row, 0] = obs[0], actions[0], rewards[0]
             self.episode_return[0] += rewards[0]
+            self.t = row + 1
+            return 1
+        self.obs[row], self.actions[row], self.rewards[row] = obs, actions, rewards
+        stored = int(np.count_nonzero(active))
+        if stored == self.num_envs:
+            self.episode_return += self.rewards[row]
         else:
-            self.obs[row], self.actions[row], self.rewards[row] = obs, actions, rewards
-            if active.all():
-                self.episode_return += self.rewards[row]
-            else:
-                self.start[~active] = row + 1
-                np.add(self.episode_return, self.rewards[row], out=self.episode_return, where=active)
+            self.start[~active] = row + 1
+            np.add(self.episode_return, self.rewards[row], out=self.episode_return, where=active)
         self.t = row + 1
+        return stored
 
     def in_progress(self, env: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Views of sub-env ``env``'s episode in progress: ``obs, actions, rewards``."""

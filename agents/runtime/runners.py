@@ -1,6 +1,7 @@
 """Stepping envs in batches: one interface for a single env and for a Gymnasium vector env.
 
-Both runners take a batch of actions and return ``(next_obs, rewards, active, ended)``:
+Both runners take a batch of actions and return ``(next_obs, rewards, active, ended)``
+(``rewards`` in the env's dtype: the buffer's float64 row takes them without a converted copy):
 
 * ``active[i]`` is False when sub-env ``i``'s step was not a transition. Gymnasium 1.x vector
   envs autoreset in NEXT_STEP mode: the call after an episode ends only resets that sub-env
@@ -138,7 +139,7 @@ class VectorEnvRunner:
         active = ~self.autoreset  # False: this call only reset that sub-env
         self.autoreset = terminated | truncated
         self.terminated, self.truncated, self.last_obs = terminated, truncated, obs
-        return obs, np.asarray(rewards, dtype=np.float64), active, np.flatnonzero(self.autoreset & active)
+        return obs, rewards, active, np.flatnonzero(self.autoreset & active)  # the buffer stores float64
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`SingleEnvRunner.cut_by_time_limit`."""

@@ -245,8 +245,7 @@ class Trainer:
                 f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; "
                 f"its observation_space says shape {self.obs_shape}, dtype {self.obs_dtype}"
             )
-        self.buffer.store(self.obs, actions, rewards, active)
-        self.env_steps += 1 if self.buffer.num_envs == 1 else int(np.count_nonzero(active))  # 1 env: active
+        self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
             self._log_episodes(self.buffer.finish(ended))
             if self.cfg.agent.bootstrap_truncated:
