@@ -197,6 +197,15 @@ SPACES = [
 ]
 
 
+@pytest.mark.parametrize(("num_envs", "mode"), [(1, "native"), (1, "sync"), (3, "sync")])
+def test_env_steps_count_transitions_not_autoreset_calls(tmp_path, num_envs, mode):
+    """A vector env's autoreset call (NEXT_STEP) is no transition and no env step, with one
+    sub-env as with several: 300 steps are 15 episodes of 20 in every mode."""
+    overrides = [f"vector.num_envs={num_envs}", f"vector.mode={mode}", f"run_dir={tmp_path / 'run'}"]
+    result = train(compose_train_config([*TINY, "env=fault_envs:fault/BoxOne-v0", *overrides]))
+    assert (result.env_steps, result.episodes) == (300, 300 // fault_envs.EPISODE_STEPS)
+
+
 @pytest.mark.parametrize(("env", "features"), SPACES, ids=[f"{e}-{f}" for e, f in SPACES])
 def test_every_gymnasium_space_trains(tmp_path, env, features):
     run_dir = tmp_path / "run"
