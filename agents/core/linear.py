@@ -75,7 +75,7 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         """:meth:`policy_gradient` (the same numbers) and the log-softmax of the logits it computed."""
         x_t = _batch_last(features)  # x^T                                           [d, B]
         logits_t = self.weight.mT @ x_t  # h^T = W^T x                               [A, B]
-        scores = self._score_from_logits(x_t, logits_t, _one_hot_t(actions, logits_t))
+        scores = self._score_from_logits(x_t, logits_t, self._one_hot_t(actions, logits_t))
         gradient = torch.tensordot(coefficients, scores, dims=1)
         return gradient, torch.log_softmax(logits_t, dim=0).mT
 
@@ -97,6 +97,16 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
 
     def _eye(self, like: Tensor) -> Tensor:
         return torch.eye(self.n_actions, dtype=like.dtype, device=like.device)
+
+    def _one_hot_t(self, actions: Tensor, like: Tensor) -> Tensor:
+        """The identity's columns ``e_a`` ``[A, B]`` for ``actions`` ``[B]``, as :meth:`score_with`
+        takes them, but for a CPU batch from numpy's comparison with ``0..A-1`` (the same 0s and
+        1s, 5x faster for 90k steps); only the training update calls it (``torch.func`` wraps the
+        actions of a vmapped :meth:`score_with`, and they have no numpy view)."""
+        if actions.device.type != "cpu":
+            return self._eye(like)[:, actions.long()]
+        taken = np.arange(self.n_actions)[:, None] == actions.numpy()[None, :]
+        return torch.from_numpy(taken.view(np.uint8)).to(like.dtype)  # from uint8: 5x faster than bool
 
 
 @register_policy("action")
@@ -169,16 +179,6 @@ def _batch_last(features: Tensor) -> Tensor:
     if features.device.type != "cpu" or features.requires_grad:
         return features.mT.contiguous()
     return torch.from_numpy(np.ascontiguousarray(features.numpy().T))
-
-
-def _one_hot_t(actions: Tensor, like: Tensor) -> Tensor:
-    """The one-hot columns ``e_a`` ``[A, B]`` of ``actions`` ``[B]``, in ``like``'s ``[A, B]`` dtype
-    and device: numpy's comparison with ``0..A-1`` for a CPU batch (the same 0s and 1s as an
-    identity's columns, 5x faster for 90k steps); only the training update calls it."""
-    if actions.device.type != "cpu":
-        return torch.eye(like.shape[0], dtype=like.dtype, device=like.device)[:, actions.long()]
-    taken = np.arange(like.shape[0])[:, None] == actions.numpy()[None, :]
-    return torch.from_numpy(taken.view(np.uint8)).to(like.dtype)  # from uint8: 5x faster than bool
 
 
 def _outer(features: Tensor, residual: Tensor) -> Tensor:
