@@ -129,9 +129,9 @@ class EpisodeBuffer:
     def get(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Finished episodes end to end, in the order they ended: ``obs, actions, rewards, dones``;
         clears them."""
-        obs, actions, rewards, dones = self._gather(self.done[: self.num_finished])
+        batch = self._gather(self.done[: self.num_finished])
         self.num_finished = 0
-        return obs, actions, rewards, dones
+        return batch
 
     def get_columns(self, columns: np.ndarray) -> tuple[np.ndarray, ...]:
         """The finished episodes of the columns where ``columns`` (bool ``[num_envs]``) is True,
@@ -166,10 +166,8 @@ class EpisodeBuffer:
         flat += np.arange(0, total * self.num_envs, self.num_envs)
         dones = np.zeros(total, dtype=bool)
         dones[ends - 1] = True
-        obs = self.obs.reshape(-1, *self.obs.shape[2:])
-        # np.take: the same elements as obs[flat], in a tenth of the time
-        actions, rewards = np.take(self.actions, flat), np.take(self.rewards, flat)
-        gathered = (np.take(obs, flat, axis=0), actions, rewards, dones)
+        obs = np.take(self.obs.reshape(-1, *self.obs.shape[2:]), flat, axis=0)  # as [flat], 10x faster
+        gathered = (obs, np.take(self.actions, flat), np.take(self.rewards, flat), dones)
         return (*gathered, np.repeat(env, lengths)) if with_columns else gathered
 
     def finished_episodes(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -265,7 +265,7 @@ class BatchedSeedsTrainer:
         next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         active = self.live_columns & ~self.autoreset  # not an autoreset step, seed not stopped
         self.autoreset = terminated | truncated
-        self.buffer.store(self.obs, actions, np.asarray(rewards, dtype=np.float64), active)
+        self.buffer.store(self.obs, actions, rewards, active)  # its float64 rows take them as they are
         self.obs = next_obs
         if self.envs_per_seed == 1:
             self.env_steps += active
