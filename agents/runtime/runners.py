@@ -1,6 +1,6 @@
-"""Stepping envs in batches: one interface for a single env and for a Gymnasium vector env.
+"""Stepping envs in batches: :class:`EnvRunner`, for a single env and for a Gymnasium vector env.
 
-Both runners take a batch of actions and return ``(next_obs, rewards, active, ended)``
+Every runner takes a batch of actions and returns ``(next_obs, rewards, active, ended)``
 (``rewards`` in the env's dtype: the buffer's float64 row takes them without a converted copy):
 
 * ``active[i]`` is False when sub-env ``i``'s step was not a transition. Gymnasium 1.x vector
@@ -9,7 +9,7 @@ Both runners take a batch of actions and return ``(next_obs, rewards, active, en
 * ``ended`` lists the sub-envs whose episode ended with this step (the buffer, which stores
   every reward anyway, sums their returns and lengths: :mod:`agents.runtime.buffer`).
 
-Right after a step, :meth:`~SingleEnvRunner.cut_by_time_limit` says which of the ``ended``
+Right after a step, :meth:`~EnvRunner.cut_by_time_limit` says which of the ``ended``
 episodes a time limit cut (truncated, not terminated) and their last observations ``S_T``, for
 ``agent.bootstrap_truncated`` (:mod:`agents.core.reinforce`).
 
@@ -27,8 +27,10 @@ resumes with fresh episodes (seeded from the run seed and the env-step counter).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from agents.runtime.buffer import EpisodeBuffer
@@ -38,7 +40,41 @@ NOTHING_ENDED = np.zeros(0, dtype=np.int64)
 ONE_ENDED = np.zeros(1, dtype=np.int64)
 
 
-class SingleEnvRunner:
+class EnvRunner(ABC):
+    """Base class: steps ``num_envs`` (sub-)envs with a batch of actions and says which steps
+    were transitions and which episodes ended."""
+
+    num_envs: int
+    single_observation_space: gym.Space
+
+    @abstractmethod
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Start every (sub-)env's episode; the first observations ``[num_envs, *obs_shape]``."""
+
+    @abstractmethod
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One step with ``actions`` ``[num_envs]``: ``(next_obs, rewards, active, ended)`` as the
+        module says."""
+
+    @abstractmethod
+    def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the episodes ``ended`` by the last step, those a time limit cut (truncated, not
+        terminated): their sub-envs ``[n]`` and last observations ``S_T`` ``[n, *obs_shape]``."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """What :meth:`restore` needs besides the buffer (no code, no env objects)."""
+
+    @abstractmethod
+    def restore(self, state: dict[str, Any], buffer: EpisodeBuffer, seed: int) -> np.ndarray:
+        """Continue after a resume from :meth:`state_dict`'s ``state``; the observations to act on."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the env(s)."""
+
+
+class SingleEnvRunner(EnvRunner):
     """One env as a batch of one, reset by hand when an episode ends."""
 
     num_envs = 1
@@ -70,7 +106,7 @@ class SingleEnvRunner:
         return np.asarray(self._reset(seed))[None]
 
     def state_dict(self) -> dict[str, Any]:
-        """What :meth:`restore` needs besides the actions of the episode in progress."""
+        """The last reset's seed or generator state (the buffer holds the episode's actions)."""
         return {"episode_start": self.episode_start}
 
     def restore(self, state: dict[str, Any], buffer: EpisodeBuffer, seed: int) -> np.ndarray:
@@ -97,15 +133,13 @@ class SingleEnvRunner:
         return np.asarray(obs)[None], self.reward, self.active, NOTHING_ENDED
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Of the episodes ``ended`` by the last step, those a time limit cut (truncated, not
-        terminated): their sub-envs ``[n]`` and last observations ``S_T`` ``[n, *obs_shape]``."""
         return (ended, self.last_obs) if self.cut else (NOTHING_ENDED, self.last_obs[:0])
 
     def close(self) -> None:
         self.env.close()
 
 
-class VectorEnvRunner:
+class VectorEnvRunner(EnvRunner):
     """A Gymnasium vector env (native, sync or async); the buffer keeps the episode statistics."""
 
     def __init__(
@@ -142,15 +176,11 @@ class VectorEnvRunner:
         return obs, rewards, active, np.flatnonzero(self.autoreset & active)  # the buffer stores float64
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`SingleEnvRunner.cut_by_time_limit`."""
         cut = ended[self.truncated[ended] & ~self.terminated[ended]]
         return cut, self.last_obs[cut]
 
     def close(self) -> None:
         self.envs.close()
-
-
-EnvRunner = SingleEnvRunner | VectorEnvRunner
 
 
 def make_runner(

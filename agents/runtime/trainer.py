@@ -46,7 +46,7 @@ from agents.runtime.evaluation import TrainingEvaluation
 from agents.runtime.logger import Logger
 from agents.runtime.restore import load_matching
 from agents.runtime.run_lock import RunFolderLock
-from agents.runtime.runners import make_runner
+from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from envs.make import EnvInfo, check_env_id
 
@@ -166,7 +166,7 @@ class Trainer:
         self.dtype = self.agent.policy.param.dtype
         self.actor: SeedActor = Actor.for_policy(self.agent.policy, np.random.default_rng(cfg.seed))
         try:
-            self.envs = make_runner(
+            self.envs: EnvRunner = make_runner(
                 cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers
             )
             self.obs = self.envs.reset(seed=cfg.seed)
