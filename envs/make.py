@@ -14,6 +14,7 @@ entries, applied in order to every env (and every sub-env of a vector env).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import importlib
@@ -78,6 +79,40 @@ def registered_id(env_id: str) -> str:
         where = f" (importing {module} did not register it)" if module else _close_ids(name)
         raise UserError(f"env={env_id} is not a registered Gymnasium id{where}")
     return name
+
+
+TRUSTED_PACKAGES = ("gymnasium", "envs")
+"""Packages whose code a stored config (a checkpoint's) may name without ``trust_code``:
+Gymnasium's and this project's."""
+
+
+def _trusted_module(module: str) -> bool:
+    """Gymnasium's, this project's, or already imported (its code has run anyway)."""
+    return module.split(".")[0] in TRUSTED_PACKAGES or module in sys.modules
+
+
+def code_to_trust(env_id: str, wrappers: Wrappers) -> list[str]:
+    """What a stored config names that would run code from outside Gymnasium, this project and
+    the modules already imported, as ``key=value`` items: the module of ``env=module:EnvId-v0``
+    (importing it runs it) and each ``env_wrappers`` target that is not a ``gymnasium.Wrapper``
+    class of such a module (a ``_target_`` may name any callable, e.g. one that starts a shell).
+    Nothing outside those modules is imported to find out."""
+    named = []
+    module = env_id.rpartition(":")[0]
+    if module and not _trusted_module(module):
+        named.append(f"env={env_id}")
+    for index, entry in enumerate(wrappers):
+        target = entry.get("_target_") if isinstance(entry, Mapping) else None
+        if not isinstance(target, str) or "." not in target:
+            continue  # not code: wrapper_functions says what is wrong with it
+        where, _, name = target.rpartition(".")
+        wrapper = None
+        if _trusted_module(where):
+            with contextlib.suppress(ImportError):
+                wrapper = getattr(importlib.import_module(where), name, None)
+        if not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):
+            named.append(f"env_wrappers[{index}]._target_={target}")
+    return named
 
 
 def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:

@@ -1,15 +1,20 @@
-"""Checkpoints cannot run code when loaded, bad files give one line, and saving is atomic."""
+"""Checkpoints cannot run code when loaded (nor can the code their config names, untrusted), bad
+files give one line, and saving is atomic."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
+import agents
 from agents.errors import UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from agents.runtime.evaluation import EvaluateConfig, evaluate
+from envs.make import code_to_trust
 
 STATE = {"policy": {"weight": torch.arange(6.0).reshape(3, 2)}, "counters": {"env_steps": 7}}
 
@@ -94,3 +99,76 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch, failure):
     assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
     monkeypatch.undo()
     assert torch.equal(load_checkpoint(path)["policy"]["weight"], STATE["policy"]["weight"])
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    agents.train("CartPole-v1", "budget.total_env_steps=300", "logging.progress_bar=false", f"run_dir={run}")
+    return run
+
+
+def crafted_copy(run: Path, folder: Path, **config: object) -> Path:
+    """``run``'s checkpoint with ``config`` written over its config, in ``folder``."""
+    state = load_checkpoint(run)
+    state["config"].update(config)
+    folder.mkdir()
+    save_checkpoint(folder / CHECKPOINT_NAME, state)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(lambda folder, trust: agents.load(folder, trust_code=trust), id="load"),
+        pytest.param(
+            lambda folder, trust: evaluate(
+                EvaluateConfig(checkpoint=str(folder), episodes=1, trust_code=trust)
+            ),
+            id="evaluate",
+        ),
+        pytest.param(
+            lambda folder, trust: agents.train("CartPole-v1", f"resume={folder}", f"trust_code={trust}"),
+            id="resume",
+        ),
+    ],
+)
+def test_code_a_checkpoint_names_runs_only_when_trusted(trained_run, tmp_path, monkeypatch, load):
+    """A config's wrapper ``_target_`` may name any callable and ``env=module:Id`` imports the
+    module: from a file, neither runs unless the caller trusts it (checked with a shell command
+    and a module that leave a marker)."""
+    marker = tmp_path / "pwned"
+    wrapper = {"_target_": "pydoc.pipepager", "cmd": f"touch {marker}"}  # pipepager(env, cmd) runs cmd
+    (tmp_path / "marker_module.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    crafted = [
+        crafted_copy(trained_run, tmp_path / "wrapper", env_wrappers=[wrapper]),
+        crafted_copy(trained_run, tmp_path / "module", env="marker_module:CartPole-v1"),
+    ]
+    for folder, named in zip(
+        crafted, ["env_wrappers[0]._target_=pydoc.pipepager", "env=marker_module:"], strict=True
+    ):
+        with pytest.raises(
+            UserError, match=r"names code from outside Gymnasium .*add trust_code=true"
+        ) as error:
+            load(folder, False)
+        assert named in str(error.value) and "\n" not in str(error.value)
+        assert not marker.exists()
+    with pytest.raises(UserError):  # control: trusted, the wrapper's shell command does run
+        load(crafted[0], True)
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:  # the shell runs beside us
+        time.sleep(0.05)
+    assert marker.exists()
+
+
+def test_gymnasium_wrappers_and_imported_modules_need_no_trust():
+    assert (
+        code_to_trust("CartPole-v1", [{"_target_": "gymnasium.wrappers.TimeLimit", "max_episode_steps": 5}])
+        == []
+    )
+    assert code_to_trust("envs:CartPole-v1", []) == []
+    assert code_to_trust("CartPole-v1", [{"_target_": "gymnasium.make"}]) == [
+        "env_wrappers[0]._target_=gymnasium.make"
+    ]  # a Gymnasium function, not a wrapper class
+    assert code_to_trust("not_imported_module:X-v0", []) == ["env=not_imported_module:X-v0"]

@@ -214,6 +214,9 @@ class TrainConfig:
     update calls, while a ready seed acts up to that many steps longer with its old parameters)."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` for the policy update."""
+    trust_code: bool = False
+    """``resume=``: let the checkpoint import its env's module and call its wrappers when they are
+    neither Gymnasium's nor this project's (a crafted file could name any code)."""
     torch_threads: int = 1
     """torch intra-op CPU threads. A linear policy's tensors are tiny: one thread is fastest, and
     more spin-wait for each other on a busy machine (10x slower measured here)."""

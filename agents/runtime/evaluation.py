@@ -57,6 +57,9 @@ class EvaluateConfig:
     """Record the first episode of each mode as an MP4 (needs the ``video`` extra)."""
     video_dir: str | None = None
     """Folder for the MP4s; null = <run dir>/videos."""
+    trust_code: bool = False
+    """Let the checkpoint import its env's module and call its wrappers when they are neither
+    Gymnasium's nor this project's (a crafted file could name any code)."""
 
 
 def register_evaluate_config() -> None:
@@ -210,7 +213,7 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     validate_evaluate_config(cfg)
     if cfg.video:
         require_video_dependencies()
-    agent = load_agent(cfg.checkpoint, cfg.which, cfg.seed)
+    agent = load_agent(cfg.checkpoint, cfg.which, cfg.seed, cfg.trust_code)
     path, run_dir = agent.checkpoint, agent.checkpoint.parent
     video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
     result = EvaluationResult(path, agent.config.env)

@@ -30,7 +30,7 @@ from agents.runtime.checkpoint import (
     resolve_checkpoint,
 )
 from agents.runtime.config import TrainConfig, validate
-from envs.make import EnvInfo, check_env_id
+from envs.make import EnvInfo, Wrappers, check_env_id, code_to_trust
 
 CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
 """``which=`` -> the file in a run folder."""
@@ -93,12 +93,31 @@ def load_matching(module: Any, saved: dict, what: str, path: str | Path, config:
         raise UserError(f"checkpoint {path}: cannot load {what}: {describe(error, last_line=True)}") from None
 
 
+def refuse_untrusted_code(env_id: str, wrappers: Wrappers, path: str | Path) -> None:
+    """A checkpoint is data, but its config names the env's module and the wrappers' targets,
+    which making the env would import and call: refuse any outside Gymnasium, this project and the
+    modules already imported (:func:`~envs.make.code_to_trust`) unless the caller trusts the file.
+
+    :raises UserError: naming each and how to trust it.
+    """
+    named = code_to_trust(env_id, wrappers)
+    if named:
+        raise UserError(
+            f"checkpoint {path} names code from outside Gymnasium and this project ({'; '.join(named)}), "
+            "which rebuilding its env would run; if you trust the file, add trust_code=true "
+            "(agents.load(..., trust_code=True)) or import that module first"
+        )
+
+
 def agent_from_checkpoint(
-    state: dict, path: str | Path, device: torch.device | str = "cpu"
+    state: dict, path: str | Path, device: torch.device | str = "cpu", trust_code: bool = False
 ) -> tuple[TrainConfig, EnvInfo, AgentParts]:
     """Rebuild the trained agent of a loaded checkpoint on ``device``; returns its config (plain
-    dataclasses), its env's info and the agent."""
+    dataclasses), its env's info and the agent. The code its config names runs only if it is
+    Gymnasium's, this project's, already imported, or ``trust_code`` (:func:`refuse_untrusted_code`)."""
     config: TrainConfig = OmegaConf.to_object(checkpoint_config(state, path))
+    if not trust_code:
+        refuse_untrusted_code(config.env, config.env_wrappers, path)
     info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
     parts = build_agent(config, info, device)
     load_matching(parts.policy, state["policy"], "policy", path, config)
@@ -144,16 +163,20 @@ class TrainedAgent:
         return int(actions[0]) if single else actions
 
 
-def load_agent(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> TrainedAgent:
+def load_agent(
+    checkpoint: str | Path, which: str = "latest", seed: int = 0, trust_code: bool = False
+) -> TrainedAgent:
     """Resolve ``checkpoint`` (run folder or file), load it safely and rebuild the trained agent on
     the CPU, whatever device it was trained on (acting runs in numpy).
 
     :param which: for a run folder, ``latest`` (checkpoint.pt) or ``best`` (checkpoint_best.pt).
     :param seed: seeds the generator that ``predict(obs, deterministic=False)`` samples with.
+    :param trust_code: import and call whatever the checkpoint's config names (its env's module,
+        its wrappers), not only Gymnasium's, this project's and the modules already imported.
     """
     if which not in CHECKPOINT_FILES:
         raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
     path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
-    config, info, parts = agent_from_checkpoint(load_checkpoint(path), path)
+    config, info, parts = agent_from_checkpoint(load_checkpoint(path), path, trust_code=trust_code)
     actor = Actor.for_policy(parts.policy, np.random.default_rng(seed))
     return TrainedAgent(config, info.observation_space, parts.inputs, actor, path)

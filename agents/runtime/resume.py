@@ -22,8 +22,8 @@ IMMUTABLE_ON_RESUME = (
     "agent.baseline_lr", "agent.value_hidden_sizes", "agent.value_optimizer",
 )  # fmt: skip
 """Config keys (and groups) fixed by the checkpoint's arrays and optimizer states."""
-NOT_RUN_SETTINGS = ("resume", "run_dir", "hydra")
-"""Override keys that say where to read and write, not how to train."""
+NOT_RUN_SETTINGS = ("resume", "run_dir", "hydra", "trust_code")
+"""Override keys that say where to read and write (and what to trust), not how to train."""
 _ABSENT = object()
 
 

@@ -13,7 +13,13 @@ from agents.runtime import tags
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
-from agents.runtime.restore import REQUIRED_KEYS, RESUME_KEYS, check_schema, checkpoint_config
+from agents.runtime.restore import (
+    REQUIRED_KEYS,
+    RESUME_KEYS,
+    check_schema,
+    checkpoint_config,
+    refuse_untrusted_code,
+)
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.trainer import Trainer, TrainResult
 
@@ -52,6 +58,9 @@ def train(
                 "generators); evaluate it with scripts/evaluate.py, or train with seed_mode=exact to resume"
             )
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
+        if not cfg.trust_code:  # the caller's word, never the checkpoint's
+            refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
+        resumed.trust_code = cfg.trust_code
         resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
         changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)

@@ -74,11 +74,16 @@ def train(
     return run_training(cfg, overrides=list(overrides), summary=False)
 
 
-def load(checkpoint: str | Path, which: str = "latest", seed: int = 0) -> TrainedAgent:
+def load(
+    checkpoint: str | Path, which: str = "latest", seed: int = 0, trust_code: bool = False
+) -> TrainedAgent:
     """A trained agent from a run folder or a checkpoint file, on the CPU whatever device it was
     trained on; act with ``agent.predict(obs, deterministic=True)``.
 
     :param which: for a run folder, ``latest`` (``checkpoint.pt``) or ``best`` (``checkpoint_best.pt``).
     :param seed: seeds the sampling of ``predict(obs, deterministic=False)``.
+    :param trust_code: let the checkpoint's config import its env's module and call its wrappers
+        when they are neither Gymnasium's, this project's nor already imported (a crafted file
+        could name any code there; without it such a file is refused).
     """
-    return load_agent(checkpoint, which, seed)
+    return load_agent(checkpoint, which, seed, trust_code)
