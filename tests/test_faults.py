@@ -705,3 +705,39 @@ def test_multirun_ctrl_c_stops_the_sweep_and_writes_the_summary(tmp_path):
     assert summary.count("INTERRUPTED") == 2
     (job,) = [path for path in sweep_dir.iterdir() if path.name.startswith("0_")]
     _assert_saved_and_flushed(job)
+
+
+SIGNAL_IN_FINAL_SAVE = """
+import os, runpy, signal, sys
+replace = os.replace
+def replace_after_a_signal(source, target, *args, **kwargs):
+    if str(target).endswith("checkpoint.pt") and not getattr(os, "signalled", False):
+        os.signalled = True  # SIGTERM arrives while the final checkpoint is being written
+        os.kill(os.getpid(), signal.SIGTERM)
+    return replace(source, target, *args, **kwargs)
+os.replace = replace_after_a_signal
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "folders"),
+    [
+        ([], [""]),
+        (["num_seeds=2"], ["seed0", "seed1"]),
+        (["num_seeds=2", "seed_mode=batched"], ["seed0", "seed1"]),
+    ],
+    ids=["single", "exact-seeds", "batched-seeds"],
+)
+def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
+    run = tmp_path / "run"
+    child = subprocess.run(
+        [sys.executable, "-c", SIGNAL_IN_FINAL_SAVE, str(SCRIPTS / "train.py"), *mode, f"run_dir={run}",
+         "logging.progress_bar=false", "budget.total_env_steps=2000", "budget.stop_at_target=false"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert child.returncode == 143 and "Traceback" not in child.stderr, child.stderr
+    for folder in folders:
+        assert load_checkpoint(run / folder)["counters"]["env_steps"] > 0
+    assert not list(run.rglob("*.tmp"))

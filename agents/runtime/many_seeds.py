@@ -254,7 +254,7 @@ class BatchedSeedsTrainer:
                 raise
             finally:
                 self.bar.close()
-        return self.finish()
+            return self.finish()  # in the block: a signal during the final saves lets them finish
 
     def step(self) -> None:
         """One vector step of all seeds: act, store, finish episodes, update the ready seeds."""

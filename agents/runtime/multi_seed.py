@@ -152,7 +152,7 @@ class MultiSeedTrainer:
                     if not trainer.done:
                         still_live.append(index)
                 live = still_live
-        results = finish_all(self.trainers)
+            results = finish_all(self.trainers)  # in the block: a signal during the saves lets them finish
         raise_if_stopped(self.trainers)  # every seed is saved and flushed by now
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
 

@@ -216,7 +216,7 @@ class Trainer:
                 raise
             finally:
                 self.bar.close()
-        result = self.finish()
+            result = self.finish()  # in the block: a signal during the final save lets it finish
         raise_if_stopped([self])
         return result
 
