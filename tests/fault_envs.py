@@ -4,6 +4,7 @@ allow, and envs that break mid-run. Importing the module registers them (``fault
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -49,7 +50,8 @@ class FaultyEnv(SpaceEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         if self.fault == "reset":
             raise RuntimeError("the simulator did not start")
-        return super().reset(seed=seed, options=options)
+        obs, info = super().reset(seed=seed, options=options)
+        return (obs[:3] if self.fault == "resetshape" else obs), info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         FaultyEnv.calls += 1
@@ -57,6 +59,8 @@ class FaultyEnv(SpaceEnv):
         if FaultyEnv.calls >= self.at:
             if self.fault == "raise":
                 raise RuntimeError("physics exploded")
+            if self.fault == "exit":
+                sys.exit(3)  # a simulator that quits the process
             if self.fault == "shape":
                 obs = obs[:3]
             if self.fault == "dtype":
@@ -82,7 +86,7 @@ for _name, (_obs, _act) in SPACES.items():
         gym.register(
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
-for _fault in ("raise", "shape", "dtype", "reset"):
+for _fault in ("raise", "exit", "shape", "dtype", "reset", "resetshape"):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

@@ -348,10 +348,16 @@ def test_resume_extends_the_budget_and_applies_learning_overrides(trained, tmp_p
 # -- 6. faults in the user's env: last good state saved, one line, traceback in train.log -------
 ENV_FAULTS = [
     ("Raise", "RuntimeError: physics exploded"),
+    ("Exit", "SystemExit: 3"),
     ("Shape", "shape"),
-    ("Dtype", "failed at env step"),
+    ("Dtype", "failed at"),
 ]
-MODES = {"single": [], "vector": ["vector.num_envs=2", "vector.mode=sync"], "seeds": ["num_seeds=2"]}
+MODES = {
+    "single": [],
+    "vector": ["vector.num_envs=2", "vector.mode=sync"],
+    "seeds": ["num_seeds=2"],
+    "batched": ["num_seeds=2", "seed_mode=batched"],
+}
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -368,17 +374,31 @@ def test_env_fault_mid_run_saves_and_names_the_step(tmp_path, monkeypatch, capsy
         f"run_dir={run_dir}",
         capsys=capsys,
     )
-    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at env step")
-    assert fragment in err and "the last good state is in" in err
-    folders = [run_dir] if mode != "seeds" else [run_dir / "seed0", run_dir / "seed1"]
+    step = "vector step" if mode == "batched" else "env step"
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at {step}")
+    assert fragment in err and "last good state is in" in err
+    folders = [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]
     for folder in folders:  # every seed saved, its events flushed
         state = load_checkpoint(folder)
         assert 0 < state["counters"]["env_steps"] < 1000
-        events = EventAccumulator(str(folder)).Reload()
-        assert tags.FINAL_MEAN_RETURN in events.Tags()["scalars"]
-    log = (folders[0] if mode != "seeds" else run_dir / "seed0") / "train.log"
-    if fault == "Raise" and mode != "seeds":
+        if mode != "batched":  # (its event files hold the curves only)
+            assert tags.FINAL_MEAN_RETURN in EventAccumulator(str(folder)).Reload().Tags()["scalars"]
+    if fault == "Raise" and mode != "seeds":  # (an exact-seeds run logs into the failing seed's folder)
+        log = run_dir / "train.log"
         assert "Traceback" in log.read_text() and "physics exploded" in log.read_text()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_first_observation_of_the_wrong_shape_is_one_line(tmp_path, monkeypatch, capsys, mode):
+    code, err, _ = run_train(
+        *TINY,
+        "env=fault_envs:fault/Resetshape-v0",
+        *MODES[mode],
+        f"run_dir={tmp_path / 'run'}",
+        capsys=capsys,
+    )
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Resetshape-v0 failed to start: ")
+    assert "shape" in err  # ours ("reset returned an observation of shape (3,)...") or the vector env's
 
 
 # -- 7. files and folders ------------------------------------------------------------------------

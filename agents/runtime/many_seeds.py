@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Any
+import traceback
+from contextlib import suppress
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -41,7 +43,7 @@ from tqdm import tqdm
 
 from agents.core.batch import NumericalError
 from agents.core.stacked import RowAdam, RowOptimizer, RowSGD, StackedReinforce, lr_at
-from agents.errors import RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError, describe
 from agents.runtime import tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
@@ -51,9 +53,12 @@ from agents.runtime.logger import Logger
 from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import (
+    TRAIN_LOG_NAME,
     StopOnSignal,
     TrainResult,
+    check_first_observations,
     checked_config,
+    observation_problem,
     resolve_run_dir,
     seed_everything,
     target_return,
@@ -171,10 +176,14 @@ class BatchedSeedsTrainer:
         )  # fmt: skip
         self.acting_params = self.params.cpu().numpy()  # a view on CPU; refreshed after updates on CUDA
         columns = self.num_seeds * self.envs_per_seed
-        self.envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs)
+        try:
+            self.envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs)
+            self.obs, _ = self.envs.reset(seed=cfg.seed)
+        except (Exception, SystemExit) as error:  # before training: nothing to save
+            raise UserError(f"env={cfg.env} failed to start: {describe(error)}") from None
         space = self.envs.single_observation_space
+        check_first_observations(cfg.env, self.obs, space, self.envs)
         self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
-        self.obs, _ = self.envs.reset(seed=cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.noise = np.zeros((0, 0))
         self.noise_row = 0
@@ -262,7 +271,12 @@ class BatchedSeedsTrainer:
         grouped = inputs.reshape(self.num_seeds, self.envs_per_seed, *inputs.shape[1:])
         logits = self.policy.acting_logits(self.acting_params, grouped)  # h_n(s, .)  [N, E, A]
         actions = np.argmax(logits + self._noise(logits.shape), axis=-1).reshape(-1)
-        next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
+        try:
+            next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
+        except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
+            self._fail_in_env(describe(error), error)
+        if next_obs.shape[1:] != self.buffer.obs.shape[2:] or next_obs.dtype.kind not in "biuf":
+            self._fail_in_env(observation_problem("step", next_obs, self.envs.single_observation_space))
         active = self.live_columns & ~self.autoreset  # not an autoreset step, seed not stopped
         self.autoreset = terminated | truncated
         self.buffer.store(self.obs, actions, rewards, active)  # its float64 rows take them as they are
@@ -287,6 +301,22 @@ class BatchedSeedsTrainer:
             over = self.live & (self.env_steps >= self.step_limit)
             if over.any():
                 self._stop(over)
+
+    def _fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:
+        """The env failed mid-run: save every seed's last good state (the failed step stored
+        nothing), keep the env's traceback in ``train.log`` and raise one line saying where."""
+        log = self.run_dir / TRAIN_LOG_NAME
+        where = f"env={self.cfg.env} failed at vector step {self.vector_steps + 1}"
+        with suppress(OSError), log.open("a") as handle:
+            handle.write(f"{where}: {problem}\n")
+            if error is not None:
+                handle.write("".join(traceback.format_exception(error)))
+        with suppress(Exception):  # a broken env may not close cleanly; the states are saved first
+            self.finish(interrupted=False)
+        raise UserError(
+            f"{where}: {problem}; each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}, "
+            f"the traceback in {log}"
+        ) from None
 
     def _noise(self, shape: tuple[int, ...]) -> np.ndarray:
         """The next ``shape`` of Gumbel(0, 1) values, ``-log E`` with ``E ~ Exp(1)``, from blocks."""

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+import gymnasium as gym
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -172,10 +173,11 @@ class Trainer:
             self.obs = self.envs.reset(seed=cfg.seed)
         except UserError:
             raise
-        except Exception as error:  # before training: nothing to save
+        except (Exception, SystemExit) as error:  # before training: nothing to save
             raise UserError(f"env={cfg.env} failed to start: {describe(error)}") from None
         space = self.envs.single_observation_space
-        self.obs_shape, self.obs_dtype = space.shape, space.dtype
+        check_first_observations(cfg.env, self.obs, space, self.envs)
+        self.obs_shape = space.shape
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
         if cfg.eval.every_steps:
@@ -238,13 +240,10 @@ class Trainer:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         try:
             next_obs, rewards, active, ended = self.envs.step(actions)
-        except Exception as error:  # the user's env raised: keep what was learned, say where
+        except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
             self.fail_in_env(describe(error), error)
         if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
-            self.fail_in_env(
-                f"step returned an observation of shape {next_obs.shape[1:]} and dtype {next_obs.dtype}; "
-                f"its observation_space says shape {self.obs_shape}, dtype {self.obs_dtype}"
-            )
+            self.fail_in_env(observation_problem("step", next_obs, self.envs.single_observation_space))
         self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
             self._log_episodes(self.buffer.finish(ended))
@@ -493,6 +492,29 @@ class Trainer:
         if is_best:
             save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)
         return path
+
+
+def observation_problem(call: str, obs: np.ndarray, space: gym.Space) -> str:
+    """What is wrong with a batch of observations ``obs`` that ``call`` (step, reset) returned."""
+    return (
+        f"{call} returned an observation of shape {obs.shape[1:]} and dtype {obs.dtype}; "
+        f"its observation_space says shape {space.shape}, dtype {space.dtype}"
+    )
+
+
+def check_first_observations(env_id: str, obs: Any, space: gym.Space, envs: Any) -> None:
+    """The first reset's observations must be a numeric array ``[num_envs, *space.shape]`` (the
+    envs are closed otherwise, and one line says what arrived).
+
+    :raises UserError: before training, so nothing is lost.
+    """
+    if isinstance(obs, np.ndarray) and obs.shape[1:] == space.shape and obs.dtype.kind in "biuf":
+        return
+    with suppress(Exception):
+        envs.close()
+    if not isinstance(obs, np.ndarray):
+        raise UserError(f"env={env_id} failed to start: reset returned a {type(obs).__name__}, not an array")
+    raise UserError(f"env={env_id} failed to start: {observation_problem('reset', obs, space)}")
 
 
 def raise_if_stopped(trainers: list[Trainer]) -> None:
