@@ -17,6 +17,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
 
+from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import register_configs
 from agents.tools.cli import CONFIG_DIR
 from agents.tools.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, short_overrides, summary_table
@@ -141,3 +142,20 @@ def test_sweep_folder_names_are_short():
     name = short_overrides("agent.baseline=mean,agent.hidden_sizes=[64,64],agent.lr=0.022881136684755242")
     assert name == "baseline=mean,hidden_sizes=[64,64],lr=0.02288"
     assert len(short_overrides(",".join(f"agent.key{i}=0.123456789" for i in range(20)))) == 64
+
+
+def test_a_sweep_job_folder_pastes_back_into_resume_and_evaluate(tmp_path):
+    """Job folders hold ``=`` (and ``,`` with several swept keys), which Hydra's override grammar
+    parses: ``resume=<job>`` and ``checkpoint=<job>`` work as printed, unquoted."""
+    _, _, sweep_dir = run_sweep(tmp_path, "seed=0")
+    (job,) = job_dirs(sweep_dir)
+    assert "=" in job.name
+    for command in (
+        [str(TRAIN), f"resume={job}", "budget.total_env_steps=2000", "logging.progress_bar=false"],
+        [str(TRAIN.parent / "evaluate.py"), f"checkpoint={job}", "episodes=1", f"csv={tmp_path / 'e.csv'}"],
+    ):
+        done = subprocess.run(
+            [sys.executable, *command], cwd=tmp_path, capture_output=True, text=True, timeout=240
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(job)["counters"]["env_steps"] >= 2000

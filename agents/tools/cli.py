@@ -46,6 +46,28 @@ from agents.tools.usage import CONFIG_DIR
 T = TypeVar("T")
 
 
+PATH_KEYS = ("resume", "checkpoint", "run_dir")
+"""Overrides whose value is a path (a run folder the program printed, e.g. a sweep job's)."""
+_PARSED_BY_HYDRA = set("=,[]{}()'\" ")
+
+
+def quote_paths(overrides: Sequence[str]) -> list[str]:
+    """``resume=<path>`` (and the other :data:`PATH_KEYS`) quoted for Hydra's override grammar when
+    the path holds characters it would parse: a sweep job's folder ``0_lr=0.01,..._seed0`` can then
+    be pasted back as printed. A value with ``=`` cannot be meant any other way; one with only
+    ``,`` (a sweep) or brackets is quoted only when it names an existing path."""
+    quoted = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        special = _PARSED_BY_HYDRA.intersection(value)
+        unquoted = sep and key in PATH_KEYS and special and value[0] not in "'\""
+        if unquoted and ("=" in special or Path(value).exists()):
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            override = f"{key}='{escaped}'"
+        quoted.append(override)
+    return quoted
+
+
 def compose_train_config(
     overrides: list[str], env_presets: bool = True, config_dirs: Sequence[str | Path] = ()
 ) -> DictConfig:
@@ -57,6 +79,7 @@ def compose_train_config(
         command line's ``--config-dir``): e.g. ``experiment=mine`` finds ``<dir>/experiment/mine.yaml``.
     """
     register_configs()
+    overrides = quote_paths(overrides)
     if env_presets:
         overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
     if config_dirs:
@@ -275,6 +298,7 @@ def hydra_main(
         def main() -> None:
             nonlocal started, preset_line
             started = False
+            sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
