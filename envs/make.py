@@ -119,12 +119,12 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
     """``env_wrappers`` entries -> ``env -> wrapped env`` callables (in order)."""
     functions = []
     for index, entry in enumerate(wrappers):
-        kwargs = dict(entry)
+        kwargs = dict(entry) if isinstance(entry, Mapping) else {}
         target = kwargs.pop("_target_", None)
         if not isinstance(target, str) or "." not in target:
             raise UserError(
                 f"env_wrappers[{index}] needs _target_: <module>.<Wrapper> "
-                f"(e.g. gymnasium.wrappers.FlattenObservation), got {dict(entry)}"
+                f"(e.g. gymnasium.wrappers.FlattenObservation), got {entry}"
             )
         module, _, attribute = target.rpartition(".")
         try:

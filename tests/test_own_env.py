@@ -82,6 +82,7 @@ def test_without_the_flatten_wrapper_the_error_says_how(tmp_path):
         ),
         ("env=user_sign_grid:Other-v0", r"not a registered Gymnasium id \(importing user_sign_grid did not"),
         ("env_wrappers=[{max_episode_steps:3}]", r"env_wrappers\[0\] needs _target_: <module>.<Wrapper>"),
+        ("env_wrappers=[5]", r"env_wrappers\[0\] needs _target_: <module>.<Wrapper> .*got 5$"),
         ("env_wrappers=[{_target_:gymnasium.wrappers.Nope}]", r"_target_=gymnasium.wrappers.Nope cannot be"),
         ("env_wrappers=[{_target_:gymnasium.wrappers.TimeLimit,steps:3}]", r"env_wrappers\[0\] does not fit"),
     ],
