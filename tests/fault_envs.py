@@ -4,6 +4,7 @@ allow, and envs that break mid-run. Importing the module registers them (``fault
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -61,6 +62,10 @@ class FaultyEnv(SpaceEnv):
                 raise RuntimeError("physics exploded")
             if self.fault == "exit":
                 sys.exit(3)  # a simulator that quits the process
+            if self.fault == "nanobs":
+                obs = np.full_like(obs, np.nan)
+            if self.fault == "nanreward":
+                reward = math.inf
             if self.fault == "shape":
                 obs = obs[:3]
             if self.fault == "dtype":
@@ -86,7 +91,7 @@ for _name, (_obs, _act) in SPACES.items():
         gym.register(
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
-for _fault in ("raise", "exit", "shape", "dtype", "reset", "resetshape"):
+for _fault in ("raise", "exit", "shape", "dtype", "reset", "resetshape", "nanobs", "nanreward"):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

@@ -761,3 +761,37 @@ def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
     for folder in folders:
         assert load_checkpoint(run / folder)["counters"]["env_steps"] > 0
     assert not list(run.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("mode", ["single", "seeds", "batched"])
+def test_a_new_run_into_a_finished_runs_folder_is_refused(tmp_path, monkeypatch, capsys, mode):
+    run_dir = tmp_path / "run"
+
+    def files() -> dict[Path, bytes]:
+        return {
+            path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file() and path.name != ".lock"
+        }
+
+    code, _, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
+    assert code == 0
+    before = files()
+    code, err, _ = run_train(*TINY, *MODES[mode], "agent.lr=0.5", f"run_dir={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, f"run_dir={run_dir}")
+    assert "already holds a run" in err
+    assert "resume=" in err
+    assert files() == before  # not a byte changed, no file added
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(("fault", "what"), [("Nanobs", "observations"), ("Nanreward", "rewards")])
+def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mode, fault, what):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        *TINY, "budget.total_env_steps=2000", f"env=fault_envs:fault/{fault}-v0", *MODES[mode],
+        f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 returned nan/inf {what}")
+    assert "agent.lr" not in err and "last good state is in" in err
+    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+        assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())

@@ -58,7 +58,9 @@ from agents.runtime.trainer import (
     TrainResult,
     check_first_observations,
     checked_config,
+    nonfinite_env_data,
     observation_problem,
+    refuse_finished_runs,
     resolve_run_dir,
     seed_everything,
     target_return,
@@ -227,6 +229,14 @@ class BatchedSeedsTrainer:
         self.seed_configs: list[dict[str, Any]] = []
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.lock = RunFolderLock(self.run_dir)
+        try:
+            refuse_finished_runs(
+                self.run_dir, [self.run_dir / f"seed{seed}" / CHECKPOINT_NAME for seed in self.seeds]
+            )
+        except UserError:
+            self.lock.release()
+            self.envs.close()
+            raise
         base = OmegaConf.to_container(self.config, resolve=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
         # one YAML dump for all seeds (a dump per seed took seconds for 100 seeds): only these differ
@@ -378,8 +388,15 @@ class BatchedSeedsTrainer:
             )  # fmt: skip
         except NumericalError as error:
             self.finish(interrupted=False)
+            seeds, problem = [self.seeds[r] for r in rows.tolist()], nonfinite_env_data(obs, rewards)
+            if problem is not None:
+                raise UserError(
+                    f"env={self.cfg.env} returned {problem} in episodes of seeds {seeds}, which no policy "
+                    f"can learn from (fix the env, or filter them with env_wrappers); each seed's last good "
+                    f"state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}"
+                ) from None
             raise UserError(
-                f"numerical failure in an update of seeds {[self.seeds[r] for r in rows.tolist()]}: {error}; "
+                f"numerical failure in an update of seeds {seeds}: {error}; "
                 "try a lower agent.lr or agent.normalize_returns=true"
             ) from None
         self.waiting[rows] = 0

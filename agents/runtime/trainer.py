@@ -98,11 +98,31 @@ def preflight(cfg: DictConfig) -> tuple[DictConfig, TrainConfig, EnvInfo]:
     return config, plain, info
 
 
-def prepare_run_dir(run_dir: Path, config: DictConfig) -> RunFolderLock:
-    """Create the run folder, take its lock (one writer per folder) and write the resolved
-    ``config.yaml`` into it."""
+def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
+    """A new run must not write over another's ``checkpoints`` (nor mix event files with it).
+
+    :raises UserError: naming the first one found and how to continue that run instead.
+    """
+    existing = next((path for path in checkpoints if path.exists()), None)
+    if existing is not None:
+        resume = existing.parent
+        raise UserError(
+            f"run_dir={run_dir} already holds a run ({existing}); continue it with resume={resume}, "
+            "or give a new run_dir (nothing was written)"
+        )
+
+
+def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
+    """Create the run folder, take its lock (one writer per folder), refuse a folder that holds
+    another run's checkpoint unless ``resuming`` it, and write the resolved ``config.yaml``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunFolderLock(run_dir)
+    if not resuming:
+        try:
+            refuse_finished_runs(run_dir, [run_dir / CHECKPOINT_NAME])
+        except UserError:
+            lock.release()
+            raise
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
     return lock
 
@@ -147,7 +167,7 @@ class Trainer:
         if resume_from is not None:  # a file that does not fit fails before anything is written
             self.load_state_dict(resume_from)
         try:
-            self.lock = prepare_run_dir(self.run_dir, self.config)
+            self.lock = prepare_run_dir(self.run_dir, self.config, resuming=resume_from is not None)
         except BaseException:
             self.envs.close()
             raise
@@ -369,7 +389,17 @@ class Trainer:
             self.logger.scalar(tags.GRAD_COSINE, check.cosine_similarity, self.env_steps)
         log_now = self.env_steps >= self.next_log_step  # TensorBoard writes cost ~60 us each: throttle
         print_now = time.perf_counter() >= self.next_print
-        stats = learner.update(batch, with_stats=log_now or print_now)
+        try:
+            stats = learner.update(batch, with_stats=log_now or print_now)
+        except NumericalError:
+            problem = nonfinite_env_data(obs, rewards)
+            if problem is None:
+                raise
+            raise UserError(
+                f"env={self.cfg.env} returned {problem} in the episodes before env step {self.env_steps}, "
+                f"which no policy can learn from (fix the env, or filter them with env_wrappers); the last "
+                f"good state is in {self.run_dir / CHECKPOINT_NAME}"
+            ) from None
         if self.device.type != "cpu":
             self.actor.refresh()
         self.updates += 1
@@ -492,6 +522,14 @@ class Trainer:
         if is_best:
             save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)
         return path
+
+
+def nonfinite_env_data(obs: np.ndarray, rewards: np.ndarray) -> str | None:
+    """``"nan/inf observations"`` (or rewards, or both) when the env put any into this batch,
+    else None: read only after a numerical failure, to blame the env rather than the learning rate."""
+    bad = [name for name, values in (("observations", obs), ("rewards", rewards))
+           if values.dtype.kind == "f" and not np.isfinite(values).all()]  # fmt: skip
+    return f"nan/inf {' and '.join(bad)}" if bad else None
 
 
 def observation_problem(call: str, obs: np.ndarray, space: gym.Space) -> str:
