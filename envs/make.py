@@ -199,6 +199,15 @@ def check_env_id(
             f"env={env_id} observes images/arrays {observation_space}; linear features need a flat "
             f"vector (add {FLATTEN} or pick a 1-D Box env)"
         )
+    if (
+        isinstance(observation_space, gym.spaces.Box)
+        and observation_space.shape
+        and not observation_space.shape[0]
+    ):
+        raise UserError(
+            f"env={env_id} observes an empty Box {observation_space}: there is nothing to act on "
+            "(its observation_space needs at least one number)"
+        )
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
         raise UserError(
             f"env={env_id} has observation space {type(observation_space).__name__}; supported are "

@@ -83,6 +83,7 @@ SPACES: dict[str, tuple[gym.Space, gym.Space | None]] = {
     "BoxUint8-v0": (BOX(0, 255, (4,), np.uint8), None),
     "BoxFloat16-v0": (BOX(-1, 1, (2,), np.float16), None),
     "BoxScalar-v0": (BOX(-1.0, 1.0, (), np.float32), None),
+    "BoxEmpty-v0": (BOX(-1.0, 1.0, (0,), np.float32), None),
     "BoxOne-v0": (BOX(-1.0, 1.0, (1,), np.float64), gym.spaces.Discrete(4, start=-1)),
     "Huge-v0": (gym.spaces.Discrete(10**12), None),
 }

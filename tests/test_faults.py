@@ -170,6 +170,7 @@ ENV_ARGS = [
     (["env=NoSuchEnv-v0"], "is not a registered Gymnasium id"),
     (["env=Pendulum-v1"], "a softmax policy needs a Discrete action space"),
     (["env=fault_envs:fault/Reset-v0"], "env=fault_envs:fault/Reset-v0 failed to start: RuntimeError"),
+    (["env=fault_envs:fault/BoxEmpty-v0"], "env=fault_envs:fault/BoxEmpty-v0 observes an empty Box"),
 ]
 
 
