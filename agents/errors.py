@@ -6,6 +6,8 @@ Entry points catch :class:`UserError`, print its one-line message and exit with
 """
 
 USER_ERROR_EXIT_CODE = 2
+QUIT_AT_ONCE = "interrupted: quit at once (files written before are intact)"
+"""What a Ctrl-C that is not caught to save (a second one, or one during start-up) prints."""
 
 
 class UserError(Exception):

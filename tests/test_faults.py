@@ -796,3 +796,27 @@ def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mo
     assert "agent.lr" not in err and "last good state is in" in err
     for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
         assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())
+
+
+CTRL_C_WHILE_IMPORTING = """
+import builtins, os, signal, sys
+import agents.tools.commands as commands
+real_import = builtins.__import__
+def import_then_ctrl_c(name, *args, **kwargs):
+    if name == "hydra":  # the start-up's heavy imports: Ctrl-C lands inside one
+        os.kill(os.getpid(), signal.SIGINT)
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = import_then_ctrl_c
+sys.argv = [sys.argv[1]]
+getattr(commands, sys.argv[0])()
+"""
+
+
+@pytest.mark.parametrize("program", ["train", "evaluate", "compare_gradients"])
+def test_ctrl_c_during_start_up_is_one_line(tmp_path, program):
+    child = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_IMPORTING, program], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert child.returncode == 130, child.stderr
+    assert child.stderr.strip() == "interrupted: quit at once (files written before are intact)", child.stderr

@@ -38,7 +38,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError
+from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.tools.presets import with_env_preset
 from agents.tools.usage import CONFIG_DIR
@@ -117,7 +117,7 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
         print(error, file=sys.stderr)
         sys.exit(error.exit_code)
     if isinstance(error, KeyboardInterrupt):
-        print("interrupted: quit at once (files written before are intact)", file=sys.stderr)
+        print(QUIT_AT_ONCE, file=sys.stderr)
         sys.exit(128 + signal.SIGINT)
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""

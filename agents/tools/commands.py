@@ -7,18 +7,39 @@ before TensorBoard, Gymnasium's envs or matplotlib are loaded (``scripts/benchma
 
 from __future__ import annotations
 
+import functools
 import math
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from agents.errors import QUIT_AT_ONCE
 from agents.tools.usage import app_help, help_requested
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
+
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def command(function: Command) -> Command:
+    """A program's function: a Ctrl-C before its own handlers are in place (while torch and Hydra
+    import, a second or so) quits with the one line and 130 that a later one gives, no traceback."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except KeyboardInterrupt:
+            print(QUIT_AT_ONCE, file=sys.stderr)
+            sys.exit(128 + signal.SIGINT)
+
+    return run  # type: ignore[return-value]
 
 
 def _train(cfg: DictConfig) -> float:
@@ -33,6 +54,7 @@ def _preflight(cfg: DictConfig) -> object:
     return preflight(cfg)
 
 
+@command
 def train() -> None:
     """``train env=CartPole-v1 [key=value ...]`` (``-m`` for sweeps: every job is checked before the
     first runs). The task returns the final mean return, the metric hyperparameter sweepers optimise."""
@@ -61,6 +83,7 @@ def _evaluate(cfg: DictConfig) -> float:
     return run_evaluation(cfg).modes["greedy"].mean
 
 
+@command
 def evaluate() -> None:
     """``evaluate checkpoint=<run dir> [episodes=10] [video=true]``: greedy and sampled returns, a CSV."""
     if _print_help("evaluate"):
@@ -82,6 +105,7 @@ def _compare_gradients(cfg: DictConfig) -> None:
         sys.exit(1)
 
 
+@command
 def compare_gradients() -> None:
     """``compare-gradients env=CartPole-v1 [agent.policy=action] [checkpoint=<run dir>]``: the
     closed-form score against autograd; exit 1 when a sample differs by more than the tolerance."""
@@ -96,6 +120,7 @@ def compare_gradients() -> None:
     hydra_main(config_name="compare")(_compare_gradients)()
 
 
+@command
 def benchmark() -> None:
     """``benchmark [quick=true] [repeats=3] [steps=200000] ...``: training speed against the env's
     own, score timing, sample efficiency, many seeds side by side, start-up (``mode=worker`` and
@@ -122,6 +147,7 @@ class PlotOptions:
     """Episodes in each curve's moving mean and in the table's final score; null = the runs' budget.window."""
 
 
+@command
 def plot(argv: Sequence[str] | None = None) -> None:
     """Learning curves of runs and sweeps (seeds aggregated), the PNG/SVG and the final table."""
     from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
@@ -152,6 +178,7 @@ class ResultsTableOptions:
     """Markdown file to write; null = a new run folder, outputs/results_table/<time>/results.md."""
 
 
+@command
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
     from agents.tools.cli import parse_options, run_or_exit
@@ -209,6 +236,7 @@ class GradientVarianceOptions:
     """Folder for gradient_variance.png."""
 
 
+@command
 def gradient_variance(argv: Sequence[str] | None = None) -> None:
     """REINFORCE against the exact policy gradient: bias, variance, and v(s0) against p."""
     from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
@@ -246,6 +274,7 @@ class SuttonBartoOptions:
     """Output folder: figure_13_1.png, figure_13_2.png, curves.csv."""
 
 
+@command
 def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     """Sutton & Barto's Figures 13.1 and 13.2 (REINFORCE on the short corridor) and their last-100 means."""
     from agents.tools.cli import parse_options, run_or_exit
