@@ -820,3 +820,18 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, program):
     )  # fmt: skip
     assert child.returncode == 130, child.stderr
     assert child.stderr.strip() == "interrupted: quit at once (files written before are intact)", child.stderr
+
+
+def test_sigterm_stops_evaluate_in_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, f"run_dir={run_dir}"]))
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "evaluate.py"), f"checkpoint={run_dir}", "episodes=100000000",
+         f"csv={tmp_path / 'e.csv'}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(8.0)  # past start-up: episodes are being played
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err.strip() == "terminated: quit at once (files written before are intact)", err

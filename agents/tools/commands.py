@@ -27,17 +27,34 @@ if TYPE_CHECKING:
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
+class Terminated(BaseException):
+    """SIGTERM outside a training loop (which saves first): unwinds like Ctrl-C, so ``finally``
+    blocks run and a child process (a benchmark's worker) is killed, not orphaned."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def command(function: Command) -> Command:
     """A program's function: a Ctrl-C before its own handlers are in place (while torch and Hydra
-    import, a second or so) quits with the one line and 130 that a later one gives, no traceback."""
+    import, a second or so) quits with the one line and 130 that a later one gives, no traceback;
+    SIGTERM where no training loop catches it (evaluation, plotting, a benchmark's parent) quits
+    the same way with 143."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             function(*args, **kwargs)
         except KeyboardInterrupt:
             print(QUIT_AT_ONCE, file=sys.stderr)
             sys.exit(128 + signal.SIGINT)
+        except Terminated:
+            print(QUIT_AT_ONCE.replace("interrupted", "terminated"), file=sys.stderr)
+            sys.exit(128 + signal.SIGTERM)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return run  # type: ignore[return-value]
 
