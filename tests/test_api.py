@@ -66,6 +66,19 @@ def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
         agents.train("CartPole-v1", "agent.lr=-1", f"run_dir={tmp_path}")
     with pytest.raises(agents.UserError, match="no checkpoint at"):
         agents.load(tmp_path / "nowhere")
+    with pytest.raises(
+        agents.UserError, match=r'got a TimeLimit: give its registered id, e\.g\. "CartPole-v1"'
+    ):
+        agents.train(gym.make("CartPole-v1"))  # as SB3's PPO("MlpPolicy", env) takes it
+    with pytest.raises(
+        agents.UserError, match="config must be an env id, a composed config or a TrainConfig, got None"
+    ):
+        agents.train(None)
+    with pytest.raises(
+        agents.UserError,
+        match=r"overrides are .key=value. strings, as on the command line; got \{'seed': 1\}",
+    ):
+        agents.train("CartPole-v1", {"seed": 1})
 
 
 def test_user_config_folders_are_searched(tmp_path):

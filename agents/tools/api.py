@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import gymnasium as gym
+from gymnasium.envs.registration import EnvSpec
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -42,6 +44,14 @@ def compose(
 
     :param config_dirs: your own config folders, searched before the project's (``--config-dir``).
     """
+    if not isinstance(config, str | DictConfig | TrainConfig):
+        what, hint = ("None" if config is None else f"a {type(config).__name__}"), ""
+        if isinstance(config, gym.Env | EnvSpec | type):
+            hint = ': give its registered id, e.g. "CartPole-v1" or "my_envs:MyEnv-v0"'
+        raise UserError(f"config must be an env id, a composed config or a TrainConfig, got {what}{hint}")
+    not_strings = [override for override in overrides if not isinstance(override, str)]
+    if not_strings:
+        raise UserError(f'overrides are "key=value" strings, as on the command line; got {not_strings[0]!r}')
     try:
         if isinstance(config, str):
             cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
