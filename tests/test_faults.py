@@ -835,3 +835,21 @@ def test_sigterm_stops_evaluate_in_one_line(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
     assert err.strip() == "terminated: quit at once (files written before are intact)", err
+
+
+def test_hydra_run_dir_of_a_finished_run_keeps_its_record(tmp_path, monkeypatch, capsys):
+    """Hydra writes ``.hydra/`` into ``hydra.run.dir`` before the run starts: the folder is checked first."""
+    run_dir = tmp_path / "run"
+    code, _, _ = script("train.py", *TINY, f"hydra.run.dir={run_dir}", monkeypatch=monkeypatch, capsys=capsys,
+                        cwd=tmp_path)  # fmt: skip
+    assert code == 0 and (run_dir / ".hydra" / "overrides.yaml").is_file()
+    before = {
+        path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file() and path.name != ".lock"
+    }
+    code, err, _ = script("train.py", *TINY, "seed=3", f"hydra.run.dir={run_dir}", monkeypatch=monkeypatch,
+                          capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, "already holds a run")
+    after = {
+        path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file() and path.name != ".lock"
+    }
+    assert after == before

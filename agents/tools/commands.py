@@ -78,12 +78,31 @@ def train() -> None:
     if _print_help("train"):
         return
     from agents.runtime.config import register_configs
-    from agents.tools.cli import hydra_main
+    from agents.tools.cli import hydra_main, run_or_exit
     from agents.tools.sweep import register_resolvers
 
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
+    run_or_exit(lambda: _check_given_run_folder(sys.argv[1:]))
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
+
+
+def _check_given_run_folder(argv: Sequence[str]) -> None:
+    """``hydra.run.dir=<folder>`` is where Hydra writes its ``.hydra/`` record before the run
+    starts: a folder that another run is writing, or that holds a finished run, is refused first
+    (as the run itself would refuse it), so that run's record stays as it was."""
+    if "-m" in argv or "--multirun" in argv or any(arg.startswith("resume=") for arg in argv):
+        return
+    given = [arg.partition("=")[2] for arg in argv if arg.startswith("hydra.run.dir=")]
+    folder = Path(given[-1].strip("'\"")) if given else None
+    if folder is None or not folder.is_dir():
+        return
+    from agents.runtime.checkpoint import CHECKPOINT_NAME
+    from agents.runtime.run_lock import RunFolderLock
+    from agents.runtime.trainer import refuse_finished_runs
+
+    RunFolderLock(folder).release()
+    refuse_finished_runs(folder, [folder / CHECKPOINT_NAME])
 
 
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:
