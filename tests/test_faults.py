@@ -381,6 +381,19 @@ def test_env_fault_mid_run_saves_and_names_the_step(tmp_path, monkeypatch, capsy
         assert "Traceback" in log.read_text() and "physics exploded" in log.read_text()
 
 
+@pytest.mark.parametrize(
+    ("fault", "fragment"),
+    [("Raise", "RuntimeError: physics exploded in step 10 of episode 7"),
+     ("Reset", "RuntimeError: the simulator did not start in reset() of episode 0")],
+)  # fmt: skip
+def test_env_fault_in_compare_gradients_is_one_line(tmp_path, monkeypatch, capsys, fault, fragment):
+    fault_envs.FaultyEnv.calls = 0  # Raise: at the 150th step, 7 episodes of 20 steps in
+    code, err, _ = script("compare_gradients.py", f"env=fault_envs:fault/{fault}-v0", "num_states=400",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed while num_states=400 states")
+    assert fragment in err
+
+
 # -- 7. files and folders ------------------------------------------------------------------------
 def test_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "file.txt"
