@@ -40,7 +40,8 @@ class SpaceEnv(gym.Env):
 
 
 class FaultyEnv(SpaceEnv):
-    """A 4-dim Box env that misbehaves at its ``at``-th step call (counted per process)."""
+    """A 4-dim Box env that misbehaves at its ``at``-th step call (counted per process);
+    ``endless`` never ends an episode (and has no time limit)."""
 
     calls = 0
 
@@ -57,6 +58,8 @@ class FaultyEnv(SpaceEnv):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         FaultyEnv.calls += 1
         obs, reward, terminated, truncated, info = super().step(action)
+        if self.fault == "endless":
+            terminated = False
         if FaultyEnv.calls >= self.at:
             if self.fault == "raise":
                 raise RuntimeError("physics exploded")
@@ -92,7 +95,7 @@ for _name, (_obs, _act) in SPACES.items():
         gym.register(
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
-for _fault in ("raise", "exit", "shape", "dtype", "reset", "resetshape", "nanobs", "nanreward"):
+for _fault in ("raise", "exit", "shape", "dtype", "reset", "resetshape", "nanobs", "nanreward", "endless"):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

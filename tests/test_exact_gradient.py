@@ -29,7 +29,14 @@ from agents.studies.exact_gradient import (
     tabular_mdp,
     tabular_problem,
 )
-from agents.studies.gradient_variance import episode_gradients, format_study, plot_study, run_study
+from agents.studies.gradient_variance import (
+    SHORT_CORRIDOR_P_RANGE,
+    BatchSizeRow,
+    episode_gradients,
+    format_study,
+    plot_study,
+    run_study,
+)
 from envs.make import check_env_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +188,31 @@ def test_variance_study_bias_within_standard_errors_and_baseline_helps(tmp_path)
     text = format_study(study)
     assert "exact grad J(theta)" in text and "variance per episode" in text
     assert plot_study(study, tmp_path).stat().st_size > 10_000
+
+
+def _corridor_cut_probability(prob_right: float, steps: int = 1000) -> float:
+    """P(an episode from state 0 has not reached the goal after ``steps`` steps): ``e_0^T Q^steps 1``
+    with ``Q`` the transitions among states 0, 1, 2 (right with ``p``; state 1 switched)."""
+    p, q = prob_right, 1 - prob_right
+    transitions = np.array([[q, p, 0.0], [p, 0.0, q], [0.0, q, 0.0]])
+    return float(np.linalg.matrix_power(transitions, steps)[0].sum())
+
+
+def test_p_range_keeps_the_time_limit_out_of_the_study():
+    low, high = SHORT_CORRIDOR_P_RANGE
+    assert _corridor_cut_probability(low) < 1e-6 and _corridor_cut_probability(high) < 1e-6
+    assert _corridor_cut_probability(low / 2) > 1e-6 and _corridor_cut_probability(1 - (1 - high) / 2) > 1e-6
+    for prob_right in (low, high):  # both ends run
+        study = run_study(prob_right=prob_right, num_episodes=64)
+        assert all(math.isfinite(row.max_z) for rows in study.rows.values() for row in rows)
+    for prob_right in (1e-6, 1e-12, 1e-300, 0.999999999):  # a traceback before: all estimates equal
+        with pytest.raises(UserError, match=rf"use p in \[{low}, {high}\]"):
+            run_study(prob_right=prob_right, num_episodes=50)
+
+
+def test_max_z_without_any_variance_is_nan():
+    row = BatchSizeRow(1, 10, torch.ones(2), torch.zeros(2), 0.0, 1.0)
+    assert math.isnan(row.max_z)
 
 
 def test_gradient_variance_script(tmp_path):

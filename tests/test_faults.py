@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import fault_envs
+import gymnasium as gym
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -402,6 +403,116 @@ def test_a_first_observation_of_the_wrong_shape_is_one_line(tmp_path, monkeypatc
     assert "shape" in err  # ours ("reset returned an observation of shape (3,)...") or the vector env's
 
 
+def test_env_fault_in_evaluate_names_the_episode_and_step(tmp_path, monkeypatch, capsys):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, "budget.total_env_steps=100", "env=fault_envs:fault/Raise-v0",
+                                f"run_dir={run_dir}"]))  # fmt: skip
+    before = snapshot(run_dir)
+    fault_envs.FaultyEnv.calls = 0  # raises at its 150th step: greedy episode 7 (20 steps each), step 10
+    code, err, _ = script("evaluate.py", f"checkpoint={run_dir}", monkeypatch=monkeypatch, capsys=capsys,
+                          cwd=tmp_path)  # fmt: skip
+    assert_one_line(
+        code, err, 2, "env=fault_envs:fault/Raise-v0 failed in greedy evaluation: RuntimeError: physics "
+        "exploded in step 10 of episode 7 (reset seed 7); nothing was written",
+    )  # fmt: skip
+    assert_intact(before, run_dir)
+    assert snapshot(run_dir).keys() == before.keys()  # no CSV
+
+
+@pytest.mark.parametrize(
+    ("fault", "fragment"),
+    [("Raise", "RuntimeError: physics exploded in step 10 of episode 7"),
+     ("Reset", "RuntimeError: the simulator did not start in reset() of episode 0")],
+)  # fmt: skip
+def test_env_fault_in_compare_gradients_is_one_line(tmp_path, monkeypatch, capsys, fault, fragment):
+    fault_envs.FaultyEnv.calls = 0  # Raise: at the 150th step, 7 episodes of 20 steps in
+    code, err, _ = script("compare_gradients.py", f"env=fault_envs:fault/{fault}-v0", "num_states=400",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed while num_states=400 states")
+    assert fragment in err
+
+
+def test_env_fault_in_training_evaluation_saves_and_names_the_step(tmp_path, capsys):
+    fault_envs.FaultyEnv.calls = 0  # training's 100 steps, then evaluation episodes 0, 1 and step 10 of 2
+    run_dir = tmp_path / "run"
+    overrides = ["env=fault_envs:fault/Raise-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
+    code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Raise-v0 failed at env step 101: the evaluation env "
+                    "raised RuntimeError: physics exploded in step 10 of episode 2")  # fmt: skip
+    assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
+    assert "physics exploded" in (run_dir / "train.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def endless(tmp_path_factory) -> Path:
+    """A run on an env that never ends an episode and has no time limit."""
+    run_dir = tmp_path_factory.mktemp("endless") / "run"
+    train(compose_train_config([*TINY, "env=fault_envs:fault/Endless-v0", f"run_dir={run_dir}"]))
+    return run_dir
+
+
+@pytest.mark.timeout(120)
+def test_evaluate_cuts_endless_episodes_at_the_cap_and_says_so(endless, tmp_path, monkeypatch, capsys):
+    import agents.runtime.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation, "EPISODE_STEP_CAP", 50)  # the default, 10,000 steps, takes seconds
+    result = evaluate(EvaluateConfig(checkpoint=str(endless), episodes=2, csv=str(tmp_path / "e.csv")))
+    out = capsys.readouterr().out
+    for mode in ("greedy", "sampled"):
+        assert result.modes[mode].lengths == [50, 50] and result.modes[mode].capped == 2
+        assert f"note: 2 of 2 {mode} episodes were cut at 50 steps" in out
+    ended = evaluate(EvaluateConfig(checkpoint=str(endless), episodes=2, max_episode_steps=30,
+                                    csv=str(tmp_path / "f.csv")))  # fmt: skip
+    assert ended.modes["greedy"].lengths == [30, 30] and not ended.modes["greedy"].capped  # the user's limit
+    assert "note" not in capsys.readouterr().out
+
+
+@pytest.mark.timeout(120)
+def test_training_evaluation_of_endless_episodes_is_capped_and_logged(tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    overrides = ["env=fault_envs:fault/Endless-v0", "eval.every_steps=100", "eval.episodes=2",
+                 "eval.max_episode_steps=40", f"run_dir={run_dir}"]  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="agents.runtime.trainer"):
+        train(compose_train_config([*TINY, *overrides]))
+    notes = [r.getMessage() for r in caplog.records if "episodes were cut at 40 steps" in r.getMessage()]
+    assert len(notes) == 3 and "2 of 2 evaluation episodes" in notes[0], notes  # at 100, 200, 300
+    assert load_checkpoint(run_dir)["evaluation"]["count"] == 3
+
+
+class SignalAt(gym.Wrapper):
+    """Sends this process SIGINT at its ``at``-th step (as Ctrl-C would); fails the test if the
+    evaluation runs on for ``grace`` more steps."""
+
+    def __init__(self, env: gym.Env, at: int, grace: int = 5000) -> None:
+        super().__init__(env)
+        self.calls, self.at, self.grace = 0, at, grace
+
+    def step(self, action):
+        self.calls += 1
+        if self.calls == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        if self.calls >= self.at + self.grace:
+            raise AssertionError("the evaluation ran on after the stop signal")
+        return super().step(action)
+
+
+@pytest.mark.timeout(120)
+def test_a_signal_stops_a_long_evaluation_saves_and_exits_130(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    trainer = Trainer(compose_train_config([
+        *TINY, "env=fault_envs:fault/Endless-v0", "eval.every_steps=100", "eval.episodes=3",
+        "eval.max_episode_steps=1000000000", f"run_dir={run_dir}",
+    ]))  # fmt: skip
+    trainer.evaluation.env = SignalAt(trainer.evaluation.env, at=500)
+    code, err, _ = call(trainer.run, capsys)
+    assert code == 130 and "Traceback" not in err, err
+    assert f"SIGINT: stopped at env step 100; saved {run_dir / CHECKPOINT_NAME}" in err
+    assert trainer.evaluation.env.calls == 500  # stopped at the step the signal came in
+    state = load_checkpoint(run_dir)
+    assert state["counters"]["env_steps"] == 100 and state["evaluation"]["count"] == 0  # dropped
+
+
 # -- 7. files and folders ------------------------------------------------------------------------
 def test_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "file.txt"
@@ -626,6 +737,9 @@ SCRIPT_ARGS = [
     ("reproduce_sutton_barto.py", ["runs=0"], "runs=0 must be >= 1"),
     ("reproduce_sutton_barto.py", ["seed=-1"], "seed=-1 must be in [0, 4294967295]"),
     ("gradient_variance.py", ["p=2"], "p=2.0 must lie strictly between 0 and 1"),
+    ("gradient_variance.py", ["p=1e-6", "episodes=50"], "p=1e-06 is too close to 0: ShortCorridor-v0's"),
+    ("gradient_variance.py", ["p=1e-300"], "time limit would cut the episodes the exact gradient assumes"),
+    ("gradient_variance.py", ["p=0.999999999"], "p=0.999999999 is too close to 1:"),
     ("gradient_variance.py", ["episodes=nan"], "could not be converted to Integer"),
     ("results_table.py", ["seeds=0"], "seeds=0 must be >= 1"),
     ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number >= 0"),

@@ -157,6 +157,12 @@ class LoggingConfig:
     second, and each TensorBoard scalar costs ~40 us of pure-Python CRC)."""
 
 
+EPISODE_STEP_CAP = 10_000
+"""Default cap on an evaluation episode of an env without a time limit of its own (no registered
+``max_episode_steps``): an env that never ends an episode cannot hang an evaluation. An episode
+stopped there is reported as such."""
+
+
 @dataclass
 class EvalConfig:
     """Evaluation during training (group ``eval``), as SB3's ``EvalCallback``."""
@@ -167,6 +173,9 @@ class EvalConfig:
     """Episodes per evaluation, on a separate env seeded apart from training's (>= 1)."""
     deterministic: bool = True
     """Act greedily (argmax_a pi(a|s)); false samples A ~ pi(.|s)."""
+    max_episode_steps: int = EPISODE_STEP_CAP
+    """Stop an evaluation episode after this many steps when the env has no time limit of its
+    own (its registered ``max_episode_steps`` wins); the log line counts the episodes cut."""
 
 
 @dataclass
@@ -364,5 +373,6 @@ def validate(cfg: Any) -> None:
     check_at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     check_at_least("eval.every_steps", cfg.eval.every_steps, 0)
     check_at_least("eval.episodes", cfg.eval.episodes, 1)
+    check_at_least("eval.max_episode_steps", cfg.eval.max_episode_steps, 1)
     check_at_least("diagnostics.check_gradients_every", cfg.diagnostics.check_gradients_every, 0)
     check_at_least("diagnostics.tolerance", cfg.diagnostics.tolerance, 0)

@@ -5,6 +5,9 @@ The agent is rebuilt exactly as the trainer built it (:func:`agents.runtime.buil
 config stored in the checkpoint), then the policy parameters and the feature map's statistics
 are loaded (:func:`agents.runtime.checkpoint.load_checkpoint`: no code in the file runs). Episode ``i``
 of both modes starts from ``env.reset(seed=seed + i)``, so the two modes face the same starts.
+An episode ends when the env ends it (terminated, or truncated by its time limit); an env with
+no time limit of its own is cut at :data:`~agents.runtime.config.EPISODE_STEP_CAP` steps, and the
+report says how many episodes were. An env that raises is one line naming the episode and step.
 
 ``video=true`` records the first episode of each mode as an MP4 with Gymnasium's
 ``RecordVideo``: rendering needs pygame and writing needs moviepy (``pip install -e '.[video]'``).
@@ -15,9 +18,12 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -28,9 +34,9 @@ from agents.core.policies import SoftmaxPolicy
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from agents.runtime.config import TrainConfig
+from agents.runtime.config import EPISODE_STEP_CAP, TrainConfig
 from agents.runtime.restore import TrainedAgent, load_agent
-from agents.runtime.rollout import play_episode
+from agents.runtime.rollout import EnvFault, play_episode
 from envs.make import make_env
 
 MODES = ("greedy", "sampled")
@@ -50,7 +56,8 @@ class EvaluateConfig:
     seed: int = 0
     """Episode i resets the env with seed + i; sampling uses a generator seeded with seed."""
     max_episode_steps: int | None = None
-    """Cut episodes after this many steps; null = the env's registered limit."""
+    """Cut episodes after this many steps; null = the env's registered limit, or, for an env
+    without one, 10,000 steps (the report counts the episodes cut there)."""
     csv: str | None = None
     """Where the per-episode CSV goes; null = a new <run dir>/evaluation_<date>_<time>.csv per call."""
     video: bool = False
@@ -73,6 +80,9 @@ class ModeSummary:
 
     returns: list[float]
     lengths: list[int]
+    capped: int = 0
+    """Episodes stopped by the step cap (:func:`episode_step_cap`), not by the env: their
+    returns are partial."""
 
     @property
     def mean(self) -> float:
@@ -93,12 +103,85 @@ class EvaluationResult:
     modes: dict[str, ModeSummary] = field(default_factory=dict)
     csv_path: Path | None = None
     videos: list[Path] = field(default_factory=list)
+    step_cap: int | None = None
+    """The cap on an episode's steps where the env has no time limit (:func:`episode_step_cap`)."""
 
 
-def run_episode(env: gym.Env, agent: TrainedAgent, greedy: bool, seed: int) -> tuple[float, int]:
-    """One episode from ``env.reset(seed=seed)``; returns (undiscounted return, length)."""
-    rewards = [reward for _, _, reward, _ in play_episode(env, lambda obs: agent.predict(obs, greedy), seed)]
-    return float(sum(rewards)), len(rewards)
+class Episode(NamedTuple):
+    """What :func:`run_episode` measured."""
+
+    episode_return: float
+    """Undiscounted return."""
+    length: int
+    capped: bool = False
+    """``max_steps`` stopped it before the env ended it."""
+
+
+def run_episode(
+    env: gym.Env,
+    agent: TrainedAgent,
+    greedy: bool,
+    seed: int,
+    max_steps: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> Episode:
+    """One episode from ``env.reset(seed=seed)``, at most ``max_steps`` steps; ``stop()`` true
+    (checked after every step) ends it at once (a signal during training's evaluation).
+
+    :raises EnvFault: the env raised in ``reset`` or ``step``.
+    """
+    rewards, ended = [], False
+    for _, _, reward, done in play_episode(env, lambda obs: agent.predict(obs, greedy), seed, max_steps):
+        rewards.append(reward)
+        ended = done
+        if stop is not None and stop():
+            break
+    return Episode(float(sum(rewards)), len(rewards), not ended and len(rewards) == max_steps)
+
+
+def run_episodes(
+    env: gym.Env,
+    agent: TrainedAgent,
+    greedy: bool,
+    seeds: Sequence[int],
+    max_steps: int | None,
+    stop: Callable[[], bool] | None = None,
+) -> ModeSummary:
+    """Episode ``i`` from ``env.reset(seed=seeds[i])`` (:func:`run_episode`); once ``stop()`` is
+    true, the episodes played so far.
+
+    :raises EnvFault: the env raised; its ``episode`` is the index ``i``.
+    """
+    episodes = []
+    for index, seed in enumerate(seeds):
+        try:
+            episodes.append(run_episode(env, agent, greedy, seed, max_steps, stop))
+        except EnvFault as fault:
+            fault.episode = index
+            raise
+        if stop is not None and stop():
+            break
+    return ModeSummary(
+        [episode.episode_return for episode in episodes],
+        [episode.length for episode in episodes],
+        sum(episode.capped for episode in episodes),
+    )
+
+
+def episode_step_cap(env: gym.Env, cap: int) -> int | None:
+    """None when the env's time limit (``spec.max_episode_steps``: registered, or set by
+    ``max_episode_steps=``) ends its episodes, else ``cap``: an env that never ends an episode
+    cannot hang an evaluation or fill its memory."""
+    spec = env.spec
+    return None if spec is not None and spec.max_episode_steps is not None else cap
+
+
+def capped_note(summary: ModeSummary, cap: int | None, what: str, key: str) -> str:
+    """One line on the episodes of ``summary`` that the step cap stopped (``key`` sets the cap)."""
+    return (
+        f"{summary.capped} of {len(summary.returns)} {what} episodes were cut at {cap:,} steps: "
+        f"the env has no time limit and did not end them, so their returns are partial ({key}=N sets the cap)"
+    )
 
 
 EVAL_STREAM = 0xE7A1
@@ -117,6 +200,9 @@ class TrainingEvaluation:
     :param observation_space: the (wrapped) env's observation space.
     :param inputs: the trainer's policy inputs (its feature map, read only).
     :param policy: the trainer's policy, read at each evaluation.
+
+    An episode lasts at most ``eval.max_episode_steps`` steps when the env has no time limit of
+    its own (:func:`episode_step_cap`); the summary counts the episodes cut there.
     """
 
     def __init__(
@@ -129,21 +215,28 @@ class TrainingEvaluation:
             policy,
         )
         self.env = make_env(config.env, config.env_kwargs, config.env_wrappers)
+        self.step_cap = episode_step_cap(self.env, config.eval.max_episode_steps)
         self.count = 0
         self.next_step = config.eval.every_steps
 
-    def __call__(self, env_steps: int) -> ModeSummary:
-        """Evaluate now; schedule the next evaluation ``eval.every_steps`` after ``env_steps``."""
+    def __call__(self, env_steps: int, stop: Callable[[], bool] | None = None) -> ModeSummary | None:
+        """Evaluate now; schedule the next evaluation ``eval.every_steps`` after ``env_steps``.
+
+        :param stop: checked after every step; once true (a stop signal: the run is about to
+            save and exit) the evaluation ends at once, returns None and counts for nothing.
+        :raises EnvFault: the evaluation env raised.
+        """
         rng = np.random.default_rng([self.config.seed, EVAL_STREAM, self.count])
         actor = Actor.for_policy(self.policy, rng)  # reads the current parameters
         agent = TrainedAgent(self.config, self.observation_space, self.inputs, actor)
         seeds = rng.integers(2**31, size=self.config.eval.episodes).tolist()
         greedy = self.config.eval.deterministic
-        episodes = [run_episode(self.env, agent, greedy, seed) for seed in seeds]
+        summary = run_episodes(self.env, agent, greedy, seeds, self.step_cap, stop)
+        if stop is not None and stop():
+            return None
         self.count += 1
         self.next_step = env_steps + self.config.eval.every_steps
-        returns, lengths = zip(*episodes, strict=True)
-        return ModeSummary(list(returns), list(lengths))
+        return summary
 
     def state_dict(self) -> dict[str, int]:
         return {"count": self.count, "next_step": self.next_step}
@@ -217,16 +310,24 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     path, run_dir = agent.checkpoint, agent.checkpoint.parent
     video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
     result = EvaluationResult(path, agent.config.env)
+    seeds = range(cfg.seed, cfg.seed + cfg.episodes)
     for mode in MODES:
         env = evaluation_env(agent.config, cfg, mode, video_dir)
+        result.step_cap = episode_step_cap(env, EPISODE_STEP_CAP)
         try:
-            episodes = [run_episode(env, agent, mode == "greedy", cfg.seed + i) for i in range(cfg.episodes)]
+            result.modes[mode] = run_episodes(env, agent, mode == "greedy", seeds, result.step_cap)
         except gym.error.DependencyNotInstalled as error:
             raise UserError(f"video=true: {error} (or {VIDEO_EXTRA})") from None
+        except EnvFault as fault:
+            if isinstance(fault.error, gym.error.DependencyNotInstalled):  # RecordVideo renders in step
+                raise UserError(f"video=true: {fault.error} (or {VIDEO_EXTRA})") from None
+            raise UserError(
+                f"env={agent.config.env} failed in {mode} evaluation: {fault} (reset seed "
+                f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"
+            ) from None
         finally:
-            env.close()
-        returns, lengths = zip(*episodes, strict=True)
-        result.modes[mode] = ModeSummary(list(returns), list(lengths))
+            with suppress(Exception):  # a broken env may not close cleanly
+                env.close()
     result.csv_path = Path(cfg.csv or run_dir / f"evaluation_{datetime.now():%Y-%m-%d_%H-%M-%S-%f}.csv")
     if video_dir is not None:
         result.videos = sorted(video_dir.glob("*/*.mp4"))
@@ -248,6 +349,8 @@ def report(result: EvaluationResult) -> str:
             f"{mode:>8}: return {summary.mean:.2f} +- {summary.std:.2f} over {len(summary.returns)} "
             f"episodes (mean length {np.mean(summary.lengths):.1f})"
         )
+        if summary.capped:
+            lines.append(f"{'note':>8}: {capped_note(summary, result.step_cap, mode, 'max_episode_steps')}")
     lines.append(f"csv:     {result.csv_path}")
     lines.extend(f"video:   {video}" for video in result.videos)
     return "\n".join(lines)

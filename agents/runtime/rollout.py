@@ -15,6 +15,7 @@ import torch
 
 from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
+from agents.errors import describe
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
 
@@ -22,22 +23,50 @@ Step = tuple[np.ndarray, int, float, bool]
 """``(S_t, A_t, R_{t+1}, done)``; ``done`` is True on an episode's last step (terminated or truncated)."""
 
 
+class EnvFault(Exception):
+    """The env itself raised inside :func:`play_episode`; what it raised is ``error`` (and the
+    ``__cause__``). Not a :class:`~agents.errors.UserError`: a caller whose env is the user's
+    turns it into one line naming the env; elsewhere it is a bug and keeps its traceback.
+
+    :param step: the episode's step whose ``env.step`` raised (1 = the first), 0 for ``env.reset``.
+    """
+
+    def __init__(self, error: Exception, step: int) -> None:
+        super().__init__(error, step)
+        self.error, self.step = error, step
+        self.episode: int | None = None
+        """Which episode, where a caller plays several (:func:`collect_episodes` sets it)."""
+
+    def __str__(self) -> str:
+        """``<TypeName>: <message> in step 7 of episode 2`` (``in reset()`` ...)."""
+        where = "reset()" if self.step == 0 else f"step {self.step}"
+        episode = "" if self.episode is None else f" of episode {self.episode}"
+        return f"{describe(self.error)} in {where}{episode}"
+
+
 def play_episode(
     env: gym.Env, act: Callable[[np.ndarray], int], seed: int | None = None, max_steps: int | None = None
 ) -> Iterator[Step]:
     """The one episode loop: ``env.reset(seed=seed)`` (None continues the env's generator), then
     ``A_t = act(S_t)`` and ``env.step`` until the episode ends or ``max_steps`` steps were taken.
+    An exception from ``env.reset`` or ``env.step`` comes out as :class:`EnvFault` saying which.
 
     Used by training's measurements (:func:`collect_episodes`), the evaluation, the gradient
     checks and the gradient-variance study. The trainer steps vector envs itself
     (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
     env's transition table (:mod:`agents.studies.sutton_barto` says why).
     """
-    obs, _ = env.reset(seed=seed)
+    try:
+        obs, _ = env.reset(seed=seed)
+    except Exception as error:
+        raise EnvFault(error, 0) from error
     steps, done = 0, False
     while not done and (max_steps is None or steps < max_steps):
         action = act(obs)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
+        try:
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+        except Exception as error:
+            raise EnvFault(error, steps + 1) from error
         done = bool(terminated or truncated)
         yield obs, action, float(reward), done
         obs, steps = next_obs, steps + 1
@@ -59,6 +88,7 @@ def collect_episodes(
     :return: the episodes laid end to end as an :class:`EpisodeBatch` (in the policy's dtype),
         and the raw observations ``S_t`` ``[T, *obs_shape]``. An episode cut by a time limit
         counts as ended.
+    :raises EnvFault: the env raised; its :attr:`~EnvFault.episode` says in which episode.
     """
     actor = Actor.for_policy(policy, np.random.default_rng(seed))
 
@@ -69,11 +99,15 @@ def collect_episodes(
     limit = max_steps if max_steps is not None else None
     for episode in range(num_episodes):
         left = None if limit is None else limit - len(actions)
-        for obs, action, reward, done in play_episode(env, act, seed if episode == 0 else None, left):
-            observations.append(obs)
-            actions.append(action)
-            rewards.append(reward)
-            dones.append(done)
+        try:
+            for obs, action, reward, done in play_episode(env, act, seed if episode == 0 else None, left):
+                observations.append(obs)
+                actions.append(action)
+                rewards.append(reward)
+                dones.append(done)
+        except EnvFault as fault:
+            fault.episode = episode
+            raise
         if limit is not None and len(actions) >= limit:
             break
     obs_array = np.asarray(observations)

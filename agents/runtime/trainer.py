@@ -43,9 +43,10 @@ from agents.runtime.checkpoint import (
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
-from agents.runtime.evaluation import TrainingEvaluation
+from agents.runtime.evaluation import TrainingEvaluation, capped_note
 from agents.runtime.logger import Logger
 from agents.runtime.restore import load_matching
+from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
@@ -336,8 +337,18 @@ class Trainer:
         )
 
     def _evaluate(self) -> None:
-        """Evaluate the current policy; a new best evaluation mean saves ``checkpoint_best.pt``."""
-        summary = self.evaluation(self.env_steps)
+        """Evaluate the current policy; a new best evaluation mean saves ``checkpoint_best.pt``.
+        A stop signal ends the evaluation at once (it is dropped: the run saves and exits); a
+        fault in the evaluation env is one line, as one in training's."""
+        try:
+            summary = self.evaluation(self.env_steps, stop=lambda: self.stop_signal is not None)
+        except EnvFault as fault:
+            self.fail_in_env(f"the evaluation env raised {fault}", fault.error)
+        if summary is None:
+            return
+        if summary.capped:
+            note = capped_note(summary, self.evaluation.step_cap, "evaluation", "eval.max_episode_steps")
+            log.warning("eval at env step %s: %s", f"{self.env_steps:,}", note)
         self.logger.scalar(tags.EVAL_MEAN_RETURN, summary.mean, self.env_steps)
         self.logger.scalar(tags.EVAL_STD_RETURN, summary.std, self.env_steps)
         best = summary.mean > self.best_mean_return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from agents.runtime.build import DTYPES, build_agent
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import AgentConfig, FeaturesConfig
 from agents.runtime.restore import agent_from_checkpoint
-from agents.runtime.rollout import collect_episodes
+from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id, make_env
 
@@ -51,6 +52,9 @@ class CompareConfig:
     """Seeds the random parameters, the rollouts, the random states and the coefficients."""
     checkpoint: str | None = None
     """Run folder (or checkpoint file) whose trained policy, env, features and form are used."""
+    trust_code: bool = False
+    """Let the checkpoint import its env's module and call its wrappers when they are neither
+    Gymnasium's nor this project's (a crafted file could name any code)."""
     num_states: int = 256
     """Real states, collected by rolling out the policy (>= 1)."""
     num_random_states: int = 64
@@ -129,7 +133,9 @@ def _validate(cfg: Any) -> None:
 def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
     """(run config, inputs, float64 policy, source) from the checkpoint or with random parameters."""
     if cfg.checkpoint:
-        run_cfg, _, parts = agent_from_checkpoint(load_checkpoint(cfg.checkpoint), cfg.checkpoint)
+        run_cfg, _, parts = agent_from_checkpoint(
+            load_checkpoint(cfg.checkpoint), cfg.checkpoint, trust_code=cfg.trust_code
+        )
         source = f"trained parameters from {cfg.checkpoint}"
     else:
         run_cfg = cfg
@@ -154,11 +160,20 @@ def random_observations(space: gym.Space, num: int, rng: np.random.Generator, fe
 
 @torch.no_grad()
 def compare_gradients(cfg: Any) -> CompareReport:
-    """Run the comparison described in the module docstring; :class:`UserError` for bad arguments."""
+    """Run the comparison described in the module docstring; :class:`UserError` for bad arguments
+    and for an env that raises while the states are collected."""
     _validate(cfg)
     run_cfg, inputs, policy, source = _load_agent(cfg)
     env = make_env(run_cfg.env, run_cfg.env_kwargs, run_cfg.env_wrappers)
-    batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
+    try:
+        batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
+    except EnvFault as fault:
+        with suppress(Exception):  # a broken env may not close cleanly
+            env.close()
+        raise UserError(
+            f"env={run_cfg.env} failed while num_states={cfg.num_states} states were collected: {fault}; "
+            "fix the env (or compare on another one)"
+        ) from None
     rng = np.random.default_rng(cfg.seed)
     random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)
     num_actions = int(env.action_space.n)

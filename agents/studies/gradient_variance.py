@@ -33,6 +33,15 @@ from agents.studies.exact_gradient import (
     state_values,
     tabular_problem,
 )
+from envs.short_corridor import MAX_EPISODE_STEPS
+
+SHORT_CORRIDOR_P_RANGE = (0.05, 0.97)
+"""The ``p`` the study accepts on ShortCorridor-v0. Inside it an episode outlasts the registered
+``MAX_EPISODE_STEPS = 1000``-step time limit with probability below 1e-6 (``e_0^T Q^1000 1``, ``Q``
+the transitions among the non-goal states: 7e-7 at 0.05, 5e-7 at 0.97), so the episodes REINFORCE
+sees estimate the untruncated ``grad J`` of the linear solve. Nearer 0 or 1 the time limit cuts
+them (at ``p = 1e-6`` every one: all estimates are equal and have no variance), and the solve
+loses its digits (``v_pi(s0) ~ -4/p``; nan by ``p = 1e-300``)."""
 
 
 @torch.no_grad()
@@ -75,6 +84,8 @@ class BatchSizeRow:
     def max_z(self) -> float:
         """``max_k |bias_k| / s.e._k``: below 3 means the bias is zero within 3 s.e."""
         nonzero = self.standard_error > 0
+        if not nonzero.any():  # every episode gave the same estimate: no standard error to scale by
+            return math.nan
         return float((self.bias[nonzero].abs() / self.standard_error[nonzero]).max())
 
 
@@ -133,16 +144,23 @@ def run_study(
 ) -> VarianceStudy:
     """Exact gradient and ``num_episodes`` REINFORCE estimates, with and without baseline.
 
-    ShortCorridor-v0 is evaluated at ``theta = [logit(prob_right), 0]``; other tabular envs at
-    ``theta = 0`` (the uniform policy).
+    ShortCorridor-v0 is evaluated at ``theta = [logit(prob_right), 0]``, ``prob_right`` in
+    :data:`SHORT_CORRIDOR_P_RANGE`; other tabular envs at ``theta = 0`` (the uniform policy).
     """
     if not 0.0 < prob_right < 1.0:
         raise UserError(f"p={prob_right} must lie strictly between 0 and 1")
+    is_corridor = env_id.startswith("ShortCorridor")
+    low, high = SHORT_CORRIDOR_P_RANGE
+    if is_corridor and not low <= prob_right <= high:
+        raise UserError(
+            f"p={prob_right} is too close to {0 if prob_right < low else 1}: ShortCorridor-v0's "
+            f"{MAX_EPISODE_STEPS}-step time limit would cut the episodes the exact gradient assumes "
+            f"complete; use p in [{low}, {high}]"
+        )
     if num_episodes < 10:
         raise UserError(f"episodes={num_episodes} is too few to estimate a variance (use >= 10)")
     problem = tabular_problem(env_id, form, gamma, env_kwargs)
     policy, mdp = problem.policy, problem.mdp
-    is_corridor = env_id.startswith("ShortCorridor")
     if is_corridor:
         with torch.no_grad():
             policy.param.copy_(

@@ -263,7 +263,7 @@ class GradientVarianceOptions:
     env: str = "ShortCorridor-v0"
     """ShortCorridor-v0 or FrozenLake-v1 (not slippery, a uniform tabular policy)."""
     p: float = 0.5
-    """pi(right) on ShortCorridor-v0, in (0, 1)."""
+    """pi(right) on ShortCorridor-v0, in [0.05, 0.97] (nearer 0 or 1 its time limit cuts the episodes)."""
     episodes: int = 4000
     """Episodes per estimator."""
     seed: int = 0
