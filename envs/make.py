@@ -45,6 +45,8 @@ class EnvInfo:
     reward_threshold: float | None
     action_features: ActionFeatureFn | None
     """``obs [B] -> phi [B, A, d]`` when the env supplies its own phi(s, a)."""
+    action_start: int = 0
+    """The env's first action (``Discrete(n, start)``): the policy's index ``i`` is action ``start + i``."""
 
 
 def _close_ids(env_id: str) -> str:
@@ -215,7 +217,8 @@ def check_env_id(
             f"(features=onehot); flatten it first ({FLATTEN})"
         )
     spec = gym.spec(name)
-    return EnvInfo(env_id, observation_space, int(action_space.n), spec.reward_threshold, action_features)
+    n_actions, start = int(action_space.n), int(action_space.start)
+    return EnvInfo(env_id, observation_space, n_actions, spec.reward_threshold, action_features, start)
 
 
 def signal_safe_worker(*args: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -14,10 +15,14 @@ from agents.tools.cli import compose_train_config
 
 @pytest.fixture
 def make_config(tmp_path: Path):
-    """``make_config(*overrides)`` -> a composed train config writing into ``tmp_path``."""
+    """``make_config(*overrides)`` -> a composed train config writing into ``tmp_path / "run"``
+    (the second call's into ``run1``, and so on: a folder holding a run is not trained into again)."""
+    calls = itertools.count()
 
     def compose(*overrides: str) -> DictConfig:
-        return compose_train_config(["logging.progress_bar=false", f"run_dir={tmp_path / 'run'}", *overrides])
+        call = next(calls)
+        run_dir = tmp_path / (f"run{call}" if call else "run")
+        return compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", *overrides])
 
     return compose
 

@@ -21,10 +21,12 @@ from pathlib import Path
 
 import fault_envs
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import agents
 from agents.runtime import tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
@@ -226,6 +228,18 @@ def test_discrete_actions_with_a_start_reach_the_env_shifted(tmp_path):
             [*TINY, "env=fault_envs:fault/DiscreteStart3-v0", *extra, f"run_dir={tmp_path / str(len(extra))}"]
         )
         assert train(cfg).env_steps >= 300
+    env = gym.make("fault/DiscreteStart3-v0")  # the unwrapped env, as a user steps it
+    obs, _ = env.reset(seed=0)
+    agent = agents.load(tmp_path / "0")
+    for _ in range(30):  # predict gives the env's actions (1..3), as env.step takes them
+        obs, _, terminated, truncated, _ = env.step(agent.predict(obs, deterministic=False))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    assert set(agent.predict(np.stack([obs] * 50), deterministic=False).tolist()) <= {1, 2, 3}
+    summary = evaluate(
+        EvaluateConfig(checkpoint=str(tmp_path / "0"), episodes=2, csv=str(tmp_path / "e.csv"))
+    )
+    assert summary.modes["greedy"].lengths == [20, 20]  # evaluation's own env takes the indices
 
 
 # -- 4. files that are not our checkpoints: evaluate and resume refuse in one line --------------

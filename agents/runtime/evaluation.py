@@ -131,7 +131,7 @@ def run_episode(
     :raises EnvFault: the env raised in ``reset`` or ``step``.
     """
     rewards, ended = [], False
-    for _, _, reward, done in play_episode(env, lambda obs: agent.predict(obs, greedy), seed, max_steps):
+    for _, _, reward, done in play_episode(env, lambda obs: agent.action_index(obs, greedy), seed, max_steps):
         rewards.append(reward)
         ended = done
         if stop is not None and stop():

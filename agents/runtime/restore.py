@@ -133,22 +133,30 @@ class TrainedAgent:
     :param inputs: observations -> what the policy reads (the trained feature map).
     :param actor: samples ``A ~ pi(.|s)`` (numpy; its own seeded generator) or acts greedily.
     :param checkpoint: the file the agent was loaded from (None: a training run's live policy).
+    :param action_start: the env's first action (``Discrete(n, start)``), added by :meth:`predict`.
     """
 
     def __init__(
         self, config: TrainConfig, observation_space: gym.Space, inputs: PolicyInputs, actor: SeedActor,
-        checkpoint: Path | None = None,
+        checkpoint: Path | None = None, action_start: int = 0,
     ) -> None:  # fmt: skip
         self.config, self.observation_space = config, observation_space
         self.inputs, self.actor, self.checkpoint = inputs, actor, checkpoint
+        self.action_start = action_start
 
     def predict(self, obs: np.ndarray | int, deterministic: bool = True) -> int | np.ndarray:
-        """The action for ``obs``: ``argmax_a pi(a|s)`` when ``deterministic``, else a sample.
+        """The env's action for ``obs`` (what ``env.step`` takes): ``argmax_a pi(a|s)`` when
+        ``deterministic``, else a sample.
 
         :param obs: one observation (shape of the observation space; an int for Discrete) or a
             batch ``[B, *shape]``.
         :return: an ``int`` for one observation, an int64 array ``[B]`` for a batch.
         """
+        return self.action_start + self.action_index(obs, deterministic)
+
+    def action_index(self, obs: np.ndarray | int, deterministic: bool = True) -> int | np.ndarray:
+        """:meth:`predict` as the policy's index ``0 .. n-1`` (for an env wrapped in
+        :class:`~envs.make.ZeroBasedActions`, as evaluation's is)."""
         obs = np.asarray(obs)
         shape = self.observation_space.shape or ()
         single = obs.shape == shape
@@ -179,4 +187,4 @@ def load_agent(
     path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
     config, info, parts = agent_from_checkpoint(load_checkpoint(path), path, trust_code=trust_code)
     actor = Actor.for_policy(parts.policy, np.random.default_rng(seed))
-    return TrainedAgent(config, info.observation_space, parts.inputs, actor, path)
+    return TrainedAgent(config, info.observation_space, parts.inputs, actor, path, info.action_start)
