@@ -145,7 +145,11 @@ SIZES = [
     (["vector.num_envs=2000", "vector.mode=async"], "vector.num_envs=2000 must be <= 1024"),
     (["torch_threads=1000000000000"], "torch_threads=1000000000000 must be <="),
     (["num_seeds=1000000"], "num_seeds=1000000 must be <= 100000"),
-    (["num_seeds=20000", "features=rbf", "features.num_centers=12"], "x 20000 seeds"),
+    (["num_seeds=20000", "features=rbf", "features.num_centers=12"], "GiB for 20000 seeds: lower"),
+    (
+        ["num_seeds=100000", "agent.policy=mlp", "agent.hidden_sizes=[512,512]"],
+        "the policy parameters and Adam's moments alone takes",
+    ),
     (["env=fault_envs:fault/Huge-v0"], "the env's number of states"),
 ]
 

@@ -92,7 +92,10 @@ def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
         knob = "the env's number of states (features=onehot holds an n x n identity)"
     values = {
         "the feature map": (fixed + envs * (per_obs + inputs), knob),
-        "the policy parameters and Adam's moments": (4 * params, knob),
+        "the policy parameters and Adam's moments": (
+            4 * params,
+            "agent.hidden_sizes" if cfg.agent.policy == "mlp" else knob,
+        ),
         "the episode buffer": (BUFFER_ROWS * envs * (obs_values + 2), "vector.num_envs"),
         "one update batch": (2 * batch_rows * inputs, f"{knob} (or agent.episodes_per_update)"),
     }
@@ -107,8 +110,10 @@ def check_sizes(cfg: Any, info: EnvInfo) -> None:
     total, limit = sum(size for size, _ in parts.values()), memory_limit()
     if total > limit:
         part, (size, key) = max(parts.items(), key=lambda item: item[1][0])
-        seeds = f" x {cfg.num_seeds} seeds" if cfg.num_seeds > 1 else ""
+        seeds = f" for {cfg.num_seeds} seeds" if cfg.num_seeds > 1 else ""
+        fewer = " or num_seeds" if cfg.num_seeds > 1 else ""
         raise UserError(
             f"this run would need about {total / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit "
-            f"(half this machine's memory); {part} alone takes {size / 2**30:.3g} GiB{seeds}: lower {key}"
+            f"(half this machine's memory); {part} alone takes {size / 2**30:.3g} GiB{seeds}: "
+            f"lower {key}{fewer}"
         )
