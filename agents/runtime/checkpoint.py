@@ -8,6 +8,7 @@ are unpickled, so a crafted file cannot run code. numpy arrays are stored as ten
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -117,5 +118,13 @@ def _reason(error: Exception) -> str:
             line = line[line.index("WeightsUnpickler error") :]
             if line.endswith(":") and index + 1 < len(lines):
                 line = f"{line} {lines[index + 1]}"
-            return line[:200]
+            return line.split(". Please use")[0][:200]  # not torch's advice to allow what it refused
+    if lines and lines[0].startswith("Weights only load failed"):  # torch's advice to load unsafely
+        # is dropped: the line that names what the file holds is kept
+        named = [line for line in lines[1:] if "weights_only" not in line and not line.startswith("Check")]
+        return f"it holds objects a safe load refuses ({named[0] if named else lines[0]})"[:200]
+    damaged = isinstance(error, EOFError) or (isinstance(error, OSError) and error.errno == errno.EINVAL)
+    if damaged or "PytorchStreamReader" in str(error):
+        first = (lines[0] if lines else type(error).__name__).split(". ")[0]
+        return f"the file is truncated or corrupt ({first})"[:200]
     return (lines[0] if lines else type(error).__name__)[:200]
