@@ -276,6 +276,8 @@ def _crafted(trained: Path, case: str, folder: Path) -> Path:
         state["policy"] = [torch.zeros(5, 2)]
     elif case == "weight missing":
         state["policy"] = {}
+    elif case == "nan weight":
+        state["policy"]["weight"][0, 0] = float("nan")
     if case == "truncated":
         data = (trained / CHECKPOINT_NAME).read_bytes()
         path.write_bytes(data[: len(data) // 2])
@@ -301,6 +303,7 @@ CRAFTED = [
     ("config unknown key", "has a config this code cannot read"),
     ("policy not a dict", "policy should be a dict"),
     ("weight missing", "policy.weight holds nothing"),
+    ("nan weight", "holds nan/inf in policy.weight: nothing can act on it"),
     ("truncated", "cannot load checkpoint"),
     ("empty", "cannot load checkpoint"),
     ("pickled code", "cannot load checkpoint"),

@@ -87,6 +87,15 @@ def load_matching(module: Any, saved: dict, what: str, path: str | Path, config:
                 f"{config.env} features={config.features.name} agent.policy={config.agent.policy} "
                 f"builds shape {list(expected or ())}"
             )
+        if (
+            isinstance(saved[key], torch.Tensor)
+            and saved[key].is_floating_point()
+            and not saved[key].isfinite().all()
+        ):
+            raise UserError(  # a run saves its last good state; nan/inf here was put there
+                f"checkpoint {path} holds nan/inf in {what}.{key}: nothing can act on it "
+                "(use another checkpoint)"
+            )
     try:
         module.load_state_dict(saved)
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
