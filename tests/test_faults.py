@@ -323,6 +323,16 @@ def test_crafted_checkpoints_are_one_line(trained, tmp_path, monkeypatch, capsys
     assert_intact(before, tmp_path / "crafted")
 
 
+def test_resume_from_a_file_names_that_file(trained, tmp_path, capsys):
+    """A checkpoint given as a file of another name: the line names it, and the budget change that
+    was asked for is not reported as made."""
+    path = _crafted(trained, "config env edited", tmp_path / "crafted").rename(
+        tmp_path / "crafted" / "mine.pt"
+    )
+    code, err, _ = run_train(f"resume={path}", "budget.total_env_steps=5000", capsys=capsys)
+    assert_one_line(code, err, 2, f"checkpoint {path} does not match its config")
+
+
 # -- 5. resume: what may change and what may not ------------------------------------------------
 IMMUTABLE = [
     ["env=Acrobot-v1"],

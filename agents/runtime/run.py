@@ -61,12 +61,13 @@ def train(
         if not cfg.trust_code:  # the caller's word, never the checkpoint's
             refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
         resumed.trust_code = cfg.trust_code
-        resumed.run_dir, resumed.resume = str(resolve_checkpoint(cfg.resume).parent), None
+        source = resolve_checkpoint(cfg.resume)
+        resumed.run_dir, resumed.resume = str(source.parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
         changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)
-        for change in changes:
+        trainer = Trainer(resumed, resume_from=state, resume_path=source)
+        for change in changes:  # once the checkpoint has loaded: a refused file prints only its line
             print(f"resume: {change}", file=sys.stderr)
-        trainer = Trainer(resumed, resume_from=state)
         trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)
         result = trainer.run()
     else:

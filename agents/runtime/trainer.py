@@ -158,7 +158,9 @@ def target_return(cfg: DictConfig, info: EnvInfo) -> float | None:
 class Trainer:
     """One run: owns the envs, the agent, the buffer, the counters and the logger."""
 
-    def __init__(self, cfg: DictConfig, resume_from: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, cfg: DictConfig, resume_from: dict[str, Any] | None = None, resume_path: Path | None = None
+    ) -> None:
         self.config, self.cfg, self.info = preflight(cfg)  # DictConfig for saving; dataclasses to read fast
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
@@ -166,7 +168,7 @@ class Trainer:
         self._build()
         self._reset_counters()
         if resume_from is not None:  # a file that does not fit fails before anything is written
-            self.load_state_dict(resume_from)
+            self.load_state_dict(resume_from, resume_path)
         try:
             self.lock = prepare_run_dir(self.run_dir, self.config, resuming=resume_from is not None)
         except BaseException:
@@ -475,9 +477,9 @@ class Trainer:
             "format_version": CHECKPOINT_FORMAT,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], path: Path | None = None) -> None:
         """Restore :meth:`state_dict`'s output; a file that does not fit is one line naming what."""
-        path = self.run_dir / CHECKPOINT_NAME
+        path = path or self.run_dir / CHECKPOINT_NAME  # where the state came from, for the messages
         load_matching(self.agent.policy, state["policy"], "policy", path, self.cfg)
         load_matching(self.agent.inputs.feature_map, state["features"], "features", path, self.cfg)
         try:
