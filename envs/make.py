@@ -211,10 +211,14 @@ def check_env_id(
             "(its observation_space needs at least one number)"
         )
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
+        flattenable = gym.spaces.Dict | gym.spaces.Tuple | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary
+        how = (  # Sequence, Graph and Text vary in size: no fixed vector to flatten to
+            f"flatten it first ({FLATTEN})" if isinstance(observation_space, flattenable)
+            else "it has no fixed size to flatten: wrap the env to observe a Box of fixed shape"
+        )  # fmt: skip
         raise UserError(
             f"env={env_id} has observation space {type(observation_space).__name__}; supported are "
-            "Box (features=raw|normalized|polynomial|fourier|rbf|tile) and Discrete "
-            f"(features=onehot); flatten it first ({FLATTEN})"
+            f"Box (features=raw|normalized|polynomial|fourier|rbf|tile) and Discrete (features=onehot); {how}"
         )
     spec = gym.spec(name)
     n_actions, start = int(action_space.n), int(action_space.start)

@@ -28,6 +28,8 @@ TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
 
 COMPOSITION_ERRORS = [
     ("agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+    ("--foo", "unknown option --foo: settings are key=value without dashes"),
+    ("--seed=1", "unknown option --seed=1: settings are key=value without dashes"),
     ("+agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
     ("nosuch=1", "nosuch is not a config key (known keys: env, env_kwargs, env_wrappers, seed,"),
     ("agent.lr=abc", "agent.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),

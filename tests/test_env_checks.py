@@ -29,6 +29,10 @@ gym.register(
     entry_point=lambda: _SpaceEnv(gym.spaces.Box(0, 255, (8, 8, 3), np.uint8), gym.spaces.Discrete(2)),
 )
 gym.register(
+    "test/SequenceObs-v0",
+    entry_point=lambda: _SpaceEnv(gym.spaces.Sequence(gym.spaces.Discrete(3)), gym.spaces.Discrete(2)),
+)
+gym.register(
     "test/MultiDiscreteActions-v0",
     entry_point=lambda: _SpaceEnv(gym.spaces.Box(-1, 1, (2,)), gym.spaces.MultiDiscrete([2, 3])),
 )
@@ -38,6 +42,12 @@ gym.register(
     ("env_id", "expected"),
     [
         ("test/DictObs-v0", "has observation space Dict; supported are Box"),
+        (
+            "test/DictObs-v0",
+            "flatten it first (env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}])",
+        ),
+        ("test/SequenceObs-v0", "has observation space Sequence; supported are Box"),
+        ("test/SequenceObs-v0", "it has no fixed size to flatten: wrap the env to observe a Box"),
         ("test/ImageObs-v0", "add env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]"),
         ("test/MultiDiscreteActions-v0", "a softmax policy needs a Discrete action space"),
         ("Pendulum-v1", "has a continuous action space Box(-2.0, 2.0, (1,), float32)"),

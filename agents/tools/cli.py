@@ -260,6 +260,20 @@ def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         raise
 
 
+def check_options(argv: Sequence[str]) -> None:
+    """Hydra's own options (``-m``, ``--cfg job``, ``--config-dir``, ...) pass; any other ``-x`` is
+    one line (Hydra's parser would print its usage, eight lines, and exit 0)."""
+    from hydra._internal.utils import get_args_parser
+
+    _, unknown = get_args_parser().parse_known_args(list(argv))
+    flags = [arg for arg in unknown if arg.startswith("-")]
+    if flags:
+        raise UserError(
+            f"unknown option {flags[0]}: settings are key=value without dashes (e.g. seed=1); the options "
+            "are -m (sweep), --cfg job, --config-dir <folder>, --help"
+        )
+
+
 def hydra_main(
     config_name: str, config_path: str = CONFIG_DIR, env_presets: bool = False,
     check_jobs: Callable[[DictConfig], object] | None = None,
@@ -298,6 +312,7 @@ def hydra_main(
         def main() -> None:
             nonlocal started, preset_line
             started = False
+            run_or_exit(lambda: check_options(sys.argv[1:]))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])
