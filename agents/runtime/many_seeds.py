@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import signal
 import time
-import traceback
-from contextlib import suppress
 from typing import Any, NoReturn
 
 import numpy as np
@@ -51,16 +49,16 @@ from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.event_files import EventFile
 from agents.runtime.logger import Logger
 from agents.runtime.multi_seed import MultiSeedResult
-from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import (
-    TRAIN_LOG_NAME,
     StopOnSignal,
     TrainResult,
     check_first_observations,
     checked_config,
+    lock_run_folder,
     nonfinite_env_data,
     observation_problem,
-    refuse_finished_runs,
+    observations_fit,
+    raise_env_fault,
     resolve_run_dir,
     seed_everything,
     target_return,
@@ -227,14 +225,11 @@ class BatchedSeedsTrainer:
     def _prepare_folders(self) -> None:
         """``<run_dir>/seed<s>/config.yaml`` (the seed's config) and the event files."""
         self.seed_configs: list[dict[str, Any]] = []
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.lock = RunFolderLock(self.run_dir)
         try:
-            refuse_finished_runs(
+            self.lock = lock_run_folder(
                 self.run_dir, [self.run_dir / f"seed{seed}" / CHECKPOINT_NAME for seed in self.seeds]
             )
         except UserError:
-            self.lock.release()
             self.envs.close()
             raise
         base = OmegaConf.to_container(self.config, resolve=True)
@@ -285,7 +280,7 @@ class BatchedSeedsTrainer:
             next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
             self._fail_in_env(describe(error), error)
-        if next_obs.shape[1:] != self.buffer.obs.shape[2:] or next_obs.dtype.kind not in "biuf":
+        if not observations_fit(next_obs, self.buffer.obs.shape[2:]):
             self._fail_in_env(observation_problem("step", next_obs, self.envs.single_observation_space))
         active = self.live_columns & ~self.autoreset  # not an autoreset step, seed not stopped
         self.autoreset = terminated | truncated
@@ -315,18 +310,11 @@ class BatchedSeedsTrainer:
     def _fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:
         """The env failed mid-run: save every seed's last good state (the failed step stored
         nothing), keep the env's traceback in ``train.log`` and raise one line saying where."""
-        log = self.run_dir / TRAIN_LOG_NAME
-        where = f"env={self.cfg.env} failed at vector step {self.vector_steps + 1}"
-        with suppress(OSError), log.open("a") as handle:
-            handle.write(f"{where}: {problem}\n")
-            if error is not None:
-                handle.write("".join(traceback.format_exception(error)))
-        with suppress(Exception):  # a broken env may not close cleanly; the states are saved first
-            self.finish(interrupted=False)
-        raise UserError(
-            f"{where}: {problem}; each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}, "
-            f"the traceback in {log}"
-        ) from None
+        raise_env_fault(
+            self.run_dir, f"env={self.cfg.env} failed at vector step {self.vector_steps + 1}", problem, error,
+            lambda: self.finish(interrupted=False),
+            f"each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}",
+        )  # fmt: skip
 
     def _noise(self, shape: tuple[int, ...]) -> np.ndarray:
         """The next ``shape`` of Gumbel(0, 1) values, ``-log E`` with ``E ~ Exp(1)``, from blocks."""

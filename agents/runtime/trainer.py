@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,17 +114,23 @@ def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
         )
 
 
-def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
-    """Create the run folder, take its lock (one writer per folder), refuse a folder that holds
-    another run's checkpoint unless ``resuming`` it, and write the resolved ``config.yaml``."""
+def lock_run_folder(run_dir: Path, checkpoints: list[Path]) -> RunFolderLock:
+    """Create ``run_dir`` and take its lock (one writer per folder); refuse it, letting the lock
+    go, when it holds any of ``checkpoints`` (another run's: :func:`refuse_finished_runs`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunFolderLock(run_dir)
-    if not resuming:
-        try:
-            refuse_finished_runs(run_dir, [run_dir / CHECKPOINT_NAME])
-        except UserError:
-            lock.release()
-            raise
+    try:
+        refuse_finished_runs(run_dir, checkpoints)
+    except UserError:
+        lock.release()
+        raise
+    return lock
+
+
+def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
+    """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
+    ``resuming`` it) and write the resolved ``config.yaml`` into it."""
+    lock = lock_run_folder(run_dir, [] if resuming else [run_dir / CHECKPOINT_NAME])
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
     return lock
 
@@ -265,7 +272,7 @@ class Trainer:
             next_obs, rewards, active, ended = self.envs.step(actions)
         except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
             self.fail_in_env(describe(error), error)
-        if next_obs.shape[1:] != self.obs_shape or next_obs.dtype.kind not in "biuf":
+        if not observations_fit(next_obs, self.obs_shape):
             self.fail_in_env(observation_problem("step", next_obs, self.envs.single_observation_space))
         self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
@@ -319,17 +326,10 @@ class Trainer:
         """The env failed mid-run: save the last good state (the step that failed left nothing
         in the buffer), flush the logs, keep the env's traceback in ``train.log`` and raise one
         line naming the env, the step and the problem."""
-        log = self.run_dir / TRAIN_LOG_NAME
-        with suppress(OSError), log.open("a") as handle:
-            handle.write(f"env={self.cfg.env} failed at env step {self.env_steps + 1}: {problem}\n")
-            if error is not None:
-                handle.write("".join(traceback.format_exception(error)))
-        with suppress(Exception):  # a broken env may not close cleanly; the state is saved first
-            self.finish()
-        raise UserError(
-            f"env={self.cfg.env} failed at env step {self.env_steps + 1}: {problem}; the last "
-            f"good state is in {self.run_dir / CHECKPOINT_NAME}, the traceback in {log}"
-        ) from None
+        raise_env_fault(
+            self.run_dir, f"env={self.cfg.env} failed at env step {self.env_steps + 1}", problem, error,
+            self.finish, f"the last good state is in {self.run_dir / CHECKPOINT_NAME}",
+        )  # fmt: skip
 
     def stopped_line(self) -> str:
         """Where a run stopped by a signal was saved and how to resume it (one line)."""
@@ -537,12 +537,37 @@ class Trainer:
         return path
 
 
+def raise_env_fault(
+    run_dir: Path, failed: str, problem: str, error: BaseException | None, finish: Callable[[], object],
+    saved: str,
+) -> NoReturn:  # fmt: skip
+    """The env failed mid-run (``failed`` says where, ``problem`` what): write both and the env's
+    traceback to ``<run_dir>/train.log``, ``finish()`` (save the last good state: the failed step
+    stored nothing; flush the logs) and raise one line saying what was ``saved`` where.
+
+    :raises UserError: always.
+    """
+    log = run_dir / TRAIN_LOG_NAME
+    with suppress(OSError), log.open("a") as handle:
+        handle.write(f"{failed}: {problem}\n")
+        if error is not None:
+            handle.write("".join(traceback.format_exception(error)))
+    with suppress(Exception):  # a broken env may not close cleanly; the state is saved first
+        finish()
+    raise UserError(f"{failed}: {problem}; {saved}, the traceback in {log}") from None
+
+
 def nonfinite_env_data(obs: np.ndarray, rewards: np.ndarray) -> str | None:
     """``"nan/inf observations"`` (or rewards, or both) when the env put any into this batch,
     else None: read only after a numerical failure, to blame the env rather than the learning rate."""
     bad = [name for name, values in (("observations", obs), ("rewards", rewards))
            if values.dtype.kind == "f" and not np.isfinite(values).all()]  # fmt: skip
     return f"nan/inf {' and '.join(bad)}" if bad else None
+
+
+def observations_fit(obs: Any, shape: tuple[int, ...]) -> bool:
+    """Whether a batch of observations is a numeric array ``[n, *shape]`` (checked every step)."""
+    return isinstance(obs, np.ndarray) and obs.shape[1:] == shape and obs.dtype.kind in "biuf"
 
 
 def observation_problem(call: str, obs: np.ndarray, space: gym.Space) -> str:
@@ -559,7 +584,7 @@ def check_first_observations(env_id: str, obs: Any, space: gym.Space, envs: Any)
 
     :raises UserError: before training, so nothing is lost.
     """
-    if isinstance(obs, np.ndarray) and obs.shape[1:] == space.shape and obs.dtype.kind in "biuf":
+    if observations_fit(obs, space.shape):
         return
     with suppress(Exception):
         envs.close()

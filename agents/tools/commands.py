@@ -98,11 +98,9 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     if folder is None or not folder.is_dir():
         return
     from agents.runtime.checkpoint import CHECKPOINT_NAME
-    from agents.runtime.run_lock import RunFolderLock
-    from agents.runtime.trainer import refuse_finished_runs
+    from agents.runtime.trainer import lock_run_folder
 
-    RunFolderLock(folder).release()
-    refuse_finished_runs(folder, [folder / CHECKPOINT_NAME])
+    lock_run_folder(folder, [folder / CHECKPOINT_NAME]).release()
 
 
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:
