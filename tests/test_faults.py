@@ -945,6 +945,7 @@ def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mo
 
 CTRL_C_WHILE_IMPORTING = """
 import builtins, os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (a background job's is ignored)
 import agents.tools.commands as commands
 real_import = builtins.__import__
 def import_then_ctrl_c(name, *args, **kwargs):
