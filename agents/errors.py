@@ -20,8 +20,11 @@ class RunInterrupted(UserError):
     """SIGINT/SIGTERM stopped a run after it saved a checkpoint; the message says how to resume."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+        super().__init__(message, exit_code)
         self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def describe(error: BaseException, last_line: bool = False) -> str:

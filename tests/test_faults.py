@@ -855,6 +855,22 @@ def test_async_vector_env_ctrl_c_reaches_workers_but_the_main_process_decides(tm
 
 
 @pytest.mark.slow
+def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path):
+    """Ctrl-C reaches the launching process and the joblib workers: the workers save and stop, the
+    launching process waits for them (a KeyboardInterrupt there would end the pool mid-save), the
+    job not started is marked, and the summary is written."""
+    sweep_dir = tmp_path / "sweep"
+    code, err = _signalled(
+        tmp_path, signal.SIGINT, "-m", "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep_dir}", "checkpoint.every_steps=2000", wait_for="checkpoint.pt",
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 3
+    for job in sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_")):
+        _assert_saved_and_flushed(job)
+
+
+@pytest.mark.slow
 def test_multirun_ctrl_c_stops_the_sweep_and_writes_the_summary(tmp_path):
     sweep_dir = tmp_path / "sweep"
     code, err = _signalled(

@@ -248,6 +248,19 @@ _sweep_stopped: list[RunInterrupted] = []
 """A signal that stopped a job of this process's multirun (the jobs after it do not start)."""
 
 
+def _stop_sweep(signum: int, frame: object) -> None:
+    """The launching process of a multirun on SIGINT/SIGTERM: no KeyboardInterrupt (it would end a
+    joblib pool while its workers, which got the signal too, save); the jobs running stop after
+    saving and the rest do not start. A second signal quits at once."""
+    if not _sweep_stopped:
+        _sweep_stopped.append(RunInterrupted("not started: the sweep was stopped by a signal", 128 + signum))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+    name = signal.Signals(signum).name
+    print(f"\n{name}: stopping the sweep: the jobs running save, the rest do not start (press Ctrl-C "
+          "again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
+
+
 def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """One job of a multirun: after a job stopped by Ctrl-C/SIGTERM, the jobs Hydra's launcher
     still starts in this process stop at once (interrupted, nothing trained) instead of running."""
@@ -325,6 +338,12 @@ def hydra_main(
                 app()
                 return
             os.environ[FULL_ERROR_VARIABLE] = "1"
+            sweep = "-m" in sys.argv[1:] or "--multirun" in sys.argv[1:]
+            previous = (
+                {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
+                if sweep
+                else {}
+            )
             try:
                 run_or_exit(app)
             except (HydraException, OmegaConfBaseException) as error:
@@ -333,6 +352,8 @@ def hydra_main(
                 exit_with_user_error(composition_message(error))
             finally:
                 os.environ.pop(FULL_ERROR_VARIABLE, None)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
         return main
 
