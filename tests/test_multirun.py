@@ -144,6 +144,7 @@ def test_sweep_folder_names_are_short():
     assert len(short_overrides(",".join(f"agent.key{i}=0.123456789" for i in range(20)))) == 64
 
 
+@pytest.mark.slow
 def test_a_sweep_job_folder_pastes_back_into_resume_and_evaluate(tmp_path):
     """Job folders hold ``=`` (and ``,`` with several swept keys), which Hydra's override grammar
     parses: ``resume=<job>`` and ``checkpoint=<job>`` work as printed, unquoted."""
