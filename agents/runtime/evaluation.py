@@ -316,8 +316,6 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
         result.step_cap = episode_step_cap(env, EPISODE_STEP_CAP)
         try:
             result.modes[mode] = run_episodes(env, agent, mode == "greedy", seeds, result.step_cap)
-        except gym.error.DependencyNotInstalled as error:
-            raise UserError(f"video=true: {error} (or {VIDEO_EXTRA})") from None
         except EnvFault as fault:
             if isinstance(fault.error, gym.error.DependencyNotInstalled):  # RecordVideo renders in step
                 raise UserError(f"video=true: {fault.error} (or {VIDEO_EXTRA})") from None

@@ -52,7 +52,6 @@ from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
-    check_first_observations,
     checked_config,
     lock_run_folder,
     nonfinite_env_data,
@@ -61,6 +60,7 @@ from agents.runtime.trainer import (
     raise_env_fault,
     resolve_run_dir,
     seed_everything,
+    start_envs,
     target_return,
 )
 from envs.make import check_env_id, make_vector_env
@@ -176,13 +176,13 @@ class BatchedSeedsTrainer:
         )  # fmt: skip
         self.acting_params = self.params.cpu().numpy()  # a view on CPU; refreshed after updates on CUDA
         columns = self.num_seeds * self.envs_per_seed
-        try:
-            self.envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs)
-            self.obs, _ = self.envs.reset(seed=cfg.seed)
-        except (Exception, SystemExit) as error:  # before training: nothing to save
-            raise UserError(f"env={cfg.env} failed to start: {describe(error)}") from None
+
+        def make_and_reset() -> tuple[Any, np.ndarray]:
+            envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs)
+            return envs, envs.reset(seed=cfg.seed)[0]
+
+        self.envs, self.obs = start_envs(cfg.env, make_and_reset)
         space = self.envs.single_observation_space
-        check_first_observations(cfg.env, self.obs, space, self.envs)
         self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
         self.rng = np.random.default_rng(cfg.seed)
         self.noise = np.zeros((0, 0))

@@ -196,17 +196,15 @@ class Trainer:
         self.agent: AgentParts = build_agent(cfg, self.info, self.device)
         self.dtype = self.agent.policy.param.dtype
         self.actor: SeedActor = Actor.for_policy(self.agent.policy, np.random.default_rng(cfg.seed))
-        try:
-            self.envs: EnvRunner = make_runner(
-                cfg.env, cfg.vector.num_envs, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers
-            )
-            self.obs = self.envs.reset(seed=cfg.seed)
-        except UserError:
-            raise
-        except (Exception, SystemExit) as error:  # before training: nothing to save
-            raise UserError(f"env={cfg.env} failed to start: {describe(error)}") from None
+
+        def make_and_reset() -> tuple[EnvRunner, np.ndarray]:
+            vector = cfg.vector
+            envs = make_runner(cfg.env, vector.num_envs, vector.mode, cfg.env_kwargs, cfg.env_wrappers)
+            return envs, envs.reset(seed=cfg.seed)
+
+        self.envs: EnvRunner
+        self.envs, self.obs = start_envs(cfg.env, make_and_reset)
         space = self.envs.single_observation_space
-        check_first_observations(cfg.env, self.obs, space, self.envs)
         self.obs_shape = space.shape
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
@@ -578,14 +576,22 @@ def observation_problem(call: str, obs: np.ndarray, space: gym.Space) -> str:
     )
 
 
-def check_first_observations(env_id: str, obs: Any, space: gym.Space, envs: Any) -> None:
-    """The first reset's observations must be a numeric array ``[num_envs, *space.shape]`` (the
-    envs are closed otherwise, and one line says what arrived).
+def start_envs(env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]) -> tuple[Any, np.ndarray]:
+    """``make_and_reset()`` -> ``(envs, first observations)``, which must be a numeric array
+    ``[num_envs, *obs_shape]``; whatever fails (the env raising, or what its reset returned) is one
+    line, and the envs are closed.
 
     :raises UserError: before training, so nothing is lost.
     """
+    try:
+        envs, obs = make_and_reset()
+    except UserError:
+        raise
+    except (Exception, SystemExit) as error:
+        raise UserError(f"env={env_id} failed to start: {describe(error)}") from None
+    space = envs.single_observation_space
     if observations_fit(obs, space.shape):
-        return
+        return envs, obs
     with suppress(Exception):
         envs.close()
     if not isinstance(obs, np.ndarray):
