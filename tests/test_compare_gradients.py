@@ -77,6 +77,9 @@ def test_trained_checkpoint(make_config):
         ("dtypes=[float16]", "dtypes=['float16'] must be a non-empty list of float32, float64"),
         ("checkpoint=/no/such/run", "no checkpoint at /no/such/run"),
         ("num_states=0", "need num_states >= 1"),
+        ("repeats=100000", "repeats=100000 must be <= 10,000"),
+        ("num_states=1000000000", "samples would need about"),  # refused before any state is collected
+        ("num_random_states=100000000000", "lower num_random_states"),
     ],
 )
 def test_bad_arguments_are_user_errors(override, message):

@@ -34,6 +34,7 @@ from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import AgentConfig, FeaturesConfig
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
+from agents.runtime.sizes import memory_limit
 from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id, make_env
 
@@ -126,6 +127,8 @@ def _validate(cfg: Any) -> None:
             f"need num_states >= 1, num_random_states >= 0 and repeats >= 1; got {cfg.num_states}, "
             f"{cfg.num_random_states}, {cfg.repeats}"
         )
+    if cfg.repeats > MAX_REPEATS:
+        raise UserError(f"repeats={cfg.repeats} must be <= {MAX_REPEATS:,} (timing takes the best; try 20)")
     if not math.isfinite(cfg.param_scale) or cfg.param_scale < 0:
         raise UserError(f"param_scale={cfg.param_scale} must be a finite number >= 0 (try 1.0)")
 
@@ -158,12 +161,37 @@ def random_observations(space: gym.Space, num: int, rng: np.random.Generator, fe
     return rng.uniform(low, high, size=(num, low.shape[0])).reshape(num, *space.shape)
 
 
+MAX_REPEATS = 10_000
+"""Most timing calls per path (the best of 20 is already stable to a few percent)."""
+LIVE_SCORE_COPIES = 6
+"""Per-sample arrays of the parameter's size alive at once in :func:`compare_scores` (both scores,
+their difference and its absolute value, autograd's intermediates)."""
+
+
+def check_compare_size(cfg: Any, inputs: PolicyInputs, policy: SoftmaxPolicy) -> None:
+    """Refuse, before any state is collected, a comparison whose per-sample scores (``[B, *param]``
+    float64 each) would not fit in :func:`~agents.runtime.sizes.memory_limit`."""
+    samples = cfg.num_states + cfg.num_random_states
+    input_values = inputs.dim * (inputs.n_actions if inputs.form == "action" else 1)
+    needed = samples * 8 * (LIVE_SCORE_COPIES * policy.param.numel() + 2 * input_values)
+    limit = memory_limit()
+    if needed > limit:
+        raise UserError(
+            f"num_states={cfg.num_states} + num_random_states={cfg.num_random_states} samples would need "
+            f"about {needed / 2**30:.3g} GiB for their per-sample scores of a {list(policy.param.shape)} "
+            f"parameter, over the {limit / 2**30:.3g} GiB limit (half this machine's memory); "
+            f"lower {'num_states' if cfg.num_states >= cfg.num_random_states else 'num_random_states'} "
+            f"(at most about {max(1, limit * samples // needed):,} samples fit)"
+        )
+
+
 @torch.no_grad()
 def compare_gradients(cfg: Any) -> CompareReport:
     """Run the comparison described in the module docstring; :class:`UserError` for bad arguments
     and for an env that raises while the states are collected."""
     _validate(cfg)
     run_cfg, inputs, policy, source = _load_agent(cfg)
+    check_compare_size(cfg, inputs, policy)
     env = make_env(run_cfg.env, run_cfg.env_kwargs, run_cfg.env_wrappers)
     try:
         batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
