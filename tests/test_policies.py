@@ -43,6 +43,22 @@ def test_linear_score_equals_autograd(generator):
     assert torch.allclose(score, reference, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("bad", [-1, 4])
+def test_score_refuses_actions_outside_the_action_set(generator, bad):
+    """``-1`` would index the one-hot from the end: the last action's score, silently."""
+    policy = linear_policy(6, 4, generator)
+    x, a = batch(generator, 8, (6,), 4)
+    a[3] = bad
+    with pytest.raises(IndexError, match=r"actions must be in 0\.\.3"):
+        policy.score(x, a)
+    assert policy.score(x[:0], a[:0]).shape == (0, 6, 4)
+    action = action_policy(5, generator)  # its actions are phi's rows: [B, A=3, d]
+    phi, a = batch(generator, 8, (3, 5), 3)
+    a[0] = bad if bad < 0 else 3
+    with pytest.raises(IndexError, match=r"actions must be in 0\.\.2"):
+        action.score(phi, a)
+
+
 def test_action_feature_score_equals_autograd(generator):
     policy = action_policy(7, generator)
     phi, a = batch(generator, 64, (5, 7), 5)

@@ -106,7 +106,14 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     # -- shared by every form ----------------------------------------------------------------
     def score(self, features: Tensor, actions: Tensor) -> Tensor:
-        """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]``."""
+        """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]``. Actions outside
+        ``0..n_actions-1`` raise ``IndexError`` (a one-hot would take ``-1`` as the last action)."""
+        n_actions = features.shape[-2] if self.input_form == "action" else self.n_actions  # phi [B, A, d]
+        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < n_actions:
+            raise IndexError(
+                f"actions must be in 0..{n_actions - 1}; got values from {int(actions.min())} "
+                f"to {int(actions.max())}"
+            )
         return self.score_with(self.param, features, actions)
 
     def logits(self, features: Tensor) -> Tensor:
