@@ -855,16 +855,21 @@ def test_async_vector_env_ctrl_c_reaches_workers_but_the_main_process_decides(tm
 
 
 @pytest.mark.slow
-def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path):
+@pytest.mark.parametrize(
+    ("sig", "group"), [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["ctrl-c", "sigterm-to-launcher"]
+)
+def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group):
     """Ctrl-C reaches the launching process and the joblib workers: the workers save and stop, the
     launching process waits for them (a KeyboardInterrupt there would end the pool mid-save), the
-    job not started is marked, and the summary is written."""
+    job not started is marked, and the summary is written. A SIGTERM to the launching process
+    alone (``kill <pid>``, ``timeout``) reaches the workers through the sweep's stop file: the
+    same outcome, where the running jobs used to train on and the queued one to start."""
     sweep_dir = tmp_path / "sweep"
     code, err = _signalled(
-        tmp_path, signal.SIGINT, "-m", "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        f"hydra.sweep.dir={sweep_dir}", "checkpoint.every_steps=2000", wait_for="checkpoint.pt",
+        tmp_path, sig, "-m", "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep_dir}", "checkpoint.every_steps=2000", wait_for="checkpoint.pt", group=group,
     )  # fmt: skip
-    assert code == 130 and "Traceback" not in err, err
+    assert code == 128 + sig and "Traceback" not in err, err
     assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 3
     for job in sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_")):
         _assert_saved_and_flushed(job)

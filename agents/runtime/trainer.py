@@ -51,6 +51,7 @@ from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
+from agents.runtime.sweep_stop import sweep_stop_file, sweep_stop_signal
 from envs.make import EnvInfo, check_env_id
 
 log = logging.getLogger(__name__)
@@ -611,27 +612,49 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
 
 class StopOnSignal:
     """Within the block, SIGINT/SIGTERM ask the trainers to stop after the current step (they then
-    save and exit 130/143); a second signal stops at once (Python's default handlers)."""
+    save and exit 130/143); a second signal stops at once (Python's default handlers). In a
+    multirun's worker, the launching process's signal, written to its stop file
+    (:mod:`agents.runtime.sweep_stop`), stops them the same way (a thread looks every 0.2 s)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    POLL_SECONDS = 0.2
 
     def __init__(self, trainers: list[Trainer]) -> None:
         self.trainers = trainers
         self.previous: dict[int, Any] = {}
+        self.leaving = threading.Event()
+        self.watcher: threading.Thread | None = None
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def _stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:
             trainer.stop_signal, trainer.step_limit = signum, 0
+        name = signal.Signals(signum).name
+        message = f"\n{name}{why}: saving a checkpoint (press Ctrl-C again to quit at once)"
+        print(message, file=sys.stderr, flush=True)
+
+    def _handle(self, signum: int, frame: Any) -> None:
         for sig in self.SIGNALS:  # a second Ctrl-C / SIGTERM is not caught
             signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
-        print(f"\n{signal.Signals(signum).name}: saving a checkpoint (press Ctrl-C again to quit at once)",
-              file=sys.stderr, flush=True)  # fmt: skip
+        self._stop(signum, "")
+
+    def _watch(self, path: Path) -> None:
+        while not self.leaving.wait(self.POLL_SECONDS):
+            signum = sweep_stop_signal(path)
+            if signum is not None:
+                if all(trainer.stop_signal is None for trainer in self.trainers):  # else: heard already
+                    self._stop(signum, " to the sweep")
+                return
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
             self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        path = sweep_stop_file()
+        if path is not None:
+            self.watcher = threading.Thread(target=self._watch, args=(path,), daemon=True)
+            self.watcher.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.leaving.set()
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)

@@ -26,6 +26,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -40,6 +41,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
+from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
 from agents.tools.presets import with_env_preset
 from agents.tools.usage import CONFIG_DIR
 
@@ -254,6 +256,7 @@ def _stop_sweep(signum: int, frame: object) -> None:
     saving and the rest do not start. A second signal quits at once."""
     if not _sweep_stopped:
         _sweep_stopped.append(RunInterrupted("not started: the sweep was stopped by a signal", 128 + signum))
+        request_sweep_stop(signum)  # for a launcher's workers, which may not have got the signal
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
     name = signal.Signals(signum).name
@@ -264,8 +267,10 @@ def _stop_sweep(signum: int, frame: object) -> None:
 def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """One job of a multirun: after a job stopped by Ctrl-C/SIGTERM, the jobs Hydra's launcher
     still starts in this process stop at once (interrupted, nothing trained) instead of running."""
-    if _sweep_stopped:
-        raise RunInterrupted("not started: the sweep was stopped by a signal", _sweep_stopped[0].exit_code)
+    signum = sweep_stop_signal()  # the launching process's signal, in a launcher's worker
+    if _sweep_stopped or signum is not None:
+        code = _sweep_stopped[0].exit_code if _sweep_stopped else 128 + signum  # type: ignore[operator]
+        raise RunInterrupted("not started: the sweep was stopped by a signal", code)
     try:
         return task(cfg)
     except RunInterrupted as error:
@@ -339,11 +344,11 @@ def hydra_main(
                 return
             os.environ[FULL_ERROR_VARIABLE] = "1"
             sweep = "-m" in sys.argv[1:] or "--multirun" in sys.argv[1:]
-            previous = (
-                {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
-                if sweep
-                else {}
-            )
+            stop_folder = tempfile.TemporaryDirectory(prefix="softmax-reinforce-sweep-") if sweep else None
+            previous = {}
+            if stop_folder is not None:
+                os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
+                previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 run_or_exit(app)
             except (HydraException, OmegaConfBaseException) as error:
@@ -354,6 +359,9 @@ def hydra_main(
                 os.environ.pop(FULL_ERROR_VARIABLE, None)
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+                if stop_folder is not None:
+                    os.environ.pop(SWEEP_STOP_VARIABLE, None)
+                    stop_folder.cleanup()
 
         return main
 
