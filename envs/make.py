@@ -88,20 +88,21 @@ TRUSTED_PACKAGES = ("gymnasium", "envs")
 Gymnasium's and this project's."""
 
 
-def _trusted_module(module: str) -> bool:
-    """Gymnasium's, this project's, or already imported (its code has run anyway)."""
-    return module.split(".")[0] in TRUSTED_PACKAGES or module in sys.modules
+def _trusted_module(module: str, imported: bool = True) -> bool:
+    """Gymnasium's, this project's, or (``imported``) already imported: its code has run anyway."""
+    return module.split(".")[0] in TRUSTED_PACKAGES or (imported and module in sys.modules)
 
 
-def code_to_trust(env_id: str, wrappers: Wrappers) -> list[str]:
+def code_to_trust(env_id: str, wrappers: Wrappers, imported: bool = True) -> list[str]:
     """What a stored config names that would run code from outside Gymnasium, this project and
-    the modules already imported, as ``key=value`` items: the module of ``env=module:EnvId-v0``
-    (importing it runs it) and each ``env_wrappers`` target that is not a ``gymnasium.Wrapper``
-    class of such a module (a ``_target_`` may name any callable, e.g. one that starts a shell).
-    Nothing outside those modules is imported to find out."""
+    (``imported``; False: as a fresh process sees it) the modules already imported, as
+    ``key=value`` items: the module of ``env=module:EnvId-v0`` (importing it runs it) and each
+    ``env_wrappers`` target that is not a ``gymnasium.Wrapper`` class of such a module (a
+    ``_target_`` may name any callable, e.g. one that starts a shell). Nothing outside those
+    modules is imported to find out."""
     named = []
     module = env_id.rpartition(":")[0]
-    if module and not _trusted_module(module):
+    if module and not _trusted_module(module, imported):
         named.append(f"env={env_id}")
     for index, entry in enumerate(wrappers):
         target = entry.get("_target_") if isinstance(entry, Mapping) else None
@@ -109,7 +110,7 @@ def code_to_trust(env_id: str, wrappers: Wrappers) -> list[str]:
             continue  # not code: wrapper_functions says what is wrong with it
         where, _, name = target.rpartition(".")
         wrapper = None
-        if _trusted_module(where):
+        if _trusted_module(where, imported):
             with contextlib.suppress(ImportError):
                 wrapper = getattr(importlib.import_module(where), name, None)
         if not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):
@@ -189,7 +190,7 @@ def check_env_id(
             raise UserError(f"env_wrappers[{index}] does not fit env={env_id}: {error}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     action_features = getattr(probe.unwrapped, "action_features", None)
-    probe.close()
+    close_quietly(probe)
     if not isinstance(action_space, gym.spaces.Discrete):
         kind = "continuous " if isinstance(action_space, gym.spaces.Box) else ""
         raise UserError(
@@ -223,6 +224,14 @@ def check_env_id(
     spec = gym.spec(name)
     n_actions, start = int(action_space.n), int(action_space.start)
     return EnvInfo(env_id, observation_space, n_actions, spec.reward_threshold, action_features, start)
+
+
+def close_quietly(env: Any) -> None:
+    """Close an env or vector env, dropping what a user's ``close()`` raises: it runs after the
+    work is saved, or while a fault is reported, and must neither hide that nor leave a run
+    folder locked (Gymnasium's own envs never raise there)."""
+    with contextlib.suppress(Exception):
+        env.close()
 
 
 def signal_safe_worker(*args: Any) -> None:

@@ -46,7 +46,8 @@ class FaultyEnv(SpaceEnv):
     calls = 0
 
     def __init__(self, fault: str, at: int = 150) -> None:
-        super().__init__(gym.spaces.Box(-1.0, 1.0, (4,), np.float32))
+        discrete = fault in ("outside", "negative")  # a Discrete(4) state out of range: 9, -1
+        super().__init__(gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-1.0, 1.0, (4,), np.float32))
         self.fault, self.at = fault, at
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
@@ -54,6 +55,11 @@ class FaultyEnv(SpaceEnv):
             raise RuntimeError("the simulator did not start")
         obs, info = super().reset(seed=seed, options=options)
         return (obs[:3] if self.fault == "resetshape" else obs), info
+
+    def close(self) -> None:
+        if self.fault == "close":
+            raise RuntimeError("the simulator did not shut down")
+        super().close()
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         FaultyEnv.calls += 1
@@ -73,6 +79,8 @@ class FaultyEnv(SpaceEnv):
                 obs = obs[:3]
             if self.fault == "dtype":
                 obs = np.array(["a", "b", "c", "d"], dtype=object)
+            if self.fault in ("outside", "negative"):
+                obs = 9 if self.fault == "outside" else -1
         return obs, reward, terminated, truncated, info
 
 
@@ -95,7 +103,8 @@ for _name, (_obs, _act) in SPACES.items():
         gym.register(
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
-for _fault in ("raise", "exit", "shape", "dtype", "reset", "resetshape", "nanobs", "nanreward", "endless"):
+_STEP_FAULTS = ("raise", "exit", "shape", "dtype", "outside", "negative")
+for _fault in (*_STEP_FAULTS, "reset", "resetshape", "nanobs", "nanreward", "endless", "close"):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

@@ -47,6 +47,19 @@ def test_discrete_observations_and_a_checkpoint_file(tmp_path):
     assert agent.predict(np.arange(16)).shape == (16,)
     with pytest.raises(agents.UserError, match=r"predict expects one observation of shape \(\)"):
         agent.predict(np.zeros((2, 2), dtype=np.int64))
+    for state in (-1, 16):  # -1 was state 15's one-hot, 16 an IndexError
+        with pytest.raises(agents.UserError, match=rf"predict got observation {state}, outside .* 0\.\.15"):
+            agent.predict(state)
+    with pytest.raises(agents.UserError, match="predict got float64 observations; the observation_space"):
+        agent.predict(3.7)  # was floored to 3
+
+
+def test_predict_takes_tensors_and_refuses_nan(tmp_path):
+    agent = agents.load(agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}").run_dir)
+    obs = torch.zeros(4, requires_grad=True)  # was torch's "Can't call numpy() on a Tensor that requires..."
+    assert agent.predict(obs) == agent.predict(np.zeros(4, dtype=np.float32))
+    with pytest.raises(agents.UserError, match="predict got nan/inf observations"):
+        agent.predict(np.full(4, np.nan))  # was action 0
 
 
 def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):

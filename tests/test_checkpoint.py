@@ -14,6 +14,7 @@ import agents
 from agents.errors import UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
+from agents.runtime.trainer import resume_trust
 from envs.make import code_to_trust
 
 STATE = {"policy": {"weight": torch.arange(6.0).reshape(3, 2)}, "counters": {"env_steps": 7}}
@@ -165,6 +166,41 @@ def test_code_a_checkpoint_names_runs_only_when_trusted(trained_run, tmp_path, m
     while not marker.exists() and time.monotonic() < deadline:  # the shell runs beside us
         time.sleep(0.05)
     assert marker.exists()
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(lambda folder: agents.load(folder), id="load"),
+        pytest.param(
+            lambda folder: evaluate(EvaluateConfig(checkpoint=str(folder), episodes=1)), id="evaluate"
+        ),
+    ],
+)
+def test_a_checkpoint_whose_agent_would_not_fit_is_refused_before_building_it(trained_run, tmp_path, load):
+    """An edited config (1000 RBF centres per dimension: 1000^4 on CartPole) was built as given:
+    out of memory; training refuses the same config in one line, and so does loading now."""
+    features = {**load_checkpoint(trained_run)["config"]["features"], "name": "rbf", "num_centers": 1000}
+    with pytest.raises(
+        UserError, match=r"the agent of checkpoint .* would need about .* lower features.num_centers"
+    ):
+        load(crafted_copy(trained_run, tmp_path / "huge", features=features))
+
+
+def test_the_printed_resume_command_trusts_the_users_own_env(tmp_path, monkeypatch):
+    """Stopped by a signal, a run of the user's own env printed ``resume=<run>``, which then
+    asked for trust_code=true: the command now carries it (not for Gymnasium's envs)."""
+    (tmp_path / "own_env_module.py").write_text(
+        "import gymnasium as gym\n"
+        "gym.register('Own-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    own = agents.TrainConfig(env="own_env_module:Own-v0")
+    assert code_to_trust(own.env, []) == ["env=own_env_module:Own-v0"]  # not imported yet
+    __import__("own_env_module")
+    assert code_to_trust(own.env, []) == []  # this process ran it already; a fresh one has not
+    assert resume_trust(own) == " trust_code=true"
+    assert resume_trust(agents.TrainConfig(env="CartPole-v1")) == ""
 
 
 def test_gymnasium_wrappers_and_imported_modules_need_no_trust():

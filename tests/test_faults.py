@@ -384,6 +384,8 @@ ENV_FAULTS = [
     ("Exit", "SystemExit: 3"),
     ("Shape", "shape"),
     ("Dtype", "failed at"),
+    ("Outside", "observation 9, outside the observation_space Discrete(4) (states 0..3)"),  # was: IndexError
+    ("Negative", "observation -1, outside the observation_space Discrete(4)"),  # was: taken as state 3
 ]
 MODES = {
     "single": [],
@@ -419,6 +421,19 @@ def test_env_fault_mid_run_saves_and_names_the_step(tmp_path, monkeypatch, capsy
     if fault == "Raise" and mode != "seeds":  # (an exact-seeds run logs into the failing seed's folder)
         log = run_dir / "train.log"
         assert "Traceback" in log.read_text() and "physics exploded" in log.read_text()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_an_env_whose_close_raises_still_trains(tmp_path, monkeypatch, capsys, mode):
+    """A user's close() that raises (before training, on the env made to read its spaces, and
+    after the final save) was a traceback, and at the end left the run folder locked."""
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        *TINY, "env=fault_envs:fault/Close-v0", *MODES[mode], f"run_dir={run_dir}", capsys=capsys
+    )
+    assert code == 0 and "Traceback" not in err, err
+    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+        assert load_checkpoint(folder)["counters"]["env_steps"] > 0
 
 
 @pytest.mark.parametrize("mode", list(MODES))

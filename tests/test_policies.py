@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, MLPSoftmaxPolicy
 from agents.features.inputs import state_action_features
 from agents.runtime.acting import Actor, fill_gumbel
 
@@ -52,6 +52,11 @@ def test_score_refuses_actions_outside_the_action_set(generator, bad):
     with pytest.raises(IndexError, match=r"actions must be in 0\.\.3"):
         policy.score(x, a)
     assert policy.score(x[:0], a[:0]).shape == (0, 6, 4)
+    with pytest.raises(IndexError, match=r"actions must be in 0\.\.3"):
+        policy.policy_gradient(x, a, torch.ones(8, dtype=F64))
+    mlp = MLPSoftmaxPolicy(6, 4, (5,), "tanh", F64, generator)  # its score backpropagates -pi for a = -1
+    with pytest.raises(IndexError, match=r"actions must be in 0\.\.3"):
+        mlp.score(x, a)
     action = action_policy(5, generator)  # its actions are phi's rows: [B, A=3, d]
     phi, a = batch(generator, 8, (3, 5), 3)
     a[0] = bad if bad < 0 else 3

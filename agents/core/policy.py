@@ -108,13 +108,18 @@ class SoftmaxPolicy(nn.Module, ABC):
     def score(self, features: Tensor, actions: Tensor) -> Tensor:
         """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]``. Actions outside
         ``0..n_actions-1`` raise ``IndexError`` (a one-hot would take ``-1`` as the last action)."""
+        self._check_actions(features, actions)
+        return self.score_with(self.param, features, actions)
+
+    def _check_actions(self, features: Tensor, actions: Tensor) -> None:
+        """``IndexError`` unless every action is in ``0..n_actions-1`` (the public entry points check;
+        the ``*_with`` functions, which ``torch.func`` maps, cannot)."""
         n_actions = features.shape[-2] if self.input_form == "action" else self.n_actions  # phi [B, A, d]
         if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < n_actions:
             raise IndexError(
                 f"actions must be in 0..{n_actions - 1}; got values from {int(actions.min())} "
                 f"to {int(actions.max())}"
             )
-        return self.score_with(self.param, features, actions)
 
     def logits(self, features: Tensor) -> Tensor:
         """Action preferences ``h(s, .)``; shape ``[B, n_actions]``."""
@@ -182,6 +187,7 @@ class SoftmaxPolicy(nn.Module, ABC):
 
         :param features: ``[T, ...]`` policy inputs; ``actions``: ``[T]``; ``coefficients``: ``[T]``.
         """
+        self._check_actions(features, actions)
         return self.policy_gradient_with(self.param, features, actions, coefficients)
 
     def policy_gradient_and_log_probs(

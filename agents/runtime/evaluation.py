@@ -19,7 +19,6 @@ import csv
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +36,7 @@ from agents.runtime.acting import Actor
 from agents.runtime.config import EPISODE_STEP_CAP, TrainConfig
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import EnvFault, play_episode
-from envs.make import make_env
+from envs.make import close_quietly, make_env
 
 MODES = ("greedy", "sampled")
 VIDEO_EXTRA = "pip install -e '.[video]'"
@@ -245,7 +244,7 @@ class TrainingEvaluation:
         self.count, self.next_step = int(state["count"]), int(state["next_step"])
 
     def close(self) -> None:
-        self.env.close()
+        close_quietly(self.env)
 
 
 def require_video_dependencies() -> None:
@@ -324,8 +323,7 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
                 f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"
             ) from None
         finally:
-            with suppress(Exception):  # a broken env may not close cleanly
-                env.close()
+            close_quietly(env)  # a broken env may not close cleanly
     result.csv_path = Path(cfg.csv or run_dir / f"evaluation_{datetime.now():%Y-%m-%d_%H-%M-%S-%f}.csv")
     if video_dir is not None:
         result.videos = sorted(video_dir.glob("*/*.mp4"))

@@ -55,15 +55,14 @@ from agents.runtime.trainer import (
     checked_config,
     lock_run_folder,
     nonfinite_env_data,
-    observation_problem,
-    observations_fit,
     raise_env_fault,
     resolve_run_dir,
     seed_everything,
     start_envs,
     target_return,
 )
-from envs.make import check_env_id, make_vector_env
+from envs.make import check_env_id, close_quietly, make_vector_env
+from envs.observations import ObservationCheck
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
 """``agent.optimizer`` -> the row-wise twin of the torch optimizer the exact mode uses."""
@@ -182,6 +181,7 @@ class BatchedSeedsTrainer:
             return envs, envs.reset(seed=cfg.seed)[0]
 
         self.envs, self.obs = start_envs(cfg.env, make_and_reset)
+        self.observation_check = ObservationCheck(self.envs.single_observation_space)
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
         self.rng = np.random.default_rng(cfg.seed)
@@ -230,7 +230,7 @@ class BatchedSeedsTrainer:
                 self.run_dir, [self.run_dir / f"seed{seed}" / CHECKPOINT_NAME for seed in self.seeds]
             )
         except UserError:
-            self.envs.close()
+            close_quietly(self.envs)
             raise
         base = OmegaConf.to_container(self.config, resolve=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
@@ -280,8 +280,8 @@ class BatchedSeedsTrainer:
             next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
             self._fail_in_env(describe(error), error)
-        if not observations_fit(next_obs, self.buffer.obs.shape[2:]):
-            self._fail_in_env(observation_problem("step", next_obs, self.envs.single_observation_space))
+        if not self.observation_check.fits(next_obs):
+            self._fail_in_env(self.observation_check.problem("step returned", next_obs))
         active = self.live_columns & ~self.autoreset  # not an autoreset step, seed not stopped
         self.autoreset = terminated | truncated
         self.buffer.store(self.obs, actions, rewards, active)  # its float64 rows take them as they are
@@ -455,7 +455,7 @@ class BatchedSeedsTrainer:
                 self.recent.in_order(index),
             ))  # fmt: skip
         self._flush()
-        self.envs.close()
+        close_quietly(self.envs)
         self.lock.release()
         if interrupted and self.stop_signal is not None:
             raise RunInterrupted(

@@ -30,7 +30,9 @@ from agents.runtime.checkpoint import (
     resolve_checkpoint,
 )
 from agents.runtime.config import TrainConfig, validate
+from agents.runtime.sizes import check_agent_size
 from envs.make import EnvInfo, Wrappers, check_env_id, code_to_trust
+from envs.observations import ObservationCheck
 
 CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
 """``which=`` -> the file in a run folder."""
@@ -128,6 +130,7 @@ def agent_from_checkpoint(
     if not trust_code:
         refuse_untrusted_code(config.env, config.env_wrappers, path)
     info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
+    check_agent_size(config, info, f"the agent of checkpoint {path}")
     parts = build_agent(config, info, device)
     load_matching(parts.policy, state["policy"], "policy", path, config)
     load_matching(parts.inputs.feature_map, state["features"], "features", path, config)
@@ -166,6 +169,8 @@ class TrainedAgent:
     def action_index(self, obs: np.ndarray | int, deterministic: bool = True) -> int | np.ndarray:
         """:meth:`predict` as the policy's index ``0 .. n-1`` (for an env wrapped in
         :class:`~envs.make.ZeroBasedActions`, as evaluation's is)."""
+        if isinstance(obs, torch.Tensor):
+            obs = obs.detach().cpu().numpy()
         obs = np.asarray(obs)
         shape = self.observation_space.shape or ()
         single = obs.shape == shape
@@ -174,6 +179,13 @@ class TrainedAgent:
             raise UserError(
                 f"predict expects one observation of shape {shape} or a batch [B, *{shape}] "
                 f"for {self.config.env}, got shape {obs.shape}"
+            )
+        check = ObservationCheck(self.observation_space)
+        if not check.fits(batch):
+            raise UserError(f"{check.problem('predict got', batch)} (env={self.config.env})")
+        if batch.dtype.kind == "f" and not np.isfinite(batch).all():
+            raise UserError(
+                f"predict got nan/inf observations (env={self.config.env}); no action is defined for them"
             )
         act = self.actor.greedy if deterministic else self.actor
         actions = act(self.inputs(batch))

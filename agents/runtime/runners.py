@@ -34,7 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.runtime.buffer import EpisodeBuffer
-from envs.make import Wrappers, make_env, make_vector_env
+from envs.make import Wrappers, close_quietly, make_env, make_vector_env
 
 NOTHING_ENDED = np.zeros(0, dtype=np.int64)
 ONE_ENDED = np.zeros(1, dtype=np.int64)
@@ -136,7 +136,7 @@ class SingleEnvRunner(EnvRunner):
         return (ended, self.last_obs) if self.cut else (NOTHING_ENDED, self.last_obs[:0])
 
     def close(self) -> None:
-        self.env.close()
+        close_quietly(self.env)
 
 
 class VectorEnvRunner(EnvRunner):
@@ -180,7 +180,7 @@ class VectorEnvRunner(EnvRunner):
         return cut, self.last_obs[cut]
 
     def close(self) -> None:
-        self.envs.close()
+        close_quietly(self.envs)
 
 
 def make_runner(

@@ -102,18 +102,33 @@ def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
     return {part: (8 * seeds * count, key) for part, (count, key) in values.items()}
 
 
+AGENT_PARTS = ("the feature map", "the policy parameters and Adam's moments")
+"""The parts of :func:`memory_parts` that loading a checkpoint builds (no buffer, no batch)."""
+
+
 def check_sizes(cfg: Any, info: EnvInfo) -> None:
     """:func:`check_counts`, then refuse a run whose :func:`memory_parts` exceed
     :func:`memory_limit`, naming the largest part and what to lower."""
     check_counts(cfg)
+    _refuse_over_limit(memory_parts(cfg, info), cfg.num_seeds, "this run")
+
+
+def check_agent_size(cfg: Any, info: EnvInfo, what: str) -> None:
+    """Refuse to build the agent of a checkpoint (``what`` names it) whose feature map and
+    parameters alone exceed :func:`memory_limit`: its config may have been edited."""
     parts = memory_parts(cfg, info)
+    _refuse_over_limit({part: parts[part] for part in AGENT_PARTS}, cfg.num_seeds, what)
+
+
+def _refuse_over_limit(parts: dict[str, tuple[int, str]], num_seeds: int, what: str) -> None:
+    """:class:`UserError` naming the largest part and its key when ``parts`` exceed the limit."""
     total, limit = sum(size for size, _ in parts.values()), memory_limit()
     if total > limit:
         part, (size, key) = max(parts.items(), key=lambda item: item[1][0])
-        seeds = f" for {cfg.num_seeds} seeds" if cfg.num_seeds > 1 else ""
-        fewer = " or num_seeds" if cfg.num_seeds > 1 else ""
+        seeds = f" for {num_seeds} seeds" if num_seeds > 1 else ""
+        fewer = " or num_seeds" if num_seeds > 1 else ""
         raise UserError(
-            f"this run would need about {total / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit "
+            f"{what} would need about {total / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit "
             f"(half this machine's memory); {part} alone takes {size / 2**30:.3g} GiB{seeds}: "
             f"lower {key}{fewer}"
         )

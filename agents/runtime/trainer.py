@@ -24,7 +24,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-import gymnasium as gym
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -52,7 +51,8 @@ from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import sweep_stop_file, sweep_stop_signal
-from envs.make import EnvInfo, check_env_id
+from envs.make import EnvInfo, check_env_id, code_to_trust
+from envs.observations import ObservationCheck
 
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
@@ -99,6 +99,12 @@ def preflight(cfg: DictConfig) -> tuple[DictConfig, TrainConfig, EnvInfo]:
     info = check_env_id(plain.env, plain.env_kwargs, plain.env_wrappers)
     check_sizes(plain, info)
     return config, plain, info
+
+
+def resume_trust(cfg: TrainConfig) -> str:
+    """`` trust_code=true`` when resuming ``cfg``'s run from its checkpoint will need it (its env's
+    module or a wrapper is the user's own code), else ``""``: for the printed resume commands."""
+    return " trust_code=true" if code_to_trust(cfg.env, cfg.env_wrappers, imported=False) else ""
 
 
 def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
@@ -206,7 +212,7 @@ class Trainer:
         self.envs: EnvRunner
         self.envs, self.obs = start_envs(cfg.env, make_and_reset)
         space = self.envs.single_observation_space
-        self.obs_shape = space.shape
+        self.observation_check = ObservationCheck(space)
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
         if cfg.eval.every_steps:
@@ -271,8 +277,8 @@ class Trainer:
             next_obs, rewards, active, ended = self.envs.step(actions)
         except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
             self.fail_in_env(describe(error), error)
-        if not observations_fit(next_obs, self.obs_shape):
-            self.fail_in_env(observation_problem("step", next_obs, self.envs.single_observation_space))
+        if not self.observation_check.fits(next_obs):
+            self.fail_in_env(self.observation_check.problem("step returned", next_obs))
         self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
             self._log_episodes(self.buffer.finish(ended))
@@ -334,7 +340,7 @@ class Trainer:
         """Where a run stopped by a signal was saved and how to resume it (one line)."""
         return (
             f"stopped at env step {self.env_steps}; saved {self.run_dir / CHECKPOINT_NAME}; "
-            f"resume with: python scripts/train.py resume={self.run_dir}"
+            f"resume with: python scripts/train.py resume={self.run_dir}{resume_trust(self.cfg)}"
         )
 
     def _evaluate(self) -> None:
@@ -564,19 +570,6 @@ def nonfinite_env_data(obs: np.ndarray, rewards: np.ndarray) -> str | None:
     return f"nan/inf {' and '.join(bad)}" if bad else None
 
 
-def observations_fit(obs: Any, shape: tuple[int, ...]) -> bool:
-    """Whether a batch of observations is a numeric array ``[n, *shape]`` (checked every step)."""
-    return isinstance(obs, np.ndarray) and obs.shape[1:] == shape and obs.dtype.kind in "biuf"
-
-
-def observation_problem(call: str, obs: np.ndarray, space: gym.Space) -> str:
-    """What is wrong with a batch of observations ``obs`` that ``call`` (step, reset) returned."""
-    return (
-        f"{call} returned an observation of shape {obs.shape[1:]} and dtype {obs.dtype}; "
-        f"its observation_space says shape {space.shape}, dtype {space.dtype}"
-    )
-
-
 def start_envs(env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]) -> tuple[Any, np.ndarray]:
     """``make_and_reset()`` -> ``(envs, first observations)``, which must be a numeric array
     ``[num_envs, *obs_shape]``; whatever fails (the env raising, or what its reset returned) is one
@@ -590,14 +583,12 @@ def start_envs(env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]) -> tu
         raise
     except (Exception, SystemExit) as error:
         raise UserError(f"env={env_id} failed to start: {describe(error)}") from None
-    space = envs.single_observation_space
-    if observations_fit(obs, space.shape):
+    check = ObservationCheck(envs.single_observation_space)
+    if check.fits(obs):
         return envs, obs
     with suppress(Exception):
         envs.close()
-    if not isinstance(obs, np.ndarray):
-        raise UserError(f"env={env_id} failed to start: reset returned a {type(obs).__name__}, not an array")
-    raise UserError(f"env={env_id} failed to start: {observation_problem('reset', obs, space)}")
+    raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
 
 
 def raise_if_stopped(trainers: list[Trainer]) -> None:

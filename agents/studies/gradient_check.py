@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,7 @@ from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.runtime.sizes import memory_limit
 from agents.studies.timing import best_of_seconds
-from envs.make import check_env_id, make_env
+from envs.make import check_env_id, close_quietly, make_env
 
 
 @dataclass
@@ -196,8 +195,7 @@ def compare_gradients(cfg: Any) -> CompareReport:
     try:
         batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
     except EnvFault as fault:
-        with suppress(Exception):  # a broken env may not close cleanly
-            env.close()
+        close_quietly(env)  # a broken env may not close cleanly
         raise UserError(
             f"env={run_cfg.env} failed while num_states={cfg.num_states} states were collected: {fault}; "
             "fix the env (or compare on another one)"
@@ -205,7 +203,7 @@ def compare_gradients(cfg: Any) -> CompareReport:
     rng = np.random.default_rng(cfg.seed)
     random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)
     num_actions = int(env.action_space.n)
-    env.close()
+    close_quietly(env)
     features = (
         torch.cat([batch.inputs, torch.from_numpy(inputs(random_obs))])
         if cfg.num_random_states
