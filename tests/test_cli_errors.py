@@ -78,7 +78,8 @@ RANGE_ERRORS = [
     ("checkpoint.every_steps=-1", "checkpoint.every_steps=-1 must be >= 0"),
     ("diagnostics.check_gradients_every=-1", "diagnostics.check_gradients_every=-1 must be >= 0"),
     ("diagnostics.tolerance=-1", "diagnostics.tolerance=-1.0 must be >= 0"),
-    ("device=tpu", "device='tpu' is not one of cpu, cuda"),
+    ("device=tpu", "device='tpu' is not one of cpu, cuda, cuda:<index>"),
+    ("device=cuda:x", "device='cuda:x' is not one of cpu, cuda, cuda:<index>"),
     ("seed=-1", "seed=-1 must be in [0, 2**32)"),
 ]
 

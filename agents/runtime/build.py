@@ -26,10 +26,15 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD, "a
 
 
 def resolve_device(name: str) -> torch.device:
-    """``cpu`` or ``cuda``; a missing GPU is a one-line :class:`UserError`."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device=cuda but torch sees no CUDA GPU on this machine (use device=cpu)")
-    return torch.device(name)
+    """``cpu``, ``cuda`` or ``cuda:<index>``; a missing GPU is a one-line :class:`UserError`."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise UserError(f"device={name} but torch sees no CUDA GPU on this machine (use device=cpu)")
+        if (device.index or 0) >= count:
+            raise UserError(f"device={name} but torch sees {count} CUDA GPU(s): cuda:0..cuda:{count - 1}")
+    return device
 
 
 @dataclass

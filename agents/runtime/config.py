@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -222,7 +223,7 @@ class TrainConfig:
     vector steps (1 = each as soon as it is ready, as the exact mode does; more = fewer, larger
     update calls, while a ready seed acts up to that many steps longer with its old parameters)."""
     device: str = "cpu"
-    """``cpu`` or ``cuda`` for the policy update."""
+    """``cpu``, ``cuda`` or ``cuda:<index>`` (as torch names a GPU) for the policy update."""
     trust_code: bool = False
     """``resume=``: let the checkpoint import its env's module and call its wrappers when they are
     neither Gymnasium's nor this project's (a crafted file could name any code)."""
@@ -331,7 +332,10 @@ def validate(cfg: Any) -> None:
     check_choice("features.name", features.name, FEATURE_MAPS)
     check_choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
     check_choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
-    check_choice("device", cfg.device, DEVICES)
+    _require(
+        cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", str(cfg.device)) is not None,
+        f"device={cfg.device!r} is not one of cpu, cuda, cuda:<index>",
+    )
     check_choice("seed_mode", cfg.seed_mode, SEED_MODES)
     _require(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
     _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
