@@ -44,6 +44,10 @@ def test_discrete_observations_and_a_checkpoint_file(tmp_path):
     result = agents.train("FrozenLake-v1", *QUIET, f"run_dir={tmp_path}", "+env_kwargs.is_slippery=false")
     agent = agents.load(result.run_dir / CHECKPOINT_NAME)
     assert type(agent.predict(3)) is int
+    with pytest.raises(
+        agents.UserError, match=r"which='best' picks a file in a run folder, but .* is a file"
+    ):
+        agents.load(result.run_dir / CHECKPOINT_NAME, which="best")  # was: loaded the latest, silently
     assert agent.predict(np.arange(16)).shape == (16,)
     with pytest.raises(agents.UserError, match=r"predict expects one observation of shape \(\)"):
         agent.predict(np.zeros((2, 2), dtype=np.int64))

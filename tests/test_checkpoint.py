@@ -66,6 +66,11 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
         pytest.param(
             lambda data: data[:-200] + bytes(200), "the file is truncated or corrupt", id="zeroed-tail"
         ),
+        pytest.param(  # was: "pop from empty list"; a text file: "101"
+            lambda data: b"env: CartPole-v1\nseed: 0\n",
+            "it is not a checkpoint (torch.save writes a zip",
+            id="yaml",
+        ),
     ],
 )
 def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, reason):

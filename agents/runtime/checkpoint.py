@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # any unpickling failure means an unusable file
-        raise UserError(f"cannot load checkpoint {path}: {_reason(error)}") from None
+        raise UserError(f"cannot load checkpoint {path}: {_reason(error, path)}") from None
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: Exception, path: Path) -> str:
     """The informative line of torch's multi-line message (``WeightsUnpickler error: ...``),
     without terminal colour codes, for a one-line error."""
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
@@ -127,4 +128,6 @@ def _reason(error: Exception) -> str:
     if damaged or "PytorchStreamReader" in str(error):
         first = (lines[0] if lines else type(error).__name__).split(". ")[0]
         return f"the file is truncated or corrupt ({first})"[:200]
+    if not zipfile.is_zipfile(path):  # e.g. a config.yaml or a log given for the checkpoint
+        return "it is not a checkpoint (torch.save writes a zip archive; this file is not one)"
     return (lines[0] if lines else type(error).__name__)[:200]

@@ -205,6 +205,11 @@ def load_agent(
     """
     if which not in CHECKPOINT_FILES:
         raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
+    if which != "latest" and Path(checkpoint).is_file():  # which picks a file of a run folder
+        raise UserError(
+            f"which={which!r} picks a file in a run folder, but {checkpoint} is a file: give the run "
+            f"folder, or the file {CHECKPOINT_FILES[which]} itself"
+        )
     path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
     config, info, parts = agent_from_checkpoint(load_checkpoint(path), path, trust_code=trust_code)
     actor = Actor.for_policy(parts.policy, np.random.default_rng(seed))
