@@ -80,11 +80,13 @@ def test_trained_checkpoint(make_config):
         ("repeats=100000", "repeats=100000 must be <= 10,000"),
         ("num_states=1000000000", "samples would need about"),  # refused before any state is collected
         ("num_random_states=100000000000", "lower num_random_states"),
+        ("features=rbf features.num_centers=1000", "lower features.num_centers"),  # was killed for memory
+        ("seed=-1", "seed=-1 must be in [0, 2**32)"),  # was a ValueError traceback
     ],
 )
 def test_bad_arguments_are_user_errors(override, message):
     with pytest.raises(UserError, match=re.escape(message)):
-        compare_gradients(compare_config(override))
+        compare_gradients(compare_config(*override.split()))
 
 
 def run_script(*overrides: str) -> subprocess.CompletedProcess[str]:

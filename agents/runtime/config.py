@@ -272,6 +272,11 @@ def _require(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
+def check_seed(seed: int) -> None:
+    """``seed`` is one numpy takes; else a one-line :class:`UserError`."""
+    _require(0 <= seed < 2**32, f"seed={seed} must be in [0, 2**32) (numpy's seed range)")
+
+
 def check_choice(name: str, value: str, options: tuple[str, ...]) -> None:
     """``value`` is one of ``options``; else a one-line :class:`UserError` naming the key."""
     _require(value in options, f"{name}={value!r} is not one of {', '.join(options)}")
@@ -337,7 +342,7 @@ def validate(cfg: Any) -> None:
         f"device={cfg.device!r} is not one of cpu, cuda, cuda:<index>",
     )
     check_choice("seed_mode", cfg.seed_mode, SEED_MODES)
-    _require(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
+    check_seed(cfg.seed)
     _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
     _positive("agent.baseline_lr", agent.baseline_lr)
     _require(0.0 <= agent.gamma <= 1.0, f"agent.gamma={agent.gamma} must be in [0, 1] (try 0.99)")

@@ -33,7 +33,7 @@ from agents.core.policies import SoftmaxPolicy
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from agents.runtime.config import EPISODE_STEP_CAP, TrainConfig
+from agents.runtime.config import EPISODE_STEP_CAP, TrainConfig, check_seed
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import EnvFault, play_episode
 from envs.make import close_quietly, make_env
@@ -279,8 +279,7 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
     """Ranges an evaluation needs; one-line :class:`UserError` naming the key."""
     if cfg.episodes < 1:
         raise UserError(f"episodes={cfg.episodes} must be >= 1")
-    if not 0 <= cfg.seed < 2**32:
-        raise UserError(f"seed={cfg.seed} must be in [0, 2**32) (numpy's seed range)")
+    check_seed(cfg.seed)
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")
 

@@ -130,7 +130,7 @@ def agent_from_checkpoint(
     if not trust_code:
         refuse_untrusted_code(config.env, config.env_wrappers, path)
     info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
-    check_agent_size(config, info, f"the agent of checkpoint {path}")
+    check_agent_size(config.features, config.agent, info, f"the agent of checkpoint {path}")
     parts = build_agent(config, info, device)
     load_matching(parts.policy, state["policy"], "policy", path, config)
     load_matching(parts.inputs.feature_map, state["features"], "features", path, config)

@@ -78,32 +78,48 @@ def _episode_steps(env_id: str) -> int:
         return ASSUMED_EPISODE_STEPS
 
 
+def agent_parts(features: Any, agent: Any, info: EnvInfo, envs: int = 1) -> dict[str, tuple[int, str]]:
+    """Bytes the agent alone holds (its feature map acting on ``envs`` observations at once, its
+    parameters with their gradient and Adam's moments), with the key that shrinks each: what
+    building the agent allocates, for training, loading a checkpoint or comparing gradients."""
+    dim, fixed, per_obs = feature_sizes(features, info.observation_space)
+    actions = info.n_actions
+    inputs = dim * actions if agent.policy == "action" else dim
+    widths = [inputs, *agent.hidden_sizes, actions] if agent.policy == "mlp" else [dim, actions]
+    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    knob = feature_knob(features, info)
+    return {
+        "the feature map": (8 * (fixed + envs * (per_obs + inputs)), knob),
+        "the policy parameters and Adam's moments": (
+            8 * 4 * params,
+            "agent.hidden_sizes" if agent.policy == "mlp" else knob,
+        ),
+    }
+
+
+def feature_knob(features: Any, info: EnvInfo) -> str:
+    """The key that shrinks the feature map."""
+    if isinstance(info.observation_space, gym.spaces.Discrete):
+        return "the env's number of states (features=onehot holds an n x n identity)"
+    return FEATURE_KNOBS.get(features.name, "features (a smaller map)")
+
+
 def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
     """Bytes each part of the run holds (all seeds), with the key that shrinks it."""
-    dim, fixed, per_obs = feature_sizes(cfg.features, info.observation_space)
-    actions, envs, seeds = info.n_actions, cfg.vector.num_envs, cfg.num_seeds
-    inputs = dim * actions if cfg.agent.policy == "action" else dim
-    widths = [inputs, *cfg.agent.hidden_sizes, actions] if cfg.agent.policy == "mlp" else [dim, actions]
-    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    envs, seeds = cfg.vector.num_envs, cfg.num_seeds
+    dim, _, _ = feature_sizes(cfg.features, info.observation_space)
+    inputs = dim * info.n_actions if cfg.agent.policy == "action" else dim
     obs_values = int(np.prod(info.observation_space.shape or (1,)))
     batch_rows = cfg.agent.episodes_per_update * _episode_steps(info.env_id)
-    knob = FEATURE_KNOBS.get(cfg.features.name, "features (a smaller map)")
-    if isinstance(info.observation_space, gym.spaces.Discrete):
-        knob = "the env's number of states (features=onehot holds an n x n identity)"
     values = {
-        "the feature map": (fixed + envs * (per_obs + inputs), knob),
-        "the policy parameters and Adam's moments": (
-            4 * params,
-            "agent.hidden_sizes" if cfg.agent.policy == "mlp" else knob,
+        **agent_parts(cfg.features, cfg.agent, info, envs),
+        "the episode buffer": (8 * BUFFER_ROWS * envs * (obs_values + 2), "vector.num_envs"),
+        "one update batch": (
+            8 * 2 * batch_rows * inputs,
+            f"{feature_knob(cfg.features, info)} (or agent.episodes_per_update)",
         ),
-        "the episode buffer": (BUFFER_ROWS * envs * (obs_values + 2), "vector.num_envs"),
-        "one update batch": (2 * batch_rows * inputs, f"{knob} (or agent.episodes_per_update)"),
     }
-    return {part: (8 * seeds * count, key) for part, (count, key) in values.items()}
-
-
-AGENT_PARTS = ("the feature map", "the policy parameters and Adam's moments")
-"""The parts of :func:`memory_parts` that loading a checkpoint builds (no buffer, no batch)."""
+    return {part: (seeds * size, key) for part, (size, key) in values.items()}
 
 
 def check_sizes(cfg: Any, info: EnvInfo) -> None:
@@ -113,11 +129,10 @@ def check_sizes(cfg: Any, info: EnvInfo) -> None:
     _refuse_over_limit(memory_parts(cfg, info), cfg.num_seeds, "this run")
 
 
-def check_agent_size(cfg: Any, info: EnvInfo, what: str) -> None:
-    """Refuse to build the agent of a checkpoint (``what`` names it) whose feature map and
-    parameters alone exceed :func:`memory_limit`: its config may have been edited."""
-    parts = memory_parts(cfg, info)
-    _refuse_over_limit({part: parts[part] for part in AGENT_PARTS}, cfg.num_seeds, what)
+def check_agent_size(features: Any, agent: Any, info: EnvInfo, what: str) -> None:
+    """Refuse to build an agent (``what`` names whose: a checkpoint's, whose config may have been
+    edited, or one to compare gradients with) whose :func:`agent_parts` exceed :func:`memory_limit`."""
+    _refuse_over_limit(agent_parts(features, agent, info), 1, what)
 
 
 def _refuse_over_limit(parts: dict[str, tuple[int, str]], num_seeds: int, what: str) -> None:

@@ -30,10 +30,10 @@ from agents.features.inputs import PolicyInputs
 from agents.features.maps import box_bounds
 from agents.runtime.build import DTYPES, build_agent
 from agents.runtime.checkpoint import load_checkpoint
-from agents.runtime.config import AgentConfig, FeaturesConfig
+from agents.runtime.config import AgentConfig, FeaturesConfig, check_seed
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
-from agents.runtime.sizes import memory_limit
+from agents.runtime.sizes import check_agent_size, memory_limit
 from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id, close_quietly, make_env
 
@@ -128,6 +128,7 @@ def _validate(cfg: Any) -> None:
         )
     if cfg.repeats > MAX_REPEATS:
         raise UserError(f"repeats={cfg.repeats} must be <= {MAX_REPEATS:,} (timing takes the best; try 20)")
+    check_seed(cfg.seed)
     if not math.isfinite(cfg.param_scale) or cfg.param_scale < 0:
         raise UserError(f"param_scale={cfg.param_scale} must be a finite number >= 0 (try 1.0)")
 
@@ -141,7 +142,9 @@ def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
         source = f"trained parameters from {cfg.checkpoint}"
     else:
         run_cfg = cfg
-        parts = build_agent(cfg, check_env_id(cfg.env, cfg.env_kwargs, cfg.env_wrappers))
+        info = check_env_id(cfg.env, cfg.env_kwargs, cfg.env_wrappers)
+        check_agent_size(cfg.features, cfg.agent, info, "this comparison's policy")
+        parts = build_agent(cfg, info)
         generator = torch.Generator().manual_seed(cfg.seed)
         with torch.no_grad():
             parts.policy.param.copy_(
