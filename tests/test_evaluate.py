@@ -99,6 +99,11 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
         (["checkpoint={run}", "which=first"], "error: which='first' is not one of latest, best"),
         (["checkpoint={run}", "episodes=0"], "error: episodes=0 must be >= 1"),
         (["checkpoint={run}", "episodez=3"], "error: episodez is not a config key (did you mean episodes?)"),
+        (  # was: evaluated, then wrote the CSV over the run's checkpoint
+            ["checkpoint={run}", "csv={run}/checkpoint.pt"],
+            "error: csv={run}/checkpoint.pt exists and is not a .csv file",
+        ),
+        (["checkpoint={run}", "csv={run}"], "error: csv={run} is a folder"),
     ],
 )
 def test_bad_input_is_one_line(run_dir, tmp_path, monkeypatch, capsys, overrides, expected):
@@ -113,6 +118,7 @@ def test_bad_input_is_one_line(run_dir, tmp_path, monkeypatch, capsys, overrides
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected.format(**names)), lines
+    assert load_checkpoint(run_dir)["counters"]["env_steps"] > 0  # the run is intact
 
 
 def test_missing_checkpoint_subprocess(tmp_path):

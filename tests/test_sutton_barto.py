@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy
+from agents.errors import UserError
 from agents.studies.sutton_barto import (
     FIGURE_13_1,
     FIGURE_13_2,
@@ -92,6 +93,13 @@ def test_small_reproduction_learns_and_writes_figures_and_csv(tmp_path):
     assert -120 < first < -50  # the starting policy pi(right) = 0.05 scores about -82
     baseline = made.figure_13_2[0]
     assert baseline.returns[:, -20:].mean() > first + 30  # learning: far better than at the start
+
+
+def test_an_oversized_request_is_one_line_before_anything_runs(tmp_path):
+    """runs=10**8 was a DefaultCPUAllocator traceback after allocating for seconds."""
+    with pytest.raises(UserError, match=r"runs=100000000 x episodes=1000 for 4 curves would need about"):
+        reproduce(tmp_path / "out", runs=10**8)
+    assert not (tmp_path / "out").exists()
 
 
 def test_same_seed_same_curves():

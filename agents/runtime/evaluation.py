@@ -282,6 +282,14 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
     check_seed(cfg.seed)
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")
+    target = Path(cfg.csv) if cfg.csv else None
+    if target is not None and target.is_dir():
+        raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
+    if target is not None and target.exists() and target.suffix.lower() != ".csv":  # e.g. the checkpoint
+        raise UserError(
+            f"csv={cfg.csv} exists and is not a .csv file, which the evaluation would overwrite; "
+            "give a path ending in .csv (nothing was run)"
+        )
 
 
 def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:

@@ -49,6 +49,8 @@ from torch.func import vmap
 from agents.core.policies import ActionFeatureSoftmaxPolicy
 from agents.core.reinforce import reinforce_gradient
 from agents.core.returns import discounted_returns
+from agents.errors import UserError
+from agents.runtime.sizes import memory_limit
 from envs.short_corridor import RIGHT, START, ShortCorridorEnv
 
 OPTIMAL_VALUE = -(6 + 4 * math.sqrt(2))
@@ -356,10 +358,25 @@ class Reproduction:
     files: list[Path]
 
 
+def check_memory(num_curves: int, runs: int, episodes: int) -> None:
+    """Refuse, before anything runs, ``runs x episodes`` whose arrays would not fit in half this
+    machine's memory: each run keeps an episode's actions and returns (``EPISODE_CAP`` steps) and
+    its return per episode, twice over for the means and errors."""
+    needed = num_curves * runs * (16 * (EPISODE_CAP + 1) + 3 * 8 * episodes)
+    limit = memory_limit()
+    if needed > limit:
+        raise UserError(
+            f"runs={runs} x episodes={episodes} for {num_curves} curves would need about "
+            f"{needed / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit (half this machine's memory); "
+            "lower runs (the book's figures average 100)"
+        )
+
+
 def reproduce(out_dir: Path, runs: int = 100, episodes: int = 1000, seed: int = 0) -> Reproduction:
     """Run both figures' curves (shared ones once), save ``figure_13_1.png``, ``figure_13_2.png``
     and ``curves.csv`` into ``out_dir``."""
     curves = unique_curves(FIGURE_13_1, FIGURE_13_2)
+    check_memory(len(curves), runs, episodes)
     by_curve = dict(zip(curves, run_curves(curves, runs, episodes, seed), strict=True))
     figure_13_1 = [by_curve[curve] for curve in FIGURE_13_1]
     figure_13_2 = [by_curve[curve] for curve in FIGURE_13_2]
