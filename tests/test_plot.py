@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.errors import USER_ERROR_EXIT_CODE, UserError
@@ -79,13 +80,39 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
         cells = [cell.strip() for cell in rows[f"CartPole-v1: agent.lr={lr}"].split("|")[1:-1]]
         expected = np.mean([results[lr, seed].final_mean_return for seed in (0, 1)])
         assert cells[1:4] == ["2", "1500", f"{expected:.1f}"]
-    assert f"skipped (unfinished, no hparams): {tmp_path / 'sweep' / 'interrupted'}" in table
+    skipped = tmp_path / "sweep" / "interrupted"
+    assert f"skipped (no final results: unfinished, or a cut-off event file): {skipped}" in table
     assert "mean over seeds, band: 95% bootstrap CI" in files[1].read_text()
 
     single, files = plot_runs([tmp_path / "sweep" / "lr0.01_seed0"], tmp_path / "one", window=5)
     assert "| - (1 seed) |" in single and "last 5 episodes" in single
     svg = files[1].read_text()
     assert "1 seed: no band" in svg and "95% bootstrap CI" not in svg
+
+
+def test_a_cut_off_event_file_with_hparams_but_no_final_results_is_skipped(make_config, tmp_path):
+    """Cut where the hparams survive but ``final/mean_return`` does not: that was a KeyError."""
+    train(make_config("budget.total_env_steps=1500", f"run_dir={tmp_path / 'whole'}"))
+    (event_file,) = (tmp_path / "whole").glob("events.out.tfevents.*")
+    data = event_file.read_bytes()
+    for cut in range(200, len(data), 200):  # the first cut that keeps hparams and loses the final results
+        (tmp_path / "cut").mkdir(exist_ok=True)
+        (tmp_path / "cut" / event_file.name).write_bytes(data[:cut])
+        events = EventAccumulator(str(tmp_path / "cut")).Reload()
+        if _has_hparams(events) and tags.FINAL_MEAN_RETURN not in events.Tags()["scalars"]:
+            break
+    else:
+        raise AssertionError("the logger writes the final results before the hparams: no such cut")
+    with pytest.raises(UserError, match=r"no finished runs below .*its event file cut off"):
+        plot_runs([tmp_path / "cut"], tmp_path / "out")
+
+
+def _has_hparams(events: EventAccumulator) -> bool:
+    try:
+        events.PluginTagToContent("hparams")
+    except KeyError:
+        return False
+    return True
 
 
 def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):

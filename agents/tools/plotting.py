@@ -94,7 +94,9 @@ def load_run(path: Path) -> Run | None:
     """Read one run folder; ``None`` when it has no hparams (unfinished or interrupted run)."""
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
     hparams = _hparams(events)
-    if hparams is None or tags.EPISODIC_RETURN not in events.Tags()["scalars"]:
+    scalars = events.Tags()["scalars"]
+    needed = (tags.EPISODIC_RETURN, tags.FINAL_MEAN_RETURN, tags.FINAL_ENV_STEPS)
+    if hparams is None or not all(tag in scalars for tag in needed):  # unfinished, or a cut-off file
         return None
     episodes = events.Scalars(tags.EPISODIC_RETURN)
     return Run(
@@ -240,11 +242,15 @@ def plot_runs(
     runs = [run for run in loaded.values() if run is not None]
     skipped = [path for path, run in loaded.items() if run is None]
     if not runs:
-        raise UserError(f"no finished runs below {', '.join(map(str, paths))} (none logged its hparams yet)")
+        raise UserError(
+            f"no finished runs below {', '.join(map(str, paths))} (none logged its final results: "
+            "still running, stopped, or its event file cut off)"
+        )
     groups = group_runs(runs)
     if window is None:
         window = int(runs[0].hparams.get("budget.window", 100))
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
-    note = "".join(f"\nskipped (unfinished, no hparams): {path}" for path in skipped)
+    skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
+    note = "".join(f"{skip_line}{path}" for path in skipped)
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
     return said + final_table(groups, window) + note, files
