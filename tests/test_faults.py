@@ -792,6 +792,16 @@ SCRIPT_ARGS = [
     ("compare_gradients.py", ["num_states=0"], "need num_states >= 1"),
     ("evaluate.py", ["checkpoint=/nonexistent"], "no checkpoint at /nonexistent"),
     ("train.py", ["agent.lr=-1"], "agent.lr=-1.0 must be > 0"),
+    ("benchmark.py", ["mode=worker", "env=NoSuch-v0"], "env=NoSuch-v0 is not a registered Gymnasium id"),
+    # outputs under a file: refused before the work (results_table trained every preset first)
+    (
+        "results_table.py",
+        ["presets=[short_corridor]", "out=/dev/null/x.md"],
+        "out=/dev/null/x.md: cannot create",
+    ),
+    ("gradient_variance.py", ["out=/dev/null/g"], "out=/dev/null/g: cannot create /dev/null/g"),
+    ("reproduce_sutton_barto.py", ["out=/dev/null/s"], "out=/dev/null/s: cannot create /dev/null/s"),
+    ("compare_gradients.py", ["seed=-1"], "seed=-1 must be in [0, 2**32)"),
 ]
 
 

@@ -50,6 +50,7 @@ from agents.tools.benchmarking import (
     time_scores,
 )
 from agents.tools.startup import measure_startup
+from envs.make import check_env_id
 
 MODES = ("all", "worker", "seeds-worker")
 """``all``: the whole report; ``worker``: one speed row; ``seeds-worker``: one many-seeds row."""
@@ -108,6 +109,7 @@ def run_benchmark(cfg: DictConfig) -> None:
     """The report (``mode=all``) or one worker's row, printed."""
     check_benchmark_config(cfg)
     if cfg.mode == "worker":
+        check_env_id(cfg.env)  # an unknown id: one line (the raw env measurement makes it by hand)
         print(speed_row_json(measure_speed(cfg.env, cfg.num_envs, cfg.steps, cfg.repeats, cfg.policy)))
         return
     if cfg.mode == "seeds-worker":

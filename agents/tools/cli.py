@@ -127,6 +127,19 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
     exit_with_user_error(error, error.exit_code)
 
 
+def check_output_folder(folder: Path, key: str) -> None:
+    """Create ``folder``, where ``key`` writes its output, and check it takes files, before the
+    work (which may take hours) rather than after it: one line and exit 2 otherwise."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        exit_with_user_error(
+            f"{key}: cannot create {folder}: {error.strerror or error} (choose another location)"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        exit_with_user_error(f"{key}: cannot write into {folder} (choose another location)")
+
+
 def run_or_exit(task: Callable[[], T]) -> T:
     """Run ``task``; on :class:`UserError` print ``error: <message>`` to stderr and exit with the
     error's ``exit_code`` (2 for a mistake, 130/143 for an interrupted run); an unwritable or

@@ -215,7 +215,7 @@ class ResultsTableOptions:
 @command
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
-    from agents.tools.cli import parse_options, run_or_exit
+    from agents.tools.cli import check_output_folder, exit_with_user_error, parse_options, run_or_exit
 
     usage = "results-table [seeds=5] [long=true] [presets=[a,b]] [out=docs/results.md]"
     options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, math.inf)})
@@ -229,6 +229,9 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
     out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
+    if out.is_dir():
+        exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
+    check_output_folder(out.parent, f"out={out}")  # before the training, not after it
     results = []
     for preset in presets:
         results.append(run_or_exit(lambda preset=preset: run_preset(preset, range(options.seeds))))
@@ -273,7 +276,7 @@ class GradientVarianceOptions:
 @command
 def gradient_variance(argv: Sequence[str] | None = None) -> None:
     """REINFORCE against the exact policy gradient: bias, variance, and v(s0) against p."""
-    from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
+    from agents.tools.cli import check_output_folder, exit_with_user_error, parse_options, run_or_exit
 
     usage = (
         "gradient-variance [env=ShortCorridor-v0|FrozenLake-v1] [p=0.5] [episodes=4000] [seed=0] [out=...]"
@@ -282,6 +285,7 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
     options = parse_options(GradientVarianceOptions, _args(argv), usage, bounds)
     if options.env not in GRADIENT_VARIANCE_ENVS:
         exit_with_user_error(f"env={options.env} is not one of {', '.join(GRADIENT_VARIANCE_ENVS)}")
+    check_output_folder(Path(options.out), f"out={options.out}")
     from agents.studies.gradient_variance import format_study, plot_study, run_study
 
     form, env_kwargs = GRADIENT_VARIANCE_ENVS[options.env]
@@ -311,7 +315,7 @@ class SuttonBartoOptions:
 @command
 def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     """Sutton & Barto's Figures 13.1 and 13.2 (REINFORCE on the short corridor) and their last-100 means."""
-    from agents.tools.cli import parse_options, run_or_exit
+    from agents.tools.cli import check_output_folder, parse_options, run_or_exit
 
     usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
     bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}
@@ -319,6 +323,7 @@ def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     from agents.studies.sutton_barto import OPTIMAL_VALUE, reproduce
 
     start = time.perf_counter()
+    check_output_folder(Path(options.out), f"out={options.out}")
     made = run_or_exit(lambda: reproduce(Path(options.out), options.runs, options.episodes, options.seed))
     seconds = time.perf_counter() - start
     last = min(100, options.episodes)
