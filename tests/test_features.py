@@ -139,6 +139,19 @@ def test_polynomial_terms_are_the_monomials_of_the_centred_observation():
     np.testing.assert_allclose(x, expected)
 
 
+@pytest.mark.parametrize(("dims", "degree"), [(6, 8), (2, 12), (3, 0), (1, 1)])
+def test_polynomial_terms_built_by_degree_equal_each_monomials_product(dims, degree):
+    """One vectorised product per degree (was one numpy call per term: 3003 for Acrobot at degree 8,
+    50 env steps/s) gives each term's product bit for bit."""
+    rng = np.random.default_rng(0)
+    feature_map = Polynomial(-np.ones(dims), 2 * np.ones(dims), degree)
+    obs = rng.uniform(-1.0, 2.0, (40, dims))
+    v = feature_map.unit(obs) * 2.0 - 1.0
+    expected = np.stack([v[:, term].prod(axis=1) for term in feature_map.terms], axis=1)
+    np.testing.assert_array_equal(feature_map(obs), expected)
+    assert feature_map.dim == math.comb(dims + degree, degree)
+
+
 def test_fourier_basis_values_at_chosen_points():
     space = gym.spaces.Box(low=np.zeros(2), high=np.ones(2), dtype=np.float64)
     feature_map = Fourier(space.low, space.high, order=1)  # c in {00, 01, 10, 11}

@@ -129,10 +129,23 @@ class Polynomial(_UnitBox):
             list(t) for d in range(degree + 1) for t in itertools.combinations_with_replacement(dims, d)
         ]
         self.dim = len(self.terms)
+        # each term of degree d >= 1 is a term of degree d - 1 (its indices but the last) times v_last:
+        # one vectorised product per degree instead of one per term (3003 terms for degree 8 in 6-D)
+        position = {tuple(term): index for index, term in enumerate(self.terms)}
+        self.levels = []
+        for d in range(1, degree + 1):
+            level = [index for index, term in enumerate(self.terms) if len(term) == d]
+            parents = [position[tuple(self.terms[index][:-1])] for index in level]
+            lasts = [self.terms[index][-1] for index in level]
+            self.levels.append((np.array(level), np.array(parents), np.array(lasts)))
 
     def __call__(self, obs: Array) -> Array:
         unit = self.unit(obs) * 2.0 - 1.0  # centre on 0 so odd powers keep the sign
-        return np.stack([unit[:, term].prod(axis=1) for term in self.terms], axis=1)
+        features = np.empty((unit.shape[0], self.dim))
+        features[:, 0] = 1.0  # the constant term
+        for level, parents, lasts in self.levels:  # v_a v_b ... v_z = (v_a v_b ...) v_z, left to right
+            features[:, level] = features[:, parents] * unit[:, lasts]
+        return features
 
 
 class Fourier(_UnitBox):
