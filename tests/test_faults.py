@@ -955,6 +955,22 @@ def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
     assert not list(run.rglob("*.tmp"))
 
 
+@pytest.mark.parametrize("mode", ["single", "batched"])
+def test_a_run_folder_that_takes_no_files_is_one_line(tmp_path, monkeypatch, capsys, mode):
+    """Resuming from a read-only run folder printed the line and a TensorBoard writer thread's
+    traceback; now one line before anything is written (``os.access`` stands in for the
+    permissions, which root ignores)."""
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != run_dir and real_access(path, mode))
+    code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", "budget.total_env_steps=600",
+                             *([f"resume={run_dir}"] if mode == "single" else []), capsys=capsys)  # fmt: skip
+    assert_one_line(code, err, 2, f"cannot write into run_dir {run_dir} (read-only, or its permissions)")
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
 @pytest.mark.parametrize("mode", ["single", "seeds", "batched"])
 def test_a_new_run_into_a_finished_runs_folder_is_refused(tmp_path, monkeypatch, capsys, mode):
     run_dir = tmp_path / "run"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import signal
 import sys
@@ -123,8 +124,15 @@ def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
 
 def lock_run_folder(run_dir: Path, checkpoints: list[Path]) -> RunFolderLock:
     """Create ``run_dir`` and take its lock (one writer per folder); refuse it, letting the lock
-    go, when it holds any of ``checkpoints`` (another run's: :func:`refuse_finished_runs`)."""
+    go, when it holds any of ``checkpoints`` (another run's: :func:`refuse_finished_runs`). A folder
+    that takes no new files (read-only, or its permissions) is one line before anything is
+    written: the event file's writer thread would otherwise fail on its own, with a traceback."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise UserError(
+            f"cannot write into run_dir {run_dir} (read-only, or its permissions): choose another "
+            "run_dir (to resume a run there, copy it to a folder you can write first)"
+        )
     lock = RunFolderLock(run_dir)
     try:
         refuse_finished_runs(run_dir, checkpoints)
