@@ -901,6 +901,31 @@ def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group
 
 
 @pytest.mark.slow
+def test_results_table_sigterm_keeps_the_finished_presets(tmp_path):
+    """Its resume line named a temporary folder already deleted, and the finished presets' table
+    was only on stdout: now one line without a resume hint, and the table in ``out``."""
+    out = tmp_path / "results.md"
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "results_table.py"), "presets=[short_corridor,acrobot]", "seeds=1",
+         f"out={out}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:  # the first preset is done: the second is training
+        if line.startswith("short_corridor:"):
+            break
+    time.sleep(1.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (
+        "SIGTERM: stopped during experiment=acrobot, seed 0 (a results-table run is not kept)"
+    )
+    text = out.read_text()
+    assert "Stopped by a signal before: acrobot." in text and "`experiment=short_corridor`" in text
+
+
+@pytest.mark.slow
 def test_multirun_ctrl_c_stops_the_sweep_and_writes_the_summary(tmp_path):
     sweep_dir = tmp_path / "sweep"
     code, err = _signalled(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agents.errors import QUIT_AT_ONCE
+from agents.errors import QUIT_AT_ONCE, RunInterrupted
 from agents.tools.usage import app_help, help_requested
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     import torch
 
-    from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, run_preset
+    from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, PresetResult, run_preset
     from agents.tools.results import results_table as make_table
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
@@ -232,23 +232,38 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     if out.is_dir():
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
     check_output_folder(out.parent, f"out={out}")  # before the training, not after it
-    results = []
-    for preset in presets:
-        results.append(run_or_exit(lambda preset=preset: run_preset(preset, range(options.seeds))))
-        print(f"{preset}: {results[-1].mean_return:.2f} +- {results[-1].std_return:.2f}", flush=True)
-    table = make_table(results)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}"
     command = "softmax-reinforce results-table" + (" long=true" if options.long else "") + f" out={out}"
-    text = (
-        "# Results\n\n"
-        f"Regenerate with `{command}` ({machine}). "
-        "Final return: mean undiscounted return of the last `budget.window` (100) episodes of each run, "
-        f"mean ± standard deviation over {options.seeds} seeds; wall time is per seed, one run at a time.\n\n"
-        f"{table}\n"
-    )
-    print(table)
-    run_or_exit(lambda: out.parent.mkdir(parents=True, exist_ok=True) or out.write_text(text))
-    print(f"wrote {out}")
+
+    def write(results: list[PresetResult], missing: Sequence[str] = ()) -> None:
+        table = make_table(results)
+        stopped = f"Stopped by a signal before: {', '.join(missing)}.\n\n" if missing else ""
+        text = (
+            "# Results\n\n"
+            f"Regenerate with `{command}` ({machine}). "
+            "Final return: mean undiscounted return of the last `budget.window` (100) episodes of each "
+            f"run, mean ± standard deviation over {options.seeds} seeds; wall time is per seed, one run at "
+            "a time.\n\n"
+            f"{stopped}{table}\n"
+        )
+        print(table)
+        run_or_exit(lambda: out.parent.mkdir(parents=True, exist_ok=True) or out.write_text(text))
+        print(f"wrote {out}")
+
+    results: list[PresetResult] = []
+
+    def run_one(index: int) -> PresetResult:
+        try:
+            return run_preset(presets[index], range(options.seeds))
+        except RunInterrupted:  # the presets that finished are written, then the one line
+            if results:
+                write(results, presets[index:])
+            raise
+
+    for index, preset in enumerate(presets):
+        results.append(run_or_exit(lambda index=index: run_one(index)))
+        print(f"{preset}: {results[-1].mean_return:.2f} +- {results[-1].std_return:.2f}", flush=True)
+    write(results)
 
 
 GRADIENT_VARIANCE_ENVS = {  # env id -> (policy form, gymnasium.make kwargs)

@@ -9,12 +9,14 @@ final mean return (mean undiscounted return of the last ``budget.window`` episod
 
 from __future__ import annotations
 
+import signal
 import statistics
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.errors import RunInterrupted
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.tables import markdown_table
@@ -96,7 +98,14 @@ def run_preset(preset: str, seeds: Sequence[int], overrides: Sequence[str] = ())
                 ]
             )
             env = _env_label(cfg.env, dict(cfg.env_kwargs))
-            result = Trainer(cfg).run()
+            try:
+                result = Trainer(cfg).run()
+            except RunInterrupted as stopped:  # its resume line would name the temporary folder
+                name = signal.Signals(stopped.exit_code - 128).name
+                raise RunInterrupted(
+                    f"{name}: stopped during experiment={preset}, seed {seed} (a results-table run is "
+                    "not kept)", stopped.exit_code,
+                ) from None  # fmt: skip
         runs.append(SeedResult(seed, result.env_steps, result.seconds, result.final_mean_return))
     return PresetResult(preset, env, runs)
 
