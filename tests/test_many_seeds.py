@@ -14,6 +14,7 @@ from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.many_seeds import BatchedSeedsTrainer, RecentReturns
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.run import train
+from agents.tools.plotting import plot_runs
 
 BATCHED = ["seed_mode=batched", "budget.total_env_steps=3000", "logging.interval_steps=500"]
 
@@ -44,6 +45,10 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     assert len(events.Scalars(tags.EPISODIC_RETURN)) >= 2
     summary = EventAccumulator(str(tmp_path / "a" / "seeds")).Reload()
     assert {tags.SEEDS_RETURN_P10, tags.SEEDS_REACHED} <= set(summary.Tags()["scalars"])
+    # each seed logs its HParams row and final results, as an exact-mode run does: plot reads them
+    assert events.Scalars(tags.FINAL_MEAN_RETURN)[-1].value == pytest.approx(np.mean(result.recent_returns))
+    table, _ = plot_runs([tmp_path / "a"], tmp_path / "figures")  # was: "no finished runs below"
+    assert "| CartPole-v1 | 4     |" in table and "skipped" not in table  # seeds/ is no run
     with pytest.raises(UserError, match="cannot be resumed"):
         train(make_config(f"resume={result.run_dir}"))
 

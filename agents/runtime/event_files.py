@@ -39,6 +39,10 @@ class EventFile:
         summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()])
         self.pending.append(Event(wall_time=time.time(), step=env_steps, summary=summary))
 
+    def summary(self, summary: Summary, env_steps: int = 0) -> None:
+        """Queue a ready-made ``Summary`` (e.g. the HParams plugin's) at x = ``env_steps``."""
+        self.pending.append(Event(wall_time=time.time(), step=env_steps, summary=summary))
+
     def flush(self) -> None:
         """Append the queued points to the file."""
         if not self.pending:

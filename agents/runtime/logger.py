@@ -46,6 +46,25 @@ def _mark_differing(experiment: Any, keys: set[str]) -> None:
     content.content = data.SerializeToString()
 
 
+def hparams_record(
+    config: Any, metrics: dict[str, float], differing: set[str]
+) -> tuple[list[Any], dict[str, float]]:
+    """A run's row of TensorBoard's HParams tab: its summaries (experiment, session start, session
+    end) and its ``final/<metric>`` scalars. ``config``: the resolved config (a mapping or a
+    DictConfig); its keys that change learning are the row's hyperparameters, those in
+    ``differing`` marked so (:meth:`Logger.hparams`)."""
+    container = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
+    values = {
+        key: v if type(v) in (int, float, str) else str(v)  # bool: str
+        for key, v in _flatten(container).items()
+        if changes_learning(key)
+    }
+    finals = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
+    experiment, session_start, session_end = hparams_summaries(values, finals)
+    _mark_differing(experiment, differing)
+    return [experiment, session_start, session_end], finals
+
+
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     if not isinstance(tree, dict):
         return {prefix: tree}
@@ -150,18 +169,10 @@ class Logger:
         if self.writer is None:
             return
         self.episode_means(env_steps)
-        flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
-        values = {
-            key: v if type(v) in (int, float, str) else str(v)  # bool: str
-            for key, v in flat.items()
-            if changes_learning(key)
-        }
-        metrics = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
-        experiment, session_start, session_end = hparams_summaries(values, metrics)
-        _mark_differing(experiment, set(command_line_keys()))
-        for summary in (experiment, session_start, session_end):  # in this run's own event file
+        summaries, finals = hparams_record(cfg, metrics, set(command_line_keys()))
+        for summary in summaries:  # in this run's own event file
             self.writer.file_writer.add_summary(summary)
-        for tag, value in metrics.items():
+        for tag, value in finals.items():
             self.scalar(tag, value, env_steps)
 
     def text(self, tag: str, text: str, env_steps: int) -> None:

@@ -47,7 +47,7 @@ from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
 from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.event_files import EventFile
-from agents.runtime.logger import Logger
+from agents.runtime.logger import Logger, command_line_keys, hparams_record
 from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.trainer import (
     StopOnSignal,
@@ -445,6 +445,7 @@ class BatchedSeedsTrainer:
         signal raise :class:`RunInterrupted`."""
         seconds = time.perf_counter() - self.start
         self._log(np.arange(self.num_seeds))
+        self._log_hparams()
         folders = [self.run_dir / f"seed{seed}" for seed in self.seeds]
         save_checkpoints([(folder / CHECKPOINT_NAME, self.seed_state(i)) for i, folder in enumerate(folders)])
         results = []
@@ -464,6 +465,21 @@ class BatchedSeedsTrainer:
                 128 + self.stop_signal,
             )
         return MultiSeedResult(self.run_dir, results, seconds)
+
+    def _log_hparams(self) -> None:
+        """Each seed's HParams row and ``final/*`` scalars, as a run of the exact mode logs them:
+        ``scripts/plot.py`` and TensorBoard's HParams tab read a batched seed like any run."""
+        differing = set(command_line_keys())
+        for index, events in enumerate(self.event_files):
+            metrics = {
+                "mean_return": float(self.recent.mean(np.array([index]))[0]),
+                "env_steps": int(self.env_steps[index]),
+                "episodes": int(self.episodes[index]),
+            }
+            summaries, finals = hparams_record(self.seed_configs[index], metrics, differing)
+            for summary in summaries:
+                events.summary(summary)
+            events.scalars(int(self.env_steps[index]), finals)
 
     def seed_state(self, index: int) -> dict[str, Any]:
         """Seed ``index``'s checkpoint: its policy, optimizer state (torch's layout), counters,

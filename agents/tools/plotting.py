@@ -74,11 +74,20 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
                 f"{path} does not exist (pass run or sweep folders, e.g. multirun/CartPole-v1/...)"
             )
         found.update(event.parent for event in path.rglob("events.out.tfevents.*"))
+    found = {folder for folder in found if not _batched_summary(folder)}
     if not found:
         raise UserError(
             f"no TensorBoard event files below {', '.join(map(str, paths))} (logging.tensorboard=true?)"
         )
     return sorted(found)
+
+
+def _batched_summary(folder: Path) -> bool:
+    """A ``seed_mode=batched`` run's ``seeds/`` folder: percentiles over its seeds, not a run
+    (its ``seed<s>/`` folders are plotted)."""
+    if folder.name != "seeds":
+        return False
+    return any(sibling.name[4:].isdigit() for sibling in folder.parent.glob("seed*") if sibling.is_dir())
 
 
 def _hparams(events: EventAccumulator) -> dict[str, Any] | None:
