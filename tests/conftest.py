@@ -16,11 +16,14 @@ from agents.tools.cli import compose_train_config
 @pytest.fixture
 def make_config(tmp_path: Path):
     """``make_config(*overrides)`` -> a composed train config writing into ``tmp_path / "run"``
-    (the second call's into ``run1``, and so on: a folder holding a run is not trained into again)."""
+    (the second call's into ``run1``, and so on: a folder holding a run is not trained into again;
+    a ``resume=`` call into the resumed run's folder)."""
     calls = itertools.count()
 
     def compose(*overrides: str) -> DictConfig:
         call = next(calls)
+        if any(override.startswith("resume=") for override in overrides):  # the run's own folder
+            return compose_train_config(["logging.progress_bar=false", *overrides])
         run_dir = tmp_path / (f"run{call}" if call else "run")
         return compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", *overrides])
 

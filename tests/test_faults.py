@@ -980,6 +980,16 @@ def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
     assert not list(run.rglob("*.tmp"))
 
 
+def test_resume_with_another_run_dir_is_one_line(tmp_path, monkeypatch, capsys):
+    """run_dir= beside resume= was dropped without a word (the run went on in its own folder)."""
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    other = tmp_path / "elsewhere"
+    code, err, _ = run_train(*TINY, f"resume={run_dir}", f"run_dir={other}", capsys=capsys)
+    assert_one_line(code, err, 2, f"resume= continues the run in its own folder {run_dir}, not run_dir=")
+    assert not other.exists()
+
+
 @pytest.mark.parametrize("mode", ["single", "batched"])
 def test_a_run_folder_that_takes_no_files_is_one_line(tmp_path, monkeypatch, capsys, mode):
     """Resuming from a read-only run folder printed the line and a TensorBoard writer thread's

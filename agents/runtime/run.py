@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -62,6 +63,11 @@ def train(
             refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
         resumed.trust_code = cfg.trust_code
         source = resolve_checkpoint(cfg.resume)
+        if cfg.run_dir and Path(cfg.run_dir).resolve() != source.parent.resolve():
+            raise UserError(
+                f"resume= continues the run in its own folder {source.parent}, not run_dir={cfg.run_dir}: "
+                "drop run_dir (to continue a copy elsewhere, copy the run folder there and resume that)"
+            )
         resumed.run_dir, resumed.resume = str(source.parent), None
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
         changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)
