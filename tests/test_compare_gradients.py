@@ -68,6 +68,8 @@ def test_trained_checkpoint(make_config):
     report = compare_gradients(compare_config(f"checkpoint={run.run_dir}", "env=Acrobot-v1"))
     assert report.passed and report.env_id == "CartPole-v1"  # the run's env, not the argument
     assert "trained parameters from" in report.source
+    with pytest.raises(UserError, match=r"was trained with agent.policy=state, .* drop agent.policy=action"):
+        compare_gradients(compare_config(f"checkpoint={run.run_dir}", "agent.policy=action"))  # was ignored
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,14 @@ def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
         run_cfg, _, parts = agent_from_checkpoint(
             load_checkpoint(cfg.checkpoint), cfg.checkpoint, trust_code=cfg.trust_code
         )
+        asked = {"agent.policy": (cfg.agent.policy, AgentConfig.policy, run_cfg.agent.policy),
+                 "features": (cfg.features.name, FeaturesConfig.name, run_cfg.features.name)}  # fmt: skip
+        for key, (value, default, trained) in asked.items():
+            if value not in (default, trained):  # set on the command line, and not the run's
+                raise UserError(
+                    f"checkpoint={cfg.checkpoint} was trained with {key}={trained}, which the comparison "
+                    f"uses; drop {key}={value} (or compare random parameters without checkpoint=)"
+                )
         source = f"trained parameters from {cfg.checkpoint}"
     else:
         run_cfg = cfg
