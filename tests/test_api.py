@@ -83,6 +83,10 @@ def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
         agents.train("CartPole-v1", "agent.lr=-1", f"run_dir={tmp_path}")
     with pytest.raises(agents.UserError, match="no checkpoint at"):
         agents.load(tmp_path / "nowhere")
+    with pytest.raises(agents.UserError, match=r"seed=-1 must be in \[0, 2\*\*32\)"):
+        agents.load(tmp_path / "nowhere", seed=-1)  # was numpy's ValueError
+    with pytest.raises(agents.UserError, match="seed='x' must be an int"):
+        agents.load(tmp_path / "nowhere", seed="x")
     with pytest.raises(
         agents.UserError, match=r'got a TimeLimit: give its registered id, e\.g\. "CartPole-v1"'
     ):

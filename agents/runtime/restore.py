@@ -29,7 +29,7 @@ from agents.runtime.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
 )
-from agents.runtime.config import TrainConfig, validate
+from agents.runtime.config import TrainConfig, check_seed, validate
 from agents.runtime.sizes import check_agent_size
 from envs.make import EnvInfo, Wrappers, check_env_id, code_to_trust
 from envs.observations import ObservationCheck
@@ -205,6 +205,9 @@ def load_agent(
     """
     if which not in CHECKPOINT_FILES:
         raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise UserError(f"seed={seed!r} must be an int (it seeds predict's sampling)")
+    check_seed(seed)
     if which != "latest" and Path(checkpoint).is_file():  # which picks a file of a run folder
         raise UserError(
             f"which={which!r} picks a file in a run folder, but {checkpoint} is a file: give the run "
