@@ -155,6 +155,7 @@ class TrainedAgent:
         self.config, self.observation_space = config, observation_space
         self.inputs, self.actor, self.checkpoint = inputs, actor, checkpoint
         self.action_start = action_start
+        self.observation_check = ObservationCheck(observation_space)
 
     def predict(self, obs: np.ndarray | int, deterministic: bool = True) -> int | np.ndarray:
         """The env's action for ``obs`` (what ``env.step`` takes): ``argmax_a pi(a|s)`` when
@@ -180,9 +181,8 @@ class TrainedAgent:
                 f"predict expects one observation of shape {shape} or a batch [B, *{shape}] "
                 f"for {self.config.env}, got shape {obs.shape}"
             )
-        check = ObservationCheck(self.observation_space)
-        if not check.fits(batch):
-            raise UserError(f"{check.problem('predict got', batch)} (env={self.config.env})")
+        if not self.observation_check.fits(batch):
+            raise UserError(f"{self.observation_check.problem('predict got', batch)} (env={self.config.env})")
         if batch.dtype.kind == "f" and not np.isfinite(batch).all():
             raise UserError(
                 f"predict got nan/inf observations (env={self.config.env}); no action is defined for them"

@@ -52,7 +52,7 @@ from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import sweep_stop_file, sweep_stop_signal
-from envs.make import EnvInfo, check_env_id, code_to_trust
+from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
 from envs.observations import ObservationCheck
 
 log = logging.getLogger(__name__)
@@ -594,8 +594,7 @@ def start_envs(env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]) -> tu
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
         return envs, obs
-    with suppress(Exception):
-        envs.close()
+    close_quietly(envs)
     raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
 
 
