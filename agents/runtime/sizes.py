@@ -126,17 +126,18 @@ def check_sizes(cfg: Any, info: EnvInfo) -> None:
     """:func:`check_counts`, then refuse a run whose :func:`memory_parts` exceed
     :func:`memory_limit`, naming the largest part and what to lower."""
     check_counts(cfg)
-    _refuse_over_limit(memory_parts(cfg, info), cfg.num_seeds, "this run")
+    refuse_over_limit(memory_parts(cfg, info), "this run", cfg.num_seeds)
 
 
 def check_agent_size(features: Any, agent: Any, info: EnvInfo, what: str) -> None:
     """Refuse to build an agent (``what`` names whose: a checkpoint's, whose config may have been
     edited, or one to compare gradients with) whose :func:`agent_parts` exceed :func:`memory_limit`."""
-    _refuse_over_limit(agent_parts(features, agent, info), 1, what)
+    refuse_over_limit(agent_parts(features, agent, info), what)
 
 
-def _refuse_over_limit(parts: dict[str, tuple[int, str]], num_seeds: int, what: str) -> None:
-    """:class:`UserError` naming the largest part and its key when ``parts`` exceed the limit."""
+def refuse_over_limit(parts: dict[str, tuple[int, str]], what: str, num_seeds: int = 1) -> None:
+    """:class:`UserError` naming the largest part and its key when ``parts`` (bytes and the key
+    that shrinks each) exceed :func:`memory_limit`; ``what`` names what would need them."""
     total, limit = sum(size for size, _ in parts.values()), memory_limit()
     if total > limit:
         part, (size, key) = max(parts.items(), key=lambda item: item[1][0])

@@ -33,7 +33,7 @@ from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import AgentConfig, FeaturesConfig, check_seed
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
-from agents.runtime.sizes import check_agent_size, memory_limit
+from agents.runtime.sizes import check_agent_size, refuse_over_limit
 from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id, close_quietly, make_env
 
@@ -184,15 +184,11 @@ def check_compare_size(cfg: Any, inputs: PolicyInputs, policy: SoftmaxPolicy) ->
     samples = cfg.num_states + cfg.num_random_states
     input_values = inputs.dim * (inputs.n_actions if inputs.form == "action" else 1)
     needed = samples * 8 * (LIVE_SCORE_COPIES * policy.param.numel() + 2 * input_values)
-    limit = memory_limit()
-    if needed > limit:
-        raise UserError(
-            f"num_states={cfg.num_states} + num_random_states={cfg.num_random_states} samples would need "
-            f"about {needed / 2**30:.3g} GiB for their per-sample scores of a {list(policy.param.shape)} "
-            f"parameter, over the {limit / 2**30:.3g} GiB limit (half this machine's memory); "
-            f"lower {'num_states' if cfg.num_states >= cfg.num_random_states else 'num_random_states'} "
-            f"(at most about {max(1, limit * samples // needed):,} samples fit)"
-        )
+    key = "num_states" if cfg.num_states >= cfg.num_random_states else "num_random_states"
+    refuse_over_limit(
+        {f"the per-sample scores of a {list(policy.param.shape)} parameter": (needed, key)},
+        f"num_states={cfg.num_states} + num_random_states={cfg.num_random_states} samples",
+    )
 
 
 @torch.no_grad()

@@ -49,8 +49,7 @@ from torch.func import vmap
 from agents.core.policies import ActionFeatureSoftmaxPolicy
 from agents.core.reinforce import reinforce_gradient
 from agents.core.returns import discounted_returns
-from agents.errors import UserError
-from agents.runtime.sizes import memory_limit
+from agents.runtime.sizes import refuse_over_limit
 from envs.short_corridor import RIGHT, START, ShortCorridorEnv
 
 OPTIMAL_VALUE = -(6 + 4 * math.sqrt(2))
@@ -363,13 +362,10 @@ def check_memory(num_curves: int, runs: int, episodes: int) -> None:
     machine's memory: each run keeps an episode's actions and returns (``EPISODE_CAP`` steps) and
     its return per episode, twice over for the means and errors."""
     needed = num_curves * runs * (16 * (EPISODE_CAP + 1) + 3 * 8 * episodes)
-    limit = memory_limit()
-    if needed > limit:
-        raise UserError(
-            f"runs={runs} x episodes={episodes} for {num_curves} curves would need about "
-            f"{needed / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit (half this machine's memory); "
-            "lower runs (the book's figures average 100)"
-        )
+    key = "runs (the book's figures average 100)"
+    refuse_over_limit(
+        {"the runs' arrays": (needed, key)}, f"runs={runs} x episodes={episodes} for {num_curves} curves"
+    )
 
 
 def reproduce(out_dir: Path, runs: int = 100, episodes: int = 1000, seed: int = 0) -> Reproduction:
