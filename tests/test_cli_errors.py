@@ -80,6 +80,7 @@ RANGE_ERRORS = [
     ("diagnostics.tolerance=-1", "diagnostics.tolerance=-1.0 must be >= 0"),
     ("device=tpu", "device='tpu' is not one of cpu, cuda, cuda:<index>"),
     ("device=cuda:x", "device='cuda:x' is not one of cpu, cuda, cuda:<index>"),
+    ("device=cuda:99", "device=cuda:99 but torch sees"),  # cuda:<index> (torch's, SB3's) passes
     ("seed=-1", "seed=-1 must be in [0, 2**32)"),
 ]
 

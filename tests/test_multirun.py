@@ -81,6 +81,7 @@ def test_summary_table_puts_shared_overrides_above_and_swept_ones_in_columns():
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # ~10 s: the launcher's workers start Python and import torch
 def test_joblib_launcher_runs_two_seeds_in_parallel_workers(tmp_path):
     output, pid, sweep_dir = run_sweep(
         tmp_path, "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
@@ -90,6 +91,7 @@ def test_joblib_launcher_runs_two_seeds_in_parallel_workers(tmp_path):
     assert results[0].final_mean_return != results[1].final_mean_return  # different seeds
 
 
+@pytest.mark.slow  # ~10 s: the launcher's workers start Python and import torch
 def test_submitit_local_launcher_runs_two_seeds_as_submitit_jobs(tmp_path):
     output, pid, sweep_dir = run_sweep(tmp_path, "seed=0,1", "hydra/launcher=submitit_local")
     assert "Submitit 'local' sweep output dir" in output
@@ -118,6 +120,7 @@ def test_slurm_preset_composes_to_the_submitit_slurm_launcher():
     assert launcher.submitit_folder.endswith("/.submitit/%j")  # job files beside the sweep
 
 
+@pytest.mark.slow  # ~10 s: the launcher's workers start Python and import torch
 def test_optuna_tpe_search_runs_three_trials_and_reports_the_best(tmp_path):
     sweep_dir = tmp_path / "sweep"
     command = [sys.executable, str(TRAIN), "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=3",
