@@ -62,7 +62,6 @@ from agents.runtime.trainer import (
     target_return,
 )
 from envs.make import check_env_id, close_quietly, make_vector_env
-from envs.observations import ObservationCheck
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
 """``agent.optimizer`` -> the row-wise twin of the torch optimizer the exact mode uses."""
@@ -180,8 +179,7 @@ class BatchedSeedsTrainer:
             envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs)
             return envs, envs.reset(seed=cfg.seed)[0]
 
-        self.envs, self.obs = start_envs(cfg.env, make_and_reset)
-        self.observation_check = ObservationCheck(self.envs.single_observation_space)
+        self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset)
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
         self.rng = np.random.default_rng(cfg.seed)

@@ -218,9 +218,8 @@ class Trainer:
             return envs, envs.reset(seed=cfg.seed)
 
         self.envs: EnvRunner
-        self.envs, self.obs = start_envs(cfg.env, make_and_reset)
+        self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset)
         space = self.envs.single_observation_space
-        self.observation_check = ObservationCheck(space)
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
         if cfg.eval.every_steps:
@@ -578,10 +577,12 @@ def nonfinite_env_data(obs: np.ndarray, rewards: np.ndarray) -> str | None:
     return f"nan/inf {' and '.join(bad)}" if bad else None
 
 
-def start_envs(env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]) -> tuple[Any, np.ndarray]:
-    """``make_and_reset()`` -> ``(envs, first observations)``, which must be a numeric array
-    ``[num_envs, *obs_shape]``; whatever fails (the env raising, or what its reset returned) is one
-    line, and the envs are closed.
+def start_envs(
+    env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]
+) -> tuple[Any, np.ndarray, ObservationCheck]:
+    """``make_and_reset()`` -> ``(envs, first observations, the check every step's observations
+    get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
+    fails (the env raising, or what its reset returned) is one line, and the envs are closed.
 
     :raises UserError: before training, so nothing is lost.
     """
@@ -593,7 +594,7 @@ def start_envs(env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]) -> tu
         raise UserError(f"env={env_id} failed to start: {describe(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
-        return envs, obs
+        return envs, obs, check
     close_quietly(envs)
     raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
 
@@ -621,7 +622,6 @@ class StopOnSignal:
         self.trainers = trainers
         self.previous: dict[int, Any] = {}
         self.leaving = threading.Event()
-        self.watcher: threading.Thread | None = None
 
     def _stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:
@@ -648,8 +648,7 @@ class StopOnSignal:
             self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         path = sweep_stop_file()
         if path is not None:
-            self.watcher = threading.Thread(target=self._watch, args=(path,), daemon=True)
-            self.watcher.start()
+            threading.Thread(target=self._watch, args=(path,), daemon=True).start()  # ends on __exit__
         return self
 
     def __exit__(self, *exc: object) -> None:

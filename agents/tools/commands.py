@@ -247,7 +247,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             f"{stopped}{table}\n"
         )
         print(table)
-        run_or_exit(lambda: out.parent.mkdir(parents=True, exist_ok=True) or out.write_text(text))
+        run_or_exit(lambda: out.write_text(text))  # its folder: check_output_folder made it
         print(f"wrote {out}")
 
     results: list[PresetResult] = []
