@@ -40,6 +40,17 @@ def test_train_load_predict_prints_nothing(tmp_path, capsys, policy, extra):
     assert set(sampled.tolist()) <= {0, 1}
 
 
+def test_one_seed_and_many_seeds_return_one_result_type(tmp_path):
+    one = agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'one'}")
+    many = agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'many'}", "num_seeds=2")
+    for result in (one, many):
+        assert isinstance(result, agents.RunResult) and result.seconds > 0
+    assert isinstance(one, agents.TrainResult) and one.seed_results == [one]
+    assert isinstance(many, agents.MultiSeedResult)
+    assert [r.run_dir.name for r in many.seed_results] == ["seed0", "seed1"]
+    assert many.final_mean_return == np.mean([r.final_mean_return for r in many.seed_results])
+
+
 def test_discrete_observations_and_a_checkpoint_file(tmp_path):
     result = agents.train("FrozenLake-v1", *QUIET, f"run_dir={tmp_path}", "+env_kwargs.is_slippery=false")
     agent = agents.load(result.run_dir / CHECKPOINT_NAME)

@@ -31,6 +31,7 @@ from agents.runtime.acting import Actor
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
 from agents.runtime.trainer import (
+    RunResult,
     StopOnSignal,
     Trainer,
     TrainResult,
@@ -59,7 +60,7 @@ def _save_all_on_error(trainers: list[Trainer]) -> Iterator[None]:
 
 
 @dataclass
-class MultiSeedResult:
+class MultiSeedResult(RunResult):
     """Per-seed results plus the aggregate a researcher reports."""
 
     run_dir: Path
@@ -70,6 +71,10 @@ class MultiSeedResult:
     def final_mean_return(self) -> float:
         """Mean over seeds of each seed's final moving-mean return (what sweepers optimise)."""
         return float(self.final_mean_returns.mean())
+
+    @property
+    def seed_results(self) -> list[TrainResult]:
+        return self.results
 
     @property
     def final_mean_returns(self) -> np.ndarray:

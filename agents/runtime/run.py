@@ -13,7 +13,7 @@ from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
 from agents.runtime.many_seeds import BatchedSeedsTrainer
-from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
+from agents.runtime.multi_seed import MultiSeedTrainer
 from agents.runtime.restore import (
     REQUIRED_KEYS,
     RESUME_KEYS,
@@ -22,7 +22,7 @@ from agents.runtime.restore import (
     refuse_untrusted_code,
 )
 from agents.runtime.resume import apply_resume_overrides
-from agents.runtime.trainer import Trainer, TrainResult
+from agents.runtime.trainer import RunResult, Trainer, TrainResult
 
 
 def command_line() -> list[str]:
@@ -32,9 +32,7 @@ def command_line() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
-def train(
-    cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool = True
-) -> TrainResult | MultiSeedResult:
+def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool = True) -> RunResult:
     """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
     side by side); the function ``scripts/train.py``, ``agents.train`` and the tests call.
 

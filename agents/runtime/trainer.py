@@ -62,9 +62,24 @@ TRAIN_LOG_NAME = "train.log"
 """The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""
 
 
+class RunResult:
+    """What a training run returns, one seed (:class:`TrainResult`) or several
+    (:class:`~agents.runtime.multi_seed.MultiSeedResult`): where it went, how long it took, the
+    final mean return (over seeds: their mean) and :attr:`seed_results`."""
+
+    run_dir: Path
+    seconds: float
+    final_mean_return: float
+
+    @property
+    def seed_results(self) -> list[TrainResult]:
+        """One result per seed; a single run's is itself."""
+        raise NotImplementedError
+
+
 @dataclass
-class TrainResult:
-    """What :func:`train` returns (and what sweeps summarise)."""
+class TrainResult(RunResult):
+    """One seed's run: what :func:`train` returns (and what sweeps summarise)."""
 
     run_dir: Path
     env_steps: int
@@ -77,6 +92,10 @@ class TrainResult:
     """The last-``budget.window`` mean reached the target at some point (the run stopped there
     when ``budget.stop_at_target``)."""
     recent_returns: list[float] = field(default_factory=list)
+
+    @property
+    def seed_results(self) -> list[TrainResult]:
+        return [self]
 
 
 def seed_everything(seed: int) -> None:

@@ -26,10 +26,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import UserError
 from agents.runtime.config import TrainConfig
-from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
-from agents.runtime.trainer import TrainResult
+from agents.runtime.trainer import RunResult
 from agents.tools.cli import check_resolvable, compose_train_config, composition_message
 
 
@@ -68,7 +67,7 @@ def train(
     config: str | DictConfig | TrainConfig = "CartPole-v1",
     *overrides: str,
     config_dirs: Sequence[str | Path] = (),
-) -> TrainResult | MultiSeedResult:
+) -> RunResult:
     """Train as ``python scripts/train.py env=<config> <overrides>`` would, in this process.
 
     :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``), or a
@@ -76,9 +75,12 @@ def train(
         :class:`TrainConfig`.
     :param overrides: ``key=value`` strings, as on the command line.
     :param config_dirs: your own config folders, searched before the project's.
-    :return: the result: ``run_dir``, ``final_mean_return`` (mean of the last ``budget.window``
-        returns), ``env_steps``, ``episodes``, ``updates``, ``seconds``, ``reached_target``,
-        ``recent_returns`` (with ``num_seeds > 1``: one result per seed, ``final_mean_returns``).
+    :return: a :class:`~agents.runtime.trainer.RunResult`: ``run_dir``, ``seconds``,
+        ``final_mean_return`` (mean of the last ``budget.window`` returns; over seeds, their mean)
+        and ``seed_results``, each seed's :class:`~agents.runtime.trainer.TrainResult`
+        (``env_steps``, ``episodes``, ``updates``, ``reached_target``, ``recent_returns``). With
+        ``num_seeds > 1`` it is a :class:`~agents.runtime.multi_seed.MultiSeedResult` (also
+        ``final_mean_returns`` and ``table()``).
     """
     cfg = compose(config, *overrides, config_dirs=config_dirs)
     return run_training(cfg, overrides=list(overrides), summary=False)
