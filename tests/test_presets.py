@@ -115,6 +115,25 @@ def test_preset_choice_says_which_and_how():
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["-m", "env=Acrobot-v1", "seed=0,1"],
+        ["--multirun", "agent.policy=mlp", "seed=0,1"],
+        ["--cfg", "job", "env=Acrobot-v1"],
+        ["env=Acrobot-v1", "--cfg", "job"],
+        ["--config-dir", "/tmp/my_configs", "-m", "env=Acrobot-v1"],
+    ],
+)
+def test_the_automatic_preset_leaves_hydras_flags_parseable(args):
+    from hydra._internal.utils import get_args_parser
+
+    choice = with_env_preset(args, CONFIG_DIR)
+    parsed = get_args_parser().parse_args(choice.overrides)  # exits on "unrecognized arguments"
+    assert parsed.overrides == [f"experiment={choice.name}", *(a for a in args if "=" in a and a[0] != "-")]
+    assert set(choice.overrides) - set(args) == {f"experiment={choice.name}"}
+
+
+@pytest.mark.parametrize(
     ("override", "line"),
     [
         ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),

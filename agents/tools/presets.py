@@ -118,7 +118,7 @@ def with_env_preset(
     default_env: str = "CartPole-v1",
     user_dirs: Sequence[str | Path] = (),
 ) -> PresetChoice:
-    """``overrides`` with the env's preset put first, and which preset that is.
+    """``overrides`` with the env's preset put before the first ``key=value``, and which preset that is.
 
     A preset the user named is checked and kept; ``experiment=none`` is dropped (nothing to
     compose); with no ``experiment`` override, the preset ``env_presets.yaml`` lists for the
@@ -138,4 +138,6 @@ def with_env_preset(
     preset = preset_for(env, _override_value(overrides, "agent.policy"), config_dir)
     if preset is None:
         return PresetChoice(overrides)
-    return PresetChoice([f"{PRESET_GROUP}={preset}", *overrides], preset, automatic_for=env)
+    first = next((i for i, arg in enumerate(overrides) if "=" in arg and not arg.startswith("-")), len(overrides))
+    with_preset = [*overrides[:first], f"{PRESET_GROUP}={preset}", *overrides[first:]]  # after -m, --cfg job, ...:
+    return PresetChoice(with_preset, preset, automatic_for=env)  # Hydra's overrides are one block of arguments
