@@ -163,3 +163,45 @@ def test_a_sweep_job_folder_pastes_back_into_resume_and_evaluate(tmp_path):
         )
         assert done.returncode == 0, done.stderr[-2000:]
     assert load_checkpoint(job)["counters"]["env_steps"] >= 2000
+
+
+def test_a_sweep_into_a_folder_holding_one_is_refused_before_anything_runs(tmp_path):
+    from agents.errors import UserError
+    from agents.tools.cli import check_sweep_dir
+
+    argv = ["-m", "seed=0,1", f"hydra.sweep.dir={tmp_path}"]
+    check_sweep_dir(argv, "train", CONFIG_DIR)  # an empty folder is fine
+    (tmp_path / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(UserError, match=r"already holds a sweep \(its multirun.yaml\)"):
+        check_sweep_dir(argv, "train", CONFIG_DIR)
+    check_sweep_dir(argv[1:], "train", CONFIG_DIR)  # not a multirun
+
+
+def test_a_sweep_over_envs_gets_one_folder_unless_the_user_names_one():
+    from agents.tools.cli import ENV_SWEEP_DIR, with_env_sweep_dir
+
+    assert with_env_sweep_dir(["-m", "env=CartPole-v1,Acrobot-v1"])[-1] == ENV_SWEEP_DIR
+    assert with_env_sweep_dir(["--multirun", "env=choice(CartPole-v1,Acrobot-v1)"])[-1] == ENV_SWEEP_DIR
+    for argv in (["-m", "env=Acrobot-v1", "seed=0,1"], ["env=CartPole-v1,Acrobot-v1"],
+                 ["-m", "env=CartPole-v1,Acrobot-v1", "hydra.sweep.dir=x"]):  # fmt: skip
+        assert with_env_sweep_dir(argv) == argv
+
+
+@pytest.mark.slow
+def test_env_sweeps_and_preset_sweeps_run_and_every_job_is_in_the_summary(tmp_path):
+    """``-m env=A,B`` lists both jobs in one summary; ``-m env=Acrobot-v1 seed=0,1`` (a preset applies)
+    runs (it was Hydra's usage text); a second sweep into the same folder is refused, nothing rewritten."""
+    command = [sys.executable, str(TRAIN), "-m", "env=CartPole-v1,Acrobot-v1", *TINY]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (summary,) = (tmp_path / "multirun" / "env_sweep").glob(f"*/{SUMMARY_NAME}")
+    assert "| 0 | CartPole-v1" in summary.read_text() and "| 1 | Acrobot-v1" in summary.read_text()
+    assert "preset: none (env is swept" in done.stdout
+    output, _, sweep_dir = run_sweep(tmp_path, "env=Acrobot-v1", "seed=0,1")
+    assert "preset: experiment=acrobot" in output and len(job_dirs(sweep_dir)) == 2
+    before = {path: path.read_bytes() for path in sweep_dir.rglob("*") if path.is_file()}
+    again = [sys.executable, str(TRAIN), "-m", "env=Acrobot-v1", "seed=0,1", *TINY]
+    again.append(f"hydra.sweep.dir={sweep_dir}")
+    done = subprocess.run(again, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 2 and "already holds a sweep" in done.stderr
+    assert {path: path.read_bytes() for path in sweep_dir.rglob("*") if path.is_file()} == before

@@ -111,7 +111,8 @@ def test_preset_choice_says_which_and_how():
     chosen = with_env_preset(["experiment=taxi"], CONFIG_DIR)
     assert chosen.overrides == ["experiment=taxi"] and "(chosen;" in str(chosen.line())
     assert with_env_preset([f"env={env}", "experiment=none"], CONFIG_DIR).overrides == [f"env={env}"]
-    assert with_env_preset([f"env={env},CartPole-v1"], CONFIG_DIR).name is None  # an env sweep
+    swept = with_env_preset([f"env={env},CartPole-v1"], CONFIG_DIR)  # an env sweep
+    assert swept.name is None and "env is swept" in str(swept.line())
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -239,11 +240,52 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
+ENV_SWEEP_DIR = "hydra.sweep.dir=multirun/env_sweep/${now:%Y-%m-%d_%H-%M-%S-%f}"
+"""The folder of a sweep over ``env=``: the default names the env, which Hydra resolves with the
+base config's env for the sweep (where ``summary.md`` goes) but with each job's own env for its
+folder, so the other envs' jobs landed elsewhere and out of the summary."""
+
+
+def _is_sweep(override: str) -> bool:
+    parsed = OverridesParser.create().parse_overrides([override])[0]
+    return parsed.is_sweep_override()
+
+
+def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
+    """``argv``, plus :data:`ENV_SWEEP_DIR` for a multirun over ``env=`` that names no sweep folder."""
+    argv = list(argv)
+    if not any(arg in MULTIRUN_FLAGS for arg in argv):
+        return argv
+    keys = {arg.lstrip("+~").partition("=")[0]: arg for arg in argv if "=" in arg and not arg.startswith("-")}
+    if "env" in keys and "hydra.sweep.dir" not in keys and _is_sweep(keys["env"]):
+        argv.append(ENV_SWEEP_DIR)
+    return argv
+
+
+def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
+    """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
+    its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
+    if not any(arg in MULTIRUN_FLAGS for arg in argv):
+        return
+    kept = [arg for arg in argv if arg not in MULTIRUN_FLAGS and not arg.startswith("-")]
+    kept = [arg for arg in kept if not _is_sweep(arg)]  # Hydra's sweep folder comes from the base config
+    with initialize_config_dir(version_base="1.3", config_dir=config_path):
+        cfg = compose(config_name, overrides=kept, return_hydra_config=True)
+    folder = Path(str(cfg.hydra.sweep.dir))
+    if (folder / "multirun.yaml").is_file():
+        raise UserError(
+            f"hydra.sweep.dir={folder} already holds a sweep (its multirun.yaml), whose results this one "
+            "would overwrite: choose another hydra.sweep.dir (or move that folder away)"
+        )
+
+
 def check_sweep(
     argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
 ) -> None:
     """Compose every job of a multirun and ``check`` it before the first job runs: a mistake in
     job 7 must not surface after jobs 0-6 trained. One line naming the job."""
+    with suppress(HydraException, OmegaConfBaseException):  # a mistake: the jobs' checks name it
+        check_sweep_dir(argv, config_name, config_path)
     jobs = sweep_jobs(argv)
     if not jobs:
         return
@@ -348,7 +390,7 @@ def hydra_main(
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
-                sys.argv[1:] = choice.overrides
+                sys.argv[1:] = with_env_sweep_dir(choice.overrides)
                 preset_line = choice.line()
             if check_jobs is not None:
                 run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))

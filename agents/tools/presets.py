@@ -103,9 +103,13 @@ class PresetChoice:
     """The preset applied; None: the generic defaults."""
     automatic_for: str | None = None
     """The env id ``env_presets.yaml`` chose it for; None when the user named it."""
+    swept_env: bool = False
+    """No preset because ``env`` is swept (one preset cannot fit every env)."""
 
     def line(self) -> str | None:
         """What a run prints about it (None: nothing to say)."""
+        if self.swept_env:
+            return "preset: none (env is swept: each env gets the generic defaults; experiment=X for one)"
         if self.name is None:
             return None
         how = f"tuned for {self.automatic_for}" if self.automatic_for else "chosen"
@@ -135,9 +139,13 @@ def with_env_preset(
     if _override_value(overrides, "resume") not in (None, "null"):  # a resumed run keeps its config
         return PresetChoice(overrides)
     env = _override_value(overrides, "env") or default_env
+    if "," in env or "(" in env:  # env=A,B or env=choice(A,B): a sweep over envs
+        return PresetChoice(overrides, swept_env=True)
     preset = preset_for(env, _override_value(overrides, "agent.policy"), config_dir)
     if preset is None:
         return PresetChoice(overrides)
-    first = next((i for i, arg in enumerate(overrides) if "=" in arg and not arg.startswith("-")), len(overrides))
-    with_preset = [*overrides[:first], f"{PRESET_GROUP}={preset}", *overrides[first:]]  # after -m, --cfg job, ...:
-    return PresetChoice(with_preset, preset, automatic_for=env)  # Hydra's overrides are one block of arguments
+    # after -m, --cfg job, ...: Hydra's parser takes the key=value overrides as one block
+    keys = [i for i, arg in enumerate(overrides) if "=" in arg and not arg.startswith("-")]
+    first = keys[0] if keys else len(overrides)
+    with_preset = [*overrides[:first], f"{PRESET_GROUP}={preset}", *overrides[first:]]
+    return PresetChoice(with_preset, preset, automatic_for=env)
