@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,6 +41,8 @@
 # `W` along the return-weighted sum of these scores, `W <- W + alpha sum_t G_t grad log pi(A_t|S_t)`.
 
 # %%
+from datetime import datetime
+
 import gymnasium as gym
 import matplotlib.pyplot as plt
 import numpy as np
@@ -84,12 +88,14 @@ print("max |E_pi[score]|:", expected.abs().max().item())
 # ## 3. Train CartPole in seconds
 #
 # `agents.train` runs the same training as `python scripts/train.py env=CartPole-v1`, with
-# overrides in the command line's `key=value` form. CartPole's tuned preset
-# (`configs/experiment/cartpole.yaml`) is applied by itself; the run stops once the mean of the
-# last 100 returns reaches 475.
+# overrides in the command line's `key=value` form. For the linear policy CartPole runs on the
+# generic defaults (`configs/env_presets.yaml` lists `none` first; `"experiment=cartpole"` would
+# add its tuned preset); the run stops once the mean of the last 100 returns reaches 475. Each
+# run of this cell gets its own folder under `runs/tutorial/`.
 
 # %%
-result = agents.train("CartPole-v1", "seed=0", "logging.progress_bar=false", "run_dir=runs/tutorial")
+run_dir = f"runs/tutorial/{datetime.now():%Y%m%d-%H%M%S-%f}"
+result = agents.train("CartPole-v1", "seed=0", "logging.progress_bar=false", f"run_dir={run_dir}")
 print(f"{result.env_steps} env steps in {result.seconds:.1f} s; last-100 mean {result.final_mean_return:.1f}")
 
 agent = agents.load(result.run_dir)

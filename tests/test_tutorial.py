@@ -40,6 +40,6 @@ def test_the_notebook_runs_in_under_a_minute(tmp_path, monkeypatch):
     assert any(
         "image/png" in output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", [])
     )
-    assert (tmp_path / "runs" / "tutorial" / "checkpoint.pt").is_file()
+    assert len(list((tmp_path / "runs" / "tutorial").glob("*/checkpoint.pt"))) == 1
     print(f"notebook executed in {seconds:.1f} s")
     assert seconds < 60
