@@ -35,6 +35,28 @@ def test_lines_on_the_console_and_in_train_log(tmp_path):
     assert "it/s" not in done.stderr  # no bar
 
 
+def test_run_dir_and_resume_log_into_the_run_folder_and_leave_no_other(tmp_path):
+    """``run_dir=`` puts Hydra's record and ``train.log`` in the run folder; ``resume=`` appends to
+    that log and keeps the first run's record (both made a stray ``outputs/<env>/<time>/``)."""
+    run_dir = tmp_path / "run"
+    common = ["logging.progress_bar=false", "logging.print_every_seconds=0.05", "budget.stop_at_target=false"]
+    for overrides in (
+        [f"run_dir={run_dir}", "budget.total_env_steps=20000"],
+        [f"resume={run_dir / 'checkpoint.pt'}", "budget.total_env_steps=40000"],
+    ):
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "train.py"), *common, *overrides],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        if "budget.total_env_steps=20000" in overrides:
+            record = (run_dir / ".hydra" / "overrides.yaml").read_text()
+            first_log = (run_dir / "train.log").read_text()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+    assert (run_dir / ".hydra" / "overrides.yaml").read_text() == record and "20000" in record
+    log = (run_dir / "train.log").read_text()
+    assert log.startswith(first_log) and "/40,000" in log[len(first_log) :]
+
+
 def test_nothing_from_the_api_and_never_with_zero(tmp_path, capsys, monkeypatch):
     """The lines go through :mod:`logging`: a program that configured no logging (as a fresh Python
     has none; an in-process Hydra app earlier in this test session left its own) sees nothing."""

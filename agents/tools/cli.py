@@ -49,7 +49,7 @@ from agents.tools.usage import CONFIG_DIR
 T = TypeVar("T")
 
 
-PATH_KEYS = ("resume", "checkpoint", "run_dir")
+PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir")
 """Overrides whose value is a path (a run folder the program printed, e.g. a sweep job's)."""
 _PARSED_BY_HYDRA = set("=,[]{}()'\" ")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import signal
 import sys
 import time
@@ -83,8 +84,33 @@ def train() -> None:
 
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
+    sys.argv[1:] = _hydra_folder_is_the_run_folder(sys.argv[1:])
     run_or_exit(lambda: _check_given_run_folder(sys.argv[1:]))
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
+
+
+def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
+    """``argv`` with Hydra's output folder (its ``.hydra/`` record and ``train.log``) set to the run's
+    own: ``run_dir=<folder>`` puts both there; ``resume=<run>`` appends to the run's ``train.log``
+    and writes no second record (its ``.hydra/`` stays the first run's). Otherwise each left a stray
+    ``outputs/<env>/<time>/`` with the log. A folder that cannot be written is left to the run,
+    which says so in one line."""
+    argv = list(argv)
+    if "-m" in argv or "--multirun" in argv or any(arg.startswith("hydra.run.dir=") for arg in argv):
+        return argv
+    given = {arg.partition("=")[0]: arg.partition("=")[2].strip("'\"") for arg in argv if "=" in arg}
+    resume, run_dir = given.get("resume", ""), given.get("run_dir", "")
+    if resume not in ("", "null"):
+        folder = Path(resume).parent if Path(resume).is_file() else Path(resume)
+        if folder.is_dir() and os.access(folder, os.W_OK):
+            argv += [f"hydra.run.dir={folder}", "hydra.output_subdir=null"]
+    elif run_dir not in ("", "null"):
+        existing = next(
+            path for path in (Path(run_dir).absolute(), *Path(run_dir).absolute().parents) if path.exists()
+        )
+        if existing.is_dir() and os.access(existing, os.W_OK):
+            argv.append(f"hydra.run.dir={run_dir}")
+    return argv
 
 
 def _check_given_run_folder(argv: Sequence[str]) -> None:
