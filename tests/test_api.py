@@ -175,3 +175,10 @@ def test_load_a_checkpoint_saved_by_a_gpu_run(tmp_path, monkeypatch, policy):
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(path, weights_only=True)  # the storages really are tagged for a GPU
     assert np.array_equal(agents.load(tmp_path).predict(obs, deterministic=True), expected)
+
+
+def test_experiment_name_names_the_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = agents.train("CartPole-v1", *QUIET, "experiment_name=mine")
+    assert result.run_dir.parent == Path("runs") and result.run_dir.name.startswith("mine__seed0__")
+    assert agents.train("CartPole-v1", *QUIET).run_dir.name.startswith("CartPole-v1__seed0__")

@@ -28,6 +28,9 @@ def test_train_help_lists_groups_keys_and_completion(tmp_path):
     assert "experiment=acrobot|" in text and "|cartpole|" in text and "_schema" not in text
     assert "  eval:" in text and "every_steps: 0" in text and "print_every_seconds: 10" in text
     assert 'tab completion (bash): eval "$(python ' in text and "scripts/train.py -sc install=bash)" in text
+    # each group's keys, as its default option sets them
+    assert "  agent:  (agent=reinforce: configs/agent/reinforce.yaml; agent.<key>=value)" in text
+    assert "    lr: 0.1 " in text and "    num_envs: 1 " in text and "hydra/launcher=" in text
 
 
 @pytest.mark.parametrize(

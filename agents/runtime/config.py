@@ -243,7 +243,8 @@ class TrainConfig:
     resume: str | None = None
     """Run folder to resume from."""
     experiment_name: str = "${env}"
-    """Name shown in run folders and TensorBoard; the env id unless set."""
+    """Names the run folders (``outputs/<name>/``, ``multirun/<name>/``, ``runs/<name>__seed<n>__<time>``);
+    the env id unless set."""
 
 
 RUN_KEYS = (

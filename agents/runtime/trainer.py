@@ -188,7 +188,7 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
     started = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two runs never share one
-    return Path("runs") / f"{cfg.env}__seed{cfg.seed}__{started}"
+    return Path("runs") / f"{cfg.experiment_name}__seed{cfg.seed}__{started}"
 
 
 def target_return(cfg: DictConfig, info: EnvInfo) -> float | None:

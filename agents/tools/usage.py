@@ -44,7 +44,7 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
     text = (Path(config_dir) / f"{config_name}.yaml").read_text()
     lines = text.splitlines()
     usage = [line.removeprefix("# ") for line in lines if line.startswith("#")][:1]
-    groups = []
+    groups, group_keys = [], []
     for entry in yaml.safe_load(text).get("defaults", []):
         if not isinstance(entry, dict):
             continue
@@ -56,17 +56,23 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
         groups.append(
             f"  {group}={'|'.join(options)}  (default: {default if default is not None else 'none'})"
         )
+        option_file = Path(config_dir) / group / f"{default}.yaml"
+        if default is not None and option_file.is_file():  # the group's keys, as its default option sets them
+            option_keys = _keys_section(option_file.read_text().splitlines())
+            source = f"{group}={default}: configs/{group}/{default}.yaml; {group}.<key>=value"
+            group_keys += ["", f"  {group}:  ({source})"]
+            group_keys += [f"  {line}" for line in option_keys]
     keys = _keys_section(lines)
     out = [*(f"usage: {line}" for line in usage), ""]
     if groups:
         out += ["config groups (group=option):", *groups, ""]
-    out += ["keys (key=value; the comment says what each holds):", *keys]
+    out += ["keys (key=value; the comment says what each holds):", *keys, *group_keys]
     if not hydra_app:
         return "\n".join(out)
     out += [
         "",
         "Hydra: -m sweeps (key=a,b), --cfg job prints the composed config, --config-dir DIR adds a folder",
-        "of your own configs, hydra/launcher=joblib|submitit_local|slurm runs jobs in parallel,",
+        "of your own configs, hydra/launcher=joblib|submitit_local|slurm|ray_local runs jobs in parallel,",
         "--hydra-help lists Hydra's own options.",
         f'tab completion (bash): eval "$({program} -sc install=bash)"',
     ]
