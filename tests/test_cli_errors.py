@@ -40,7 +40,7 @@ COMPOSITION_ERRORS = [
     ("agent=nosuch", "Could not find 'agent/nosuch' (options: reinforce)"),
     ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
     ("agent.lr=0.1,0.2", "Ambiguous value for argument 'agent.lr=0.1,0.2'"),
-    ("experiment_name=${nosuch}", "experiment_name: Interpolation key 'nosuch' not found"),
+    ("agent.lr=${nosuch}", "agent.lr: Interpolation key 'nosuch' not found"),
     ("env_kwargs.x=1", "env_kwargs.x is not a config key (add it with +env_kwargs.x=<value>)"),
     ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),
     ("experiment=acrobot,nosuch", "experiment=nosuch is not a preset (presets: acrobot,"),

@@ -139,3 +139,17 @@ def test_labels_name_only_what_differs_within_each_env():
         "CartPole-v1: agent.lr=0.05",
         "Acrobot-v1",
     ]
+
+
+def test_a_sweep_job_folder_with_commas_is_one_item_of_runs(tmp_path):
+    """``runs=[<job>,<run>]`` with a job folder printed as ``1_baseline=mean,gamma=0.9_seed0``: the
+    commas inside an existing folder's name do not split it (it read as ``1_baseline=mean``)."""
+    from agents.tools.cli import parse_options
+    from agents.tools.commands import PlotOptions as Options
+
+    job, other = tmp_path / "1_baseline=mean,gamma=0.9_seed0", tmp_path / "run"
+    job.mkdir(), other.mkdir()
+    options = parse_options(Options, [f"runs=[{job},{other}]"], "plot")
+    assert options.runs == [str(job), str(other)]
+    assert parse_options(Options, [f"runs={job}"], "plot").runs == [str(job)]
+    assert parse_options(Options, ["runs=[a,b]"], "plot").runs == ["a", "b"]  # not paths: as before

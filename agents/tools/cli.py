@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import functools
 import itertools
+import json
 import math
 import os
 import signal
@@ -69,6 +70,19 @@ def quote_paths(overrides: Sequence[str]) -> list[str]:
             override = f"{key}='{escaped}'"
         quoted.append(override)
     return quoted
+
+
+def path_list_items(items: str) -> list[str]:
+    """A list's unquoted items ``a,b,c`` split at the commas that no existing path holds: the
+    longest run of comma-joined pieces naming an existing path is one item (a sweep job's folder
+    ``0_lr=0.1,gamma=0.9_seed0``, pasted as printed)."""
+    pieces, paths, start = items.split(","), [], 0
+    while start < len(pieces):
+        ends = range(len(pieces), start + 1, -1)
+        end = next((end for end in ends if Path(",".join(pieces[start:end])).exists()), start + 1)
+        paths.append(",".join(pieces[start:end]))
+        start = end
+    return paths
 
 
 def compose_train_config(
@@ -491,6 +505,10 @@ def parse_options(
             exit_with_user_error(unknown_key_message(key, fields))
         if isinstance(base.get(key), ListConfig) and not value.startswith("["):
             value = f"[{value}]"  # one item: runs=outputs/x means runs=[outputs/x]
+        if isinstance(base.get(key), ListConfig) and not set("'\"").intersection(value):
+            items = path_list_items(value[1:-1])
+            if any("," in item for item in items):  # folders with commas: quoted, as YAML needs them
+                value = json.dumps(items)
         dotlist.append(f"{key}={value}")
     try:
         cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(dotlist))
