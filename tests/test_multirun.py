@@ -205,3 +205,32 @@ def test_env_sweeps_and_preset_sweeps_run_and_every_job_is_in_the_summary(tmp_pa
     done = subprocess.run(again, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 2 and "already holds a sweep" in done.stderr
     assert {path: path.read_bytes() for path in sweep_dir.rglob("*") if path.is_file()} == before
+
+
+def test_a_stopped_job_reports_its_checkpoints_return_and_result_json_is_strict(tmp_path):
+    """An interrupted job's row said nan although its checkpoint held the last window's returns,
+    and ``result.json`` held ``NaN``, which strict JSON readers refuse."""
+    import math
+
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    import agents
+    from agents.errors import RunInterrupted
+    from agents.tools.sweep import job_result, read_result, result_json
+
+    trained = agents.train("CartPole-v1", *TINY, f"run_dir={tmp_path / 'job'}")
+    hydra = {"runtime": {"output_dir": str(tmp_path / "job")}, "job": {"num": 3}}
+    config = OmegaConf.create({"hydra": hydra})
+    stopped = JobReturn(overrides=["seed=0"], status=JobStatus.FAILED)
+    stopped._return_value = RunInterrupted("stop", 130)
+    row = job_result(config, stopped, 1.0)
+    assert row.status == "INTERRUPTED" and row.env_steps == trained.seed_results[0].env_steps
+    assert row.final_mean_return == trained.final_mean_return
+    (tmp_path / "result.json").write_text(result_json(row))
+    assert read_result(tmp_path / "result.json") == row
+    row.final_mean_return = math.nan
+    text = result_json(row)
+    assert '"final_mean_return": null' in text and "NaN" not in text
+    (tmp_path / "result.json").write_text(text)
+    assert math.isnan(read_result(tmp_path / "result.json").final_mean_return)

@@ -46,10 +46,11 @@ class JobResult:
     overrides: list[str]
     """The job's command-line overrides, ``key=value``."""
     status: str
-    """``COMPLETED``, ``FAILED`` or ``INTERRUPTED`` (then the return is missing; the counters are
-    those of the job's last checkpoint, if any)."""
+    """``COMPLETED``, ``FAILED`` or ``INTERRUPTED`` (then the return and the counters are those of
+    the job's last checkpoint, if any)."""
     final_mean_return: float
-    """The task's return value: the mean return of the last ``budget.window`` episodes."""
+    """The mean return of the last ``budget.window`` episodes (the task's return value; a stopped
+    job's: its checkpoint's; nan, ``null`` in ``result.json``: none ended)."""
     env_steps: int | None
     episodes: int | None
     seconds: float
@@ -62,15 +63,17 @@ def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> Job
     output_dir = Path(config.hydra.runtime.output_dir)
     completed = job_return.status == JobStatus.COMPLETED
     counters: dict[str, Any] = {}
+    recent_returns: list[float] = []
     if (output_dir / CHECKPOINT_NAME).is_file():  # an interrupted or failed job saved its state too
         with suppress(UserError):
-            counters = load_checkpoint(output_dir).get("counters", {})
+            state = load_checkpoint(output_dir)
+            counters, recent_returns = state.get("counters", {}), list(state.get("recent_returns", []))
     interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
     return JobResult(
         num=int(config.hydra.job.num),
         overrides=list(job_return.overrides or []),
         status="INTERRUPTED" if interrupted else job_return.status.name,
-        final_mean_return=float(job_return.return_value) if completed else math.nan,
+        final_mean_return=float(job_return.return_value) if completed else _mean(recent_returns),
         env_steps=counters.get("env_steps"),
         episodes=counters.get("episodes"),
         seconds=seconds,
@@ -78,9 +81,28 @@ def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> Job
     )
 
 
+def _mean(returns: list[float]) -> float:
+    """The last window's mean return a stopped job's checkpoint holds (nan: no episode ended)."""
+    return float(sum(returns) / len(returns)) if returns else math.nan
+
+
+def result_json(result: JobResult) -> str:
+    """``result.json``'s text: strict JSON (a missing return is ``null``, not ``NaN``)."""
+    fields = {key: None if isinstance(value, float) and not math.isfinite(value) else value
+              for key, value in asdict(result).items()}  # fmt: skip
+    return json.dumps(fields, indent=2, allow_nan=False)
+
+
+def read_result(path: Path) -> JobResult:
+    fields = json.loads(path.read_text())
+    if fields.get("final_mean_return") is None:
+        fields["final_mean_return"] = math.nan
+    return JobResult(**fields)
+
+
 def read_results(sweep_dir: Path) -> list[JobResult]:
     """Every ``result.json`` below ``sweep_dir``, in job order."""
-    results = [JobResult(**json.loads(path.read_text())) for path in sweep_dir.rglob(RESULT_NAME)]
+    results = [read_result(path) for path in sweep_dir.rglob(RESULT_NAME)]
     return sorted(results, key=lambda result: result.num)
 
 
@@ -131,7 +153,7 @@ class SweepSummary(Callback):
         if config.hydra.mode != RunMode.MULTIRUN:
             return
         result = job_result(config, job_return, time.perf_counter() - self._job_start)
-        Path(result.output_dir, RESULT_NAME).write_text(json.dumps(asdict(result), indent=2))
+        Path(result.output_dir, RESULT_NAME).write_text(result_json(result))
         write_summary(Path(config.hydra.sweep.dir))  # now: a failed job ends the sweep (Hydra)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
