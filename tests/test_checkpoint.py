@@ -85,6 +85,11 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, reas
 def test_a_missing_checkpoint_names_what_was_expected(tmp_path):
     with pytest.raises(UserError, match=f"^no checkpoint at {tmp_path / CHECKPOINT_NAME} "):
         load_checkpoint(tmp_path)
+    for seed in (3, 4):  # a num_seeds run's folder: one run folder per seed
+        (tmp_path / f"seed{seed}").mkdir()
+        (tmp_path / f"seed{seed}" / CHECKPOINT_NAME).write_bytes(b"")
+    with pytest.raises(UserError, match=f"^{tmp_path} holds 2 seeds' runs, .*e.g. {tmp_path / 'seed3'}$"):
+        load_checkpoint(tmp_path)
 
 
 def test_saving_leaves_no_temporary_file(tmp_path):

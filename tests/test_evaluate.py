@@ -93,7 +93,7 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ([], "error: checkpoint: Missing mandatory value: checkpoint"),
+        ([], "error: checkpoint: Missing mandatory value: pass checkpoint=<value>"),
         (["checkpoint={missing}"], "error: no checkpoint at {missing} (pass a run folder that holds"),
         (["checkpoint={empty}", "which=best"], "error: no checkpoint at {empty}/checkpoint_best.pt"),
         (["checkpoint={run}", "which=first"], "error: which='first' is not one of latest, best"),

@@ -96,6 +96,12 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
     path = Path(path)
     candidate = path / name if path.is_dir() else path
     if not candidate.is_file():
+        seeds = sorted(folder.name for folder in path.glob("seed*") if (folder / name).is_file())
+        if path.is_dir() and seeds:  # a num_seeds run: one run folder per seed
+            raise UserError(
+                f"{path} holds {len(seeds)} seeds' runs, each in its own folder: pass one of them, "
+                f"e.g. {path / seeds[0]}"
+            )
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
 

@@ -72,16 +72,19 @@ NOISE_BLOCK_VALUES = 1 << 16
 def check_batched(cfg: Any) -> None:
     """What the batched mode does not do is a one-line :class:`UserError` before anything runs."""
     agent = cfg.agent
-    unsupported = {
-        "agent.per_step_updates=true": agent.per_step_updates,
-        f"agent.baseline={agent.baseline}": agent.baseline != "none",
-        "diagnostics.check_gradients_every>0": cfg.diagnostics.check_gradients_every > 0,
-    }
-    for setting, present in unsupported.items():
+    unsupported = {  # setting -> (present, the override that removes it)
+        "agent.per_step_updates=true": (agent.per_step_updates, "agent.per_step_updates=false"),
+        f"agent.baseline={agent.baseline}": (agent.baseline != "none", "agent.baseline=none"),
+        "diagnostics.check_gradients_every>0": (
+            cfg.diagnostics.check_gradients_every > 0, "diagnostics.check_gradients_every=0"
+        ),
+    }  # fmt: skip
+    for setting, (present, fix) in unsupported.items():
         if present:  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
+            preset = " or experiment=none" if "baseline" in setting else ""
             raise UserError(
-                f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it, "
-                "e.g. agent.baseline=none or experiment=none)"
+                f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it: "
+                f"{fix}{preset})"
             )
 
 

@@ -39,7 +39,12 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
@@ -205,6 +210,9 @@ def composition_message(error: BaseException) -> str:
         )
     if isinstance(cause, OmegaConfBaseException):
         return f"{_first_line(error)}: {_first_line(cause)}"
+    if isinstance(error, MissingMandatoryValue) and error.full_key:  # a ??? key: say how to give it
+        key = error.full_key
+        return f"{key}: Missing mandatory value: pass {key}=<value> (--help says what it holds)"
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
         return f"{error.full_key}: {_first_line(error)}"
     return _all_lines(error)
