@@ -13,6 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.run import train
@@ -49,6 +50,13 @@ def test_best_checkpoint_is_written(make_config):
     best = load_checkpoint(result.run_dir / BEST_CHECKPOINT_NAME)
     assert best["counters"]["best_mean_return"] > 0
     assert not list(result.run_dir.glob(".*.tmp"))
+    # resuming from it would continue in this folder and overwrite the later checkpoint.pt: refused
+    latest = (result.run_dir / "checkpoint.pt").read_bytes()
+    with pytest.raises(
+        UserError, match=r"would continue in .* and overwrite its checkpoint.pt \(a later point\)"
+    ):
+        train(make_config(f"resume={result.run_dir / BEST_CHECKPOINT_NAME}", "budget.total_env_steps=8000"))
+    assert (result.run_dir / "checkpoint.pt").read_bytes() == latest
 
 
 def test_signal_handler_stops_then_second_signal_interrupts(make_config):

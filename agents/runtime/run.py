@@ -61,6 +61,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
         resumed.trust_code = cfg.trust_code
         source = resolve_checkpoint(cfg.resume)
+        latest = source.parent / CHECKPOINT_NAME
+        if source.name != CHECKPOINT_NAME and latest.is_file():  # e.g. resume=<run>/checkpoint_best.pt
+            raise UserError(
+                f"resume={source} would continue in {source.parent} and overwrite its {CHECKPOINT_NAME} (a "
+                f"later point): resume={source.parent} for that one; for this one, copy the folder, move the "
+                f"copy's {source.name} over its {CHECKPOINT_NAME} and resume the copy"
+            )
         if cfg.run_dir and Path(cfg.run_dir).resolve() != source.parent.resolve():
             raise UserError(
                 f"resume= continues the run in its own folder {source.parent}, not run_dir={cfg.run_dir}: "
