@@ -69,6 +69,10 @@ UNSUPPORTED = [
     ("agent.baseline=value", "agent.baseline=value .*: agent.baseline=none or experiment=none"),
     ("agent.per_step_updates=true", "per_step_updates=true .*: agent.per_step_updates=false\\)"),
     ("features=normalized", "features=normalized"),
+    ("eval.every_steps=1000", "eval.every_steps>0 .*: eval.every_steps=0\\)"),  # were ignored silently
+    ("checkpoint.every_steps=1000", "checkpoint.every_steps>0 .*: checkpoint.every_steps=0\\)"),
+    ("num_seeds=200000", "num_seeds=200000 must be <= "),  # the sizes' checks (it ran, then saved 200k)
+    ("torch_threads=4096", "torch_threads=4096 must be <= "),
 ]
 
 
@@ -76,7 +80,17 @@ UNSUPPORTED = [
 def test_batched_refuses_what_it_does_not_do_in_one_line(make_config, override, named):
     with pytest.raises(UserError, match=named) as error:
         BatchedSeedsTrainer(make_config(*BATCHED, "num_seeds=2", override))
-    assert "\n" not in str(error.value) and "seed_mode=exact" in str(error.value)
+    assert "\n" not in str(error.value)
+    assert "must be <=" in named or "seed_mode=exact" in str(error.value)
+
+
+def test_batched_seeds_step_the_envs_through_env_wrappers(make_config):
+    """``env_wrappers`` were dropped: the seeds trained on the bare env (episodes past a 50-step
+    TimeLimit, final mean 175 where the exact mode said 49)."""
+    wrappers = "env_wrappers=[{_target_: gymnasium.wrappers.TimeLimit, max_episode_steps: 20}]"
+    result = train(make_config(*BATCHED, "num_seeds=2", wrappers, "budget.stop_at_target=false"))
+    for seed_result in result.seed_results:
+        assert seed_result.episodes >= 3000 // 20 and max(seed_result.recent_returns) <= 20
 
 
 def test_recent_returns_keeps_each_seeds_last_window_in_order():

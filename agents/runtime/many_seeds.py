@@ -52,16 +52,16 @@ from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
-    checked_config,
     lock_run_folder,
     nonfinite_env_data,
+    preflight,
     raise_env_fault,
     resolve_run_dir,
     seed_everything,
     start_envs,
     target_return,
 )
-from envs.make import check_env_id, close_quietly, make_vector_env
+from envs.make import close_quietly, make_vector_env
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
 """``agent.optimizer`` -> the row-wise twin of the torch optimizer the exact mode uses."""
@@ -78,6 +78,8 @@ def check_batched(cfg: Any) -> None:
         "diagnostics.check_gradients_every>0": (
             cfg.diagnostics.check_gradients_every > 0, "diagnostics.check_gradients_every=0"
         ),
+        "eval.every_steps>0": (cfg.eval.every_steps > 0, "eval.every_steps=0"),
+        "checkpoint.every_steps>0": (cfg.checkpoint.every_steps > 0, "checkpoint.every_steps=0"),
     }  # fmt: skip
     for setting, (present, fix) in unsupported.items():
         if present:  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
@@ -134,10 +136,9 @@ class BatchedSeedsTrainer:
     """``num_seeds`` seeds ``seed, seed+1, ...`` trained as one batched learner (module docstring)."""
 
     def __init__(self, cfg: DictConfig) -> None:
-        self.config, self.cfg = checked_config(cfg)
+        self.config, self.cfg, self.info = preflight(cfg)  # keys, the env and its wrappers, the sizes
         check_batched(self.cfg)
         cfg = self.cfg
-        self.info = check_env_id(cfg.env, cfg.env_kwargs)
         self.device = resolve_device(cfg.device)
         self.target = target_return(cfg, self.info)
         self.run_dir = resolve_run_dir(cfg)
@@ -179,7 +180,7 @@ class BatchedSeedsTrainer:
         columns = self.num_seeds * self.envs_per_seed
 
         def make_and_reset() -> tuple[Any, np.ndarray]:
-            envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs)
+            envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers)
             return envs, envs.reset(seed=cfg.seed)[0]
 
         self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset)

@@ -64,10 +64,11 @@ def check_counts(cfg: Any) -> None:
     _at_most(
         "vector.num_envs", cfg.vector.num_envs, MAX_NUM_ENVS, "the largest vector env this project steps"
     )
-    if cfg.vector.mode == "async":
+    if cfg.vector.mode == "async":  # every seed's sub-envs are processes of this one
         _at_most(
-            "vector.num_envs", cfg.vector.num_envs, MAX_ASYNC_ENVS, "one process per sub-env with mode=async"
-        )
+            "vector.num_envs x num_seeds" if cfg.num_seeds > 1 else "vector.num_envs",
+            cfg.vector.num_envs * cfg.num_seeds, MAX_ASYNC_ENVS, "one process per sub-env with mode=async",
+        )  # fmt: skip
     _at_most("num_seeds", cfg.num_seeds, MAX_NUM_SEEDS, "runs side by side in one process")
 
 
