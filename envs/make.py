@@ -226,12 +226,44 @@ def check_env_id(
     return EnvInfo(env_id, observation_space, n_actions, spec.reward_threshold, action_features, start)
 
 
+PENDING_STEP_SECONDS = 5.0
+"""How long closing an async vector env waits for a step its workers are still computing."""
+
+
 def close_quietly(env: Any) -> None:
     """Close an env or vector env, dropping what a user's ``close()`` raises: it runs after the
     work is saved, or while a fault is reported, and must neither hide that nor leave a run
-    folder locked (Gymnasium's own envs never raise there)."""
+    folder locked (Gymnasium's own envs never raise there). An async vector env whose worker died
+    or hangs is stopped with SIGKILL (:func:`_stop_async_workers`)."""
+    base = getattr(env, "unwrapped", env)
+    if isinstance(base, gym.vector.AsyncVectorEnv) and not base.closed:
+        _stop_async_workers(base)
     with contextlib.suppress(Exception):
         env.close()
+
+
+def _stop_async_workers(vector_env: gym.vector.AsyncVectorEnv) -> None:
+    """Gymnasium's ``close`` waits for a pending step without end (a worker that died leaves a pipe
+    its siblings hold open; one that hangs never answers) and its ``terminate`` sends SIGTERM, which
+    our workers ignore (:func:`signal_safe_worker`): so wait :data:`PENDING_STEP_SECONDS` for the
+    pending call, and kill the workers if one is gone or it does not come."""
+    healthy = all(process.is_alive() for process in vector_env.processes)
+    if healthy and vector_env._state.value != "default":  # a step (or reset) was sent and not received
+        try:
+            getattr(vector_env, f"{vector_env._state.value}_wait")(PENDING_STEP_SECONDS)
+        except Exception:  # a timeout, a worker's error, a closed pipe
+            healthy = False
+    if healthy:
+        return  # Gymnasium's close asks each worker to close
+    for process in vector_env.processes:
+        if process.is_alive():
+            process.kill()
+    for pipe in vector_env.parent_pipes:
+        if pipe is not None:
+            pipe.close()
+    for process in vector_env.processes:
+        process.join()
+    vector_env.closed = True
 
 
 def signal_safe_worker(*args: Any) -> None:

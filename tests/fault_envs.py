@@ -5,6 +5,7 @@ allow, and envs that break mid-run. Importing the module registers them (``fault
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import Any
 
@@ -71,6 +72,8 @@ class FaultyEnv(SpaceEnv):
                 raise RuntimeError("physics exploded")
             if self.fault == "exit":
                 sys.exit(3)  # a simulator that quits the process
+            if self.fault == "crash":
+                os._exit(3)  # a simulator that dies (run it in an async vector env's worker only)
             if self.fault == "nanobs":
                 obs = np.full_like(obs, np.nan)
             if self.fault == "nanreward":
@@ -104,7 +107,7 @@ for _name, (_obs, _act) in SPACES.items():
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
 _STEP_FAULTS = ("raise", "exit", "shape", "dtype", "outside", "negative")
-for _fault in (*_STEP_FAULTS, "reset", "resetshape", "nanobs", "nanreward", "endless", "close"):
+for _fault in (*_STEP_FAULTS, "reset", "resetshape", "nanobs", "nanreward", "endless", "close", "crash"):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

@@ -188,6 +188,17 @@ def test_env_mistakes_are_one_line(tmp_path, monkeypatch, capsys, overrides, fra
     assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2"], ["num_seeds=2", "seed_mode=batched"]])
+def test_an_async_worker_that_dies_is_an_env_fault_not_a_hang(tmp_path, capsys, extra):
+    """A worker process that died (a crashed simulator) left the run blocked for good on a pipe
+    its siblings held open, the fault unreported and the healthy seeds unsaved."""
+    args = ["env=fault_envs:fault/Crash-v0", "vector.mode=async", "vector.num_envs=2", *extra]
+    code, err, _ = run_train(*TINY, *args, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Crash-v0 failed at ")
+    folders = [tmp_path / "run"] if not extra else [tmp_path / "run" / f"seed{s}" for s in (0, 1)]
+    assert all((folder / CHECKPOINT_NAME).is_file() for folder in folders)
+
+
 # -- 3. every space Gymnasium's Discrete and Box accept trains and evaluates ---------------------
 SPACES = [
     ("DiscreteStart-v0", "auto"),

@@ -267,6 +267,7 @@ class BatchedSeedsTrainer:
                         next_flush = time.monotonic() + Logger.handoff_seconds
             except BaseException:
                 self._flush()  # a crash or a second Ctrl-C: what was logged reaches the files
+                close_quietly(self.envs)  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
                 self.bar.close()

@@ -56,6 +56,7 @@ def _save_all_on_error(trainers: list[Trainer]) -> Iterator[None]:
     except BaseException:
         for trainer in trainers:
             trainer.logger.close()
+            trainer.envs.close()  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
         raise
 
 

@@ -276,6 +276,7 @@ class Trainer:
                     self.step(self.actor(self.agent.inputs(self.obs)))
             except BaseException:
                 self.logger.close()  # a crash or a second Ctrl-C: what was logged reaches the file
+                self.envs.close()  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
                 self.bar.close()
