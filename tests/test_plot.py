@@ -22,7 +22,7 @@ PLOT = Path(__file__).resolve().parent.parent / "scripts" / "plot.py"
 def fake_run(steps: list[int], returns: list[float], **hparams: object) -> Run:
     hparams = {"env": "CartPole-v1", "seed": 0.0, "agent.lr": 0.01, "run_dir": "x", **hparams}
     return Run(Path("x"), hparams, np.array(steps), np.array(returns, dtype=float), float(np.mean(returns)),
-               steps[-1])  # fmt: skip
+               steps[-1], len(returns))  # fmt: skip
 
 
 def test_curve_is_the_trailing_mean_of_episodes_ended_by_each_step():

@@ -59,6 +59,14 @@ class Run:
     """Mean return of the last ``budget.window`` episodes (what ``train()`` returned)."""
     env_steps: int
     """Env steps the run took in all."""
+    episodes: int
+    """Episodes the run ended in all (more than ``returns`` holds when it logged interval means)."""
+
+    @property
+    def per_episode(self) -> bool:
+        """One logged point per episode; else each point is the mean over an interval
+        (``logging.episode_stats=mean``: several seeds or envs), and windows count points."""
+        return len(self.returns) >= self.episodes
 
     @property
     def env(self) -> str:
@@ -115,6 +123,7 @@ def load_run(path: Path) -> Run | None:
         returns=np.array([event.value for event in episodes], dtype=np.float64),
         final_mean_return=events.Scalars(tags.FINAL_MEAN_RETURN)[-1].value,
         env_steps=int(events.Scalars(tags.FINAL_ENV_STEPS)[-1].value),
+        episodes=int(events.Scalars(tags.FINAL_EPISODES)[-1].value) if tags.FINAL_EPISODES in scalars else 0,
     )
 
 
@@ -175,7 +184,10 @@ def curve(run: Run, grid: np.ndarray, window: int) -> np.ndarray:
 
 def final_score(run: Run, window: int) -> float:
     """The run's curve at its last step: the mean return of its last ``window`` logged episodes
-    (with ``window = budget.window``, what ``train()`` returned)."""
+    (with ``window = budget.window``, what ``train()`` returned). A run that logged interval means
+    has no per-episode record: its own final mean return (last ``budget.window`` episodes)."""
+    if not run.per_episode:
+        return run.final_mean_return
     return float(curve(run, np.array([run.steps[-1] if len(run.steps) else 0]), window)[0])
 
 
@@ -262,4 +274,9 @@ def plot_runs(
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
     note = "".join(f"{skip_line}{path}" for path in skipped)
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
+    if not all(run.per_episode for run in runs):  # num_seeds > 1 or many envs log interval means
+        said += (
+            "runs that logged interval means (several seeds or envs): their curves average the last "
+            f"{window} points, their table scores are their own final mean returns\n"
+        )
     return said + final_table(groups, window) + note, files
