@@ -54,6 +54,9 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     assert f"| {mean_final:.1f} " in table and "logged interval means" in table
     with pytest.raises(UserError, match="cannot be resumed"):
         train(make_config(f"resume={result.run_dir}"))
+    with pytest.raises(UserError, match="already holds a run") as error:  # no resume= hint: it cannot
+        train(make_config(*common, f"run_dir={tmp_path / 'a'}"))
+    assert "resume=" not in str(error.value)
 
 
 def test_batched_mlp_policy_and_several_envs_per_seed(make_config):

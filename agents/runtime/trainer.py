@@ -134,10 +134,12 @@ def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
     """
     existing = next((path for path in checkpoints if path.exists()), None)
     if existing is not None:
-        resume = existing.parent
+        config = run_dir / "config.yaml"
+        batched = config.is_file() and "\nseed_mode: batched\n" in config.read_text()  # not resumable
+        how = "" if batched else f"continue it with resume={existing.parent}, or "
         raise UserError(
-            f"run_dir={run_dir} already holds a run ({existing}); continue it with resume={resume}, "
-            "or give a new run_dir (nothing was written)"
+            f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
+            "(nothing was written)"
         )
 
 
