@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents.tools.benchmarking import (
     ManySeeds,
     SolveTimes,
@@ -61,3 +63,12 @@ def test_solve_times_runs_each_seed_with_the_overrides():
     times = solve_times("CartPole-v1", [0, 1], ["experiment=cartpole", "budget.total_env_steps=1500"])
     assert times.env_steps == [None, None]  # 1500 steps cannot reach 475
     assert len(times.seconds) == 2 and all(s > 0 for s in times.seconds)
+
+
+@pytest.mark.parametrize("num_envs", [1, 2])
+def test_a_user_env_that_raises_in_the_raw_measure_is_one_line(num_envs):
+    from agents.errors import UserError
+    from agents.tools.benchmarking import raw_env_steps_per_second
+
+    with pytest.raises(UserError, match=r"^env=fault_envs:fault/Raise-v0 failed while stepping it"):
+        raw_env_steps_per_second("fault_envs:fault/Raise-v0", num_envs, 0.1)

@@ -23,6 +23,7 @@ import torch
 
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
+from agents.errors import UserError, describe
 from agents.runtime.trainer import Trainer, TrainResult
 from agents.studies.timing import best_of_seconds
 from agents.tools.cli import compose_train_config
@@ -47,7 +48,17 @@ def peak_rss_mb() -> float:
 
 def raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
     """Random-action steps/s of the env itself: ``gym.make`` for one env (resetting by hand),
-    Gymnasium's native vector env (else sync) for several; no agent code at all."""
+    Gymnasium's native vector env (else sync) for several; no agent code at all. A user's env that
+    raises is a one-line :class:`UserError` (as in training), not a traceback."""
+    try:
+        return _raw_env_steps_per_second(env_id, num_envs, seconds)
+    except Exception as error:
+        raise UserError(
+            f"env={env_id} failed while stepping it with random actions: {describe(error)}"
+        ) from None
+
+
+def _raw_env_steps_per_second(env_id: str, num_envs: int, seconds: float) -> float:
     if num_envs == 1:
         env = gym.make(env_id)
         env.reset(seed=0)
