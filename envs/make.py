@@ -14,6 +14,7 @@ entries, applied in order to every env (and every sub-env of a vector env).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import difflib
 import functools
@@ -21,6 +22,8 @@ import importlib
 import os
 import signal
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -294,9 +297,35 @@ def make_vector_env(
     native = mode == "native" and spec.vector_entry_point is not None and not wrappers
     if mode == "native":
         mode = "vector_entry_point" if native else "sync"
-    vector_env = gym.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode=mode,
-        vector_kwargs={"worker": signal_safe_worker} if mode == "async" else None,
-        wrappers=None if native else [*wrapper_functions(wrappers), zero_based_actions], **(env_kwargs or {}),
-    )  # fmt: skip
+
+    single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions]
+
+    def make() -> gym.vector.VectorEnv:
+        return gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode=mode,
+            vector_kwargs={"worker": signal_safe_worker} if mode == "async" else None,
+            wrappers=single_wrappers, **(env_kwargs or {}),
+        )  # fmt: skip
+
+    if mode != "async":
+        return make()
+    return _async_vector_env(make)
+
+
+def _async_vector_env(make: Callable[[], gym.vector.VectorEnv]) -> gym.vector.VectorEnv:
+    """``make()`` with SIGINT/SIGTERM held until its workers have started (a signal's exception
+    raised in the fork hooks was lost, or left a half-built env whose workers nobody stopped),
+    and the workers stopped at exit by :func:`close_quietly`: Gymnasium's own exit-time close
+    sends SIGTERM, which they ignore, and waited for them for good."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    held = threading.current_thread() is threading.main_thread()
+    if held:
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        vector_env = make()
+        reference = weakref.ref(vector_env)
+        atexit.register(lambda: None if reference() is None else close_quietly(reference()))
+    finally:
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # a held signal is handled now
     return vector_env

@@ -146,3 +146,25 @@ def test_episode_statistics_from_the_buffer_equal_gymnasiums_wrapper(env_id, num
         if buffer.num_finished > 5:
             buffer.get()
     assert ours == theirs and len(ours) >= 2 * num_envs
+
+
+def test_an_async_env_is_built_with_signals_held_and_closed_at_exit():
+    """A SIGTERM while the workers fork raised in the fork hooks and was lost (or left a half-built
+    env); it now waits until the env exists. The exit hook kills workers Gymnasium's close would wait
+    for (it sends SIGTERM, which they ignore)."""
+    import signal
+
+    from envs.make import _async_vector_env, make_vector_env
+
+    held = []
+
+    def make() -> gym.vector.VectorEnv:
+        held.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return make_vector_env("CartPole-v1", 2, "async")
+
+    envs = _async_vector_env(make)
+    try:
+        assert {signal.SIGINT, signal.SIGTERM} <= held[0]
+        assert not {signal.SIGINT, signal.SIGTERM} & signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        envs.close()
