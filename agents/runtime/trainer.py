@@ -135,7 +135,7 @@ def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
     existing = next((path for path in checkpoints if path.exists()), None)
     if existing is not None:
         config = run_dir / "config.yaml"
-        batched = config.is_file() and "\nseed_mode: batched\n" in config.read_text()  # not resumable
+        batched = config.is_file() and OmegaConf.load(config).get("seed_mode") == "batched"  # not resumable
         how = "" if batched else f"continue it with resume={existing.parent}, or "
         raise UserError(
             f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
