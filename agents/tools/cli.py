@@ -49,7 +49,7 @@ from omegaconf.errors import (
 from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
-from agents.tools.presets import with_env_preset
+from agents.tools.presets import is_sweep, with_env_preset
 from agents.tools.usage import CONFIG_DIR
 
 T = TypeVar("T")
@@ -244,6 +244,13 @@ def check_resolvable(cfg: DictConfig) -> None:
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def is_multirun(argv: Sequence[str]) -> bool:
+    """Hydra's ``-m`` / ``--multirun`` is among ``argv``."""
+    return any(arg in MULTIRUN_FLAGS for arg in argv)
+
+
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
 
@@ -251,7 +258,7 @@ OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
     sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options."""
-    if not any(arg in MULTIRUN_FLAGS for arg in argv):
+    if not is_multirun(argv):
         return []
     overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
     keys = [override.lstrip("+~").partition("=")[0] for override in overrides]
@@ -268,18 +275,13 @@ base config's env for the sweep (where ``summary.md`` goes) but with each job's 
 folder, so the other envs' jobs landed elsewhere and out of the summary."""
 
 
-def _is_sweep(override: str) -> bool:
-    parsed = OverridesParser.create().parse_overrides([override])[0]
-    return parsed.is_sweep_override()
-
-
 def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
     """``argv``, plus :data:`ENV_SWEEP_DIR` for a multirun over ``env=`` that names no sweep folder."""
     argv = list(argv)
-    if not any(arg in MULTIRUN_FLAGS for arg in argv):
+    if not is_multirun(argv):
         return argv
     keys = {arg.lstrip("+~").partition("=")[0]: arg for arg in argv if "=" in arg and not arg.startswith("-")}
-    if "env" in keys and "hydra.sweep.dir" not in keys and _is_sweep(keys["env"]):
+    if "env" in keys and "hydra.sweep.dir" not in keys and is_sweep(keys["env"]):
         argv.append(ENV_SWEEP_DIR)
     return argv
 
@@ -287,10 +289,10 @@ def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
 def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
     """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
     its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
-    if not any(arg in MULTIRUN_FLAGS for arg in argv):
+    if not is_multirun(argv):
         return
     kept = [arg for arg in argv if arg not in MULTIRUN_FLAGS and not arg.startswith("-")]
-    kept = [arg for arg in kept if not _is_sweep(arg)]  # Hydra's sweep folder comes from the base config
+    kept = [arg for arg in kept if not is_sweep(arg)]  # Hydra's sweep folder comes from the base config
     with initialize_config_dir(version_base="1.3", config_dir=config_path):
         cfg = compose(config_name, overrides=kept, return_hydra_config=True)
     folder = Path(str(cfg.hydra.sweep.dir))
@@ -420,7 +422,7 @@ def hydra_main(
                 app()
                 return
             os.environ[FULL_ERROR_VARIABLE] = "1"
-            sweep = "-m" in sys.argv[1:] or "--multirun" in sys.argv[1:]
+            sweep = is_multirun(sys.argv[1:])
             stop_folder = tempfile.TemporaryDirectory(prefix="softmax-reinforce-sweep-") if sweep else None
             previous = {}
             if stop_folder is not None:

@@ -95,11 +95,13 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     and writes no second record (its ``.hydra/`` stays the first run's). Otherwise each left a stray
     ``outputs/<env>/<time>/`` with the log. A folder that cannot be written is left to the run,
     which says so in one line."""
+    from agents.tools.cli import is_multirun
+    from agents.tools.presets import override_value
+
     argv = list(argv)
-    if "-m" in argv or "--multirun" in argv or any(arg.startswith("hydra.run.dir=") for arg in argv):
+    if is_multirun(argv) or override_value(argv, "hydra.run.dir") is not None:
         return argv
-    given = {arg.partition("=")[0]: arg.partition("=")[2].strip("'\"") for arg in argv if "=" in arg}
-    resume, run_dir = given.get("resume", ""), given.get("run_dir", "")
+    resume, run_dir = ((override_value(argv, key) or "").strip("'\"") for key in ("resume", "run_dir"))
     if resume not in ("", "null"):
         folder = Path(resume).parent if Path(resume).is_file() else Path(resume)
         if folder.is_dir() and os.access(folder, os.W_OK):
@@ -117,7 +119,9 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     """``hydra.run.dir=<folder>`` is where Hydra writes its ``.hydra/`` record before the run
     starts: a folder that another run is writing, or that holds a finished run, is refused first
     (as the run itself would refuse it), so that run's record stays as it was."""
-    if "-m" in argv or "--multirun" in argv or any(arg.startswith("resume=") for arg in argv):
+    from agents.tools.cli import is_multirun
+
+    if is_multirun(argv) or any(arg.startswith("resume=") for arg in argv):
         return
     given = [arg.partition("=")[2] for arg in argv if arg.startswith("hydra.run.dir=")]
     folder = Path(given[-1].strip("'\"")) if given else None

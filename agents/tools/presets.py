@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 
 from agents.errors import UserError
 
@@ -68,7 +70,7 @@ def _split(override: str) -> tuple[str, str, str]:
     return override.lstrip("+").partition("=")
 
 
-def _override_value(overrides: list[str], key: str) -> str | None:
+def override_value(overrides: list[str], key: str) -> str | None:
     """The value of the last ``key=value`` (also ``+key=`` / ``++key=``) in ``overrides``."""
     found = None
     for override in overrides:
@@ -76,6 +78,15 @@ def _override_value(overrides: list[str], key: str) -> str | None:
         if sep and name == key:
             found = value
     return found
+
+
+def is_sweep(override: str) -> bool:
+    """``key=a,b`` (or ``choice(...)``, ``range(...)``, ``glob(...)``): a value Hydra's ``-m`` sweeps
+    over, by Hydra's own override parser (an override it cannot parse is none: its error comes later)."""
+    try:
+        return OverridesParser.create().parse_overrides([override])[0].is_sweep_override()
+    except HydraException:
+        return False
 
 
 def check_preset(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> None:
@@ -130,18 +141,18 @@ def with_env_preset(
     env sweep (``env=A,B``) gets no automatic preset: one preset cannot fit every env.
     ``user_dirs``: the user's own config folders, whose ``experiment/`` presets are valid names too.
     """
-    chosen = _override_value(overrides, PRESET_GROUP)
+    chosen = override_value(overrides, PRESET_GROUP)
     if chosen is not None:
         check_preset(chosen, config_dir, user_dirs)
         if chosen in NO_PRESET:
             return PresetChoice([o for o in overrides if _split(o)[0] != PRESET_GROUP])
         return PresetChoice(overrides, chosen)
-    if _override_value(overrides, "resume") not in (None, "null"):  # a resumed run keeps its config
+    if override_value(overrides, "resume") not in (None, "null"):  # a resumed run keeps its config
         return PresetChoice(overrides)
-    env = _override_value(overrides, "env") or default_env
-    if "," in env or "(" in env:  # env=A,B or env=choice(A,B): a sweep over envs
+    env = override_value(overrides, "env") or default_env
+    if is_sweep(f"env={env}"):  # env=A,B or env=choice(A,B): a sweep over envs
         return PresetChoice(overrides, swept_env=True)
-    preset = preset_for(env, _override_value(overrides, "agent.policy"), config_dir)
+    preset = preset_for(env, override_value(overrides, "agent.policy"), config_dir)
     if preset is None:
         return PresetChoice(overrides)
     # after -m, --cfg job, ...: Hydra's parser takes the key=value overrides as one block
