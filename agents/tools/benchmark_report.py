@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
+from agents.errors import UserError
 from agents.runtime.config import SEED_MODES, check_at_least, check_choice
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
@@ -93,6 +94,13 @@ def register_benchmark_config() -> None:
     ConfigStore.instance().store(name="benchmark_schema", node=BenchmarkConfig)
 
 
+MODE_KEYS = {
+    "all": ("quick", "repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_seed"),
+    "worker": ("env", "num_envs", "policy", "steps", "repeats"),
+    "seeds-worker": ("env", "many_seeds", "steps_per_seed", "seed_mode", "preset"),
+}
+"""The keys each mode reads; another key set away from its default would be ignored, so it is refused."""
+
 COUNTS = ("repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_seed", "num_envs")
 """The keys that count something: each must be >= 1."""
 
@@ -103,6 +111,22 @@ def check_benchmark_config(cfg: DictConfig) -> None:
         check_at_least(key, cfg[key], 1)
     for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
         check_choice(key, cfg[key], options)
+    defaults = BenchmarkConfig()
+    ignored = [key for key in COUNTS + ("quick", "env", "policy", "seed_mode", "preset")
+               if key not in MODE_KEYS[cfg.mode] and cfg[key] != getattr(defaults, key)]  # fmt: skip
+    if ignored:
+        given = " ".join(f"{key}={cfg[key]}" for key in ignored)
+        readers = [mode for mode, keys in MODE_KEYS.items() if any(key in keys for key in ignored)]
+        hint = (
+            "; the report measures its own list (CartPole-v1 and Acrobot-v1): for one env's speed row "
+            "run mode=worker env=<id> num_envs=<n>"
+            if cfg.mode == "all"
+            else ""
+        )
+        raise UserError(
+            f"{given}: mode={cfg.mode} does not read {'it' if len(ignored) == 1 else 'them'} (read by "
+            f"mode={' / mode='.join(readers)}){hint}"
+        )
 
 
 def run_benchmark(cfg: DictConfig) -> None:
