@@ -28,7 +28,7 @@ are the child processes: one speed row or one many-seeds row, printed as JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
@@ -112,8 +112,9 @@ def check_benchmark_config(cfg: DictConfig) -> None:
     for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
         check_choice(key, cfg[key], options)
     defaults = BenchmarkConfig()
-    ignored = [key for key in COUNTS + ("quick", "env", "policy", "seed_mode", "preset")
-               if key not in MODE_KEYS[cfg.mode] and cfg[key] != getattr(defaults, key)]  # fmt: skip
+    ignored = [field.name for field in fields(BenchmarkConfig)
+               if field.name not in ("mode", *MODE_KEYS[cfg.mode])
+               and cfg[field.name] != getattr(defaults, field.name)]  # fmt: skip
     if ignored:
         given = " ".join(f"{key}={cfg[key]}" for key in ignored)
         readers = [mode for mode, keys in MODE_KEYS.items() if any(key in keys for key in ignored)]
