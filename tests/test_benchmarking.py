@@ -72,3 +72,25 @@ def test_a_user_env_that_raises_in_the_raw_measure_is_one_line(num_envs):
 
     with pytest.raises(UserError, match=r"^env=fault_envs:fault/Raise-v0 failed while stepping it"):
         raw_env_steps_per_second("fault_envs:fault/Raise-v0", num_envs, 0.1)
+
+
+def test_a_run_that_fails_in_the_env_keeps_the_folder_its_line_names(tmp_path, monkeypatch):
+    """The many-seeds row trains in a temporary folder; the fault line names its checkpoints and
+    train.log, which were deleted before the line was printed."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    from agents.errors import UserError
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    for mode in ("exact", "batched"):
+        with pytest.raises(UserError, match=r"failed at (env|vector) step") as raised:
+            many_seeds("fault_envs:fault/Raise-v0", 2, 1000, mode)
+        log = Path(re.search(r"the traceback in (\S+/train\.log)", str(raised.value)).group(1))
+        assert log.is_file() and "physics exploded" in log.read_text()
+        checkpoints = re.search(r"last good state is in (\S+\.pt)", str(raised.value)).group(1)
+        assert list(Path("/").glob(checkpoints.lstrip("/")))  # seed1/checkpoint.pt or seed*/checkpoint.pt
+        shutil.rmtree(tmp_path / Path(log).relative_to(tmp_path).parts[0])
+    many_seeds("CartPole-v1", 2, 500, "exact")
+    assert not list(tmp_path.iterdir())  # a run that succeeds leaves nothing behind

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -89,9 +92,24 @@ def vector_steps_per_second(envs: Any, seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
+@contextmanager
+def scratch_run_dir() -> Iterator[str]:
+    """A temporary run folder, removed afterwards unless the run failed with a :class:`UserError`,
+    whose line names the folder's checkpoints and ``train.log`` (they stay for the user to read)."""
+    run_dir = tempfile.mkdtemp(prefix="benchmark-run-")
+    try:
+        yield run_dir
+    except UserError:
+        raise
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def training_run(overrides: list[str]) -> TrainResult:
     """A full training run (acting, updates, TensorBoard logging) into a temporary folder."""
-    with tempfile.TemporaryDirectory() as run_dir:
+    with scratch_run_dir() as run_dir:
         cfg = compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", *overrides])
         return Trainer(cfg).run()
 
@@ -292,7 +310,7 @@ def many_seeds(
     (TensorBoard on); call in a fresh process for its own peak RSS."""
     from agents.runtime.run import train
 
-    with tempfile.TemporaryDirectory() as run_dir:
+    with scratch_run_dir() as run_dir:
         cfg = compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", f"env={env_id}",
                                     f"num_seeds={num_seeds}", f"seed_mode={mode}",
                                     f"budget.total_env_steps={steps_per_seed}", "budget.stop_at_target=false",
