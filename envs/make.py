@@ -23,14 +23,15 @@ import os
 import signal
 import sys
 import threading
+import types
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector.async_vector_env import _async_worker
+from gymnasium.vector.async_vector_env import AsyncState, _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
 from agents.errors import UserError, describe
@@ -269,6 +270,24 @@ def _stop_async_workers(vector_env: gym.vector.AsyncVectorEnv) -> None:
     vector_env.closed = True
 
 
+def _raise_worker_error(vector_env: gym.vector.AsyncVectorEnv, successes: Iterable[bool]) -> None:
+    """Gymnasium's ``AsyncVectorEnv._raise_if_errors`` without its coloured warnings: a worker
+    whose env raised is shut down and its exception raised here, as there, with the worker's
+    traceback attached as a note (the trainer writes it to ``train.log`` and prints one line)."""
+    successes = list(successes)
+    if all(successes):
+        return
+    errors = [vector_env.error_queue.get() for _ in range(len(successes) - sum(successes))]
+    for index, *_ in errors:
+        vector_env.parent_pipes[index].close()
+        vector_env.parent_pipes[index] = None
+    vector_env._state = AsyncState.DEFAULT
+    index, error_type, value, trace = errors[-1]
+    error = error_type(value)
+    error.add_note(f"raised in async worker {index}:\n{trace.rstrip()}")
+    raise error
+
+
 def signal_safe_worker(*args: Any) -> None:
     """Gymnasium's async worker, deaf to SIGINT and SIGTERM: Ctrl-C reaches the whole process
     group, and a worker that died of it mid-step would take the run down with a traceback. The
@@ -323,6 +342,7 @@ def _async_vector_env(make: Callable[[], gym.vector.VectorEnv]) -> gym.vector.Ve
         signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         vector_env = make()
+        vector_env._raise_if_errors = types.MethodType(_raise_worker_error, vector_env)  # type: ignore[method-assign]
         reference = weakref.ref(vector_env)
         atexit.register(lambda: None if reference() is None else close_quietly(reference()))
     finally:

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import fault_envs
@@ -197,6 +198,21 @@ def test_an_async_worker_that_dies_is_an_env_fault_not_a_hang(tmp_path, capsys, 
     assert_one_line(code, err, 2, "env=fault_envs:fault/Crash-v0 failed at ")
     folders = [tmp_path / "run"] if not extra else [tmp_path / "run" / f"seed{s}" for s in (0, 1)]
     assert all((folder / CHECKPOINT_NAME).is_file() for folder in folders)
+
+
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2", "seed_mode=batched"]])
+def test_an_async_worker_whose_env_raises_is_one_line_and_its_traceback_goes_to_train_log(
+    tmp_path, capsys, extra
+):
+    """Gymnasium warned the worker's traceback in red on stderr (four warnings) before our line."""
+    args = ["env=fault_envs:fault/Raise-v0", "vector.mode=async", "vector.num_envs=2", *extra]
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        code, err, _ = run_train(*TINY, *args, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Raise-v0 failed at ")
+    assert not [str(w.message) for w in warned if "Worker" in str(w.message)]
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "raised in async worker" in log and 'raise RuntimeError("physics exploded")' in log
 
 
 # -- 3. every space Gymnasium's Discrete and Box accept trains and evaluates ---------------------
