@@ -95,3 +95,26 @@ def test_signal_saves_flushes_and_prints_the_resume_command(tmp_path, sig, code)
     logged = events.Scalars(tags.EPISODIC_RETURN)
     assert len(logged) == checkpoint["counters"]["episodes"]  # everything was flushed
     assert torch.isfinite(checkpoint["policy"]["weight"]).all()
+
+
+def test_resuming_a_finished_run_is_refused_and_writes_nothing(make_config, tmp_path):
+    """It added an empty event file and printed "finished" as if it had trained again."""
+    run_dir = tmp_path / "run"
+    train(make_config("budget.total_env_steps=600", "budget.stop_at_target=false", f"run_dir={run_dir}"))
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+    with pytest.raises(UserError, match=r"is finished: it took its 600 env steps .* larger budget"):
+        train(make_config(f"resume={run_dir}"), overrides=[])
+    # a run that stopped at its target (here a low one, set for the test)
+    target_dir = tmp_path / "target"
+    done = train(make_config("budget.target_return=20", "budget.window=5", f"run_dir={target_dir}"))
+    assert done.reached_target and done.env_steps < 50_000
+    target_files = {path.name: path.read_bytes() for path in target_dir.iterdir()}
+    with pytest.raises(UserError, match=r"reached its target .* budget.stop_at_target=false to train on"):
+        train(make_config(f"resume={target_dir}"), overrides=[])
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+    assert {path.name: path.read_bytes() for path in target_dir.iterdir()} == target_files
+    more = train(
+        make_config(f"resume={run_dir}", "budget.total_env_steps=900"),
+        overrides=["budget.total_env_steps=900"],
+    )
+    assert more.env_steps >= 900

@@ -212,6 +212,7 @@ class Trainer:
         self._reset_counters()
         if resume_from is not None:  # a file that does not fit fails before anything is written
             self.load_state_dict(resume_from, resume_path)
+            self._refuse_finished_resume()
         try:
             self.lock = prepare_run_dir(self.run_dir, self.config, resuming=resume_from is not None)
         except BaseException:
@@ -262,6 +263,29 @@ class Trainer:
         self.stop_signal: int | None = None
         self.finished = False
         """Set by :meth:`finish` (saved and closed)."""
+
+    def _refuse_finished_resume(self) -> None:
+        """A resumed run with nothing left to do (its budget spent, or its target reached with
+        ``budget.stop_at_target``) is refused before it writes anything: it would add an empty
+        TensorBoard event file and report the old result as a new one.
+
+        :raises UserError: saying which setting to raise to train on.
+        """
+        total = self.cfg.budget.total_env_steps
+        if self.env_steps >= total:
+            why = (
+                f"took its {self.env_steps:,} env steps (budget.total_env_steps={total}): resume with a "
+                "larger budget.total_env_steps to train on"
+            )
+        elif self.cfg.budget.stop_at_target and self._target_reached():
+            why = (
+                f"reached its target (mean return {self.mean_return():.2f} >= {self.target:g} over the last "
+                f"{len(self.recent_returns)} episodes): resume with budget.stop_at_target=false to train on"
+            )
+        else:
+            return
+        self.envs.close()
+        raise UserError(f"the run in {self.run_dir} is finished: it {why} (nothing was written)")
 
     def share_acting(self, actor: Actor, run: int) -> None:
         """Act through row ``run`` of a many-seeds :class:`Actor` (built from this run's own
