@@ -292,10 +292,12 @@ def signal_safe_worker(*args: Any) -> None:
     """Gymnasium's async worker, deaf to SIGINT and SIGTERM: Ctrl-C reaches the whole process
     group, and a worker that died of it mid-step would take the run down with a traceback. The
     main process decides (it saves, then closes the workers through their pipes); a worker whose
-    main process is gone exits when its pipe closes."""
+    main process is gone exits when its pipe closes, quietly (Gymnasium's worker tries to report
+    the closed pipe through that same pipe, and each of hundreds printed a BrokenPipeError)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _async_worker(*args)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
+        _async_worker(*args)
 
 
 def make_vector_env(

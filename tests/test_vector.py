@@ -168,3 +168,31 @@ def test_an_async_env_is_built_with_signals_held_and_closed_at_exit():
         assert not {signal.SIGINT, signal.SIGTERM} & signal.pthread_sigmask(signal.SIG_BLOCK, [])
     finally:
         envs.close()
+
+
+def test_an_async_worker_whose_main_process_closed_its_pipe_exits_quietly(tmp_path):
+    """Stopping a run closes the workers' pipes; Gymnasium's worker then reported the closed pipe
+    through that pipe and printed a BrokenPipeError traceback (one per worker: hundreds)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import multiprocessing as mp\n"
+        "import gymnasium as gym\n"
+        "from gymnasium.vector import AutoresetMode\n"
+        "from envs.make import signal_safe_worker\n"
+        "ctx = mp.get_context('fork')\n"
+        "parent, child = ctx.Pipe()\n"
+        "args = (0, lambda: gym.make('CartPole-v1'), child, parent, None, ctx.Queue(),\n"
+        "        AutoresetMode.NEXT_STEP, ctx.Semaphore(0))\n"
+        "process = ctx.Process(target=signal_safe_worker, args=args)\n"
+        "process.start(); child.close(); parent.close(); process.join()\n"
+        "print('exit', process.exitcode)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=root,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120)  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "exit 0"
