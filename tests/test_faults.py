@@ -1126,3 +1126,37 @@ def test_hydra_run_dir_of_a_finished_run_keeps_its_record(tmp_path, monkeypatch,
         path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file() and path.name != ".lock"
     }
     assert after == before
+
+
+FOLDER_CROSSINGS = [
+    ([], ["num_seeds=2"], "checkpoint.pt); continue it with resume="),
+    ([], ["num_seeds=2", "seed_mode=batched"], "checkpoint.pt); continue it with resume="),
+    (["num_seeds=2"], [], "seed0/checkpoint.pt); continue it with resume=%s/seed<s>"),
+    (["num_seeds=2", "seed_mode=batched"], [], "seed0/checkpoint.pt); give a new run_dir"),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "fragment"), FOLDER_CROSSINGS)
+def test_a_folder_holding_any_run_is_refused_to_any_new_run(tmp_path, capsys, first, second, fragment):
+    """A num_seeds run trained into a single run's folder (and back), beside its files."""
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(*TINY, *first, f"run_dir={run_dir}", capsys=capsys)
+    assert code == 0, err
+    before = snapshot(run_dir)
+    code, err, _ = run_train(*TINY, *second, f"run_dir={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, fragment.replace("%s", str(run_dir)))
+    assert_intact(before, run_dir)
+    assert {path.name for path in run_dir.iterdir()} == {path.split("/")[0] for path in before} | {".lock"}
+
+
+def test_a_folder_holding_another_runs_best_checkpoint_is_refused(tmp_path, capsys):
+    """A new run kept a foreign checkpoint_best.pt (it writes none of its own until it beats -inf),
+    which evaluate.py which=best then took for this run's."""
+    source = tmp_path / "source"
+    assert run_train(*TINY, f"run_dir={source}", capsys=capsys)[0] == 0
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "checkpoint_best.pt").write_bytes((source / "checkpoint.pt").read_bytes())
+    code, err, _ = run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, f"already holds a run ({run_dir / 'checkpoint_best.pt'})")
+    assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "checkpoint_best.pt"]

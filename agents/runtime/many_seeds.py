@@ -228,9 +228,7 @@ class BatchedSeedsTrainer:
         """``<run_dir>/seed<s>/config.yaml`` (the seed's config) and the event files."""
         self.seed_configs: list[dict[str, Any]] = []
         try:
-            self.lock = lock_run_folder(
-                self.run_dir, [self.run_dir / f"seed{seed}" / CHECKPOINT_NAME for seed in self.seeds]
-            )
+            self.lock = lock_run_folder(self.run_dir)
         except UserError:
             close_quietly(self.envs)
             raise

@@ -37,6 +37,7 @@ from agents.runtime.trainer import (
     TrainResult,
     preflight,
     raise_if_stopped,
+    refuse_finished_runs,
     resolve_run_dir,
 )
 
@@ -103,6 +104,8 @@ class MultiSeedTrainer:
     def __init__(self, cfg: DictConfig) -> None:
         preflight(cfg)  # the sizes of all seeds together, before the first seed allocates
         root = resolve_run_dir(cfg)
+        if root.is_dir():  # another run's checkpoints (its own or its seeds'): refused before building
+            refuse_finished_runs(root)
         self.run_dir = root
         self.trainers: list[Trainer] = []
         for offset in range(cfg.num_seeds):

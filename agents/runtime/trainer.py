@@ -127,26 +127,37 @@ def resume_trust(cfg: TrainConfig) -> str:
     return " trust_code=true" if code_to_trust(cfg.env, cfg.env_wrappers, imported=False) else ""
 
 
-def refuse_finished_runs(run_dir: Path, checkpoints: list[Path]) -> None:
-    """A new run must not write over another's ``checkpoints`` (nor mix event files with it).
+def held_checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoints of runs already in ``run_dir``: its own (latest or best) and those of a
+    ``num_seeds`` run's ``seed*/`` folders."""
+    names = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
+    return [*(run_dir / name for name in names if (run_dir / name).is_file()),
+            *sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))]  # fmt: skip
+
+
+def refuse_finished_runs(run_dir: Path) -> None:
+    """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
+    files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's).
 
     :raises UserError: naming the first one found and how to continue that run instead.
     """
-    existing = next((path for path in checkpoints if path.exists()), None)
-    if existing is not None:
-        config = run_dir / "config.yaml"
+    held = held_checkpoints(run_dir)
+    if held:
+        existing = held[0]
+        config = existing.parent / "config.yaml"
         batched = config.is_file() and OmegaConf.load(config).get("seed_mode") == "batched"  # not resumable
-        how = "" if batched else f"continue it with resume={existing.parent}, or "
+        seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
+        how = "" if batched else f"continue it with resume={run_dir / 'seed<s>' if seeds else run_dir}, or "
         raise UserError(
             f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
             "(nothing was written)"
         )
 
 
-def lock_run_folder(run_dir: Path, checkpoints: list[Path]) -> RunFolderLock:
-    """Create ``run_dir`` and take its lock (one writer per folder); refuse it, letting the lock
-    go, when it holds any of ``checkpoints`` (another run's: :func:`refuse_finished_runs`). A folder
-    that takes no new files (read-only, or its permissions) is one line before anything is
+def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
+    """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
+    letting the lock go, when it holds another run's checkpoints (:func:`refuse_finished_runs`). A
+    folder that takes no new files (read-only, or its permissions) is one line before anything is
     written: the event file's writer thread would otherwise fail on its own, with a traceback."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if not os.access(run_dir, os.W_OK | os.X_OK):
@@ -156,7 +167,8 @@ def lock_run_folder(run_dir: Path, checkpoints: list[Path]) -> RunFolderLock:
         )
     lock = RunFolderLock(run_dir)
     try:
-        refuse_finished_runs(run_dir, checkpoints)
+        if new_run:
+            refuse_finished_runs(run_dir)
     except UserError:
         lock.release()
         raise
@@ -166,7 +178,7 @@ def lock_run_folder(run_dir: Path, checkpoints: list[Path]) -> RunFolderLock:
 def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
     """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
     ``resuming`` it) and write the resolved ``config.yaml`` into it."""
-    lock = lock_run_folder(run_dir, [] if resuming else [run_dir / CHECKPOINT_NAME])
+    lock = lock_run_folder(run_dir, new_run=not resuming)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
     return lock
 

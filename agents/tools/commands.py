@@ -127,10 +127,9 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     folder = Path(given[-1].strip("'\"")) if given else None
     if folder is None or not folder.is_dir():
         return
-    from agents.runtime.checkpoint import CHECKPOINT_NAME
     from agents.runtime.trainer import lock_run_folder
 
-    lock_run_folder(folder, [folder / CHECKPOINT_NAME]).release()
+    lock_run_folder(folder).release()
 
 
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:
