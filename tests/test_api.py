@@ -182,3 +182,12 @@ def test_experiment_name_names_the_run_folder(tmp_path, monkeypatch):
     result = agents.train("CartPole-v1", *QUIET, "experiment_name=mine")
     assert result.run_dir.parent == Path("runs") and result.run_dir.name.startswith("mine__seed0__")
     assert agents.train("CartPole-v1", *QUIET).run_dir.name.startswith("CartPole-v1__seed0__")
+
+
+@pytest.mark.parametrize("where", ["file.csv", "file.csv/x"])
+def test_a_run_dir_that_cannot_be_a_folder_is_a_user_error(tmp_path, where):
+    """The command line said so in one line; agents.train raised pathlib's OSError from deep inside."""
+    (tmp_path / "file.csv").write_text("mine")
+    with pytest.raises(agents.UserError, match=r"cannot use run_dir .*(is a file, not a folder|Not a dir)"):
+        agents.train("CartPole-v1", f"run_dir={tmp_path / where}", "budget.total_env_steps=300")
+    assert (tmp_path / "file.csv").read_text() == "mine"

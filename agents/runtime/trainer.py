@@ -159,7 +159,11 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     letting the lock go, when it holds another run's checkpoints (:func:`refuse_finished_runs`). A
     folder that takes no new files (read-only, or its permissions) is one line before anything is
     written: the event file's writer thread would otherwise fail on its own, with a traceback."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
+        problem = "it is a file, not a folder" if run_dir.exists() else error.strerror or str(error)
+        raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     if not os.access(run_dir, os.W_OK | os.X_OK):
         raise UserError(
             f"cannot write into run_dir {run_dir} (read-only, or its permissions): choose another "
