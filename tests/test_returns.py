@@ -118,3 +118,14 @@ def test_longest_episode():
     dones = torch.tensor([False, True, True, False, False, False, True])
     assert longest_episode(dones) == 4
     assert longest_episode(torch.tensor([True])) == 1
+
+
+def test_integer_and_numpy_rewards_give_float_returns_and_gamma_is_checked():
+    """torch.full_like on an int tensor made gamma 0: [1, 1, 1] at 0.5 gave [1, 1, 1]."""
+    import numpy as np
+
+    assert discounted_returns(torch.tensor([1, 1, 1]), 0.5).tolist() == [1.75, 1.5, 1.0]
+    assert discounted_returns(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [1.75, 1.5, 1.0]
+    for gamma in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+            discounted_returns(torch.ones(3), gamma)

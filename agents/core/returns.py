@@ -27,8 +27,15 @@ def discounted_returns(
         does not flow back across it. Without it the whole axis is one episode.
     :param longest_episode: the longest episode's length, if known: once the doubling offset
         reaches it every ``a`` product spans an episode end and is 0, so the scan stops there.
-    :return: ``[..., T]`` returns ``G_t``.
+    :return: ``[..., T]`` returns ``G_t`` (floating point: integer or numpy rewards are converted
+        to torch's default dtype first).
+    :raises ValueError: when ``gamma`` is outside ``[0, 1]``.
     """
+    if not 0.0 <= gamma <= 1.0:  # also NaN
+        raise ValueError(f"gamma={gamma} must lie in [0, 1]")
+    if not (isinstance(rewards, Tensor) and rewards.is_floating_point()):  # an int gamma would be 0
+        rewards = torch.as_tensor(rewards)
+        rewards = rewards if rewards.is_floating_point() else rewards.to(torch.get_default_dtype())
     decay = torch.full_like(rewards, gamma)  # a_t = gamma (1 - done_t)
     if dones is not None:
         decay.masked_fill_(dones.bool(), 0.0)
