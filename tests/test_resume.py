@@ -118,3 +118,17 @@ def test_resuming_a_finished_run_is_refused_and_writes_nothing(make_config, tmp_
         overrides=["budget.total_env_steps=900"],
     )
     assert more.env_steps >= 900
+
+
+@pytest.mark.parametrize("path", ["/tmp/run", "/tmp/sp ace", "/tmp/it's", "/tmp/0_lr=0.1,seed=2", "/tmp/[x]"])
+def test_the_printed_resume_override_survives_the_shell_and_hydra(path):
+    """``resume=/tmp/sp ace`` was printed as is: pasted, Hydra refused ``ace``."""
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from agents.runtime.trainer import path_override
+
+    (token,) = shlex.split(path_override("resume", path))
+    (override,) = OverridesParser.create().parse_overrides([token])
+    assert override.key_or_group == "resume" and override.value() == path

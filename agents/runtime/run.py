@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +47,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         multi = trainer.run()
         if summary:
             print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
-            print(f"tensorboard: tensorboard --logdir {multi.run_dir}")
+            print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
         return multi
     if cfg.resume:
         state = load_checkpoint(cfg.resume)
@@ -98,5 +99,5 @@ def print_summary(result: TrainResult) -> None:
         f"run folder:  {run_dir}\n"
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
         f"config:      {run_dir / 'config.yaml'}\n"
-        f"tensorboard: tensorboard --logdir {run_dir}"
+        f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}"
     )

@@ -12,6 +12,8 @@ import logging
 import math
 import os
 import random
+import re
+import shlex
 import signal
 import sys
 import threading
@@ -125,6 +127,21 @@ def resume_trust(cfg: TrainConfig) -> str:
     """`` trust_code=true`` when resuming ``cfg``'s run from its checkpoint will need it (its env's
     module or a wrapper is the user's own code), else ``""``: for the printed resume commands."""
     return " trust_code=true" if code_to_trust(cfg.env, cfg.env_wrappers, imported=False) else ""
+
+
+PLAIN_OVERRIDE_VALUE = re.compile(r"[\w./:@%+~-]+")
+"""Characters a path may hold and still be pasted as ``key=<path>`` (Hydra's grammar and the shell's)."""
+
+
+def path_override(key: str, path: Path | str) -> str:
+    """``key=<path>`` as a shell command line takes it: a path with spaces, quotes, commas or
+    brackets becomes ``"key='<path>'"`` (quoted for Hydra's grammar, then for the shell)."""
+    text = str(path)
+    if PLAIN_OVERRIDE_VALUE.fullmatch(text):
+        return f"{key}={text}"
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    override = f"{key}='{escaped}'"
+    return f'"{override}"' if not set(override) & set('"$`\\!') else shlex.quote(override)
 
 
 def held_checkpoints(run_dir: Path) -> list[Path]:
@@ -407,9 +424,10 @@ class Trainer:
 
     def stopped_line(self) -> str:
         """Where a run stopped by a signal was saved and how to resume it (one line)."""
+        resume = path_override("resume", self.run_dir)
         return (
             f"stopped at env step {self.env_steps}; saved {self.run_dir / CHECKPOINT_NAME}; "
-            f"resume with: python scripts/train.py resume={self.run_dir}{resume_trust(self.cfg)}"
+            f"resume with: python scripts/train.py {resume}{resume_trust(self.cfg)}"
         )
 
     def _evaluate(self) -> None:
