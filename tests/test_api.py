@@ -191,3 +191,9 @@ def test_a_run_dir_that_cannot_be_a_folder_is_a_user_error(tmp_path, where):
     with pytest.raises(agents.UserError, match=r"cannot use run_dir .*(is a file, not a folder|Not a dir)"):
         agents.train("CartPole-v1", f"run_dir={tmp_path / where}", "budget.total_env_steps=300")
     assert (tmp_path / "file.csv").read_text() == "mine"
+
+
+def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
+    """Hydra only warned (the command line's --config-dir says it in one line)."""
+    with pytest.raises(agents.UserError, match=r"config_dirs: .*nonexistent is not a folder"):
+        agents.compose("CartPole-v1", config_dirs=[tmp_path / "nonexistent"])

@@ -101,6 +101,9 @@ def compose_train_config(
         command line's ``--config-dir``): e.g. ``experiment=mine`` finds ``<dir>/experiment/mine.yaml``.
     """
     register_configs()
+    missing = [str(folder) for folder in config_dirs if not Path(folder).is_dir()]
+    if missing:  # Hydra only warns, and the configs asked for then are "not found"
+        raise UserError(f"config_dirs: {', '.join(missing)} is not a folder (give your own config folders)")
     overrides = quote_paths(overrides)
     if env_presets:
         overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
