@@ -270,6 +270,21 @@ def _stop_async_workers(vector_env: gym.vector.AsyncVectorEnv) -> None:
     vector_env.closed = True
 
 
+def gone_workers(vector_env: Any) -> str | None:
+    """Which of an async vector env's worker processes exited (the env called ``sys.exit`` or
+    ``os._exit``, or the process crashed), with their exit codes, as one phrase; None when none
+    did (or the env has no worker processes). What its closed pipe (``EOFError``) means."""
+    processes = getattr(getattr(vector_env, "unwrapped", vector_env), "processes", [])
+    for process in processes:
+        process.join(timeout=1.0)  # the pipe closes as the process exits: let it finish
+    gone = [f"{index} (exit code {process.exitcode})" for index, process in enumerate(processes)
+            if process.exitcode is not None]  # fmt: skip
+    if not gone:
+        return None
+    exited = f"async worker {', '.join(gone)} exited"
+    return f"{exited}: its env called sys.exit or os._exit, or the process crashed"
+
+
 def _raise_worker_error(vector_env: gym.vector.AsyncVectorEnv, successes: Iterable[bool]) -> None:
     """Gymnasium's ``AsyncVectorEnv._raise_if_errors`` without its coloured warnings: a worker
     whose env raised is shut down and its exception raised here, as there, with the worker's

@@ -196,6 +196,7 @@ def test_an_async_worker_that_dies_is_an_env_fault_not_a_hang(tmp_path, capsys, 
     args = ["env=fault_envs:fault/Crash-v0", "vector.mode=async", "vector.num_envs=2", *extra]
     code, err, _ = run_train(*TINY, *args, f"run_dir={tmp_path / 'run'}", capsys=capsys)
     assert_one_line(code, err, 2, "env=fault_envs:fault/Crash-v0 failed at ")
+    assert "(exit code 3) exited: its env called sys.exit or os._exit, or the process crashed" in err
     folders = [tmp_path / "run"] if not extra else [tmp_path / "run" / f"seed{s}" for s in (0, 1)]
     assert all((folder / CHECKPOINT_NAME).is_file() for folder in folders)
 
@@ -476,18 +477,22 @@ def test_a_first_observation_of_the_wrong_shape_is_one_line(tmp_path, monkeypatc
     assert "shape" in err  # ours ("reset returned an observation of shape (3,)...") or the vector env's
 
 
-def test_env_fault_in_evaluate_names_the_episode_and_step(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("fault", "what"), [("Raise", "RuntimeError: physics exploded"), ("Exit", "SystemExit: 3")]
+)
+def test_env_fault_in_evaluate_names_the_episode_and_step(tmp_path, monkeypatch, capsys, fault, what):
+    """sys.exit in the env (Exit) ended evaluate.py with status 3 and no line."""
     fault_envs.FaultyEnv.calls = 0
     run_dir = tmp_path / "run"
-    train(compose_train_config([*TINY, "budget.total_env_steps=100", "env=fault_envs:fault/Raise-v0",
+    train(compose_train_config([*TINY, "budget.total_env_steps=100", f"env=fault_envs:fault/{fault}-v0",
                                 f"run_dir={run_dir}"]))  # fmt: skip
     before = snapshot(run_dir)
     fault_envs.FaultyEnv.calls = 0  # raises at its 150th step: greedy episode 7 (20 steps each), step 10
     code, err, _ = script("evaluate.py", f"checkpoint={run_dir}", monkeypatch=monkeypatch, capsys=capsys,
                           cwd=tmp_path)  # fmt: skip
     assert_one_line(
-        code, err, 2, "env=fault_envs:fault/Raise-v0 failed in greedy evaluation: RuntimeError: physics "
-        "exploded in step 10 of episode 7 (reset seed 7); nothing was written",
+        code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed in greedy evaluation: {what} in step 10 of "
+        "episode 7 (reset seed 7); nothing was written",
     )  # fmt: skip
     assert_intact(before, run_dir)
     assert snapshot(run_dir).keys() == before.keys()  # no CSV
@@ -496,6 +501,7 @@ def test_env_fault_in_evaluate_names_the_episode_and_step(tmp_path, monkeypatch,
 @pytest.mark.parametrize(
     ("fault", "fragment"),
     [("Raise", "RuntimeError: physics exploded in step 10 of episode 7"),
+     ("Exit", "SystemExit: 3 in step 10 of episode 7"),
      ("Reset", "RuntimeError: the simulator did not start in reset() of episode 0")],
 )  # fmt: skip
 def test_env_fault_in_compare_gradients_is_one_line(tmp_path, monkeypatch, capsys, fault, fragment):

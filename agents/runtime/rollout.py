@@ -58,14 +58,14 @@ def play_episode(
     """
     try:
         obs, _ = env.reset(seed=seed)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit in the user's env is a fault too
         raise EnvFault(error, 0) from error
     steps, done = 0, False
     while not done and (max_steps is None or steps < max_steps):
         action = act(obs)
         try:
             next_obs, reward, terminated, truncated, _ = env.step(action)
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise EnvFault(error, steps + 1) from error
         done = bool(terminated or truncated)
         yield obs, action, float(reward), done

@@ -33,8 +33,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.errors import describe
 from agents.runtime.buffer import EpisodeBuffer
-from envs.make import Wrappers, close_quietly, make_env, make_vector_env
+from envs.make import Wrappers, close_quietly, gone_workers, make_env, make_vector_env
 
 NOTHING_ENDED = np.zeros(0, dtype=np.int64)
 ONE_ENDED = np.zeros(1, dtype=np.int64)
@@ -72,6 +73,10 @@ class EnvRunner(ABC):
     @abstractmethod
     def close(self) -> None:
         """Close the env(s)."""
+
+    def describe_failure(self, error: BaseException) -> str:
+        """What an exception out of :meth:`step` or :meth:`reset` says about the env, in one line."""
+        return describe(error)
 
 
 class SingleEnvRunner(EnvRunner):
@@ -174,6 +179,11 @@ class VectorEnvRunner(EnvRunner):
         self.autoreset = terminated | truncated
         self.terminated, self.truncated, self.last_obs = terminated, truncated, obs
         return obs, rewards, active, np.flatnonzero(self.autoreset & active)  # the buffer stores float64
+
+    def describe_failure(self, error: BaseException) -> str:
+        """An async worker's closed pipe (``EOFError``) names the worker processes that exited."""
+        gone = gone_workers(self.envs) if isinstance(error, EOFError | ConnectionError) else None
+        return gone or describe(error)
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cut = ended[self.truncated[ended] & ~self.terminated[ended]]
