@@ -1166,3 +1166,28 @@ def test_a_folder_holding_another_runs_best_checkpoint_is_refused(tmp_path, caps
     code, err, _ = run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)
     assert_one_line(code, err, 2, f"already holds a run ({run_dir / 'checkpoint_best.pt'})")
     assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "checkpoint_best.pt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("train.py", ["agent.lr=-1"]), ("train.py", ["env=Nope-v0"]), ("train.py", ["seed=${oops}"]),
+     ("results_table.py", ["seeds=0"]), ("train.py", ["hydra.run.dir=new/folder", "agent.lr=-1"])],
+)  # fmt: skip
+def test_a_mistaken_command_line_leaves_no_output_folder(tmp_path, monkeypatch, capsys, name, args):
+    """Hydra made outputs/<env>/<time>/ with its .hydra/ record and an empty log before the run
+    refused the mistake."""
+    (tmp_path / "outputs" / "mine").mkdir(parents=True)
+    code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert code == 2, err
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == [
+        "outputs",
+        "outputs/mine",
+    ]
+
+
+def test_a_given_hydra_run_dir_that_existed_is_kept_after_a_mistake(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "given"
+    folder.mkdir()
+    code, err, _ = script("train.py", f"hydra.run.dir={folder}", "agent.lr=-1", monkeypatch=monkeypatch,
+                          capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 2 and folder.is_dir(), err

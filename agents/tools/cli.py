@@ -49,7 +49,7 @@ from omegaconf.errors import (
 from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
-from agents.tools.presets import is_sweep, with_env_preset
+from agents.tools.presets import is_sweep, override_value, with_env_preset
 from agents.tools.usage import CONFIG_DIR
 
 T = TypeVar("T")
@@ -394,24 +394,35 @@ def hydra_main(
     def decorate(task: Callable[[DictConfig], T]) -> Callable[[], None]:
         started = False
         preset_line: str | None = None  # said once the run starts, not before an error
+        given_folder: Path | None = None  # hydra.run.dir when it existed before: never removed
 
         @functools.wraps(task)
         def checked_task(cfg: DictConfig) -> T:
             nonlocal started
-            run_or_exit(lambda: check_resolvable(cfg))
+            if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
+                run_or_exit(lambda: check_resolvable(cfg))
+                started = True
+                if preset_line:
+                    print(preset_line)
+                return multirun_job(task, cfg)
+            return run_or_exit(lambda: without_an_unused_output_dir(lambda: started_task(cfg), given_folder))
+
+        def started_task(cfg: DictConfig) -> T:
+            nonlocal started
+            check_resolvable(cfg)
             started = True
             if preset_line:
                 print(preset_line)
-            if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
-                return multirun_job(task, cfg)
-            return run_or_exit(lambda: task(cfg))
+            return task(cfg)
 
         app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(checked_task)
 
         @functools.wraps(task)
         def main() -> None:
-            nonlocal started, preset_line
+            nonlocal started, preset_line, given_folder
             started = False
+            given = (override_value(sys.argv[1:], "hydra.run.dir") or "").strip("'\"")
+            given_folder = Path(given).absolute() if given and Path(given).exists() else None
             run_or_exit(lambda: check_options(sys.argv[1:]))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
@@ -448,6 +459,54 @@ def hydra_main(
         return main
 
     return decorate
+
+
+def without_an_unused_output_dir(task: Callable[[], T], keep: Path | None = None) -> T:
+    """Run ``task`` (a single Hydra run's body); if it fails (a user's mistake, a signal) before
+    writing anything, remove the output folder Hydra made for it, which then holds only Hydra's
+    ``.hydra/`` record and an empty job log, and its parents under the working folder that are
+    then empty (``outputs/<env>/``): a mistaken command line leaves nothing behind. ``keep`` (a
+    ``hydra.run.dir`` that existed before) stays."""
+    try:
+        return task()
+    except BaseException:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
+            folder = Path(HydraConfig.get().runtime.output_dir).absolute()
+            if folder != keep:
+                _remove_if_unused(folder)
+        raise
+
+
+def _remove_if_unused(folder: Path) -> None:
+    """Remove ``folder`` when it holds nothing but ``.hydra/`` (Hydra's three YAML files) and
+    empty ``*.log`` files; then its parents under the working folder, while they are empty."""
+    try:
+        entries = list(folder.iterdir())
+        record = list((folder / ".hydra").iterdir()) if (folder / ".hydra").is_dir() else []
+        logs = [
+            entry
+            for entry in entries
+            if entry.suffix == ".log" and entry.is_file() and not entry.stat().st_size
+        ]
+    except OSError:
+        return
+    hydra_files = ("config.yaml", "hydra.yaml", "overrides.yaml")
+    if not all(entry.name == ".hydra" or entry in logs for entry in entries) or not all(
+        entry.name in hydra_files for entry in record
+    ):
+        return
+    with suppress(OSError):
+        for entry in [*record, *logs]:
+            entry.unlink()
+        if record:
+            (folder / ".hydra").rmdir()
+        folder.rmdir()
+        parent, cwd = folder.parent, Path.cwd().absolute()
+        while cwd in parent.parents:
+            parent.rmdir()  # OSError when it is not empty: stop there
+            parent = parent.parent
 
 
 def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
