@@ -828,6 +828,7 @@ SCRIPT_ARGS = [
     ("compare_gradients.py", ["num_states=0"], "need num_states >= 1"),
     ("evaluate.py", ["checkpoint=/nonexistent"], "no checkpoint at /nonexistent"),
     ("train.py", ["agent.lr=-1"], "agent.lr=-1.0 must be > 0"),
+    ("train.py", ["budget.target_return=nan"], "budget.target_return=nan must be a finite number"),
     ("benchmark.py", ["mode=worker", "env=NoSuch-v0"], "env=NoSuch-v0 is not a registered Gymnasium id"),
     # outputs under a file: refused before the work (results_table trained every preset first)
     (

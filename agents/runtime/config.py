@@ -380,6 +380,10 @@ def validate(cfg: Any) -> None:
     check_at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)
     check_at_least("budget.total_env_steps", budget.total_env_steps, 1)
     check_at_least("budget.window", budget.window, 1)
+    _require(
+        budget.target_return is None or math.isfinite(budget.target_return),
+        f"budget.target_return={budget.target_return} must be a finite number (null: the env's threshold)",
+    )
     check_at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     check_at_least("eval.every_steps", cfg.eval.every_steps, 0)
     check_at_least("eval.episodes", cfg.eval.episodes, 1)
