@@ -811,6 +811,7 @@ SCRIPT_ARGS = [
     ("benchmark.py", ["many_seed=5"], "many_seed is not a config key (did you mean many_seeds"),
     ("benchmark.py", ["mode=work"], "mode='work' is not one of all, worker, seeds-worker"),
     ("benchmark.py", ["--num-envs", "16"], "'--num-envs' is not key=value (try num_envs=<value>;"),
+    ("benchmark.py", ["-m", "quick=true"], "'-m': this program composes its config once and is no Hydra app"),
     # a key the mode does not read (quick=true ran CartPole whatever env= said)
     ("benchmark.py", ["quick=true", "env=Acrobot-v1"], "env=Acrobot-v1: mode=all does not read it (read by"),
     ("benchmark.py", ["mode=seeds-worker", "num_envs=4"], "num_envs=4: mode=seeds-worker does not read it"),

@@ -509,10 +509,20 @@ def _remove_if_unused(folder: Path) -> None:
             parent = parent.parent
 
 
+HYDRA_APP_SWITCHES = ("-m", "--multirun", "-c", "--cfg", "-p", "--package", "--info", "-cp", "--config-path",
+                      "-cn", "--config-name", "-cd", "--config-dir", "--run", "-r")  # fmt: skip
+"""Switches of a Hydra app, which a composed-only program does not take."""
+
+
 def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
     """:func:`compose_config` for a command line, answering a mistake as :func:`hydra_main` does
     (an unknown key, a wrong type, a ``--flag``: one line, exit 2)."""
     for arg in argv:
+        if arg in HYDRA_APP_SWITCHES:
+            exit_with_user_error(
+                f"{arg!r}: this program composes its config once and is no Hydra app (no sweeps, no "
+                "--cfg); run it once per setting (--help lists the keys)"
+            )
         if arg.startswith("-"):
             key = arg.lstrip("-").partition("=")[0].replace("-", "_")
             exit_with_user_error(f"{arg!r} is not key=value (try {key}=<value>; --help lists the keys)")
