@@ -1193,3 +1193,12 @@ def test_a_given_hydra_run_dir_that_existed_is_kept_after_a_mistake(tmp_path, mo
     code, err, _ = script("train.py", f"hydra.run.dir={folder}", "agent.lr=-1", monkeypatch=monkeypatch,
                           capsys=capsys, cwd=tmp_path)  # fmt: skip
     assert code == 2 and folder.is_dir(), err
+
+
+def test_resume_of_a_folder_a_run_is_writing_names_that_run(tmp_path, capsys):
+    """Before that run's first save it said "no checkpoint at ..."."""
+    run_dir = tmp_path / "run"
+    holder = Trainer(compose_train_config([*TINY, f"run_dir={run_dir}"]))
+    code, err, _ = run_train(f"resume={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, f"run folder {run_dir} is in use by another run (pid {os.getpid()})")
+    holder.run()
