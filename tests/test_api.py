@@ -197,3 +197,23 @@ def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
     """Hydra only warned (the command line's --config-dir says it in one line)."""
     with pytest.raises(agents.UserError, match=r"config_dirs: .*nonexistent is not a folder"):
         agents.compose("CartPole-v1", config_dirs=[tmp_path / "nonexistent"])
+
+
+def test_train_leaves_the_callers_torch_threads_and_prints_nothing_on_resume(tmp_path, capsys):
+    """It left torch.set_num_threads(1) behind and printed a resume's changes to stderr."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        agents.train(
+            "CartPole-v1", f"run_dir={tmp_path}", "budget.total_env_steps=300", "logging.progress_bar=false"
+        )
+        assert torch.get_num_threads() == 2
+        capsys.readouterr()
+        agents.train(
+            "CartPole-v1", f"resume={tmp_path}", "budget.total_env_steps=600", "logging.progress_bar=false"
+        )
+        assert capsys.readouterr().err == ""
+    finally:
+        torch.set_num_threads(before)

@@ -40,8 +40,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
 
     :param overrides: for ``resume=``, the ``key=value`` overrides to apply to the resumed run
         (:mod:`agents.runtime.resume`); ``None`` = Hydra's command line.
-    :param summary: print the final lines (where the run folder, checkpoint and config went);
-        ``agents.train`` leaves them out.
+    :param summary: print the final lines (where the run folder, checkpoint and config went) and a
+        resume's changes (they are logged to TensorBoard either way); ``agents.train`` leaves them out.
     """
     if cfg.num_seeds > 1 and not cfg.resume:
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
@@ -82,8 +82,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         resumed.logging = cfg.logging  # display settings may change; the experiment may not
         changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)
         trainer = Trainer(resumed, resume_from=state, resume_path=source)
-        for change in changes:  # once the checkpoint has loaded: a refused file prints only its line
-            print(f"resume: {change}", file=sys.stderr)
+        for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
+            print(f"resume: {change}", file=sys.stderr)  # prints only its line
         trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)
         result = trainer.run()
     else:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gymnasium as gym
+import torch
 from gymnasium.envs.registration import EnvSpec
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
@@ -83,7 +84,11 @@ def train(
         ``final_mean_returns`` and ``table()``).
     """
     cfg = compose(config, *overrides, config_dirs=config_dirs)
-    return run_training(cfg, overrides=list(overrides), summary=False)
+    threads = torch.get_num_threads()
+    try:
+        return run_training(cfg, overrides=list(overrides), summary=False)
+    finally:
+        torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller
 
 
 def load(
