@@ -76,6 +76,8 @@ class FaultyEnv(SpaceEnv):
                 os._exit(3)  # a simulator that dies (run it in an async vector env's worker only)
             if self.fault == "nanobs":
                 obs = np.full_like(obs, np.nan)
+            if self.fault == "hugereward":
+                reward = 1e308  # finite, but no float sum of two of them is
             if self.fault == "nanreward":
                 reward = math.inf
             if self.fault == "shape":
@@ -107,7 +109,8 @@ for _name, (_obs, _act) in SPACES.items():
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
 _STEP_FAULTS = ("raise", "exit", "shape", "dtype", "outside", "negative")
-for _fault in (*_STEP_FAULTS, "reset", "resetshape", "nanobs", "nanreward", "endless", "close", "crash"):
+_RUN_FAULTS = ("reset", "resetshape", "nanobs", "nanreward", "hugereward", "endless", "close", "crash")
+for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})

@@ -1064,7 +1064,12 @@ def test_a_new_run_into_a_finished_runs_folder_is_refused(tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-@pytest.mark.parametrize(("fault", "what"), [("Nanobs", "observations"), ("Nanreward", "rewards")])
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    [("Nanobs", "nan/inf observations"), ("Nanreward", "nan/inf rewards"),
+     ("Hugereward", "rewards too large to add up in float32")],  # it blamed agent.lr
+)  # fmt: skip
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's overflow warnings came before the line
 def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mode, fault, what):
     fault_envs.FaultyEnv.calls = 0
     run_dir = tmp_path / "run"
@@ -1072,7 +1077,7 @@ def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mo
         *TINY, "budget.total_env_steps=2000", f"env=fault_envs:fault/{fault}-v0", *MODES[mode],
         f"run_dir={run_dir}", capsys=capsys,
     )  # fmt: skip
-    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 returned nan/inf {what}")
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 returned {what}")
     assert "agent.lr" not in err and "last good state is in" in err
     for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
         assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())

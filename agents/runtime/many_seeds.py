@@ -256,7 +256,8 @@ class BatchedSeedsTrainer:
         total = self.num_seeds * self.cfg.budget.total_env_steps
         disable = not self.cfg.logging.progress_bar
         self.bar = tqdm(total=total, unit="step", disable=disable, dynamic_ncols=True)
-        with StopOnSignal([self]):  # type: ignore[list-item]
+        # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
+        with StopOnSignal([self]), np.errstate(over="ignore"):  # type: ignore[list-item]
             try:
                 while self.live.any() and self.step_limit > 0:
                     self.step()
@@ -378,7 +379,8 @@ class BatchedSeedsTrainer:
             )  # fmt: skip
         except NumericalError as error:
             self.finish(interrupted=False)
-            seeds, problem = [self.seeds[r] for r in rows.tolist()], nonfinite_env_data(obs, rewards)
+            seeds = [self.seeds[r] for r in rows.tolist()]
+            problem = nonfinite_env_data(obs, rewards, self.params.dtype)
             if problem is not None:
                 raise UserError(
                     f"env={self.cfg.env} returned {problem} in episodes of seeds {seeds}, which no policy "
@@ -386,8 +388,9 @@ class BatchedSeedsTrainer:
                     f"state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}"
                 ) from None
             raise UserError(
-                f"numerical failure in an update of seeds {seeds}: {error}; "
-                "try a lower agent.lr or agent.normalize_returns=true"
+                f"numerical failure in an update of seeds {seeds}: {error}; each seed's last good state is "
+                f"in {self.run_dir}/seed*/{CHECKPOINT_NAME} (try a lower agent.lr or "
+                "agent.normalize_returns=true)"
             ) from None
         self.waiting[rows] = 0
         self.updates[rows] += 1

@@ -146,7 +146,8 @@ class MultiSeedTrainer:
             trainer.start_clock()
             trainer.logger.leave_handoffs_to_caller()  # all seeds together, below
         next_handoff = time.monotonic() + Logger.handoff_seconds
-        with StopOnSignal(self.trainers), _save_all_on_error(self.trainers):
+        # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
+        with StopOnSignal(self.trainers), _save_all_on_error(self.trainers), np.errstate(over="ignore"):
             live = [i for i, t in enumerate(self.trainers) if not t.done]
             while live:
                 if time.monotonic() >= next_handoff:

@@ -329,7 +329,8 @@ class Trainer:
     def run(self) -> TrainResult:
         """Act, store, update until the budget is spent, the target is reached or a signal came."""
         self.start_clock()
-        with StopOnSignal([self]):
+        # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
+        with StopOnSignal([self]), np.errstate(over="ignore"):
             try:
                 while not self.done:
                     self.step(self.actor(self.agent.inputs(self.obs)))
@@ -497,7 +498,7 @@ class Trainer:
         try:
             stats = learner.update(batch, with_stats=log_now or print_now)
         except NumericalError:
-            problem = nonfinite_env_data(obs, rewards)
+            problem = nonfinite_env_data(obs, rewards, self.dtype)
             if problem is None:
                 raise
             raise UserError(
@@ -649,12 +650,22 @@ def raise_env_fault(
     raise UserError(f"{failed}: {problem}; {saved}, the traceback in {log}") from None
 
 
-def nonfinite_env_data(obs: np.ndarray, rewards: np.ndarray) -> str | None:
-    """``"nan/inf observations"`` (or rewards, or both) when the env put any into this batch,
-    else None: read only after a numerical failure, to blame the env rather than the learning rate."""
+def nonfinite_env_data(
+    obs: np.ndarray, rewards: np.ndarray, dtype: torch.dtype = torch.float64
+) -> str | None:
+    """``"nan/inf observations"`` (or rewards, or both) when the env put any into this batch, or
+    rewards whose sum overflows the training ``dtype``; else None: read only after a numerical
+    failure, to blame the env rather than the learning rate."""
     bad = [name for name, values in (("observations", obs), ("rewards", rewards))
            if values.dtype.kind == "f" and not np.isfinite(values).all()]  # fmt: skip
-    return f"nan/inf {' and '.join(bad)}" if bad else None
+    if bad:
+        return f"nan/inf {' and '.join(bad)}"
+    with np.errstate(over="ignore"):
+        total = float(np.abs(rewards).sum())
+    if not total <= torch.finfo(dtype).max:
+        name = str(dtype).removeprefix("torch.")
+        return f"rewards too large to add up in {name} (largest |r| {np.abs(rewards).max():.3g})"
+    return None
 
 
 def start_envs(
