@@ -1207,3 +1207,11 @@ def test_resume_of_a_folder_a_run_is_writing_names_that_run(tmp_path, capsys):
     code, err, _ = run_train(f"resume={run_dir}", capsys=capsys)
     assert_one_line(code, err, 2, f"run folder {run_dir} is in use by another run (pid {os.getpid()})")
     holder.run()
+
+
+def test_nan_observations_in_compare_gradients_are_blamed_on_the_env(tmp_path, monkeypatch, capsys):
+    """It printed a nan table and "FAIL float64: 126 samples above 1e-10", exit 1: the math's fault."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = script("compare_gradients.py", "env=fault_envs:fault/Nanobs-v0", monkeypatch=monkeypatch,
+                          capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Nanobs-v0 returned nan/inf observations while the")

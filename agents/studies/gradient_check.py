@@ -207,6 +207,15 @@ def compare_gradients(cfg: Any) -> CompareReport:
             f"env={run_cfg.env} failed while num_states={cfg.num_states} states were collected: {fault}; "
             "fix the env (or compare on another one)"
         ) from None
+    finite = torch.isfinite(batch.inputs.reshape(batch.inputs.shape[0], -1)).all(dim=1)
+    if not finite.all():
+        close_quietly(env)
+        first = int(torch.nonzero(~finite)[0])
+        raise UserError(
+            f"env={run_cfg.env} returned nan/inf observations while the states were collected (real "
+            f"#{first} and {int((~finite).sum()) - 1} more): no score is defined there; fix the env (or "
+            "filter them with env_wrappers)"
+        )
     rng = np.random.default_rng(cfg.seed)
     random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)
     num_actions = int(env.action_space.n)
