@@ -478,8 +478,12 @@ def test_a_first_observation_of_the_wrong_shape_is_one_line(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize(
-    ("fault", "what"), [("Raise", "RuntimeError: physics exploded"), ("Exit", "SystemExit: 3")]
-)
+    ("fault", "what"),
+    [("Raise", "RuntimeError: physics exploded"), ("Exit", "SystemExit: 3"),
+     ("Nanobs", "returned nan/inf observations"),  # was "predict got nan/inf observations", no step
+     ("Shape", "returned an observation of shape (3,) and dtype float32; its observation_space says "
+               "shape (4,), dtype float32")],
+)  # fmt: skip
 def test_env_fault_in_evaluate_names_the_episode_and_step(tmp_path, monkeypatch, capsys, fault, what):
     """sys.exit in the env (Exit) ended evaluate.py with status 3 and no line."""
     fault_envs.FaultyEnv.calls = 0

@@ -35,7 +35,7 @@ from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
 from agents.runtime.config import EPISODE_STEP_CAP, TrainConfig, check_seed
 from agents.runtime.restore import TrainedAgent, load_agent
-from agents.runtime.rollout import EnvFault, play_episode
+from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from envs.make import close_quietly, make_env
 
 MODES = ("greedy", "sampled")
@@ -130,7 +130,17 @@ def run_episode(
     :raises EnvFault: the env raised in ``reset`` or ``step``.
     """
     rewards, ended = [], False
-    for _, _, reward, done in play_episode(env, lambda obs: agent.action_index(obs, greedy), seed, max_steps):
+    check = agent.observation_check
+
+    def act(obs: np.ndarray) -> int:
+        batch = np.asarray(obs)[None]
+        if not check.fits(batch):  # the env's fault, not a misuse of predict
+            raise BadObservation(check.problem("returned", batch))
+        if batch.dtype.kind == "f" and not np.isfinite(batch).all():
+            raise BadObservation("returned nan/inf observations")
+        return int(agent.action_index(obs, greedy))
+
+    for _, _, reward, done in play_episode(env, act, seed, max_steps):
         rewards.append(reward)
         ended = done
         if stop is not None and stop():

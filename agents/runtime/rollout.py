@@ -23,6 +23,12 @@ Step = tuple[np.ndarray, int, float, bool]
 """``(S_t, A_t, R_{t+1}, done)``; ``done`` is True on an episode's last step (terminated or truncated)."""
 
 
+class BadObservation(ValueError):
+    """An observation the env returned that the policy cannot act on (its message says why,
+    ``returned nan/inf observations``): raised by an ``act`` callback, an :class:`EnvFault` of
+    the step that returned it."""
+
+
 class EnvFault(Exception):
     """The env itself raised inside :func:`play_episode`; what it raised is ``error`` (and the
     ``__cause__``). Not a :class:`~agents.errors.UserError`: a caller whose env is the user's
@@ -41,7 +47,8 @@ class EnvFault(Exception):
         """``<TypeName>: <message> in step 7 of episode 2`` (``in reset()`` ...)."""
         where = "reset()" if self.step == 0 else f"step {self.step}"
         episode = "" if self.episode is None else f" of episode {self.episode}"
-        return f"{describe(self.error)} in {where}{episode}"
+        what = str(self.error) if isinstance(self.error, BadObservation) else describe(self.error)
+        return f"{what} in {where}{episode}"
 
 
 def play_episode(
@@ -62,7 +69,10 @@ def play_episode(
         raise EnvFault(error, 0) from error
     steps, done = 0, False
     while not done and (max_steps is None or steps < max_steps):
-        action = act(obs)
+        try:
+            action = act(obs)
+        except BadObservation as error:  # what reset (step 0) or the last step returned
+            raise EnvFault(error, steps) from error
         try:
             next_obs, reward, terminated, truncated, _ = env.step(action)
         except (Exception, SystemExit) as error:
