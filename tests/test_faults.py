@@ -660,6 +660,7 @@ def test_evaluate_prints_before_an_unwritable_csv(trained, tmp_path, monkeypatch
     )
     assert_one_line(code, err, 2, f"cannot write csv={blocker / 'x.csv'}")
     assert "greedy: return" in out and "sampled: return" in out
+    assert "csv:" not in out  # it named the file it then failed to write
     assert_intact(before, trained)
 
 

@@ -351,11 +351,12 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
         raise UserError(
             f"cannot write csv={result.csv_path}: {error.strerror or error} (results above)"
         ) from None
+    print(f"csv:     {result.csv_path}")  # once it is written
     return result
 
 
 def report(result: EvaluationResult) -> str:
-    """The lines :func:`evaluate` prints."""
+    """The lines :func:`evaluate` prints (then the csv's path, once it is written)."""
     lines = [f"{result.env_id} from {result.checkpoint}"]
     for mode, summary in result.modes.items():
         lines.append(
@@ -364,6 +365,5 @@ def report(result: EvaluationResult) -> str:
         )
         if summary.capped:
             lines.append(f"{'note':>8}: {capped_note(summary, result.step_cap, mode, 'max_episode_steps')}")
-    lines.append(f"csv:     {result.csv_path}")
     lines.extend(f"video:   {video}" for video in result.videos)
     return "\n".join(lines)
