@@ -1220,3 +1220,13 @@ def test_nan_observations_in_compare_gradients_are_blamed_on_the_env(tmp_path, m
     code, err, _ = script("compare_gradients.py", "env=fault_envs:fault/Nanobs-v0", monkeypatch=monkeypatch,
                           capsys=capsys, cwd=tmp_path)  # fmt: skip
     assert_one_line(code, err, 2, "env=fault_envs:fault/Nanobs-v0 returned nan/inf observations while the")
+
+
+def test_an_evaluate_sweep_leaves_no_hydra_folders(trained, tmp_path, monkeypatch, capsys):
+    """evaluate.yaml keeps no Hydra record, but -m wrote multirun/<date>/<time>/ and empty job folders."""
+    work = tmp_path / "work"
+    work.mkdir()
+    args = ["-m", f"checkpoint={trained}", "episodes=1,2"]
+    code, err, out = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=work)
+    assert code == 0, err
+    assert out.count("greedy: return") == 2 and not list(work.iterdir())

@@ -376,7 +376,7 @@ def check_options(argv: Sequence[str]) -> None:
 
 def hydra_main(
     config_name: str, config_path: str = CONFIG_DIR, env_presets: bool = False,
-    check_jobs: Callable[[DictConfig], object] | None = None,
+    check_jobs: Callable[[DictConfig], object] | None = None, writes_no_folder: bool = False,
 ) -> Callable[[Callable[[DictConfig], T]], Callable[[], None]]:  # fmt: skip
     """``@hydra.main`` whose user mistakes (composition errors, :class:`UserError`) print one line
     and exit 2.
@@ -387,6 +387,9 @@ def hydra_main(
         (:func:`~agents.tools.presets.with_env_preset`).
     :param check_jobs: for ``-m``: called on every job's composed config before the first job
         runs (:func:`check_sweep`); it raises :class:`UserError` for a job that would fail.
+    :param writes_no_folder: the program keeps no Hydra record (``output_subdir: null``, run dir
+        ``.``): a ``-m`` sweep's ``multirun.yaml`` and empty job folders go to a temporary folder,
+        removed at the end, unless ``hydra.sweep.dir`` is given.
     :return: a decorator turning ``task(cfg) -> value`` into the script's ``main()``. The task's
         return value still reaches Hydra (sweepers optimise it).
     """
@@ -440,6 +443,8 @@ def hydra_main(
             stop_folder = tempfile.TemporaryDirectory(prefix="softmax-reinforce-sweep-") if sweep else None
             previous = {}
             if stop_folder is not None:
+                if writes_no_folder and override_value(sys.argv[1:], "hydra.sweep.dir") is None:
+                    sys.argv.append(f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}")
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:

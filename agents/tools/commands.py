@@ -155,7 +155,7 @@ def evaluate() -> None:
     from agents.tools.cli import hydra_main
 
     register_evaluate_config()
-    hydra_main(config_name="evaluate")(_evaluate)()
+    hydra_main(config_name="evaluate", writes_no_folder=True)(_evaluate)()
 
 
 def _compare_gradients(cfg: DictConfig) -> None:
@@ -180,7 +180,7 @@ def compare_gradients() -> None:
 
     register_configs()
     register_compare_config()
-    hydra_main(config_name="compare")(_compare_gradients)()
+    hydra_main(config_name="compare", writes_no_folder=True)(_compare_gradients)()
 
 
 @command
