@@ -1230,3 +1230,18 @@ def test_an_evaluate_sweep_leaves_no_hydra_folders(trained, tmp_path, monkeypatc
     code, err, out = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=work)
     assert code == 0, err
     assert out.count("greedy: return") == 2 and not list(work.iterdir())
+
+
+def test_a_mistake_is_said_before_the_folder_that_holds_a_run(tmp_path, monkeypatch, capsys):
+    """With run_dir= of a finished run, the folder's line hid env=Nope-v0 until the folder was fixed."""
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    for mistake, fragment in (("env=Nope-v0", "env=Nope-v0 is not a registered Gymnasium id"),
+                              ("agent.lr=-1", "agent.lr=-1.0 must be > 0")):  # fmt: skip
+        args = [f"run_dir={run_dir}", mistake]
+        code, err, _ = script("train.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+        assert_one_line(code, err, 2, fragment)
+    code, err, _ = script(
+        "train.py", f"run_dir={run_dir}", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, "already holds a run")

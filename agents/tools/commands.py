@@ -127,9 +127,22 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     folder = Path(given[-1].strip("'\"")) if given else None
     if folder is None or not folder.is_dir():
         return
-    from agents.runtime.trainer import lock_run_folder
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
-    lock_run_folder(folder).release()
+    from agents.errors import UserError
+    from agents.runtime.trainer import lock_run_folder, preflight
+    from agents.tools.cli import compose_train_config, composition_message
+
+    try:
+        lock_run_folder(folder).release()
+    except UserError:  # a mistake on the command line is said first: the folder is the last fix
+        overrides = [arg for arg in argv if not arg.startswith(("hydra.", "-"))]
+        try:
+            preflight(compose_train_config(overrides))
+        except (HydraException, OmegaConfBaseException) as error:
+            raise UserError(composition_message(error)) from None
+        raise
 
 
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:
