@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from hydra.core.hydra_config import HydraConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import agents
@@ -116,6 +117,7 @@ def _restore_logging():
     yield
     logging.root.handlers[:] = handlers
     logging.root.setLevel(level)
+    HydraConfig.instance().cfg = None  # an in-process app's overrides must not reach the next test
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,8 @@ def command_line_keys() -> list[str]:
 
     if not HydraConfig.initialized():
         return []
-    return [override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task]
+    overrides = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)  # as typed
+    return [str(override).split("=", 1)[0].lstrip("+~") for override in overrides]
 
 
 def _mark_differing(experiment: Any, keys: set[str]) -> None:

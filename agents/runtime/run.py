@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import UserError
 from agents.runtime import tags
@@ -31,7 +31,9 @@ def command_line() -> list[str]:
     """The overrides of this Hydra run or job (``key=value`` strings); none outside Hydra."""
     from hydra.core.hydra_config import HydraConfig
 
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    if not HydraConfig.initialized():
+        return []
+    return list(OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False))  # as typed
 
 
 def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool = True) -> RunResult:
