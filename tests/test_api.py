@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,20 @@ def test_train_leaves_the_callers_torch_threads_and_prints_nothing_on_resume(tmp
         assert capsys.readouterr().err == ""
     finally:
         torch.set_num_threads(before)
+
+
+def test_overrides_on_a_given_config_follow_the_command_lines_grammar():
+    """A TrainConfig took overrides through OmegaConf's dotlist: '+key=' failed, a group choice was a
+    merge error and a bad value a multi-line YAML parser error."""
+    base = agents.TrainConfig(env="FrozenLake-v1")
+    cfg = agents.compose(base, "+env_kwargs.is_slippery=false", "agent.lr=0.05", "features.name=onehot")
+    assert cfg.env_kwargs == {"is_slippery": False} and cfg.agent.lr == 0.05 and cfg.features.name == "onehot"
+    refused = [
+        ("features=rbf", "features=rbf chooses a config group"),
+        ("experiment=cartpole", "experiment=cartpole chooses a config group"),
+        ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
+        ("agent.lrr=0.1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+    ]
+    for override, fragment in refused:
+        with pytest.raises(agents.UserError, match=re.escape(fragment)):
+            agents.compose(base, override)

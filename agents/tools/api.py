@@ -21,6 +21,8 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 from gymnasium.envs.registration import EnvSpec
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -31,6 +33,7 @@ from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
 from agents.runtime.trainer import RunResult
 from agents.tools.cli import check_resolvable, compose_train_config, composition_message
+from agents.tools.usage import CONFIG_DIR
 
 
 def compose(
@@ -56,12 +59,30 @@ def compose(
         if isinstance(config, str):
             cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
         else:
-            base = config if isinstance(config, DictConfig) else OmegaConf.structured(config)
-            cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
+            cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.structured(config)
+            apply_overrides(cfg, overrides)
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
     check_resolvable(cfg)
     return cfg
+
+
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """``key=value``, ``+key=value`` and ``~key`` overrides in the command line's grammar, applied to
+    ``cfg`` in place as Hydra applies them. A config group's choice (``features=rbf``,
+    ``experiment=cartpole``) picks files while a config is composed: refused here, saying so.
+
+    :raises UserError: for a group choice; Hydra's and OmegaConf's errors for the rest.
+    """
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    groups = {path.name for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
+    for override in parsed:
+        if override.key_or_group in groups and isinstance(override.value(), str):
+            raise UserError(
+                f"{override.input_line} chooses a config group, which applies while a config is composed: "
+                f'pass it with an env id, agents.train("{cfg.env}", "{override.input_line}", ...)'
+            )
+    ConfigLoaderImpl._apply_overrides_to_config(parsed, cfg)  # what Hydra does with a command line
 
 
 def train(
