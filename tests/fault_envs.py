@@ -102,6 +102,7 @@ SPACES: dict[str, tuple[gym.Space, gym.Space | None]] = {
     "BoxEmpty-v0": (BOX(-1.0, 1.0, (0,), np.float32), None),
     "BoxOne-v0": (BOX(-1.0, 1.0, (1,), np.float64), gym.spaces.Discrete(4, start=-1)),
     "Huge-v0": (gym.spaces.Discrete(10**12), None),
+    "HugeActions-v0": (BOX(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(10**9)),
 }
 for _name, (_obs, _act) in SPACES.items():
     if f"fault/{_name}" not in gym.registry:

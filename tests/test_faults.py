@@ -154,6 +154,8 @@ SIZES = [
         "the policy parameters and Adam's moments alone takes",
     ),
     (["env=fault_envs:fault/Huge-v0"], "the env's number of states"),
+    (["env=fault_envs:fault/HugeActions-v0"], "lower the env's number of actions (1,000,000,000;"),
+    (["env=fault_envs:fault/HugeActions-v0", "agent.policy=mlp"], "lower the env's number of actions"),
 ]
 
 

@@ -89,12 +89,12 @@ def agent_parts(features: Any, agent: Any, info: EnvInfo, envs: int = 1) -> dict
     widths = [inputs, *agent.hidden_sizes, actions] if agent.policy == "mlp" else [dim, actions]
     params = sum(a * b + b for a, b in itertools.pairwise(widths))
     knob = feature_knob(features, info)
+    param_knob = "agent.hidden_sizes" if agent.policy == "mlp" else knob
+    if actions > max(dim, *agent.hidden_sizes) if agent.policy == "mlp" else actions > dim:
+        param_knob = f"the env's number of actions ({actions:,}; the policy holds weights for each)"
     return {
         "the feature map": (8 * (fixed + envs * (per_obs + inputs)), knob),
-        "the policy parameters and Adam's moments": (
-            8 * 4 * params,
-            "agent.hidden_sizes" if agent.policy == "mlp" else knob,
-        ),
+        "the policy parameters and Adam's moments": (8 * 4 * params, param_knob),
     }
 
 
