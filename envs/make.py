@@ -138,6 +138,11 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
             wrapper = getattr(importlib.import_module(module), attribute)
         except (ImportError, AttributeError) as error:
             raise UserError(f"env_wrappers[{index}]._target_={target} cannot be imported: {error}") from None
+        if not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):  # never call anything else
+            raise UserError(
+                f"env_wrappers[{index}]._target_={target} is not a gymnasium.Wrapper class (got "
+                f"{type(wrapper).__name__}); name one, e.g. gymnasium.wrappers.TimeLimit"
+            )
         functions.append(functools.partial(wrapper, **kwargs))
     return functions
 

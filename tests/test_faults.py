@@ -1249,3 +1249,13 @@ def test_a_mistake_is_said_before_the_folder_that_holds_a_run(tmp_path, monkeypa
         "train.py", f"run_dir={run_dir}", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
     )
     assert_one_line(code, err, 2, "already holds a run")
+
+
+def test_a_wrapper_target_that_is_no_wrapper_class_is_never_called(tmp_path, capsys):
+    """env_wrappers=[{_target_: os.system}] ran os.system(env), then said the wrapper did not fit."""
+    marker = tmp_path / "ran"
+    wrapper = f"+env_wrappers=[{{_target_:pydoc.pipepager,cmd:'touch {marker}'}}]"
+    code, err, _ = run_train(*TINY, wrapper, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, "env_wrappers[0]._target_=pydoc.pipepager is not a gymnasium.Wrapper class")
+    time.sleep(0.5)
+    assert not marker.exists()
