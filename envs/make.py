@@ -187,11 +187,12 @@ def check_env_id(
     except gym.error.DependencyNotInstalled as error:
         raise UserError(f"env={env_id} needs an optional dependency: {error}") from None
     except TypeError as error:
+        if not env_kwargs:  # e.g. an entry point that returns no gymnasium.Env
+            raise UserError(f"env={env_id} could not be made: {describe(error)}") from None
         raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
     except Exception as error:  # the env's own constructor refused its kwargs (e.g. a map name)
-        raise UserError(
-            f"env={env_id} could not be made with env_kwargs {env_kwargs or {}}: {describe(error)}"
-        ) from None
+        with_kwargs = f" with env_kwargs {env_kwargs}" if env_kwargs else ""
+        raise UserError(f"env={env_id} could not be made{with_kwargs}: {describe(error)}") from None
     for index, wrap in enumerate(functions):
         try:
             probe = wrap(probe)

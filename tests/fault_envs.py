@@ -115,3 +115,11 @@ for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})
+
+
+def _not_an_env() -> int:
+    return 42  # an entry point that returns something else than a gymnasium.Env
+
+
+if "fault/NotAnEnv-v0" not in gym.registry:
+    gym.register("fault/NotAnEnv-v0", entry_point=_not_an_env)

@@ -183,6 +183,7 @@ ENV_ARGS = [
     (["env=Pendulum-v1"], "a softmax policy needs a Discrete action space"),
     (["env=fault_envs:fault/Reset-v0"], "env=fault_envs:fault/Reset-v0 failed to start: RuntimeError"),
     (["env=fault_envs:fault/BoxEmpty-v0"], "env=fault_envs:fault/BoxEmpty-v0 observes an empty Box"),
+    (["env=fault_envs:fault/NotAnEnv-v0"], "NotAnEnv-v0 could not be made: TypeError: The environment must"),
 ]
 
 
