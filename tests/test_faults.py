@@ -1260,3 +1260,13 @@ def test_a_wrapper_target_that_is_no_wrapper_class_is_never_called(tmp_path, cap
     assert_one_line(code, err, 2, "env_wrappers[0]._target_=pydoc.pipepager is not a gymnasium.Wrapper class")
     time.sleep(0.5)
     assert not marker.exists()
+
+
+def test_a_mistake_in_a_program_whose_run_dir_is_the_working_folder_keeps_it(tmp_path, monkeypatch, capsys):
+    """evaluate.py runs in "." (no Hydra record): an empty working folder is no unused output folder."""
+    work = tmp_path / "empty"
+    work.mkdir()
+    args = ["checkpoint=/nonexistent"]
+    code, err, _ = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=work)
+    assert_one_line(code, err, 2, "no checkpoint at /nonexistent")
+    assert work.is_dir()

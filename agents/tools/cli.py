@@ -479,7 +479,8 @@ def without_an_unused_output_dir(task: Callable[[], T], keep: Path | None = None
 
         if HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
             folder = Path(HydraConfig.get().runtime.output_dir).absolute()
-            if folder != keep:
+            cwd = Path.cwd().absolute()
+            if folder != keep and folder != cwd and folder not in cwd.parents:  # evaluate's run dir is "."
                 _remove_if_unused(folder)
         raise
 
