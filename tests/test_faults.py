@@ -807,6 +807,7 @@ def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, cap
         cwd=tmp_path,
     )
     assert code == 2 and "Traceback" not in err
+    assert "Error executing job with overrides" not in err  # Hydra's line before ours
     assert "failed at env step" in err.strip().splitlines()[-1]
     summary = (sweep_dir / "summary.md").read_text()
     assert "COMPLETED" in summary and "FAILED" in summary

@@ -28,10 +28,10 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -360,6 +360,27 @@ def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         raise
 
 
+@contextmanager
+def _quiet_failed_job_results() -> Iterator[None]:
+    """Hydra's sweeper reads each job's result, and a failed job's writes ``Error executing job with
+    overrides: [...]`` to stderr before raising its exception, whose one line :func:`run_or_exit`
+    prints anyway (a job's user error, or the signal that stopped the sweep): drop that line."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    prop = JobReturn.return_value
+
+    def quiet(job: JobReturn) -> Any:
+        if job.status == JobStatus.FAILED:
+            raise job._return_value
+        return prop.fget(job)  # type: ignore[misc]
+
+    JobReturn.return_value = property(quiet, prop.fset)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        JobReturn.return_value = prop  # type: ignore[method-assign]
+
+
 def check_options(argv: Sequence[str]) -> None:
     """Hydra's own options (``-m``, ``--cfg job``, ``--config-dir``, ...) pass; any other ``-x`` is
     one line (Hydra's parser would print its usage, eight lines, and exit 0)."""
@@ -448,7 +469,8 @@ def hydra_main(
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
-                run_or_exit(app)
+                with _quiet_failed_job_results() if sweep else nullcontext():
+                    run_or_exit(app)
             except (HydraException, OmegaConfBaseException) as error:
                 if started:
                     raise
