@@ -69,14 +69,20 @@ FLATTEN = "env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]"
 """The override that flattens an observation space (said where one needs it)."""
 
 
+def import_user_module(module: str) -> Any:
+    """``importlib.import_module`` with the working folder importable, as ``python -m`` does: a
+    user's env or wrapper module there is found from any entry point."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    return importlib.import_module(module)
+
+
 def registered_id(env_id: str) -> str:
     """The registry id of ``env_id``; for ``module:EnvId-v0`` the module is imported first."""
     module, _, name = env_id.rpartition(":")
     if module:
-        if "" not in sys.path and os.getcwd() not in sys.path:  # as `python -m` does: the working
-            sys.path.append(os.getcwd())  # folder's modules are importable from any entry point
         try:
-            importlib.import_module(module)
+            import_user_module(module)
         except Exception as error:  # ModuleNotFoundError, or the user's module failing to import
             raise UserError(
                 f"env={env_id}: cannot import {module} ({type(error).__name__}: {error})"
@@ -135,7 +141,7 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
             )
         module, _, attribute = target.rpartition(".")
         try:
-            wrapper = getattr(importlib.import_module(module), attribute)
+            wrapper = getattr(import_user_module(module), attribute)
         except (ImportError, AttributeError) as error:
             raise UserError(f"env_wrappers[{index}]._target_={target} cannot be imported: {error}") from None
         if not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):  # never call anything else

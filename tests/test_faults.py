@@ -1271,3 +1271,19 @@ def test_a_mistake_in_a_program_whose_run_dir_is_the_working_folder_keeps_it(tmp
     code, err, _ = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=work)
     assert_one_line(code, err, 2, "no checkpoint at /nonexistent")
     assert work.is_dir()
+
+
+def test_a_wrapper_module_in_the_working_folder_is_imported_as_an_env_module_is(
+    tmp_path, monkeypatch, capsys
+):
+    """The working folder was importable for env=module:Id only: a wrapper there could not be imported."""
+    (tmp_path / "wrapper_only_module.py").write_text(
+        "import gymnasium as gym\n\nclass Bonus(gym.RewardWrapper):\n"
+        "    def reward(self, reward):\n        return reward + 1.0\n"
+    )
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in ("", str(tmp_path))])
+    wrapper = "+env_wrappers=[{_target_:wrapper_only_module.Bonus}]"
+    code, err, _ = script("train.py", *TINY, wrapper, f"run_dir={tmp_path / 'run'}", monkeypatch=monkeypatch,
+                          capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    sys.modules.pop("wrapper_only_module", None)
