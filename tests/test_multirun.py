@@ -169,14 +169,24 @@ def test_a_sweep_job_folder_pastes_back_into_resume_and_evaluate(tmp_path):
 
 def test_a_sweep_into_a_folder_holding_one_is_refused_before_anything_runs(tmp_path):
     from agents.errors import UserError
+    from agents.runtime.config import register_configs
     from agents.tools.cli import check_sweep_dir
 
+    register_configs()  # as the scripts do before any check
     argv = ["-m", "seed=0,1", f"hydra.sweep.dir={tmp_path}"]
     check_sweep_dir(argv, "train", CONFIG_DIR)  # an empty folder is fine
     (tmp_path / "multirun.yaml").write_text("hydra: {}\n")
-    with pytest.raises(UserError, match=r"already holds a sweep \(its multirun.yaml\)"):
+    with pytest.raises(UserError, match=r"already holds a sweep \(.*multirun.yaml\)"):
         check_sweep_dir(argv, "train", CONFIG_DIR)
     check_sweep_dir(argv[1:], "train", CONFIG_DIR)  # not a multirun
+    # its multirun.yaml removed, or a search (Optuna writes none): the jobs' checkpoints, and no -m
+    (tmp_path / "multirun.yaml").unlink()
+    job = tmp_path / "0_lr=0.1_seed0"
+    job.mkdir()
+    (job / "checkpoint.pt").write_bytes(b"")
+    for sweep in (argv, ["hparams_search=cartpole_tpe", f"hydra.sweep.dir={tmp_path}"]):
+        with pytest.raises(UserError, match=r"already holds a sweep \(.*0_lr=0.1_seed0/checkpoint.pt\)"):
+            check_sweep_dir(sweep, "train", CONFIG_DIR)
 
 
 def test_a_sweep_over_envs_gets_one_folder_unless_the_user_names_one():

@@ -292,17 +292,25 @@ def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
 def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
     """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
     its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
-    if not is_multirun(argv):
+    searches = any(override_value(list(argv), key) for key in OTHER_SWEEPERS)  # hparams_search: no -m
+    if not (is_multirun(argv) or searches):
         return
     kept = [arg for arg in argv if arg not in MULTIRUN_FLAGS and not arg.startswith("-")]
     kept = [arg for arg in kept if not is_sweep(arg)]  # Hydra's sweep folder comes from the base config
     with initialize_config_dir(version_base="1.3", config_dir=config_path):
         cfg = compose(config_name, overrides=kept, return_hydra_config=True)
     folder = Path(str(cfg.hydra.sweep.dir))
-    if (folder / "multirun.yaml").is_file():
+    records = [folder / name for name in ("multirun.yaml", "summary.md") if (folder / name).is_file()]
+    record = records[0] if records else None
+    if record is None and folder.is_dir():  # a sweep whose record was removed, or a search (no multirun.yaml)
+        from agents.runtime.trainer import held_checkpoints
+
+        record = next((held[0] for job in sorted(folder.iterdir()) if job.is_dir() for held in
+                       [held_checkpoints(job)] if held), None)  # fmt: skip
+    if record is not None:
         raise UserError(
-            f"hydra.sweep.dir={folder} already holds a sweep (its multirun.yaml), whose results this one "
-            "would overwrite: choose another hydra.sweep.dir (or move that folder away)"
+            f"hydra.sweep.dir={folder} already holds a sweep ({record}), whose results this one would "
+            "overwrite: choose another hydra.sweep.dir (or move that folder away)"
         )
 
 
