@@ -1287,3 +1287,30 @@ def test_a_wrapper_module_in_the_working_folder_is_imported_as_an_env_module_is(
                           capsys=capsys, cwd=tmp_path)  # fmt: skip
     assert code == 0, err
     sys.modules.pop("wrapper_only_module", None)
+
+
+def test_a_mistake_removes_only_what_the_run_added(tmp_path, monkeypatch, capsys):
+    """The cleanup removed folders the user had made (an empty parent, the given folder itself) and
+    left Hydra's record and the lock in a given folder that existed."""
+    for name in ("E", "P", "P2", "W"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "W" / "notes.txt").write_text("mine")
+    for args, cwd in ((["hydra.run.dir=x/../E"], tmp_path), (["hydra.run.dir=P/run1"], tmp_path),
+                      (["run_dir=P2/run1"], tmp_path), (["hydra.run.dir=."], tmp_path / "W")):  # fmt: skip
+        code, err, _ = script(
+            "train.py", "env=Nope-v0", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=cwd
+        )
+        assert_one_line(code, err, 2, "env=Nope-v0 is not a registered Gymnasium id")
+    assert {path.name for path in tmp_path.iterdir()} >= {"E", "P", "P2", "W"}
+    assert all(not list((tmp_path / name).iterdir()) for name in ("E", "P", "P2"))
+    assert [path.name for path in (tmp_path / "W").iterdir()] == ["notes.txt"]
+
+
+def test_resuming_a_finished_seed_folder_leaves_it_untouched(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, "num_seeds=2", f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    before = snapshot(run_dir)
+    code, err, _ = script("train.py", f"resume={run_dir / 'seed1'}", monkeypatch=monkeypatch, capsys=capsys,
+                          cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, "is finished: it took its 300 env steps")
+    assert snapshot(run_dir) == before  # it added an empty train.log and rewrote .lock

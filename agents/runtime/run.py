@@ -23,7 +23,7 @@ from agents.runtime.restore import (
     refuse_untrusted_code,
 )
 from agents.runtime.resume import apply_resume_overrides
-from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
+from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
 
 
@@ -54,8 +54,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         return multi
     if cfg.resume:
         folder = Path(cfg.resume) if Path(cfg.resume).is_dir() else Path(cfg.resume).parent
-        if (folder / LOCK_NAME).is_file():  # a run writing there: say so, not "no checkpoint" (yet)
-            RunFolderLock(folder).release()
+        RunFolderLock.check_free(folder)  # a run writing there: say so, not "no checkpoint" (yet)
         state = load_checkpoint(cfg.resume)
         check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
         if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":

@@ -45,6 +45,26 @@ class RunFolderLock:
         handle.flush()
         self.handle = handle
 
+    @staticmethod
+    def check_free(run_dir: Path) -> None:
+        """Raise :class:`UserError` as the constructor does when a run holds ``run_dir``; write
+        nothing (a folder without a lock file is free)."""
+        path = run_dir / LOCK_NAME
+        try:
+            handle = path.open("r")
+        except OSError:
+            return
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = handle.read().strip() or "unknown"
+                raise UserError(
+                    f"run folder {run_dir} is in use by another run (pid {holder}); wait for it to end "
+                    "or choose another run_dir"
+                ) from None
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
     def release(self) -> None:
         """Let another run write here (once; later calls do nothing)."""
         if self.handle is not None:

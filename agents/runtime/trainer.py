@@ -171,6 +171,16 @@ def refuse_finished_runs(run_dir: Path) -> None:
         )
 
 
+def check_writable(run_dir: Path) -> None:
+    """:class:`UserError` for an existing ``run_dir`` that takes no new files (read-only, or its
+    permissions)."""
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise UserError(
+            f"cannot write into run_dir {run_dir} (read-only, or its permissions): choose another "
+            "run_dir (to resume a run there, copy it to a folder you can write first)"
+        )
+
+
 def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
     letting the lock go, when it holds another run's checkpoints (:func:`refuse_finished_runs`). A
@@ -181,11 +191,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
         problem = "it is a file, not a folder" if run_dir.exists() else error.strerror or str(error)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
-    if not os.access(run_dir, os.W_OK | os.X_OK):
-        raise UserError(
-            f"cannot write into run_dir {run_dir} (read-only, or its permissions): choose another "
-            "run_dir (to resume a run there, copy it to a folder you can write first)"
-        )
+    check_writable(run_dir)
     lock = RunFolderLock(run_dir)
     try:
         if new_run:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -48,6 +49,7 @@ from omegaconf.errors import (
 
 from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
+from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
 from agents.tools.presets import is_sweep, override_value, with_env_preset
 from agents.tools.usage import CONFIG_DIR
@@ -426,7 +428,7 @@ def hydra_main(
     def decorate(task: Callable[[DictConfig], T]) -> Callable[[], None]:
         started = False
         preset_line: str | None = None  # said once the run starts, not before an error
-        given_folder: Path | None = None  # hydra.run.dir when it existed before: never removed
+        before: FoldersBefore | None = None  # what existed before Hydra made the run's folder
 
         @functools.wraps(task)
         def checked_task(cfg: DictConfig) -> T:
@@ -437,7 +439,7 @@ def hydra_main(
                 if preset_line:
                     print(preset_line)
                 return multirun_job(task, cfg)
-            return run_or_exit(lambda: without_an_unused_output_dir(lambda: started_task(cfg), given_folder))
+            return run_or_exit(lambda: without_an_unused_output_dir(lambda: started_task(cfg), before))
 
         def started_task(cfg: DictConfig) -> T:
             nonlocal started
@@ -451,10 +453,9 @@ def hydra_main(
 
         @functools.wraps(task)
         def main() -> None:
-            nonlocal started, preset_line, given_folder
+            nonlocal started, preset_line, before
             started = False
-            given = (override_value(sys.argv[1:], "hydra.run.dir") or "").strip("'\"")
-            given_folder = Path(given).absolute() if given and Path(given).exists() else None
+            before = FoldersBefore.now(override_value(sys.argv[1:], "hydra.run.dir"))
             run_or_exit(lambda: check_options(sys.argv[1:]))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
@@ -496,51 +497,82 @@ def hydra_main(
     return decorate
 
 
-def without_an_unused_output_dir(task: Callable[[], T], keep: Path | None = None) -> T:
+HYDRA_RECORD = {".hydra": ("config.yaml", "hydra.yaml", "overrides.yaml")}
+"""What Hydra writes into a run's folder before the run starts (besides an empty job log)."""
+RUN_OUTPUT_ROOTS = ("outputs", "runs", "multirun")
+"""The working folder's subfolders that hold the default run folders (``outputs/<env>/<time>``)."""
+
+
+@dataclass
+class FoldersBefore:
+    """The folders that existed before Hydra made a run's folder, and what a given one held: a run
+    that fails before writing anything removes only what it added."""
+
+    folders: set[Path]
+    given: Path | None = None
+    given_entries: set[str] = field(default_factory=set)
+
+    @classmethod
+    def now(cls, given: str | None) -> FoldersBefore:
+        cwd = Path(os.path.abspath("."))
+        folders = {cwd, *cwd.parents}
+        for root in RUN_OUTPUT_ROOTS:
+            with suppress(OSError):
+                folders |= {cwd / root, *(path for path in (cwd / root).iterdir() if path.is_dir())}
+        folder = Path(os.path.abspath(given.strip("'\""))) if given else None
+        entries: set[str] = set()
+        if folder is not None:
+            folders |= {path for path in (folder, *folder.parents) if path.is_dir()}
+            with suppress(OSError):
+                entries = set(os.listdir(folder))
+        return cls({path for path in folders if path.is_dir()}, folder, entries)
+
+
+def without_an_unused_output_dir(task: Callable[[], T], before: FoldersBefore | None = None) -> T:
     """Run ``task`` (a single Hydra run's body); if it fails (a user's mistake, a signal) before
-    writing anything, remove the output folder Hydra made for it, which then holds only Hydra's
-    ``.hydra/`` record and an empty job log, and its parents under the working folder that are
-    then empty (``outputs/<env>/``): a mistaken command line leaves nothing behind. ``keep`` (a
-    ``hydra.run.dir`` that existed before) stays."""
+    writing anything, remove what Hydra added for it: its ``.hydra/`` record, the empty job log, the
+    run folder's lock and, when they did not exist ``before``, the run folder and its parents (then
+    empty, e.g. ``outputs/<env>/``). A mistaken command line leaves nothing behind, and a folder or
+    file that existed before is never removed."""
     try:
         return task()
     except BaseException:
         from hydra.core.hydra_config import HydraConfig
 
-        if HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
-            folder = Path(HydraConfig.get().runtime.output_dir).absolute()
-            cwd = Path.cwd().absolute()
-            if folder != keep and folder != cwd and folder not in cwd.parents:  # evaluate's run dir is "."
-                _remove_if_unused(folder)
+        if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
+            _remove_what_the_run_added(Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before)
         raise
 
 
-def _remove_if_unused(folder: Path) -> None:
-    """Remove ``folder`` when it holds nothing but ``.hydra/`` (Hydra's three YAML files) and
-    empty ``*.log`` files; then its parents under the working folder, while they are empty."""
+def _remove_what_the_run_added(folder: Path, before: FoldersBefore) -> None:
+    existed = folder in before.folders
+    kept = before.given_entries if folder == before.given else set()
     try:
-        entries = list(folder.iterdir())
-        record = list((folder / ".hydra").iterdir()) if (folder / ".hydra").is_dir() else []
-        logs = [
-            entry
-            for entry in entries
-            if entry.suffix == ".log" and entry.is_file() and not entry.stat().st_size
-        ]
+        added = [folder / name for name in os.listdir(folder) if name not in kept]
+        records = {path: list(path.iterdir())
+                   for path in added if path.name in HYDRA_RECORD and path.is_dir()}  # fmt: skip
+        files = [path for path in added if path.is_file() and not path.is_symlink()]
+        empty_logs = [path for path in files if path.suffix == ".log" and not path.stat().st_size]
+        unused = all(
+            (path in records and all(file.name in HYDRA_RECORD[path.name] for file in records[path]))
+            or path in empty_logs
+            or (path in files and path.name == LOCK_NAME)
+            for path in added
+        )
     except OSError:
         return
-    hydra_files = ("config.yaml", "hydra.yaml", "overrides.yaml")
-    if not all(entry.name == ".hydra" or entry in logs for entry in entries) or not all(
-        entry.name in hydra_files for entry in record
-    ):
+    if not unused:
         return
     with suppress(OSError):
-        for entry in [*record, *logs]:
-            entry.unlink()
-        if record:
-            (folder / ".hydra").rmdir()
+        for path in [*(file for listed in records.values() for file in listed), *files]:
+            path.unlink()
+        for record in records:
+            record.rmdir()
+        if existed:
+            return
         folder.rmdir()
-        parent, cwd = folder.parent, Path.cwd().absolute()
-        while cwd in parent.parents:
+        parent = folder.parent
+        while parent not in before.folders:
             parent.rmdir()  # OSError when it is not empty: stop there
             parent = parent.parent
 

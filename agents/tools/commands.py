@@ -131,11 +131,14 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from agents.errors import UserError
-    from agents.runtime.trainer import lock_run_folder, preflight
+    from agents.runtime.run_lock import RunFolderLock
+    from agents.runtime.trainer import check_writable, preflight, refuse_finished_runs
     from agents.tools.cli import compose_train_config, composition_message
 
     try:
-        lock_run_folder(folder).release()
+        check_writable(folder)
+        RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
+        refuse_finished_runs(folder)
     except UserError:  # a mistake on the command line is said first: the folder is the last fix
         overrides = [arg for arg in argv if not arg.startswith(("hydra.", "-"))]
         try:
