@@ -1314,3 +1314,16 @@ def test_resuming_a_finished_seed_folder_leaves_it_untouched(tmp_path, monkeypat
                           cwd=tmp_path)  # fmt: skip
     assert_one_line(code, err, 2, "is finished: it took its 300 env steps")
     assert snapshot(run_dir) == before  # it added an empty train.log and rewrote .lock
+
+
+@pytest.mark.parametrize("name", ["new,dir", "br[1]", "it's", "b\\s2"])
+def test_a_new_run_dir_with_hydra_characters_is_trained_into(tmp_path, monkeypatch, capsys, name):
+    """run_dir= became an unquoted hydra.run.dir=, which Hydra refused (or read as another folder)."""
+    from agents.runtime.trainer import hydra_override
+
+    run_dir = tmp_path / name
+    args = [*TINY, hydra_override("run_dir", run_dir)]
+    code, err, _ = script("train.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert code == 0, err
+    assert (run_dir / "checkpoint.pt").is_file() and (run_dir / ".hydra").is_dir()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]

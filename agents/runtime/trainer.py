@@ -133,14 +133,21 @@ PLAIN_OVERRIDE_VALUE = re.compile(r"[\w./:@%+~-]+")
 """Characters a path may hold and still be pasted as ``key=<path>`` (Hydra's grammar and the shell's)."""
 
 
-def path_override(key: str, path: Path | str) -> str:
-    """``key=<path>`` as a shell command line takes it: a path with spaces, quotes, commas or
-    brackets becomes ``"key='<path>'"`` (quoted for Hydra's grammar, then for the shell)."""
+def hydra_override(key: str, path: Path | str) -> str:
+    """``key=<path>`` in Hydra's override grammar: a path with spaces, quotes, commas or brackets is
+    single-quoted, its quotes escaped and the backslashes before a quote (or the end) doubled."""
     text = str(path)
     if PLAIN_OVERRIDE_VALUE.fullmatch(text):
         return f"{key}={text}"
-    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
-    override = f"{key}='{escaped}'"
+    escaped = re.sub(r"(\\+)(?='|$)", lambda run: run.group(1) * 2, text).replace("'", "\\'")
+    return f"{key}='{escaped}'"
+
+
+def path_override(key: str, path: Path | str) -> str:
+    """:func:`hydra_override` as a shell command line takes it (quoted once more for the shell)."""
+    override = hydra_override(key, path)
+    if override == f"{key}={path}":
+        return override
     return f'"{override}"' if not set(override) & set('"$`\\!') else shlex.quote(override)
 
 
@@ -164,7 +171,8 @@ def refuse_finished_runs(run_dir: Path) -> None:
         config = existing.parent / "config.yaml"
         batched = config.is_file() and OmegaConf.load(config).get("seed_mode") == "batched"  # not resumable
         seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
-        how = "" if batched else f"continue it with resume={run_dir / 'seed<s>' if seeds else run_dir}, or "
+        others = " (and its other seed folders, each on its own)" if seeds else ""
+        how = "" if batched else f"continue it with {path_override('resume', existing.parent)}{others}, or "
         raise UserError(
             f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
             "(nothing was written)"

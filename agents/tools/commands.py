@@ -95,23 +95,24 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     and writes no second record (its ``.hydra/`` stays the first run's). Otherwise each left a stray
     ``outputs/<env>/<time>/`` with the log. A folder that cannot be written is left to the run,
     which says so in one line."""
+    from agents.runtime.trainer import hydra_override
     from agents.tools.cli import is_multirun
-    from agents.tools.presets import override_value
+    from agents.tools.presets import override_value, parsed_override_value
 
     argv = list(argv)
     if is_multirun(argv) or override_value(argv, "hydra.run.dir") is not None:
         return argv
-    resume, run_dir = ((override_value(argv, key) or "").strip("'\"") for key in ("resume", "run_dir"))
+    resume, run_dir = (parsed_override_value(argv, key) or "" for key in ("resume", "run_dir"))
     if resume not in ("", "null"):
         folder = Path(resume).parent if Path(resume).is_file() else Path(resume)
         if folder.is_dir() and os.access(folder, os.W_OK):
-            argv += [f"hydra.run.dir={folder}", "hydra.output_subdir=null"]
+            argv += [hydra_override("hydra.run.dir", folder), "hydra.output_subdir=null"]
     elif run_dir not in ("", "null"):
         existing = next(
             path for path in (Path(run_dir).absolute(), *Path(run_dir).absolute().parents) if path.exists()
         )
         if existing.is_dir() and os.access(existing, os.W_OK):
-            argv.append(f"hydra.run.dir={run_dir}")
+            argv.append(hydra_override("hydra.run.dir", run_dir))
     return argv
 
 

@@ -80,6 +80,19 @@ def override_value(overrides: list[str], key: str) -> str | None:
     return found
 
 
+def parsed_override_value(overrides: list[str], key: str) -> str | None:
+    """:func:`override_value` as Hydra reads it: quotes removed and escapes resolved
+    (``run_dir='/tmp/it\\'s'`` -> ``/tmp/it's``); None when ``key`` is absent or set to null."""
+    found = [override for override in overrides if _split(override)[1] and _split(override)[0] == key]
+    if not found:
+        return None
+    try:
+        value = OverridesParser.create().parse_overrides([found[-1]])[0].value()
+    except HydraException:  # Hydra's own error comes later
+        return _split(found[-1])[2]
+    return None if value is None else str(value)
+
+
 def is_sweep(override: str) -> bool:
     """``key=a,b`` (or ``choice(...)``, ``range(...)``, ``glob(...)``): a value Hydra's ``-m`` sweeps
     over, by Hydra's own override parser (an override it cannot parse is none: its error comes later)."""
