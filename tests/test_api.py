@@ -231,7 +231,11 @@ def test_overrides_on_a_given_config_follow_the_command_lines_grammar():
         ("experiment=cartpole", "experiment=cartpole chooses a config group"),
         ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
         ("agent.lrr=0.1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+        ("~eval", "~eval removes a key the run reads"),  # the run crashed on it, deep inside
+        ("+foo=1", "foo is not a config key"),  # agents.compose took it; agents.train refused it
     ]
     for override, fragment in refused:
         with pytest.raises(agents.UserError, match=re.escape(fragment)):
             agents.compose(base, override)
+    with pytest.raises(agents.UserError, match="foo is not a config key"):
+        agents.compose("CartPole-v1", "+foo=1")

@@ -841,6 +841,7 @@ SCRIPT_ARGS = [
     ("evaluate.py", ["checkpoint=/nonexistent"], "no checkpoint at /nonexistent"),
     ("train.py", ["agent.lr=-1"], "agent.lr=-1.0 must be > 0"),
     ("train.py", ["budget.target_return=nan"], "budget.target_return=nan must be a finite number"),
+    ("train.py", ["~eval"], "~eval removes a key the run reads: set its value instead"),  # a traceback
     ("benchmark.py", ["mode=worker", "env=NoSuch-v0"], "env=NoSuch-v0 is not a registered Gymnasium id"),
     # outputs under a file: refused before the work (results_table trained every preset first)
     (

@@ -304,7 +304,7 @@ def unknown_key_message(full_key: str, known: list[str], otherwise: str = "") ->
     return f"{full_key} is not a config key ({hint})"
 
 
-def _check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
+def check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
     """Keys added with ``+key=value`` that no schema field holds are typos: nothing would read them."""
     if not isinstance(node, DictConfig):
         return
@@ -313,7 +313,11 @@ def _check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
         if key not in fields:
             raise UserError(unknown_key_message(f"{prefix}{key}", list(fields)))
         if dataclasses.is_dataclass(fields[key]):
-            _check_known_keys(node[key], fields[key], f"{prefix}{key}.")
+            check_known_keys(node[key], fields[key], f"{prefix}{key}.")
+    removed = [f"{prefix}{key}" for key in fields if key not in node]
+    if removed:  # ~key on the command line: the run reads every field
+        key = removed[0]
+        raise UserError(f"~{key} removes a key the run reads: set its value instead ({key}=...)")
 
 
 def episode_stats(cfg: Any) -> str:
@@ -326,7 +330,7 @@ def episode_stats(cfg: Any) -> str:
 
 def validate(cfg: Any) -> None:
     """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
-    _check_known_keys(cfg, TrainConfig)
+    check_known_keys(cfg, TrainConfig)
     agent, features, budget = cfg.agent, cfg.features, cfg.budget
     check_choice("agent.policy", agent.policy, tuple(POLICIES))
     check_choice("agent.score", agent.score, SCORE_PATHS)
