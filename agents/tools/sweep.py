@@ -175,8 +175,8 @@ def write_summary(sweep_dir: Path) -> str:
 
 def short_overrides(override_dirname: str, limit: int = 64) -> str:
     """A sweep job's folder name from Hydra's ``override_dirname``: the last part of each key, floats
-    to 4 significant digits, at most ``limit`` characters (``hparams_search`` and the seed are left
-    out by ``exclude_keys`` in ``configs/train.yaml``)::
+    to 4 significant digits, whole ``key=value`` items up to ``limit`` characters (``hparams_search``
+    and the seed are left out by ``exclude_keys`` in ``configs/train.yaml``)::
 
         agent.lr=0.022881136684755242,agent.baseline=mean -> lr=0.02288,baseline=mean
         env=my_envs\\:ns/Maze-v0 -> env=my_envs:ns-Maze-v0   (one folder, not two)
@@ -193,7 +193,12 @@ def short_overrides(override_dirname: str, limit: int = 64) -> str:
             current = ""
         else:
             current += char
-    return ",".join(items)[:limit]
+    name = items[0][:limit] if items else ""
+    for item in items[1:]:  # whole items only: a name cut mid-key read as another setting
+        if len(name) + 1 + len(item) > limit:
+            break
+        name += f",{item}"
+    return name
 
 
 def register_resolvers() -> None:
