@@ -113,6 +113,21 @@ def test_preset_choice_says_which_and_how():
     assert with_env_preset([f"env={env}", "experiment=none"], CONFIG_DIR).overrides == [f"env={env}"]
     swept = with_env_preset([f"env={env},CartPole-v1"], CONFIG_DIR)  # an env sweep
     assert swept.name is None and "env is swept" in str(swept.line())
+    # a sweep over policy forms got the first form's preset silently (the mlp job ran the linear one)
+    forms = with_env_preset(["env=CartPole-v1", "agent.policy=state,mlp"], CONFIG_DIR)
+    assert forms.name is None and "agent.policy is swept" in str(forms.line())
+    presets = with_env_preset(["experiment=cartpole,acrobot,none"], CONFIG_DIR)  # none in a list: a file
+    assert presets.line() == "preset: each job its own (experiment=cartpole,acrobot,none)"
+
+
+def test_a_sweep_over_presets_is_one_folder_and_may_list_none():
+    """Its jobs split over multirun/CartPole-v1/ and multirun/Acrobot-v1/; experiment=none in the
+    list was "Could not find 'experiment/none'"."""
+    from agents.tools.cli import ENV_SWEEP_DIR, compose_train_config, with_env_sweep_dir
+
+    assert with_env_sweep_dir(["-m", "experiment=cartpole,acrobot"])[-1] == ENV_SWEEP_DIR
+    generic = compose_train_config(["experiment=none"], env_presets=False)
+    assert generic == compose_train_config([], env_presets=False)
 
 
 @pytest.mark.parametrize(

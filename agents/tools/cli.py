@@ -281,12 +281,14 @@ folder, so the other envs' jobs landed elsewhere and out of the summary."""
 
 
 def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
-    """``argv``, plus :data:`ENV_SWEEP_DIR` for a multirun over ``env=`` that names no sweep folder."""
+    """``argv``, plus :data:`ENV_SWEEP_DIR` for a multirun over ``env=`` (or over presets, which set
+    the env) that names no sweep folder."""
     argv = list(argv)
     if not is_multirun(argv):
         return argv
     keys = {arg.lstrip("+~").partition("=")[0]: arg for arg in argv if "=" in arg and not arg.startswith("-")}
-    if "env" in keys and "hydra.sweep.dir" not in keys and is_sweep(keys["env"]):
+    swept = [key for key in ("env", "experiment") if key in keys and is_sweep(keys[key])]  # presets set env
+    if swept and "hydra.sweep.dir" not in keys:
         argv.append(ENV_SWEEP_DIR)
     return argv
 

@@ -31,8 +31,9 @@ NO_PRESET = ("none", "null")
 
 
 def preset_names(config_dir: str | Path) -> list[str]:
-    """The presets in ``<config_dir>/experiment/``."""
-    return sorted(path.stem for path in (Path(config_dir) / PRESET_GROUP).glob("*.yaml"))
+    """The presets in ``<config_dir>/experiment/`` (``none.yaml``, the generic defaults, is none)."""
+    paths = (Path(config_dir) / PRESET_GROUP).glob("*.yaml")
+    return sorted(path.stem for path in paths if path.stem not in NO_PRESET)
 
 
 def env_presets(config_dir: str | Path) -> dict[str, list[str]]:
@@ -127,15 +128,19 @@ class PresetChoice:
     """The preset applied; None: the generic defaults."""
     automatic_for: str | None = None
     """The env id ``env_presets.yaml`` chose it for; None when the user named it."""
-    swept_env: bool = False
-    """No preset because ``env`` is swept (one preset cannot fit every env)."""
+    swept: str | None = None
+    """No automatic preset because this key (``env``, ``agent.policy``) is swept: one preset
+    cannot fit every job."""
 
     def line(self) -> str | None:
         """What a run prints about it (None: nothing to say)."""
-        if self.swept_env:
-            return "preset: none (env is swept: each env gets the generic defaults; experiment=X for one)"
+        if self.swept:
+            return (f"preset: none ({self.swept} is swept: each job gets the generic defaults; "
+                    "experiment=X for one, or -m experiment=X,Y)")  # fmt: skip
         if self.name is None:
             return None
+        if is_sweep(f"{PRESET_GROUP}={self.name}"):
+            return f"preset: each job its own (experiment={self.name})"
         how = f"tuned for {self.automatic_for}" if self.automatic_for else "chosen"
         return f"preset: experiment={self.name} ({how}; experiment=none for the generic defaults)"
 
@@ -151,7 +156,8 @@ def with_env_preset(
     A preset the user named is checked and kept; ``experiment=none`` is dropped (nothing to
     compose); with no ``experiment`` override, the preset ``env_presets.yaml`` lists for the
     ``env`` override (or ``default_env``) is added in front, so later overrides still win. An
-    env sweep (``env=A,B``) gets no automatic preset: one preset cannot fit every env.
+    env sweep (``env=A,B``) or a sweep over policy forms gets no automatic preset: one preset cannot
+    fit every job (``-m experiment=A,B`` names one per job).
     ``user_dirs``: the user's own config folders, whose ``experiment/`` presets are valid names too.
     """
     chosen = override_value(overrides, PRESET_GROUP)
@@ -164,8 +170,11 @@ def with_env_preset(
         return PresetChoice(overrides)
     env = override_value(overrides, "env") or default_env
     if is_sweep(f"env={env}"):  # env=A,B or env=choice(A,B): a sweep over envs
-        return PresetChoice(overrides, swept_env=True)
-    preset = preset_for(env, override_value(overrides, "agent.policy"), config_dir)
+        return PresetChoice(overrides, swept="env")
+    policy = override_value(overrides, "agent.policy")
+    if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
+        return PresetChoice(overrides, swept="agent.policy")
+    preset = preset_for(env, policy, config_dir)
     if preset is None:
         return PresetChoice(overrides)
     # after -m, --cfg job, ...: Hydra's parser takes the key=value overrides as one block

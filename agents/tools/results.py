@@ -19,6 +19,7 @@ from pathlib import Path
 from agents.errors import RunInterrupted
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
+from agents.tools.presets import preset_names
 from agents.tools.tables import markdown_table
 
 EXPERIMENT_DIR = Path(CONFIG_DIR) / "experiment"
@@ -78,8 +79,8 @@ class PresetResult:
 
 
 def available_presets() -> list[str]:
-    """Names of the YAML files in ``configs/experiment/``."""
-    return sorted(path.stem for path in EXPERIMENT_DIR.glob("*.yaml"))
+    """The presets in ``configs/experiment/``."""
+    return preset_names(EXPERIMENT_DIR.parent)
 
 
 def run_preset(preset: str, seeds: Sequence[int], overrides: Sequence[str] = ()) -> PresetResult:
