@@ -796,7 +796,7 @@ def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsy
 def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, capsys):
     fault_envs.FaultyEnv.calls = 0
     sweep_dir = tmp_path / "sweep"
-    code, err, _ = script(
+    code, err, out = script(
         "train.py",
         "-m",
         "env=CartPole-v1,fault_envs:fault/Raise-v0",
@@ -808,6 +808,7 @@ def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, cap
     )
     assert code == 2 and "Traceback" not in err
     assert "Error executing job with overrides" not in err  # Hydra's line before ours
+    assert "sweep summary" in out and "FAILED" in out  # it was not printed when a job failed
     assert "failed at env step" in err.strip().splitlines()[-1]
     summary = (sweep_dir / "summary.md").read_text()
     assert "COMPLETED" in summary and "FAILED" in summary

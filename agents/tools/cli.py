@@ -373,16 +373,20 @@ def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
 
 
 @contextmanager
-def _quiet_failed_job_results() -> Iterator[None]:
-    """Hydra's sweeper reads each job's result, and a failed job's writes ``Error executing job with
-    overrides: [...]`` to stderr before raising its exception, whose one line :func:`run_or_exit`
-    prints anyway (a job's user error, or the signal that stopped the sweep): drop that line."""
+def _failed_jobs_reported() -> Iterator[None]:
+    """A sweep whose job failed (a user error, a signal) prints its summary table before the error's
+    one line: Hydra's end-of-sweep callback, which prints it, does not run then. And Hydra's sweeper,
+    reading each job's result, wrote ``Error executing job with overrides: [...]`` to stderr
+    before raising the job's exception, whose one line :func:`run_or_exit` prints anyway: dropped."""
     from hydra.core.utils import JobReturn, JobStatus
 
     prop = JobReturn.return_value
 
     def quiet(job: JobReturn) -> Any:
         if job.status == JobStatus.FAILED:
+            from agents.tools.sweep import print_summary
+
+            print_summary(Path(str(job.hydra_cfg.hydra.sweep.dir)) if job.hydra_cfg else None)
             raise job._return_value
         return prop.fget(job)  # type: ignore[misc]
 
@@ -480,7 +484,7 @@ def hydra_main(
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
-                with _quiet_failed_job_results() if sweep else nullcontext():
+                with _failed_jobs_reported() if sweep else nullcontext():
                     run_or_exit(app)
             except (HydraException, OmegaConfBaseException) as error:
                 if started:

@@ -157,7 +157,12 @@ class SweepSummary(Callback):
         write_summary(Path(config.hydra.sweep.dir))  # now: a failed job ends the sweep (Hydra)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
+        print_summary(Path(config.hydra.sweep.dir))
+
+
+def print_summary(sweep_dir: Path | None) -> None:
+    """Write the sweep's ``summary.md`` and print it (a sweep that ended, or stopped at a failed job)."""
+    if sweep_dir is not None:
         table = write_summary(sweep_dir)
         print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)
 
