@@ -247,3 +247,24 @@ def test_a_stopped_job_reports_its_checkpoints_return_and_result_json_is_strict(
     assert '"final_mean_return": null' in text and "NaN" not in text
     (tmp_path / "result.json").write_text(text)
     assert math.isnan(read_result(tmp_path / "result.json").final_mean_return)
+
+
+def test_a_resumed_sweep_job_updates_its_row(tmp_path):
+    """Resumed to its end, a stopped job's result.json and the summary still said INTERRUPTED."""
+    import agents
+    from agents.tools.sweep import refresh_resumed_job, result_json
+
+    job = tmp_path / "sweep" / "0_lr=0.1_seed0"
+    result = agents.train(
+        "CartPole-v1", f"run_dir={job}", "budget.total_env_steps=600", "logging.progress_bar=false"
+    )
+    stale = JobResult(0, ["agent.lr=0.1", "seed=0"], "INTERRUPTED", 9.0, 300, 12, 1.0, str(job))
+    (job / RESULT_NAME).write_text(result_json(stale))
+    (job.parent / SUMMARY_NAME).write_text("old\n")
+    refresh_resumed_job(job, "COMPLETED", result.final_mean_return)
+    fresh = json.loads((job / RESULT_NAME).read_text())
+    assert fresh["status"] == "COMPLETED" and fresh["env_steps"] == result.env_steps
+    assert fresh["final_mean_return"] == result.final_mean_return
+    assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()
+    refresh_resumed_job(tmp_path, "COMPLETED", 1.0)  # a folder of no sweep: nothing
+    assert not (tmp_path / RESULT_NAME).exists()

@@ -63,7 +63,19 @@ def command(function: Command) -> Command:
 def _train(cfg: DictConfig) -> float:
     from agents.runtime.run import train as run_training
 
-    return run_training(cfg).final_mean_return
+    if not cfg.resume:
+        return run_training(cfg).final_mean_return
+    from agents.errors import RunInterrupted
+    from agents.tools.sweep import refresh_resumed_job
+
+    folder = Path(cfg.resume) if Path(cfg.resume).is_dir() else Path(cfg.resume).parent
+    try:
+        result = run_training(cfg)
+    except RunInterrupted:  # a sweep job's row: its new checkpoint's counters
+        refresh_resumed_job(folder, "INTERRUPTED")
+        raise
+    refresh_resumed_job(folder, "COMPLETED", result.final_mean_return)
+    return result.final_mean_return
 
 
 def _preflight(cfg: DictConfig) -> object:

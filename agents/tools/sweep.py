@@ -18,7 +18,7 @@ import math
 import os
 import time
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,29 @@ def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> Job
         seconds=seconds,
         output_dir=str(output_dir),
     )
+
+
+def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | None = None) -> None:
+    """A sweep job's folder resumed to its end (``COMPLETED``, with the run's ``final_mean_return``)
+    or stopped again (``INTERRUPTED``): its ``result.json`` and the sweep's ``summary.md`` say so,
+    with the checkpoint's counters (they kept the first run's). Nothing for a folder of no sweep."""
+    path = run_dir / RESULT_NAME
+    if not path.is_file():
+        return
+    counters: dict[str, Any] = {}
+    recent_returns: list[float] = []
+    with suppress(UserError):
+        state = load_checkpoint(run_dir)
+        counters, recent_returns = state.get("counters", {}), list(state.get("recent_returns", []))
+    old = read_result(path)
+    result = replace(
+        old, status=status, env_steps=counters.get("env_steps", old.env_steps),
+        episodes=counters.get("episodes", old.episodes),
+        final_mean_return=_mean(recent_returns) if final_mean_return is None else final_mean_return,
+    )  # fmt: skip
+    path.write_text(result_json(result))
+    if (run_dir.parent / SUMMARY_NAME).is_file():
+        write_summary(run_dir.parent)
 
 
 def _mean(returns: list[float]) -> float:
