@@ -153,3 +153,24 @@ def test_a_sweep_job_folder_with_commas_is_one_item_of_runs(tmp_path):
     assert options.runs == [str(job), str(other)]
     assert parse_options(Options, [f"runs={job}"], "plot").runs == [str(job)]
     assert parse_options(Options, ["runs=[a,b]"], "plot").runs == ["a", "b"]  # not paths: as before
+
+
+def test_a_run_that_stopped_early_is_marked_in_the_table(tmp_path):
+    """FAILED and INTERRUPTED sweep jobs (and a run stopped by Ctrl-C) stood in the table as final."""
+    import json
+
+
+    from agents.tools.plotting import Run, stopped_early
+
+    def run(folder: str, env_steps: int, final: float, **hparams: object) -> Run:
+        (tmp_path / folder).mkdir()
+        base = {"env": "CartPole-v1", "budget.total_env_steps": 1000.0, "budget.stop_at_target": "True",
+                "budget.target_return": "None"}  # fmt: skip
+        return Run(tmp_path / folder, {**base, **hparams}, np.zeros(0), np.zeros(0), final, env_steps, 1)
+
+    assert stopped_early(run("done", 1000, 20.0)) is None
+    assert stopped_early(run("target", 600, 480.0)) is None  # stopped at CartPole's 475
+    assert stopped_early(run("ctrl_c", 600, 20.0)) == "stopped at 600 of 1,000 env steps"
+    failed = run("job", 300, 9.0)
+    (failed.path / "result.json").write_text(json.dumps({"status": "FAILED"}))
+    assert stopped_early(failed) == "FAILED at 300 env steps"

@@ -19,10 +19,13 @@ a run that stopped early (target reached) keeps its final value up to the group'
 
 from __future__ import annotations
 
+import json
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
@@ -125,6 +128,35 @@ def load_run(path: Path) -> Run | None:
         env_steps=int(events.Scalars(tags.FINAL_ENV_STEPS)[-1].value),
         episodes=int(events.Scalars(tags.FINAL_EPISODES)[-1].value) if tags.FINAL_EPISODES in scalars else 0,
     )
+
+
+def stopped_early(run: Run) -> str | None:
+    """Why a run that logged its final results did not finish its budget (a sweep job's
+    ``result.json`` status, FAILED or INTERRUPTED; or fewer env steps than its budget without
+    reaching its target), else None: its final mean return is that of a shorter run."""
+    result = run.path / "result.json"
+    if result.is_file():
+        with suppress(OSError, ValueError):
+            status = json.loads(result.read_text()).get("status")
+            if status in ("FAILED", "INTERRUPTED"):
+                return f"{status} at {run.env_steps:,} env steps"
+            return None
+    budget = run.hparams.get("budget.total_env_steps")
+    if isinstance(budget, int | float) and run.env_steps < budget:
+        if str(run.hparams.get("budget.stop_at_target")) == "True" and _reached_target(run):
+            return None
+        return f"stopped at {run.env_steps:,} of {int(budget):,} env steps"
+    return None
+
+
+def _reached_target(run: Run) -> bool:
+    """The run's final mean return reaches its target (``budget.target_return``, else the env's
+    registered threshold)."""
+    target = run.hparams.get("budget.target_return")
+    if not isinstance(target, int | float):
+        with suppress(Exception):  # an env this process cannot look up: no target known
+            target = gym.spec(run.env.rpartition(":")[2]).reward_threshold
+    return isinstance(target, int | float) and run.final_mean_return >= target
 
 
 def _defines_group(key: str) -> bool:
@@ -273,6 +305,7 @@ def plot_runs(
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
     note = "".join(f"{skip_line}{path}" for path in skipped)
+    note += "".join(f"\nin the table, but {why}: {run.path}" for run in runs if (why := stopped_early(run)))
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
     if not all(run.per_episode for run in runs):  # num_seeds > 1 or many envs log interval means
         said += (
