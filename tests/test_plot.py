@@ -159,7 +159,6 @@ def test_a_run_that_stopped_early_is_marked_in_the_table(tmp_path):
     """FAILED and INTERRUPTED sweep jobs (and a run stopped by Ctrl-C) stood in the table as final."""
     import json
 
-
     from agents.tools.plotting import Run, stopped_early
 
     def run(folder: str, env_steps: int, final: float, **hparams: object) -> Run:
