@@ -126,6 +126,8 @@ def test_integer_and_numpy_rewards_give_float_returns_and_gamma_is_checked():
 
     assert discounted_returns(torch.tensor([1, 1, 1]), 0.5).tolist() == [1.75, 1.5, 1.0]
     assert discounted_returns(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [1.75, 1.5, 1.0]
-    for gamma in (1.5, -0.1, float("nan")):
-        with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+    for gamma in (1.5, -0.1, float("nan"), "0.5"):
+        with pytest.raises(ValueError, match=r"must be a number in \[0, 1\]"):
             discounted_returns(torch.ones(3), gamma)
+    with pytest.raises(ValueError, match="time axis"):  # an IndexError from deep inside
+        discounted_returns(3.0, 0.5)

@@ -11,6 +11,8 @@ sequential recursion also does, so gamma = 0 and gamma = 1 are exact and nothing
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor
 
@@ -31,11 +33,13 @@ def discounted_returns(
         to torch's default dtype first).
     :raises ValueError: when ``gamma`` is outside ``[0, 1]``.
     """
-    if not 0.0 <= gamma <= 1.0:  # also NaN
-        raise ValueError(f"gamma={gamma} must lie in [0, 1]")
+    if not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:  # also NaN, a string
+        raise ValueError(f"gamma={gamma!r} must be a number in [0, 1]")
     if not (isinstance(rewards, Tensor) and rewards.is_floating_point()):  # an int gamma would be 0
         rewards = torch.as_tensor(rewards)
         rewards = rewards if rewards.is_floating_point() else rewards.to(torch.get_default_dtype())
+    if rewards.dim() == 0:
+        raise ValueError("rewards must have a time axis, [..., T] (got a scalar)")
     decay = torch.full_like(rewards, gamma)  # a_t = gamma (1 - done_t)
     if dones is not None:
         decay.masked_fill_(dones.bool(), 0.0)

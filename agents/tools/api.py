@@ -78,6 +78,11 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
     parsed = OverridesParser.create().parse_overrides(list(overrides))
     groups = {path.name for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
     for override in parsed:
+        if override.is_sweep_override():
+            raise UserError(
+                f"{override.input_line} is a sweep: run it with -m on the command line, or call "
+                "agents.train once per value"
+            )
         if override.key_or_group in groups and isinstance(override.value(), str):
             raise UserError(
                 f"{override.input_line} chooses a config group, which applies while a config is composed: "
