@@ -121,5 +121,5 @@ def _not_an_env() -> int:
     return 42  # an entry point that returns something else than a gymnasium.Env
 
 
-if "fault/NotAnEnv-v0" not in gym.registry:
-    gym.register("fault/NotAnEnv-v0", entry_point=_not_an_env)
+if "fault/ReturnsInt-v0" not in gym.registry:
+    gym.register("fault/ReturnsInt-v0", entry_point=_not_an_env)
