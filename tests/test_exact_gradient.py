@@ -215,6 +215,7 @@ def test_max_z_without_any_variance_is_nan():
     assert math.isnan(row.max_z)
 
 
+@pytest.mark.slow  # ~10 s: the quick suite stays under 5 minutes on 2 cores
 def test_gradient_variance_script(tmp_path):
     script = str(ROOT / "scripts" / "gradient_variance.py")
     completed = subprocess.run(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -25,6 +26,7 @@ def test_script_and_notebook_hold_the_same_cells():
     assert cells(jupytext.read(SCRIPT)) == cells(nbformat.read(NOTEBOOK, as_version=4))
 
 
+@pytest.mark.slow  # ~10 s: the quick suite stays under 5 minutes on 2 cores
 def test_the_notebook_runs_in_under_a_minute(tmp_path, monkeypatch):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # the kernel is this venv's Python (its kernel.json says "python": found on PATH)
