@@ -19,6 +19,13 @@ LOCK_NAME = ".lock"
 """The lock file in each run folder (it holds the pid of the run that writes there)."""
 
 
+def _in_use(run_dir: Path, holder: str) -> UserError:
+    return UserError(
+        f"run folder {run_dir} is in use by another run (pid {holder or 'unknown'}); wait for it to end "
+        "or choose another run_dir"
+    )
+
+
 class RunFolderLock:
     """Hold ``<run_dir>/.lock`` exclusively until :meth:`release` (or the process ends).
 
@@ -33,12 +40,9 @@ class RunFolderLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "unknown"
+            holder = handle.read().strip()
             handle.close()
-            raise UserError(
-                f"run folder {run_dir} is in use by another run (pid {holder}); wait for it to end "
-                "or choose another run_dir"
-            ) from None
+            raise _in_use(run_dir, holder) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
@@ -58,11 +62,7 @@ class RunFolderLock:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = handle.read().strip() or "unknown"
-                raise UserError(
-                    f"run folder {run_dir} is in use by another run (pid {holder}); wait for it to end "
-                    "or choose another run_dir"
-                ) from None
+                raise _in_use(run_dir, handle.read().strip()) from None
             fcntl.flock(handle, fcntl.LOCK_UN)
 
     def release(self) -> None:

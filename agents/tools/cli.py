@@ -51,7 +51,7 @@ from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, Us
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
-from agents.tools.presets import is_sweep, override_value, with_env_preset
+from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
 from agents.tools.usage import CONFIG_DIR
 
 T = TypeVar("T")
@@ -309,8 +309,8 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
     if record is None and folder.is_dir():  # a sweep whose record was removed, or a search (no multirun.yaml)
         from agents.runtime.trainer import held_checkpoints
 
-        record = next((held[0] for job in sorted(folder.iterdir()) if job.is_dir() for held in
-                       [held_checkpoints(job)] if held), None)  # fmt: skip
+        jobs = [held_checkpoints(job) for job in sorted(folder.iterdir()) if job.is_dir()]
+        record = next((held[0] for held in jobs if held), None)
     if record is not None:
         raise UserError(
             f"hydra.sweep.dir={folder} already holds a sweep ({record}), whose results this one would "
@@ -461,7 +461,7 @@ def hydra_main(
         def main() -> None:
             nonlocal started, preset_line, before
             started = False
-            before = FoldersBefore.now(override_value(sys.argv[1:], "hydra.run.dir"))
+            before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
             run_or_exit(lambda: check_options(sys.argv[1:]))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
@@ -520,12 +520,13 @@ class FoldersBefore:
 
     @classmethod
     def now(cls, given: str | None) -> FoldersBefore:
+        """What exists now; ``given``: the ``hydra.run.dir`` of the command line (as Hydra reads it)."""
         cwd = Path(os.path.abspath("."))
         folders = {cwd, *cwd.parents}
         for root in RUN_OUTPUT_ROOTS:
             with suppress(OSError):
                 folders |= {cwd / root, *(path for path in (cwd / root).iterdir() if path.is_dir())}
-        folder = Path(os.path.abspath(given.strip("'\""))) if given else None
+        folder = Path(os.path.abspath(given)) if given else None
         entries: set[str] = set()
         if folder is not None:
             folders |= {path for path in (folder, *folder.parents) if path.is_dir()}
