@@ -123,7 +123,7 @@ def code_to_trust(env_id: str, wrappers: Wrappers, imported: bool = True) -> lis
         if _trusted_module(where, imported):
             with contextlib.suppress(ImportError):
                 wrapper = getattr(importlib.import_module(where), name, None)
-        if not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):
+        if not is_wrapper_class(wrapper):
             named.append(f"env_wrappers[{index}]._target_={target}")
     return named
 
@@ -144,7 +144,7 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
             wrapper = getattr(import_user_module(module), attribute)
         except (ImportError, AttributeError) as error:
             raise UserError(f"env_wrappers[{index}]._target_={target} cannot be imported: {error}") from None
-        if not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):  # never call anything else
+        if not is_wrapper_class(wrapper):  # never call anything else
             raise UserError(
                 f"env_wrappers[{index}]._target_={target} is not a gymnasium.Wrapper class (got "
                 f"{type(wrapper).__name__}); name one, e.g. gymnasium.wrappers.TimeLimit"
@@ -280,6 +280,18 @@ def _stop_async_workers(vector_env: gym.vector.AsyncVectorEnv) -> None:
     for process in vector_env.processes:
         process.join()
     vector_env.closed = True
+
+
+def is_wrapper_class(target: Any) -> bool:
+    """Whether an ``env_wrappers`` ``_target_`` is a ``gymnasium.Wrapper`` class (nothing else is called)."""
+    return isinstance(target, type) and issubclass(target, gym.Wrapper)
+
+
+def describe_vector_failure(vector_env: Any, error: BaseException) -> str:
+    """One line for an exception out of a vector env's step: an async worker's closed pipe
+    (``EOFError``) names the workers that exited (:func:`gone_workers`)."""
+    gone = gone_workers(vector_env) if isinstance(error, EOFError | ConnectionError) else None
+    return gone or describe(error)
 
 
 def gone_workers(vector_env: Any) -> str | None:

@@ -91,6 +91,12 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
         raise
 
 
+def run_folder_of(path: str | Path) -> Path:
+    """The run folder a ``resume=`` or ``checkpoint=`` path names: itself, or a checkpoint file's folder."""
+    path = Path(path)
+    return path.parent if path.is_file() else path
+
+
 def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
     """A run folder or a file -> the checkpoint file; :class:`UserError` when missing."""
     path = Path(path)

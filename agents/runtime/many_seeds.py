@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from agents.core.batch import NumericalError
 from agents.core.stacked import RowAdam, RowOptimizer, RowSGD, StackedReinforce, lr_at
-from agents.errors import RunInterrupted, UserError, describe
+from agents.errors import RunInterrupted, UserError
 from agents.runtime import tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
@@ -61,7 +61,7 @@ from agents.runtime.trainer import (
     start_envs,
     target_return,
 )
-from envs.make import close_quietly, gone_workers, make_vector_env
+from envs.make import close_quietly, describe_vector_failure, make_vector_env
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
 """``agent.optimizer`` -> the row-wise twin of the torch optimizer the exact mode uses."""
@@ -281,8 +281,7 @@ class BatchedSeedsTrainer:
         try:
             next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
         except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
-            gone = gone_workers(self.envs) if isinstance(error, EOFError | ConnectionError) else None
-            self._fail_in_env(gone or describe(error), error)
+            self._fail_in_env(describe_vector_failure(self.envs, error), error)
         if not self.observation_check.fits(next_obs):
             self._fail_in_env(self.observation_check.problem("step returned", next_obs))
         active = self.live_columns & ~self.autoreset  # not an autoreset step, seed not stopped

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import UserError
 from agents.runtime import tags
-from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint, run_folder_of
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedTrainer
 from agents.runtime.restore import (
@@ -53,8 +53,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
         return multi
     if cfg.resume:
-        folder = Path(cfg.resume) if Path(cfg.resume).is_dir() else Path(cfg.resume).parent
-        RunFolderLock.check_free(folder)  # a run writing there: say so, not "no checkpoint" (yet)
+        RunFolderLock.check_free(
+            run_folder_of(cfg.resume)
+        )  # a run writing there: say so, not "no checkpoint" (yet)
         state = load_checkpoint(cfg.resume)
         check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
         if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":

@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.errors import describe
 from agents.runtime.buffer import EpisodeBuffer
-from envs.make import Wrappers, close_quietly, gone_workers, make_env, make_vector_env
+from envs.make import Wrappers, close_quietly, describe_vector_failure, make_env, make_vector_env
 
 NOTHING_ENDED = np.zeros(0, dtype=np.int64)
 ONE_ENDED = np.zeros(1, dtype=np.int64)
@@ -181,9 +181,7 @@ class VectorEnvRunner(EnvRunner):
         return obs, rewards, active, np.flatnonzero(self.autoreset & active)  # the buffer stores float64
 
     def describe_failure(self, error: BaseException) -> str:
-        """An async worker's closed pipe (``EOFError``) names the worker processes that exited."""
-        gone = gone_workers(self.envs) if isinstance(error, EOFError | ConnectionError) else None
-        return gone or describe(error)
+        return describe_vector_failure(self.envs, error)
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cut = ended[self.truncated[ended] & ~self.terminated[ended]]

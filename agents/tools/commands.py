@@ -66,9 +66,10 @@ def _train(cfg: DictConfig) -> float:
     if not cfg.resume:
         return run_training(cfg).final_mean_return
     from agents.errors import RunInterrupted
+    from agents.runtime.checkpoint import run_folder_of
     from agents.tools.sweep import refresh_resumed_job
 
-    folder = Path(cfg.resume) if Path(cfg.resume).is_dir() else Path(cfg.resume).parent
+    folder = run_folder_of(cfg.resume)
     try:
         result = run_training(cfg)
     except RunInterrupted:  # a sweep job's row: its new checkpoint's counters
@@ -107,6 +108,7 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     and writes no second record (its ``.hydra/`` stays the first run's). Otherwise each left a stray
     ``outputs/<env>/<time>/`` with the log. A folder that cannot be written is left to the run,
     which says so in one line."""
+    from agents.runtime.checkpoint import run_folder_of
     from agents.runtime.trainer import hydra_override
     from agents.tools.cli import is_multirun
     from agents.tools.presets import override_value, parsed_override_value
@@ -116,7 +118,7 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
         return argv
     resume, run_dir = (parsed_override_value(argv, key) or "" for key in ("resume", "run_dir"))
     if resume not in ("", "null"):
-        folder = Path(resume).parent if Path(resume).is_file() else Path(resume)
+        folder = run_folder_of(resume)
         if folder.is_dir() and os.access(folder, os.W_OK):
             argv += [hydra_override("hydra.run.dir", folder), "hydra.output_subdir=null"]
     elif run_dir not in ("", "null"):
