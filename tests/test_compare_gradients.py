@@ -60,7 +60,24 @@ def test_broken_score_fails_and_names_the_samples(monkeypatch):
     assert not report.passed
     by_dtype = {result.dtype: result for result in report.results}
     assert by_dtype["float32"].passed and by_dtype["float64"].failing.tolist() == [3]
-    assert "FAIL float64: 1 samples above 1e-10: real #3 (1.00e-06)" in format_report(report)
+    assert "FAIL float64: 1 samples above 1e-10 (absolute and relative): real #3 (1.00e-06)" in (
+        format_report(report)
+    )
+
+
+def test_float32_tolerance_is_relative_for_large_scores(monkeypatch):
+    """At param_scale=50 the MLP's float32 scores reach ~1e2 and round by ~1e-4: right math
+    passes (it failed on an absolute 1e-4), a score off by 1e-3 of its size fails."""
+    overrides = ("env=CartPole-v1", "agent.policy=mlp", "param_scale=50", "dtypes=[float32]")
+    report = compare_gradients(compare_config(*overrides))
+    assert report.passed
+    assert report.results[0].comparison.max_abs_discrepancy > 1e-5  # large scores: rounding is large
+
+    from agents.core.mlp import MLPSoftmaxPolicy
+
+    right = MLPSoftmaxPolicy.score
+    monkeypatch.setattr(MLPSoftmaxPolicy, "score", lambda self, x, a: right(self, x, a) * (1 + 1e-3))
+    assert not compare_gradients(compare_config(*overrides)).passed
 
 
 def test_trained_checkpoint(make_config):

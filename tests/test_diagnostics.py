@@ -7,7 +7,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
-from agents.core.score_check import compare_scores, cosine_similarity, default_tolerance
+from agents.core.score_check import ScoreComparison, compare_scores, cosine_similarity, default_tolerance
 from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.run import train
@@ -17,6 +17,17 @@ def test_tolerance_defaults():
     assert default_tolerance(torch.float64) == 1e-10
     assert default_tolerance(torch.float32) == 1e-4
     assert default_tolerance(torch.float32, 1e-3) == 1e-3
+
+
+def test_tolerance_is_absolute_up_to_one_and_relative_above():
+    """As ``numpy.isclose`` with atol = rtol = tol: float32 rounding grows with the score's size
+    (compare_gradients agent.policy=mlp param_scale=50 failed right math on an absolute 1e-4)."""
+    comparison = ScoreComparison(
+        abs_discrepancy=torch.tensor([5e-5, 2e-4, 2e-4, 2e-3, float("nan")], dtype=torch.float64),
+        rel_discrepancy=torch.tensor([5e-5, 2e-4, 2e-6, 2e-4, float("nan")], dtype=torch.float64),
+        cosine_similarity=1.0,
+    )  # sample 2: size 100, off by 2e-6 of it; sample 3: size 10, off by 2e-4 of it
+    assert comparison.failing(1e-4).tolist() == [1, 3, 4]
 
 
 def test_cosine_similarity():

@@ -5,13 +5,19 @@ closed form (``policy.score``) and with autograd (``policy.autograd_score``) and
 
     abs_t = max_k |score_t[k] - autograd_t[k]|                  per-sample discrepancy
     rel_t = abs_t / max(max_k |autograd_t[k]|, tiny)
+    sample t fails when abs_t > tol * max(1, max_k |autograd_t[k]|)   (i.e. abs_t > tol and rel_t > tol)
     g     = sum_t c_t score_t,   g' = sum_t c_t autograd_t      batch gradients, as policy_gradient
     cos   = <g, g'> / (|g| |g'|)
 
 :func:`check_batch_gradients` is the trainer's live check (``diagnostics.check_gradients_every``):
 with ``c_t = G_t / M`` (discounted returns of the batch's ``M`` episodes) it returns the worst
-discrepancy and the cosine, and stops the run with a :class:`~agents.errors.UserError` when the
-discrepancy exceeds the tolerance.
+discrepancy and the cosine, and stops the run with a :class:`~agents.errors.UserError` when a
+sample fails.
+
+The tolerance is absolute for scores of size up to 1 and relative above (as ``numpy.isclose``
+with ``atol = rtol = tol``): a float32 score of size 50 carries rounding errors near
+``50 * 1e-7 * (depth)``, so a purely absolute ``1e-4`` failed right math at large parameter scales,
+while a wrong formula errs by the size of the score itself.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from agents.core.returns import discounted_returns
 from agents.errors import UserError
 
 DEFAULT_TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-4}
-"""Max abs discrepancy allowed per dtype when ``diagnostics.tolerance`` is 0."""
+"""Discrepancy allowed per dtype when ``diagnostics.tolerance`` is 0 (absolute up to 1, relative above)."""
 
 
 def default_tolerance(dtype: torch.dtype, tolerance: float = 0.0) -> float:
@@ -55,8 +61,10 @@ class ScoreComparison:
         return float(self.rel_discrepancy.max()) if self.rel_discrepancy.numel() else 0.0
 
     def failing(self, tolerance: float) -> Tensor:
-        """Indices of the samples whose discrepancy exceeds ``tolerance`` (NaN counts as failing)."""
-        return torch.nonzero(~(self.abs_discrepancy <= tolerance)).reshape(-1)
+        """Indices of the samples whose discrepancy exceeds ``tolerance`` both absolutely and
+        relatively to the sample's largest autograd entry (NaN counts as failing)."""
+        within = (self.abs_discrepancy <= tolerance) | (self.rel_discrepancy <= tolerance)
+        return torch.nonzero(~within).reshape(-1)
 
 
 def cosine_similarity(first: Tensor, second: Tensor) -> float:
@@ -91,19 +99,19 @@ def check_batch_gradients(
     policy: SoftmaxPolicy, batch: EpisodeBatch, gamma: float, tolerance: float = 0.0
 ) -> ScoreComparison:
     """The trainer's live check on an update batch: compare both paths with ``c_t = G_t / M``;
-    raise :class:`UserError` when the worst discrepancy exceeds the tolerance
-    (``tolerance`` 0 = 1e-10 for float64, 1e-4 for float32)."""
+    raise :class:`UserError` when a sample fails (``tolerance`` 0 = 1e-10 for float64, 1e-4 for
+    float32; absolute up to 1, relative above)."""
     limit = default_tolerance(policy.param.dtype, tolerance)
     coefficients = discounted_returns(batch.rewards, gamma, batch.dones) / max(batch.num_episodes, 1)
     comparison = compare_scores(policy, batch.inputs, batch.actions, coefficients)
     failing = comparison.failing(limit)
     if failing.numel():
-        worst = int(comparison.abs_discrepancy.nan_to_num(float("inf")).argmax())
+        worst = int(failing[comparison.abs_discrepancy[failing].nan_to_num(float("inf")).argmax()])
+        off, relative = float(comparison.abs_discrepancy[worst]), float(comparison.rel_discrepancy[worst])
         raise UserError(
-            f"gradient check failed: policy.score and policy.autograd_score differ by "
-            f"{comparison.max_abs_discrepancy:.3g} > tolerance {limit:.3g} on {failing.numel()} of "
-            f"{batch.actions.shape[0]} samples (worst: step {worst}, "
-            f"cosine {comparison.cosine_similarity:.6f}); "
+            f"gradient check failed: policy.score and policy.autograd_score differ by {off:.3g} (relative "
+            f"{relative:.3g}) > tolerance {limit:.3g} on {failing.numel()} of {batch.actions.shape[0]} "
+            f"samples (worst: step {worst}, cosine {comparison.cosine_similarity:.6f}); "
             "the closed-form score is wrong for this policy (check with scripts/compare_gradients.py) "
             "or raise diagnostics.tolerance"
         )

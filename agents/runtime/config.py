@@ -194,7 +194,8 @@ class DiagnosticsConfig:
     check_gradients_every: int = 0
     """Compare score and autograd_score every N updates; 0 = off."""
     tolerance: float = 0.0
-    """Max abs discrepancy allowed; 0 = 1e-10 for float64, 1e-4 for float32."""
+    """Discrepancy allowed (absolute, and relative for scores above 1); 0 = 1e-10 for float64,
+    1e-4 for float32."""
 
 
 @dataclass

@@ -7,7 +7,8 @@ uniform actions, and for every dtype in ``dtypes`` compares ``policy.score`` wit
 ``policy.autograd_score`` on that batch (:func:`agents.core.score_check.compare_scores`): max abs and
 relative discrepancy per sample, the cosine of the batch gradients ``sum_t c_t score_t``
 (``c_t ~ N(0, 1)``, one draw shared by all dtypes), and the time of each path. A dtype fails when
-a sample's discrepancy exceeds 1e-10 (float64) or 1e-4 (float32).
+a sample's discrepancy exceeds 1e-10 (float64) or 1e-4 (float32), absolutely and relatively to the
+sample's largest autograd entry (:meth:`~agents.core.score_check.ScoreComparison.failing`).
 """
 
 from __future__ import annotations
@@ -278,6 +279,7 @@ def format_report(report: CompareReport, max_listed: int = 10) -> str:
             )
             more = f" and {len(failing) - max_listed} more" if len(failing) > max_listed else ""
             lines.append(
-                f"FAIL {result.dtype}: {len(failing)} samples above {result.tolerance:.0e}: {listed}{more}"
+                f"FAIL {result.dtype}: {len(failing)} samples above {result.tolerance:.0e} (absolute and "
+                f"relative): {listed}{more}"
             )
     return "\n".join(lines)
