@@ -21,6 +21,7 @@ from omegaconf.errors import ConfigAttributeError
 
 from agents.errors import UserError
 from agents.runtime.config import validate
+from agents.runtime.run import train
 from agents.tools.cli import compose_train_config, hydra_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,7 @@ RANGE_ERRORS = [
     ("device=cuda:x", "device='cuda:x' is not one of cpu, cuda, cuda:<index>"),
     ("device=cuda:99", "device=cuda:99 but torch sees"),  # cuda:<index> (torch's, SB3's) passes
     ("seed=-1", "seed=-1 must be in [0, 2**32)"),
+    ("agent.lr=1e39", "agent.lr=1e+39 is past agent.dtype=float32's range"),  # a traceback in the optimizer
 ]
 
 
@@ -111,6 +113,28 @@ def test_bad_override_is_one_line_and_exit_code_2(
     assert lines[0].startswith("error: ")
     assert expected in lines[0]
     assert not list(tmp_path.rglob("checkpoint*.pt"))  # nothing ran
+
+
+@pytest.mark.parametrize("mode", ["exact", "batched"])
+def test_seeds_past_numpys_range_are_refused_before_any_folder(
+    train_main, monkeypatch, capsys, tmp_path, mode
+):
+    """The exact mode named seed=4294967296 (never typed) after making seed4294967295/; the batched
+    mode trained it and wrote a checkpoint that evaluate.py then refused."""
+    monkeypatch.chdir(tmp_path)
+    overrides = ("num_seeds=2", "seed=4294967295", f"seed_mode={mode}", f"run_dir={tmp_path / 'run'}")
+    code, lines = run_main(train_main, monkeypatch, capsys, *overrides)
+    assert code == 2 and len(lines) == 1
+    assert "seed=4294967295 with num_seeds=2 reaches seed 4294967296, past numpy's seed range" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_overflowing_adam_step_is_a_numerical_failure(make_config, tmp_path):
+    """lr=1e38 with Adam: its step lr / (1 - beta1) overflows float32 inside torch, which was a
+    traceback (RuntimeError); now one line naming the setting, the last good state saved."""
+    with pytest.raises(UserError, match=r"numerical failure at env step \d+: .*\(agent.lr is too large\)"):
+        train(make_config("agent.lr=1e38", "budget.total_env_steps=2000"))
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
 def test_defaults_validate():

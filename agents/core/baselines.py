@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from agents.core.batch import optimizer_step
 from agents.core.registry import Registry
 from agents.core.returns import steps_since_start
 
@@ -223,7 +224,7 @@ class ValueBaseline(Baseline):
                 loss = 0.5 * (residuals * residuals).sum() / num_episodes  # L(w)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-            self.optimizer.step()
+            optimizer_step(self.optimizer, "agent.baseline_lr")
 
     def state_dict(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict()}

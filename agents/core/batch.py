@@ -13,6 +13,19 @@ class NumericalError(RuntimeError):
     """A non-finite return, score or parameter: the trainer saves the last good state and stops."""
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, lr_key: str) -> None:
+    """``optimizer.step()``, with torch's overflow of a huge step size (Adam's ``lr / (1 - beta1)``
+    past float32's range) as a :class:`NumericalError` naming ``lr_key``, the setting to lower."""
+    try:
+        optimizer.step()
+    except RuntimeError as error:
+        if "overflow" not in str(error):
+            raise
+        raise NumericalError(
+            f"the optimizer's step size overflowed the parameters' dtype ({lr_key} is too large)"
+        ) from None
+
+
 def all_finite(values: Tensor) -> bool:
     """``torch.isfinite(values).all()``, from one sum when it is finite (a sum of finite terms may
     overflow, but an inf or nan term always makes it non-finite): 8x cheaper on a large batch."""

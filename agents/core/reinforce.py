@@ -46,7 +46,7 @@ import torch
 from torch import Tensor
 
 from agents.core.baselines import Baseline, NoBaseline
-from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite
+from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite, optimizer_step
 from agents.core.policy import GradientFn, SoftmaxPolicy, entropy_of
 from agents.core.returns import discount_weights, discounted_returns, longest_episode
 
@@ -200,7 +200,7 @@ class Reinforce:
         param = self.policy.param
         last_good = param.detach().clone()
         param.grad = -gradient  # optimizers minimise; we ascend J
-        self.optimizer.step()
+        optimizer_step(self.optimizer, "agent.lr")
         if not torch.isfinite(param).all():
             param.copy_(last_good)  # keep the last good parameters for the checkpoint
             raise NumericalError("the update made the policy parameters non-finite")

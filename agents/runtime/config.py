@@ -274,6 +274,10 @@ def _require(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
+LARGEST_VALUE = {"float32": 3.4028234663852886e38}
+"""The largest finite value of a parameter dtype narrower than Python's float."""
+
+
 def check_seed(seed: int) -> None:
     """``seed`` is one numpy takes; else a one-line :class:`UserError`."""
     _require(0 <= seed < 2**32, f"seed={seed} must be in [0, 2**32) (numpy's seed range)")
@@ -351,6 +355,10 @@ def validate(cfg: Any) -> None:
     check_seed(cfg.seed)
     _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
     _positive("agent.baseline_lr", agent.baseline_lr)
+    largest = LARGEST_VALUE.get(agent.dtype, math.inf)
+    for key in ("lr", "baseline_lr"):  # torch's optimizers cast the step size to the parameters' dtype
+        value = getattr(agent, key)
+        _require(value < largest, f"agent.{key}={value} is past agent.dtype={agent.dtype}'s range (try 0.01)")
     _require(0.0 <= agent.gamma <= 1.0, f"agent.gamma={agent.gamma} must be in [0, 1] (try 0.99)")
     check_at_least("agent.episodes_per_update", agent.episodes_per_update, 1)
     check_at_least("agent.entropy_coef", agent.entropy_coef, 0)
@@ -379,6 +387,12 @@ def validate(cfg: Any) -> None:
         _positive("features.bounds entry", bound)
     check_at_least("vector.num_envs", cfg.vector.num_envs, 1)
     check_at_least("num_seeds", cfg.num_seeds, 1)
+    last_seed = cfg.seed + cfg.num_seeds - 1
+    _require(
+        last_seed < 2**32,
+        f"seed={cfg.seed} with num_seeds={cfg.num_seeds} reaches seed {last_seed}, past numpy's seed range "
+        "[0, 2**32): lower seed or num_seeds",
+    )
     check_at_least("batched_update_every", cfg.batched_update_every, 1)
     check_at_least("torch_threads", cfg.torch_threads, 1)
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
