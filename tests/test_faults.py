@@ -377,6 +377,8 @@ IMMUTABLE = [
     ["+env_kwargs.max_episode_steps=100"],
     ["experiment=cartpole"],
     ["agent.optimizer=sgd", "agent.lr=0.5"],
+    ["seed_mode=batched"],  # was taken: the checkpoint then said batched, and no resume was allowed again
+    ["batched_update_every=4"],
 ]
 
 
