@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
+import pytest
 import torch
 
 from agents.runtime.checkpoint import load_checkpoint
@@ -38,3 +42,35 @@ def test_multi_seed_action_form_and_vector_envs(make_config):
     ).run()
     assert len(result.results) == 2
     assert all(r.env_steps >= 1000 for r in result.results)
+
+
+def test_a_signal_lists_only_the_seeds_it_stopped(make_config, tmp_path, monkeypatch):
+    """Seeds that had reached their target before Ctrl-C were listed with "resume with:" lines,
+    whose commands were then refused ("is finished"); a signal during the last save listed all."""
+    from agents.errors import RunInterrupted
+    from agents.runtime.trainer import Trainer
+
+    step = Trainer.step
+    sent = []
+
+    def step_then_interrupt(self, actions):
+        step(self, actions)
+        if not sent and any(t.done for t in trainers) and not all(t.done for t in trainers):
+            sent.append(self.run_dir.name)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(Trainer, "step", step_then_interrupt)
+    multi = MultiSeedTrainer(make_config("budget.total_env_steps=50000", "budget.target_return=40",
+                                         "budget.window=5", "seed=10", "num_seeds=3"))  # fmt: skip
+    trainers = multi.trainers
+    with pytest.raises(RunInterrupted) as stopped:
+        multi.run()
+    assert stopped.value.exit_code == 130
+    finished = [t for t in trainers if t.reached]
+    stopped_seeds = [t for t in trainers if not t.reached]
+    assert finished and stopped_seeds
+    lines = str(stopped.value).splitlines()
+    assert len(lines) == len(stopped_seeds)
+    for trainer in stopped_seeds:
+        assert any(f"resume={trainer.run_dir}" in line for line in lines)
+    assert not any(str(trainer.run_dir) in line for line in lines for trainer in finished)

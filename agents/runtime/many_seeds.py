@@ -259,7 +259,7 @@ class BatchedSeedsTrainer:
         # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
         with StopOnSignal([self]), np.errstate(over="ignore"):  # type: ignore[list-item]
             try:
-                while self.live.any() and self.step_limit > 0:
+                while not self.done:
                     self.step()
                     if time.monotonic() >= next_flush:
                         self._flush()
@@ -271,6 +271,11 @@ class BatchedSeedsTrainer:
             finally:
                 self.bar.close()
             return self.finish()  # in the block: a signal during the final saves lets them finish
+
+    @property
+    def done(self) -> bool:
+        """Every seed has spent its budget or reached its target (or a signal stopped the run)."""
+        return not self.live.any() or self.step_limit <= 0
 
     def step(self) -> None:
         """One vector step of all seeds: act, store, finish episodes, update the ready seeds."""

@@ -4,7 +4,8 @@
 the run from its checkpoint with those two values changed (each change is printed and logged to
 TensorBoard). Keys that fix what the checkpoint's arrays *are* (the env, the feature map, the
 policy form, the dtype, the optimizers whose state is stored, the number of sub-envs and seeds
-and how seeds run) cannot change: a one-line :class:`~agents.errors.UserError` names every one that was asked to.
+and how seeds run) cannot change: a one-line :class:`~agents.errors.UserError` names every one
+that was asked to.
 An override that repeats the run's own value is no change.
 """
 
@@ -18,8 +19,9 @@ from agents.errors import UserError
 
 IMMUTABLE_ON_RESUME = (
     "env", "env_kwargs", "env_wrappers", "seed", "num_seeds", "seed_mode", "batched_update_every",
-    "features", "vector", "agent.policy", "agent.hidden_sizes", "agent.activation", "agent.dtype", "agent.optimizer", "agent.baseline",
-    "agent.baseline_lr", "agent.value_hidden_sizes", "agent.value_optimizer",
+    "features", "vector", "agent.policy", "agent.hidden_sizes", "agent.activation", "agent.dtype",
+    "agent.optimizer", "agent.baseline", "agent.baseline_lr", "agent.value_hidden_sizes",
+    "agent.value_optimizer",
 )  # fmt: skip
 """Config keys (and groups) fixed by the checkpoint's arrays and optimizer states."""
 NOT_RUN_SETTINGS = ("resume", "run_dir", "hydra", "trust_code")

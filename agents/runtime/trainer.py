@@ -706,11 +706,13 @@ def start_envs(
 
 def raise_if_stopped(trainers: list[Trainer]) -> None:
     """After a signal (every trainer saved by now): :class:`RunInterrupted` with one line per run
-    saying where it was saved, exit status 128 + signal number."""
+    it stopped saying where it was saved, exit status 128 + signal number (runs that had finished
+    before it came are not listed: they have nothing left to resume)."""
     signum = next((t.stop_signal for t in trainers if t.stop_signal is not None), None)
     if signum is None:
         return
-    lines = [f"{signal.Signals(signum).name}: {trainer.stopped_line()}" for trainer in trainers]
+    name = signal.Signals(signum).name
+    lines = [f"{name}: {trainer.stopped_line()}" for trainer in trainers if trainer.stop_signal is not None]
     raise RunInterrupted("\n".join(lines), 128 + signum)
 
 
@@ -730,7 +732,8 @@ class StopOnSignal:
 
     def _stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:
-            trainer.stop_signal, trainer.step_limit = signum, 0
+            if not trainer.done:  # a seed that had finished is not "stopped" (nor to be resumed)
+                trainer.stop_signal, trainer.step_limit = signum, 0
         name = signal.Signals(signum).name
         message = f"\n{name}{why}: saving a checkpoint (press Ctrl-C again to quit at once)"
         print(message, file=sys.stderr, flush=True)
