@@ -308,6 +308,8 @@ class Trainer:
         self.step_limit = cfg.budget.total_env_steps
         """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
         self.stop_signal: int | None = None
+        self.reached = False
+        """Whether the moving mean return has reached the target (checked again from :meth:`start_clock`)."""
         self.finished = False
         """Set by :meth:`finish` (saved and closed)."""
 
