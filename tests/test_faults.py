@@ -1021,13 +1021,17 @@ runpy.run_path(sys.argv[0], run_name="__main__")
     ids=["single", "exact-seeds", "batched-seeds"],
 )
 def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
+    """The saves complete; the run had done all its work, so it ends as finished (exit 0, its
+    summary printed): it used to exit 143 with a resume line, which resume= then refused."""
     run = tmp_path / "run"
     child = subprocess.run(
         [sys.executable, "-c", SIGNAL_IN_FINAL_SAVE, str(SCRIPTS / "train.py"), *mode, f"run_dir={run}",
          "logging.progress_bar=false", "budget.total_env_steps=2000", "budget.stop_at_target=false"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert child.returncode == 143 and "Traceback" not in child.stderr, child.stderr
+    assert child.returncode == 0 and "Traceback" not in child.stderr, child.stderr
+    assert "SIGTERM: saving a checkpoint" in child.stderr and "resume with" not in child.stderr
+    assert "finished: 2" in child.stdout if not mode else "2 seeds in" in child.stdout
     for folder in folders:
         assert load_checkpoint(run / folder)["counters"]["env_steps"] > 0
     assert not list(run.rglob("*.tmp"))

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from agents.errors import UserError
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.multi_seed import MultiSeedTrainer
 from agents.runtime.run import train
+from agents.runtime.run_lock import RunFolderLock
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_multi_seed_equals_separate_runs(make_config, tmp_path):
@@ -74,3 +83,41 @@ def test_a_signal_lists_only_the_seeds_it_stopped(make_config, tmp_path, monkeyp
     for trainer in stopped_seeds:
         assert any(f"resume={trainer.run_dir}" in line for line in lines)
     assert not any(str(trainer.run_dir) in line for line in lines for trainer in finished)
+
+
+@contextmanager
+def held_by_another_process(folder: Path) -> Iterator[int]:
+    """``folder``'s run lock held by a child process (as a live run holds it); yields its pid."""
+    folder.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import time; from pathlib import Path; from agents.runtime.run_lock import RunFolderLock; "
+        f"lock = RunFolderLock(Path({str(folder)!r})); print('held', flush=True); time.sleep(120)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_seed_folder_of_a_running_num_seeds_run_takes_no_other_run(make_config, tmp_path):
+    """A batched run locked only its top folder, the exact mode only its seed folders: a single run
+    trained into a live run's seed1/ (and the num_seeds run's final save then overwrote it), and
+    a batched run rewrote the config.yaml of a live exact run's seeds."""
+    root = tmp_path / "seeds"
+    with held_by_another_process(root) as pid, pytest.raises(UserError) as refused:  # a live num_seeds run
+        train(make_config(f"run_dir={root / 'seed1'}", "budget.total_env_steps=500"))
+    assert f"run folder {root} is in use by another run (pid {pid})" in str(refused.value)
+    assert not (root / "seed1").exists()
+    seed_run = ("num_seeds=2", "seed_mode=batched", "budget.total_env_steps=500")
+    with held_by_another_process(root / "seed1") as pid, pytest.raises(UserError) as refused:  # a live run
+        train(make_config(f"run_dir={root}", *seed_run))
+    assert f"run folder {root / 'seed1'} is in use by another run (pid {pid})" in str(refused.value)
+    assert not (root / "seed1" / "config.yaml").exists() and not (root / "seed0").exists()
+    multi = MultiSeedTrainer(make_config(f"run_dir={root}", "num_seeds=2", "budget.total_env_steps=500"))
+    with pytest.raises(UserError, match="is in use by another run"):
+        RunFolderLock.check_free(root)  # the exact mode holds its top folder too, to the end
+    multi.run()
+    RunFolderLock.check_free(root)

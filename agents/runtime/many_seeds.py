@@ -49,6 +49,7 @@ from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.event_files import EventFile
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
 from agents.runtime.multi_seed import MultiSeedResult
+from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
@@ -230,6 +231,13 @@ class BatchedSeedsTrainer:
         try:
             self.lock = lock_run_folder(self.run_dir)
         except UserError:
+            close_quietly(self.envs)
+            raise
+        try:
+            for seed in self.seeds:  # a run (not this one) writing into one of the seed folders
+                RunFolderLock.check_free(self.run_dir / f"seed{seed}")
+        except UserError:
+            self.lock.release()
             close_quietly(self.envs)
             raise
         base = OmegaConf.to_container(self.config, resolve=True)

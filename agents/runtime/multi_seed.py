@@ -35,9 +35,9 @@ from agents.runtime.trainer import (
     StopOnSignal,
     Trainer,
     TrainResult,
+    lock_run_folder,
     preflight,
     raise_if_stopped,
-    refuse_finished_runs,
     resolve_run_dir,
 )
 
@@ -104,10 +104,18 @@ class MultiSeedTrainer:
     def __init__(self, cfg: DictConfig) -> None:
         preflight(cfg)  # the sizes of all seeds together, before the first seed allocates
         root = resolve_run_dir(cfg)
-        if root.is_dir():  # another run's checkpoints (its own or its seeds'): refused before building
-            refuse_finished_runs(root)
+        # held to the end: another run into this folder, or a single run into one of its seed folders
+        # before that seed has started (or after it finished), would mix its files with ours
+        self.lock = lock_run_folder(root)  # and refuses another run's checkpoints, before building
         self.run_dir = root
         self.trainers: list[Trainer] = []
+        try:
+            self._build_seeds(cfg, root)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build_seeds(self, cfg: DictConfig, root: Path) -> None:
         for offset in range(cfg.num_seeds):
             seed_cfg = OmegaConf.merge(cfg, {
                 "seed": cfg.seed + offset, "num_seeds": 1, "run_dir": str(root / f"seed{cfg.seed + offset}"),
@@ -141,6 +149,13 @@ class MultiSeedTrainer:
         return self.actor(inputs, None if len(live) == len(self.trainers) else live)
 
     def run(self) -> MultiSeedResult:
+        """Step every live seed until each is done or a signal came; save them all; let the folder go."""
+        try:
+            return self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> MultiSeedResult:
         begin = time.perf_counter()
         for trainer in self.trainers:
             trainer.start_clock()

@@ -50,9 +50,10 @@ class RunFolderLock:
         self.handle = handle
 
     @staticmethod
-    def check_free(run_dir: Path) -> None:
+    def check_free(run_dir: Path, unless_ours: bool = False) -> None:
         """Raise :class:`UserError` as the constructor does when a run holds ``run_dir``; write
-        nothing (a folder without a lock file is free)."""
+        nothing (a folder without a lock file is free). ``unless_ours``: a lock this process holds
+        counts as free (a ``num_seeds`` run holds its folder while its seeds lock their own)."""
         path = run_dir / LOCK_NAME
         try:
             handle = path.open("r")
@@ -62,7 +63,10 @@ class RunFolderLock:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise _in_use(run_dir, handle.read().strip()) from None
+                holder = handle.read().strip()
+                if unless_ours and holder == str(os.getpid()):
+                    return
+                raise _in_use(run_dir, holder) from None
             fcntl.flock(handle, fcntl.LOCK_UN)
 
     def release(self) -> None:

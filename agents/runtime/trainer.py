@@ -193,7 +193,9 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
     letting the lock go, when it holds another run's checkpoints (:func:`refuse_finished_runs`). A
     folder that takes no new files (read-only, or its permissions) is one line before anything is
-    written: the event file's writer thread would otherwise fail on its own, with a traceback."""
+    written: the event file's writer thread would otherwise fail on its own, with a traceback. A
+    folder inside a running ``num_seeds`` run's (one of its ``seed*/``) is refused as in use."""
+    RunFolderLock.check_free(run_dir.parent, unless_ours=True)  # (this process's: its own seeds)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
