@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from agents.errors import UserError
 from agents.runtime.checkpoint import load_checkpoint
@@ -121,3 +122,15 @@ def test_a_seed_folder_of_a_running_num_seeds_run_takes_no_other_run(make_config
         RunFolderLock.check_free(root)  # the exact mode holds its top folder too, to the end
     multi.run()
     RunFolderLock.check_free(root)
+
+
+def test_a_resumed_seed_keeps_its_runs_logging(make_config, tmp_path):
+    """A resumed seed took the command line's logging: its curve went from means per interval
+    (num_seeds) to one point per episode mid-run. The display follows the command line."""
+    root = tmp_path / "seeds"
+    train(make_config(f"run_dir={root}", "num_seeds=2", "budget.total_env_steps=1500"))
+    train(make_config(f"resume={root / 'seed0'}", "budget.total_env_steps=3000"),
+          overrides=["budget.total_env_steps=3000"])  # fmt: skip
+    saved = OmegaConf.load(root / "seed0" / "config.yaml")
+    assert saved.logging.episode_stats == "mean" and saved.logging.progress_bar is False
+    assert load_checkpoint(root / "seed0")["counters"]["env_steps"] >= 3000

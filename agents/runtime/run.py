@@ -81,7 +81,10 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
                 "drop run_dir (to continue a copy elsewhere, copy the run folder there and resume that)"
             )
         resumed.run_dir, resumed.resume = str(source.parent), None
-        resumed.logging = cfg.logging  # display settings may change; the experiment may not
+        # the display follows this command line; the rest of logging (how the curves are written:
+        # a num_seeds seed's are means per interval) stays the run's unless overridden below
+        resumed.logging.progress_bar = cfg.logging.progress_bar
+        resumed.logging.print_every_seconds = cfg.logging.print_every_seconds
         changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)
         trainer = Trainer(resumed, resume_from=state, resume_path=source)
         for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
