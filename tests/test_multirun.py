@@ -268,3 +268,44 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()
     refresh_resumed_job(tmp_path, "COMPLETED", 1.0)  # a folder of no sweep: nothing
     assert not (tmp_path / RESULT_NAME).exists()
+
+
+def test_a_num_seeds_jobs_row_sums_its_seeds_and_follows_their_resumes(tmp_path):
+    """A num_seeds job's row had empty env steps and episodes (its checkpoints are in seed*/), and
+    resuming its stopped seeds never updated it (result.json is in the job folder, one level up)."""
+    import math
+
+    import torch
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    import agents
+    from agents.errors import RunInterrupted
+    from agents.runtime.checkpoint import load_checkpoint
+    from agents.tools.sweep import job_result, refresh_resumed_job, result_json
+
+    job = tmp_path / "sweep" / "0_num_seeds=2"
+    trained = agents.train("CartPole-v1", f"run_dir={job}", "num_seeds=2", "budget.total_env_steps=600",
+                           "logging.progress_bar=false")  # fmt: skip
+    seeds = trained.seed_results
+    config = OmegaConf.create({"hydra": {"runtime": {"output_dir": str(job)}, "job": {"num": 0}}})
+    stopped = JobReturn(overrides=["num_seeds=2"], status=JobStatus.FAILED)
+    stopped._return_value = RunInterrupted("stop", 130)
+    row = job_result(config, stopped, 1.0)
+    assert row.env_steps == sum(s.env_steps for s in seeds) and row.episodes == sum(s.episodes for s in seeds)
+    assert row.final_mean_return == trained.final_mean_return  # the mean over seeds
+    stale = JobResult(0, ["num_seeds=2"], "INTERRUPTED", math.nan, None, None, 1.0, str(job))
+    (job / RESULT_NAME).write_text(result_json(stale))
+    (job.parent / SUMMARY_NAME).write_text("old\n")
+    state = load_checkpoint(job / "seed0")
+    state["counters"]["env_steps"] = 100  # seed0 still stopped short of its budget
+    torch.save(state, job / "seed0" / "checkpoint.pt")
+    refresh_resumed_job(job / "seed1", "COMPLETED", 5.0)  # seed1 resumed to its end
+    fresh = json.loads((job / RESULT_NAME).read_text())
+    assert fresh["status"] == "INTERRUPTED" and fresh["env_steps"] == 100 + seeds[1].env_steps
+    state["counters"]["env_steps"] = seeds[0].env_steps
+    torch.save(state, job / "seed0" / "checkpoint.pt")
+    refresh_resumed_job(job / "seed0", "COMPLETED", 5.0)  # and seed0: the job is complete
+    fresh = json.loads((job / RESULT_NAME).read_text())
+    assert fresh["status"] == "COMPLETED" and fresh["final_mean_return"] == trained.final_mean_return
+    assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()

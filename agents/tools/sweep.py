@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -30,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.tools.tables import markdown_table, short_number
+from envs.make import registered_id
 
 RESULT_NAME = "result.json"
 """Written by each job of a multirun into its own output folder."""
@@ -59,49 +61,95 @@ class JobResult:
 
 
 def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> JobResult:
-    """Collect a finished job's row from its return value and its checkpoint's counters."""
+    """Collect a finished job's row from its return value and its checkpoints' counters."""
     output_dir = Path(config.hydra.runtime.output_dir)
     completed = job_return.status == JobStatus.COMPLETED
-    counters: dict[str, Any] = {}
-    recent_returns: list[float] = []
-    if (output_dir / CHECKPOINT_NAME).is_file():  # an interrupted or failed job saved its state too
-        with suppress(UserError):
-            state = load_checkpoint(output_dir)
-            counters, recent_returns = state.get("counters", {}), list(state.get("recent_returns", []))
+    env_steps, episodes, saved_return = job_counters(job_states(output_dir))  # a stopped job saved too
     interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
     return JobResult(
         num=int(config.hydra.job.num),
         overrides=list(job_return.overrides or []),
         status="INTERRUPTED" if interrupted else job_return.status.name,
-        final_mean_return=float(job_return.return_value) if completed else _mean(recent_returns),
-        env_steps=counters.get("env_steps"),
-        episodes=counters.get("episodes"),
+        final_mean_return=float(job_return.return_value) if completed else saved_return,
+        env_steps=env_steps,
+        episodes=episodes,
         seconds=seconds,
         output_dir=str(output_dir),
     )
 
 
+def job_states(folder: Path) -> list[dict[str, Any]]:
+    """The checkpoints of the job in ``folder``: its own, or each seed's of a ``num_seeds`` job."""
+    if (folder / CHECKPOINT_NAME).is_file():
+        paths = [folder]
+    else:
+        paths = sorted(path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}"))
+    states = []
+    for path in paths:
+        with suppress(UserError):
+            states.append(load_checkpoint(path))
+    return states
+
+
+def job_counters(states: list[dict[str, Any]]) -> tuple[int | None, int | None, float]:
+    """``(env steps, episodes, final mean return)`` of a job from its checkpoints: the counters
+    summed over a ``num_seeds`` job's seeds, the return their mean of each seed's last window (as
+    the job itself reports it)."""
+    if not states:
+        return None, None, math.nan
+    counters = [state.get("counters", {}) for state in states]
+    env_steps, episodes = ([c.get(key) for c in counters] for key in ("env_steps", "episodes"))
+    returns = [_mean(list(state.get("recent_returns", []))) for state in states]
+    return (
+        None if None in env_steps else sum(env_steps),
+        None if None in episodes else sum(episodes),
+        float(sum(returns) / len(returns)),
+    )
+
+
+def _finished(state: dict[str, Any]) -> bool:
+    """Whether a checkpoint's run has nothing left to do: its budget spent, or its target reached
+    with ``budget.stop_at_target`` (the env's ``reward_threshold`` when no target is set)."""
+    config, counters = state.get("config", {}), state.get("counters", {})
+    budget = config.get("budget", {})
+    if counters.get("env_steps", 0) >= budget.get("total_env_steps", math.inf):
+        return True
+    target = budget.get("target_return")
+    if target is None:
+        with suppress(Exception):  # an env no longer registered: no target
+            target = gym.spec(registered_id(str(config.get("env")))).reward_threshold
+    recent = list(state.get("recent_returns", []))
+    full = len(recent) >= budget.get("window", math.inf)
+    reached = target is not None and full and _mean(recent) >= target
+    return bool(budget.get("stop_at_target", True) and reached)
+
+
 def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | None = None) -> None:
-    """A sweep job's folder resumed to its end (``COMPLETED``, with the run's ``final_mean_return``)
-    or stopped again (``INTERRUPTED``): its ``result.json`` and the sweep's ``summary.md`` say so,
-    with the checkpoint's counters (they kept the first run's). Nothing for a folder of no sweep."""
-    path = run_dir / RESULT_NAME
+    """A sweep job's folder (or a seed folder of a ``num_seeds`` job) resumed to its end
+    (``COMPLETED``, with the run's ``final_mean_return``) or stopped again (``INTERRUPTED``): its
+    ``result.json`` and the sweep's ``summary.md`` say so, with the checkpoints' counters (they kept
+    the first run's). A ``num_seeds`` job is ``COMPLETED`` once every seed is finished, and its
+    return is then the mean over seeds. Nothing for a folder of no sweep."""
+    job = run_dir
+    if not (job / RESULT_NAME).is_file() and (run_dir.parent / RESULT_NAME).is_file():
+        job = run_dir.parent  # the seed folder of a num_seeds job
+    path = job / RESULT_NAME
     if not path.is_file():
         return
-    counters: dict[str, Any] = {}
-    recent_returns: list[float] = []
-    with suppress(UserError):
-        state = load_checkpoint(run_dir)
-        counters, recent_returns = state.get("counters", {}), list(state.get("recent_returns", []))
+    states = job_states(job)
+    env_steps, episodes, saved_return = job_counters(states)
+    if job != run_dir:
+        status = "COMPLETED" if status == "COMPLETED" and all(map(_finished, states)) else "INTERRUPTED"
+        final_mean_return = None
     old = read_result(path)
     result = replace(
-        old, status=status, env_steps=counters.get("env_steps", old.env_steps),
-        episodes=counters.get("episodes", old.episodes),
-        final_mean_return=_mean(recent_returns) if final_mean_return is None else final_mean_return,
+        old, status=status, env_steps=old.env_steps if env_steps is None else env_steps,
+        episodes=old.episodes if episodes is None else episodes,
+        final_mean_return=saved_return if final_mean_return is None else final_mean_return,
     )  # fmt: skip
     path.write_text(result_json(result))
-    if (run_dir.parent / SUMMARY_NAME).is_file():
-        write_summary(run_dir.parent)
+    if (job.parent / SUMMARY_NAME).is_file():
+        write_summary(job.parent)
 
 
 def _mean(returns: list[float]) -> float:
