@@ -153,6 +153,7 @@ SIZES = [
         ["num_seeds=100000", "agent.policy=mlp", "agent.hidden_sizes=[512,512]"],
         "the policy parameters and Adam's moments alone takes",
     ),
+    (["num_seeds=20000", "seed_mode=batched", "budget.window=1000000"], "lower budget.window or num_seeds"),
     (["env=fault_envs:fault/Huge-v0"], "the env's number of states"),
     (["env=fault_envs:fault/HugeActions-v0"], "lower the env's number of actions (1,000,000,000;"),
     (["env=fault_envs:fault/HugeActions-v0", "agent.policy=mlp"], "lower the env's number of actions"),

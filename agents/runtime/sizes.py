@@ -119,6 +119,7 @@ def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
             8 * 2 * batch_rows * inputs,
             f"{feature_knob(cfg.features, info)} (or agent.episodes_per_update)",
         ),
+        "the window of recent returns": (8 * cfg.budget.window, "budget.window"),  # seed_mode=batched: a ring
     }
     return {part: (seeds * size, key) for part, (size, key) in values.items()}
 
