@@ -77,6 +77,7 @@ UNSUPPORTED = [
     ("features=normalized", "features=normalized"),
     ("eval.every_steps=1000", "eval.every_steps>0 .*: eval.every_steps=0\\)"),  # were ignored silently
     ("checkpoint.every_steps=1000", "checkpoint.every_steps>0 .*: checkpoint.every_steps=0\\)"),
+    ("logging.episode_stats=each", "episode_stats=each .*: logging.episode_stats=mean\\)"),  # ignored too
     ("num_seeds=200000", "num_seeds=200000 must be <= "),  # the sizes' checks (it ran, then saved 200k)
     ("torch_threads=4096", "torch_threads=4096 must be <= "),
 ]

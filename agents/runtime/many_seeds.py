@@ -81,6 +81,9 @@ def check_batched(cfg: Any) -> None:
         ),
         "eval.every_steps>0": (cfg.eval.every_steps > 0, "eval.every_steps=0"),
         "checkpoint.every_steps>0": (cfg.checkpoint.every_steps > 0, "checkpoint.every_steps=0"),
+        "logging.episode_stats=each": (  # its curves are means per logging.interval_steps
+            cfg.logging.episode_stats == "each", "logging.episode_stats=mean"
+        ),
     }  # fmt: skip
     for setting, (present, fix) in unsupported.items():
         if present:  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
