@@ -3,6 +3,8 @@ checkpoint_best.pt chosen by evaluation, training itself untouched."""
 
 from __future__ import annotations
 
+import logging
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -56,3 +58,13 @@ def test_evaluation_leaves_training_untouched(make_config, tmp_path):
 def test_bad_eval_settings_are_one_line(make_config):
     with pytest.raises(UserError, match=r"eval.episodes=0 must be >= 1"):
         train(make_config("eval.every_steps=10", "eval.episodes=0"))
+
+
+def test_several_seeds_eval_lines_name_their_seed(make_config, caplog):
+    """With num_seeds=2 the "eval at env step" lines of the two seeds looked alike."""
+    caplog.set_level(logging.INFO, logger="agents.runtime.trainer")
+    train(make_config("num_seeds=2", "seed=4", "eval.every_steps=500", "eval.episodes=2",
+                      "budget.total_env_steps=1000"))  # fmt: skip
+    lines = [record.getMessage() for record in caplog.records if "eval at env step" in record.getMessage()]
+    assert any(line.startswith("seed4: eval at env step") for line in lines)
+    assert any(line.startswith("seed5: eval at env step") for line in lines)

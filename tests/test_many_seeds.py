@@ -49,6 +49,8 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     assert events.Scalars(tags.FINAL_MEAN_RETURN)[-1].value == pytest.approx(np.mean(result.recent_returns))
     table, _ = plot_runs([tmp_path / "a"], tmp_path / "figures")  # was: "no finished runs below"
     assert "| CartPole-v1 | 4     |" in table and "skipped" not in table  # seeds/ is no run
+    with pytest.raises(UserError, match=r"seeds holds the mean and percentiles .* pass runs=\["):
+        plot_runs([tmp_path / "a" / "seeds"], tmp_path / "figures2")  # was "no TensorBoard event files"
     # the seeds logged interval means: the table's score is their mean final return, not a mean of points
     mean_final = np.mean([r.final_mean_return for r in first.seed_results])
     assert f"| {mean_final:.1f} " in table and "logged interval means" in table

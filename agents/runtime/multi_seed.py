@@ -125,6 +125,7 @@ class MultiSeedTrainer:
                             "episode_stats": episode_stats(cfg)},
             })  # fmt: skip
             self.trainers.append(Trainer(seed_cfg))
+            self.trainers[-1].log_prefix = f"seed{cfg.seed + offset}: "  # whose eval line it is
         policies = [trainer.agent.policy for trainer in self.trainers]
         self.stacked = torch.stack([policy.param.detach() for policy in policies])  # [N, *param.shape]
         for index, policy in enumerate(policies):

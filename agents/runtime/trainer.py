@@ -312,6 +312,8 @@ class Trainer:
         self.stop_signal: int | None = None
         self.reached = False
         """Whether the moving mean return has reached the target (checked again from :meth:`start_clock`)."""
+        self.log_prefix = ""
+        """Put before this run's log lines (``seed3: `` for one of several seeds in one process)."""
         self.finished = False
         """Set by :meth:`finish` (saved and closed)."""
 
@@ -461,13 +463,14 @@ class Trainer:
             return
         if summary.capped:
             note = capped_note(summary, self.evaluation.step_cap, "evaluation", "eval.max_episode_steps")
-            log.warning("eval at env step %s: %s", f"{self.env_steps:,}", note)
+            log.warning("%seval at env step %s: %s", self.log_prefix, f"{self.env_steps:,}", note)
         self.logger.scalar(tags.EVAL_MEAN_RETURN, summary.mean, self.env_steps)
         self.logger.scalar(tags.EVAL_STD_RETURN, summary.std, self.env_steps)
         best = summary.mean > self.best_mean_return
         log.info(
-            "eval at env step %s: return %.2f +- %.2f over %d episodes%s", f"{self.env_steps:,}",
-            summary.mean, summary.std, len(summary.returns), " (new best)" if best else "",
+            "%seval at env step %s: return %.2f +- %.2f over %d episodes%s", self.log_prefix,
+            f"{self.env_steps:,}", summary.mean, summary.std, len(summary.returns),
+            " (new best)" if best else "",
         )  # fmt: skip
         if best:
             self.best_mean_return = summary.mean

@@ -85,7 +85,14 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
                 f"{path} does not exist (pass run or sweep folders, e.g. multirun/CartPole-v1/...)"
             )
         found.update(event.parent for event in path.rglob("events.out.tfevents.*"))
-    found = {folder for folder in found if not _batched_summary(folder)}
+    summaries = {folder for folder in found if _batched_summary(folder)}
+    found -= summaries
+    if not found and summaries:
+        summary = min(summaries)
+        raise UserError(
+            f"{summary} holds the mean and percentiles over a seed_mode=batched run's seeds, not a run: "
+            f"pass runs=[{summary.parent}] to plot its seeds (or open it in TensorBoard)"
+        )
     if not found:
         raise UserError(
             f"no TensorBoard event files below {', '.join(map(str, paths))} (logging.tensorboard=true?)"
