@@ -30,6 +30,25 @@ def test_tolerance_is_absolute_up_to_one_and_relative_above():
     assert comparison.failing(1e-4).tolist() == [1, 3, 4]
 
 
+def test_a_nan_score_fails_the_check(make_config, generator, monkeypatch):
+    """A sample whose closed-form score is nan fails (a comparison ``abs > tol`` would let it pass)."""
+    right = LinearSoftmaxPolicy.score
+
+    def nan_on_sample_two(self, features, actions):
+        scores = right(self, features, actions).clone()
+        scores[2] = float("nan")
+        return scores
+
+    monkeypatch.setattr(LinearSoftmaxPolicy, "score", nan_on_sample_two)
+    policy = LinearSoftmaxPolicy(4, 2, torch.float64)
+    features = torch.randn(8, 4, dtype=torch.float64, generator=generator)
+    actions = torch.randint(2, (8,), generator=generator)
+    comparison = compare_scores(policy, features, actions, torch.ones(8, dtype=torch.float64))
+    assert comparison.failing(1e-10).tolist() == [2]
+    with pytest.raises(UserError, match="gradient check failed"):
+        train(make_config("diagnostics.check_gradients_every=1", "budget.total_env_steps=500"))
+
+
 def test_cosine_similarity():
     a = torch.tensor([1.0, 2.0])
     assert cosine_similarity(a, 3 * a) == pytest.approx(1.0)

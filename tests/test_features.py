@@ -175,6 +175,10 @@ def test_tile_coding_activates_one_tile_per_tiling_and_generalises_locally():
     shared_near = len(set(active[0]) & set(active[1]))
     shared_far = len(set(active[0]) & set(active[2]))
     assert shared_near >= 6 and shared_far == 0
+    odd = np.array([1.0, 3.0])  # tiling i is offset by i (1, 3, ...) / (n k): asymmetric (S&B 9.5.4)
+    np.testing.assert_allclose(
+        feature_map.offsets, np.arange(8)[:, None] * odd / (8 * 10), rtol=0, atol=1e-15
+    )
 
 
 def test_bounds_replace_infinite_limits():

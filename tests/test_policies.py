@@ -119,6 +119,22 @@ def test_expected_score_is_zero(generator):
     assert expected_score(action, phi, 3).abs().max() < 1e-13
 
 
+@pytest.mark.parametrize("form", ["state", "action"])
+def test_the_forms_expected_score_is_the_coefficient_weighted_sum_of_scores(generator, form):
+    """``expected_score(s, c) = sum_a c_a score(s, a)`` for any coefficients ``c`` (the entropy
+    gradient's coefficients sum to 0 per state, which hid a dropped ``-(sum_a c_a) pi`` term)."""
+    if form == "state":
+        policy, (features, _) = linear_policy(4, 3, generator, scale=2.0), batch(generator, 16, (4,), 3)
+    else:
+        policy, (features, _) = action_policy(5, generator, scale=2.0), batch(generator, 16, (3, 5), 3)
+    coef = torch.randn(16, 3, dtype=F64, generator=generator) + 1.0  # rows do not sum to 0
+    by_actions = sum(
+        coef[:, a].reshape(-1, *[1] * policy.param.dim()) * policy.score(features, torch.full((16,), a))
+        for a in range(3)
+    )
+    torch.testing.assert_close(policy.expected_score(features, coef), by_actions, rtol=0, atol=1e-12)
+
+
 def test_shift_invariance(generator):
     """Adding c(s) to every action's logit changes neither pi nor the score."""
     policy = action_policy(5, generator)
@@ -189,6 +205,17 @@ def test_the_actor_samples_from_probs(generator, form):
     repeated = np.repeat(inputs.numpy(), 40_000, axis=0)
     frequencies = np.bincount(actor(repeated), minlength=3) / 40_000
     np.testing.assert_allclose(frequencies, policy.probs(inputs)[0].detach().numpy(), atol=0.01)
+
+
+def test_one_states_actions_step_by_step_follow_pi(generator):
+    """A run acts on one state per step through the actor's cached noise rows (a block drawn at
+    a time, one row per step): over many steps the actions follow pi(.|s) too."""
+    policy = linear_policy(2, 3, generator)
+    x = np.array([[0.3, -0.2]])
+    actor = Actor.for_policy(policy, np.random.default_rng(5))
+    actions = np.array([actor(x)[0] for _ in range(20_000)])
+    frequencies = np.bincount(actions, minlength=3) / 20_000
+    np.testing.assert_allclose(frequencies, policy.probs(torch.from_numpy(x))[0].detach().numpy(), atol=0.015)
 
 
 def test_fill_gumbel_draws_numpys_gumbel_values_from_the_same_doubles():

@@ -96,6 +96,7 @@ def test_value_baseline_step_by_hand(generator):
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
     learner = build_learner(policy, sgd_config(lr=1.0, gamma=1.0, baseline="value", baseline_lr=0.5), 3)
     (head,) = learner.baseline.network  # the book's linear v(s, w) = w^T x(s): one bias-free layer
+    assert head.bias is None  # x(s) carries the bias feature already
     with torch.no_grad():
         head.weight.copy_(torch.tensor([[0.1, -0.2, 0.3]], dtype=F64))
     w = head.weight[0].detach().clone()
@@ -163,18 +164,73 @@ def test_gradient_clipping_limits_the_step(generator):
     stats = build_learner(policy, sgd_config(lr=1.0, max_grad_norm=0.5), 3).update(batch)
     assert stats.grad_norm > 0.5
     assert policy.weight.detach().norm().item() == pytest.approx(0.5)
+    unclipped, below = LinearSoftmaxPolicy(3, 2, dtype=F64), LinearSoftmaxPolicy(3, 2, dtype=F64)
+    build_learner(unclipped, sgd_config(lr=1.0), 3).update(batch)
+    build_learner(below, sgd_config(lr=1.0, max_grad_norm=2 * stats.grad_norm), 3).update(batch)
+    assert torch.equal(below.weight, unclipped.weight)  # a gradient below the limit is left as it is
 
 
 def test_entropy_bonus_adds_the_entropy_gradient(generator):
-    batch = make_batch(generator, [4])
+    """theta += alpha c_H (1/M) sum_t grad H(pi(.|S_t)), over the batch's M = 2 episodes."""
+    batch = make_batch(generator, [4, 3])
     batch.rewards.zero_()  # only the entropy term moves theta
     policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
     with torch.no_grad():
         policy.weight.copy_(torch.randn(3, 2, dtype=F64, generator=generator))
     start = policy.weight.detach().clone()
-    expected = start + 0.1 * policy.entropy_gradient(batch.inputs).sum(0)
+    expected = start + 0.1 * policy.entropy_gradient(batch.inputs).sum(0) / 2
     build_learner(policy, sgd_config(lr=1.0, entropy_coef=0.1), 3).update(batch)
     assert torch.allclose(policy.weight.detach(), expected, atol=1e-14)
+
+
+def test_per_step_rule_takes_no_one_over_m(generator):
+    """With per_step_updates each of the T steps is alpha (A_t score_t + c_H grad H_t): M = 1,
+    however many episodes the batch holds."""
+    batch = make_batch(generator, [3, 2])
+    alpha, gamma, c_h = 0.3, 0.9, 0.1
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    build_learner(
+        policy, sgd_config(lr=alpha, gamma=gamma, per_step_updates=True, entropy_coef=c_h), 3
+    ).update(batch)
+    reference = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    r = batch.rewards.tolist()
+    returns = [r[0] + gamma * r[1] + gamma**2 * r[2], r[1] + gamma * r[2], r[2], r[3] + gamma * r[4], r[4]]
+    with torch.no_grad():
+        for t in range(5):
+            x, a = batch.inputs[t : t + 1], batch.actions[t : t + 1]
+            reference.weight += alpha * (
+                returns[t] * reference.score(x, a)[0] + c_h * reference.entropy_gradient(x)[0]
+            )
+    assert torch.allclose(policy.weight.detach(), reference.weight, atol=1e-13)
+
+
+def test_per_step_baseline_is_read_before_it_fits_that_step(generator):
+    """A_t = G_t - v_w(S_t) with the w of before step t's fit (fitting on (S_t, G_t) first would
+    leak G_t into its own baseline); w then takes its step on (S_t, G_t)."""
+    batch = make_batch(generator, [3])
+    alpha, alpha_w = 0.4, 0.3
+    config = sgd_config(lr=alpha, gamma=1.0, per_step_updates=True, baseline="value", baseline_lr=alpha_w)
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    learner = build_learner(policy, config, 3)
+    (head,) = learner.baseline.network
+    w = torch.tensor([0.2, -0.1, 0.5], dtype=F64)
+    with torch.no_grad():
+        head.weight.copy_(w[None])
+    learner.update(batch)
+    r, x = batch.rewards, batch.states
+    returns = torch.stack([r[0] + r[1] + r[2], r[1] + r[2], r[2]])
+    advantages = []
+    for t in range(3):
+        advantages.append(returns[t] - x[t] @ w)
+        w = w + alpha_w * (returns[t] - x[t] @ w) * x[t]
+    reference = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    with torch.no_grad():
+        for t in range(3):
+            reference.weight += (
+                alpha * advantages[t] * reference.score(batch.inputs[t : t + 1], batch.actions[t : t + 1])[0]
+            )
+    assert torch.allclose(head.weight[0].detach(), w, atol=1e-13)
+    assert torch.allclose(policy.weight.detach(), reference.weight, atol=1e-13)
 
 
 def test_non_finite_rewards_raise(generator):
@@ -203,6 +259,7 @@ def test_update_statistics_are_taken_at_the_parameters_of_the_gradient(generator
     taken = before.gather(-1, batch.actions[:, None]).squeeze(-1)
     assert stats.entropy == pytest.approx(float(-(before.exp() * before).sum(-1).mean()), abs=1e-12)
     assert stats.policy_objective == pytest.approx(float((returns * taken).sum() / 3), abs=1e-12)
+    assert stats.mean_return == pytest.approx(float(returns[[0, 5, 8]].mean()), abs=1e-12)  # G_0 per episode
     assert not torch.equal(policy.log_probs(batch.inputs), before)  # the step did change the policy
 
 

@@ -76,6 +76,20 @@ def test_bootstrapped_returns_by_hand():
     assert returns.tolist() == pytest.approx(by_hand, abs=1e-15)
 
 
+def test_the_bonus_goes_to_the_last_reward_of_the_cut_episodes_only():
+    """Of two sub-envs whose episodes end together, only sub-env 1's was cut: only its last
+    stored reward takes the bonus (its column, not the first ``len(env_ids)`` columns)."""
+    buffer = EpisodeBuffer(2, (1,), np.float64)
+    for t in range(2):
+        buffer.store(
+            np.full((2, 1), float(t)), np.zeros(2, dtype=np.int64), np.array([1.0, 2.0]), np.ones(2, bool)
+        )
+    buffer.finish(np.array([0, 1]))
+    buffer.add_to_last_rewards(np.array([1]), np.array([10.0]))
+    _, _, rewards, _ = buffer.get()
+    assert rewards.tolist() == [1.0, 1.0, 2.0, 12.0]  # sub-env 0's episode, then sub-env 1's
+
+
 @pytest.mark.parametrize("num_envs", [1, 2])
 @pytest.mark.parametrize(("env_id", "cut"), [("test/RampCut-v0", True), ("test/RampEnd-v0", False)])
 def test_trainer_adds_gamma_v_of_the_last_state_where_a_time_limit_cut(make_config, num_envs, env_id, cut):
