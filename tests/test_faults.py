@@ -1038,6 +1038,21 @@ def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
     assert not list(run.rglob("*.tmp"))
 
 
+def test_a_signal_during_a_sweep_jobs_final_save_still_stops_the_sweep(tmp_path):
+    """The job had finished, so it ended as finished; but the sweep then ran every later job and
+    exited 0: the signal was meant for the sweep too."""
+    sweep = tmp_path / "sweep"
+    child = subprocess.run(
+        [sys.executable, "-c", SIGNAL_IN_FINAL_SAVE, str(SCRIPTS / "train.py"), "-m", "agent.lr=0.01,0.02,0.03",
+         f"hydra.sweep.dir={sweep}", "logging.progress_bar=false", "budget.total_env_steps=500"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert child.returncode == 143 and "Traceback" not in child.stderr, child.stderr
+    summary = (sweep / "summary.md").read_text()
+    assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 2, summary
+    assert len(list(sweep.glob("*/checkpoint.pt"))) == 1  # the later jobs did not train
+
+
 def test_resume_with_another_run_dir_is_one_line(tmp_path, monkeypatch, capsys):
     """run_dir= beside resume= was dropped without a word (the run went on in its own folder)."""
     run_dir = tmp_path / "run"

@@ -53,7 +53,7 @@ from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
-from agents.runtime.sweep_stop import sweep_stop_file, sweep_stop_signal
+from agents.runtime.sweep_stop import request_sweep_stop, sweep_stop_file, sweep_stop_signal
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
 from envs.observations import ObservationCheck
 
@@ -736,11 +736,17 @@ class StopOnSignal:
         self.trainers = trainers
         self.previous: dict[int, Any] = {}
         self.leaving = threading.Event()
+        self.heard = False
+        """A stop came (a signal, or the sweep's stop file)."""
 
     def _stop(self, signum: int, why: str) -> None:
+        if self.heard:  # the stop file this process's own signal wrote, read back by the watcher
+            return
+        self.heard = True
         for trainer in self.trainers:
             if not trainer.done:  # a seed that had finished is not "stopped" (nor to be resumed)
                 trainer.stop_signal, trainer.step_limit = signum, 0
+        request_sweep_stop(signum)  # in a multirun: no later job starts, even when this one had finished
         name = signal.Signals(signum).name
         message = f"\n{name}{why}: saving a checkpoint (press Ctrl-C again to quit at once)"
         print(message, file=sys.stderr, flush=True)
@@ -754,8 +760,7 @@ class StopOnSignal:
         while not self.leaving.wait(self.POLL_SECONDS):
             signum = sweep_stop_signal(path)
             if signum is not None:
-                if all(trainer.stop_signal is None for trainer in self.trainers):  # else: heard already
-                    self._stop(signum, " to the sweep")
+                self._stop(signum, " to the sweep")  # (nothing when this process heard it already)
                 return
 
     def __enter__(self) -> StopOnSignal:
