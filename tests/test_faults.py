@@ -1043,8 +1043,9 @@ def test_a_signal_during_a_sweep_jobs_final_save_still_stops_the_sweep(tmp_path)
     exited 0: the signal was meant for the sweep too."""
     sweep = tmp_path / "sweep"
     child = subprocess.run(
-        [sys.executable, "-c", SIGNAL_IN_FINAL_SAVE, str(SCRIPTS / "train.py"), "-m", "agent.lr=0.01,0.02,0.03",
-         f"hydra.sweep.dir={sweep}", "logging.progress_bar=false", "budget.total_env_steps=500"],
+        [sys.executable, "-c", SIGNAL_IN_FINAL_SAVE, str(SCRIPTS / "train.py"), "-m",
+         "agent.lr=0.01,0.02,0.03", f"hydra.sweep.dir={sweep}", "logging.progress_bar=false",
+         "budget.total_env_steps=500"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert child.returncode == 143 and "Traceback" not in child.stderr, child.stderr

@@ -112,6 +112,9 @@ def test_a_seed_folder_of_a_running_num_seeds_run_takes_no_other_run(make_config
         train(make_config(f"run_dir={root / 'seed1'}", "budget.total_env_steps=500"))
     assert f"run folder {root} is in use by another run (pid {pid})" in str(refused.value)
     assert not (root / "seed1").exists()
+    with held_by_another_process(root) as pid, pytest.raises(UserError) as refused:  # was "no checkpoint"
+        train(make_config(f"resume={root / 'seed0'}"))
+    assert f"run folder {root} is in use by another run (pid {pid})" in str(refused.value)
     seed_run = ("num_seeds=2", "seed_mode=batched", "budget.total_env_steps=500")
     with held_by_another_process(root / "seed1") as pid, pytest.raises(UserError) as refused:  # a live run
         train(make_config(f"run_dir={root}", *seed_run))
@@ -134,3 +137,40 @@ def test_a_resumed_seed_keeps_its_runs_logging(make_config, tmp_path):
     saved = OmegaConf.load(root / "seed0" / "config.yaml")
     assert saved.logging.episode_stats == "mean" and saved.logging.progress_bar is False
     assert load_checkpoint(root / "seed0")["counters"]["env_steps"] >= 3000
+
+
+def test_a_seed_that_cannot_start_leaves_no_seed_folder_held(make_config, tmp_path, monkeypatch):
+    """A file in the way of seed2 failed the run after seeds 0 and 1 had started (their folders,
+    event files and locks kept: a retry in the same process was "in use" by itself)."""
+    root = tmp_path / "seeds"
+    root.mkdir()
+    (root / "seed2").write_text("mine")
+    seeds = ("num_seeds=3", "budget.total_env_steps=300", f"run_dir={root}")
+    with pytest.raises(UserError, match=rf"cannot use run_dir {root / 'seed2'}: it is a file"):
+        train(make_config(*seeds))
+    assert not (root / "seed0").exists() and (root / "seed2").read_text() == "mine"
+    import agents.runtime.multi_seed as multi_seed
+
+    original, built = multi_seed.Trainer, []
+
+    def failing_third_seed(cfg):  # a failure no check can foresee (the env of seed 2 fails to start)
+        if len(built) == 2:
+            raise UserError("env failed to start")
+        built.append(original(cfg))
+        return built[-1]
+
+    (root / "seed2").unlink()
+    monkeypatch.setattr(multi_seed, "Trainer", failing_third_seed)
+    with pytest.raises(UserError, match="env failed to start"):
+        train(make_config(*seeds))
+    monkeypatch.undo()
+    for folder in ("seed0", "seed1"):
+        RunFolderLock.check_free(root / folder)  # let go
+    assert len(train(make_config(*seeds)).results) == 3  # the retry in this process runs
+
+
+def test_an_exact_runs_window_is_not_counted_as_memory(make_config):
+    """The deque of recent returns grows with the episodes; only the batched mode makes its ring
+    at once, so only there does a huge budget.window count against the memory limit."""
+    result = train(make_config("num_seeds=2", "budget.window=10000000000", "budget.total_env_steps=300"))
+    assert all(r.env_steps >= 300 for r in result.results)

@@ -49,10 +49,10 @@ from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.event_files import EventFile
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
 from agents.runtime.multi_seed import MultiSeedResult
-from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
+    check_seed_folders,
     lock_run_folder,
     nonfinite_env_data,
     preflight,
@@ -237,8 +237,7 @@ class BatchedSeedsTrainer:
             close_quietly(self.envs)
             raise
         try:
-            for seed in self.seeds:  # a run (not this one) writing into one of the seed folders
-                RunFolderLock.check_free(self.run_dir / f"seed{seed}")
+            check_seed_folders([self.run_dir / f"seed{seed}" for seed in self.seeds])
         except UserError:
             self.lock.release()
             close_quietly(self.envs)

@@ -35,6 +35,7 @@ from agents.runtime.trainer import (
     StopOnSignal,
     Trainer,
     TrainResult,
+    check_seed_folders,
     lock_run_folder,
     preflight,
     raise_if_stopped,
@@ -110,8 +111,12 @@ class MultiSeedTrainer:
         self.run_dir = root
         self.trainers: list[Trainer] = []
         try:
+            check_seed_folders([root / f"seed{cfg.seed + offset}" for offset in range(cfg.num_seeds)])
             self._build_seeds(cfg, root)
         except BaseException:
+            for trainer in self.trainers:  # the seeds built before the failure
+                with suppress(Exception):
+                    trainer.abandon()
             self.lock.release()
             raise
 

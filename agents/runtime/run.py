@@ -53,9 +53,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
         return multi
     if cfg.resume:
-        RunFolderLock.check_free(
-            run_folder_of(cfg.resume)
-        )  # a run writing there: say so, not "no checkpoint" (yet)
+        folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
+        for held in (folder, folder.parent):  # there): say so, not "no checkpoint" (yet)
+            RunFolderLock.check_free(held, unless_ours=held != folder)
         state = load_checkpoint(cfg.resume)
         check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
         if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":

@@ -119,8 +119,9 @@ def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
             8 * 2 * batch_rows * inputs,
             f"{feature_knob(cfg.features, info)} (or agent.episodes_per_update)",
         ),
-        "the window of recent returns": (8 * cfg.budget.window, "budget.window"),  # seed_mode=batched: a ring
     }
+    if cfg.num_seeds > 1 and cfg.seed_mode == "batched":  # a ring per seed, made at once (a deque grows)
+        values["the window of recent returns"] = (8 * cfg.budget.window, "budget.window")
     return {part: (seeds * size, key) for part, (size, key) in values.items()}
 
 

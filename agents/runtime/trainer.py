@@ -212,6 +212,17 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     return lock
 
 
+def check_seed_folders(folders: list[Path]) -> None:
+    """Before a ``num_seeds`` run writes into its seed folders: each can be a run folder (not a
+    file) and no other run is writing there. :raises UserError: for the first that cannot."""
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise UserError(
+                f"cannot use run_dir {folder}: it is a file, not a folder (choose another run_dir)"
+            )
+        RunFolderLock.check_free(folder)
+
+
 def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
     """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
     ``resuming`` it) and write the resolved ``config.yaml`` into it."""
@@ -296,6 +307,15 @@ class Trainer:
         if cfg.eval.every_steps:
             self.evaluation = TrainingEvaluation(cfg, self.info.observation_space, self.agent.inputs,
                                                  self.agent.policy)  # fmt: skip
+
+    def abandon(self) -> None:
+        """Close what this run opened without saving (a ``num_seeds`` run whose later seed failed
+        to start): its logs, its envs, its folder's lock."""
+        self.logger.close()
+        self.envs.close()
+        if self.evaluation is not None:
+            self.evaluation.close()
+        self.lock.release()
 
     def _reset_counters(self) -> None:
         """Counters, the moving window of returns and the schedule of logs and checkpoints."""

@@ -269,7 +269,11 @@ def format_report(report: CompareReport, max_listed: int = 10) -> str:
             f" {result.autograd_seconds * 1e3:>7.3f} ms {ratio:>6.1f}x"
             f" {result.tolerance:>9.0e}  {'ok' if result.passed else 'FAIL'}"
         )
-    lines.append("times per batch: best of repeats on 1 thread; ratio = autograd / closed form")
+    lines.append(
+        "a sample fails when it is off by more than the tolerance both absolutely and relative to its "
+        "largest entry (the two maxima may come from different samples); times per batch: best of repeats "
+        "on 1 thread; ratio = autograd / closed form"
+    )
     for result in report.results:
         failing = result.failing.tolist()
         if failing:
