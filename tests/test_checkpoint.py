@@ -229,3 +229,30 @@ def test_gymnasium_wrappers_and_imported_modules_need_no_trust():
         "env_wrappers[0]._target_=gymnasium.make"
     ]  # a Gymnasium function, not a wrapper class
     assert code_to_trust("not_imported_module:X-v0", []) == ["env=not_imported_module:X-v0"]
+
+
+def test_checkpoint_modes_stale_temporaries_and_the_order_of_saves(make_config, tmp_path, monkeypatch):
+    """``mkstemp`` made every checkpoint 0600 (config.yaml and the event files: 0644 under umask
+    022), so another user could not evaluate a shared run; a save killed mid-write left its
+    ``.checkpoint.pt.*.tmp`` for good. And the best file is written before the latest one."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    stale = run_dir / ".checkpoint.pt.k1ll3d.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    import agents.runtime.trainer as trainer
+    from agents.runtime.run import train
+
+    order = []
+    real_save = trainer.save_checkpoint
+
+    def recorded_save(path, state):
+        order.append(path.name)
+        return real_save(path, state)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", recorded_save)
+    train(make_config("budget.total_env_steps=3000", "budget.window=5"))  # into tmp_path / "run"
+    assert not stale.exists()
+    mode = (run_dir / "config.yaml").stat().st_mode & 0o777
+    assert (run_dir / CHECKPOINT_NAME).stat().st_mode & 0o777 == mode
+    assert "checkpoint_best.pt" in order
+    assert all(order[i + 1] == CHECKPOINT_NAME for i, name in enumerate(order) if name != CHECKPOINT_NAME)

@@ -43,6 +43,26 @@ def _to_safe(value: Any) -> Any:
     return value
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open`` gives a new file under this process's umask (``mkstemp``'s
+    temporary files are 0600: a renamed one kept that, unreadable to a shared run's other users).
+    Read once, at import: setting the umask to read it is not safe while other threads make files."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files of checkpoint saves that a killed process left in ``run_dir``
+    (call with the folder's lock held: no other writer can be mid-save there)."""
+    for name in (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME):
+        for temporary in run_dir.glob(f".{name}.*.tmp"):
+            temporary.unlink(missing_ok=True)
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Atomically write ``state`` (tensors, numbers, strings, lists, dicts, numpy arrays)."""
     path = Path(path)
@@ -58,6 +78,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
             torch.save(_to_safe(state), handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
@@ -84,6 +105,7 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
                 torch.save(_to_safe(state), handle)
         os.sync()
         for (path, _), temporary in zip(items, temporaries, strict=True):
+            os.chmod(temporary, FILE_MODE)
             os.replace(temporary, path)
     except BaseException:
         for temporary in temporaries:

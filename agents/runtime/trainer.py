@@ -43,6 +43,7 @@ from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
+    remove_stale_temporaries,
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
@@ -209,6 +210,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     except UserError:
         lock.release()
         raise
+    remove_stale_temporaries(run_dir)  # a killed save's; no other writer now
     return lock
 
 
@@ -654,7 +656,9 @@ class Trainer:
         atomically, after the logs up to this step reach their file.
 
         The best score is decided before anything is written, so both files store the same,
-        current ``best_mean_return`` and a resumed run compares against the true best.
+        current ``best_mean_return`` and a resumed run compares against the true best; the best
+        file is written first, so a kill between the two leaves the latest file one save behind
+        (its best score no higher than the best file's), never the best file behind.
         """
         is_best = best or (
             self.evaluation is None
@@ -665,10 +669,9 @@ class Trainer:
             self.best_mean_return = self.mean_return()
         self.logger.flush(self.env_steps)  # every point up to env_steps is on disk before the checkpoint
         state = self.state_dict()
-        path = save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
-        if is_best:
-            save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)
-        return path
+        if is_best:  # first: a kill between the two saves must not leave a latest that claims a better
+            save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)  # best than checkpoint_best.pt holds
+        return save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
 
 
 def raise_env_fault(
