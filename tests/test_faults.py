@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
@@ -306,6 +307,8 @@ def _crafted(trained: Path, case: str, folder: Path) -> Path:
         state["config"]["agent"]["lr"] = -1.0
     elif case == "config unknown key":
         state["config"]["agent"]["lrr"] = 1.0
+    elif case == "config interpolation":
+        state["config"]["experiment_name"] = "${nosuch}"
     elif case == "policy not a dict":
         state["policy"] = [torch.zeros(5, 2)]
     elif case == "weight missing":
@@ -335,6 +338,7 @@ CRAFTED = [
     ("config policy edited", "does not match its config"),
     ("config invalid", "holds an invalid config: agent.lr=-1.0 must be > 0"),
     ("config unknown key", "has a config this code cannot read"),
+    ("config interpolation", "has a config this code cannot read"),  # was an InterpolationKeyError traceback
     ("policy not a dict", "policy should be a dict"),
     ("weight missing", "policy.weight holds nothing"),
     ("nan weight", "holds nan/inf in policy.weight: nothing can act on it"),
@@ -355,6 +359,27 @@ def test_crafted_checkpoints_are_one_line(trained, tmp_path, monkeypatch, capsys
         code, err, _ = run_train(f"resume={path.parent}", "logging.progress_bar=false", capsys=capsys)
     assert_one_line(code, err, 2, fragment)
     assert_intact(before, tmp_path / "crafted")
+
+
+def test_a_replayed_action_outside_the_action_space_is_one_line(trained, tmp_path, capsys):
+    """Resume replays the episode in progress; an edited action 99 reached CartPole's own assert:
+    an AssertionError traceback, exit 1."""
+    folder = tmp_path / "edited"
+    shutil.copytree(trained, folder)
+    (folder / ".lock").unlink(missing_ok=True)
+    state = load_checkpoint(folder)
+    assert len(state["buffer"]["actions"]), "the run should stop mid-episode"
+    state["buffer"]["actions"][-1] = 99
+    torch.save(state, folder / CHECKPOINT_NAME)
+    before = snapshot(folder)
+    code, err, _ = run_train(f"resume={folder}", "budget.total_env_steps=100000", capsys=capsys)
+    assert_one_line(
+        code,
+        err,
+        2,
+        "cannot be resumed: ValueError: its episode in progress holds action 99, outside Discrete(2)",
+    )
+    assert_intact(before, folder)
 
 
 def test_resume_from_a_file_names_that_file(trained, tmp_path, capsys):

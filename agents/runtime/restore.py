@@ -67,6 +67,7 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
     check_schema(state, path, keys)
     try:
         config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+        OmegaConf.resolve(config)  # a run saves its config resolved: an edited ${...} fails here, in one line
     except OmegaConfBaseException as error:
         raise UserError(f"checkpoint {path} has a config this code cannot read: {describe(error)}") from None
     try:

@@ -33,7 +33,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.errors import describe
+from agents.errors import UserError, describe
 from agents.runtime.buffer import EpisodeBuffer
 from envs.make import Wrappers, close_quietly, describe_vector_failure, make_env, make_vector_env
 
@@ -125,8 +125,20 @@ class SingleEnvRunner(EnvRunner):
             self.env.reset(seed=0)  # creates the generator; its state is overwritten next
             self.env.unwrapped.np_random.bit_generator.state = start["rng"]
             obs = self._reset()
-        for action in np.asarray(actions_in_progress).tolist():
-            obs, _, _, _, _ = self.env.step(int(action))
+        actions = np.asarray(actions_in_progress).tolist()
+        outside = [action for action in actions if not self.env.action_space.contains(int(action))]
+        if outside:  # an edited file (the env's own check would be an AssertionError)
+            raise ValueError(
+                f"its episode in progress holds action {outside[0]}, outside {self.env.action_space}"
+            )
+        for action in actions:
+            try:
+                obs, _, _, _, _ = self.env.step(int(action))
+            except Exception as error:  # the user's env raised while it was replayed: the env's fault
+                raise UserError(
+                    f"env={self.env.spec.id if self.env.spec else self.env} raised while the episode in "
+                    f"progress was replayed: {describe(error)}"
+                ) from None
         return np.asarray(obs)[None]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
