@@ -203,7 +203,8 @@ def check_env_id(
         try:
             probe = wrap(probe)
         except Exception as error:  # a wrapper that does not fit this env (or its arguments)
-            raise UserError(f"env_wrappers[{index}] does not fit env={env_id}: {error}") from None
+            problem = " ".join(str(error).split())  # one line (numpy writes a Box's bounds over several)
+            raise UserError(f"env_wrappers[{index}] does not fit env={env_id}: {problem}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     action_features = getattr(probe.unwrapped, "action_features", None)
     close_quietly(probe)
@@ -215,7 +216,8 @@ def check_env_id(
         )
     if isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) > 1:
         raise UserError(
-            f"env={env_id} observes images/arrays {observation_space}; linear features need a flat "
+            f"env={env_id} observes images/arrays (a Box of shape {observation_space.shape}, "
+            f"{observation_space.dtype}); linear features need a flat "
             f"vector (add {FLATTEN} or pick a 1-D Box env)"
         )
     if (

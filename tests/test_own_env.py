@@ -86,8 +86,13 @@ def test_without_the_flatten_wrapper_the_error_says_how(tmp_path):
         ("env_wrappers=[5]", r"env_wrappers\[0\] needs _target_: <module>.<Wrapper> .*got 5$"),
         ("env_wrappers=[{_target_:gymnasium.wrappers.Nope}]", r"_target_=gymnasium.wrappers.Nope cannot be"),
         ("env_wrappers=[{_target_:gymnasium.wrappers.TimeLimit,steps:3}]", r"env_wrappers\[0\] does not fit"),
+        (  # numpy printed the stacked Box's bounds over five lines
+            "env_wrappers=[{_target_:gymnasium.wrappers.FrameStackObservation,stack_size:3}]",
+            r"observes images/arrays \(a Box of shape \(3, 4\), float32\)",
+        ),
     ],
 )
 def test_mistakes_are_one_line(tmp_path, override, message):
-    with pytest.raises(agents.UserError, match=message):
+    with pytest.raises(agents.UserError, match=message) as error:
         agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}", override)
+    assert "\n" not in str(error.value)

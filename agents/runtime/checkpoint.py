@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,7 +139,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Load a checkpoint safely; a corrupt, truncated or unsafe file is a one-line UserError."""
     path = resolve_checkpoint(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a plain pickle's protocol before refusing it
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # any unpickling failure means an unusable file
         raise UserError(f"cannot load checkpoint {path}: {_reason(error, path)}") from None
 
@@ -148,6 +151,12 @@ def _reason(error: Exception, path: Path) -> str:
     without terminal colour codes, for a one-line error."""
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
     lines = [line for line in lines if line]
+    damaged = isinstance(error, EOFError) or (isinstance(error, OSError) and error.errno == errno.EINVAL)
+    if damaged or "PytorchStreamReader" in str(error):
+        first = (lines[0] if lines else type(error).__name__).split(". ")[0]
+        return f"the file is truncated or corrupt ({first})"[:200]
+    if not zipfile.is_zipfile(path):  # e.g. a config.yaml, a log or a plain pickle given for the checkpoint
+        return "it is not a checkpoint (torch.save writes a zip archive; this file is not one)"
     for index, line in enumerate(lines):
         if "WeightsUnpickler error" in line:
             line = line[line.index("WeightsUnpickler error") :]
@@ -158,10 +167,4 @@ def _reason(error: Exception, path: Path) -> str:
         # is dropped: the line that names what the file holds is kept
         named = [line for line in lines[1:] if "weights_only" not in line and not line.startswith("Check")]
         return f"it holds objects a safe load refuses ({named[0] if named else lines[0]})"[:200]
-    damaged = isinstance(error, EOFError) or (isinstance(error, OSError) and error.errno == errno.EINVAL)
-    if damaged or "PytorchStreamReader" in str(error):
-        first = (lines[0] if lines else type(error).__name__).split(". ")[0]
-        return f"the file is truncated or corrupt ({first})"[:200]
-    if not zipfile.is_zipfile(path):  # e.g. a config.yaml or a log given for the checkpoint
-        return "it is not a checkpoint (torch.save writes a zip archive; this file is not one)"
     return (lines[0] if lines else type(error).__name__)[:200]
