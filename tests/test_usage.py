@@ -72,3 +72,17 @@ def test_the_first_step_child_stops_at_the_first_env_step(tmp_path):
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "config.yaml").is_file() and not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_the_startup_help_command_runs_installed_too(tmp_path, monkeypatch):
+    """Installed from the wheel (no scripts/), ``benchmark`` ran scripts/train.py beside the package:
+    a CalledProcessError traceback after minutes of measuring."""
+    import subprocess
+
+    import agents.tools.startup as startup
+
+    assert startup.help_command(sys.executable)[1].endswith("scripts/train.py")  # in the repo
+    monkeypatch.setattr(startup, "ROOT", tmp_path)  # as in site-packages
+    command = startup.help_command(sys.executable)
+    assert command[1:4] == ["-m", "agents.tools.console", "train"]
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=120)

@@ -69,14 +69,20 @@ class StartupTimes:
         return "\n".join(lines)
 
 
+def help_command(python: str) -> list[str]:
+    """``python scripts/train.py --help`` in the repo; installed (the wheel has no ``scripts/``),
+    the same function through the console command's module."""
+    script = ROOT / "scripts" / "train.py"
+    if script.is_file():
+        return [python, str(script), "--help"]
+    return [python, "-m", "agents.tools.console", "train", "--help"]
+
+
 def measure_startup(repeats: int = 3) -> StartupTimes:
     """The three process times, taken in turns (torch, help, first step; ``repeats`` times) so that
     a busy moment of a shared machine hits all three alike."""
     python = sys.executable
-    commands = {
-        "import_torch": [python, "-c", "import torch"],
-        "help": [python, str(ROOT / "scripts" / "train.py"), "--help"],
-    }
+    commands = {"import_torch": [python, "-c", "import torch"], "help": help_command(python)}
     best = dict.fromkeys([*commands, "first_step"], float("inf"))
     with tempfile.TemporaryDirectory() as folder:
         for turn in range(repeats):
