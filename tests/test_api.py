@@ -76,6 +76,11 @@ def test_predict_takes_tensors_and_refuses_nan(tmp_path):
     assert agent.predict(obs) == agent.predict(np.zeros(4, dtype=np.float32))
     with pytest.raises(agents.UserError, match="predict got nan/inf observations"):
         agent.predict(np.full(4, np.nan))  # was action 0
+    with pytest.raises(agents.UserError, match="predict got observations numpy cannot stack"):
+        agent.predict([[1, 2, 3, 4], [1, 2]])  # was numpy's ValueError
+    for not_a_path in (None, 123):  # were TypeErrors from deep inside
+        with pytest.raises(agents.UserError, match="takes a run folder or a checkpoint file"):
+            agents.load(not_a_path)
 
 
 def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):

@@ -173,7 +173,12 @@ class TrainedAgent:
         :class:`~envs.make.ZeroBasedActions`, as evaluation's is)."""
         if isinstance(obs, torch.Tensor):
             obs = obs.detach().cpu().numpy()
-        obs = np.asarray(obs)
+        try:
+            obs = np.asarray(obs)
+        except ValueError as error:  # a ragged list: [[1, 2, 3, 4], [1, 2]]
+            raise UserError(
+                f"predict got observations numpy cannot stack ({error}) (env={self.config.env})"
+            ) from None
         shape = self.observation_space.shape or ()
         single = obs.shape == shape
         batch = obs[None] if single else obs

@@ -130,4 +130,6 @@ def load(
         when they are neither Gymnasium's, this project's nor already imported (a crafted file
         could name any code there; without it such a file is refused).
     """
+    if not isinstance(checkpoint, str | Path):
+        raise UserError(f"agents.load takes a run folder or a checkpoint file (a path), not {checkpoint!r}")
     return load_agent(checkpoint, which, seed, trust_code)
