@@ -229,3 +229,14 @@ def test_feature_map_that_does_not_fit_the_space_is_a_user_error(name, space, me
 def test_bounds_of_the_wrong_length_are_a_user_error():
     with pytest.raises(UserError, match=r"features\.bounds has 1 values; the observation has 2 dims"):
         make_feature_map(config("rbf", bounds=[1.0]), UNBOUNDED)
+
+
+def test_normalized_refuses_statistics_no_run_could_have():
+    """An edited checkpoint's negative variance loaded, and predict then acted on nan features."""
+    feature_map = Normalized(2)
+    with pytest.raises(ValueError, match="negative variance"):
+        feature_map.load_state_dict({"mean": np.zeros(2), "var": np.array([1.0, -1.0]), "count": 5.0})
+    with pytest.raises(ValueError, match=r"a count of 0\.0"):
+        feature_map.load_state_dict({"mean": np.zeros(2), "var": np.ones(2), "count": 0.0})
+    feature_map.load_state_dict({"mean": np.ones(2), "var": np.ones(2), "count": 5.0})
+    assert np.isfinite(feature_map(np.zeros((1, 2)))).all()

@@ -103,8 +103,10 @@ class Normalized(FeatureMap):
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.mean, self.var = np.asarray(state["mean"]), np.asarray(state["var"])
-        self.count = float(state["count"])
+        mean, var, count = np.asarray(state["mean"]), np.asarray(state["var"]), float(state["count"])
+        if (var < 0).any() or not count > 0:  # an edited file: sqrt(var) would make every feature nan
+            raise ValueError(f"running statistics with a negative variance or a count of {count}")
+        self.mean, self.var, self.count = mean, var, count
 
 
 class _UnitBox(FeatureMap):
