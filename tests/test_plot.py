@@ -72,6 +72,8 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
 
     table, files = plot_runs([tmp_path / "sweep"], tmp_path / "figures" / "returns")  # window: budget.window
     assert table.startswith("curves and table: the mean of each run's last 100 logged episodes (window=100)")
+    assert all(result.episodes < 100 for result in results.values())  # 1500 steps: shorter runs
+    assert "final mean return (last 100 episodes, or all of a shorter run)" in table  # said "last 100"
     assert [path.name for path in files] == ["returns.png", "returns.svg"]
     assert files[0].read_bytes().startswith(b"\x89PNG") and files[0].stat().st_size > 20_000
     assert "environment steps" in files[1].read_text()
@@ -85,7 +87,7 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     assert "mean over seeds, band: 95% bootstrap CI" in files[1].read_text()
 
     single, files = plot_runs([tmp_path / "sweep" / "lr0.01_seed0"], tmp_path / "one", window=5)
-    assert "| - (1 seed) |" in single and "last 5 episodes" in single
+    assert "| - (1 seed) |" in single and "(last 5 episodes)" in single
     svg = files[1].read_text()
     assert "1 seed: no band" in svg and "95% bootstrap CI" not in svg
 

@@ -241,7 +241,9 @@ def final_table(groups: dict[str, list[Run]], window: int) -> str:
         env_steps = round(np.mean([run.env_steps for run in runs]))
         rows.append([label, str(len(runs)), str(env_steps), f"{scores.mean():.1f}", interval,
                      f"{interquartile_mean(scores):.1f}"])  # fmt: skip
-    header = ["config", "seeds", "env steps", f"final mean return (last {window} episodes)", "95% CI", "IQM"]
+    fewer = any(len(run.returns) < window for runs in groups.values() for run in runs)  # a run of 37
+    last = f"last {window} episodes{', or all of a shorter run' if fewer else ''}"  # logged episodes
+    header = ["config", "seeds", "env steps", f"final mean return ({last})", "95% CI", "IQM"]
     return markdown_table(header, rows)
 
 
