@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -243,6 +243,36 @@ def apply_lr_schedule(
             group["lr"] = base_lr * max(1.0 - fraction, 0.0)
 
 
+def window_mean(returns: Collection[float]) -> float:
+    """Mean of a window of returns: ``np.mean``'s sum and division, without its conversion of a
+    deque (20 us to 6; the target check runs on every step that ends an episode); nan for none."""
+    count = len(returns)
+    if not count:
+        return float("nan")
+    return float(np.add.reduce(np.fromiter(returns, np.float64, count)) / count)
+
+
+def finished_reason(
+    env_steps: int, returns: Collection[float], budget: Any, target: float | None
+) -> str | None:
+    """Why a run at ``env_steps`` whose last window of returns is ``returns`` has nothing left to
+    do (its budget spent, or its ``target`` reached with ``budget.stop_at_target``), as the words
+    after "it" with the setting to raise to train on; None while it has work left."""
+    total = budget.total_env_steps
+    if env_steps >= total:
+        return (
+            f"took its {env_steps:,} env steps (budget.total_env_steps={total}): resume with a larger "
+            "budget.total_env_steps to train on"
+        )
+    mean = window_mean(returns)
+    if budget.stop_at_target and target is not None and len(returns) >= budget.window and mean >= target:
+        return (
+            f"reached its target (mean return {mean:.2f} >= {target:g} over the last {len(returns)} "
+            "episodes): resume with budget.stop_at_target=false to train on"
+        )
+    return None
+
+
 def resolve_run_dir(cfg: DictConfig) -> Path:
     """``run_dir`` if set, else Hydra's output dir, else a fresh ``runs/<env>__<seed>__<time>``."""
     if cfg.run_dir:
@@ -346,18 +376,8 @@ class Trainer:
 
         :raises UserError: saying which setting to raise to train on.
         """
-        total = self.cfg.budget.total_env_steps
-        if self.env_steps >= total:
-            why = (
-                f"took its {self.env_steps:,} env steps (budget.total_env_steps={total}): resume with a "
-                "larger budget.total_env_steps to train on"
-            )
-        elif self.cfg.budget.stop_at_target and self._target_reached():
-            why = (
-                f"reached its target (mean return {self.mean_return():.2f} >= {self.target:g} over the last "
-                f"{len(self.recent_returns)} episodes): resume with budget.stop_at_target=false to train on"
-            )
-        else:
+        why = finished_reason(self.env_steps, self.recent_returns, self.cfg.budget, self.target)
+        if why is None:
             return
         self.envs.close()
         raise UserError(f"the run in {self.run_dir} is finished: it {why} (nothing was written)")
@@ -573,12 +593,8 @@ class Trainer:
         return torch.from_numpy(array).to(device=self.device, dtype=self.dtype)
 
     def mean_return(self) -> float:
-        """Mean of the last window's returns: ``np.mean``'s sum and division, without its
-        conversion of the deque (20 us to 6; the target check runs on every step that ends one)."""
-        count = len(self.recent_returns)
-        if not count:
-            return float("nan")
-        return float(np.add.reduce(np.fromiter(self.recent_returns, np.float64, count)) / count)
+        """Mean of the last window's returns (:func:`window_mean`)."""
+        return window_mean(self.recent_returns)
 
     def _target_reached(self) -> bool:
         full = len(self.recent_returns) == self.recent_returns.maxlen

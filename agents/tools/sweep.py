@@ -30,6 +30,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.config import TrainConfig
+from agents.runtime.trainer import finished_reason
 from agents.tools.tables import markdown_table, short_number
 from envs.make import registered_id
 
@@ -108,20 +110,20 @@ def job_counters(states: list[dict[str, Any]]) -> tuple[int | None, int | None, 
 
 
 def _finished(state: dict[str, Any]) -> bool:
-    """Whether a checkpoint's run has nothing left to do: its budget spent, or its target reached
-    with ``budget.stop_at_target`` (the env's ``reward_threshold`` when no target is set)."""
-    config, counters = state.get("config", {}), state.get("counters", {})
-    budget = config.get("budget", {})
-    if counters.get("env_steps", 0) >= budget.get("total_env_steps", math.inf):
-        return True
-    target = budget.get("target_return")
-    if target is None:
-        with suppress(Exception):  # an env no longer registered: no target
-            target = gym.spec(registered_id(str(config.get("env")))).reward_threshold
-    recent = list(state.get("recent_returns", []))
-    full = len(recent) >= budget.get("window", math.inf)
-    reached = target is not None and full and _mean(recent) >= target
-    return bool(budget.get("stop_at_target", True) and reached)
+    """Whether a checkpoint's run has nothing left to do (:func:`~agents.runtime.trainer.finished_reason`;
+    its target: ``budget.target_return``, else the env's ``reward_threshold``). An unreadable file's
+    run is not finished."""
+    with suppress(Exception):
+        config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+        target = config.budget.target_return
+        if target is None:
+            with suppress(Exception):  # an env no longer registered: no target
+                target = gym.spec(registered_id(config.env)).reward_threshold
+        returns = [float(value) for value in state.get("recent_returns", [])]
+        return (
+            finished_reason(int(state["counters"]["env_steps"]), returns, config.budget, target) is not None
+        )
+    return False
 
 
 def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | None = None) -> None:
