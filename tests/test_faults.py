@@ -1063,6 +1063,7 @@ def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
     assert not list(run.rglob("*.tmp"))
 
 
+@pytest.mark.slow  # a 3-job sweep in a real process (~12 s)
 def test_a_signal_during_a_sweep_jobs_final_save_still_stops_the_sweep(tmp_path):
     """The job had finished, so it ended as finished; but the sweep then ran every later job and
     exited 0: the signal was meant for the sweep too."""

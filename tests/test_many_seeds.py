@@ -51,6 +51,8 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     assert "| CartPole-v1 | 4     |" in table and "skipped" not in table  # seeds/ is no run
     with pytest.raises(UserError, match=r"seeds holds the mean and percentiles .* pass runs=\["):
         plot_runs([tmp_path / "a" / "seeds"], tmp_path / "figures2")  # was "no TensorBoard event files"
+    beside, _ = plot_runs([tmp_path / "a" / "seeds", tmp_path / "a" / "seed3"], tmp_path / "figures3")
+    assert f"not a run): {tmp_path / 'a' / 'seeds'}" in beside  # was dropped without a word
     # the seeds logged interval means: the table's score is their mean final return, not a mean of points
     mean_final = np.mean([r.final_mean_return for r in first.seed_results])
     assert f"| {mean_final:.1f} " in table and "logged interval means" in table

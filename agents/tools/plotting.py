@@ -314,6 +314,8 @@ def plot_runs(
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
     note = "".join(f"{skip_line}{path}" for path in skipped)
+    summary_line = "\nskipped (a seed_mode=batched run's mean and percentiles over its seeds, not a run): "
+    note += "".join(f"{summary_line}{path}" for path in paths if _batched_summary(path))  # named by hand
     note += "".join(f"\nin the table, but {why}: {run.path}" for run in runs if (why := stopped_early(run)))
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
     if not all(run.per_episode for run in runs):  # num_seeds > 1 or many envs log interval means
