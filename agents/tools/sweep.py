@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.config import TrainConfig
-from agents.runtime.trainer import finished_reason
+from agents.runtime.trainer import finished_reason, window_mean
 from agents.tools.tables import markdown_table, short_number
 from envs.make import registered_id
 
@@ -101,7 +101,7 @@ def job_counters(states: list[dict[str, Any]]) -> tuple[int | None, int | None, 
         return None, None, math.nan
     counters = [state.get("counters", {}) for state in states]
     env_steps, episodes = ([c.get(key) for c in counters] for key in ("env_steps", "episodes"))
-    returns = [_mean(list(state.get("recent_returns", []))) for state in states]
+    returns = [window_mean(list(state.get("recent_returns", []))) for state in states]  # nan: none ended
     return (
         None if None in env_steps else sum(env_steps),
         None if None in episodes else sum(episodes),
@@ -152,11 +152,6 @@ def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | N
     path.write_text(result_json(result))
     if (job.parent / SUMMARY_NAME).is_file():
         write_summary(job.parent)
-
-
-def _mean(returns: list[float]) -> float:
-    """The last window's mean return a stopped job's checkpoint holds (nan: no episode ended)."""
-    return float(sum(returns) / len(returns)) if returns else math.nan
 
 
 def result_json(result: JobResult) -> str:
