@@ -4,20 +4,25 @@ trains for a few hundred steps; the results table formats its rows."""
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
 from agents.errors import UserError
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
+from agents.tools.commands import results_table as results_table_command
 from agents.tools.presets import env_presets, preset_policy, with_env_preset
 from agents.tools.results import (
     EXPERIMENT_DIR,
     LONG_PRESETS,
     QUICK_PRESETS,
+    TABLE_BEGIN,
+    TABLE_END,
     PresetResult,
     SeedResult,
     available_presets,
+    results_document,
     results_table,
 )
 
@@ -57,6 +62,41 @@ def test_results_table_row():
     header, rule, row = table.splitlines()
     assert "final return (mean ± std)" in header and rule.startswith("|-")
     assert "`experiment=acrobot`" in row and "1,100" in row and "3.0 s" in row and "-12.00 ± 2.83" in row
+
+
+def test_the_results_document_replaces_only_its_marked_block():
+    """``results_table.py out=docs/results.md`` wrote the whole file: the hand-written sections
+    after the table (most of the file) were gone."""
+    new = results_document(None, "table one\n")
+    assert new == f"# Results\n\n{TABLE_BEGIN}\ntable one\n{TABLE_END}\n"
+    edited = "# My title\n\nintro\n" + new[new.index(TABLE_BEGIN) :] + "\n## Hand-written\n\nmore\n"
+    again = results_document(edited, "table two")
+    assert again == edited.replace("table one", "table two")
+    for foreign in ("# Notes\n\nno markers\n", f"{TABLE_END}\n{TABLE_BEGIN}\n"):
+        with pytest.raises(ValueError, match="no '<!-- results-table: begin"):
+            results_document(foreign, "table")
+    docs = (Path(__file__).parents[1] / "docs" / "results.md").read_text()
+    kept = results_document(docs, "table")
+    assert kept.endswith(docs[docs.index(TABLE_END) + len(TABLE_END) :]) and "## Networks" in kept
+
+
+def test_results_table_keeps_the_rest_of_its_file_and_refuses_a_file_without_markers(tmp_path, capsys):
+    foreign = tmp_path / "notes.md"
+    foreign.write_text("# Notes\n\nmine\n")
+    with pytest.raises(SystemExit) as stopped:
+        results_table_command(["presets=[short_corridor]", "seeds=1", f"out={foreign}"])
+    assert stopped.value.code == 2 and foreign.read_text() == "# Notes\n\nmine\n"
+    assert capsys.readouterr().err.strip() == (
+        f"error: out={foreign} exists and it has no '{TABLE_BEGIN}' ... '{TABLE_END}' lines to write the "
+        "table between: give a new file, or add those two lines to it"
+    )  # before any training: nothing was printed but the line
+    out = tmp_path / "results.md"
+    out.write_text(f"# Results\n\n{TABLE_BEGIN}\nold\n{TABLE_END}\n\n## By hand\n\nkept\n")
+    results_table_command(["presets=[short_corridor]", "seeds=1", f"out={out}"])
+    text = out.read_text()
+    assert text.endswith(f"{TABLE_END}\n\n## By hand\n\nkept\n") and "old" not in text
+    assert f"`softmax-reinforce results-table presets=[short_corridor] seeds=1 out={out}`" in text
+    assert "torch threads: 1)" in text and "over 1 seed;" in text and "`experiment=short_corridor`" in text
 
 
 # -- env=<id> applies the env's preset (configs/env_presets.yaml) --------------------------------

@@ -284,30 +284,44 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     import torch
 
-    from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, PresetResult, run_preset
+    from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, PresetResult, results_document, run_preset
     from agents.tools.results import results_table as make_table
+    from agents.tools.tables import write_text_atomically
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
     out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
     if out.is_dir():
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
     check_output_folder(out.parent, f"out={out}")  # before the training, not after it
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}"
-    command = "softmax-reinforce results-table" + (" long=true" if options.long else "") + f" out={out}"
+
+    def existing_text() -> str | None:
+        return out.read_text(encoding="utf-8", errors="surrogateescape") if out.exists() else None
+
+    try:  # a file of someone else's is refused now, not after the training
+        results_document(run_or_exit(existing_text), "")
+    except ValueError as error:
+        exit_with_user_error(f"out={out} exists and {error}: give a new file, or add those two lines to it")
+    given = {  # the options that make this table, so the line regenerates it
+        f"presets=[{','.join(options.presets)}]": bool(options.presets),
+        "long=true": options.long,
+        f"seeds={options.seeds}": options.seeds != ResultsTableOptions.seeds,
+    }
+    chosen = [option for option, used in given.items() if used]
+    command = " ".join(["softmax-reinforce results-table", *chosen, f"out={out}"])
 
     def write(results: list[PresetResult], missing: Sequence[str] = ()) -> None:
         table = make_table(results)
         stopped = f"Stopped by a signal before: {', '.join(missing)}.\n\n" if missing else ""
-        text = (
-            "# Results\n\n"
+        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}"
+        generated = (  # the threads the runs set (torch_threads), not the count at start-up
             f"Regenerate with `{command}` ({machine}). "
             "Final return: mean undiscounted return of the last `budget.window` (100) episodes of each "
-            f"run, mean ± standard deviation over {options.seeds} seeds; wall time is per seed, one run at "
-            "a time.\n\n"
-            f"{stopped}{table}\n"
+            f"run, mean ± standard deviation over {options.seeds} seed{'s' if options.seeds > 1 else ''}; "
+            "wall time is per seed, one run at a time.\n\n"
+            f"{stopped}{table}"
         )
         print(table)
-        run_or_exit(lambda: out.write_text(text))  # its folder: check_output_folder made it
+        run_or_exit(lambda: write_text_atomically(out, results_document(existing_text(), generated)))
         print(f"wrote {out}")
 
     results: list[PresetResult] = []

@@ -5,6 +5,10 @@ progress bar, no TensorBoard, a temporary run folder) and records env steps, wal
 final mean return (mean undiscounted return of the last ``budget.window`` episodes, the trainer's
 ``final_mean_return``). :func:`results_table` reduces the seeds to mean +- standard deviation
 (``ddof = 1``) and formats one markdown row per preset.
+
+The file it writes may hold more than the table (``docs/results.md`` goes on with hand-written
+sections): :func:`results_document` replaces only what lies between :data:`TABLE_BEGIN` and
+:data:`TABLE_END`, and a file without those lines is never written over.
 """
 
 from __future__ import annotations
@@ -81,6 +85,25 @@ class PresetResult:
 def available_presets() -> list[str]:
     """The presets in ``configs/experiment/``."""
     return preset_names(EXPERIMENT_DIR.parent)
+
+
+TABLE_BEGIN = "<!-- results-table: begin (written by scripts/results_table.py; edit outside these lines) -->"
+TABLE_END = "<!-- results-table: end -->"
+
+
+def results_document(existing: str | None, generated: str) -> str:
+    """The markdown file to write: ``generated`` (the table and its paragraph) between the markers,
+    in place of the old block in ``existing`` (the file's text; None: a new file, titled "Results").
+
+    :raises ValueError: ``existing`` has no marked block, so it is not ours to write over.
+    """
+    block = f"{TABLE_BEGIN}\n{generated.strip()}\n{TABLE_END}"
+    if existing is None:
+        return f"# Results\n\n{block}\n"
+    begin, end = existing.find(TABLE_BEGIN), existing.find(TABLE_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"it has no '{TABLE_BEGIN}' ... '{TABLE_END}' lines to write the table between")
+    return existing[:begin] + block + existing[end + len(TABLE_END) :]
 
 
 def run_preset(preset: str, seeds: Sequence[int], overrides: Sequence[str] = ()) -> PresetResult:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
@@ -32,7 +31,7 @@ from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.config import TrainConfig
 from agents.runtime.trainer import finished_reason, window_mean
-from agents.tools.tables import markdown_table, short_number
+from agents.tools.tables import markdown_table, short_number, write_text_atomically
 from envs.make import registered_id
 
 RESULT_NAME = "result.json"
@@ -240,9 +239,7 @@ def write_summary(sweep_dir: Path) -> str:
     finish side by side); return the table."""
     table = summary_table(read_results(sweep_dir))
     if sweep_dir.is_dir():
-        temporary = sweep_dir / f".{SUMMARY_NAME}.{os.getpid()}.tmp"
-        temporary.write_text(table + "\n")
-        os.replace(temporary, sweep_dir / SUMMARY_NAME)
+        write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
     return table
 
 
