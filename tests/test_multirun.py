@@ -309,3 +309,16 @@ def test_a_num_seeds_jobs_row_sums_its_seeds_and_follows_their_resumes(tmp_path)
     fresh = json.loads((job / RESULT_NAME).read_text())
     assert fresh["status"] == "COMPLETED" and fresh["final_mean_return"] == trained.final_mean_return
     assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()
+
+
+def test_every_dated_output_folder_carries_microseconds():
+    """Two searches started in the same second shared ``hparams_search/<time>/``: one
+    ``optimization_results.yaml`` and both searches' trials in one summary."""
+    dated = [
+        (path.name, line.strip())
+        for path in sorted(Path(CONFIG_DIR).rglob("*.yaml"))
+        for line in path.read_text().splitlines()
+        if "${now:" in line
+    ]
+    assert len(dated) >= 3  # train.yaml's run and sweep folders, the search's
+    assert [entry for entry in dated if "%S-%f}" not in entry[1]] == []

@@ -201,3 +201,13 @@ def test_unknown_preset_is_one_line_with_the_closest_names(override, line):
     with pytest.raises(UserError) as error:
         with_env_preset([override], CONFIG_DIR)
     assert str(error.value).startswith(line) and "\n" not in str(error.value)
+
+
+def test_results_table_refuses_an_unknown_preset_before_training_any(tmp_path, capsys):
+    """A typo in the last preset was found after the others had trained (and nothing was written)."""
+    out = tmp_path / "table" / "results.md"
+    with pytest.raises(SystemExit) as stopped:
+        results_table_command(["presets=[short_corridor,cartpol]", "seeds=1", f"out={out}"])
+    printed = capsys.readouterr()
+    assert stopped.value.code == 2 and printed.out == "" and not out.parent.exists()
+    assert printed.err.startswith("error: experiment=cartpol is not a preset (did you mean cartpole")

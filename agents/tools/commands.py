@@ -275,7 +275,13 @@ class ResultsTableOptions:
 @command
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
-    from agents.tools.cli import check_output_folder, exit_with_user_error, parse_options, run_or_exit
+    from agents.tools.cli import (
+        CONFIG_DIR,
+        check_output_folder,
+        exit_with_user_error,
+        parse_options,
+        run_or_exit,
+    )
 
     usage = "results-table [seeds=5] [long=true] [presets=[a,b]] [out=docs/results.md]"
     options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, math.inf)})
@@ -284,15 +290,17 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     import torch
 
+    from agents.tools.presets import check_preset
     from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, PresetResult, results_document, run_preset
     from agents.tools.results import results_table as make_table
     from agents.tools.tables import write_text_atomically
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
+    for preset in presets:  # a typo in the last one is refused before the first one trains
+        run_or_exit(lambda preset=preset: check_preset(preset, CONFIG_DIR))
     out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
     if out.is_dir():
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
-    check_output_folder(out.parent, f"out={out}")  # before the training, not after it
 
     def existing_text() -> str | None:
         return out.read_text(encoding="utf-8", errors="surrogateescape") if out.exists() else None
@@ -301,6 +309,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
         results_document(run_or_exit(existing_text), "")
     except ValueError as error:
         exit_with_user_error(f"out={out} exists and {error}: give a new file, or add those two lines to it")
+    check_output_folder(out.parent, f"out={out}")  # before the training, not after it
     given = {  # the options that make this table, so the line regenerates it
         f"presets=[{','.join(options.presets)}]": bool(options.presets),
         "long=true": options.long,
