@@ -115,6 +115,25 @@ def test_bad_override_is_one_line_and_exit_code_2(
     assert not list(tmp_path.rglob("checkpoint*.pt"))  # nothing ran
 
 
+HYDRA_MODES = [
+    (("-m", "--cfg", "job", "seed=0,1"), "-m and --cfg cannot be combined: give one of --run, -m, --cfg,"),
+    (("--run", "--cfg", "job"), "--run and --cfg cannot be combined"),
+    (("-m", "--info"), "-m and --info cannot be combined"),
+    (("--shell-completion",), "--shell-completion needs one of install=bash, uninstall=bash or query=bash"),
+]
+
+
+@pytest.mark.parametrize(("options", "expected"), HYDRA_MODES)
+def test_hydra_modes_that_do_not_combine_are_one_line(
+    train_main, monkeypatch, capsys, tmp_path, options, expected
+):
+    """Hydra raised a ValueError for them: a traceback of seven frames, exit 1."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, *options)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("mode", ["exact", "batched"])
 def test_seeds_past_numpys_range_are_refused_before_any_folder(
     train_main, monkeypatch, capsys, tmp_path, mode

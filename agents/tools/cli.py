@@ -402,13 +402,21 @@ def check_options(argv: Sequence[str]) -> None:
     one line (Hydra's parser would print its usage, eight lines, and exit 0)."""
     from hydra._internal.utils import get_args_parser
 
-    _, unknown = get_args_parser().parse_known_args(list(argv))
+    args, unknown = get_args_parser().parse_known_args(list(argv))
     flags = [arg for arg in unknown if arg.startswith("-")]
     if flags:
         raise UserError(
             f"unknown option {flags[0]}: settings are key=value without dashes (e.g. seed=1); the options "
             "are -m (sweep), --cfg job, --config-dir <folder>, --help"
         )
+    modes = {"--run": args.run, "-m": args.multirun, "--cfg": args.cfg, "--info": args.info,
+             "--shell-completion": args.shell_completion}  # fmt: skip
+    given = [option for option, value in modes.items() if value]
+    if len(given) > 1:  # Hydra's ValueError for it was a traceback
+        raise UserError(f"{' and '.join(given)} cannot be combined: give one of {', '.join(modes)}")
+    subcommands = ("install=", "uninstall=", "query=")
+    if args.shell_completion and not any(item.startswith(subcommands) for item in args.overrides):
+        raise UserError("--shell-completion needs one of install=bash, uninstall=bash or query=bash")
 
 
 def hydra_main(
