@@ -56,8 +56,9 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     # the seeds logged interval means: the table's score is their mean final return, not a mean of points
     mean_final = np.mean([r.final_mean_return for r in first.seed_results])
     assert f"| {mean_final:.1f} " in table and "logged interval means" in table
-    with pytest.raises(UserError, match="cannot be resumed"):
-        train(make_config(f"resume={result.run_dir}"))
+    for folder in (result.run_dir, tmp_path / "a"):  # the top folder said "pass one of them, e.g. seed3"
+        with pytest.raises(UserError, match=f"^{folder} comes from a seed_mode=batched run, which cannot"):
+            train(make_config(f"resume={folder}"))
     with pytest.raises(UserError, match="already holds a run") as error:  # no resume= hint: it cannot
         train(make_config(*common, f"run_dir={tmp_path / 'a'}"))
     assert "resume=" not in str(error.value)

@@ -7,6 +7,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -56,13 +57,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
         for held in (folder, folder.parent):  # there): say so, not "no checkpoint" (yet)
             RunFolderLock.check_free(held, unless_ours=held != folder)
+        if saved_seed_mode(folder) == "batched":  # its top folder: not "pass one of its seeds"
+            refuse_batched_resume(cfg.resume)
         state = load_checkpoint(cfg.resume)
         check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
         if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":
-            raise UserError(
-                f"{cfg.resume} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
-                "generators); evaluate it with scripts/evaluate.py, or train with seed_mode=exact to resume"
-            )
+            refuse_batched_resume(cfg.resume)
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
         if not cfg.trust_code:  # the caller's word, never the checkpoint's
             refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
@@ -96,6 +96,24 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     if summary:
         print_summary(result)
     return result
+
+
+def saved_seed_mode(folder: Path) -> str | None:
+    """The ``seed_mode`` in ``folder``'s ``config.yaml`` (a ``num_seeds`` run's top folder holds
+    one); None without a readable one (the checkpoint's own config is checked after loading it)."""
+    config = folder / "config.yaml"
+    try:
+        mode = OmegaConf.load(config).get("seed_mode") if config.is_file() else None
+    except Exception:  # not a config (edited, damaged): the checkpoint's is read next
+        return None
+    return mode if isinstance(mode, str) else None
+
+
+def refuse_batched_resume(path: str) -> NoReturn:
+    raise UserError(
+        f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
+        "generators); evaluate it with scripts/evaluate.py, or train with seed_mode=exact to resume"
+    )
 
 
 def print_summary(result: TrainResult) -> None:
