@@ -16,7 +16,13 @@ import torch
 
 import agents
 from agents.errors import UserError
-from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from agents.runtime.checkpoint import (
+    BEST_CHECKPOINT_NAME,
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.trainer import resume_trust
 from envs.make import code_to_trust
@@ -101,6 +107,9 @@ def test_a_missing_checkpoint_names_what_was_expected(tmp_path):
         (tmp_path / f"seed{seed}" / CHECKPOINT_NAME).write_bytes(b"")
     with pytest.raises(UserError, match=f"^{tmp_path} holds 2 seeds' runs, .*e.g. {tmp_path / 'seed3'}$"):
         load_checkpoint(tmp_path)
+    run = tmp_path / "seed3"  # a run shorter than the window: no best file yet, and a plain "no
+    with pytest.raises(UserError, match=f"^no {BEST_CHECKPOINT_NAME} in {run} yet: it is written once "):
+        resolve_checkpoint(run, BEST_CHECKPOINT_NAME)  # checkpoint at" said nothing of why
 
 
 def test_saving_leaves_no_temporary_file(tmp_path):

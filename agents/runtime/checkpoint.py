@@ -131,6 +131,11 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"{path} holds {len(seeds)} seeds' runs, each in its own folder: pass one of them, "
                 f"e.g. {path / seeds[0]}"
             )
+        if name == BEST_CHECKPOINT_NAME and (path / CHECKPOINT_NAME).is_file():
+            raise UserError(
+                f"no {name} in {path} yet: it is written once budget.window episodes have ended (or at an "
+                f"evaluation, with eval.every_steps); which=latest for its {CHECKPOINT_NAME}"
+            )
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
 
