@@ -101,6 +101,7 @@ SPACES: dict[str, tuple[gym.Space, gym.Space | None]] = {
     "BoxScalar-v0": (BOX(-1.0, 1.0, (), np.float32), None),
     "BoxEmpty-v0": (BOX(-1.0, 1.0, (0,), np.float32), None),
     "BoxOne-v0": (BOX(-1.0, 1.0, (1,), np.float64), gym.spaces.Discrete(4, start=-1)),
+    "BoxConstant-v0": (BOX(np.array([-1.0, 2.0]), np.array([1.0, 2.0]), dtype=np.float64), None),  # lo == hi
     "Huge-v0": (gym.spaces.Discrete(10**12), None),
     "HugeActions-v0": (BOX(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(10**9)),
 }

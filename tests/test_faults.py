@@ -237,6 +237,7 @@ SPACES = [
     ("BoxScalar-v0", "auto"),
     ("BoxScalar-v0", "tile"),
     ("BoxOne-v0", "normalized"),
+    ("BoxConstant-v0", "fourier"),  # low == high: nan features, "numerical failure ... try a lower agent.lr"
 ]
 
 

@@ -190,6 +190,46 @@ def test_bounds_replace_infinite_limits():
     assert np.isfinite(x).all()  # out-of-bounds observations are clipped into the unit box
 
 
+@pytest.mark.parametrize("name", ["polynomial", "fourier", "rbf", "tile"])
+def test_a_constant_dimension_sits_in_the_middle_of_the_unit_cube(name):
+    """``low == high`` (legal in Gymnasium) divided 0 by 0: nan features (tile coding: hash garbage),
+    and training failed blaming agent.lr. The constant dimension is now u = 1/2, exactly what a
+    dimension with bounds around its value gives there."""
+    overrides, _, (low, high) = BOX_MAPS[name]
+    constant = gym.spaces.Box(low=np.array([-1.0, 3.0]), high=np.array([1.0, 3.0]), dtype=np.float64)
+    around = gym.spaces.Box(low=np.array([-1.0, 2.0]), high=np.array([1.0, 4.0]), dtype=np.float64)
+    obs = np.stack([np.linspace(-1.0, 1.0, 9), np.full(9, 3.0)], axis=1)
+    x = make_feature_map(config(name, **overrides), constant)(obs)
+    assert np.isfinite(x).all() and x.min() >= low - 1e-12 and x.max() <= high + 1e-12
+    np.testing.assert_array_equal(x, make_feature_map(config(name, **overrides), around)(obs))
+
+
+def test_large_finite_bounds_are_kept_and_only_sentinels_mean_unbounded():
+    """Bounds of 1e6 or more were replaced by +-features.clip: Box(0, 2e6) observations 10, 1e3, 1e5
+    and 1.9e6 all clipped to 5 and gave one row. +-inf, 1e38 and more (CartPole's float32 max) and
+    the integer limits Gymnasium writes for +-inf mean unbounded; a uint8 image's 0..255 is a range."""
+    large = gym.spaces.Box(0.0, 2e6, (1,), np.float64)
+    np.testing.assert_array_equal(box_bounds(large, [], clip=5.0), ([0.0], [2e6]))
+    x = make_feature_map(config("rbf"), large)(np.array([[10.0], [1e3], [1e5], [1.9e6]]))
+    assert len(np.unique(x, axis=0)) == 4
+    float32_max = float(np.finfo(np.float32).max)
+    unbounded = [
+        gym.spaces.Box(-float32_max, float32_max, (1,), np.float32),  # CartPole's velocities
+        gym.spaces.Box(-3.4e38, 3.4e38, (1,), np.float32),
+        gym.spaces.Box(-1e300, 1e300, (1,), np.float64),
+        gym.spaces.Box(-np.inf, np.inf, (1,), np.int64),  # Gymnasium writes iinfo(int64).min/max
+        gym.spaces.Box(-np.inf, np.inf, (1,), np.int32),
+        gym.spaces.Box(-65504, 65504, (1,), np.float16),  # float16's largest
+    ]
+    for space in unbounded:
+        np.testing.assert_array_equal(box_bounds(space, [], clip=5.0), ([-5.0], [5.0]), err_msg=str(space))
+    for low, high, dtype in [(0, 255, np.uint8), (-32768, 32767, np.int16), (-1e10, 1e10, np.float32)]:
+        space = gym.spaces.Box(low, high, (1,), dtype)
+        np.testing.assert_array_equal(box_bounds(space, [], clip=5.0), ([low], [high]), err_msg=str(space))
+    scalar = make_feature_map(config("rbf"), gym.spaces.Box(-np.inf, np.inf, (), np.int64))  # int64 limits
+    np.testing.assert_array_equal([scalar.inner.low, scalar.inner.low + scalar.inner.span], [[-5.0], [5.0]])
+
+
 def test_state_action_features_are_the_kronecker_product_with_the_action():
     rng = np.random.default_rng(2)
     x, weight = rng.normal(size=(4, 3)), rng.normal(size=(3, 2))

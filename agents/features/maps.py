@@ -110,13 +110,21 @@ class Normalized(FeatureMap):
 
 
 class _UnitBox(FeatureMap):
-    """Maps that first scale the observation into the unit cube ``u = (s - low) / (high - low)``."""
+    """Maps that first scale the observation into the unit cube ``u = (s - low) / (high - low)``.
+
+    A constant dimension (``low == high``, which Gymnasium allows) has ``u = 1/2``, the middle of the
+    cube, whatever it observes: ``0 / 0`` made every feature nan (tile coding's hash garbage)."""
 
     def __init__(self, low: Array, high: Array) -> None:
-        self.low, self.span = low, high - low
+        constant = high == low
+        self.low, self.span = low, np.where(constant, 1.0, high - low)
+        self.constant = np.flatnonzero(constant) if constant.any() else None
 
     def unit(self, obs: Array) -> Array:
-        return np.clip((np.asarray(obs, dtype=np.float64) - self.low) / self.span, 0.0, 1.0)
+        unit = np.clip((np.asarray(obs, dtype=np.float64) - self.low) / self.span, 0.0, 1.0)
+        if self.constant is not None:
+            unit[:, self.constant] = 0.5
+        return unit
 
 
 class Polynomial(_UnitBox):
@@ -234,8 +242,27 @@ class ScalarColumn(FeatureMap):
         self.inner.load_state_dict(state)
 
 
+UNBOUNDED_FROM = 1e38
+"""A Box bound at least this large in magnitude means "no bound" (float32's largest value, 3.4e38, is the
+customary one: CartPole's velocities)."""
+
+
+def unbounded_from(dtype: np.dtype) -> float:
+    """The magnitude from which a Box bound of ``dtype`` means "no bound" rather than a range to scale
+    into: :data:`UNBOUNDED_FROM`, or the dtype's own largest value where that is smaller (float16's
+    65504; the limits Gymnasium writes for +-inf into an integer Box of 32 or 64 bits). The limits of
+    an 8- or 16-bit integer are a real range (a uint8 image's 0..255); a finite bound below this, even
+    2e6, is the range the space declares."""
+    if np.issubdtype(dtype, np.floating):
+        return min(float(np.finfo(dtype).max), UNBOUNDED_FROM)
+    if np.issubdtype(dtype, np.integer) and np.iinfo(dtype).bits >= 32:
+        return float(np.iinfo(dtype).max)
+    return math.inf
+
+
 def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple[Array, Array]:
-    """Finite ``(low, high)`` per dimension: the space's own, else ``+-bounds[i]``, else ``+-clip``."""
+    """Finite ``(low, high)`` per dimension: the space's own, else ``+-bounds[i]``, else ``+-clip``
+    (a bound is missing when it is +-inf or from :func:`unbounded_from` on)."""
     low, high = space.low.astype(np.float64).reshape(-1), space.high.astype(np.float64).reshape(-1)
     if bounds:
         if len(bounds) != low.shape[0]:
@@ -245,8 +272,9 @@ def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple
         fallback = np.asarray(bounds, dtype=np.float64)
     else:
         fallback = np.full_like(low, clip)
-    low = np.where(np.isfinite(low) & (low > -1e6), low, -fallback)
-    high = np.where(np.isfinite(high) & (high < 1e6), high, fallback)
+    limit = unbounded_from(space.dtype)
+    low = np.where(np.isfinite(low) & (low > -limit), low, -fallback)
+    high = np.where(np.isfinite(high) & (high < limit), high, fallback)
     return low, high
 
 
@@ -263,7 +291,8 @@ def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
     if name == "onehot":
         raise UserError(f"features=onehot needs a Discrete observation space, got {observation_space}")
     if observation_space.shape == ():
-        column = gym.spaces.Box(observation_space.low.reshape(1), observation_space.high.reshape(1))
+        low, high = observation_space.low.reshape(1), observation_space.high.reshape(1)
+        column = gym.spaces.Box(low, high, dtype=observation_space.dtype)  # the dtype: see unbounded_from
         return ScalarColumn(make_feature_map(cfg, column))
     obs_dim = int(np.prod(observation_space.shape))
     if name in ("auto", "raw"):

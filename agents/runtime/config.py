@@ -110,7 +110,8 @@ class FeaturesConfig:
     clip: float = 5.0
     """Observations are clipped to [-clip, clip] (after normalisation where used)."""
     bounds: list[float] = field(default_factory=list)
-    """Per-dimension bound B_i for unbounded Box spaces (obs scaled by 1/B_i); empty = defaults."""
+    """Per-dimension bound B_i for unbounded Box dimensions (+-inf or 1e38 and beyond; the space's
+    own finite bounds are used however large), scaled from [-B_i, B_i]; empty = +-clip."""
 
 
 @dataclass
