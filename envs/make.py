@@ -83,10 +83,8 @@ def registered_id(env_id: str) -> str:
     if module:
         try:
             import_user_module(module)
-        except Exception as error:  # ModuleNotFoundError, or the user's module failing to import
-            raise UserError(
-                f"env={env_id}: cannot import {module} ({type(error).__name__}: {error})"
-            ) from None
+        except (Exception, SystemExit) as error:  # ModuleNotFoundError, the user's module failing or exiting
+            raise UserError(f"env={env_id}: cannot import {module} ({describe(error)})") from None
     if name not in gym.registry:
         where = f" (importing {module} did not register it)" if module else _close_ids(name)
         raise UserError(f"env={env_id} is not a registered Gymnasium id{where}")
@@ -144,6 +142,10 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
             wrapper = getattr(import_user_module(module), attribute)
         except (ImportError, AttributeError) as error:
             raise UserError(f"env_wrappers[{index}]._target_={target} cannot be imported: {error}") from None
+        except (Exception, SystemExit) as error:  # the user's module raised (or called sys.exit) on import
+            raise UserError(
+                f"env_wrappers[{index}]._target_={target} cannot be imported: {describe(error)}"
+            ) from None
         if not is_wrapper_class(wrapper):  # never call anything else
             raise UserError(
                 f"env_wrappers[{index}]._target_={target} is not a gymnasium.Wrapper class (got "
@@ -196,22 +198,23 @@ def check_env_id(
         if not env_kwargs:  # e.g. an entry point that returns no gymnasium.Env
             raise UserError(f"env={env_id} could not be made: {describe(error)}") from None
         raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
-    except Exception as error:  # the env's own constructor refused its kwargs (e.g. a map name)
+    except (Exception, SystemExit) as error:  # the env's own constructor refused its kwargs, or exited
         with_kwargs = f" with env_kwargs {env_kwargs}" if env_kwargs else ""
         raise UserError(f"env={env_id} could not be made{with_kwargs}: {describe(error)}") from None
     for index, wrap in enumerate(functions):
         try:
             probe = wrap(probe)
-        except Exception as error:  # a wrapper that does not fit this env (or its arguments)
+        except (Exception, SystemExit) as error:  # a wrapper that does not fit this env (or exits)
             problem = " ".join(str(error).split())  # one line (numpy writes a Box's bounds over several)
+            problem = problem if isinstance(error, Exception) else describe(error)  # "SystemExit: 6"
             raise UserError(f"env_wrappers[{index}] does not fit env={env_id}: {problem}") from None
     action_space, observation_space = probe.action_space, probe.observation_space
     action_features = getattr(probe.unwrapped, "action_features", None)
     close_quietly(probe)
     if not isinstance(action_space, gym.spaces.Discrete):
-        kind = "continuous " if isinstance(action_space, gym.spaces.Box) else ""
+        kind = "a continuous" if isinstance(action_space, gym.spaces.Box) else "an"
         raise UserError(
-            f"env={env_id} has a {kind}action space {action_space}; a softmax policy needs a "
+            f"env={env_id} has {kind} action space {action_space}; a softmax policy needs a "
             "Discrete action space (try env=CartPole-v1, env=Acrobot-v1 or env=MountainCar-v0)"
         )
     if isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) > 1:
@@ -249,14 +252,14 @@ PENDING_STEP_SECONDS = 5.0
 
 
 def close_quietly(env: Any) -> None:
-    """Close an env or vector env, dropping what a user's ``close()`` raises: it runs after the
-    work is saved, or while a fault is reported, and must neither hide that nor leave a run
-    folder locked (Gymnasium's own envs never raise there). An async vector env whose worker died
-    or hangs is stopped with SIGKILL (:func:`_stop_async_workers`)."""
+    """Close an env or vector env, dropping what a user's ``close()`` raises (``sys.exit`` too): it
+    runs after the work is saved, or while a fault is reported, and must neither hide that, end
+    the program nor leave a run folder locked (Gymnasium's own envs never raise there). An async
+    vector env whose worker died or hangs is stopped with SIGKILL (:func:`_stop_async_workers`)."""
     base = getattr(env, "unwrapped", env)
     if isinstance(base, gym.vector.AsyncVectorEnv) and not base.closed:
         _stop_async_workers(base)
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception, SystemExit):
         env.close()
 
 

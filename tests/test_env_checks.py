@@ -49,7 +49,7 @@ gym.register(
         ("test/SequenceObs-v0", "has observation space Sequence; supported are Box"),
         ("test/SequenceObs-v0", "it has no fixed size to flatten: wrap the env to observe a Box"),
         ("test/ImageObs-v0", "add env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]"),
-        ("test/MultiDiscreteActions-v0", "a softmax policy needs a Discrete action space"),
+        ("test/MultiDiscreteActions-v0", "has an action space MultiDiscrete([2 3]); a softmax policy needs"),
         ("Pendulum-v1", "has a continuous action space Box(-2.0, 2.0, (1,), float32)"),
         ("NoSuchEnv-v0", "pprint_registry"),
         ("CartPol-v1", "did you mean CartPole-v1"),

@@ -96,3 +96,85 @@ def test_mistakes_are_one_line(tmp_path, override, message):
     with pytest.raises(agents.UserError, match=message) as error:
         agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}", override)
     assert "\n" not in str(error.value)
+
+
+EXITS = '''
+import sys
+
+import gymnasium as gym
+import numpy as np
+
+
+class Exits(gym.Env):
+    """Calls sys.exit(4) in ``where`` ("init" or "close"); otherwise 20 steps of reward 1."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, where="never"):
+        self.where, self.t = where, 0
+        if where == "init":
+            sys.exit(4)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), 1.0, self.t >= 20, False, {}
+
+    def close(self):
+        if self.where == "close":
+            sys.exit(4)
+
+
+class ExitsWrapper(gym.Wrapper):
+    def __init__(self, env):
+        sys.exit(6)
+
+
+gym.register("Exits-v0", entry_point=Exits)
+'''
+
+
+@pytest.fixture
+def exits_module(tmp_path):
+    (tmp_path / "user_exits.py").write_text(EXITS)
+    (tmp_path / "user_exits_on_import.py").write_text("import sys\nsys.exit(5)\n")
+    (tmp_path / "user_raises_on_import.py").write_text("raise RuntimeError('no licence')\n")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["env=user_exits_on_import:X-v0"], r"cannot import user_exits_on_import \(SystemExit: 5\)$"),
+        (["env=user_exits:Exits-v0", "+env_kwargs.where=init"], r"could not be made .*: SystemExit: 4$"),
+        (
+            ["env=user_exits:Exits-v0", "env_wrappers=[{_target_:user_exits.ExitsWrapper}]"],
+            r"env_wrappers\[0\] does not fit env=user_exits:Exits-v0: SystemExit: 6$",
+        ),
+        (
+            ["env_wrappers=[{_target_:user_exits_on_import.W}]"],
+            r"_target_=user_exits_on_import.W cannot be imported: SystemExit: 5$",
+        ),
+        (  # was a traceback
+            ["env_wrappers=[{_target_:user_raises_on_import.W}]"],
+            r"_target_=user_raises_on_import.W cannot be imported: RuntimeError: no licence$",
+        ),
+    ],
+)
+def test_sys_exit_in_the_users_code_is_a_user_error(tmp_path, exits_module, overrides, message):
+    """sys.exit on import, in the env's or a wrapper's constructor ended the program silently with
+    the env's exit code (not one line, not 2): ``except Exception`` does not catch SystemExit."""
+    with pytest.raises(agents.UserError, match=message) as error:
+        agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'run'}", *overrides)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("vector", [(), ("vector.num_envs=2", "vector.mode=sync")], ids=["single", "sync"])
+def test_sys_exit_in_close_is_dropped_like_other_close_errors(tmp_path, exits_module, vector):
+    run = tmp_path / "run"
+    result = agents.train("user_exits:Exits-v0", "+env_kwargs.where=close", *QUIET, f"run_dir={run}", *vector)
+    assert result.env_steps >= 3000 and load_checkpoint(run)["counters"]["env_steps"] == result.env_steps
