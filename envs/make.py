@@ -167,6 +167,17 @@ class ZeroBasedActions(gym.ActionWrapper):
         return action + self.start
 
 
+class QuietClose(gym.Wrapper):
+    """An async vector env's sub-env whose ``close()`` drops what the user's raises (or its
+    ``sys.exit``), as :func:`close_quietly` does in this process: Gymnasium closes these itself,
+    the one ``AsyncVectorEnv.__init__`` makes to read the spaces (an env whose close raised could
+    not train with ``vector.mode=async``) and each worker's as it exits."""
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception, SystemExit):
+            super().close()
+
+
 def zero_based_actions(env: gym.Env) -> gym.Env:
     """``env`` itself, or wrapped in :class:`ZeroBasedActions` when its actions start at s != 0."""
     space = env.action_space
@@ -363,7 +374,8 @@ def make_vector_env(
     if mode == "native":
         mode = "vector_entry_point" if native else "sync"
 
-    single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions]
+    quiet_close = [QuietClose] if mode == "async" else []
+    single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions, *quiet_close]
 
     def make() -> gym.vector.VectorEnv:
         return gym.make_vec(

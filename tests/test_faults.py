@@ -485,16 +485,22 @@ def test_env_fault_mid_run_saves_and_names_the_step(tmp_path, monkeypatch, capsy
         assert "Traceback" in log.read_text() and "physics exploded" in log.read_text()
 
 
-@pytest.mark.parametrize("mode", list(MODES))
+CLOSE_MODES = {**MODES, "async": ["vector.num_envs=2", "vector.mode=async"]}
+
+
+@pytest.mark.parametrize("mode", list(CLOSE_MODES))
 def test_an_env_whose_close_raises_still_trains(tmp_path, monkeypatch, capsys, mode):
     """A user's close() that raises (before training, on the env made to read its spaces, and
-    after the final save) was a traceback, and at the end left the run folder locked."""
+    after the final save) was a traceback, and at the end left the run folder locked; with
+    vector.mode=async it was "failed to start" (AsyncVectorEnv closes an env it made in __init__)."""
     run_dir = tmp_path / "run"
     code, err, _ = run_train(
-        *TINY, "env=fault_envs:fault/Close-v0", *MODES[mode], f"run_dir={run_dir}", capsys=capsys
+        *TINY, "env=fault_envs:fault/Close-v0", *CLOSE_MODES[mode], f"run_dir={run_dir}", capsys=capsys
     )
     assert code == 0 and "Traceback" not in err, err
-    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+    for folder in (
+        [run_dir] if mode in ("single", "vector", "async") else [run_dir / "seed0", run_dir / "seed1"]
+    ):
         assert load_checkpoint(folder)["counters"]["env_steps"] > 0
 
 

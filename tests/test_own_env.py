@@ -173,7 +173,11 @@ def test_sys_exit_in_the_users_code_is_a_user_error(tmp_path, exits_module, over
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("vector", [(), ("vector.num_envs=2", "vector.mode=sync")], ids=["single", "sync"])
+@pytest.mark.parametrize(
+    "vector",
+    [(), ("vector.num_envs=2", "vector.mode=sync"), ("vector.num_envs=2", "vector.mode=async")],
+    ids=["single", "sync", "async"],
+)
 def test_sys_exit_in_close_is_dropped_like_other_close_errors(tmp_path, exits_module, vector):
     run = tmp_path / "run"
     result = agents.train("user_exits:Exits-v0", "+env_kwargs.where=close", *QUIET, f"run_dir={run}", *vector)
