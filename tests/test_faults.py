@@ -575,6 +575,26 @@ def endless(tmp_path_factory) -> Path:
     return run_dir
 
 
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [([], "no episode ended in 300 env steps"), (["num_seeds=2"], "no episode ended in 2 of 2 seeds' runs")],
+    ids=["single", "seeds"],
+)
+def test_training_that_ends_no_episode_says_why_nothing_was_learned(tmp_path, capsys, extra, where):
+    """It printed "0 episodes, 0 updates ... mean return over the last 0 episodes: nan" and exited 0
+    with no word on why: the env never ends an episode and has no time limit."""
+    endless = ["env=fault_envs:fault/Endless-v0", f"run_dir={tmp_path / 'run'}"]
+    code, err, out = run_train(*TINY, *endless, *extra, capsys=capsys)
+    assert code == 0 and "Traceback" not in err, err
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and where in notes[0], out
+    assert "so nothing was learned (0 updates)" in notes[0] and "gymnasium.wrappers.TimeLimit" in notes[0]
+    assert "max_episode_steps= in its gymnasium.register call" in notes[0]
+    ends = ["env=fault_envs:fault/BoxOne-v0", f"run_dir={tmp_path / 'ends'}"]
+    code, _, out = run_train(*TINY, *ends, *extra, capsys=capsys)
+    assert code == 0 and "note:" not in out  # its episodes end after 20 steps
+
+
 @pytest.mark.timeout(120)
 def test_evaluate_cuts_endless_episodes_at_the_cap_and_says_so(endless, tmp_path, monkeypatch, capsys):
     import agents.runtime.evaluation as evaluation

@@ -52,6 +52,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         if summary:
             print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
             print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
+            print_no_episode_note(multi)
         return multi
     if cfg.resume:
         folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
@@ -127,4 +128,25 @@ def print_summary(result: TrainResult) -> None:
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
         f"config:      {run_dir / 'config.yaml'}\n"
         f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}"
+    )
+    print_no_episode_note(result)
+
+
+TIME_LIMIT = "env_wrappers=[{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N}]"
+"""The override that gives an env without one a time limit (said where one needs it)."""
+
+
+def print_no_episode_note(result: RunResult) -> None:
+    """One more line when a run (a seed's, of several) ended no episode, so it made no update: it
+    did what it was told, so this is no error, but an env that never ends an episode trains only
+    with a time limit (evaluation cuts such episodes at its own cap and says so too)."""
+    idle = [seed for seed in result.seed_results if seed.episodes == 0]
+    if not idle:
+        return
+    seeds = len(result.seed_results)
+    where = f"{idle[0].env_steps:,} env steps" if seeds == 1 else f"{len(idle)} of {seeds} seeds' runs"
+    print(
+        f"note: no episode ended in {where}, so nothing was learned (0 updates): an env that never ends "
+        f"one needs a time limit ({TIME_LIMIT}, or max_episode_steps= in its gymnasium.register call); "
+        "otherwise raise budget.total_env_steps"
     )
