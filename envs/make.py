@@ -151,8 +151,25 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
                 f"env_wrappers[{index}]._target_={target} is not a gymnasium.Wrapper class (got "
                 f"{type(wrapper).__name__}); name one, e.g. gymnasium.wrappers.TimeLimit"
             )
+        for stateful, instead in UNSAVED_STATE.items():
+            if issubclass(wrapper, stateful):
+                raise UserError(
+                    f"env_wrappers[{index}]._target_={target} keeps running statistics that a "
+                    "checkpoint does not save (evaluate, resume= and agents.load would start them afresh): "
+                    f"use {instead}"
+                )
         functions.append(functools.partial(wrapper, **kwargs))
     return functions
+
+
+UNSAVED_STATE: dict[type, str] = {
+    gym.wrappers.NormalizeObservation: "features=normalized, whose statistics are saved",
+    gym.wrappers.NormalizeReward: "agent.normalize_returns=true (each batch's own statistics)",
+}
+"""Gymnasium's wrappers whose state lasts across episodes (their running mean and variance), and
+what does their work here; a policy trained behind one would meet other observations or rewards
+when rebuilt from its checkpoint (per-episode state, e.g. ``FrameStackObservation``, is rebuilt by
+the episode itself)."""
 
 
 class ZeroBasedActions(gym.ActionWrapper):

@@ -182,3 +182,19 @@ def test_sys_exit_in_close_is_dropped_like_other_close_errors(tmp_path, exits_mo
     run = tmp_path / "run"
     result = agents.train("user_exits:Exits-v0", "+env_kwargs.where=close", *QUIET, f"run_dir={run}", *vector)
     assert result.env_steps >= 3000 and load_checkpoint(run)["counters"]["env_steps"] == result.env_steps
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "instead"),
+    [
+        ("gymnasium.wrappers.NormalizeObservation", "use features=normalized, whose statistics are saved"),
+        ("gymnasium.wrappers.NormalizeReward", "use agent.normalize_returns=true"),
+    ],
+)
+def test_wrappers_whose_statistics_a_checkpoint_cannot_hold_are_refused(tmp_path, wrapper, instead):
+    """A CartPole run behind NormalizeObservation reached 500; evaluate then scored 9.6, its
+    statistics started afresh (and a resumed run left the uninterrupted one's weights)."""
+    with pytest.raises(agents.UserError, match=f"_target_={wrapper} keeps running statistics .*{instead}"):
+        wrappers = f"env_wrappers=[{{_target_:{wrapper}}}]"
+        agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'run'}", wrappers)
+    assert not (tmp_path / "run").exists()
