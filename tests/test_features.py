@@ -190,6 +190,15 @@ def test_bounds_replace_infinite_limits():
     assert np.isfinite(x).all()  # out-of-bounds observations are clipped into the unit box
 
 
+def test_a_half_bounded_dimension_beyond_the_stand_in_keeps_a_range():
+    """Box(10, inf) with clip 5 became [10, 5]: every observation clipped to one feature row."""
+    half = gym.spaces.Box(np.array([10.0, -np.inf, 0.0]), np.array([np.inf, -10.0, np.inf]), dtype=np.float64)
+    np.testing.assert_array_equal(box_bounds(half, [], clip=5.0), ([10.0, -20.0, 0.0], [20.0, -10.0, 5.0]))
+    np.testing.assert_array_equal(box_bounds(half, [3.0, 3.0, 3.0], clip=5.0), ([10, -16, 0], [16, -10, 3]))
+    obs = np.array([[10.0, -20.0, 1.0], [12.0, -15.0, 1.0], [19.0, -11.0, 1.0]])
+    assert len(np.unique(make_feature_map(config("rbf"), half)(obs), axis=0)) == 3
+
+
 @pytest.mark.parametrize("name", ["polynomial", "fourier", "rbf", "tile"])
 def test_a_constant_dimension_sits_in_the_middle_of_the_unit_cube(name):
     """``low == high`` (legal in Gymnasium) divided 0 by 0: nan features (tile coding: hash garbage),
