@@ -57,7 +57,7 @@ def test_group_runs_aggregates_seeds_and_labels_by_what_differs():
     assert list(group_runs(runs[:2])) == ["CartPole-v1"]  # one config: just the env
 
 
-def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, tmp_path):
+def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, tmp_path, monkeypatch):
     results = {}
     for lr in (0.01, 0.05):
         for seed in (0, 1):
@@ -85,6 +85,13 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     skipped = tmp_path / "sweep" / "interrupted"
     assert f"skipped (no final results: unfinished, or a cut-off event file): {skipped}" in table
     assert "mean over seeds, band: 95% bootstrap CI" in files[1].read_text()
+
+    # one sweep under three spellings (relative, absolute, a symlink): each run counted once, as
+    # reached first (every seed was counted three times: "seeds 6", the band from copies)
+    (tmp_path / "link").symlink_to(tmp_path / "sweep")
+    monkeypatch.chdir(tmp_path)
+    again, _ = plot_runs([Path("sweep"), tmp_path / "sweep", tmp_path / "link"], tmp_path / "again")
+    assert again == table.replace(str(tmp_path / "sweep"), "sweep")
 
     single, files = plot_runs([tmp_path / "sweep" / "lr0.01_seed0"], tmp_path / "one", window=5)
     assert "| - (1 seed) |" in single and "(last 5 episodes)" in single

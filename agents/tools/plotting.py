@@ -77,14 +77,20 @@ class Run:
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
-    """Every folder at or below ``paths`` that holds an event file, sorted; UserError if none."""
-    found: set[Path] = set()
+    """Every folder at or below ``paths`` that holds an event file, sorted; UserError if none.
+
+    A folder reached twice (one sweep given as ``sweep`` and ``/abs/sweep``, or through a symlink)
+    is one run, named as it was first reached: counted twice, it doubled the seeds of its group.
+    """
+    spelled: dict[Path, Path] = {}  # the folder resolved -> as the user's path spells it
     for path in paths:
         if not path.exists():
             raise UserError(
                 f"{path} does not exist (pass run or sweep folders, e.g. multirun/CartPole-v1/...)"
             )
-        found.update(event.parent for event in path.rglob("events.out.tfevents.*"))
+        for event in path.rglob("events.out.tfevents.*"):
+            spelled.setdefault(event.parent.resolve(), event.parent)
+    found = set(spelled.values())
     summaries = {folder for folder in found if _batched_summary(folder)}
     found -= summaries
     if not found and summaries:
