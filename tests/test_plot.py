@@ -14,7 +14,15 @@ from torch.utils.tensorboard import SummaryWriter
 from agents.errors import USER_ERROR_EXIT_CODE, UserError
 from agents.runtime import tags
 from agents.runtime.run import train
-from agents.tools.plotting import Run, bootstrap_ci, curve, group_runs, interquartile_mean, plot_runs
+from agents.tools.plotting import (
+    Run,
+    bootstrap_ci,
+    curve,
+    figure_paths,
+    group_runs,
+    interquartile_mean,
+    plot_runs,
+)
 
 PLOT = Path(__file__).resolve().parent.parent / "scripts" / "plot.py"
 
@@ -136,6 +144,20 @@ def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
 def test_plot_rejects_a_window_below_one(tmp_path):
     with pytest.raises(UserError, match=r"^window=0 must be >= 1"):
         plot_runs([tmp_path], window=0)
+
+
+def test_out_is_a_stem_whose_dots_stay_and_never_a_folder(tmp_path):
+    """``out=figs/lr0.01`` wrote ``figs/lr0.png``, which ``out=figs/lr0.03`` overwrote; an existing
+    folder wrote ``<folder>.png`` beside it."""
+    assert figure_paths(tmp_path / "lr0.01") == [tmp_path / "lr0.01.png", tmp_path / "lr0.01.svg"]
+    assert figure_paths(tmp_path / "lr0.03") != figure_paths(tmp_path / "lr0.01")
+    assert figure_paths(tmp_path / "returns") == [tmp_path / "returns.png", tmp_path / "returns.svg"]
+    for given in ("returns.png", "returns.svg", "returns.PNG"):  # the file named: not returns.png.png
+        assert [path.name for path in figure_paths(tmp_path / given)] == ["returns.png", "returns.svg"]
+    (tmp_path / "figs").mkdir()
+    with pytest.raises(UserError, match=rf"^out={tmp_path / 'figs'} is a folder; give a file stem: out="):
+        plot_runs([tmp_path], tmp_path / "figs")
+    assert not (tmp_path / "figs.png").exists()
 
 
 def test_labels_name_only_what_differs_within_each_env():

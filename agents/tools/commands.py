@@ -236,7 +236,7 @@ class PlotOptions:
     runs: list[str] = field(default_factory=list)
     """Run or sweep folders, searched for event files (one folder: runs=multirun/CartPole-v1/<time>)."""
     out: str | None = None
-    """Figure path stem (writes <out>.png and <out>.svg); null = <first folder>/returns."""
+    """Figure path stem, not a folder (writes <out>.png and <out>.svg); null = <first folder>/returns."""
     window: int | None = None
     """Episodes in each curve's moving mean and in the table's final score; null = the runs' budget.window."""
 

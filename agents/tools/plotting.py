@@ -258,7 +258,7 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
     2 or more seeds, a 95% bootstrap CI band; the legend (labels: the keys in which the groups
     differ) sits beside the axes, and says whether a band is drawn.
 
-    :return: the PNG and SVG written to ``out`` (its suffix is replaced).
+    :return: the PNG and SVG written, :func:`figure_paths` of ``out``.
     """
     envs = list(dict.fromkeys(runs[0].env for runs in groups.values()))
     with matplotlib.rc_context(STYLE):
@@ -287,11 +287,24 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
                 ", band: 95% bootstrap CI" if max(seeds) > 1 else " (1 seed: no band)"
             )
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, title_fontsize=8)
-        written = [out.with_suffix(".png"), out.with_suffix(".svg")]
+        written = figure_paths(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         for path in written:
             figure.savefig(path, dpi=200)
     return written
+
+
+FIGURE_SUFFIXES = (".png", ".svg")
+"""The files each figure is written as."""
+
+
+def figure_paths(out: Path) -> list[Path]:
+    """``<out>.png`` and ``<out>.svg``: ``out`` is a stem, so a dot in it stays (``out=figs/lr0.01``
+    wrote ``lr0.png``, which ``out=figs/lr0.03`` then overwrote); an ``out`` that already ends in
+    ``.png`` or ``.svg`` loses that suffix first (``returns.png`` writes ``returns.png``, not
+    ``returns.png.png``)."""
+    stem = out.with_suffix("") if out.suffix.lower() in FIGURE_SUFFIXES else out
+    return [stem.with_name(stem.name + suffix) for suffix in FIGURE_SUFFIXES]
 
 
 def plot_runs(
@@ -300,12 +313,17 @@ def plot_runs(
     """What ``scripts/plot.py`` does: find, load, group, plot; returns the table and the files.
 
     :param paths: run folders and/or sweep folders (searched recursively for event files).
-    :param out: file stem for the figures; default ``<first path>/returns``.
+    :param out: file stem for the figures (:func:`figure_paths`); default ``<first path>/returns``.
     :param window: episodes in each curve's moving mean and in the table's final score; None = the
         runs' ``budget.window`` (100 by default), so the table repeats what training reported.
     """
     if window is not None and window < 1:
         raise UserError(f"window={window} must be >= 1 (episodes in the moving mean)")
+    if out is not None and out.is_dir():  # it wrote <folder>.png beside the folder
+        raise UserError(
+            f"out={out} is a folder; give a file stem: out={out / 'returns'} writes returns.png and "
+            "returns.svg in it"
+        )
     loaded = {path: load_run(path) for path in find_run_dirs(paths)}
     runs = [run for run in loaded.values() if run is not None]
     skipped = [path for path, run in loaded.items() if run is None]
