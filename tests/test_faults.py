@@ -882,7 +882,8 @@ SCRIPT_ARGS = [
     # a key the mode does not read (quick=true ran CartPole whatever env= said)
     ("benchmark.py", ["quick=true", "env=Acrobot-v1"], "env=Acrobot-v1: mode=all does not read it (read by"),
     ("benchmark.py", ["mode=seeds-worker", "num_envs=4"], "num_envs=4: mode=seeds-worker does not read it"),
-    ("plot.py", ["window=0", "runs=[x]"], "window=0 must be >= 1"),
+    ("plot.py", ["window=0", "runs=[x]"], "window=0 must be in [1, 9223372036854775807]"),
+    ("plot.py", ["window=9223372036854775808", "runs=[x]"], "must be in [1, 9223372036854775807]"),
     ("plot.py", ["runs=[/nonexistent/run]"], "/nonexistent/run does not exist"),
     ("reproduce_sutton_barto.py", ["runs=0"], "runs=0 must be >= 1"),
     ("reproduce_sutton_barto.py", ["seed=-1"], "seed=-1 must be in [0, 4294967295]"),

@@ -37,6 +37,8 @@ def test_curve_is_the_trailing_mean_of_episodes_ended_by_each_step():
     run = fake_run([10, 20, 30], [1.0, 2.0, 3.0])
     values = curve(run, np.array([0, 10, 25, 30, 40]), window=2)
     np.testing.assert_array_equal(values, [np.nan, 1.0, 1.5, 2.5, 2.5])
+    whole = curve(run, np.array([0, 10, 25, 30]), window=2**63 - 1)  # plot's largest window= (int64)
+    np.testing.assert_array_equal(whole, [np.nan, 1.0, 1.5, 2.0])  # every episode: no overflow
 
 
 def test_bootstrap_ci_brackets_the_mean_and_collapses_without_spread():

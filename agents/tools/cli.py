@@ -653,7 +653,8 @@ def parse_options(
     exits 2.
 
     :param usage: the usage line for ``--help``.
-    :param bounds: ``key -> (low, high)``: the value must be finite and within them.
+    :param bounds: ``key -> (low, high)``: the value must be finite and within them (a key left
+        null, an optional key's default, is not checked).
     :return: an instance of ``schema``.
     """
     if any(arg in ("-h", "--help") for arg in argv):
@@ -682,7 +683,7 @@ def parse_options(
         exit_with_user_error(composition_message(error))
     for key, (low, high) in (bounds or {}).items():
         value = cfg[key]
-        if not (math.isfinite(value) and low <= value <= high):
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
             limits = f"in [{low}, {high}]" if math.isfinite(high) else f">= {low}"
             exit_with_user_error(f"{key}={value} must be {limits}")
     return OmegaConf.to_object(cfg)

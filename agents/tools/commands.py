@@ -247,7 +247,8 @@ def plot(argv: Sequence[str] | None = None) -> None:
     from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
 
     usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=100]"
-    options = parse_options(PlotOptions, _args(argv), usage)
+    bounds = {"window": (1, 2**63 - 1)}  # numpy's int64 episode counts (a larger one overflowed)
+    options = parse_options(PlotOptions, _args(argv), usage, bounds)
     from agents.tools.plotting import plot_runs
 
     if not options.runs:
