@@ -33,9 +33,12 @@ from agents.studies.gradient_variance import (
     SHORT_CORRIDOR_P_RANGE,
     BatchSizeRow,
     episode_gradients,
+    expected_episode_steps,
     format_study,
     plot_study,
     run_study,
+    study_bytes,
+    study_problem,
 )
 from envs.make import check_env_id
 
@@ -208,6 +211,19 @@ def test_p_range_keeps_the_time_limit_out_of_the_study():
     for prob_right in (1e-6, 1e-12, 1e-300, 0.999999999):  # a traceback before: all estimates equal
         with pytest.raises(UserError, match=rf"use p in \[{low}, {high}\]"):
             run_study(prob_right=prob_right, num_episodes=50)
+
+
+def test_the_study_refuses_episodes_it_cannot_hold_from_their_expected_length():
+    """``episodes=10**9`` grew by 15 MB/s until the machine ran out of memory."""
+    for prob_right in (0.05, 0.5, 0.97):  # expected length = -v(s0): reward -1 a step, gamma = 1
+        problem = study_problem(prob_right=prob_right)
+        assert expected_episode_steps(problem) == pytest.approx(-short_corridor_start_value(prob_right))
+        assert study_bytes(problem, 2000) == pytest.approx(2 * study_bytes(problem, 1000), abs=1)
+    frozen = study_problem("FrozenLake-v1", "state", env_kwargs={"is_slippery": False})
+    assert 1 <= expected_episode_steps(frozen) <= 100  # at most its time limit
+    assert study_bytes(frozen, 1) > study_bytes(study_problem(), 1)  # x(s) [16], W [16, 4] vs phi [2, 2]
+    with pytest.raises(UserError, match=r"^episodes=1000000000 on ShortCorridor-v0 would need about .* GiB"):
+        run_study(num_episodes=10**9)
 
 
 def test_max_z_without_any_variance_is_nan():

@@ -892,6 +892,7 @@ SCRIPT_ARGS = [
     ("gradient_variance.py", ["p=1e-300"], "time limit would cut the episodes the exact gradient assumes"),
     ("gradient_variance.py", ["p=0.999999999"], "p=0.999999999 is too close to 1:"),
     ("gradient_variance.py", ["episodes=nan"], "could not be converted to Integer"),
+    ("gradient_variance.py", ["episodes=1000000000"], "episodes=1000000000 on ShortCorridor-v0 would need"),
     ("results_table.py", ["seeds=0"], "seeds=0 must be >= 1"),
     ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number >= 0"),
     ("compare_gradients.py", ["num_states=0"], "need num_states >= 1"),
@@ -918,6 +919,25 @@ SCRIPT_ARGS = [
 def test_scripts_answer_bad_arguments_in_one_line(tmp_path, monkeypatch, capsys, name, args, fragment):
     code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     assert_one_line(code, err, 2, fragment)
+
+
+REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments refused
+    ("gradient_variance.py", ["p=0.99"], "outputs/gradient_variance", "p=0.99 is too close to 1"),
+    ("gradient_variance.py", ["episodes=5", "out=gv"], "gv", "episodes=5 is too few"),
+    ("gradient_variance.py", ["episodes=1000000000", "out=gv"], "gv", "would need about"),
+    ("reproduce_sutton_barto.py", ["runs=1000000000", "out=sbx"], "sbx", "would need about"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "folder", "fragment"),
+    REFUSED_BEFORE_THEIR_FOLDER,
+    ids=[f"{n} {' '.join(a)}" for n, a, _, _ in REFUSED_BEFORE_THEIR_FOLDER],
+)
+def test_a_refused_study_leaves_no_output_folder(tmp_path, monkeypatch, capsys, name, args, folder, fragment):
+    code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+    assert not (tmp_path / folder).exists() and not list(tmp_path.iterdir())
 
 
 # -- 11. signals in every run mode (real processes) ----------------------------------------------

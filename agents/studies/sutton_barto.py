@@ -357,10 +357,12 @@ class Reproduction:
     files: list[Path]
 
 
-def check_memory(num_curves: int, runs: int, episodes: int) -> None:
-    """Refuse, before anything runs, ``runs x episodes`` whose arrays would not fit in half this
-    machine's memory: each run keeps an episode's actions and returns (``EPISODE_CAP`` steps) and
-    its return per episode, twice over for the means and errors."""
+def check_memory(runs: int, episodes: int) -> None:
+    """Refuse, before anything runs (and before the command creates its folder), ``runs x
+    episodes`` whose arrays would not fit in half this machine's memory: each run of each curve
+    keeps an episode's actions and returns (``EPISODE_CAP`` steps) and its return per episode,
+    twice over for the means and errors."""
+    num_curves = len(unique_curves(FIGURE_13_1, FIGURE_13_2))
     needed = num_curves * runs * (16 * (EPISODE_CAP + 1) + 3 * 8 * episodes)
     key = "runs (the book's figures average 100)"
     refuse_over_limit(
@@ -372,7 +374,7 @@ def reproduce(out_dir: Path, runs: int = 100, episodes: int = 1000, seed: int = 
     """Run both figures' curves (shared ones once), save ``figure_13_1.png``, ``figure_13_2.png``
     and ``curves.csv`` into ``out_dir``."""
     curves = unique_curves(FIGURE_13_1, FIGURE_13_2)
-    check_memory(len(curves), runs, episodes)
+    check_memory(runs, episodes)
     by_curve = dict(zip(curves, run_curves(curves, runs, episodes, seed), strict=True))
     figure_13_1 = [by_curve[curve] for curve in FIGURE_13_1]
     figure_13_2 = [by_curve[curve] for curve in FIGURE_13_2]

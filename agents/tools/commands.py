@@ -384,10 +384,12 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
     options = parse_options(GradientVarianceOptions, _args(argv), usage, bounds)
     if options.env not in GRADIENT_VARIANCE_ENVS:
         exit_with_user_error(f"env={options.env} is not one of {', '.join(GRADIENT_VARIANCE_ENVS)}")
-    check_output_folder(Path(options.out), f"out={options.out}")
-    from agents.studies.gradient_variance import format_study, plot_study, run_study
+    from agents.studies.gradient_variance import format_study, plot_study, run_study, study_problem
 
     form, env_kwargs = GRADIENT_VARIANCE_ENVS[options.env]
+    # checked again by run_study for its other callers: a tabular problem of a few states, milliseconds
+    run_or_exit(lambda: study_problem(options.env, form, options.p, options.episodes, env_kwargs=env_kwargs))
+    check_output_folder(Path(options.out), f"out={options.out}")  # a refused command leaves no folder
 
     def report() -> None:
         study = run_study(options.env, form, options.p, options.episodes, options.seed, env_kwargs=env_kwargs)
@@ -419,10 +421,11 @@ def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
     bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}
     options = parse_options(SuttonBartoOptions, _args(argv), usage, bounds)
-    from agents.studies.sutton_barto import OPTIMAL_VALUE, reproduce
+    from agents.studies.sutton_barto import OPTIMAL_VALUE, check_memory, reproduce
 
     start = time.perf_counter()
-    check_output_folder(Path(options.out), f"out={options.out}")
+    run_or_exit(lambda: check_memory(options.runs, options.episodes))
+    check_output_folder(Path(options.out), f"out={options.out}")  # a refused command leaves no folder
     made = run_or_exit(lambda: reproduce(Path(options.out), options.runs, options.episodes, options.seed))
     seconds = time.perf_counter() - start
     last = min(100, options.episodes)
