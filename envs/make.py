@@ -155,8 +155,8 @@ def wrapper_functions(wrappers: Wrappers) -> list[Callable[[gym.Env], gym.Env]]:
             if issubclass(wrapper, stateful):
                 raise UserError(
                     f"env_wrappers[{index}]._target_={target} keeps running statistics that a "
-                    "checkpoint does not save (evaluate, resume= and agents.load would start them afresh): "
-                    f"use {instead}"
+                    "checkpoint does not save, so evaluate, resume= and agents.load cannot rebuild its env: "
+                    f"train with {instead}"
                 )
         functions.append(functools.partial(wrapper, **kwargs))
     return functions
@@ -191,8 +191,7 @@ class QuietClose(gym.Wrapper):
     not train with ``vector.mode=async``) and each worker's as it exits."""
 
     def close(self) -> None:
-        with contextlib.suppress(Exception, SystemExit):
-            super().close()
+        close_quietly(self.env)
 
 
 def zero_based_actions(env: gym.Env) -> gym.Env:

@@ -107,9 +107,14 @@ def test_a_missing_checkpoint_names_what_was_expected(tmp_path):
         (tmp_path / f"seed{seed}" / CHECKPOINT_NAME).write_bytes(b"")
     with pytest.raises(UserError, match=f"^{tmp_path} holds 2 seeds' runs, .*e.g. {tmp_path / 'seed3'}$"):
         load_checkpoint(tmp_path)
-    run = tmp_path / "seed3"  # a run shorter than the window: no best file yet, and a plain "no
-    with pytest.raises(UserError, match=f"^no {BEST_CHECKPOINT_NAME} in {run} yet: it is written once "):
+    run = tmp_path / "seed3"  # a run shorter than the window has no best file: a plain "no
+    with pytest.raises(UserError, match=f"^{run} holds no {BEST_CHECKPOINT_NAME}: it is written once "):
         resolve_checkpoint(run, BEST_CHECKPOINT_NAME)  # checkpoint at" said nothing of why
+    (tmp_path / "seed4" / "config.yaml").write_text("seed_mode: batched\n")  # never writes one
+    with pytest.raises(
+        UserError, match=f"^{tmp_path / 'seed4'} holds no .*: a seed_mode=batched run writes none;"
+    ):
+        resolve_checkpoint(tmp_path / "seed4", BEST_CHECKPOINT_NAME)
 
 
 def test_saving_leaves_no_temporary_file(tmp_path):

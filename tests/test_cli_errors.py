@@ -120,6 +120,7 @@ HYDRA_MODES = [
     (("--run", "--cfg", "job"), "--run and --cfg cannot be combined"),
     (("-m", "--info"), "-m and --info cannot be combined"),
     (("--shell-completion",), "--shell-completion needs one of install=bash, uninstall=bash or query=bash"),
+    (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
 ]
 
 

@@ -191,11 +191,15 @@ def test_bounds_replace_infinite_limits():
 
 
 def test_a_half_bounded_dimension_beyond_the_stand_in_keeps_a_range():
-    """Box(10, inf) with clip 5 became [10, 5]: every observation clipped to one feature row."""
-    half = gym.spaces.Box(np.array([10.0, -np.inf, 0.0]), np.array([np.inf, -10.0, np.inf]), dtype=np.float64)
-    np.testing.assert_array_equal(box_bounds(half, [], clip=5.0), ([10.0, -20.0, 0.0], [20.0, -10.0, 5.0]))
-    np.testing.assert_array_equal(box_bounds(half, [3.0, 3.0, 3.0], clip=5.0), ([10, -16, 0], [16, -10, 3]))
-    obs = np.array([[10.0, -20.0, 1.0], [12.0, -15.0, 1.0], [19.0, -11.0, 1.0]])
+    """Box(10, inf) with clip 5 became [10, 5] (and Box(4.99, inf) [4.99, 5]): every observation
+    clipped to one feature row. The missing bound is now at least the stand-in past the known one."""
+    low, high = np.array([10.0, -np.inf, 0.0, 4.99]), np.array([np.inf, -10.0, np.inf, np.inf])
+    half = gym.spaces.Box(low, high, dtype=np.float64)
+    expected = ([10.0, -15.0, 0.0, 4.99], [15.0, -10.0, 5.0, 4.99 + 5.0])
+    np.testing.assert_array_equal(box_bounds(half, [], clip=5.0), expected)
+    narrow = ([10.0, -13.0, 0.0, 4.99], [13.0, -10.0, 3.0, 4.99 + 3.0])
+    np.testing.assert_array_equal(box_bounds(half, [3.0] * 4, clip=5.0), narrow)
+    obs = np.array([[10.0, -15.0, 1.0, 5.0], [12.0, -14.0, 1.0, 7.0], [14.0, -11.0, 1.0, 9.0]])
     assert len(np.unique(make_feature_map(config("rbf"), half)(obs), axis=0)) == 3
 
 

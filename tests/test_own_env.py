@@ -187,8 +187,8 @@ def test_sys_exit_in_close_is_dropped_like_other_close_errors(tmp_path, exits_mo
 @pytest.mark.parametrize(
     ("wrapper", "instead"),
     [
-        ("gymnasium.wrappers.NormalizeObservation", "use features=normalized, whose statistics are saved"),
-        ("gymnasium.wrappers.NormalizeReward", "use agent.normalize_returns=true"),
+        ("gymnasium.wrappers.NormalizeObservation", "train with features=normalized, whose statistics are"),
+        ("gymnasium.wrappers.NormalizeReward", "train with agent.normalize_returns=true"),
     ],
 )
 def test_wrappers_whose_statistics_a_checkpoint_cannot_hold_are_refused(tmp_path, wrapper, instead):

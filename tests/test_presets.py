@@ -67,16 +67,17 @@ def test_results_table_row():
 def test_the_results_document_replaces_only_its_marked_block():
     """``results_table.py out=docs/results.md`` wrote the whole file: the hand-written sections
     after the table (most of the file) were gone."""
-    new = results_document(None, "table one\n")
+    out = Path("r.md")
+    new = results_document(None, "table one\n", out)
     assert new == f"# Results\n\n{TABLE_BEGIN}\ntable one\n{TABLE_END}\n"
-    edited = "# My title\n\nintro\n" + new[new.index(TABLE_BEGIN) :] + "\n## Hand-written\n\nmore\n"
-    again = results_document(edited, "table two")
+    edited = f"# My title\n\nquoting {TABLE_END}\n" + new[new.index(TABLE_BEGIN) :] + "\n## By hand\n"
+    again = results_document(edited, "table two", out)
     assert again == edited.replace("table one", "table two")
     for foreign in ("# Notes\n\nno markers\n", f"{TABLE_END}\n{TABLE_BEGIN}\n"):
-        with pytest.raises(ValueError, match="no '<!-- results-table: begin"):
-            results_document(foreign, "table")
+        with pytest.raises(UserError, match=r"^out=r\.md exists and has no '<!-- results-table: begin"):
+            results_document(foreign, "table", out)
     docs = (Path(__file__).parents[1] / "docs" / "results.md").read_text()
-    kept = results_document(docs, "table")
+    kept = results_document(docs, "table", out)
     assert kept.endswith(docs[docs.index(TABLE_END) + len(TABLE_END) :]) and "## Networks" in kept
 
 
@@ -87,7 +88,7 @@ def test_results_table_keeps_the_rest_of_its_file_and_refuses_a_file_without_mar
         results_table_command(["presets=[short_corridor]", "seeds=1", f"out={foreign}"])
     assert stopped.value.code == 2 and foreign.read_text() == "# Notes\n\nmine\n"
     assert capsys.readouterr().err.strip() == (
-        f"error: out={foreign} exists and it has no '{TABLE_BEGIN}' ... '{TABLE_END}' lines to write the "
+        f"error: out={foreign} exists and has no '{TABLE_BEGIN}' ... '{TABLE_END}' lines to write the "
         "table between: give a new file, or add those two lines to it"
     )  # before any training: nothing was printed but the line
     out = tmp_path / "results.md"

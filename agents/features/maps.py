@@ -263,7 +263,7 @@ def unbounded_from(dtype: np.dtype) -> float:
 def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple[Array, Array]:
     """Finite ``(low, high)`` per dimension: the space's own, else ``+-bounds[i]``, else ``+-clip``
     (a bound is missing when it is +-inf or from :func:`unbounded_from` on); where the one bound a
-    dimension has lies beyond that stand-in, the missing one is ``2 bounds[i]`` (or ``2 clip``) past it."""
+    dimension has lies beyond that stand-in, the missing one is ``bounds[i]`` (or ``clip``) past it."""
     low, high = space.low.astype(np.float64).reshape(-1), space.high.astype(np.float64).reshape(-1)
     if bounds:
         if len(bounds) != low.shape[0]:
@@ -275,11 +275,11 @@ def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple
         fallback = np.full_like(low, clip)
     limit = unbounded_from(space.dtype)
     no_low, no_high = ~(np.isfinite(low) & (low > -limit)), ~(np.isfinite(high) & (high < limit))
-    low, high = np.where(no_low, -fallback, low), np.where(no_high, fallback, high)
-    # one bound known and beyond the stand-in for the other (Box(10, inf) with clip 5 was [10, 5]:
-    # every observation one feature row): the missing one lies the unbounded width 2 x fallback past it
-    low = np.where(no_low & (low >= high), high - 2 * fallback, low)
-    high = np.where(no_high & (high <= low), low + 2 * fallback, high)
+    # a missing bound is +-fallback, and at least fallback past the one a half-bounded dimension has
+    # (Box(10, inf) with clip 5 was [10, 5], and Box(4.99, inf) [4.99, 5]: one feature row for all)
+    low_known, high_known = np.where(no_low, np.nan, low), np.where(no_high, np.nan, high)
+    low = np.where(no_low, np.fmin(-fallback, high_known - fallback), low)
+    high = np.where(no_high, np.fmax(fallback, low_known + fallback), high)
     return low, high
 
 

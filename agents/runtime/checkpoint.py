@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 from agents.errors import UserError
 
@@ -120,6 +121,17 @@ def run_folder_of(path: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
+def saved_seed_mode(folder: Path) -> str | None:
+    """The ``seed_mode`` in ``folder``'s ``config.yaml`` (a run's, or a ``num_seeds`` run's top
+    folder's); None without a readable one."""
+    config = folder / "config.yaml"
+    try:
+        mode = OmegaConf.load(config).get("seed_mode") if config.is_file() else None
+    except Exception:  # not a config (edited, damaged): the checkpoint's own is checked on loading
+        return None
+    return mode if isinstance(mode, str) else None
+
+
 def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
     """A run folder or a file -> the checkpoint file; :class:`UserError` when missing."""
     path = Path(path)
@@ -132,10 +144,13 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"e.g. {path / seeds[0]}"
             )
         if name == BEST_CHECKPOINT_NAME and (path / CHECKPOINT_NAME).is_file():
-            raise UserError(
-                f"no {name} in {path} yet: it is written once budget.window episodes have ended (or at an "
-                f"evaluation, with eval.every_steps); which=latest for its {CHECKPOINT_NAME}"
+            why = (
+                "a seed_mode=batched run writes none"
+                if saved_seed_mode(path) == "batched"
+                else "it is written once budget.window episodes have ended (or at an evaluation, with "
+                "eval.every_steps)"
             )
+            raise UserError(f"{path} holds no {name}: {why}; which=latest for its {CHECKPOINT_NAME}")
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
 

@@ -13,7 +13,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import UserError
 from agents.runtime import tags
-from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, resolve_checkpoint, run_folder_of
+from agents.runtime.checkpoint import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    resolve_checkpoint,
+    run_folder_of,
+    saved_seed_mode,
+)
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedTrainer
 from agents.runtime.restore import (
@@ -99,18 +105,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     return result
 
 
-def saved_seed_mode(folder: Path) -> str | None:
-    """The ``seed_mode`` in ``folder``'s ``config.yaml`` (a ``num_seeds`` run's top folder holds
-    one); None without a readable one (the checkpoint's own config is checked after loading it)."""
-    config = folder / "config.yaml"
-    try:
-        mode = OmegaConf.load(config).get("seed_mode") if config.is_file() else None
-    except Exception:  # not a config (edited, damaged): the checkpoint's is read next
-        return None
-    return mode if isinstance(mode, str) else None
-
-
 def refuse_batched_resume(path: str) -> NoReturn:
+    """The one line for ``resume=`` of a ``seed_mode=batched`` run (its top folder or a seed's)."""
     raise UserError(
         f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
         "generators); evaluate it with scripts/evaluate.py, or train with seed_mode=exact to resume"
@@ -132,7 +128,7 @@ def print_summary(result: TrainResult) -> None:
     print_no_episode_note(result)
 
 
-TIME_LIMIT = "env_wrappers=[{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N}]"
+TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"
 """The override that gives an env without one a time limit (said where one needs it)."""
 
 

@@ -45,6 +45,7 @@ from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
     remove_stale_temporaries,
     save_checkpoint,
+    saved_seed_mode,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
@@ -169,8 +170,7 @@ def refuse_finished_runs(run_dir: Path) -> None:
     held = held_checkpoints(run_dir)
     if held:
         existing = held[0]
-        config = existing.parent / "config.yaml"
-        batched = config.is_file() and OmegaConf.load(config).get("seed_mode") == "batched"  # not resumable
+        batched = saved_seed_mode(existing.parent) == "batched"  # not resumable
         seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
         others = " (and its other seed folders, each on its own)" if seeds else ""
         how = "" if batched else f"continue it with {path_override('resume', existing.parent)}{others}, or "

@@ -414,8 +414,9 @@ def check_options(argv: Sequence[str]) -> None:
     given = [option for option, value in modes.items() if value]
     if len(given) > 1:  # Hydra's ValueError for it was a traceback
         raise UserError(f"{' and '.join(given)} cannot be combined: give one of {', '.join(modes)}")
-    subcommands = ("install=", "uninstall=", "query=")
-    if args.shell_completion and not any(item.startswith(subcommands) for item in args.overrides):
+    names = [item.partition("=")[0] for item in args.overrides]
+    subcommands = [name for name in names if name in ("install", "uninstall", "query")]
+    if args.shell_completion and len(subcommands) != 1:  # as Hydra counts them
         raise UserError("--shell-completion needs one of install=bash, uninstall=bash or query=bash")
 
 

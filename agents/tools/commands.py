@@ -306,10 +306,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     def existing_text() -> str | None:
         return out.read_text(encoding="utf-8", errors="surrogateescape") if out.exists() else None
 
-    try:  # a file of someone else's is refused now, not after the training
-        results_document(run_or_exit(existing_text), "")
-    except ValueError as error:
-        exit_with_user_error(f"out={out} exists and {error}: give a new file, or add those two lines to it")
+    run_or_exit(lambda: results_document(existing_text(), "", out))  # someone else's file: refused now
     check_output_folder(out.parent, f"out={out}")  # before the training, not after it
     given = {  # the options that make this table, so the line regenerates it
         f"presets=[{','.join(options.presets)}]": bool(options.presets),
@@ -330,8 +327,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             "wall time is per seed, one run at a time.\n\n"
             f"{stopped}{table}"
         )
-        print(table)
-        run_or_exit(lambda: write_text_atomically(out, results_document(existing_text(), generated)))
+        print(table)  # on stdout first: a file changed meanwhile is refused, the table is not lost
+        run_or_exit(lambda: write_text_atomically(out, results_document(existing_text(), generated, out)))
         print(f"wrote {out}")
 
     results: list[PresetResult] = []

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.errors import RunInterrupted
+from agents.errors import RunInterrupted, UserError
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.presets import preset_names
@@ -87,22 +87,26 @@ def available_presets() -> list[str]:
     return preset_names(EXPERIMENT_DIR.parent)
 
 
-TABLE_BEGIN = "<!-- results-table: begin (written by scripts/results_table.py; edit outside these lines) -->"
+TABLE_BEGIN = "<!-- results-table: begin (written by results-table; edit outside these lines) -->"
 TABLE_END = "<!-- results-table: end -->"
 
 
-def results_document(existing: str | None, generated: str) -> str:
-    """The markdown file to write: ``generated`` (the table and its paragraph) between the markers,
+def results_document(existing: str | None, generated: str, out: Path) -> str:
+    """The markdown file ``out`` gets: ``generated`` (the table and its paragraph) between the markers,
     in place of the old block in ``existing`` (the file's text; None: a new file, titled "Results").
 
-    :raises ValueError: ``existing`` has no marked block, so it is not ours to write over.
+    :raises UserError: ``existing`` has no marked block, so it is not ours to write over.
     """
     block = f"{TABLE_BEGIN}\n{generated.strip()}\n{TABLE_END}"
     if existing is None:
         return f"# Results\n\n{block}\n"
-    begin, end = existing.find(TABLE_BEGIN), existing.find(TABLE_END)
-    if begin < 0 or end < begin:
-        raise ValueError(f"it has no '{TABLE_BEGIN}' ... '{TABLE_END}' lines to write the table between")
+    begin = existing.find(TABLE_BEGIN)
+    end = existing.find(TABLE_END, max(begin, 0))
+    if begin < 0 or end < 0:
+        raise UserError(
+            f"out={out} exists and has no '{TABLE_BEGIN}' ... '{TABLE_END}' lines to write the table "
+            "between: give a new file, or add those two lines to it"
+        )
     return existing[:begin] + block + existing[end + len(TABLE_END) :]
 
 
