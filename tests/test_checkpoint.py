@@ -9,6 +9,7 @@ import pickle
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,22 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, reas
         load_checkpoint(path)
     assert_one_line_naming(error, path)
     assert str(error.value).startswith(f"cannot load checkpoint {path}: {reason}")
+
+
+def test_bytes_of_a_tampered_pickle_are_escaped_in_the_line(tmp_path):
+    """A data.pkl naming a global with NUL bytes in it printed them raw into the terminal."""
+    path = save_checkpoint(tmp_path / CHECKPOINT_NAME, STATE)
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    pickled = next(name for name in entries if name.endswith("data.pkl"))
+    entries[pickled] = b"\x80\x02c\x00os\x00\nsystem\n."
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    with pytest.raises(UserError) as error:
+        load_checkpoint(path)
+    assert_one_line_naming(error, path)
+    assert "GLOBAL \\x00os\\x00.system" in str(error.value) and "\x00" not in str(error.value)
 
 
 def test_a_missing_checkpoint_names_what_was_expected(tmp_path):

@@ -163,7 +163,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             warnings.simplefilter("ignore")
             return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # any unpickling failure means an unusable file
-        raise UserError(f"cannot load checkpoint {path}: {_reason(error, path)}") from None
+        reason = "".join(char if char.isprintable() else repr(char)[1:-1] for char in _reason(error, path))
+        raise UserError(f"cannot load checkpoint {path}: {reason}") from None  # no raw NUL from the file
 
 
 def _reason(error: Exception, path: Path) -> str:
