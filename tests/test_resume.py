@@ -13,9 +13,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.errors import UserError
+from agents.errors import RunInterrupted, UserError
 from agents.runtime import tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.evaluation import TrainingEvaluation
 from agents.runtime.run import train
 from agents.runtime.trainer import StopOnSignal, Trainer
 
@@ -41,6 +42,60 @@ def test_interrupted_mid_episode_then_resumed_equals_uninterrupted(make_config, 
     assert resumed.recent_returns == full.recent_returns
     weights = [load_checkpoint(r.run_dir)["policy"]["weight"] for r in (full, resumed)]
     assert (weights[0] - weights[1]).abs().max().item() <= 1e-12
+
+
+def _same_files(first: Path, second: Path) -> None:
+    """Both runs' checkpoints hold the same state (the wall clock and the run folder apart)."""
+    for name in ("checkpoint.pt", BEST_CHECKPOINT_NAME):
+        states = [load_checkpoint(folder / name) for folder in (first, second)]
+        for state in states:
+            del state["counters"]["elapsed_seconds"], state["config"]
+        assert repr(states[0]) == repr(states[1]), name
+
+
+def _scalar_steps(run_dir: Path) -> dict[str, list[int]]:
+    events = EventAccumulator(str(run_dir)).Reload()
+    return {tag: [e.step for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_a_signal_save_is_no_best_candidate_and_the_log_interval_survives(make_config, tmp_path):
+    """Resuming every setting against an uninterrupted run found: the save a signal made competed
+    for checkpoint_best.pt (the interrupt point's moving mean became the best), and the update
+    statistics restarted their logging interval at the resume (logged at other steps)."""
+    common = [*RUN, "budget.window=10", "checkpoint.every_steps=2000", "logging.interval_steps=700"]
+    full = train(make_config(*common, f"run_dir={tmp_path / 'full'}"))
+    part = Trainer(make_config(*common, f"run_dir={tmp_path / 'part'}"))
+    part.step_limit, part.stop_signal = 3001, signal.SIGINT  # what a signal does, at a chosen step
+    with pytest.raises(RunInterrupted):
+        part.run()
+    resumed = train(make_config(f"resume={tmp_path / 'part'}"))
+    _same_files(full.run_dir, resumed.run_dir)
+    steps = [_scalar_steps(run) for run in (full.run_dir, resumed.run_dir)]
+    assert steps[0][tags.ENTROPY] == steps[1][tags.ENTROPY] and len(steps[0][tags.ENTROPY]) >= 5
+
+
+def test_an_evaluation_a_signal_cut_is_done_at_its_step_on_resume(make_config, tmp_path, monkeypatch):
+    """It was redone one step late, so every later evaluation (and the best file) moved; the
+    linear schedule's lr in a checkpoint saved before the resumed run's first update was the base lr."""
+    common = [*RUN, "eval.every_steps=2000", "eval.episodes=2", "agent.lr_schedule=linear"]
+    full = train(make_config(*common, f"run_dir={tmp_path / 'full'}"))
+    part = Trainer(make_config(*common, f"run_dir={tmp_path / 'part'}"))
+    evaluate = TrainingEvaluation.__call__
+
+    def signal_in_the_second(self, env_steps, stop=None):  # a SIGINT while evaluating at step 4000
+        if self.count == 1:
+            part.stop_signal, part.step_limit = signal.SIGINT, 0
+        return evaluate(self, env_steps, stop)
+
+    monkeypatch.setattr(TrainingEvaluation, "__call__", signal_in_the_second)
+    with pytest.raises(RunInterrupted):
+        part.run()
+    monkeypatch.undo()
+    assert part.env_steps == 4000 and part.evaluation.count == 1
+    resumed = train(make_config(f"resume={tmp_path / 'part'}"))
+    _same_files(full.run_dir, resumed.run_dir)
+    steps = [_scalar_steps(run)[tags.EVAL_MEAN_RETURN] for run in (full.run_dir, resumed.run_dir)]
+    assert steps[0] == steps[1] == [2000, 4000, 6000]
 
 
 def test_best_checkpoint_is_written(make_config):

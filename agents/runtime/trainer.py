@@ -394,6 +394,8 @@ class Trainer:
         # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
         with StopOnSignal([self]), np.errstate(over="ignore"):
             try:
+                if self.evaluation is not None and 0 < self.evaluation.next_step <= self.env_steps:
+                    self._evaluate()  # resumed from a save that a signal made during this evaluation
                 while not self.done:
                     self.step(self.actor(self.agent.inputs(self.obs)))
             except BaseException:
@@ -463,8 +465,8 @@ class Trainer:
         self.elapsed_before = time.perf_counter() - self.start
         metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
         self.logger.hparams(self.config, metrics, self.env_steps)
-        try:
-            self.save()
+        try:  # a save for a signal is no candidate for the best: the run resumes from it, and an
+            self.save(candidate=self.stop_signal is None)  # uninterrupted one would have no save there
         finally:
             self.logger.close()
             self.envs.close()
@@ -614,6 +616,7 @@ class Trainer:
                 "episodes": self.episodes,
                 "updates": self.updates,
                 "next_checkpoint": self.next_checkpoint,
+                "next_log_step": self.next_log_step,
                 "best_mean_return": self.best_mean_return,
                 "elapsed_seconds": self.elapsed_before,
             },
@@ -651,8 +654,11 @@ class Trainer:
         every = self.cfg.checkpoint.every_steps  # may have changed at resume
         if not every or self.next_checkpoint is None:
             self.next_checkpoint = self.env_steps + every if every else None
-        for group in self.agent.learner.optimizer.param_groups:  # the state holds the old lr
-            group["lr"] = self.cfg.agent.lr
+        saved_lr = state.get("config", {}).get("agent", {}).get("lr")
+        if saved_lr != self.cfg.agent.lr:  # changed at resume (else the state holds the scheduled lr)
+            for group in self.agent.learner.optimizer.param_groups:
+                group["lr"] = self.cfg.agent.lr
+        self.next_log_step = int(counters.get("next_log_step", 0))  # older checkpoints: log at once
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
@@ -666,10 +672,11 @@ class Trainer:
         torch.set_rng_state(rng["torch"])
         self.obs = self.envs.restore(state["envs"], self.buffer, self.cfg.seed + self.env_steps)
 
-    def save(self, best: bool = False) -> Path:
+    def save(self, best: bool = False, candidate: bool = True) -> Path:
         """Write ``checkpoint.pt`` (latest) and, when ``best`` (a new best evaluation) or, without
-        evaluation, when the moving mean return is the best so far, ``checkpoint_best.pt``; both
-        atomically, after the logs up to this step reach their file.
+        evaluation, when the moving mean return is the best so far (a ``candidate``: not the save a
+        signal asked for), ``checkpoint_best.pt``; both atomically, after the logs up to this step
+        reach their file.
 
         The best score is decided before anything is written, so both files store the same,
         current ``best_mean_return`` and a resumed run compares against the true best; the best
@@ -677,7 +684,8 @@ class Trainer:
         (its best score no higher than the best file's), never the best file behind.
         """
         is_best = best or (
-            self.evaluation is None
+            candidate
+            and self.evaluation is None
             and len(self.recent_returns) == self.recent_returns.maxlen
             and self.mean_return() > self.best_mean_return
         )
