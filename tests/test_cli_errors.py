@@ -67,6 +67,8 @@ RANGE_ERRORS = [
     ("agent.baseline=critic", "agent.baseline='critic' is not one of none, mean, time, value"),
     ("agent.lr_schedule=cosine", "agent.lr_schedule='cosine' is not one of constant, linear"),
     ("features.name=wavelet", "features.name='wavelet' is not one of auto, raw,"),
+    ("agent.hidden_sizes=[[4]]", "agent.hidden_sizes entries must be integers, got [4]"),  # tracebacks
+    ("agent.value_hidden_sizes=[2,[3]]", "agent.value_hidden_sizes entries must be integers, got [3]"),
     ("features.degree=0", "features.degree=0 must be >= 1"),
     ("features.num_centers=0", "features.num_centers=0 must be >= 1"),
     ("features.clip=-1", "features.clip=-1.0 must be > 0"),

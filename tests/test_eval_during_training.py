@@ -58,6 +58,8 @@ def test_evaluation_leaves_training_untouched(make_config, tmp_path):
 def test_bad_eval_settings_are_one_line(make_config):
     with pytest.raises(UserError, match=r"eval.episodes=0 must be >= 1"):
         train(make_config("eval.every_steps=10", "eval.episodes=0"))
+    with pytest.raises(UserError, match=r"^eval.episodes=1000000000000 must be <= 1,000,000$"):
+        train(make_config("eval.every_steps=10", "eval.episodes=1000000000000"))  # was: 7.28 TiB mid-run
 
 
 def test_several_seeds_eval_lines_name_their_seed(make_config, caplog):

@@ -97,7 +97,8 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
         (["checkpoint={missing}"], "error: no checkpoint at {missing} (pass a run folder that holds"),
         (["checkpoint={empty}", "which=best"], "error: no checkpoint at {empty}/checkpoint_best.pt"),
         (["checkpoint={run}", "which=first"], "error: which='first' is not one of latest, best"),
-        (["checkpoint={run}", "episodes=0"], "error: episodes=0 must be >= 1"),
+        (["checkpoint={run}", "episodes=0"], "error: episodes=0 must be in [1, 1,000,000]"),
+        (["checkpoint={run}", "episodes=1000000000000"], "error: episodes=1000000000000 must be in [1,"),
         (["checkpoint={run}", "episodez=3"], "error: episodez is not a config key (did you mean episodes?)"),
         (  # was: evaluated, then wrote the CSV over the run's checkpoint
             ["checkpoint={run}", "csv={run}/checkpoint.pt"],

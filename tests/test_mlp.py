@@ -383,3 +383,12 @@ def test_passes_that_overwrite_their_arrays_give_the_same_numbers(generator, hid
     for value, reference in zip(overwriting, recorded, strict=True):
         assert torch.equal(value, reference.detach())
     assert torch.equal(features, original)  # the inputs h_0 are never overwritten
+
+
+def test_an_mlp_without_hidden_layers_trains(make_config, tmp_path):
+    """``agent.hidden_sizes=[]`` (documented: linear) was a TypeError in the memory estimate."""
+    from agents.runtime.run import train
+
+    result = train(make_config("agent.policy=mlp", "agent.hidden_sizes=[]", "budget.total_env_steps=600",
+                               f"run_dir={tmp_path}"))  # fmt: skip
+    assert result.env_steps == 600

@@ -35,6 +35,9 @@ MAX_HIDDEN_WIDTH = 4096
 """Widest hidden layer ``agent.hidden_sizes`` accepts (a guard against a typo'd extra digit)."""
 MAX_VALUE_EPOCHS = 1000
 """Most value-baseline steps per batch ``agent.value_epochs`` accepts."""
+MAX_EVAL_EPISODES = 1_000_000
+"""Most episodes one evaluation accepts (``eval.episodes``, ``scripts/evaluate.py episodes=``): each
+one's seed, return and length are kept, and a typo'd 10**12 allocated terabytes mid-run."""
 
 
 @dataclass
@@ -378,7 +381,9 @@ def validate(cfg: Any) -> None:
     )
     _require(agent.value_epochs <= MAX_VALUE_EPOCHS, f"agent.value_epochs must be <= {MAX_VALUE_EPOCHS}")
     for key in ("hidden_sizes", "value_hidden_sizes"):
-        for width in getattr(agent, key):
+        for width in getattr(agent, key):  # OmegaConf does not type a nested list's items
+            integer = isinstance(width, int) and not isinstance(width, bool)
+            _require(integer, f"agent.{key} entries must be integers, got {width} (e.g. agent.{key}=[64,64])")
             check_at_least(f"agent.{key} entry", width, 1)
             _require(width <= MAX_HIDDEN_WIDTH, f"agent.{key} entry {width} must be <= {MAX_HIDDEN_WIDTH}")
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
@@ -407,6 +412,8 @@ def validate(cfg: Any) -> None:
     check_at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     check_at_least("eval.every_steps", cfg.eval.every_steps, 0)
     check_at_least("eval.episodes", cfg.eval.episodes, 1)
+    episodes = cfg.eval.episodes
+    _require(episodes <= MAX_EVAL_EPISODES, f"eval.episodes={episodes} must be <= {MAX_EVAL_EPISODES:,}")
     check_at_least("eval.max_episode_steps", cfg.eval.max_episode_steps, 1)
     check_at_least("diagnostics.check_gradients_every", cfg.diagnostics.check_gradients_every, 0)
     check_at_least("diagnostics.tolerance", cfg.diagnostics.tolerance, 0)

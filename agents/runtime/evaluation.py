@@ -33,7 +33,7 @@ from agents.core.policies import SoftmaxPolicy
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from agents.runtime.config import EPISODE_STEP_CAP, TrainConfig, check_seed
+from agents.runtime.config import EPISODE_STEP_CAP, MAX_EVAL_EPISODES, TrainConfig, check_seed
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from envs.make import close_quietly, make_env
@@ -287,8 +287,8 @@ def evaluation_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_di
 
 def validate_evaluate_config(cfg: EvaluateConfig) -> None:
     """Ranges an evaluation needs; one-line :class:`UserError` naming the key."""
-    if cfg.episodes < 1:
-        raise UserError(f"episodes={cfg.episodes} must be >= 1")
+    if not 1 <= cfg.episodes <= MAX_EVAL_EPISODES:
+        raise UserError(f"episodes={cfg.episodes} must be in [1, {MAX_EVAL_EPISODES:,}]")
     check_seed(cfg.seed)
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")

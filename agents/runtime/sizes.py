@@ -90,7 +90,7 @@ def agent_parts(features: Any, agent: Any, info: EnvInfo, envs: int = 1) -> dict
     params = sum(a * b + b for a, b in itertools.pairwise(widths))
     knob = feature_knob(features, info)
     param_knob = "agent.hidden_sizes" if agent.policy == "mlp" else knob
-    if actions > max(dim, *agent.hidden_sizes) if agent.policy == "mlp" else actions > dim:
+    if actions > max([dim, *agent.hidden_sizes]) if agent.policy == "mlp" else actions > dim:  # [] too
         param_knob = f"the env's number of actions ({actions:,}; the policy holds weights for each)"
     return {
         "the feature map": (8 * (fixed + envs * (per_obs + inputs)), knob),
