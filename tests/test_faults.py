@@ -593,6 +593,11 @@ def test_training_that_ends_no_episode_says_why_nothing_was_learned(tmp_path, ca
     ends = ["env=fault_envs:fault/BoxOne-v0", f"run_dir={tmp_path / 'ends'}"]
     code, _, out = run_train(*TINY, *ends, *extra, capsys=capsys)
     assert code == 0 and "note:" not in out  # its episodes end after 20 steps
+    few = ["agent.episodes_per_update=1000", f"run_dir={tmp_path / 'few'}", "logging.tensorboard=false"]
+    code, _, out = run_train(*TINY, *few, *extra, capsys=capsys)  # episodes ended, too few for an update
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert code == 0 and len(notes) == 1 and "fewer than agent.episodes_per_update" in notes[0], out
+    assert "tensorboard:" not in out  # it named a folder without event files
 
 
 @pytest.mark.timeout(120)

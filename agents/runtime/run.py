@@ -57,7 +57,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         multi = trainer.run()
         if summary:
             print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
-            print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
+            if any(multi.run_dir.rglob("events.out.tfevents.*")):  # none with logging.tensorboard=false
+                print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
             print_no_episode_note(multi)
         return multi
     if cfg.resume:
@@ -122,9 +123,10 @@ def print_summary(result: TrainResult) -> None:
         f"{result.final_mean_return:.2f}{' (target reached)' if result.reached_target else ''}\n"
         f"run folder:  {run_dir}\n"
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
-        f"config:      {run_dir / 'config.yaml'}\n"
-        f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}"
+        f"config:      {run_dir / 'config.yaml'}"
     )
+    if any(run_dir.glob("events.out.tfevents.*")):  # none with logging.tensorboard=false
+        print(f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}")
     print_no_episode_note(result)
 
 
@@ -138,6 +140,14 @@ def print_no_episode_note(result: RunResult) -> None:
     with a time limit (evaluation cuts such episodes at its own cap and says so too)."""
     idle = [seed for seed in result.seed_results if seed.episodes == 0]
     if not idle:
+        unused = [seed for seed in result.seed_results if seed.updates == 0]
+        if unused:  # episodes ended, fewer than an update takes
+            print(
+                f"note: {unused[0].episodes} episodes ended in {unused[0].env_steps:,} env steps"
+                f"{'' if len(result.seed_results) == 1 else f' ({len(unused)} seeds)'}, fewer than "
+                "agent.episodes_per_update, so nothing was learned (0 updates): raise "
+                "budget.total_env_steps or lower agent.episodes_per_update"
+            )
         return
     seeds = len(result.seed_results)
     where = f"{idle[0].env_steps:,} env steps" if seeds == 1 else f"{len(idle)} of {seeds} seeds' runs"
