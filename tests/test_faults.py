@@ -1227,7 +1227,7 @@ def test_sigterm_stops_evaluate_in_one_line(tmp_path):
     run_dir = tmp_path / "run"
     train(compose_train_config([*TINY, f"run_dir={run_dir}"]))
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "evaluate.py"), f"checkpoint={run_dir}", "episodes=100000000",
+        [sys.executable, str(SCRIPTS / "evaluate.py"), f"checkpoint={run_dir}", "episodes=1000000",
          f"csv={tmp_path / 'e.csv'}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
