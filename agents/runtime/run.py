@@ -57,8 +57,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         multi = trainer.run()
         if summary:
             print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
-            if any(multi.run_dir.rglob("events.out.tfevents.*")):  # none with logging.tensorboard=false
-                print(f"tensorboard: tensorboard --logdir {shlex.quote(str(multi.run_dir))}")
+            print_tensorboard_line(multi.run_dir)
             print_no_episode_note(multi)
         return multi
     if cfg.resume:
@@ -125,9 +124,15 @@ def print_summary(result: TrainResult) -> None:
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
         f"config:      {run_dir / 'config.yaml'}"
     )
-    if any(run_dir.glob("events.out.tfevents.*")):  # none with logging.tensorboard=false
-        print(f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}")
+    print_tensorboard_line(run_dir)
     print_no_episode_note(result)
+
+
+def print_tensorboard_line(run_dir: Path) -> None:
+    """The command that opens ``run_dir``'s curves, where it has any (``logging.tensorboard=false``
+    writes none; a ``num_seeds`` run's are in its seed folders)."""
+    if any(run_dir.rglob("events.out.tfevents.*")):
+        print(f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}")
 
 
 TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"
