@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, MLPSoftmaxPolicy
+from agents.core.policy import make_policy
 from agents.features.inputs import state_action_features
 from agents.runtime.acting import Actor, fill_gumbel
 
@@ -62,6 +65,31 @@ def test_score_refuses_actions_outside_the_action_set(generator, bad):
     a[0] = bad if bad < 0 else 3
     with pytest.raises(IndexError, match=r"actions must be in 0\.\.2"):
         action.score(phi, a)
+
+
+@pytest.mark.parametrize("form", ["linear", "action", "mlp"])
+def test_score_refuses_actions_not_one_per_input(generator, form):
+    """A ``[B, 1]`` column of actions would broadcast against ``[B, A]`` into a wrong score."""
+    x, a = batch(generator, 8, (3, 5) if form == "action" else (6,), 3)
+    policy = {
+        "linear": lambda: linear_policy(6, 3, generator),
+        "action": lambda: action_policy(5, generator),
+        "mlp": lambda: MLPSoftmaxPolicy(6, 3, (5,), "tanh", F64, generator),
+    }[form]()
+    for wrong in (a[:, None], a[:5]):
+        with pytest.raises(
+            ValueError,
+            match=rf"^actions must have shape \[8\], one per input; got {re.escape(str(list(wrong.shape)))}$",
+        ):
+            policy.score(x, wrong)
+        with pytest.raises(ValueError, match=r"^actions must have shape \[8\]"):
+            policy.policy_gradient(x, wrong, torch.ones(8, dtype=F64))
+    assert policy.score(x, a).shape[0] == 8
+
+
+def test_make_policy_reads_a_plain_mapping_of_options():
+    policy = make_policy("mlp", 3, 2, {"hidden_sizes": [8], "activation": "relu"}, F64)
+    assert (policy.hidden_sizes, policy.activation_name) == ((8,), "relu")
 
 
 def test_action_feature_score_equals_autograd(generator):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -112,8 +113,14 @@ class SoftmaxPolicy(nn.Module, ABC):
         return self.score_with(self.param, features, actions)
 
     def _check_actions(self, features: Tensor, actions: Tensor) -> None:
-        """``IndexError`` unless every action is in ``0..n_actions-1`` (the public entry points check;
-        the ``*_with`` functions, which ``torch.func`` maps, cannot)."""
+        """``IndexError`` unless every action is in ``0..n_actions-1``, ``ValueError`` unless there is
+        one action per input (the public entry points check; the ``*_with`` functions, which
+        ``torch.func`` maps, cannot)."""
+        batch_shape = features.shape[:-2] if self.input_form == "action" else features.shape[:-1]
+        if actions.shape != batch_shape:  # a [B, 1] column would broadcast against [B, A] silently
+            raise ValueError(
+                f"actions must have shape {list(batch_shape)}, one per input; got {list(actions.shape)}"
+            )
         n_actions = features.shape[-2] if self.input_form == "action" else self.n_actions  # phi [B, A, d]
         if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < n_actions:
             raise IndexError(
@@ -238,5 +245,8 @@ def make_policy(
     name: str, input_dim: int, n_actions: int, options: Mapping[str, Any] | Any = None,
     dtype: torch.dtype = torch.float32,
 ) -> SoftmaxPolicy:  # fmt: skip
-    """Build the form registered as ``name`` (see :meth:`SoftmaxPolicy.from_options`)."""
+    """Build the form registered as ``name`` (see :meth:`SoftmaxPolicy.from_options`); ``options``
+    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}``."""
+    if isinstance(options, dict):  # a DictConfig or a dataclass reads as attributes already
+        options = SimpleNamespace(**options)
     return policy_class(name).from_options(input_dim, n_actions, options, dtype)
