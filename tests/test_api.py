@@ -205,6 +205,29 @@ def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
         agents.compose("CartPole-v1", config_dirs=[tmp_path / "nonexistent"])
 
 
+def test_one_config_dir_may_be_given_as_a_path(tmp_path):
+    """A string was iterated as a sequence of one-character folder names."""
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.125\n")
+    for folder in (tmp_path, str(tmp_path)):
+        assert agents.compose("CartPole-v1", "agent=mine", config_dirs=folder).agent.lr == 0.125
+
+
+@pytest.mark.parametrize(
+    ("override", "hint"),
+    [
+        ("hydra.run.dir=elsewhere", "give run_dir=<folder> instead"),
+        ("hydra.job.chdir=true", "run scripts/train.py for Hydra's own settings"),
+        ("hydra/launcher=joblib", "run scripts/train.py"),
+    ],
+)
+def test_hydras_own_settings_are_refused_not_dropped(override, hint):
+    """``hydra.run.dir`` composed and was ignored: the run went to runs/ without a word."""
+    message = rf"^{re.escape(override)} is a setting of Hydra's app, which agents.train does not run: {hint}"
+    with pytest.raises(agents.UserError, match=message):
+        agents.compose("CartPole-v1", override)
+
+
 def test_train_leaves_the_callers_torch_threads_and_prints_nothing_on_resume(tmp_path, capsys):
     """It left torch.set_num_threads(1) behind and printed a resume's changes to stderr."""
     import torch

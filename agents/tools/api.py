@@ -39,7 +39,7 @@ from agents.tools.usage import CONFIG_DIR
 def compose(
     config: str | DictConfig | TrainConfig = "CartPole-v1",
     *overrides: str,
-    config_dirs: Sequence[str | Path] = (),
+    config_dirs: Sequence[str | Path] | str | Path = (),
 ) -> DictConfig:
     """The config :func:`train` runs: an env id composed with ``overrides`` (``"seed=1"``,
     ``"experiment=acrobot"``, ``"+env_kwargs.is_slippery=false"``), or a given config
@@ -55,6 +55,9 @@ def compose(
     not_strings = [override for override in overrides if not isinstance(override, str)]
     if not_strings:
         raise UserError(f'overrides are "key=value" strings, as on the command line; got {not_strings[0]!r}')
+    check_no_hydra_settings(overrides)
+    if isinstance(config_dirs, str | Path):  # one folder, not a sequence of its characters
+        config_dirs = (config_dirs,)
     try:
         if isinstance(config, str):
             cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
@@ -66,6 +69,23 @@ def compose(
     check_resolvable(cfg)
     check_known_keys(cfg, TrainConfig)  # +foo=1 composes (Hydra adds the key), and nothing would read it
     return cfg
+
+
+HYDRA_SETTING_HINTS = {"hydra.run.dir": "run_dir=<folder>", "hydra.searchpath": "config_dirs=[<folder>]"}
+"""Hydra's own settings with this API's equivalent."""
+
+
+def check_no_hydra_settings(overrides: Sequence[str]) -> None:
+    """Refuse ``hydra.*`` overrides: they configure Hydra's app (``scripts/train.py``), which
+    :func:`train` does not run, so they would be dropped without a word."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            hint = HYDRA_SETTING_HINTS.get(key)
+            instead = f"give {hint} instead" if hint else "run scripts/train.py for Hydra's own settings"
+            raise UserError(
+                f"{override} is a setting of Hydra's app, which agents.train does not run: {instead}"
+            )
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
@@ -94,7 +114,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
 def train(
     config: str | DictConfig | TrainConfig = "CartPole-v1",
     *overrides: str,
-    config_dirs: Sequence[str | Path] = (),
+    config_dirs: Sequence[str | Path] | str | Path = (),
 ) -> RunResult:
     """Train as ``python scripts/train.py env=<config> <overrides>`` would, in this process.
 
