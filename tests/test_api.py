@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 import agents
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -226,6 +227,17 @@ def test_hydras_own_settings_are_refused_not_dropped(override, hint):
     message = rf"^{re.escape(override)} is a setting of Hydra's app, which agents.train does not run: {hint}"
     with pytest.raises(agents.UserError, match=message):
         agents.compose("CartPole-v1", override)
+
+
+def test_a_partial_config_names_its_missing_key():
+    """It was told that a ``~env_kwargs`` override, which nobody wrote, removed a key."""
+    message = r"^the given config has no env_kwargs: compose a full one with agents.compose"
+    with pytest.raises(agents.UserError, match=message):
+        agents.train(OmegaConf.create({"env": "CartPole-v1"}))
+    partial = agents.compose("CartPole-v1")
+    del partial.agent.policy
+    with pytest.raises(agents.UserError, match=r"^the given config has no agent\.policy: "):
+        agents.train(partial)
 
 
 def test_train_leaves_the_callers_torch_threads_and_prints_nothing_on_resume(tmp_path, capsys):

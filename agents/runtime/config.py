@@ -323,10 +323,21 @@ def check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
             raise UserError(unknown_key_message(f"{prefix}{key}", list(fields)))
         if dataclasses.is_dataclass(fields[key]):
             check_known_keys(node[key], fields[key], f"{prefix}{key}.")
-    removed = [f"{prefix}{key}" for key in fields if key not in node]
-    if removed:  # ~key on the command line: the run reads every field
-        key = removed[0]
-        raise UserError(f"~{key} removes a key the run reads: set its value instead ({key}=...)")
+    missing = first_missing_key(node, schema, prefix)
+    if missing:  # ~key on the command line: the run reads every field
+        raise UserError(f"~{missing} removes a key the run reads: set its value instead ({missing}=...)")
+
+
+def first_missing_key(node: DictConfig, schema: type, prefix: str = "") -> str | None:
+    """The first field of ``schema`` (depth first) that ``node`` lacks, as a dotted key."""
+    for key, field_type in get_type_hints(schema).items():
+        if key not in node:
+            return f"{prefix}{key}"
+        if dataclasses.is_dataclass(field_type) and isinstance(node[key], DictConfig):
+            missing = first_missing_key(node[key], field_type, f"{prefix}{key}.")
+            if missing:
+                return missing
+    return None
 
 
 def episode_stats(cfg: Any) -> str:

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import UserError
-from agents.runtime.config import TrainConfig, check_known_keys
+from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
 from agents.runtime.trainer import RunResult
@@ -63,12 +63,24 @@ def compose(
             cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
         else:
             cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.structured(config)
+            check_complete(cfg)
             apply_overrides(cfg, overrides)
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
     check_resolvable(cfg)
     check_known_keys(cfg, TrainConfig)  # +foo=1 composes (Hydra adds the key), and nothing would read it
     return cfg
+
+
+def check_complete(cfg: DictConfig) -> None:
+    """A given config holds every key the run reads (a partial one would fail later, naming
+    a ``~`` override nobody wrote)."""
+    missing = first_missing_key(cfg, TrainConfig)
+    if missing:
+        raise UserError(
+            f"the given config has no {missing}: compose a full one with agents.compose(env_id, ...) "
+            "or pass a TrainConfig"
+        )
 
 
 HYDRA_SETTING_HINTS = {"hydra.run.dir": "run_dir=<folder>", "hydra.searchpath": "config_dirs=[<folder>]"}
