@@ -17,9 +17,11 @@ from omegaconf import OmegaConf
 
 from agents.errors import UserError
 from agents.runtime.checkpoint import load_checkpoint
-from agents.runtime.multi_seed import MultiSeedTrainer
+from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer, std_over_seeds
 from agents.runtime.run import train
 from agents.runtime.run_lock import RunFolderLock
+from agents.runtime.trainer import TrainResult
+from agents.tools.results import PresetResult, SeedResult, results_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +46,24 @@ def test_multi_seed_equals_separate_runs(make_config, tmp_path):
         assert np.array_equal(actors[0]["unused_noise"], actors[1]["unused_noise"])
     assert len({r.env_steps for r in together.results}) > 1, "the seeds should stop at different steps"
     assert "3 seeds in" in together.table()
+
+
+def test_the_seeds_table_and_the_results_table_give_the_same_std_over_seeds(tmp_path):
+    """The seeds table printed the population std (ddof=0) and the results table the sample std
+    (ddof=1): the same five returns read 185.34 in one and 207.21 in the other. Both are the
+    sample std now, 0 for one seed."""
+    returns = [-116.57, -137.00, -112.62, -500.0, -500.0]  # experiment=acrobot's seeds 0-4
+    seeds = [
+        TrainResult(tmp_path / f"seed{i}", 100, 10, 5, 1.0, value, False) for i, value in enumerate(returns)
+    ]
+    table = MultiSeedResult(tmp_path, seeds, 5.0).table()
+    preset = PresetResult(
+        "acrobot", "Acrobot-v1", [SeedResult(i, 100, 1.0, r) for i, r in enumerate(returns)]
+    )
+    assert std_over_seeds(returns) == preset.std_return == pytest.approx(207.2111, abs=1e-4)
+    assert "final mean return -273.24 +- 207.21 (std over seeds, ddof=1)" in table
+    assert "-273.24 ± 207.21" in results_table([preset])
+    assert std_over_seeds([3.0]) == 0.0 and np.isnan(std_over_seeds([1.0, float("nan")]))
 
 
 def test_multi_seed_action_form_and_vector_envs(make_config):

@@ -18,7 +18,7 @@ and change the results).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,18 @@ def _save_all_on_error(trainers: list[Trainer]) -> Iterator[None]:
         raise
 
 
+def std_over_seeds(returns: Sequence[float] | np.ndarray) -> float:
+    """Sample standard deviation over seeds (``ddof = 1``), the spread of "mean +- std over N seeds"
+    in the seeds table and the results table (as rliable and rl-baselines3-zoo report it)::
+
+        s = sqrt( sum_n (R_n - mean(R))^2 / (N - 1) )        R_n: seed n's final mean return
+
+    0 for a single seed; nan if a seed's return is nan (a seed that ended no episode).
+    """
+    values = np.asarray(returns, dtype=np.float64)  # [N]
+    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
 @dataclass
 class MultiSeedResult(RunResult):
     """Per-seed results plus the aggregate a researcher reports."""
@@ -94,7 +106,8 @@ class MultiSeedResult(RunResult):
         solved = sum(r.reached_target for r in self.results)
         lines.append(
             f"{len(self.results)} seeds in {self.seconds:.1f} s: final mean return "
-            f"{returns.mean():.2f} +- {returns.std():.2f} (std over seeds); {solved} reached the target"
+            f"{returns.mean():.2f} +- {std_over_seeds(returns):.2f} (std over seeds, ddof=1); "
+            f"{solved} reached the target"
         )
         return "\n".join(lines)
 

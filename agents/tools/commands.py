@@ -323,7 +323,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
         generated = (  # the threads the runs set (torch_threads), not the count at start-up
             f"Regenerate with `{command}` ({machine}). "
             "Final return: mean undiscounted return of the last `budget.window` (100) episodes of each "
-            f"run, mean ± standard deviation over {options.seeds} seed{'s' if options.seeds > 1 else ''}; "
+            "run, mean ± sample standard deviation (ddof=1) over "
+            f"{options.seeds} seed{'s' if options.seeds > 1 else ''}; "
             "wall time is per seed, one run at a time.\n\n"
             f"{stopped}{table}"
         )

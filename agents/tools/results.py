@@ -3,8 +3,9 @@
 Per preset and seed, :func:`run_preset` trains in-process with ``experiment=<name> seed=<s>`` (no
 progress bar, no TensorBoard, a temporary run folder) and records env steps, wall time and the
 final mean return (mean undiscounted return of the last ``budget.window`` episodes, the trainer's
-``final_mean_return``). :func:`results_table` reduces the seeds to mean +- standard deviation
-(``ddof = 1``) and formats one markdown row per preset.
+``final_mean_return``). :func:`results_table` reduces the seeds to mean +- sample standard
+deviation (:func:`~agents.runtime.multi_seed.std_over_seeds`, ``ddof = 1``, as the seeds table of a
+``num_seeds`` run) and formats one markdown row per preset.
 
 The file it writes may hold more than the table (``docs/results.md`` goes on with hand-written
 sections): :func:`results_document` replaces only what lies between :data:`TABLE_BEGIN` and
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.errors import RunInterrupted, UserError
+from agents.runtime.multi_seed import std_over_seeds
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.presets import preset_names
@@ -77,9 +79,8 @@ class PresetResult:
 
     @property
     def std_return(self) -> float:
-        """Sample standard deviation over seeds (0 for a single seed)."""
-        returns = [run.final_mean_return for run in self.runs]
-        return statistics.stdev(returns) if len(returns) > 1 else 0.0
+        """Sample standard deviation over seeds (0 for a single seed): :func:`std_over_seeds`."""
+        return std_over_seeds([run.final_mean_return for run in self.runs])
 
 
 def available_presets() -> list[str]:
