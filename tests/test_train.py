@@ -13,8 +13,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from agents.runtime import tags
 from agents.runtime.checkpoint import load_checkpoint
-from agents.runtime.run import train
-from agents.runtime.trainer import Trainer
+from agents.runtime.multi_seed import MultiSeedResult
+from agents.runtime.run import print_summary, train
+from agents.runtime.trainer import Trainer, TrainResult
 
 
 def test_cartpole_run_writes_events_checkpoint_and_config(make_config, capsys):
@@ -116,10 +117,41 @@ def test_a_run_that_does_not_stop_at_the_target_still_says_it_reached_it(make_co
     stopping = train(make_config(*common, "budget.target_return=30"))
     assert all(r.reached_target and r.env_steps < 3000 for r in stopping.results)
     running_on = train(make_config(*common, "budget.target_return=30", "budget.stop_at_target=false"))
-    assert all(r.reached_target and r.env_steps >= 3000 for r in running_on.results)
-    assert " yes" in running_on.table() and "2 reached the target" in running_on.table()
+    assert all(r.reached_target and r.env_steps >= 3000 and r.target == 30 for r in running_on.results)
+    assert "2 reached the target" in running_on.table()
+    for seed_result, row in zip(running_on.results, running_on.table().splitlines()[1:], strict=False):
+        column = "yes" if seed_result.final_mean_return >= 30 else "earlier"  # the final mean, judged
+        assert row.split()[-1] == column and seed_result.ends_at_target == (column == "yes")
     unreachable = train(make_config(*common, "budget.target_return=100000", "budget.stop_at_target=false"))
     assert not any(r.reached_target for r in unreachable.results)
+
+
+def test_a_final_mean_below_the_target_is_not_called_target_reached(tmp_path, capsys):
+    """With ``budget.stop_at_target=false`` the moving mean can reach the target and fall back:
+    the summary printed "mean return ...: 300.00 (target reached)" and the seeds table "yes"
+    beside a final mean below 475. Both now judge the final mean and say the rest."""
+
+    def result(name: str, final: float, reached: bool) -> TrainResult:
+        return TrainResult(tmp_path / name, 5000, 40, 10, 1.0, final, reached, [final] * 5, target=475.0)
+
+    fell_back, held, never = (
+        result("seed0", 300.0, True),
+        result("seed1", 480.0, True),
+        result("seed2", 90.0, False),
+    )
+    for run, note in [
+        (fell_back, " (target 475 reached during the run; the final mean is below it)\n"),
+        (held, " (target 475 reached)\n"),
+        (never, "\n"),
+    ]:
+        print_summary(run)
+        assert (
+            f"mean return over the last 5 episodes: {run.final_mean_return:.2f}{note}"
+            in capsys.readouterr().out
+        )
+    table = MultiSeedResult(tmp_path, [fell_back, held, never], 3.0).table().splitlines()
+    assert [row.split()[-1] for row in table[1:4]] == ["earlier", "yes", "no"]
+    assert table[-1].endswith("; 2 reached the target, 1 of them ending below it (earlier)")
 
 
 def test_mean_return_is_numpys_mean_of_the_window_bit_for_bit():

@@ -472,7 +472,7 @@ class BatchedSeedsTrainer:
             results.append(TrainResult(
                 folder, int(self.env_steps[index]), int(self.episodes[index]), int(self.updates[index]),
                 seconds, float(self.recent.mean(np.array([index]))[0]), bool(self.reached[index]),
-                self.recent.in_order(index),
+                self.recent.in_order(index), target=self.target,
             ))  # fmt: skip
         self._flush()
         close_quietly(self.envs)

@@ -100,16 +100,24 @@ class MultiSeedResult(RunResult):
         for seed_result in self.results:
             lines.append(
                 f"{seed_result.run_dir.name:>6} {seed_result.env_steps:>10} {seed_result.episodes:>9} "
-                f"{seed_result.final_mean_return:>18.2f} {'yes' if seed_result.reached_target else 'no':>7}"
+                f"{seed_result.final_mean_return:>18.2f} {_target_column(seed_result):>7}"
             )
         returns = self.final_mean_returns
         solved = sum(r.reached_target for r in self.results)
+        below = solved - sum(r.ends_at_target for r in self.results)  # reached, then fell back
         lines.append(
             f"{len(self.results)} seeds in {self.seconds:.1f} s: final mean return "
             f"{returns.mean():.2f} +- {std_over_seeds(returns):.2f} (std over seeds, ddof=1); "
-            f"{solved} reached the target"
+            f"{solved} reached the target{f', {below} of them ending below it (earlier)' if below else ''}"
         )
         return "\n".join(lines)
+
+
+def _target_column(result: TrainResult) -> str:
+    """``yes``: the final mean is at the target; ``earlier``: it was reached, then fell below."""
+    if result.ends_at_target:
+        return "yes"
+    return "earlier" if result.reached_target else "no"
 
 
 class MultiSeedTrainer:

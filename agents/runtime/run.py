@@ -119,13 +119,24 @@ def print_summary(result: TrainResult) -> None:
     print(
         f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "
         f"in {result.seconds:.1f} s; mean return over the last {len(result.recent_returns)} episodes: "
-        f"{result.final_mean_return:.2f}{' (target reached)' if result.reached_target else ''}\n"
+        f"{result.final_mean_return:.2f}{target_note(result)}\n"
         f"run folder:  {run_dir}\n"
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
         f"config:      {run_dir / 'config.yaml'}"
     )
     print_tensorboard_line(run_dir)
     print_no_episode_note(result)
+
+
+def target_note(result: TrainResult) -> str:
+    """What the final mean return says about the target: `` (target 475 reached)``, `` (target 475
+    reached during the run; the final mean is below it)`` (``budget.stop_at_target=false`` trains
+    on after reaching it) or, never reached, ``""``."""
+    if not result.reached_target:
+        return ""
+    if result.ends_at_target:
+        return f" (target {result.target:g} reached)"
+    return f" (target {result.target:g} reached during the run; the final mean is below it)"
 
 
 def print_tensorboard_line(run_dir: Path) -> None:

@@ -94,12 +94,19 @@ class TrainResult(RunResult):
     """Mean undiscounted return over the last ``budget.window`` episodes (nan if none ended)."""
     reached_target: bool
     """The last-``budget.window`` mean reached the target at some point (the run stopped there
-    when ``budget.stop_at_target``)."""
+    when ``budget.stop_at_target``; without it the mean may have fallen below since)."""
     recent_returns: list[float] = field(default_factory=list)
+    target: float | None = None
+    """The return the last-``budget.window`` mean was held against (None: the run had no target)."""
 
     @property
     def seed_results(self) -> list[TrainResult]:
         return [self]
+
+    @property
+    def ends_at_target(self) -> bool:
+        """The target was reached and the final mean return is still at or above it."""
+        return self.reached_target and self.target is not None and self.final_mean_return >= self.target
 
 
 def seed_everything(seed: int) -> None:
@@ -475,7 +482,7 @@ class Trainer:
             self.lock.release()
         return TrainResult(
             self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
-            self.mean_return(), self.reached, list(self.recent_returns),
+            self.mean_return(), self.reached, list(self.recent_returns), target=self.target,
         )  # fmt: skip
 
     def fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:

@@ -138,7 +138,8 @@ def train(
     :return: a :class:`~agents.runtime.trainer.RunResult`: ``run_dir``, ``seconds``,
         ``final_mean_return`` (mean of the last ``budget.window`` returns; over seeds, their mean)
         and ``seed_results``, each seed's :class:`~agents.runtime.trainer.TrainResult`
-        (``env_steps``, ``episodes``, ``updates``, ``reached_target``, ``recent_returns``). With
+        (``env_steps``, ``episodes``, ``updates``, ``reached_target``, ``ends_at_target``,
+        ``recent_returns``). With
         ``num_seeds > 1`` it is a :class:`~agents.runtime.multi_seed.MultiSeedResult` (also
         ``final_mean_returns`` and ``table()``).
     """
