@@ -33,6 +33,18 @@ def test_train_help_lists_groups_keys_and_completion(tmp_path):
     assert "    lr: 0.1 " in text and "    num_envs: 1 " in text and "hydra/launcher=" in text
 
 
+def test_the_env_kwargs_example_in_help_works_as_written():
+    """``--help`` (train.yaml's comment) showed ``env_kwargs.is_slippery=false``, which Hydra refuses
+    (env_kwargs is empty, so the key is new and needs ``+``)."""
+    from agents.tools.cli import compose_train_config
+    from agents.tools.usage import app_help
+
+    (line,) = [line for line in app_help("train").splitlines() if line.startswith("  env_kwargs:")]
+    example = line.split("e.g. ")[1].split()[0]
+    assert example == "+env_kwargs.is_slippery=false"
+    assert compose_train_config(["env=FrozenLake-v1", example]).env_kwargs == {"is_slippery": False}
+
+
 @pytest.mark.parametrize(
     ("program", "expected"), [("evaluate", "checkpoint: ???"), ("compare_gradients", "num_states:")]
 )
