@@ -4,6 +4,7 @@ trains for a few hundred steps; the results table formats its rows."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,26 @@ def test_preset_is_global_and_documents_the_return_it_reaches(preset):
     text = (EXPERIMENT_DIR / f"{preset}.yaml").read_text()
     assert text.startswith("# @package _global_\n")
     assert "Reaches" in text, f"{preset}.yaml should say (in a comment) what return it reaches"
+
+
+def test_the_returns_preset_comments_quote_are_the_results_tables():
+    """Presets quote "Reaches <mean> +- <std>" from docs/results.md: after the table was regenerated,
+    acrobot still said -275 +- 206 (-273.24 ± 207.21), frozenlake_slippery 0.60 +- 0.11 and
+    lunarlander +147 +- 41. Each quote is the table's row rounded to the quote's digits."""
+    table = (Path(__file__).parents[1] / "docs" / "results.md").read_text()
+    quoted = 0
+    for preset in PRESETS:
+        comment = (EXPERIMENT_DIR / f"{preset}.yaml").read_text()
+        quote = re.search(r"Reaches (?:a success rate of )?([+-]?[\d.]+) \+- ([\d.]+)", comment)
+        if quote is None:
+            continue
+        row = re.search(rf"`experiment={preset}` .*\| (-?[\d.]+) ± ([\d.]+) +\|", table)
+        assert row is not None, f"{preset}.yaml quotes a return that docs/results.md has no row for"
+        for said, measured in zip(quote.groups(), row.groups(), strict=True):
+            digits = len(said.partition(".")[2])
+            assert float(said) == round(float(measured), digits), f"{preset}.yaml: {said} vs {measured}"
+        quoted += 1
+    assert quoted >= 5
 
 
 @pytest.mark.parametrize("preset", PRESETS)
