@@ -1,4 +1,4 @@
-r"""The two linear forms of the softmax family (Sutton & Barto sec. 13.2).
+r"""The two linear forms of the softmax family (Sutton & Barto sec. 13.1, eqs. 13.2-13.3).
 
 * :class:`LinearSoftmaxPolicy` -- state features ``x(s)`` and a matrix ``W[state_dim, n_actions]``,
   ``logits = x^T W``; score ``x(s) (onehot(a) - pi(.|s))^T``.
@@ -111,7 +111,7 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
 
 @register_policy("action")
 class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
-    r"""``pi(a|s) = softmax_a(phi(s,a)^T theta)`` with ``theta: [feature_dim]`` (S&B eq. 13.2).
+    r"""``pi(a|s) = softmax_a(phi(s,a)^T theta)`` with ``theta: [feature_dim]`` (S&B eqs. 13.2-13.3).
 
     :param feature_dim: length ``d`` of the action features ``phi(s, a)``.
     :param dtype: parameter dtype (float64 for gradient checks).

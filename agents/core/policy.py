@@ -1,7 +1,7 @@
 r"""The softmax policy family: one abstract base class states the contract, forms register by name.
 
 Every form computes preferences (logits) ``h(s, .)`` from its inputs and one trainable tensor
-``param``; the rest is shared (Sutton & Barto sec. 13.2)::
+``param``; the rest is shared (Sutton & Barto sec. 13.1, eq. 13.2)::
 
     pi(a|s) = exp h(s,a) / sum_b exp h(s,b)
     log pi(a|s) = h(s,a) - log sum_b exp h(s,b)
