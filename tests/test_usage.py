@@ -33,6 +33,21 @@ def test_train_help_lists_groups_keys_and_completion(tmp_path):
     assert "    lr: 0.1 " in text and "    num_envs: 1 " in text and "hydra/launcher=" in text
 
 
+def test_help_shows_the_keys_of_every_feature_map():
+    """``features=auto`` sets only ``name``, so --help showed ``features: name: auto`` and none of
+    the feature maps' settings (``features.num_tilings``, ``features.degree``, ...)."""
+    from agents.tools.usage import app_help
+
+    text = app_help("train")
+    features = text[text.index("  features:  (features=auto") : text.index("  vector:  (")]
+    expected = [("fourier", "degree: 3"), ("rbf", "num_centers: 5"), ("tile", "num_tilings: 8"),
+                ("tile", "hash_size: 4096"), ("raw", "bias: true"), ("polynomial", "bounds: []")]  # fmt: skip
+    for option, key in expected:
+        block = features.split(f"    features={option} sets:\n")[1].split(" sets:\n")[0]
+        assert any(line.startswith(f"      {key} ") for line in block.splitlines()), (option, key)
+    assert "features=onehot sets" not in features and "features=auto sets" not in features
+
+
 def test_the_env_kwargs_example_in_help_works_as_written():
     """``--help`` (train.yaml's comment) showed ``env_kwargs.is_slippery=false``, which Hydra refuses
     (env_kwargs is empty, so the key is new and needs ``+``)."""

@@ -3,7 +3,8 @@
 
 ``--help`` lists the config groups with their options (read from the config folder, so the
 schema entries Hydra would list beside them stay out), the keys of the primary config with their
-comments, Hydra's switches and the command that installs tab completion.
+comments, each group's keys as its default option sets them and the keys each other option sets,
+Hydra's switches and the command that installs tab completion.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
             source = f"{group}={default}: configs/{group}/{default}.yaml; {group}.<key>=value"
             group_keys += ["", f"  {group}:  ({source})"]
             group_keys += [f"  {line}" for line in option_keys]
+            group_keys += _other_options_keys(Path(config_dir) / group, group, default, options)
     keys = _keys_section(lines)
     out = [*(f"usage: {line}" for line in usage), ""]
     if groups:
@@ -77,6 +79,18 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
         f'tab completion (bash): eval "$({program} -sc install=bash)"',
     ]
     return "\n".join(out)
+
+
+def _other_options_keys(folder: Path, group: str, default: str, options: list[str]) -> list[str]:
+    """The keys each other option of a group sets (``features=tile``: ``num_tilings``, ...), under
+    the default's: ``features=auto`` sets only ``name``, which hid every feature map's settings."""
+    lines = []
+    for option in options:
+        keys = _keys_section((folder / f"{option}.yaml").read_text().splitlines())
+        keys = [key for key in keys if key.strip() and not key.strip().startswith(("name:", "#"))]
+        if option != default and keys:
+            lines += [f"    {group}={option} sets:", *(f"    {key}" for key in keys)]
+    return lines
 
 
 def _keys_section(lines: list[str]) -> list[str]:
