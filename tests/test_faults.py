@@ -1198,6 +1198,30 @@ def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mo
         assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_nan_observations_leave_the_saved_running_statistics_usable(tmp_path, monkeypatch, capsys, bad):
+    """features=normalized folded a nan batch into its mean and variance before the update failed
+    on it, and the failure's save wrote them: the resumed or evaluated policy saw nan features. An
+    inf observation, which the clipped features let through the update, made them nan a batch later."""
+    real_step = fault_envs.FaultyEnv.step
+
+    def step(self, action):
+        obs, *rest = real_step(self, action)
+        return (np.where(np.isnan(obs), bad, obs), *rest)
+
+    monkeypatch.setattr(fault_envs.FaultyEnv, "step", step)
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        *TINY, "budget.total_env_steps=2000", "env=fault_envs:fault/Nanobs-v0", "features=normalized",
+        f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Nanobs-v0 returned nan/inf observations")
+    features = load_checkpoint(run_dir)["features"]
+    assert features["count"] > 100 and all(torch.isfinite(features[k]).all() for k in ("mean", "var"))
+
+
 CTRL_C_WHILE_IMPORTING = """
 import builtins, os, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (a background job's is ignored)

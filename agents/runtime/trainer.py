@@ -553,7 +553,11 @@ class Trainer:
             rewards=self._tensor(rewards),
             dones=torch.from_numpy(dones).to(self.device),
         )
-        inputs.feature_map.update(obs)
+        if inputs.feature_map.state_dict():  # running statistics (features=normalized): one nan/inf
+            # observation, which the clipped features let through the update, makes them nan for good
+            problem = nonfinite_env_data(obs, rewards, self.dtype)
+            if problem is not None:
+                self._blame_env(problem)
         learner = self.agent.learner
         agent_cfg = self.cfg.agent
         fraction = self.env_steps / self.cfg.budget.total_env_steps
@@ -573,11 +577,9 @@ class Trainer:
             problem = nonfinite_env_data(obs, rewards, self.dtype)
             if problem is None:
                 raise
-            raise UserError(
-                f"env={self.cfg.env} returned {problem} in the episodes before env step {self.env_steps}, "
-                f"which no policy can learn from (fix the env, or filter them with env_wrappers); the last "
-                f"good state is in {self.run_dir / CHECKPOINT_NAME}"
-            ) from None
+            self._blame_env(problem)
+        inputs.feature_map.update(obs)  # after the update (which read x(s) from before): a failed one
+        # leaves the statistics of the last good state, which its checkpoint saves
         if self.device.type != "cpu":
             self.actor.refresh()
         self.updates += 1
@@ -588,6 +590,14 @@ class Trainer:
         if print_now:
             self.next_print = time.perf_counter() + self.cfg.logging.print_every_seconds
             self._print_progress(stats.entropy, self.env_steps / max(elapsed, 1e-9))
+
+    def _blame_env(self, problem: str) -> NoReturn:
+        """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""
+        raise UserError(
+            f"env={self.cfg.env} returned {problem} in the episodes before env step {self.env_steps}, "
+            f"which no policy can learn from (fix the env, or filter them with env_wrappers); the last "
+            f"good state is in {self.run_dir / CHECKPOINT_NAME}"
+        ) from None
 
     def _print_progress(self, entropy: float, steps_per_second: float) -> None:
         """One line instead of the bar (as SB3 prints its table): where the run is and how it learns."""
