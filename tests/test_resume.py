@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -42,6 +45,49 @@ def test_interrupted_mid_episode_then_resumed_equals_uninterrupted(make_config, 
     assert resumed.recent_returns == full.recent_returns
     weights = [load_checkpoint(r.run_dir)["policy"]["weight"] for r in (full, resumed)]
     assert (weights[0] - weights[1]).abs().max().item() <= 1e-12
+
+
+class GlobalRandomRewards(gym.Env):
+    """Rewards drawn from python's and numpy's global generators (and one draw in each reset), which
+    the observations ([step, last action]) do not show; 10 steps an episode."""
+
+    observation_space = gym.spaces.Box(0.0, 10.0, (2,), np.float64)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        np.random.random()
+        return np.zeros(2), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = float(action) * (random.random() + np.random.random())
+        return np.array([float(self.t), float(action)]), reward, self.t >= 10, False, {}
+
+
+gym.register("test/GlobalRandomRewards-v0", entry_point=GlobalRandomRewards)
+
+
+def test_an_env_drawing_from_the_global_generators_resumes_exactly(make_config, tmp_path, caplog):
+    """The global generators were restored before the episode in progress was replayed, which drew
+    from them again: every later reward (and so the parameters) left the uninterrupted run's."""
+    common = [
+        *RUN,
+        "env=test/GlobalRandomRewards-v0",
+        "budget.total_env_steps=600",
+        "checkpoint.every_steps=0",
+    ]
+    full = train(make_config(*common, f"run_dir={tmp_path / 'full'}"))
+    part = Trainer(make_config(*common, f"run_dir={tmp_path / 'part'}"))
+    part.step_limit = 345  # mid-episode
+    part.run()
+    assert part.buffer.length[0] > 0
+    resumed = train(make_config(f"resume={tmp_path / 'part'}"))
+    assert resumed.recent_returns == full.recent_returns
+    weights = [load_checkpoint(r.run_dir)["policy"]["weight"] for r in (full, resumed)]
+    assert torch.equal(weights[0], weights[1])
+    assert "env=test/GlobalRandomRewards-v0 drew from the global random generators" in caplog.text
 
 
 def _same_files(first: Path, second: Path) -> None:

@@ -116,6 +116,35 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def global_rng_states() -> dict[str, Any]:
+    """The global generators' states (python's ``random``, ``numpy.random``, torch), as a
+    checkpoint holds them: nothing here draws from them, an env may."""
+    return {
+        "python": list(random.getstate()[1]),
+        "numpy": np.random.get_state(legacy=False),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_global_rng_states(states: dict[str, Any]) -> None:
+    """Restore :func:`global_rng_states`' output."""
+    python_state = random.getstate()
+    random.setstate((python_state[0], tuple(int(v) for v in states["python"]), python_state[2]))
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+
+
+def drew_between(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether anything drew from a global generator between two :func:`global_rng_states`."""
+    numpy_states = [(state["numpy"]["state"]["key"].tobytes(), state["numpy"]["state"]["pos"],
+                     state["numpy"]["has_gauss"]) for state in (before, after)]  # fmt: skip
+    return (
+        before["python"] != after["python"]
+        or numpy_states[0] != numpy_states[1]
+        or not torch.equal(before["torch"], after["torch"])
+    )
+
+
 def checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     """Validate (one-line :class:`UserError` naming the key) and return the config twice: as given,
     for saving, and as plain dataclasses, which are fast to read in the loop."""
@@ -639,12 +668,7 @@ class Trainer:
             },
             "recent_returns": list(self.recent_returns),
             "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
-            "rng": {
-                "actor": self.actor.state_dict(),
-                "python": list(random.getstate()[1]),
-                "numpy": np.random.get_state(legacy=False),
-                "torch": torch.get_rng_state(),
-            },
+            "rng": {"actor": self.actor.state_dict(), **global_rng_states()},
             "config": OmegaConf.to_container(self.config, resolve=True),
             "format_version": CHECKPOINT_FORMAT,
         }
@@ -683,11 +707,17 @@ class Trainer:
             self.evaluation.load_state_dict(state["evaluation"])
         rng = state["rng"]
         self.actor.load_state_dict(rng["actor"])
-        python_state = random.getstate()
-        random.setstate((python_state[0], tuple(int(v) for v in rng["python"]), python_state[2]))
-        np.random.set_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
+        set_global_rng_states(rng)  # the same replay at every resume of this file
+        saved = global_rng_states()
         self.obs = self.envs.restore(state["envs"], self.buffer, self.cfg.seed + self.env_steps)
+        if drew_between(saved, global_rng_states()):
+            log.warning(
+                "%senv=%s drew from the global random generators (random, numpy.random or torch) while "
+                "the resume rebuilt its episode in progress: where those draws shape its observations, "
+                "the resumed run leaves the uninterrupted one (an env that draws from self.np_random "
+                "resumes exactly)", self.log_prefix, self.cfg.env,
+            )  # fmt: skip
+        set_global_rng_states(rng)  # as they were at the save: the replay's draws were made before it
 
     def save(self, best: bool = False, candidate: bool = True) -> Path:
         """Write ``checkpoint.pt`` (latest) and, when ``best`` (a new best evaluation) or, without
