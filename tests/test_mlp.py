@@ -392,3 +392,27 @@ def test_an_mlp_without_hidden_layers_trains(make_config, tmp_path):
     result = train(make_config("agent.policy=mlp", "agent.hidden_sizes=[]", "budget.total_env_steps=600",
                                f"run_dir={tmp_path}"))  # fmt: skip
     assert result.env_steps == 600
+
+
+class DoubledMLP(MLPSoftmaxPolicy):
+    """A user's form: twice the network's logits, with its own (autograd) score."""
+
+    def logits_with(self, param, features):
+        return 2 * super().logits_with(param, features)
+
+    def score_with(self, param, features, actions):
+        return self.autograd_score_with(param, features, actions)
+
+
+def test_a_subclass_that_redefines_the_logits_and_score_is_trained_with_them(generator):
+    """The batch backward pass (the update's gradient, with or without its statistics) ran the
+    parent's network: a subclass doubling its logits ascended its parent's gradient."""
+    policy = DoubledMLP(5, 3, (4,), "tanh", F64, generator)
+    x, a = batch(generator, 30, 5, 3)
+    c = torch.randn(30, dtype=F64, generator=generator)
+    expected = contraction_by_autograd(policy, x, a, c)
+    torch.testing.assert_close(policy.policy_gradient(x, a, c), expected, rtol=0, atol=1e-12)
+    gradient, log_probs = policy.policy_gradient_and_log_probs(x, a, c)
+    torch.testing.assert_close(gradient, expected, rtol=0, atol=1e-12)
+    logits = 2 * MLPSoftmaxPolicy.logits_with(policy, policy.param, x)
+    torch.testing.assert_close(log_probs, torch.log_softmax(logits, -1), rtol=0, atol=1e-12)

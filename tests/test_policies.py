@@ -318,3 +318,50 @@ def test_linear_gradient_and_log_probs_from_one_pass(generator, dtype):
     assert torch.equal(gradient, policy.policy_gradient(x, a, c))
     tolerance = 1e-14 if dtype == F64 else 1e-6
     torch.testing.assert_close(log_probs, policy.log_probs(x), rtol=0, atol=tolerance)
+
+
+class DoubledLinear(LinearSoftmaxPolicy):
+    """A user's form: ``h = 2 x W``, with its own score ``2 x (e_a - pi)^T``."""
+
+    def logits_with(self, param, features):
+        return 2 * super().logits_with(param, features)
+
+    def score_with(self, param, features, actions):
+        return 2 * super().score_with(2 * param, features, actions)
+
+
+class DoubledActionFeatures(ActionFeatureSoftmaxPolicy):
+    """``h = 2 phi^T theta``, with its own score ``2 (phi(s,a) - E_pi phi)`` (the parent's takes
+    ``pi`` from the redefined logits)."""
+
+    def logits_with(self, param, features):
+        return 2 * super().logits_with(param, features)
+
+    def score_with(self, param, features, actions):
+        return 2 * super().score_with(param, features, actions)
+
+
+@pytest.mark.parametrize("form", [DoubledLinear, DoubledActionFeatures])
+def test_a_subclass_that_redefines_the_logits_and_score_is_trained_with_them(generator, form):
+    """The fused gradients (the update's with its statistics, the many-seeds one) computed the
+    parent's logits and score inline: a subclass doubling its logits ascended its parent's gradient."""
+    policy = form(4, 3, dtype=F64) if form is DoubledLinear else form(12, dtype=F64, n_actions=3)
+    with torch.no_grad():
+        policy.param.normal_(generator=generator)
+    shape = (4,) if form is DoubledLinear else (3, 12)
+    x, a = batch(generator, 40, shape, 3)
+    c = torch.randn(40, dtype=F64, generator=generator)
+    autograd = policy.autograd_score(x, a)
+    torch.testing.assert_close(policy.score(x, a), autograd, rtol=0, atol=1e-12)  # the form is right
+    gradient, log_probs = policy.policy_gradient_and_log_probs(x, a, c)
+    torch.testing.assert_close(gradient, torch.tensordot(c, autograd, dims=1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(log_probs, torch.log_softmax(2 * (x @ policy.param), -1), rtol=0, atol=1e-12)
+    params = torch.stack([policy.param.detach(), 2 * policy.param.detach()])  # two runs' rows
+    segments = torch.repeat_interleave(torch.arange(2), torch.tensor([15, 25]))
+    expected = torch.stack([
+        torch.tensordot(c[segment], policy.autograd_score_with(row, x[segment], a[segment]), dims=1)
+        for row, segment in zip(params, (slice(0, 15), slice(15, 40)), strict=True)
+    ])  # fmt: skip
+    torch.testing.assert_close(
+        policy.segment_policy_gradient(params, x, a, c, segments), expected, rtol=0, atol=1e-12
+    )

@@ -73,6 +73,8 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         self, features: Tensor, actions: Tensor, coefficients: Tensor
     ) -> tuple[Tensor, Tensor]:
         """:meth:`policy_gradient` (the same numbers) and the log-softmax of the logits it computed."""
+        if self._redefines(LinearSoftmaxPolicy, *_INLINED):
+            return super().policy_gradient_and_log_probs(features, actions, coefficients)
         x_t = _batch_last(features)  # x^T                                           [d, B]
         logits_t = self.weight.mT @ x_t  # h^T = W^T x                               [A, B]
         scores = self._score_from_logits(x_t, logits_t, self._one_hot_t(actions, logits_t))
@@ -84,6 +86,8 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
     ) -> Tensor:
         r"""``g_n = sum_{t: n(t) = n} c_t x_t (e_{A_t} - pi(.|S_t; W_n))^T``; ``[k, d, A]``: each
         step's logits with its own run's ``W``, then one scatter-add of the outer products."""
+        if self._redefines(LinearSoftmaxPolicy, *_INLINED):
+            return super().segment_policy_gradient(params, features, actions, coefficients, segments)
         weights = params[segments]  # W_{n(t)}                                     [T, d, A]
         logits = torch.bmm(features[:, None, :], weights)[:, 0]  # x_t^T W_{n(t)}   [T, A]
         residual = self._eye(logits)[actions.long()] - torch.softmax(logits, dim=-1)  # e_a - pi
@@ -158,6 +162,8 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
     ) -> Tensor:
         r"""``g_n = sum_{t: n(t) = n} c_t (phi(S_t, A_t) - E_{b~pi_n} phi(S_t, b))``; ``[k, d]``:
         each step's logits with its own run's ``theta``, then one scatter-add."""
+        if self._redefines(ActionFeatureSoftmaxPolicy, *_INLINED):
+            return super().segment_policy_gradient(params, features, actions, coefficients, segments)
         thetas = params[segments]  # theta_{n(t)}                                  [T, d]
         probs = torch.softmax(torch.bmm(features, thetas[:, :, None])[..., 0], dim=-1)  # [T, A]
         taken = features[torch.arange(features.shape[0]), actions.long()]  # phi(s,a)   [T, d]
@@ -189,3 +195,7 @@ def _outer(features: Tensor, residual: Tensor) -> Tensor:
     ``d`` and ``A``.
     """
     return (features.mT.contiguous()[:, None, :] * residual.mT.contiguous()[None, :, :]).permute(2, 0, 1)
+
+
+_INLINED = ("logits_with", "score_with", "policy_gradient_with")
+"""What the fused gradients above compute inline; a subclass redefining one gets the generic path."""

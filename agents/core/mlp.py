@@ -285,6 +285,8 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
 
         :param features: ``[T, d]``; ``actions``: ``[T]``; ``coefficients``: ``c_t``, ``[T]``.
         """
+        if self._redefines(MLPSoftmaxPolicy, "logits_with", "score_with"):  # a subclass's own score
+            return super().policy_gradient_with(param, features, actions, coefficients)
         return self._batch_backward(param, *self._forward(param, features), actions, coefficients)
 
     def policy_gradient_and_log_probs(
@@ -292,6 +294,8 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
     ) -> tuple[Tensor, Tensor]:
         """:meth:`policy_gradient_with` at :attr:`param` and the log-softmax of the logits its
         forward pass computed (a second pass for the statistics costs 40% of the gradient)."""
+        if self._redefines(MLPSoftmaxPolicy, "logits_with", "score_with", "policy_gradient_with"):
+            return super().policy_gradient_and_log_probs(features, actions, coefficients)
         hiddens, logits = self._forward(self.param, features)
         gradient = self._batch_backward(self.param, hiddens, logits, actions, coefficients)
         return gradient, torch.log_softmax(logits, dim=-1)

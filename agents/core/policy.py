@@ -232,6 +232,12 @@ class SoftmaxPolicy(nn.Module, ABC):
         storage.copy_(self.param.detach())
         self.param.data = storage
 
+    def _redefines(self, form: type[SoftmaxPolicy], *methods: str) -> bool:
+        """Whether this object's class (a subclass of ``form``) redefines any of ``methods``, which
+        a fused fast path of ``form`` computes inline: it then takes the generic path built from
+        the redefined methods (a subclass scaling the logits was trained with its parent's score)."""
+        return any(getattr(type(self), method) is not getattr(form, method) for method in methods)
+
 
 POLICIES: Registry[SoftmaxPolicy] = Registry("agent.policy")
 """``agent.policy`` name -> form."""
