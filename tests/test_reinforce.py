@@ -170,6 +170,20 @@ def test_gradient_clipping_limits_the_step(generator):
     assert torch.equal(below.weight, unclipped.weight)  # a gradient below the limit is left as it is
 
 
+def test_a_finite_float32_gradient_past_the_float32_norm_is_clipped(generator):
+    """Entries of 5e19 have a finite norm (1e20) whose float32 sum of squares overflows: the run
+    stopped on a 'non-finite policy gradient' that clipping would have scaled to the limit."""
+    x = torch.full((1, 2), 1e10)
+    batch = EpisodeBatch(
+        inputs=x, states=x, actions=torch.zeros(1, dtype=torch.long), rewards=torch.full((1,), 1e10),
+        dones=torch.ones(1, dtype=torch.bool),
+    )  # fmt: skip
+    policy = LinearSoftmaxPolicy(2, 2)  # float32; g = G x (e_a - pi)^T = 1e20 (1/2, -1/2) per row
+    stats = build_learner(policy, sgd_config(lr=1.0, max_grad_norm=0.5), 2).update(batch)
+    assert stats.grad_norm == pytest.approx(1e20, rel=1e-6)
+    assert policy.weight.detach().double().norm().item() == pytest.approx(0.5, rel=1e-6)
+
+
 def test_entropy_bonus_adds_the_entropy_gradient(generator):
     """theta += alpha c_H (1/M) sum_t grad H(pi(.|S_t)), over the batch's M = 2 episodes."""
     batch = make_batch(generator, [4, 3])

@@ -109,3 +109,18 @@ def test_segment_policy_gradient_is_each_runs_policy_gradient(form):
             params[row], inputs[steps], actions[steps], coefficients[steps]
         )
         torch.testing.assert_close(joined[row], expected, rtol=0, atol=1e-12)
+
+
+def test_a_finite_float32_gradient_past_the_float32_norm_is_clipped():
+    """Entries of 5e19 have a finite norm (1e20) whose float32 sum of squares overflows: the
+    update stopped on a 'non-finite policy gradient' that clipping would have scaled to the limit."""
+    policy = make_policy("state", 2, 2, dtype=torch.float32)
+    stacked = torch.zeros(2, 2, 2)
+    learner = StackedReinforce(policy, optimizer=RowSGD(stacked), max_grad_norm=0.5)
+    inputs = torch.tensor([[1e10, 1e10], [1.0, 1.0]])  # g = G x (e_a - pi)^T: 1e20 (1/2, -1/2) per row
+    rewards, two_runs = torch.tensor([1e10, 1.0]), torch.tensor([0, 1])  # one one-step episode each
+    actions, dones = torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.bool)
+    norms = learner.update(two_runs, inputs, actions, rewards, dones, two_runs, torch.ones(2))
+    assert norms[0].item() == pytest.approx(1e20, rel=1e-6) and norms[1].item() == pytest.approx(1.0)
+    assert stacked[0].double().norm().item() == pytest.approx(0.5, rel=1e-6)
+    assert stacked[0].dtype == torch.float32 and stacked[1].norm().item() == pytest.approx(0.5)

@@ -193,8 +193,10 @@ class Reinforce:
             entropy_grad = self.policy.entropy_gradient(inputs).sum(0) / num_episodes
             gradient = gradient + self.entropy_coef * entropy_grad
         grad_norm = float(gradient.norm())
-        if not math.isfinite(grad_norm):
-            raise NumericalError("non-finite policy gradient")
+        if not math.isfinite(grad_norm):  # a float32 sum of squares overflows past |g| = 1.8e19
+            grad_norm = float(torch.linalg.vector_norm(gradient, dtype=torch.float64))
+            if not math.isfinite(grad_norm):
+                raise NumericalError("non-finite policy gradient")
         if self.max_grad_norm > 0 and grad_norm > self.max_grad_norm:
             gradient = gradient * (self.max_grad_norm / grad_norm)
         param = self.policy.param

@@ -192,14 +192,15 @@ class StackedReinforce:
                 self._entropy_gradient, params, segments, inputs, ones
             )
         norms = gradient.flatten(1).norm(dim=1)
+        if not torch.isfinite(norms).all():  # a float32 sum of squares overflows past |g| = 1.8e19
+            norms = torch.linalg.vector_norm(gradient.flatten(1), dim=1, dtype=torch.float64)
         if not torch.isfinite(norms).all():  # one check per update; say where it came from
             if not torch.isfinite(returns).all():
                 raise NumericalError("non-finite returns (rewards overflow?)")
             raise NumericalError("non-finite policy gradient")
         if self.max_grad_norm > 0:
-            gradient = gradient * _per_row(
-                torch.where(norms > self.max_grad_norm, self.max_grad_norm / norms, 1.0), gradient
-            )
+            scale = torch.where(norms > self.max_grad_norm, self.max_grad_norm / norms, 1.0)
+            gradient = gradient * _per_row(scale.to(gradient.dtype), gradient)
         self.optimizer.ascend(rows, gradient, lrs)
         if not torch.isfinite(self.params[rows]).all():
             raise NumericalError("the update made the policy parameters non-finite")
