@@ -1222,6 +1222,56 @@ def test_nan_observations_leave_the_saved_running_statistics_usable(tmp_path, mo
     assert features["count"] > 100 and all(torch.isfinite(features[k]).all() for k in ("mean", "var"))
 
 
+class TableFeatures(gym.Env):
+    """States 3, 4, 5 (Discrete(3, start=3)) whose phi(s, .) a dict holds (no row for the state 0
+    the hook was probed with); ``count`` rows of it per state, ``broken`` raises for every state."""
+
+    observation_space, action_space = gym.spaces.Discrete(3, start=3), gym.spaces.Discrete(2)
+
+    def __init__(self, count: int = 2, broken: bool = False) -> None:
+        self.count, self.broken, self.t = count, broken, 0
+        self.PHI = {state: np.eye(2) * state for state in (3, 4, 5)}
+
+    def action_features(self, obs: np.ndarray) -> np.ndarray:
+        if self.broken:
+            raise RuntimeError("no table loaded")
+        return np.stack([np.resize(self.PHI[int(state)], (self.count, 2)) for state in np.ravel(obs)])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return 3, {}
+
+    def step(self, action):
+        self.t += 1
+        return 3 + self.t % 3, float(action), self.t >= 5, False, {}
+
+
+gym.register("fault/TableFeatures-v0", entry_point=TableFeatures)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ((), None),  # a KeyError traceback: the hook was probed with the state 0
+        (("+env_kwargs.count=3",),
+         "action_features(obs) returned shape (1, 3, 2) for a batch of one observation; agent.policy=action "
+         "needs [1, 2, d]"),
+        (("+env_kwargs.broken=true",),
+         "action_features(obs), which raised on observation [3]: RuntimeError: no table loaded"),
+    ],
+)  # fmt: skip
+def test_the_envs_action_features_are_probed_with_a_state_it_has(tmp_path, capsys, kwargs, message):
+    code, err, _ = run_train(
+        *TINY, "env=fault/TableFeatures-v0", "agent.policy=action", *kwargs, f"run_dir={tmp_path / 'run'}",
+        capsys=capsys,
+    )  # fmt: skip
+    if message is None:
+        assert code == 0, err
+    else:
+        assert_one_line(code, err, 2, message)
+
+
 CTRL_C_WHILE_IMPORTING = """
 import builtins, os, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (a background job's is ignored)

@@ -266,6 +266,20 @@ def test_policy_inputs_use_the_env_action_features_when_given():
     assert PolicyInputs(OneHot(4), "state", 3, env_phi)(np.array([1])).shape == (1, 4)
 
 
+def test_the_env_action_features_are_probed_with_an_observation_of_the_space():
+    """It was np.zeros(1): outside a Box(1, 2) (and shaped [1], not [1, 2]), outside Discrete(3, start=3)."""
+    seen = []
+
+    def env_phi(obs: np.ndarray) -> np.ndarray:
+        seen.append(obs)
+        return np.ones((len(obs), 2, 5))
+
+    assert PolicyInputs(Raw(2), "action", 2, env_phi, gym.spaces.Box(1.0, 2.0, (2,))).dim == 5
+    assert PolicyInputs(OneHot(3, 3), "action", 2, env_phi, gym.spaces.Discrete(3, start=3)).dim == 5
+    np.testing.assert_array_equal(seen[0], [[1.0, 1.0]])
+    np.testing.assert_array_equal(seen[1], [3])
+
+
 @pytest.mark.parametrize(
     ("name", "space", "message"),
     [

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
+from agents.errors import UserError, describe
 from agents.features.maps import Array, FeatureMap
 
 
@@ -44,15 +46,18 @@ class PolicyInputs:
     :param form: ``state`` or ``action``.
     :param n_actions: number of actions ``A``.
     :param env_action_features: ``obs [B] -> phi [B, A, d]`` supplied by the env, or None.
+    :param observation_space: the env's, for the observation :func:`probe_action_features` gives
+        the env's ``phi`` (None: the state 0 of a Discrete space).
     """
 
     def __init__(
-        self, feature_map: FeatureMap, form: str, n_actions: int, env_action_features: Any = None
-    ) -> None:
+        self, feature_map: FeatureMap, form: str, n_actions: int, env_action_features: Any = None,
+        observation_space: gym.Space | None = None,
+    ) -> None:  # fmt: skip
         self.feature_map, self.form, self.n_actions = feature_map, form, n_actions
         self.env_action_features = env_action_features if form == "action" else None
         if self.env_action_features is not None:
-            self.dim = int(self.env_action_features(np.zeros(1, dtype=np.int64)).shape[-1])
+            self.dim = probe_action_features(self.env_action_features, observation_space, n_actions)
         elif form == "action":
             self.dim = feature_map.dim * n_actions
         else:
@@ -68,3 +73,34 @@ class PolicyInputs:
             return np.asarray(self.env_action_features(obs), dtype=np.float64)
         x = self.feature_map(obs)
         return state_action_features(x, self.n_actions) if self.form == "action" else x
+
+
+def probe_observation(space: gym.Space | None) -> Array:
+    """A batch of one observation ``space`` allows: a Discrete space's first state, the point of a
+    Box nearest the origin (None: the state 0)."""
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(np.zeros(space.shape), space.low, space.high).astype(space.dtype)[None]
+    return np.array([int(space.start) if isinstance(space, gym.spaces.Discrete) else 0], dtype=np.int64)
+
+
+def probe_action_features(action_features: Any, space: gym.Space | None, n_actions: int) -> int:
+    """The length ``d`` of the env's ``phi(s, a)``, from its ``action_features`` on one valid
+    observation (:func:`probe_observation`), which must give ``[1, n_actions, d]``.
+
+    :raises UserError: naming what the hook did (raised, or returned another shape).
+    """
+    obs = probe_observation(space)
+    try:
+        phi = np.asarray(action_features(obs), dtype=np.float64)
+    except (Exception, SystemExit) as error:  # the user's hook: one line, not a traceback
+        raise UserError(
+            f"agent.policy=action reads the env's action_features(obs), which raised on observation "
+            f"{obs.tolist()}: {describe(error)}"
+        ) from None
+    if phi.ndim != 3 or phi.shape[:2] != (1, n_actions) or not phi.shape[2]:
+        raise UserError(
+            f"the env's action_features(obs) returned shape {phi.shape} for a batch of one observation; "
+            f"agent.policy=action needs [1, {n_actions}, d]: a feature vector phi(s, a) for each of the "
+            f"{n_actions} actions"
+        )
+    return int(phi.shape[2])

@@ -50,7 +50,7 @@ def build_policy_inputs(cfg: Any, info: EnvInfo) -> PolicyInputs:
     """The feature map ``x(s)`` and what the policy form reads (``x`` or ``phi``)."""
     feature_map = make_feature_map(cfg.features, info.observation_space)
     form = policy_class(cfg.agent.policy).input_form
-    return PolicyInputs(feature_map, form, info.n_actions, info.action_features)
+    return PolicyInputs(feature_map, form, info.n_actions, info.action_features, info.observation_space)
 
 
 def build_policy(
