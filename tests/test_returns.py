@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.core.returns import discount_weights, discounted_returns, longest_episode, steps_since_start
+from agents.core.returns import (
+    _scan,
+    discount_weights,
+    discounted_returns,
+    longest_episode,
+    steps_since_start,
+)
 
 F64 = torch.float64
 
@@ -93,6 +99,26 @@ def test_the_in_place_scan_gives_the_same_bits_as_fresh_arrays(dtype, gamma):
     assert torch.equal(discounted_returns(rewards, gamma, dones, span), expected)
     full = _scan_with_fresh_arrays(rewards, gamma, dones, 3000)
     assert torch.equal(discounted_returns(rewards, gamma, dones), full)
+    assert torch.equal(_scan(rewards, gamma, dones, span, apart=True), expected)  # the inf-proof scan too
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("gamma", [0.0, 0.9, 1.0])
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_an_inf_or_nan_reward_stays_in_its_episode(dtype, gamma, bad):
+    """0 * inf across an episode end made every earlier episode's returns nan; they are now those
+    of the finite rewards, bit for bit."""
+    generator = torch.Generator().manual_seed(3)
+    rewards = torch.randn(400, dtype=dtype, generator=generator)
+    dones = torch.rand(400, generator=generator) < 0.05
+    dones[-1] = True
+    finite = discounted_returns(rewards, gamma, dones, longest_episode(dones))
+    ends = torch.nonzero(dones).flatten().tolist()
+    start, end = ends[-3] + 1, ends[-2]  # the episode steps start..end, the second from the end
+    rewards[end] = bad  # its last step: in every step's return of it
+    returns = discounted_returns(rewards, gamma, dones, longest_episode(dones))
+    assert torch.equal(returns[:start], finite[:start]) and torch.equal(returns[end + 1 :], finite[end + 1 :])
+    assert not torch.isfinite(returns[end]), "the episode itself keeps its inf/nan"
 
 
 def test_batched_rows_are_independent():
@@ -112,6 +138,9 @@ def test_steps_since_start_and_discount_weights():
     assert steps_since_start(dones).tolist() == [0, 1, 2, 0, 1, 0]
     assert discount_weights(dones, 0.5).tolist() == [1.0, 0.5, 0.25, 1.0, 0.5, 1.0]
     assert discount_weights(dones, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+    for gamma in (1.5, -0.1, float("nan")):  # 1.5 made the weights grow as 1.5^t
+        with pytest.raises(ValueError, match=r"must be a number in \[0, 1\]"):
+            discount_weights(dones, gamma)
 
 
 def test_longest_episode():

@@ -16,6 +16,8 @@ import numbers
 import torch
 from torch import Tensor
 
+from agents.core.batch import all_finite
+
 
 def discounted_returns(
     rewards: Tensor, gamma: float, dones: Tensor | None = None, longest_episode: int | None = None
@@ -33,24 +35,37 @@ def discounted_returns(
         to torch's default dtype first).
     :raises ValueError: when ``gamma`` is outside ``[0, 1]``.
     """
-    if not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:  # also NaN, a string
-        raise ValueError(f"gamma={gamma!r} must be a number in [0, 1]")
+    check_gamma(gamma)
     if not (isinstance(rewards, Tensor) and rewards.is_floating_point()):  # an int gamma would be 0
         rewards = torch.as_tensor(rewards)
         rewards = rewards if rewards.is_floating_point() else rewards.to(torch.get_default_dtype())
     if rewards.dim() == 0:
         raise ValueError("rewards must have a time axis, [..., T] (got a scalar)")
+    span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
+    returns = _scan(rewards, gamma, dones, span)
+    if dones is not None and not all_finite(returns):  # an inf return times an episode end's a = 0
+        returns = _scan(rewards, gamma, dones, span, apart=True)  # made every earlier episode's nan
+    return returns
+
+
+def _scan(rewards: Tensor, gamma: float, dones: Tensor | None, span: int, apart: bool = False) -> Tensor:
+    """The doubling steps of :func:`discounted_returns` up to offset ``span``. ``apart``: a product
+    ``a_t b_{t+offset}`` with ``a_t = 0`` (an episode end lies between) is 0 also for an inf or nan
+    ``b_{t+offset}``, which made it nan, so no episode's inf or nan reaches an earlier one (finite
+    returns do not need the extra passes: their products are never nan)."""
     decay = torch.full_like(rewards, gamma)  # a_t = gamma (1 - done_t)
     if dones is not None:
         decay.masked_fill_(dones.bool(), 0.0)
     returns = rewards.clone()  # b_t
     offset = 1
-    span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
     next_decay, products = torch.empty_like(decay), torch.empty_like(returns)  # reused each step
     while offset < span:  # ceil(log2 span) doubling steps, each on the preallocated arrays:
         head, tail = (..., slice(None, -offset)), (..., slice(offset, None))
         # b_t += a_t b_{t+offset}   (past the end b_{t+offset} = 0: b_t stays)
-        returns[head].add_(torch.mul(decay[head], returns[tail], out=products[head]))
+        step = torch.mul(decay[head], returns[tail], out=products[head])
+        if apart:
+            step.masked_fill_(step.isnan() & (decay[head] == 0.0), 0.0)
+        returns[head].add_(step)
         # a_t <- a_t a_{t+offset}   (past the end: 0)
         torch.mul(decay[head], decay[tail], out=next_decay[head])
         next_decay[..., -offset:] = 0.0
@@ -78,5 +93,14 @@ def discount_weights(dones: Tensor, gamma: float, dtype: torch.dtype = torch.flo
 
     The episodic objective ``J = v_pi(s_0)`` weights step ``t`` by ``gamma^t``: states reached
     later count less. Most implementations drop it; the textbook rule keeps it.
+
+    :raises ValueError: when ``gamma`` is outside ``[0, 1]`` (above 1 the weights grow without bound).
     """
+    check_gamma(gamma)
     return torch.tensor(gamma, dtype=dtype) ** steps_since_start(dones).to(dtype)
+
+
+def check_gamma(gamma: float) -> None:
+    """``ValueError`` unless ``gamma`` is a number in ``[0, 1]`` (NaN and strings included)."""
+    if not isinstance(gamma, numbers.Real) or not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma={gamma!r} must be a number in [0, 1]")
