@@ -23,6 +23,7 @@ from agents.runtime.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
+    save_checkpoints,
 )
 from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.trainer import resume_trust
@@ -157,6 +158,39 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch, failure):
     assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
     monkeypatch.undo()
     assert torch.equal(load_checkpoint(path)["policy"]["weight"], STATE["policy"]["weight"])
+
+
+class CtrlCOnThirdWrite:
+    """A file whose third ``write`` raises ``KeyboardInterrupt``, as a Ctrl-C landing there does."""
+
+    def __init__(self, handle) -> None:
+        self.handle, self.writes = handle, 0
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes == 3:
+            raise KeyboardInterrupt
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+@pytest.mark.parametrize(
+    "save", [save_checkpoint, lambda path, state: save_checkpoints([(path, state)])], ids=["one", "batched"]
+)
+def test_a_ctrl_c_inside_torch_save_quits_and_keeps_the_old_file(tmp_path, monkeypatch, save):
+    """A second Ctrl-C while a checkpoint was written landed in torch's zip writer, whose exit then
+    raised ``RuntimeError: [enforce fail at inline_container.cc] unexpected pos``: the run exited 1
+    with a traceback. The save now raises the KeyboardInterrupt (quit at once, exit 130)."""
+    path = save_checkpoint(tmp_path / CHECKPOINT_NAME, STATE)
+    old_bytes = path.read_bytes()
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, handle: real_save(obj, CtrlCOnThirdWrite(handle)))
+    with pytest.raises(KeyboardInterrupt):
+        save(path, {"policy": {"weight": torch.zeros(3, 2)}})
+    assert path.read_bytes() == old_bytes
+    assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
 
 
 @pytest.fixture(scope="module")

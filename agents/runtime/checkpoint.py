@@ -65,6 +65,23 @@ def remove_stale_temporaries(run_dir: Path) -> None:
             temporary.unlink(missing_ok=True)
 
 
+def _raise_interrupt_behind(error: BaseException) -> None:
+    """Raise the Ctrl-C (or SIGTERM's unwinding) that ``error`` was raised while handling, if any.
+
+    A second Ctrl-C inside ``torch.save`` lands in the zip writer's Python ``write`` call; the
+    writer's ``__exit__`` then fails on the half-written archive with a ``RuntimeError``
+    (``[enforce fail at inline_container.cc...] unexpected pos``) whose context is the
+    ``KeyboardInterrupt``. The save is re-raised as the interrupt it was, so the run quits at once
+    (exit 130) instead of failing with torch's error."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if not isinstance(current, Exception):  # KeyboardInterrupt, SystemExit, commands.Terminated
+            raise current from None
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Atomically write ``state`` (tensors, numbers, strings, lists, dicts, numpy arrays)."""
     path = Path(path)
@@ -84,6 +101,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        _raise_interrupt_behind(error)
         if not isinstance(error, OSError):
             raise
         kept = f"; the previous {path.name} is intact" if path.is_file() else ""
@@ -109,9 +127,10 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
         for (path, _), temporary in zip(items, temporaries, strict=True):
             os.chmod(temporary, FILE_MODE)
             os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         for temporary in temporaries:
             Path(temporary).unlink(missing_ok=True)
+        _raise_interrupt_behind(error)
         raise
 
 
