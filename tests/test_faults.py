@@ -419,6 +419,16 @@ def test_resume_refuses_what_the_checkpoint_fixes(trained, tmp_path, monkeypatch
     assert_intact(before, trained)
 
 
+@pytest.mark.parametrize("override", ["+agent.foo=1", "+foo=1"])
+def test_resume_names_an_unknown_key_in_one_line(trained, capsys, override):
+    """``resume=<run> +agent.foo=1`` was a ConfigAttributeError traceback from OmegaConf.update; it
+    is refused as on a fresh run, naming the key, before anything is written."""
+    before = snapshot(trained)
+    code, err, _ = run_train(f"resume={trained}", override, capsys=capsys)
+    assert_one_line(code, err, 2, f"{override[1:].partition('=')[0]} is not a config key (")
+    assert_intact(before, trained)
+
+
 def test_resume_extends_the_budget_and_applies_learning_overrides(trained, tmp_path, monkeypatch, capsys):
     copy = tmp_path / "run"
     copy.mkdir()

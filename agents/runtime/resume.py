@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from agents.errors import UserError
+from agents.runtime.config import TrainConfig, check_known_keys
 
 IMMUTABLE_ON_RESUME = (
     "env", "env_kwargs", "env_wrappers", "seed", "num_seeds", "seed_mode", "batched_update_every",
@@ -51,9 +52,11 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
     """Copy the values of ``overrides``' keys from ``cfg`` (the composed command line) into the
     checkpoint's config ``saved``; return one ``key: old -> new`` line per change.
 
-    :raises UserError: naming every key that cannot change on resume (a preset such as
-        ``experiment=`` counts: it is no single key).
+    :raises UserError: for a key no schema field holds (``+agent.foo=1``: as on a fresh run), or
+        naming every key that cannot change on resume (a preset such as ``experiment=`` counts:
+        it is no single key).
     """
+    check_known_keys(cfg, TrainConfig)
     changes, refused = [], []
     for key in dict.fromkeys(override_keys(overrides)):
         new, old = (_plain(OmegaConf.select(config, key, default=_ABSENT)) for config in (cfg, saved))
