@@ -362,6 +362,73 @@ def test_crafted_checkpoints_are_one_line(trained, tmp_path, monkeypatch, capsys
     assert_intact(before, tmp_path / "crafted")
 
 
+def _set(*keys: object, value: object):
+    """An edit that puts ``value`` at ``state[keys[0]][keys[1]]...``."""
+
+    def edit(state: dict) -> None:
+        for key in keys[:-1]:
+            state = state[key]
+        state[keys[-1]] = value
+
+    return edit
+
+
+def _move_optimizer_state(state: dict) -> None:
+    per_param = state["learner"]["optimizer"]["state"]
+    per_param[5] = per_param.pop(0)  # torch kept it for no parameter: Adam started afresh
+
+
+RESUME_CRAFTED = {
+    "optimizer state shape": (
+        _set("learner", "optimizer", "state", 0, "exp_avg", value=torch.zeros(3, 2)),
+        "learner.optimizer.state.0.exp_avg holds shape [3, 2], its parameter [5, 2]",
+    ),  # a RuntimeError traceback at the first update, after config.yaml and an event file
+    "optimizer step negative": (
+        _set("learner", "optimizer", "state", 0, "step", value=torch.tensor(-5.0)),
+        "learner.optimizer.state.0.step holds tensor(-5.), not a count of steps >= 0",
+    ),  # "result type ComplexFloat can't be cast" at the first update
+    "optimizer state of no parameter": (
+        _move_optimizer_state,
+        "learner.optimizer.state.5 is the state of none",
+    ),
+    "optimizer lr negative": (
+        lambda state: state["learner"]["optimizer"]["param_groups"][0].update(lr=-1.0),
+        "learner.optimizer.param_groups.0.lr holds -1.0",
+    ),  # trained on, descending
+    "buffer start past its rows": (_set("buffer", "start", value=torch.tensor([99])), "buffer.start holds"),
+    "buffer start negative": (_set("buffer", "start", value=torch.tensor([-3])), "buffer.start holds"),
+    "env_steps negative": (
+        _set("counters", "env_steps", value=-5),
+        "counters.env_steps holds -5, not a count",
+    ),
+    "episodes fractional": (
+        _set("counters", "episodes", value=2.5),
+        "counters.episodes holds 2.5, not a count",
+    ),
+    "recent return nan": (
+        _set("recent_returns", 0, value=float("nan")),
+        "recent_returns.0 holds nan, not a finite",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_CRAFTED))
+def test_a_tampered_run_state_is_refused_before_the_run_folder_is_written(trained, tmp_path, capsys, case):
+    """``load_matching`` checked the policy and features only: an altered optimizer state, buffer
+    start or counter failed mid-run (after config.yaml and an event file were written) or trained on
+    from wrong numbers. Each is one line naming the checkpoint and the entry; no file is added."""
+    edit, fragment = RESUME_CRAFTED[case]
+    folder = tmp_path / "crafted"
+    folder.mkdir()
+    state = load_checkpoint(trained)
+    edit(state)
+    torch.save(state, folder / CHECKPOINT_NAME)
+    before = snapshot(folder)
+    code, err, _ = run_train(f"resume={folder}", "budget.total_env_steps=100000", capsys=capsys)
+    assert_one_line(code, err, 2, f"checkpoint {folder / CHECKPOINT_NAME} cannot be resumed: {fragment}")
+    assert snapshot(folder) == before
+
+
 def test_a_replayed_action_outside_the_action_space_is_one_line(trained, tmp_path, capsys):
     """Resume replays the episode in progress; an edited action 99 reached CartPole's own assert:
     an AssertionError traceback, exit 1."""

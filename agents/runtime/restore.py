@@ -9,6 +9,8 @@ and the feature map's statistics are loaded.
 
 from __future__ import annotations
 
+import math
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,149 @@ def load_matching(module: Any, saved: dict, what: str, path: str | Path, config:
         module.load_state_dict(saved)
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
         raise UserError(f"checkpoint {path}: cannot load {what}: {describe(error, last_line=True)}") from None
+
+
+def _altered(path: str | Path, entry: str, problem: str) -> UserError:
+    return UserError(f"checkpoint {path} cannot be resumed: {entry} {problem} (the file was altered)")
+
+
+def _is_count(value: object) -> bool:
+    """A counter as a run saves it: a Python int >= 0 (not a bool, a float or a tensor)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value: object) -> float | None:
+    """A plain number or a real 0-d tensor as a float; None for anything else."""
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex():
+        return float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _at_least_zero(value: object) -> bool:
+    number = _number(value)
+    return number is not None and math.isfinite(number) and number >= 0
+
+
+def _non_finite_entry(tree: object, prefix: str) -> str | None:
+    """The first float tensor holding nan/inf below ``tree`` (nested dicts and lists), by its path."""
+    if isinstance(tree, torch.Tensor):
+        return prefix if tree.is_floating_point() and not tree.isfinite().all() else None
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    return next(filter(None, (_non_finite_entry(item, f"{prefix}.{key}") for key, item in items)), None)
+
+
+def _comparable(value: object) -> object:
+    """A param group's setting for ``==``: sequences as lists (a file holds Adam's betas as one)."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+def _param_ids(group: object) -> list[int] | None:
+    """A saved param group's parameter ids; None unless it is a dict holding a list of ints."""
+    ids = group.get("params") if isinstance(group, dict) else None
+    return ids if isinstance(ids, list) and all(_is_count(index) for index in ids) else None
+
+
+def check_optimizer_state(
+    optimizer: torch.optim.Optimizer, saved: object, entry: str, path: str | Path
+) -> None:
+    """``saved``, a checkpoint's ``optimizer.state_dict()``, fits ``optimizer`` (built from the same
+    config): as many groups and parameters; each group's settings as built, ``lr`` any finite value
+    >= 0 (a schedule moves it); each parameter's state (Adam's ``exp_avg``, ``exp_avg_sq``, SGD's
+    ``momentum_buffer``) of that parameter's shape and ``step`` a count. torch loads a state of
+    another shape, or for no parameter, without a word: the first update failed, or started afresh.
+
+    :raises UserError: naming ``entry`` (e.g. ``learner.optimizer.state.0.exp_avg``) and the problem.
+    """
+    built = optimizer.state_dict()["param_groups"]
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    per_param = saved.get("state") if isinstance(saved, dict) else None
+    ids = [_param_ids(group) for group in groups] if isinstance(groups, list) else []
+    sizes = [len(group["params"]) for group in built]
+    if not isinstance(per_param, dict) or [None if i is None else len(i) for i in ids] != sizes:
+        raise _altered(path, entry, f"does not hold param_groups of {sizes} parameters and their state")
+    params = dict(
+        zip(chain(*ids), chain(*(group["params"] for group in optimizer.param_groups)), strict=True)
+    )
+    for index, (group, fresh) in enumerate(zip(groups, built, strict=True)):
+        where = f"{entry}.param_groups.{index}"
+        if not _at_least_zero(group.get("lr")):
+            raise _altered(path, f"{where}.lr", f"holds {group.get('lr')!r}, not a learning rate >= 0")
+        for key, value in group.items():
+            if key not in ("params", "lr") and key in fresh and _comparable(value) != _comparable(fresh[key]):
+                raise _altered(path, f"{where}.{key}", f"holds {value!r}; its config builds {fresh[key]!r}")
+    for key, state in per_param.items():
+        where = f"{entry}.state.{key}"
+        if key not in params or not isinstance(state, dict):
+            raise _altered(path, where, "is the state of none of the agent's parameters")
+        shape = list(params[key].shape)
+        for name, value in state.items():
+            number = _number(value)
+            if name == "step" and not (_at_least_zero(value) and number == int(number)):
+                raise _altered(path, f"{where}.step", f"holds {value!r}, not a count of steps >= 0")
+            if isinstance(value, torch.Tensor) and value.ndim and list(value.shape) != shape:
+                raise _altered(
+                    path, f"{where}.{name}", f"holds shape {list(value.shape)}, its parameter {shape}"
+                )
+
+
+def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: int) -> None:
+    """What a resume reads besides the policy and the features (:func:`load_matching`), checked
+    before any of it loads and before the run folder is written to: the optimizers' states
+    (:func:`check_optimizer_state`) and no nan/inf in the learner, the episodes in progress
+    starting within their rows, the counters counts, the window's returns finite numbers. A run
+    saves no other values; these failed mid-run (after ``config.yaml`` and an event file were
+    written) or trained on from wrong numbers.
+
+    :raises UserError: naming the checkpoint and the entry.
+    """
+    learner = state["learner"] if isinstance(state["learner"], dict) else {}
+    optimizers = [("learner.optimizer", parts.learner.optimizer, learner.get("optimizer"))]
+    value_optimizer = getattr(parts.learner.baseline, "optimizer", None)  # agent.baseline=value's
+    if isinstance(value_optimizer, torch.optim.Optimizer):
+        baseline = learner.get("baseline")
+        saved = baseline.get("optimizer") if isinstance(baseline, dict) else None
+        optimizers.append(("learner.baseline.optimizer", value_optimizer, saved))
+    for entry, optimizer, saved in optimizers:
+        check_optimizer_state(optimizer, saved, entry, path)
+    non_finite = _non_finite_entry(learner, "learner")
+    if non_finite:
+        raise _altered(path, non_finite, "holds nan/inf")
+    buffer = state["buffer"] if isinstance(state["buffer"], dict) else {}
+    actions, start = buffer.get("actions"), buffer.get("start")
+    rows = len(actions) if isinstance(actions, torch.Tensor) and actions.ndim else 0
+    if (
+        not isinstance(start, torch.Tensor)
+        or start.is_floating_point()
+        or list(start.shape) != [num_envs]
+        or not bool(((start >= 0) & (start <= rows)).all())
+    ):
+        raise _altered(path, "buffer.start", f"holds {start!r}, not {num_envs} row(s) in 0..{rows}")
+    counters = state["counters"]
+    for key in ("env_steps", "episodes", "updates", "next_log_step", "next_checkpoint"):
+        value = counters.get(key)  # next_log_step: older files lack it; next_checkpoint: None without
+        if not _is_count(value) and not (value is None and key in ("next_log_step", "next_checkpoint")):
+            raise _altered(path, f"counters.{key}", f"holds {value!r}, not a count >= 0")
+    elapsed, best = counters.get("elapsed_seconds"), counters.get("best_mean_return")
+    if not _at_least_zero(elapsed):
+        raise _altered(path, "counters.elapsed_seconds", f"holds {elapsed!r}, not seconds >= 0")
+    best_return = _number(best)
+    if best_return is None or math.isnan(best_return) or best_return == math.inf:  # -inf: none yet
+        raise _altered(path, "counters.best_mean_return", f"holds {best!r}, not a mean return")
+    evaluation = state.get("evaluation")
+    for key in ("count", "next_step") if isinstance(evaluation, dict) and evaluation else ():
+        if not _is_count(evaluation.get(key)):
+            raise _altered(path, f"evaluation.{key}", f"holds {evaluation.get(key)!r}, not a count >= 0")
+    returns = state["recent_returns"]
+    if not isinstance(returns, list):
+        raise _altered(path, "recent_returns", f"holds a {type(returns).__name__}, not a list of returns")
+    for index, value in enumerate(returns):
+        number = _number(value)
+        if number is None or not math.isfinite(number):
+            raise _altered(path, f"recent_returns.{index}", f"holds {value!r}, not a finite return")
 
 
 def refuse_untrusted_code(env_id: str, wrappers: Wrappers, path: str | Path) -> None:

@@ -50,7 +50,7 @@ from agents.runtime.checkpoint import (
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
 from agents.runtime.logger import Logger
-from agents.runtime.restore import load_matching
+from agents.runtime.restore import check_run_state, load_matching
 from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
@@ -678,6 +678,7 @@ class Trainer:
         path = path or self.run_dir / CHECKPOINT_NAME  # where the state came from, for the messages
         load_matching(self.agent.policy, state["policy"], "policy", path, self.cfg)
         load_matching(self.agent.inputs.feature_map, state["features"], "features", path, self.cfg)
+        check_run_state(state, path, self.agent, self.cfg.vector.num_envs)
         try:
             self._load_run_state(state)
         except (KeyError, IndexError, RuntimeError, ValueError, TypeError) as error:
