@@ -976,7 +976,9 @@ SCRIPT_ARGS = [
     ("gradient_variance.py", ["episodes=nan"], "could not be converted to Integer"),
     ("gradient_variance.py", ["episodes=1000000000"], "episodes=1000000000 on ShortCorridor-v0 would need"),
     ("results_table.py", ["seeds=0"], "seeds=0 must be >= 1"),
-    ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number >= 0"),
+    ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number in [0, 1e+06]"),
+    # float32 parameters overflowed: a FAIL, exit 1, as if the math were wrong
+    ("compare_gradients.py", ["param_scale=1e38"], "param_scale=1e+38 must be a finite number in [0, 1e+06]"),
     ("compare_gradients.py", ["num_states=0"], "need num_states >= 1"),
     ("evaluate.py", ["checkpoint=/nonexistent"], "no checkpoint at /nonexistent"),
     ("train.py", ["agent.lr=-1"], "agent.lr=-1.0 must be > 0"),

@@ -63,7 +63,7 @@ class CompareConfig:
     dtypes: list[str] = field(default_factory=lambda: ["float32", "float64"])
     """Dtypes to compare in (float32, float64)."""
     param_scale: float = 1.0
-    """Without a checkpoint: parameters ~ N(0, param_scale^2); 0 keeps the zero (uniform) policy."""
+    """Without a checkpoint: parameters ~ N(0, param_scale^2), 0 .. 1e6; 0 keeps the zero (uniform) policy."""
     repeats: int = 20
     """Timing: best of this many calls per path."""
     agent: AgentConfig = field(default_factory=AgentConfig)
@@ -130,8 +130,11 @@ def _validate(cfg: Any) -> None:
     if cfg.repeats > MAX_REPEATS:
         raise UserError(f"repeats={cfg.repeats} must be <= {MAX_REPEATS:,} (timing takes the best; try 20)")
     check_seed(cfg.seed)
-    if not math.isfinite(cfg.param_scale) or cfg.param_scale < 0:
-        raise UserError(f"param_scale={cfg.param_scale} must be a finite number >= 0 (try 1.0)")
+    if not math.isfinite(cfg.param_scale) or not 0 <= cfg.param_scale <= MAX_PARAM_SCALE:
+        raise UserError(
+            f"param_scale={cfg.param_scale} must be a finite number in [0, {MAX_PARAM_SCALE:g}] (try 1.0; "
+            "from about 1e3 on, the policy is already one-hot at every state)"
+        )
 
 
 def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
@@ -172,6 +175,13 @@ def random_observations(space: gym.Space, num: int, rng: np.random.Generator, fe
     return rng.uniform(low, high, size=(num, low.shape[0])).reshape(num, *space.shape)
 
 
+MAX_PARAM_SCALE = 1e6
+"""Largest ``param_scale``. From about 1e3 on the random policy is one-hot at every state (both
+paths give exact zeros), and at 1e6 the logits already lie far past ``exp``'s range in float64
+(709), so the closed form's stability is tested there; larger scales only overflow: the
+parameters are drawn in float32 (``randn * param_scale``), so even the float64 row was nan past
+~1.6e38 on CartPole, the float32 row past ~2e37, and a relu MLP's float32 logits (the scale to the
+power of its depth) past ~1e12, each reported as a FAIL of the math."""
 MAX_REPEATS = 10_000
 """Most timing calls per path (the best of 20 is already stable to a few percent)."""
 LIVE_SCORE_COPIES = 6
