@@ -101,6 +101,25 @@ def _trusted_module(module: str, imported: bool = True) -> bool:
     return module.split(".")[0] in TRUSTED_PACKAGES or (imported and module in sys.modules)
 
 
+def registering_module(env_id: str) -> str | None:
+    """The module to name in ``module:EnvId-v0`` for an id that an import in this process
+    registered (a user's module calling ``gymnasium.register``) and that ``env_id`` names without
+    it: its entry point's module, whose import registers the id where the env and its ``register``
+    call share a module or package (as ``module:EnvId-v0`` assumes). None for an id named with its
+    module, not registered, Gymnasium's or this project's, or with its entry point in ``__main__``
+    (a script or notebook: no other process can import it)."""
+    if ":" in env_id or env_id not in gym.registry:
+        return None
+    entry_point = gym.spec(env_id).entry_point
+    if isinstance(entry_point, str):
+        module: str | None = entry_point.partition(":")[0]
+    else:
+        module = getattr(entry_point, "__module__", None)
+    if not module or module == "__main__" or module.split(".")[0] in TRUSTED_PACKAGES:
+        return None
+    return module
+
+
 def code_to_trust(env_id: str, wrappers: Wrappers, imported: bool = True) -> list[str]:
     """What a stored config names that would run code from outside Gymnasium, this project and
     (``imported``; False: as a fresh process sees it) the modules already imported, as

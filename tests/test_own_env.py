@@ -3,6 +3,10 @@ in single and vector mode, recorded in the checkpoint so evaluation and resume r
 
 from __future__ import annotations
 
+import importlib
+import sys
+
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -65,6 +69,50 @@ def test_own_env_with_wrappers_trains_evaluates_and_resumes(tmp_path, vector):
     more = ["logging.progress_bar=false", "budget.total_env_steps=3500"]
     resumed = agents.train("CartPole-v1", f"resume={run}", *more)  # env (and its wrappers) from the run
     assert resumed.env_steps >= 3500 and max(resumed.recent_returns) <= 7
+
+
+def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkeypatch):
+    """``import user_sign_grid`` then ``agents.train("SignGrid-v0")`` saved env=SignGrid-v0, which a
+    new process (scripts/evaluate.py, resume=) had never registered: 'not a registered Gymnasium id
+    (did you mean ShortCorridor-v0?)'. The saved config names the module, which they import."""
+    importlib.import_module("user_sign_grid")
+    run = tmp_path / "run"
+    agents.train("SignGrid-v0", *QUIET, WRAPPERS, f"run_dir={run}")
+    saved = load_checkpoint(run)["config"]
+    assert (saved["env"], saved["experiment_name"]) == (ENV, "SignGrid-v0")  # the folder's name as given
+    monkeypatch.delitem(gym.registry, "SignGrid-v0")  # as a new process knows neither
+    monkeypatch.delitem(sys.modules, "user_sign_grid")
+    with pytest.raises(
+        agents.UserError, match=r"names code from outside .*\(env=user_sign_grid:SignGrid-v0\)"
+    ):
+        evaluate(EvaluateConfig(checkpoint=str(run), episodes=1, csv=str(tmp_path / "e.csv")))
+    evaluation = evaluate(
+        EvaluateConfig(checkpoint=str(run), episodes=1, csv=str(tmp_path / "e.csv"), trust_code=True)
+    )
+    assert evaluation.modes["greedy"].lengths == [7]
+    resumed = agents.train(
+        "CartPole-v1", f"resume={run}", "trust_code=true", *QUIET[:1], "budget.total_env_steps=3100"
+    )
+    assert resumed.env_steps >= 3100
+
+
+def test_an_id_no_module_here_registers_is_one_line_saying_how(tmp_path):
+    """An id registered with another package's entry point (or in a script's ``__main__``) cannot
+    be saved with the module that registered it: loading it elsewhere says how to register it."""
+    gym.register("OwnCartPole-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv")
+    run = tmp_path / "run"
+    agents.train(
+        "OwnCartPole-v0", "logging.progress_bar=false", "budget.total_env_steps=300", f"run_dir={run}"
+    )
+    assert load_checkpoint(run)["config"]["env"] == "OwnCartPole-v0"
+    del gym.registry["OwnCartPole-v0"]  # as a new process knows it
+    message = (
+        r"names env=OwnCartPole-v0, which is not registered here: if a module .* import that module first "
+        r".* train with env=<module>:OwnCartPole-v0"
+    )
+    for load in (lambda: agents.load(run), lambda: agents.train("CartPole-v1", f"resume={run}")):
+        with pytest.raises(agents.UserError, match=message):
+            load()
 
 
 def test_without_the_flatten_wrapper_the_error_says_how(tmp_path):

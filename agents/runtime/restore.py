@@ -266,6 +266,21 @@ def refuse_untrusted_code(env_id: str, wrappers: Wrappers, path: str | Path) -> 
         )
 
 
+def refuse_unregistered_env(env_id: str, path: str | Path) -> None:
+    """A checkpoint's env id without its module (``module:EnvId-v0``) that nothing here has
+    registered: a user's module did, imported where the run trained (:func:`with_env_module
+    <agents.runtime.run.with_env_module>` names it in runs trained since). One line on how to
+    register it, where the generic one offered close Gymnasium ids."""
+    if ":" in env_id or env_id in gym.registry:
+        return
+    raise UserError(
+        f"checkpoint {path} names env={env_id}, which is not registered here: if a module imported where it "
+        "was trained registered it, import that module first (in Python, before agents.load, or agents.train "
+        f"with resume=); from the command line, train with env=<module>:{env_id}, which evaluate.py and "
+        "resume= then import themselves (with trust_code=true)"
+    )
+
+
 def agent_from_checkpoint(
     state: dict, path: str | Path, device: torch.device | str = "cpu", trust_code: bool = False
 ) -> tuple[TrainConfig, EnvInfo, AgentParts]:
@@ -275,6 +290,7 @@ def agent_from_checkpoint(
     config: TrainConfig = OmegaConf.to_object(checkpoint_config(state, path))
     if not trust_code:
         refuse_untrusted_code(config.env, config.env_wrappers, path)
+    refuse_unregistered_env(config.env, path)
     info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
     check_agent_size(config.features, config.agent, info, f"the agent of checkpoint {path}")
     parts = build_agent(config, info, device)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import shlex
 import sys
 from collections.abc import Sequence
@@ -27,11 +28,13 @@ from agents.runtime.restore import (
     RESUME_KEYS,
     check_schema,
     checkpoint_config,
+    refuse_unregistered_env,
     refuse_untrusted_code,
 )
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
+from envs.make import registering_module
 
 
 def command_line() -> list[str]:
@@ -52,6 +55,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     :param summary: print the final lines (where the run folder, checkpoint and config went) and a
         resume's changes (they are logged to TensorBoard either way); ``agents.train`` leaves them out.
     """
+    if not cfg.resume:
+        cfg = with_env_module(cfg)
     if cfg.num_seeds > 1 and not cfg.resume:
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
         multi = trainer.run()
@@ -73,6 +78,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
         if not cfg.trust_code:  # the caller's word, never the checkpoint's
             refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
+        refuse_unregistered_env(resumed.env, cfg.resume)
         resumed.trust_code = cfg.trust_code
         source = resolve_checkpoint(cfg.resume)
         latest = source.parent / CHECKPOINT_NAME
@@ -103,6 +109,20 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     if summary:
         print_summary(result)
     return result
+
+
+def with_env_module(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with ``env`` named ``module:EnvId-v0`` where an import in this process registered its
+    id (:func:`~envs.make.registering_module`): the saved config then lets evaluation and
+    ``resume=`` in a new process import that module (told ``trust_code=true``), where the bare id
+    was no registered id. The run folder's name (``experiment_name``) stays the id as given."""
+    module = registering_module(cfg.env)
+    if module is None:
+        return cfg
+    cfg = copy.deepcopy(cfg)  # the caller's config stays as given
+    cfg.experiment_name = cfg.experiment_name  # resolved: ${env} before the module is added
+    cfg.env = f"{module}:{cfg.env}"
+    return cfg
 
 
 def refuse_batched_resume(path: str) -> NoReturn:
