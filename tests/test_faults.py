@@ -951,6 +951,74 @@ def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, cap
     assert "COMPLETED" in summary and "FAILED" in summary
 
 
+def _sweep_folder(tmp_path: Path) -> Path:
+    """The one folder below ``tmp_path/multirun`` that holds a sweep's jobs."""
+    (job,) = {path.parent.parent for path in (tmp_path / "multirun").rglob("result.json")}
+    return job
+
+
+@pytest.mark.parametrize(
+    ("sweep", "step"),
+    [  # job 1 fails at the env's 150th step call: its 50th after job 0's 100, or its 150th
+        (["env=fault_envs:fault/Raise-v0", "budget.total_env_steps=100,300"], 50),
+        (["env=CartPole-v1,fault_envs:fault/Raise-v0", "budget.total_env_steps=300"], 150),
+    ],
+    ids=["seeds", "envs"],
+)
+def test_a_failed_job_of_a_sweep_in_its_default_folder_prints_that_folders_summary(
+    tmp_path, monkeypatch, capsys, sweep, step
+):
+    """Without hydra.sweep.dir, the summary's folder was resolved again from the failed job's Hydra
+    config: ``${experiment_name}`` is not in it (an InterpolationKeyError traceback, exit 1), and an
+    env sweep's ``${now:}`` gave a new time (a summary of no jobs, in a folder that does not exist)."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, out = script(
+        "train.py", "-m", *sweep, "logging.progress_bar=false", monkeypatch=monkeypatch, capsys=capsys,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, f"failed at env step {step}:")
+    sweep_dir = _sweep_folder(tmp_path)
+    summary = (sweep_dir / "summary.md").read_text()
+    assert "COMPLETED" in summary and "FAILED" in summary
+    assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
+
+
+def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp_path, monkeypatch, capsys):
+    """As above, for the job that a signal stops (here: the next one, not started)."""
+    import agents.tools.cli
+
+    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    replace = os.replace
+
+    def replace_after_a_signal(source, target, *args, **kwargs):  # Ctrl-C while job 0 saves
+        if str(target).endswith(CHECKPOINT_NAME) and not list(tmp_path.rglob(CHECKPOINT_NAME)):
+            os.kill(os.getpid(), signal.SIGINT)
+        return replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace_after_a_signal)
+    code, err, out = script(
+        "train.py", "-m", "seed=0,1", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert code == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "not started: the sweep was stopped by a signal"
+    sweep_dir = _sweep_folder(tmp_path)
+    summary = (sweep_dir / "summary.md").read_text()
+    assert "COMPLETED" in summary and "INTERRUPTED" in summary
+    assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
+
+
+def test_a_failed_evaluate_sweep_prints_no_summary(tmp_path, monkeypatch, capsys):
+    """evaluate.py keeps no sweep summary: a failed job printed one of no results anyway."""
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, f"run_dir={run_dir}"]))
+    code, err, out = script(
+        "evaluate.py", "-m", f"checkpoint={run_dir},{tmp_path / 'none'}", "episodes=1",
+        monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, f"no checkpoint at {tmp_path / 'none'}")
+    assert "sweep summary" not in out and "no job results found" not in out
+
+
 # -- 10. every script answers bad arguments with one line ---------------------------------------
 SCRIPT_ARGS = [
     ("benchmark.py", ["num_envs=0"], "num_envs=0 must be >= 1"),

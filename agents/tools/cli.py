@@ -384,9 +384,9 @@ def _failed_jobs_reported() -> Iterator[None]:
 
     def quiet(job: JobReturn) -> Any:
         if job.status == JobStatus.FAILED:
-            from agents.tools.sweep import print_summary
+            from agents.tools.sweep import print_stopped_sweep_summary
 
-            print_summary(Path(str(job.hydra_cfg.hydra.sweep.dir)) if job.hydra_cfg else None)
+            print_stopped_sweep_summary(job)
             raise job._return_value
         return prop.fget(job)  # type: ignore[misc]
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 from hydra.core.utils import JobReturn, JobStatus
@@ -210,8 +211,15 @@ def summary_table(results: list[JobResult]) -> str:
 class SweepSummary(Callback):
     """Hydra callback: ``result.json`` per multirun job, a summary table when the multirun ends."""
 
+    launched_sweep_dir: ClassVar[Path | None] = None
+    """The folder of the multirun this process launched, resolved as the launcher resolves it (see
+    :func:`print_stopped_sweep_summary`); None before one starts."""
+
     def __init__(self) -> None:
         self._job_start = time.perf_counter()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        SweepSummary.launched_sweep_dir = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
@@ -227,11 +235,22 @@ class SweepSummary(Callback):
         print_summary(Path(config.hydra.sweep.dir))
 
 
-def print_summary(sweep_dir: Path | None) -> None:
+def print_stopped_sweep_summary(job: JobReturn) -> None:
+    """:func:`print_summary` for the sweep whose ``job`` failed or was stopped, which ends the sweep
+    before Hydra's end-of-sweep callback. Its folder is the one :class:`SweepSummary` resolved at
+    the start: the job's own Hydra config cannot resolve it again (``${experiment_name}`` lies
+    outside it, and ``${now:...}`` would be a new time). Nothing for a sweep that keeps no summary
+    (no :class:`SweepSummary` callback: ``evaluate.py -m``), whose job lies outside that folder."""
+    sweep_dir = SweepSummary.launched_sweep_dir
+    output_dir = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg else None
+    if sweep_dir is not None and output_dir and Path(os.path.abspath(sweep_dir)) in Path(output_dir).parents:
+        print_summary(sweep_dir)
+
+
+def print_summary(sweep_dir: Path) -> None:
     """Write the sweep's ``summary.md`` and print it (a sweep that ended, or stopped at a failed job)."""
-    if sweep_dir is not None:
-        table = write_summary(sweep_dir)
-        print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)
+    table = write_summary(sweep_dir)
+    print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)
 
 
 def write_summary(sweep_dir: Path) -> str:
