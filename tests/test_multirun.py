@@ -270,6 +270,70 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     assert not (tmp_path / RESULT_NAME).exists()
 
 
+def test_result_json_is_written_atomically(tmp_path, monkeypatch):
+    """A job's result.json was written in place: a full disk or a signal mid-write left half a file
+    (and lost the old one), which no summary could read again."""
+    import errno
+
+    from hydra.core.utils import JobReturn, JobStatus
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from agents.tools.sweep import SweepSummary, read_result, refresh_resumed_job, result_json
+
+    job = tmp_path / "sweep" / "0_lr=0.1_seed0"
+    job.mkdir(parents=True)
+    old = JobResult(0, ["agent.lr=0.1"], "INTERRUPTED", 9.0, 300, 12, 1.0, str(job))
+    (job / RESULT_NAME).write_text(result_json(old))
+    real_write_text = Path.write_text
+
+    def write_half_then_fail(path: Path, text: str, *args, **kwargs) -> int:
+        real_write_text(path, text[: len(text) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(Path, "write_text", write_half_then_fail)
+    with pytest.raises(OSError):
+        refresh_resumed_job(job, "COMPLETED", 20.0)
+    hydra = {"mode": RunMode.MULTIRUN, "runtime": {"output_dir": str(job)}, "job": {"num": 0},
+             "sweep": {"dir": str(job.parent)}}  # fmt: skip
+    done = JobReturn(overrides=["agent.lr=0.1"], status=JobStatus.COMPLETED, _return_value=20.0)
+    with pytest.raises(OSError):
+        SweepSummary().on_job_end(OmegaConf.create({"hydra": hydra}), done)
+    assert read_result(job / RESULT_NAME) == old  # whole, as it was
+    assert [path.name for path in job.iterdir()] == [RESULT_NAME]  # no temporary file left
+
+
+def test_a_result_json_cut_short_is_one_line_not_a_traceback(tmp_path, capsys):
+    """A result.json that is no JSON (cut short by a full disk, edited) was a JSONDecodeError
+    traceback wherever the sweep's results were read: the summary now leaves it out with a
+    warning line, and a resumed job's row says it cannot be updated."""
+    from agents.errors import UserError
+    from agents.tools.sweep import read_result, refresh_resumed_job, result_json, write_summary
+
+    sweep = tmp_path / "sweep"
+    good, cut = sweep / "0_lr=0.1_seed0", sweep / "1_lr=0.2_seed0"
+    for number, job in enumerate((good, cut)):
+        job.mkdir(parents=True)
+        row = JobResult(number, [f"agent.lr=0.{number + 1}"], "COMPLETED", 9.0, 300, 12, 1.0, str(job))
+        (job / RESULT_NAME).write_text(result_json(row))
+    text = (cut / RESULT_NAME).read_text()
+    (cut / RESULT_NAME).write_text(text[: len(text) // 2])
+    with pytest.raises(UserError, match=f"{cut / RESULT_NAME} holds no job's result"):
+        read_result(cut / RESULT_NAME)
+    (sweep / "other").mkdir()
+    (sweep / "other" / RESULT_NAME).write_text("[1, 2]")  # JSON, but no result
+    capsys.readouterr()
+    table = write_summary(sweep)
+    assert "| 0 " in table and "| 1 " not in table
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 2 and all(line.startswith("warning: ") for line in warnings), warnings
+    assert all(line.endswith(f"; left out of {SUMMARY_NAME}") for line in warnings)
+    refresh_resumed_job(cut, "COMPLETED", 20.0)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"warning: {cut / RESULT_NAME} holds no job's result") and "not updated" in line
+    assert (cut / RESULT_NAME).read_text() == text[: len(text) // 2]  # left as it was
+
+
 def test_a_num_seeds_jobs_row_sums_its_seeds_and_follows_their_resumes(tmp_path):
     """A num_seeds job's row had empty env steps and episodes (its checkpoints are in seed*/), and
     resuming its stopped seeds never updated it (result.json is in the job folder, one level up)."""

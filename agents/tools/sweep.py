@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
@@ -143,13 +144,17 @@ def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | N
     if job != run_dir:
         status = "COMPLETED" if status == "COMPLETED" and all(map(_finished, states)) else "INTERRUPTED"
         final_mean_return = None
-    old = read_result(path)
+    try:
+        old = read_result(path)
+    except UserError as error:  # the run is saved; only its row cannot follow
+        print(f"warning: {error}; its row is not updated", file=sys.stderr)
+        return
     result = replace(
         old, status=status, env_steps=old.env_steps if env_steps is None else env_steps,
         episodes=old.episodes if episodes is None else episodes,
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
     )  # fmt: skip
-    path.write_text(result_json(result))
+    write_text_atomically(path, result_json(result))
     if (job.parent / SUMMARY_NAME).is_file():
         write_summary(job.parent)
 
@@ -162,15 +167,30 @@ def result_json(result: JobResult) -> str:
 
 
 def read_result(path: Path) -> JobResult:
-    fields = json.loads(path.read_text())
-    if fields.get("final_mean_return") is None:
-        fields["final_mean_return"] = math.nan
-    return JobResult(**fields)
+    """A job's ``result.json`` (:func:`result_json`).
+
+    :raises UserError: it cannot be read or holds no job's result (cut short, edited by hand).
+    """
+    try:
+        fields = json.loads(path.read_text())
+        if fields.get("final_mean_return") is None:
+            fields["final_mean_return"] = math.nan
+        return JobResult(**fields)
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
+    except (ValueError, TypeError, AttributeError) as error:  # bad JSON or bytes, a wrong key, no object
+        raise UserError(f"{path} holds no job's result ({error})") from None
 
 
 def read_results(sweep_dir: Path) -> list[JobResult]:
-    """Every ``result.json`` below ``sweep_dir``, in job order."""
-    results = [read_result(path) for path in sweep_dir.rglob(RESULT_NAME)]
+    """Every ``result.json`` below ``sweep_dir``, in job order; one that cannot be read is left
+    out, with a warning line."""
+    results = []
+    for path in sweep_dir.rglob(RESULT_NAME):
+        try:
+            results.append(read_result(path))
+        except UserError as error:
+            print(f"warning: {error}; left out of {SUMMARY_NAME}", file=sys.stderr)
     return sorted(results, key=lambda result: result.num)
 
 
@@ -228,7 +248,7 @@ class SweepSummary(Callback):
         if config.hydra.mode != RunMode.MULTIRUN:
             return
         result = job_result(config, job_return, time.perf_counter() - self._job_start)
-        Path(result.output_dir, RESULT_NAME).write_text(result_json(result))
+        write_text_atomically(Path(result.output_dir, RESULT_NAME), result_json(result))
         write_summary(Path(config.hydra.sweep.dir))  # now: a failed job ends the sweep (Hydra)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
