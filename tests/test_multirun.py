@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -261,13 +262,36 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     stale = JobResult(0, ["agent.lr=0.1", "seed=0"], "INTERRUPTED", 9.0, 300, 12, 1.0, str(job))
     (job / RESULT_NAME).write_text(result_json(stale))
     (job.parent / SUMMARY_NAME).write_text("old\n")
-    refresh_resumed_job(job, "COMPLETED", result.final_mean_return)
+    refresh_resumed_job(job, "COMPLETED", result.final_mean_return, seconds=2.5)
     fresh = json.loads((job / RESULT_NAME).read_text())
     assert fresh["status"] == "COMPLETED" and fresh["env_steps"] == result.env_steps
-    assert fresh["final_mean_return"] == result.final_mean_return
+    assert fresh["final_mean_return"] == result.final_mean_return and fresh["seconds"] == 1.0 + 2.5
     assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()
-    refresh_resumed_job(tmp_path, "COMPLETED", 1.0)  # a folder of no sweep: nothing
+    refresh_resumed_job(tmp_path, "COMPLETED", 1.0, seconds=1.0)  # a folder of no sweep: nothing
     assert not (tmp_path / RESULT_NAME).exists()
+
+
+def test_a_resumed_sweep_jobs_seconds_include_the_resume(tmp_path, monkeypatch):
+    """The row kept the first run's seconds, as if the resume had taken no time."""
+    import agents
+    import agents.runtime.run
+    from agents.tools import commands
+    from agents.tools.cli import compose_train_config
+    from agents.tools.sweep import result_json
+
+    job = tmp_path / "sweep" / "0_lr=0.1_seed0"
+    agents.train("CartPole-v1", f"run_dir={job}", *TINY[1:], "budget.total_env_steps=300")
+    stale = JobResult(0, ["agent.lr=0.1", "seed=0"], "INTERRUPTED", 9.0, 300, 12, 1000.0, str(job))
+    (job / RESULT_NAME).write_text(result_json(stale))
+    resume = [f"resume={job}", *TINY]  # a larger budget, which a resume reads from Hydra's command line
+    monkeypatch.setattr(agents.runtime.run, "command_line", lambda: resume)
+    cfg = compose_train_config(resume)
+    start = time.perf_counter()
+    commands._train(cfg)
+    took = time.perf_counter() - start
+    fresh = json.loads((job / RESULT_NAME).read_text())
+    assert fresh["status"] == "COMPLETED" and fresh["env_steps"] == 1500
+    assert 0 < fresh["seconds"] - 1000.0 <= took  # the resume's time, added
 
 
 def test_result_json_is_written_atomically(tmp_path, monkeypatch):
@@ -293,7 +317,7 @@ def test_result_json_is_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "write_text", write_half_then_fail)
     with pytest.raises(OSError):
-        refresh_resumed_job(job, "COMPLETED", 20.0)
+        refresh_resumed_job(job, "COMPLETED", 20.0, seconds=1.0)
     hydra = {"mode": RunMode.MULTIRUN, "runtime": {"output_dir": str(job)}, "job": {"num": 0},
              "sweep": {"dir": str(job.parent)}}  # fmt: skip
     done = JobReturn(overrides=["agent.lr=0.1"], status=JobStatus.COMPLETED, _return_value=20.0)
@@ -328,7 +352,7 @@ def test_a_result_json_cut_short_is_one_line_not_a_traceback(tmp_path, capsys):
     warnings = capsys.readouterr().err.splitlines()
     assert len(warnings) == 2 and all(line.startswith("warning: ") for line in warnings), warnings
     assert all(line.endswith(f"; left out of {SUMMARY_NAME}") for line in warnings)
-    refresh_resumed_job(cut, "COMPLETED", 20.0)
+    refresh_resumed_job(cut, "COMPLETED", 20.0, seconds=1.0)
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"warning: {cut / RESULT_NAME} holds no job's result") and "not updated" in line
     assert (cut / RESULT_NAME).read_text() == text[: len(text) // 2]  # left as it was
@@ -364,12 +388,12 @@ def test_a_num_seeds_jobs_row_sums_its_seeds_and_follows_their_resumes(tmp_path)
     state = load_checkpoint(job / "seed0")
     state["counters"]["env_steps"] = 100  # seed0 still stopped short of its budget
     torch.save(state, job / "seed0" / "checkpoint.pt")
-    refresh_resumed_job(job / "seed1", "COMPLETED", 5.0)  # seed1 resumed to its end
+    refresh_resumed_job(job / "seed1", "COMPLETED", 5.0, seconds=1.0)  # seed1 resumed to its end
     fresh = json.loads((job / RESULT_NAME).read_text())
     assert fresh["status"] == "INTERRUPTED" and fresh["env_steps"] == 100 + seeds[1].env_steps
     state["counters"]["env_steps"] = seeds[0].env_steps
     torch.save(state, job / "seed0" / "checkpoint.pt")
-    refresh_resumed_job(job / "seed0", "COMPLETED", 5.0)  # and seed0: the job is complete
+    refresh_resumed_job(job / "seed0", "COMPLETED", 5.0, seconds=1.0)  # and seed0: the job is complete
     fresh = json.loads((job / RESULT_NAME).read_text())
     assert fresh["status"] == "COMPLETED" and fresh["final_mean_return"] == trained.final_mean_return
     assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()

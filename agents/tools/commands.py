@@ -70,12 +70,13 @@ def _train(cfg: DictConfig) -> float:
     from agents.tools.sweep import refresh_resumed_job
 
     folder = run_folder_of(cfg.resume)
+    start = time.perf_counter()
     try:
         result = run_training(cfg)
-    except RunInterrupted:  # a sweep job's row: its new checkpoint's counters
-        refresh_resumed_job(folder, "INTERRUPTED")
+    except RunInterrupted:  # a sweep job's row: its new checkpoint's counters, the time it took
+        refresh_resumed_job(folder, "INTERRUPTED", seconds=time.perf_counter() - start)
         raise
-    refresh_resumed_job(folder, "COMPLETED", result.final_mean_return)
+    refresh_resumed_job(folder, "COMPLETED", result.final_mean_return, seconds=time.perf_counter() - start)
     return result.final_mean_return
 
 

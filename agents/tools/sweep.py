@@ -59,7 +59,8 @@ class JobResult:
     env_steps: int | None
     episodes: int | None
     seconds: float
-    """Wall-clock seconds of the job (Hydra's job start to job end, setup included)."""
+    """Wall-clock seconds of the job (Hydra's job start to job end, setup included), plus those of
+    every resume of it (``resume=<job folder>``, or a seed folder of a ``num_seeds`` job)."""
     output_dir: str
 
 
@@ -127,12 +128,15 @@ def _finished(state: dict[str, Any]) -> bool:
     return False
 
 
-def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | None = None) -> None:
+def refresh_resumed_job(
+    run_dir: Path, status: str, final_mean_return: float | None = None, *, seconds: float
+) -> None:
     """A sweep job's folder (or a seed folder of a ``num_seeds`` job) resumed to its end
     (``COMPLETED``, with the run's ``final_mean_return``) or stopped again (``INTERRUPTED``): its
     ``result.json`` and the sweep's ``summary.md`` say so, with the checkpoints' counters (they kept
-    the first run's). A ``num_seeds`` job is ``COMPLETED`` once every seed is finished, and its
-    return is then the mean over seeds. Nothing for a folder of no sweep."""
+    the first run's) and the resume's wall-clock ``seconds`` added to the job's. A ``num_seeds`` job
+    is ``COMPLETED`` once every seed is finished, and its return is then the mean over seeds.
+    Nothing for a folder of no sweep."""
     job = run_dir
     if not (job / RESULT_NAME).is_file() and (run_dir.parent / RESULT_NAME).is_file():
         job = run_dir.parent  # the seed folder of a num_seeds job
@@ -153,6 +157,7 @@ def refresh_resumed_job(run_dir: Path, status: str, final_mean_return: float | N
         old, status=status, env_steps=old.env_steps if env_steps is None else env_steps,
         episodes=old.episodes if episodes is None else episodes,
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
+        seconds=old.seconds + seconds,
     )  # fmt: skip
     write_text_atomically(path, result_json(result))
     if (job.parent / SUMMARY_NAME).is_file():
