@@ -930,6 +930,22 @@ def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsy
     assert not (tmp_path / "sweep").exists()  # nothing ran
 
 
+@pytest.mark.parametrize(
+    "sweep",
+    [
+        ["-m", "seed=0,1", "run_dir=X"],
+        ["-m", "run_dir=X,Y", "seed=0,1"],
+        ["hparams_search=cartpole_tpe", "run_dir=X"],
+    ],
+    ids=["fixed", "swept-with-another-key", "search"],
+)
+def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path, monkeypatch, capsys, sweep):
+    """Every job trained into the one folder: the second was refused only after the first trained."""
+    code, err, _ = script("train.py", *sweep, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, "run_dir=X is one folder for several jobs of this sweep")
+    assert not list(tmp_path.iterdir())  # no job ran, no sweep folder
+
+
 def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, capsys):
     fault_envs.FaultyEnv.calls = 0
     sweep_dir = tmp_path / "sweep"

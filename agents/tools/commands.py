@@ -100,6 +100,7 @@ def train() -> None:
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     sys.argv[1:] = _hydra_folder_is_the_run_folder(sys.argv[1:])
     run_or_exit(lambda: _check_given_run_folder(sys.argv[1:]))
+    run_or_exit(lambda: _check_sweep_run_dirs(sys.argv[1:]))
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
 
 
@@ -162,6 +163,35 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
         except (HydraException, OmegaConfBaseException) as error:
             raise UserError(composition_message(error)) from None
         raise
+
+
+def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
+    """A sweep whose jobs share one ``run_dir=`` would train them all into that folder: the second
+    job was refused only after the first had trained. One line before any job starts."""
+    from hydra.errors import HydraException
+
+    from agents.errors import UserError
+    from agents.tools.cli import OTHER_SWEEPERS, sweep_jobs
+    from agents.tools.presets import override_value, parsed_override_value
+
+    try:
+        jobs = sweep_jobs(argv)
+    except HydraException:  # Hydra's own error comes later
+        return
+    folders = [parsed_override_value(job, "run_dir") for job in jobs]
+    if not jobs and any(override_value(list(argv), key) for key in OTHER_SWEEPERS):  # a search's trials
+        folders = [parsed_override_value(list(argv), "run_dir")] * 2
+    given = [folder for folder in folders if folder]
+    resolved = [os.path.abspath(folder) for folder in given]
+    shared = next(
+        (folder for folder, path in zip(given, resolved, strict=True) if resolved.count(path) > 1), None
+    )
+    if shared is not None:
+        raise UserError(
+            f"run_dir={shared} is one folder for several jobs of this sweep, which would all train into it: "
+            "leave run_dir out (each job gets its own folder below hydra.sweep.dir) or give each job its "
+            "own (-m run_dir=a,b)"
+        )
 
 
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:
