@@ -159,6 +159,26 @@ def test_an_overflowing_adam_step_is_a_numerical_failure(make_config, tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
+def test_a_group_set_to_null_is_left_out_where_none_is_its_default():
+    """``hparams_search=null`` (its default) was Hydra's ValueError traceback, as ``agent=null`` was;
+    keys that are no config group keep their null."""
+    from agents.runtime.config import register_configs
+    from agents.tools.cli import CONFIG_DIR, check_group_choices
+
+    register_configs()
+    argv = ["-m", "hparams_search=null", "seed=0,1", "run_dir=null", "env_kwargs.x=null"]
+    assert check_group_choices(argv, "train", CONFIG_DIR) == [
+        "-m",
+        "seed=0,1",
+        "run_dir=null",
+        "env_kwargs.x=null",
+    ]
+    with pytest.raises(
+        UserError, match=r"^agent=null: agent is a config group .* \(reinforce\); leave it out"
+    ):
+        check_group_choices(["agent=null"], "train", CONFIG_DIR)
+
+
 def test_defaults_validate():
     validate(compose_train_config([]))
 

@@ -1090,6 +1090,21 @@ def test_scripts_answer_bad_arguments_in_one_line(tmp_path, monkeypatch, capsys,
 
 
 REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments refused
+    # tracebacks: Hydra's ValueError for a group set to null; joblib's and Optuna's once the sweep began
+    ("train.py", ["agent=null"], "outputs", "agent=null: agent is a config group and takes one of its"),
+    ("train.py", ["features=null"], "outputs", "features=null: features is a config group and takes one of"),
+    ("train.py", ["vector=null"], "outputs", "vector=null: vector is a config group and takes one of its"),
+    ("train.py", ["-m", "seed=0,1", "hydra/launcher=null"], "multirun", "(basic, joblib, ray_local, slurm,"),
+    (
+        "train.py",
+        ["-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+        "multirun",
+        "hydra.launcher.n_jobs=0 gives joblib no worker: give 1 or more (-1: one per CPU)",
+    ),
+    *(
+        ("train.py", ["hparams_search=cartpole_tpe", setting], "multirun", f"{setting} must be >= 1")
+        for setting in ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials=-1", "hydra.sweeper.n_jobs=0")
+    ),
     ("gradient_variance.py", ["p=0.99"], "outputs/gradient_variance", "p=0.99 is too close to 1"),
     ("gradient_variance.py", ["episodes=5", "out=gv"], "gv", "episodes=5 is too few"),
     ("gradient_variance.py", ["episodes=1000000000", "out=gv"], "gv", "would need about"),

@@ -293,16 +293,24 @@ def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
     return argv
 
 
-def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
-    """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
-    its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
+def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
+    """The config, Hydra's included, that a multirun (``-m``, or a search: ``hparams_search=``)
+    starts from: its launcher, its sweeper and its folder; None for a single run."""
     searches = any(override_value(list(argv), key) for key in OTHER_SWEEPERS)  # hparams_search: no -m
     if not (is_multirun(argv) or searches):
-        return
+        return None
     kept = [arg for arg in argv if arg not in MULTIRUN_FLAGS and not arg.startswith("-")]
     kept = [arg for arg in kept if not is_sweep(arg)]  # Hydra's sweep folder comes from the base config
     with initialize_config_dir(version_base="1.3", config_dir=config_path):
-        cfg = compose(config_name, overrides=kept, return_hydra_config=True)
+        return compose(config_name, overrides=kept, return_hydra_config=True)
+
+
+def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
+    """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
+    its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
+    cfg = sweep_base_config(argv, config_name, config_path)
+    if cfg is None:
+        return
     folder = Path(str(cfg.hydra.sweep.dir))
     records = [folder / name for name in ("multirun.yaml", "summary.md") if (folder / name).is_file()]
     record = records[0] if records else None
@@ -316,6 +324,70 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
             f"hydra.sweep.dir={folder} already holds a sweep ({record}), whose results this one would "
             "overwrite: choose another hydra.sweep.dir (or move that folder away)"
         )
+
+
+def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str) -> None:
+    """A multirun's launcher and sweeper counts, checked before Hydra makes the sweep's folder:
+    joblib refused ``hydra.launcher.n_jobs=0`` only then, Optuna with ``hydra.sweeper.n_trials``
+    below 1 found no best trial and with ``n_jobs`` below 1 divided by zero (tracebacks, exit 1).
+    A config that does not compose is left to Hydra, which says why."""
+    try:
+        cfg = sweep_base_config(argv, config_name, config_path)
+    except (HydraException, OmegaConfBaseException):
+        return
+    if cfg is None:
+        return
+    launcher, sweeper = cfg.hydra.get("launcher"), cfg.hydra.get("sweeper")
+    if _made_by(launcher, "JoblibLauncher") and launcher.get("n_jobs") == 0:
+        raise UserError("hydra.launcher.n_jobs=0 gives joblib no worker: give 1 or more (-1: one per CPU)")
+    if _made_by(sweeper, "OptunaSweeper"):
+        for key, counts in (("n_trials", "trials in total"), ("n_jobs", "trials per batch")):
+            value = sweeper.get(key)
+            if isinstance(value, int) and value < 1:
+                raise UserError(f"hydra.sweeper.{key}={value} must be >= 1 ({counts})")
+
+
+def _made_by(settings: DictConfig | None, class_name: str) -> bool:
+    """Whether a Hydra plugin's ``settings`` instantiate the class ``class_name``."""
+    return settings is not None and str(settings.get("_target_", "")).endswith(f".{class_name}")
+
+
+def check_group_choices(
+    argv: Sequence[str], config_name: str, config_path: str, user_dirs: Sequence[str] = ()
+) -> list[str]:
+    """``group=null`` for a config group (Hydra's ValueError for it was a traceback): ``argv``
+    without it where the group's default is none (``hparams_search=null`` means leaving it out).
+
+    :param user_dirs: the user's own config folders (``--config-dir``), whose groups count too.
+    :raises UserError: for a group that needs one of its options (``agent=null``), naming them.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    nulls = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
+    nulls = {arg: key for arg, key in nulls.items()
+             if "." not in key and arg.partition("=")[2].strip().lower() == "null"}  # fmt: skip
+    if not nulls:
+        return list(argv)
+    searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in user_dirs)
+    overrides = [f"hydra.searchpath=[{searchpath}]"] if user_dirs else []
+    with initialize_config_dir(version_base="1.3", config_dir=config_path):
+        loader = GlobalHydra.instance().config_loader()
+        options = {arg: loader.get_group_options(key, config_name=config_name, overrides=overrides)
+                   for arg, key in nulls.items()}  # fmt: skip
+    entries = OmegaConf.load(Path(config_path) / f"{config_name}.yaml").get("defaults", [])
+    none_by_default = {str(key) for entry in entries if isinstance(entry, DictConfig)
+                       for key, value in entry.items() if value is None}  # fmt: skip
+    dropped = set()
+    for arg, group in nulls.items():
+        choices = ", ".join(name for name in options[arg] if not name.endswith("_schema"))
+        if choices and group not in none_by_default:
+            raise UserError(
+                f"{arg}: {group} is a config group and takes one of its options ({choices}); leave it out "
+                "for its default"
+            )
+        if choices:
+            dropped.add(arg)
+    return [arg for arg in argv if arg not in dropped]
 
 
 def check_sweep(
@@ -478,6 +550,11 @@ def hydra_main(
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
                 sys.argv[1:] = with_env_sweep_dir(choice.overrides)
                 preset_line = choice.line()
+            user_dirs = config_dirs_given(sys.argv[1:])
+            sys.argv[1:] = run_or_exit(
+                lambda: check_group_choices(sys.argv[1:], config_name, config_path, user_dirs)
+            )
+            run_or_exit(lambda: check_sweep_settings(sys.argv[1:], config_name, config_path))
             if check_jobs is not None:
                 run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
