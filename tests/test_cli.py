@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,52 @@ def test_cli_trains_and_prints_where_the_run_is(tmp_path):
     assert (run_dir / "checkpoint.pt").is_file()
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert list(run_dir.glob("events.out.tfevents.*"))
+
+
+def run_with_the_reader_gone(tmp_path: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """``python <command> | head -c0``: the reader of stdout has closed it before the program writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, *command], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True,
+            timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(ROOT / "scripts" / "train.py"), "--help"],
+        [str(ROOT / "scripts" / "plot.py"), "--help"],  # prints, then exits 0: the flush is at exit
+        ["-m", "agents.tools.console", "--help"],
+    ],
+    ids=["train-help", "plot-help", "console-help"],
+)
+def test_output_to_a_reader_that_left_ends_quietly_with_141(tmp_path, command):
+    """``train.py --help | head -1`` was a BrokenPipeError traceback (exit 1). Now the program ends
+    silently with 141, what the shell reports for a program that SIGPIPE ended (``yes | head``)."""
+    completed = run_with_the_reader_gone(tmp_path, *command)
+    assert completed.returncode == 141 and completed.stderr == "", completed.stderr
+
+
+def test_a_run_whose_output_reader_left_trains_saves_and_prints_no_traceback(tmp_path):
+    """Its log lines each printed '--- Logging error ---' and a traceback, its closing summary
+    Hydra's 'Error executing job' and another (exit 1); now stdout points to the null device once
+    its reader has gone, and the run ends as usual."""
+    train = [str(ROOT / "scripts" / "train.py"), "logging.progress_bar=false", "budget.total_env_steps=3000"]
+    completed = run_with_the_reader_gone(
+        tmp_path, *train, "logging.print_every_seconds=1e-9", f"run_dir={tmp_path / 'run'}"
+    )
+    assert completed.returncode in (0, 141) and completed.stderr == "", completed.stderr
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_another_pipes_broken_pipe_keeps_its_traceback():
+    """Only stdout's reader leaving ends a program quietly: a vector env worker's pipe is a failure."""
+    from agents.tools.closed_pipe import quiet_when_the_reader_leaves
+
+    with pytest.raises(BrokenPipeError), quiet_when_the_reader_leaves():
+        raise BrokenPipeError(32, "Broken pipe")

@@ -51,6 +51,11 @@ from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, Us
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
+from agents.tools.closed_pipe import (
+    exit_for_the_closed_pipe,
+    quiet_log_lines_to_a_closed_stdout,
+    stdout_reader_gone,
+)
 from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
 from agents.tools.usage import CONFIG_DIR
 
@@ -168,12 +173,16 @@ def check_output_folder(folder: Path, key: str) -> None:
 def run_or_exit(task: Callable[[], T]) -> T:
     """Run ``task``; on :class:`UserError` print ``error: <message>`` to stderr and exit with the
     error's ``exit_code`` (2 for a mistake, 130/143 for an interrupted run); an unwritable or
-    full location (:data:`FILE_SYSTEM_ERRORS`) and a Ctrl-C that quit at once are one line too."""
+    full location (:data:`FILE_SYSTEM_ERRORS`) and a Ctrl-C that quit at once are one line too; output
+    to a reader that left (``... | head``) ends it quietly, exit 141 (:mod:`~agents.tools.closed_pipe`:
+    inside a Hydra app, before Hydra would log the error)."""
     try:
         return task()
     except (UserError, KeyboardInterrupt) as error:
         exit_with(error)
     except OSError as error:
+        if isinstance(error, BrokenPipeError) and stdout_reader_gone():
+            exit_for_the_closed_pipe()
         if error.errno not in FILE_SYSTEM_ERRORS:
             raise
         exit_with(error)
@@ -520,6 +529,7 @@ def hydra_main(
         @functools.wraps(task)
         def checked_task(cfg: DictConfig) -> T:
             nonlocal started
+            quiet_log_lines_to_a_closed_stdout()
             if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
                 run_or_exit(lambda: check_resolvable(cfg))
                 started = True

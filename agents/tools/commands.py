@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents.errors import QUIT_AT_ONCE, RunInterrupted
+from agents.tools.closed_pipe import quiet_when_the_reader_leaves
 from agents.tools.usage import app_help, help_requested
 
 if TYPE_CHECKING:
@@ -41,13 +42,15 @@ def command(function: Command) -> Command:
     """A program's function: a Ctrl-C before its own handlers are in place (while torch and Hydra
     import, a second or so) quits with the one line and 130 that a later one gives, no traceback;
     SIGTERM where no training loop catches it (evaluation, plotting, a benchmark's parent) quits
-    the same way with 143."""
+    the same way with 143; output to a reader that left (``... | head``) ends it quietly with 141
+    (:mod:`agents.tools.closed_pipe`)."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
         previous = signal.signal(signal.SIGTERM, _terminate)
         try:
-            function(*args, **kwargs)
+            with quiet_when_the_reader_leaves():
+                function(*args, **kwargs)
         except KeyboardInterrupt:
             print(QUIT_AT_ONCE, file=sys.stderr)
             sys.exit(128 + signal.SIGINT)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from agents.errors import USER_ERROR_EXIT_CODE
+from agents.tools.closed_pipe import quiet_when_the_reader_leaves
 
 PROGRAM = "softmax-reinforce"
 COMMANDS = {
@@ -46,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the command named by the first argument with the rest of the command line."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        print(usage())
+        with quiet_when_the_reader_leaves():
+            print(usage())
         sys.exit(0 if args else USER_ERROR_EXIT_CODE)
     name, rest = args[0], args[1:]
     if name not in COMMANDS:

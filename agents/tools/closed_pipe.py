@@ -1,0 +1,84 @@
+"""Output to a reader that has gone (``program --help | head -1``): the program ends quietly.
+
+Python ignores SIGPIPE, so the first write after the reader closed the pipe raised
+BrokenPipeError, a traceback. A program ends there instead, silently and with
+:data:`PIPE_CLOSED_EXIT_CODE`, as a program that SIGPIPE ends (``yes | head``): the pattern of
+Python's ``signal`` docs, "Note on SIGPIPE". A BrokenPipeError of another pipe (a vector env's
+worker) is no reader leaving and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+PIPE_CLOSED_EXIT_CODE = 128 + signal.SIGPIPE
+"""141, as the shell reports a program that SIGPIPE ended."""
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (``poll`` reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no file descriptor (captured)
+        return False
+
+
+def _stdout_to_the_null_device() -> None:
+    null_device = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null_device, sys.stdout.fileno())
+    os.close(null_device)
+
+
+def exit_for_the_closed_pipe() -> NoReturn:
+    """Exit with :data:`PIPE_CLOSED_EXIT_CODE`; stdout now points to the null device, so the
+    interpreter's last flush of what is still buffered raises nothing."""
+    _stdout_to_the_null_device()
+    sys.exit(PIPE_CLOSED_EXIT_CODE)
+
+
+class _ReaderGone(logging.Filter):
+    """On a log handler that writes to stdout: once the reader has gone, stdout points to the null
+    device before the record is written (each line printed ``--- Logging error ---`` and a
+    traceback to stderr, while the run went on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if stdout_reader_gone():
+            _stdout_to_the_null_device()
+        return True
+
+
+def quiet_log_lines_to_a_closed_stdout() -> None:
+    """Put :class:`_ReaderGone` on the root logger's handlers that write to stdout (Hydra's job
+    logging, configured for each run or job): a run piped to ``head`` trains on, saves and ends."""
+    for handler in logging.getLogger().handlers:
+        stdout = isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout
+        if stdout and not any(isinstance(found, _ReaderGone) for found in handler.filters):
+            handler.addFilter(_ReaderGone())
+
+
+@contextmanager
+def quiet_when_the_reader_leaves() -> Iterator[None]:
+    """Run the body; if it (or the flush of stdout after it) writes to a reader that has gone,
+    :func:`exit_for_the_closed_pipe`. Stdout is flushed also when the body exits (``--help``
+    prints, then exits 0), while the error can still be caught; not after another exception,
+    whose traceback a closed pipe must not hide."""
+    try:
+        try:
+            yield
+        except SystemExit:
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not stdout_reader_gone():
+            raise
+        exit_for_the_closed_pipe()
