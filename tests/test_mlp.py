@@ -416,3 +416,7 @@ def test_a_subclass_that_redefines_the_logits_and_score_is_trained_with_them(gen
     torch.testing.assert_close(gradient, expected, rtol=0, atol=1e-12)
     logits = 2 * MLPSoftmaxPolicy.logits_with(policy, policy.param, x)
     torch.testing.assert_close(log_probs, torch.log_softmax(logits, -1), rtol=0, atol=1e-12)
+    params = torch.stack([policy.param.detach(), -policy.param.detach()]).numpy()  # two runs act on
+    acting = policy.acting_logits(params, np.stack([x.numpy(), x.numpy()]))  # their own logits
+    expected_logits = [policy.logits_with(torch.from_numpy(row), x).numpy() for row in params]
+    np.testing.assert_allclose(acting, np.stack(expected_logits), rtol=0, atol=1e-12)

@@ -365,3 +365,7 @@ def test_a_subclass_that_redefines_the_logits_and_score_is_trained_with_them(gen
     torch.testing.assert_close(
         policy.segment_policy_gradient(params, x, a, c, segments), expected, rtol=0, atol=1e-12
     )
+    acting = policy.acting_logits(params.numpy(), np.stack([x.numpy(), x.numpy()]))  # the runs act on
+    expected_logits = torch.stack([policy.logits_with(row, x) for row in params])  # their own logits
+    np.testing.assert_allclose(acting, expected_logits.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(policy.acting_logits(params[0].numpy(), x.numpy()), expected_logits[0].numpy())

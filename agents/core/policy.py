@@ -69,6 +69,31 @@ class SoftmaxPolicy(nn.Module, ABC):
     input_form: ClassVar[str] = "state"
     n_actions: int
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that redefines :meth:`logits_with` but inherits a concrete
+        :meth:`acting_logits` would act on its parent's logits (that numpy copy computes them
+        inline) while its update follows its own: it acts with :meth:`logits_with` itself instead
+        (slower; define ``acting_logits`` too for speed)."""
+        super().__init_subclass__(**kwargs)
+        inherited = getattr(cls, "acting_logits", None)
+        if (
+            "logits_with" in vars(cls)
+            and "acting_logits" not in vars(cls)
+            and not getattr(inherited, "__isabstractmethod__", False)
+            and inherited is not SoftmaxPolicy.acting_logits_from_logits_with
+        ):
+            cls.acting_logits = SoftmaxPolicy.acting_logits_from_logits_with
+
+    def acting_logits_from_logits_with(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """:meth:`acting_logits` computed by :meth:`logits_with` (mapped over the leading axes),
+        in ``params``' dtype, as training computes the logits."""
+        compute = self.logits_with
+        for _ in range(params.ndim - self.param.ndim):  # one vmap per leading (run) axis
+            compute = vmap(compute)
+        param = torch.from_numpy(np.ascontiguousarray(params))
+        with torch.no_grad():
+            return compute(param, torch.from_numpy(np.ascontiguousarray(inputs)).to(param.dtype)).numpy()
+
     # -- what a form defines ----------------------------------------------------------------
     @property
     @abstractmethod
