@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import agents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,3 +68,26 @@ def test_nothing_from_the_api_and_never_with_zero(tmp_path, capsys, monkeypatch)
     agents.train("CartPole-v1", "logging.progress_bar=false", "logging.print_every_seconds=0.01",
                  "budget.total_env_steps=3000", f"run_dir={tmp_path}")  # fmt: skip
     assert capsys.readouterr() == ("", "")
+
+
+SEEDS_LINE = re.compile(
+    r"^env steps [\d,]+/20,000 \(\d+%\) \| [\d,]+ steps/s \| mean return (-?[\d.]+|nan) "
+    r"\(mean over \d of 2 seeds\)$"
+)
+
+
+@pytest.mark.parametrize("seed_mode", ["exact", "batched"])
+def test_many_seeds_print_lines_over_all_seeds_or_show_one_bar(tmp_path, caplog, capsys, seed_mode):
+    """num_seeds runs printed nothing until the seeds table (the exact mode showed no bar either)."""
+    common = ["num_seeds=2", f"seed_mode={seed_mode}", "budget.total_env_steps=10000",
+              "budget.stop_at_target=false"]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="agents.runtime.seeds_progress"):
+        agents.train("CartPole-v1", *common, "logging.progress_bar=false", "logging.print_every_seconds=0.01",
+                     f"run_dir={tmp_path / 'lines'}")  # fmt: skip
+    lines = [
+        record.getMessage() for record in caplog.records if record.name == "agents.runtime.seeds_progress"
+    ]
+    assert len(lines) >= 2 and all(SEEDS_LINE.match(line) for line in lines), lines
+    assert "step/s" not in capsys.readouterr().err
+    agents.train("CartPole-v1", *common, "logging.progress_bar=true", f"run_dir={tmp_path / 'bar'}")
+    assert "20000/20000" in capsys.readouterr().err  # the bar, over both seeds' steps

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
 from agents.core.batch import NumericalError
 from agents.core.stacked import RowAdam, RowOptimizer, RowSGD, StackedReinforce, lr_at
@@ -49,6 +48,7 @@ from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.event_files import EventFile
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
 from agents.runtime.multi_seed import MultiSeedResult
+from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
@@ -263,9 +263,10 @@ class BatchedSeedsTrainer:
         """Step all seeds until each has spent its budget or reached the target, or a signal came."""
         self.start = time.perf_counter()
         next_flush = time.monotonic() + Logger.handoff_seconds
-        total = self.num_seeds * self.cfg.budget.total_env_steps
-        disable = not self.cfg.logging.progress_bar
-        self.bar = tqdm(total=total, unit="step", disable=disable, dynamic_ncols=True)
+        self.progress = SeedsProgress(
+            self.num_seeds, self.cfg.budget.total_env_steps, self.cfg.logging,
+            lambda: self.recent.mean(np.arange(self.num_seeds)),
+        )  # fmt: skip
         # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
         with StopOnSignal([self]), np.errstate(over="ignore"):  # type: ignore[list-item]
             try:
@@ -279,7 +280,7 @@ class BatchedSeedsTrainer:
                 close_quietly(self.envs)  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
-                self.bar.close()
+                self.progress.close()
             return self.finish()  # in the block: a signal during the final saves lets them finish
 
     @property
@@ -423,7 +424,7 @@ class BatchedSeedsTrainer:
         columns = np.repeat(stopping, self.envs_per_seed)
         self.live_columns &= ~columns
         self.buffer.discard_columns(columns)
-        self.bar.update(int(self.env_steps.sum()) - self.bar.n)
+        self.progress.show(int(self.env_steps.sum()))
 
     def _log(self, seeds: np.ndarray, summary: bool = True) -> None:
         """Each seed in ``seeds``: the mean return and length of its episodes since its last point;
@@ -450,7 +451,7 @@ class BatchedSeedsTrainer:
                     tags.SEEDS_REACHED: float(self.reached.mean()),
                     tags.STEPS_PER_SECOND: float(self.env_steps.sum() / max(elapsed, 1e-9)),
                 })  # fmt: skip
-        self.bar.update(int(self.env_steps.sum()) - self.bar.n)
+        self.progress.show(int(self.env_steps.sum()))
 
     def _flush(self) -> None:
         for events in self.event_files:

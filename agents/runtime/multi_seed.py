@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from agents.runtime.acting import Actor
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
+from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.trainer import (
     RunResult,
     StopOnSignal,
@@ -130,6 +131,7 @@ class MultiSeedTrainer:
         # before that seed has started (or after it finished), would mix its files with ours
         self.lock = lock_run_folder(root)  # and refuses another run's checkpoints, before building
         self.run_dir = root
+        self.logging_cfg = cfg.logging  # the seeds' own is quiet: the progress over all seeds is ours
         self.trainers: list[Trainer] = []
         try:
             check_seed_folders([root / f"seed{cfg.seed + offset}" for offset in range(cfg.num_seeds)])
@@ -187,12 +189,23 @@ class MultiSeedTrainer:
         for trainer in self.trainers:
             trainer.start_clock()
             trainer.logger.leave_handoffs_to_caller()  # all seeds together, below
-        next_handoff = time.monotonic() + Logger.handoff_seconds
+        next_handoff, next_show = time.monotonic() + Logger.handoff_seconds, 0.0
+        progress = SeedsProgress(
+            len(self.trainers), self.trainers[0].cfg.budget.total_env_steps, self.logging_cfg,
+            lambda: np.array([trainer.mean_return() for trainer in self.trainers]),
+        )  # fmt: skip
         # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
-        with StopOnSignal(self.trainers), _save_all_on_error(self.trainers), np.errstate(over="ignore"):
+        with (
+            StopOnSignal(self.trainers), _save_all_on_error(self.trainers), np.errstate(over="ignore"),
+            closing(progress),
+        ):  # fmt: skip
             live = [i for i, t in enumerate(self.trainers) if not t.done]
             while live:
-                if time.monotonic() >= next_handoff:
+                now = time.monotonic()
+                if now >= next_show:
+                    progress.show(sum(trainer.env_steps for trainer in self.trainers))
+                    next_show = now + SeedsProgress.SHOW_SECONDS
+                if now >= next_handoff:
                     for trainer in self.trainers:
                         trainer.logger.hand_off()
                     next_handoff = time.monotonic() + Logger.handoff_seconds
@@ -204,6 +217,7 @@ class MultiSeedTrainer:
                     if not trainer.done:
                         still_live.append(index)
                 live = still_live
+            progress.show(sum(trainer.env_steps for trainer in self.trainers))
             results = finish_all(self.trainers)  # in the block: a signal during the saves lets them finish
         raise_if_stopped(self.trainers)  # every seed is saved and flushed by now
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
