@@ -420,3 +420,9 @@ def test_a_subclass_that_redefines_the_logits_and_score_is_trained_with_them(gen
     acting = policy.acting_logits(params, np.stack([x.numpy(), x.numpy()]))  # their own logits
     expected_logits = [policy.logits_with(torch.from_numpy(row), x).numpy() for row in params]
     np.testing.assert_allclose(acting, np.stack(expected_logits), rtol=0, atol=1e-12)
+    entropy = torch.func.grad(
+        lambda p: -torch.special.entr(torch.softmax(policy.logits_with(p, x), -1)).sum()
+    )
+    torch.testing.assert_close(  # the entropy bonus's gradient follows the subclass's logits too
+        policy.entropy_gradient(x).sum(0), -entropy(policy.param.detach()), rtol=0, atol=1e-12
+    )

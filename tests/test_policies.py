@@ -369,3 +369,38 @@ def test_a_subclass_that_redefines_the_logits_and_score_is_trained_with_them(gen
     expected_logits = torch.stack([policy.logits_with(row, x) for row in params])  # their own logits
     np.testing.assert_allclose(acting, expected_logits.numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(policy.acting_logits(params[0].numpy(), x.numpy()), expected_logits[0].numpy())
+    entropy = torch.func.grad(
+        lambda p: -torch.special.entr(torch.softmax(policy.logits_with(p, x), -1)).sum()
+    )
+    torch.testing.assert_close(  # the entropy bonus's gradient follows the subclass's logits too
+        policy.entropy_gradient(x).sum(0), -entropy(policy.param.detach()), rtol=0, atol=1e-12
+    )
+
+
+class Temperature:
+    """A mixin listed before the form: ``h = x W / 0.25``."""
+
+    def logits_with(self, param, features):
+        return super().logits_with(param, features) / 0.25
+
+    def score_with(self, param, features, actions):
+        return super().score_with(param / 0.25, features, actions) / 0.25
+
+
+class Cold(Temperature, LinearSoftmaxPolicy):
+    pass
+
+
+def test_a_mixin_that_redefines_the_logits_acts_and_takes_its_entropy_gradient_with_them(generator):
+    policy = Cold(4, 3, dtype=F64)
+    with torch.no_grad():
+        policy.param.normal_(generator=generator)
+    x, _ = batch(generator, 20, (4,), 3)
+    logits = policy.logits_with(policy.param.detach(), x)
+    np.testing.assert_allclose(policy.acting_logits(policy.param.detach().numpy(), x.numpy()), logits.numpy())
+    entropy = torch.func.grad(
+        lambda p: -torch.special.entr(torch.softmax(policy.logits_with(p, x), -1)).sum()
+    )
+    torch.testing.assert_close(
+        policy.entropy_gradient(x).sum(0), -entropy(policy.param.detach()), rtol=0, atol=1e-12
+    )

@@ -70,19 +70,37 @@ class SoftmaxPolicy(nn.Module, ABC):
     n_actions: int
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass that redefines :meth:`logits_with` but inherits a concrete
-        :meth:`acting_logits` would act on its parent's logits (that numpy copy computes them
-        inline) while its update follows its own: it acts with :meth:`logits_with` itself instead
-        (slower; define ``acting_logits`` too for speed)."""
+        """A subclass whose :meth:`logits_with` comes from below the class that defines its
+        :meth:`acting_logits` or :meth:`expected_score` (a redefinition, or a mixin listed first)
+        would act on, and take its entropy gradient from, its parent's logits (those compute them
+        inline) while its update follows its own: it gets the generic ones built from
+        :meth:`logits_with` and :meth:`score_with` instead (slower; define both for speed)."""
         super().__init_subclass__(**kwargs)
-        inherited = getattr(cls, "acting_logits", None)
-        if (
-            "logits_with" in vars(cls)
-            and "acting_logits" not in vars(cls)
-            and not getattr(inherited, "__isabstractmethod__", False)
-            and inherited is not SoftmaxPolicy.acting_logits_from_logits_with
-        ):
-            cls.acting_logits = SoftmaxPolicy.acting_logits_from_logits_with
+        mro = cls.__mro__
+
+        def defined_at(name: str) -> int:
+            return next((index for index, klass in enumerate(mro) if name in vars(klass)), len(mro))
+
+        generics = {
+            "acting_logits": SoftmaxPolicy.acting_logits_from_logits_with,
+            "expected_score": SoftmaxPolicy.expected_score_from_score,
+        }
+        for name, generic in generics.items():
+            inherited = getattr(cls, name, None)
+            if getattr(inherited, "__isabstractmethod__", False) or inherited is generic:
+                continue
+            if defined_at("logits_with") < defined_at(name):
+                setattr(cls, name, generic)
+
+    def expected_score_from_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        """:meth:`expected_score` as the sum over actions of ``coef[:, a]`` times
+        :meth:`score_with` at ``a`` (one score per action)."""
+        total = torch.zeros(coef.shape[0], *self.param.shape, dtype=self.param.dtype, device=coef.device)
+        for action in range(coef.shape[-1]):
+            actions = torch.full(coef.shape[:1], action, dtype=torch.long, device=coef.device)
+            score = self.score_with(self.param, features, actions)  # [B, *param.shape]
+            total += coef[:, action].reshape(-1, *[1] * self.param.ndim) * score
+        return total
 
     def acting_logits_from_logits_with(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         """:meth:`acting_logits` computed by :meth:`logits_with` (mapped over the leading axes),
