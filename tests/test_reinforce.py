@@ -284,3 +284,23 @@ def test_the_training_update_takes_its_statistics_from_the_gradients_forward_pas
     monkeypatch.setattr(policy, "log_probs", lambda features: pytest.fail("a second forward pass"))
     stats = learner.update(make_batch(generator, [4, 6]))
     assert 0 < stats.entropy <= torch.log(torch.tensor(2.0)).item() + 1e-12
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_diverged_value_fit_is_undone_so_the_saved_baseline_stays_usable(optimizer):
+    """The fit ran before the policy step, whose failure restored only the policy: the "last good
+    state" saved a nan value network, which a resume then refused as an altered file."""
+    from agents.core.baselines import ValueBaseline
+
+    baseline = ValueBaseline(3, 1e300, F64, hidden_sizes=(4,), optimizer=optimizer)
+    generator = torch.Generator().manual_seed(0)
+    states, returns = torch.randn(6, 3, dtype=F64, generator=generator), torch.full((6,), 1e200, dtype=F64)
+    before = {name: value.clone() for name, value in baseline.network.state_dict().items()}
+    with pytest.raises(NumericalError, match=r"value baseline's fit diverged \(lower agent\.baseline_lr\)"):
+        baseline.update(states, returns, 2)
+    for name, value in baseline.network.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+    state = baseline.optimizer.state_dict()["state"]
+    assert all(
+        torch.isfinite(v).all() for entry in state.values() for v in entry.values() if torch.is_tensor(v)
+    )

@@ -7,6 +7,7 @@ lowers its variance.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from agents.core.batch import optimizer_step
+from agents.core.batch import NumericalError, all_finite, optimizer_step
 from agents.core.registry import Registry
 from agents.core.returns import steps_since_start
 
@@ -218,6 +219,9 @@ class ValueBaseline(Baseline):
             return self.network(states).squeeze(-1)
 
     def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:
+        """``epochs`` steps on ``L(w)``; a fit that makes ``w`` non-finite is undone (weights and
+        optimizer state) and raised, so the run's last good state keeps a usable baseline."""
+        last_good = copy.deepcopy(self.state_dict())
         for _ in range(self.epochs):
             with torch.enable_grad():
                 residuals = returns - self.network(states).squeeze(-1)  # delta_t
@@ -225,6 +229,9 @@ class ValueBaseline(Baseline):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             optimizer_step(self.optimizer, "agent.baseline_lr")
+        if not all(all_finite(weight) for weight in self.network.parameters()):
+            self.load_state_dict(last_good)
+            raise NumericalError("the value baseline's fit diverged (lower agent.baseline_lr)")
 
     def state_dict(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict()}

@@ -55,6 +55,7 @@ from agents.runtime.trainer import (
     check_seed_folders,
     lock_run_folder,
     nonfinite_env_data,
+    numerical_failure_hint,
     preflight,
     raise_env_fault,
     resolve_run_dir,
@@ -404,8 +405,7 @@ class BatchedSeedsTrainer:
                 ) from None
             raise UserError(
                 f"numerical failure in an update of seeds {seeds}: {error}; each seed's last good state is "
-                f"in {self.run_dir}/seed*/{CHECKPOINT_NAME} (try a lower agent.lr or "
-                "agent.normalize_returns=true)"
+                f"in {self.run_dir}/seed*/{CHECKPOINT_NAME}{numerical_failure_hint(error)}"
             ) from None
         self.waiting[rows] = 0
         self.updates[rows] += 1

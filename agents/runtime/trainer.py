@@ -279,6 +279,14 @@ def apply_lr_schedule(
             group["lr"] = base_lr * max(1.0 - fraction, 0.0)
 
 
+def numerical_failure_hint(error: NumericalError) -> str:
+    """`` (try ...)``: the settings to change after a numerical failure, unless its message names
+    the one to lower already (``agent.baseline_lr``, an optimizer's overflowed ``lr``)."""
+    if "agent." in str(error):
+        return ""
+    return " (try a lower agent.lr or agent.normalize_returns=true)"
+
+
 def window_mean(returns: Collection[float]) -> float:
     """Mean of a window of returns: ``np.mean``'s sum and division, without its conversion of a
     deque (20 us to 6; the target check runs on every step that ends an episode); nan for none."""
@@ -483,7 +491,7 @@ class Trainer:
                     raise
                 raise UserError(
                     f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
-                    f"{self.run_dir / CHECKPOINT_NAME} (try a lower agent.lr or agent.normalize_returns=true)"
+                    f"{self.run_dir / CHECKPOINT_NAME}{numerical_failure_hint(error)}"
                 ) from None
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
