@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
 
 from agents.runtime.acting import Actor
 from agents.runtime.config import episode_stats
@@ -155,7 +156,7 @@ class MultiSeedTrainer:
             self.trainers.append(Trainer(seed_cfg))
             self.trainers[-1].log_prefix = f"seed{cfg.seed + offset}: "  # whose eval line it is
         policies = [trainer.agent.policy for trainer in self.trainers]
-        self.stacked = torch.stack([policy.param.detach() for policy in policies])  # [N, *param.shape]
+        self.stacked = aligned_rows([policy.param.detach() for policy in policies])  # [N, *param.shape]
         for index, policy in enumerate(policies):
             policy.bind_param(self.stacked[index])  # a view: optimizers update the stack in place
         # One actor for all seeds: each seed keeps its own generator (so its noise is what its
@@ -221,6 +222,25 @@ class MultiSeedTrainer:
             results = finish_all(self.trainers)  # in the block: a signal during the saves lets them finish
         raise_if_stopped(self.trainers)  # every seed is saved and flushed by now
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
+
+
+ROW_ALIGNMENT_BYTES = 64
+"""Where torch places a fresh tensor's first element: float32 products round by it (a vectorised
+kernel sums in another order from an unaligned start)."""
+
+
+def aligned_rows(params: list[Tensor]) -> Tensor:
+    """``torch.stack(params)`` with each row starting on a 64-byte boundary, as each seed's own
+    tensor does in its separate run: a row at a 40-byte offset made the float32 action form's
+    ``phi @ theta`` round differently, so a seed left its separate run in the last bits."""
+    first = params[0]
+    per_row = -(-ROW_ALIGNMENT_BYTES // first.element_size())  # elements per aligned block
+    padded = -(-first.numel() // per_row) * per_row
+    storage = torch.zeros(len(params), padded + per_row, dtype=first.dtype, device=first.device)
+    skip = (-storage.data_ptr() % ROW_ALIGNMENT_BYTES) // first.element_size()  # to the first boundary
+    rows = storage[:, skip : skip + first.numel()].view(len(params), *first.shape)
+    rows.copy_(torch.stack(params))
+    return rows
 
 
 def finish_all(trainers: list[Trainer]) -> list[TrainResult]:
