@@ -212,6 +212,9 @@ def test_one_config_dir_may_be_given_as_a_path(tmp_path):
     (tmp_path / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.125\n")
     for folder in (tmp_path, str(tmp_path)):
         assert agents.compose("CartPole-v1", "agent=mine", config_dirs=folder).agent.lr == 0.125
+    for wrong in (5, b"/tmp", [5]):
+        with pytest.raises(agents.UserError, match=r"^config_dirs takes a folder or a list of folders"):
+            agents.compose("CartPole-v1", config_dirs=wrong)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,8 @@ def compose(
     check_no_hydra_settings(overrides)
     if isinstance(config_dirs, str | Path):  # one folder, not a sequence of its characters
         config_dirs = (config_dirs,)
+    if not isinstance(config_dirs, Sequence) or not all(isinstance(d, str | Path) for d in config_dirs):
+        raise UserError(f"config_dirs takes a folder or a list of folders (paths), not {config_dirs!r}")
     try:
         if isinstance(config, str):
             cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
