@@ -255,6 +255,13 @@ def test_unknown_activation_is_a_user_error():
         make_policy("mlp", 3, 2, options)
 
 
+@pytest.mark.parametrize("widths", ["64", [-3], [0], [2.5], [True]])
+def test_hidden_sizes_that_are_not_positive_ints_are_a_user_error(widths):
+    """``"64"`` built a (6, 4) network from its characters; ``[-3]`` was torch's RuntimeError."""
+    with pytest.raises(UserError, match=r"^agent\.hidden_sizes=.* must be a list of positive ints"):
+        make_policy("mlp", 3, 2, {"hidden_sizes": widths})
+
+
 def test_options_and_config(make_config):
     default = MLPSoftmaxPolicy.from_options(4, 2, None, F64)
     assert (default.hidden_sizes, default.activation_name, default.n_params) == ((64, 64), "tanh", 4610)

@@ -160,6 +160,12 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise UserError(f"agent.activation={activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if isinstance(hidden_sizes, str) or not all(
+            isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in hidden_sizes
+        ):  # a string would read as its characters' widths, -1 as torch's RuntimeError
+            raise UserError(
+                f"agent.hidden_sizes={hidden_sizes!r} must be a list of positive ints, e.g. [64, 64]"
+            )
         self.state_dim, self.n_actions = state_dim, n_actions
         self.hidden_sizes = tuple(int(width) for width in hidden_sizes)
         self.activation_name = activation
