@@ -155,6 +155,7 @@ SIZES = [
         "the policy parameters and Adam's moments alone takes",
     ),
     (["num_seeds=20000", "seed_mode=batched", "budget.window=1000000"], "lower budget.window or num_seeds"),
+    (["budget.window=1000000000000000000000000000000"], "budget.window=1000000000000000000000000000000 must"),
     (["env=fault_envs:fault/Huge-v0"], "the env's number of states"),
     (["env=fault_envs:fault/HugeActions-v0"], "lower the env's number of actions (1,000,000,000;"),
     (["env=fault_envs:fault/HugeActions-v0", "agent.policy=mlp"], "lower the env's number of actions"),

@@ -38,6 +38,8 @@ MAX_VALUE_EPOCHS = 1000
 MAX_EVAL_EPISODES = 1_000_000
 """Most episodes one evaluation accepts (``eval.episodes``, ``scripts/evaluate.py episodes=``): each
 one's seed, return and length are kept, and a typo'd 10**12 allocated terabytes mid-run."""
+MAX_WINDOW = 10_000_000
+"""Most returns ``budget.window`` averages (a deque of that length: 10**30 overflowed it)."""
 
 
 @dataclass
@@ -416,6 +418,7 @@ def validate(cfg: Any) -> None:
     check_at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)
     check_at_least("budget.total_env_steps", budget.total_env_steps, 1)
     check_at_least("budget.window", budget.window, 1)
+    _require(budget.window <= MAX_WINDOW, f"budget.window={budget.window} must be <= {MAX_WINDOW:,}")
     _require(
         budget.target_return is None or math.isfinite(budget.target_return),
         f"budget.target_return={budget.target_return} must be a finite number (null: the env's threshold)",
