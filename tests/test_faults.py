@@ -410,6 +410,30 @@ RESUME_CRAFTED = {
         _set("recent_returns", 0, value=float("nan")),
         "recent_returns.0 holds nan, not a finite",
     ),
+    "optimizer lr past a float": (  # an OverflowError traceback
+        lambda state: state["learner"]["optimizer"]["param_groups"][0].update(lr=10**400),
+        "learner.optimizer.param_groups.0.lr holds 1000000",
+    ),
+    "elapsed past a float": (_set("counters", "elapsed_seconds", value=10**400), "counters.elapsed_seconds"),
+    "best past a float": (
+        _set("counters", "best_mean_return", value=-(10**400)),
+        "counters.best_mean_return",
+    ),
+    "recent return past a float": (_set("recent_returns", 0, value=10**400), "recent_returns.0 holds"),
+    # the generators' states: OverflowError and gymnasium's Error were tracebacks
+    "python rng out of range": (_set("rng", "python", value=[2**70] * 624 + [624]), "OverflowError"),
+    "numpy rng position huge": (
+        lambda state: state["rng"]["numpy"]["state"].update(pos=10**30),
+        "OverflowError",
+    ),
+    "actor rng state huge": (
+        lambda state: state["rng"]["actor"]["rng"]["state"].update(state=10**60),
+        "OverflowError",
+    ),
+    "env seed negative": (
+        _set("envs", "episode_start", value={"seed": -5}),
+        "Error: Seed must be greater or equal to zero",
+    ),
 }
 
 

@@ -42,6 +42,9 @@ REQUIRED_KEYS = ("policy", "features", "config")
 """What every checkpoint written by the trainer holds (enough to act)."""
 RESUME_KEYS = ("learner", "buffer", "envs", "counters", "recent_returns", "rng")
 """What a resume needs besides :data:`REQUIRED_KEYS`."""
+RESTORE_ERRORS = (KeyError, IndexError, RuntimeError, ValueError, TypeError, OverflowError, gym.error.Error)
+"""What restoring a file's state that passed :func:`check_run_state` still raises where it does not fit:
+a generator's state out of range (``rng``, ``envs.episode_start``: OverflowError, gymnasium's Error)."""
 
 
 def check_schema(state: object, path: str | Path, keys: tuple[str, ...] = REQUIRED_KEYS) -> None:
@@ -117,11 +120,15 @@ def _is_count(value: object) -> bool:
 
 
 def _number(value: object) -> float | None:
-    """A plain number or a real 0-d tensor as a float; None for anything else."""
+    """A plain number or a real 0-d tensor as a float; None for anything else (an int too large
+    for a float: 10**400)."""
     if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex():
         return float(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return None
     return None
 
 

@@ -50,7 +50,7 @@ from agents.runtime.checkpoint import (
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
 from agents.runtime.logger import Logger
-from agents.runtime.restore import check_run_state, load_matching
+from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
 from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
@@ -689,7 +689,7 @@ class Trainer:
         check_run_state(state, path, self.agent, self.cfg.vector.num_envs)
         try:
             self._load_run_state(state)
-        except (KeyError, IndexError, RuntimeError, ValueError, TypeError) as error:
+        except RESTORE_ERRORS as error:
             raise UserError(
                 f"checkpoint {path} cannot be resumed: {describe(error, last_line=True)}"
             ) from None
