@@ -277,6 +277,37 @@ def test_a_checkpoint_whose_agent_would_not_fit_is_refused_before_building_it(tr
         load(crafted_copy(trained_run, tmp_path / "huge", features=features))
 
 
+@pytest.mark.parametrize(
+    ("weight", "kind"),
+    [
+        (torch.zeros(5, 2, dtype=torch.complex64), "a tensor of complex64"),
+        (torch.zeros(5, 2).to_sparse(), "a tensor of layout sparse_coo"),
+        (torch.zeros(5, 2, dtype=torch.int64), "a tensor of int64"),
+    ],
+    ids=["complex", "sparse", "int"],
+)
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(lambda folder: agents.load(folder), id="load"),
+        pytest.param(
+            lambda folder: evaluate(EvaluateConfig(checkpoint=str(folder), episodes=1)), id="evaluate"
+        ),
+    ],
+)
+def test_a_policy_weight_that_is_no_real_float_tensor_is_refused(trained_run, tmp_path, load, weight, kind):
+    """A complex policy.weight loaded its real part (a warning, then acting on it; its nan escaped the
+    nan/inf check, which read float tensors only), a sparse one failed in load_state_dict's copy."""
+    state = load_checkpoint(trained_run)
+    state["policy"]["weight"] = weight
+    (tmp_path / "edited").mkdir()
+    save_checkpoint(tmp_path / "edited" / CHECKPOINT_NAME, state)
+    with pytest.raises(
+        UserError, match=f"holds {kind} in policy.weight, where its config builds a tensor of"
+    ):
+        load(tmp_path / "edited")
+
+
 def test_the_printed_resume_command_trusts_the_users_own_env(tmp_path, monkeypatch):
     """Stopped by a signal, a run of the user's own env printed ``resume=<run>``, which then
     asked for trust_code=true: the command now carries it (not for Gymnasium's envs)."""

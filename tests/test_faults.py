@@ -379,6 +379,16 @@ def _move_optimizer_state(state: dict) -> None:
     per_param[5] = per_param.pop(0)  # torch kept it for no parameter: Adam started afresh
 
 
+def _with_mean_baseline(**saved: object):
+    """An edit that makes the run one of agent.baseline=mean, whose state is ``saved``."""
+
+    def edit(state: dict) -> None:
+        state["config"]["agent"]["baseline"] = "mean"
+        state["learner"]["baseline"] = saved
+
+    return edit
+
+
 RESUME_CRAFTED = {
     "optimizer state shape": (
         _set("learner", "optimizer", "state", 0, "exp_avg", value=torch.zeros(3, 2)),
@@ -410,6 +420,32 @@ RESUME_CRAFTED = {
         _set("recent_returns", 0, value=float("nan")),
         "recent_returns.0 holds nan, not a finite",
     ),
+    # a RuntimeError "shape [] vs [5, 2]" at the first update: a 0-d tensor passed the shape check
+    "optimizer state 0-d": (
+        _set("learner", "optimizer", "state", 0, "exp_avg", value=torch.tensor(1.0)),
+        "learner.optimizer.state.0.exp_avg holds shape [], its parameter [5, 2]",
+    ),
+    "optimizer state lacks exp_avg": (  # KeyError 'exp_avg' at the first update
+        lambda state: state["learner"]["optimizer"]["state"][0].pop("exp_avg"),
+        "learner.optimizer.state.0 holds ['exp_avg_sq', 'step']; a step makes ['exp_avg', 'exp_avg_sq', "
+        "'step']",
+    ),
+    "optimizer group lacks betas": (  # KeyError 'betas' at the first update
+        lambda state: state["learner"]["optimizer"]["param_groups"][0].pop("betas"),
+        "learner.optimizer.param_groups.0.betas is missing; its config builds (0.9, 0.999)",
+    ),
+    "optimizer exp_avg_sq negative": (  # sqrt of a negative: nan parameters
+        _set("learner", "optimizer", "state", 0, "exp_avg_sq", value=-torch.ones(5, 2)),
+        "learner.optimizer.state.0.exp_avg_sq holds negative values",
+    ),
+    "optimizer exp_avg complex": (
+        _set("learner", "optimizer", "state", 0, "exp_avg", value=torch.zeros(5, 2, dtype=torch.complex64)),
+        "learner.optimizer.state.0.exp_avg holds a tensor of complex64, not a real floating-point tensor",
+    ),
+    "optimizer exp_avg sparse": (
+        _set("learner", "optimizer", "state", 0, "exp_avg", value=torch.zeros(5, 2).to_sparse()),
+        "learner.optimizer.state.0.exp_avg holds a tensor of layout sparse_coo",
+    ),
     "optimizer lr past a float": (  # an OverflowError traceback
         lambda state: state["learner"]["optimizer"]["param_groups"][0].update(lr=10**400),
         "learner.optimizer.param_groups.0.lr holds 1000000",
@@ -420,6 +456,18 @@ RESUME_CRAFTED = {
         "counters.best_mean_return",
     ),
     "recent return past a float": (_set("recent_returns", 0, value=10**400), "recent_returns.0 holds"),
+    "mean baseline count negative": (  # trained on, its mean weighted by a negative count
+        _with_mean_baseline(mean=torch.tensor(1.0), count=torch.tensor(-2939.0)),
+        "learner.baseline.count holds tensor(-2939.), not a count of returns >= 0",
+    ),
+    "mean baseline mean a float": (  # an AttributeError traceback ('float' has no clone)
+        _with_mean_baseline(mean=18.9, count=torch.tensor(3.0)),
+        "learner.baseline.mean holds a float; its config builds shape []",
+    ),
+    "mean baseline mean a vector": (  # every b(s) a vector: a shape error at the first update
+        _with_mean_baseline(mean=torch.zeros(3), count=torch.tensor(3.0)),
+        "learner.baseline.mean holds shape [3]; its config builds shape []",
+    ),
     # the generators' states: OverflowError and gymnasium's Error were tracebacks
     "python rng out of range": (_set("rng", "python", value=[2**70] * 624 + [624]), "OverflowError"),
     "numpy rng position huge": (

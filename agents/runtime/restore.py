@@ -10,6 +10,7 @@ and the feature map's statistics are loaded.
 from __future__ import annotations
 
 import math
+import reprlib
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from agents.core.baselines import RunningMeanBaseline
 from agents.errors import UserError, describe
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor, SeedActor
@@ -82,6 +84,19 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
     return config
 
 
+def _not_like(value: object, built: torch.Tensor) -> str | None:
+    """What ``value`` holds where ``built`` is expected, unless it is a dense tensor and, where
+    ``built`` holds real floating-point numbers, one of those too (torch copies a complex tensor's
+    real part, an int tensor, or fails mid-run on a sparse one); None when it fits."""
+    if not isinstance(value, torch.Tensor):
+        return f"a {type(value).__name__}"
+    if value.layout != torch.strided:
+        return f"a tensor of layout {str(value.layout).removeprefix('torch.')}"
+    if built.is_floating_point() and not value.is_floating_point():
+        return f"a tensor of {str(value.dtype).removeprefix('torch.')}"
+    return None
+
+
 def load_matching(module: Any, saved: dict, what: str, path: str | Path, config: Any) -> None:
     """``module.load_state_dict(saved)`` after checking that every array has the shape the
     checkpoint's own config builds; a mismatch (an edited config, another env) is one line."""
@@ -94,6 +109,12 @@ def load_matching(module: Any, saved: dict, what: str, path: str | Path, config:
                 f"checkpoint {path} does not match its config: {what}.{key} holds {arrived}, but env="
                 f"{config.env} features={config.features.name} agent.policy={config.agent.policy} "
                 f"builds shape {list(expected or ())}"
+            )
+        kind = _not_like(saved[key], value) if isinstance(value, torch.Tensor) else None
+        if kind:
+            raise UserError(
+                f"checkpoint {path} holds {kind} in {what}.{key}, where its config builds a "
+                f"tensor of {str(value.dtype).removeprefix('torch.')} (the file was altered)"
             )
         if (
             isinstance(saved[key], torch.Tensor)
@@ -158,14 +179,32 @@ def _param_ids(group: object) -> list[int] | None:
     return ids if isinstance(ids, list) and all(_is_count(index) for index in ids) else None
 
 
+def _stepped_states(optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]:
+    """Each parameter's state (in ``state_dict``'s order) as ``optimizer`` holds it after a step:
+    a twin over clones of its parameters, with its settings, stepped once on zero gradients."""
+    groups = [
+        {**group, "params": [param.detach().clone().requires_grad_() for param in group["params"]]}
+        for group in optimizer.param_groups
+    ]
+    twin = type(optimizer)(groups)
+    for param in chain(*(group["params"] for group in groups)):
+        param.grad = torch.zeros_like(param)
+    twin.step()
+    states = twin.state_dict()["state"]  # SGD without momentum keeps none
+    return [states.get(index, {}) for index in range(sum(len(group["params"]) for group in groups))]
+
+
 def check_optimizer_state(
     optimizer: torch.optim.Optimizer, saved: object, entry: str, path: str | Path
 ) -> None:
     """``saved``, a checkpoint's ``optimizer.state_dict()``, fits ``optimizer`` (built from the same
-    config): as many groups and parameters; each group's settings as built, ``lr`` any finite value
-    >= 0 (a schedule moves it); each parameter's state (Adam's ``exp_avg``, ``exp_avg_sq``, SGD's
-    ``momentum_buffer``) of that parameter's shape and ``step`` a count. torch loads a state of
-    another shape, or for no parameter, without a word: the first update failed, or started afresh.
+    config): as many groups and parameters; each group's settings as built (every one: torch reads
+    them at the update; of the flags torch fills in for older files none), ``lr`` any finite value
+    >= 0 (a schedule moves it); each parameter's state none, or the entries a step of ``optimizer``
+    makes (:func:`_stepped_states`; Adam's ``step``, ``exp_avg``, ``exp_avg_sq``, SGD's
+    ``momentum_buffer``): real floating-point tensors of that parameter's shape, ``exp_avg_sq`` (a
+    mean of squares) >= 0, ``step`` a count. torch loads a state of another shape, or for no
+    parameter, without a word: the first update failed, or started afresh.
 
     :raises UserError: naming ``entry`` (e.g. ``learner.optimizer.state.0.exp_avg``) and the problem.
     """
@@ -182,23 +221,70 @@ def check_optimizer_state(
     for index, (group, fresh) in enumerate(zip(groups, built, strict=True)):
         where = f"{entry}.param_groups.{index}"
         if not _at_least_zero(group.get("lr")):
-            raise _altered(path, f"{where}.lr", f"holds {group.get('lr')!r}, not a learning rate >= 0")
+            raise _altered(
+                path, f"{where}.lr", f"holds {reprlib.repr(group.get('lr'))}, not a learning rate >= 0"
+            )
+        for key, value in fresh.items():
+            if key not in group and not isinstance(value, bool | None):  # a flag: torch fills it in
+                raise _altered(path, f"{where}.{key}", f"is missing; its config builds {reprlib.repr(value)}")
         for key, value in group.items():
             if key not in ("params", "lr") and key in fresh and _comparable(value) != _comparable(fresh[key]):
-                raise _altered(path, f"{where}.{key}", f"holds {value!r}; its config builds {fresh[key]!r}")
+                raise _altered(
+                    path,
+                    f"{where}.{key}",
+                    f"holds {reprlib.repr(value)}; its config builds {reprlib.repr(fresh[key])}",
+                )
+    stepped = dict(zip(params, _stepped_states(optimizer), strict=True)) if per_param else {}
     for key, state in per_param.items():
         where = f"{entry}.state.{key}"
         if key not in params or not isinstance(state, dict):
             raise _altered(path, where, "is the state of none of the agent's parameters")
+        expected = stepped[key] if state else {}
+        if set(state) != set(expected):
+            raise _altered(path, where, f"holds {sorted(state, key=str)}; a step makes {sorted(expected)}")
         shape = list(params[key].shape)
         for name, value in state.items():
             number = _number(value)
-            if name == "step" and not (_at_least_zero(value) and number == int(number)):
-                raise _altered(path, f"{where}.step", f"holds {value!r}, not a count of steps >= 0")
-            if isinstance(value, torch.Tensor) and value.ndim and list(value.shape) != shape:
+            if name == "step":
+                if not (_at_least_zero(value) and number == int(number)):
+                    raise _altered(
+                        path, f"{where}.step", f"holds {reprlib.repr(value)}, not a count of steps >= 0"
+                    )
+                continue
+            if expected[name] is None:
+                if value is not None:
+                    raise _altered(path, f"{where}.{name}", f"holds {reprlib.repr(value)}; a step makes None")
+                continue
+            kind = _not_like(value, expected[name])
+            if kind:
+                raise _altered(path, f"{where}.{name}", f"holds {kind}, not a real floating-point tensor")
+            if list(value.shape) != shape:
                 raise _altered(
                     path, f"{where}.{name}", f"holds shape {list(value.shape)}, its parameter {shape}"
                 )
+            if name.endswith("exp_avg_sq") and bool((value < 0).any()):
+                raise _altered(path, f"{where}.{name}", "holds negative values, not a mean of squares")
+
+
+def check_tensors_like(built: dict, saved: object, entry: str, path: str | Path) -> None:
+    """Every tensor of ``built`` (a fresh ``state_dict()``, nested dicts; an optimizer's state is
+    :func:`check_optimizer_state`'s) is in ``saved``, a tensor of its shape and kind (:func:`_not_like`).
+
+    :raises UserError: naming the entry, e.g. ``learner.baseline.mean``.
+    """
+    if not isinstance(saved, dict):
+        raise _altered(path, entry, f"holds a {type(saved).__name__}, not a dict")
+    for key, value in built.items():
+        where = f"{entry}.{key}"
+        if isinstance(value, dict) and key != "optimizer":
+            check_tensors_like(value, saved.get(key), where, path)
+        elif isinstance(value, torch.Tensor):
+            found = saved.get(key)
+            kind = "nothing" if key not in saved else _not_like(found, value)
+            if not kind and found.shape != value.shape:
+                kind = f"shape {list(found.shape)}"
+            if kind:
+                raise _altered(path, where, f"holds {kind}; its config builds shape {list(value.shape)}")
 
 
 def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: int) -> None:
@@ -220,6 +306,13 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
         optimizers.append(("learner.baseline.optimizer", value_optimizer, saved))
     for entry, optimizer, saved in optimizers:
         check_optimizer_state(optimizer, saved, entry, path)
+    check_tensors_like(parts.learner.baseline.state_dict(), learner.get("baseline"), "learner.baseline", path)
+    if isinstance(parts.learner.baseline, RunningMeanBaseline):  # count: returns averaged so far
+        count = learner["baseline"]["count"]
+        if not (count >= 0 and count == count.floor()):
+            raise _altered(
+                path, "learner.baseline.count", f"holds {reprlib.repr(count)}, not a count of returns >= 0"
+            )
     non_finite = _non_finite_entry(learner, "learner")
     if non_finite:
         raise _altered(path, non_finite, "holds nan/inf")
@@ -232,29 +325,35 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
         or list(start.shape) != [num_envs]
         or not bool(((start >= 0) & (start <= rows)).all())
     ):
-        raise _altered(path, "buffer.start", f"holds {start!r}, not {num_envs} row(s) in 0..{rows}")
+        raise _altered(
+            path, "buffer.start", f"holds {reprlib.repr(start)}, not {num_envs} row(s) in 0..{rows}"
+        )
     counters = state["counters"]
     for key in ("env_steps", "episodes", "updates", "next_log_step", "next_checkpoint"):
         value = counters.get(key)  # next_log_step: older files lack it; next_checkpoint: None without
         if not _is_count(value) and not (value is None and key in ("next_log_step", "next_checkpoint")):
-            raise _altered(path, f"counters.{key}", f"holds {value!r}, not a count >= 0")
+            raise _altered(path, f"counters.{key}", f"holds {reprlib.repr(value)}, not a count >= 0")
     elapsed, best = counters.get("elapsed_seconds"), counters.get("best_mean_return")
     if not _at_least_zero(elapsed):
-        raise _altered(path, "counters.elapsed_seconds", f"holds {elapsed!r}, not seconds >= 0")
+        raise _altered(path, "counters.elapsed_seconds", f"holds {reprlib.repr(elapsed)}, not seconds >= 0")
     best_return = _number(best)
     if best_return is None or math.isnan(best_return) or best_return == math.inf:  # -inf: none yet
-        raise _altered(path, "counters.best_mean_return", f"holds {best!r}, not a mean return")
+        raise _altered(path, "counters.best_mean_return", f"holds {reprlib.repr(best)}, not a mean return")
     evaluation = state.get("evaluation")
     for key in ("count", "next_step") if isinstance(evaluation, dict) and evaluation else ():
         if not _is_count(evaluation.get(key)):
-            raise _altered(path, f"evaluation.{key}", f"holds {evaluation.get(key)!r}, not a count >= 0")
+            raise _altered(
+                path, f"evaluation.{key}", f"holds {reprlib.repr(evaluation.get(key))}, not a count >= 0"
+            )
     returns = state["recent_returns"]
     if not isinstance(returns, list):
         raise _altered(path, "recent_returns", f"holds a {type(returns).__name__}, not a list of returns")
     for index, value in enumerate(returns):
         number = _number(value)
         if number is None or not math.isfinite(number):
-            raise _altered(path, f"recent_returns.{index}", f"holds {value!r}, not a finite return")
+            raise _altered(
+                path, f"recent_returns.{index}", f"holds {reprlib.repr(value)}, not a finite return"
+            )
 
 
 def refuse_untrusted_code(env_id: str, wrappers: Wrappers, path: str | Path) -> None:
