@@ -19,6 +19,7 @@ import contextlib
 import difflib
 import functools
 import importlib
+import importlib.util
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ import types
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -117,7 +119,20 @@ def registering_module(env_id: str) -> str | None:
         module = getattr(entry_point, "__module__", None)
     if not module or module == "__main__" or module.split(".")[0] in TRUSTED_PACKAGES:
         return None
-    return module
+    return module if _names_the_id(module, gym.spec(env_id).id) else None
+
+
+def _names_the_id(module: str, env_id: str) -> bool:
+    """Whether ``module``'s source holds ``env_id`` (its ``register`` call, as far as a text can
+    tell): an id registered elsewhere for that module's class (``register("Mine-v0",
+    entry_point="their_pkg:Env")``) would be saved as ``their_pkg:Mine-v0``, whose import does
+    not register it."""
+    try:
+        spec = importlib.util.find_spec(module)
+        source = Path(spec.origin).read_text(errors="ignore") if spec and spec.origin else ""
+    except (ImportError, ValueError, OSError):
+        return False
+    return env_id in source
 
 
 def code_to_trust(env_id: str, wrappers: Wrappers, imported: bool = True) -> list[str]:

@@ -96,6 +96,19 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
     assert resumed.env_steps >= 3100
 
 
+def test_an_id_registered_elsewhere_for_a_modules_class_is_not_saved_with_that_module(tmp_path):
+    """``register("OtherSign-v0", entry_point="user_sign_grid:SignGrid")`` outside user_sign_grid
+    was saved as user_sign_grid:OtherSign-v0, whose import does not register it."""
+    importlib.import_module("user_sign_grid")
+    gym.register("OtherSign-v0", entry_point="user_sign_grid:SignGrid")
+    try:
+        run = tmp_path / "run"
+        agents.train("OtherSign-v0", *QUIET[:1], "budget.total_env_steps=300", WRAPPERS, f"run_dir={run}")
+    finally:
+        del gym.registry["OtherSign-v0"]
+    assert load_checkpoint(run)["config"]["env"] == "OtherSign-v0"
+
+
 def test_an_id_no_module_here_registers_is_one_line_saying_how(tmp_path):
     """An id registered with another package's entry point (or in a script's ``__main__``) cannot
     be saved with the module that registered it: loading it elsewhere says how to register it."""
