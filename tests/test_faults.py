@@ -1004,6 +1004,23 @@ def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsy
 
 
 @pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("agent.gamma=interval(0.5,0.9)", "cannot draw from interval(), which needs a search"),
+        ("agent.gamma=[1,", "cannot parse override 'agent.gamma=[1,'"),
+    ],
+    ids=["interval", "unparsable"],
+)
+def test_a_sweep_the_basic_sweeper_cannot_list_is_one_line(tmp_path, monkeypatch, capsys, override, fragment):
+    """Hydra's 'BasicSweeper does not support sweep type' and its parse error were tracebacks, exit 1."""
+    code, err, _ = script(
+        "train.py", "-m", override, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, fragment)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
     "sweep",
     [
         ["-m", "seed=0,1", "run_dir=X"],

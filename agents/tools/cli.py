@@ -271,7 +271,9 @@ OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 
 def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
-    sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options."""
+    sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options.
+
+    :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
     if not is_multirun(argv):
         return []
     overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
@@ -280,6 +282,14 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
     parsed = OverridesParser.create().parse_overrides(task)
+    sampled = next((override for override in parsed if override.is_sweep_override()
+                    and not override.is_discrete_sweep()), None)  # fmt: skip
+    if sampled is not None:  # Hydra's BasicSweeper raised 'does not support sweep type' (a traceback)
+        raise UserError(
+            f"{sampled.input_line}: -m lists its jobs (a=1,2, choice(), range()) and cannot draw from "
+            "interval(), which needs a search that samples: hydra/sweeper=optuna with "
+            "hydra.sweeper.params (as the hparams_search=cartpole_tpe preset does)"
+        )
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
@@ -406,7 +416,10 @@ def check_sweep(
     job 7 must not surface after jobs 0-6 trained. One line naming the job."""
     with suppress(HydraException, OmegaConfBaseException):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
-    jobs = sweep_jobs(argv)
+    try:
+        jobs = sweep_jobs(argv)
+    except HydraException as error:  # an override that does not parse
+        raise UserError(composition_message(error)) from None
     if not jobs:
         return
     with initialize_config_dir(version_base="1.3", config_dir=config_path):
