@@ -1036,6 +1036,45 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
     assert not list(tmp_path.iterdir())  # no job ran, no sweep folder
 
 
+@pytest.mark.parametrize(
+    ("sweep", "fragment"),
+    [
+        (["-m", "seed=0,1", "run_dir=X/${env}"], "run_dir=X/${env} is one folder for several jobs"),
+        (["-m", "seed=0,1", "hydra.sweep.subdir=same"], "hydra.sweep.subdir=same is one folder for several"),
+        (["hparams_search=cartpole_tpe", "hydra.sweep.subdir=same"], "hydra.sweep.subdir=same is one folder"),
+    ],
+    ids=["interpolated", "subdir", "search-subdir"],
+)
+def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypatch, capsys, sweep, fragment):
+    """A constant subdir trained job 0 and failed job 1; run_dir is compared as each job resolves it."""
+    code, err, _ = script("train.py", *sweep, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_sweep_run_dir_naming_each_jobs_seed_trains_every_job(tmp_path, monkeypatch, capsys):
+    """run_dir=runs/${seed} was refused as one folder for both jobs (the override's text compared)."""
+    sweep = [
+        "-m",
+        "seed=0,1",
+        "run_dir=runs/${seed}",
+        "budget.total_env_steps=50",
+        "logging.progress_bar=false",
+    ]
+    code, err, _ = script(
+        "train.py",
+        *sweep,
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        cwd=tmp_path,
+    )
+    assert code == 0, err
+    assert (tmp_path / "runs" / "0" / "checkpoint.pt").is_file() and (
+        tmp_path / "runs" / "1" / "checkpoint.pt"
+    ).is_file()
+
+
 def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, capsys):
     fault_envs.FaultyEnv.calls = 0
     sweep_dir = tmp_path / "sweep"

@@ -149,6 +149,8 @@ def test_sweep_folder_names_are_short():
     assert long == ",".join(f"key{i}=0.1235" for i in range(5)) and len(long) <= 64  # no key cut in two
     # a namespaced env id made two nested folders (and kept Hydra's backslash escape)
     assert short_overrides(r"env=my_envs\:ns/Maze-v0") == "env=my_envs:ns-Maze-v0"
+    # an interpolation stayed one: the folder was made with its text, the log file with job 0's value
+    assert short_overrides(r"run_dir=runs/$\{seed\}") == "run_dir=runs-{seed}"
 
 
 @pytest.mark.slow

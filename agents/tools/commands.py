@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -169,25 +170,31 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
 
 
 def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
-    """A sweep whose jobs share one ``run_dir=`` would train them all into that folder: the second
-    job was refused only after the first had trained. One line before any job starts."""
+    """A sweep whose jobs share one ``run_dir=`` (or one constant ``hydra.sweep.subdir=``, the run
+    folder of a job that names none) would train them all into that folder: the second job was
+    refused only after the first had trained. One line before any job starts. A ``run_dir`` that
+    interpolates the job's config (``run_dir=runs/${seed}``) is compared as each job resolves it."""
     from hydra.errors import HydraException
 
     from agents.errors import UserError
     from agents.tools.cli import OTHER_SWEEPERS, sweep_jobs
-    from agents.tools.presets import override_value, parsed_override_value
+    from agents.tools.presets import is_sweep, override_value, parsed_override_value
 
     try:
         jobs = sweep_jobs(argv)
     except HydraException:  # Hydra's own error comes later
         return
-    folders = [parsed_override_value(job, "run_dir") for job in jobs]
     if not jobs and any(override_value(list(argv), key) for key in OTHER_SWEEPERS):  # a search's trials
-        folders = [parsed_override_value(list(argv), "run_dir")] * 2
-    given = [folder for folder in folders if folder]
-    resolved = [os.path.abspath(folder) for folder in given]
+        text = parsed_override_value(list(argv), "run_dir")
+        texts = [text, text]
+        folders = [None if text and "${" in text else text] * 2  # a trial's values are drawn as it runs
+    else:
+        texts = [parsed_override_value(job, "run_dir") for job in jobs]
+        folders = [text and _job_run_dir(job, text) for job, text in zip(jobs, texts, strict=True)]
+    given = [(text, folder) for text, folder in zip(texts, folders, strict=True) if folder]
+    resolved = [os.path.abspath(folder) for _, folder in given]
     shared = next(
-        (folder for folder, path in zip(given, resolved, strict=True) if resolved.count(path) > 1), None
+        (text for (text, _), path in zip(given, resolved, strict=True) if resolved.count(path) > 1), None
     )
     if shared is not None:
         raise UserError(
@@ -195,6 +202,33 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
             "leave run_dir out (each job gets its own folder below hydra.sweep.dir) or give each job its "
             "own (-m run_dir=a,b)"
         )
+    subdir = override_value(list(argv), "hydra.sweep.subdir")
+    constant = subdir and "${" not in subdir and not is_sweep(f"hydra.sweep.subdir={subdir}")
+    if constant and sum(1 for text in texts if not text) > 1:
+        raise UserError(
+            f"hydra.sweep.subdir={subdir} is one folder for several jobs of this sweep, which would all "
+            "train into it: leave it out (each job gets its own folder below hydra.sweep.dir) or name the "
+            "job in it (hydra.sweep.subdir=job${hydra.job.num})"
+        )
+
+
+def _job_run_dir(job: list[str], text: str) -> str | None:
+    """The folder ``run_dir=<text>`` names for the sweep job with overrides ``job``: ``text`` itself,
+    or as the job's config resolves it (``runs/${seed}``); None where that is known only when the job
+    runs (a resolver such as ``${now:...}``) or the config does not compose (its job's check says why)."""
+    if "${" not in text:
+        return text
+    if re.search(r"\$\{[^}]*:", text):  # a resolver: ${now:...}, ${hydra:...}
+        return None
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from agents.tools.cli import compose_train_config
+
+    try:
+        return str(compose_train_config(job).run_dir)
+    except (HydraException, OmegaConfBaseException):
+        return None
 
 
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:

@@ -294,6 +294,7 @@ def short_overrides(override_dirname: str, limit: int = 64) -> str:
 
         agent.lr=0.022881136684755242,agent.baseline=mean -> lr=0.02288,baseline=mean
         env=my_envs\\:ns/Maze-v0 -> env=my_envs:ns-Maze-v0   (one folder, not two)
+        run_dir=runs/$\\{seed\\} -> run_dir=runs-{seed}        (the text, not job 0's seed)
     """
     items, depth, current = [], 0, ""
     for char in override_dirname + ",":  # split on the commas outside brackets ([64,64] stays whole)
@@ -303,6 +304,7 @@ def short_overrides(override_dirname: str, limit: int = 64) -> str:
                 key, _, value = current.partition("=")
                 name = key.lstrip("+~").rsplit(".", 1)[-1].rsplit("/", 1)[-1]  # agent.lr -> lr
                 value = value.replace("\\", "").replace("/", "-")  # no escapes; ALE/Pong-v5: one folder
+                value = value.replace("${", "{")  # no interpolation: Hydra resolves it again for the log
                 items.append(f"{name}={short_number(value)}")
             current = ""
         else:
