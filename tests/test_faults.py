@@ -1207,6 +1207,11 @@ SCRIPT_ARGS = [
     ("gradient_variance.py", ["out=/dev/null/g"], "out=/dev/null/g: cannot create /dev/null/g"),
     ("reproduce_sutton_barto.py", ["out=/dev/null/s"], "out=/dev/null/s: cannot create /dev/null/s"),
     ("compare_gradients.py", ["seed=-1"], "seed=-1 must be in [0, 2**32)"),
+    # +key=value added a key nothing reads, and the script ran as if it were not there
+    ("evaluate.py", ["checkpoint=/nonexistent", "+epsiodes=1"], "epsiodes is not a config key (did you"),
+    ("compare_gradients.py", ["+agent.polcy=action"], "agent.polcy is not a config key (did you"),
+    ("benchmark.py", ["+stpes=5"], "stpes is not a config key (did you mean steps"),
+    ("benchmark.py", ["+foo=1"], "foo is not a config key (known keys: mode,"),  # started the whole report
 ]
 
 

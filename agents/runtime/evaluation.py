@@ -33,7 +33,13 @@ from agents.core.policies import SoftmaxPolicy
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from agents.runtime.config import EPISODE_STEP_CAP, MAX_EVAL_EPISODES, TrainConfig, check_seed
+from agents.runtime.config import (
+    EPISODE_STEP_CAP,
+    MAX_EVAL_EPISODES,
+    TrainConfig,
+    check_known_keys,
+    check_seed,
+)
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from envs.make import close_quietly, make_env
@@ -318,6 +324,7 @@ def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:
 def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     """Run ``cfg.episodes`` greedy and sampled episodes; print mean +- std, write the CSV."""
     if isinstance(cfg, DictConfig):
+        check_known_keys(cfg, EvaluateConfig)  # +epsiodes=1 composes (Hydra adds the key); nothing reads it
         cfg = OmegaConf.to_object(cfg)
     validate_evaluate_config(cfg)
     if cfg.video:

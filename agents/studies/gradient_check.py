@@ -31,7 +31,7 @@ from agents.features.inputs import PolicyInputs
 from agents.features.maps import box_bounds
 from agents.runtime.build import DTYPES, build_agent
 from agents.runtime.checkpoint import load_checkpoint
-from agents.runtime.config import AgentConfig, FeaturesConfig, check_seed
+from agents.runtime.config import AgentConfig, FeaturesConfig, check_known_keys, check_seed
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.runtime.sizes import check_agent_size, refuse_over_limit
@@ -118,6 +118,9 @@ class CompareReport:
 
 
 def _validate(cfg: Any) -> None:
+    check_known_keys(
+        cfg, CompareConfig
+    )  # +agent.polcy=action composes (Hydra adds the key); nothing reads it
     POLICIES.lookup(cfg.agent.policy)
     unknown = [name for name in cfg.dtypes if name not in DTYPES]
     if unknown or not cfg.dtypes:

@@ -34,7 +34,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from agents.errors import UserError
-from agents.runtime.config import SEED_MODES, check_at_least, check_choice
+from agents.runtime.config import SEED_MODES, check_at_least, check_choice, check_known_keys
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
     envpool_steps_per_second,
@@ -106,7 +106,9 @@ COUNTS = ("repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_se
 
 
 def check_benchmark_config(cfg: DictConfig) -> None:
-    """One :class:`UserError` line for a count below 1 or an unknown choice, before anything runs."""
+    """One :class:`UserError` line for an unknown key (``+stpes=5``: Hydra adds it), a count below 1
+    or an unknown choice, before anything runs."""
+    check_known_keys(cfg, BenchmarkConfig)
     for key in COUNTS:
         check_at_least(key, cfg[key], 1)
     for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
