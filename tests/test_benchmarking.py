@@ -94,3 +94,19 @@ def test_a_run_that_fails_in_the_env_keeps_the_folder_its_line_names(tmp_path, m
         shutil.rmtree(tmp_path / Path(log).relative_to(tmp_path).parts[0])
     many_seeds("CartPole-v1", 2, 500, "exact")
     assert not list(tmp_path.iterdir())  # a run that succeeds leaves nothing behind
+
+
+def test_a_signal_removes_the_scratch_run_and_says_so():
+    """Ctrl-C left /tmp/benchmark-run-* behind, with a line saying to resume it."""
+    from pathlib import Path
+
+    from agents.errors import RunInterrupted
+    from agents.tools import benchmarking
+
+    made = []
+    stopped = r"^benchmark stopped by a signal; its scratch run was removed$"
+    with pytest.raises(RunInterrupted, match=stopped), benchmarking.scratch_run_dir() as run_dir:
+        made.append(Path(run_dir))
+        (made[0] / "checkpoint.pt").write_bytes(b"x")
+        raise RunInterrupted(f"saved {run_dir}/checkpoint.pt; resume with: ...", 130)
+    assert not made[0].exists()

@@ -26,7 +26,7 @@ import torch
 
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
-from agents.errors import UserError, describe
+from agents.errors import RunInterrupted, UserError, describe
 from agents.runtime.trainer import Trainer, TrainResult
 from agents.studies.timing import best_of_seconds
 from agents.tools.cli import compose_train_config
@@ -95,10 +95,16 @@ def vector_steps_per_second(envs: Any, seconds: float) -> float:
 @contextmanager
 def scratch_run_dir() -> Iterator[str]:
     """A temporary run folder, removed afterwards unless the run failed with a :class:`UserError`,
-    whose line names the folder's checkpoints and ``train.log`` (they stay for the user to read)."""
+    whose line names the folder's checkpoints and ``train.log`` (they stay for the user to read);
+    a signal's stop removes it too (its "resume with" line would name a measurement's folder)."""
     run_dir = tempfile.mkdtemp(prefix="benchmark-run-")
     try:
         yield run_dir
+    except RunInterrupted as stopped:  # a measurement, not a run to resume: nothing to keep
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise RunInterrupted(
+            "benchmark stopped by a signal; its scratch run was removed", stopped.exit_code
+        ) from None
     except UserError:
         raise
     except BaseException:
