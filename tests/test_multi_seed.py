@@ -206,5 +206,5 @@ def test_a_seed_that_cannot_start_leaves_no_seed_folder_held(make_config, tmp_pa
 def test_an_exact_runs_window_is_not_counted_as_memory(make_config):
     """The deque of recent returns grows with the episodes; only the batched mode makes its ring
     at once, so only there does a huge budget.window count against the memory limit."""
-    result = train(make_config("num_seeds=2", "budget.window=10000000000", "budget.total_env_steps=300"))
+    result = train(make_config("num_seeds=2", "budget.window=10000000", "budget.total_env_steps=300"))
     assert all(r.env_steps >= 300 for r in result.results)
