@@ -29,6 +29,12 @@ class FeatureMap:
     def __call__(self, obs: Array) -> Array:
         raise NotImplementedError
 
+    @property
+    def keeps_statistics(self) -> bool:
+        """Whether :meth:`update` folds observations into running statistics (what
+        :meth:`state_dict` holds); False for fixed maps."""
+        return False
+
     def update(self, obs: Array) -> None:
         """Fold a batch of observations into running statistics (no-op for fixed maps)."""
 
@@ -98,6 +104,8 @@ class Normalized(FeatureMap):
         m2 = self.var * self.count + batch_var * batch_count
         self.var = (m2 + delta**2 * self.count * batch_count / total) / total
         self.count = total
+
+    keeps_statistics = True
 
     def state_dict(self) -> dict[str, Any]:
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
@@ -234,6 +242,10 @@ class ScalarColumn(FeatureMap):
 
     def update(self, obs: Array) -> None:
         self.inner.update(np.asarray(obs).reshape(-1, 1))
+
+    @property
+    def keeps_statistics(self) -> bool:
+        return self.inner.keeps_statistics
 
     def state_dict(self) -> dict[str, Any]:
         return self.inner.state_dict()

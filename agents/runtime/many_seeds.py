@@ -160,7 +160,7 @@ class BatchedSeedsTrainer:
         seed_everything(cfg.seed)
         torch.set_num_threads(cfg.torch_threads)
         self.inputs = build_policy_inputs(cfg, self.info)
-        if self.inputs.feature_map.state_dict():
+        if self.inputs.feature_map.keeps_statistics:
             raise UserError(
                 f"seed_mode=batched needs a feature map without statistics; features={cfg.features.name} "
                 "keeps some per run (use features=raw, polynomial, fourier, rbf, tile or onehot, "

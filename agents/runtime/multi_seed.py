@@ -165,7 +165,7 @@ class MultiSeedTrainer:
         for index, trainer in enumerate(self.trainers):
             trainer.share_acting(self.actor, index)
         feature_map = self.trainers[0].agent.inputs.feature_map
-        self.shared_inputs = not feature_map.state_dict()  # stateless maps: one call for all seeds
+        self.shared_inputs = not feature_map.keeps_statistics  # stateless maps: one call for all seeds
 
     def _actions(self, live: list[int]) -> np.ndarray:
         """``[len(live), num_envs]`` actions, one batched logits computation for all live seeds."""

@@ -590,7 +590,7 @@ class Trainer:
             rewards=self._tensor(rewards),
             dones=torch.from_numpy(dones).to(self.device),
         )
-        if inputs.feature_map.state_dict():  # running statistics (features=normalized): one nan/inf
+        if inputs.feature_map.keeps_statistics:  # running statistics (features=normalized): one nan/inf
             # observation, which the clipped features let through the update, makes them nan for good
             problem = nonfinite_env_data(obs, rewards, self.dtype)
             if problem is not None:
