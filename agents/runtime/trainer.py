@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
 from agents.runtime.logger import Logger
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
+from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
@@ -287,15 +287,6 @@ def numerical_failure_hint(error: NumericalError) -> str:
     return " (try a lower agent.lr or agent.normalize_returns=true)"
 
 
-def window_mean(returns: Collection[float]) -> float:
-    """Mean of a window of returns: ``np.mean``'s sum and division, without its conversion of a
-    deque (20 us to 6; the target check runs on every step that ends an episode); nan for none."""
-    count = len(returns)
-    if not count:
-        return float("nan")
-    return float(np.add.reduce(np.fromiter(returns, np.float64, count)) / count)
-
-
 def finished_reason(
     env_steps: int, returns: Collection[float], budget: Any, target: float | None
 ) -> str | None:
@@ -396,7 +387,7 @@ class Trainer:
     def _reset_counters(self) -> None:
         """Counters, the moving window of returns and the schedule of logs and checkpoints."""
         cfg = self.cfg
-        self.recent_returns: deque[float] = deque(maxlen=cfg.budget.window)
+        self.recent_returns = ReturnWindow(cfg.budget.window)
         self.env_steps = self.episodes = self.updates = 0
         self.best_mean_return = -math.inf
         """Best score so far: the moving mean return, or the evaluation's mean when it is on."""
@@ -653,8 +644,7 @@ class Trainer:
         return window_mean(self.recent_returns)
 
     def _target_reached(self) -> bool:
-        full = len(self.recent_returns) == self.recent_returns.maxlen
-        return bool(self.target is not None and full and self.mean_return() >= self.target)
+        return self.target is not None and self.recent_returns.reached(self.target)
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -742,7 +732,7 @@ class Trainer:
         is_best = best or (
             candidate
             and self.evaluation is None
-            and len(self.recent_returns) == self.recent_returns.maxlen
+            and self.recent_returns.full()
             and self.mean_return() > self.best_mean_return
         )
         if is_best and not best:

@@ -32,7 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.config import TrainConfig
-from agents.runtime.trainer import finished_reason, window_mean
+from agents.runtime.return_window import window_mean
+from agents.runtime.trainer import finished_reason
 from agents.tools.tables import markdown_table, short_number, write_text_atomically
 from envs.make import registered_id
 

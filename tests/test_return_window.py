@@ -1,0 +1,58 @@
+"""The moving window's target check: its running sum only rules a target out, so the answer is
+always the exact mean's ``np.mean(window) >= target``, however the returns round."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import pytest
+
+from agents.runtime.return_window import ReturnWindow
+
+
+def exact_reached(window: deque[float], target: float) -> bool:
+    return len(window) == window.maxlen and float(np.mean(window)) >= target
+
+
+@pytest.mark.parametrize("size", [1, 3, 100])
+def test_reached_is_the_exact_means_comparison_at_every_step(size):
+    """Targets at the exact mean and one ulp either side, on returns of mixed magnitudes that
+    cancel (the running sum's rounding is largest there), fed in bursts as vector steps end them."""
+    rng = np.random.default_rng(size)
+    window, reference = ReturnWindow(size), deque(maxlen=size)
+    values = rng.standard_normal(3000) * 10.0 ** rng.integers(-3, 9, 3000)
+    values[::7] = np.round(values[::7])  # CartPole-like integer returns among them
+    start = 0
+    while start < len(values):
+        burst = values[start : start + int(rng.integers(1, 4))].tolist()
+        start += len(burst)
+        window.extend(burst)
+        reference.extend(burst)
+        assert list(window) == list(reference)
+        mean = float(np.mean(reference))
+        for target in (mean, math.nextafter(mean, math.inf), math.nextafter(mean, -math.inf), 0.0, 1e9):
+            assert window.reached(target) == exact_reached(reference, target), (start, target)
+
+
+def test_a_window_that_held_huge_returns_still_answers_exactly():
+    """After 1e300s leave the window, the running sum is all rounding (here: 0 or inf); the
+    window's later returns of 475 still reach a target of 475, as the exact mean says."""
+    window = ReturnWindow(4)
+    window.extend([1e300, -1e300, 1e300, 1e300, -1e300])
+    assert window.reached(0.0) and not window.reached(math.nextafter(0.0, math.inf))
+    window.extend([475.0] * 4)
+    assert window.reached(475.0) and not window.reached(math.nextafter(475.0, math.inf))
+    window.extend([math.nan])
+    assert not window.reached(0.0)
+    window.extend([math.inf] * 4)
+    assert window.reached(1e308) and window.mean() == math.inf
+
+
+def test_a_partial_window_never_reaches():
+    window = ReturnWindow(3)
+    window.extend([500.0, 500.0])
+    assert not window.reached(0.0) and window.mean() == 500.0 and not window.full()
+    window.extend(iter([500.0]))  # a generator, as a resumed run's saved returns are given
+    assert window.reached(500.0) and window.full() and len(window) == 3
