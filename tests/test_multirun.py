@@ -66,6 +66,30 @@ def check_jobs(output: str, launcher_pid: int, sweep_dir: Path, seeds: list[int]
     return results
 
 
+def test_a_sweep_whose_output_reader_left_records_its_jobs_as_they_ended(tmp_path):
+    """``train.py -m seed=0,1 | head -2``: a job's closing lines met the closed pipe after it had
+    trained and saved, so Hydra marked it FAILED in its result.json and the summary (and the
+    launcher's next log line printed a traceback). Now the jobs' lines go to the null device, every
+    job is COMPLETED, and the sweep ends quietly with 141 after writing its summary."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line
+    command = [sys.executable, str(TRAIN), "-m", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    try:
+        done = subprocess.run(command, cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=240)  # fmt: skip
+    finally:
+        os.close(write_end)
+    folders = job_dirs(tmp_path / "sweep")
+    assert len(folders) == 2 and all((folder / "checkpoint.pt").is_file() for folder in folders)
+    results = [JobResult(**json.loads((folder / RESULT_NAME).read_text())) for folder in folders]
+    assert [(result.status, result.env_steps) for result in results] == [("COMPLETED", 1500)] * 2
+    table = (tmp_path / "sweep" / SUMMARY_NAME).read_text()
+    assert table.count("| COMPLETED |") == 2 and "FAILED" not in table
+    assert done.returncode == 141 and done.stderr == "", done.stderr[-3000:]
+
+
 def test_summary_table_puts_shared_overrides_above_and_swept_ones_in_columns():
     def job(num: int, lr: str, seed: int, value: float) -> JobResult:
         overrides = [f"agent.lr={lr}", f"seed={seed}", "budget.total_env_steps=1500"]

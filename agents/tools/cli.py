@@ -54,6 +54,8 @@ from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, s
 from agents.tools.closed_pipe import (
     exit_for_the_closed_pipe,
     quiet_log_lines_to_a_closed_stdout,
+    reader_left,
+    stdout_quiet_once_the_reader_leaves,
     stdout_reader_gone,
 )
 from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
@@ -546,9 +548,10 @@ def hydra_main(
             if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
                 run_or_exit(lambda: check_resolvable(cfg))
                 started = True
-                if preset_line:
-                    print(preset_line)
-                return multirun_job(task, cfg)
+                with stdout_quiet_once_the_reader_leaves():  # ``| head``: the job still ends as it ends
+                    if preset_line:
+                        print(preset_line)
+                    return multirun_job(task, cfg)
             return run_or_exit(lambda: without_an_unused_output_dir(lambda: started_task(cfg), before))
 
         def started_task(cfg: DictConfig) -> T:
@@ -593,8 +596,13 @@ def hydra_main(
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
-                with _failed_jobs_reported() if sweep else nullcontext():
+                with (
+                    _failed_jobs_reported() if sweep else nullcontext(),
+                    stdout_quiet_once_the_reader_leaves() if sweep else nullcontext(),  # ``| head``
+                ):
                     run_or_exit(app)
+                if sweep and reader_left():  # every job ran and is recorded; the summary went nowhere
+                    exit_for_the_closed_pipe()
             except (HydraException, OmegaConfBaseException) as error:
                 if started:
                     raise

@@ -5,6 +5,10 @@ BrokenPipeError, a traceback. A program ends there instead, silently and with
 :data:`PIPE_CLOSED_EXIT_CODE`, as a program that SIGPIPE ends (``yes | head``): the pattern of
 Python's ``signal`` docs, "Note on SIGPIPE". A BrokenPipeError of another pipe (a vector env's
 worker) is no reader leaving and keeps its traceback.
+
+A multirun (``train.py -m ... | head``) is the exception: its jobs' lines go to the null device
+once the reader has gone (:func:`stdout_quiet_once_the_reader_leaves`), so each job ends as it
+would have and its result is recorded as what it is; the sweep exits 141 after its summary.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO
 
 PIPE_CLOSED_EXIT_CODE = 128 + signal.SIGPIPE
 """141, as the shell reports a program that SIGPIPE ended."""
@@ -32,10 +36,20 @@ def stdout_reader_gone() -> bool:
         return False
 
 
+_reader_left: list[bool] = []
+"""Set once this process pointed stdout to the null device because its reader had gone."""
+
+
+def reader_left() -> bool:
+    """Whether stdout's reader went away in this process (stdout now points to the null device)."""
+    return bool(_reader_left)
+
+
 def _stdout_to_the_null_device() -> None:
     null_device = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null_device, sys.stdout.fileno())
     os.close(null_device)
+    _reader_left.append(True)
 
 
 def exit_for_the_closed_pipe() -> NoReturn:
@@ -82,3 +96,50 @@ def quiet_when_the_reader_leaves() -> Iterator[None]:
         if not stdout_reader_gone():
             raise
         exit_for_the_closed_pipe()
+
+
+class _QuietStdout:
+    """``sys.stdout`` whose write or flush to a reader that has gone points stdout to the null
+    device instead of raising BrokenPipeError (the text is dropped); anything else is the stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError as error:
+            self._null_device_unless_another(error)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError as error:
+            self._null_device_unless_another(error)
+
+    @staticmethod
+    def _null_device_unless_another(error: BrokenPipeError) -> None:
+        if not stdout_reader_gone():  # not the reader leaving: the error stands
+            raise error
+        _stdout_to_the_null_device()  # what the stream still buffers is flushed there
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def stdout_quiet_once_the_reader_leaves() -> Iterator[None]:
+    """Run the body (a multirun, or one of its jobs) with :class:`_QuietStdout` as ``sys.stdout``: a
+    job whose ``print`` met a closed pipe failed (Hydra marked it ``FAILED`` in ``result.json`` and
+    the summary) although it had trained and saved. Now every job runs to its end; whether the reader
+    left is :func:`reader_left`. Nested uses wrap once."""
+    if isinstance(sys.stdout, _QuietStdout):
+        yield
+        return
+    stream = sys.stdout
+    sys.stdout = _QuietStdout(stream)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = stream
