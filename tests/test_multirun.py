@@ -297,6 +297,43 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     assert not (tmp_path / RESULT_NAME).exists()
 
 
+@pytest.mark.parametrize("inside", [False, True], ids=["run_dir-elsewhere", "run_dir-in-the-sweep"])
+def test_a_job_given_its_own_run_dir_has_its_counters_and_follows_its_resume(tmp_path, inside):
+    """``-m seed=0,1 'run_dir=/x/r${seed}'``: the rows' env steps and episodes were empty (read from
+    Hydra's job folder, which holds no checkpoint), and ``resume=/x/r0`` left its row as it was.
+    Now they come from the job's run_dir, which keeps a copy of result.json for its resume (one row,
+    also when that folder lies inside the sweep's)."""
+    from hydra.core.utils import JobReturn, JobStatus
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    import agents
+    from agents.tools.sweep import SweepSummary, read_result, refresh_resumed_job
+
+    sweep = tmp_path / "sweep"
+    job, run_dir = sweep / "0_run_dir=r{seed}_seed0", (sweep if inside else tmp_path / "runs") / "r0"
+    job.mkdir(parents=True)
+    trained = agents.train("CartPole-v1", f"run_dir={run_dir}", "budget.total_env_steps=600", *TINY[1:])
+    hydra = {"mode": RunMode.MULTIRUN, "runtime": {"output_dir": str(job)}, "job": {"num": 0},
+             "sweep": {"dir": str(sweep)}}  # fmt: skip
+    config = OmegaConf.create({"run_dir": str(run_dir), "resume": None, "hydra": hydra})
+    done = JobReturn(
+        overrides=["seed=0"], status=JobStatus.COMPLETED, _return_value=trained.final_mean_return
+    )
+    SweepSummary().on_job_end(config, done)
+    row = read_result(job / RESULT_NAME)
+    assert (row.env_steps, row.episodes) == (trained.env_steps, trained.episodes) and row.env_steps >= 600
+    assert row.run_dir == str(run_dir) and read_result(run_dir / RESULT_NAME) == row
+    summary = (sweep / SUMMARY_NAME).read_text()
+    assert summary.count("| COMPLETED |") == 1 and f"| {trained.env_steps} " in summary
+    resumed = agents.train("CartPole-v1", f"resume={run_dir}", "budget.total_env_steps=1200", *TINY[1:])
+    refresh_resumed_job(run_dir, "COMPLETED", resumed.final_mean_return, seconds=1.0)
+    for path in (job / RESULT_NAME, run_dir / RESULT_NAME):
+        assert read_result(path).env_steps == resumed.env_steps >= 1200
+    summary = (sweep / SUMMARY_NAME).read_text()
+    assert summary.count("| COMPLETED |") == 1 and f"| {resumed.env_steps} " in summary
+
+
 def test_a_resumed_sweep_jobs_seconds_include_the_resume(tmp_path, monkeypatch):
     """The row kept the first run's seconds, as if the resume had taken no time."""
     import agents

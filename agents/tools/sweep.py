@@ -30,7 +30,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import RunInterrupted, UserError
-from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_folder_of
 from agents.runtime.config import TrainConfig
 from agents.runtime.return_window import window_mean
 from agents.runtime.trainer import finished_reason
@@ -63,13 +63,33 @@ class JobResult:
     """Wall-clock seconds of the job (Hydra's job start to job end, setup included), plus those of
     every resume of it (``resume=<job folder>``, or a seed folder of a ``num_seeds`` job)."""
     output_dir: str
+    """Hydra's folder of the job (its ``.hydra/`` record, ``train.log`` and this ``result.json``)."""
+    run_dir: str = ""
+    """Where the job trained (its checkpoints): ``output_dir`` unless it was given ``run_dir=`` (a
+    copy of this ``result.json`` lies there too, for a later ``resume=`` of it to update the row) or
+    ``resume=``. Empty in an older ``result.json``: ``output_dir``."""
+
+    def __post_init__(self) -> None:
+        self.run_dir = self.run_dir or self.output_dir
+
+
+def job_run_folder(config: DictConfig) -> Path:
+    """The folder a job trained in (as :func:`~agents.runtime.trainer.resolve_run_dir` picks it):
+    the run it resumed, its ``run_dir``, else Hydra's output folder of the job."""
+    for key in ("resume", "run_dir"):
+        given = config.get(key)
+        if given:
+            folder = run_folder_of(str(given)) if key == "resume" else Path(str(given))
+            return Path(os.path.abspath(folder))
+    return Path(config.hydra.runtime.output_dir)
 
 
 def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> JobResult:
     """Collect a finished job's row from its return value and its checkpoints' counters."""
     output_dir = Path(config.hydra.runtime.output_dir)
+    run_dir = job_run_folder(config)
     completed = job_return.status == JobStatus.COMPLETED
-    env_steps, episodes, saved_return = job_counters(job_states(output_dir))  # a stopped job saved too
+    env_steps, episodes, saved_return = job_counters(job_states(run_dir))  # a stopped job saved too
     interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
     return JobResult(
         num=int(config.hydra.job.num),
@@ -80,6 +100,7 @@ def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> Job
         episodes=episodes,
         seconds=seconds,
         output_dir=str(output_dir),
+        run_dir=str(run_dir),
     )
 
 
@@ -132,10 +153,11 @@ def _finished(state: dict[str, Any]) -> bool:
 def refresh_resumed_job(
     run_dir: Path, status: str, final_mean_return: float | None = None, *, seconds: float
 ) -> None:
-    """A sweep job's folder (or a seed folder of a ``num_seeds`` job) resumed to its end
+    """A sweep job's run folder (or a seed folder of a ``num_seeds`` job) resumed to its end
     (``COMPLETED``, with the run's ``final_mean_return``) or stopped again (``INTERRUPTED``): its
-    ``result.json`` and the sweep's ``summary.md`` say so, with the checkpoints' counters (they kept
-    the first run's) and the resume's wall-clock ``seconds`` added to the job's. A ``num_seeds`` job
+    ``result.json`` (and the job folder's, where the job trained in its own ``run_dir=``) and the
+    sweep's ``summary.md`` say so, with the checkpoints' counters (they kept the first run's) and
+    the resume's wall-clock ``seconds`` added to the job's. A ``num_seeds`` job
     is ``COMPLETED`` once every seed is finished, and its return is then the mean over seeds.
     Nothing for a folder of no sweep."""
     job = run_dir
@@ -160,9 +182,15 @@ def refresh_resumed_job(
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
         seconds=old.seconds + seconds,
     )  # fmt: skip
-    write_text_atomically(path, result_json(result))
-    if (job.parent / SUMMARY_NAME).is_file():
-        write_summary(job.parent)
+    paths = [path]  # and the job's own when this is the copy in its run_dir= folder
+    own = Path(old.output_dir, RESULT_NAME)
+    if own.is_file() and not own.samefile(path):
+        paths.append(own)
+    for written in paths:
+        write_text_atomically(written, result_json(result))
+    for sweep_dir in dict.fromkeys(written.parent.parent for written in paths):
+        if (sweep_dir / SUMMARY_NAME).is_file():
+            write_summary(sweep_dir)
 
 
 def result_json(result: JobResult) -> str:
@@ -189,15 +217,25 @@ def read_result(path: Path) -> JobResult:
 
 
 def read_results(sweep_dir: Path) -> list[JobResult]:
-    """Every ``result.json`` below ``sweep_dir``, in job order; one that cannot be read is left
-    out, with a warning line."""
+    """Every job's ``result.json`` below ``sweep_dir`` (not the copy in a job's ``run_dir=``
+    folder that lies there too), in job order; one that cannot be read is left out, with a
+    warning line."""
     results = []
     for path in sweep_dir.rglob(RESULT_NAME):
         try:
-            results.append(read_result(path))
+            result = read_result(path)
         except UserError as error:
             print(f"warning: {error}; left out of {SUMMARY_NAME}", file=sys.stderr)
+            continue
+        if not _copy_in_run_dir(result, path):  # a run_dir= inside the sweep's folder: one row
+            results.append(result)
     return sorted(results, key=lambda result: result.num)
+
+
+def _copy_in_run_dir(result: JobResult, path: Path) -> bool:
+    """Whether ``path`` is the copy of a job's ``result.json`` in its own ``run_dir=`` folder."""
+    folder = Path(os.path.abspath(path.parent))
+    return folder == Path(os.path.abspath(result.run_dir)) != Path(os.path.abspath(result.output_dir))
 
 
 def _split(override: str) -> tuple[str, str]:
@@ -255,6 +293,8 @@ class SweepSummary(Callback):
             return
         result = job_result(config, job_return, time.perf_counter() - self._job_start)
         write_text_atomically(Path(result.output_dir, RESULT_NAME), result_json(result))
+        if result.run_dir != result.output_dir and not config.get("resume") and Path(result.run_dir).is_dir():
+            write_text_atomically(Path(result.run_dir, RESULT_NAME), result_json(result))  # for resume=
         write_summary(Path(config.hydra.sweep.dir))  # now: a failed job ends the sweep (Hydra)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
