@@ -137,6 +137,43 @@ def test_hydra_modes_that_do_not_combine_are_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "sweeper", ["hparams_search=cartpole_tpe", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1"]
+)
+def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatch, capsys, tmp_path, sweeper):
+    """``hparams_search=cartpole_tpe`` without -m ran as a sweep through the preset's hydra.mode while
+    the sweep's own handling (a Ctrl-C stopping it, its summary when a trial failed) keyed on -m and
+    stayed off; ``hydra/sweeper=optuna`` or a sweeper's setting without -m trained once and ignored
+    the sweeper, as Hydra does. Now one line says to add -m, and nothing runs."""
+    from agents.tools.cli import check_sweeper_has_multirun
+
+    monkeypatch.chdir(tmp_path)
+    overrides = (sweeper, "hydra.sweeper.n_trials=1", "budget.total_env_steps=300")
+    code, lines = run_main(train_main, monkeypatch, capsys, *overrides)
+    assert code == 2 and lines == [
+        f"error: {sweeper} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs the "
+        "app once and ignores the sweeper)"
+    ]
+    assert list(tmp_path.iterdir()) == []
+    for fine in (
+        ["-m", sweeper],
+        ["--multirun", sweeper],
+        ["--cfg", "hydra", sweeper],
+        ["--info", "config", sweeper],
+    ):
+        check_sweeper_has_multirun(fine)  # a sweep, or only a look at the config
+
+
+def test_no_search_and_a_run_dir_is_one_run(train_main, monkeypatch, tmp_path):
+    """``hparams_search=null`` (no search, its default) with ``run_dir=`` was refused as a search
+    whose trials would share that folder."""
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    argv = ["hparams_search=null", f"run_dir={tmp_path / 'run'}", "budget.total_env_steps=300"]
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), "logging.progress_bar=false", *argv])
+    train_main()
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
 @pytest.mark.parametrize("mode", ["exact", "batched"])
 def test_seeds_past_numpys_range_are_refused_before_any_folder(
     train_main, monkeypatch, capsys, tmp_path, mode

@@ -1025,7 +1025,7 @@ def test_a_sweep_the_basic_sweeper_cannot_list_is_one_line(tmp_path, monkeypatch
     [
         ["-m", "seed=0,1", "run_dir=X"],
         ["-m", "run_dir=X,Y", "seed=0,1"],
-        ["hparams_search=cartpole_tpe", "run_dir=X"],
+        ["-m", "hparams_search=cartpole_tpe", "run_dir=X"],
     ],
     ids=["fixed", "swept-with-another-key", "search"],
 )
@@ -1041,7 +1041,10 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
     [
         (["-m", "seed=0,1", "run_dir=X/${env}"], "run_dir=X/${env} is one folder for several jobs"),
         (["-m", "seed=0,1", "hydra.sweep.subdir=same"], "hydra.sweep.subdir=same is one folder for several"),
-        (["hparams_search=cartpole_tpe", "hydra.sweep.subdir=same"], "hydra.sweep.subdir=same is one folder"),
+        (
+            ["-m", "hparams_search=cartpole_tpe", "hydra.sweep.subdir=same"],
+            "hydra.sweep.subdir=same is one folder",
+        ),
     ],
     ids=["interpolated", "subdir", "search-subdir"],
 )
@@ -1236,7 +1239,7 @@ REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments re
         "hydra.launcher.n_jobs=0 gives joblib no worker: give 1 or more (-1: one per CPU)",
     ),
     *(
-        ("train.py", ["hparams_search=cartpole_tpe", setting], "multirun", f"{setting} must be >= 1")
+        ("train.py", ["-m", "hparams_search=cartpole_tpe", setting], "multirun", f"{setting} must be >= 1")
         for setting in ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials=-1", "hydra.sweeper.n_jobs=0")
     ),
     ("gradient_variance.py", ["p=0.99"], "outputs/gradient_variance", "p=0.99 is too close to 1"),

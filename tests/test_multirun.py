@@ -148,7 +148,7 @@ def test_slurm_preset_composes_to_the_submitit_slurm_launcher():
 @pytest.mark.slow  # ~10 s: the launcher's workers start Python and import torch
 def test_optuna_tpe_search_runs_three_trials_and_reports_the_best(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    command = [sys.executable, str(TRAIN), "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=3",
+    command = [sys.executable, str(TRAIN), "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=3",
                *TINY, f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
     process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
@@ -207,12 +207,12 @@ def test_a_sweep_into_a_folder_holding_one_is_refused_before_anything_runs(tmp_p
     with pytest.raises(UserError, match=r"already holds a sweep \(.*multirun.yaml\)"):
         check_sweep_dir(argv, "train", CONFIG_DIR)
     check_sweep_dir(argv[1:], "train", CONFIG_DIR)  # not a multirun
-    # its multirun.yaml removed, or a search (Optuna writes none): the jobs' checkpoints, and no -m
+    # its multirun.yaml removed, or a search (Optuna writes none): the jobs' checkpoints
     (tmp_path / "multirun.yaml").unlink()
     job = tmp_path / "0_lr=0.1_seed0"
     job.mkdir()
     (job / "checkpoint.pt").write_bytes(b"")
-    for sweep in (argv, ["hparams_search=cartpole_tpe", f"hydra.sweep.dir={tmp_path}"]):
+    for sweep in (argv, ["-m", "hparams_search=cartpole_tpe", f"hydra.sweep.dir={tmp_path}"]):
         with pytest.raises(UserError, match=r"already holds a sweep \(.*0_lr=0.1_seed0/checkpoint.pt\)"):
             check_sweep_dir(sweep, "train", CONFIG_DIR)
 

@@ -271,6 +271,28 @@ OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
 
 
+def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
+    """A sweeper chosen without ``-m`` (``hparams_search=cartpole_tpe``, ``hydra/sweeper=optuna``,
+    ``hydra.sweeper.n_trials=60``): Hydra runs the app once and ignores the sweeper, as it does
+    without ``--multirun``. One line saying to add ``-m`` (``--cfg`` and ``--info``, which only
+    show the config, take them as they are).
+
+    :raises UserError: naming the override and the ``-m`` to add."""
+    from hydra._internal.utils import get_args_parser
+
+    args, _ = get_args_parser().parse_known_args(list(argv))
+    if args.multirun or args.cfg or args.info or args.shell_completion:
+        return
+    for arg in argv:
+        key, sep, value = arg.lstrip("+").partition("=")
+        chosen = key in OTHER_SWEEPERS and value.strip().lower() != "null"  # null: none (the default)
+        if sep and not arg.startswith(("-", "~")) and (chosen or key.startswith("hydra.sweeper.")):
+            raise UserError(
+                f"{arg} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs "
+                "the app once and ignores the sweeper)"
+            )
+
+
 def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
     sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options.
@@ -315,10 +337,9 @@ def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
 
 
 def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
-    """The config, Hydra's included, that a multirun (``-m``, or a search: ``hparams_search=``)
+    """The config, Hydra's included, that a multirun (``-m``, also a search: ``hparams_search=``)
     starts from: its launcher, its sweeper and its folder; None for a single run."""
-    searches = any(override_value(list(argv), key) for key in OTHER_SWEEPERS)  # hparams_search: no -m
-    if not (is_multirun(argv) or searches):
+    if not is_multirun(argv):
         return None
     kept = [arg for arg in argv if arg not in MULTIRUN_FLAGS and not arg.startswith("-")]
     kept = [arg for arg in kept if not is_sweep(arg)]  # Hydra's sweep folder comes from the base config
@@ -570,6 +591,7 @@ def hydra_main(
             started = False
             before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
             run_or_exit(lambda: check_options(sys.argv[1:]))
+            run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])

@@ -97,9 +97,10 @@ def train() -> None:
     if _print_help("train"):
         return
     from agents.runtime.config import register_configs
-    from agents.tools.cli import hydra_main, run_or_exit
+    from agents.tools.cli import check_sweeper_has_multirun, hydra_main, run_or_exit
     from agents.tools.sweep import register_resolvers
 
+    run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     sys.argv[1:] = _hydra_folder_is_the_run_folder(sys.argv[1:])
@@ -177,14 +178,15 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
     from hydra.errors import HydraException
 
     from agents.errors import UserError
-    from agents.tools.cli import OTHER_SWEEPERS, sweep_jobs
+    from agents.tools.cli import OTHER_SWEEPERS, is_multirun, sweep_jobs
     from agents.tools.presets import is_sweep, override_value, parsed_override_value
 
     try:
         jobs = sweep_jobs(argv)
     except HydraException:  # Hydra's own error comes later
         return
-    if not jobs and any(override_value(list(argv), key) for key in OTHER_SWEEPERS):  # a search's trials
+    searches = is_multirun(argv) and any(parsed_override_value(list(argv), key) for key in OTHER_SWEEPERS)
+    if not jobs and searches:  # a search's trials
         text = parsed_override_value(list(argv), "run_dir")
         texts = [text, text]
         folders = [None if text and "${" in text else text] * 2  # a trial's values are drawn as it runs
