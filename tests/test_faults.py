@@ -1624,7 +1624,75 @@ def test_sigterm_stops_evaluate_in_one_line(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
-    assert err.strip() == "terminated: quit at once (files written before are intact)", err
+    assert err.strip() == "terminated: quit at once (files written before are intact)" or (
+        err.strip().startswith("SIGTERM: stopped evaluating") and err.strip().count("\n") == 0
+    ), err
+    assert not (tmp_path / "e.csv").exists()
+
+
+SIGNAL_AT_THE_THIRD_EPISODE = """
+import os, runpy, signal, sys
+import agents.runtime.evaluation as evaluation
+play, played, name = evaluation.run_episode, [], sys.argv[1]
+def run_episode_then_signal(*args, **kwargs):
+    played.append(1)
+    if len(played) == 3:  # a signal while the first job evaluates: to the group, as Ctrl-C
+        (os.killpg if name == "SIGINT" else os.kill)(os.getpid(), getattr(signal, name))
+    return play(*args, **kwargs)
+evaluation.run_episode = run_episode_then_signal
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("sig", "mode"),
+    [(signal.SIGINT, ["-m", "seed=0,1"]), (signal.SIGTERM, [])],
+    ids=["ctrl-c-multirun", "single"],
+)
+def test_a_signal_stops_the_evaluation_running(tmp_path, sig, mode):
+    """In a multirun (``evaluate.py -m``) the first Ctrl-C was ignored by the running evaluation,
+    which played all its episodes and wrote its csv; only the next job did not start. Now the
+    episodes stop at once, nothing is written and the sweep ends: one line, 130/143."""
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, f"run_dir={run_dir}"]))
+    child = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AT_THE_THIRD_EPISODE, signal.Signals(sig).name,
+         str(SCRIPTS / "evaluate.py"), *mode, f"checkpoint={run_dir}", "episodes=500",
+         f"csv={tmp_path}/e${{seed}}.csv"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, start_new_session=True,
+    )  # fmt: skip
+    name = signal.Signals(sig).name
+    assert_one_line(child.returncode, child.stderr, 128 + sig, f"{name}: stopped evaluating {run_dir}")
+    assert "greedy episodes; no csv was written" in child.stderr
+    assert not list(tmp_path.glob("*.csv")) and not list(tmp_path.glob(".*.tmp"))
+    assert " from " not in child.stdout  # no job printed a report: the second did not start
+
+
+def test_an_interrupted_csv_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    """A second Ctrl-C while the csv was written left it truncated: it is written whole or not at all."""
+    from agents.runtime import evaluation
+
+    path = tmp_path / "e.csv"
+    path.write_text("episode,mode,return,length\n0,greedy,9.0,9\n0,sampled,9.0,9\n")  # an earlier evaluation
+    before = path.read_bytes()
+    writer = evaluation.csv.writer
+
+    class InterruptedWriter:
+        def __init__(self, handle):
+            self.writer, self.rows = writer(handle), 0
+
+        def writerow(self, row):
+            self.rows += 1
+            if self.rows == 3:
+                raise KeyboardInterrupt
+            return self.writer.writerow(row)
+
+    monkeypatch.setattr(evaluation.csv, "writer", InterruptedWriter)
+    summary = evaluation.ModeSummary([1.0, 2.0, 3.0], [1, 2, 3], 0)
+    with pytest.raises(KeyboardInterrupt):
+        evaluation.write_csv(path, {"greedy": summary})
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["e.csv"]
 
 
 def test_hydra_run_dir_of_a_finished_run_keeps_its_record(tmp_path, monkeypatch, capsys):

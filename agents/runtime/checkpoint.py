@@ -1,7 +1,8 @@
 """Checkpoints: written atomically, loaded without executing code.
 
 ``save_checkpoint`` writes to a temporary file in the same folder, fsyncs it and ``os.replace``-s
-it over the target, so a crash leaves either the old or the new file, never half of one.
+it over the target, so a crash leaves either the old or the new file, never half of one
+(``write_text_atomically`` does the same for text: summaries, tables, an evaluation's CSV).
 ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and plain containers
 are unpickled, so a crafted file cannot run code. numpy arrays are stored as tensors.
 """
@@ -132,6 +133,17 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
             Path(temporary).unlink(missing_ok=True)
         _raise_interrupt_behind(error)
         raise
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder and ``os.replace``: a
+    reader (or a signal) never sees half a file, and the old one stays whole until then."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8", errors="surrogateescape")  # bytes read so stay
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def run_folder_of(path: str | Path) -> Path:

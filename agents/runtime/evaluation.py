@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import os
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,9 +32,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.core.policies import SoftmaxPolicy
-from agents.errors import UserError
+from agents.errors import RunInterrupted, UserError
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
+from agents.runtime.checkpoint import write_text_atomically
 from agents.runtime.config import (
     EPISODE_STEP_CAP,
     MAX_EVAL_EPISODES,
@@ -42,6 +45,7 @@ from agents.runtime.config import (
 )
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
+from agents.runtime.sweep_stop import StopRequest
 from envs.make import close_quietly, make_env
 
 MODES = ("greedy", "sampled")
@@ -309,15 +313,17 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
 
 
 def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:
-    """Columns ``episode, mode, return, length``; one row per episode."""
+    """Columns ``episode, mode, return, length``; one row per episode. Written atomically: an
+    interrupted write leaves the previous file (or none), never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["episode", "mode", "return", "length"])
-        for mode, summary in modes.items():
-            rows = zip(summary.returns, summary.lengths, strict=True)
-            for episode, (episode_return, length) in enumerate(rows):
-                writer.writerow([episode, mode, episode_return, length])
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["episode", "mode", "return", "length"])
+    for mode, summary in modes.items():
+        rows = zip(summary.returns, summary.lengths, strict=True)
+        for episode, (episode_return, length) in enumerate(rows):
+            writer.writerow([episode, mode, episode_return, length])
+    write_text_atomically(path, text.getvalue())
     return path
 
 
@@ -334,30 +340,40 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
     result = EvaluationResult(path, agent.config.env)
     seeds = range(cfg.seed, cfg.seed + cfg.episodes)
-    for mode in MODES:
-        env = evaluation_env(agent.config, cfg, mode, video_dir)
-        result.step_cap = episode_step_cap(env, EPISODE_STEP_CAP)
-        try:
-            result.modes[mode] = run_episodes(env, agent, mode == "greedy", seeds, result.step_cap)
-        except EnvFault as fault:
-            if isinstance(fault.error, gym.error.DependencyNotInstalled):  # RecordVideo renders in step
-                raise UserError(f"video=true: {fault.error} (or {VIDEO_EXTRA})") from None
+    with StopRequest() as stop:  # a signal (or the sweep's stop) ends the episodes; a second, at once
+        for mode in MODES:
+            env = evaluation_env(agent.config, cfg, mode, video_dir)
+            result.step_cap = episode_step_cap(env, EPISODE_STEP_CAP)
+            try:
+                result.modes[mode] = run_episodes(
+                    env, agent, mode == "greedy", seeds, result.step_cap, stop=lambda: stop.heard
+                )
+            except EnvFault as fault:
+                if isinstance(fault.error, gym.error.DependencyNotInstalled):  # RecordVideo renders in step
+                    raise UserError(f"video=true: {fault.error} (or {VIDEO_EXTRA})") from None
+                raise UserError(
+                    f"env={agent.config.env} failed in {mode} evaluation: {fault} (reset seed "
+                    f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"
+                ) from None
+            finally:
+                close_quietly(env)  # a broken env may not close cleanly
+            if stop.signum is not None:
+                name = signal.Signals(stop.signum).name
+                raise RunInterrupted(
+                    f"{name}: stopped evaluating {path} during its {mode} episodes; no csv was written "
+                    "(run the same command again to evaluate it)",
+                    128 + stop.signum,
+                )
+        result.csv_path = Path(cfg.csv or run_dir / f"evaluation_{datetime.now():%Y-%m-%d_%H-%M-%S-%f}.csv")
+        if video_dir is not None:
+            result.videos = sorted(video_dir.glob("*/*.mp4"))
+        print(report(result), flush=True)  # the results first: an unwritable csv loses nothing
+        try:  # a signal now lets the csv be written: the evaluation is complete
+            write_csv(result.csv_path, result.modes)
+        except OSError as error:
             raise UserError(
-                f"env={agent.config.env} failed in {mode} evaluation: {fault} (reset seed "
-                f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"
+                f"cannot write csv={result.csv_path}: {error.strerror or error} (results above)"
             ) from None
-        finally:
-            close_quietly(env)  # a broken env may not close cleanly
-    result.csv_path = Path(cfg.csv or run_dir / f"evaluation_{datetime.now():%Y-%m-%d_%H-%M-%S-%f}.csv")
-    if video_dir is not None:
-        result.videos = sorted(video_dir.glob("*/*.mp4"))
-    print(report(result), flush=True)  # the results first: an unwritable csv loses nothing
-    try:
-        write_csv(result.csv_path, result.modes)
-    except OSError as error:
-        raise UserError(
-            f"cannot write csv={result.csv_path}: {error.strerror or error} (results above)"
-        ) from None
     print(f"csv:     {result.csv_path}")  # once it is written
     return result
 

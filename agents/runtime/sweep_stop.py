@@ -1,9 +1,10 @@
-"""A multirun's stop request, passed from the launching process to its launcher's workers by a file.
+"""Stop requests: SIGINT/SIGTERM within a block, and a multirun's stop, passed from the launching
+process to its launcher's workers by a file.
 
 On SIGINT/SIGTERM the launching process (:mod:`agents.tools.cli`) writes the signal's number to the
 file that :data:`SWEEP_STOP_VARIABLE` names; worker processes (joblib's) inherit the variable, and
 may not have got the signal themselves (``kill <pid>``, ``timeout``): their running job stops as if
-signalled (:class:`~agents.runtime.trainer.StopOnSignal` looks at the file) and no other starts.
+signalled (:class:`StopRequest` looks at the file) and no other starts.
 A terminal's Ctrl-C reaches every process of the group, so a worker may hear the same stop twice;
 the file is not a second signal and never makes a worker quit without saving.
 """
@@ -11,8 +12,11 @@ the file is not a second signal and never makes a worker quit without saving.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from contextlib import suppress
 from pathlib import Path
+from typing import Any, Self
 
 SWEEP_STOP_VARIABLE = "SOFTMAX_REINFORCE_SWEEP_STOP"
 """Environment variable naming the stop file of the multirun this process belongs to."""
@@ -40,3 +44,61 @@ def request_sweep_stop(signum: int) -> None:
     if path is not None:
         with suppress(OSError):
             path.write_text(str(signum))
+
+
+class StopRequest:
+    """Within the block, the first SIGINT/SIGTERM is a request to stop (:attr:`signum`), which the
+    work polls to end cleanly (save, remove what it must); a second signal stops at once (Python's
+    default handlers). In a multirun's worker, the launching process's signal, written to its stop
+    file, is a request too (a thread looks every 0.2 s); a request here writes that file, so no
+    later job of the sweep starts. Subclasses act on it in :meth:`on_stop`."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    POLL_SECONDS = 0.2
+
+    def __init__(self) -> None:
+        self.previous: dict[int, Any] = {}
+        self.leaving = threading.Event()
+        self.signum: int | None = None
+        """The signal that asked to stop (or the sweep's), once one did."""
+
+    @property
+    def heard(self) -> bool:
+        """A stop came (a signal, or the sweep's stop file)."""
+        return self.signum is not None
+
+    def on_stop(self, signum: int, why: str) -> None:
+        """Called once, at the first request; ``why``: ``""`` for a signal to this process, ``" to
+        the sweep"`` for the sweep's stop file."""
+
+    def _stop(self, signum: int, why: str) -> None:
+        if self.heard:  # the stop file this process's own signal wrote, read back by the watcher
+            return
+        self.signum = signum
+        request_sweep_stop(signum)  # in a multirun: no later job starts, even when this one had finished
+        self.on_stop(signum, why)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        for sig in self.SIGNALS:  # a second Ctrl-C / SIGTERM is not caught
+            signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+        self._stop(signum, "")
+
+    def _watch(self, path: Path) -> None:
+        while not self.leaving.wait(self.POLL_SECONDS):
+            signum = sweep_stop_signal(path)
+            if signum is not None:
+                self._stop(signum, " to the sweep")  # (nothing when this process heard it already)
+                return
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        path = sweep_stop_file()
+        if path is not None:
+            threading.Thread(target=self._watch, args=(path,), daemon=True).start()  # ends on __exit__
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.leaving.set()
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

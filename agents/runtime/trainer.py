@@ -16,7 +16,6 @@ import re
 import shlex
 import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Collection
@@ -55,7 +54,7 @@ from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
-from agents.runtime.sweep_stop import request_sweep_stop, sweep_stop_file, sweep_stop_signal
+from agents.runtime.sweep_stop import StopRequest
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
 from envs.observations import ObservationCheck
 
@@ -816,55 +815,20 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
     raise RunInterrupted("\n".join(lines), 128 + signum)
 
 
-class StopOnSignal:
+class StopOnSignal(StopRequest):
     """Within the block, SIGINT/SIGTERM ask the trainers to stop after the current step (they then
     save and exit 130/143); a second signal stops at once (Python's default handlers). In a
     multirun's worker, the launching process's signal, written to its stop file
-    (:mod:`agents.runtime.sweep_stop`), stops them the same way (a thread looks every 0.2 s)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    POLL_SECONDS = 0.2
+    (:mod:`agents.runtime.sweep_stop`), stops them the same way."""
 
     def __init__(self, trainers: list[Trainer]) -> None:
+        super().__init__()
         self.trainers = trainers
-        self.previous: dict[int, Any] = {}
-        self.leaving = threading.Event()
-        self.heard = False
-        """A stop came (a signal, or the sweep's stop file)."""
 
-    def _stop(self, signum: int, why: str) -> None:
-        if self.heard:  # the stop file this process's own signal wrote, read back by the watcher
-            return
-        self.heard = True
+    def on_stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:
             if not trainer.done:  # a seed that had finished is not "stopped" (nor to be resumed)
                 trainer.stop_signal, trainer.step_limit = signum, 0
-        request_sweep_stop(signum)  # in a multirun: no later job starts, even when this one had finished
         name = signal.Signals(signum).name
         message = f"\n{name}{why}: saving a checkpoint (press Ctrl-C again to quit at once)"
         print(message, file=sys.stderr, flush=True)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        for sig in self.SIGNALS:  # a second Ctrl-C / SIGTERM is not caught
-            signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
-        self._stop(signum, "")
-
-    def _watch(self, path: Path) -> None:
-        while not self.leaving.wait(self.POLL_SECONDS):
-            signum = sweep_stop_signal(path)
-            if signum is not None:
-                self._stop(signum, " to the sweep")  # (nothing when this process heard it already)
-                return
-
-    def __enter__(self) -> StopOnSignal:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        path = sweep_stop_file()
-        if path is not None:
-            threading.Thread(target=self._watch, args=(path,), daemon=True).start()  # ends on __exit__
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.leaving.set()
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)

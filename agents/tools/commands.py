@@ -361,10 +361,10 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     import torch
 
+    from agents.runtime.checkpoint import write_text_atomically
     from agents.tools.presets import check_preset
     from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, PresetResult, results_document, run_preset
     from agents.tools.results import results_table as make_table
-    from agents.tools.tables import write_text_atomically
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
     for preset in presets:  # a typo in the last one is refused before the first one trains

@@ -30,11 +30,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import RunInterrupted, UserError
-from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_folder_of
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_folder_of, write_text_atomically
 from agents.runtime.config import TrainConfig
 from agents.runtime.return_window import window_mean
 from agents.runtime.trainer import finished_reason
-from agents.tools.tables import markdown_table, short_number, write_text_atomically
+from agents.tools.tables import markdown_table, short_number
 from envs.make import registered_id
 
 RESULT_NAME = "result.json"

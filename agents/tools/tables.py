@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A markdown table with columns padded to their widest cell, readable as plain text too."""
@@ -24,14 +21,3 @@ def short_number(text: str) -> str:
     except ValueError:
         return text
     return str(int(number)) if number.is_integer() else f"{number:.4g}"
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in its folder and ``os.replace``: a
-    reader (or a signal) never sees half a file, and the old one stays whole until then."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8", errors="surrogateescape")  # bytes read so stay
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
