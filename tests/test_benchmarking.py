@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from agents.tools.benchmarking import (
@@ -17,6 +25,8 @@ from agents.tools.benchmarking import (
     speed_table,
     time_policy_gradients,
 )
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def test_speed_row_from_a_worker_process_and_its_table():
@@ -110,3 +120,49 @@ def test_a_signal_removes_the_scratch_run_and_says_so():
         (made[0] / "checkpoint.pt").write_bytes(b"x")
         raise RunInterrupted(f"saved {run_dir}/checkpoint.pt; resume with: ...", 130)
     assert not made[0].exists()
+
+
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+    ids=["sigterm", "sigint-to-the-parent", "ctrl-c-to-the-group"],
+)
+def test_a_signal_to_the_report_lets_its_worker_remove_its_scratch_run(tmp_path, sig, group):
+    """The report's worker was SIGKILLed (subprocess.run's clean-up), so its scratch training
+    folder stayed in /tmp. Now the signal is passed on (once: a terminal's Ctrl-C reaches the
+    worker through the report only), the worker stops, removes its folder, and the report says so."""
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "benchmark.py"), "quick=true", "repeats=1", "steps=100000000"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("benchmark-run-*/events.out.tfevents.*")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the worker trains
+    assert list(tmp_path.glob("benchmark-run-*")), "the worker never started training"
+    (os.killpg if group else os.kill)(process.pid, sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + sig, err
+    assert err.strip() == "benchmark stopped by a signal; its scratch run was removed", err
+    assert not list(tmp_path.glob("benchmark-run-*"))
+
+
+def test_a_worker_that_does_not_stop_is_killed_after_a_bound(tmp_path, monkeypatch):
+    from agents.errors import RunInterrupted
+    from agents.tools import benchmarking
+
+    monkeypatch.setattr(benchmarking, "WORKER_STOP_SECONDS", 0.5)
+    started = tmp_path / "started"
+    stubborn = ("import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")  # fmt: skip
+
+    def terminate_once_started() -> None:
+        while not started.exists():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_once_started, daemon=True).start()
+    begun = time.monotonic()
+    with pytest.raises(RunInterrupted, match=r"did not stop within 0\.5 s and was killed") as stopped:
+        benchmarking.run_worker([sys.executable, "-c", stubborn, str(started)])
+    assert stopped.value.exit_code == 143 and time.monotonic() - begun < 30

@@ -7,6 +7,7 @@ are meaningful on a shared, noisy machine even when the absolute numbers are not
 from __future__ import annotations
 
 import json
+import math
 import resource
 import shutil
 import statistics
@@ -27,6 +28,7 @@ import torch
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import RunInterrupted, UserError, describe
+from agents.runtime.sweep_stop import StopRequest
 from agents.runtime.trainer import Trainer, TrainResult
 from agents.studies.timing import best_of_seconds
 from agents.tools.cli import compose_train_config
@@ -111,6 +113,66 @@ def scratch_run_dir() -> Iterator[str]:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+WORKER_STOP_SECONDS = 30.0
+"""How long a worker may take to stop after a signal (its run saves, its scratch folder goes)."""
+
+
+class _ForwardedStop(StopRequest):
+    """The first SIGINT/SIGTERM of this process, passed on to a worker."""
+
+    def __init__(self, worker: subprocess.Popen[str]) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def on_stop(self, signum: int, why: str) -> None:
+        self.worker.send_signal(signum)
+
+
+def run_worker(command: list[str]) -> str:
+    """Run a benchmark worker (``mode=worker`` / ``mode=seeds-worker``); return its last line of output.
+
+    The worker has its own session, so a terminal's Ctrl-C reaches it once, through this process:
+    the first SIGINT/SIGTERM here is passed on, and the worker stops its training run and removes
+    its scratch folder (:func:`scratch_run_dir`); it is killed when that takes longer than
+    :data:`WORKER_STOP_SECONDS`, or at a second signal (which quits at once).
+
+    :raises RunInterrupted: a signal stopped it (exit 130/143; the line says whether the scratch
+        folder went).
+    :raises subprocess.CalledProcessError: the worker failed.
+    """
+    worker = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline, killed = math.inf, False
+    try:
+        with _ForwardedStop(worker) as stop:
+            while True:
+                try:
+                    output, errors = worker.communicate(timeout=StopRequest.POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop.heard and deadline == math.inf:
+                        deadline = time.monotonic() + WORKER_STOP_SECONDS
+                    if time.monotonic() > deadline and not killed:
+                        worker.kill()
+                        killed = True
+    finally:
+        if worker.poll() is None:  # this process quits at once (a second signal, an error)
+            worker.kill()
+            worker.wait()
+    if stop.signum is not None:
+        removed = "its scratch run was removed"
+        if killed:
+            removed = (
+                f"its worker did not stop within {WORKER_STOP_SECONDS:g} s and was killed (its scratch run "
+                f"may remain in {tempfile.gettempdir()}/benchmark-run-*)"
+            )
+        raise RunInterrupted(f"benchmark stopped by a signal; {removed}", 128 + stop.signum)
+    if worker.returncode:
+        raise subprocess.CalledProcessError(worker.returncode, command, output, errors)
+    return output.strip().splitlines()[-1]
 
 
 def training_run(overrides: list[str]) -> TrainResult:
@@ -235,8 +297,7 @@ def measure_speed_in_subprocess(
     """:func:`measure_speed` in a child process (``scripts/benchmark.py mode=worker``)."""
     command = [*BENCHMARK_COMMAND, "mode=worker", f"env={env_id}", f"num_envs={num_envs}", f"steps={steps}",
                f"repeats={repeats}", f"policy={policy}"]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return SpeedRow(**json.loads(completed.stdout.strip().splitlines()[-1]))
+    return SpeedRow(**json.loads(run_worker(command)))
 
 
 def speed_row_json(row: SpeedRow) -> str:
@@ -336,8 +397,7 @@ def many_seeds_in_subprocess(
     command = [*BENCHMARK_COMMAND, "mode=seeds-worker", f"env={env_id}", f"many_seeds={num_seeds}",
                f"steps_per_seed={steps_per_seed}", f"seed_mode={mode}",
                f"preset={preset or 'null'}"]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return ManySeeds(**json.loads(completed.stdout.strip().splitlines()[-1]))
+    return ManySeeds(**json.loads(run_worker(command)))
 
 
 def many_seeds_table(rows: list[ManySeeds]) -> str:

@@ -31,8 +31,9 @@ Command = TypeVar("Command", bound=Callable[..., None])
 
 
 class Terminated(BaseException):
-    """SIGTERM outside a training loop (which saves first): unwinds like Ctrl-C, so ``finally``
-    blocks run and a child process (a benchmark's worker) is killed, not orphaned."""
+    """SIGTERM outside a training loop (which saves first) and a benchmark's wait for its worker
+    (which passes it on): unwinds like Ctrl-C, so ``finally`` blocks run and a child process is
+    killed, not orphaned."""
 
 
 def _terminate(signum: int, frame: Any) -> None:
