@@ -1348,6 +1348,22 @@ def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group
 
 
 @pytest.mark.slow
+def test_submitit_local_multirun_ctrl_c_lets_every_running_job_save(tmp_path):
+    """submitit's local launcher runs each job under a controller process: on Ctrl-C the controller
+    sent its job a second SIGINT (quit at once, mid-save: a traceback, exit 1) and SIGKILLed it a
+    second later. Now the controllers ignore SIGINT and the jobs save as the joblib workers do."""
+    sweep_dir = tmp_path / "sweep"
+    code, err = _signalled(
+        tmp_path, signal.SIGINT, "-m", "seed=0,1", "hydra/launcher=submitit_local",
+        f"hydra.sweep.dir={sweep_dir}", "checkpoint.every_steps=2000", wait_for="checkpoint.pt",
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 2
+    for job in sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_")):
+        _assert_saved_and_flushed(job)
+
+
+@pytest.mark.slow
 def test_results_table_sigterm_keeps_the_finished_presets(tmp_path):
     """Its resume line named a temporary folder already deleted, and the finished presets' table
     was only on stdout: now one line without a resume hint, and the table in ``out``."""

@@ -368,17 +368,20 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
         )
 
 
-def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str) -> None:
+def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
     """A multirun's launcher and sweeper counts, checked before Hydra makes the sweep's folder:
     joblib refused ``hydra.launcher.n_jobs=0`` only then, Optuna with ``hydra.sweeper.n_trials``
     below 1 found no best trial and with ``n_jobs`` below 1 divided by zero (tracebacks, exit 1).
-    A config that does not compose is left to Hydra, which says why."""
+    A config that does not compose is left to Hydra, which says why.
+
+    :return: the sweep's base config (:func:`sweep_base_config`), for its launcher; None for a
+        single run or a config that does not compose."""
     try:
         cfg = sweep_base_config(argv, config_name, config_path)
     except (HydraException, OmegaConfBaseException):
-        return
+        return None
     if cfg is None:
-        return
+        return None
     launcher, sweeper = cfg.hydra.get("launcher"), cfg.hydra.get("sweeper")
     if _made_by(launcher, "JoblibLauncher") and launcher.get("n_jobs") == 0:
         raise UserError("hydra.launcher.n_jobs=0 gives joblib no worker: give 1 or more (-1: one per CPU)")
@@ -387,11 +390,43 @@ def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str
             value = sweeper.get(key)
             if isinstance(value, int) and value < 1:
                 raise UserError(f"hydra.sweeper.{key}={value} must be >= 1 ({counts})")
+    return cfg
 
 
 def _made_by(settings: DictConfig | None, class_name: str) -> bool:
-    """Whether a Hydra plugin's ``settings`` instantiate the class ``class_name``."""
-    return settings is not None and str(settings.get("_target_", "")).endswith(f".{class_name}")
+    """Whether a Hydra plugin's ``settings`` instantiate the class ``class_name`` (or the dotted path)."""
+    return settings is not None and f".{settings.get('_target_', '')}".endswith(f".{class_name}")
+
+
+SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
+"""``hydra/launcher=submitit_local``: each job in a subprocess of a submitit controller process."""
+
+
+@contextmanager
+def _submitit_jobs_hear_ctrl_c_once() -> Iterator[None]:
+    """submitit's local launcher runs each job in a task process under a controller process, all
+    in the terminal's process group. On Ctrl-C the controller raised KeyboardInterrupt, sent its
+    task a second SIGINT and SIGKILLed it a second later: the second SIGINT quit the job at once
+    (the first had started its save; a traceback, exit 1). The controllers now start with SIGINT
+    ignored, which a child process keeps, so they let their task be (it hears the Ctrl-C once
+    while it trains, or through the sweep's stop file) and wait for it to save and end."""
+    from submitit.local import local
+
+    start = local.start_controller
+
+    @functools.wraps(start)
+    def start_ignoring_ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the controller
+        try:
+            return start(*args, **kwargs)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    local.start_controller = start_ignoring_ctrl_c
+    try:
+        yield
+    finally:
+        local.start_controller = start
 
 
 def check_group_choices(
@@ -602,7 +637,7 @@ def hydra_main(
             sys.argv[1:] = run_or_exit(
                 lambda: check_group_choices(sys.argv[1:], config_name, config_path, user_dirs)
             )
-            run_or_exit(lambda: check_sweep_settings(sys.argv[1:], config_name, config_path))
+            sweep_config = run_or_exit(lambda: check_sweep_settings(sys.argv[1:], config_name, config_path))
             if check_jobs is not None:
                 run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
@@ -617,10 +652,13 @@ def hydra_main(
                     sys.argv.append(f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}")
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
+            local_submitit = sweep_config is not None and _made_by(sweep_config.hydra.get("launcher"),
+                                                                    SUBMITIT_LOCAL_LAUNCHER)  # fmt: skip
             try:
                 with (
                     _failed_jobs_reported() if sweep else nullcontext(),
                     stdout_quiet_once_the_reader_leaves() if sweep else nullcontext(),  # ``| head``
+                    _submitit_jobs_hear_ctrl_c_once() if local_submitit else nullcontext(),
                 ):
                     run_or_exit(app)
                 if sweep and reader_left():  # every job ran and is recorded; the summary went nowhere
