@@ -506,8 +506,8 @@ def _stop_sweep(signum: int, frame: object) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
     name = signal.Signals(signum).name
-    print(f"\n{name}: stopping the sweep: the jobs running save, the rest do not start (press Ctrl-C "
-          "again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
+    print(f"\n{name}: stopping the sweep: the jobs running stop (a training job saves first), the rest "
+          "do not start (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
