@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import UserError
-from agents.runtime.config import register_configs
+from agents.runtime.config import register_configs, validate
 from agents.runtime.run import train
 from agents.studies.gradient_check import compare_gradients, format_report, register_compare_config
 
@@ -108,6 +108,20 @@ def test_bad_arguments_are_user_errors(override, message):
         compare_gradients(compare_config(*override.split()))
 
 
+@pytest.mark.parametrize(
+    "override",
+    ["agent.lr=-1", "agent.dtype=float16", "agent.gamma=2", "agent.optimizer=rmsprop",
+     "agent.hidden_sizes=[0]", "agent.baseline_lr=nan", "features.clip=-1", "features.degree=0"],
+)  # fmt: skip
+def test_agent_and_feature_values_are_refused_as_training_refuses_them(make_config, override):
+    """The comparison builds the whole agent (its optimizer too): a bad value was a torch traceback
+    (``agent.lr=-1``: Adam's ValueError; ``agent.dtype=float16``: a KeyError), not training's line."""
+    with pytest.raises(UserError) as training:
+        validate(make_config(override))
+    with pytest.raises(UserError, match=f"^{re.escape(str(training.value))}$"):
+        compare_gradients(compare_config(override))
+
+
 def run_script(*overrides: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "compare_gradients.py"), "repeats=3", *overrides],
@@ -129,3 +143,9 @@ def test_script_bad_argument_exits_2_with_one_line():
     assert completed.returncode == 2
     assert completed.stderr.strip() == "error: agent.policy='matrix' is not one of state, action, mlp"
     assert "Traceback" not in completed.stderr
+
+
+def test_script_bad_agent_value_exits_2_with_trainings_line():
+    completed = run_script("agent.lr=-1")  # was Adam's ValueError traceback, exit 1
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "error: agent.lr=-1.0 must be > 0 (try agent.lr=0.01)"

@@ -350,10 +350,9 @@ def episode_stats(cfg: Any) -> str:
     return "each" if cfg.vector.num_envs == 1 and cfg.num_seeds == 1 else "mean"
 
 
-def validate(cfg: Any) -> None:
-    """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
-    check_known_keys(cfg, TrainConfig)
-    agent, features, budget = cfg.agent, cfg.features, cfg.budget
+def validate_agent(agent: Any) -> None:
+    """Check the names and ranges of a composed ``agent`` group (training and
+    ``scripts/compare_gradients.py``, which builds the same agent); :class:`UserError` naming the key."""
     check_choice("agent.policy", agent.policy, tuple(POLICIES))
     check_choice("agent.score", agent.score, SCORE_PATHS)
     check_choice("agent.dtype", agent.dtype, DTYPES)
@@ -361,15 +360,6 @@ def validate(cfg: Any) -> None:
     check_choice("agent.baseline", agent.baseline, tuple(BASELINES))
     check_choice("agent.lr_schedule", agent.lr_schedule, LR_SCHEDULES)
     check_choice("agent.activation", agent.activation, tuple(ACTIVATIONS))
-    check_choice("features.name", features.name, FEATURE_MAPS)
-    check_choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
-    check_choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
-    _require(
-        cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", str(cfg.device)) is not None,
-        f"device={cfg.device!r} is not one of cpu, cuda, cuda:<index>",
-    )
-    check_choice("seed_mode", cfg.seed_mode, SEED_MODES)
-    check_seed(cfg.seed)
     _positive("agent.lr", agent.lr, " (try agent.lr=0.01)")
     _positive("agent.baseline_lr", agent.baseline_lr)
     largest = LARGEST_VALUE.get(agent.dtype, math.inf)
@@ -399,11 +389,32 @@ def validate(cfg: Any) -> None:
             _require(integer, f"agent.{key} entries must be integers, got {width} (e.g. agent.{key}=[64,64])")
             check_at_least(f"agent.{key} entry", width, 1)
             _require(width <= MAX_HIDDEN_WIDTH, f"agent.{key} entry {width} must be <= {MAX_HIDDEN_WIDTH}")
+
+
+def validate_features(features: Any) -> None:
+    """Check the names and ranges of a composed ``features`` group; :class:`UserError` naming the key."""
+    check_choice("features.name", features.name, FEATURE_MAPS)
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
         check_at_least(f"features.{name}", getattr(features, name), 1)
     _positive("features.clip", features.clip)
     for bound in features.bounds:
         _positive("features.bounds entry", bound)
+
+
+def validate(cfg: Any) -> None:
+    """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
+    check_known_keys(cfg, TrainConfig)
+    validate_agent(cfg.agent)
+    validate_features(cfg.features)
+    budget = cfg.budget
+    check_choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
+    check_choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
+    _require(
+        cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", str(cfg.device)) is not None,
+        f"device={cfg.device!r} is not one of cpu, cuda, cuda:<index>",
+    )
+    check_choice("seed_mode", cfg.seed_mode, SEED_MODES)
+    check_seed(cfg.seed)
     check_at_least("vector.num_envs", cfg.vector.num_envs, 1)
     check_at_least("num_seeds", cfg.num_seeds, 1)
     last_seed = cfg.seed + cfg.num_seeds - 1

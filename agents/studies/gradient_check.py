@@ -24,14 +24,21 @@ import torch
 from hydra.core.config_store import ConfigStore
 from torch import Tensor
 
-from agents.core.policies import POLICIES, SoftmaxPolicy
+from agents.core.policies import SoftmaxPolicy
 from agents.core.score_check import DEFAULT_TOLERANCES, ScoreComparison, compare_scores
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs
 from agents.features.maps import box_bounds
 from agents.runtime.build import DTYPES, build_agent
 from agents.runtime.checkpoint import load_checkpoint
-from agents.runtime.config import AgentConfig, FeaturesConfig, check_known_keys, check_seed
+from agents.runtime.config import (
+    AgentConfig,
+    FeaturesConfig,
+    check_known_keys,
+    check_seed,
+    validate_agent,
+    validate_features,
+)
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.runtime.sizes import check_agent_size, refuse_over_limit
@@ -67,7 +74,8 @@ class CompareConfig:
     repeats: int = 20
     """Timing: best of this many calls per path."""
     agent: AgentConfig = field(default_factory=AgentConfig)
-    """Only ``agent.policy`` (state | action) is read."""
+    """``agent.policy`` (state | action) picks the form; the other keys are checked as training checks
+    them (the agent is built whole, its optimizer too), though the comparison does not use them."""
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     """State feature map x(s), as in training."""
 
@@ -121,7 +129,8 @@ def _validate(cfg: Any) -> None:
     check_known_keys(
         cfg, CompareConfig
     )  # +agent.polcy=action composes (Hydra adds the key); nothing reads it
-    POLICIES.lookup(cfg.agent.policy)
+    validate_agent(cfg.agent)  # build_agent makes the whole agent (its optimizer too), as training does
+    validate_features(cfg.features)
     unknown = [name for name in cfg.dtypes if name not in DTYPES]
     if unknown or not cfg.dtypes:
         raise UserError(f"dtypes={list(cfg.dtypes)} must be a non-empty list of {', '.join(DTYPES)}")
