@@ -77,12 +77,16 @@ def run_with_the_reader_gone(tmp_path: Path, *command: str) -> subprocess.Comple
         [str(ROOT / "scripts" / "train.py"), "--help"],
         [str(ROOT / "scripts" / "plot.py"), "--help"],  # prints, then exits 0: the flush is at exit
         ["-m", "agents.tools.console", "--help"],
+        [str(ROOT / "scripts" / "train.py"), "--info"],  # Hydra logs it, before any code of ours runs
+        [str(ROOT / "scripts" / "compare_gradients.py"), "--info", "plugins"],
+        [str(ROOT / "scripts" / "train.py"), "--cfg", "job"],
     ],
-    ids=["train-help", "plot-help", "console-help"],
+    ids=["train-help", "plot-help", "console-help", "train-info", "compare-info-plugins", "train-cfg"],
 )
 def test_output_to_a_reader_that_left_ends_quietly_with_141(tmp_path, command):
     """``train.py --help | head -1`` was a BrokenPipeError traceback (exit 1). Now the program ends
-    silently with 141, what the shell reports for a program that SIGPIPE ended (``yes | head``)."""
+    silently with 141, what the shell reports for a program that SIGPIPE ended (``yes | head``).
+    ``--info`` printed '--- Logging error ---' and a traceback for each of its lines, and exited 0."""
     completed = run_with_the_reader_gone(tmp_path, *command)
     assert completed.returncode == 141 and completed.stderr == "", completed.stderr
 

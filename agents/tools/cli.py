@@ -267,6 +267,14 @@ def is_multirun(argv: Sequence[str]) -> bool:
     return any(arg in MULTIRUN_FLAGS for arg in argv)
 
 
+def shows_info(argv: Sequence[str]) -> bool:
+    """Hydra's ``--info [all|config|...]`` (``-i``) is among ``argv``: Hydra prints it through a log
+    handler on stdout that it makes itself, before any of our code runs."""
+    from hydra._internal.utils import get_args_parser
+
+    return get_args_parser().parse_known_args(list(argv))[0].info is not None
+
+
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
 
@@ -654,14 +662,17 @@ def hydra_main(
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             local_submitit = sweep_config is not None and _made_by(sweep_config.hydra.get("launcher"),
                                                                     SUBMITIT_LOCAL_LAUNCHER)  # fmt: skip
+            # ``| head``: a sweep's jobs run on; ``--info``'s log lines (Hydra's own handler, whose
+            # BrokenPipeError logging printed as a traceback per line) go to the null device
+            quiet_stdout = sweep or shows_info(sys.argv[1:])
             try:
                 with (
                     _failed_jobs_reported() if sweep else nullcontext(),
-                    stdout_quiet_once_the_reader_leaves() if sweep else nullcontext(),  # ``| head``
+                    stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
                     _submitit_jobs_hear_ctrl_c_once() if local_submitit else nullcontext(),
                 ):
                     run_or_exit(app)
-                if sweep and reader_left():  # every job ran and is recorded; the summary went nowhere
+                if quiet_stdout and reader_left():  # every job ran and is recorded; the summary went nowhere
                     exit_for_the_closed_pipe()
             except (HydraException, OmegaConfBaseException) as error:
                 if started:

@@ -9,6 +9,9 @@ worker) is no reader leaving and keeps its traceback.
 A multirun (``train.py -m ... | head``) is the exception: its jobs' lines go to the null device
 once the reader has gone (:func:`stdout_quiet_once_the_reader_leaves`), so each job ends as it
 would have and its result is recorded as what it is; the sweep exits 141 after its summary.
+
+So does Hydra's ``--info``: it prints through a log handler on stdout that Hydra makes before any
+of our code runs, so its lines go to the null device once the reader has gone, then it exits 141.
 """
 
 from __future__ import annotations
