@@ -164,6 +164,34 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
         check_sweeper_has_multirun(fine)  # a sweep, or only a look at the config
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ["hydra/launcher=joblib"],
+        ["hydra/launcher=joblib", "hydra.launcher.backend=loky", "hydra.launcher.prefer=threads",
+         "hydra.launcher.timeout=60", "hydra.launcher.pre_dispatch=n_jobs+1", "hydra.launcher.batch_size=4",
+         "hydra.launcher.max_nbytes=10M", "hydra.launcher.mmap_mode=r+", "hydra.launcher.n_jobs=-1"],
+        ["hydra/launcher=joblib", "hydra.launcher.pre_dispatch=all", "hydra.launcher.max_nbytes=1000"],
+        ["hydra/launcher=joblib", "hydra.launcher.pre_dispatch=1.5*n_jobs", "hydra.launcher.n_jobs=2"],
+        ["hparams_search=cartpole_tpe"],
+        ["hparams_search=cartpole_tpe", "hydra.sweeper.direction=[minimize]",
+         "hydra.sweeper.max_failure_rate=1", "hydra.sweeper.storage=sqlite:///optuna.db",
+         "hydra.sweeper.sampler.seed=4294967295"],
+        ["hydra/sweeper=optuna"],  # its schema's direction is an Enum, Direction.minimize
+    ],
+)  # fmt: skip
+def test_the_launcher_and_sweeper_settings_they_accept_pass_the_check(tmp_path, monkeypatch, settings):
+    """The checks of joblib's and Optuna's settings (agents/tools/sweep_settings.py) refuse only
+    what joblib or Optuna would refuse, or would do wrong (tests/test_faults.py lists those)."""
+    from agents.runtime.config import register_configs
+    from agents.tools.cli import check_sweep_settings
+    from agents.tools.usage import CONFIG_DIR
+
+    register_configs()
+    monkeypatch.chdir(tmp_path)
+    assert check_sweep_settings(["-m", "seed=0,1", *settings], "train", CONFIG_DIR) is not None
+
+
 def test_no_search_and_a_run_dir_is_one_run(train_main, monkeypatch, tmp_path):
     """``hparams_search=null`` (no search, its default) with ``run_dir=`` was refused as a search
     whose trials would share that folder."""

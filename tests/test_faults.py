@@ -1242,6 +1242,31 @@ REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments re
         ("train.py", ["-m", "hparams_search=cartpole_tpe", setting], "multirun", f"{setting} must be >= 1")
         for setting in ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials=-1", "hydra.sweeper.n_jobs=0")
     ),
+    *(  # joblib's ValueError or TimeoutError once the sweep began; pre_dispatch=0 ran no job; backend ignored
+        ("train.py", ["-m", "seed=0,1", "hydra/launcher=joblib", f"hydra.launcher.{key}"], "multirun", line)
+        for key, line in (
+            ("backend=nonsense", "backend=nonsense is not used: Hydra's joblib launcher always runs loky"),
+            ("prefer=x", "hydra.launcher.prefer='x' is not one of processes, threads"),
+            ("require=sharedmem", "require=sharedmem: the launcher's loky processes share no memory"),
+            ("timeout=-1", "hydra.launcher.timeout=-1.0 must be > 0 seconds per job, or null"),
+            ("pre_dispatch=abc", "hydra.launcher.pre_dispatch=abc must be all, an integer >= 1 or an"),
+            ("pre_dispatch=0", "hydra.launcher.pre_dispatch=0 must be all, an integer >= 1 or an"),
+            ("batch_size=0", "hydra.launcher.batch_size=0 must be auto or an integer >= 1"),
+            ("max_nbytes=abc", "hydra.launcher.max_nbytes=abc must be null, a byte count or a size"),
+            ("mmap_mode=q", "hydra.launcher.mmap_mode='q' is not one of r+, r, w+, c"),
+        )
+    ),
+    *(  # Optuna's ValueError, SQLAlchemy's, an AssertionError; [maximize,minimize] failed every trial
+        ("train.py", ["-m", "hparams_search=cartpole_tpe", f"hydra.sweeper.{key}"], "multirun", line)
+        for key, line in (
+            ("direction=sideways", "hydra.sweeper.direction=sideways is not one of minimize, maximize"),
+            ("direction=[maximize,minimize]", "direction=[maximize,minimize] is not one of minimize,"),
+            ("max_failure_rate=-1", "hydra.sweeper.max_failure_rate=-1.0 must be in [0, 1]"),
+            ("storage=nonsense", "hydra.sweeper.storage=nonsense is not a database URL: give null"),
+            ("storage=sqlite:////no/such/x.db", "x.db: the folder /no/such does not exist"),
+            ("sampler.seed=-1", "hydra.sweeper.sampler.seed=-1 must be in [0, 2**32)"),
+        )
+    ),
     ("gradient_variance.py", ["p=0.99"], "outputs/gradient_variance", "p=0.99 is too close to 1"),
     ("gradient_variance.py", ["episodes=5", "out=gv"], "gv", "episodes=5 is too few"),
     ("gradient_variance.py", ["episodes=1000000000", "out=gv"], "gv", "would need about"),

@@ -59,6 +59,7 @@ from agents.tools.closed_pipe import (
     stdout_reader_gone,
 )
 from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
+from agents.tools.sweep_settings import check_joblib_launcher, check_optuna_sweeper
 from agents.tools.usage import CONFIG_DIR
 
 T = TypeVar("T")
@@ -377,10 +378,10 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
 
 
 def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
-    """A multirun's launcher and sweeper counts, checked before Hydra makes the sweep's folder:
-    joblib refused ``hydra.launcher.n_jobs=0`` only then, Optuna with ``hydra.sweeper.n_trials``
-    below 1 found no best trial and with ``n_jobs`` below 1 divided by zero (tracebacks, exit 1).
-    A config that does not compose is left to Hydra, which says why.
+    """A multirun's joblib launcher and Optuna sweeper settings, checked before Hydra makes the
+    sweep's folder (:mod:`agents.tools.sweep_settings`): joblib and Optuna refused theirs only once
+    the sweep had begun, with tracebacks. A config that does not compose is left to Hydra, which
+    says why.
 
     :return: the sweep's base config (:func:`sweep_base_config`), for its launcher; None for a
         single run or a config that does not compose."""
@@ -391,13 +392,10 @@ def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str
     if cfg is None:
         return None
     launcher, sweeper = cfg.hydra.get("launcher"), cfg.hydra.get("sweeper")
-    if _made_by(launcher, "JoblibLauncher") and launcher.get("n_jobs") == 0:
-        raise UserError("hydra.launcher.n_jobs=0 gives joblib no worker: give 1 or more (-1: one per CPU)")
+    if _made_by(launcher, "JoblibLauncher"):
+        check_joblib_launcher(launcher)
     if _made_by(sweeper, "OptunaSweeper"):
-        for key, counts in (("n_trials", "trials in total"), ("n_jobs", "trials per batch")):
-            value = sweeper.get(key)
-            if isinstance(value, int) and value < 1:
-                raise UserError(f"hydra.sweeper.{key}={value} must be >= 1 ({counts})")
+        check_optuna_sweeper(sweeper)
     return cfg
 
 

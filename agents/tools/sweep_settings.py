@@ -1,0 +1,157 @@
+"""A sweep's joblib launcher and Optuna sweeper settings, checked before Hydra starts them.
+
+Hydra's schemas type these settings (``hydra.launcher.n_jobs=abc`` fails at composition) but not
+their values, which joblib and Optuna check only once the sweep has begun, with a traceback:
+``hydra.launcher.prefer=x`` (joblib's ValueError), ``hydra.sweeper.direction=sideways`` (Optuna's),
+``hydra.sweeper.storage=nonsense`` (SQLAlchemy's). Others failed nothing and did the wrong thing:
+``hydra.launcher.pre_dispatch=0`` ran no job, ``hydra.launcher.backend=threading`` was ignored
+(the launcher always uses loky), ``hydra.sweeper.direction=[maximize,minimize]`` failed every trial
+(training returns one value). Each is one :class:`~agents.errors.UserError` line here, naming the
+setting and what it accepts.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig
+
+from agents.errors import UserError
+from agents.runtime.config import check_choice
+
+JOBLIB_BACKEND = "loky"
+"""The backend Hydra's joblib launcher always uses (``_core.py``: threads are incompatible with Hydra)."""
+JOBLIB_PREFER = ("processes", "threads")
+MMAP_MODES = ("r+", "r", "w+", "c")
+OPTUNA_DIRECTIONS = ("minimize", "maximize")
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+               ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv}  # fmt: skip
+
+
+def _arithmetic(text: str) -> float:
+    """The value of an expression of numbers and ``+ - * / //`` (joblib's ``pre_dispatch``, with
+    ``n_jobs`` already replaced); ValueError for anything else."""
+
+    def value(node: ast.expr) -> float:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError(text)
+
+    try:
+        return value(ast.parse(text, mode="eval").body)
+    except (SyntaxError, ZeroDivisionError, OverflowError) as error:
+        raise ValueError(text) from error
+
+
+def _pre_dispatch_jobs(pre_dispatch: str, n_jobs: int) -> int | None:
+    """How many jobs joblib hands out first for ``pre_dispatch`` (``all``: None), as it computes it."""
+    if pre_dispatch.strip() == "all":
+        return None
+    try:
+        return int(_arithmetic(pre_dispatch.replace("n_jobs", str(n_jobs))))
+    except (ValueError, OverflowError):
+        return 0
+
+
+def check_joblib_launcher(launcher: DictConfig) -> None:
+    """``hydra/launcher=joblib``'s settings (``hydra_joblib_launcher/config.py``), as joblib reads them."""
+    from joblib import effective_n_jobs
+
+    if launcher.n_jobs == 0:
+        raise UserError("hydra.launcher.n_jobs=0 gives joblib no worker: give 1 or more (-1: one per CPU)")
+    if launcher.backend not in (None, JOBLIB_BACKEND):
+        raise UserError(
+            f"hydra.launcher.backend={launcher.backend} is not used: Hydra's joblib launcher always runs "
+            f"{JOBLIB_BACKEND} processes (leave it out, or give null or {JOBLIB_BACKEND})"
+        )
+    check_choice("hydra.launcher.prefer", launcher.prefer, JOBLIB_PREFER)
+    if launcher.require is not None:
+        raise UserError(
+            f"hydra.launcher.require={launcher.require}: the launcher's {JOBLIB_BACKEND} processes share no "
+            "memory, so only null is accepted"
+        )
+    timeout = launcher.timeout
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise UserError(f"hydra.launcher.timeout={timeout} must be > 0 seconds per job, or null (no limit)")
+    pre_dispatch = str(launcher.pre_dispatch)
+    first_jobs = _pre_dispatch_jobs(pre_dispatch, effective_n_jobs(launcher.n_jobs))
+    if first_jobs is not None and first_jobs < 1:  # joblib ran no job at all with 0
+        raise UserError(
+            f"hydra.launcher.pre_dispatch={pre_dispatch} must be all, an integer >= 1 or an expression of "
+            "n_jobs worth at least 1 (e.g. 2*n_jobs)"
+        )
+    batch_size = str(launcher.batch_size)
+    if batch_size != "auto" and not (batch_size.isdigit() and int(batch_size) >= 1):
+        raise UserError(f"hydra.launcher.batch_size={batch_size} must be auto or an integer >= 1")
+    max_nbytes = launcher.max_nbytes
+    if max_nbytes is not None and not re.fullmatch(r"\d+|\d+(\.\d*)?[KMG]", str(max_nbytes)):
+        raise UserError(
+            f"hydra.launcher.max_nbytes={max_nbytes} must be null, a byte count or a size such as 1M "
+            "(units K, M, G)"
+        )
+    check_choice("hydra.launcher.mmap_mode", launcher.mmap_mode, MMAP_MODES)
+
+
+def _direction_name(direction: Any) -> Any:
+    return direction.name if isinstance(direction, Enum) else direction  # the schema's default is an Enum
+
+
+def check_optuna_sweeper(sweeper: DictConfig) -> None:
+    """``hydra/sweeper=optuna``'s settings (``hydra_optuna_sweeper/config.py``), as Optuna reads them."""
+    for key, counts in (("n_trials", "trials in total"), ("n_jobs", "trials per batch")):
+        value = sweeper.get(key)
+        if isinstance(value, int) and value < 1:  # no best trial; a division by zero
+            raise UserError(f"hydra.sweeper.{key}={value} must be >= 1 ({counts})")
+    direction = sweeper.direction
+    directions = list(direction) if isinstance(direction, (list, ListConfig)) else [direction]
+    names = [_direction_name(item) for item in directions]
+    if len(names) != 1 or names[0] not in OPTUNA_DIRECTIONS:
+        shown = names[0] if len(names) == 1 else f"[{','.join(map(str, names))}]"
+        raise UserError(
+            f"hydra.sweeper.direction={shown} is not one of {', '.join(OPTUNA_DIRECTIONS)} (training returns "
+            "one value, the final mean return)"
+        )
+    rate = sweeper.max_failure_rate
+    if not (math.isfinite(rate) and 0 <= rate <= 1):
+        raise UserError(
+            f"hydra.sweeper.max_failure_rate={rate} must be in [0, 1] (the share of a batch that may fail)"
+        )
+    _check_storage(sweeper.storage)
+    seed = sweeper.sampler.get("seed") if isinstance(sweeper.sampler, DictConfig) else None
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UserError(
+            f"hydra.sweeper.sampler.seed={seed} must be in [0, 2**32) or null (numpy's seed range)"
+        )
+
+
+def _check_storage(storage: Any) -> None:
+    """Null (in memory) or a database URL whose SQLite file can be made."""
+    if storage is None:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    hint = "give null (the study in memory) or a database URL such as sqlite:///optuna.db"
+    if not isinstance(storage, str):
+        raise UserError(f"hydra.sweeper.storage={storage} is not a database URL: {hint}")
+    try:
+        url = make_url(storage)
+    except ArgumentError:
+        raise UserError(f"hydra.sweeper.storage={storage} is not a database URL: {hint}") from None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = Path(url.database).parent
+        if not folder.is_dir():
+            raise UserError(
+                f"hydra.sweeper.storage={storage}: the folder {folder} does not exist (create it or give "
+                "another path)"
+            )
