@@ -1264,6 +1264,7 @@ REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments re
             ("max_failure_rate=-1", "hydra.sweeper.max_failure_rate=-1.0 must be in [0, 1]"),
             ("storage=nonsense", "hydra.sweeper.storage=nonsense is not a database URL: give null"),
             ("storage=sqlite:////no/such/x.db", "x.db: the folder /no/such does not exist"),
+            ("storage=sqlite:///optuna.db", "cannot use a database with SQLAlchemy"),  # optuna 2's assert
             ("sampler.seed=-1", "hydra.sweeper.sampler.seed=-1 must be in [0, 2**32)"),
         )
     ),

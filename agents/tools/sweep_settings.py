@@ -13,6 +13,7 @@ setting and what it accepts.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import math
 import operator
 import re
@@ -155,3 +156,21 @@ def _check_storage(storage: Any) -> None:
                 f"hydra.sweeper.storage={storage}: the folder {folder} does not exist (create it or give "
                 "another path)"
             )
+
+    if _storage_breaks():
+        raise UserError(
+            f"hydra.sweeper.storage={storage}: optuna {_version('optuna')} cannot use a database with "
+            f"SQLAlchemy {_version('sqlalchemy')} (its storage needs SQLAlchemy < 2; hydra-optuna-sweeper "
+            "pins optuna < 3): give storage=null, the study in memory"
+        )
+
+
+def _version(package: str) -> str:
+    return importlib.metadata.version(package)
+
+
+def _storage_breaks() -> bool:
+    """Whether optuna's database storage fails with the installed pair: optuna 2's migrations
+    (what hydra-optuna-sweeper 1.2 pins) fail an ``assert`` under SQLAlchemy 2, after the study's
+    folder was made (``optuna.storages.RDBStorage``)."""
+    return int(_version("optuna").split(".")[0]) < 3 and int(_version("sqlalchemy").split(".")[0]) >= 2
