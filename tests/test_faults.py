@@ -451,6 +451,8 @@ RESUME_CRAFTED = {
         "learner.optimizer.param_groups.0.lr holds 1000000",
     ),
     "elapsed past a float": (_set("counters", "elapsed_seconds", value=10**400), "counters.elapsed_seconds"),
+    "reached target a word": (_set("counters", "reached_target", value="yes"), "counters.reached_target"),
+    "reached target nan": (_set("counters", "reached_target", value=float("nan")), "counters.reached_target"),
     "best past a float": (
         _set("counters", "best_mean_return", value=-(10**400)),
         "counters.best_mean_return",

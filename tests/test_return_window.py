@@ -56,3 +56,12 @@ def test_a_partial_window_never_reaches():
     assert not window.reached(0.0) and window.mean() == 500.0 and not window.full()
     window.extend(iter([500.0]))  # a generator, as a resumed run's saved returns are given
     assert window.reached(500.0) and window.full() and len(window) == 3
+
+
+def test_extend_reaching_checks_after_each_return():
+    """Two episodes end together: the window [5, 0] reaches 2.5 after the first, [0, 0] not after
+    the last; the check after each sees it."""
+    window = ReturnWindow(2)
+    assert not window.extend_reaching([5.0], 2.5)
+    assert window.extend_reaching([0.0, 0.0], 2.5) and list(window) == [0.0, 0.0]
+    assert not window.reached(2.5)

@@ -6,10 +6,12 @@ import itertools
 from collections import deque
 from types import SimpleNamespace
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from toy_envs import FirstSeedPays
 
 from agents.runtime import tags
 from agents.runtime.checkpoint import load_checkpoint
@@ -162,3 +164,34 @@ def test_mean_return_is_numpys_mean_of_the_window_bit_for_bit():
     for value in rng.standard_normal(250) * 10.0 ** rng.integers(-3, 6, 250):
         window.append(float(value))
         assert Trainer.mean_return(SimpleNamespace(recent_returns=window)) == float(np.mean(window))
+
+
+gym.register("test/FirstSeedPays-v0", entry_point=FirstSeedPays)  # 4 envs: returns 5, 0, 0, 0 each step
+
+TARGET_IN_A_VECTOR_STEP = ["env=test/FirstSeedPays-v0", "vector.num_envs=4", "vector.mode=sync"]
+
+
+def test_the_target_is_checked_after_each_episode_of_a_vector_step(make_config):
+    """The 4 episodes of the first vector step return 5, 0, 0, 0: the last-2 window [5, 0]
+    reaches 2.5 after the second. The check ran once per vector step, on [0, 0], and the run
+    never stopped (reached_target False after 400 steps)."""
+    result = train(make_config(*TARGET_IN_A_VECTOR_STEP, "budget.window=2", "budget.target_return=2.5",
+                               "budget.total_env_steps=400"))  # fmt: skip
+    assert result.reached_target and result.env_steps == 4
+
+
+def test_a_resumed_run_remembers_it_reached_the_target(make_config, monkeypatch):
+    """Reached (window 1: the paying column's episode) and fallen back by the end of each vector
+    step; resumed where nothing pays, the run still says it reached the target at some point,
+    as the uninterrupted run would; with another target it makes no claim."""
+    common = [*TARGET_IN_A_VECTOR_STEP, "budget.window=1", "budget.stop_at_target=false"]
+    first = train(make_config(*common, "budget.target_return=5", "budget.total_env_steps=40"))
+    assert first.reached_target and not first.ends_at_target
+    assert load_checkpoint(first.run_dir)["counters"]["reached_target"] == 5.0
+    monkeypatch.setenv("FIRST_SEED_PAYS_NOTHING", "1")
+    more = ["budget.total_env_steps=80"]
+    resumed = train(make_config(f"resume={first.run_dir}", *more), overrides=more)
+    assert resumed.env_steps == 80 and resumed.reached_target
+    another = ["budget.total_env_steps=120", "budget.target_return=4"]
+    other = train(make_config(f"resume={first.run_dir}", *another), overrides=another)
+    assert not other.reached_target

@@ -339,6 +339,10 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
     best_return = _number(best)
     if best_return is None or math.isnan(best_return) or best_return == math.inf:  # -inf: none yet
         raise _altered(path, "counters.best_mean_return", f"holds {reprlib.repr(best)}, not a mean return")
+    reached = counters.get("reached_target")  # the target the run reached, or None
+    reached_value = _number(reached)
+    if reached is not None and (reached_value is None or not math.isfinite(reached_value)):
+        raise _altered(path, "counters.reached_target", f"holds {reprlib.repr(reached)}, not a target")
     evaluation = state.get("evaluation")
     for key in ("count", "next_step") if isinstance(evaluation, dict) and evaluation else ():
         if not _is_count(evaluation.get(key)):

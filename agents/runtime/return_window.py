@@ -1,7 +1,7 @@
 r"""The last ``window`` episode returns, their mean, and whether the mean reached the target.
 
 The trainer asks "has the mean of the last ``window`` returns reached the target?" every time an
-episode ends (so "steps to 475" is exact), up to once per vector step: summing the window each
+episode ends (so "steps to 475" is exact; :meth:`ReturnWindow.extend_reaching`): summing the window each
 time costs ~2 us, a few percent of a 256-env run. :class:`ReturnWindow` keeps a running sum
 ``S ~ sum_i r_i`` (add the new return, subtract the one that leaves) that rules the target out
 cheaply, and sums the window only when the running mean comes close to it.
@@ -65,6 +65,16 @@ class ReturnWindow:
         self.running_sum, self.scale, self.added = total, scale, added
         if self.added >= self.maxlen:
             self._resum()
+
+    def extend_reaching(self, returns: Iterable[float], target: float) -> bool:
+        """:meth:`extend` with the returns one at a time, in the order their episodes ended; whether
+        the window reached ``target`` after any of them (several episodes end in one vector step:
+        the window may reach the target after the first and fall below it by the last)."""
+        reached = False
+        for value in returns:
+            self.extend((value,))
+            reached = reached or self.reached(target)
+        return reached
 
     def mean(self) -> float:
         """The mean of the window (nan when empty)."""

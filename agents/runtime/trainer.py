@@ -398,6 +398,9 @@ class Trainer:
         self.stop_signal: int | None = None
         self.reached = False
         """Whether the moving mean return has reached the target (checked again from :meth:`start_clock`)."""
+        self.reached_before = False
+        """The run this one resumes had reached the same target over the same window (a result's
+        ``reached_target`` says "at some point"; :attr:`reached` stops a run, this does not)."""
         self.log_prefix = ""
         """Put before this run's log lines (``seed3: `` for one of several seeds in one process)."""
         self.finished = False
@@ -469,8 +472,6 @@ class Trainer:
             self._log_episodes(self.buffer.finish(ended))
             if self.cfg.agent.bootstrap_truncated:
                 self._bootstrap_time_limits(ended)
-            if not self.reached:  # checked per episode: "steps to 475" is exact
-                self.reached = self._target_reached()
         self.obs = next_obs
         if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
             try:
@@ -509,7 +510,8 @@ class Trainer:
             self.lock.release()
         return TrainResult(
             self.run_dir, self.env_steps, self.episodes, self.updates, self.elapsed_before,
-            self.mean_return(), self.reached, list(self.recent_returns), target=self.target,
+            self.mean_return(), self.reached or self.reached_before, list(self.recent_returns),
+            target=self.target,
         )  # fmt: skip
 
     def fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:
@@ -557,7 +559,10 @@ class Trainer:
 
     def _log_episodes(self, finished: Finished) -> None:
         returns = finished.returns.tolist()
-        self.recent_returns.extend(returns)
+        if self.reached or self.target is None:
+            self.recent_returns.extend(returns)
+        else:  # checked after each episode, as they ended: "steps to 475" is exact
+            self.reached = self.recent_returns.extend_reaching(returns, self.target)
         self.episodes += len(returns)
         self.logger.episodes(returns, finished.lengths.tolist(), self.env_steps)
 
@@ -642,9 +647,6 @@ class Trainer:
         """Mean of the last window's returns (:func:`window_mean`)."""
         return window_mean(self.recent_returns)
 
-    def _target_reached(self) -> bool:
-        return self.target is not None and self.recent_returns.reached(self.target)
-
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything an exact resume needs: the agent, the episodes in progress, every RNG."""
@@ -662,6 +664,7 @@ class Trainer:
                 "next_log_step": self.next_log_step,
                 "best_mean_return": self.best_mean_return,
                 "elapsed_seconds": self.elapsed_before,
+                "reached_target": self.target if self.reached or self.reached_before else None,
             },
             "recent_returns": list(self.recent_returns),
             "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
@@ -701,6 +704,10 @@ class Trainer:
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
+        saved_window = state.get("config", {}).get("budget", {}).get("window")
+        reached = counters.get("reached_target")  # older files lack it
+        same_target = self.target is not None and reached == self.target
+        self.reached_before = same_target and saved_window == self.cfg.budget.window
         if self.evaluation is not None and state.get("evaluation"):
             self.evaluation.load_state_dict(state["evaluation"])
         rng = state["rng"]
