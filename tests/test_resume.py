@@ -237,3 +237,25 @@ def test_the_printed_resume_override_survives_the_shell_and_hydra(path):
     (token,) = shlex.split(path_override("resume", path))
     (override,) = OverridesParser.create().parse_overrides([token])
     assert override.key_or_group == "resume" and override.value() == path
+
+
+def test_a_fault_in_the_env_saves_the_state_before_the_failed_step(make_config, tmp_path, monkeypatch):
+    """The save after the user's env raised held the action noise after the failed step: a run
+    resumed from it drew its actions one row late and left the uninterrupted run. Now the saved
+    noise and generator are a clean run's stopped just before that step."""
+    import fault_envs
+
+    common = ["env=fault_envs:fault/Raise-v0", "agent.lr_schedule=constant", "budget.total_env_steps=2000"]
+    monkeypatch.setattr(fault_envs.FaultyEnv, "calls", 0)  # raises at its 150th step
+    with pytest.raises(UserError, match="failed at env step 150"):
+        train(make_config(*common, f"run_dir={tmp_path / 'failed'}"))
+    failed = load_checkpoint(tmp_path / "failed")
+    monkeypatch.setattr(fault_envs.FaultyEnv, "calls", -(10**9))  # never raises
+    clean = Trainer(make_config(*common, f"run_dir={tmp_path / 'clean'}"))
+    clean.step_limit = failed["counters"]["env_steps"]
+    clean.run()
+    saved = load_checkpoint(tmp_path / "clean")
+    assert saved["counters"]["env_steps"] == 149
+    assert np.array_equal(failed["rng"]["actor"]["unused_noise"], saved["rng"]["actor"]["unused_noise"])
+    assert failed["rng"]["actor"]["rng"] == saved["rng"]["actor"]["rng"]
+    assert torch.equal(failed["policy"]["weight"], saved["policy"]["weight"])

@@ -169,6 +169,15 @@ class SeedActor:
             return self.actor.sample_first(inputs)
         return self.actor(inputs[None], self.runs)[0]
 
+    def give_back(self) -> None:
+        """Return the noise of the last :meth:`__call__` of a single run (the env step it drew it
+        for failed): its saved state is then the one before that step, and a resumed run draws the
+        same noise for the step it takes there. The rows stay in the block, or, when that call drew
+        a new block, the generator is past it and the whole block is unused: the same actions
+        either way. A run sharing an actor with others keeps its count (they step in lockstep)."""
+        if self.single and self.actor.cursor > 0:
+            self.actor.cursor -= 1
+
     def greedy(self, inputs: np.ndarray) -> np.ndarray:
         """``argmax_a pi(a|s)``; ``[B]``."""
         return self.actor.greedy(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]

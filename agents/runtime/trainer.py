@@ -464,8 +464,10 @@ class Trainer:
         try:
             next_obs, rewards, active, ended = self.envs.step(actions)
         except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
+            self.actor.give_back()  # the saved state is the one before this step: resuming it is exact
             self.fail_in_env(self.envs.describe_failure(error), error)
         if not self.observation_check.fits(next_obs):
+            self.actor.give_back()
             self.fail_in_env(self.observation_check.problem("step returned", next_obs))
         self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
