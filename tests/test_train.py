@@ -195,3 +195,12 @@ def test_a_resumed_run_remembers_it_reached_the_target(make_config, monkeypatch)
     another = ["budget.total_env_steps=120", "budget.target_return=4"]
     other = train(make_config(f"resume={first.run_dir}", *another), overrides=another)
     assert not other.reached_target
+
+
+def test_a_seeds_table_without_a_target_says_nothing_of_one(tmp_path):
+    """An env without ``reward_threshold`` and no ``budget.target_return``: the table showed a
+    ``target`` column of ``no`` and ended "0 reached the target"; the single-run summary says nothing."""
+    results = [TrainResult(tmp_path / f"seed{i}", 100, 4, 1, 1.0, 5.0 + i, False, [5.0]) for i in range(2)]
+    table = MultiSeedResult(tmp_path, results, 1.0).table().splitlines()
+    assert "target" not in table[0] and table[1].split()[-1] == "5.00"
+    assert table[-1].endswith("(std over seeds, ddof=1)")

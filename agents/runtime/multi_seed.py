@@ -98,20 +98,28 @@ class MultiSeedResult(RunResult):
         return np.array([r.final_mean_return for r in self.results])
 
     def table(self) -> str:
-        lines = [f"{'seed':>6} {'env steps':>10} {'episodes':>9} {'final mean return':>18} {'target':>7}"]
+        """One row per seed and a summary line; without a target (the env has no
+        ``reward_threshold`` and no ``budget.target_return`` was given) no target column or count."""
+        has_target = any(r.target is not None for r in self.results)
+        target_header = f" {'target':>7}" if has_target else ""
+        lines = [f"{'seed':>6} {'env steps':>10} {'episodes':>9} {'final mean return':>18}{target_header}"]
         for seed_result in self.results:
+            target_cell = f" {_target_column(seed_result):>7}" if has_target else ""
             lines.append(
                 f"{seed_result.run_dir.name:>6} {seed_result.env_steps:>10} {seed_result.episodes:>9} "
-                f"{seed_result.final_mean_return:>18.2f} {_target_column(seed_result):>7}"
+                f"{seed_result.final_mean_return:>18.2f}{target_cell}"
             )
         returns = self.final_mean_returns
-        solved = sum(r.reached_target for r in self.results)
-        below = solved - sum(r.ends_at_target for r in self.results)  # reached, then fell back
-        lines.append(
+        summary = (
             f"{len(self.results)} seeds in {self.seconds:.1f} s: final mean return "
-            f"{returns.mean():.2f} +- {std_over_seeds(returns):.2f} (std over seeds, ddof=1); "
-            f"{solved} reached the target{f', {below} of them ending below it (earlier)' if below else ''}"
+            f"{returns.mean():.2f} +- {std_over_seeds(returns):.2f} (std over seeds, ddof=1)"
         )
+        if has_target:
+            solved = sum(r.reached_target for r in self.results)
+            below = solved - sum(r.ends_at_target for r in self.results)  # reached, then fell back
+            earlier = f", {below} of them ending below it (earlier)" if below else ""
+            summary += f"; {solved} reached the target{earlier}"
+        lines.append(summary)
         return "\n".join(lines)
 
 
