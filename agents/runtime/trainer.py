@@ -628,7 +628,7 @@ class Trainer:
     def _blame_env(self, problem: str) -> NoReturn:
         """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""
         raise UserError(
-            f"env={self.cfg.env} returned {problem} in the episodes before env step {self.env_steps}, "
+            f"env={self.cfg.env} returned {problem} in the episodes up to env step {self.env_steps}, "
             f"which no policy can learn from (fix the env, or filter them with env_wrappers); the last "
             f"good state is in {self.run_dir / CHECKPOINT_NAME}"
         ) from None
