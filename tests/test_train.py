@@ -171,13 +171,15 @@ gym.register("test/FirstSeedPays-v0", entry_point=FirstSeedPays)  # 4 envs: retu
 TARGET_IN_A_VECTOR_STEP = ["env=test/FirstSeedPays-v0", "vector.num_envs=4", "vector.mode=sync"]
 
 
-def test_the_target_is_checked_after_each_episode_of_a_vector_step(make_config):
+@pytest.mark.parametrize("seeds", [[], ["num_seeds=2"], ["num_seeds=2", "seed_mode=batched"]])
+def test_the_target_is_checked_after_each_episode_of_a_vector_step(make_config, seeds):
     """The 4 episodes of the first vector step return 5, 0, 0, 0: the last-2 window [5, 0]
     reaches 2.5 after the second. The check ran once per vector step, on [0, 0], and the run
-    never stopped (reached_target False after 400 steps)."""
+    never stopped (reached_target False after 400 steps), in each mode."""
     result = train(make_config(*TARGET_IN_A_VECTOR_STEP, "budget.window=2", "budget.target_return=2.5",
-                               "budget.total_env_steps=400"))  # fmt: skip
-    assert result.reached_target and result.env_steps == 4
+                               "budget.total_env_steps=400", *seeds), overrides=[])  # fmt: skip
+    runs = 2 if seeds else 1
+    assert [(run.reached_target, run.env_steps) for run in result.seed_results] == [(True, 4)] * runs
 
 
 def test_a_resumed_run_remembers_it_reached_the_target(make_config, monkeypatch):

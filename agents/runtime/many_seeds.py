@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import numpy as np
@@ -93,6 +94,23 @@ def check_batched(cfg: Any) -> None:
                 f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it: "
                 f"{fix}{preset})"
             )
+
+
+def one_per_seed(seeds: np.ndarray, returns: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The episodes that ended in one vector step, ``seeds`` and ``returns`` in the order they
+    ended, in rounds that hold each seed at most once (its first episode, then its second, ...):
+    with several envs per seed a window may reach the target after one of a seed's episodes and
+    fall below it by the next. One round when no seed repeats."""
+    if len(seeds) == 1 or (np.diff(seeds) > 0).all():
+        yield seeds, returns
+        return
+    order = np.argsort(seeds, kind="stable")
+    first = np.r_[True, seeds[order][1:] != seeds[order][:-1]]
+    rank = np.empty(len(seeds), dtype=np.int64)
+    rank[order] = np.arange(len(seeds)) - np.maximum.accumulate(np.where(first, np.arange(len(seeds)), 0))
+    for round_index in range(int(rank.max()) + 1):
+        chosen = rank == round_index
+        yield seeds[chosen], returns[chosen]
 
 
 class RecentReturns:
@@ -356,17 +374,21 @@ class BatchedSeedsTrainer:
             self.counts += np.bincount(seeds, minlength=self.num_seeds)
             self.log_sums[0] += np.bincount(seeds, weights=finished.returns, minlength=self.num_seeds)
             self.log_sums[1] += np.bincount(seeds, weights=finished.lengths, minlength=self.num_seeds)
-        touched = self.recent.add(seeds, finished.returns)
-        budget = self.cfg.budget
-        if self.target is not None:
-            touched = touched[~self.reached[touched]]
-            reached = touched[self.recent.full(touched) & (self.recent.mean(touched) >= self.target)]
-            if reached.size:  # checked at every episode end, as the exact mode does
-                self.reached[reached] = True
-                if budget.stop_at_target:
-                    stopping = np.zeros(self.num_seeds, dtype=bool)
-                    stopping[reached] = True
-                    self._stop(stopping)
+        for round_seeds, round_returns in one_per_seed(seeds, finished.returns):
+            touched = self.recent.add(round_seeds, round_returns)
+            if self.target is not None:  # checked at every episode end, as the exact mode does
+                self._check_target(touched)
+
+    def _check_target(self, touched: np.ndarray) -> None:
+        """Mark the seeds of ``touched`` whose window reached the target (and stop them if asked)."""
+        touched = touched[~self.reached[touched]]
+        reached = touched[self.recent.full(touched) & (self.recent.mean(touched) >= self.target)]
+        if reached.size:
+            self.reached[reached] = True
+            if self.cfg.budget.stop_at_target:
+                stopping = np.zeros(self.num_seeds, dtype=bool)
+                stopping[reached] = True
+                self._stop(stopping)
 
     def _update_ready(self, among: np.ndarray) -> None:
         """Update the seeds of ``among`` (bool ``[N]``) that have ``agent.episodes_per_update``
