@@ -192,6 +192,18 @@ def test_the_launcher_and_sweeper_settings_they_accept_pass_the_check(tmp_path, 
     assert check_sweep_settings(["-m", "seed=0,1", *settings], "train", CONFIG_DIR) is not None
 
 
+def test_hydra_mode_multirun_without_m_is_one_line_saying_give_m(train_main, monkeypatch, capsys, tmp_path):
+    """``hydra.mode=MULTIRUN`` swept, with the project's sweep handling (Ctrl-C, failed jobs'
+    summary, a closed output) off: it keys on -m."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, "hydra.mode=MULTIRUN", "seed=0,1")
+    assert code == 2 and lines == [
+        "error: hydra.mode=MULTIRUN starts a sweep without what -m sets up (Ctrl-C stopping it, the summary "
+        "of failed jobs): give -m instead"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_search_and_a_run_dir_is_one_run(train_main, monkeypatch, tmp_path):
     """``hparams_search=null`` (no search, its default) with ``run_dir=`` was refused as a search
     whose trials would share that folder."""

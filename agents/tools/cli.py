@@ -284,7 +284,8 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     """A sweeper chosen without ``-m`` (``hparams_search=cartpole_tpe``, ``hydra/sweeper=optuna``,
     ``hydra.sweeper.n_trials=60``): Hydra runs the app once and ignores the sweeper, as it does
     without ``--multirun``. One line saying to add ``-m`` (``--cfg`` and ``--info``, which only
-    show the config, take them as they are).
+    show the config, take them as they are). ``hydra.mode=MULTIRUN`` without ``-m`` sweeps, but
+    without the handling this module gives a sweep on ``-m``: one line saying to give ``-m``.
 
     :raises UserError: naming the override and the ``-m`` to add."""
     from hydra._internal.utils import get_args_parser
@@ -294,6 +295,11 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
         return
     for arg in argv:
         key, sep, value = arg.lstrip("+").partition("=")
+        if key == "hydra.mode" and value.strip().upper() == "MULTIRUN" and not arg.startswith("~"):
+            raise UserError(  # Hydra sweeps, and the handling of Ctrl-C, failed jobs and | head keys on -m
+                f"{arg} starts a sweep without what -m sets up (Ctrl-C stopping it, the summary of failed "
+                "jobs): give -m instead"
+            )
         chosen = key in OTHER_SWEEPERS and value.strip().lower() != "null"  # null: none (the default)
         if sep and not arg.startswith(("-", "~")) and (chosen or key.startswith("hydra.sweeper.")):
             raise UserError(
