@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 import numpy as np
@@ -96,18 +96,31 @@ def check_batched(cfg: Any) -> None:
             )
 
 
+def distinct_and_sorted(seeds: np.ndarray) -> bool:
+    """Whether no seed repeats in ``seeds`` and they ascend (one env per seed)."""
+    return len(seeds) == 1 or bool((np.diff(seeds) > 0).all())
+
+
+def rank_within_seed(seeds: np.ndarray) -> np.ndarray:
+    """For each entry of ``seeds``, how many entries before it hold the same seed (0 for a seed's
+    first episode in the array, 1 for its second, ...)."""
+    order = np.argsort(seeds, kind="stable")
+    positions = np.arange(len(seeds))
+    first = np.r_[True, seeds[order][1:] != seeds[order][:-1]]
+    rank = np.empty(len(seeds), dtype=np.int64)
+    rank[order] = positions - np.maximum.accumulate(np.where(first, positions, 0))
+    return rank
+
+
 def one_per_seed(seeds: np.ndarray, returns: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The episodes that ended in one vector step, ``seeds`` and ``returns`` in the order they
     ended, in rounds that hold each seed at most once (its first episode, then its second, ...):
     with several envs per seed a window may reach the target after one of a seed's episodes and
     fall below it by the next. One round when no seed repeats."""
-    if len(seeds) == 1 or (np.diff(seeds) > 0).all():
+    if distinct_and_sorted(seeds):
         yield seeds, returns
         return
-    order = np.argsort(seeds, kind="stable")
-    first = np.r_[True, seeds[order][1:] != seeds[order][:-1]]
-    rank = np.empty(len(seeds), dtype=np.int64)
-    rank[order] = np.arange(len(seeds)) - np.maximum.accumulate(np.where(first, np.arange(len(seeds)), 0))
+    rank = rank_within_seed(seeds)
     for round_index in range(int(rank.max()) + 1):
         chosen = rank == round_index
         yield seeds[chosen], returns[chosen]
@@ -124,16 +137,12 @@ class RecentReturns:
     def add(self, seeds: np.ndarray, returns: np.ndarray) -> np.ndarray:
         """Record ``returns`` of episodes of ``seeds`` (in order; a seed may repeat); returns the
         seeds touched, sorted."""
-        if len(seeds) == 1 or (np.diff(seeds) > 0).all():  # distinct and sorted (one env per seed)
+        if distinct_and_sorted(seeds):
             self.ring[seeds, self.count[seeds] % self.ring.shape[1]] = returns
             self.count[seeds] += 1
             return seeds
-        order = np.argsort(seeds, kind="stable")
-        seeds, returns = seeds[order], returns[order]
-        first = np.r_[True, seeds[1:] != seeds[:-1]]
-        rank = np.arange(len(seeds)) - np.maximum.accumulate(np.where(first, np.arange(len(seeds)), 0))
-        self.ring[seeds, (self.count[seeds] + rank) % self.ring.shape[1]] = returns
-        touched = seeds[first]
+        self.ring[seeds, (self.count[seeds] + rank_within_seed(seeds)) % self.ring.shape[1]] = returns
+        touched = np.unique(seeds)
         self.count[touched] += np.bincount(seeds, minlength=len(self.count))[touched]
         return touched
 
@@ -366,15 +375,18 @@ class BatchedSeedsTrainer:
     def _episodes_ended(self, finished: Finished) -> None:
         """Count the episodes per seed, add them to the logging sums and the windows, check targets."""
         seeds = finished.env_ids // self.envs_per_seed
-        if self.envs_per_seed == 1:  # distinct seeds: plain fancy-index adds
+        rounds: Iterable[tuple[np.ndarray, np.ndarray]]
+        if self.envs_per_seed == 1:  # distinct seeds: plain fancy-index adds, one round
             self.counts[:, seeds] += 1
             self.log_sums[0, seeds] += finished.returns
             self.log_sums[1, seeds] += finished.lengths
+            rounds = [(seeds, finished.returns)]
         else:
             self.counts += np.bincount(seeds, minlength=self.num_seeds)
             self.log_sums[0] += np.bincount(seeds, weights=finished.returns, minlength=self.num_seeds)
             self.log_sums[1] += np.bincount(seeds, weights=finished.lengths, minlength=self.num_seeds)
-        for round_seeds, round_returns in one_per_seed(seeds, finished.returns):
+            rounds = one_per_seed(seeds, finished.returns)
+        for round_seeds, round_returns in rounds:
             touched = self.recent.add(round_seeds, round_returns)
             if self.target is not None:  # checked at every episode end, as the exact mode does
                 self._check_target(touched)
