@@ -46,6 +46,13 @@ def request_sweep_stop(signum: int) -> None:
             path.write_text(str(signum))
 
 
+def quit_at_the_next_signal() -> None:
+    """After a first SIGINT/SIGTERM asked to stop cleanly, a second is not caught: Python's default
+    handlers (KeyboardInterrupt, and termination)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+
+
 class StopRequest:
     """Within the block, the first SIGINT/SIGTERM is a request to stop (:attr:`signum`), which the
     work polls to end cleanly (save, remove what it must); a second signal stops at once (Python's
@@ -79,8 +86,7 @@ class StopRequest:
         self.on_stop(signum, why)
 
     def _handle(self, signum: int, frame: Any) -> None:
-        for sig in self.SIGNALS:  # a second Ctrl-C / SIGTERM is not caught
-            signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+        quit_at_the_next_signal()
         self._stop(signum, "")
 
     def _watch(self, path: Path) -> None:

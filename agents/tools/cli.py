@@ -50,7 +50,12 @@ from omegaconf.errors import (
 from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
-from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, request_sweep_stop, sweep_stop_signal
+from agents.runtime.sweep_stop import (
+    SWEEP_STOP_VARIABLE,
+    quit_at_the_next_signal,
+    request_sweep_stop,
+    sweep_stop_signal,
+)
 from agents.tools.closed_pipe import (
     exit_for_the_closed_pipe,
     quiet_log_lines_to_a_closed_stdout,
@@ -515,8 +520,7 @@ def _stop_sweep(signum: int, frame: object) -> None:
     if not _sweep_stopped:
         _sweep_stopped.append(RunInterrupted("not started: the sweep was stopped by a signal", 128 + signum))
         request_sweep_stop(signum)  # for a launcher's workers, which may not have got the signal
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+    quit_at_the_next_signal()
     name = signal.Signals(signum).name
     print(f"\n{name}: stopping the sweep: the jobs running stop (a training job saves first), the rest "
           "do not start (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
