@@ -12,10 +12,8 @@ setting and what it accepts.
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
 import math
-import operator
 import re
 from enum import Enum
 from pathlib import Path
@@ -31,35 +29,18 @@ JOBLIB_BACKEND = "loky"
 JOBLIB_PREFER = ("processes", "threads")
 MMAP_MODES = ("r+", "r", "w+", "c")
 OPTUNA_DIRECTIONS = ("minimize", "maximize")
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-               ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv}  # fmt: skip
-
-
-def _arithmetic(text: str) -> float:
-    """The value of an expression of numbers and ``+ - * / //`` (joblib's ``pre_dispatch``, with
-    ``n_jobs`` already replaced); ValueError for anything else."""
-
-    def value(node: ast.expr) -> float:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](value(node.left), value(node.right))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -value(node.operand)
-        raise ValueError(text)
-
-    try:
-        return value(ast.parse(text, mode="eval").body)
-    except (SyntaxError, ZeroDivisionError, OverflowError) as error:
-        raise ValueError(text) from error
 
 
 def _pre_dispatch_jobs(pre_dispatch: str, n_jobs: int) -> int | None:
-    """How many jobs joblib hands out first for ``pre_dispatch`` (``all``: None), as it computes it."""
+    """How many jobs joblib hands out first for ``pre_dispatch`` (``all``: None), as it computes it
+    (``joblib.Parallel``: its own arithmetic evaluator on the text with ``n_jobs`` replaced); 0 for
+    text it refuses."""
+    from joblib._utils import eval_expr  # what Parallel evaluates pre_dispatch with
+
     if pre_dispatch.strip() == "all":
         return None
     try:
-        return int(_arithmetic(pre_dispatch.replace("n_jobs", str(n_jobs))))
+        return int(eval_expr(pre_dispatch.replace("n_jobs", str(n_jobs))))
     except (ValueError, OverflowError):
         return 0
 
