@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
+from agents.errors import UserError
 from agents.tools.benchmarking import (
     ManySeeds,
     SolveTimes,
+    device_table,
     envpool_steps_per_second,
     many_seeds,
     many_seeds_in_subprocess,
@@ -56,6 +59,26 @@ def test_many_seeds_in_both_modes_and_their_table():
         f"{batched.peak_rss_mb:,.0f}"
     )
     assert lines[2].split()[6].endswith("x") and lines[3].split()[6] != "x"  # no exact row for Acrobot
+
+
+def test_a_many_seeds_worker_runs_the_policy_and_device_it_is_given():
+    row = many_seeds_in_subprocess("CartPole-v1", 2, 400, "batched", policy="mlp64x64", device="cpu")
+    assert (row.policy, row.device, row.num_seeds) == ("mlp64x64", "cpu", 2)
+    assert row.steps_per_second == pytest.approx(800 / row.seconds)
+    with pytest.raises(UserError, match="preset=cartpole and policy=mlp64x64 both choose the agent"):
+        many_seeds("CartPole-v1", 2, 400, "batched", preset="cartpole", policy="mlp64x64")
+
+
+def test_the_device_table_pairs_each_size_cuda_with_cpu():
+    rows = [ManySeeds("CartPole-v1", "batched", 100, 1000, seconds, 1.0, "mlp64x64", device)
+            for device, seconds in (("cpu", 4.0), ("cuda", 1.0))]  # fmt: skip
+    rows += [ManySeeds("CartPole-v1", "batched", 1000, 100, seconds, 1.0, "mlp64x64", device)
+             for device, seconds in (("cuda", 5.0), ("cpu", 2.5))]  # fmt: skip
+    lines = device_table(rows).splitlines()
+    assert lines[0].split() == ["seeds", "steps/seed", "cpu", "steps/s", "cuda", "steps/s", "cuda/cpu", "cpu",
+                                "s", "cuda", "s"]  # fmt: skip
+    assert lines[1].split() == ["100", "1,000", "25,000", "100,000", "4.00x", "4.0", "1.0"]
+    assert lines[2].split() == ["1000", "100", "40,000", "20,000", "0.50x", "2.5", "5.0"]
 
 
 def test_mlp_gradient_timing():
@@ -166,3 +189,13 @@ def test_a_worker_that_does_not_stop_is_killed_after_a_bound(tmp_path, monkeypat
     with pytest.raises(RunInterrupted, match=r"did not stop within 0\.5 s and was killed") as stopped:
         benchmarking.run_worker([sys.executable, "-c", stubborn, str(started)])
     assert stopped.value.exit_code == 143 and time.monotonic() - begun < 30
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_the_gpu_section_without_a_gpu_is_one_line():
+    completed = subprocess.run([sys.executable, str(SCRIPTS / "benchmark.py"), "mode=gpu"],
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert completed.stderr == (
+        "error: mode=gpu compares device=cuda with device=cpu, and torch sees no CUDA GPU here\n"
+    )

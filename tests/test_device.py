@@ -40,3 +40,22 @@ def test_cuda_training_learns_and_saves_a_cpu_loadable_checkpoint(make_config):
     assert result.final_mean_return > 100
     weight = load_checkpoint(result.run_dir)["policy"]["weight"]
     assert weight.device.type == "cpu" and torch.isfinite(weight).all()
+
+
+def test_a_batched_cuda_run_equals_the_cpu_run(make_config):
+    """``seed_mode=batched`` with the MLP policy in float64: the stacked updates on the GPU give the
+    CPU's parameters (to rounding), so acting from the host copy takes the same actions."""
+    checkpoints = {}
+    for device in ("cpu", "cuda"):
+        result = train(make_config(
+            "num_seeds=4", "seed_mode=batched", "experiment=none", "agent.policy=mlp", "agent.dtype=float64",
+            "agent.entropy_coef=0.01", "budget.total_env_steps=3000", f"device={device}",
+        ))  # fmt: skip
+        checkpoints[device] = [load_checkpoint(run.run_dir) for run in result.results]
+        assert [run.env_steps for run in result.results] == [3000] * 4
+    for cpu, cuda in zip(checkpoints["cpu"], checkpoints["cuda"], strict=True):
+        assert cuda["counters"]["updates"] == cpu["counters"]["updates"] > 10
+        assert cuda["counters"]["episodes"] == cpu["counters"]["episodes"]
+        torch.testing.assert_close(cuda["policy"], cpu["policy"], rtol=1e-9, atol=1e-12)
+        moments = [state["learner"]["optimizer"]["state"][0]["exp_avg"].cpu() for state in (cuda, cpu)]
+        torch.testing.assert_close(*moments, rtol=1e-9, atol=1e-12)

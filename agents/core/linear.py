@@ -153,7 +153,7 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
         :param actions: taken actions ``a``, ``[B]``.
         """
         probs = self.probs_with(param, features)  # pi(.|s)                       [B, A]
-        taken = features[torch.arange(features.shape[0]), actions.long()]  # phi(s,a)   [B, d]
+        taken = _taken_features(features, actions)  # phi(s,a)                       [B, d]
         expected = (probs.unsqueeze(-1) * features).sum(-2)  # E_pi[phi(s,.)]   [B, d]
         return taken - expected
 
@@ -166,7 +166,7 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
             return super().segment_policy_gradient(params, features, actions, coefficients, segments)
         thetas = params[segments]  # theta_{n(t)}                                  [T, d]
         probs = torch.softmax(torch.bmm(features, thetas[:, :, None])[..., 0], dim=-1)  # [T, A]
-        taken = features[torch.arange(features.shape[0]), actions.long()]  # phi(s,a)   [T, d]
+        taken = _taken_features(features, actions)  # phi(s,a)                       [T, d]
         expected = torch.bmm(probs[:, None, :], features)[:, 0]  # E_pi[phi(s,.)]  [T, d]
         return torch.zeros_like(params).index_add_(0, segments, coefficients[:, None] * (taken - expected))
 
@@ -199,3 +199,9 @@ def _outer(features: Tensor, residual: Tensor) -> Tensor:
 
 _INLINED = ("logits_with", "score_with", "policy_gradient_with")
 """What the fused gradients above compute inline; a subclass redefining one gets the generic path."""
+
+
+def _taken_features(features: Tensor, actions: Tensor) -> Tensor:
+    """``phi(s_t, a_t)``: each row's features of its own action, ``[B, A, d] -> [B, d]`` (on the
+    features' device)."""
+    return features[torch.arange(features.shape[0], device=features.device), actions.long()]

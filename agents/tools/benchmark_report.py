@@ -19,6 +19,9 @@ a run down):
 * wall seconds of 100 seeds x 100k CartPole-v1 steps trained side by side in one process, with
   ``seed_mode=exact`` and ``seed_mode=batched`` (and batched: a tenth of the steps for the peak
   RSS, 1000 seeds, Acrobot-v1);
+* with a CUDA GPU (else one line saying it was skipped): ``seed_mode=batched`` with the 64x64 MLP
+  policy, ``device=cuda`` against ``device=cpu``, 100 seeds x 100k and 1000 seeds x 10k CartPole-v1
+  steps (``mode=gpu`` prints this section alone);
 * start-up: ``train.py --help`` and the first env step against ``import torch``.
 
 ``quick=true`` measures fewer things for a smoke test. ``mode=worker`` and ``mode=seeds-worker``
@@ -30,13 +33,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
+import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from agents.errors import UserError
-from agents.runtime.config import SEED_MODES, check_at_least, check_choice, check_known_keys
+from agents.runtime.config import DEVICES, SEED_MODES, check_at_least, check_choice, check_known_keys
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
+    device_table,
     envpool_steps_per_second,
     many_seeds,
     many_seeds_in_subprocess,
@@ -53,8 +58,9 @@ from agents.tools.benchmarking import (
 from agents.tools.startup import measure_startup
 from envs.make import check_env_id
 
-MODES = ("all", "worker", "seeds-worker")
-"""``all``: the whole report; ``worker``: one speed row; ``seeds-worker``: one many-seeds row."""
+MODES = ("all", "gpu", "worker", "seeds-worker")
+"""``all``: the whole report; ``gpu``: its ``device=cuda`` against ``device=cpu`` section alone;
+``worker``: one speed row; ``seeds-worker``: one many-seeds row."""
 
 
 @dataclass
@@ -62,7 +68,8 @@ class BenchmarkConfig:
     """``python scripts/benchmark.py [quick=true] [repeats=3] [steps=200000] ...``."""
 
     mode: str = "all"
-    """all (the report) | worker (one speed row, JSON) | seeds-worker (one many-seeds row, JSON)."""
+    """all (the report) | gpu (its device=cuda vs cpu section) | worker (one speed row, JSON) |
+    seeds-worker (one many-seeds row, JSON)."""
     quick: bool = False
     """CartPole only, 1 and 16 envs, 3 seeds; 10 seeds x 10k steps side by side."""
     repeats: int = 3
@@ -82,11 +89,13 @@ class BenchmarkConfig:
     num_envs: int = 1
     """mode=worker: sub-environments (>= 1)."""
     policy: str = "linear"
-    """mode=worker: policy form, linear | mlp64x64."""
+    """Workers: policy form, linear | mlp64x64."""
     seed_mode: str = "batched"
     """mode=seeds-worker: exact | batched."""
     preset: str | None = None
-    """mode=seeds-worker: an experiment= preset; null = the env's own."""
+    """mode=seeds-worker: an experiment= preset; null = the env's own (or policy's)."""
+    device: str = "cpu"
+    """mode=seeds-worker: where the updates run, cpu | cuda."""
 
 
 def register_benchmark_config() -> None:
@@ -96,8 +105,9 @@ def register_benchmark_config() -> None:
 
 MODE_KEYS = {
     "all": ("quick", "repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_seed"),
+    "gpu": ("many_seeds", "more_seeds", "steps_per_seed"),
     "worker": ("env", "num_envs", "policy", "steps", "repeats"),
-    "seeds-worker": ("env", "many_seeds", "steps_per_seed", "seed_mode", "preset"),
+    "seeds-worker": ("env", "many_seeds", "steps_per_seed", "seed_mode", "preset", "policy", "device"),
 }
 """The keys each mode reads; another key set away from its default would be ignored, so it is refused."""
 
@@ -111,8 +121,11 @@ def check_benchmark_config(cfg: DictConfig) -> None:
     check_known_keys(cfg, BenchmarkConfig)
     for key in COUNTS:
         check_at_least(key, cfg[key], 1)
-    for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
+    for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES),
+                         ("device", DEVICES)):  # fmt: skip
         check_choice(key, cfg[key], options)
+    if cfg.mode == "gpu" and not torch.cuda.is_available():
+        raise UserError("mode=gpu compares device=cuda with device=cpu, and torch sees no CUDA GPU here")
     defaults = BenchmarkConfig()
     ignored = [field.name for field in fields(BenchmarkConfig)
                if field.name not in ("mode", *MODE_KEYS[cfg.mode])
@@ -140,9 +153,12 @@ def run_benchmark(cfg: DictConfig) -> None:
         print(speed_row_json(measure_speed(cfg.env, cfg.num_envs, cfg.steps, cfg.repeats, cfg.policy)))
         return
     if cfg.mode == "seeds-worker":
-        preset = [f"experiment={cfg.preset}"] if cfg.preset else []
-        seeds = many_seeds(cfg.env, cfg.many_seeds, cfg.steps_per_seed, cfg.seed_mode, preset)
+        seeds = many_seeds(cfg.env, cfg.many_seeds, cfg.steps_per_seed, cfg.seed_mode, cfg.preset or "",
+                           cfg.policy, cfg.device)  # fmt: skip
         print(json.dumps(asdict(seeds)))
+        return
+    if cfg.mode == "gpu":
+        gpu_section(cfg.many_seeds, cfg.more_seeds, cfg.steps_per_seed)
         return
 
     envs = ["CartPole-v1"] if cfg.quick else ["CartPole-v1", "Acrobot-v1"]
@@ -210,7 +226,26 @@ def run_benchmark(cfg: DictConfig) -> None:
         "  targets: 100 seeds x 100k CartPole-v1 in < 30 s with seed_mode=batched on 2 cores; "
         "peak RSS flat in steps/seed"
     )
+    if not cfg.quick:
+        if torch.cuda.is_available():
+            gpu_section(cfg.many_seeds, cfg.more_seeds, cfg.steps_per_seed)
+        else:
+            print("\ndevice=cuda against device=cpu: skipped, torch sees no CUDA GPU on this machine")
     startup_section(cfg.repeats)
+
+
+def gpu_section(num_seeds: int, more_seeds: int, steps_per_seed: int) -> None:
+    """``seed_mode=batched`` with the 64x64 MLP policy on CartPole-v1, ``device=cuda`` against
+    ``device=cpu`` (one process per run, the two devices in turns), at ``num_seeds`` x
+    ``steps_per_seed`` and ``more_seeds`` x a tenth of it. Acting reads a host copy of the
+    parameters on either device; only the updates move."""
+    name = torch.cuda.get_device_name()
+    print(f"\ndevice=cuda ({name}) against device=cpu: seed_mode=batched, MLP 64x64 policy, CartPole-v1, "
+          "one process per run")  # fmt: skip
+    runs = [(num_seeds, steps_per_seed), (more_seeds, max(1, steps_per_seed // 10))]
+    rows = [many_seeds_in_subprocess("CartPole-v1", seeds, steps, "batched", policy="mlp64x64", device=device)
+            for seeds, steps in runs for device in ("cpu", "cuda")]  # fmt: skip
+    print(device_table(rows))
 
 
 def startup_section(repeats: int) -> None:

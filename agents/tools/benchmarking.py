@@ -364,39 +364,53 @@ class ManySeeds:
     seconds: float
     """Wall seconds, building the trainers and writing the checkpoints included."""
     peak_rss_mb: float
+    policy: str = "linear"
+    """A key of :data:`POLICY_OVERRIDES`."""
+    device: str = "cpu"
+    """``device``: where the policy updates ran."""
 
     @property
     def microseconds_per_step(self) -> float:
         return self.seconds / (self.num_seeds * self.steps_per_seed) * 1e6
 
+    @property
+    def steps_per_second(self) -> float:
+        return self.num_seeds * self.steps_per_seed / self.seconds
+
 
 def many_seeds(
-    env_id: str, num_seeds: int, steps_per_seed: int, mode: str = "exact", overrides: list[str] | None = None
-) -> ManySeeds:
+    env_id: str, num_seeds: int, steps_per_seed: int, mode: str = "exact", preset: str = "",
+    policy: str = "linear", device: str = "cpu",
+) -> ManySeeds:  # fmt: skip
     """Wall time of ``num_seeds`` x ``steps_per_seed`` env steps in this process, default logging
-    (TensorBoard on); call in a fresh process for its own peak RSS."""
+    (TensorBoard on); call in a fresh process for its own peak RSS. ``preset``: an ``experiment=``
+    name instead of the env's own; ``policy``: a key of :data:`POLICY_OVERRIDES` (which sets its
+    own preset); ``device``: where the updates run."""
     from agents.runtime.run import train
 
+    if preset and POLICY_OVERRIDES[policy]:
+        raise UserError(f"preset={preset} and policy={policy} both choose the agent: give one of them")
     with scratch_run_dir() as run_dir:
         cfg = compose_train_config(["logging.progress_bar=false", f"run_dir={run_dir}", f"env={env_id}",
                                     f"num_seeds={num_seeds}", f"seed_mode={mode}",
                                     f"budget.total_env_steps={steps_per_seed}", "budget.stop_at_target=false",
-                                    *(overrides or [])])  # fmt: skip
+                                    *([f"experiment={preset}"] if preset else []), *POLICY_OVERRIDES[policy],
+                                    f"device={device}"])  # fmt: skip
         start = time.perf_counter()
         train(cfg, summary=False)
         seconds = time.perf_counter() - start
     peak_mb = peak_rss_mb()
-    return ManySeeds(env_id, mode, num_seeds, steps_per_seed, seconds, peak_mb)
+    return ManySeeds(env_id, mode, num_seeds, steps_per_seed, seconds, peak_mb, policy, device)
 
 
 def many_seeds_in_subprocess(
-    env_id: str, num_seeds: int, steps_per_seed: int, mode: str, preset: str = ""
-) -> ManySeeds:
-    """:func:`many_seeds` in a child process (``scripts/benchmark.py mode=seeds-worker``); ``preset``:
-    an ``experiment=`` name instead of the env's own."""
+    env_id: str, num_seeds: int, steps_per_seed: int, mode: str, preset: str = "",
+    policy: str = "linear", device: str = "cpu",
+) -> ManySeeds:  # fmt: skip
+    """:func:`many_seeds` in a child process (``scripts/benchmark.py mode=seeds-worker``)."""
     command = [*BENCHMARK_COMMAND, "mode=seeds-worker", f"env={env_id}", f"many_seeds={num_seeds}",
-               f"steps_per_seed={steps_per_seed}", f"seed_mode={mode}",
-               f"preset={preset or 'null'}"]  # fmt: skip
+               f"steps_per_seed={steps_per_seed}", f"seed_mode={mode}", f"preset={preset or 'null'}",
+               f"policy={policy}", f"device={device}"]  # fmt: skip
     return ManySeeds(**json.loads(run_worker(command)))
 
 
@@ -412,6 +426,21 @@ def many_seeds_table(rows: list[ManySeeds]) -> str:
         lines.append(
             f"{row.env:<12} {row.mode:>8} {row.num_seeds:>6} {row.steps_per_seed:>10,} {row.seconds:>8.1f} "
             f"{row.microseconds_per_step:>8.2f} {speedup} {row.peak_rss_mb:>12,.0f}"
+        )
+    return "\n".join(lines)
+
+
+def device_table(rows: list[ManySeeds]) -> str:
+    """``device=cuda`` against ``device=cpu``: one line per (seeds, steps/seed), the two runs'
+    env steps/s and their ratio (cuda over cpu; above 1 the GPU is faster)."""
+    runs = {(row.num_seeds, row.steps_per_seed, row.device): row for row in rows}
+    lines = [f"{'seeds':>6} {'steps/seed':>10} {'cpu steps/s':>12} {'cuda steps/s':>13} {'cuda/cpu':>9} "
+             f"{'cpu s':>7} {'cuda s':>7}"]  # fmt: skip
+    for num_seeds, steps in dict.fromkeys((row.num_seeds, row.steps_per_seed) for row in rows):
+        cpu, cuda = runs[num_seeds, steps, "cpu"], runs[num_seeds, steps, "cuda"]
+        lines.append(
+            f"{num_seeds:>6} {steps:>10,} {cpu.steps_per_second:>12,.0f} {cuda.steps_per_second:>13,.0f} "
+            f"{cuda.steps_per_second / cpu.steps_per_second:>8.2f}x {cpu.seconds:>7.1f} {cuda.seconds:>7.1f}"
         )
     return "\n".join(lines)
 
