@@ -169,7 +169,7 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
     [
         ["hydra/launcher=joblib"],
         ["hydra/launcher=joblib", "hydra.launcher.backend=loky", "hydra.launcher.prefer=threads",
-         "hydra.launcher.timeout=60", "hydra.launcher.pre_dispatch=n_jobs+1", "hydra.launcher.batch_size=4",
+         "hydra.launcher.timeout=null", "hydra.launcher.pre_dispatch=n_jobs+1", "hydra.launcher.batch_size=4",
          "hydra.launcher.max_nbytes=10M", "hydra.launcher.mmap_mode=r+", "hydra.launcher.n_jobs=-1"],
         ["hydra/launcher=joblib", "hydra.launcher.pre_dispatch=all", "hydra.launcher.max_nbytes=1000"],
         ["hydra/launcher=joblib", "hydra.launcher.pre_dispatch=1.5*n_jobs", "hydra.launcher.n_jobs=2"],

@@ -62,9 +62,12 @@ def check_joblib_launcher(launcher: DictConfig) -> None:
             f"hydra.launcher.require={launcher.require}: the launcher's {JOBLIB_BACKEND} processes share no "
             "memory, so only null is accepted"
         )
-    timeout = launcher.timeout
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        raise UserError(f"hydra.launcher.timeout={timeout} must be > 0 seconds per job, or null (no limit)")
+    if launcher.timeout is not None:  # joblib ends the pool: every running job dies unsaved, a traceback
+        raise UserError(
+            f"hydra.launcher.timeout={launcher.timeout}: a job past it would be killed without saving; leave "
+            "it null and bound each job by budget.total_env_steps (Ctrl-C or kill <pid> stops the sweep, and "
+            "every running job saves)"
+        )
     pre_dispatch = str(launcher.pre_dispatch)
     first_jobs = _pre_dispatch_jobs(pre_dispatch, effective_n_jobs(launcher.n_jobs))
     if first_jobs is not None and first_jobs < 1:  # joblib ran no job at all with 0
