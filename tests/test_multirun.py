@@ -153,6 +153,7 @@ def test_optuna_tpe_search_runs_three_trials_and_reports_the_best(tmp_path):
     process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
     assert "Sampler: TPESampler" in process.stdout + process.stderr
+    assert "setup plugin" not in process.stdout  # alembic's INFO lines, one per plugin, through Hydra's log
     results = [JobResult(**json.loads((path / RESULT_NAME).read_text())) for path in job_dirs(sweep_dir)]
     assert len(results) == 3
     searched = [dict(override.split("=", 1) for override in result.overrides) for result in results]

@@ -23,6 +23,7 @@ import errno
 import functools
 import itertools
 import json
+import logging
 import math
 import os
 import signal
@@ -661,6 +662,8 @@ def hydra_main(
                 return
             os.environ[FULL_ERROR_VARIABLE] = "1"
             sweep = is_multirun(sys.argv[1:])
+            if sweep:  # Optuna imports alembic, whose plugin set-up logs a line per plugin through Hydra's
+                logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # handler: stdout
             stop_folder = tempfile.TemporaryDirectory(prefix="softmax-reinforce-sweep-") if sweep else None
             previous = {}
             if stop_folder is not None:
