@@ -259,3 +259,29 @@ def test_a_fault_in_the_env_saves_the_state_before_the_failed_step(make_config, 
     assert np.array_equal(failed["rng"]["actor"]["unused_noise"], saved["rng"]["actor"]["unused_noise"])
     assert failed["rng"]["actor"]["rng"] == saved["rng"]["actor"]["rng"]
     assert torch.equal(failed["policy"]["weight"], saved["policy"]["weight"])
+
+
+def test_a_fault_in_one_seeds_env_saves_each_seed_before_its_next_step(make_config, tmp_path, monkeypatch):
+    """``num_seeds`` exact: the seeds act through one actor in lockstep, and seed 1's env raises
+    in the middle of a vector step (seed 0 has taken it, seed 2 has not). The saves held the
+    shared count, one row late for seeds 1 and 2; now each seed's save equals its separate run
+    stopped where that seed stopped, and the line says every seed was saved."""
+    import fault_envs
+
+    common = ["env=fault_envs:fault/Raise-v0", "agent.lr_schedule=constant", "budget.total_env_steps=2000"]
+    monkeypatch.setattr(fault_envs.FaultyEnv, "calls", 1)  # its 150th step call: seed 1's 50th step
+    with pytest.raises(UserError, match="failed at env step 50") as raised:
+        train(make_config(*common, "num_seeds=3", f"run_dir={tmp_path / 'failed'}"))
+    assert f"every other seed's in {tmp_path / 'failed'}/seed*/checkpoint.pt" in str(raised.value)
+    assert f"seed 1's last good state is in {tmp_path / 'failed' / 'seed1'}" in str(raised.value)
+    monkeypatch.setattr(fault_envs.FaultyEnv, "calls", -(10**9))  # never raises
+    for seed, steps in ((0, 50), (1, 49), (2, 49)):
+        failed = load_checkpoint(tmp_path / "failed" / f"seed{seed}")
+        assert failed["counters"]["env_steps"] == steps
+        clean = Trainer(make_config(*common, f"seed={seed}", f"run_dir={tmp_path / f'clean{seed}'}"))
+        clean.step_limit = steps
+        clean.run()
+        saved = load_checkpoint(tmp_path / f"clean{seed}")
+        assert np.array_equal(failed["rng"]["actor"]["unused_noise"], saved["rng"]["actor"]["unused_noise"])
+        assert failed["rng"]["actor"]["rng"] == saved["rng"]["actor"]["rng"]
+        assert torch.equal(failed["policy"]["weight"], saved["policy"]["weight"])

@@ -170,13 +170,16 @@ class SeedActor:
         return self.actor(inputs[None], self.runs)[0]
 
     def give_back(self) -> None:
-        """Return the noise of the last :meth:`__call__` of a single run (the env step it drew it
-        for failed): its saved state is then the one before that step, and a resumed run draws the
-        same noise for the step it takes there. The rows stay in the block, or, when that call drew
-        a new block, the generator is past it and the whole block is unused: the same actions
-        either way. A run sharing an actor with others keeps its count (they step in lockstep)."""
-        if self.single and self.actor.cursor > 0:
-            self.actor.cursor -= 1
+        """Return the noise this run drew for its last step (the env step failed, or, with other
+        runs, it was not taken): its saved state is then the one before that step, and a resumed
+        run draws the same noise for the step it takes there. The rows stay in the block, or,
+        when that call drew a new block, the generator is past it and the whole block is unused:
+        the same actions either way. With other runs only this run's count moves (the others
+        took the step)."""
+        if self.single:
+            self.actor.cursor = max(0, self.actor.cursor - 1)
+        else:
+            self.actor.used[self.run] = max(0, self.actor.used[self.run] - 1)
 
     def greedy(self, inputs: np.ndarray) -> np.ndarray:
         """``argmax_a pi(a|s)``; ``[B]``."""

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from agents.runtime.acting import Actor
+from agents.runtime.checkpoint import CHECKPOINT_NAME
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
 from agents.runtime.seeds_progress import SeedsProgress
@@ -172,6 +173,10 @@ class MultiSeedTrainer:
         self.actor = Actor(policies[0], self.stacked, [trainer.actor.rng for trainer in self.trainers])
         for index, trainer in enumerate(self.trainers):
             trainer.share_acting(self.actor, index)
+            trainer.saved_where = (  # _save_all_on_error saves the others after its failure
+                f"seed {trainer.cfg.seed}'s last good state is in {trainer.run_dir / CHECKPOINT_NAME}, "
+                f"every other seed's in {root}/seed*/{CHECKPOINT_NAME}"
+            )
         feature_map = self.trainers[0].agent.inputs.feature_map
         self.shared_inputs = not feature_map.keeps_statistics  # stateless maps: one call for all seeds
 
@@ -220,9 +225,14 @@ class MultiSeedTrainer:
                     next_handoff = time.monotonic() + Logger.handoff_seconds
                 actions = self._actions(live)
                 still_live = []
-                for index, seed_actions in zip(live, actions, strict=True):
+                for position, (index, seed_actions) in enumerate(zip(live, actions, strict=True)):
                     trainer = self.trainers[index]
-                    trainer.step(seed_actions)
+                    try:
+                        trainer.step(seed_actions)
+                    except Exception:  # the seeds after it drew noise for a step they will not take
+                        for later in live[position + 1 :]:
+                            self.trainers[later].actor.give_back()
+                        raise
                     if not trainer.done:
                         still_live.append(index)
                 live = still_live

@@ -334,6 +334,8 @@ class Trainer:
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
         self.run_dir = resolve_run_dir(self.cfg)
+        self.saved_where = f"the last good state is in {self.run_dir / CHECKPOINT_NAME}"
+        """What a failure's line says was saved where (``num_seeds``: every seed, see multi_seed)."""
         self._build()
         self._reset_counters()
         if resume_from is not None:  # a file that does not fit fails before anything is written
@@ -483,8 +485,8 @@ class Trainer:
                 if isinstance(error, UserError):
                     raise
                 raise UserError(
-                    f"numerical failure at env step {self.env_steps}: {error}; the last good state is in "
-                    f"{self.run_dir / CHECKPOINT_NAME}{numerical_failure_hint(error)}"
+                    f"numerical failure at env step {self.env_steps}: {error}; {self.saved_where}"
+                    f"{numerical_failure_hint(error)}"
                 ) from None
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
@@ -522,7 +524,7 @@ class Trainer:
         line naming the env, the step and the problem."""
         raise_env_fault(
             self.run_dir, f"env={self.cfg.env} failed at env step {self.env_steps + 1}", problem, error,
-            self.finish, f"the last good state is in {self.run_dir / CHECKPOINT_NAME}",
+            self.finish, self.saved_where,
         )  # fmt: skip
 
     def stopped_line(self) -> str:
@@ -629,8 +631,8 @@ class Trainer:
         """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""
         raise UserError(
             f"env={self.cfg.env} returned {problem} in the episodes up to env step {self.env_steps}, "
-            f"which no policy can learn from (fix the env, or filter them with env_wrappers); the last "
-            f"good state is in {self.run_dir / CHECKPOINT_NAME}"
+            f"which no policy can learn from (fix the env, or filter them with env_wrappers); "
+            f"{self.saved_where}"
         ) from None
 
     def _print_progress(self, entropy: float, steps_per_second: float) -> None:
