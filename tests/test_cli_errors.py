@@ -176,7 +176,8 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
         ["hparams_search=cartpole_tpe"],
         ["hparams_search=cartpole_tpe", "hydra.sweeper.direction=[minimize]",
          "hydra.sweeper.max_failure_rate=1", "hydra.sweeper.storage=null",
-         "hydra.sweeper.sampler.seed=4294967295"],  # a database: refused with the lock's SQLAlchemy 2
+         "hydra.sweeper.sampler.seed=4294967295"],
+        ["hparams_search=cartpole_tpe", "hydra.sweeper.storage=sqlite:///optuna.db"],  # SQLAlchemy 1.4
         ["hydra/sweeper=optuna"],  # its schema's direction is an Enum, Direction.minimize
     ],
 )  # fmt: skip
@@ -362,3 +363,18 @@ def test_a_bug_prints_its_traceback_in_a_real_process(tmp_path):
     assert completed.returncode == 1, completed.stderr
     assert "Traceback (most recent call last)" in completed.stderr
     assert completed.stderr.strip().endswith("RuntimeError: a real bug")
+
+
+def test_a_database_storage_is_refused_only_where_optuna_2_cannot_use_it(monkeypatch):
+    """optuna 2 (hydra-optuna-sweeper's pin) fails an ``assert`` in its database storage under
+    SQLAlchemy 2: refused in one line there; the lock's SQLAlchemy 1.4, or optuna 3, is fine."""
+    from agents.tools import sweep_settings
+
+    sweep_settings._check_storage("sqlite:///optuna.db")  # the installed pair
+    versions = {"optuna": "2.10.1", "sqlalchemy": "2.1.9"}
+    monkeypatch.setattr(sweep_settings, "_version", versions.__getitem__)
+    with pytest.raises(UserError, match=r"optuna 2\.10\.1 cannot use a database with SQLAlchemy 2\.1\.9"):
+        sweep_settings._check_storage("sqlite:///optuna.db")
+    sweep_settings._check_storage(None)  # in memory
+    versions["optuna"] = "3.6.1"
+    sweep_settings._check_storage("sqlite:///optuna.db")

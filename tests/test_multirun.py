@@ -167,6 +167,26 @@ def test_optuna_tpe_search_runs_three_trials_and_reports_the_best(tmp_path):
     assert "agent.gamma" in (sweep_dir / SUMMARY_NAME).read_text()
 
 
+@pytest.mark.slow  # two searches of two trials
+def test_a_search_with_a_database_continues_its_study_in_a_later_sweep(tmp_path):
+    """``hydra.sweeper.storage=sqlite:///...`` keeps the study: a second sweep with the same storage
+    and study name adds its trials to the first's (optuna 2 failed an assert here under SQLAlchemy 2)."""
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    for sweep in ("first", "second"):
+        command = [sys.executable, str(TRAIN), "-m", "hparams_search=cartpole_tpe",
+                   "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}", *TINY,
+                   f"hydra.sweep.dir={tmp_path / sweep}"]  # fmt: skip
+        process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+        assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
+    assert "Using an existing study with name 'cartpole_reinforce_tpe'" in process.stderr
+    study = optuna.load_study(study_name="cartpole_reinforce_tpe", storage=storage)
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 4
+    best = yaml.safe_load((tmp_path / "second" / "optimization_results.yaml").read_text())
+    assert best["best_value"] == study.best_value
+
+
 def test_sweep_folder_names_are_short():
     name = short_overrides("agent.baseline=mean,agent.hidden_sizes=[64,64],agent.lr=0.022881136684755242")
     assert name == "baseline=mean,hidden_sizes=[64,64],lr=0.02288"
