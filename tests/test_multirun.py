@@ -21,7 +21,14 @@ from hydra.utils import get_class
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import register_configs
 from agents.tools.cli import CONFIG_DIR
-from agents.tools.sweep import RESULT_NAME, SUMMARY_NAME, JobResult, short_overrides, summary_table
+from agents.tools.sweep import (
+    RESULT_NAME,
+    SUMMARY_NAME,
+    JobResult,
+    read_result,
+    short_overrides,
+    summary_table,
+)
 
 TRAIN = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
 TINY = ["budget.total_env_steps=1500", "logging.progress_bar=false"]
@@ -185,6 +192,19 @@ def test_a_search_with_a_database_continues_its_study_in_a_later_sweep(tmp_path)
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 4
     best = yaml.safe_load((tmp_path / "second" / "optimization_results.yaml").read_text())
     assert best["best_value"] == study.best_value
+
+
+def test_a_run_dir_with_now_names_the_folder_the_job_trained_in(tmp_path):
+    """``-m seed=0,1 'run_dir=.../${now:%H-%M-%S-%f}_${seed}'``: result.json named a folder resolved
+    afresh at the job's end (microseconds later: one that does not exist), so the rows' env steps
+    were empty and a resume of the job could not update its row."""
+    run_dir = f"run_dir={tmp_path}/runs/${{now:%H-%M-%S-%f}}_${{seed}}"
+    sweep_dir = run_sweep(tmp_path, "seed=0,1", run_dir)[2]
+    results = [read_result(job / RESULT_NAME) for job in job_dirs(sweep_dir)]
+    assert sorted(Path(result.run_dir) for result in results) == sorted((tmp_path / "runs").iterdir())
+    for result in results:
+        assert (Path(result.run_dir) / "checkpoint.pt").is_file() and result.env_steps == 1500
+        assert read_result(Path(result.run_dir) / RESULT_NAME) == result  # the copy a resume updates
 
 
 def test_sweep_folder_names_are_short():

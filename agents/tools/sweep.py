@@ -73,11 +73,14 @@ class JobResult:
         self.run_dir = self.run_dir or self.output_dir
 
 
-def job_run_folder(config: DictConfig) -> Path:
+def job_run_folder(config: DictConfig, task_config: DictConfig | None = None) -> Path:
     """The folder a job trained in (as :func:`~agents.runtime.trainer.resolve_run_dir` picks it):
-    the run it resumed, its ``run_dir``, else Hydra's output folder of the job."""
+    the run it resumed, its ``run_dir``, else Hydra's output folder of the job. ``task_config``:
+    the config the job's task got (``JobReturn.cfg``), read in preference: a ``${now:...}`` in
+    ``run_dir`` resolved there once, when the run started, and keeps that value (Hydra caches the
+    resolver per config); ``config`` would resolve it afresh, at the job's end."""
     for key in ("resume", "run_dir"):
-        given = config.get(key)
+        given = (task_config if task_config is not None and key in task_config else config).get(key)
         if given:
             folder = run_folder_of(str(given)) if key == "resume" else Path(str(given))
             return Path(os.path.abspath(folder))
@@ -87,7 +90,7 @@ def job_run_folder(config: DictConfig) -> Path:
 def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> JobResult:
     """Collect a finished job's row from its return value and its checkpoints' counters."""
     output_dir = Path(config.hydra.runtime.output_dir)
-    run_dir = job_run_folder(config)
+    run_dir = job_run_folder(config, job_return.cfg)
     completed = job_return.status == JobStatus.COMPLETED
     env_steps, episodes, saved_return = job_counters(job_states(run_dir))  # a stopped job saved too
     interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
