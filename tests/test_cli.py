@@ -47,6 +47,21 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, override, expected):
     assert not list(tmp_path.rglob("checkpoint.pt"))  # failed before training
 
 
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2"]])
+def test_a_relative_run_dir_is_printed_from_the_root(tmp_path, extra):
+    """The README promises absolute paths in the last lines; ``run_dir=rel`` printed ``rel``."""
+    completed = run_train(tmp_path, "run_dir=rel", "budget.total_env_steps=1000", *extra)
+    assert completed.returncode == 0, completed.stderr
+    printed = [line.split(maxsplit=1) for line in completed.stdout.splitlines()
+               if line.startswith(("run folder", "checkpoint:", "config:"))]  # fmt: skip
+    where = f"{tmp_path / 'rel'}/seed*" if extra else str(tmp_path / "rel")
+    assert printed and all(rest.split()[-1].startswith(where.rstrip("*")) for _, rest in printed)
+    assert completed.stdout.splitlines()[-1] == f"tensorboard: tensorboard --logdir {tmp_path / 'rel'}"
+    resumed = run_train(tmp_path, f"resume=rel{'/seed0' if extra else ''}", "budget.total_env_steps=2000")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run folder:  {tmp_path / 'rel'}" in resumed.stdout
+
+
 def test_cli_trains_and_prints_where_the_run_is(tmp_path):
     completed = run_train(tmp_path, "budget.total_env_steps=2000")
     assert completed.returncode == 0, completed.stderr

@@ -33,7 +33,8 @@ def test_learning_keys_only_the_command_lines_first(tmp_path):
     assert [info.name for info in experiment.hparam_infos if info.differs] == columns[:2]
     assert {"env", "seed", "agent.lr", "features.name"} <= set(columns)
     assert all(changes_learning(key) for key in columns)
-    for hidden in ("run_dir", "logging.progress_bar", "checkpoint.every_steps", "eval.every_steps", "device"):
+    for hidden in ("run_dir", "logging.progress_bar", "checkpoint.every_steps", "eval.every_steps", "device",
+                   "trust_code"):  # fmt: skip
         assert hidden not in columns
     assert [metric.name.tag for metric in experiment.metric_infos] == [
         "final/mean_return", "final/env_steps", "final/episodes",

@@ -255,11 +255,12 @@ class TrainConfig:
 
 
 RUN_KEYS = (
-    "run_dir", "resume", "experiment_name", "device", "torch_threads", "num_seeds",
+    "run_dir", "resume", "experiment_name", "device", "torch_threads", "num_seeds", "trust_code",
     "logging.", "checkpoint.", "diagnostics.", "eval.",
 )  # fmt: skip
 """Config keys (or prefixes, ending in ``.``) that do not change what a run learns: where it writes,
-how it reports, where it computes. TensorBoard's HParams tab and the plots' labels leave them out."""
+how it reports, where it computes, what code it trusts. TensorBoard's HParams tab and the plots'
+labels leave them out."""
 
 
 def changes_learning(key: str) -> bool:

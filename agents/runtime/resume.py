@@ -70,6 +70,7 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
     if refused:
         raise UserError(
             f"resume cannot change {', '.join(refused)} (the checkpoint's arrays depend on it); drop "
-            "it or start a new run (budget.*, agent.lr, agent.gamma, logging.*, checkpoint.* may change)"
+            "it or start a new run (budget.*, logging.*, checkpoint.*, eval.* and the agent's learning "
+            "settings, e.g. agent.lr, agent.gamma, agent.entropy_coef, may change)"
         )
     return changes

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
         multi = trainer.run()
         if summary:
-            print(f"\n{multi.table()}\nrun folders: {multi.run_dir}/seed*")
+            print(f"\n{multi.table()}\nrun folders: {absolute(multi.run_dir)}/seed*")
             print_tensorboard_line(multi.run_dir)
             print_no_episode_note(multi)
         return multi
@@ -135,7 +136,7 @@ def refuse_batched_resume(path: str) -> NoReturn:
 
 def print_summary(result: TrainResult) -> None:
     """The last lines a training script prints: counters, final mean return, where things went."""
-    run_dir = result.run_dir
+    run_dir = absolute(result.run_dir)
     print(
         f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "
         f"in {result.seconds:.1f} s; mean return over the last {len(result.recent_returns)} episodes: "
@@ -163,7 +164,12 @@ def print_tensorboard_line(run_dir: Path) -> None:
     """The command that opens ``run_dir``'s curves, where it has any (``logging.tensorboard=false``
     writes none; a ``num_seeds`` run's are in its seed folders)."""
     if any(run_dir.rglob("events.out.tfevents.*")):
-        print(f"tensorboard: tensorboard --logdir {shlex.quote(str(run_dir))}")
+        print(f"tensorboard: tensorboard --logdir {shlex.quote(str(absolute(run_dir)))}")
+
+
+def absolute(path: Path) -> Path:
+    """``path`` from the root (a relative ``run_dir=`` or ``resume=`` is printed where it lies)."""
+    return Path(os.path.abspath(path))
 
 
 TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"
