@@ -10,6 +10,7 @@ space Gymnasium allows and envs that break mid-run.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import runpy
@@ -1236,6 +1237,32 @@ REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments re
     ("train.py", ["features=null"], "outputs", "features=null: features is a config group and takes one of"),
     ("train.py", ["vector=null"], "outputs", "vector=null: vector is a config group and takes one of its"),
     ("train.py", ["-m", "seed=0,1", "hydra/launcher=null"], "multirun", "(basic, joblib, ray_local, slurm,"),
+    # submitit's traceback (no srun) after multirun.yaml was written, which then refused a retry there
+    *(
+        [
+            (
+                "train.py",
+                ["-m", "seed=0,1", "hydra/launcher=slurm", "hydra.launcher.partition=p"],
+                "multirun",
+                "hydra/launcher=slurm submits each job with SLURM's sbatch, and sbatch and srun are not on",
+            )
+        ]
+        if shutil.which("sbatch") is None and shutil.which("srun") is None
+        else []
+    ),
+    # "Could not load 'hydra/launcher/ray'", which did not say to install the extra
+    *(
+        [
+            (
+                "train.py",
+                ["-m", "seed=0,1", "hydra/launcher=ray_local"],
+                "multirun",
+                'hydra/launcher=ray_local needs the ray extra: pip install -e ".[ray]"',
+            )
+        ]
+        if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None
+        else []
+    ),
     (
         "train.py",
         ["-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],

@@ -65,7 +65,12 @@ from agents.tools.closed_pipe import (
     stdout_reader_gone,
 )
 from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
-from agents.tools.sweep_settings import check_joblib_launcher, check_optuna_sweeper
+from agents.tools.sweep_settings import (
+    check_joblib_launcher,
+    check_launcher_installed,
+    check_optuna_sweeper,
+    check_slurm_launcher,
+)
 from agents.tools.usage import CONFIG_DIR
 
 T = TypeVar("T")
@@ -406,6 +411,8 @@ def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str
     launcher, sweeper = cfg.hydra.get("launcher"), cfg.hydra.get("sweeper")
     if _made_by(launcher, "JoblibLauncher"):
         check_joblib_launcher(launcher)
+    if _made_by(launcher, "SlurmLauncher"):
+        check_slurm_launcher()
     if _made_by(sweeper, "OptunaSweeper"):
         check_optuna_sweeper(sweeper)
     return cfg
@@ -644,6 +651,7 @@ def hydra_main(
             before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
             run_or_exit(lambda: check_options(sys.argv[1:]))
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
+            run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])

@@ -13,8 +13,10 @@ setting and what it accepts.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import math
 import re
+import shutil
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -158,3 +160,31 @@ def _storage_breaks() -> bool:
     (what hydra-optuna-sweeper 1.2 pins) fail an ``assert`` under SQLAlchemy 2, after the study's
     folder was made (``optuna.storages.RDBStorage``)."""
     return int(_version("optuna").split(".")[0]) < 3 and int(_version("sqlalchemy").split(".")[0]) >= 2
+
+
+OPTIONAL_LAUNCHERS = {"ray_local": ("hydra_plugins.hydra_ray_launcher", "ray")}
+"""``hydra/launcher`` choices whose Hydra plugin is an optional extra: choice -> (module, extra)."""
+
+
+def check_launcher_installed(choice: str | None) -> None:
+    """``hydra/launcher=ray_local`` without its plugin: Hydra said only ``Could not load
+    'hydra/launcher/ray'``; one line naming the extra to install instead."""
+    if choice in OPTIONAL_LAUNCHERS:
+        module, extra = OPTIONAL_LAUNCHERS[choice]
+        if importlib.util.find_spec(module) is None:
+            raise UserError(
+                f'hydra/launcher={choice} needs the {extra} extra: pip install -e ".[{extra}]" (or use '
+                "hydra/launcher=joblib on this machine)"
+            )
+
+
+def check_slurm_launcher() -> None:
+    """``hydra/launcher=slurm`` where SLURM is not installed: submitit raised a traceback once
+    Hydra had written the sweep's ``multirun.yaml`` (which then refused a retry into that folder)."""
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if missing:
+        raise UserError(
+            f"hydra/launcher=slurm submits each job with SLURM's sbatch, and {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not on this machine's PATH: run the sweep on the "
+            "cluster's login node, or use hydra/launcher=joblib or submitit_local here"
+        )
