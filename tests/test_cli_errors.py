@@ -378,3 +378,29 @@ def test_a_database_storage_is_refused_only_where_optuna_2_cannot_use_it(monkeyp
     sweep_settings._check_storage(None)  # in memory
     versions["optuna"] = "3.6.1"
     sweep_settings._check_storage("sqlite:///optuna.db")
+
+
+def test_a_sweep_of_the_users_own_config_is_checked_too(tmp_path):
+    """``-m --config-dir D --config-name myjob``: the checks read the default config instead (or
+    gave up on the switches), so a launcher or sweeper set in ``myjob.yaml`` ran unchecked (joblib's
+    timeout killed the jobs unsaved, a traceback)."""
+    from agents.runtime.config import register_configs
+    from agents.tools.cli import check_sweep_settings
+    from agents.tools.usage import CONFIG_DIR
+
+    (tmp_path / "myjob.yaml").write_text(
+        "defaults:\n  - train\n  - override hydra/launcher: joblib\n  - _self_\n"
+        "hydra:\n  launcher:\n    timeout: 5\n"
+    )
+    register_configs()
+    for switches in (
+        ["--config-dir", str(tmp_path), "--config-name", "myjob"],
+        [f"-cd={tmp_path}", "-cn=myjob"],
+    ):
+        with pytest.raises(UserError, match=r"hydra.launcher.timeout=5.0: a job past it would be killed"):
+            check_sweep_settings(["-m", *switches, "seed=0,1"], "train", CONFIG_DIR)
+    with pytest.raises(UserError, match=r"hydra.launcher.timeout=3.0: a job past it would be killed"):
+        check_sweep_settings(["-m", "--config-dir", str(tmp_path), "hydra/launcher=joblib",
+                              "hydra.launcher.timeout=3", "seed=0,1"], "train", CONFIG_DIR)  # fmt: skip
+    cfg = check_sweep_settings(["-m", "--config-dir", str(tmp_path), "seed=0,1"], "train", CONFIG_DIR)
+    assert cfg is not None and cfg.hydra.launcher.get("timeout", None) is None  # the project's train

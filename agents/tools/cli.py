@@ -367,10 +367,17 @@ def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -
     starts from: its launcher, its sweeper and its folder; None for a single run."""
     if not is_multirun(argv):
         return None
-    kept = [arg for arg in argv if arg not in MULTIRUN_FLAGS and not arg.startswith("-")]
-    kept = [arg for arg in kept if not is_sweep(arg)]  # Hydra's sweep folder comes from the base config
-    with initialize_config_dir(version_base="1.3", config_dir=config_path):
-        return compose(config_name, overrides=kept, return_hydra_config=True)
+    from hydra._internal.utils import get_args_parser
+
+    args, _ = get_args_parser().parse_known_args(list(argv))  # as the app reads it: its switches apart
+    kept = [arg for arg in args.overrides if not is_sweep(arg)]  # the sweep folder comes from the base config
+    name, home = args.config_name or config_name, config_path
+    if args.config_dir:  # --config-dir DIR: the user's configs; --config-name may name one of them,
+        user = Path(args.config_dir).resolve()  # which compose finds only in its primary folder
+        home, other = (str(user), config_path) if (user / f"{name}.yaml").is_file() else (config_path, user)
+        kept.append(f"hydra.searchpath=[file://{other}]")
+    with initialize_config_dir(version_base="1.3", config_dir=home):
+        return compose(name, overrides=kept, return_hydra_config=True)
 
 
 def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
@@ -404,7 +411,9 @@ def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str
         single run or a config that does not compose."""
     try:
         cfg = sweep_base_config(argv, config_name, config_path)
-    except (HydraException, OmegaConfBaseException):
+    except (HydraException, OmegaConfBaseException) as error:
+        if "Could not load 'hydra/launcher/ray'" in str(error):  # ray_local chosen in a config file
+            check_launcher_installed("ray_local")
         return None
     if cfg is None:
         return None
