@@ -8,6 +8,7 @@ or ray job), not in the launching process as Hydra's basic launcher would.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -205,6 +206,32 @@ def test_a_run_dir_with_now_names_the_folder_the_job_trained_in(tmp_path):
     for result in results:
         assert (Path(result.run_dir) / "checkpoint.pt").is_file() and result.env_steps == 1500
         assert read_result(Path(result.run_dir) / RESULT_NAME) == result  # the copy a resume updates
+
+
+def test_a_job_refused_for_a_run_in_its_folder_shows_none_of_that_runs_numbers(tmp_path):
+    """A second ``-m 'run_dir=rel/s${seed}' seed=0,1``: each job refused to overwrite the first
+    sweep's run (``already holds a run``), yet its row showed that run's return, env steps and
+    episodes, read from the checkpoint it had not written."""
+    from hydra.core.utils import JobReturn, JobStatus
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    import agents
+    from agents.errors import UserError
+    from agents.tools.sweep import job_result
+
+    run_dir, job = tmp_path / "rel" / "s0", tmp_path / "sweep" / "0_seed0"
+    trained = agents.train("CartPole-v1", f"run_dir={run_dir}", *TINY)
+    hydra = {"mode": RunMode.MULTIRUN, "runtime": {"output_dir": str(job)}, "job": {"num": 0}}
+    config = OmegaConf.create({"run_dir": str(run_dir), "resume": None, "hydra": hydra})
+    refused = JobReturn(overrides=["seed=0"], status=JobStatus.FAILED, _return_value=UserError("holds a run"))
+    saved_at = (run_dir / "checkpoint.pt").stat().st_mtime
+    row = job_result(config, refused, 0.1, started_at=saved_at + 1.0)  # the job started a second later
+    assert (row.env_steps, row.episodes, row.status) == (None, None, "FAILED") and math.isnan(
+        row.final_mean_return
+    )
+    earlier = job_result(config, refused, 0.1, started_at=saved_at - 1.0)  # saved during the job
+    assert (earlier.env_steps, earlier.episodes) == (trained.env_steps, trained.episodes)
 
 
 def test_sweep_folder_names_are_short():

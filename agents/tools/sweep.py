@@ -87,12 +87,17 @@ def job_run_folder(config: DictConfig, task_config: DictConfig | None = None) ->
     return Path(config.hydra.runtime.output_dir)
 
 
-def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> JobResult:
-    """Collect a finished job's row from its return value and its checkpoints' counters."""
+def job_result(
+    config: DictConfig, job_return: JobReturn, seconds: float, started_at: float = -math.inf
+) -> JobResult:
+    """Collect a finished job's row from its return value and the counters of the checkpoints it
+    saved (``started_at``: the job's start, ``time.time()``; an older checkpoint in its run folder,
+    e.g. a run it refused to overwrite, is not its own)."""
     output_dir = Path(config.hydra.runtime.output_dir)
     run_dir = job_run_folder(config, job_return.cfg)
     completed = job_return.status == JobStatus.COMPLETED
-    env_steps, episodes, saved_return = job_counters(job_states(run_dir))  # a stopped job saved too
+    states = job_states(run_dir, started_at)  # a stopped job saved too
+    env_steps, episodes, saved_return = job_counters(states)
     interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
     return JobResult(
         num=int(config.hydra.job.num),
@@ -107,17 +112,24 @@ def job_result(config: DictConfig, job_return: JobReturn, seconds: float) -> Job
     )
 
 
-def job_states(folder: Path) -> list[dict[str, Any]]:
-    """The checkpoints of the job in ``folder``: its own, or each seed's of a ``num_seeds`` job."""
+def job_states(folder: Path, saved_since: float = -math.inf) -> list[dict[str, Any]]:
+    """The checkpoints of the job in ``folder``: its own, or each seed's of a ``num_seeds`` job;
+    only those written at or after ``saved_since`` (``time.time()``, less the file system's clock
+    granularity)."""
     if (folder / CHECKPOINT_NAME).is_file():
         paths = [folder]
     else:
         paths = sorted(path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}"))
     states = []
     for path in paths:
-        with suppress(UserError):
-            states.append(load_checkpoint(path))
+        with suppress(UserError, OSError):
+            if (path / CHECKPOINT_NAME).stat().st_mtime >= saved_since - MTIME_SLACK_SECONDS:
+                states.append(load_checkpoint(path))
     return states
+
+
+MTIME_SLACK_SECONDS = 0.05
+"""File times come from the kernel's coarse clock (a tick, a few ms, behind ``time.time()``)."""
 
 
 def job_counters(states: list[dict[str, Any]]) -> tuple[int | None, int | None, float]:
@@ -284,17 +296,20 @@ class SweepSummary(Callback):
 
     def __init__(self) -> None:
         self._job_start = time.perf_counter()
+        self._job_started_at = -math.inf
+        """``time.time()`` at the job's start: its own checkpoints are written after it."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepSummary.launched_sweep_dir = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
+        self._job_started_at = time.time()
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        result = job_result(config, job_return, time.perf_counter() - self._job_start)
+        result = job_result(config, job_return, time.perf_counter() - self._job_start, self._job_started_at)
         write_text_atomically(Path(result.output_dir, RESULT_NAME), result_json(result))
         if result.run_dir != result.output_dir and not config.get("resume") and Path(result.run_dir).is_dir():
             write_text_atomically(Path(result.run_dir, RESULT_NAME), result_json(result))  # for resume=
