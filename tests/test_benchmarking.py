@@ -129,6 +129,20 @@ def test_a_run_that_fails_in_the_env_keeps_the_folder_its_line_names(tmp_path, m
     assert not list(tmp_path.iterdir())  # a run that succeeds leaves nothing behind
 
 
+@pytest.mark.parametrize("overrides", [{"preset": "nope"}, {"num_seeds": 10**8}])
+def test_a_run_refused_before_it_wrote_anything_leaves_no_empty_folder(tmp_path, monkeypatch, overrides):
+    """``mode=seeds-worker preset=nope`` (and every refusal before training) left an empty
+    ``/tmp/benchmark-run-*`` folder behind."""
+    from agents.errors import UserError
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    arguments = {"env_id": "CartPole-v1", "num_seeds": 2, "steps_per_seed": 100, "mode": "batched"}
+    arguments.update(overrides)
+    with pytest.raises(UserError):
+        many_seeds(**arguments)
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_signal_removes_the_scratch_run_and_says_so():
     """Ctrl-C left /tmp/benchmark-run-* behind, with a line saying to resume it."""
     from pathlib import Path

@@ -1178,7 +1178,7 @@ SCRIPT_ARGS = [
     ("benchmark.py", ["bogus=1"], "bogus is not a config key (known keys: mode, quick, repeats,"),
     ("benchmark.py", ["many_seed=5"], "many_seed is not a config key (did you mean many_seeds"),
     ("benchmark.py", ["mode=work"], "mode='work' is not one of all, gpu, worker, seeds-worker"),
-    ("benchmark.py", ["mode=seeds-worker", "device=gpu"], "device='gpu' is not one of cpu, cuda"),
+    ("benchmark.py", ["mode=seeds-worker", "device=gpu"], "device='gpu' is not one of cpu, cuda, cuda:<ind"),
     ("benchmark.py", ["mode=worker", "device=cuda"], "device=cuda: mode=worker does not read it"),
     ("benchmark.py", ["--num-envs", "16"], "'--num-envs' is not key=value (try num_envs=<value>;"),
     ("benchmark.py", ["-m", "quick=true"], "'-m': this program composes its config once and is no Hydra app"),

@@ -182,15 +182,16 @@ def test_a_search_with_a_database_continues_its_study_in_a_later_sweep(tmp_path)
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    for sweep in ("first", "second"):
+    for seed, sweep in enumerate(("first", "second")):  # another seed: new start-up trials
         command = [sys.executable, str(TRAIN), "-m", "hparams_search=cartpole_tpe",
                    "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}", *TINY,
-                   f"hydra.sweep.dir={tmp_path / sweep}"]  # fmt: skip
+                   f"hydra.sweeper.sampler.seed={seed}", f"hydra.sweep.dir={tmp_path / sweep}"]  # fmt: skip
         process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
         assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
     assert "Using an existing study with name 'cartpole_reinforce_tpe'" in process.stderr
     study = optuna.load_study(study_name="cartpole_reinforce_tpe", storage=storage)
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 4
+    assert len({tuple(sorted(trial.params.items())) for trial in study.trials}) == 4
     best = yaml.safe_load((tmp_path / "second" / "optimization_results.yaml").read_text())
     assert best["best_value"] == study.best_value
 

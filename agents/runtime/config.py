@@ -301,6 +301,14 @@ def _positive(name: str, value: float, hint: str = "") -> None:
     _require(value > 0, f"{name}={value} must be > 0{hint}")
 
 
+def check_device(device: str) -> None:
+    """``cpu``, ``cuda`` or ``cuda:<index>`` (as torch names a GPU); else a one-line :class:`UserError`."""
+    _require(
+        device in DEVICES or re.fullmatch(r"cuda:\d+", str(device)) is not None,
+        f"device={device!r} is not one of cpu, cuda, cuda:<index>",
+    )
+
+
 def check_at_least(name: str, value: float, low: float) -> None:
     """A finite ``value >= low``; else a one-line :class:`UserError` naming the key."""
     _require(math.isfinite(value), f"{name}={value} must be a finite number")
@@ -410,10 +418,7 @@ def validate(cfg: Any) -> None:
     budget = cfg.budget
     check_choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
     check_choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
-    _require(
-        cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", str(cfg.device)) is not None,
-        f"device={cfg.device!r} is not one of cpu, cuda, cuda:<index>",
-    )
+    check_device(cfg.device)
     check_choice("seed_mode", cfg.seed_mode, SEED_MODES)
     check_seed(cfg.seed)
     check_at_least("vector.num_envs", cfg.vector.num_envs, 1)

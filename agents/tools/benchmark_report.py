@@ -38,7 +38,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from agents.errors import UserError
-from agents.runtime.config import DEVICES, SEED_MODES, check_at_least, check_choice, check_known_keys
+from agents.runtime.config import SEED_MODES, check_at_least, check_choice, check_device, check_known_keys
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
     device_table,
@@ -95,7 +95,7 @@ class BenchmarkConfig:
     preset: str | None = None
     """mode=seeds-worker: an experiment= preset; null = the env's own (or policy's)."""
     device: str = "cpu"
-    """mode=seeds-worker: where the updates run, cpu | cuda."""
+    """mode=seeds-worker: where the updates run, cpu | cuda | cuda:<index>."""
 
 
 def register_benchmark_config() -> None:
@@ -121,9 +121,9 @@ def check_benchmark_config(cfg: DictConfig) -> None:
     check_known_keys(cfg, BenchmarkConfig)
     for key in COUNTS:
         check_at_least(key, cfg[key], 1)
-    for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES),
-                         ("device", DEVICES)):  # fmt: skip
+    for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
         check_choice(key, cfg[key], options)
+    check_device(cfg.device)
     if cfg.mode == "gpu" and not torch.cuda.is_available():
         raise UserError("mode=gpu compares device=cuda with device=cpu, and torch sees no CUDA GPU here")
     defaults = BenchmarkConfig()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import shutil
 import statistics
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,10 @@ def vector_steps_per_second(envs: Any, seconds: float) -> float:
 
 @contextmanager
 def scratch_run_dir() -> Iterator[str]:
-    """A temporary run folder, removed afterwards unless the run failed with a :class:`UserError`,
-    whose line names the folder's checkpoints and ``train.log`` (they stay for the user to read);
-    a signal's stop removes it too (its "resume with" line would name a measurement's folder)."""
+    """A temporary run folder, removed afterwards unless the run failed with a :class:`UserError`
+    after writing there, whose line names the folder's checkpoints and ``train.log`` (they stay for
+    the user to read; a refusal before the run wrote anything leaves no empty folder); a signal's
+    stop removes it too (its "resume with" line would name a measurement's folder)."""
     run_dir = tempfile.mkdtemp(prefix="benchmark-run-")
     try:
         yield run_dir
@@ -108,6 +110,8 @@ def scratch_run_dir() -> Iterator[str]:
             "benchmark stopped by a signal; its scratch run was removed", stopped.exit_code
         ) from None
     except UserError:
+        with suppress(OSError):  # not empty: what the error's line names stays
+            os.rmdir(run_dir)
         raise
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
