@@ -404,3 +404,25 @@ def test_a_sweep_of_the_users_own_config_is_checked_too(tmp_path):
                               "hydra.launcher.timeout=3", "seed=0,1"], "train", CONFIG_DIR)  # fmt: skip
     cfg = check_sweep_settings(["-m", "--config-dir", str(tmp_path), "seed=0,1"], "train", CONFIG_DIR)
     assert cfg is not None and cfg.hydra.launcher.get("timeout", None) is None  # the project's train
+
+
+def test_a_stored_study_that_the_sweep_cannot_continue_is_one_line(tmp_path, monkeypatch):
+    """An existing SQLite storage: a study made to maximize and a sweep that minimizes, a file that is
+    no database, one that cannot be written; Optuna's errors were tracebacks once the sweep began."""
+    import optuna
+
+    from agents.tools.sweep_settings import _check_stored_study
+
+    storage = f"sqlite:///{tmp_path / 'o.db'}"
+    _check_stored_study(storage, "s", "maximize")  # no file yet: Optuna makes it
+    optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    _check_stored_study(storage, "s", "maximize")  # continued
+    _check_stored_study(storage, "other", "minimize")  # a new study beside it
+    with pytest.raises(UserError, match=r"direction=minimize: study s in .*o.db was made to maximize; give"):
+        _check_stored_study(storage, "s", "minimize")
+    (tmp_path / "t.db").write_text("not a database")
+    with pytest.raises(UserError, match=r"t.db is no Optuna database \(.*file is not a database\)"):
+        _check_stored_study(f"sqlite:///{tmp_path / 't.db'}", "s", "maximize")
+    monkeypatch.setattr("os.access", lambda path, mode: False)  # as a read-only file (root ignores modes)
+    with pytest.raises(UserError, match=r"o.db \(or its folder\) cannot be written"):
+        _check_stored_study(storage, "s", "maximize")

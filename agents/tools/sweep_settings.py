@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import math
+import os
 import re
 import shutil
 from enum import Enum
@@ -114,6 +115,7 @@ def check_optuna_sweeper(sweeper: DictConfig) -> None:
             f"hydra.sweeper.max_failure_rate={rate} must be in [0, 1] (the share of a batch that may fail)"
         )
     _check_storage(sweeper.storage)
+    _check_stored_study(sweeper.storage, sweeper.study_name, names[0])
     seed = sweeper.sampler.get("seed") if isinstance(sweeper.sampler, DictConfig) else None
     if seed is not None and not 0 <= seed < 2**32:
         raise UserError(
@@ -148,6 +150,39 @@ def _check_storage(storage: Any) -> None:
             f"hydra.sweeper.storage={storage}: optuna {_version('optuna')} cannot use a database with "
             f"SQLAlchemy {_version('sqlalchemy')} (its storage needs SQLAlchemy < 2; hydra-optuna-sweeper "
             "pins optuna < 3): give storage=null, the study in memory"
+        )
+
+
+def _check_stored_study(storage: str | None, study_name: str | None, direction: str) -> None:
+    """An existing SQLite file of ``storage``: one Optuna can write, whose study ``study_name`` (if
+    it holds one) optimises in ``direction``; Optuna's errors for these (``file is not a database``,
+    a failed commit, ``Cannot overwrite study direction``) were tracebacks once the sweep began."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage) if storage else None
+    if url is None or url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    if not path.is_file():
+        return  # Optuna makes it (its folder was checked)
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise UserError(
+            f"hydra.sweeper.storage={storage}: {path} (or its folder) cannot be written, and the sweep "
+            "adds its trials there: make it writable or give another file"
+        )
+    import optuna
+
+    try:
+        summaries = optuna.get_all_study_summaries(storage=storage)
+    except Exception as error:  # sqlalchemy's DatabaseError for a file that is no database, ...
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"hydra.sweeper.storage={storage}: {path} is no Optuna database ({first})") from None
+    study = next((summary for summary in summaries if summary.study_name == study_name), None)
+    stored = study.direction.name.lower() if study is not None else direction
+    if stored != direction:
+        raise UserError(
+            f"hydra.sweeper.direction={direction}: study {study_name} in {path} was made to {stored}; give "
+            f"hydra.sweeper.direction={stored} to continue it, or another hydra.sweeper.study_name"
         )
 
 
