@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from agents.runtime.checkpoint import load_checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,6 +62,21 @@ def test_a_relative_run_dir_is_printed_from_the_root(tmp_path, extra):
     resumed = run_train(tmp_path, f"resume=rel{'/seed0' if extra else ''}", "budget.total_env_steps=2000")
     assert resumed.returncode == 0, resumed.stderr
     assert f"run folder:  {tmp_path / 'rel'}" in resumed.stdout
+
+
+def test_a_run_dir_through_a_link_and_dotdot_is_the_folder_the_os_finds(tmp_path):
+    """``run_dir=deep/../q`` with ``deep`` a link to ``real/sub/dir``: the OS makes ``real/sub/q``,
+    while Hydra's log handler and ``tempfile`` read the text as ``q`` (a traceback, no checkpoint)."""
+    (tmp_path / "real" / "sub" / "dir").mkdir(parents=True)
+    (tmp_path / "deep").symlink_to(tmp_path / "real" / "sub" / "dir")
+    completed = run_train(tmp_path, "run_dir=deep/../q", "budget.total_env_steps=1000")
+    assert completed.returncode == 0, completed.stderr
+    folder = tmp_path / "real" / "sub" / "q"
+    assert (folder / "checkpoint.pt").is_file() and (folder / "train.log").is_file()
+    assert f"run folder:  {folder}" in completed.stdout and not (tmp_path / "q").exists()
+    resumed = run_train(tmp_path, "resume=deep/../q", "budget.total_env_steps=2000")
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_checkpoint(folder)["counters"]["env_steps"] >= 2000
 
 
 def test_cli_trains_and_prints_where_the_run_is(tmp_path):

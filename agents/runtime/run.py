@@ -168,8 +168,9 @@ def print_tensorboard_line(run_dir: Path) -> None:
 
 
 def absolute(path: Path) -> Path:
-    """``path`` from the root (a relative ``run_dir=`` or ``resume=`` is printed where it lies)."""
-    return Path(os.path.abspath(path))
+    """``path`` from the root, where the OS finds it (a relative ``run_dir=`` or ``resume=``, or
+    one through a link and ``..``, is printed where it lies)."""
+    return Path(os.path.realpath(path))
 
 
 TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"

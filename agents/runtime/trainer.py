@@ -308,9 +308,11 @@ def finished_reason(
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
-    """``run_dir`` if set, else Hydra's output dir, else a fresh ``runs/<env>__<seed>__<time>``."""
+    """``run_dir`` if set (where the OS finds it: ``link/../x`` is not the text's ``x``, which
+    ``tempfile`` and Hydra would read), else Hydra's output dir, else a fresh
+    ``runs/<env>__<seed>__<time>``."""
     if cfg.run_dir:
-        return Path(cfg.run_dir)
+        return Path(os.path.realpath(cfg.run_dir))
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():

@@ -127,14 +127,14 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     resume, run_dir = (parsed_override_value(argv, key) or "" for key in ("resume", "run_dir"))
     if resume not in ("", "null"):
         folder = run_folder_of(resume)
-        if folder.is_dir() and os.access(folder, os.W_OK):
-            argv += [hydra_override("hydra.run.dir", folder), "hydra.output_subdir=null"]
+        if folder.is_dir() and os.access(folder, os.W_OK):  # realpath: where the OS finds it (link/..)
+            argv += [hydra_override("hydra.run.dir", os.path.realpath(folder)), "hydra.output_subdir=null"]
     elif run_dir not in ("", "null"):
         existing = next(
             path for path in (Path(run_dir).absolute(), *Path(run_dir).absolute().parents) if path.exists()
         )
-        if existing.is_dir() and os.access(existing, os.W_OK):
-            argv.append(hydra_override("hydra.run.dir", run_dir))
+        if existing.is_dir() and os.access(existing, os.W_OK):  # Hydra's abspath reads link/.. as text
+            argv.append(hydra_override("hydra.run.dir", os.path.realpath(run_dir)))
     return argv
 
 
