@@ -1158,6 +1158,30 @@ def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp
     assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
 
 
+def test_ctrl_c_in_an_optuna_search_prints_its_summary_once(tmp_path, monkeypatch, capsys):
+    """Optuna's sweeper reads a stopped trial's result twice (its failure count, then the error):
+    the table was printed twice."""
+    import agents.tools.cli
+    from agents.tools.sweep import SweepSummary
+
+    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    monkeypatch.setattr(SweepSummary, "stopped_summary_printed", False)
+    replace = os.replace
+
+    def replace_after_a_signal(source, target, *args, **kwargs):  # Ctrl-C while trial 0 saves
+        if str(target).endswith(CHECKPOINT_NAME) and not list(tmp_path.rglob(CHECKPOINT_NAME)):
+            os.kill(os.getpid(), signal.SIGINT)
+        return replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace_after_a_signal)
+    code, err, out = script(
+        "train.py", "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=3", *TINY,
+        f"hydra.sweep.dir={tmp_path / 'search'}", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    assert out.count("sweep summary (") == 1, out
+
+
 def test_a_failed_evaluate_sweep_prints_no_summary(tmp_path, monkeypatch, capsys):
     """evaluate.py keeps no sweep summary: a failed job printed one of no results anyway."""
     run_dir = tmp_path / "run"

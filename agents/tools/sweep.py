@@ -293,6 +293,8 @@ class SweepSummary(Callback):
     launched_sweep_dir: ClassVar[Path | None] = None
     """The folder of the multirun this process launched, resolved as the launcher resolves it (see
     :func:`print_stopped_sweep_summary`); None before one starts."""
+    stopped_summary_printed: ClassVar[bool] = False
+    """The stopped sweep's table was printed (Optuna's sweeper reads a failed job's result twice)."""
 
     def __init__(self) -> None:
         self._job_start = time.perf_counter()
@@ -301,6 +303,7 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepSummary.launched_sweep_dir = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
+        SweepSummary.stopped_summary_printed = False
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
@@ -327,7 +330,10 @@ def print_stopped_sweep_summary(job: JobReturn) -> None:
     (no :class:`SweepSummary` callback: ``evaluate.py -m``), whose job lies outside that folder."""
     sweep_dir = SweepSummary.launched_sweep_dir
     output_dir = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg else None
+    if SweepSummary.stopped_summary_printed:  # once: the sweep ends with this job's error
+        return
     if sweep_dir is not None and output_dir and Path(os.path.abspath(sweep_dir)) in Path(output_dir).parents:
+        SweepSummary.stopped_summary_printed = True
         print_summary(sweep_dir)
 
 
