@@ -1134,19 +1134,24 @@ def test_a_failed_job_of_a_sweep_in_its_default_folder_prints_that_folders_summa
     assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
 
 
+def ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """A SIGINT to this process as the first ``checkpoint.pt`` under ``folder`` is moved into place."""
+    replace = os.replace
+
+    def replace_after_a_signal(source, target, *args, **kwargs):
+        if str(target).endswith(CHECKPOINT_NAME) and not list(folder.rglob(CHECKPOINT_NAME)):
+            os.kill(os.getpid(), signal.SIGINT)
+        return replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace_after_a_signal)
+
+
 def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp_path, monkeypatch, capsys):
     """As above, for the job that a signal stops (here: the next one, not started)."""
     import agents.tools.cli
 
     monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
-    replace = os.replace
-
-    def replace_after_a_signal(source, target, *args, **kwargs):  # Ctrl-C while job 0 saves
-        if str(target).endswith(CHECKPOINT_NAME) and not list(tmp_path.rglob(CHECKPOINT_NAME)):
-            os.kill(os.getpid(), signal.SIGINT)
-        return replace(source, target, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace_after_a_signal)
+    ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 0's
     code, err, out = script(
         "train.py", "-m", "seed=0,1", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
     )
@@ -1166,14 +1171,7 @@ def test_ctrl_c_in_an_optuna_search_prints_its_summary_once(tmp_path, monkeypatc
 
     monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
     monkeypatch.setattr(SweepSummary, "stopped_summary_printed", False)
-    replace = os.replace
-
-    def replace_after_a_signal(source, target, *args, **kwargs):  # Ctrl-C while trial 0 saves
-        if str(target).endswith(CHECKPOINT_NAME) and not list(tmp_path.rglob(CHECKPOINT_NAME)):
-            os.kill(os.getpid(), signal.SIGINT)
-        return replace(source, target, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace_after_a_signal)
+    ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # trial 0's
     code, err, out = script(
         "train.py", "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=3", *TINY,
         f"hydra.sweep.dir={tmp_path / 'search'}", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
