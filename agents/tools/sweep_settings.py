@@ -24,7 +24,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
-from agents.errors import UserError
+from agents.errors import UserError, describe
 from agents.runtime.config import check_choice
 
 JOBLIB_BACKEND = "loky"
@@ -175,8 +175,9 @@ def _check_stored_study(storage: str | None, study_name: str | None, direction: 
     try:
         summaries = optuna.get_all_study_summaries(storage=storage)
     except Exception as error:  # sqlalchemy's DatabaseError for a file that is no database, ...
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"hydra.sweeper.storage={storage}: {path} is no Optuna database ({first})") from None
+        raise UserError(
+            f"hydra.sweeper.storage={storage}: {path} is no Optuna database ({describe(error)})"
+        ) from None
     study = next((summary for summary in summaries if summary.study_name == study_name), None)
     stored = study.direction.name.lower() if study is not None else direction
     if stored != direction:
