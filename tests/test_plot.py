@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from agents.tools.plotting import (
     Run,
     bootstrap_ci,
     curve,
+    drop_repeated_seeds,
     figure_paths,
     group_runs,
     interquartile_mean,
@@ -65,6 +67,31 @@ def test_group_runs_aggregates_seeds_and_labels_by_what_differs():
     assert list(groups) == ["CartPole-v1: agent.lr=0.01", "CartPole-v1: agent.lr=0.05", "Acrobot-v1"]
     assert [len(group) for group in groups.values()] == [2, 2, 1]
     assert list(group_runs(runs[:2])) == ["CartPole-v1"]  # one config: just the env
+
+
+def test_a_second_run_of_a_seed_in_its_group_is_left_out_and_named():
+    """Two runs of seed 0 with one config (a rerun in another folder): "2 seeds" with a zero-width
+    interval, the band drawn from the copy. One run per seed counts; the other is named."""
+    runs = [fake_run([10], [5.0], seed=0.0), fake_run([10], [7.0], seed=1.0), fake_run([10], [5.0], seed=0.0),
+            fake_run([10], [9.0], seed=0.0, **{"agent.lr": 0.05}),
+            fake_run([10], [1.0], seed=None)]  # fmt: skip
+    runs[2] = dataclasses.replace(runs[2], path=Path("rerun"))
+    unseeded = dataclasses.replace(runs[0], path=Path("foreign"), hparams={**runs[0].hparams, "seed": None})
+    groups, repeats = drop_repeated_seeds(group_runs([*runs, unseeded]))
+    assert [len(members) for members in groups.values()] == [4, 1]  # seeds 0, 1 and two without one
+    assert repeats == [(runs[2], runs[0])]
+
+
+def test_plot_counts_a_rerun_of_a_seed_once(make_config, tmp_path):
+    for folder in ("first", "rerun"):
+        train(make_config("budget.total_env_steps=600", "seed=0", f"run_dir={tmp_path / folder}"))
+    table, _ = plot_runs([tmp_path / "first", tmp_path / "rerun"], tmp_path / "figure")
+    row = next(line for line in table.splitlines() if line.startswith("| CartPole-v1"))
+    assert [cell.strip() for cell in row.split("|")[2:3]] == ["1"]  # seeds: 1, not 2
+    assert table.endswith(
+        f"left out (seed 0 again, with the config of {tmp_path / 'first'}: the same run, not another seed): "
+        f"{tmp_path / 'rerun'}"
+    )
 
 
 def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, tmp_path, monkeypatch):

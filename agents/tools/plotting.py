@@ -195,6 +195,28 @@ def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
     return groups
 
 
+def drop_repeated_seeds(groups: dict[str, list[Run]]) -> tuple[dict[str, list[Run]], list[tuple[Run, Run]]]:
+    """Each group's runs with one run per seed: a second run of a seed with the same config (a
+    copy, a rerun in another folder) is the same run, not another sample, and counted twice it
+    narrowed the interval. Runs without a logged seed all count.
+
+    :return: the groups without the repeats, and each left-out run with the run of its seed kept.
+    """
+    kept: dict[str, list[Run]] = {}
+    repeats: list[tuple[Run, Run]] = []
+    for label, runs in groups.items():
+        first: dict[Any, Run] = {}
+        for run in runs:
+            seed = run.hparams.get("seed")
+            if seed is not None and seed in first:
+                repeats.append((run, first[seed]))
+                continue
+            if seed is not None:
+                first[seed] = run
+            kept.setdefault(label, []).append(run)
+    return kept, repeats
+
+
 def bootstrap_ci(
     scores: np.ndarray, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -332,7 +354,7 @@ def plot_runs(
             f"no finished runs below {', '.join(map(str, paths))} (none logged its final results: "
             "still running, stopped, or its event file cut off)"
         )
-    groups = group_runs(runs)
+    groups, repeats = drop_repeated_seeds(group_runs(runs))
     if window is None:
         window = int(runs[0].hparams.get("budget.window", 100))
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
@@ -340,7 +362,13 @@ def plot_runs(
     note = "".join(f"{skip_line}{path}" for path in skipped)
     summary_line = "\nskipped (a seed_mode=batched run's mean and percentiles over its seeds, not a run): "
     note += "".join(f"{summary_line}{path}" for path in paths if _batched_summary(path))  # named by hand
-    note += "".join(f"\nin the table, but {why}: {run.path}" for run in runs if (why := stopped_early(run)))
+    tabled = [run for members in groups.values() for run in members]
+    note += "".join(f"\nin the table, but {why}: {run.path}" for run in tabled if (why := stopped_early(run)))
+    note += "".join(
+        f"\nleft out (seed {short_number(str(run.hparams['seed']))} again, with the config of {kept.path}: "
+        f"the same run, not another seed): {run.path}"
+        for run, kept in repeats
+    )
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
     if not all(run.per_episode for run in runs):  # num_seeds > 1 or many envs log interval means
         said += (
