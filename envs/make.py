@@ -37,6 +37,7 @@ from gymnasium.vector.async_vector_env import AsyncState, _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
 from agents.errors import UserError, describe
+from envs.observations import CheckedSteps, ObservationCheck, describe_env_error
 
 ActionFeatureFn = Callable[[np.ndarray], np.ndarray]
 
@@ -355,9 +356,69 @@ def is_wrapper_class(target: Any) -> bool:
 
 def describe_vector_failure(vector_env: Any, error: BaseException) -> str:
     """One line for an exception out of a vector env's step: an async worker's closed pipe
-    (``EOFError``) names the workers that exited (:func:`gone_workers`)."""
+    (``EOFError``) names the workers that exited (:func:`gone_workers`), a sync vector env that
+    could not stack its sub-envs' observations names the one that does not fit
+    (:func:`unstackable_observation`)."""
     gone = gone_workers(vector_env) if isinstance(error, EOFError | ConnectionError) else None
-    return gone or describe(error)
+    return (
+        gone or unstackable_observation(vector_env, error) or unstorable_step(vector_env, error)
+        or describe_env_error(error)
+    )  # fmt: skip
+
+
+def unstorable_step(vector_env: Any, error: BaseException) -> str | None:
+    """Where a sync vector env's step could not store what sub-env ``i`` returned in its arrays
+    (a reward of shape ``(1,)``: ``setting an array element with a sequence``): which sub-env,
+    read from Gymnasium's step frame on the failure path. None for any other failure."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    frame = trace.tb_frame if trace is not None else None
+    base = getattr(vector_env, "unwrapped", vector_env)
+    if (
+        frame is None or not isinstance(base, gym.vector.SyncVectorEnv)
+        or frame.f_code is not gym.vector.SyncVectorEnv.step.__code__
+        or not isinstance(frame.f_locals.get("i"), int)
+    ):  # fmt: skip
+        return None
+    return (
+        f"sub-env {frame.f_locals['i']}'s step returned a reward, terminated or truncated that is not "
+        f"one value ({describe(error)})"
+    )
+
+
+def unstackable_observation(vector_env: Any, error: BaseException) -> str | None:
+    """Where a sync vector env's ``concatenate`` of the step's observations raised (numpy's
+    ``Output array is the wrong shape``, ``Cannot cast array data from dtype('float64')``): which
+    sub-env returned what, against the observation space. None for any other failure. Read on
+    the failure path only (the observations Gymnasium kept for that step)."""
+    base = getattr(vector_env, "unwrapped", vector_env)
+    if not isinstance(base, gym.vector.SyncVectorEnv) or not _raised_in(error, concatenate_module()):
+        return None
+    check = ObservationCheck(base.single_observation_space)
+    for index, obs in enumerate(getattr(base, "_env_obs", ())):
+        try:
+            batch = np.asarray(obs)[None]
+        except ValueError:  # a ragged list
+            return f"sub-env {index} returned an observation numpy cannot make an array of: {describe(error)}"
+        if not check.fits(batch):
+            return check.problem(f"sub-env {index} returned", batch)
+    return None
+
+
+def concatenate_module() -> str:
+    """The module of Gymnasium's ``concatenate`` (which stacks a vector step's observations)."""
+    return gym.vector.utils.concatenate.__module__
+
+
+def _raised_in(error: BaseException, module: str) -> bool:
+    """Whether ``error``'s traceback passes through code of ``module``."""
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_globals.get("__name__") == module:
+            return True
+        trace = trace.tb_next
+    return False
 
 
 def gone_workers(vector_env: Any) -> str | None:
@@ -424,8 +485,8 @@ def make_vector_env(
     if mode == "native":
         mode = "vector_entry_point" if native else "sync"
 
-    quiet_close = [QuietClose] if mode == "async" else []
-    single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions, *quiet_close]
+    in_worker = [QuietClose, CheckedSteps] if mode == "async" else []  # (see envs.observations)
+    single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions, *in_worker]
 
     def make() -> gym.vector.VectorEnv:
         return gym.make_vec(

@@ -47,13 +47,25 @@ class FaultyEnv(SpaceEnv):
     calls = 0
 
     def __init__(self, fault: str, at: int = 150) -> None:
-        discrete = fault in ("outside", "negative")  # a Discrete(4) state out of range: 9, -1
-        super().__init__(gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-1.0, 1.0, (4,), np.float32))
+        discrete = fault in (
+            "outside",
+            "negative",
+            "fraction",
+        )  # a Discrete(4) state out of range: 9, -1, 1.7
+        integers = fault == "intfloats"  # an int64 Box given floats
+        super().__init__(
+            gym.spaces.Discrete(4) if discrete
+            else gym.spaces.Box(-5, 5, (4,), np.int64) if integers
+            else gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        )  # fmt: skip
         self.fault, self.at = fault, at
+        self.first_seed: int | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         if self.fault == "reset":
             raise RuntimeError("the simulator did not start")
+        if self.first_seed is None:
+            self.first_seed = seed
         obs, info = super().reset(seed=seed, options=options)
         return (obs[:3] if self.fault == "resetshape" else obs), info
 
@@ -80,8 +92,24 @@ class FaultyEnv(SpaceEnv):
                 reward = 1e308  # finite, but no float sum of two of them is
             if self.fault == "nanreward":
                 reward = math.inf
+            if self.fault == "notanumber":
+                reward = math.nan
+            if self.fault == "bigreward":
+                reward = 1e300  # finite, and so is a return of 20 of them: too many digits to print
             if self.fault == "shape":
                 obs = obs[:3]
+            if self.fault == "longer":
+                obs = np.concatenate([obs, obs[:1]])  # 5 values in a Box of shape (4,)
+            if self.fault == "nonereward":
+                reward = None
+            if self.fault == "evalnonereward" and self.first_seed:  # only where the first reset's seed
+                reward = None  # is not 0 (or None): training's single env passes, the evaluation env not
+            if self.fault == "arrayreward":
+                reward = np.array([reward])
+            if self.fault == "fraction":
+                obs = 1.7
+            if self.fault == "intfloats":
+                obs = np.array([1.5, 2.5, 3.5, 0.5])
             if self.fault == "dtype":
                 obs = np.array(["a", "b", "c", "d"], dtype=object)
             if self.fault in ("outside", "negative"):
@@ -110,8 +138,9 @@ for _name, (_obs, _act) in SPACES.items():
         gym.register(
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
-_STEP_FAULTS = ("raise", "exit", "shape", "dtype", "outside", "negative")
-_RUN_FAULTS = ("reset", "resetshape", "nanobs", "nanreward", "hugereward", "endless", "close", "crash")
+_STEP_FAULTS = ("raise", "exit", "shape", "longer", "dtype", "outside", "negative", "fraction", "intfloats")
+_RUN_FAULTS = ("reset", "resetshape", "nanobs", "nanreward", "hugereward", "endless", "close", "crash",
+               "nonereward", "evalnonereward", "arrayreward", "notanumber", "bigreward")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from agents.errors import UserError
 from envs.make import check_env_id
+from envs.observations import EnvOutputError, ObservationCheck, reward_number, rewards_fit, rewards_problem
 
 
 class _SpaceEnv(gym.Env):
@@ -65,3 +68,38 @@ def test_unsupported_envs_are_one_line_errors(env_id, expected):
 def test_supported_spaces_pass():
     assert check_env_id("CartPole-v1").n_actions == 2
     assert check_env_id("FrozenLake-v1", {"is_slippery": False}).observation_space.n == 16
+
+
+@pytest.mark.parametrize(
+    "reward", [1, 1.5, True, np.float32(2.5), np.int64(3), np.array(4.0), np.float64(-1e300)]
+)
+def test_a_reward_that_is_one_number_passes_as_its_float(reward):
+    assert reward_number(reward) == float(reward)
+
+
+@pytest.mark.parametrize(
+    ("reward", "shown"),
+    [(None, "reward None (NoneType)"), (np.array([1.0]), "reward array([1.]) (ndarray of shape (1,))"),
+     ("1.5", "reward '1.5' (str)"), ([1.0], "reward [1.0] (list)")],
+)  # fmt: skip
+def test_a_reward_that_is_no_number_is_named(reward, shown):
+    with pytest.raises(EnvOutputError, match=re.escape(f"step returned {shown}, not a number")):
+        reward_number(reward)
+
+
+def test_vector_rewards_of_another_shape_are_named():
+    assert rewards_fit(np.zeros(3), 3) and not rewards_fit(np.zeros((3, 1)), 3)
+    assert not rewards_fit(np.array([None] * 3), 3) and not rewards_fit([0.0] * 3, 3)
+    assert "shape (3, 1) and dtype float64; one number per sub-env (3,)" in rewards_problem(
+        np.zeros((3, 1)), 3
+    )
+
+
+def test_an_int_box_refuses_float_observations():
+    check = ObservationCheck(gym.spaces.Box(-5, 5, (3,), np.int64))
+    assert check.fits(np.ones((2, 3), dtype=np.int64)) and not check.fits(np.full((2, 3), 1.5))
+    assert (
+        "float64 observations; the observation_space Box(-5, 5, (3,), int64) holds integers"
+        in check.problem("step returned", np.full((2, 3), 1.5))
+    )
+    assert ObservationCheck(gym.spaces.Box(-1.0, 1.0, (3,))).fits(np.ones((2, 3), dtype=np.int64))

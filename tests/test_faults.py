@@ -1985,3 +1985,125 @@ def test_a_new_run_dir_with_hydra_characters_is_trained_into(tmp_path, monkeypat
     assert code == 0, err
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / ".hydra").is_dir()
     assert sorted(path.name for path in tmp_path.iterdir()) == [name]
+
+
+REWARD_MODES = {
+    "single": [],
+    "async1": ["vector.num_envs=1", "vector.mode=async"],
+    "async": ["vector.num_envs=2", "vector.mode=async"],
+    "seeds-async": ["num_seeds=2", "vector.num_envs=2", "vector.mode=async"],
+    "batched-async": ["num_seeds=2", "seed_mode=batched", "vector.mode=async"],
+}
+
+
+@pytest.mark.parametrize("mode", list(REWARD_MODES))
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    [("Nonereward", "step returned reward None (NoneType), not a number"),  # was "nan/inf rewards"
+     ("Arrayreward", "reward array([")],  # async: a buffer.py traceback, exit 1, nothing saved
+)  # fmt: skip
+def test_a_reward_that_is_no_number_is_one_line_in_every_mode(tmp_path, capsys, mode, fault, what):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        "logging.progress_bar=false", "budget.total_env_steps=1000", f"env=fault_envs:fault/{fault}-v0",
+        *REWARD_MODES[mode], f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    step = "vector step" if mode.startswith("batched") else "env step"
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at {step}")
+    assert what in err and "not a number" in err and "last good state is in" in err
+    folders = (
+        [run_dir] if "seeds" not in mode and "batched" not in mode else [run_dir / "seed0", run_dir / "seed1"]
+    )
+    for folder in folders:
+        assert 0 < load_checkpoint(folder)["counters"]["env_steps"] < 1000
+
+
+def test_a_sync_vector_env_names_the_sub_env_whose_reward_it_cannot_store(tmp_path, capsys):
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = run_train(
+        "logging.progress_bar=false", "budget.total_env_steps=1000", "env=fault_envs:fault/Arrayreward-v0",
+        "vector.num_envs=2", "vector.mode=sync", f"run_dir={tmp_path / 'run'}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(
+        code, err, 2, "failed at env step 149: sub-env 1's step returned a reward, terminated or truncated "
+        "that is not one value (ValueError: setting an array element with a sequence.)",
+    )  # fmt: skip
+
+
+def test_a_none_reward_under_a_sync_vector_env_says_it_may_be_none(tmp_path, capsys):
+    """Gymnasium's sync vector env stores None as nan before training sees it: the line says so."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = run_train(
+        "logging.progress_bar=false", "budget.total_env_steps=1000", "env=fault_envs:fault/Nonereward-v0",
+        "vector.num_envs=2", "vector.mode=sync", f"run_dir={tmp_path / 'run'}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(
+        code, err, 2, "returned nan/inf rewards (vector.mode=sync stores a reward of None as nan)"
+    )
+
+
+OBSERVATION_MODES = {
+    "single": [],
+    "sync": ["vector.num_envs=2", "vector.mode=sync"],
+    "async": ["vector.num_envs=2", "vector.mode=async"],
+    "batched-async": ["num_seeds=2", "seed_mode=batched", "vector.mode=async"],
+}
+
+
+@pytest.mark.parametrize("mode", list(OBSERVATION_MODES))
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    # Fraction: async cast 1.7 to 1
+    [("Fraction", "returned float64 observations; the observation_space Discrete(4) holds integers"),
+     ("Intfloats", "returned float64 observations; the observation_space Box(-5, 5, (4,), int64) holds "
+                   "integers"),  # single: trained; sync: "TypeError: Cannot cast array data"
+     ("Longer", "returned an observation of shape (5,) and dtype float32; its observation_space says shape "
+                "(4,), dtype float32")],  # sync: "all input arrays must have the same shape"
+)  # fmt: skip
+def test_an_observation_the_space_does_not_hold_is_refused_alike_in_every_mode(
+    tmp_path, capsys, mode, fault, what
+):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        "logging.progress_bar=false", "budget.total_env_steps=1000", f"env=fault_envs:fault/{fault}-v0",
+        *OBSERVATION_MODES[mode], f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, what)
+    assert "failed at" in err and "last good state is in" in err
+
+
+def test_a_reward_that_is_no_number_in_the_evaluation_env_saves_and_names_the_step(tmp_path, capsys):
+    """It was a TypeError traceback from play_episode's float(reward), exit 1, no checkpoint.pt."""
+    fault_envs.FaultyEnv.calls = (
+        0  # training's 100 steps (its env's first seed is 0: it pays), then evaluation
+    )
+    run_dir = tmp_path / "run"
+    overrides = ["env=fault_envs:fault/Evalnonereward-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
+    code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
+    assert_one_line(
+        code, err, 2, "env=fault_envs:fault/Evalnonereward-v0 failed at env step 101: the evaluation env "
+        "returned reward None (NoneType), not a number in step 10 of episode 2",
+    )  # fmt: skip
+    assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
+
+
+def test_a_reward_that_is_no_number_in_evaluate_and_compare_gradients_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, "budget.total_env_steps=100", "env=fault_envs:fault/Arrayreward-v0",
+                                f"run_dir={run_dir}"]))  # fmt: skip
+    before = snapshot(run_dir)
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = script("evaluate.py", f"checkpoint={run_dir}", monkeypatch=monkeypatch, capsys=capsys,
+                          cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, "failed in greedy evaluation: returned reward array([")
+    assert "(ndarray of shape (1,)), not a number in step 10 of episode 7" in err
+    assert_intact(before, run_dir)
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = script("compare_gradients.py", "env=fault_envs:fault/Nonereward-v0", "num_states=400",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, "returned reward None (NoneType), not a number in step 10 of episode 7")

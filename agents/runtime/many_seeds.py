@@ -65,6 +65,7 @@ from agents.runtime.trainer import (
     target_return,
 )
 from envs.make import close_quietly, describe_vector_failure, make_vector_env
+from envs.observations import rewards_fit, rewards_problem
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
 """``agent.optimizer`` -> the row-wise twin of the torch optimizer the exact mode uses."""
@@ -328,6 +329,8 @@ class BatchedSeedsTrainer:
             self._fail_in_env(describe_vector_failure(self.envs, error), error)
         if not self.observation_check.fits(next_obs):
             self._fail_in_env(self.observation_check.problem("step returned", next_obs))
+        if not rewards_fit(rewards, len(actions)):  # a vector env's own step (sync and async give float64)
+            self._fail_in_env(rewards_problem(rewards, len(actions)))
         active = self.live_columns & ~self.autoreset  # not an autoreset step, seed not stopped
         self.autoreset = terminated | truncated
         self.buffer.store(self.obs, actions, rewards, active)  # its float64 rows take them as they are

@@ -15,15 +15,15 @@ import torch
 
 from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
-from agents.errors import describe
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
+from envs.observations import EnvOutputError, describe_env_error, reward_number
 
 Step = tuple[np.ndarray, int, float, bool]
 """``(S_t, A_t, R_{t+1}, done)``; ``done`` is True on an episode's last step (terminated or truncated)."""
 
 
-class BadObservation(ValueError):
+class BadObservation(EnvOutputError):
     """An observation the env returned that the policy cannot act on (its message says why,
     ``returned nan/inf observations``): raised by an ``act`` callback, an :class:`EnvFault` of
     the step that returned it."""
@@ -47,7 +47,7 @@ class EnvFault(Exception):
         """``<TypeName>: <message> in step 7 of episode 2`` (``in reset()`` ...)."""
         where = "reset()" if self.step == 0 else f"step {self.step}"
         episode = "" if self.episode is None else f" of episode {self.episode}"
-        what = str(self.error) if isinstance(self.error, BadObservation) else describe(self.error)
+        what = describe_env_error(self.error)
         return f"{what} in {where}{episode}"
 
 
@@ -55,13 +55,14 @@ def play_episode(
     env: gym.Env, act: Callable[[np.ndarray], int], seed: int | None = None, max_steps: int | None = None
 ) -> Iterator[Step]:
     """The one episode loop: ``env.reset(seed=seed)`` (None continues the env's generator), then
-    ``A_t = act(S_t)`` and ``env.step`` until the episode ends or ``max_steps`` steps were taken.
-    An exception from ``env.reset`` or ``env.step`` comes out as :class:`EnvFault` saying which.
+        ``A_t = act(S_t)`` and ``env.step`` until the episode ends or ``max_steps`` steps were taken.
+        An exception from ``env.reset`` or ``env.step``, or a reward that is not a number
+    (:func:`~envs.observations.reward_number`), comes out as :class:`EnvFault` saying which.
 
-    Used by training's measurements (:func:`collect_episodes`), the evaluation, the gradient
-    checks and the gradient-variance study. The trainer steps vector envs itself
-    (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
-    env's transition table (:mod:`agents.studies.sutton_barto` says why).
+        Used by training's measurements (:func:`collect_episodes`), the evaluation, the gradient
+        checks and the gradient-variance study. The trainer steps vector envs itself
+        (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
+        env's transition table (:mod:`agents.studies.sutton_barto` says why).
     """
     try:
         obs, _ = env.reset(seed=seed)
@@ -75,10 +76,11 @@ def play_episode(
             raise EnvFault(error, steps) from error
         try:
             next_obs, reward, terminated, truncated, _ = env.step(action)
+            reward = reward_number(reward, "returned")
         except (Exception, SystemExit) as error:
             raise EnvFault(error, steps + 1) from error
         done = bool(terminated or truncated)
-        yield obs, action, float(reward), done
+        yield obs, action, reward, done
         obs, steps = next_obs, steps + 1
 
 

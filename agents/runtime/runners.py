@@ -36,6 +36,14 @@ import numpy as np
 from agents.errors import UserError, describe
 from agents.runtime.buffer import EpisodeBuffer
 from envs.make import Wrappers, close_quietly, describe_vector_failure, make_env, make_vector_env
+from envs.observations import (
+    PLAIN_NUMBERS,
+    EnvOutputError,
+    describe_env_error,
+    reward_number,
+    rewards_fit,
+    rewards_problem,
+)
 
 NOTHING_ENDED = np.zeros(0, dtype=np.int64)
 ONE_ENDED = np.zeros(1, dtype=np.int64)
@@ -76,7 +84,7 @@ class EnvRunner(ABC):
 
     def describe_failure(self, error: BaseException) -> str:
         """What an exception out of :meth:`step` or :meth:`reset` says about the env, in one line."""
-        return describe(error)
+        return describe_env_error(error)
 
 
 class SingleEnvRunner(EnvRunner):
@@ -143,7 +151,7 @@ class SingleEnvRunner(EnvRunner):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check
-        self.reward[0] = reward
+        self.reward[0] = reward if type(reward) in PLAIN_NUMBERS else reward_number(reward)  # None: not nan
         if terminated or truncated:
             self.cut, self.last_obs = bool(truncated and not terminated), np.asarray(obs)[None]
             return np.asarray(self._reset())[None], self.reward, self.active, ONE_ENDED
@@ -187,6 +195,8 @@ class VectorEnvRunner(EnvRunner):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         obs, rewards, terminated, truncated, _ = self.envs.step(actions)
+        if not rewards_fit(rewards, self.num_envs):  # a vector env's own step (sync and async give float64)
+            raise EnvOutputError(rewards_problem(rewards, self.num_envs))
         active = ~self.autoreset  # False: this call only reset that sub-env
         self.autoreset = terminated | truncated
         self.terminated, self.truncated, self.last_obs = terminated, truncated, obs

@@ -56,7 +56,7 @@ from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
-from envs.observations import ObservationCheck
+from envs.observations import EnvOutputError, ObservationCheck, describe_env_error
 
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
@@ -543,8 +543,11 @@ class Trainer:
         fault in the evaluation env is one line, as one in training's."""
         try:
             summary = self.evaluation(self.env_steps, stop=lambda: self.stop_signal is not None)
-        except EnvFault as fault:
-            self.fail_in_env(f"the evaluation env raised {fault}", fault.error)
+        except (
+            EnvFault
+        ) as fault:  # "the evaluation env returned reward None ..." / "raised RuntimeError: ..."
+            raised = "" if isinstance(fault.error, EnvOutputError) else "raised "
+            self.fail_in_env(f"the evaluation env {raised}{fault}", fault.error)
         if summary is None:
             return
         if summary.capped:
@@ -784,8 +787,9 @@ def nonfinite_env_data(
     failure, to blame the env rather than the learning rate."""
     bad = [name for name, values in (("observations", obs), ("rewards", rewards))
            if values.dtype.kind == "f" and not np.isfinite(values).all()]  # fmt: skip
-    if bad:
-        return f"nan/inf {' and '.join(bad)}"
+    if bad:  # a reward of None: the other modes name it at its step (envs.observations)
+        none = " (vector.mode=sync stores a reward of None as nan)" if np.isnan(rewards).any() else ""
+        return f"nan/inf {' and '.join(bad)}{none}"
     with np.errstate(over="ignore"):
         total = float(np.abs(rewards).sum())
     if not total <= torch.finfo(dtype).max:
@@ -808,7 +812,7 @@ def start_envs(
     except UserError:
         raise
     except (Exception, SystemExit) as error:
-        raise UserError(f"env={env_id} failed to start: {describe(error)}") from None
+        raise UserError(f"env={env_id} failed to start: {describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
         return envs, obs, check
