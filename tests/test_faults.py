@@ -2107,3 +2107,26 @@ def test_a_reward_that_is_no_number_in_evaluate_and_compare_gradients_is_one_lin
     code, err, _ = script("compare_gradients.py", "env=fault_envs:fault/Nonereward-v0", "num_states=400",
                           monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
     assert_one_line(code, err, 2, "returned reward None (NoneType), not a number in step 10 of episode 7")
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [("Notanumber", "note: 3 of 10 greedy episodes have a nan or inf return: "
+                    "env=fault_envs:fault/Notanumber-v0 returned nan/inf rewards"),
+     ("Bigreward", "return 5.1e+300 +- 8.12958e+300 over 10 episodes")],  # was 300 digits and "+- inf"
+)  # fmt: skip
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's "x = um.square(x, out=x)" overflow warning
+@pytest.mark.filterwarnings("ignore:.*The reward is a NaN value")  # Gymnasium's env checker's own warning
+def test_evaluate_reports_non_finite_and_huge_returns_readably(
+    tmp_path, monkeypatch, capsys, fault, expected
+):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, "budget.total_env_steps=100", f"env=fault_envs:fault/{fault}-v0",
+                                f"run_dir={run_dir}"]))  # fmt: skip
+    fault_envs.FaultyEnv.calls = 0
+    code, err, out = script("evaluate.py", f"checkpoint={run_dir}", monkeypatch=monkeypatch, capsys=capsys,
+                            cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    assert expected in " ".join(out.split()), out
+    assert "um.square" not in err and max(len(word) for word in out.split()) < 200

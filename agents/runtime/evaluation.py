@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import math
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -95,12 +96,24 @@ class ModeSummary:
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.returns))
+        with np.errstate(over="ignore", invalid="ignore"):  # huge returns: the note says why
+            return float(np.mean(self.returns))
 
     @property
     def std(self) -> float:
-        """Population standard deviation (``ddof=0``) of the episode returns."""
-        return float(np.std(self.returns))
+        """Population standard deviation (``ddof=0``) of the episode returns (of returns so large
+        that their squares overflow, computed on the returns scaled by the largest)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            std = float(np.std(self.returns))
+            scale = float(np.max(np.abs(self.returns))) if self.returns else 0.0
+            if not math.isfinite(std) and math.isfinite(scale) and scale > 0:
+                std = float(np.std(np.asarray(self.returns) / scale)) * scale
+        return std
+
+    @property
+    def nonfinite(self) -> int:
+        """Episodes whose return is nan or inf (the env returned such rewards, or too large ones)."""
+        return sum(not math.isfinite(value) for value in self.returns)
 
 
 @dataclass
@@ -378,14 +391,26 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     return result
 
 
+def shown(value: float) -> str:
+    """A return as the report prints it: two decimals, or 6 significant digits past 1e9 (a
+    return of 1e300 printed 300 digits)."""
+    return f"{value:.2f}" if abs(value) < 1e9 or not math.isfinite(value) else f"{value:.6g}"
+
+
 def report(result: EvaluationResult) -> str:
     """The lines :func:`evaluate` prints (then the csv's path, once it is written)."""
     lines = [f"{result.env_id} from {result.checkpoint}"]
     for mode, summary in result.modes.items():
         lines.append(
-            f"{mode:>8}: return {summary.mean:.2f} +- {summary.std:.2f} over {len(summary.returns)} "
+            f"{mode:>8}: return {shown(summary.mean)} +- {shown(summary.std)} over {len(summary.returns)} "
             f"episodes (mean length {np.mean(summary.lengths):.1f})"
         )
+        if summary.nonfinite:
+            lines.append(
+                f"{'note':>8}: {summary.nonfinite} of {len(summary.returns)} {mode} episodes have a nan or "
+                f"inf return: env={result.env_id} returned nan/inf rewards, or rewards too large to add up "
+                "in float64 (fix the env, or filter them with env_wrappers)"
+            )
         if summary.capped:
             lines.append(f"{'note':>8}: {capped_note(summary, result.step_cap, mode, 'max_episode_steps')}")
     lines.extend(f"video:   {video}" for video in result.videos)
