@@ -55,14 +55,14 @@ def play_episode(
     env: gym.Env, act: Callable[[np.ndarray], int], seed: int | None = None, max_steps: int | None = None
 ) -> Iterator[Step]:
     """The one episode loop: ``env.reset(seed=seed)`` (None continues the env's generator), then
-        ``A_t = act(S_t)`` and ``env.step`` until the episode ends or ``max_steps`` steps were taken.
-        An exception from ``env.reset`` or ``env.step``, or a reward that is not a number
+    ``A_t = act(S_t)`` and ``env.step`` until the episode ends or ``max_steps`` steps were taken.
+    An exception from ``env.reset`` or ``env.step``, or a reward that is not a number
     (:func:`~envs.observations.reward_number`), comes out as :class:`EnvFault` saying which.
 
-        Used by training's measurements (:func:`collect_episodes`), the evaluation, the gradient
-        checks and the gradient-variance study. The trainer steps vector envs itself
-        (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
-        env's transition table (:mod:`agents.studies.sutton_barto` says why).
+    Used by training's measurements (:func:`collect_episodes`), the evaluation, the gradient
+    checks and the gradient-variance study. The trainer steps vector envs itself
+    (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
+    env's transition table (:mod:`agents.studies.sutton_barto` says why).
     """
     try:
         obs, _ = env.reset(seed=seed)

@@ -543,9 +543,8 @@ class Trainer:
         fault in the evaluation env is one line, as one in training's."""
         try:
             summary = self.evaluation(self.env_steps, stop=lambda: self.stop_signal is not None)
-        except (
-            EnvFault
-        ) as fault:  # "the evaluation env returned reward None ..." / "raised RuntimeError: ..."
+        except EnvFault as fault:
+            # "the evaluation env returned reward None ..." or "the evaluation env raised RuntimeError: ..."
             raised = "" if isinstance(fault.error, EnvOutputError) else "raised "
             self.fail_in_env(f"the evaluation env {raised}{fault}", fault.error)
         if summary is None:
