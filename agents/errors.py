@@ -5,6 +5,9 @@ Entry points catch :class:`UserError`, print its one-line message and exit with
 128 + signal number); any other exception is a bug and keeps its traceback.
 """
 
+import os
+from pathlib import Path
+
 USER_ERROR_EXIT_CODE = 2
 QUIT_AT_ONCE = "interrupted: quit at once (files written before are intact)"
 """What a Ctrl-C that is not caught to save (a second one, or one during start-up) prints."""
@@ -33,3 +36,21 @@ def describe(error: BaseException, last_line: bool = False) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     detail = (lines[-1] if last_line else lines[0]) if lines else ""
     return f"{type(error).__name__}: {detail}"[:300] if detail else type(error).__name__
+
+
+def broken_yaml(error: Exception, path: str | Path | None = None) -> str:
+    """One line for a YAML file that does not parse (PyYAML's ``MarkedYAMLError``, which spans four
+    lines): the file and line (relative to the working folder where it lies below it), what the
+    parser found and that its YAML needs fixing. ``path`` names the file where the error does not
+    (PyYAML read a string)."""
+    context_mark, problem_mark = getattr(error, "context_mark", None), getattr(error, "problem_mark", None)
+    mark = context_mark or problem_mark
+    name = str(path) if path is not None else getattr(mark, "name", "")
+    if not name or name.startswith("<"):  # "<unicode string>": PyYAML read a string, not a file
+        return f"a YAML file does not parse ({describe(error)}): fix its YAML"
+    where = os.path.relpath(name) if Path(name).resolve().is_relative_to(Path.cwd()) else name
+    parts = [getattr(error, name, None) for name in ("context", "problem")]
+    what = ", ".join(str(part) for part in parts if part) or describe(error)
+    line = f" line {mark.line + 1}" if mark is not None else ""
+    later = problem_mark is not None and mark is not None and problem_mark.line != mark.line
+    return f"{where}{line}: {what}{f' (line {problem_mark.line + 1})' if later else ''}: fix its YAML"

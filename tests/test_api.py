@@ -206,6 +206,19 @@ def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
         agents.compose("CartPole-v1", config_dirs=[tmp_path / "nonexistent"])
 
 
+def test_a_config_file_that_is_not_yaml_is_a_user_error(tmp_path, monkeypatch):
+    """PyYAML's ParserError came out of agents.train; the command line says the same one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_configs" / "agent").mkdir(parents=True)
+    (tmp_path / "my_configs" / "agent" / "broken.yaml").write_text("lr: [0.05\n")
+    with pytest.raises(
+        agents.UserError,
+        match=r"^my_configs/agent/broken.yaml line 1: while parsing a flow sequence, .*: fix its YAML$",
+    ):
+        agents.train("CartPole-v1", "agent=broken", *QUIET, config_dirs=["my_configs"])
+    assert not (tmp_path / "runs").exists()
+
+
 def test_one_config_dir_may_be_given_as_a_path(tmp_path):
     """A string was iterated as a sequence of one-character folder names."""
     (tmp_path / "agent").mkdir()

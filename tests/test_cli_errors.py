@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -426,3 +427,82 @@ def test_a_stored_study_that_the_sweep_cannot_continue_is_one_line(tmp_path, mon
     monkeypatch.setattr("os.access", lambda path, mode: False)  # as a read-only file (root ignores modes)
     with pytest.raises(UserError, match=r"o.db \(or its folder\) cannot be written"):
         _check_stored_study(storage, "s", "maximize")
+
+
+NOT_YAML = "lr: [0.05\n"
+"""A config file that does not parse: PyYAML's error spans four lines, ending in a traceback."""
+NOT_YAML_LINE = (
+    "line 1: while parsing a flow sequence, expected ',' or ']', but got '<stream end>' (line 2): "
+    "fix its YAML"
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "sweep"), [("train.py", ()), ("train.py", ("-m", "seed=0,1")), ("compare_gradients.py", ())]
+)
+def test_a_config_of_ones_own_that_is_not_yaml_is_one_line(tmp_path, script, sweep):
+    """``--config-dir my_configs agent=broken``: the file and line, exit 2 (a misspelled key there
+    was one line already; a YAML syntax error was PyYAML's traceback, exit 1)."""
+    (tmp_path / "my_configs" / "agent").mkdir(parents=True)
+    (tmp_path / "my_configs" / "agent" / "broken.yaml").write_text(NOT_YAML)
+    completed = run_script(
+        ROOT / "scripts" / script, tmp_path, *sweep[:1], "--config-dir", "my_configs", "agent=broken",
+        *sweep[1:], "budget.total_env_steps=2000", "logging.progress_bar=false",
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr == f"error: my_configs/agent/broken.yaml {NOT_YAML_LINE}\n"
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "runs").exists()
+
+
+def project_copy(tmp_path: Path, broken: str) -> Path:
+    """The package, its envs and its configs copied to ``tmp_path/project``, with the config file
+    ``broken`` (relative to ``configs/``) ending in a line that is not YAML (a user's edit)."""
+    project = tmp_path / "project"
+    for part in ("agents", "envs", "configs"):
+        shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    lines = (project / "configs" / broken).read_text().splitlines()
+    (project / "configs" / broken).write_text("\n".join([*lines, "edited: [1"]) + "\n")
+    return project
+
+
+@pytest.mark.parametrize(
+    ("broken", "args"),
+    [
+        ("train.yaml", ("train", "budget.total_env_steps=2000")),
+        ("train.yaml", ("train", "-m", "seed=0,1", "budget.total_env_steps=2000")),
+        ("train.yaml", ("train", "hparams_search=null", "budget.total_env_steps=2000")),
+        ("train.yaml", ("train", "--help")),
+        ("env_presets.yaml", ("train", "budget.total_env_steps=2000")),
+        ("evaluate.yaml", ("evaluate", "checkpoint=run")),
+        ("train.yaml", ("benchmark", "mode=worker", "steps=100", "repeats=1")),
+    ],
+)
+def test_a_project_config_edited_into_something_not_yaml_is_one_line(tmp_path, broken, args):
+    project = project_copy(tmp_path, broken)
+    line = len((project / "configs" / broken).read_text().splitlines())
+    command = [sys.executable, "-m", "agents.tools.console", *args, "logging.progress_bar=false"]
+    if args[0] == "benchmark":
+        command.pop()
+    environment = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    completed = subprocess.run(
+        command,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**environment, "PYTHONPATH": "."},
+    )
+    assert completed.returncode == 2, completed.stderr
+    expected = f"configs/{broken} line {line}: while parsing a flow sequence, expected ',' or ']', but got"
+    assert completed.stderr.startswith(f"error: {expected}") and completed.stderr.count("\n") == 1, (
+        completed.stderr
+    )
+
+
+def test_a_benchmark_worker_s_one_line_is_the_report_s():
+    """The report's worker said a mistake in one line (exit 2); the report raised CalledProcessError."""
+    from agents.tools.benchmarking import run_worker
+
+    said = "import sys; print('error: configs/train.yaml line 3: ...', file=sys.stderr); sys.exit(2)"
+    with pytest.raises(UserError, match=r"^configs/train.yaml line 3: \.\.\.$"):
+        run_worker([sys.executable, "-c", said])

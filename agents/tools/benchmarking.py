@@ -28,7 +28,7 @@ import torch
 
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
-from agents.errors import RunInterrupted, UserError, describe
+from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError, describe
 from agents.runtime.sweep_stop import StopRequest
 from agents.runtime.trainer import Trainer, TrainResult
 from agents.studies.timing import best_of_seconds
@@ -144,6 +144,7 @@ def run_worker(command: list[str]) -> str:
 
     :raises RunInterrupted: a signal stopped it (exit 130/143; the line says whether the scratch
         folder went).
+    :raises UserError: the worker's one line for a mistake (exit 2: a config file that is not YAML).
     :raises subprocess.CalledProcessError: the worker failed.
     """
     worker = subprocess.Popen(
@@ -174,6 +175,9 @@ def run_worker(command: list[str]) -> str:
                 f"may remain in {tempfile.gettempdir()}/benchmark-run-*)"
             )
         raise RunInterrupted(f"benchmark stopped by a signal; {removed}", 128 + stop.signum)
+    said = errors.strip().splitlines()[-1:]
+    if worker.returncode == USER_ERROR_EXIT_CODE and said and said[0].startswith("error: "):
+        raise UserError(said[0].removeprefix("error: "))  # not a traceback of this process
     if worker.returncode:
         raise subprocess.CalledProcessError(worker.returncode, command, output, errors)
     return output.strip().splitlines()[-1]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import hydra
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -48,7 +49,7 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
-from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError
+from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError, broken_yaml
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import (
@@ -71,7 +72,7 @@ from agents.tools.sweep_settings import (
     check_optuna_sweeper,
     check_slurm_launcher,
 )
-from agents.tools.usage import CONFIG_DIR
+from agents.tools.usage import CONFIG_DIR, load_yaml
 
 T = TypeVar("T")
 
@@ -137,12 +138,22 @@ def compose_train_config(
 def compose_config(config_name: str, overrides: Sequence[str]) -> DictConfig:
     """``configs/<config_name>.yaml`` with ``overrides``, composed without running Hydra's app. A
     program that trains in its own process composes this way: inside an app's task Hydra is
-    already initialised and refuses to compose the training config."""
+    already initialised and refuses to compose the training config.
+
+    :raises UserError: for a config file (the project's or one of the user's folders) that is not
+        YAML; Hydra's and OmegaConf's errors for the rest (:func:`composition_message` words them).
+    """
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        return compose(config_name, overrides=list(overrides))
+        try:
+            return compose(config_name, overrides=list(overrides))
+        except yaml.YAMLError as error:  # PyYAML's, passed on by Hydra: four lines and a traceback
+            raise UserError(broken_yaml(error)) from None
 
 
 FULL_ERROR_VARIABLE = "HYDRA_FULL_ERROR"
+CONFIG_ERRORS = (HydraException, OmegaConfBaseException, yaml.YAMLError)
+"""What composing a config raises for a mistake in the command line or in a config file (PyYAML's
+error for a file that does not parse: Hydra passes it on); :func:`composition_message` words it."""
 
 
 def exit_with_user_error(message: object, exit_code: int = USER_ERROR_EXIT_CODE) -> NoReturn:
@@ -224,7 +235,9 @@ def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
 
 
 def composition_message(error: BaseException) -> str:
-    """One line for an exception Hydra or OmegaConf raised while composing the config."""
+    """One line for an exception Hydra, OmegaConf or PyYAML raised while composing the config."""
+    if isinstance(error, yaml.YAMLError):
+        return broken_yaml(error)
     cause = error.__cause__
     if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
         return _unknown_key_message(cause)
@@ -411,7 +424,7 @@ def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str
         single run or a config that does not compose."""
     try:
         cfg = sweep_base_config(argv, config_name, config_path)
-    except (HydraException, OmegaConfBaseException) as error:
+    except CONFIG_ERRORS as error:
         if "Could not load 'hydra/launcher/ray'" in str(error):  # ray_local chosen in a config file
             check_launcher_installed("ray_local")
         return None
@@ -483,10 +496,13 @@ def check_group_choices(
     overrides = [f"hydra.searchpath=[{searchpath}]"] if user_dirs else []
     with initialize_config_dir(version_base="1.3", config_dir=config_path):
         loader = GlobalHydra.instance().config_loader()
-        options = {arg: loader.get_group_options(key, config_name=config_name, overrides=overrides)
-                   for arg, key in nulls.items()}  # fmt: skip
-    entries = OmegaConf.load(Path(config_path) / f"{config_name}.yaml").get("defaults", [])
-    none_by_default = {str(key) for entry in entries if isinstance(entry, DictConfig)
+        try:
+            options = {arg: loader.get_group_options(key, config_name=config_name, overrides=overrides)
+                       for arg, key in nulls.items()}  # fmt: skip
+        except yaml.YAMLError as error:  # it reads the primary config's defaults list
+            raise UserError(broken_yaml(error)) from None
+    entries = load_yaml(Path(config_path) / f"{config_name}.yaml").get("defaults", [])
+    none_by_default = {str(key) for entry in entries if isinstance(entry, dict)
                        for key, value in entry.items() if value is None}  # fmt: skip
     dropped = set()
     for arg, group in nulls.items():
@@ -506,7 +522,7 @@ def check_sweep(
 ) -> None:
     """Compose every job of a multirun and ``check`` it before the first job runs: a mistake in
     job 7 must not surface after jobs 0-6 trained. One line naming the job."""
-    with suppress(HydraException, OmegaConfBaseException):  # a mistake: the jobs' checks name it
+    with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
     try:
         jobs = sweep_jobs(argv)
@@ -522,7 +538,9 @@ def check_sweep(
                 check(cfg)
             except UserError as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {error}") from None
-            except (HydraException, OmegaConfBaseException) as error:
+            except yaml.YAMLError as error:  # the file and line say it all, whichever job reads it
+                raise UserError(broken_yaml(error)) from None
+            except CONFIG_ERRORS as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
 
 
@@ -702,7 +720,7 @@ def hydra_main(
                     run_or_exit(app)
                 if quiet_stdout and reader_left():  # every job ran and is recorded; the summary went nowhere
                     exit_for_the_closed_pipe()
-            except (HydraException, OmegaConfBaseException) as error:
+            except CONFIG_ERRORS as error:
                 if started:
                     raise
                 exit_with_user_error(composition_message(error))
@@ -819,8 +837,10 @@ def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
             exit_with_user_error(f"{arg!r} is not key=value (try {key}=<value>; --help lists the keys)")
     try:
         cfg = compose_config(config_name, argv)
-    except (HydraException, OmegaConfBaseException) as error:
+    except CONFIG_ERRORS as error:
         exit_with_user_error(composition_message(error))
+    except UserError as error:
+        exit_with(error)
     run_or_exit(lambda: check_resolvable(cfg))
     return cfg
 

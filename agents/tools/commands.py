@@ -237,7 +237,14 @@ def _job_run_dir(job: list[str], text: str) -> str | None:
 def _print_help(config_name: str, hydra_app: bool = True) -> bool:
     """``--help``: print the program's help (groups, keys, tab completion) before importing torch."""
     if help_requested(sys.argv[1:]):
-        print(app_help(config_name, hydra_app=hydra_app))
+        from agents.errors import UserError
+
+        try:
+            print(app_help(config_name, hydra_app=hydra_app))
+        except UserError as error:  # a config file that is not YAML
+            from agents.tools.cli import exit_with
+
+            exit_with(error)
         return True
     return False
 

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 
 from agents.errors import UserError
+from agents.tools.usage import load_yaml
 
 PRESET_GROUP = "experiment"
 """The Hydra config group that holds the presets."""
@@ -43,7 +43,7 @@ def env_presets(config_dir: str | Path) -> dict[str, list[str]]:
     path = Path(config_dir) / INDEX_FILE
     if not path.is_file():
         return {}
-    listed = yaml.safe_load(path.read_text()) or {}
+    listed = load_yaml(path) or {}
     return {
         str(env): [str(n) for n in ([names] if isinstance(names, str) else names)]
         for env, names in listed.items()
@@ -52,7 +52,7 @@ def env_presets(config_dir: str | Path) -> dict[str, list[str]]:
 
 def preset_policy(name: str, config_dir: str | Path) -> str:
     """The policy form (``agent.policy``) preset ``name`` trains; ``state`` where it sets none."""
-    preset = yaml.safe_load((Path(config_dir) / PRESET_GROUP / f"{name}.yaml").read_text()) or {}
+    preset = load_yaml(Path(config_dir) / PRESET_GROUP / f"{name}.yaml") or {}
     return str((preset.get("agent") or {}).get("policy", "state"))
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from agents.errors import UserError, broken_yaml
 
 
 def _config_dir() -> str:
@@ -25,6 +28,18 @@ def _config_dir() -> str:
 
 CONFIG_DIR = _config_dir()
 """The project's config folder (absolute, so scripts and the console command run from anywhere)."""
+
+
+def load_yaml(path: str | Path) -> Any:
+    """The YAML file at ``path`` (a config of the project's or of the user's own folders) as plain
+    Python values.
+
+    :raises UserError: naming the file and line when it does not parse (PyYAML's four lines)."""
+    text = Path(path).read_text()
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UserError(broken_yaml(error, path)) from None
 
 
 def help_requested(argv: list[str]) -> bool:
@@ -42,11 +57,11 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
     """``--help`` of the program whose primary config is ``<config_dir>/<config_name>.yaml``;
     ``hydra_app``: it runs as a Hydra app, so Hydra's switches and tab completion apply."""
     program = program_name()
-    text = (Path(config_dir) / f"{config_name}.yaml").read_text()
-    lines = text.splitlines()
+    path = Path(config_dir) / f"{config_name}.yaml"
+    lines = path.read_text().splitlines()
     usage = [line.removeprefix("# ") for line in lines if line.startswith("#")][:1]
     groups, group_keys = [], []
-    for entry in yaml.safe_load(text).get("defaults", []):
+    for entry in load_yaml(path).get("defaults", []):
         if not isinstance(entry, dict):
             continue
         ((key, default),) = entry.items()
