@@ -219,6 +219,21 @@ def test_a_config_file_that_is_not_yaml_is_a_user_error(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_resume_refuses_an_env_other_than_the_runs(tmp_path):
+    """The command line refuses env=<other> with resume=; agents.train("Acrobot-v1",
+    "resume=<CartPole run>") trained CartPole on, and took "NoSuchEnv-v9" the same way."""
+    run = agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}").run_dir
+    saved = (run / CHECKPOINT_NAME).read_bytes()
+    for other in ("Acrobot-v1", "NoSuchEnv-v9"):
+        with pytest.raises(
+            agents.UserError, match=rf"^resume cannot change env from CartPole-v1 to {other} \("
+        ):
+            agents.train(other, f"resume={run}", "budget.total_env_steps=2500", *QUIET[:1])
+    assert (run / CHECKPOINT_NAME).read_bytes() == saved
+    more = agents.train("CartPole-v1", f"resume={run}", "budget.total_env_steps=2500", *QUIET[:1])
+    assert more.env_steps >= 2500
+
+
 def test_one_config_dir_may_be_given_as_a_path(tmp_path):
     """A string was iterated as a sequence of one-character folder names."""
     (tmp_path / "agent").mkdir()

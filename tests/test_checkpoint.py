@@ -220,7 +220,9 @@ def crafted_copy(run: Path, folder: Path, **config: object) -> Path:
             id="evaluate",
         ),
         pytest.param(
-            lambda folder, trust: agents.train("CartPole-v1", f"resume={folder}", f"trust_code={trust}"),
+            lambda folder, trust: agents.train(
+                load_checkpoint(folder)["config"]["env"], f"resume={folder}", f"trust_code={trust}"
+            ),  # the run's own env: another is refused (resume cannot change env)
             id="resume",
         ),
     ],

@@ -67,7 +67,7 @@ def test_own_env_with_wrappers_trains_evaluates_and_resumes(tmp_path, vector):
     evaluation = evaluate(EvaluateConfig(checkpoint=str(run), episodes=3, csv=str(tmp_path / "e.csv")))
     assert evaluation.modes["greedy"].lengths == [7, 7, 7]
     more = ["logging.progress_bar=false", "budget.total_env_steps=3500"]
-    resumed = agents.train("CartPole-v1", f"resume={run}", *more)  # env (and its wrappers) from the run
+    resumed = agents.train(ENV, f"resume={run}", *more)  # its wrappers from the run
     assert resumed.env_steps >= 3500 and max(resumed.recent_returns) <= 7
 
 
@@ -80,6 +80,8 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
     agents.train("SignGrid-v0", *QUIET, WRAPPERS, f"run_dir={run}")
     saved = load_checkpoint(run)["config"]
     assert (saved["env"], saved["experiment_name"]) == (ENV, "SignGrid-v0")  # the folder's name as given
+    again = agents.train("SignGrid-v0", f"resume={run}", *QUIET[:1], "budget.total_env_steps=3050")
+    assert again.env_steps >= 3050  # the id as imported names the run's env: not "cannot change env"
     monkeypatch.delitem(gym.registry, "SignGrid-v0")  # as a new process knows neither
     monkeypatch.delitem(sys.modules, "user_sign_grid")
     with pytest.raises(
@@ -90,9 +92,7 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
         EvaluateConfig(checkpoint=str(run), episodes=1, csv=str(tmp_path / "e.csv"), trust_code=True)
     )
     assert evaluation.modes["greedy"].lengths == [7]
-    resumed = agents.train(
-        "CartPole-v1", f"resume={run}", "trust_code=true", *QUIET[:1], "budget.total_env_steps=3100"
-    )
+    resumed = agents.train(ENV, f"resume={run}", "trust_code=true", *QUIET[:1], "budget.total_env_steps=3100")
     assert resumed.env_steps >= 3100
 
 

@@ -63,7 +63,8 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
         if new is not _ABSENT and new == old:
             continue
         if new is _ABSENT or _fixed(key):  # _ABSENT: a preset, which is no single key
-            refused.append(key)
+            scalars = all(isinstance(value, str | int | float | bool) for value in (old, new))
+            refused.append(f"{key} from {old} to {new}" if scalars else key)
             continue
         OmegaConf.update(saved, key, new, merge=False)
         changes.append(f"{key}: {old} -> {new}")

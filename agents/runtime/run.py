@@ -99,7 +99,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         # a num_seeds seed's are means per interval) stays the run's unless overridden below
         resumed.logging.progress_bar = cfg.logging.progress_bar
         resumed.logging.print_every_seconds = cfg.logging.print_every_seconds
-        changes = apply_resume_overrides(resumed, cfg, command_line() if overrides is None else overrides)
+        given = with_env_module(cfg)  # "Mine-v0" that an import registered is the run's "module:Mine-v0"
+        changes = apply_resume_overrides(resumed, given, command_line() if overrides is None else overrides)
         trainer = Trainer(resumed, resume_from=state, resume_path=source)
         for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
             print(f"resume: {change}", file=sys.stderr)  # prints only its line

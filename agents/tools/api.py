@@ -131,6 +131,8 @@ def train(
     config_dirs: Sequence[str | Path] | str | Path = (),
 ) -> RunResult:
     """Train as ``python scripts/train.py env=<config> <overrides>`` would, in this process.
+    ``"resume=<run>"`` continues that run, whose env ``config`` names (``resume cannot change env``
+    otherwise).
 
     :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``), or a
         composed config (:func:`compose`, ``agents.tools.cli.compose_train_config``) or a
@@ -147,8 +149,8 @@ def train(
     """
     cfg = compose(config, *overrides, config_dirs=config_dirs)
     threads = torch.get_num_threads()
-    try:
-        return run_training(cfg, overrides=list(overrides), summary=False)
+    try:  # env= among them: a resume checks the env this call names, as env=<id> on a command line
+        return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
     finally:
         torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller
 
