@@ -311,3 +311,29 @@ def test_overrides_on_a_given_config_follow_the_command_lines_grammar():
             agents.compose(base, override)
     with pytest.raises(agents.UserError, match="foo is not a config key"):
         agents.compose("CartPole-v1", "+foo=1")
+
+
+def test_a_run_of_a_policy_form_registered_by_the_users_module_says_to_import_it(tmp_path, monkeypatch):
+    """``@register_policy("hot")`` in the user's module trains; a process that has not imported it
+    said "holds an invalid config: agent.policy='hot' is not one of state, action, mlp", as if the
+    file were damaged."""
+    from agents.core.policies import POLICIES, LinearSoftmaxPolicy
+    from agents.runtime.evaluation import EvaluateConfig, evaluate
+
+    monkeypatch.setitem(POLICIES, "hot", type("Hot", (LinearSoftmaxPolicy,), {}))  # as register_policy does
+    agents.train("CartPole-v1", *QUIET, "agent.policy=hot", f"run_dir={tmp_path}")
+    monkeypatch.delitem(POLICIES, "hot")  # a new process, which has not imported the module
+    message = (
+        r"was trained with agent.policy='hot', a policy form not registered in this process \(registered: "
+        r"state, action, mlp\): import the module whose @register_policy\(\"hot\"\) defines it before "
+        r"agents.load \(on the command line, evaluate.py and resume= cannot import it: have "
+        r"agents/core/policies.py import it"
+    )
+    for load in (
+        lambda: agents.load(tmp_path),
+        lambda: evaluate(EvaluateConfig(checkpoint=str(tmp_path), episodes=1, csv=str(tmp_path / "e.csv"))),
+        lambda: agents.train("CartPole-v1", f"resume={tmp_path}", "budget.total_env_steps=2000"),
+    ):
+        with pytest.raises(agents.UserError, match=message) as error:
+            load()
+        assert "invalid config" not in str(error.value)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.core.baselines import RunningMeanBaseline
+from agents.core.policies import POLICIES
 from agents.errors import UserError, describe
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor, SeedActor
@@ -77,11 +78,26 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
         OmegaConf.resolve(config)  # a run saves its config resolved: an edited ${...} fails here, in one line
     except OmegaConfBaseException as error:
         raise UserError(f"checkpoint {path} has a config this code cannot read: {describe(error)}") from None
+    if config.agent.policy not in POLICIES:  # a form of the user's own, whose module is not imported here
+        raise UserError(unregistered_policy(path, config.agent.policy))
     try:
         validate(config)
     except UserError as error:
         raise UserError(f"checkpoint {path} holds an invalid config: {error}") from None
     return config
+
+
+def unregistered_policy(path: str | Path, policy: str) -> str:
+    """The line for a checkpoint whose ``agent.policy`` no import in this process registered: a
+    form of the user's own (``@register_policy("hot")`` in ``my_policies.py``) trains after its
+    module is imported, and a new process knows it only once that module is imported there too."""
+    return (
+        f"checkpoint {path} was trained with agent.policy={policy!r}, a policy form not registered in "
+        f"this process (registered: {', '.join(POLICIES)}): import the module whose "
+        f'@register_policy("{policy}") defines it before agents.load (on the command line, evaluate.py '
+        "and resume= cannot import it: have agents/core/policies.py import it, as it does the project's "
+        "own forms)"
+    )
 
 
 def _not_like(value: object, built: torch.Tensor) -> str | None:
