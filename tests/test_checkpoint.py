@@ -221,8 +221,11 @@ def crafted_copy(run: Path, folder: Path, **config: object) -> Path:
         ),
         pytest.param(
             lambda folder, trust: agents.train(
-                load_checkpoint(folder)["config"]["env"], f"resume={folder}", f"trust_code={trust}"
-            ),  # the run's own env: another is refused (resume cannot change env)
+                load_checkpoint(folder)["config"]["env"] if trust else "CartPole-v1",
+                f"resume={folder}",
+                f"trust_code={trust}",
+            ),  # trusted: the file's env (another is refused: resume cannot change env); untrusted: the
+            # caller's own (naming the file's module would choose it, as a new run with it would)
             id="resume",
         ),
     ],

@@ -9,6 +9,7 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import agents
 from agents.runtime.checkpoint import load_checkpoint
@@ -94,6 +95,23 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
     assert evaluation.modes["greedy"].lengths == [7]
     resumed = agents.train(ENV, f"resume={run}", "trust_code=true", *QUIET[:1], "budget.total_env_steps=3100")
     assert resumed.env_steps >= 3100
+
+
+def test_a_resume_that_names_the_runs_env_imports_its_module_without_trust_code(tmp_path, monkeypatch):
+    """``agents.train("my_envs:Slow-v0", "resume=<run>")`` (and ``env=... resume=...`` on the command
+    line) was refused unless trust_code=true, although the call names the module itself: it is the
+    caller's choice, as in a new run. A module only the checkpoint names still needs trust_code."""
+    run = tmp_path / "run"
+    agents.train(ENV, *QUIET, WRAPPERS, f"run_dir={run}")
+    monkeypatch.delitem(gym.registry, "SignGrid-v0")  # as a new process knows neither
+    monkeypatch.delitem(sys.modules, "user_sign_grid")
+    resumed = agents.train(ENV, f"resume={run}", *QUIET[:1], "budget.total_env_steps=3100")
+    assert resumed.env_steps >= 3100 and "user_sign_grid" in sys.modules
+    saved = load_checkpoint(run)
+    saved["config"]["env_wrappers"] = [{"_target_": "user_sign_grid.SignGrid"}]  # no Wrapper: code to trust
+    torch.save(saved, run / "checkpoint.pt")
+    with pytest.raises(agents.UserError, match=r"names code from outside .*\(env_wrappers\[0\]._target_="):
+        agents.train(ENV, f"resume={run}", *QUIET[:1], "budget.total_env_steps=3200")
 
 
 def test_an_id_registered_elsewhere_for_a_modules_class_is_not_saved_with_that_module(tmp_path):

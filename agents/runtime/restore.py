@@ -376,14 +376,18 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
             )
 
 
-def refuse_untrusted_code(env_id: str, wrappers: Wrappers, path: str | Path) -> None:
+def refuse_untrusted_code(
+    env_id: str, wrappers: Wrappers, path: str | Path, caller_env: str | None = None
+) -> None:
     """A checkpoint is data, but its config names the env's module and the wrappers' targets,
     which making the env would import and call: refuse any outside Gymnasium, this project and the
     modules already imported (:func:`~envs.make.code_to_trust`) unless the caller trusts the file.
 
+    :param caller_env: the env the caller named (``env=my_envs:Slow-v0 resume=<run>``): where it is
+        the checkpoint's, its module is the caller's choice, which a new run would import as well.
     :raises UserError: naming each and how to trust it.
     """
-    named = code_to_trust(env_id, wrappers)
+    named = [item for item in code_to_trust(env_id, wrappers) if item != f"env={caller_env}"]
     if named:
         raise UserError(
             f"checkpoint {path} names code from outside Gymnasium and this project ({'; '.join(named)}), "

@@ -77,8 +77,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":
             refuse_batched_resume(cfg.resume)
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
-        if not cfg.trust_code:  # the caller's word, never the checkpoint's
-            refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume)
+        if not cfg.trust_code:  # the caller's word (or env, as the caller named it), never the checkpoint's
+            refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume, caller_env=cfg.env)
         refuse_unregistered_env(resumed.env, cfg.resume)
         resumed.trust_code = cfg.trust_code
         source = resolve_checkpoint(cfg.resume)
