@@ -26,6 +26,7 @@ _PUBLIC = {
     "TrainResult": "agents.runtime.trainer",
     "MultiSeedResult": "agents.runtime.multi_seed",
     "UserError": "agents.errors",
+    "RunInterrupted": "agents.errors",
     "SoftmaxPolicy": "agents.core.policies",
     "ActionFeatureSoftmaxPolicy": "agents.core.policies",
     "LinearSoftmaxPolicy": "agents.core.policies",

@@ -5,6 +5,8 @@ Entry points catch :class:`UserError`, print its one-line message and exit with
 128 + signal number); any other exception is a bug and keeps its traceback.
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
@@ -20,14 +22,26 @@ class UserError(Exception):
 
 
 class RunInterrupted(UserError):
-    """SIGINT/SIGTERM stopped a run after it saved a checkpoint; the message says how to resume."""
+    """SIGINT/SIGTERM stopped a run after it saved a checkpoint; the message says how to resume.
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    :param resumes: ``(command, call)`` for each stopped run whose line says how to resume it: the
+        command line in the message and the same resume as a Python call (:meth:`in_python`).
+    """
+
+    def __init__(self, message: str, exit_code: int, resumes: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message, exit_code)
         self.exit_code = exit_code
+        self.resumes = resumes
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+    def in_python(self) -> RunInterrupted:
+        """The same stop, its resume commands said as the Python calls (for ``agents.train``)."""
+        message = str(self)
+        for command, call in self.resumes:
+            message = message.replace(command, call)
+        return RunInterrupted(message, self.exit_code)
 
 
 def describe(error: BaseException, last_line: bool = False) -> str:

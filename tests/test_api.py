@@ -337,3 +337,41 @@ def test_a_run_of_a_policy_form_registered_by_the_users_module_says_to_import_it
         with pytest.raises(agents.UserError, match=message) as error:
             load()
         assert "invalid config" not in str(error.value)
+
+
+STOPPER = '''
+import os
+import signal
+
+import gymnasium as gym
+
+fired = []
+
+
+class StopOnce(gym.Wrapper):
+    """Sends this process SIGINT at its 300th step, once a process (as a Ctrl-C would)."""
+
+    def step(self, action):
+        self.steps = getattr(self, "steps", 0) + 1
+        if self.steps == 300 and not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.env.step(action)
+'''
+
+
+def test_a_run_stopped_by_a_signal_says_how_to_resume_it_in_python(tmp_path, monkeypatch):
+    """agents.train's RunInterrupted said how to resume on the command line ("resume with: python
+    scripts/train.py resume=... trust_code=true"); it says the Python call."""
+    (tmp_path / "stopper.py").write_text(STOPPER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = tmp_path / "run"
+    wrapper = "env_wrappers=[{_target_:stopper.StopOnce}]"  # the user's own: resuming it needs trust_code
+    with pytest.raises(agents.RunInterrupted) as stopped:
+        agents.train("CartPole-v1", *QUIET[:1], "budget.total_env_steps=3000", wrapper, f"run_dir={run}")
+    call = f"agents.train('CartPole-v1', 'resume={run}', 'trust_code=true')"
+    assert str(stopped.value).endswith(f"; resume with: {call}") and "scripts/train.py" not in str(
+        stopped.value
+    )
+    assert stopped.value.exit_code == 130
+    assert eval(call, {"agents": agents}).env_steps >= 3000  # the call, as printed, resumes the run

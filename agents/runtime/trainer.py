@@ -531,11 +531,21 @@ class Trainer:
 
     def stopped_line(self) -> str:
         """Where a run stopped by a signal was saved and how to resume it (one line)."""
-        resume = path_override("resume", self.run_dir)
         return (
             f"stopped at env step {self.env_steps}; saved {self.run_dir / CHECKPOINT_NAME}; "
-            f"resume with: python scripts/train.py {resume}{resume_trust(self.cfg)}"
+            f"resume with: {self.resume_command()}"
         )
+
+    def resume_command(self) -> str:
+        """The command line that resumes this run."""
+        return f"python scripts/train.py {path_override('resume', self.run_dir)}{resume_trust(self.cfg)}"
+
+    def resume_call(self) -> str:
+        """The ``agents.train`` call that resumes this run: it names the run's env, so the env's
+        module needs no ``trust_code`` (a wrapper of the user's own still does)."""
+        wrappers = code_to_trust("", self.cfg.env_wrappers, imported=False)
+        overrides = [hydra_override("resume", self.run_dir), *(["trust_code=true"] if wrappers else [])]
+        return f"agents.train({', '.join(map(repr, [self.cfg.env, *overrides]))})"
 
     def _evaluate(self) -> None:
         """Evaluate the current policy; a new best evaluation mean saves ``checkpoint_best.pt``.
@@ -827,8 +837,10 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
     if signum is None:
         return
     name = signal.Signals(signum).name
-    lines = [f"{name}: {trainer.stopped_line()}" for trainer in trainers if trainer.stop_signal is not None]
-    raise RunInterrupted("\n".join(lines), 128 + signum)
+    stopped = [trainer for trainer in trainers if trainer.stop_signal is not None]
+    lines = [f"{name}: {trainer.stopped_line()}" for trainer in stopped]
+    resumes = tuple((trainer.resume_command(), trainer.resume_call()) for trainer in stopped)
+    raise RunInterrupted("\n".join(lines), 128 + signum, resumes)
 
 
 class StopOnSignal(StopRequest):

@@ -27,7 +27,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import UserError
+from agents.errors import RunInterrupted, UserError
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
@@ -151,6 +151,8 @@ def train(
     threads = torch.get_num_threads()
     try:  # env= among them: a resume checks the env this call names, as env=<id> on a command line
         return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
+    except RunInterrupted as error:  # "resume with: agents.train(...)", not the command line
+        raise error.in_python() from None
     finally:
         torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller
 
