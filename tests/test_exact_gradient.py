@@ -193,6 +193,38 @@ def test_variance_study_bias_within_standard_errors_and_baseline_helps(tmp_path)
     assert plot_study(study, tmp_path).stat().st_size > 10_000
 
 
+def test_an_interrupted_plot_leaves_the_earlier_figure_whole(tmp_path, monkeypatch):
+    """A Ctrl-C while the figure was saved left half a gradient_variance.png."""
+    from matplotlib.figure import Figure
+
+    study = run_study(num_episodes=64)
+    earlier = plot_study(study, tmp_path).read_bytes()
+
+    def half_then_interrupted(self: Figure, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", half_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plot_study(study, tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["gradient_variance.png"]  # no temporary left
+    assert (tmp_path / "gradient_variance.png").read_bytes() == earlier
+
+
+def test_the_report_says_how_the_baseline_changed_the_variance_and_when_vectors_are_left_out():
+    """p=0.05 printed "(0.5x lower)" for a baseline that doubled the variance; FrozenLake-v1 printed
+    "exact grad J(theta) = |grad J| = ..." with its 64 components left out unsaid."""
+    study = run_study(prob_right=0.05, num_episodes=20)
+    without, with_baseline = (rows[0].variance for rows in study.rows.values())
+    assert with_baseline > without
+    assert format_study(study).endswith(f"({with_baseline / without:.1f}x higher)")
+    frozen = run_study("FrozenLake-v1", "state", num_episodes=20, env_kwargs={"is_slippery": False})
+    line = format_study(frozen).splitlines()[1]
+    assert (
+        line.startswith("exact grad J(theta): 64 components (not shown), |grad J| = ") and "theta = 0" in line
+    )
+
+
 def _corridor_cut_probability(prob_right: float, steps: int = 1000) -> float:
     """P(an episode from state 0 has not reached the goal after ``steps`` steps): ``e_0^T Q^steps 1``
     with ``Q`` the transitions among states 0, 1, 2 (right with ``p``; state 1 switched)."""

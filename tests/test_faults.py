@@ -150,10 +150,13 @@ SIZES = [
     (["vector.num_envs=2000", "vector.mode=async"], "vector.num_envs=2000 must be <= 1024"),
     (["torch_threads=1000000000000"], "torch_threads=1000000000000 must be <="),
     (["num_seeds=1000000"], "num_seeds=1000000 must be <= 100000"),
-    (["num_seeds=20000", "features=rbf", "features.num_centers=12"], "GiB for 20000 seeds: lower"),
+    (
+        ["num_seeds=20000", "features=rbf", "features.num_centers=12"],
+        "(20000 seeds): lower",
+    ),
     (
         ["num_seeds=100000", "agent.policy=mlp", "agent.hidden_sizes=[512,512]"],
-        "the policy parameters and Adam's moments alone takes",
+        "of it for the policy parameters and Adam's moments (100000 seeds): lower",  # "alone takes"
     ),
     (["num_seeds=20000", "seed_mode=batched", "budget.window=1000000"], "lower budget.window or num_seeds"),
     (["budget.window=1000000000000000000000000000000"], "budget.window=1000000000000000000000000000000 must"),
@@ -1218,6 +1221,15 @@ SCRIPT_ARGS = [
     ("gradient_variance.py", ["p=0.999999999"], "p=0.999999999 is too close to 1:"),
     ("gradient_variance.py", ["episodes=nan"], "could not be converted to Integer"),
     ("gradient_variance.py", ["episodes=1000000000"], "episodes=1000000000 on ShortCorridor-v0 would need"),
+    ("gradient_variance.py", ["episodes=1000000000"], "GiB of it for the episodes' arrays: lower episodes"),
+    # lower runs: the runs were not what outgrew the memory
+    (
+        "reproduce_sutton_barto.py",
+        ["episodes=1000000000"],
+        "for the returns of every episode: lower episodes",
+    ),
+    # ran at theta = 0 and said nothing
+    ("gradient_variance.py", ["env=FrozenLake-v1", "p=0.01"], "p=0.01: env=FrozenLake-v1 does not read it"),
     ("results_table.py", ["seeds=0"], "seeds=0 must be >= 1"),
     ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number in [0, 1e+06]"),
     # float32 parameters overflowed: a FAIL, exit 1, as if the math were wrong
@@ -1337,6 +1349,52 @@ def test_a_refused_study_leaves_no_output_folder(tmp_path, monkeypatch, capsys, 
     code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     assert_one_line(code, err, 2, fragment)
     assert not (tmp_path / folder).exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys")
+@pytest.mark.parametrize("name", ["gradient_variance.py", "reproduce_sutton_barto.py"])
+def test_a_folder_that_takes_no_files_is_refused_before_the_study(tmp_path, monkeypatch, capsys, name):
+    """Root passes os.access on /sys/kernel: gradient-variance printed the whole analysis, then
+    "cannot use /sys/kernel/gradient_variance.png: Permission denied"."""
+    code, err, out = script(
+        name, "episodes=20", "out=/sys/kernel", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, "out=/sys/kernel: cannot write into /sys/kernel")
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "study"), [("gradient_variance.py", "run_study"), ("reproduce_sutton_barto.py", "run_curves")]
+)
+def test_an_interrupted_study_leaves_no_empty_output_folder(tmp_path, monkeypatch, capsys, name, study):
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    module = "gradient_variance" if study == "run_study" else "sutton_barto"
+    monkeypatch.setattr(f"agents.studies.{module}.{study}", interrupted)
+    code, err, _ = script(name, "out=new/out", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 130, "interrupted: quit at once")
+    assert not list(tmp_path.iterdir())
+
+
+def test_studies_print_absolute_paths_and_no_spread_for_one_run(tmp_path, monkeypatch, capsys):
+    """runs=1 printed "+- 0.000" (one run has no spread) and "1 runs"; a relative out= printed
+    relative paths, where train prints absolute ones; p=0.05 printed "(0.5x lower)" for a baseline
+    that doubled the variance."""
+    code, err, out = script(
+        "reproduce_sutton_barto.py", "runs=1", "episodes=20", "out=s", monkeypatch=monkeypatch, capsys=capsys,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1 run (v*" in out and "(1 run: no standard error)" in out and "+-" not in out
+    assert f"wrote {tmp_path.resolve() / 's' / 'figure_13_1.png'}, " in out
+    code, err, out = script(
+        "gradient_variance.py", "p=0.05", "episodes=20", "out=g", monkeypatch=monkeypatch, capsys=capsys,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.rstrip().endswith(f"plot: {tmp_path.resolve() / 'g' / 'gradient_variance.png'}")
+    assert "x higher)" in out and "x lower)" not in out
 
 
 # -- 11. signals in every run mode (real processes) ----------------------------------------------

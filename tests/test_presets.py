@@ -85,7 +85,11 @@ def test_results_table_row():
     assert "`experiment=acrobot`" in row and "1,100" in row and "3.0 s" in row and "-12.00 ± 2.83" in row
 
 
-def test_the_results_document_replaces_only_its_marked_block():
+def test_a_single_seed_row_has_no_std():
+    """seeds=1 printed "-10.00 ± 0.00": a sample std (ddof=1) of one seed is undefined."""
+    table = results_table([PresetResult("acrobot", "Acrobot-v1", [SeedResult(0, 1000, 2.0, -10.0)])])
+    assert "| -10.00 (1 seed: no std) " in table and "±" not in table.splitlines()[2]
+
     """``results_table.py out=docs/results.md`` wrote the whole file: the hand-written sections
     after the table (most of the file) were gone."""
     out = Path("r.md")

@@ -13,11 +13,16 @@ import torch
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy
 from agents.errors import UserError
+from agents.studies import sutton_barto
 from agents.studies.sutton_barto import (
     FIGURE_13_1,
     FIGURE_13_2,
     OPTIMAL_VALUE,
     Curve,
+    CurveResult,
+    Reproduction,
+    check_memory,
+    format_finals,
     generate_episodes,
     per_step_update,
     reproduce,
@@ -93,6 +98,37 @@ def test_small_reproduction_learns_and_writes_figures_and_csv(tmp_path):
     assert -120 < first < -50  # the starting policy pi(right) = 0.05 scores about -82
     baseline = made.figure_13_2[0]
     assert baseline.returns[:, -20:].mean() > first + 30  # learning: far better than at the start
+
+
+def test_an_interrupted_write_leaves_the_earlier_set_whole(tmp_path, monkeypatch):
+    """A Ctrl-C while the files were written left a 124-byte figure_13_1.png, or a new
+    figure_13_1.png next to the earlier figure_13_2.png and curves.csv (the README's figures)."""
+    earlier = {path.name: path.read_bytes() for path in reproduce(tmp_path, runs=2, episodes=30).files}
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sutton_barto, "write_csv", interrupted)  # the last of the three files
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(tmp_path, runs=2, episodes=30, seed=1)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == earlier  # no temporaries
+
+
+def test_finals_of_one_run_have_no_standard_error_and_one_cut_episode_is_singular():
+    """runs=1 printed "+- 0.000", a spread one run cannot have, and "(1 episodes cut at the cap)"."""
+    results = [CurveResult(curve, np.full((1, 5), -12.0), truncated=1) for curve in FIGURE_13_1]
+    text = format_finals(Reproduction(results, results[:2], []), last=5)
+    assert "last 5 episodes, 1 run (v*" in text and "+-" not in text
+    assert text.count("-12.000 (1 run: no standard error)  (1 episode cut at the cap)") == 5
+    assert math.isnan(results[0].final(5)[1]) and np.isnan(results[0].standard_error()).all()
+
+
+def test_an_oversized_request_names_the_key_that_outgrew_the_memory():
+    """episodes=10**9 said "lower runs"."""
+    with pytest.raises(UserError, match=r"of it for the returns of every episode: lower episodes or runs"):
+        check_memory(100, 10**9)
+    with pytest.raises(UserError, match=r"of it for the runs' current episodes: lower runs \("):
+        check_memory(10**8, 1)
 
 
 def test_an_oversized_request_is_one_line_before_anything_runs(tmp_path):

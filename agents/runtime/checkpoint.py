@@ -2,7 +2,8 @@
 
 ``save_checkpoint`` writes to a temporary file in the same folder, fsyncs it and ``os.replace``-s
 it over the target, so a crash leaves either the old or the new file, never half of one
-(``write_text_atomically`` does the same for text: summaries, tables, an evaluation's CSV).
+(``write_text_atomically`` does the same for text: summaries, tables, an evaluation's CSV;
+``write_files_atomically`` for a set of files that must change together, such as a study's figures).
 ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and plain containers
 are unpickled, so a crafted file cannot run code. numpy arrays are stored as tensors.
 """
@@ -12,10 +13,11 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +140,31 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in its folder and ``os.replace``: a
     reader (or a signal) never sees half a file, and the old one stays whole until then."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_files_atomically(  # bytes read with surrogateescape stay as they were
+        [(path, lambda temporary: temporary.write_text(text, encoding="utf-8", errors="surrogateescape"))]
+    )
+
+
+def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
+    """A set of files replaced together: each ``write(temporary)`` fills a temporary file next to
+    its ``path``, and only once all are written are they ``os.replace``-d over their targets, with
+    SIGINT and SIGTERM held back for those few renames. An error or a signal leaves either the
+    whole old set or the whole new one, never half a file nor old and new files mixed, and no
+    temporary file behind."""
+    temporaries: list[Path] = []
     try:
-        temporary.write_text(text, encoding="utf-8", errors="surrogateescape")  # bytes read so stay
-        os.replace(temporary, path)
+        for path, write in writers:
+            temporaries.append(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
+            write(temporaries[-1])
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:  # a signal now is delivered after the last rename
+            for (path, _), temporary in zip(writers, temporaries, strict=True):
+                os.replace(temporary, path)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     finally:
-        temporary.unlink(missing_ok=True)
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
 
 
 def run_folder_of(path: str | Path) -> Path:

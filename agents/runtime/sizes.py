@@ -144,10 +144,10 @@ def refuse_over_limit(parts: dict[str, tuple[int, str]], what: str, num_seeds: i
     total, limit = sum(size for size, _ in parts.values()), memory_limit()
     if total > limit:
         part, (size, key) = max(parts.items(), key=lambda item: item[1][0])
-        seeds = f" for {num_seeds} seeds" if num_seeds > 1 else ""
+        seeds = f" ({num_seeds} seeds)" if num_seeds > 1 else ""
         fewer = " or num_seeds" if num_seeds > 1 else ""
         raise UserError(
             f"{what} would need about {total / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit "
-            f"(half this machine's memory); {part} alone takes {size / 2**30:.3g} GiB{seeds}: "
+            f"(half this machine's memory), {size / 2**30:.3g} GiB of it for {part}{seeds}: "
             f"lower {key}{fewer}"
         )

@@ -24,6 +24,7 @@ from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
 from agents.core.returns import discount_weights, discounted_returns
 from agents.errors import UserError
+from agents.runtime.checkpoint import write_files_atomically
 from agents.runtime.rollout import collect_episodes
 from agents.runtime.sizes import refuse_over_limit
 from agents.studies.exact_gradient import (
@@ -252,8 +253,11 @@ def format_study(study: VarianceStudy, max_components: int = 8) -> str:
     short = study.exact.numel() <= max_components
     lines = [
         f"{study.env_id}: {where}v_pi(s0) = {study.value:.4f}, {study.num_episodes} episodes per estimator",
-        f"exact grad J(theta) = {_vector(study.exact) + ', ' if short else ''}"
-        f"|grad J| = {float(study.exact.norm()):.4g} at theta = {_vector(study.param) if short else '0'}",
+        f"exact grad J(theta) = {_vector(study.exact)}, |grad J| = {float(study.exact.norm()):.4g}"
+        f" at theta = {_vector(study.param)}"
+        if short
+        else f"exact grad J(theta): {study.exact.numel()} components (not shown), "
+        f"|grad J| = {float(study.exact.norm()):.4g} at theta = 0",
     ]
     for name, rows in study.rows.items():
         all_episodes = rows[0]
@@ -268,13 +272,14 @@ def format_study(study: VarianceStudy, max_components: int = 8) -> str:
             f" {row.variance:>11.4g} {all_episodes.variance / row.episodes:>11.4g} {row.rmse:>9.4f}"
             for row in rows
         ]
-    single = [rows[0].variance for rows in study.rows.values()]
+    without, with_baseline = (rows[0].variance for rows in study.rows.values())
+    ratio = without / with_baseline  # below 1 where the baseline raised the variance (p = 0.05)
+    change = f"{ratio:.1f}x lower" if ratio >= 1 else f"{1 / ratio:.1f}x higher"
     lines += [
         "",
         "|bias| = |mean of the batch estimates - exact|, max|z| = max_k |bias_k| / s.e._k (< 3: unbiased),",
         "trace Var measured across batches vs Var_1 / N predicted from single episodes.",
-        f"variance per episode: {single[0]:.4g} without, {single[1]:.4g} with baseline"
-        f" ({single[0] / single[1]:.1f}x lower)",
+        f"variance per episode: {without:.4g} without, {with_baseline:.4g} with baseline ({change})",
     ]
     return "\n".join(lines)
 
@@ -327,6 +332,8 @@ def plot_study(study: VarianceStudy, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "gradient_variance.png"
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:  # a Ctrl-C while saving leaves an earlier figure whole
+        write_files_atomically([(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))])
+    finally:
+        plt.close(figure)
     return path

@@ -49,6 +49,7 @@ from torch.func import vmap
 from agents.core.policies import ActionFeatureSoftmaxPolicy
 from agents.core.reinforce import reinforce_gradient
 from agents.core.returns import discounted_returns
+from agents.runtime.checkpoint import write_files_atomically
 from agents.runtime.sizes import refuse_over_limit
 from envs.short_corridor import RIGHT, START, ShortCorridorEnv
 
@@ -173,14 +174,20 @@ class CurveResult:
         return self.returns.mean(0)
 
     def standard_error(self) -> np.ndarray:
-        """``std over runs / sqrt(runs)`` per episode (0 for a single run)."""
+        """``std over runs / sqrt(runs)`` per episode (nan for a single run: one run has no spread,
+        and 0 would claim an exact mean)."""
         runs = self.returns.shape[0]
-        return self.returns.std(0, ddof=1) / math.sqrt(runs) if runs > 1 else np.zeros(self.returns.shape[1])
+        return (
+            self.returns.std(0, ddof=1) / math.sqrt(runs)
+            if runs > 1
+            else np.full(self.returns.shape[1], np.nan)
+        )
 
     def final(self, last: int = 100) -> tuple[float, float]:
-        """Mean over runs of each run's mean return over its ``last`` episodes, and its standard error."""
+        """Mean over runs of each run's mean return over its ``last`` episodes, and its standard
+        error (nan for a single run)."""
         per_run = self.returns[:, -last:].mean(1)
-        error = per_run.std(ddof=1) / math.sqrt(per_run.size) if per_run.size > 1 else 0.0
+        error = per_run.std(ddof=1) / math.sqrt(per_run.size) if per_run.size > 1 else math.nan
         return float(per_run.mean()), float(error)
 
 
@@ -344,7 +351,7 @@ def plot_figure(results: Sequence[CurveResult], title: str, path: Path) -> None:
     axes.set_title(title)
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, format="png")  # path may be a temporary name
     plt.close(figure)
 
 
@@ -357,22 +364,43 @@ class Reproduction:
     files: list[Path]
 
 
+def format_finals(made: Reproduction, last: int = 100) -> str:
+    """Each figure's curves: the mean return of the last ``last`` episodes over the runs, +- its
+    standard error (none for a single run), and the episodes cut at :data:`EPISODE_CAP`."""
+    runs = made.figure_13_1[0].returns.shape[0]
+    lines = []
+    for name, results in (("Figure 13.1", made.figure_13_1), ("Figure 13.2", made.figure_13_2)):
+        lines.append(
+            f"{name}: mean return of the last {last} episodes, {runs} run{'s' if runs > 1 else ''} "
+            f"(v* = {OPTIMAL_VALUE:.3f})"
+        )
+        for result in results:
+            mean, error = result.final(last)
+            spread = f"+- {error:.3f}" if runs > 1 else "(1 run: no standard error)"
+            count = result.truncated
+            cut = f"  ({count} episode{'s' if count > 1 else ''} cut at the cap)" if count else ""
+            lines.append(f"  {result.curve.label:<45} {mean:8.3f} {spread}{cut}")
+    return "\n".join(lines)
+
+
 def check_memory(runs: int, episodes: int) -> None:
     """Refuse, before anything runs (and before the command creates its folder), ``runs x
     episodes`` whose arrays would not fit in half this machine's memory: each run of each curve
     keeps an episode's actions and returns (``EPISODE_CAP`` steps) and its return per episode,
     twice over for the means and errors."""
     num_curves = len(unique_curves(FIGURE_13_1, FIGURE_13_2))
-    needed = num_curves * runs * (16 * (EPISODE_CAP + 1) + 3 * 8 * episodes)
-    key = "runs (the book's figures average 100)"
-    refuse_over_limit(
-        {"the runs' arrays": (needed, key)}, f"runs={runs} x episodes={episodes} for {num_curves} curves"
-    )
+    book = "(the book's figures average 100 runs of 1000 episodes)"
+    parts = {  # the largest names the key to lower: episodes=10**9 blamed runs
+        "the runs' current episodes": (num_curves * runs * 16 * (EPISODE_CAP + 1), f"runs {book}"),
+        "the returns of every episode": (num_curves * runs * 3 * 8 * episodes, f"episodes or runs {book}"),
+    }
+    refuse_over_limit(parts, f"runs={runs} x episodes={episodes} for {num_curves} curves")
 
 
 def reproduce(out_dir: Path, runs: int = 100, episodes: int = 1000, seed: int = 0) -> Reproduction:
     """Run both figures' curves (shared ones once), save ``figure_13_1.png``, ``figure_13_2.png``
-    and ``curves.csv`` into ``out_dir``."""
+    and ``curves.csv`` into ``out_dir``, the three replacing an earlier set together
+    (:func:`~agents.runtime.checkpoint.write_files_atomically`)."""
     curves = unique_curves(FIGURE_13_1, FIGURE_13_2)
     check_memory(runs, episodes)
     by_curve = dict(zip(curves, run_curves(curves, runs, episodes, seed), strict=True))
@@ -380,7 +408,11 @@ def reproduce(out_dir: Path, runs: int = 100, episodes: int = 1000, seed: int = 
     figure_13_2 = [by_curve[curve] for curve in FIGURE_13_2]
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / "figure_13_1.png", out_dir / "figure_13_2.png", out_dir / "curves.csv"]
-    plot_figure(figure_13_1, "Figure 13.1: REINFORCE on the short corridor", files[0])
-    plot_figure(figure_13_2, "Figure 13.2: REINFORCE with baseline", files[1])
-    write_csv(list(by_curve.values()), files[2])
+    write_files_atomically(  # a Ctrl-C while plotting leaves the folder's earlier set whole
+        [
+            (files[0], partial(plot_figure, figure_13_1, "Figure 13.1: REINFORCE on the short corridor")),
+            (files[1], partial(plot_figure, figure_13_2, "Figure 13.2: REINFORCE with baseline")),
+            (files[2], partial(write_csv, list(by_curve.values()))),
+        ]
+    )
     return Reproduction(figure_13_1, figure_13_2, files)

@@ -193,6 +193,29 @@ def check_output_folder(folder: Path, key: str) -> None:
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         exit_with_user_error(f"{key}: cannot write into {folder} (choose another location)")
+    try:  # root passes os.access where the file system still refuses a file (/sys/kernel)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        exit_with_user_error(
+            f"{key}: cannot write into {folder}: {error.strerror or error} (choose another location)"
+        )
+
+
+@contextmanager
+def output_folder(folder: Path, key: str) -> Iterator[None]:
+    """:func:`check_output_folder` before the work that writes into ``folder``; the folders it
+    created are removed again if the work leaves them empty (a refusal, a Ctrl-C before the
+    first file), so a command that wrote nothing leaves nothing behind."""
+    created = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
+    try:
+        check_output_folder(folder, key)
+        yield
+    finally:
+        for path in created:
+            try:
+                path.rmdir()
+            except OSError:  # not empty: the work wrote into it
+                break
 
 
 def run_or_exit(task: Callable[[], T]) -> T:

@@ -422,7 +422,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     for index, preset in enumerate(presets):
         results.append(run_or_exit(lambda index=index: run_one(index)))
-        print(f"{preset}: {results[-1].mean_return:.2f} +- {results[-1].std_return:.2f}", flush=True)
+        print(f"{preset}: {results[-1].final_return('+-')}", flush=True)
     write(results)
 
 
@@ -430,6 +430,8 @@ GRADIENT_VARIANCE_ENVS = {  # env id -> (policy form, gymnasium.make kwargs)
     "ShortCorridor-v0": ("action", {}),
     "FrozenLake-v1": ("state", {"is_slippery": False}),
 }
+GRADIENT_VARIANCE_ENV_KEYS = {"p": "ShortCorridor-v0"}
+"""Keys only one env reads: FrozenLake-v1 is studied at the uniform policy, ``theta = 0``."""
 
 
 @dataclass
@@ -451,7 +453,7 @@ class GradientVarianceOptions:
 @command
 def gradient_variance(argv: Sequence[str] | None = None) -> None:
     """REINFORCE against the exact policy gradient: bias, variance, and v(s0) against p."""
-    from agents.tools.cli import check_output_folder, exit_with_user_error, parse_options, run_or_exit
+    from agents.tools.cli import exit_with_user_error, output_folder, parse_options, run_or_exit
 
     usage = (
         "gradient-variance [env=ShortCorridor-v0|FrozenLake-v1] [p=0.5] [episodes=4000] [seed=0] [out=...]"
@@ -460,19 +462,26 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
     options = parse_options(GradientVarianceOptions, _args(argv), usage, bounds)
     if options.env not in GRADIENT_VARIANCE_ENVS:
         exit_with_user_error(f"env={options.env} is not one of {', '.join(GRADIENT_VARIANCE_ENVS)}")
+    for arg in _args(argv):  # p=0.01 with env=FrozenLake-v1 ran and was silently ignored
+        reader = GRADIENT_VARIANCE_ENV_KEYS.get(arg.partition("=")[0])
+        if reader is not None and options.env != reader:
+            exit_with_user_error(
+                f"{arg}: env={options.env} does not read it (read by env={reader}); leave it out"
+            )
+    from agents.runtime.run import absolute
     from agents.studies.gradient_variance import format_study, plot_study, run_study, study_problem
 
     form, env_kwargs = GRADIENT_VARIANCE_ENVS[options.env]
     # checked again by run_study for its other callers: a tabular problem of a few states, milliseconds
     run_or_exit(lambda: study_problem(options.env, form, options.p, options.episodes, env_kwargs=env_kwargs))
-    check_output_folder(Path(options.out), f"out={options.out}")  # a refused command leaves no folder
 
     def report() -> None:
         study = run_study(options.env, form, options.p, options.episodes, options.seed, env_kwargs=env_kwargs)
         print(format_study(study))
-        print(f"plot: {plot_study(study, options.out)}")
+        print(f"plot: {absolute(plot_study(study, options.out))}")
 
-    run_or_exit(report)
+    with output_folder(Path(options.out), f"out={options.out}"):  # a refused command leaves no folder
+        run_or_exit(report)
 
 
 @dataclass
@@ -492,28 +501,21 @@ class SuttonBartoOptions:
 @command
 def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     """Sutton & Barto's Figures 13.1 and 13.2 (REINFORCE on the short corridor) and their last-100 means."""
-    from agents.tools.cli import check_output_folder, parse_options, run_or_exit
+    from agents.tools.cli import output_folder, parse_options, run_or_exit
 
     usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
     bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}
     options = parse_options(SuttonBartoOptions, _args(argv), usage, bounds)
-    from agents.studies.sutton_barto import OPTIMAL_VALUE, check_memory, reproduce
+    from agents.runtime.run import absolute
+    from agents.studies.sutton_barto import check_memory, format_finals, reproduce
 
     start = time.perf_counter()
     run_or_exit(lambda: check_memory(options.runs, options.episodes))
-    check_output_folder(Path(options.out), f"out={options.out}")  # a refused command leaves no folder
-    made = run_or_exit(lambda: reproduce(Path(options.out), options.runs, options.episodes, options.seed))
+    with output_folder(Path(options.out), f"out={options.out}"):  # a refused command leaves no folder
+        made = run_or_exit(lambda: reproduce(Path(options.out), options.runs, options.episodes, options.seed))
     seconds = time.perf_counter() - start
-    last = min(100, options.episodes)
-    for name, results in (("Figure 13.1", made.figure_13_1), ("Figure 13.2", made.figure_13_2)):
-        print(
-            f"{name}: mean return of the last {last} episodes, {options.runs} runs (v* = {OPTIMAL_VALUE:.3f})"
-        )
-        for result in results:
-            mean, error = result.final(last)
-            cut = f"  ({result.truncated} episodes cut at the cap)" if result.truncated else ""
-            print(f"  {result.curve.label:<45} {mean:8.3f} +- {error:.3f}{cut}")
-    print(f"wrote {', '.join(str(path) for path in made.files)} in {seconds:.1f} s")
+    print(format_finals(made, min(100, options.episodes)))
+    print(f"wrote {', '.join(str(absolute(path)) for path in made.files)} in {seconds:.1f} s")
 
 
 def _args(argv: Sequence[str] | None) -> list[str]:

@@ -82,6 +82,12 @@ class PresetResult:
         """Sample standard deviation over seeds (0 for a single seed): :func:`std_over_seeds`."""
         return std_over_seeds([run.final_mean_return for run in self.runs])
 
+    def final_return(self, spread: str = "±", digits: int = 2) -> str:
+        """``mean ± std``; one seed has no spread, said so rather than printed as ``± 0.00``."""
+        if len(self.runs) == 1:
+            return f"{self.mean_return:.{digits}f} (1 seed: no std)"
+        return f"{self.mean_return:.{digits}f} {spread} {self.std_return:.{digits}f}"
+
 
 def available_presets() -> list[str]:
     """The presets in ``configs/experiment/``."""
@@ -156,7 +162,7 @@ def results_table(results: Sequence[PresetResult]) -> str:
             str(len(result.runs)),
             f"{result.mean_env_steps:,.0f}",
             f"{result.mean_seconds:.1f} s",
-            f"{result.mean_return:.2f} ± {result.std_return:.2f}",
+            result.final_return(),
         ]
         for result in results
     ]
