@@ -246,6 +246,19 @@ def make_env(
     return zero_based_actions(env)
 
 
+BOX2D_INSTALL = "pip install -e '.[box2d]'"
+"""The README's command for Box2D (a manylinux wheel): Gymnasium's message says to build it with SWIG."""
+
+
+def dependency_message(error: gym.error.DependencyNotInstalled) -> str:
+    """Gymnasium's words for a missing optional dependency, with the README's install command for
+    Box2D (LunarLander) in place of Gymnasium's ``pip install swig`` one."""
+    text = str(error)
+    if "Box2D is not installed" in text:
+        return f"Box2D is not installed (install it with {BOX2D_INSTALL})"
+    return text
+
+
 def check_env_id(
     env_id: str, env_kwargs: Mapping[str, Any] | None = None, wrappers: Wrappers = ()
 ) -> EnvInfo:
@@ -255,7 +268,7 @@ def check_env_id(
     try:
         probe = gym.make(env_id, **(env_kwargs or {}))
     except gym.error.DependencyNotInstalled as error:
-        raise UserError(f"env={env_id} needs an optional dependency: {error}") from None
+        raise UserError(f"env={env_id} needs an optional dependency: {dependency_message(error)}") from None
     except TypeError as error:
         if not env_kwargs:  # e.g. an entry point that returns no gymnasium.Env
             raise UserError(f"env={env_id} could not be made: {describe(error)}") from None

@@ -135,6 +135,19 @@ def test_a_run_whose_output_reader_left_trains_saves_and_prints_no_traceback(tmp
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
+def test_a_results_table_whose_reader_left_trains_every_preset_writes_the_file_then_exits_141(tmp_path):
+    """``results-table ... | head -1`` exited 141 at the first preset's line, its out folder made and
+    empty; now, as train.py, every preset trains, the file is written, then 141."""
+    out = tmp_path / "table" / "results.md"
+    command = [str(ROOT / "scripts" / "results_table.py"), "seeds=1", f"out={out}"]
+    completed = run_with_the_reader_gone(
+        tmp_path, *command, "presets=[short_corridor,frozenlake,short_corridor]"
+    )
+    assert completed.returncode == 141 and completed.stderr == "", completed.stderr
+    text = out.read_text()
+    assert text.count("`experiment=short_corridor`") == 2 and "`experiment=frozenlake`" in text
+
+
 def test_another_pipes_broken_pipe_keeps_its_traceback():
     """Only stdout's reader leaving ends a program quietly: a vector env worker's pipe is a failure."""
     from agents.tools.closed_pipe import quiet_when_the_reader_leaves

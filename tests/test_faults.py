@@ -37,6 +37,7 @@ from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.run import train
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import compose_train_config, run_or_exit
+from agents.tools.results import TABLE_BEGIN, TABLE_END
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
@@ -1501,10 +1502,17 @@ def test_submitit_local_multirun_ctrl_c_lets_every_running_job_save(tmp_path):
 
 
 @pytest.mark.slow
-def test_results_table_sigterm_keeps_the_finished_presets(tmp_path):
-    """Its resume line named a temporary folder already deleted, and the finished presets' table
-    was only on stdout: now one line without a resume hint, and the table in ``out``."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_results_table_signal_keeps_the_complete_table_and_writes_the_finished_presets_beside_it(
+    tmp_path, signum
+):
+    """Its resume line named a temporary folder already deleted; then the finished presets' table
+    replaced a complete earlier one in ``out`` (docs/results.md), and stderr said "saving a
+    checkpoint" and then "not kept". Now ``out`` stays, the finished presets go to
+    ``results.partial.md``, and the two lines agree."""
     out = tmp_path / "results.md"
+    earlier = f"# Results\n\n{TABLE_BEGIN}\nthe complete table\n{TABLE_END}\n"
+    out.write_text(earlier)
     process = subprocess.Popen(
         [sys.executable, str(SCRIPTS / "results_table.py"), "presets=[short_corridor,acrobot]", "seeds=1",
          f"out={out}"],
@@ -1515,14 +1523,20 @@ def test_results_table_sigterm_keeps_the_finished_presets(tmp_path):
         if line.startswith("short_corridor:"):
             break
     time.sleep(1.5)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 143 and "Traceback" not in err, err
-    assert err.strip().splitlines()[-1] == (
-        "SIGTERM: stopped during experiment=acrobot, seed 0 (a results-table run is not kept)"
-    )
-    text = out.read_text()
-    assert "Stopped by a signal before: acrobot." in text and "`experiment=short_corridor`" in text
+    name, partial = signal.Signals(signum).name, tmp_path / "results.partial.md"
+    assert process.returncode == 128 + signum and "Traceback" not in err, err
+    assert err.strip().splitlines() == [
+        f"{name}: stopping; the presets that finished are written, this one is dropped (press Ctrl-C "
+        "again to quit at once)",
+        f"{name}: stopped during experiment=acrobot, seed 0; the presets that finished are in {partial} "
+        f"({out} is unchanged)",
+    ]
+    assert out.read_text() == earlier
+    text = partial.read_text()
+    assert "Not run: acrobot (stopped by a signal during experiment=acrobot)." in text
+    assert "`experiment=short_corridor`" in text
 
 
 @pytest.mark.slow

@@ -7,9 +7,11 @@ import importlib.util
 import re
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
-from agents.errors import UserError
+import agents.tools.results as results_module
+from agents.errors import RunInterrupted, UserError
 from agents.runtime.trainer import Trainer
 from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.commands import results_table as results_table_command
@@ -237,3 +239,77 @@ def test_results_table_refuses_an_unknown_preset_before_training_any(tmp_path, c
     printed = capsys.readouterr()
     assert stopped.value.code == 2 and printed.out == "" and not out.parent.exists()
     assert printed.err.startswith("error: experiment=cartpol is not a preset (did you mean cartpole")
+
+
+BOX2D_MISSING = (  # Gymnasium's own words (gymnasium/envs/box2d/lunar_lander.py)
+    "Box2D is not installed, you can install it by run `pip install swig` followed by "
+    '`pip install "gymnasium[box2d]"`'
+)
+
+
+def test_results_table_makes_every_env_before_training_any(tmp_path, capsys, monkeypatch):
+    """``presets=[short_corridor,lunarlander]`` without Box2D trained short_corridor, then exited 2
+    with no table written, and Gymnasium's hint (``pip install swig``) contradicted the README's
+    ``pip install -e '.[box2d]'``. Now every env is made before the first preset trains."""
+    make = gym.make
+
+    def without_box2d(env_id, *args, **kwargs):  # as LunarLander-v3 where Box2D is missing
+        if "FrozenLake" in str(env_id):
+            raise gym.error.DependencyNotInstalled(BOX2D_MISSING)
+        return make(env_id, *args, **kwargs)
+
+    monkeypatch.setattr(gym, "make", without_box2d)
+    out = tmp_path / "table" / "results.md"
+    with pytest.raises(SystemExit) as stopped:
+        results_table_command(["presets=[short_corridor,frozenlake]", "seeds=1", f"out={out}"])
+    printed = capsys.readouterr()
+    assert stopped.value.code == 2 and printed.out == "" and not out.parent.exists(), printed
+    assert printed.err.strip() == (
+        "error: experiment=frozenlake cannot run, so nothing was trained: env=FrozenLake-v1 needs an "
+        "optional dependency: Box2D is not installed (install it with pip install -e '.[box2d]')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "line"),
+    [
+        (RunInterrupted("SIGINT: stopped during experiment=frozenlake, seed 0", 130), 130,
+         "SIGINT: stopped during experiment=frozenlake, seed 0"),
+        (UserError("env=FrozenLake-v1 failed to start: boom"), 2,
+         "error: env=FrozenLake-v1 failed to start: boom"),
+    ],
+    ids=["signal", "error"],
+)  # fmt: skip
+def test_results_table_stopped_early_keeps_the_complete_table_and_writes_the_finished_beside_it(
+    tmp_path, capsys, monkeypatch, failure, code, line
+):
+    """A Ctrl-C replaced the committed table (docs/results.md) with the presets that had finished,
+    and an error after some presets wrote nothing. Now ``out`` stays as it was, the finished presets
+    go to ``results.partial.md`` with a line saying which did not run and why, and a later complete
+    run removes that partial file."""
+    out = tmp_path / "results.md"
+    results_table_command(["presets=[frozenlake]", "seeds=1", f"out={out}"])
+    complete = out.read_text()
+    run_preset = results_module.run_preset
+
+    def failing_at_frozenlake(preset, *args, **kwargs):
+        if preset == "frozenlake":
+            raise failure
+        return run_preset(preset, *args, **kwargs)
+
+    monkeypatch.setattr(results_module, "run_preset", failing_at_frozenlake)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        results_table_command(["presets=[short_corridor,frozenlake,taxi]", "seeds=1", f"out={out}"])
+    partial = tmp_path / "results.partial.md"
+    assert stopped.value.code == code and out.read_text() == complete
+    assert capsys.readouterr().err.strip() == (
+        f"{line}; the presets that finished are in {partial} ({out} is unchanged)"
+    )
+    text = partial.read_text()
+    assert "`experiment=short_corridor`" in text and "`experiment=frozenlake`" not in text
+    why = "stopped by a signal" if code == 130 else f"{line}"
+    assert f"Not run: frozenlake, taxi ({why} during experiment=frozenlake)." in text
+    monkeypatch.setattr(results_module, "run_preset", run_preset)
+    results_table_command(["presets=[short_corridor]", "seeds=1", f"out={out}"])
+    assert not partial.exists() and "`experiment=short_corridor`" in out.read_text()

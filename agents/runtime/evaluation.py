@@ -47,7 +47,7 @@ from agents.runtime.config import (
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from agents.runtime.sweep_stop import StopRequest
-from envs.make import close_quietly, make_env
+from envs.make import close_quietly, dependency_message, make_env
 
 MODES = ("greedy", "sampled")
 VIDEO_EXTRA = "pip install -e '.[video]'"
@@ -299,7 +299,9 @@ def evaluation_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_di
     try:
         env = make_env(config.env, kwargs, config.env_wrappers, render_mode="rgb_array")
     except gym.error.DependencyNotInstalled as error:
-        raise UserError(f"video=true cannot render {config.env}: {error} (or {VIDEO_EXTRA})") from None
+        raise UserError(
+            f"video=true cannot render {config.env}: {dependency_message(error)} (or {VIDEO_EXTRA})"
+        ) from None
     if env.render_mode != "rgb_array":
         env.close()
         raise UserError(f"env={config.env} cannot render rgb_array frames, so video=true is not available")
@@ -363,7 +365,8 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
                 )
             except EnvFault as fault:
                 if isinstance(fault.error, gym.error.DependencyNotInstalled):  # RecordVideo renders in step
-                    raise UserError(f"video=true: {fault.error} (or {VIDEO_EXTRA})") from None
+                    missing = dependency_message(fault.error)
+                    raise UserError(f"video=true: {missing} (or {VIDEO_EXTRA})") from None
                 raise UserError(
                     f"env={agent.config.env} failed in {mode} evaluation: {fault} (reset seed "
                     f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"

@@ -400,6 +400,8 @@ class Trainer:
         self.step_limit = cfg.budget.total_env_steps
         """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
         self.stop_signal: int | None = None
+        self.stop_message = "saving a checkpoint"
+        """What the line for the first SIGINT/SIGTERM says the run does next (:class:`StopOnSignal`)."""
         self.reached = False
         """Whether the moving mean return has reached the target (checked again from :meth:`start_clock`)."""
         self.reached_before = False
@@ -433,7 +435,7 @@ class Trainer:
         """Act, store, update until the budget is spent, the target is reached or a signal came."""
         self.start_clock()
         # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
-        with StopOnSignal([self]), np.errstate(over="ignore"):
+        with StopOnSignal([self], self.stop_message), np.errstate(over="ignore"):
             try:
                 if self.evaluation is not None and 0 < self.evaluation.next_step <= self.env_steps:
                     self._evaluate()  # resumed from a save that a signal made during this evaluation
@@ -849,14 +851,16 @@ class StopOnSignal(StopRequest):
     multirun's worker, the launching process's signal, written to its stop file
     (:mod:`agents.runtime.sweep_stop`), stops them the same way."""
 
-    def __init__(self, trainers: list[Trainer]) -> None:
+    def __init__(self, trainers: list[Trainer], doing: str = "saving a checkpoint") -> None:
         super().__init__()
         self.trainers = trainers
+        self.doing = doing
+        """What the signal's line says happens next."""
 
     def on_stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:
             if not trainer.done:  # a seed that had finished is not "stopped" (nor to be resumed)
                 trainer.stop_signal, trainer.step_limit = signum, 0
         name = signal.Signals(signum).name
-        message = f"\n{name}{why}: saving a checkpoint (press Ctrl-C again to quit at once)"
+        message = f"\n{name}{why}: {self.doing} (press Ctrl-C again to quit at once)"
         print(message, file=sys.stderr, flush=True)

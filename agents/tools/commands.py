@@ -19,8 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agents.errors import QUIT_AT_ONCE, RunInterrupted
-from agents.tools.closed_pipe import quiet_when_the_reader_leaves
+from agents.errors import QUIT_AT_ONCE, RunInterrupted, UserError
+from agents.tools.closed_pipe import (
+    exit_for_the_closed_pipe,
+    quiet_when_the_reader_leaves,
+    reader_left,
+    stdout_quiet_once_the_reader_leaves,
+)
 from agents.tools.usage import app_help, help_requested
 
 if TYPE_CHECKING:
@@ -348,7 +353,8 @@ class ResultsTableOptions:
     presets: list[str] = field(default_factory=list)
     """Only these presets (empty: the quick ones, plus the long ones with long=true)."""
     out: str | None = None
-    """Markdown file to write; null = a new run folder, outputs/results_table/<time>/results.md."""
+    """Markdown file to write; null = a new run folder, outputs/results_table/<time>/results.md. A run
+    stopped early leaves it as it was and writes the presets that finished to <name>.partial.md."""
 
 
 @command
@@ -371,7 +377,16 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     from agents.runtime.checkpoint import write_text_atomically
     from agents.tools.presets import check_preset
-    from agents.tools.results import LONG_PRESETS, QUICK_PRESETS, PresetResult, results_document, run_preset
+    from agents.tools.results import (
+        LONG_PRESETS,
+        QUICK_PRESETS,
+        TABLE_BEGIN,
+        PresetResult,
+        check_presets,
+        partial_path,
+        results_document,
+        run_preset,
+    )
     from agents.tools.results import results_table as make_table
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
@@ -380,11 +395,14 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
     if out.is_dir():
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
+    partial = partial_path(out)  # a run that stops early writes here: out keeps its complete table
 
-    def existing_text() -> str | None:
-        return out.read_text(encoding="utf-8", errors="surrogateescape") if out.exists() else None
+    def existing_text(path: Path) -> str | None:
+        return path.read_text(encoding="utf-8", errors="surrogateescape") if path.exists() else None
 
-    run_or_exit(lambda: results_document(existing_text(), "", out))  # someone else's file: refused now
+    for path in (out, partial):  # someone else's file: refused now
+        run_or_exit(lambda path=path: results_document(existing_text(path), "", path))
+    run_or_exit(lambda: check_presets(presets))  # every env made once (Box2D...) before the first trains
     check_output_folder(out.parent, f"out={out}")  # before the training, not after it
     given = {  # the options that make this table, so the line regenerates it
         f"presets=[{','.join(options.presets)}]": bool(options.presets),
@@ -394,9 +412,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     chosen = [option for option, used in given.items() if used]
     command = " ".join(["softmax-reinforce results-table", *chosen, f"out={out}"])
 
-    def write(results: list[PresetResult], missing: Sequence[str] = ()) -> None:
+    def write(path: Path, results: list[PresetResult], not_run: str = "") -> None:
         table = make_table(results)
-        stopped = f"Stopped by a signal before: {', '.join(missing)}.\n\n" if missing else ""
         machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}"
         generated = (  # the threads the runs set (torch_threads), not the count at start-up
             f"Regenerate with `{command}` ({machine}). "
@@ -404,26 +421,45 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             "run, mean ± sample standard deviation (ddof=1) over "
             f"{options.seeds} seed{'s' if options.seeds > 1 else ''}; "
             "wall time is per seed, one run at a time.\n\n"
-            f"{stopped}{table}"
+            f"{not_run}{table}"
         )
         print(table)  # on stdout first: a file changed meanwhile is refused, the table is not lost
-        run_or_exit(lambda: write_text_atomically(out, results_document(existing_text(), generated, out)))
-        print(f"wrote {out}")
+        run_or_exit(
+            lambda: write_text_atomically(path, results_document(existing_text(path), generated, path))
+        )
 
     results: list[PresetResult] = []
 
     def run_one(index: int) -> PresetResult:
         try:
             return run_preset(presets[index], range(options.seeds))
-        except RunInterrupted:  # the presets that finished are written, then the one line
+        except Exception as error:  # the presets that finished are written beside out, then the one line
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            why = "stopped by a signal" if isinstance(error, RunInterrupted) else f"error: {first_line}"
+            kept = "no preset had finished, nothing was written"
             if results:
-                write(results, presets[index:])
+                names = ", ".join(presets[index:])
+                write(partial, results, f"Not run: {names} ({why} during experiment={presets[index]}).\n\n")
+                kept = f"the presets that finished are in {partial} ({out} is unchanged)"
+            if isinstance(error, RunInterrupted):
+                raise RunInterrupted(f"{error}; {kept}", error.exit_code) from None
+            if isinstance(error, UserError):
+                said = UserError(f"{first_line}; {kept}")
+                said.exit_code = error.exit_code
+                raise said from None
+            print(f"results-table: {kept}", file=sys.stderr)  # an unexpected error keeps its traceback
             raise
 
-    for index, preset in enumerate(presets):
-        results.append(run_or_exit(lambda index=index: run_one(index)))
-        print(f"{preset}: {results[-1].final_return('+-')}", flush=True)
-    write(results)
+    with stdout_quiet_once_the_reader_leaves():  # ``| head``: every preset still trains and is written
+        for index, preset in enumerate(presets):
+            results.append(run_or_exit(lambda index=index: run_one(index)))
+            print(f"{preset}: {results[-1].final_return('+-')}", flush=True)
+        write(out, results)
+        print(f"wrote {out}")
+        if TABLE_BEGIN in (existing_text(partial) or ""):  # an earlier stopped run's: now out is complete
+            partial.unlink()
+    if reader_left():  # as train.py: the work is done and saved, then 141
+        exit_for_the_closed_pipe()
 
 
 GRADIENT_VARIANCE_ENVS = {  # env id -> (policy form, gymnasium.make kwargs)

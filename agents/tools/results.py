@@ -9,7 +9,10 @@ deviation (:func:`~agents.runtime.multi_seed.std_over_seeds`, ``ddof = 1``, as t
 
 The file it writes may hold more than the table (``docs/results.md`` goes on with hand-written
 sections): :func:`results_document` replaces only what lies between :data:`TABLE_BEGIN` and
-:data:`TABLE_END`, and a file without those lines is never written over.
+:data:`TABLE_END`, and a file without those lines is never written over. A run that stops early (a
+signal, an error) leaves that file as it was: the presets that finished go to :func:`partial_path`
+beside it. :func:`check_presets` makes every preset's env before the first one trains, so a missing
+optional dependency (Box2D) is found before the work, not after it.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.multi_seed import std_over_seeds
-from agents.runtime.trainer import Trainer
+from agents.runtime.trainer import Trainer, preflight
 from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.presets import preset_names
 from agents.tools.tables import markdown_table
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 EXPERIMENT_DIR = Path(CONFIG_DIR) / "experiment"
 
@@ -117,30 +124,60 @@ def results_document(existing: str | None, generated: str, out: Path) -> str:
     return existing[:begin] + block + existing[end + len(TABLE_END) :]
 
 
+def partial_path(out: Path) -> Path:
+    """Where a run that stopped early writes the presets that finished: ``results.partial.md``
+    beside ``out=results.md``, which keeps its complete table."""
+    return out.with_name(f"{out.stem}.partial{out.suffix}")
+
+
+def preset_config(preset: str, seed: int, run_dir: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """The config one seed of ``experiment=<preset>`` trains with (no progress bar, no TensorBoard)."""
+    return compose_train_config(
+        [
+            f"experiment={preset}",
+            f"seed={seed}",
+            f"run_dir={run_dir}",
+            "logging.progress_bar=false",
+            "logging.tensorboard=false",
+            *overrides,
+        ]
+    )
+
+
+def check_presets(presets: Sequence[str], overrides: Sequence[str] = ()) -> None:
+    """Every check a run makes before it trains (:func:`~agents.runtime.trainer.preflight`: keys,
+    the env made once and closed, sizes), for each preset.
+
+    :raises UserError: one line naming the first preset that cannot run and why.
+    """
+    with tempfile.TemporaryDirectory() as run_dir:
+        for preset in presets:
+            try:
+                preflight(preset_config(preset, 0, run_dir, overrides))
+            except UserError as error:
+                raise UserError(f"experiment={preset} cannot run, so nothing was trained: {error}") from None
+
+
+STOP_MESSAGE = "stopping; the presets that finished are written, this one is dropped"
+"""What the first signal's line says (a trainer's says it saves a checkpoint; here its folder goes)."""
+
+
 def run_preset(preset: str, seeds: Sequence[int], overrides: Sequence[str] = ()) -> PresetResult:
     """Train ``experiment=<preset>`` once per seed; ``overrides`` go after the preset's own values."""
     runs, env = [], ""
     for seed in seeds:
         with tempfile.TemporaryDirectory() as run_dir:
-            cfg = compose_train_config(
-                [
-                    f"experiment={preset}",
-                    f"seed={seed}",
-                    f"run_dir={run_dir}",
-                    "logging.progress_bar=false",
-                    "logging.tensorboard=false",
-                    *overrides,
-                ]
-            )
+            cfg = preset_config(preset, seed, run_dir, overrides)
             env = _env_label(cfg.env, dict(cfg.env_kwargs))
+            trainer = Trainer(cfg)
+            trainer.stop_message = STOP_MESSAGE
             try:
-                result = Trainer(cfg).run()
+                result = trainer.run()
             except RunInterrupted as stopped:  # its resume line would name the temporary folder
                 name = signal.Signals(stopped.exit_code - 128).name
                 raise RunInterrupted(
-                    f"{name}: stopped during experiment={preset}, seed {seed} (a results-table run is "
-                    "not kept)", stopped.exit_code,
-                ) from None  # fmt: skip
+                    f"{name}: stopped during experiment={preset}, seed {seed}", stopped.exit_code
+                ) from None
         runs.append(SeedResult(seed, result.env_steps, result.seconds, result.final_mean_return))
     return PresetResult(preset, env, runs)
 
