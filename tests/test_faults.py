@@ -1255,6 +1255,11 @@ SCRIPT_ARGS = [
     ("compare_gradients.py", ["+agent.polcy=action"], "agent.polcy is not a config key (did you"),
     ("benchmark.py", ["+stpes=5"], "stpes is not a config key (did you mean steps"),
     ("benchmark.py", ["+foo=1"], "foo is not a config key (known keys: mode,"),  # started the whole report
+    (
+        "benchmark.py",
+        ["mode=worker", "num_envs=70000"],
+        "num_envs=70000 must be <= 65536 (the largest vector",
+    ),
 ]
 
 
@@ -1263,6 +1268,37 @@ SCRIPT_ARGS = [
 )
 def test_scripts_answer_bad_arguments_in_one_line(tmp_path, monkeypatch, capsys, name, args, fragment):
     code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+
+
+OVERSIZED_BENCHMARKS = [
+    # the raw-speed measurement built 10**8 sub-envs (6 GB in 19 s) before the training config refused them
+    (["mode=worker", "num_envs=100000000"], "num_envs=100000000 must be <= 65536 (the largest vector env"),
+    (["mode=worker", "num_envs=70000"], "num_envs=70000 must be <= 65536"),  # refused after the measurement
+    (["mode=seeds-worker", "many_seeds=100001"], "many_seeds=100001 must be <= 100000"),
+    (["more_seeds=100001"], "more_seeds=100001 must be <= 100000"),  # refused by its row, after the report
+    (["seeds=1000000000"], "seeds=1000000000 must be <= 100000"),  # a list of 10**9 seeds, mid-report
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"), OVERSIZED_BENCHMARKS, ids=[" ".join(a) for a, _ in OVERSIZED_BENCHMARKS]
+)
+def test_an_oversized_benchmark_is_refused_before_anything_is_built(
+    tmp_path, monkeypatch, capsys, args, fragment
+):
+    import agents.tools.benchmark_report as report
+    import agents.tools.benchmarking as benchmarking
+
+    def built(*_args, **_kwargs):
+        raise AssertionError("the benchmark measured before checking its sizes")
+
+    for module in (report, benchmarking):
+        for name in ("measure_speed", "measure_speed_in_subprocess", "raw_env_steps_per_second", "many_seeds",
+                     "many_seeds_in_subprocess", "time_scores", "make_vector_env"):  # fmt: skip
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, built)
+    code, err, _ = script("benchmark.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     assert_one_line(code, err, 2, fragment)
 
 

@@ -31,10 +31,12 @@ from envs.make import EnvInfo
 
 MAX_NUM_ENVS = 65_536
 """Most sub-envs ``vector.num_envs`` accepts (sync/native vector envs)."""
+NUM_ENVS_WHY = "the largest vector env this project steps"
 MAX_ASYNC_ENVS = 1024
 """Most sub-envs with ``vector.mode=async`` (one process each)."""
 MAX_NUM_SEEDS = 100_000
 """Most runs ``num_seeds`` steps side by side."""
+NUM_SEEDS_WHY = "runs side by side in one process"
 BUFFER_ROWS = 512
 """Rows the episode buffer starts with (:class:`~agents.runtime.buffer.EpisodeBuffer`)."""
 ASSUMED_EPISODE_STEPS = 1000
@@ -51,7 +53,8 @@ def memory_limit() -> int:
         return 8 * 2**30
 
 
-def _at_most(name: str, value: int, limit: int, why: str) -> None:
+def check_at_most(name: str, value: int, limit: int, why: str) -> None:
+    """:class:`UserError` ``name=value must be <= limit (why)`` when ``value`` exceeds ``limit``."""
     if value > limit:
         raise UserError(f"{name}={value} must be <= {limit} ({why})")
 
@@ -60,16 +63,14 @@ def check_counts(cfg: Any) -> None:
     """Upper bounds on counts: more threads than CPUs, or more sub-envs and seeds than any machine
     steps, are mistakes."""
     cpus = os.cpu_count() or 1
-    _at_most("torch_threads", cfg.torch_threads, cpus, "this machine's CPUs")
-    _at_most(
-        "vector.num_envs", cfg.vector.num_envs, MAX_NUM_ENVS, "the largest vector env this project steps"
-    )
+    check_at_most("torch_threads", cfg.torch_threads, cpus, "this machine's CPUs")
+    check_at_most("vector.num_envs", cfg.vector.num_envs, MAX_NUM_ENVS, NUM_ENVS_WHY)
     if cfg.vector.mode == "async":  # every seed's sub-envs are processes of this one
-        _at_most(
+        check_at_most(
             "vector.num_envs x num_seeds" if cfg.num_seeds > 1 else "vector.num_envs",
             cfg.vector.num_envs * cfg.num_seeds, MAX_ASYNC_ENVS, "one process per sub-env with mode=async",
         )  # fmt: skip
-    _at_most("num_seeds", cfg.num_seeds, MAX_NUM_SEEDS, "runs side by side in one process")
+    check_at_most("num_seeds", cfg.num_seeds, MAX_NUM_SEEDS, NUM_SEEDS_WHY)
 
 
 def _episode_steps(env_id: str) -> int:

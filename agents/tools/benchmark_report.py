@@ -39,6 +39,7 @@ from omegaconf import DictConfig
 
 from agents.errors import UserError
 from agents.runtime.config import SEED_MODES, check_at_least, check_choice, check_device, check_known_keys
+from agents.runtime.sizes import MAX_NUM_ENVS, MAX_NUM_SEEDS, NUM_ENVS_WHY, NUM_SEEDS_WHY, check_at_most
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
     device_table,
@@ -114,6 +115,18 @@ MODE_KEYS = {
 COUNTS = ("repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_seed", "num_envs")
 """The keys that count something: each must be >= 1."""
 
+UPPER_BOUNDS = {
+    "num_envs": (MAX_NUM_ENVS, NUM_ENVS_WHY),
+    "many_seeds": (MAX_NUM_SEEDS, NUM_SEEDS_WHY),
+    "more_seeds": (MAX_NUM_SEEDS, NUM_SEEDS_WHY),
+    "seeds": (MAX_NUM_SEEDS, "seeds 0 .. N-1, one run each"),
+}
+"""The counts that size what a run allocates (sub-envs, seeds side by side, the list of seeds), with
+the training config's own bounds (:mod:`agents.runtime.sizes`), checked before anything is built:
+the raw-speed measurement made ``num_envs=10**8`` sub-envs before a training run refused them.
+``steps``, ``steps_per_seed`` and ``repeats`` size only the time (peak RSS stays flat in the steps,
+as the report's own row shows), as ``budget.total_env_steps`` does for training."""
+
 
 def check_benchmark_config(cfg: DictConfig) -> None:
     """One :class:`UserError` line for an unknown key (``+stpes=5``: Hydra adds it), a count below 1
@@ -121,6 +134,8 @@ def check_benchmark_config(cfg: DictConfig) -> None:
     check_known_keys(cfg, BenchmarkConfig)
     for key in COUNTS:
         check_at_least(key, cfg[key], 1)
+    for key, (limit, why) in UPPER_BOUNDS.items():
+        check_at_most(key, cfg[key], limit, why)
     for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
         check_choice(key, cfg[key], options)
     check_device(cfg.device)
