@@ -1271,6 +1271,28 @@ def test_scripts_answer_bad_arguments_in_one_line(tmp_path, monkeypatch, capsys,
     assert_one_line(code, err, 2, fragment)
 
 
+UNPARSABLE_VALUES = [  # PyYAML's traceback and exit 1, where the Hydra programs said one line
+    ("gradient_variance.py", ["p=[1"], "cannot parse 'p=[1': while parsing a flow sequence, expected ','"),
+    ("results_table.py", ["seeds=[1"], "cannot parse 'seeds=[1':"),
+    ("reproduce_sutton_barto.py", ["runs=[1"], "cannot parse 'runs=[1':"),
+    ("plot.py", ["runs=[1"], "cannot parse 'runs=[1':"),
+    ("plot.py", ["runs=[x]", "out={a"], "cannot parse 'out={a': while parsing a flow mapping"),
+    ("gradient_variance.py", ["out='x"], 'cannot parse "out=\'x": while scanning a quoted scalar'),
+    ("reproduce_sutton_barto.py", ["out=a: b: c"], "cannot parse 'out=a: b: c': mapping values"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "fragment"),
+    UNPARSABLE_VALUES,
+    ids=[f"{n} {' '.join(a)}" for n, a, _ in UNPARSABLE_VALUES],
+)
+def test_a_value_yaml_cannot_read_is_one_line_naming_it(tmp_path, monkeypatch, capsys, name, args, fragment):
+    code, err, _ = script(name, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+    assert not any(tmp_path.iterdir())  # refused before any output
+
+
 OVERSIZED_BENCHMARKS = [
     # the raw-speed measurement built 10**8 sub-envs (6 GB in 19 s) before the training config refused them
     (["mode=worker", "num_envs=100000000"], "num_envs=100000000 must be <= 65536 (the largest vector env"),

@@ -927,6 +927,14 @@ def parse_options(
             if any("," in item for item in items):  # folders with commas: quoted, as YAML needs them
                 value = json.dumps(items)
         dotlist.append(f"{key}={value}")
+        try:  # each item alone, so that a value YAML cannot read is named (PyYAML's traceback was)
+            OmegaConf.from_dotlist(dotlist[-1:])
+        except yaml.YAMLError as error:
+            parts = [getattr(error, name, None) for name in ("context", "problem")]
+            what = ", ".join(str(part) for part in parts if part) or _first_line(error)
+            exit_with_user_error(
+                f"cannot parse {arg!r}: {what} (values are YAML: close the bracket, brace or quote)"
+            )
     try:
         cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(dotlist))
         OmegaConf.to_container(cfg, throw_on_missing=True)
