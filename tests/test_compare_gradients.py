@@ -80,13 +80,48 @@ def test_float32_tolerance_is_relative_for_large_scores(monkeypatch):
     assert not compare_gradients(compare_config(*overrides)).passed
 
 
-def test_trained_checkpoint(make_config):
-    run = train(make_config("budget.total_env_steps=2000"))
-    report = compare_gradients(compare_config(f"checkpoint={run.run_dir}", "env=Acrobot-v1"))
-    assert report.passed and report.env_id == "CartPole-v1"  # the run's env, not the argument
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from agents.tools.cli import compose_train_config
+
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    return train(compose_train_config(["env=CartPole-v1", "budget.total_env_steps=2000", f"run_dir={run_dir}",
+                                       "logging.progress_bar=false"]))  # fmt: skip
+
+
+def test_trained_checkpoint(trained_run):
+    report = compare_gradients(compare_config(f"checkpoint={trained_run.run_dir}", "env=CartPole-v1"))
+    assert report.passed and report.env_id == "CartPole-v1"  # the run's env, given again: accepted
     assert "trained parameters from" in report.source
-    with pytest.raises(UserError, match=r"was trained with agent.policy=state, .* drop agent.policy=action"):
-        compare_gradients(compare_config(f"checkpoint={run.run_dir}", "agent.policy=action"))  # was ignored
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "agent.policy=action",
+            "was trained with agent.policy=state, which the comparison uses; drop agent.policy",
+        ),
+        # these ran silently on the checkpoint's env and parameters, as if they had been used
+        ("env=NoSuch-v0", "was trained with env=CartPole-v1, which the comparison uses; drop env=NoSuch-v0"),
+        (
+            "env=Acrobot-v1",
+            "was trained with env=CartPole-v1, which the comparison uses; drop env=Acrobot-v1",
+        ),
+        (
+            "+env_kwargs.sutton_barto_reward=true",
+            "was trained with env_kwargs={}, which the comparison uses; drop",
+        ),
+        (
+            "env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]",
+            "drop env_wrappers=[{'_target_':",
+        ),
+        ("param_scale=5", "param_scale=5 scales random parameters, and checkpoint="),
+    ],
+)
+def test_a_checkpoint_fixes_env_form_and_parameters(trained_run, override, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        compare_gradients(compare_config(f"checkpoint={trained_run.run_dir}", override))
 
 
 @pytest.mark.parametrize(

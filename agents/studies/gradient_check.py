@@ -22,6 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 from torch import Tensor
 
 from agents.core.policies import SoftmaxPolicy
@@ -51,7 +52,7 @@ class CompareConfig:
     """``python scripts/compare_gradients.py env=<id> agent.policy=state|action [checkpoint=<run>]``."""
 
     env: str = "CartPole-v1"
-    """Gymnasium id (ignored with ``checkpoint``: the run's own env is used)."""
+    """Gymnasium id (with ``checkpoint``: the run's own env; another one is refused)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gymnasium.make."""
     env_wrappers: list[Any] = field(default_factory=list)
@@ -59,7 +60,9 @@ class CompareConfig:
     seed: int = 0
     """Seeds the random parameters, the rollouts, the random states and the coefficients."""
     checkpoint: str | None = None
-    """Run folder (or checkpoint file) whose trained policy, env, features and form are used."""
+    """Run folder (or checkpoint file) whose trained policy, env, features and form are used (setting
+    ``env``, ``env_kwargs``, ``env_wrappers``, ``agent.policy``, ``features`` or ``param_scale`` to
+    something else as well is refused)."""
     trust_code: bool = False
     """Let the checkpoint import its env's module and call its wrappers when they are neither
     Gymnasium's nor this project's (a crafted file could name any code)."""
@@ -149,20 +152,33 @@ def _validate(cfg: Any) -> None:
         )
 
 
+def _plain(node: Any) -> Any:
+    """A config node (or the checkpoint's plain value) as plain Python, to compare and print."""
+    return OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+
+
 def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
     """(run config, inputs, float64 policy, source) from the checkpoint or with random parameters."""
     if cfg.checkpoint:
         run_cfg, _, parts = agent_from_checkpoint(
             load_checkpoint(cfg.checkpoint), cfg.checkpoint, trust_code=cfg.trust_code
         )
+        defaults = CompareConfig()
         asked = {"agent.policy": (cfg.agent.policy, AgentConfig.policy, run_cfg.agent.policy),
-                 "features": (cfg.features.name, FeaturesConfig.name, run_cfg.features.name)}  # fmt: skip
+                 "features": (cfg.features.name, FeaturesConfig.name, run_cfg.features.name),
+                 **{key: (_plain(cfg[key]), getattr(defaults, key), _plain(getattr(run_cfg, key)))
+                    for key in ("env", "env_kwargs", "env_wrappers")}}  # fmt: skip
         for key, (value, default, trained) in asked.items():
             if value not in (default, trained):  # set on the command line, and not the run's
                 raise UserError(
                     f"checkpoint={cfg.checkpoint} was trained with {key}={trained}, which the comparison "
                     f"uses; drop {key}={value} (or compare random parameters without checkpoint=)"
                 )
+        if cfg.param_scale != defaults.param_scale:  # was silently ignored
+            raise UserError(
+                f"param_scale={cfg.param_scale:g} scales random parameters, and checkpoint={cfg.checkpoint} "
+                "fixes the parameters to its trained ones: drop param_scale (or drop checkpoint=)"
+            )
         source = f"trained parameters from {cfg.checkpoint}"
     else:
         run_cfg = cfg
