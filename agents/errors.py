@@ -68,3 +68,15 @@ def broken_yaml(error: Exception, path: str | Path | None = None) -> str:
     line = f" line {mark.line + 1}" if mark is not None else ""
     later = problem_mark is not None and mark is not None and problem_mark.line != mark.line
     return f"{where}{line}: {what}{f' (line {problem_mark.line + 1})' if later else ''}: fix its YAML"
+
+
+def folder_problem(folder: Path, error: OSError) -> str:
+    """Why ``folder`` could not be created, for one line: the file that lies where ``folder`` or one
+    of its parents must be a folder, named (the OS says "File exists" or "Not a directory", which
+    name neither that file nor which of the two is meant), else the OS's reason."""
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                return f"{place} is a file, not a folder"
+            break
+    return error.strerror or str(error)

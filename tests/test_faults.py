@@ -827,6 +827,33 @@ def test_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
     assert blocker.read_text() == "mine"
 
 
+def test_an_output_below_a_file_names_that_file(tmp_path, monkeypatch, capsys):
+    """The OS said "File exists" (the csv's folder is a file) where "Not a directory" was meant, and
+    named neither: the line names the file in the way."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    run_dir = tmp_path / "run"
+    train(compose_train_config([*TINY, f"run_dir={run_dir}"]))
+    code, err, out = script(
+        "evaluate.py", f"checkpoint={run_dir}", "episodes=1", f"csv={blocker / 'x.csv'}",
+        monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, f"cannot write csv={blocker / 'x.csv'}: {blocker} is a file, not a folder")
+    assert "greedy: return" in out  # the results came first
+    for out_dir in (blocker / "g", blocker / "g" / "h", blocker):
+        code, err, _ = script(
+            "gradient_variance.py", f"out={out_dir}", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+        )
+        assert_one_line(code, err, 2, f"cannot create {out_dir}: {blocker} is a file, not a folder")
+    assert blocker.read_text() == "mine"
+
+
+def test_an_empty_checkpoint_is_one_line_saying_so(tmp_path, monkeypatch, capsys):
+    """``checkpoint=`` said "no checkpoint at checkpoint.pt", a file nobody named."""
+    code, err, _ = script("evaluate.py", "checkpoint=", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, "checkpoint= is empty: give the run folder to evaluate")
+
+
 def test_hydra_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "file.txt"
     blocker.write_text("mine")

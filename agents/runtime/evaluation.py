@@ -33,7 +33,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.core.policies import SoftmaxPolicy
-from agents.errors import RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError, folder_problem
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import write_text_atomically
@@ -312,6 +312,11 @@ def evaluation_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_di
 
 def validate_evaluate_config(cfg: EvaluateConfig) -> None:
     """Ranges an evaluation needs; one-line :class:`UserError` naming the key."""
+    if not cfg.checkpoint.strip():  # was "no checkpoint at checkpoint.pt" (the working folder's)
+        raise UserError(
+            "checkpoint= is empty: give the run folder to evaluate (or its checkpoint file), "
+            "e.g. checkpoint=outputs/CartPole-v1/<run>"
+        )
     if not 1 <= cfg.episodes <= MAX_EVAL_EPISODES:
         raise UserError(f"episodes={cfg.episodes} must be in [1, {MAX_EVAL_EPISODES:,}]")
     check_seed(cfg.seed)
@@ -388,7 +393,8 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
             write_csv(result.csv_path, result.modes)
         except OSError as error:
             raise UserError(
-                f"cannot write csv={result.csv_path}: {error.strerror or error} (results above)"
+                f"cannot write csv={result.csv_path}: {folder_problem(result.csv_path.parent, error)} "
+                "(results above)"
             ) from None
     print(f"csv:     {result.csv_path}")  # once it is written
     return result

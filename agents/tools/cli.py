@@ -49,7 +49,14 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
-from agents.errors import QUIT_AT_ONCE, USER_ERROR_EXIT_CODE, RunInterrupted, UserError, broken_yaml
+from agents.errors import (
+    QUIT_AT_ONCE,
+    USER_ERROR_EXIT_CODE,
+    RunInterrupted,
+    UserError,
+    broken_yaml,
+    folder_problem,
+)
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import (
@@ -189,7 +196,7 @@ def check_output_folder(folder: Path, key: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         exit_with_user_error(
-            f"{key}: cannot create {folder}: {error.strerror or error} (choose another location)"
+            f"{key}: cannot create {folder}: {folder_problem(folder, error)} (choose another location)"
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         exit_with_user_error(f"{key}: cannot write into {folder} (choose another location)")
