@@ -213,3 +213,32 @@ def test_the_gpu_section_without_a_gpu_is_one_line():
     assert completed.stderr == (
         "error: mode=gpu compares device=cuda with device=cpu, and torch sees no CUDA GPU here\n"
     )
+
+
+@pytest.mark.parametrize("measure", ["solve_times", "many_seeds"])
+def test_a_signal_to_an_in_process_measurement_is_one_line(tmp_path, monkeypatch, capsys, measure):
+    """SIGTERM in the report's sample-efficiency runs printed "SIGTERM: saving a checkpoint" above
+    the benchmark's line, though its scratch run is removed, not kept."""
+    from agents.errors import RunInterrupted
+    from agents.runtime.trainer import StopOnSignal
+
+    entered = StopOnSignal.__enter__
+
+    def enter_then_signal(self):
+        stop = entered(self)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, inside the training loop's block
+        return stop
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(StopOnSignal, "__enter__", enter_then_signal)
+    capsys.readouterr()
+    with pytest.raises(RunInterrupted) as stopped:
+        if measure == "solve_times":
+            solve_times("CartPole-v1", [0], ["budget.total_env_steps=100000"])
+        else:
+            many_seeds("CartPole-v1", 2, 100_000, "batched")
+    assert str(stopped.value) == "benchmark stopped by a signal; its scratch run was removed"
+    assert stopped.value.exit_code == 143
+    assert capsys.readouterr().err == ""  # the entry point prints the one line above
+    assert not list(tmp_path.glob("benchmark-run-*"))
+    assert StopOnSignal.announce  # a training run outside the benchmark still says it saves

@@ -18,8 +18,8 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Collection
-from contextlib import suppress
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -845,11 +845,26 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
     raise RunInterrupted("\n".join(lines), 128 + signum, resumes)
 
 
+@contextmanager
+def scratch_stops() -> Iterator[None]:
+    """Within the block, runs stopped by a signal still stop and save as ever, but print no
+    "saving a checkpoint" line: for scratch runs (the benchmark's measurements) whose caller removes
+    the run and says so in its own one line, where "saving" would be wrong."""
+    announce, StopOnSignal.announce = StopOnSignal.announce, False
+    try:
+        yield
+    finally:
+        StopOnSignal.announce = announce
+
+
 class StopOnSignal(StopRequest):
     """Within the block, SIGINT/SIGTERM ask the trainers to stop after the current step (they then
     save and exit 130/143); a second signal stops at once (Python's default handlers). In a
     multirun's worker, the launching process's signal, written to its stop file
     (:mod:`agents.runtime.sweep_stop`), stops them the same way."""
+
+    announce = True
+    """Print the line for the first signal (off within :func:`scratch_stops`, whose runs keep nothing)."""
 
     def __init__(self, trainers: list[Trainer], doing: str = "saving a checkpoint") -> None:
         super().__init__()
@@ -861,6 +876,8 @@ class StopOnSignal(StopRequest):
         for trainer in self.trainers:
             if not trainer.done:  # a seed that had finished is not "stopped" (nor to be resumed)
                 trainer.stop_signal, trainer.step_limit = signum, 0
+        if not StopOnSignal.announce:
+            return
         name = signal.Signals(signum).name
         message = f"\n{name}{why}: {self.doing} (press Ctrl-C again to quit at once)"
         print(message, file=sys.stderr, flush=True)
