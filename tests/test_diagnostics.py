@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -54,6 +56,9 @@ def test_cosine_similarity():
     assert cosine_similarity(a, 3 * a) == pytest.approx(1.0)
     assert cosine_similarity(a, -a) == pytest.approx(-1.0)
     assert cosine_similarity(torch.zeros(2), torch.zeros(2)) == 1.0
+    rounded = torch.tensor([0.1, 0.1, 0.3], dtype=torch.float64)  # <a, a> / |a|^2 rounds to 1 + 2**-52
+    assert cosine_similarity(rounded, rounded) == 1.0 and cosine_similarity(rounded, -rounded) == -1.0
+    assert math.isnan(cosine_similarity(torch.tensor([1.0, math.nan]), torch.ones(2)))
 
 
 def test_compare_scores_on_both_forms(generator):

@@ -68,12 +68,14 @@ class ScoreComparison:
 
 
 def cosine_similarity(first: Tensor, second: Tensor) -> float:
-    """``<a, b> / (|a| |b|)`` in float64 over all entries; 1 when both are zero."""
+    """``<a, b> / (|a| |b|)`` in float64 over all entries, clamped to [-1, 1] (rounding gave
+    1.0000000000000002 for equal vectors, which compare-gradients printed); 1 when both are zero;
+    NaN stays NaN."""
     first, second = first.reshape(-1).double(), second.reshape(-1).double()
     norms = first.norm() * second.norm()
     if norms == 0:
         return 1.0 if first.norm() == second.norm() else 0.0
-    return float(first @ second / norms)
+    return float((first @ second / norms).clamp(-1.0, 1.0))
 
 
 @torch.no_grad()
