@@ -2176,28 +2176,20 @@ def test_a_reward_that_is_no_number_is_one_line_in_every_mode(tmp_path, capsys, 
         assert 0 < load_checkpoint(folder)["counters"]["env_steps"] < 1000
 
 
-def test_a_sync_vector_env_names_the_sub_env_whose_reward_it_cannot_store(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [("Arrayreward", "failed at env step 149: sub-env 1's step returned a reward, terminated or truncated "
+                     "that is not one value (ValueError: setting an array element with a sequence.)"),
+     # Gymnasium's sync vector env stores None as nan before training sees it: the line says so
+     ("Nonereward", "returned nan/inf rewards (vector.mode=sync stores a reward of None as nan)")],
+)  # fmt: skip
+def test_a_sync_vector_env_says_which_reward_it_could_not_take(tmp_path, capsys, fault, said):
     fault_envs.FaultyEnv.calls = 0
     code, err, _ = run_train(
-        "logging.progress_bar=false", "budget.total_env_steps=1000", "env=fault_envs:fault/Arrayreward-v0",
+        "logging.progress_bar=false", "budget.total_env_steps=1000", f"env=fault_envs:fault/{fault}-v0",
         "vector.num_envs=2", "vector.mode=sync", f"run_dir={tmp_path / 'run'}", capsys=capsys,
     )  # fmt: skip
-    assert_one_line(
-        code, err, 2, "failed at env step 149: sub-env 1's step returned a reward, terminated or truncated "
-        "that is not one value (ValueError: setting an array element with a sequence.)",
-    )  # fmt: skip
-
-
-def test_a_none_reward_under_a_sync_vector_env_says_it_may_be_none(tmp_path, capsys):
-    """Gymnasium's sync vector env stores None as nan before training sees it: the line says so."""
-    fault_envs.FaultyEnv.calls = 0
-    code, err, _ = run_train(
-        "logging.progress_bar=false", "budget.total_env_steps=1000", "env=fault_envs:fault/Nonereward-v0",
-        "vector.num_envs=2", "vector.mode=sync", f"run_dir={tmp_path / 'run'}", capsys=capsys,
-    )  # fmt: skip
-    assert_one_line(
-        code, err, 2, "returned nan/inf rewards (vector.mode=sync stores a reward of None as nan)"
-    )
+    assert_one_line(code, err, 2, said)
 
 
 OBSERVATION_MODES = {
