@@ -822,8 +822,8 @@ def test_a_signal_stops_a_long_evaluation_saves_and_exits_130(tmp_path, capsys):
 def test_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "file.txt"
     blocker.write_text("mine")
-    code, err, _ = run_train(*TINY, f"run_dir={blocker / 'run'}", capsys=capsys)
-    assert_one_line(code, err, 2, "Not a directory")
+    code, err, _ = run_train(*TINY, f"run_dir={blocker / 'run' / 'deeper'}", capsys=capsys)
+    assert_one_line(code, err, 2, f"{blocker} is a file, not a folder (choose another run_dir)")  # named
     assert blocker.read_text() == "mine"
 
 
@@ -865,7 +865,7 @@ def test_hydra_run_dir_below_a_file_is_one_line(tmp_path, monkeypatch, capsys):
         capsys=capsys,
         cwd=tmp_path,
     )
-    assert_one_line(code, err, 2, "Not a directory")
+    assert_one_line(code, err, 2, f"{blocker} is a file, not a folder (choose another location)")  # named
     assert blocker.read_text() == "mine"
 
 

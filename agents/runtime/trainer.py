@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.score_check import check_batch_gradients
-from agents.errors import RunInterrupted, UserError, describe
+from agents.errors import RunInterrupted, UserError, describe, folder_problem
 from agents.runtime import tags
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.buffer import EpisodeBuffer, Finished
@@ -235,7 +235,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
-        problem = "it is a file, not a folder" if run_dir.exists() else error.strerror or str(error)
+        problem = "it is a file, not a folder" if run_dir.is_file() else folder_problem(run_dir, error)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
     lock = RunFolderLock(run_dir)

@@ -185,7 +185,10 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
         sys.exit(128 + signal.SIGINT)
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""
-        exit_with_user_error(f"cannot use{where}: {error.strerror} (choose another location)")
+        problem = error.strerror
+        if error.filename and error.errno in (errno.ENOTDIR, errno.EEXIST):  # which file is in the way
+            problem = folder_problem(Path(os.fsdecode(error.filename)), error)
+        exit_with_user_error(f"cannot use{where}: {problem} (choose another location)")
     exit_with_user_error(error, error.exit_code)
 
 
