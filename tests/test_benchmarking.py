@@ -241,4 +241,4 @@ def test_a_signal_to_an_in_process_measurement_is_one_line(tmp_path, monkeypatch
     assert stopped.value.exit_code == 143
     assert capsys.readouterr().err == ""  # the entry point prints the one line above
     assert not list(tmp_path.glob("benchmark-run-*"))
-    assert StopOnSignal.announce  # a training run outside the benchmark still says it saves
+    assert StopOnSignal.doing == "saving a checkpoint"  # outside the benchmark a run says it saves

@@ -400,8 +400,6 @@ class Trainer:
         self.step_limit = cfg.budget.total_env_steps
         """The loop runs while env_steps < step_limit; a signal sets it to 0 to stop cleanly."""
         self.stop_signal: int | None = None
-        self.stop_message = "saving a checkpoint"
-        """What the line for the first SIGINT/SIGTERM says the run does next (:class:`StopOnSignal`)."""
         self.reached = False
         """Whether the moving mean return has reached the target (checked again from :meth:`start_clock`)."""
         self.reached_before = False
@@ -435,7 +433,7 @@ class Trainer:
         """Act, store, update until the budget is spent, the target is reached or a signal came."""
         self.start_clock()
         # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
-        with StopOnSignal([self], self.stop_message), np.errstate(over="ignore"):
+        with StopOnSignal([self]), np.errstate(over="ignore"):
             try:
                 if self.evaluation is not None and 0 < self.evaluation.next_step <= self.env_steps:
                     self._evaluate()  # resumed from a save that a signal made during this evaluation
@@ -846,15 +844,16 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
 
 
 @contextmanager
-def scratch_stops() -> Iterator[None]:
-    """Within the block, runs stopped by a signal still stop and save as ever, but print no
-    "saving a checkpoint" line: for scratch runs (the benchmark's measurements) whose caller removes
-    the run and says so in its own one line, where "saving" would be wrong."""
-    announce, StopOnSignal.announce = StopOnSignal.announce, False
+def signal_line(doing: str | None) -> Iterator[None]:
+    """Within the block, the line a run's first SIGINT/SIGTERM prints says ``doing`` (None: no line)
+    instead of "saving a checkpoint"; the runs stop and save as ever. For callers whose runs are
+    scratch (the benchmark's measurements, results-table's seeds): they remove the folder and say
+    so in their own line, where "saving" would be wrong."""
+    before, StopOnSignal.doing = StopOnSignal.doing, doing
     try:
         yield
     finally:
-        StopOnSignal.announce = announce
+        StopOnSignal.doing = before
 
 
 class StopOnSignal(StopRequest):
@@ -863,21 +862,19 @@ class StopOnSignal(StopRequest):
     multirun's worker, the launching process's signal, written to its stop file
     (:mod:`agents.runtime.sweep_stop`), stops them the same way."""
 
-    announce = True
-    """Print the line for the first signal (off within :func:`scratch_stops`, whose runs keep nothing)."""
+    doing: str | None = "saving a checkpoint"
+    """What the first signal's line says happens next; None: no line (:func:`signal_line`)."""
 
-    def __init__(self, trainers: list[Trainer], doing: str = "saving a checkpoint") -> None:
+    def __init__(self, trainers: list[Trainer]) -> None:
         super().__init__()
         self.trainers = trainers
-        self.doing = doing
-        """What the signal's line says happens next."""
 
     def on_stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:
             if not trainer.done:  # a seed that had finished is not "stopped" (nor to be resumed)
                 trainer.stop_signal, trainer.step_limit = signum, 0
-        if not StopOnSignal.announce:
+        if StopOnSignal.doing is None:
             return
         name = signal.Signals(signum).name
-        message = f"\n{name}{why}: {self.doing} (press Ctrl-C again to quit at once)"
+        message = f"\n{name}{why}: {StopOnSignal.doing} (press Ctrl-C again to quit at once)"
         print(message, file=sys.stderr, flush=True)

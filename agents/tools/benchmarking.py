@@ -30,7 +30,7 @@ from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError, describe
 from agents.runtime.sweep_stop import StopRequest
-from agents.runtime.trainer import Trainer, TrainResult, scratch_stops
+from agents.runtime.trainer import Trainer, TrainResult, signal_line
 from agents.studies.timing import best_of_seconds
 from agents.tools.cli import compose_train_config
 from envs.make import make_vector_env
@@ -101,10 +101,10 @@ def scratch_run_dir() -> Iterator[str]:
     after writing there, whose line names the folder's checkpoints and ``train.log`` (they stay for
     the user to read; a refusal before the run wrote anything leaves no empty folder); a signal's
     stop removes it too (its "resume with" line would name a measurement's folder) and prints only
-    the benchmark's own line (:func:`~agents.runtime.trainer.scratch_stops`: nothing is kept)."""
+    the benchmark's own line (:func:`~agents.runtime.trainer.signal_line`: nothing is kept)."""
     run_dir = tempfile.mkdtemp(prefix="benchmark-run-")
     try:
-        with scratch_stops():  # one line for a signal, this one's: nothing is kept
+        with signal_line(None):  # one line for a signal, this one's: nothing is kept
             yield run_dir
     except RunInterrupted as stopped:  # a measurement, not a run to resume: nothing to keep
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.multi_seed import std_over_seeds
-from agents.runtime.trainer import Trainer, preflight
+from agents.runtime.trainer import Trainer, preflight, signal_line
 from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.presets import preset_names
 from agents.tools.tables import markdown_table
@@ -169,10 +169,9 @@ def run_preset(preset: str, seeds: Sequence[int], overrides: Sequence[str] = ())
         with tempfile.TemporaryDirectory() as run_dir:
             cfg = preset_config(preset, seed, run_dir, overrides)
             env = _env_label(cfg.env, dict(cfg.env_kwargs))
-            trainer = Trainer(cfg)
-            trainer.stop_message = STOP_MESSAGE
             try:
-                result = trainer.run()
+                with signal_line(STOP_MESSAGE):
+                    result = Trainer(cfg).run()
             except RunInterrupted as stopped:  # its resume line would name the temporary folder
                 name = signal.Signals(stopped.exit_code - 128).name
                 raise RunInterrupted(
