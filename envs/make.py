@@ -383,10 +383,7 @@ def unstorable_step(vector_env: Any, error: BaseException) -> str | None:
     """Where a sync vector env's step could not store what sub-env ``i`` returned in its arrays
     (a reward of shape ``(1,)``: ``setting an array element with a sequence``): which sub-env,
     read from Gymnasium's step frame on the failure path. None for any other failure."""
-    trace = error.__traceback__
-    while trace is not None and trace.tb_next is not None:
-        trace = trace.tb_next
-    frame = trace.tb_frame if trace is not None else None
+    frame = next(reversed(_frames(error)), None)  # where it raised
     base = getattr(vector_env, "unwrapped", vector_env)
     if (
         frame is None or not isinstance(base, gym.vector.SyncVectorEnv)
@@ -424,14 +421,18 @@ def concatenate_module() -> str:
     return gym.vector.utils.concatenate.__module__
 
 
+def _frames(error: BaseException) -> list[Any]:
+    """The frames of ``error``'s traceback, outermost first (the last is where it raised)."""
+    frames, trace = [], error.__traceback__
+    while trace is not None:
+        frames.append(trace.tb_frame)
+        trace = trace.tb_next
+    return frames
+
+
 def _raised_in(error: BaseException, module: str) -> bool:
     """Whether ``error``'s traceback passes through code of ``module``."""
-    trace = error.__traceback__
-    while trace is not None:
-        if trace.tb_frame.f_globals.get("__name__") == module:
-            return True
-        trace = trace.tb_next
-    return False
+    return any(frame.f_globals.get("__name__") == module for frame in _frames(error))
 
 
 def gone_workers(vector_env: Any) -> str | None:

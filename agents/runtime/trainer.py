@@ -235,7 +235,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
-        problem = "it is a file, not a folder" if run_dir.is_file() else folder_problem(run_dir, error)
+        problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
     lock = RunFolderLock(run_dir)
