@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from agents.core.baselines import RunningMeanBaseline, ValueBaseline
 from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy
+from agents.core.policy import entropy_of, mean_entropy
 from agents.core.returns import discount_weights, discounted_returns, steps_since_start
 from agents.features.inputs import state_action_features
 from agents.features.maps import (
@@ -153,6 +154,23 @@ def test_entropy_is_finite_and_bounded(case):
         assert torch.isfinite(entropy).all()
         assert (entropy >= -1e-12).all() and (entropy <= math.log(policy.n_actions) + 1e-9).all()
         assert torch.isfinite(policy.entropy_gradient(features)).all()
+
+
+@FUZZ
+@given(case=policy_batches(bound=1e150))
+def test_mean_entropy_is_the_mean_of_the_entropies(case):
+    """The update's logged entropy (one sum, made in place) equals the per-state entropies' mean,
+    ``0 log 0 = 0`` included (logits far apart give ``log pi = -inf``), on ``[T, A]`` and on the
+    ``[A, T]`` view the update passes."""
+    policy, features, _ = case
+    with torch.no_grad():
+        log_probs = policy.log_probs(features)
+        expected = float(entropy_of(log_probs).mean())
+        for layout in (log_probs, log_probs.mT.contiguous().mT):
+            assert math.isclose(mean_entropy(layout), expected, rel_tol=1e-12, abs_tol=1e-12)
+        assert torch.equal(log_probs, policy.log_probs(features))  # the input is left as it was
+    half_and_half, certain = [-math.log(2), -math.log(2)], [0.0, -math.inf]
+    assert mean_entropy(torch.tensor([certain, half_and_half], dtype=F64)) == math.log(2) / 2
 
 
 def test_entropy_of_logits_too_far_apart_to_subtract():

