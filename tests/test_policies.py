@@ -404,3 +404,47 @@ def test_a_mixin_that_redefines_the_logits_acts_and_takes_its_entropy_gradient_w
     torch.testing.assert_close(
         policy.entropy_gradient(x).sum(0), -entropy(policy.param.detach()), rtol=0, atol=1e-12
     )
+
+
+class HalfLogits(LinearSoftmaxPolicy):
+    """Redefines the logits only: ``h = x W / 2``."""
+
+    def logits_with(self, param, features):
+        return features @ param / 2
+
+
+class TripleLogits(ActionFeatureSoftmaxPolicy):
+    def logits_with(self, param, features):
+        return 3 * (features @ param)
+
+
+class ShiftedLogits(MLPSoftmaxPolicy):
+    def logits_with(self, param, features):
+        return super().logits_with(param, features) * 1.5 + features[:, :1]
+
+
+@pytest.mark.parametrize(
+    ("form", "shape"),
+    [(lambda: HalfLogits(4, 3, dtype=F64), (4,)), (lambda: TripleLogits(5, dtype=F64), (3, 5)),
+     (lambda: ShiftedLogits(4, 3, hidden_sizes=(6,), dtype=F64), (4,))],
+    ids=["state", "action", "mlp"],
+)  # fmt: skip
+def test_a_form_that_redefines_only_the_logits_takes_its_score_from_them(generator, form, shape):
+    """Its parent's hand-derived score is the gradient of the parent's logits (0.4 apart here for
+    the linear form, which trained on it without a word): the score, the update's gradient and
+    its fused twin come from the new logits by autograd."""
+    policy = form()
+    with torch.no_grad():
+        policy.param.normal_(generator=generator)
+    x, actions = batch(generator, 20, shape, 3)
+    coefficients = torch.randn(20, dtype=F64, generator=generator)
+    reference = policy.autograd_score(x, actions)
+    with torch.no_grad():
+        torch.testing.assert_close(policy.score(x, actions), reference, rtol=0, atol=1e-12)
+        expected = torch.tensordot(coefficients, reference, dims=1)
+        torch.testing.assert_close(
+            policy.policy_gradient(x, actions, coefficients), expected, rtol=0, atol=1e-12
+        )
+        gradient, log_probs = policy.policy_gradient_and_log_probs(x, actions, coefficients)
+    torch.testing.assert_close(gradient, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(log_probs, policy.log_probs(x).detach(), rtol=0, atol=1e-12)

@@ -81,10 +81,12 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass whose :meth:`logits_with` comes from below the class that defines its
-        :meth:`acting_logits` or :meth:`expected_score` (a redefinition, or a mixin listed first)
-        would act on, and take its entropy gradient from, its parent's logits (those compute them
-        inline) while its update follows its own: it gets the generic ones built from
-        :meth:`logits_with` and :meth:`score_with` instead (slower; define both for speed)."""
+        :meth:`score_with`, :meth:`acting_logits` or :meth:`expected_score` (a redefinition, or a
+        mixin listed first) would take its score, act, and take its entropy gradient with its
+        parent's logits (those compute them inline): it gets the generic ones built from its own
+        :meth:`logits_with` instead: the score by autograd (:meth:`autograd_score_with`), acting
+        and the entropy gradient from that. Slower; define :meth:`score_with` (the hand-derived
+        score of the new logits) with :meth:`logits_with` for speed."""
         super().__init_subclass__(**kwargs)
         mro = cls.__mro__
 
@@ -92,6 +94,7 @@ class SoftmaxPolicy(nn.Module, ABC):
             return next((index for index, klass in enumerate(mro) if name in vars(klass)), len(mro))
 
         generics = {
+            "score_with": SoftmaxPolicy.autograd_score_with,
             "acting_logits": SoftmaxPolicy.acting_logits_from_logits_with,
             "expected_score": SoftmaxPolicy.expected_score_from_score,
         }
