@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,29 @@ def test_a_run_that_stopped_early_is_marked_in_the_table(tmp_path):
     failed = run("job", 300, 9.0)
     (failed.path / "result.json").write_text(json.dumps({"status": "FAILED"}))
     assert stopped_early(failed) == "FAILED at 300 env steps"
+
+
+def test_a_run_resumed_with_other_settings_is_labelled_with_them_and_kept_apart(make_config, tmp_path):
+    """The plot read the first part's hyperparameters of a resumed run: a run of 600 steps at
+    ``agent.lr=0.1`` resumed to 1,200 at 0.05 stood as ``agent.lr=0.1, budget.total_env_steps=600``
+    beside its 1,200 steps (and one resumed to a smaller budget as "stopped at")."""
+    from agents.tools.plotting import load_run, stopped_early
+
+    resumed, straight = tmp_path / "resumed", tmp_path / "straight"
+    train(make_config("budget.total_env_steps=600", f"run_dir={resumed}"))
+    import agents
+
+    overrides = ("budget.total_env_steps=1200", "agent.lr=0.05", "logging.progress_bar=false")
+    agents.train("CartPole-v1", f"resume={resumed}", *overrides)
+    train(make_config("budget.total_env_steps=1200", "agent.lr=0.05", f"run_dir={straight}"))
+    run = load_run(resumed)
+    assert run.hparams["agent.lr"] == 0.05 and run.hparams["budget.total_env_steps"] == 1200
+    assert stopped_early(run) is None
+    with warnings.catch_warnings():  # a long label left the axes no room: matplotlib warned
+        warnings.simplefilter("error")
+        table, _ = plot_runs([resumed, straight], tmp_path / "figure")
+    labels = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| CartPole-v1")]
+    assert labels == [
+        "CartPole-v1: resumed=agent.lr=0.1->0.05 budget.total_env_steps=600->1200",
+        "CartPole-v1",
+    ]

@@ -20,6 +20,7 @@ a run that stopped early (target reached) keeps its final value up to the group'
 from __future__ import annotations
 
 import json
+import textwrap
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from agents.errors import UserError
@@ -114,23 +116,62 @@ def _batched_summary(folder: Path) -> bool:
     return any(sibling.name[4:].isdigit() for sibling in folder.parent.glob("seed*") if sibling.is_dir())
 
 
-def _hparams(events: EventAccumulator) -> dict[str, Any] | None:
-    try:
-        content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    except KeyError:  # no hparams plugin data, or no session start in it
-        return None
-    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
-    return {name: getattr(value, value.WhichOneof("kind")) for name, value in start.hparams.items()}
+SESSION_START_TAG = "_hparams_/session_start_info"
+LEGEND_WIDTH = 60
+"""Characters per legend line (a label of many keys, or a resume's changes, is wrapped)."""
+LEGEND_CHAR_INCHES = 0.065
+"""Width of a legend character at the style's 8 pt: each panel widens with its legend, which left
+the axes no room (matplotlib's "axes sizes collapsed to zero")."""
+RESUMED_KEY = "resumed"
+"""A run's label entry for the settings a resume changed (:func:`resumed_changes`)."""
+
+
+def segment_hparams(folder: Path) -> list[dict[str, Any]]:
+    """The hyperparameters each part of a run logged at its end, oldest first: the run, then each
+    resume of it (its own event file; a resume may change the budget and learning settings).
+    TensorBoard's accumulator over the folder keeps only the first part's."""
+    parts = []
+    for path in sorted(folder.glob("events.out.tfevents.*")):  # the accumulator's order
+        found = None
+        with suppress(Exception):  # a damaged or cut-off file: the parts before its damage
+            for event in EventFileLoader(str(path)).Load():
+                for value in event.summary.value:
+                    if value.tag == SESSION_START_TAG and value.metadata.plugin_data.plugin_name == "hparams":
+                        found = value.metadata.plugin_data.content
+        if found is not None:
+            start = plugin_data_pb2.HParamsPluginData.FromString(found).session_start_info
+            parts.append({name: getattr(v, v.WhichOneof("kind")) for name, v in start.hparams.items()})
+    return parts
+
+
+def resumed_changes(parts: list[dict[str, Any]]) -> str:
+    """``key=first->last`` for each learning setting a resume changed (empty when none did). A
+    longer budget alone is no change when the learning rate is constant: the run continues as
+    one of that budget would have (resume is exact); with a schedule it is one."""
+    first, last = parts[0], parts[-1]
+    constant = (
+        first.get("agent.lr_schedule", "constant") == last.get("agent.lr_schedule", "constant") == "constant"
+    )
+    changed = [
+        f"{key}={short_number(str(first.get(key, '-')))}->{short_number(str(last.get(key, '-')))}"
+        for key in sorted(set(first) | set(last))
+        if first.get(key) != last.get(key) and not (constant and key == "budget.total_env_steps")
+    ]
+    return " ".join(changed)
 
 
 def load_run(path: Path) -> Run | None:
     """Read one run folder; ``None`` when it has no hparams (unfinished or interrupted run)."""
+    parts = segment_hparams(path)
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
-    hparams = _hparams(events)
     scalars = events.Tags()["scalars"]
     needed = (tags.EPISODIC_RETURN, tags.FINAL_MEAN_RETURN, tags.FINAL_ENV_STEPS)
-    if hparams is None or not all(tag in scalars for tag in needed):  # unfinished, or a cut-off file
+    if not parts or not all(tag in scalars for tag in needed):  # unfinished, or a cut-off file
         return None
+    hparams = dict(parts[-1])  # the settings it ended with: a resume's budget, not the first's
+    changes = resumed_changes(parts)
+    if changes:  # its own group: neither setting describes the whole run
+        hparams[RESUMED_KEY] = changes
     episodes = events.Scalars(tags.EPISODIC_RETURN)
     return Run(
         path=path,
@@ -190,7 +231,11 @@ def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
         keys = sorted({k for _, config in members for k in config})
         varying = [k for k in keys if len({repr(config.get(k)) for _, config in members}) > 1]
         for run, config in members:
-            settings = ", ".join(f"{k}={short_number(str(config.get(k, '-')))}" for k in varying)
+            settings = ", ".join(
+                f"{k}={short_number(str(config.get(k, '-')))}"
+                for k in varying
+                if k in config or k != RESUMED_KEY  # the runs no resume changed: no entry
+            )
             groups.setdefault(f"{env}: {settings}" if settings else env, []).append(run)
     return groups
 
@@ -275,6 +320,14 @@ def final_table(groups: dict[str, list[Run]], window: int) -> str:
     return markdown_table(header, rows)
 
 
+def legend_label(label: str, runs: list[Run]) -> str:
+    """A group's legend entry: its label without the env (the panel's title), the seed count,
+    wrapped at :data:`LEGEND_WIDTH` characters."""
+    env = runs[0].env
+    name = label.removeprefix(f"{env}: ") if label != env else "all runs"
+    return "\n".join(textwrap.wrap(f"{name} (n={len(runs)})", LEGEND_WIDTH, break_long_words=False))
+
+
 def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, points: int = 200) -> list[Path]:
     """Return against env steps, one panel per env, the mean over seeds per group and, for groups of
     2 or more seeds, a 95% bootstrap CI band; the legend (labels: the keys in which the groups
@@ -284,7 +337,10 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
     """
     envs = list(dict.fromkeys(runs[0].env for runs in groups.values()))
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(4.8 * len(envs), 3.4), layout="constrained")
+        labels = {label: legend_label(label, runs) for label, runs in groups.items()}
+        longest = max(len(line) for text in labels.values() for line in text.splitlines())
+        panel = 3.2 + max(1.6, LEGEND_CHAR_INCHES * longest)  # the axes keep ~3 inches beside the legend
+        figure = Figure(figsize=(panel * len(envs), 3.4), layout="constrained")
         axes = figure.subplots(1, len(envs), squeeze=False)[0]
         for ax, env in zip(axes, envs, strict=True):
             for label, runs in groups.items():
@@ -294,8 +350,7 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
                 grid = np.linspace(0, last, points)
                 curves = np.stack([curve(run, grid, window) for run in runs])  # [seeds, points]
                 mean = curves.mean(axis=0)
-                name = label.removeprefix(f"{env}: ") if label != env else "all runs"
-                (line,) = ax.plot(grid, mean, label=f"{name} (n={len(runs)})")
+                (line,) = ax.plot(grid, mean, label=labels[label])
                 if len(runs) > 1:  # a band only where there is a spread to bootstrap
                     low, high = bootstrap_ci(curves)
                     ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
