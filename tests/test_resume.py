@@ -172,13 +172,28 @@ def test_signal_handler_stops_then_second_signal_interrupts(make_config):
     trainer.envs.close()
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_saves_flushes_and_prints_the_resume_command(tmp_path, sig, code):
+PROGRAMS = {
+    "python scripts/train.py": [sys.executable, str(ROOT / "scripts" / "train.py")],
+    "softmax-reinforce train": [sys.executable, "-m", "agents.tools.console", "train"],
+}
+"""How the run is started -> the command line that starts it that way."""
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "program"),
+    [
+        (signal.SIGINT, 130, "python scripts/train.py"),
+        (signal.SIGTERM, 143, "python scripts/train.py"),
+        (signal.SIGINT, 130, "softmax-reinforce train"),  # it said "python scripts/train.py resume=..."
+    ],
+)
+def test_signal_saves_flushes_and_prints_the_resume_command(tmp_path, sig, code, program):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), "logging.progress_bar=false",
+        [*PROGRAMS[program], "logging.progress_bar=false",
          "budget.total_env_steps=100000000", "budget.stop_at_target=false", f"run_dir={run_dir}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     deadline = time.time() + 90
     while not list(run_dir.glob("events.out.tfevents.*")) and time.time() < deadline:
@@ -187,7 +202,7 @@ def test_signal_saves_flushes_and_prints_the_resume_command(tmp_path, sig, code)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
-    assert f"resume with: python scripts/train.py resume={run_dir}" in stderr
+    assert f"resume with: {program} resume={run_dir}" in stderr
     assert "Traceback" not in stderr
     checkpoint = load_checkpoint(run_dir)
     steps = checkpoint["counters"]["env_steps"]

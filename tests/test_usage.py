@@ -113,3 +113,35 @@ def test_the_startup_help_command_runs_installed_too(tmp_path, monkeypatch):
     command = startup.help_command(sys.executable)
     assert command[1:4] == ["-m", "agents.tools.console", "train"]
     subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("softmax-reinforce tr", {"train"}),
+        ("softmax-reinforce train agent.l", {"agent.lr=", "agent.lr_schedule="}),
+        ("softmax-reinforce evaluate episo", {"episodes="}),
+        ("softmax-reinforce plot r", set()),  # not a Hydra app: bash's own file completion
+    ],
+)
+def test_the_console_commands_tab_completion_completes_in_bash(tmp_path, typed, expected):
+    """``eval "$(softmax-reinforce train -sc install=bash)"``, as ``--help`` says, bound the completion
+    to ``softmax-reinforce train`` (two commands), and each Tab ran ``softmax-reinforce -sc
+    query=bash``, which answered "'-sc' is not a command": nothing ever completed. Here a real bash
+    installs the script and presses Tab."""
+    program = tmp_path / "softmax-reinforce"
+    program.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m agents.tools.console "$@"\n')
+    program.chmod(0o755)
+    words = typed.split()
+    script = (
+        'eval "$(softmax-reinforce train -sc install=bash)"\n'
+        "complete -p softmax-reinforce && ! complete -p train 2>/dev/null\n"
+        f'COMP_LINE="{typed}"; COMP_POINT=${{#COMP_LINE}}; COMP_CWORD={len(words) - 1}\n'
+        'hydra_bash_completion; printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("-F hydra_bash_completion softmax-reinforce")
+    assert set(filter(None, lines[1:])) == expected, done.stdout + done.stderr

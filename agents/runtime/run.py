@@ -24,6 +24,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedTrainer
+from agents.runtime.program import program_command
 from agents.runtime.restore import (
     REQUIRED_KEYS,
     RESUME_KEYS,
@@ -34,7 +35,7 @@ from agents.runtime.restore import (
 )
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.run_lock import RunFolderLock
-from agents.runtime.trainer import RunResult, Trainer, TrainResult
+from agents.runtime.trainer import RunResult, Trainer, TrainResult, path_override
 from envs.make import registering_module
 
 
@@ -131,7 +132,8 @@ def refuse_batched_resume(path: str) -> NoReturn:
     """The one line for ``resume=`` of a ``seed_mode=batched`` run (its top folder or a seed's)."""
     raise UserError(
         f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
-        "generators); evaluate it with scripts/evaluate.py, or train with seed_mode=exact to resume"
+        f"generators); evaluate it with {program_command('evaluate')} {path_override('checkpoint', path)}, "
+        "or train with seed_mode=exact to resume"
     )
 
 

@@ -48,6 +48,7 @@ from agents.runtime.checkpoint import (
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
 from agents.runtime.logger import Logger
+from agents.runtime.program import program_command
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
 from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
@@ -538,7 +539,7 @@ class Trainer:
 
     def resume_command(self) -> str:
         """The command line that resumes this run."""
-        return f"python scripts/train.py {path_override('resume', self.run_dir)}{resume_trust(self.cfg)}"
+        return f"{program_command('train')} {path_override('resume', self.run_dir)}{resume_trust(self.cfg)}"
 
     def resume_call(self) -> str:
         """The ``agents.train`` call that resumes this run: it names the run's env, so the env's

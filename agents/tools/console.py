@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +36,12 @@ COMMANDS = {
 }
 """Command -> (function in :mod:`agents.tools.commands`, one line of help)."""
 
+HYDRA_APPS = ("train", "evaluate", "compare-gradients")
+"""The commands that run as Hydra apps: ``--config-dir``, ``-m`` and tab completion apply."""
+
+SHELL_COMPLETION = ("-sc", "--shell-completion")
+"""Hydra's switch: ``-sc install=bash`` prints the completion script, ``-sc query=bash`` answers a Tab."""
+
 
 def usage() -> str:
     rows = "\n".join(f"  {name:<24}{help_line}" for name, (_, help_line) in COMMANDS.items())
@@ -51,14 +59,42 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(usage())
         sys.exit(0 if args else USER_ERROR_EXIT_CODE)
     name, rest = args[0], args[1:]
+    if name in SHELL_COMPLETION or (name in HYDRA_APPS and any(arg in SHELL_COMPLETION for arg in rest)):
+        _shell_completion(args if name in SHELL_COMPLETION else rest)
+        return
     if name not in COMMANDS:
         close = difflib.get_close_matches(name, list(COMMANDS), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         print(f"error: {name!r} is not a command ({hint}commands: {', '.join(COMMANDS)})", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT_CODE)
     sys.argv = [f"{PROGRAM} {name}", *rest]  # Hydra and --help read sys.argv
-    function = getattr(importlib.import_module("agents.tools.commands"), COMMANDS[name][0])
-    function()
+    _run(name)
+
+
+def _shell_completion(args: list[str]) -> None:
+    """Hydra's tab completion for the whole console command: ``-sc install=bash`` registers it for
+    ``softmax-reinforce`` (Hydra registers the program it runs as, and ``softmax-reinforce train``
+    would also have been bound to a ``train`` command), and each Tab then runs
+    ``softmax-reinforce -sc query=bash`` with the line typed so far in ``COMP_LINE``, which no
+    command answered. The query completes the command names while the first word is typed, then
+    the keys of that command's Hydra app, which is asked as if it had been started on its own."""
+    sys.argv = [PROGRAM, *args]
+    if not any(arg.startswith("query=") for arg in args):  # install=, uninstall=: the same for every app
+        _run("train")
+        return
+    line = re.match(r"\s*\S+\s*(\S*)(\s.*)?$", os.environ.get("COMP_LINE", ""), re.DOTALL)
+    command, after_command = (line.group(1), line.group(2)) if line else ("", None)
+    if after_command is None:  # the command's name is being typed
+        names = [name for name in COMMANDS if name.startswith(command)]
+        print(("\n" if any(arg == "query=fish" for arg in args) else " ").join(names))
+    elif command in HYDRA_APPS:
+        os.environ["COMP_LINE"] = PROGRAM + after_command
+        _run(command)
+
+
+def _run(command: str) -> None:
+    """Run ``command``'s function (it reads ``sys.argv``)."""
+    getattr(importlib.import_module("agents.tools.commands"), COMMANDS[command][0])()
 
 
 if __name__ == "__main__":  # python -m agents.tools.console (the benchmark's child processes)
