@@ -157,7 +157,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
         namespace,
     )
     assert type(namespace["action"]) is int
-    assert namespace["result"].run_dir.parent == Path("runs")
+    assert namespace["result"].run_dir.parent == tmp_path / "runs"
     assert capsys.readouterr().err == ""
 
 
@@ -187,7 +187,7 @@ def test_load_a_checkpoint_saved_by_a_gpu_run(tmp_path, monkeypatch, policy):
 def test_experiment_name_names_the_run_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = agents.train("CartPole-v1", *QUIET, "experiment_name=mine")
-    assert result.run_dir.parent == Path("runs") and result.run_dir.name.startswith("mine__seed0__")
+    assert result.run_dir.parent == tmp_path / "runs" and result.run_dir.name.startswith("mine__seed0__")
     assert agents.train("CartPole-v1", *QUIET).run_dir.name.startswith("CartPole-v1__seed0__")
 
 
@@ -375,3 +375,27 @@ def test_a_run_stopped_by_a_signal_says_how_to_resume_it_in_python(tmp_path, mon
     )
     assert stopped.value.exit_code == 130
     assert eval(call, {"agents": agents}).env_steps >= 3000  # the call, as printed, resumes the run
+
+
+def test_an_override_in_the_env_ids_place_is_one_line_and_env_equals_is_the_env():
+    """``agents.train("env=Acrobot-v1")`` and ``agents.train("budget.total_env_steps=500")`` composed
+    ``env=env=Acrobot-v1``: "cannot parse override 'env=env=Acrobot-v1': mismatched input '='"."""
+    assert agents.compose("env=Acrobot-v1").env == "Acrobot-v1"
+    with pytest.raises(agents.UserError) as raised:
+        agents.train("budget.total_env_steps=500")
+    assert str(raised.value) == (
+        'the first argument is the env id, not an override: agents.train("CartPole-v1", '
+        '"budget.total_env_steps=500") (overrides follow the env id)'
+    )
+
+
+def test_run_dir_comes_back_absolute_for_a_new_run_as_for_a_resume(tmp_path, monkeypatch):
+    """A new run's ``result.run_dir`` was relative (``runs/CartPole-v1__seed0__...``), a resume's
+    absolute."""
+    monkeypatch.chdir(tmp_path)
+    first = agents.train("CartPole-v1", *QUIET, "run_dir=out")
+    seeds = agents.train("CartPole-v1", *QUIET, "num_seeds=2")
+    resumed = agents.train("CartPole-v1", f"resume={first.run_dir}", "budget.total_env_steps=3000")
+    assert first.run_dir == tmp_path / "out" == resumed.run_dir
+    assert all(run.run_dir.is_absolute() for run in (seeds, *seeds.seed_results))
+    assert seeds.seed_results[0].run_dir.parent == seeds.run_dir

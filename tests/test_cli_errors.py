@@ -30,6 +30,7 @@ TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
 
 COMPOSITION_ERRORS = [
     ("agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+    ("CartPole-v1", "'CartPole-v1' is not key=value: did you mean env=CartPole-v1?"),  # Hydra: "cannot parse"
     ("--foo", "unknown option --foo: settings are key=value without dashes"),
     ("--seed=1", "unknown option --seed=1: settings are key=value without dashes"),
     ("+agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
@@ -123,6 +124,8 @@ HYDRA_MODES = [
     (("--run", "--cfg", "job"), "--run and --cfg cannot be combined"),
     (("-m", "--info"), "-m and --info cannot be combined"),
     (("--shell-completion",), "--shell-completion needs one of install=bash, uninstall=bash or query=bash"),
+    (("--config-dir",), "--config-dir: expected one argument (e.g. --config-dir <folder of your configs>)"),
+    (("--cfg", "jobs"), "--cfg: invalid choice: 'jobs' (choose from 'job', 'hydra', 'all')"),
     (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
 ]
 
@@ -506,3 +509,23 @@ def test_a_benchmark_worker_s_one_line_is_the_report_s():
     said = "import sys; print('error: configs/train.yaml line 3: ...', file=sys.stderr); sys.exit(2)"
     with pytest.raises(UserError, match=r"^configs/train.yaml line 3: \.\.\.$"):
         run_worker([sys.executable, "-c", said])
+
+
+@pytest.mark.parametrize(
+    ("config_name", "word", "expected"),
+    [
+        ("evaluate", "runs/x", "'runs/x' is not key=value: did you mean checkpoint=runs/x?"),
+        ("compare", "Acrobot-v1", "'Acrobot-v1' is not key=value: did you mean env=Acrobot-v1?"),
+        ("benchmark", "Acrobot-v1", "'Acrobot-v1' is not key=value: did you mean env=Acrobot-v1?"),
+        ("train", ".", "'.' is not key=value: did you mean resume=.?"),  # a folder: a run to continue
+    ],
+)
+def test_a_bare_word_says_which_key_it_needs(config_name, word, expected):
+    """``evaluate.py <run>`` and ``compare_gradients.py Acrobot-v1`` said "cannot parse override
+    '<run>': Error parsing override" with a link to Hydra's grammar."""
+    from agents.tools.cli import check_bare_words, check_options
+
+    with pytest.raises(UserError) as raised:
+        check_options([word, "seed=1", "--cfg", "job"], config_name)
+    assert str(raised.value).startswith(expected)
+    check_bare_words(config_name, ["seed=1", "~foo", "env=CartPole-v1"])  # key=value and ~key pass

@@ -56,6 +56,14 @@ def compose(
     if not_strings:
         raise UserError(f'overrides are "key=value" strings, as on the command line; got {not_strings[0]!r}')
     check_no_hydra_settings(overrides)
+    if isinstance(config, str) and "=" in config:  # "env=Acrobot-v1", as on the command line: the env id
+        key, _, value = config.partition("=")
+        if key.strip() != "env":
+            raise UserError(
+                f"the first argument is the env id, not an override: "
+                f'agents.train("CartPole-v1", "{config}") (overrides follow the env id)'
+            )
+        config = value.strip()
     if isinstance(config_dirs, str | Path):  # one folder, not a sequence of its characters
         config_dirs = (config_dirs,)
     if not isinstance(config_dirs, Sequence) or not all(isinstance(d, str | Path) for d in config_dirs):
@@ -134,12 +142,13 @@ def train(
     ``"resume=<run>"`` continues that run, whose env ``config`` names (``resume cannot change env``
     otherwise).
 
-    :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``), or a
+    :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``; also as
+        ``"env=CartPole-v1"``), or a
         composed config (:func:`compose`, ``agents.tools.cli.compose_train_config``) or a
         :class:`TrainConfig`.
     :param overrides: ``key=value`` strings, as on the command line.
     :param config_dirs: your own config folders, searched before the project's.
-    :return: a :class:`~agents.runtime.trainer.RunResult`: ``run_dir``, ``seconds``,
+    :return: a :class:`~agents.runtime.trainer.RunResult`: ``run_dir`` (absolute), ``seconds``,
         ``final_mean_return`` (mean of the last ``budget.window`` returns; over seeds, their mean)
         and ``seed_results``, each seed's :class:`~agents.runtime.trainer.TrainResult`
         (``env_steps``, ``episodes``, ``updates``, ``reached_target``, ``ends_at_target``,
@@ -150,11 +159,16 @@ def train(
     cfg = compose(config, *overrides, config_dirs=config_dirs)
     threads = torch.get_num_threads()
     try:  # env= among them: a resume checks the env this call names, as env=<id> on a command line
-        return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
+        result = run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
     except RunInterrupted as error:  # "resume with: agents.train(...)", not the command line
         raise error.in_python() from None
     finally:
         torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller
+    # absolute, as a resume's always was: a relative run_dir= (or the default runs/...) came back
+    # relative, which another working folder or a Hydra job reads elsewhere
+    for run in {id(run): run for run in (result, *result.seed_results)}.values():
+        run.run_dir = Path(run.run_dir).absolute()
+    return result
 
 
 def load(

@@ -19,6 +19,7 @@ gets every traceback.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import functools
 import itertools
@@ -326,9 +327,7 @@ def is_multirun(argv: Sequence[str]) -> bool:
 def shows_info(argv: Sequence[str]) -> bool:
     """Hydra's ``--info [all|config|...]`` (``-i``) is among ``argv``: Hydra prints it through a log
     handler on stdout that it makes itself, before any of our code runs."""
-    from hydra._internal.utils import get_args_parser
-
-    return get_args_parser().parse_known_args(list(argv))[0].info is not None
+    return hydra_args(argv)[0].info is not None
 
 
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
@@ -343,9 +342,7 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     without the handling this module gives a sweep on ``-m``: one line saying to give ``-m``.
 
     :raises UserError: naming the override and the ``-m`` to add."""
-    from hydra._internal.utils import get_args_parser
-
-    args, _ = get_args_parser().parse_known_args(list(argv))
+    args, _ = hydra_args(argv)
     if args.multirun or args.cfg or args.info or args.shell_completion:
         return
     for arg in argv:
@@ -411,9 +408,7 @@ def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -
     starts from: its launcher, its sweeper and its folder; None for a single run."""
     if not is_multirun(argv):
         return None
-    from hydra._internal.utils import get_args_parser
-
-    args, _ = get_args_parser().parse_known_args(list(argv))  # as the app reads it: its switches apart
+    args, _ = hydra_args(argv)  # as the app reads it: its switches apart
     kept = [arg for arg in args.overrides if not is_sweep(arg)]  # the sweep folder comes from the base config
     name, home = args.config_name or config_name, config_path
     if args.config_dir:  # --config-dir DIR: the user's configs; --config-name may name one of them,
@@ -631,12 +626,29 @@ def _failed_jobs_reported() -> Iterator[None]:
         JobReturn.return_value = prop  # type: ignore[method-assign]
 
 
-def check_options(argv: Sequence[str]) -> None:
-    """Hydra's own options (``-m``, ``--cfg job``, ``--config-dir``, ...) pass; any other ``-x`` is
-    one line (Hydra's parser would print its usage, eight lines, and exit 0)."""
-    from hydra._internal.utils import get_args_parser
+BARE_WORD_KEYS = {"train": "env", "evaluate": "checkpoint", "compare": "env", "benchmark": "env"}
+"""Program (primary config) -> the key a bare word on its command line most likely meant:
+``train.py CartPole-v1`` is ``env=CartPole-v1``, ``evaluate.py <run>`` is ``checkpoint=<run>``."""
 
-    args, unknown = get_args_parser().parse_known_args(list(argv))
+
+def check_bare_words(config_name: str, overrides: Sequence[str]) -> None:
+    """A word with no ``=`` (``train.py CartPole-v1``) is one line saying which ``key=`` it needs; Hydra
+    said "cannot parse override 'CartPole-v1': Error parsing override" and linked its grammar."""
+    for word in overrides:
+        if "=" in word or word.startswith("~"):
+            continue
+        key = BARE_WORD_KEYS.get(config_name)
+        if key == "env" and config_name == "train" and Path(word).exists():
+            key = "resume"  # a run folder: continue it
+        hint = f"did you mean {key}={word}? " if key else ""
+        raise UserError(f"{word!r} is not key=value: {hint}(settings are key=value; --help lists the keys)")
+
+
+def check_options(argv: Sequence[str], config_name: str = "") -> None:
+    """Hydra's own options (``-m``, ``--cfg job``, ``--config-dir``, ...) pass; any other ``-x``, one
+    without its value (``--config-dir`` with no folder) and a bare word are one line each (Hydra's
+    parser would print its usage, eight lines, and exit 0 or 2)."""
+    args, unknown = hydra_args(argv)
     flags = [arg for arg in unknown if arg.startswith("-")]
     if flags:
         raise UserError(
@@ -652,6 +664,37 @@ def check_options(argv: Sequence[str]) -> None:
     subcommands = [name for name in names if name in ("install", "uninstall", "query")]
     if args.shell_completion and len(subcommands) != 1:  # as Hydra counts them
         raise UserError("--shell-completion needs one of install=bash, uninstall=bash or query=bash")
+    check_bare_words(config_name, args.overrides)
+
+
+def hydra_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """``argv`` as Hydra's app parses it: its switches apart from the overrides, and what it does
+    not know. An option without its value (``--config-dir`` with no folder) or with one it does not
+    take (``--cfg foo``) is one line; argparse printed its usage, eight lines.
+
+    :raises UserError: naming the option and a value it takes."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.exit_on_error = False
+    try:
+        return parser.parse_known_args(list(argv))
+    except argparse.ArgumentError as error:  # "--config-dir/-cd", "expected one argument"
+        option = (error.argument_name or "").split("/")[0]
+        example = "" if "choose from" in error.message else f" (e.g. {OPTION_EXAMPLES.get(option, option)})"
+        raise UserError(f"{option}: {error.message}{example}") from None
+
+
+OPTION_EXAMPLES = {
+    "--config-dir": "--config-dir <folder of your configs>",
+    "--config-name": "--config-name train",
+    "--config-path": "--config-path <folder>",
+    "--cfg": "--cfg job",
+    "--info": "--info config",
+    "--package": "--package _global_",
+    "--experimental-rerun": "--experimental-rerun <run>/.hydra/config.pickle",
+}
+"""Hydra's options that take a value, each with one it takes."""
 
 
 def hydra_main(
@@ -707,7 +750,7 @@ def hydra_main(
             nonlocal started, preset_line, before
             started = False
             before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
-            run_or_exit(lambda: check_options(sys.argv[1:]))
+            run_or_exit(lambda: check_options(sys.argv[1:], config_name))
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
             sys.argv[1:] = quote_paths(sys.argv[1:])
@@ -866,6 +909,7 @@ def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
         if arg.startswith("-"):
             key = arg.lstrip("-").partition("=")[0].replace("-", "_")
             exit_with_user_error(f"{arg!r} is not key=value (try {key}=<value>; --help lists the keys)")
+    run_or_exit(lambda: check_bare_words(config_name, argv))
     try:
         cfg = compose_config(config_name, argv)
     except CONFIG_ERRORS as error:
