@@ -542,3 +542,40 @@ def test_every_dated_output_folder_carries_microseconds():
     ]
     assert len(dated) >= 3  # train.yaml's run and sweep folders, the search's
     assert [entry for entry in dated if "%S-%f}" not in entry[1]] == []
+
+
+def test_a_job_resumed_with_other_settings_says_so_in_its_row(tmp_path, monkeypatch):
+    """``resume=<job> agent.lr=0.05`` left the row reading ``agent.lr=0.1`` (the overrides it started
+    with) beside the counters of a run that went on at 0.05: now a "resumed with" column says what
+    the resume changed (against Hydra's record of the job's config), and only when some job has it."""
+    from omegaconf import OmegaConf
+
+    import agents
+    import agents.runtime.run
+    from agents.tools import commands
+    from agents.tools.cli import compose_train_config
+    from agents.tools.sweep import read_result, result_json, summary_table
+
+    sweep = tmp_path / "sweep"
+    rows = []
+    for num, lr in enumerate(("0.1", "0.2")):
+        job = sweep / f"{num}_lr={lr}"
+        overrides = [f"agent.lr={lr}", "budget.total_env_steps=300", "logging.progress_bar=false"]
+        agents.train("CartPole-v1", f"run_dir={job}", *overrides)
+        (job / ".hydra").mkdir()
+        OmegaConf.save(compose_train_config(overrides), job / ".hydra" / "config.yaml")  # Hydra's record
+        rows.append(JobResult(num, overrides[:1], "COMPLETED", 9.0, 300, 12, 1.0, str(job)))
+        (job / RESULT_NAME).write_text(result_json(rows[-1]).replace('  "resumed_with": [],\n', ""))
+    assert read_result(sweep / "0_lr=0.1" / RESULT_NAME) == rows[0]  # an older result.json reads
+    assert "resumed with" not in summary_table(rows)
+    (sweep / SUMMARY_NAME).write_text(summary_table(rows))
+    for job, changes in ((rows[0].output_dir, ["agent.lr=0.05"]), (rows[1].output_dir, [])):
+        resume = [f"resume={job}", *changes, "budget.total_env_steps=600", "logging.progress_bar=false"]
+        monkeypatch.setattr(agents.runtime.run, "command_line", lambda resume=resume: resume)
+        commands._train(compose_train_config(resume))
+    first, second = (read_result(Path(row.output_dir) / RESULT_NAME) for row in rows)
+    assert first.resumed_with == ["agent.lr=0.05", "budget.total_env_steps=600"] and first.env_steps == 600
+    assert second.resumed_with == ["budget.total_env_steps=600"]
+    table = (sweep / SUMMARY_NAME).read_text()
+    assert "| # | agent.lr | resumed with " in table
+    assert "| 0 | 0.1      | agent.lr=0.05 budget.total_env_steps=600 |" in table

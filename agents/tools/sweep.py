@@ -19,19 +19,22 @@ import os
 import sys
 import time
 from contextlib import suppress
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import yaml
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_folder_of, write_text_atomically
 from agents.runtime.config import TrainConfig
+from agents.runtime.resume import IMMUTABLE_ON_RESUME, NOT_RUN_SETTINGS
 from agents.runtime.return_window import window_mean
 from agents.runtime.trainer import finished_reason
 from agents.tools.tables import markdown_table, short_number
@@ -68,6 +71,11 @@ class JobResult:
     """Where the job trained (its checkpoints): ``output_dir`` unless it was given ``run_dir=`` (a
     copy of this ``result.json`` lies there too, for a later ``resume=`` of it to update the row) or
     ``resume=``. Empty in an older ``result.json``: ``output_dir``."""
+    resumed_with: list[str] = field(default_factory=list)
+    """The settings its runs were resumed with that differ from those it started with
+    (``agent.lr=0.05``, ``budget.total_env_steps=4000``; :func:`resumed_settings`): its overrides
+    are what it started with. Empty for a job never resumed with a change (or an older
+    ``result.json``)."""
 
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir or self.output_dir
@@ -196,6 +204,7 @@ def refresh_resumed_job(
         episodes=old.episodes if episodes is None else episodes,
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
         seconds=old.seconds + seconds,
+        resumed_with=resumed_settings(Path(old.output_dir), states) if states else old.resumed_with,
     )  # fmt: skip
     paths = [path]  # and the job's own when this is the copy in its run_dir= folder
     own = Path(old.output_dir, RESULT_NAME)
@@ -206,6 +215,51 @@ def refresh_resumed_job(
     for sweep_dir in dict.fromkeys(written.parent.parent for written in paths):
         if (sweep_dir / SUMMARY_NAME).is_file():
             write_summary(sweep_dir)
+
+
+NOT_LEARNING_SETTINGS = (*NOT_RUN_SETTINGS, *IMMUTABLE_ON_RESUME, "logging", "experiment_name")
+"""Keys a resume's change to which does not make a job another experiment: where and how it writes
+and shows progress, and those a resume cannot change (a ``num_seeds`` job's seeds hold their own
+``seed``)."""
+
+
+def resumed_settings(output_dir: Path, states: list[dict[str, Any]]) -> list[str]:
+    """``key=value`` for each setting the job's checkpoints (``states``; a ``num_seeds`` job's seeds)
+    now hold that differs from the one it started with, as Hydra recorded it in
+    ``<output_dir>/.hydra/config.yaml``: ``agent.lr=0.05`` after ``resume=<job> agent.lr=0.05``.
+    Left out: :data:`NOT_LEARNING_SETTINGS` and values recorded as interpolations (``${now:...}``).
+    Empty where no record was kept (``hydra.output_subdir=null``) or none changed."""
+    try:
+        recorded = OmegaConf.to_container(OmegaConf.load(output_dir / ".hydra" / "config.yaml"))
+    except (OSError, yaml.YAMLError, OmegaConfBaseException):  # no record to compare with: no column
+        return []
+    started = _flat(recorded if isinstance(recorded, dict) else {})
+    changed: dict[str, Any] = {}
+    for state in states:
+        saved = state.get("config")
+        for key, value in _flat(saved if isinstance(saved, dict) else {}).items():
+            before = started.get(key, value)  # a key the record lacks: no change to report
+            if any(key == skip or key.startswith(f"{skip}.") for skip in NOT_LEARNING_SETTINGS):
+                continue
+            if value != before and not (isinstance(before, str) and "${" in before):
+                changed[key] = value
+    return [f"{key}={_yaml_value(value)}" for key, value in changed.items()]
+
+
+def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``{"agent.lr": 0.1, ...}`` (lists stay values)."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _yaml_value(value: Any) -> str:
+    """A value as an override writes it: ``true``, ``null``, ``[64,64]``, ``0.05``."""
+    return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
 
 
 def result_json(result: JobResult) -> str:
@@ -266,19 +320,23 @@ def summary_table(results: list[JobResult]) -> str:
     """A markdown table with one column per override that varies between jobs.
 
     Overrides shared by every job are printed once above the table, so the columns show only
-    what the sweep changed.
+    what the sweep changed. A job resumed with other settings keeps the overrides it started with
+    and says the new ones in a "resumed with" column (there only when some job was).
     """
     if not results:
         return "no job results found"
     shared = set.intersection(*(set(result.overrides) for result in results))
     keys = list(dict.fromkeys(_split(o)[0] for r in results for o in r.overrides if o not in shared))
-    header = ["#", *keys, "final mean return", "env steps", "episodes", "seconds", "status"]
+    resumed = any(result.resumed_with for result in results)  # a column only where a resume changed some
+    header = ["#", *keys, *(["resumed with"] if resumed else []), "final mean return", "env steps",
+              "episodes", "seconds", "status"]  # fmt: skip
     rows = []
     for result in results:
         values = dict(_split(override) for override in result.overrides)
+        changes = [" ".join(result.resumed_with)] if resumed else []
         rows.append(
             [
-                str(result.num), *(short_number(values.get(key, "")) for key in keys),
+                str(result.num), *(short_number(values.get(key, "")) for key in keys), *changes,
                 f"{result.final_mean_return:.2f}", _count(result.env_steps), _count(result.episodes),
                 f"{result.seconds:.1f}", result.status,
             ]
