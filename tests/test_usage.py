@@ -3,6 +3,7 @@ the start-up measurement behind scripts/benchmark.py's start-up rows (figures ar
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,23 @@ def test_the_console_commands_tab_completion_completes_in_bash(tmp_path, typed, 
     lines = done.stdout.splitlines()
     assert lines[0].endswith("-F hydra_bash_completion softmax-reinforce")
     assert set(filter(None, lines[1:])) == expected, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["train"], "usage: Training run: softmax-reinforce train env=<gymnasium id> "),
+        (["plot"], "usage: softmax-reinforce plot runs=["),
+        (["evaluate"], "usage: Evaluation: softmax-reinforce evaluate checkpoint=<run dir> "),
+    ],
+)
+def test_the_console_commands_help_names_the_console_command(tmp_path, command, expected):
+    """``softmax-reinforce train --help`` said "usage: ... python scripts/train.py", and
+    ``python scripts/plot.py --help`` "usage: plot runs=...": each named the other entry point."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.tools.console", *command, "--help"],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith(expected), done.stdout[:300] + done.stderr
+    as_script = expected.replace(f"softmax-reinforce {command[0]}", f"python {ROOT}/scripts/{command[0]}.py")
+    assert help_of(command[0], tmp_path).stdout.startswith(as_script)

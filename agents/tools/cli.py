@@ -80,7 +80,7 @@ from agents.tools.sweep_settings import (
     check_optuna_sweeper,
     check_slurm_launcher,
 )
-from agents.tools.usage import CONFIG_DIR, load_yaml
+from agents.tools.usage import CONFIG_DIR, as_started, load_yaml
 
 T = TypeVar("T")
 
@@ -941,7 +941,7 @@ def field_docs(schema: type) -> dict[str, str]:
 def options_help(schema: type, usage: str) -> str:
     """``--help`` of a :func:`parse_options` program: usage, then each key, its default and meaning."""
     defaults = OmegaConf.to_container(OmegaConf.structured(schema))
-    lines = [f"usage: {usage}", "", "keys (key=value; lists as key=[a,b]):"]
+    lines = [f"usage: {as_started(usage)}", "", "keys (key=value; lists as key=[a,b]):"]
     for key, doc in field_docs(schema).items():
         lines.append(f"  {key}={defaults[key]}".ljust(30) + f"  {doc}")
     return "\n".join(lines)
@@ -969,7 +969,7 @@ def parse_options(
     for arg in argv:
         key, sep, value = arg.partition("=")
         if not sep:
-            exit_with_user_error(f"{arg!r} is not key=value (usage: {usage})")
+            exit_with_user_error(f"{arg!r} is not key=value (usage: {as_started(usage)})")
         if key.split(".")[0] not in fields:
             exit_with_user_error(unknown_key_message(key, fields))
         if isinstance(base.get(key), ListConfig) and not value.startswith("["):

@@ -9,6 +9,7 @@ Hydra's switches and the command that installs tab completion.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,17 @@ def program_name() -> str:
     return f"python {first}" if first.endswith(".py") else first
 
 
+def as_started(usage: str) -> str:
+    """A usage line that names its program (``Training run: python scripts/train.py env=...``, or
+    ``plot runs=...``) the way this process was started: ``softmax-reinforce train`` under the
+    console command, ``python scripts/plot.py`` from the script (each named the other)."""
+    program = program_name()
+    named = re.sub(r"python scripts/\w+\.py", lambda _: program, usage, count=1)
+    if named != usage:
+        return named
+    return f"{program} {usage.partition(' ')[2]}"
+
+
 def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = True) -> str:
     """``--help`` of the program whose primary config is ``<config_dir>/<config_name>.yaml``;
     ``hydra_app``: it runs as a Hydra app, so Hydra's switches and tab completion apply."""
@@ -80,7 +92,7 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
             group_keys += [f"  {line}" for line in option_keys]
             group_keys += _other_options_keys(Path(config_dir) / group, group, default, options)
     keys = _keys_section(lines)
-    out = [*(f"usage: {line}" for line in usage), ""]
+    out = [*(f"usage: {as_started(line)}" for line in usage), ""]
     if groups:
         out += ["config groups (group=option):", *groups, ""]
     out += ["keys (key=value; the comment says what each holds):", *keys, *group_keys]
