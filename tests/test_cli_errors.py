@@ -126,6 +126,7 @@ HYDRA_MODES = [
     (("--shell-completion",), "--shell-completion needs one of install=bash, uninstall=bash or query=bash"),
     (("--config-dir",), "--config-dir: expected one argument (e.g. --config-dir <folder of your configs>)"),
     (("--cfg", "jobs"), "--cfg: invalid choice: 'jobs' (choose from 'job', 'hydra', 'all')"),
+    (("--experimental-rerun", "nofile"), "--experimental-rerun nofile: no such file (give a job's"),
     (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
 ]
 
@@ -514,18 +515,37 @@ def test_a_benchmark_worker_s_one_line_is_the_report_s():
 @pytest.mark.parametrize(
     ("config_name", "word", "expected"),
     [
-        ("evaluate", "runs/x", "'runs/x' is not key=value: did you mean checkpoint=runs/x?"),
-        ("compare", "Acrobot-v1", "'Acrobot-v1' is not key=value: did you mean env=Acrobot-v1?"),
-        ("benchmark", "Acrobot-v1", "'Acrobot-v1' is not key=value: did you mean env=Acrobot-v1?"),
-        ("train", ".", "'.' is not key=value: did you mean resume=.?"),  # a folder: a run to continue
+        ("evaluate", "runs/x", "'runs/x' is not key=value: did you mean checkpoint=runs/x? (--help"),
+        ("compare", "Acrobot-v1", "'Acrobot-v1' is not key=value: did you mean env=Acrobot-v1? (--help"),
+        ("train", "ALE/Pong-v5", "'ALE/Pong-v5' is not key=value: did you mean env=ALE/Pong-v5? (--help"),
+        ("train", "run", "'run' is not key=value: did you mean resume=run? (--help"),  # holds a checkpoint
+        ("train", "sweep/0_lr=0.1", "'sweep/0_lr=0.1' is not key=value: did you mean resume=sweep/0_lr=0.1?"),
+        ("train", "notes.txt", "'notes.txt' is not key=value: settings are key=value (--help"),  # no guess
+        ("train", ".", "'.' is not key=value: settings are key=value (--help"),  # a folder, but no run's
+        ("benchmark", "CartPole-v1", "'CartPole-v1' is not key=value: settings are key=value (--help"),
+        ("train", "", "an empty argument ('') is not key=value: an unset shell variable?"),
     ],
 )
-def test_a_bare_word_says_which_key_it_needs(config_name, word, expected):
+def test_a_bare_word_says_which_key_it_needs(tmp_path, monkeypatch, config_name, word, expected):
     """``evaluate.py <run>`` and ``compare_gradients.py Acrobot-v1`` said "cannot parse override
     '<run>': Error parsing override" with a link to Hydra's grammar."""
     from agents.tools.cli import check_bare_words, check_options
 
+    monkeypatch.chdir(tmp_path)
+    for run in ("run", "sweep/0_lr=0.1"):
+        (tmp_path / run).mkdir(parents=True)
+        (tmp_path / run / "checkpoint.pt").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
     with pytest.raises(UserError) as raised:
         check_options([word, "seed=1", "--cfg", "job"], config_name)
     assert str(raised.value).startswith(expected)
     check_bare_words(config_name, ["seed=1", "~foo", "env=CartPole-v1"])  # key=value and ~key pass
+
+
+def test_a_value_the_shell_split_from_its_key_says_so():
+    from agents.tools.cli import check_options
+
+    with pytest.raises(
+        UserError, match=r"^'b' is not key=value: did you mean experiment_name=b \(no space after"
+    ):
+        check_options(["experiment_name=", "b"], "train")

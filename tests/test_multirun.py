@@ -579,3 +579,55 @@ def test_a_job_resumed_with_other_settings_says_so_in_its_row(tmp_path, monkeypa
     table = (sweep / SUMMARY_NAME).read_text()
     assert "| # | agent.lr | resumed with " in table
     assert "| 0 | 0.1      | agent.lr=0.05 budget.total_env_steps=600 |" in table
+
+
+def _resume_job(monkeypatch, folder: Path, *changes: str) -> None:
+    """``train.py resume=<folder> <changes>`` as a sweep job's resume runs it (in this process)."""
+    import agents.runtime.run
+    from agents.tools import commands
+    from agents.tools.cli import compose_train_config
+
+    resume = [f"resume={folder}", *changes, "logging.progress_bar=false"]
+    monkeypatch.setattr(agents.runtime.run, "command_line", lambda: resume)
+    commands._train(compose_train_config(resume))
+
+
+def test_a_num_seeds_jobs_row_says_each_seeds_resumed_settings_and_needs_no_hydra_record(
+    tmp_path, monkeypatch
+):
+    """Seeds resumed with other settings each: the row showed the last seed's as the whole job's.
+    A job without Hydra's record (``hydra.output_subdir=null``) showed no change at all: now its
+    overrides are compared (Hydra's reading of them: ``1e-3`` is a float)."""
+    import agents
+    from agents.tools.sweep import read_result, result_json
+
+    job = tmp_path / "sweep" / "0_lr=1e-3"
+    agents.train("CartPole-v1", f"run_dir={job}", "num_seeds=2", "agent.lr=1e-3", *TINY[1:],
+                 "budget.total_env_steps=300")  # fmt: skip
+    row = JobResult(0, ["agent.lr=1e-3", "num_seeds=2"], "COMPLETED", 9.0, 600, 12, 1.0, str(job))
+    (job / RESULT_NAME).write_text(result_json(row))
+    (job.parent / SUMMARY_NAME).write_text("old\n")
+    _resume_job(monkeypatch, job / "seed0", "budget.total_env_steps=600")
+    assert read_result(job / RESULT_NAME).resumed_with == []  # the budget is no override of the job's
+    _resume_job(monkeypatch, job / "seed1", "agent.lr=0.05", "budget.total_env_steps=600")
+    assert read_result(job / RESULT_NAME).resumed_with == ["seed0: unchanged", "seed1: agent.lr=0.05"]
+    _resume_job(monkeypatch, job / "seed0", "agent.lr=0.05", "budget.total_env_steps=900")
+    assert read_result(job / RESULT_NAME).resumed_with == ["agent.lr=0.05"]  # the seeds alike again
+    assert "| agent.lr=0.05 " in (job.parent / SUMMARY_NAME).read_text()
+
+
+@pytest.mark.parametrize("bad", ["5", "null", '"agent.lr=0.3"', "[1, 2]", '{"a": 1}'])
+def test_a_result_json_with_a_bad_resumed_with_is_left_out_with_a_warning(tmp_path, capsys, bad):
+    """A hand-edited ``"resumed_with": 5`` made the summary a TypeError traceback; a string was
+    spelled out letter by letter."""
+    from agents.tools.sweep import read_results, result_json
+
+    for num in (0, 1):
+        text = result_json(
+            JobResult(num, ["seed=0"], "COMPLETED", 9.0, 300, 12, 1.0, str(tmp_path / str(num)))
+        )
+        edited = text.replace('"resumed_with": []', f'"resumed_with": {bad}')
+        (tmp_path / str(num)).mkdir()
+        (tmp_path / str(num) / RESULT_NAME).write_text(edited if num else text)
+    assert [result.num for result in read_results(tmp_path)] == [0]
+    assert "resumed_with is" in capsys.readouterr().err

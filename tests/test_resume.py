@@ -173,19 +173,21 @@ def test_signal_handler_stops_then_second_signal_interrupts(make_config):
 
 
 PROGRAMS = {
-    "python scripts/train.py": [sys.executable, str(ROOT / "scripts" / "train.py")],
+    f"python {ROOT}/scripts/train.py": [sys.executable, str(ROOT / "scripts" / "train.py")],
     "softmax-reinforce train": [sys.executable, "-m", "agents.tools.console", "train"],
 }
-"""How the run is started -> the command line that starts it that way."""
+"""How the run is started -> the command line that starts it that way (both said "python
+scripts/train.py", which runs only from the repo's folder)."""
 
 
 @pytest.mark.parametrize(
     ("sig", "code", "program"),
     [
-        (signal.SIGINT, 130, "python scripts/train.py"),
-        (signal.SIGTERM, 143, "python scripts/train.py"),
-        (signal.SIGINT, 130, "softmax-reinforce train"),  # it said "python scripts/train.py resume=..."
+        (signal.SIGINT, 130, f"python {ROOT}/scripts/train.py"),
+        (signal.SIGTERM, 143, f"python {ROOT}/scripts/train.py"),
+        (signal.SIGINT, 130, "softmax-reinforce train"),
     ],
+    ids=["script-SIGINT", "script-SIGTERM", "console-SIGINT"],
 )
 def test_signal_saves_flushes_and_prints_the_resume_command(tmp_path, sig, code, program):
     run_dir = tmp_path / "run"

@@ -166,3 +166,19 @@ def test_the_console_commands_help_names_the_console_command(tmp_path, command, 
     assert done.returncode == 0 and done.stdout.startswith(expected), done.stdout[:300] + done.stderr
     as_script = expected.replace(f"softmax-reinforce {command[0]}", f"python {ROOT}/scripts/{command[0]}.py")
     assert help_of(command[0], tmp_path).stdout.startswith(as_script)
+    as_in_the_readme = [sys.executable, f"scripts/{command[0]}.py", "--help"]  # from the repo: it printed
+    done = subprocess.run(as_in_the_readme, cwd=ROOT, capture_output=True, text=True)  # the script twice
+    assert done.stdout.startswith(as_script.replace(f"{ROOT}/", "")), done.stdout[:300]
+
+
+def test_the_console_commands_completion_takes_one_subcommand(tmp_path):
+    """``softmax-reinforce -sc install=bash query=bash`` answered the query, exit 0; the scripts say
+    it needs one of them, as Hydra counts them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.tools.console", "-sc", "install=bash", "query=bash"],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        done.stderr == "error: --shell-completion needs one of install=bash, uninstall=bash or query=bash\n"
+    )

@@ -2,20 +2,28 @@
 commands that lines such as "resume with: ..." print.
 
 Under the console command (``softmax-reinforce train ...``, which sets ``sys.argv[0]`` to
-``softmax-reinforce train``) a program is ``softmax-reinforce <command>``; otherwise (the scripts,
-``agents.train``, whose caller is told the Python call instead) it is
-``python scripts/<command>.py``.
+``softmax-reinforce train``) a program is ``softmax-reinforce <command>``; under a script of
+``scripts/`` (``python /repo/scripts/train.py``) it is the script beside it, named as this one
+was (``python /repo/scripts/evaluate.py``); otherwise (``agents.train``, whose caller is told the
+Python call instead, or the tests) ``python scripts/<command>.py``, as the README runs them.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+CONSOLE_PROGRAM = "softmax-reinforce"
+"""The console command (``[project.scripts]`` in ``pyproject.toml``)."""
 
 
 def program_command(command: str) -> str:
-    """``softmax-reinforce <command>`` when this process runs as the console command, else
-    ``python scripts/<command>.py`` (``command``: ``train``, ``evaluate``, ...)."""
+    """How to start ``command`` (``train``, ``evaluate``, ``compare-gradients``, ...) the way this
+    process was started (see the module)."""
     started_as = sys.argv[0] if sys.argv else ""
-    if " " in started_as and not started_as.endswith(".py"):  # "softmax-reinforce train"
-        return f"{started_as.split()[0]} {command}"
-    return f"python scripts/{command.replace('-', '_')}.py"
+    if started_as.startswith(f"{CONSOLE_PROGRAM} "):  # "softmax-reinforce train"
+        return f"{CONSOLE_PROGRAM} {command}"
+    script = f"{command.replace('-', '_')}.py"
+    if started_as.endswith(".py") and (Path(started_as).parent / script).is_file():  # one of scripts/
+        return f"python {Path(started_as).parent / script}"
+    return f"python scripts/{script}"

@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -626,22 +627,49 @@ def _failed_jobs_reported() -> Iterator[None]:
         JobReturn.return_value = prop  # type: ignore[method-assign]
 
 
-BARE_WORD_KEYS = {"train": "env", "evaluate": "checkpoint", "compare": "env", "benchmark": "env"}
+BARE_WORD_KEYS = {"train": "env", "evaluate": "checkpoint", "compare": "env"}
 """Program (primary config) -> the key a bare word on its command line most likely meant:
 ``train.py CartPole-v1`` is ``env=CartPole-v1``, ``evaluate.py <run>`` is ``checkpoint=<run>``."""
+
+ENV_ID_SHAPE = re.compile(r"(?:[\w.]+:)?(?:[\w.-]+/)?[\w.-]+-v\d+")
+"""What a Gymnasium id looks like (``CartPole-v1``, ``ALE/Pong-v5``, ``my_envs:Maze-v0``)."""
 
 
 def check_bare_words(config_name: str, overrides: Sequence[str]) -> None:
     """A word with no ``=`` (``train.py CartPole-v1``) is one line saying which ``key=`` it needs; Hydra
     said "cannot parse override 'CartPole-v1': Error parsing override" and linked its grammar."""
+    previous = ""
     for word in overrides:
-        if "=" in word or word.startswith("~"):
+        a_path = "/" in word.partition("=")[0] and Path(word).exists()  # a sweep job's folder: "0_lr=0.1"
+        if ("=" in word and not a_path) or word.startswith("~"):
+            previous = word
             continue
-        key = BARE_WORD_KEYS.get(config_name)
-        if key == "env" and config_name == "train" and Path(word).exists():
-            key = "resume"  # a run folder: continue it
-        hint = f"did you mean {key}={word}? " if key else ""
-        raise UserError(f"{word!r} is not key=value: {hint}(settings are key=value; --help lists the keys)")
+        if not word.strip():
+            raise UserError(f"an empty argument ({word!r}) is not key=value: an unset shell variable?")
+        if previous.endswith("="):  # "key= value": the shell split it
+            hint = f"did you mean {previous}{word} (no space after =)?"
+        else:
+            key = _bare_word_key(config_name, word)
+            hint = f"did you mean {key}={word}?" if key else "settings are key=value"
+        raise UserError(f"{word!r} is not key=value: {hint} (--help lists the keys)")
+
+
+def _bare_word_key(config_name: str, word: str) -> str | None:
+    """The key a bare ``word`` most likely meant, where one does: a run folder or checkpoint file
+    for training is ``resume=``, an env id ``env=``, anything for evaluation ``checkpoint=``."""
+    import gymnasium as gym
+
+    from agents.runtime.checkpoint import CHECKPOINT_NAME
+
+    key = BARE_WORD_KEYS.get(config_name)
+    path = Path(word)
+    if config_name == "train" and (
+        (path / CHECKPOINT_NAME).is_file() or (path.suffix == ".pt" and path.is_file())
+    ):
+        return "resume"
+    if key == "env" and not (ENV_ID_SHAPE.fullmatch(word) or word in gym.registry):
+        return None
+    return key
 
 
 def check_options(argv: Sequence[str], config_name: str = "") -> None:
@@ -665,6 +693,9 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     if args.shell_completion and len(subcommands) != 1:  # as Hydra counts them
         raise UserError("--shell-completion needs one of install=bash, uninstall=bash or query=bash")
     check_bare_words(config_name, args.overrides)
+    rerun = args.experimental_rerun
+    if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
+        raise UserError(f"--experimental-rerun {rerun}: no such file (give a job's .hydra/config.pickle)")
 
 
 def hydra_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:

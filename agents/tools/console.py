@@ -18,9 +18,10 @@ import sys
 from collections.abc import Sequence
 
 from agents.errors import USER_ERROR_EXIT_CODE
+from agents.runtime.program import CONSOLE_PROGRAM
 from agents.tools.closed_pipe import quiet_when_the_reader_leaves
 
-PROGRAM = "softmax-reinforce"
+PROGRAM = CONSOLE_PROGRAM
 COMMANDS = {
     "train": ("train", "train an agent: train env=CartPole-v1 seed=1 agent.lr=0.05"),
     "evaluate": ("evaluate", "evaluate a run: evaluate checkpoint=<run dir> episodes=10"),
@@ -79,8 +80,9 @@ def _shell_completion(args: list[str]) -> None:
     command answered. The query completes the command names while the first word is typed, then
     the keys of that command's Hydra app, which is asked as if it had been started on its own."""
     sys.argv = [PROGRAM, *args]
-    if not any(arg.startswith("query=") for arg in args):  # install=, uninstall=: the same for every app
-        _run("train")
+    subcommands = [arg for arg in args if arg.partition("=")[0] in ("install", "uninstall", "query")]
+    if len(subcommands) != 1 or not subcommands[0].startswith("query="):  # install=, uninstall=, a
+        _run("train")  # mistake: the same for every app (the app's check words the mistake)
         return
     line = re.match(r"\s*\S+\s*(\S*)(\s.*)?$", os.environ.get("COMP_LINE", ""), re.DOTALL)
     command, after_command = (line.group(1), line.group(2)) if line else ("", None)

@@ -25,7 +25,9 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -79,6 +81,12 @@ class JobResult:
 
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir or self.output_dir
+        for name in ("overrides", "resumed_with"):  # a hand-edited result.json: no row (read_result)
+            value = getattr(self, name)
+            if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+                raise TypeError(f"{name} is {value!r}, not a list of strings")
+        if not isinstance(self.num, int) or not isinstance(self.status, str):
+            raise TypeError(f"num {self.num!r} and status {self.status!r} are a number and a word")
 
 
 def job_run_folder(config: DictConfig, task_config: DictConfig | None = None) -> Path:
@@ -124,15 +132,21 @@ def job_states(folder: Path, saved_since: float = -math.inf) -> list[dict[str, A
     """The checkpoints of the job in ``folder``: its own, or each seed's of a ``num_seeds`` job;
     only those written at or after ``saved_since`` (``time.time()``, less the file system's clock
     granularity)."""
+    return list(named_job_states(folder, saved_since).values())
+
+
+def named_job_states(folder: Path, saved_since: float = -math.inf) -> dict[str, dict[str, Any]]:
+    """:func:`job_states` by folder: ``""`` for the job's own, ``seed3`` for a ``num_seeds`` job's seed."""
     if (folder / CHECKPOINT_NAME).is_file():
         paths = [folder]
-    else:
-        paths = sorted(path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}"))
-    states = []
+    else:  # in seed order: seed2 before seed10
+        seeds = [path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}")]
+        paths = sorted(seeds, key=lambda path: (len(path.name), path.name))
+    states = {}
     for path in paths:
         with suppress(UserError, OSError):
             if (path / CHECKPOINT_NAME).stat().st_mtime >= saved_since - MTIME_SLACK_SECONDS:
-                states.append(load_checkpoint(path))
+                states["" if path == folder else path.name] = load_checkpoint(path)
     return states
 
 
@@ -189,7 +203,8 @@ def refresh_resumed_job(
     path = job / RESULT_NAME
     if not path.is_file():
         return
-    states = job_states(job)
+    named_states = named_job_states(job)
+    states = list(named_states.values())
     env_steps, episodes, saved_return = job_counters(states)
     if job != run_dir:
         status = "COMPLETED" if status == "COMPLETED" and all(map(_finished, states)) else "INTERRUPTED"
@@ -204,7 +219,8 @@ def refresh_resumed_job(
         episodes=old.episodes if episodes is None else episodes,
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
         seconds=old.seconds + seconds,
-        resumed_with=resumed_settings(Path(old.output_dir), states) if states else old.resumed_with,
+        resumed_with=resumed_settings(Path(old.output_dir), old.overrides, named_states)
+        if states else old.resumed_with,
     )  # fmt: skip
     paths = [path]  # and the job's own when this is the copy in its run_dir= folder
     own = Path(old.output_dir, RESULT_NAME)
@@ -223,27 +239,41 @@ and shows progress, and those a resume cannot change (a ``num_seeds`` job's seed
 ``seed``)."""
 
 
-def resumed_settings(output_dir: Path, states: list[dict[str, Any]]) -> list[str]:
-    """``key=value`` for each setting the job's checkpoints (``states``; a ``num_seeds`` job's seeds)
-    now hold that differs from the one it started with, as Hydra recorded it in
-    ``<output_dir>/.hydra/config.yaml``: ``agent.lr=0.05`` after ``resume=<job> agent.lr=0.05``.
-    Left out: :data:`NOT_LEARNING_SETTINGS` and values recorded as interpolations (``${now:...}``).
-    Empty where no record was kept (``hydra.output_subdir=null``) or none changed."""
+def resumed_settings(output_dir: Path, overrides: list[str], states: dict[str, dict[str, Any]]) -> list[str]:
+    """``key=value`` for each setting the job's checkpoints now hold that differs from the one it
+    started with: ``agent.lr=0.05`` after ``resume=<job> agent.lr=0.05``. What it started with is
+    Hydra's record of its config, ``<output_dir>/.hydra/config.yaml``; without one
+    (``hydra.output_subdir=null``), its ``overrides`` (then only their keys are compared).
+    ``states``: its checkpoints by folder (:func:`named_job_states`); where a ``num_seeds`` job's
+    seeds differ, each seed's changes are prefixed ``seed3:`` (``unchanged`` for a seed that has
+    none). Left out: :data:`NOT_LEARNING_SETTINGS` and values recorded as interpolations."""
     try:
         recorded = OmegaConf.to_container(OmegaConf.load(output_dir / ".hydra" / "config.yaml"))
-    except (OSError, yaml.YAMLError, OmegaConfBaseException):  # no record to compare with: no column
-        return []
-    started = _flat(recorded if isinstance(recorded, dict) else {})
-    changed: dict[str, Any] = {}
-    for state in states:
-        saved = state.get("config")
-        for key, value in _flat(saved if isinstance(saved, dict) else {}).items():
-            before = started.get(key, value)  # a key the record lacks: no change to report
-            if any(key == skip or key.startswith(f"{skip}.") for skip in NOT_LEARNING_SETTINGS):
-                continue
-            if value != before and not (isinstance(before, str) and "${" in before):
-                changed[key] = value
-    return [f"{key}={_yaml_value(value)}" for key, value in changed.items()]
+        started = _flat(recorded if isinstance(recorded, dict) else {})
+    except (OSError, yaml.YAMLError, OmegaConfBaseException):  # no record: the overrides it was given
+        started = {}
+        for override in overrides:
+            with suppress(HydraException):  # as Hydra read it: 1e-3 a float (YAML: a string)
+                (parsed,) = OverridesParser.create().parse_overrides([override])
+                if not parsed.is_delete() and not parsed.is_sweep_override():
+                    started[parsed.key_or_group] = parsed.value()
+    by_seed = {name: _changes(started, state.get("config")) for name, state in states.items()}
+    if len({tuple(changes) for changes in by_seed.values()}) <= 1:  # one run, or seeds alike
+        return next(iter(by_seed.values()), [])
+    return [f"{name}: {' '.join(changes) or 'unchanged'}" for name, changes in by_seed.items()]
+
+
+def _changes(started: dict[str, Any], saved: object) -> list[str]:
+    """``key=value`` for each setting of the checkpoint's config ``saved`` that differs from
+    ``started`` (a key ``started`` lacks is no change)."""
+    changes = []
+    for key, value in _flat(saved if isinstance(saved, dict) else {}).items():
+        before = started.get(key, value)
+        if any(key == skip or key.startswith(f"{skip}.") for skip in NOT_LEARNING_SETTINGS):
+            continue
+        if value != before and not (isinstance(before, str) and "${" in before):
+            changes.append(f"{key}={_yaml_value(value)}")
+    return changes
 
 
 def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:

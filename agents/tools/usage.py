@@ -59,10 +59,8 @@ def as_started(usage: str) -> str:
     ``plot runs=...``) the way this process was started: ``softmax-reinforce train`` under the
     console command, ``python scripts/plot.py`` from the script (each named the other)."""
     program = program_name()
-    named = re.sub(r"python scripts/\w+\.py", lambda _: program, usage, count=1)
-    if named != usage:
-        return named
-    return f"{program} {usage.partition(' ')[2]}"
+    named, found = re.subn(r"python scripts/\w+\.py", lambda _: program, usage, count=1)
+    return named if found else f"{program} {usage.partition(' ')[2]}"
 
 
 def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = True) -> str:
