@@ -116,36 +116,34 @@ def test_the_startup_help_command_runs_installed_too(tmp_path, monkeypatch):
     subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=120)
 
 
-@pytest.mark.parametrize(
-    ("typed", "expected"),
-    [
-        ("softmax-reinforce tr", {"train"}),
-        ("softmax-reinforce train agent.l", {"agent.lr=", "agent.lr_schedule="}),
-        ("softmax-reinforce evaluate episo", {"episodes="}),
-        ("softmax-reinforce plot r", set()),  # not a Hydra app: bash's own file completion
-    ],
-)
-def test_the_console_commands_tab_completion_completes_in_bash(tmp_path, typed, expected):
+TAB_PRESSES = {
+    "softmax-reinforce tr": {"train"},
+    "softmax-reinforce train agent.l": {"agent.lr=", "agent.lr_schedule="},
+    "softmax-reinforce evaluate episo": {"episodes="},
+    "softmax-reinforce plot r": set(),  # not a Hydra app: bash's own file completion
+}
+"""The line typed so far -> what one Tab offers."""
+
+
+def test_the_console_commands_tab_completion_completes_in_bash(tmp_path):
     """``eval "$(softmax-reinforce train -sc install=bash)"``, as ``--help`` says, bound the completion
     to ``softmax-reinforce train`` (two commands), and each Tab ran ``softmax-reinforce -sc
     query=bash``, which answered "'-sc' is not a command": nothing ever completed. Here a real bash
-    installs the script and presses Tab."""
+    installs the script and presses Tab after each line of :data:`TAB_PRESSES`."""
     program = tmp_path / "softmax-reinforce"
     program.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m agents.tools.console "$@"\n')
     program.chmod(0o755)
-    words = typed.split()
-    script = (
-        'eval "$(softmax-reinforce train -sc install=bash)"\n'
-        "complete -p softmax-reinforce && ! complete -p train 2>/dev/null\n"
-        f'COMP_LINE="{typed}"; COMP_POINT=${{#COMP_LINE}}; COMP_CWORD={len(words) - 1}\n'
-        'hydra_bash_completion; printf "%s\\n" "${COMPREPLY[@]}"\n'
-    )
+    script = 'eval "$(softmax-reinforce train -sc install=bash)"\n'
+    script += "complete -p softmax-reinforce && ! complete -p train 2>/dev/null\n"
+    for typed in TAB_PRESSES:
+        script += f'COMP_LINE="{typed}"; COMP_POINT=${{#COMP_LINE}}; COMP_CWORD={len(typed.split()) - 1}\n'
+        script += 'hydra_bash_completion; echo "${COMPREPLY[*]}"\n'
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0].endswith("-F hydra_bash_completion softmax-reinforce")
-    assert set(filter(None, lines[1:])) == expected, done.stdout + done.stderr
+    binding, *offers = done.stdout.splitlines()
+    assert binding.endswith("-F hydra_bash_completion softmax-reinforce")
+    assert [set(offer.split()) for offer in offers] == list(TAB_PRESSES.values()), done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
@@ -164,11 +162,10 @@ def test_the_console_commands_help_names_the_console_command(tmp_path, command, 
         cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert done.returncode == 0 and done.stdout.startswith(expected), done.stdout[:300] + done.stderr
-    as_script = expected.replace(f"softmax-reinforce {command[0]}", f"python {ROOT}/scripts/{command[0]}.py")
-    assert help_of(command[0], tmp_path).stdout.startswith(as_script)
-    as_in_the_readme = [sys.executable, f"scripts/{command[0]}.py", "--help"]  # from the repo: it printed
-    done = subprocess.run(as_in_the_readme, cwd=ROOT, capture_output=True, text=True)  # the script twice
-    assert done.stdout.startswith(as_script.replace(f"{ROOT}/", "")), done.stdout[:300]
+    as_in_the_readme = [sys.executable, f"scripts/{command[0]}.py", "--help"]  # from the repo: the first
+    done = subprocess.run(as_in_the_readme, cwd=ROOT, capture_output=True, text=True)  # fix named it twice
+    as_script = expected.replace(f"softmax-reinforce {command[0]}", f"python scripts/{command[0]}.py")
+    assert done.stdout.startswith(as_script), done.stdout[:300]
 
 
 def test_the_console_commands_completion_takes_one_subcommand(tmp_path):
