@@ -59,6 +59,8 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     for folder in (result.run_dir, tmp_path / "a"):  # the top folder said "pass one of them, e.g. seed3"
         with pytest.raises(UserError, match=f"^{folder} comes from a seed_mode=batched run, which cannot"):
             train(make_config(f"resume={folder}"))
+        with pytest.raises(UserError, match=f"evaluate it with .* checkpoint={tmp_path / 'a'}/seed3, or"):
+            train(make_config(f"resume={tmp_path / 'a'}"))  # it named the top folder, which evaluate refuses
     with pytest.raises(UserError, match="already holds a run") as error:  # no resume= hint: it cannot
         train(make_config(*common, f"run_dir={tmp_path / 'a'}"))
     assert "resume=" not in str(error.value)
@@ -128,3 +130,22 @@ def test_steps_to_threshold_has_the_same_distribution_in_both_modes(make_config,
     test = stats.mannwhitneyu(steps["exact"], steps["batched"], alternative="two-sided")
     print(f"medians {np.median(steps['exact'])} vs {np.median(steps['batched'])}; p = {test.pvalue:.3f}")
     assert test.pvalue > 0.05
+
+
+def test_one_seed_in_batched_mode_is_one_run_that_resumes(make_config, tmp_path):
+    """``num_seeds=1 seed_mode=batched`` trains as one run (a full checkpoint) but saved
+    ``seed_mode: batched``, so its Ctrl-C line's ``resume=`` was refused as a batched seed's."""
+    first = train(make_config("num_seeds=1", "seed_mode=batched", "budget.total_env_steps=1500"))
+    assert load_checkpoint(first.run_dir)["config"]["seed_mode"] == "exact"  # what ran
+    more = ["budget.total_env_steps=3000"]
+    resumed = train(make_config(f"resume={first.run_dir}", *more), overrides=more)
+    assert resumed.env_steps >= 3000 > first.env_steps
+
+
+def test_a_batched_seeds_checkpoint_says_whether_it_reached_the_target(make_config, tmp_path):
+    """Its ``counters.reached_target`` was always None; a seed of an exact run stores the target."""
+    result = train(make_config("num_seeds=4", *BATCHED, "budget.target_return=20", "budget.window=5",
+                               "budget.stop_at_target=false", f"run_dir={tmp_path / 'b'}"))  # fmt: skip
+    reached = [load_checkpoint(seed.run_dir)["counters"]["reached_target"] for seed in result.seed_results]
+    assert reached == [20.0 if seed.reached_target else None for seed in result.seed_results]
+    assert 20.0 in reached

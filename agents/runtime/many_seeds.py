@@ -553,6 +553,7 @@ class BatchedSeedsTrainer:
             "counters": {
                 "env_steps": int(self.env_steps[index]), "episodes": int(self.episodes[index]),
                 "updates": int(self.updates[index]), "elapsed_seconds": time.perf_counter() - self.start,
+                "reached_target": self.target if self.reached[index] else None,  # as a single run's
             },
             "recent_returns": self.recent.in_order(index),
             "config": self.seed_configs[index],

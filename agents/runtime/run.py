@@ -59,6 +59,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     """
     if not cfg.resume:
         cfg = with_env_module(cfg)
+        if cfg.num_seeds == 1 and cfg.seed_mode == "batched":  # one seed is one run: say so in its config,
+            cfg = copy.deepcopy(cfg)  # which resume= then reads as the run it is
+            cfg.seed_mode = "exact"
     if cfg.num_seeds > 1 and not cfg.resume:
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
         multi = trainer.run()
@@ -71,11 +74,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
         for held in (folder, folder.parent):  # there): say so, not "no checkpoint" (yet)
             RunFolderLock.check_free(held, unless_ours=held != folder)
-        if saved_seed_mode(folder) == "batched":  # its top folder: not "pass one of its seeds"
-            refuse_batched_resume(cfg.resume)
+        if saved_seed_mode(folder) == "batched" and not (folder / CHECKPOINT_NAME).is_file():  # its top
+            refuse_batched_resume(cfg.resume)  # folder: not "pass one of its seeds"
         state = load_checkpoint(cfg.resume)
         check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
-        if isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched":
+        batched = isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched"
+        if batched and "rng" not in state:  # a seed of many (num_seeds=1 ran as one run, and resumes)
             refuse_batched_resume(cfg.resume)
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
         if not cfg.trust_code:  # the caller's word (or env, as the caller named it), never the checkpoint's
@@ -129,11 +133,15 @@ def with_env_module(cfg: DictConfig) -> DictConfig:
 
 
 def refuse_batched_resume(path: str) -> NoReturn:
-    """The one line for ``resume=`` of a ``seed_mode=batched`` run (its top folder or a seed's)."""
+    """The one line for ``resume=`` of a ``seed_mode=batched`` run (its top folder or a seed's); the
+    evaluation it suggests names a seed's folder (a top folder holds none of its own)."""
+    folder = run_folder_of(path)
+    seeds = sorted(folder.glob(f"seed*/{CHECKPOINT_NAME}"), key=lambda seed: (len(str(seed)), str(seed)))
+    checkpoint = seeds[0].parent if seeds and not (folder / CHECKPOINT_NAME).is_file() else path
+    evaluate = f"{program_command('evaluate')} {path_override('checkpoint', checkpoint)}"
     raise UserError(
         f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
-        f"generators); evaluate it with {program_command('evaluate')} {path_override('checkpoint', path)}, "
-        "or train with seed_mode=exact to resume"
+        f"generators); evaluate it with {evaluate}, or train with seed_mode=exact to resume"
     )
 
 
