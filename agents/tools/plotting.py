@@ -316,6 +316,8 @@ def final_table(groups: dict[str, list[Run]], window: int) -> str:
                      f"{interquartile_mean(scores):.1f}"])  # fmt: skip
     fewer = any(len(run.returns) < window for runs in groups.values() for run in runs)  # a run of 37
     last = f"last {window} episodes{', or all of a shorter run' if fewer else ''}"  # logged episodes
+    if not all(run.per_episode for runs in groups.values() for run in runs):  # a score of its own window
+        last += "; a run that logged interval means: its own final mean return"
     header = ["config", "seeds", "env steps", f"final mean return ({last})", "95% CI", "IQM"]
     return markdown_table(header, rows)
 
