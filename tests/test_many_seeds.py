@@ -56,7 +56,7 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     # the seeds logged interval means: the table's score is their mean final return, not a mean of points
     mean_final = np.mean([r.final_mean_return for r in first.seed_results])
     assert f"| {mean_final:.1f} " in table and "logged interval means" in table
-    assert "a run that logged interval means: its own final mean return) |" in table  # its header said
+    assert "; interval-mean runs: their own final mean return) |" in table  # its header said
     # "last 100 episodes" whatever window= was, over scores of the run's own budget.window
     for folder in (result.run_dir, tmp_path / "a"):  # the top folder said "pass one of them, e.g. seed3"
         with pytest.raises(UserError, match=f"^{folder} comes from a seed_mode=batched run, which cannot"):
@@ -151,3 +151,19 @@ def test_a_batched_seeds_checkpoint_says_whether_it_reached_the_target(make_conf
     reached = [load_checkpoint(seed.run_dir)["counters"]["reached_target"] for seed in result.seed_results]
     assert reached == [20.0 if seed.reached_target else None for seed in result.seed_results]
     assert 20.0 in reached
+
+
+def test_plot_counts_a_seed_of_another_batch_and_leaves_out_a_copy(make_config, tmp_path):
+    """Seed 2 of a batch of seeds 0-3 and seed 2 of seeds 2-3 learn beside other seeds and differ,
+    yet plot.py left the second out as "the same run, not another seed" (each seed's config says
+    seed=2, num_seeds=1); a copy of a batch's folder is still the same run."""
+    import shutil
+
+    first = train(make_config("num_seeds=4", *BATCHED, f"run_dir={tmp_path / 'b0'}"))
+    other = train(make_config("num_seeds=2", "seed=2", *BATCHED, f"run_dir={tmp_path / 'b2'}"))
+    assert first.seed_results[2].final_mean_return != other.seed_results[0].final_mean_return
+    table, _ = plot_runs([tmp_path / "b0", tmp_path / "b2"], tmp_path / "figures")
+    assert "| CartPole-v1 | 6     |" in table and "left out" not in table
+    shutil.copytree(tmp_path / "b0", tmp_path / "copy")
+    table, _ = plot_runs([tmp_path / "b0", tmp_path / "copy"], tmp_path / "figures2")
+    assert "| CartPole-v1 | 4     |" in table and table.count("left out (seed") == 4

@@ -29,6 +29,7 @@ from typing import Any
 import gymnasium as gym
 import matplotlib
 import numpy as np
+import yaml
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -252,7 +253,7 @@ def drop_repeated_seeds(groups: dict[str, list[Run]]) -> tuple[dict[str, list[Ru
     for label, runs in groups.items():
         first: dict[Any, Run] = {}
         for run in runs:
-            seed = run.hparams.get("seed")
+            seed = _seed_key(run)
             if seed is not None and seed in first:
                 repeats.append((run, first[seed]))
                 continue
@@ -317,9 +318,23 @@ def final_table(groups: dict[str, list[Run]], window: int) -> str:
     fewer = any(len(run.returns) < window for runs in groups.values() for run in runs)  # a run of 37
     last = f"last {window} episodes{', or all of a shorter run' if fewer else ''}"  # logged episodes
     if not all(run.per_episode for runs in groups.values() for run in runs):  # a score of its own window
-        last += "; a run that logged interval means: its own final mean return"
+        last += "; interval-mean runs: their own final mean return"
     header = ["config", "seeds", "env steps", f"final mean return ({last})", "95% CI", "IQM"]
     return markdown_table(header, rows)
+
+
+def _seed_key(run: Run) -> Any:
+    """What makes two runs of one config the same run: the seed, and for a ``seed_mode=batched``
+    seed the batch it learned in (its top folder's ``seed`` and ``num_seeds``: seed 4 of seeds 0-7
+    and seed 4 of seeds 4-7 share one vector env and generator with other seeds, and differ).
+    ``b1/seed4`` and ``b3/seed4`` were left out as "the same run"."""
+    seed = run.hparams.get("seed")
+    if seed is None or run.hparams.get("seed_mode") != "batched":
+        return seed
+    with suppress(OSError, yaml.YAMLError, AttributeError):
+        batch = yaml.safe_load((run.path.parent / "config.yaml").read_text())
+        return seed, batch.get("seed"), batch.get("num_seeds")
+    return seed, str(run.path.parent.resolve())  # no readable record of the batch: its folder
 
 
 def legend_label(label: str, runs: list[Run]) -> str:
