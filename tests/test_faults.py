@@ -2127,7 +2127,7 @@ def test_resuming_a_finished_seed_folder_leaves_it_untouched(tmp_path, monkeypat
     before = snapshot(run_dir)
     code, err, _ = script("train.py", f"resume={run_dir / 'seed1'}", monkeypatch=monkeypatch, capsys=capsys,
                           cwd=tmp_path)  # fmt: skip
-    assert_one_line(code, err, 2, "is finished: it took its 300 env steps")
+    assert_one_line(code, err, 2, "has nothing left to do: it took its 300 env steps")
     assert snapshot(run_dir) == before  # it added an empty train.log and rewrote .lock
 
 

@@ -220,8 +220,15 @@ def test_resuming_a_finished_run_is_refused_and_writes_nothing(make_config, tmp_
     run_dir = tmp_path / "run"
     train(make_config("budget.total_env_steps=600", "budget.stop_at_target=false", f"run_dir={run_dir}"))
     before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
-    with pytest.raises(UserError, match=r"is finished: it took its 600 env steps .* larger budget"):
+    with pytest.raises(
+        UserError, match=r"has nothing left to do: it took its 600 env steps .* larger budget"
+    ):
         train(make_config(f"resume={run_dir}"), overrides=[])
+    smaller = ["budget.total_env_steps=100"]  # it said the run "took its 600 env steps (...=100)"
+    with pytest.raises(
+        UserError, match=r"it has taken 600 env steps, more than budget.total_env_steps=100: .* above 600"
+    ):
+        train(make_config(f"resume={run_dir}", *smaller), overrides=smaller)
     # a run that stopped at its target (here a low one, set for the test)
     target_dir = tmp_path / "target"
     done = train(make_config("budget.target_return=20", "budget.window=5", f"run_dir={target_dir}"))

@@ -294,7 +294,12 @@ def finished_reason(
     do (its budget spent, or its ``target`` reached with ``budget.stop_at_target``), as the words
     after "it" with the setting to raise to train on; None while it has work left."""
     total = budget.total_env_steps
-    if env_steps >= total:
+    if env_steps > total:  # a stopped run resumed with a smaller budget: it did not "take its" steps
+        return (
+            f"has taken {env_steps:,} env steps, more than budget.total_env_steps={total}: resume with "
+            f"a budget.total_env_steps above {env_steps} to train on"
+        )
+    if env_steps == total:
         return (
             f"took its {env_steps:,} env steps (budget.total_env_steps={total}): resume with a larger "
             "budget.total_env_steps to train on"
@@ -422,7 +427,7 @@ class Trainer:
         if why is None:
             return
         self.envs.close()
-        raise UserError(f"the run in {self.run_dir} is finished: it {why} (nothing was written)")
+        raise UserError(f"the run in {self.run_dir} has nothing left to do: it {why} (nothing was written)")
 
     def share_acting(self, actor: Actor, run: int) -> None:
         """Act through row ``run`` of a many-seeds :class:`Actor` (built from this run's own
