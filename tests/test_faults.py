@@ -1988,6 +1988,22 @@ def test_a_folder_holding_any_run_is_refused_to_any_new_run(tmp_path, capsys, fi
     assert {path.name for path in run_dir.iterdir()} == {path.split("/")[0] for path in before} | {".lock"}
 
 
+@pytest.mark.parametrize("where", ["", "seed3/"], ids=["run", "num_seeds-seed-folder"])
+def test_a_folder_holding_the_curves_of_a_run_that_saved_nothing_is_refused(tmp_path, capsys, where):
+    """A many-seeds run stopped while it set up its seed folders (SIGTERM before the first save)
+    left ``seed*/`` folders with an event file and no checkpoint; a new run there was accepted and
+    its curves mixed with them (two event files per seed in TensorBoard)."""
+    run_dir = tmp_path / "run"
+    (run_dir / where).mkdir(parents=True)
+    stale = run_dir / where / "events.out.tfevents.1.host.1.0"
+    stale.write_bytes(b"")
+    code, err, _ = run_train(*TINY, "num_seeds=4", f"run_dir={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, f"holds the TensorBoard curves of a run that saved no checkpoint ({stale};")
+    assert sorted(path.relative_to(run_dir).as_posix() for path in run_dir.rglob("*")) == sorted(
+        {".lock", *([where.rstrip("/")] if where else []), stale.relative_to(run_dir).as_posix()}
+    )
+
+
 def test_a_folder_holding_another_runs_best_checkpoint_is_refused(tmp_path, capsys):
     """A new run kept a foreign checkpoint_best.pt (it writes none of its own until it beats -inf),
     which evaluate.py which=best then took for this run's."""

@@ -198,6 +198,8 @@ def test_a_seed_that_cannot_start_leaves_no_seed_folder_held(make_config, tmp_pa
     with pytest.raises(UserError, match="env failed to start"):
         train(make_config(*seeds))
     monkeypatch.undo()
+    left = sorted(path.name for path in root.rglob("*") if path.is_file() and path.name != ".lock")
+    assert left == []  # seeds 0 and 1 wrote their config and event file: gone, not a run's curves
     for folder in ("seed0", "seed1"):
         RunFolderLock.check_free(root / folder)  # let go
     assert len(train(make_config(*seeds)).results) == 3  # the retry in this process runs

@@ -21,6 +21,10 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 _file_numbers = itertools.count()
 
+EVENT_FILE_PREFIX = "events.out.tfevents."
+"""How TensorBoard's event files are named (``events.out.tfevents.<time>.<host>...``): ours and
+``SummaryWriter``'s."""
+
 
 class EventFile:
     """One run's event file; :meth:`scalars` queues a point, :meth:`flush` appends the queue.
@@ -31,7 +35,7 @@ class EventFile:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         stamp = f"{int(time.time())}.{socket.gethostname()}.{os.getpid()}.{next(_file_numbers)}"
-        self.path = folder / f"events.out.tfevents.{stamp}"
+        self.path = folder / f"{EVENT_FILE_PREFIX}{stamp}"
         self.pending: list[Event] = [Event(wall_time=time.time(), file_version="brain.Event:2")]
 
     def scalars(self, env_steps: int, values: dict[str, float]) -> None:

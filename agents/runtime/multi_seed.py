@@ -42,6 +42,7 @@ from agents.runtime.trainer import (
     lock_run_folder,
     preflight,
     raise_if_stopped,
+    remove_unstarted_run,
     resolve_run_dir,
 )
 
@@ -143,13 +144,17 @@ class MultiSeedTrainer:
         self.run_dir = root
         self.logging_cfg = cfg.logging  # the seeds' own is quiet: the progress over all seeds is ours
         self.trainers: list[Trainer] = []
+        folders = [root / f"seed{cfg.seed + offset}" for offset in range(cfg.num_seeds)]
         try:
-            check_seed_folders([root / f"seed{cfg.seed + offset}" for offset in range(cfg.num_seeds)])
+            check_seed_folders(folders)
             self._build_seeds(cfg, root)
-        except BaseException:
+        except BaseException:  # a seed that failed to start, or a signal while they were set up
             for trainer in self.trainers:  # the seeds built before the failure
                 with suppress(Exception):
                     trainer.abandon()
+            for folder in folders:  # and the one being built: no seed took a step
+                if folder.is_dir():
+                    remove_unstarted_run(folder)
             self.lock.release()
             raise
 

@@ -47,6 +47,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
+from agents.runtime.event_files import EVENT_FILE_PREFIX
 from agents.runtime.logger import Logger
 from agents.runtime.program import program_command
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
@@ -199,7 +200,9 @@ def held_checkpoints(run_dir: Path) -> list[Path]:
 
 def refuse_finished_runs(run_dir: Path) -> None:
     """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
-    files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's).
+    files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's), nor beside
+    the curves of a run that quit before it saved one (a many-seeds run stopped while it set up its
+    seed folders left them, and the next run's curves mixed with them).
 
     :raises UserError: naming the first one found and how to continue that run instead.
     """
@@ -214,6 +217,22 @@ def refuse_finished_runs(run_dir: Path) -> None:
             f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
             "(nothing was written)"
         )
+    curves = sorted([*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), *run_dir.glob(f"seed*/{EVENT_FILE_PREFIX}*")])
+    if curves:  # a run quit before its first save (a second Ctrl-C, a kill): its curves, no checkpoint
+        raise UserError(
+            f"run_dir={run_dir} holds the TensorBoard curves of a run that saved no checkpoint ({curves[0]}; "
+            "two runs' curves in one folder mix): give a new run_dir, or remove that run's files "
+            "(nothing was written)"
+        )
+
+
+def remove_unstarted_run(run_dir: Path) -> None:
+    """Remove what a new run wrote into ``run_dir`` before it took a step (its ``config.yaml`` and
+    event file; the folder held no curves before it: :func:`refuse_finished_runs`), so that a
+    retry there is not refused for a run that never ran."""
+    for written in [*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), run_dir / "config.yaml"]:
+        with suppress(OSError):
+            written.unlink()
 
 
 def check_writable(run_dir: Path) -> None:
