@@ -173,6 +173,13 @@ def run_folder_of(path: str | Path) -> Path:
     return path.parent if path.is_file() else path
 
 
+def seed_run_folders(folder: Path) -> list[Path]:
+    """The seed folders of a ``num_seeds`` run in ``folder`` that hold a checkpoint, in seed order
+    (``seed2`` before ``seed10``)."""
+    seeds = [path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}")]
+    return sorted(seeds, key=lambda seed: (len(seed.name), seed.name))
+
+
 def saved_seed_mode(folder: Path) -> str | None:
     """The ``seed_mode`` in ``folder``'s ``config.yaml`` (a run's, or a ``num_seeds`` run's top
     folder's); None without a readable one."""

@@ -21,6 +21,7 @@ from agents.runtime.checkpoint import (
     resolve_checkpoint,
     run_folder_of,
     saved_seed_mode,
+    seed_run_folders,
 )
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedTrainer
@@ -136,8 +137,8 @@ def refuse_batched_resume(path: str) -> NoReturn:
     """The one line for ``resume=`` of a ``seed_mode=batched`` run (its top folder or a seed's); the
     evaluation it suggests names a seed's folder (a top folder holds none of its own)."""
     folder = run_folder_of(path)
-    seeds = sorted(folder.glob(f"seed*/{CHECKPOINT_NAME}"), key=lambda seed: (len(str(seed)), str(seed)))
-    checkpoint = seeds[0].parent if seeds and not (folder / CHECKPOINT_NAME).is_file() else path
+    seeds = seed_run_folders(folder)
+    checkpoint = seeds[0] if seeds and not (folder / CHECKPOINT_NAME).is_file() else path
     evaluate = f"{program_command('evaluate')} {path_override('checkpoint', checkpoint)}"
     raise UserError(
         f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "

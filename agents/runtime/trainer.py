@@ -335,7 +335,7 @@ def finished_reason(
 def resolve_run_dir(cfg: DictConfig) -> Path:
     """``run_dir`` if set (where the OS finds it: ``link/../x`` is not the text's ``x``, which
     ``tempfile`` and Hydra would read), else Hydra's output dir, else a fresh
-    ``runs/<env>__<seed>__<time>``."""
+    ``runs/<env>__<seed>__<time>`` below the working folder; each absolute, as results report it."""
     if cfg.run_dir:
         return Path(os.path.realpath(cfg.run_dir))
     from hydra.core.hydra_config import HydraConfig
@@ -343,7 +343,7 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
     started = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two runs never share one
-    return Path("runs") / f"{cfg.experiment_name}__seed{cfg.seed}__{started}"
+    return Path(os.path.realpath("runs")) / f"{cfg.experiment_name}__seed{cfg.seed}__{started}"
 
 
 def target_return(cfg: DictConfig, info: EnvInfo) -> float | None:

@@ -159,16 +159,11 @@ def train(
     cfg = compose(config, *overrides, config_dirs=config_dirs)
     threads = torch.get_num_threads()
     try:  # env= among them: a resume checks the env this call names, as env=<id> on a command line
-        result = run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
+        return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
     except RunInterrupted as error:  # "resume with: agents.train(...)", not the command line
         raise error.in_python() from None
     finally:
         torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller
-    # absolute, as a resume's always was: a relative run_dir= (or the default runs/...) came back
-    # relative, which another working folder or a Hydra job reads elsewhere
-    for run in {id(run): run for run in (result, *result.seed_results)}.values():
-        run.run_dir = Path(run.run_dir).absolute()
-    return result
 
 
 def load(

@@ -21,7 +21,6 @@ from agents.errors import USER_ERROR_EXIT_CODE
 from agents.runtime.program import CONSOLE_PROGRAM
 from agents.tools.closed_pipe import quiet_when_the_reader_leaves
 
-PROGRAM = CONSOLE_PROGRAM
 COMMANDS = {
     "train": ("train", "train an agent: train env=CartPole-v1 seed=1 agent.lr=0.05"),
     "evaluate": ("evaluate", "evaluate a run: evaluate checkpoint=<run dir> episodes=10"),
@@ -47,8 +46,8 @@ SHELL_COMPLETION = ("-sc", "--shell-completion")
 def usage() -> str:
     rows = "\n".join(f"  {name:<24}{help_line}" for name, (_, help_line) in COMMANDS.items())
     return (
-        f"usage: {PROGRAM} <command> [key=value ...]\n\ncommands:\n{rows}\n\n"
-        f"'{PROGRAM} <command> --help' lists a command's keys."
+        f"usage: {CONSOLE_PROGRAM} <command> [key=value ...]\n\ncommands:\n{rows}\n\n"
+        f"'{CONSOLE_PROGRAM} <command> --help' lists a command's keys."
     )
 
 
@@ -68,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         hint = f"did you mean {close[0]}? " if close else ""
         print(f"error: {name!r} is not a command ({hint}commands: {', '.join(COMMANDS)})", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT_CODE)
-    sys.argv = [f"{PROGRAM} {name}", *rest]  # Hydra and --help read sys.argv
+    sys.argv = [f"{CONSOLE_PROGRAM} {name}", *rest]  # Hydra and --help read sys.argv
     _run(name)
 
 
@@ -79,7 +78,7 @@ def _shell_completion(args: list[str]) -> None:
     ``softmax-reinforce -sc query=bash`` with the line typed so far in ``COMP_LINE``, which no
     command answered. The query completes the command names while the first word is typed, then
     the keys of that command's Hydra app, which is asked as if it had been started on its own."""
-    sys.argv = [PROGRAM, *args]
+    sys.argv = [CONSOLE_PROGRAM, *args]
     subcommands = [arg for arg in args if arg.partition("=")[0] in ("install", "uninstall", "query")]
     if len(subcommands) != 1 or not subcommands[0].startswith("query="):  # install=, uninstall=, a
         _run("train")  # mistake: the same for every app (the app's check words the mistake)
@@ -90,7 +89,7 @@ def _shell_completion(args: list[str]) -> None:
         names = [name for name in COMMANDS if name.startswith(command)]
         print(("\n" if any(arg == "query=fish" for arg in args) else " ").join(names))
     elif command in HYDRA_APPS:
-        os.environ["COMP_LINE"] = PROGRAM + after_command
+        os.environ["COMP_LINE"] = CONSOLE_PROGRAM + after_command
         _run(command)
 
 

@@ -34,7 +34,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import RunInterrupted, UserError
-from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_folder_of, write_text_atomically
+from agents.runtime.checkpoint import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    run_folder_of,
+    seed_run_folders,
+    write_text_atomically,
+)
 from agents.runtime.config import TrainConfig
 from agents.runtime.resume import IMMUTABLE_ON_RESUME, NOT_RUN_SETTINGS
 from agents.runtime.return_window import window_mean
@@ -137,11 +143,7 @@ def job_states(folder: Path, saved_since: float = -math.inf) -> list[dict[str, A
 
 def named_job_states(folder: Path, saved_since: float = -math.inf) -> dict[str, dict[str, Any]]:
     """:func:`job_states` by folder: ``""`` for the job's own, ``seed3`` for a ``num_seeds`` job's seed."""
-    if (folder / CHECKPOINT_NAME).is_file():
-        paths = [folder]
-    else:  # in seed order: seed2 before seed10
-        seeds = [path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}")]
-        paths = sorted(seeds, key=lambda path: (len(path.name), path.name))
+    paths = [folder] if (folder / CHECKPOINT_NAME).is_file() else seed_run_folders(folder)
     states = {}
     for path in paths:
         with suppress(UserError, OSError):
