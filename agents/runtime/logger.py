@@ -22,7 +22,7 @@ from agents.runtime.config import changes_learning
 
 def hyperparameter_table(cfg: DictConfig) -> str:
     """The resolved config as a markdown table for TensorBoard's text tab."""
-    flat = _flatten(OmegaConf.to_container(cfg, resolve=True))
+    flat = flatten(OmegaConf.to_container(cfg, resolve=True))
     rows = "\n".join(f"|{key}|{value}|" for key, value in flat.items())
     return f"|parameter|value|\n|-|-|\n{rows}"
 
@@ -57,7 +57,7 @@ def hparams_record(
     container = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
     values = {
         key: v if type(v) in (int, float, str) else str(v)  # bool: str
-        for key, v in _flatten(container).items()
+        for key, v in flatten(container).items()
         if changes_learning(key)
     }
     finals = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
@@ -66,12 +66,13 @@ def hparams_record(
     return [experiment, session_start, session_end], finals
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config (plain containers) as ``{"agent.lr": 0.1, ...}``; lists stay values."""
     if not isinstance(tree, dict):
         return {prefix: tree}
     flat: dict[str, Any] = {}
     for key, value in tree.items():
-        flat.update(_flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}"))
+        flat.update(flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}"))
     return flat
 
 

@@ -42,6 +42,7 @@ from agents.runtime.checkpoint import (
     write_text_atomically,
 )
 from agents.runtime.config import TrainConfig
+from agents.runtime.logger import flatten
 from agents.runtime.resume import IMMUTABLE_ON_RESUME, NOT_RUN_SETTINGS
 from agents.runtime.return_window import window_mean
 from agents.runtime.trainer import finished_reason
@@ -251,7 +252,7 @@ def resumed_settings(output_dir: Path, overrides: list[str], states: dict[str, d
     none). Left out: :data:`NOT_LEARNING_SETTINGS` and values recorded as interpolations."""
     try:
         recorded = OmegaConf.to_container(OmegaConf.load(output_dir / ".hydra" / "config.yaml"))
-        started = _flat(recorded if isinstance(recorded, dict) else {})
+        started = flatten(recorded if isinstance(recorded, dict) else {})
     except (OSError, yaml.YAMLError, OmegaConfBaseException):  # no record: the overrides it was given
         started = {}
         for override in overrides:
@@ -269,24 +270,13 @@ def _changes(started: dict[str, Any], saved: object) -> list[str]:
     """``key=value`` for each setting of the checkpoint's config ``saved`` that differs from
     ``started`` (a key ``started`` lacks is no change)."""
     changes = []
-    for key, value in _flat(saved if isinstance(saved, dict) else {}).items():
+    for key, value in flatten(saved if isinstance(saved, dict) else {}).items():
         before = started.get(key, value)
         if any(key == skip or key.startswith(f"{skip}.") for skip in NOT_LEARNING_SETTINGS):
             continue
         if value != before and not (isinstance(before, str) and "${" in before):
             changes.append(f"{key}={_yaml_value(value)}")
     return changes
-
-
-def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested config as ``{"agent.lr": 0.1, ...}`` (lists stay values)."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _yaml_value(value: Any) -> str:
