@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import UserError
 
@@ -180,14 +180,21 @@ def seed_run_folders(folder: Path) -> list[Path]:
     return sorted(seeds, key=lambda seed: (len(seed.name), seed.name))
 
 
-def saved_seed_mode(folder: Path) -> str | None:
-    """The ``seed_mode`` in ``folder``'s ``config.yaml`` (a run's, or a ``num_seeds`` run's top
-    folder's); None without a readable one."""
+def saved_config(folder: Path) -> DictConfig | None:
+    """``folder``'s ``config.yaml`` (a run's, or a ``num_seeds`` run's top folder's); None without a
+    readable one."""
     config = folder / "config.yaml"
     try:
-        mode = OmegaConf.load(config).get("seed_mode") if config.is_file() else None
+        saved = OmegaConf.load(config) if config.is_file() else None
     except Exception:  # not a config (edited, damaged): the checkpoint's own is checked on loading
         return None
+    return saved if isinstance(saved, DictConfig) else None
+
+
+def saved_seed_mode(folder: Path) -> str | None:
+    """The ``seed_mode`` in ``folder``'s ``config.yaml``; None without a readable one."""
+    saved = saved_config(folder)
+    mode = saved.get("seed_mode") if saved is not None else None
     return mode if isinstance(mode, str) else None
 
 

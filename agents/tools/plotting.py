@@ -29,7 +29,6 @@ from typing import Any
 import gymnasium as gym
 import matplotlib
 import numpy as np
-import yaml
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -38,6 +37,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from agents.errors import UserError
 from agents.runtime import tags
+from agents.runtime.checkpoint import saved_config
 from agents.runtime.config import changes_learning
 from agents.tools.tables import markdown_table, short_number
 
@@ -331,10 +331,10 @@ def _seed_key(run: Run) -> Any:
     seed = run.hparams.get("seed")
     if seed is None or run.hparams.get("seed_mode") != "batched":
         return seed
-    with suppress(OSError, yaml.YAMLError, AttributeError):
-        batch = yaml.safe_load((run.path.parent / "config.yaml").read_text())
-        return seed, batch.get("seed"), batch.get("num_seeds")
-    return seed, str(run.path.parent.resolve())  # no readable record of the batch: its folder
+    batch = saved_config(run.path.parent)
+    if batch is None:  # no readable record of the batch: its folder
+        return seed, str(run.path.parent.resolve())
+    return seed, batch.get("seed"), batch.get("num_seeds")
 
 
 def legend_label(label: str, runs: list[Run]) -> str:
