@@ -4,6 +4,7 @@ chosen points, and the configuration errors a user can make."""
 from __future__ import annotations
 
 import math
+import tracemalloc
 from dataclasses import replace
 
 import gymnasium as gym
@@ -103,6 +104,24 @@ def test_raw_is_the_observation_then_one(dtype, bias):
     features = Raw(3, bias=bias)(obs)
     assert features.dtype == np.float64
     np.testing.assert_array_equal(features, expected)
+
+
+def test_the_bias_column_is_one_array_however_many_batch_sizes_come():
+    """Every update's batch has its own size: the ones column is sliced from one array grown to the
+    largest batch, not cached per size (that cache grew with every update of a long run)."""
+    raw = Raw(2)
+    for size in range(1, 100):  # first calls (numpy's own caches)
+        assert (raw(np.full((size, 2), 3.0))[:, 2] == 1.0).all()
+    tracemalloc.start()
+    try:
+        for size in range(1000, 2000):
+            assert (raw(np.full((size, 2), 3.0))[:, 2] == 1.0).all()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 100_000  # one column of 1999 ones: 16 kB (a column per size: 12 MB)
+    expected = np.concatenate([np.zeros((5, 2)), np.ones((5, 1))], axis=1)
+    np.testing.assert_array_equal(raw(np.zeros((5, 2))), expected)
 
 
 def test_normalized_standardises_with_merged_running_statistics():

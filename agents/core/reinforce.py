@@ -162,7 +162,8 @@ class Reinforce:
         if batch.num_episodes == 0 or not bool(batch.dones[-1]):
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
         # G_t (the scan stops at the longest episode)
-        returns = discounted_returns(batch.rewards, self.gamma, batch.dones, longest_episode(batch.dones))
+        longest = longest_episode(batch.dones, batch.episode_ends)
+        returns = discounted_returns(batch.rewards, self.gamma, batch.dones, longest)
         if not all_finite(returns):
             raise NumericalError("non-finite returns (rewards overflow?)")
         if self.discount_weighting:
@@ -226,8 +227,8 @@ class Reinforce:
         (None: at the current parameters, e.g. after the ``T`` steps of a per-step update)."""
         if not with_stats:
             return UpdateStats(math.nan, math.nan, grad_norm, math.nan)
-        episode_starts = torch.cat([batch.dones.new_ones(1), batch.dones[:-1]])
-        mean_return = float(returns[episode_starts].mean())
+        ends = batch.episode_ends
+        mean_return = float(returns[torch.cat([ends.new_zeros(1), ends[:-1] + 1])].mean())  # G_0 of each
         if log_probs is None:
             log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.mT.gather(0, batch.actions.long()[None])[0]  # log pi(A_t|S_t); 2x faster

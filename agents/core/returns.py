@@ -16,7 +16,7 @@ import numbers
 import torch
 from torch import Tensor
 
-from agents.core.batch import all_finite
+from agents.core.batch import all_finite, true_indices
 
 
 def discounted_returns(
@@ -74,9 +74,10 @@ def _scan(rewards: Tensor, gamma: float, dones: Tensor | None, span: int, apart:
     return returns
 
 
-def longest_episode(dones: Tensor) -> int:
-    """Length of the longest episode in a flat ``[T]`` stream whose last step ends one."""
-    ends = torch.nonzero(dones).flatten()
+def longest_episode(dones: Tensor, ends: Tensor | None = None) -> int:
+    """Length of the longest episode in a flat ``[T]`` stream whose last step ends one (``ends``:
+    the indices of ``dones``' True steps, where already known)."""
+    ends = true_indices(dones) if ends is None else ends
     return int(torch.diff(ends, prepend=ends.new_full((1,), -1)).max())
 
 

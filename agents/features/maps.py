@@ -46,18 +46,19 @@ class FeatureMap:
         """Restore what :meth:`state_dict` returned."""
 
 
-_ONES: dict[int, Array] = {}
+_ONES = np.ones((0, 1))
+"""The bias column, sliced for each batch: grown to the largest batch seen, never one per size
+(the updates' batches all differ in size: a cache per size grew with the steps taken)."""
 
 
 def _with_bias(x: Array, bias: bool) -> Array:
-    """``[x, 1]`` row-wise, as float64 (cast in the same copy: this runs every step; the ones
-    column is cached per batch size)."""
+    """``[x, 1]`` row-wise, as float64 (cast in the same copy: this runs every step)."""
+    global _ONES
     if not bias:
         return x.astype(np.float64, copy=False)
-    ones = _ONES.get(x.shape[0])
-    if ones is None:
-        ones = _ONES.setdefault(x.shape[0], np.ones((x.shape[0], 1)))
-    return np.concatenate([x, ones], axis=1, dtype=np.float64)
+    if len(_ONES) < len(x):
+        _ONES = np.ones((len(x), 1))
+    return np.concatenate([x, _ONES[: len(x)]], axis=1, dtype=np.float64)
 
 
 class OneHot(FeatureMap):
