@@ -131,6 +131,19 @@ HYDRA_MODES = [
 ]
 
 
+def test_a_completion_query_outside_bash_is_one_line_saying_how_to_install(train_main, monkeypatch, capsys):
+    """Bash runs ``-sc query=bash`` on a Tab with the line in ``COMP_LINE``; typed by hand, Hydra
+    read the unset variable: a KeyError traceback."""
+    monkeypatch.delenv("COMP_LINE", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), "-sc", "query=bash"])
+    with pytest.raises(SystemExit) as exit_info:
+        train_main()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error: -sc query=bash answers a Tab: bash runs it with the line typed")
+    assert lines[0].endswith(f'run: eval "$(python {TRAIN_SCRIPT} -sc install=bash)"'), lines
+
+
 @pytest.mark.parametrize(("options", "expected"), HYDRA_MODES)
 def test_hydra_modes_that_do_not_combine_are_one_line(
     train_main, monkeypatch, capsys, tmp_path, options, expected

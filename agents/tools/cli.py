@@ -81,7 +81,7 @@ from agents.tools.sweep_settings import (
     check_optuna_sweeper,
     check_slurm_launcher,
 )
-from agents.tools.usage import CONFIG_DIR, as_started, load_yaml
+from agents.tools.usage import CONFIG_DIR, as_started, load_yaml, program_name
 
 T = TypeVar("T")
 
@@ -692,6 +692,11 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     subcommands = [name for name in names if name in ("install", "uninstall", "query")]
     if args.shell_completion and len(subcommands) != 1:  # as Hydra counts them
         raise UserError("--shell-completion needs one of install=bash, uninstall=bash or query=bash")
+    if args.shell_completion and subcommands == ["query"] and "COMP_LINE" not in os.environ:  # Hydra's
+        raise UserError(  # KeyError was a traceback
+            "-sc query=bash answers a Tab: bash runs it with the line typed so far in COMP_LINE, which "
+            f'is not set here; to turn tab completion on, run: eval "$({program_name()} -sc install=bash)"'
+        )
     check_bare_words(config_name, args.overrides)
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
