@@ -387,6 +387,13 @@ def test_an_override_in_the_env_ids_place_is_one_line_and_env_equals_is_the_env(
         'the first argument is the env id, not an override: agents.train("CartPole-v1", '
         '"budget.total_env_steps=500") (overrides follow the env id)'
     )
+    with pytest.raises(agents.UserError, match=r'override: agents\.compose\("CartPole-v1", "seed=3"\)'):
+        agents.compose("seed=3")  # it named agents.train, which the caller did not call
+    for empty in ("", "env=", " "):  # compose returned a config with env '' that nothing could train
+        with pytest.raises(
+            agents.UserError, match=r"^the env id is empty: give one, e\.g\. agents\.compose\("
+        ):
+            agents.compose(empty)
 
 
 def test_run_dir_comes_back_absolute_for_a_new_run_as_for_a_resume(tmp_path, monkeypatch):

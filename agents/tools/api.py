@@ -47,6 +47,16 @@ def compose(
 
     :param config_dirs: your own config folders, searched before the project's (``--config-dir``).
     """
+    return _compose(config, overrides, config_dirs, "agents.compose")
+
+
+def _compose(
+    config: str | DictConfig | TrainConfig,
+    overrides: Sequence[str],
+    config_dirs: Sequence[str | Path] | str | Path,
+    caller: str,
+) -> DictConfig:
+    """:func:`compose` for ``caller`` (``agents.train``), which a mistake's line names."""
     if not isinstance(config, str | DictConfig | TrainConfig):
         what, hint = ("None" if config is None else f"a {type(config).__name__}"), ""
         if isinstance(config, gym.Env | EnvSpec | type):
@@ -61,9 +71,11 @@ def compose(
         if key.strip() != "env":
             raise UserError(
                 f"the first argument is the env id, not an override: "
-                f'agents.train("CartPole-v1", "{config}") (overrides follow the env id)'
+                f'{caller}("CartPole-v1", "{config}") (overrides follow the env id)'
             )
         config = value.strip()
+    if isinstance(config, str) and not config.strip():  # composed as env='' (compose) or refused as "env="
+        raise UserError(f'the env id is empty: give one, e.g. {caller}("CartPole-v1")')
     if isinstance(config_dirs, str | Path):  # one folder, not a sequence of its characters
         config_dirs = (config_dirs,)
     if not isinstance(config_dirs, Sequence) or not all(isinstance(d, str | Path) for d in config_dirs):
@@ -156,7 +168,7 @@ def train(
         ``num_seeds > 1`` it is a :class:`~agents.runtime.multi_seed.MultiSeedResult` (also
         ``final_mean_returns`` and ``table()``).
     """
-    cfg = compose(config, *overrides, config_dirs=config_dirs)
+    cfg = _compose(config, overrides, config_dirs, "agents.train")
     threads = torch.get_num_threads()
     try:  # env= among them: a resume checks the env this call names, as env=<id> on a command line
         return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
