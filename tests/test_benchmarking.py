@@ -143,6 +143,22 @@ def test_a_run_refused_before_it_wrote_anything_leaves_no_empty_folder(tmp_path,
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("env_id", "preset", "chosen"), [
+    ("Acrobot-v1", "", "env=Acrobot-v1's own preset"), ("CartPole-v1", "acrobot_mlp", "preset=acrobot_mlp"),
+])  # fmt: skip
+def test_a_batched_refusal_names_the_benchmarks_keys(tmp_path, monkeypatch, env_id, preset, chosen):
+    """A preset with a value baseline: the line said training's ``agent.baseline=none or
+    experiment=none``, keys the benchmark does not take; its way out is ``preset=none``."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with pytest.raises(UserError) as raised:
+        many_seeds(env_id, 2, 100, "batched", preset=preset)
+    assert str(raised.value) == (
+        f"seed_mode=batched does not support agent.baseline=time, which {chosen} sets: give "
+        "seed_mode=exact, or preset=none (the generic defaults)"
+    )
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_signal_removes_the_scratch_run_and_says_so():
     """Ctrl-C left /tmp/benchmark-run-* behind, with a line saying to resume it."""
     from pathlib import Path

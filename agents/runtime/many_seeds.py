@@ -75,6 +75,19 @@ NOISE_BLOCK_VALUES = 1 << 16
 
 def check_batched(cfg: Any) -> None:
     """What the batched mode does not do is a one-line :class:`UserError` before anything runs."""
+    refusal = batched_refusal(cfg)
+    if refusal is not None:
+        setting, fix = refusal  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
+        preset = " or experiment=none" if "baseline" in setting else ""
+        raise UserError(
+            f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it: "
+            f"{fix}{preset})"
+        )
+
+
+def batched_refusal(cfg: Any) -> tuple[str, str] | None:
+    """The first setting of ``cfg`` the batched mode does not support, and the override that
+    removes it (``("agent.baseline=time", "agent.baseline=none")``); None when it runs."""
     agent = cfg.agent
     unsupported = {  # setting -> (present, the override that removes it)
         "agent.per_step_updates=true": (agent.per_step_updates, "agent.per_step_updates=false"),
@@ -88,13 +101,7 @@ def check_batched(cfg: Any) -> None:
             cfg.logging.episode_stats == "each", "logging.episode_stats=mean"
         ),
     }  # fmt: skip
-    for setting, (present, fix) in unsupported.items():
-        if present:  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
-            preset = " or experiment=none" if "baseline" in setting else ""
-            raise UserError(
-                f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it: "
-                f"{fix}{preset})"
-            )
+    return next(((setting, fix) for setting, (present, fix) in unsupported.items() if present), None)
 
 
 def distinct_and_sorted(seeds: np.ndarray) -> bool:

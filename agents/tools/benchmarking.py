@@ -29,6 +29,7 @@ import torch
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError, describe
+from agents.runtime.many_seeds import batched_refusal
 from agents.runtime.sweep_stop import StopRequest
 from agents.runtime.trainer import Trainer, TrainResult, signal_line
 from agents.studies.timing import best_of_seconds
@@ -406,6 +407,13 @@ def many_seeds(
                                     f"budget.total_env_steps={steps_per_seed}", "budget.stop_at_target=false",
                                     *([f"experiment={preset}"] if preset else []), *POLICY_OVERRIDES[policy],
                                     f"device={device}"])  # fmt: skip
+        refusal = batched_refusal(cfg) if mode == "batched" else None
+        if refusal is not None:  # training's line names its own keys (agent.baseline=none), not ours
+            chosen = f"preset={preset}" if preset else f"env={env_id}'s own preset"
+            raise UserError(
+                f"seed_mode=batched does not support {refusal[0]}, which {chosen} sets: give "
+                "seed_mode=exact, or preset=none (the generic defaults)"
+            )
         start = time.perf_counter()
         train(cfg, summary=False)
         seconds = time.perf_counter() - start
