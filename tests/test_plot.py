@@ -22,6 +22,7 @@ from agents.tools.plotting import (
     curve,
     drop_repeated_seeds,
     figure_paths,
+    find_run_dirs,
     group_runs,
     interquartile_mean,
     plot_runs,
@@ -152,6 +153,23 @@ def test_a_cut_off_event_file_with_hparams_but_no_final_results_is_skipped(make_
         raise AssertionError("the logger writes the final results before the hparams: no such cut")
     with pytest.raises(UserError, match=r"no finished runs below .*its event file cut off"):
         plot_runs([tmp_path / "cut"], tmp_path / "out")
+
+
+def test_a_stopped_many_seeds_runs_seeds_are_one_skipped_line_in_seed_order(make_config, tmp_path):
+    """A stopped 12-seed run was 12 "skipped" lines, in text order (seed10 before seed2)."""
+    train(make_config("budget.total_env_steps=1500", f"run_dir={tmp_path / 'done'}"))
+    for seed in [*range(10), 11, 12]:  # seed10 saved nothing at all
+        unfinished = SummaryWriter(str(tmp_path / "stopped" / f"seed{seed}"))
+        unfinished.add_scalar(tags.EPISODIC_RETURN, 10.0, 10)
+        unfinished.close()
+    names = [path.name for path in find_run_dirs([tmp_path / "stopped"])]
+    assert names == [*(f"seed{seed}" for seed in range(10)), "seed11", "seed12"]
+    table, _ = plot_runs([tmp_path / "done", tmp_path / "stopped"], tmp_path / "figures" / "returns")
+    skipped = [line for line in table.splitlines() if line.startswith("skipped")]
+    assert skipped == [
+        f"skipped (no final results: unfinished, or a cut-off event file): {tmp_path / 'stopped'}: "
+        "seeds 0-9, 11-12 (12 seed folders)"
+    ]
 
 
 def _has_hparams(events: EventAccumulator) -> bool:

@@ -20,6 +20,7 @@ a run that stopped early (target reached) keeps its final value up to the group'
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from contextlib import suppress
 from dataclasses import dataclass
@@ -106,7 +107,42 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
         raise UserError(
             f"no TensorBoard event files below {', '.join(map(str, paths))} (logging.tensorboard=true?)"
         )
-    return sorted(found)
+    return sorted(found, key=natural_key)
+
+
+def natural_key(path: Path) -> list[str | int]:
+    """Sort key reading each run of digits as a number: ``seed2`` before ``seed10``."""
+    parts = re.split(r"(\d+)", str(path))  # text at even places, digits at odd ones
+    return [int(part) if place % 2 else part for place, part in enumerate(parts)]
+
+
+def skipped_lines(skipped: list[Path]) -> list[str]:
+    """One item per skipped run, and one per many-seeds run for its ``seed<N>`` folders
+    (``/x/run: seeds 0-9, 12 (11 seed folders)``): a stopped 100-seed run took 100 lines."""
+    seed = {path: int(path.name[4:]) for path in skipped if re.fullmatch(r"seed\d+", path.name)}
+    seeds: dict[Path, list[int]] = {}
+    for path, number in seed.items():
+        seeds.setdefault(path.parent, []).append(number)
+    items = []
+    for path in skipped:
+        numbers = seeds.get(path.parent, []) if path in seed else []
+        if len(numbers) < 2:
+            items.append(str(path))
+        elif seed[path] == min(numbers):  # the run's line, where its first seed folder stands
+            count = f"{len(numbers)} seed folders"
+            items.append(f"{path.parent}: seeds {number_ranges(sorted(numbers))} ({count})")
+    return items
+
+
+def number_ranges(numbers: list[int]) -> str:
+    """Ascending integers as ranges: ``[0, 1, 2, 5, 7, 8]`` -> ``0-2, 5, 7-8``."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in spans)
 
 
 def _batched_summary(folder: Path) -> bool:
@@ -431,7 +467,7 @@ def plot_runs(
         window = int(runs[0].hparams.get("budget.window", 100))
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
-    note = "".join(f"{skip_line}{path}" for path in skipped)
+    note = "".join(f"{skip_line}{item}" for item in skipped_lines(skipped))
     summary_line = "\nskipped (a seed_mode=batched run's mean and percentiles over its seeds, not a run): "
     note += "".join(f"{summary_line}{path}" for path in paths if _batched_summary(path))  # named by hand
     tabled = [run for members in groups.values() for run in members]
