@@ -228,7 +228,8 @@ class Reinforce:
         if not with_stats:
             return UpdateStats(math.nan, math.nan, grad_norm, math.nan)
         ends = batch.episode_ends
-        mean_return = float(returns[torch.cat([ends.new_zeros(1), ends[:-1] + 1])].mean())  # G_0 of each
+        starts = torch.cat([ends.new_zeros(1), ends[:-1] + 1])  # each episode's first step
+        mean_return = float(returns[starts].mean())  # the mean G_0
         if log_probs is None:
             log_probs = self.policy.log_probs(batch.inputs)  # one pass for both statistics
         log_prob = log_probs.mT.gather(0, batch.actions.long()[None])[0]  # log pi(A_t|S_t); 2x faster
