@@ -128,6 +128,7 @@ HYDRA_MODES = [
     (("--cfg", "jobs"), "--cfg: invalid choice: 'jobs' (choose from 'job', 'hydra', 'all')"),
     (("--experimental-rerun", "nofile"), "--experimental-rerun nofile: no such file (give a job's"),
     (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
+    (("--package", "agent"), "--package selects what --cfg prints: give --cfg job --package agent"),
 ]
 
 

@@ -697,6 +697,8 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
             "-sc query=bash answers a Tab: bash runs it with the line typed so far in COMP_LINE, which "
             f'is not set here; to turn tab completion on, run: eval "$({program_name()} -sc install=bash)"'
         )
+    if args.package is not None and not args.cfg:  # Hydra ignored it and ran
+        raise UserError(f"--package selects what --cfg prints: give --cfg job --package {args.package}")
     check_bare_words(config_name, args.overrides)
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
