@@ -180,6 +180,12 @@ def seed_run_folders(folder: Path) -> list[Path]:
     return sorted(seeds, key=lambda seed: (len(seed.name), seed.name))
 
 
+def seed_number(folder: Path) -> int | None:
+    """``s`` for a ``num_seeds`` run's seed folder ``seed<s>``; None for any other folder."""
+    match = re.fullmatch(r"seed(\d+)", folder.name)
+    return int(match.group(1)) if match else None
+
+
 def saved_config(folder: Path) -> DictConfig | None:
     """``folder``'s ``config.yaml`` (a run's, or a ``num_seeds`` run's top folder's); None without a
     readable one."""

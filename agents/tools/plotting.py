@@ -38,7 +38,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from agents.errors import UserError
 from agents.runtime import tags
-from agents.runtime.checkpoint import saved_config
+from agents.runtime.checkpoint import saved_config, seed_number
 from agents.runtime.config import changes_learning
 from agents.tools.tables import markdown_table, short_number
 
@@ -119,7 +119,7 @@ def natural_key(path: Path) -> list[str | int]:
 def skipped_lines(skipped: list[Path]) -> list[str]:
     """One item per skipped run, and one per many-seeds run for its ``seed<N>`` folders
     (``/x/run: seeds 0-9, 12 (11 seed folders)``): a stopped 100-seed run took 100 lines."""
-    seed = {path: int(path.name[4:]) for path in skipped if re.fullmatch(r"seed\d+", path.name)}
+    seed = {path: number for path in skipped if (number := seed_number(path)) is not None}
     seeds: dict[Path, list[int]] = {}
     for path, number in seed.items():
         seeds.setdefault(path.parent, []).append(number)
@@ -150,7 +150,8 @@ def _batched_summary(folder: Path) -> bool:
     (its ``seed<s>/`` folders are plotted)."""
     if folder.name != "seeds":
         return False
-    return any(sibling.name[4:].isdigit() for sibling in folder.parent.glob("seed*") if sibling.is_dir())
+    seeds = (sibling for sibling in folder.parent.glob("seed*") if sibling.is_dir())
+    return any(seed_number(sibling) is not None for sibling in seeds)
 
 
 SESSION_START_TAG = "_hparams_/session_start_info"
