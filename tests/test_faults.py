@@ -35,7 +35,7 @@ from agents.runtime import tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.run import train
-from agents.runtime.trainer import Trainer
+from agents.runtime.trainer import StopOnSignal, Trainer
 from agents.tools.cli import compose_train_config, run_or_exit
 from agents.tools.results import TABLE_BEGIN, TABLE_END
 
@@ -1864,6 +1864,86 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, program):
     )  # fmt: skip
     assert child.returncode == 130, child.stderr
     assert child.stderr.strip() == "interrupted: quit at once (files written before are intact)", child.stderr
+
+
+CTRL_C_INSIDE_AN_IMPORT = """
+import os, pathlib, signal, sys, time
+from agents.runtime import interrupts
+signal.signal(signal.SIGINT, interrupts.interrupt)
+pathlib.Path("slow_module.py").write_text(
+    "import os, signal, time\\nos.kill(os.getpid(), signal.SIGINT)\\ntime.sleep(0.3)\\nDONE = True\\n"
+)
+sys.path.insert(0, ".")
+try:
+    import slow_module
+    time.sleep(5)
+    print("never interrupted")
+except KeyboardInterrupt:
+    print("interrupted after the import:", getattr(sys.modules.get("slow_module"), "DONE", False))
+"""
+
+
+def test_a_ctrl_c_inside_an_import_waits_until_the_import_is_done(tmp_path):
+    """A Ctrl-C 0.25-0.31 s into a benchmark worker landed inside torch's and numpy's imports:
+    torch's C++ start-up aborted (SIGABRT, "terminate called after throwing an instance of
+    'pybind11::error_already_set'"), or numpy was left half-imported. It now waits for the import."""
+    child = subprocess.run(
+        [sys.executable, "-c", CTRL_C_INSIDE_AN_IMPORT], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert child.stdout.strip() == "interrupted after the import: True", child.stdout + child.stderr
+
+
+SWALLOWED_SIGNAL_THEN_A_FAILURE = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
+from agents.errors import UserError
+from agents.tools.cli import run_or_exit
+from agents.tools.commands import command
+
+
+def fail():
+    if sys.argv[1] == "user-error":  # what a half-imported numpy made of building the env
+        raise UserError("env=CartPole-v1 could not be made: module 'numpy' has no attribute 'logical_or'")
+    raise AttributeError("module 'numpy' has no attribute 'matrix'")
+
+
+@command
+def program():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except BaseException:  # a library's bare except swallows the interrupt
+        pass
+    run_or_exit(fail)
+
+
+program()
+"""
+
+
+@pytest.mark.parametrize("failure", ["user-error", "bug"])
+def test_a_failure_after_a_swallowed_ctrl_c_is_the_ctrl_c_line(tmp_path, failure):
+    """What fails after a signal that a library swallowed is its aftermath: the signal's one line
+    and 130, not a traceback (exit 1) or an error blaming the env (exit 2)."""
+    child = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_SIGNAL_THEN_A_FAILURE, failure], cwd=tmp_path, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert child.returncode == 130, child.stderr
+    assert child.stderr.strip() == "interrupted: quit at once (files written before are intact)", child.stderr
+
+
+def test_a_swallowed_signal_stops_the_run_before_it_trains(monkeypatch):
+    """A start-up that went on after a library swallowed the Ctrl-C trained to the end (exit 0)."""
+    from agents.runtime import interrupts
+
+    monkeypatch.setattr(interrupts, "received", [signal.SIGINT])
+    with pytest.raises(KeyboardInterrupt), StopOnSignal([]):
+        pytest.fail("the block ran")
+    monkeypatch.setattr(interrupts, "received", [signal.SIGTERM])
+    with pytest.raises(interrupts.Terminated), StopOnSignal([]):
+        pytest.fail("the block ran")
 
 
 def test_sigterm_stops_evaluate_in_one_line(tmp_path):

@@ -79,7 +79,7 @@ def _raise_interrupt_behind(error: BaseException) -> None:
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if not isinstance(current, Exception):  # KeyboardInterrupt, SystemExit, commands.Terminated
+        if not isinstance(current, Exception):  # KeyboardInterrupt, SystemExit, interrupts.Terminated
             raise current from None
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -18,6 +18,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Self
 
+from agents.runtime import interrupts
+
 SWEEP_STOP_VARIABLE = "SOFTMAX_REINFORCE_SWEEP_STOP"
 """Environment variable naming the stop file of the multirun this process belongs to."""
 
@@ -97,6 +99,7 @@ class StopRequest:
                 return
 
     def __enter__(self) -> Self:
+        interrupts.raise_if_received()  # a Ctrl-C during start-up that a library swallowed stops here
         if threading.current_thread() is threading.main_thread():
             self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         path = sweep_stop_file()

@@ -52,13 +52,13 @@ from omegaconf.errors import (
 )
 
 from agents.errors import (
-    QUIT_AT_ONCE,
     USER_ERROR_EXIT_CODE,
     RunInterrupted,
     UserError,
     broken_yaml,
     folder_problem,
 )
+from agents.runtime import interrupts
 from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import (
@@ -166,7 +166,9 @@ error for a file that does not parse: Hydra passes it on); :func:`composition_me
 
 
 def exit_with_user_error(message: object, exit_code: int = USER_ERROR_EXIT_CODE) -> NoReturn:
-    """Print ``error: <message>`` to stderr and exit with ``exit_code`` (2: a user's mistake)."""
+    """Print ``error: <message>`` to stderr and exit with ``exit_code`` (2: a user's mistake); after
+    a signal, what failed is its aftermath: the signal's line instead (:mod:`~agents.runtime.interrupts`)."""
+    interrupts.exit_if_interrupted()
     print(f"error: {message}", file=sys.stderr)
     sys.exit(exit_code)
 
@@ -183,8 +185,7 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
         print(error, file=sys.stderr)
         sys.exit(error.exit_code)
     if isinstance(error, KeyboardInterrupt):
-        print(QUIT_AT_ONCE, file=sys.stderr)
-        sys.exit(128 + signal.SIGINT)
+        interrupts.exit_for_signal(signal.SIGINT)
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""
         problem = error.strerror
@@ -242,8 +243,12 @@ def run_or_exit(task: Callable[[], T]) -> T:
         if isinstance(error, BrokenPipeError) and stdout_reader_gone():
             exit_for_the_closed_pipe()
         if error.errno not in FILE_SYSTEM_ERRORS:
+            interrupts.exit_if_interrupted()
             raise
         exit_with(error)
+    except Exception:  # inside a Hydra app: before Hydra prints "Error executing job"
+        interrupts.exit_if_interrupted()
+        raise
 
 
 def in_multirun() -> bool:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agents.errors import QUIT_AT_ONCE, RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError
+from agents.runtime import interrupts
 from agents.tools.closed_pipe import (
     exit_for_the_closed_pipe,
     quiet_when_the_reader_leaves,
@@ -35,37 +36,34 @@ if TYPE_CHECKING:
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
-class Terminated(BaseException):
-    """SIGTERM outside a training loop (which saves first) and a benchmark's wait for its worker
-    (which passes it on): unwinds like Ctrl-C, so ``finally`` blocks run and a child process is
-    killed, not orphaned."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
-
-
 def command(function: Command) -> Command:
     """A program's function: a Ctrl-C before its own handlers are in place (while torch and Hydra
     import, a second or so) quits with the one line and 130 that a later one gives, no traceback;
     SIGTERM where no training loop catches it (evaluation, plotting, a benchmark's parent) quits
-    the same way with 143; output to a reader that left (``... | head``) ends it quietly with 141
-    (:mod:`agents.tools.closed_pipe`)."""
+    the same way with 143, and so does a failure after either signal (a library that swallowed it
+    left a module half-imported: :mod:`agents.runtime.interrupts`); output to a reader that left
+    (``... | head``) ends it quietly with 141 (:mod:`agents.tools.closed_pipe`)."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        interrupts.start()
+        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupts.interrupt)  # (a background job)
         try:
             with quiet_when_the_reader_leaves():
                 function(*args, **kwargs)
         except KeyboardInterrupt:
-            print(QUIT_AT_ONCE, file=sys.stderr)
-            sys.exit(128 + signal.SIGINT)
-        except Terminated:
-            print(QUIT_AT_ONCE.replace("interrupted", "terminated"), file=sys.stderr)
-            sys.exit(128 + signal.SIGTERM)
+            interrupts.exit_for_signal(signal.SIGINT)
+        except interrupts.Terminated:
+            interrupts.exit_for_signal(signal.SIGTERM)
+        except Exception:  # a library swallowed the signal and what it interrupted fails now
+            interrupts.exit_if_interrupted()
+            raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            interrupts.cancel_redelivery()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     return run  # type: ignore[return-value]
 
