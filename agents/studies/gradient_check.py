@@ -145,6 +145,11 @@ def _validate(cfg: Any) -> None:
     if cfg.repeats > MAX_REPEATS:
         raise UserError(f"repeats={cfg.repeats} must be <= {MAX_REPEATS:,} (timing takes the best; try 20)")
     check_seed(cfg.seed)
+    if cfg.checkpoint is not None and not cfg.checkpoint.strip():  # else: random parameters, silently
+        raise UserError(
+            "checkpoint= is empty: give the run folder whose trained policy to compare (or its "
+            "checkpoint file), or drop checkpoint= to compare random parameters"
+        )
     if not math.isfinite(cfg.param_scale) or not 0 <= cfg.param_scale <= MAX_PARAM_SCALE:
         raise UserError(
             f"param_scale={cfg.param_scale} must be a finite number in [0, {MAX_PARAM_SCALE:g}] (try 1.0; "
