@@ -129,7 +129,24 @@ HYDRA_MODES = [
     (("--experimental-rerun", "nofile"), "--experimental-rerun nofile: no such file (give a job's"),
     (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
     (("--package", "agent"), "--package selects what --cfg prints: give --cfg job --package agent"),
+    # Hydra's "package 'foo' not found in config", exit 1
+    (("--cfg", "job", "--package", "foo"), "--package foo: --cfg job has no such node; give one of its keys"),
+    (("--cfg", "hydra", "--package", "hydra.nope"), "--package hydra.nope: --cfg hydra has no such node"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("options", "printed"),
+    [(("--cfg", "job", "--package", "agent.lr"), "0.1"),
+     (("--cfg", "job", "--package", "agent"), "# @package agent"),
+     (("--cfg", "hydra", "--package", "hydra.job"), "# @package hydra.job"),
+     (("--cfg", "job", "--package", "_global_"), "env: CartPole-v1")],
+)  # fmt: skip
+def test_cfg_prints_the_package_it_is_given(train_main, monkeypatch, capsys, tmp_path, options, printed):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options])
+    train_main()
+    assert capsys.readouterr().out.splitlines()[0] == printed
 
 
 def test_a_completion_query_outside_bash_is_one_line_saying_how_to_install(train_main, monkeypatch, capsys):

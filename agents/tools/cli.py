@@ -416,13 +416,41 @@ def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -
         return None
     args, _ = hydra_args(argv)  # as the app reads it: its switches apart
     kept = [arg for arg in args.overrides if not is_sweep(arg)]  # the sweep folder comes from the base config
+    return app_config(args, kept, config_name, config_path)
+
+
+def app_config(
+    args: argparse.Namespace, overrides: list[str], config_name: str, config_path: str
+) -> DictConfig:
+    """The config, Hydra's included, that the app with switches ``args`` composes from ``overrides``."""
     name, home = args.config_name or config_name, config_path
     if args.config_dir:  # --config-dir DIR: the user's configs; --config-name may name one of them,
         user = Path(args.config_dir).resolve()  # which compose finds only in its primary folder
         home, other = (str(user), config_path) if (user / f"{name}.yaml").is_file() else (config_path, user)
-        kept.append(f"hydra.searchpath=[file://{other}]")
+        overrides = [*overrides, f"hydra.searchpath=[file://{other}]"]
     with initialize_config_dir(version_base="1.3", config_dir=home):
-        return compose(name, overrides=kept, return_hydra_config=True)
+        return compose(name, overrides=overrides, return_hydra_config=True)
+
+
+def check_printed_package(argv: Sequence[str], config_name: str, config_path: str) -> None:
+    """``--cfg job --package <key>`` prints the config's node ``<key>``: one that is not there is one
+    line naming the keys there are (Hydra printed "package 'foo' not found in config", exit 1). A
+    config that does not compose is left to Hydra, which says why."""
+    args, _ = hydra_args(argv)
+    if not args.cfg or args.package in (None, "_global_"):
+        return
+    try:
+        cfg = app_config(args, list(args.overrides), config_name, config_path)
+    except CONFIG_ERRORS:
+        return
+    shown = {"job": [key for key in cfg if key != "hydra"], "hydra": ["hydra"], "all": list(cfg)}[args.cfg]
+    printed = OmegaConf.masked_copy(cfg, shown)
+    if OmegaConf.select(printed, args.package, throw_on_resolution_failure=False) is None:
+        raise UserError(
+            f"--package {args.package}: --cfg {args.cfg} has no such node; give one of its keys "
+            f"({', '.join(map(str, printed))}), a dotted path into one (e.g. --package {shown[0]}), or "
+            "drop --package"
+        )
 
 
 def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
@@ -795,6 +823,7 @@ def hydra_main(
             before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
             run_or_exit(lambda: check_options(sys.argv[1:], config_name))
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
+            run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
             sys.argv[1:] = quote_paths(sys.argv[1:])
             if env_presets:
