@@ -129,6 +129,9 @@ HYDRA_MODES = [
     (("--experimental-rerun", "nofile"), "--experimental-rerun nofile: no such file (give a job's"),
     (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
     (("--package", "agent"), "--package selects what --cfg prints: give --cfg job --package agent"),
+    # the setting was read as the folder: "Additional config directory '<cwd>/experiment=...' not found"
+    (("--config-dir", "env=Acrobot-v1"), "--config-dir env=Acrobot-v1: no such folder; env=Acrobot-v1 looks"),
+    (("--config-dir", "no_such_folder"), "--config-dir no_such_folder: no such folder (give your own"),
     # Hydra's "package 'foo' not found in config", exit 1
     (("--cfg", "job", "--package", "foo"), "--package foo: --cfg job has no such node; give one of its keys"),
     (("--cfg", "hydra", "--package", "hydra.nope"), "--package hydra.nope: --cfg hydra has no such node"),
@@ -143,6 +146,9 @@ HYDRA_MODES = [
      (("--cfg", "job", "--package", "_global_"), "env: CartPole-v1")],
 )  # fmt: skip
 def test_cfg_prints_the_package_it_is_given(train_main, monkeypatch, capsys, tmp_path, options, printed):
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # --cfg sets it, for this test only
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options])
     train_main()

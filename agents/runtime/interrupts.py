@@ -120,8 +120,9 @@ def raise_if_received() -> None:
         raise KeyboardInterrupt if received[0] == signal.SIGINT else Terminated
 
 
-def start() -> None:
-    """A program starts: no signal has come, none is waiting."""
+def reset() -> None:
+    """A program starts or has ended (it may be called again in this process): no signal has
+    come, none is waiting."""
     global quitting
     quitting = False
     received.clear()

@@ -732,6 +732,10 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
         )
     if args.package is not None and not args.cfg:  # Hydra ignored it and ran
         raise UserError(f"--package selects what --cfg prints: give --cfg job --package {args.package}")
+    folder = args.config_dir  # Hydra: "Additional config directory '<cwd>/<folder>' not found"
+    if folder is not None and not Path(folder).is_dir():
+        setting = f"; {folder} looks like a setting: put it after the folder" if "=" in folder else ""
+        raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
     check_bare_words(config_name, args.overrides)
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback

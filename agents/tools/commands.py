@@ -46,7 +46,7 @@ def command(function: Command) -> Command:
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
-        interrupts.start()
+        interrupts.reset()
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupts.interrupt)  # (a background job)
@@ -61,7 +61,7 @@ def command(function: Command) -> Command:
             interrupts.exit_if_interrupted()
             raise
         finally:
-            interrupts.cancel_redelivery()
+            interrupts.reset()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
