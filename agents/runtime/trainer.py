@@ -53,7 +53,7 @@ from agents.runtime.program import program_command
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
 from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
-from agents.runtime.run_lock import RunFolderLock
+from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest
@@ -229,10 +229,15 @@ def refuse_finished_runs(run_dir: Path) -> None:
 def remove_unstarted_run(run_dir: Path) -> None:
     """Remove what a new run wrote into ``run_dir`` before it took a step (its ``config.yaml`` and
     event file; the folder held no curves before it: :func:`refuse_finished_runs`), so that a
-    retry there is not refused for a run that never ran."""
+    retry there is not refused for a run that never ran; a folder left with nothing but its lock
+    file goes too (a many-seeds run stopped while it set up left one per seed built)."""
     for written in [*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), run_dir / "config.yaml"]:
         with suppress(OSError):
             written.unlink()
+    with suppress(OSError):
+        if [path.name for path in run_dir.iterdir()] == [LOCK_NAME]:
+            (run_dir / LOCK_NAME).unlink()
+            run_dir.rmdir()
 
 
 def check_writable(run_dir: Path) -> None:
