@@ -33,6 +33,7 @@ MOST_DEFERRED_SECONDS = 3.0
 """How long a signal may wait for the imports it lands in (torch's takes about a second)."""
 
 REDELIVERY_SECONDS = 0.05
+"""How soon a signal that landed in an import is sent again."""
 
 received: list[int] = []
 """The signals the handlers below have raised for, in order (empty: none came)."""

@@ -448,7 +448,8 @@ def check_printed_package(argv: Sequence[str], config_name: str, config_path: st
     if OmegaConf.select(printed, args.package, throw_on_resolution_failure=False) is None:
         raise UserError(
             f"--package {args.package}: --cfg {args.cfg} has no such node; give one of its keys "
-            f"({', '.join(map(str, printed))}), a dotted path into one (e.g. --package {shown[0]}), or "
+            f"({', '.join(map(str, printed))}), a dotted path into one (e.g. --package "
+            f"{next(iter(shown), '_global_')}), or "
             "drop --package"
         )
 
