@@ -176,8 +176,8 @@ def run_folder_of(path: str | Path) -> Path:
 def seed_run_folders(folder: Path) -> list[Path]:
     """The seed folders of a ``num_seeds`` run in ``folder`` that hold a checkpoint, in seed order
     (``seed2`` before ``seed10``)."""
-    seeds = [path.parent for path in folder.glob(f"seed*/{CHECKPOINT_NAME}")]
-    return sorted(seeds, key=lambda seed: (len(seed.name), seed.name))
+    numbers = {path.parent: seed_number(path.parent) for path in folder.glob(f"seed*/{CHECKPOINT_NAME}")}
+    return sorted((seed for seed, number in numbers.items() if number is not None), key=numbers.__getitem__)
 
 
 def seed_number(folder: Path) -> int | None:
