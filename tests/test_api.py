@@ -406,3 +406,19 @@ def test_run_dir_comes_back_absolute_for_a_new_run_as_for_a_resume(tmp_path, mon
     assert first.run_dir == tmp_path / "out" == resumed.run_dir
     assert all(run.run_dir.is_absolute() for run in (seeds, *seeds.seed_results))
     assert seeds.seed_results[0].run_dir.parent == seeds.run_dir
+
+
+def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatch):
+    """``run_dir="~/x"`` made a folder named ``~`` in the working folder (a shell expands it on the
+    command line, Python does not), from an override as from a config object; ``agents.load("~/x")``
+    found no checkpoint."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    first = agents.train("CartPole-v1", *QUIET, "run_dir=~/a")
+    assert first.run_dir == tmp_path / "home" / "a"
+    composed = agents.compose("CartPole-v1", *QUIET)
+    second = agents.train(composed, "run_dir=~/b")
+    third = agents.train(agents.TrainConfig(env="CartPole-v1", run_dir="~/c"), *QUIET)
+    assert (second.run_dir, third.run_dir) == (tmp_path / "home" / "b", tmp_path / "home" / "c")
+    assert agents.load("~/a").predict(np.zeros(4, dtype=np.float32)) in (0, 1)
+    assert not (tmp_path / "~").exists()

@@ -79,6 +79,31 @@ def test_a_run_dir_through_a_link_and_dotdot_is_the_folder_the_os_finds(tmp_path
     assert load_checkpoint(folder)["counters"]["env_steps"] >= 2000
 
 
+def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path):
+    """zsh and sh pass ``run_dir=~/x`` on unexpanded (bash expands it): it made a folder named ``~``
+    in the working folder, and ``resume=~/x``, ``checkpoint=~/x``, ``runs=~/x`` found nothing."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    env = {**os.environ, "HOME": str(home)}
+
+    def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    trained = run("train.py", "logging.progress_bar=false", "run_dir=~/r", "budget.total_env_steps=1000")
+    assert trained.returncode == 0, trained.stderr
+    assert (home / "r" / "checkpoint.pt").is_file() and not (work / "~").exists()
+    resumed = run("train.py", "logging.progress_bar=false", "resume=~/r", "budget.total_env_steps=2000")
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_checkpoint(home / "r")["counters"]["env_steps"] >= 2000
+    evaluated = run("evaluate.py", "checkpoint='~/r'", "episodes=2")
+    assert evaluated.returncode == 0, evaluated.stderr
+    plotted = run("plot.py", "runs=~/r", "out=~/fig")
+    assert plotted.returncode == 0, plotted.stderr
+    assert (home / "fig.png").is_file() and not (work / "~").exists()
+
+
 def test_cli_trains_and_prints_where_the_run_is(tmp_path):
     completed = run_train(tmp_path, "budget.total_env_steps=2000")
     assert completed.returncode == 0, completed.stderr

@@ -341,8 +341,8 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     """``run_dir`` if set (where the OS finds it: ``link/../x`` is not the text's ``x``, which
     ``tempfile`` and Hydra would read), else Hydra's output dir, else a fresh
     ``runs/<env>__<seed>__<time>`` below the working folder; each absolute, as results report it."""
-    if cfg.run_dir:
-        return Path(os.path.realpath(cfg.run_dir))
+    if cfg.run_dir:  # "~/runs/x" from a config object as from the command line (agents.tools.cli)
+        return Path(os.path.realpath(os.path.expanduser(cfg.run_dir)))
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():

@@ -15,6 +15,7 @@ with the one line the command line would print.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from agents.runtime.config import TrainConfig, check_known_keys, first_missing_k
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
 from agents.runtime.trainer import RunResult
-from agents.tools.cli import check_resolvable, compose_train_config, composition_message
+from agents.tools.cli import check_resolvable, compose_train_config, composition_message, expand_home_in_paths
 from agents.tools.usage import CONFIG_DIR
 
 
@@ -86,7 +87,7 @@ def _compose(
         else:
             cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.structured(config)
             check_complete(cfg)
-            apply_overrides(cfg, overrides)
+            apply_overrides(cfg, expand_home_in_paths(overrides))
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
     check_resolvable(cfg)
@@ -192,4 +193,4 @@ def load(
     """
     if not isinstance(checkpoint, str | Path):
         raise UserError(f"agents.load takes a run folder or a checkpoint file (a path), not {checkpoint!r}")
-    return load_agent(checkpoint, which, seed, trust_code)
+    return load_agent(os.path.expanduser(checkpoint), which, seed, trust_code)  # "~/x" as a shell reads it

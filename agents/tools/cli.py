@@ -86,9 +86,32 @@ from agents.tools.usage import CONFIG_DIR, as_started, load_yaml, program_name
 T = TypeVar("T")
 
 
-PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir")
+PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir", "hydra.sweep.dir")
 """Overrides whose value is a path (a run folder the program printed, e.g. a sweep job's)."""
+PATH_OPTIONS = ("runs", "out")
+"""Keys of the ``key=value`` programs (:func:`parse_options`) whose values are paths."""
 _PARSED_BY_HYDRA = set("=,[]{}()'\" ")
+
+
+def expand_home(value: str) -> str:
+    """A path's leading ``~`` or ``~user`` as the user's home folder (``os.path.expanduser``). bash
+    expands ``run_dir=~/x`` itself; zsh, sh and Python callers pass the ``~`` on, which made a
+    folder named ``~`` in the working folder."""
+    return os.path.expanduser(value) if value.startswith("~") else value
+
+
+def expand_home_in_paths(overrides: Sequence[str]) -> list[str]:
+    """The :data:`PATH_KEYS` overrides with :func:`expand_home` applied to their values (a quoted
+    value too: the shell left the quotes, and no run folder is named ``~``)."""
+    expanded = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        quote = value[:1] if value[:1] in ("'", '"') and value.endswith(value[:1]) and len(value) > 1 else ""
+        if sep and key in PATH_KEYS:
+            inner = value[1:-1] if quote else value
+            override = f"{key}={quote}{expand_home(inner)}{quote}"
+        expanded.append(override)
+    return expanded
 
 
 def quote_paths(overrides: Sequence[str]) -> list[str]:
@@ -135,7 +158,7 @@ def compose_train_config(
     missing = [str(folder) for folder in config_dirs if not Path(folder).is_dir()]
     if missing:  # Hydra only warns, and the configs asked for then are "not found"
         raise UserError(f"config_dirs: {', '.join(missing)} is not a folder (give your own config folders)")
-    overrides = quote_paths(overrides)
+    overrides = quote_paths(expand_home_in_paths(overrides))
     if env_presets:
         overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
     if config_dirs:
@@ -830,7 +853,7 @@ def hydra_main(
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
-            sys.argv[1:] = quote_paths(sys.argv[1:])
+            sys.argv[1:] = quote_paths(expand_home_in_paths(sys.argv[1:]))
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
@@ -1053,8 +1076,13 @@ def parse_options(
             value = f"[{value}]"  # one item: runs=outputs/x means runs=[outputs/x]
         if isinstance(base.get(key), ListConfig) and not set("'\"").intersection(value):
             items = path_list_items(value[1:-1])
+            if key in PATH_OPTIONS and any(item.strip().startswith("~") for item in items):
+                items = [expand_home(item.strip()) for item in items]
+                value = json.dumps(items)
             if any("," in item for item in items):  # folders with commas: quoted, as YAML needs them
                 value = json.dumps(items)
+        elif key in PATH_OPTIONS:
+            value = expand_home(value)
         dotlist.append(f"{key}={value}")
         try:  # each item alone, so that a value YAML cannot read is named (PyYAML's traceback was)
             OmegaConf.from_dotlist(dotlist[-1:])

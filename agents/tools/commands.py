@@ -101,13 +101,13 @@ def train() -> None:
     if _print_help("train"):
         return
     from agents.runtime.config import register_configs
-    from agents.tools.cli import check_sweeper_has_multirun, hydra_main, run_or_exit
+    from agents.tools.cli import check_sweeper_has_multirun, expand_home_in_paths, hydra_main, run_or_exit
     from agents.tools.sweep import register_resolvers
 
     run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
-    sys.argv[1:] = _hydra_folder_is_the_run_folder(sys.argv[1:])
+    sys.argv[1:] = _hydra_folder_is_the_run_folder(expand_home_in_paths(sys.argv[1:]))  # (hydra_main's too)
     run_or_exit(lambda: _check_given_run_folder(sys.argv[1:]))
     run_or_exit(lambda: _check_sweep_run_dirs(sys.argv[1:]))
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
