@@ -7,6 +7,7 @@ Entry points catch :class:`UserError`, print its one-line message and exit with
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -80,3 +81,18 @@ def folder_problem(folder: Path, error: OSError) -> str:
                 return f"{place} is a file, not a folder"
             break
     return error.strerror or str(error)
+
+
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+"""What a full disk, a quota, a file-size limit, a read-only or failing disk say when a file is written."""
+
+
+def storage_error(error: BaseException) -> OSError | None:
+    """The :data:`STORAGE_ERRNOS` ``OSError`` behind ``error``: itself, or what it was raised from
+    (torch's ``save`` reports a full disk as a ``RuntimeError`` "unexpected pos", from the OSError)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in STORAGE_ERRNOS:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

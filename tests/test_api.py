@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import agents
@@ -75,6 +77,12 @@ def test_predict_takes_tensors_and_refuses_nan(tmp_path):
     agent = agents.load(agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path}").run_dir)
     obs = torch.zeros(4, requires_grad=True)  # was torch's "Can't call numpy() on a Tensor that requires..."
     assert agent.predict(obs) == agent.predict(np.zeros(4, dtype=np.float32))
+    rows = torch.tensor([[0.1, 0.5, -0.2, 0.3], [0.0, -0.5, 0.2, -0.3]])
+    expected = agent.predict(rows.numpy()).tolist()
+    for other in (rows.bfloat16(), rows.to_sparse()):  # were TypeErrors ("unsupported ScalarType BFloat16")
+        assert agent.predict(other).tolist() == expected
+    with pytest.raises(agents.UserError, match=r"cannot read this tensor .*on meta.*give a dense tensor"):
+        agent.predict(torch.zeros(4, device="meta"))  # was NotImplementedError
     with pytest.raises(agents.UserError, match="predict got nan/inf observations"):
         agent.predict(np.full(4, np.nan))  # was action 0
     with pytest.raises(agents.UserError, match="predict got observations numpy cannot stack"):
@@ -118,6 +126,48 @@ def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
         match=r"overrides are .key=value. strings, as on the command line; got \{'seed': 1\}",
     ):
         agents.train("CartPole-v1", {"seed": 1})
+    with pytest.raises(agents.UserError, match=r"^features=null: features is a config group and takes one"):
+        agents.train("CartPole-v1", "features=null")  # Hydra's ValueError: "Got NoneType"
+    with pytest.raises(agents.UserError, match=r"^'=1' has no key before '='"):
+        agents.train("CartPole-v1", "=1")  # "Got int"
+
+
+def test_a_config_read_from_a_runs_config_yaml_trains_and_its_mistakes_are_one_line(tmp_path):
+    """``OmegaConf.load(<run>/config.yaml)`` is plain dicts: it failed with "'dict' object has no
+    attribute 'env'", and a wrong value in it (or an override of it) with a TypeError."""
+    first = agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'a'}")
+    loaded = OmegaConf.load(first.run_dir / "config.yaml")
+    loaded.run_dir = str(tmp_path / "b")
+    assert agents.train(loaded).env_steps >= 1500
+    with pytest.raises(agents.UserError, match=r"agent.lr=abc: Value 'abc' of type 'str' could not be"):
+        agents.train(loaded, "agent.lr=abc")
+    with pytest.raises(agents.UserError, match=r"seed=null: field 'seed' is not Optional"):
+        agents.train(loaded, "seed=null")
+    loaded.agent.lr = "abc"
+    with pytest.raises(agents.UserError, match=r"Value 'abc' of type 'str' could not be converted to Float"):
+        agents.train(loaded)
+
+
+def test_train_inside_a_hydra_app_and_from_threads(tmp_path, monkeypatch):
+    """Inside the user's own Hydra app ``agents.train`` failed with Hydra's "GlobalHydra is already
+    initialized" (two threads calling it too); each call gets a folder of its own, not the app's."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.yaml").write_text("x: 1\n")
+    with initialize_config_dir(config_dir=str(tmp_path), version_base=None):
+        runs = [agents.train("CartPole-v1", *QUIET, f"seed={seed}").run_dir for seed in (0, 1)]
+        assert compose("app").x == 1  # the app's own Hydra is as it was
+    assert len(set(runs)) == 2 and all(run.parent == tmp_path / "runs" for run in runs)
+    results: list[object] = []
+
+    def train(seed: int) -> None:
+        results.append(agents.train("CartPole-v1", *QUIET, f"seed={seed}"))
+
+    threads = [threading.Thread(target=train, args=(seed,)) for seed in (2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(result.env_steps >= 1500 for result in results) == [True, True]
 
 
 def test_user_config_folders_are_searched(tmp_path):
@@ -217,6 +267,23 @@ def test_a_config_file_that_is_not_yaml_is_a_user_error(tmp_path, monkeypatch):
     ):
         agents.train("CartPole-v1", "agent=broken", *QUIET, config_dirs=["my_configs"])
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path, monkeypatch):
+    """A preset saved as UTF-16 (Windows' Notepad) was Hydra's bare UnicodeDecodeError, from the
+    command line as from agents.train."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    text = "# @package _global_\nagent:\n  lr: 0.05\n"
+    (tmp_path / "mine" / "experiment" / "wide.yaml").write_text(text, encoding="utf-16")
+    message = r"mine/experiment/wide.yaml: not UTF-8 text \(invalid start byte at byte 0\): save it as UTF-8$"
+    with pytest.raises(agents.UserError, match=message):
+        agents.train("CartPole-v1", "experiment=wide", *QUIET, config_dirs=["mine"])
+    script = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
+    command = [sys.executable, str(script), "--config-dir", "mine", "experiment=wide", *QUIET]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and re.search(message, completed.stderr.strip()), completed.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "outputs").exists()
 
 
 def test_a_resume_refuses_an_env_other_than_the_runs(tmp_path):

@@ -32,6 +32,7 @@ def run_train(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[st
         ("agent.gamma=1.5", "agent.gamma=1.5 must be in [0, 1]"),
         ("agent.optimizer=rmsprop", "agent.optimizer='rmsprop' is not one of sgd, adam"),
         ("vector.num_envs=0", "vector.num_envs=0 must be >= 1"),
+        ("+=1", "'+=1' has no key before '='"),  # Hydra's ValueError: a traceback
         pytest.param(
             "device=cuda",
             "device=cuda but torch sees no CUDA GPU",

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import resource
 import runpy
 import shutil
 import signal
@@ -2375,3 +2376,50 @@ def test_evaluate_reports_non_finite_and_huge_returns_readably(
     assert code == 0, err
     assert expected in " ".join(out.split()), out
     assert "um.square" not in err and max(len(word) for word in out.split()) < 200
+
+
+def _train_with_file_size_limit(
+    tmp_path: Path, limit: int, *overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """``scripts/train.py`` where no file may grow past ``limit`` bytes: what a full disk does to
+    the writes (``EFBIG`` for ``ENOSPC``; ``SIGXFSZ`` ignored, so the write fails instead of killing)."""
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), "logging.progress_bar=false", *overrides]
+    return subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=limited
+    )
+
+
+@pytest.mark.parametrize("limit", [1000, 20000])
+@pytest.mark.parametrize("mode", [[], ["num_seeds=3"], ["num_seeds=3", "seed_mode=batched"]])
+def test_a_full_disk_is_one_line(tmp_path, limit, mode):
+    """A write that fails for want of space was a traceback: torch's ``RuntimeError`` ("unexpected
+    pos") for a checkpoint, an ``OSError`` for ``config.yaml`` (in every run mode)."""
+    completed = _train_with_file_size_limit(
+        tmp_path, limit, "run_dir=r", "budget.total_env_steps=2000", *mode
+    )
+    if completed.returncode == 0:  # the batched run's small checkpoints fit 20000 bytes
+        assert limit == 20000 and "seed_mode=batched" in mode
+        return
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr and len(completed.stderr.strip().splitlines()) == 1
+    assert "cannot write" in completed.stderr and "File too large" in completed.stderr
+
+
+def test_a_resume_on_a_full_disk_keeps_the_runs_files(tmp_path):
+    """A resume rewrites ``config.yaml``: in place, a full disk left it cut short."""
+    trained = _train_with_file_size_limit(tmp_path, 10**8, "run_dir=r", "budget.total_env_steps=2000")
+    assert trained.returncode == 0, trained.stderr
+    config, checkpoint = (
+        (tmp_path / "r" / "config.yaml").read_text(),
+        (tmp_path / "r" / CHECKPOINT_NAME).read_bytes(),
+    )
+    resumed = _train_with_file_size_limit(tmp_path, 500, "resume=r", "budget.total_env_steps=4000")
+    assert resumed.returncode == 2, resumed.stderr
+    assert "Traceback" not in resumed.stderr and "cannot write" in resumed.stderr
+    assert (tmp_path / "r" / "config.yaml").read_text() == config
+    assert (tmp_path / "r" / CHECKPOINT_NAME).read_bytes() == checkpoint

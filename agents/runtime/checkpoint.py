@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from agents.errors import UserError
+from agents.errors import UserError, storage_error
 
 CHECKPOINT_NAME = "checkpoint.pt"
 """The latest state of a run."""
@@ -105,11 +105,13 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         _raise_interrupt_behind(error)
-        if not isinstance(error, OSError):
+        failure = error if isinstance(error, OSError) else storage_error(error)
+        if failure is None:
             raise
         kept = f"; the previous {path.name} is intact" if path.is_file() else ""
         raise UserError(
-            f"cannot write checkpoint {path}: {error.strerror or error}{kept} (free space or another run_dir)"
+            f"cannot write checkpoint {path}: {failure.strerror or failure}{kept} (free space or another "
+            "run_dir)"
         ) from None
     return path
 

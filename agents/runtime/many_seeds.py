@@ -32,6 +32,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from typing import Any, NoReturn
 
 import numpy as np
@@ -59,6 +60,7 @@ from agents.runtime.trainer import (
     numerical_failure_hint,
     preflight,
     raise_env_fault,
+    remove_unstarted_run,
     resolve_run_dir,
     seed_everything,
     start_envs,
@@ -278,6 +280,22 @@ class BatchedSeedsTrainer:
             self.lock.release()
             close_quietly(self.envs)
             raise
+        try:
+            self._write_configs_and_event_files()
+        except OSError as error:  # a full disk, a quota: what was written goes, one line
+            self.lock.release()
+            close_quietly(self.envs)
+            for seed in self.seeds:  # the seed folders this run made (rmdir: only an empty one)
+                remove_unstarted_run(self.run_dir / f"seed{seed}")
+                with suppress(OSError):
+                    (self.run_dir / f"seed{seed}").rmdir()
+            remove_unstarted_run(self.run_dir)
+            raise UserError(
+                f"cannot write into run_dir {self.run_dir}: {error.strerror or error} (free space, or choose "
+                "another run_dir)"
+            ) from None
+
+    def _write_configs_and_event_files(self) -> None:
         base = OmegaConf.to_container(self.config, resolve=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
         # one YAML dump for all seeds (a dump per seed took seconds for 100 seeds): only these differ

@@ -463,7 +463,7 @@ class TrainedAgent:
         """:meth:`predict` as the policy's index ``0 .. n-1`` (for an env wrapped in
         :class:`~envs.make.ZeroBasedActions`, as evaluation's is)."""
         if isinstance(obs, torch.Tensor):
-            obs = obs.detach().cpu().numpy()
+            obs = tensor_as_numpy(obs, f"env={self.config.env}")
         try:
             obs = np.asarray(obs)
         except ValueError as error:  # a ragged list: [[1, 2, 3, 4], [1, 2]]
@@ -487,6 +487,21 @@ class TrainedAgent:
         act = self.actor.greedy if deterministic else self.actor
         actions = act(self.inputs(batch))
         return int(actions[0]) if single else actions
+
+
+def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:
+    """A tensor's values in numpy: dense and on the CPU first, numpy's nearest dtype for those it
+    lacks (bfloat16 -> float32); one that holds no values here (meta, nested) is a UserError."""
+    try:
+        tensor = tensor.detach()
+        tensor = tensor.to_dense() if tensor.layout != torch.strided else tensor
+        tensor = tensor.float() if tensor.dtype == torch.bfloat16 else tensor
+        return tensor.cpu().numpy()
+    except (RuntimeError, NotImplementedError, TypeError) as error:
+        raise UserError(
+            f"predict cannot read this tensor ({tensor.layout}, {tensor.dtype}, on {tensor.device}): "
+            f"{describe(error)}; give a dense tensor on the CPU, or a numpy array ({where})"
+        ) from None
 
 
 def load_agent(

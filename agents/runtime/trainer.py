@@ -44,6 +44,7 @@ from agents.runtime.checkpoint import (
     remove_stale_temporaries,
     save_checkpoint,
     saved_seed_mode,
+    write_text_atomically,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
@@ -263,7 +264,12 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
         problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
-    lock = RunFolderLock(run_dir)
+    try:
+        lock = RunFolderLock(run_dir)
+    except OSError as error:  # writing its pid into .lock: a full disk, a quota
+        raise UserError(
+            f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
+        ) from None
     try:
         if new_run:
             refuse_finished_runs(run_dir)
@@ -289,7 +295,16 @@ def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -
     """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
     ``resuming`` it) and write the resolved ``config.yaml`` into it."""
     lock = lock_run_folder(run_dir, new_run=not resuming)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
+    try:  # atomically: a resume on a full disk keeps the run's config.yaml whole
+        write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
+    except OSError as error:
+        lock.release()
+        if not resuming:
+            remove_unstarted_run(run_dir)
+        raise UserError(
+            f"cannot write {run_dir / 'config.yaml'}: {error.strerror or error} (free space, or choose "
+            "another run_dir)"
+        ) from None
     return lock
 
 
@@ -347,6 +362,11 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
 
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
+    return new_run_dir(cfg)
+
+
+def new_run_dir(cfg: DictConfig) -> Path:
+    """A fresh ``runs/<experiment_name>__seed<seed>__<time>`` below the working folder, absolute."""
     started = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two runs never share one
     return Path(os.path.realpath("runs")) / f"{cfg.experiment_name}__seed{cfg.seed}__{started}"
 

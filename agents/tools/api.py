@@ -32,7 +32,7 @@ from agents.errors import RunInterrupted, UserError
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
-from agents.runtime.trainer import RunResult
+from agents.runtime.trainer import RunResult, new_run_dir
 from agents.tools.cli import check_resolvable, compose_train_config, composition_message, expand_home_in_paths
 from agents.tools.usage import CONFIG_DIR
 
@@ -87,6 +87,9 @@ def _compose(
         else:
             cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.structured(config)
             check_complete(cfg)
+            # typed by the schema: a config.yaml read with OmegaConf.load is plain dicts and strings, whose
+            # values would reach the run unchecked (a wrong type was a TypeError, seed=null one too)
+            cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
             apply_overrides(cfg, expand_home_in_paths(overrides))
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
@@ -170,6 +173,8 @@ def train(
         ``final_mean_returns`` and ``table()``).
     """
     cfg = _compose(config, overrides, config_dirs, "agents.train")
+    if not cfg.run_dir and not cfg.resume:  # a folder of its own, also when called inside a Hydra app
+        cfg.run_dir = str(new_run_dir(cfg))  # (whose output folder a second call would find taken)
     threads = torch.get_num_threads()
     try:  # env= among them: a resume checks the env this call names, as env=<id> on a command line
         return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)

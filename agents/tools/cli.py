@@ -31,6 +31,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -41,8 +42,10 @@ import hydra
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
@@ -52,6 +55,7 @@ from omegaconf.errors import (
 )
 
 from agents.errors import (
+    STORAGE_ERRNOS,
     USER_ERROR_EXIT_CODE,
     RunInterrupted,
     UserError,
@@ -158,28 +162,57 @@ def compose_train_config(
     missing = [str(folder) for folder in config_dirs if not Path(folder).is_dir()]
     if missing:  # Hydra only warns, and the configs asked for then are "not found"
         raise UserError(f"config_dirs: {', '.join(missing)} is not a folder (give your own config folders)")
+    check_override_keys(overrides)
+    overrides = check_group_choices(overrides, "train", CONFIG_DIR, [str(folder) for folder in config_dirs])
     overrides = quote_paths(expand_home_in_paths(overrides))
     if env_presets:
         overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
     if config_dirs:
         searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
         overrides = [f"hydra.searchpath=[{searchpath}]", *overrides]
-    return compose_config("train", overrides)
+    return compose_config("train", overrides, config_dirs)
 
 
-def compose_config(config_name: str, overrides: Sequence[str]) -> DictConfig:
+_COMPOSING = threading.RLock()
+"""Hydra's state is one per process: threads compose one at a time."""
+
+
+@contextmanager
+def config_dir_initialized(config_dir: str) -> Iterator[None]:
+    """Hydra initialised on ``config_dir`` for composing, wherever it is called: inside another Hydra
+    app (the user's ``@hydra.main``: "GlobalHydra is already initialized" was a traceback), whose
+    state is put back afterwards, and from several threads, one at a time."""
+    with _COMPOSING:
+        backup = get_gh_backup()
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(version_base="1.3", config_dir=config_dir):
+                yield
+        finally:
+            restore_gh_from_backup(backup)
+
+
+def compose_config(
+    config_name: str, overrides: Sequence[str], config_dirs: Sequence[str | Path] = ()
+) -> DictConfig:
     """``configs/<config_name>.yaml`` with ``overrides``, composed without running Hydra's app. A
-    program that trains in its own process composes this way: inside an app's task Hydra is
-    already initialised and refuses to compose the training config.
+    program that trains in its own process composes this way (:func:`config_dir_initialized`).
 
+    :param config_dirs: the user's config folders the overrides' ``hydra.searchpath`` names (a file
+        there that is not UTF-8 text is named in the error).
     :raises UserError: for a config file (the project's or one of the user's folders) that is not
-        YAML; Hydra's and OmegaConf's errors for the rest (:func:`composition_message` words them).
+        YAML or not UTF-8; Hydra's and OmegaConf's errors for the rest (:func:`composition_message`).
     """
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+    with config_dir_initialized(CONFIG_DIR):
         try:
             return compose(config_name, overrides=list(overrides))
         except yaml.YAMLError as error:  # PyYAML's, passed on by Hydra: four lines and a traceback
             raise UserError(broken_yaml(error)) from None
+        except UnicodeDecodeError as error:
+            message = not_utf8_message(error, [CONFIG_DIR, *config_dirs])
+            if message is None:
+                raise
+            raise UserError(message) from None
 
 
 FULL_ERROR_VARIABLE = "HYDRA_FULL_ERROR"
@@ -214,6 +247,8 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
         problem = error.strerror
         if error.filename and error.errno in (errno.ENOTDIR, errno.EEXIST):  # which file is in the way
             problem = folder_problem(Path(os.fsdecode(error.filename)), error)
+        if error.errno in STORAGE_ERRNOS:  # a full disk, a quota: Hydra's own files or train.log
+            exit_with_user_error(f"cannot write{where}: {problem} (free space, or choose another location)")
         exit_with_user_error(f"cannot use{where}: {problem} (choose another location)")
     exit_with_user_error(error, error.exit_code)
 
@@ -252,6 +287,29 @@ def output_folder(folder: Path, key: str) -> Iterator[None]:
                 break
 
 
+def undecodable_config(folders: Sequence[str | Path]) -> Path | None:
+    """The first ``*.yaml`` below ``folders`` that is not UTF-8 text (e.g. saved as UTF-16), which
+    Hydra reads with a bare ``UnicodeDecodeError``."""
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*.yaml")):
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                return path
+            except OSError:
+                continue
+    return None
+
+
+def not_utf8_message(error: UnicodeDecodeError, folders: Sequence[str | Path]) -> str | None:
+    """One line for a config file Hydra could not read as text, or None where no config file of
+    ``folders`` is the one (the ``error`` came from elsewhere)."""
+    path = undecodable_config(folders)
+    if path is None:
+        return None
+    return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
+
+
 def run_or_exit(task: Callable[[], T]) -> T:
     """Run ``task``; on :class:`UserError` print ``error: <message>`` to stderr and exit with the
     error's ``exit_code`` (2 for a mistake, 130/143 for an interrupted run); an unwritable or
@@ -262,6 +320,12 @@ def run_or_exit(task: Callable[[], T]) -> T:
         return task()
     except (UserError, KeyboardInterrupt) as error:
         exit_with(error)
+    except UnicodeDecodeError as error:  # a config file saved as UTF-16 (Windows' Notepad)
+        message = not_utf8_message(error, [CONFIG_DIR, *config_dirs_given(sys.argv[1:])])
+        if message is None:
+            interrupts.exit_if_interrupted()
+            raise
+        exit_with_user_error(message)
     except OSError as error:
         if isinstance(error, BrokenPipeError) and stdout_reader_gone():
             exit_for_the_closed_pipe()
@@ -451,7 +515,7 @@ def app_config(
         user = Path(args.config_dir).resolve()  # which compose finds only in its primary folder
         home, other = (str(user), config_path) if (user / f"{name}.yaml").is_file() else (config_path, user)
         overrides = [*overrides, f"hydra.searchpath=[file://{other}]"]
-    with initialize_config_dir(version_base="1.3", config_dir=home):
+    with config_dir_initialized(home):
         return compose(name, overrides=overrides, return_hydra_config=True)
 
 
@@ -569,8 +633,6 @@ def check_group_choices(
     :param user_dirs: the user's own config folders (``--config-dir``), whose groups count too.
     :raises UserError: for a group that needs one of its options (``agent=null``), naming them.
     """
-    from hydra.core.global_hydra import GlobalHydra
-
     nulls = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
     nulls = {arg: key for arg, key in nulls.items()
              if "." not in key and arg.partition("=")[2].strip().lower() == "null"}  # fmt: skip
@@ -578,7 +640,7 @@ def check_group_choices(
         return list(argv)
     searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in user_dirs)
     overrides = [f"hydra.searchpath=[{searchpath}]"] if user_dirs else []
-    with initialize_config_dir(version_base="1.3", config_dir=config_path):
+    with config_dir_initialized(config_path):
         loader = GlobalHydra.instance().config_loader()
         try:
             options = {arg: loader.get_group_options(key, config_name=config_name, overrides=overrides)
@@ -614,7 +676,7 @@ def check_sweep(
         raise UserError(composition_message(error)) from None
     if not jobs:
         return
-    with initialize_config_dir(version_base="1.3", config_dir=config_path):
+    with config_dir_initialized(config_path):
         for number, job in enumerate(jobs):
             try:
                 cfg = compose(config_name, overrides=job)
@@ -692,6 +754,15 @@ ENV_ID_SHAPE = re.compile(r"(?:[\w.]+:)?(?:[\w.-]+/)?[\w.-]+-v\d+")
 """What a Gymnasium id looks like (``CartPole-v1``, ``ALE/Pong-v5``, ``my_envs:Maze-v0``)."""
 
 
+def check_override_keys(overrides: Sequence[str]) -> None:
+    """``=1`` or ``+=1`` (no key before the ``=``) is one line; Hydra's ValueError ("Config group
+    override must be a string or a list. Got int") was a traceback."""
+    for word in overrides:
+        key, sep, _ = word.partition("=")
+        if sep and not word.startswith("-") and not key.lstrip("+~").strip():
+            raise UserError(f"{word!r} has no key before '=': settings are key=value (e.g. seed=1)")
+
+
 def check_bare_words(config_name: str, overrides: Sequence[str]) -> None:
     """A word with no ``=`` (``train.py CartPole-v1``) is one line saying which ``key=`` it needs; Hydra
     said "cannot parse override 'CartPole-v1': Error parsing override" and linked its grammar."""
@@ -760,6 +831,7 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     if folder is not None and not Path(folder).is_dir():
         setting = f"; {folder} looks like a setting: put it after the folder" if "=" in folder else ""
         raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
+    check_override_keys(args.overrides)
     check_bare_words(config_name, args.overrides)
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
