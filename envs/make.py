@@ -379,6 +379,12 @@ def describe_vector_failure(vector_env: Any, error: BaseException) -> str:
     )  # fmt: skip
 
 
+def stores_none_as_nan(vector_env: Any) -> bool:
+    """Whether ``vector_env`` is Gymnasium's sync vector env, whose float64 reward array stores a
+    reward of None as nan (and a numeric string as its number) before training sees it."""
+    return isinstance(getattr(vector_env, "unwrapped", vector_env), gym.vector.SyncVectorEnv)
+
+
 def unstorable_step(vector_env: Any, error: BaseException) -> str | None:
     """Where a sync vector env's step could not store what sub-env ``i`` returned in its arrays
     (a reward of shape ``(1,)``: ``setting an array element with a sequence``): which sub-env,

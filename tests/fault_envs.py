@@ -104,6 +104,8 @@ class FaultyEnv(SpaceEnv):
                 reward = None
             if self.fault == "evalnonereward" and self.first_seed:  # only where the first reset's seed
                 reward = None  # is not 0 (or None): training's single env passes, the evaluation env not
+            if self.fault == "evalnanreward" and self.first_seed:  # as evalnonereward
+                reward = math.nan
             if self.fault == "arrayreward":
                 reward = np.array([reward])
             if self.fault == "fraction":
@@ -140,7 +142,8 @@ for _name, (_obs, _act) in SPACES.items():
         )
 _STEP_FAULTS = ("raise", "exit", "shape", "longer", "dtype", "outside", "negative", "fraction", "intfloats")
 _RUN_FAULTS = ("reset", "resetshape", "nanobs", "nanreward", "hugereward", "endless", "close", "crash",
-               "nonereward", "evalnonereward", "arrayreward", "notanumber", "bigreward")  # fmt: skip
+               "nonereward", "evalnonereward", "evalnanreward", "arrayreward", "notanumber",
+               "bigreward")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

@@ -489,3 +489,14 @@ def test_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatc
     assert (second.run_dir, third.run_dir) == (tmp_path / "home" / "b", tmp_path / "home" / "c")
     assert agents.load("~/a").predict(np.zeros(4, dtype=np.float32)) in (0, 1)
     assert not (tmp_path / "~").exists()
+
+
+def test_a_new_run_does_not_write_over_a_config_yaml_in_its_folder(tmp_path):
+    """The user's own ``config.yaml`` in ``run_dir`` was replaced by the run's without a word."""
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "config.yaml").write_text("my: own settings\n")
+    with pytest.raises(agents.UserError, match=r"holds a config.yaml, which a run there would write over"):
+        agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'project'}")
+    assert (tmp_path / "project" / "config.yaml").read_text() == "my: own settings\n"
+    assert sorted(path.name for path in (tmp_path / "project").iterdir()) == [".lock", "config.yaml"]  # as
+    # every refused folder keeps the lock file of the check

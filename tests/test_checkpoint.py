@@ -4,6 +4,7 @@ files give one line, and saving is atomic."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pickle
 import sys
@@ -68,6 +69,17 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     assert marker.exists()
 
 
+def _flip_a_bit_of_the_first_tensor(data: bytes) -> bytes:
+    """``data`` (a torch zip archive) with one bit of ``archive/data/0``'s stored bytes flipped."""
+    flipped = bytearray(data)
+    member = zipfile.ZipFile(io.BytesIO(data)).getinfo("archive/data/0")
+    offset = member.header_offset  # the local header: 30 bytes, then the name and the extra field
+    start = offset + 30 + int.from_bytes(data[offset + 26 : offset + 28], "little")
+    start += int.from_bytes(data[offset + 28 : offset + 30], "little")
+    flipped[start + 1] ^= 0x40
+    return bytes(flipped)
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
@@ -83,6 +95,11 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
         ),
         pytest.param(
             lambda data: data[:-200] + bytes(200), "the file is truncated or corrupt", id="zeroed-tail"
+        ),
+        pytest.param(  # one bit of a tensor's bytes flipped: it loaded, with another number there
+            _flip_a_bit_of_the_first_tensor,
+            "the file is corrupt (archive/data/0 fails its checksum)",
+            id="bit",
         ),
         pytest.param(  # was: "pop from empty list"; a text file: "101"
             lambda data: b"env: CartPole-v1\nseed: 0\n",

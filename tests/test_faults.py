@@ -2289,6 +2289,18 @@ def test_a_sync_vector_env_says_which_reward_it_could_not_take(tmp_path, capsys,
     assert_one_line(code, err, 2, said)
 
 
+@pytest.mark.parametrize(("mode", "hinted"), [([], False), (["vector.num_envs=2", "vector.mode=sync"], True)])
+def test_only_a_sync_vector_env_is_said_to_store_none_as_nan(tmp_path, capsys, mode, hinted):
+    """A nan reward from one env stepped by hand was said to be what vector.mode=sync makes of None."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = run_train(
+        "logging.progress_bar=false", "budget.total_env_steps=1000", "env=fault_envs:fault/Notanumber-v0",
+        *mode, f"run_dir={tmp_path / 'run'}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, "returned nan/inf rewards")
+    assert ("(vector.mode=sync stores a reward of None as nan)" in err) == hinted
+
+
 OBSERVATION_MODES = {
     "single": [],
     "sync": ["vector.num_envs=2", "vector.mode=sync"],
@@ -2331,6 +2343,19 @@ def test_a_reward_that_is_no_number_in_the_evaluation_env_saves_and_names_the_st
     assert_one_line(
         code, err, 2, "env=fault_envs:fault/Evalnonereward-v0 failed at env step 101: the evaluation env "
         "returned reward None (NoneType), not a number in step 10 of episode 2",
+    )  # fmt: skip
+    assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
+
+
+def test_a_nan_reward_in_the_evaluation_env_saves_and_says_so(tmp_path, capsys):
+    """The run went on, logging an evaluation mean of nan at every evaluation (and never a best)."""
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    overrides = ["env=fault_envs:fault/Evalnanreward-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
+    code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
+    assert_one_line(
+        code, err, 2, "env=fault_envs:fault/Evalnanreward-v0 failed at env step 101: the evaluation env "
+        "returned nan/inf rewards (episode 3's return is nan)",
     )  # fmt: skip
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
 

@@ -232,6 +232,9 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely; a corrupt, truncated or unsafe file is a one-line UserError."""
     path = resolve_checkpoint(path)
+    damaged = damaged_member(path)
+    if damaged is not None:  # torch.load does not check the archive's checksums: a flipped bit loaded
+        raise UserError(f"cannot load checkpoint {path}: the file is corrupt ({damaged} fails its checksum)")
     try:
         with warnings.catch_warnings():  # torch warns of a plain pickle's protocol before refusing it
             warnings.simplefilter("ignore")
@@ -239,6 +242,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as error:  # any unpickling failure means an unusable file
         reason = "".join(char if char.isprintable() else repr(char)[1:-1] for char in _reason(error, path))
         raise UserError(f"cannot load checkpoint {path}: {reason}") from None  # no raw NUL from the file
+
+
+def damaged_member(path: Path) -> str | None:
+    """The first member of a checkpoint's zip archive whose CRC-32 does not match its bytes (a
+    bit flipped on disk or in a copy), or None (also for a file that is no zip archive, or one
+    torch cannot read anyway: :func:`load_checkpoint` words those)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError):
+        return None
 
 
 def _reason(error: Exception, path: Path) -> str:

@@ -66,7 +66,7 @@ from agents.runtime.trainer import (
     start_envs,
     target_return,
 )
-from envs.make import close_quietly, describe_vector_failure, make_vector_env
+from envs.make import close_quietly, describe_vector_failure, make_vector_env, stores_none_as_nan
 from envs.observations import rewards_fit, rewards_problem
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
@@ -458,7 +458,7 @@ class BatchedSeedsTrainer:
         except NumericalError as error:
             self.finish(interrupted=False)
             seeds = [self.seeds[r] for r in rows.tolist()]
-            problem = nonfinite_env_data(obs, rewards, self.params.dtype)
+            problem = nonfinite_env_data(obs, rewards, self.params.dtype, stores_none_as_nan(self.envs))
             if problem is not None:
                 raise UserError(
                     f"env={self.cfg.env} returned {problem} in episodes of seeds {seeds}, which no policy "

@@ -35,7 +35,14 @@ import numpy as np
 
 from agents.errors import UserError, describe
 from agents.runtime.buffer import EpisodeBuffer
-from envs.make import Wrappers, close_quietly, describe_vector_failure, make_env, make_vector_env
+from envs.make import (
+    Wrappers,
+    close_quietly,
+    describe_vector_failure,
+    make_env,
+    make_vector_env,
+    stores_none_as_nan,
+)
 from envs.observations import (
     PLAIN_NUMBERS,
     EnvOutputError,
@@ -55,6 +62,8 @@ class EnvRunner(ABC):
 
     num_envs: int
     single_observation_space: gym.Space
+    stores_none_as_nan = False
+    """Whether the env stores a reward of None as nan (:func:`envs.make.stores_none_as_nan`)."""
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -172,6 +181,7 @@ class VectorEnvRunner(EnvRunner):
         wrappers: Wrappers = (),
     ) -> None:  # fmt: skip
         self.envs = make_vector_env(env_id, num_envs, mode, env_kwargs, wrappers)
+        self.stores_none_as_nan = stores_none_as_nan(self.envs)
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space
         self.autoreset = np.zeros(num_envs, dtype=bool)

@@ -203,7 +203,8 @@ def refuse_finished_runs(run_dir: Path) -> None:
     """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
     files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's), nor beside
     the curves of a run that quit before it saved one (a many-seeds run stopped while it set up its
-    seed folders left them, and the next run's curves mixed with them).
+    seed folders left them, and the next run's curves mixed with them), nor write over a
+    ``config.yaml`` there (the user's own, or a run's that quit before it wrote anything else).
 
     :raises UserError: naming the first one found and how to continue that run instead.
     """
@@ -224,6 +225,11 @@ def refuse_finished_runs(run_dir: Path) -> None:
             f"run_dir={run_dir} holds the TensorBoard curves of a run that saved no checkpoint ({curves[0]}; "
             "two runs' curves in one folder mix): give a new run_dir, or remove that run's files "
             "(nothing was written)"
+        )
+    if (run_dir / "config.yaml").is_file():  # the user's own file, which the run's would replace
+        raise UserError(
+            f"run_dir={run_dir} holds a config.yaml, which a run there would write over: give a new "
+            "run_dir, or move that file (nothing was written)"
         )
 
 
@@ -609,6 +615,14 @@ class Trainer:
             self.fail_in_env(f"the evaluation env {raised}{fault}", fault.error)
         if summary is None:
             return
+        bad = next(
+            ((number, value) for number, value in enumerate(summary.returns, 1) if not math.isfinite(value)),
+            None,
+        )
+        if bad is not None:  # its mean was logged as nan, and no evaluation could be the best
+            self.fail_in_env(
+                f"the evaluation env returned nan/inf rewards (episode {bad[0]}'s return is {bad[1]})"
+            )
         if summary.capped:
             note = capped_note(summary, self.evaluation.step_cap, "evaluation", "eval.max_episode_steps")
             log.warning("%seval at env step %s: %s", self.log_prefix, f"{self.env_steps:,}", note)
@@ -655,7 +669,7 @@ class Trainer:
         )
         if inputs.feature_map.keeps_statistics:  # running statistics (features=normalized): one nan/inf
             # observation, which the clipped features let through the update, makes them nan for good
-            problem = nonfinite_env_data(obs, rewards, self.dtype)
+            problem = nonfinite_env_data(obs, rewards, self.dtype, self.envs.stores_none_as_nan)
             if problem is not None:
                 self._blame_env(problem)
         learner = self.agent.learner
@@ -674,7 +688,7 @@ class Trainer:
         try:
             stats = learner.update(batch, with_stats=log_now or print_now)
         except NumericalError:
-            problem = nonfinite_env_data(obs, rewards, self.dtype)
+            problem = nonfinite_env_data(obs, rewards, self.dtype, self.envs.stores_none_as_nan)
             if problem is None:
                 raise
             self._blame_env(problem)
@@ -839,15 +853,17 @@ def raise_env_fault(
 
 
 def nonfinite_env_data(
-    obs: np.ndarray, rewards: np.ndarray, dtype: torch.dtype = torch.float64
+    obs: np.ndarray, rewards: np.ndarray, dtype: torch.dtype = torch.float64, none_as_nan: bool = False
 ) -> str | None:
     """``"nan/inf observations"`` (or rewards, or both) when the env put any into this batch, or
     rewards whose sum overflows the training ``dtype``; else None: read only after a numerical
-    failure, to blame the env rather than the learning rate."""
+    failure, to blame the env rather than the learning rate. ``none_as_nan``: the envs are a sync
+    vector env, which stores a reward of None as nan (the line then says that it may be one)."""
     bad = [name for name, values in (("observations", obs), ("rewards", rewards))
            if values.dtype.kind == "f" and not np.isfinite(values).all()]  # fmt: skip
     if bad:  # a reward of None: the other modes name it at its step (envs.observations)
-        none = " (vector.mode=sync stores a reward of None as nan)" if np.isnan(rewards).any() else ""
+        maybe_none = none_as_nan and np.isnan(rewards).any()
+        none = " (vector.mode=sync stores a reward of None as nan)" if maybe_none else ""
         return f"nan/inf {' and '.join(bad)}{none}"
     with np.errstate(over="ignore"):
         total = float(np.abs(rewards).sum())
