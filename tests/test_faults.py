@@ -2332,31 +2332,25 @@ def test_an_observation_the_space_does_not_hold_is_refused_alike_in_every_mode(
     assert "failed at" in err and "last good state is in" in err
 
 
-def test_a_reward_that_is_no_number_in_the_evaluation_env_saves_and_names_the_step(tmp_path, capsys):
-    """It was a TypeError traceback from play_episode's float(reward), exit 1, no checkpoint.pt."""
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    # was a TypeError traceback from play_episode's float(reward), exit 1, no checkpoint.pt
+    [("Evalnonereward", "returned reward None (NoneType), not a number in step 10 of episode 2"),
+     # the run went on, logging an evaluation mean of nan at every evaluation (and never a best)
+     ("Evalnanreward", "returned nan/inf rewards (episode 3's return is nan)")],
+)  # fmt: skip
+def test_a_reward_that_is_no_number_in_the_evaluation_env_saves_and_names_the_step(
+    tmp_path, capsys, fault, said
+):
     fault_envs.FaultyEnv.calls = (
         0  # training's 100 steps (its env's first seed is 0: it pays), then evaluation
     )
     run_dir = tmp_path / "run"
-    overrides = ["env=fault_envs:fault/Evalnonereward-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
+    overrides = [f"env=fault_envs:fault/{fault}-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
     code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
     assert_one_line(
-        code, err, 2, "env=fault_envs:fault/Evalnonereward-v0 failed at env step 101: the evaluation env "
-        "returned reward None (NoneType), not a number in step 10 of episode 2",
-    )  # fmt: skip
-    assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
-
-
-def test_a_nan_reward_in_the_evaluation_env_saves_and_says_so(tmp_path, capsys):
-    """The run went on, logging an evaluation mean of nan at every evaluation (and never a best)."""
-    fault_envs.FaultyEnv.calls = 0
-    run_dir = tmp_path / "run"
-    overrides = ["env=fault_envs:fault/Evalnanreward-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
-    code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
-    assert_one_line(
-        code, err, 2, "env=fault_envs:fault/Evalnanreward-v0 failed at env step 101: the evaluation env "
-        "returned nan/inf rewards (episode 3's return is nan)",
-    )  # fmt: skip
+        code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at env step 101: the evaluation env {said}"
+    )
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
 
 
