@@ -127,6 +127,7 @@ HYDRA_MODES = [
     (("--config-dir",), "--config-dir: expected one argument (e.g. --config-dir <folder of your configs>)"),
     (("--cfg", "jobs"), "--cfg: invalid choice: 'jobs' (choose from 'job', 'hydra', 'all')"),
     (("--experimental-rerun", "nofile"), "--experimental-rerun nofile: no such file (give a job's"),
+    (("--experimental-rerun", __file__), f"--experimental-rerun {__file__}: not a job's .hydra/config"),
     (("--shell-completion", "install=bash", "query=bash"), "--shell-completion needs one of install=bash,"),
     (("--package", "agent"), "--package selects what --cfg prints: give --cfg job --package agent"),
     # the setting was read as the folder: "Additional config directory '<cwd>/experiment=...' not found"

@@ -1038,18 +1038,23 @@ def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsy
     assert not (tmp_path / "sweep").exists()  # nothing ran
 
 
+@pytest.mark.parametrize("program", ["train.py", "compare_gradients.py"])
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
-        ("agent.gamma=interval(0.5,0.9)", "cannot draw from interval(), which needs a search"),
-        ("agent.gamma=[1,", "cannot parse override 'agent.gamma=[1,'"),
-    ],
-    ids=["interval", "unparsable"],
+        ("seed=interval(0,9)", "cannot draw from interval(), which needs a search"),
+        ("seed=[1,", "cannot parse override 'seed=[1,'"),
+        ("seed=range(0,3),-1", "seed=range(0,3),-1: a sweep's values are one list"),  # "Unexpected type
+    ],  # annotation: Set[str]": train's traceback, evaluate's and compare's "error: tags: ..."
+    ids=["interval", "unparsable", "nested"],
 )
-def test_a_sweep_the_basic_sweeper_cannot_list_is_one_line(tmp_path, monkeypatch, capsys, override, fragment):
+def test_a_sweep_the_basic_sweeper_cannot_list_is_one_line(
+    tmp_path, monkeypatch, capsys, program, override, fragment
+):
     """Hydra's 'BasicSweeper does not support sweep type' and its parse error were tracebacks, exit 1."""
+    tiny = TINY if program == "train.py" else []
     code, err, _ = script(
-        "train.py", "-m", override, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+        program, "-m", override, *tiny, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
     )
     assert_one_line(code, err, 2, fragment)
     assert not list(tmp_path.iterdir())
@@ -1236,6 +1241,7 @@ SCRIPT_ARGS = [
     ("benchmark.py", ["mode=worker", "device=cuda"], "device=cuda: mode=worker does not read it"),
     ("benchmark.py", ["--num-envs", "16"], "'--num-envs' is not key=value (try num_envs=<value>;"),
     ("benchmark.py", ["-m", "quick=true"], "'-m': this program composes its config once and is no Hydra app"),
+    ("benchmark.py", ["quick=true", "hydra.run.dir=x"], "'hydra.run.dir=x': this program is no Hydra"),
     # a key the mode does not read (quick=true ran CartPole whatever env= said)
     ("benchmark.py", ["quick=true", "env=Acrobot-v1"], "env=Acrobot-v1: mode=all does not read it (read by"),
     ("benchmark.py", ["mode=seeds-worker", "num_envs=4"], "num_envs=4: mode=seeds-worker does not read it"),
@@ -2352,6 +2358,17 @@ def test_a_reward_that_is_no_number_in_the_evaluation_env_saves_and_names_the_st
         code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at env step 101: the evaluation env {said}"
     )
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Gymnasium's env checker warns of the shape first
+def test_an_observation_of_another_shape_in_compare_gradients_is_one_line(tmp_path, monkeypatch, capsys):
+    """It was numpy's "shapes (1,6) and (5,2) not aligned" from the policy's logits, a traceback."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = script("compare_gradients.py", "env=fault_envs:fault/Longer-v0", "num_states=400",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(
+        code, err, 2, "returned an observation of shape (5,) and dtype float32; its observation_space"
+    )
 
 
 def test_a_reward_that_is_no_number_in_evaluate_and_compare_gradients_is_one_line(

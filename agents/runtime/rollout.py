@@ -17,7 +17,7 @@ from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from envs.observations import EnvOutputError, describe_env_error, reward_number
+from envs.observations import EnvOutputError, ObservationCheck, describe_env_error, reward_number
 
 Step = tuple[np.ndarray, int, float, bool]
 """``(S_t, A_t, R_{t+1}, done)``; ``done`` is True on an episode's last step (terminated or truncated)."""
@@ -100,12 +100,19 @@ def collect_episodes(
     :return: the episodes laid end to end as an :class:`EpisodeBatch` (in the policy's dtype),
         and the raw observations ``S_t`` ``[T, *obs_shape]``. An episode cut by a time limit
         counts as ended.
-    :raises EnvFault: the env raised; its :attr:`~EnvFault.episode` says in which episode.
+    :raises EnvFault: the env raised, or returned an observation its space does not hold; its
+        :attr:`~EnvFault.episode` says in which episode.
     """
     actor = Actor.for_policy(policy, np.random.default_rng(seed))
+    check = ObservationCheck(env.observation_space)
 
     def act(obs: np.ndarray) -> int:
-        return int(actor(inputs(np.asarray(obs)[None]))[0])
+        batch = np.asarray(obs)[None]
+        if not check.fits(
+            batch
+        ):  # a shape the policy cannot read: numpy's "shapes not aligned" was a traceback
+            raise BadObservation(check.problem("returned", batch))
+        return int(actor(inputs(batch))[0])
 
     observations, actions, rewards, dones = [], [], [], []
     limit = max_steps if max_steps is not None else None

@@ -474,7 +474,31 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
             "interval(), which needs a search that samples: hydra/sweeper=optuna with "
             "hydra.sweeper.params (as the hparams_search=cartpole_tpe preset does)"
         )
-    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    try:
+        return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except OmegaConfBaseException:  # a sweep nested in a list item: Hydra's "Unexpected type annotation"
+        nested = next(override.input_line for override in parsed if not _splits([override]))
+        raise UserError(
+            f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
+            "range() or choice() among other values: write them out (seed=0,1,2,-1)"
+        ) from None
+
+
+def listed_sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
+    """:func:`sweep_jobs`, with an override that does not parse as one line too."""
+    try:
+        return sweep_jobs(argv)
+    except HydraException as error:
+        raise UserError(composition_message(error)) from None
+
+
+def _splits(overrides: list[Any]) -> bool:
+    """Whether Hydra's basic sweeper can list the jobs of these parsed overrides."""
+    try:
+        BasicSweeper.split_arguments(overrides, None)
+    except OmegaConfBaseException:
+        return False
+    return True
 
 
 ENV_SWEEP_DIR = "hydra.sweep.dir=multirun/env_sweep/${now:%Y-%m-%d_%H-%M-%S-%f}"
@@ -670,10 +694,7 @@ def check_sweep(
     job 7 must not surface after jobs 0-6 trained. One line naming the job."""
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
-    try:
-        jobs = sweep_jobs(argv)
-    except HydraException as error:  # an override that does not parse
-        raise UserError(composition_message(error)) from None
+    jobs = listed_sweep_jobs(argv)
     if not jobs:
         return
     with config_dir_initialized(config_path):
@@ -836,6 +857,21 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
         raise UserError(f"--experimental-rerun {rerun}: no such file (give a job's .hydra/config.pickle)")
+    if rerun is not None and not _a_hydra_config_pickle(Path(rerun)):  # pickle.load's EOFError
+        raise UserError(
+            f"--experimental-rerun {rerun}: not a job's .hydra/config.pickle (Hydra unpickles the file, "
+            "which runs whatever code it names: give only a pickle Hydra wrote)"
+        )
+
+
+def _a_hydra_config_pickle(path: Path) -> bool:
+    """Whether ``path`` holds a pickle (protocol 2+) named as Hydra names the one it writes, read
+    without unpickling it (a text file or an empty one made ``pickle.load`` raise a traceback)."""
+    try:
+        with path.open("rb") as handle:
+            return path.name == "config.pickle" and handle.read(1) == b"\x80"
+    except OSError:
+        return False
 
 
 def hydra_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -938,6 +974,8 @@ def hydra_main(
             sweep_config = run_or_exit(lambda: check_sweep_settings(sys.argv[1:], config_name, config_path))
             if check_jobs is not None:
                 run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
+            else:  # the jobs are listed (a sweep Hydra cannot list is one line), each checked as it runs
+                run_or_exit(lambda: listed_sweep_jobs(sys.argv[1:]))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
                 app()
                 return
@@ -1081,6 +1119,12 @@ def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
         if arg.startswith("-"):
             key = arg.lstrip("-").partition("=")[0].replace("-", "_")
             exit_with_user_error(f"{arg!r} is not key=value (try {key}=<value>; --help lists the keys)")
+        if arg.lstrip("+~").startswith("hydra.") and "=" in arg:  # Hydra ignored hydra.run.dir here
+            exit_with_user_error(
+                f"{arg!r}: this program is no Hydra app and has no hydra.* settings (it writes no output "
+                "folder); --help lists its keys"
+            )
+    run_or_exit(lambda: check_override_keys(argv))
     run_or_exit(lambda: check_bare_words(config_name, argv))
     try:
         cfg = compose_config(config_name, argv)
