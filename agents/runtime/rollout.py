@@ -108,9 +108,8 @@ def collect_episodes(
 
     def act(obs: np.ndarray) -> int:
         batch = np.asarray(obs)[None]
-        if not check.fits(
-            batch
-        ):  # a shape the policy cannot read: numpy's "shapes not aligned" was a traceback
+        # a shape the policy cannot read: numpy's "shapes not aligned" was a traceback
+        if not check.fits(batch):
             raise BadObservation(check.problem("returned", batch))
         return int(actor(inputs(batch))[0])
 

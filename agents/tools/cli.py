@@ -477,7 +477,7 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     try:
         return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
     except OmegaConfBaseException:  # a sweep nested in a list item: Hydra's "Unexpected type annotation"
-        nested = next(override.input_line for override in parsed if not _splits([override]))
+        nested = next((override.input_line for override in parsed if not _splits([override])), " ".join(task))
         raise UserError(
             f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
             "range() or choice() among other values: write them out (seed=0,1,2,-1)"
