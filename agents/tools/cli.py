@@ -110,8 +110,8 @@ def expand_home_in_paths(overrides: Sequence[str]) -> list[str]:
     expanded = []
     for override in overrides:
         key, sep, value = override.partition("=")
-        quote = value[:1] if value[:1] in ("'", '"') and value.endswith(value[:1]) and len(value) > 1 else ""
         if sep and key in PATH_KEYS:
+            quote = value[0] if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0] else ""
             inner = value[1:-1] if quote else value
             override = f"{key}={quote}{expand_home(inner)}{quote}"
         expanded.append(override)
