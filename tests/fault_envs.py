@@ -67,6 +67,8 @@ class FaultyEnv(SpaceEnv):
         if self.first_seed is None:
             self.first_seed = seed
         obs, info = super().reset(seed=seed, options=options)
+        if self.fault == "outofbox":  # the right shape, outside the Box: trains, with Gymnasium's warning
+            obs = np.full_like(obs, 2.0)
         return (obs[:3] if self.fault == "resetshape" else obs), info
 
     def close(self) -> None:
@@ -141,8 +143,8 @@ for _name, (_obs, _act) in SPACES.items():
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
 _STEP_FAULTS = ("raise", "exit", "shape", "longer", "dtype", "outside", "negative", "fraction", "intfloats")
-_RUN_FAULTS = ("reset", "resetshape", "nanobs", "nanreward", "hugereward", "endless", "close", "crash",
-               "nonereward", "evalnonereward", "evalnanreward", "arrayreward", "notanumber",
+_RUN_FAULTS = ("reset", "resetshape", "outofbox", "nanobs", "nanreward", "hugereward", "endless", "close",
+               "crash", "nonereward", "evalnonereward", "evalnanreward", "arrayreward", "notanumber",
                "bigreward")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"

@@ -664,15 +664,27 @@ def test_an_env_whose_close_raises_still_trains(tmp_path, monkeypatch, capsys, m
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_a_first_observation_of_the_wrong_shape_is_one_line(tmp_path, monkeypatch, capsys, mode):
-    code, err, _ = run_train(
-        *TINY,
-        "env=fault_envs:fault/Resetshape-v0",
-        *MODES[mode],
-        f"run_dir={tmp_path / 'run'}",
-        capsys=capsys,
-    )
+    """Gymnasium's passive env checker warned first ("The obs returned by the `reset()` method is
+    not within the observation space", two lines per env) that the one line says anyway."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        code, err, _ = run_train(
+            *TINY,
+            "env=fault_envs:fault/Resetshape-v0",
+            *MODES[mode],
+            f"run_dir={tmp_path / 'run'}",
+            capsys=capsys,
+        )
     assert_one_line(code, err, 2, "env=fault_envs:fault/Resetshape-v0 failed to start: ")
     assert "shape" in err  # ours ("reset returned an observation of shape (3,)...") or the vector env's
+    assert not [warning for warning in shown if "observation space" in str(warning.message)]
+
+
+def test_the_warnings_of_an_env_that_starts_are_still_shown(tmp_path):
+    with pytest.warns(UserWarning, match="not within the observation space"):
+        train(
+            compose_train_config([*TINY, "env=fault_envs:fault/Outofbox-v0", f"run_dir={tmp_path / 'run'}"])
+        )
 
 
 @pytest.mark.parametrize(
@@ -1444,6 +1456,40 @@ def test_a_refused_study_leaves_no_output_folder(tmp_path, monkeypatch, capsys, 
     assert not (tmp_path / folder).exists() and not list(tmp_path.iterdir())
 
 
+LOGGING_MISTAKES = [  # Hydra's "ValueError: Unable to configure root logger" traceback
+    (
+        [],
+        "hydra.job_logging.root.level=NOPE",
+        "hydra.job_logging: Unable to configure root logger: Unknown level: 'NOPE'",
+    ),
+    (
+        [],
+        "hydra.hydra_logging.root.level=NOPE",
+        "hydra.hydra_logging: Unable to configure root logger: Unknown",
+    ),
+    ([], "hydra.job_logging.handlers.file.filename=/no/such/x.log", "handler 'file': [Errno 2] No such file"),
+    (["-m", "seed=0,1"], "hydra.job_logging.root.level=NOPE", "hydra.job_logging: Unable to configure root"),
+    (  # in the joblib workers, which configure their jobs' logging
+        ["-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        "hydra.job_logging.root.level=NOPE",
+        "hydra.job_logging: Unable to configure root logger: Unknown level: 'NOPE'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sweep", "setting", "fragment"), LOGGING_MISTAKES,
+                         ids=[" ".join([*s, a]) for s, a, _ in LOGGING_MISTAKES])  # fmt: skip
+def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, setting, fragment):
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "train.py"), *sweep, setting, "budget.total_env_steps=1000"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_line(completed.returncode, completed.stderr, 2, fragment)
+    assert completed.stderr.rstrip().endswith(": fix that setting or leave it out")
+    if not sweep:  # the run's folder, made for nothing, is gone
+        assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys")
 @pytest.mark.parametrize("name", ["gradient_variance.py", "reproduce_sutton_barto.py"])
 def test_a_folder_that_takes_no_files_is_refused_before_the_study(tmp_path, monkeypatch, capsys, name):
@@ -1492,10 +1538,16 @@ def test_studies_print_absolute_paths_and_no_spread_for_one_run(tmp_path, monkey
 
 # -- 11. signals in every run mode (real processes) ----------------------------------------------
 def _signalled(
-    tmp_path: Path, sig: int, *args: str, wait_for: str = "events.out.tfevents.*", group: bool = True
+    tmp_path: Path,
+    sig: int,
+    *args: str,
+    wait_for: str = "events.out.tfevents.*",
+    group: bool = True,
+    steps: str = "100000000",
 ):
     """Start scripts/train.py, wait until a run writes, send ``sig`` (to the process group, as a
-    terminal's Ctrl-C does); returns (exit code, stderr)."""
+    terminal's Ctrl-C does); returns (exit code, stderr). ``steps``: the runs' env steps (a sweep
+    may list several)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -1503,7 +1555,7 @@ def _signalled(
             *args,  # first: Hydra reads -m only before the overrides
             "logging.progress_bar=false",
             "budget.stop_at_target=false",
-            "budget.total_env_steps=100000000",
+            f"budget.total_env_steps={steps}",
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -1575,6 +1627,24 @@ def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group
     assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 3
     for job in sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_")):
         _assert_saved_and_flushed(job)
+
+
+@pytest.mark.slow
+def test_joblib_multirun_ctrl_c_with_an_idle_worker_lets_the_running_job_save(tmp_path):
+    """A worker whose job is done waits for the next: the Ctrl-C killed it (a KeyboardInterrupt
+    while it read the job queue), loky called the pool broken and SIGKILLed the worker still
+    training, mid-save: ``BrokenProcessPool``, exit 1, and that job's checkpoint was lost. Idle
+    workers now ignore the signal; the running job saves and the sweep ends in its one line."""
+    sweep_dir = tmp_path / "sweep"
+    code, err = _signalled(
+        tmp_path, signal.SIGINT, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=3",
+        f"hydra.sweep.dir={sweep_dir}", wait_for="result.json", steps="2000,100000000",
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    summary = (sweep_dir / "summary.md").read_text()
+    assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 1, summary
+    (running,) = sweep_dir.glob("1_*")
+    _assert_saved_and_flushed(running)
 
 
 @pytest.mark.slow

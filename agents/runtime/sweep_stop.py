@@ -55,6 +55,15 @@ def quit_at_the_next_signal() -> None:
         signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
 
 
+def deaf_between_jobs() -> None:
+    """A launcher's worker process, as it starts: SIGINT/SIGTERM ignored while it runs no job. A
+    terminal's Ctrl-C reaches every process of the group: a joblib worker waiting for its next job
+    died of it, which broke the pool, and joblib SIGKILLed the workers still saving their jobs. A
+    job's :class:`StopRequest` hears the signals while it runs (and restores this after)."""
+    for sig in StopRequest.SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 class StopRequest:
     """Within the block, the first SIGINT/SIGTERM is a request to stop (:attr:`signum`), which the
     work polls to end cleanly (save, remove what it must); a second signal stops at once (Python's

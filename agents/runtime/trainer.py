@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -880,16 +881,23 @@ def start_envs(
     get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
     fails (the env raising, or what its reset returned) is one line, and the envs are closed.
 
+    The warnings of the start (Gymnasium's passive env checker: "the obs returned by reset() is
+    not within the observation space") are shown once the observations pass; when they do not,
+    the one line says what the warning did (those of an async vector env's workers are theirs).
+
     :raises UserError: before training, so nothing is lost.
     """
-    try:
-        envs, obs = make_and_reset()
-    except UserError:
-        raise
-    except (Exception, SystemExit) as error:
-        raise UserError(f"env={env_id} failed to start: {describe_env_error(error)}") from None
+    with warnings.catch_warnings(record=True) as start_warnings:
+        try:
+            envs, obs = make_and_reset()
+        except UserError:
+            raise
+        except (Exception, SystemExit) as error:
+            raise UserError(f"env={env_id} failed to start: {describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
+        for warning in start_warnings:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         return envs, obs, check
     close_quietly(envs)
     raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")

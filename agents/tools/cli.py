@@ -67,6 +67,7 @@ from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import (
     SWEEP_STOP_VARIABLE,
+    deaf_between_jobs,
     quit_at_the_next_signal,
     request_sweep_stop,
     sweep_stop_signal,
@@ -648,6 +649,43 @@ def _submitit_jobs_hear_ctrl_c_once() -> Iterator[None]:
         local.start_controller = start
 
 
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+"""``hydra/launcher=joblib``: the jobs in loky worker processes, all in the terminal's process group."""
+
+
+def joblib_worker_start() -> None:
+    """A joblib worker process, as it starts (the launcher's loky pool's initializer): deaf to
+    SIGINT/SIGTERM while it runs no job (:func:`deaf_between_jobs`), and a refused logging setting
+    of its jobs one line (:func:`logging_settings_in_one_line`)."""
+    from hydra._internal import logging_config
+
+    deaf_between_jobs()
+    logging_config.configure_logging = logging_settings_in_one_line(logging_config.configure_logging)
+
+
+@contextmanager
+def _joblib_workers_deaf_between_jobs() -> Iterator[None]:
+    """On Ctrl-C, a loky worker with no job to run (its own done, another still training) died of
+    the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers still saving: the
+    running job lost its checkpoint, and the sweep ended in a ``BrokenProcessPool`` traceback. The
+    workers now start with SIGINT/SIGTERM ignored (:func:`joblib_worker_start`); each job hears
+    them while it runs, or through the sweep's stop file."""
+    from hydra_plugins.hydra_joblib_launcher import _core
+    from joblib._parallel_backends import LokyBackend
+
+    parallel = _core.Parallel
+
+    @functools.wraps(parallel)
+    def workers_deaf_between_jobs(**settings: Any) -> Any:  # the launcher's backend is always loky
+        return parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})
+
+    _core.Parallel = workers_deaf_between_jobs
+    try:
+        yield
+    finally:
+        _core.Parallel = parallel
+
+
 def check_group_choices(
     argv: Sequence[str], config_name: str, config_path: str, user_dirs: Sequence[str] = ()
 ) -> list[str]:
@@ -990,16 +1028,21 @@ def hydra_main(
                     sys.argv.append(f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}")
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
-            local_submitit = sweep_config is not None and _made_by(sweep_config.hydra.get("launcher"),
-                                                                    SUBMITIT_LOCAL_LAUNCHER)  # fmt: skip
+            launcher = sweep_config.hydra.get("launcher") if sweep_config is not None else None
             # ``| head``: a sweep's jobs run on; ``--info``'s log lines (Hydra's own handler, whose
             # BrokenPipeError logging printed as a traceback per line) go to the null device
             quiet_stdout = sweep or shows_info(sys.argv[1:])
             try:
                 with (
                     _failed_jobs_reported() if sweep else nullcontext(),
+                    _logging_settings_in_one_line(before),
                     stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
-                    _submitit_jobs_hear_ctrl_c_once() if local_submitit else nullcontext(),
+                    _submitit_jobs_hear_ctrl_c_once()
+                    if _made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)
+                    else nullcontext(),
+                    _joblib_workers_deaf_between_jobs()
+                    if _made_by(launcher, JOBLIB_LAUNCHER)
+                    else nullcontext(),
                 ):
                     run_or_exit(app)
                 if quiet_stdout and reader_left():  # every job ran and is recorded; the summary went nowhere
@@ -1067,6 +1110,62 @@ def without_an_unused_output_dir(task: Callable[[], T], before: FoldersBefore | 
         if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
             _remove_what_the_run_added(Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before)
         raise
+
+
+LOGGING_SETTINGS = ("hydra.job_logging", "hydra.hydra_logging")
+"""Hydra's settings for Python's ``logging.config.dictConfig``: each run's, and Hydra's own."""
+
+
+def logging_settings_given(argv: Sequence[str]) -> str:
+    """Which of :data:`LOGGING_SETTINGS` the command line ``argv`` sets (both, if neither: a config
+    file may set them)."""
+    given = [key for key in LOGGING_SETTINGS
+             if any(word.lstrip("+~").startswith((key, key.replace(".", "/"))) for word in argv)]  # fmt: skip
+    return " or ".join(given or LOGGING_SETTINGS)
+
+
+def logging_settings_in_one_line(
+    configure: Callable[[dict[str, Any]], None], before: FoldersBefore | None = None
+) -> Callable[[dict[str, Any]], None]:
+    """Hydra's ``configure_logging`` (``configure``) such that a logging setting ``logging.config``
+    refuses (``hydra.job_logging.root.level=NOPE``, a handler's unknown class), which was Hydra's
+    ``ValueError: Unable to configure root logger`` traceback, is one line with the reason; the
+    run's folder, made for nothing, is removed again (``before``: what existed before it)."""
+
+    @functools.wraps(configure)
+    def configure_or_say_why(config: dict[str, Any]) -> None:
+        try:
+            configure(config)
+        except Exception as error:  # ValueError, TypeError, ... from logging.config, naming the part
+            from hydra.core.hydra_config import HydraConfig
+
+            if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
+                _remove_what_the_run_added(
+                    Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before
+                )
+            reasons = [_first_line(error)]
+            while (error := error.__cause__ or error.__context__) is not None and len(reasons) < 4:
+                reasons.append(_first_line(error))
+            raise UserError(
+                f"{logging_settings_given(sys.argv[1:])}: {': '.join(dict.fromkeys(reasons))}: "
+                "fix that setting or leave it out"
+            ) from None
+
+    return configure_or_say_why
+
+
+@contextmanager
+def _logging_settings_in_one_line(before: FoldersBefore | None) -> Iterator[None]:
+    """:func:`logging_settings_in_one_line` for the block (jobs in this process; a joblib worker
+    installs it itself, :func:`joblib_worker_start`)."""
+    from hydra._internal import logging_config
+
+    configure = logging_config.configure_logging
+    logging_config.configure_logging = logging_settings_in_one_line(configure, before)
+    try:
+        yield
+    finally:
+        logging_config.configure_logging = configure
 
 
 def _remove_what_the_run_added(folder: Path, before: FoldersBefore) -> None:
