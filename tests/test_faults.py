@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import agents
@@ -1048,6 +1049,48 @@ def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsy
     )
     assert_one_line(code, err, 2, fragment)
     assert not (tmp_path / "sweep").exists()  # nothing ran
+
+
+SWEEP_JOBS = [  # jobs whose configs SweepJobConfigs makes from a cached composition, or composes whole
+    ["seed=3"],
+    ["seed=4", "agent.lr=0.5"],
+    ["experiment=acrobot", "seed=1"],
+    ["seed=1", "experiment=acrobot"],  # a group choice after a value: Hydra applies the value after it
+    ["experiment=acrobot_mlp", "agent.hidden_sizes=[8]", "agent.lr=0.2"],
+    ["features=rbf", "features.num_centers=7", "env=Acrobot-v1"],
+    ["+extra=1", "seed=2"],
+    ["agent.lr=0.1", "agent.lr=0.3"],  # the same key twice: composed whole
+    ["agent={lr: 0.25}", "agent.lr=0.4"],  # a dict and a key inside it: composed whole
+    ["~eval", "seed=5"],
+    ["seed=abc"],  # each mistake is the same exception, with the same message
+    ["sed=1"],
+    ["agent.lr=0.1", "agent.nope=1"],
+    ["experiment=nope", "seed=1"],
+]
+
+
+@pytest.mark.parametrize("job", SWEEP_JOBS, ids=[" ".join(job) for job in SWEEP_JOBS])
+def test_a_sweep_jobs_config_is_the_one_hydra_composes(job):
+    """check_sweep composes once per distinct set of the jobs' other overrides and applies their
+    values with Hydra's own function (``seed=range(0,1000)``: 0.01 s a job instead of 0.1 s); the
+    configs, and the errors, must be those of Hydra's compose."""
+    from hydra import compose
+
+    from agents.runtime.config import register_configs
+    from agents.tools.cli import CONFIG_DIR, SweepJobConfigs, config_dir_initialized
+
+    register_configs()
+    def outcome(make) -> str:
+        try:
+            return OmegaConf.to_yaml(make(), resolve=False)
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+
+    with config_dir_initialized(CONFIG_DIR):
+        configs = SweepJobConfigs("train")
+        configs(["seed=0"])  # a cached composition exists for the jobs to reuse
+        configs(["seed=0", "experiment=acrobot"])
+        assert outcome(lambda: configs(job)) == outcome(lambda: compose("train", overrides=list(job)))
 
 
 @pytest.mark.parametrize("program", ["train.py", "compare_gradients.py"])

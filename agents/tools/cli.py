@@ -20,6 +20,7 @@ gets every traceback.
 from __future__ import annotations
 
 import argparse
+import copy
 import errno
 import functools
 import itertools
@@ -736,9 +737,10 @@ def check_sweep(
     if not jobs:
         return
     with config_dir_initialized(config_path):
+        job_config = SweepJobConfigs(config_name)
         for number, job in enumerate(jobs):
             try:
-                cfg = compose(config_name, overrides=job)
+                cfg = job_config(job)
                 check_resolvable(cfg)
                 check(cfg)
             except UserError as error:
@@ -747,6 +749,61 @@ def check_sweep(
                 raise UserError(broken_yaml(error)) from None
             except CONFIG_ERRORS as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
+
+
+class SweepJobConfigs:
+    """A sweep's jobs' configs as ``compose(config_name, overrides=job)`` makes them, ~100x faster
+    for jobs that differ in values only (``seed=range(0,1000)``: 0.1 s a job was a silent minute
+    and a half before the first started). Hydra composes a config from the job's config group
+    choices and then applies its ``key=value`` overrides to it in order
+    (``ConfigLoaderImpl._apply_overrides_to_config``); here the first part is composed once per
+    distinct set of the job's other overrides and the same function applies the values to a copy.
+    A job whose value overrides touch a key that another of its overrides sets is composed whole.
+
+    :param config_name: the primary config, in the config folder already initialised.
+    """
+
+    def __init__(self, config_name: str) -> None:
+        self.config_name = config_name
+        self.parser = OverridesParser.create()
+        self.repository = GlobalHydra.instance().config_loader().repository  # type: ignore[attr-defined]
+        self.composed: dict[tuple[str, ...], DictConfig] = {}
+
+    def __call__(self, job: Sequence[str]) -> DictConfig:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+        parsed = self.parser.parse_overrides(list(job))
+        values = [override for override in parsed if self._sets_a_value(override)]
+        rest = [override for override in parsed if override not in values]
+        keys = [override.key_or_group for override in values]
+        others = [override.key_or_group for override in rest]
+        if len(set(keys)) < len(keys) or any(_nested(key, other) for key in keys for other in others):
+            return compose(self.config_name, overrides=list(job))
+        shape = tuple(override.input_line for override in rest)
+        if shape not in self.composed:
+            self.composed[shape] = compose(self.config_name, overrides=list(shape))
+        cfg = copy.deepcopy(self.composed[shape])
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        return cfg
+
+    def _sets_a_value(self, override: Any) -> bool:
+        """``key=value`` on the job's config (no group choice, ``+``/``~``/``@``, ``hydra.*``)."""
+        from hydra.core.override_parser.types import OverrideType
+
+        key = override.key_or_group
+        return (
+            override.type == OverrideType.CHANGE
+            and override.package is None
+            and not override.is_sweep_override()
+            and key.split(".")[0] != "hydra"
+            and not isinstance(override.value(), dict)
+            and not self.repository.group_exists(key)
+        )
+
+
+def _nested(key: str, other: str) -> bool:
+    """Whether dotted keys ``key`` and ``other`` are the same node or one holds the other."""
+    return key == other or key.startswith(f"{other}.") or other.startswith(f"{key}.")
 
 
 _sweep_stopped: list[RunInterrupted] = []
