@@ -1080,6 +1080,7 @@ def test_a_sweep_jobs_config_is_the_one_hydra_composes(job):
     from agents.tools.cli import CONFIG_DIR, SweepJobConfigs, config_dir_initialized
 
     register_configs()
+
     def outcome(make) -> str:
         try:
             return OmegaConf.to_yaml(make(), resolve=False)
