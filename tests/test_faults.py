@@ -9,6 +9,7 @@ space Gymnasium allows and envs that break mid-run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -1669,8 +1670,14 @@ def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group
     )  # fmt: skip
     assert code == 128 + sig and "Traceback" not in err, err
     assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 3
-    for job in sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_")):
+    stopped = [
+        line for line in err.splitlines() if line.startswith(f"{signal.Signals(sig).name}: stopped at")
+    ]
+    assert len(stopped) == 2, err  # each running job's line (only the first job's was printed)
+    jobs = sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_"))
+    for job, line in zip(jobs, stopped, strict=True):
         _assert_saved_and_flushed(job)
+        assert f"saved {job / CHECKPOINT_NAME}; resume with: " in line
 
 
 @pytest.mark.slow
@@ -1689,6 +1696,56 @@ def test_joblib_multirun_ctrl_c_with_an_idle_worker_lets_the_running_job_save(tm
     assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 1, summary
     (running,) = sweep_dir.glob("1_*")
     _assert_saved_and_flushed(running)
+
+
+def _loky_workers_started(group: int) -> bool:
+    """Whether a joblib (loky) worker process of process group ``group`` exists (it may be importing)."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if os.getpgid(int(entry.name)) == group and b"LokyProcess" in (entry / "cmdline").read_bytes():
+                return True
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_joblib_multirun_signal_while_its_workers_start_is_one_line(tmp_path, sig):
+    """The workers were still importing, with Python's default handlers: the group's Ctrl-C killed
+    them, and the sweep ended in joblib's ``TerminatedWorkerError`` traceback, exit 1, no summary.
+    They now start with the signals blocked; the jobs do not start, the summary says so."""
+    sweep_dir = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "train.py"), "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+         "budget.total_env_steps=2000,3000", "logging.progress_bar=false", f"hydra.sweep.dir={sweep_dir}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while not _loky_workers_started(process.pid) and time.time() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + sig and "Traceback" not in err, err
+    assert (sweep_dir / "summary.md").is_file()
+
+
+@pytest.mark.slow
+def test_joblib_multirun_ctrl_c_as_it_ends_is_no_traceback(tmp_path):
+    """The sweep was done, and its summary printed: at exit, loky's join of its pool turned the
+    Ctrl-C into ``Exception ignored in: <module 'threading'> ... KeyboardInterrupt``."""
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "train.py"), "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+         "budget.total_env_steps=2000,3000", "logging.progress_bar=false", f"hydra.sweep.dir={tmp_path}/s"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "COMPLETED" in line:  # the summary table: every job is done, the program ends
+            time.sleep(0.3)
+            os.killpg(process.pid, signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=120)
+    assert process.returncode in (0, 130) and "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
 @pytest.mark.slow

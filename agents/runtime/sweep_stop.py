@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self
 
@@ -59,9 +60,23 @@ def deaf_between_jobs() -> None:
     """A launcher's worker process, as it starts: SIGINT/SIGTERM ignored while it runs no job. A
     terminal's Ctrl-C reaches every process of the group: a joblib worker waiting for its next job
     died of it, which broke the pool, and joblib SIGKILLed the workers still saving their jobs. A
-    job's :class:`StopRequest` hears the signals while it runs (and restores this after)."""
+    job's :class:`StopRequest` hears the signals while it runs (and restores this after). A worker
+    started with them blocked (:func:`signals_blocked`, as it was importing) has them unblocked
+    here, once ignored: one that came while it started is dropped."""
     for sig in StopRequest.SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, StopRequest.SIGNALS)
+
+
+@contextmanager
+def signals_blocked() -> Iterator[None]:
+    """SIGINT/SIGTERM blocked in this thread for the block: a process it starts inherits them
+    blocked (until :func:`deaf_between_jobs`); one that comes here meanwhile waits for the block's end."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, StopRequest.SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class StopRequest:

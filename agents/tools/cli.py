@@ -71,6 +71,7 @@ from agents.runtime.sweep_stop import (
     deaf_between_jobs,
     quit_at_the_next_signal,
     request_sweep_stop,
+    signals_blocked,
     sweep_stop_signal,
 )
 from agents.tools.closed_pipe import (
@@ -666,25 +667,41 @@ def joblib_worker_start() -> None:
 
 @contextmanager
 def _joblib_workers_deaf_between_jobs() -> Iterator[None]:
-    """On Ctrl-C, a loky worker with no job to run (its own done, another still training) died of
-    the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers still saving: the
-    running job lost its checkpoint, and the sweep ended in a ``BrokenProcessPool`` traceback. The
-    workers now start with SIGINT/SIGTERM ignored (:func:`joblib_worker_start`); each job hears
-    them while it runs, or through the sweep's stop file."""
+    """On Ctrl-C, a loky worker with no job to run (its own done, another still training, or still
+    starting) died of the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers
+    still saving: the running job lost its checkpoint, and the sweep ended in a
+    ``BrokenProcessPool`` or ``TerminatedWorkerError`` traceback. The workers now start with
+    SIGINT/SIGTERM blocked, then ignored (:func:`joblib_worker_start`); each job hears them while
+    it runs, or through the sweep's stop file. The pool is shut down at the block's end, while a
+    Ctrl-C is still the sweep's: at exit, loky's join of it turned one into a traceback."""
     from hydra_plugins.hydra_joblib_launcher import _core
     from joblib._parallel_backends import LokyBackend
+    from joblib.externals.loky import reusable_executor
+    from joblib.externals.loky.backend import fork_exec as loky_fork_exec
 
-    parallel = _core.Parallel
+    parallel, fork_exec = _core.Parallel, loky_fork_exec.fork_exec
 
     @functools.wraps(parallel)
     def workers_deaf_between_jobs(**settings: Any) -> Any:  # the launcher's backend is always loky
         return parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})
 
-    _core.Parallel = workers_deaf_between_jobs
+    @functools.wraps(fork_exec)
+    def fork_exec_with_signals_blocked(*args: Any, **kwargs: Any) -> Any:
+        with signals_blocked():
+            return fork_exec(*args, **kwargs)
+
+    _core.Parallel, loky_fork_exec.fork_exec = workers_deaf_between_jobs, fork_exec_with_signals_blocked
+    stopped_at_once = False
     try:
         yield
+    except KeyboardInterrupt:  # a second Ctrl-C: joblib has killed the workers already
+        stopped_at_once = True
+        raise
     finally:
-        _core.Parallel = parallel
+        _core.Parallel, loky_fork_exec.fork_exec = parallel, fork_exec
+        executor = reusable_executor._executor
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=stopped_at_once)
 
 
 def check_group_choices(
@@ -849,10 +866,11 @@ def _failed_jobs_reported() -> Iterator[None]:
 
     def quiet(job: JobReturn) -> Any:
         if job.status == JobStatus.FAILED:
-            from agents.tools.sweep import print_stopped_sweep_summary
+            from agents.tools.sweep import print_stopped_sweep_summary, sweep_stopped
 
             print_stopped_sweep_summary(job)
-            raise job._return_value
+            error = job._return_value
+            raise sweep_stopped(error) if isinstance(error, RunInterrupted) else error
         return prop.fget(job)  # type: ignore[misc]
 
     JobReturn.return_value = property(quiet, prop.fset)  # type: ignore[method-assign,assignment]

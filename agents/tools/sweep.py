@@ -80,6 +80,9 @@ class JobResult:
     """Where the job trained (its checkpoints): ``output_dir`` unless it was given ``run_dir=`` (a
     copy of this ``result.json`` lies there too, for a later ``resume=`` of it to update the row) or
     ``resume=``. Empty in an older ``result.json``: ``output_dir``."""
+    stopped: str = ""
+    """A job a signal stopped after it saved: its line, where it saved and how to resume it (the
+    sweep's last lines list every such job's; empty otherwise, and in an older ``result.json``)."""
     resumed_with: list[str] = field(default_factory=list)
     """The settings its runs were resumed with that differ from those it started with
     (``agent.lr=0.05``, ``budget.total_env_steps=4000``; :func:`resumed_settings`): its overrides
@@ -121,7 +124,8 @@ def job_result(
     completed = job_return.status == JobStatus.COMPLETED
     states = job_states(run_dir, started_at)  # a stopped job saved too
     env_steps, episodes, saved_return = job_counters(states)
-    interrupted = isinstance(job_return._return_value, RunInterrupted)  # the getter would raise it
+    error = job_return._return_value  # the getter would raise it
+    interrupted = isinstance(error, RunInterrupted)
     return JobResult(
         num=int(config.hydra.job.num),
         overrides=list(job_return.overrides or []),
@@ -132,6 +136,7 @@ def job_result(
         seconds=seconds,
         output_dir=str(output_dir),
         run_dir=str(run_dir),
+        stopped=str(error) if interrupted and error.resumes else "",
     )
 
 
@@ -415,6 +420,19 @@ def print_stopped_sweep_summary(job: JobReturn) -> None:
     if sweep_dir is not None and output_dir and Path(os.path.abspath(sweep_dir)) in Path(output_dir).parents:
         SweepSummary.stopped_summary_printed = True
         print_summary(sweep_dir)
+
+
+def sweep_stopped(first: RunInterrupted) -> RunInterrupted:
+    """The signal's stop of the sweep, ``first`` the first job it stopped: one line for each job
+    it stopped after a save, saying where and how to resume it (those jobs ran side by side, in a
+    launcher's workers; each wrote its line into its ``result.json``)."""
+    sweep_dir = SweepSummary.launched_sweep_dir
+    lines = (
+        [result.stopped for result in read_results(Path(sweep_dir)) if result.stopped] if sweep_dir else []
+    )
+    if len(lines) < 2:
+        return first
+    return RunInterrupted("\n".join(lines), first.exit_code)
 
 
 def print_summary(sweep_dir: Path) -> None:
