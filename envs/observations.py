@@ -16,6 +16,8 @@ None arrives so; the observations it could not stack are named on the failure pa
 from __future__ import annotations
 
 import numbers
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -74,6 +76,14 @@ def rewards_problem(rewards: Any, num_envs: int) -> str:
         f"step returned rewards of shape {rewards.shape} and dtype {rewards.dtype}; "
         f"one number per sub-env ({num_envs},) is needed"
     )
+
+
+def show_warnings(held: Sequence[warnings.WarningMessage]) -> None:
+    """Show the warnings ``held`` back (``warnings.catch_warnings(record=True)``) as they would
+    have been shown: an env's start holds Gymnasium's passive env checker's until what the env
+    returned is found to fit, and drops them when the one line says what they did."""
+    for warning in held:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 class ObservationCheck:

@@ -1513,6 +1513,11 @@ LOGGING_MISTAKES = [  # Hydra's "ValueError: Unable to configure root logger" tr
         "hydra.hydra_logging: Unable to configure root logger: Unknown",
     ),
     ([], "hydra.job_logging.handlers.file.filename=/no/such/x.log", "handler 'file': [Errno 2] No such file"),
+    (  # accepted by logging.config, then a "--- Logging error ---" traceback for every line
+        [],
+        "hydra.job_logging.formatters.simple.format='%(nope)s'",
+        "hydra.job_logging: handler 'console' cannot format a line: Formatting field not found in record",
+    ),
     (["-m", "seed=0,1"], "hydra.job_logging.root.level=NOPE", "hydra.job_logging: Unable to configure root"),
     (  # in the joblib workers, which configure their jobs' logging
         ["-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
@@ -1533,6 +1538,23 @@ def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, sett
     assert completed.stderr.rstrip().endswith(": fix that setting or leave it out")
     if not sweep:  # the run's folder, made for nothing, is gone
         assert not list(tmp_path.iterdir())
+
+
+def test_a_refused_logging_setting_from_a_config_file_is_named_as_the_one_that_failed(tmp_path):
+    """The line named the logging setting the command line gave (``hydra.job_logging``), not the
+    one that failed (the config file's ``hydra.hydra_logging``), and said "No module named" twice."""
+    (tmp_path / "my.yaml").write_text(
+        "defaults: [train, _self_]\nhydra: {hydra_logging: {handlers: {console: {class: nope.Nope}}}}\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "train.py"), f"--config-dir={tmp_path}", "--config-name=my",
+         "hydra.job_logging.root.level=INFO", "budget.total_env_steps=1000"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_line(
+        completed.returncode, completed.stderr, 2, "hydra.hydra_logging: Unable to configure handler"
+    )
+    assert completed.stderr.count("No module named 'nope'") == 1, completed.stderr
 
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys")
@@ -2540,6 +2562,28 @@ def test_an_observation_of_another_shape_in_compare_gradients_is_one_line(tmp_pa
     assert_one_line(
         code, err, 2, "returned an observation of shape (5,) and dtype float32; its observation_space"
     )
+
+
+@pytest.mark.parametrize("fault", ["Resetshape", "Outofbox"])
+def test_the_env_checkers_warnings_in_compare_gradients_only_where_the_env_runs(
+    tmp_path, monkeypatch, capsys, fault
+):
+    """Gymnasium's passive env checker warned of the first observation above the one line that
+    says it anyway (compare_gradients, evaluate, training's evaluation env): now its warnings are
+    shown only when the episodes go on (an observation outside the Box is no fault of ours)."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        code, err, _ = script("compare_gradients.py", f"env=fault_envs:fault/{fault}-v0", "num_states=64",
+                              "num_random_states=4", "repeats=1", monkeypatch=monkeypatch, capsys=capsys,
+                              cwd=tmp_path)  # fmt: skip
+    checker = [warning for warning in shown if "not within the observation space" in str(warning.message)]
+    if fault == "Resetshape":
+        assert_one_line(
+            code, err, 2, "returned an observation of shape (3,) and dtype float32; its observation_"
+        )
+        assert not checker
+    else:
+        assert code == 0 and checker, err
 
 
 def test_a_reward_that_is_no_number_in_evaluate_and_compare_gradients_is_one_line(

@@ -7,7 +7,9 @@ the trainer acts with, so these episodes come from exactly the trainer's pi(.|s)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +19,13 @@ from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from envs.observations import EnvOutputError, ObservationCheck, describe_env_error, reward_number
+from envs.observations import (
+    EnvOutputError,
+    ObservationCheck,
+    describe_env_error,
+    reward_number,
+    show_warnings,
+)
 
 Step = tuple[np.ndarray, int, float, bool]
 """``(S_t, A_t, R_{t+1}, done)``; ``done`` is True on an episode's last step (terminated or truncated)."""
@@ -64,24 +72,31 @@ def play_episode(
     (:mod:`agents.runtime.runners`), and the Sutton & Barto study steps 100 runs at once from the
     env's transition table (:mod:`agents.studies.sutton_barto` says why).
     """
-    try:
-        obs, _ = env.reset(seed=seed)
-    except (Exception, SystemExit) as error:  # sys.exit in the user's env is a fault too
-        raise EnvFault(error, 0) from error
+    # the warnings of the reset and the first step (Gymnasium's passive env checker: "the obs
+    # returned by reset() is not within the observation space") are shown once act() takes what
+    # they returned; when it refuses it, the EnvFault's line says what they did
+    with warnings.catch_warnings(record=True) as held:
+        try:
+            obs, _ = env.reset(seed=seed)
+        except (Exception, SystemExit) as error:  # sys.exit in the user's env is a fault too
+            raise EnvFault(error, 0) from error
     steps, done = 0, False
     while not done and (max_steps is None or steps < max_steps):
         try:
             action = act(obs)
         except BadObservation as error:  # what reset (step 0) or the last step returned
             raise EnvFault(error, steps) from error
-        try:
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            reward = reward_number(reward, "returned")
-        except (Exception, SystemExit) as error:
-            raise EnvFault(error, steps + 1) from error
+        show_warnings(held)
+        with warnings.catch_warnings(record=True) if steps == 0 else nullcontext([]) as held:
+            try:
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                reward = reward_number(reward, "returned")
+            except (Exception, SystemExit) as error:
+                raise EnvFault(error, steps + 1) from error
         done = bool(terminated or truncated)
         yield obs, action, reward, done
         obs, steps = next_obs, steps + 1
+    show_warnings(held)  # an episode of one step: its step's warnings
 
 
 def collect_episodes(

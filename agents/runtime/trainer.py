@@ -60,7 +60,7 @@ from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
-from envs.observations import EnvOutputError, ObservationCheck, describe_env_error
+from envs.observations import EnvOutputError, ObservationCheck, describe_env_error, show_warnings
 
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
@@ -896,8 +896,7 @@ def start_envs(
             raise UserError(f"env={env_id} failed to start: {describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
-        for warning in start_warnings:
-            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        show_warnings(start_warnings)
         return envs, obs, check
     close_quietly(envs)
     raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")

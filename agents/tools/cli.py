@@ -1211,22 +1211,53 @@ def logging_settings_in_one_line(
     def configure_or_say_why(config: dict[str, Any]) -> None:
         try:
             configure(config)
+            problem = unformattable_handler(config)
         except Exception as error:  # ValueError, TypeError, ... from logging.config, naming the part
-            from hydra.core.hydra_config import HydraConfig
-
-            if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
-                _remove_what_the_run_added(
-                    Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before
-                )
             reasons = [_first_line(error)]
             while (error := error.__cause__ or error.__context__) is not None and len(reasons) < 4:
-                reasons.append(_first_line(error))
-            raise UserError(
-                f"{logging_settings_given(sys.argv[1:])}: {': '.join(dict.fromkeys(reasons))}: "
-                "fix that setting or leave it out"
-            ) from None
+                if not any(_first_line(error) in reason for reason in reasons):  # "Cannot resolve
+                    reasons.append(_first_line(error))  # 'x.Y': No module named 'x'", then the same
+            problem = ": ".join(reasons)
+        if problem is None:
+            return
+        from hydra.core.hydra_config import HydraConfig
+
+        if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
+            _remove_what_the_run_added(Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before)
+        setting = _logging_setting_configured() or logging_settings_given(sys.argv[1:])
+        raise UserError(f"{setting}: {problem}: fix that setting or leave it out")
 
     return configure_or_say_why
+
+
+def unformattable_handler(config: dict[str, Any]) -> str | None:
+    """What is wrong with a handler of the logging ``config`` just applied that cannot format a
+    record of this program (its format names a field no record has, ``%(nope)s``: Python's
+    logging accepted it and then printed a "--- Logging error ---" traceback for every line); None
+    if each can. The record passes the handler's and the root logger's filters first, which may
+    add fields."""
+    for name in config.get("handlers") or {}:
+        handler = logging._handlers.get(name)  # type: ignore[attr-defined]  # the configured handlers
+        if handler is None:
+            continue
+        record = logging.LogRecord("agents", logging.INFO, __file__, 0, "a line", None, None)
+        try:
+            if logging.getLogger().filter(record) and handler.filter(record):
+                handler.format(record)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            return f"handler {name!r} cannot format a line: {_first_line(error)}"
+    return None
+
+
+def _logging_setting_configured() -> str | None:
+    """The setting Hydra's ``configure_log`` up the stack is configuring (``hydra.job_logging`` or
+    ``hydra.hydra_logging``: its ``log_config`` node's key), if it is there."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "configure_log":
+        frame = frame.f_back  # type: ignore[assignment]
+    log_config = frame.f_locals.get("log_config") if frame is not None else None
+    key = log_config._key() if isinstance(log_config, DictConfig) else None
+    return f"hydra.{key}" if f"hydra.{key}" in LOGGING_SETTINGS else None
 
 
 @contextmanager
