@@ -427,7 +427,7 @@ class Trainer:
             return envs, envs.reset(seed=cfg.seed)
 
         self.envs: EnvRunner
-        self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset)
+        self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset, cfg)
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
@@ -875,11 +875,14 @@ def nonfinite_env_data(
 
 
 def start_envs(
-    env_id: str, make_and_reset: Callable[[], tuple[Any, Any]]
+    env_id: str, make_and_reset: Callable[[], tuple[Any, Any]], cfg: DictConfig | None = None
 ) -> tuple[Any, np.ndarray, ObservationCheck]:
     """``make_and_reset()`` -> ``(envs, first observations, the check every step's observations
     get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
-    fails (the env raising, or what its reset returned) is one line, and the envs are closed.
+    fails (the env raising, or what its reset returned) is one line, and the envs are closed. A
+    vector env's reset that fails (Gymnasium's "Output array is the wrong shape" when it stacks
+    its sub-envs' observations) is retold as what one env of ``cfg`` returns, where that does not
+    fit its space.
 
     The warnings of the start (Gymnasium's passive env checker: "the obs returned by reset() is
     not within the observation space") are shown once the observations pass; when they do not,
@@ -893,13 +896,31 @@ def start_envs(
         except UserError:
             raise
         except (Exception, SystemExit) as error:
-            raise UserError(f"env={env_id} failed to start: {describe_env_error(error)}") from None
+            problem = None if cfg is None else misfit_first_observation(cfg)
+            raise UserError(f"env={env_id} failed to start: {problem or describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
         show_warnings(start_warnings)
         return envs, obs, check
     close_quietly(envs)
     raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
+
+
+def misfit_first_observation(cfg: DictConfig) -> str | None:
+    """What the first observation of one env of ``cfg`` (reset with its seed) is, when its space
+    does not hold it; None when it does, or when that env fails otherwise."""
+    try:
+        env = make_runner(cfg.env, 1, "native", cfg.env_kwargs, cfg.env_wrappers)
+    except (Exception, SystemExit):
+        return None
+    try:
+        obs = env.reset(seed=cfg.seed)
+        check = ObservationCheck(env.single_observation_space)
+        return None if check.fits(obs) else check.problem("reset returned", obs)
+    except (Exception, SystemExit):
+        return None
+    finally:
+        close_quietly(env)
 
 
 def raise_if_stopped(trainers: list[Trainer]) -> None:
