@@ -1053,6 +1053,26 @@ def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsy
     assert not (tmp_path / "sweep").exists()  # nothing ran
 
 
+def test_hydra_composes_again_only_the_first_of_the_jobs_checked(tmp_path, monkeypatch, capsys):
+    """Hydra's sweeper composed every job before launching the batch, as the check had just done
+    (two passes of ~0.1 s a job); it now composes the first (with the command line's hydra.*
+    settings) and the launcher each job as it runs it."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    loads = []
+    load = ConfigLoaderImpl.load_sweep_config
+
+    def counted(self, master_config, sweep_overrides):
+        loads.append(list(sweep_overrides))
+        return load(self, master_config, sweep_overrides)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", counted)
+    code, err, _ = script("train.py", "-m", "seed=0,1,2", *TINY, f"hydra.sweep.dir={tmp_path / 's'}",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    assert [job[0] for job in loads] == ["seed=0", "seed=0", "seed=1", "seed=2"]
+
+
 SWEEP_JOBS = [  # jobs whose configs SweepJobConfigs makes from a cached composition, or composes whole
     ["seed=3"],
     ["seed=4", "agent.lr=0.5"],

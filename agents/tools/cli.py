@@ -766,6 +766,36 @@ def check_sweep(
                 raise UserError(broken_yaml(error)) from None
             except CONFIG_ERRORS as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
+    _checked_jobs.update(tuple(job) for job in jobs)
+
+
+_checked_jobs: set[tuple[str, ...]] = set()
+"""The jobs :func:`check_sweep` composed and checked (their override lists), which Hydra's sweeper
+need not compose again before it launches them (:func:`_hydra_validates_the_jobs_not_checked`)."""
+
+
+@contextmanager
+def _hydra_validates_the_jobs_not_checked() -> Iterator[None]:
+    """Hydra's sweeper composes every job of a batch before it launches it
+    (``Sweeper.validate_batch_is_legal``), as :func:`check_sweep` has just done: for a sweep of 100
+    seeds, 10 s twice before the first job. It now composes the first (with the command line's
+    ``hydra.*`` settings, which :func:`check_sweep` leaves out) and the jobs not checked (an Optuna
+    trial's)."""
+    from hydra.plugins.sweeper import Sweeper
+
+    validate = Sweeper.validate_batch_is_legal
+
+    @functools.wraps(validate)
+    def validate_the_rest(self: Sweeper, batch: Sequence[Sequence[str]]) -> None:
+        validate(
+            self, [job for number, job in enumerate(batch) if not number or tuple(job) not in _checked_jobs]
+        )
+
+    Sweeper.validate_batch_is_legal = validate_the_rest  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sweeper.validate_batch_is_legal = validate  # type: ignore[method-assign]
 
 
 class SweepJobConfigs:
@@ -1070,6 +1100,7 @@ def hydra_main(
             nonlocal started, preset_line, before
             started = False
             before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
+            _checked_jobs.clear()  # those of an earlier program in this process are not this one's
             run_or_exit(lambda: check_options(sys.argv[1:], config_name))
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
@@ -1111,6 +1142,7 @@ def hydra_main(
                 with (
                     _failed_jobs_reported() if sweep else nullcontext(),
                     _logging_settings_in_one_line(before),
+                    _hydra_validates_the_jobs_not_checked() if sweep else nullcontext(),
                     stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
                     _submitit_jobs_hear_ctrl_c_once()
                     if _made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)
