@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -78,12 +79,33 @@ def rewards_problem(rewards: Any, num_envs: int) -> str:
     )
 
 
+@contextmanager
+def warnings_held() -> Iterator[list[warnings.WarningMessage]]:
+    """Within the block, the warnings Python would show are held in the list it yields instead,
+    for :func:`show_warnings` to show once what the env returned is found to fit: an env's start
+    holds Gymnasium's passive env checker's ("the obs returned by reset() is not within the
+    observation space"), which the one line says when it does not fit. Unlike
+    ``warnings.catch_warnings``, the filters and their once-per-place registries stay as they are:
+    a warning shown once is not shown again at every episode."""
+    held: list[warnings.WarningMessage] = []
+    show = warnings.showwarning
+
+    def hold(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:  # fmt: skip
+        held.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+
+    warnings.showwarning = hold
+    try:
+        yield held
+    finally:
+        warnings.showwarning = show
+
+
 def show_warnings(held: Sequence[warnings.WarningMessage]) -> None:
-    """Show the warnings ``held`` back (``warnings.catch_warnings(record=True)``) as they would
-    have been shown: an env's start holds Gymnasium's passive env checker's until what the env
-    returned is found to fit, and drops them when the one line says what they did."""
+    """Show the warnings :func:`warnings_held` held, as Python would have shown them."""
     for warning in held:
-        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno,
+                             warning.file, warning.line)  # fmt: skip
 
 
 class ObservationCheck:

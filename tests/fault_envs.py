@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -67,6 +68,8 @@ class FaultyEnv(SpaceEnv):
         if self.first_seed is None:
             self.first_seed = seed
         obs, info = super().reset(seed=seed, options=options)
+        if self.fault == "warnreset":  # a warning at every reset, shown once where Python shows it once
+            warnings.warn("the simulator runs slow", UserWarning, stacklevel=1)
         if self.fault == "outofbox":  # the right shape, outside the Box: trains, with Gymnasium's warning
             obs = np.full_like(obs, 2.0)
         return (obs[:3] if self.fault == "resetshape" else obs), info
@@ -143,8 +146,8 @@ for _name, (_obs, _act) in SPACES.items():
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
 _STEP_FAULTS = ("raise", "exit", "shape", "longer", "dtype", "outside", "negative", "fraction", "intfloats")
-_RUN_FAULTS = ("reset", "resetshape", "outofbox", "nanobs", "nanreward", "hugereward", "endless", "close",
-               "crash", "nonereward", "evalnonereward", "evalnanreward", "arrayreward", "notanumber",
+_RUN_FAULTS = ("reset", "resetshape", "outofbox", "warnreset", "nanobs", "nanreward", "hugereward", "endless",
+               "close", "crash", "nonereward", "evalnonereward", "evalnanreward", "arrayreward", "notanumber",
                "bigreward")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"

@@ -1088,6 +1088,11 @@ SWEEP_JOBS = [  # jobs whose configs SweepJobConfigs makes from a cached composi
     ["sed=1"],
     ["agent.lr=0.1", "agent.nope=1"],
     ["experiment=nope", "seed=1"],
+    ["seed=3", "+tag=${seed}", "~tag=3"],  # values after +key and ~key, in Hydra's order
+    ["seed=5", "+foo=${seed}", "~foo=5"],
+    ["env=Acrobot-v1", "~experiment_name=Acrobot-v1"],
+    ["seed=abc", "+agent.lr=5"],  # two mistakes: the first of the command line's is named
+    ["nope=1", "~nope2"],
 ]
 
 
@@ -1559,6 +1564,33 @@ def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, sett
     assert completed.stderr.rstrip().endswith(": fix that setting or leave it out")
     if not sweep:  # the run's folder, made for nothing, is gone
         assert not list(tmp_path.iterdir())
+
+
+def test_a_field_a_loggers_filter_adds_may_be_formatted(tmp_path):
+    """The check that each handler can format a line passed the record through the root logger's
+    filters only: a field added by the filter of the logger the handler serves was refused."""
+    (tmp_path / "logext.py").write_text(
+        "import logging\n\nclass AddRun(logging.Filter):\n"
+        "    def filter(self, record):\n        record.run_id = 'R1'\n        return True\n"
+    )
+    (tmp_path / "my.yaml").write_text(
+        "defaults: [train, _self_]\nhydra:\n  job_logging:\n"
+        "    filters: {addrun: {'()': logext.AddRun}}\n"
+        "    formatters: {f: {format: '[%(run_id)s] %(message)s'}}\n"
+        "    handlers: {ctx: {class: logging.StreamHandler, formatter: f, stream: ext://sys.stdout}}\n"
+        "    loggers:\n      agents.runtime.trainer:\n"
+        "        {level: INFO, handlers: [ctx], filters: [addrun], propagate: false}\n"
+    )
+    paths = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "train.py"), f"--config-dir={tmp_path}", "--config-name=my",
+         "budget.total_env_steps=3000", "logging.progress_bar=false", "logging.print_every_seconds=0.001",
+         f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": paths},
+    )  # fmt: skip
+    assert completed.returncode == 0 and "Logging error" not in completed.stderr, completed.stderr
+    assert "[R1] " in completed.stdout
 
 
 def test_a_refused_logging_setting_from_a_config_file_is_named_as_the_one_that_failed(tmp_path):
@@ -2605,6 +2637,25 @@ def test_the_env_checkers_warnings_in_compare_gradients_only_where_the_env_runs(
         assert not checker
     else:
         assert code == 0 and checker, err
+
+
+def test_a_warning_of_the_users_env_is_shown_as_often_as_python_shows_it(tmp_path, monkeypatch, capsys):
+    """Holding the start's warnings with ``warnings.catch_warnings`` reset Python's once-per-place
+    registries: a warning the env gave at every reset was shown at every episode (20 times in an
+    evaluation, 89 in a training run with evaluations), where Python shows it once."""
+    run_dir = tmp_path / "run"
+    overrides = [*TINY, "budget.total_env_steps=300", "env=fault_envs:fault/Warnreset-v0",
+                 "eval.every_steps=100", "eval.episodes=5", f"run_dir={run_dir}"]  # fmt: skip
+    for program in ("train", "evaluate"):  # each a process of its own for the user
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.simplefilter("default")
+            if program == "train":
+                train(compose_train_config(overrides))
+            else:
+                code, err, _ = script("evaluate.py", f"checkpoint={run_dir}", "episodes=10",
+                                      monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+                assert code == 0, err
+        assert [str(warning.message) for warning in shown].count("the simulator runs slow") == 1, program
 
 
 def test_a_reward_that_is_no_number_in_evaluate_and_compare_gradients_is_one_line(

@@ -7,7 +7,6 @@ the trainer acts with, so these episodes come from exactly the trainer's pi(.|s)
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 
@@ -25,6 +24,7 @@ from envs.observations import (
     describe_env_error,
     reward_number,
     show_warnings,
+    warnings_held,
 )
 
 Step = tuple[np.ndarray, int, float, bool]
@@ -75,7 +75,7 @@ def play_episode(
     # the warnings of the reset and the first step (Gymnasium's passive env checker: "the obs
     # returned by reset() is not within the observation space") are shown once act() takes what
     # they returned; when it refuses it, the EnvFault's line says what they did
-    with warnings.catch_warnings(record=True) as held:
+    with warnings_held() as held:
         try:
             obs, _ = env.reset(seed=seed)
         except (Exception, SystemExit) as error:  # sys.exit in the user's env is a fault too
@@ -87,7 +87,7 @@ def play_episode(
         except BadObservation as error:  # what reset (step 0) or the last step returned
             raise EnvFault(error, steps) from error
         show_warnings(held)
-        with warnings.catch_warnings(record=True) if steps == 0 else nullcontext([]) as held:
+        with warnings_held() if steps == 0 else nullcontext([]) as held:
             try:
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 reward = reward_number(reward, "returned")

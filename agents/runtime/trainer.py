@@ -18,7 +18,6 @@ import signal
 import sys
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -60,7 +59,13 @@ from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
-from envs.observations import EnvOutputError, ObservationCheck, describe_env_error, show_warnings
+from envs.observations import (
+    EnvOutputError,
+    ObservationCheck,
+    describe_env_error,
+    show_warnings,
+    warnings_held,
+)
 
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
@@ -890,7 +895,7 @@ def start_envs(
 
     :raises UserError: before training, so nothing is lost.
     """
-    with warnings.catch_warnings(record=True) as start_warnings:
+    with warnings_held() as start_warnings:
         try:
             envs, obs = make_and_reset()
         except UserError:

@@ -804,8 +804,8 @@ class SweepJobConfigs:
     and a half before the first started). Hydra composes a config from the job's config group
     choices and then applies its ``key=value`` overrides to it in order
     (``ConfigLoaderImpl._apply_overrides_to_config``); here the first part is composed once per
-    distinct set of the job's other overrides and the same function applies the values to a copy.
-    A job whose value overrides touch a key that another of its overrides sets is composed whole.
+    distinct set of the job's config group choices and the same function applies the values, in
+    their order, to a copy. A job with any other override (``+key=``, ``~key``) is composed whole.
 
     :param config_name: the primary config, in the config folder already initialised.
     """
@@ -821,12 +821,10 @@ class SweepJobConfigs:
 
         parsed = self.parser.parse_overrides(list(job))
         values = [override for override in parsed if self._sets_a_value(override)]
-        rest = [override for override in parsed if override not in values]
-        keys = [override.key_or_group for override in values]
-        others = [override.key_or_group for override in rest]
-        if len(set(keys)) < len(keys) or any(_nested(key, other) for key in keys for other in others):
-            return compose(self.config_name, overrides=list(job))
-        shape = tuple(override.input_line for override in rest)
+        choices = [override for override in parsed if override not in values]
+        if not all(self._chooses_a_config(override) for override in choices):
+            return compose(self.config_name, overrides=list(job))  # +key, ~key, ...: in Hydra's order
+        shape = tuple(override.input_line for override in choices)
         if shape not in self.composed:
             self.composed[shape] = compose(self.config_name, overrides=list(shape))
         cfg = copy.deepcopy(self.composed[shape])
@@ -847,10 +845,13 @@ class SweepJobConfigs:
             and not self.repository.group_exists(key)
         )
 
-
-def _nested(key: str, other: str) -> bool:
-    """Whether dotted keys ``key`` and ``other`` are the same node or one holds the other."""
-    return key == other or key.startswith(f"{other}.") or other.startswith(f"{key}.")
+    def _chooses_a_config(self, override: Any) -> bool:
+        """A config group choice (``experiment=acrobot``, ``+hparams_search=...``), which Hydra applies
+        before every value: the rest (``+key=``, ``~key``, a dict, ``hydra.*``) it applies in the
+        command line's order with the values, so a job holding one is composed whole."""
+        return not isinstance(override.value(), dict) and bool(
+            self.repository.group_exists(override.key_or_group)
+        )
 
 
 _sweep_stopped: list[RunInterrupted] = []
@@ -1266,18 +1267,21 @@ def unformattable_handler(config: dict[str, Any]) -> str | None:
     """What is wrong with a handler of the logging ``config`` just applied that cannot format a
     record of this program (its format names a field no record has, ``%(nope)s``: Python's
     logging accepted it and then printed a "--- Logging error ---" traceback for every line); None
-    if each can. The record passes the handler's and the root logger's filters first, which may
-    add fields."""
-    for name in config.get("handlers") or {}:
+    if each can. A record comes to a handler from each logger the config attaches it to (the root,
+    or a named one), through that logger's filters and the handler's, which may add fields."""
+    attached = {name: [logging.getLogger()] for name in (config.get("root") or {}).get("handlers") or []}
+    for logger_name, logger_config in (config.get("loggers") or {}).items():
+        for name in (logger_config or {}).get("handlers") or []:
+            attached.setdefault(name, []).append(logging.getLogger(logger_name))
+    for name, loggers in attached.items():
         handler = logging._handlers.get(name)  # type: ignore[attr-defined]  # the configured handlers
-        if handler is None:
-            continue
-        record = logging.LogRecord("agents", logging.INFO, __file__, 0, "a line", None, None)
-        try:
-            if logging.getLogger().filter(record) and handler.filter(record):
-                handler.format(record)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            return f"handler {name!r} cannot format a line: {_first_line(error)}"
+        for logger in loggers if handler is not None else []:
+            record = logging.LogRecord(logger.name, logging.INFO, __file__, 0, "a line", None, None)
+            try:
+                if logger.filter(record) and handler.filter(record):
+                    handler.format(record)
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                return f"handler {name!r} cannot format a line: {_first_line(error)}"
     return None
 
 
