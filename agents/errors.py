@@ -45,6 +45,12 @@ class RunInterrupted(UserError):
         return RunInterrupted(message, self.exit_code)
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message without its final period (its type's name if empty)."""
+    lines = str(error).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(error).__name__
+
+
 def describe(error: BaseException, last_line: bool = False) -> str:
     """``TypeName: message`` on one line (the message's first non-empty line, or its last, where
     torch puts the detail), cut at 300 characters: for one-line reports of foreign exceptions."""

@@ -1104,7 +1104,8 @@ def test_a_sweep_jobs_config_is_the_one_hydra_composes(job):
     from hydra import compose
 
     from agents.runtime.config import register_configs
-    from agents.tools.cli import CONFIG_DIR, SweepJobConfigs, config_dir_initialized
+    from agents.tools.cli import CONFIG_DIR, config_dir_initialized
+    from agents.tools.job_configs import SweepJobConfigs
 
     register_configs()
 

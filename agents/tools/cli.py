@@ -20,7 +20,6 @@ gets every traceback.
 from __future__ import annotations
 
 import argparse
-import copy
 import errno
 import functools
 import itertools
@@ -61,6 +60,7 @@ from agents.errors import (
     RunInterrupted,
     UserError,
     broken_yaml,
+    first_line,
     folder_problem,
 )
 from agents.runtime import interrupts
@@ -68,10 +68,8 @@ from agents.runtime.config import register_configs, unknown_key_message
 from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import (
     SWEEP_STOP_VARIABLE,
-    deaf_between_jobs,
     quit_at_the_next_signal,
     request_sweep_stop,
-    signals_blocked,
     sweep_stop_signal,
 )
 from agents.tools.closed_pipe import (
@@ -81,6 +79,14 @@ from agents.tools.closed_pipe import (
     stdout_quiet_once_the_reader_leaves,
     stdout_reader_gone,
 )
+from agents.tools.job_configs import SweepJobConfigs
+from agents.tools.launchers import (
+    JOBLIB_LAUNCHER,
+    SUBMITIT_LOCAL_LAUNCHER,
+    joblib_workers_deaf_between_jobs,
+    submitit_jobs_hear_ctrl_c_once,
+)
+from agents.tools.logging_settings import logging_settings_said_in_one_line
 from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
@@ -349,11 +355,6 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0].rstrip(".") if lines else type(error).__name__
-
-
 def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
     """The closest keys; for a plain dict (``env_kwargs``), how to add a new key."""
     full_key, parent = str(cause.full_key), cause.parent_node
@@ -371,19 +372,19 @@ def composition_message(error: BaseException) -> str:
         return _unknown_key_message(cause)
     if isinstance(error, MissingConfigException) and error.options is not None:
         options = ", ".join(name for name in error.options if not name.endswith("_schema"))
-        return f"{_first_line(error)} (options: {options})"
+        return f"{first_line(error)} (options: {options})"
     if isinstance(error, OverrideParseException):
         return (
-            f"cannot parse override {error.override!r}: {_first_line(error)} "
+            f"cannot parse override {error.override!r}: {first_line(error)} "
             "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
         )
     if isinstance(cause, OmegaConfBaseException):
-        return f"{_first_line(error)}: {_first_line(cause)}"
+        return f"{first_line(error)}: {first_line(cause)}"
     if isinstance(error, MissingMandatoryValue) and error.full_key:  # a ??? key: say how to give it
         key = error.full_key
         return f"{key}: Missing mandatory value: pass {key}=<value> (--help says what it holds)"
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
-        return f"{error.full_key}: {_first_line(error)}"
+        return f"{error.full_key}: {first_line(error)}"
     return _all_lines(error)
 
 
@@ -620,90 +621,6 @@ def _made_by(settings: DictConfig | None, class_name: str) -> bool:
     return settings is not None and f".{settings.get('_target_', '')}".endswith(f".{class_name}")
 
 
-SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
-"""``hydra/launcher=submitit_local``: each job in a subprocess of a submitit controller process."""
-
-
-@contextmanager
-def _submitit_jobs_hear_ctrl_c_once() -> Iterator[None]:
-    """submitit's local launcher runs each job in a task process under a controller process, all
-    in the terminal's process group. On Ctrl-C the controller raised KeyboardInterrupt, sent its
-    task a second SIGINT and SIGKILLed it a second later: the second SIGINT quit the job at once
-    (the first had started its save; a traceback, exit 1). The controllers now start with SIGINT
-    ignored, which a child process keeps, so they let their task be (it hears the Ctrl-C once
-    while it trains, or through the sweep's stop file) and wait for it to save and end."""
-    from submitit.local import local
-
-    start = local.start_controller
-
-    @functools.wraps(start)
-    def start_ignoring_ctrl_c(*args: Any, **kwargs: Any) -> Any:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the controller
-        try:
-            return start(*args, **kwargs)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    local.start_controller = start_ignoring_ctrl_c
-    try:
-        yield
-    finally:
-        local.start_controller = start
-
-
-JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
-"""``hydra/launcher=joblib``: the jobs in loky worker processes, all in the terminal's process group."""
-
-
-def joblib_worker_start() -> None:
-    """A joblib worker process, as it starts (the launcher's loky pool's initializer): deaf to
-    SIGINT/SIGTERM while it runs no job (:func:`deaf_between_jobs`), and a refused logging setting
-    of its jobs one line (:func:`logging_settings_in_one_line`)."""
-    from hydra._internal import logging_config
-
-    deaf_between_jobs()
-    logging_config.configure_logging = logging_settings_in_one_line(logging_config.configure_logging)
-
-
-@contextmanager
-def _joblib_workers_deaf_between_jobs() -> Iterator[None]:
-    """On Ctrl-C, a loky worker with no job to run (its own done, another still training, or still
-    starting) died of the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers
-    still saving: the running job lost its checkpoint, and the sweep ended in a
-    ``BrokenProcessPool`` or ``TerminatedWorkerError`` traceback. The workers now start with
-    SIGINT/SIGTERM blocked, then ignored (:func:`joblib_worker_start`); each job hears them while
-    it runs, or through the sweep's stop file. The pool is shut down at the block's end, while a
-    Ctrl-C is still the sweep's: at exit, loky's join of it turned one into a traceback."""
-    from hydra_plugins.hydra_joblib_launcher import _core
-    from joblib._parallel_backends import LokyBackend
-    from joblib.externals.loky import reusable_executor
-    from joblib.externals.loky.backend import fork_exec as loky_fork_exec
-
-    parallel, fork_exec = _core.Parallel, loky_fork_exec.fork_exec
-
-    @functools.wraps(parallel)
-    def workers_deaf_between_jobs(**settings: Any) -> Any:  # the launcher's backend is always loky
-        return parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})
-
-    @functools.wraps(fork_exec)
-    def fork_exec_with_signals_blocked(*args: Any, **kwargs: Any) -> Any:
-        with signals_blocked():
-            return fork_exec(*args, **kwargs)
-
-    _core.Parallel, loky_fork_exec.fork_exec = workers_deaf_between_jobs, fork_exec_with_signals_blocked
-    stopped_at_once = False
-    try:
-        yield
-    except KeyboardInterrupt:  # a second Ctrl-C: joblib has killed the workers already
-        stopped_at_once = True
-        raise
-    finally:
-        _core.Parallel, loky_fork_exec.fork_exec = parallel, fork_exec
-        executor = reusable_executor._executor
-        if executor is not None:
-            executor.shutdown(wait=True, kill_workers=stopped_at_once)
-
-
 def check_group_choices(
     argv: Sequence[str], config_name: str, config_path: str, user_dirs: Sequence[str] = ()
 ) -> list[str]:
@@ -796,62 +713,6 @@ def _hydra_validates_the_jobs_not_checked() -> Iterator[None]:
         yield
     finally:
         Sweeper.validate_batch_is_legal = validate  # type: ignore[method-assign]
-
-
-class SweepJobConfigs:
-    """A sweep's jobs' configs as ``compose(config_name, overrides=job)`` makes them, ~100x faster
-    for jobs that differ in values only (``seed=range(0,1000)``: 0.1 s a job was a silent minute
-    and a half before the first started). Hydra composes a config from the job's config group
-    choices and then applies its ``key=value`` overrides to it in order
-    (``ConfigLoaderImpl._apply_overrides_to_config``); here the first part is composed once per
-    distinct set of the job's config group choices and the same function applies the values, in
-    their order, to a copy. A job with any other override (``+key=``, ``~key``) is composed whole.
-
-    :param config_name: the primary config, in the config folder already initialised.
-    """
-
-    def __init__(self, config_name: str) -> None:
-        self.config_name = config_name
-        self.parser = OverridesParser.create()
-        self.repository = GlobalHydra.instance().config_loader().repository  # type: ignore[attr-defined]
-        self.composed: dict[tuple[str, ...], DictConfig] = {}
-
-    def __call__(self, job: Sequence[str]) -> DictConfig:
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
-
-        parsed = self.parser.parse_overrides(list(job))
-        values = [override for override in parsed if self._sets_a_value(override)]
-        choices = [override for override in parsed if override not in values]
-        if not all(self._chooses_a_config(override) for override in choices):
-            return compose(self.config_name, overrides=list(job))  # +key, ~key, ...: in Hydra's order
-        shape = tuple(override.input_line for override in choices)
-        if shape not in self.composed:
-            self.composed[shape] = compose(self.config_name, overrides=list(shape))
-        cfg = copy.deepcopy(self.composed[shape])
-        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
-        return cfg
-
-    def _sets_a_value(self, override: Any) -> bool:
-        """``key=value`` on the job's config (no group choice, ``+``/``~``/``@``, ``hydra.*``)."""
-        from hydra.core.override_parser.types import OverrideType
-
-        key = override.key_or_group
-        return (
-            override.type == OverrideType.CHANGE
-            and override.package is None
-            and not override.is_sweep_override()
-            and key.split(".")[0] != "hydra"
-            and not isinstance(override.value(), dict)
-            and not self.repository.group_exists(key)
-        )
-
-    def _chooses_a_config(self, override: Any) -> bool:
-        """A config group choice (``experiment=acrobot``, ``+hparams_search=...``), which Hydra applies
-        before every value: the rest (``+key=``, ``~key``, a dict, ``hydra.*``) it applies in the
-        command line's order with the values, so a job holding one is composed whole."""
-        return not isinstance(override.value(), dict) and bool(
-            self.repository.group_exists(override.key_or_group)
-        )
 
 
 _sweep_stopped: list[RunInterrupted] = []
@@ -1142,13 +1003,13 @@ def hydra_main(
             try:
                 with (
                     _failed_jobs_reported() if sweep else nullcontext(),
-                    _logging_settings_in_one_line(before),
+                    logging_settings_said_in_one_line(_folder_remover(before)),
                     _hydra_validates_the_jobs_not_checked() if sweep else nullcontext(),
                     stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
-                    _submitit_jobs_hear_ctrl_c_once()
+                    submitit_jobs_hear_ctrl_c_once()
                     if _made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)
                     else nullcontext(),
-                    _joblib_workers_deaf_between_jobs()
+                    joblib_workers_deaf_between_jobs()
                     if _made_by(launcher, JOBLIB_LAUNCHER)
                     else nullcontext(),
                 ):
@@ -1220,94 +1081,16 @@ def without_an_unused_output_dir(task: Callable[[], T], before: FoldersBefore | 
         raise
 
 
-LOGGING_SETTINGS = ("hydra.job_logging", "hydra.hydra_logging")
-"""Hydra's settings for Python's ``logging.config.dictConfig``: each run's, and Hydra's own."""
+def _folder_remover(before: FoldersBefore | None) -> Callable[[], None]:
+    """A call that removes what Hydra added for the run it is making (:func:`_remove_what_the_run_added`)."""
 
-
-def logging_settings_given(argv: Sequence[str]) -> str:
-    """Which of :data:`LOGGING_SETTINGS` the command line ``argv`` sets (both, if neither: a config
-    file may set them)."""
-    given = [key for key in LOGGING_SETTINGS
-             if any(word.lstrip("+~").startswith((key, key.replace(".", "/"))) for word in argv)]  # fmt: skip
-    return " or ".join(given or LOGGING_SETTINGS)
-
-
-def logging_settings_in_one_line(
-    configure: Callable[[dict[str, Any]], None], before: FoldersBefore | None = None
-) -> Callable[[dict[str, Any]], None]:
-    """Hydra's ``configure_logging`` (``configure``) such that a logging setting ``logging.config``
-    refuses (``hydra.job_logging.root.level=NOPE``, a handler's unknown class), which was Hydra's
-    ``ValueError: Unable to configure root logger`` traceback, is one line with the reason; the
-    run's folder, made for nothing, is removed again (``before``: what existed before it)."""
-
-    @functools.wraps(configure)
-    def configure_or_say_why(config: dict[str, Any]) -> None:
-        try:
-            configure(config)
-            problem = unformattable_handler(config)
-        except Exception as error:  # ValueError, TypeError, ... from logging.config, naming the part
-            reasons = [_first_line(error)]
-            while (error := error.__cause__ or error.__context__) is not None and len(reasons) < 4:
-                if not any(_first_line(error) in reason for reason in reasons):  # "Cannot resolve
-                    reasons.append(_first_line(error))  # 'x.Y': No module named 'x'", then the same
-            problem = ": ".join(reasons)
-        if problem is None:
-            return
+    def remove() -> None:
         from hydra.core.hydra_config import HydraConfig
 
         if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
             _remove_what_the_run_added(Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before)
-        setting = _logging_setting_configured() or logging_settings_given(sys.argv[1:])
-        raise UserError(f"{setting}: {problem}: fix that setting or leave it out")
 
-    return configure_or_say_why
-
-
-def unformattable_handler(config: dict[str, Any]) -> str | None:
-    """What is wrong with a handler of the logging ``config`` just applied that cannot format a
-    record of this program (its format names a field no record has, ``%(nope)s``: Python's
-    logging accepted it and then printed a "--- Logging error ---" traceback for every line); None
-    if each can. A record comes to a handler from each logger the config attaches it to (the root,
-    or a named one), through that logger's filters and the handler's, which may add fields."""
-    attached = {name: [logging.getLogger()] for name in (config.get("root") or {}).get("handlers") or []}
-    for logger_name, logger_config in (config.get("loggers") or {}).items():
-        for name in (logger_config or {}).get("handlers") or []:
-            attached.setdefault(name, []).append(logging.getLogger(logger_name))
-    for name, loggers in attached.items():
-        handler = logging._handlers.get(name)  # type: ignore[attr-defined]  # the configured handlers
-        for logger in loggers if handler is not None else []:
-            record = logging.LogRecord(logger.name, logging.INFO, __file__, 0, "a line", None, None)
-            try:
-                if logger.filter(record) and handler.filter(record):
-                    handler.format(record)
-            except (ValueError, KeyError, TypeError, AttributeError) as error:
-                return f"handler {name!r} cannot format a line: {_first_line(error)}"
-    return None
-
-
-def _logging_setting_configured() -> str | None:
-    """The setting Hydra's ``configure_log`` up the stack is configuring (``hydra.job_logging`` or
-    ``hydra.hydra_logging``: its ``log_config`` node's key), if it is there."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_name != "configure_log":
-        frame = frame.f_back  # type: ignore[assignment]
-    log_config = frame.f_locals.get("log_config") if frame is not None else None
-    key = log_config._key() if isinstance(log_config, DictConfig) else None
-    return f"hydra.{key}" if f"hydra.{key}" in LOGGING_SETTINGS else None
-
-
-@contextmanager
-def _logging_settings_in_one_line(before: FoldersBefore | None) -> Iterator[None]:
-    """:func:`logging_settings_in_one_line` for the block (jobs in this process; a joblib worker
-    installs it itself, :func:`joblib_worker_start`)."""
-    from hydra._internal import logging_config
-
-    configure = logging_config.configure_logging
-    logging_config.configure_logging = logging_settings_in_one_line(configure, before)
-    try:
-        yield
-    finally:
-        logging_config.configure_logging = configure
+    return remove
 
 
 def _remove_what_the_run_added(folder: Path, before: FoldersBefore) -> None:
@@ -1445,7 +1228,7 @@ def parse_options(
             OmegaConf.from_dotlist(dotlist[-1:])
         except yaml.YAMLError as error:
             parts = [getattr(error, name, None) for name in ("context", "problem")]
-            what = ", ".join(str(part) for part in parts if part) or _first_line(error)
+            what = ", ".join(str(part) for part in parts if part) or first_line(error)
             exit_with_user_error(
                 f"cannot parse {arg!r}: {what} (values are YAML: close the bracket, brace or quote)"
             )

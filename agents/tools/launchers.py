@@ -1,0 +1,97 @@
+"""Hydra launchers whose jobs run in other processes of the terminal's process group (joblib's loky
+workers, submitit's local task processes): a Ctrl-C reaches them all, and each job must hear it once,
+save and end, while the launcher waits for it (:mod:`agents.runtime.sweep_stop` is the jobs' side)."""
+
+from __future__ import annotations
+
+import functools
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from agents.runtime.sweep_stop import deaf_between_jobs, signals_blocked
+from agents.tools.logging_settings import logging_settings_in_one_line
+
+SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
+"""``hydra/launcher=submitit_local``: each job in a subprocess of a submitit controller process."""
+
+
+@contextmanager
+def submitit_jobs_hear_ctrl_c_once() -> Iterator[None]:
+    """submitit's local launcher runs each job in a task process under a controller process, all
+    in the terminal's process group. On Ctrl-C the controller raised KeyboardInterrupt, sent its
+    task a second SIGINT and SIGKILLed it a second later: the second SIGINT quit the job at once
+    (the first had started its save; a traceback, exit 1). The controllers now start with SIGINT
+    ignored, which a child process keeps, so they let their task be (it hears the Ctrl-C once
+    while it trains, or through the sweep's stop file) and wait for it to save and end."""
+    from submitit.local import local
+
+    start = local.start_controller
+
+    @functools.wraps(start)
+    def start_ignoring_ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the controller
+        try:
+            return start(*args, **kwargs)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    local.start_controller = start_ignoring_ctrl_c
+    try:
+        yield
+    finally:
+        local.start_controller = start
+
+
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+"""``hydra/launcher=joblib``: the jobs in loky worker processes, all in the terminal's process group."""
+
+
+def joblib_worker_start() -> None:
+    """A joblib worker process, as it starts (the launcher's loky pool's initializer): deaf to
+    SIGINT/SIGTERM while it runs no job (:func:`deaf_between_jobs`), and a refused logging setting
+    of its jobs one line (:func:`logging_settings_in_one_line`)."""
+    from hydra._internal import logging_config
+
+    deaf_between_jobs()
+    logging_config.configure_logging = logging_settings_in_one_line(logging_config.configure_logging)
+
+
+@contextmanager
+def joblib_workers_deaf_between_jobs() -> Iterator[None]:
+    """On Ctrl-C, a loky worker with no job to run (its own done, another still training, or still
+    starting) died of the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers
+    still saving: the running job lost its checkpoint, and the sweep ended in a
+    ``BrokenProcessPool`` or ``TerminatedWorkerError`` traceback. The workers now start with
+    SIGINT/SIGTERM blocked, then ignored (:func:`joblib_worker_start`); each job hears them while
+    it runs, or through the sweep's stop file. The pool is shut down at the block's end, while a
+    Ctrl-C is still the sweep's: at exit, loky's join of it turned one into a traceback."""
+    from hydra_plugins.hydra_joblib_launcher import _core
+    from joblib._parallel_backends import LokyBackend
+    from joblib.externals.loky import reusable_executor
+    from joblib.externals.loky.backend import fork_exec as loky_fork_exec
+
+    parallel, fork_exec = _core.Parallel, loky_fork_exec.fork_exec
+
+    @functools.wraps(parallel)
+    def workers_deaf_between_jobs(**settings: Any) -> Any:  # the launcher's backend is always loky
+        return parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})
+
+    @functools.wraps(fork_exec)
+    def fork_exec_with_signals_blocked(*args: Any, **kwargs: Any) -> Any:
+        with signals_blocked():
+            return fork_exec(*args, **kwargs)
+
+    _core.Parallel, loky_fork_exec.fork_exec = workers_deaf_between_jobs, fork_exec_with_signals_blocked
+    stopped_at_once = False
+    try:
+        yield
+    except KeyboardInterrupt:  # a second Ctrl-C: joblib has killed the workers already
+        stopped_at_once = True
+        raise
+    finally:
+        _core.Parallel, loky_fork_exec.fork_exec = parallel, fork_exec
+        executor = reusable_executor._executor
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=stopped_at_once)
