@@ -662,14 +662,17 @@ def check_group_choices(
 
 def check_sweep(
     argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
-) -> None:
+) -> set[tuple[str, ...]]:
     """Compose every job of a multirun and ``check`` it before the first job runs: a mistake in
-    job 7 must not surface after jobs 0-6 trained. One line naming the job."""
+    job 7 must not surface after jobs 0-6 trained. One line naming the job.
+
+    :return: the jobs checked (their override lists), which Hydra's sweeper need not compose
+        again (:func:`_hydra_validates_the_jobs_not_checked`)."""
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
     jobs = listed_sweep_jobs(argv)
     if not jobs:
-        return
+        return set()
     with config_dir_initialized(config_path):
         job_config = SweepJobConfigs(config_name)
         for number, job in enumerate(jobs):
@@ -683,30 +686,23 @@ def check_sweep(
                 raise UserError(broken_yaml(error)) from None
             except CONFIG_ERRORS as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
-    _checked_jobs.update(tuple(job) for job in jobs)
-
-
-_checked_jobs: set[tuple[str, ...]] = set()
-"""The jobs :func:`check_sweep` composed and checked (their override lists), which Hydra's sweeper
-need not compose again before it launches them (:func:`_hydra_validates_the_jobs_not_checked`)."""
+    return {tuple(job) for job in jobs}
 
 
 @contextmanager
-def _hydra_validates_the_jobs_not_checked() -> Iterator[None]:
+def _hydra_validates_the_jobs_not_checked(checked: set[tuple[str, ...]]) -> Iterator[None]:
     """Hydra's sweeper composes every job of a batch before it launches it
     (``Sweeper.validate_batch_is_legal``), as :func:`check_sweep` has just done: for a sweep of 100
     seeds, 10 s twice before the first job. It now composes the first (with the command line's
-    ``hydra.*`` settings, which :func:`check_sweep` leaves out) and the jobs not checked (an Optuna
-    trial's)."""
+    ``hydra.*`` settings, which :func:`check_sweep` leaves out) and the jobs not ``checked`` (an
+    Optuna trial's)."""
     from hydra.plugins.sweeper import Sweeper
 
     validate = Sweeper.validate_batch_is_legal
 
     @functools.wraps(validate)
     def validate_the_rest(self: Sweeper, batch: Sequence[Sequence[str]]) -> None:
-        validate(
-            self, [job for number, job in enumerate(batch) if not number or tuple(job) not in _checked_jobs]
-        )
+        validate(self, [job for number, job in enumerate(batch) if not number or tuple(job) not in checked])
 
     Sweeper.validate_batch_is_legal = validate_the_rest  # type: ignore[method-assign]
     try:
@@ -962,7 +958,6 @@ def hydra_main(
             nonlocal started, preset_line, before
             started = False
             before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
-            _checked_jobs.clear()  # those of an earlier program in this process are not this one's
             run_or_exit(lambda: check_options(sys.argv[1:], config_name))
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
@@ -978,8 +973,9 @@ def hydra_main(
                 lambda: check_group_choices(sys.argv[1:], config_name, config_path, user_dirs)
             )
             sweep_config = run_or_exit(lambda: check_sweep_settings(sys.argv[1:], config_name, config_path))
+            checked: set[tuple[str, ...]] = set()
             if check_jobs is not None:
-                run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
+                checked = run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
             else:  # the jobs are listed (a sweep Hydra cannot list is one line), each checked as it runs
                 run_or_exit(lambda: listed_sweep_jobs(sys.argv[1:]))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback
@@ -1004,7 +1000,7 @@ def hydra_main(
                 with (
                     _failed_jobs_reported() if sweep else nullcontext(),
                     logging_settings_said_in_one_line(_folder_remover(before)),
-                    _hydra_validates_the_jobs_not_checked() if sweep else nullcontext(),
+                    _hydra_validates_the_jobs_not_checked(checked) if sweep else nullcontext(),
                     stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
                     submitit_jobs_hear_ctrl_c_once()
                     if _made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)

@@ -33,11 +33,14 @@ class SweepJobConfigs:
     def __call__(self, job: Sequence[str]) -> DictConfig:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-        parsed = self.parser.parse_overrides(list(job))
-        values = [override for override in parsed if self._sets_a_value(override)]
-        choices = [override for override in parsed if override not in values]
-        if not all(self._chooses_a_config(override) for override in choices):
-            return compose(self.config_name, overrides=list(job))  # +key, ~key, ...: in Hydra's order
+        choices, values = [], []
+        for override in self.parser.parse_overrides(list(job)):
+            if self._chooses_a_config(override):
+                choices.append(override)
+            elif self._sets_a_value(override):
+                values.append(override)
+            else:  # +key, ~key, a dict, hydra.*: applied in the command line's order with the values
+                return compose(self.config_name, overrides=list(job))
         shape = tuple(override.input_line for override in choices)
         if shape not in self.composed:
             self.composed[shape] = compose(self.config_name, overrides=list(shape))
@@ -45,24 +48,22 @@ class SweepJobConfigs:
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         return cfg
 
-    def _sets_a_value(self, override: Any) -> bool:
-        """``key=value`` on the job's config (no group choice, ``+``/``~``/``@``, ``hydra.*``)."""
+    def _chooses_a_config(self, override: Any) -> bool:
+        """A config group choice (``experiment=acrobot``, ``+hparams_search=...``), which Hydra
+        applies before every value."""
+        return not isinstance(override.value(), dict) and bool(
+            self.repository.group_exists(override.key_or_group)
+        )
+
+    @staticmethod
+    def _sets_a_value(override: Any) -> bool:
+        """``key=value`` on the job's config, not a group choice (no ``+``/``~``/``@``, ``hydra.*``)."""
         from hydra.core.override_parser.types import OverrideType
 
-        key = override.key_or_group
         return (
             override.type == OverrideType.CHANGE
             and override.package is None
             and not override.is_sweep_override()
-            and key.split(".")[0] != "hydra"
+            and override.key_or_group.split(".")[0] != "hydra"
             and not isinstance(override.value(), dict)
-            and not self.repository.group_exists(key)
-        )
-
-    def _chooses_a_config(self, override: Any) -> bool:
-        """A config group choice (``experiment=acrobot``, ``+hparams_search=...``), which Hydra applies
-        before every value: the rest (``+key=``, ``~key``, a dict, ``hydra.*``) it applies in the
-        command line's order with the values, so a job holding one is composed whole."""
-        return not isinstance(override.value(), dict) and bool(
-            self.repository.group_exists(override.key_or_group)
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,14 +23,6 @@ from agents.errors import UserError, first_line
 
 LOGGING_SETTINGS = ("hydra.job_logging", "hydra.hydra_logging")
 """Hydra's settings for Python's ``logging.config.dictConfig``: each run's, and Hydra's own."""
-
-
-def logging_settings_given(argv: Sequence[str]) -> str:
-    """Which of :data:`LOGGING_SETTINGS` the command line ``argv`` sets (both, if neither: a config
-    file may set them)."""
-    given = [key for key in LOGGING_SETTINGS
-             if any(word.lstrip("+~").startswith((key, key.replace(".", "/"))) for word in argv)]  # fmt: skip
-    return " or ".join(given or LOGGING_SETTINGS)
 
 
 def logging_settings_in_one_line(
@@ -57,7 +49,7 @@ def logging_settings_in_one_line(
             return
         if on_refusal is not None:
             on_refusal()
-        setting = _logging_setting_configured() or logging_settings_given(sys.argv[1:])
+        setting = _logging_setting_configured() or " or ".join(LOGGING_SETTINGS)
         raise UserError(f"{setting}: {problem}: fix that setting or leave it out")
 
     return configure_or_say_why
