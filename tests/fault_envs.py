@@ -72,7 +72,8 @@ class FaultyEnv(SpaceEnv):
             warnings.warn("the simulator runs slow", UserWarning, stacklevel=1)
         if self.fault == "outofbox":  # the right shape, outside the Box: trains, with Gymnasium's warning
             obs = np.full_like(obs, 2.0)
-        return (obs[:3] if self.fault == "resetshape" else obs), info
+        misfit = self.fault == "resetshape" or (self.fault == "resetshapeseed1" and seed == 1)  # sub-env 1
+        return (obs[:3] if misfit else obs), info
 
     def close(self) -> None:
         if self.fault == "close":
@@ -146,9 +147,9 @@ for _name, (_obs, _act) in SPACES.items():
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
 _STEP_FAULTS = ("raise", "exit", "shape", "longer", "dtype", "outside", "negative", "fraction", "intfloats")
-_RUN_FAULTS = ("reset", "resetshape", "outofbox", "warnreset", "nanobs", "nanreward", "hugereward", "endless",
-               "close", "crash", "nonereward", "evalnonereward", "evalnanreward", "arrayreward", "notanumber",
-               "bigreward")  # fmt: skip
+_RUN_FAULTS = ("reset", "resetshape", "resetshapeseed1", "outofbox", "warnreset", "nanobs", "nanreward",
+               "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
+               "arrayreward", "notanumber", "bigreward")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

@@ -683,6 +683,23 @@ def test_a_first_observation_of_the_wrong_shape_is_one_line(tmp_path, monkeypatc
     assert not [warning for warning in shown if "observation space" in str(warning.message)]
 
 
+@pytest.mark.parametrize(
+    "mode", [["vector.num_envs=3", "vector.mode=sync"], ["num_seeds=2", "seed_mode=batched"],
+             ["vector.num_envs=2", "vector.mode=async"]], ids=["sync", "batched", "async"],
+)  # fmt: skip
+def test_a_later_sub_envs_first_observation_of_the_wrong_shape_names_it(tmp_path, capsys, mode):
+    """Only sub-env 1 (reset with seed 1) misfits: the line was Gymnasium's "ValueError: all input
+    arrays must have the same shape" (sync), which says neither which env nor what is wrong."""
+    code, err, _ = run_train(
+        *TINY, "env=fault_envs:fault/Resetshapeseed1-v0", *mode, f"run_dir={tmp_path / 'run'}", capsys=capsys
+    )
+    assert_one_line(
+        code, err, 2, "env=fault_envs:fault/Resetshapeseed1-v0 failed to start: sub-env 1 (reset with seed "
+        "1) returned an observation of shape (3,) and dtype float32; its observation_space says shape (4,)",
+    )  # fmt: skip
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_warnings_of_an_env_that_starts_are_still_shown(tmp_path):
     with pytest.warns(UserWarning, match="not within the observation space"):
         train(
@@ -1282,6 +1299,32 @@ def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp
     summary = (sweep_dir / "summary.md").read_text()
     assert "COMPLETED" in summary and "INTERRUPTED" in summary
     assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
+
+
+def test_ctrl_c_as_a_sweep_ends_exits_130(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C after the last job had finished (here: as the summary is printed) stopped nothing:
+    the sweep exited 0, as if no signal had come."""
+    import agents.tools.cli
+    import agents.tools.sweep
+
+    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    print_summary = agents.tools.sweep.print_summary
+
+    def print_summary_then_ctrl_c(sweep_dir):
+        print_summary(sweep_dir)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(agents.tools.sweep, "print_summary", print_summary_then_ctrl_c)
+    code, err, _ = script(
+        "train.py", "-m", "seed=0,1", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    sweep_dir = _sweep_folder(tmp_path)
+    assert code == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (
+        "SIGINT came as the sweep ended: every job had finished, none was stopped "
+        f"(results: {sweep_dir.relative_to(tmp_path) / 'summary.md'})"
+    )
+    assert (sweep_dir / "summary.md").read_text().count("COMPLETED") == 2
 
 
 def test_ctrl_c_in_an_optuna_search_prints_its_summary_once(tmp_path, monkeypatch, capsys):

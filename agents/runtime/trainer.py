@@ -432,7 +432,9 @@ class Trainer:
             return envs, envs.reset(seed=cfg.seed)
 
         self.envs: EnvRunner
-        self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset, cfg)
+        self.envs, self.obs, self.observation_check = start_envs(
+            cfg.env, make_and_reset, cfg, cfg.vector.num_envs
+        )
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
@@ -880,14 +882,17 @@ def nonfinite_env_data(
 
 
 def start_envs(
-    env_id: str, make_and_reset: Callable[[], tuple[Any, Any]], cfg: DictConfig | None = None
+    env_id: str,
+    make_and_reset: Callable[[], tuple[Any, Any]],
+    cfg: DictConfig | None = None,
+    num_envs: int = 1,
 ) -> tuple[Any, np.ndarray, ObservationCheck]:
     """``make_and_reset()`` -> ``(envs, first observations, the check every step's observations
     get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
     fails (the env raising, or what its reset returned) is one line, and the envs are closed. A
     vector env's reset that fails (Gymnasium's "Output array is the wrong shape" when it stacks
-    its sub-envs' observations) is retold as what one env of ``cfg`` returns, where that does not
-    fit its space.
+    its sub-envs' observations) is retold as what one of its ``num_envs`` sub-envs returns, where
+    that does not fit its space (:func:`misfit_observation`).
 
     The warnings of the start (Gymnasium's passive env checker: "the obs returned by reset() is
     not within the observation space") are shown once the observations pass; when they do not,
@@ -901,7 +906,7 @@ def start_envs(
         except UserError:
             raise
         except (Exception, SystemExit) as error:
-            problem = None if cfg is None else misfit_first_observation(cfg)
+            problem = None if cfg is None else misfit_observation(cfg, num_envs)
             raise UserError(f"env={env_id} failed to start: {problem or describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
@@ -911,21 +916,31 @@ def start_envs(
     raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
 
 
-def misfit_first_observation(cfg: DictConfig) -> str | None:
-    """What the first observation of one env of ``cfg`` (reset with its seed) is, when its space
-    does not hold it; None when it does, or when that env fails otherwise."""
-    try:
-        env = make_runner(cfg.env, 1, "native", cfg.env_kwargs, cfg.env_wrappers)
-    except (Exception, SystemExit):
-        return None
-    try:
-        obs = env.reset(seed=cfg.seed)
-        check = ObservationCheck(env.single_observation_space)
-        return None if check.fits(obs) else check.problem("reset returned", obs)
-    except (Exception, SystemExit):
-        return None
-    finally:
-        close_quietly(env)
+MISFITS_LOOKED_FOR = 16
+"""Sub-envs :func:`misfit_observation` makes and resets at most (a slow env is made once each)."""
+
+
+def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
+    """What the first observation of the first of the ``num_envs`` sub-envs of ``cfg`` whose
+    space does not hold it is (sub-env ``i``, a fresh env reset with seed ``cfg.seed + i``, as a
+    vector env seeds it; at most :data:`MISFITS_LOOKED_FOR`); None when they all fit, or when an
+    env fails otherwise."""
+    for index in range(min(num_envs, MISFITS_LOOKED_FOR)):
+        try:
+            env = make_runner(cfg.env, 1, "native", cfg.env_kwargs, cfg.env_wrappers)
+        except (Exception, SystemExit):
+            return None
+        try:
+            obs = env.reset(seed=cfg.seed + index)
+            check = ObservationCheck(env.single_observation_space)
+            if not check.fits(obs):
+                source = f"sub-env {index} (reset with seed {cfg.seed + index}) returned" if index else ""
+                return check.problem(source or "reset returned", obs)
+        except (Exception, SystemExit):
+            return None
+        finally:
+            close_quietly(env)
+    return None
 
 
 def raise_if_stopped(trainers: list[Trainer]) -> None:

@@ -728,6 +728,18 @@ def _stop_sweep(signum: int, frame: object) -> None:
           "do not start (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
 
 
+def _signal_after_the_sweep(exit_code: int) -> RunInterrupted:
+    """A signal that reached the sweep after its last job had ended: the sweep ran to its end, and
+    the exit status still says a signal came (130/143, as for every stopped run)."""
+    from agents.tools.sweep import SUMMARY_NAME, SweepSummary
+
+    sweep_dir = SweepSummary.launched_sweep_dir
+    where = f" (results: {sweep_dir / SUMMARY_NAME})" if sweep_dir is not None else ""
+    name = signal.Signals(exit_code - 128).name
+    return RunInterrupted(f"{name} came as the sweep ended: every job had finished, none was stopped{where}",
+                          exit_code)  # fmt: skip
+
+
 def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """One job of a multirun: after a job stopped by Ctrl-C/SIGTERM, the jobs Hydra's launcher
     still starts in this process stop at once (interrupted, nothing trained) instead of running."""
@@ -1010,6 +1022,8 @@ def hydra_main(
                     else nullcontext(),
                 ):
                     run_or_exit(app)
+                if sweep and _sweep_stopped:  # the signal came as the last job ended: none was stopped
+                    exit_with(_signal_after_the_sweep(_sweep_stopped[0].exit_code))
                 if quiet_stdout and reader_left():  # every job ran and is recorded; the summary went nowhere
                     exit_for_the_closed_pipe()
             except CONFIG_ERRORS as error:
