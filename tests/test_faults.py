@@ -1301,6 +1301,27 @@ def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp
     assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
 
 
+def test_ctrl_c_in_a_sweep_launches_no_more_jobs(tmp_path, monkeypatch, capsys):
+    """After the first job the signal kept from starting, Hydra's basic launcher went on through
+    every other job: each got its folder, Hydra's files and an INTERRUPTED result, and the summary
+    was written again each time (a 20,000-job sweep went on for hours after a Ctrl-C)."""
+    import agents.tools.cli
+
+    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 0's
+    code, err, out = script(
+        "train.py", "-m", "seed=0,1,2,3", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert code == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "not started: the sweep was stopped by a signal"
+    sweep_dir = _sweep_folder(tmp_path)
+    assert sorted(path.name.partition("_")[0] for path in sweep_dir.iterdir() if path.is_dir()) == ["0", "1"]
+    summary = (sweep_dir / "summary.md").read_text()  # jobs 2 and 3 are listed, with no folder
+    assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 3, summary
+    assert "| 3 | 3    | nan" in summary, summary
+    assert out.count("sweep summary (") == 1, out
+
+
 def test_ctrl_c_as_a_sweep_ends_exits_130(tmp_path, monkeypatch, capsys):
     """A Ctrl-C after the last job had finished (here: as the summary is printed) stopped nothing:
     the sweep exited 0, as if no signal had come."""
@@ -1797,6 +1818,23 @@ def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group
     for job, line in zip(jobs, stopped, strict=True):
         _assert_saved_and_flushed(job)
         assert f"saved {job / CHECKPOINT_NAME}; resume with: " in line
+
+
+@pytest.mark.slow
+def test_joblib_multirun_ctrl_c_launches_no_more_jobs(tmp_path):
+    """After a Ctrl-C the launching process still handed out every job of the sweep: each started
+    in a worker as "not started", with its folder, Hydra's files and a result, and the summary was
+    written again each time (600 jobs took a minute to end, 20,000 would take hours). Only the
+    few joblib hands out ahead start now."""
+    sweep_dir = tmp_path / "sweep"
+    code, err = _signalled(
+        tmp_path, signal.SIGINT, "-m", "seed=range(0,30)", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep_dir}",
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    jobs = [path for path in sweep_dir.iterdir() if path.is_dir()]
+    assert 2 <= len(jobs) <= 4, sorted(path.name for path in jobs)  # 2 running, at most 2 handed out ahead
+    assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 30  # those not launched too
 
 
 @pytest.mark.slow

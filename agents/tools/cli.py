@@ -83,6 +83,7 @@ from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.launchers import (
     JOBLIB_LAUNCHER,
     SUBMITIT_LOCAL_LAUNCHER,
+    basic_launcher_ends_at_a_stopped_job,
     joblib_workers_deaf_between_jobs,
     submitit_jobs_hear_ctrl_c_once,
 )
@@ -728,16 +729,20 @@ def _stop_sweep(signum: int, frame: object) -> None:
           "do not start (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
 
 
-def _signal_after_the_sweep(exit_code: int) -> RunInterrupted:
-    """A signal that reached the sweep after its last job had ended: the sweep ran to its end, and
-    the exit status still says a signal came (130/143, as for every stopped run)."""
+def _stopped_between_jobs(first: RunInterrupted) -> RunInterrupted:
+    """The line and exit status (130/143) of a sweep a signal stopped (``first``: its first line)
+    although no job the sweeper read was: the launcher launched no more jobs (joblib's), or the
+    signal came as the last job ended, and the sweep ran to its end."""
     from agents.tools.sweep import SUMMARY_NAME, SweepSummary
 
+    if SweepSummary.not_launched:
+        return first
     sweep_dir = SweepSummary.launched_sweep_dir
     where = f" (results: {sweep_dir / SUMMARY_NAME})" if sweep_dir is not None else ""
-    name = signal.Signals(exit_code - 128).name
-    return RunInterrupted(f"{name} came as the sweep ended: every job had finished, none was stopped{where}",
-                          exit_code)  # fmt: skip
+    name = signal.Signals(first.exit_code - 128).name
+    return RunInterrupted(
+        f"{name} came as the sweep ended: every job had finished, none was stopped{where}", first.exit_code
+    )
 
 
 def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
@@ -1013,6 +1018,7 @@ def hydra_main(
                     _failed_jobs_reported() if sweep else nullcontext(),
                     logging_settings_said_in_one_line(_folder_remover(before)),
                     _hydra_validates_the_jobs_not_checked(checked) if sweep else nullcontext(),
+                    basic_launcher_ends_at_a_stopped_job() if sweep else nullcontext(),
                     stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
                     submitit_jobs_hear_ctrl_c_once()
                     if _made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)
@@ -1022,8 +1028,8 @@ def hydra_main(
                     else nullcontext(),
                 ):
                     run_or_exit(app)
-                if sweep and _sweep_stopped:  # the signal came as the last job ended: none was stopped
-                    exit_with(_signal_after_the_sweep(_sweep_stopped[0].exit_code))
+                if sweep and _sweep_stopped:  # a signal came, yet no job the sweeper read was stopped
+                    exit_with(_stopped_between_jobs(_sweep_stopped[0]))
                 if quiet_stdout and reader_left():  # every job ran and is recorded; the summary went nowhere
                     exit_for_the_closed_pipe()
             except CONFIG_ERRORS as error:

@@ -1,17 +1,68 @@
-"""Hydra launchers whose jobs run in other processes of the terminal's process group (joblib's loky
-workers, submitit's local task processes): a Ctrl-C reaches them all, and each job must hear it once,
-save and end, while the launcher waits for it (:mod:`agents.runtime.sweep_stop` is the jobs' side)."""
+"""Hydra launchers and a Ctrl-C. Where the jobs run in other processes of the terminal's process
+group (joblib's loky workers, submitit's local task processes), a Ctrl-C reaches them all, and each
+job must hear it once, save and end, while the launcher waits for it (:mod:`agents.runtime.sweep_stop`
+is the jobs' side). Hydra's basic launcher, which runs them one after another in this process, must
+not go on through the jobs the signal kept from starting."""
 
 from __future__ import annotations
 
 import functools
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from agents.runtime.sweep_stop import deaf_between_jobs, signals_blocked
+from agents.errors import RunInterrupted
+from agents.runtime.sweep_stop import deaf_between_jobs, signals_blocked, sweep_stop_signal
 from agents.tools.logging_settings import logging_settings_in_one_line
+
+
+@contextmanager
+def basic_launcher_ends_at_a_stopped_job() -> Iterator[None]:
+    """After a Ctrl-C, Hydra's basic launcher still went through every job of the sweep: each one
+    the signal kept from starting got its folder, Hydra's files and a result saying so, and the
+    summary was written again each time (a 20,000-job sweep went on for hours). The launcher now
+    returns after the first job that a signal stopped, or kept from starting: the sweeper reads its
+    result, prints the summary and ends with its line, as it did when that job was the last."""
+    from hydra._internal.core_plugins import basic_launcher
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from agents.tools.sweep import note_not_launched  # (lazily: it imports torch)
+
+    launch, run_job = basic_launcher.BasicLauncher.launch, basic_launcher.run_job
+
+    class StoppedJob(Exception):
+        """Out of the launcher's loop: a job was stopped, the rest are not launched."""
+
+    @functools.wraps(launch)
+    def launch_until_a_job_is_stopped(self: Any, job_overrides: Any, initial_job_idx: int) -> Any:
+        runs: list[JobReturn] = []
+
+        def run_unless_one_was_stopped(*args: Any, **kwargs: Any) -> JobReturn:
+            if (
+                runs
+                and runs[-1].status == JobStatus.FAILED
+                and isinstance(runs[-1]._return_value, RunInterrupted)
+            ):
+                raise StoppedJob
+            runs.append(run_job(*args, **kwargs))
+            return runs[-1]
+
+        basic_launcher.run_job = run_unless_one_was_stopped
+        try:
+            return launch(self, job_overrides, initial_job_idx)
+        except StoppedJob:
+            note_not_launched(enumerate(job_overrides[len(runs) :], initial_job_idx + len(runs)))
+            return runs
+        finally:
+            basic_launcher.run_job = run_job
+
+    basic_launcher.BasicLauncher.launch = launch_until_a_job_is_stopped  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        basic_launcher.BasicLauncher.launch = launch  # type: ignore[method-assign]
+
 
 SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
 """``hydra/launcher=submitit_local``: each job in a subprocess of a submitit controller process."""
@@ -72,11 +123,34 @@ def joblib_workers_deaf_between_jobs() -> Iterator[None]:
     from joblib.externals.loky import reusable_executor
     from joblib.externals.loky.backend import fork_exec as loky_fork_exec
 
+    from agents.tools.sweep import note_not_launched  # (lazily: it imports torch)
+
     parallel, fork_exec = _core.Parallel, loky_fork_exec.fork_exec
 
     @functools.wraps(parallel)
-    def workers_deaf_between_jobs(**settings: Any) -> Any:  # the launcher's backend is always loky
-        return parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})
+    def workers_deaf_between_jobs(**settings: Any) -> Callable[[Iterable[Any]], list[Any]]:
+        pool = parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})  # loky
+
+        def run_until_stopped(jobs: Iterable[Any]) -> list[Any]:
+            """The jobs handed out until a signal stops the sweep (joblib hands out a few ahead,
+            which start as "not started"); the rest are not launched at all."""
+            jobs = list(jobs)
+            handed_out = 0
+
+            def until_stopped() -> Iterator[Any]:  # read by joblib as it hands out work
+                nonlocal handed_out
+                for job in jobs:
+                    if sweep_stop_signal() is not None:
+                        return
+                    handed_out += 1
+                    yield job
+
+            results = pool(until_stopped())
+            # each job is joblib's (execute_job, (number, overrides, ...), {})
+            note_not_launched((args[0], args[1]) for _, args, _ in jobs[handed_out:])
+            return results
+
+        return run_until_stopped
 
     @functools.wraps(fork_exec)
     def fork_exec_with_signals_blocked(*args: Any, **kwargs: Any) -> Any:

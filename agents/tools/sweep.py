@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -375,6 +376,9 @@ def summary_table(results: list[JobResult]) -> str:
 class SweepSummary(Callback):
     """Hydra callback: ``result.json`` per multirun job, a summary table when the multirun ends."""
 
+    not_launched: ClassVar[list[JobResult]] = []
+    """Rows of the jobs of this process's sweep that its launcher did not launch once a signal had
+    stopped it (:func:`note_not_launched`): no folder, no ``result.json``."""
     launched_sweep_dir: ClassVar[Path | None] = None
     """The folder of the multirun this process launched, resolved as the launcher resolves it (see
     :func:`print_stopped_sweep_summary`); None before one starts."""
@@ -389,6 +393,7 @@ class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepSummary.launched_sweep_dir = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
         SweepSummary.stopped_summary_printed = False
+        SweepSummary.not_launched = []
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
@@ -441,10 +446,22 @@ def print_summary(sweep_dir: Path) -> None:
     print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)
 
 
+def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]]) -> None:
+    """``jobs`` (number, overrides) that the launcher did not launch once a signal had stopped the
+    sweep: INTERRUPTED rows of its summary, as those of the jobs it kept from starting, without the
+    folder and the files each of those gets."""
+    SweepSummary.not_launched.extend(
+        JobResult(num, list(overrides), "INTERRUPTED", math.nan, None, None, 0.0, "")
+        for num, overrides in jobs
+    )
+
+
 def write_summary(sweep_dir: Path) -> str:
     """Write ``summary.md`` from the ``result.json`` files so far (atomically: joblib workers
-    finish side by side); return the table."""
-    table = summary_table(read_results(sweep_dir))
+    finish side by side) and the jobs not launched; return the table."""
+    table = summary_table(
+        sorted([*read_results(sweep_dir), *SweepSummary.not_launched], key=lambda job: job.num)
+    )
     if sweep_dir.is_dir():
         write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
     return table
