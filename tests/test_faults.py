@@ -1627,8 +1627,24 @@ def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, sett
     )  # fmt: skip
     assert_one_line(completed.returncode, completed.stderr, 2, fragment)
     assert completed.stderr.rstrip().endswith(": fix that setting or leave it out")
-    if not sweep:  # the run's folder, made for nothing, is gone
-        assert not list(tmp_path.iterdir())
+    # the run's folder, made for nothing, is gone; a sweep's too (it kept its multirun.yaml, and with
+    # joblib a job folder holding an empty train.log)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_refused_logging_setting_keeps_what_the_sweep_folder_held(tmp_path):
+    """What the given hydra.sweep.dir held before stays, and so does the folder."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "train.py"), "-m", "seed=0,1", "hydra.job_logging.root.level=NOPE",
+         f"hydra.sweep.dir={mine}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_line(completed.returncode, completed.stderr, 2, "Unknown level: 'NOPE'")
+    assert [path.name for path in tmp_path.iterdir()] == ["mine"]
+    assert [path.name for path in mine.iterdir()] == ["notes.txt"]
 
 
 def test_a_field_a_loggers_filter_adds_may_be_formatted(tmp_path):
@@ -2415,7 +2431,7 @@ def test_a_folder_holding_the_curves_of_a_run_that_saved_nothing_is_refused(tmp_
     code, err, _ = run_train(*TINY, "num_seeds=4", f"run_dir={run_dir}", capsys=capsys)
     assert_one_line(code, err, 2, f"holds the TensorBoard curves of a run that saved no checkpoint ({stale};")
     assert sorted(path.relative_to(run_dir).as_posix() for path in run_dir.rglob("*")) == sorted(
-        {".lock", *([where.rstrip("/")] if where else []), stale.relative_to(run_dir).as_posix()}
+        {*([where.rstrip("/")] if where else []), stale.relative_to(run_dir).as_posix()}
     )
 
 
@@ -2429,7 +2445,7 @@ def test_a_folder_holding_another_runs_best_checkpoint_is_refused(tmp_path, caps
     (run_dir / "checkpoint_best.pt").write_bytes((source / "checkpoint.pt").read_bytes())
     code, err, _ = run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)
     assert_one_line(code, err, 2, f"already holds a run ({run_dir / 'checkpoint_best.pt'})")
-    assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "checkpoint_best.pt"]
+    assert sorted(path.name for path in run_dir.iterdir()) == ["checkpoint_best.pt"]
 
 
 @pytest.mark.parametrize(

@@ -265,7 +265,8 @@ def check_writable(run_dir: Path) -> None:
 
 def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
-    letting the lock go, when it holds another run's checkpoints (:func:`refuse_finished_runs`). A
+    letting the lock go (and its file, where the folder had none), when it holds another run's
+    checkpoints (:func:`refuse_finished_runs`). A
     folder that takes no new files (read-only, or its permissions) is one line before anything is
     written: the event file's writer thread would otherwise fail on its own, with a traceback. A
     folder inside a running ``num_seeds`` run's (one of its ``seed*/``) is refused as in use."""
@@ -276,6 +277,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
         problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
+    lock_was_there = (run_dir / LOCK_NAME).exists()  # (a run's folder keeps its lock file)
     try:
         lock = RunFolderLock(run_dir)
     except OSError as error:  # writing its pid into .lock: a full disk, a quota
@@ -285,7 +287,10 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     try:
         if new_run:
             refuse_finished_runs(run_dir)
-    except UserError:
+    except UserError:  # "nothing was written": not even the lock file, where there was none
+        if not lock_was_there:
+            with suppress(OSError):
+                (run_dir / LOCK_NAME).unlink()  # before the release: no other run holds this file
         lock.release()
         raise
     remove_stale_temporaries(run_dir)  # a killed save's; no other writer now

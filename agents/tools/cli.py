@@ -974,7 +974,8 @@ def hydra_main(
         def main() -> None:
             nonlocal started, preset_line, before
             started = False
-            before = FoldersBefore.now(parsed_override_value(sys.argv[1:], "hydra.run.dir"))
+            folder_key = "hydra.sweep.dir" if is_multirun(sys.argv[1:]) else "hydra.run.dir"
+            before = FoldersBefore.now(parsed_override_value(sys.argv[1:], folder_key))
             run_or_exit(lambda: check_options(sys.argv[1:], config_name))
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
@@ -1008,6 +1009,9 @@ def hydra_main(
                 if writes_no_folder and override_value(sys.argv[1:], "hydra.sweep.dir") is None:
                     sys.argv.append(f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}")
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
+                from agents.tools.sweep import SweepSummary
+
+                SweepSummary.launched_sweep_dir = None  # (set as it starts: an earlier sweep's is no help)
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             launcher = sweep_config.hydra.get("launcher") if sweep_config is not None else None
             # ``| head``: a sweep's jobs run on; ``--info``'s log lines (Hydra's own handler, whose
@@ -1036,6 +1040,10 @@ def hydra_main(
                 if started:
                     raise
                 exit_with_user_error(composition_message(error))
+            except SystemExit as exit_info:
+                if sweep and exit_info.code == USER_ERROR_EXIT_CODE:
+                    _remove_an_unused_sweep_folder(before)
+                raise
             finally:
                 os.environ.pop(FULL_ERROR_VARIABLE, None)
                 for sig, handler in previous.items():
@@ -1051,6 +1059,8 @@ def hydra_main(
 
 HYDRA_RECORD = {".hydra": ("config.yaml", "hydra.yaml", "overrides.yaml")}
 """What Hydra writes into a run's folder before the run starts (besides an empty job log)."""
+SWEEP_RECORD = ("multirun.yaml",)
+"""What Hydra writes into a sweep's folder before its jobs start."""
 RUN_OUTPUT_ROOTS = ("outputs", "runs", "multirun")
 """The working folder's subfolders that hold the default run folders (``outputs/<env>/<time>``)."""
 
@@ -1109,7 +1119,33 @@ def _folder_remover(before: FoldersBefore | None) -> Callable[[], None]:
     return remove
 
 
-def _remove_what_the_run_added(folder: Path, before: FoldersBefore) -> None:
+def _remove_an_unused_sweep_folder(before: FoldersBefore) -> None:
+    """A sweep that ended in a one-line error before any job wrote its result (a logging setting
+    Python refused, in the launching process or a joblib worker) removes what Hydra added for it:
+    each job's folder as :func:`_remove_what_the_run_added` removes a run's, then the sweep's
+    ``multirun.yaml`` and, when they did not exist ``before``, its folder and their parents."""
+    from agents.tools.sweep import RESULT_NAME, SweepSummary
+
+    if SweepSummary.launched_sweep_dir is None:  # (no summary callback: evaluate.py -m)
+        return
+    folder = Path(os.path.abspath(SweepSummary.launched_sweep_dir))
+    try:
+        if any(folder.rglob(RESULT_NAME)):
+            return
+        jobs = [path for path in folder.iterdir() if path.is_dir() and not path.is_symlink()]
+    except OSError:
+        return
+    for job in jobs:
+        if job != before.given and job not in before.folders:
+            _remove_what_the_run_added(job, before)
+    _remove_what_the_run_added(folder, before, SWEEP_RECORD)
+
+
+def _remove_what_the_run_added(
+    folder: Path, before: FoldersBefore, record_files: tuple[str, ...] = ()
+) -> None:
+    """Remove what ``folder`` (a run's, or with ``record_files`` a sweep's) holds that Hydra added,
+    and the folder, where that is all it holds."""
     existed = folder in before.folders
     kept = before.given_entries if folder == before.given else set()
     try:
@@ -1121,7 +1157,7 @@ def _remove_what_the_run_added(folder: Path, before: FoldersBefore) -> None:
         unused = all(
             (path in records and all(file.name in HYDRA_RECORD[path.name] for file in records[path]))
             or path in empty_logs
-            or (path in files and path.name == LOCK_NAME)
+            or (path in files and path.name in (LOCK_NAME, *record_files))
             for path in added
         )
     except OSError:
