@@ -700,6 +700,17 @@ def test_a_later_sub_envs_first_observation_of_the_wrong_shape_names_it(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_a_later_seeds_failed_start_names_the_seed(tmp_path, capsys):
+    """num_seeds=3 (exact): seed 1's env misfits, and the line did not say which seed's."""
+    code, err, _ = run_train(
+        *TINY, "env=fault_envs:fault/Resetshapeseed1-v0", "num_seeds=3", f"run_dir={tmp_path / 'run'}",
+        capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, "seed 1 (those before it started): env=fault_envs:fault/Resetshapeseed1-v0 "
+                    "failed to start: reset returned an observation of shape (3,)")  # fmt: skip
+    assert not list((tmp_path / "run").glob("seed*"))  # seed 0's folder, made for nothing, is gone
+
+
 def test_the_warnings_of_an_env_that_starts_are_still_shown(tmp_path):
     with pytest.warns(UserWarning, match="not within the observation space"):
         train(

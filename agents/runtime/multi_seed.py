@@ -28,6 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
+from agents.errors import UserError
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import CHECKPOINT_NAME
 from agents.runtime.config import episode_stats
@@ -167,7 +168,12 @@ class MultiSeedTrainer:
                 "logging": {"progress_bar": False, "print_every_seconds": 0,
                             "episode_stats": episode_stats(cfg)},
             })  # fmt: skip
-            self.trainers.append(Trainer(seed_cfg))
+            try:
+                self.trainers.append(Trainer(seed_cfg))
+            except UserError as error:  # (e.g. an env whose reset misfits for this seed only)
+                if offset and type(error) is UserError:
+                    raise UserError(f"seed {cfg.seed + offset} (those before it started): {error}") from None
+                raise
             self.trainers[-1].log_prefix = f"seed{cfg.seed + offset}: "  # whose eval line it is
         policies = [trainer.agent.policy for trainer in self.trainers]
         self.stacked = aligned_rows([policy.param.detach() for policy in policies])  # [N, *param.shape]
