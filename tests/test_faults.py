@@ -1295,18 +1295,25 @@ def ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(os, "replace", replace_after_a_signal)
 
 
-def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp_path, monkeypatch, capsys):
-    """As above, for the job that a signal stops (here: the next one, not started)."""
+def _sweep_stopped_in_job_0s_save(tmp_path, monkeypatch, capsys, seeds: str) -> tuple[Path, str]:
+    """``train.py -m seed=<seeds>`` in its default folder, Ctrl-C while job 0 saves its checkpoint
+    (it completes; the next job is not started): the sweep's folder and stdout, once its exit
+    (130, the "not started" line, no traceback) is checked."""
     import agents.tools.cli
 
     monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
     ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 0's
     code, err, out = script(
-        "train.py", "-m", "seed=0,1", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+        "train.py", "-m", f"seed={seeds}", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
     )
     assert code == 130 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == "not started: the sweep was stopped by a signal"
-    sweep_dir = _sweep_folder(tmp_path)
+    return _sweep_folder(tmp_path), out
+
+
+def test_ctrl_c_in_a_sweep_in_its_default_folder_prints_that_folders_summary(tmp_path, monkeypatch, capsys):
+    """As above, for the job that a signal stops (here: the next one, not started)."""
+    sweep_dir, out = _sweep_stopped_in_job_0s_save(tmp_path, monkeypatch, capsys, "0,1")
     summary = (sweep_dir / "summary.md").read_text()
     assert "COMPLETED" in summary and "INTERRUPTED" in summary
     assert f"sweep summary ({sweep_dir.relative_to(tmp_path) / 'summary.md'}):\n{summary}" in out
@@ -1316,16 +1323,7 @@ def test_ctrl_c_in_a_sweep_launches_no_more_jobs(tmp_path, monkeypatch, capsys):
     """After the first job the signal kept from starting, Hydra's basic launcher went on through
     every other job: each got its folder, Hydra's files and an INTERRUPTED result, and the summary
     was written again each time (a 20,000-job sweep went on for hours after a Ctrl-C)."""
-    import agents.tools.cli
-
-    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
-    ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 0's
-    code, err, out = script(
-        "train.py", "-m", "seed=0,1,2,3", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
-    )
-    assert code == 130 and "Traceback" not in err, err
-    assert err.strip().splitlines()[-1] == "not started: the sweep was stopped by a signal"
-    sweep_dir = _sweep_folder(tmp_path)
+    sweep_dir, out = _sweep_stopped_in_job_0s_save(tmp_path, monkeypatch, capsys, "0,1,2,3")
     assert sorted(path.name.partition("_")[0] for path in sweep_dir.iterdir() if path.is_dir()) == ["0", "1"]
     summary = (sweep_dir / "summary.md").read_text()  # jobs 2 and 3 are listed, with no folder
     assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 3, summary
