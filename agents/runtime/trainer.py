@@ -939,8 +939,8 @@ def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
             obs = env.reset(seed=cfg.seed + index)
             check = ObservationCheck(env.single_observation_space)
             if not check.fits(obs):
-                source = f"sub-env {index} (reset with seed {cfg.seed + index}) returned" if index else ""
-                return check.problem(source or "reset returned", obs)
+                sub_env = f"sub-env {index} (reset with seed {cfg.seed + index}) returned"
+                return check.problem(sub_env if index else "reset returned", obs)
         except (Exception, SystemExit):
             return None
         finally:

@@ -1129,6 +1129,7 @@ def _remove_an_unused_sweep_folder(before: FoldersBefore) -> None:
     if SweepSummary.launched_sweep_dir is None:  # (no summary callback: evaluate.py -m)
         return
     folder = Path(os.path.abspath(SweepSummary.launched_sweep_dir))
+    kept = before.given_entries if folder == before.given else set()  # what the given folder held
     try:
         if any(folder.rglob(RESULT_NAME)):
             return
@@ -1136,7 +1137,7 @@ def _remove_an_unused_sweep_folder(before: FoldersBefore) -> None:
     except OSError:
         return
     for job in jobs:
-        if job != before.given and job not in before.folders:
+        if job.name not in kept:
             _remove_what_the_run_added(job, before)
     _remove_what_the_run_added(folder, before, SWEEP_RECORD)
 
