@@ -1641,19 +1641,25 @@ def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, sett
     assert not list(tmp_path.iterdir())
 
 
-def test_a_refused_logging_setting_keeps_what_the_sweep_folder_held(tmp_path):
-    """What the given hydra.sweep.dir held before stays, and so does the folder."""
+@pytest.mark.parametrize("given", ["{mine}", "${{oc.env:MINE}}"], ids=["path", "interpolation"])
+def test_a_refused_logging_setting_keeps_what_the_sweep_folder_held(tmp_path, given):
+    """What the given hydra.sweep.dir held before stays, and so does the folder. Named by an
+    interpolation, the folder was not known to be the given one: the empty subfolder and a folder
+    holding only Hydra's files were removed (and multirun.yaml stayed)."""
     mine = tmp_path / "mine"
     (mine / "data").mkdir(parents=True)  # empty: it looks like a job's folder made for nothing
+    (mine / "old" / ".hydra").mkdir(parents=True)  # a folder only Hydra's files: an old job's
+    (mine / "old" / ".hydra" / "config.yaml").write_text("seed: 0\n")
     (mine / "notes.txt").write_text("mine\n")
     completed = subprocess.run(
         [sys.executable, str(SCRIPTS / "train.py"), "-m", "seed=0,1", "hydra.job_logging.root.level=NOPE",
-         f"hydra.sweep.dir={mine}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+         f"hydra.sweep.dir={given.format(mine=mine)}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "MINE": str(mine)},
     )  # fmt: skip
     assert_one_line(completed.returncode, completed.stderr, 2, "Unknown level: 'NOPE'")
     assert [path.name for path in tmp_path.iterdir()] == ["mine"]
-    assert sorted(path.name for path in mine.iterdir()) == ["data", "notes.txt"]
+    assert sorted(path.name for path in mine.iterdir()) == ["data", "notes.txt", "old"]
+    assert (mine / "old" / ".hydra" / "config.yaml").read_text() == "seed: 0\n"
 
 
 def test_a_field_a_loggers_filter_adds_may_be_formatted(tmp_path):

@@ -1129,7 +1129,9 @@ def _remove_an_unused_sweep_folder(before: FoldersBefore) -> None:
     if SweepSummary.launched_sweep_dir is None:  # (no summary callback: evaluate.py -m)
         return
     folder = Path(os.path.abspath(SweepSummary.launched_sweep_dir))
-    kept = before.given_entries if folder == before.given else set()  # what the given folder held
+    kept = SweepSummary.entries_before or set()  # what the folder held as the sweep started
+    if SweepSummary.entries_before is not None:  # (the command line may name it by an interpolation)
+        before = FoldersBefore(before.folders | {folder}, folder, kept)
     try:
         if any(folder.rglob(RESULT_NAME)):
             return

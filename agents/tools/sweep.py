@@ -379,6 +379,8 @@ class SweepSummary(Callback):
     not_launched: ClassVar[list[JobResult]] = []
     """Rows of the jobs of this process's sweep that its launcher did not launch once a signal had
     stopped it (:func:`note_not_launched`): no folder, no ``result.json``."""
+    entries_before: ClassVar[set[str] | None] = None
+    """What the sweep's folder held as the sweep started (None: there was no such folder)."""
     launched_sweep_dir: ClassVar[Path | None] = None
     """The folder of the multirun this process launched, resolved as the launcher resolves it (see
     :func:`print_stopped_sweep_summary`); None before one starts."""
@@ -394,6 +396,9 @@ class SweepSummary(Callback):
         SweepSummary.launched_sweep_dir = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
         SweepSummary.stopped_summary_printed = False
         SweepSummary.not_launched = []
+        with suppress(OSError):  # before the sweeper makes it (its multirun.yaml): what it held
+            SweepSummary.entries_before = None
+            SweepSummary.entries_before = set(os.listdir(SweepSummary.launched_sweep_dir))
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
