@@ -1324,11 +1324,28 @@ def test_ctrl_c_in_a_sweep_launches_no_more_jobs(tmp_path, monkeypatch, capsys):
     every other job: each got its folder, Hydra's files and an INTERRUPTED result, and the summary
     was written again each time (a 20,000-job sweep went on for hours after a Ctrl-C)."""
     sweep_dir, out = _sweep_stopped_in_job_0s_save(tmp_path, monkeypatch, capsys, "0,1,2,3")
-    assert sorted(path.name.partition("_")[0] for path in sweep_dir.iterdir() if path.is_dir()) == ["0", "1"]
-    summary = (sweep_dir / "summary.md").read_text()  # jobs 2 and 3 are listed, with no folder
+    assert sorted(path.name.partition("_")[0] for path in sweep_dir.iterdir() if path.is_dir()) == ["0"]
+    summary = (sweep_dir / "summary.md").read_text()  # jobs 1-3 are listed, with no folder
     assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 3, summary
     assert "| 3 | 3    | nan" in summary, summary
     assert out.count("sweep summary (") == 1, out
+
+
+def test_a_failed_job_before_a_stopped_one_still_ends_in_its_resume_line(tmp_path, monkeypatch, capsys):
+    """Job 0 failed (its env does not start), then a Ctrl-C stopped job 1 after it saved: the
+    sweep exited 2 with job 0's line, and job 1's resume line was not printed."""
+    import agents.tools.cli
+
+    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 1's, at env step 100
+    code, err, _ = script(
+        "train.py", "-m", "env=fault_envs:fault/Reset-v0,CartPole-v1", "checkpoint.every_steps=100", *TINY,
+        monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert "error: env=fault_envs:fault/Reset-v0 failed to start" in lines[-2], err
+    assert lines[-1].startswith("SIGINT: stopped at env step 100; saved ") and "resume with: " in err, err
 
 
 def test_ctrl_c_as_a_sweep_ends_exits_130(tmp_path, monkeypatch, capsys):
@@ -1760,10 +1777,11 @@ def _signalled(
     wait_for: str = "events.out.tfevents.*",
     group: bool = True,
     steps: str = "100000000",
+    delay: float = 2.0,
 ):
     """Start scripts/train.py, wait until a run writes, send ``sig`` (to the process group, as a
-    terminal's Ctrl-C does); returns (exit code, stderr). ``steps``: the runs' env steps (a sweep
-    may list several)."""
+    terminal's Ctrl-C does) ``delay`` seconds later; returns (exit code, stderr). ``steps``: the
+    runs' env steps (a sweep may list several)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -1781,8 +1799,8 @@ def _signalled(
     )
     deadline = time.time() + 120
     while not list(tmp_path.rglob(wait_for)) and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(2.0)
+        time.sleep(0.02 if delay < 0.5 else 0.2)
+    time.sleep(delay)
     (os.killpg if group else os.kill)(process.pid, sig)
     _, err = process.communicate(timeout=120)
     return process.returncode, err
@@ -1866,6 +1884,35 @@ def test_joblib_multirun_ctrl_c_launches_no_more_jobs(tmp_path):
     jobs = [path for path in sweep_dir.iterdir() if path.is_dir()]
     assert 2 <= len(jobs) <= 4, sorted(path.name for path in jobs)  # 2 running, at most 2 handed out ahead
     assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 30  # those not launched too
+
+
+@pytest.mark.slow
+def test_an_optuna_search_that_counts_failures_stops_at_a_ctrl_c(tmp_path):
+    """With ``max_failure_rate`` above 0 Optuna took the stopped trial for a failed one and went on:
+    each later trial started as "not started" (its folder, its result), and the last line said
+    that no job was stopped, without the stopped trial's resume line."""
+    search = tmp_path / "search"
+    code, err = _signalled(
+        tmp_path, signal.SIGINT, "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweep.dir={search}", "checkpoint.every_steps=1000",
+        wait_for="checkpoint.pt",
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    assert [path.name[:2] for path in search.iterdir() if path.is_dir()] == ["0_"]
+    assert err.strip().splitlines()[-1].startswith("SIGINT: stopped at env step "), err
+
+
+@pytest.mark.slow
+def test_an_optuna_search_with_joblib_stopped_between_trials_is_one_line(tmp_path):
+    """Stopped between two trials, joblib handed out none of the next batch, and Optuna divided
+    its failures by an empty batch: ``ZeroDivisionError``, exit 1."""
+    code, err = _signalled(
+        tmp_path, signal.SIGTERM, "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=20",
+        "hydra/launcher=joblib", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={tmp_path / 'search'}",
+        wait_for="result.json", group=False, steps="500", delay=0.0,
+    )  # fmt: skip
+    assert code == 143 and "Traceback" not in err, err
+    assert (tmp_path / "search" / "summary.md").read_text().count("| ") > 3
 
 
 @pytest.mark.slow

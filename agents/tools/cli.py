@@ -83,7 +83,7 @@ from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.launchers import (
     JOBLIB_LAUNCHER,
     SUBMITIT_LOCAL_LAUNCHER,
-    basic_launcher_ends_at_a_stopped_job,
+    basic_launcher_stops_with_the_sweep,
     joblib_workers_deaf_between_jobs,
     submitit_jobs_hear_ctrl_c_once,
 )
@@ -729,14 +729,36 @@ def _stop_sweep(signum: int, frame: object) -> None:
           "do not start (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
 
 
+def _first_stop() -> RunInterrupted | None:
+    """The first line of this process's sweep's stop: the first job a signal stopped, else that no
+    more jobs start; None while no signal has stopped the sweep."""
+    if _sweep_stopped:
+        return _sweep_stopped[0]
+    signum = sweep_stop_signal()  # (a job's own signal handler heard it: during its final save)
+    return (
+        None
+        if signum is None
+        else RunInterrupted("not started: the sweep was stopped by a signal", 128 + signum)
+    )
+
+
+def _raise_the_sweeps_stop() -> NoReturn:
+    """End a sweep that a signal stopped: its summary (with the jobs not launched) printed once,
+    then one line per stopped job that saved, saying how to resume it (:func:`sweep_stopped`)."""
+    from agents.tools.sweep import print_summary_once, sweep_stopped
+
+    first = _first_stop()
+    assert first is not None, "the sweep was not stopped"
+    print_summary_once()
+    raise sweep_stopped(first)
+
+
 def _stopped_between_jobs(first: RunInterrupted) -> RunInterrupted:
     """The line and exit status (130/143) of a sweep a signal stopped (``first``: its first line)
     although no job the sweeper read was: the launcher launched no more jobs (joblib's), or the
     signal came as the last job ended, and the sweep ran to its end."""
     from agents.tools.sweep import SUMMARY_NAME, SweepSummary
 
-    if SweepSummary.not_launched:
-        return first
     sweep_dir = SweepSummary.launched_sweep_dir
     where = f" (results: {sweep_dir / SUMMARY_NAME})" if sweep_dir is not None else ""
     name = signal.Signals(first.exit_code - 128).name
@@ -773,8 +795,11 @@ def _failed_jobs_reported() -> Iterator[None]:
         if job.status == JobStatus.FAILED:
             from agents.tools.sweep import print_stopped_sweep_summary, sweep_stopped
 
-            print_stopped_sweep_summary(job)
             error = job._return_value
+            if isinstance(error, UserError) and not isinstance(error, RunInterrupted) and _first_stop():
+                print(f"error: {error}", file=sys.stderr)  # a job failed before the signal stopped
+                _raise_the_sweeps_stop()  # others: the lines saying how to resume them come last
+            print_stopped_sweep_summary(job)
             raise sweep_stopped(error) if isinstance(error, RunInterrupted) else error
         return prop.fget(job)  # type: ignore[misc]
 
@@ -1012,6 +1037,7 @@ def hydra_main(
                 from agents.tools.sweep import SweepSummary
 
                 SweepSummary.launched_sweep_dir = None  # (set as it starts: an earlier sweep's is no help)
+                SweepSummary.not_launched = []
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             launcher = sweep_config.hydra.get("launcher") if sweep_config is not None else None
             # ``| head``: a sweep's jobs run on; ``--info``'s log lines (Hydra's own handler, whose
@@ -1022,18 +1048,19 @@ def hydra_main(
                     _failed_jobs_reported() if sweep else nullcontext(),
                     logging_settings_said_in_one_line(_folder_remover(before)),
                     _hydra_validates_the_jobs_not_checked(checked) if sweep else nullcontext(),
-                    basic_launcher_ends_at_a_stopped_job() if sweep else nullcontext(),
+                    basic_launcher_stops_with_the_sweep(_raise_the_sweeps_stop) if sweep else nullcontext(),
                     stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
                     submitit_jobs_hear_ctrl_c_once()
                     if _made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)
                     else nullcontext(),
-                    joblib_workers_deaf_between_jobs()
+                    joblib_workers_deaf_between_jobs(_raise_the_sweeps_stop)
                     if _made_by(launcher, JOBLIB_LAUNCHER)
                     else nullcontext(),
                 ):
                     run_or_exit(app)
-                if sweep and _sweep_stopped:  # a signal came, yet no job the sweeper read was stopped
-                    exit_with(_stopped_between_jobs(_sweep_stopped[0]))
+                stopped = _first_stop() if sweep else None
+                if stopped is not None:  # a signal came, yet no job the sweeper read was stopped
+                    exit_with(_stopped_between_jobs(stopped))
                 if quiet_stdout and reader_left():  # every job ran and is recorded; the summary went nowhere
                     exit_for_the_closed_pipe()
             except CONFIG_ERRORS as error:

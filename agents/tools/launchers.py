@@ -8,56 +8,47 @@ from __future__ import annotations
 
 import functools
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
-from agents.errors import RunInterrupted
 from agents.runtime.sweep_stop import deaf_between_jobs, signals_blocked, sweep_stop_signal
 from agents.tools.logging_settings import logging_settings_in_one_line
 
 
 @contextmanager
-def basic_launcher_ends_at_a_stopped_job() -> Iterator[None]:
+def basic_launcher_stops_with_the_sweep(stop: Callable[[], NoReturn]) -> Iterator[None]:
     """After a Ctrl-C, Hydra's basic launcher still went through every job of the sweep: each one
     the signal kept from starting got its folder, Hydra's files and a result saying so, and the
-    summary was written again each time (a 20,000-job sweep went on for hours). The launcher now
-    returns after the first job that a signal stopped, or kept from starting: the sweeper reads its
-    result, prints the summary and ends with its line, as it did when that job was the last."""
+    summary was written again each time (a 20,000-job sweep went on for hours). Now, once a signal
+    has stopped the sweep, the launcher launches no more jobs: they are noted (rows of the summary,
+    :func:`~agents.tools.sweep.note_not_launched`) and ``stop()`` raises the sweep's stop, which
+    no sweeper takes for a failed trial (Optuna's ``max_failure_rate`` went on to the next batch)."""
     from hydra._internal.core_plugins import basic_launcher
-    from hydra.core.utils import JobReturn, JobStatus
 
     from agents.tools.sweep import note_not_launched  # (lazily: it imports torch)
 
     launch, run_job = basic_launcher.BasicLauncher.launch, basic_launcher.run_job
 
-    class StoppedJob(Exception):
-        """Out of the launcher's loop: a job was stopped, the rest are not launched."""
-
     @functools.wraps(launch)
-    def launch_until_a_job_is_stopped(self: Any, job_overrides: Any, initial_job_idx: int) -> Any:
-        runs: list[JobReturn] = []
+    def launch_until_stopped(self: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
+        launched = 0
 
-        def run_unless_one_was_stopped(*args: Any, **kwargs: Any) -> JobReturn:
-            if (
-                runs
-                and runs[-1].status == JobStatus.FAILED
-                and isinstance(runs[-1]._return_value, RunInterrupted)
-            ):
-                raise StoppedJob
-            runs.append(run_job(*args, **kwargs))
-            return runs[-1]
+        def run_unless_stopped(*args: Any, **kwargs: Any) -> Any:
+            nonlocal launched
+            if sweep_stop_signal() is not None:
+                note_not_launched(enumerate(job_overrides[launched:], initial_job_idx + launched))
+                stop()
+            launched += 1
+            return run_job(*args, **kwargs)
 
-        basic_launcher.run_job = run_unless_one_was_stopped
+        basic_launcher.run_job = run_unless_stopped
         try:
             return launch(self, job_overrides, initial_job_idx)
-        except StoppedJob:
-            note_not_launched(enumerate(job_overrides[len(runs) :], initial_job_idx + len(runs)))
-            return runs
         finally:
             basic_launcher.run_job = run_job
 
-    basic_launcher.BasicLauncher.launch = launch_until_a_job_is_stopped  # type: ignore[method-assign]
+    basic_launcher.BasicLauncher.launch = launch_until_stopped  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -110,14 +101,17 @@ def joblib_worker_start() -> None:
 
 
 @contextmanager
-def joblib_workers_deaf_between_jobs() -> Iterator[None]:
+def joblib_workers_deaf_between_jobs(stop: Callable[[], NoReturn]) -> Iterator[None]:
     """On Ctrl-C, a loky worker with no job to run (its own done, another still training, or still
     starting) died of the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers
     still saving: the running job lost its checkpoint, and the sweep ended in a
     ``BrokenProcessPool`` or ``TerminatedWorkerError`` traceback. The workers now start with
     SIGINT/SIGTERM blocked, then ignored (:func:`joblib_worker_start`); each job hears them while
     it runs, or through the sweep's stop file. The pool is shut down at the block's end, while a
-    Ctrl-C is still the sweep's: at exit, loky's join of it turned one into a traceback."""
+    Ctrl-C is still the sweep's: at exit, loky's join of it turned one into a traceback. Once a
+    signal has stopped the sweep, no more jobs are handed out (each started as "not started", with
+    its folder): they are noted and ``stop()`` raises the sweep's stop
+    (:func:`basic_launcher_stops_with_the_sweep`)."""
     from hydra_plugins.hydra_joblib_launcher import _core
     from joblib._parallel_backends import LokyBackend
     from joblib.externals.loky import reusable_executor
@@ -146,8 +140,9 @@ def joblib_workers_deaf_between_jobs() -> Iterator[None]:
                     yield job
 
             results = pool(until_stopped())
-            # each job is joblib's (execute_job, (number, overrides, ...), {})
-            note_not_launched((args[0], args[1]) for _, args, _ in jobs[handed_out:])
+            if handed_out < len(jobs):  # (each job is joblib's (execute_job, (number, overrides, ...), {}))
+                note_not_launched((args[0], args[1]) for _, args, _ in jobs[handed_out:])
+                stop()  # (an empty batch: Optuna's failure rate divided by zero)
             return results
 
         return run_until_stopped

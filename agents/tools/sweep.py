@@ -432,6 +432,15 @@ def print_stopped_sweep_summary(job: JobReturn) -> None:
         print_summary(sweep_dir)
 
 
+def print_summary_once() -> None:
+    """:func:`print_summary` for this process's sweep, which a signal stopped (once: the sweep ends
+    with the stop's lines; nothing for a sweep that keeps no summary, ``evaluate.py -m``)."""
+    sweep_dir = SweepSummary.launched_sweep_dir
+    if sweep_dir is not None and not SweepSummary.stopped_summary_printed:
+        SweepSummary.stopped_summary_printed = True
+        print_summary(sweep_dir)
+
+
 def sweep_stopped(first: RunInterrupted) -> RunInterrupted:
     """The signal's stop of the sweep, ``first`` the first job it stopped: one line for each job
     it stopped after a save, saying where and how to resume it (those jobs ran side by side, in a
@@ -440,7 +449,7 @@ def sweep_stopped(first: RunInterrupted) -> RunInterrupted:
     lines = (
         [result.stopped for result in read_results(Path(sweep_dir)) if result.stopped] if sweep_dir else []
     )
-    if len(lines) < 2:
+    if not lines or lines == [str(first)]:
         return first
     return RunInterrupted("\n".join(lines), first.exit_code)
 
@@ -463,10 +472,10 @@ def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]]) -> None:
 
 def write_summary(sweep_dir: Path) -> str:
     """Write ``summary.md`` from the ``result.json`` files so far (atomically: joblib workers
-    finish side by side) and the jobs not launched; return the table."""
-    table = summary_table(
-        sorted([*read_results(sweep_dir), *SweepSummary.not_launched], key=lambda job: job.num)
-    )
+    finish side by side) and, for this process's sweep, the jobs not launched; return the table."""
+    ours = SweepSummary.launched_sweep_dir is not None and sweep_dir == SweepSummary.launched_sweep_dir
+    not_launched = SweepSummary.not_launched if ours else []
+    table = summary_table(sorted([*read_results(sweep_dir), *not_launched], key=lambda job: job.num))
     if sweep_dir.is_dir():
         write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
     return table
