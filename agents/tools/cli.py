@@ -742,11 +742,18 @@ def _first_stop() -> RunInterrupted | None:
     )
 
 
-def _raise_the_sweeps_stop() -> NoReturn:
-    """End a sweep that a signal stopped: its summary (with the jobs not launched) printed once,
-    then one line per stopped job that saved, saying how to resume it (:func:`sweep_stopped`)."""
+def _raise_the_sweeps_stop(runs: Sequence[Any] = ()) -> NoReturn:
+    """End a sweep that a signal stopped: the error line of each job of ``runs`` (the launcher's
+    batch, not read by the sweeper) that failed, its summary (with the jobs not launched) printed
+    once, then one line per stopped job that saved, saying how to resume it (:func:`sweep_stopped`)."""
+    from hydra.core.utils import JobStatus
+
     from agents.tools.sweep import print_summary_once, sweep_stopped
 
+    for run in runs:
+        error = run._return_value if run.status == JobStatus.FAILED else None
+        if isinstance(error, UserError) and not isinstance(error, RunInterrupted):
+            print(f"error: {error}", file=sys.stderr)
     first = _first_stop()
     assert first is not None, "the sweep was not stopped"
     print_summary_once()
@@ -797,8 +804,8 @@ def _failed_jobs_reported() -> Iterator[None]:
 
             error = job._return_value
             if isinstance(error, UserError) and not isinstance(error, RunInterrupted) and _first_stop():
-                print(f"error: {error}", file=sys.stderr)  # a job failed before the signal stopped
-                _raise_the_sweeps_stop()  # others: the lines saying how to resume them come last
+                _raise_the_sweeps_stop([job])  # it failed before the signal stopped others: the lines
+                # saying how to resume them come last
             print_stopped_sweep_summary(job)
             raise sweep_stopped(error) if isinstance(error, RunInterrupted) else error
         return prop.fget(job)  # type: ignore[misc]

@@ -17,14 +17,16 @@ from agents.tools.logging_settings import logging_settings_in_one_line
 
 
 @contextmanager
-def basic_launcher_stops_with_the_sweep(stop: Callable[[], NoReturn]) -> Iterator[None]:
+def basic_launcher_stops_with_the_sweep(stop: Callable[[Sequence[Any]], NoReturn]) -> Iterator[None]:
     """After a Ctrl-C, Hydra's basic launcher still went through every job of the sweep: each one
     the signal kept from starting got its folder, Hydra's files and a result saying so, and the
     summary was written again each time (a 20,000-job sweep went on for hours). Now, once a signal
     has stopped the sweep, the launcher launches no more jobs: they are noted (rows of the summary,
-    :func:`~agents.tools.sweep.note_not_launched`) and ``stop()`` raises the sweep's stop, which
-    no sweeper takes for a failed trial (Optuna's ``max_failure_rate`` went on to the next batch)."""
+    :func:`~agents.tools.sweep.note_not_launched`) and ``stop(runs)`` (``runs``: the batch's jobs
+    that ran) raises the sweep's stop, which no sweeper takes for a failed trial (Optuna's
+    ``max_failure_rate`` went on to the next batch)."""
     from hydra._internal.core_plugins import basic_launcher
+    from hydra.core.utils import JobReturn
 
     from agents.tools.sweep import note_not_launched  # (lazily: it imports torch)
 
@@ -32,15 +34,15 @@ def basic_launcher_stops_with_the_sweep(stop: Callable[[], NoReturn]) -> Iterato
 
     @functools.wraps(launch)
     def launch_until_stopped(self: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
-        launched = 0
 
-        def run_unless_stopped(*args: Any, **kwargs: Any) -> Any:
-            nonlocal launched
+        runs: list[JobReturn] = []
+
+        def run_unless_stopped(*args: Any, **kwargs: Any) -> JobReturn:
             if sweep_stop_signal() is not None:
-                note_not_launched(enumerate(job_overrides[launched:], initial_job_idx + launched))
-                stop()
-            launched += 1
-            return run_job(*args, **kwargs)
+                note_not_launched(enumerate(job_overrides[len(runs) :], initial_job_idx + len(runs)))
+                stop(runs)
+            runs.append(run_job(*args, **kwargs))
+            return runs[-1]
 
         basic_launcher.run_job = run_unless_stopped
         try:
@@ -100,8 +102,16 @@ def joblib_worker_start() -> None:
     logging_config.configure_logging = logging_settings_in_one_line(logging_config.configure_logging)
 
 
+def run_unless_the_sweep_stopped(job: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """In a joblib worker: ``job(*args, **kwargs)``, unless a signal stopped the sweep before it
+    started (None: it made no folder)."""
+    if sweep_stop_signal() is not None:
+        return None
+    return job(*args, **kwargs)
+
+
 @contextmanager
-def joblib_workers_deaf_between_jobs(stop: Callable[[], NoReturn]) -> Iterator[None]:
+def joblib_workers_deaf_between_jobs(stop: Callable[[Sequence[Any]], NoReturn]) -> Iterator[None]:
     """On Ctrl-C, a loky worker with no job to run (its own done, another still training, or still
     starting) died of the KeyboardInterrupt, loky called the pool broken and SIGKILLed the workers
     still saving: the running job lost its checkpoint, and the sweep ended in a
@@ -109,8 +119,8 @@ def joblib_workers_deaf_between_jobs(stop: Callable[[], NoReturn]) -> Iterator[N
     SIGINT/SIGTERM blocked, then ignored (:func:`joblib_worker_start`); each job hears them while
     it runs, or through the sweep's stop file. The pool is shut down at the block's end, while a
     Ctrl-C is still the sweep's: at exit, loky's join of it turned one into a traceback. Once a
-    signal has stopped the sweep, no more jobs are handed out (each started as "not started", with
-    its folder): they are noted and ``stop()`` raises the sweep's stop
+    signal has stopped the sweep, no more jobs start (each started as "not started", with its
+    folder): they are noted and ``stop(runs)`` raises the sweep's stop
     (:func:`basic_launcher_stops_with_the_sweep`)."""
     from hydra_plugins.hydra_joblib_launcher import _core
     from joblib._parallel_backends import LokyBackend
@@ -126,24 +136,27 @@ def joblib_workers_deaf_between_jobs(stop: Callable[[], NoReturn]) -> Iterator[N
         pool = parallel(**{**settings, "backend": LokyBackend(initializer=joblib_worker_start)})  # loky
 
         def run_until_stopped(jobs: Iterable[Any]) -> list[Any]:
-            """The jobs handed out until a signal stops the sweep (joblib hands out a few ahead,
-            which start as "not started"); the rest are not launched at all."""
-            jobs = list(jobs)
+            """The jobs handed out until a signal stops the sweep; those joblib had handed out
+            ahead start only if the sweep was not stopped before (they got a folder saying "not
+            started"). The others are noted, and the sweep's stop raised."""
+            jobs = list(jobs)  # each joblib's (execute_job, (number, overrides, ...), {})
             handed_out = 0
 
             def until_stopped() -> Iterator[Any]:  # read by joblib as it hands out work
                 nonlocal handed_out
-                for job in jobs:
+                for job, args, kwargs in jobs:
                     if sweep_stop_signal() is not None:
                         return
                     handed_out += 1
-                    yield job
+                    yield run_unless_the_sweep_stopped, (job, args, kwargs), {}
 
             results = pool(until_stopped())
-            if handed_out < len(jobs):  # (each job is joblib's (execute_job, (number, overrides, ...), {}))
-                note_not_launched((args[0], args[1]) for _, args, _ in jobs[handed_out:])
-                stop()  # (an empty batch: Optuna's failure rate divided by zero)
-            return results
+            skipped = [job for job, result in zip(jobs, results, strict=False) if result is None]
+            skipped += jobs[handed_out:]
+            if skipped:
+                note_not_launched((args[0], args[1]) for _, args, _ in skipped)
+                stop([result for result in results if result is not None])  # (not an empty batch:
+            return results  # Optuna's failure rate divided by zero)
 
         return run_until_stopped
 
