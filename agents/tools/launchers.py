@@ -34,7 +34,6 @@ def basic_launcher_stops_with_the_sweep(stop: Callable[[Sequence[Any]], NoReturn
 
     @functools.wraps(launch)
     def launch_until_stopped(self: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
-
         runs: list[JobReturn] = []
 
         def run_unless_stopped(*args: Any, **kwargs: Any) -> JobReturn:
@@ -153,10 +152,10 @@ def joblib_workers_deaf_between_jobs(stop: Callable[[Sequence[Any]], NoReturn]) 
             results = pool(until_stopped())
             skipped = [job for job, result in zip(jobs, results, strict=False) if result is None]
             skipped += jobs[handed_out:]
-            if skipped:
+            if skipped:  # the sweep's stop, not a short or empty batch (Optuna divided by its size)
                 note_not_launched((args[0], args[1]) for _, args, _ in skipped)
-                stop([result for result in results if result is not None])  # (not an empty batch:
-            return results  # Optuna's failure rate divided by zero)
+                stop([result for result in results if result is not None])
+            return results
 
         return run_until_stopped
 
