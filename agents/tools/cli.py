@@ -716,12 +716,17 @@ _sweep_stopped: list[RunInterrupted] = []
 """A signal that stopped a job of this process's multirun (the jobs after it do not start)."""
 
 
+def _not_started(exit_code: int) -> RunInterrupted:
+    """A job's (or a sweep's) line when a signal stopped the sweep before the job started."""
+    return RunInterrupted("not started: the sweep was stopped by a signal", exit_code)
+
+
 def _stop_sweep(signum: int, frame: object) -> None:
     """The launching process of a multirun on SIGINT/SIGTERM: no KeyboardInterrupt (it would end a
     joblib pool while its workers, which got the signal too, save); the jobs running stop after
     saving and the rest do not start. A second signal quits at once."""
     if not _sweep_stopped:
-        _sweep_stopped.append(RunInterrupted("not started: the sweep was stopped by a signal", 128 + signum))
+        _sweep_stopped.append(_not_started(128 + signum))
         request_sweep_stop(signum)  # for a launcher's workers, which may not have got the signal
     quit_at_the_next_signal()
     name = signal.Signals(signum).name
@@ -735,11 +740,7 @@ def _first_stop() -> RunInterrupted | None:
     if _sweep_stopped:
         return _sweep_stopped[0]
     signum = sweep_stop_signal()  # (a job's own signal handler heard it: during its final save)
-    return (
-        None
-        if signum is None
-        else RunInterrupted("not started: the sweep was stopped by a signal", 128 + signum)
-    )
+    return None if signum is None else _not_started(128 + signum)
 
 
 def _raise_the_sweeps_stop(runs: Sequence[Any] = ()) -> NoReturn:
@@ -761,9 +762,8 @@ def _raise_the_sweeps_stop(runs: Sequence[Any] = ()) -> NoReturn:
 
 
 def _stopped_between_jobs(first: RunInterrupted) -> RunInterrupted:
-    """The line and exit status (130/143) of a sweep a signal stopped (``first``: its first line)
-    although no job the sweeper read was: the launcher launched no more jobs (joblib's), or the
-    signal came as the last job ended, and the sweep ran to its end."""
+    """The line and exit status (130/143, those of ``first``) of a sweep that ran to its end: the
+    signal came as its last job ended (the launchers end a sweep stopped before that themselves)."""
     from agents.tools.sweep import SUMMARY_NAME, SweepSummary
 
     sweep_dir = SweepSummary.launched_sweep_dir
@@ -777,10 +777,9 @@ def _stopped_between_jobs(first: RunInterrupted) -> RunInterrupted:
 def multirun_job(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """One job of a multirun: after a job stopped by Ctrl-C/SIGTERM, the jobs Hydra's launcher
     still starts in this process stop at once (interrupted, nothing trained) instead of running."""
-    signum = sweep_stop_signal()  # the launching process's signal, in a launcher's worker
-    if _sweep_stopped or signum is not None:
-        code = _sweep_stopped[0].exit_code if _sweep_stopped else 128 + signum  # type: ignore[operator]
-        raise RunInterrupted("not started: the sweep was stopped by a signal", code)
+    stopped = _first_stop()  # (in a launcher's worker: the launching process's signal)
+    if stopped is not None:
+        raise _not_started(stopped.exit_code)
     try:
         return task(cfg)
     except RunInterrupted as error:
@@ -1043,8 +1042,7 @@ def hydra_main(
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 from agents.tools.sweep import SweepSummary
 
-                SweepSummary.launched_sweep_dir = None  # (set as it starts: an earlier sweep's is no help)
-                SweepSummary.not_launched = []
+                SweepSummary.start(None)  # (its folder is set as it starts: an earlier sweep's is no help)
                 previous = {sig: signal.signal(sig, _stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
             launcher = sweep_config.hydra.get("launcher") if sweep_config is not None else None
             # ``| head``: a sweep's jobs run on; ``--info``'s log lines (Hydra's own handler, whose
@@ -1134,10 +1132,7 @@ def without_an_unused_output_dir(task: Callable[[], T], before: FoldersBefore | 
     try:
         return task()
     except BaseException:
-        from hydra.core.hydra_config import HydraConfig
-
-        if before is not None and HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
-            _remove_what_the_run_added(Path(os.path.abspath(HydraConfig.get().runtime.output_dir)), before)
+        _folder_remover(before)()
         raise
 
 

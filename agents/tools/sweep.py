@@ -392,13 +392,19 @@ class SweepSummary(Callback):
         self._job_started_at = -math.inf
         """``time.time()`` at the job's start: its own checkpoints are written after it."""
 
+    @classmethod
+    def start(cls, sweep_dir: Path | None) -> None:
+        """Forget an earlier sweep's state: this process's sweep starts in ``sweep_dir`` (None:
+        not known yet, or a sweep that keeps no summary), whose entries are read now, before the
+        sweeper writes its ``multirun.yaml`` there."""
+        cls.launched_sweep_dir, cls.stopped_summary_printed, cls.not_launched = sweep_dir, False, []
+        cls.entries_before = None
+        if sweep_dir is not None:
+            with suppress(OSError):
+                cls.entries_before = set(os.listdir(sweep_dir))
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        SweepSummary.launched_sweep_dir = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
-        SweepSummary.stopped_summary_printed = False
-        SweepSummary.not_launched = []
-        with suppress(OSError):  # before the sweeper makes it (its multirun.yaml): what it held
-            SweepSummary.entries_before = None
-            SweepSummary.entries_before = set(os.listdir(SweepSummary.launched_sweep_dir))
+        SweepSummary.start(Path(str(config.hydra.sweep.dir)))  # caches ${now:} for the launcher
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
