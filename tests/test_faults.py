@@ -2025,10 +2025,13 @@ def test_results_table_signal_keeps_the_complete_table_and_writes_the_finished_p
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     name, partial = signal.Signals(signum).name, tmp_path / "results.partial.md"
+    hint = {  # a SIGTERM's sender (kill, a scheduler) may have no terminal to press Ctrl-C in
+        signal.SIGINT: "press Ctrl-C again to quit at once",
+        signal.SIGTERM: "a second SIGTERM or Ctrl-C quits at once",
+    }[signum]
     assert process.returncode == 128 + signum and "Traceback" not in err, err
     assert err.strip().splitlines() == [
-        f"{name}: stopping; the presets that finished are written, this one is dropped (press Ctrl-C "
-        "again to quit at once)",
+        f"{name}: stopping; the presets that finished are written, this one is dropped ({hint})",
         f"{name}: stopped during experiment=acrobot, seed 0; the presets that finished are in {partial} "
         f"({out} is unchanged)",
     ]
@@ -2090,7 +2093,8 @@ def test_a_signal_during_the_final_save_lets_it_finish(tmp_path, mode, folders):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert child.returncode == 0 and "Traceback" not in child.stderr, child.stderr
-    assert "SIGTERM: saving a checkpoint" in child.stderr and "resume with" not in child.stderr
+    assert "SIGTERM: saving a checkpoint (a second SIGTERM or Ctrl-C quits at once)" in child.stderr
+    assert "resume with" not in child.stderr
     assert "finished: 2" in child.stdout if not mode else "2 seeds in" in child.stdout
     for folder in folders:
         assert load_checkpoint(run / folder)["counters"]["env_steps"] > 0

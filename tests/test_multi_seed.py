@@ -199,9 +199,30 @@ def test_a_seed_that_cannot_start_leaves_no_seed_folder_held(make_config, tmp_pa
         train(make_config(*seeds))
     monkeypatch.undo()
     # seeds 0 and 1 made their folder, its lock, their config and event file: gone, not a run's
-    # curves (the folders were left, each holding its lock file)
-    assert sorted(path.relative_to(root).as_posix() for path in root.rglob("*")) == [".lock"]
+    # curves (the folders were left, each holding its lock file), and so is the lock file the run
+    # made in the folder the user had made (it was left)
+    assert list(root.iterdir()) == []
+    made = tmp_path / "made" / "by the run"  # a folder the run made goes with it
+    monkeypatch.setattr(multi_seed, "Trainer", failing_third_seed)
+    built.clear()
+    with pytest.raises(UserError, match="env failed to start"):
+        train(make_config(*seeds[:2], f"run_dir={made}"))
+    monkeypatch.undo()
+    assert list(made.parent.iterdir()) == []
     assert len(train(make_config(*seeds)).results) == 3  # the retry in this process runs
+
+
+@pytest.mark.parametrize("mode", ["exact", "batched"])
+def test_a_refused_seed_folder_leaves_the_folder_as_it_was(make_config, tmp_path, mode):
+    """A file where a seed's folder goes is refused before anything is written: the run's folder
+    kept the lock file the run had made in it."""
+    root = tmp_path / "seeds"
+    root.mkdir()
+    (root / "seed1").write_text("mine")
+    with pytest.raises(UserError, match=rf"cannot use run_dir {root / 'seed1'}: it is a file"):
+        train(make_config("num_seeds=2", f"seed_mode={mode}", "budget.total_env_steps=300",
+                          f"run_dir={root}"))  # fmt: skip
+    assert [path.name for path in root.iterdir()] == ["seed1"] and (root / "seed1").read_text() == "mine"
 
 
 def test_an_exact_runs_window_is_not_counted_as_memory(make_config):

@@ -277,19 +277,18 @@ class BatchedSeedsTrainer:
         try:
             check_seed_folders([self.run_dir / f"seed{seed}" for seed in self.seeds])
         except UserError:
-            self.lock.release()
+            self.lock.give_up()  # nothing was written
             close_quietly(self.envs)
             raise
         try:
             self._write_configs_and_event_files()
         except OSError as error:  # a full disk, a quota: what was written goes, one line
-            self.lock.release()
             close_quietly(self.envs)
             for seed in self.seeds:  # the seed folders this run made (rmdir: only an empty one)
                 remove_unstarted_run(self.run_dir / f"seed{seed}")
                 with suppress(OSError):
                     (self.run_dir / f"seed{seed}").rmdir()
-            remove_unstarted_run(self.run_dir)
+            remove_unstarted_run(self.run_dir, self.lock)  # (and lets the folder go)
             raise UserError(
                 f"cannot write into run_dir {self.run_dir}: {error.strerror or error} (free space, or choose "
                 "another run_dir)"

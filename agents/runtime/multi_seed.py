@@ -156,7 +156,7 @@ class MultiSeedTrainer:
             for folder in folders:  # and the one being built: no seed took a step
                 if folder.is_dir():
                     remove_unstarted_run(folder)
-            self.lock.release()
+            self.lock.give_up()  # the folder as it was (the command line removes one Hydra made)
             raise
 
     def _build_seeds(self, cfg: DictConfig, root: Path) -> None:

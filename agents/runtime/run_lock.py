@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
@@ -33,8 +34,11 @@ class RunFolderLock:
     :raises UserError: another process (or another run in this one) holds the folder.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, made_folder: bool = False) -> None:
         path = run_dir / LOCK_NAME
+        self.path, self.made_folder = path, made_folder
+        """``made_folder``: the run made ``run_dir`` (:meth:`give_up` removes it, when empty)."""
+        self.made_file = not path.exists()  # (a run's folder keeps its lock file after the run)
         handle: IO[str] | None = path.open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -68,6 +72,18 @@ class RunFolderLock:
                     return
                 raise _in_use(run_dir, holder) from None
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def give_up(self) -> None:
+        """Release the folder of a run that never started, leaving it as it was: the lock file goes
+        where this lock made it (before the release: no other run holds the file then), and the
+        folder where the run made it and nothing else is in it."""
+        if self.handle is not None and self.made_file:
+            with suppress(OSError):
+                self.path.unlink()
+        self.release()
+        if self.made_folder:
+            with suppress(OSError):
+                self.path.parent.rmdir()  # (only an empty folder)
 
     def release(self) -> None:
         """Let another run write here (once; later calls do nothing)."""

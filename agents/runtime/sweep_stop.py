@@ -49,6 +49,15 @@ def request_sweep_stop(signum: int) -> None:
             path.write_text(str(signum))
 
 
+def quit_hint(signum: int) -> str:
+    """How to quit at once after the first ``signum`` asked to stop cleanly: after a SIGTERM (sent
+    by ``kill``, ``timeout`` or a scheduler, maybe to a program with no terminal) a Ctrl-C is not the
+    only way, nor perhaps one the sender has."""
+    if signum == signal.SIGINT:
+        return "press Ctrl-C again to quit at once"
+    return f"a second {signal.Signals(signum).name} or Ctrl-C quits at once"
+
+
 def quit_at_the_next_signal() -> None:
     """After a first SIGINT/SIGTERM asked to stop cleanly, a second is not caught: Python's default
     handlers (KeyboardInterrupt, and termination)."""

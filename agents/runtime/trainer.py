@@ -57,7 +57,7 @@ from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
-from agents.runtime.sweep_stop import StopRequest
+from agents.runtime.sweep_stop import StopRequest, quit_hint
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
 from envs.observations import (
     EnvOutputError,
@@ -239,14 +239,19 @@ def refuse_finished_runs(run_dir: Path) -> None:
         )
 
 
-def remove_unstarted_run(run_dir: Path) -> None:
+def remove_unstarted_run(run_dir: Path, lock: RunFolderLock | None = None) -> None:
     """Remove what a new run wrote into ``run_dir`` before it took a step (its ``config.yaml`` and
     event file; the folder held no curves before it: :func:`refuse_finished_runs`), so that a
-    retry there is not refused for a run that never ran; a folder left with nothing but its lock
-    file goes too (a many-seeds run stopped while it set up left one per seed built)."""
+    retry there is not refused for a run that never ran. With the run's ``lock`` (still held) the
+    folder is left as it was (:meth:`~RunFolderLock.give_up`); without it, a folder left with
+    nothing but its lock file goes too (a many-seeds run stopped while it set up left one per seed
+    built)."""
     for written in [*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), run_dir / "config.yaml"]:
         with suppress(OSError):
             written.unlink()
+    if lock is not None:
+        lock.give_up()
+        return
     with suppress(OSError):
         if [path.name for path in run_dir.iterdir()] == [LOCK_NAME]:
             (run_dir / LOCK_NAME).unlink()
@@ -271,15 +276,15 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     written: the event file's writer thread would otherwise fail on its own, with a traceback. A
     folder inside a running ``num_seeds`` run's (one of its ``seed*/``) is refused as in use."""
     RunFolderLock.check_free(run_dir.parent, unless_ours=True)  # (this process's: its own seeds)
+    made_folder = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
         problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
-    lock_was_there = (run_dir / LOCK_NAME).exists()  # (a run's folder keeps its lock file)
     try:
-        lock = RunFolderLock(run_dir)
+        lock = RunFolderLock(run_dir, made_folder)
     except OSError as error:  # writing its pid into .lock: a full disk, a quota
         raise UserError(
             f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
@@ -288,10 +293,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
         if new_run:
             refuse_finished_runs(run_dir)
     except UserError:  # "nothing was written": not even the lock file, where there was none
-        if not lock_was_there:
-            with suppress(OSError):
-                (run_dir / LOCK_NAME).unlink()  # before the release: no other run holds this file
-        lock.release()
+        lock.give_up()
         raise
     remove_stale_temporaries(run_dir)  # a killed save's; no other writer now
     return lock
@@ -315,9 +317,10 @@ def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -
     try:  # atomically: a resume on a full disk keeps the run's config.yaml whole
         write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
     except OSError as error:
-        lock.release()
-        if not resuming:
-            remove_unstarted_run(run_dir)
+        if resuming:
+            lock.release()
+        else:
+            remove_unstarted_run(run_dir, lock)
         raise UserError(
             f"cannot write {run_dir / 'config.yaml'}: {error.strerror or error} (free space, or choose "
             "another run_dir)"
@@ -995,5 +998,5 @@ class StopOnSignal(StopRequest):
         if StopOnSignal.doing is None:
             return
         name = signal.Signals(signum).name
-        message = f"\n{name}{why}: {StopOnSignal.doing} (press Ctrl-C again to quit at once)"
+        message = f"\n{name}{why}: {StopOnSignal.doing} ({quit_hint(signum)})"
         print(message, file=sys.stderr, flush=True)

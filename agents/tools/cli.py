@@ -69,6 +69,7 @@ from agents.runtime.run_lock import LOCK_NAME
 from agents.runtime.sweep_stop import (
     SWEEP_STOP_VARIABLE,
     quit_at_the_next_signal,
+    quit_hint,
     request_sweep_stop,
     sweep_stop_signal,
 )
@@ -731,7 +732,7 @@ def _stop_sweep(signum: int, frame: object) -> None:
     quit_at_the_next_signal()
     name = signal.Signals(signum).name
     print(f"\n{name}: stopping the sweep: the jobs running stop (a training job saves first), the rest "
-          "do not start (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)  # fmt: skip
+          f"do not start ({quit_hint(signum)})", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _first_stop() -> RunInterrupted | None:
