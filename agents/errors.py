@@ -82,11 +82,42 @@ def folder_problem(folder: Path, error: OSError) -> str:
     of its parents must be a folder, named (the OS says "File exists" or "Not a directory", which
     name neither that file nor which of the two is meant), else the OS's reason."""
     for place in (folder, *folder.parents):
-        if place.exists():
+        if os.path.exists(place):  # (False for a name too long, where Path.exists raises)
             if not place.is_dir():
                 return f"{place} is a file, not a folder"
             break
     return error.strerror or str(error)
+
+
+def path_too_long(error: BaseException) -> UserError | None:
+    """One line for a path the user gave that the OS refuses as too long (``ENAMETOOLONG``: a name
+    over 255 bytes, or a path over 4096): Python's ``Path.exists`` raises it, where it answers
+    False for a path that is not there. None for any other error."""
+    if not (isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG):
+        return None
+    where = f" {os.fsdecode(error.filename)}" if error.filename else " a path"
+    return UserError(f"cannot use{where}: {error.strerror} (choose a shorter path)")
+
+
+def name_too_long(path: str | Path) -> str | None:
+    """Why the OS would refuse ``path`` as too long (``ENAMETOOLONG``), before anything is created
+    on the way to it: a name longer than its file system takes, or the whole path longer than
+    ``PATH_MAX`` (a ``stat`` says so only where the folder above the long name exists). None if
+    neither."""
+    absolute = Path(os.path.abspath(path))
+    existing = next(place for place in (absolute, *absolute.parents) if os.path.exists(place))
+    try:
+        name_max, path_max = os.pathconf(existing, "PC_NAME_MAX"), os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    long_name = next((part for part in absolute.parts if len(os.fsencode(part)) > name_max), None)
+    if long_name is not None:
+        shown = long_name if len(long_name) <= 24 else long_name[:20] + "..."
+        size = len(os.fsencode(long_name))
+        return f"its name {shown} has {size} bytes, more than the {name_max} a name may have"
+    if len(os.fsencode(str(absolute))) >= path_max:
+        return f"it has {len(os.fsencode(str(absolute)))} bytes, more than the {path_max - 1} a path may have"
+    return None
 
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})

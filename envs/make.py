@@ -298,6 +298,13 @@ def check_env_id(
             f"{observation_space.dtype}); linear features need a flat "
             f"vector (add {FLATTEN} or pick a 1-D Box env)"
         )
+    if isinstance(observation_space, gym.spaces.Box) and (
+        observation_space.dtype.kind not in "biuf" or observation_space.dtype.itemsize > 8
+    ):  # np.longdouble trained, then its checkpoint could not be saved (torch has no such dtype)
+        raise UserError(
+            f"env={env_id} observes a Box of dtype {observation_space.dtype}, which torch cannot hold: "
+            "give its observation_space a dtype of at most 64 bits (float64, float32, an integer type)"
+        )
     if (
         isinstance(observation_space, gym.spaces.Box)
         and observation_space.shape

@@ -45,6 +45,15 @@ PLAIN_NUMBERS = frozenset(
 """The reward types a step returns in practice: one set lookup lets them through."""
 
 
+def returned_value(value: Any) -> str:
+    """``value`` as a line shows what an env returned: its repr on one line (cut at 60
+    characters), its type and an array's shape: ``'1.0' (str)``."""
+    shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
+    shown = " ".join(repr(value).split())
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"{shown} ({type(value).__name__}{shape})"
+
+
 def reward_number(reward: Any, source: str = "step returned") -> float:
     """``float(reward)`` for a real number (a Python or numpy scalar, or a 0-d numeric array);
     anything else (None, an array of shape ``(1,)``, a string) raises :class:`EnvOutputError`
@@ -57,10 +66,25 @@ def reward_number(reward: Any, source: str = "step returned") -> float:
         )
     ):
         return float(reward)
-    shape = f" of shape {reward.shape}" if isinstance(reward, np.ndarray) else ""
-    shown = " ".join(repr(reward).split())
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    raise EnvOutputError(f"{source} reward {shown} ({type(reward).__name__}{shape}), not a number")
+    raise EnvOutputError(f"{source} reward {returned_value(reward)}, not a number")
+
+
+FLAG_TYPES = frozenset({bool, np.bool_})
+"""The types of the ``terminated`` and ``truncated`` a step returns in practice."""
+
+
+def flag_value(flag: Any, name: str, source: str = "step returned") -> bool:
+    """``bool(flag)`` for a bool (Python's or numpy's, also a 0-d bool array) or the integer 0 or
+    1; anything else raises :class:`EnvOutputError` saying what ``source`` returned as ``name``
+    (``terminated`` or ``truncated``): ``None`` read as False never ended an episode, and the
+    string ``"no"`` read as True ended every one."""
+    if (
+        type(flag) in FLAG_TYPES
+        or (isinstance(flag, np.ndarray | np.generic) and flag.shape == () and flag.dtype.kind == "b")
+        or (isinstance(flag, numbers.Integral) and flag in (0, 1))
+    ):
+        return bool(flag)
+    raise EnvOutputError(f"{source} {name}={returned_value(flag)}, not a bool")
 
 
 def rewards_fit(rewards: Any, num_envs: int) -> bool:
@@ -176,4 +200,5 @@ class CheckedSteps(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
+        terminated, truncated = flag_value(terminated, "terminated"), flag_value(truncated, "truncated")
         return self._checked("step returned", obs), reward_number(reward), terminated, truncated, info

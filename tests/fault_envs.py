@@ -73,7 +73,18 @@ class FaultyEnv(SpaceEnv):
         if self.fault == "outofbox":  # the right shape, outside the Box: trains, with Gymnasium's warning
             obs = np.full_like(obs, 2.0)
         misfit = self.fault == "resetshape" or (self.fault == "resetshapeseed1" and seed == 1)  # sub-env 1
-        return (obs[:3] if misfit else obs), info
+        self.returned: list[np.ndarray] = [np.array(obs)]  # (copies) what it returned, in order
+        return (obs[:3] if misfit else self._one_array(obs)), info
+
+    def _one_array(self, obs: Any) -> Any:
+        """``inplace``: every observation written into one array, returned each time (as some
+        simulators do, and Gymnasium allows)."""
+        if self.fault != "inplace":
+            return obs
+        if not hasattr(self, "array"):
+            self.array = np.zeros_like(obs)
+        self.array[:] = obs
+        return self.array
 
     def close(self) -> None:
         if self.fault == "close":
@@ -90,6 +101,8 @@ class FaultyEnv(SpaceEnv):
                 raise RuntimeError("physics exploded")
             if self.fault == "exit":
                 sys.exit(3)  # a simulator that quits the process
+            if self.fault == "keyboard":
+                raise KeyboardInterrupt  # no signal came: the simulator's own (a bug, or a C extension's)
             if self.fault == "crash":
                 os._exit(3)  # a simulator that dies (run it in an async vector env's worker only)
             if self.fault == "nanobs":
@@ -122,7 +135,12 @@ class FaultyEnv(SpaceEnv):
                 obs = np.array(["a", "b", "c", "d"], dtype=object)
             if self.fault in ("outside", "negative"):
                 obs = 9 if self.fault == "outside" else -1
-        return obs, reward, terminated, truncated, info
+            if self.fault == "noneterminated":
+                terminated = None  # was read as False: no episode ever ended
+            if self.fault == "strtruncated":
+                truncated = "no"  # was read as True: every step ended an episode
+        self.returned.append(np.array(obs))
+        return self._one_array(obs), reward, terminated, truncated, info
 
 
 BOX = gym.spaces.Box
@@ -138,6 +156,7 @@ SPACES: dict[str, tuple[gym.Space, gym.Space | None]] = {
     "BoxEmpty-v0": (BOX(-1.0, 1.0, (0,), np.float32), None),
     "BoxOne-v0": (BOX(-1.0, 1.0, (1,), np.float64), gym.spaces.Discrete(4, start=-1)),
     "BoxConstant-v0": (BOX(np.array([-1.0, 2.0]), np.array([1.0, 2.0]), dtype=np.float64), None),  # lo == hi
+    "BoxLongdouble-v0": (BOX(-1.0, 1.0, (3,), np.longdouble), None),
     "Huge-v0": (gym.spaces.Discrete(10**12), None),
     "HugeActions-v0": (BOX(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(10**9)),
 }
@@ -146,10 +165,12 @@ for _name, (_obs, _act) in SPACES.items():
         gym.register(
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
-_STEP_FAULTS = ("raise", "exit", "shape", "longer", "dtype", "outside", "negative", "fraction", "intfloats")
+_STEP_FAULTS = ("raise", "exit", "keyboard", "shape", "longer", "dtype", "outside", "negative", "fraction",
+                "intfloats")  # fmt: skip
 _RUN_FAULTS = ("reset", "resetshape", "resetshapeseed1", "outofbox", "warnreset", "nanobs", "nanreward",
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
-               "arrayreward", "notanumber", "bigreward")  # fmt: skip
+               "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
+               "inplace")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

@@ -42,6 +42,8 @@ def test_train_load_predict_prints_nothing(tmp_path, capsys, policy, extra):
     assert np.array_equal(actions, parts.policy.probs(features).argmax(-1).numpy())
     sampled = np.array([agent.predict(obs[0], deterministic=False) for _ in range(200)])
     assert set(sampled.tolist()) <= {0, 1}
+    with pytest.raises(agents.UserError, match=r"^deterministic='no' must be True or False \(a bool\)$"):
+        agent.predict(obs[0], deterministic="no")  # a true value: it acted greedily
 
 
 def test_one_seed_and_many_seeds_return_one_result_type(tmp_path):
@@ -113,6 +115,9 @@ def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
         agents.load(tmp_path / "nowhere", seed=-1)  # was numpy's ValueError
     with pytest.raises(agents.UserError, match="seed='x' must be an int"):
         agents.load(tmp_path / "nowhere", seed="x")
+    for no in ("false", "no", 0):  # "false" is a true value: it trusted the checkpoint's code
+        with pytest.raises(agents.UserError, match=rf"^trust_code={no!r} must be True or False \(a bool\)$"):
+            agents.load(tmp_path / "nowhere", trust_code=no)
     with pytest.raises(
         agents.UserError, match=r'got a TimeLimit: give its registered id, e\.g\. "CartPole-v1"'
     ):

@@ -37,6 +37,7 @@ import agents
 from agents.runtime import tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
+from agents.runtime.rollout import collect_episodes
 from agents.runtime.run import train
 from agents.runtime.trainer import StopOnSignal, Trainer
 from agents.tools.cli import compose_train_config, run_or_exit
@@ -194,6 +195,8 @@ ENV_ARGS = [
     (["env=Pendulum-v1"], "a softmax policy needs a Discrete action space"),
     (["env=fault_envs:fault/Reset-v0"], "env=fault_envs:fault/Reset-v0 failed to start: RuntimeError"),
     (["env=fault_envs:fault/BoxEmpty-v0"], "env=fault_envs:fault/BoxEmpty-v0 observes an empty Box"),
+    # trained, then its final save failed: a traceback, exit 1, no checkpoint.pt
+    (["env=fault_envs:fault/BoxLongdouble-v0"], "observes a Box of dtype float128, which torch cannot hold"),
     (["env=fault_envs:fault/ReturnsInt-v0"], "ReturnsInt-v0 could not be made: TypeError: The environment"),
 ]
 
@@ -345,7 +348,7 @@ CRAFTED = [
     ("format text", "has format_version 'one'"),
     ("config env edited", "does not match its config: policy.weight holds shape [5, 2], but env=Acrobot-v1"),
     ("config features edited", "does not match its config: policy.weight holds shape [5, 2]"),
-    ("config policy edited", "does not match its config"),
+    ("config policy edited", "spaces as they are now (the env changed since the run saved it, or the file"),
     ("config invalid", "holds an invalid config: agent.lr=-1.0 must be > 0"),
     ("config unknown key", "has a config this code cannot read"),
     ("config interpolation", "has a config this code cannot read"),  # was an InterpolationKeyError traceback
@@ -604,6 +607,7 @@ def test_resume_extends_the_budget_and_applies_learning_overrides(trained, tmp_p
 ENV_FAULTS = [
     ("Raise", "RuntimeError: physics exploded"),
     ("Exit", "SystemExit: 3"),
+    ("Keyboard", "KeyboardInterrupt"),  # no signal came: was "interrupted: quit at once", exit 130, not saved
     ("Shape", "shape"),
     ("Dtype", "failed at"),
     ("Outside", "observation 9, outside the observation_space Discrete(4) (states 0..3)"),  # was: IndexError
@@ -2447,6 +2451,42 @@ def test_an_interrupted_csv_write_keeps_the_previous_file(tmp_path, monkeypatch)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["e.csv"]
 
 
+LONG_NAME = "a" * 300  # more than the 255 bytes a name may have
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run_dir=new/" + LONG_NAME], ["hydra.run.dir=new/" + LONG_NAME], ["resume=new/" + LONG_NAME],
+     ["-m", "seed=0,1", "hydra.sweep.dir=new/" + LONG_NAME]],
+    ids=["run_dir", "hydra.run.dir", "resume", "hydra.sweep.dir"],
+)  # fmt: skip
+def test_a_folder_name_too_long_is_one_line_and_makes_no_folder(tmp_path, monkeypatch, capsys, args):
+    """Was a traceback of three chained OSErrors (the last from the error line's own helper), exit 1,
+    and Hydra had made ``new/`` on the way."""
+    code, err, _ = script("train.py", *TINY, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    key = args[-1].split("=")[0]
+    said = (
+        f"cannot use {key}=new/{LONG_NAME}: its name {'a' * 20}... has 300 bytes, more than the 255 a name "
+    )
+    assert_one_line(code, err, 2, said + "may have (choose a shorter path)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_too_long_is_one_line_in_python_and_to_evaluate(tmp_path, monkeypatch, capsys):
+    with pytest.raises(
+        agents.UserError, match=r"^cannot use run_dir .*: File name too long \(choose another"
+    ):
+        agents.train("CartPole-v1", *TINY, f"run_dir={tmp_path / 'new' / LONG_NAME}")
+    assert list(tmp_path.iterdir()) == []  # new/ made on the way is gone
+    with pytest.raises(
+        agents.UserError, match=r"^cannot use .*: File name too long \(choose a shorter path\)$"
+    ):
+        agents.load(tmp_path / LONG_NAME)
+    code, err, _ = script("evaluate.py", f"checkpoint={tmp_path / LONG_NAME}", monkeypatch=monkeypatch,
+                          capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, "File name too long (choose another location)")
+
+
 def test_hydra_run_dir_of_a_finished_run_keeps_its_record(tmp_path, monkeypatch, capsys):
     """Hydra writes ``.hydra/`` into ``hydra.run.dir`` before the run starts: the folder is checked first."""
     run_dir = tmp_path / "run"
@@ -2688,6 +2728,44 @@ def test_a_reward_that_is_no_number_is_one_line_in_every_mode(tmp_path, capsys, 
     )
     for folder in folders:
         assert 0 < load_checkpoint(folder)["counters"]["env_steps"] < 1000
+
+
+@pytest.mark.parametrize("mode", list(REWARD_MODES))
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    [("Noneterminated", "step returned terminated=None (NoneType), not a bool"),  # no episode ended
+     ("Strtruncated", "step returned truncated='no' (str), not a bool")],  # every step ended one
+)  # fmt: skip
+def test_an_end_flag_that_is_no_bool_is_one_line(tmp_path, capsys, mode, fault, what):
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        "logging.progress_bar=false", "budget.total_env_steps=1000", f"env=fault_envs:fault/{fault}-v0",
+        *REWARD_MODES[mode], f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    step = "vector step" if mode.startswith("batched") else "env step"
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at {step}")
+    assert what in err and "last good state is in" in err
+
+
+def test_an_env_returning_one_array_each_step_is_stored_as_it_returned_it(tmp_path):
+    """An env that writes each observation into one array it returns every time: the trainer,
+    which stores ``S_t`` after the step that returned ``S_{t+1}``, stored ``S_{t+1}`` for every
+    ``S_t`` and learned from the wrong states, without a word (a one-env run; Gymnasium's sync and
+    async vector envs copy). The measurements' episodes were collected the same way."""
+    fault_envs.FaultyEnv.calls = 0
+    trainer = Trainer(compose_train_config([
+        *TINY, "env=fault_envs:fault/Inplace-v0", "agent.episodes_per_update=1000", f"run_dir={tmp_path}",
+    ]))  # fmt: skip
+    env = trainer.envs.env.unwrapped
+    for _ in range(15):  # within the first episode (20 steps)
+        trainer.step(trainer.actor(trainer.agent.inputs(trainer.obs)))
+    stored = trainer.buffer.obs[: trainer.buffer.t, 0]
+    assert np.array_equal(stored, np.stack(env.returned[:15]))
+    trainer.abandon()
+    env = gym.make("fault_envs:fault/Inplace-v0")
+    _, observations = collect_episodes(env, trainer.agent.inputs, trainer.agent.policy, 1, seed=0)
+    assert np.array_equal(observations, np.stack(env.unwrapped.returned[:-1]))
 
 
 @pytest.mark.parametrize(

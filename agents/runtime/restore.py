@@ -124,7 +124,8 @@ def load_matching(module: Any, saved: dict, what: str, path: str | Path, config:
             raise UserError(
                 f"checkpoint {path} does not match its config: {what}.{key} holds {arrived}, but env="
                 f"{config.env} features={config.features.name} agent.policy={config.agent.policy} "
-                f"builds shape {list(expected or ())}"
+                f"builds shape {list(expected or ())} from the env's spaces as they are now (the env "
+                "changed since the run saved it, or the file was edited)"
             )
         kind = _not_like(saved[key], value) if isinstance(value, torch.Tensor) else None
         if kind:
@@ -462,6 +463,8 @@ class TrainedAgent:
     def action_index(self, obs: np.ndarray | int, deterministic: bool = True) -> int | np.ndarray:
         """:meth:`predict` as the policy's index ``0 .. n-1`` (for an env wrapped in
         :class:`~envs.make.ZeroBasedActions`, as evaluation's is)."""
+        if not isinstance(deterministic, bool | np.bool_):  # "no" would act greedily
+            raise UserError(f"deterministic={deterministic!r} must be True or False (a bool)")
         if isinstance(obs, torch.Tensor):
             obs = tensor_as_numpy(obs, f"env={self.config.env}")
         try:
@@ -520,6 +523,8 @@ def load_agent(
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UserError(f"seed={seed!r} must be an int (it seeds predict's sampling)")
     check_seed(seed)
+    if not isinstance(trust_code, bool | np.bool_):  # "false" is a true value: never trust by it
+        raise UserError(f"trust_code={trust_code!r} must be True or False (a bool)")
     if which != "latest" and Path(checkpoint).is_file():  # which picks a file of a run folder
         raise UserError(
             f"which={which!r} picks a file in a run folder, but {checkpoint} is a file: give the run "

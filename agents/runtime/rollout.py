@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +23,7 @@ from envs.observations import (
     EnvOutputError,
     ObservationCheck,
     describe_env_error,
+    flag_value,
     reward_number,
     show_warnings,
     warnings_held,
@@ -59,6 +61,12 @@ class EnvFault(Exception):
         return f"{what} in {where}{episode}"
 
 
+def own_copy(obs: Any) -> Any:
+    """A copy of an array ``obs`` (anything else as it is): an env may write every observation
+    into one array it returns each time, so the next step would change ``S_t`` in place."""
+    return obs.copy() if isinstance(obs, np.ndarray) else obs
+
+
 def play_episode(
     env: gym.Env, act: Callable[[np.ndarray], int], seed: int | None = None, max_steps: int | None = None
 ) -> Iterator[Step]:
@@ -80,6 +88,7 @@ def play_episode(
             obs, _ = env.reset(seed=seed)
         except (Exception, SystemExit) as error:  # sys.exit in the user's env is a fault too
             raise EnvFault(error, 0) from error
+    obs = own_copy(obs)
     steps, done = 0, False
     while not done and (max_steps is None or steps < max_steps):
         try:
@@ -91,11 +100,13 @@ def play_episode(
             try:
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 reward = reward_number(reward, "returned")
+                terminated = flag_value(terminated, "terminated", "returned")
+                truncated = flag_value(truncated, "truncated", "returned")
             except (Exception, SystemExit) as error:
                 raise EnvFault(error, steps + 1) from error
         done = bool(terminated or truncated)
         yield obs, action, reward, done
-        obs, steps = next_obs, steps + 1
+        obs, steps = own_copy(next_obs), steps + 1
     show_warnings(held)  # an episode of one step: its step's warnings
 
 

@@ -44,9 +44,11 @@ from envs.make import (
     stores_none_as_nan,
 )
 from envs.observations import (
+    FLAG_TYPES,
     PLAIN_NUMBERS,
     EnvOutputError,
     describe_env_error,
+    flag_value,
     reward_number,
     rewards_fit,
     rewards_problem,
@@ -125,7 +127,7 @@ class SingleEnvRunner(EnvRunner):
         return obs
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        return np.asarray(self._reset(seed))[None]
+        return np.array(self._reset(seed))[None]
 
     def state_dict(self) -> dict[str, Any]:
         """The last reset's seed or generator state (the buffer holds the episode's actions)."""
@@ -161,10 +163,14 @@ class SingleEnvRunner(EnvRunner):
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check
         self.reward[0] = reward if type(reward) in PLAIN_NUMBERS else reward_number(reward)  # None: not nan
+        if type(terminated) not in FLAG_TYPES or type(truncated) not in FLAG_TYPES:
+            terminated, truncated = flag_value(terminated, "terminated"), flag_value(truncated, "truncated")
+        # copies (0.1 us): an env may write every observation into one array it returns each time,
+        # and the trainer stores S_t after the step that made S_{t+1}
         if terminated or truncated:
-            self.cut, self.last_obs = bool(truncated and not terminated), np.asarray(obs)[None]
-            return np.asarray(self._reset())[None], self.reward, self.active, ONE_ENDED
-        return np.asarray(obs)[None], self.reward, self.active, NOTHING_ENDED
+            self.cut, self.last_obs = bool(truncated and not terminated), np.array(obs)[None]
+            return np.array(self._reset())[None], self.reward, self.active, ONE_ENDED
+        return np.array(obs)[None], self.reward, self.active, NOTHING_ENDED
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (ended, self.last_obs) if self.cut else (NOTHING_ENDED, self.last_obs[:0])

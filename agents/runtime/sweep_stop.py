@@ -144,3 +144,18 @@ class StopRequest:
         self.leaving.set()
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+
+
+ENV_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
+"""What an env's ``step`` may raise that is its own fault (a ``KeyboardInterrupt`` too, unless
+:func:`from_a_signal`)."""
+
+
+def from_a_signal(error: BaseException) -> bool:
+    """Whether ``error``, raised in an env's code, may have come from a signal: a
+    ``KeyboardInterrupt`` raised while no :class:`StopRequest` takes SIGINT (a first Ctrl-C only
+    asks it to stop and raises nothing; a second one finds it stepped aside). One raised while a
+    request listens is the env's own (it was taken for a Ctrl-C: quit at once, nothing saved)."""
+    if not isinstance(error, KeyboardInterrupt):
+        return False
+    return not isinstance(getattr(signal.getsignal(signal.SIGINT), "__self__", None), StopRequest)

@@ -57,7 +57,7 @@ from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
-from agents.runtime.sweep_stop import StopRequest, quit_hint
+from agents.runtime.sweep_stop import ENV_FAULTS, StopRequest, from_a_signal, quit_hint
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
 from envs.observations import (
     EnvOutputError,
@@ -276,15 +276,18 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
     written: the event file's writer thread would otherwise fail on its own, with a traceback. A
     folder inside a running ``num_seeds`` run's (one of its ``seed*/``) is refused as in use."""
     RunFolderLock.check_free(run_dir.parent, unless_ours=True)  # (this process's: its own seeds)
-    made_folder = not run_dir.exists()
+    made = [path for path in (run_dir, *run_dir.parents) if not os.path.exists(path)]  # (a name too long)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
+        for path in made:  # the folders it made (a name too long for the file system is seen last)
+            with suppress(OSError):
+                path.rmdir()
         problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
     try:
-        lock = RunFolderLock(run_dir, made_folder)
+        lock = RunFolderLock(run_dir, run_dir in made)
     except OSError as error:  # writing its pid into .lock: a full disk, a quota
         raise UserError(
             f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
@@ -539,7 +542,9 @@ class Trainer:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         try:
             next_obs, rewards, active, ended = self.envs.step(actions)
-        except (Exception, SystemExit) as error:  # the user's env raised: keep what was learned, say where
+        except ENV_FAULTS as error:  # the user's env raised: keep what was learned, say where
+            if from_a_signal(error):
+                raise
             self.actor.give_back()  # the saved state is the one before this step: resuming it is exact
             self.fail_in_env(self.envs.describe_failure(error), error)
         if not self.observation_check.fits(next_obs):

@@ -28,7 +28,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError, path_too_long
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
@@ -180,8 +180,18 @@ def train(
         return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
     except RunInterrupted as error:  # "resume with: agents.train(...)", not the command line
         raise error.in_python() from None
+    except OSError as error:  # run_dir=<a name of 300 characters>
+        raise_if_too_long(error)
+        raise
     finally:
         torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller
+
+
+def raise_if_too_long(error: OSError) -> None:
+    """The one line of a path too long (:func:`~agents.errors.path_too_long`) as a :class:`UserError`."""
+    too_long = path_too_long(error)
+    if too_long is not None:
+        raise too_long from None
 
 
 def load(
@@ -198,4 +208,8 @@ def load(
     """
     if not isinstance(checkpoint, str | Path):
         raise UserError(f"agents.load takes a run folder or a checkpoint file (a path), not {checkpoint!r}")
-    return load_agent(os.path.expanduser(checkpoint), which, seed, trust_code)  # "~/x" as a shell reads it
+    try:  # "~/x" as a shell reads it
+        return load_agent(os.path.expanduser(checkpoint), which, seed, trust_code)
+    except OSError as error:
+        raise_if_too_long(error)
+        raise

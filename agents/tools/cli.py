@@ -241,7 +241,8 @@ def exit_with_user_error(message: object, exit_code: int = USER_ERROR_EXIT_CODE)
 
 
 FILE_SYSTEM_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
-                      errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}  # fmt: skip
+                      errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                      errno.ENAMETOOLONG}  # fmt: skip
 """An ``OSError`` with one of these is the machine's answer to a path the user gave, not a bug."""
 
 

@@ -57,6 +57,13 @@ def command(function: Command) -> Command:
             interrupts.exit_for_signal(signal.SIGINT)
         except interrupts.Terminated:
             interrupts.exit_for_signal(signal.SIGTERM)
+        except OSError as error:  # a path given on the command line, met before Hydra runs the task
+            from agents.tools.cli import FILE_SYSTEM_ERRORS, exit_with
+
+            interrupts.exit_if_interrupted()
+            if error.errno not in FILE_SYSTEM_ERRORS:
+                raise
+            exit_with(error)
         except Exception:  # a library swallowed the signal and what it interrupted fails now
             interrupts.exit_if_interrupted()
             raise
@@ -105,12 +112,30 @@ def train() -> None:
     from agents.tools.sweep import register_resolvers
 
     run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
+    run_or_exit(lambda: _check_path_lengths(sys.argv[1:]))
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     sys.argv[1:] = _hydra_folder_is_the_run_folder(expand_home_in_paths(sys.argv[1:]))  # (hydra_main's too)
     run_or_exit(lambda: _check_given_run_folder(sys.argv[1:]))
     run_or_exit(lambda: _check_sweep_run_dirs(sys.argv[1:]))
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
+
+
+GIVEN_FOLDERS = ("run_dir", "resume", "hydra.run.dir", "hydra.sweep.dir")
+"""The command line's folders, which Hydra may create (with their parents) before the run starts."""
+
+
+def _check_path_lengths(argv: Sequence[str]) -> None:
+    """A folder of :data:`GIVEN_FOLDERS` that the OS refuses as too long is one line before Hydra
+    makes its parents (``hydra.run.dir=/tmp/new/<300 characters>`` left ``/tmp/new``)."""
+    from agents.errors import name_too_long
+    from agents.tools.presets import parsed_override_value
+
+    for key in GIVEN_FOLDERS:
+        value = parsed_override_value(argv, key)
+        problem = name_too_long(os.path.expanduser(value)) if value else None
+        if problem is not None:
+            raise UserError(f"cannot use {key}={value}: {problem} (choose a shorter path)")
 
 
 def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
@@ -134,7 +159,9 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
             argv += [hydra_override("hydra.run.dir", os.path.realpath(folder)), "hydra.output_subdir=null"]
     elif run_dir not in ("", "null"):
         existing = next(
-            path for path in (Path(run_dir).absolute(), *Path(run_dir).absolute().parents) if path.exists()
+            path
+            for path in (Path(run_dir).absolute(), *Path(run_dir).absolute().parents)
+            if os.path.exists(path)
         )
         if existing.is_dir() and os.access(existing, os.W_OK):  # Hydra's abspath reads link/.. as text
             argv.append(hydra_override("hydra.run.dir", os.path.realpath(run_dir)))
