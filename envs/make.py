@@ -269,10 +269,12 @@ def check_env_id(
         probe = gym.make(env_id, **(env_kwargs or {}))
     except gym.error.DependencyNotInstalled as error:
         raise UserError(f"env={env_id} needs an optional dependency: {dependency_message(error)}") from None
-    except TypeError as error:
-        if not env_kwargs:  # e.g. an entry point that returns no gymnasium.Env
-            raise UserError(f"env={env_id} could not be made: {describe(error)}") from None
-        raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
+    except TypeError as error:  # "got an unexpected keyword argument", "missing 1 required ... argument"
+        if env_kwargs and "argument" in str(error):
+            raise UserError(f"env_kwargs do not fit env={env_id}: {error}") from None
+        # e.g. an entry point that returns no gymnasium.Env, an env with no observation_space
+        with_kwargs = f" with env_kwargs {env_kwargs}" if env_kwargs else ""
+        raise UserError(f"env={env_id} could not be made{with_kwargs}: {describe(error)}") from None
     except (Exception, SystemExit) as error:  # the env's own constructor refused its kwargs, or exited
         with_kwargs = f" with env_kwargs {env_kwargs}" if env_kwargs else ""
         raise UserError(f"env={env_id} could not be made{with_kwargs}: {describe(error)}") from None

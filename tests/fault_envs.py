@@ -177,7 +177,7 @@ for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})
 
 
-def _not_an_env() -> int:
+def _not_an_env(**kwargs: Any) -> int:
     return 42  # an entry point that returns something else than a gymnasium.Env
 
 

@@ -198,6 +198,10 @@ ENV_ARGS = [
     # trained, then its final save failed: a traceback, exit 1, no checkpoint.pt
     (["env=fault_envs:fault/BoxLongdouble-v0"], "observes a Box of dtype float128, which torch cannot hold"),
     (["env=fault_envs:fault/ReturnsInt-v0"], "ReturnsInt-v0 could not be made: TypeError: The environment"),
+    (  # the env_kwargs were blamed ("env_kwargs do not fit"), where the entry point took them
+        ["env=fault_envs:fault/ReturnsInt-v0", "+env_kwargs.size=3"],
+        "ReturnsInt-v0 could not be made with env_kwargs {'size': 3}: TypeError: The environment",
+    ),
 ]
 
 
