@@ -223,6 +223,14 @@ def test_the_report_says_how_the_baseline_changed_the_variance_and_when_vectors_
     assert (
         line.startswith("exact grad J(theta): 64 components (not shown), |grad J| = ") and "theta = 0" in line
     )
+    # 10 episodes reach FrozenLake's goal in none: every estimate without the baseline is 0 (was a
+    # ZeroDivisionError traceback)
+    unrewarded = run_study("FrozenLake-v1", "state", num_episodes=10, seed=1)
+    without, with_baseline = (rows[0].variance for rows in unrewarded.rows.values())
+    assert without == 0 and with_baseline > 0
+    assert format_study(unrewarded).endswith(
+        "(raised from 0: every estimate without it was the same; use more episodes)"
+    )
 
 
 def _corridor_cut_probability(prob_right: float, steps: int = 1000) -> float:

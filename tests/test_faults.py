@@ -332,6 +332,8 @@ def _crafted(trained: Path, case: str, folder: Path) -> Path:
         state["policy"] = {}
     elif case == "nan weight":
         state["policy"]["weight"][0, 0] = float("nan")
+    elif case == "meta weight":  # loads as a shape with no values
+        state["policy"]["weight"] = torch.empty(5, 2, device="meta")
     if case == "truncated":
         data = (trained / CHECKPOINT_NAME).read_bytes()
         path.write_bytes(data[: len(data) // 2])
@@ -359,6 +361,7 @@ CRAFTED = [
     ("policy not a dict", "policy should be a dict"),
     ("weight missing", "policy.weight holds nothing"),
     ("nan weight", "holds nan/inf in policy.weight: nothing can act on it"),
+    ("meta weight", "holds a tensor on the meta device, which holds no values in policy.weight"),  # traceback
     ("truncated", "cannot load checkpoint"),
     ("empty", "cannot load checkpoint"),
     ("pickled code", "cannot load checkpoint"),
@@ -423,6 +426,10 @@ RESUME_CRAFTED = {
     ),  # trained on, descending
     "buffer start past its rows": (_set("buffer", "start", value=torch.tensor([99])), "buffer.start holds"),
     "buffer start negative": (_set("buffer", "start", value=torch.tensor([-3])), "buffer.start holds"),
+    "buffer obs nan": (  # blamed on the env ("returned nan/inf observations"); its save replaced the file
+        lambda state: state["buffer"]["obs"].fill_(float("nan")),
+        "buffer.obs holds nan/inf (the file was altered)",
+    ),
     "env_steps negative": (
         _set("counters", "env_steps", value=-5),
         "counters.env_steps holds -5, not a count",
@@ -2689,7 +2696,7 @@ def test_resuming_a_finished_seed_folder_leaves_it_untouched(tmp_path, monkeypat
     assert snapshot(run_dir) == before  # it added an empty train.log and rewrote .lock
 
 
-@pytest.mark.parametrize("name", ["new,dir", "br[1]", "it's", "b\\s2"])
+@pytest.mark.parametrize("name", ["new,dir", "br[1]", "it's", "b\\s2", "ünï"])  # ü: Hydra reads it quoted
 def test_a_new_run_dir_with_hydra_characters_is_trained_into(tmp_path, monkeypatch, capsys, name):
     """run_dir= became an unquoted hydra.run.dir=, which Hydra refused (or read as another folder)."""
     from agents.runtime.trainer import hydra_override

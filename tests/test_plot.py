@@ -138,6 +138,32 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     assert "1 seed: no band" in svg and "95% bootstrap CI" not in svg
 
 
+def test_a_plot_that_fails_while_writing_keeps_the_earlier_figures(make_config, tmp_path, monkeypatch):
+    """A full disk while the .svg was written left the new .png beside the old .svg, and one while
+    the .png was written cut the earlier .png short: both are replaced together, or neither."""
+    import errno
+
+    import matplotlib.figure
+
+    for seed in (0, 1):
+        train(make_config("budget.total_env_steps=600", f"seed={seed}", f"run_dir={tmp_path / f's{seed}'}"))
+    _, files = plot_runs([tmp_path / "s0"], tmp_path / "figs" / "p")
+    before = {path: path.read_bytes() for path in files}
+    savefig = matplotlib.figure.Figure.savefig
+
+    def full_disk_at_the_svg(figure, target, **kwargs):
+        if (kwargs.get("format") or Path(target).suffix[1:]) == "svg":
+            raise OSError(errno.ENOSPC, "No space left on device")  # (as a write, not an open, says it)
+        return savefig(figure, target, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk_at_the_svg)
+    with pytest.raises(OSError, match="No space left") as failed:
+        plot_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "figs" / "p")
+    assert failed.value.filename == str(files[1])  # the line names the file (not the temporary one)
+    assert {path: path.read_bytes() for path in files} == before
+    assert sorted(path.name for path in (tmp_path / "figs").iterdir()) == ["p.png", "p.svg"]  # no temporaries
+
+
 def test_a_cut_off_event_file_with_hparams_but_no_final_results_is_skipped(make_config, tmp_path):
     """Cut where the hparams survive but ``final/mean_return`` does not: that was a KeyError."""
     train(make_config("budget.total_env_steps=1500", f"run_dir={tmp_path / 'whole'}"))

@@ -248,7 +248,7 @@ def test_resuming_a_finished_run_is_refused_and_writes_nothing(make_config, tmp_
 @pytest.mark.parametrize(
     "path",
     ["/tmp/run", "/tmp/sp ace", "/tmp/it's", "/tmp/0_lr=0.1,seed=2", "/tmp/[x]", "/tmp/b\\s2", "/tmp/a\\'b",
-     "/tmp/end\\"],  # backslashes: Hydra keeps them, except before a quote
+     "/tmp/end\\", "/tmp/ünï"],  # backslashes: Hydra keeps them, except before a quote
 )  # fmt: skip
 def test_the_printed_resume_override_survives_the_shell_and_hydra(path):
     """``resume=/tmp/sp ace`` was printed as is: pasted, Hydra refused ``ace``."""

@@ -18,6 +18,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,12 @@ def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object
     try:
         for path, write in writers:
             temporaries.append(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
-            write(temporaries[-1])
+            try:
+                write(temporaries[-1])
+            except OSError as error:  # a full disk while writing names no file: the line names this one
+                if error.filename is None or str(error.filename) == str(temporaries[-1]):
+                    error.filename = str(path)
+                raise
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:  # a signal now is delivered after the last rename
             for (path, _), temporary in zip(writers, temporaries, strict=True):
@@ -166,7 +172,8 @@ def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
     finally:
         for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
+            with suppress(OSError):  # (not there; a name too long, which the error above says)
+                temporary.unlink()
 
 
 def run_folder_of(path: str | Path) -> Path:

@@ -108,6 +108,8 @@ def _not_like(value: object, built: torch.Tensor) -> str | None:
         return f"a {type(value).__name__}"
     if value.layout != torch.strided:
         return f"a tensor of layout {str(value.layout).removeprefix('torch.')}"
+    if value.is_meta:  # a shape without values (loading it was a RuntimeError traceback)
+        return "a tensor on the meta device, which holds no values"
     if built.is_floating_point() and not value.is_floating_point():
         return f"a tensor of {str(value.dtype).removeprefix('torch.')}"
     return None
@@ -345,6 +347,11 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
         raise _altered(
             path, "buffer.start", f"holds {reprlib.repr(start)}, not {num_envs} row(s) in 0..{rows}"
         )
+    # a run stores only what its checks let through (nan/inf observations and rewards end it): such
+    # values here were blamed on the env, and the save after that failure replaced this file
+    non_finite = _non_finite_entry({key: buffer.get(key) for key in ("obs", "rewards", "finished")}, "buffer")
+    if non_finite:
+        raise _altered(path, non_finite, "holds nan/inf")
     counters = state["counters"]
     for key in ("env_steps", "episodes", "updates", "next_log_step", "next_checkpoint"):
         value = counters.get(key)  # next_log_step: older files lack it; next_checkpoint: None without

@@ -175,8 +175,9 @@ def resume_trust(cfg: TrainConfig) -> str:
     return " trust_code=true" if code_to_trust(cfg.env, cfg.env_wrappers, imported=False) else ""
 
 
-PLAIN_OVERRIDE_VALUE = re.compile(r"[\w./:@%+~-]+")
-"""Characters a path may hold and still be pasted as ``key=<path>`` (Hydra's grammar and the shell's)."""
+PLAIN_OVERRIDE_VALUE = re.compile(r"[\w./:@%+~-]+", re.ASCII)
+"""Characters a path may hold and still be pasted as ``key=<path>`` (Hydra's grammar and the shell's;
+Hydra reads ``ü`` only quoted)."""
 
 
 def hydra_override(key: str, path: Path | str) -> str:

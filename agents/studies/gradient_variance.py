@@ -273,15 +273,29 @@ def format_study(study: VarianceStudy, max_components: int = 8) -> str:
             for row in rows
         ]
     without, with_baseline = (rows[0].variance for rows in study.rows.values())
-    ratio = without / with_baseline  # below 1 where the baseline raised the variance (p = 0.05)
-    change = f"{ratio:.1f}x lower" if ratio >= 1 else f"{1 / ratio:.1f}x higher"
     lines += [
         "",
         "|bias| = |mean of the batch estimates - exact|, max|z| = max_k |bias_k| / s.e._k (< 3: unbiased),",
         "trace Var measured across batches vs Var_1 / N predicted from single episodes.",
-        f"variance per episode: {without:.4g} without, {with_baseline:.4g} with baseline ({change})",
+        f"variance per episode: {without:.4g} without, {with_baseline:.4g} with baseline "
+        f"({variance_change(without, with_baseline)})",
     ]
     return "\n".join(lines)
+
+
+def variance_change(without: float, with_baseline: float) -> str:
+    """How the baseline changed the variance per episode: ``3.2x lower`` (or higher, where it
+    raised it: p = 0.05). Where one is 0 there is no ratio (FrozenLake's 10 episodes at theta = 0
+    reached the goal in none, so every estimate without the baseline was 0: a ZeroDivisionError
+    traceback)."""
+    if without == with_baseline == 0:
+        return "both 0: every estimate was the same; use more episodes"
+    if without == 0:
+        return "raised from 0: every estimate without it was the same; use more episodes"
+    if with_baseline == 0:
+        return "lowered to 0"
+    ratio = without / with_baseline
+    return f"{ratio:.1f}x lower" if ratio >= 1 else f"{1 / ratio:.1f}x higher"
 
 
 def plot_study(study: VarianceStudy, out_dir: str | Path) -> Path:

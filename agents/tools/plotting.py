@@ -38,7 +38,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from agents.errors import UserError
 from agents.runtime import tags
-from agents.runtime.checkpoint import saved_config, seed_number
+from agents.runtime.checkpoint import saved_config, seed_number, write_files_atomically
 from agents.runtime.config import changes_learning
 from agents.tools.tables import markdown_table, short_number
 
@@ -420,8 +420,11 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, title_fontsize=8)
         written = figure_paths(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        for path in written:
-            figure.savefig(path, dpi=200)
+        # both or neither replaced: a full disk or a Ctrl-C mid-write cut an earlier <out>.png short
+        write_files_atomically([
+            (path, lambda temporary, kind=path.suffix[1:]: figure.savefig(temporary, dpi=200, format=kind))
+            for path in written
+        ])  # fmt: skip
     return written
 
 
