@@ -98,8 +98,9 @@ def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path):
     resumed = run("train.py", "logging.progress_bar=false", "resume=~/r", "budget.total_env_steps=2000")
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(home / "r")["counters"]["env_steps"] >= 2000
-    evaluated = run("evaluate.py", "checkpoint='~/r'", "episodes=2")
+    evaluated = run("evaluate.py", "checkpoint='~/r'", "episodes=2", "csv=~/e.csv")  # csv=: a parse error
     assert evaluated.returncode == 0, evaluated.stderr
+    assert (home / "e.csv").is_file()
     plotted = run("plot.py", "runs=~/r", "out=~/fig")
     assert plotted.returncode == 0, plotted.stderr
     assert (home / "fig.png").is_file() and not (work / "~").exists()

@@ -185,3 +185,21 @@ def test_script_bad_agent_value_exits_2_with_trainings_line():
     completed = run_script("agent.lr=-1")  # was Adam's ValueError traceback, exit 1
     assert completed.returncode == 2
     assert completed.stderr.strip() == "error: agent.lr=-1.0 must be > 0 (try agent.lr=0.01)"
+
+
+def test_script_refuses_a_default_value_given_for_another_runs_checkpoint(tmp_path):
+    """``env=CartPole-v1`` (the default) given with a FrozenLake run's checkpoint compared the
+    FrozenLake run without a word; any other env was refused."""
+    from agents.runtime.run import train
+    from agents.tools.cli import compose_train_config
+
+    run_dir = tmp_path / "frozen"
+    train(compose_train_config(["env=FrozenLake-v1", "budget.total_env_steps=300", f"run_dir={run_dir}",
+                                "logging.progress_bar=false"]))  # fmt: skip
+    completed = run_script(f"checkpoint={run_dir}", "env=CartPole-v1")
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr, completed.stderr
+    assert completed.stderr.strip() == (
+        f"error: checkpoint={run_dir} was trained with env=FrozenLake-v1, which the comparison uses; drop "
+        "env=CartPole-v1 (or compare random parameters without checkpoint=)"
+    )
+    assert run_script(f"checkpoint={run_dir}").returncode == 0  # (the run's own env: compared)

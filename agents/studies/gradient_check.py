@@ -40,6 +40,7 @@ from agents.runtime.config import (
     validate_agent,
     validate_features,
 )
+from agents.runtime.logger import command_line_keys
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.runtime.sizes import check_agent_size, refuse_over_limit
@@ -173,8 +174,9 @@ def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
                  "features": (cfg.features.name, FeaturesConfig.name, run_cfg.features.name),
                  **{key: (_plain(cfg[key]), getattr(defaults, key), _plain(getattr(run_cfg, key)))
                     for key in ("env", "env_kwargs", "env_wrappers")}}  # fmt: skip
+        given = command_line_keys()  # (env=CartPole-v1 given for a FrozenLake run was not refused)
         for key, (value, default, trained) in asked.items():
-            if value not in (default, trained):  # set on the command line, and not the run's
+            if value != trained and (value != default or key in given):  # set, and not the run's
                 raise UserError(
                     f"checkpoint={cfg.checkpoint} was trained with {key}={trained}, which the comparison "
                     f"uses; drop {key}={value} (or compare random parameters without checkpoint=)"

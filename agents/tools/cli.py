@@ -101,7 +101,7 @@ from agents.tools.usage import CONFIG_DIR, as_started, load_yaml, program_name
 T = TypeVar("T")
 
 
-PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir", "hydra.sweep.dir")
+PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir", "hydra.sweep.dir", "csv", "video_dir")
 """Overrides whose value is a path (a run folder the program printed, e.g. a sweep job's)."""
 PATH_OPTIONS = ("runs", "out")
 """Keys of the ``key=value`` programs (:func:`parse_options`) whose values are paths."""
