@@ -155,6 +155,8 @@ SIZES = [
     (["vector.num_envs=2000", "vector.mode=async"], "vector.num_envs=2000 must be <= 1024"),
     (["torch_threads=1000000000000"], "torch_threads=1000000000000 must be <="),
     (["num_seeds=1000000"], "num_seeds=1000000 must be <= 100000"),
+    # said "lower features (a smaller map) (or agent.episodes_per_update)"
+    (["agent.episodes_per_update=9999999999999"], "one update batch: lower agent.episodes_per_update (or"),
     (
         ["num_seeds=20000", "features=rbf", "features.num_centers=12"],
         "(20000 seeds): lower",

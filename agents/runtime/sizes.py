@@ -27,6 +27,7 @@ import numpy as np
 
 from agents.errors import UserError
 from agents.features.maps import feature_sizes
+from agents.runtime.config import AgentConfig
 from envs.make import EnvInfo
 
 MAX_NUM_ENVS = 65_536
@@ -106,6 +107,15 @@ def feature_knob(features: Any, info: EnvInfo) -> str:
     return FEATURE_KNOBS.get(features.name, "features (a smaller map)")
 
 
+def batch_knob(cfg: Any, info: EnvInfo) -> str:
+    """The keys that shrink an update batch, the one raised above its default first (episodes per
+    update times the features per step)."""
+    features = feature_knob(cfg.features, info)
+    if cfg.agent.episodes_per_update > AgentConfig.episodes_per_update:
+        return f"agent.episodes_per_update (or {features})"
+    return f"{features} (or agent.episodes_per_update)"
+
+
 def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
     """Bytes each part of the run holds (all seeds), with the key that shrinks it."""
     envs, seeds = cfg.vector.num_envs, cfg.num_seeds
@@ -116,10 +126,7 @@ def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
     values = {
         **agent_parts(cfg.features, cfg.agent, info, envs),
         "the episode buffer": (8 * BUFFER_ROWS * envs * (obs_values + 2), "vector.num_envs"),
-        "one update batch": (
-            8 * 2 * batch_rows * inputs,
-            f"{feature_knob(cfg.features, info)} (or agent.episodes_per_update)",
-        ),
+        "one update batch": (8 * 2 * batch_rows * inputs, batch_knob(cfg, info)),
     }
     if cfg.num_seeds > 1 and cfg.seed_mode == "batched":  # a ring per seed, made at once (a deque grows)
         values["the window of recent returns"] = (8 * cfg.budget.window, "budget.window")
