@@ -1141,6 +1141,22 @@ SWEEP_JOBS = [  # jobs whose configs SweepJobConfigs makes from a cached composi
 ]
 
 
+def test_a_large_sweep_says_at_a_terminal_that_it_checks_its_jobs(tmp_path, monkeypatch, capsys):
+    """``-m seed=range(0,20000)`` checked its jobs for ~200 s without a word; a terminal now hears
+    why nothing happens yet (a file or a pipe does not: its errors stay one line)."""
+    from agents.tools import cli
+
+    monkeypatch.setattr(cli, "SAID_CHECKS", 3)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, err, _ = script("train.py", "-m", "agent.lr=0.1,0.2,-1", *TINY, f"hydra.sweep.dir={tmp_path / 's'}",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 2 and err.splitlines() == [
+        "checking the 3 jobs of the sweep before the first starts",
+        "error: job #2 (agent.lr=-1 logging.progress_bar=False budget.total_env_steps=300): agent.lr=-1.0 "
+        "must be > 0 (try agent.lr=0.01)",
+    ], err
+
+
 @pytest.mark.parametrize("job", SWEEP_JOBS, ids=[" ".join(job) for job in SWEEP_JOBS])
 def test_a_sweep_jobs_config_is_the_one_hydra_composes(job):
     """check_sweep composes once per distinct set of the jobs' other overrides and applies their

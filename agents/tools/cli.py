@@ -663,6 +663,10 @@ def check_group_choices(
     return [arg for arg in argv if arg not in dropped]
 
 
+SAID_CHECKS = 500
+"""A sweep of this many jobs or more (~0.01 s each to check) says at a terminal that it checks them."""
+
+
 def check_sweep(
     argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
 ) -> set[tuple[str, ...]]:
@@ -676,6 +680,12 @@ def check_sweep(
     jobs = listed_sweep_jobs(argv)
     if not jobs:
         return set()
+    if len(jobs) >= SAID_CHECKS and sys.stderr.isatty():  # 20,000 jobs: ~200 s without a word
+        print(
+            f"checking the {len(jobs):,} jobs of the sweep before the first starts",
+            file=sys.stderr,
+            flush=True,
+        )
     with config_dir_initialized(config_path):
         job_config = SweepJobConfigs(config_name)
         for number, job in enumerate(jobs):
