@@ -33,11 +33,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector.async_vector_env import AsyncState, _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
 from agents.errors import UserError, describe
-from envs.observations import CheckedSteps, ObservationCheck, describe_env_error
+from envs.observations import CheckedFlags, CheckedSteps, ObservationCheck, describe_env_error
 
 ActionFeatureFn = Callable[[np.ndarray], np.ndarray]
 
@@ -104,6 +105,14 @@ def _trusted_module(module: str, imported: bool = True) -> bool:
     return module.split(".")[0] in TRUSTED_PACKAGES or (imported and module in sys.modules)
 
 
+def entry_point_module(spec: EnvSpec) -> str:
+    """The module of ``spec``'s entry point (``"module:Class"``, or a callable's own)."""
+    entry_point = spec.entry_point
+    if isinstance(entry_point, str):
+        return entry_point.partition(":")[0]
+    return getattr(entry_point, "__module__", None) or "__main__"
+
+
 def registering_module(env_id: str) -> str | None:
     """The module to name in ``module:EnvId-v0`` for an id that an import in this process
     registered (a user's module calling ``gymnasium.register``) and that ``env_id`` names without
@@ -113,12 +122,8 @@ def registering_module(env_id: str) -> str | None:
     (a script or notebook: no other process can import it)."""
     if ":" in env_id or env_id not in gym.registry:
         return None
-    entry_point = gym.spec(env_id).entry_point
-    if isinstance(entry_point, str):
-        module: str | None = entry_point.partition(":")[0]
-    else:
-        module = getattr(entry_point, "__module__", None)
-    if not module or module == "__main__" or module.split(".")[0] in TRUSTED_PACKAGES:
+    module = entry_point_module(gym.spec(env_id))
+    if module == "__main__" or module.split(".")[0] in TRUSTED_PACKAGES:
         return None
     return module if _names_the_id(module, gym.spec(env_id).id) else None
 
@@ -390,8 +395,12 @@ def describe_vector_failure(vector_env: Any, error: BaseException) -> str:
 
 def stores_none_as_nan(vector_env: Any) -> bool:
     """Whether ``vector_env`` is Gymnasium's sync vector env, whose float64 reward array stores a
-    reward of None as nan (and a numeric string as its number) before training sees it."""
-    return isinstance(getattr(vector_env, "unwrapped", vector_env), gym.vector.SyncVectorEnv)
+    reward of None as nan (and a numeric string as its number) before training sees it, with
+    sub-envs not checked first (:class:`~envs.observations.CheckedFlags`: Gymnasium's own)."""
+    unwrapped = getattr(vector_env, "unwrapped", vector_env)
+    return isinstance(unwrapped, gym.vector.SyncVectorEnv) and not any(
+        isinstance(env, CheckedFlags) for env in unwrapped.envs
+    )
 
 
 def unstorable_step(vector_env: Any, error: BaseException) -> str | None:
@@ -515,6 +524,8 @@ def make_vector_env(
         mode = "vector_entry_point" if native else "sync"
 
     in_worker = [QuietClose, CheckedSteps] if mode == "async" else []  # (see envs.observations)
+    if mode == "sync" and not _trusted_module(entry_point_module(spec), imported=False):
+        in_worker = [CheckedFlags]
     single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions, *in_worker]
 
     def make() -> gym.vector.VectorEnv:

@@ -178,6 +178,22 @@ class ObservationCheck:
         )
 
 
+class CheckedFlags(gym.Wrapper):
+    """A sync vector env's sub-env of the user's own, whose reward and end flags are checked before
+    Gymnasium writes them into its float64 and bool arrays (a reward ``"1.0"`` became 1.0,
+    ``terminated=None`` False and ``"no"`` True, without a word): what does not fit raises
+    :class:`EnvOutputError` (:func:`reward_number`, :func:`flag_value`). Gymnasium's and this
+    project's envs go without it (a wrapper per sub-env costs ~1 us a step)."""
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if type(reward) not in PLAIN_NUMBERS:
+            reward = reward_number(reward)
+        if type(terminated) not in FLAG_TYPES or type(truncated) not in FLAG_TYPES:
+            terminated, truncated = flag_value(terminated, "terminated"), flag_value(truncated, "truncated")
+        return obs, reward, terminated, truncated, info
+
+
 class CheckedSteps(gym.Wrapper):
     """An async vector env's sub-env whose ``reset`` and ``step`` outputs are checked in its
     worker, before Gymnasium casts them into shared memory and a float64 reward array: what does

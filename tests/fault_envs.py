@@ -65,6 +65,8 @@ class FaultyEnv(SpaceEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         if self.fault == "reset":
             raise RuntimeError("the simulator did not start")
+        if self.fault == "keyboardreset":
+            raise KeyboardInterrupt  # no signal came
         if self.first_seed is None:
             self.first_seed = seed
         obs, info = super().reset(seed=seed, options=options)
@@ -167,7 +169,8 @@ for _name, (_obs, _act) in SPACES.items():
         )
 _STEP_FAULTS = ("raise", "exit", "keyboard", "shape", "longer", "dtype", "outside", "negative", "fraction",
                 "intfloats")  # fmt: skip
-_RUN_FAULTS = ("reset", "resetshape", "resetshapeseed1", "outofbox", "warnreset", "nanobs", "nanreward",
+_RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outofbox", "warnreset", "nanobs",
+               "nanreward",
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
                "inplace")  # fmt: skip

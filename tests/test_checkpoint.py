@@ -25,6 +25,7 @@ from agents.runtime.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
     save_checkpoints,
+    write_files_atomically,
 )
 from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.trainer import resume_trust
@@ -383,3 +384,24 @@ def test_checkpoint_modes_stale_temporaries_and_the_order_of_saves(make_config, 
     assert (run_dir / CHECKPOINT_NAME).stat().st_mode & 0o777 == mode
     assert "checkpoint_best.pt" in order
     assert all(order[i + 1] == CHECKPOINT_NAME for i, name in enumerate(order) if name != CHECKPOINT_NAME)
+
+
+def test_files_written_together_are_replaced_together_even_with_a_folder_in_the_way(tmp_path):
+    """A folder where the second file goes: the first was replaced anyway, and the line named the
+    temporary file, not the folder in the way."""
+    first, second = tmp_path / "fig.png", tmp_path / "fig.svg"
+    first.write_text("old")
+    second.mkdir()
+    writers = [(path, lambda temporary: temporary.write_text("new")) for path in (first, second)]
+    with pytest.raises(IsADirectoryError) as error:
+        write_files_atomically(writers)
+    assert error.value.filename == str(second) and first.read_text() == "old"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fig.png", "fig.svg"]
+
+
+def test_a_file_name_near_the_limit_is_written_atomically(tmp_path):
+    """A name of 250 bytes is valid, but its temporary ``.<name>.<pid>.tmp`` passed the 255-byte
+    limit: "File name too long" for a name the file system takes."""
+    path = tmp_path / ("a" * 246 + ".csv")
+    write_files_atomically([(path, lambda temporary: temporary.write_text("x"))])
+    assert path.read_text() == "x" and [p.name for p in tmp_path.iterdir()] == [path.name]

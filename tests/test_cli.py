@@ -106,6 +106,16 @@ def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path):
     assert (home / "fig.png").is_file() and not (work / "~").exists()
 
 
+def test_each_path_of_a_sweep_starting_with_a_tilde_is_in_the_home_folder(monkeypatch):
+    """``-m 'csv=~/a.csv,~/b.csv'`` expanded the first only: Hydra could not parse the second ``~``."""
+    from agents.tools.cli import expand_home_in_paths
+
+    monkeypatch.setenv("HOME", "/home/me")
+    assert expand_home_in_paths(["csv=~/a.csv,~/b.csv", "run_dir=~/x,/y", "run_dir='~/p,q'", "seed=~"]) == [
+        "csv=/home/me/a.csv,/home/me/b.csv", "run_dir=/home/me/x,/y", "run_dir='/home/me/p,q'", "seed=~",
+    ]  # fmt: skip
+
+
 def test_cli_trains_and_prints_where_the_run_is(tmp_path):
     completed = run_train(tmp_path, "budget.total_env_steps=2000")
     assert completed.returncode == 0, completed.stderr

@@ -214,6 +214,15 @@ def test_env_mistakes_are_one_line(tmp_path, monkeypatch, capsys, overrides, fra
     assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2"]])
+def test_an_envs_own_keyboard_interrupt_as_it_starts_is_a_failed_start(tmp_path, monkeypatch, capsys, extra):
+    """No signal came (the program's handler records one before it raises): it was "interrupted:
+    quit at once", exit 130."""
+    args = [*TINY, "env=fault_envs:fault/Keyboardreset-v0", *extra, f"run_dir={tmp_path / 'run'}"]
+    code, err, _ = script("train.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, "env=fault_envs:fault/Keyboardreset-v0 failed to start: KeyboardInterrupt")
+
+
 @pytest.mark.parametrize("extra", [[], ["num_seeds=2"], ["num_seeds=2", "seed_mode=batched"]])
 def test_an_async_worker_that_dies_is_an_env_fault_not_a_hang(tmp_path, capsys, extra):
     """A worker process that died (a crashed simulator) left the run blocked for good on a pipe
@@ -431,6 +440,14 @@ RESUME_CRAFTED = {
     "buffer obs nan": (  # blamed on the env ("returned nan/inf observations"); its save replaced the file
         lambda state: state["buffer"]["obs"].fill_(float("nan")),
         "buffer.obs holds nan/inf (the file was altered)",
+    ),
+    "buffer obs meta": (  # a RuntimeError traceback ("Tensor.item() cannot be called on meta tensors")
+        lambda state: state["buffer"].update(obs=torch.empty(state["buffer"]["obs"].shape, device="meta")),
+        "buffer.obs holds a tensor on the meta device, which holds no values (the file was altered)",
+    ),
+    "actor noise nan": (  # resumed without a word
+        lambda state: state["rng"]["actor"]["unused_noise"].fill_(float("nan")),
+        "rng.actor.unused_noise holds nan/inf (the file was altered)",
     ),
     "env_steps negative": (
         _set("counters", "env_steps", value=-5),
@@ -774,15 +791,22 @@ def test_env_fault_in_compare_gradients_is_one_line(tmp_path, monkeypatch, capsy
     assert fragment in err
 
 
-def test_env_fault_in_training_evaluation_saves_and_names_the_step(tmp_path, capsys):
+@pytest.mark.parametrize(
+    (
+        "fault",
+        "raised",
+    ),  # KeyboardInterrupt, no signal: was "interrupted: quit at once", exit 130, nothing saved
+    [("Raise", "RuntimeError: physics exploded"), ("Keyboard", "KeyboardInterrupt")],
+)
+def test_env_fault_in_training_evaluation_saves_and_names_the_step(tmp_path, capsys, fault, raised):
     fault_envs.FaultyEnv.calls = 0  # training's 100 steps, then evaluation episodes 0, 1 and step 10 of 2
     run_dir = tmp_path / "run"
-    overrides = ["env=fault_envs:fault/Raise-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
+    overrides = [f"env=fault_envs:fault/{fault}-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
     code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
-    assert_one_line(code, err, 2, "env=fault_envs:fault/Raise-v0 failed at env step 101: the evaluation env "
-                    "raised RuntimeError: physics exploded in step 10 of episode 2")  # fmt: skip
+    said = f"env=fault_envs:fault/{fault}-v0 failed at env step 101: the evaluation env raised {raised} in "
+    assert_one_line(code, err, 2, said + "step 10 of episode 2")
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
-    assert "physics exploded" in (run_dir / "train.log").read_text()
+    assert raised in (run_dir / "train.log").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -2516,6 +2540,21 @@ def test_a_path_too_long_is_one_line_in_python_and_to_evaluate(tmp_path, monkeyp
     assert_one_line(code, err, 2, "File name too long (choose another location)")
 
 
+@pytest.mark.parametrize(
+    ("program", "args"),
+    [("evaluate.py", ["checkpoint={trained}", "csv=new/{long}.csv"]),  # (after every episode)
+     ("plot.py", ["runs=[{trained}]", "out=new/{long}"]), ("results_table.py", ["out=new/{long}.md"])],
+    ids=["evaluate-csv", "plot-out", "results_table-out"],
+)  # fmt: skip
+def test_an_output_name_too_long_is_one_line_and_makes_no_folder(trained, tmp_path, monkeypatch, capsys,
+                                                                 program, args):  # fmt: skip
+    """Each was one line, but only after making ``new/`` on the way to the name it could not write."""
+    filled = [arg.format(trained=trained, long=LONG_NAME[:-10]) for arg in args]
+    code, err, _ = script(program, *filled, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, "bytes, more than the 255 a name may have (choose a shorter path")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_hydra_run_dir_of_a_finished_run_keeps_its_record(tmp_path, monkeypatch, capsys):
     """Hydra writes ``.hydra/`` into ``hydra.run.dir`` before the run starts: the folder is checked first."""
     run_dir = tmp_path / "run"
@@ -2733,6 +2772,8 @@ REWARD_MODES = {
     "async": ["vector.num_envs=2", "vector.mode=async"],
     "seeds-async": ["num_seeds=2", "vector.num_envs=2", "vector.mode=async"],
     "batched-async": ["num_seeds=2", "seed_mode=batched", "vector.mode=async"],
+    "sync": ["vector.num_envs=2", "vector.mode=sync"],  # (a user's env: checked before Gymnasium stores them)
+    "batched": ["num_seeds=2", "seed_mode=batched"],
 }
 
 
@@ -2781,12 +2822,24 @@ def test_an_env_returning_one_array_each_step_is_stored_as_it_returned_it(tmp_pa
     assert np.array_equal(observations, np.stack(env.unwrapped.returned[:-1]))
 
 
+def test_a_resumed_run_of_an_env_returning_one_array_is_exact(tmp_path, capsys):
+    """The episode in progress is replayed on resume: its last observation was the env's own array,
+    so the first step after it stored S_{t+1} as S_t and the run left the uninterrupted one."""
+    same = [*TINY, "env=fault_envs:fault/Inplace-v0", "agent.lr_schedule=constant"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert run_train(*same, f"run_dir={whole}", capsys=capsys)[0] == 0
+    assert run_train(*same, "budget.total_env_steps=150", f"run_dir={split}", capsys=capsys)[0] == 0
+    assert run_train(*same, f"resume={split}", capsys=capsys)[0] == 0
+    assert torch.equal(load_checkpoint(whole)["policy"]["weight"], load_checkpoint(split)["policy"]["weight"])
+
+
 @pytest.mark.parametrize(
     ("fault", "said"),
-    [("Arrayreward", "failed at env step 149: sub-env 1's step returned a reward, terminated or truncated "
-                     "that is not one value (ValueError: setting an array element with a sequence.)"),
-     # Gymnasium's sync vector env stores None as nan before training sees it: the line says so
-     ("Nonereward", "returned nan/inf rewards (vector.mode=sync stores a reward of None as nan)")],
+    # a user's env is checked before Gymnasium's sync vector env stores None as nan (the line said that),
+    # and a reward array as one number (it said "a reward, terminated or truncated that is not one value")
+    [("Arrayreward", "failed at env step 149: step returned reward array([1.]) (ndarray of shape (1,)), "
+                     "not a number"),
+     ("Nonereward", "failed at env step 149: step returned reward None (NoneType), not a number")],
 )  # fmt: skip
 def test_a_sync_vector_env_says_which_reward_it_could_not_take(tmp_path, capsys, fault, said):
     fault_envs.FaultyEnv.calls = 0
@@ -2797,16 +2850,17 @@ def test_a_sync_vector_env_says_which_reward_it_could_not_take(tmp_path, capsys,
     assert_one_line(code, err, 2, said)
 
 
-@pytest.mark.parametrize(("mode", "hinted"), [([], False), (["vector.num_envs=2", "vector.mode=sync"], True)])
-def test_only_a_sync_vector_env_is_said_to_store_none_as_nan(tmp_path, capsys, mode, hinted):
-    """A nan reward from one env stepped by hand was said to be what vector.mode=sync makes of None."""
+@pytest.mark.parametrize("mode", [[], ["vector.num_envs=2", "vector.mode=sync"]], ids=["single", "sync"])
+def test_a_nan_reward_is_not_said_to_be_a_none_the_sync_env_stored(tmp_path, capsys, mode):
+    """A nan reward from one env stepped by hand was said to be what vector.mode=sync makes of None;
+    a user's env's None is now refused before a sync vector env stores it, so a nan is a nan."""
     fault_envs.FaultyEnv.calls = 0
     code, err, _ = run_train(
         "logging.progress_bar=false", "budget.total_env_steps=1000", "env=fault_envs:fault/Notanumber-v0",
         *mode, f"run_dir={tmp_path / 'run'}", capsys=capsys,
     )  # fmt: skip
     assert_one_line(code, err, 2, "returned nan/inf rewards")
-    assert ("(vector.mode=sync stores a reward of None as nan)" in err) == hinted
+    assert "(vector.mode=sync stores a reward of None as nan)" not in err
 
 
 OBSERVATION_MODES = {

@@ -11,6 +11,7 @@ are unpickled, so a crafted file cannot run code. numpy arrays are stored as ten
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import signal
@@ -148,16 +149,28 @@ def write_text_atomically(path: Path, text: str) -> None:
     )
 
 
+def temporary_path(path: Path) -> Path:
+    """The temporary file next to ``path`` that is renamed over it: ``.<name>.<pid>.tmp``, or for a
+    name near the file system's 255 bytes (which the temporary's dozen more would pass) a shorter
+    one made from its hash."""
+    encoded = os.fsencode(path.name)
+    name = path.name if len(encoded) <= 200 else hashlib.sha1(encoded).hexdigest()
+    return path.with_name(f".{name}.{os.getpid()}.tmp")
+
+
 def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
     """A set of files replaced together: each ``write(temporary)`` fills a temporary file next to
     its ``path``, and only once all are written are they ``os.replace``-d over their targets, with
     SIGINT and SIGTERM held back for those few renames. An error or a signal leaves either the
     whole old set or the whole new one, never half a file nor old and new files mixed, and no
     temporary file behind."""
+    for path, _ in writers:  # before any is replaced: a folder in the way of the second one
+        if path.is_dir():  # let the first be replaced, and the line named the temporary file
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     temporaries: list[Path] = []
     try:
         for path, write in writers:
-            temporaries.append(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
+            temporaries.append(temporary_path(path))
             try:
                 write(temporaries[-1])
             except OSError as error:  # a full disk while writing names no file: the line names this one

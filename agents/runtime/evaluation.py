@@ -33,7 +33,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.core.policies import SoftmaxPolicy
-from agents.errors import RunInterrupted, UserError, folder_problem
+from agents.errors import RunInterrupted, UserError, folder_problem, name_too_long
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import write_text_atomically
@@ -323,6 +323,9 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")
     target = Path(cfg.csv) if cfg.csv else None
+    too_long = name_too_long(target) if target is not None else None
+    if too_long is not None:  # (after every episode, having made the folders on the way)
+        raise UserError(f"cannot use csv={cfg.csv}: {too_long} (choose a shorter path; nothing was run)")
     if target is not None and target.is_dir():
         raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
     if target is not None and target.exists() and target.suffix.lower() != ".csv":  # e.g. the checkpoint

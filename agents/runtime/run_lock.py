@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import IO
@@ -34,10 +35,11 @@ class RunFolderLock:
     :raises UserError: another process (or another run in this one) holds the folder.
     """
 
-    def __init__(self, run_dir: Path, made_folder: bool = False) -> None:
+    def __init__(self, run_dir: Path, made_folders: Sequence[Path] = ()) -> None:
         path = run_dir / LOCK_NAME
-        self.path, self.made_folder = path, made_folder
-        """``made_folder``: the run made ``run_dir`` (:meth:`give_up` removes it, when empty)."""
+        self.path, self.made_folders = path, list(made_folders)
+        """The folders the run made for ``run_dir``, itself first, then its parents that were not
+        there (:meth:`give_up` removes them, when empty)."""
         self.made_file = not path.exists()  # (a run's folder keeps its lock file after the run)
         handle: IO[str] | None = path.open("a+")
         try:
@@ -76,14 +78,16 @@ class RunFolderLock:
     def give_up(self) -> None:
         """Release the folder of a run that never started, leaving it as it was: the lock file goes
         where this lock made it (before the release: no other run holds the file then), and the
-        folder where the run made it and nothing else is in it."""
+        folders the run made (its own and the parents), where nothing else is in them."""
         if self.handle is not None and self.made_file:
             with suppress(OSError):
                 self.path.unlink()
         self.release()
-        if self.made_folder:
-            with suppress(OSError):
-                self.path.parent.rmdir()  # (only an empty folder)
+        for folder in self.made_folders:
+            try:
+                folder.rmdir()  # (only an empty folder)
+            except OSError:
+                break
 
     def release(self) -> None:
         """Let another run write here (once; later calls do nothing)."""

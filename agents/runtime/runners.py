@@ -158,7 +158,7 @@ class SingleEnvRunner(EnvRunner):
                     f"env={self.env.spec.id if self.env.spec else self.env} raised while the episode in "
                     f"progress was replayed: {describe(error)}"
                 ) from None
-        return np.asarray(obs)[None]
+        return np.array(obs)[None]  # a copy, as step's (an env may write each into one array)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         obs, reward, terminated, truncated, _ = self.env.step(actions[0])  # np.int64: cheapest check

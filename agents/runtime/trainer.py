@@ -288,7 +288,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
         raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
     check_writable(run_dir)
     try:
-        lock = RunFolderLock(run_dir, run_dir in made)
+        lock = RunFolderLock(run_dir, made)
     except OSError as error:  # writing its pid into .lock: a full disk, a quota
         raise UserError(
             f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
@@ -919,7 +919,9 @@ def start_envs(
             envs, obs = make_and_reset()
         except UserError:
             raise
-        except (Exception, SystemExit) as error:
+        except ENV_FAULTS as error:
+            if from_a_signal(error):
+                raise
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
             raise UserError(f"env={env_id} failed to start: {problem or describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
@@ -942,7 +944,9 @@ def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
     for index in range(min(num_envs, MISFITS_LOOKED_FOR)):
         try:
             env = make_runner(cfg.env, 1, "native", cfg.env_kwargs, cfg.env_wrappers)
-        except (Exception, SystemExit):
+        except ENV_FAULTS as error:
+            if from_a_signal(error):
+                raise
             return None
         try:
             obs = env.reset(seed=cfg.seed + index)
@@ -950,7 +954,9 @@ def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
             if not check.fits(obs):
                 sub_env = f"sub-env {index} (reset with seed {cfg.seed + index}) returned"
                 return check.problem(sub_env if index else "reset returned", obs)
-        except (Exception, SystemExit):
+        except ENV_FAULTS as error:
+            if from_a_signal(error):
+                raise
             return None
         finally:
             close_quietly(env)

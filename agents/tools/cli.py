@@ -62,6 +62,7 @@ from agents.errors import (
     broken_yaml,
     first_line,
     folder_problem,
+    name_too_long,
 )
 from agents.runtime import interrupts
 from agents.runtime.config import register_configs, unknown_key_message
@@ -124,7 +125,8 @@ def expand_home_in_paths(overrides: Sequence[str]) -> list[str]:
         if sep and key in PATH_KEYS:
             quote = value[0] if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0] else ""
             inner = value[1:-1] if quote else value
-            override = f"{key}={quote}{expand_home(inner)}{quote}"
+            paths = [inner] if quote else inner.split(",")  # a sweep's: -m 'csv=~/a.csv,~/b.csv'
+            override = f"{key}={quote}{','.join(map(expand_home, paths))}{quote}"
         expanded.append(override)
     return expanded
 
@@ -268,6 +270,9 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
 def check_output_folder(folder: Path, key: str) -> None:
     """Create ``folder``, where ``key`` writes its output, and check it takes files, before the
     work (which may take hours) rather than after it: one line and exit 2 otherwise."""
+    too_long = name_too_long(folder)
+    if too_long is not None:  # (mkdir made the parents before it failed)
+        exit_with_user_error(f"{key}: cannot use {folder}: {too_long} (choose a shorter path)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

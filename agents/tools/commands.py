@@ -121,6 +121,17 @@ def train() -> None:
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
 
 
+def _refuse_a_name_too_long(key: str, path: Path | None) -> None:
+    """One line for a path of ``key`` the OS would refuse as too long, before any folder on the way
+    to it is made."""
+    from agents.errors import name_too_long
+    from agents.tools.cli import exit_with_user_error
+
+    too_long = name_too_long(path) if path is not None else None
+    if too_long is not None:
+        exit_with_user_error(f"cannot use {key}={path}: {too_long} (choose a shorter path)")
+
+
 GIVEN_FOLDERS = ("run_dir", "resume", "hydra.run.dir", "hydra.sweep.dir")
 """The command line's folders, which Hydra may create (with their parents) before the run starts."""
 
@@ -357,11 +368,12 @@ def plot(argv: Sequence[str] | None = None) -> None:
     usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=100]"
     bounds = {"window": (1, 2**63 - 1)}  # numpy's int64 episode counts (a larger one overflowed)
     options = parse_options(PlotOptions, _args(argv), usage, bounds)
-    from agents.tools.plotting import plot_runs
+    from agents.tools.plotting import figure_paths, plot_runs
 
     if not options.runs:
         exit_with_user_error("runs= is empty (pass runs=<run or sweep folder> or runs=[a,b])")
     out = Path(options.out) if options.out else None
+    _refuse_a_name_too_long("out", figure_paths(out)[-1] if out is not None else None)  # <out>.svg
     table, files = run_or_exit(lambda: plot_runs([Path(run) for run in options.runs], out, options.window))
     print(table)
     print("figures: " + "  ".join(map(str, files)))
@@ -418,6 +430,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     for preset in presets:  # a typo in the last one is refused before the first one trains
         run_or_exit(lambda preset=preset: check_preset(preset, CONFIG_DIR))
     out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
+    _refuse_a_name_too_long("out", out)
     if out.is_dir():
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
     partial = partial_path(out)  # a run that stops early writes here: out keeps its complete table
