@@ -164,8 +164,8 @@ def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object
     SIGINT and SIGTERM held back for those few renames. An error or a signal leaves either the
     whole old set or the whole new one, never half a file nor old and new files mixed, and no
     temporary file behind."""
-    for path, _ in writers:  # before any is replaced: a folder in the way of the second one
-        if path.is_dir():  # let the first be replaced, and the line named the temporary file
+    for path, _ in writers:  # before any is replaced: a folder in the way of the second one failed
+        if path.is_dir():  # only after the first was replaced, naming the temporary file
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     temporaries: list[Path] = []
     try:

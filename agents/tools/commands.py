@@ -112,7 +112,7 @@ def train() -> None:
     from agents.tools.sweep import register_resolvers
 
     run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
-    run_or_exit(lambda: _check_path_lengths(sys.argv[1:]))
+    _check_path_lengths(sys.argv[1:])
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     sys.argv[1:] = _hydra_folder_is_the_run_folder(expand_home_in_paths(sys.argv[1:]))  # (hydra_main's too)
@@ -139,14 +139,11 @@ GIVEN_FOLDERS = ("run_dir", "resume", "hydra.run.dir", "hydra.sweep.dir")
 def _check_path_lengths(argv: Sequence[str]) -> None:
     """A folder of :data:`GIVEN_FOLDERS` that the OS refuses as too long is one line before Hydra
     makes its parents (``hydra.run.dir=/tmp/new/<300 characters>`` left ``/tmp/new``)."""
-    from agents.errors import name_too_long
     from agents.tools.presets import parsed_override_value
 
     for key in GIVEN_FOLDERS:
         value = parsed_override_value(argv, key)
-        problem = name_too_long(os.path.expanduser(value)) if value else None
-        if problem is not None:
-            raise UserError(f"cannot use {key}={value}: {problem} (choose a shorter path)")
+        _refuse_a_name_too_long(key, Path(os.path.expanduser(value)) if value else None)
 
 
 def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
