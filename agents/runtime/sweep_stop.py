@@ -153,14 +153,17 @@ ENV_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
 
 def from_a_signal(error: BaseException) -> bool:
     """Whether ``error``, raised in an env's code, may have come from a signal: a
-    ``KeyboardInterrupt`` unless SIGINT's handler says it raised none. A :class:`StopRequest`'s
-    raises nothing (a first Ctrl-C asks it to stop; a second finds it stepped aside), and a
-    program's own (:func:`~agents.runtime.interrupts.interrupt`, while the envs start) records the
-    signal before it raises. One raised where no signal came is the env's own: it was taken for a
-    Ctrl-C (quit at once, nothing saved)."""
+    ``KeyboardInterrupt`` unless SIGINT's handler says it raised none. An ignored SIGINT (a
+    background job's) raises nothing, nor does a :class:`StopRequest`'s (a first Ctrl-C asks it to
+    stop; a second finds it stepped aside), and a program's own
+    (:func:`~agents.runtime.interrupts.interrupt`, while the envs start) records the signal before
+    it raises. One raised where no signal came is the env's own: it was taken for a Ctrl-C (quit at
+    once, nothing saved)."""
     if not isinstance(error, KeyboardInterrupt):
         return False
     handler = signal.getsignal(signal.SIGINT)
-    if isinstance(getattr(handler, "__self__", None), StopRequest):
+    if handler in (signal.SIG_IGN, signal.SIG_DFL) or isinstance(
+        getattr(handler, "__self__", None), StopRequest
+    ):
         return False
     return handler is not interrupts.interrupt or bool(interrupts.received)
