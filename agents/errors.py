@@ -115,8 +115,9 @@ def name_too_long(path: str | Path) -> str | None:
         shown = long_name if len(long_name) <= 24 else long_name[:20] + "..."
         size = len(os.fsencode(long_name))
         return f"its name {shown} has {size} bytes, more than the {name_max} a name may have"
-    if len(os.fsencode(str(absolute))) >= path_max:
-        return f"it has {len(os.fsencode(str(absolute)))} bytes, more than the {path_max - 1} a path may have"
+    size = len(os.fsencode(str(absolute)))
+    if size >= path_max:
+        return f"it has {size} bytes, more than the {path_max - 1} a path may have"
     return None
 
 

@@ -194,10 +194,10 @@ class CheckedFlags(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-class CheckedSteps(gym.Wrapper):
+class CheckedSteps(CheckedFlags):
     """An async vector env's sub-env whose ``reset`` and ``step`` outputs are checked in its
     worker, before Gymnasium casts them into shared memory and a float64 reward array: what does
-    not fit (:class:`ObservationCheck`, :func:`reward_number`) raises :class:`EnvOutputError`
+    not fit (:class:`ObservationCheck`, and :class:`CheckedFlags`'s checks) raises :class:`EnvOutputError`
     there, which reaches the main process as the env's own exceptions do."""
 
     def __init__(self, env: gym.Env) -> None:
@@ -215,6 +215,5 @@ class CheckedSteps(gym.Wrapper):
         return self._checked("reset returned", obs), info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        terminated, truncated = flag_value(terminated, "terminated"), flag_value(truncated, "truncated")
-        return self._checked("step returned", obs), reward_number(reward), terminated, truncated, info
+        obs, reward, terminated, truncated, info = super().step(action)  # the reward and flags
+        return self._checked("step returned", obs), reward, terminated, truncated, info

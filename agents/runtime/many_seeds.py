@@ -51,7 +51,7 @@ from agents.runtime.event_files import EventFile
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
 from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.seeds_progress import SeedsProgress
-from agents.runtime.sweep_stop import ENV_FAULTS, from_a_signal
+from agents.runtime.sweep_stop import env_faults
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
@@ -350,9 +350,7 @@ class BatchedSeedsTrainer:
         actions = np.argmax(logits + self._noise(logits.shape), axis=-1).reshape(-1)
         try:
             next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
-        except ENV_FAULTS as error:  # the user's env raised: keep what was learned, say where
-            if from_a_signal(error):
-                raise
+        except env_faults() as error:  # the user's env raised: keep what was learned, say where
             self._fail_in_env(describe_vector_failure(self.envs, error), error)
         if not self.observation_check.fits(next_obs):
             self._fail_in_env(self.observation_check.problem("step returned", next_obs))

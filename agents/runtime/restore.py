@@ -154,11 +154,6 @@ def _altered(path: str | Path, entry: str, problem: str) -> UserError:
     return UserError(f"checkpoint {path} cannot be resumed: {entry} {problem} (the file was altered)")
 
 
-def _altered_entry(path: str | Path, entry_and_problem: str) -> UserError:
-    """:func:`_altered` for an entry and what it holds, said together (:func:`_non_finite_entry`)."""
-    return UserError(f"checkpoint {path} cannot be resumed: {entry_and_problem} (the file was altered)")
-
-
 def _is_count(value: object) -> bool:
     """A counter as a run saves it: a Python int >= 0 (not a bool, a float or a tensor)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -182,14 +177,14 @@ def _at_least_zero(value: object) -> bool:
     return number is not None and math.isfinite(number) and number >= 0
 
 
-def _non_finite_entry(tree: object, prefix: str) -> str | None:
-    """The first tensor below ``tree`` (nested dicts and lists) that a run never saves, by its path
+def _non_finite_entry(tree: object, prefix: str) -> tuple[str, str] | None:
+    """The first tensor below ``tree`` (nested dicts and lists) that a run never saves, as its path
     and what it holds: a float tensor holding nan/inf, or one on the meta device (no values: its
     ``isfinite`` was a RuntimeError traceback); None if there is none."""
     if isinstance(tree, torch.Tensor):
         if tree.is_meta:
-            return f"{prefix} holds a tensor on the meta device, which holds no values"
-        return f"{prefix} holds nan/inf" if tree.is_floating_point() and not tree.isfinite().all() else None
+            return prefix, "holds a tensor on the meta device, which holds no values"
+        return (prefix, "holds nan/inf") if tree.is_floating_point() and not tree.isfinite().all() else None
     items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
     return next(filter(None, (_non_finite_entry(item, f"{prefix}.{key}") for key, item in items)), None)
 
@@ -343,7 +338,7 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
             )
     non_finite = _non_finite_entry(learner, "learner")
     if non_finite:
-        raise _altered_entry(path, non_finite)
+        raise _altered(path, *non_finite)
     buffer = state["buffer"] if isinstance(state["buffer"], dict) else {}
     actions, start = buffer.get("actions"), buffer.get("start")
     rows = len(actions) if isinstance(actions, torch.Tensor) and actions.ndim else 0
@@ -361,7 +356,7 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
     non_finite = _non_finite_entry({key: buffer.get(key) for key in ("obs", "rewards", "finished")}, "buffer")
     non_finite = non_finite or _non_finite_entry(state.get("rng"), "rng")  # the actor's unused noise too
     if non_finite:
-        raise _altered_entry(path, non_finite)
+        raise _altered(path, *non_finite)
     counters = state["counters"]
     for key in ("env_steps", "episodes", "updates", "next_log_step", "next_checkpoint"):
         value = counters.get(key)  # next_log_step: older files lack it; next_checkpoint: None without

@@ -19,7 +19,7 @@ from agents.core.batch import EpisodeBatch
 from agents.core.policies import SoftmaxPolicy
 from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor
-from agents.runtime.sweep_stop import ENV_FAULTS, from_a_signal
+from agents.runtime.sweep_stop import env_faults
 from envs.observations import (
     EnvOutputError,
     ObservationCheck,
@@ -87,9 +87,7 @@ def play_episode(
     with warnings_held() as held:
         try:
             obs, _ = env.reset(seed=seed)
-        except ENV_FAULTS as error:  # sys.exit in the user's env is a fault too (KeyboardInterrupt: its own)
-            if from_a_signal(error):
-                raise
+        except env_faults() as error:  # sys.exit in the user's env too, and its own KeyboardInterrupt
             raise EnvFault(error, 0) from error
     obs = own_copy(obs)
     steps, done = 0, False
@@ -105,9 +103,7 @@ def play_episode(
                 reward = reward_number(reward, "returned")
                 terminated = flag_value(terminated, "terminated", "returned")
                 truncated = flag_value(truncated, "truncated", "returned")
-            except ENV_FAULTS as error:
-                if from_a_signal(error):
-                    raise
+            except env_faults() as error:
                 raise EnvFault(error, steps + 1) from error
         done = bool(terminated or truncated)
         yield obs, action, reward, done

@@ -146,24 +146,18 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-ENV_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
-"""What an env's ``step`` may raise that is its own fault (a ``KeyboardInterrupt`` too, unless
-:func:`from_a_signal`)."""
-
-
-def from_a_signal(error: BaseException) -> bool:
-    """Whether ``error``, raised in an env's code, may have come from a signal: a
-    ``KeyboardInterrupt`` unless SIGINT's handler says it raised none. An ignored SIGINT (a
-    background job's) raises nothing, nor does a :class:`StopRequest`'s (a first Ctrl-C asks it to
-    stop; a second finds it stepped aside), and a program's own
-    (:func:`~agents.runtime.interrupts.interrupt`, while the envs start) records the signal before
-    it raises. One raised where no signal came is the env's own: it was taken for a Ctrl-C (quit at
-    once, nothing saved)."""
-    if not isinstance(error, KeyboardInterrupt):
-        return False
+def env_faults() -> tuple[type[BaseException], ...]:
+    """What an env's code may raise that is its own fault, for an ``except`` clause (Python
+    evaluates it as an exception arrives): any exception, ``SystemExit`` (``sys.exit`` in the
+    user's env), and ``KeyboardInterrupt`` unless a signal may have raised it. None can where SIGINT
+    is ignored (a background job's) or a :class:`StopRequest` takes it (a first Ctrl-C asks it to
+    stop; a second finds it stepped aside), nor while a program's own handler
+    (:func:`~agents.runtime.interrupts.interrupt`, as the envs start) has recorded none. An env's
+    own ``KeyboardInterrupt`` was taken for a Ctrl-C: quit at once, nothing saved."""
     handler = signal.getsignal(signal.SIGINT)
-    if handler in (signal.SIG_IGN, signal.SIG_DFL) or isinstance(
-        getattr(handler, "__self__", None), StopRequest
-    ):
-        return False
-    return handler is not interrupts.interrupt or bool(interrupts.received)
+    own = (
+        handler in (signal.SIG_IGN, signal.SIG_DFL)
+        or isinstance(getattr(handler, "__self__", None), StopRequest)
+        or (handler is interrupts.interrupt and not interrupts.received)
+    )
+    return (Exception, SystemExit, KeyboardInterrupt) if own else (Exception, SystemExit)

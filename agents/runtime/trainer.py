@@ -57,7 +57,7 @@ from agents.runtime.rollout import EnvFault
 from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
-from agents.runtime.sweep_stop import ENV_FAULTS, StopRequest, from_a_signal, quit_hint
+from agents.runtime.sweep_stop import StopRequest, env_faults, quit_hint
 from envs.make import EnvInfo, check_env_id, close_quietly, code_to_trust
 from envs.observations import (
     EnvOutputError,
@@ -543,9 +543,7 @@ class Trainer:
         """One vector step with ``actions``: store the transitions, finish episodes, maybe update."""
         try:
             next_obs, rewards, active, ended = self.envs.step(actions)
-        except ENV_FAULTS as error:  # the user's env raised: keep what was learned, say where
-            if from_a_signal(error):
-                raise
+        except env_faults() as error:  # the user's env raised: keep what was learned, say where
             self.actor.give_back()  # the saved state is the one before this step: resuming it is exact
             self.fail_in_env(self.envs.describe_failure(error), error)
         if not self.observation_check.fits(next_obs):
@@ -919,9 +917,7 @@ def start_envs(
             envs, obs = make_and_reset()
         except UserError:
             raise
-        except ENV_FAULTS as error:
-            if from_a_signal(error):
-                raise
+        except env_faults() as error:
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
             raise UserError(f"env={env_id} failed to start: {problem or describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
@@ -944,9 +940,7 @@ def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
     for index in range(min(num_envs, MISFITS_LOOKED_FOR)):
         try:
             env = make_runner(cfg.env, 1, "native", cfg.env_kwargs, cfg.env_wrappers)
-        except ENV_FAULTS as error:
-            if from_a_signal(error):
-                raise
+        except env_faults():
             return None
         try:
             obs = env.reset(seed=cfg.seed + index)
@@ -954,9 +948,7 @@ def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
             if not check.fits(obs):
                 sub_env = f"sub-env {index} (reset with seed {cfg.seed + index}) returned"
                 return check.problem(sub_env if index else "reset returned", obs)
-        except ENV_FAULTS as error:
-            if from_a_signal(error):
-                raise
+        except env_faults():
             return None
         finally:
             close_quietly(env)

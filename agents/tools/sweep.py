@@ -431,11 +431,8 @@ def print_stopped_sweep_summary(job: JobReturn) -> None:
     (no :class:`SweepSummary` callback: ``evaluate.py -m``), whose job lies outside that folder."""
     sweep_dir = SweepSummary.launched_sweep_dir
     output_dir = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg else None
-    if SweepSummary.stopped_summary_printed:  # once: the sweep ends with this job's error
-        return
     if sweep_dir is not None and output_dir and Path(os.path.abspath(sweep_dir)) in Path(output_dir).parents:
-        SweepSummary.stopped_summary_printed = True
-        print_summary(sweep_dir)
+        print_summary_once()  # once: the sweep ends with this job's error
 
 
 def print_summary_once() -> None:
