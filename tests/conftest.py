@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from agents.tools.cli import compose_train_config
+from agents.tools.composing import compose_train_config
 
 
 @pytest.fixture

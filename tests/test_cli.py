@@ -108,7 +108,7 @@ def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path):
 
 def test_each_path_of_a_sweep_starting_with_a_tilde_is_in_the_home_folder(monkeypatch):
     """``-m 'csv=~/a.csv,~/b.csv'`` expanded the first only: Hydra could not parse the second ``~``."""
-    from agents.tools.cli import expand_home_in_paths
+    from agents.tools.override_paths import expand_home_in_paths
 
     monkeypatch.setenv("HOME", "/home/me")
     assert expand_home_in_paths(["csv=~/a.csv,~/b.csv", "run_dir=~/x,/y", "run_dir='~/p,q'", "seed=~"]) == [

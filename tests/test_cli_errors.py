@@ -23,7 +23,8 @@ from omegaconf.errors import ConfigAttributeError
 from agents.errors import UserError
 from agents.runtime.config import validate
 from agents.runtime.run import train
-from agents.tools.cli import compose_train_config, hydra_main
+from agents.tools.cli import hydra_main
+from agents.tools.composing import compose_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
@@ -188,7 +189,7 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
     the sweep's own handling (a Ctrl-C stopping it, its summary when a trial failed) keyed on -m and
     stayed off; ``hydra/sweeper=optuna`` or a sweeper's setting without -m trained once and ignored
     the sweeper, as Hydra does. Now one line says to add -m, and nothing runs."""
-    from agents.tools.cli import check_sweeper_has_multirun
+    from agents.tools.sweep_checks import check_sweeper_has_multirun
 
     monkeypatch.chdir(tmp_path)
     overrides = (sweeper, "hydra.sweeper.n_trials=1", "budget.total_env_steps=300")
@@ -228,7 +229,7 @@ def test_the_launcher_and_sweeper_settings_they_accept_pass_the_check(tmp_path, 
     """The checks of joblib's and Optuna's settings (agents/tools/sweep_settings.py) refuse only
     what joblib or Optuna would refuse, or would do wrong (tests/test_faults.py lists those)."""
     from agents.runtime.config import register_configs
-    from agents.tools.cli import check_sweep_settings
+    from agents.tools.sweep_checks import check_sweep_settings
     from agents.tools.usage import CONFIG_DIR
 
     register_configs()
@@ -284,7 +285,8 @@ def test_a_group_set_to_null_is_left_out_where_none_is_its_default():
     """``hparams_search=null`` (its default) was Hydra's ValueError traceback, as ``agent=null`` was;
     keys that are no config group keep their null."""
     from agents.runtime.config import register_configs
-    from agents.tools.cli import CONFIG_DIR, check_group_choices
+    from agents.tools.composing import check_group_choices
+    from agents.tools.usage import CONFIG_DIR
 
     register_configs()
     argv = ["-m", "hparams_search=null", "seed=0,1", "run_dir=null", "env_kwargs.x=null"]
@@ -428,7 +430,7 @@ def test_a_sweep_of_the_users_own_config_is_checked_too(tmp_path):
     gave up on the switches), so a launcher or sweeper set in ``myjob.yaml`` ran unchecked (joblib's
     timeout killed the jobs unsaved, a traceback)."""
     from agents.runtime.config import register_configs
-    from agents.tools.cli import check_sweep_settings
+    from agents.tools.sweep_checks import check_sweep_settings
     from agents.tools.usage import CONFIG_DIR
 
     (tmp_path / "myjob.yaml").write_text(
@@ -567,7 +569,7 @@ def test_a_benchmark_worker_s_one_line_is_the_report_s():
 def test_a_bare_word_says_which_key_it_needs(tmp_path, monkeypatch, config_name, word, expected):
     """``evaluate.py <run>`` and ``compare_gradients.py Acrobot-v1`` said "cannot parse override
     '<run>': Error parsing override" with a link to Hydra's grammar."""
-    from agents.tools.cli import check_bare_words, check_options
+    from agents.tools.override_words import check_bare_words, check_options
 
     monkeypatch.chdir(tmp_path)
     for run in ("run", "sweep/0_lr=0.1"):
@@ -581,7 +583,7 @@ def test_a_bare_word_says_which_key_it_needs(tmp_path, monkeypatch, config_name,
 
 
 def test_a_value_the_shell_split_from_its_key_says_so():
-    from agents.tools.cli import check_options
+    from agents.tools.override_words import check_options
 
     with pytest.raises(
         UserError, match=r"^'b' is not key=value: did you mean experiment_name=b \(no space after"

@@ -82,7 +82,7 @@ def test_float32_tolerance_is_relative_for_large_scores(monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
 
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     return train(compose_train_config(["env=CartPole-v1", "budget.total_env_steps=2000", f"run_dir={run_dir}",
@@ -191,7 +191,7 @@ def test_script_refuses_a_default_value_given_for_another_runs_checkpoint(tmp_pa
     """``env=CartPole-v1`` (the default) given with a FrozenLake run's checkpoint compared the
     FrozenLake run without a word; any other env was refused."""
     from agents.runtime.run import train
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
 
     run_dir = tmp_path / "frozen"
     train(compose_train_config(["env=FrozenLake-v1", "budget.total_env_steps=300", f"run_dir={run_dir}",

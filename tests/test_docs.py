@@ -38,7 +38,7 @@ def test_the_readmes_textbook_rule_command_is_the_textbook_rule():
     it still standardised the returns, decayed alpha and averaged 2 episodes per update. Its
     config is S&B p. 328's: theta += alpha gamma^t G_t grad log pi(A_t|S_t), each step, constant
     alpha, one episode at a time, raw returns, nothing added."""
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
 
     text = (ROOT / "README.md").read_text().replace("\\\n", " ")
     (line,) = [line for line in text.splitlines() if line.endswith("# the textbook rule (S&B p. 328)")]

@@ -18,7 +18,7 @@ from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.restore import load_agent
 from agents.runtime.run import train
-from agents.tools.cli import compose_train_config
+from agents.tools.composing import compose_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EVALUATE_SCRIPT = ROOT / "scripts" / "evaluate.py"

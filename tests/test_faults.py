@@ -40,7 +40,8 @@ from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.rollout import collect_episodes
 from agents.runtime.run import train
 from agents.runtime.trainer import StopOnSignal, Trainer
-from agents.tools.cli import compose_train_config, run_or_exit
+from agents.tools.composing import compose_train_config
+from agents.tools.exits import run_or_exit
 from agents.tools.results import TABLE_BEGIN, TABLE_END
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1168,9 +1169,9 @@ SWEEP_JOBS = [  # jobs whose configs SweepJobConfigs makes from a cached composi
 def test_a_large_sweep_says_at_a_terminal_that_it_checks_its_jobs(tmp_path, monkeypatch, capsys):
     """``-m seed=range(0,20000)`` checked its jobs for ~200 s without a word; a terminal now hears
     why nothing happens yet (a file or a pipe does not: its errors stay one line)."""
-    from agents.tools import cli
+    from agents.tools import sweep_checks
 
-    monkeypatch.setattr(cli, "SAID_CHECKS", 3)
+    monkeypatch.setattr(sweep_checks, "SAID_CHECKS", 3)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, err, _ = script("train.py", "-m", "agent.lr=0.1,0.2,-1", *TINY, f"hydra.sweep.dir={tmp_path / 's'}",
                           monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
@@ -1189,8 +1190,9 @@ def test_a_sweep_jobs_config_is_the_one_hydra_composes(job):
     from hydra import compose
 
     from agents.runtime.config import register_configs
-    from agents.tools.cli import CONFIG_DIR, config_dir_initialized
+    from agents.tools.composing import config_dir_initialized
     from agents.tools.job_configs import SweepJobConfigs
+    from agents.tools.usage import CONFIG_DIR
 
     register_configs()
 
@@ -1356,9 +1358,9 @@ def _sweep_stopped_in_job_0s_save(tmp_path, monkeypatch, capsys, seeds: str) -> 
     """``train.py -m seed=<seeds>`` in its default folder, Ctrl-C while job 0 saves its checkpoint
     (it completes; the next job is not started): the sweep's folder and stdout, once its exit
     (130, the "not started" line, no traceback) is checked."""
-    import agents.tools.cli
+    import agents.tools.multirun_stop
 
-    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    monkeypatch.setattr(agents.tools.multirun_stop, "_sweep_stopped", [])  # this process's sweep only
     ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 0's
     code, err, out = script(
         "train.py", "-m", f"seed={seeds}", *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
@@ -1392,9 +1394,9 @@ def test_a_failed_job_before_a_stopped_one_still_ends_in_its_resume_line(tmp_pat
     """Job 0 failed (its env does not start), then a Ctrl-C stopped job 1 after it saved: the
     sweep exited 2 with job 0's line, and job 1's resume line was not printed (job 2 is not
     launched: the launcher ends the sweep, and says job 0's line too)."""
-    import agents.tools.cli
+    import agents.tools.multirun_stop
 
-    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    monkeypatch.setattr(agents.tools.multirun_stop, "_sweep_stopped", [])  # this process's sweep only
     ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # job 1's, at env step 100
     code, err, _ = script(
         "train.py", "-m", "env=fault_envs:fault/Reset-v0,CartPole-v1,Acrobot-v1",
@@ -1409,10 +1411,10 @@ def test_a_failed_job_before_a_stopped_one_still_ends_in_its_resume_line(tmp_pat
 def test_ctrl_c_as_a_sweep_ends_exits_130(tmp_path, monkeypatch, capsys):
     """A Ctrl-C after the last job had finished (here: as the summary is printed) stopped nothing:
     the sweep exited 0, as if no signal had come."""
-    import agents.tools.cli
+    import agents.tools.multirun_stop
     import agents.tools.sweep
 
-    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    monkeypatch.setattr(agents.tools.multirun_stop, "_sweep_stopped", [])  # this process's sweep only
     print_summary = agents.tools.sweep.print_summary
 
     def print_summary_then_ctrl_c(sweep_dir):
@@ -1435,10 +1437,10 @@ def test_ctrl_c_as_a_sweep_ends_exits_130(tmp_path, monkeypatch, capsys):
 def test_ctrl_c_in_an_optuna_search_prints_its_summary_once(tmp_path, monkeypatch, capsys):
     """Optuna's sweeper reads a stopped trial's result twice (its failure count, then the error):
     the table was printed twice."""
-    import agents.tools.cli
+    import agents.tools.multirun_stop
     from agents.tools.sweep import SweepSummary
 
-    monkeypatch.setattr(agents.tools.cli, "_sweep_stopped", [])  # this process's sweep only
+    monkeypatch.setattr(agents.tools.multirun_stop, "_sweep_stopped", [])  # this process's sweep only
     monkeypatch.setattr(SweepSummary, "stopped_summary_printed", False)
     ctrl_c_while_the_first_checkpoint_is_saved(monkeypatch, tmp_path)  # trial 0's
     code, err, out = script(
@@ -2373,7 +2375,7 @@ SWALLOWED_SIGNAL_THEN_A_FAILURE = """
 import os, signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
 from agents.errors import UserError
-from agents.tools.cli import run_or_exit
+from agents.tools.exits import run_or_exit
 from agents.tools.commands import command
 
 
@@ -2756,7 +2758,7 @@ def test_resuming_a_finished_seed_folder_leaves_it_untouched(tmp_path, monkeypat
 @pytest.mark.parametrize("name", ["new,dir", "br[1]", "it's", "b\\s2", "ünï"])  # ü: Hydra reads it quoted
 def test_a_new_run_dir_with_hydra_characters_is_trained_into(tmp_path, monkeypatch, capsys, name):
     """run_dir= became an unquoted hydra.run.dir=, which Hydra refused (or read as another folder)."""
-    from agents.runtime.trainer import hydra_override
+    from agents.runtime.program import hydra_override
 
     run_dir = tmp_path / name
     args = [*TINY, hydra_override("run_dir", run_dir)]

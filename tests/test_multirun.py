@@ -21,7 +21,6 @@ from hydra.utils import get_class
 
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import register_configs
-from agents.tools.cli import CONFIG_DIR
 from agents.tools.sweep import (
     RESULT_NAME,
     SUMMARY_NAME,
@@ -30,6 +29,7 @@ from agents.tools.sweep import (
     short_overrides,
     summary_table,
 )
+from agents.tools.usage import CONFIG_DIR
 
 TRAIN = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
 TINY = ["budget.total_env_steps=1500", "logging.progress_bar=false"]
@@ -267,7 +267,7 @@ def test_a_sweep_job_folder_pastes_back_into_resume_and_evaluate(tmp_path):
 def test_a_sweep_into_a_folder_holding_one_is_refused_before_anything_runs(tmp_path):
     from agents.errors import UserError
     from agents.runtime.config import register_configs
-    from agents.tools.cli import check_sweep_dir
+    from agents.tools.sweep_checks import check_sweep_dir
 
     register_configs()  # as the scripts do before any check
     argv = ["-m", "seed=0,1", f"hydra.sweep.dir={tmp_path}"]
@@ -287,7 +287,7 @@ def test_a_sweep_into_a_folder_holding_one_is_refused_before_anything_runs(tmp_p
 
 
 def test_a_sweep_over_envs_gets_one_folder_unless_the_user_names_one():
-    from agents.tools.cli import ENV_SWEEP_DIR, with_env_sweep_dir
+    from agents.tools.sweep_checks import ENV_SWEEP_DIR, with_env_sweep_dir
 
     assert with_env_sweep_dir(["-m", "env=CartPole-v1,Acrobot-v1"])[-1] == ENV_SWEEP_DIR
     assert with_env_sweep_dir(["--multirun", "env=choice(CartPole-v1,Acrobot-v1)"])[-1] == ENV_SWEEP_DIR
@@ -408,7 +408,7 @@ def test_a_resumed_sweep_jobs_seconds_include_the_resume(tmp_path, monkeypatch):
     import agents
     import agents.runtime.run
     from agents.tools import commands
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
     from agents.tools.sweep import result_json
 
     job = tmp_path / "sweep" / "0_lr=0.1_seed0"
@@ -553,7 +553,7 @@ def test_a_job_resumed_with_other_settings_says_so_in_its_row(tmp_path, monkeypa
     import agents
     import agents.runtime.run
     from agents.tools import commands
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
     from agents.tools.sweep import read_result, result_json, summary_table
 
     sweep = tmp_path / "sweep"
@@ -585,7 +585,7 @@ def _resume_job(monkeypatch, folder: Path, *changes: str) -> None:
     """``train.py resume=<folder> <changes>`` as a sweep job's resume runs it (in this process)."""
     import agents.runtime.run
     from agents.tools import commands
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
 
     resume = [f"resume={folder}", *changes, "logging.progress_bar=false"]
     monkeypatch.setattr(agents.runtime.run, "command_line", lambda: resume)

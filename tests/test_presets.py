@@ -13,8 +13,8 @@ import pytest
 import agents.tools.results as results_module
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.trainer import Trainer
-from agents.tools.cli import CONFIG_DIR, compose_train_config
 from agents.tools.commands import results_table as results_table_command
+from agents.tools.composing import compose_train_config
 from agents.tools.presets import env_presets, preset_policy, with_env_preset
 from agents.tools.results import (
     EXPERIMENT_DIR,
@@ -28,6 +28,7 @@ from agents.tools.results import (
     results_document,
     results_table,
 )
+from agents.tools.usage import CONFIG_DIR
 
 PRESETS = available_presets()
 NEEDS = {"lunarlander": "Box2D", "lunarlander_mlp": "Box2D"}
@@ -191,7 +192,8 @@ def test_preset_choice_says_which_and_how():
 def test_a_sweep_over_presets_is_one_folder_and_may_list_none():
     """Its jobs split over multirun/CartPole-v1/ and multirun/Acrobot-v1/; experiment=none in the
     list was "Could not find 'experiment/none'"."""
-    from agents.tools.cli import ENV_SWEEP_DIR, compose_train_config, with_env_sweep_dir
+    from agents.tools.composing import compose_train_config
+    from agents.tools.sweep_checks import ENV_SWEEP_DIR, with_env_sweep_dir
 
     assert with_env_sweep_dir(["-m", "experiment=cartpole,acrobot"])[-1] == ENV_SWEEP_DIR
     generic = compose_train_config(["experiment=none"], env_presets=False)

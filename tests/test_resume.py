@@ -256,7 +256,7 @@ def test_the_printed_resume_override_survives_the_shell_and_hydra(path):
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from agents.runtime.trainer import path_override
+    from agents.runtime.program import path_override
 
     (token,) = shlex.split(path_override("resume", path))
     (override,) = OverridesParser.create().parse_overrides([token])

@@ -20,7 +20,7 @@ from agents.runtime.buffer import EpisodeBuffer
 from agents.runtime.config import validate
 from agents.runtime.runners import make_runner
 from agents.runtime.trainer import Trainer
-from agents.tools.cli import compose_train_config
+from agents.tools.composing import compose_train_config
 
 
 def ramp(length: int = 100) -> StepCounter:

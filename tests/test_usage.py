@@ -52,7 +52,7 @@ def test_help_shows_the_keys_of_every_feature_map():
 def test_the_env_kwargs_example_in_help_works_as_written():
     """``--help`` (train.yaml's comment) showed ``env_kwargs.is_slippery=false``, which Hydra refuses
     (env_kwargs is empty, so the key is new and needs ``+``)."""
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
     from agents.tools.usage import app_help
 
     (line,) = [line for line in app_help("train").splitlines() if line.startswith("  env_kwargs:")]

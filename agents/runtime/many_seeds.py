@@ -48,22 +48,24 @@ from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
 from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.event_files import EventFile
+from agents.runtime.global_rngs import seed_everything
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
 from agents.runtime.multi_seed import MultiSeedResult
+from agents.runtime.run_folder import (
+    check_seed_folders,
+    lock_run_folder,
+    remove_unstarted_run,
+    resolve_run_dir,
+)
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.sweep_stop import env_faults
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
-    check_seed_folders,
-    lock_run_folder,
     nonfinite_env_data,
     numerical_failure_hint,
     preflight,
     raise_env_fault,
-    remove_unstarted_run,
-    resolve_run_dir,
-    seed_everything,
     start_envs,
     target_return,
 )

@@ -33,19 +33,14 @@ from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import CHECKPOINT_NAME
 from agents.runtime.config import episode_stats
 from agents.runtime.logger import Logger
-from agents.runtime.seeds_progress import SeedsProgress
-from agents.runtime.trainer import (
-    RunResult,
-    StopOnSignal,
-    Trainer,
-    TrainResult,
+from agents.runtime.run_folder import (
     check_seed_folders,
     lock_run_folder,
-    preflight,
-    raise_if_stopped,
     remove_unstarted_run,
     resolve_run_dir,
 )
+from agents.runtime.seeds_progress import SeedsProgress
+from agents.runtime.trainer import RunResult, StopOnSignal, Trainer, TrainResult, preflight, raise_if_stopped
 
 
 @contextmanager

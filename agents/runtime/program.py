@@ -6,10 +6,14 @@ Under the console command (``softmax-reinforce train ...``, which sets ``sys.arg
 ``scripts/`` (``python /repo/scripts/train.py``) it is the script beside it, named as this one
 was (``python /repo/scripts/evaluate.py``); otherwise (``agents.train``, whose caller is told the
 Python call instead, or the tests) ``python scripts/<command>.py``, as the README runs them.
+A path in such a line is written as Hydra's override grammar and the shell take it
+(:func:`path_override`).
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,3 +31,26 @@ def program_command(command: str) -> str:
     if started_as.endswith(".py") and (Path(started_as).parent / script).is_file():  # one of scripts/
         return f"python {Path(started_as).parent / script}"
     return f"python scripts/{script}"
+
+
+PLAIN_OVERRIDE_VALUE = re.compile(r"[\w./:@%+~-]+", re.ASCII)
+"""Characters a path may hold and still be pasted as ``key=<path>`` (Hydra's grammar and the shell's;
+Hydra reads ``ü`` only quoted)."""
+
+
+def hydra_override(key: str, path: Path | str) -> str:
+    """``key=<path>`` in Hydra's override grammar: a path with spaces, quotes, commas or brackets is
+    single-quoted, its quotes escaped and the backslashes before a quote (or the end) doubled."""
+    text = str(path)
+    if PLAIN_OVERRIDE_VALUE.fullmatch(text):
+        return f"{key}={text}"
+    escaped = re.sub(r"(\\+)(?='|$)", lambda run: run.group(1) * 2, text).replace("'", "\\'")
+    return f"{key}='{escaped}'"
+
+
+def path_override(key: str, path: Path | str) -> str:
+    """:func:`hydra_override` as a shell command line takes it (quoted once more for the shell)."""
+    override = hydra_override(key, path)
+    if override == f"{key}={path}":
+        return override
+    return f'"{override}"' if not set(override) & set('"$`\\!') else shlex.quote(override)

@@ -25,7 +25,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedTrainer
-from agents.runtime.program import program_command
+from agents.runtime.program import path_override, program_command
 from agents.runtime.restore import (
     REQUIRED_KEYS,
     RESUME_KEYS,
@@ -36,7 +36,7 @@ from agents.runtime.restore import (
 )
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.run_lock import RunFolderLock
-from agents.runtime.trainer import RunResult, Trainer, TrainResult, path_override
+from agents.runtime.trainer import RunResult, Trainer, TrainResult
 from envs.make import registering_module
 
 

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import random
-import re
-import shlex
 import signal
 import sys
 import time
@@ -21,7 +17,6 @@ import traceback
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -32,7 +27,7 @@ from tqdm import tqdm
 
 from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.score_check import check_batch_gradients
-from agents.errors import RunInterrupted, UserError, describe, folder_problem
+from agents.errors import RunInterrupted, UserError, describe
 from agents.runtime import tags
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.buffer import EpisodeBuffer, Finished
@@ -41,20 +36,17 @@ from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
-    remove_stale_temporaries,
     save_checkpoint,
-    saved_seed_mode,
-    write_text_atomically,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
-from agents.runtime.event_files import EVENT_FILE_PREFIX
+from agents.runtime.global_rngs import drew_between, global_rng_states, seed_everything, set_global_rng_states
 from agents.runtime.logger import Logger
-from agents.runtime.program import program_command
+from agents.runtime.program import hydra_override, path_override, program_command
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
 from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
-from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
+from agents.runtime.run_folder import prepare_run_dir, resolve_run_dir
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest, env_faults, quit_hint
@@ -117,42 +109,6 @@ class TrainResult(RunResult):
         return self.reached_target and self.target is not None and self.final_mean_return >= self.target
 
 
-def seed_everything(seed: int) -> None:
-    """One visible seeding block: python, numpy and torch global generators."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def global_rng_states() -> dict[str, Any]:
-    """The global generators' states (python's ``random``, ``numpy.random``, torch), as a
-    checkpoint holds them: nothing here draws from them, an env may."""
-    return {
-        "python": list(random.getstate()[1]),
-        "numpy": np.random.get_state(legacy=False),
-        "torch": torch.get_rng_state(),
-    }
-
-
-def set_global_rng_states(states: dict[str, Any]) -> None:
-    """Restore :func:`global_rng_states`' output."""
-    python_state = random.getstate()
-    random.setstate((python_state[0], tuple(int(v) for v in states["python"]), python_state[2]))
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
-
-
-def drew_between(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Whether anything drew from a global generator between two :func:`global_rng_states`."""
-    numpy_states = [(state["numpy"]["state"]["key"].tobytes(), state["numpy"]["state"]["pos"],
-                     state["numpy"]["has_gauss"]) for state in (before, after)]  # fmt: skip
-    return (
-        before["python"] != after["python"]
-        or numpy_states[0] != numpy_states[1]
-        or not torch.equal(before["torch"], after["torch"])
-    )
-
-
 def checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     """Validate (one-line :class:`UserError` naming the key) and return the config twice: as given,
     for saving, and as plain dataclasses, which are fast to read in the loop."""
@@ -173,163 +129,6 @@ def resume_trust(cfg: TrainConfig) -> str:
     """`` trust_code=true`` when resuming ``cfg``'s run from its checkpoint will need it (its env's
     module or a wrapper is the user's own code), else ``""``: for the printed resume commands."""
     return " trust_code=true" if code_to_trust(cfg.env, cfg.env_wrappers, imported=False) else ""
-
-
-PLAIN_OVERRIDE_VALUE = re.compile(r"[\w./:@%+~-]+", re.ASCII)
-"""Characters a path may hold and still be pasted as ``key=<path>`` (Hydra's grammar and the shell's;
-Hydra reads ``ü`` only quoted)."""
-
-
-def hydra_override(key: str, path: Path | str) -> str:
-    """``key=<path>`` in Hydra's override grammar: a path with spaces, quotes, commas or brackets is
-    single-quoted, its quotes escaped and the backslashes before a quote (or the end) doubled."""
-    text = str(path)
-    if PLAIN_OVERRIDE_VALUE.fullmatch(text):
-        return f"{key}={text}"
-    escaped = re.sub(r"(\\+)(?='|$)", lambda run: run.group(1) * 2, text).replace("'", "\\'")
-    return f"{key}='{escaped}'"
-
-
-def path_override(key: str, path: Path | str) -> str:
-    """:func:`hydra_override` as a shell command line takes it (quoted once more for the shell)."""
-    override = hydra_override(key, path)
-    if override == f"{key}={path}":
-        return override
-    return f'"{override}"' if not set(override) & set('"$`\\!') else shlex.quote(override)
-
-
-def held_checkpoints(run_dir: Path) -> list[Path]:
-    """The checkpoints of runs already in ``run_dir``: its own (latest or best) and those of a
-    ``num_seeds`` run's ``seed*/`` folders."""
-    names = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
-    return [*(run_dir / name for name in names if (run_dir / name).is_file()),
-            *sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))]  # fmt: skip
-
-
-def refuse_finished_runs(run_dir: Path) -> None:
-    """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
-    files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's), nor beside
-    the curves of a run that quit before it saved one (a many-seeds run stopped while it set up its
-    seed folders left them, and the next run's curves mixed with them), nor write over a
-    ``config.yaml`` there (the user's own, or a run's that quit before it wrote anything else).
-
-    :raises UserError: naming the first one found and how to continue that run instead.
-    """
-    held = held_checkpoints(run_dir)
-    if held:
-        existing = held[0]
-        batched = saved_seed_mode(existing.parent) == "batched"  # not resumable
-        seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
-        others = " (and its other seed folders, each on its own)" if seeds else ""
-        how = "" if batched else f"continue it with {path_override('resume', existing.parent)}{others}, or "
-        raise UserError(
-            f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
-            "(nothing was written)"
-        )
-    curves = sorted([*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), *run_dir.glob(f"seed*/{EVENT_FILE_PREFIX}*")])
-    if curves:  # a run quit before its first save (a second Ctrl-C, a kill): its curves, no checkpoint
-        raise UserError(
-            f"run_dir={run_dir} holds the TensorBoard curves of a run that saved no checkpoint ({curves[0]}; "
-            "two runs' curves in one folder mix): give a new run_dir, or remove that run's files "
-            "(nothing was written)"
-        )
-    if (run_dir / "config.yaml").is_file():  # the user's own file, which the run's would replace
-        raise UserError(
-            f"run_dir={run_dir} holds a config.yaml, which a run there would write over: give a new "
-            "run_dir, or move that file (nothing was written)"
-        )
-
-
-def remove_unstarted_run(run_dir: Path, lock: RunFolderLock | None = None) -> None:
-    """Remove what a new run wrote into ``run_dir`` before it took a step (its ``config.yaml`` and
-    event file; the folder held no curves before it: :func:`refuse_finished_runs`), so that a
-    retry there is not refused for a run that never ran. With the run's ``lock`` (still held) the
-    folder is left as it was (:meth:`~RunFolderLock.give_up`); without it, a folder left with
-    nothing but its lock file goes too (a many-seeds run stopped while it set up left one per seed
-    built)."""
-    for written in [*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), run_dir / "config.yaml"]:
-        with suppress(OSError):
-            written.unlink()
-    if lock is not None:
-        lock.give_up()
-        return
-    with suppress(OSError):
-        if [path.name for path in run_dir.iterdir()] == [LOCK_NAME]:
-            (run_dir / LOCK_NAME).unlink()
-            run_dir.rmdir()
-
-
-def check_writable(run_dir: Path) -> None:
-    """:class:`UserError` for an existing ``run_dir`` that takes no new files (read-only, or its
-    permissions)."""
-    if not os.access(run_dir, os.W_OK | os.X_OK):
-        raise UserError(
-            f"cannot write into run_dir {run_dir} (read-only, or its permissions): choose another "
-            "run_dir (to resume a run there, copy it to a folder you can write first)"
-        )
-
-
-def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
-    """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
-    letting the lock go (and its file, where the folder had none), when it holds another run's
-    checkpoints (:func:`refuse_finished_runs`). A
-    folder that takes no new files (read-only, or its permissions) is one line before anything is
-    written: the event file's writer thread would otherwise fail on its own, with a traceback. A
-    folder inside a running ``num_seeds`` run's (one of its ``seed*/``) is refused as in use."""
-    RunFolderLock.check_free(run_dir.parent, unless_ours=True)  # (this process's: its own seeds)
-    made = [path for path in (run_dir, *run_dir.parents) if not os.path.exists(path)]  # (a name too long)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
-        for path in made:  # the folders it made (a name too long for the file system is seen last)
-            with suppress(OSError):
-                path.rmdir()
-        problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
-        raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
-    check_writable(run_dir)
-    try:
-        lock = RunFolderLock(run_dir, made)
-    except OSError as error:  # writing its pid into .lock: a full disk, a quota
-        raise UserError(
-            f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
-        ) from None
-    try:
-        if new_run:
-            refuse_finished_runs(run_dir)
-    except UserError:  # "nothing was written": not even the lock file, where there was none
-        lock.give_up()
-        raise
-    remove_stale_temporaries(run_dir)  # a killed save's; no other writer now
-    return lock
-
-
-def check_seed_folders(folders: list[Path]) -> None:
-    """Before a ``num_seeds`` run writes into its seed folders: each can be a run folder (not a
-    file) and no other run is writing there. :raises UserError: for the first that cannot."""
-    for folder in folders:
-        if folder.exists() and not folder.is_dir():
-            raise UserError(
-                f"cannot use run_dir {folder}: it is a file, not a folder (choose another run_dir)"
-            )
-        RunFolderLock.check_free(folder)
-
-
-def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
-    """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
-    ``resuming`` it) and write the resolved ``config.yaml`` into it."""
-    lock = lock_run_folder(run_dir, new_run=not resuming)
-    try:  # atomically: a resume on a full disk keeps the run's config.yaml whole
-        write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
-    except OSError as error:
-        if resuming:
-            lock.release()
-        else:
-            remove_unstarted_run(run_dir, lock)
-        raise UserError(
-            f"cannot write {run_dir / 'config.yaml'}: {error.strerror or error} (free space, or choose "
-            "another run_dir)"
-        ) from None
-    return lock
 
 
 def apply_lr_schedule(
@@ -374,25 +173,6 @@ def finished_reason(
             "episodes): resume with budget.stop_at_target=false to train on"
         )
     return None
-
-
-def resolve_run_dir(cfg: DictConfig) -> Path:
-    """``run_dir`` if set (where the OS finds it: ``link/../x`` is not the text's ``x``, which
-    ``tempfile`` and Hydra would read), else Hydra's output dir, else a fresh
-    ``runs/<env>__<seed>__<time>`` below the working folder; each absolute, as results report it."""
-    if cfg.run_dir:  # "~/runs/x" from a config object as from the command line (agents.tools.cli)
-        return Path(os.path.realpath(os.path.expanduser(cfg.run_dir)))
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    return new_run_dir(cfg)
-
-
-def new_run_dir(cfg: DictConfig) -> Path:
-    """A fresh ``runs/<experiment_name>__seed<seed>__<time>`` below the working folder, absolute."""
-    started = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two runs never share one
-    return Path(os.path.realpath("runs")) / f"{cfg.experiment_name}__seed{cfg.seed}__{started}"
 
 
 def target_return(cfg: DictConfig, info: EnvInfo) -> float | None:

@@ -32,8 +32,10 @@ from agents.errors import RunInterrupted, UserError, path_too_long
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
-from agents.runtime.trainer import RunResult, new_run_dir
-from agents.tools.cli import check_resolvable, compose_train_config, composition_message, expand_home_in_paths
+from agents.runtime.run_folder import new_run_dir
+from agents.runtime.trainer import RunResult
+from agents.tools.composing import check_resolvable, compose_train_config, composition_message
+from agents.tools.override_paths import expand_home_in_paths
 from agents.tools.usage import CONFIG_DIR
 
 
@@ -160,7 +162,7 @@ def train(
 
     :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``; also as
         ``"env=CartPole-v1"``), or a
-        composed config (:func:`compose`, ``agents.tools.cli.compose_train_config``) or a
+        composed config (:func:`compose`, ``agents.tools.composing.compose_train_config``) or a
         :class:`TrainConfig`.
     :param overrides: ``key=value`` strings, as on the command line.
     :param config_dirs: your own config folders, searched before the project's.

@@ -33,7 +33,7 @@ from agents.runtime.many_seeds import batched_refusal
 from agents.runtime.sweep_stop import StopRequest
 from agents.runtime.trainer import Trainer, TrainResult, signal_line
 from agents.studies.timing import best_of_seconds
-from agents.tools.cli import compose_train_config
+from agents.tools.composing import compose_train_config
 from envs.make import make_vector_env
 
 BENCHMARK_COMMAND = [sys.executable, "-m", "agents.tools.console", "benchmark"]

@@ -58,7 +58,7 @@ def command(function: Command) -> Command:
         except interrupts.Terminated:
             interrupts.exit_for_signal(signal.SIGTERM)
         except OSError as error:  # a path given on the command line, met before Hydra runs the task
-            from agents.tools.cli import FILE_SYSTEM_ERRORS, exit_with
+            from agents.tools.exits import FILE_SYSTEM_ERRORS, exit_with
 
             interrupts.exit_if_interrupted()
             if error.errno not in FILE_SYSTEM_ERRORS:
@@ -108,8 +108,11 @@ def train() -> None:
     if _print_help("train"):
         return
     from agents.runtime.config import register_configs
-    from agents.tools.cli import check_sweeper_has_multirun, expand_home_in_paths, hydra_main, run_or_exit
+    from agents.tools.cli import hydra_main
+    from agents.tools.exits import run_or_exit
+    from agents.tools.override_paths import expand_home_in_paths
     from agents.tools.sweep import register_resolvers
+    from agents.tools.sweep_checks import check_sweeper_has_multirun
 
     run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
     _check_path_lengths(sys.argv[1:])
@@ -125,7 +128,7 @@ def _refuse_a_name_too_long(key: str, path: Path | None) -> None:
     """One line for a path of ``key`` the OS would refuse as too long, before any folder on the way
     to it is made."""
     from agents.errors import name_too_long
-    from agents.tools.cli import exit_with_user_error
+    from agents.tools.exits import exit_with_user_error
 
     too_long = name_too_long(path) if path is not None else None
     if too_long is not None:
@@ -153,8 +156,8 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     ``outputs/<env>/<time>/`` with the log. A folder that cannot be written is left to the run,
     which says so in one line."""
     from agents.runtime.checkpoint import run_folder_of
-    from agents.runtime.trainer import hydra_override
-    from agents.tools.cli import is_multirun
+    from agents.runtime.program import hydra_override
+    from agents.tools.override_words import is_multirun
     from agents.tools.presets import override_value, parsed_override_value
 
     argv = list(argv)
@@ -180,7 +183,7 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     """``hydra.run.dir=<folder>`` is where Hydra writes its ``.hydra/`` record before the run
     starts: a folder that another run is writing, or that holds a finished run, is refused first
     (as the run itself would refuse it), so that run's record stays as it was."""
-    from agents.tools.cli import is_multirun
+    from agents.tools.override_words import is_multirun
 
     if is_multirun(argv) or any(arg.startswith("resume=") for arg in argv):
         return
@@ -192,9 +195,10 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from agents.errors import UserError
+    from agents.runtime.run_folder import check_writable, refuse_finished_runs
     from agents.runtime.run_lock import RunFolderLock
-    from agents.runtime.trainer import check_writable, preflight, refuse_finished_runs
-    from agents.tools.cli import compose_train_config, composition_message
+    from agents.runtime.trainer import preflight
+    from agents.tools.composing import compose_train_config, composition_message
 
     try:
         check_writable(folder)
@@ -217,8 +221,9 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
     from hydra.errors import HydraException
 
     from agents.errors import UserError
-    from agents.tools.cli import OTHER_SWEEPERS, is_multirun, sweep_jobs
+    from agents.tools.override_words import is_multirun
     from agents.tools.presets import is_sweep, override_value, parsed_override_value
+    from agents.tools.sweep_checks import OTHER_SWEEPERS, sweep_jobs
 
     try:
         jobs = sweep_jobs(argv)
@@ -264,7 +269,7 @@ def _job_run_dir(job: list[str], text: str) -> str | None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from agents.tools.cli import compose_train_config
+    from agents.tools.composing import compose_train_config
 
     try:
         return str(compose_train_config(job).run_dir)
@@ -280,7 +285,7 @@ def _print_help(config_name: str, hydra_app: bool = True) -> bool:
         try:
             print(app_help(config_name, hydra_app=hydra_app))
         except UserError as error:  # a config file that is not YAML
-            from agents.tools.cli import exit_with
+            from agents.tools.exits import exit_with
 
             exit_with(error)
         return True
@@ -338,7 +343,8 @@ def benchmark() -> None:
     if _print_help("benchmark", hydra_app=False):
         return
     from agents.tools.benchmark_report import register_benchmark_config, run_benchmark
-    from agents.tools.cli import compose_or_exit, run_or_exit
+    from agents.tools.cli import compose_or_exit
+    from agents.tools.exits import run_or_exit
 
     register_benchmark_config()
     cfg = compose_or_exit("benchmark", sys.argv[1:])
@@ -360,7 +366,8 @@ class PlotOptions:
 @command
 def plot(argv: Sequence[str] | None = None) -> None:
     """Learning curves of runs and sweeps (seeds aggregated), the PNG/SVG and the final table."""
-    from agents.tools.cli import exit_with_user_error, parse_options, run_or_exit
+    from agents.tools.cli import parse_options
+    from agents.tools.exits import exit_with_user_error, run_or_exit
 
     usage = "plot runs=[<run or sweep folder>,...] [out=...] [window=100]"
     bounds = {"window": (1, 2**63 - 1)}  # numpy's int64 episode counts (a larger one overflowed)
@@ -394,13 +401,9 @@ class ResultsTableOptions:
 @command
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
-    from agents.tools.cli import (
-        CONFIG_DIR,
-        check_output_folder,
-        exit_with_user_error,
-        parse_options,
-        run_or_exit,
-    )
+    from agents.tools.cli import parse_options
+    from agents.tools.exits import check_output_folder, exit_with_user_error, run_or_exit
+    from agents.tools.usage import CONFIG_DIR
 
     usage = "results-table [seeds=5] [long=true] [presets=[a,b]] [out=docs/results.md]"
     options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, math.inf)})
@@ -524,7 +527,8 @@ class GradientVarianceOptions:
 @command
 def gradient_variance(argv: Sequence[str] | None = None) -> None:
     """REINFORCE against the exact policy gradient: bias, variance, and v(s0) against p."""
-    from agents.tools.cli import exit_with_user_error, output_folder, parse_options, run_or_exit
+    from agents.tools.cli import parse_options
+    from agents.tools.exits import exit_with_user_error, output_folder, run_or_exit
 
     usage = (
         "gradient-variance [env=ShortCorridor-v0|FrozenLake-v1] [p=0.5] [episodes=4000] [seed=0] [out=...]"
@@ -572,7 +576,8 @@ class SuttonBartoOptions:
 @command
 def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     """Sutton & Barto's Figures 13.1 and 13.2 (REINFORCE on the short corridor) and their last-100 means."""
-    from agents.tools.cli import output_folder, parse_options, run_or_exit
+    from agents.tools.cli import parse_options
+    from agents.tools.exits import output_folder, run_or_exit
 
     usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
     bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.multi_seed import std_over_seeds
 from agents.runtime.trainer import Trainer, preflight, signal_line
-from agents.tools.cli import CONFIG_DIR, compose_train_config
+from agents.tools.composing import compose_train_config
 from agents.tools.presets import preset_names
 from agents.tools.tables import markdown_table
+from agents.tools.usage import CONFIG_DIR
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig

@@ -101,7 +101,7 @@ class JobResult:
 
 
 def job_run_folder(config: DictConfig, task_config: DictConfig | None = None) -> Path:
-    """The folder a job trained in (as :func:`~agents.runtime.trainer.resolve_run_dir` picks it):
+    """The folder a job trained in (as :func:`~agents.runtime.run_folder.resolve_run_dir` picks it):
     the run it resumed, its ``run_dir``, else Hydra's output folder of the job. ``task_config``:
     the config the job's task got (``JobReturn.cfg``), read in preference: a ``${now:...}`` in
     ``run_dir`` resolved there once, when the run started, and keeps that value (Hydra caches the

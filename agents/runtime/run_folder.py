@@ -1,0 +1,178 @@
+"""The run folder: where a run goes (:func:`resolve_run_dir`), and taking it: created, locked
+(one writer per folder, :mod:`agents.runtime.run_lock`), refused where it holds another run, and
+left as it was when the run never started.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from agents.errors import UserError, folder_problem
+from agents.runtime.checkpoint import (
+    BEST_CHECKPOINT_NAME,
+    CHECKPOINT_NAME,
+    remove_stale_temporaries,
+    saved_seed_mode,
+    write_text_atomically,
+)
+from agents.runtime.event_files import EVENT_FILE_PREFIX
+from agents.runtime.program import path_override
+from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
+
+
+def held_checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoints of runs already in ``run_dir``: its own (latest or best) and those of a
+    ``num_seeds`` run's ``seed*/`` folders."""
+    names = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
+    return [*(run_dir / name for name in names if (run_dir / name).is_file()),
+            *sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))]  # fmt: skip
+
+
+def refuse_finished_runs(run_dir: Path) -> None:
+    """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
+    files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's), nor beside
+    the curves of a run that quit before it saved one (a many-seeds run stopped while it set up its
+    seed folders left them, and the next run's curves mixed with them), nor write over a
+    ``config.yaml`` there (the user's own, or a run's that quit before it wrote anything else).
+
+    :raises UserError: naming the first one found and how to continue that run instead.
+    """
+    held = held_checkpoints(run_dir)
+    if held:
+        existing = held[0]
+        batched = saved_seed_mode(existing.parent) == "batched"  # not resumable
+        seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
+        others = " (and its other seed folders, each on its own)" if seeds else ""
+        how = "" if batched else f"continue it with {path_override('resume', existing.parent)}{others}, or "
+        raise UserError(
+            f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
+            "(nothing was written)"
+        )
+    curves = sorted([*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), *run_dir.glob(f"seed*/{EVENT_FILE_PREFIX}*")])
+    if curves:  # a run quit before its first save (a second Ctrl-C, a kill): its curves, no checkpoint
+        raise UserError(
+            f"run_dir={run_dir} holds the TensorBoard curves of a run that saved no checkpoint ({curves[0]}; "
+            "two runs' curves in one folder mix): give a new run_dir, or remove that run's files "
+            "(nothing was written)"
+        )
+    if (run_dir / "config.yaml").is_file():  # the user's own file, which the run's would replace
+        raise UserError(
+            f"run_dir={run_dir} holds a config.yaml, which a run there would write over: give a new "
+            "run_dir, or move that file (nothing was written)"
+        )
+
+
+def remove_unstarted_run(run_dir: Path, lock: RunFolderLock | None = None) -> None:
+    """Remove what a new run wrote into ``run_dir`` before it took a step (its ``config.yaml`` and
+    event file; the folder held no curves before it: :func:`refuse_finished_runs`), so that a
+    retry there is not refused for a run that never ran. With the run's ``lock`` (still held) the
+    folder is left as it was (:meth:`~RunFolderLock.give_up`); without it, a folder left with
+    nothing but its lock file goes too (a many-seeds run stopped while it set up left one per seed
+    built)."""
+    for written in [*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), run_dir / "config.yaml"]:
+        with suppress(OSError):
+            written.unlink()
+    if lock is not None:
+        lock.give_up()
+        return
+    with suppress(OSError):
+        if [path.name for path in run_dir.iterdir()] == [LOCK_NAME]:
+            (run_dir / LOCK_NAME).unlink()
+            run_dir.rmdir()
+
+
+def check_writable(run_dir: Path) -> None:
+    """:class:`UserError` for an existing ``run_dir`` that takes no new files (read-only, or its
+    permissions)."""
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise UserError(
+            f"cannot write into run_dir {run_dir} (read-only, or its permissions): choose another "
+            "run_dir (to resume a run there, copy it to a folder you can write first)"
+        )
+
+
+def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
+    """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
+    letting the lock go (and its file, where the folder had none), when it holds another run's
+    checkpoints (:func:`refuse_finished_runs`). A
+    folder that takes no new files (read-only, or its permissions) is one line before anything is
+    written: the event file's writer thread would otherwise fail on its own, with a traceback. A
+    folder inside a running ``num_seeds`` run's (one of its ``seed*/``) is refused as in use."""
+    RunFolderLock.check_free(run_dir.parent, unless_ours=True)  # (this process's: its own seeds)
+    made = [path for path in (run_dir, *run_dir.parents) if not os.path.exists(path)]  # (a name too long)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file on the way (or the folder itself), no permission, a full disk
+        for path in made:  # the folders it made (a name too long for the file system is seen last)
+            with suppress(OSError):
+                path.rmdir()
+        problem = folder_problem(run_dir, error)  # names the file in the way (run_dir itself, or above it)
+        raise UserError(f"cannot use run_dir {run_dir}: {problem} (choose another run_dir)") from None
+    check_writable(run_dir)
+    try:
+        lock = RunFolderLock(run_dir, made)
+    except OSError as error:  # writing its pid into .lock: a full disk, a quota
+        raise UserError(
+            f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
+        ) from None
+    try:
+        if new_run:
+            refuse_finished_runs(run_dir)
+    except UserError:  # "nothing was written": not even the lock file, where there was none
+        lock.give_up()
+        raise
+    remove_stale_temporaries(run_dir)  # a killed save's; no other writer now
+    return lock
+
+
+def check_seed_folders(folders: list[Path]) -> None:
+    """Before a ``num_seeds`` run writes into its seed folders: each can be a run folder (not a
+    file) and no other run is writing there. :raises UserError: for the first that cannot."""
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise UserError(
+                f"cannot use run_dir {folder}: it is a file, not a folder (choose another run_dir)"
+            )
+        RunFolderLock.check_free(folder)
+
+
+def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
+    """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
+    ``resuming`` it) and write the resolved ``config.yaml`` into it."""
+    lock = lock_run_folder(run_dir, new_run=not resuming)
+    try:  # atomically: a resume on a full disk keeps the run's config.yaml whole
+        write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
+    except OSError as error:
+        if resuming:
+            lock.release()
+        else:
+            remove_unstarted_run(run_dir, lock)
+        raise UserError(
+            f"cannot write {run_dir / 'config.yaml'}: {error.strerror or error} (free space, or choose "
+            "another run_dir)"
+        ) from None
+    return lock
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """``run_dir`` if set (where the OS finds it: ``link/../x`` is not the text's ``x``, which
+    ``tempfile`` and Hydra would read), else Hydra's output dir, else a fresh
+    ``runs/<env>__<seed>__<time>`` below the working folder; each absolute, as results report it."""
+    if cfg.run_dir:  # "~/runs/x" from a config object as from the command line (agents.tools.cli)
+        return Path(os.path.realpath(os.path.expanduser(cfg.run_dir)))
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return new_run_dir(cfg)
+
+
+def new_run_dir(cfg: DictConfig) -> Path:
+    """A fresh ``runs/<experiment_name>__seed<seed>__<time>`` below the working folder, absolute."""
+    started = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two runs never share one
+    return Path(os.path.realpath("runs")) / f"{cfg.experiment_name}__seed{cfg.seed}__{started}"

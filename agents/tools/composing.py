@@ -1,0 +1,236 @@
+"""A program's config composed from ``configs/`` and the overrides, and one line for what Hydra,
+OmegaConf or PyYAML raised while composing it (:func:`composition_message`)."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
+
+from agents.errors import UserError, broken_yaml, first_line
+from agents.runtime.config import register_configs, unknown_key_message
+from agents.tools.override_paths import expand_home_in_paths, quote_paths
+from agents.tools.override_words import check_override_keys
+from agents.tools.presets import with_env_preset
+from agents.tools.usage import CONFIG_DIR, load_yaml
+
+
+def compose_train_config(
+    overrides: list[str], env_presets: bool = True, config_dirs: Sequence[str | Path] = ()
+) -> DictConfig:
+    """``configs/train.yaml`` with ``overrides``, composed without running Hydra's app (for
+    ``agents.train``, tests, benchmarks and scripts that train in-process).
+
+    :param env_presets: apply the env's preset as ``scripts/train.py`` does (:mod:`agents.tools.presets`).
+    :param config_dirs: the user's own config folders, searched before the project's (as the
+        command line's ``--config-dir``): e.g. ``experiment=mine`` finds ``<dir>/experiment/mine.yaml``.
+    """
+    register_configs()
+    missing = [str(folder) for folder in config_dirs if not Path(folder).is_dir()]
+    if missing:  # Hydra only warns, and the configs asked for then are "not found"
+        raise UserError(f"config_dirs: {', '.join(missing)} is not a folder (give your own config folders)")
+    check_override_keys(overrides)
+    overrides = check_group_choices(overrides, "train", CONFIG_DIR, [str(folder) for folder in config_dirs])
+    overrides = quote_paths(expand_home_in_paths(overrides))
+    if env_presets:
+        overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
+    if config_dirs:
+        searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
+        overrides = [f"hydra.searchpath=[{searchpath}]", *overrides]
+    return compose_config("train", overrides, config_dirs)
+
+
+_COMPOSING = threading.RLock()
+"""Hydra's state is one per process: threads compose one at a time."""
+
+
+@contextmanager
+def config_dir_initialized(config_dir: str) -> Iterator[None]:
+    """Hydra initialised on ``config_dir`` for composing, wherever it is called: inside another Hydra
+    app (the user's ``@hydra.main``: "GlobalHydra is already initialized" was a traceback), whose
+    state is put back afterwards, and from several threads, one at a time."""
+    with _COMPOSING:
+        backup = get_gh_backup()
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(version_base="1.3", config_dir=config_dir):
+                yield
+        finally:
+            restore_gh_from_backup(backup)
+
+
+def compose_config(
+    config_name: str, overrides: Sequence[str], config_dirs: Sequence[str | Path] = ()
+) -> DictConfig:
+    """``configs/<config_name>.yaml`` with ``overrides``, composed without running Hydra's app. A
+    program that trains in its own process composes this way (:func:`config_dir_initialized`).
+
+    :param config_dirs: the user's config folders the overrides' ``hydra.searchpath`` names (a file
+        there that is not UTF-8 text is named in the error).
+    :raises UserError: for a config file (the project's or one of the user's folders) that is not
+        YAML or not UTF-8; Hydra's and OmegaConf's errors for the rest (:func:`composition_message`).
+    """
+    with config_dir_initialized(CONFIG_DIR):
+        try:
+            return compose(config_name, overrides=list(overrides))
+        except yaml.YAMLError as error:  # PyYAML's, passed on by Hydra: four lines and a traceback
+            raise UserError(broken_yaml(error)) from None
+        except UnicodeDecodeError as error:
+            message = not_utf8_message(error, [CONFIG_DIR, *config_dirs])
+            if message is None:
+                raise
+            raise UserError(message) from None
+
+
+CONFIG_ERRORS = (HydraException, OmegaConfBaseException, yaml.YAMLError)
+"""What composing a config raises for a mistake in the command line or in a config file (PyYAML's
+error for a file that does not parse: Hydra passes it on); :func:`composition_message` words it."""
+
+
+def undecodable_config(folders: Sequence[str | Path]) -> Path | None:
+    """The first ``*.yaml`` below ``folders`` that is not UTF-8 text (e.g. saved as UTF-16), which
+    Hydra reads with a bare ``UnicodeDecodeError``."""
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*.yaml")):
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                return path
+            except OSError:
+                continue
+    return None
+
+
+def not_utf8_message(error: UnicodeDecodeError, folders: Sequence[str | Path]) -> str | None:
+    """One line for a config file Hydra could not read as text, or None where no config file of
+    ``folders`` is the one (the ``error`` came from elsewhere)."""
+    path = undecodable_config(folders)
+    if path is None:
+        return None
+    return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
+
+
+def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
+    """The closest keys; for a plain dict (``env_kwargs``), how to add a new key."""
+    full_key, parent = str(cause.full_key), cause.parent_node
+    known = [str(name) for name in parent if name != "hydra"] if isinstance(parent, DictConfig) else []
+    plain_dict = isinstance(parent, DictConfig) and OmegaConf.get_type(parent) is dict
+    return unknown_key_message(full_key, known, f"add it with +{full_key}=<value>" if plain_dict else "")
+
+
+def composition_message(error: BaseException) -> str:
+    """One line for an exception Hydra, OmegaConf or PyYAML raised while composing the config."""
+    if isinstance(error, yaml.YAMLError):
+        return broken_yaml(error)
+    cause = error.__cause__
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
+        return _unknown_key_message(cause)
+    if isinstance(error, MissingConfigException) and error.options is not None:
+        options = ", ".join(name for name in error.options if not name.endswith("_schema"))
+        return f"{first_line(error)} (options: {options})"
+    if isinstance(error, OverrideParseException):
+        return (
+            f"cannot parse override {error.override!r}: {first_line(error)} "
+            "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
+        )
+    if isinstance(cause, OmegaConfBaseException):
+        return f"{first_line(error)}: {first_line(cause)}"
+    if isinstance(error, MissingMandatoryValue) and error.full_key:  # a ??? key: say how to give it
+        key = error.full_key
+        return f"{key}: Missing mandatory value: pass {key}=<value> (--help says what it holds)"
+    if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
+        return f"{error.full_key}: {first_line(error)}"
+    return _all_lines(error)
+
+
+def _all_lines(error: BaseException) -> str:
+    """The message's lines joined with spaces (up to Hydra's config search path listing)."""
+    lines = str(error).split("Config search path:")[0].splitlines()
+    return " ".join(line.strip() for line in lines if line.strip()) or type(error).__name__
+
+
+def config_dirs_given(argv: Sequence[str]) -> list[str]:
+    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments."""
+    folders = []
+    for flag, value in itertools.pairwise(["", *argv]):
+        if flag in ("--config-dir", "-cd"):
+            folders.append(value)
+        elif value.startswith("--config-dir="):
+            folders.append(value.partition("=")[2])
+    return folders
+
+
+def check_resolvable(cfg: DictConfig) -> None:
+    """Resolve every interpolation and require every ``???`` value, as one-line UserErrors."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as error:
+        raise UserError(composition_message(error)) from None
+
+
+def app_config(
+    args: argparse.Namespace, overrides: list[str], config_name: str, config_path: str
+) -> DictConfig:
+    """The config, Hydra's included, that the app with switches ``args`` composes from ``overrides``."""
+    name, home = args.config_name or config_name, config_path
+    if args.config_dir:  # --config-dir DIR: the user's configs; --config-name may name one of them,
+        user = Path(args.config_dir).resolve()  # which compose finds only in its primary folder
+        home, other = (str(user), config_path) if (user / f"{name}.yaml").is_file() else (config_path, user)
+        overrides = [*overrides, f"hydra.searchpath=[file://{other}]"]
+    with config_dir_initialized(home):
+        return compose(name, overrides=overrides, return_hydra_config=True)
+
+
+def check_group_choices(
+    argv: Sequence[str], config_name: str, config_path: str, user_dirs: Sequence[str] = ()
+) -> list[str]:
+    """``group=null`` for a config group (Hydra's ValueError for it was a traceback): ``argv``
+    without it where the group's default is none (``hparams_search=null`` means leaving it out).
+
+    :param user_dirs: the user's own config folders (``--config-dir``), whose groups count too.
+    :raises UserError: for a group that needs one of its options (``agent=null``), naming them.
+    """
+    nulls = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
+    nulls = {arg: key for arg, key in nulls.items()
+             if "." not in key and arg.partition("=")[2].strip().lower() == "null"}  # fmt: skip
+    if not nulls:
+        return list(argv)
+    searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in user_dirs)
+    overrides = [f"hydra.searchpath=[{searchpath}]"] if user_dirs else []
+    with config_dir_initialized(config_path):
+        loader = GlobalHydra.instance().config_loader()
+        try:
+            options = {arg: loader.get_group_options(key, config_name=config_name, overrides=overrides)
+                       for arg, key in nulls.items()}  # fmt: skip
+        except yaml.YAMLError as error:  # it reads the primary config's defaults list
+            raise UserError(broken_yaml(error)) from None
+    entries = load_yaml(Path(config_path) / f"{config_name}.yaml").get("defaults", [])
+    none_by_default = {str(key) for entry in entries if isinstance(entry, dict)
+                       for key, value in entry.items() if value is None}  # fmt: skip
+    dropped = set()
+    for arg, group in nulls.items():
+        choices = ", ".join(name for name in options[arg] if not name.endswith("_schema"))
+        if choices and group not in none_by_default:
+            raise UserError(
+                f"{arg}: {group} is a config group and takes one of its options ({choices}); leave it out "
+                "for its default"
+            )
+        if choices:
+            dropped.add(arg)
+    return [arg for arg in argv if arg not in dropped]

@@ -1,0 +1,66 @@
+"""Paths in ``key=value`` overrides: ``~`` expanded as a shell would (``run_dir=~/runs/x`` reaches
+Hydra unexpanded), and quoted where Hydra's override grammar would read their characters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir", "hydra.sweep.dir", "csv", "video_dir")
+"""Overrides whose value is a path (a run folder the program printed, e.g. a sweep job's)."""
+PATH_OPTIONS = ("runs", "out")
+"""Keys of the ``key=value`` programs (:func:`~agents.tools.cli.parse_options`) whose values are paths."""
+_PARSED_BY_HYDRA = set("=,[]{}()'\" ")
+
+
+def expand_home(value: str) -> str:
+    """A path's leading ``~`` or ``~user`` as the user's home folder (``os.path.expanduser``). bash
+    expands ``run_dir=~/x`` itself; zsh, sh and Python callers pass the ``~`` on, which made a
+    folder named ``~`` in the working folder."""
+    return os.path.expanduser(value) if value.startswith("~") else value
+
+
+def expand_home_in_paths(overrides: Sequence[str]) -> list[str]:
+    """The :data:`PATH_KEYS` overrides with :func:`expand_home` applied to their values (a quoted
+    value too: the shell left the quotes, and no run folder is named ``~``)."""
+    expanded = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if sep and key in PATH_KEYS:
+            quote = value[0] if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0] else ""
+            inner = value[1:-1] if quote else value
+            paths = [inner] if quote else inner.split(",")  # a sweep's: -m 'csv=~/a.csv,~/b.csv'
+            override = f"{key}={quote}{','.join(map(expand_home, paths))}{quote}"
+        expanded.append(override)
+    return expanded
+
+
+def quote_paths(overrides: Sequence[str]) -> list[str]:
+    """``resume=<path>`` (and the other :data:`PATH_KEYS`) quoted for Hydra's override grammar when
+    the path holds characters it would parse: a sweep job's folder ``0_lr=0.01,..._seed0`` can then
+    be pasted back as printed. A value with ``=`` cannot be meant any other way; one with only
+    ``,`` (a sweep) or brackets is quoted only when it names an existing path."""
+    quoted = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        special = _PARSED_BY_HYDRA.intersection(value)
+        unquoted = sep and key in PATH_KEYS and special and value[0] not in "'\""
+        if unquoted and ("=" in special or Path(value).exists()):
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            override = f"{key}='{escaped}'"
+        quoted.append(override)
+    return quoted
+
+
+def path_list_items(items: str) -> list[str]:
+    """A list's unquoted items ``a,b,c`` split at the commas that no existing path holds: the
+    longest run of comma-joined pieces naming an existing path is one item (a sweep job's folder
+    ``0_lr=0.1,gamma=0.9_seed0``, pasted as printed)."""
+    pieces, paths, start = items.split(","), [], 0
+    while start < len(pieces):
+        ends = range(len(pieces), start + 1, -1)
+        end = next((end for end in ends if Path(",".join(pieces[start:end])).exists()), start + 1)
+        paths.append(",".join(pieces[start:end]))
+        start = end
+    return paths

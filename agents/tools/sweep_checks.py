@@ -1,0 +1,278 @@
+"""A multirun's jobs checked before the first starts: each job's config composed and validated
+(:func:`check_sweep`), the sweep's folder, sweeper and launcher settings; a mistake in job 40 is
+one line before job 1 trains, not a failure an hour in."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from agents.errors import UserError, broken_yaml
+from agents.tools.composing import (
+    CONFIG_ERRORS,
+    app_config,
+    check_resolvable,
+    composition_message,
+    config_dir_initialized,
+)
+from agents.tools.job_configs import SweepJobConfigs
+from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
+from agents.tools.presets import is_sweep
+from agents.tools.sweep_settings import (
+    check_joblib_launcher,
+    check_launcher_installed,
+    check_optuna_sweeper,
+    check_slurm_launcher,
+)
+
+OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
+"""Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
+
+
+def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
+    """A sweeper chosen without ``-m`` (``hparams_search=cartpole_tpe``, ``hydra/sweeper=optuna``,
+    ``hydra.sweeper.n_trials=60``): Hydra runs the app once and ignores the sweeper, as it does
+    without ``--multirun``. One line saying to add ``-m`` (``--cfg`` and ``--info``, which only
+    show the config, take them as they are). ``hydra.mode=MULTIRUN`` without ``-m`` sweeps, but
+    without the handling this module gives a sweep on ``-m``: one line saying to give ``-m``.
+
+    :raises UserError: naming the override and the ``-m`` to add."""
+    args, _ = hydra_args(argv)
+    if args.multirun or args.cfg or args.info or args.shell_completion:
+        return
+    for arg in argv:
+        key, sep, value = arg.lstrip("+").partition("=")
+        if key == "hydra.mode" and value.strip().upper() == "MULTIRUN" and not arg.startswith("~"):
+            raise UserError(  # Hydra sweeps, and the handling of Ctrl-C, failed jobs and | head keys on -m
+                f"{arg} starts a sweep without what -m sets up (Ctrl-C stopping it, the summary of failed "
+                "jobs): give -m instead"
+            )
+        chosen = key in OTHER_SWEEPERS and value.strip().lower() != "null"  # null: none (the default)
+        if sep and not arg.startswith(("-", "~")) and (chosen or key.startswith("hydra.sweeper.")):
+            raise UserError(
+                f"{arg} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs "
+                "the app once and ignores the sweeper)"
+            )
+
+
+def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
+    """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
+    sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options.
+
+    :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
+    if not is_multirun(argv):
+        return []
+    overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
+    keys = [override.lstrip("+~").partition("=")[0] for override in overrides]
+    if any(arg.startswith("-") for arg in overrides) or any(key in OTHER_SWEEPERS for key in keys):
+        return []
+    task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
+    parsed = OverridesParser.create().parse_overrides(task)
+    sampled = next((override for override in parsed if override.is_sweep_override()
+                    and not override.is_discrete_sweep()), None)  # fmt: skip
+    if sampled is not None:  # Hydra's BasicSweeper raised 'does not support sweep type' (a traceback)
+        raise UserError(
+            f"{sampled.input_line}: -m lists its jobs (a=1,2, choice(), range()) and cannot draw from "
+            "interval(), which needs a search that samples: hydra/sweeper=optuna with "
+            "hydra.sweeper.params (as the hparams_search=cartpole_tpe preset does)"
+        )
+    try:
+        return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except OmegaConfBaseException:  # a sweep nested in a list item: Hydra's "Unexpected type annotation"
+        nested = next((override.input_line for override in parsed if not _splits([override])), " ".join(task))
+        raise UserError(
+            f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
+            "range() or choice() among other values: write them out (seed=0,1,2,-1)"
+        ) from None
+
+
+def listed_sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
+    """:func:`sweep_jobs`, with an override that does not parse as one line too."""
+    try:
+        return sweep_jobs(argv)
+    except HydraException as error:
+        raise UserError(composition_message(error)) from None
+
+
+def _splits(overrides: list[Any]) -> bool:
+    """Whether Hydra's basic sweeper can list the jobs of these parsed overrides."""
+    try:
+        BasicSweeper.split_arguments(overrides, None)
+    except OmegaConfBaseException:
+        return False
+    return True
+
+
+ENV_SWEEP_DIR = "hydra.sweep.dir=multirun/env_sweep/${now:%Y-%m-%d_%H-%M-%S-%f}"
+"""The folder of a sweep over ``env=``: the default names the env, which Hydra resolves with the
+base config's env for the sweep (where ``summary.md`` goes) but with each job's own env for its
+folder, so the other envs' jobs landed elsewhere and out of the summary."""
+
+
+def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
+    """``argv``, plus :data:`ENV_SWEEP_DIR` for a multirun over ``env=`` (or over presets, which set
+    the env) that names no sweep folder."""
+    argv = list(argv)
+    if not is_multirun(argv):
+        return argv
+    keys = {arg.lstrip("+~").partition("=")[0]: arg for arg in argv if "=" in arg and not arg.startswith("-")}
+    swept = [key for key in ("env", "experiment") if key in keys and is_sweep(keys[key])]  # presets set env
+    if swept and "hydra.sweep.dir" not in keys:
+        argv.append(ENV_SWEEP_DIR)
+    return argv
+
+
+def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
+    """The config, Hydra's included, that a multirun (``-m``, also a search: ``hparams_search=``)
+    starts from: its launcher, its sweeper and its folder; None for a single run."""
+    if not is_multirun(argv):
+        return None
+    args, _ = hydra_args(argv)  # as the app reads it: its switches apart
+    kept = [arg for arg in args.overrides if not is_sweep(arg)]  # the sweep folder comes from the base config
+    return app_config(args, kept, config_name, config_path)
+
+
+def check_printed_package(argv: Sequence[str], config_name: str, config_path: str) -> None:
+    """``--cfg job --package <key>`` prints the config's node ``<key>``: one that is not there is one
+    line naming the keys there are (Hydra printed "package 'foo' not found in config", exit 1). A
+    config that does not compose is left to Hydra, which says why."""
+    args, _ = hydra_args(argv)
+    if not args.cfg or args.package in (None, "_global_"):
+        return
+    try:
+        cfg = app_config(args, list(args.overrides), config_name, config_path)
+    except CONFIG_ERRORS:
+        return
+    shown = {"job": [key for key in cfg if key != "hydra"], "hydra": ["hydra"], "all": list(cfg)}[args.cfg]
+    printed = OmegaConf.masked_copy(cfg, shown)
+    if OmegaConf.select(printed, args.package, throw_on_resolution_failure=False) is None:
+        raise UserError(
+            f"--package {args.package}: --cfg {args.cfg} has no such node; give one of its keys "
+            f"({', '.join(map(str, printed))}), a dotted path into one (e.g. --package "
+            f"{next(iter(shown), '_global_')}), or "
+            "drop --package"
+        )
+
+
+def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
+    """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
+    its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
+    cfg = sweep_base_config(argv, config_name, config_path)
+    if cfg is None:
+        return
+    folder = Path(str(cfg.hydra.sweep.dir))
+    records = [folder / name for name in ("multirun.yaml", "summary.md") if (folder / name).is_file()]
+    record = records[0] if records else None
+    if record is None and folder.is_dir():  # a sweep whose record was removed, or a search (no multirun.yaml)
+        from agents.runtime.run_folder import held_checkpoints
+
+        jobs = [held_checkpoints(job) for job in sorted(folder.iterdir()) if job.is_dir()]
+        record = next((held[0] for held in jobs if held), None)
+    if record is not None:
+        raise UserError(
+            f"hydra.sweep.dir={folder} already holds a sweep ({record}), whose results this one would "
+            "overwrite: choose another hydra.sweep.dir (or move that folder away)"
+        )
+
+
+def check_sweep_settings(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
+    """A multirun's joblib launcher and Optuna sweeper settings, checked before Hydra makes the
+    sweep's folder (:mod:`agents.tools.sweep_settings`): joblib and Optuna refused theirs only once
+    the sweep had begun, with tracebacks. A config that does not compose is left to Hydra, which
+    says why.
+
+    :return: the sweep's base config (:func:`sweep_base_config`), for its launcher; None for a
+        single run or a config that does not compose."""
+    try:
+        cfg = sweep_base_config(argv, config_name, config_path)
+    except CONFIG_ERRORS as error:
+        if "Could not load 'hydra/launcher/ray'" in str(error):  # ray_local chosen in a config file
+            check_launcher_installed("ray_local")
+        return None
+    if cfg is None:
+        return None
+    launcher, sweeper = cfg.hydra.get("launcher"), cfg.hydra.get("sweeper")
+    if made_by(launcher, "JoblibLauncher"):
+        check_joblib_launcher(launcher)
+    if made_by(launcher, "SlurmLauncher"):
+        check_slurm_launcher()
+    if made_by(sweeper, "OptunaSweeper"):
+        check_optuna_sweeper(sweeper)
+    return cfg
+
+
+def made_by(settings: DictConfig | None, class_name: str) -> bool:
+    """Whether a Hydra plugin's ``settings`` instantiate the class ``class_name`` (or the dotted path)."""
+    return settings is not None and f".{settings.get('_target_', '')}".endswith(f".{class_name}")
+
+
+SAID_CHECKS = 500
+"""A sweep of this many jobs or more (~0.01 s each to check) says at a terminal that it checks them."""
+
+
+def check_sweep(
+    argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
+) -> set[tuple[str, ...]]:
+    """Compose every job of a multirun and ``check`` it before the first job runs: a mistake in
+    job 7 must not surface after jobs 0-6 trained. One line naming the job.
+
+    :return: the jobs checked (their override lists), which Hydra's sweeper need not compose
+        again (:func:`hydra_validates_the_jobs_not_checked`)."""
+    with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
+        check_sweep_dir(argv, config_name, config_path)
+    jobs = listed_sweep_jobs(argv)
+    if not jobs:
+        return set()
+    if len(jobs) >= SAID_CHECKS and sys.stderr.isatty():  # 20,000 jobs: ~200 s without a word
+        print(
+            f"checking the {len(jobs):,} jobs of the sweep before the first starts",
+            file=sys.stderr,
+            flush=True,
+        )
+    with config_dir_initialized(config_path):
+        job_config = SweepJobConfigs(config_name)
+        for number, job in enumerate(jobs):
+            try:
+                cfg = job_config(job)
+                check_resolvable(cfg)
+                check(cfg)
+            except UserError as error:
+                raise UserError(f"job #{number} ({' '.join(job)}): {error}") from None
+            except yaml.YAMLError as error:  # the file and line say it all, whichever job reads it
+                raise UserError(broken_yaml(error)) from None
+            except CONFIG_ERRORS as error:
+                raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
+    return {tuple(job) for job in jobs}
+
+
+@contextmanager
+def hydra_validates_the_jobs_not_checked(checked: set[tuple[str, ...]]) -> Iterator[None]:
+    """Hydra's sweeper composes every job of a batch before it launches it
+    (``Sweeper.validate_batch_is_legal``), as :func:`check_sweep` has just done: for a sweep of 100
+    seeds, 10 s twice before the first job. It now composes the first (with the command line's
+    ``hydra.*`` settings, which :func:`check_sweep` leaves out) and the jobs not ``checked`` (an
+    Optuna trial's)."""
+    from hydra.plugins.sweeper import Sweeper
+
+    validate = Sweeper.validate_batch_is_legal
+
+    @functools.wraps(validate)
+    def validate_the_rest(self: Sweeper, batch: Sequence[Sequence[str]]) -> None:
+        validate(self, [job for number, job in enumerate(batch) if not number or tuple(job) not in checked])
+
+    Sweeper.validate_batch_is_legal = validate_the_rest  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sweeper.validate_batch_is_legal = validate  # type: ignore[method-assign]
