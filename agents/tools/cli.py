@@ -14,7 +14,8 @@ runs, catches what comes out and turns it into ``error: <one line>`` with exit c
 when it was raised *before* the task function started (a Hydra or OmegaConf error raised inside
 the task is a bug and keeps its traceback). :class:`~agents.errors.UserError` raised by the task
 becomes one line too (:func:`~agents.tools.exits.run_or_exit`). A user who sets
-``HYDRA_FULL_ERROR=1`` themselves gets every traceback.
+``HYDRA_FULL_ERROR=1`` themselves gets Hydra's own traceback for its composition errors (and its
+exit 1); the project's own checks stay one line.
 
 What the command line and the config are checked for before that lives beside it:
 :mod:`~agents.tools.override_words`, :mod:`~agents.tools.override_paths`,
