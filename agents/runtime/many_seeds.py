@@ -47,6 +47,7 @@ from agents.runtime import tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
 from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
+from agents.runtime.env_failures import nonfinite_env_data, raise_env_fault, start_envs
 from agents.runtime.event_files import EventFile
 from agents.runtime.global_rngs import seed_everything
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
@@ -59,16 +60,7 @@ from agents.runtime.run_folder import (
 )
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.sweep_stop import env_faults
-from agents.runtime.trainer import (
-    StopOnSignal,
-    TrainResult,
-    nonfinite_env_data,
-    numerical_failure_hint,
-    preflight,
-    raise_env_fault,
-    start_envs,
-    target_return,
-)
+from agents.runtime.trainer import StopOnSignal, TrainResult, numerical_failure_hint, preflight, target_return
 from envs.make import close_quietly, describe_vector_failure, make_vector_env, stores_none_as_nan
 from envs.observations import rewards_fit, rewards_problem
 

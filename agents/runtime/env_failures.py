@@ -1,0 +1,134 @@
+"""An env that fails, said in one line with nothing lost: at its start (before training, the envs
+closed: :func:`start_envs`), mid-run (the last good state saved, the env's traceback kept in
+``train.log``: :func:`raise_env_fault`), or with data that breaks an update (the env blamed, not
+the learning rate: :func:`nonfinite_env_data`).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from agents.errors import UserError
+from agents.runtime.runners import make_runner
+from agents.runtime.sweep_stop import env_faults
+from envs.make import close_quietly
+from envs.observations import (
+    ObservationCheck,
+    describe_env_error,
+    show_warnings,
+    warnings_held,
+)
+
+TRAIN_LOG_NAME = "train.log"
+"""The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""
+
+
+def raise_env_fault(
+    run_dir: Path, failed: str, problem: str, error: BaseException | None, finish: Callable[[], object],
+    saved: str,
+) -> NoReturn:  # fmt: skip
+    """The env failed mid-run (``failed`` says where, ``problem`` what): write both and the env's
+    traceback to ``<run_dir>/train.log``, ``finish()`` (save the last good state: the failed step
+    stored nothing; flush the logs) and raise one line saying what was ``saved`` where.
+
+    :raises UserError: always.
+    """
+    log = run_dir / TRAIN_LOG_NAME
+    with suppress(OSError), log.open("a") as handle:
+        handle.write(f"{failed}: {problem}\n")
+        if error is not None:
+            handle.write("".join(traceback.format_exception(error)))
+    with suppress(Exception):  # a broken env may not close cleanly; the state is saved first
+        finish()
+    raise UserError(f"{failed}: {problem}; {saved}, the traceback in {log}") from None
+
+
+def nonfinite_env_data(
+    obs: np.ndarray, rewards: np.ndarray, dtype: torch.dtype = torch.float64, none_as_nan: bool = False
+) -> str | None:
+    """``"nan/inf observations"`` (or rewards, or both) when the env put any into this batch, or
+    rewards whose sum overflows the training ``dtype``; else None: read only after a numerical
+    failure, to blame the env rather than the learning rate. ``none_as_nan``: the envs are a sync
+    vector env, which stores a reward of None as nan (the line then says that it may be one)."""
+    bad = [name for name, values in (("observations", obs), ("rewards", rewards))
+           if values.dtype.kind == "f" and not np.isfinite(values).all()]  # fmt: skip
+    if bad:  # a reward of None: the other modes name it at its step (envs.observations)
+        maybe_none = none_as_nan and np.isnan(rewards).any()
+        none = " (vector.mode=sync stores a reward of None as nan)" if maybe_none else ""
+        return f"nan/inf {' and '.join(bad)}{none}"
+    with np.errstate(over="ignore"):
+        total = float(np.abs(rewards).sum())
+    if not total <= torch.finfo(dtype).max:
+        name = str(dtype).removeprefix("torch.")
+        return f"rewards too large to add up in {name} (largest |r| {np.abs(rewards).max():.3g})"
+    return None
+
+
+def start_envs(
+    env_id: str,
+    make_and_reset: Callable[[], tuple[Any, Any]],
+    cfg: DictConfig | None = None,
+    num_envs: int = 1,
+) -> tuple[Any, np.ndarray, ObservationCheck]:
+    """``make_and_reset()`` -> ``(envs, first observations, the check every step's observations
+    get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
+    fails (the env raising, or what its reset returned) is one line, and the envs are closed. A
+    vector env's reset that fails (Gymnasium's "Output array is the wrong shape" when it stacks
+    its sub-envs' observations) is retold as what one of its ``num_envs`` sub-envs returns, where
+    that does not fit its space (:func:`misfit_observation`).
+
+    The warnings of the start (Gymnasium's passive env checker: "the obs returned by reset() is
+    not within the observation space") are shown once the observations pass; when they do not,
+    the one line says what the warning did (those of an async vector env's workers are theirs).
+
+    :raises UserError: before training, so nothing is lost.
+    """
+    with warnings_held() as start_warnings:
+        try:
+            envs, obs = make_and_reset()
+        except UserError:
+            raise
+        except env_faults() as error:
+            problem = None if cfg is None else misfit_observation(cfg, num_envs)
+            raise UserError(f"env={env_id} failed to start: {problem or describe_env_error(error)}") from None
+    check = ObservationCheck(envs.single_observation_space)
+    if check.fits(obs):
+        show_warnings(start_warnings)
+        return envs, obs, check
+    close_quietly(envs)
+    raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
+
+
+MISFITS_LOOKED_FOR = 16
+"""Sub-envs :func:`misfit_observation` makes and resets at most (a slow env is made once each)."""
+
+
+def misfit_observation(cfg: DictConfig, num_envs: int = 1) -> str | None:
+    """What the first observation of the first of the ``num_envs`` sub-envs of ``cfg`` whose
+    space does not hold it is (sub-env ``i``, a fresh env reset with seed ``cfg.seed + i``, as a
+    vector env seeds it; at most :data:`MISFITS_LOOKED_FOR`); None when they all fit, or when an
+    env fails otherwise."""
+    for index in range(min(num_envs, MISFITS_LOOKED_FOR)):
+        try:
+            env = make_runner(cfg.env, 1, "native", cfg.env_kwargs, cfg.env_wrappers)
+        except env_faults():
+            return None
+        try:
+            obs = env.reset(seed=cfg.seed + index)
+            check = ObservationCheck(env.single_observation_space)
+            if not check.fits(obs):
+                sub_env = f"sub-env {index} (reset with seed {cfg.seed + index}) returned"
+                return check.problem(sub_env if index else "reset returned", obs)
+        except env_faults():
+            return None
+        finally:
+            close_quietly(env)
+    return None
