@@ -674,7 +674,9 @@ def test_env_fault_mid_run_saves_and_names_the_step(tmp_path, monkeypatch, capsy
         state = load_checkpoint(folder)
         assert 0 < state["counters"]["env_steps"] < 1000
         if mode != "batched":  # (its event files hold the curves only)
-            assert tags.FINAL_MEAN_RETURN in EventAccumulator(str(folder)).Reload().Tags()["scalars"]
+            logged = EventAccumulator(str(folder)).Reload().Tags()["scalars"]
+            assert tags.EPISODIC_RETURN in logged  # flushed; no final/* points: the run has not
+            assert tags.FINAL_MEAN_RETURN not in logged  # ended, a resume after a fix ends it
     if fault == "Raise" and mode != "seeds":  # (an exact-seeds run logs into the failing seed's folder)
         log = run_dir / "train.log"
         assert "Traceback" in log.read_text() and "physics exploded" in log.read_text()
