@@ -49,4 +49,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+    """The API and the module's dunders (not its own imports)."""
+    return sorted({*_PUBLIC, *(name for name in globals() if name.startswith("__"))})

@@ -201,6 +201,14 @@ def test_import_agents_is_light():
     assert out.strip() == "[]"
 
 
+def test_the_package_lists_its_public_names():
+    """``dir(agents)`` (a notebook's tab completion) listed the package's own imports beside the
+    API (``Any``, ``annotations``, ``importlib``)."""
+    code = "import agents; print(' '.join(name for name in dir(agents) if not name.startswith('__')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == agents.__all__
+
+
 def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     """The README's first Python block, as written (it trains CartPole to 475 in about 2 s)."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
