@@ -57,6 +57,7 @@ class FaultyEnv(SpaceEnv):
         super().__init__(
             gym.spaces.Discrete(4) if discrete
             else gym.spaces.Box(-5, 5, (4,), np.int64) if integers
+            else gym.spaces.Box(-1e300, 1e300, (4,), np.float64) if fault == "hugeobs"  # inf in float32
             else gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         )  # fmt: skip
         self.fault, self.at = fault, at
@@ -170,7 +171,7 @@ for _name, (_obs, _act) in SPACES.items():
 _STEP_FAULTS = ("raise", "exit", "keyboard", "shape", "longer", "dtype", "outside", "negative", "fraction",
                 "intfloats")  # fmt: skip
 _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outofbox", "warnreset", "nanobs",
-               "nanreward",
+               "nanreward", "hugeobs",
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
                "inplace")  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import resource
@@ -1291,6 +1292,49 @@ def test_a_sweep_run_dir_naming_each_jobs_seed_trains_every_job(tmp_path, monkey
     ).is_file()
 
 
+def test_a_sweep_job_refused_a_folder_that_holds_a_run_leaves_its_record(tmp_path, monkeypatch, capsys):
+    """A sweep's job given the ``run_dir`` of another sweep's finished job was refused ("nothing was
+    written"), yet its record (FAILED, its own overrides) replaced that job's ``result.json`` there,
+    and a resume of the run then updated the refusing sweep's summary, not the one that trained it."""
+    run = tmp_path / "X"
+
+    def sweep(*args: str) -> tuple[int, str, str]:
+        return script("train.py", "-m", *TINY, f"run_dir={run}", *args,
+                      monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+
+    code, err, _ = sweep("seed=0", f"hydra.sweep.dir={tmp_path / 'first'}")
+    assert code == 0, err
+    before = snapshot(run)
+    code, err, _ = sweep("seed=3", f"hydra.sweep.dir={tmp_path / 'second'}")
+    assert code == 2 and f"run_dir={run} already holds a run" in err, err
+    after = snapshot(run)
+    assert {**after, ".lock": ""} == {**before, ".lock": ""}  # (the lock file names the last pid)
+    assert "seed=0" in json.loads((run / "result.json").read_text())["overrides"]
+
+
+def test_a_sweep_into_the_folder_of_a_running_sweep_is_one_line(tmp_path, monkeypatch, capsys):
+    """Two sweeps started together into one ``hydra.sweep.dir`` both passed the check for an
+    earlier sweep's ``multirun.yaml`` and ran: one ``multirun.yaml``, both sweeps' jobs in one
+    summary (numbers 0, 0, 1, 1), or, for the same jobs, one's FAILED records over the other's."""
+    from agents.runtime.run_lock import SweepFolderLock
+
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    running = SweepFolderLock(sweep_dir)  # the other sweep, as it launches its jobs
+    try:
+        code, err, _ = script("train.py", "-m", "seed=0,1", *TINY, f"hydra.sweep.dir={sweep_dir}",
+                              monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    finally:
+        running.release()
+    assert_one_line(
+        code, err, 2, f"hydra.sweep.dir={sweep_dir} is in use by another sweep (pid {os.getpid()})"
+    )
+    assert sorted(path.name for path in sweep_dir.iterdir()) == [".sweep.lock"]  # the other's, untouched
+    code, err, _ = script("train.py", "-m", "seed=0,1", *TINY, f"hydra.sweep.dir={sweep_dir}",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0 and (sweep_dir / "summary.md").read_text().count("COMPLETED") == 2, err
+
+
 def test_multirun_writes_its_summary_when_a_job_fails(tmp_path, monkeypatch, capsys):
     fault_envs.FaultyEnv.calls = 0
     sweep_dir = tmp_path / "sweep"
@@ -2228,7 +2272,8 @@ def test_a_new_run_into_a_finished_runs_folder_is_refused(tmp_path, monkeypatch,
 @pytest.mark.parametrize(
     ("fault", "what"),
     [("Nanobs", "nan/inf observations"), ("Nanreward", "nan/inf rewards"),
-     ("Hugereward", "rewards too large to add up in float32")],  # it blamed agent.lr
+     ("Hugereward", "rewards too large to add up in float32"),  # it blamed agent.lr
+     ("Hugeobs", "observations too large for float32 (largest |obs| 9.97e+299; agent.dtype=float64 holds")],
 )  # fmt: skip
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's overflow warnings came before the line
 def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mode, fault, what):

@@ -64,10 +64,15 @@ def nonfinite_env_data(
         maybe_none = none_as_nan and np.isnan(rewards).any()
         none = " (vector.mode=sync stores a reward of None as nan)" if maybe_none else ""
         return f"nan/inf {' and '.join(bad)}{none}"
+    name, largest = str(dtype).removeprefix("torch."), torch.finfo(dtype).max
+    if obs.dtype.kind == "f" and obs.size and not np.abs(obs).max() <= largest:  # inf once converted
+        return (
+            f"observations too large for {name} (largest |obs| {np.abs(obs).max():.3g}; "
+            "agent.dtype=float64 holds them)"
+        )
     with np.errstate(over="ignore"):
         total = float(np.abs(rewards).sum())
-    if not total <= torch.finfo(dtype).max:
-        name = str(dtype).removeprefix("torch.")
+    if not total <= largest:
         return f"rewards too large to add up in {name} (largest |r| {np.abs(rewards).max():.3g})"
     return None
 

@@ -127,7 +127,24 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
         lock.give_up()
         raise
     remove_stale_temporaries(run_dir)  # a killed save's; no other writer now
+    _taken.add(Path(os.path.realpath(run_dir)))
     return lock
+
+
+_taken: set[Path] = set()
+"""The run folders this process took for a run since :func:`forget_taken_folders`."""
+
+
+def took_run_folder(run_dir: Path | str) -> bool:
+    """Whether a run of this process took ``run_dir`` (:func:`lock_run_folder`) since
+    :func:`forget_taken_folders`: a sweep job refused a folder that holds another run wrote nothing
+    there, and its record must not either."""
+    return Path(os.path.realpath(os.path.expanduser(run_dir))) in _taken  # as resolve_run_dir names it
+
+
+def forget_taken_folders() -> None:
+    """Start counting the folders taken anew (as a sweep job starts, in the process that runs it)."""
+    _taken.clear()
 
 
 def check_seed_folders(folders: list[Path]) -> None:

@@ -13,12 +13,15 @@ import os
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from agents.errors import UserError
 
 LOCK_NAME = ".lock"
 """The lock file in each run folder (it holds the pid of the run that writes there)."""
+SWEEP_LOCK_NAME = ".sweep.lock"
+"""The lock file in a sweep's folder (``hydra.sweep.dir``): the pid of the process launching its
+jobs (not ``.lock``, which would make the jobs' own folders look held by another run)."""
 
 
 def _in_use(run_dir: Path, holder: str) -> UserError:
@@ -35,8 +38,11 @@ class RunFolderLock:
     :raises UserError: another process (or another run in this one) holds the folder.
     """
 
+    name: ClassVar[str] = LOCK_NAME
+    """The lock file's name in the folder."""
+
     def __init__(self, run_dir: Path, made_folders: Sequence[Path] = ()) -> None:
-        path = run_dir / LOCK_NAME
+        path = run_dir / self.name
         self.path, self.made_folders = path, list(made_folders)
         """The folders the run made for ``run_dir``, itself first, then its parents that were not
         there (:meth:`give_up` removes them, when empty)."""
@@ -48,12 +54,17 @@ class RunFolderLock:
             handle.seek(0)
             holder = handle.read().strip()
             handle.close()
-            raise _in_use(run_dir, holder) from None
+            raise self.in_use(run_dir, holder) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         self.handle = handle
+
+    @staticmethod
+    def in_use(folder: Path, holder: str) -> UserError:
+        """The line for a folder that ``holder`` (a pid) holds."""
+        return _in_use(folder, holder)
 
     @staticmethod
     def check_free(run_dir: Path, unless_ours: bool = False) -> None:
@@ -95,3 +106,19 @@ class RunFolderLock:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             self.handle.close()
             self.handle = None
+
+
+class SweepFolderLock(RunFolderLock):
+    """One sweep per ``hydra.sweep.dir``, held by the process that launches its jobs from the
+    sweep's start to its end: two sweeps started together into one folder both passed the check
+    for an earlier sweep's ``multirun.yaml``, then wrote one ``multirun.yaml`` and mixed their
+    jobs' records (or overwrote each other's, for the same jobs)."""
+
+    name = SWEEP_LOCK_NAME
+
+    @staticmethod
+    def in_use(folder: Path, holder: str) -> UserError:
+        return UserError(
+            f"hydra.sweep.dir={folder} is in use by another sweep (pid {holder or 'unknown'}); wait for "
+            "it to end or choose another hydra.sweep.dir"
+        )

@@ -249,6 +249,9 @@ def hydra_main(
                 if stop_folder is not None:
                     os.environ.pop(SWEEP_STOP_VARIABLE, None)
                     stop_folder.cleanup()
+                    from agents.tools.sweep import SweepSummary
+
+                    SweepSummary.let_go()  # its folder (after the clean-up above removed what it could)
 
         return main
 

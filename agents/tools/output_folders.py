@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from agents.runtime.run_lock import LOCK_NAME
+from agents.runtime.run_lock import LOCK_NAME, SWEEP_LOCK_NAME
 
 T = TypeVar("T")
 
 HYDRA_RECORD = {".hydra": ("config.yaml", "hydra.yaml", "overrides.yaml")}
 """What Hydra writes into a run's folder before the run starts (besides an empty job log)."""
-SWEEP_RECORD = ("multirun.yaml",)
-"""What Hydra writes into a sweep's folder before its jobs start."""
+SWEEP_RECORD = ("multirun.yaml", SWEEP_LOCK_NAME)
+"""What Hydra writes into a sweep's folder before its jobs start, and the sweep's lock file."""
 RUN_OUTPUT_ROOTS = ("outputs", "runs", "multirun")
 """The working folder's subfolders that hold the default run folders (``outputs/<env>/<time>``)."""
 

@@ -46,7 +46,11 @@ from agents.runtime.config import TrainConfig
 from agents.runtime.logger import flatten
 from agents.runtime.resume import IMMUTABLE_ON_RESUME, NOT_RUN_SETTINGS
 from agents.runtime.return_window import window_mean
+from agents.runtime.run_folder import forget_taken_folders, took_run_folder
+from agents.runtime.run_lock import SweepFolderLock
 from agents.runtime.trainer import finished_reason
+from agents.tools.exits import exit_with_user_error
+from agents.tools.sweep_checks import refuse_a_sweeps_folder
 from agents.tools.tables import markdown_table, short_number
 from envs.make import registered_id
 
@@ -386,6 +390,8 @@ class SweepSummary(Callback):
     :func:`print_stopped_sweep_summary`); None before one starts."""
     stopped_summary_printed: ClassVar[bool] = False
     """The stopped sweep's table was printed (Optuna's sweeper reads a failed job's result twice)."""
+    folder_lock: ClassVar[SweepFolderLock | None] = None
+    """This process's hold on the folder of the sweep it launches (:meth:`take_folder`)."""
 
     def __init__(self) -> None:
         self._job_start = time.perf_counter()
@@ -404,18 +410,49 @@ class SweepSummary(Callback):
                 cls.entries_before = set(os.listdir(sweep_dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        SweepSummary.start(Path(str(config.hydra.sweep.dir)))  # caches ${now:} for the launcher
+        folder = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
+        SweepSummary.start(folder)
+        try:
+            SweepSummary.take_folder(folder)
+        except UserError as refused:  # Hydra turns a callback's Exception into a warning, and sweeps on
+            exit_with_user_error(refused)
+
+    @classmethod
+    def take_folder(cls, folder: Path) -> None:
+        """Make the sweep's folder and hold it (:class:`SweepFolderLock`) until :meth:`let_go`, after
+        checking again, under the lock, that no sweep ran there since the check before the start.
+
+        :raises UserError: another sweep holds it, or did (nothing of that sweep is removed)."""
+        made = [path for path in (folder, *folder.parents) if not path.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            cls.folder_lock = SweepFolderLock(folder, made)
+            refuse_a_sweeps_folder(folder)
+        except UserError:
+            cls.let_go()
+            cls.launched_sweep_dir = None  # another sweep's folder: the clean-up leaves it alone
+            raise
+
+    @classmethod
+    def let_go(cls) -> None:
+        """Release the sweep's folder (the launching process, as the sweep ends however it ends)."""
+        if cls.folder_lock is not None:
+            cls.folder_lock.release()
+            cls.folder_lock = None
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_start = time.perf_counter()
         self._job_started_at = time.time()
+        forget_taken_folders()  # (a launcher's worker runs job after job)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
         result = job_result(config, job_return, time.perf_counter() - self._job_start, self._job_started_at)
         write_text_atomically(Path(result.output_dir, RESULT_NAME), result_json(result))
-        if result.run_dir != result.output_dir and not config.get("resume") and Path(result.run_dir).is_dir():
+        own_folder = result.run_dir != result.output_dir and not config.get("resume")
+        if own_folder and took_run_folder(result.run_dir):  # (not a folder the job was refused, which
+            # holds another run and its record)
             write_text_atomically(Path(result.run_dir, RESULT_NAME), result_json(result))  # for resume=
         write_summary(Path(config.hydra.sweep.dir))  # now: a failed job ends the sweep (Hydra)
 

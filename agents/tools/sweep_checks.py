@@ -169,12 +169,16 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
     """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
     its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
     cfg = sweep_base_config(argv, config_name, config_path)
-    if cfg is None:
-        return
-    folder = Path(str(cfg.hydra.sweep.dir))
+    if cfg is not None:
+        refuse_a_sweeps_folder(Path(str(cfg.hydra.sweep.dir)))
+
+
+def refuse_a_sweeps_folder(folder: Path) -> None:
+    """:class:`UserError` when ``folder`` holds a sweep: its record (``multirun.yaml``,
+    ``summary.md``), or a job's checkpoint (a sweep whose record was removed, or a search)."""
     records = [folder / name for name in ("multirun.yaml", "summary.md") if (folder / name).is_file()]
     record = records[0] if records else None
-    if record is None and folder.is_dir():  # a sweep whose record was removed, or a search (no multirun.yaml)
+    if record is None and folder.is_dir():
         from agents.runtime.run_folder import held_checkpoints
 
         jobs = [held_checkpoints(job) for job in sorted(folder.iterdir()) if job.is_dir()]
