@@ -280,6 +280,29 @@ def test_a_run_that_stopped_early_is_marked_in_the_table(tmp_path):
     assert stopped_early(failed) == "FAILED at 300 env steps"
 
 
+def test_a_run_a_signal_stopped_and_resumed_with_other_settings_is_kept_apart(make_config, tmp_path):
+    """As below, for a run stopped by a signal (its stop writes that part's HParams row, which
+    the plot compares with the resume's; a change that dropped it grouped the run with runs that
+    trained at the new settings throughout)."""
+    import signal
+
+    from agents.errors import RunInterrupted
+    from agents.runtime.trainer import Trainer
+
+    resumed, straight = tmp_path / "resumed", tmp_path / "straight"
+    stopped = Trainer(make_config("budget.total_env_steps=1200", f"run_dir={resumed}"))
+    stopped.step_limit, stopped.stop_signal = 600, signal.SIGINT  # what a signal does, at a chosen step
+    with pytest.raises(RunInterrupted):
+        stopped.run()
+    import agents
+
+    agents.train("CartPole-v1", f"resume={resumed}", "agent.lr=0.05", "logging.progress_bar=false")
+    train(make_config("budget.total_env_steps=1200", "agent.lr=0.05", f"run_dir={straight}"))
+    table, _ = plot_runs([resumed, straight], tmp_path / "figure")
+    labels = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| CartPole-v1")]
+    assert labels == ["CartPole-v1: resumed=agent.lr=0.1->0.05", "CartPole-v1"]
+
+
 def test_a_run_resumed_with_other_settings_is_labelled_with_them_and_kept_apart(make_config, tmp_path):
     """The plot read the first part's hyperparameters of a resumed run: a run of 600 steps at
     ``agent.lr=0.1`` resumed to 1,200 at 0.05 stood as ``agent.lr=0.1, budget.total_env_steps=600``

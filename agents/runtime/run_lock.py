@@ -66,12 +66,12 @@ class RunFolderLock:
         """The line for a folder that ``holder`` (a pid) holds."""
         return _in_use(folder, holder)
 
-    @staticmethod
-    def check_free(run_dir: Path, unless_ours: bool = False) -> None:
+    @classmethod
+    def check_free(cls, run_dir: Path, unless_ours: bool = False) -> None:
         """Raise :class:`UserError` as the constructor does when a run holds ``run_dir``; write
         nothing (a folder without a lock file is free). ``unless_ours``: a lock this process holds
         counts as free (a ``num_seeds`` run holds its folder while its seeds lock their own)."""
-        path = run_dir / LOCK_NAME
+        path = run_dir / cls.name
         try:
             handle = path.open("r")
         except OSError:
@@ -83,7 +83,7 @@ class RunFolderLock:
                 holder = handle.read().strip()
                 if unless_ours and holder == str(os.getpid()):
                     return
-                raise _in_use(run_dir, holder) from None
+                raise cls.in_use(run_dir, holder) from None
             fcntl.flock(handle, fcntl.LOCK_UN)
 
     def give_up(self) -> None:

@@ -358,14 +358,10 @@ class Trainer:
         """Log the final metrics, save the checkpoints, flush and close the logs and the envs."""
         self.finished = True
         self.elapsed_before = time.perf_counter() - self.start
-        if self.done and self.stop_signal is None:  # the run's end, not a stop (a signal, a fault)
-            # that a resume continues: points at its step would survive the resume's purge
-            metrics = {
-                "mean_return": self.mean_return(),
-                "env_steps": self.env_steps,
-                "episodes": self.episodes,
-            }
-            self.logger.hparams(self.config, metrics, self.env_steps)
+        # each part of a run (to a stop, then each resume) writes its HParams row and final/* points
+        # at its end: plot compares the parts' settings, and takes the last part's results
+        metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
+        self.logger.hparams(self.config, metrics, self.env_steps)
         try:  # a save for a signal is no candidate for the best: the run resumes from it, and an
             self.save(candidate=self.stop_signal is None)  # uninterrupted one would have no save there
         finally:
