@@ -1437,6 +1437,19 @@ def test_ctrl_c_in_a_sweep_launches_no_more_jobs(tmp_path, monkeypatch, capsys):
     assert summary.count("COMPLETED") == 1 and summary.count("INTERRUPTED") == 3, summary
     assert "| 3 | 3    | nan" in summary, summary
     assert out.count("sweep summary (") == 1, out
+    # a resume of job 0 (in a new process: none of the sweep's state) rewrote the summary from the
+    # jobs' result.json files alone, without the rows of jobs 1-3, which have none
+    from agents.tools.sweep import SweepSummary
+
+    monkeypatch.setattr(SweepSummary, "launched_sweep_dir", None)
+    monkeypatch.setattr(SweepSummary, "not_launched", [])
+    (job_0,) = (path for path in sweep_dir.iterdir() if path.is_dir())
+    code, err, _ = script("train.py", f"resume={job_0}", "budget.total_env_steps=600",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    resumed = (sweep_dir / "summary.md").read_text()
+    assert resumed.count("COMPLETED") == 1 and resumed.count("INTERRUPTED") == 3, resumed
+    assert "| 3 | 3 " in resumed and "| budget.total_env_steps=600 | " in resumed, resumed
 
 
 def test_a_failed_job_before_a_stopped_one_still_ends_in_its_resume_line(tmp_path, monkeypatch, capsys):

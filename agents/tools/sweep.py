@@ -58,6 +58,9 @@ RESULT_NAME = "result.json"
 """Written by each job of a multirun into its own output folder."""
 SUMMARY_NAME = "summary.md"
 """Written into the sweep folder when the multirun ends."""
+NOT_LAUNCHED_NAME = "not_launched.json"
+"""The rows of the jobs a stopped sweep's launcher did not launch (they have no folder, so no
+``result.json``), kept in the sweep folder for the summary a later ``resume=`` of a job rewrites."""
 
 
 @dataclass
@@ -307,14 +310,27 @@ def read_result(path: Path) -> JobResult:
     :raises UserError: it cannot be read or holds no job's result (cut short, edited by hand).
     """
     try:
-        fields = json.loads(path.read_text())
-        if fields.get("final_mean_return") is None:
-            fields["final_mean_return"] = math.nan
-        return JobResult(**fields)
+        return _job_result(json.loads(path.read_text()))
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror or error}") from None
     except (ValueError, TypeError, AttributeError) as error:  # bad JSON or bytes, a wrong key, no object
         raise UserError(f"{path} holds no job's result ({error})") from None
+
+
+def _job_result(fields: Any) -> JobResult:
+    """A row from its ``result.json`` fields (a return written as null: nan)."""
+    if fields.get("final_mean_return") is None:
+        fields["final_mean_return"] = math.nan
+    return JobResult(**fields)
+
+
+def read_not_launched(sweep_dir: Path) -> list[JobResult]:
+    """The rows :func:`write_summary` kept of the jobs a stopped sweep did not launch (none when
+    the file is missing or cannot be read: they are rows of a table, not results)."""
+    try:
+        return [_job_result(fields) for fields in json.loads((sweep_dir / NOT_LAUNCHED_NAME).read_text())]
+    except (OSError, ValueError, TypeError, AttributeError):
+        return []
 
 
 def read_results(sweep_dir: Path) -> list[JobResult]:
@@ -514,9 +530,12 @@ def write_summary(sweep_dir: Path) -> str:
     """Write ``summary.md`` from the ``result.json`` files so far (atomically: joblib workers
     finish side by side) and, for this process's sweep, the jobs not launched; return the table."""
     ours = SweepSummary.launched_sweep_dir is not None and sweep_dir == SweepSummary.launched_sweep_dir
-    not_launched = SweepSummary.not_launched if ours else []
+    not_launched = SweepSummary.not_launched if ours else read_not_launched(sweep_dir)
     table = summary_table(sorted([*read_results(sweep_dir), *not_launched], key=lambda job: job.num))
     if sweep_dir.is_dir():
+        if ours and not_launched:  # (a resume of one of its jobs writes the table again)
+            rows = ",\n".join(result_json(job) for job in not_launched)
+            write_text_atomically(sweep_dir / NOT_LAUNCHED_NAME, f"[\n{rows}\n]\n")
         write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
     return table
 
