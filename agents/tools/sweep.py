@@ -439,10 +439,10 @@ class SweepSummary(Callback):
         checking again, under the lock, that no sweep ran there since the check before the start.
 
         :raises UserError: another sweep holds it, or did (nothing of that sweep is removed)."""
-        made = [path for path in (folder, *folder.parents) if not path.exists()]
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # (what it made goes with a sweep that fails to
+        # start: remove_an_unused_sweep_folder)
         try:
-            cls.folder_lock = SweepFolderLock(folder, made)
+            cls.folder_lock = SweepFolderLock(folder)
             refuse_a_sweeps_folder(folder)
         except UserError:
             cls.let_go()
