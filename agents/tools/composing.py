@@ -194,7 +194,28 @@ def app_config(
         home, other = (str(user), config_path) if (user / f"{name}.yaml").is_file() else (config_path, user)
         overrides = [*overrides, f"hydra.searchpath=[file://{other}]"]
     with config_dir_initialized(home):
-        return compose(name, overrides=overrides, return_hydra_config=True)
+        try:
+            return compose(name, overrides=overrides, return_hydra_config=True)
+        except (AssertionError, AttributeError):  # OmegaConf merging an override below a null node
+            # of Hydra's own config (the basic sweeper's hydra.sweeper.params): its assert, not an error
+            given = [item for item in overrides if item.lstrip("+~").startswith("hydra.")]
+            if not given:
+                raise
+            culprits = [item for item in given if _composes(name, [o for o in overrides if o != item])]
+            raise UserError(
+                f"cannot apply {' '.join(culprits or given)}: it sets a key below a null value of Hydra's "
+                "config (the basic sweeper's hydra.sweeper.params is set in a config file); give a sweep "
+                "on the command line as key=a,b"
+            ) from None
+
+
+def _composes(name: str, overrides: list[str]) -> bool:
+    """Whether ``overrides`` compose (in the config folder initialised by the caller)."""
+    try:
+        compose(name, overrides=overrides, return_hydra_config=True)
+    except Exception:
+        return False
+    return True
 
 
 def check_group_choices(
