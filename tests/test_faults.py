@@ -1453,7 +1453,6 @@ def test_ctrl_c_in_a_sweep_launches_no_more_jobs(tmp_path, monkeypatch, capsys):
     from agents.tools.sweep import SweepSummary
 
     monkeypatch.setattr(SweepSummary, "launched_sweep_dir", None)
-    monkeypatch.setattr(SweepSummary, "not_launched", [])
     (job_0,) = (path for path in sweep_dir.iterdir() if path.is_dir())
     code, err, _ = script("train.py", f"resume={job_0}", "budget.total_env_steps=600",
                           monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip

@@ -65,10 +65,10 @@ def nonfinite_env_data(
         none = " (vector.mode=sync stores a reward of None as nan)" if maybe_none else ""
         return f"nan/inf {' and '.join(bad)}{none}"
     name, largest = str(dtype).removeprefix("torch."), torch.finfo(dtype).max
-    if obs.dtype.kind == "f" and obs.size and not np.abs(obs).max() <= largest:  # inf once converted
+    biggest = float(np.abs(obs).max()) if obs.dtype.kind == "f" and obs.size else 0.0
+    if not biggest <= largest:  # inf once converted
         return (
-            f"observations too large for {name} (largest |obs| {np.abs(obs).max():.3g}; "
-            "agent.dtype=float64 holds them)"
+            f"observations too large for {name} (largest |obs| {biggest:.3g}; agent.dtype=float64 holds them)"
         )
     with np.errstate(over="ignore"):
         total = float(np.abs(rewards).sum())

@@ -24,13 +24,6 @@ SWEEP_LOCK_NAME = ".sweep.lock"
 jobs (not ``.lock``, which would make the jobs' own folders look held by another run)."""
 
 
-def _in_use(run_dir: Path, holder: str) -> UserError:
-    return UserError(
-        f"run folder {run_dir} is in use by another run (pid {holder or 'unknown'}); wait for it to end "
-        "or choose another run_dir"
-    )
-
-
 class RunFolderLock:
     """Hold ``<run_dir>/.lock`` exclusively until :meth:`release` (or the process ends).
 
@@ -64,7 +57,10 @@ class RunFolderLock:
     @staticmethod
     def in_use(folder: Path, holder: str) -> UserError:
         """The line for a folder that ``holder`` (a pid) holds."""
-        return _in_use(folder, holder)
+        return UserError(
+            f"run folder {folder} is in use by another run (pid {holder or 'unknown'}); wait for it to end "
+            "or choose another run_dir"
+        )
 
     @classmethod
     def check_free(cls, run_dir: Path, unless_ours: bool = False) -> None:

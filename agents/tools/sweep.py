@@ -396,9 +396,6 @@ def summary_table(results: list[JobResult]) -> str:
 class SweepSummary(Callback):
     """Hydra callback: ``result.json`` per multirun job, a summary table when the multirun ends."""
 
-    not_launched: ClassVar[list[JobResult]] = []
-    """Rows of the jobs of this process's sweep that its launcher did not launch once a signal had
-    stopped it (:func:`note_not_launched`): no folder, no ``result.json``."""
     entries_before: ClassVar[set[str] | None] = None
     """What the sweep's folder held as the sweep started (None: there was no such folder)."""
     launched_sweep_dir: ClassVar[Path | None] = None
@@ -419,7 +416,7 @@ class SweepSummary(Callback):
         """Forget an earlier sweep's state: this process's sweep starts in ``sweep_dir`` (None:
         not known yet, or a sweep that keeps no summary), whose entries are read now, before the
         sweeper writes its ``multirun.yaml`` there."""
-        cls.launched_sweep_dir, cls.stopped_summary_printed, cls.not_launched = sweep_dir, False, []
+        cls.launched_sweep_dir, cls.stopped_summary_printed = sweep_dir, False
         cls.entries_before = None
         if sweep_dir is not None:
             with suppress(OSError):
@@ -517,25 +514,28 @@ def print_summary(sweep_dir: Path) -> None:
 
 
 def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]]) -> None:
-    """``jobs`` (number, overrides) that the launcher did not launch once a signal had stopped the
-    sweep: INTERRUPTED rows of its summary, as those of the jobs it kept from starting, without the
-    folder and the files each of those gets."""
-    SweepSummary.not_launched.extend(
+    """``jobs`` (number, overrides) that the launcher did not launch once a signal had stopped this
+    process's sweep: INTERRUPTED rows of its summary, as those of the jobs it kept from starting,
+    without the folder and the files each of those gets; kept in its ``not_launched.json``, which
+    every summary of the sweep reads (nothing for a sweep that keeps no summary, ``evaluate.py -m``)."""
+    sweep_dir = SweepSummary.launched_sweep_dir
+    if sweep_dir is None or not sweep_dir.is_dir():
+        return
+    new = [
         JobResult(num, list(overrides), "INTERRUPTED", math.nan, None, None, 0.0, "")
         for num, overrides in jobs
-    )
+    ]
+    rows = [*read_not_launched(sweep_dir), *new]
+    text = ",\n".join(result_json(job) for job in rows)
+    write_text_atomically(sweep_dir / NOT_LAUNCHED_NAME, f"[\n{text}\n]\n")
 
 
 def write_summary(sweep_dir: Path) -> str:
     """Write ``summary.md`` from the ``result.json`` files so far (atomically: joblib workers
-    finish side by side) and, for this process's sweep, the jobs not launched; return the table."""
-    ours = SweepSummary.launched_sweep_dir is not None and sweep_dir == SweepSummary.launched_sweep_dir
-    not_launched = SweepSummary.not_launched if ours else read_not_launched(sweep_dir)
-    table = summary_table(sorted([*read_results(sweep_dir), *not_launched], key=lambda job: job.num))
+    finish side by side) and the jobs not launched (:func:`note_not_launched`); return the table."""
+    rows = [*read_results(sweep_dir), *read_not_launched(sweep_dir)]
+    table = summary_table(sorted(rows, key=lambda job: job.num))
     if sweep_dir.is_dir():
-        if ours and not_launched:  # (a resume of one of its jobs writes the table again)
-            rows = ",\n".join(result_json(job) for job in not_launched)
-            write_text_atomically(sweep_dir / NOT_LAUNCHED_NAME, f"[\n{rows}\n]\n")
         write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
     return table
 
