@@ -95,6 +95,15 @@ def registered_id(env_id: str) -> str:
     return name
 
 
+def registered_time_limit(env_id: str) -> int | None:
+    """The ``max_episode_steps`` that ``env_id`` (``module:EnvId-v0`` after its import) was
+    registered with; None when it has none or is not registered."""
+    try:
+        return gym.spec(env_id.rpartition(":")[2]).max_episode_steps
+    except gym.error.Error:
+        return None
+
+
 TRUSTED_PACKAGES = ("gymnasium", "envs")
 """Packages whose code a stored config (a checkpoint's) may name without ``trust_code``:
 Gymnasium's and this project's."""

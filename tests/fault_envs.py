@@ -181,6 +181,12 @@ for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})
 
 
+if "fault/EndlessLimited-v0" not in gym.registry:  # never terminates; its time limit ends episodes
+    gym.register(
+        "fault/EndlessLimited-v0", entry_point=FaultyEnv, kwargs={"fault": "endless"}, max_episode_steps=100
+    )
+
+
 def _not_an_env(**kwargs: Any) -> int:
     return 42  # an entry point that returns something else than a gymnasium.Env
 

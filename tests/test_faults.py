@@ -819,6 +819,37 @@ def endless(tmp_path_factory) -> Path:
     return run_dir
 
 
+LIMITED = "env=fault_envs:fault/EndlessLimited-v0"
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [(["budget.total_env_steps=80"], "no episode ended in 80 env steps, so nothing was learned (0 updates): "
+      f"fewer than {LIMITED}'s time limit of 100 steps; raise budget.total_env_steps"),
+     (["vector.num_envs=4", "vector.mode=sync"], "no episode ended in 300 env steps, so nothing was learned "
+      f"(0 updates): each of the 4 sub-envs took 75 steps, fewer than {LIMITED}'s "
+      "time limit of 100 steps; raise budget.total_env_steps or lower vector.num_envs"),
+     (["vector.num_envs=4", "num_seeds=2"], "no episode ended in 2 of 2 seeds' runs, so nothing was learned "
+      "(0 updates): each of the 4 sub-envs took 75 steps, fewer")],
+    ids=["single", "vector", "seeds"],
+)  # fmt: skip
+def test_a_budget_below_the_time_limit_is_said_to_be_the_reason(tmp_path, capsys, extra, said):
+    """``experiment=taxi budget.total_env_steps=2000`` (16 sub-envs of 125 steps, Taxi's time limit
+    200) said that "an env that never ends one needs a time limit": Taxi has one."""
+    code, err, out = run_train(*TINY, LIMITED, f"run_dir={tmp_path / 'run'}", *extra, capsys=capsys)
+    assert code == 0 and "Traceback" not in err, err
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and said in notes[0], out
+
+
+def test_the_summary_counts_one_update_and_one_episode_in_the_singular(tmp_path, capsys):
+    """It printed "1 updates" and "over the last 1 episodes"."""
+    code, err, out = run_train(*TINY, LIMITED, "budget.total_env_steps=100", "agent.episodes_per_update=1",
+                               f"run_dir={tmp_path / 'run'}", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    assert "100 env steps, 1 episode, 1 update in" in out and "over the last 1 episode:" in out, out
+
+
 @pytest.mark.parametrize(
     ("extra", "where"),
     [([], "no episode ended in 300 env steps"), (["num_seeds=2"], "no episode ended in 2 of 2 seeds' runs")],
@@ -2317,6 +2348,19 @@ def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mo
         assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_huge_observations_into_an_mlp_policy_are_one_line(tmp_path, monkeypatch, capsys, mode):
+    """The MLP's acting pass multiplied inf by 0 on observations of 1e300 in float32: numpy's
+    "invalid value encountered in dot" warning and its source line came before the one line."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, _ = run_train(
+        *TINY, "budget.total_env_steps=2000", "env=fault_envs:fault/Hugeobs-v0", "agent.policy=mlp",
+        *MODES[mode], f"run_dir={tmp_path / 'run'}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, "fault/Hugeobs-v0 returned observations too large for float32")
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_nan_observations_leave_the_saved_running_statistics_usable(tmp_path, monkeypatch, capsys, bad):
@@ -3084,6 +3128,26 @@ def test_evaluate_reports_non_finite_and_huge_returns_readably(
     assert code == 0, err
     assert expected in " ".join(out.split()), out
     assert "um.square" not in err and max(len(word) for word in out.split()) < 200
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [(), ("num_seeds=2",), ("num_seeds=2", "seed_mode=batched"), ("logging.print_every_seconds=0.001",)],
+    ids=["single", "exact", "batched", "lines"],
+)
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's "x = um.square(x, out=x)" overflow warning
+def test_training_prints_huge_returns_readably(tmp_path, monkeypatch, capsys, overrides):
+    """Returns of ~1e301 (finite in float64): the summary, the seeds table and the progress lines
+    printed each one with all its 300 digits, and the spread over seeds was an overflow warning
+    and inf."""
+    fault_envs.FaultyEnv.calls = 0
+    code, err, out = script("train.py", *TINY, "budget.total_env_steps=400", "agent.dtype=float64",
+                            "env=fault_envs:fault/Bigreward-v0", f"run_dir={tmp_path / 'run'}", *overrides,
+                            monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    printed = out + err
+    assert "e+30" in out and max(len(word) for word in printed.split() if "/" not in word) < 60, printed
+    assert "um.square" not in printed and "inf" not in printed.replace("info", ""), printed
 
 
 def _train_with_file_size_limit(

@@ -9,6 +9,7 @@ from collections import deque
 import numpy as np
 import pytest
 
+from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.return_window import ReturnWindow
 
 
@@ -65,3 +66,15 @@ def test_extend_reaching_checks_after_each_return():
     assert not window.extend_reaching([5.0], 2.5)
     assert window.extend_reaching([0.0, 0.0], 2.5) and list(window) == [0.0, 0.0]
     assert not window.reached(2.5)
+
+
+def test_the_spread_of_returns_is_numpys_std_and_survives_huge_returns():
+    """``std(R) = m std(R / m)`` only where the squares overflow: elsewhere numpy's own numbers."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(100.0, 30.0, 37)
+    assert spread(values) == float(np.std(values)) and spread(values, ddof=1) == float(np.std(values, ddof=1))
+    assert spread([1e300, 2e300, 3e300], ddof=1) == pytest.approx(1e300, rel=1e-12)
+    assert math.isnan(spread([5.0], ddof=1)) and math.isnan(spread([1.0, math.nan]))
+    assert math.isnan(spread([1.0, math.inf]))
+    assert shown_return(475.987) == "475.99" and shown_return(-12.34, 1) == "-12.3"
+    assert shown_return(1.2345678e301) == "1.23457e+301" and shown_return(math.nan) == "nan"

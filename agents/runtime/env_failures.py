@@ -1,7 +1,7 @@
 """An env that fails, said in one line with nothing lost: at its start (before training, the envs
 closed: :func:`start_envs`), mid-run (the last good state saved, the env's traceback kept in
 ``train.log``: :func:`raise_env_fault`), or with data that breaks an update (the env blamed, not
-the learning rate: :func:`nonfinite_env_data`).
+the learning rate: :func:`nonfinite_env_data`, with numpy's warnings off: :func:`env_number_warnings_off`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ from envs.observations import (
     show_warnings,
     warnings_held,
 )
+
+
+def env_number_warnings_off() -> np.errstate:
+    """numpy's overflow and invalid-value warnings off, for a training loop: an env's huge rewards
+    overflow the episode sums and its huge observations make an MLP's acting pass ``inf * 0``; the
+    update's checks then name the env in one line (:func:`nonfinite_env_data`), not numpy's warnings."""
+    return np.errstate(over="ignore", invalid="ignore")
+
 
 TRAIN_LOG_NAME = "train.log"
 """The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""

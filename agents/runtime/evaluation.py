@@ -45,6 +45,7 @@ from agents.runtime.config import (
     check_seed,
 )
 from agents.runtime.restore import TrainedAgent, load_agent
+from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from agents.runtime.sweep_stop import StopRequest
 from envs.make import close_quietly, dependency_message, make_env
@@ -103,12 +104,7 @@ class ModeSummary:
     def std(self) -> float:
         """Population standard deviation (``ddof=0``) of the episode returns (of returns so large
         that their squares overflow, computed on the returns scaled by the largest)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            std = float(np.std(self.returns))
-            scale = float(np.max(np.abs(self.returns))) if self.returns else 0.0
-            if not math.isfinite(std) and math.isfinite(scale) and scale > 0:
-                std = float(np.std(np.asarray(self.returns) / scale)) * scale
-        return std
+        return spread(self.returns)
 
     @property
     def nonfinite(self) -> int:
@@ -403,19 +399,13 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     return result
 
 
-def shown(value: float) -> str:
-    """A return as the report prints it: two decimals, or 6 significant digits past 1e9 (a
-    return of 1e300 printed 300 digits)."""
-    return f"{value:.2f}" if abs(value) < 1e9 or not math.isfinite(value) else f"{value:.6g}"
-
-
 def report(result: EvaluationResult) -> str:
     """The lines :func:`evaluate` prints (then the csv's path, once it is written)."""
     lines = [f"{result.env_id} from {result.checkpoint}"]
     for mode, summary in result.modes.items():
         lines.append(
-            f"{mode:>8}: return {shown(summary.mean)} +- {shown(summary.std)} over {len(summary.returns)} "
-            f"episodes (mean length {np.mean(summary.lengths):.1f})"
+            f"{mode:>8}: return {shown_return(summary.mean)} +- {shown_return(summary.std)} over "
+            f"{len(summary.returns)} episodes (mean length {np.mean(summary.lengths):.1f})"
         )
         if summary.nonfinite:
             lines.append(

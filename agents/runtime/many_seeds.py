@@ -47,7 +47,12 @@ from agents.runtime import tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
 from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
-from agents.runtime.env_failures import nonfinite_env_data, raise_env_fault, start_envs
+from agents.runtime.env_failures import (
+    env_number_warnings_off,
+    nonfinite_env_data,
+    raise_env_fault,
+    start_envs,
+)
 from agents.runtime.event_files import EventFile
 from agents.runtime.global_rngs import seed_everything
 from agents.runtime.logger import Logger, command_line_keys, hparams_record
@@ -315,8 +320,7 @@ class BatchedSeedsTrainer:
             self.num_seeds, self.cfg.budget.total_env_steps, self.cfg.logging,
             lambda: self.recent.mean(np.arange(self.num_seeds)),
         )  # fmt: skip
-        # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
-        with StopOnSignal([self]), np.errstate(over="ignore"):  # type: ignore[list-item]
+        with StopOnSignal([self]), env_number_warnings_off():  # type: ignore[list-item]
             try:
                 while not self.done:
                     self.step()

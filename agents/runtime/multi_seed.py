@@ -32,7 +32,9 @@ from agents.errors import UserError
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import CHECKPOINT_NAME
 from agents.runtime.config import episode_stats
+from agents.runtime.env_failures import env_number_warnings_off
 from agents.runtime.logger import Logger
+from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.run_folder import (
     check_seed_folders,
     lock_run_folder,
@@ -70,8 +72,7 @@ def std_over_seeds(returns: Sequence[float] | np.ndarray) -> float:
 
     0 for a single seed; nan if a seed's return is nan (a seed that ended no episode).
     """
-    values = np.asarray(returns, dtype=np.float64)  # [N]
-    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return spread(returns, ddof=1) if len(returns) > 1 else 0.0
 
 
 @dataclass
@@ -85,7 +86,8 @@ class MultiSeedResult(RunResult):
     @property
     def final_mean_return(self) -> float:
         """Mean over seeds of each seed's final moving-mean return (what sweepers optimise)."""
-        return float(self.final_mean_returns.mean())
+        with np.errstate(over="ignore"):  # returns near the float64 limit: inf, not a warning
+            return float(self.final_mean_returns.mean())
 
     @property
     def seed_results(self) -> list[TrainResult]:
@@ -105,12 +107,13 @@ class MultiSeedResult(RunResult):
             target_cell = f" {_target_column(seed_result):>7}" if has_target else ""
             lines.append(
                 f"{seed_result.run_dir.name:>6} {seed_result.env_steps:>10} {seed_result.episodes:>9} "
-                f"{seed_result.final_mean_return:>18.2f}{target_cell}"
+                f"{shown_return(seed_result.final_mean_return):>18}{target_cell}"
             )
         returns = self.final_mean_returns
         summary = (
             f"{len(self.results)} seeds in {self.seconds:.1f} s: final mean return "
-            f"{returns.mean():.2f} +- {std_over_seeds(returns):.2f} (std over seeds, ddof=1)"
+            f"{shown_return(self.final_mean_return)} +- {shown_return(std_over_seeds(returns))} "
+            "(std over seeds, ddof=1)"
         )
         if has_target:
             solved = sum(r.reached_target for r in self.results)
@@ -214,9 +217,8 @@ class MultiSeedTrainer:
             len(self.trainers), self.trainers[0].cfg.budget.total_env_steps, self.logging_cfg,
             lambda: np.array([trainer.mean_return() for trainer in self.trainers]),
         )  # fmt: skip
-        # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
         with (
-            StopOnSignal(self.trainers), _save_all_on_error(self.trainers), np.errstate(over="ignore"),
+            StopOnSignal(self.trainers), _save_all_on_error(self.trainers), env_number_warnings_off(),
             closing(progress),
         ):  # fmt: skip
             live = [i for i, t in enumerate(self.trainers) if not t.done]

@@ -35,9 +35,10 @@ from agents.runtime.restore import (
     refuse_untrusted_code,
 )
 from agents.runtime.resume import apply_resume_overrides
+from agents.runtime.return_stats import shown_return
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
-from envs.make import registering_module
+from envs.make import registered_time_limit, registering_module
 
 
 def command_line() -> list[str]:
@@ -69,7 +70,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         if summary:
             print(f"\n{multi.table()}\nrun folders: {absolute(multi.run_dir)}/seed*")
             print_tensorboard_line(multi.run_dir)
-            print_no_episode_note(multi)
+            print_no_episode_note(multi, cfg)
         return multi
     if cfg.resume:
         folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
@@ -111,11 +112,11 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
             print(f"resume: {change}", file=sys.stderr)  # prints only its line
         trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)
-        result = trainer.run()
     else:
-        result = Trainer(cfg).run()
+        trainer = Trainer(cfg)
+    result = trainer.run()
     if summary:
-        print_summary(result)
+        print_summary(result, trainer.cfg)
     return result
 
 
@@ -146,19 +147,26 @@ def refuse_batched_resume(path: str) -> NoReturn:
     )
 
 
-def print_summary(result: TrainResult) -> None:
-    """The last lines a training script prints: counters, final mean return, where things went."""
+def print_summary(result: TrainResult, cfg: DictConfig | None = None) -> None:
+    """The last lines a training script prints: counters, final mean return, where things went
+    (``cfg``, the run's config, lets a note about a run without episodes name its time limit)."""
     run_dir = absolute(result.run_dir)
     print(
-        f"\nfinished: {result.env_steps} env steps, {result.episodes} episodes, {result.updates} updates "
-        f"in {result.seconds:.1f} s; mean return over the last {len(result.recent_returns)} episodes: "
-        f"{result.final_mean_return:.2f}{target_note(result)}\n"
+        f"\nfinished: {result.env_steps} env steps, {counted(result.episodes, 'episode')}, "
+        f"{counted(result.updates, 'update')} in {result.seconds:.1f} s; mean return over the last "
+        f"{counted(len(result.recent_returns), 'episode')}: "
+        f"{shown_return(result.final_mean_return)}{target_note(result)}\n"
         f"run folder:  {run_dir}\n"
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
         f"config:      {run_dir / 'config.yaml'}"
     )
     print_tensorboard_line(run_dir)
-    print_no_episode_note(result)
+    print_no_episode_note(result, cfg)
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 update``, ``344 updates``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def target_note(result: TrainResult) -> str:
@@ -189,10 +197,11 @@ TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env
 """The override that gives an env without one a time limit (said where one needs it)."""
 
 
-def print_no_episode_note(result: RunResult) -> None:
+def print_no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> None:
     """One more line when a run (a seed's, of several) ended no episode, so it made no update: it
     did what it was told, so this is no error, but an env that never ends an episode trains only
-    with a time limit (evaluation cuts such episodes at its own cap and says so too)."""
+    with a time limit (evaluation cuts such episodes at its own cap and says so too), and one whose
+    time limit no sub-env reached needs a larger budget (or fewer sub-envs)."""
     idle = [seed for seed in result.seed_results if seed.episodes == 0]
     if not idle:
         unused = [seed for seed in result.seed_results if seed.updates == 0]
@@ -206,6 +215,16 @@ def print_no_episode_note(result: RunResult) -> None:
         return
     seeds = len(result.seed_results)
     where = f"{idle[0].env_steps:,} env steps" if seeds == 1 else f"{len(idle)} of {seeds} seeds' runs"
+    num_envs, limit = (1, None) if cfg is None else (cfg.vector.num_envs, registered_time_limit(cfg.env))
+    each = idle[0].env_steps // num_envs  # steps of each sub-env (of one seed)
+    if limit is not None and each < limit:  # (Taxi-v4's 200 over 16 sub-envs of 125 steps each)
+        took = f"each of the {num_envs} sub-envs took {each:,} steps, " if num_envs > 1 else ""
+        print(
+            f"note: no episode ended in {where}, so nothing was learned (0 updates): {took}fewer than "
+            f"env={cfg.env}'s time limit of {limit:,} steps; raise budget.total_env_steps"
+            f"{' or lower vector.num_envs' if num_envs > 1 else ''}"
+        )
+        return
     print(
         f"note: no episode ended in {where}, so nothing was learned (0 updates): an env that never ends "
         f"one needs a time limit ({TIME_LIMIT}, or max_episode_steps= in its gymnasium.register call); "

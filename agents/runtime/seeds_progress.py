@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.runtime.config import LoggingConfig
+from agents.runtime.return_stats import shown_return
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,16 @@ class SeedsProgress:
             return
         means = self.mean_returns()
         means = means[np.isfinite(means)]
-        mean = float(means.mean()) if means.size else math.nan
+        with np.errstate(over="ignore"):
+            mean = float(means.mean()) if means.size else math.nan
         if not self.bar.disable:
-            self.bar.set_postfix(mean_return=f"{mean:.1f}", refresh=False)
+            self.bar.set_postfix(mean_return=shown_return(mean, 1), refresh=False)
             return
         self.next_print = now + self.every
         log.info(
-            "env steps %s/%s (%.0f%%) | %s steps/s | mean return %.2f (mean over %d of %d seeds)",
+            "env steps %s/%s (%.0f%%) | %s steps/s | mean return %s (mean over %d of %d seeds)",
             f"{env_steps:,}", f"{self.total:,}", 100 * env_steps / self.total,
-            f"{env_steps / max(now - self.start, 1e-9):,.0f}", mean, means.size, self.num_seeds,
+            f"{env_steps / max(now - self.start, 1e-9):,.0f}", shown_return(mean), means.size, self.num_seeds,
         )  # fmt: skip
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from agents.errors import UserError
 from agents.features.maps import feature_sizes
 from agents.runtime.config import AgentConfig
-from envs.make import EnvInfo
+from envs.make import EnvInfo, registered_time_limit
 
 MAX_NUM_ENVS = 65_536
 """Most sub-envs ``vector.num_envs`` accepts (sync/native vector envs)."""
@@ -75,10 +75,7 @@ def check_counts(cfg: Any) -> None:
 
 
 def _episode_steps(env_id: str) -> int:
-    try:
-        return gym.spec(env_id.rpartition(":")[2]).max_episode_steps or ASSUMED_EPISODE_STEPS
-    except gym.error.Error:
-        return ASSUMED_EPISODE_STEPS
+    return registered_time_limit(env_id) or ASSUMED_EPISODE_STEPS
 
 
 def agent_parts(features: Any, agent: Any, info: EnvInfo, envs: int = 1) -> dict[str, tuple[int, str]]:

@@ -39,6 +39,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.env_failures import (
+    env_number_warnings_off,
     nonfinite_env_data,
     raise_env_fault,
     start_envs,
@@ -48,6 +49,7 @@ from agents.runtime.global_rngs import drew_between, global_rng_states, seed_eve
 from agents.runtime.logger import Logger
 from agents.runtime.program import hydra_override, path_override, program_command
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
+from agents.runtime.return_stats import shown_return
 from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
 from agents.runtime.run_folder import prepare_run_dir, resolve_run_dir
@@ -167,8 +169,8 @@ def finished_reason(
     mean = window_mean(returns)
     if budget.stop_at_target and target is not None and len(returns) >= budget.window and mean >= target:
         return (
-            f"reached its target (mean return {mean:.2f} >= {target:g} over the last {len(returns)} "
-            "episodes): resume with budget.stop_at_target=false to train on"
+            f"reached its target (mean return {shown_return(mean)} >= {target:g} over the last "
+            f"{len(returns)} episodes): resume with budget.stop_at_target=false to train on"
         )
     return None
 
@@ -286,8 +288,7 @@ class Trainer:
     def run(self) -> TrainResult:
         """Act, store, update until the budget is spent, the target is reached or a signal came."""
         self.start_clock()
-        # an env's huge rewards overflow the episode sums: the update's check names the env, not numpy
-        with StopOnSignal([self]), np.errstate(over="ignore"):
+        with StopOnSignal([self]), env_number_warnings_off():
             try:
                 if self.evaluation is not None and 0 < self.evaluation.next_step <= self.env_steps:
                     self._evaluate()  # resumed from a save that a signal made during this evaluation
@@ -346,7 +347,7 @@ class Trainer:
                 ) from None
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
-                self.bar.set_postfix(mean_return=f"{self.mean_return():.1f}", refresh=False)
+                self.bar.set_postfix(mean_return=shown_return(self.mean_return(), 1), refresh=False)
         if self.evaluation is not None and self.env_steps >= self.evaluation.next_step:
             self._evaluate()
         if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
@@ -517,9 +518,9 @@ class Trainer:
         """One line instead of the bar (as SB3 prints its table): where the run is and how it learns."""
         total = self.cfg.budget.total_env_steps
         log.info(
-            "env steps %s/%s (%.0f%%) | %s steps/s | mean return %.2f (last %d episodes) | entropy %.3f",
+            "env steps %s/%s (%.0f%%) | %s steps/s | mean return %s (last %d episodes) | entropy %.3f",
             f"{self.env_steps:,}", f"{total:,}", 100 * self.env_steps / total, f"{steps_per_second:,.0f}",
-            self.mean_return(), len(self.recent_returns), entropy,
+            shown_return(self.mean_return()), len(self.recent_returns), entropy,
         )  # fmt: skip
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:

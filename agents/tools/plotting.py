@@ -40,6 +40,7 @@ from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.checkpoint import saved_config, seed_number, write_files_atomically
 from agents.runtime.config import changes_learning
+from agents.runtime.return_stats import shown_return
 from agents.tools.tables import markdown_table, short_number
 
 STYLE = {
@@ -348,10 +349,10 @@ def final_table(groups: dict[str, list[Run]], window: int) -> str:
     for label, runs in groups.items():
         scores = np.array([final_score(run, window) for run in runs])
         low, high = bootstrap_ci(scores)
-        interval = f"[{low:.1f}, {high:.1f}]" if len(runs) > 1 else "- (1 seed)"
+        interval = f"[{shown_return(low, 1)}, {shown_return(high, 1)}]" if len(runs) > 1 else "- (1 seed)"
         env_steps = round(np.mean([run.env_steps for run in runs]))
-        rows.append([label, str(len(runs)), str(env_steps), f"{scores.mean():.1f}", interval,
-                     f"{interquartile_mean(scores):.1f}"])  # fmt: skip
+        rows.append([label, str(len(runs)), str(env_steps), shown_return(scores.mean(), 1), interval,
+                     shown_return(interquartile_mean(scores), 1)])  # fmt: skip
     fewer = any(len(run.returns) < window for runs in groups.values() for run in runs)  # a run of 37
     last = f"last {window} episodes{', or all of a shorter run' if fewer else ''}"  # logged episodes
     if not all(run.per_episode for runs in groups.values() for run in runs):  # a score of its own window

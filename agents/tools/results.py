@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.multi_seed import std_over_seeds
+from agents.runtime.return_stats import shown_return
 from agents.runtime.trainer import Trainer, preflight, signal_line
 from agents.tools.composing import compose_train_config
 from agents.tools.presets import preset_names
@@ -93,8 +94,8 @@ class PresetResult:
     def final_return(self, spread: str = "±", digits: int = 2) -> str:
         """``mean ± std``; one seed has no spread, said so rather than printed as ``± 0.00``."""
         if len(self.runs) == 1:
-            return f"{self.mean_return:.{digits}f} (1 seed: no std)"
-        return f"{self.mean_return:.{digits}f} {spread} {self.std_return:.{digits}f}"
+            return f"{shown_return(self.mean_return, digits)} (1 seed: no std)"
+        return f"{shown_return(self.mean_return, digits)} {spread} {shown_return(self.std_return, digits)}"
 
 
 def available_presets() -> list[str]:

@@ -45,6 +45,7 @@ from agents.runtime.checkpoint import (
 from agents.runtime.config import TrainConfig
 from agents.runtime.logger import flatten
 from agents.runtime.resume import IMMUTABLE_ON_RESUME, NOT_RUN_SETTINGS
+from agents.runtime.return_stats import shown_return
 from agents.runtime.return_window import window_mean
 from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
@@ -385,7 +386,7 @@ def summary_table(results: list[JobResult]) -> str:
         rows.append(
             [
                 str(result.num), *(short_number(values.get(key, "")) for key in keys), *changes,
-                f"{result.final_mean_return:.2f}", _count(result.env_steps), _count(result.episodes),
+                shown_return(result.final_mean_return), _count(result.env_steps), _count(result.episodes),
                 f"{result.seconds:.1f}", result.status,
             ]
         )  # fmt: skip
