@@ -65,6 +65,9 @@ def test_discrete_observations_and_a_checkpoint_file(tmp_path):
         agents.UserError, match=r"which='best' picks a file in a run folder, but .* is a file"
     ):
         agents.load(result.run_dir / CHECKPOINT_NAME, which="best")  # was: loaded the latest, silently
+    for which in ([], {}, None, "BEST"):  # a list or a dict was a TypeError (unhashable) traceback
+        with pytest.raises(agents.UserError, match=r"^which=.* is not one of latest, best$"):
+            agents.load(result.run_dir, which=which)
     assert agent.predict(np.arange(16)).shape == (16,)
     with pytest.raises(agents.UserError, match=r"predict expects one observation of shape \(\)"):
         agent.predict(np.zeros((2, 2), dtype=np.int64))

@@ -144,8 +144,11 @@ def test_a_missing_checkpoint_names_what_was_expected(tmp_path):
     with pytest.raises(UserError, match=f"^{tmp_path} holds 2 seeds' runs, .*e.g. {tmp_path / 'seed3'}$"):
         load_checkpoint(tmp_path)
     run = tmp_path / "seed3"  # a run shorter than the window has no best file: a plain "no
-    with pytest.raises(UserError, match=f"^{run} holds no {BEST_CHECKPOINT_NAME}: it is written once "):
+    no_best = f"^{run} holds no {BEST_CHECKPOINT_NAME}: it is written once "
+    with pytest.raises(UserError, match=no_best) as info:
         resolve_checkpoint(run, BEST_CHECKPOINT_NAME)  # checkpoint at" said nothing of why
+    # a run stopped by Ctrl-C after thousands of episodes was told only of budget.window
+    assert "never at a save for a signal (Ctrl-C, SIGTERM)" in str(info.value)
     (tmp_path / "seed4" / "config.yaml").write_text("seed_mode: batched\n")  # never writes one
     with pytest.raises(
         UserError, match=f"^{tmp_path / 'seed4'} holds no .*: a seed_mode=batched run writes none;"

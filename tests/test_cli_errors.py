@@ -281,6 +281,15 @@ def test_an_overflowing_adam_step_is_a_numerical_failure(make_config, tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
+@pytest.mark.parametrize("mode", ["exact", "batched"])
+def test_a_huge_entropy_coefficient_is_named_by_its_numerical_failure(make_config, tmp_path, mode):
+    """agent.entropy_coef=1e308 made the gradient inf: the line said "try a lower agent.lr or
+    agent.normalize_returns=true", neither of which was the cause."""
+    seeds = ["num_seeds=2", "seed_mode=batched"] if mode == "batched" else []
+    with pytest.raises(UserError, match=r"numerical failure .*\(try a lower agent.lr or agent.entropy_coef,"):
+        train(make_config("agent.entropy_coef=1e308", "budget.total_env_steps=3000", *seeds))
+
+
 def test_a_group_set_to_null_is_left_out_where_none_is_its_default():
     """``hparams_search=null`` (its default) was Hydra's ValueError traceback, as ``agent=null`` was;
     keys that are no config group keep their null."""

@@ -35,7 +35,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import agents
-from agents.runtime import tags
+from agents.runtime import sizes, tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
 from agents.runtime.rollout import collect_episodes
@@ -185,6 +185,41 @@ def test_sizes_are_refused_before_allocating(tmp_path, monkeypatch, capsys, over
     assert time.perf_counter() - begin < 20  # refused, not allocated
     assert not (tmp_path / "run").exists()
     assert_intact(before, tmp_path)
+
+
+def test_many_exact_seeds_are_refused_by_what_each_seeds_run_holds(tmp_path, monkeypatch, capsys):
+    """Each seed of seed_mode=exact is a whole run (218 KB each, measured): 100,000 seeds were
+    accepted on a 23 GiB machine and grew past 3 GB while their folders were made."""
+    monkeypatch.setattr(sizes, "memory_limit", lambda: 8 * 2**30)
+    code, err, _ = run_train(*TINY, "num_seeds=30000", f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, "of it for each seed's own run (its trainer, env, logger and TensorBoard")
+    assert err.rstrip().endswith("(30000 seeds): lower num_seeds") and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
+def test_exact_seeds_beyond_the_open_file_limit(tmp_path, hard):
+    """Each exact seed holds its lock and its event file open: 1,100 seeds under ulimit -n 1024 were
+    a "Too many open files" traceback after their start. A soft limit is raised (as Ray does); a
+    hard limit too low is one line, before any folder is made."""
+    limit = 256
+
+    def limited() -> None:
+        _, current = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit if hard else current))
+
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), "num_seeds=300", "budget.total_env_steps=50",
+         "logging.progress_bar=false", f"run_dir={run_dir}"],
+        capture_output=True, text=True, cwd=tmp_path, preexec_fn=limited, timeout=300,
+    )  # fmt: skip
+    if hard:
+        assert_one_line(result.returncode, result.stderr, 2, "num_seeds=300 with seed_mode=exact holds 2")
+        assert "(ulimit -Hn): lower num_seeds, or use seed_mode=batched" in result.stderr
+        assert not run_dir.exists()
+    else:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "300 seeds in" in result.stdout
 
 
 # -- 2. env ids and env_kwargs --------------------------------------------------------------------
@@ -2433,6 +2468,66 @@ def test_the_envs_action_features_are_probed_with_a_state_it_has(tmp_path, capsy
         assert code == 0, err
     else:
         assert_one_line(code, err, 2, message)
+
+
+class LateFeatures(TableFeatures):
+    """phi(s, .) that passes its probe and its first ``good`` calls (in this process), then raises,
+    changes shape or returns nan: the env's fault, mid-run."""
+
+    calls = 0
+
+    def __init__(self, fault: str = "raise", good: int = 30) -> None:
+        super().__init__()
+        self.fault, self.good = fault, good
+
+    def action_features(self, obs: np.ndarray) -> np.ndarray:
+        LateFeatures.calls += 1
+        phi = super().action_features(obs)
+        if LateFeatures.calls <= self.good:
+            return phi
+        if self.fault == "raise":
+            raise RuntimeError("phi table evicted")
+        return phi[..., :1] if self.fault == "shape" else phi * np.nan
+
+
+gym.register("fault/LateFeatures-v0", entry_point=LateFeatures)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [("raise", "action_features(obs) raised on a batch of"),
+     ("shape", "action_features(obs) returned shape"),
+     ("nan", "action_features(obs) returned nan/inf features")],
+)  # fmt: skip
+def test_the_envs_action_features_failing_mid_run_is_one_line_with_the_state_saved(
+    tmp_path, capsys, mode, fault, said
+):
+    """The hook was checked once, on one observation: failing later (on a batch, or after a while)
+    was a traceback (exit 1) with no checkpoint, and its nan a "numerical failure" blamed on agent.lr."""
+    LateFeatures.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        *TINY, "env=fault/LateFeatures-v0", "agent.policy=action", f"+env_kwargs.fault={fault}", *MODES[mode],
+        f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, "fault/LateFeatures-v0 failed at")
+    assert said in err and "agent.lr" not in err
+    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+        assert (folder / CHECKPOINT_NAME).is_file(), err
+        assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())
+
+
+def test_the_envs_action_features_failing_in_evaluation_is_one_line(tmp_path, monkeypatch, capsys):
+    LateFeatures.calls = 0
+    run_dir = tmp_path / "run"
+    late = ["env=fault/LateFeatures-v0", "agent.policy=action", "+env_kwargs.good=100000"]
+    code, err, _ = run_train(*TINY, *late, f"run_dir={run_dir}", capsys=capsys)
+    assert code == 0, err
+    LateFeatures.calls = 100000 - 1  # the probe passes, the first call while acting raises
+    config = OmegaConf.structured(EvaluateConfig(checkpoint=str(run_dir)))
+    code, err, _ = call(lambda: evaluate(config), capsys)
+    assert_one_line(code, err, 2, "the env's action_features(obs) raised on a batch of 1 observation: ")
 
 
 CTRL_C_WHILE_IMPORTING = """

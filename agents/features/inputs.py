@@ -15,6 +15,13 @@ from agents.errors import UserError, describe
 from agents.features.maps import Array, FeatureMap
 
 
+class ActionFeaturesFault(UserError):
+    """The env's ``action_features(obs)`` raised, or returned another shape or nan/inf, on a batch
+    after it passed its first check (:func:`probe_action_features`): the env's fault. Its line says
+    what; training names the env and the step and saves the last good state
+    (:meth:`~agents.runtime.trainer.Trainer.fail_in_env`), elsewhere it is the one line as it is."""
+
+
 def state_action_features(state_features: Array, n_actions: int) -> Array:
     r"""``phi(s,a) = x(s) (x) e_a``, flattened like ``W.flatten()``: ``[B, d] -> [B, A, d*A]``.
 
@@ -70,9 +77,31 @@ class PolicyInputs:
     def __call__(self, obs: Array) -> Array:
         """``[B, d]`` (state form) or ``[B, A, dim]`` (action form)."""
         if self.env_action_features is not None:
-            return np.asarray(self.env_action_features(obs), dtype=np.float64)
+            return self._env_action_features(obs)
         x = self.feature_map(obs)
         return state_action_features(x, self.n_actions) if self.form == "action" else x
+
+    def _env_action_features(self, obs: Array) -> Array:
+        """The env's ``phi(s, .)`` ``[B, A, dim]`` for ``obs`` ``[B, ...]``, checked as its first
+        call was (a batch of 40 may fail where one observation did not).
+
+        :raises ActionFeaturesFault: the hook raised, or returned another shape or nan/inf."""
+        count = len(obs)
+        batch = f"a batch of {count} observation{'' if count == 1 else 's'}"
+        try:
+            phi = np.asarray(self.env_action_features(obs), dtype=np.float64)
+        except (Exception, SystemExit) as error:  # the user's hook: one line, not a traceback
+            raise ActionFeaturesFault(
+                f"the env's action_features(obs) raised on {batch}: {describe(error)}"
+            ) from error
+        if phi.shape != (count, self.n_actions, self.dim):
+            raise ActionFeaturesFault(
+                f"the env's action_features(obs) returned shape {phi.shape} for {batch}, not the "
+                f"[{count}, {self.n_actions}, {self.dim}] of its first call"
+            )
+        if not np.isfinite(phi).all():
+            raise ActionFeaturesFault(f"the env's action_features(obs) returned nan/inf features for {batch}")
+        return phi
 
 
 def probe_observation(space: gym.Space | None) -> Array:

@@ -241,8 +241,9 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
             why = (
                 "a seed_mode=batched run writes none"
                 if saved_seed_mode(path) == "batched"
-                else "it is written once budget.window episodes have ended (or at an evaluation, with "
-                "eval.every_steps)"
+                else "it is written once budget.window episodes have ended, at the run's end or a "
+                "periodic save (checkpoint.every_steps), or at an evaluation (eval.every_steps); never at "
+                "a save for a signal (Ctrl-C, SIGTERM)"
             )
             raise UserError(f"{path} holds no {name}: {why}; which=latest for its {CHECKPOINT_NAME}")
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")

@@ -43,6 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 from agents.core.batch import NumericalError
 from agents.core.stacked import RowAdam, RowOptimizer, RowSGD, StackedReinforce, lr_at
 from agents.errors import RunInterrupted, UserError
+from agents.features.inputs import ActionFeaturesFault
 from agents.runtime import tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
@@ -323,7 +324,10 @@ class BatchedSeedsTrainer:
         with StopOnSignal([self]), env_number_warnings_off():  # type: ignore[list-item]
             try:
                 while not self.done:
-                    self.step()
+                    try:
+                        self.step()
+                    except ActionFeaturesFault as fault:  # acting's phi(s, .), or an update's
+                        self._fail_in_env(str(fault), fault.__cause__)
                     if time.monotonic() >= next_flush:
                         self._flush()
                         next_flush = time.monotonic() + Logger.handoff_seconds
@@ -463,9 +467,10 @@ class BatchedSeedsTrainer:
                     f"can learn from (fix the env, or filter them with env_wrappers); each seed's last good "
                     f"state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}"
                 ) from None
+            hint = numerical_failure_hint(error, self.cfg.agent.entropy_coef)
             raise UserError(
                 f"numerical failure in an update of seeds {seeds}: {error}; each seed's last good state is "
-                f"in {self.run_dir}/seed*/{CHECKPOINT_NAME}{numerical_failure_hint(error)}"
+                f"in {self.run_dir}/seed*/{CHECKPOINT_NAME}{hint}"
             ) from None
         self.waiting[rows] = 0
         self.updates[rows] += 1

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from agents.errors import UserError
+from agents.features.inputs import ActionFeaturesFault
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import CHECKPOINT_NAME
 from agents.runtime.config import episode_stats
@@ -41,6 +42,7 @@ from agents.runtime.run_folder import (
     remove_unstarted_run,
     resolve_run_dir,
 )
+from agents.runtime.run_lock import make_room_for_seeds
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.trainer import RunResult, StopOnSignal, Trainer, TrainResult, preflight, raise_if_stopped
 
@@ -136,6 +138,7 @@ class MultiSeedTrainer:
 
     def __init__(self, cfg: DictConfig) -> None:
         preflight(cfg)  # the sizes of all seeds together, before the first seed allocates
+        make_room_for_seeds(cfg.num_seeds)
         root = resolve_run_dir(cfg)
         # held to the end: another run into this folder, or a single run into one of its seed folders
         # before that seed has started (or after it finished), would mix its files with ours
@@ -231,7 +234,10 @@ class MultiSeedTrainer:
                     for trainer in self.trainers:
                         trainer.logger.hand_off()
                     next_handoff = time.monotonic() + Logger.handoff_seconds
-                actions = self._actions(live)
+                try:
+                    actions = self._actions(live)
+                except ActionFeaturesFault as fault:  # one call for all seeds: the first live one's
+                    self.trainers[live[0]].fail_in_env(str(fault), fault.__cause__)
                 still_live = []
                 for position, (index, seed_actions) in enumerate(zip(live, actions, strict=True)):
                     trainer = self.trainers[index]

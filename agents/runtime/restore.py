@@ -530,7 +530,7 @@ def load_agent(
     :param trust_code: import and call whatever the checkpoint's config names (its env's module,
         its wrappers), not only Gymnasium's, this project's and the modules already imported.
     """
-    if which not in CHECKPOINT_FILES:
+    if not isinstance(which, str) or which not in CHECKPOINT_FILES:  # [] is unhashable
         raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UserError(f"seed={seed!r} must be an int (it seeds predict's sampling)")

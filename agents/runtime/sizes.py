@@ -40,6 +40,8 @@ MAX_NUM_SEEDS = 100_000
 NUM_SEEDS_WHY = "runs side by side in one process"
 BUFFER_ROWS = 512
 """Rows the episode buffer starts with (:class:`~agents.runtime.buffer.EpisodeBuffer`)."""
+EXACT_SEED_BYTES = 256 * 2**10
+"""What each seed of ``seed_mode=exact`` holds beside its agent and buffers: a whole run's objects."""
 ASSUMED_EPISODE_STEPS = 1000
 """Episode length assumed for the update batch when the env registers no step limit."""
 FEATURE_KNOBS = {"rbf": "features.num_centers", "fourier": "features.degree",
@@ -127,6 +129,10 @@ def memory_parts(cfg: Any, info: EnvInfo) -> dict[str, tuple[int, str]]:
     }
     if cfg.num_seeds > 1 and cfg.seed_mode == "batched":  # a ring per seed, made at once (a deque grows)
         values["the window of recent returns"] = (8 * cfg.budget.window, "budget.window")
+    elif cfg.num_seeds > 1:  # measured: 218 KB per seed between 50 and 500 CartPole seeds
+        values["each seed's own run (its trainer, env, logger and TensorBoard writer)"] = (
+            EXACT_SEED_BYTES, "num_seeds",
+        )  # fmt: skip
     return {part: (seeds * size, key) for part, (size, key) in values.items()}
 
 
@@ -150,7 +156,7 @@ def refuse_over_limit(parts: dict[str, tuple[int, str]], what: str, num_seeds: i
     if total > limit:
         part, (size, key) = max(parts.items(), key=lambda item: item[1][0])
         seeds = f" ({num_seeds} seeds)" if num_seeds > 1 else ""
-        fewer = " or num_seeds" if num_seeds > 1 else ""
+        fewer = " or num_seeds" if num_seeds > 1 and key != "num_seeds" else ""
         raise UserError(
             f"{what} would need about {total / 2**30:.3g} GiB, over the {limit / 2**30:.3g} GiB limit "
             f"(half this machine's memory), {size / 2**30:.3g} GiB of it for {part}{seeds}: "

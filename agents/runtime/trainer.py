@@ -27,6 +27,7 @@ from tqdm import tqdm
 from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.score_check import check_batch_gradients
 from agents.errors import RunInterrupted, UserError, describe
+from agents.features.inputs import ActionFeaturesFault
 from agents.runtime import tags
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.buffer import EpisodeBuffer, Finished
@@ -141,11 +142,14 @@ def apply_lr_schedule(
             group["lr"] = base_lr * max(1.0 - fraction, 0.0)
 
 
-def numerical_failure_hint(error: NumericalError) -> str:
+def numerical_failure_hint(error: NumericalError, entropy_coef: float = 0.0) -> str:
     """`` (try ...)``: the settings to change after a numerical failure, unless its message names
-    the one to lower already (``agent.baseline_lr``, an optimizer's overflowed ``lr``)."""
+    the one to lower already (``agent.baseline_lr``, an optimizer's overflowed ``lr``); with an
+    entropy bonus (``entropy_coef`` > 0; 1e308 made the gradient inf), its coefficient too."""
     if "agent." in str(error):
         return ""
+    if entropy_coef > 0:
+        return " (try a lower agent.lr or agent.entropy_coef, or agent.normalize_returns=true)"
     return " (try a lower agent.lr or agent.normalize_returns=true)"
 
 
@@ -293,7 +297,10 @@ class Trainer:
                 if self.evaluation is not None and 0 < self.evaluation.next_step <= self.env_steps:
                     self._evaluate()  # resumed from a save that a signal made during this evaluation
                 while not self.done:
-                    self.step(self.actor(self.agent.inputs(self.obs)))
+                    try:
+                        self.step(self.actor(self.agent.inputs(self.obs)))
+                    except ActionFeaturesFault as fault:  # acting's phi(s, .), or the update's
+                        self.fail_in_env(str(fault), fault.__cause__)
             except BaseException:
                 self.logger.close()  # a crash or a second Ctrl-C: what was logged reaches the file
                 self.envs.close()  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
@@ -337,13 +344,15 @@ class Trainer:
         if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
             try:
                 self._update(time.perf_counter() - self.start)
+            except ActionFeaturesFault:
+                raise  # the env's fault: its caller names the env and saves
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
                 self.finish()  # nothing is lost: save the last good state, flush logs
                 if isinstance(error, UserError):
                     raise
                 raise UserError(
                     f"numerical failure at env step {self.env_steps}: {error}; {self.saved_where}"
-                    f"{numerical_failure_hint(error)}"
+                    f"{numerical_failure_hint(error, self.cfg.agent.entropy_coef)}"
                 ) from None
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
