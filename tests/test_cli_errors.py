@@ -76,6 +76,9 @@ RANGE_ERRORS = [
     ("features.num_centers=0", "features.num_centers=0 must be >= 1"),
     ("features.clip=-1", "features.clip=-1.0 must be > 0"),
     ("features.bounds=[1,0]", "features.bounds entry=0.0 must be > 0"),
+    # 2 x 1e308 overflowed: numpy's warning, and every unbounded dimension's features constant
+    ("features.clip=1e308", "features.clip=1e+308 must be <= 1e+300 (the range [-B, B] it gives is 2B wide"),
+    ("features.bounds=[1,1e301]", "features.bounds entry=1e+301 must be <= 1e+300"),
     ("vector.num_envs=0", "vector.num_envs=0 must be >= 1"),
     ("vector.mode=threads", "vector.mode='threads' is not one of native, sync, async"),
     ("budget.total_env_steps=-5", "budget.total_env_steps=-5 must be >= 1"),
@@ -505,6 +508,19 @@ def test_a_config_of_ones_own_that_is_not_yaml_is_one_line(tmp_path, script, swe
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr == f"error: my_configs/agent/broken.yaml {NOT_YAML_LINE}\n"
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_config_of_ones_own_with_a_nul_byte_names_its_file(tmp_path, monkeypatch):
+    """PyYAML's ReaderError (a NUL byte) has no mark: the line named no file."""
+    from agents.tools.composing import compose_train_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_configs" / "experiment").mkdir(parents=True)
+    (tmp_path / "my_configs" / "experiment" / "binary.yaml").write_bytes(b"\x00")
+    with pytest.raises(
+        UserError, match=r"^my_configs/experiment/binary.yaml: ReaderError: unacceptable character #x0000"
+    ):
+        compose_train_config(["experiment=binary"], config_dirs=["my_configs"])
 
 
 def project_copy(tmp_path: Path, broken: str) -> Path:

@@ -1646,6 +1646,8 @@ SCRIPT_ARGS = [
     ("train.py", ["agent.lr=-1"], "agent.lr=-1.0 must be > 0"),
     ("train.py", ["budget.target_return=nan"], "budget.target_return=nan must be a finite number"),
     ("train.py", ["~eval"], "~eval removes a key the run reads: set its value instead"),  # a traceback
+    # said "Error merging override ...: BudgetConfig (DictConfig) does not support deletion"
+    ("train.py", ["~budget.total_env_steps"], "~budget.total_env_steps removes a key the run reads: set its"),
     ("benchmark.py", ["mode=worker", "env=NoSuch-v0"], "env=NoSuch-v0 is not a registered Gymnasium id"),
     # outputs under a file: refused before the work (results_table trained every preset first)
     (

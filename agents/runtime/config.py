@@ -281,6 +281,8 @@ def _require(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
+LARGEST_FEATURE_BOUND = 1e300
+"""The largest ``features.clip`` and ``features.bounds`` entry: ``2 B`` must stay a finite float64."""
 LARGEST_VALUE = {"float32": 3.4028234663852886e38}
 """The largest finite value of a parameter dtype narrower than Python's float."""
 
@@ -336,7 +338,12 @@ def check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
             check_known_keys(node[key], fields[key], f"{prefix}{key}.")
     missing = first_missing_key(node, schema, prefix)
     if missing:  # ~key on the command line: the run reads every field
-        raise UserError(f"~{missing} removes a key the run reads: set its value instead ({missing}=...)")
+        raise UserError(removed_key_message(missing))
+
+
+def removed_key_message(key: str) -> str:
+    """The line for ``~key`` on the command line, which removes a key the run reads."""
+    return f"~{key} removes a key the run reads: set its value instead ({key}=...)"
 
 
 def first_missing_key(node: DictConfig, schema: type, prefix: str = "") -> str | None:
@@ -405,9 +412,11 @@ def validate_features(features: Any) -> None:
     check_choice("features.name", features.name, FEATURE_MAPS)
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
         check_at_least(f"features.{name}", getattr(features, name), 1)
-    _positive("features.clip", features.clip)
-    for bound in features.bounds:
-        _positive("features.bounds entry", bound)
+    bounds = [("features.clip", features.clip), *(("features.bounds entry", b) for b in features.bounds)]
+    for name, value in bounds:  # a range [-B, B] 2B wide past float64's limit made features constant
+        _positive(name, value)
+        _require(value <= LARGEST_FEATURE_BOUND, f"{name}={value} must be <= {LARGEST_FEATURE_BOUND:g} "
+                 "(the range [-B, B] it gives is 2B wide, which must be a finite float64)")  # fmt: skip
 
 
 def validate(cfg: Any) -> None:

@@ -19,12 +19,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
+    ConfigTypeError,
     MissingMandatoryValue,
     OmegaConfBaseException,
 )
 
 from agents.errors import UserError, broken_yaml, first_line
-from agents.runtime.config import register_configs, unknown_key_message
+from agents.runtime.config import register_configs, removed_key_message, unknown_key_message
 from agents.tools.override_paths import expand_home_in_paths, quote_paths
 from agents.tools.override_words import check_override_keys
 from agents.tools.presets import with_env_preset
@@ -149,6 +150,8 @@ def composition_message(error: BaseException) -> str:
             f"cannot parse override {error.override!r}: {first_line(error)} "
             "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
         )
+    if isinstance(cause, ConfigTypeError) and "does not support deletion" in str(cause) and cause.full_key:
+        return removed_key_message(cause.full_key)  # ~budget.total_env_steps: a structured node's key
     if isinstance(cause, OmegaConfBaseException):
         return f"{first_line(error)}: {first_line(cause)}"
     if isinstance(error, MissingMandatoryValue) and error.full_key:  # a ??? key: say how to give it
