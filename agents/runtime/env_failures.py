@@ -29,10 +29,11 @@ from envs.observations import (
 
 
 def env_number_warnings_off() -> np.errstate:
-    """numpy's overflow and invalid-value warnings off, for a training loop: an env's huge rewards
-    overflow the episode sums and its huge observations make an MLP's acting pass ``inf * 0``; the
-    update's checks then name the env in one line (:func:`nonfinite_env_data`), not numpy's warnings."""
-    return np.errstate(over="ignore", invalid="ignore")
+    """numpy's overflow warnings off, for a training loop: an env's huge rewards overflow the
+    episode sums; the update's checks then name the env in one line (:func:`nonfinite_env_data`),
+    not numpy's warning. (Invalid-value warnings stay on: an env's own ``sqrt`` of a negative number
+    must still say so.)"""
+    return np.errstate(over="ignore")
 
 
 TRAIN_LOG_NAME = "train.log"

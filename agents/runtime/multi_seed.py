@@ -42,7 +42,7 @@ from agents.runtime.run_folder import (
     remove_unstarted_run,
     resolve_run_dir,
 )
-from agents.runtime.run_lock import make_room_for_seeds
+from agents.runtime.run_lock import make_room_for_seeds, restore_open_file_limit
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.trainer import RunResult, StopOnSignal, Trainer, TrainResult, preflight, raise_if_stopped
 
@@ -138,7 +138,8 @@ class MultiSeedTrainer:
 
     def __init__(self, cfg: DictConfig) -> None:
         preflight(cfg)  # the sizes of all seeds together, before the first seed allocates
-        make_room_for_seeds(cfg.num_seeds)
+        async_envs = cfg.num_seeds * cfg.vector.num_envs if cfg.vector.mode == "async" else 0
+        self.open_file_limit = make_room_for_seeds(cfg.num_seeds, async_envs)
         root = resolve_run_dir(cfg)
         # held to the end: another run into this folder, or a single run into one of its seed folders
         # before that seed has started (or after it finished), would mix its files with ours
@@ -158,6 +159,7 @@ class MultiSeedTrainer:
                 if folder.is_dir():
                     remove_unstarted_run(folder)
             self.lock.give_up()  # the folder as it was (the command line removes one Hydra made)
+            restore_open_file_limit(self.open_file_limit)
             raise
 
     def _build_seeds(self, cfg: DictConfig, root: Path) -> None:
@@ -209,6 +211,7 @@ class MultiSeedTrainer:
             return self._run()
         finally:
             self.lock.release()
+            restore_open_file_limit(self.open_file_limit)
 
     def _run(self) -> MultiSeedResult:
         begin = time.perf_counter()
@@ -243,9 +246,13 @@ class MultiSeedTrainer:
                     trainer = self.trainers[index]
                     try:
                         trainer.step(seed_actions)
-                    except Exception:  # the seeds after it drew noise for a step they will not take
+                    except Exception as error:  # the seeds after it drew noise for a step they will not take
                         for later in live[position + 1 :]:
                             self.trainers[later].actor.give_back()
+                        if isinstance(
+                            error, ActionFeaturesFault
+                        ):  # its update's phi(s, .), or its evaluation's
+                            trainer.fail_in_env(str(error), error.__cause__)
                         raise
                     if not trainer.done:
                         still_live.append(index)

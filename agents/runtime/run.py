@@ -152,7 +152,7 @@ def print_summary(result: TrainResult, cfg: DictConfig | None = None) -> None:
     (``cfg``, the run's config, lets a note about a run without episodes name its time limit)."""
     run_dir = absolute(result.run_dir)
     print(
-        f"\nfinished: {result.env_steps} env steps, {counted(result.episodes, 'episode')}, "
+        f"\nfinished: {counted(result.env_steps, 'env step')}, {counted(result.episodes, 'episode')}, "
         f"{counted(result.updates, 'update')} in {result.seconds:.1f} s; mean return over the last "
         f"{counted(len(result.recent_returns), 'episode')}: "
         f"{shown_return(result.final_mean_return)}{target_note(result)}\n"
@@ -164,9 +164,17 @@ def print_summary(result: TrainResult, cfg: DictConfig | None = None) -> None:
     print_no_episode_note(result, cfg)
 
 
-def counted(count: int, noun: str) -> str:
-    """``1 update``, ``344 updates``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def counted(count: int, noun: str, grouped: bool = False) -> str:
+    """``1 update``, ``344 updates``; ``2,000 env steps`` when ``grouped``."""
+    number = f"{count:,}" if grouped else str(count)
+    return f"{number} {noun}{'' if count == 1 else 's'}"
+
+
+def time_limit(cfg: DictConfig) -> int | None:
+    """The run's time limit: its ``env_kwargs.max_episode_steps`` (``gymnasium.make`` takes it over
+    the registered one), else the registered one; None when neither is set."""
+    own = cfg.env_kwargs.get("max_episode_steps")
+    return own if isinstance(own, int) and not isinstance(own, bool) else registered_time_limit(cfg.env)
 
 
 def target_note(result: TrainResult) -> str:
@@ -207,15 +215,18 @@ def print_no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> N
         unused = [seed for seed in result.seed_results if seed.updates == 0]
         if unused:  # episodes ended, fewer than an update takes
             print(
-                f"note: {unused[0].episodes} episodes ended in {unused[0].env_steps:,} env steps"
+                f"note: {counted(unused[0].episodes, 'episode')} ended in "
+                f"{counted(unused[0].env_steps, 'env step', grouped=True)}"
                 f"{'' if len(result.seed_results) == 1 else f' ({len(unused)} seeds)'}, fewer than "
                 "agent.episodes_per_update, so nothing was learned (0 updates): raise "
                 "budget.total_env_steps or lower agent.episodes_per_update"
             )
         return
     seeds = len(result.seed_results)
-    where = f"{idle[0].env_steps:,} env steps" if seeds == 1 else f"{len(idle)} of {seeds} seeds' runs"
-    num_envs, limit = (1, None) if cfg is None else (cfg.vector.num_envs, registered_time_limit(cfg.env))
+    where = f"{len(idle)} of {seeds} seeds' runs"
+    if seeds == 1:
+        where = counted(idle[0].env_steps, "env step", grouped=True)
+    num_envs, limit = (1, None) if cfg is None else (cfg.vector.num_envs, time_limit(cfg))
     each = idle[0].env_steps // num_envs  # steps of each sub-env (of one seed)
     if limit is not None and each < limit:  # (Taxi-v4's 200 over 16 sub-envs of 125 steps each)
         took = f"each of the {num_envs} sub-envs took {each:,} steps, " if num_envs > 1 else ""

@@ -25,28 +25,52 @@ SWEEP_LOCK_NAME = ".sweep.lock"
 jobs (not ``.lock``, which would make the jobs' own folders look held by another run)."""
 
 
-OTHER_OPEN_FILES = 64
-"""Files a process of runs may hold open besides its seeds' (its envs, logs, the saves)."""
+SPARE_OPEN_FILES = 16
+"""Files kept free beyond the count: a checkpoint being written, a log, Hydra's files."""
 FILES_PER_SEED = 2
 """Files each seed of ``seed_mode=exact`` holds open: its folder's lock and its TensorBoard event file."""
+FILES_PER_ASYNC_ENV = 4
+"""Files each sub-env of ``vector.mode=async`` holds open in this process (its pipes, its process)."""
 
 
-def make_room_for_seeds(num_seeds: int) -> None:
-    """Let this process hold the files of ``num_seeds`` runs open at once (:data:`FILES_PER_SEED`,
-    and the lock of their parent folder): raise its soft limit on open files toward the hard one,
-    as Ray does, or refuse in one line where the hard limit is too low. A 1,100-seed run under
-    ``ulimit -n 1024`` was a traceback after 38 s (``Too many open files``) as its seeds started."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = FILES_PER_SEED * num_seeds + 1 + OTHER_OPEN_FILES
+def open_files() -> int:
+    """Files this process holds open now (``/proc/self/fd``; 0 where there is none)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def make_room_for_seeds(num_seeds: int, async_envs: int = 0) -> tuple[int, int]:
+    """Let this process hold the files of ``num_seeds`` runs open at once (:data:`FILES_PER_SEED`
+    each, and ``async_envs`` sub-env processes in all): raise its soft limit on open files toward
+    the hard one, as Ray does, or refuse in one line where the hard limit is too low. Returns the
+    limits as they were, for :func:`restore_open_file_limit` once the seeds are done. A 1,100-seed
+    run under ``ulimit -n 1024`` was a traceback after 38 s (``Too many open files``)."""
+    limits = soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    per_seed = FILES_PER_SEED * num_seeds + FILES_PER_ASYNC_ENV * async_envs
+    needed = open_files() + per_seed + SPARE_OPEN_FILES
     if soft == resource.RLIM_INFINITY or needed <= soft:
-        return
+        return limits
     if hard != resource.RLIM_INFINITY and needed > hard:
+        each = f"{FILES_PER_SEED} per seed" + (
+            f", {FILES_PER_ASYNC_ENV} per async sub-env" if async_envs else ""
+        )
         raise UserError(
-            f"num_seeds={num_seeds} with seed_mode=exact holds {FILES_PER_SEED} files open per seed, more "
-            f"than the {hard:,} files this process may open (ulimit -Hn): lower num_seeds, or use "
-            "seed_mode=batched"
+            f"num_seeds={num_seeds} with seed_mode=exact needs about {needed:,} open files ({each}), more "
+            f"than the {hard:,} this process may open (ulimit -Hn): lower num_seeds, or use seed_mode=batched"
         )
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    return limits
+
+
+def restore_open_file_limit(limits: tuple[int, int]) -> None:
+    """Put back the soft limit :func:`make_room_for_seeds` raised (an ``agents.train`` caller's
+    process, and its children, keep theirs), where the files open now allow it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != limits[0] and (limits[0] == resource.RLIM_INFINITY or open_files() <= limits[0]):
+        with suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limits[0], hard))
 
 
 class RunFolderLock:

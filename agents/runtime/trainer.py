@@ -440,9 +440,9 @@ class Trainer:
         self.logger.scalar(tags.EVAL_STD_RETURN, summary.std, self.env_steps)
         best = summary.mean > self.best_mean_return
         log.info(
-            "%seval at env step %s: return %.2f +- %.2f over %d episodes%s", self.log_prefix,
-            f"{self.env_steps:,}", summary.mean, summary.std, len(summary.returns),
-            " (new best)" if best else "",
+            "%seval at env step %s: return %s +- %s over %d episodes%s", self.log_prefix,
+            f"{self.env_steps:,}", shown_return(summary.mean), shown_return(summary.std),
+            len(summary.returns), " (new best)" if best else "",
         )  # fmt: skip
         if best:
             self.best_mean_return = summary.mean

@@ -488,4 +488,6 @@ def plot_runs(
             "runs that logged interval means (several seeds or envs): their curves average the last "
             f"{window} points, their table scores are their own final mean returns\n"
         )
-    return said + final_table(groups, window) + note, files
+    with np.errstate(over="ignore", invalid="ignore"):  # float32 event scalars of 1e300 returns are inf
+        table = final_table(groups, window)
+    return said + table + note, files
