@@ -2444,6 +2444,23 @@ def test_the_envs_own_numpy_warnings_are_not_silenced(tmp_path, capsys, mode):
     assert code == 0, err
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+def test_an_update_that_overflows_the_parameters_saves_the_last_good_ones(tmp_path, capsys, mode):
+    """sgd at lr=1e37: seed_mode=batched saved the overflowed (non-finite) parameters as the seed's
+    "last good state"; the other modes keep the ones before the failed step."""
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(
+        *TINY, "budget.total_env_steps=3000", "agent.optimizer=sgd", "agent.lr=1e37",
+        "agent.normalize_returns=false", *MODES[mode], f"run_dir={run_dir}", capsys=capsys,
+    )  # fmt: skip
+    if code:  # (single: the parameters grow huge but stay finite, and the run ends)
+        assert_one_line(code, err, 2, "numerical failure")
+    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+        assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values()), (
+            folder
+        )
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_nan_observations_leave_the_saved_running_statistics_usable(tmp_path, monkeypatch, capsys, bad):

@@ -202,7 +202,8 @@ class StackedReinforce:
             scale = torch.where(norms > self.max_grad_norm, self.max_grad_norm / norms, 1.0)
             gradient = gradient * _per_row(scale.to(gradient.dtype), gradient)
         self.optimizer.ascend(rows, gradient, lrs)
-        if not torch.isfinite(self.params[rows]).all():
+        if not torch.isfinite(self.params[rows]).all():  # params: a copy (rows is a tensor index), so
+            self.params[rows] = params  # the checkpoint keeps the last good parameters, as Reinforce's
             raise NumericalError("the update made the policy parameters non-finite")
         return norms
 
