@@ -67,11 +67,8 @@ def broken_yaml(error: Exception, path: str | Path | None = None) -> str:
     context_mark, problem_mark = getattr(error, "context_mark", None), getattr(error, "problem_mark", None)
     mark = context_mark or problem_mark
     # a ReaderError (a NUL byte, bytes that are no UTF-8) has no mark: its stream's name is the file
-    name = (
-        str(path)
-        if path is not None
-        else str(getattr(mark, "name", None) or getattr(error, "name", None) or "")
-    )
+    stream = getattr(mark, "name", None) or getattr(error, "name", None) or ""
+    name = str(path if path is not None else stream)
     if not name or name.startswith("<"):  # "<unicode string>": PyYAML read a string, not a file
         return f"a YAML file does not parse ({describe(error)}): fix its YAML"
     where = os.path.relpath(name) if Path(name).resolve().is_relative_to(Path.cwd()) else name

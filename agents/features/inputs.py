@@ -87,21 +87,27 @@ class PolicyInputs:
 
         :raises ActionFeaturesFault: the hook raised, or returned another shape or nan/inf."""
         count = len(obs)
-        batch = f"a batch of {count} observation{'' if count == 1 else 's'}"
         try:
             phi = np.asarray(self.env_action_features(obs), dtype=np.float64)
         except (Exception, SystemExit) as error:  # the user's hook: one line, not a traceback
             raise ActionFeaturesFault(
-                f"the env's action_features(obs) raised on {batch}: {describe(error)}"
+                f"the env's action_features(obs) raised on {_batch_of(count)}: {describe(error)}"
             ) from error
         if phi.shape != (count, self.n_actions, self.dim):
             raise ActionFeaturesFault(
-                f"the env's action_features(obs) returned shape {phi.shape} for {batch}, not the "
-                f"[{count}, {self.n_actions}, {self.dim}] of its first call"
+                f"the env's action_features(obs) returned shape {phi.shape} for {_batch_of(count)}, not "
+                f"the [{count}, {self.n_actions}, {self.dim}] of its first call"
             )
         if not np.isfinite(phi).all():
-            raise ActionFeaturesFault(f"the env's action_features(obs) returned nan/inf features for {batch}")
+            raise ActionFeaturesFault(
+                f"the env's action_features(obs) returned nan/inf features for {_batch_of(count)}"
+            )
         return phi
+
+
+def _batch_of(count: int) -> str:
+    """``a batch of 20 observations`` (said only when the env's hook failed on it)."""
+    return f"a batch of {count} observation{'' if count == 1 else 's'}"
 
 
 def probe_observation(space: gym.Space | None) -> Array:

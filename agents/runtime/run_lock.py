@@ -53,8 +53,8 @@ def make_room_for_seeds(num_seeds: int, async_envs: int = 0) -> tuple[int, int]:
     if soft == resource.RLIM_INFINITY or needed <= soft:
         return limits
     if hard != resource.RLIM_INFINITY and needed > hard:
-        each = f"{FILES_PER_SEED} per seed" + (
-            f", {FILES_PER_ASYNC_ENV} per async sub-env" if async_envs else ""
+        each = (
+            f"{FILES_PER_SEED} per seed{f', {FILES_PER_ASYNC_ENV} per async sub-env' if async_envs else ''}"
         )
         raise UserError(
             f"num_seeds={num_seeds} with seed_mode=exact needs about {needed:,} open files ({each}), more "

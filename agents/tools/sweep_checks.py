@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import UserError, broken_yaml
+from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.composing import (
     CONFIG_ERRORS,
     app_config,
@@ -170,8 +171,6 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
     its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
     cfg = sweep_base_config(argv, config_name, config_path)
     if cfg is not None:
-        from agents.runtime.run_lock import SweepFolderLock
-
         folder = Path(str(cfg.hydra.sweep.dir))
         SweepFolderLock.check_free(folder)  # a sweep running there: its pid (its record is no hint)
         refuse_a_sweeps_folder(folder)
