@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -104,6 +105,18 @@ def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
     result = agents.train(config, *QUIET, "seed=2")
     assert result.env_steps >= 1500 and (tmp_path / "b" / CHECKPOINT_NAME).is_file()
     assert "env: Acrobot-v1" in (tmp_path / "b" / "config.yaml").read_text()
+
+
+def test_a_dataclass_takes_numpy_scalars(tmp_path):
+    """``seed=np.int64(3)`` (from ``np.arange``) was "seed: Value '3' of type 'numpy.int64' could not
+    be converted to Integer"; so were a numpy budget, lr and an env_kwargs flag."""
+    config = agents.TrainConfig(env="FrozenLake-v1", seed=np.int64(3), run_dir=str(tmp_path / "numpy"))
+    config.budget.total_env_steps, config.agent.lr = np.int64(900), np.float32(0.5)
+    config.env_kwargs = {"is_slippery": np.bool_(False)}
+    result = agents.train(config, "logging.progress_bar=false")
+    saved = load_checkpoint(result.run_dir)["config"]
+    assert (saved["seed"], saved["budget"]["total_env_steps"], saved["agent"]["lr"]) == (3, 900, 0.5)
+    assert saved["env_kwargs"] == {"is_slippery": False} and result.updates > 0
 
 
 def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
@@ -516,3 +529,17 @@ def test_a_new_run_does_not_write_over_a_config_yaml_in_its_folder(tmp_path):
     assert (tmp_path / "project" / "config.yaml").read_text() == "my: own settings\n"
     assert sorted(path.name for path in (tmp_path / "project").iterdir()) == ["config.yaml"]  # the lock
     # file of the check went too: "nothing was written" (it was left in every refused folder)
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_a_run_that_learned_nothing_warns_what_the_command_lines_note_says(tmp_path, seeds):
+    """``agents.train`` prints no summary, so the command line's "note: no episode ended ... needs a
+    time limit" went nowhere: an env that never ends an episode trained silently to nothing."""
+    endless = ["fault_envs:fault/Endless-v0", "logging.progress_bar=false", "budget.total_env_steps=300"]
+    said = r"^no episode ended in 300 env steps" if seeds == 1 else r"^no episode ended in 2 of 2 seeds' runs"
+    with pytest.warns(UserWarning, match=said + r", so nothing was learned \(0 updates\): an env that never"):
+        result = agents.train(*endless, f"num_seeds={seeds}", f"run_dir={tmp_path / 'endless'}")
+    assert all(seed.updates == 0 for seed in result.seed_results)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a run that learned: no warning
+        agents.train("CartPole-v1", *QUIET, f"num_seeds={seeds}", f"run_dir={tmp_path / 'learned'}")

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import resource
 import runpy
 import shutil
@@ -695,6 +696,28 @@ def test_resume_extends_the_budget_and_applies_learning_overrides(trained, tmp_p
     assert state["learner"]["optimizer"]["param_groups"][0]["lr"] <= 0.05
 
 
+def test_a_diverged_value_baseline_says_to_start_again_and_baseline_lr_may_change_on_resume(tmp_path, capsys):
+    """The failure said "lower agent.baseline_lr" beside "the last good state is in ...", whose
+    resume refused to change agent.baseline_lr, and whose baseline weights were 1.9e38 (float32):
+    no step size could resume from them. agent.baseline_lr changes on resume as agent.lr does."""
+    run_dir = tmp_path / "run"
+    value = ["agent.baseline=value", "logging.progress_bar=false"]
+    diverging = ["budget.total_env_steps=3000", "agent.baseline_lr=1", f"run_dir={run_dir}"]
+    code, err, _ = run_train(*value, *diverging, capsys=capsys)
+    assert_one_line(code, err, 2, "the baseline diverged (start a new run with a lower agent.baseline_lr: ")
+    code, err, _ = run_train(
+        *value, "budget.total_env_steps=600", f"run_dir={tmp_path / 'ok'}", capsys=capsys
+    )
+    assert code == 0, err
+    more = ["budget.total_env_steps=900", "agent.baseline_lr=0.001"]
+    code, err, _ = run_train(f"resume={tmp_path / 'ok'}", *more, capsys=capsys)
+    assert code == 0, err
+    assert "resume: agent.baseline_lr: 0.01 -> 0.001" in err
+    state = load_checkpoint(tmp_path / "ok")
+    assert state["counters"]["env_steps"] == 900 and state["config"]["agent"]["baseline_lr"] == 0.001
+    assert state["learner"]["baseline"]["optimizer"]["param_groups"][0]["lr"] == 0.001
+
+
 # -- 6. faults in the user's env: last good state saved, one line, traceback in train.log -------
 ENV_FAULTS = [
     ("Raise", "RuntimeError: physics exploded"),
@@ -865,7 +888,10 @@ def test_env_fault_in_training_evaluation_saves_and_names_the_step(tmp_path, cap
     run_dir = tmp_path / "run"
     overrides = [f"env=fault_envs:fault/{fault}-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
     code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
-    said = f"env=fault_envs:fault/{fault}-v0 failed at env step 101: the evaluation env raised {raised} in "
+    said = (
+        f"env=fault_envs:fault/{fault}-v0 failed in the evaluation after env step 100: "
+        f"the evaluation env raised {raised} in "
+    )  # it said "at env step 101"
     assert_one_line(code, err, 2, said + "step 10 of episode 2")
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
     assert raised in (run_dir / "train.log").read_text()
@@ -2413,6 +2439,14 @@ def test_nan_from_the_env_is_blamed_on_the_env(tmp_path, monkeypatch, capsys, mo
         assert "in the episodes up to env step" in err
     for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
         assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())
+    if mode == "batched" or fault == "Hugeobs":  # no resume; an env whose every observation is huge
+        return
+    # the last good state resumes once the env is mended: its nan/inf returns (and episodes) were
+    fault_envs.FaultyEnv.calls = -(10**9)  # refused as "the file was altered"
+    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+        code, err, _ = run_train(f"resume={folder}", "budget.total_env_steps=3000", capsys=capsys)
+        assert code == 0, err
+        assert load_checkpoint(folder)["counters"]["env_steps"] == 3000
 
 
 class SqrtOfNegative(gym.Env):
@@ -2579,11 +2613,17 @@ def test_the_envs_action_features_failing_mid_run_is_one_line_with_the_state_sav
         *TINY, "env=fault/LateFeatures-v0", "agent.policy=action", f"+env_kwargs.fault={fault}", *MODES[mode],
         f"run_dir={run_dir}", capsys=capsys,
     )  # fmt: skip
-    assert_one_line(code, err, 2, "fault/LateFeatures-v0 failed at")
+    # acting's fault is in the next step; an update's follows the last one (it said "at env step N+1")
+    where = "in the update after" if fault == "bigbatch" else "at"
+    assert_one_line(code, err, 2, f"fault/LateFeatures-v0 failed {where} ")
     assert said in err and "agent.lr" not in err
     for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
         assert (folder / CHECKPOINT_NAME).is_file(), err
         assert all(torch.isfinite(value).all() for value in load_checkpoint(folder)["policy"].values())
+    if mode != "batched":  # the line's env step: the saved one's next, or (after an update) the saved one
+        step = int(re.search(r"env step (\d+)", err).group(1))
+        saved = load_checkpoint(run_dir / ("" if mode in ("single", "vector") else "seed0"))["counters"]
+        assert step == saved["env_steps"] + (fault != "bigbatch"), err
 
 
 def test_the_envs_action_features_failing_in_evaluation_is_one_line(tmp_path, monkeypatch, capsys):
@@ -3193,7 +3233,11 @@ def test_a_reward_that_is_no_number_in_the_evaluation_env_saves_and_names_the_st
     overrides = [f"env=fault_envs:fault/{fault}-v0", "eval.every_steps=100", f"run_dir={run_dir}"]
     code, err, _ = run_train(*TINY, *overrides, capsys=capsys)
     assert_one_line(
-        code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at env step 101: the evaluation env {said}"
+        code,
+        err,
+        2,
+        f"env=fault_envs:fault/{fault}-v0 failed in the evaluation after env step 100: "
+        f"the evaluation env {said}",
     )
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
 

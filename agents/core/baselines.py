@@ -45,6 +45,10 @@ class Baseline(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027
         """Restore what :meth:`state_dict` returned."""
 
+    def set_step_size(self, step_size: float) -> None:  # noqa: B027
+        """Fit with step size ``step_size`` from now on (``agent.baseline_lr`` changed at resume);
+        nothing to do for a baseline that takes no steps."""
+
     @classmethod
     @abstractmethod
     def from_options(
@@ -148,6 +152,10 @@ class TimeBaseline(Baseline):
         return cls()
 
 
+DIVERGED_HINT = (
+    "start a new run with a lower agent.baseline_lr: the saved value baseline grew too far to resume from"
+)
+"""What to do when the value baseline's fit diverged (its last finite weights are huge already)."""
 VALUE_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 """``agent.value_optimizer`` -> torch optimizer of the value baseline."""
 VALUE_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -231,14 +239,18 @@ class ValueBaseline(Baseline):
             optimizer_step(self.optimizer, "agent.baseline_lr")
         if not all(all_finite(weight) for weight in self.network.parameters()):
             self.load_state_dict(last_good)
-            raise NumericalError("the value baseline's fit diverged (lower agent.baseline_lr)")
+            raise NumericalError(f"the value baseline's fit diverged ({DIVERGED_HINT})")
 
     def state_dict(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.network.load_state_dict(state["network"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])  # with the saved run's step size
+
+    def set_step_size(self, step_size: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = step_size
 
 
 def make_baseline(

@@ -45,7 +45,7 @@ import math
 import torch
 from torch import Tensor
 
-from agents.core.baselines import Baseline, NoBaseline
+from agents.core.baselines import DIVERGED_HINT, Baseline, NoBaseline
 from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite, optimizer_step
 from agents.core.policy import GradientFn, SoftmaxPolicy, mean_entropy
 from agents.core.returns import discount_weights, discounted_returns, longest_episode
@@ -175,7 +175,7 @@ class Reinforce:
         ``normalize_returns``."""
         advantages = returns if baseline_values is None else returns - baseline_values
         if not all_finite(advantages):
-            raise NumericalError("non-finite advantages: the baseline diverged (lower agent.baseline_lr)")
+            raise NumericalError(f"non-finite advantages: the baseline diverged ({DIVERGED_HINT})")
         return _standardize(advantages) if self.normalize_returns else advantages
 
     def _step(

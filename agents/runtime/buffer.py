@@ -39,6 +39,15 @@ class Finished:
     """Their lengths in steps, ``[n]`` int64."""
 
 
+def learnable(obs: np.ndarray, rewards: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each column's ``rows`` (bool ``[T, n]``) of ``obs`` ``[T, n, ...]`` and ``rewards``
+    ``[T, n]`` are finite observations with a finite float64 return, ``[n]``."""
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 + 1e308
+        returns = np.where(rows, rewards, 0.0).sum(0)
+    finite_obs = np.isfinite(obs).all(axis=tuple(range(2, obs.ndim))) | ~rows
+    return np.isfinite(returns) & finite_obs.all(0)
+
+
 class EpisodeBuffer:
     """Per-sub-env episodes in progress plus the finished episodes awaiting an update.
 
@@ -196,14 +205,23 @@ class EpisodeBuffer:
         self.t = kept
 
     def state_dict(self) -> dict[str, object]:
-        """Episodes in progress and finished, for exact resume."""
-        oldest = int(self.start.min())
+        """Episodes in progress and finished, for exact resume. An episode with a nan/inf
+        observation or return is left out: the env's fault, which the next update refuses and a
+        resumed run could only repeat (its sub-env starts that episode again from its reset)."""
+        start = self.start.copy()
+        rows = np.arange(int(start.min()), self.t)
+        start[~learnable(self.obs[rows], self.rewards[rows], rows[:, None] >= start)] = self.t
+        oldest = int(start.min())
+        finished = [
+            episode for episode in self.finished_episodes()
+            if learnable(episode[0][:, None], episode[2][:, None], np.ones((len(episode[1]), 1), bool))[0]
+        ]  # fmt: skip
         return {
             "obs": self.obs[oldest : self.t].copy(),
             "actions": self.actions[oldest : self.t].copy(),
             "rewards": self.rewards[oldest : self.t].copy(),
-            "start": self.start - oldest,
-            "finished": [[part.copy() for part in episode] for episode in self.finished_episodes()],
+            "start": start - oldest,
+            "finished": [[part.copy() for part in episode] for episode in finished],
         }
 
     def load_state_dict(self, state: dict[str, object]) -> None:

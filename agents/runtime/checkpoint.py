@@ -37,17 +37,23 @@ CHECKPOINT_FORMAT = 1
 """``format_version`` stored in every checkpoint; a file with a newer one is refused."""
 
 
-def _to_safe(value: Any) -> Any:
-    """numpy arrays/scalars -> tensors/python numbers, recursively (weights_only-loadable)."""
+def without_numpy(value: Any, array: Callable[[np.ndarray], Any] = np.ndarray.tolist) -> Any:
+    """``value`` with numpy scalars as Python numbers and arrays as ``array(a)`` (lists by
+    default), through nested dicts, lists and tuples (which become lists)."""
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(value.copy())
+        return array(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {key: _to_safe(item) for key, item in value.items()}
+        return {key: without_numpy(item, array) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_to_safe(item) for item in value]
+        return [without_numpy(item, array) for item in value]
     return value
+
+
+def _to_safe(value: Any) -> Any:
+    """numpy arrays/scalars -> tensors/python numbers, recursively (weights_only-loadable)."""
+    return without_numpy(value, lambda array: torch.from_numpy(array.copy()))
 
 
 def _file_mode() -> int:

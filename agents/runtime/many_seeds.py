@@ -326,7 +326,7 @@ class BatchedSeedsTrainer:
                 while not self.done:
                     try:
                         self.step()
-                    except ActionFeaturesFault as fault:  # acting's phi(s, .), or an update's
+                    except ActionFeaturesFault as fault:  # acting's phi(s, .), before the step
                         self._fail_in_env(str(fault), fault.__cause__)
                     if time.monotonic() >= next_flush:
                         self._flush()
@@ -370,6 +370,13 @@ class BatchedSeedsTrainer:
         if ended.size:
             self._episodes_ended(self.buffer.finish(ended))
         self.vector_steps += 1
+        try:
+            self._after_step()
+        except ActionFeaturesFault as fault:  # the env's phi(s, .) on the episodes' observations
+            self._fail_in_env(str(fault), fault.__cause__, during="the update")
+
+    def _after_step(self) -> None:
+        """Update the seeds whose episodes are ready, log the due ones, stop those out of budget."""
         if self.vector_steps % self.cfg.batched_update_every == 0:
             self._update_ready(self.live)
         most = self.env_steps.max()  # one reduction, then scalar tests (this runs every vector step)
@@ -383,11 +390,14 @@ class BatchedSeedsTrainer:
             if over.any():
                 self._stop(over)
 
-    def _fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:
+    def _fail_in_env(self, problem: str, error: BaseException | None = None, during: str = "") -> NoReturn:
         """The env failed mid-run: save every seed's last good state (the failed step stored
-        nothing), keep the env's traceback in ``train.log`` and raise one line saying where."""
+        nothing), keep the env's traceback in ``train.log`` and raise one line saying where
+        (``during``: ``"the update"`` after the last vector step; empty: in the next one)."""
+        steps = self.vector_steps
+        where = f"in {during} after vector step {steps}" if during else f"at vector step {steps + 1}"
         raise_env_fault(
-            self.run_dir, f"env={self.cfg.env} failed at vector step {self.vector_steps + 1}", problem, error,
+            self.run_dir, f"env={self.cfg.env} failed {where}", problem, error,
             lambda: self.finish(interrupted=False),
             f"each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}",
         )  # fmt: skip

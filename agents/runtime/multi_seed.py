@@ -246,11 +246,9 @@ class MultiSeedTrainer:
                     trainer = self.trainers[index]
                     try:
                         trainer.step(seed_actions)
-                    except Exception as error:
+                    except Exception:
                         for later in live[position + 1 :]:  # they drew noise for a step they will not take
                             self.trainers[later].actor.give_back()
-                        if isinstance(error, ActionFeaturesFault):  # its update's or its eval's phi(s, .)
-                            trainer.fail_in_env(str(error), error.__cause__)
                         raise
                     if not trainer.done:
                         still_live.append(index)

@@ -21,8 +21,7 @@ from agents.runtime.config import TrainConfig, check_known_keys
 IMMUTABLE_ON_RESUME = (
     "env", "env_kwargs", "env_wrappers", "seed", "num_seeds", "seed_mode", "batched_update_every",
     "features", "vector", "agent.policy", "agent.hidden_sizes", "agent.activation", "agent.dtype",
-    "agent.optimizer", "agent.baseline", "agent.baseline_lr", "agent.value_hidden_sizes",
-    "agent.value_optimizer",
+    "agent.optimizer", "agent.baseline", "agent.value_hidden_sizes", "agent.value_optimizer",
 )  # fmt: skip
 """Config keys (and groups) fixed by the checkpoint's arrays and optimizer states."""
 NOT_RUN_SETTINGS = ("resume", "run_dir", "hydra", "trust_code")
@@ -72,6 +71,6 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
         raise UserError(
             f"resume cannot change {', '.join(refused)} (the checkpoint's arrays depend on it); drop "
             "it or start a new run (budget.*, logging.*, checkpoint.*, eval.* and the agent's learning "
-            "settings, e.g. agent.lr, agent.gamma, agent.entropy_coef, may change)"
+            "settings, e.g. agent.lr, agent.baseline_lr, agent.gamma, agent.entropy_coef, may change)"
         )
     return changes

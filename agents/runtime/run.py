@@ -7,6 +7,7 @@ import copy
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -71,6 +72,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             print(f"\n{multi.table()}\nrun folders: {absolute(multi.run_dir)}/seed*")
             print_tensorboard_line(multi.run_dir)
             print_no_episode_note(multi, cfg)
+        else:
+            warn_if_nothing_learned(multi, cfg)
         return multi
     if cfg.resume:
         folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
@@ -117,6 +120,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     result = trainer.run()
     if summary:
         print_summary(result, trainer.cfg)
+    else:
+        warn_if_nothing_learned(result, trainer.cfg)
     return result
 
 
@@ -206,22 +211,36 @@ TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env
 
 
 def print_no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> None:
-    """One more line when a run (a seed's, of several) ended no episode, so it made no update: it
-    did what it was told, so this is no error, but an env that never ends an episode trains only
+    """``note: <no_episode_note>``, where there is one."""
+    note = no_episode_note(result, cfg)
+    if note is not None:
+        print(f"note: {note}")
+
+
+def warn_if_nothing_learned(result: RunResult, cfg: DictConfig) -> None:
+    """:func:`no_episode_note` as a ``UserWarning`` (``agents.train`` prints no summary)."""
+    note = no_episode_note(result, cfg)
+    if note is not None:
+        warnings.warn(note, UserWarning, stacklevel=4)  # at the caller of agents.train
+
+
+def no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> str | None:
+    """What to change when a run (a seed's, of several) made no update; None when each made one.
+    It did what it was told, so this is no error, but an env that never ends an episode trains only
     with a time limit (evaluation cuts such episodes at its own cap and says so too), and one whose
     time limit no sub-env reached needs a larger budget (or fewer sub-envs)."""
     idle = [seed for seed in result.seed_results if seed.episodes == 0]
     if not idle:
         unused = [seed for seed in result.seed_results if seed.updates == 0]
         if unused:  # episodes ended, fewer than an update takes
-            print(
-                f"note: {counted(unused[0].episodes, 'episode')} ended in "
+            return (
+                f"{counted(unused[0].episodes, 'episode')} ended in "
                 f"{counted(unused[0].env_steps, 'env step', grouped=True)}"
                 f"{'' if len(result.seed_results) == 1 else f' ({len(unused)} seeds)'}, fewer than "
                 "agent.episodes_per_update, so nothing was learned (0 updates): raise "
                 "budget.total_env_steps or lower agent.episodes_per_update"
             )
-        return
+        return None
     seeds = len(result.seed_results)
     where = f"{len(idle)} of {seeds} seeds' runs"
     if seeds == 1:
@@ -230,14 +249,13 @@ def print_no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> N
     each = idle[0].env_steps // num_envs  # steps of each sub-env (of one seed)
     if limit is not None and each < limit:  # (Taxi-v4's 200 over 16 sub-envs of 125 steps each)
         took = f"each of the {num_envs} sub-envs took {each:,} steps, " if num_envs > 1 else ""
-        print(
-            f"note: no episode ended in {where}, so nothing was learned (0 updates): {took}fewer than "
+        return (
+            f"no episode ended in {where}, so nothing was learned (0 updates): {took}fewer than "
             f"env={cfg.env}'s time limit of {limit:,} steps; raise budget.total_env_steps"
             f"{' or lower vector.num_envs' if num_envs > 1 else ''}"
         )
-        return
-    print(
-        f"note: no episode ended in {where}, so nothing was learned (0 updates): an env that never ends "
+    return (
+        f"no episode ended in {where}, so nothing was learned (0 updates): an env that never ends "
         f"one needs a time limit ({TIME_LIMIT}, or max_episode_steps= in its gymnasium.register call); "
         "otherwise raise budget.total_env_steps"
     )

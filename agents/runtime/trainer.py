@@ -299,7 +299,7 @@ class Trainer:
                 while not self.done:
                     try:
                         self.step(self.actor(self.agent.inputs(self.obs)))
-                    except ActionFeaturesFault as fault:  # acting's phi(s, .), or the update's
+                    except ActionFeaturesFault as fault:  # acting's phi(s, .), before the step
                         self.fail_in_env(str(fault), fault.__cause__)
             except BaseException:
                 self.logger.close()  # a crash or a second Ctrl-C: what was logged reaches the file
@@ -344,8 +344,8 @@ class Trainer:
         if self.buffer.num_finished >= self.cfg.agent.episodes_per_update:
             try:
                 self._update(time.perf_counter() - self.start)
-            except ActionFeaturesFault:
-                raise  # the env's fault: its caller names the env and saves
+            except ActionFeaturesFault as fault:  # the env's phi(s, .) on the episodes' observations
+                self.fail_in_env(str(fault), fault.__cause__, during="the update")
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
                 self.finish()  # nothing is lost: save the last good state, flush logs
                 if isinstance(error, UserError):
@@ -386,14 +386,19 @@ class Trainer:
             target=self.target,
         )  # fmt: skip
 
-    def fail_in_env(self, problem: str, error: BaseException | None = None) -> NoReturn:
+    def fail_in_env(self, problem: str, error: BaseException | None = None, during: str = "") -> NoReturn:
         """The env failed mid-run: save the last good state (the step that failed left nothing
         in the buffer), flush the logs, keep the env's traceback in ``train.log`` and raise one
-        line naming the env, the step and the problem."""
+        line naming the env, the step and the problem.
+
+        :param during: ``"the update"`` or ``"the evaluation"`` that followed the last env step;
+            empty for a fault in the next step (acting on it, or the env's own step).
+        """
+        steps = self.env_steps
+        where = f"in {during} after env step {steps}" if during else f"at env step {steps + 1}"
         raise_env_fault(
-            self.run_dir, f"env={self.cfg.env} failed at env step {self.env_steps + 1}", problem, error,
-            self.finish, self.saved_where,
-        )  # fmt: skip
+            self.run_dir, f"env={self.cfg.env} failed {where}", problem, error, self.finish, self.saved_where
+        )
 
     def stopped_line(self) -> str:
         """Where a run stopped by a signal was saved and how to resume it (one line)."""
@@ -422,7 +427,9 @@ class Trainer:
         except EnvFault as fault:
             # "the evaluation env returned reward None ..." or "the evaluation env raised RuntimeError: ..."
             raised = "" if isinstance(fault.error, EnvOutputError) else "raised "
-            self.fail_in_env(f"the evaluation env {raised}{fault}", fault.error)
+            self.fail_in_env(f"the evaluation env {raised}{fault}", fault.error, during="the evaluation")
+        except ActionFeaturesFault as fault:  # the evaluation env's phi(s, .)
+            self.fail_in_env(str(fault), fault.__cause__, during="the evaluation")
         if summary is None:
             return
         bad = next(
@@ -431,7 +438,8 @@ class Trainer:
         )
         if bad is not None:  # its mean was logged as nan, and no evaluation could be the best
             self.fail_in_env(
-                f"the evaluation env returned nan/inf rewards (episode {bad[0]}'s return is {bad[1]})"
+                f"the evaluation env returned nan/inf rewards (episode {bad[0]}'s return is {bad[1]})",
+                during="the evaluation",
             )
         if summary.capped:
             note = capped_note(summary, self.evaluation.step_cap, "evaluation", "eval.max_episode_steps")
@@ -558,7 +566,7 @@ class Trainer:
                 "elapsed_seconds": self.elapsed_before,
                 "reached_target": self.target if self.reached or self.reached_before else None,
             },
-            "recent_returns": list(self.recent_returns),
+            "recent_returns": [value for value in self.recent_returns if math.isfinite(value)],  # see buffer
             "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
             "rng": {"actor": self.actor.state_dict(), **global_rng_states()},
             "config": OmegaConf.to_container(self.config, resolve=True),
@@ -588,10 +596,12 @@ class Trainer:
         every = self.cfg.checkpoint.every_steps  # may have changed at resume
         if not every or self.next_checkpoint is None:
             self.next_checkpoint = self.env_steps + every if every else None
-        saved_lr = state.get("config", {}).get("agent", {}).get("lr")
-        if saved_lr != self.cfg.agent.lr:  # changed at resume (else the state holds the scheduled lr)
-            for group in self.agent.learner.optimizer.param_groups:
+        saved_agent = state.get("config", {}).get("agent", {})
+        if saved_agent.get("lr") != self.cfg.agent.lr:  # changed at resume (else the state holds the
+            for group in self.agent.learner.optimizer.param_groups:  # scheduled lr)
                 group["lr"] = self.cfg.agent.lr
+        if saved_agent.get("baseline_lr") != self.cfg.agent.baseline_lr:  # changed at resume (the value
+            self.agent.learner.baseline.set_step_size(self.cfg.agent.baseline_lr)  # fit's state held the old)
         self.next_log_step = int(counters.get("next_log_step", 0))  # older checkpoints: log at once
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])

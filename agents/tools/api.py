@@ -15,9 +15,11 @@ with the one line the command line would print.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -29,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import RunInterrupted, UserError, path_too_long
+from agents.runtime.checkpoint import without_numpy
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
@@ -87,7 +90,7 @@ def _compose(
         if isinstance(config, str):
             cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
         else:
-            cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.structured(config)
+            cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.create(python_values(config))
             check_complete(cfg)
             # typed by the schema: a config.yaml read with OmegaConf.load is plain dicts and strings, whose
             # values would reach the run unchecked (a wrong type was a TypeError, seed=null one too)
@@ -98,6 +101,12 @@ def _compose(
     check_resolvable(cfg)
     check_known_keys(cfg, TrainConfig)  # +foo=1 composes (Hydra adds the key), and nothing would read it
     return cfg
+
+
+def python_values(config: TrainConfig) -> dict[str, Any]:
+    """``config``'s fields as nested dicts, numpy scalars as Python's (``seed=np.int64(3)`` from
+    ``np.arange``, which OmegaConf refuses: "could not be converted to Integer")."""
+    return without_numpy(dataclasses.asdict(config))
 
 
 def check_complete(cfg: DictConfig) -> None:
