@@ -10,6 +10,7 @@ space Gymnasium allows and envs that break mid-run.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib.util
 import json
@@ -3424,3 +3425,85 @@ def test_a_resume_on_a_full_disk_keeps_the_runs_files(tmp_path):
     assert "Traceback" not in resumed.stderr and "cannot write" in resumed.stderr
     assert (tmp_path / "r" / "config.yaml").read_text() == config
     assert (tmp_path / "r" / CHECKPOINT_NAME).read_bytes() == checkpoint
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the thread's traceback
+def test_a_full_disk_under_the_event_file_is_one_line_naming_it_with_the_state_saved(
+    tmp_path, capsys, monkeypatch, mode
+):
+    """TensorBoard's writer thread printed its traceback ("Exception in thread Thread-1: ..."), the
+    line said "cannot write: No space left on device" naming no file, and (the log flushed before
+    the checkpoint) the run saved no checkpoint; the batched mode saved none either."""
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    real_write, records = RecordWriter.write, iter(range(10**9))
+
+    def full_after_a_while(self, data):
+        if next(records) >= 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(RecordWriter, "write", full_after_a_while)
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(*TINY, "budget.total_env_steps=3000", *MODES[mode], f"run_dir={run_dir}",
+                             capsys=capsys)  # fmt: skip
+    assert_one_line(
+        code, err, 2, f"cannot write {'' if mode == 'batched' else 'the TensorBoard event file in '}{run_dir}"
+    )
+    assert "No space left on device (free space, or choose another location)" in err
+    for folder in [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]:
+        assert load_checkpoint(folder)["counters"]["env_steps"] > 0
+
+
+@pytest.mark.parametrize("resuming", [False, True])
+def test_ctrl_c_while_tensorboard_starts_leaves_the_folder_as_it_was(tmp_path, capsys, monkeypatch, resuming):
+    """A new run left its config.yaml and event file, so the same command was refused ("holds the
+    TensorBoard curves of a run that saved no checkpoint"); a resume left config.yaml saying the
+    agent.lr it had been given, which the checkpoint lacked, and an empty event file."""
+    import agents.runtime.trainer as trainer_module
+
+    run_dir = tmp_path / "run"
+    if resuming:
+        assert run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    before = snapshot(run_dir) if resuming else None
+    real_logger = trainer_module.Logger
+
+    def ctrl_c_while_starting(*args, **kwargs):
+        real_logger(*args, **kwargs).close()  # its event file is there (closed: as Logger's own Ctrl-C)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "Logger", ctrl_c_while_starting)
+    again = [f"resume={run_dir}", "agent.lr=0.05", "budget.total_env_steps=600"] if resuming else []
+    code, err, _ = run_train(*TINY, *(again or [f"run_dir={run_dir}"]), capsys=capsys)
+    assert code == 130 and "quit at once" in err, err
+    if resuming:
+        assert snapshot(run_dir) == before
+    else:
+        assert not run_dir.exists() or not [path.name for path in run_dir.iterdir() if path.name != ".lock"]
+    monkeypatch.undo()
+    code, err, _ = run_train(*TINY, *(again or [f"run_dir={run_dir}"]), capsys=capsys)
+    assert code == 0, err
+
+
+def test_ctrl_c_while_a_batched_run_writes_its_folders_leaves_none(tmp_path, capsys, monkeypatch):
+    """It left config.yaml and seed*/config.yaml: the same command was then refused ("holds a
+    config.yaml, which a run there would write over")."""
+    import agents.runtime.many_seeds as many_seeds
+
+    real_event_file, made = many_seeds.EventFile, []
+
+    def ctrl_c_at_the_second(folder):
+        made.append(real_event_file(folder))
+        if len(made) == 2:
+            raise KeyboardInterrupt
+        return made[-1]
+
+    monkeypatch.setattr(many_seeds, "EventFile", ctrl_c_at_the_second)
+    run_dir, batched = tmp_path / "run", [*TINY, *MODES["batched"]]
+    code, err, _ = run_train(*batched, f"run_dir={run_dir}", capsys=capsys)
+    assert code == 130 and "quit at once" in err, err
+    assert not run_dir.exists() or not list(run_dir.iterdir())
+    monkeypatch.undo()
+    code, err, _ = run_train(*batched, f"run_dir={run_dir}", capsys=capsys)
+    assert code == 0, err

@@ -245,6 +245,32 @@ def test_resuming_a_finished_run_is_refused_and_writes_nothing(make_config, tmp_
     assert more.env_steps >= 900
 
 
+def test_a_resume_whose_checkpoint_another_resume_saved_over_meanwhile_is_refused(
+    make_config, tmp_path, monkeypatch
+):
+    """Two resumes of one run: each read the checkpoint, then took the folder's lock in turn, and
+    both trained it; the later one's checkpoint (fewer steps) replaced the earlier one's."""
+    run_dir = tmp_path / "run"
+    train(make_config("budget.total_env_steps=600", f"run_dir={run_dir}"))
+    checkpoint = run_dir / "checkpoint.pt"
+    refuse_finished = Trainer._refuse_finished_resume
+
+    def another_resume_saves(self):  # between this one's read and its lock
+        refuse_finished(self)
+        saved = checkpoint.read_bytes()
+        checkpoint.unlink()
+        checkpoint.write_bytes(saved)  # a new file, as every (atomic) save writes
+
+    monkeypatch.setattr(Trainer, "_refuse_finished_resume", another_resume_saves)
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+    more = ["budget.total_env_steps=900"]
+    with pytest.raises(UserError, match=r"checkpoint.pt was saved again while this resume read it \(another"):
+        train(make_config(f"resume={run_dir}", *more), overrides=more)
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+    monkeypatch.undo()
+    assert train(make_config(f"resume={run_dir}", *more), overrides=more).env_steps >= 900
+
+
 @pytest.mark.parametrize(
     "path",
     ["/tmp/run", "/tmp/sp ace", "/tmp/it's", "/tmp/0_lr=0.1,seed=2", "/tmp/[x]", "/tmp/b\\s2", "/tmp/a\\'b",

@@ -113,15 +113,20 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         _raise_interrupt_behind(error)
-        failure = error if isinstance(error, OSError) else storage_error(error)
-        if failure is None:
-            raise
-        kept = f"; the previous {path.name} is intact" if path.is_file() else ""
-        raise UserError(
-            f"cannot write checkpoint {path}: {failure.strerror or failure}{kept} (free space or another "
-            "run_dir)"
-        ) from None
+        _raise_write_failure(path, error)
+        raise
     return path
+
+
+def _raise_write_failure(path: Path, error: BaseException) -> None:
+    """A full disk, a quota (torch's own error for them too) writing ``path``: one line; else nothing."""
+    failure = error if isinstance(error, OSError) else storage_error(error)
+    if failure is None:
+        return
+    kept = f"; the previous {path.name} is intact" if path.is_file() else ""
+    raise UserError(
+        f"cannot write checkpoint {path}: {failure.strerror or failure}{kept} (free space or another run_dir)"
+    ) from None
 
 
 def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
@@ -129,6 +134,7 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     temporary files, one ``os.sync`` for all of them (an ``fsync`` per file costs ~10-30 ms on
     these VMs: 1000 seeds would wait half a minute), then each renamed over its target."""
     temporaries: list[str] = []
+    path = Path()
     try:
         for path, state in items:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +150,7 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
         for temporary in temporaries:
             Path(temporary).unlink(missing_ok=True)
         _raise_interrupt_behind(error)
+        _raise_write_failure(path, error)
         raise
 
 
@@ -254,6 +261,13 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
             raise UserError(f"{path} holds no {name}: {why}; which=latest for its {CHECKPOINT_NAME}")
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
+
+
+def file_version(path: Path) -> tuple[int, int, int]:
+    """``path``'s inode, size and modification time (ns): each save writes a new file and renames
+    it over the old (:func:`save_checkpoint`), so another version means another save."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

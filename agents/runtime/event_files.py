@@ -51,8 +51,11 @@ class EventFile:
         """Append the queued points to the file."""
         if not self.pending:
             return
-        with open(self.path, "ab") as handle:
-            writer = RecordWriter(handle)
-            for event in self.pending:
-                writer.write(event.SerializeToString())
+        try:
+            with open(self.path, "ab") as handle:
+                writer = RecordWriter(handle)
+                for event in self.pending:
+                    writer.write(event.SerializeToString())
+        except OSError as error:  # a full disk's write names no file
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
         self.pending = []

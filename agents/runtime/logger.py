@@ -6,7 +6,9 @@ Tags are the constants of :mod:`agents.runtime.tags`; x is always the global env
 from __future__ import annotations
 
 import math
+import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,24 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from agents.core.batch import UpdateStats
 from agents.runtime import tags
 from agents.runtime.config import changes_learning
+
+
+def quiet_event_writer_threads() -> None:
+    """Leave out the traceback an OSError (a full disk) prints from TensorBoard's writer thread:
+    the writer raises that error again in the main thread at its next write, where :class:`Logger`
+    makes it one line naming the run folder. Other threads' exceptions go to the hook before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiets_event_writers", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not (
+            isinstance(args.exc_value, OSError) and type(args.thread).__module__.startswith("tensorboard.")
+        ):
+            previous(args)
+
+    hook.quiets_event_writers = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def hyperparameter_table(cfg: DictConfig) -> str:
@@ -98,10 +118,19 @@ class Logger:
         each_episode: bool = True,
     ) -> None:  # fmt: skip
         self.writer = None
+        self.run_dir = run_dir
+        self.failed: OSError | None = None
+        """The first failed write (a full disk), which :meth:`flush` raises; then nothing is written."""
         if enabled:  # max_queue: a batch must not block on a full queue (a thread switch per event)
+            quiet_event_writer_threads()
             self.writer = SummaryWriter(str(run_dir), max_queue=100_000, purge_step=purge_step)
-            if purge_step is None:
-                self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
+            try:
+                if purge_step is None:
+                    self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
+            except BaseException:  # a Ctrl-C: its thread writes no more (its caller removes the file)
+                with suppress(OSError):
+                    self.writer.close()
+                raise
         self.each_episode = each_episode
         self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
         self.batch: list[tuple[str, float, int, float]] = []
@@ -122,8 +151,11 @@ class Logger:
     def hand_off(self) -> None:
         """Give the batched scalars to the ``SummaryWriter`` (whose thread writes the file)."""
         if self.writer is not None:
-            for tag, value, env_steps, wall_time in self.batch:
-                self.writer.add_scalar(tag, value, env_steps, walltime=wall_time)
+            try:
+                for tag, value, env_steps, wall_time in self.batch:
+                    self.writer.add_scalar(tag, value, env_steps, walltime=wall_time)
+            except OSError as error:  # (its thread's: a full disk) raised at the next flush
+                self._fail(error)
         self.batch = []
         self.next_handoff = time.monotonic() + self.handoff_seconds
 
@@ -172,28 +204,56 @@ class Logger:
             return
         self.episode_means(env_steps)
         summaries, finals = hparams_record(cfg, metrics, set(command_line_keys()))
-        for summary in summaries:  # in this run's own event file
-            self.writer.file_writer.add_summary(summary)
+        try:
+            for summary in summaries:  # in this run's own event file
+                self.writer.file_writer.add_summary(summary)
+        except OSError as error:
+            self._fail(error)
         for tag, value in finals.items():
             self.scalar(tag, value, env_steps)
 
     def text(self, tag: str, text: str, env_steps: int) -> None:
         """A text entry (nothing for an empty ``text``)."""
         if self.writer is not None and text:
-            self.writer.add_text(tag, text, env_steps)
+            try:
+                self.writer.add_text(tag, text, env_steps)
+            except OSError as error:
+                self._fail(error)
 
     def flush(self, env_steps: int) -> None:
         """Write every point up to ``env_steps`` (the pending episode means too) to the event
-        file now: called before each checkpoint, so a resume never finds a gap."""
+        file now: called before each checkpoint, so a resume never finds a gap.
+
+        :raises OSError: naming the event file's folder, when a write failed (now or before: see
+            :attr:`failed`).
+        """
         if self.writer is not None:
             self.episode_means(env_steps)
             self.hand_off()
-            self.writer.flush()
+        if self.writer is not None:
+            try:
+                self.writer.flush()
+            except OSError as error:
+                self._fail(error)
+        if self.failed is not None:
+            raise self.failed
 
     def close(self) -> None:
-        """Hand off, flush and close (once; later calls do nothing)."""
+        """Hand off, flush and close (once; later calls do nothing). A failed write is not raised
+        here (a checkpoint's :meth:`flush` raises it): close is also what an error's clean-up calls."""
         if self.writer is not None:
             self.hand_off()
-            self.writer.flush()
-            self.writer.close()
-            self.writer = None
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            with suppress(OSError):
+                writer.flush()
+                writer.close()
+
+    def _fail(self, error: OSError) -> None:
+        """A write failed (the writer thread's OSError, ``[Errno 28] No space left on device``,
+        names no file): keep it as :attr:`failed`, naming the event file's folder, and write no more."""
+        where = f"the TensorBoard event file in {self.run_dir}"
+        self.failed = error if error.filename is not None else OSError(error.errno, error.strerror, where)
+        writer, self.writer = self.writer, None
+        with suppress(OSError):  # its thread stopped at the error
+            writer.close()

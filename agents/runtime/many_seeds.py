@@ -33,6 +33,7 @@ import signal
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -283,13 +284,15 @@ class BatchedSeedsTrainer:
             raise
         try:
             self._write_configs_and_event_files()
-        except OSError as error:  # a full disk, a quota: what was written goes, one line
+        except BaseException as error:  # a full disk, a quota, a Ctrl-C: what was written goes
             close_quietly(self.envs)
-            for seed in self.seeds:  # the seed folders this run made (rmdir: only an empty one)
-                remove_unstarted_run(self.run_dir / f"seed{seed}")
-                with suppress(OSError):
-                    (self.run_dir / f"seed{seed}").rmdir()
+            for name in [f"seed{seed}" for seed in self.seeds] + ["seeds"]:  # the folders this run made
+                remove_unstarted_run(self.run_dir / name)
+                with suppress(OSError):  # (only an empty one)
+                    (self.run_dir / name).rmdir()
             remove_unstarted_run(self.run_dir, self.lock)  # (and lets the folder go)
+            if not isinstance(error, OSError):
+                raise
             raise UserError(
                 f"cannot write into run_dir {self.run_dir}: {error.strerror or error} (free space, or choose "
                 "another run_dir)"
@@ -329,10 +332,16 @@ class BatchedSeedsTrainer:
                     except ActionFeaturesFault as fault:  # acting's phi(s, .), before the step
                         self._fail_in_env(str(fault), fault.__cause__)
                     if time.monotonic() >= next_flush:
-                        self._flush()
+                        try:
+                            self._flush()
+                        except OSError:  # a full disk: save what was learned, where it fits
+                            with suppress(Exception):
+                                self._save_checkpoints()
+                            raise
                         next_flush = time.monotonic() + Logger.handoff_seconds
             except BaseException:
-                self._flush()  # a crash or a second Ctrl-C: what was logged reaches the files
+                with suppress(OSError):  # (a full disk: the error being raised says so)
+                    self._flush()  # a crash or a second Ctrl-C: what was logged reaches the files
                 close_quietly(self.envs)  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
@@ -541,8 +550,7 @@ class BatchedSeedsTrainer:
         seconds = time.perf_counter() - self.start
         self._log(np.arange(self.num_seeds))
         self._log_hparams()
-        folders = [self.run_dir / f"seed{seed}" for seed in self.seeds]
-        save_checkpoints([(folder / CHECKPOINT_NAME, self.seed_state(i)) for i, folder in enumerate(folders)])
+        folders = self._save_checkpoints()
         results = []
         for index, folder in enumerate(folders):
             results.append(TrainResult(
@@ -560,6 +568,12 @@ class BatchedSeedsTrainer:
                 128 + self.stop_signal,
             )
         return MultiSeedResult(self.run_dir, results, seconds)
+
+    def _save_checkpoints(self) -> list[Path]:
+        """Each seed's ``checkpoint.pt`` in its folder; the folders."""
+        folders = [self.run_dir / f"seed{seed}" for seed in self.seeds]
+        save_checkpoints([(folder / CHECKPOINT_NAME, self.seed_state(i)) for i, folder in enumerate(folders)])
+        return folders
 
     def _log_hparams(self) -> None:
         """Each seed's HParams row and ``final/*`` scalars, as a run of the exact mode logs them:

@@ -18,6 +18,7 @@ from agents.errors import UserError
 from agents.runtime import tags
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
+    file_version,
     load_checkpoint,
     resolve_checkpoint,
     run_folder_of,
@@ -81,6 +82,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             RunFolderLock.check_free(held, unless_ours=held != folder)
         if saved_seed_mode(folder) == "batched" and not (folder / CHECKPOINT_NAME).is_file():  # its top
             refuse_batched_resume(cfg.resume)  # folder: not "pass one of its seeds"
+        version = file_version(resolve_checkpoint(cfg.resume))  # before it is read: saved over since?
         state = load_checkpoint(cfg.resume)
         check_schema(state, cfg.resume)  # a dict of ours, before anything reads it
         batched = isinstance(state.get("config"), dict) and state["config"].get("seed_mode") == "batched"
@@ -111,7 +113,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         resumed.logging.print_every_seconds = cfg.logging.print_every_seconds
         given = with_env_module(cfg)  # "Mine-v0" that an import registered is the run's "module:Mine-v0"
         changes = apply_resume_overrides(resumed, given, command_line() if overrides is None else overrides)
-        trainer = Trainer(resumed, resume_from=state, resume_path=source)
+        trainer = Trainer(resumed, resume_from=state, resume_path=source, resume_version=version)
         for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
             print(f"resume: {change}", file=sys.stderr)  # prints only its line
         trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from agents.errors import UserError, folder_problem
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_NAME,
+    file_version,
     remove_stale_temporaries,
     saved_seed_mode,
     write_text_atomically,
@@ -65,6 +67,38 @@ def refuse_finished_runs(run_dir: Path) -> None:
             f"run_dir={run_dir} holds a config.yaml, which a run there would write over: give a new "
             "run_dir, or move that file (nothing was written)"
         )
+
+
+@dataclass
+class FolderBefore:
+    """A run folder's ``config.yaml`` and event files before a run (or a resume) started in it."""
+
+    run_dir: Path
+    config_text: str | None
+    event_files: set[Path]
+
+    @classmethod
+    def now(cls, run_dir: Path) -> FolderBefore:
+        config = run_dir / "config.yaml"
+        try:
+            text = config.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:  # none yet (a new run)
+            text = None
+        return cls(run_dir, text, set(run_dir.glob(f"{EVENT_FILE_PREFIX}*")))
+
+    def put_back(self, lock: RunFolderLock) -> None:
+        """Undo a start that took no step, holding the run's ``lock``: a new run's files go
+        (:func:`remove_unstarted_run`); a resume's new event file goes and ``config.yaml`` (which
+        it had written with its changes, which the checkpoint lacks) is the run's again."""
+        if self.config_text is None:
+            remove_unstarted_run(self.run_dir, lock)
+            return
+        for path in set(self.run_dir.glob(f"{EVENT_FILE_PREFIX}*")) - self.event_files:
+            with suppress(OSError):
+                path.unlink()
+        with suppress(OSError):
+            write_text_atomically(self.run_dir / "config.yaml", self.config_text)
+        lock.release()
 
 
 def remove_unstarted_run(run_dir: Path, lock: RunFolderLock | None = None) -> None:
@@ -158,10 +192,26 @@ def check_seed_folders(folders: list[Path]) -> None:
         RunFolderLock.check_free(folder)
 
 
-def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -> RunFolderLock:
+def prepare_run_dir(
+    run_dir: Path,
+    config: DictConfig,
+    resuming: bool = False,
+    loaded: tuple[Path, tuple[int, int, int]] | None = None,
+) -> RunFolderLock:
     """Lock the run folder (:func:`lock_run_folder`; one holding a checkpoint only when
-    ``resuming`` it) and write the resolved ``config.yaml`` into it."""
+    ``resuming`` it) and write the resolved ``config.yaml`` into it.
+
+    :param loaded: the checkpoint a resume read and its :func:`file_version` before reading it:
+        another process that resumed the run between the read and the lock has saved over it since
+        (both would write the run, the later one's checkpoint going back in time): refused.
+    """
     lock = lock_run_folder(run_dir, new_run=not resuming)
+    if loaded is not None and not same_version(*loaded):
+        lock.release()
+        raise UserError(
+            f"{loaded[0]} was saved again while this resume read it (another process resumed the run "
+            "meanwhile): resume again once that one has stopped"
+        )
     try:  # atomically: a resume on a full disk keeps the run's config.yaml whole
         write_text_atomically(run_dir / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
     except OSError as error:
@@ -174,6 +224,14 @@ def prepare_run_dir(run_dir: Path, config: DictConfig, resuming: bool = False) -
             "another run_dir)"
         ) from None
     return lock
+
+
+def same_version(path: Path, version: tuple[int, int, int]) -> bool:
+    """Whether ``path`` is still the file whose :func:`file_version` was ``version``."""
+    try:
+        return file_version(path) == version
+    except OSError:  # removed
+        return False
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:

@@ -53,7 +53,7 @@ from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matchin
 from agents.runtime.return_stats import shown_return
 from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
-from agents.runtime.run_folder import prepare_run_dir, resolve_run_dir
+from agents.runtime.run_folder import FolderBefore, prepare_run_dir, resolve_run_dir
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest, env_faults, quit_hint
@@ -188,8 +188,11 @@ class Trainer:
     """One run: owns the envs, the agent, the buffer, the counters and the logger."""
 
     def __init__(
-        self, cfg: DictConfig, resume_from: dict[str, Any] | None = None, resume_path: Path | None = None
-    ) -> None:
+        self, cfg: DictConfig, resume_from: dict[str, Any] | None = None, resume_path: Path | None = None,
+        resume_version: tuple[int, int, int] | None = None,
+    ) -> None:  # fmt: skip
+        """:param resume_from: the state to resume, loaded from ``resume_path``, whose
+        :func:`~agents.runtime.checkpoint.file_version` was ``resume_version`` before it was read."""
         self.config, self.cfg, self.info = preflight(cfg)  # DictConfig for saving; dataclasses to read fast
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
@@ -201,17 +204,28 @@ class Trainer:
         if resume_from is not None:  # a file that does not fit fails before anything is written
             self.load_state_dict(resume_from, resume_path)
             self._refuse_finished_resume()
+        before = FolderBefore.now(self.run_dir)
         try:
-            self.lock = prepare_run_dir(self.run_dir, self.config, resuming=resume_from is not None)
+            loaded = None if resume_path is None or resume_version is None else (resume_path, resume_version)
+            self.lock = prepare_run_dir(
+                self.run_dir, self.config, resuming=resume_from is not None, loaded=loaded
+            )
         except BaseException:
             self.envs.close()
             raise
         # points after the checkpoint (written before a kill -9) are dropped by TensorBoard
         purge_step = self.env_steps + 1 if resume_from is not None else None
         each_episode = episode_stats(self.cfg) == "each"
-        self.logger = Logger(
-            self.run_dir, self.cfg.logging.tensorboard, self.config, purge_step, each_episode
-        )
+        try:
+            self.logger = Logger(
+                self.run_dir, self.cfg.logging.tensorboard, self.config, purge_step, each_episode
+            )
+        except BaseException:  # a Ctrl-C while TensorBoard starts (its import takes a while): no step
+            self.envs.close()  # was taken, so the folder goes back to what it was (a retry, or the
+            if self.evaluation is not None:  # resume's next try, finds it as before)
+                self.evaluation.close()
+            before.put_back(self.lock)
+            raise
 
     def _build(self) -> None:
         """Seed, then build the agent, its actor, the envs and the episode buffer."""
@@ -354,6 +368,8 @@ class Trainer:
                     f"numerical failure at env step {self.env_steps}: {error}; {self.saved_where}"
                     f"{numerical_failure_hint(error, self.cfg.agent.entropy_coef)}"
                 ) from None
+            if self.logger.failed is not None:  # a full disk: save what was learned (where it fits),
+                self.finish()  # then say so (its flush raises the error)
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
                 self.bar.set_postfix(mean_return=shown_return(self.mean_return(), 1), refresh=False)
@@ -645,9 +661,16 @@ class Trainer:
         )
         if is_best and not best:
             self.best_mean_return = self.mean_return()
-        self.logger.flush(self.env_steps)  # every point up to env_steps is on disk before the checkpoint
+        try:
+            self.logger.flush(self.env_steps)  # every point up to env_steps is on disk before the checkpoint
+        except OSError:  # (a full disk) the state is saved still, where it fits: it matters more
+            self._write_checkpoints(is_best)
+            raise
+        return self._write_checkpoints(is_best)
+
+    def _write_checkpoints(self, best: bool) -> Path:
         state = self.state_dict()
-        if is_best:  # first: a kill between the two saves must not leave a latest that claims a better
+        if best:  # first: a kill between the two saves must not leave a latest that claims a better
             save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)  # best than checkpoint_best.pt holds
         return save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
 
