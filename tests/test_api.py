@@ -279,6 +279,15 @@ def test_a_run_dir_that_cannot_be_a_folder_is_a_user_error(tmp_path, where):
     assert (tmp_path / "file.csv").read_text() == "mine"
 
 
+def test_the_file_systems_root_is_no_run_dir():
+    """run_dir=/ wrote checkpoint.pt, config.yaml, a lock and an event file into /."""
+    with pytest.raises(
+        agents.UserError, match=r"^run_dir=/ is the file system's root: give the run a folder"
+    ):
+        agents.train("CartPole-v1", "run_dir=/", "budget.total_env_steps=300")
+    assert not Path("/checkpoint.pt").exists() and not Path("/config.yaml").exists()
+
+
 def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
     """Hydra only warned (the command line's --config-dir says it in one line)."""
     with pytest.raises(agents.UserError, match=r"config_dirs: .*nonexistent is not a folder"):

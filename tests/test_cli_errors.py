@@ -185,6 +185,43 @@ def test_hydra_modes_that_do_not_combine_are_one_line(
 
 
 @pytest.mark.parametrize(
+    ("options", "reordered"),
+    [(["seed=1", "-m", "agent.lr=0.01,0.02"], "-m {quiet} seed=1 agent.lr=0.01,0.02"),
+     (["seed=1", "--cfg", "job", "agent.lr=0.01"], "--cfg job {quiet} seed=1 agent.lr=0.01")],
+)  # fmt: skip
+def test_settings_after_an_option_are_one_line_putting_the_options_first(
+    train_main, monkeypatch, capsys, tmp_path, options, reordered
+):
+    """Hydra's parser printed its eight lines of usage and "unrecognized arguments" for a setting
+    after -m (rl-baselines3-zoo takes its flags anywhere)."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, *options)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {options[-1]!r} comes after an option, where Hydra does not read"), (
+        lines
+    )
+    reordered = reordered.format(quiet="logging.progress_bar=false")  # run_main's, first
+    assert lines[0].endswith(f"put the options first (python {TRAIN_SCRIPT} {reordered})"), lines
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [(["hydra.run.dir="], "hydra.run.dir is empty (an unset shell variable?): give a folder, or leave"),
+     (["hydra.sweep.dir="], "hydra.sweep.dir is empty (an unset shell variable?)"),
+     (["hydra.run.dir=/"], "hydra.run.dir=/ is the file system's root: give the run a folder of its own")],
+)  # fmt: skip
+def test_an_empty_or_root_output_folder_is_one_line(
+    train_main, monkeypatch, capsys, tmp_path, options, expected
+):
+    """hydra.run.dir= (an unset $VAR) trained into the working folder, hydra.run.dir=/ into /."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, "budget.total_env_steps=300", *options)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
+    assert list(tmp_path.iterdir()) == [] and not Path("/checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize(
     "sweeper", ["hparams_search=cartpole_tpe", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1"]
 )
 def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatch, capsys, tmp_path, sweeper):

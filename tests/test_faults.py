@@ -1390,6 +1390,33 @@ def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypat
     assert not list(tmp_path.iterdir())
 
 
+def test_a_sweep_whose_jobs_resume_one_run_is_refused_before_any_runs(trained, tmp_path, monkeypatch, capsys):
+    """Job 0 trained the run on, job 1 continued where job 0 stopped (summed up as a config of its
+    own), and the later jobs failed: "nothing left to do"."""
+    before = snapshot(trained)
+    sweep = ["-m", f"resume={trained / CHECKPOINT_NAME}", "agent.lr=0.01,0.05", "budget.total_env_steps=900"]
+    code, err, _ = script("train.py", *sweep, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, f"resume={trained} is one run for several jobs of this sweep")
+    assert_intact(before, trained)
+    assert not list(tmp_path.iterdir())  # no job ran, no sweep folder
+
+
+def test_a_sweep_says_why_each_failed_job_failed(trained, tmp_path, monkeypatch, capsys):
+    """Only the first failed job's line was printed; the others' reasons were nowhere (result.json
+    said FAILED, its train.log nothing)."""
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        shutil.copytree(trained, run)
+    sweep = ["-m", f"resume={runs[0]},{runs[1]}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    code, err, out = script("train.py", *sweep, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, f"the run in {runs[0]} has nothing left to do: it took its 600 env steps")
+    assert f"\n#1 failed: the run in {runs[1]} has nothing left to do: it took its 600 env steps" in out
+    assert "#0 failed" not in out  # its line is the sweep's last
+    results = sorted((tmp_path / "sweep").glob("*/result.json"))
+    assert [json.loads(path.read_text())["error"].startswith(f"the run in {run} has nothing") for path, run in
+            zip(results, runs, strict=True)] == [True, True]  # fmt: skip
+
+
 def test_a_sweep_run_dir_naming_each_jobs_seed_trains_every_job(tmp_path, monkeypatch, capsys):
     """run_dir=runs/${seed} was refused as one folder for both jobs (the override's text compared)."""
     sweep = [

@@ -239,12 +239,20 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     ``tempfile`` and Hydra would read), else Hydra's output dir, else a fresh
     ``runs/<env>__<seed>__<time>`` below the working folder; each absolute, as results report it."""
     if cfg.run_dir:  # "~/runs/x" from a config object as from the command line (agents.tools.cli)
-        return Path(os.path.realpath(os.path.expanduser(cfg.run_dir)))
+        return not_the_root(Path(os.path.realpath(os.path.expanduser(cfg.run_dir))), "run_dir")
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
+        return not_the_root(Path(HydraConfig.get().runtime.output_dir), "hydra.run.dir")
     return new_run_dir(cfg)
+
+
+def not_the_root(run_dir: Path, key: str) -> Path:
+    """``run_dir``, unless it is the file system's root (``run_dir=/``: a run wrote its checkpoint,
+    config.yaml, lock and event file into ``/``)."""
+    if run_dir == Path(run_dir.anchor):
+        raise UserError(f"{key}={run_dir} is the file system's root: give the run a folder of its own")
+    return run_dir
 
 
 def new_run_dir(cfg: DictConfig) -> Path:

@@ -221,6 +221,7 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
     from hydra.errors import HydraException
 
     from agents.errors import UserError
+    from agents.runtime.checkpoint import run_folder_of
     from agents.tools.override_words import is_multirun
     from agents.tools.presets import is_sweep, override_value, parsed_override_value
     from agents.tools.sweep_checks import OTHER_SWEEPERS, sweep_jobs
@@ -247,6 +248,14 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
             f"run_dir={shared} is one folder for several jobs of this sweep, which would all train into it: "
             "leave run_dir out (each job gets its own folder below hydra.sweep.dir) or give each job its "
             "own (-m run_dir=a,b)"
+        )
+    resumes = [parsed_override_value(job, "resume") for job in jobs]
+    runs = [os.path.realpath(run_folder_of(text)) for text in resumes if text and "${" not in text]
+    resumed = next((run for run in runs if runs.count(run) > 1), None)
+    if resumed is not None:  # job 1 continued where job 0 stopped, and was summed up as a config of its own
+        raise UserError(
+            f"resume={resumed} is one run for several jobs of this sweep, which would each continue it in "
+            "turn: resume it once (without -m), or give each job its own run (-m resume=a,b)"
         )
     subdir = override_value(list(argv), "hydra.sweep.subdir")
     constant = subdir and "${" not in subdir and not is_sweep(f"hydra.sweep.subdir={subdir}")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 from agents.errors import UserError
+from agents.tools.presets import parsed_override_value
 from agents.tools.usage import program_name
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -111,8 +113,18 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     if folder is not None and not Path(folder).is_dir():
         setting = f"; {folder} looks like a setting: put it after the folder" if "=" in folder else ""
         raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
+    if unknown:  # "seed=1 -m agent.lr=0.01,0.02": Hydra's parser takes settings before its options only
+        settings = [*args.overrides, *unknown]
+        options = [arg for arg in argv if arg not in settings]  # with their values (--cfg job)
+        raise UserError(
+            f"{unknown[0]!r} comes after an option, where Hydra does not read settings: put the options "
+            f"first ({program_name()} {shlex.join([*options, *settings])})"
+        )
     check_override_keys(args.overrides)
     check_bare_words(config_name, args.overrides)
+    for key in ("hydra.run.dir", "hydra.sweep.dir"):  # Hydra wrote the run into the working folder
+        if parsed_override_value(list(args.overrides), key) == "":
+            raise UserError(f"{key} is empty (an unset shell variable?): give a folder, or leave it out")
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
         raise UserError(f"--experimental-rerun {rerun}: no such file (give a job's .hydra/config.pickle)")

@@ -92,6 +92,9 @@ class JobResult:
     stopped: str = ""
     """A job a signal stopped after it saved: its line, where it saved and how to resume it (the
     sweep's last lines list every such job's; empty otherwise, and in an older ``result.json``)."""
+    error: str = ""
+    """Why a ``FAILED`` job failed (its line; the sweep ends with the first one's, and its summary
+    lists the others'); empty otherwise, and in an older ``result.json``."""
     resumed_with: list[str] = field(default_factory=list)
     """The settings its runs were resumed with that differ from those it started with
     (``agent.lr=0.05``, ``budget.total_env_steps=4000``; :func:`resumed_settings`): its overrides
@@ -146,7 +149,16 @@ def job_result(
         output_dir=str(output_dir),
         run_dir=str(run_dir),
         stopped=str(error) if interrupted and error.resumes else "",
+        error=failure_line(error) if job_return.status == JobStatus.FAILED and not interrupted else "",
     )
+
+
+def failure_line(error: object) -> str:
+    """A failed job's exception in one line: a :class:`UserError`'s text, else ``Type: text``."""
+    if not isinstance(error, BaseException):
+        return ""
+    text = " ".join(str(error).split())
+    return text if isinstance(error, UserError) else f"{type(error).__name__}: {text}".rstrip(": ")
 
 
 def job_states(folder: Path, saved_since: float = -math.inf) -> list[dict[str, Any]]:
@@ -509,9 +521,13 @@ def sweep_stopped(first: RunInterrupted) -> RunInterrupted:
 
 
 def print_summary(sweep_dir: Path) -> None:
-    """Write the sweep's ``summary.md`` and print it (a sweep that ended, or stopped at a failed job)."""
+    """Write the sweep's ``summary.md`` and print it (a sweep that ended, or stopped at a failed job),
+    with why each failed job but the first failed (the sweep's last line says the first's)."""
     table = write_summary(sweep_dir)
-    print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}", flush=True)
+    failed = sorted((job for job in read_results(sweep_dir) if job.status == "FAILED" and job.error),
+                    key=lambda job: job.num)  # fmt: skip
+    reasons = "".join(f"\n#{job.num} failed: {job.error}" for job in failed[1:])
+    print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}{reasons}", flush=True)
 
 
 def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]]) -> None:
