@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import runpy
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from agents.runtime.config import register_configs
 from agents.tools.sweep import (
     RESULT_NAME,
     SUMMARY_NAME,
+    SWEPT_KEYS_VARIABLE,
     JobResult,
     read_result,
     short_overrides,
@@ -244,6 +247,22 @@ def test_sweep_folder_names_are_short():
     assert short_overrides(r"env=my_envs\:ns/Maze-v0") == "env=my_envs:ns-Maze-v0"
     # an interpolation stayed one: the folder was made with its text, the log file with job 0's value
     assert short_overrides(r"run_dir=runs/$\{seed\}") == "run_dir=runs-{seed}"
+
+
+def test_a_long_sweep_folder_name_keeps_the_swept_keys(tmp_path, monkeypatch, capsys):
+    """With many settings the name kept the alphabetically first ones, the same in every job, and
+    dropped agent.lr, the one the sweep varied: every job's folder read alike."""
+    shared = ["agent.activation=relu", "agent.baseline_lr=0.023456", "agent.discount_weighting=true",
+              "agent.entropy_coef=0.001", "agent.gamma=0.99"]  # fmt: skip
+    sweep = ["-m", "agent.lr=0.0123456789,0.02", *shared, "budget.total_env_steps=300",
+             "logging.progress_bar=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(TRAIN), *sweep])
+    runpy.run_path(str(TRAIN), run_name="__main__")
+    names = sorted(job.name for job in job_dirs(tmp_path / "sweep"))
+    assert len(names) == 2 and "lr=0.01235" in names[0] and "lr=0.02" in names[1] and names[0] != names[1]
+    assert all(len(name) <= len("0__seed0") + 64 for name in names)
+    assert SWEPT_KEYS_VARIABLE not in os.environ  # the command line's, for its jobs only
 
 
 @pytest.mark.slow

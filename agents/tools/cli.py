@@ -100,7 +100,7 @@ from agents.tools.override_words import (
     is_multirun,
     shows_info,
 )
-from agents.tools.presets import override_value, parsed_override_value, with_env_preset
+from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
 from agents.tools.sweep_checks import (
     check_printed_package,
     check_sweep,
@@ -206,7 +206,10 @@ def hydra_main(
                 if writes_no_folder and override_value(sys.argv[1:], "hydra.sweep.dir") is None:
                     sys.argv.append(f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}")
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
-                from agents.tools.sweep import SweepSummary
+                from agents.tools.sweep import SWEPT_KEYS_VARIABLE, SweepSummary
+
+                swept = [arg.partition("=")[0].lstrip("+~") for arg in sys.argv[1:] if is_sweep(arg)]
+                os.environ[SWEPT_KEYS_VARIABLE] = "\n".join(swept)  # the job folders' names keep them
 
                 SweepSummary.start(None)  # (its folder is set as it starts: an earlier sweep's is no help)
                 previous = {sig: signal.signal(sig, stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -247,9 +250,11 @@ def hydra_main(
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 if stop_folder is not None:
+                    from agents.tools.sweep import SWEPT_KEYS_VARIABLE, SweepSummary
+
                     os.environ.pop(SWEEP_STOP_VARIABLE, None)
+                    os.environ.pop(SWEPT_KEYS_VARIABLE, None)
                     stop_folder.cleanup()
-                    from agents.tools.sweep import SweepSummary
 
                     SweepSummary.let_go()  # its folder (after the clean-up above removed what it could)
 

@@ -557,6 +557,11 @@ def write_summary(sweep_dir: Path) -> str:
     return table
 
 
+SWEPT_KEYS_VARIABLE = "SOFTMAX_REINFORCE_SWEPT_KEYS"
+"""The keys a ``-m`` command line sweeps (``agent.lr=0.01,0.02``), one per line: set by the
+command line for the sweep's jobs (a launcher's workers inherit it), read by :func:`short_overrides`."""
+
+
 def short_overrides(override_dirname: str, limit: int = 64) -> str:
     """A sweep job's folder name from Hydra's ``override_dirname``: the last part of each key, floats
     to 4 significant digits, whole ``key=value`` items up to ``limit`` characters (``hparams_search``
@@ -565,26 +570,34 @@ def short_overrides(override_dirname: str, limit: int = 64) -> str:
         agent.lr=0.022881136684755242,agent.baseline=mean -> lr=0.02288,baseline=mean
         env=my_envs\\:ns/Maze-v0 -> env=my_envs:ns-Maze-v0   (one folder, not two)
         run_dir=runs/$\\{seed\\} -> run_dir=runs-{seed}        (the text, not job 0's seed)
+
+    Where not all fit, the swept keys (:data:`SWEPT_KEYS_VARIABLE`) are kept first: the others
+    are the same in every job (the summary shows them once), so a name without them tells the jobs
+    apart, and one without a swept key would not.
     """
-    items, depth, current = [], 0, ""
+    items, keys, depth, current = [], [], 0, ""
     for char in override_dirname + ",":  # split on the commas outside brackets ([64,64] stays whole)
         depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
         if char == "," and depth == 0:
             if current:
                 key, _, value = current.partition("=")
-                name = key.lstrip("+~").rsplit(".", 1)[-1].rsplit("/", 1)[-1]  # agent.lr -> lr
+                keys.append(key.lstrip("+~").replace("\\", ""))
+                name = keys[-1].rsplit(".", 1)[-1].rsplit("/", 1)[-1]  # agent.lr -> lr
                 value = value.replace("\\", "").replace("/", "-")  # no escapes; ALE/Pong-v5: one folder
                 value = value.replace("${", "{")  # no interpolation: Hydra resolves it again for the log
                 items.append(f"{name}={short_number(value)}")
             current = ""
         else:
             current += char
-    name = items[0][:limit] if items else ""
-    for item in items[1:]:  # whole items only: a name cut mid-key read as another setting
-        if len(name) + 1 + len(item) > limit:
-            break
-        name += f",{item}"
-    return name
+    swept = set(os.environ.get(SWEPT_KEYS_VARIABLE, "").splitlines())
+    order = sorted(range(len(items)), key=lambda index: keys[index] not in swept)  # stable: swept first
+    kept, length = [], -1
+    for index in order:  # whole items only: a name cut mid-key read as another setting
+        if kept and length + 1 + len(items[index]) > limit:
+            continue
+        kept.append(index)
+        length += 1 + len(items[index])
+    return ",".join(items[index] for index in sorted(kept))[:limit]
 
 
 def register_resolvers() -> None:
