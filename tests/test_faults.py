@@ -2664,6 +2664,8 @@ def test_the_envs_action_features_failing_in_evaluation_is_one_line(tmp_path, mo
     config = OmegaConf.structured(EvaluateConfig(checkpoint=str(run_dir)))
     code, err, _ = call(lambda: evaluate(config), capsys)
     assert_one_line(code, err, 2, "the env's action_features(obs) raised on a batch of 1 observation: ")
+    assert "fault/LateFeatures-v0 failed in greedy evaluation: the env's action_features" in err  # was
+    assert "nothing was written: fix the env and evaluate again" in err  # the bare fault, naming no env
 
 
 CTRL_C_WHILE_IMPORTING = """
@@ -3534,3 +3536,13 @@ def test_ctrl_c_while_a_batched_run_writes_its_folders_leaves_none(tmp_path, cap
     monkeypatch.undo()
     code, err, _ = run_train(*batched, f"run_dir={run_dir}", capsys=capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_fault_of_a_run_with_env_wrappers_says_the_env_is_wrapped(tmp_path, capsys, mode):
+    """A wrapper given a string for its function failed at the first step, and the line blamed the
+    env alone ("env=CartPole-v1 failed at env step 1: TypeError: 'str' object is not callable")."""
+    wrapped = "env_wrappers=[{_target_:gymnasium.wrappers.TransformReward,func:abs}]"
+    code, err, _ = run_train(*TINY, wrapped, *MODES[mode], f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    at = "vector step 1" if mode == "batched" else "env step 1"
+    assert_one_line(code, err, 2, f"env=CartPole-v1 (with its env_wrappers) failed at {at}: TypeError: 'str'")

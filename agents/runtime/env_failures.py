@@ -7,7 +7,7 @@ the learning rate: :func:`nonfinite_env_data`, with numpy's warnings off: :func:
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,6 +38,12 @@ def env_number_warnings_off() -> np.errstate:
 
 TRAIN_LOG_NAME = "train.log"
 """The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""
+
+
+def env_named(env_id: str, wrappers: Sequence[Any] | None = ()) -> str:
+    """``env=CartPole-v1`` for a fault's line; `` (with its env_wrappers)`` where the run wraps the
+    env, whose wrappers may be at fault (a ``TransformReward`` given a string for ``func``)."""
+    return f"env={env_id}{' (with its env_wrappers)' if wrappers else ''}"
 
 
 def raise_env_fault(
@@ -112,13 +118,15 @@ def start_envs(
             raise
         except env_faults() as error:
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
-            raise UserError(f"env={env_id} failed to start: {problem or describe_env_error(error)}") from None
+            named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
+            raise UserError(f"{named} failed to start: {problem or describe_env_error(error)}") from None
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
         show_warnings(start_warnings)
         return envs, obs, check
     close_quietly(envs)
-    raise UserError(f"env={env_id} failed to start: {check.problem('reset returned', obs)}")
+    named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
+    raise UserError(f"{named} failed to start: {check.problem('reset returned', obs)}")
 
 
 MISFITS_LOOKED_FOR = 16

@@ -34,7 +34,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.core.policies import SoftmaxPolicy
 from agents.errors import RunInterrupted, UserError, folder_problem, name_too_long
-from agents.features.inputs import PolicyInputs
+from agents.features.inputs import ActionFeaturesFault, PolicyInputs
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import write_text_atomically
 from agents.runtime.config import (
@@ -44,6 +44,7 @@ from agents.runtime.config import (
     check_known_keys,
     check_seed,
 )
+from agents.runtime.env_failures import env_named
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
@@ -372,8 +373,15 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
                     missing = dependency_message(fault.error)
                     raise UserError(f"video=true: {missing} (or {VIDEO_EXTRA})") from None
                 raise UserError(
-                    f"env={agent.config.env} failed in {mode} evaluation: {fault} (reset seed "
+                    f"{env_named(agent.config.env, agent.config.env_wrappers)} failed in {mode} evaluation: "
+                    f"{fault} (reset seed "
                     f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"
+                ) from None
+            except ActionFeaturesFault as fault:  # the env's phi(s, .)
+                raise UserError(
+                    f"{env_named(agent.config.env, agent.config.env_wrappers)} failed in {mode} evaluation: "
+                    f"{fault}; nothing was written: fix "
+                    "the env and evaluate again"
                 ) from None
             finally:
                 close_quietly(env)  # a broken env may not close cleanly

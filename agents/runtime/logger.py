@@ -128,7 +128,7 @@ class Logger:
                 if purge_step is None:
                     self.writer.add_text(tags.HPARAMS_TEXT, hyperparameter_table(cfg))
             except BaseException:  # a Ctrl-C: its thread writes no more (its caller removes the file)
-                with suppress(OSError):
+                with suppress(Exception):  # (a full disk's error, or its thread's: the Ctrl-C goes on)
                     self.writer.close()
                 raise
         self.each_episode = each_episode

@@ -50,6 +50,7 @@ from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
 from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
 from agents.runtime.env_failures import (
+    env_named,
     env_number_warnings_off,
     nonfinite_env_data,
     raise_env_fault,
@@ -406,7 +407,7 @@ class BatchedSeedsTrainer:
         steps = self.vector_steps
         where = f"in {during} after vector step {steps}" if during else f"at vector step {steps + 1}"
         raise_env_fault(
-            self.run_dir, f"env={self.cfg.env} failed {where}", problem, error,
+            self.run_dir, f"{env_named(self.cfg.env, self.cfg.env_wrappers)} failed {where}", problem, error,
             lambda: self.finish(interrupted=False),
             f"each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}",
         )  # fmt: skip
@@ -481,10 +482,11 @@ class BatchedSeedsTrainer:
             seeds = [self.seeds[r] for r in rows.tolist()]
             problem = nonfinite_env_data(obs, rewards, self.params.dtype, stores_none_as_nan(self.envs))
             if problem is not None:
+                named = env_named(self.cfg.env, self.cfg.env_wrappers)
                 raise UserError(
-                    f"env={self.cfg.env} returned {problem} in episodes of seeds {seeds}, which no policy "
-                    f"can learn from (fix the env, or filter them with env_wrappers); each seed's last good "
-                    f"state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}"
+                    f"{named} returned {problem} in episodes of seeds {seeds}, which no policy can learn "
+                    f"from (fix the env, or filter them with env_wrappers); each seed's last good state is "
+                    f"in {self.run_dir}/seed*/{CHECKPOINT_NAME}"
                 ) from None
             hint = numerical_failure_hint(error, self.cfg.agent.entropy_coef)
             raise UserError(

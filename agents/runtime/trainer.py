@@ -40,6 +40,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.env_failures import (
+    env_named,
     env_number_warnings_off,
     nonfinite_env_data,
     raise_env_fault,
@@ -413,7 +414,12 @@ class Trainer:
         steps = self.env_steps
         where = f"in {during} after env step {steps}" if during else f"at env step {steps + 1}"
         raise_env_fault(
-            self.run_dir, f"env={self.cfg.env} failed {where}", problem, error, self.finish, self.saved_where
+            self.run_dir,
+            f"{env_named(self.cfg.env, self.cfg.env_wrappers)} failed {where}",
+            problem,
+            error,
+            self.finish,
+            self.saved_where,
         )
 
     def stopped_line(self) -> str:
@@ -542,9 +548,9 @@ class Trainer:
     def _blame_env(self, problem: str) -> NoReturn:
         """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""
         raise UserError(
-            f"env={self.cfg.env} returned {problem} in the episodes up to env step {self.env_steps}, "
-            f"which no policy can learn from (fix the env, or filter them with env_wrappers); "
-            f"{self.saved_where}"
+            f"{env_named(self.cfg.env, self.cfg.env_wrappers)} returned {problem} in the episodes up to env "
+            f"step {self.env_steps}, which no policy can learn from (fix the env, or filter them with "
+            f"env_wrappers); {self.saved_where}"
         ) from None
 
     def _print_progress(self, entropy: float, steps_per_second: float) -> None:

@@ -28,7 +28,7 @@ from torch import Tensor
 from agents.core.policies import SoftmaxPolicy
 from agents.core.score_check import DEFAULT_TOLERANCES, ScoreComparison, compare_scores
 from agents.errors import UserError
-from agents.features.inputs import PolicyInputs
+from agents.features.inputs import ActionFeaturesFault, PolicyInputs
 from agents.features.maps import box_bounds
 from agents.runtime.build import DTYPES, build_agent
 from agents.runtime.checkpoint import load_checkpoint
@@ -40,6 +40,7 @@ from agents.runtime.config import (
     validate_agent,
     validate_features,
 )
+from agents.runtime.env_failures import env_named
 from agents.runtime.logger import command_line_keys
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
@@ -247,10 +248,11 @@ def compare_gradients(cfg: Any) -> CompareReport:
     env = make_env(run_cfg.env, run_cfg.env_kwargs, run_cfg.env_wrappers)
     try:
         batch, _ = collect_episodes(env, inputs, policy, cfg.num_states, cfg.seed, max_steps=cfg.num_states)
-    except EnvFault as fault:
+    except (EnvFault, ActionFeaturesFault) as fault:  # its step or reset, or its phi(s, .)
         close_quietly(env)  # a broken env may not close cleanly
         raise UserError(
-            f"env={run_cfg.env} failed while num_states={cfg.num_states} states were collected: {fault}; "
+            f"{env_named(run_cfg.env, run_cfg.env_wrappers)} failed while num_states={cfg.num_states} states "
+            f"were collected: {fault}; "
             "fix the env (or compare on another one)"
         ) from None
     finite = torch.isfinite(batch.inputs.reshape(batch.inputs.shape[0], -1)).all(dim=1)
