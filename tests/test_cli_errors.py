@@ -209,7 +209,11 @@ def test_settings_after_an_option_are_one_line_putting_the_options_first(
     ("options", "expected"),
     [(["hydra.run.dir="], "hydra.run.dir is empty (an unset shell variable?): give a folder, or leave"),
      (["hydra.sweep.dir="], "hydra.sweep.dir is empty (an unset shell variable?)"),
-     (["hydra.run.dir=/"], "hydra.run.dir=/ is the file system's root: give the run a folder of its own")],
+     (["hydra.run.dir=/"], "hydra.run.dir=/ is the file system's root: give a folder of its own"),
+     # a sweep wrote .hydra, its lock, multirun.yaml, result.json and a summary of every result.json on disk
+     (["hydra.sweep.dir=/"], "hydra.sweep.dir=/ is the file system's root: give a folder of its own"),
+     (["hydra.sweep.subdir=/"], "hydra.sweep.subdir=/ is the file system's root"),
+     (["hydra.run.dir=/tmp/.."], "hydra.run.dir=/tmp/.. is the file system's root")],
 )  # fmt: skip
 def test_an_empty_or_root_output_folder_is_one_line(
     train_main, monkeypatch, capsys, tmp_path, options, expected

@@ -32,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium.envs.classic_control import CartPoleEnv
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -1390,13 +1391,20 @@ def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypat
     assert not list(tmp_path.iterdir())
 
 
-def test_a_sweep_whose_jobs_resume_one_run_is_refused_before_any_runs(trained, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("search", [False, True])
+def test_a_sweep_whose_jobs_resume_one_run_is_refused_before_any_runs(
+    trained, tmp_path, monkeypatch, capsys, search
+):
     """Job 0 trained the run on, job 1 continued where job 0 stopped (summed up as a config of its
-    own), and the later jobs failed: "nothing left to do"."""
+    own), and the later jobs failed: "nothing left to do"; an Optuna search's trials did the same."""
     before = snapshot(trained)
-    sweep = ["-m", f"resume={trained / CHECKPOINT_NAME}", "agent.lr=0.01,0.05", "budget.total_env_steps=900"]
+    swept = ["hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=2"] if search else ["agent.lr=0.01,0.05"]
+    sweep = ["-m", f"resume={trained / CHECKPOINT_NAME}", *swept, "budget.total_env_steps=900"]
     code, err, _ = script("train.py", *sweep, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
-    assert_one_line(code, err, 2, f"resume={trained} is one run for several jobs of this sweep")
+    if search:
+        assert_one_line(code, err, 2, f"resume={trained / CHECKPOINT_NAME} is one run for every trial")
+    else:
+        assert_one_line(code, err, 2, f"resume={trained} is one run for several jobs of this sweep")
     assert_intact(before, trained)
     assert not list(tmp_path.iterdir())  # no job ran, no sweep folder
 
@@ -3546,3 +3554,91 @@ def test_a_fault_of_a_run_with_env_wrappers_says_the_env_is_wrapped(tmp_path, ca
     code, err, _ = run_train(*TINY, wrapped, *MODES[mode], f"run_dir={tmp_path / 'run'}", capsys=capsys)
     at = "vector step 1" if mode == "batched" else "env step 1"
     assert_one_line(code, err, 2, f"env=CartPole-v1 (with its env_wrappers) failed at {at}: TypeError: 'str'")
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_ctrl_c_as_the_run_starts_its_clock_saves_it(tmp_path, capsys, monkeypatch, mode):
+    """A Ctrl-C that an import deferred by 50 ms landed after TensorBoard had started, as the
+    progress bar's thread started, before the run handled signals: its config.yaml and event file
+    stayed, with no checkpoint, and the same command was refused (no checkpoint to resume either)."""
+    import agents.runtime.many_seeds as many_seeds
+
+    sent = []
+
+    def ctrl_c_then(real):
+        def starting(*args, **kwargs):
+            if not sent:  # once (a second Ctrl-C quits at once)
+                sent.append(os.kill(os.getpid(), signal.SIGINT))
+            return real(*args, **kwargs)
+
+        return starting
+
+    if mode == "batched":
+        monkeypatch.setattr(many_seeds, "SeedsProgress", ctrl_c_then(many_seeds.SeedsProgress))
+    else:
+        monkeypatch.setattr(Trainer, "start_clock", ctrl_c_then(Trainer.start_clock))
+    monkeypatch.setattr(signal, "getsignal", signal.getsignal)  # (restored as it was)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
+    run_dir = tmp_path / "run"
+    try:
+        code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130, err
+    seeds = [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]
+    for folder in seeds:
+        assert load_checkpoint(folder)["counters"]["env_steps"] == 0
+    if mode != "batched":
+        monkeypatch.undo()
+        for folder in seeds:
+            assert run_train(f"resume={folder}", capsys=capsys)[0] == 0
+
+
+def test_a_ctrl_c_as_a_resume_logs_its_changes_leaves_the_run_as_it_was(tmp_path, capsys, monkeypatch):
+    """Between its start and its first step a resume logs its changes: a Ctrl-C there left its
+    config.yaml with settings the checkpoint lacks, and a new event file."""
+    import agents.runtime.trainer as trainer_module
+
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    before = snapshot(run_dir)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module.Logger, "text", ctrl_c)
+    more = [f"resume={run_dir}", "agent.lr=0.05", "budget.total_env_steps=600"]
+    code, err, _ = run_train(*more, capsys=capsys)
+    assert code == 130 and "quit at once" in err, err
+    assert snapshot(run_dir) == before
+    monkeypatch.undo()
+    assert run_train(*more, capsys=capsys)[0] == 0
+
+
+class OnceNanCartPole(CartPoleEnv):
+    """CartPole whose ``at``-th step call (in this process, over all its sub-envs) returns a nan reward."""
+
+    calls, at = 0, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        OnceNanCartPole.calls += 1
+        return obs, np.nan if OnceNanCartPole.calls == self.at else reward, terminated, truncated, info
+
+
+gym.register("fault/OnceNanCartPole-v0", entry_point=OnceNanCartPole, max_episode_steps=500)
+
+
+@pytest.mark.parametrize("at", [301, 421, 501, 611])
+def test_the_last_good_state_after_one_sub_envs_nan_reward_resumes(tmp_path, capsys, at):
+    """With vector envs the saved rows from the oldest episode in progress on held the other
+    sub-env's nan row (its episode refused by the update): "buffer.rewards holds nan/inf (the file
+    was altered)", for some steps of the fault."""
+    OnceNanCartPole.calls, OnceNanCartPole.at = 0, at
+    run_dir = tmp_path / "run"
+    two = ["env=fault/OnceNanCartPole-v0", "vector.num_envs=2", "vector.mode=sync"]
+    code, err, _ = run_train(*TINY, "budget.total_env_steps=3000", *two, f"run_dir={run_dir}", capsys=capsys)
+    assert_one_line(code, err, 2, "returned nan/inf rewards in the episodes up to env step")
+    OnceNanCartPole.at = 0  # mended
+    code, err, _ = run_train(f"resume={run_dir}", capsys=capsys)
+    assert code == 0, err

@@ -216,10 +216,12 @@ class EpisodeBuffer:
             episode for episode in self.finished_episodes()
             if learnable(episode[0][:, None], episode[2][:, None], np.ones((len(episode[1]), 1), bool))[0]
         ]  # fmt: skip
+        saved = {name: getattr(self, name)[oldest : self.t].copy() for name in ("obs", "actions", "rewards")}
+        before_start = np.arange(oldest, self.t)[:, None] < start  # a column's rows before its episode:
+        for array in saved.values():  # another's ended episode (the nan one an update refused), unread
+            array[before_start] = 0
         return {
-            "obs": self.obs[oldest : self.t].copy(),
-            "actions": self.actions[oldest : self.t].copy(),
-            "rewards": self.rewards[oldest : self.t].copy(),
+            **saved,
             "start": start - oldest,
             "finished": [[part.copy() for part in episode] for episode in finished],
         }

@@ -321,11 +321,11 @@ class BatchedSeedsTrainer:
         """Step all seeds until each has spent its budget or reached the target, or a signal came."""
         self.start = time.perf_counter()
         next_flush = time.monotonic() + Logger.handoff_seconds
-        self.progress = SeedsProgress(
-            self.num_seeds, self.cfg.budget.total_env_steps, self.cfg.logging,
-            lambda: self.recent.mean(np.arange(self.num_seeds)),
-        )  # fmt: skip
         with StopOnSignal([self]), env_number_warnings_off():  # type: ignore[list-item]
+            self.progress = SeedsProgress(  # in the block: a signal while its thread starts saves the seeds
+                self.num_seeds, self.cfg.budget.total_env_steps, self.cfg.logging,
+                lambda: self.recent.mean(np.arange(self.num_seeds)),
+            )  # fmt: skip
             try:
                 while not self.done:
                     try:

@@ -215,48 +215,50 @@ class MultiSeedTrainer:
 
     def _run(self) -> MultiSeedResult:
         begin = time.perf_counter()
-        for trainer in self.trainers:
-            trainer.start_clock()
-            trainer.logger.leave_handoffs_to_caller()  # all seeds together, below
-        next_handoff, next_show = time.monotonic() + Logger.handoff_seconds, 0.0
-        progress = SeedsProgress(
-            len(self.trainers), self.trainers[0].cfg.budget.total_env_steps, self.logging_cfg,
-            lambda: np.array([trainer.mean_return() for trainer in self.trainers]),
-        )  # fmt: skip
-        with (
-            StopOnSignal(self.trainers), _save_all_on_error(self.trainers), env_number_warnings_off(),
-            closing(progress),
-        ):  # fmt: skip
-            live = [i for i, t in enumerate(self.trainers) if not t.done]
-            while live:
-                now = time.monotonic()
-                if now >= next_show:
-                    progress.show(sum(trainer.env_steps for trainer in self.trainers))
-                    next_show = now + SeedsProgress.SHOW_SECONDS
-                if now >= next_handoff:
-                    for trainer in self.trainers:
-                        trainer.logger.hand_off()
-                    next_handoff = time.monotonic() + Logger.handoff_seconds
-                try:
-                    actions = self._actions(live)
-                except ActionFeaturesFault as fault:  # one call for all seeds: the first live one's
-                    self.trainers[live[0]].fail_in_env(str(fault), fault.__cause__)
-                still_live = []
-                for position, (index, seed_actions) in enumerate(zip(live, actions, strict=True)):
-                    trainer = self.trainers[index]
-                    try:
-                        trainer.step(seed_actions)
-                    except Exception:
-                        for later in live[position + 1 :]:  # they drew noise for a step they will not take
-                            self.trainers[later].actor.give_back()
-                        raise
-                    if not trainer.done:
-                        still_live.append(index)
-                live = still_live
-            progress.show(sum(trainer.env_steps for trainer in self.trainers))
-            results = finish_all(self.trainers)  # in the block: a signal during the saves lets them finish
+        with StopOnSignal(self.trainers), _save_all_on_error(self.trainers), env_number_warnings_off():
+            for trainer in self.trainers:  # in the block: a signal while they start (the progress bar's
+                trainer.start_clock()  # thread) stops the run with each seed saved, not its files unsaved
+                trainer.logger.leave_handoffs_to_caller()  # all seeds together, below
+            progress = SeedsProgress(
+                len(self.trainers), self.trainers[0].cfg.budget.total_env_steps, self.logging_cfg,
+                lambda: np.array([trainer.mean_return() for trainer in self.trainers]),
+            )  # fmt: skip
+            with closing(progress):
+                self._step_until_done(progress)
+                progress.show(sum(trainer.env_steps for trainer in self.trainers))
+                results = finish_all(self.trainers)  # in the block: a signal during the saves lets them end
         raise_if_stopped(self.trainers)  # every seed is saved and flushed by now
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
+
+    def _step_until_done(self, progress: SeedsProgress) -> None:
+        """Step every live seed until each is done or a signal came (``progress`` shows them)."""
+        next_handoff, next_show = time.monotonic() + Logger.handoff_seconds, 0.0
+        live = [i for i, t in enumerate(self.trainers) if not t.done]
+        while live:
+            now = time.monotonic()
+            if now >= next_show:
+                progress.show(sum(trainer.env_steps for trainer in self.trainers))
+                next_show = now + SeedsProgress.SHOW_SECONDS
+            if now >= next_handoff:
+                for trainer in self.trainers:
+                    trainer.logger.hand_off()
+                next_handoff = time.monotonic() + Logger.handoff_seconds
+            try:
+                actions = self._actions(live)
+            except ActionFeaturesFault as fault:  # one call for all seeds: the first live one's
+                self.trainers[live[0]].fail_in_env(str(fault), fault.__cause__)
+            still_live = []
+            for position, (index, seed_actions) in enumerate(zip(live, actions, strict=True)):
+                trainer = self.trainers[index]
+                try:
+                    trainer.step(seed_actions)
+                except Exception:
+                    for later in live[position + 1 :]:  # they drew noise for a step they will not take
+                        self.trainers[later].actor.give_back()
+                    raise
+                if not trainer.done:
+                    still_live.append(index)
+            live = still_live
 
 
 ROW_ALIGNMENT_BYTES = 64

@@ -114,9 +114,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         given = with_env_module(cfg)  # "Mine-v0" that an import registered is the run's "module:Mine-v0"
         changes = apply_resume_overrides(resumed, given, command_line() if overrides is None else overrides)
         trainer = Trainer(resumed, resume_from=state, resume_path=source, resume_version=version)
-        for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
-            print(f"resume: {change}", file=sys.stderr)  # prints only its line
-        trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)
+        try:
+            for change in changes if summary else []:  # once the checkpoint has loaded: a refused file
+                print(f"resume: {change}", file=sys.stderr)  # prints only its line
+            trainer.logger.text(tags.RESUME_CHANGES, "\n\n".join(changes), trainer.env_steps)
+        except BaseException:  # a Ctrl-C (one an import deferred) before the run handles signals
+            trainer.abandon_start()
+            raise
     else:
         trainer = Trainer(cfg)
     result = trainer.run()

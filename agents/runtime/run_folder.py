@@ -243,7 +243,9 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
-        return not_the_root(Path(HydraConfig.get().runtime.output_dir), "hydra.run.dir")
+        hydra = HydraConfig.get()
+        key = "hydra.sweep.dir" if str(hydra.mode) == "RunMode.MULTIRUN" else "hydra.run.dir"
+        return not_the_root(Path(hydra.runtime.output_dir), key)
     return new_run_dir(cfg)
 
 

@@ -217,16 +217,28 @@ class Trainer:
         # points after the checkpoint (written before a kill -9) are dropped by TensorBoard
         purge_step = self.env_steps + 1 if resume_from is not None else None
         each_episode = episode_stats(self.cfg) == "each"
+        self.folder_before = before
+        """The run folder before this run wrote into it, for :meth:`abandon_start`."""
         try:
             self.logger = Logger(
                 self.run_dir, self.cfg.logging.tensorboard, self.config, purge_step, each_episode
             )
-        except BaseException:  # a Ctrl-C while TensorBoard starts (its import takes a while): no step
-            self.envs.close()  # was taken, so the folder goes back to what it was (a retry, or the
-            if self.evaluation is not None:  # resume's next try, finds it as before)
-                self.evaluation.close()
-            before.put_back(self.lock)
+        except BaseException:  # a Ctrl-C while TensorBoard starts (its import takes a while)
+            self._put_folder_back()
             raise
+
+    def abandon_start(self) -> None:
+        """Undo a start that took no step (a Ctrl-C before :meth:`run` handles signals): close what
+        it opened and put the folder back as it was, so a retry (or the resume's next try) finds
+        it as before."""
+        self.logger.close()
+        self._put_folder_back()
+
+    def _put_folder_back(self) -> None:
+        self.envs.close()
+        if self.evaluation is not None:
+            self.evaluation.close()
+        self.folder_before.put_back(self.lock)
 
     def _build(self) -> None:
         """Seed, then build the agent, its actor, the envs and the episode buffer."""
@@ -306,8 +318,8 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> TrainResult:
         """Act, store, update until the budget is spent, the target is reached or a signal came."""
-        self.start_clock()
         with StopOnSignal([self]), env_number_warnings_off():
+            self.start_clock()  # in the block: a signal while the bar's thread starts saves the run
             try:
                 if self.evaluation is not None and 0 < self.evaluation.next_step <= self.env_steps:
                     self._evaluate()  # resumed from a save that a signal made during this evaluation

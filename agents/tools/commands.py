@@ -232,6 +232,12 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
         return
     searches = is_multirun(argv) and any(parsed_override_value(list(argv), key) for key in OTHER_SWEEPERS)
     if not jobs and searches:  # a search's trials
+        resumed = parsed_override_value(list(argv), "resume")
+        if resumed and "${" not in resumed:  # trial 0 trained it on, trial 1 found nothing left to do
+            raise UserError(
+                f"resume={resumed} is one run for every trial of this search, which would each continue it "
+                "in turn: search with new runs, or resume the run once (without -m)"
+            )
         text = parsed_override_value(list(argv), "run_dir")
         texts = [text, text]
         folders = [None if text and "${" in text else text] * 2  # a trial's values are drawn as it runs
