@@ -209,11 +209,12 @@ def test_settings_after_an_option_are_one_line_putting_the_options_first(
     ("options", "expected"),
     [(["hydra.run.dir="], "hydra.run.dir is empty (an unset shell variable?): give a folder, or leave"),
      (["hydra.sweep.dir="], "hydra.sweep.dir is empty (an unset shell variable?)"),
-     (["hydra.run.dir=/"], "hydra.run.dir=/ is the file system's root: give a folder of its own"),
+     (["hydra.run.dir=/"], "hydra.run.dir=/ makes the run folder the file system's root: give one of its"),
      # a sweep wrote .hydra, its lock, multirun.yaml, result.json and a summary of every result.json on disk
-     (["hydra.sweep.dir=/"], "hydra.sweep.dir=/ is the file system's root: give a folder of its own"),
-     (["hydra.sweep.subdir=/"], "hydra.sweep.subdir=/ is the file system's root"),
-     (["hydra.run.dir=/tmp/.."], "hydra.run.dir=/tmp/.. is the file system's root")],
+     (["hydra.sweep.dir=/"], "hydra.sweep.dir=/ makes the run folder the file system's root"),
+     (["hydra.sweep.subdir=/"], "hydra.sweep.subdir=/ makes the run folder the file system's root"),
+     (["hydra.sweep.dir=/tmp", "hydra.sweep.subdir=.."], "hydra.sweep.subdir=.. makes the run folder the"),
+     (["hydra.run.dir=/tmp/.."], "hydra.run.dir=/tmp/.. makes the run folder the file system's root")],
 )  # fmt: skip
 def test_an_empty_or_root_output_folder_is_one_line(
     train_main, monkeypatch, capsys, tmp_path, options, expected
@@ -223,6 +224,15 @@ def test_an_empty_or_root_output_folder_is_one_line(
     code, lines = run_main(train_main, monkeypatch, capsys, "budget.total_env_steps=300", *options)
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
     assert list(tmp_path.iterdir()) == [] and not Path("/checkpoint.pt").exists()
+
+
+def test_a_sweep_subdir_is_read_below_its_sweep_folder(tmp_path, monkeypatch):
+    """hydra.sweep.subdir=../../../.. below a deep sweep folder was read from the working folder: "the
+    file system's root"."""
+    from agents.tools.override_words import check_options
+
+    monkeypatch.chdir(ROOT)  # four levels below / or fewer
+    check_options(["-m", f"hydra.sweep.dir={tmp_path}/a/b/c/d", "hydra.sweep.subdir=../../../.."], "train")
 
 
 @pytest.mark.parametrize(

@@ -1402,7 +1402,7 @@ def test_a_sweep_whose_jobs_resume_one_run_is_refused_before_any_runs(
     sweep = ["-m", f"resume={trained / CHECKPOINT_NAME}", *swept, "budget.total_env_steps=900"]
     code, err, _ = script("train.py", *sweep, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     if search:
-        assert_one_line(code, err, 2, f"resume={trained / CHECKPOINT_NAME} is one run for every trial")
+        assert_one_line(code, err, 2, f"resume={trained / CHECKPOINT_NAME} is for every trial of this search")
     else:
         assert_one_line(code, err, 2, f"resume={trained} is one run for several jobs of this sweep")
     assert_intact(before, trained)
@@ -2769,16 +2769,17 @@ def test_a_failure_after_a_swallowed_ctrl_c_is_the_ctrl_c_line(tmp_path, failure
     assert child.stderr.strip() == "interrupted: quit at once (files written before are intact)", child.stderr
 
 
-def test_a_swallowed_signal_stops_the_run_before_it_trains(monkeypatch):
-    """A start-up that went on after a library swallowed the Ctrl-C trained to the end (exit 0)."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_swallowed_signal_stops_the_run_before_it_trains(monkeypatch, sig):
+    """A start-up that went on after a library swallowed the Ctrl-C trained to the end (exit 0);
+    then it quit as the run's block began, leaving its files and no checkpoint. Now the run in the
+    block is asked to stop, as by a signal there: it saves at its first step and exits 130/143."""
     from agents.runtime import interrupts
 
-    monkeypatch.setattr(interrupts, "received", [signal.SIGINT])
-    with pytest.raises(KeyboardInterrupt), StopOnSignal([]):
-        pytest.fail("the block ran")
-    monkeypatch.setattr(interrupts, "received", [signal.SIGTERM])
-    with pytest.raises(interrupts.Terminated), StopOnSignal([]):
-        pytest.fail("the block ran")
+    monkeypatch.setattr(interrupts, "received", [sig])
+    monkeypatch.setattr(StopOnSignal, "doing", None)  # (no line)
+    with StopOnSignal([]) as stop:
+        assert stop.signum == sig and not interrupts.received
 
 
 def test_sigterm_stops_evaluate_in_one_line(tmp_path):
@@ -3642,3 +3643,35 @@ def test_the_last_good_state_after_one_sub_envs_nan_reward_resumes(tmp_path, cap
     OnceNanCartPole.at = 0  # mended
     code, err, _ = run_train(f"resume={run_dir}", capsys=capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_ctrl_c_a_library_swallowed_as_the_run_started_saves_it(tmp_path, capsys, monkeypatch, mode):
+    """A Ctrl-C whose KeyboardInterrupt a library caught while the run wrote its folder was raised
+    again as the run began handling signals, before its block: "quit at once", with config.yaml and
+    an event file and no checkpoint (no resume, and the same command refused)."""
+    import agents.runtime.interrupts as interrupts
+    import agents.runtime.many_seeds as many_seeds
+    import agents.runtime.trainer as trainer_module
+
+    def swallowing(real):
+        def made(*args, **kwargs):
+            if not interrupts.received:
+                interrupts.received.append(signal.SIGINT)  # what interrupts.interrupt records, then raises
+            return real(*args, **kwargs)
+
+        return made
+
+    if mode == "batched":
+        monkeypatch.setattr(many_seeds, "EventFile", swallowing(many_seeds.EventFile))
+    else:
+        monkeypatch.setattr(trainer_module, "Logger", swallowing(trainer_module.Logger))
+    run_dir = tmp_path / "run"
+    try:
+        code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
+    finally:
+        interrupts.reset()
+    assert code == 130 and "interrupted: quit at once" not in err, err
+    seeds = [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]
+    for folder in seeds:
+        assert load_checkpoint(folder)["counters"]["env_steps"] == 0

@@ -115,6 +115,16 @@ def exit_if_interrupted() -> None:
         exit_for_signal(received[0])
 
 
+def take_received() -> int | None:
+    """The signal a library swallowed, which the caller now handles (it stops as a signal asks);
+    None when none came."""
+    if not received:
+        return None
+    signum = received[0]
+    received.clear()
+    return signum
+
+
 def raise_if_received() -> None:
     """Raise again the signal a library swallowed (``KeyboardInterrupt`` or :class:`Terminated`)."""
     if received:

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.score_check import check_batch_gradients
 from agents.errors import RunInterrupted, UserError, describe
 from agents.features.inputs import ActionFeaturesFault
-from agents.runtime import tags
+from agents.runtime import interrupts, tags
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import AgentParts, build_agent, resolve_device
@@ -732,6 +732,16 @@ class StopOnSignal(StopRequest):
     def __init__(self, trainers: list[Trainer]) -> None:
         super().__init__()
         self.trainers = trainers
+
+    def __enter__(self) -> Self:
+        """A Ctrl-C that a library swallowed while the run started is heard here as one in the
+        block: the run's folder is written by now, so it saves (at its step) and stops, instead of
+        quitting with its config and event file and no checkpoint."""
+        swallowed = interrupts.take_received()
+        entered = super().__enter__()
+        if swallowed is not None:
+            self._handle(swallowed, None)
+        return entered
 
     def on_stop(self, signum: int, why: str) -> None:
         for trainer in self.trainers:

@@ -235,8 +235,8 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
         resumed = parsed_override_value(list(argv), "resume")
         if resumed and "${" not in resumed:  # trial 0 trained it on, trial 1 found nothing left to do
             raise UserError(
-                f"resume={resumed} is one run for every trial of this search, which would each continue it "
-                "in turn: search with new runs, or resume the run once (without -m)"
+                f"resume={override_value(list(argv), 'resume')} is for every trial of this search, which "
+                "would each continue one run in turn: search with new runs, or resume a run once (without -m)"
             )
         text = parsed_override_value(list(argv), "run_dir")
         texts = [text, text]

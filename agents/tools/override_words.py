@@ -122,12 +122,16 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
         )
     check_override_keys(args.overrides)
     check_bare_words(config_name, args.overrides)
+    sweep_dir = parsed_override_value(list(args.overrides), "hydra.sweep.dir")
     for key in ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir"):
         value = parsed_override_value(list(args.overrides), key)
         if value == "" and key != "hydra.sweep.subdir":  # Hydra wrote the run into the working folder
             raise UserError(f"{key} is empty (an unset shell variable?): give a folder, or leave it out")
-        if value and os.path.realpath(value) == os.path.abspath(os.sep) and "${" not in value:  # it wrote
-            raise UserError(f"{key}={value} is the file system's root: give a folder of its own")  # into /
+        if not value or (key == "hydra.sweep.subdir" and sweep_dir is None and not os.path.isabs(value)):
+            continue  # (a subdir below the default sweep folder, which lies below the working one)
+        folder = os.path.join(sweep_dir or "", value) if key == "hydra.sweep.subdir" else value  # as Hydra
+        if "${" not in folder and os.path.realpath(folder) == os.path.abspath(os.sep):  # it wrote into /
+            raise UserError(f"{key}={value} makes the run folder the file system's root: give one of its own")
     rerun = args.experimental_rerun
     if rerun is not None and not Path(rerun).is_file():  # Hydra's ValueError was a traceback
         raise UserError(f"--experimental-rerun {rerun}: no such file (give a job's .hydra/config.pickle)")
