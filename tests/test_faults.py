@@ -3564,21 +3564,13 @@ def test_a_ctrl_c_as_the_run_starts_its_clock_saves_it(tmp_path, capsys, monkeyp
     stayed, with no checkpoint, and the same command was refused (no checkpoint to resume either)."""
     import agents.runtime.many_seeds as many_seeds
 
-    sent = []
-
-    def ctrl_c_then(real):
-        def starting(*args, **kwargs):
-            if not sent:  # once (a second Ctrl-C quits at once)
-                sent.append(os.kill(os.getpid(), signal.SIGINT))
-            return real(*args, **kwargs)
-
-        return starting
+    def ctrl_c() -> None:  # once (a second Ctrl-C quits at once)
+        os.kill(os.getpid(), signal.SIGINT)
 
     if mode == "batched":
-        monkeypatch.setattr(many_seeds, "SeedsProgress", ctrl_c_then(many_seeds.SeedsProgress))
+        monkeypatch.setattr(many_seeds, "SeedsProgress", first_call_after(ctrl_c, many_seeds.SeedsProgress))
     else:
-        monkeypatch.setattr(Trainer, "start_clock", ctrl_c_then(Trainer.start_clock))
-    monkeypatch.setattr(signal, "getsignal", signal.getsignal)  # (restored as it was)
+        monkeypatch.setattr(Trainer, "start_clock", first_call_after(ctrl_c, Trainer.start_clock))
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
     run_dir = tmp_path / "run"
     try:
@@ -3586,9 +3578,7 @@ def test_a_ctrl_c_as_the_run_starts_its_clock_saves_it(tmp_path, capsys, monkeyp
     finally:
         signal.signal(signal.SIGINT, previous)
     assert code == 130, err
-    seeds = [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]
-    for folder in seeds:
-        assert load_checkpoint(folder)["counters"]["env_steps"] == 0
+    seeds = assert_saved_at_step_zero(run_dir, mode)
     if mode != "batched":
         monkeypatch.undo()
         for folder in seeds:
@@ -3654,24 +3644,37 @@ def test_a_ctrl_c_a_library_swallowed_as_the_run_started_saves_it(tmp_path, caps
     import agents.runtime.many_seeds as many_seeds
     import agents.runtime.trainer as trainer_module
 
-    def swallowing(real):
-        def made(*args, **kwargs):
-            if not interrupts.received:
-                interrupts.received.append(signal.SIGINT)  # what interrupts.interrupt records, then raises
-            return real(*args, **kwargs)
-
-        return made
+    def swallowed() -> None:  # what interrupts.interrupt records before it raises
+        interrupts.received.append(signal.SIGINT)
 
     if mode == "batched":
-        monkeypatch.setattr(many_seeds, "EventFile", swallowing(many_seeds.EventFile))
+        monkeypatch.setattr(many_seeds, "EventFile", first_call_after(swallowed, many_seeds.EventFile))
     else:
-        monkeypatch.setattr(trainer_module, "Logger", swallowing(trainer_module.Logger))
+        monkeypatch.setattr(trainer_module, "Logger", first_call_after(swallowed, trainer_module.Logger))
     run_dir = tmp_path / "run"
     try:
         code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
     finally:
         interrupts.reset()
     assert code == 130 and "interrupted: quit at once" not in err, err
+    assert_saved_at_step_zero(run_dir, mode)
+
+
+def first_call_after(action, real):
+    """``real``, whose first call ``action()`` precedes."""
+    done = []
+
+    def called(*args, **kwargs):
+        if not done:
+            done.append(action())
+        return real(*args, **kwargs)
+
+    return called
+
+
+def assert_saved_at_step_zero(run_dir: Path, mode: str) -> list[Path]:
+    """Each run folder of the ``mode`` run in ``run_dir`` holds a checkpoint at env step 0; the folders."""
     seeds = [run_dir] if mode in ("single", "vector") else [run_dir / "seed0", run_dir / "seed1"]
     for folder in seeds:
         assert load_checkpoint(folder)["counters"]["env_steps"] == 0
+    return seeds
