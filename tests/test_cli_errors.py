@@ -31,6 +31,9 @@ TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
 
 COMPOSITION_ERRORS = [
     ("agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
+    # a key whose value is null: Hydra said "Could not delete from config. '...' does not exist."
+    ("~budget.target_return", "~budget.target_return removes a key the run reads: set its value instead"),
+    ("~resume", "~resume removes a key the run reads: set its value instead (resume=...); it is null now"),
     ("CartPole-v1", "'CartPole-v1' is not key=value: did you mean env=CartPole-v1?"),  # Hydra: "cannot parse"
     ("--foo", "unknown option --foo: settings are key=value without dashes"),
     ("--seed=1", "unknown option --seed=1: settings are key=value without dashes"),

@@ -4,11 +4,14 @@ OmegaConf or PyYAML raised while composing it (:func:`composition_message`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, get_type_hints
 
 import yaml
 from hydra import compose, initialize_config_dir
@@ -25,7 +28,7 @@ from omegaconf.errors import (
 )
 
 from agents.errors import UserError, broken_yaml, first_line
-from agents.runtime.config import register_configs, removed_key_message, unknown_key_message
+from agents.runtime.config import TrainConfig, register_configs, removed_key_message, unknown_key_message
 from agents.tools.override_paths import expand_home_in_paths, quote_paths
 from agents.tools.override_words import check_override_keys
 from agents.tools.presets import with_env_preset
@@ -152,6 +155,9 @@ def composition_message(error: BaseException) -> str:
         )
     if isinstance(cause, ConfigTypeError) and "does not support deletion" in str(cause) and cause.full_key:
         return removed_key_message(cause.full_key)  # ~budget.total_env_steps: a structured node's key
+    deleted = re.fullmatch(r"Could not delete from config\. '(.+)' does not exist\.", str(error))
+    if deleted and schema_field(deleted.group(1)):  # ~budget.target_return: Hydra's word for a null value
+        return f"{removed_key_message(deleted.group(1))}; it is null now"
     if isinstance(cause, OmegaConfBaseException):
         return f"{first_line(error)}: {first_line(cause)}"
     if isinstance(error, MissingMandatoryValue) and error.full_key:  # a ??? key: say how to give it
@@ -160,6 +166,23 @@ def composition_message(error: BaseException) -> str:
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
         return f"{error.full_key}: {first_line(error)}"
     return _all_lines(error)
+
+
+def schema_field(key: str) -> bool:
+    """Whether dotted ``key`` names a field of a program's config schema (train, evaluate, compare)."""
+    from agents.runtime.evaluation import EvaluateConfig
+    from agents.studies.gradient_check import CompareConfig
+
+    for schema in (TrainConfig, EvaluateConfig, CompareConfig):
+        node: Any = schema
+        for part in key.split("."):
+            fields = get_type_hints(node) if dataclasses.is_dataclass(node) else {}
+            if part not in fields:
+                break
+            node = fields[part]
+        else:
+            return True
+    return False
 
 
 def _all_lines(error: BaseException) -> str:
