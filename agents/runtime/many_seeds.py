@@ -380,13 +380,6 @@ class BatchedSeedsTrainer:
         if ended.size:
             self._episodes_ended(self.buffer.finish(ended))
         self.vector_steps += 1
-        try:
-            self._after_step()
-        except ActionFeaturesFault as fault:  # the env's phi(s, .) on the episodes' observations
-            self._fail_in_env(str(fault), fault.__cause__, during="the update")
-
-    def _after_step(self) -> None:
-        """Update the seeds whose episodes are ready, log the due ones, stop those out of budget."""
         if self.vector_steps % self.cfg.batched_update_every == 0:
             self._update_ready(self.live)
         most = self.env_steps.max()  # one reduction, then scalar tests (this runs every vector step)
@@ -467,7 +460,10 @@ class BatchedSeedsTrainer:
         obs, actions, rewards, dones, step_columns = episodes
         segments = np.searchsorted(rows, step_columns // self.envs_per_seed)
         inputs = self.inputs
-        policy_inputs = inputs.state(obs) if inputs.form == "state" else inputs(obs)
+        try:
+            policy_inputs = inputs.state(obs) if inputs.form == "state" else inputs(obs)
+        except ActionFeaturesFault as fault:  # the env's phi(s, .) on the episodes' observations
+            self._fail_in_env(str(fault), fault.__cause__, during="the update")
         agent = self.cfg.agent
         fractions = self.env_steps[rows] / self.cfg.budget.total_env_steps
         try:

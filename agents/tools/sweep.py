@@ -34,7 +34,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError, describe
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -157,8 +157,7 @@ def failure_line(error: object) -> str:
     """A failed job's exception in one line: a :class:`UserError`'s text, else ``Type: text``."""
     if not isinstance(error, BaseException):
         return ""
-    text = " ".join(str(error).split())
-    return text if isinstance(error, UserError) else f"{type(error).__name__}: {text}".rstrip(": ")
+    return " ".join(str(error).split()) if isinstance(error, UserError) else describe(error)
 
 
 def job_states(folder: Path, saved_since: float = -math.inf) -> list[dict[str, Any]]:
