@@ -650,7 +650,6 @@ IMMUTABLE = [
     ["vector.num_envs=2"],
     ["seed=3"],
     ["+env_kwargs.max_episode_steps=100"],
-    ["experiment=cartpole"],
     ["agent.optimizer=sgd", "agent.lr=0.5"],
     ["seed_mode=batched"],  # was taken: the checkpoint then said batched, and no resume was allowed again
     ["batched_update_every=4"],
@@ -664,6 +663,18 @@ def test_resume_refuses_what_the_checkpoint_fixes(trained, tmp_path, monkeypatch
     key = overrides[0].lstrip("+").partition("=")[0]
     assert_one_line(code, err, 2, "resume cannot change ")
     assert key in err and "agent.lr" not in err.split("(")[0]
+    assert_intact(before, trained)
+
+
+@pytest.mark.parametrize("preset", ["cartpole", "none", "acrobot"])
+def test_resume_refuses_a_preset_alike_whichever_it_names(trained, capsys, preset):
+    """The run's own preset (``experiment=cartpole``) was refused as a change ("resume cannot change
+    experiment") and ``experiment=none`` was taken and ignored."""
+    before = snapshot(trained)
+    code, err, _ = run_train(f"resume={trained}", f"experiment={preset}", capsys=capsys)
+    assert_one_line(
+        code, err, 2, f"experiment={preset} picks the settings of a new run, and resume= continues"
+    )
     assert_intact(before, trained)
 
 

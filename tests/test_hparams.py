@@ -4,15 +4,23 @@ sweep's) first: they are marked ``differs``, which TensorBoard sorts first
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import fault_envs
+import gymnasium as gym
+import pytest
+from gymnasium.envs.classic_control import CartPoleEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from tensorboard.plugins.hparams.backend_context import _sort_and_reduce_to_hparams_limit
 
+import agents
 from agents.runtime.config import changes_learning
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +47,57 @@ def test_learning_keys_only_the_command_lines_first(tmp_path):
     assert [metric.name.tag for metric in experiment.metric_infos] == [
         "final/mean_return", "final/env_steps", "final/episodes",
     ]  # fmt: skip
+
+
+class SignalOnce(CartPoleEnv):
+    """CartPole that sends this process SIGINT (as Ctrl-C would) at the 100th step of any of its
+    instances, once."""
+
+    steps = 0
+
+    def step(self, action):
+        SignalOnce.steps += 1
+        if SignalOnce.steps == 100:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().step(action)
+
+
+if "status/SignalOnce-v0" not in gym.registry:
+    gym.register("status/SignalOnce-v0", entry_point=SignalOnce, max_episode_steps=500)
+
+
+def session_statuses(run_dir: Path) -> list[int]:
+    """The session-end status of every HParams row in the event files under ``run_dir``."""
+    statuses = []
+    for path in sorted(run_dir.rglob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.tag == "_hparams_/session_end_info":
+                    content = value.metadata.plugin_data.content
+                    statuses.append(
+                        plugin_data_pb2.HParamsPluginData.FromString(content).session_end_info.status
+                    )
+    return statuses
+
+
+ENDINGS = {  # env, what agents.train raises, the rows' status
+    "success": ("CartPole-v1", None, api_pb2.STATUS_SUCCESS),
+    "failure": ("fault_envs:fault/Raise-v0", agents.UserError, api_pb2.STATUS_FAILURE),  # at its 150th step
+    "stopped": ("status/SignalOnce-v0", agents.RunInterrupted, api_pb2.STATUS_UNKNOWN),  # a Ctrl-C, to resume
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+@pytest.mark.parametrize(
+    "mode", [[], ["num_seeds=2"], ["num_seeds=2", "seed_mode=batched"]], ids=["single", "seeds", "batched"]
+)
+def test_the_hparams_row_says_how_the_run_ended(tmp_path, ending, mode):
+    """Every row said STATUS_SUCCESS (torch's ``hparams``), also a failed or stopped run's, so
+    TensorBoard's status filter could not tell them from finished ones."""
+    env, raised, status = ENDINGS[ending]
+    fault_envs.FaultyEnv.calls, SignalOnce.steps = 0, 0
+    run_dir = tmp_path / "run"
+    overrides = ["logging.progress_bar=false", "budget.total_env_steps=2000", f"run_dir={run_dir}", *mode]
+    with pytest.raises(raised) if raised else contextlib.nullcontext():
+        agents.train(env, *overrides)
+    assert session_statuses(run_dir) == [status] * (2 if mode else 1)

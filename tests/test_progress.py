@@ -91,3 +91,14 @@ def test_many_seeds_print_lines_over_all_seeds_or_show_one_bar(tmp_path, caplog,
     assert "step/s" not in capsys.readouterr().err
     agents.train("CartPole-v1", *common, "logging.progress_bar=true", f"run_dir={tmp_path / 'bar'}")
     assert "20000/20000" in capsys.readouterr().err  # the bar, over both seeds' steps
+
+
+@pytest.mark.parametrize("extra", [[], ["vector.num_envs=4"]], ids=["single", "vector"])
+def test_the_bar_ends_at_the_steps_the_run_took(tmp_path, capsys, extra):
+    """The bar moved at updates only, so it ended at the last update's count (``19693/20000``,
+    98%) above the summary's ``finished: 20000 env steps``."""
+    result = agents.train("CartPole-v1", "budget.total_env_steps=20000", "budget.stop_at_target=false",
+                          "logging.progress_bar=true", f"run_dir={tmp_path / 'run'}", *extra)  # fmt: skip
+    last = capsys.readouterr().err.split("\r")[-1]
+    total = max(20000, result.env_steps)  # 4 envs may step past the budget: the bar's total grows to it
+    assert f"| {result.env_steps}/{total} [" in last, last

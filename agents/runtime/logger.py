@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
@@ -58,22 +59,39 @@ def command_line_keys() -> list[str]:
     return [str(override).split("=", 1)[0].lstrip("+~") for override in overrides]
 
 
-def _mark_differing(experiment: Any, keys: set[str]) -> None:
-    """Set ``differs`` on the experiment summary's hyperparameters named in ``keys`` (in place)."""
-    content = experiment.value[0].metadata.plugin_data
+SESSION_STATUS = {
+    "success": api_pb2.STATUS_SUCCESS,
+    "failure": api_pb2.STATUS_FAILURE,
+    "stopped": api_pb2.STATUS_UNKNOWN,
+}
+"""The status of a run's HParams row, which TensorBoard's HParams tab filters on: ``success``
+(the run spent its budget or reached its target), ``failure`` (it ended on an error: the env's
+fault, a numerical failure, a full disk, or another seed's failure cut it short) or ``stopped``
+by a signal, to be resumed (TensorBoard has no such status: ``STATUS_UNKNOWN``).
+``torch.utils.tensorboard``'s ``hparams`` writes ``STATUS_SUCCESS`` for every row."""
+
+
+def _edit_plugin_data(summary: Any, edit: Callable[[Any], None]) -> None:
+    """Apply ``edit`` to an HParams summary's ``HParamsPluginData`` (in place)."""
+    content = summary.value[0].metadata.plugin_data
     data = plugin_data_pb2.HParamsPluginData.FromString(content.content)
-    for info in data.experiment.hparam_infos:
-        info.differs = info.name in keys
+    edit(data)
     content.content = data.SerializeToString()
 
 
+def _mark_differing(data: Any, keys: set[str]) -> None:
+    """Set ``differs`` on the experiment's hyperparameters named in ``keys``."""
+    for info in data.experiment.hparam_infos:
+        info.differs = info.name in keys
+
+
 def hparams_record(
-    config: Any, metrics: dict[str, float], differing: set[str]
+    config: Any, metrics: dict[str, float], differing: set[str], status: str = "success"
 ) -> tuple[list[Any], dict[str, float]]:
     """A run's row of TensorBoard's HParams tab: its summaries (experiment, session start, session
     end) and its ``final/<metric>`` scalars. ``config``: the resolved config (a mapping or a
     DictConfig); its keys that change learning are the row's hyperparameters, those in
-    ``differing`` marked so (:meth:`Logger.hparams`)."""
+    ``differing`` marked so (:meth:`Logger.hparams`); ``status``: a key of :data:`SESSION_STATUS`."""
     container = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
     values = {
         key: v if type(v) in (int, float, str) else str(v)  # bool: str
@@ -82,7 +100,10 @@ def hparams_record(
     }
     finals = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
     experiment, session_start, session_end = hparams_summaries(values, finals)
-    _mark_differing(experiment, differing)
+    _edit_plugin_data(experiment, lambda data: _mark_differing(data, differing))
+    _edit_plugin_data(
+        session_end, lambda data: setattr(data.session_end_info, "status", SESSION_STATUS[status])
+    )
     return [experiment, session_start, session_end], finals
 
 
@@ -191,7 +212,9 @@ class Logger:
         ):
             self.scalar(tag, value, env_steps)
 
-    def hparams(self, cfg: DictConfig, metrics: dict[str, float], env_steps: int) -> None:
+    def hparams(
+        self, cfg: DictConfig, metrics: dict[str, float], env_steps: int, status: str = "success"
+    ) -> None:
         """One row of TensorBoard's HParams tab: the keys that change learning (not where the run
         writes or how it reports: :data:`~agents.runtime.config.RUN_KEYS`) against
         ``final/<metric>`` scalars.
@@ -199,11 +222,12 @@ class Logger:
         TensorBoard lists hyperparameters marked ``differs`` first, then by name
         (``backend_context._sort_and_reduce_to_hparams_limit``), and ticks the first few: the keys
         set on the command line (a sweep's, in every job alike) are marked, so they come first.
+        ``status``: how the run (this part of it) ended, a key of :data:`SESSION_STATUS`.
         """
         if self.writer is None:
             return
         self.episode_means(env_steps)
-        summaries, finals = hparams_record(cfg, metrics, set(command_line_keys()))
+        summaries, finals = hparams_record(cfg, metrics, set(command_line_keys()), status)
         try:
             for summary in summaries:  # in this run's own event file
                 self.writer.file_writer.add_summary(summary)

@@ -401,7 +401,7 @@ class BatchedSeedsTrainer:
         where = f"in {during} after vector step {steps}" if during else f"at vector step {steps + 1}"
         raise_env_fault(
             self.run_dir, f"{env_named(self.cfg.env, self.cfg.env_wrappers)} failed {where}", problem, error,
-            lambda: self.finish(interrupted=False),
+            lambda: self.finish(interrupted=False, failed=True),
             f"each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}",
         )  # fmt: skip
 
@@ -474,7 +474,7 @@ class BatchedSeedsTrainer:
                 torch.from_numpy(lr_at(agent.lr, agent.lr_schedule, fractions)).to(self.device),
             )  # fmt: skip
         except NumericalError as error:
-            self.finish(interrupted=False)
+            self.finish(interrupted=False, failed=True)
             seeds = [self.seeds[r] for r in rows.tolist()]
             problem = nonfinite_env_data(obs, rewards, self.params.dtype, stores_none_as_nan(self.envs))
             if problem is not None:
@@ -542,12 +542,17 @@ class BatchedSeedsTrainer:
             self.summary_events.flush()
 
     # -- the end ------------------------------------------------------------------------------
-    def finish(self, interrupted: bool = True) -> MultiSeedResult:
+    def finish(self, interrupted: bool = True, failed: bool = False) -> MultiSeedResult:
         """Last points, each seed's checkpoint, the event files flushed, the envs closed; after a
-        signal raise :class:`RunInterrupted`."""
+        signal raise :class:`RunInterrupted` (unless not ``interrupted``). ``failed``: the run
+        ends on an error, which cuts short the seeds still running (their HParams rows' status)."""
         seconds = time.perf_counter() - self.start
         self._log(np.arange(self.num_seeds))
-        self._log_hparams()
+        cut_short = "failure" if failed else "success" if self.stop_signal is None else "stopped"
+        completed = (self.env_steps >= self.cfg.budget.total_env_steps) | (
+            self.reached & self.cfg.budget.stop_at_target
+        )  # (a signal stops every seed: not live either)
+        self._log_hparams(np.where(completed, "success", cut_short).tolist())
         folders = self._save_checkpoints()
         results = []
         for index, folder in enumerate(folders):
@@ -573,9 +578,10 @@ class BatchedSeedsTrainer:
         save_checkpoints([(folder / CHECKPOINT_NAME, self.seed_state(i)) for i, folder in enumerate(folders)])
         return folders
 
-    def _log_hparams(self) -> None:
-        """Each seed's HParams row and ``final/*`` scalars, as a run of the exact mode logs them:
-        ``scripts/plot.py`` and TensorBoard's HParams tab read a batched seed like any run."""
+    def _log_hparams(self, statuses: list[str]) -> None:
+        """Each seed's HParams row (with its ``statuses`` entry) and ``final/*`` scalars, as a run of
+        the exact mode logs them: ``scripts/plot.py`` and TensorBoard's HParams tab read a batched
+        seed like any run."""
         differing = set(command_line_keys())
         for index, events in enumerate(self.event_files):
             metrics = {
@@ -583,7 +589,7 @@ class BatchedSeedsTrainer:
                 "env_steps": int(self.env_steps[index]),
                 "episodes": int(self.episodes[index]),
             }
-            summaries, finals = hparams_record(self.seed_configs[index], metrics, differing)
+            summaries, finals = hparams_record(self.seed_configs[index], metrics, differing, statuses[index])
             for summary in summaries:
                 events.summary(summary)
             events.scalars(int(self.env_steps[index]), finals)

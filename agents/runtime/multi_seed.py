@@ -57,7 +57,7 @@ def _save_all_on_error(trainers: list[Trainer]) -> Iterator[None]:
         for trainer in trainers:
             if not trainer.finished:
                 with suppress(Exception):  # the first failure is the one to report
-                    trainer.finish()
+                    trainer.finish(failed=True)  # cut short by the failure
         raise
     except BaseException:
         for trainer in trainers:

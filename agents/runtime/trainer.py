@@ -333,6 +333,8 @@ class Trainer:
                 self.envs.close()  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
+                self.bar.total = max(self.bar.total, self.env_steps)  # (vector envs step past the budget)
+                self.bar.update(self.env_steps - self.bar.n)  # it moves at updates: the steps after the last
                 self.bar.close()
             result = self.finish()  # in the block: a signal during the final save lets it finish
         raise_if_stopped([self])
@@ -374,7 +376,7 @@ class Trainer:
             except ActionFeaturesFault as fault:  # the env's phi(s, .) on the episodes' observations
                 self.fail_in_env(str(fault), fault.__cause__, during="the update")
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
-                self.finish()  # nothing is lost: save the last good state, flush logs
+                self.finish(failed=True)  # nothing is lost: save the last good state, flush logs
                 if isinstance(error, UserError):
                     raise
                 raise UserError(
@@ -382,7 +384,7 @@ class Trainer:
                     f"{numerical_failure_hint(error, self.cfg.agent.entropy_coef)}"
                 ) from None
             if self.logger.failed is not None:  # a full disk: save what was learned (where it fits),
-                self.finish()  # then say so (its flush raises the error)
+                self.finish(failed=True)  # then say so (its flush raises the error)
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
                 self.bar.set_postfix(mean_return=shown_return(self.mean_return(), 1), refresh=False)
@@ -393,14 +395,19 @@ class Trainer:
             self.save()
             self.next_checkpoint += self.cfg.checkpoint.every_steps
 
-    def finish(self) -> TrainResult:
-        """Log the final metrics, save the checkpoints, flush and close the logs and the envs."""
+    def finish(self, failed: bool = False) -> TrainResult:
+        """Log the final metrics, save the checkpoints, flush and close the logs and the envs.
+
+        :param failed: the run ends on an error (its HParams row's status, with a signal's stop
+            and a normal end: :data:`~agents.runtime.logger.SESSION_STATUS`).
+        """
         self.finished = True
         self.elapsed_before = time.perf_counter() - self.start
         # each part of a run (to a stop, then each resume) writes its HParams row and final/* points
         # at its end: plot compares the parts' settings, and takes the last part's results
         metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
-        self.logger.hparams(self.config, metrics, self.env_steps)
+        status = "failure" if failed else "success" if self.stop_signal is None else "stopped"
+        self.logger.hparams(self.config, metrics, self.env_steps, status)
         try:  # a save for a signal is no candidate for the best: the run resumes from it, and an
             self.save(candidate=self.stop_signal is None)  # uninterrupted one would have no save there
         finally:
@@ -430,7 +437,7 @@ class Trainer:
             f"{env_named(self.cfg.env, self.cfg.env_wrappers)} failed {where}",
             problem,
             error,
-            self.finish,
+            lambda: self.finish(failed=True),
             self.saved_where,
         )
 

@@ -154,19 +154,26 @@ def with_env_preset(
     """``overrides`` with the env's preset put before the first ``key=value``, and which preset that is.
 
     A preset the user named is checked and kept; ``experiment=none`` is dropped (nothing to
-    compose); with no ``experiment`` override, the preset ``env_presets.yaml`` lists for the
-    ``env`` override (or ``default_env``) is added in front, so later overrides still win. An
+    compose); either is refused with ``resume=`` (the run keeps its settings); with no
+    ``experiment`` override, the preset ``env_presets.yaml`` lists for the ``env`` override (or
+    ``default_env``) is added in front, so later overrides still win. An
     env sweep (``env=A,B``) or a sweep over policy forms gets no automatic preset: one preset cannot
     fit every job (``-m experiment=A,B`` names one per job).
     ``user_dirs``: the user's own config folders, whose ``experiment/`` presets are valid names too.
     """
     chosen = override_value(overrides, PRESET_GROUP)
+    resuming = override_value(overrides, "resume") not in (None, "null")
+    if chosen is not None and resuming:  # (the run's own preset was refused as a change, none ignored)
+        raise UserError(
+            f"{PRESET_GROUP}={chosen} picks the settings of a new run, and resume= continues a run with "
+            f"its own: drop {PRESET_GROUP}= (set single keys instead, e.g. agent.lr=0.05)"
+        )
     if chosen is not None:
         check_preset(chosen, config_dir, user_dirs)
         if chosen in NO_PRESET:
             return PresetChoice([o for o in overrides if _split(o)[0] != PRESET_GROUP])
         return PresetChoice(overrides, chosen)
-    if override_value(overrides, "resume") not in (None, "null"):  # a resumed run keeps its config
+    if resuming:  # a resumed run keeps its config
         return PresetChoice(overrides)
     env = override_value(overrides, "env") or default_env
     if is_sweep(f"env={env}"):  # env=A,B or env=choice(A,B): a sweep over envs
