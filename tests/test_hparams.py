@@ -66,24 +66,25 @@ if "status/SignalOnce-v0" not in gym.registry:
     gym.register("status/SignalOnce-v0", entry_point=SignalOnce, max_episode_steps=500)
 
 
-def session_statuses(run_dir: Path) -> list[int]:
-    """The session-end status of every HParams row in the event files under ``run_dir``."""
-    statuses = []
+def session_infos(run_dir: Path) -> tuple[int, list[int]]:
+    """How many HParams rows the event files under ``run_dir`` start, and the status each session
+    end they hold says."""
+    starts, statuses = 0, []
     for path in sorted(run_dir.rglob("events.out.tfevents.*")):
         for event in EventFileLoader(str(path)).Load():
             for value in event.summary.value:
-                if value.tag == "_hparams_/session_end_info":
-                    content = value.metadata.plugin_data.content
-                    statuses.append(
-                        plugin_data_pb2.HParamsPluginData.FromString(content).session_end_info.status
-                    )
-    return statuses
+                data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                if value.tag == "_hparams_/session_start_info":
+                    starts += 1
+                elif value.tag == "_hparams_/session_end_info":
+                    statuses.append(data.session_end_info.status)
+    return starts, statuses
 
 
-ENDINGS = {  # env, what agents.train raises, the rows' status
+ENDINGS = {  # env, what agents.train raises, the rows' status (None: no session end)
     "success": ("CartPole-v1", None, api_pb2.STATUS_SUCCESS),
     "failure": ("fault_envs:fault/Raise-v0", agents.UserError, api_pb2.STATUS_FAILURE),  # at its 150th step
-    "stopped": ("status/SignalOnce-v0", agents.RunInterrupted, api_pb2.STATUS_UNKNOWN),  # a Ctrl-C, to resume
+    "stopped": ("status/SignalOnce-v0", agents.RunInterrupted, None),  # a Ctrl-C, to resume
 }
 
 
@@ -100,4 +101,20 @@ def test_the_hparams_row_says_how_the_run_ended(tmp_path, ending, mode):
     overrides = ["logging.progress_bar=false", "budget.total_env_steps=2000", f"run_dir={run_dir}", *mode]
     with pytest.raises(raised) if raised else contextlib.nullcontext():
         agents.train(env, *overrides)
-    assert session_statuses(run_dir) == [status] * (2 if mode else 1)
+    rows = 2 if mode else 1
+    assert session_infos(run_dir) == (rows, [] if status is None else [status] * rows)
+
+
+def test_a_stopped_run_resumed_to_its_end_shows_that_end(tmp_path):
+    """TensorBoard reads the first session end in a run's folder: a stopped part writes none, so
+    the resume's is the run's."""
+    SignalOnce.steps = 0
+    run_dir = tmp_path / "run"
+    with pytest.raises(agents.RunInterrupted):
+        agents.train("status/SignalOnce-v0", "logging.progress_bar=false", "budget.total_env_steps=2000",
+                     f"run_dir={run_dir}")  # fmt: skip
+    agents.train("status/SignalOnce-v0", f"resume={run_dir}", "logging.progress_bar=false")
+    assert session_infos(run_dir) == (2, [api_pb2.STATUS_SUCCESS])
+    content = EventAccumulator(str(run_dir)).Reload().PluginTagToContent("hparams")  # as TensorBoard reads it
+    end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
+    assert end.session_end_info.status == api_pb2.STATUS_SUCCESS

@@ -59,16 +59,13 @@ def command_line_keys() -> list[str]:
     return [str(override).split("=", 1)[0].lstrip("+~") for override in overrides]
 
 
-SESSION_STATUS = {
-    "success": api_pb2.STATUS_SUCCESS,
-    "failure": api_pb2.STATUS_FAILURE,
-    "stopped": api_pb2.STATUS_UNKNOWN,
-}
+SESSION_STATUS = {"success": api_pb2.STATUS_SUCCESS, "failure": api_pb2.STATUS_FAILURE}
 """The status of a run's HParams row, which TensorBoard's HParams tab filters on: ``success``
-(the run spent its budget or reached its target), ``failure`` (it ended on an error: the env's
-fault, a numerical failure, a full disk, or another seed's failure cut it short) or ``stopped``
-by a signal, to be resumed (TensorBoard has no such status: ``STATUS_UNKNOWN``).
-``torch.utils.tensorboard``'s ``hparams`` writes ``STATUS_SUCCESS`` for every row."""
+(the run spent its budget or reached its target) or ``failure`` (it ended on an error: the env's
+fault, a numerical failure, a full disk, or another seed's failure cut it short). A run
+``stopped`` by a signal, to be resumed, writes no session end: TensorBoard shows its status as
+``Unknown`` and, once it is resumed, the end of the resume (it reads the first session end in a
+folder). ``torch.utils.tensorboard``'s ``hparams`` writes ``STATUS_SUCCESS`` for every row."""
 
 
 def _edit_plugin_data(summary: Any, edit: Callable[[Any], None]) -> None:
@@ -91,7 +88,8 @@ def hparams_record(
     """A run's row of TensorBoard's HParams tab: its summaries (experiment, session start, session
     end) and its ``final/<metric>`` scalars. ``config``: the resolved config (a mapping or a
     DictConfig); its keys that change learning are the row's hyperparameters, those in
-    ``differing`` marked so (:meth:`Logger.hparams`); ``status``: a key of :data:`SESSION_STATUS`."""
+    ``differing`` marked so (:meth:`Logger.hparams`); ``status``: a key of :data:`SESSION_STATUS`,
+    or ``stopped`` (no session end)."""
     container = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
     values = {
         key: v if type(v) in (int, float, str) else str(v)  # bool: str
@@ -101,6 +99,8 @@ def hparams_record(
     finals = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
     experiment, session_start, session_end = hparams_summaries(values, finals)
     _edit_plugin_data(experiment, lambda data: _mark_differing(data, differing))
+    if status == "stopped":  # to be resumed: the resume's end is the run's
+        return [experiment, session_start], finals
     _edit_plugin_data(
         session_end, lambda data: setattr(data.session_end_info, "status", SESSION_STATUS[status])
     )
@@ -222,7 +222,7 @@ class Logger:
         TensorBoard lists hyperparameters marked ``differs`` first, then by name
         (``backend_context._sort_and_reduce_to_hparams_limit``), and ticks the first few: the keys
         set on the command line (a sweep's, in every job alike) are marked, so they come first.
-        ``status``: how the run (this part of it) ended, a key of :data:`SESSION_STATUS`.
+        ``status``: how the run (this part of it) ended, a key of :data:`SESSION_STATUS` or ``stopped``.
         """
         if self.writer is None:
             return
