@@ -21,9 +21,12 @@ import functools
 import importlib
 import importlib.util
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import threading
+import traceback
 import types
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -138,16 +141,39 @@ def registering_module(env_id: str) -> str | None:
 
 
 def _names_the_id(module: str, env_id: str) -> bool:
-    """Whether ``module``'s source holds ``env_id`` (its ``register`` call, as far as a text can
-    tell): an id registered elsewhere for that module's class (``register("Mine-v0",
-    entry_point="their_pkg:Env")``) would be saved as ``their_pkg:Mine-v0``, whose import does
-    not register it."""
+    """Whether importing ``module`` registers ``env_id``: its source holds the id (its ``register``
+    call), or, where it does not (an id built by the code, ``register(f"Maze{n}-v0", ...)`` in a
+    loop), a new Python process that imports it finds the id registered (:data:`REGISTERS_SCRIPT`,
+    the import path of this one; about a second). An id registered elsewhere for that module's
+    class (``register("Mine-v0", entry_point="their_pkg:Env")``) would be saved as
+    ``their_pkg:Mine-v0``, whose import does not register it."""
     try:
         spec = importlib.util.find_spec(module)
         source = Path(spec.origin).read_text(errors="ignore") if spec and spec.origin else ""
     except (ImportError, ValueError, OSError):
         return False
-    return env_id in source
+    if env_id in source:
+        return True
+    if not source:
+        return False
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path or os.getcwd() for path in sys.path)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", REGISTERS_SCRIPT, module, env_id], env=environment,
+            capture_output=True, timeout=REGISTERS_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+REGISTERS_SCRIPT = (
+    "import importlib, sys, gymnasium; importlib.import_module(sys.argv[1]); "
+    "sys.exit(0 if sys.argv[2] in gymnasium.registry else 1)"
+)
+"""Run as ``python -c REGISTERS_SCRIPT <module> <id>``: exit 0 when importing the module registers the id."""
+REGISTERS_TIMEOUT = 60.0
+"""Seconds :func:`_names_the_id` waits for that process (a module that imports torch takes a few)."""
 
 
 def code_to_trust(env_id: str, wrappers: Wrappers, imported: bool = True) -> list[str]:
@@ -501,16 +527,45 @@ def _raise_worker_error(vector_env: gym.vector.AsyncVectorEnv, successes: Iterab
     raise error
 
 
-def signal_safe_worker(*args: Any) -> None:
+def signal_safe_worker(index: int, env_fn: Callable[[], gym.Env], pipe: Any, parent_pipe: Any,
+                       shared_memory: Any, error_queue: Any, *rest: Any) -> None:  # fmt: skip
     """Gymnasium's async worker, deaf to SIGINT and SIGTERM: Ctrl-C reaches the whole process
     group, and a worker that died of it mid-step would take the run down with a traceback. The
     main process decides (it saves, then closes the workers through their pipes); a worker whose
     main process is gone exits when its pipe closes, quietly (Gymnasium's worker tries to report
-    the closed pipe through that same pipe, and each of hundreds printed a BrokenPipeError)."""
+    the closed pipe through that same pipe, and each of hundreds printed a BrokenPipeError).
+
+    Its env is made first: a constructor that raises (or exits) in the worker is reported as an
+    error of the env's first call (:func:`_report_failed_start`); Gymnasium's worker made it
+    outside its error handling, so the process printed the traceback and died, and the main
+    process read a closed pipe (``ConnectionResetError``) instead of the env's error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
-        _async_worker(*args)
+        try:
+            env = env_fn()
+        except BaseException as error:  # sys.exit too; signals are ignored here
+            _report_failed_start(index, error, pipe, parent_pipe, error_queue)
+            return
+        _async_worker(index, lambda: env, pipe, parent_pipe, shared_memory, error_queue, *rest)
+
+
+def _report_failed_start(
+    index: int, error: BaseException, pipe: Any, parent_pipe: Any, error_queue: Any
+) -> None:
+    """Answer the main process's first call (``AsyncVectorEnv`` checks the workers' spaces) with
+    the error the env's constructor raised, as Gymnasium's worker reports an error of a call: the
+    main process raises ``type(error)(message)``, or a ``RuntimeError`` naming the type where
+    that type cannot be rebuilt from its message in another process."""
+    parent_pipe.close()
+    error_type, message = type(error), str(error)
+    try:
+        pickle.loads(pickle.dumps(error_type(message)))
+    except Exception:
+        error_type, message = RuntimeError, f"{type(error).__name__}: {message}"
+    error_queue.put((index, error_type, message, traceback.format_exc()))
+    pipe.recv()
+    pipe.send((None, False))
 
 
 def make_vector_env(

@@ -5,6 +5,7 @@ allow, and envs that break mid-run. Importing the module registers them (``fault
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import sys
 import warnings
@@ -41,13 +42,29 @@ class SpaceEnv(gym.Env):
         return self._obs(), float(action == self.action_space.start), self.t >= EPISODE_STEPS, False, {}
 
 
+class GrowingEnv(SpaceEnv):
+    """Each instance one state larger (``Discrete(4)``, ``Discrete(5)``, ...), as a maze whose size
+    is drawn when it is made; ``made`` counts the instances in this process."""
+
+    made = 0
+
+    def __init__(self) -> None:
+        GrowingEnv.made += 1
+        super().__init__(gym.spaces.Discrete(3 + GrowingEnv.made))
+
+
 class FaultyEnv(SpaceEnv):
     """A 4-dim Box env that misbehaves at its ``at``-th step call (counted per process);
     ``endless`` never ends an episode (and has no time limit)."""
 
     calls = 0
+    instances = 0
+    """Envs made in this process (``twoinstances``: the third raises, as a licence limit would)."""
 
     def __init__(self, fault: str, at: int = 150) -> None:
+        FaultyEnv.instances += 1
+        if fault == "twoinstances" and FaultyEnv.instances > 2:
+            raise OSError(f"the licence allows 2 instances; this is instance {FaultyEnv.instances}")
         discrete = fault in (
             "outside",
             "negative",
@@ -62,6 +79,10 @@ class FaultyEnv(SpaceEnv):
         )  # fmt: skip
         self.fault, self.at = fault, at
         self.first_seed: int | None = None
+        if fault.startswith("worker") and multiprocessing.current_process().name != "MainProcess":
+            if fault == "workerexit":
+                sys.exit(4)
+            raise OSError("the simulator cannot start in a forked process")  # an async worker's env
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         if self.fault == "reset":
@@ -75,7 +96,12 @@ class FaultyEnv(SpaceEnv):
             warnings.warn("the simulator runs slow", UserWarning, stacklevel=1)
         if self.fault == "outofbox":  # the right shape, outside the Box: trains, with Gymnasium's warning
             obs = np.full_like(obs, 2.0)
-        misfit = self.fault == "resetshape" or (self.fault == "resetshapeseed1" and seed == 1)  # sub-env 1
+        self.resets = getattr(self, "resets", 0) + 1
+        misfit = (
+            self.fault == "resetshape"
+            or (self.fault == "resetshapeseed1" and seed == 1)  # sub-env 1
+            or (self.fault == "laterresetshape" and self.resets > 1)  # after the first episode
+        )
         self.returned: list[np.ndarray] = [np.array(obs)]  # (copies) what it returned, in order
         return (obs[:3] if misfit else self._one_array(obs)), info
 
@@ -174,7 +200,7 @@ _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outof
                "nanreward", "hugeobs",
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
-               "inplace")  # fmt: skip
+               "inplace", "workerinit", "workerexit", "twoinstances", "laterresetshape")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
@@ -185,6 +211,10 @@ if "fault/EndlessLimited-v0" not in gym.registry:  # never terminates; its time 
     gym.register(
         "fault/EndlessLimited-v0", entry_point=FaultyEnv, kwargs={"fault": "endless"}, max_episode_steps=100
     )
+
+
+if "fault/Growing-v0" not in gym.registry:
+    gym.register("fault/Growing-v0", entry_point=GrowingEnv)
 
 
 def _not_an_env(**kwargs: Any) -> int:

@@ -315,6 +315,27 @@ def test_an_async_worker_whose_env_raises_is_one_line_and_its_traceback_goes_to_
     assert "raised in async worker" in log and 'raise RuntimeError("physics exploded")' in log
 
 
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("Workerinit", "OSError: the simulator cannot start in a forked process"),
+        ("Workerexit", "SystemExit: 4"),
+    ],
+)
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2", "seed_mode=batched"]])
+def test_an_env_that_cannot_be_made_in_an_async_worker_is_one_line_saying_why(
+    tmp_path, capfd, extra, fault, said
+):
+    """Gymnasium's worker made its env outside its error handling: each worker printed its traceback
+    and died, and the line said ``failed to start: ConnectionResetError`` (or ``BrokenPipeError``)."""
+    args = [f"env=fault_envs:fault/{fault}-v0", "vector.mode=async", "vector.num_envs=2", *extra]
+    code, err, _ = run_train(
+        *TINY, *args, f"run_dir={tmp_path / 'run'}", capsys=capfd
+    )  # (the workers' stderr too)
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed to start: {said}")
+    assert not (tmp_path / "run").exists()
+
+
 # -- 3. every space Gymnasium's Discrete and Box accept trains and evaluates ---------------------
 SPACES = [
     ("DiscreteStart-v0", "auto"),
@@ -908,6 +929,55 @@ def test_env_fault_in_training_evaluation_saves_and_names_the_step(tmp_path, cap
     assert_one_line(code, err, 2, said + "step 10 of episode 2")
     assert load_checkpoint(run_dir)["counters"]["env_steps"] == 100
     assert raised in (run_dir / "train.log").read_text()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_envs_whose_space_differs_from_the_first_ones_are_one_line(tmp_path, capsys, mode):
+    """The policy is made for the first env's space; an env made later with another one (a maze
+    whose size is drawn as it is made) gave acting observations it could not read: an IndexError
+    traceback, exit 1, and a run folder with no checkpoint."""
+    fault_envs.GrowingEnv.made = 0
+    args = ["env=fault_envs:fault/Growing-v0", *MODES[mode], f"run_dir={tmp_path / 'run'}"]
+    code, err, _ = run_train(*TINY, *args, capsys=capsys)
+    said = (  # Gymnasium's vector envs check their sub-envs' spaces themselves
+        "observation spaces are not equivalent" if "vector.mode=sync" in args or mode == "batched"
+        else "differs from the first one's, Discrete("
+    )  # fmt: skip
+    assert_one_line(code, err, 2, said)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_later_resets_observation_that_does_not_fit_is_blamed_on_reset(tmp_path, capsys):
+    """The single env's runner resets it when an episode ends: what that reset returned was said
+    to be what ``step returned``."""
+    env = "env=fault_envs:fault/Laterresetshape-v0"
+    code, err, _ = run_train(*TINY, env, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(code, err, 2, f"{env} failed at env step 20: reset returned an observation of shape (3,)")
+
+
+def test_an_evaluation_env_that_cannot_be_made_is_one_line(tmp_path, monkeypatch, capsys):
+    """Training's evaluation env and ``scripts/evaluate.py``'s were made outside the guard of the
+    first env: a constructor that raised there (the third instance of a licensed simulator) was a
+    traceback, exit 1."""
+    env = "env=fault_envs:fault/Twoinstances-v0"
+    fault_envs.FaultyEnv.instances = 0  # the first env (its spaces), the training env, the evaluation's
+    code, err, _ = run_train(
+        *TINY, env, "eval.every_steps=100", f"run_dir={tmp_path / 'eval'}", capsys=capsys
+    )
+    said = f"{env} could not be made for the evaluation: OSError: the licence allows 2 instances"
+    assert_one_line(code, err, 2, said)
+    assert not (tmp_path / "eval").exists()  # refused before anything was written
+    fault_envs.FaultyEnv.instances = 0
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, env, f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    fault_envs.FaultyEnv.instances = (
+        1  # evaluate.py: the checkpoint's env, then its greedy episodes' (the 3rd)
+    )
+    before = snapshot(run_dir)
+    code, err, _ = script("evaluate.py", f"checkpoint={run_dir}", "trust_code=true", "episodes=2",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert_one_line(code, err, 2, said)
+    assert_intact(before, run_dir)
 
 
 @pytest.fixture(scope="module")

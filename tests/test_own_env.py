@@ -114,6 +114,26 @@ def test_a_resume_that_names_the_runs_env_imports_its_module_without_trust_code(
         agents.train(ENV, f"resume={run}", *QUIET[:1], "budget.total_env_steps=3200")
 
 
+def test_an_id_the_module_builds_is_saved_with_its_module(tmp_path, monkeypatch):
+    """Ids registered in a loop (``register(f"SignGrid{n}-v0", ...)``) were saved without their
+    module (its source does not hold them), so evaluation and resume elsewhere could not find them."""
+    (tmp_path / "user_sign_grids.py").write_text(
+        "import gymnasium as gym\nfrom user_sign_grid import SignGrid\n\n\n"
+        "class Grid(SignGrid):\n    pass\n\n\n"
+        "for size in (2, 3):\n    gym.register(f'SignGrid{size}-v0', entry_point=Grid)\n"
+    )
+    importlib.import_module("user_sign_grids")
+    run = tmp_path / "run"
+    agents.train("SignGrid3-v0", *QUIET[:1], "budget.total_env_steps=300", WRAPPERS, f"run_dir={run}")
+    assert load_checkpoint(run)["config"]["env"] == "user_sign_grids:SignGrid3-v0"
+    for name in ("SignGrid2-v0", "SignGrid3-v0", "SignGrid-v0"):  # as a new process knows none
+        monkeypatch.delitem(gym.registry, name)
+    monkeypatch.delitem(sys.modules, "user_sign_grids")
+    monkeypatch.delitem(sys.modules, "user_sign_grid")
+    summary = evaluate(EvaluateConfig(checkpoint=str(run), episodes=2, trust_code=True))
+    assert len(summary.modes["greedy"].lengths) == 2  # imported user_sign_grids, which registered it
+
+
 def test_an_id_registered_elsewhere_for_a_modules_class_is_not_saved_with_that_module(tmp_path):
     """``register("OtherSign-v0", entry_point="user_sign_grid:SignGrid")`` outside user_sign_grid
     was saved as user_sign_grid:OtherSign-v0, whose import does not register it."""

@@ -97,6 +97,7 @@ def start_envs(
     make_and_reset: Callable[[], tuple[Any, Any]],
     cfg: DictConfig | None = None,
     num_envs: int = 1,
+    space: Any = None,
 ) -> tuple[Any, np.ndarray, ObservationCheck]:
     """``make_and_reset()`` -> ``(envs, first observations, the check every step's observations
     get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
@@ -109,6 +110,10 @@ def start_envs(
     not within the observation space") are shown once the observations pass; when they do not,
     the one line says what the warning did (those of an async vector env's workers are theirs).
 
+    ``space``: the observation space the policy was built for (the first env's), which the envs'
+    must equal (an env that draws its size as it is made gave the policy observations it could not
+    read: an ``IndexError`` traceback in acting).
+
     :raises UserError: before training, so nothing is lost.
     """
     with warnings_held() as start_warnings:
@@ -120,12 +125,18 @@ def start_envs(
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
             named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
             raise UserError(f"{named} failed to start: {problem or describe_env_error(error)}") from None
+    named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
+    if space is not None and envs.single_observation_space != space:
+        close_quietly(envs)
+        raise UserError(
+            f"{named} made an env whose observation_space {envs.single_observation_space} differs from the "
+            f"first one's, {space}, which the policy was made for: each env it makes needs the same spaces"
+        )
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
         show_warnings(start_warnings)
         return envs, obs, check
     close_quietly(envs)
-    named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
     raise UserError(f"{named} failed to start: {check.problem('reset returned', obs)}")
 
 

@@ -21,11 +21,11 @@ import io
 import math
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -33,7 +33,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.core.policies import SoftmaxPolicy
-from agents.errors import RunInterrupted, UserError, folder_problem, name_too_long
+from agents.errors import RunInterrupted, UserError, describe, folder_problem, name_too_long
 from agents.features.inputs import ActionFeaturesFault, PolicyInputs
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import write_text_atomically
@@ -243,7 +243,7 @@ class TrainingEvaluation:
             inputs,
             policy,
         )
-        self.env = make_env(config.env, config.env_kwargs, config.env_wrappers)
+        self.env = evaluation_made(config, config.env_kwargs)
         self.step_cap = episode_step_cap(self.env, config.eval.max_episode_steps)
         self.count = 0
         self.next_step = config.eval.every_steps
@@ -291,10 +291,10 @@ def evaluation_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_di
     if cfg.max_episode_steps is not None:
         kwargs["max_episode_steps"] = cfg.max_episode_steps
     if video_dir is None:
-        return make_env(config.env, kwargs, config.env_wrappers)
+        return evaluation_made(config, kwargs)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # rgb_array frames are drawn off-screen
     try:
-        env = make_env(config.env, kwargs, config.env_wrappers, render_mode="rgb_array")
+        env = evaluation_made(config, kwargs, render_mode="rgb_array")
     except gym.error.DependencyNotInstalled as error:
         raise UserError(
             f"video=true cannot render {config.env}: {dependency_message(error)} (or {VIDEO_EXTRA})"
@@ -305,6 +305,19 @@ def evaluation_env(config: TrainConfig, cfg: EvaluateConfig, mode: str, video_di
     return gym.wrappers.RecordVideo(
         env, str(video_dir / mode), episode_trigger=lambda episode: episode == 0, name_prefix=mode
     )
+
+
+def evaluation_made(config: TrainConfig, kwargs: Mapping[str, Any], **make_kwargs: Any) -> gym.Env:
+    """The run's env made again for an evaluation (``make_env``); its constructor or a wrapper that
+    raises or calls ``sys.exit`` there (a limit on instances, a port in use) is one line, as where
+    the first env is made (a missing optional dependency is raised as it is, for video=true)."""
+    try:
+        return make_env(config.env, kwargs, config.env_wrappers, **make_kwargs)
+    except gym.error.DependencyNotInstalled:
+        raise
+    except (Exception, SystemExit) as error:
+        named = env_named(config.env, config.env_wrappers)
+        raise UserError(f"{named} could not be made for the evaluation: {describe(error)}") from None
 
 
 def validate_evaluate_config(cfg: EvaluateConfig) -> None:

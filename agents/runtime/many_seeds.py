@@ -228,7 +228,9 @@ class BatchedSeedsTrainer:
             envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers)
             return envs, envs.reset(seed=cfg.seed)[0]
 
-        self.envs, self.obs, self.observation_check = start_envs(cfg.env, make_and_reset, cfg, columns)
+        self.envs, self.obs, self.observation_check = start_envs(
+            cfg.env, make_and_reset, cfg, columns, self.info.observation_space
+        )
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
         self.rng = np.random.default_rng(cfg.seed)

@@ -66,6 +66,9 @@ class EnvRunner(ABC):
     single_observation_space: gym.Space
     stores_none_as_nan = False
     """Whether the env stores a reward of None as nan (:func:`envs.make.stores_none_as_nan`)."""
+    returned_by = "step"
+    """The env's call that returned :meth:`step`'s observations, for a line about them: ``reset``
+    where the runner reset the env itself after its episode ended (a vector env's step resets)."""
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -169,7 +172,9 @@ class SingleEnvRunner(EnvRunner):
         # and the trainer stores S_t after the step that made S_{t+1}
         if terminated or truncated:
             self.cut, self.last_obs = bool(truncated and not terminated), np.array(obs)[None]
+            self.returned_by = "reset"
             return np.array(self._reset())[None], self.reward, self.active, ONE_ENDED
+        self.returned_by = "step"
         return np.array(obs)[None], self.reward, self.active, NOTHING_ENDED
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -256,14 +256,18 @@ class Trainer:
 
         self.envs: EnvRunner
         self.envs, self.obs, self.observation_check = start_envs(
-            cfg.env, make_and_reset, cfg, cfg.vector.num_envs
+            cfg.env, make_and_reset, cfg, cfg.vector.num_envs, self.info.observation_space
         )
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
         if cfg.eval.every_steps:
-            self.evaluation = TrainingEvaluation(cfg, self.info.observation_space, self.agent.inputs,
-                                                 self.agent.policy)  # fmt: skip
+            try:
+                self.evaluation = TrainingEvaluation(cfg, self.info.observation_space, self.agent.inputs,
+                                                     self.agent.policy)  # fmt: skip
+            except BaseException:  # its env could not be made (a limit on instances): before any file
+                self.envs.close()
+                raise
 
     def abandon(self) -> None:
         """Close what this run opened without saving (a ``num_seeds`` run whose later seed failed
@@ -363,7 +367,7 @@ class Trainer:
             self.fail_in_env(self.envs.describe_failure(error), error)
         if not self.observation_check.fits(next_obs):
             self.actor.give_back()
-            self.fail_in_env(self.observation_check.problem("step returned", next_obs))
+            self.fail_in_env(self.observation_check.problem(f"{self.envs.returned_by} returned", next_obs))
         self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
             self._log_episodes(self.buffer.finish(ended))
