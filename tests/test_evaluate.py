@@ -105,10 +105,27 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
             "error: csv={run}/checkpoint.pt exists and is not a .csv file",
         ),
         (["checkpoint={run}", "csv={run}"], "error: csv={run} is a folder"),
+        (  # was ignored: no video, no folder, no word
+            ["checkpoint={run}", "video_dir={empty}/videos"],
+            "error: video_dir={empty}/videos is where video=true writes; add video=true, or leave it out",
+        ),
+        (  # each job wrote over the one before
+            ["-m", "checkpoint={run}", "seed=1,2", "episodes=1", "csv={empty}/e.csv"],
+            "error: csv={empty}/e.csv is one file for 2 jobs of this sweep, each of which would write",
+        ),
+        (  # job 0 ran (and wrote its CSV) before job 1's mistake was found
+            ["-m", "checkpoint={run},{missing}", "episodes=1"],
+            "error: job #1 (checkpoint={missing} episodes=1): no checkpoint at {missing}",
+        ),
+        (
+            ["-m", "checkpoint={run}", "episodes=1,0"],
+            "error: job #1 (checkpoint={run} episodes=0): episodes=0 must",
+        ),
     ],
 )
 def test_bad_input_is_one_line(run_dir, tmp_path, monkeypatch, capsys, overrides, expected):
     names = {"missing": tmp_path / "nowhere", "run": run_dir, "empty": tmp_path}
+    csv_before = set(run_dir.glob("evaluation_*.csv"))
     main = runpy.run_path(str(EVALUATE_SCRIPT), run_name="evaluate_script")["main"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
@@ -120,6 +137,33 @@ def test_bad_input_is_one_line(run_dir, tmp_path, monkeypatch, capsys, overrides
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected.format(**names)), lines
     assert load_checkpoint(run_dir)["counters"]["env_steps"] > 0  # the run is intact
+    assert set(run_dir.glob("evaluation_*.csv")) == csv_before and not list(
+        tmp_path.glob("*.csv")
+    )  # none ran
+
+
+def test_a_sweep_flag_after_the_settings_runs_the_sweep(run_dir, tmp_path, monkeypatch, capsys):
+    """``evaluate.py checkpoint=<run> seed=1,2 -m``: the sweep folder the program adds went after the
+    ``-m``, where Hydra's parser refused it (``unrecognized arguments: hydra.sweep.dir=...``)."""
+    main = runpy.run_path(str(EVALUATE_SCRIPT), run_name="evaluate_script")["main"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    csv_path = "csv=" + str(tmp_path / "e_${seed}.csv")
+    monkeypatch.setattr(
+        sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", "seed=1,2", csv_path, "-m"]
+    )
+    main()
+    assert capsys.readouterr().out.count("sampled: return") == 2
+    assert sorted(path.name for path in tmp_path.glob("*.csv")) == ["e_1.csv", "e_2.csv"]
+
+
+def test_a_time_limit_above_the_envs_is_noted(run_dir, capsys):
+    """``max_episode_steps=2000`` on CartPole-v1 (limit 500) ran 2000-step episodes without a word."""
+    evaluate(EvaluateConfig(checkpoint=str(run_dir), episodes=1, max_episode_steps=2000))
+    out = capsys.readouterr().out
+    assert "note: max_episode_steps=2000 replaced the env's time limit of 500 steps" in out
+    evaluate(EvaluateConfig(checkpoint=str(run_dir), episodes=1, max_episode_steps=100))
+    assert "note" not in capsys.readouterr().out
 
 
 def test_missing_checkpoint_subprocess(tmp_path):

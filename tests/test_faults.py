@@ -1790,6 +1790,12 @@ SCRIPT_ARGS = [
     # a key the mode does not read (quick=true ran CartPole whatever env= said)
     ("benchmark.py", ["quick=true", "env=Acrobot-v1"], "env=Acrobot-v1: mode=all does not read it (read by"),
     ("benchmark.py", ["mode=seeds-worker", "num_envs=4"], "num_envs=4: mode=seeds-worker does not read it"),
+    # quick=true ran its own 3 seeds and 10 seeds x 10,000 steps whatever these said
+    (
+        "benchmark.py",
+        ["quick=true", "seeds=1", "many_seeds=2"],
+        "seeds=1 many_seeds=2: quick=true runs its own",
+    ),
     ("plot.py", ["window=0", "runs=[x]"], "window=0 must be in [1, 9223372036854775807]"),
     ("plot.py", ["window=9223372036854775808", "runs=[x]"], "must be in [1, 9223372036854775807]"),
     ("plot.py", ["runs=[/nonexistent/run]"], "/nonexistent/run does not exist"),

@@ -49,7 +49,7 @@ from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from agents.runtime.sweep_stop import StopRequest
-from envs.make import close_quietly, dependency_message, make_env
+from envs.make import close_quietly, dependency_message, make_env, registered_time_limit
 
 MODES = ("greedy", "sampled")
 VIDEO_EXTRA = "pip install -e '.[video]'"
@@ -124,6 +124,8 @@ class EvaluationResult:
     videos: list[Path] = field(default_factory=list)
     step_cap: int | None = None
     """The cap on an episode's steps where the env has no time limit (:func:`episode_step_cap`)."""
+    notes: list[str] = field(default_factory=list)
+    """What the report says about the evaluation as a whole (a time limit raised above the env's)."""
 
 
 class Episode(NamedTuple):
@@ -320,6 +322,19 @@ def evaluation_made(config: TrainConfig, kwargs: Mapping[str, Any], **make_kwarg
         raise UserError(f"{named} could not be made for the evaluation: {describe(error)}") from None
 
 
+def check_evaluation(cfg: EvaluateConfig) -> TrainedAgent:
+    """Everything :func:`evaluate` checks before its first episode (also each job of ``evaluate
+    -m`` before the first runs): the keys, the video extra, the checkpoint, which it loads."""
+    validate_evaluate_config(cfg)
+    if cfg.video_dir is not None and not cfg.video:  # (it was not read: no video, no folder, no word)
+        raise UserError(
+            f"video_dir={cfg.video_dir} is where video=true writes; add video=true, or leave it out"
+        )
+    if cfg.video:
+        require_video_dependencies()
+    return load_agent(cfg.checkpoint, cfg.which, cfg.seed, cfg.trust_code)
+
+
 def validate_evaluate_config(cfg: EvaluateConfig) -> None:
     """Ranges an evaluation needs; one-line :class:`UserError` naming the key."""
     if not cfg.checkpoint.strip():  # was "no checkpoint at checkpoint.pt" (the working folder's)
@@ -365,13 +380,16 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
     if isinstance(cfg, DictConfig):
         check_known_keys(cfg, EvaluateConfig)  # +epsiodes=1 composes (Hydra adds the key); nothing reads it
         cfg = OmegaConf.to_object(cfg)
-    validate_evaluate_config(cfg)
-    if cfg.video:
-        require_video_dependencies()
-    agent = load_agent(cfg.checkpoint, cfg.which, cfg.seed, cfg.trust_code)
+    agent = check_evaluation(cfg)
     path, run_dir = agent.checkpoint, agent.checkpoint.parent
     video_dir = Path(cfg.video_dir or run_dir / "videos") if cfg.video else None
     result = EvaluationResult(path, agent.config.env)
+    own_limit = agent.config.env_kwargs.get("max_episode_steps") or registered_time_limit(agent.config.env)
+    if cfg.max_episode_steps is not None and own_limit is not None and cfg.max_episode_steps > own_limit:
+        result.notes.append(
+            f"max_episode_steps={cfg.max_episode_steps} replaced the env's time limit of {own_limit} steps "
+            "(gymnasium.make's max_episode_steps), so episodes could run longer than in training"
+        )
     seeds = range(cfg.seed, cfg.seed + cfg.episodes)
     with StopRequest() as stop:  # a signal (or the sweep's stop) ends the episodes; a second, at once
         for mode in MODES:
@@ -422,7 +440,7 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
 
 def report(result: EvaluationResult) -> str:
     """The lines :func:`evaluate` prints (then the csv's path, once it is written)."""
-    lines = [f"{result.env_id} from {result.checkpoint}"]
+    lines = [f"{result.env_id} from {result.checkpoint}", *(f"{'note':>8}: {note}" for note in result.notes)]
     for mode, summary in result.modes.items():
         lines.append(
             f"{mode:>8}: return {shown_return(summary.mean)} +- {shown_return(summary.std)} over "

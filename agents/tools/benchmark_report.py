@@ -112,6 +112,9 @@ MODE_KEYS = {
 }
 """The keys each mode reads; another key set away from its default would be ignored, so it is refused."""
 
+QUICK_SIZES = ("seeds", "many_seeds", "more_seeds", "steps_per_seed")
+"""The sizes ``quick=true`` fixes (it reads ``repeats`` and ``steps``)."""
+
 COUNTS = ("repeats", "steps", "seeds", "many_seeds", "more_seeds", "steps_per_seed", "num_envs")
 """The keys that count something: each must be >= 1."""
 
@@ -157,6 +160,13 @@ def check_benchmark_config(cfg: DictConfig) -> None:
         raise UserError(
             f"{given}: mode={cfg.mode} does not read {'it' if len(ignored) == 1 else 'them'} (read by "
             f"mode={' / mode='.join(readers)}){hint}"
+        )
+    fixed = [key for key in QUICK_SIZES if cfg.quick and cfg[key] != getattr(defaults, key)]
+    if fixed:
+        given = " ".join(f"{key}={cfg[key]}" for key in fixed)
+        raise UserError(
+            f"{given}: quick=true runs its own small sizes (seeds 0..2, 10 seeds x 10,000 steps, no "
+            f"more_seeds row) and does not read {'it' if len(fixed) == 1 else 'them'}: leave quick=true out"
         )
 
 

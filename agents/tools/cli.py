@@ -100,7 +100,13 @@ from agents.tools.override_words import (
     is_multirun,
     shows_info,
 )
-from agents.tools.presets import is_sweep, override_value, parsed_override_value, with_env_preset
+from agents.tools.presets import (
+    is_sweep,
+    override_value,
+    parsed_override_value,
+    with_env_preset,
+    with_override,
+)
 from agents.tools.sweep_checks import (
     check_printed_package,
     check_sweep,
@@ -204,7 +210,9 @@ def hydra_main(
             previous = {}
             if stop_folder is not None:
                 if writes_no_folder and override_value(sys.argv[1:], "hydra.sweep.dir") is None:
-                    sys.argv.append(f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}")
+                    sys.argv[1:] = with_override(
+                        sys.argv[1:], f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}"
+                    )
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 from agents.tools.sweep import SWEPT_KEYS_VARIABLE, SweepSummary
 

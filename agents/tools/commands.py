@@ -320,9 +320,42 @@ def evaluate() -> None:
         return
     from agents.runtime.evaluation import register_evaluate_config
     from agents.tools.cli import hydra_main
+    from agents.tools.exits import run_or_exit
 
     register_evaluate_config()
-    hydra_main(config_name="evaluate", writes_no_folder=True)(_evaluate)()
+    run_or_exit(lambda: _check_sweep_csv(sys.argv[1:]))
+    hydra_main(config_name="evaluate", writes_no_folder=True, check_jobs=_check_evaluation)(_evaluate)()
+
+
+def _check_evaluation(cfg: DictConfig) -> None:
+    """What :func:`~agents.runtime.evaluation.evaluate` checks before its first episode (the keys'
+    ranges, the checkpoint: it loads), for each job of ``evaluate -m`` before the first runs: a
+    missing checkpoint or ``episodes=0`` in job 2 was found after jobs 0 and 1 had run."""
+    from agents.runtime.evaluation import check_evaluation
+
+    check_evaluation(cfg)
+
+
+def _check_sweep_csv(argv: Sequence[str]) -> None:
+    """``evaluate -m ... csv=<file>``: one file for every job, each writing over the one before
+    (its rows do not say which checkpoint or seed they are): one line before any job runs."""
+    from agents.tools.presets import override_value, parsed_override_value
+    from agents.tools.sweep_checks import sweep_jobs
+
+    try:
+        jobs = sweep_jobs(argv)
+    except Exception:  # a sweep Hydra cannot list: its own line comes later
+        return
+    files = [parsed_override_value(job, "csv") for job in jobs]
+    shared = [
+        file for file in files if file not in (None, "null") and "${" not in file and files.count(file) > 1
+    ]
+    if shared:
+        raise UserError(
+            f"csv={override_value(list(argv), 'csv')} is one file for {files.count(shared[0])} jobs of this "
+            "sweep, each of which would write over it: sweep csv= too, or leave it out (each job then "
+            "writes its own evaluation_<time>.csv into its checkpoint's run folder)"
+        )
 
 
 def _compare_gradients(cfg: DictConfig) -> None:

@@ -184,8 +184,12 @@ def with_env_preset(
     preset = preset_for(env, policy, config_dir)
     if preset is None:
         return PresetChoice(overrides)
-    # after -m, --cfg job, ...: Hydra's parser takes the key=value overrides as one block
-    keys = [i for i, arg in enumerate(overrides) if "=" in arg and not arg.startswith("-")]
-    first = keys[0] if keys else len(overrides)
-    with_preset = [*overrides[:first], f"{PRESET_GROUP}={preset}", *overrides[first:]]
-    return PresetChoice(with_preset, preset, automatic_for=env)
+    return PresetChoice(with_override(overrides, f"{PRESET_GROUP}={preset}"), preset, automatic_for=env)
+
+
+def with_override(argv: Sequence[str], override: str) -> list[str]:
+    """``argv`` with ``override`` put before its first ``key=value``: Hydra's parser takes the
+    overrides as one block, which an option between them (``a=1 -m`` then ``b=2``) splits."""
+    keys = [i for i, arg in enumerate(argv) if "=" in arg and not arg.startswith("-")]
+    first = keys[0] if keys else len(argv)
+    return [*argv[:first], override, *argv[first:]]
