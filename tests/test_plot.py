@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.errors import USER_ERROR_EXIT_CODE, UserError
 from agents.runtime import tags
 from agents.runtime.run import train
+from agents.tools import plotting
 from agents.tools.plotting import (
     Run,
     bootstrap_ci,
@@ -327,3 +329,26 @@ def test_a_run_resumed_with_other_settings_is_labelled_with_them_and_kept_apart(
         "CartPole-v1: resumed=agent.lr=0.1->0.05 budget.total_env_steps=600->1200",
         "CartPole-v1",
     ]
+
+
+def test_many_groups_with_long_labels_get_a_taller_figure_and_their_own_lines(tmp_path, monkeypatch):
+    """Eight groups of three-line labels made a legend taller than the 3.4-inch figure: matplotlib
+    warned "axes sizes collapsed to zero" on stderr and squashed the axes; the 11th group took the
+    1st one's colour and line."""
+    made = []
+    monkeypatch.setattr(
+        plotting, "Figure", lambda *args, **kwargs: made.append(Figure(*args, **kwargs)) or made[-1]
+    )
+    long = " ".join(f"key{index}.setting=value{index}" for index in range(6))  # about 3 legend lines
+    groups = {
+        f"CartPole-v1: agent.lr={index} {long}": [fake_run([100, 200, 300], [1.0, 2.0, 3.0], seed=float(seed))
+                                                   for seed in range(2)]
+        for index in range(12)
+    }  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the layout warning fails the test
+        plotting.plot_groups(groups, tmp_path / "groups")
+    (figure,) = made
+    assert figure.get_figheight() > 5
+    lines = figure.axes[0].get_lines()
+    assert [line.get_linestyle() for line in lines[:11:10]] == ["-", "--"]

@@ -161,6 +161,14 @@ LEGEND_WIDTH = 60
 LEGEND_CHAR_INCHES = 0.065
 """Width of a legend character at the style's 8 pt: each panel widens with its legend, which left
 the axes no room (matplotlib's "axes sizes collapsed to zero")."""
+LEGEND_LINE_INCHES = 0.135
+LEGEND_ENTRY_INCHES = 0.06
+"""Height of a legend line at 8 pt, and the space between entries: the figure grows taller with its
+legend, which with 8 groups of 3-line labels was taller than the figure (matplotlib's "axes sizes
+collapsed to zero" warning on stderr, and a squashed plot)."""
+COLOURS = 10
+"""Colours in the style's cycle (matplotlib's tab10): the groups after them get another line style."""
+LINE_STYLES = ("-", "--", ":", "-.")
 RESUMED_KEY = "resumed"
 """A run's label entry for the settings a resume changed (:func:`resumed_changes`)."""
 
@@ -396,17 +404,22 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
         labels = {label: legend_label(label, runs) for label, runs in groups.items()}
         longest = max(len(line) for text in labels.values() for line in text.splitlines())
         panel = 3.2 + max(1.6, LEGEND_CHAR_INCHES * longest)  # the axes keep ~3 inches beside the legend
-        figure = Figure(figsize=(panel * len(envs), 3.4), layout="constrained")
+        tallest = max(  # the legend of the panel with the most lines, in inches
+            sum(LEGEND_LINE_INCHES * (text.count("\n") + 1) + LEGEND_ENTRY_INCHES
+                for label, text in labels.items() if groups[label][0].env == env)
+            for env in envs
+        )  # fmt: skip
+        figure = Figure(figsize=(panel * len(envs), max(3.4, tallest + 0.8)), layout="constrained")
         axes = figure.subplots(1, len(envs), squeeze=False)[0]
         for ax, env in zip(axes, envs, strict=True):
-            for label, runs in groups.items():
-                if runs[0].env != env:
-                    continue
+            panel_groups = [(label, runs) for label, runs in groups.items() if runs[0].env == env]
+            for index, (label, runs) in enumerate(panel_groups):
                 last = max(run.env_steps for run in runs)
                 grid = np.linspace(0, last, points)
                 curves = np.stack([curve(run, grid, window) for run in runs])  # [seeds, points]
                 mean = curves.mean(axis=0)
-                (line,) = ax.plot(grid, mean, label=labels[label])
+                style = LINE_STYLES[index // COLOURS % len(LINE_STYLES)]  # the 11th group: dashed, ...
+                (line,) = ax.plot(grid, mean, label=labels[label], linestyle=style)
                 if len(runs) > 1:  # a band only where there is a spread to bootstrap
                     low, high = bootstrap_ci(curves)
                     ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
