@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import re
 import runpy
 import subprocess
 import sys
@@ -210,3 +211,17 @@ def test_video_records_one_mp4_per_mode(run_dir, tmp_path):
         Path("v/sampled/sampled-episode-0.mp4"),
     ]
     assert all(video.stat().st_size > 1000 for video in result.videos)
+
+
+def test_a_sweeps_folder_says_to_pass_one_of_its_jobs(run_dir, tmp_path):
+    """Like a num_seeds run's top folder, a sweep's: it said ``no checkpoint at <sweep>/checkpoint.pt``."""
+    sweep = tmp_path / "sweep"
+    for job in ("10_seed=3", "2_seed=2"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / CHECKPOINT_NAME).write_bytes((run_dir / CHECKPOINT_NAME).read_bytes())
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    said = (
+        f"{sweep} is a sweep's folder, whose 2 jobs each have their own run folder: pass one of them, e.g. "
+    )
+    with pytest.raises(UserError, match=re.escape(said + str(sweep / "2_seed=2"))):
+        evaluate(EvaluateConfig(checkpoint=str(sweep), episodes=1))

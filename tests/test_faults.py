@@ -1790,6 +1790,8 @@ SCRIPT_ARGS = [
     # a key the mode does not read (quick=true ran CartPole whatever env= said)
     ("benchmark.py", ["quick=true", "env=Acrobot-v1"], "env=Acrobot-v1: mode=all does not read it (read by"),
     ("benchmark.py", ["mode=seeds-worker", "num_envs=4"], "num_envs=4: mode=seeds-worker does not read it"),
+    # the line named experiment=, which the user did not type
+    ("benchmark.py", ["mode=seeds-worker", "preset=nosuch"], "preset=nosuch is not a preset (presets: "),
     # quick=true ran its own 3 seeds and 10 seeds x 10,000 steps whatever these said
     (
         "benchmark.py",

@@ -250,6 +250,12 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"{path} holds {len(seeds)} seeds' runs, each in its own folder: pass one of them, "
                 f"e.g. {path / seeds[0]}"
             )
+        jobs = sorted((folder for folder in path.glob("*") if (folder / name).is_file()), key=_job_number)
+        if path.is_dir() and jobs and (path / "multirun.yaml").is_file():  # a sweep: a folder per job
+            raise UserError(
+                f"{path} is a sweep's folder, whose {len(jobs)} jobs each have their own run folder: pass "
+                f"one of them, e.g. {jobs[0]}"
+            )
         if name == BEST_CHECKPOINT_NAME and (path / CHECKPOINT_NAME).is_file():
             why = (
                 "a seed_mode=batched run writes none"
@@ -261,6 +267,12 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
             raise UserError(f"{path} holds no {name}: {why}; which=latest for its {CHECKPOINT_NAME}")
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
+
+
+def _job_number(folder: Path) -> tuple[int, str]:
+    """A sweep job folder's sort key: its number (``3_lr=0.01``: 3), then its name."""
+    number = folder.name.partition("_")[0]
+    return (int(number) if number.isdigit() else 1 << 62, folder.name)
 
 
 def file_version(path: Path) -> tuple[int, int, int]:

@@ -56,7 +56,9 @@ from agents.tools.benchmarking import (
     time_policy_gradients,
     time_scores,
 )
+from agents.tools.presets import check_preset
 from agents.tools.startup import measure_startup
+from agents.tools.usage import CONFIG_DIR
 from envs.make import check_env_id
 
 MODES = ("all", "gpu", "worker", "seeds-worker")
@@ -142,6 +144,8 @@ def check_benchmark_config(cfg: DictConfig) -> None:
     for key, options in (("mode", MODES), ("policy", tuple(POLICY_OVERRIDES)), ("seed_mode", SEED_MODES)):
         check_choice(key, cfg[key], options)
     check_device(cfg.device)
+    if cfg.preset:  # (composed as experiment=, whose line named a key the user did not type)
+        check_preset(cfg.preset, CONFIG_DIR, key="preset")
     if cfg.mode == "gpu" and not torch.cuda.is_available():
         raise UserError("mode=gpu compares device=cuda with device=cpu, and torch sees no CUDA GPU here")
     defaults = BenchmarkConfig()

@@ -103,9 +103,12 @@ def is_sweep(override: str) -> bool:
         return False
 
 
-def check_preset(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> None:
+def check_preset(
+    name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = (), key: str = PRESET_GROUP
+) -> None:
     """A one-line :class:`UserError` (with the closest names) for a preset that does not exist in
-    ``config_dir`` nor in the user's own config folders (``--config-dir``)."""
+    ``config_dir`` nor in the user's own config folders (``--config-dir``); ``key``: the key that
+    named it (the benchmark's ``preset=``)."""
     names = sorted(
         {*preset_names(config_dir), *(name for folder in user_dirs for name in preset_names(folder))}
     )
@@ -114,8 +117,8 @@ def check_preset(name: str, config_dir: str | Path, user_dirs: Sequence[str | Pa
             close = difflib.get_close_matches(choice, names, n=3)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
             raise UserError(
-                f"experiment={choice} is not a preset ({hint}presets: {', '.join(names)}; "
-                "experiment=none for the generic defaults)"
+                f"{key}={choice} is not a preset ({hint}presets: {', '.join(names)}; "
+                f"{key}=none for the generic defaults)"
             )
 
 
