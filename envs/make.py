@@ -154,17 +154,28 @@ def _names_the_id(module: str, env_id: str) -> bool:
         return False
     if env_id in source:
         return True
-    if not source:
+    if not source or os.environ.get(ID_CHECK_VARIABLE):  # (in a check's process: no check of its own)
         return False
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path or os.getcwd() for path in sys.path)}
-    try:
-        done = subprocess.run(
+    environment = {
+        **os.environ, ID_CHECK_VARIABLE: "1",
+        "PYTHONPATH": os.pathsep.join(path or os.getcwd() for path in sys.path),
+    }  # fmt: skip
+    try:  # its output goes nowhere; what the module starts dies with the check's process group
+        quiet = subprocess.DEVNULL
+        check = subprocess.Popen(
             [sys.executable, "-c", REGISTERS_SCRIPT, module, env_id], env=environment,
-            capture_output=True, timeout=REGISTERS_TIMEOUT, check=False,
+            stdin=quiet, stdout=quiet, stderr=quiet, start_new_session=True,
         )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
+    except OSError:
         return False
-    return done.returncode == 0
+    try:
+        return check.wait(timeout=REGISTERS_TIMEOUT) == 0
+    except subprocess.TimeoutExpired:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(check.pid, signal.SIGKILL)
+        check.wait()
 
 
 REGISTERS_SCRIPT = (
@@ -172,6 +183,9 @@ REGISTERS_SCRIPT = (
     "sys.exit(0 if sys.argv[2] in gymnasium.registry else 1)"
 )
 """Run as ``python -c REGISTERS_SCRIPT <module> <id>``: exit 0 when importing the module registers the id."""
+ID_CHECK_VARIABLE = "SOFTMAX_REINFORCE_ID_CHECK"
+"""Set in that process: it checks no id itself, and trains nothing (a module that trains as it is
+imported would train there: :func:`agents.runtime.run.train` refuses)."""
 REGISTERS_TIMEOUT = 60.0
 """Seconds :func:`_names_the_id` waits for that process (a module that imports torch takes a few)."""
 
@@ -614,7 +628,13 @@ def _async_vector_env(make: Callable[[], gym.vector.VectorEnv]) -> gym.vector.Ve
     if held:
         signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
-        vector_env = make()
+        try:
+            vector_env = make()
+        except (BrokenPipeError, ConnectionResetError, EOFError):  # a worker's pipe closed as it started
+            raise ChildProcessError(
+                "an async worker exited while it made its env: the env's constructor called os._exit, "
+                "or the process crashed"
+            ) from None
         vector_env._raise_if_errors = types.MethodType(_raise_worker_error, vector_env)  # type: ignore[method-assign]
         reference = weakref.ref(vector_env)
         atexit.register(lambda: None if reference() is None else close_quietly(reference()))

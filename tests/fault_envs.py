@@ -82,6 +82,8 @@ class FaultyEnv(SpaceEnv):
         if fault.startswith("worker") and multiprocessing.current_process().name != "MainProcess":
             if fault == "workerexit":
                 sys.exit(4)
+            if fault == "workercrash":
+                os._exit(5)
             raise OSError("the simulator cannot start in a forked process")  # an async worker's env
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
@@ -200,7 +202,8 @@ _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outof
                "nanreward", "hugeobs",
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
-               "inplace", "workerinit", "workerexit", "twoinstances", "laterresetshape")  # fmt: skip
+               "inplace", "workerinit", "workerexit", "workercrash", "twoinstances",
+               "laterresetshape")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

@@ -320,6 +320,7 @@ def test_an_async_worker_whose_env_raises_is_one_line_and_its_traceback_goes_to_
     [
         ("Workerinit", "OSError: the simulator cannot start in a forked process"),
         ("Workerexit", "SystemExit: 4"),
+        ("Workercrash", "ChildProcessError: an async worker exited while it made its env"),  # BrokenPipeError
     ],
 )
 @pytest.mark.parametrize("extra", [[], ["num_seeds=2", "seed_mode=batched"]])
@@ -697,6 +698,14 @@ def test_resume_refuses_a_preset_alike_whichever_it_names(trained, capsys, prese
         code, err, 2, f"experiment={preset} picks the settings of a new run, and resume= continues"
     )
     assert_intact(before, trained)
+
+
+@pytest.mark.parametrize("blank", ["resume=", "resume=Null"])
+def test_a_blank_resume_is_a_new_run_with_its_preset(blank):
+    """Hydra reads ``resume=`` and ``resume=Null`` as no resume (a new run), but the preset step took
+    them for one: ``experiment=`` was refused, and ``env=Acrobot-v1`` lost its preset."""
+    assert compose_train_config(["env=Acrobot-v1", blank]).agent.policy == "mlp"  # acrobot_mlp
+    assert compose_train_config(["experiment=cartpole", blank]).resume in (None, "")
 
 
 @pytest.mark.parametrize("override", ["+agent.foo=1", "+foo=1"])

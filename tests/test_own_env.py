@@ -4,7 +4,9 @@ in single and vector mode, recorded in the checkpoint so evaluation and resume r
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -132,6 +134,32 @@ def test_an_id_the_module_builds_is_saved_with_its_module(tmp_path, monkeypatch)
     monkeypatch.delitem(sys.modules, "user_sign_grid")
     summary = evaluate(EvaluateConfig(checkpoint=str(run), episodes=2, trust_code=True))
     assert len(summary.modes["greedy"].lengths) == 2  # imported user_sign_grids, which registered it
+
+
+def test_the_check_of_a_built_id_leaves_no_process_and_trains_nothing(tmp_path, monkeypatch):
+    """The check imports the module in a new process: one that started a helper process as it was
+    imported kept the check's output pipes open (train() hung 60 s, saved the bare id and left the
+    helper running), and one that trains as it is imported trained again in every check."""
+    (tmp_path / "user_server_grids.py").write_text(
+        "import subprocess, sys, gymnasium as gym\nfrom user_sign_grid import SignGrid\n\n\n"
+        "class Grid(SignGrid):\n    pass\n\n\n"
+        "SERVER = subprocess.Popen(['sleep', '47.25'])\n"
+        "NAME = 'Server' + 'Grid-v0'\n"
+        "gym.register(NAME, entry_point=Grid)\n"
+        "if sys.argv[-1] == NAME:  # the check's process: train as it is imported\n"
+        "    import agents\n"
+        f"    agents.train(NAME, 'logging.progress_bar=false', 'run_dir={tmp_path / 'again'}')\n"
+    )
+    importlib.import_module("user_server_grids")
+    run = tmp_path / "run"
+    start = time.perf_counter()
+    agents.train("ServerGrid-v0", *QUIET[:1], "budget.total_env_steps=300", WRAPPERS, f"run_dir={run}")
+    assert time.perf_counter() - start < 30
+    assert load_checkpoint(run)["config"]["env"] == "ServerGrid-v0"  # its import in a new process failed:
+    assert not (tmp_path / "again").exists()  # training is refused there
+    sys.modules["user_server_grids"].SERVER.kill()  # (this process's own)
+    left = subprocess.run(["pgrep", "-f", "sleep 47.25"], capture_output=True, text=True).stdout.split()
+    assert not left, left
 
 
 def test_an_id_registered_elsewhere_for_a_modules_class_is_not_saved_with_that_module(tmp_path):

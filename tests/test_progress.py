@@ -93,12 +93,20 @@ def test_many_seeds_print_lines_over_all_seeds_or_show_one_bar(tmp_path, caplog,
     assert "20000/20000" in capsys.readouterr().err  # the bar, over both seeds' steps
 
 
-@pytest.mark.parametrize("extra", [[], ["vector.num_envs=4"]], ids=["single", "vector"])
+EXTRAS = {
+    "single": [], "vector": ["vector.num_envs=4"], "seeds": ["num_seeds=3", "vector.num_envs=4"],
+    "batched": ["num_seeds=3", "vector.num_envs=4", "seed_mode=batched"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("extra", list(EXTRAS.values()), ids=list(EXTRAS))
 def test_the_bar_ends_at_the_steps_the_run_took(tmp_path, capsys, extra):
     """The bar moved at updates only, so it ended at the last update's count (``19693/20000``,
-    98%) above the summary's ``finished: 20000 env steps``."""
-    result = agents.train("CartPole-v1", "budget.total_env_steps=20000", "budget.stop_at_target=false",
+    98%) above the summary's ``finished: 20000 env steps``; the seeds' bar lost its total where
+    vector envs stepped past the budget (``3003step``)."""
+    result = agents.train("CartPole-v1", "budget.total_env_steps=999", "budget.stop_at_target=false",
                           "logging.progress_bar=true", f"run_dir={tmp_path / 'run'}", *extra)  # fmt: skip
     last = capsys.readouterr().err.split("\r")[-1]
-    total = max(20000, result.env_steps)  # 4 envs may step past the budget: the bar's total grows to it
-    assert f"| {result.env_steps}/{total} [" in last, last
+    steps = sum(seed.env_steps for seed in result.seed_results)
+    total = max(999 * len(result.seed_results), steps)  # vector envs step past the budget: the total grows
+    assert f"| {steps}/{total} [" in last, last

@@ -62,10 +62,11 @@ def command_line_keys() -> list[str]:
 SESSION_STATUS = {"success": api_pb2.STATUS_SUCCESS, "failure": api_pb2.STATUS_FAILURE}
 """The status of a run's HParams row, which TensorBoard's HParams tab filters on: ``success``
 (the run spent its budget or reached its target) or ``failure`` (it ended on an error: the env's
-fault, a numerical failure, a full disk, or another seed's failure cut it short). A run
-``stopped`` by a signal, to be resumed, writes no session end: TensorBoard shows its status as
-``Unknown`` and, once it is resumed, the end of the resume (it reads the first session end in a
-folder). ``torch.utils.tensorboard``'s ``hparams`` writes ``STATUS_SUCCESS`` for every row."""
+fault, a numerical failure, a full disk; a batched seed cut short by another's). A run ``stopped``
+by a signal (or an exact seed cut short by another's failure), to be resumed, writes no session
+end: TensorBoard shows its status as ``Unknown`` and, once it is resumed, the end of the resume (it
+reads the first session end in a folder). ``torch.utils.tensorboard``'s ``hparams`` writes
+``STATUS_SUCCESS`` for every row."""
 
 
 def _edit_plugin_data(summary: Any, edit: Callable[[Any], None]) -> None:

@@ -348,7 +348,7 @@ class BatchedSeedsTrainer:
                 close_quietly(self.envs)  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
-                self.progress.close()
+                self.progress.close(int(self.env_steps.sum()))
             return self.finish()  # in the block: a signal during the final saves lets them finish
 
     @property

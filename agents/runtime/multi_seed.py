@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,7 @@ def _save_all_on_error(trainers: list[Trainer]) -> Iterator[None]:
         for trainer in trainers:
             if not trainer.finished:
                 with suppress(Exception):  # the first failure is the one to report
-                    trainer.finish(failed=True)  # cut short by the failure
+                    trainer.finish("stopped")  # cut short by another's failure: its resume ends it
         raise
     except BaseException:
         for trainer in trainers:
@@ -223,10 +223,12 @@ class MultiSeedTrainer:
                 len(self.trainers), self.trainers[0].cfg.budget.total_env_steps, self.logging_cfg,
                 lambda: np.array([trainer.mean_return() for trainer in self.trainers]),
             )  # fmt: skip
-            with closing(progress):
+            try:
                 self._step_until_done(progress)
                 progress.show(sum(trainer.env_steps for trainer in self.trainers))
-                results = finish_all(self.trainers)  # in the block: a signal during the saves lets them end
+            finally:  # the bar ends at the steps taken (a failed seed's run too)
+                progress.close(sum(trainer.env_steps for trainer in self.trainers))
+            results = finish_all(self.trainers)  # in the block: a signal during the saves lets them end
         raise_if_stopped(self.trainers)  # every seed is saved and flushed by now
         return MultiSeedResult(self.run_dir, results, time.perf_counter() - begin)
 

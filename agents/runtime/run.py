@@ -40,7 +40,7 @@ from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.return_stats import shown_return
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
-from envs.make import registered_time_limit, registering_module
+from envs.make import ID_CHECK_VARIABLE, registered_time_limit, registering_module
 
 
 def command_line() -> list[str]:
@@ -61,6 +61,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     :param summary: print the final lines (where the run folder, checkpoint and config went) and a
         resume's changes (they are logged to TensorBoard either way); ``agents.train`` leaves them out.
     """
+    if os.environ.get(ID_CHECK_VARIABLE):  # a module that trains as it is imported, imported by the check
+        raise UserError("no training in the process that checks which module registers an env id")
     if not cfg.resume:
         cfg = with_env_module(cfg)
         if cfg.num_seeds == 1 and cfg.seed_mode == "batched":  # one seed is one run: say so in its config,

@@ -62,5 +62,10 @@ class SeedsProgress:
             f"{env_steps / max(now - self.start, 1e-9):,.0f}", shown_return(mean), means.size, self.num_seeds,
         )  # fmt: skip
 
-    def close(self) -> None:
+    def close(self, env_steps: int | None = None) -> None:
+        """Close the bar, moved first to ``env_steps`` (all seeds together; the total grows to them
+        where vector envs stepped past the budget)."""
+        if env_steps is not None:
+            self.bar.total = max(self.bar.total, env_steps)
+            self.bar.update(env_steps - self.bar.n)
         self.bar.close()

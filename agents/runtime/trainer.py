@@ -380,7 +380,7 @@ class Trainer:
             except ActionFeaturesFault as fault:  # the env's phi(s, .) on the episodes' observations
                 self.fail_in_env(str(fault), fault.__cause__, during="the update")
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
-                self.finish(failed=True)  # nothing is lost: save the last good state, flush logs
+                self.finish("failure")  # nothing is lost: save the last good state, flush logs
                 if isinstance(error, UserError):
                     raise
                 raise UserError(
@@ -388,7 +388,7 @@ class Trainer:
                     f"{numerical_failure_hint(error, self.cfg.agent.entropy_coef)}"
                 ) from None
             if self.logger.failed is not None:  # a full disk: save what was learned (where it fits),
-                self.finish(failed=True)  # then say so (its flush raises the error)
+                self.finish("failure")  # then say so (its flush raises the error)
             self.bar.update(self.env_steps - self.bar.n)
             if not self.bar.disable:
                 self.bar.set_postfix(mean_return=shown_return(self.mean_return(), 1), refresh=False)
@@ -399,18 +399,19 @@ class Trainer:
             self.save()
             self.next_checkpoint += self.cfg.checkpoint.every_steps
 
-    def finish(self, failed: bool = False) -> TrainResult:
+    def finish(self, ending: str | None = None) -> TrainResult:
         """Log the final metrics, save the checkpoints, flush and close the logs and the envs.
 
-        :param failed: the run ends on an error (its HParams row's status, with a signal's stop
-            and a normal end: :data:`~agents.runtime.logger.SESSION_STATUS`).
+        :param ending: how the run ended, for its HParams row: ``failure`` (an error), ``stopped``
+            (cut short, to be resumed: no session end); None: ``stopped`` after a signal, else
+            ``success`` (:data:`~agents.runtime.logger.SESSION_STATUS`).
         """
         self.finished = True
         self.elapsed_before = time.perf_counter() - self.start
         # each part of a run (to a stop, then each resume) writes its HParams row and final/* points
         # at its end: plot compares the parts' settings, and takes the last part's results
         metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
-        status = "failure" if failed else "success" if self.stop_signal is None else "stopped"
+        status = ending or ("success" if self.stop_signal is None else "stopped")
         self.logger.hparams(self.config, metrics, self.env_steps, status)
         try:  # a save for a signal is no candidate for the best: the run resumes from it, and an
             self.save(candidate=self.stop_signal is None)  # uninterrupted one would have no save there
@@ -441,7 +442,7 @@ class Trainer:
             f"{env_named(self.cfg.env, self.cfg.env_wrappers)} failed {where}",
             problem,
             error,
-            lambda: self.finish(failed=True),
+            lambda: self.finish("failure"),
             self.saved_where,
         )
 

@@ -165,7 +165,7 @@ def with_env_preset(
     ``user_dirs``: the user's own config folders, whose ``experiment/`` presets are valid names too.
     """
     chosen = override_value(overrides, PRESET_GROUP)
-    resuming = override_value(overrides, "resume") not in (None, "null")
+    resuming = bool(parsed_override_value(overrides, "resume"))  # resume=, resume=Null: a new run
     if chosen is not None and resuming:  # (the run's own preset was refused as a change, none ignored)
         raise UserError(
             f"{PRESET_GROUP}={chosen} picks the settings of a new run, and resume= continues a run with "
