@@ -688,15 +688,15 @@ def test_resume_refuses_what_the_checkpoint_fixes(trained, tmp_path, monkeypatch
     assert_intact(before, trained)
 
 
-@pytest.mark.parametrize("preset", ["cartpole", "none", "acrobot"])
+@pytest.mark.parametrize(
+    "preset", ["experiment=cartpole", "experiment=none", "experiment=acrobot", "~experiment"]
+)
 def test_resume_refuses_a_preset_alike_whichever_it_names(trained, capsys, preset):
     """The run's own preset (``experiment=cartpole``) was refused as a change ("resume cannot change
-    experiment") and ``experiment=none`` was taken and ignored."""
+    experiment"), ``experiment=none`` was taken and ignored, ``~experiment`` had the older line."""
     before = snapshot(trained)
-    code, err, _ = run_train(f"resume={trained}", f"experiment={preset}", capsys=capsys)
-    assert_one_line(
-        code, err, 2, f"experiment={preset} picks the settings of a new run, and resume= continues"
-    )
+    code, err, _ = run_train(f"resume={trained}", preset, capsys=capsys)
+    assert_one_line(code, err, 2, f"{preset} picks the settings of a new run, and resume= continues")
     assert_intact(before, trained)
 
 

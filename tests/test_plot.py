@@ -352,3 +352,21 @@ def test_many_groups_with_long_labels_get_a_taller_figure_and_their_own_lines(tm
     assert figure.get_figheight() > 5
     lines = figure.axes[0].get_lines()
     assert [line.get_linestyle() for line in lines[:11:10]] == ["-", "--"]
+
+
+def test_a_run_an_error_ended_is_marked_failed_in_the_table(tmp_path):
+    """Its HParams row says Failure (the env's fault), but the table said ``stopped at``, as for a
+    Ctrl-C."""
+    import fault_envs
+
+    import agents
+    from agents.tools.plotting import load_run, stopped_early
+
+    fault_envs.FaultyEnv.calls = 0  # it raises at its 150th step
+    run_dir = tmp_path / "run"
+    with pytest.raises(UserError):
+        agents.train("fault_envs:fault/Raise-v0", "logging.progress_bar=false", "budget.total_env_steps=300",
+                     f"run_dir={run_dir}")  # fmt: skip
+    run = load_run(run_dir)
+    assert run is not None and run.failed
+    assert stopped_early(run) == f"failed at {run.env_steps:,} of 300 env steps"

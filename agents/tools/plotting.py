@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 from agents.errors import UserError
 from agents.runtime import tags
@@ -69,6 +69,8 @@ class Run:
     """Env steps the run took in all."""
     episodes: int
     """Episodes the run ended in all (more than ``returns`` holds when it logged interval means)."""
+    failed: bool = False
+    """Its last part ended on an error (the env's fault, a numerical failure): its HParams row."""
 
     @property
     def per_episode(self) -> bool:
@@ -156,6 +158,7 @@ def _batched_summary(folder: Path) -> bool:
 
 
 SESSION_START_TAG = "_hparams_/session_start_info"
+SESSION_END_TAG = "_hparams_/session_end_info"
 LEGEND_WIDTH = 60
 """Characters per legend line (a label of many keys, or a resume's changes, is wrapped)."""
 LEGEND_CHAR_INCHES = 0.065
@@ -173,22 +176,32 @@ RESUMED_KEY = "resumed"
 """A run's label entry for the settings a resume changed (:func:`resumed_changes`)."""
 
 
-def segment_hparams(folder: Path) -> list[dict[str, Any]]:
+def segment_hparams(folder: Path) -> tuple[list[dict[str, Any]], bool]:
     """The hyperparameters each part of a run logged at its end, oldest first: the run, then each
-    resume of it (its own event file; a resume may change the budget and learning settings).
-    TensorBoard's accumulator over the folder keeps only the first part's."""
-    parts = []
+    resume of it (its own event file; a resume may change the budget and learning settings);
+    TensorBoard's accumulator over the folder keeps only the first part's. And whether the last
+    part ended on an error (its session end says ``STATUS_FAILURE``:
+    :data:`~agents.runtime.logger.SESSION_STATUS`)."""
+    parts, failed = [], False
     for path in sorted(folder.glob("events.out.tfevents.*")):  # the accumulator's order
-        found = None
+        found, status = None, None
         with suppress(Exception):  # a damaged or cut-off file: the parts before its damage
             for event in EventFileLoader(str(path)).Load():
                 for value in event.summary.value:
-                    if value.tag == SESSION_START_TAG and value.metadata.plugin_data.plugin_name == "hparams":
+                    if value.metadata.plugin_data.plugin_name != "hparams":
+                        continue
+                    if value.tag == SESSION_START_TAG:
                         found = value.metadata.plugin_data.content
+                    elif value.tag == SESSION_END_TAG:
+                        data = plugin_data_pb2.HParamsPluginData.FromString(
+                            value.metadata.plugin_data.content
+                        )
+                        status = data.session_end_info.status
         if found is not None:
             start = plugin_data_pb2.HParamsPluginData.FromString(found).session_start_info
             parts.append({name: getattr(v, v.WhichOneof("kind")) for name, v in start.hparams.items()})
-    return parts
+            failed = status == api_pb2.STATUS_FAILURE
+    return parts, failed
 
 
 def resumed_changes(parts: list[dict[str, Any]]) -> str:
@@ -209,7 +222,7 @@ def resumed_changes(parts: list[dict[str, Any]]) -> str:
 
 def load_run(path: Path) -> Run | None:
     """Read one run folder; ``None`` when it has no hparams (unfinished or interrupted run)."""
-    parts = segment_hparams(path)
+    parts, failed = segment_hparams(path)
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
     scalars = events.Tags()["scalars"]
     needed = (tags.EPISODIC_RETURN, tags.FINAL_MEAN_RETURN, tags.FINAL_ENV_STEPS)
@@ -228,6 +241,7 @@ def load_run(path: Path) -> Run | None:
         final_mean_return=events.Scalars(tags.FINAL_MEAN_RETURN)[-1].value,
         env_steps=int(events.Scalars(tags.FINAL_ENV_STEPS)[-1].value),
         episodes=int(events.Scalars(tags.FINAL_EPISODES)[-1].value) if tags.FINAL_EPISODES in scalars else 0,
+        failed=failed,
     )
 
 
@@ -246,7 +260,8 @@ def stopped_early(run: Run) -> str | None:
     if isinstance(budget, int | float) and run.env_steps < budget:
         if str(run.hparams.get("budget.stop_at_target")) == "True" and _reached_target(run):
             return None
-        return f"stopped at {run.env_steps:,} of {int(budget):,} env steps"
+        how = "failed" if run.failed else "stopped"  # (its HParams row says Failure: an error ended it)
+        return f"{how} at {run.env_steps:,} of {int(budget):,} env steps"
     return None
 
 

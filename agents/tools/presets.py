@@ -166,10 +166,11 @@ def with_env_preset(
     """
     chosen = override_value(overrides, PRESET_GROUP)
     resuming = bool(parsed_override_value(overrides, "resume"))  # resume=, resume=Null: a new run
-    if chosen is not None and resuming:  # (the run's own preset was refused as a change, none ignored)
+    typed = [arg for arg in overrides if arg.lstrip("+~").partition("=")[0] == PRESET_GROUP]
+    if typed and resuming:  # (the run's own preset was refused as a change, none ignored)
         raise UserError(
-            f"{PRESET_GROUP}={chosen} picks the settings of a new run, and resume= continues a run with "
-            f"its own: drop {PRESET_GROUP}= (set single keys instead, e.g. agent.lr=0.05)"
+            f"{typed[-1]} picks the settings of a new run, and resume= continues a run with its own: "
+            f"drop it (set single keys instead, e.g. agent.lr=0.05)"
         )
     if chosen is not None:
         check_preset(chosen, config_dir, user_dirs)
