@@ -116,6 +116,7 @@ def start_envs(
 
     :raises UserError: before training, so nothing is lost.
     """
+    named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
     with warnings_held() as start_warnings:
         try:
             envs, obs = make_and_reset()
@@ -123,9 +124,7 @@ def start_envs(
             raise
         except env_faults() as error:
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
-            named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
             raise UserError(f"{named} failed to start: {problem or describe_env_error(error)}") from None
-    named = env_named(env_id, None if cfg is None else cfg.env_wrappers)
     if space is not None and envs.single_observation_space != space:
         close_quietly(envs)
         raise UserError(

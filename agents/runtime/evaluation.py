@@ -326,10 +326,6 @@ def check_evaluation(cfg: EvaluateConfig) -> TrainedAgent:
     """Everything :func:`evaluate` checks before its first episode (also each job of ``evaluate
     -m`` before the first runs): the keys, the video extra, the checkpoint, which it loads."""
     validate_evaluate_config(cfg)
-    if cfg.video_dir is not None and not cfg.video:  # (it was not read: no video, no folder, no word)
-        raise UserError(
-            f"video_dir={cfg.video_dir} is where video=true writes; add video=true, or leave it out"
-        )
     if cfg.video:
         require_video_dependencies()
     return load_agent(cfg.checkpoint, cfg.which, cfg.seed, cfg.trust_code)
@@ -344,6 +340,10 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
         )
     if not 1 <= cfg.episodes <= MAX_EVAL_EPISODES:
         raise UserError(f"episodes={cfg.episodes} must be in [1, {MAX_EVAL_EPISODES:,}]")
+    if cfg.video_dir is not None and not cfg.video:  # (it was not read: no video, no folder, no word)
+        raise UserError(
+            f"video_dir={cfg.video_dir} is where video=true writes; add video=true, or leave it out"
+        )
     check_seed(cfg.seed)
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")
@@ -399,20 +399,14 @@ def evaluate(cfg: EvaluateConfig | DictConfig) -> EvaluationResult:
                 result.modes[mode] = run_episodes(
                     env, agent, mode == "greedy", seeds, result.step_cap, stop=lambda: stop.heard
                 )
-            except EnvFault as fault:
-                if isinstance(fault.error, gym.error.DependencyNotInstalled):  # RecordVideo renders in step
-                    missing = dependency_message(fault.error)
+            except (EnvFault, ActionFeaturesFault) as fault:  # the env's step or reset, or its phi(s, .)
+                if isinstance(fault, EnvFault) and isinstance(fault.error, gym.error.DependencyNotInstalled):
+                    missing = dependency_message(fault.error)  # RecordVideo renders in step
                     raise UserError(f"video=true: {missing} (or {VIDEO_EXTRA})") from None
+                seed = f" (reset seed {seeds[fault.episode or 0]})" if isinstance(fault, EnvFault) else ""
                 raise UserError(
                     f"{env_named(agent.config.env, agent.config.env_wrappers)} failed in {mode} evaluation: "
-                    f"{fault} (reset seed "
-                    f"{seeds[fault.episode or 0]}); nothing was written: fix the env and evaluate again"
-                ) from None
-            except ActionFeaturesFault as fault:  # the env's phi(s, .)
-                raise UserError(
-                    f"{env_named(agent.config.env, agent.config.env_wrappers)} failed in {mode} evaluation: "
-                    f"{fault}; nothing was written: fix "
-                    "the env and evaluate again"
+                    f"{fault}{seed}; nothing was written: fix the env and evaluate again"
                 ) from None
             finally:
                 close_quietly(env)  # a broken env may not close cleanly

@@ -59,7 +59,7 @@ def command_line_keys() -> list[str]:
     return [str(override).split("=", 1)[0].lstrip("+~") for override in overrides]
 
 
-SESSION_STATUS = {"success": api_pb2.STATUS_SUCCESS, "failure": api_pb2.STATUS_FAILURE}
+SESSION_STATUS = {"success": api_pb2.STATUS_SUCCESS, "failure": api_pb2.STATUS_FAILURE, "stopped": None}
 """The status of a run's HParams row, which TensorBoard's HParams tab filters on: ``success``
 (the run spent its budget or reached its target) or ``failure`` (it ended on an error: the env's
 fault, a numerical failure, a full disk; a batched seed cut short by another's). A run ``stopped``
@@ -89,8 +89,8 @@ def hparams_record(
     """A run's row of TensorBoard's HParams tab: its summaries (experiment, session start, session
     end) and its ``final/<metric>`` scalars. ``config``: the resolved config (a mapping or a
     DictConfig); its keys that change learning are the row's hyperparameters, those in
-    ``differing`` marked so (:meth:`Logger.hparams`); ``status``: a key of :data:`SESSION_STATUS`,
-    or ``stopped`` (no session end)."""
+    ``differing`` marked so (:meth:`Logger.hparams`); ``status``: a key of :data:`SESSION_STATUS`
+    (``stopped``: no session end)."""
     container = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
     values = {
         key: v if type(v) in (int, float, str) else str(v)  # bool: str
@@ -100,12 +100,18 @@ def hparams_record(
     finals = {tags.FINAL_PREFIX + name: value for name, value in metrics.items()}
     experiment, session_start, session_end = hparams_summaries(values, finals)
     _edit_plugin_data(experiment, lambda data: _mark_differing(data, differing))
-    if status == "stopped":  # to be resumed: the resume's end is the run's
+    code = SESSION_STATUS[status]
+    if code is None:  # stopped, to be resumed: the resume's end is the run's
         return [experiment, session_start], finals
-    _edit_plugin_data(
-        session_end, lambda data: setattr(data.session_end_info, "status", SESSION_STATUS[status])
-    )
+    _edit_plugin_data(session_end, lambda data: setattr(data.session_end_info, "status", code))
     return [experiment, session_start, session_end], finals
+
+
+def run_status(ending: str | None, stop_signal: int | None) -> str:
+    """The key of :data:`SESSION_STATUS` for a run (or seed) that ends: ``ending`` where its
+    caller knows it (``failure``, or ``stopped`` for a seed cut short by another's failure), else
+    ``stopped`` after a signal, ``success`` without one."""
+    return ending or ("success" if stop_signal is None else "stopped")
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -223,7 +229,7 @@ class Logger:
         TensorBoard lists hyperparameters marked ``differs`` first, then by name
         (``backend_context._sort_and_reduce_to_hparams_limit``), and ticks the first few: the keys
         set on the command line (a sweep's, in every job alike) are marked, so they come first.
-        ``status``: how the run (this part of it) ended, a key of :data:`SESSION_STATUS` or ``stopped``.
+        ``status``: how the run (this part of it) ended, a key of :data:`SESSION_STATUS`.
         """
         if self.writer is None:
             return

@@ -58,7 +58,7 @@ from agents.runtime.env_failures import (
 )
 from agents.runtime.event_files import EventFile
 from agents.runtime.global_rngs import seed_everything
-from agents.runtime.logger import Logger, command_line_keys, hparams_record
+from agents.runtime.logger import Logger, command_line_keys, hparams_record, run_status
 from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.run_folder import (
     check_seed_folders,
@@ -403,7 +403,7 @@ class BatchedSeedsTrainer:
         where = f"in {during} after vector step {steps}" if during else f"at vector step {steps + 1}"
         raise_env_fault(
             self.run_dir, f"{env_named(self.cfg.env, self.cfg.env_wrappers)} failed {where}", problem, error,
-            lambda: self.finish(interrupted=False, failed=True),
+            lambda: self.finish(interrupted=False, ending="failure"),
             f"each seed's last good state is in {self.run_dir}/seed*/{CHECKPOINT_NAME}",
         )  # fmt: skip
 
@@ -476,7 +476,7 @@ class BatchedSeedsTrainer:
                 torch.from_numpy(lr_at(agent.lr, agent.lr_schedule, fractions)).to(self.device),
             )  # fmt: skip
         except NumericalError as error:
-            self.finish(interrupted=False, failed=True)
+            self.finish(interrupted=False, ending="failure")
             seeds = [self.seeds[r] for r in rows.tolist()]
             problem = nonfinite_env_data(obs, rewards, self.params.dtype, stores_none_as_nan(self.envs))
             if problem is not None:
@@ -544,13 +544,14 @@ class BatchedSeedsTrainer:
             self.summary_events.flush()
 
     # -- the end ------------------------------------------------------------------------------
-    def finish(self, interrupted: bool = True, failed: bool = False) -> MultiSeedResult:
+    def finish(self, interrupted: bool = True, ending: str | None = None) -> MultiSeedResult:
         """Last points, each seed's checkpoint, the event files flushed, the envs closed; after a
-        signal raise :class:`RunInterrupted` (unless not ``interrupted``). ``failed``: the run
-        ends on an error, which cuts short the seeds still running (their HParams rows' status)."""
+        signal raise :class:`RunInterrupted` (unless not ``interrupted``). ``ending``: ``failure``
+        where an error ends the run, cutting short the seeds still running (their HParams rows'
+        status: :func:`~agents.runtime.logger.run_status`)."""
         seconds = time.perf_counter() - self.start
         self._log(np.arange(self.num_seeds))
-        cut_short = "failure" if failed else "success" if self.stop_signal is None else "stopped"
+        cut_short = run_status(ending, self.stop_signal)
         completed = (self.env_steps >= self.cfg.budget.total_env_steps) | (
             self.reached & self.cfg.budget.stop_at_target
         )  # (a signal stops every seed: not live either)

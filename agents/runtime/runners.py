@@ -66,9 +66,6 @@ class EnvRunner(ABC):
     single_observation_space: gym.Space
     stores_none_as_nan = False
     """Whether the env stores a reward of None as nan (:func:`envs.make.stores_none_as_nan`)."""
-    returned_by = "step"
-    """The env's call that returned :meth:`step`'s observations, for a line about them: ``reset``
-    where the runner reset the env itself after its episode ended (a vector env's step resets)."""
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -99,6 +96,11 @@ class EnvRunner(ABC):
     def describe_failure(self, error: BaseException) -> str:
         """What an exception out of :meth:`step` or :meth:`reset` says about the env, in one line."""
         return describe_env_error(error)
+
+    def returned_by(self, ended: np.ndarray) -> str:
+        """The env's call that returned the observations of the :meth:`step` that ``ended`` those
+        episodes, for a line about them: the step (a vector env's step resets its sub-envs)."""
+        return "step"
 
 
 class SingleEnvRunner(EnvRunner):
@@ -172,13 +174,15 @@ class SingleEnvRunner(EnvRunner):
         # and the trainer stores S_t after the step that made S_{t+1}
         if terminated or truncated:
             self.cut, self.last_obs = bool(truncated and not terminated), np.array(obs)[None]
-            self.returned_by = "reset"
             return np.array(self._reset())[None], self.reward, self.active, ONE_ENDED
-        self.returned_by = "step"
         return np.array(obs)[None], self.reward, self.active, NOTHING_ENDED
 
     def cut_by_time_limit(self, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (ended, self.last_obs) if self.cut else (NOTHING_ENDED, self.last_obs[:0])
+
+    def returned_by(self, ended: np.ndarray) -> str:
+        """``reset`` after an episode ended: :meth:`step` reset the env itself."""
+        return "reset" if ended.size else "step"
 
     def close(self) -> None:
         close_quietly(self.env)

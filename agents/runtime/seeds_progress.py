@@ -62,10 +62,14 @@ class SeedsProgress:
             f"{env_steps / max(now - self.start, 1e-9):,.0f}", shown_return(mean), means.size, self.num_seeds,
         )  # fmt: skip
 
-    def close(self, env_steps: int | None = None) -> None:
-        """Close the bar, moved first to ``env_steps`` (all seeds together; the total grows to them
-        where vector envs stepped past the budget)."""
-        if env_steps is not None:
-            self.bar.total = max(self.bar.total, env_steps)
-            self.bar.update(env_steps - self.bar.n)
-        self.bar.close()
+    def close(self, env_steps: int) -> None:
+        """Close the bar at ``env_steps``, all seeds together (:func:`close_bar_at`)."""
+        close_bar_at(self.bar, env_steps)
+
+
+def close_bar_at(bar: tqdm, env_steps: int) -> None:
+    """Move ``bar`` to the ``env_steps`` a run took, its total grown to them where vector envs
+    stepped past the budget (a bar past its total drops it: ``3003step``), then close it."""
+    bar.total = max(bar.total, env_steps)
+    bar.update(env_steps - bar.n)
+    bar.close()

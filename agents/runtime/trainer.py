@@ -48,7 +48,7 @@ from agents.runtime.env_failures import (
 )
 from agents.runtime.evaluation import TrainingEvaluation, capped_note
 from agents.runtime.global_rngs import drew_between, global_rng_states, seed_everything, set_global_rng_states
-from agents.runtime.logger import Logger
+from agents.runtime.logger import Logger, run_status
 from agents.runtime.program import hydra_override, path_override, program_command
 from agents.runtime.restore import RESTORE_ERRORS, check_run_state, load_matching
 from agents.runtime.return_stats import shown_return
@@ -56,6 +56,7 @@ from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
 from agents.runtime.run_folder import FolderBefore, prepare_run_dir, resolve_run_dir
 from agents.runtime.runners import EnvRunner, make_runner
+from agents.runtime.seeds_progress import close_bar_at
 from agents.runtime.sizes import check_sizes
 from agents.runtime.sweep_stop import StopRequest, env_faults, quit_hint
 from envs.make import EnvInfo, check_env_id, code_to_trust
@@ -337,9 +338,7 @@ class Trainer:
                 self.envs.close()  # now: at exit, Gymnasium's async workers (deaf to SIGTERM) hung it
                 raise
             finally:
-                self.bar.total = max(self.bar.total, self.env_steps)  # (vector envs step past the budget)
-                self.bar.update(self.env_steps - self.bar.n)  # it moves at updates: the steps after the last
-                self.bar.close()
+                close_bar_at(self.bar, self.env_steps)  # it moves at updates: the steps after the last
             result = self.finish()  # in the block: a signal during the final save lets it finish
         raise_if_stopped([self])
         return result
@@ -367,7 +366,9 @@ class Trainer:
             self.fail_in_env(self.envs.describe_failure(error), error)
         if not self.observation_check.fits(next_obs):
             self.actor.give_back()
-            self.fail_in_env(self.observation_check.problem(f"{self.envs.returned_by} returned", next_obs))
+            self.fail_in_env(
+                self.observation_check.problem(f"{self.envs.returned_by(ended)} returned", next_obs)
+            )
         self.env_steps += self.buffer.store(self.obs, actions, rewards, active)
         if ended.size:
             self._log_episodes(self.buffer.finish(ended))
@@ -411,8 +412,7 @@ class Trainer:
         # each part of a run (to a stop, then each resume) writes its HParams row and final/* points
         # at its end: plot compares the parts' settings, and takes the last part's results
         metrics = {"mean_return": self.mean_return(), "env_steps": self.env_steps, "episodes": self.episodes}
-        status = ending or ("success" if self.stop_signal is None else "stopped")
-        self.logger.hparams(self.config, metrics, self.env_steps, status)
+        self.logger.hparams(self.config, metrics, self.env_steps, run_status(ending, self.stop_signal))
         try:  # a save for a signal is no candidate for the best: the run resumes from it, and an
             self.save(candidate=self.stop_signal is None)  # uninterrupted one would have no save there
         finally:

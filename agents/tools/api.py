@@ -39,6 +39,7 @@ from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message
 from agents.tools.override_paths import expand_home_in_paths
+from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR
 
 
@@ -128,7 +129,7 @@ def check_no_hydra_settings(overrides: Sequence[str]) -> None:
     """Refuse ``hydra.*`` overrides: they configure Hydra's app (``scripts/train.py``), which
     :func:`train` does not run, so they would be dropped without a word."""
     for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
+        key = override_key(override)
         if key == "hydra" or key.startswith(("hydra.", "hydra/")):
             hint = HYDRA_SETTING_HINTS.get(key)
             instead = f"give {hint} instead" if hint else "run scripts/train.py for Hydra's own settings"

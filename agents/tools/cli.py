@@ -102,6 +102,7 @@ from agents.tools.override_words import (
 )
 from agents.tools.presets import (
     is_sweep,
+    override_key,
     override_value,
     parsed_override_value,
     with_env_preset,
@@ -216,7 +217,7 @@ def hydra_main(
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
                 from agents.tools.sweep import SWEPT_KEYS_VARIABLE, SweepSummary
 
-                swept = [arg.partition("=")[0].lstrip("+~") for arg in sys.argv[1:] if is_sweep(arg)]
+                swept = [override_key(arg) for arg in sys.argv[1:] if is_sweep(arg)]
                 os.environ[SWEPT_KEYS_VARIABLE] = "\n".join(swept)  # the job folders' names keep them
 
                 SweepSummary.start(None)  # (its folder is set as it starts: an earlier sweep's is no help)

@@ -347,9 +347,7 @@ def _check_sweep_csv(argv: Sequence[str]) -> None:
     except Exception:  # a sweep Hydra cannot list: its own line comes later
         return
     files = [parsed_override_value(job, "csv") for job in jobs]
-    shared = [
-        file for file in files if file not in (None, "null") and "${" not in file and files.count(file) > 1
-    ]
+    shared = [file for file in files if file is not None and "${" not in file and files.count(file) > 1]
     if shared:
         raise UserError(
             f"csv={override_value(list(argv), 'csv')} is one file for {files.count(shared[0])} jobs of this "

@@ -66,6 +66,11 @@ def preset_for(env: str, policy: str | None, config_dir: str | Path) -> str | No
     return next(tuned, None)
 
 
+def override_key(override: str) -> str:
+    """The key that ``key=value``, ``+key=value``, ``++key=value`` or ``~key`` names."""
+    return override.lstrip("+~").partition("=")[0]
+
+
 def _split(override: str) -> tuple[str, str, str]:
     """``(key, "=", value)`` of ``key=value``, ``+key=value`` or ``++key=value``."""
     return override.lstrip("+").partition("=")
@@ -166,7 +171,7 @@ def with_env_preset(
     """
     chosen = override_value(overrides, PRESET_GROUP)
     resuming = bool(parsed_override_value(overrides, "resume"))  # resume=, resume=Null: a new run
-    typed = [arg for arg in overrides if arg.lstrip("+~").partition("=")[0] == PRESET_GROUP]
+    typed = [arg for arg in overrides if override_key(arg) == PRESET_GROUP]
     if typed and resuming:  # (the run's own preset was refused as a change, none ignored)
         raise UserError(
             f"{typed[-1]} picks the settings of a new run, and resume= continues a run with its own: "

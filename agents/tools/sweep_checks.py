@@ -29,7 +29,7 @@ from agents.tools.composing import (
 )
 from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
-from agents.tools.presets import is_sweep
+from agents.tools.presets import is_sweep, override_key
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
@@ -75,7 +75,7 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     if not is_multirun(argv):
         return []
     overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
-    keys = [override.lstrip("+~").partition("=")[0] for override in overrides]
+    keys = [override_key(override) for override in overrides]
     if any(arg.startswith("-") for arg in overrides) or any(key in OTHER_SWEEPERS for key in keys):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
@@ -127,7 +127,7 @@ def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
     argv = list(argv)
     if not is_multirun(argv):
         return argv
-    keys = {arg.lstrip("+~").partition("=")[0]: arg for arg in argv if "=" in arg and not arg.startswith("-")}
+    keys = {override_key(arg): arg for arg in argv if "=" in arg and not arg.startswith("-")}
     swept = [key for key in ("env", "experiment") if key in keys and is_sweep(keys[key])]  # presets set env
     if swept and "hydra.sweep.dir" not in keys:
         argv.append(ENV_SWEEP_DIR)
