@@ -668,3 +668,25 @@ def test_a_value_the_shell_split_from_its_key_says_so():
         UserError, match=r"^'b' is not key=value: did you mean experiment_name=b \(no space after"
     ):
         check_options(["experiment_name=", "b"], "train")
+
+
+@pytest.mark.parametrize(
+    ("options", "added"),
+    [(["env=CartPole-v1,Acrobot-v1", "budget.total_env_steps=300", "-m"], "hydra.sweep.dir="),
+     (["run_dir={tmp}/run", "--cfg", "job"], "hydra.run.dir="),
+     (["resume={tmp}/run", "--cfg", "job"], "hydra.run.dir=")],
+)  # fmt: skip
+def test_settings_the_program_adds_go_before_an_option(tmp_path, options, added):
+    """The program's own settings (a sweep over envs' folder, Hydra's run folder) were appended after
+    the user's trailing ``-m`` or ``--cfg job``: Hydra's "unrecognized arguments", or our line
+    blaming a setting the user never typed."""
+    from agents.tools.commands import _hydra_folder_is_the_run_folder
+    from agents.tools.sweep_checks import with_env_sweep_dir
+
+    (tmp_path / "run").mkdir()
+    argv = [option.format(tmp=tmp_path) for option in options]
+    extended = with_env_sweep_dir(_hydra_folder_is_the_run_folder(argv))
+    assert extended[0].startswith(added) and extended[-len(argv) :] == argv, extended
+    done = subprocess.run([sys.executable, str(TRAIN_SCRIPT), *argv], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -106,7 +106,7 @@ from agents.tools.presets import (
     override_value,
     parsed_override_value,
     with_env_preset,
-    with_override,
+    with_overrides,
 )
 from agents.tools.sweep_checks import (
     check_printed_package,
@@ -211,7 +211,7 @@ def hydra_main(
             previous = {}
             if stop_folder is not None:
                 if writes_no_folder and override_value(sys.argv[1:], "hydra.sweep.dir") is None:
-                    sys.argv[1:] = with_override(
+                    sys.argv[1:] = with_overrides(
                         sys.argv[1:], f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}"
                     )
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it

@@ -158,7 +158,7 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     from agents.runtime.checkpoint import run_folder_of
     from agents.runtime.program import hydra_override
     from agents.tools.override_words import is_multirun
-    from agents.tools.presets import override_value, parsed_override_value
+    from agents.tools.presets import override_value, parsed_override_value, with_overrides
 
     argv = list(argv)
     if is_multirun(argv) or override_value(argv, "hydra.run.dir") is not None:
@@ -167,7 +167,8 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     if resume not in ("", "null"):
         folder = run_folder_of(resume)
         if folder.is_dir() and os.access(folder, os.W_OK):  # realpath: where the OS finds it (link/..)
-            argv += [hydra_override("hydra.run.dir", os.path.realpath(folder)), "hydra.output_subdir=null"]
+            argv = with_overrides(argv, hydra_override("hydra.run.dir", os.path.realpath(folder)),
+                                  "hydra.output_subdir=null")  # fmt: skip
     elif run_dir not in ("", "null"):
         existing = next(
             path
@@ -175,7 +176,7 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
             if os.path.exists(path)
         )
         if existing.is_dir() and os.access(existing, os.W_OK):  # Hydra's abspath reads link/.. as text
-            argv.append(hydra_override("hydra.run.dir", os.path.realpath(run_dir)))
+            argv = with_overrides(argv, hydra_override("hydra.run.dir", os.path.realpath(run_dir)))
     return argv
 
 

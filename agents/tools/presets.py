@@ -193,12 +193,13 @@ def with_env_preset(
     preset = preset_for(env, policy, config_dir)
     if preset is None:
         return PresetChoice(overrides)
-    return PresetChoice(with_override(overrides, f"{PRESET_GROUP}={preset}"), preset, automatic_for=env)
+    return PresetChoice(with_overrides(overrides, f"{PRESET_GROUP}={preset}"), preset, automatic_for=env)
 
 
-def with_override(argv: Sequence[str], override: str) -> list[str]:
-    """``argv`` with ``override`` put before its first ``key=value``: Hydra's parser takes the
-    overrides as one block, which an option between them (``a=1 -m`` then ``b=2``) splits."""
+def with_overrides(argv: Sequence[str], *overrides: str) -> list[str]:
+    """``argv`` with ``overrides`` (settings the program adds) put before its first ``key=value``:
+    Hydra's parser takes the overrides as one block, which an option between them splits
+    (``a=1 -m`` then ``b=2``: "unrecognized arguments: b=2")."""
     keys = [i for i, arg in enumerate(argv) if "=" in arg and not arg.startswith("-")]
     first = keys[0] if keys else len(argv)
-    return [*argv[:first], override, *argv[first:]]
+    return [*argv[:first], *overrides, *argv[first:]]

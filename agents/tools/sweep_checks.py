@@ -29,7 +29,7 @@ from agents.tools.composing import (
 )
 from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
-from agents.tools.presets import is_sweep, override_key
+from agents.tools.presets import is_sweep, override_key, with_overrides
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
@@ -130,7 +130,7 @@ def with_env_sweep_dir(argv: Sequence[str]) -> list[str]:
     keys = {override_key(arg): arg for arg in argv if "=" in arg and not arg.startswith("-")}
     swept = [key for key in ("env", "experiment") if key in keys and is_sweep(keys[key])]  # presets set env
     if swept and "hydra.sweep.dir" not in keys:
-        argv.append(ENV_SWEEP_DIR)
+        return with_overrides(argv, ENV_SWEEP_DIR)  # (after a trailing -m, Hydra refused it)
     return argv
 
 
