@@ -23,6 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import passive_env_checker
 
 from agents.errors import describe
 
@@ -130,6 +131,18 @@ def show_warnings(held: Sequence[warnings.WarningMessage]) -> None:
     for warning in held:
         warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno,
                              warning.file, warning.line)  # fmt: skip
+
+
+def checker_finding(held: Sequence[warnings.WarningMessage]) -> str:
+    """The first warning of Gymnasium's passive env checker among ``held``, as a phrase to add to an
+    env's failure (``reset`` returning the observation alone fails on unpacking it, with ``too many
+    values to unpack``; the checker had said why), or ``""`` where it gave none."""
+    checker = passive_env_checker.__file__
+    for warning in held:
+        if warning.filename == checker:
+            text = str(warning.message).replace("\x1b[33m", "").replace("\x1b[0m", "").removeprefix("WARN: ")
+            return f" (Gymnasium's env checker: {' '.join(text.split())})"
+    return ""
 
 
 class ObservationCheck:

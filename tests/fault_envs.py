@@ -105,6 +105,8 @@ class FaultyEnv(SpaceEnv):
             or (self.fault == "laterresetshape" and self.resets > 1)  # after the first episode
         )
         self.returned: list[np.ndarray] = [np.array(obs)]  # (copies) what it returned, in order
+        if self.fault == "obsonlyreset":  # as gym < 0.26's reset: the observation alone
+            return obs
         return (obs[:3] if misfit else self._one_array(obs)), info
 
     def _one_array(self, obs: Any) -> Any:
@@ -203,7 +205,7 @@ _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outof
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
                "inplace", "workerinit", "workerexit", "workercrash", "twoinstances",
-               "laterresetshape")  # fmt: skip
+               "laterresetshape", "obsonlyreset")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

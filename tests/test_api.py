@@ -409,6 +409,7 @@ def test_overrides_on_a_given_config_follow_the_command_lines_grammar():
         ("agent.lrr=0.1", "agent.lrr is not a config key (did you mean agent.lr?)"),
         ("~eval", "~eval removes a key the run reads"),  # the run crashed on it, deep inside
         ("+foo=1", "foo is not a config key"),  # agents.compose took it; agents.train refused it
+        ("+gamma=0.9", "gamma is not a config key (did you mean agent.gamma?)"),
         ("agent.lr=0.1,0.2", "agent.lr=0.1,0.2 is a sweep: run it with -m"),  # a ChoiceSweep repr
     ]
     for override, fragment in refused:

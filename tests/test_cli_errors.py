@@ -39,6 +39,13 @@ COMPOSITION_ERRORS = [
     ("--seed=1", "unknown option --seed=1: settings are key=value without dashes"),
     ("+agent.lrr=1", "agent.lrr is not a config key (did you mean agent.lr?)"),
     ("nosuch=1", "nosuch is not a config key (known keys: env, env_kwargs, env_wrappers, seed,"),
+    # a key of another node: Hydra's or the known top-level keys, which do not hold it
+    ("num_envs=8", "num_envs is not a config key (did you mean vector.num_envs?)"),
+    ("+lr=0.1", "lr is not a config key (did you mean agent.lr?)"),
+    (
+        "agent.total_env_steps=1",
+        "agent.total_env_steps is not a config key (did you mean budget.total_env_steps?)",
+    ),
     ("agent.lr=abc", "agent.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),
     ("vector.num_envs=1.5", "Value '1.5' of type 'float' could not be converted to Integer"),
     ("logging.progress_bar=maybe", "Value 'maybe' is not a valid bool"),

@@ -261,6 +261,11 @@ ENV_ARGS = [
     (["env=NoSuchEnv-v0"], "is not a registered Gymnasium id"),
     (["env=Pendulum-v1"], "a softmax policy needs a Discrete action space"),
     (["env=fault_envs:fault/Reset-v0"], "env=fault_envs:fault/Reset-v0 failed to start: RuntimeError"),
+    (  # it said "too many values to unpack (expected 2)" alone; the checker's warning was dropped
+        ["env=fault_envs:fault/Obsonlyreset-v0", "vector.num_envs=2"],
+        "failed to start: ValueError: too many values to unpack (expected 2) (Gymnasium's env checker: "
+        "The result returned by `env.reset()` was not a tuple of the form `(obs, info)`",
+    ),
     (["env=fault_envs:fault/BoxEmpty-v0"], "env=fault_envs:fault/BoxEmpty-v0 observes an empty Box"),
     # trained, then its final save failed: a traceback, exit 1, no checkpoint.pt
     (["env=fault_envs:fault/BoxLongdouble-v0"], "observes a Box of dtype float128, which torch cannot hold"),

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
+import agents
 from agents.errors import USER_ERROR_EXIT_CODE, UserError
 from agents.runtime import tags
 from agents.runtime.run import train
@@ -45,6 +46,33 @@ def test_curve_is_the_trailing_mean_of_episodes_ended_by_each_step():
     np.testing.assert_array_equal(values, [np.nan, 1.0, 1.5, 2.5, 2.5])
     whole = curve(run, np.array([0, 10, 25, 30]), window=2**63 - 1)  # plot's largest window= (int64)
     np.testing.assert_array_equal(whole, [np.nan, 1.0, 1.5, 2.0])  # every episode: no overflow
+
+
+def test_a_point_that_is_a_mean_over_episodes_counts_as_that_many_in_the_window():
+    """Interval means (vector envs, many seeds) were averaged as points: 100 points of ~10 episodes
+    each spanned most of a run, so the curve ended far below the table (413 against 476)."""
+    run = dataclasses.replace(fake_run([10, 20, 30], [0.0, 10.0, 20.0]), counts=np.array([50.0, 30.0, 40.0]))
+    values = curve(run, np.array([5, 10, 20, 30]), window=100)
+    # at 20: all 80 episodes, (50 * 0 + 30 * 10) / 80; at 30: 40 of 20, 30 of 10 and 30 of point 0's 0
+    np.testing.assert_allclose(values, [np.nan, 0.0, 3.75, 11.0])
+    np.testing.assert_allclose(curve(run, np.array([30]), window=40), [20.0])  # the newest point alone
+    np.testing.assert_allclose(curve(run, np.array([30]), window=50), [18.0])  # (40 * 20 + 10 * 10) / 50
+
+
+@pytest.mark.parametrize("mode", [["vector.num_envs=4"], ["num_seeds=2", "seed_mode=batched"]])
+def test_interval_means_log_how_many_episodes_each_is_over(tmp_path, mode):
+    """charts/episodes_in_mean: every episode a run finished is in one point, and the curve's last
+    window of episodes is its own final mean return's within the oldest point's share."""
+    agents.train("CartPole-v1", f"run_dir={tmp_path / 'run'}", "budget.total_env_steps=6000", *mode)
+    folders = [tmp_path / "run"] if len(mode) == 1 else [tmp_path / "run" / f"seed{seed}" for seed in (0, 1)]
+    for folder in folders:
+        run = plotting.load_run(folder)
+        assert run is not None and run.counts is not None and not run.per_episode
+        assert run.counts.sum() == run.episodes > len(run.returns)
+        window = int(run.hparams["budget.window"])
+        assert (
+            abs(curve(run, run.steps[-1:], window)[0] - run.final_mean_return) < 0.1 * run.final_mean_return
+        )
 
 
 def test_bootstrap_ci_brackets_the_mean_and_collapses_without_spread():

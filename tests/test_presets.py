@@ -13,6 +13,7 @@ import pytest
 import agents.tools.results as results_module
 from agents.errors import RunInterrupted, UserError
 from agents.runtime.trainer import Trainer
+from agents.tools.commands import cpu_model
 from agents.tools.commands import results_table as results_table_command
 from agents.tools.composing import compose_train_config
 from agents.tools.presets import env_presets, preset_policy, with_env_preset
@@ -125,7 +126,10 @@ def test_results_table_keeps_the_rest_of_its_file_and_refuses_a_file_without_mar
     text = out.read_text()
     assert text.endswith(f"{TABLE_END}\n\n## By hand\n\nkept\n") and "old" not in text
     assert f"`softmax-reinforce results-table presets=[short_corridor] seeds=1 out={out}`" in text
-    assert "torch threads: 1)" in text and "over 1 seed;" in text and "`experiment=short_corridor`" in text
+    assert "torch threads: 1; float rounding" in text and "over 1 seed;" in text
+    model = cpu_model()  # the CPU: its rounding
+    assert isinstance(model, str) and model and f"({model}, " in text
+    assert "`experiment=short_corridor`" in text
 
 
 # -- env=<id> applies the env's preset (configs/env_presets.yaml) --------------------------------

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -317,13 +318,32 @@ def check_at_least(name: str, value: float, low: float) -> None:
     _require(value >= low, f"{name}={value} must be >= {low}")
 
 
-def unknown_key_message(full_key: str, known: list[str], otherwise: str = "") -> str:
+def unknown_key_message(
+    full_key: str, known: list[str], otherwise: str = "", elsewhere: Sequence[str] = ()
+) -> str:
     """``agent.lrr is not a config key (did you mean agent.lr?)``; ``otherwise`` (default: the
-    known keys) is the hint when no key is close."""
+    known keys) is the hint when no key is close. ``elsewhere`` (every dotted key of the config,
+    :func:`dotted_keys`) adds the keys of that name in another node: ``num_envs`` is
+    ``vector.num_envs``."""
     prefix, _, key = full_key.rpartition(".")
-    close = [f"{prefix}.{name}" if prefix else name for name in difflib.get_close_matches(key, known, 3)]
+    moved = [name for name in elsewhere if name.rpartition(".")[2] == key and name != full_key]
+    close = moved + [
+        f"{prefix}.{name}" if prefix else name for name in difflib.get_close_matches(key, known, 3)
+    ]
     hint = f"did you mean {', '.join(close)}?" if close else otherwise or f"known keys: {', '.join(known)}"
     return f"{full_key} is not a config key ({hint})"
+
+
+def dotted_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """Every key of ``node``, a nested node's as ``vector.num_envs`` (Hydra's own node left out)."""
+    keys = []
+    for key in node:
+        child = node._get_node(key)
+        if key != "hydra":
+            keys.append(f"{prefix}{key}")
+            if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+                keys += dotted_keys(child, f"{prefix}{key}.")
+    return keys
 
 
 def check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
@@ -333,7 +353,9 @@ def check_known_keys(node: Any, schema: type, prefix: str = "") -> None:
     fields = get_type_hints(schema)
     for key in node:
         if key not in fields:
-            raise UserError(unknown_key_message(f"{prefix}{key}", list(fields)))
+            raise UserError(
+                unknown_key_message(f"{prefix}{key}", list(fields), elsewhere=dotted_keys(node._get_root()))
+            )
         if dataclasses.is_dataclass(fields[key]):
             check_known_keys(node[key], fields[key], f"{prefix}{key}.")
     missing = first_missing_key(node, schema, prefix)

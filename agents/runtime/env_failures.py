@@ -22,6 +22,7 @@ from agents.runtime.sweep_stop import env_faults
 from envs.make import close_quietly
 from envs.observations import (
     ObservationCheck,
+    checker_finding,
     describe_env_error,
     show_warnings,
     warnings_held,
@@ -124,7 +125,8 @@ def start_envs(
             raise
         except env_faults() as error:
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
-            raise UserError(f"{named} failed to start: {problem or describe_env_error(error)}") from None
+            problem = problem or describe_env_error(error) + checker_finding(start_warnings)
+            raise UserError(f"{named} failed to start: {problem}") from None
     if space is not None and envs.single_observation_space != space:
         close_quietly(envs)
         raise UserError(

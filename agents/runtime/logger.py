@@ -205,6 +205,7 @@ class Logger:
         if self.pending_episodes:
             self.scalar(tags.EPISODIC_RETURN, self.pending_return / self.pending_episodes, env_steps)
             self.scalar(tags.EPISODIC_LENGTH, self.pending_length / self.pending_episodes, env_steps)
+            self.scalar(tags.EPISODES_IN_MEAN, self.pending_episodes, env_steps)
             self.pending_episodes, self.pending_return, self.pending_length = 0, 0.0, 0
 
     def update(self, stats: UpdateStats, lr: float, steps_per_second: float, env_steps: int) -> None:

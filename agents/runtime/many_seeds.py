@@ -519,6 +519,7 @@ class BatchedSeedsTrainer:
                 mean_return, mean_length = self.log_sums[:, seed] / self.log_episodes[seed]
                 self.event_files[seed].scalars(int(self.env_steps[seed]), {
                     tags.EPISODIC_RETURN: float(mean_return), tags.EPISODIC_LENGTH: float(mean_length),
+                    tags.EPISODES_IN_MEAN: float(self.log_episodes[seed]),
                 })  # fmt: skip
         self.log_sums[:, seeds] = 0.0
         self.log_episodes[seeds] = 0

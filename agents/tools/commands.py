@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -445,6 +446,19 @@ class ResultsTableOptions:
     stopped early leaves it as it was and writes the presets that finished to <name>.partial.md."""
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``), else what ``platform.processor()`` says, else
+    ``unknown CPU``: the table's figures are those of this CPU's rounding."""
+    import platform
+
+    with suppress(OSError, UnicodeDecodeError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.processor() or "unknown CPU"
+
+
 @command
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
@@ -499,7 +513,11 @@ def results_table(argv: Sequence[str] | None = None) -> None:
 
     def write(path: Path, results: list[PresetResult], not_run: str = "") -> None:
         table = make_table(results)
-        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}"
+        machine = (
+            f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} CPUs, torch threads: "
+            f"{torch.get_num_threads()}; float rounding, and with it each seed's trajectory, differs "
+            "between CPU models"
+        )
         generated = (  # the threads the runs set (torch_threads), not the count at start-up
             f"Regenerate with `{command}` ({machine}). "
             "Final return: mean undiscounted return of the last `budget.window` (100) episodes of each "

@@ -28,7 +28,13 @@ from omegaconf.errors import (
 )
 
 from agents.errors import UserError, broken_yaml, first_line
-from agents.runtime.config import TrainConfig, register_configs, removed_key_message, unknown_key_message
+from agents.runtime.config import (
+    TrainConfig,
+    dotted_keys,
+    register_configs,
+    removed_key_message,
+    unknown_key_message,
+)
 from agents.tools.override_paths import expand_home_in_paths, quote_paths
 from agents.tools.override_words import check_override_keys
 from agents.tools.presets import with_env_preset
@@ -135,7 +141,9 @@ def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
     full_key, parent = str(cause.full_key), cause.parent_node
     known = [str(name) for name in parent if name != "hydra"] if isinstance(parent, DictConfig) else []
     plain_dict = isinstance(parent, DictConfig) and OmegaConf.get_type(parent) is dict
-    return unknown_key_message(full_key, known, f"add it with +{full_key}=<value>" if plain_dict else "")
+    elsewhere = dotted_keys(parent._get_root()) if isinstance(parent, DictConfig) else []
+    hint = f"add it with +{full_key}=<value>" if plain_dict else ""
+    return unknown_key_message(full_key, known, hint, elsewhere)
 
 
 def composition_message(error: BaseException) -> str:

@@ -71,12 +71,21 @@ class Run:
     """Episodes the run ended in all (more than ``returns`` holds when it logged interval means)."""
     failed: bool = False
     """Its last part ended on an error (the env's fault, a numerical failure): its HParams row."""
+    counts: np.ndarray | None = None
+    """Episodes each point is the mean over, shape [E] (``charts/episodes_in_mean`` of a run that
+    logged interval means); None: one each (per-episode points, or a run logged before the tag)."""
 
     @property
     def per_episode(self) -> bool:
         """One logged point per episode; else each point is the mean over an interval
         (``logging.episode_stats=mean``: several seeds or envs), and windows count points."""
         return len(self.returns) >= self.episodes
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the curve's window counts episodes: per-episode points, or interval means with
+        their counts (a run logged before ``charts/episodes_in_mean``: its window counts points)."""
+        return self.per_episode or self.counts is not None
 
     @property
     def env(self) -> str:
@@ -233,6 +242,11 @@ def load_run(path: Path) -> Run | None:
     if changes:  # its own group: neither setting describes the whole run
         hparams[RESUMED_KEY] = changes
     episodes = events.Scalars(tags.EPISODIC_RETURN)
+    counts = (
+        [event.value for event in events.Scalars(tags.EPISODES_IN_MEAN)]
+        if tags.EPISODES_IN_MEAN in scalars
+        else []
+    )
     return Run(
         path=path,
         hparams=hparams,
@@ -242,6 +256,7 @@ def load_run(path: Path) -> Run | None:
         env_steps=int(events.Scalars(tags.FINAL_ENV_STEPS)[-1].value),
         episodes=int(events.Scalars(tags.FINAL_EPISODES)[-1].value) if tags.FINAL_EPISODES in scalars else 0,
         failed=failed,
+        counts=np.array(counts, dtype=np.float64) if counts and len(counts) == len(episodes) else None,
     )
 
 
@@ -348,12 +363,24 @@ def interquartile_mean(scores: np.ndarray) -> float:
 
 def curve(run: Run, grid: np.ndarray, window: int) -> np.ndarray:
     """Mean return of the last ``window`` episodes ended by each grid step, shape [len(grid)] (nan
-    before the first episode ends)."""
-    ended = np.searchsorted(run.steps, grid, side="right")  # episodes finished by each x, [G]
-    sums = np.concatenate([[0.0], np.cumsum(run.returns)])  # sums[k] = returns[:k].sum()
-    first = np.maximum(ended - window, 0)
+    before the first episode ends). A point that is the mean over ``c`` episodes counts as ``c``
+    episodes of that return; the oldest point in the window counts for the episodes of it that fit."""
+    ended = np.searchsorted(run.steps, grid, side="right")  # points written by each x, [G]
+    if run.counts is None:  # one episode a point (or a run logged before the counts)
+        sums = np.concatenate([[0.0], np.cumsum(run.returns)])  # sums[k] = returns[:k].sum()
+        first = np.maximum(ended - window, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ended > 0, (sums[ended] - sums[first]) / (ended - first), np.nan)
+    counts = run.counts
+    episodes = np.concatenate([[0.0], np.cumsum(counts)])  # episodes[k]: those of points[:k]
+    sums = np.concatenate([[0.0], np.cumsum(counts * run.returns)])  # their returns' sum
+    start = np.maximum(episodes[ended] - window, 0.0)  # the window's first episode
+    oldest = np.searchsorted(episodes, start, side="right") - 1  # the point it is in
+    oldest = np.clip(oldest, 0, max(len(counts) - 1, 0))
+    inside = episodes[np.minimum(oldest + 1, len(counts))] - start  # its episodes in the window
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ended > 0, (sums[ended] - sums[first]) / (ended - first), np.nan)
+        total = sums[ended] - sums[np.minimum(oldest + 1, len(counts))] + inside * run.returns[oldest]
+        return np.where(ended > 0, total / (episodes[ended] - start), np.nan)
 
 
 def final_score(run: Run, window: int) -> float:
@@ -513,8 +540,13 @@ def plot_runs(
     )
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
     if not all(run.per_episode for run in runs):  # num_seeds > 1 or many envs log interval means
+        curves = (
+            f"their curves average the last {window} points (logged before charts/episodes_in_mean)"
+            if not all(run.weighted for run in runs)
+            else "their curves weigh each point by the episodes it is the mean over"
+        )
         said += (
-            "runs that logged interval means (several seeds or envs): their curves average the last "
-            f"{window} points, their table scores are their own final mean returns\n"
+            f"runs that logged interval means (several seeds or envs): {curves}, "
+            "their table scores are their own final mean returns\n"
         )
     return said + final_table(groups, window) + note, files
