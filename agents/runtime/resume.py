@@ -12,6 +12,7 @@ An override that repeats the run's own value is no change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -47,6 +48,19 @@ def _plain(value: object) -> object:
     return value
 
 
+def _differing_keys(key: str, new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+    """The dotted keys below ``key`` whose values differ between two nodes (``agent=mine``, whose
+    node differs from the run's in ``agent.lr`` alone: that key, which may change)."""
+    found = []
+    for name in dict.fromkeys([*old, *new]):
+        a, b = new.get(name, _ABSENT), old.get(name, _ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differing_keys(f"{key}.{name}", a, b)
+        elif a != b:
+            found.append(f"{key}.{name}")
+    return found
+
+
 def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str]) -> list[str]:
     """Copy the values of ``overrides``' keys from ``cfg`` (the composed command line) into the
     checkpoint's config ``saved``; return one ``key: old -> new`` line per change.
@@ -57,7 +71,11 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
     """
     check_known_keys(cfg, TrainConfig)
     changes, refused = [], []
-    for key in dict.fromkeys(override_keys(overrides)):
+    keys = []
+    for key in dict.fromkeys(override_keys(overrides)):  # a group choice (agent=mine): its keys that differ
+        new, old = (_plain(OmegaConf.select(config, key, default=_ABSENT)) for config in (cfg, saved))
+        keys += _differing_keys(key, new, old) if isinstance(new, dict) and isinstance(old, dict) else [key]
+    for key in dict.fromkeys(keys):
         new, old = (_plain(OmegaConf.select(config, key, default=_ABSENT)) for config in (cfg, saved))
         if new is not _ABSENT and new == old:
             continue

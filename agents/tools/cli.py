@@ -156,6 +156,7 @@ def hydra_main(
             nonlocal started
             quiet_log_lines_to_a_closed_stdout()
             if in_multirun():  # Hydra marks the job FAILED and writes its result; main() says why
+                run_or_exit(refuse_chdir)
                 run_or_exit(lambda: check_resolvable(cfg))
                 started = True
                 with stdout_quiet_once_the_reader_leaves():  # ``| head``: the job still ends as it ends
@@ -166,6 +167,8 @@ def hydra_main(
 
         def started_task(cfg: DictConfig) -> T:
             nonlocal started
+            refuse_chdir()
+            refuse_a_sweeper_without_multirun()
             check_resolvable(cfg)
             started = True
             if preset_line:
@@ -270,6 +273,39 @@ def hydra_main(
         return main
 
     return decorate
+
+
+def refuse_chdir() -> None:
+    """``hydra.job.chdir=true`` (Hydra < 1.2's default) moves the job into its output folder: the
+    program then read ``run_dir=``, ``resume=``, ``checkpoint=`` and ``module:Env-v0`` imports from
+    there (``run_dir=runs/a`` trained into ``runs/a/runs/a``, ``resume=runs/a`` found no checkpoint).
+    One line instead: the run writes its files into its own folder without it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized() and HydraConfig.get().job.chdir:
+        raise UserError(
+            "hydra.job.chdir=true is not supported: paths on the command line are read from where you "
+            "start the program, and the run writes into its own folder without it: leave it out (or set "
+            "hydra.job.chdir=false)"
+        )
+
+
+def refuse_a_sweeper_without_multirun() -> None:
+    """A sweep that a config file sets up (an experiment of the user's with ``override
+    /hydra/sweeper: optuna`` or ``hydra.sweeper.params``) in a run without ``-m``: Hydra trains once
+    and ignores it. One line, as for one on the command line
+    (:func:`~agents.tools.sweep_checks.check_sweeper_has_multirun`)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    sweeper = HydraConfig.get().sweeper
+    if not made_by(sweeper, "BasicSweeper") or sweeper.get("params"):
+        raise UserError(
+            f"the config sets up a sweep (hydra.sweeper: {sweeper.get('_target_')}"
+            f"{', with params' if sweeper.get('params') else ''}), which runs only as a multirun: add -m "
+            "(without it Hydra runs the app once and ignores the sweeper)"
+        )
 
 
 HYDRA_APP_SWITCHES = ("-m", "--multirun", "-c", "--cfg", "-p", "--package", "--info", "-cp", "--config-path",

@@ -164,7 +164,9 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     argv = list(argv)
     if is_multirun(argv) or override_value(argv, "hydra.run.dir") is not None:
         return argv
-    resume, run_dir = (parsed_override_value(argv, key) or "" for key in ("resume", "run_dir"))
+    resume, run_dir = (
+        _resolved(argv, parsed_override_value(argv, key) or "", key) for key in ("resume", "run_dir")
+    )
     if resume not in ("", "null"):
         folder = run_folder_of(resume)
         if folder.is_dir() and os.access(folder, os.W_OK):  # realpath: where the OS finds it (link/..)
@@ -189,8 +191,7 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
 
     if is_multirun(argv) or any(arg.startswith("resume=") for arg in argv):
         return
-    given = [arg.partition("=")[2] for arg in argv if arg.startswith("hydra.run.dir=")]
-    folder = Path(given[-1].strip("'\"")) if given else None
+    folder = _hydra_run_dir(argv)
     if folder is None or not folder.is_dir():
         return
     from hydra.errors import HydraException
@@ -200,19 +201,73 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from agents.runtime.run_folder import check_writable, refuse_finished_runs
     from agents.runtime.run_lock import RunFolderLock
     from agents.runtime.trainer import preflight
-    from agents.tools.composing import compose_train_config, composition_message
+    from agents.tools.composing import compose_train_config, composition_message, config_dirs_given
+    from agents.tools.override_words import hydra_args
 
     try:
         check_writable(folder)
         RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
         refuse_finished_runs(folder)
     except UserError:  # a mistake on the command line is said first: the folder is the last fix
-        overrides = [arg for arg in argv if not arg.startswith(("hydra.", "-"))]
+        args, _ = hydra_args(argv)
+        overrides = [arg for arg in args.overrides if not arg.lstrip("+~").startswith("hydra.")]
         try:
-            preflight(compose_train_config(overrides))
+            preflight(compose_train_config(overrides, config_dirs=config_dirs_given(argv)))
         except (HydraException, OmegaConfBaseException) as error:
             raise UserError(composition_message(error)) from None
         raise
+
+
+CONFIG_FILE_SWITCHES = ("-cd", "--config-dir", "-cn", "--config-name", "-cp", "--config-path")
+"""Switches that bring config files of the user's, which may set ``hydra.run.dir`` (the project's
+configs leave it to ``configs/train.yaml``'s new timestamped folder)."""
+
+
+def _hydra_run_dir(argv: Sequence[str]) -> Path | None:
+    """The folder Hydra will write its ``.hydra/`` record to, composed and resolved as Hydra does
+    (``++hydra.run.dir=``, ``hydra.run.dir=runs/${agent.lr}``, an experiment file of the user's that
+    sets it); None where nothing on the command line sets it (the default, a new timestamped folder),
+    or where it does not compose or resolve (Hydra says why)."""
+    from agents.tools.presets import parsed_override_value
+
+    files = any(arg.split("=")[0] in CONFIG_FILE_SWITCHES or "hydra.searchpath" in arg for arg in argv)
+    if not files and not any("hydra.run.dir" in arg for arg in argv):  # the project's configs don't set it
+        return None
+    given = parsed_override_value(list(argv), "hydra.run.dir")  # also ++hydra.run.dir=, quoted
+    if not files and given is not None and "${" not in given:  # as typed: nothing to compose
+        return Path(os.path.abspath(given.strip()))
+    folder = _composed_value(argv, "hydra.run.dir")
+    return None if folder is None else Path(os.path.abspath(folder))
+
+
+def _resolved(argv: Sequence[str], value: str, key: str) -> str:
+    """``value``, the command line's ``key=value``, with its interpolations resolved as the run will
+    (``run_dir=${oc.env:RUNS}/a``); as it is where it has none or does not resolve."""
+    return (_composed_value(argv, key) or value) if "${" in value else value
+
+
+def _composed_value(argv: Sequence[str], key: str) -> str | None:
+    """The value of dotted ``key`` in the config ``argv`` composes to (Hydra's included), resolved as
+    Hydra resolves it (``${hydra:runtime.cwd}`` too); None where it does not compose or resolve."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from agents.tools.composing import CONFIG_ERRORS, app_config
+    from agents.tools.override_words import hydra_args
+    from agents.tools.usage import CONFIG_DIR
+
+    hydra_config = HydraConfig.instance()
+    before = hydra_config.cfg
+    try:
+        args, _ = hydra_args(argv)
+        cfg = app_config(args, list(args.overrides), "train", CONFIG_DIR)
+        hydra_config.set_config(cfg)  # for a while: the app's own is set as it starts
+        value = OmegaConf.select(cfg, key)
+    except (*CONFIG_ERRORS, UserError, ValueError):  # ValueError: Hydra's for group=null, said later
+        return None
+    finally:
+        hydra_config.cfg = before
+    return None if value is None else str(value)
 
 
 def _check_sweep_run_dirs(argv: Sequence[str]) -> None:

@@ -9,13 +9,14 @@ import itertools
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf
@@ -157,8 +158,10 @@ def composition_message(error: BaseException) -> str:
         options = ", ".join(name for name in error.options if not name.endswith("_schema"))
         return f"{first_line(error)} (options: {options})"
     if isinstance(error, OverrideParseException):
+        lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        reason = next((f": {line}" for line in lines if not line.startswith("See ")), "")  # ANTLR's
         return (
-            f"cannot parse override {error.override!r}: {first_line(error)} "
+            f"cannot parse override {error.override!r}: {first_line(error)}{reason} "
             "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
         )
     if isinstance(cause, ConfigTypeError) and "does not support deletion" in str(cause) and cause.full_key:
@@ -200,13 +203,19 @@ def _all_lines(error: BaseException) -> str:
 
 
 def config_dirs_given(argv: Sequence[str]) -> list[str]:
-    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments."""
+    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments, and
+    the ``file://`` folders of a ``hydra.searchpath=[...]`` setting (``experiment=mine`` is found there)."""
     folders = []
     for flag, value in itertools.pairwise(["", *argv]):
         if flag in ("--config-dir", "-cd"):
             folders.append(value)
         elif value.startswith("--config-dir="):
             folders.append(value.partition("=")[2])
+    searchpath = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
+    with suppress(HydraException):
+        value = OverridesParser.create().parse_overrides(searchpath[-1:])[0].value() if searchpath else []
+        items = value if isinstance(value, list) else [value]
+        folders += [str(item).removeprefix("file://") for item in items if str(item).startswith("file://")]
     return folders
 
 
@@ -263,7 +272,7 @@ def check_group_choices(
     """
     nulls = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
     nulls = {arg: key for arg, key in nulls.items()
-             if "." not in key and arg.partition("=")[2].strip().lower() == "null"}  # fmt: skip
+             if "." not in key and "null" in _listed(arg)}  # fmt: skip
     if not nulls:
         return list(argv)
     searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in user_dirs)
@@ -278,14 +287,26 @@ def check_group_choices(
     entries = load_yaml(Path(config_path) / f"{config_name}.yaml").get("defaults", [])
     none_by_default = {str(key) for entry in entries if isinstance(entry, dict)
                        for key, value in entry.items() if value is None}  # fmt: skip
-    dropped = set()
+    dropped, renamed = set(), {}
     for arg, group in nulls.items():
-        choices = ", ".join(name for name in options[arg] if not name.endswith("_schema"))
+        names = [name for name in options[arg] if not name.endswith("_schema")]
+        choices = ", ".join(names)
         if choices and group not in none_by_default:
             raise UserError(
                 f"{arg}: {group} is a config group and takes one of its options ({choices}); leave it out "
                 "for its default"
             )
-        if choices:
+        if choices and len(_listed(arg)) > 1:  # -m experiment=null,cartpole: each job composes its own
+            if "none" not in names:
+                raise UserError(f"{arg}: a sweep over {group} lists its options ({choices}), not null")
+            listed = ["none" if item == "null" else item for item in _listed(arg)]
+            renamed[arg] = f"{arg.partition('=')[0]}={','.join(listed)}"  # none: the option that adds nothing
+        elif choices:
             dropped.add(arg)
-    return [arg for arg in argv if arg not in dropped]
+    return [renamed.get(arg, arg) for arg in argv if arg not in dropped]
+
+
+def _listed(override: str) -> list[str]:
+    """The items of ``key=a,b,c`` (one for ``key=a``), stripped, ``null`` in lower case."""
+    items = [item.strip() for item in override.partition("=")[2].split(",")]
+    return ["null" if item.lower() == "null" else item for item in items]

@@ -107,6 +107,8 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
             "-sc query=bash answers a Tab: bash runs it with the line typed so far in COMP_LINE, which "
             f'is not set here; to turn tab completion on, run: eval "$({program_name()} -sc install=bash)"'
         )
+    if args.resolve and not (args.cfg or args.help):  # Hydra's ValueError was a traceback
+        raise UserError("--resolve resolves the interpolations --cfg prints: give --cfg job --resolve")
     if args.package is not None and not args.cfg:  # Hydra ignored it and ran
         raise UserError(f"--package selects what --cfg prints: give --cfg job --package {args.package}")
     folder = args.config_dir  # Hydra: "Additional config directory '<cwd>/<folder>' not found"

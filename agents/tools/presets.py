@@ -15,6 +15,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -117,7 +118,7 @@ def check_preset(
     names = sorted(
         {*preset_names(config_dir), *(name for folder in user_dirs for name in preset_names(folder))}
     )
-    for choice in name.split(","):  # a multirun sweep over presets: check every choice
+    for choice in preset_choices(name, config_dir, user_dirs):  # a sweep over presets: every choice
         if choice not in names and choice not in NO_PRESET:
             close = difflib.get_close_matches(choice, names, n=3)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
@@ -125,6 +126,32 @@ def check_preset(
                 f"{key}={choice} is not a preset ({hint}presets: {', '.join(names)}; "
                 f"{key}=none for the generic defaults)"
             )
+
+
+def preset_choices(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> list[str]:
+    """The presets ``experiment=<name>`` names: the one, or each that a sweep lists (``a,b``,
+    ``choice(a,b)``, ``glob(cartpole*)``, as Hydra's basic sweeper lists them)."""
+    try:
+        parser = OverridesParser.create(config_loader=config_loader(config_dir, user_dirs))
+        (parsed,) = parser.parse_overrides([f"{PRESET_GROUP}={name}"])
+        if parsed.is_sweep_override() and parsed.is_discrete_sweep():
+            return list(parsed.sweep_string_iterator())
+    except HydraException:  # Hydra's own error comes later
+        pass
+    return name.split(",")
+
+
+def config_loader(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> Any:
+    """Hydra's config loader over ``config_dir`` and the user's own config folders (``--config-dir``):
+    what ``glob()`` lists a config group's options with (``features=glob(r*)``; without one, Hydra's
+    parser said "ConfigLoader is not set")."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+
+    search_path = create_config_search_path(f"file://{Path(config_dir).resolve()}")
+    for folder in user_dirs:
+        search_path.prepend("command-line", f"file://{Path(folder).resolve()}")
+    return ConfigLoaderImpl(config_search_path=search_path)
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,9 @@ class PresetChoice:
     swept: str | None = None
     """No automatic preset because this key (``env``, ``agent.policy``) is swept: one preset
     cannot fit every job."""
+    covered: tuple[str, ...] = ()
+    """The user's group choices (``agent=mine``) whose keys the preset sets after them (Hydra
+    applies a preset last): its values, not the option's, are the run's."""
 
     def line(self) -> str | None:
         """What a run prints about it (None: nothing to say)."""
@@ -150,7 +180,34 @@ class PresetChoice:
         if is_sweep(f"{PRESET_GROUP}={self.name}"):
             return f"preset: each job its own (experiment={self.name})"
         how = f"tuned for {self.automatic_for}" if self.automatic_for else "chosen"
-        return f"preset: experiment={self.name} ({how}; experiment=none for the generic defaults)"
+        line = f"preset: experiment={self.name} ({how}; experiment=none for the generic defaults)"
+        if self.covered:
+            groups = ", ".join(f"{choice.partition('=')[0]}.*" for choice in self.covered)
+            line += (
+                f"; it sets {groups} after {' '.join(self.covered)} (Hydra applies a preset last): "
+                f"experiment=none keeps {' '.join(self.covered)}'s values"
+            )
+        return line
+
+
+def covered_choices(
+    overrides: Sequence[str], preset: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
+) -> tuple[str, ...]:
+    """The group choices among ``overrides`` (``agent=mine``) whose group the preset's file sets
+    keys of (``agent: {lr: 0.003}``), which it then overrides: :attr:`PresetChoice.covered`."""
+    folders = [*user_dirs, config_dir]
+    path = next((Path(folder) / PRESET_GROUP / f"{preset}.yaml" for folder in folders
+                 if (Path(folder) / PRESET_GROUP / f"{preset}.yaml").is_file()), None)  # fmt: skip
+    try:
+        content = load_yaml(path) if path is not None else {}
+    except (OSError, ValueError, UserError):  # a file that does not load: composing says why
+        return ()
+    sets = set(content) if isinstance(content, dict) else set()
+    groups = {folder.name for folder in Path(config_dir).iterdir() if folder.is_dir()} - {PRESET_GROUP}
+    return tuple(
+        f"{_split(arg)[0]}={_split(arg)[2]}" for arg in overrides
+        if _split(arg)[1] and _split(arg)[0] in groups & sets and not arg.startswith(("+", "~"))
+    )  # fmt: skip
 
 
 def with_env_preset(
@@ -181,7 +238,9 @@ def with_env_preset(
         check_preset(chosen, config_dir, user_dirs)
         if chosen in NO_PRESET:
             return PresetChoice([o for o in overrides if _split(o)[0] != PRESET_GROUP])
-        return PresetChoice(overrides, chosen)
+        return PresetChoice(
+            overrides, chosen, covered=covered_choices(overrides, chosen, config_dir, user_dirs)
+        )
     if resuming:  # a resumed run keeps its config
         return PresetChoice(overrides)
     env = override_value(overrides, "env") or default_env
@@ -193,7 +252,8 @@ def with_env_preset(
     preset = preset_for(env, policy, config_dir)
     if preset is None:
         return PresetChoice(overrides)
-    return PresetChoice(with_overrides(overrides, f"{PRESET_GROUP}={preset}"), preset, automatic_for=env)
+    covered = covered_choices(overrides, preset, config_dir, user_dirs)
+    return PresetChoice(with_overrides(overrides, f"{PRESET_GROUP}={preset}"), preset, env, covered=covered)
 
 
 def with_overrides(argv: Sequence[str], *overrides: str) -> list[str]:

@@ -26,16 +26,18 @@ from agents.tools.composing import (
     check_resolvable,
     composition_message,
     config_dir_initialized,
+    config_dirs_given,
 )
 from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
-from agents.tools.presets import is_sweep, override_key, with_overrides
+from agents.tools.presets import config_loader, is_sweep, override_key, with_overrides
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
     check_optuna_sweeper,
     check_slurm_launcher,
 )
+from agents.tools.usage import CONFIG_DIR
 
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
@@ -79,7 +81,9 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     if any(arg.startswith("-") for arg in overrides) or any(key in OTHER_SWEEPERS for key in keys):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
-    parsed = OverridesParser.create().parse_overrides(task)
+    parsed = OverridesParser.create(
+        config_loader=config_loader(CONFIG_DIR, config_dirs_given(argv))
+    ).parse_overrides(task)
     sampled = next((override for override in parsed if override.is_sweep_override()
                     and not override.is_discrete_sweep()), None)  # fmt: skip
     if sampled is not None:  # Hydra's BasicSweeper raised 'does not support sweep type' (a traceback)
@@ -153,7 +157,7 @@ def check_printed_package(argv: Sequence[str], config_name: str, config_path: st
         return
     try:
         cfg = app_config(args, list(args.overrides), config_name, config_path)
-    except CONFIG_ERRORS:
+    except (*CONFIG_ERRORS, ValueError):  # ValueError: Hydra's for group=null, said later in one line
         return
     shown = {"job": [key for key in cfg if key != "hydra"], "hydra": ["hydra"], "all": list(cfg)}[args.cfg]
     printed = OmegaConf.masked_copy(cfg, shown)
