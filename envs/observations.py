@@ -134,13 +134,15 @@ def show_warnings(held: Sequence[warnings.WarningMessage]) -> None:
 
 
 def checker_finding(held: Sequence[warnings.WarningMessage]) -> str:
-    """The first warning of Gymnasium's passive env checker among ``held``, as a phrase to add to an
-    env's failure (``reset`` returning the observation alone fails on unpacking it, with ``too many
-    values to unpack``; the checker had said why), or ``""`` where it gave none."""
+    """The first warning of Gymnasium's passive env checker about what ``reset`` or ``step`` returned
+    or takes, among ``held``, as a phrase to add to an env's failure at its start (``reset``
+    returning the observation alone fails on unpacking it, ``too many values to unpack``, or gives
+    an observation of shape ``()``; the checker had said why), or ``""`` where it gave none. Its
+    warnings about the spaces (equal Box bounds) say nothing of the failure and stay shown alone."""
     checker = passive_env_checker.__file__
     for warning in held:
-        if warning.filename == checker:
-            text = str(warning.message).replace("\x1b[33m", "").replace("\x1b[0m", "").removeprefix("WARN: ")
+        text = str(warning.message).replace("\x1b[33m", "").replace("\x1b[0m", "").removeprefix("WARN: ")
+        if warning.filename == checker and ("reset" in text or "step" in text):
             return f" (Gymnasium's env checker: {' '.join(text.split())})"
     return ""
 

@@ -41,6 +41,7 @@ COMPOSITION_ERRORS = [
     ("nosuch=1", "nosuch is not a config key (known keys: env, env_kwargs, env_wrappers, seed,"),
     # a key of another node: Hydra's or the known top-level keys, which do not hold it
     ("num_envs=8", "num_envs is not a config key (did you mean vector.num_envs?)"),
+    ("agent.num_env=8", "agent.num_env is not a config key (did you mean vector.num_envs?)"),  # a near name
     ("+lr=0.1", "lr is not a config key (did you mean agent.lr?)"),
     (
         "agent.total_env_steps=1",

@@ -7,12 +7,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from gymnasium.utils import passive_env_checker
 
+from agents.errors import UserError
 from agents.runtime.config import register_configs
-from agents.tools.sweep_checks import sweep_jobs
+from agents.tools.sweep_checks import sweep_jobs, with_globs_listed
+from agents.tools.usage import CONFIG_DIR
+from envs.observations import checker_finding
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "scripts" / "train.py"
@@ -53,7 +58,9 @@ def config_folder(tmp_path: Path, files: dict[str, str]) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("form", ["++hydra.run.dir={}", "hydra.run.dir= {}", "experiment"])
+@pytest.mark.parametrize(
+    "form", ["++hydra.run.dir={}", "hydra.run.dir= {}", "experiment", "run_dir=${{hydra:runtime.cwd}}/done"]
+)
 def test_a_finished_runs_record_stays_whatever_names_its_folder(tmp_path, finished_run, form):
     """Only a literal ``hydra.run.dir=<folder>`` was checked before Hydra wrote its ``.hydra/``
     record: ``++``, a space, or a user's experiment file setting it replaced the finished run's
@@ -67,6 +74,12 @@ def test_a_finished_runs_record_stays_whatever_names_its_folder(tmp_path, finish
         args = [*TINY, "agent.lr=0.5", form.format(finished_run)]
     one_line(train(*args, cwd=tmp_path), "already holds a run")
     assert {path.name: path.read_bytes() for path in (finished_run / ".hydra").iterdir()} == record
+
+
+def test_cfg_and_info_print_whatever_folder_is_named(tmp_path, finished_run):
+    """They write nothing: ``--cfg job run_dir=<a finished run>`` was refused as a run into it."""
+    printed = train("--cfg", "job", f"run_dir={finished_run}", "-p", "seed", cwd=tmp_path)
+    assert printed.returncode == 0 and printed.stdout.strip() == "0", printed.stderr
 
 
 def test_an_interpolated_run_dir_and_resume_keep_hydras_record_in_the_run(tmp_path):
@@ -89,6 +102,21 @@ def test_hydra_job_chdir_is_one_line(tmp_path):
     checkpoint: paths were read from the job's folder."""
     one_line(train(*TINY, "run_dir=nest/x", "hydra.job.chdir=true", cwd=tmp_path), "hydra.job.chdir=true is")
     assert not (tmp_path / "nest").exists()
+
+
+def test_a_glob_is_written_out_without_the_schemas_and_one_that_matches_nothing_is_one_line():
+    """``agent=glob(*)`` ran a job with ``agent=agent_schema``; ``glob(nomatch*)`` launched 0 jobs, exit 0."""
+    register_configs()
+    assert with_globs_listed(["-m", "agent=glob(*)", "seed=1"], CONFIG_DIR) == [
+        "-m",
+        "agent=reinforce",
+        "seed=1",
+    ]
+    assert with_globs_listed(["features=glob(r*,exclude=raw)"], CONFIG_DIR) == ["features=rbf"]
+    with pytest.raises(
+        UserError, match=r"^features=glob\(x\*\) matches no option of features \(auto, fourier,"
+    ):
+        with_globs_listed(["features=glob(x*)"], CONFIG_DIR)
 
 
 def test_glob_sweeps_list_a_groups_options():
@@ -114,6 +142,12 @@ def test_a_glob_sweep_over_presets_runs(tmp_path):
         (("--resolve",), "--resolve resolves the interpolations --cfg prints: give --cfg job --resolve"),
         (("-m", "hparams_search=null,cartpole_tpe"), "a sweep over hparams_search lists its options"),
         (("budget.total_env_steps=${oc.decode:${oc.env:HS}}",), "extraneous input '}'"),
+        (("seed=1)",), "cannot parse override 'seed=1)': extraneous input ')' expecting <EOF> (syntax"),
+        (
+            ("-m", "experiment=choice(null,cartpole)"),
+            "NoneType is incompatible",
+        ),  # "choice(null is not a preset"
+        (("-m", "experiment=glob(x*)"), "experiment=glob(x*) matches no option of experiment (acrobot,"),
     ],
 )
 def test_hydra_mistakes_that_were_tracebacks_or_lost_their_reason(tmp_path, args, fragment):
@@ -131,6 +165,36 @@ def test_experiment_null_prints_and_sweeps_as_none(tmp_path):
     myc = config_folder(tmp_path, {"agent/mine.yaml": "defaults:\n  - reinforce\n  - _self_\n"})
     own = train("-cd", str(myc), "experiment=null", *TINY, f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert own.returncode == 0, own.stderr  # the run folder's check composed it: a traceback
+
+
+def test_null_in_any_case_is_the_generic_defaults(tmp_path):
+    """``experiment=NULL`` (Hydra's null too) was "not a preset"."""
+    printed = train("env=Acrobot-v1", "experiment=NULL", "--cfg", "job", "-p", "agent.policy", cwd=tmp_path)
+    assert printed.returncode == 0 and printed.stdout.strip().endswith("state"), printed.stderr
+
+
+def test_chdir_that_moves_nothing_is_fine(tmp_path, finished_run):
+    """evaluate.py's run folder is ``.``: its ``hydra.job.chdir=true`` worked before, and was refused."""
+    evaluate = ROOT / "scripts" / "evaluate.py"
+    args = [sys.executable, str(evaluate), f"checkpoint={finished_run}", "episodes=1", "hydra.job.chdir=true"]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_only_the_env_checkers_warnings_about_reset_and_step_join_a_failure():
+    """Its warning about equal Box bounds was added to a reset that raised for its own reasons."""
+
+    def held(text: str) -> warnings.WarningMessage:
+        return warnings.WarningMessage(
+            f"\x1b[33mWARN: {text}\x1b[0m", UserWarning, passive_env_checker.__file__, 1
+        )
+
+    bounds = held("A Box observation space maximum and minimum values are equal.")
+    form = held("The result returned by `env.reset()` was not a tuple of the form `(obs, info)`")
+    assert checker_finding([bounds]) == ""
+    expected = "The result returned by `env.reset()` was not a tuple of the form `(obs, info)`"
+    assert checker_finding([bounds, form]) == f" (Gymnasium's env checker: {expected})"
 
 
 def test_a_sweep_a_config_file_sets_up_needs_multirun(tmp_path):

@@ -34,6 +34,18 @@ def test_train_help_lists_groups_keys_and_completion(tmp_path):
     assert "    lr: 0.1 " in text and "    num_envs: 1 " in text and "hydra/launcher=" in text
 
 
+def test_help_lists_the_options_of_ones_own_config_folder(tmp_path):
+    """``-cd my_configs --help`` listed the project's options only (Hydra's own help lists both)."""
+    (tmp_path / "myc" / "agent").mkdir(parents=True)
+    (tmp_path / "myc" / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.05\n")
+    script = ROOT / "scripts" / "train.py"
+    done = subprocess.run([sys.executable, str(script), "-cd", "myc", "--help"], cwd=tmp_path,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "  agent=mine|reinforce  (default: reinforce)" in done.stdout
+    assert "    agent=mine sets:\n      lr: 0.05" in done.stdout
+
+
 def test_help_shows_the_keys_of_every_feature_map():
     """``features=auto`` sets only ``name``, so --help showed ``features: name: auto`` and none of
     the feature maps' settings (``features.num_tilings``, ``features.degree``, ...)."""

@@ -326,10 +326,13 @@ def unknown_key_message(
     :func:`dotted_keys`) adds the keys of that name in another node: ``num_envs`` is
     ``vector.num_envs``."""
     prefix, _, key = full_key.rpartition(".")
-    moved = [name for name in elsewhere if name.rpartition(".")[2] == key and name != full_key]
-    close = moved + [
-        f"{prefix}.{name}" if prefix else name for name in difflib.get_close_matches(key, known, 3)
-    ]
+    scores = {f"{prefix}.{name}" if prefix else name: difflib.SequenceMatcher(None, key, name).ratio()
+              for name in difflib.get_close_matches(key, known, 3)}  # fmt: skip
+    for name in elsewhere:  # the same name or a near one in another node: num_env -> vector.num_envs
+        ratio = difflib.SequenceMatcher(None, key, name.rpartition(".")[2]).ratio()
+        if name != full_key and name not in scores and ratio >= 0.85:
+            scores[name] = ratio + 0.5 * (ratio == 1.0)  # the same name first
+    close = sorted(scores, key=lambda name: -scores[name])[:3]
     hint = f"did you mean {', '.join(close)}?" if close else otherwise or f"known keys: {', '.join(known)}"
     return f"{full_key} is not a config key ({hint})"
 

@@ -125,7 +125,7 @@ def start_envs(
             raise
         except env_faults() as error:
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
-            problem = problem or describe_env_error(error) + checker_finding(start_warnings)
+            problem = (problem or describe_env_error(error)) + checker_finding(start_warnings)
             raise UserError(f"{named} failed to start: {problem}") from None
     if space is not None and envs.single_observation_space != space:
         close_quietly(envs)
@@ -138,7 +138,8 @@ def start_envs(
         show_warnings(start_warnings)
         return envs, obs, check
     close_quietly(envs)
-    raise UserError(f"{named} failed to start: {check.problem('reset returned', obs)}")
+    problem = check.problem("reset returned", obs) + checker_finding(start_warnings)
+    raise UserError(f"{named} failed to start: {problem}")
 
 
 MISFITS_LOOKED_FOR = 16

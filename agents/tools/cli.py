@@ -60,7 +60,6 @@ from agents.tools.composing import (
     check_resolvable,
     compose_config,
     composition_message,
-    config_dirs_given,
 )
 from agents.tools.exits import exit_with, exit_with_user_error, run_or_exit
 from agents.tools.launchers import (
@@ -117,9 +116,10 @@ from agents.tools.sweep_checks import (
     listed_sweep_jobs,
     made_by,
     with_env_sweep_dir,
+    with_globs_listed,
 )
 from agents.tools.sweep_settings import check_launcher_installed
-from agents.tools.usage import CONFIG_DIR, as_started
+from agents.tools.usage import CONFIG_DIR, as_started, config_dirs_given
 
 T = TypeVar("T")
 
@@ -188,6 +188,9 @@ def hydra_main(
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
             sys.argv[1:] = quote_paths(expand_home_in_paths(sys.argv[1:]))
+            if is_multirun(sys.argv[1:]):  # glob(): the options it lists, as each job's own
+                dirs = config_dirs_given(sys.argv[1:])
+                sys.argv[1:] = run_or_exit(lambda: with_globs_listed(sys.argv[1:], config_path, dirs))
             if env_presets:
                 user_dirs = config_dirs_given(sys.argv[1:])
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
@@ -276,13 +279,14 @@ def hydra_main(
 
 
 def refuse_chdir() -> None:
-    """``hydra.job.chdir=true`` (Hydra < 1.2's default) moves the job into its output folder: the
+    """``hydra.job.chdir=true`` (Hydra < 1.2's default) that moved the job into its output folder: the
     program then read ``run_dir=``, ``resume=``, ``checkpoint=`` and ``module:Env-v0`` imports from
     there (``run_dir=runs/a`` trained into ``runs/a/runs/a``, ``resume=runs/a`` found no checkpoint).
     One line instead: the run writes its files into its own folder without it."""
     from hydra.core.hydra_config import HydraConfig
 
-    if HydraConfig.initialized() and HydraConfig.get().job.chdir:
+    moved = HydraConfig.initialized() and os.getcwd() != os.path.abspath(HydraConfig.get().runtime.cwd)
+    if moved:  # (evaluate.py's run folder is "."; chdir there moves nothing)
         raise UserError(
             "hydra.job.chdir=true is not supported: paths on the command line are read from where you "
             "start the program, and the run writes into its own folder without it: leave it out (or set "

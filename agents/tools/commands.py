@@ -14,8 +14,8 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from agents.tools.closed_pipe import (
     reader_left,
     stdout_quiet_once_the_reader_leaves,
 )
-from agents.tools.usage import app_help, help_requested
+from agents.tools.usage import app_help, config_dirs_given, help_requested
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -187,8 +187,11 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     """``hydra.run.dir=<folder>`` is where Hydra writes its ``.hydra/`` record before the run
     starts: a folder that another run is writing, or that holds a finished run, is refused first
     (as the run itself would refuse it), so that run's record stays as it was."""
-    from agents.tools.override_words import is_multirun
+    from agents.tools.override_words import hydra_args, is_multirun
 
+    args, _ = hydra_args(argv)
+    if args.cfg or args.info or args.shell_completion:  # they print, and write no folder
+        return
     if is_multirun(argv) or any(arg.startswith("resume=") for arg in argv):
         return
     folder = _hydra_run_dir(argv)
@@ -201,18 +204,17 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from agents.runtime.run_folder import check_writable, refuse_finished_runs
     from agents.runtime.run_lock import RunFolderLock
     from agents.runtime.trainer import preflight
-    from agents.tools.composing import compose_train_config, composition_message, config_dirs_given
-    from agents.tools.override_words import hydra_args
+    from agents.tools.composing import compose_train_config, composition_message
 
     try:
         check_writable(folder)
         RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
         refuse_finished_runs(folder)
     except UserError:  # a mistake on the command line is said first: the folder is the last fix
-        args, _ = hydra_args(argv)
         overrides = [arg for arg in args.overrides if not arg.lstrip("+~").startswith("hydra.")]
         try:
-            preflight(compose_train_config(overrides, config_dirs=config_dirs_given(argv)))
+            with _hydra_config_of(argv):  # run_dir=${hydra:runtime.cwd}/x resolves as in the run
+                preflight(compose_train_config(overrides, config_dirs=config_dirs_given(argv)))
         except (HydraException, OmegaConfBaseException) as error:
             raise UserError(composition_message(error)) from None
         raise
@@ -249,8 +251,24 @@ def _resolved(argv: Sequence[str], value: str, key: str) -> str:
 def _composed_value(argv: Sequence[str], key: str) -> str | None:
     """The value of dotted ``key`` in the config ``argv`` composes to (Hydra's included), resolved as
     Hydra resolves it (``${hydra:runtime.cwd}`` too); None where it does not compose or resolve."""
-    from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
+
+    from agents.tools.composing import CONFIG_ERRORS
+
+    try:
+        with _hydra_config_of(argv) as cfg:
+            value = None if cfg is None else OmegaConf.select(cfg, key)
+    except (*CONFIG_ERRORS, UserError):
+        return None
+    return None if value is None else str(value)
+
+
+@contextmanager
+def _hydra_config_of(argv: Sequence[str]) -> Iterator[DictConfig | None]:
+    """The config ``argv`` composes to, Hydra's included, set as Hydra's for the block (what
+    ``${hydra:runtime.cwd}`` resolves against; the app sets its own as it starts); None where it does
+    not compose (Hydra says why later)."""
+    from hydra.core.hydra_config import HydraConfig
 
     from agents.tools.composing import CONFIG_ERRORS, app_config
     from agents.tools.override_words import hydra_args
@@ -261,13 +279,14 @@ def _composed_value(argv: Sequence[str], key: str) -> str | None:
     try:
         args, _ = hydra_args(argv)
         cfg = app_config(args, list(args.overrides), "train", CONFIG_DIR)
-        hydra_config.set_config(cfg)  # for a while: the app's own is set as it starts
-        value = OmegaConf.select(cfg, key)
     except (*CONFIG_ERRORS, UserError, ValueError):  # ValueError: Hydra's for group=null, said later
-        return None
+        cfg = None
+    try:
+        if cfg is not None:
+            hydra_config.set_config(cfg)
+        yield cfg
     finally:
         hydra_config.cfg = before
-    return None if value is None else str(value)
 
 
 def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
@@ -355,7 +374,7 @@ def _print_help(config_name: str, hydra_app: bool = True) -> bool:
         from agents.errors import UserError
 
         try:
-            print(app_help(config_name, hydra_app=hydra_app))
+            print(app_help(config_name, hydra_app=hydra_app, user_dirs=config_dirs_given(sys.argv[1:])))
         except UserError as error:  # a config file that is not YAML
             from agents.tools.exits import exit_with
 

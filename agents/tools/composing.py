@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf
@@ -158,10 +156,10 @@ def composition_message(error: BaseException) -> str:
         options = ", ".join(name for name in error.options if not name.endswith("_schema"))
         return f"{first_line(error)} (options: {options})"
     if isinstance(error, OverrideParseException):
-        lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
-        reason = next((f": {line}" for line in lines if not line.startswith("See ")), "")  # ANTLR's
+        lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip().strip("^")]
+        reason = next((line for line in lines if not line.startswith("See ")), first_line(error))  # ANTLR's
         return (
-            f"cannot parse override {error.override!r}: {first_line(error)}{reason} "
+            f"cannot parse override {error.override!r}: {reason} "
             "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"
         )
     if isinstance(cause, ConfigTypeError) and "does not support deletion" in str(cause) and cause.full_key:
@@ -200,23 +198,6 @@ def _all_lines(error: BaseException) -> str:
     """The message's lines joined with spaces (up to Hydra's config search path listing)."""
     lines = str(error).split("Config search path:")[0].splitlines()
     return " ".join(line.strip() for line in lines if line.strip()) or type(error).__name__
-
-
-def config_dirs_given(argv: Sequence[str]) -> list[str]:
-    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments, and
-    the ``file://`` folders of a ``hydra.searchpath=[...]`` setting (``experiment=mine`` is found there)."""
-    folders = []
-    for flag, value in itertools.pairwise(["", *argv]):
-        if flag in ("--config-dir", "-cd"):
-            folders.append(value)
-        elif value.startswith("--config-dir="):
-            folders.append(value.partition("=")[2])
-    searchpath = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
-    with suppress(HydraException):
-        value = OverridesParser.create().parse_overrides(searchpath[-1:])[0].value() if searchpath else []
-        items = value if isinstance(value, list) else [value]
-        folders += [str(item).removeprefix("file://") for item in items if str(item).startswith("file://")]
-    return folders
 
 
 def check_resolvable(cfg: DictConfig) -> None:

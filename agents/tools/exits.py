@@ -23,8 +23,8 @@ from agents.errors import (
 )
 from agents.runtime import interrupts
 from agents.tools.closed_pipe import exit_for_the_closed_pipe, stdout_reader_gone
-from agents.tools.composing import config_dirs_given, not_utf8_message
-from agents.tools.usage import CONFIG_DIR
+from agents.tools.composing import not_utf8_message
+from agents.tools.usage import CONFIG_DIR, config_dirs_given
 
 T = TypeVar("T")
 

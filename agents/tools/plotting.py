@@ -539,14 +539,16 @@ def plot_runs(
         for run, kept in repeats
     )
     said = f"curves and table: the mean of each run's last {window} logged episodes (window={window})\n"
-    if not all(run.per_episode for run in runs):  # num_seeds > 1 or many envs log interval means
-        curves = (
-            f"their curves average the last {window} points (logged before charts/episodes_in_mean)"
-            if not all(run.weighted for run in runs)
-            else "their curves weigh each point by the episodes it is the mean over"
-        )
+    if not all(run.per_episode for run in tabled):  # num_seeds > 1 or many envs log interval means
+        curves = "their curves weigh each point by the episodes it is the mean over"
+        unweighted = [run for run in tabled if not run.weighted]
+        if unweighted:  # logged before charts/episodes_in_mean
+            curves += (
+                f", but {len(unweighted)} of them (logged before charts/episodes_in_mean, e.g. "
+                f"{unweighted[0].path}) average the last {window} points"
+            )
         said += (
-            f"runs that logged interval means (several seeds or envs): {curves}, "
+            f"runs that logged interval means (several seeds or envs): {curves}; "
             "their table scores are their own final mean returns\n"
         )
     return said + final_table(groups, window) + note, files

@@ -31,6 +31,11 @@ NO_PRESET = ("none", "null")
 """``experiment=none`` (or Hydra's ``null``): the generic defaults, whatever the env."""
 
 
+def is_no_preset(name: str) -> bool:
+    """``none``, or ``null`` as Hydra reads it (``NULL``, ``Null`` too): the generic defaults."""
+    return name in NO_PRESET or name.strip().lower() == "null"
+
+
 def preset_names(config_dir: str | Path) -> list[str]:
     """The presets in ``<config_dir>/experiment/`` (``none.yaml``, the generic defaults, is none)."""
     paths = (Path(config_dir) / PRESET_GROUP).glob("*.yaml")
@@ -119,7 +124,7 @@ def check_preset(
         {*preset_names(config_dir), *(name for folder in user_dirs for name in preset_names(folder))}
     )
     for choice in preset_choices(name, config_dir, user_dirs):  # a sweep over presets: every choice
-        if choice not in names and choice not in NO_PRESET:
+        if choice not in names and not is_no_preset(choice):
             close = difflib.get_close_matches(choice, names, n=3)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
             raise UserError(
@@ -136,8 +141,8 @@ def preset_choices(name: str, config_dir: str | Path, user_dirs: Sequence[str | 
         (parsed,) = parser.parse_overrides([f"{PRESET_GROUP}={name}"])
         if parsed.is_sweep_override() and parsed.is_discrete_sweep():
             return list(parsed.sweep_string_iterator())
-    except HydraException:  # Hydra's own error comes later
-        pass
+    except HydraException:  # Hydra's own error comes later (choice(null,a): null is no choice)
+        return [] if "(" in name else name.split(",")
     return name.split(",")
 
 
@@ -236,7 +241,7 @@ def with_env_preset(
         )
     if chosen is not None:
         check_preset(chosen, config_dir, user_dirs)
-        if chosen in NO_PRESET:
+        if is_no_preset(chosen):
             return PresetChoice([o for o in overrides if _split(o)[0] != PRESET_GROUP])
         return PresetChoice(
             overrides, chosen, covered=covered_choices(overrides, chosen, config_dir, user_dirs)

@@ -26,7 +26,6 @@ from agents.tools.composing import (
     check_resolvable,
     composition_message,
     config_dir_initialized,
-    config_dirs_given,
 )
 from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
@@ -37,7 +36,7 @@ from agents.tools.sweep_settings import (
     check_optuna_sweeper,
     check_slurm_launcher,
 )
-from agents.tools.usage import CONFIG_DIR
+from agents.tools.usage import CONFIG_DIR, config_dirs_given
 
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
@@ -100,6 +99,39 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
             f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
             "range() or choice() among other values: write them out (seed=0,1,2,-1)"
         ) from None
+
+
+def with_globs_listed(argv: Sequence[str], config_dir: str, user_dirs: Sequence[str] = ()) -> list[str]:
+    """``argv`` with each ``group=glob(...)`` written out as the options it matches
+    (``features=glob(r*)`` -> ``features=raw,rbf``), this project's structured schemas
+    (``agent_schema``, which Hydra's glob lists too) left out. A glob that matches no option is one
+    line (Hydra launched 0 jobs and exited 0).
+
+    :raises UserError: naming the glob and the group's options."""
+    from hydra.core.override_parser.types import Glob
+
+    listed, parser = [], None
+    for arg in argv:
+        if arg.startswith("-") or "glob(" not in arg:
+            listed.append(arg)
+            continue
+        parser = parser or OverridesParser.create(config_loader=config_loader(config_dir, user_dirs))
+        try:
+            (parsed,) = parser.parse_overrides([arg])
+        except HydraException:  # Hydra's own error comes later
+            listed.append(arg)
+            continue
+        if not isinstance(parsed._value, Glob):
+            listed.append(arg)
+            continue
+        names = [name for name in parsed.sweep_string_iterator() if not name.endswith("_schema")]
+        if not names:
+            (every,) = parser.parse_overrides([f"{parsed.key_or_group}=glob(*)"])
+            options = [name for name in every.sweep_string_iterator() if not name.endswith("_schema")]
+            known = ", ".join(options) or f"none: is {parsed.key_or_group} a config group?"
+            raise UserError(f"{arg} matches no option of {parsed.key_or_group} ({known})")
+        listed.append(f"{arg[: len(arg) - len(arg.lstrip('+'))]}{parsed.key_or_group}={','.join(names)}")
+    return listed
 
 
 def listed_sweep_jobs(argv: Sequence[str]) -> list[list[str]]:

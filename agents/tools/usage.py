@@ -9,8 +9,11 @@ Hydra's switches and the command that installs tab completion.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +66,12 @@ def as_started(usage: str) -> str:
     return named if found else f"{program} {usage.partition(' ')[2]}"
 
 
-def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = True) -> str:
+def app_help(
+    config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = True, user_dirs: Sequence[str] = ()
+) -> str:
     """``--help`` of the program whose primary config is ``<config_dir>/<config_name>.yaml``;
-    ``hydra_app``: it runs as a Hydra app, so Hydra's switches and tab completion apply."""
+    ``hydra_app``: it runs as a Hydra app, so Hydra's switches and tab completion apply;
+    ``user_dirs``: the command line's own config folders (``--config-dir``), whose options are listed too."""
     program = program_name()
     path = Path(config_dir) / f"{config_name}.yaml"
     lines = path.read_text().splitlines()
@@ -78,7 +84,8 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
         if key.startswith("override "):
             continue
         group = key.removeprefix("optional ").strip()
-        options = sorted(path.stem for path in (Path(config_dir) / group).glob("*.yaml"))
+        folders = [Path(config_dir), *map(Path, user_dirs)]
+        options = sorted({path.stem for folder in folders for path in (folder / group).glob("*.yaml")})
         groups.append(
             f"  {group}={'|'.join(options)}  (default: {default if default is not None else 'none'})"
         )
@@ -88,7 +95,8 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
             source = f"{group}={default}: configs/{group}/{default}.yaml; {group}.<key>=value"
             group_keys += ["", f"  {group}:  ({source})"]
             group_keys += [f"  {line}" for line in option_keys]
-            group_keys += _other_options_keys(Path(config_dir) / group, group, default, options)
+            own_first = [*(folder / group for folder in folders[1:]), Path(config_dir) / group]
+            group_keys += _other_options_keys(own_first, group, default, options)
     keys = _keys_section(lines)
     out = [*(f"usage: {as_started(line)}" for line in usage), ""]
     if groups:
@@ -106,12 +114,14 @@ def app_help(config_name: str, config_dir: str = CONFIG_DIR, hydra_app: bool = T
     return "\n".join(out)
 
 
-def _other_options_keys(folder: Path, group: str, default: str, options: list[str]) -> list[str]:
+def _other_options_keys(folders: list[Path], group: str, default: str, options: list[str]) -> list[str]:
     """The keys each other option of a group sets (``features=tile``: ``num_tilings``, ...), under
-    the default's: ``features=auto`` sets only ``name``, which hid every feature map's settings."""
+    the default's: ``features=auto`` sets only ``name``, which hid every feature map's settings.
+    ``folders``: the group's folders, the user's own first."""
     lines = []
     for option in options:
-        keys = _keys_section((folder / f"{option}.yaml").read_text().splitlines())
+        path = next(folder / f"{option}.yaml" for folder in folders if (folder / f"{option}.yaml").is_file())
+        keys = _keys_section(path.read_text().splitlines())
         keys = [key for key in keys if key.strip() and not key.strip().startswith(("name:", "#"))]
         if option != default and keys:
             lines += [f"    {group}={option} sets:", *(f"    {key}" for key in keys)]
@@ -136,3 +146,25 @@ def _keys_section(lines: list[str]) -> list[str]:
     while keys and not keys[-1].strip():
         keys.pop()
     return [key for key in keys if not key.strip().startswith(("# Folder names", "# hydra/launcher"))]
+
+
+def config_dirs_given(argv: Sequence[str]) -> list[str]:
+    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments, and
+    the ``file://`` folders of a ``hydra.searchpath=[...]`` setting (``experiment=mine`` is found there)."""
+    folders = []
+    for flag, value in itertools.pairwise(["", *argv]):
+        if flag in ("--config-dir", "-cd"):
+            folders.append(value)
+        elif value.startswith("--config-dir="):
+            folders.append(value.partition("=")[2])
+    searchpath = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
+    if not searchpath:  # (--help imports no Hydra)
+        return folders
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    with suppress(HydraException):
+        value = OverridesParser.create().parse_overrides(searchpath[-1:])[0].value()
+        items = value if isinstance(value, list) else [value]
+        folders += [str(item).removeprefix("file://") for item in items if str(item).startswith("file://")]
+    return folders
