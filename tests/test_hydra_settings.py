@@ -82,6 +82,7 @@ def test_cfg_and_info_print_whatever_folder_is_named(tmp_path, finished_run):
     assert printed.returncode == 0 and printed.stdout.strip() == "0", printed.stderr
 
 
+@pytest.mark.slow  # ~8 s (two or three runs): the quick suite stays near 5 minutes on 2 cores
 def test_an_interpolated_run_dir_and_resume_keep_hydras_record_in_the_run(tmp_path):
     """``run_dir=${oc.env:RUNS}/a``: Hydra's folder was the text made absolute (``<cwd>/${...}/a``,
     resolved to ``<cwd>/<RUNS>/a``), so ``.hydra/`` and ``train.log`` went elsewhere; a resume left
@@ -154,6 +155,7 @@ def test_hydra_mistakes_that_were_tracebacks_or_lost_their_reason(tmp_path, args
     one_line(train(*args, *TINY, cwd=tmp_path), fragment)
 
 
+@pytest.mark.slow  # ~8 s (two or three runs): the quick suite stays near 5 minutes on 2 cores
 def test_experiment_null_prints_and_sweeps_as_none(tmp_path):
     """Hydra's "Config group override must be a string or a list. Got NoneType" was a traceback
     with ``--cfg job -p`` and in a sweep list."""
@@ -226,6 +228,7 @@ def test_the_preset_line_says_it_sets_the_keys_of_a_group_option_typed(tmp_path)
     )
 
 
+@pytest.mark.slow  # ~8 s (two or three runs): the quick suite stays near 5 minutes on 2 cores
 def test_resume_with_the_runs_own_group_option_changes_only_what_differs(tmp_path):
     """``agent=mine agent.lr=0.01 resume=<a run made with agent=mine>`` was refused as a change of
     ``agent`` "(the checkpoint's arrays depend on it)"; only ``agent.lr`` differs, which may change."""
