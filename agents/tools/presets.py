@@ -15,7 +15,6 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -123,7 +122,7 @@ def check_preset(
     names = sorted(
         {*preset_names(config_dir), *(name for folder in user_dirs for name in preset_names(folder))}
     )
-    for choice in preset_choices(name, config_dir, user_dirs):  # a sweep over presets: every choice
+    for choice in preset_choices(name):  # a sweep over presets: every choice
         if choice not in names and not is_no_preset(choice):
             close = difflib.get_close_matches(choice, names, n=3)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
@@ -133,30 +132,17 @@ def check_preset(
             )
 
 
-def preset_choices(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> list[str]:
+def preset_choices(name: str) -> list[str]:
     """The presets ``experiment=<name>`` names: the one, or each that a sweep lists (``a,b``,
-    ``choice(a,b)``, ``glob(cartpole*)``, as Hydra's basic sweeper lists them)."""
+    ``choice(a,b)``; a ``-m`` sweep's ``glob()`` is written out before it comes here:
+    :func:`~agents.tools.sweep_checks.with_globs_listed`)."""
     try:
-        parser = OverridesParser.create(config_loader=config_loader(config_dir, user_dirs))
-        (parsed,) = parser.parse_overrides([f"{PRESET_GROUP}={name}"])
+        (parsed,) = OverridesParser.create().parse_overrides([f"{PRESET_GROUP}={name}"])
         if parsed.is_sweep_override() and parsed.is_discrete_sweep():
             return list(parsed.sweep_string_iterator())
     except HydraException:  # Hydra's own error comes later (choice(null,a): null is no choice)
         return [] if "(" in name else name.split(",")
     return name.split(",")
-
-
-def config_loader(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> Any:
-    """Hydra's config loader over ``config_dir`` and the user's own config folders (``--config-dir``):
-    what ``glob()`` lists a config group's options with (``features=glob(r*)``; without one, Hydra's
-    parser said "ConfigLoader is not set")."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-
-    search_path = create_config_search_path(f"file://{Path(config_dir).resolve()}")
-    for folder in user_dirs:
-        search_path.prepend("command-line", f"file://{Path(folder).resolve()}")
-    return ConfigLoaderImpl(config_search_path=search_path)
 
 
 @dataclass(frozen=True)
@@ -200,9 +186,8 @@ def covered_choices(
 ) -> tuple[str, ...]:
     """The group choices among ``overrides`` (``agent=mine``) whose group the preset's file sets
     keys of (``agent: {lr: 0.003}``), which it then overrides: :attr:`PresetChoice.covered`."""
-    folders = [*user_dirs, config_dir]
-    path = next((Path(folder) / PRESET_GROUP / f"{preset}.yaml" for folder in folders
-                 if (Path(folder) / PRESET_GROUP / f"{preset}.yaml").is_file()), None)  # fmt: skip
+    paths = [Path(folder) / PRESET_GROUP / f"{preset}.yaml" for folder in [*user_dirs, config_dir]]
+    path = next((path for path in paths if path.is_file()), None)
     try:
         content = load_yaml(path) if path is not None else {}
     except (OSError, ValueError, UserError):  # a file that does not load: composing says why

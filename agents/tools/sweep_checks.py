@@ -29,7 +29,7 @@ from agents.tools.composing import (
 )
 from agents.tools.job_configs import SweepJobConfigs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
-from agents.tools.presets import config_loader, is_sweep, override_key, with_overrides
+from agents.tools.presets import is_sweep, override_key, with_overrides
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
@@ -99,6 +99,19 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
             f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
             "range() or choice() among other values: write them out (seed=0,1,2,-1)"
         ) from None
+
+
+def config_loader(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> Any:
+    """Hydra's config loader over ``config_dir`` and the user's own config folders (``--config-dir``):
+    what ``glob()`` lists a config group's options with (``features=glob(r*)``; without one, Hydra's
+    parser said "ConfigLoader is not set")."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+
+    search_path = create_config_search_path(f"file://{Path(config_dir).resolve()}")
+    for folder in user_dirs:
+        search_path.prepend("command-line", f"file://{Path(folder).resolve()}")
+    return ConfigLoaderImpl(config_search_path=search_path)
 
 
 def with_globs_listed(argv: Sequence[str], config_dir: str, user_dirs: Sequence[str] = ()) -> list[str]:
