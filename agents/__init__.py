@@ -14,6 +14,8 @@ here too (``agents.LinearSoftmaxPolicy``, ``agents.discounted_returns``, ...).
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 _PUBLIC = {
@@ -37,13 +39,38 @@ _PUBLIC = {
 }
 """Public name -> the module that defines it (imported when the name is first read)."""
 
+
+def _check_envs_package() -> None:
+    """The project's env package is the top-level ``envs``, beside this one. A user's own package
+    of that name earlier on ``sys.path`` (an ``envs/`` folder beside their script, as many RL
+    projects have) hid it, and every run failed inside the project with ``No module named
+    'envs.make'``: say so as the package is imported (found without importing either)."""
+    ours = Path(__file__).resolve().parent.parent / "envs"
+    try:
+        spec = importlib.util.find_spec("envs")
+    except (ImportError, ValueError):  # an envs module in sys.modules without a spec
+        spec = None
+    found = [Path(place).resolve() for place in (spec.submodule_search_locations or [])] if spec else []
+    if ours.is_dir() and ours not in found:
+        where = found[0] if found else (spec.origin if spec else "a module without a file")
+        raise ImportError(
+            f"the package envs at {where} hides softmax-reinforce's own envs package ({ours}), which "
+            "agents imports: rename yours (e.g. my_envs) or take its folder off sys.path"
+        )
+
+
+_check_envs_package()
+
 __all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _PUBLIC:
         raise AttributeError(f"module 'agents' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    from agents.runtime.interrupts import imports_finish_first
+
+    with imports_finish_first():  # a Ctrl-C in torch's import left it broken for the whole process
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
     globals()[name] = value  # later reads skip this function
     return value
 

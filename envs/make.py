@@ -91,11 +91,30 @@ def registered_id(env_id: str) -> str:
         try:
             import_user_module(module)
         except (Exception, SystemExit) as error:  # ModuleNotFoundError, the user's module failing or exiting
-            raise UserError(f"env={env_id}: cannot import {module} ({describe(error)})") from None
+            problem = f"cannot import {module} ({describe(error)}){_hidden(module)}"
+            raise UserError(f"env={env_id}: {problem}") from None
     if name not in gym.registry:
         where = f" (importing {module} did not register it)" if module else _close_ids(name)
         raise UserError(f"env={env_id} is not a registered Gymnasium id{where}")
     return name
+
+
+PROJECT_PACKAGES = ("agents", "envs")
+"""This project's top-level packages, whose names a user's own packages cannot have beside them."""
+
+
+def _hidden(module: str) -> str:
+    """Where ``module`` is a file of the working folder's own ``envs`` (or ``agents``) package,
+    which this project's package of that name hides: what to do about it."""
+    top = module.split(".")[0]
+    path = Path(os.getcwd(), *module.split("."))
+    path = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path
+    if top not in PROJECT_PACKAGES or not path.exists():
+        return ""
+    return (
+        f": {path.relative_to(os.getcwd())} is in a package of yours named {top}, which this project's own "
+        f"{top} package hides; rename yours (e.g. my_{top}) and give env=my_{module}:..."
+    )
 
 
 def registered_time_limit(env_id: str) -> int | None:

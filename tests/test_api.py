@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -77,6 +78,22 @@ def test_discrete_observations_and_a_checkpoint_file(tmp_path):
             agent.predict(state)
     with pytest.raises(agents.UserError, match="predict got float64 observations; the observation_space"):
         agent.predict(3.7)  # was floored to 3
+
+
+def test_predict_of_an_observation_the_runs_wrappers_would_change_names_them(tmp_path):
+    """A Dict-observation env's raw observation, given to the agent of a run that flattened it
+    (``env_wrappers``), was "got shape ()": numpy made the dict an object scalar."""
+    wrapper = "env_wrappers=[{_target_:gymnasium.wrappers.DtypeObservation,dtype:float64}]"
+    agent = agents.load(agents.train("CartPole-v1", *QUIET, wrapper, f"run_dir={tmp_path}").run_dir)
+    wrappers = "the run's env_wrappers, gymnasium.wrappers.DtypeObservation, made its observations"
+    with pytest.raises(agents.UserError) as raised:
+        agent.predict({"position": 0.0, "angle": 0.1})
+    assert str(raised.value) == (
+        f"predict got a dict (position, angle), not observations of shape (4,) for CartPole-v1 ({wrappers}: "
+        "give them as those return them)"
+    )
+    with pytest.raises(agents.UserError, match=rf"got shape \(2, 2, 2\) \({wrappers}"):
+        agent.predict(np.zeros((2, 2, 2)))
 
 
 def test_predict_takes_tensors_and_refuses_nan(tmp_path):
@@ -553,3 +570,49 @@ def test_a_run_that_learned_nothing_warns_what_the_command_lines_note_says(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a run that learned: no warning
         agents.train("CartPole-v1", *QUIET, f"num_seeds={seeds}", f"run_dir={tmp_path / 'learned'}")
+
+
+INTERRUPTING = """
+import os
+import signal
+import time
+
+os.kill(os.getpid(), signal.SIGINT)  # a notebook's "interrupt" that lands in this module's import
+time.sleep(0.3)
+import gymnasium as gym
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+gym.register("Interrupting-v0", entry_point=CartPoleEnv, max_episode_steps=500)
+IMPORTED_WHOLE = True
+"""
+
+AFTER_AN_INTERRUPT = """
+import signal
+import sys
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (pytest-xdist's ignore it)
+import agents
+
+quiet = ("budget.total_env_steps=500", "logging.progress_bar=false")
+try:  # long enough to be running when the signal comes (it does not end in the final save)
+    agents.train("interrupting:Interrupting-v0", *quiet, "budget.total_env_steps=10000000", "run_dir=first")
+except BaseException as error:
+    print("first:", type(error).__name__)
+print("imported whole:", getattr(sys.modules.get("interrupting"), "IMPORTED_WHOLE", False))
+print("second:", agents.train("interrupting:Interrupting-v0", *quiet, "run_dir=second").env_steps)
+"""
+
+
+def test_a_ctrl_c_that_lands_in_an_import_waits_for_it_and_reaches_the_caller(tmp_path):
+    """A Ctrl-C (a notebook's "interrupt") during the imports of the first ``agents.train`` raised
+    inside them: torch, gymnasium or the env's module stayed half-imported, and every later call in
+    the process failed (``partially initialized module 'torch' has no attribute 'library'``). The
+    signal now waits for the import it lands in, then reaches the caller's own handler."""
+    (tmp_path / "interrupting.py").write_text(INTERRUPTING)
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", AFTER_AN_INTERRUPT], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=environment)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] in ("first: KeyboardInterrupt", "first: RunInterrupted"), done.stdout
+    assert lines[1:] == ["imported whole: True", "second: 500"], done.stdout

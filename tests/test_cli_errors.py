@@ -57,6 +57,9 @@ COMPOSITION_ERRORS = [
     ("agent.lr=0.1,0.2", "Ambiguous value for argument 'agent.lr=0.1,0.2'"),
     ("agent.lr=${nosuch}", "agent.lr: Interpolation key 'nosuch' not found"),
     ("env_kwargs.x=1", "env_kwargs.x is not a config key (add it with +env_kwargs.x=<value>)"),
+    # an env's own kwarg named like a key of another node: it was "did you mean vector.mode?"
+    ("env_kwargs.mode=ok", "env_kwargs.mode is not a config key (add it with +env_kwargs.mode=<value>)"),
+    ("env_kwargs.lr=1", "env_kwargs.lr is not a config key (add it with +env_kwargs.lr=<value>)"),
     ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),
     ("experiment=acrobot,nosuch", "experiment=nosuch is not a preset (presets: acrobot,"),
 ]

@@ -7,6 +7,7 @@ import importlib
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +17,8 @@ import torch
 import agents
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MODULE = '''
 import gymnasium as gym
@@ -325,3 +328,33 @@ def test_wrappers_whose_statistics_a_checkpoint_cannot_hold_are_refused(tmp_path
         wrappers = f"env_wrappers=[{{_target_:{wrapper}}}]"
         agents.train("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'run'}", wrappers)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_users_own_envs_package_is_one_line_saying_to_rename_it(tmp_path, monkeypatch):
+    """An ``envs/`` folder beside the user's script (common in RL projects) hid the project's own
+    ``envs`` package: ``agents.train("envs.my_env:K-v0")`` failed inside the project (``No module
+    named 'envs.make'``, a traceback), and the command line said only ``cannot import envs.my_env
+    (No module named 'envs.my_env')`` of a file that is there."""
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "__init__.py").write_text("")
+    (tmp_path / "envs" / "my_env.py").write_text(
+        "import gymnasium as gym\n"
+        "gym.register('K-v0', entry_point='gymnasium.envs.classic_control.cartpole:CartPoleEnv')\n"
+    )
+    (tmp_path / "mine.py").write_text("import agents\nagents.train('envs.my_env:K-v0')\n")
+    script = subprocess.run([sys.executable, "mine.py"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert script.returncode == 1
+    assert script.stderr.splitlines()[-1] == (
+        f"ImportError: the package envs at {tmp_path.resolve() / 'envs'} hides softmax-reinforce's own envs "
+        f"package ({ROOT / 'envs'}), which agents imports: rename yours (e.g. my_envs) or take its "
+        "folder off sys.path"
+    )
+    monkeypatch.chdir(tmp_path)  # the command line: the project's envs is imported first
+    with pytest.raises(agents.UserError) as error:
+        agents.train("envs.my_env:K-v0", "budget.total_env_steps=100", f"run_dir={tmp_path / 'run'}")
+    assert str(error.value) == (
+        "env=envs.my_env:K-v0: cannot import envs.my_env (ModuleNotFoundError: No module named "
+        "'envs.my_env'): envs/my_env.py is in a package of yours named envs, which this project's own envs "
+        "package hides; rename yours (e.g. my_envs) and give env=my_envs.my_env:..."
+    )

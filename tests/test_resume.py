@@ -22,6 +22,7 @@ from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import TrainingEvaluation
 from agents.runtime.run import train
 from agents.runtime.trainer import StopOnSignal, Trainer
+from agents.tools.composing import compose_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ["agent.dtype=float64", "budget.total_env_steps=6000", "budget.stop_at_target=false", "seed=5"]
@@ -158,6 +159,31 @@ def test_best_checkpoint_is_written(make_config):
     ):
         train(make_config(f"resume={result.run_dir / BEST_CHECKPOINT_NAME}", "budget.total_env_steps=8000"))
     assert (result.run_dir / "checkpoint.pt").read_bytes() == latest
+
+
+def test_a_run_whose_save_was_cut_short_before_its_latest_file_resumes_from_the_best(make_config, tmp_path):
+    """A kill between the two files of a run's first save (``checkpoint_best.pt`` is written first)
+    left no ``checkpoint.pt``: ``resume=<run>`` said "no checkpoint at <run>/checkpoint.pt", and a
+    new run there said "already holds a run ... continue it with resume=<run>": each sent the user
+    to the other. Both now name the best file, which resumes."""
+    run = train(make_config("budget.total_env_steps=3000", "budget.window=5")).run_dir
+    assert (run / BEST_CHECKPOINT_NAME).is_file()
+    (run / "checkpoint.pt").unlink()  # as a kill after the best file's rename leaves it
+    for attempt in (
+        lambda: train(make_config(f"resume={run}")),
+        lambda: load_checkpoint(run),
+    ):
+        with pytest.raises(UserError) as refused:
+            attempt()
+        assert str(refused.value) == (
+            f"{run} holds checkpoint_best.pt but no checkpoint.pt (the save that writes both was cut short "
+            f"between them): pass {run / BEST_CHECKPOINT_NAME}"
+        )
+    with pytest.raises(UserError, match=rf"continue it with resume={run / BEST_CHECKPOINT_NAME}, or give"):
+        train(compose_train_config(["logging.progress_bar=false", f"run_dir={run}"]))
+    more = ["budget.total_env_steps=4000"]
+    resumed = train(make_config(f"resume={run / BEST_CHECKPOINT_NAME}", *more), overrides=more)
+    assert resumed.env_steps >= 4000 and load_checkpoint(run)["counters"]["env_steps"] == resumed.env_steps
 
 
 def test_signal_handler_stops_then_second_signal_interrupts(make_config):

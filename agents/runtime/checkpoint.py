@@ -265,6 +265,11 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 "a save for a signal (Ctrl-C, SIGTERM)"
             )
             raise UserError(f"{path} holds no {name}: {why}; which=latest for its {CHECKPOINT_NAME}")
+        if name == CHECKPOINT_NAME and (path / BEST_CHECKPOINT_NAME).is_file():  # a kill between the two
+            raise UserError(
+                f"{path} holds {BEST_CHECKPOINT_NAME} but no {name} (the save that writes both was cut short "
+                f"between them): pass {path / BEST_CHECKPOINT_NAME}"
+            )
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
 

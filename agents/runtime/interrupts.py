@@ -15,6 +15,10 @@ made: ... no attribute 'logical_or'`` (exit 2, as if the env were at fault). So:
   (:func:`agents.tools.commands.command`) that fails after one came exits with the signal's one
   line and 130/143, as an interrupt caught cleanly does; one that went on as if nothing came
   stops before it trains (:class:`~agents.runtime.sweep_stop.StopRequest` raises it again).
+
+A caller of the Python API keeps its own handlers: :func:`imports_finish_first` only makes a
+signal that lands inside an import wait for it, then hands it on to them (a notebook's
+"interrupt" left torch half-imported, and every later ``agents.train`` in that process failed).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from agents.errors import QUIT_AT_ONCE
 
@@ -40,6 +46,9 @@ received: list[int] = []
 
 quitting = False
 """Set by :func:`exit_for_signal`: the program is on its way out."""
+
+_holding = 0
+"""Open :func:`held` blocks: while one is, a signal waits as in an import."""
 
 _deferred_since: dict[int, float] = {}
 _redelivery: list[threading.Timer] = []
@@ -60,11 +69,28 @@ def importing(frame: FrameType | None) -> bool:
     return False
 
 
+@contextmanager
+def held(holding: bool = True) -> Iterator[None]:
+    """Within the block (where ``holding``), a signal waits as one that lands in an import does.
+    Forking an async vector env's workers runs Python's at-fork hooks in this process, where the
+    exception of a signal is lost (``Exception ignored in: <function _releaseLock>``, a traceback);
+    blocking the signals in this thread does not keep them out, as another thread (one of torch's)
+    takes them and this one runs the handler."""
+    global _holding
+    _holding += holding
+    try:
+        yield
+    finally:
+        _holding -= holding
+
+
 def deferred(signum: int, frame: FrameType | None) -> bool:
-    """Whether ``signum``, landing in ``frame``, is left for later: inside an import it is sent
-    again in :data:`REDELIVERY_SECONDS`, up to :data:`MOST_DEFERRED_SECONDS` after it first came."""
+    """Whether ``signum``, landing in ``frame``, is left for later: inside an import (or a
+    :func:`held` block) it is sent again in :data:`REDELIVERY_SECONDS`, up to
+    :data:`MOST_DEFERRED_SECONDS` after it first came."""
     now = time.monotonic()
-    if not importing(frame) or now - _deferred_since.setdefault(signum, now) > MOST_DEFERRED_SECONDS:
+    waiting = importing(frame) or _holding > 0
+    if not waiting or now - _deferred_since.setdefault(signum, now) > MOST_DEFERRED_SECONDS:
         _deferred_since.pop(signum, None)  # delivered: a later one may wait for its import again
         return False
     timer = threading.Timer(REDELIVERY_SECONDS, os.kill, (os.getpid(), signum))
@@ -95,6 +121,43 @@ def terminate(signum: int, frame: FrameType | None) -> None:
         return
     received.append(signum)
     raise Terminated
+
+
+@contextmanager
+def imports_finish_first() -> Iterator[None]:
+    """Within the block, a SIGINT or SIGTERM that lands inside an import waits for it (as in our
+    programs, above), then goes to the handler the caller had (Python's ``KeyboardInterrupt``, a
+    notebook's, their own). Outside the main thread, for a signal whose handler is not Python's
+    (the default SIGTERM ends the process anyway) or is one of ours, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    installed: dict[int, Callable[[int, FrameType | None], Any]] = {}
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler) and handler not in (interrupt, terminate):
+            installed[signum] = _after_imports(handler)
+            previous[signum] = signal.signal(signum, installed[signum])
+    try:
+        yield
+    finally:
+        for signum, handler in installed.items():
+            if signal.getsignal(signum) is handler:  # not one installed in the block since
+                signal.signal(signum, previous[signum])
+
+
+def _after_imports(
+    handler: Callable[[int, FrameType | None], Any],
+) -> Callable[[int, FrameType | None], Any]:
+    """``handler``, called once the import a signal lands in is done."""
+
+    def handle(signum: int, frame: FrameType | None) -> Any:
+        if deferred(signum, frame):
+            return None
+        return handler(signum, frame)
+
+    return handle
 
 
 def exit_for_signal(signum: int) -> NoReturn:

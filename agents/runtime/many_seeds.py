@@ -45,7 +45,7 @@ from agents.core.batch import NumericalError
 from agents.core.stacked import RowAdam, RowOptimizer, RowSGD, StackedReinforce, lr_at
 from agents.errors import RunInterrupted, UserError
 from agents.features.inputs import ActionFeaturesFault
-from agents.runtime import tags
+from agents.runtime import interrupts, tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
 from agents.runtime.build import build_policy, build_policy_inputs, resolve_device
 from agents.runtime.checkpoint import CHECKPOINT_NAME, save_checkpoints
@@ -225,7 +225,8 @@ class BatchedSeedsTrainer:
         columns = self.num_seeds * self.envs_per_seed
 
         def make_and_reset() -> tuple[Any, np.ndarray]:
-            envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers)
+            with interrupts.held(cfg.vector.mode == "async"):  # its workers are forked
+                envs = make_vector_env(cfg.env, columns, cfg.vector.mode, cfg.env_kwargs, cfg.env_wrappers)
             return envs, envs.reset(seed=cfg.seed)[0]
 
         self.envs, self.obs, self.observation_check = start_envs(

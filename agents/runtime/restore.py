@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+from collections.abc import Mapping
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -479,6 +480,11 @@ class TrainedAgent:
             raise UserError(f"deterministic={deterministic!r} must be True or False (a bool)")
         if isinstance(obs, torch.Tensor):
             obs = tensor_as_numpy(obs, f"env={self.config.env}")
+        if isinstance(obs, Mapping):  # numpy made it an object scalar: "got shape ()"
+            raise UserError(
+                f"predict got a {type(obs).__name__} ({', '.join(map(str, obs))}), not observations of "
+                f"shape {self.observation_space.shape} for {self.config.env}{self._wrappers_hint()}"
+            )
         try:
             obs = np.asarray(obs)
         except ValueError as error:  # a ragged list: [[1, 2, 3, 4], [1, 2]]
@@ -491,7 +497,7 @@ class TrainedAgent:
         if batch.shape[1:] != shape or batch.ndim != len(shape) + 1:
             raise UserError(
                 f"predict expects one observation of shape {shape} or a batch [B, *{shape}] "
-                f"for {self.config.env}, got shape {obs.shape}"
+                f"for {self.config.env}, got shape {obs.shape}{self._wrappers_hint()}"
             )
         if not self.observation_check.fits(batch):
             raise UserError(f"{self.observation_check.problem('predict got', batch)} (env={self.config.env})")
@@ -502,6 +508,13 @@ class TrainedAgent:
         act = self.actor.greedy if deterministic else self.actor
         actions = act(self.inputs(batch))
         return int(actions[0]) if single else actions
+
+    def _wrappers_hint(self) -> str:
+        """For an observation of another shape: the run's ``env_wrappers``, which made its shape."""
+        if not self.config.env_wrappers:
+            return ""
+        targets = ", ".join(str(wrapper.get("_target_", "?")) for wrapper in self.config.env_wrappers)
+        return f" (the run's env_wrappers, {targets}, made its observations: give them as those return them)"
 
 
 def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:

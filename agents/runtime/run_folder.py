@@ -50,7 +50,9 @@ def refuse_finished_runs(run_dir: Path) -> None:
         batched = saved_seed_mode(existing.parent) == "batched"  # not resumable
         seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
         others = " (and its other seed folders, each on its own)" if seeds else ""
-        how = "" if batched else f"continue it with {path_override('resume', existing.parent)}{others}, or "
+        # a save cut short between checkpoint_best.pt and checkpoint.pt: only the best file resumes
+        resumes = existing.parent if (existing.parent / CHECKPOINT_NAME).is_file() else existing
+        how = "" if batched else f"continue it with {path_override('resume', resumes)}{others}, or "
         raise UserError(
             f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
             "(nothing was written)"

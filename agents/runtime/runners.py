@@ -34,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.errors import UserError, describe
+from agents.runtime import interrupts
 from agents.runtime.buffer import EpisodeBuffer
 from envs.make import (
     Wrappers,
@@ -195,7 +196,8 @@ class VectorEnvRunner(EnvRunner):
         self, env_id: str, num_envs: int, mode: str, env_kwargs: dict[str, Any] | None = None,
         wrappers: Wrappers = (),
     ) -> None:  # fmt: skip
-        self.envs = make_vector_env(env_id, num_envs, mode, env_kwargs, wrappers)
+        with interrupts.held(mode == "async"):  # its workers are forked
+            self.envs = make_vector_env(env_id, num_envs, mode, env_kwargs, wrappers)
         self.stores_none_as_nan = stores_none_as_nan(self.envs)
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self
@@ -58,11 +58,17 @@ def quit_hint(signum: int) -> str:
     return f"a second {signal.Signals(signum).name} or Ctrl-C quits at once"
 
 
-def quit_at_the_next_signal() -> None:
-    """After a first SIGINT/SIGTERM asked to stop cleanly, a second is not caught: Python's default
-    handlers (KeyboardInterrupt, and termination)."""
+def quit_at_the_next_signal(previous: Mapping[int, Any] | None = None) -> None:
+    """After a first SIGINT/SIGTERM asked to stop cleanly, a second is not caught: the handler
+    there was before the stop was asked for (``previous``), where it is Python code (a program's own,
+    which quits with its one line and 130/143, :mod:`agents.runtime.interrupts`; an API caller's),
+    else Python's defaults (KeyboardInterrupt, and termination). A program's second SIGTERM had
+    ended it at once with no line, and could leave a checkpoint's temporary file behind."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+        handler = (previous or {}).get(sig)
+        if not callable(handler):
+            handler = signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler
+        signal.signal(sig, handler)
 
 
 def deaf_between_jobs() -> None:
@@ -121,7 +127,7 @@ class StopRequest:
         self.on_stop(signum, why)
 
     def _handle(self, signum: int, frame: Any) -> None:
-        quit_at_the_next_signal()
+        quit_at_the_next_signal(self.previous)
         self._stop(signum, "")
 
     def _watch(self, path: Path) -> None:

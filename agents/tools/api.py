@@ -33,6 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 from agents.errors import RunInterrupted, UserError, path_too_long
 from agents.runtime.checkpoint import without_numpy
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
+from agents.runtime.interrupts import imports_finish_first
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
@@ -54,7 +55,8 @@ def compose(
 
     :param config_dirs: your own config folders, searched before the project's (``--config-dir``).
     """
-    return _compose(config, overrides, config_dirs, "agents.compose")
+    with imports_finish_first():  # the env's module may be imported
+        return _compose(config, overrides, config_dirs, "agents.compose")
 
 
 def _compose(
@@ -184,6 +186,15 @@ def train(
         ``num_seeds > 1`` it is a :class:`~agents.runtime.multi_seed.MultiSeedResult` (also
         ``final_mean_returns`` and ``table()``).
     """
+    with imports_finish_first():  # the first call imports most of torch and gymnasium
+        return _train(config, overrides, config_dirs)
+
+
+def _train(
+    config: str | DictConfig | TrainConfig,
+    overrides: Sequence[str],
+    config_dirs: Sequence[str | Path] | str | Path,
+) -> RunResult:
     cfg = _compose(config, overrides, config_dirs, "agents.train")
     if not cfg.run_dir and not cfg.resume:  # a folder of its own, also when called inside a Hydra app
         cfg.run_dir = str(new_run_dir(cfg))  # (whose output folder a second call would find taken)
@@ -221,7 +232,8 @@ def load(
     if not isinstance(checkpoint, str | Path):
         raise UserError(f"agents.load takes a run folder or a checkpoint file (a path), not {checkpoint!r}")
     try:  # "~/x" as a shell reads it
-        return load_agent(os.path.expanduser(checkpoint), which, seed, trust_code)
+        with imports_finish_first():  # the env's module may be imported
+            return load_agent(os.path.expanduser(checkpoint), which, seed, trust_code)
     except OSError as error:
         raise_if_too_long(error)
         raise

@@ -136,11 +136,12 @@ def not_utf8_message(error: UnicodeDecodeError, folders: Sequence[str | Path]) -
 
 
 def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
-    """The closest keys; for a plain dict (``env_kwargs``), how to add a new key."""
+    """The closest keys; for a plain dict (``env_kwargs``), how to add a new key (a key of the
+    env's own is never one of another node: ``env_kwargs.mode`` is not ``vector.mode``)."""
     full_key, parent = str(cause.full_key), cause.parent_node
     known = [str(name) for name in parent if name != "hydra"] if isinstance(parent, DictConfig) else []
     plain_dict = isinstance(parent, DictConfig) and OmegaConf.get_type(parent) is dict
-    elsewhere = dotted_keys(parent._get_root()) if isinstance(parent, DictConfig) else []
+    elsewhere = dotted_keys(parent._get_root()) if isinstance(parent, DictConfig) and not plain_dict else []
     hint = f"add it with +{full_key}=<value>" if plain_dict else ""
     return unknown_key_message(full_key, known, hint, elsewhere)
 

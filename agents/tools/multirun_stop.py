@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 from omegaconf import DictConfig
 
 from agents.errors import RunInterrupted, UserError
+from agents.runtime import interrupts
 from agents.runtime.sweep_stop import (
     quit_at_the_next_signal,
     quit_hint,
@@ -46,7 +47,7 @@ def stop_sweep(signum: int, frame: object) -> None:
     if not _sweep_stopped:
         _sweep_stopped.append(_not_started(128 + signum))
         request_sweep_stop(signum)  # for a launcher's workers, which may not have got the signal
-    quit_at_the_next_signal()
+    quit_at_the_next_signal({signal.SIGINT: interrupts.interrupt, signal.SIGTERM: interrupts.terminate})
     name = signal.Signals(signum).name
     print(f"\n{name}: stopping the sweep: the jobs running stop (a training job saves first), the rest "
           f"do not start ({quit_hint(signum)})", file=sys.stderr, flush=True)  # fmt: skip
