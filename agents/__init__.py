@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +43,24 @@ _PUBLIC = {
 
 def _check_envs_package() -> None:
     """The project's env package is the top-level ``envs``, beside this one. A user's own package
-    of that name earlier on ``sys.path`` (an ``envs/`` folder beside their script, as many RL
-    projects have) hid it, and every run failed inside the project with ``No module named
-    'envs.make'``: say so as the package is imported (found without importing either)."""
-    ours = Path(__file__).resolve().parent.parent / "envs"
+    or module of that name earlier on ``sys.path`` (an ``envs/`` package beside their script, as
+    many RL projects have) hid it, and every run failed inside the project with ``No module named
+    'envs.make'``: say so as the package is imported (found without importing either). A folder
+    named ``envs`` without ``__init__.py`` (conda's) hides nothing: ours is found before it, or
+    through the editable install's finder; a checkout of symbolic links is ours too."""
+    ours = Path(__file__).parent.parent / "envs" / "__init__.py"
     try:
         spec = importlib.util.find_spec("envs")
     except (ImportError, ValueError):  # an envs module in sys.modules without a spec
-        spec = None
-    found = [Path(place).resolve() for place in (spec.submodule_search_locations or [])] if spec else []
-    if ours.is_dir() and ours not in found:
-        where = found[0] if found else (spec.origin if spec else "a module without a file")
+        return
+    if spec is None or spec.origin in (None, "namespace") or not ours.is_file():
+        return
+    if os.path.realpath(spec.origin) != os.path.realpath(ours):
+        found = Path(spec.origin)
+        where = found.parent if found.name == "__init__.py" else found
         raise ImportError(
-            f"the package envs at {where} hides softmax-reinforce's own envs package ({ours}), which "
-            "agents imports: rename yours (e.g. my_envs) or take its folder off sys.path"
+            f"the package envs at {where} hides softmax-reinforce's own envs package ({ours.parent}), "
+            "which agents imports: rename yours (e.g. my_envs) or take its folder off sys.path"
         )
 
 

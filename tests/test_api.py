@@ -89,11 +89,17 @@ def test_predict_of_an_observation_the_runs_wrappers_would_change_names_them(tmp
     with pytest.raises(agents.UserError) as raised:
         agent.predict({"position": 0.0, "angle": 0.1})
     assert str(raised.value) == (
-        f"predict got a dict (position, angle), not observations of shape (4,) for CartPole-v1 ({wrappers}: "
-        "give them as those return them)"
+        f"predict got a dict of keys ['position', 'angle'], not observations of shape (4,) for CartPole-v1 "
+        f"({wrappers}: give them as those return them)"
     )
     with pytest.raises(agents.UserError, match=rf"got shape \(2, 2, 2\) \({wrappers}"):
         agent.predict(np.zeros((2, 2, 2)))
+    with pytest.raises(agents.UserError, match=r"^predict got a tuple \(obs, info\), as env.reset"):
+        agent.predict(gym.make("CartPole-v1").reset(seed=0))  # was "numpy cannot stack"
+    for nothing, shown in ((None, "None"), ("left", "'left'")):  # were "got shape ()" and the wrappers
+        with pytest.raises(agents.UserError) as raised:
+            agent.predict(nothing)
+        assert str(raised.value) == f"predict got {shown}, not observations of shape (4,) for CartPole-v1"
 
 
 def test_predict_takes_tensors_and_refuses_nan(tmp_path):

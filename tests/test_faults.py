@@ -1816,6 +1816,8 @@ SCRIPT_ARGS = [
     ("plot.py", ["window=9223372036854775808", "runs=[x]"], "must be in [1, 9223372036854775807]"),
     ("plot.py", ["runs=[/nonexistent/run]"], "/nonexistent/run does not exist"),
     ("reproduce_sutton_barto.py", ["runs=0"], "runs=0 must be >= 1"),
+    ("reproduce_sutton_barto.py", ["episodes=1"], "episodes=1 must be >= 2"),  # was an empty figure
+    ("gradient_variance.py", ["episodes=0"], "episodes=0 must be >= 10"),  # said >= 1, then "use >= 10"
     ("reproduce_sutton_barto.py", ["seed=-1"], "seed=-1 must be in [0, 4294967295]"),
     ("gradient_variance.py", ["p=2"], "p=2.0 must lie strictly between 0 and 1"),
     ("gradient_variance.py", ["p=1e-6", "episodes=50"], "p=1e-06 is too close to 0: ShortCorridor-v0's"),
@@ -1996,7 +1998,7 @@ REFUSED_BEFORE_THEIR_FOLDER = [  # the folder was created, then the arguments re
         )
     ),
     ("gradient_variance.py", ["p=0.99"], "outputs/gradient_variance", "p=0.99 is too close to 1"),
-    ("gradient_variance.py", ["episodes=5", "out=gv"], "gv", "episodes=5 is too few"),
+    ("gradient_variance.py", ["episodes=5", "out=gv"], "gv", "episodes=5 must be >= 10"),
     ("gradient_variance.py", ["episodes=1000000000", "out=gv"], "gv", "would need about"),
     ("reproduce_sutton_barto.py", ["runs=1000000000", "out=sbx"], "sbx", "would need about"),
 ]
@@ -2155,6 +2157,12 @@ def test_studies_print_absolute_paths_and_no_spread_for_one_run(tmp_path, monkey
     assert code == 0, err
     assert "1 run (v*" in out and "(1 run: no standard error)" in out and "+-" not in out
     assert f"wrote {tmp_path.resolve() / 's' / 'figure_13_1.png'}, " in out
+    code, err, out = script(
+        "reproduce_sutton_barto.py", "runs=1", "episodes=20", monkeypatch=monkeypatch, capsys=capsys,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 0, err  # a trial run rewrote the README's figures in docs/sutton_barto
+    assert f"wrote {tmp_path.resolve() / 'outputs' / 'sutton_barto' / 'figure_13_1.png'}, " in out
     code, err, out = script(
         "gradient_variance.py", "p=0.05", "episodes=20", "out=g", monkeypatch=monkeypatch, capsys=capsys,
         cwd=tmp_path,
@@ -2885,39 +2893,87 @@ def test_a_swallowed_signal_stops_the_run_before_it_trains(monkeypatch, sig):
         assert stop.signum == sig and not interrupts.received
 
 
-TWO_SIGTERMS = """
+TWO_SIGNALS = """
 import os
 import signal
 
 import gymnasium as gym
 
 
-class TwoSigterms(gym.Wrapper):
-    \"\"\"Sends this process SIGTERM twice in its 300th step (a second one that comes as the run saves).\"\"\"
+class TwoSignals(gym.Wrapper):
+    \"\"\"Sends this process a signal twice in its 300th step (the second comes as the run saves).\"\"\"
 
     def step(self, action):
         self.steps = getattr(self, "steps", 0) + 1
         if self.steps == 300:
-            os.kill(os.getpid(), signal.SIGTERM)
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.{name})
+            os.kill(os.getpid(), signal.{name})
         return self.env.step(action)
 """
 
 
-def test_a_second_sigterm_quits_at_once_with_the_line_and_143(tmp_path):
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "basic-launcher-sweep"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_second_signal_quits_at_once_with_the_line_and_130_or_143(tmp_path, sig, sweep):
     """A second SIGTERM (or a SIGTERM after a Ctrl-C) ended the run at once with Python's default
     handling: no line but the first signal's, killed by the signal, and the checkpoint's temporary
-    file could stay behind. It now quits as a second Ctrl-C does."""
-    (tmp_path / "two_sigterms.py").write_text(TWO_SIGTERMS)
+    file could stay behind. It now quits as a second Ctrl-C does; in a sweep's job (the basic
+    launcher runs it in the sweep's own process) a second signal quits too, where it once took a
+    third as it went back to the sweep's handler."""
+    (tmp_path / "two_signals.py").write_text(TWO_SIGNALS.replace("{name}", signal.Signals(sig).name))
+    options, where = ["-m"], ["seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    if not sweep:
+        options, where = [], [f"run_dir={tmp_path / 'run'}"]
     process = subprocess.run(
-        [sys.executable, str(SCRIPTS / "train.py"), *TINY[:1], "budget.total_env_steps=5000",
-         "env_wrappers=[{_target_:two_sigterms.TwoSigterms}]", f"run_dir={tmp_path / 'run'}"],
+        [sys.executable, str(SCRIPTS / "train.py"), *options, *TINY[:1], "budget.total_env_steps=5000",
+         "env_wrappers=[{_target_:two_signals.TwoSignals}]", *where],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert process.returncode == 143, process.stderr[-2000:]
+    assert process.returncode == 128 + sig, process.stderr[-2000:]
+    name = "interrupted" if sig == signal.SIGINT else "terminated"
     last_line = process.stderr.strip().splitlines()[-1]
-    assert last_line == "terminated: quit at once (files written before are intact)"
-    assert not list((tmp_path / "run").glob(".*.tmp"))
+    assert last_line == f"{name}: quit at once (files written before are intact)"
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_a_second_signal_that_a_launchers_worker_ignored_unwinds_and_stops_quit_to_the_program():
+    """A joblib worker ignores SIGTERM between jobs: a second one in its job's save got Python's
+    default (killed mid-save: a temporary file stayed in the job's folder). It now unwinds the job;
+    a stop-asking handler before it (the sweep's, or another stop's) quits through the program's."""
+    from agents.runtime import interrupts
+    from agents.runtime.sweep_stop import StopRequest, quit_at_the_next_signal
+    from agents.tools.multirun_stop import stop_sweep
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        quit_at_the_next_signal({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN})
+        assert signal.getsignal(signal.SIGTERM) is interrupts.unwind
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        for asker in (stop_sweep, StopRequest()._handle):
+            quit_at_the_next_signal({signal.SIGINT: asker, signal.SIGTERM: asker})
+            assert signal.getsignal(signal.SIGINT) is interrupts.interrupt
+            assert signal.getsignal(signal.SIGTERM) is interrupts.terminate
+        api_callers = {signal.SIGINT: signal.SIG_DFL, signal.SIGTERM: signal.SIG_DFL}
+        quit_at_the_next_signal(api_callers)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def test_a_signal_deferred_once_and_taken_elsewhere_does_not_end_the_next_ones_wait():
+    """A signal deferred in an import (or while async workers are forked) whose redelivery a
+    stop's handler took stayed recorded as waiting since then: every later signal in an import was
+    delivered at once, inside it."""
+    from agents.runtime import interrupts
+
+    long_ago = time.monotonic() - 100
+    interrupts._deferred_since[signal.SIGUSR1] = (long_ago, long_ago)
+    try:
+        with interrupts.held():
+            assert interrupts.deferred(signal.SIGUSR1, None)  # waits: the old one is long over
+    finally:
+        interrupts.reset()
 
 
 def test_a_ctrl_c_while_async_workers_are_forked_waits_for_them(monkeypatch):

@@ -4,6 +4,8 @@ in single and vector mode, recorded in the checkpoint so evaluation and resume r
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -350,6 +352,17 @@ def test_a_users_own_envs_package_is_one_line_saying_to_rename_it(tmp_path, monk
         f"package ({ROOT / 'envs'}), which agents imports: rename yours (e.g. my_envs) or take its "
         "folder off sys.path"
     )
+    (tmp_path / "conda" / "envs" / "bin").mkdir(parents=True)  # a folder of envs, no package: fine
+    farm = tmp_path / "farm"  # a checkout of symbolic links (cp -rs, stow): its envs is the project's
+    for package in ("agents", "envs"):
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / package, farm / package, copy_function=os.symlink, ignore=skip)
+    for path in ("", str(farm)):  # from a folder holding a folder envs/
+        imported = subprocess.run(
+            [sys.executable, "-c", "import agents, envs.make"], cwd=tmp_path / "conda", capture_output=True,
+            text=True, timeout=120, env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+        assert imported.returncode == 0, imported.stderr[-1000:]
     monkeypatch.chdir(tmp_path)  # the command line: the project's envs is imported first
     with pytest.raises(agents.UserError) as error:
         agents.train("envs.my_env:K-v0", "budget.total_env_steps=100", f"run_dir={tmp_path / 'run'}")

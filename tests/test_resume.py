@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,6 +182,11 @@ def test_a_run_whose_save_was_cut_short_before_its_latest_file_resumes_from_the_
         )
     with pytest.raises(UserError, match=rf"continue it with resume={run / BEST_CHECKPOINT_NAME}, or give"):
         train(compose_train_config(["logging.progress_bar=false", f"run_dir={run}"]))
+    seeds = tmp_path / "seeds"  # a num_seeds run whose seed folders were all cut short so
+    (seeds / "seed0").mkdir(parents=True)
+    shutil.copy(run / BEST_CHECKPOINT_NAME, seeds / "seed0")
+    with pytest.raises(UserError, match=r"holds 1 seeds' runs, each in its own folder: pass one of them"):
+        load_checkpoint(seeds)  # was "no checkpoint at <seeds>/checkpoint.pt"
     more = ["budget.total_env_steps=4000"]
     resumed = train(make_config(f"resume={run / BEST_CHECKPOINT_NAME}", *more), overrides=more)
     assert resumed.env_steps >= 4000 and load_checkpoint(run)["counters"]["env_steps"] == resumed.env_steps

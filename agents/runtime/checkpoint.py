@@ -244,13 +244,19 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
     path = Path(path)
     candidate = path / name if path.is_dir() else path
     if not candidate.is_file():
-        seeds = sorted(folder.name for folder in path.glob("seed*") if (folder / name).is_file())
+        # a run folder holds the file, or only checkpoint_best.pt where a kill cut its save short
+        held = {name, BEST_CHECKPOINT_NAME}
+
+        def holds_a_run(folder: Path) -> bool:
+            return any((folder / file).is_file() for file in held)
+
+        seeds = sorted(folder.name for folder in path.glob("seed*") if holds_a_run(folder))
         if path.is_dir() and seeds:  # a num_seeds run: one run folder per seed
             raise UserError(
                 f"{path} holds {len(seeds)} seeds' runs, each in its own folder: pass one of them, "
                 f"e.g. {path / seeds[0]}"
             )
-        jobs = sorted((folder for folder in path.glob("*") if (folder / name).is_file()), key=_job_number)
+        jobs = sorted((folder for folder in path.glob("*") if holds_a_run(folder)), key=_job_number)
         if path.is_dir() and jobs and (path / "multirun.yaml").is_file():  # a sweep: a folder per job
             raise UserError(
                 f"{path} is a sweep's folder, whose {len(jobs)} jobs each have their own run folder: pass "

@@ -50,7 +50,9 @@ quitting = False
 _holding = 0
 """Open :func:`held` blocks: while one is, a signal waits as in an import."""
 
-_deferred_since: dict[int, float] = {}
+_deferred_since: dict[int, tuple[float, float]] = {}
+"""Signal -> when it was first deferred and when last (a redelivery taken by another handler,
+a :class:`~agents.runtime.sweep_stop.StopRequest`'s, never comes back here to clear it)."""
 _redelivery: list[threading.Timer] = []
 
 
@@ -89,10 +91,14 @@ def deferred(signum: int, frame: FrameType | None) -> bool:
     :func:`held` block) it is sent again in :data:`REDELIVERY_SECONDS`, up to
     :data:`MOST_DEFERRED_SECONDS` after it first came."""
     now = time.monotonic()
+    first, last = _deferred_since.get(signum, (now, now))
+    if now - last > 10 * REDELIVERY_SECONDS:  # that one was delivered elsewhere: this is a new one
+        first = now
     waiting = importing(frame) or _holding > 0
-    if not waiting or now - _deferred_since.setdefault(signum, now) > MOST_DEFERRED_SECONDS:
+    if not waiting or now - first > MOST_DEFERRED_SECONDS:
         _deferred_since.pop(signum, None)  # delivered: a later one may wait for its import again
         return False
+    _deferred_since[signum] = (first, now)
     timer = threading.Timer(REDELIVERY_SECONDS, os.kill, (os.getpid(), signum))
     timer.daemon = True
     _redelivery.append(timer)
@@ -158,6 +164,13 @@ def _after_imports(
         return handler(signum, frame)
 
     return handle
+
+
+def unwind(signum: int, frame: FrameType | None) -> NoReturn:
+    """A second SIGTERM where the process had ignored it (a sweep launcher's worker between jobs):
+    :class:`Terminated`, which unwinds (a save in progress removes its temporary file), recording
+    nothing (the worker's later work has nothing to learn from it)."""
+    raise Terminated
 
 
 def exit_for_signal(signum: int) -> NoReturn:

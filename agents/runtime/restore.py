@@ -480,10 +480,16 @@ class TrainedAgent:
             raise UserError(f"deterministic={deterministic!r} must be True or False (a bool)")
         if isinstance(obs, torch.Tensor):
             obs = tensor_as_numpy(obs, f"env={self.config.env}")
+        shape = self.observation_space.shape or ()
+        wanted = f"observations of shape {shape} for {self.config.env}"
+        if isinstance(obs, tuple) and len(obs) == 2 and isinstance(obs[1], Mapping):
+            raise UserError(
+                f"predict got a tuple (obs, info), as env.reset() returns it: pass its obs ({wanted})"
+            )
         if isinstance(obs, Mapping):  # numpy made it an object scalar: "got shape ()"
             raise UserError(
-                f"predict got a {type(obs).__name__} ({', '.join(map(str, obs))}), not observations of "
-                f"shape {self.observation_space.shape} for {self.config.env}{self._wrappers_hint()}"
+                f"predict got a {type(obs).__name__} of keys {reprlib.repr(list(obs))}, not {wanted}"
+                f"{self._wrappers_hint()}"
             )
         try:
             obs = np.asarray(obs)
@@ -491,7 +497,8 @@ class TrainedAgent:
             raise UserError(
                 f"predict got observations numpy cannot stack ({error}) (env={self.config.env})"
             ) from None
-        shape = self.observation_space.shape or ()
+        if obs.dtype.kind in "OSUV":  # None, text: no number at all
+            raise UserError(f"predict got {reprlib.repr(obs.tolist())}, not {wanted}")
         single = obs.shape == shape
         batch = obs[None] if single else obs
         if batch.shape[1:] != shape or batch.ndim != len(shape) + 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self
@@ -58,15 +58,33 @@ def quit_hint(signum: int) -> str:
     return f"a second {signal.Signals(signum).name} or Ctrl-C quits at once"
 
 
+_STOP_ASKERS: list[Callable[[int, Any], None]] = []
+"""Handlers that take a first signal as a request to stop (:func:`asks_to_stop`)."""
+
+
+def asks_to_stop(handler: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
+    """Mark ``handler`` (a sweep's launching process's, :mod:`agents.tools.multirun_stop`) as one
+    that asks to stop: a job's second signal must not go back to it, but quit."""
+    _STOP_ASKERS.append(handler)
+    return handler
+
+
 def quit_at_the_next_signal(previous: Mapping[int, Any] | None = None) -> None:
-    """After a first SIGINT/SIGTERM asked to stop cleanly, a second is not caught: the handler
-    there was before the stop was asked for (``previous``), where it is Python code (a program's own,
-    which quits with its one line and 130/143, :mod:`agents.runtime.interrupts`; an API caller's),
-    else Python's defaults (KeyboardInterrupt, and termination). A program's second SIGTERM had
-    ended it at once with no line, and could leave a checkpoint's temporary file behind."""
+    """After a first SIGINT/SIGTERM asked to stop cleanly, a second is not caught: it goes to the
+    handler there was before the stop was asked for (``previous``) where that is Python code (an API
+    caller's; a program's own, which quits with its one line and 130/143,
+    :mod:`agents.runtime.interrupts`), to the program's own where that one asked to stop too (a
+    sweep's, in the basic launcher) or ignored it (a launcher's worker between jobs, where the
+    default SIGTERM killed the job in its save, leaving a temporary file), else to Python's
+    defaults (KeyboardInterrupt, and termination: an API caller's process). A program's second
+    SIGTERM had ended it at once with no line."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         handler = (previous or {}).get(sig)
-        if not callable(handler):
+        if handler in _STOP_ASKERS or isinstance(getattr(handler, "__self__", None), StopRequest):
+            handler = interrupts.interrupt if sig == signal.SIGINT else interrupts.terminate
+        elif handler == signal.SIG_IGN and sig == signal.SIGTERM:
+            handler = interrupts.unwind
+        elif not callable(handler):
             handler = signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler
         signal.signal(sig, handler)
 

@@ -672,7 +672,7 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
     usage = (
         "gradient-variance [env=ShortCorridor-v0|FrozenLake-v1] [p=0.5] [episodes=4000] [seed=0] [out=...]"
     )
-    bounds = {"episodes": (1, math.inf), "seed": (0, 2**32 - 1)}  # p: the study says why
+    bounds = {"episodes": (10, math.inf), "seed": (0, 2**32 - 1)}  # p: the study says why
     options = parse_options(GradientVarianceOptions, _args(argv), usage, bounds)
     if options.env not in GRADIENT_VARIANCE_ENVS:
         exit_with_user_error(f"env={options.env} is not one of {', '.join(GRADIENT_VARIANCE_ENVS)}")
@@ -700,7 +700,7 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
 
 @dataclass
 class SuttonBartoOptions:
-    """``reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]``."""
+    """``reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=outputs/sutton_barto]``."""
 
     runs: int = 100
     """Independent runs per curve."""
@@ -708,8 +708,9 @@ class SuttonBartoOptions:
     """Episodes per run."""
     seed: int = 0
     """Seeds the runs."""
-    out: str = "docs/sutton_barto"
-    """Output folder: figure_13_1.png, figure_13_2.png, curves.csv."""
+    out: str = "outputs/sutton_barto"
+    """Output folder: figure_13_1.png, figure_13_2.png, curves.csv (``out=docs/sutton_barto``
+    rewrites the README's: a trial run of other sizes left them not matching its table)."""
 
 
 @command
@@ -718,8 +719,9 @@ def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     from agents.tools.cli import parse_options
     from agents.tools.exits import output_folder, run_or_exit
 
-    usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=docs/sutton_barto]"
-    bounds = {"runs": (1, math.inf), "episodes": (1, math.inf), "seed": (0, 2**32 - 1)}
+    usage = "reproduce-sutton-barto [runs=100] [episodes=1000] [seed=0] [out=outputs/sutton_barto]"
+    # one episode draws no line (a curve of one point): an empty figure
+    bounds = {"runs": (1, math.inf), "episodes": (2, math.inf), "seed": (0, 2**32 - 1)}
     options = parse_options(SuttonBartoOptions, _args(argv), usage, bounds)
     from agents.runtime.run import absolute
     from agents.studies.sutton_barto import check_memory, format_finals, reproduce

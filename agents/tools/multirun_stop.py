@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from agents.errors import RunInterrupted, UserError
 from agents.runtime import interrupts
 from agents.runtime.sweep_stop import (
+    asks_to_stop,
     quit_at_the_next_signal,
     quit_hint,
     request_sweep_stop,
@@ -40,6 +41,7 @@ def _not_started(exit_code: int) -> RunInterrupted:
     return RunInterrupted("not started: the sweep was stopped by a signal", exit_code)
 
 
+@asks_to_stop
 def stop_sweep(signum: int, frame: object) -> None:
     """The launching process of a multirun on SIGINT/SIGTERM: no KeyboardInterrupt (it would end a
     joblib pool while its workers, which got the signal too, save); the jobs running stop after
