@@ -42,26 +42,37 @@ _PUBLIC = {
 
 
 def _check_envs_package() -> None:
-    """The project's env package is the top-level ``envs``, beside this one. A user's own package
-    or module of that name earlier on ``sys.path`` (an ``envs/`` package beside their script, as
-    many RL projects have) hid it, and every run failed inside the project with ``No module named
-    'envs.make'``: say so as the package is imported (found without importing either). A folder
-    named ``envs`` without ``__init__.py`` (conda's) hides nothing: ours is found before it, or
-    through the editable install's finder; a checkout of symbolic links is ours too."""
-    ours = Path(__file__).parent.parent / "envs" / "__init__.py"
+    """The project's env package is the top-level ``envs``, beside this one. Another ``envs``
+    earlier on ``sys.path`` hid it, and every run failed inside the project with ``No module named
+    'envs.make'``: a user's package or module of that name (an ``envs/`` package beside their
+    script, as many RL projects have), or, with the editable install, even a plain folder named
+    ``envs`` in the working folder (Python imports it as a namespace package; the project's
+    ``__init__`` never runs, and ShortCorridor-v0 was "not a registered Gymnasium id"). Say so
+    as the package is imported (found without importing either); a checkout of symbolic links
+    is ours (compared by real path)."""
+    ours = Path(__file__).parent.parent / "envs"
     try:
         spec = importlib.util.find_spec("envs")
     except (ImportError, ValueError):  # an envs module in sys.modules without a spec
         return
-    if spec is None or spec.origin in (None, "namespace") or not ours.is_file():
+    if spec is None or not (ours / "__init__.py").is_file():
         return
-    if os.path.realpath(spec.origin) != os.path.realpath(ours):
+    if spec.origin not in (None, "namespace"):  # a regular package or a module
+        if os.path.realpath(spec.origin) == os.path.realpath(ours / "__init__.py"):
+            return
         found = Path(spec.origin)
-        where = found.parent if found.name == "__init__.py" else found
-        raise ImportError(
-            f"the package envs at {where} hides softmax-reinforce's own envs package ({ours.parent}), "
-            "which agents imports: rename yours (e.g. my_envs) or take its folder off sys.path"
+        where = f"the package envs at {found.parent if found.name == '__init__.py' else found}"
+    else:
+        folders = [os.path.realpath(folder) for folder in spec.submodule_search_locations or []]
+        if os.path.realpath(ours) in folders:
+            return
+        where = (
+            f"the folder {folders[0] if folders else 'envs'} (no __init__.py: Python imports it as a package)"
         )
+    raise ImportError(
+        f"{where} hides softmax-reinforce's own envs package ({ours}), which agents imports: rename "
+        "yours (e.g. my_envs), or run from another folder, or take its folder off sys.path"
+    )
 
 
 _check_envs_package()

@@ -349,20 +349,25 @@ def test_a_users_own_envs_package_is_one_line_saying_to_rename_it(tmp_path, monk
     assert script.returncode == 1
     assert script.stderr.splitlines()[-1] == (
         f"ImportError: the package envs at {tmp_path.resolve() / 'envs'} hides softmax-reinforce's own envs "
-        f"package ({ROOT / 'envs'}), which agents imports: rename yours (e.g. my_envs) or take its "
-        "folder off sys.path"
+        f"package ({ROOT / 'envs'}), which agents imports: rename yours (e.g. my_envs), or run from another "
+        "folder, or take its folder off sys.path"
     )
-    (tmp_path / "conda" / "envs" / "bin").mkdir(parents=True)  # a folder of envs, no package: fine
     farm = tmp_path / "farm"  # a checkout of symbolic links (cp -rs, stow): its envs is the project's
     for package in ("agents", "envs"):
         skip = shutil.ignore_patterns("__pycache__")
         shutil.copytree(ROOT / package, farm / package, copy_function=os.symlink, ignore=skip)
-    for path in ("", str(farm)):  # from a folder holding a folder envs/
+    (tmp_path / "conda" / "envs" / "bin").mkdir(parents=True)  # a plain folder named envs
+    check = "import agents, envs.make, gymnasium; gymnasium.spec('ShortCorridor-v0')"
+    for path in ("", str(farm)):
         imported = subprocess.run(
-            [sys.executable, "-c", "import agents, envs.make"], cwd=tmp_path / "conda", capture_output=True,
-            text=True, timeout=120, env={**os.environ, "PYTHONPATH": path},
+            [sys.executable, "-c", check], cwd=tmp_path / "conda", capture_output=True, text=True,
+            timeout=120, env={**os.environ, "PYTHONPATH": path},
         )  # fmt: skip
-        assert imported.returncode == 0, imported.stderr[-1000:]
+        if path:  # the farm's envs comes first
+            assert imported.returncode == 0, imported.stderr[-1000:]
+        else:  # make install's editable install: the folder hid the project's envs/__init__.py (which
+            folder = (tmp_path / "conda" / "envs").resolve()  # registers ShortCorridor-v0)
+            assert f"ImportError: the folder {folder} (no __init__.py" in imported.stderr, imported.stderr
     monkeypatch.chdir(tmp_path)  # the command line: the project's envs is imported first
     with pytest.raises(agents.UserError) as error:
         agents.train("envs.my_env:K-v0", "budget.total_env_steps=100", f"run_dir={tmp_path / 'run'}")
