@@ -188,15 +188,13 @@ def hydra_main(
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
             sys.argv[1:] = quote_paths(expand_home_in_paths(sys.argv[1:]))
+            user_dirs = config_dirs_given(sys.argv[1:])  # (what follows rewrites no config folder)
             if is_multirun(sys.argv[1:]):  # glob(): the options it lists, as each job's own
-                dirs = config_dirs_given(sys.argv[1:])
-                sys.argv[1:] = run_or_exit(lambda: with_globs_listed(sys.argv[1:], config_path, dirs))
+                sys.argv[1:] = run_or_exit(lambda: with_globs_listed(sys.argv[1:], config_path, user_dirs))
             if env_presets:
-                user_dirs = config_dirs_given(sys.argv[1:])
                 choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
                 sys.argv[1:] = with_env_sweep_dir(choice.overrides)
                 preset_line = choice.line()
-            user_dirs = config_dirs_given(sys.argv[1:])
             sys.argv[1:] = run_or_exit(
                 lambda: check_group_choices(sys.argv[1:], config_name, config_path, user_dirs)
             )

@@ -134,7 +134,7 @@ def with_globs_listed(argv: Sequence[str], config_dir: str, user_dirs: Sequence[
         except HydraException:  # Hydra's own error comes later
             listed.append(arg)
             continue
-        if not isinstance(parsed._value, Glob):
+        if not isinstance(parsed.value(), Glob):
             listed.append(arg)
             continue
         names = [name for name in parsed.sweep_string_iterator() if not name.endswith("_schema")]
