@@ -96,6 +96,8 @@ def test_predict_of_an_observation_the_runs_wrappers_would_change_names_them(tmp
         agent.predict(np.zeros((2, 2, 2)))
     with pytest.raises(agents.UserError, match=r"^predict got a tuple \(obs, info\), as env.reset"):
         agent.predict(gym.make("CartPole-v1").reset(seed=0))  # was "numpy cannot stack"
+    with pytest.raises(agents.UserError, match=r"^predict got a list \(obs, info\), as env.reset"):
+        agent.predict(list(gym.make("CartPole-v1").reset(seed=0)))  # the same, for a list
     for nothing, shown in ((None, "None"), ("left", "'left'")):  # were "got shape ()" and the wrappers
         with pytest.raises(agents.UserError) as raised:
             agent.predict(nothing)
@@ -562,6 +564,23 @@ def test_a_new_run_does_not_write_over_a_config_yaml_in_its_folder(tmp_path):
     assert (tmp_path / "project" / "config.yaml").read_text() == "my: own settings\n"
     assert sorted(path.name for path in (tmp_path / "project").iterdir()) == ["config.yaml"]  # the lock
     # file of the check went too: "nothing was written" (it was left in every refused folder)
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_a_new_run_is_refused_in_a_sweeps_folder(tmp_path, seeds):
+    """``run_dir=<a sweep's folder>`` wrote ``seed0/``, ``seed1/`` and ``train.log`` beside the
+    sweep's job folders, and ``plot.py`` then read both (the reverse, a sweep into a run's folder,
+    was refused)."""
+    sweep = tmp_path / "sweep"
+    (sweep / "0_lr=0.05_seed0").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(agents.UserError) as raised:
+        agents.train("CartPole-v1", *QUIET, f"num_seeds={seeds}", f"run_dir={sweep}")
+    assert str(raised.value) == (
+        f"run_dir={sweep} holds a sweep ({sweep / 'multirun.yaml'}), whose job folders a run there would "
+        "mix with: give a new run_dir (nothing was written)"
+    )
+    assert sorted(path.name for path in sweep.iterdir()) == ["0_lr=0.05_seed0", "multirun.yaml"]
 
 
 @pytest.mark.parametrize("seeds", [1, 2])

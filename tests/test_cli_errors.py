@@ -54,6 +54,12 @@ COMPOSITION_ERRORS = [
     ("features=nosuch", "Could not find 'features/nosuch' (options: auto, fourier, normalized,"),
     ("agent=nosuch", "Could not find 'agent/nosuch' (options: reinforce)"),
     ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
+    # the docs' placeholder pasted as it is: the grammar's "LexerNoViableAltException" and its link
+    (
+        "resume=outputs/CartPole-v1/<run>",
+        "'resume=outputs/CartPole-v1/<run>': <run> is a placeholder from the docs: "
+        "put the real value in its place (a run's folder, e.g. outputs/CartPole-v1/",
+    ),
     ("agent.lr=0.1,0.2", "Ambiguous value for argument 'agent.lr=0.1,0.2'"),
     ("agent.lr=${nosuch}", "agent.lr: Interpolation key 'nosuch' not found"),
     ("env_kwargs.x=1", "env_kwargs.x is not a config key (add it with +env_kwargs.x=<value>)"),
@@ -151,6 +157,8 @@ HYDRA_MODES = [
     # the setting was read as the folder: "Additional config directory '<cwd>/experiment=...' not found"
     (("--config-dir", "env=Acrobot-v1"), "--config-dir env=Acrobot-v1: no such folder; env=Acrobot-v1 looks"),
     (("--config-dir", "no_such_folder"), "--config-dir no_such_folder: no such folder (give your own"),
+    # Hydra: "Primary config module 'agents.tools.no_such_folder' not found"
+    (("-cp", "no_such_folder"), "--config-path no_such_folder: no such folder (a relative one is read from"),
     # Hydra's "package 'foo' not found in config", exit 1
     (("--cfg", "job", "--package", "foo"), "--package foo: --cfg job has no such node; give one of its keys"),
     (("--cfg", "hydra", "--package", "hydra.nope"), "--package hydra.nope: --cfg hydra has no such node"),
@@ -172,6 +180,24 @@ def test_cfg_prints_the_package_it_is_given(train_main, monkeypatch, capsys, tmp
     monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options])
     train_main()
     assert capsys.readouterr().out.splitlines()[0] == printed
+
+
+@pytest.mark.parametrize("options", [("-cp", "my_configs"), ("--config-path=my_configs",)])
+def test_a_relative_config_path_is_read_from_the_working_folder(
+    train_main, monkeypatch, capsys, tmp_path, options
+):
+    """Hydra read ``-cp my_configs`` against the module that declares ``@hydra.main``: "Primary
+    config module 'agents.tools.my_configs' not found", for a folder right there."""
+    from hydra.core.hydra_config import HydraConfig
+
+    shutil.copytree(ROOT / "configs", tmp_path / "my_configs")
+    primary = tmp_path / "my_configs" / "train.yaml"
+    primary.write_text(primary.read_text().replace("\nseed: 0 ", "\nseed: 7 ", 1))
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # --cfg sets it, for this test only
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options, "--cfg", "job", "--package", "seed"])
+    train_main()
+    assert capsys.readouterr().out.splitlines()[0] == "7"
 
 
 def test_a_completion_query_outside_bash_is_one_line_saying_how_to_install(train_main, monkeypatch, capsys):

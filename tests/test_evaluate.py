@@ -143,6 +143,34 @@ def test_bad_input_is_one_line(run_dir, tmp_path, monkeypatch, capsys, overrides
     )  # none ran
 
 
+def test_a_csv_of_other_data_is_refused_and_an_evaluations_own_is_replaced(
+    run_dir, tmp_path, monkeypatch, capsys
+):
+    """``csv=mydata.csv`` replaced the user's own data with the evaluation's rows, without a word."""
+    main = runpy.run_path(str(EVALUATE_SCRIPT), run_name="evaluate_script")["main"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    mine, own = tmp_path / "mydata.csv", tmp_path / "again.csv"
+    mine.write_text("a,b\n1,2\n")
+    own.write_text("episode,mode,return,length\n0,greedy,1.0,1\n")
+    monkeypatch.setattr(
+        sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={mine}", "episodes=1"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2 and mine.read_text() == "a,b\n1,2\n"
+    assert capsys.readouterr().err == (
+        f"error: csv={mine} exists and holds other data (its first line is 'a,b'), which the evaluation "
+        "would overwrite; give another path (an evaluation's own csv, 'episode,mode,return,length', is "
+        "replaced; nothing was run)\n"
+    )
+    monkeypatch.setattr(
+        sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={own}", "episodes=2"]
+    )
+    main()
+    assert len(own.read_text().splitlines()) == 1 + 2 * 2  # the header, 2 greedy and 2 sampled episodes
+
+
 def test_a_sweep_flag_after_the_settings_runs_the_sweep(run_dir, tmp_path, monkeypatch, capsys):
     """``evaluate.py checkpoint=<run> seed=1,2 -m``: the sweep folder the program adds went after the
     ``-m``, where Hydra's parser refused it (``unrecognized arguments: hydra.sweep.dir=...``)."""

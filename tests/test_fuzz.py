@@ -236,6 +236,28 @@ def test_update_is_finite_or_raises_numerical_error(cfg, batch, data):
         assert math.isfinite(stats.entropy) and math.isfinite(stats.policy_objective)
 
 
+@pytest.mark.parametrize(
+    ("lr", "per_step", "baseline"), [(1e3, False, "none"), (1e3, False, "mean"), (1.0, True, "value")]
+)
+def test_logits_at_the_end_of_float32_are_a_numerical_error_not_a_nan_objective(lr, per_step, baseline):
+    """The fuzz test's find: after one update of a -9.4e29 reward, the logits reach 2.5e38, within
+    float32, but ``log pi = -5.1e38`` is not: the objective came back inf or nan (the parameters and
+    the gradient finite), until the next update's failed. It is a NumericalError now."""
+    cfg = AgentConfig(dtype="float32", gamma=0.0, lr=lr, optimizer="sgd", per_step_updates=per_step,
+                      baseline=baseline)  # fmt: skip
+    policy = LinearSoftmaxPolicy(3, 2, dtype=torch.float32)
+    learner = build_learner(policy, cfg, 3)
+    features = torch.tensor([[0.0, 0.0, 601.0]])
+    batch = EpisodeBatch(
+        features, features, torch.tensor([0]), torch.tensor([-9.4209e29]), torch.tensor([True])
+    )
+    stats = learner.update(batch)
+    assert math.isfinite(stats.policy_objective) and math.isfinite(stats.entropy)
+    with pytest.raises(NumericalError, match=r"^non-finite log-probabilities: the policy's logits reach the"):
+        learner.update(batch)
+    assert torch.isfinite(policy.param).all()
+
+
 def test_update_of_an_empty_batch_is_a_clear_error():
     policy = LinearSoftmaxPolicy(2, 2, dtype=F64)
     learner = build_learner(policy, AgentConfig(dtype="float64"), 2)

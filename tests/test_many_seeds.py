@@ -37,6 +37,11 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     state = load_checkpoint(result.run_dir)
     config, _info, parts = agent_from_checkpoint(state, result.run_dir)
     assert config.seed == 3 and config.seed_mode == "batched"
+    said = (result.run_dir / "config.yaml").read_text().splitlines()[0]  # "seed: 3, num_seeds: 1" alone
+    assert said == (  # ran as one exact seed, and gave another curve
+        f"# one seed of a seed_mode=batched run of num_seeds=4 from seed=3, which "
+        f"{tmp_path / 'a' / 'config.yaml'} reproduces"
+    )
     assert torch.equal(parts.policy.param.detach(), state["policy"]["weight"])
     assert state["counters"]["env_steps"] == result.env_steps
     assert state["recent_returns"] == result.recent_returns

@@ -80,6 +80,15 @@ def test_the_seeds_table_and_the_results_table_give_the_same_std_over_seeds(tmp_
     assert std_over_seeds([3.0]) == 0.0 and np.isnan(std_over_seeds([1.0, float("nan")]))
 
 
+@pytest.mark.parametrize("mode", ["exact", "batched"])
+def test_the_seeds_table_is_saved_in_the_runs_folder(make_config, mode):
+    """The seeds table went to the console only: the top folder's ``train.log`` is empty."""
+    result = train(
+        make_config("budget.total_env_steps=600", "num_seeds=2", f"seed_mode={mode}"), summary=False
+    )
+    assert (result.run_dir / "seeds.txt").read_text() == result.table() + "\n"
+
+
 def test_multi_seed_action_form_and_vector_envs(make_config):
     result = MultiSeedTrainer(
         make_config("budget.total_env_steps=1000", "num_seeds=2", "agent.policy=action", "vector.num_envs=2")

@@ -117,6 +117,24 @@ def test_summary_table_puts_shared_overrides_above_and_swept_ones_in_columns():
     ]  # fmt: skip
 
 
+def test_a_job_the_sweep_was_stopped_before_is_not_launched_not_interrupted(tmp_path, monkeypatch):
+    """A job a Ctrl-C kept from starting read ``| 1 | 0.1 | nan | | | 0.0 | INTERRUPTED |``, as if it
+    had run."""
+    from agents.tools.sweep import SweepSummary, note_not_launched, result_json, write_summary
+
+    ran = JobResult(0, ["agent.lr=0.05"], "INTERRUPTED", 435.77, 204069, 770, 6.1, str(tmp_path / "0"))
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / RESULT_NAME).write_text(result_json(ran))
+    monkeypatch.setattr(SweepSummary, "launched_sweep_dir", tmp_path)
+    note_not_launched([(1, ["agent.lr=0.1"])])
+    rows = write_summary(tmp_path).splitlines()
+    assert [cell.strip() for cell in rows[3].split("|")[1:-1]] == ["1", "0.1", "", "", "", "", "NOT_LAUNCHED"]
+    assert rows[4] == (
+        "#1 NOT_LAUNCHED: the sweep was stopped before it began (run their settings in a sweep of their "
+        "own, into another hydra.sweep.dir)"
+    )
+
+
 @pytest.mark.slow  # ~10 s: the launcher's workers start Python and import torch
 def test_joblib_launcher_runs_two_seeds_in_parallel_workers(tmp_path):
     output, pid, sweep_dir = run_sweep(

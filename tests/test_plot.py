@@ -114,12 +114,26 @@ def test_a_second_run_of_a_seed_in_its_group_is_left_out_and_named():
     assert repeats == [(runs[2], runs[0])]
 
 
+def test_of_a_seeds_copies_the_one_that_went_furthest_is_kept():
+    """A copy of a run cut short by a Ctrl-C, listed first, was kept and the finished run left out:
+    the table scored the run at its 51,816 steps."""
+    cut, finished = (dataclasses.replace(fake_run(steps, [1.0]), path=Path(name))
+                     for steps, name in (([500], "a_cut"), ([900], "b_done")))  # fmt: skip
+    groups, repeats = drop_repeated_seeds(group_runs([cut, finished]))
+    assert list(groups.values()) == [[finished]] and repeats == [(cut, finished)]
+
+
 def test_plot_counts_a_rerun_of_a_seed_once(make_config, tmp_path):
-    for folder in ("first", "rerun"):
-        train(make_config("budget.total_env_steps=600", "seed=0", f"run_dir={tmp_path / folder}"))
+    for folder, threads in (("first", 1), ("rerun", 1), ("threads", 2)):
+        overrides = ("budget.total_env_steps=600", "seed=0", f"torch_threads={threads}")
+        train(make_config(*overrides, f"run_dir={tmp_path / folder}"))
     table, _ = plot_runs([tmp_path / "first", tmp_path / "rerun"], tmp_path / "figure")
     row = next(line for line in table.splitlines() if line.startswith("| CartPole-v1"))
     assert [cell.strip() for cell in row.split("|")[2:3]] == ["1"]  # seeds: 1, not 2
+    # another torch_threads sums in another order: another sample of the learner (it was left out)
+    other, _ = plot_runs([tmp_path / "first", tmp_path / "threads"], tmp_path / "figure")
+    row = next(line for line in other.splitlines() if line.startswith("| CartPole-v1"))
+    assert [cell.strip() for cell in row.split("|")[2:3]] == ["2"] and "left out" not in other
     assert table.endswith(
         f"left out (seed 0 again, with the config of {tmp_path / 'first'}: the same run, not another seed): "
         f"{tmp_path / 'rerun'}"
@@ -243,6 +257,17 @@ def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
     assert process.returncode == USER_ERROR_EXIT_CODE
     expected = f"error: {tmp_path / 'nothing'} does not exist (pass run or sweep folders, e.g. multirun/"
     assert process.stderr.count("\n") == 1 and process.stderr.startswith(expected)
+
+
+def test_a_pattern_of_run_folders_is_expanded(tmp_path):
+    """``runs=[w/e*]`` said "w/e* does not exist": the shell leaves a pattern inside the brackets."""
+    for name in ("e1", "e2", "f1"):
+        (tmp_path / name / "seed0").mkdir(parents=True)
+        (tmp_path / name / "seed0" / "events.out.tfevents.1.host").write_bytes(b"")
+    found = find_run_dirs([tmp_path / "e*"])
+    assert found == [tmp_path / "e1" / "seed0", tmp_path / "e2" / "seed0"]
+    with pytest.raises(UserError, match=r"g\* matches no folder \(pass run or sweep folders, or a pattern"):
+        find_run_dirs([tmp_path / "g*"])
 
 
 def test_plot_rejects_a_window_below_one(tmp_path):

@@ -191,3 +191,13 @@ def test_the_console_commands_completion_takes_one_subcommand(tmp_path):
     assert (
         done.stderr == "error: --shell-completion needs one of install=bash, uninstall=bash or query=bash\n"
     )
+
+
+def test_option_help_shows_the_field_docs_as_plain_text():
+    """``reproduce_sutton_barto.py --help`` showed ``out=docs/sutton_barto`` with its reStructuredText
+    double backticks."""
+    from agents.tools.cli import options_help
+    from agents.tools.commands import SuttonBartoOptions
+
+    text = options_help(SuttonBartoOptions, "reproduce-sutton-barto")
+    assert "curves.csv (out=docs/sutton_barto rewrites the README's" in text and "``" not in text

@@ -238,6 +238,13 @@ class Reinforce:
         weighted = advantages.double() if weights is None else weights.double() * advantages.double()
         terms = weighted * log_prob.double()  # float32 products overflow
         objective = float(terms.sum() / batch.num_episodes)
+        if not (math.isfinite(objective) and math.isfinite(entropy)):  # a logit near the dtype's largest
+            dtype = str(log_probs.dtype).removeprefix("torch.")  # number: log pi = -2 h overflowed it
+            wider = " or agent.dtype=float64" if dtype == "float32" else ""
+            raise NumericalError(
+                f"non-finite log-probabilities: the policy's logits reach the end of {dtype}'s range "
+                f"(try a lower agent.lr{wider})"
+            )
         return UpdateStats(objective, entropy, grad_norm, mean_return)
 
     def state_dict(self) -> dict[str, object]:

@@ -20,6 +20,7 @@ import importlib.util
 import io
 import math
 import os
+import reprlib
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -358,6 +359,28 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
             f"csv={cfg.csv} exists and is not a .csv file, which the evaluation would overwrite; "
             "give a path ending in .csv (nothing was run)"
         )
+    first_line = csv_first_line(target) if target is not None and target.exists() else CSV_HEADER
+    if first_line not in (CSV_HEADER, "", None):  # a .csv of the user's own data: it was replaced silently
+        raise UserError(
+            f"csv={cfg.csv} exists and holds other data (its first line is {reprlib.repr(first_line)}), "
+            f"which the evaluation would overwrite; give another path (an evaluation's own csv, "
+            f"'{CSV_HEADER}', is replaced; nothing was run)"
+        )
+
+
+CSV_HEADER = "episode,mode,return,length"
+"""The first line of the csv :func:`write_csv` writes."""
+
+
+def csv_first_line(path: Path) -> str | None:
+    """The first line of the file at ``path`` (within its first 4 KiB); None where it cannot be read
+    (writing it then fails with its own line)."""
+    try:
+        with path.open("rb") as file:
+            lines = file.read(4096).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    return lines[0].strip() if lines else ""
 
 
 def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:
@@ -366,7 +389,7 @@ def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["episode", "mode", "return", "length"])
+    writer.writerow(CSV_HEADER.split(","))
     for mode, summary in modes.items():
         rows = zip(summary.returns, summary.lengths, strict=True)
         for episode, (episode_return, length) in enumerate(rows):

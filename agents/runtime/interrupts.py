@@ -10,7 +10,7 @@ torch swallowed the interrupt and left numpy half-initialised, which then failed
 made: ... no attribute 'logical_or'`` (exit 2, as if the env were at fault). So:
 
 * a signal that lands inside an import is delivered again 50 ms later, until the import is done
-  (for at most :data:`MOST_DEFERRED_SECONDS`, so a hung import still hears it);
+  (for at most :data:`MOST_DEFERRED_SECONDS` in one import, so a hung import still hears it);
 * the handlers record the signal before they raise, and a program
   (:func:`agents.tools.commands.command`) that fails after one came exits with the signal's one
   line and 130/143, as an interrupt caught cleanly does; one that went on as if nothing came
@@ -35,8 +35,11 @@ from typing import Any, NoReturn
 
 from agents.errors import QUIT_AT_ONCE
 
-MOST_DEFERRED_SECONDS = 3.0
-"""How long a signal may wait for the imports it lands in (torch's takes about a second)."""
+MOST_DEFERRED_SECONDS = 10.0
+"""How long a signal may wait for one import it lands in (torch's or ``torch._dynamo``'s takes about
+a second and a half here, and three times that on a busy machine), counted afresh when it lands in
+another: a chain of imports (the env's module, then the optimizer's ``torch._dynamo``) took over the
+3 s once allowed in all on a busy machine, and the signal broke the last one."""
 
 REDELIVERY_SECONDS = 0.05
 """How soon a signal that landed in an import is sent again."""
@@ -50,9 +53,10 @@ quitting = False
 _holding = 0
 """Open :func:`held` blocks: while one is, a signal waits as in an import."""
 
-_deferred_since: dict[int, tuple[float, float]] = {}
-"""Signal -> when it was first deferred and when last (a redelivery taken by another handler,
-a :class:`~agents.runtime.sweep_stop.StopRequest`'s, never comes back here to clear it)."""
+_deferred_since: dict[int, tuple[float, float, str]] = {}
+"""Signal -> when it was first deferred in the import it waits for, when last, and that import (a
+redelivery taken by another handler, a :class:`~agents.runtime.sweep_stop.StopRequest`'s, never
+comes back here to clear it)."""
 _redelivery: list[threading.Timer] = []
 
 
@@ -62,13 +66,15 @@ class Terminated(BaseException):
     killed, not orphaned."""
 
 
-def importing(frame: FrameType | None) -> bool:
-    """Whether ``frame`` runs inside an import (a frame of importlib's below it)."""
+def import_running(frame: FrameType | None) -> str | None:
+    """The import ``frame`` runs inside (a frame of importlib's below it): the module of the
+    outermost one, which imports the others; None outside any."""
+    outermost = None
     while frame is not None:
         if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
+            outermost = frame
         frame = frame.f_back
-    return False
+    return None if outermost is None else str(outermost.f_locals.get("name", outermost.f_code.co_name))
 
 
 @contextmanager
@@ -89,16 +95,16 @@ def held(holding: bool = True) -> Iterator[None]:
 def deferred(signum: int, frame: FrameType | None) -> bool:
     """Whether ``signum``, landing in ``frame``, is left for later: inside an import (or a
     :func:`held` block) it is sent again in :data:`REDELIVERY_SECONDS`, up to
-    :data:`MOST_DEFERRED_SECONDS` after it first came."""
+    :data:`MOST_DEFERRED_SECONDS` after it first came to that import."""
     now = time.monotonic()
-    first, last = _deferred_since.get(signum, (now, now))
-    if now - last > 10 * REDELIVERY_SECONDS:  # that one was delivered elsewhere: this is a new one
-        first = now
-    waiting = importing(frame) or _holding > 0
-    if not waiting or now - first > MOST_DEFERRED_SECONDS:
+    waiting = import_running(frame) or ("held" if _holding > 0 else None)
+    first, last, waited = _deferred_since.get(signum, (now, now, waiting))
+    if now - last > 10 * REDELIVERY_SECONDS or waited != waiting:  # that one was delivered elsewhere,
+        first = now  # or this is the next import: its own wait begins
+    if waiting is None or now - first > MOST_DEFERRED_SECONDS:
         _deferred_since.pop(signum, None)  # delivered: a later one may wait for its import again
         return False
-    _deferred_since[signum] = (first, now)
+    _deferred_since[signum] = (first, now, waiting)
     timer = threading.Timer(REDELIVERY_SECONDS, os.kill, (os.getpid(), signum))
     timer.daemon = True
     _redelivery.append(timer)

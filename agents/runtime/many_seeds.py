@@ -307,10 +307,14 @@ class BatchedSeedsTrainer:
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
         # one YAML dump for all seeds (a dump per seed took seconds for 100 seeds): only these differ
         template = yaml.safe_dump({**base, "seed": "@S@", "num_seeds": 1, "run_dir": "@D@"}, sort_keys=False)
+        group = (  # its numbers depend on the other seeds it learned beside (not so its config alone)
+            f"# one seed of a seed_mode=batched run of num_seeds={self.cfg.num_seeds} from "
+            f"seed={self.cfg.seed}, which {self.run_dir / 'config.yaml'} reproduces\n"
+        )
         for seed in self.seeds:
             folder = self.run_dir / f"seed{seed}"
             folder.mkdir(exist_ok=True)
-            text = template.replace("'@S@'", str(seed)).replace("'@D@'", str(folder))
+            text = group + template.replace("'@S@'", str(seed)).replace("'@D@'", str(folder))
             (folder / "config.yaml").write_text(text)
             self.seed_configs.append({**base, "seed": seed, "num_seeds": 1, "run_dir": str(folder)})
         self.event_files: list[EventFile] = []

@@ -482,9 +482,10 @@ class TrainedAgent:
             obs = tensor_as_numpy(obs, f"env={self.config.env}")
         shape = self.observation_space.shape or ()
         wanted = f"observations of shape {shape} for {self.config.env}"
-        if isinstance(obs, tuple) and len(obs) == 2 and isinstance(obs[1], Mapping):
+        if isinstance(obs, tuple | list) and len(obs) == 2 and isinstance(obs[1], Mapping):  # list(reset())
             raise UserError(
-                f"predict got a tuple (obs, info), as env.reset() returns it: pass its obs ({wanted})"
+                f"predict got a {type(obs).__name__} (obs, info), as env.reset() returns them: pass its obs "
+                f"({wanted})"
             )
         if isinstance(obs, Mapping):  # numpy made it an object scalar: "got shape ()"
             raise UserError(

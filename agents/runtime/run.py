@@ -24,9 +24,10 @@ from agents.runtime.checkpoint import (
     run_folder_of,
     saved_seed_mode,
     seed_run_folders,
+    write_text_atomically,
 )
 from agents.runtime.many_seeds import BatchedSeedsTrainer
-from agents.runtime.multi_seed import MultiSeedTrainer
+from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
 from agents.runtime.program import path_override, program_command
 from agents.runtime.restore import (
     REQUIRED_KEYS,
@@ -52,6 +53,20 @@ def command_line() -> list[str]:
     return list(OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False))  # as typed
 
 
+SEEDS_TABLE_NAME = "seeds.txt"
+"""The seeds table of a finished ``num_seeds`` run, in its top folder (it went to the console only)."""
+
+
+def save_seeds_table(multi: MultiSeedResult) -> None:
+    """Write ``multi``'s seeds table to its top folder; a folder that takes no more (a full disk)
+    loses the table's file only, and says so: the seeds' own files are saved."""
+    path = multi.run_dir / SEEDS_TABLE_NAME
+    try:
+        write_text_atomically(path, multi.table() + "\n")
+    except OSError as error:
+        print(f"note: the seeds table was not saved to {path}: {error.strerror or error}", file=sys.stderr)
+
+
 def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool = True) -> RunResult:
     """Train one agent as configured (or continue ``resume=<run dir>``, or ``num_seeds`` agents
     side by side); the function ``scripts/train.py``, ``agents.train`` and the tests call.
@@ -71,6 +86,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     if cfg.num_seeds > 1 and not cfg.resume:
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
         multi = trainer.run()
+        save_seeds_table(multi)
         if summary:
             print(f"\n{multi.table()}\nrun folders: {absolute(multi.run_dir)}/seed*")
             print_tensorboard_line(multi.run_dir)

@@ -35,11 +35,16 @@ def held_checkpoints(run_dir: Path) -> list[Path]:
             *sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))]  # fmt: skip
 
 
+SWEEP_RECORDS = ("multirun.yaml", "summary.md")
+"""The files a ``-m`` sweep writes at the top of its folder."""
+
+
 def refuse_finished_runs(run_dir: Path) -> None:
     """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
     files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's), nor beside
     the curves of a run that quit before it saved one (a many-seeds run stopped while it set up its
-    seed folders left them, and the next run's curves mixed with them), nor write over a
+    seed folders left them, and the next run's curves mixed with them), nor beside a sweep's job
+    folders, nor write over a
     ``config.yaml`` there (the user's own, or a run's that quit before it wrote anything else).
 
     :raises UserError: naming the first one found and how to continue that run instead.
@@ -56,6 +61,12 @@ def refuse_finished_runs(run_dir: Path) -> None:
         raise UserError(
             f"run_dir={run_dir} already holds a run ({existing}); {how}give a new run_dir "
             "(nothing was written)"
+        )
+    sweep = next((run_dir / name for name in SWEEP_RECORDS if (run_dir / name).is_file()), None)
+    if sweep is not None:  # its jobs' folders and a run's side by side: plot and resume read both
+        raise UserError(
+            f"run_dir={run_dir} holds a sweep ({sweep}), whose job folders a run there would mix with: "
+            "give a new run_dir (nothing was written)"
         )
     curves = sorted([*run_dir.glob(f"{EVENT_FILE_PREFIX}*"), *run_dir.glob(f"seed*/{EVENT_FILE_PREFIX}*")])
     if curves:  # a run quit before its first save (a second Ctrl-C, a kill): its curves, no checkpoint

@@ -87,6 +87,7 @@ from agents.tools.output_folders import (
 )
 from agents.tools.override_paths import (
     PATH_OPTIONS,
+    config_path_from_cwd,
     expand_home,
     expand_home_in_paths,
     path_list_items,
@@ -187,7 +188,7 @@ def hydra_main(
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
-            sys.argv[1:] = quote_paths(expand_home_in_paths(sys.argv[1:]))
+            sys.argv[1:] = quote_paths(expand_home_in_paths(config_path_from_cwd(sys.argv[1:])))
             user_dirs = config_dirs_given(sys.argv[1:])  # (what follows rewrites no config folder)
             if is_multirun(sys.argv[1:]):  # glob(): the options it lists, as each job's own
                 sys.argv[1:] = run_or_exit(lambda: with_globs_listed(sys.argv[1:], config_path, user_dirs))
@@ -349,7 +350,7 @@ S = TypeVar("S")
 
 def field_docs(schema: type) -> dict[str, str]:
     """The docstring under each field of a dataclass (read from its source, as the YAML comments
-    repeat them), first line only."""
+    repeat them), as plain text: reStructuredText's double backticks dropped."""
     import ast
     import inspect
 
@@ -358,7 +359,7 @@ def field_docs(schema: type) -> dict[str, str]:
     for node, after in itertools.pairwise(body):
         documented = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and documented:
-            docs[node.target.id] = " ".join(str(after.value.value).split())
+            docs[node.target.id] = " ".join(str(after.value.value).split()).replace("``", "")
     return docs
 
 

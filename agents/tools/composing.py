@@ -146,6 +146,13 @@ def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
     return unknown_key_message(full_key, known, hint, elsewhere)
 
 
+PLACEHOLDER_EXAMPLES = {
+    "<run>": " (a run's folder, e.g. outputs/CartPole-v1/2026-12-06_10-00-00-000000_seed0)",
+    "<value>": " (--help says what the key holds)",
+}
+"""What the docs' placeholders stand for, said when one is pasted as it is."""
+
+
 def composition_message(error: BaseException) -> str:
     """One line for an exception Hydra, OmegaConf or PyYAML raised while composing the config."""
     if isinstance(error, yaml.YAMLError):
@@ -159,6 +166,12 @@ def composition_message(error: BaseException) -> str:
     if isinstance(error, OverrideParseException):
         lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip().strip("^")]
         reason = next((line for line in lines if not line.startswith("See ")), first_line(error))  # ANTLR's
+        placeholder = re.search(r"<[\w.-]+>", error.override or "")  # resume=<run>, pasted from the docs
+        if placeholder:
+            return (
+                f"cannot parse override {error.override!r}: {placeholder.group()} is a placeholder from the "
+                f"docs: put the real value in its place{PLACEHOLDER_EXAMPLES.get(placeholder.group(), '')}"
+            )
         return (
             f"cannot parse override {error.override!r}: {reason} "
             "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)"

@@ -64,3 +64,25 @@ def path_list_items(items: str) -> list[str]:
         paths.append(",".join(pieces[start:end]))
         start = end
     return paths
+
+
+CONFIG_PATH_OPTIONS = ("-cp", "--config-path")
+
+
+def config_path_from_cwd(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a relative ``--config-path``/``-cp`` folder made absolute from the working
+    folder, where ``--config-dir`` is read too. Hydra reads a relative one against the file that
+    declares ``@hydra.main``, here a module of the package that no one running ``scripts/train.py``
+    or ``softmax-reinforce`` sees: ``-cp my_configs`` said "Primary config module
+    'agents.tools.my_configs' not found". A ``pkg://`` or ``file://`` path stays as it is."""
+    given = list(argv)
+    for index, arg in enumerate(given):
+        if arg in CONFIG_PATH_OPTIONS and index + 1 < len(given):
+            given[index + 1] = _from_working_folder(given[index + 1])
+        elif arg.startswith("--config-path="):
+            given[index] = "--config-path=" + _from_working_folder(arg.partition("=")[2])
+    return given
+
+
+def _from_working_folder(folder: str) -> str:
+    return folder if "://" in folder else str(Path.cwd() / expand_home(folder))  # an absolute one stays

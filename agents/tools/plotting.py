@@ -19,6 +19,7 @@ a run that stopped early (target reached) keeps its final value up to the group'
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 import textwrap
@@ -99,7 +100,7 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
     is one run, named as it was first reached: counted twice, it doubled the seeds of its group.
     """
     spelled: dict[Path, Path] = {}  # the folder resolved -> as the user's path spells it
-    for path in paths:
+    for path in with_globs_expanded(paths):
         if not path.exists():
             raise UserError(
                 f"{path} does not exist (pass run or sweep folders, e.g. multirun/CartPole-v1/...)"
@@ -120,6 +121,24 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
             f"no TensorBoard event files below {', '.join(map(str, paths))} (logging.tensorboard=true?)"
         )
     return sorted(found, key=natural_key)
+
+
+def with_globs_expanded(paths: list[Path]) -> list[Path]:
+    """``paths`` with each pattern that names no path itself (``runs=[multirun/*/lr*]``, which the
+    shell leaves alone inside the brackets) replaced by the paths it matches, sorted.
+
+    :raises UserError: for a pattern that matches nothing.
+    """
+    expanded = []
+    for path in paths:
+        if path.exists() or not set("*?[").intersection(str(path)):
+            expanded.append(path)
+            continue
+        matches = sorted(glob.glob(str(path)), key=lambda match: natural_key(Path(match)))
+        if not matches:
+            raise UserError(f"{path} matches no folder (pass run or sweep folders, or a pattern of them)")
+        expanded += map(Path, matches)
+    return expanded
 
 
 def natural_key(path: Path) -> list[str | int]:
@@ -320,21 +339,23 @@ def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
 def drop_repeated_seeds(groups: dict[str, list[Run]]) -> tuple[dict[str, list[Run]], list[tuple[Run, Run]]]:
     """Each group's runs with one run per seed: a second run of a seed with the same config (a
     copy, a rerun in another folder) is the same run, not another sample, and counted twice it
-    narrowed the interval. Runs without a logged seed all count.
+    narrowed the interval. The copy that took the most env steps is kept (the first of a tie): the
+    one listed first was, though it may be a copy cut short. Runs without a logged seed all count.
 
     :return: the groups without the repeats, and each left-out run with the run of its seed kept.
     """
     kept: dict[str, list[Run]] = {}
     repeats: list[tuple[Run, Run]] = []
     for label, runs in groups.items():
-        first: dict[Any, Run] = {}
-        for run in runs:
-            seed = _seed_key(run)
-            if seed is not None and seed in first:
-                repeats.append((run, first[seed]))
+        seeds = [_seed_key(run) for run in runs]
+        longest: dict[Any, Run] = {}  # of a seed's copies, the one that went furthest (a finished
+        for seed, run in zip(seeds, runs, strict=True):  # run, not its copy cut short; ties: the first)
+            if seed is not None and (seed not in longest or run.env_steps > longest[seed].env_steps):
+                longest[seed] = run
+        for seed, run in zip(seeds, runs, strict=True):
+            if seed is not None and longest[seed] is not run:
+                repeats.append((run, longest[seed]))
                 continue
-            if seed is not None:
-                first[seed] = run
             kept.setdefault(label, []).append(run)
     return kept, repeats
 
@@ -416,14 +437,24 @@ def _seed_key(run: Run) -> Any:
     """What makes two runs of one config the same run: the seed, and for a ``seed_mode=batched``
     seed the batch it learned in (its top folder's ``seed`` and ``num_seeds``: seed 4 of seeds 0-7
     and seed 4 of seeds 4-7 share one vector env and generator with other seeds, and differ).
-    ``b1/seed4`` and ``b3/seed4`` were left out as "the same run"."""
+    ``b1/seed4`` and ``b3/seed4`` were left out as "the same run"; and where it computed
+    (:data:`COMPUTE_KEYS`: a seed run again with ``torch_threads=2`` was left out too)."""
     seed = run.hparams.get("seed")
-    if seed is None or run.hparams.get("seed_mode") != "batched":
-        return seed
+    if seed is None:
+        return None
+    own = saved_config(run.path)  # where it computed: torch_threads=2 or a GPU round otherwise
+    computed = tuple(str(own.get(key)) for key in COMPUTE_KEYS) if own is not None else ()
+    if run.hparams.get("seed_mode") != "batched":
+        return seed, *computed
     batch = saved_config(run.path.parent)
     if batch is None:  # no readable record of the batch: its folder
-        return seed, str(run.path.parent.resolve())
-    return seed, batch.get("seed"), batch.get("num_seeds")
+        return seed, *computed, str(run.path.parent.resolve())
+    return seed, *computed, batch.get("seed"), batch.get("num_seeds")
+
+
+COMPUTE_KEYS = ("device", "torch_threads")
+"""Settings that leave the learner as it is (they group together) but round its sums otherwise:
+two runs of one seed that differ in them are two samples, not one run twice."""
 
 
 def legend_label(label: str, runs: list[Run]) -> str:

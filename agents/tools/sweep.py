@@ -74,7 +74,7 @@ class JobResult:
     """The job's command-line overrides, ``key=value``."""
     status: str
     """``COMPLETED``, ``FAILED`` or ``INTERRUPTED`` (then the return and the counters are those of
-    the job's last checkpoint, if any)."""
+    the job's last checkpoint, if any); :data:`NOT_LAUNCHED` for a job the sweep was stopped before."""
     final_mean_return: float
     """The mean return of the last ``budget.window`` episodes (the task's return value; a stopped
     job's: its checkpoint's; nan, ``null`` in ``result.json``: none ended)."""
@@ -376,6 +376,10 @@ def _count(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+NOT_LAUNCHED = "NOT_LAUNCHED"
+"""The status of a job a signal stopped the sweep before: it has no results, no folder."""
+
+
 def summary_table(results: list[JobResult]) -> str:
     """A markdown table with one column per override that varies between jobs.
 
@@ -394,15 +398,24 @@ def summary_table(results: list[JobResult]) -> str:
     for result in results:
         values = dict(_split(override) for override in result.overrides)
         changes = [" ".join(result.resumed_with)] if resumed else []
+        ran = result.status != NOT_LAUNCHED
         rows.append(
             [
                 str(result.num), *(short_number(values.get(key, "")) for key in keys), *changes,
-                shown_return(result.final_mean_return), _count(result.env_steps), _count(result.episodes),
-                f"{result.seconds:.1f}", result.status,
+                shown_return(result.final_mean_return) if ran else "", _count(result.env_steps),
+                _count(result.episodes), f"{result.seconds:.1f}" if ran else "", result.status,
             ]
         )  # fmt: skip
     common = f"shared overrides: {' '.join(sorted(shared))}\n\n" if shared else ""
-    return common + markdown_table(header, rows)
+    unrun = [f"#{result.num}" for result in results if result.status == NOT_LAUNCHED]
+    they = "it" if len(unrun) == 1 else "they"
+    after = (
+        f"\n{', '.join(unrun)} {NOT_LAUNCHED}: the sweep was stopped before {they} began (run their "
+        "settings in a sweep of their own, into another hydra.sweep.dir)"
+        if unrun
+        else ""
+    )
+    return common + markdown_table(header, rows) + after
 
 
 class SweepSummary(Callback):
@@ -531,14 +544,15 @@ def print_summary(sweep_dir: Path) -> None:
 
 def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]]) -> None:
     """``jobs`` (number, overrides) that the launcher did not launch once a signal had stopped this
-    process's sweep: INTERRUPTED rows of its summary, as those of the jobs it kept from starting,
+    process's sweep: :data:`NOT_LAUNCHED` rows of its summary (they were INTERRUPTED, with a return of
+    nan and 0.0 seconds, as if they had run), as those of the jobs it kept from starting,
     without the folder and the files each of those gets; kept in its ``not_launched.json``, which
     every summary of the sweep reads (nothing for a sweep that keeps no summary, ``evaluate.py -m``)."""
     sweep_dir = SweepSummary.launched_sweep_dir
     if sweep_dir is None or not sweep_dir.is_dir():
         return
     new = [
-        JobResult(num, list(overrides), "INTERRUPTED", math.nan, None, None, 0.0, "")
+        JobResult(num, list(overrides), NOT_LAUNCHED, math.nan, None, None, 0.0, "")
         for num, overrides in jobs
     ]
     rows = [*read_not_launched(sweep_dir), *new]

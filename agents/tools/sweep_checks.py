@@ -228,11 +228,11 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
 def refuse_a_sweeps_folder(folder: Path) -> None:
     """:class:`UserError` when ``folder`` holds a sweep: its record (``multirun.yaml``,
     ``summary.md``), or a job's checkpoint (a sweep whose record was removed, or a search)."""
-    records = [folder / name for name in ("multirun.yaml", "summary.md") if (folder / name).is_file()]
+    from agents.runtime.run_folder import SWEEP_RECORDS, held_checkpoints
+
+    records = [folder / name for name in SWEEP_RECORDS if (folder / name).is_file()]
     record = records[0] if records else None
     if record is None and folder.is_dir():
-        from agents.runtime.run_folder import held_checkpoints
-
         jobs = [held_checkpoints(job) for job in sorted(folder.iterdir()) if job.is_dir()]
         record = next((held[0] for held in jobs if held), None)
     if record is not None:
