@@ -583,6 +583,19 @@ def test_a_new_run_is_refused_in_a_sweeps_folder(tmp_path, seeds):
     assert sorted(path.name for path in sweep.iterdir()) == ["0_lr=0.05_seed0", "multirun.yaml"]
 
 
+def test_a_one_job_sweep_trains_in_its_own_sweeps_folder(tmp_path):
+    """``hydra.sweep.subdir=.``: the one job's folder is the sweep's, which holds the record the
+    sweep itself wrote; the refusal of a sweep's folder above refused the job (exit 2, FAILED)."""
+    sweep, script = tmp_path / "sweep", Path(__file__).resolve().parent.parent / "scripts" / "train.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "-m", "seed=0", *QUIET, f"hydra.sweep.dir={sweep}",
+         "hydra.sweep.subdir=."],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| COMPLETED |" in (sweep / "summary.md").read_text() and (sweep / "checkpoint.pt").is_file()
+
+
 @pytest.mark.parametrize("seeds", [1, 2])
 def test_a_run_that_learned_nothing_warns_what_the_command_lines_note_says(tmp_path, seeds):
     """``agents.train`` prints no summary, so the command line's "note: no episode ended ... needs a

@@ -58,8 +58,9 @@ COMPOSITION_ERRORS = [
     (
         "resume=outputs/CartPole-v1/<run>",
         "'resume=outputs/CartPole-v1/<run>': <run> is a placeholder from the docs: "
-        "put the real value in its place (a run's folder, e.g. outputs/CartPole-v1/",
+        "put what it stands for in its place (a run's folder, e.g. outputs/CartPole-v1/",
     ),
+    ("resume=<my run>", "'resume=<my run>': <my run> is a placeholder from the docs: put what it stands for"),
     ("agent.lr=0.1,0.2", "Ambiguous value for argument 'agent.lr=0.1,0.2'"),
     ("agent.lr=${nosuch}", "agent.lr: Interpolation key 'nosuch' not found"),
     ("env_kwargs.x=1", "env_kwargs.x is not a config key (add it with +env_kwargs.x=<value>)"),
@@ -182,22 +183,36 @@ def test_cfg_prints_the_package_it_is_given(train_main, monkeypatch, capsys, tmp
     assert capsys.readouterr().out.splitlines()[0] == printed
 
 
-@pytest.mark.parametrize("options", [("-cp", "my_configs"), ("--config-path=my_configs",)])
+@pytest.mark.parametrize(
+    ("options", "package", "printed"),
+    [
+        (("-cp", "my_configs"), "seed", "7"),
+        (("--config-path=my_configs",), "seed", "7"),
+        (("--config-pa", "my_configs"), "seed", "7"),  # argparse's abbreviation: Hydra's line again
+        (("-cp", "file://{tmp_path}/my_configs"), "seed", "7"),  # "module 'agents.tools.file:...'"
+        (("-cp", "my_configs", "experiment=mine"), "agent.lr", "0.777"),  # "is not a preset"
+    ],
+)
 def test_a_relative_config_path_is_read_from_the_working_folder(
-    train_main, monkeypatch, capsys, tmp_path, options
+    train_main, monkeypatch, capsys, tmp_path, options, package, printed
 ):
     """Hydra read ``-cp my_configs`` against the module that declares ``@hydra.main``: "Primary
-    config module 'agents.tools.my_configs' not found", for a folder right there."""
+    config module 'agents.tools.my_configs' not found", for a folder right there; and its own
+    presets were refused as unknown."""
     from hydra.core.hydra_config import HydraConfig
 
     shutil.copytree(ROOT / "configs", tmp_path / "my_configs")
     primary = tmp_path / "my_configs" / "train.yaml"
     primary.write_text(primary.read_text().replace("\nseed: 0 ", "\nseed: 7 ", 1))
+    (tmp_path / "my_configs" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\nagent:\n  lr: 0.777\n"
+    )
     monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # --cfg sets it, for this test only
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options, "--cfg", "job", "--package", "seed"])
+    argv = [option.format(tmp_path=tmp_path) for option in options]
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *argv, "--cfg", "job", "--package", package])
     train_main()
-    assert capsys.readouterr().out.splitlines()[0] == "7"
+    assert capsys.readouterr().out.splitlines()[0] == printed
 
 
 def test_a_completion_query_outside_bash_is_one_line_saying_how_to_install(train_main, monkeypatch, capsys):

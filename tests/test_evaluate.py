@@ -150,9 +150,10 @@ def test_a_csv_of_other_data_is_refused_and_an_evaluations_own_is_replaced(
     main = runpy.run_path(str(EVALUATE_SCRIPT), run_name="evaluate_script")["main"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-    mine, own = tmp_path / "mydata.csv", tmp_path / "again.csv"
+    mine, own, blank_first = tmp_path / "mydata.csv", tmp_path / "again.csv", tmp_path / "blank.csv"
     mine.write_text("a,b\n1,2\n")
-    own.write_text("episode,mode,return,length\n0,greedy,1.0,1\n")
+    own.write_text("\ufeffepisode,mode,return,length\r\n0,greedy,1.0,1\r\n")  # as a spreadsheet saves it
+    blank_first.write_text("\n\na,b\n")  # was taken for an empty file, and replaced
     monkeypatch.setattr(
         sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={mine}", "episodes=1"]
     )
@@ -164,6 +165,10 @@ def test_a_csv_of_other_data_is_refused_and_an_evaluations_own_is_replaced(
         "would overwrite; give another path (an evaluation's own csv, 'episode,mode,return,length', is "
         "replaced; nothing was run)\n"
     )
+    monkeypatch.setattr(sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={blank_first}"])
+    with pytest.raises(SystemExit):
+        main()
+    assert blank_first.read_text() == "\n\na,b\n" and "its first line is 'a,b'" in capsys.readouterr().err
     monkeypatch.setattr(
         sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={own}", "episodes=2"]
     )

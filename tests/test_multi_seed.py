@@ -89,6 +89,31 @@ def test_the_seeds_table_is_saved_in_the_runs_folder(make_config, mode):
     assert (result.run_dir / "seeds.txt").read_text() == result.table() + "\n"
 
 
+def test_a_final_save_that_fails_for_some_seeds_names_each_of_them(make_config, monkeypatch):
+    """A full disk at the end named the first seed that could not be saved only; the others had
+    no checkpoint either, found only by resuming them ("no checkpoint")."""
+    from agents.runtime import trainer
+
+    real_save = trainer.save_checkpoint
+
+    def full_for_seeds_1_and_2(path: Path, state: dict) -> Path:
+        if path.parent.name in ("seed1", "seed2"):
+            raise UserError(
+                f"cannot write checkpoint {path}: No space left on device (free space or another run_dir)"
+            )
+        return real_save(path, state)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", full_for_seeds_1_and_2)
+    cfg = make_config("budget.total_env_steps=600", "num_seeds=3")
+    with pytest.raises(UserError) as raised:
+        train(cfg, summary=False)
+    assert str(raised.value).endswith(
+        "No space left on device (free space or another run_dir); of the 3 seeds, seed1, seed2 could not be "
+        "saved; saved: seed0"
+    )
+    assert load_checkpoint(Path(cfg.run_dir) / "seed0")["counters"]["env_steps"] >= 600
+
+
 def test_multi_seed_action_form_and_vector_envs(make_config):
     result = MultiSeedTrainer(
         make_config("budget.total_env_steps=1000", "num_seeds=2", "agent.policy=action", "vector.num_envs=2")

@@ -130,7 +130,7 @@ def test_a_job_the_sweep_was_stopped_before_is_not_launched_not_interrupted(tmp_
     rows = write_summary(tmp_path).splitlines()
     assert [cell.strip() for cell in rows[3].split("|")[1:-1]] == ["1", "0.1", "", "", "", "", "NOT_LAUNCHED"]
     assert rows[4] == (
-        "#1 NOT_LAUNCHED: the sweep was stopped before it began (run their settings in a sweep of their "
+        "#1 NOT_LAUNCHED: the sweep was stopped before it began (run its settings in a sweep of its "
         "own, into another hydra.sweep.dir)"
     )
 
@@ -648,6 +648,8 @@ def test_a_num_seeds_jobs_row_says_each_seeds_resumed_settings_and_needs_no_hydr
     assert read_result(job / RESULT_NAME).resumed_with == []  # the budget is no override of the job's
     _resume_job(monkeypatch, job / "seed1", "agent.lr=0.05", "budget.total_env_steps=600")
     assert read_result(job / RESULT_NAME).resumed_with == ["seed0: unchanged", "seed1: agent.lr=0.05"]
+    assert "| seed0: unchanged; seed1: agent.lr=0.05 |" in (job.parent / SUMMARY_NAME).read_text()  # was
+    # "seed0: unchanged seed1: agent.lr=0.05": one seed's change read as the other's
     _resume_job(monkeypatch, job / "seed0", "agent.lr=0.05", "budget.total_env_steps=900")
     assert read_result(job / RESULT_NAME).resumed_with == ["agent.lr=0.05"]  # the seeds alike again
     assert "| agent.lr=0.05 " in (job.parent / SUMMARY_NAME).read_text()

@@ -259,6 +259,20 @@ def test_plot_cli_reports_a_missing_folder_in_one_line(tmp_path):
     assert process.stderr.count("\n") == 1 and process.stderr.startswith(expected)
 
 
+def test_runs_that_ended_no_episode_are_named_as_such_not_unfinished(make_config, tmp_path):
+    """A finished run whose budget ended before its first episode was "skipped (no final results:
+    unfinished, or a cut-off event file)", and alone "no finished runs ... still running, stopped"."""
+    train(make_config("budget.total_env_steps=14", f"run_dir={tmp_path / 'short'}"))
+    train(make_config("budget.total_env_steps=600", f"run_dir={tmp_path / 'long'}"))
+    table, _ = plot_runs([tmp_path / "short", tmp_path / "long"], tmp_path / "figure")
+    assert f"skipped (finished before any episode ended: no return to show): {tmp_path / 'short'}" in table
+    assert "no final results" not in table
+    with pytest.raises(
+        UserError, match=r"\(they finished before any episode ended: raise budget.total_env_steps\)$"
+    ):
+        plot_runs([tmp_path / "short"], tmp_path / "figure2")
+
+
 def test_a_pattern_of_run_folders_is_expanded(tmp_path):
     """``runs=[w/e*]`` said "w/e* does not exist": the shell leaves a pattern inside the brackets."""
     for name in ("e1", "e2", "f1"):
@@ -268,6 +282,11 @@ def test_a_pattern_of_run_folders_is_expanded(tmp_path):
     assert found == [tmp_path / "e1" / "seed0", tmp_path / "e2" / "seed0"]
     with pytest.raises(UserError, match=r"g\* matches no folder \(pass run or sweep folders, or a pattern"):
         find_run_dirs([tmp_path / "g*"])
+    for runs in ("[*1]", "*1", "[?1,e2]"):  # YAML read them: "found undefined alias '1'", "expected ','"
+        done = subprocess.run(
+            [sys.executable, str(PLOT), f"runs={runs}"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.stderr.startswith("error: no finished runs below "), done.stderr  # (empty event files)
 
 
 def test_plot_rejects_a_window_below_one(tmp_path):

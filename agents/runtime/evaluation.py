@@ -373,14 +373,15 @@ CSV_HEADER = "episode,mode,return,length"
 
 
 def csv_first_line(path: Path) -> str | None:
-    """The first line of the file at ``path`` (within its first 4 KiB); None where it cannot be read
-    (writing it then fails with its own line)."""
+    """The first line that is not blank of the file at ``path`` (within its first 4 KiB, without a
+    byte-order mark: a spreadsheet's save of an evaluation's csv adds one); "" for a blank file,
+    None where it cannot be read (writing it then fails with its own line)."""
     try:
         with path.open("rb") as file:
-            lines = file.read(4096).decode("utf-8", "replace").splitlines()
+            text = file.read(4096).decode("utf-8", "replace").removeprefix("\ufeff")
     except OSError:
         return None
-    return lines[0].strip() if lines else ""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:

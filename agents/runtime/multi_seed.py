@@ -283,13 +283,22 @@ def aligned_rows(params: list[Tensor]) -> Tensor:
 
 
 def finish_all(trainers: list[Trainer]) -> list[TrainResult]:
-    """Save, flush and close every seed, even when one of them fails (its error is raised after)."""
-    results, errors = [], []
+    """Save, flush and close every seed, even when one of them fails (its error is raised after;
+    a user's one line, e.g. a full disk's, then says which seeds were saved: it named one seed, and
+    the others' missing checkpoints were found only by resuming them)."""
+    results, failed, errors = [], [], []
     for trainer in trainers:
         try:
             results.append(trainer.finish())
         except Exception as error:
+            failed.append(trainer.run_dir.name)
             errors.append(error)
+    if errors and isinstance(errors[0], UserError) and len(trainers) > 1:
+        saved = [trainer.run_dir.name for trainer in trainers if trainer.run_dir.name not in failed]
+        saved_ones = f"; saved: {', '.join(saved)}" if saved else ""
+        raise UserError(
+            f"{errors[0]}; of the {len(trainers)} seeds, {', '.join(failed)} could not be saved{saved_ones}"
+        ) from None
     if errors:
         raise errors[0]
     return results

@@ -39,6 +39,18 @@ SWEEP_RECORDS = ("multirun.yaml", "summary.md")
 """The files a ``-m`` sweep writes at the top of its folder."""
 
 
+def sweeps_own_folder(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is the folder of the sweep this process runs a job of: a one-job sweep
+    with ``hydra.sweep.subdir=.`` trains beside the record its own sweep wrote there."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    hydra = HydraConfig.get()
+    own = Path(os.path.realpath(str(hydra.sweep.dir)))
+    return str(hydra.mode) == "RunMode.MULTIRUN" and own == Path(os.path.realpath(run_dir))
+
+
 def refuse_finished_runs(run_dir: Path) -> None:
     """A new run must not write over another's checkpoints, nor sit beside them (two runs' event
     files in one folder, or another run's ``checkpoint_best.pt`` taken for this one's), nor beside
@@ -63,7 +75,7 @@ def refuse_finished_runs(run_dir: Path) -> None:
             "(nothing was written)"
         )
     sweep = next((run_dir / name for name in SWEEP_RECORDS if (run_dir / name).is_file()), None)
-    if sweep is not None:  # its jobs' folders and a run's side by side: plot and resume read both
+    if sweep is not None and not sweeps_own_folder(run_dir):  # its jobs' and a run's side by side
         raise UserError(
             f"run_dir={run_dir} holds a sweep ({sweep}), whose job folders a run there would mix with: "
             "give a new run_dir (nothing was written)"

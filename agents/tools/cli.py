@@ -401,10 +401,11 @@ def parse_options(
             value = f"[{value}]"  # one item: runs=outputs/x means runs=[outputs/x]
         if isinstance(base.get(key), ListConfig) and not set("'\"").intersection(value):
             items = path_list_items(value[1:-1])
-            if key in PATH_OPTIONS and any(item.strip().startswith("~") for item in items):
-                items = [expand_home(item.strip()) for item in items]
+            closed = value.endswith("]")  # (an unclosed list is YAML's to refuse, in one line)
+            if key in PATH_OPTIONS and closed:  # each a string: YAML read a pattern's * as an alias,
+                items = [expand_home(item.strip()) for item in items if item.strip()]  # ? as a key
                 value = json.dumps(items)
-            if any("," in item for item in items):  # folders with commas: quoted, as YAML needs them
+            elif any("," in item for item in items):  # commas: quoted, as YAML needs them
                 value = json.dumps(items)
         elif key in PATH_OPTIONS:
             value = expand_home(value)

@@ -166,11 +166,12 @@ def composition_message(error: BaseException) -> str:
     if isinstance(error, OverrideParseException):
         lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip().strip("^")]
         reason = next((line for line in lines if not line.startswith("See ")), first_line(error))  # ANTLR's
-        placeholder = re.search(r"<[\w.-]+>", error.override or "")  # resume=<run>, pasted from the docs
+        placeholder = re.search(r"<[^<>=,]+>", error.override or "")  # resume=<run>, pasted from the docs
         if placeholder:
+            example = PLACEHOLDER_EXAMPLES.get(placeholder.group(), "")
             return (
                 f"cannot parse override {error.override!r}: {placeholder.group()} is a placeholder from the "
-                f"docs: put the real value in its place{PLACEHOLDER_EXAMPLES.get(placeholder.group(), '')}"
+                f"docs: put what it stands for in its place{example}"
             )
         return (
             f"cannot parse override {error.override!r}: {reason} "

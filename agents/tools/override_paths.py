@@ -69,20 +69,47 @@ def path_list_items(items: str) -> list[str]:
 CONFIG_PATH_OPTIONS = ("-cp", "--config-path")
 
 
+def config_path_option(arg: str) -> bool:
+    """Whether ``arg`` (up to an ``=``) names ``--config-path``: ``-cp``, or the option or a prefix
+    of it that argparse takes for it (``--config-pa``; ``--config-`` is ambiguous, and refused)."""
+    name = arg.partition("=")[0]
+    return name == "-cp" or (len(name) >= len("--config-p") and "--config-path".startswith(name))
+
+
 def config_path_from_cwd(argv: Sequence[str]) -> list[str]:
     """``argv`` with a relative ``--config-path``/``-cp`` folder made absolute from the working
     folder, where ``--config-dir`` is read too. Hydra reads a relative one against the file that
     declares ``@hydra.main``, here a module of the package that no one running ``scripts/train.py``
     or ``softmax-reinforce`` sees: ``-cp my_configs`` said "Primary config module
-    'agents.tools.my_configs' not found". A ``pkg://`` or ``file://`` path stays as it is."""
+    'agents.tools.my_configs' not found". A ``file://`` folder is that folder (Hydra read it as a
+    module too); a ``pkg://`` module stays as it is."""
     given = list(argv)
     for index, arg in enumerate(given):
-        if arg in CONFIG_PATH_OPTIONS and index + 1 < len(given):
-            given[index + 1] = _from_working_folder(given[index + 1])
-        elif arg.startswith("--config-path="):
-            given[index] = "--config-path=" + _from_working_folder(arg.partition("=")[2])
+        if not arg.startswith("-") or not config_path_option(arg):
+            continue
+        if "=" in arg:
+            name, _, folder = arg.partition("=")
+            given[index] = f"{name}={config_folder(folder)}"
+        elif index + 1 < len(given):
+            given[index + 1] = config_folder(given[index + 1])
     return given
 
 
-def _from_working_folder(folder: str) -> str:
-    return folder if "://" in folder else str(Path.cwd() / expand_home(folder))  # an absolute one stays
+def config_folder(folder: str) -> str:
+    """A ``--config-path`` value as the folder it names, absolute (a ``pkg://`` module as it is)."""
+    if folder.startswith("pkg://"):
+        return folder
+    return str(Path.cwd() / expand_home(folder.removeprefix("file://")))  # an absolute one stays
+
+
+def config_path_given(argv: Sequence[str]) -> str | None:
+    """The folder of the last ``--config-path``/``-cp`` in ``argv``; None without one, or for a
+    ``pkg://`` module."""
+    folder = None
+    for index, arg in enumerate(argv):
+        if arg.startswith("-") and config_path_option(arg):
+            if "=" in arg:
+                folder = arg.partition("=")[2]
+            elif index + 1 < len(argv):
+                folder = argv[index + 1]
+    return None if folder is None or folder.startswith("pkg://") else folder.removeprefix("file://")

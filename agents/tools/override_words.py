@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.errors import UserError
-from agents.tools.override_paths import expand_home
+from agents.tools.override_paths import config_folder
 from agents.tools.presets import parsed_override_value
 from agents.tools.usage import program_name
 
@@ -117,11 +117,11 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
         setting = f"; {folder} looks like a setting: put it after the folder" if "=" in folder else ""
         raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
     folder = args.config_path  # Hydra: "Primary config module 'agents.tools.<folder>' not found"
-    if folder is not None and "://" not in folder and not Path(expand_home(folder)).is_dir():
-        raise UserError(
-            f"--config-path {folder}: no such folder (a relative one is read from the working folder, "
-            f"{Path.cwd()}): give your configs' folder"
-        )
+    if folder is not None and not folder.startswith("pkg://") and not Path(config_folder(folder)).is_dir():
+        relative = "" if Path(config_folder(folder)) == Path(folder) else (
+            f" (a relative one is read from the working folder, {Path.cwd()})"
+        )  # fmt: skip
+        raise UserError(f"--config-path {folder}: no such folder{relative}: give your configs' folder")
     if unknown:  # "seed=1 -m agent.lr=0.01,0.02": Hydra's parser takes settings before its options only
         settings = [*args.overrides, *unknown]
         options = [arg for arg in argv if arg not in settings]  # with their values (--cfg job)

@@ -248,10 +248,15 @@ def resumed_changes(parts: list[dict[str, Any]]) -> str:
     return " ".join(changed)
 
 
+def read_events(path: Path) -> EventAccumulator:
+    """The scalars (all of them) and the HParams tensors of the event files in ``path``."""
+    return EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
+
+
 def load_run(path: Path) -> Run | None:
     """Read one run folder; ``None`` when it has no hparams (unfinished or interrupted run)."""
     parts, failed = segment_hparams(path)
-    events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
+    events = read_events(path)
     scalars = events.Tags()["scalars"]
     needed = (tags.EPISODIC_RETURN, tags.FINAL_MEAN_RETURN, tags.FINAL_ENV_STEPS)
     if not parts or not all(tag in scalars for tag in needed):  # unfinished, or a cut-off file
@@ -277,6 +282,14 @@ def load_run(path: Path) -> Run | None:
         failed=failed,
         counts=np.array(counts, dtype=np.float64) if counts and len(counts) == len(episodes) else None,
     )
+
+
+def ended_without_episodes(path: Path) -> bool:
+    """Whether the run in ``path`` logged its final results but no episode (its budget was spent
+    before the first one ended): :func:`load_run` has nothing to plot, yet it is no unfinished run."""
+    events = read_events(path)
+    scalars = events.Tags()["scalars"]
+    return tags.FINAL_ENV_STEPS in scalars and tags.EPISODIC_RETURN not in scalars
 
 
 def stopped_early(run: Run) -> str | None:
@@ -548,18 +561,24 @@ def plot_runs(
         )
     loaded = {path: load_run(path) for path in find_run_dirs(paths)}
     runs = [run for run in loaded.values() if run is not None]
-    skipped = [path for path, run in loaded.items() if run is None]
+    unread = [path for path, run in loaded.items() if run is None]
+    empty = [path for path in unread if ended_without_episodes(path)]
+    skipped = [path for path in unread if path not in empty]
     if not runs:
-        raise UserError(
-            f"no finished runs below {', '.join(map(str, paths))} (none logged its final results: "
-            "still running, stopped, or its event file cut off)"
+        why = (
+            "they finished before any episode ended: raise budget.total_env_steps"
+            if empty and not skipped
+            else "none logged its final results: still running, stopped, or its event file cut off"
         )
+        raise UserError(f"no finished runs below {', '.join(map(str, paths))} ({why})")
     groups, repeats = drop_repeated_seeds(group_runs(runs))
     if window is None:
         window = int(runs[0].hparams.get("budget.window", 100))
     files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
     note = "".join(f"{skip_line}{item}" for item in skipped_lines(skipped))
+    empty_line = "\nskipped (finished before any episode ended: no return to show): "
+    note += "".join(f"{empty_line}{item}" for item in skipped_lines(empty))
     summary_line = "\nskipped (a seed_mode=batched run's mean and percentiles over its seeds, not a run): "
     note += "".join(f"{summary_line}{path}" for path in paths if _batched_summary(path))  # named by hand
     tabled = [run for members in groups.values() for run in members]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -397,7 +398,8 @@ def summary_table(results: list[JobResult]) -> str:
     rows = []
     for result in results:
         values = dict(_split(override) for override in result.overrides)
-        changes = [" ".join(result.resumed_with)] if resumed else []
+        each_seed = all(re.match(r"seed\d+: ", item) for item in result.resumed_with)  # a num_seeds job's
+        changes = [("; " if each_seed else " ").join(result.resumed_with)] if resumed else []
         ran = result.status != NOT_LAUNCHED
         rows.append(
             [
@@ -408,10 +410,10 @@ def summary_table(results: list[JobResult]) -> str:
         )  # fmt: skip
     common = f"shared overrides: {' '.join(sorted(shared))}\n\n" if shared else ""
     unrun = [f"#{result.num}" for result in results if result.status == NOT_LAUNCHED]
-    they = "it" if len(unrun) == 1 else "they"
+    they, their = ("it", "its") if len(unrun) == 1 else ("they", "their")
     after = (
-        f"\n{', '.join(unrun)} {NOT_LAUNCHED}: the sweep was stopped before {they} began (run their "
-        "settings in a sweep of their own, into another hydra.sweep.dir)"
+        f"\n{', '.join(unrun)} {NOT_LAUNCHED}: the sweep was stopped before {they} began (run {their} "
+        f"settings in a sweep of {their} own, into another hydra.sweep.dir)"
         if unrun
         else ""
     )

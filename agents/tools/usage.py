@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from agents.errors import UserError, broken_yaml
+from agents.tools.override_paths import config_path_given
 
 
 def _config_dir() -> str:
@@ -149,14 +150,19 @@ def _keys_section(lines: list[str]) -> list[str]:
 
 
 def config_dirs_given(argv: Sequence[str]) -> list[str]:
-    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments, and
-    the ``file://`` folders of a ``hydra.searchpath=[...]`` setting (``experiment=mine`` is found there)."""
+    """The folders of Hydra's ``--config-dir DIR`` / ``--config-dir=DIR`` / ``-cd DIR`` arguments, the
+    ``--config-path`` folder (a tree in place of ``configs/``; its presets and options were refused
+    as unknown), and the ``file://`` folders of a ``hydra.searchpath=[...]`` setting
+    (``experiment=mine`` is found there)."""
     folders = []
     for flag, value in itertools.pairwise(["", *argv]):
         if flag in ("--config-dir", "-cd"):
             folders.append(value)
         elif value.startswith("--config-dir="):
             folders.append(value.partition("=")[2])
+    primary = config_path_given(argv)
+    if primary is not None:
+        folders.append(primary)
     searchpath = [arg for arg in argv if arg.lstrip("+").startswith("hydra.searchpath=")]
     if not searchpath:  # (--help imports no Hydra)
         return folders
