@@ -190,6 +190,7 @@ def test_cfg_prints_the_package_it_is_given(train_main, monkeypatch, capsys, tmp
         (("--config-path=my_configs",), "seed", "7"),
         (("--config-pa", "my_configs"), "seed", "7"),  # argparse's abbreviation: Hydra's line again
         (("-cp", "file://{tmp_path}/my_configs"), "seed", "7"),  # "module 'agents.tools.file:...'"
+        (("-cp", "~/my_configs", "--help"), None, "|mine|"),  # its presets: --help read no ~
         (("-cp", "my_configs", "experiment=mine"), "agent.lr", "0.777"),  # "is not a preset"
     ],
 )
@@ -209,9 +210,14 @@ def test_a_relative_config_path_is_read_from_the_working_folder(
     )
     monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # --cfg sets it, for this test only
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
     argv = [option.format(tmp_path=tmp_path) for option in options]
-    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *argv, "--cfg", "job", "--package", package])
+    cfg = ["--cfg", "job", "--package", package] if package else []
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *argv, *cfg])
     train_main()
+    if package is None:  # --help
+        assert printed in capsys.readouterr().out.split("experiment=", 1)[1].splitlines()[0]
+        return
     assert capsys.readouterr().out.splitlines()[0] == printed
 
 

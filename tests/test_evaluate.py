@@ -153,7 +153,7 @@ def test_a_csv_of_other_data_is_refused_and_an_evaluations_own_is_replaced(
     mine, own, blank_first = tmp_path / "mydata.csv", tmp_path / "again.csv", tmp_path / "blank.csv"
     mine.write_text("a,b\n1,2\n")
     own.write_text("\ufeffepisode,mode,return,length\r\n0,greedy,1.0,1\r\n")  # as a spreadsheet saves it
-    blank_first.write_text("\n\na,b\n")  # was taken for an empty file, and replaced
+    blank_first.write_text("\n" * 5000 + "a,b\n")  # was taken for an empty file (4 KiB read), and replaced
     monkeypatch.setattr(
         sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={mine}", "episodes=1"]
     )
@@ -168,7 +168,10 @@ def test_a_csv_of_other_data_is_refused_and_an_evaluations_own_is_replaced(
     monkeypatch.setattr(sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={blank_first}"])
     with pytest.raises(SystemExit):
         main()
-    assert blank_first.read_text() == "\n\na,b\n" and "its first line is 'a,b'" in capsys.readouterr().err
+    assert (
+        blank_first.read_text() == "\n" * 5000 + "a,b\n"
+        and "its first line is 'a,b'" in capsys.readouterr().err
+    )
     monkeypatch.setattr(
         sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={own}", "episodes=2"]
     )

@@ -401,6 +401,11 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()
     refresh_resumed_job(tmp_path, "COMPLETED", 1.0, seconds=1.0)  # a folder of no sweep: nothing
     assert not (tmp_path / RESULT_NAME).exists()
+    # a one-job sweep with hydra.sweep.subdir=.: its job folder is the sweep's (the summary above was sought)
+    (job / SUMMARY_NAME).write_text("old\n")
+    (job / "multirun.yaml").write_text("hydra: {}\n")
+    refresh_resumed_job(job, "COMPLETED", result.final_mean_return, seconds=1.0)
+    assert "COMPLETED" in (job / SUMMARY_NAME).read_text()
 
 
 @pytest.mark.parametrize("inside", [False, True], ids=["run_dir-elsewhere", "run_dir-in-the-sweep"])

@@ -332,6 +332,8 @@ def test_a_sweep_job_folder_with_commas_is_one_item_of_runs(tmp_path):
     assert options.runs == [str(job), str(other)]
     assert parse_options(Options, [f"runs={job}"], "plot").runs == [str(job)]
     assert parse_options(Options, ["runs=[a,b]"], "plot").runs == ["a", "b"]  # not paths: as before
+    spaced = parse_options(Options, [f"runs=[{other}, {job}]"], "plot").runs  # a space after the comma
+    assert spaced == [str(other), str(job)]  # split the job's name: "<job's first part> does not exist"
 
 
 def test_a_run_that_stopped_early_is_marked_in_the_table(tmp_path):

@@ -373,15 +373,16 @@ CSV_HEADER = "episode,mode,return,length"
 
 
 def csv_first_line(path: Path) -> str | None:
-    """The first line that is not blank of the file at ``path`` (within its first 4 KiB, without a
-    byte-order mark: a spreadsheet's save of an evaluation's csv adds one); "" for a blank file,
+    """The first line that is not blank of the file at ``path`` (without a byte-order mark: a
+    spreadsheet's save of an evaluation's csv adds one); "" for a blank file,
     None where it cannot be read (writing it then fails with its own line)."""
     try:
         with path.open("rb") as file:
-            text = file.read(4096).decode("utf-8", "replace").removeprefix("\ufeff")
+            chunks = iter(lambda: file.readline(65536), b"")  # (a file with no line ends: in pieces)
+            lines = (line.decode("utf-8", "replace").removeprefix("\ufeff").strip() for line in chunks)
+            return next((line for line in lines if line), "")
     except OSError:
         return None
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:

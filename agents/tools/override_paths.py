@@ -59,8 +59,8 @@ def path_list_items(items: str) -> list[str]:
     ``0_lr=0.1,gamma=0.9_seed0``, pasted as printed)."""
     pieces, paths, start = items.split(","), [], 0
     while start < len(pieces):
-        ends = range(len(pieces), start + 1, -1)
-        end = next((end for end in ends if Path(",".join(pieces[start:end])).exists()), start + 1)
+        ends = range(len(pieces), start + 1, -1)  # (a space after a comma is no part of the path)
+        end = next((end for end in ends if Path(",".join(pieces[start:end]).lstrip()).exists()), start + 1)
         paths.append(",".join(pieces[start:end]))
         start = end
     return paths
@@ -76,6 +76,19 @@ def config_path_option(arg: str) -> bool:
     return name == "-cp" or (len(name) >= len("--config-p") and "--config-path".startswith(name))
 
 
+def config_path_values(argv: Sequence[str]) -> list[tuple[int, str]]:
+    """Where each ``--config-path``/``-cp`` value of ``argv`` is: its argument's index and the text
+    before the value (the option and ``=`` where given inline, else "")."""
+    values = []
+    for index, arg in enumerate(argv):
+        if arg.startswith("-") and config_path_option(arg):
+            if "=" in arg:
+                values.append((index, arg.partition("=")[0] + "="))
+            elif index + 1 < len(argv):
+                values.append((index + 1, ""))
+    return values
+
+
 def config_path_from_cwd(argv: Sequence[str]) -> list[str]:
     """``argv`` with a relative ``--config-path``/``-cp`` folder made absolute from the working
     folder, where ``--config-dir`` is read too. Hydra reads a relative one against the file that
@@ -84,32 +97,29 @@ def config_path_from_cwd(argv: Sequence[str]) -> list[str]:
     'agents.tools.my_configs' not found". A ``file://`` folder is that folder (Hydra read it as a
     module too); a ``pkg://`` module stays as it is."""
     given = list(argv)
-    for index, arg in enumerate(given):
-        if not arg.startswith("-") or not config_path_option(arg):
-            continue
-        if "=" in arg:
-            name, _, folder = arg.partition("=")
-            given[index] = f"{name}={config_folder(folder)}"
-        elif index + 1 < len(given):
-            given[index + 1] = config_folder(given[index + 1])
+    for index, before in config_path_values(given):
+        given[index] = before + config_folder(given[index].removeprefix(before))
     return given
+
+
+def named_folder(value: str) -> str:
+    """A ``--config-path`` value's folder as written: without ``file://``, ``~`` expanded."""
+    return expand_home(value.removeprefix("file://"))
 
 
 def config_folder(folder: str) -> str:
     """A ``--config-path`` value as the folder it names, absolute (a ``pkg://`` module as it is)."""
     if folder.startswith("pkg://"):
         return folder
-    return str(Path.cwd() / expand_home(folder.removeprefix("file://")))  # an absolute one stays
+    return str(Path.cwd() / named_folder(folder))  # an absolute one stays
 
 
 def config_path_given(argv: Sequence[str]) -> str | None:
     """The folder of the last ``--config-path``/``-cp`` in ``argv``; None without one, or for a
     ``pkg://`` module."""
-    folder = None
-    for index, arg in enumerate(argv):
-        if arg.startswith("-") and config_path_option(arg):
-            if "=" in arg:
-                folder = arg.partition("=")[2]
-            elif index + 1 < len(argv):
-                folder = argv[index + 1]
-    return None if folder is None or folder.startswith("pkg://") else folder.removeprefix("file://")
+    values = config_path_values(argv)
+    if not values:
+        return None
+    index, before = values[-1]
+    folder = argv[index].removeprefix(before)
+    return None if folder.startswith("pkg://") else named_folder(folder)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.errors import UserError
-from agents.tools.override_paths import config_folder
+from agents.tools.override_paths import config_folder, named_folder
 from agents.tools.presets import parsed_override_value
 from agents.tools.usage import program_name
 
@@ -118,7 +118,7 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
         raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
     folder = args.config_path  # Hydra: "Primary config module 'agents.tools.<folder>' not found"
     if folder is not None and not folder.startswith("pkg://") and not Path(config_folder(folder)).is_dir():
-        relative = "" if Path(config_folder(folder)) == Path(folder) else (
+        relative = "" if Path(named_folder(folder)).is_absolute() else (
             f" (a relative one is read from the working folder, {Path.cwd()})"
         )  # fmt: skip
         raise UserError(f"--config-path {folder}: no such folder{relative}: give your configs' folder")

@@ -257,9 +257,15 @@ def refresh_resumed_job(
         paths.append(own)
     for written in paths:
         write_text_atomically(written, result_json(result))
-    for sweep_dir in dict.fromkeys(written.parent.parent for written in paths):
+    for sweep_dir in dict.fromkeys(sweep_folder_of(written.parent) for written in paths):
         if (sweep_dir / SUMMARY_NAME).is_file():
             write_summary(sweep_dir)
+
+
+def sweep_folder_of(job: Path) -> Path:
+    """The sweep folder of the job folder ``job``: its parent, or itself for a one-job sweep with
+    ``hydra.sweep.subdir=.`` (its record beside the job's files: the summary above it was sought)."""
+    return job if (job / "multirun.yaml").is_file() else job.parent
 
 
 NOT_LEARNING_SETTINGS = (*NOT_RUN_SETTINGS, *IMMUTABLE_ON_RESUME, "logging", "experiment_name")
