@@ -373,6 +373,15 @@ def test_a_stopped_job_reports_its_checkpoints_return_and_result_json_is_strict(
     row = job_result(config, stopped, 1.0)
     assert row.status == "INTERRUPTED" and row.env_steps == trained.seed_results[0].env_steps
     assert row.final_mean_return == trained.final_mean_return
+    # a job a launcher's worker took after the sweep's stop, which stopped before it trained: its row
+    # read "| 4 | nan | | | 0.0 | INTERRUPTED |", as if it had run (the jobs not launched: NOT_LAUNCHED)
+    (tmp_path / "queued").mkdir()
+    queued = OmegaConf.create(
+        {"hydra": {"runtime": {"output_dir": str(tmp_path / "queued")}, "job": {"num": 4}}}
+    )
+    not_started = JobReturn(overrides=["seed=1"], status=JobStatus.FAILED)
+    not_started._return_value = RunInterrupted("not started: the sweep was stopped by a signal", 143)
+    assert job_result(queued, not_started, 0.0).status == "NOT_LAUNCHED"
     (tmp_path / "result.json").write_text(result_json(row))
     assert read_result(tmp_path / "result.json") == row
     row.final_mean_return = math.nan

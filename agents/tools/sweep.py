@@ -139,10 +139,13 @@ def job_result(
     env_steps, episodes, saved_return = job_counters(states)
     error = job_return._return_value  # the getter would raise it
     interrupted = isinstance(error, RunInterrupted)
+    status = "INTERRUPTED" if interrupted else job_return.status.name
+    if interrupted and not states:  # stopped before it trained: a launcher's worker took it after the
+        status = NOT_LAUNCHED  # stop (its row read "nan ... 0.0 INTERRUPTED", as if it had run)
     return JobResult(
         num=int(config.hydra.job.num),
         overrides=list(job_return.overrides or []),
-        status="INTERRUPTED" if interrupted else job_return.status.name,
+        status=status,
         final_mean_return=float(job_return.return_value) if completed else saved_return,
         env_steps=env_steps,
         episodes=episodes,
