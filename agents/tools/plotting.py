@@ -255,8 +255,12 @@ def read_events(path: Path) -> EventAccumulator:
 
 def load_run(path: Path) -> Run | None:
     """Read one run folder; ``None`` when it has no hparams (unfinished or interrupted run)."""
+    return run_from_events(path, read_events(path))
+
+
+def run_from_events(path: Path, events: EventAccumulator) -> Run | None:
+    """:func:`load_run` from the run's ``events`` (:func:`read_events`), already read."""
     parts, failed = segment_hparams(path)
-    events = read_events(path)
     scalars = events.Tags()["scalars"]
     needed = (tags.EPISODIC_RETURN, tags.FINAL_MEAN_RETURN, tags.FINAL_ENV_STEPS)
     if not parts or not all(tag in scalars for tag in needed):  # unfinished, or a cut-off file
@@ -284,10 +288,10 @@ def load_run(path: Path) -> Run | None:
     )
 
 
-def ended_without_episodes(path: Path) -> bool:
-    """Whether the run in ``path`` logged its final results but no episode (its budget was spent
-    before the first one ended): :func:`load_run` has nothing to plot, yet it is no unfinished run."""
-    events = read_events(path)
+def ended_without_episodes(events: EventAccumulator) -> bool:
+    """Whether a run whose ``events`` these are logged its final results but no episode (its budget
+    was spent before the first one ended): :func:`load_run` has nothing to plot, yet it is no
+    unfinished run."""
     scalars = events.Tags()["scalars"]
     return tags.FINAL_ENV_STEPS in scalars and tags.EPISODIC_RETURN not in scalars
 
@@ -559,11 +563,14 @@ def plot_runs(
             f"out={out} is a folder; give a file stem: out={out / 'returns'} writes returns.png and "
             "returns.svg in it"
         )
-    loaded = {path: load_run(path) for path in find_run_dirs(paths)}
+    loaded, empty = {}, []  # each folder's events read once (a run that ended no episode: from them too)
+    for path in find_run_dirs(paths):
+        events = read_events(path)
+        loaded[path] = run_from_events(path, events)
+        if loaded[path] is None and ended_without_episodes(events):
+            empty.append(path)
     runs = [run for run in loaded.values() if run is not None]
-    unread = [path for path, run in loaded.items() if run is None]
-    empty = [path for path in unread if ended_without_episodes(path)]
-    skipped = [path for path in unread if path not in empty]
+    skipped = [path for path, run in loaded.items() if run is None and path not in empty]
     if not runs:
         why = (
             "they finished before any episode ended: raise budget.total_env_steps"
