@@ -1,4 +1,5 @@
-"""Exceptions that end a run on purpose, each with the exit status the entry points use.
+"""Exceptions that end a run on purpose, each with the exit status the entry points use, and the
+warnings the Python API gives the caller's code.
 
 Entry points catch :class:`UserError`, print its one-line message and exit with
 ``error.exit_code`` (2 for a mistake; 130/143 for a run stopped by SIGINT/SIGTERM, the shell's
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
+import warnings
 from pathlib import Path
 
 USER_ERROR_EXIT_CODE = 2
@@ -43,6 +46,19 @@ class RunInterrupted(UserError):
         for command, call in self.resumes:
             message = message.replace(command, call)
         return RunInterrupted(message, self.exit_code)
+
+
+PACKAGE_FOLDER = str(Path(__file__).parent) + os.sep
+
+
+def warn_at_caller(message: str) -> None:
+    """A ``UserWarning`` shown at the line of the caller's own code that called into this package
+    (``agents.train(...)``), however deep in the package it is raised: a fixed ``stacklevel``
+    pointed into the package once a call in between was added."""
+    frame, level = sys._getframe(1), 2  # level 2: this function's caller
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(PACKAGE_FOLDER):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def first_line(error: BaseException) -> str:

@@ -91,7 +91,10 @@ print("max |E_pi[score]|:", expected.abs().max().item())
 # overrides in the command line's `key=value` form. For the linear policy CartPole runs on the
 # generic defaults (`configs/env_presets.yaml` lists `none` first; `"experiment=cartpole"` would
 # add its tuned preset); the run stops once the mean of the last 100 returns reaches 475. Each
-# run of this cell gets its own folder under `runs/tutorial/`.
+# run of this cell gets its own folder under `runs/tutorial/`. The defaults are not section 1's
+# plain rule: they step with Adam on standardised returns of 2 episodes at a time (gamma 0.97,
+# the step size decaying linearly to 0); `agent.optimizer=sgd agent.normalize_returns=false
+# agent.lr_schedule=constant agent.discount_weighting=true` is Sutton & Barto's update, batched.
 
 # %%
 run_dir = f"runs/tutorial/{datetime.now():%Y%m%d-%H%M%S-%f}"

@@ -442,6 +442,12 @@ def test_overrides_on_a_given_config_follow_the_command_lines_grammar():
             agents.compose(base, override)
     with pytest.raises(agents.UserError, match="foo is not a config key"):
         agents.compose("CartPole-v1", "+foo=1")
+    for override in (
+        "seed=1,2",
+        "seed=range(3)",
+    ):  # with an env id: Hydra's "add --multirun to your command line"
+        with pytest.raises(agents.UserError, match=rf"^{re.escape(override)} is a sweep: run it with -m"):
+            agents.compose("CartPole-v1", override)
 
 
 def test_a_run_of_a_policy_form_registered_by_the_users_module_says_to_import_it(tmp_path, monkeypatch):
@@ -596,14 +602,38 @@ def test_a_one_job_sweep_trains_in_its_own_sweeps_folder(tmp_path):
     assert "| COMPLETED |" in (sweep / "summary.md").read_text() and (sweep / "checkpoint.pt").is_file()
 
 
+def test_a_preset_that_sets_a_chosen_groups_keys_warns_as_the_command_line_says(tmp_path):
+    """``agents.compose("Acrobot-v1", "agent=mine")`` trained with the Acrobot preset's agent.* keys,
+    not agent=mine's, without a word (the command line's preset line says so)."""
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.0123\n")
+    with pytest.warns(
+        UserWarning,
+        match=r"^preset: experiment=acrobot\S* \(tuned for Acrobot-v1; .*it sets agent\.\* "
+        r"after agent=mine \(Hydra applies a preset last\)",
+    ) as said:
+        cfg = agents.compose("Acrobot-v1", "agent=mine", config_dirs=tmp_path)
+    assert cfg.agent.lr != 0.0123 and [warning.filename for warning in said] == [__file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # agent=mine's values, or no choice of a group: nothing to say
+        assert (
+            agents.compose("Acrobot-v1", "agent=mine", "experiment=none", config_dirs=tmp_path).agent.lr
+            == 0.0123
+        )
+        agents.compose("Acrobot-v1")
+
+
 @pytest.mark.parametrize("seeds", [1, 2])
 def test_a_run_that_learned_nothing_warns_what_the_command_lines_note_says(tmp_path, seeds):
     """``agents.train`` prints no summary, so the command line's "note: no episode ended ... needs a
     time limit" went nowhere: an env that never ends an episode trained silently to nothing."""
     endless = ["fault_envs:fault/Endless-v0", "logging.progress_bar=false", "budget.total_env_steps=300"]
     said = r"^no episode ended in 300 env steps" if seeds == 1 else r"^no episode ended in 2 of 2 seeds' runs"
-    with pytest.warns(UserWarning, match=said + r", so nothing was learned \(0 updates\): an env that never"):
+    with pytest.warns(
+        UserWarning, match=said + r", so nothing was learned \(0 updates\): an env that never"
+    ) as said:
         result = agents.train(*endless, f"num_seeds={seeds}", f"run_dir={tmp_path / 'endless'}")
+    assert [warning.filename for warning in said] == [__file__]  # the call, not agents/tools/api.py
     assert all(seed.updates == 0 for seed in result.seed_results)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a run that learned: no warning

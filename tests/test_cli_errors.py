@@ -160,6 +160,11 @@ HYDRA_MODES = [
     (("--config-dir", "no_such_folder"), "--config-dir no_such_folder: no such folder (give your own"),
     # Hydra: "Primary config module 'agents.tools.no_such_folder' not found"
     (("-cp", "no_such_folder"), "--config-path no_such_folder: no such folder (a relative one is read from"),
+    # argparse printed its usage block past exit_on_error=False
+    (
+        ("--config-", "x"),
+        "ambiguous option: --config- could match --config-path, --config-name, --config-dir: give",
+    ),
     # Hydra's "package 'foo' not found in config", exit 1
     (("--cfg", "job", "--package", "foo"), "--package foo: --cfg job has no such node; give one of its keys"),
     (("--cfg", "hydra", "--package", "hydra.nope"), "--package hydra.nope: --cfg hydra has no such node"),
@@ -219,6 +224,76 @@ def test_a_relative_config_path_is_read_from_the_working_folder(
         assert printed in capsys.readouterr().out.split("experiment=", 1)[1].splitlines()[0]
         return
     assert capsys.readouterr().out.splitlines()[0] == printed
+
+
+@pytest.mark.parametrize(
+    "options",
+    [("-cd", "~/mine"), ("--config-dir=~/mine",), ("--config-d", "~/mine"), ("--config-di=mine",)],
+)
+def test_a_config_dir_is_read_with_its_tilde_and_argparses_abbreviations(
+    train_main, monkeypatch, capsys, tmp_path, options
+):
+    """A quoted ``-cd '~/mine'`` was "no such folder" (a folder named ``~``), and an abbreviation
+    argparse takes (``--config-d``) was not read for the folder's presets ("is not a preset")."""
+    from hydra.core.hydra_config import HydraConfig
+
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "fast.yaml").write_text("# @package _global_\nagent:\n  lr: 0.333\n")
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # --cfg sets it, for this test only
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options, "experiment=fast", "--cfg", "job",
+                                      "--package", "agent.lr"])  # fmt: skip
+    train_main()
+    assert capsys.readouterr().out.splitlines()[0] == "0.333"
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *options, "--help"])
+    train_main()
+    assert "|fast|" in capsys.readouterr().out.split("experiment=", 1)[1].splitlines()[0]
+
+
+def test_a_config_folders_env_presets_pick_its_envs_presets(train_main, monkeypatch, capsys, tmp_path):
+    """rl-zoo keeps hyperparameters per env id in a file of one's own: an ``env_presets.yaml`` in a
+    ``--config-dir`` folder was not read (its env trained with the project's choice), nor a
+    ``--config-path`` tree's (the project's index chose ``acrobot_mlp``, which the tree may lack:
+    "Could not find 'experiment/acrobot_mlp'"); ``--help`` with ``-cp`` listed the project's presets."""
+    from hydra.core.hydra_config import HydraConfig
+
+    import agents
+
+    mine = tmp_path / "mine"
+    (mine / "experiment").mkdir(parents=True)
+    (mine / "experiment" / "fastcart.yaml").write_text("# @package _global_\nagent:\n  lr: 0.333\n")
+    (mine / "env_presets.yaml").write_text("CartPole-v1: fastcart\nAcrobot-v1: [none]\n")
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "configs", tree)
+    (tree / "env_presets.yaml").unlink()
+    for preset in (tree / "experiment").glob("acrobot*.yaml"):
+        preset.unlink()
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # --cfg sets it, for this test only
+    monkeypatch.chdir(tmp_path)
+
+    def printed(*options: str) -> str:
+        monkeypatch.setattr(
+            sys, "argv", [str(TRAIN_SCRIPT), *options, "--cfg", "job", "--package", "agent.lr"]
+        )
+        train_main()
+        return capsys.readouterr().out.splitlines()[0]
+
+    default_lr, acrobot_lr = printed("experiment=none"), printed("env=Acrobot-v1")
+    assert acrobot_lr != default_lr  # the project's Acrobot preset
+    assert printed("-cd", "mine", "env=CartPole-v1") == "0.333"  # the folder's choice for its env
+    assert printed("-cd", "mine") == "0.333"  # the default env
+    assert printed("-cd", "mine", "env=Acrobot-v1") == default_lr  # none, as it lists
+    assert printed("-cp", "tree", "env=Acrobot-v1") == default_lr  # a tree without an index: no preset
+    assert agents.compose("CartPole-v1", config_dirs=[mine]).agent.lr == 0.333
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), "-cp", "tree", "--help"])
+    train_main()
+    assert "acrobot" not in capsys.readouterr().out.split("experiment=", 1)[1].splitlines()[0]
+    (mine / "env_presets.yaml").write_text("- CartPole-v1\n")
+    code, lines = run_main(train_main, monkeypatch, capsys, "-cd", "mine")
+    assert code == 2 and lines == [
+        "error: mine/env_presets.yaml: env_presets.yaml maps env ids to presets, e.g. MyEnv-v0: [mine, none]"
+    ], lines
 
 
 def test_a_completion_query_outside_bash_is_one_line_saying_how_to_install(train_main, monkeypatch, capsys):

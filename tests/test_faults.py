@@ -1327,8 +1327,17 @@ def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
 # -- 9. multirun: every job checked first, a summary even when a job fails -----------------------
 @pytest.mark.parametrize(
     ("sweep", "fragment"),
-    [(["agent.lr=0.1,-1"], "job #1 (agent.lr=-1"), (["env=CartPole-v1,NoSuch-v0"], "job #1 (env=NoSuch-v0")],
-)
+    [(["agent.lr=0.1,-1"], "job #1 (agent.lr=-1"), (["env=CartPole-v1,NoSuch-v0"], "job #1 (env=NoSuch-v0"),
+     # what seed_mode=batched does not support: job #0 trained, then job #1 failed as it started
+     (["num_seeds=2", "seed_mode=batched", "agent.baseline=none,mean"],
+      "job #1 (num_seeds=2 seed_mode=batched agent.baseline=mean"),
+     # an Optuna search's space: the first trial that drew the value failed, after the others trained
+     (["hparams_search=cartpole_tpe", "num_seeds=2", "seed_mode=batched", "hydra.sweeper.n_trials=2"],
+      "error: the search space's agent.baseline=mean would fail its trials: seed_mode=batched does not "
+      "support agent.baseline=mean"),
+     (["hparams_search=cartpole_tpe", "agent.lr=interval(0.0,0.1)", "hydra.sweeper.n_trials=2"],
+      "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0")],
+)  # fmt: skip
 def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsys, sweep, fragment):
     code, err, _ = script(
         "train.py",
@@ -3950,3 +3959,45 @@ def assert_saved_at_step_zero(run_dir: Path, mode: str) -> list[Path]:
     for folder in seeds:
         assert load_checkpoint(folder)["counters"]["env_steps"] == 0
     return seeds
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_interpreter_shuts_down_quits_in_one_line(tmp_path, signum):
+    """A second Ctrl-C just after a stopped run's ``resume with:`` line (or one as a finished run
+    exits) landed in an exit hook (torch's library finalizer, torch._dynamo's, tqdm's __del__):
+    "Exception ignored in atexit callback", a traceback, and exit 0 after a finished run. An exit
+    hook registered before the program's runs after its hooks, as torch's do."""
+    program = (
+        "import atexit, os, runpy, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as at a terminal (xdist ignores it)
+        f"atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(2)))\n"
+        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps=300', "
+        f"'run_dir={tmp_path / 'run'}']\n"
+        f"runpy.run_path({str(SCRIPTS / 'train.py')!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 128 + signum, done.stderr
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    assert done.stderr.strip().splitlines()[-1] == f"{word}: quit at once (files written before are intact)"
+    assert done.stdout.splitlines()[-1].startswith("tensorboard: ")  # what was printed reached its reader
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+@pytest.mark.parametrize(("env", "other"), [("Acrobot-v1", "env=Acrobot-v1"), ("CartPole-v1", "seed=5")])
+def test_a_checkpoint_copied_over_another_runs_is_refused_and_the_folder_stays(tmp_path, env, other):
+    """Another run's checkpoint copied (or linked) over a folder's own was resumed without a word:
+    it trained that run there, rewrote the folder's config.yaml and cut its curves at the copy's step."""
+    import agents
+
+    quiet = ["logging.progress_bar=false", "budget.stop_at_target=false"]
+    agents.train("CartPole-v1", *quiet, f"run_dir={tmp_path / 'mine'}", "budget.total_env_steps=1500")
+    agents.train(env, *quiet, f"run_dir={tmp_path / 'other'}", "budget.total_env_steps=500", other)
+    shutil.copy(tmp_path / "other" / "checkpoint.pt", tmp_path / "mine" / "checkpoint.pt")
+    before = {path: path.read_bytes() for path in (tmp_path / "mine").rglob("*") if path.is_file()}
+    key, _, value = other.partition("=")
+    said = rf"checkpoint.pt is a checkpoint of {key}={value}, but .*mine/config.yaml says {key}=\S+: it comes"
+    with pytest.raises(agents.UserError, match=said):
+        agents.train(env, *quiet, f"resume={tmp_path / 'mine'}", "budget.total_env_steps=3000")
+    assert {path: path.read_bytes() for path in (tmp_path / "mine").rglob("*") if path.is_file()} == before
+    agents.train(env, *quiet, f"resume={tmp_path / 'other'}", "budget.total_env_steps=1000")  # its own

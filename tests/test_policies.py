@@ -67,6 +67,33 @@ def test_score_refuses_actions_outside_the_action_set(generator, bad):
         action.score(phi, a)
 
 
+def test_actions_that_are_not_integers_are_refused_and_a_policy_needs_an_action(generator):
+    """A float action 0.7 was read as 0 by ``score`` and as no action at all by the linear
+    ``policy_gradient`` (its one-hot compared ``arange(A) == 0.7``): two different wrong answers;
+    -0.5 passed the range check as 0. ``n_actions=0`` built a policy of empty logits."""
+    policy = linear_policy(6, 4, generator)
+    x, a = batch(generator, 3, (6,), 4)
+    coefficients = torch.ones(3, dtype=F64)
+    for actions in (torch.tensor([0.7, 1.9, -0.5]), a.double(), a.bool(), a.numpy()):
+        with pytest.raises(TypeError, match=r"^actions must be a tensor of action indices \(torch.int64\)"):
+            policy.score(x, actions)
+        with pytest.raises(TypeError, match=r"^actions must be a tensor of action indices"):
+            policy.policy_gradient(x, actions, coefficients)
+    for call in (policy.log_prob, policy.autograd_score):  # torch's "index 4 is out of bounds for dimension"
+        with pytest.raises(IndexError, match=r"^actions must be in 0\.\.3; got values from 0 to 4"):
+            call(x, torch.tensor([0, 4, 1]))
+        with pytest.raises(TypeError, match=r"^actions must be a tensor of action indices"):
+            call(x, a.double())
+    assert torch.equal(policy.score(x, a.int()), policy.score(x, a))  # int32 is an index too
+    for make in (
+        lambda: LinearSoftmaxPolicy(6, 0),
+        lambda: MLPSoftmaxPolicy(6, 0, (5,)),
+        lambda: LinearSoftmaxPolicy(0, 2),
+    ):
+        with pytest.raises(ValueError, match=r"^a policy needs input_dim >= 1 and n_actions >= 1"):
+            make()
+
+
 @pytest.mark.parametrize("form", ["linear", "action", "mlp"])
 def test_score_refuses_actions_not_one_per_input(generator, form):
     """A ``[B, 1]`` column of actions would broadcast against ``[B, A]`` into a wrong score."""

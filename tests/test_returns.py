@@ -160,3 +160,14 @@ def test_integer_and_numpy_rewards_give_float_returns_and_gamma_is_checked():
             discounted_returns(torch.ones(3), gamma)
     with pytest.raises(ValueError, match="time axis"):  # an IndexError from deep inside
         discounted_returns(3.0, 0.5)
+
+
+def test_dones_may_be_a_list_or_numpy_as_the_rewards_and_must_match_their_shape():
+    """``dones=[False, True, False]`` was ``AttributeError: 'list' object has no attribute 'bool'``
+    while the rewards took a list; a [T-1] dones broadcast silently."""
+    import numpy as np
+
+    for dones in ([False, True, False], np.array([False, True, False])):
+        assert discounted_returns([1.0, 2.0, 3.0], 0.5, dones=dones).tolist() == [2.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match=r"dones must have the rewards' shape \[3\]; got \[2\]"):
+        discounted_returns(torch.ones(3), 0.5, dones=torch.tensor([False, True]))

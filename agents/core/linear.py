@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from agents.core.policy import SoftmaxPolicy, register_policy
+from agents.core.policy import SoftmaxPolicy, check_sizes, register_policy
 
 
 @register_policy("state")
@@ -31,6 +31,7 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
 
     def __init__(self, state_dim: int, n_actions: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
+        check_sizes(state_dim, n_actions)
         self.state_dim, self.n_actions = state_dim, n_actions
         self.weight = nn.Parameter(torch.zeros(state_dim, n_actions, dtype=dtype))
 

@@ -43,8 +43,10 @@ GradientFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 def _over_actions(normalize: Callable[[Tensor, int], Tensor], logits: Tensor) -> Tensor:
     """Apply ``torch.softmax``/``log_softmax`` over the action axis of ``[B, A]`` logits.
 
-    Same values as ``normalize(logits, -1)``; it runs with the actions as the leading axis because
-    CPU kernels reduce a short (A = 2..18) trailing axis several times slower than a leading one.
+    The values of ``normalize(logits, -1)`` up to rounding (``log_softmax``: the same bits here;
+    ``softmax``: up to a float's last bit, 1e-7 relative in float32); it runs with the actions as
+    the leading axis because CPU kernels reduce a short (A = 2..18) trailing axis several times
+    slower than a leading one.
     """
     return normalize(logits.movedim(-1, 0), 0).movedim(0, -1)
 
@@ -67,6 +69,13 @@ def mean_entropy(log_probs: Tensor) -> float:
     nan ``log pi`` is by ``_p_log_p``."""
     terms = log_probs.exp().mul_(log_probs).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
     return float(-terms.sum() / log_probs.shape[0])
+
+
+def check_sizes(input_dim: int, n_actions: int) -> None:
+    """``ValueError`` unless a policy has inputs and at least one action (``n_actions=0`` built a
+    policy of empty logits, whose first ``score`` failed deep in torch)."""
+    if input_dim < 1 or n_actions < 1:
+        raise ValueError(f"a policy needs input_dim >= 1 and n_actions >= 1; got {input_dim} and {n_actions}")
 
 
 class SoftmaxPolicy(nn.Module, ABC):
@@ -170,8 +179,17 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def _check_actions(self, features: Tensor, actions: Tensor) -> None:
         """``IndexError`` unless every action is in ``0..n_actions-1``, ``ValueError`` unless there is
-        one action per input (the public entry points check; the ``*_with`` functions, which
-        ``torch.func`` maps, cannot)."""
+        one action per input, ``TypeError`` unless they are a tensor of integers (a float action
+        0.7 was read as 0 by the score and as no action at all by the linear gradient) (the public
+        entry points check; the ``*_with`` functions, which ``torch.func`` maps, cannot)."""
+        if (
+            not isinstance(actions, Tensor)
+            or actions.dtype.is_floating_point
+            or actions.dtype.is_complex
+            or (actions.dtype == torch.bool)
+        ):
+            what = actions.dtype if isinstance(actions, Tensor) else type(actions).__name__
+            raise TypeError(f"actions must be a tensor of action indices (torch.int64); got {what}")
         batch_shape = features.shape[:-2] if self.input_form == "action" else features.shape[:-1]
         if actions.shape != batch_shape:  # a [B, 1] column would broadcast against [B, A] silently
             raise ValueError(
@@ -202,6 +220,7 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def log_prob(self, features: Tensor, actions: Tensor) -> Tensor:
         """``log pi(a|s)`` of the taken actions; ``actions: [B]`` (int64) -> ``[B]``."""
+        self._check_actions(features, actions)  # as score's (torch's "index 3 is out of bounds" was raw)
         return self.log_probs(features).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
     def entropy(self, features: Tensor) -> Tensor:
@@ -211,6 +230,7 @@ class SoftmaxPolicy(nn.Module, ABC):
     def autograd_score(self, features: Tensor, actions: Tensor) -> Tensor:
         """``grad log pi(a|s)`` per sample by autograd: ``vmap(grad(log_prob))``; same shape as
         :meth:`score`. The reference the hand-derived score is checked against."""
+        self._check_actions(features, actions)
         return self.autograd_score_with(self.param.detach(), features, actions)
 
     def autograd_score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:

@@ -4,8 +4,9 @@ The returns satisfy the backward recursion ``G_t = r_t + gamma (1 - done_t) G_{t
 recurrence ``G_t = b_t + a_t G_{t+1}`` with ``a_t = gamma (1 - done_t)``, ``b_t = r_t``.
 Composing two steps gives another affine map, ``(a_t, b_t) o (a_{t+1}, b_{t+1}) =
 (a_t a_{t+1}, b_t + a_t b_{t+1})``, so a Hillis-Steele scan evaluates all ``G_t`` in
-``ceil(log2 T)`` vectorised doubling steps: no Python loop over ``t``. Every addition is one the
-sequential recursion also does, so gamma = 0 and gamma = 1 are exact and nothing overflows
+``ceil(log2 T)`` vectorised doubling steps: no Python loop over ``t``. gamma = 0 is exact; otherwise
+the scan adds partial sums in tree order, not one reward at a time, so it agrees with the
+sequential recursion up to rounding (gamma = 1, 1000 float32 rewards: 1e-5), and nothing overflows
 (unlike the ``gamma^-t`` cumulative-sum trick).
 """
 
@@ -30,7 +31,8 @@ def discounted_returns(
     :param dones: optional ``[..., T]`` bool, True where an episode ends at ``t``: the return
         does not flow back across it. Without it the whole axis is one episode.
     :param longest_episode: the longest episode's length, if known: once the doubling offset
-        reaches it every ``a`` product spans an episode end and is 0, so the scan stops there.
+        reaches it every ``a`` product spans an episode end and is 0, so the scan stops there (a
+        value below the longest length stops it early: the returns are then wrong).
     :return: ``[..., T]`` returns ``G_t`` (floating point: integer or numpy rewards are converted
         to torch's default dtype first).
     :raises ValueError: when ``gamma`` is outside ``[0, 1]``.
@@ -41,6 +43,11 @@ def discounted_returns(
         rewards = rewards if rewards.is_floating_point() else rewards.to(torch.get_default_dtype())
     if rewards.dim() == 0:
         raise ValueError("rewards must have a time axis, [..., T] (got a scalar)")
+    if dones is not None:  # a list or numpy array too, as the rewards ('list' has no attribute 'bool')
+        dones = torch.as_tensor(dones, device=rewards.device)
+        if dones.shape != rewards.shape:
+            shapes = f"{list(rewards.shape)}; got {list(dones.shape)}"
+            raise ValueError(f"dones must have the rewards' shape {shapes}")
     span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
     returns = _scan(rewards, gamma, dones, span)
     if dones is not None and not all_finite(returns):  # an inf return times an episode end's a = 0

@@ -444,6 +444,37 @@ def validate_features(features: Any) -> None:
                  "(the range [-B, B] it gives is 2B wide, which must be a finite float64)")  # fmt: skip
 
 
+def check_batched(cfg: Any) -> None:
+    """What the batched mode does not do is a one-line :class:`UserError` before anything runs."""
+    refusal = batched_refusal(cfg)
+    if refusal is not None:
+        setting, fix = refusal  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
+        preset = " or experiment=none" if "baseline" in setting else ""
+        raise UserError(
+            f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it: "
+            f"{fix}{preset})"
+        )
+
+
+def batched_refusal(cfg: Any) -> tuple[str, str] | None:
+    """The first setting of ``cfg`` the batched mode does not support, and the override that
+    removes it (``("agent.baseline=time", "agent.baseline=none")``); None when it runs."""
+    agent = cfg.agent
+    unsupported = {  # setting -> (present, the override that removes it)
+        "agent.per_step_updates=true": (agent.per_step_updates, "agent.per_step_updates=false"),
+        f"agent.baseline={agent.baseline}": (agent.baseline != "none", "agent.baseline=none"),
+        "diagnostics.check_gradients_every>0": (
+            cfg.diagnostics.check_gradients_every > 0, "diagnostics.check_gradients_every=0"
+        ),
+        "eval.every_steps>0": (cfg.eval.every_steps > 0, "eval.every_steps=0"),
+        "checkpoint.every_steps>0": (cfg.checkpoint.every_steps > 0, "checkpoint.every_steps=0"),
+        "logging.episode_stats=each": (  # its curves are means per logging.interval_steps
+            cfg.logging.episode_stats == "each", "logging.episode_stats=mean"
+        ),
+    }  # fmt: skip
+    return next(((setting, fix) for setting, (present, fix) in unsupported.items() if present), None)
+
+
 def validate(cfg: Any) -> None:
     """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
     check_known_keys(cfg, TrainConfig)
@@ -464,6 +495,8 @@ def validate(cfg: Any) -> None:
         "[0, 2**32): lower seed or num_seeds",
     )
     check_at_least("batched_update_every", cfg.batched_update_every, 1)
+    if cfg.seed_mode == "batched" and cfg.num_seeds > 1:  # (a sweep checks its jobs before the first runs)
+        check_batched(cfg)
     check_at_least("torch_threads", cfg.torch_threads, 1)
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
     check_at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)

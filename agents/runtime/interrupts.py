@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -221,3 +221,26 @@ def reset() -> None:
     received.clear()
     _deferred_since.clear()
     cancel_redelivery()
+
+
+def quit_at_once_from_now() -> None:
+    """A program whose work is over (saved and said, or done) quits at once on a further SIGINT or
+    SIGTERM, with its one line and 128 + signal: raised as ``KeyboardInterrupt``, a Ctrl-C that
+    landed in a finalizer or an exit hook as the process ended (tqdm's ``__del__``, torch's library
+    finalizer, ``torch._dynamo``'s exit hook), just after a stopped run's ``resume with:`` line or a
+    finished run's last line, printed "Exception ignored in ..." and a traceback. An ignored signal
+    (a background job's SIGINT) stays ignored."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _quit_now)
+
+
+def _quit_now(signum: int, frame: FrameType | None) -> NoReturn:
+    """:func:`exit_for_signal` where no exception may rise: what was printed is flushed, then the
+    process ends (nothing is left to save)."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):  # a flush this signal interrupted: "reentrant call"
+            stream.flush()
+    line = QUIT_AT_ONCE if signum == signal.SIGINT else QUIT_AT_ONCE.replace("interrupted", "terminated")
+    os.write(2, f"{line}\n".encode())
+    os._exit(128 + signum)

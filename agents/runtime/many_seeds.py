@@ -78,37 +78,6 @@ NOISE_BLOCK_VALUES = 1 << 16
 """Gumbel values drawn per generator call."""
 
 
-def check_batched(cfg: Any) -> None:
-    """What the batched mode does not do is a one-line :class:`UserError` before anything runs."""
-    refusal = batched_refusal(cfg)
-    if refusal is not None:
-        setting, fix = refusal  # a preset may have set it (env=Acrobot-v1 picks one with a value baseline)
-        preset = " or experiment=none" if "baseline" in setting else ""
-        raise UserError(
-            f"seed_mode=batched does not support {setting} (use seed_mode=exact, or override it: "
-            f"{fix}{preset})"
-        )
-
-
-def batched_refusal(cfg: Any) -> tuple[str, str] | None:
-    """The first setting of ``cfg`` the batched mode does not support, and the override that
-    removes it (``("agent.baseline=time", "agent.baseline=none")``); None when it runs."""
-    agent = cfg.agent
-    unsupported = {  # setting -> (present, the override that removes it)
-        "agent.per_step_updates=true": (agent.per_step_updates, "agent.per_step_updates=false"),
-        f"agent.baseline={agent.baseline}": (agent.baseline != "none", "agent.baseline=none"),
-        "diagnostics.check_gradients_every>0": (
-            cfg.diagnostics.check_gradients_every > 0, "diagnostics.check_gradients_every=0"
-        ),
-        "eval.every_steps>0": (cfg.eval.every_steps > 0, "eval.every_steps=0"),
-        "checkpoint.every_steps>0": (cfg.checkpoint.every_steps > 0, "checkpoint.every_steps=0"),
-        "logging.episode_stats=each": (  # its curves are means per logging.interval_steps
-            cfg.logging.episode_stats == "each", "logging.episode_stats=mean"
-        ),
-    }  # fmt: skip
-    return next(((setting, fix) for setting, (present, fix) in unsupported.items() if present), None)
-
-
 def distinct_and_sorted(seeds: np.ndarray) -> bool:
     """Whether no seed repeats in ``seeds`` and they ascend (one env per seed)."""
     return len(seeds) == 1 or bool((np.diff(seeds) > 0).all())
@@ -182,7 +151,6 @@ class BatchedSeedsTrainer:
 
     def __init__(self, cfg: DictConfig) -> None:
         self.config, self.cfg, self.info = preflight(cfg)  # keys, the env and its wrappers, the sizes
-        check_batched(self.cfg)
         cfg = self.cfg
         self.device = resolve_device(cfg.device)
         self.target = target_return(cfg, self.info)

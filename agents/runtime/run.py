@@ -7,14 +7,13 @@ import copy
 import os
 import shlex
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
-from agents.errors import UserError
+from agents.errors import UserError, warn_at_caller
 from agents.runtime import tags
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
@@ -22,6 +21,7 @@ from agents.runtime.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
     run_folder_of,
+    saved_config,
     saved_seed_mode,
     seed_run_folders,
     write_text_atomically,
@@ -112,6 +112,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         refuse_unregistered_env(resumed.env, cfg.resume)
         resumed.trust_code = cfg.trust_code
         source = resolve_checkpoint(cfg.resume)
+        refuse_another_runs_checkpoint(resumed, source)
         latest = source.parent / CHECKPOINT_NAME
         if source.name != CHECKPOINT_NAME and latest.is_file():  # e.g. resume=<run>/checkpoint_best.pt
             raise UserError(
@@ -161,6 +162,27 @@ def with_env_module(cfg: DictConfig) -> DictConfig:
     cfg.experiment_name = cfg.experiment_name  # resolved: ${env} before the module is added
     cfg.env = f"{module}:{cfg.env}"
     return cfg
+
+
+FOLDER_IDENTITY = ("env", "seed", "agent.policy")
+"""Settings a run folder's ``config.yaml`` and its checkpoint agree on (fixed on resume)."""
+
+
+def refuse_another_runs_checkpoint(resumed: DictConfig, source: Path) -> None:
+    """A checkpoint whose run is not its folder's (copied or linked over the folder's own, whose
+    ``config.yaml`` says another env or seed) is refused: resuming it trained that run in this
+    folder, rewrote its ``config.yaml`` and cut the folder's own curves at the checkpoint's step."""
+    saved = saved_config(source.parent)
+    if saved is None:
+        return
+    for key in FOLDER_IDENTITY:
+        here, there = OmegaConf.select(saved, key, default=None), OmegaConf.select(resumed, key, default=None)
+        if here is not None and str(here) != str(there):
+            raise UserError(
+                f"{source} is a checkpoint of {key}={there}, but {source.parent / 'config.yaml'} says "
+                f"{key}={here}: it comes from another run (copied over this folder's own?); resume the "
+                "folder it was saved in"
+            )
 
 
 def refuse_batched_resume(path: str) -> NoReturn:
@@ -245,7 +267,7 @@ def warn_if_nothing_learned(result: RunResult, cfg: DictConfig) -> None:
     """:func:`no_episode_note` as a ``UserWarning`` (``agents.train`` prints no summary)."""
     note = no_episode_note(result, cfg)
     if note is not None:
-        warnings.warn(note, UserWarning, stacklevel=4)  # at the caller of agents.train
+        warn_at_caller(note)
 
 
 def no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> str | None:

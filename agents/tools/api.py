@@ -39,7 +39,7 @@ from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message
-from agents.tools.override_paths import expand_home_in_paths
+from agents.tools.override_paths import expand_home_in_paths, quote_paths
 from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR
 
@@ -91,7 +91,9 @@ def _compose(
         raise UserError(f"config_dirs takes a folder or a list of folders (paths), not {config_dirs!r}")
     try:
         if isinstance(config, str):
-            cfg = compose_train_config([f"env={config}", *overrides], config_dirs=config_dirs)
+            refuse_sweeps(quote_paths(expand_home_in_paths(overrides)))  # as composing reads them
+            overrides = [f"env={config}", *overrides]
+            cfg = compose_train_config(overrides, config_dirs=config_dirs, warn_covered=True)
         else:
             cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.create(python_values(config))
             check_complete(cfg)
@@ -140,6 +142,21 @@ def check_no_hydra_settings(overrides: Sequence[str]) -> None:
             )
 
 
+def refuse_sweeps(overrides: Sequence[str]) -> list[Any]:
+    """``overrides`` parsed in the command line's grammar; a sweep (``seed=1,2``) is one line saying
+    what to do instead (Hydra's own said "add --multirun to your command line").
+
+    :raises UserError: for a sweep; Hydra's errors for an override that does not parse."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    for override in parsed:
+        if override.is_sweep_override():
+            raise UserError(
+                f"{override.input_line} is a sweep: run it with -m on the command line, or call "
+                "agents.train once per value"
+            )
+    return parsed
+
+
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
     """``key=value``, ``+key=value`` and ``~key`` overrides in the command line's grammar, applied to
     ``cfg`` in place as Hydra applies them. A config group's choice (``features=rbf``,
@@ -147,14 +164,9 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
 
     :raises UserError: for a group choice; Hydra's and OmegaConf's errors for the rest.
     """
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    parsed = refuse_sweeps(overrides)
     groups = {path.name for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
     for override in parsed:
-        if override.is_sweep_override():
-            raise UserError(
-                f"{override.input_line} is a sweep: run it with -m on the command line, or call "
-                "agents.train once per value"
-            )
         if override.key_or_group in groups and isinstance(override.value(), str):
             raise UserError(
                 f"{override.input_line} chooses a config group, which applies while a config is composed: "

@@ -29,7 +29,7 @@ import torch
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError, describe
-from agents.runtime.many_seeds import batched_refusal
+from agents.runtime.config import batched_refusal
 from agents.runtime.sweep_stop import StopRequest
 from agents.runtime.trainer import Trainer, TrainResult, signal_line
 from agents.studies.timing import best_of_seconds

@@ -88,6 +88,7 @@ from agents.tools.output_folders import (
 from agents.tools.override_paths import (
     PATH_OPTIONS,
     config_path_from_cwd,
+    config_path_given,
     expand_home,
     expand_home_in_paths,
     path_list_items,
@@ -193,7 +194,8 @@ def hydra_main(
             if is_multirun(sys.argv[1:]):  # glob(): the options it lists, as each job's own
                 sys.argv[1:] = run_or_exit(lambda: with_globs_listed(sys.argv[1:], config_path, user_dirs))
             if env_presets:
-                choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], config_path, user_dirs=user_dirs))
+                primary = config_path_given(sys.argv[1:]) or config_path  # -cp: that tree's own index
+                choice = run_or_exit(lambda: with_env_preset(sys.argv[1:], primary, user_dirs=user_dirs))
                 sys.argv[1:] = with_env_sweep_dir(choice.overrides)
                 preset_line = choice.line()
             sys.argv[1:] = run_or_exit(

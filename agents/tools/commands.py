@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents.errors import RunInterrupted, UserError
@@ -28,7 +29,8 @@ from agents.tools.closed_pipe import (
     reader_left,
     stdout_quiet_once_the_reader_leaves,
 )
-from agents.tools.usage import app_help, config_dirs_given, help_requested
+from agents.tools.override_paths import config_path_given
+from agents.tools.usage import CONFIG_DIR, app_help, config_dirs_given, help_requested
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -37,16 +39,30 @@ if TYPE_CHECKING:
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
+def called_as_program(frame: FrameType | None) -> bool:
+    """Whether the caller of a program's function (``frame``, past this package's own frames) is a
+    script's or console command's top level, whose process ends with it; not code that goes on
+    after it (a test calling ``main()``), whose signal handlers must come back."""
+    from agents.errors import PACKAGE_FOLDER
+
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_FOLDER):
+        frame = frame.f_back
+    top_level = frame is not None and frame.f_code.co_name == "<module>"
+    return top_level and frame.f_globals.get("__name__") == "__main__"  # type: ignore[union-attr]
+
+
 def command(function: Command) -> Command:
     """A program's function: a Ctrl-C before its own handlers are in place (while torch and Hydra
     import, a second or so) quits with the one line and 130 that a later one gives, no traceback;
     SIGTERM where no training loop catches it (evaluation, plotting, a benchmark's parent) quits
     the same way with 143, and so does a failure after either signal (a library that swallowed it
-    left a module half-imported: :mod:`agents.runtime.interrupts`); output to a reader that left
+    left a module half-imported: :mod:`agents.runtime.interrupts`), and so does one as the process
+    ends (:func:`~agents.runtime.interrupts.quit_at_once_from_now`); output to a reader that left
     (``... | head``) ends it quietly with 141 (:mod:`agents.tools.closed_pipe`)."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
+        program = called_as_program(sys._getframe(1))
         interrupts.reset()
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored
@@ -70,8 +86,11 @@ def command(function: Command) -> Command:
             raise
         finally:
             interrupts.reset()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            if program:  # its process ends now: a signal in a finalizer or exit hook quits at once
+                interrupts.quit_at_once_from_now()
+            else:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
 
     return run  # type: ignore[return-value]
 
@@ -374,7 +393,9 @@ def _print_help(config_name: str, hydra_app: bool = True) -> bool:
         from agents.errors import UserError
 
         try:
-            print(app_help(config_name, hydra_app=hydra_app, user_dirs=config_dirs_given(sys.argv[1:])))
+            primary = config_path_given(sys.argv[1:])  # -cp: that tree in place of configs/
+            tree = primary if primary and (Path(primary) / f"{config_name}.yaml").is_file() else CONFIG_DIR
+            print(app_help(config_name, tree, hydra_app, config_dirs_given(sys.argv[1:])))
         except UserError as error:  # a config file that is not YAML
             from agents.tools.exits import exit_with
 

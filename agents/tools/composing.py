@@ -26,7 +26,7 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
-from agents.errors import UserError, broken_yaml, first_line
+from agents.errors import UserError, broken_yaml, first_line, warn_at_caller
 from agents.runtime.config import (
     TrainConfig,
     dotted_keys,
@@ -41,14 +41,18 @@ from agents.tools.usage import CONFIG_DIR, load_yaml
 
 
 def compose_train_config(
-    overrides: list[str], env_presets: bool = True, config_dirs: Sequence[str | Path] = ()
-) -> DictConfig:
+    overrides: list[str], env_presets: bool = True, config_dirs: Sequence[str | Path] = (),
+    warn_covered: bool = False,
+) -> DictConfig:  # fmt: skip
     """``configs/train.yaml`` with ``overrides``, composed without running Hydra's app (for
     ``agents.train``, tests, benchmarks and scripts that train in-process).
 
     :param env_presets: apply the env's preset as ``scripts/train.py`` does (:mod:`agents.tools.presets`).
     :param config_dirs: the user's own config folders, searched before the project's (as the
         command line's ``--config-dir``): e.g. ``experiment=mine`` finds ``<dir>/experiment/mine.yaml``.
+    :param warn_covered: a ``UserWarning`` at the caller's line where the env's preset sets the keys
+        of a group option the overrides chose (``agent=mine``), as the command line's preset line
+        says (``agents.train`` and ``agents.compose``, which print nothing of their own).
     """
     register_configs()
     missing = [str(folder) for folder in config_dirs if not Path(folder).is_dir()]
@@ -58,7 +62,10 @@ def compose_train_config(
     overrides = check_group_choices(overrides, "train", CONFIG_DIR, [str(folder) for folder in config_dirs])
     overrides = quote_paths(expand_home_in_paths(overrides))
     if env_presets:
-        overrides = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs).overrides
+        choice = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs)
+        if choice.covered and warn_covered:
+            warn_at_caller(str(choice.line()))
+        overrides = choice.overrides
     if config_dirs:
         searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
         overrides = [f"hydra.searchpath=[{searchpath}]", *overrides]

@@ -47,6 +47,7 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
     """One line for ``error`` and its exit status: a run stopped by a signal says where it was
     saved (130/143), a mistake or an unusable location is ``error: ...`` (2)."""
     if isinstance(error, RunInterrupted):  # not a mistake: say what happened, no "error:"
+        interrupts.quit_at_once_from_now()  # the run is saved: a further Ctrl-C ends the process now
         print(error, file=sys.stderr)
         sys.exit(error.exit_code)
     if isinstance(error, KeyboardInterrupt):

@@ -4,7 +4,7 @@ Hydra unexpanded), and quoted where Hydra's override grammar would read their ch
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 PATH_KEYS = ("resume", "checkpoint", "run_dir", "hydra.run.dir", "hydra.sweep.dir", "csv", "video_dir")
@@ -66,27 +66,46 @@ def path_list_items(items: str) -> list[str]:
     return paths
 
 
-CONFIG_PATH_OPTIONS = ("-cp", "--config-path")
+def config_option(arg: str, short: str, option: str) -> bool:
+    """Whether ``arg`` (up to an ``=``) names Hydra's ``option`` (``--config-path``, ``--config-dir``):
+    its ``short`` form (``-cp``, ``-cd``), or the option or a prefix of it that argparse takes for it
+    (``--config-pa``, ``--config-d``; ``--config-`` is ambiguous, and refused)."""
+    name = arg.partition("=")[0]
+    return name == short or (len(name) > len("--config-") and option.startswith(name))
 
 
 def config_path_option(arg: str) -> bool:
-    """Whether ``arg`` (up to an ``=``) names ``--config-path``: ``-cp``, or the option or a prefix
-    of it that argparse takes for it (``--config-pa``; ``--config-`` is ambiguous, and refused)."""
-    name = arg.partition("=")[0]
-    return name == "-cp" or (len(name) >= len("--config-p") and "--config-path".startswith(name))
+    """Whether ``arg`` names ``--config-path`` (:func:`config_option`)."""
+    return config_option(arg, "-cp", "--config-path")
 
 
-def config_path_values(argv: Sequence[str]) -> list[tuple[int, str]]:
-    """Where each ``--config-path``/``-cp`` value of ``argv`` is: its argument's index and the text
-    before the value (the option and ``=`` where given inline, else "")."""
+def config_dir_option(arg: str) -> bool:
+    """Whether ``arg`` names ``--config-dir`` (:func:`config_option`)."""
+    return config_option(arg, "-cd", "--config-dir")
+
+
+def option_values(argv: Sequence[str], is_option: Callable[[str], bool]) -> list[tuple[int, str]]:
+    """Where each value of the option ``is_option`` tells in ``argv`` is: its argument's index and
+    the text before the value (the option and ``=`` where given inline, else "")."""
     values = []
     for index, arg in enumerate(argv):
-        if arg.startswith("-") and config_path_option(arg):
+        if arg.startswith("-") and is_option(arg):
             if "=" in arg:
                 values.append((index, arg.partition("=")[0] + "="))
             elif index + 1 < len(argv):
                 values.append((index + 1, ""))
     return values
+
+
+def config_path_values(argv: Sequence[str]) -> list[tuple[int, str]]:
+    """Where each ``--config-path``/``-cp`` value of ``argv`` is (:func:`option_values`)."""
+    return option_values(argv, config_path_option)
+
+
+def config_dir_values(argv: Sequence[str]) -> list[str]:
+    """The ``--config-dir``/``-cd`` folders of ``argv``, ``~`` expanded."""
+    values = option_values(argv, config_dir_option)
+    return [expand_home(argv[index].removeprefix(before)) for index, before in values]
 
 
 def config_path_from_cwd(argv: Sequence[str]) -> list[str]:
@@ -95,10 +114,13 @@ def config_path_from_cwd(argv: Sequence[str]) -> list[str]:
     declares ``@hydra.main``, here a module of the package that no one running ``scripts/train.py``
     or ``softmax-reinforce`` sees: ``-cp my_configs`` said "Primary config module
     'agents.tools.my_configs' not found". A ``file://`` folder is that folder (Hydra read it as a
-    module too); a ``pkg://`` module stays as it is."""
+    module too); a ``pkg://`` module stays as it is. A ``--config-dir`` folder's leading ``~`` is
+    expanded (a quoted ``-cd '~/mine'`` reached Hydra as a folder named ``~``)."""
     given = list(argv)
     for index, before in config_path_values(given):
         given[index] = before + config_folder(given[index].removeprefix(before))
+    for index, before in option_values(given, config_dir_option):
+        given[index] = before + expand_home(given[index].removeprefix(before))
     return given
 
 

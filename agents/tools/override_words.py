@@ -9,9 +9,10 @@ import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from agents.errors import UserError
-from agents.tools.override_paths import config_folder, named_folder
+from agents.tools.override_paths import config_folder, expand_home, named_folder
 from agents.tools.presets import parsed_override_value
 from agents.tools.usage import program_name
 
@@ -113,7 +114,7 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     if args.package is not None and not args.cfg:  # Hydra ignored it and ran
         raise UserError(f"--package selects what --cfg prints: give --cfg job --package {args.package}")
     folder = args.config_dir  # Hydra: "Additional config directory '<cwd>/<folder>' not found"
-    if folder is not None and not Path(folder).is_dir():
+    if folder is not None and not Path(expand_home(folder)).is_dir():
         setting = f"; {folder} looks like a setting: put it after the folder" if "=" in folder else ""
         raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
     folder = args.config_path  # Hydra: "Primary config module 'agents.tools.<folder>' not found"
@@ -171,6 +172,11 @@ def hydra_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
     parser = get_args_parser()
     parser.exit_on_error = False
+
+    def refuse(message: str) -> NoReturn:  # what argparse reports past exit_on_error: its usage block
+        raise UserError(f"{message}: give the whole option")  # "ambiguous option: --config- could match"
+
+    parser.error = refuse  # type: ignore[method-assign]
     try:
         return parser.parse_known_args(list(argv))
     except argparse.ArgumentError as error:  # "--config-dir/-cd", "expected one argument"

@@ -41,33 +41,45 @@ def preset_names(config_dir: str | Path) -> list[str]:
     return sorted(path.stem for path in paths if path.stem not in NO_PRESET)
 
 
-def env_presets(config_dir: str | Path) -> dict[str, list[str]]:
-    """``env id -> [preset, ...]`` from ``<config_dir>/env_presets.yaml`` (empty if absent); the
-    first preset is the env's default (``none``: the generic defaults), the others serve other
-    policy forms."""
-    path = Path(config_dir) / INDEX_FILE
-    if not path.is_file():
-        return {}
-    listed = load_yaml(path) or {}
-    return {
-        str(env): [str(n) for n in ([names] if isinstance(names, str) else names)]
-        for env, names in listed.items()
-    }
+def env_presets(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> dict[str, list[str]]:
+    """``env id -> [preset, ...]`` from ``<config_dir>/env_presets.yaml`` and the user's own config
+    folders' (``--config-dir``), whose entries win for the env ids they list (as an rl-zoo user's
+    own hyperparameter file); empty where there is none. The first preset is the env's default
+    (``none``: the generic defaults), the others serve other policy forms."""
+    presets: dict[str, list[str]] = {}
+    for folder in [config_dir, *user_dirs]:
+        path = Path(folder) / INDEX_FILE
+        listed = (load_yaml(path) or {}) if path.is_file() else {}
+        if not isinstance(listed, dict) or not all(
+            isinstance(names, str) or (isinstance(names, list) and all(isinstance(n, str) for n in names))
+            for names in listed.values()
+        ):  # a user's own file ("'list' object has no attribute 'items'" was a traceback)
+            raise UserError(f"{path}: {INDEX_FILE} maps env ids to presets, e.g. MyEnv-v0: [mine, none]")
+        for env, names in listed.items():
+            presets[str(env)] = [names] if isinstance(names, str) else names
+    return presets
 
 
-def preset_policy(name: str, config_dir: str | Path) -> str:
-    """The policy form (``agent.policy``) preset ``name`` trains; ``state`` where it sets none."""
-    preset = load_yaml(Path(config_dir) / PRESET_GROUP / f"{name}.yaml") or {}
+def preset_policy(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> str:
+    """The policy form (``agent.policy``) preset ``name`` trains, from its file in the user's own
+    config folders or else ``config_dir``; ``state`` where it sets none."""
+    files = [Path(folder) / PRESET_GROUP / f"{name}.yaml" for folder in [*user_dirs, config_dir]]
+    preset = next((load_yaml(file) or {} for file in files if file.is_file()), {})
     return str((preset.get("agent") or {}).get("policy", "state"))
 
 
-def preset_for(env: str, policy: str | None, config_dir: str | Path) -> str | None:
+def preset_for(
+    env: str, policy: str | None, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
+) -> str | None:
     """The preset ``env=<env>`` applies: the env's first listed preset, or, when the command line
     names ``agent.policy``, the first listed one for that form (None: generic defaults)."""
-    names = env_presets(config_dir).get(env, [])
+    names = env_presets(config_dir, user_dirs).get(env, [])
     if policy is None:
         return names[0] if names and names[0] not in NO_PRESET else None
-    tuned = (name for name in names if name not in NO_PRESET and preset_policy(name, config_dir) == policy)
+    tuned = (
+        name for name in names
+        if name not in NO_PRESET and preset_policy(name, config_dir, user_dirs) == policy
+    )  # fmt: skip
     return next(tuned, None)
 
 
@@ -239,7 +251,7 @@ def with_env_preset(
     policy = override_value(overrides, "agent.policy")
     if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
         return PresetChoice(overrides, swept="agent.policy")
-    preset = preset_for(env, policy, config_dir)
+    preset = preset_for(env, policy, config_dir, user_dirs)
     if preset is None:
         return PresetChoice(overrides)
     covered = covered_choices(overrides, preset, config_dir, user_dirs)

@@ -289,6 +289,19 @@ def check_sweep(
         check_sweep_dir(argv, config_name, config_path)
     jobs = listed_sweep_jobs(argv)
     if not jobs:
+        probes = search_probe_jobs(argv, config_name, config_path)
+        with config_dir_initialized(config_path):
+            job_config = SweepJobConfigs(config_name)
+            for setting, job in probes:
+                try:
+                    check(job_config(job))
+                except UserError as error:
+                    raise UserError(
+                        f"the search space's {setting} would fail its trials: {error}; take it out of "
+                        f"the space (hydra.sweeper.params.{override_key(setting)})"
+                    ) from None
+                except CONFIG_ERRORS:  # Hydra's own error for the trial comes as it runs
+                    continue
         return set()
     if len(jobs) >= SAID_CHECKS and sys.stderr.isatty():  # 20,000 jobs: ~200 s without a word
         print(
@@ -310,6 +323,57 @@ def check_sweep(
             except CONFIG_ERRORS as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
     return {tuple(job) for job in jobs}
+
+
+def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -> list[tuple[str, list[str]]]:
+    """An Optuna search draws its trials as it goes, so no list of jobs can be checked ahead; a
+    setting of its space that no trial can run with (``agent.baseline=mean`` under
+    ``seed_mode=batched``) failed the search at the first trial that drew it. These probe jobs
+    take each value of a ``choice()`` or ``range()`` of the space and each end of an
+    ``interval()``, the other parameters at their first value: ``(setting, job overrides)`` each,
+    none for another sweeper or a config that does not compose."""
+    try:
+        cfg = sweep_base_config(argv, config_name, config_path)
+    except CONFIG_ERRORS:
+        return []
+    sweeper = None if cfg is None else cfg.hydra.get("sweeper")
+    if not made_by(sweeper, "OptunaSweeper"):
+        return []
+    args, _ = hydra_args(argv)
+    task = [arg for arg in args.overrides if not override_key(arg).startswith("hydra")]
+    space = {str(key): str(value) for key, value in (sweeper.get("params") or {}).items()}
+    space.update({override_key(arg): arg.partition("=")[2] for arg in task if is_sweep(arg)})
+    fixed = [arg for arg in task if not is_sweep(arg)]
+    parser = OverridesParser.create()
+    values: dict[str, list[str]] = {}
+    for key, value in space.items():
+        if key.startswith("hydra"):
+            continue
+        try:
+            (override,) = parser.parse_overrides([f"{key}={value}"])
+        except HydraException:  # the sweeper's own error comes as it starts
+            return []
+        values[key] = probe_values(override)
+    first = {key: found[0] for key, found in values.items() if found}
+    probes: dict[tuple[str, ...], tuple[str, list[str]]] = {}
+    for key, found in values.items():
+        for value in found:
+            job = [*fixed, *(f"{name}={chosen}" for name, chosen in {**first, key: value}.items())]
+            probes.setdefault(tuple(job), (f"{key}={value}", job))
+    return list(probes.values())
+
+
+def probe_values(override: Any) -> list[str]:
+    """The values of a parsed search-space override that :func:`search_probe_jobs` tries: a
+    ``choice()``'s or ``range()``'s each, an ``interval()``'s two ends, a plain value itself."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    if override.is_discrete_sweep():
+        return list(override.sweep_string_iterator())
+    interval = override.value()
+    return [str(end) for end in (interval.start, interval.end)] if isinstance(interval, IntervalSweep) else []
 
 
 @contextmanager

@@ -9,7 +9,6 @@ Hydra's switches and the command that installs tab completion.
 
 from __future__ import annotations
 
-import itertools
 import re
 import sys
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from typing import Any
 import yaml
 
 from agents.errors import UserError, broken_yaml
-from agents.tools.override_paths import config_path_given
+from agents.tools.override_paths import config_dir_values, config_path_given
 
 
 def _config_dir() -> str:
@@ -154,12 +153,7 @@ def config_dirs_given(argv: Sequence[str]) -> list[str]:
     ``--config-path`` folder (a tree in place of ``configs/``; its presets and options were refused
     as unknown), and the ``file://`` folders of a ``hydra.searchpath=[...]`` setting
     (``experiment=mine`` is found there)."""
-    folders = []
-    for flag, value in itertools.pairwise(["", *argv]):
-        if flag in ("--config-dir", "-cd"):
-            folders.append(value)
-        elif value.startswith("--config-dir="):
-            folders.append(value.partition("=")[2])
+    folders = config_dir_values(argv)
     primary = config_path_given(argv)
     if primary is not None:
         folders.append(primary)
