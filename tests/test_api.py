@@ -364,11 +364,13 @@ def test_a_resume_refuses_an_env_other_than_the_runs(tmp_path):
     assert more.env_steps >= 2500
 
 
-def test_one_config_dir_may_be_given_as_a_path(tmp_path):
-    """A string was iterated as a sequence of one-character folder names."""
+def test_one_config_dir_may_be_given_as_a_path(tmp_path, monkeypatch):
+    """A string was iterated as a sequence of one-character folder names; "~/mine" was "not a
+    folder" (the command line's -cd '~/mine' reads it)."""
     (tmp_path / "agent").mkdir()
     (tmp_path / "agent" / "mine.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.125\n")
-    for folder in (tmp_path, str(tmp_path)):
+    monkeypatch.setenv("HOME", str(tmp_path.parent))
+    for folder in (tmp_path, str(tmp_path), f"~/{tmp_path.name}", [f"~/{tmp_path.name}"]):
         assert agents.compose("CartPole-v1", "agent=mine", config_dirs=folder).agent.lr == 0.125
     for wrong in (5, b"/tmp", [5]):
         with pytest.raises(agents.UserError, match=r"^config_dirs takes a folder or a list of folders"):

@@ -1336,7 +1336,10 @@ def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
       "error: the search space's agent.baseline=mean would fail its trials: seed_mode=batched does not "
       "support agent.baseline=mean"),
      (["hparams_search=cartpole_tpe", "agent.lr=interval(0.0,0.1)", "hydra.sweeper.n_trials=2"],
-      "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0")],
+      "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0"),
+     # Optuna draws a range's stop (its distribution's high end), which Hydra's list of it leaves out
+     (["hydra/sweeper=optuna", "agent.gamma=range(0.5,1.5,0.5)", "hydra.sweeper.n_trials=2"],
+      "error: the search space's agent.gamma=1.5 would fail its trials: agent.gamma=1.5 must be")],
 )  # fmt: skip
 def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsys, sweep, fragment):
     code, err, _ = script(
@@ -4001,3 +4004,97 @@ def test_a_checkpoint_copied_over_another_runs_is_refused_and_the_folder_stays(t
         agents.train(env, *quiet, f"resume={tmp_path / 'mine'}", "budget.total_env_steps=3000")
     assert {path: path.read_bytes() for path in (tmp_path / "mine").rglob("*") if path.is_file()} == before
     agents.train(env, *quiet, f"resume={tmp_path / 'other'}", "budget.total_env_steps=1000")  # its own
+
+
+def test_a_key_the_command_line_fixes_is_no_part_of_the_probed_space():
+    """Optuna's sweeper drops a space's key that the command line gives a plain value: the probe
+    still tried the preset's agent.baseline=mean and refused a search that runs."""
+    from agents.runtime.config import register_configs
+    from agents.tools.sweep_checks import search_probe_jobs
+    from agents.tools.usage import CONFIG_DIR
+
+    register_configs()
+    argv = ["-m", "hparams_search=cartpole_tpe", "seed_mode=batched", "num_seeds=2", "agent.baseline=none"]
+    probes = search_probe_jobs(argv, "train", CONFIG_DIR)
+    assert probes and not [setting for setting, _ in probes if setting.startswith("agent.baseline")]
+    assert all(job[3] == "agent.baseline=none" for _, job in probes)
+
+
+def test_a_search_spaces_range_is_probed_at_its_ends():
+    """Each value of a range() was a probe job: seed=range(0,100000) would compose 100,000 configs
+    (~0.01 s each) before the search's first trial."""
+    from agents.runtime.config import register_configs
+    from agents.tools.sweep_checks import search_probe_jobs
+    from agents.tools.usage import CONFIG_DIR
+
+    register_configs()
+    argv = ["-m", "hparams_search=cartpole_tpe", "seed=range(0,100000)"]
+    probes = search_probe_jobs(argv, "train", CONFIG_DIR)
+    settings = [setting for setting, _ in probes]
+    assert settings == [
+        "agent.lr=0.001",
+        "agent.lr=0.3",
+        "agent.gamma=0.999",
+        "agent.baseline=mean",
+        "agent.baseline=value",
+        "seed=100000",
+    ]  # fmt: skip (Optuna draws a range's stop too)
+    first = ["agent.lr=0.001", "agent.gamma=0.9", "agent.baseline=none", "seed=0"]
+    assert probes[0][1] == ["hparams_search=cartpole_tpe", *first]
+
+
+def test_a_resume_reads_past_a_config_yaml_that_does_not_resolve(tmp_path):
+    """The check that a folder's checkpoint is its own read config.yaml's seed: ``seed: ${oops}``
+    was an InterpolationKeyError traceback, where the run had resumed."""
+    import agents
+
+    quiet = ["logging.progress_bar=false", "budget.stop_at_target=false"]
+    agents.train("CartPole-v1", *quiet, f"run_dir={tmp_path / 'run'}", "budget.total_env_steps=500")
+    (tmp_path / "run" / "config.yaml").write_text("seed: ${oops}\nenv: CartPole-v1\n")
+    result = agents.train("CartPole-v1", *quiet, f"resume={tmp_path / 'run'}", "budget.total_env_steps=1000")
+    assert result.env_steps == 1000
+
+
+def test_a_signal_in_a_finalizer_waits_for_it(monkeypatch):
+    """A Ctrl-C as a finished run exits landed in tqdm's __del__: "Exception ignored in", a
+    traceback, and the signal lost (exit 0)."""
+    from agents.runtime import interrupts
+
+    monkeypatch.setattr(interrupts, "REDELIVERY_SECONDS", 600.0)  # cancelled below, never sent
+    said = []
+
+    class Finalized:
+        def __del__(self) -> None:
+            said.append(interrupts.deferred(signal.SIGINT, sys._getframe()))
+
+    try:
+        Finalized()
+        assert said == [True]  # sent again once __del__ is done
+        assert not interrupts.deferred(signal.SIGINT, sys._getframe())
+    finally:
+        interrupts.reset()  # the redelivery timer
+
+
+def test_a_sweep_with_a_config_dir_checks_every_job_and_probes_its_search(tmp_path, monkeypatch, capsys):
+    """With -cd, a basic sweep checked no job (job #0 trained, #1 failed as it started), and a
+    search's probe of an option in the folder failed to compose and was skipped (trial #0 failed)."""
+    mine = tmp_path / "mine"
+    (mine / "hparams_search").mkdir(parents=True)
+    (mine / "experiment").mkdir()
+    (mine / "experiment" / "fast.yaml").write_text("# @package _global_\nagent:\n  lr: 0.05\n")
+    (mine / "hparams_search" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /hydra/sweeper: optuna\n"
+        "seed_mode: batched\nnum_seeds: 2\n"
+        "hydra:\n  sweeper:\n    n_trials: 2\n    params:\n      agent.baseline: choice(none, time)\n"
+    )
+    sweeps = {
+        "basic": (["-cd", str(mine), "experiment=fast", "num_seeds=2", "seed_mode=batched",
+                   "agent.baseline=none,mean"], "error: job #1 ("),
+        "search": ([f"--config-dir={mine}", "hparams_search=mine"],
+                   "error: the search space's agent.baseline=time would fail its trials"),
+    }  # fmt: skip
+    for name, (sweep, said) in sweeps.items():
+        code, err, _ = script("train.py", "-m", *sweep, *TINY, f"hydra.sweep.dir={tmp_path / name}",
+                              monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+        assert_one_line(code, err, 2, said)
+        assert not (tmp_path / name).exists()  # nothing ran

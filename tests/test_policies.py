@@ -79,6 +79,10 @@ def test_actions_that_are_not_integers_are_refused_and_a_policy_needs_an_action(
             policy.score(x, actions)
         with pytest.raises(TypeError, match=r"^actions must be a tensor of action indices"):
             policy.policy_gradient(x, actions, coefficients)
+        mlp = MLPSoftmaxPolicy(6, 4, (5,), "tanh", F64, generator)  # the update's entry point, both forms
+        for form in (policy, mlp):
+            with pytest.raises(TypeError, match=r"^actions must be a tensor of action indices"):
+                form.policy_gradient_and_log_probs(x, actions, coefficients)
     for call in (policy.log_prob, policy.autograd_score):  # torch's "index 4 is out of bounds for dimension"
         with pytest.raises(IndexError, match=r"^actions must be in 0\.\.3; got values from 0 to 4"):
             call(x, torch.tensor([0, 4, 1]))

@@ -86,6 +86,7 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         """:meth:`policy_gradient` (the same numbers) and the log-softmax of the logits it computed."""
         if self._redefines(LinearSoftmaxPolicy, *_INLINED):
             return super().policy_gradient_and_log_probs(features, actions, coefficients)
+        self._check_actions(features, actions)
         gradient, logits_t = self._gradient_and_logits_t(features, actions, coefficients)
         return gradient, torch.log_softmax(logits_t, dim=0).mT
 

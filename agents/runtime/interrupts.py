@@ -10,7 +10,8 @@ torch swallowed the interrupt and left numpy half-initialised, which then failed
 made: ... no attribute 'logical_or'`` (exit 2, as if the env were at fault). So:
 
 * a signal that lands inside an import is delivered again 50 ms later, until the import is done
-  (for at most :data:`MOST_DEFERRED_SECONDS` in one import, so a hung import still hears it);
+  (for at most :data:`MOST_DEFERRED_SECONDS` in one import, so a hung import still hears it), and
+  so is one that lands in an object's ``__del__``, where its exception would be lost;
 * the handlers record the signal before they raise, and a program
   (:func:`agents.tools.commands.command`) that fails after one came exits with the signal's one
   line and 130/143, as an interrupt caught cleanly does; one that went on as if nothing came
@@ -66,6 +67,17 @@ class Terminated(BaseException):
     killed, not orphaned."""
 
 
+def finalizer_running(frame: FrameType | None) -> str | None:
+    """``"finalizer"`` where ``frame`` runs inside an object's ``__del__`` (an exception there is
+    lost: "Exception ignored in: <function tqdm.__del__>" and a traceback, the signal with it);
+    None outside any."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return "finalizer"
+        frame = frame.f_back
+    return None
+
+
 def import_running(frame: FrameType | None) -> str | None:
     """The import ``frame`` runs inside (a frame of importlib's below it): the module of the
     outermost one, which imports the others; None outside any."""
@@ -93,11 +105,11 @@ def held(holding: bool = True) -> Iterator[None]:
 
 
 def deferred(signum: int, frame: FrameType | None) -> bool:
-    """Whether ``signum``, landing in ``frame``, is left for later: inside an import (or a
-    :func:`held` block) it is sent again in :data:`REDELIVERY_SECONDS`, up to
+    """Whether ``signum``, landing in ``frame``, is left for later: inside an import, an object's
+    ``__del__`` (or a :func:`held` block) it is sent again in :data:`REDELIVERY_SECONDS`, up to
     :data:`MOST_DEFERRED_SECONDS` after it first came to that import."""
     now = time.monotonic()
-    waiting = import_running(frame) or ("held" if _holding > 0 else None)
+    waiting = import_running(frame) or finalizer_running(frame) or ("held" if _holding > 0 else None)
     first, last, waited = _deferred_since.get(signum, (now, now, waiting))
     if now - last > 10 * REDELIVERY_SECONDS or waited != waiting:  # that one was delivered elsewhere,
         first = now  # or this is the next import: its own wait begins
@@ -242,5 +254,5 @@ def _quit_now(signum: int, frame: FrameType | None) -> NoReturn:
         with suppress(Exception):  # a flush this signal interrupted: "reentrant call"
             stream.flush()
     line = QUIT_AT_ONCE if signum == signal.SIGINT else QUIT_AT_ONCE.replace("interrupted", "terminated")
-    os.write(2, f"{line}\n".encode())
+    os.write(2, f"\n{line}\n".encode())  # on a line of its own: it may come between a line and its newline
     os._exit(128 + signum)

@@ -176,7 +176,8 @@ def refuse_another_runs_checkpoint(resumed: DictConfig, source: Path) -> None:
     if saved is None:
         return
     for key in FOLDER_IDENTITY:
-        here, there = OmegaConf.select(saved, key, default=None), OmegaConf.select(resumed, key, default=None)
+        here = OmegaConf.select(saved, key, default=None, throw_on_resolution_failure=False)
+        there = OmegaConf.select(resumed, key, default=None)
         if here is not None and str(here) != str(there):
             raise UserError(
                 f"{source} is a checkpoint of {key}={there}, but {source.parent / 'config.yaml'} says "

@@ -39,7 +39,7 @@ from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message
-from agents.tools.override_paths import expand_home_in_paths, quote_paths
+from agents.tools.override_paths import expand_home, expand_home_in_paths, quote_paths
 from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR
 
@@ -89,6 +89,7 @@ def _compose(
         config_dirs = (config_dirs,)
     if not isinstance(config_dirs, Sequence) or not all(isinstance(d, str | Path) for d in config_dirs):
         raise UserError(f"config_dirs takes a folder or a list of folders (paths), not {config_dirs!r}")
+    config_dirs = [expand_home(str(folder)) for folder in config_dirs]  # "~/mine", as -cd '~/mine'
     try:
         if isinstance(config, str):
             refuse_sweeps(quote_paths(expand_home_in_paths(overrides)))  # as composing reads them

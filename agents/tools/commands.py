@@ -85,10 +85,10 @@ def command(function: Command) -> Command:
             interrupts.exit_if_interrupted()
             raise
         finally:
-            interrupts.reset()
-            if program:  # its process ends now: a signal in a finalizer or exit hook quits at once
-                interrupts.quit_at_once_from_now()
+            if program:  # its process ends now: a signal in a finalizer or exit hook quits at once,
+                interrupts.quit_at_once_from_now()  # and one a finalizer deferred is still sent
             else:
+                interrupts.reset()
                 for signum, handler in previous.items():
                     signal.signal(signum, handler)
 

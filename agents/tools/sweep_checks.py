@@ -28,6 +28,7 @@ from agents.tools.composing import (
     config_dir_initialized,
 )
 from agents.tools.job_configs import SweepJobConfigs
+from agents.tools.override_paths import config_dirs_searchpath, without_config_dirs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
 from agents.tools.presets import is_sweep, override_key, with_overrides
 from agents.tools.sweep_settings import (
@@ -75,7 +76,7 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
     if not is_multirun(argv):
         return []
-    overrides = [arg for arg in argv if arg not in MULTIRUN_FLAGS]
+    overrides = without_config_dirs([arg for arg in argv if arg not in MULTIRUN_FLAGS])  # (options)
     keys = [override_key(override) for override in overrides]
     if any(arg.startswith("-") for arg in overrides) or any(key in OTHER_SWEEPERS for key in keys):
         return []
@@ -288,13 +289,14 @@ def check_sweep(
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
     jobs = listed_sweep_jobs(argv)
+    searchpath = config_dirs_searchpath(argv)  # -cd my_configs: its options (experiment=mine) are known
     if not jobs:
         probes = search_probe_jobs(argv, config_name, config_path)
         with config_dir_initialized(config_path):
             job_config = SweepJobConfigs(config_name)
             for setting, job in probes:
                 try:
-                    check(job_config(job))
+                    check(job_config([*searchpath, *job]))
                 except UserError as error:
                     raise UserError(
                         f"the search space's {setting} would fail its trials: {error}; take it out of "
@@ -313,7 +315,7 @@ def check_sweep(
         job_config = SweepJobConfigs(config_name)
         for number, job in enumerate(jobs):
             try:
-                cfg = job_config(job)
+                cfg = job_config([*searchpath, *job])
                 check_resolvable(cfg)
                 check(cfg)
             except UserError as error:
@@ -344,6 +346,8 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
     space = {str(key): str(value) for key, value in (sweeper.get("params") or {}).items()}
     space.update({override_key(arg): arg.partition("=")[2] for arg in task if is_sweep(arg)})
     fixed = [arg for arg in task if not is_sweep(arg)]
+    for key in map(override_key, fixed):  # a key the command line fixes leaves the space (as Optuna's
+        space.pop(key, None)  # sweeper drops it): agent.baseline=none with the preset's choice()
     parser = OverridesParser.create()
     values: dict[str, list[str]] = {}
     for key, value in space.items():
@@ -365,15 +369,19 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
 
 def probe_values(override: Any) -> list[str]:
     """The values of a parsed search-space override that :func:`search_probe_jobs` tries: a
-    ``choice()``'s or ``range()``'s each, an ``interval()``'s two ends, a plain value itself."""
-    from hydra.core.override_parser.types import IntervalSweep
+    ``choice()``'s each, a ``range()``'s and an ``interval()``'s two ends (``seed=range(0,100000)``:
+    two jobs, not 100,000; Optuna's sweeper draws a range's ``stop`` too, as its distribution's
+    high end), a plain value itself."""
+    from hydra.core.override_parser.types import IntervalSweep, RangeSweep
 
     if not override.is_sweep_override():
         return [override.get_value_element_as_str()]
+    swept = override.value()
+    if isinstance(swept, RangeSweep) and not swept.shuffle:  # (shuffled: a choice of its values)
+        return list(dict.fromkeys(str(end) for end in (swept.start, swept.stop)))
     if override.is_discrete_sweep():
         return list(override.sweep_string_iterator())
-    interval = override.value()
-    return [str(end) for end in (interval.start, interval.end)] if isinstance(interval, IntervalSweep) else []
+    return [str(end) for end in (swept.start, swept.end)] if isinstance(swept, IntervalSweep) else []
 
 
 @contextmanager
