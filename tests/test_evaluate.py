@@ -177,6 +177,12 @@ def test_a_csv_of_other_data_is_refused_and_an_evaluations_own_is_replaced(
     )
     main()
     assert len(own.read_text().splitlines()) == 1 + 2 * 2  # the header, 2 greedy and 2 sampled episodes
+    txt = tmp_path / "results.txt"  # another name: its own csv was "not a .csv file" the second time
+    for _ in range(2):
+        argv = [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", f"csv={txt}", "episodes=1"]
+        monkeypatch.setattr(sys, "argv", argv)
+        main()
+    assert len(txt.read_text().splitlines()) == 1 + 2
 
 
 def test_a_sweep_flag_after_the_settings_runs_the_sweep(run_dir, tmp_path, monkeypatch, capsys):

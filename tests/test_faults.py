@@ -4098,3 +4098,25 @@ def test_a_sweep_with_a_config_dir_checks_every_job_and_probes_its_search(tmp_pa
                               monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
         assert_one_line(code, err, 2, said)
         assert not (tmp_path / name).exists()  # nothing ran
+
+
+def test_a_signal_the_work_outran_ends_the_program_as_the_signal(monkeypatch, capsys):
+    """A SIGTERM that landed in an import near the end (evaluate's Adam imports torch._dynamo)
+    waited to be sent again; the work ended first, the program's end cancelled it: exit 0."""
+    from agents.runtime import interrupts
+    from agents.tools.commands import command
+
+    monkeypatch.setattr(interrupts, "REDELIVERY_SECONDS", 600.0)  # never sent: the command's end acts on it
+
+    class Finalized:
+        def __del__(self) -> None:
+            interrupts.deferred(signal.SIGTERM, sys._getframe())
+
+    @command
+    def work() -> None:
+        Finalized()
+
+    with pytest.raises(SystemExit) as exit_info:
+        work()
+    assert exit_info.value.code == 143
+    assert capsys.readouterr().err == "terminated: quit at once (files written before are intact)\n"

@@ -152,6 +152,9 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     unfinished = SummaryWriter(str(tmp_path / "sweep" / "interrupted"))  # no hparams: skipped
     unfinished.add_scalar(tags.EPISODIC_RETURN, 10.0, 10)
     unfinished.close()
+    _, patterned = plot_runs([tmp_path / "sweep" / "lr0.05*"])  # no out=: a folder named "lr0.05*" was made
+    assert patterned == [tmp_path / "sweep" / "lr0.05_seed0" / f"returns.{kind}" for kind in ("png", "svg")]
+    assert not list(tmp_path.glob("sweep/*[*]*"))
 
     table, files = plot_runs([tmp_path / "sweep"], tmp_path / "figures" / "returns")  # window: budget.window
     assert table.startswith("curves and table: the mean of each run's last 100 logged episodes (window=100)")

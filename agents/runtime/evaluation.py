@@ -354,7 +354,8 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
         raise UserError(f"cannot use csv={cfg.csv}: {too_long} (choose a shorter path; nothing was run)")
     if target is not None and target.is_dir():
         raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
-    if target is not None and target.exists() and target.suffix.lower() != ".csv":  # e.g. the checkpoint
+    own = target is not None and target.is_file() and csv_first_line(target) == CSV_HEADER  # (x.txt again)
+    if target is not None and target.exists() and target.suffix.lower() != ".csv" and not own:  # a checkpoint
         raise UserError(
             f"csv={cfg.csv} exists and is not a .csv file, which the evaluation would overwrite; "
             "give a path ending in .csv (nothing was run)"

@@ -209,6 +209,14 @@ def exit_if_interrupted() -> None:
         exit_for_signal(received[0])
 
 
+def exit_if_deferred() -> None:
+    """Exit as :func:`exit_for_signal` for a signal still waiting to be sent again: it landed in an
+    import near a program's end (Adam's lazy ``torch._dynamo``), and the work finished before the
+    next redelivery; the program's end cancelled it, and an evaluation stopped by SIGTERM exited 0."""
+    if _deferred_since:
+        exit_for_signal(next(iter(_deferred_since)))
+
+
 def take_received() -> int | None:
     """The signal a library swallowed, which the caller now handles (it stops as a signal asks);
     None when none came."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,6 +71,7 @@ def command(function: Command) -> Command:
         try:
             with quiet_when_the_reader_leaves():
                 function(*args, **kwargs)
+            interrupts.exit_if_deferred()  # a signal the work outran: the program heard it
         except KeyboardInterrupt:
             interrupts.exit_for_signal(signal.SIGINT)
         except interrupts.Terminated:
@@ -585,7 +587,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
     for preset in presets:  # a typo in the last one is refused before the first one trains
         run_or_exit(lambda preset=preset: check_preset(preset, CONFIG_DIR))
-    out = Path(options.out or f"outputs/results_table/{time.strftime('%Y-%m-%d_%H-%M-%S')}/results.md")
+    now = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")  # microseconds, as train's (two runs shared one)
+    out = Path(options.out or f"outputs/results_table/{now}/results.md")
     _refuse_a_name_too_long("out", out)
     if out.is_dir():
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")

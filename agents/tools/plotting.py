@@ -552,7 +552,8 @@ def plot_runs(
     """What ``scripts/plot.py`` does: find, load, group, plot; returns the table and the files.
 
     :param paths: run folders and/or sweep folders (searched recursively for event files).
-    :param out: file stem for the figures (:func:`figure_paths`); default ``<first path>/returns``.
+    :param out: file stem for the figures (:func:`figure_paths`); default ``<first path>/returns``
+        (a pattern's first match).
     :param window: episodes in each curve's moving mean and in the table's final score; None = the
         runs' ``budget.window`` (100 by default), so the table repeats what training reported.
     """
@@ -581,7 +582,8 @@ def plot_runs(
     groups, repeats = drop_repeated_seeds(group_runs(runs))
     if window is None:
         window = int(runs[0].hparams.get("budget.window", 100))
-    files = plot_groups(groups, out if out is not None else paths[0] / "returns", window)
+    first = with_globs_expanded(paths[:1])[0]  # runs=[ns3/*]: a folder named "*" was made for the figures
+    files = plot_groups(groups, out if out is not None else first / "returns", window)
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
     note = "".join(f"{skip_line}{item}" for item in skipped_lines(skipped))
     empty_line = "\nskipped (finished before any episode ended: no return to show): "
