@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from types import FrameType
 
 USER_ERROR_EXIT_CODE = 2
 QUIT_AT_ONCE = "interrupted: quit at once (files written before are intact)"
@@ -51,14 +52,21 @@ class RunInterrupted(UserError):
 PACKAGE_FOLDER = str(Path(__file__).parent) + os.sep
 
 
+def caller_outside_package(frame: FrameType) -> tuple[FrameType, int]:
+    """The first frame from ``frame`` outward that is not this package's code (the caller's own
+    line; the outermost frame if all are), and how many frames out it is (0: ``frame`` itself)."""
+    depth = 0
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(PACKAGE_FOLDER):
+        frame, depth = frame.f_back, depth + 1
+    return frame, depth
+
+
 def warn_at_caller(message: str) -> None:
     """A ``UserWarning`` shown at the line of the caller's own code that called into this package
     (``agents.train(...)``), however deep in the package it is raised: a fixed ``stacklevel``
     pointed into the package once a call in between was added."""
-    frame, level = sys._getframe(1), 2  # level 2: this function's caller
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(PACKAGE_FOLDER):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, UserWarning, stacklevel=level)
+    _, depth = caller_outside_package(sys._getframe(1))
+    warnings.warn(message, UserWarning, stacklevel=2 + depth)  # stacklevel 2: this function's caller
 
 
 def first_line(error: BaseException) -> str:

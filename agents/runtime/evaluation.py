@@ -354,13 +354,13 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
         raise UserError(f"cannot use csv={cfg.csv}: {too_long} (choose a shorter path; nothing was run)")
     if target is not None and target.is_dir():
         raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
-    own = target is not None and target.is_file() and csv_first_line(target) == CSV_HEADER  # (x.txt again)
+    first_line = csv_first_line(target) if target is not None and target.exists() else CSV_HEADER
+    own = first_line == CSV_HEADER  # an evaluation's csv, whatever its name (csv=x.txt again)
     if target is not None and target.exists() and target.suffix.lower() != ".csv" and not own:  # a checkpoint
         raise UserError(
             f"csv={cfg.csv} exists and is not a .csv file, which the evaluation would overwrite; "
             "give a path ending in .csv (nothing was run)"
         )
-    first_line = csv_first_line(target) if target is not None and target.exists() else CSV_HEADER
     if first_line not in (CSV_HEADER, "", None):  # a .csv of the user's own data: it was replaced silently
         raise UserError(
             f"csv={cfg.csv} exists and holds other data (its first line is {reprlib.repr(first_line)}), "

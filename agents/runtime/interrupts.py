@@ -191,6 +191,11 @@ def unwind(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated
 
 
+def quit_line(signum: int) -> str:
+    """What a program that a signal made quit at once says (``interrupted: ...``, ``terminated: ...``)."""
+    return QUIT_AT_ONCE if signum == signal.SIGINT else QUIT_AT_ONCE.replace("interrupted", "terminated")
+
+
 def exit_for_signal(signum: int) -> NoReturn:
     """The one line of a program that a signal made quit at once, and the shell's 128 + signal.
     The handlers above ignore a further signal from here, as the program quits anyway (a second
@@ -198,8 +203,7 @@ def exit_for_signal(signum: int) -> NoReturn:
     global quitting
     quitting = True
     cancel_redelivery()
-    line = QUIT_AT_ONCE if signum == signal.SIGINT else QUIT_AT_ONCE.replace("interrupted", "terminated")
-    print(line, file=sys.stderr)
+    print(quit_line(signum), file=sys.stderr)
     sys.exit(128 + signum)
 
 
@@ -261,6 +265,5 @@ def _quit_now(signum: int, frame: FrameType | None) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):  # a flush this signal interrupted: "reentrant call"
             stream.flush()
-    line = QUIT_AT_ONCE if signum == signal.SIGINT else QUIT_AT_ONCE.replace("interrupted", "terminated")
-    os.write(2, f"\n{line}\n".encode())  # on a line of its own: it may come between a line and its newline
+    os.write(2, f"\n{quit_line(signum)}\n".encode())  # its own line: it may come between a line and its \n
     os._exit(128 + signum)

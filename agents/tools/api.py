@@ -25,7 +25,6 @@ import gymnasium as gym
 import torch
 from gymnasium.envs.registration import EnvSpec
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -38,8 +37,8 @@ from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
-from agents.tools.composing import check_resolvable, compose_train_config, composition_message
-from agents.tools.override_paths import expand_home, expand_home_in_paths, quote_paths
+from agents.tools.composing import check_resolvable, compose_train_config, composition_message, refuse_sweeps
+from agents.tools.override_paths import expand_home, expand_home_in_paths
 from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR
 
@@ -92,7 +91,6 @@ def _compose(
     config_dirs = [expand_home(str(folder)) for folder in config_dirs]  # "~/mine", as -cd '~/mine'
     try:
         if isinstance(config, str):
-            refuse_sweeps(quote_paths(expand_home_in_paths(overrides)))  # as composing reads them
             overrides = [f"env={config}", *overrides]
             cfg = compose_train_config(overrides, config_dirs=config_dirs, warn_covered=True)
         else:
@@ -141,21 +139,6 @@ def check_no_hydra_settings(overrides: Sequence[str]) -> None:
             raise UserError(
                 f"{override} is a setting of Hydra's app, which agents.train does not run: {instead}"
             )
-
-
-def refuse_sweeps(overrides: Sequence[str]) -> list[Any]:
-    """``overrides`` parsed in the command line's grammar; a sweep (``seed=1,2``) is one line saying
-    what to do instead (Hydra's own said "add --multirun to your command line").
-
-    :raises UserError: for a sweep; Hydra's errors for an override that does not parse."""
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    for override in parsed:
-        if override.is_sweep_override():
-            raise UserError(
-                f"{override.input_line} is a sweep: run it with -m on the command line, or call "
-                "agents.train once per value"
-            )
-    return parsed
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:

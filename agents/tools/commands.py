@@ -40,16 +40,14 @@ if TYPE_CHECKING:
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
-def called_as_program(frame: FrameType | None) -> bool:
+def called_as_program(frame: FrameType) -> bool:
     """Whether the caller of a program's function (``frame``, past this package's own frames) is a
     script's or console command's top level, whose process ends with it; not code that goes on
     after it (a test calling ``main()``), whose signal handlers must come back."""
-    from agents.errors import PACKAGE_FOLDER
+    from agents.errors import caller_outside_package
 
-    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_FOLDER):
-        frame = frame.f_back
-    top_level = frame is not None and frame.f_code.co_name == "<module>"
-    return top_level and frame.f_globals.get("__name__") == "__main__"  # type: ignore[union-attr]
+    caller, _ = caller_outside_package(frame)
+    return caller.f_code.co_name == "<module>" and caller.f_globals.get("__name__") == "__main__"
 
 
 def command(function: Command) -> Command:

@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf
@@ -40,6 +41,21 @@ from agents.tools.presets import with_env_preset
 from agents.tools.usage import CONFIG_DIR, load_yaml
 
 
+def refuse_sweeps(overrides: Sequence[str]) -> list[Any]:
+    """``overrides`` parsed in the command line's grammar; a sweep (``seed=1,2``) is one line saying
+    what to do instead (Hydra's own said "add --multirun to your command line").
+
+    :raises UserError: for a sweep; Hydra's errors for an override that does not parse."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    for override in parsed:
+        if override.is_sweep_override():
+            raise UserError(
+                f"{override.input_line} is a sweep: run it with -m on the command line, or call "
+                "agents.train once per value"
+            )
+    return parsed
+
+
 def compose_train_config(
     overrides: list[str], env_presets: bool = True, config_dirs: Sequence[str | Path] = (),
     warn_covered: bool = False,
@@ -61,6 +77,7 @@ def compose_train_config(
     check_override_keys(overrides)
     overrides = check_group_choices(overrides, "train", CONFIG_DIR, [str(folder) for folder in config_dirs])
     overrides = quote_paths(expand_home_in_paths(overrides))
+    refuse_sweeps(overrides)  # Hydra's "add --multirun to your command line" meant nothing here
     if env_presets:
         choice = with_env_preset(overrides, CONFIG_DIR, user_dirs=config_dirs)
         if choice.covered and warn_covered:

@@ -60,11 +60,17 @@ def env_presets(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) ->
     return presets
 
 
-def preset_policy(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> str:
-    """The policy form (``agent.policy``) preset ``name`` trains, from its file in the user's own
-    config folders or else ``config_dir``; ``state`` where it sets none."""
+def preset_file(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> Path | None:
+    """Preset ``name``'s file: in the user's own config folders, else ``config_dir``; None where none is."""
     files = [Path(folder) / PRESET_GROUP / f"{name}.yaml" for folder in [*user_dirs, config_dir]]
-    preset = next((load_yaml(file) or {} for file in files if file.is_file()), {})
+    return next((file for file in files if file.is_file()), None)
+
+
+def preset_policy(name: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> str:
+    """The policy form (``agent.policy``) preset ``name`` trains (:func:`preset_file`); ``state``
+    where it sets none."""
+    path = preset_file(name, config_dir, user_dirs)
+    preset = (load_yaml(path) or {}) if path is not None else {}
     return str((preset.get("agent") or {}).get("policy", "state"))
 
 
@@ -198,8 +204,7 @@ def covered_choices(
 ) -> tuple[str, ...]:
     """The group choices among ``overrides`` (``agent=mine``) whose group the preset's file sets
     keys of (``agent: {lr: 0.003}``), which it then overrides: :attr:`PresetChoice.covered`."""
-    paths = [Path(folder) / PRESET_GROUP / f"{preset}.yaml" for folder in [*user_dirs, config_dir]]
-    path = next((path for path in paths if path.is_file()), None)
+    path = preset_file(preset, config_dir, user_dirs)
     try:
         content = load_yaml(path) if path is not None else {}
     except (OSError, ValueError, UserError):  # a file that does not load: composing says why
