@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import signal
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,18 @@ def restore_root_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def restore_signal_handlers():
+    """A script run in-process as ``__main__`` (``runpy.run_path(..., run_name="__main__")``) is a
+    program whose process ends with it: it leaves handlers that quit the process at once on a later
+    SIGINT/SIGTERM. A later test of the same worker that signals itself (a run's second Ctrl-C) then
+    ended the worker ("node down: Not properly terminated"); restore them after each test."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 @pytest.fixture
