@@ -24,8 +24,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the exact pins of requirements.lock
 
-train: $(STAMP)  ## train CartPole-v1 with the default config (ARGS="seed=1 ..." adds overrides)
-	$(BIN)/python scripts/train.py env=CartPole-v1 $(ARGS)
+# ARGS replaces env=CartPole-v1 (the default env anyway), so an option may come first: ARGS="-m seed=0,1"
+train: $(STAMP)  ## train CartPole-v1 with the default config (ARGS="seed=1 ..." gives overrides, -m too)
+	$(BIN)/python scripts/train.py $(or $(ARGS),env=CartPole-v1)
 
 test: $(STAMP)  ## the quick suite (slow learning tests excluded), in TEST_WORKERS processes
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
@@ -50,10 +51,14 @@ benchmark: $(STAMP)  ## speed, score timing, sample efficiency, start-up (ARGS="
 tensorboard: $(STAMP)  ## open TensorBoard on outputs/ and multirun/
 	$(BIN)/tensorboard --logdir_spec outputs:outputs,multirun:multirun --host 127.0.0.1
 
+LOCK_HEADER := \# Exact pins installed by 'make install' (regenerate with 'make lock'). torch is the CPU build.
 lock:  ## regenerate requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install $(if $(WHEELS),--find-links $(WHEELS)) "torch==2.13.0" -e ".[dev]"
-	.lock-venv/bin/pip freeze --all --exclude-editable | grep -v "^pip==" | sed -e 's/+cpu//' > requirements.lock
+	{ echo "$(LOCK_HEADER)"; .lock-venv/bin/pip freeze --all --exclude-editable | grep -v "^pip==" \
+	    | sed -e 's/+cpu//'; } > requirements.lock.new
+	! grep -E "^(nvidia-|triton)" requirements.lock.new  # a CUDA torch's pins: keep the lock as it was
+	mv requirements.lock.new requirements.lock
 	rm -rf .lock-venv
 
 clean:  ## remove the venv and run outputs

@@ -823,3 +823,27 @@ def test_settings_the_program_adds_go_before_an_option(tmp_path, options, added)
     done = subprocess.run([sys.executable, str(TRAIN_SCRIPT), *argv], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_train_takes_a_sweep_in_args(tmp_path):
+    """``make train ARGS="-m seed=0,1"`` ran ``train.py env=CartPole-v1 -m seed=0,1``, a setting
+    before the option: ``error: 'seed=0,1' comes after an option``. ARGS now replaces the default
+    env's setting; the command it prints (dry run, the install taken as done) runs the sweep."""
+
+    def recipe(*args: str) -> list[str]:
+        dry = ["make", "-s", "-n", "-o", ".venv/.installed-from-lock", "train", *args]
+        printed = subprocess.run(dry, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        return printed.split()
+
+    assert recipe() == [".venv/bin/python", "scripts/train.py", "env=CartPole-v1"]
+    sweep = (
+        f"-m seed=0,1 budget.total_env_steps=300 logging.progress_bar=false hydra.sweep.dir={tmp_path / 's'}"
+    )
+    command = recipe(f"ARGS={sweep}")
+    assert command[2] == "-m"
+    done = subprocess.run(
+        [sys.executable, *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "s").glob("*/checkpoint.pt"))) == 2

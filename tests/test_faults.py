@@ -1337,6 +1337,21 @@ def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
       "support agent.baseline=mean"),
      (["hparams_search=cartpole_tpe", "agent.lr=interval(0.0,0.1)", "hydra.sweeper.n_trials=2"],
       "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0"),
+     # Hydra reads interval(1,8)'s ends as floats, which an integer key refuses: every trial failed
+     (["hparams_search=cartpole_tpe", "agent.episodes_per_update=interval(1,8)", "hydra.sweeper.n_trials=2"],
+      "error: the search space's agent.episodes_per_update=1.0 would fail its trials: Error merging override "
+      "agent.episodes_per_update=1.0: Value '1.0' of type 'float' could not be converted to Integer; for an "
+      "integer key give int(interval(1, 8))"),
+     (["hydra/sweeper=optuna", "agent.episodes_per_update=tag(log,interval(2,4))",
+       "hydra.sweeper.n_trials=2"], "for an integer key give tag(log, int(interval(2, 4)))"),
+     (["hydra/sweeper=optuna", "agent.lr=interval(0,1)", "hydra.sweeper.n_trials=2"],  # a float key's
+      "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0 (try "
+      "agent.lr=0.01); take it out of the space (hydra.sweeper.params.agent.lr)"),
+     (["hparams_search=cartpole_tpe", "agent.episodes_per_update=choice(2,2.5)", "hydra.sweeper.n_trials=2"],
+      "error: the search space's agent.episodes_per_update=2.5 would fail its trials: Error merging override "
+      "agent.episodes_per_update=2.5: Value '2.5' of type 'float' could not be converted to Integer; take it "
+      "out of the space "
+      "(hydra.sweeper.params.agent.episodes_per_update)"),
      # Optuna draws a range's stop (its distribution's high end), which Hydra's list of it leaves out
      (["hydra/sweeper=optuna", "agent.gamma=range(0.5,1.5,0.5)", "hydra.sweeper.n_trials=2"],
       "error: the search space's agent.gamma=1.5 would fail its trials: agent.gamma=1.5 must be")],
@@ -1789,6 +1804,21 @@ def test_ctrl_c_in_an_optuna_search_prints_its_summary_once(tmp_path, monkeypatc
     )  # fmt: skip
     assert code == 130 and "Traceback" not in err, err
     assert out.count("sweep summary (") == 1, out
+
+
+def test_an_optuna_trial_that_ends_no_episode_is_one_line(tmp_path, monkeypatch, capsys):
+    """A trial too short to end an episode returns nan: Optuna's sweeper told the study the nan
+    twice, and the search died with ``ValueError: Values were told`` and two tracebacks."""
+    code, err, out = script(
+        "train.py", "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=2", *TINY,
+        "budget.total_env_steps=5", f"hydra.sweep.dir={tmp_path / 'search'}",
+        monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
+    )  # fmt: skip
+    err = "\n".join(line for line in err.splitlines() if "A new study created" not in line)  # Optuna's log
+    line = ("error: trial #0 has no return for the search to optimise: no episode ended in "
+            "budget.total_env_steps=5 (of one of its seeds at least); raise it")  # fmt: skip
+    assert_one_line(code, err, 2, line)
+    assert "| 0 | nan " in out and "FAILED" in out  # the trial's row in the sweep's table
 
 
 def test_a_failed_evaluate_sweep_prints_no_summary(tmp_path, monkeypatch, capsys):
@@ -4016,8 +4046,8 @@ def test_a_key_the_command_line_fixes_is_no_part_of_the_probed_space():
     register_configs()
     argv = ["-m", "hparams_search=cartpole_tpe", "seed_mode=batched", "num_seeds=2", "agent.baseline=none"]
     probes = search_probe_jobs(argv, "train", CONFIG_DIR)
-    assert probes and not [setting for setting, _ in probes if setting.startswith("agent.baseline")]
-    assert all(job[3] == "agent.baseline=none" for _, job in probes)
+    assert probes and not [probe for probe in probes if probe.setting.startswith("agent.baseline")]
+    assert all(probe.job[3] == "agent.baseline=none" for probe in probes)
 
 
 def test_a_search_spaces_range_is_probed_at_its_ends():
@@ -4030,7 +4060,7 @@ def test_a_search_spaces_range_is_probed_at_its_ends():
     register_configs()
     argv = ["-m", "hparams_search=cartpole_tpe", "seed=range(0,100000)"]
     probes = search_probe_jobs(argv, "train", CONFIG_DIR)
-    settings = [setting for setting, _ in probes]
+    settings = [probe.setting for probe in probes]
     assert settings == [
         "agent.lr=0.001",
         "agent.lr=0.3",
@@ -4040,7 +4070,7 @@ def test_a_search_spaces_range_is_probed_at_its_ends():
         "seed=100000",
     ]  # fmt: skip (Optuna draws a range's stop too)
     first = ["agent.lr=0.001", "agent.gamma=0.9", "agent.baseline=none", "seed=0"]
-    assert probes[0][1] == ["hparams_search=cartpole_tpe", *first]
+    assert probes[0].job == ["hparams_search=cartpole_tpe", *first]
 
 
 def test_a_resume_reads_past_a_config_yaml_that_does_not_resolve(tmp_path):

@@ -201,3 +201,19 @@ def test_option_help_shows_the_field_docs_as_plain_text():
 
     text = options_help(SuttonBartoOptions, "reproduce-sutton-barto")
     assert "curves.csv (out=docs/sutton_barto rewrites the README's" in text and "``" not in text
+
+
+@pytest.mark.parametrize("program", ["train", "evaluate", "plot", "benchmark"])
+def test_version_gives_ours_and_the_main_libraries(tmp_path, program):
+    """``train.py --version`` printed ``Hydra 1.3.8`` (Hydra's own switch), the other programs
+    ``error: '--version' is not key=value``, the console command "not a command"."""
+    from importlib.metadata import version
+
+    ours = f"softmax-reinforce {version('softmax-reinforce')} (Python {sys.version.split()[0]}, torch "
+    console = ["-m", "agents.tools.console"]
+    for command in ([str(ROOT / "scripts" / f"{program}.py")], [*console, program], console):
+        for flag in ("--version", "-V"):
+            done = subprocess.run([sys.executable, *command, flag], cwd=tmp_path, capture_output=True,
+                                  text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+            assert done.returncode == 0 and done.stderr == "", done.stderr
+            assert done.stdout.startswith(ours) and f"hydra-core {version('hydra-core')}" in done.stdout

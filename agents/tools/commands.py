@@ -31,7 +31,14 @@ from agents.tools.closed_pipe import (
     stdout_quiet_once_the_reader_leaves,
 )
 from agents.tools.override_paths import config_path_given
-from agents.tools.usage import CONFIG_DIR, app_help, config_dirs_given, help_requested
+from agents.tools.usage import (
+    CONFIG_DIR,
+    app_help,
+    config_dirs_given,
+    help_requested,
+    version_line,
+    version_requested,
+)
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -61,6 +68,10 @@ def command(function: Command) -> Command:
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
+        if version_requested(sys.argv[1:]):
+            with quiet_when_the_reader_leaves():
+                print(version_line())
+            return
         program = called_as_program(sys._getframe(1))
         interrupts.reset()
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
@@ -99,7 +110,7 @@ def _train(cfg: DictConfig) -> float:
     from agents.runtime.run import train as run_training
 
     if not cfg.resume:
-        return run_training(cfg).final_mean_return
+        return _search_objective(cfg, run_training(cfg).final_mean_return)
     from agents.errors import RunInterrupted
     from agents.runtime.checkpoint import run_folder_of
     from agents.tools.sweep import refresh_resumed_job
@@ -112,7 +123,26 @@ def _train(cfg: DictConfig) -> float:
         refresh_resumed_job(folder, "INTERRUPTED", seconds=time.perf_counter() - start)
         raise
     refresh_resumed_job(folder, "COMPLETED", result.final_mean_return, seconds=time.perf_counter() - start)
-    return result.final_mean_return
+    return _search_objective(cfg, result.final_mean_return)
+
+
+def _search_objective(cfg: DictConfig, final_mean_return: float) -> float:
+    """``final_mean_return``, the value a search's trial reports; under a sampling sweeper (Optuna's)
+    a nan (a seed ended no episode: there is no return to average) is one line. Optuna's sweeper
+    told the study the nan twice, and the search died with Optuna's ``ValueError: Values were
+    told`` and two tracebacks after the run's own "no episode ended" note."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from agents.tools.sweep_checks import made_by
+
+    if not math.isnan(final_mean_return) or not HydraConfig.initialized():
+        return final_mean_return
+    if not made_by(HydraConfig.get().sweeper, "OptunaSweeper"):
+        return final_mean_return  # a basic sweep's table shows the nan
+    raise UserError(
+        f"trial #{HydraConfig.get().job.num} has no return for the search to optimise: no episode ended in "
+        f"budget.total_env_steps={cfg.budget.total_env_steps:,} (of one of its seeds at least); raise it"
+    )
 
 
 def _preflight(cfg: DictConfig) -> object:

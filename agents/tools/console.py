@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from agents.errors import USER_ERROR_EXIT_CODE
 from agents.runtime.program import CONSOLE_PROGRAM
 from agents.tools.closed_pipe import quiet_when_the_reader_leaves
+from agents.tools.usage import VERSION_FLAGS, version_line
 
 COMMANDS = {
     "train": ("train", "train an agent: train env=CartPole-v1 seed=1 agent.lr=0.05"),
@@ -47,7 +48,8 @@ def usage() -> str:
     rows = "\n".join(f"  {name:<24}{help_line}" for name, (_, help_line) in COMMANDS.items())
     return (
         f"usage: {CONSOLE_PROGRAM} <command> [key=value ...]\n\ncommands:\n{rows}\n\n"
-        f"'{CONSOLE_PROGRAM} <command> --help' lists a command's keys."
+        f"'{CONSOLE_PROGRAM} <command> --help' lists a command's keys; '{CONSOLE_PROGRAM} --version' "
+        "prints the versions."
     )
 
 
@@ -58,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         with quiet_when_the_reader_leaves():
             print(usage())
         sys.exit(0 if args else USER_ERROR_EXIT_CODE)
+    if args[0] in VERSION_FLAGS:
+        with quiet_when_the_reader_leaves():
+            print(version_line())
+        return
     name, rest = args[0], args[1:]
     if name in SHELL_COMPLETION or (name in HYDRA_APPS and any(arg in SHELL_COMPLETION for arg in rest)):
         _shell_completion(args if name in SHELL_COMPLETION else rest)

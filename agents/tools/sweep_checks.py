@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -294,16 +294,15 @@ def check_sweep(
         probes = search_probe_jobs(argv, config_name, config_path)
         with config_dir_initialized(config_path):
             job_config = SweepJobConfigs(config_name)
-            for setting, job in probes:
+            for probe in probes:
                 try:
-                    check(job_config([*searchpath, *job]))
+                    check(job_config([*searchpath, *probe.job]))
                 except UserError as error:
-                    raise UserError(
-                        f"the search space's {setting} would fail its trials: {error}; take it out of "
-                        f"the space (hydra.sweeper.params.{override_key(setting)})"
-                    ) from None
-                except CONFIG_ERRORS:  # Hydra's own error for the trial comes as it runs
-                    continue
+                    raise UserError(probe.failed(error)) from None
+                except CONFIG_ERRORS as error:  # Hydra's own error for the trial comes as it runs,
+                    refused = probe.refused(error)  # unless its config refuses a value of the space
+                    if refused is not None:
+                        raise UserError(refused) from None
         return set()
     if len(jobs) >= SAID_CHECKS and sys.stderr.isatty():  # 20,000 jobs: ~200 s without a word
         print(
@@ -327,13 +326,51 @@ def check_sweep(
     return {tuple(job) for job in jobs}
 
 
-def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -> list[tuple[str, list[str]]]:
+class SearchProbe(NamedTuple):
+    """A job that :func:`search_probe_jobs` composes and checks before a search's first trial."""
+
+    job: list[str]
+    """Its overrides: a value of the space, the space's other parameters at their first value."""
+    settings: list[str]
+    """The values of the space it tries (``agent.baseline=mean``); the job with every parameter at
+    its first value tries each of them."""
+    whole_numbers: dict[str, str]
+    """Key -> ``int(interval(...))`` for the space's ``interval()`` with whole ends: Hydra reads
+    ``interval(1,8)``'s ends as floats, and an integer key refuses any float (1.0 too), so every
+    trial drawn from it failed."""
+
+    @property
+    def setting(self) -> str:
+        """The value of the space it is first to try."""
+        return self.settings[0]
+
+    def failed(self, error: UserError) -> str:
+        """The line for a job that the run's checks refuse."""
+        return f"the search space's {self.setting} would fail its trials: {error}; {_taken_out(self.setting)}"
+
+    def refused(self, error: Exception) -> str | None:
+        """The line for a job whose config refuses a value of the space (``Value '1.0' of type 'float'
+        could not be converted to Integer``); None for another composition error."""
+        key = getattr(error.__cause__, "full_key", None)
+        setting = next((setting for setting in self.settings if override_key(setting) == key), None)
+        if setting is None:
+            return None
+        remedy = f"for an integer key give {self.whole_numbers[key]}" if key in self.whole_numbers else None
+        return (f"the search space's {setting} would fail its trials: {composition_message(error)}; "
+                f"{remedy or _taken_out(setting)}")  # fmt: skip
+
+
+def _taken_out(setting: str) -> str:
+    return f"take it out of the space (hydra.sweeper.params.{override_key(setting)})"
+
+
+def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -> list[SearchProbe]:
     """An Optuna search draws its trials as it goes, so no list of jobs can be checked ahead; a
     setting of its space that no trial can run with (``agent.baseline=mean`` under
     ``seed_mode=batched``) failed the search at the first trial that drew it. These probe jobs
-    take each value of a ``choice()`` or ``range()`` of the space and each end of an
-    ``interval()``, the other parameters at their first value: ``(setting, job overrides)`` each,
-    none for another sweeper or a config that does not compose."""
+    take each value of a ``choice()`` or ``range()`` of the space, each end of an ``interval()``
+    and a fraction inside a float one, the other parameters at their first value; none for another
+    sweeper or a config that does not compose."""
     try:
         cfg = sweep_base_config(argv, config_name, config_path)
     except CONFIG_ERRORS:
@@ -350,6 +387,7 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
         space.pop(key, None)  # sweeper drops it): agent.baseline=none with the preset's choice()
     parser = OverridesParser.create()
     values: dict[str, list[str]] = {}
+    whole_numbers: dict[str, str] = {}
     for key, value in space.items():
         if key.startswith("hydra"):
             continue
@@ -357,14 +395,31 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
             (override,) = parser.parse_overrides([f"{key}={value}"])
         except HydraException:  # the sweeper's own error comes as it starts
             return []
-        values[key] = probe_values(override)
+        values[key], whole = probe_values(override), whole_interval(override)
+        if whole is not None:
+            whole_numbers[key] = whole
     first = {key: found[0] for key, found in values.items() if found}
-    probes: dict[tuple[str, ...], tuple[str, list[str]]] = {}
+    probes: dict[tuple[str, ...], SearchProbe] = {}
     for key, found in values.items():
         for value in found:
             job = [*fixed, *(f"{name}={chosen}" for name, chosen in {**first, key: value}.items())]
-            probes.setdefault(tuple(job), (f"{key}={value}", job))
+            probe = probes.setdefault(tuple(job), SearchProbe(job, [], whole_numbers))
+            probe.settings.append(f"{key}={value}")
     return list(probes.values())
+
+
+def whole_interval(override: Any) -> str | None:
+    """``int(interval(1, 8))`` (in its ``tag(log, ...)``) for a search space's ``interval(1,8)``,
+    whose ends Hydra reads as floats; None for any other override."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    swept = override.value() if override.is_sweep_override() else None
+    if not isinstance(swept, IntervalSweep) or not isinstance(swept.start, float):
+        return None
+    if not (swept.start.is_integer() and swept.end.is_integer()):
+        return None
+    whole = f"int(interval({int(swept.start)}, {int(swept.end)}))"
+    return f"tag(log, {whole})" if "log" in swept.tags else whole
 
 
 def probe_values(override: Any) -> list[str]:

@@ -46,6 +46,34 @@ def load_yaml(path: str | Path) -> Any:
         raise UserError(broken_yaml(error, path)) from None
 
 
+VERSION_FLAGS = ("-V", "--version")
+"""What asks a program for its version (Hydra's own ``--version`` printed ``Hydra 1.3.8``)."""
+
+VERSION_OF = ("torch", "gymnasium", "hydra-core", "numpy")
+"""The libraries whose versions the version line gives beside ours (what a bug report needs)."""
+
+
+def version_line() -> str:
+    """``softmax-reinforce 0.1.0 (Python 3.11.7, torch 2.13.0, ...)``, read from the installed
+    packages' metadata, nothing imported."""
+    from importlib.metadata import PackageNotFoundError, version
+    from platform import python_version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    libraries = ", ".join(f"{name} {installed(name)}" for name in VERSION_OF)
+    return f"softmax-reinforce {installed('softmax-reinforce')} (Python {python_version()}, {libraries})"
+
+
+def version_requested(argv: Sequence[str]) -> bool:
+    """``-V`` or ``--version`` among the arguments."""
+    return any(arg in VERSION_FLAGS for arg in argv)
+
+
 def help_requested(argv: list[str]) -> bool:
     """``-h`` or ``--help`` among the arguments (Hydra's own ``--hydra-help`` is left to Hydra)."""
     return any(arg in ("-h", "--help") for arg in argv)
@@ -102,6 +130,7 @@ def app_help(
     if groups:
         out += ["config groups (group=option):", *groups, ""]
     out += ["keys (key=value; the comment says what each holds):", *keys, *group_keys]
+    out += ["", "--version prints the versions of this package, Python and the main libraries."]
     if not hydra_app:
         return "\n".join(out)
     out += [
