@@ -55,10 +55,11 @@ LOCK_HEADER := \# Exact pins installed by 'make install' (regenerate with 'make 
 lock:  ## regenerate requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install $(if $(WHEELS),--find-links $(WHEELS)) "torch==2.13.0" -e ".[dev]"
-	{ echo "$(LOCK_HEADER)"; .lock-venv/bin/pip freeze --all --exclude-editable | grep -v "^pip==" \
-	    | sed -e 's/+cpu//'; } > requirements.lock.new
-	! grep -E "^(nvidia-|triton)" requirements.lock.new  # a CUDA torch's pins: keep the lock as it was
-	mv requirements.lock.new requirements.lock
+	.lock-venv/bin/pip freeze --all --exclude-editable > .lock-venv/freeze.txt
+	if grep -E "^(nvidia-|triton)" .lock-venv/freeze.txt; then \
+	    echo "error: pins of a CUDA torch (above); requirements.lock is unchanged" >&2; rm -rf .lock-venv; exit 1; fi
+	{ echo "$(LOCK_HEADER)"; grep -v "^pip==" .lock-venv/freeze.txt | sed -e 's/+cpu//'; } > .lock-venv/requirements.lock
+	mv .lock-venv/requirements.lock requirements.lock
 	rm -rf .lock-venv
 
 clean:  ## remove the venv and run outputs

@@ -86,7 +86,8 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", [str(EVALUATE_SCRIPT), f"checkpoint={run_dir}", "episodes=1"])
     main()
     main()  # a second evaluation writes a second file
-    assert "sampled: return" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sampled: return" in out and " over 1 episode (mean length" in out  # it said "1 episodes"
     assert len(list(run_dir.glob("evaluation_*.csv"))) == 2
     assert not list(tmp_path.iterdir())  # no Hydra output folder, no log file
 

@@ -1344,6 +1344,13 @@ def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
       "integer key give int(interval(1, 8))"),
      (["hydra/sweeper=optuna", "agent.episodes_per_update=tag(log,interval(2,4))",
        "hydra.sweeper.n_trials=2"], "for an integer key give tag(log, int(interval(2, 4)))"),
+     # int() would not help a list's key (nor a bool's): no such hint for them
+     (["hydra/sweeper=optuna", "agent.hidden_sizes=interval(1,8)", "hydra.sweeper.n_trials=2"],
+      "float is not a ListConfig, list or tuple; take it out of the space (hydra.sweeper.params.agent."),
+     # a group's option that is not there: a traceback at the trial that drew it
+     (["hydra/sweeper=optuna", "features=choice(raw,nosuch)", "hydra.sweeper.n_trials=2"],
+      "error: the search space's features=nosuch would fail its trials: In 'train': Could not find "
+      "'features/nosuch' (options: auto,"),
      (["hydra/sweeper=optuna", "agent.lr=interval(0,1)", "hydra.sweeper.n_trials=2"],  # a float key's
       "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0 (try "
       "agent.lr=0.01); take it out of the space (hydra.sweeper.params.agent.lr)"),
@@ -1808,17 +1815,42 @@ def test_ctrl_c_in_an_optuna_search_prints_its_summary_once(tmp_path, monkeypatc
 
 def test_an_optuna_trial_that_ends_no_episode_is_one_line(tmp_path, monkeypatch, capsys):
     """A trial too short to end an episode returns nan: Optuna's sweeper told the study the nan
-    twice, and the search died with ``ValueError: Values were told`` and two tracebacks."""
+    twice, and the search died with ``ValueError: Values were told`` and two tracebacks. Resumed to
+    its end, the trial's record kept that failure beside its new COMPLETED."""
     code, err, out = script(
         "train.py", "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=2", *TINY,
         "budget.total_env_steps=5", f"hydra.sweep.dir={tmp_path / 'search'}",
         monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
     )  # fmt: skip
     err = "\n".join(line for line in err.splitlines() if "A new study created" not in line)  # Optuna's log
-    line = ("error: trial #0 has no return for the search to optimise: no episode ended in "
-            "budget.total_env_steps=5 (of one of its seeds at least); raise it")  # fmt: skip
+    line = ("error: job #0 of the search has no return to optimise: no episode ended in "
+            "budget.total_env_steps=5; raise it")  # fmt: skip
     assert_one_line(code, err, 2, line)
     assert "| 0 | nan " in out and "FAILED" in out  # the trial's row in the sweep's table
+    (record,) = (tmp_path / "search").glob("0_*/result.json")
+    assert "no return to optimise" in json.loads(record.read_text())["error"]
+    code, err, _ = script("train.py", f"resume={record.parent}", "budget.total_env_steps=300",
+                          monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    assert {key: json.loads(record.read_text())[key] for key in ("status", "error")} == {
+        "status": "COMPLETED", "error": ""}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [(["num_seeds=2"], "no episode ended in budget.total_env_steps=5 (in one of its seeds at least); raise"),
+     # every trial failed, and max_failure_rate let the search go on: Optuna's "No trials are completed yet."
+     (["hydra.sweeper.max_failure_rate=1.0"], "error: no trial of the search completed, so it has no best")],
+    ids=["seeds", "max_failure_rate"],
+)  # fmt: skip
+def test_a_search_whose_trials_end_no_episode_says_so(tmp_path, monkeypatch, capsys, extra, fragment):
+    code, err, _ = script(
+        "train.py", "-m", "hparams_search=cartpole_tpe", "hydra.sweeper.n_trials=2", *TINY,
+        "budget.total_env_steps=5", *extra, f"hydra.sweep.dir={tmp_path / 'search'}",
+        monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path,
+    )  # fmt: skip
+    err = "\n".join(line for line in err.splitlines() if "A new study created" not in line)
+    assert_one_line(code, err, 2, fragment)
 
 
 def test_a_failed_evaluate_sweep_prints_no_summary(tmp_path, monkeypatch, capsys):
@@ -1880,6 +1912,12 @@ SCRIPT_ARGS = [
     # ran at theta = 0 and said nothing
     ("gradient_variance.py", ["env=FrozenLake-v1", "p=0.01"], "p=0.01: env=FrozenLake-v1 does not read it"),
     ("results_table.py", ["seeds=0"], "seeds=0 must be >= 1"),
+    # it trained the preset twice, and the table gave it two rows
+    (
+        "results_table.py",
+        ["presets=[short_corridor,taxi,short_corridor]"],
+        "presets=[short_corridor,taxi,short_corridor] names short_corridor more than once: give each once",
+    ),
     ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number in [0, 1e+06]"),
     # float32 parameters overflowed: a FAIL, exit 1, as if the math were wrong
     ("compare_gradients.py", ["param_scale=1e38"], "param_scale=1e+38 must be a finite number in [0, 1e+06]"),
@@ -2447,6 +2485,17 @@ def test_submitit_local_multirun_ctrl_c_lets_every_running_job_save(tmp_path):
     assert (sweep_dir / "summary.md").read_text().count("INTERRUPTED") == 2
     for job in sorted(path for path in sweep_dir.iterdir() if path.name[:2] in ("0_", "1_")):
         _assert_saved_and_flushed(job)
+
+
+def test_results_table_says_where_it_wrote_as_a_path_from_anywhere(tmp_path, monkeypatch, capsys):
+    """``out=rel/t.md`` printed ``wrote rel/t.md``, which names no file from another folder."""
+    code, err, out = script("results_table.py", "presets=[short_corridor]", "seeds=1", "out=rel/t.md",
+                            monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    assert (
+        out.splitlines()[-1] == f"wrote {Path.cwd() / 'rel' / 't.md'}"
+        and (tmp_path / "rel" / "t.md").is_file()
+    )
 
 
 @pytest.mark.slow

@@ -183,6 +183,16 @@ def test_preset_choice_says_which_and_how():
     )
     chosen = with_env_preset(["experiment=taxi"], CONFIG_DIR)
     assert chosen.overrides == ["experiment=taxi"] and "(chosen;" in str(chosen.line())
+    # a preset named beside another env: its values, tuned for Acrobot, trained CartPole without a word
+    other = with_env_preset(["experiment=acrobot", "env=CartPole-v1"], CONFIG_DIR)
+    assert other.line() == (
+        "preset: experiment=acrobot (chosen; tuned for Acrobot-v1, trained on env=CartPole-v1; "
+        "experiment=none for the generic defaults)"
+    )
+    for same in (["experiment=acrobot", "env=Acrobot-v1"], ["experiment=acrobot"]):
+        assert with_env_preset(same, CONFIG_DIR).line() == (
+            "preset: experiment=acrobot (chosen; experiment=none for the generic defaults)"
+        )
     assert with_env_preset([f"env={env}", "experiment=none"], CONFIG_DIR).overrides == [f"env={env}"]
     swept = with_env_preset([f"env={env},CartPole-v1"], CONFIG_DIR)  # an env sweep
     assert swept.name is None and "env is swept" in str(swept.line())

@@ -212,8 +212,10 @@ def test_version_gives_ours_and_the_main_libraries(tmp_path, program):
     ours = f"softmax-reinforce {version('softmax-reinforce')} (Python {sys.version.split()[0]}, torch "
     console = ["-m", "agents.tools.console"]
     for command in ([str(ROOT / "scripts" / f"{program}.py")], [*console, program], console):
-        for flag in ("--version", "-V"):
+        for flag in ("--version", "-V", "--vers"):  # argparse took --vers in a Hydra app: Hydra's
             done = subprocess.run([sys.executable, *command, flag], cwd=tmp_path, capture_output=True,
                                   text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
             assert done.returncode == 0 and done.stderr == "", done.stderr
             assert done.stdout.startswith(ours) and f"hydra-core {version('hydra-core')}" in done.stdout
+    helped = help_of(program, tmp_path)
+    assert "--version prints the versions of this package" in helped.stdout  # plot's help did not say

@@ -47,7 +47,7 @@ from agents.runtime.config import (
 )
 from agents.runtime.env_failures import env_named
 from agents.runtime.restore import TrainedAgent, load_agent
-from agents.runtime.return_stats import shown_return, spread
+from agents.runtime.return_stats import counted, shown_return, spread
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from agents.runtime.sweep_stop import StopRequest
 from envs.make import close_quietly, dependency_message, make_env, registered_time_limit
@@ -464,7 +464,7 @@ def report(result: EvaluationResult) -> str:
     for mode, summary in result.modes.items():
         lines.append(
             f"{mode:>8}: return {shown_return(summary.mean)} +- {shown_return(summary.std)} over "
-            f"{len(summary.returns)} episodes (mean length {np.mean(summary.lengths):.1f})"
+            f"{counted(len(summary.returns), 'episode')} (mean length {np.mean(summary.lengths):.1f})"
         )
         if summary.nonfinite:
             lines.append(

@@ -1,4 +1,5 @@
-"""Returns as a report gives them: their spread over seeds or episodes, and their printed form.
+"""Returns as a report gives them: their spread over seeds or episodes, and their printed form (and
+the counts beside them: ``1 episode``, ``10 episodes``).
 
 An env's rewards may be large enough that a return is finite while its square is not (a return
 of 1e300), or that two decimals print hundreds of digits. The spread is then computed on the
@@ -40,3 +41,9 @@ def shown_return(value: float, decimals: int = 2) -> str:
     if abs(value) < LARGEST_PRINTED_IN_FULL or not math.isfinite(value):
         return f"{value:.{decimals}f}"
     return f"{value:.6g}"
+
+
+def counted(count: int, noun: str, grouped: bool = False) -> str:
+    """``1 update``, ``344 updates``; ``2,000 env steps`` when ``grouped``."""
+    number = f"{count:,}" if grouped else str(count)
+    return f"{number} {noun}{'' if count == 1 else 's'}"

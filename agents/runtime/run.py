@@ -38,7 +38,7 @@ from agents.runtime.restore import (
     refuse_untrusted_code,
 )
 from agents.runtime.resume import apply_resume_overrides
-from agents.runtime.return_stats import shown_return
+from agents.runtime.return_stats import counted, shown_return
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
 from envs.make import ID_CHECK_VARIABLE, registered_time_limit, registering_module
@@ -214,12 +214,6 @@ def print_summary(result: TrainResult, cfg: DictConfig | None = None) -> None:
     )
     print_tensorboard_line(run_dir)
     print_no_episode_note(result, cfg)
-
-
-def counted(count: int, noun: str, grouped: bool = False) -> str:
-    """``1 update``, ``344 updates``; ``2,000 env steps`` when ``grouped``."""
-    number = f"{count:,}" if grouped else str(count)
-    return f"{number} {noun}{'' if count == 1 else 's'}"
 
 
 def time_limit(cfg: DictConfig) -> int | None:

@@ -76,6 +76,7 @@ from agents.tools.multirun_stop import (
     in_multirun,
     multirun_job,
     raise_the_sweeps_stop,
+    search_with_no_completed_trial_said,
     stop_sweep,
     stopped_between_jobs,
 )
@@ -121,7 +122,7 @@ from agents.tools.sweep_checks import (
     with_globs_listed,
 )
 from agents.tools.sweep_settings import check_launcher_installed
-from agents.tools.usage import CONFIG_DIR, as_started, config_dirs_given
+from agents.tools.usage import CONFIG_DIR, VERSION_HELP, as_started, config_dirs_given
 
 T = TypeVar("T")
 
@@ -247,7 +248,7 @@ def hydra_main(
                     if made_by(launcher, JOBLIB_LAUNCHER)
                     else nullcontext(),
                 ):
-                    run_or_exit(app)
+                    run_or_exit((lambda: search_with_no_completed_trial_said(app)) if sweep else app)
                 stopped = first_stop() if sweep else None
                 if stopped is not None:  # a signal came, yet no job the sweeper read was stopped
                     exit_with(stopped_between_jobs(stopped))
@@ -371,7 +372,7 @@ def options_help(schema: type, usage: str) -> str:
     lines = [f"usage: {as_started(usage)}", "", "keys (key=value; lists as key=[a,b]):"]
     for key, doc in field_docs(schema).items():
         lines.append(f"  {key}={defaults[key]}".ljust(30) + f"  {doc}")
-    return "\n".join(lines)
+    return "\n".join([*lines, "", VERSION_HELP])
 
 
 def parse_options(

@@ -133,15 +133,17 @@ def _search_objective(cfg: DictConfig, final_mean_return: float) -> float:
     told`` and two tracebacks after the run's own "no episode ended" note."""
     from hydra.core.hydra_config import HydraConfig
 
+    from agents.tools.multirun_stop import in_multirun
     from agents.tools.sweep_checks import made_by
 
-    if not math.isnan(final_mean_return) or not HydraConfig.initialized():
+    if not math.isnan(final_mean_return) or not in_multirun():
         return final_mean_return
     if not made_by(HydraConfig.get().sweeper, "OptunaSweeper"):
         return final_mean_return  # a basic sweep's table shows the nan
+    seeds = " (in one of its seeds at least)" if cfg.num_seeds > 1 else ""
     raise UserError(
-        f"trial #{HydraConfig.get().job.num} has no return for the search to optimise: no episode ended in "
-        f"budget.total_env_steps={cfg.budget.total_env_steps:,} (of one of its seeds at least); raise it"
+        f"job #{HydraConfig.get().job.num} of the search has no return to optimise: no episode ended in "
+        f"budget.total_env_steps={cfg.budget.total_env_steps:,}{seeds}; raise it"
     )
 
 
@@ -613,6 +615,11 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     from agents.tools.results import results_table as make_table
 
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
+    twice = sorted({preset for preset in presets if presets.count(preset) > 1})
+    if twice:  # (it trained the preset twice and gave it two rows)
+        exit_with_user_error(
+            f"presets=[{','.join(presets)}] names {', '.join(twice)} more than once: give each once"
+        )
     for preset in presets:  # a typo in the last one is refused before the first one trains
         run_or_exit(lambda preset=preset: check_preset(preset, CONFIG_DIR))
     now = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")  # microseconds, as train's (two runs shared one)
@@ -684,7 +691,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             results.append(run_or_exit(lambda index=index: run_one(index)))
             print(f"{preset}: {results[-1].final_return('+-')}", flush=True)
         write(out, results)
-        print(f"wrote {out}")
+        print(f"wrote {out.absolute()}")  # (the table says how to regenerate it with out= as given)
         if TABLE_BEGIN in (existing_text(partial) or ""):  # an earlier stopped run's: now out is complete
             partial.unlink()
     if reader_left():  # as train.py: the work is done and saved, then 141

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from agents.errors import USER_ERROR_EXIT_CODE
 from agents.runtime.program import CONSOLE_PROGRAM
 from agents.tools.closed_pipe import quiet_when_the_reader_leaves
-from agents.tools.usage import VERSION_FLAGS, version_line
+from agents.tools.usage import version_line, version_requested
 
 COMMANDS = {
     "train": ("train", "train an agent: train env=CartPole-v1 seed=1 agent.lr=0.05"),
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         with quiet_when_the_reader_leaves():
             print(usage())
         sys.exit(0 if args else USER_ERROR_EXIT_CODE)
-    if args[0] in VERSION_FLAGS:
+    if version_requested(args[:1]):
         with quiet_when_the_reader_leaves():
             print(version_line())
         return

@@ -137,3 +137,23 @@ def failed_jobs_reported() -> Iterator[None]:
         yield
     finally:
         JobReturn.return_value = prop  # type: ignore[method-assign]
+
+
+NO_COMPLETED_TRIAL = "No trials are completed yet."
+"""What Optuna's ``study.best_trial`` raises (a ``ValueError``) for a study whose trials all failed."""
+
+
+def search_with_no_completed_trial_said(app: Callable[[], T]) -> T:
+    """``app()``; a search whose every trial failed, which ``hydra.sweeper.max_failure_rate`` let go
+    on, ended as Optuna's sweeper read the study's best trial: ``ValueError: No trials are completed
+    yet.`` and a traceback, after each trial's own line. One line instead."""
+    try:
+        return app()
+    except ValueError as error:
+        if str(error) != NO_COMPLETED_TRIAL:
+            raise
+        raise UserError(
+            "no trial of the search completed, so it has no best one: each failed (see its 'Failed "
+            "experiment: ...' line above; hydra.sweeper.max_failure_rate let the search go on): fix what "
+            "they say"
+        ) from None

@@ -15,6 +15,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -178,6 +179,9 @@ class PresetChoice:
     covered: tuple[str, ...] = ()
     """The user's group choices (``agent=mine``) whose keys the preset sets after them (Hydra
     applies a preset last): its values, not the option's, are the run's."""
+    retargeted: tuple[str, str] | None = None
+    """(the env a named preset is tuned for, the command line's other ``env``), which wins: the
+    preset's hyperparameters train another env than the one they were tuned on."""
 
     def line(self) -> str | None:
         """What a run prints about it (None: nothing to say)."""
@@ -189,6 +193,8 @@ class PresetChoice:
         if is_sweep(f"{PRESET_GROUP}={self.name}"):
             return f"preset: each job its own (experiment={self.name})"
         how = f"tuned for {self.automatic_for}" if self.automatic_for else "chosen"
+        if self.retargeted:
+            how += f"; tuned for {self.retargeted[0]}, trained on env={self.retargeted[1]}"
         line = f"preset: experiment={self.name} ({how}; experiment=none for the generic defaults)"
         if self.covered:
             groups = ", ".join(f"{choice.partition('=')[0]}.*" for choice in self.covered)
@@ -204,17 +210,36 @@ def covered_choices(
 ) -> tuple[str, ...]:
     """The group choices among ``overrides`` (``agent=mine``) whose group the preset's file sets
     keys of (``agent: {lr: 0.003}``), which it then overrides: :attr:`PresetChoice.covered`."""
-    path = preset_file(preset, config_dir, user_dirs)
-    try:
-        content = load_yaml(path) if path is not None else {}
-    except (OSError, ValueError, UserError):  # a file that does not load: composing says why
-        return ()
-    sets = set(content) if isinstance(content, dict) else set()
+    sets = set(preset_content(preset, config_dir, user_dirs))
     groups = {folder.name for folder in Path(config_dir).iterdir() if folder.is_dir()} - {PRESET_GROUP}
     return tuple(
         f"{_split(arg)[0]}={_split(arg)[2]}" for arg in overrides
         if _split(arg)[1] and _split(arg)[0] in groups & sets and not arg.startswith(("+", "~"))
     )  # fmt: skip
+
+
+def preset_content(
+    preset: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
+) -> dict[str, Any]:
+    """The top-level keys and values a preset's file sets; empty for one that does not load
+    (composing says why)."""
+    path = preset_file(preset, config_dir, user_dirs)
+    try:
+        content = load_yaml(path) if path is not None else {}
+    except (OSError, ValueError, UserError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def retargeted(
+    overrides: Sequence[str], preset: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
+) -> tuple[str, str] | None:
+    """:attr:`PresetChoice.retargeted` for a preset the user named beside an ``env`` of their own."""
+    given = override_value(overrides, "env")
+    tuned_for = preset_content(preset, config_dir, user_dirs).get("env")
+    if given is None or not isinstance(tuned_for, str) or given == tuned_for or is_sweep(f"env={given}"):
+        return None
+    return tuned_for, given
 
 
 def with_env_preset(
@@ -245,8 +270,12 @@ def with_env_preset(
         check_preset(chosen, config_dir, user_dirs)
         if is_no_preset(chosen):
             return PresetChoice([o for o in overrides if _split(o)[0] != PRESET_GROUP])
+        swept = is_sweep(f"{PRESET_GROUP}={chosen}")  # (each job's preset has its own env)
         return PresetChoice(
-            overrides, chosen, covered=covered_choices(overrides, chosen, config_dir, user_dirs)
+            overrides,
+            chosen,
+            covered=covered_choices(overrides, chosen, config_dir, user_dirs),
+            retargeted=None if swept else retargeted(overrides, chosen, config_dir, user_dirs),
         )
     if resuming:  # a resumed run keeps its config
         return PresetChoice(overrides)

@@ -250,7 +250,7 @@ def refresh_resumed_job(
         old, status=status, env_steps=old.env_steps if env_steps is None else env_steps,
         episodes=old.episodes if episodes is None else episodes,
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
-        seconds=old.seconds + seconds,
+        seconds=old.seconds + seconds, error="",  # (a failure before the resume is over)
         resumed_with=resumed_settings(Path(old.output_dir), old.overrides, named_states)
         if states else old.resumed_with,
     )  # fmt: skip

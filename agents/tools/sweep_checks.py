@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -353,11 +353,19 @@ class SearchProbe(NamedTuple):
         could not be converted to Integer``); None for another composition error."""
         key = getattr(error.__cause__, "full_key", None)
         setting = next((setting for setting in self.settings if override_key(setting) == key), None)
+        if setting is None:  # a group's option that is not there: "Could not find 'features/nosuch'"
+            setting = next((setting for setting in self.settings if _missing_option(setting, error)), None)
         if setting is None:
             return None
         remedy = f"for an integer key give {self.whole_numbers[key]}" if key in self.whole_numbers else None
         return (f"the search space's {setting} would fail its trials: {composition_message(error)}; "
                 f"{remedy or _taken_out(setting)}")  # fmt: skip
+
+
+def _missing_option(setting: str, error: Exception) -> bool:
+    """Whether composing failed for want of ``setting``'s option in its group (``features=nosuch``)."""
+    group, _, option = setting.partition("=")
+    return isinstance(error, MissingConfigException) and f"Could not find '{group}/{option}'" in str(error)
 
 
 def _taken_out(setting: str) -> str:
@@ -368,9 +376,9 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
     """An Optuna search draws its trials as it goes, so no list of jobs can be checked ahead; a
     setting of its space that no trial can run with (``agent.baseline=mean`` under
     ``seed_mode=batched``) failed the search at the first trial that drew it. These probe jobs
-    take each value of a ``choice()`` or ``range()`` of the space, each end of an ``interval()``
-    and a fraction inside a float one, the other parameters at their first value; none for another
-    sweeper or a config that does not compose."""
+    take each value of a ``choice()`` or ``range()`` of the space and each end of an
+    ``interval()``, the other parameters at their first value; none for another sweeper or a config
+    that does not compose."""
     try:
         cfg = sweep_base_config(argv, config_name, config_path)
     except CONFIG_ERRORS:
@@ -396,8 +404,8 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
         except HydraException:  # the sweeper's own error comes as it starts
             return []
         values[key], whole = probe_values(override), whole_interval(override)
-        if whole is not None:
-            whole_numbers[key] = whole
+        if whole is not None and is_integer(OmegaConf.select(cfg, key, throw_on_missing=False)):
+            whole_numbers[key] = whole  # (a list's, a bool's or a float's key is not helped by int())
     first = {key: found[0] for key, found in values.items() if found}
     probes: dict[tuple[str, ...], SearchProbe] = {}
     for key, found in values.items():
@@ -406,6 +414,11 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
             probe = probes.setdefault(tuple(job), SearchProbe(job, [], whole_numbers))
             probe.settings.append(f"{key}={value}")
     return list(probes.values())
+
+
+def is_integer(value: object) -> bool:
+    """Whether a config's ``value`` is an integer (not a bool, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def whole_interval(override: Any) -> str | None:

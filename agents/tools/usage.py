@@ -49,6 +49,9 @@ def load_yaml(path: str | Path) -> Any:
 VERSION_FLAGS = ("-V", "--version")
 """What asks a program for its version (Hydra's own ``--version`` printed ``Hydra 1.3.8``)."""
 
+VERSION_HELP = "--version prints the versions of this package, Python and the main libraries."
+"""What every program's ``--help`` says of it."""
+
 VERSION_OF = ("torch", "gymnasium", "hydra-core", "numpy")
 """The libraries whose versions the version line gives beside ours (what a bug report needs)."""
 
@@ -70,8 +73,9 @@ def version_line() -> str:
 
 
 def version_requested(argv: Sequence[str]) -> bool:
-    """``-V`` or ``--version`` among the arguments."""
-    return any(arg in VERSION_FLAGS for arg in argv)
+    """``-V`` or ``--version`` among the arguments, or an abbreviation of it that argparse takes in
+    a Hydra app (``--vers``: no other option of Hydra's begins with ``--v``)."""
+    return any(arg in VERSION_FLAGS or (len(arg) >= 3 and "--version".startswith(arg)) for arg in argv)
 
 
 def help_requested(argv: list[str]) -> bool:
@@ -130,7 +134,7 @@ def app_help(
     if groups:
         out += ["config groups (group=option):", *groups, ""]
     out += ["keys (key=value; the comment says what each holds):", *keys, *group_keys]
-    out += ["", "--version prints the versions of this package, Python and the main libraries."]
+    out += ["", VERSION_HELP]
     if not hydra_app:
         return "\n".join(out)
     out += [
