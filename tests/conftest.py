@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,21 @@ def restore_signal_handlers():
     yield
     for signum, handler in handlers.items():
         signal.signal(signum, handler)
+
+
+@pytest.fixture(autouse=True)
+def reset_process_wide_state():
+    """What a test may leave behind for the next test of its worker: a Ctrl-C met outside a
+    program's ``command()`` (``run_or_exit`` in a test's ``call``) sets ``interrupts.quitting``,
+    after which its handlers ignore SIGINT (a later test's "DID NOT RAISE KeyboardInterrupt"); a
+    fault env's step counter set far back made a later test's fault env never fail."""
+    yield
+    from agents.runtime import interrupts
+
+    interrupts.reset()
+    fault_envs = sys.modules.get("fault_envs")
+    if fault_envs is not None:
+        fault_envs.FaultyEnv.calls = 0
 
 
 @pytest.fixture

@@ -117,6 +117,7 @@ def test_a_run_that_fails_in_the_env_keeps_the_folder_its_line_names(tmp_path, m
     from agents.errors import UserError
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path.parent / "inductor"))  # torch's, not ours
     for mode in ("exact", "batched"):
         with pytest.raises(UserError, match=r"failed at (env|vector) step") as raised:
             many_seeds("fault_envs:fault/Raise-v0", 2, 1000, mode)

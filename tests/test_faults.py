@@ -1346,19 +1346,18 @@ def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
        "hydra.sweeper.n_trials=2"], "for an integer key give tag(log, int(interval(2, 4)))"),
      # int() would not help a list's key (nor a bool's): no such hint for them
      (["hydra/sweeper=optuna", "agent.hidden_sizes=interval(1,8)", "hydra.sweeper.n_trials=2"],
-      "float is not a ListConfig, list or tuple; take it out of the space (hydra.sweeper.params.agent."),
+      "float is not a ListConfig, list or tuple; take it out of the space (the command line's agent.hidden"),
      # a group's option that is not there: a traceback at the trial that drew it
      (["hydra/sweeper=optuna", "features=choice(raw,nosuch)", "hydra.sweeper.n_trials=2"],
       "error: the search space's features=nosuch would fail its trials: In 'train': Could not find "
       "'features/nosuch' (options: auto,"),
      (["hydra/sweeper=optuna", "agent.lr=interval(0,1)", "hydra.sweeper.n_trials=2"],  # a float key's
       "error: the search space's agent.lr=0.0 would fail its trials: agent.lr=0.0 must be > 0 (try "
-      "agent.lr=0.01); take it out of the space (hydra.sweeper.params.agent.lr)"),
+      "agent.lr=0.01); take it out of the space (the command line's agent.lr=...)"),
      (["hparams_search=cartpole_tpe", "agent.episodes_per_update=choice(2,2.5)", "hydra.sweeper.n_trials=2"],
       "error: the search space's agent.episodes_per_update=2.5 would fail its trials: Error merging override "
       "agent.episodes_per_update=2.5: Value '2.5' of type 'float' could not be converted to Integer; take it "
-      "out of the space "
-      "(hydra.sweeper.params.agent.episodes_per_update)"),
+      "out of the space (the command line's agent.episodes_per_update=...)"),
      # Optuna draws a range's stop (its distribution's high end), which Hydra's list of it leaves out
      (["hydra/sweeper=optuna", "agent.gamma=range(0.5,1.5,0.5)", "hydra.sweeper.n_trials=2"],
       "error: the search space's agent.gamma=1.5 would fail its trials: agent.gamma=1.5 must be")],

@@ -145,10 +145,11 @@ def test_the_check_of_a_built_id_leaves_no_process_and_trains_nothing(tmp_path, 
     """The check imports the module in a new process: one that started a helper process as it was
     imported kept the check's output pipes open (train() hung 60 s, saved the bare id and left the
     helper running), and one that trains as it is imported trained again in every check."""
+    sleep = f"47.{os.getpid()}"  # this suite's helper only (pgrep found another suite's on the machine)
     (tmp_path / "user_server_grids.py").write_text(
         "import subprocess, sys, gymnasium as gym\nfrom user_sign_grid import SignGrid\n\n\n"
         "class Grid(SignGrid):\n    pass\n\n\n"
-        "SERVER = subprocess.Popen(['sleep', '47.25'])\n"
+        f"SERVER = subprocess.Popen(['sleep', '{sleep}'])\n"
         "NAME = 'Server' + 'Grid-v0'\n"
         "gym.register(NAME, entry_point=Grid)\n"
         "if sys.argv[-1] == NAME:  # the check's process: train as it is imported\n"
@@ -163,7 +164,7 @@ def test_the_check_of_a_built_id_leaves_no_process_and_trains_nothing(tmp_path, 
     assert load_checkpoint(run)["config"]["env"] == "ServerGrid-v0"  # its import in a new process failed:
     assert not (tmp_path / "again").exists()  # training is refused there
     sys.modules["user_server_grids"].SERVER.kill()  # (this process's own)
-    left = subprocess.run(["pgrep", "-f", "sleep 47.25"], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(["pgrep", "-f", f"sleep {sleep}"], capture_output=True, text=True).stdout.split()
     assert not left, left
 
 

@@ -338,15 +338,24 @@ class SearchProbe(NamedTuple):
     """Key -> ``int(interval(...))`` for the space's ``interval()`` with whole ends: Hydra reads
     ``interval(1,8)``'s ends as floats, and an integer key refuses any float (1.0 too), so every
     trial drawn from it failed."""
+    typed: frozenset[str] = frozenset()
+    """The space's keys given on the command line (the others come from ``hydra.sweeper.params``)."""
 
     @property
     def setting(self) -> str:
         """The value of the space it is first to try."""
         return self.settings[0]
 
+    def taken_out(self, setting: str) -> str:
+        """Where to take ``setting`` out of the space: the command line's sweep, or the sweeper's."""
+        key = override_key(setting)
+        where = f"the command line's {key}=..." if key in self.typed else f"hydra.sweeper.params.{key}"
+        return f"take it out of the space ({where})"
+
     def failed(self, error: UserError) -> str:
         """The line for a job that the run's checks refuse."""
-        return f"the search space's {self.setting} would fail its trials: {error}; {_taken_out(self.setting)}"
+        return (f"the search space's {self.setting} would fail its trials: {error}; "
+                f"{self.taken_out(self.setting)}")  # fmt: skip
 
     def refused(self, error: Exception) -> str | None:
         """The line for a job whose config refuses a value of the space (``Value '1.0' of type 'float'
@@ -359,17 +368,13 @@ class SearchProbe(NamedTuple):
             return None
         remedy = f"for an integer key give {self.whole_numbers[key]}" if key in self.whole_numbers else None
         return (f"the search space's {setting} would fail its trials: {composition_message(error)}; "
-                f"{remedy or _taken_out(setting)}")  # fmt: skip
+                f"{remedy or self.taken_out(setting)}")  # fmt: skip
 
 
 def _missing_option(setting: str, error: Exception) -> bool:
     """Whether composing failed for want of ``setting``'s option in its group (``features=nosuch``)."""
     group, _, option = setting.partition("=")
     return isinstance(error, MissingConfigException) and f"Could not find '{group}/{option}'" in str(error)
-
-
-def _taken_out(setting: str) -> str:
-    return f"take it out of the space (hydra.sweeper.params.{override_key(setting)})"
 
 
 def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -> list[SearchProbe]:
@@ -390,6 +395,7 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
     task = [arg for arg in args.overrides if not override_key(arg).startswith("hydra")]
     space = {str(key): str(value) for key, value in (sweeper.get("params") or {}).items()}
     space.update({override_key(arg): arg.partition("=")[2] for arg in task if is_sweep(arg)})
+    typed = frozenset(override_key(arg) for arg in task if is_sweep(arg))
     fixed = [arg for arg in task if not is_sweep(arg)]
     for key in map(override_key, fixed):  # a key the command line fixes leaves the space (as Optuna's
         space.pop(key, None)  # sweeper drops it): agent.baseline=none with the preset's choice()
@@ -411,7 +417,7 @@ def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -
     for key, found in values.items():
         for value in found:
             job = [*fixed, *(f"{name}={chosen}" for name, chosen in {**first, key: value}.items())]
-            probe = probes.setdefault(tuple(job), SearchProbe(job, [], whole_numbers))
+            probe = probes.setdefault(tuple(job), SearchProbe(job, [], whole_numbers, typed))
             probe.settings.append(f"{key}={value}")
     return list(probes.values())
 
