@@ -4178,6 +4178,27 @@ def test_a_sweep_with_a_config_dir_checks_every_job_and_probes_its_search(tmp_pa
         assert not (tmp_path / name).exists()  # nothing ran
 
 
+def test_a_sweep_with_the_command_lines_searchpath_knows_its_options(tmp_path, monkeypatch, capsys):
+    """The jobs checked before a sweep left the command line's ``hydra.searchpath`` out: a basic
+    sweep over ``features=raw,mine`` with ``mine`` there was refused ("Could not find
+    'features/mine'"), and since the search's probe names such a value, so was a search."""
+    from agents.tools.usage import CONFIG_DIR
+
+    mine = tmp_path / "mine"
+    (mine / "features").mkdir(parents=True)
+    (mine / "features" / "mine.yaml").write_text((Path(CONFIG_DIR) / "features" / "raw.yaml").read_text())
+    sweeps = {
+        "basic": ["features=raw,mine"],
+        "search": ["hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "features=choice(raw,mine)"],
+    }
+    for name, sweep in sweeps.items():
+        code, err, _ = script("train.py", "-m", f"hydra.searchpath=[file://{mine}]", *sweep, *TINY,
+                                f"hydra.sweep.dir={tmp_path / name}", monkeypatch=monkeypatch, capsys=capsys,
+                                cwd=tmp_path)  # fmt: skip
+        assert code == 0, err
+        assert len(list((tmp_path / name).glob("*/checkpoint.pt"))) == 2
+
+
 def test_a_signal_the_work_outran_ends_the_program_as_the_signal(monkeypatch, capsys):
     """A SIGTERM that landed in an import near the end (evaluate's Adam imports torch._dynamo)
     waited to be sent again; the work ended first, the program's end cancelled it: exit 0."""

@@ -189,8 +189,9 @@ def test_preset_choice_says_which_and_how():
         "preset: experiment=acrobot (chosen; tuned for Acrobot-v1, trained on env=CartPole-v1; "
         "experiment=none for the generic defaults)"
     )
-    for same in (["experiment=acrobot", "env=Acrobot-v1"], ["experiment=acrobot"]):
-        assert with_env_preset(same, CONFIG_DIR).line() == (
+    same_env = (["env=Acrobot-v1"], [], ["env='Acrobot-v1'"], ["env=gymnasium.envs:Acrobot-v1"])  # quoted,
+    for same in same_env:  # or with its module, it is the preset's own env
+        assert with_env_preset(["experiment=acrobot", *same], CONFIG_DIR).line() == (
             "preset: experiment=acrobot (chosen; experiment=none for the generic defaults)"
         )
     assert with_env_preset([f"env={env}", "experiment=none"], CONFIG_DIR).overrides == [f"env={env}"]

@@ -219,3 +219,14 @@ def test_version_gives_ours_and_the_main_libraries(tmp_path, program):
             assert done.stdout.startswith(ours) and f"hydra-core {version('hydra-core')}" in done.stdout
     helped = help_of(program, tmp_path)
     assert "--version prints the versions of this package" in helped.stdout  # plot's help did not say
+
+
+def test_a_version_flag_in_sys_argv_leaves_a_callers_own_arguments(monkeypatch, capsys):
+    """``plot(["runs=[...]"])`` called from a script started with ``-V`` printed the version and
+    returned: the flag was looked for in ``sys.argv``, not in the arguments given."""
+    from agents.tools.commands import plot
+
+    monkeypatch.setattr(sys, "argv", ["my_script.py", "-V"])
+    with pytest.raises(SystemExit) as exit_info:
+        plot(["runs=[/nonexistent/runs]"])
+    assert exit_info.value.code == 2 and "softmax-reinforce 0.1.0" not in capsys.readouterr().out

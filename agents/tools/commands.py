@@ -68,7 +68,8 @@ def command(function: Command) -> Command:
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
-        if version_requested(sys.argv[1:]):
+        given = kwargs.get("argv", args[0] if args else None)  # plot(["runs=..."]): that, not sys.argv
+        if version_requested(sys.argv[1:] if given is None else given):
             with quiet_when_the_reader_leaves():
                 print(version_line())
             return

@@ -93,7 +93,7 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     if flags:
         raise UserError(
             f"unknown option {flags[0]}: settings are key=value without dashes (e.g. seed=1); the options "
-            "are -m (sweep), --cfg job, --config-dir <folder>, --help"
+            "are -m (sweep), --cfg job, --config-dir <folder>, --help, --version"
         )
     modes = {"--run": args.run, "-m": args.multirun, "--cfg": args.cfg, "--info": args.info,
              "--shell-completion": args.shell_completion}  # fmt: skip

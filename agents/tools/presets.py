@@ -235,9 +235,14 @@ def retargeted(
     overrides: Sequence[str], preset: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
 ) -> tuple[str, str] | None:
     """:attr:`PresetChoice.retargeted` for a preset the user named beside an ``env`` of their own."""
-    given = override_value(overrides, "env")
+    typed = override_value(overrides, "env")
+    if typed is None or is_sweep(f"env={typed}"):
+        return None
+    given = parsed_override_value(overrides, "env")  # env='Acrobot-v1' is Acrobot-v1
     tuned_for = preset_content(preset, config_dir, user_dirs).get("env")
-    if given is None or not isinstance(tuned_for, str) or given == tuned_for or is_sweep(f"env={given}"):
+    if not given or not isinstance(tuned_for, str):
+        return None
+    if given.rpartition(":")[2] == tuned_for.rpartition(":")[2]:  # envs:ShortCorridor-v0 is ShortCorridor-v0
         return None
     return tuned_for, given
 
