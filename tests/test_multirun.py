@@ -321,6 +321,14 @@ def test_a_sweep_into_a_folder_holding_one_is_refused_before_anything_runs(tmp_p
     for sweep in (argv, ["-m", "hparams_search=cartpole_tpe", f"hydra.sweep.dir={tmp_path}"]):
         with pytest.raises(UserError, match=r"already holds a sweep \(.*0_lr=0.1_seed0/checkpoint.pt\)"):
             check_sweep_dir(sweep, "train", CONFIG_DIR)
+    # a single run's folder (hydra.sweep.subdir=.): the refused job's .hydra/ had replaced the run's own
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(UserError, match=r"already holds a run \(.*run/checkpoint.pt\)"):
+        check_sweep_dir(
+            ["-m", "seed=5", f"hydra.sweep.dir={run}", "hydra.sweep.subdir=."], "train", CONFIG_DIR
+        )
 
 
 def test_a_sweep_over_envs_gets_one_folder_unless_the_user_names_one():

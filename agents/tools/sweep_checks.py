@@ -228,17 +228,20 @@ def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> 
 
 def refuse_a_sweeps_folder(folder: Path) -> None:
     """:class:`UserError` when ``folder`` holds a sweep: its record (``multirun.yaml``,
-    ``summary.md``), or a job's checkpoint (a sweep whose record was removed, or a search)."""
+    ``summary.md``), or a job's checkpoint (a sweep whose record was removed, or a search); or a
+    run of its own (``hydra.sweep.subdir=.``: its job was refused, but Hydra had rewritten the run's
+    ``.hydra/`` record for it, and the sweep added its own files there)."""
     from agents.runtime.run_folder import SWEEP_RECORDS, held_checkpoints
 
     records = [folder / name for name in SWEEP_RECORDS if (folder / name).is_file()]
     record = records[0] if records else None
     if record is None and folder.is_dir():
-        jobs = [held_checkpoints(job) for job in sorted(folder.iterdir()) if job.is_dir()]
+        jobs = [held_checkpoints(job) for job in [folder, *sorted(folder.iterdir())] if job.is_dir()]
         record = next((held[0] for held in jobs if held), None)
     if record is not None:
+        what = "a run" if record.parent == folder and record.name not in SWEEP_RECORDS else "a sweep"
         raise UserError(
-            f"hydra.sweep.dir={folder} already holds a sweep ({record}), whose results this one would "
+            f"hydra.sweep.dir={folder} already holds {what} ({record}), whose results this one would "
             "overwrite: choose another hydra.sweep.dir (or move that folder away)"
         )
 
