@@ -122,7 +122,7 @@ from agents.tools.sweep_checks import (
     with_globs_listed,
 )
 from agents.tools.sweep_settings import check_launcher_installed
-from agents.tools.usage import CONFIG_DIR, VERSION_HELP, as_started, config_dirs_given
+from agents.tools.usage import CONFIG_DIR, VERSION_HELP, as_started, config_dirs_given, help_requested
 
 T = TypeVar("T")
 
@@ -388,7 +388,7 @@ def parse_options(
         null, an optional key's default, is not checked).
     :return: an instance of ``schema``.
     """
-    if any(arg in ("-h", "--help") for arg in argv):
+    if help_requested(list(argv)):
         print(options_help(schema, usage))
         sys.exit(0)
     fields = list(field_docs(schema))

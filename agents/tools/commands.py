@@ -36,7 +36,7 @@ from agents.tools.usage import (
     app_help,
     config_dirs_given,
     help_requested,
-    version_line,
+    print_version,
     version_requested,
 )
 
@@ -70,8 +70,7 @@ def command(function: Command) -> Command:
     def run(*args: Any, **kwargs: Any) -> None:
         given = kwargs.get("argv", args[0] if args else None)  # plot(["runs=..."]): that, not sys.argv
         if version_requested(sys.argv[1:] if given is None else given):
-            with quiet_when_the_reader_leaves():
-                print(version_line())
+            print_version()
             return
         program = called_as_program(sys._getframe(1))
         interrupts.reset()

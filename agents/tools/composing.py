@@ -281,6 +281,13 @@ def _composes(name: str, overrides: list[str]) -> bool:
     return True
 
 
+def searchpath_override(entries: Sequence[str]) -> list[str]:
+    """The ``hydra.searchpath=[...]`` override (none for no entries) that composes with ``entries``:
+    folders (made ``file://`` URLs) and Hydra's own ``file://``/``pkg://`` sources as given."""
+    urls = [entry if "://" in entry else f"file://{Path(entry).resolve()}" for entry in entries]
+    return [f"hydra.searchpath=[{','.join(urls)}]"] if urls else []
+
+
 def check_group_choices(
     argv: Sequence[str], config_name: str, config_path: str, user_dirs: Sequence[str] = ()
 ) -> list[str]:
@@ -295,8 +302,7 @@ def check_group_choices(
              if "." not in key and "null" in _listed(arg)}  # fmt: skip
     if not nulls:
         return list(argv)
-    searchpath = ",".join(f"file://{Path(folder).resolve()}" for folder in user_dirs)
-    overrides = [f"hydra.searchpath=[{searchpath}]"] if user_dirs else []
+    overrides = searchpath_override(user_dirs)
     with config_dir_initialized(config_path):
         loader = GlobalHydra.instance().config_loader()
         try:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from agents.errors import USER_ERROR_EXIT_CODE
 from agents.runtime.program import CONSOLE_PROGRAM
 from agents.tools.closed_pipe import quiet_when_the_reader_leaves
-from agents.tools.usage import version_line, version_requested
+from agents.tools.usage import print_version, version_requested
 
 COMMANDS = {
     "train": ("train", "train an agent: train env=CartPole-v1 seed=1 agent.lr=0.05"),
@@ -61,8 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(usage())
         sys.exit(0 if args else USER_ERROR_EXIT_CODE)
     if version_requested(args[:1]):
-        with quiet_when_the_reader_leaves():
-            print(version_line())
+        print_version()
         return
     name, rest = args[0], args[1:]
     if name in SHELL_COMPLETION or (name in HYDRA_APPS and any(arg in SHELL_COMPLETION for arg in rest)):

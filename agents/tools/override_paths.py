@@ -105,28 +105,6 @@ def without_config_dirs(argv: Sequence[str]) -> list[str]:
     return [arg for index, arg in enumerate(argv) if index not in dropped]
 
 
-def config_dirs_searchpath(argv: Sequence[str]) -> list[str]:
-    """The ``hydra.searchpath=[...]`` override that composes a job with ``argv``'s own
-    ``hydra.searchpath`` and its ``--config-dir`` folders, as Hydra's app does (none without
-    either). The jobs checked before a sweep left the command line's ``hydra.searchpath`` out:
-    ``features=raw,mine`` with ``mine`` in it was refused as "Could not find 'features/mine'"."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    given: list[str] = []
-    for arg in argv:
-        if arg.lstrip("+").partition("=")[0] == "hydra.searchpath":
-            try:
-                (override,) = OverridesParser.create().parse_overrides([arg])
-            except HydraException:  # Hydra's own error comes as the app composes
-                continue
-            value = override.value()
-            given = [str(entry) for entry in value] if isinstance(value, list) else given
-    folders = [f"file://{Path(folder).resolve()}" for folder in config_dir_values(argv)]
-    entries = [*given, *folders]
-    return [f"hydra.searchpath=[{','.join(entries)}]"] if entries else []
-
-
 def config_path_values(argv: Sequence[str]) -> list[tuple[int, str]]:
     """Where each ``--config-path``/``-cp`` value of ``argv`` is (:func:`option_values`)."""
     return option_values(argv, config_path_option)

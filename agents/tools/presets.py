@@ -110,16 +110,22 @@ def override_value(overrides: list[str], key: str) -> str | None:
     return found
 
 
-def parsed_override_value(overrides: list[str], key: str) -> str | None:
-    """:func:`override_value` as Hydra reads it: quotes removed and escapes resolved
-    (``run_dir='/tmp/it\\'s'`` -> ``/tmp/it's``); None when ``key`` is absent or set to null."""
+def parsed_override(overrides: list[str], key: str) -> Any:
+    """The value of the last ``key=value`` in ``overrides`` as Hydra parses it (a list for
+    ``[a,b]``); None when ``key`` is absent or set to null, its text when it does not parse."""
     found = [override for override in overrides if _split(override)[1] and _split(override)[0] == key]
     if not found:
         return None
     try:
-        value = OverridesParser.create().parse_overrides([found[-1]])[0].value()
+        return OverridesParser.create().parse_overrides([found[-1]])[0].value()
     except HydraException:  # Hydra's own error comes later
         return _split(found[-1])[2]
+
+
+def parsed_override_value(overrides: list[str], key: str) -> str | None:
+    """:func:`override_value` as Hydra reads it: quotes removed and escapes resolved
+    (``run_dir='/tmp/it\\'s'`` -> ``/tmp/it's``); None when ``key`` is absent or set to null."""
+    value = parsed_override(overrides, key)
     return None if value is None else str(value)
 
 

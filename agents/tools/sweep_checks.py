@@ -26,11 +26,12 @@ from agents.tools.composing import (
     check_resolvable,
     composition_message,
     config_dir_initialized,
+    searchpath_override,
 )
 from agents.tools.job_configs import SweepJobConfigs
-from agents.tools.override_paths import config_dirs_searchpath, without_config_dirs
+from agents.tools.override_paths import config_dir_values, without_config_dirs
 from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
-from agents.tools.presets import is_sweep, override_key, with_overrides
+from agents.tools.presets import is_sweep, override_key, parsed_override, with_overrides
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
@@ -281,6 +282,17 @@ SAID_CHECKS = 500
 """A sweep of this many jobs or more (~0.01 s each to check) says at a terminal that it checks them."""
 
 
+def job_searchpath(argv: Sequence[str]) -> list[str]:
+    """The ``hydra.searchpath=[...]`` override that composes a job with ``argv``'s own
+    ``hydra.searchpath`` and its ``--config-dir`` folders, as Hydra's app does (none without
+    either). The jobs checked before a sweep left the command line's ``hydra.searchpath`` out:
+    ``features=raw,mine`` with ``mine`` in it was refused as "Could not find 'features/mine'"."""
+    given = parsed_override(list(argv), "hydra.searchpath")
+    return searchpath_override(
+        [*(map(str, given) if isinstance(given, list) else ()), *config_dir_values(argv)]
+    )
+
+
 def check_sweep(
     argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
 ) -> set[tuple[str, ...]]:
@@ -292,7 +304,7 @@ def check_sweep(
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
     jobs = listed_sweep_jobs(argv)
-    searchpath = config_dirs_searchpath(argv)  # -cd my_configs: its options (experiment=mine) are known
+    searchpath = job_searchpath(argv)  # -cd my_configs: its options (experiment=mine) are known
     if not jobs:
         probes = search_probe_jobs(argv, config_name, config_path)
         with config_dir_initialized(config_path):
@@ -377,7 +389,7 @@ class SearchProbe(NamedTuple):
 def _missing_option(setting: str, error: Exception) -> bool:
     """Whether composing failed for want of ``setting``'s option in its group (``features=nosuch``)."""
     group, _, option = setting.partition("=")
-    return isinstance(error, MissingConfigException) and f"Could not find '{group}/{option}'" in str(error)
+    return isinstance(error, MissingConfigException) and error.missing_cfg_file == f"{group}/{option}"
 
 
 def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -> list[SearchProbe]:

@@ -72,6 +72,14 @@ def version_line() -> str:
     return f"softmax-reinforce {installed('softmax-reinforce')} (Python {python_version()}, {libraries})"
 
 
+def print_version() -> None:
+    """Print :func:`version_line` (quietly for a reader that left: ``--version | head -c 5``)."""
+    from agents.tools.closed_pipe import quiet_when_the_reader_leaves
+
+    with quiet_when_the_reader_leaves():
+        print(version_line())
+
+
 def version_requested(argv: Sequence[str]) -> bool:
     """``-V`` or ``--version`` among the arguments, or an abbreviation of it that argparse takes in
     a Hydra app (``--vers``: no other option of Hydra's begins with ``--v``)."""
