@@ -1510,14 +1510,52 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
             ["-m", "hparams_search=cartpole_tpe", "hydra.sweep.subdir=same"],
             "hydra.sweep.subdir=same is one folder",
         ),
+        (
+            ["-m", "seed=0,1", "features=raw", "hydra.sweep.subdir=${features.name}"],
+            r"hydra.sweep.subdir=${features.name} gives jobs #0 (seed=0 features=raw",
+        ),
+        (
+            ["-m", "seed=0,1", "hydra.sweep.subdir=${hydra.job.override_dirname}"],
+            r"and #1 (seed=1",
+        ),
     ],
-    ids=["interpolated", "subdir", "search-subdir"],
+    ids=["interpolated", "subdir", "search-subdir", "interpolated-subdir", "override-dirname-subdir"],
 )
 def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypatch, capsys, sweep, fragment):
     """A constant subdir trained job 0 and failed job 1; run_dir is compared as each job resolves it."""
     code, err, _ = script("train.py", *sweep, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     assert_one_line(code, err, 2, fragment)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_jobs_folders_are_compared_as_hydra_resolves_them():
+    """A subdir that interpolates the job's config or Hydra's job node is resolved per job (the second
+    job of a shared folder rewrote the first's .hydra/ record); one that tells the jobs apart passes."""
+    from agents.errors import UserError
+    from agents.runtime.config import register_configs
+    from agents.tools.sweep import register_resolvers
+    from agents.tools.sweep_checks import check_job_folders, sweep_jobs
+    from agents.tools.usage import CONFIG_DIR
+
+    register_configs()
+    register_resolvers()
+
+    def check(*argv: str) -> None:
+        check_job_folders(["-m", *argv], "train", CONFIG_DIR, sweep_jobs(["-m", *argv]))
+
+    distinct_folders = [
+        ["seed=0,1", "hydra.sweep.subdir=x${seed}"],
+        ["features=raw,normalized", "hydra.sweep.subdir=${hydra:runtime.choices.features}"],
+        ["agent.lr=0.1,0.2", "hydra.sweep.subdir=${hydra.job.override_dirname}"],
+        ["seed=0,1", "hydra.sweep.dir=d${seed}", "hydra.sweep.subdir=same"],  # their sweep dirs differ
+        ["seed=0,1"],  # the default names the job's number: not resolved
+    ]
+    for distinct in distinct_folders:
+        check(*distinct)
+    with pytest.raises(UserError, match=r"#0 \(features=raw agent.lr=0.1\) and #1 .* one folder \(/.*/raw\)"):
+        check("features=raw", "agent.lr=0.1,0.2", "hydra.sweep.subdir=${hydra:runtime.choices.features}")
+    with pytest.raises(UserError, match=r"jobs #0 \(agent.lr=0.1\) and #2 \(agent.lr=0.1\)"):  # not #1
+        check("agent.lr=0.1,0.2,0.1", "hydra.sweep.subdir=lr${agent.lr}")
 
 
 @pytest.mark.parametrize("search", [False, True])

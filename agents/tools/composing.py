@@ -251,6 +251,16 @@ def app_config(
     args: argparse.Namespace, overrides: list[str], config_name: str, config_path: str
 ) -> DictConfig:
     """The config, Hydra's included, that the app with switches ``args`` composes from ``overrides``."""
+    with app_config_composed(args, overrides, config_name, config_path) as cfg:
+        return cfg
+
+
+@contextmanager
+def app_config_composed(
+    args: argparse.Namespace, overrides: list[str], config_name: str, config_path: str
+) -> Iterator[DictConfig]:
+    """:func:`app_config`, with Hydra still initialised on the app's config folders while the block
+    runs (its config loader then composes what the app's sweeper would: ``load_sweep_config``)."""
     name, home = args.config_name or config_name, config_path
     if args.config_dir:  # --config-dir DIR: the user's configs; --config-name may name one of them,
         user = Path(args.config_dir).resolve()  # which compose finds only in its primary folder
@@ -258,7 +268,7 @@ def app_config(
         overrides = [*overrides, f"hydra.searchpath=[file://{other}]"]
     with config_dir_initialized(home):
         try:
-            return compose(name, overrides=overrides, return_hydra_config=True)
+            cfg = compose(name, overrides=overrides, return_hydra_config=True)
         except (AssertionError, AttributeError):  # OmegaConf merging an override below a null node
             # of Hydra's own config (the basic sweeper's hydra.sweeper.params): its assert, not an error
             given = [item for item in overrides if item.lstrip("+~").startswith("hydra.")]
@@ -270,6 +280,7 @@ def app_config(
                 "config (the basic sweeper's hydra.sweeper.params is set in a config file); give a sweep "
                 "on the command line as key=a,b"
             ) from None
+        yield cfg
 
 
 def _composes(name: str, overrides: list[str]) -> bool:

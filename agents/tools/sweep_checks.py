@@ -5,6 +5,7 @@ one line before job 1 trains, not a failure an hour in."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -15,7 +16,7 @@ import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import UserError, broken_yaml
@@ -23,6 +24,7 @@ from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.composing import (
     CONFIG_ERRORS,
     app_config,
+    app_config_composed,
     check_resolvable,
     composition_message,
     config_dir_initialized,
@@ -191,8 +193,63 @@ def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -
     if not is_multirun(argv):
         return None
     args, _ = hydra_args(argv)  # as the app reads it: its switches apart
-    kept = [arg for arg in args.overrides if not is_sweep(arg)]  # the sweep folder comes from the base config
-    return app_config(args, kept, config_name, config_path)
+    return app_config(args, base_overrides(args), config_name, config_path)
+
+
+def base_overrides(args: Any) -> list[str]:
+    """The overrides of a multirun's base config (Hydra's app ``args``): all but the sweeps, whose
+    values are the jobs'; the sweep's folder, sweeper and launcher come from it."""
+    return [arg for arg in args.overrides if not is_sweep(arg)]
+
+
+JOB_NAMING_KEYS = ("hydra.job.num", "hydra.job.id")
+"""Keys that give every job of a sweep its own ``hydra.sweep.subdir`` (the default names the number)."""
+
+
+def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, jobs: list[list[str]]) -> None:
+    """Two jobs of a sweep whose ``hydra.sweep.subdir`` (below ``hydra.sweep.dir``) resolves to one
+    folder: the second's job was refused (its run folder holds the first's run), but Hydra had
+    already rewritten the first's ``.hydra/`` record with the second's overrides, and its
+    ``result.json`` then said the refusal. One line before the first job runs. Each job's folder is
+    resolved as Hydra's launcher does (``load_sweep_config`` over the base config, then the job's
+    number); a subdir that names the job's number, or the time (known only as the job starts), is
+    not checked (~0.1 s a job otherwise).
+
+    :raises UserError: naming the two jobs, their folder and what to put in the subdir."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    args, _ = hydra_args(argv)
+    hydra_config = HydraConfig.instance()
+    before = hydra_config.cfg
+    try:
+        with app_config_composed(args, base_overrides(args), config_name, config_path) as base:
+            subdir = str(OmegaConf.to_container(base.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
+            if any(key in subdir for key in JOB_NAMING_KEYS) or "${now:" in subdir:
+                return
+            OmegaConf.select(base, "hydra.sweep.dir")  # ${now:...} cached, as the sweeper's folder has it
+            loader = GlobalHydra.instance().config_loader()
+            if len(jobs) >= SAID_FOLDERS:
+                say_at_a_terminal(f"resolving hydra.sweep.subdir={subdir} for each of the {len(jobs):,} jobs")
+            first_in: dict[str, int] = {}
+            for number, job in enumerate(jobs):
+                cfg = loader.load_sweep_config(base, list(job))
+                with open_dict(cfg):
+                    cfg.hydra.job.num, cfg.hydra.job.id = number, str(number)
+                hydra_config.set_config(cfg)  # ${hydra:...} reads the job's own
+                folder = os.path.abspath(os.path.join(str(cfg.hydra.sweep.dir), str(cfg.hydra.sweep.subdir)))
+                first = first_in.setdefault(folder, number)
+                if first != number:
+                    raise UserError(
+                        f"hydra.sweep.subdir={subdir} gives jobs #{first} ({' '.join(jobs[first])}) and "
+                        f"#{number} ({' '.join(job)}) one folder ({folder}), where the second would "
+                        "overwrite the first's records: put what tells the jobs apart in it (their number: "
+                        "${hydra.job.num})"
+                    )
+    except (*CONFIG_ERRORS, ValueError):  # the job's own check, or Hydra as the job starts, says why
+        return
+    finally:
+        hydra_config.cfg = before
 
 
 def check_printed_package(argv: Sequence[str], config_name: str, config_path: str) -> None:
@@ -281,6 +338,15 @@ def made_by(settings: DictConfig | None, class_name: str) -> bool:
 SAID_CHECKS = 500
 """A sweep of this many jobs or more (~0.01 s each to check) says at a terminal that it checks them."""
 
+SAID_FOLDERS = 50
+"""A sweep of this many jobs or more whose folders are resolved (~0.08 s a job) says so at a terminal."""
+
+
+def say_at_a_terminal(line: str) -> None:
+    """``line`` on stderr where a person watches it (not in a log or a pipe)."""
+    if sys.stderr.isatty():
+        print(line, file=sys.stderr, flush=True)
+
 
 def job_searchpath(argv: Sequence[str]) -> list[str]:
     """The ``hydra.searchpath=[...]`` override that composes a job with ``argv``'s own
@@ -319,12 +385,8 @@ def check_sweep(
                     if refused is not None:
                         raise UserError(refused) from None
         return set()
-    if len(jobs) >= SAID_CHECKS and sys.stderr.isatty():  # 20,000 jobs: ~200 s without a word
-        print(
-            f"checking the {len(jobs):,} jobs of the sweep before the first starts",
-            file=sys.stderr,
-            flush=True,
-        )
+    if len(jobs) >= SAID_CHECKS:  # 20,000 jobs: ~200 s without a word
+        say_at_a_terminal(f"checking the {len(jobs):,} jobs of the sweep before the first starts")
     with config_dir_initialized(config_path):
         job_config = SweepJobConfigs(config_name)
         for number, job in enumerate(jobs):
@@ -338,6 +400,7 @@ def check_sweep(
                 raise UserError(broken_yaml(error)) from None
             except CONFIG_ERRORS as error:
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
+    check_job_folders(argv, config_name, config_path, jobs)
     return {tuple(job) for job in jobs}
 
 
