@@ -1518,8 +1518,26 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
             ["-m", "seed=0,1", "hydra.sweep.subdir=${hydra.job.override_dirname}"],
             r"and #1 (seed=1",
         ),
+        (
+            ["-m", "hparams_search=cartpole_tpe", "hydra.sweep.subdir=${features.name}"],
+            "hydra.sweep.subdir=${features.name} does not name the trial",
+        ),
+        (  # --config-name (the project's own name too) left every job unchecked
+            ["-m", "--config-name", "train", "seed=0,1", "hydra.sweep.subdir=${features.name}"],
+            "hydra.sweep.subdir=${features.name} gives jobs #0 (seed=0",
+        ),
+        (["-m", "-cn", "train", "agent.lr=0.5,nope"], "job #1 (agent.lr=nope"),
     ],
-    ids=["interpolated", "subdir", "search-subdir", "interpolated-subdir", "override-dirname-subdir"],
+    ids=[
+        "interpolated",
+        "subdir",
+        "search-subdir",
+        "interpolated-subdir",
+        "override-dirname-subdir",
+        "search-interpolated-subdir",
+        "config-name-subdir",
+        "config-name-job-check",
+    ],
 )
 def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypatch, capsys, sweep, fragment):
     """A constant subdir trained job 0 and failed job 1; run_dir is compared as each job resolves it."""
@@ -1528,7 +1546,7 @@ def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypat
     assert not list(tmp_path.iterdir())
 
 
-def test_the_jobs_folders_are_compared_as_hydra_resolves_them():
+def test_the_jobs_folders_are_compared_as_hydra_resolves_them(tmp_path):
     """A subdir that interpolates the job's config or Hydra's job node is resolved per job (the second
     job of a shared folder rewrote the first's .hydra/ record); one that tells the jobs apart passes."""
     from agents.errors import UserError
@@ -1556,6 +1574,39 @@ def test_the_jobs_folders_are_compared_as_hydra_resolves_them():
         check("features=raw", "agent.lr=0.1,0.2", "hydra.sweep.subdir=${hydra:runtime.choices.features}")
     with pytest.raises(UserError, match=r"jobs #0 \(agent.lr=0.1\) and #2 \(agent.lr=0.1\)"):  # not #1
         check("agent.lr=0.1,0.2,0.1", "hydra.sweep.subdir=lr${agent.lr}")
+    # names past 64 characters keep the swept key, as in the jobs (the check cut it: one name for all)
+    long_names = [
+        "agent.episodes_per_update=2",
+        "agent.gamma=0.97",
+        "agent.lr=0.1",
+        "agent.normalize_returns=true",
+    ]
+    check(
+        *long_names,
+        "budget.total_env_steps=500,600",
+        "hydra.sweep.subdir='${short_overrides:${hydra.job.override_dirname}}'",
+    )
+    with pytest.raises(UserError, match=r"\$\{now:%Y-%m-%d\} gives jobs #0 \(seed=0\) and #1"):  # one date
+        check("seed=0,1", "hydra.sweep.subdir=${now:%Y-%m-%d}")
+    (tmp_path / "real").mkdir()  # two names of one folder
+    for name in ("ln0", "ln1"):
+        (tmp_path / name).symlink_to(tmp_path / "real")
+    with pytest.raises(UserError, match=r"one folder \(.*/real\)"):
+        check("seed=0,1", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=ln${seed}")
+    earlier = tmp_path / "earlier" / "0_seed0"  # an earlier sweep's job, reached with ..
+    earlier.mkdir(parents=True)
+    (earlier / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(UserError, match=r"puts job #0 \(seed=5\) in .*0_seed0, which already holds a run"):
+        check("seed=5", f"hydra.sweep.dir={tmp_path}/new", "hydra.sweep.subdir=../earlier/0_seed0")
+    with pytest.raises(UserError, match=r"does not resolve for job #0 \(seed=0\): .*NO_SUCH_VARIABLE_38"):
+        check("seed=0,1", "hydra.sweep.subdir=${oc.env:NO_SUCH_VARIABLE_38}")
+    tree = tmp_path / "tree"  # a -cp tree whose train.yaml sets the subdir (the project's was read)
+    shutil.copytree(CONFIG_DIR, tree)
+    text = (tree / "train.yaml").read_text()
+    (tree / "train.yaml").write_text(re.sub(r"(?m)^    subdir: .*$", "    subdir: cp_${agent.lr}", text))
+    with pytest.raises(UserError, match=r"cp_\$\{agent.lr\} gives jobs #0 \(seed=0\) and #1 \(seed=1\)"):
+        check("-cp", str(tree), "seed=0,1")
+    check("-cp", str(tree), "agent.lr=0.1,0.2")
 
 
 @pytest.mark.parametrize("search", [False, True])

@@ -23,10 +23,10 @@ from hydra.utils import get_class
 
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import register_configs
+from agents.tools.override_words import SWEPT_KEYS_VARIABLE
 from agents.tools.sweep import (
     RESULT_NAME,
     SUMMARY_NAME,
-    SWEPT_KEYS_VARIABLE,
     JobResult,
     read_result,
     short_overrides,

@@ -96,15 +96,15 @@ from agents.tools.override_paths import (
     quote_paths,
 )
 from agents.tools.override_words import (
+    SWEPT_KEYS_VARIABLE,
     check_bare_words,
     check_options,
     check_override_keys,
     is_multirun,
     shows_info,
+    swept_keys,
 )
 from agents.tools.presets import (
-    is_sweep,
-    override_key,
     override_value,
     parsed_override_value,
     with_env_preset,
@@ -223,10 +223,9 @@ def hydra_main(
                         sys.argv[1:], f"hydra.sweep.dir={Path(stop_folder.name) / 'sweep'}"
                     )
                 os.environ[SWEEP_STOP_VARIABLE] = str(Path(stop_folder.name) / "stop")  # workers inherit it
-                from agents.tools.sweep import SWEPT_KEYS_VARIABLE, SweepSummary
+                from agents.tools.sweep import SweepSummary
 
-                swept = [override_key(arg) for arg in sys.argv[1:] if is_sweep(arg)]
-                os.environ[SWEPT_KEYS_VARIABLE] = "\n".join(swept)  # the job folders' names keep them
+                os.environ[SWEPT_KEYS_VARIABLE] = swept_keys(sys.argv[1:])  # the job folders' names keep them
 
                 SweepSummary.start(None)  # (its folder is set as it starts: an earlier sweep's is no help)
                 previous = {sig: signal.signal(sig, stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -267,7 +266,7 @@ def hydra_main(
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 if stop_folder is not None:
-                    from agents.tools.sweep import SWEPT_KEYS_VARIABLE, SweepSummary
+                    from agents.tools.sweep import SweepSummary
 
                     os.environ.pop(SWEEP_STOP_VARIABLE, None)
                     os.environ.pop(SWEPT_KEYS_VARIABLE, None)

@@ -35,7 +35,7 @@ from agents.runtime.config import (
     removed_key_message,
     unknown_key_message,
 )
-from agents.tools.override_paths import expand_home_in_paths, quote_paths
+from agents.tools.override_paths import config_folder, expand_home_in_paths, quote_paths
 from agents.tools.override_words import check_override_keys
 from agents.tools.presets import with_env_preset
 from agents.tools.usage import CONFIG_DIR, load_yaml
@@ -261,11 +261,8 @@ def app_config_composed(
 ) -> Iterator[DictConfig]:
     """:func:`app_config`, with Hydra still initialised on the app's config folders while the block
     runs (its config loader then composes what the app's sweeper would: ``load_sweep_config``)."""
-    name, home = args.config_name or config_name, config_path
-    if args.config_dir:  # --config-dir DIR: the user's configs; --config-name may name one of them,
-        user = Path(args.config_dir).resolve()  # which compose finds only in its primary folder
-        home, other = (str(user), config_path) if (user / f"{name}.yaml").is_file() else (config_path, user)
-        overrides = [*overrides, f"hydra.searchpath=[file://{other}]"]
+    name, home, other = primary_config(args, config_name, config_path)
+    overrides = [*overrides, *searchpath_override(other)]
     with config_dir_initialized(home):
         try:
             cfg = compose(name, overrides=overrides, return_hydra_config=True)
@@ -281,6 +278,23 @@ def app_config_composed(
                 "on the command line as key=a,b"
             ) from None
         yield cfg
+
+
+def primary_config(
+    args: argparse.Namespace, config_name: str, config_path: str
+) -> tuple[str, str, list[str]]:
+    """The primary config the app with switches ``args`` composes: its name (``--config-name``, else
+    ``config_name``), the folder to compose in (``--config-path``'s, else ``config_path``; a
+    ``pkg://`` module's is the program's own) and the other config folders to search
+    (``--config-dir``'s; where it holds the named config, the primary folder instead: compose finds
+    a primary config only in its own folder)."""
+    name, home = args.config_name or config_name, config_path
+    if args.config_path and not args.config_path.startswith("pkg://"):
+        home = config_folder(args.config_path)
+    if not args.config_dir:
+        return name, home, []
+    user = str(Path(args.config_dir).resolve())
+    return (name, user, [home]) if Path(user, f"{name}.yaml").is_file() else (name, home, [user])
 
 
 def _composes(name: str, overrides: list[str]) -> bool:

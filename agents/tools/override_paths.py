@@ -97,14 +97,6 @@ def option_values(argv: Sequence[str], is_option: Callable[[str], bool]) -> list
     return values
 
 
-def without_config_dirs(argv: Sequence[str]) -> list[str]:
-    """``argv`` without its ``--config-dir``/``-cd`` options and their folders."""
-    dropped = set()
-    for index, before in option_values(argv, config_dir_option):
-        dropped.update((index,) if before else (index - 1, index))
-    return [arg for index, arg in enumerate(argv) if index not in dropped]
-
-
 def config_path_values(argv: Sequence[str]) -> list[tuple[int, str]]:
     """Where each ``--config-path``/``-cp`` value of ``argv`` is (:func:`option_values`)."""
     return option_values(argv, config_path_option)

@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from agents.errors import UserError
 from agents.tools.override_paths import config_folder, expand_home, named_folder
-from agents.tools.presets import parsed_override_value
+from agents.tools.presets import is_sweep, override_key, parsed_override_value
 from agents.tools.usage import program_name
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -195,3 +195,14 @@ OPTION_EXAMPLES = {
     "--experimental-rerun": "--experimental-rerun <run>/.hydra/config.pickle",
 }
 """Hydra's options that take a value, each with one it takes."""
+
+
+SWEPT_KEYS_VARIABLE = "SOFTMAX_REINFORCE_SWEPT_KEYS"
+"""The keys a ``-m`` command line sweeps (``agent.lr=0.01,0.02``), one per line: set by the
+command line for the sweep's jobs (a launcher's workers inherit it) and by the check of their
+folders; read by :func:`~agents.tools.sweep.short_overrides`."""
+
+
+def swept_keys(argv: Sequence[str]) -> str:
+    """The value of :data:`SWEPT_KEYS_VARIABLE` for the sweep ``argv``: its swept keys, one a line."""
+    return "\n".join(override_key(arg) for arg in argv if is_sweep(arg))

@@ -52,6 +52,7 @@ from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
 from agents.runtime.trainer import finished_reason
 from agents.tools.exits import exit_with_user_error
+from agents.tools.override_words import SWEPT_KEYS_VARIABLE
 from agents.tools.sweep_checks import refuse_a_sweeps_folder
 from agents.tools.tables import markdown_table, short_number
 from envs.make import registered_id
@@ -579,11 +580,6 @@ def write_summary(sweep_dir: Path) -> str:
     if sweep_dir.is_dir():
         write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
     return table
-
-
-SWEPT_KEYS_VARIABLE = "SOFTMAX_REINFORCE_SWEPT_KEYS"
-"""The keys a ``-m`` command line sweeps (``agent.lr=0.01,0.02``), one per line: set by the
-command line for the sweep's jobs (a launcher's workers inherit it), read by :func:`short_overrides`."""
 
 
 def short_overrides(override_dirname: str, limit: int = 64) -> str:

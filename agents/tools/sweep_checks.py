@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NamedTuple
+from unittest import mock
 
 import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -19,7 +20,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import UserError, broken_yaml
+from agents.errors import UserError, broken_yaml, first_line
 from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.composing import (
     CONFIG_ERRORS,
@@ -28,11 +29,16 @@ from agents.tools.composing import (
     check_resolvable,
     composition_message,
     config_dir_initialized,
+    primary_config,
     searchpath_override,
 )
 from agents.tools.job_configs import SweepJobConfigs
-from agents.tools.override_paths import config_dir_values, without_config_dirs
-from agents.tools.override_words import MULTIRUN_FLAGS, hydra_args, is_multirun
+from agents.tools.override_words import (
+    SWEPT_KEYS_VARIABLE,
+    hydra_args,
+    is_multirun,
+    swept_keys,
+)
 from agents.tools.presets import is_sweep, override_key, parsed_override, with_overrides
 from agents.tools.sweep_settings import (
     check_joblib_launcher,
@@ -79,9 +85,11 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
     if not is_multirun(argv):
         return []
-    overrides = without_config_dirs([arg for arg in argv if arg not in MULTIRUN_FLAGS])  # (options)
+    args, unknown = hydra_args(argv)  # --config-name, --config-path, --config-dir: the jobs' configs
+    overrides = list(args.overrides)
     keys = [override_key(override) for override in overrides]
-    if any(arg.startswith("-") for arg in overrides) or any(key in OTHER_SWEEPERS for key in keys):
+    shows = args.cfg or args.info or args.shell_completion or args.help or args.hydra_help
+    if unknown or shows or any(key in OTHER_SWEEPERS for key in keys):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
     parsed = OverridesParser.create(
@@ -207,25 +215,31 @@ JOB_NAMING_KEYS = ("hydra.job.num", "hydra.job.id")
 
 
 def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, jobs: list[list[str]]) -> None:
-    """Two jobs of a sweep whose ``hydra.sweep.subdir`` (below ``hydra.sweep.dir``) resolves to one
-    folder: the second's job was refused (its run folder holds the first's run), but Hydra had
-    already rewritten the first's ``.hydra/`` record with the second's overrides, and its
-    ``result.json`` then said the refusal. One line before the first job runs. Each job's folder is
-    resolved as Hydra's launcher does (``load_sweep_config`` over the base config, then the job's
-    number); a subdir that names the job's number, or the time (known only as the job starts), is
-    not checked (~0.1 s a job otherwise).
+    """Each job's folder (``hydra.sweep.dir``/``hydra.sweep.subdir``), resolved as Hydra's launcher
+    does (``load_sweep_config`` over the base config, then the job's number): two jobs sharing one,
+    or a job's folder that already holds a run (``../<an earlier sweep's job>``), is one line before
+    the first job. The job was refused as it started, but Hydra had already rewritten that run's
+    ``.hydra/`` record with its overrides, and its ``result.json`` said the refusal. A subdir that
+    does not resolve is one line too (Hydra left a sweep folder behind). Not resolved (~0.08 s a
+    job): a subdir that names the job's number, which tells every job apart.
 
-    :raises UserError: naming the two jobs, their folder and what to put in the subdir."""
+    :raises UserError: naming the jobs, the folder and what to put in the subdir."""
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
+
+    from agents.runtime.run_folder import held_checkpoints
 
     args, _ = hydra_args(argv)
     hydra_config = HydraConfig.instance()
     before = hydra_config.cfg
     try:
-        with app_config_composed(args, base_overrides(args), config_name, config_path) as base:
+        swept = {SWEPT_KEYS_VARIABLE: swept_keys(argv)}  # ${short_overrides:...} keeps them, as in the jobs
+        with (
+            mock.patch.dict(os.environ, swept),
+            app_config_composed(args, base_overrides(args), config_name, config_path) as base,
+        ):
             subdir = str(OmegaConf.to_container(base.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
-            if any(key in subdir for key in JOB_NAMING_KEYS) or "${now:" in subdir:
+            if any(key in subdir for key in JOB_NAMING_KEYS):
                 return
             OmegaConf.select(base, "hydra.sweep.dir")  # ${now:...} cached, as the sweeper's folder has it
             loader = GlobalHydra.instance().config_loader()
@@ -233,11 +247,7 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
                 say_at_a_terminal(f"resolving hydra.sweep.subdir={subdir} for each of the {len(jobs):,} jobs")
             first_in: dict[str, int] = {}
             for number, job in enumerate(jobs):
-                cfg = loader.load_sweep_config(base, list(job))
-                with open_dict(cfg):
-                    cfg.hydra.job.num, cfg.hydra.job.id = number, str(number)
-                hydra_config.set_config(cfg)  # ${hydra:...} reads the job's own
-                folder = os.path.abspath(os.path.join(str(cfg.hydra.sweep.dir), str(cfg.hydra.sweep.subdir)))
+                folder = _job_folder(loader, base, job, number, subdir)
                 first = first_in.setdefault(folder, number)
                 if first != number:
                     raise UserError(
@@ -246,10 +256,37 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
                         "overwrite the first's records: put what tells the jobs apart in it (their number: "
                         "${hydra.job.num})"
                     )
+                held = held_checkpoints(Path(folder))
+                if held:
+                    raise UserError(
+                        f"hydra.sweep.subdir={subdir} puts job #{number} ({' '.join(job)}) in {folder}, "
+                        f"which already holds a run ({held[0]}) whose records it would overwrite: choose "
+                        "another hydra.sweep.subdir (the default names each job)"
+                    )
     except (*CONFIG_ERRORS, ValueError):  # the job's own check, or Hydra as the job starts, says why
         return
     finally:
         hydra_config.cfg = before
+
+
+def _job_folder(loader: Any, base: DictConfig, job: list[str], number: int, subdir: str) -> str:
+    """The folder Hydra's launcher gives job ``number`` of the sweep with base config ``base``
+    (symbolic links followed: two names for one folder are one folder).
+
+    :raises UserError: for a ``hydra.sweep.dir``/``subdir`` that does not resolve for it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    cfg = loader.load_sweep_config(base, list(job))
+    with open_dict(cfg):
+        cfg.hydra.job.num, cfg.hydra.job.id = number, str(number)
+    HydraConfig.instance().set_config(cfg)  # ${hydra:...} reads the job's own
+    try:
+        return os.path.realpath(os.path.join(str(cfg.hydra.sweep.dir), str(cfg.hydra.sweep.subdir)))
+    except (OmegaConfBaseException, ValueError) as error:  # ValueError: a resolver's own
+        raise UserError(
+            f"hydra.sweep.subdir={subdir} does not resolve for job #{number} ({' '.join(job)}): "
+            f"{first_line(str(error))}"
+        ) from None
 
 
 def check_printed_package(argv: Sequence[str], config_name: str, config_path: str) -> None:
@@ -348,15 +385,14 @@ def say_at_a_terminal(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def job_searchpath(argv: Sequence[str]) -> list[str]:
+def job_searchpath(argv: Sequence[str], other_folders: Sequence[str]) -> list[str]:
     """The ``hydra.searchpath=[...]`` override that composes a job with ``argv``'s own
-    ``hydra.searchpath`` and its ``--config-dir`` folders, as Hydra's app does (none without
-    either). The jobs checked before a sweep left the command line's ``hydra.searchpath`` out:
-    ``features=raw,mine`` with ``mine`` in it was refused as "Could not find 'features/mine'"."""
+    ``hydra.searchpath`` and the other config folders (:func:`primary_config`), as Hydra's app
+    does (none without either). The jobs checked before a sweep left the command line's
+    ``hydra.searchpath`` out: ``features=raw,mine`` with ``mine`` in it was refused as "Could not
+    find 'features/mine'"."""
     given = parsed_override(list(argv), "hydra.searchpath")
-    return searchpath_override(
-        [*(map(str, given) if isinstance(given, list) else ()), *config_dir_values(argv)]
-    )
+    return searchpath_override([*(map(str, given) if isinstance(given, list) else ()), *other_folders])
 
 
 def check_sweep(
@@ -370,11 +406,13 @@ def check_sweep(
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         check_sweep_dir(argv, config_name, config_path)
     jobs = listed_sweep_jobs(argv)
-    searchpath = job_searchpath(argv)  # -cd my_configs: its options (experiment=mine) are known
+    args, _ = hydra_args(argv)  # -cn, -cp: the jobs' own primary config
+    primary_name, primary_folder, other_folders = primary_config(args, config_name, config_path)
+    searchpath = job_searchpath(argv, other_folders)  # -cd my_configs: its options (experiment=mine)
     if not jobs:
         probes = search_probe_jobs(argv, config_name, config_path)
-        with config_dir_initialized(config_path):
-            job_config = SweepJobConfigs(config_name)
+        with config_dir_initialized(primary_folder):
+            job_config = SweepJobConfigs(primary_name)
             for probe in probes:
                 try:
                     check(job_config([*searchpath, *probe.job]))
@@ -387,8 +425,8 @@ def check_sweep(
         return set()
     if len(jobs) >= SAID_CHECKS:  # 20,000 jobs: ~200 s without a word
         say_at_a_terminal(f"checking the {len(jobs):,} jobs of the sweep before the first starts")
-    with config_dir_initialized(config_path):
-        job_config = SweepJobConfigs(config_name)
+    with config_dir_initialized(primary_folder):
+        job_config = SweepJobConfigs(primary_name)
         for number, job in enumerate(jobs):
             try:
                 cfg = job_config([*searchpath, *job])
