@@ -452,6 +452,25 @@ def test_overrides_on_a_given_config_follow_the_command_lines_grammar():
             agents.compose("CartPole-v1", override)
 
 
+def test_a_policy_form_registered_under_a_taken_name_warns(monkeypatch):
+    """``@register_policy("state")`` in a user's module replaced the built-in form without a word (a
+    built-in run then loaded as the user's class: "the env changed ... or the file was edited")."""
+    from agents.core.policies import POLICIES, LinearSoftmaxPolicy, register_policy
+
+    monkeypatch.setitem(POLICIES, "state", POLICIES["state"])  # put back afterwards
+    with pytest.warns(
+        UserWarning, match=r"agent.policy='state' was agents.core.linear.LinearSoftmaxPolicy; "
+    ):
+        register_policy("state")(type("Mine", (LinearSoftmaxPolicy,), {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        register_policy("state")(type("Mine", (LinearSoftmaxPolicy,), {}))  # its module reloaded: itself
+        try:
+            register_policy("fresh_name_38")(type("Mine", (LinearSoftmaxPolicy,), {}))
+        finally:
+            POLICIES.pop("fresh_name_38", None)
+
+
 def test_a_run_of_a_policy_form_registered_by_the_users_module_says_to_import_it(tmp_path, monkeypatch):
     """``@register_policy("hot")`` in the user's module trains; a process that has not imported it
     said "holds an invalid config: agent.policy='hot' is not one of state, action, mlp", as if the

@@ -286,6 +286,12 @@ def test_a_config_folders_env_presets_pick_its_envs_presets(train_main, monkeypa
     assert printed("-cd", "mine", "env=Acrobot-v1") == default_lr  # none, as it lists
     assert printed("-cp", "tree", "env=Acrobot-v1") == default_lr  # a tree without an index: no preset
     assert agents.compose("CartPole-v1", config_dirs=[mine]).agent.lr == 0.333
+    # an env of one's own is typed with its module (the README's MyEnv-v0: entry was never found), or
+    # listed with it and named by its id once registered
+    (mine / "env_presets.yaml").write_text("MyEnv-v0: fastcart\nmy_module:Other-v0: fastcart\n")
+    for own in ("my_module:MyEnv-v0", "'my_module:MyEnv-v0'", "Other-v0", "my_module:Other-v0"):
+        assert printed("-cd", "mine", f"env={own}") == "0.333", own
+    assert printed("-cd", "mine", "env=MyEnv-v1") == default_lr
     monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), "-cp", "tree", "--help"])
     train_main()
     assert "acrobot" not in capsys.readouterr().out.split("experiment=", 1)[1].splitlines()[0]

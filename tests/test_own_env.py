@@ -102,6 +102,12 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
     assert evaluation.modes["greedy"].lengths == [7]
     resumed = agents.train(ENV, f"resume={run}", "trust_code=true", *QUIET[:1], "budget.total_env_steps=3100")
     assert resumed.env_steps >= 3100
+    monkeypatch.delitem(gym.registry, "SignGrid-v0")
+    monkeypatch.delitem(sys.modules, "user_sign_grid")  # the id alone, trusted, in a new process: the
+    more = ["trust_code=true", *QUIET[:1], "budget.total_env_steps=3150"]  # run's env (it was refused
+    with pytest.raises(agents.UserError, match=r"add trust_code=true or import that module first$"):
+        agents.train("SignGrid-v0", f"resume={run}", *more[1:])  # (it named agents.load's argument)
+    assert agents.train("SignGrid-v0", f"resume={run}", *more).env_steps >= 3150  # as "cannot change env")
 
 
 def test_a_resume_that_names_the_runs_env_imports_its_module_without_trust_code(tmp_path, monkeypatch):

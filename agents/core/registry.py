@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from agents.errors import UserError
+from agents.errors import UserError, warn_at_caller
 
 T = TypeVar("T")
 
@@ -24,6 +24,12 @@ class Registry(dict[str, type[T]], Generic[T]):
         """Class decorator: make the class available as ``<key>=<name>``."""
 
         def add(cls: type[T]) -> type[T]:
+            taken = self.get(name)
+            if taken is not None and _full_name(taken) != _full_name(cls):  # (a module reloaded: itself)
+                warn_at_caller(  # as Gymnasium's register does for an id taken
+                    f"{self.key}={name!r} was {_full_name(taken)}; {_full_name(cls)} takes its name now, so "
+                    f"runs of {self.key}={name} load as this class: register it under a name of its own"
+                )
             self[name] = cls
             return cls
 
@@ -34,3 +40,8 @@ class Registry(dict[str, type[T]], Generic[T]):
         if name not in self:
             raise UserError(f"{self.key}={name!r} is not one of {', '.join(self)}")
         return self[name]
+
+
+def _full_name(cls: type) -> str:
+    """``module.QualifiedName`` of a class."""
+    return f"{cls.__module__}.{cls.__qualname__}"

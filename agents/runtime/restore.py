@@ -391,22 +391,24 @@ def check_run_state(state: dict, path: str | Path, parts: AgentParts, num_envs: 
 
 
 def refuse_untrusted_code(
-    env_id: str, wrappers: Wrappers, path: str | Path, caller_env: str | None = None
-) -> None:
+    env_id: str, wrappers: Wrappers, path: str | Path, caller_env: str | None = None,
+    trust: str = "trust_code=true (agents.load(..., trust_code=True))",
+) -> None:  # fmt: skip
     """A checkpoint is data, but its config names the env's module and the wrappers' targets,
     which making the env would import and call: refuse any outside Gymnasium, this project and the
     modules already imported (:func:`~envs.make.code_to_trust`) unless the caller trusts the file.
 
     :param caller_env: the env the caller named (``env=my_envs:Slow-v0 resume=<run>``): where it is
         the checkpoint's, its module is the caller's choice, which a new run would import as well.
+    :param trust: what to add to trust the file (a resumed training run's ``trust_code=true``).
     :raises UserError: naming each and how to trust it.
     """
     named = [item for item in code_to_trust(env_id, wrappers) if item != f"env={caller_env}"]
     if named:
         raise UserError(
             f"checkpoint {path} names code from outside Gymnasium and this project ({'; '.join(named)}), "
-            "which rebuilding its env would run; if you trust the file, add trust_code=true "
-            "(agents.load(..., trust_code=True)) or import that module first"
+            f"which rebuilding its env would run; if you trust the file, add {trust} or import that "
+            "module first"
         )
 
 

@@ -61,6 +61,13 @@ def _differing_keys(key: str, new: dict[str, Any], old: dict[str, Any]) -> list[
     return found
 
 
+def _same_env_by_its_id(key: str, new: object, old: object) -> bool:
+    """``env=MyEnv-v0`` for a run of ``env=my_module:MyEnv-v0``: its id, which the module registered
+    (``agents.train("MyEnv-v0", "resume=<run>")`` after ``import my_module`` was refused as a
+    change of env, which ``agents.train`` cannot leave out)."""
+    return key == "env" and isinstance(new, str) and isinstance(old, str) and old.rpartition(":")[2] == new
+
+
 def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str]) -> list[str]:
     """Copy the values of ``overrides``' keys from ``cfg`` (the composed command line) into the
     checkpoint's config ``saved``; return one ``key: old -> new`` line per change.
@@ -77,7 +84,7 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
         keys += _differing_keys(key, new, old) if isinstance(new, dict) and isinstance(old, dict) else [key]
     for key in dict.fromkeys(keys):
         new, old = (_plain(OmegaConf.select(config, key, default=_ABSENT)) for config in (cfg, saved))
-        if new is not _ABSENT and new == old:
+        if new is not _ABSENT and (new == old or _same_env_by_its_id(key, new, old)):
             continue
         if new is _ABSENT or _fixed(key):  # _ABSENT: a preset, which is no single key
             scalars = all(isinstance(value, str | int | float | bool) for value in (old, new))

@@ -108,7 +108,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             refuse_batched_resume(cfg.resume)
         resumed = checkpoint_config(state, cfg.resume, REQUIRED_KEYS + RESUME_KEYS)
         if not cfg.trust_code:  # the caller's word (or env, as the caller named it), never the checkpoint's
-            refuse_untrusted_code(resumed.env, resumed.env_wrappers, cfg.resume, caller_env=cfg.env)
+            refuse_untrusted_code(
+                resumed.env, resumed.env_wrappers, cfg.resume, caller_env=cfg.env, trust="trust_code=true"
+            )
         refuse_unregistered_env(resumed.env, cfg.resume)
         resumed.trust_code = cfg.trust_code
         source = resolve_checkpoint(cfg.resume)

@@ -166,7 +166,7 @@ def train(
 ) -> RunResult:
     """Train as ``python scripts/train.py env=<config> <overrides>`` would, in this process.
     ``"resume=<run>"`` continues that run, whose env ``config`` names (``resume cannot change env``
-    otherwise).
+    otherwise; the id of an env of one's own module names it too).
 
     :param config: a Gymnasium env id (``"CartPole-v1"``, or ``"my_pkg.envs:MyEnv-v0"``; also as
         ``"env=CartPole-v1"``), or a

@@ -79,8 +79,12 @@ def preset_for(
     env: str, policy: str | None, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
 ) -> str | None:
     """The preset ``env=<env>`` applies: the env's first listed preset, or, when the command line
-    names ``agent.policy``, the first listed one for that form (None: generic defaults)."""
-    names = env_presets(config_dir, user_dirs).get(env, [])
+    names ``agent.policy``, the first listed one for that form (None: generic defaults). The env's
+    entry is the one with its text, else the first with its id (:func:`same_env`: ``MyEnv-v0:``
+    serves ``env=my_module:MyEnv-v0``, and ``my_module:MyEnv-v0:`` serves ``MyEnv-v0`` once the
+    module registered it; the README's form was never found)."""
+    listed = env_presets(config_dir, user_dirs)
+    names = listed.get(env) or next((value for key, value in listed.items() if same_env(key, env)), [])
     if policy is None:
         return names[0] if names and names[0] not in NO_PRESET else None
     tuned = (
@@ -88,6 +92,12 @@ def preset_for(
         if name not in NO_PRESET and preset_policy(name, config_dir, user_dirs) == policy
     )  # fmt: skip
     return next(tuned, None)
+
+
+def same_env(first: str, second: str) -> bool:
+    """Whether two env ids (as typed: quoted, or with the module that registers it, ``mine:MyEnv-v0``)
+    name one registered id."""
+    return first.strip("'\"").rpartition(":")[2] == second.strip("'\"").rpartition(":")[2]
 
 
 def override_key(override: str) -> str:
@@ -248,7 +258,7 @@ def retargeted(
     tuned_for = preset_content(preset, config_dir, user_dirs).get("env")
     if not given or not isinstance(tuned_for, str):
         return None
-    if given.rpartition(":")[2] == tuned_for.rpartition(":")[2]:  # envs:ShortCorridor-v0 is ShortCorridor-v0
+    if same_env(given, tuned_for):  # envs:ShortCorridor-v0 is ShortCorridor-v0
         return None
     return tuned_for, given
 
