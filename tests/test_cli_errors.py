@@ -292,6 +292,8 @@ def test_a_config_folders_env_presets_pick_its_envs_presets(train_main, monkeypa
     for own in ("my_module:MyEnv-v0", "'my_module:MyEnv-v0'", "Other-v0", "my_module:Other-v0"):
         assert printed("-cd", "mine", f"env={own}") == "0.333", own
     assert printed("-cd", "mine", "env=MyEnv-v1") == default_lr
+    (mine / "env_presets.yaml").write_text("other_module:ShortCorridor-v0: fastcart\n")  # another module's
+    assert printed("-cd", "mine", "env=envs:ShortCorridor-v0") != "0.333"  # (an id alone could be either's)
     monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), "-cp", "tree", "--help"])
     train_main()
     assert "acrobot" not in capsys.readouterr().out.split("experiment=", 1)[1].splitlines()[0]

@@ -1527,6 +1527,10 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
             "hydra.sweep.subdir=${features.name} gives jobs #0 (seed=0",
         ),
         (["-m", "-cn", "train", "agent.lr=0.5,nope"], "job #1 (agent.lr=nope"),
+        (
+            ["-m", "-cn", "nosuch", "agent.lr=0.1,0.2"],
+            "error: Cannot find primary config 'nosuch'",
+        ),
     ],
     ids=[
         "interpolated",
@@ -1537,6 +1541,7 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
         "search-interpolated-subdir",
         "config-name-subdir",
         "config-name-job-check",
+        "config-name-missing",
     ],
 )
 def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypatch, capsys, sweep, fragment):
@@ -1546,13 +1551,49 @@ def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypat
     assert not list(tmp_path.iterdir())
 
 
+def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
+    """The checks before a sweep compose each job from the primary config Hydra's app picks: a
+    ``-cd`` folder that holds a ``train.yaml`` too does not replace the project's (the folder check
+    refused a sweep Hydra ran), ``-cn mytrain.yaml`` is ``mytrain``, and a ``-cp pkg://`` package's
+    jobs are left to Hydra (they were composed from the project's folder: "Cannot find primary
+    config")."""
+    from agents.tools.composing import primary_config
+    from agents.tools.override_words import hydra_args
+    from agents.tools.sweep_checks import sweep_jobs
+    from agents.tools.usage import CONFIG_DIR
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "train.yaml").write_text("defaults:\n  - _self_\n")
+    (mine / "mytrain.yaml").write_text("defaults:\n  - train\n  - _self_\n")
+
+    def primary(*argv: str) -> tuple[str, str, list[str]]:
+        return primary_config(hydra_args(argv)[0], "train", CONFIG_DIR)
+
+    assert primary("-cd", str(mine)) == ("train", CONFIG_DIR, [str(mine)])  # Hydra's: the primary folder's
+    assert primary("-cd", str(mine), "-cn", "mytrain.yaml") == ("mytrain", str(mine), [CONFIG_DIR])
+    assert sweep_jobs(["-m", "-cp", "pkg://my_configs", "-cn", "mytrain", "agent.lr=0.1,0.2"]) == []
+    assert len(sweep_jobs(["-m", "-cp", str(mine), "-cn", "mytrain", "agent.lr=0.1,0.2"])) == 2
+
+
+def test_an_evaluation_sweep_writes_nothing_in_its_job_folders_so_they_may_be_one(
+    trained, tmp_path, monkeypatch, capsys
+):
+    """``evaluate.py -m ... hydra.sweep.subdir=x`` was refused as jobs sharing a folder, where an
+    evaluation writes nothing (no Hydra record, no log)."""
+    run = shutil.copytree(trained, tmp_path / "run")  # (its csv files go there)
+    sweep = ["-m", f"checkpoint={run}", "episodes=1,2", "hydra.sweep.subdir=x"]
+    code, err, out = script("evaluate.py", *sweep, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert code == 0 and out.count("greedy: return") == 2, err
+
+
 def test_the_jobs_folders_are_compared_as_hydra_resolves_them(tmp_path):
     """A subdir that interpolates the job's config or Hydra's job node is resolved per job (the second
     job of a shared folder rewrote the first's .hydra/ record); one that tells the jobs apart passes."""
     from agents.errors import UserError
     from agents.runtime.config import register_configs
     from agents.tools.sweep import register_resolvers
-    from agents.tools.sweep_checks import check_job_folders, sweep_jobs
+    from agents.tools.sweep_checks import check_job_folders, names_the_job, sweep_jobs
     from agents.tools.usage import CONFIG_DIR
 
     register_configs()
@@ -1598,6 +1639,11 @@ def test_the_jobs_folders_are_compared_as_hydra_resolves_them(tmp_path):
     (earlier / "checkpoint.pt").write_bytes(b"")
     with pytest.raises(UserError, match=r"puts job #0 \(seed=5\) in .*0_seed0, which already holds a run"):
         check("seed=5", f"hydra.sweep.dir={tmp_path}/new", "hydra.sweep.subdir=../earlier/0_seed0")
+    escapes = "hydra.sweep.subdir=../earlier/${hydra.job.num}_seed0"  # names the job, but leaves the sweep
+    with pytest.raises(UserError, match=r"puts job #0 \(seed=0\) in .*0_seed0, which"):
+        check("seed=0,1", f"hydra.sweep.dir={tmp_path}/new", escapes)
+    assert names_the_job("t${hydra:job.num}") and names_the_job("${hydra.job.id}")
+    assert not names_the_job("${seed}")
     with pytest.raises(UserError, match=r"does not resolve for job #0 \(seed=0\): .*NO_SUCH_VARIABLE_38"):
         check("seed=0,1", "hydra.sweep.subdir=${oc.env:NO_SUCH_VARIABLE_38}")
     tree = tmp_path / "tree"  # a -cp tree whose train.yaml sets the subdir (the project's was read)

@@ -205,7 +205,11 @@ def hydra_main(
             sweep_config = run_or_exit(lambda: check_sweep_settings(sys.argv[1:], config_name, config_path))
             checked: set[tuple[str, ...]] = set()
             if check_jobs is not None:
-                checked = run_or_exit(lambda: check_sweep(sys.argv[1:], config_name, config_path, check_jobs))
+                checked = run_or_exit(
+                    lambda: check_sweep(
+                        sys.argv[1:], config_name, config_path, check_jobs, job_folders=not writes_no_folder
+                    )
+                )
             else:  # the jobs are listed (a sweep Hydra cannot list is one line), each checked as it runs
                 run_or_exit(lambda: listed_sweep_jobs(sys.argv[1:]))
             if os.environ.get(FULL_ERROR_VARIABLE) == "1":  # the user asked for every traceback

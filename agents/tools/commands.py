@@ -352,7 +352,7 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
     from agents.runtime.checkpoint import run_folder_of
     from agents.tools.override_words import is_multirun
     from agents.tools.presets import is_sweep, override_value, parsed_override_value
-    from agents.tools.sweep_checks import JOB_NAMING_KEYS, OTHER_SWEEPERS, sweep_jobs
+    from agents.tools.sweep_checks import OTHER_SWEEPERS, names_the_job, sweep_jobs
 
     try:
         jobs = sweep_jobs(argv)
@@ -399,7 +399,7 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
             "train into it: leave it out (each job gets its own folder below hydra.sweep.dir) or name the "
             "job in it (hydra.sweep.subdir=job${hydra.job.num})"
         )
-    if subdir and not jobs and searches and not any(key in subdir for key in JOB_NAMING_KEYS):
+    if subdir and not jobs and searches and not names_the_job(subdir):
         # a search's values are drawn as its trials run: two alike shared a folder, and Hydra had
         # replaced the first's .hydra/ record with the second's before that job was refused
         raise UserError(

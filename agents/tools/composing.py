@@ -285,16 +285,24 @@ def primary_config(
 ) -> tuple[str, str, list[str]]:
     """The primary config the app with switches ``args`` composes: its name (``--config-name``, else
     ``config_name``), the folder to compose in (``--config-path``'s, else ``config_path``; a
-    ``pkg://`` module's is the program's own) and the other config folders to search
-    (``--config-dir``'s; where it holds the named config, the primary folder instead: compose finds
-    a primary config only in its own folder)."""
-    name, home = args.config_name or config_name, config_path
-    if args.config_path and not args.config_path.startswith("pkg://"):
+    ``pkg://`` module's is the program's own: see :func:`config_path_is_a_module`) and the other
+    config folders to search (``--config-dir``'s; where only it holds the named config, the primary
+    folder instead: compose finds a primary config only in its own folder)."""
+    name, home = (args.config_name or config_name).removesuffix(".yaml"), config_path  # Hydra takes either
+    if args.config_path and not config_path_is_a_module(args):
         home = config_folder(args.config_path)
     if not args.config_dir:
         return name, home, []
     user = str(Path(args.config_dir).resolve())
-    return (name, user, [home]) if Path(user, f"{name}.yaml").is_file() else (name, home, [user])
+    if Path(user, f"{name}.yaml").is_file() and not Path(home, f"{name}.yaml").is_file():  # (where both
+        return name, user, [home]  # hold it, Hydra composes the primary folder's)
+    return name, home, [user]
+
+
+def config_path_is_a_module(args: argparse.Namespace) -> bool:
+    """Whether ``--config-path`` names a Python package (``pkg://my_configs``), which the checks
+    before a sweep do not compose from (they compose folders)."""
+    return bool(args.config_path) and args.config_path.startswith("pkg://")
 
 
 def _composes(name: str, overrides: list[str]) -> bool:

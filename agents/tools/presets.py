@@ -95,9 +95,12 @@ def preset_for(
 
 
 def same_env(first: str, second: str) -> bool:
-    """Whether two env ids (as typed: quoted, or with the module that registers it, ``mine:MyEnv-v0``)
-    name one registered id."""
-    return first.strip("'\"").rpartition(":")[2] == second.strip("'\"").rpartition(":")[2]
+    """Whether two env ids as typed (quoted, or with the module that registers the env,
+    ``my_module:MyEnv-v0``) name one env: the same id, and the same module where both name one
+    (``MyEnv-v0`` is ``my_module:MyEnv-v0``; ``a:MyEnv-v0`` is not ``b:MyEnv-v0``)."""
+    first_module, _, first_id = first.strip("'\"").rpartition(":")
+    second_module, _, second_id = second.strip("'\"").rpartition(":")
+    return first_id == second_id and (not first_module or not second_module or first_module == second_module)
 
 
 def override_key(override: str) -> str:

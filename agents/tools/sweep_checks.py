@@ -29,6 +29,7 @@ from agents.tools.composing import (
     check_resolvable,
     composition_message,
     config_dir_initialized,
+    config_path_is_a_module,
     primary_config,
     searchpath_override,
 )
@@ -89,7 +90,7 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     overrides = list(args.overrides)
     keys = [override_key(override) for override in overrides]
     shows = args.cfg or args.info or args.shell_completion or args.help or args.hydra_help
-    if unknown or shows or any(key in OTHER_SWEEPERS for key in keys):
+    if unknown or shows or config_path_is_a_module(args) or any(key in OTHER_SWEEPERS for key in keys):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
     parsed = OverridesParser.create(
@@ -210,8 +211,14 @@ def base_overrides(args: Any) -> list[str]:
     return [arg for arg in args.overrides if not is_sweep(arg)]
 
 
-JOB_NAMING_KEYS = ("hydra.job.num", "hydra.job.id")
-"""Keys that give every job of a sweep its own ``hydra.sweep.subdir`` (the default names the number)."""
+JOB_NAMING_KEYS = ("hydra.job.num", "hydra.job.id", "hydra:job.num", "hydra:job.id")
+"""Interpolations that give every job of a sweep its own ``hydra.sweep.subdir`` (the default names
+the number): ``${hydra.job.num}``, or through Hydra's resolver, ``${hydra:job.num}``."""
+
+
+def names_the_job(subdir: str) -> bool:
+    """Whether a ``hydra.sweep.subdir`` (as written) names the job (:data:`JOB_NAMING_KEYS`)."""
+    return any(key in subdir for key in JOB_NAMING_KEYS)
 
 
 def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, jobs: list[list[str]]) -> None:
@@ -221,7 +228,8 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
     the first job. The job was refused as it started, but Hydra had already rewritten that run's
     ``.hydra/`` record with its overrides, and its ``result.json`` said the refusal. A subdir that
     does not resolve is one line too (Hydra left a sweep folder behind). Not resolved (~0.08 s a
-    job): a subdir that names the job's number, which tells every job apart.
+    job): a subdir that names the job's number, which tells every job apart, and stays below the
+    sweep's folder (no ``..``, not absolute), which :func:`check_sweep_dir` checks.
 
     :raises UserError: naming the jobs, the folder and what to put in the subdir."""
     from hydra.core.global_hydra import GlobalHydra
@@ -239,7 +247,7 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
             app_config_composed(args, base_overrides(args), config_name, config_path) as base,
         ):
             subdir = str(OmegaConf.to_container(base.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
-            if any(key in subdir for key in JOB_NAMING_KEYS):
+            if names_the_job(subdir) and ".." not in subdir and not os.path.isabs(subdir):
                 return
             OmegaConf.select(base, "hydra.sweep.dir")  # ${now:...} cached, as the sweeper's folder has it
             loader = GlobalHydra.instance().config_loader()
@@ -396,10 +404,14 @@ def job_searchpath(argv: Sequence[str], other_folders: Sequence[str]) -> list[st
 
 
 def check_sweep(
-    argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object]
-) -> set[tuple[str, ...]]:
+    argv: Sequence[str], config_name: str, config_path: str, check: Callable[[DictConfig], object],
+    job_folders: bool = True,
+) -> set[tuple[str, ...]]:  # fmt: skip
     """Compose every job of a multirun and ``check`` it before the first job runs: a mistake in
     job 7 must not surface after jobs 0-6 trained. One line naming the job.
+
+    :param job_folders: whether the jobs write into their Hydra folders (:func:`check_job_folders`;
+        an evaluation writes nothing there).
 
     :return: the jobs checked (their override lists), which Hydra's sweeper need not compose
         again (:func:`hydra_validates_the_jobs_not_checked`)."""
@@ -437,8 +449,11 @@ def check_sweep(
             except yaml.YAMLError as error:  # the file and line say it all, whichever job reads it
                 raise UserError(broken_yaml(error)) from None
             except CONFIG_ERRORS as error:
+                if isinstance(error, MissingConfigException) and error.missing_cfg_file == primary_name:
+                    raise UserError(composition_message(error)) from None  # no job's own mistake
                 raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
-    check_job_folders(argv, config_name, config_path, jobs)
+    if job_folders:
+        check_job_folders(argv, config_name, config_path, jobs)
     return {tuple(job) for job in jobs}
 
 
