@@ -289,7 +289,13 @@ def test_a_config_folders_env_presets_pick_its_envs_presets(train_main, monkeypa
     # an env of one's own is typed with its module (the README's MyEnv-v0: entry was never found), or
     # listed with it and named by its id once registered
     (mine / "env_presets.yaml").write_text("MyEnv-v0: fastcart\nmy_module:Other-v0: fastcart\n")
-    for own in ("my_module:MyEnv-v0", "'my_module:MyEnv-v0'", "Other-v0", "my_module:Other-v0"):
+    for own in (
+        "my_module:MyEnv-v0",
+        "'my_module:MyEnv-v0'",
+        "Other-v0",
+        "my_module:Other-v0",
+        r"my_module\:Other-v0",
+    ):
         assert printed("-cd", "mine", f"env={own}") == "0.333", own
     assert printed("-cd", "mine", "env=MyEnv-v1") == default_lr
     (mine / "env_presets.yaml").write_text("other_module:ShortCorridor-v0: fastcart\n")  # another module's
