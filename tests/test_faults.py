@@ -1522,6 +1522,10 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
             ["-m", "hparams_search=cartpole_tpe", "hydra.sweep.subdir=${features.name}"],
             "hydra.sweep.subdir=${features.name} does not name the trial",
         ),
+        (  # its trials could land in an earlier search's, whose records Hydra rewrote
+            ["-m", "hparams_search=cartpole_tpe", "hydra.sweep.subdir=../earlier/t${hydra:job.num}"],
+            "hydra.sweep.subdir=../earlier/t${hydra:job.num} puts a search's trials outside hydra.sweep.dir",
+        ),
         (  # --config-name (the project's own name too) left every job unchecked
             ["-m", "--config-name", "train", "seed=0,1", "hydra.sweep.subdir=${features.name}"],
             "hydra.sweep.subdir=${features.name} gives jobs #0 (seed=0",
@@ -1539,6 +1543,7 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
         "interpolated-subdir",
         "override-dirname-subdir",
         "search-interpolated-subdir",
+        "search-subdir-outside",
         "config-name-subdir",
         "config-name-job-check",
         "config-name-missing",
@@ -1549,6 +1554,26 @@ def test_a_sweep_whose_jobs_resolve_to_one_folder_is_refused(tmp_path, monkeypat
     code, err, _ = script("train.py", *sweep, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     assert_one_line(code, err, 2, fragment)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_search_subdir_set_in_a_config_file_is_checked(tmp_path):
+    """A search's subdir was checked on the command line only: one in a preset of one's own
+    (``subdir: same``) put every trial in one folder, each rewriting the last one's record."""
+    from agents.errors import UserError
+    from agents.runtime.config import register_configs
+    from agents.tools.sweep_checks import check_search_folders, search_base_config
+    from agents.tools.usage import CONFIG_DIR
+
+    register_configs()
+    (tmp_path / "hparams_search").mkdir()
+    text = (Path(CONFIG_DIR) / "hparams_search" / "cartpole_tpe.yaml").read_text()
+    (tmp_path / "hparams_search" / "mine.yaml").write_text(
+        text.replace("  sweep:\n", "  sweep:\n    subdir: same\n")
+    )
+    argv = ["-m", f"--config-dir={tmp_path}", "hparams_search=mine"]
+    with pytest.raises(UserError, match=r"^hydra.sweep.subdir=same does not name the trial"):
+        check_search_folders(search_base_config(argv, "train", CONFIG_DIR))
+    check_search_folders(search_base_config([*argv[:2], "hparams_search=cartpole_tpe"], "train", CONFIG_DIR))
 
 
 def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
@@ -4223,12 +4248,12 @@ def test_a_key_the_command_line_fixes_is_no_part_of_the_probed_space():
     """Optuna's sweeper drops a space's key that the command line gives a plain value: the probe
     still tried the preset's agent.baseline=mean and refused a search that runs."""
     from agents.runtime.config import register_configs
-    from agents.tools.sweep_checks import search_probe_jobs
+    from agents.tools.sweep_checks import search_base_config, search_probe_jobs
     from agents.tools.usage import CONFIG_DIR
 
     register_configs()
     argv = ["-m", "hparams_search=cartpole_tpe", "seed_mode=batched", "num_seeds=2", "agent.baseline=none"]
-    probes = search_probe_jobs(argv, "train", CONFIG_DIR)
+    probes = search_probe_jobs(search_base_config(argv, "train", CONFIG_DIR), argv)
     assert probes and not [probe for probe in probes if probe.setting.startswith("agent.baseline")]
     assert all(probe.job[3] == "agent.baseline=none" for probe in probes)
 
@@ -4237,12 +4262,12 @@ def test_a_search_spaces_range_is_probed_at_its_ends():
     """Each value of a range() was a probe job: seed=range(0,100000) would compose 100,000 configs
     (~0.01 s each) before the search's first trial."""
     from agents.runtime.config import register_configs
-    from agents.tools.sweep_checks import search_probe_jobs
+    from agents.tools.sweep_checks import search_base_config, search_probe_jobs
     from agents.tools.usage import CONFIG_DIR
 
     register_configs()
     argv = ["-m", "hparams_search=cartpole_tpe", "seed=range(0,100000)"]
-    probes = search_probe_jobs(argv, "train", CONFIG_DIR)
+    probes = search_probe_jobs(search_base_config(argv, "train", CONFIG_DIR), argv)
     settings = [probe.setting for probe in probes]
     assert settings == [
         "agent.lr=0.001",

@@ -344,15 +344,14 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
     """A sweep whose jobs share one ``run_dir=`` (or one constant ``hydra.sweep.subdir=``, the run
     folder of a job that names none) would train them all into that folder: the second job was
     refused only after the first had trained. One line before any job starts. A ``run_dir`` that
-    interpolates the job's config (``run_dir=runs/${seed}``) is compared as each job resolves it. A
-    search's ``hydra.sweep.subdir`` must name the trial (its jobs are drawn as it runs)."""
+    interpolates the job's config (``run_dir=runs/${seed}``) is compared as each job resolves it."""
     from hydra.errors import HydraException
 
     from agents.errors import UserError
     from agents.runtime.checkpoint import run_folder_of
     from agents.tools.override_words import is_multirun
     from agents.tools.presets import is_sweep, override_value, parsed_override_value
-    from agents.tools.sweep_checks import OTHER_SWEEPERS, names_the_job, sweep_jobs
+    from agents.tools.sweep_checks import OTHER_SWEEPERS, sweep_jobs
 
     try:
         jobs = sweep_jobs(argv)
@@ -398,14 +397,6 @@ def _check_sweep_run_dirs(argv: Sequence[str]) -> None:
             f"hydra.sweep.subdir={subdir} is one folder for several jobs of this sweep, which would all "
             "train into it: leave it out (each job gets its own folder below hydra.sweep.dir) or name the "
             "job in it (hydra.sweep.subdir=job${hydra.job.num})"
-        )
-    if subdir and not jobs and searches and not names_the_job(subdir):
-        # a search's values are drawn as its trials run: two alike shared a folder, and Hydra had
-        # replaced the first's .hydra/ record with the second's before that job was refused
-        raise UserError(
-            f"hydra.sweep.subdir={subdir} does not name the trial, and two trials of a search may draw "
-            "values that give them one folder (the second rewrote the first's records): put the trial's "
-            "number in it (e.g. hydra.sweep.subdir=${hydra.job.num}_<yours>) or leave it out"
         )
 
 

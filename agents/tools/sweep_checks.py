@@ -221,6 +221,12 @@ def names_the_job(subdir: str) -> bool:
     return any(key in subdir for key in JOB_NAMING_KEYS)
 
 
+def leaves_the_sweeps_folder(subdir: str) -> bool:
+    """Whether a ``hydra.sweep.subdir`` (as written) may name a folder outside ``hydra.sweep.dir``:
+    a ``..`` in it, or an absolute path."""
+    return ".." in subdir or os.path.isabs(subdir)
+
+
 def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, jobs: list[list[str]]) -> None:
     """Each job's folder (``hydra.sweep.dir``/``hydra.sweep.subdir``), resolved as Hydra's launcher
     does (``load_sweep_config`` over the base config, then the job's number): two jobs sharing one,
@@ -247,7 +253,7 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
             app_config_composed(args, base_overrides(args), config_name, config_path) as base,
         ):
             subdir = str(OmegaConf.to_container(base.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
-            if names_the_job(subdir) and ".." not in subdir and not os.path.isabs(subdir):
+            if names_the_job(subdir) and not leaves_the_sweeps_folder(subdir):
                 return
             OmegaConf.select(base, "hydra.sweep.dir")  # ${now:...} cached, as the sweeper's folder has it
             loader = GlobalHydra.instance().config_loader()
@@ -422,7 +428,11 @@ def check_sweep(
     primary_name, primary_folder, other_folders = primary_config(args, config_name, config_path)
     searchpath = job_searchpath(argv, other_folders)  # -cd my_configs: its options (experiment=mine)
     if not jobs:
-        probes = search_probe_jobs(argv, config_name, config_path)
+        search = search_base_config(argv, config_name, config_path)
+        if search is None:
+            return set()
+        check_search_folders(search)
+        probes = search_probe_jobs(search, argv)
         with config_dir_initialized(primary_folder):
             job_config = SweepJobConfigs(primary_name)
             for probe in probes:
@@ -508,20 +518,49 @@ def _missing_option(setting: str, error: Exception) -> bool:
     return isinstance(error, MissingConfigException) and error.missing_cfg_file == f"{group}/{option}"
 
 
-def search_probe_jobs(argv: Sequence[str], config_name: str, config_path: str) -> list[SearchProbe]:
+def search_base_config(argv: Sequence[str], config_name: str, config_path: str) -> DictConfig | None:
+    """The base config of an Optuna search (:func:`sweep_base_config`); None for another sweep, a
+    single run or a config that does not compose (composing says why)."""
+    try:
+        cfg = sweep_base_config(argv, config_name, config_path)
+    except CONFIG_ERRORS:
+        return None
+    return cfg if cfg is not None and made_by(cfg.hydra.get("sweeper"), "OptunaSweeper") else None
+
+
+def check_search_folders(cfg: DictConfig) -> None:
+    """A search's trials are drawn as it runs, so their folders cannot be compared ahead (as
+    :func:`check_job_folders` does a listed sweep's): its ``hydra.sweep.subdir`` must name the trial,
+    and stay below ``hydra.sweep.dir`` (no ``..``, not absolute), or a trial's folder could be another
+    trial's or an earlier run's, whose ``.hydra/`` record Hydra rewrote before the trial was refused.
+    Read from the composed config: one set in a config file (a preset of one's own) counts too.
+
+    :param cfg: the search's base config (:func:`search_base_config`).
+    :raises UserError: naming the subdir and what to write instead."""
+    subdir = str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
+    if not names_the_job(subdir):
+        raise UserError(
+            f"hydra.sweep.subdir={subdir} does not name the trial, and two trials of a search may draw "
+            "values that give them one folder (the second rewrote the first's records): put the trial's "
+            "number in it (e.g. hydra.sweep.subdir=${hydra.job.num}_<yours>) or leave it out"
+        )
+    if leaves_the_sweeps_folder(subdir):
+        raise UserError(
+            f"hydra.sweep.subdir={subdir} puts a search's trials outside hydra.sweep.dir, where a trial "
+            "could land in an earlier run's folder and rewrite its records: keep the subdir below the "
+            "sweep's folder (no .., not absolute), or choose another hydra.sweep.dir"
+        )
+
+
+def search_probe_jobs(cfg: DictConfig, argv: Sequence[str]) -> list[SearchProbe]:
     """An Optuna search draws its trials as it goes, so no list of jobs can be checked ahead; a
     setting of its space that no trial can run with (``agent.baseline=mean`` under
     ``seed_mode=batched``) failed the search at the first trial that drew it. These probe jobs
     take each value of a ``choice()`` or ``range()`` of the space and each end of an
-    ``interval()``, the other parameters at their first value; none for another sweeper or a config
-    that does not compose."""
-    try:
-        cfg = sweep_base_config(argv, config_name, config_path)
-    except CONFIG_ERRORS:
-        return []
-    sweeper = None if cfg is None else cfg.hydra.get("sweeper")
-    if not made_by(sweeper, "OptunaSweeper"):
-        return []
+    ``interval()``, the other parameters at their first value.
+
+    :param cfg: the search's base config (:func:`search_base_config`)."""
+    sweeper = cfg.hydra.sweeper
     args, _ = hydra_args(argv)
     task = [arg for arg in args.overrides if not override_key(arg).startswith("hydra")]
     space = {str(key): str(value) for key, value in (sweeper.get("params") or {}).items()}
