@@ -1531,6 +1531,10 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
             "hydra.sweep.subdir=${features.name} gives jobs #0 (seed=0",
         ),
         (["-m", "-cn", "train", "agent.lr=0.5,nope"], "job #1 (agent.lr=nope"),
+        (  # a package's configs: its jobs were not listed, so job 1 rewrote job 0's records
+            ["-m", "-cp", "pkg://agents", "seed=0,1", "hydra.sweep.subdir=same"],
+            "hydra.sweep.subdir=same is one folder for several jobs",
+        ),
         (
             ["-m", "-cn", "nosuch", "agent.lr=0.1,0.2"],
             "error: Cannot find primary config 'nosuch'",
@@ -1546,6 +1550,7 @@ def test_a_sweep_whose_jobs_share_a_run_dir_is_refused_before_any_runs(tmp_path,
         "search-subdir-outside",
         "config-name-subdir",
         "config-name-job-check",
+        "config-package-subdir",
         "config-name-missing",
     ],
 )
@@ -1584,7 +1589,7 @@ def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
     config")."""
     from agents.tools.composing import primary_config
     from agents.tools.override_words import hydra_args
-    from agents.tools.sweep_checks import sweep_jobs
+    from agents.tools.sweep_checks import check_sweep, sweep_jobs
     from agents.tools.usage import CONFIG_DIR
 
     mine = tmp_path / "mine"
@@ -1597,7 +1602,9 @@ def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
 
     assert primary("-cd", str(mine)) == ("train", CONFIG_DIR, [str(mine)])  # Hydra's: the primary folder's
     assert primary("-cd", str(mine), "-cn", "mytrain.yaml") == ("mytrain", str(mine), [CONFIG_DIR])
-    assert sweep_jobs(["-m", "-cp", "pkg://my_configs", "-cn", "mytrain", "agent.lr=0.1,0.2"]) == []
+    in_a_package = ["-m", "-cp", "pkg://my_configs", "-cn", "mytrain", "agent.lr=0.1,0.2"]
+    assert len(sweep_jobs(in_a_package)) == 2  # listed (their run folders compared), not composed:
+    assert check_sweep(in_a_package, "train", CONFIG_DIR, print) == set()  # no check composed one
     assert len(sweep_jobs(["-m", "-cp", str(mine), "-cn", "mytrain", "agent.lr=0.1,0.2"])) == 2
 
 

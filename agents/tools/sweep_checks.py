@@ -90,7 +90,7 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     overrides = list(args.overrides)
     keys = [override_key(override) for override in overrides]
     shows = args.cfg or args.info or args.shell_completion or args.help or args.hydra_help
-    if unknown or shows or config_path_is_a_module(args) or any(key in OTHER_SWEEPERS for key in keys):
+    if unknown or shows or any(key in OTHER_SWEEPERS for key in keys):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
     parsed = OverridesParser.create(
@@ -425,6 +425,8 @@ def check_sweep(
         check_sweep_dir(argv, config_name, config_path)
     jobs = listed_sweep_jobs(argv)
     args, _ = hydra_args(argv)  # -cn, -cp: the jobs' own primary config
+    if config_path_is_a_module(args):  # -cp pkg://...: composed by Hydra alone (these compose folders)
+        return set()
     primary_name, primary_folder, other_folders = primary_config(args, config_name, config_path)
     searchpath = job_searchpath(argv, other_folders)  # -cd my_configs: its options (experiment=mine)
     if not jobs:
