@@ -95,18 +95,13 @@ def preset_for(
 
 
 def same_env(first: str, second: str) -> bool:
-    """Whether two env ids as typed (quoted, or with the module that registers the env,
-    ``my_module:MyEnv-v0``) name one env: the same id, and the same module where both name one
-    (``MyEnv-v0`` is ``my_module:MyEnv-v0``; ``a:MyEnv-v0`` is not ``b:MyEnv-v0``)."""
-    first_module, _, first_id = _typed_env(first).rpartition(":")
-    second_module, _, second_id = _typed_env(second).rpartition(":")
+    """Whether two env ids (as Hydra parses them: :func:`parsed_override_value`), each maybe with
+    the module that registers the env (``my_module:MyEnv-v0``), name one env: the same id, and the
+    same module where both name one (``MyEnv-v0`` is ``my_module:MyEnv-v0``; ``a:MyEnv-v0`` is not
+    ``b:MyEnv-v0``)."""
+    first_module, _, first_id = first.rpartition(":")
+    second_module, _, second_id = second.rpartition(":")
     return first_id == second_id and (not first_module or not second_module or first_module == second_module)
-
-
-def _typed_env(text: str) -> str:
-    """An env id as typed, without its quotes and escapes (``my_module\\:MyEnv-v0``, as Hydra writes
-    it in ``overrides.yaml``, is ``my_module:MyEnv-v0``)."""
-    return text.strip("'\"").replace("\\", "")
 
 
 def override_key(override: str) -> str:
@@ -315,7 +310,7 @@ def with_env_preset(
     policy = override_value(overrides, "agent.policy")
     if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
         return PresetChoice(overrides, swept="agent.policy")
-    preset = preset_for(env, policy, config_dir, user_dirs)
+    preset = preset_for(parsed_override_value(overrides, "env") or env, policy, config_dir, user_dirs)
     if preset is None:
         return PresetChoice(overrides)
     covered = covered_choices(overrides, preset, config_dir, user_dirs)

@@ -4,6 +4,7 @@ one line before job 1 trains, not a failure an hour in."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -205,7 +206,7 @@ def sweep_base_config(argv: Sequence[str], config_name: str, config_path: str) -
     return app_config(args, base_overrides(args), config_name, config_path)
 
 
-def base_overrides(args: Any) -> list[str]:
+def base_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides of a multirun's base config (Hydra's app ``args``): all but the sweeps, whose
     values are the jobs'; the sweep's folder, sweeper and launcher come from it."""
     return [arg for arg in args.overrides if not is_sweep(arg)]
@@ -214,6 +215,11 @@ def base_overrides(args: Any) -> list[str]:
 JOB_NAMING_KEYS = ("hydra.job.num", "hydra.job.id", "hydra:job.num", "hydra:job.id")
 """Interpolations that give every job of a sweep its own ``hydra.sweep.subdir`` (the default names
 the number): ``${hydra.job.num}``, or through Hydra's resolver, ``${hydra:job.num}``."""
+
+
+def written_subdir(cfg: DictConfig) -> str:
+    """A sweep's ``hydra.sweep.subdir`` as written (its interpolations unresolved), from its config."""
+    return str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
 
 
 def names_the_job(subdir: str) -> bool:
@@ -252,7 +258,7 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
             mock.patch.dict(os.environ, swept),
             app_config_composed(args, base_overrides(args), config_name, config_path) as base,
         ):
-            subdir = str(OmegaConf.to_container(base.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
+            subdir = written_subdir(base)
             if names_the_job(subdir) and not leaves_the_sweeps_folder(subdir):
                 return
             OmegaConf.select(base, "hydra.sweep.dir")  # ${now:...} cached, as the sweeper's folder has it
@@ -539,7 +545,7 @@ def check_search_folders(cfg: DictConfig) -> None:
 
     :param cfg: the search's base config (:func:`search_base_config`).
     :raises UserError: naming the subdir and what to write instead."""
-    subdir = str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"])  # type: ignore[index]
+    subdir = written_subdir(cfg)
     if not names_the_job(subdir):
         raise UserError(
             f"hydra.sweep.subdir={subdir} does not name the trial, and two trials of a search may draw "
