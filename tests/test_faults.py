@@ -1581,6 +1581,33 @@ def test_a_search_subdir_set_in_a_config_file_is_checked(tmp_path):
     check_search_folders(search_base_config([*argv[:2], "hparams_search=cartpole_tpe"], "train", CONFIG_DIR))
 
 
+@pytest.mark.parametrize(
+    ("params", "extra", "fragment"),
+    [
+        ("seed: 0,1", ["hydra.sweep.subdir=same"], "hydra.sweep.subdir=same gives jobs #0 (seed=0"),
+        ("agent.lr: 0.5,nope", [], "job #1 (agent.lr=nope experiment=mine"),
+    ],
+    ids=["shared-folder", "job-check"],
+)
+def test_a_sweep_of_a_config_files_sweeper_params_is_checked(
+    tmp_path, monkeypatch, capsys, params, extra, fragment
+):
+    """A preset of one's own sweeping ``hydra.sweeper.params`` (Hydra's basic sweeper puts them before
+    the command line's): its jobs were not listed, so a constant subdir trained job 0 and job 1 then
+    rewrote its ``.hydra/`` record, and a bad value in job 1 surfaced after job 0 had trained."""
+    experiments = tmp_path / "conf" / "experiment"
+    experiments.mkdir(parents=True)
+    (experiments / "mine.yaml").write_text(
+        f"# @package _global_\nhydra:\n  sweeper:\n    params:\n      {params}\n"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = ["-m", "-cd", str(tmp_path / "conf"), "experiment=mine", *extra, *TINY]
+    code, err, _ = script("train.py", *argv, monkeypatch=monkeypatch, capsys=capsys, cwd=work)
+    assert_one_line(code, err, 2, fragment)
+    assert not list(work.iterdir())  # no job ran, no sweep folder
+
+
 def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
     """The checks before a sweep compose each job from the primary config Hydra's app picks: a
     ``-cd`` folder that holds a ``train.yaml`` too does not replace the project's (the folder check

@@ -110,6 +110,27 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
     assert agents.train("SignGrid-v0", f"resume={run}", *more).env_steps >= 3150  # as "cannot change env")
 
 
+def test_a_resume_may_name_the_module_of_a_run_saved_by_its_id(tmp_path):
+    """A run of ``env=ShortCorridor-v0`` (this project's ``envs`` registers it) resumed with
+    ``env=envs:ShortCorridor-v0`` was refused as a change of env: it is the same id, now with its
+    module, which the resumed run keeps (and the bare id resumes it still)."""
+    run = tmp_path / "run"
+    agents.train("ShortCorridor-v0", *QUIET, f"run_dir={run}")
+    resumed = agents.train(
+        "envs:ShortCorridor-v0", f"resume={run}", *QUIET[:1], "budget.total_env_steps=3050"
+    )
+    assert resumed.env_steps >= 3050
+    assert load_checkpoint(run)["config"]["env"] == "envs:ShortCorridor-v0"
+    assert (
+        agents.train("ShortCorridor-v0", f"resume={run}", *QUIET[:1], "budget.total_env_steps=3100").env_steps
+        >= 3100
+    )
+    with pytest.raises(
+        agents.UserError, match="resume cannot change env from envs:ShortCorridor-v0 to other:"
+    ):
+        agents.train("other:ShortCorridor-v0", f"resume={run}", *QUIET[:1], "budget.total_env_steps=3150")
+
+
 def test_a_resume_that_names_the_runs_env_imports_its_module_without_trust_code(tmp_path, monkeypatch):
     """``agents.train("my_envs:Slow-v0", "resume=<run>")`` (and ``env=... resume=...`` on the command
     line) was refused unless trust_code=true, although the call names the module itself: it is the

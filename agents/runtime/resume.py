@@ -68,6 +68,12 @@ def _same_env_by_its_id(key: str, new: object, old: object) -> bool:
     return key == "env" and isinstance(new, str) and isinstance(old, str) and old.rpartition(":")[2] == new
 
 
+def _names_the_envs_module(key: str, new: object, old: object) -> bool:
+    """``env=envs:ShortCorridor-v0`` for a run of ``env=ShortCorridor-v0``: the same id, with the
+    module that registers it (the resumed run keeps the module, which it imports first)."""
+    return _same_env_by_its_id(key, old, new)
+
+
 def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str]) -> list[str]:
     """Copy the values of ``overrides``' keys from ``cfg`` (the composed command line) into the
     checkpoint's config ``saved``; return one ``key: old -> new`` line per change.
@@ -85,6 +91,9 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
     for key in dict.fromkeys(keys):
         new, old = (_plain(OmegaConf.select(config, key, default=_ABSENT)) for config in (cfg, saved))
         if new is not _ABSENT and (new == old or _same_env_by_its_id(key, new, old)):
+            continue
+        if new is not _ABSENT and _names_the_envs_module(key, new, old):
+            OmegaConf.update(saved, key, new, merge=False)
             continue
         if new is _ABSENT or _fixed(key):  # _ABSENT: a preset, which is no single key
             scalars = all(isinstance(value, str | int | float | bool) for value in (old, new))

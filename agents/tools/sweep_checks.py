@@ -80,10 +80,12 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
             )
 
 
-def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
+def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] = ()) -> list[list[str]]:
     """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
     sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options.
 
+    :param config_params: the sweep's ``hydra.sweeper.params`` from its config files, which the
+        basic sweeper puts before the command line's (:func:`config_sweep_params`).
     :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
     if not is_multirun(argv):
         return []
@@ -94,6 +96,7 @@ def sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
     if unknown or shows or any(key in OTHER_SWEEPERS for key in keys):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
+    task = [*config_params, *task]
     parsed = OverridesParser.create(
         config_loader=config_loader(CONFIG_DIR, config_dirs_given(argv))
     ).parse_overrides(task)
@@ -161,12 +164,23 @@ def with_globs_listed(argv: Sequence[str], config_dir: str, user_dirs: Sequence[
     return listed
 
 
-def listed_sweep_jobs(argv: Sequence[str]) -> list[list[str]]:
+def listed_sweep_jobs(argv: Sequence[str], config_params: Sequence[str] = ()) -> list[list[str]]:
     """:func:`sweep_jobs`, with an override that does not parse as one line too."""
     try:
-        return sweep_jobs(argv)
+        return sweep_jobs(argv, config_params)
     except HydraException as error:
         raise UserError(composition_message(error)) from None
+
+
+def config_sweep_params(base: DictConfig | None) -> list[str]:
+    """The ``key=values`` of ``hydra.sweeper.params`` in a basic sweep's base config (a preset of
+    one's own that sweeps ``seed: 0,1,2``), as Hydra's basic sweeper writes them before the command
+    line's: its jobs were not listed, so none was checked before the first, and two sharing a folder
+    rewrote each other's records. None for another sweeper (a search draws its own)."""
+    sweeper = None if base is None else base.hydra.get("sweeper")
+    if not made_by(sweeper, "BasicSweeper") or not sweeper.get("params"):
+        return []
+    return [f"{key}={value}" for key, value in sweeper.params.items()]
 
 
 def _splits(overrides: list[Any]) -> bool:
@@ -334,7 +348,11 @@ def check_printed_package(argv: Sequence[str], config_name: str, config_path: st
 def check_sweep_dir(argv: Sequence[str], config_name: str, config_path: str) -> None:
     """A multirun into a folder that already holds a sweep (its ``multirun.yaml``) would rewrite
     its jobs' results and summary: one line before anything runs (Hydra would overwrite them)."""
-    cfg = sweep_base_config(argv, config_name, config_path)
+    check_sweep_dir_of(sweep_base_config(argv, config_name, config_path))
+
+
+def check_sweep_dir_of(cfg: DictConfig | None) -> None:
+    """:func:`check_sweep_dir` on the sweep's base config (None: a single run)."""
     if cfg is not None:
         folder = Path(str(cfg.hydra.sweep.dir))
         SweepFolderLock.check_free(folder)  # a sweep running there: its pid (its record is no hint)
@@ -427,9 +445,11 @@ def check_sweep(
 
     :return: the jobs checked (their override lists), which Hydra's sweeper need not compose
         again (:func:`hydra_validates_the_jobs_not_checked`)."""
+    base = None
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
-        check_sweep_dir(argv, config_name, config_path)
-    jobs = listed_sweep_jobs(argv)
+        base = sweep_base_config(argv, config_name, config_path)
+        check_sweep_dir_of(base)
+    jobs = listed_sweep_jobs(argv, config_sweep_params(base))
     args, _ = hydra_args(argv)  # -cn, -cp: the jobs' own primary config
     if config_path_is_a_module(args):  # -cp pkg://...: composed by Hydra alone (these compose folders)
         return set()
