@@ -67,7 +67,7 @@ def _close_ids(env_id: str) -> str:
         matches = [i for i in gym.registry if lowered and lowered in i.lower()][:3]
     if matches:
         return f" (did you mean {', '.join(matches)}?)"
-    return " (list the registered ids with: python -c 'import gymnasium; gymnasium.pprint_registry()')"
+    return " (list the registered ids with: python -c 'import envs, gymnasium; gymnasium.pprint_registry()')"
 
 
 Wrappers = Sequence[Mapping[str, Any]]

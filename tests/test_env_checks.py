@@ -54,7 +54,7 @@ gym.register(
         ("test/ImageObs-v0", "add env_wrappers=[{_target_:gymnasium.wrappers.FlattenObservation}]"),
         ("test/MultiDiscreteActions-v0", "has an action space MultiDiscrete([2 3]); a softmax policy needs"),
         ("Pendulum-v1", "has a continuous action space Box(-2.0, 2.0, (1,), float32)"),
-        ("NoSuchEnv-v0", "pprint_registry"),
+        ("NoSuchEnv-v0", "import envs, gymnasium; gymnasium.pprint_registry()"),  # ShortCorridor-v0 too
         ("CartPol-v1", "did you mean CartPole-v1"),
     ],
 )

@@ -565,7 +565,7 @@ class ResultsTableOptions:
     seeds: int = 5
     """Seeds 0 .. N-1 per preset."""
     long: bool = False
-    """Also run the long presets (LunarLander: 1M steps a seed, needs the box2d extra)."""
+    """Also run the long presets (lunarlander: 1M steps a seed, lunarlander_mlp up to 2M; box2d extra)."""
     presets: list[str] = field(default_factory=list)
     """Only these presets (empty: the quick ones, plus the long ones with long=true)."""
     out: str | None = None
