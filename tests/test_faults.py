@@ -1608,6 +1608,71 @@ def test_a_sweep_of_a_config_files_sweeper_params_is_checked(
     assert not list(work.iterdir())  # no job ran, no sweep folder
 
 
+def test_a_sweep_dir_that_does_not_resolve_is_one_line(tmp_path, monkeypatch, capsys, recwarn):
+    """``hydra.sweep.dir=${nosuch}``: Hydra's warning about the summary callback (five lines on
+    stderr) came before the one line."""
+    sweep = ["-m", "hydra.sweep.dir=${nosuch}", "seed=0,1"]
+    code, err, _ = script("train.py", *sweep, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, "error: hydra.sweep.dir: Interpolation key 'nosuch' not found")
+    assert not [warning for warning in recwarn if "Callback" in str(warning.message)]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("program", "args", "fragment"),
+    [
+        (  # the batched seeds count in numpy's int64: an OverflowError traceback, and an empty folder
+            "train.py",
+            ["budget.total_env_steps=9223372036854775808", "num_seeds=2", "seed_mode=batched", "run_dir=r"],
+            "budget.total_env_steps=9223372036854775808 must be <= 9223372036854775807",
+        ),
+        (
+            "benchmark.py",
+            ["mode=seeds-worker", "steps_per_seed=9223372036854775808", "many_seeds=2"],
+            "steps_per_seed=9223372036854775808 must be <= 9223372036854775807",
+        ),
+        (
+            "results_table.py",
+            ["seeds=1000000000", "presets=[short_corridor]"],
+            "seeds=1000000000 must be in [1, 100000]",
+        ),
+        (  # read whole: the machine ran out of memory
+            "results_table.py",
+            ["seeds=1", "presets=[short_corridor]", "out=/dev/zero"],
+            "out=/dev/zero is not a regular file (a device or a pipe)",
+        ),
+        (
+            "results_table.py",
+            ["seeds=1", "presets=[short_corridor]", "out=big.md"],
+            "out=big.md exists and holds 17,179,869,184 bytes, more than a results document",
+        ),
+    ],
+    ids=["batched-steps", "benchmark-steps", "results-seeds", "results-device", "results-huge-file"],
+)
+def test_an_oversized_request_to_a_tool_is_one_line(tmp_path, monkeypatch, capsys, program, args, fragment):
+    """Counts past what the tools can hold, and an ``out=`` file read whole, were a traceback, a run
+    that could never end, or a machine out of memory."""
+    with open(tmp_path / "big.md", "wb") as sparse:
+        sparse.truncate(16 * 2**30)  # sparse: no disk used
+    code, err, _ = script(program, *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["big.md"]
+
+
+@pytest.mark.parametrize(
+    ("program", "arg", "fragment"),
+    [
+        ("gradient_variance.py", "out=", "out= needs a value (its default: outputs/gradient_variance)"),
+        ("reproduce_sutton_barto.py", "runs=", "runs= needs a value (its default: "),
+    ],
+)
+def test_a_tools_key_left_empty_is_named(tmp_path, monkeypatch, capsys, program, arg, fragment):
+    """``out=`` (YAML's null) said ``out: Incompatible value 'None' for field of type 'str'``."""
+    code, err, _ = script(program, arg, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, fragment)
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
     """The checks before a sweep compose each job from the primary config Hydra's app picks: a
     ``-cd`` folder that holds a ``train.yaml`` too does not replace the project's (the folder check
@@ -1633,6 +1698,33 @@ def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
     assert len(sweep_jobs(in_a_package)) == 2  # listed (their run folders compared), not composed:
     assert check_sweep(in_a_package, "train", CONFIG_DIR, print) == set()  # no check composed one
     assert len(sweep_jobs(["-m", "-cp", str(mine), "-cn", "mytrain", "agent.lr=0.1,0.2"])) == 2
+
+
+def test_an_evaluation_sweep_over_a_sweeps_job_folders_evaluates_each(trained, tmp_path, monkeypatch, capsys):
+    """``-m checkpoint=<job 0's folder>,<job 1's folder>``: a sweep's job folders hold ``=`` (and
+    may hold commas), so the value was quoted whole as one path: 'no checkpoint at <a>,<b>'."""
+    from agents.tools.override_paths import quote_paths
+
+    first = shutil.copytree(trained, tmp_path / "0_lr=0.1,gamma=0.9_seed0")
+    second = shutil.copytree(trained, tmp_path / "1_lr=0.2_seed0")
+    both = f"checkpoint={first},{second}"
+    assert quote_paths([both]) == [f"checkpoint='{first},{second}'"]  # one path unless it is a sweep
+    assert quote_paths([both], multirun=True) == [f"checkpoint='{first}','{second}'"]
+    code, err, _ = script(
+        "evaluate.py", "-m", both, "episodes=1", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert all(len(list(folder.glob("evaluation_*.csv"))) == 1 for folder in (first, second))
+
+
+def test_an_evaluation_csv_that_is_a_pipe_is_one_line(trained, tmp_path, monkeypatch, capsys):
+    """``csv=<a named pipe>.csv`` waited for ever to read its first line (and a device such as
+    ``/dev/null`` would have been replaced by the atomic write)."""
+    pipe = tmp_path / "e.csv"
+    os.mkfifo(pipe)
+    args = [f"checkpoint={trained}", "episodes=1", f"csv={pipe}"]
+    code, err, _ = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, f"csv={pipe} is not a regular file (a device or a pipe)")
 
 
 def test_an_evaluation_sweep_writes_nothing_in_its_job_folders_so_they_may_be_one(
@@ -2068,6 +2160,7 @@ SCRIPT_ARGS = [
     ("benchmark.py", ["mode=work"], "mode='work' is not one of all, gpu, worker, seeds-worker"),
     ("benchmark.py", ["mode=seeds-worker", "device=gpu"], "device='gpu' is not one of cpu, cuda, cuda:<ind"),
     ("benchmark.py", ["mode=worker", "device=cuda"], "device=cuda: mode=worker does not read it"),
+    ("benchmark.py", ["quick=true", "mode=worker"], "quick=true: mode=worker does not read it"),  # said True
     ("benchmark.py", ["--num-envs", "16"], "'--num-envs' is not key=value (try num_envs=<value>;"),
     ("benchmark.py", ["-m", "quick=true"], "'-m': this program composes its config once and is no Hydra app"),
     ("benchmark.py", ["quick=true", "hydra.run.dir=x"], "'hydra.run.dir=x': this program is no Hydra"),
@@ -2104,7 +2197,7 @@ SCRIPT_ARGS = [
     ),
     # ran at theta = 0 and said nothing
     ("gradient_variance.py", ["env=FrozenLake-v1", "p=0.01"], "p=0.01: env=FrozenLake-v1 does not read it"),
-    ("results_table.py", ["seeds=0"], "seeds=0 must be >= 1"),
+    ("results_table.py", ["seeds=0"], "seeds=0 must be in [1, 100000]"),
     # it trained the preset twice, and the table gave it two rows
     (
         "results_table.py",

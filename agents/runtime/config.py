@@ -312,6 +312,11 @@ def check_device(device: str) -> None:
     )
 
 
+MAX_ENV_STEPS = 2**63 - 1
+"""Most env steps a budget may name: the step counters are int64."""
+ENV_STEPS_WHY = "2**63 - 1, the env-step counters' range"
+
+
 def check_at_least(name: str, value: float, low: float) -> None:
     """A finite ``value >= low``; else a one-line :class:`UserError` naming the key."""
     _require(math.isfinite(value), f"{name}={value} must be a finite number")
@@ -501,6 +506,10 @@ def validate(cfg: Any) -> None:
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
     check_at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)
     check_at_least("budget.total_env_steps", budget.total_env_steps, 1)
+    _require(  # seed_mode=batched counts in numpy's int64 (an OverflowError traceback)
+        budget.total_env_steps <= MAX_ENV_STEPS,
+        f"budget.total_env_steps={budget.total_env_steps} must be <= {MAX_ENV_STEPS} ({ENV_STEPS_WHY})",
+    )
     check_at_least("budget.window", budget.window, 1)
     _require(budget.window <= MAX_WINDOW, f"budget.window={budget.window} must be <= {MAX_WINDOW:,}")
     _require(

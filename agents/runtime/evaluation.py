@@ -354,6 +354,10 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
         raise UserError(f"cannot use csv={cfg.csv}: {too_long} (choose a shorter path; nothing was run)")
     if target is not None and target.is_dir():
         raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
+    if target is not None and target.exists() and not target.is_file():  # a pipe: reading its first
+        raise UserError(  # line waited for ever; a device (/dev/null) the atomic write would replace
+            f"csv={cfg.csv} is not a regular file (a device or a pipe); give a file path ending in .csv"
+        )
     first_line = csv_first_line(target) if target is not None and target.exists() else CSV_HEADER
     own = first_line == CSV_HEADER  # an evaluation's csv, whatever its name (csv=x.txt again)
     if target is not None and target.exists() and target.suffix.lower() != ".csv" and not own:  # a checkpoint

@@ -38,7 +38,15 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from agents.errors import UserError
-from agents.runtime.config import SEED_MODES, check_at_least, check_choice, check_device, check_known_keys
+from agents.runtime.config import (
+    ENV_STEPS_WHY,
+    MAX_ENV_STEPS,
+    SEED_MODES,
+    check_at_least,
+    check_choice,
+    check_device,
+    check_known_keys,
+)
 from agents.runtime.sizes import MAX_NUM_ENVS, MAX_NUM_SEEDS, NUM_ENVS_WHY, NUM_SEEDS_WHY, check_at_most
 from agents.tools.benchmarking import (
     POLICY_OVERRIDES,
@@ -56,7 +64,7 @@ from agents.tools.benchmarking import (
     time_policy_gradients,
     time_scores,
 )
-from agents.tools.presets import check_preset
+from agents.tools.presets import check_preset, override_text
 from agents.tools.startup import measure_startup
 from agents.tools.usage import CONFIG_DIR
 from envs.make import check_env_id
@@ -125,12 +133,15 @@ UPPER_BOUNDS = {
     "many_seeds": (MAX_NUM_SEEDS, NUM_SEEDS_WHY),
     "more_seeds": (MAX_NUM_SEEDS, NUM_SEEDS_WHY),
     "seeds": (MAX_NUM_SEEDS, "seeds 0 .. N-1, one run each"),
+    "steps": (MAX_ENV_STEPS, ENV_STEPS_WHY),
+    "steps_per_seed": (MAX_ENV_STEPS, ENV_STEPS_WHY),
 }
 """The counts that size what a run allocates (sub-envs, seeds side by side, the list of seeds), with
 the training config's own bounds (:mod:`agents.runtime.sizes`), checked before anything is built:
 the raw-speed measurement made ``num_envs=10**8`` sub-envs before a training run refused them.
 ``steps``, ``steps_per_seed`` and ``repeats`` size only the time (peak RSS stays flat in the steps,
-as the report's own row shows), as ``budget.total_env_steps`` does for training."""
+as the report's own row shows), as ``budget.total_env_steps`` does for training; the steps stay in
+its range (the env-step counters are int64)."""
 
 
 def check_benchmark_config(cfg: DictConfig) -> None:
@@ -153,7 +164,7 @@ def check_benchmark_config(cfg: DictConfig) -> None:
                if field.name not in ("mode", *MODE_KEYS[cfg.mode])
                and cfg[field.name] != getattr(defaults, field.name)]  # fmt: skip
     if ignored:
-        given = " ".join(f"{key}={cfg[key]}" for key in ignored)
+        given = " ".join(f"{key}={override_text(cfg[key])}" for key in ignored)
         readers = [mode for mode, keys in MODE_KEYS.items() if any(key in keys for key in ignored)]
         hint = (
             "; the report measures its own list (CartPole-v1 and Acrobot-v1): for one env's speed row "
@@ -167,7 +178,7 @@ def check_benchmark_config(cfg: DictConfig) -> None:
         )
     fixed = [key for key in QUICK_SIZES if cfg.quick and cfg[key] != getattr(defaults, key)]
     if fixed:
-        given = " ".join(f"{key}={cfg[key]}" for key in fixed)
+        given = " ".join(f"{key}={override_text(cfg[key])}" for key in fixed)
         raise UserError(
             f"{given}: quick=true runs its own small sizes (seeds 0..2, 10 seeds x 10,000 steps, no "
             f"more_seeds row) and does not read {'it' if len(fixed) == 1 else 'them'}: leave quick=true out"

@@ -190,7 +190,9 @@ def hydra_main(
             run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))
             run_or_exit(lambda: check_printed_package(sys.argv[1:], config_name, config_path))
             run_or_exit(lambda: check_launcher_installed(override_value(sys.argv[1:], "hydra/launcher")))
-            sys.argv[1:] = quote_paths(expand_home_in_paths(config_path_from_cwd(sys.argv[1:])))
+            sys.argv[1:] = quote_paths(
+                expand_home_in_paths(config_path_from_cwd(sys.argv[1:])), is_multirun(sys.argv[1:])
+            )
             user_dirs = config_dirs_given(sys.argv[1:])  # (what follows rewrites no config folder)
             if is_multirun(sys.argv[1:]):  # glob(): the options it lists, as each job's own
                 sys.argv[1:] = run_or_exit(lambda: with_globs_listed(sys.argv[1:], config_path, user_dirs))
@@ -428,6 +430,9 @@ def parse_options(
         cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(dotlist))
         OmegaConf.to_container(cfg, throw_on_missing=True)
     except OmegaConfBaseException as error:
+        key = error.full_key
+        if key in fields and OmegaConf.select(OmegaConf.from_dotlist(dotlist), key) is None:  # out=: null
+            exit_with_user_error(f"{key}= needs a value (its default: {base.get(key)})")
         exit_with_user_error(composition_message(error))
     for key, (low, high) in (bounds or {}).items():
         value = cfg[key]

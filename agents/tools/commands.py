@@ -589,12 +589,13 @@ def cpu_model() -> str:
 @command
 def results_table(argv: Sequence[str] | None = None) -> None:
     """Train every preset with N seeds, print and write the markdown results table."""
+    from agents.runtime.sizes import MAX_NUM_SEEDS
     from agents.tools.cli import parse_options
     from agents.tools.exits import check_output_folder, exit_with_user_error, run_or_exit
     from agents.tools.usage import CONFIG_DIR
 
     usage = "results-table [seeds=5] [long=true] [presets=[a,b]] [out=docs/results.md]"
-    options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, math.inf)})
+    options = parse_options(ResultsTableOptions, _args(argv), usage, {"seeds": (1, MAX_NUM_SEEDS)})
     import os
     import platform
 
@@ -608,6 +609,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
         TABLE_BEGIN,
         PresetResult,
         check_presets,
+        existing_results_text,
         partial_path,
         results_document,
         run_preset,
@@ -629,11 +631,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
         exit_with_user_error(f"out={out} is a folder; give the markdown file to write")
     partial = partial_path(out)  # a run that stops early writes here: out keeps its complete table
 
-    def existing_text(path: Path) -> str | None:
-        return path.read_text(encoding="utf-8", errors="surrogateescape") if path.exists() else None
-
     for path in (out, partial):  # someone else's file: refused now
-        run_or_exit(lambda path=path: results_document(existing_text(path), "", path))
+        run_or_exit(lambda path=path: results_document(existing_results_text(path), "", path))
     run_or_exit(lambda: check_presets(presets))  # every env made once (Box2D...) before the first trains
     check_output_folder(out.parent, f"out={out}")  # before the training, not after it
     given = {  # the options that make this table, so the line regenerates it
@@ -661,7 +660,9 @@ def results_table(argv: Sequence[str] | None = None) -> None:
         )
         print(table)  # on stdout first: a file changed meanwhile is refused, the table is not lost
         run_or_exit(
-            lambda: write_text_atomically(path, results_document(existing_text(path), generated, path))
+            lambda: write_text_atomically(
+                path, results_document(existing_results_text(path), generated, path)
+            )
         )
 
     results: list[PresetResult] = []
@@ -692,8 +693,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             print(f"{preset}: {results[-1].final_return('+-')}", flush=True)
         write(out, results)
         print(f"wrote {out.absolute()}")  # (the table says how to regenerate it with out= as given)
-        if TABLE_BEGIN in (existing_text(partial) or ""):  # an earlier stopped run's: now out is complete
-            partial.unlink()
+        if TABLE_BEGIN in (existing_results_text(partial) or ""):  # an earlier stopped run's: out is
+            partial.unlink()  # complete now
     if reader_left():  # as train.py: the work is done and saved, then 141
         exit_for_the_closed_pipe()
 

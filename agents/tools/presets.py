@@ -12,6 +12,7 @@ error with the closest names.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,11 @@ def is_sweep(override: str) -> bool:
         return OverridesParser.create().parse_overrides([override])[0].is_sweep_override()
     except HydraException:
         return False
+
+
+def override_text(value: Any) -> str:
+    """A value as an override writes it: ``true``, ``null``, ``[64,64]``, ``0.05``."""
+    return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
 
 
 def check_preset(

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING
 
 from agents.errors import RunInterrupted, UserError
@@ -124,6 +125,32 @@ def results_document(existing: str | None, generated: str, out: Path) -> str:
             "between: give a new file, or add those two lines to it"
         )
     return existing[:begin] + block + existing[end + len(TABLE_END) :]
+
+
+MAX_RESULTS_BYTES = 16 * 2**20
+"""Most bytes of an existing ``out=`` file that :func:`existing_results_text` reads (a results
+document is kilobytes; ``out=/dev/zero`` read until the machine ran out of memory)."""
+
+
+def existing_results_text(path: Path) -> str | None:
+    """The text of the file ``path`` the table goes into (None: no file yet).
+
+    :raises UserError: ``path`` is no regular file (a device, a pipe: reading it never ended), or
+        holds more than :data:`MAX_RESULTS_BYTES`."""
+    try:
+        stat = path.stat()
+    except OSError:  # none there (or /dev/null/x.md): making its folder says why it cannot be
+        return None
+    if not S_ISREG(stat.st_mode):
+        raise UserError(
+            f"out={path} is not a regular file (a device or a pipe): give the markdown file to write"
+        )
+    if stat.st_size > MAX_RESULTS_BYTES:
+        raise UserError(
+            f"out={path} exists and holds {stat.st_size:,} bytes, more than a results document: give a "
+            "new file"
+        )
+    return path.read_text(encoding="utf-8", errors="surrogateescape")
 
 
 def partial_path(out: Path) -> Path:

@@ -35,7 +35,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import RunInterrupted, UserError, describe
+from agents.errors import RunInterrupted, UserError, describe, first_line
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -53,6 +53,7 @@ from agents.runtime.run_lock import SweepFolderLock
 from agents.runtime.trainer import finished_reason
 from agents.tools.exits import exit_with_user_error
 from agents.tools.override_words import SWEPT_KEYS_VARIABLE
+from agents.tools.presets import override_text
 from agents.tools.sweep_checks import refuse_a_sweeps_folder
 from agents.tools.tables import markdown_table, short_number
 from envs.make import registered_id
@@ -311,13 +312,8 @@ def _changes(started: dict[str, Any], saved: object) -> list[str]:
         if any(key == skip or key.startswith(f"{skip}.") for skip in NOT_LEARNING_SETTINGS):
             continue
         if value != before and not (isinstance(before, str) and "${" in before):
-            changes.append(f"{key}={_yaml_value(value)}")
+            changes.append(f"{key}={override_text(value)}")
     return changes
-
-
-def _yaml_value(value: Any) -> str:
-    """A value as an override writes it: ``true``, ``null``, ``[64,64]``, ``0.05``."""
-    return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
 
 
 def result_json(result: JobResult) -> str:
@@ -460,7 +456,10 @@ class SweepSummary(Callback):
                 cls.entries_before = set(os.listdir(sweep_dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        folder = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
+        try:
+            folder = Path(str(config.hydra.sweep.dir))  # caches ${now:} for the launcher
+        except OmegaConfBaseException as error:  # ${nosuch}: Hydra warned in five lines, then failed on it
+            exit_with_user_error(f"hydra.sweep.dir: {first_line(error)}")
         SweepSummary.start(folder)
         try:
             SweepSummary.take_folder(folder)
