@@ -1673,6 +1673,20 @@ def test_a_tools_key_left_empty_is_named(tmp_path, monkeypatch, capsys, program,
     assert not list(tmp_path.iterdir())
 
 
+def test_a_value_outside_ascii_is_a_path_or_one_line_saying_to_quote_it(tmp_path, monkeypatch, capsys):
+    """``run_dir=<folder>/ünï`` (and any value with a letter outside ASCII) was Hydra's
+    ``LexerNoViableAltException``, which did not say to quote it."""
+    code, err, _ = script(
+        "train.py", *TINY, "experiment_name=ünï", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, "outside ASCII only in quotes: write experiment_name='ünï'")
+    code, err, _ = script(
+        "train.py", *TINY, f"run_dir={tmp_path}/ünï", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert (tmp_path / "ünï" / "checkpoint.pt").is_file()
+
+
 def test_the_jobs_primary_config_is_the_one_hydra_composes(tmp_path):
     """The checks before a sweep compose each job from the primary config Hydra's app picks: a
     ``-cd`` folder that holds a ``train.yaml`` too does not replace the project's (the folder check

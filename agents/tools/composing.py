@@ -191,6 +191,12 @@ def composition_message(error: BaseException) -> str:
         lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip().strip("^")]
         reason = next((line for line in lines if not line.startswith("See ")), first_line(error))  # ANTLR's
         placeholder = re.search(r"<[^<>=,]+>", error.override or "")  # resume=<run>, pasted from the docs
+        key, _, value = (error.override or "").partition("=")
+        if not value.isascii() and "LexerNoViableAlt" in reason:  # ü, an em dash: only quoted
+            return (
+                f"cannot parse override {error.override!r}: Hydra's grammar takes characters outside ASCII "
+                f"only in quotes: write {key}='{value}'"
+            )
         if placeholder:
             example = PLACEHOLDER_EXAMPLES.get(placeholder.group(), "")
             return (

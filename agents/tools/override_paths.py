@@ -39,16 +39,19 @@ def expand_home_in_paths(overrides: Sequence[str]) -> list[str]:
 def quote_paths(overrides: Sequence[str], multirun: bool = False) -> list[str]:
     """``resume=<path>`` (and the other :data:`PATH_KEYS`) quoted for Hydra's override grammar when
     the path holds characters it would parse: a sweep job's folder ``0_lr=0.01,..._seed0`` can then
-    be pasted back as printed. A value with ``=`` cannot be meant any other way; one with only
-    ``,`` (a sweep) or brackets is quoted only when it names an existing path. In a ``multirun``, a
+    be pasted back as printed. A value with ``=``, or letters outside ASCII (``ünï``, which Hydra's
+    lexer takes only quoted), cannot be meant any other way; one with ``,`` (a sweep) or brackets
+    is quoted only when it names an existing path. In a ``multirun``, a
     value that is several existing paths joined by commas (:func:`path_list_items`) is a sweep over
     them, each quoted: ``-m checkpoint=<job 0's folder>,<job 1's folder>`` was one path, not found."""
     quoted = []
     for override in overrides:
         key, sep, value = override.partition("=")
-        special = _PARSED_BY_HYDRA.intersection(value)
+        special = _PARSED_BY_HYDRA.intersection(value) | ({"non-ascii"} if not value.isascii() else set())
         unquoted = sep and key in PATH_KEYS and special and value[0] not in "'\""
-        if unquoted and ("=" in special or Path(value).exists()):
+        plain_path = "non-ascii" in special and special <= {"non-ascii", " "}  # ünï, no sweep: Hydra's
+        # lexer refused it unquoted
+        if unquoted and ("=" in special or plain_path or Path(value).exists()):
             items = [item.lstrip() for item in path_list_items(value)] if multirun else []
             if len(items) < 2 or not all(Path(item).exists() for item in items):
                 items = [value]
