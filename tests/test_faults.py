@@ -1582,30 +1582,53 @@ def test_a_search_subdir_set_in_a_config_file_is_checked(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("params", "extra", "fragment"),
+    ("group", "params", "extra", "fragment"),
     [
-        ("seed: 0,1", ["hydra.sweep.subdir=same"], "hydra.sweep.subdir=same gives jobs #0 (seed=0"),
-        ("agent.lr: 0.5,nope", [], "job #1 (agent.lr=nope experiment=mine"),
+        (
+            "experiment",
+            "seed: 0,1",
+            ["hydra.sweep.subdir=same"],
+            "hydra.sweep.subdir=same gives jobs #0 (seed=0",
+        ),
+        ("experiment", "agent.lr: 0.5,nope", [], "job #1 (agent.lr=nope experiment=mine"),
+        # a search preset that keeps the basic sweeper: hparams_search= skipped the listing
+        ("hparams_search", "seed: 0,-1", [], "job #1 (seed=-1 hparams_search=mine"),
+        # a value that does not resolve: a traceback (Hydra's own line before the listing)
+        ("experiment", "seed: ${oc.env:SR39_UNSET}", [], "Environment variable 'SR39_UNSET' not found"),
     ],
-    ids=["shared-folder", "job-check"],
+    ids=["shared-folder", "job-check", "search-preset", "unresolved"],
 )
 def test_a_sweep_of_a_config_files_sweeper_params_is_checked(
-    tmp_path, monkeypatch, capsys, params, extra, fragment
+    tmp_path, monkeypatch, capsys, group, params, extra, fragment
 ):
     """A preset of one's own sweeping ``hydra.sweeper.params`` (Hydra's basic sweeper puts them before
     the command line's): its jobs were not listed, so a constant subdir trained job 0 and job 1 then
     rewrote its ``.hydra/`` record, and a bad value in job 1 surfaced after job 0 had trained."""
-    experiments = tmp_path / "conf" / "experiment"
-    experiments.mkdir(parents=True)
-    (experiments / "mine.yaml").write_text(
+    presets = tmp_path / "conf" / group
+    presets.mkdir(parents=True)
+    (presets / "mine.yaml").write_text(
         f"# @package _global_\nhydra:\n  sweeper:\n    params:\n      {params}\n"
     )
     work = tmp_path / "work"
     work.mkdir()
-    argv = ["-m", "-cd", str(tmp_path / "conf"), "experiment=mine", *extra, *TINY]
+    monkeypatch.delenv("SR39_UNSET", raising=False)
+    argv = ["-m", "-cd", str(tmp_path / "conf"), f"{group}=mine", *extra, *TINY]
     code, err, _ = script("train.py", *argv, monkeypatch=monkeypatch, capsys=capsys, cwd=work)
     assert_one_line(code, err, 2, fragment)
     assert not list(work.iterdir())  # no job ran, no sweep folder
+
+
+def test_an_evaluation_csv_through_a_link_writes_the_links_target(trained, tmp_path, monkeypatch, capsys):
+    """The atomic write replaced a ``csv=`` link with a file of its own (``csv=/dev/stdout`` would
+    have replaced the link in /dev); it writes the file the link names, and the link stays."""
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "target.csv")
+    args = [f"checkpoint={trained}", "episodes=1", f"csv={link}"]
+    code, err, _ = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert code == 0, err
+    assert link.is_symlink() and (tmp_path / "target.csv").read_text().startswith(
+        "episode,mode,return,length"
+    )
 
 
 def test_a_sweep_dir_that_does_not_resolve_is_one_line(tmp_path, monkeypatch, capsys, recwarn):

@@ -129,6 +129,10 @@ def test_a_resume_may_name_the_module_of_a_run_saved_by_its_id(tmp_path):
         agents.UserError, match="resume cannot change env from envs:ShortCorridor-v0 to other:"
     ):
         agents.train("other:ShortCorridor-v0", f"resume={run}", *QUIET[:1], "budget.total_env_steps=3150")
+    bare = tmp_path / "bare"  # a module that does not register the id may register another env under it
+    agents.train("ShortCorridor-v0", *QUIET, f"run_dir={bare}")
+    with pytest.raises(agents.UserError, match="resume cannot change env from ShortCorridor-v0 to json:"):
+        agents.train("json:ShortCorridor-v0", f"resume={bare}", *QUIET[:1], "budget.total_env_steps=3150")
 
 
 def test_a_resume_that_names_the_runs_env_imports_its_module_without_trust_code(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from agents.errors import UserError
@@ -70,8 +71,16 @@ def _same_env_by_its_id(key: str, new: object, old: object) -> bool:
 
 def _names_the_envs_module(key: str, new: object, old: object) -> bool:
     """``env=envs:ShortCorridor-v0`` for a run of ``env=ShortCorridor-v0``: the same id, with the
-    module that registers it (the resumed run keeps the module, which it imports first)."""
-    return _same_env_by_its_id(key, old, new)
+    module whose code the registered id makes (its entry point's package; the resumed run keeps the
+    module, which it imports first). Another module (``json:ShortCorridor-v0``) may register
+    another env under the id: a change of env, refused."""
+    if not (_same_env_by_its_id(key, old, new) and isinstance(new, str) and isinstance(old, str)):
+        return False
+    spec = gym.registry.get(old)
+    entry = None if spec is None else spec.entry_point
+    where = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+    module = new.rpartition(":")[0]
+    return bool(module) and (where == module or where.startswith(f"{module}."))
 
 
 def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str]) -> list[str]:

@@ -105,6 +105,7 @@ from agents.tools.override_words import (
     swept_keys,
 )
 from agents.tools.presets import (
+    override_text,
     override_value,
     parsed_override_value,
     with_env_preset,
@@ -432,7 +433,7 @@ def parse_options(
     except OmegaConfBaseException as error:
         key = error.full_key
         if key in fields and OmegaConf.select(OmegaConf.from_dotlist(dotlist), key) is None:  # out=: null
-            exit_with_user_error(f"{key}= needs a value (its default: {base.get(key)})")
+            exit_with_user_error(f"{key}= needs a value (its default: {override_text(base.get(key))})")
         exit_with_user_error(composition_message(error))
     for key, (low, high) in (bounds or {}).items():
         value = cfg[key]

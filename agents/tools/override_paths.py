@@ -41,9 +41,9 @@ def quote_paths(overrides: Sequence[str], multirun: bool = False) -> list[str]:
     the path holds characters it would parse: a sweep job's folder ``0_lr=0.01,..._seed0`` can then
     be pasted back as printed. A value with ``=``, or letters outside ASCII (``ünï``, which Hydra's
     lexer takes only quoted), cannot be meant any other way; one with ``,`` (a sweep) or brackets
-    is quoted only when it names an existing path. In a ``multirun``, a
-    value that is several existing paths joined by commas (:func:`path_list_items`) is a sweep over
-    them, each quoted: ``-m checkpoint=<job 0's folder>,<job 1's folder>`` was one path, not found."""
+    is quoted only when it names an existing path. In a ``multirun``, a value that is several
+    existing paths joined by commas (:func:`path_list_items`) is a sweep over them, each quoted:
+    ``-m checkpoint=<job 0's folder>,<job 1's folder>`` was one path, not found."""
     quoted = []
     for override in overrides:
         key, sep, value = override.partition("=")

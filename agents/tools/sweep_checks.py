@@ -80,12 +80,14 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
             )
 
 
-def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] = ()) -> list[list[str]]:
+def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) -> list[list[str]]:
     """The override list of every job ``scripts/x.py -m <argv>`` launches with Hydra's basic
     sweeper (``a=1,2 b=3,4``: the four combinations); none for other sweepers or options.
 
     :param config_params: the sweep's ``hydra.sweeper.params`` from its config files, which the
-        basic sweeper puts before the command line's (:func:`config_sweep_params`).
+        basic sweeper puts before the command line's (:func:`config_sweep_params`); given, the
+        composed config says the sweeper is the basic one (a preset ``hparams_search=mine`` may
+        keep it), None: the command line alone says so.
     :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
     if not is_multirun(argv):
         return []
@@ -93,10 +95,10 @@ def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] = ()) -> list[l
     overrides = list(args.overrides)
     keys = [override_key(override) for override in overrides]
     shows = args.cfg or args.info or args.shell_completion or args.help or args.hydra_help
-    if unknown or shows or any(key in OTHER_SWEEPERS for key in keys):
+    if unknown or shows or (config_params is None and any(key in OTHER_SWEEPERS for key in keys)):
         return []
     task = [override for override, key in zip(overrides, keys, strict=True) if not key.startswith("hydra")]
-    task = [*config_params, *task]
+    task = [*(config_params or ()), *task]
     parsed = OverridesParser.create(
         config_loader=config_loader(CONFIG_DIR, config_dirs_given(argv))
     ).parse_overrides(task)
@@ -164,7 +166,7 @@ def with_globs_listed(argv: Sequence[str], config_dir: str, user_dirs: Sequence[
     return listed
 
 
-def listed_sweep_jobs(argv: Sequence[str], config_params: Sequence[str] = ()) -> list[list[str]]:
+def listed_sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) -> list[list[str]]:
     """:func:`sweep_jobs`, with an override that does not parse as one line too."""
     try:
         return sweep_jobs(argv, config_params)
@@ -172,15 +174,18 @@ def listed_sweep_jobs(argv: Sequence[str], config_params: Sequence[str] = ()) ->
         raise UserError(composition_message(error)) from None
 
 
-def config_sweep_params(base: DictConfig | None) -> list[str]:
+def config_sweep_params(base: DictConfig | None) -> list[str] | None:
     """The ``key=values`` of ``hydra.sweeper.params`` in a basic sweep's base config (a preset of
     one's own that sweeps ``seed: 0,1,2``), as Hydra's basic sweeper writes them before the command
     line's: its jobs were not listed, so none was checked before the first, and two sharing a folder
-    rewrote each other's records. None for another sweeper (a search draws its own)."""
+    rewrote each other's records. None for another sweeper (a search draws its own), or a config
+    that did not compose.
+
+    :raises: what resolving a value raises (``seed: ${oc.env:SEEDS}`` unset)."""
     sweeper = None if base is None else base.hydra.get("sweeper")
-    if not made_by(sweeper, "BasicSweeper") or not sweeper.get("params"):
-        return []
-    return [f"{key}={value}" for key, value in sweeper.params.items()]
+    if not made_by(sweeper, "BasicSweeper"):
+        return None
+    return [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
 
 
 def _splits(overrides: list[Any]) -> bool:
@@ -449,7 +454,11 @@ def check_sweep(
     with suppress(*CONFIG_ERRORS):  # a mistake: the jobs' checks name it
         base = sweep_base_config(argv, config_name, config_path)
         check_sweep_dir_of(base)
-    jobs = listed_sweep_jobs(argv, config_sweep_params(base))
+    try:
+        config_params = config_sweep_params(base)
+    except CONFIG_ERRORS as error:  # seed: ${oc.env:SEEDS} unset: before Hydra makes the sweep's folder
+        raise UserError(composition_message(error)) from None
+    jobs = listed_sweep_jobs(argv, config_params)
     args, _ = hydra_args(argv)  # -cn, -cp: the jobs' own primary config
     if config_path_is_a_module(args):  # -cp pkg://...: composed by Hydra alone (these compose folders)
         return set()
