@@ -1618,19 +1618,6 @@ def test_a_sweep_of_a_config_files_sweeper_params_is_checked(
     assert not list(work.iterdir())  # no job ran, no sweep folder
 
 
-def test_an_evaluation_csv_through_a_link_writes_the_links_target(trained, tmp_path, monkeypatch, capsys):
-    """The atomic write replaced a ``csv=`` link with a file of its own (``csv=/dev/stdout`` would
-    have replaced the link in /dev); it writes the file the link names, and the link stays."""
-    link = tmp_path / "link.csv"
-    link.symlink_to(tmp_path / "target.csv")
-    args = [f"checkpoint={trained}", "episodes=1", f"csv={link}"]
-    code, err, _ = script("evaluate.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
-    assert code == 0, err
-    assert link.is_symlink() and (tmp_path / "target.csv").read_text().startswith(
-        "episode,mode,return,length"
-    )
-
-
 def test_a_sweep_dir_that_does_not_resolve_is_one_line(tmp_path, monkeypatch, capsys, recwarn):
     """``hydra.sweep.dir=${nosuch}``: Hydra's warning about the summary callback (five lines on
     stderr) came before the one line."""

@@ -176,9 +176,7 @@ def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object
     its ``path``, and only once all are written are they ``os.replace``-d over their targets, with
     SIGINT and SIGTERM held back for those few renames. An error or a signal leaves either the
     whole old set or the whole new one, never half a file nor old and new files mixed, and no
-    temporary file behind. A symbolic link's target is replaced, not the link (``csv=/dev/stdout``
-    replaced the link in /dev)."""
-    writers = [(Path(os.path.realpath(path)), write) for path, write in writers]
+    temporary file behind."""
     for path, _ in writers:  # before any is replaced: a folder in the way of the second one failed
         if path.is_dir():  # only after the first was replaced, naming the temporary file
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
