@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from agents.errors import UserError
 from agents.runtime.config import TrainConfig, check_known_keys
+from envs.make import entry_point_module
 
 IMMUTABLE_ON_RESUME = (
     "env", "env_kwargs", "env_wrappers", "seed", "num_seeds", "seed_mode", "batched_update_every",
@@ -74,12 +75,9 @@ def _names_the_envs_module(key: str, new: object, old: object) -> bool:
     module whose code the registered id makes (its entry point's package; the resumed run keeps the
     module, which it imports first). Another module (``json:ShortCorridor-v0``) may register
     another env under the id: a change of env, refused."""
-    if not (_same_env_by_its_id(key, old, new) and isinstance(new, str) and isinstance(old, str)):
+    if not _same_env_by_its_id(key, old, new) or str(old) not in gym.registry:
         return False
-    spec = gym.registry.get(old)
-    entry = None if spec is None else spec.entry_point
-    where = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
-    module = new.rpartition(":")[0]
+    module, where = str(new).rpartition(":")[0], entry_point_module(gym.registry[str(old)])
     return bool(module) and (where == module or where.startswith(f"{module}."))
 
 

@@ -465,7 +465,7 @@ def check_sweep(
     primary_name, primary_folder, other_folders = primary_config(args, config_name, config_path)
     searchpath = job_searchpath(argv, other_folders)  # -cd my_configs: its options (experiment=mine)
     if not jobs:
-        search = search_base_config(argv, config_name, config_path)
+        search = searched(base)  # (composed above)
         if search is None:
             return set()
         check_search_folders(search)
@@ -559,10 +559,14 @@ def search_base_config(argv: Sequence[str], config_name: str, config_path: str) 
     """The base config of an Optuna search (:func:`sweep_base_config`); None for another sweep, a
     single run or a config that does not compose (composing says why)."""
     try:
-        cfg = sweep_base_config(argv, config_name, config_path)
+        return searched(sweep_base_config(argv, config_name, config_path))
     except CONFIG_ERRORS:
         return None
-    return cfg if cfg is not None and made_by(cfg.hydra.get("sweeper"), "OptunaSweeper") else None
+
+
+def searched(base: DictConfig | None) -> DictConfig | None:
+    """A sweep's base config ``base`` where its sweeper is Optuna's (a search), else None."""
+    return base if base is not None and made_by(base.hydra.get("sweeper"), "OptunaSweeper") else None
 
 
 def check_search_folders(cfg: DictConfig) -> None:
