@@ -1767,7 +1767,7 @@ def test_the_jobs_folders_are_compared_as_hydra_resolves_them(tmp_path):
     job of a shared folder rewrote the first's .hydra/ record); one that tells the jobs apart passes."""
     from agents.errors import UserError
     from agents.runtime.config import register_configs
-    from agents.tools.sweep import register_resolvers
+    from agents.tools.job_names import register_resolvers
     from agents.tools.sweep_checks import check_job_folders, names_the_job, sweep_jobs
     from agents.tools.usage import CONFIG_DIR
 
@@ -2222,6 +2222,8 @@ SCRIPT_ARGS = [
     # ran at theta = 0 and said nothing
     ("gradient_variance.py", ["env=FrozenLake-v1", "p=0.01"], "p=0.01: env=FrozenLake-v1 does not read it"),
     ("results_table.py", ["seeds=0"], "seeds=0 must be in [1, 100000]"),
+    # the line named experiment=, which the user did not type
+    ("results_table.py", ["presets=[cartpole,nope]"], "presets=nope is not a preset (presets: acrobot,"),
     # it trained the preset twice, and the table gave it two rows
     (
         "results_table.py",

@@ -23,13 +23,13 @@ from hydra.utils import get_class
 
 from agents.runtime.checkpoint import load_checkpoint
 from agents.runtime.config import register_configs
+from agents.tools.job_names import short_overrides
 from agents.tools.override_words import SWEPT_KEYS_VARIABLE
 from agents.tools.sweep import (
     RESULT_NAME,
     SUMMARY_NAME,
     JobResult,
     read_result,
-    short_overrides,
     summary_table,
 )
 from agents.tools.usage import CONFIG_DIR

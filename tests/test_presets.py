@@ -255,7 +255,7 @@ def test_results_table_refuses_an_unknown_preset_before_training_any(tmp_path, c
         results_table_command(["presets=[short_corridor,cartpol]", "seeds=1", f"out={out}"])
     printed = capsys.readouterr()
     assert stopped.value.code == 2 and printed.out == "" and not out.parent.exists()
-    assert printed.err.startswith("error: experiment=cartpol is not a preset (did you mean cartpole")
+    assert printed.err.startswith("error: presets=cartpol is not a preset (did you mean cartpole")
 
 
 BOX2D_MISSING = (  # Gymnasium's own words (gymnasium/envs/box2d/lunar_lander.py)

@@ -6,6 +6,10 @@ it over the target, so a crash leaves either the old or the new file, never half
 ``write_files_atomically`` for a set of files that must change together, such as a study's figures).
 ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and plain containers
 are unpickled, so a crafted file cannot run code. numpy arrays are stored as tensors.
+
+torch is imported where tensors are written and read: the command line checks the
+folders it is given (:func:`run_folder_of`) before Hydra composes the config, and a typo in a key
+is one line in under a second instead of after torch's import.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ import zipfile
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import UserError, storage_error
+
+if TYPE_CHECKING:
+    import torch
 
 CHECKPOINT_NAME = "checkpoint.pt"
 """The latest state of a run."""
@@ -51,9 +57,12 @@ def without_numpy(value: Any, array: Callable[[np.ndarray], Any] = np.ndarray.to
     return value
 
 
-def _to_safe(value: Any) -> Any:
-    """numpy arrays/scalars -> tensors/python numbers, recursively (weights_only-loadable)."""
-    return without_numpy(value, lambda array: torch.from_numpy(array.copy()))
+def _write_state(state: dict[str, Any], handle: BinaryIO) -> None:
+    """``torch.save`` of ``state`` with numpy arrays/scalars as tensors/python numbers, recursively
+    (what ``weights_only`` loads)."""
+    import torch
+
+    torch.save(without_numpy(state, lambda array: torch.from_numpy(array.copy())), handle)
 
 
 def _file_mode() -> int:
@@ -105,7 +114,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
         ) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            torch.save(_to_safe(state), handle)
+            _write_state(state, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, FILE_MODE)
@@ -141,7 +150,7 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
             descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             temporaries.append(temporary)
             with os.fdopen(descriptor, "wb") as handle:
-                torch.save(_to_safe(state), handle)
+                _write_state(state, handle)
         os.sync()
         for (path, _), temporary in zip(items, temporaries, strict=True):
             os.chmod(temporary, FILE_MODE)
@@ -295,6 +304,8 @@ def file_version(path: Path) -> tuple[int, int, int]:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely; a corrupt, truncated or unsafe file is a one-line UserError."""
+    import torch
+
     path = resolve_checkpoint(path)
     damaged = damaged_member(path)
     if damaged is not None:  # torch.load does not check the archive's checksums: a flipped bit loaded

@@ -19,8 +19,6 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from agents.core.baselines import BASELINES, VALUE_OPTIMIZERS
-from agents.core.policies import ACTIVATIONS, POLICIES  # linear forms first: state, action, mlp
 from agents.errors import UserError
 
 SCORE_PATHS = ("closed_form", "autograd")
@@ -399,6 +397,9 @@ def episode_stats(cfg: Any) -> str:
 def validate_agent(agent: Any) -> None:
     """Check the names and ranges of a composed ``agent`` group (training and
     ``scripts/compare_gradients.py``, which builds the same agent); :class:`UserError` naming the key."""
+    from agents.core.baselines import BASELINES, VALUE_OPTIMIZERS  # (torch: not for a command line's typo)
+    from agents.core.policies import ACTIVATIONS, POLICIES  # linear forms first: state, action, mlp
+
     check_choice("agent.policy", agent.policy, tuple(POLICIES))
     check_choice("agent.score", agent.score, SCORE_PATHS)
     check_choice("agent.dtype", agent.dtype, DTYPES)

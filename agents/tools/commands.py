@@ -162,8 +162,8 @@ def train() -> None:
     from agents.runtime.config import register_configs
     from agents.tools.cli import hydra_main
     from agents.tools.exits import run_or_exit
+    from agents.tools.job_names import register_resolvers
     from agents.tools.override_paths import expand_home_in_paths
-    from agents.tools.sweep import register_resolvers
     from agents.tools.sweep_checks import check_sweeper_has_multirun
 
     run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
@@ -447,7 +447,7 @@ def evaluate() -> None:
     """``evaluate checkpoint=<run dir> [episodes=10] [video=true]``: greedy and sampled returns, a CSV."""
     if _print_help("evaluate"):
         return
-    from agents.runtime.evaluation import register_evaluate_config
+    from agents.runtime.evaluation_config import register_evaluate_config
     from agents.tools.cli import hydra_main
     from agents.tools.exits import run_or_exit
 
@@ -623,7 +623,7 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             f"presets=[{','.join(presets)}] names {', '.join(twice)} more than once: give each once"
         )
     for preset in presets:  # a typo in the last one is refused before the first one trains
-        run_or_exit(lambda preset=preset: check_preset(preset, CONFIG_DIR))
+        run_or_exit(lambda preset=preset: check_preset(preset, CONFIG_DIR, key="presets"))
     now = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")  # microseconds, as train's (two runs shared one)
     out = Path(options.out or f"outputs/results_table/{now}/results.md")
     _refuse_a_name_too_long("out", out)

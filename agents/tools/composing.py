@@ -224,7 +224,7 @@ def composition_message(error: BaseException) -> str:
 
 def schema_field(key: str) -> bool:
     """Whether dotted ``key`` names a field of a program's config schema (train, evaluate, compare)."""
-    from agents.runtime.evaluation import EvaluateConfig
+    from agents.runtime.evaluation_config import EvaluateConfig
     from agents.studies.gradient_check import CompareConfig
 
     for schema in (TrainConfig, EvaluateConfig, CompareConfig):

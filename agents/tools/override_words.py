@@ -200,7 +200,7 @@ OPTION_EXAMPLES = {
 SWEPT_KEYS_VARIABLE = "SOFTMAX_REINFORCE_SWEPT_KEYS"
 """The keys a ``-m`` command line sweeps (``agent.lr=0.01,0.02``), one per line: set by the
 command line for the sweep's jobs (a launcher's workers inherit it) and by the check of their
-folders; read by :func:`~agents.tools.sweep.short_overrides`."""
+folders; read by :func:`~agents.tools.job_names.short_overrides`."""
 
 
 def swept_keys(argv: Sequence[str]) -> str:

@@ -52,7 +52,7 @@ from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
 from agents.runtime.trainer import finished_reason
 from agents.tools.exits import exit_with_user_error
-from agents.tools.override_words import SWEPT_KEYS_VARIABLE
+from agents.tools.job_names import register_resolvers
 from agents.tools.presets import override_text
 from agents.tools.sweep_checks import refuse_a_sweeps_folder
 from agents.tools.tables import markdown_table, short_number
@@ -581,48 +581,4 @@ def write_summary(sweep_dir: Path) -> str:
     return table
 
 
-def short_overrides(override_dirname: str, limit: int = 64) -> str:
-    """A sweep job's folder name from Hydra's ``override_dirname``: the last part of each key, floats
-    to 4 significant digits, whole ``key=value`` items up to ``limit`` characters (``hparams_search``
-    and the seed are left out by ``exclude_keys`` in ``configs/train.yaml``)::
-
-        agent.lr=0.022881136684755242,agent.baseline=mean -> lr=0.02288,baseline=mean
-        env=my_envs\\:ns/Maze-v0 -> env=my_envs:ns-Maze-v0   (one folder, not two)
-        run_dir=runs/$\\{seed\\} -> run_dir=runs-{seed}        (the text, not job 0's seed)
-
-    Where not all fit, the swept keys (:data:`SWEPT_KEYS_VARIABLE`) are kept first: the others
-    are the same in every job (the summary shows them once), so a name without them tells the jobs
-    apart, and one without a swept key would not.
-    """
-    items, keys, depth, current = [], [], 0, ""
-    for char in override_dirname + ",":  # split on the commas outside brackets ([64,64] stays whole)
-        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            if current:
-                key, _, value = current.partition("=")
-                keys.append(key.lstrip("+~").replace("\\", ""))
-                name = keys[-1].rsplit(".", 1)[-1].rsplit("/", 1)[-1]  # agent.lr -> lr
-                value = value.replace("\\", "").replace("/", "-")  # no escapes; ALE/Pong-v5: one folder
-                value = value.replace("${", "{")  # no interpolation: Hydra resolves it again for the log
-                items.append(f"{name}={short_number(value)}")
-            current = ""
-        else:
-            current += char
-    swept = set(os.environ.get(SWEPT_KEYS_VARIABLE, "").splitlines())
-    order = sorted(range(len(items)), key=lambda index: keys[index] not in swept)  # stable: swept first
-    kept, length = [], -1
-    for index in order:  # whole items only: a name cut mid-key read as another setting
-        if kept and length + 1 + len(items[index]) > limit:
-            continue
-        kept.append(index)
-        length += 1 + len(items[index])
-    return ",".join(items[index] for index in sorted(kept))[:limit]
-
-
-def register_resolvers() -> None:
-    """``${short_overrides:...}`` for ``hydra.sweep.subdir`` (here and in every job's process: Hydra
-    imports this module there to build the sweep callback)."""
-    OmegaConf.register_new_resolver("short_overrides", short_overrides, replace=True)
-
-
-register_resolvers()
+register_resolvers()  # in every job's process too: Hydra imports this module there to build the callback
