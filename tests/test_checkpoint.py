@@ -156,6 +156,23 @@ def test_a_missing_checkpoint_names_what_was_expected(tmp_path):
         resolve_checkpoint(tmp_path / "seed4", BEST_CHECKPOINT_NAME)
 
 
+@pytest.mark.parametrize("best_too", [False, True], ids=["alone", "beside-a-best-file"])
+def test_a_checkpoint_name_that_is_a_folder_is_said_to_be_one(tmp_path, best_too):
+    """``<run>/checkpoint.pt`` made a folder: "no checkpoint at <run>/checkpoint.pt/checkpoint.pt"
+    for the folder given, or, beside a ``checkpoint_best.pt``, "the save ... was cut short"."""
+    folder = tmp_path / CHECKPOINT_NAME
+    folder.mkdir()
+    if best_too:
+        (tmp_path / BEST_CHECKPOINT_NAME).write_bytes(b"")
+    for given in (tmp_path, folder):
+        with pytest.raises(UserError) as error:
+            resolve_checkpoint(given)
+        assert (
+            str(error.value)
+            == f"{folder} is a folder, not a checkpoint file: pass a run folder that holds {CHECKPOINT_NAME}"
+        )
+
+
 def test_saving_leaves_no_temporary_file(tmp_path):
     save_checkpoint(tmp_path / CHECKPOINT_NAME, STATE)
     save_checkpoint(tmp_path / CHECKPOINT_NAME, STATE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import warnings
@@ -290,6 +291,21 @@ def test_a_pattern_of_run_folders_is_expanded(tmp_path):
             [sys.executable, str(PLOT), f"runs={runs}"], cwd=tmp_path, capture_output=True, text=True
         )
         assert done.stderr.startswith("error: no finished runs below "), done.stderr  # (empty event files)
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_an_event_file_name_that_is_no_file_is_one_line(tmp_path, kind):
+    """TensorBoard's reader opens every ``events.out.tfevents.*`` of a run folder: a folder so named
+    was "cannot use b'...': Is a directory", and a named pipe made the plot wait for ever."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.out.tfevents.1.host").write_bytes(b"")
+    odd = run / "events.out.tfevents.2.host"
+    odd.mkdir() if kind == "folder" else os.mkfifo(odd)
+    with pytest.raises(
+        UserError, match=f"^{odd} is named like a TensorBoard event file but is not a regular file"
+    ):
+        find_run_dirs([tmp_path])
 
 
 def test_plot_rejects_a_window_below_one(tmp_path):

@@ -271,6 +271,11 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"{path} is a sweep's folder, whose {len(jobs)} jobs each have their own run folder: pass "
                 f"one of them, e.g. {jobs[0]}"
             )
+        folder = candidate if candidate.is_dir() else path if path.is_dir() and path.name in held else None
+        if folder is not None:  # "the save was cut short", or "no checkpoint at <it>/checkpoint.pt"
+            raise UserError(
+                f"{folder} is a folder, not a checkpoint file: pass a run folder that holds {name}"
+            )
         if name == BEST_CHECKPOINT_NAME and (path / CHECKPOINT_NAME).is_file():
             why = (
                 "a seed_mode=batched run writes none"
