@@ -129,6 +129,12 @@ def test_a_resume_may_name_the_module_of_a_run_saved_by_its_id(tmp_path):
         agents.UserError, match="resume cannot change env from envs:ShortCorridor-v0 to other:"
     ):
         agents.train("other:ShortCorridor-v0", f"resume={run}", *QUIET[:1], "budget.total_env_steps=3150")
+    # the entry point's own module, then its package again: each is the module of the run's env
+    for module, steps in (("envs.short_corridor", 3150), ("envs", 3200)):
+        agents.train(
+            f"{module}:ShortCorridor-v0", f"resume={run}", *QUIET[:1], f"budget.total_env_steps={steps}"
+        )
+        assert load_checkpoint(run)["config"]["env"] == f"{module}:ShortCorridor-v0"
     bare = tmp_path / "bare"  # a module that does not register the id may register another env under it
     agents.train("ShortCorridor-v0", *QUIET, f"run_dir={bare}")
     with pytest.raises(agents.UserError, match="resume cannot change env from ShortCorridor-v0 to json:"):

@@ -71,14 +71,22 @@ def _same_env_by_its_id(key: str, new: object, old: object) -> bool:
 
 
 def _names_the_envs_module(key: str, new: object, old: object) -> bool:
-    """``env=envs:ShortCorridor-v0`` for a run of ``env=ShortCorridor-v0``: the same id, with the
-    module whose code the registered id makes (its entry point's package; the resumed run keeps the
+    """``env=envs:ShortCorridor-v0`` for a run of ``env=ShortCorridor-v0`` (or of
+    ``env=envs.short_corridor:ShortCorridor-v0``): the same id, with a module whose code the
+    registered id makes (its entry point's module or a package above it; the resumed run keeps the
     module, which it imports first). Another module (``json:ShortCorridor-v0``) may register
     another env under the id: a change of env, refused."""
-    if not _same_env_by_its_id(key, old, new) or str(old) not in gym.registry:
+    if key != "env" or not isinstance(new, str) or not isinstance(old, str):
         return False
-    module, where = str(new).rpartition(":")[0], entry_point_module(gym.registry[str(old)])
-    return bool(module) and (where == module or where.startswith(f"{module}."))
+    (new_module, _, env_id), old_module = new.rpartition(":"), old.rpartition(":")[0]
+    if old.rpartition(":")[2] != env_id or env_id not in gym.registry:
+        return False
+    where = entry_point_module(gym.registry[env_id])
+
+    def makes_it(module: str) -> bool:
+        return where == module or where.startswith(f"{module}.")
+
+    return bool(new_module) and makes_it(new_module) and (not old_module or makes_it(old_module))
 
 
 def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str]) -> list[str]:
