@@ -254,11 +254,15 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
         "train.py -m seed=0,1 agent.lrr=1",
         "evaluate.py checkpoint=x epsiodes=2",
         "evaluate.py episodes=2",  # no checkpoint=
+        "evaluate.py checkpoint=nowhere",  # the checks before the checkpoint loads
+        "evaluate.py checkpoint=nowhere which=nope",
+        "evaluate.py checkpoint=nowhere episodes=0",
     ],
 )
 def test_a_typo_on_the_command_line_is_answered_before_torch_is_imported(command):
-    """A key, value or preset the config cannot take is found when Hydra composes it: its one line
-    came after torch's import (2.5 s in all on 2 cores; 0.7 s without)."""
+    """A key, value or preset the config cannot take is found when Hydra composes it, and an
+    evaluation's checks before its checkpoint loads need no torch either: their one line came after
+    torch's import (2.5 s in all on 2 cores; 0.7 s without)."""
     script, *args = command.split()
     code = (
         "import runpy, sys\n"

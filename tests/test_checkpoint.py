@@ -171,6 +171,9 @@ def test_a_checkpoint_name_that_is_a_folder_is_said_to_be_one(tmp_path, best_too
             str(error.value)
             == f"{folder} is a folder, not a checkpoint file: pass a run folder that holds {CHECKPOINT_NAME}"
         )
+    (folder / BEST_CHECKPOINT_NAME).write_bytes(b"")  # a run folder itself named checkpoint.pt, cut short
+    with pytest.raises(UserError, match=f"^{folder} holds {BEST_CHECKPOINT_NAME} but no {CHECKPOINT_NAME} "):
+        resolve_checkpoint(folder)
 
 
 def test_saving_leaves_no_temporary_file(tmp_path):

@@ -308,6 +308,15 @@ def test_an_event_file_name_that_is_no_file_is_one_line(tmp_path, kind):
         find_run_dirs([tmp_path])
 
 
+def test_a_dangling_link_named_like_an_event_file_is_left_to_the_reader(tmp_path):
+    """(It is no folder and no pipe: the run is found, and its reader skips what it cannot open.)"""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.out.tfevents.1.host").write_bytes(b"")
+    (run / "events.out.tfevents.2.host").symlink_to(tmp_path / "gone")
+    assert find_run_dirs([tmp_path]) == [run]
+
+
 def test_plot_rejects_a_window_below_one(tmp_path):
     with pytest.raises(UserError, match=r"^window=0 must be >= 1"):
         plot_runs([tmp_path], window=0)

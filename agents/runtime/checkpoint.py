@@ -271,7 +271,8 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"{path} is a sweep's folder, whose {len(jobs)} jobs each have their own run folder: pass "
                 f"one of them, e.g. {jobs[0]}"
             )
-        folder = candidate if candidate.is_dir() else path if path.is_dir() and path.name in held else None
+        named = path.is_dir() and path.name in held and not holds_a_run(path)  # (a run so named: below)
+        folder = candidate if candidate.is_dir() else path if named else None
         if folder is not None:  # "the save was cut short", or "no checkpoint at <it>/checkpoint.pt"
             raise UserError(
                 f"{folder} is a folder, not a checkpoint file: pass a run folder that holds {name}"
@@ -292,6 +293,24 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
             )
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate
+
+
+CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
+"""The file of a run folder that ``which=`` picks (evaluation, ``agents.load``)."""
+
+
+def checkpoint_file(checkpoint: str | Path, which: str = "latest") -> Path:
+    """The checkpoint file ``which`` picks: in the run folder ``checkpoint``, or the file itself
+    (for ``latest``); a one-line :class:`UserError` for a ``which`` that is none of
+    :data:`CHECKPOINT_FILES` and as :func:`resolve_checkpoint` says."""
+    if not isinstance(which, str) or which not in CHECKPOINT_FILES:  # [] is unhashable
+        raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
+    if which != "latest" and Path(checkpoint).is_file():  # which picks a file of a run folder
+        raise UserError(
+            f"which={which!r} picks a file in a run folder, but {checkpoint} is a file: give the run "
+            f"folder, or the file {CHECKPOINT_FILES[which]} itself"
+        )
+    return resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
 
 
 def _job_number(folder: Path) -> tuple[int, str]:

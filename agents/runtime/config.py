@@ -267,12 +267,23 @@ def changes_learning(key: str) -> bool:
     return not any(key == name or (name.endswith(".") and key.startswith(name)) for name in RUN_KEYS)
 
 
+SCHEMAS = {
+    "train_schema": TrainConfig,
+    "agent/agent_schema": AgentConfig,
+    "features/features_schema": FeaturesConfig,
+}
+"""What :func:`register_configs` stores: ``[group/]name -> dataclass``."""
+
+
 def register_configs() -> None:
-    """Store the schemas so YAML files can extend them (``defaults: [train_schema, ...]``)."""
+    """Store the schemas so YAML files can extend them (``defaults: [train_schema, ...]``), where
+    the ConfigStore lacks them: storing builds each structured config again, 14 ms of the 0.11 s a
+    composition takes (``agents.train``, ``agents.compose``, and each test's config)."""
     store = ConfigStore.instance()
-    store.store(name="train_schema", node=TrainConfig)
-    for group, node in (("agent", AgentConfig), ("features", FeaturesConfig)):
-        store.store(group=group, name=f"{group}_schema", node=node)
+    for path, node in SCHEMAS.items():
+        group, _, name = path.rpartition("/")
+        if f"{name}.yaml" not in (store.repo.get(group, {}) if group else store.repo):
+            store.store(group=group or None, name=name, node=node)
 
 
 def _require(ok: bool, message: str) -> None:

@@ -20,7 +20,6 @@ import importlib.util
 import io
 import math
 import os
-import reprlib
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,19 +32,17 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from agents.core.policies import SoftmaxPolicy
-from agents.errors import RunInterrupted, UserError, describe, folder_problem, name_too_long
+from agents.errors import RunInterrupted, UserError, describe, folder_problem
 from agents.features.inputs import ActionFeaturesFault, PolicyInputs
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import write_text_atomically
 from agents.runtime.config import (
     EPISODE_STEP_CAP,
-    MAX_EVAL_EPISODES,
     TrainConfig,
     check_known_keys,
-    check_seed,
 )
 from agents.runtime.env_failures import env_named
-from agents.runtime.evaluation_config import EvaluateConfig
+from agents.runtime.evaluation_config import CSV_HEADER, EvaluateConfig, validate_evaluate_config
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.return_stats import counted, shown_return, spread
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
@@ -299,64 +296,6 @@ def check_evaluation(cfg: EvaluateConfig) -> TrainedAgent:
     if cfg.video:
         require_video_dependencies()
     return load_agent(cfg.checkpoint, cfg.which, cfg.seed, cfg.trust_code)
-
-
-def validate_evaluate_config(cfg: EvaluateConfig) -> None:
-    """Ranges an evaluation needs; one-line :class:`UserError` naming the key."""
-    if not cfg.checkpoint.strip():  # was "no checkpoint at checkpoint.pt" (the working folder's)
-        raise UserError(
-            "checkpoint= is empty: give the run folder to evaluate (or its checkpoint file), "
-            "e.g. checkpoint=outputs/CartPole-v1/<run>"
-        )
-    if not 1 <= cfg.episodes <= MAX_EVAL_EPISODES:
-        raise UserError(f"episodes={cfg.episodes} must be in [1, {MAX_EVAL_EPISODES:,}]")
-    if cfg.video_dir is not None and not cfg.video:  # (it was not read: no video, no folder, no word)
-        raise UserError(
-            f"video_dir={cfg.video_dir} is where video=true writes; add video=true, or leave it out"
-        )
-    check_seed(cfg.seed)
-    if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
-        raise UserError(f"max_episode_steps={cfg.max_episode_steps} must be >= 1 (or null)")
-    target = Path(cfg.csv) if cfg.csv else None
-    too_long = name_too_long(target) if target is not None else None
-    if too_long is not None:  # (after every episode, having made the folders on the way)
-        raise UserError(f"cannot use csv={cfg.csv}: {too_long} (choose a shorter path; nothing was run)")
-    if target is not None and target.is_dir():
-        raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
-    if target is not None and target.exists() and not target.is_file():  # a pipe: reading its first
-        raise UserError(  # line waited for ever; a device (/dev/null) the atomic write would replace
-            f"csv={cfg.csv} is not a regular file (a device or a pipe); give a file path ending in .csv"
-        )
-    first_line = csv_first_line(target) if target is not None and target.exists() else CSV_HEADER
-    own = first_line == CSV_HEADER  # an evaluation's csv, whatever its name (csv=x.txt again)
-    if target is not None and target.exists() and target.suffix.lower() != ".csv" and not own:  # a checkpoint
-        raise UserError(
-            f"csv={cfg.csv} exists and is not a .csv file, which the evaluation would overwrite; "
-            "give a path ending in .csv (nothing was run)"
-        )
-    if first_line not in (CSV_HEADER, "", None):  # a .csv of the user's own data: it was replaced silently
-        raise UserError(
-            f"csv={cfg.csv} exists and holds other data (its first line is {reprlib.repr(first_line)}), "
-            f"which the evaluation would overwrite; give another path (an evaluation's own csv, "
-            f"'{CSV_HEADER}', is replaced; nothing was run)"
-        )
-
-
-CSV_HEADER = "episode,mode,return,length"
-"""The first line of the csv :func:`write_csv` writes."""
-
-
-def csv_first_line(path: Path) -> str | None:
-    """The first line that is not blank of the file at ``path`` (without a byte-order mark: a
-    spreadsheet's save of an evaluation's csv adds one); "" for a blank file,
-    None where it cannot be read (writing it then fails with its own line)."""
-    try:
-        with path.open("rb") as file:
-            chunks = iter(lambda: file.readline(65536), b"")  # (a file with no line ends: in pieces)
-            lines = (line.decode("utf-8", "replace").removeprefix("\ufeff").strip() for line in chunks)
-            return next((line for line in lines if line), "")
-    except OSError:
-        return None
 
 
 def write_csv(path: Path, modes: dict[str, ModeSummary]) -> Path:

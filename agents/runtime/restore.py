@@ -29,19 +29,15 @@ from agents.features.inputs import PolicyInputs
 from agents.runtime.acting import Actor, SeedActor
 from agents.runtime.build import AgentParts, build_agent
 from agents.runtime.checkpoint import (
-    BEST_CHECKPOINT_NAME,
     CHECKPOINT_FORMAT,
-    CHECKPOINT_NAME,
+    checkpoint_file,
     load_checkpoint,
-    resolve_checkpoint,
 )
 from agents.runtime.config import TrainConfig, check_seed, validate
 from agents.runtime.sizes import check_agent_size
 from envs.make import EnvInfo, Wrappers, check_env_id, code_to_trust
 from envs.observations import ObservationCheck
 
-CHECKPOINT_FILES = {"latest": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
-"""``which=`` -> the file in a run folder."""
 REQUIRED_KEYS = ("policy", "features", "config")
 """What every checkpoint written by the trainer holds (enough to act)."""
 RESUME_KEYS = ("learner", "buffer", "envs", "counters", "recent_returns", "rng")
@@ -553,19 +549,12 @@ def load_agent(
     :param trust_code: import and call whatever the checkpoint's config names (its env's module,
         its wrappers), not only Gymnasium's, this project's and the modules already imported.
     """
-    if not isinstance(which, str) or which not in CHECKPOINT_FILES:  # [] is unhashable
-        raise UserError(f"which={which!r} is not one of {', '.join(CHECKPOINT_FILES)}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UserError(f"seed={seed!r} must be an int (it seeds predict's sampling)")
     check_seed(seed)
     if not isinstance(trust_code, bool | np.bool_):  # "false" is a true value: never trust by it
         raise UserError(f"trust_code={trust_code!r} must be True or False (a bool)")
-    if which != "latest" and Path(checkpoint).is_file():  # which picks a file of a run folder
-        raise UserError(
-            f"which={which!r} picks a file in a run folder, but {checkpoint} is a file: give the run "
-            f"folder, or the file {CHECKPOINT_FILES[which]} itself"
-        )
-    path = resolve_checkpoint(checkpoint, CHECKPOINT_FILES[which])
+    path = checkpoint_file(checkpoint, which)
     config, info, parts = agent_from_checkpoint(load_checkpoint(path), path, trust_code=trust_code)
     actor = Actor.for_policy(parts.policy, np.random.default_rng(seed))
     return TrainedAgent(config, info.observation_space, parts.inputs, actor, path, info.action_start)

@@ -437,6 +437,13 @@ def _print_help(config_name: str, hydra_app: bool = True) -> bool:
 
 
 def _evaluate(cfg: DictConfig) -> float:
+    from agents.runtime.checkpoint import checkpoint_file
+    from agents.runtime.config import check_known_keys
+    from agents.runtime.evaluation_config import EvaluateConfig, validate_evaluate_config
+
+    check_known_keys(cfg, EvaluateConfig)  # these first, before torch's import: a mistake's line at once
+    validate_evaluate_config(cfg)
+    checkpoint_file(cfg.checkpoint, cfg.which)
     from agents.runtime.evaluation import evaluate as run_evaluation
 
     return run_evaluation(cfg).modes["greedy"].mean

@@ -106,7 +106,7 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
                 f"{path} does not exist (pass run or sweep folders, e.g. multirun/CartPole-v1/...)"
             )
         for event in path.rglob("events.out.tfevents.*"):
-            if not event.is_file():  # TensorBoard's reader opens it: a folder failed, a pipe hung
+            if event.exists() and not event.is_file():  # the reader opens it: a folder failed, a pipe hung
                 raise UserError(
                     f"{event} is named like a TensorBoard event file but is not a regular file (a folder "
                     "or a pipe): rename or remove it, TensorBoard reads every such name in a run folder"
