@@ -174,6 +174,13 @@ def test_a_checkpoint_name_that_is_a_folder_is_said_to_be_one(tmp_path, best_too
     (folder / BEST_CHECKPOINT_NAME).write_bytes(b"")  # a run folder itself named checkpoint.pt, cut short
     with pytest.raises(UserError, match=f"^{folder} holds {BEST_CHECKPOINT_NAME} but no {CHECKPOINT_NAME} "):
         resolve_checkpoint(folder)
+    named_best = (
+        tmp_path / "runs" / BEST_CHECKPOINT_NAME
+    )  # and one named checkpoint_best.pt, without its best
+    named_best.mkdir(parents=True)
+    (named_best / CHECKPOINT_NAME).write_bytes(b"")
+    with pytest.raises(UserError, match=f"^{named_best} holds no {BEST_CHECKPOINT_NAME}: it is written once"):
+        resolve_checkpoint(named_best, BEST_CHECKPOINT_NAME)
 
 
 def test_saving_leaves_no_temporary_file(tmp_path):

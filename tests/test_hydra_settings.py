@@ -4,6 +4,7 @@ a sweep, a sweep set up in a config file, ``hydra.searchpath``, and a preset ove
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from gymnasium.utils import passive_env_checker
 
 from agents.errors import UserError
 from agents.runtime.config import register_configs
+from agents.tools.composing import compose_train_config
 from agents.tools.sweep_checks import sweep_jobs, with_globs_listed
 from agents.tools.usage import CONFIG_DIR
 from envs.observations import checker_finding
@@ -124,6 +126,16 @@ def test_the_schemas_are_stored_where_the_config_store_lacks_them(monkeypatch):
     monkeypatch.setattr(ConfigStore, "store", original)
     register_configs()
     assert "train_schema.yaml" in store.repo and "agent_schema.yaml" in store.repo["agent"]
+
+    @dataclasses.dataclass
+    class AgentConfig:  # the user's own app, whose schemas have our names: ours were kept (a re-test's
+        lr: float = 1.0  # "Key 'agent' not in 'TrainConfig'"), and a composition is ours again
+
+    monkeypatch.setitem(store.repo, "train_schema.yaml", store.repo["train_schema.yaml"])  # (put back after)
+    monkeypatch.setitem(store.repo["agent"], "agent_schema.yaml", store.repo["agent"]["agent_schema.yaml"])
+    store.store(name="train_schema", node={"mine": 1})
+    store.store(group="agent", name="agent_schema", node=AgentConfig)
+    assert compose_train_config(["seed=3"]).seed == 3
 
 
 def test_a_glob_is_written_out_without_the_schemas_and_one_that_matches_nothing_is_one_line():

@@ -271,7 +271,8 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"{path} is a sweep's folder, whose {len(jobs)} jobs each have their own run folder: pass "
                 f"one of them, e.g. {jobs[0]}"
             )
-        named = path.is_dir() and path.name in held and not holds_a_run(path)  # (a run so named: below)
+        both = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)  # a run folder so named (either file in it): below
+        named = path.is_dir() and path.name in both and not any((path / file).is_file() for file in both)
         folder = candidate if candidate.is_dir() else path if named else None
         if folder is not None:  # "the save was cut short", or "no checkpoint at <it>/checkpoint.pt"
             raise UserError(
