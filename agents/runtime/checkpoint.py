@@ -22,7 +22,7 @@ import signal
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -256,8 +256,8 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
         # a run folder holds the file, or only checkpoint_best.pt where a kill cut its save short
         held = {name, BEST_CHECKPOINT_NAME}
 
-        def holds_a_run(folder: Path) -> bool:
-            return any((folder / file).is_file() for file in held)
+        def holds_a_run(folder: Path, files: Collection[str] = held) -> bool:
+            return any((folder / file).is_file() for file in files)
 
         seeds = sorted(folder.name for folder in path.glob("seed*") if holds_a_run(folder))
         if path.is_dir() and seeds:  # a num_seeds run: one run folder per seed
@@ -272,7 +272,7 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
                 f"one of them, e.g. {jobs[0]}"
             )
         both = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)  # a run folder so named (either file in it): below
-        named = path.is_dir() and path.name in both and not any((path / file).is_file() for file in both)
+        named = path.is_dir() and path.name in both and not holds_a_run(path, both)
         folder = candidate if candidate.is_dir() else path if named else None
         if folder is not None:  # "the save was cut short", or "no checkpoint at <it>/checkpoint.pt"
             raise UserError(

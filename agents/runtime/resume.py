@@ -78,8 +78,8 @@ def _names_the_envs_module(key: str, new: object, old: object) -> bool:
     another env under the id: a change of env, refused."""
     if key != "env" or not isinstance(new, str) or not isinstance(old, str):
         return False
-    (new_module, _, env_id), old_module = new.rpartition(":"), old.rpartition(":")[0]
-    if old.rpartition(":")[2] != env_id or env_id not in gym.registry:
+    (new_module, _, env_id), (old_module, _, old_id) = new.rpartition(":"), old.rpartition(":")
+    if old_id != env_id or env_id not in gym.registry:
         return False
     where = entry_point_module(gym.registry[env_id])
 

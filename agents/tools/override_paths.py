@@ -47,10 +47,9 @@ def quote_paths(overrides: Sequence[str], multirun: bool = False) -> list[str]:
     quoted = []
     for override in overrides:
         key, sep, value = override.partition("=")
-        special = _PARSED_BY_HYDRA.intersection(value) | ({"non-ascii"} if not value.isascii() else set())
-        unquoted = sep and key in PATH_KEYS and special and value[0] not in "'\""
-        plain_path = "non-ascii" in special and special <= {"non-ascii", " "}  # ünï, no sweep: Hydra's
-        # lexer refused it unquoted
+        special, non_ascii = _PARSED_BY_HYDRA.intersection(value), not value.isascii()
+        unquoted = sep and key in PATH_KEYS and (special or non_ascii) and value[0] not in "'\""
+        plain_path = non_ascii and special <= {" "}  # ünï, no sweep: Hydra's lexer refused it unquoted
         if unquoted and ("=" in special or plain_path or Path(value).exists()):
             items = [item.lstrip() for item in path_list_items(value)] if multirun else []
             if len(items) < 2 or not all(Path(item).exists() for item in items):
