@@ -201,6 +201,37 @@ def test_a_signal_to_the_report_lets_its_worker_remove_its_scratch_run(tmp_path,
     assert not list(tmp_path.glob("benchmark-run-*"))
 
 
+def test_a_report_started_as_a_background_job_passes_its_signal_on_to_a_worker_that_hears_it(
+    tmp_path, monkeypatch
+):
+    """A background job ignores SIGINT (a shell's ``&``, ``nohup``), and its children inherited
+    that: the worker ignored the SIGINT passed on to it until its training loop began, then trained
+    on and was killed, its scratch run left behind. Here the signal comes as the worker starts."""
+    from agents.errors import RunInterrupted
+    from agents.tools import benchmarking
+
+    entered = benchmarking._ForwardedStop.__enter__
+
+    def enter_then_signal(self):
+        stop = entered(self)
+        os.kill(os.getpid(), signal.SIGINT)  # handled here: passed on to the worker
+        return stop
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(benchmarking, "WORKER_STOP_SECONDS", 20.0)
+    monkeypatch.setattr(benchmarking._ForwardedStop, "__enter__", enter_then_signal)
+    command = [*benchmarking.BENCHMARK_COMMAND, "mode=worker", "repeats=1", "steps=100000000"]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job
+    try:
+        with pytest.raises(RunInterrupted) as stopped:
+            benchmarking.run_worker(command)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped.value.exit_code == 130
+    assert str(stopped.value) == "benchmark stopped by a signal; its scratch run was removed"
+    assert not list(tmp_path.glob("benchmark-run-*"))
+
+
 def test_a_worker_that_does_not_stop_is_killed_after_a_bound(tmp_path, monkeypatch):
     from agents.errors import RunInterrupted
     from agents.tools import benchmarking

@@ -3344,6 +3344,23 @@ def test_a_second_signal_quits_at_once_with_the_line_and_130_or_143(tmp_path, si
     assert not list(tmp_path.rglob(".*.tmp"))
 
 
+def test_a_stop_requests_watcher_has_ended_when_its_block_has(tmp_path, monkeypatch):
+    """In a sweep's job the stop file's watcher thread, which holds the request and with it the
+    runs' tensors, was still ending as a second signal's quit exited: the interpreter's finalization
+    ended it inside torch's C++ as it let go of them, and the process aborted (SIGABRT, about one
+    quit in ten on a busy machine) after its line. The block now ends after its watcher."""
+    import threading
+
+    from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE, StopRequest
+
+    monkeypatch.setenv(SWEEP_STOP_VARIABLE, str(tmp_path / "stop"))
+    before = set(threading.enumerate())
+    for _ in range(20):
+        with StopRequest():
+            assert len(set(threading.enumerate()) - before) == 1  # its watcher
+        assert set(threading.enumerate()) == before
+
+
 def test_a_second_signal_that_a_launchers_worker_ignored_unwinds_and_stops_quit_to_the_program():
     """A joblib worker ignores SIGTERM between jobs: a second one in its job's save got Python's
     default (killed mid-save: a temporary file stayed in the job's folder). It now unwinds the job;

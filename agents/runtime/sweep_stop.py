@@ -112,6 +112,29 @@ def signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@contextmanager
+def signals_heard_by_children() -> Iterator[None]:
+    """A process started in the block hears SIGINT/SIGTERM even where this one ignores them (a
+    background job's SIGINT is ignored, and a child inherits that; a handler is reset to the
+    default at ``exec``): they are handled here by a handler that ignores them, for the block. A
+    benchmark's worker, sent this process's signal, ignored it outside its training loop, trained
+    on, and was killed with its scratch folder left behind."""
+    ignored = [sig for sig in StopRequest.SIGNALS if signal.getsignal(sig) == signal.SIG_IGN]
+    if threading.current_thread() is not threading.main_thread():
+        ignored = []  # (only the main thread may set a handler)
+    for sig in ignored:
+        signal.signal(sig, _ignore)
+    try:
+        yield
+    finally:
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """A handler that does what ``SIG_IGN`` does, but is not inherited (see above)."""
+
+
 class StopRequest:
     """Within the block, the first SIGINT/SIGTERM is a request to stop (:attr:`signum`), which the
     work polls to end cleanly (save, remove what it must); a second signal stops at once (Python's
@@ -125,6 +148,8 @@ class StopRequest:
     def __init__(self) -> None:
         self.previous: dict[int, Any] = {}
         self.leaving = threading.Event()
+        self.watcher: threading.Thread | None = None
+        """The thread that looks at the sweep's stop file, in a multirun's worker."""
         self.signum: int | None = None
         """The signal that asked to stop (or the sweep's), once one did."""
 
@@ -161,13 +186,22 @@ class StopRequest:
             self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         path = sweep_stop_file()
         if path is not None:
-            threading.Thread(target=self._watch, args=(path,), daemon=True).start()  # ends on __exit__
+            self.watcher = threading.Thread(target=self._watch, args=(path,), daemon=True)
+            self.watcher.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Restore the handlers, once the watcher has ended: one still ending as the process exited
+        (a signal's quit) let go of the request, and the tensors of the runs it holds, during the
+        interpreter's finalization, which ends such a thread where it waits for the GIL, inside
+        torch's C++ (``terminate called without an active exception``, SIGABRT, after the line)."""
         self.leaving.set()
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
+        try:
+            if self.watcher is not None:
+                self.watcher.join(timeout=10 * self.POLL_SECONDS)  # it wakes at once
+        finally:
+            for sig, handler in self.previous.items():
+                signal.signal(sig, handler)
 
 
 def env_faults() -> tuple[type[BaseException], ...]:

@@ -30,7 +30,7 @@ from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError, describe
 from agents.runtime.config import batched_refusal
-from agents.runtime.sweep_stop import StopRequest
+from agents.runtime.sweep_stop import StopRequest, signals_heard_by_children
 from agents.runtime.trainer import Trainer, TrainResult, signal_line
 from agents.studies.timing import best_of_seconds
 from agents.tools.composing import compose_train_config
@@ -150,9 +150,10 @@ def run_worker(command: list[str]) -> str:
     :raises UserError: the worker's one line for a mistake (exit 2: a config file that is not YAML).
     :raises subprocess.CalledProcessError: the worker failed.
     """
-    worker = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    with signals_heard_by_children():  # it hears the signal passed on, in a background job too
+        worker = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
     deadline, killed = math.inf, False
     try:
         with _ForwardedStop(worker) as stop:
