@@ -52,7 +52,7 @@ COMPOSITION_ERRORS = [
     ("logging.progress_bar=maybe", "Value 'maybe' is not a valid bool"),
     ("budget=3", "Invalid type assigned: int is not a subclass of BudgetConfig"),
     ("features=nosuch", "Could not find 'features/nosuch' (options: auto, fourier, normalized,"),
-    ("agent=nosuch", "Could not find 'agent/nosuch' (options: reinforce)"),
+    ("agent=nosuch", "Could not find 'agent/nosuch' (options: mlp, reinforce)"),
     ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
     # the docs' placeholder pasted as it is: the grammar's "LexerNoViableAltException" and its link
     (
@@ -510,7 +510,7 @@ def test_a_group_set_to_null_is_left_out_where_none_is_its_default():
         "env_kwargs.x=null",
     ]
     with pytest.raises(
-        UserError, match=r"^agent=null: agent is a config group .* \(reinforce\); leave it out"
+        UserError, match=r"^agent=null: agent is a config group .* \(mlp, reinforce\); leave it out"
     ):
         check_group_choices(["agent=null"], "train", CONFIG_DIR)
 

@@ -143,7 +143,7 @@ def test_a_glob_is_written_out_without_the_schemas_and_one_that_matches_nothing_
     register_configs()
     assert with_globs_listed(["-m", "agent=glob(*)", "seed=1"], CONFIG_DIR) == [
         "-m",
-        "agent=reinforce",
+        "agent=mlp,reinforce",
         "seed=1",
     ]
     assert with_globs_listed(["features=glob(r*,exclude=raw)"], CONFIG_DIR) == ["features=rbf"]

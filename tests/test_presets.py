@@ -167,6 +167,63 @@ def test_none_first_keeps_the_generic_defaults_for_the_default_form():
     assert with_env_preset(["env=CartPole-v1", "agent.policy=mlp"], CONFIG_DIR).name == "cartpole_mlp"
 
 
+MLP_OWN = "preset: none; agent=mlp (agent.policy=mlp's own defaults; agent=reinforce for the generic ones)"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "lr", "line"),
+    [
+        (["env=MountainCar-v0", "agent.policy=mlp"], 0.003, MLP_OWN),  # no preset for the env
+        (["experiment=none", "agent.policy=mlp"], 0.003, MLP_OWN),  # the generic defaults of the form
+        (["env=MountainCar-v0", "agent.policy=mlp", "agent.lr=0.01"], 0.01, MLP_OWN),  # typed: it wins
+        (["agent=mlp"], 0.003, None),  # by hand
+        (["env=MountainCar-v0", "agent=reinforce", "agent.policy=mlp"], 0.1, None),  # the user's option
+        (
+            ["env=CartPole-v1", "agent.policy=mlp"],
+            0.003,
+            "preset: experiment=cartpole_mlp (tuned for "
+            "CartPole-v1; experiment=none for the generic defaults)",
+        ),
+        (["env=MountainCar-v0", "agent.policy=state"], 0.1, None),  # a linear form: the generic ones
+    ],
+)
+def test_a_policy_form_named_without_a_preset_gets_its_own_defaults(tmp_path, overrides, lr, line):
+    """``agent.policy=mlp`` on an env with no MLP preset trained with the generic defaults, whose
+    step size (0.1 under Adam, tuned for the linear forms) made the network's policy deterministic
+    at once: CartPole's return was 9.45 after 100k steps. configs/agent/mlp.yaml now applies."""
+    cfg = compose_train_config([*overrides, f"run_dir={tmp_path}"])
+    assert cfg.agent.lr == lr
+    assert cfg.agent.policy == ("state" if "agent.policy=state" in overrides else "mlp")
+    assert with_env_preset(overrides, CONFIG_DIR).line() == line
+
+
+def test_a_sweep_over_envs_keeps_the_named_forms_own_defaults():
+    choice = with_env_preset(["-m", "env=MountainCar-v0,Acrobot-v1", "agent.policy=mlp"], CONFIG_DIR)
+    assert "agent=mlp" in choice.overrides
+    assert choice.line() == (
+        "preset: none (env is swept: each job gets the generic defaults, agent=mlp for agent.policy=mlp; "
+        "experiment=X for one, or -m experiment=X,Y)"
+    )
+
+
+def test_a_form_of_ones_own_gets_its_defaults_from_ones_own_config_folder(tmp_path):
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "wide.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.002\n")
+    choice = with_env_preset(["env=MyEnv-v0", "agent.policy=wide"], CONFIG_DIR, user_dirs=[tmp_path])
+    assert choice.overrides == ["agent=wide", "env=MyEnv-v0", "agent.policy=wide"]
+    assert (
+        with_env_preset(["env=MyEnv-v0", "agent.policy=narrow"], CONFIG_DIR, user_dirs=[tmp_path]).line()
+        is None
+    )
+
+
+def test_the_mlp_forms_own_defaults_learn_where_the_generic_step_size_did_not(make_config):
+    from agents.runtime.run import train
+
+    cfg = make_config("experiment=none", "agent.policy=mlp", "budget.total_env_steps=40000", "seed=4")
+    assert train(cfg).final_mean_return > 150  # the generic 0.1: about 10, the policy deterministic
+
+
 def test_an_env_without_a_preset_gets_the_generic_defaults():
     choice = with_env_preset(["env=MountainCarContinuous-v0"], CONFIG_DIR)
     assert choice.name is None and choice.line() is None

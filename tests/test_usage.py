@@ -42,7 +42,7 @@ def test_help_lists_the_options_of_ones_own_config_folder(tmp_path):
     done = subprocess.run([sys.executable, str(script), "-cd", "myc", "--help"], cwd=tmp_path,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0 and done.stderr == "", done.stderr
-    assert "  agent=mine|reinforce  (default: reinforce)" in done.stdout
+    assert "  agent=mine|mlp|reinforce  (default: reinforce)" in done.stdout
     assert "    agent=mine sets:\n      lr: 0.05" in done.stdout
 
 

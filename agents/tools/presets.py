@@ -6,7 +6,9 @@ the first one tuned for that policy form (none listed: the generic defaults). Th
 the override list as ``experiment=<name>``, so it is composed after the groups' defaults and
 before the command line: an override the user typed always wins. ``experiment=<name>`` picks a preset by hand,
 ``experiment=none`` asks for the generic defaults; a name that is not a preset is a one-line
-error with the closest names.
+error with the closest names. Where no preset applies, ``agent.policy=<form>`` on the command line
+brings the form's own defaults, ``agent=<form>`` where ``configs/agent/<form>.yaml`` holds them
+(:func:`with_form_defaults`: the generic ones are tuned for the linear forms).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ PRESET_GROUP = "experiment"
 """The Hydra config group that holds the presets."""
 INDEX_FILE = "env_presets.yaml"
 """The env id -> preset map, in the config folder."""
+AGENT_GROUP = "agent"
+"""The config group of the agent's hyperparameters: ``reinforce`` (the generic defaults), and a policy
+form's own defaults under the form's name (``agent/mlp.yaml``)."""
 NO_PRESET = ("none", "null")
 """``experiment=none`` (or Hydra's ``null``): the generic defaults, whatever the env."""
 
@@ -208,14 +213,24 @@ class PresetChoice:
     retargeted: tuple[str, str] | None = None
     """(the env a named preset is tuned for, the command line's other ``env``), which wins: the
     preset's hyperparameters train another env than the one they were tuned on."""
+    form_defaults: str | None = None
+    """The ``agent`` option added for the policy form the command line names, where no preset is
+    (:func:`with_form_defaults`)."""
 
     def line(self) -> str | None:
         """What a run prints about it (None: nothing to say)."""
+        form = self.form_defaults
         if self.swept:
-            return (f"preset: none ({self.swept} is swept: each job gets the generic defaults; "
+            each = (
+                f"the generic defaults, agent={form} for agent.policy={form}"
+                if form
+                else "the generic defaults"
+            )
+            return (f"preset: none ({self.swept} is swept: each job gets {each}; "
                     "experiment=X for one, or -m experiment=X,Y)")  # fmt: skip
         if self.name is None:
-            return None
+            own = f"agent.policy={form}'s own defaults; agent=reinforce for the generic ones"
+            return f"preset: none; agent={form} ({own})" if form else None
         if is_sweep(f"{PRESET_GROUP}={self.name}"):
             return f"preset: each job its own (experiment={self.name})"
         how = f"tuned for {self.automatic_for}" if self.automatic_for else "chosen"
@@ -274,6 +289,43 @@ def retargeted(
 
 
 def with_env_preset(
+    overrides: list[str],
+    config_dir: str | Path,
+    default_env: str = "CartPole-v1",
+    user_dirs: Sequence[str | Path] = (),
+) -> PresetChoice:
+    """``overrides`` with the env's preset put before the first ``key=value``, and which preset
+    that is (:func:`env_preset`); where none applies, the named policy form's own defaults
+    (:func:`with_form_defaults`)."""
+    choice = env_preset(overrides, config_dir, default_env, user_dirs)
+    if choice.name is not None or parsed_override_value(overrides, "resume"):
+        return choice
+    return with_form_defaults(choice, config_dir, user_dirs)
+
+
+def with_form_defaults(
+    choice: PresetChoice, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
+) -> PresetChoice:
+    """``choice`` (no preset) with ``agent=<form>`` added where the command line names policy form
+    ``<form>`` (``agent.policy=mlp``, not swept) and ``agent/<form>.yaml`` holds the form's own
+    defaults, unless it chose an ``agent`` option itself. The generic defaults are tuned for the
+    linear forms: their step size, 0.1 under Adam, made an MLP's policy deterministic at once (a
+    return of 9.45 on CartPole after 100k steps; 477 with the MLP presets' 0.003)."""
+    form = parsed_override_value(choice.overrides, "agent.policy")
+    typed = override_value(choice.overrides, "agent.policy")
+    if form is None or typed is None or is_sweep(f"agent.policy={typed}") or not form.isidentifier():
+        return choice
+    if any(override_key(arg) == AGENT_GROUP for arg in choice.overrides):  # agent=mine: the user's
+        return choice
+    files = [Path(folder) / AGENT_GROUP / f"{form}.yaml" for folder in [*user_dirs, config_dir]]
+    if not any(file.is_file() for file in files):
+        return choice
+    return replace(
+        choice, overrides=with_overrides(choice.overrides, f"{AGENT_GROUP}={form}"), form_defaults=form
+    )
+
+
+def env_preset(
     overrides: list[str],
     config_dir: str | Path,
     default_env: str = "CartPole-v1",
