@@ -144,6 +144,38 @@ def test_a_dataclass_takes_numpy_scalars(tmp_path):
     assert saved["env_kwargs"] == {"is_slippery": False} and result.updates > 0
 
 
+def test_overrides_may_be_keywords_as_stable_baselines3_takes_seed(tmp_path):
+    """``agents.train("CartPole-v1", seed=1)`` was Python's "unexpected keyword argument 'seed'"."""
+    folder = tmp_path / "a b,c=d"
+    wrappers = [{"_target_": "gymnasium.wrappers.TimeLimit", "max_episode_steps": 50}]
+    by_keywords = agents.compose(
+        "FrozenLake-v1", "seed=9", seed=np.int64(3), agent={"lr": 0.05, "hidden_sizes": [32]},
+        env_kwargs={"is_slippery": False}, run_dir=folder, env_wrappers=wrappers,
+        budget={"total_env_steps": 1e5}, experiment_name="true", logging={"progress_bar": False},
+    )  # fmt: skip
+    by_text = agents.compose(
+        "FrozenLake-v1", "seed=3", "agent.lr=0.05", "agent.hidden_sizes=[32]",
+        "+env_kwargs.is_slippery=false",
+        f"run_dir='{folder}'", "env_wrappers=[{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:50}]",
+        "budget.total_env_steps=100000", "experiment_name='true'", "logging.progress_bar=false",
+    )  # fmt: skip
+    assert (
+        by_keywords == by_text
+        and by_keywords.run_dir == str(folder)
+        and by_keywords.experiment_name == "true"
+    )
+    result = agents.train("CartPole-v1", seed=2, budget={"total_env_steps": 600}, run_dir=tmp_path / "run")
+    assert load_checkpoint(result.run_dir)["config"]["seed"] == 2 and result.env_steps >= 600
+    with pytest.raises(
+        agents.UserError, match=r"^agent\.lrr is not a config key \(did you mean agent\.lr\?\)$"
+    ):
+        agents.compose("CartPole-v1", agent={"lrr": 1})
+    with pytest.raises(
+        agents.UserError, match=r"^agent=5: agent is a config group and takes one of its options "
+    ):
+        agents.compose("CartPole-v1", agent=5)
+
+
 def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
     message = r"^agent.lrr is not a config key \(did you mean agent.lr\?\)$"
     with pytest.raises(agents.UserError, match=message):

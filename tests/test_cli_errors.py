@@ -53,6 +53,8 @@ COMPOSITION_ERRORS = [
     ("budget=3", "Invalid type assigned: int is not a subclass of BudgetConfig"),
     ("features=nosuch", "Could not find 'features/nosuch' (options: auto, fourier, normalized,"),
     ("agent=nosuch", "Could not find 'agent/nosuch' (options: mlp, reinforce)"),
+    ("agent=5", "agent=5: agent is a config group and takes one of its options (mlp, reinforce) by name"),
+    ("features=true", "features=true: features is a config group and takes one of its options (auto, "),
     ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
     # the docs' placeholder pasted as it is: the grammar's "LexerNoViableAltException" and its link
     (

@@ -4,6 +4,7 @@
 
     import agents
     result = agents.train("CartPole-v1", "seed=1", "agent.lr=0.05")  # overrides as on the command line
+    result = agents.train("CartPole-v1", seed=1, agent={"lr": 0.05})  # the same, as keywords
     agent = agents.load(result.run_dir)                 # a run folder or a checkpoint file
     action = agent.predict(obs, deterministic=True)     # one observation -> int; a batch -> [B]
 
@@ -25,6 +26,7 @@ import gymnasium as gym
 import torch
 from gymnasium.envs.registration import EnvSpec
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -38,7 +40,7 @@ from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message, refuse_sweeps
-from agents.tools.override_paths import expand_home, expand_home_in_paths
+from agents.tools.override_paths import expand_home, expand_home_in_paths, quoted
 from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR
 
@@ -47,15 +49,69 @@ def compose(
     config: str | DictConfig | TrainConfig = "CartPole-v1",
     *overrides: str,
     config_dirs: Sequence[str | Path] | str | Path = (),
+    **settings: Any,
 ) -> DictConfig:
     """The config :func:`train` runs: an env id composed with ``overrides`` (``"seed=1"``,
     ``"experiment=acrobot"``, ``"+env_kwargs.is_slippery=false"``), or a given config
     (a composed ``DictConfig`` or a :class:`TrainConfig`) with ``key=value`` overrides merged in.
 
     :param config_dirs: your own config folders, searched before the project's (``--config-dir``).
+    :param settings: overrides as keywords, after ``overrides`` (:func:`keyword_overrides`).
     """
     with imports_finish_first():  # the env's module may be imported
-        return _compose(config, overrides, config_dirs, "agents.compose")
+        return _compose(config, [*overrides, *keyword_overrides(settings)], config_dirs, "agents.compose")
+
+
+def keyword_overrides(settings: dict[str, Any]) -> list[str]:
+    """Keywords as the command line's overrides: ``seed=1, agent={"lr": 0.05}, run_dir=Path("x y")``
+    -> ``seed=1 agent.lr=0.05 run_dir='x y'``, as Stable-Baselines3 takes ``seed=`` (``agents.train(
+    seed=1)`` was Python's "unexpected keyword argument"). A dict gives its keys under the name
+    (``++`` where the schema has none, as ``env_kwargs``'s: a new key), each value written so that
+    Hydra reads it back as given (strings quoted where it would read another type or a character of
+    its grammar), numpy scalars as Python's, and a whole float as an integer key's integer."""
+    schema = OmegaConf.structured(TrainConfig)
+    overrides = []
+    for name, value in _flattened(without_numpy(settings)):
+        default = OmegaConf.select(schema, name, default=_ABSENT)
+        if isinstance(value, float) and value.is_integer() and type(default) is int:
+            value = int(value)  # budget={"total_env_steps": 1e5}
+        add = "++" if default is _ABSENT and "." in name else ""
+        overrides.append(f"{add}{name}={_override_text(value)}")
+    return overrides
+
+
+_ABSENT = object()
+
+
+def _flattened(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"agent": {"lr": 0.05}}`` -> ``[("agent.lr", 0.05)]`` (an empty dict stays a value)."""
+    items = []
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            items.extend(_flattened(value, f"{prefix}{key}."))
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _override_text(value: Any) -> str:
+    """``value`` in Hydra's override grammar, read back as the same value."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if value is None or isinstance(value, bool | int | float):
+        return "null" if value is None else str(value).lower() if isinstance(value, bool) else repr(value)
+    if isinstance(value, list | tuple):
+        return f"[{','.join(_override_text(item) for item in value)}]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{_override_text(item)}" for key, item in value.items()) + "}"
+    text = str(value)
+    try:
+        (parsed,) = OverridesParser.create().parse_overrides([f"key={text}"])
+        if parsed.value() == text:  # as it is: "CartPole-v1", "cuda:1"
+            return text
+    except HydraException:
+        pass
+    return quoted(text)  # "true", "1e3", "a b", "x,y" and "[1]" stay strings
 
 
 def _compose(
@@ -163,6 +219,7 @@ def train(
     config: str | DictConfig | TrainConfig = "CartPole-v1",
     *overrides: str,
     config_dirs: Sequence[str | Path] | str | Path = (),
+    **settings: Any,
 ) -> RunResult:
     """Train as ``python scripts/train.py env=<config> <overrides>`` would, in this process.
     ``"resume=<run>"`` continues that run, whose env ``config`` names (``resume cannot change env``
@@ -174,6 +231,8 @@ def train(
         :class:`TrainConfig`.
     :param overrides: ``key=value`` strings, as on the command line.
     :param config_dirs: your own config folders, searched before the project's.
+    :param settings: overrides as keywords, after ``overrides``: ``seed=1``, ``num_seeds=10``,
+        ``agent={"lr": 0.05}`` (:func:`keyword_overrides`).
     :return: a :class:`~agents.runtime.trainer.RunResult`: ``run_dir`` (absolute), ``seconds``,
         ``final_mean_return`` (mean of the last ``budget.window`` returns; over seeds, their mean)
         and ``seed_results``, each seed's :class:`~agents.runtime.trainer.TrainResult`
@@ -183,7 +242,7 @@ def train(
         ``final_mean_returns`` and ``table()``).
     """
     with imports_finish_first():  # the first call imports most of torch and gymnasium
-        return _train(config, overrides, config_dirs)
+        return _train(config, [*overrides, *keyword_overrides(settings)], config_dirs)
 
 
 def _train(

@@ -332,23 +332,31 @@ def check_group_choices(
 ) -> list[str]:
     """``group=null`` for a config group (Hydra's ValueError for it was a traceback): ``argv``
     without it where the group's default is none (``hparams_search=null`` means leaving it out).
+    A number or a boolean for one (``agent=5``: "Config group override must be a string or a
+    list", a traceback too) is refused, naming its options.
 
     :param user_dirs: the user's own config folders (``--config-dir``), whose groups count too.
     :raises UserError: for a group that needs one of its options (``agent=null``), naming them.
     """
-    nulls = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
-    nulls = {arg: key for arg, key in nulls.items()
+    keys = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
+    nulls = {arg: key for arg, key in keys.items()
              if "." not in key and "null" in _listed(arg)}  # fmt: skip
-    if not nulls:
+    folders = [Path(folder) for folder in (config_path, *user_dirs)]
+    groups = {key for key in keys.values() if any((folder / key).is_dir() for folder in folders)}
+    scalars = {arg: key for arg, key in keys.items() if key in groups and _scalar_choice(arg)}
+    if not nulls and not scalars:
         return list(argv)
     overrides = searchpath_override(user_dirs)
     with config_dir_initialized(config_path):
         loader = GlobalHydra.instance().config_loader()
         try:
             options = {arg: loader.get_group_options(key, config_name=config_name, overrides=overrides)
-                       for arg, key in nulls.items()}  # fmt: skip
+                       for arg, key in {**nulls, **scalars}.items()}  # fmt: skip
         except yaml.YAMLError as error:  # it reads the primary config's defaults list
             raise UserError(broken_yaml(error)) from None
+    for arg, group in scalars.items():
+        names = ", ".join(name for name in options[arg] if not name.endswith("_schema"))
+        raise UserError(f"{arg}: {group} is a config group and takes one of its options ({names}) by name")
     entries = load_yaml(Path(config_path) / f"{config_name}.yaml").get("defaults", [])
     none_by_default = {str(key) for entry in entries if isinstance(entry, dict)
                        for key, value in entry.items() if value is None}  # fmt: skip
@@ -369,6 +377,18 @@ def check_group_choices(
         elif choices:
             dropped.add(arg)
     return [renamed.get(arg, arg) for arg in argv if arg not in dropped]
+
+
+def _scalar_choice(override: str) -> bool:
+    """Whether ``key=value`` (or one item of ``key=a,b``) is a number or a boolean as Hydra reads it."""
+    for item in _listed(override):
+        try:
+            (parsed,) = OverridesParser.create().parse_overrides([f"key={item}"])
+        except HydraException:  # Hydra's own line comes later
+            continue
+        if isinstance(parsed.value(), bool | int | float):
+            return True
+    return False
 
 
 def _listed(override: str) -> list[str]:

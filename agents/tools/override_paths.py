@@ -54,12 +54,12 @@ def quote_paths(overrides: Sequence[str], multirun: bool = False) -> list[str]:
             items = [item.lstrip() for item in path_list_items(value)] if multirun else []
             if len(items) < 2 or not all(Path(item).exists() for item in items):
                 items = [value]
-            override = f"{key}={','.join(map(_quoted, items))}"
+            override = f"{key}={','.join(map(quoted, items))}"
         quoted.append(override)
     return quoted
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
     """``value`` in single quotes, for Hydra's override grammar."""
     escaped = value.replace("\\", "\\\\").replace("'", "\\'")
     return f"'{escaped}'"
