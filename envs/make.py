@@ -61,7 +61,9 @@ class EnvInfo:
 
 
 def _close_ids(env_id: str) -> str:
-    matches = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    matches = difflib.get_close_matches(
+        env_id, list(gym.registry), n=3, cutoff=0.55
+    )  # (0.5: Foo-v9, Acrobot-v1)
     if not matches:
         lowered = env_id.lower().split("-")[0]
         matches = [i for i in gym.registry if lowered and lowered in i.lower()][:3]
@@ -87,6 +89,7 @@ def import_user_module(module: str) -> Any:
 def registered_id(env_id: str) -> str:
     """The registry id of ``env_id``; for ``module:EnvId-v0`` the module is imported first."""
     module, _, name = env_id.rpartition(":")
+    before = set(gym.registry)
     if module:
         try:
             import_user_module(module)
@@ -94,9 +97,24 @@ def registered_id(env_id: str) -> str:
             problem = f"cannot import {module} ({describe(error)}){_hidden(module)}"
             raise UserError(f"env={env_id}: {problem}") from None
     if name not in gym.registry:
-        where = f" (importing {module} did not register it)" if module else _close_ids(name)
-        raise UserError(f"env={env_id} is not a registered Gymnasium id{where}")
+        where = f" (importing {module} did not register it{_ids_of(module, before, name)})" if module else ""
+        raise UserError(f"env={env_id} is not a registered Gymnasium id{where or _close_ids(name)}")
     return name
+
+
+def _ids_of(module: str, before: set[str], name: str) -> str:
+    """``; it registered Ok-v0``: the ids that ``module``'s import registered (an import earlier in
+    this process: those its package's entry points make), the closest to ``name`` first; empty
+    where there are none (``env=nsenv:Ok`` named no id it made)."""
+    package = module.split(".")[0]
+    ids = [i for i in gym.registry if i not in before] or [
+        i for i, spec in gym.registry.items() if entry_point_module(spec).split(".")[0] == package
+    ]
+    if not ids:
+        return ""
+    ranked = sorted(ids, key=lambda i: -difflib.SequenceMatcher(None, name, i).ratio())
+    more = f" and {len(ranked) - 3} more" if len(ranked) > 3 else ""
+    return f"; it registered {', '.join(ranked[:3])}{more}"
 
 
 PROJECT_PACKAGES = ("agents", "envs")

@@ -237,6 +237,20 @@ def test_an_id_no_module_here_registers_is_one_line_saying_how(tmp_path):
             load()
 
 
+def test_an_id_the_named_module_does_not_register_is_one_line_naming_those_it_does(tmp_path):
+    """``env=user_sign_grid:SignGrid`` said only that importing the module did not register it, and
+    ``env=Foo-v9`` asked whether Acrobot-v1 was meant."""
+    for env in ("user_sign_grid:SignGrid", "user_sign_grid:SignGrid-v1"):  # first import, then imported
+        with pytest.raises(agents.UserError) as error:
+            agents.train(env, *QUIET, f"run_dir={tmp_path / 'run'}")
+        assert str(error.value) == (
+            f"env={env} is not a registered Gymnasium id (importing user_sign_grid did not register it; "
+            "it registered SignGrid-v0)"
+        )
+    with pytest.raises(agents.UserError, match=r"^env=Foo-v9 is not a registered Gymnasium id \(list "):
+        agents.train("Foo-v9", *QUIET, f"run_dir={tmp_path / 'run'}")
+
+
 def test_without_the_flatten_wrapper_the_error_says_how(tmp_path):
     with pytest.raises(
         agents.UserError, match=r"observes images/arrays .*\(add env_wrappers=\[\{_target_:gym"
