@@ -176,6 +176,53 @@ def test_overrides_may_be_keywords_as_stable_baselines3_takes_seed(tmp_path):
         agents.compose("CartPole-v1", agent=5)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        r"C:\runs\lr=0.1",
+        "a\\b'c",
+        "\\\\srv\\share",
+        "ends\\",
+        "true",
+        "1e3",
+        "x,y",
+        "[1]",
+        "",
+        "ünï",
+        " spaced ",
+    ],
+)
+def test_a_keyword_string_is_read_back_as_given(tmp_path, value):
+    """Quoting doubled every backslash (``C:\\runs`` came back as ``C:\\\\runs``); an empty string in a
+    list was lost (``[""]`` became ``[]``)."""
+    cfg = agents.compose("CartPole-v1", experiment_name=value, env_kwargs={"items": [value, "x y", ""]})
+    assert cfg.experiment_name == value and list(cfg.env_kwargs["items"]) == [value, "x y", ""]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"env_kwargs": {"x": {1, 2}}}, r"^env_kwargs\.x: \{1, 2\} is of type set: give numbers, strings, "),
+        ({"run_dir": object()}, r"^run_dir: <object object at .*> is of type object: "),
+        ({"env_wrappers": [{"a,b": 1}]}, r"^env_wrappers: a dict inside a list takes names as keys .*'a,b'$"),
+    ],
+)
+def test_a_keyword_value_a_config_cannot_hold_is_one_line(settings, message):
+    with pytest.raises(agents.UserError, match=message):
+        agents.compose("CartPole-v1", **settings)
+
+
+def test_a_group_chosen_on_a_composed_config_is_one_line_whatever_its_value():
+    """``agent=5`` on a composed config said "Invalid type assigned: int is not a subclass of
+    AgentConfig"; ``agent="mlp"`` said to pass it with an env id, as this does now."""
+    base = agents.compose("CartPole-v1")
+    for value in (5, "mlp"):
+        with pytest.raises(
+            agents.UserError, match=rf"^agent={value} chooses a config group, .* with an env id"
+        ):
+            agents.compose(base, agent=value)
+
+
 def test_mistakes_raise_the_one_line_the_command_line_prints(tmp_path):
     message = r"^agent.lrr is not a config key \(did you mean agent.lr\?\)$"
     with pytest.raises(agents.UserError, match=message):

@@ -55,6 +55,11 @@ COMPOSITION_ERRORS = [
     ("agent=nosuch", "Could not find 'agent/nosuch' (options: mlp, reinforce)"),
     ("agent=5", "agent=5: agent is a config group and takes one of its options (mlp, reinforce) by name"),
     ("features=true", "features=true: features is a config group and takes one of its options (auto, "),
+    (
+        "agent=[1,2]",
+        "agent=[1,2]: agent is a config group and takes one of its options (mlp, reinforce) by name",
+    ),
+    ("~agent=5", "~agent=5: agent is a config group and takes one of its options (mlp, reinforce) by name"),
     ("agent.lr=[1", "cannot parse override 'agent.lr=[1'"),
     # the docs' placeholder pasted as it is: the grammar's "LexerNoViableAltException" and its link
     (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,8 @@ def keyword_overrides(settings: dict[str, Any]) -> list[str]:
     seed=1)`` was Python's "unexpected keyword argument"). A dict gives its keys under the name
     (``++`` where the schema has none, as ``env_kwargs``'s: a new key), each value written so that
     Hydra reads it back as given (strings quoted where it would read another type or a character of
-    its grammar), numpy scalars as Python's, and a whole float as an integer key's integer."""
+    its grammar; ``${...}`` is an interpolation, as on the command line), numpy scalars as Python's,
+    and a whole float as an integer key's integer. Other types (a set, an object) are refused."""
     schema = OmegaConf.structured(TrainConfig)
     overrides = []
     for name, value in _flattened(without_numpy(settings)):
@@ -76,7 +78,10 @@ def keyword_overrides(settings: dict[str, Any]) -> list[str]:
         if isinstance(value, float) and value.is_integer() and type(default) is int:
             value = int(value)  # budget={"total_env_steps": 1e5}
         add = "++" if default is _ABSENT and "." in name else ""
-        overrides.append(f"{add}{name}={_override_text(value)}")
+        try:
+            overrides.append(f"{add}{name}={_override_text(value)}")
+        except UserError as error:
+            raise UserError(f"{name}: {error}") from None
     return overrides
 
 
@@ -94,24 +99,36 @@ def _flattened(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, An
     return items
 
 
-def _override_text(value: Any) -> str:
-    """``value`` in Hydra's override grammar, read back as the same value."""
+def _override_text(value: Any, within: bool = False) -> str:
+    """``value`` in Hydra's override grammar, read back as the same value (``within`` a list or a
+    dict, whose grammar differs: ``[a b]`` is one item, ``[]`` none, ``['']`` one)."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if value is None or isinstance(value, bool | int | float):
         return "null" if value is None else str(value).lower() if isinstance(value, bool) else repr(value)
     if isinstance(value, list | tuple):
-        return f"[{','.join(_override_text(item) for item in value)}]"
+        return f"[{','.join(_override_text(item, within=True) for item in value)}]"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{key}:{_override_text(item)}" for key, item in value.items()) + "}"
-    text = str(value)
+        named = [key for key in value if not (isinstance(key, str) and re.fullmatch(r"[A-Za-z_]\w*", key))]
+        if named:
+            raise UserError(
+                f"a dict inside a list takes names as keys (as keyword arguments), not {named[0]!r}"
+            )
+        items = ",".join(f"{key}:{_override_text(item, within=True)}" for key, item in value.items())
+        return "{" + items + "}"
+    if not isinstance(value, str):
+        raise UserError(
+            f"{value!r} is of type {type(value).__name__}: give numbers, strings, paths, booleans, None, "
+            "lists or dicts, as a config holds"
+        )
+    text = f"[{value}]" if within else value
     try:
         (parsed,) = OverridesParser.create().parse_overrides([f"key={text}"])
-        if parsed.value() == text:  # as it is: "CartPole-v1", "cuda:1"
-            return text
+        if parsed.value() == ([value] if within else value):  # as it is: "CartPole-v1", "cuda:1"
+            return value
     except HydraException:
         pass
-    return quoted(text)  # "true", "1e3", "a b", "x,y" and "[1]" stay strings
+    return quoted(value)  # "true", "1e3", "a b", "x,y", "[1]" and "" stay strings
 
 
 def _compose(
@@ -207,7 +224,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
     parsed = refuse_sweeps(overrides)
     groups = {path.name for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
     for override in parsed:
-        if override.key_or_group in groups and isinstance(override.value(), str):
+        if override.key_or_group in groups:  # (agent=5 too: "not a subclass of AgentConfig" said less)
             raise UserError(
                 f"{override.input_line} chooses a config group, which applies while a config is composed: "
                 f'pass it with an env id, agents.train("{cfg.env}", "{override.input_line}", ...)'

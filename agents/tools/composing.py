@@ -338,7 +338,7 @@ def check_group_choices(
     :param user_dirs: the user's own config folders (``--config-dir``), whose groups count too.
     :raises UserError: for a group that needs one of its options (``agent=null``), naming them.
     """
-    keys = {arg: arg.partition("=")[0].lstrip("+") for arg in argv if not arg.startswith("-") and "=" in arg}
+    keys = {arg: arg.partition("=")[0].lstrip("+~") for arg in argv if not arg.startswith("-") and "=" in arg}
     nulls = {arg: key for arg, key in keys.items()
              if "." not in key and "null" in _listed(arg)}  # fmt: skip
     folders = [Path(folder) for folder in (config_path, *user_dirs)]
@@ -380,15 +380,15 @@ def check_group_choices(
 
 
 def _scalar_choice(override: str) -> bool:
-    """Whether ``key=value`` (or one item of ``key=a,b``) is a number or a boolean as Hydra reads it."""
-    for item in _listed(override):
-        try:
-            (parsed,) = OverridesParser.create().parse_overrides([f"key={item}"])
-        except HydraException:  # Hydra's own line comes later
-            continue
-        if isinstance(parsed.value(), bool | int | float):
-            return True
-    return False
+    """Whether ``key=value`` (or one item of ``key=a,b``, or of a list ``key=[a,b]``) is a number or
+    a boolean as Hydra reads it."""
+    try:
+        (parsed,) = OverridesParser.create().parse_overrides([f"key={override.partition('=')[2]}"])
+    except HydraException:  # Hydra's own line comes later
+        return False
+    values = list(parsed.sweep_iterator()) if parsed.is_sweep_override() else [parsed.value()]
+    items = [item for value in values for item in (value if isinstance(value, list) else [value])]
+    return any(isinstance(item, bool | int | float) for item in items)
 
 
 def _listed(override: str) -> list[str]:

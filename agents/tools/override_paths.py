@@ -4,6 +4,7 @@ Hydra unexpanded), and quoted where Hydra's override grammar would read their ch
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def quote_paths(overrides: Sequence[str], multirun: bool = False) -> list[str]:
     is quoted only when it names an existing path. In a ``multirun``, a value that is several
     existing paths joined by commas (:func:`path_list_items`) is a sweep over them, each quoted:
     ``-m checkpoint=<job 0's folder>,<job 1's folder>`` was one path, not found."""
-    quoted = []
+    written = []
     for override in overrides:
         key, sep, value = override.partition("=")
         special, non_ascii = _PARSED_BY_HYDRA.intersection(value), not value.isascii()
@@ -55,13 +56,16 @@ def quote_paths(overrides: Sequence[str], multirun: bool = False) -> list[str]:
             if len(items) < 2 or not all(Path(item).exists() for item in items):
                 items = [value]
             override = f"{key}={','.join(map(quoted, items))}"
-        quoted.append(override)
-    return quoted
+        written.append(override)
+    return written
 
 
 def quoted(value: str) -> str:
-    """``value`` in single quotes, for Hydra's override grammar."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    """``value`` in single quotes, for Hydra's override grammar, which reads a backslash as itself
+    except in a run of them before a quote or the closing quote: there each is doubled, and a quote
+    escaped (``C:\\runs`` stays; doubling every backslash gave ``C:\\\\runs`` back)."""
+    escaped = re.sub(r"(\\*)'", lambda run: run.group(1) * 2 + "\\'", value)
+    escaped = re.sub(r"(\\+)$", lambda run: run.group(1) * 2, escaped)
     return f"'{escaped}'"
 
 
