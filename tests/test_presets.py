@@ -208,13 +208,22 @@ def test_a_sweep_over_envs_keeps_the_named_forms_own_defaults():
 
 def test_a_form_of_ones_own_gets_its_defaults_from_ones_own_config_folder(tmp_path):
     (tmp_path / "agent").mkdir()
-    (tmp_path / "agent" / "wide.yaml").write_text("defaults:\n  - reinforce\n  - _self_\nlr: 0.002\n")
+    (tmp_path / "agent" / "wide.yaml").write_text(
+        "defaults:\n  - reinforce\n  - _self_\npolicy: wide\nlr: 0.002\n"
+    )
     choice = with_env_preset(["env=MyEnv-v0", "agent.policy=wide"], CONFIG_DIR, user_dirs=[tmp_path])
     assert choice.overrides == ["agent=wide", "env=MyEnv-v0", "agent.policy=wide"]
     assert (
         with_env_preset(["env=MyEnv-v0", "agent.policy=narrow"], CONFIG_DIR, user_dirs=[tmp_path]).line()
         is None
     )
+    # an option that is no form's own (reinforce.yaml sets policy: state) said "agent.policy=reinforce's own"
+    assert with_env_preset(["env=MyEnv-v0", "agent.policy=reinforce"], CONFIG_DIR).line() is None
+
+
+def test_a_quoted_policy_form_gets_the_preset_tuned_for_it():
+    """``agent.policy='mlp'`` was compared as typed, quotes and all: no preset was tuned for it."""
+    assert with_env_preset(["env=Acrobot-v1", "agent.policy='mlp'"], CONFIG_DIR).name == "acrobot_mlp"
 
 
 def test_the_mlp_forms_own_defaults_learn_where_the_generic_step_size_did_not(make_config):

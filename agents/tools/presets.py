@@ -317,8 +317,13 @@ def with_form_defaults(
         return choice
     if any(override_key(arg) == AGENT_GROUP for arg in choice.overrides):  # agent=mine: the user's
         return choice
-    files = [Path(folder) / AGENT_GROUP / f"{form}.yaml" for folder in [*user_dirs, config_dir]]
-    if not any(file.is_file() for file in files):
+    files = [Path(folder) / AGENT_GROUP / f"{form}.yaml" for folder in [config_dir, *user_dirs]]
+    found = next((file for file in files if file.is_file()), None)  # Hydra's order: the project's first
+    try:
+        sets = (load_yaml(found) or {}) if found is not None else {}
+    except (OSError, ValueError, UserError):  # composing says why
+        return choice
+    if not isinstance(sets, dict) or sets.get("policy") != form:  # agent.policy=reinforce: no form
         return choice
     return replace(
         choice, overrides=with_overrides(choice.overrides, f"{AGENT_GROUP}={form}"), form_defaults=form
@@ -368,6 +373,7 @@ def env_preset(
     policy = override_value(overrides, "agent.policy")
     if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
         return PresetChoice(overrides, swept="agent.policy")
+    policy = parsed_override_value(overrides, "agent.policy")  # 'mlp' is mlp (as the env is compared)
     preset = preset_for(parsed_override_value(overrides, "env") or env, policy, config_dir, user_dirs)
     if preset is None:
         return PresetChoice(overrides)
