@@ -205,6 +205,14 @@ def test_a_keyword_string_is_read_back_as_given(tmp_path, value):
         ({"env_kwargs": {"x": {1, 2}}}, r"^env_kwargs\.x: \{1, 2\} is of type set: give numbers, strings, "),
         ({"run_dir": object()}, r"^run_dir: <object object at .*> is of type object: "),
         ({"env_wrappers": [{"a,b": 1}]}, r"^env_wrappers: a dict inside a list takes names as keys .*'a,b'$"),
+        (
+            {"env_kwargs": {"a b": 1}},
+            r"^env_kwargs: a dict takes names as keys, not 'a b'$",
+        ),  # Hydra's grammar
+        (
+            {"env_kwargs": {"a.b": 1}},
+            r"^env_kwargs: a dict takes names as keys, not 'a\.b'$",
+        ),  # nested a: {b:}
     ],
 )
 def test_a_keyword_value_a_config_cannot_hold_is_one_line(settings, message):

@@ -89,14 +89,23 @@ _ABSENT = object()
 
 
 def _flattened(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """``{"agent": {"lr": 0.05}}`` -> ``[("agent.lr", 0.05)]`` (an empty dict stays a value)."""
+    """``{"agent": {"lr": 0.05}}`` -> ``[("agent.lr", 0.05)]`` (an empty dict stays a value); a key
+    that is no name (``"a b"``, ``"a.b"``, ``1``) is one line: Hydra's grammar error, or a silently
+    nested ``{"a": {"b": ...}}``, named no key the user wrote."""
     items = []
     for key, value in settings.items():
+        if not _is_name(key):
+            raise UserError(f"{prefix.rstrip('.') or 'keywords'}: a dict takes names as keys, not {key!r}")
         if isinstance(value, dict) and value:
             items.extend(_flattened(value, f"{prefix}{key}."))
         else:
             items.append((f"{prefix}{key}", value))
     return items
+
+
+def _is_name(key: Any) -> bool:
+    """Whether ``key`` is a name Hydra's grammar takes as a key as it is (``is_slippery``, ``_target_``)."""
+    return isinstance(key, str) and re.fullmatch(r"[A-Za-z_][\w-]*", key) is not None
 
 
 def _override_text(value: Any, within: bool = False) -> str:
@@ -109,7 +118,7 @@ def _override_text(value: Any, within: bool = False) -> str:
     if isinstance(value, list | tuple):
         return f"[{','.join(_override_text(item, within=True) for item in value)}]"
     if isinstance(value, dict):
-        named = [key for key in value if not (isinstance(key, str) and re.fullmatch(r"[A-Za-z_]\w*", key))]
+        named = [key for key in value if not _is_name(key)]
         if named:
             raise UserError(
                 f"a dict inside a list takes names as keys (as keyword arguments), not {named[0]!r}"
