@@ -232,6 +232,32 @@ def test_a_report_started_as_a_background_job_passes_its_signal_on_to_a_worker_t
     assert not list(tmp_path.glob("benchmark-run-*"))
 
 
+def test_a_signal_as_the_worker_starts_leaves_no_worker_running(monkeypatch):
+    """A Ctrl-C that waited for the report's imports was sent again as the report started its
+    worker, and raised inside ``Popen`` once the worker was running: the report quit, and the
+    worker, in its own session, trained on for ever (found running 36 minutes later)."""
+    from agents.errors import RunInterrupted
+    from agents.runtime import interrupts
+    from agents.tools import benchmarking
+
+    started, real_popen = [], subprocess.Popen
+
+    def popen_then_signal(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        os.kill(os.getpid(), signal.SIGINT)  # handled as this call returns, inside Popen's caller
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_signal)
+    previous = signal.signal(signal.SIGINT, interrupts.interrupt)  # a program's own (commands.command)
+    try:
+        with pytest.raises((KeyboardInterrupt, RunInterrupted)):
+            benchmarking.run_worker([sys.executable, "-c", "import time; time.sleep(60)"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupts.reset()
+    assert started and started[0].poll() is not None, "the worker was left running"
+
+
 def test_a_worker_that_does_not_stop_is_killed_after_a_bound(tmp_path, monkeypatch):
     from agents.errors import RunInterrupted
     from agents.tools import benchmarking

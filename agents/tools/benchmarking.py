@@ -29,6 +29,7 @@ import torch
 from agents.core.mlp import MLPSoftmaxPolicy
 from agents.core.policies import LinearSoftmaxPolicy
 from agents.errors import USER_ERROR_EXIT_CODE, RunInterrupted, UserError, describe
+from agents.runtime import interrupts
 from agents.runtime.config import batched_refusal
 from agents.runtime.sweep_stop import StopRequest, signals_heard_by_children
 from agents.runtime.trainer import Trainer, TrainResult, signal_line
@@ -150,12 +151,15 @@ def run_worker(command: list[str]) -> str:
     :raises UserError: the worker's one line for a mistake (exit 2: a config file that is not YAML).
     :raises subprocess.CalledProcessError: the worker failed.
     """
-    with signals_heard_by_children():  # it hears the signal passed on, in a background job too
-        worker = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-        )
-    deadline, killed = math.inf, False
+    deadline, killed, worker = math.inf, False, None
     try:
+        # a signal as it starts waits until it is ours to kill (raised inside Popen, once it had
+        # started the worker, it left that worker training on, orphaned), and the worker hears the
+        # signal passed on in a background job too (:func:`signals_heard_by_children`)
+        with interrupts.held(), signals_heard_by_children():
+            worker = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+            )
         with _ForwardedStop(worker) as stop:
             while True:
                 try:
@@ -168,8 +172,8 @@ def run_worker(command: list[str]) -> str:
                         worker.kill()
                         killed = True
     finally:
-        if worker.poll() is None:  # this process quits at once (a second signal, an error)
-            worker.kill()
+        if worker is not None and worker.poll() is None:  # this process quits at once (a second
+            worker.kill()  # signal, an error)
             worker.wait()
     if stop.signum is not None:
         removed = "its scratch run was removed"
