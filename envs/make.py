@@ -61,9 +61,8 @@ class EnvInfo:
 
 
 def _close_ids(env_id: str) -> str:
-    matches = difflib.get_close_matches(
-        env_id, list(gym.registry), n=3, cutoff=0.55
-    )  # (0.5: Foo-v9, Acrobot-v1)
+    # a ratio of 0.6: 0.5 asked Foo-v9 whether it meant Acrobot-v1, LunarLander-v2 Humanoid-v2 too
+    matches = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
     if not matches:
         lowered = env_id.lower().split("-")[0]
         matches = [i for i in gym.registry if lowered and lowered in i.lower()][:3]

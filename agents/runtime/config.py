@@ -395,6 +395,16 @@ def first_missing_key(node: DictConfig, schema: type, prefix: str = "") -> str |
     return None
 
 
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config (plain containers) as ``{"agent.lr": 0.1, ...}``; lists stay values."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}"))
+    return flat
+
+
 def episode_stats(cfg: Any) -> str:
     """``logging.episode_stats`` with ``auto`` resolved: ``each`` for one run with one env,
     ``mean`` with vector envs or ``num_seeds > 1``."""

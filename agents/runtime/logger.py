@@ -20,7 +20,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from agents.core.batch import UpdateStats
 from agents.runtime import tags
-from agents.runtime.config import changes_learning
+from agents.runtime.config import changes_learning, flatten
 
 
 def quiet_event_writer_threads() -> None:
@@ -112,16 +112,6 @@ def run_status(ending: str | None, stop_signal: int | None) -> str:
     caller knows it (``failure``, or ``stopped`` for a seed cut short by another's failure), else
     ``stopped`` after a signal, ``success`` without one."""
     return ending or ("success" if stop_signal is None else "stopped")
-
-
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config (plain containers) as ``{"agent.lr": 0.1, ...}``; lists stay values."""
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        flat.update(flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}"))
-    return flat
 
 
 class Logger:

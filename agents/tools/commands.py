@@ -107,6 +107,10 @@ def command(function: Command) -> Command:
 
 
 def _train(cfg: DictConfig) -> float:
+    if not cfg.resume:  # an env id mistyped (the most common mistake) is one line before torch loads
+        from envs.make import registered_id
+
+        registered_id(cfg.env)
     from agents.runtime.run import train as run_training
 
     if not cfg.resume:

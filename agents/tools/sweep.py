@@ -43,14 +43,12 @@ from agents.runtime.checkpoint import (
     seed_run_folders,
     write_text_atomically,
 )
-from agents.runtime.config import TrainConfig
-from agents.runtime.logger import flatten
+from agents.runtime.config import TrainConfig, flatten
 from agents.runtime.resume import IMMUTABLE_ON_RESUME, NOT_RUN_SETTINGS
 from agents.runtime.return_stats import shown_return
 from agents.runtime.return_window import window_mean
 from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
-from agents.runtime.trainer import finished_reason
 from agents.tools.exits import exit_with_user_error
 from agents.tools.job_names import register_resolvers
 from agents.tools.presets import override_text
@@ -208,6 +206,8 @@ def _finished(state: dict[str, Any]) -> bool:
     """Whether a checkpoint's run has nothing left to do (:func:`~agents.runtime.trainer.finished_reason`;
     its target: ``budget.target_return``, else the env's ``reward_threshold``). An unreadable file's
     run is not finished."""
+    from agents.runtime.trainer import finished_reason  # (torch: not for a single run's typo)
+
     with suppress(Exception):
         config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
         target = config.budget.target_return
