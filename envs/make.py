@@ -88,7 +88,7 @@ def import_user_module(module: str) -> Any:
 def registered_id(env_id: str) -> str:
     """The registry id of ``env_id``; for ``module:EnvId-v0`` the module is imported first."""
     module, _, name = env_id.rpartition(":")
-    before = set(gym.registry)
+    before = set(gym.registry) if module else set()  # (what the module's import adds: _ids_of)
     if module:
         try:
             import_user_module(module)

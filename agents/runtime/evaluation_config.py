@@ -92,7 +92,7 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
 
 
 CSV_HEADER = "episode,mode,return,length"
-"""The first line of the csv :func:`write_csv` writes."""
+"""The first line of the csv :func:`~agents.runtime.evaluation.write_csv` writes."""
 
 
 def csv_first_line(path: Path) -> str | None:

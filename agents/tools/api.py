@@ -43,7 +43,7 @@ from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message, refuse_sweeps
 from agents.tools.override_paths import expand_home, expand_home_in_paths, quoted
 from agents.tools.presets import override_key
-from agents.tools.usage import CONFIG_DIR
+from agents.tools.usage import CONFIG_DIR, config_groups
 
 
 def compose(
@@ -231,7 +231,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
     :raises UserError: for a group choice; Hydra's and OmegaConf's errors for the rest.
     """
     parsed = refuse_sweeps(overrides)
-    groups = {path.name for path in Path(CONFIG_DIR).iterdir() if path.is_dir()}
+    groups = config_groups(CONFIG_DIR)
     for override in parsed:
         if override.key_or_group in groups:  # (agent=5 too: "not a subclass of AgentConfig" said less)
             raise UserError(

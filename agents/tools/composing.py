@@ -38,7 +38,7 @@ from agents.runtime.config import (
 from agents.tools.override_paths import config_folder, expand_home_in_paths, quote_paths
 from agents.tools.override_words import check_override_keys
 from agents.tools.presets import with_env_preset
-from agents.tools.usage import CONFIG_DIR, load_yaml
+from agents.tools.usage import CONFIG_DIR, config_groups, load_yaml
 
 
 def refuse_sweeps(overrides: Sequence[str]) -> list[Any]:
@@ -341,8 +341,7 @@ def check_group_choices(
     keys = {arg: arg.partition("=")[0].lstrip("+~") for arg in argv if not arg.startswith("-") and "=" in arg}
     nulls = {arg: key for arg, key in keys.items()
              if "." not in key and "null" in _listed(arg)}  # fmt: skip
-    folders = [Path(folder) for folder in (config_path, *user_dirs)]
-    groups = {key for key in keys.values() if any((folder / key).is_dir() for folder in folders)}
+    groups = config_groups(config_path, *user_dirs)
     scalars = {arg: key for arg, key in keys.items() if key in groups and _scalar_choice(arg)}
     if not nulls and not scalars:
         return list(argv)
@@ -354,7 +353,8 @@ def check_group_choices(
                        for arg, key in {**nulls, **scalars}.items()}  # fmt: skip
         except yaml.YAMLError as error:  # it reads the primary config's defaults list
             raise UserError(broken_yaml(error)) from None
-    for arg, group in scalars.items():
+    if scalars:  # the first
+        arg, group = next(iter(scalars.items()))
         names = ", ".join(name for name in options[arg] if not name.endswith("_schema"))
         raise UserError(f"{arg}: {group} is a config group and takes one of its options ({names}) by name")
     entries = load_yaml(Path(config_path) / f"{config_name}.yaml").get("defaults", [])

@@ -24,7 +24,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 
 from agents.errors import UserError
-from agents.tools.usage import load_yaml
+from agents.tools.usage import config_groups, load_yaml
 
 PRESET_GROUP = "experiment"
 """The Hydra config group that holds the presets."""
@@ -252,7 +252,7 @@ def covered_choices(
     """The group choices among ``overrides`` (``agent=mine``) whose group the preset's file sets
     keys of (``agent: {lr: 0.003}``), which it then overrides: :attr:`PresetChoice.covered`."""
     sets = set(preset_content(preset, config_dir, user_dirs))
-    groups = {folder.name for folder in Path(config_dir).iterdir() if folder.is_dir()} - {PRESET_GROUP}
+    groups = config_groups(config_dir) - {PRESET_GROUP}
     return tuple(
         f"{_split(arg)[0]}={_split(arg)[2]}" for arg in overrides
         if _split(arg)[1] and _split(arg)[0] in groups & sets and not arg.startswith(("+", "~"))

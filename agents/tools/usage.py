@@ -34,6 +34,17 @@ CONFIG_DIR = _config_dir()
 """The project's config folder (absolute, so scripts and the console command run from anywhere)."""
 
 
+def config_groups(*folders: str | Path) -> set[str]:
+    """The config groups of config folders: their subfolders (a folder that is missing has none)."""
+    return {
+        path.name
+        for folder in map(Path, folders)
+        if folder.is_dir()
+        for path in folder.iterdir()
+        if path.is_dir()
+    }
+
+
 def load_yaml(path: str | Path) -> Any:
     """The YAML file at ``path`` (a config of the project's or of the user's own folders) as plain
     Python values.
