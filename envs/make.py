@@ -36,7 +36,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.envs.registration import EnvSpec
+from gymnasium.envs.registration import EnvSpec, parse_env_id
 from gymnasium.vector.async_vector_env import AsyncState, _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
@@ -61,14 +61,41 @@ class EnvInfo:
 
 
 def _close_ids(env_id: str) -> str:
-    # a ratio of 0.6: 0.5 asked Foo-v9 whether it meant Acrobot-v1, LunarLander-v2 Humanoid-v2 too
-    matches = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
-    if not matches:
-        lowered = env_id.lower().split("-")[0]
-        matches = [i for i in gym.registry if lowered and lowered in i.lower()][:3]
+    """`` (did you mean CartPole-v1?)``: the registered ids whose name (namespace and name, without
+    the version, in any case) is ``env_id``'s, else close to it (difflib's ratio of 0.7 over the
+    names: ids as a whole matched ``Nope-v0`` to Hopper-v5 on ``ope-v``, ``Foo-v9`` to Acrobot-v1),
+    else that contain it; else how to list them."""
+    names: dict[str, list[str]] = {}  # 'cartpole' -> [CartPole-v0, CartPole-v1]
+    for registered in gym.registry:
+        names.setdefault(_name_of(registered), []).append(registered)
+    name = _name_of(env_id)
+    close = (
+        difflib.get_close_matches(name, list(names), n=3, cutoff=0.7)
+        or [known for known in names if name and name in known][:3]
+    )
+    newest_first = sorted(gym.registry, key=lambda i: (_version(i) != _version(env_id), -_version(i)))
+    matches = [i for known in close for i in newest_first if _name_of(i) == known][:3]  # its version first
     if matches:
         return f" (did you mean {', '.join(matches)}?)"
     return " (list the registered ids with: python -c 'import envs, gymnasium; gymnasium.pprint_registry()')"
+
+
+def _name_of(env_id: str) -> str:
+    """``env_id``'s namespace and name in lower case, without its version (``ALE/Pong-v5``: ``ale/pong``)."""
+    try:
+        namespace, name, _ = parse_env_id(env_id)
+    except gym.error.Error:  # not of Gymnasium's form (e.g. two slashes): as typed
+        return env_id.lower()
+    return f"{namespace}/{name}".lower() if namespace else name.lower()
+
+
+def _version(env_id: str) -> int:
+    """``env_id``'s version (-1 for none): of a name's ids, the one of the version typed is suggested
+    first, then the newest."""
+    try:
+        return parse_env_id(env_id)[2] or -1
+    except gym.error.Error:
+        return -1
 
 
 Wrappers = Sequence[Mapping[str, Any]]

@@ -56,6 +56,14 @@ gym.register(
         ("Pendulum-v1", "has a continuous action space Box(-2.0, 2.0, (1,), float32)"),
         ("NoSuchEnv-v0", "import envs, gymnasium; gymnasium.pprint_registry()"),  # ShortCorridor-v0 too
         ("CartPol-v1", "did you mean CartPole-v1"),
+        # names are compared without their versions: ids as a whole matched Nope-v0 to Hopper-v5 ("ope-v")
+        ("Nope-v0", "is not a registered Gymnasium id (list the registered ids with: python -c"),
+        (
+            "LunarLander-v2",
+            "is not a registered Gymnasium id (did you mean LunarLander-v3?)",
+        ),  # an old version
+        ("cartpole-v0", "(did you mean CartPole-v0, CartPole-v1?)"),  # its case, the version typed first
+        ("MountainCar", "(did you mean MountainCar-v0?)"),  # no version
     ],
 )
 def test_unsupported_envs_are_one_line_errors(env_id, expected):

@@ -206,6 +206,31 @@ def test_a_sweep_over_envs_keeps_the_named_forms_own_defaults():
     )
 
 
+@pytest.mark.parametrize(
+    ("swept", "hint"),
+    [
+        ("agent.policy=state,mlp", True),
+        ("agent.policy=choice(state,'mlp')", True),  # Hydra's other sweep form, a quoted name
+        ("agent.policy=state,action", False),  # the linear forms: the generic defaults are theirs
+        ("agent.policy=glob(*)", False),  # no names to look up
+    ],
+)
+def test_a_sweep_over_policy_forms_says_how_the_mlp_jobs_get_their_own_defaults(swept, hint):
+    """``-m agent.policy=state,mlp`` trained its mlp job with the linear forms' step size (a return of
+    9.35 on CartPole), and its line said only "the generic defaults"."""
+    choice = with_env_preset(["-m", "env=MountainCar-v0", swept], CONFIG_DIR)
+    assert choice.overrides == ["-m", "env=MountainCar-v0", swept]  # each job as typed: Hydra's product
+    assert choice.line() == (
+        "preset: none (agent.policy is swept: each job gets the generic defaults"
+        + (", tuned for the linear forms, also agent.policy=mlp: -m agent=reinforce,mlp gives it its own"
+           if hint else "")
+        + "; experiment=X for one, or -m experiment=X,Y)"
+    )  # fmt: skip
+    chosen = with_env_preset(["-m", "agent=reinforce", swept], CONFIG_DIR)  # the user's own option
+    assert chosen.line() == "preset: none (agent.policy is swept: each job gets the generic defaults; " \
+        "experiment=X for one, or -m experiment=X,Y)"  # fmt: skip
+
+
 def test_a_form_of_ones_own_gets_its_defaults_from_ones_own_config_folder(tmp_path):
     (tmp_path / "agent").mkdir()
     (tmp_path / "agent" / "wide.yaml").write_text(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import QuotedString
 from hydra.errors import HydraException
 
 from agents.errors import UserError
@@ -33,6 +34,8 @@ INDEX_FILE = "env_presets.yaml"
 AGENT_GROUP = "agent"
 """The config group of the agent's hyperparameters: ``reinforce`` (the generic defaults), and a policy
 form's own defaults under the form's name (``agent/mlp.yaml``)."""
+DEFAULT_AGENT = "reinforce"
+"""The ``agent`` option ``configs/train.yaml`` chooses: the generic defaults."""
 NO_PRESET = ("none", "null")
 """``experiment=none`` (or Hydra's ``null``): the generic defaults, whatever the env."""
 
@@ -216,20 +219,25 @@ class PresetChoice:
     form_defaults: str | None = None
     """The ``agent`` option added for the policy form the command line names, where no preset is
     (:func:`with_form_defaults`)."""
+    untuned_forms: tuple[str, ...] = ()
+    """Swept policy forms (``-m agent.policy=state,mlp``) with an ``agent`` option of their own,
+    which their jobs do not get (:func:`swept_forms_own_options`): the line says how they would."""
 
     def line(self) -> str | None:
         """What a run prints about it (None: nothing to say)."""
         form = self.form_defaults
         if self.swept:
-            each = (
-                f"the generic defaults, agent={form} for agent.policy={form}"
-                if form
-                else "the generic defaults"
-            )
+            each = "the generic defaults"
+            if form:
+                each += f", agent={form} for agent.policy={form}"
+            if self.untuned_forms:
+                options = ",".join((DEFAULT_AGENT, *self.untuned_forms))
+                each += (f", tuned for the linear forms, also agent.policy={self.untuned_forms[0]}: "
+                         f"-m agent={options} gives it its own")  # fmt: skip
             return (f"preset: none ({self.swept} is swept: each job gets {each}; "
                     "experiment=X for one, or -m experiment=X,Y)")  # fmt: skip
         if self.name is None:
-            own = f"agent.policy={form}'s own defaults; agent=reinforce for the generic ones"
+            own = f"agent.policy={form}'s own defaults; agent={DEFAULT_AGENT} for the generic ones"
             return f"preset: none; agent={form} ({own})" if form else None
         if is_sweep(f"{PRESET_GROUP}={self.name}"):
             return f"preset: each job its own (experiment={self.name})"
@@ -313,21 +321,46 @@ def with_form_defaults(
     return of 9.45 on CartPole after 100k steps; 477 with the MLP presets' 0.003)."""
     form = parsed_override_value(choice.overrides, "agent.policy")
     typed = override_value(choice.overrides, "agent.policy")
-    if form is None or typed is None or is_sweep(f"agent.policy={typed}") or not form.isidentifier():
+    if form is None or typed is None or is_sweep(f"agent.policy={typed}"):
         return choice
     if any(override_key(arg) == AGENT_GROUP for arg in choice.overrides):  # agent=mine: the user's
         return choice
-    files = [Path(folder) / AGENT_GROUP / f"{form}.yaml" for folder in [config_dir, *user_dirs]]
-    found = next((file for file in files if file.is_file()), None)  # Hydra's order: the project's first
-    try:
-        sets = (load_yaml(found) or {}) if found is not None else {}
-    except (OSError, ValueError, UserError):  # composing says why
-        return choice
-    if not isinstance(sets, dict) or sets.get("policy") != form:  # agent.policy=reinforce: no form
+    if not has_own_option(form, config_dir, user_dirs):
         return choice
     return replace(
         choice, overrides=with_overrides(choice.overrides, f"{AGENT_GROUP}={form}"), form_defaults=form
     )
+
+
+def has_own_option(form: str, config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> bool:
+    """Whether ``agent/<form>.yaml`` (the project's, else the user's: Hydra's order) sets
+    ``policy: <form>``: that form's own defaults (``agent=reinforce`` sets ``policy: state``)."""
+    if not form.isidentifier():
+        return False
+    files = [Path(folder) / AGENT_GROUP / f"{form}.yaml" for folder in [config_dir, *user_dirs]]
+    found = next((file for file in files if file.is_file()), None)
+    try:
+        sets = (load_yaml(found) or {}) if found is not None else {}
+    except (OSError, ValueError, UserError):  # composing says why
+        return False
+    return isinstance(sets, dict) and sets.get("policy") == form
+
+
+def swept_forms_own_options(
+    overrides: list[str], config_dir: str | Path, user_dirs: Sequence[str | Path] = ()
+) -> tuple[str, ...]:
+    """The forms of a sweep over ``agent.policy`` (``state,mlp``) that have an ``agent`` option of
+    their own, where no ``agent`` option is chosen: :attr:`PresetChoice.untuned_forms`."""
+    if any(override_key(arg) == AGENT_GROUP for arg in overrides):
+        return ()
+    swept = [arg for arg in overrides if _split(arg)[1] and _split(arg)[0] == "agent.policy"]
+    try:
+        sweep = OverridesParser.create().parse_overrides(swept[-1:])[0].value()
+    except (HydraException, IndexError):
+        return ()
+    names = [form.text if isinstance(form, QuotedString) else form for form in getattr(sweep, "list", [])]
+    forms = [form for form in names if isinstance(form, str)]  # glob(*), range(): no names
+    return tuple(form for form in dict.fromkeys(forms) if has_own_option(form, config_dir, user_dirs))
 
 
 def env_preset(
@@ -372,7 +405,8 @@ def env_preset(
         return PresetChoice(overrides, swept="env")
     policy = override_value(overrides, "agent.policy")
     if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
-        return PresetChoice(overrides, swept="agent.policy")
+        untuned = swept_forms_own_options(overrides, config_dir, user_dirs)
+        return PresetChoice(overrides, swept="agent.policy", untuned_forms=untuned)
     policy = parsed_override_value(overrides, "agent.policy")  # 'mlp' is mlp (as the env is compared)
     preset = preset_for(parsed_override_value(overrides, "env") or env, policy, config_dir, user_dirs)
     if preset is None:
