@@ -130,17 +130,19 @@ def registered_id(env_id: str) -> str:
 
 def _ids_of(module: str, before: set[str], name: str) -> str:
     """``; it registered Ok-v0``: the ids that ``module``'s import registered (an import earlier in
-    this process: those its package's entry points make), the closest to ``name`` first; empty
-    where there are none (``env=nsenv:Ok`` named no id it made)."""
+    this process: the ids whose entry points are in its package, which another module may have
+    registered, so the line does not say who did), the closest to ``name`` first; empty where there
+    are none (``env=nsenv:Ok`` named no id it made)."""
     package = module.split(".")[0]
-    ids = [i for i in gym.registry if i not in before] or [
-        i for i, spec in gym.registry.items() if entry_point_module(spec).split(".")[0] == package
-    ]
+    ids, which = [i for i in gym.registry if i not in before], "it registered"
+    if not ids:  # imported before (by another module, maybe, which registered ids of this one's envs)
+        which = f"the registered ids whose envs are in {package}:"
+        ids = [i for i, spec in gym.registry.items() if entry_point_module(spec).split(".")[0] == package]
     if not ids:
         return ""
     ranked = sorted(ids, key=lambda i: -difflib.SequenceMatcher(None, name, i).ratio())
     more = f" and {len(ranked) - 3} more" if len(ranked) > 3 else ""
-    return f"; it registered {', '.join(ranked[:3])}{more}"
+    return f"; {which} {', '.join(ranked[:3])}{more}"
 
 
 PROJECT_PACKAGES = ("agents", "envs")

@@ -1,7 +1,9 @@
 """What an env returned, checked on every step: a numeric batch ``[n, *shape]`` of its observation
 space's shape, integers where the space holds integers (an int Box, or a ``Discrete(n, start)``
 space, whose states are ``start .. start + n - 1``: the one-hot features of ``-1`` would silently
-be the last state's, and ``n`` an ``IndexError``), and a reward that is one number.
+be the last state's, and ``n`` an ``IndexError``; ``True`` and ``False`` are the states 1 and 0, as
+Gymnasium's ``Discrete.contains`` takes them and its sync vector env stores them), and a reward
+that is one number.
 
 Where Gymnasium converts a step's output before this process sees it (an async vector env writes
 each sub-env's observation into shared memory with a cast, so ``1.7`` in a ``Discrete`` space
@@ -133,6 +135,30 @@ def show_warnings(held: Sequence[warnings.WarningMessage]) -> None:
                              warning.file, warning.line)  # fmt: skip
 
 
+def hold_first_step_warnings(env: Any) -> None:
+    """``env.step``'s first call holds its warnings: Gymnasium's passive env checker checks an env's
+    first step only ("The reward returned by `step()` must be a float ..., actual type: <class
+    'NoneType'>", its colour codes and all), and where this project refuses what that step
+    returned (an :class:`EnvOutputError`), the one line says it, alone; otherwise they are shown
+    as Python would have. Later calls are ``env``'s own ``step``, at no cost."""
+    step = env.step
+
+    def first_step(*args: Any, **kwargs: Any) -> Any:
+        del env.step  # from now on the class's own
+        try:
+            with warnings_held() as held:
+                result = step(*args, **kwargs)
+        except EnvOutputError:
+            raise
+        except BaseException:
+            show_warnings(held)
+            raise
+        show_warnings(held)
+        return result
+
+    env.step = first_step
+
+
 def checker_finding(held: Sequence[warnings.WarningMessage]) -> str:
     """The first warning of Gymnasium's passive env checker about what ``reset`` or ``step`` returned
     or takes, among ``held``, as a phrase to add to an env's failure at its start (``reset``
@@ -170,7 +196,7 @@ class ObservationCheck:
         if self.states is None or not obs.size:
             return True
         first, end = self.states
-        return obs.dtype.kind in "iu" and first <= int(obs.min()) and int(obs.max()) < end
+        return obs.dtype.kind in "biu" and first <= int(obs.min()) and int(obs.max()) < end
 
     def problem(self, source: str, obs: Any) -> str:
         """What is wrong with a batch ``obs`` that :meth:`fits` refused; ``source`` says where it
@@ -183,7 +209,7 @@ class ObservationCheck:
                 f"{source} an observation of shape {obs.shape[1:]} and dtype {obs.dtype}; "
                 f"its observation_space says shape {space.shape}, dtype {space.dtype}"
             )
-        if obs.dtype.kind not in self.kinds or (self.states is not None and obs.dtype.kind not in "iu"):
+        if obs.dtype.kind not in self.kinds or (self.states is not None and obs.dtype.kind not in "biu"):
             return f"{source} {obs.dtype} observations; the observation_space {space} holds integers"
         first, end = self.states or (0, 0)
         outside = obs[(obs < first) | (obs >= end)]
@@ -199,6 +225,10 @@ class CheckedFlags(gym.Wrapper):
     ``terminated=None`` False and ``"no"`` True, without a word): what does not fit raises
     :class:`EnvOutputError` (:func:`reward_number`, :func:`flag_value`). Gymnasium's and this
     project's envs go without it (a wrapper per sub-env: under 0.5 us a step, measured on CartPole)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        hold_first_step_warnings(self)  # an async worker's: the main process cannot hold them
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)

@@ -69,7 +69,8 @@ class FaultyEnv(SpaceEnv):
             "outside",
             "negative",
             "fraction",
-        )  # a Discrete(4) state out of range: 9, -1, 1.7
+            "boolstate",
+        )  # a Discrete(4) state out of range: 9, -1, 1.7; boolstate: True, which Gymnasium takes as 1
         integers = fault == "intfloats"  # an int64 Box given floats
         super().__init__(
             gym.spaces.Discrete(4) if discrete
@@ -162,6 +163,8 @@ class FaultyEnv(SpaceEnv):
                 reward = np.array([reward])
             if self.fault == "fraction":
                 obs = 1.7
+            if self.fault == "boolstate":
+                obs = True
             if self.fault == "intfloats":
                 obs = np.array([1.5, 2.5, 3.5, 0.5])
             if self.fault == "dtype":
@@ -205,11 +208,15 @@ _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outof
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
                "inplace", "workerinit", "workerexit", "workercrash", "twoinstances",
-               "laterresetshape", "obsonlyreset")  # fmt: skip
+               "laterresetshape", "obsonlyreset", "boolstate")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
         gym.register(_id, entry_point=FaultyEnv, kwargs={"fault": _fault})
+
+
+if "fault/FirstNonereward-v0" not in gym.registry:  # at the first step, which Gymnasium's checker checks
+    gym.register("fault/FirstNonereward-v0", entry_point=FaultyEnv, kwargs={"fault": "nonereward", "at": 1})
 
 
 if "fault/EndlessLimited-v0" not in gym.registry:  # never terminates; its time limit ends episodes

@@ -116,6 +116,13 @@ def test_predict_takes_tensors_and_refuses_nan(tmp_path):
         agent.predict(torch.zeros(4, device="meta"))  # was NotImplementedError
     with pytest.raises(agents.UserError, match="predict got nan/inf observations"):
         agent.predict(np.full(4, np.nan))  # was action 0
+    overflow = r"^predict got observations whose action preferences overflow \(largest \|obs\| 1e\+308\): no"
+    for huge in (np.full(4, 1e308), np.array([[1e308] * 4, [0.1, 0, 0, 0]])):  # were actions, from nan
+        with warnings.catch_warnings():  # preferences, with numpy's "overflow encountered in matmul"
+            warnings.simplefilter("error")
+            with pytest.raises(agents.UserError, match=overflow):
+                agent.predict(huge, deterministic=False)
+    assert agent.predict(np.full(4, 1e300)) in (0, 1)  # large, finite preferences (float64): an action
     with pytest.raises(agents.UserError, match="predict got observations numpy cannot stack"):
         agent.predict([[1, 2, 3, 4], [1, 2]])  # was numpy's ValueError
     for not_a_path in (None, 123):  # were TypeErrors from deep inside
@@ -441,6 +448,46 @@ def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
     """Hydra only warned (the command line's --config-dir says it in one line)."""
     with pytest.raises(agents.UserError, match=r"config_dirs: .*nonexistent is not a folder"):
         agents.compose("CartPole-v1", config_dirs=[tmp_path / "nonexistent"])
+
+
+def test_config_dirs_beside_a_composed_config_are_one_line(tmp_path):
+    """They were ignored without a word (a folder that does not exist too): nothing reads them once
+    a config is composed."""
+    composed = agents.compose("CartPole-v1", *QUIET)
+    for given in (composed, OmegaConf.to_object(composed)):
+        for call in (agents.compose, agents.train):
+            with pytest.raises(agents.UserError, match=r"^config_dirs are read while an env id's config is "):
+                call(given, config_dirs=tmp_path / "nonexistent")
+            with pytest.raises(agents.UserError, match=r": drop config_dirs, or compose with them: agents\."):
+                call(given, config_dirs=[tmp_path])
+    assert agents.compose(composed, config_dirs=()).env == "CartPole-v1" and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("seed", "'seed' is not key=value: settings are key=value"),
+        ("Acrobot-v1", "'Acrobot-v1' is not key=value: did you mean env=Acrobot-v1?"),
+        ("", "an empty override ('') is not key=value"),
+    ],
+)
+def test_a_bare_word_among_the_overrides_is_the_command_lines_line(override, line):
+    """It was Hydra's "cannot parse override 'seed': missing EQUAL at '<EOF>'" and its grammar's
+    link, where the command line says what the word needs (without its --help and shell hints)."""
+    for given in ("CartPole-v1", agents.compose("CartPole-v1")):
+        with pytest.raises(agents.UserError) as raised:
+            agents.compose(given, override)
+        assert str(raised.value) == line
+
+
+def test_load_takes_a_numpy_integer_seed_as_train_does(tmp_path):
+    """``agents.load(run, seed=np.int64(3))`` said "must be an int"; ``agents.train`` takes one."""
+    run = agents.train("CartPole-v1", *QUIET, seed=np.int64(3), run_dir=tmp_path).run_dir
+    obs = np.zeros((64, 4), dtype=np.float32)
+    sampled = [agents.load(run, seed=seed).predict(obs, deterministic=False) for seed in (np.int64(3), 3)]
+    assert np.array_equal(*sampled)
+    with pytest.raises(agents.UserError, match=r"^seed=np.True_ must be an int"):
+        agents.load(run, seed=np.bool_(True))
 
 
 def test_a_config_file_that_is_not_yaml_is_a_user_error(tmp_path, monkeypatch):

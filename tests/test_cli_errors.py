@@ -539,10 +539,17 @@ def run_script(script: Path, cwd: Path, *args: str, **env: str) -> subprocess.Co
     [
         ("agent.lrr=1", "error: agent.lrr is not a config key (did you mean agent.lr?)"),
         ("features=nosuch", "error: In 'train': Could not find 'features/nosuch' (options: auto,"),
+        # Hydra's UserWarning "path=/nowhere is not available" (two lines) came first: the run
+        # folder's check composed the config before the options were checked
+        (
+            ("--config-dir", "/nowhere"),
+            "error: --config-dir /nowhere: no such folder (give your own configs'",
+        ),
+        (("--config-dir", "/nowhere", "agent=mine"), "error: --config-dir /nowhere: no such folder"),
     ],
 )
 def test_train_script_subprocess(tmp_path, override, expected):
-    completed = run_script(TRAIN_SCRIPT, tmp_path, override)
+    completed = run_script(TRAIN_SCRIPT, tmp_path, *([override] if isinstance(override, str) else override))
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.strip().splitlines() == [completed.stderr.strip()]
     assert completed.stderr.startswith(expected)

@@ -237,15 +237,23 @@ def test_an_id_no_module_here_registers_is_one_line_saying_how(tmp_path):
             load()
 
 
-def test_an_id_the_named_module_does_not_register_is_one_line_naming_those_it_does(tmp_path):
+def test_an_id_the_named_module_does_not_register_is_one_line_naming_those_it_does(tmp_path, monkeypatch):
     """``env=user_sign_grid:SignGrid`` said only that importing the module did not register it, and
     ``env=Foo-v9`` asked whether Acrobot-v1 was meant."""
-    for env in ("user_sign_grid:SignGrid", "user_sign_grid:SignGrid-v1"):  # first import, then imported
+    monkeypatch.delitem(sys.modules, "user_sign_grid", raising=False)  # as a new process: not imported
+    monkeypatch.delitem(gym.registry, "SignGrid-v0", raising=False)  # yet (another test may have)
+    # first imported, then imported before: "it registered" said so also of the ids another module
+    # registered with this module's env as their entry point
+    imported_before = "the registered ids whose envs are in user_sign_grid:"
+    for env, which in (
+        ("user_sign_grid:SignGrid", "it registered"),
+        ("user_sign_grid:SignGrid-v1", imported_before),
+    ):
         with pytest.raises(agents.UserError) as error:
             agents.train(env, *QUIET, f"run_dir={tmp_path / 'run'}")
         assert str(error.value) == (
             f"env={env} is not a registered Gymnasium id (importing user_sign_grid did not register it; "
-            "it registered SignGrid-v0)"
+            f"{which} SignGrid-v0)"
         )
     with pytest.raises(agents.UserError, match=r"^env=Foo-v9 is not a registered Gymnasium id \(list "):
         agents.train("Foo-v9", *QUIET, f"run_dir={tmp_path / 'run'}")

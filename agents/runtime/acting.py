@@ -183,7 +183,11 @@ class SeedActor:
 
     def greedy(self, inputs: np.ndarray) -> np.ndarray:
         """``argmax_a pi(a|s)``; ``[B]``."""
-        return self.actor.greedy(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]
+        return np.argmax(self.logits(inputs), axis=-1)
+
+    def logits(self, inputs: np.ndarray) -> np.ndarray:
+        """This run's preferences ``h(s, .)`` for ``[B, ...]`` inputs; ``[B, A]``."""
+        return self.actor.logits(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]
 
     @property
     def param(self) -> np.ndarray:

@@ -70,7 +70,7 @@ from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.sweep_stop import env_faults
 from agents.runtime.trainer import StopOnSignal, TrainResult, numerical_failure_hint, preflight, target_return
 from envs.make import close_quietly, describe_vector_failure, make_vector_env, stores_none_as_nan
-from envs.observations import rewards_fit, rewards_problem
+from envs.observations import hold_first_step_warnings, rewards_fit, rewards_problem
 
 ROW_OPTIMIZERS: dict[str, type[RowOptimizer]] = {"sgd": RowSGD, "adam": RowAdam}
 """``agent.optimizer`` -> the row-wise twin of the torch optimizer the exact mode uses."""
@@ -200,6 +200,7 @@ class BatchedSeedsTrainer:
         self.envs, self.obs, self.observation_check = start_envs(
             cfg.env, make_and_reset, cfg, columns, self.info.observation_space
         )
+        hold_first_step_warnings(self.envs)  # the env checker's warning of what the one line refuses
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
         self.rng = np.random.default_rng(cfg.seed)

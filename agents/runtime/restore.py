@@ -511,8 +511,17 @@ class TrainedAgent:
             raise UserError(
                 f"predict got nan/inf observations (env={self.config.env}); no action is defined for them"
             )
+        features = self.inputs(batch)
+        with np.errstate(over="ignore", invalid="ignore"):  # numpy's RuntimeWarning, then an action
+            finite = np.isfinite(self.actor.logits(features)).all()  # from nan preferences: 1e300 in
+        if not finite:  # a float32 Box, which training refuses (it overflows the update)
+            biggest = float(np.abs(batch).max()) if batch.dtype.kind in "biuf" else math.nan
+            raise UserError(
+                f"predict got observations whose action preferences overflow (largest |obs| {biggest:.3g}): "
+                f"no action is defined for them (env={self.config.env})"
+            )
         act = self.actor.greedy if deterministic else self.actor
-        actions = act(self.inputs(batch))
+        actions = act(features)
         return int(actions[0]) if single else actions
 
     def _wrappers_hint(self) -> str:
@@ -549,8 +558,9 @@ def load_agent(
     :param trust_code: import and call whatever the checkpoint's config names (its env's module,
         its wrappers), not only Gymnasium's, this project's and the modules already imported.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):  # np.arange's too, as train's
         raise UserError(f"seed={seed!r} must be an int (it seeds predict's sampling)")
+    seed = int(seed)
     check_seed(seed)
     if not isinstance(trust_code, bool | np.bool_):  # "false" is a true value: never trust by it
         raise UserError(f"trust_code={trust_code!r} must be True or False (a bool)")

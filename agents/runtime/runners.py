@@ -50,6 +50,7 @@ from envs.observations import (
     EnvOutputError,
     describe_env_error,
     flag_value,
+    hold_first_step_warnings,
     reward_number,
     rewards_fit,
     rewards_problem,
@@ -247,5 +248,8 @@ def make_runner(
     """``vector.num_envs=1`` with ``vector.mode=native`` steps the env itself; anything else
     goes through ``gymnasium.make_vec``. ``wrappers`` (``env_wrappers``) wrap every (sub-)env."""
     if num_envs == 1 and mode == "native":
-        return SingleEnvRunner(env_id, env_kwargs, wrappers)
-    return VectorEnvRunner(env_id, num_envs, mode, env_kwargs, wrappers)
+        runner: EnvRunner = SingleEnvRunner(env_id, env_kwargs, wrappers)
+    else:
+        runner = VectorEnvRunner(env_id, num_envs, mode, env_kwargs, wrappers)
+    hold_first_step_warnings(runner)  # the env checker's warning of what the one line refuses
+    return runner

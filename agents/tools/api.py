@@ -42,6 +42,7 @@ from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message, refuse_sweeps
 from agents.tools.override_paths import expand_home, expand_home_in_paths, quoted
+from agents.tools.override_words import check_bare_words
 from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR, config_groups
 
@@ -56,7 +57,9 @@ def compose(
     ``"experiment=acrobot"``, ``"+env_kwargs.is_slippery=false"``), or a given config
     (a composed ``DictConfig`` or a :class:`TrainConfig`) with ``key=value`` overrides merged in.
 
-    :param config_dirs: your own config folders, searched before the project's (``--config-dir``).
+    :param config_dirs: your own config folders, searched after the project's, as ``--config-dir``:
+        their new options and presets are found, and a file named like one of the project's is the
+        project's (Hydra's order).
     :param settings: overrides as keywords, after ``overrides`` (:func:`keyword_overrides`).
     """
     with imports_finish_first():  # the env's module may be imported
@@ -156,6 +159,9 @@ def _compose(
     if not_strings:
         raise UserError(f'overrides are "key=value" strings, as on the command line; got {not_strings[0]!r}')
     check_no_hydra_settings(overrides)
+    check_bare_words(
+        "train", overrides, command_line=False
+    )  # Hydra's "cannot parse override 'seed'" and grammar
     if isinstance(config, str) and "=" in config:  # "env=Acrobot-v1", as on the command line: the env id
         key, _, value = config.partition("=")
         if key.strip() != "env":
@@ -176,6 +182,12 @@ def _compose(
             overrides = [f"env={config}", *overrides]
             cfg = compose_train_config(overrides, config_dirs=config_dirs, warn_covered=True)
         else:
+            if config_dirs:  # nothing here reads them: they were ignored without a word
+                raise UserError(
+                    f"config_dirs are read while an env id's config is composed, and the given config is "
+                    f'composed already: drop config_dirs, or compose with them: {caller}("CartPole-v1", ..., '
+                    f"config_dirs=...)"
+                )
             cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.create(python_values(config))
             check_complete(cfg)
             # typed by the schema: a config.yaml read with OmegaConf.load is plain dicts and strings, whose
@@ -256,7 +268,7 @@ def train(
         composed config (:func:`compose`, ``agents.tools.composing.compose_train_config``) or a
         :class:`TrainConfig`.
     :param overrides: ``key=value`` strings, as on the command line.
-    :param config_dirs: your own config folders, searched before the project's.
+    :param config_dirs: your own config folders, searched after the project's (:func:`compose`).
     :param settings: overrides as keywords, after ``overrides``: ``seed=1``, ``num_seeds=10``,
         ``agent={"lr": 0.05}`` (:func:`keyword_overrides`).
     :return: a :class:`~agents.runtime.trainer.RunResult`: ``run_dir`` (absolute), ``seconds``,

@@ -438,6 +438,8 @@ def parse_options(
     for key, (low, high) in (bounds or {}).items():
         value = cfg[key]
         if value is not None and not (math.isfinite(value) and low <= value <= high):
-            limits = f"in [{low}, {high}]" if math.isfinite(high) else f">= {low}"
+            limits = f"in [{low}, {high}]" if high < 2**53 else f">= {low}"  # not [1, 9223372036854775807]
+            if math.isfinite(high) and high >= 2**53 and not value <= high:
+                limits += f" and at most {high:.3g}"
             exit_with_user_error(f"{key}={value} must be {limits}")
     return OmegaConf.to_object(cfg)

@@ -168,10 +168,14 @@ def train() -> None:
     from agents.tools.exits import run_or_exit
     from agents.tools.job_names import register_resolvers
     from agents.tools.override_paths import expand_home_in_paths
+    from agents.tools.override_words import check_options
     from agents.tools.sweep_checks import check_sweeper_has_multirun
 
     run_or_exit(lambda: check_sweeper_has_multirun(sys.argv[1:]))  # before the checks of a sweep's folders
     _check_path_lengths(sys.argv[1:])
+    # before the checks of the run's and the sweep's folders, which compose (--config-dir /nowhere:
+    # Hydra's UserWarning "path=/nowhere is not available" came before the line saying so)
+    run_or_exit(lambda: check_options(sys.argv[1:], "train"))
     register_configs()
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     sys.argv[1:] = _hydra_folder_is_the_run_folder(expand_home_in_paths(sys.argv[1:]))  # (hydra_main's too)

@@ -64,7 +64,7 @@ def compose_train_config(
     ``agents.train``, tests, benchmarks and scripts that train in-process).
 
     :param env_presets: apply the env's preset as ``scripts/train.py`` does (:mod:`agents.tools.presets`).
-    :param config_dirs: the user's own config folders, searched before the project's (as the
+    :param config_dirs: the user's own config folders, searched after the project's (as the
         command line's ``--config-dir``): e.g. ``experiment=mine`` finds ``<dir>/experiment/mine.yaml``.
     :param warn_covered: a ``UserWarning`` at the caller's line where the env's preset sets the keys
         of a group option the overrides chose (``agent=mine``), as the command line's preset line

@@ -47,9 +47,11 @@ def check_override_keys(overrides: Sequence[str]) -> None:
             raise UserError(f"{word!r} has no key before '=': settings are key=value (e.g. seed=1)")
 
 
-def check_bare_words(config_name: str, overrides: Sequence[str]) -> None:
+def check_bare_words(config_name: str, overrides: Sequence[str], command_line: bool = True) -> None:
     """A word with no ``=`` (``train.py CartPole-v1``) is one line saying which ``key=`` it needs; Hydra
-    said "cannot parse override 'CartPole-v1': Error parsing override" and linked its grammar."""
+    said "cannot parse override 'CartPole-v1': Error parsing override" and linked its grammar.
+    ``command_line``: the words are a command line's (not Python's ``agents.train`` overrides), where
+    ``--help`` lists the keys and an empty one is most likely an unset shell variable."""
     previous = ""
     for word in overrides:
         a_path = "/" in word.partition("=")[0] and Path(word).exists()  # a sweep job's folder: "0_lr=0.1"
@@ -57,13 +59,17 @@ def check_bare_words(config_name: str, overrides: Sequence[str]) -> None:
             previous = word
             continue
         if not word.strip():
-            raise UserError(f"an empty argument ({word!r}) is not key=value: an unset shell variable?")
+            if command_line:
+                raise UserError(f"an empty argument ({word!r}) is not key=value: an unset shell variable?")
+            raise UserError(f"an empty override ({word!r}) is not key=value")
         if previous.endswith("="):  # "key= value": the shell split it
             hint = f"did you mean {previous}{word} (no space after =)?"
         else:
             key = _bare_word_key(config_name, word)
             hint = f"did you mean {key}={word}?" if key else "settings are key=value"
-        raise UserError(f"{word!r} is not key=value: {hint} (--help lists the keys)")
+        raise UserError(
+            f"{word!r} is not key=value: {hint}{' (--help lists the keys)' if command_line else ''}"
+        )
 
 
 def _bare_word_key(config_name: str, word: str) -> str | None:
