@@ -20,6 +20,7 @@ import difflib
 import functools
 import importlib
 import importlib.util
+import multiprocessing
 import os
 import pickle
 import signal
@@ -672,15 +673,25 @@ def make_vector_env(
     single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions, *in_worker]
 
     def make() -> gym.vector.VectorEnv:
+        in_async = {"worker": signal_safe_worker, "context": worker_start_method()}
         return gym.make_vec(
             env_id, num_envs=num_envs, vectorization_mode=mode,
-            vector_kwargs={"worker": signal_safe_worker} if mode == "async" else None,
+            vector_kwargs=in_async if mode == "async" else None,
             wrappers=single_wrappers, **(env_kwargs or {}),
         )  # fmt: skip
 
     if mode != "async":
         return make()
     return _async_vector_env(make)
+
+
+def worker_start_method() -> str | None:
+    """How an async vector env starts its workers: as this process's ``multiprocessing`` does
+    (None), except in a joblib launcher's job, a loky worker whose own method, ``loky``, pickles the
+    process object with the env's shared memory ("cannot pickle 'mmap.mmap' object": every job of
+    ``hydra/launcher=joblib vector.mode=async`` failed); there the platform's default (fork on Linux)."""
+    methods = multiprocessing.get_all_start_methods()  # the platform's default first
+    return None if multiprocessing.get_start_method(allow_none=True) in (None, *methods) else methods[0]
 
 
 def _async_vector_env(make: Callable[[], gym.vector.VectorEnv]) -> gym.vector.VectorEnv:

@@ -1431,7 +1431,8 @@ def test_a_large_sweep_says_at_a_terminal_that_it_checks_its_jobs(tmp_path, monk
                           monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)  # fmt: skip
     assert code == 2 and err.splitlines() == [
         "checking the 3 jobs of the sweep before the first starts",
-        "error: job #2 (agent.lr=-1 logging.progress_bar=False budget.total_env_steps=300): agent.lr=-1.0 "
+        # as typed: Hydra's sweeper wrote False (and env=my_envs\:Maze-v0)
+        "error: job #2 (agent.lr=-1 logging.progress_bar=false budget.total_env_steps=300): agent.lr=-1.0 "
         "must be > 0 (try agent.lr=0.01)",
     ], err
 

@@ -117,6 +117,24 @@ def test_summary_table_puts_shared_overrides_above_and_swept_ones_in_columns():
     ]  # fmt: skip
 
 
+def test_summary_table_shows_the_overrides_as_typed_not_as_hydras_sweeper_escaped_them():
+    """The sweeper writes ``env=my_envs\\:Maze-v0`` and ``logging.progress_bar=False`` for what the
+    command line typed as ``env=my_envs:Maze-v0`` and ``false``: the summary showed them so."""
+    overrides = [r"env=my_envs\:Maze-v0", "logging.progress_bar=False", r"run_dir=/tmp/a\,b"]
+    jobs = [
+        JobResult(num, [*overrides, f"seed={num}"], "COMPLETED", 1.0, 10, 1, 0.1, f"/s/{num}")
+        for num in (0, 1)
+    ]
+    lines = summary_table(jobs).splitlines()
+    assert lines[0] == "shared overrides: env=my_envs:Maze-v0 logging.progress_bar=false run_dir='/tmp/a,b'"
+    swept = [
+        JobResult(num, [rf"env=my_envs\:Maze-v{num}"], "COMPLETED", 1.0, 10, 1, 0.1, f"/s/{num}")
+        for num in (0, 1)
+    ]
+    rows = [row for row in summary_table(swept).splitlines() if not row.startswith("|-")]
+    assert [row.split("|")[2].strip() for row in rows] == ["env", "my_envs:Maze-v0", "my_envs:Maze-v1"]
+
+
 def test_a_job_the_sweep_was_stopped_before_is_not_launched_not_interrupted(tmp_path, monkeypatch):
     """A job a Ctrl-C kept from starting read ``| 1 | 0.1 | nan | | | 0.0 | INTERRUPTED |``, as if it
     had run."""
@@ -265,6 +283,12 @@ def test_sweep_folder_names_are_short():
     assert short_overrides(r"env=my_envs\:ns/Maze-v0") == "env=my_envs:ns-Maze-v0"
     # an interpolation stayed one: the folder was made with its text, the log file with job 0's value
     assert short_overrides(r"run_dir=runs/$\{seed\}") == "run_dir=runs-{seed}"
+    # a quoted comma split the item: "0_total_env_steps=2000,experiment_name='ab_seed0", quote and all
+    quoted = short_overrides(
+        "budget.total_env_steps=2000,experiment_name='a:b é, x',agent.hidden_sizes=[8,'8']"
+    )
+    assert quoted == "total_env_steps=2000,experiment_name=a:b é, x,hidden_sizes=[8,8]"
+    assert short_overrides("resume='s/0_lr=0.1,steps=15_seed0',x=1") == "resume=s-0_lr=0.1,steps=15_seed0,x=1"
 
 
 def test_a_long_sweep_folder_name_keeps_the_swept_keys(tmp_path, monkeypatch, capsys):
@@ -408,12 +432,18 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     result = agents.train(
         "CartPole-v1", f"run_dir={job}", "budget.total_env_steps=600", "logging.progress_bar=false"
     )
-    stale = JobResult(0, ["agent.lr=0.1", "seed=0"], "INTERRUPTED", 9.0, 300, 12, 1.0, str(job))
+    stopped = "interrupted (SIGINT): saved ...; resume with: ..."
+    stale = JobResult(
+        0, ["agent.lr=0.1", "seed=0"], "INTERRUPTED", 9.0, 300, 12, 1.0, str(job), stopped=stopped
+    )
     (job / RESULT_NAME).write_text(result_json(stale))
     (job.parent / SUMMARY_NAME).write_text("old\n")
-    refresh_resumed_job(job, "COMPLETED", result.final_mean_return, seconds=2.5)
+    refresh_resumed_job(job, "INTERRUPTED", result.final_mean_return, seconds=0.5)  # stopped again: its line
+    assert json.loads((job / RESULT_NAME).read_text())["stopped"] == stopped
+    refresh_resumed_job(job, "COMPLETED", result.final_mean_return, seconds=2.0)
     fresh = json.loads((job / RESULT_NAME).read_text())
     assert fresh["status"] == "COMPLETED" and fresh["env_steps"] == result.env_steps
+    assert fresh["stopped"] == ""  # it kept the first stop's line and its "resume with:"
     assert fresh["final_mean_return"] == result.final_mean_return and fresh["seconds"] == 1.0 + 2.5
     assert "COMPLETED" in (job.parent / SUMMARY_NAME).read_text()
     refresh_resumed_job(tmp_path, "COMPLETED", 1.0, seconds=1.0)  # a folder of no sweep: nothing

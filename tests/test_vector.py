@@ -9,6 +9,7 @@ from toy_envs import StepCounter
 
 from agents.runtime.buffer import EpisodeBuffer
 from agents.runtime.runners import SingleEnvRunner, VectorEnvRunner
+from envs.make import close_quietly, make_vector_env
 
 gym.register("test/Staircase-v0", entry_point=StepCounter)  # rewards 1, 2, 3 over 3 steps
 
@@ -154,7 +155,7 @@ def test_an_async_env_is_built_with_signals_held_and_closed_at_exit():
     for (it sends SIGTERM, which they ignore)."""
     import signal
 
-    from envs.make import _async_vector_env, make_vector_env
+    from envs.make import _async_vector_env
 
     held = []
 
@@ -196,3 +197,25 @@ def test_an_async_worker_whose_main_process_closed_its_pipe_exits_quietly(tmp_pa
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120)  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stdout.strip() == "exit 0"
+
+
+def _async_steps_in_this_process() -> int:
+    """Make an async vector env, step it 5 times and close it; 5."""
+    envs = make_vector_env("CartPole-v1", 2, "async")
+    try:
+        envs.reset(seed=0)
+        for _ in range(5):
+            envs.step(np.zeros(2, dtype=np.int64))
+        return 5
+    finally:
+        close_quietly(envs)
+
+
+def test_an_async_vector_env_starts_in_a_joblib_worker():
+    """``hydra/launcher=joblib vector.mode=async``: every job failed with "env=CartPole-v1 failed to
+    start: TypeError: cannot pickle 'mmap.mmap' object" (loky's own start method pickles the worker
+    process, and with it the env's shared memory); the workers now start as the platform starts them."""
+    from joblib import Parallel, delayed
+
+    jobs = (delayed(_async_steps_in_this_process)() for _ in range(2))
+    assert Parallel(n_jobs=2, backend="loky")(jobs) == [5, 5]

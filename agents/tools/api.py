@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ import gymnasium as gym
 import torch
 from gymnasium.envs.registration import EnvSpec
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -41,7 +39,8 @@ from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message, refuse_sweeps
-from agents.tools.override_paths import expand_home, expand_home_in_paths, quoted
+from agents.tools.override_paths import expand_home, expand_home_in_paths
+from agents.tools.override_values import is_name, value_text
 from agents.tools.override_words import check_bare_words
 from agents.tools.presets import override_key
 from agents.tools.usage import CONFIG_DIR, config_groups
@@ -82,7 +81,7 @@ def keyword_overrides(settings: dict[str, Any]) -> list[str]:
             value = int(value)  # budget={"total_env_steps": 1e5}
         add = "++" if default is _ABSENT and "." in name else ""
         try:
-            overrides.append(f"{add}{name}={_override_text(value)}")
+            overrides.append(f"{add}{name}={value_text(value)}")
         except UserError as error:
             raise UserError(f"{name}: {error}") from None
     return overrides
@@ -97,50 +96,13 @@ def _flattened(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, An
     nested ``{"a": {"b": ...}}``, named no key the user wrote."""
     items = []
     for key, value in settings.items():
-        if not _is_name(key):
+        if not is_name(key):
             raise UserError(f"{prefix.rstrip('.') or 'keywords'}: a dict takes names as keys, not {key!r}")
         if isinstance(value, dict) and value:
             items.extend(_flattened(value, f"{prefix}{key}."))
         else:
             items.append((f"{prefix}{key}", value))
     return items
-
-
-def _is_name(key: Any) -> bool:
-    """Whether ``key`` is a name Hydra's grammar takes as a key as it is (``is_slippery``, ``_target_``)."""
-    return isinstance(key, str) and re.fullmatch(r"[A-Za-z_][\w-]*", key) is not None
-
-
-def _override_text(value: Any, within: bool = False) -> str:
-    """``value`` in Hydra's override grammar, read back as the same value (``within`` a list or a
-    dict, whose grammar differs: ``[a b]`` is one item, ``[]`` none, ``['']`` one)."""
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if value is None or isinstance(value, bool | int | float):
-        return "null" if value is None else str(value).lower() if isinstance(value, bool) else repr(value)
-    if isinstance(value, list | tuple):
-        return f"[{','.join(_override_text(item, within=True) for item in value)}]"
-    if isinstance(value, dict):
-        named = [key for key in value if not _is_name(key)]
-        if named:
-            raise UserError(
-                f"a dict inside a list takes names as keys (as keyword arguments), not {named[0]!r}"
-            )
-        items = ",".join(f"{key}:{_override_text(item, within=True)}" for key, item in value.items())
-        return "{" + items + "}"
-    if not isinstance(value, str):
-        raise UserError(
-            f"{value!r} is of type {type(value).__name__}: give numbers, strings, paths, booleans, None, "
-            "lists or dicts, as a config holds"
-        )
-    text = f"[{value}]" if within else value
-    try:
-        (parsed,) = OverridesParser.create().parse_overrides([f"key={text}"])
-        if parsed.value() == ([value] if within else value):  # as it is: "CartPole-v1", "cuda:1"
-            return value
-    except HydraException:
-        pass
-    return quoted(value)  # "true", "1e3", "a b", "x,y", "[1]" and "" stay strings
 
 
 def _compose(

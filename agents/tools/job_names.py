@@ -23,25 +23,33 @@ def short_overrides(override_dirname: str, limit: int = 64) -> str:
         agent.lr=0.022881136684755242,agent.baseline=mean -> lr=0.02288,baseline=mean
         env=my_envs\\:ns/Maze-v0 -> env=my_envs:ns-Maze-v0   (one folder, not two)
         run_dir=runs/$\\{seed\\} -> run_dir=runs-{seed}        (the text, not job 0's seed)
+        experiment_name='a, b',seed=1 -> experiment_name=a, b,seed=1  (an item, quotes gone)
 
     Where not all fit, the swept keys (:data:`SWEPT_KEYS_VARIABLE`) are kept first: the others
     are the same in every job (the summary shows them once), so a name without them tells the jobs
     apart, and one without a swept key would not.
     """
-    items, keys, depth, current = [], [], 0, ""
+    items, keys, depth, quote, current = [], [], 0, "", ""
     for char in override_dirname + ",":  # split on the commas outside brackets ([64,64] stays whole)
-        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
-        if char == "," and depth == 0:
+        escaped = current.endswith("\\")  # and quotes ('a, b' too: it made "x='a_seed0")
+        if quote:
+            quote = "" if char == quote and not escaped else quote
+        elif char in "'\"" and not escaped:
+            quote = char
+        elif char == "," and depth == 0:
             if current:
                 key, _, value = current.partition("=")
                 keys.append(key.lstrip("+~").replace("\\", ""))
                 name = keys[-1].rsplit(".", 1)[-1].rsplit("/", 1)[-1]  # agent.lr -> lr
                 value = value.replace("\\", "").replace("/", "-")  # no escapes; ALE/Pong-v5: one folder
                 value = value.replace("${", "{")  # no interpolation: Hydra resolves it again for the log
+                value = value.replace("'", "").replace('"', "")  # no quotes: they are the grammar's
                 items.append(f"{name}={short_number(value)}")
             current = ""
+            continue
         else:
-            current += char
+            depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+        current += char
     swept = set(os.environ.get(SWEPT_KEYS_VARIABLE, "").splitlines())
     order = sorted(range(len(items)), key=lambda index: keys[index] not in swept)  # stable: swept first
     kept, length = [], -1

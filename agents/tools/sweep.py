@@ -51,6 +51,7 @@ from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.exits import exit_with_user_error
 from agents.tools.job_names import register_resolvers
+from agents.tools.override_values import as_typed
 from agents.tools.presets import override_text
 from agents.tools.sweep_checks import refuse_a_sweeps_folder
 from agents.tools.tables import markdown_table, short_number
@@ -253,6 +254,7 @@ def refresh_resumed_job(
         episodes=old.episodes if episodes is None else episodes,
         final_mean_return=saved_return if final_mean_return is None else final_mean_return,
         seconds=old.seconds + seconds, error="",  # (a failure before the resume is over)
+        stopped="" if status == "COMPLETED" else old.stopped,  # (its "resume with:" is done)
         resumed_with=resumed_settings(Path(old.output_dir), old.overrides, named_states)
         if states else old.resumed_with,
     )  # fmt: skip
@@ -396,14 +398,15 @@ def summary_table(results: list[JobResult]) -> str:
     """
     if not results:
         return "no job results found"
-    shared = set.intersection(*(set(result.overrides) for result in results))
-    keys = list(dict.fromkeys(_split(o)[0] for r in results for o in r.overrides if o not in shared))
+    typed = [[as_typed(override) for override in result.overrides] for result in results]  # not Hydra's
+    shared = set.intersection(*(set(overrides) for overrides in typed))  # env=my_envs\:Maze-v0, x=False
+    keys = list(dict.fromkeys(_split(o)[0] for overrides in typed for o in overrides if o not in shared))
     resumed = any(result.resumed_with for result in results)  # a column only where a resume changed some
     header = ["#", *keys, *(["resumed with"] if resumed else []), "final mean return", "env steps",
               "episodes", "seconds", "status"]  # fmt: skip
     rows = []
-    for result in results:
-        values = dict(_split(override) for override in result.overrides)
+    for result, overrides in zip(results, typed, strict=True):
+        values = dict(_split(override) for override in overrides)
         each_seed = all(re.match(r"seed\d+: ", item) for item in result.resumed_with)  # a num_seeds job's
         changes = [("; " if each_seed else " ").join(result.resumed_with)] if resumed else []
         ran = result.status != NOT_LAUNCHED

@@ -35,6 +35,7 @@ from agents.tools.composing import (
     searchpath_override,
 )
 from agents.tools.job_configs import SweepJobConfigs
+from agents.tools.override_values import shown_job
 from agents.tools.override_words import (
     SWEPT_KEYS_VARIABLE,
     hydra_args,
@@ -290,15 +291,15 @@ def check_job_folders(argv: Sequence[str], config_name: str, config_path: str, j
                 first = first_in.setdefault(folder, number)
                 if first != number:
                     raise UserError(
-                        f"hydra.sweep.subdir={subdir} gives jobs #{first} ({' '.join(jobs[first])}) and "
-                        f"#{number} ({' '.join(job)}) one folder ({folder}), where the second would "
+                        f"hydra.sweep.subdir={subdir} gives jobs #{first} ({shown_job(jobs[first])}) and "
+                        f"#{number} ({shown_job(job)}) one folder ({folder}), where the second would "
                         "overwrite the first's records: put what tells the jobs apart in it (their number: "
                         "${hydra.job.num})"
                     )
                 held = held_checkpoints(Path(folder))
                 if held:
                     raise UserError(
-                        f"hydra.sweep.subdir={subdir} puts job #{number} ({' '.join(job)}) in {folder}, "
+                        f"hydra.sweep.subdir={subdir} puts job #{number} ({shown_job(job)}) in {folder}, "
                         f"which already holds a run ({held[0]}) whose records it would overwrite: choose "
                         "another hydra.sweep.subdir (the default names each job)"
                     )
@@ -323,7 +324,7 @@ def _job_folder(loader: Any, base: DictConfig, job: list[str], number: int, subd
         return os.path.realpath(os.path.join(str(cfg.hydra.sweep.dir), str(cfg.hydra.sweep.subdir)))
     except (OmegaConfBaseException, ValueError) as error:  # ValueError: a resolver's own
         raise UserError(
-            f"hydra.sweep.subdir={subdir} does not resolve for job #{number} ({' '.join(job)}): "
+            f"hydra.sweep.subdir={subdir} does not resolve for job #{number} ({shown_job(job)}): "
             f"{first_line(str(error))}"
         ) from None
 
@@ -492,13 +493,13 @@ def check_sweep(
                 check_resolvable(cfg)
                 check(cfg)
             except UserError as error:
-                raise UserError(f"job #{number} ({' '.join(job)}): {error}") from None
+                raise UserError(f"job #{number} ({shown_job(job)}): {error}") from None
             except yaml.YAMLError as error:  # the file and line say it all, whichever job reads it
                 raise UserError(broken_yaml(error)) from None
             except CONFIG_ERRORS as error:
                 if isinstance(error, MissingConfigException) and error.missing_cfg_file == primary_name:
                     raise UserError(composition_message(error)) from None  # no job's own mistake
-                raise UserError(f"job #{number} ({' '.join(job)}): {composition_message(error)}") from None
+                raise UserError(f"job #{number} ({shown_job(job)}): {composition_message(error)}") from None
     if job_folders:
         check_job_folders(argv, config_name, config_path, jobs)
     return {tuple(job) for job in jobs}
