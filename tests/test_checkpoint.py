@@ -328,6 +328,13 @@ def test_a_checkpoint_whose_agent_would_not_fit_is_refused_before_building_it(tr
         UserError, match=r"the agent of checkpoint .* would need about .* lower features.num_centers"
     ):
         load(crafted_copy(trained_run, tmp_path / "huge", features=features))
+    # its value baseline's network was not counted: it allocated 1.3 GB and more before a shape check
+    agent = {**load_checkpoint(trained_run)["config"]["agent"], "baseline": "value",
+             "value_hidden_sizes": [4096] * 1000}  # fmt: skip
+    with pytest.raises(
+        UserError, match=r"would need about 500 GiB, .* value baseline's .* agent.value_hidden_sizes$"
+    ):
+        load(crafted_copy(trained_run, tmp_path / "huge_value", agent=agent))
 
 
 @pytest.mark.parametrize(

@@ -151,6 +151,20 @@ def test_bad_override_is_one_line_and_exit_code_2(
     assert not list(tmp_path.rglob("checkpoint*.pt"))  # nothing ran
 
 
+def test_a_value_network_too_large_for_memory_is_refused_before_it_is_built(
+    train_main, monkeypatch, capsys, tmp_path
+):
+    """Its size was not counted (the policy network's was): a thousand layers of 4096 allocated on
+    towards 67 GB, or ended in torch's "can't allocate memory" traceback."""
+    monkeypatch.chdir(tmp_path)
+    huge = f"agent.value_hidden_sizes=[{','.join(['4096'] * 1000)}]"
+    code, lines = run_main(train_main, monkeypatch, capsys, "agent.baseline=value", huge)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].endswith("500 GiB of it for the value baseline's parameters and optimizer state: lower "
+                             "agent.value_hidden_sizes")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
 HYDRA_MODES = [
     (("-m", "--cfg", "job", "seed=0,1"), "-m and --cfg cannot be combined: give one of --run, -m, --cfg,"),
     (("--run", "--cfg", "job"), "--run and --cfg cannot be combined"),
@@ -554,6 +568,37 @@ def test_train_script_subprocess(tmp_path, override, expected):
     assert completed.stderr.strip().splitlines() == [completed.stderr.strip()]
     assert completed.stderr.startswith(expected)
     assert completed.stdout == ""
+
+
+UNREADABLE_CONFIGS = {
+    "loop": ("defaults: [loop2, _self_]\n",  # a RecursionError of 2,500 lines
+             "the config files' defaults lists loop (agent/loop -> agent/loop2 -> agent/loop)"),
+    "scalar": ("42\n", "agent/scalar.yaml holds a YAML int, not a config: write key: value lines"),  # OSError
+    "baddef": ("defaults: 5\n", "Invalid defaults list in 'agent/baddef', defaults must be a list (got int): "
+               "write it as a list"),  # ValueError
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("option", list(UNREADABLE_CONFIGS))
+def test_a_config_file_hydra_cannot_read_as_one_is_one_line(tmp_path, option):
+    """Hydra's errors for these are no config errors of its own: tracebacks, exit 1, from the command
+    line (a run, a sweep, --cfg job) and from agents.train."""
+    import agents
+
+    (tmp_path / "mine" / "agent").mkdir(parents=True)
+    for name, (text, _) in UNREADABLE_CONFIGS.items():
+        (tmp_path / "mine" / "agent" / f"{name}.yaml").write_text(text)
+    (tmp_path / "mine" / "agent" / "loop2.yaml").write_text("defaults: [loop]\n")
+    said = UNREADABLE_CONFIGS[option][1]
+    for args in (["-cd", "mine", f"agent={option}"], ["-m", "-cd", "mine", f"agent={option}", "seed=0,1"],
+                 ["--cfg", "job", "-cd", "mine", f"agent={option}"]):  # fmt: skip
+        completed = run_script(TRAIN_SCRIPT, tmp_path, *args, "budget.total_env_steps=300")
+        assert completed.returncode == 2, completed.stderr[-2000:]
+        assert completed.stderr.count("\n") == 1 and said in completed.stderr, completed.stderr[-2000:]
+    with pytest.raises(agents.UserError) as raised:
+        agents.compose("CartPole-v1", f"agent={option}", config_dirs=[tmp_path / "mine"])
+    assert said in str(raised.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["mine"]
 
 
 TOY_CONFIG = """

@@ -108,6 +108,15 @@ def test_script_runs_in_process(run_dir, tmp_path, monkeypatch, capsys):
             "error: csv={run}/checkpoint.pt exists and is not a .csv file",
         ),
         (["checkpoint={run}", "csv={run}"], "error: csv={run} is a folder"),
+        (  # were found after every episode had run: "cannot write csv=...: ... (results above)"
+            ["checkpoint={run}", "csv={run}/checkpoint.pt/e.csv"],
+            "error: cannot write csv={run}/checkpoint.pt/e.csv: {run}/checkpoint.pt is a file, not a folder "
+            "(choose another location; nothing was run)",
+        ),
+        (
+            ["checkpoint={run}", "csv=/proc/e.csv"],
+            "error: cannot write csv=/proc/e.csv: /proc takes no files",
+        ),
         (  # was ignored: no video, no folder, no word
             ["checkpoint={run}", "video_dir={empty}/videos"],
             "error: video_dir={empty}/videos is where video=true writes; add video=true, or leave it out",

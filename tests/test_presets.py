@@ -246,6 +246,20 @@ def test_a_form_of_ones_own_gets_its_defaults_from_ones_own_config_folder(tmp_pa
     assert with_env_preset(["env=MyEnv-v0", "agent.policy=reinforce"], CONFIG_DIR).line() is None
 
 
+def test_an_index_naming_no_preset_is_one_line_naming_the_index(tmp_path):
+    """``CartPole-v1: [nosuch]`` in one's own env_presets.yaml was Hydra's "In 'train': Could not find
+    'experiment/nosuch'", of a setting the command line never typed."""
+    (tmp_path / "env_presets.yaml").write_text("CartPole-v1: [nosuch]\n")
+    said = (
+        r"^env_presets.yaml lists nosuch for CartPole-v1, which is no preset \(presets: acrobot, .*\): add "
+    )
+    with pytest.raises(UserError, match=said + "experiment/nosuch.yaml to your config folder"):
+        with_env_preset(["env=CartPole-v1"], CONFIG_DIR, user_dirs=[tmp_path])
+    assert (
+        with_env_preset(["env=Acrobot-v1"], CONFIG_DIR, user_dirs=[tmp_path]).name == "acrobot_mlp"
+    )  # not its env
+
+
 def test_a_quoted_policy_form_gets_the_preset_tuned_for_it():
     """``agent.policy='mlp'`` was compared as typed, quotes and all: no preset was tuned for it."""
     assert with_env_preset(["env=Acrobot-v1", "agent.policy='mlp'"], CONFIG_DIR).name == "acrobot_mlp"

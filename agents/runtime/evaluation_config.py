@@ -9,6 +9,7 @@ before those are imported (:func:`agents.tools.commands.evaluate`).
 from __future__ import annotations
 
 import reprlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
         raise UserError(f"cannot use csv={cfg.csv}: {too_long} (choose a shorter path; nothing was run)")
     if target is not None and target.is_dir():
         raise UserError(f"csv={cfg.csv} is a folder; give a file path ending in .csv")
+    problem = unwritable_folder(target.parent) if target is not None else None
+    if problem is not None:  # found after every episode had run (and printed)
+        raise UserError(f"cannot write csv={cfg.csv}: {problem} (choose another location; nothing was run)")
     if target is not None and target.exists() and not target.is_file():  # a pipe: reading its first
         raise UserError(  # line waited for ever; a device (/dev/null) the atomic write would replace
             f"csv={cfg.csv} is not a regular file (a device or a pipe); give a file path ending in .csv"
@@ -89,6 +93,22 @@ def validate_evaluate_config(cfg: EvaluateConfig) -> None:
             f"which the evaluation would overwrite; give another path (an evaluation's own csv, "
             f"'{CSV_HEADER}', is replaced; nothing was run)"
         )
+
+
+def unwritable_folder(folder: Path) -> str | None:
+    """Why no file could be written into ``folder`` once it is made: the file that lies where it
+    or one of its parents must be a folder, or the nearest existing one that takes no files (a
+    read-only place, ``/proc``); None where one could. Nothing is made (a check before the work)."""
+    existing = next((place for place in (folder, *folder.parents) if place.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:  # a file, not os.access: root passes that where the file system still refuses one
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        return f"{existing} takes no files ({error.strerror or error})"
+    return None
 
 
 CSV_HEADER = "episode,mode,return,length"

@@ -93,10 +93,17 @@ def agent_parts(features: Any, agent: Any, info: EnvInfo, envs: int = 1) -> dict
     param_knob = "agent.hidden_sizes" if agent.policy == "mlp" else knob
     if actions > max([dim, *agent.hidden_sizes]) if agent.policy == "mlp" else actions > dim:  # [] too
         param_knob = f"the env's number of actions ({actions:,}; the policy holds weights for each)"
-    return {
+    parts = {
         "the feature map": (8 * (fixed + envs * (per_obs + inputs)), knob),
         "the policy parameters and Adam's moments": (8 * 4 * params, param_knob),
     }
+    if agent.baseline == "value":  # v(s, w) on x(s): [dim, *value_hidden_sizes, 1] (a huge one allocated)
+        value_widths = [dim, *agent.value_hidden_sizes, 1]
+        value_params = sum(a * b + b for a, b in itertools.pairwise(value_widths))
+        parts["the value baseline's parameters and optimizer state"] = (
+            8 * 4 * value_params, "agent.value_hidden_sizes" if agent.value_hidden_sizes else knob
+        )  # fmt: skip
+    return parts
 
 
 def feature_knob(features: Any, info: EnvInfo) -> str:

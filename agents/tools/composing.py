@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
-from hydra import compose, initialize_config_dir
+from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
@@ -35,6 +35,7 @@ from agents.runtime.config import (
     removed_key_message,
     unknown_key_message,
 )
+from agents.tools.hydra_compose import compose_files
 from agents.tools.override_paths import config_folder, expand_home_in_paths, quote_paths
 from agents.tools.override_words import check_override_keys
 from agents.tools.presets import with_env_preset
@@ -121,7 +122,7 @@ def compose_config(
     """
     with config_dir_initialized(CONFIG_DIR):
         try:
-            return compose(config_name, overrides=list(overrides))
+            return compose_files(config_name, list(overrides))
         except yaml.YAMLError as error:  # PyYAML's, passed on by Hydra: four lines and a traceback
             raise UserError(broken_yaml(error)) from None
         except UnicodeDecodeError as error:
@@ -271,7 +272,7 @@ def app_config_composed(
     overrides = [*overrides, *searchpath_override(other)]
     with config_dir_initialized(home):
         try:
-            cfg = compose(name, overrides=overrides, return_hydra_config=True)
+            cfg = compose_files(name, overrides, return_hydra_config=True)
         except (AssertionError, AttributeError):  # OmegaConf merging an override below a null node
             # of Hydra's own config (the basic sweeper's hydra.sweeper.params): its assert, not an error
             given = [item for item in overrides if item.lstrip("+~").startswith("hydra.")]
@@ -314,7 +315,7 @@ def config_path_is_a_module(args: argparse.Namespace) -> bool:
 def _composes(name: str, overrides: list[str]) -> bool:
     """Whether ``overrides`` compose (in the config folder initialised by the caller)."""
     try:
-        compose(name, overrides=overrides, return_hydra_config=True)
+        compose_files(name, overrides, return_hydra_config=True)
     except Exception:
         return False
     return True

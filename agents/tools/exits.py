@@ -24,6 +24,7 @@ from agents.errors import (
 from agents.runtime import interrupts
 from agents.tools.closed_pipe import exit_for_the_closed_pipe, stdout_reader_gone
 from agents.tools.composing import not_utf8_message
+from agents.tools.hydra_compose import unreadable_config
 from agents.tools.usage import CONFIG_DIR, config_dirs_given
 
 T = TypeVar("T")
@@ -121,8 +122,19 @@ def run_or_exit(task: Callable[[], T]) -> T:
             exit_for_the_closed_pipe()
         if error.errno not in FILE_SYSTEM_ERRORS:
             interrupts.exit_if_interrupted()
+            exit_if_unreadable_config(error)
             raise
         exit_with(error)
-    except Exception:  # inside a Hydra app: before Hydra prints "Error executing job"
+    except Exception as error:  # inside a Hydra app: before Hydra prints "Error executing job"
         interrupts.exit_if_interrupted()
+        exit_if_unreadable_config(error)
         raise
+
+
+def exit_if_unreadable_config(error: BaseException) -> None:
+    """Exit with the one line of a config file Hydra could not read as one, where ``error`` is
+    Hydra's for it as the app composed its config (:func:`~agents.tools.hydra_compose.unreadable_config`;
+    the checks before the app defer to the app's own composition)."""
+    message = unreadable_config(error)
+    if message is not None:
+        exit_with_user_error(message)

@@ -6,10 +6,11 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
+
+from agents.tools.hydra_compose import compose_files
 
 
 class SweepJobConfigs:
@@ -40,10 +41,10 @@ class SweepJobConfigs:
             elif self._sets_a_value(override):
                 values.append(override)
             else:  # +key, ~key, a dict, hydra.*: applied in the command line's order with the values
-                return compose(self.config_name, overrides=list(job))
+                return compose_files(self.config_name, list(job))
         shape = tuple(override.input_line for override in choices)
         if shape not in self.composed:
-            self.composed[shape] = compose(self.config_name, overrides=list(shape))
+            self.composed[shape] = compose_files(self.config_name, list(shape))
         cfg = copy.deepcopy(self.composed[shape])
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         return cfg

@@ -94,6 +94,17 @@ def preset_for(
     module registered it; the README's form was never found)."""
     listed = env_presets(config_dir, user_dirs)
     names = listed.get(env) or next((value for key, value in listed.items() if same_env(key, env)), [])
+    missing = [
+        name for name in names if name not in NO_PRESET and preset_file(name, config_dir, user_dirs) is None
+    ]
+    if missing:  # Hydra's "In 'train': Could not find 'experiment/nosuch'", of a setting nobody typed
+        known = sorted(
+            {*preset_names(config_dir), *(n for folder in user_dirs for n in preset_names(folder))}
+        )
+        raise UserError(
+            f"{INDEX_FILE} lists {missing[0]} for {env}, which is no preset (presets: {', '.join(known)}): "
+            f"add experiment/{missing[0]}.yaml to your config folder, or fix the name"
+        )
     if policy is None:
         return names[0] if names and names[0] not in NO_PRESET else None
     tuned = (
