@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from types import FrameType
@@ -103,15 +104,29 @@ def broken_yaml(error: Exception, path: str | Path | None = None) -> str:
     return f"{where}{line}: {what}{f' (line {problem_mark.line + 1})' if later else ''}: fix its YAML"
 
 
+def nearest_existing(folder: Path) -> Path | None:
+    """``folder`` or the nearest of its parents that exists (None: none does)."""
+    # (os.path.exists: False for a name too long, where Path.exists raises)
+    return next((place for place in (folder, *folder.parents) if os.path.exists(place)), None)
+
+
+def write_refused(folder: Path) -> OSError | None:
+    """The OS's error for a file written into the existing ``folder``; None where it takes one (a
+    file, not ``os.access``: root passes that where the file system still refuses one, /sys/kernel)."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        return error
+    return None
+
+
 def folder_problem(folder: Path, error: OSError) -> str:
     """Why ``folder`` could not be created, for one line: the file that lies where ``folder`` or one
     of its parents must be a folder, named (the OS says "File exists" or "Not a directory", which
     name neither that file nor which of the two is meant), else the OS's reason."""
-    for place in (folder, *folder.parents):
-        if os.path.exists(place):  # (False for a name too long, where Path.exists raises)
-            if not place.is_dir():
-                return f"{place} is a file, not a folder"
-            break
+    place = nearest_existing(folder)
+    if place is not None and not place.is_dir():
+        return f"{place} is a file, not a folder"
     return error.strerror or str(error)
 
 

@@ -74,8 +74,8 @@ def _close_ids(env_id: str) -> str:
         difflib.get_close_matches(name, list(names), n=3, cutoff=0.7)
         or [known for known in names if name and name in known][:3]
     )
-    newest_first = sorted(gym.registry, key=lambda i: (_version(i) != _version(env_id), -_version(i)))
-    matches = [i for known in close for i in newest_first if _name_of(i) == known][:3]  # its version first
+    typed_first = functools.partial(_version_order, version=_version(env_id))
+    matches = [i for known in close for i in sorted(names[known], key=typed_first)][:3]
     if matches:
         return f" (did you mean {', '.join(matches)}?)"
     return " (list the registered ids with: python -c 'import envs, gymnasium; gymnasium.pprint_registry()')"
@@ -97,6 +97,12 @@ def _version(env_id: str) -> int:
         return parse_env_id(env_id)[2] or -1
     except gym.error.Error:
         return -1
+
+
+def _version_order(env_id: str, version: int) -> tuple[bool, int]:
+    """A name's ids in the order they are suggested: the one of the ``version`` typed first, then
+    the newest."""
+    return _version(env_id) != version, -_version(env_id)
 
 
 Wrappers = Sequence[Mapping[str, Any]]
@@ -673,10 +679,10 @@ def make_vector_env(
     single_wrappers = None if native else [*wrapper_functions(wrappers), zero_based_actions, *in_worker]
 
     def make() -> gym.vector.VectorEnv:
-        in_async = {"worker": signal_safe_worker, "context": worker_start_method()}
+        asynchronous = mode == "async"
+        in_async = {"worker": signal_safe_worker, "context": worker_start_method()} if asynchronous else None
         return gym.make_vec(
-            env_id, num_envs=num_envs, vectorization_mode=mode,
-            vector_kwargs=in_async if mode == "async" else None,
+            env_id, num_envs=num_envs, vectorization_mode=mode, vector_kwargs=in_async,
             wrappers=single_wrappers, **(env_kwargs or {}),
         )  # fmt: skip
 

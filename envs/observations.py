@@ -226,10 +226,6 @@ class CheckedFlags(gym.Wrapper):
     :class:`EnvOutputError` (:func:`reward_number`, :func:`flag_value`). Gymnasium's and this
     project's envs go without it (a wrapper per sub-env: under 0.5 us a step, measured on CartPole)."""
 
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        hold_first_step_warnings(self)  # an async worker's: the main process cannot hold them
-
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         if type(reward) not in PLAIN_NUMBERS:
@@ -248,6 +244,7 @@ class CheckedSteps(CheckedFlags):
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
         self.check = ObservationCheck(env.observation_space)
+        hold_first_step_warnings(self)  # in the worker: the main process's hold cannot reach it
 
     def _checked(self, source: str, obs: Any) -> Any:
         batch = np.asarray(obs)[None]

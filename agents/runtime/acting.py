@@ -106,10 +106,6 @@ class Actor:
         logits = self.logits(inputs, runs)  # h(s, .)   [n, B, A]
         return np.argmax(logits + self._next_noise(logits.shape[1:], runs), axis=-1)
 
-    def greedy(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
-        """``argmax_a pi(a|s)``; ``[n, B]``."""
-        return np.argmax(self.logits(inputs, runs), axis=-1)
-
     def logits(self, inputs: np.ndarray, runs: Sequence[int] | None = None) -> np.ndarray:
         """``[n, B, A]`` preferences of ``runs`` (None: all) in numpy."""
         params = self.params if runs is None else self.params[runs]
@@ -181,12 +177,9 @@ class SeedActor:
         else:
             self.actor.used[self.run] = max(0, self.actor.used[self.run] - 1)
 
-    def greedy(self, inputs: np.ndarray) -> np.ndarray:
-        """``argmax_a pi(a|s)``; ``[B]``."""
-        return np.argmax(self.logits(inputs), axis=-1)
-
     def logits(self, inputs: np.ndarray) -> np.ndarray:
-        """This run's preferences ``h(s, .)`` for ``[B, ...]`` inputs; ``[B, A]``."""
+        """This run's preferences ``h(s, .)`` for ``[B, ...]`` inputs; ``[B, A]`` (their argmax: the
+        greedy actions)."""
         return self.actor.logits(inputs[None], None if len(self.actor.rngs) == 1 else self.runs)[0]
 
     @property

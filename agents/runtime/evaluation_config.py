@@ -9,14 +9,13 @@ before those are imported (:func:`agents.tools.commands.evaluate`).
 from __future__ import annotations
 
 import reprlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from agents.errors import UserError, name_too_long
+from agents.errors import UserError, name_too_long, nearest_existing, write_refused
 from agents.runtime.config import MAX_EVAL_EPISODES, check_seed
 
 
@@ -99,16 +98,13 @@ def unwritable_folder(folder: Path) -> str | None:
     """Why no file could be written into ``folder`` once it is made: the file that lies where it
     or one of its parents must be a folder, or the nearest existing one that takes no files (a
     read-only place, ``/proc``); None where one could. Nothing is made (a check before the work)."""
-    existing = next((place for place in (folder, *folder.parents) if place.exists()), None)
+    existing = nearest_existing(folder)
     if existing is None:
         return None
     if not existing.is_dir():
         return f"{existing} is a file, not a folder"
-    try:  # a file, not os.access: root passes that where the file system still refuses one
-        tempfile.TemporaryFile(dir=existing).close()
-    except OSError as error:
-        return f"{existing} takes no files ({error.strerror or error})"
-    return None
+    refused = write_refused(existing)
+    return None if refused is None else f"{existing} takes no files ({refused.strerror or refused})"
 
 
 CSV_HEADER = "episode,mode,return,length"

@@ -513,15 +513,14 @@ class TrainedAgent:
             )
         features = self.inputs(batch)
         with np.errstate(over="ignore", invalid="ignore"):  # numpy's RuntimeWarning, then an action
-            finite = np.isfinite(self.actor.logits(features)).all()  # from nan preferences: 1e300 in
-        if not finite:  # a float32 Box, which training refuses (it overflows the update)
+            logits = self.actor.logits(features)  # from nan preferences: 1e308 in a float32 Box,
+        if not np.isfinite(logits).all():  # which training refuses (it overflows the update)
             biggest = float(np.abs(batch).max()) if batch.dtype.kind in "biuf" else math.nan
             raise UserError(
                 f"predict got observations whose action preferences overflow (largest |obs| {biggest:.3g}): "
                 f"no action is defined for them (env={self.config.env})"
             )
-        act = self.actor.greedy if deterministic else self.actor
-        actions = act(features)
+        actions = np.argmax(logits, axis=-1) if deterministic else self.actor(features)  # (greedy's argmax)
         return int(actions[0]) if single else actions
 
     def _wrappers_hint(self) -> str:

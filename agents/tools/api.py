@@ -121,9 +121,8 @@ def _compose(
     if not_strings:
         raise UserError(f'overrides are "key=value" strings, as on the command line; got {not_strings[0]!r}')
     check_no_hydra_settings(overrides)
-    check_bare_words(
-        "train", overrides, command_line=False
-    )  # Hydra's "cannot parse override 'seed'" and grammar
+    # a bare word: the command line's line, not Hydra's "cannot parse override 'seed'" and grammar
+    check_bare_words("train", overrides, command_line=False)
     if isinstance(config, str) and "=" in config:  # "env=Acrobot-v1", as on the command line: the env id
         key, _, value = config.partition("=")
         if key.strip() != "env":

@@ -7,7 +7,6 @@ import errno
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from agents.errors import (
     UserError,
     folder_problem,
     name_too_long,
+    write_refused,
 )
 from agents.runtime import interrupts
 from agents.tools.closed_pipe import exit_for_the_closed_pipe, stdout_reader_gone
@@ -76,11 +76,10 @@ def check_output_folder(folder: Path, key: str) -> None:
         exit_with_user_error(
             f"{key}: cannot create {folder}: {folder_problem(folder, error)} (choose another location)"
         )
-    try:  # a file, not os.access: root passes that where the file system still refuses one (/sys/kernel)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as error:
+    refused = write_refused(folder)
+    if refused is not None:
         exit_with_user_error(
-            f"{key}: cannot write into {folder}: {error.strerror or error} (choose another location)"
+            f"{key}: cannot write into {folder}: {refused.strerror or refused} (choose another location)"
         )
 
 

@@ -51,6 +51,11 @@ def preset_names(config_dir: str | Path) -> list[str]:
     return sorted(path.stem for path in paths if path.stem not in NO_PRESET)
 
 
+def all_preset_names(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> list[str]:
+    """The presets of ``config_dir`` and of the user's own config folders, sorted."""
+    return sorted({name for folder in [config_dir, *user_dirs] for name in preset_names(folder)})
+
+
 def env_presets(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> dict[str, list[str]]:
     """``env id -> [preset, ...]`` from ``<config_dir>/env_presets.yaml`` and the user's own config
     folders' (``--config-dir``), whose entries win for the env ids they list (as an rl-zoo user's
@@ -94,13 +99,9 @@ def preset_for(
     module registered it; the README's form was never found)."""
     listed = env_presets(config_dir, user_dirs)
     names = listed.get(env) or next((value for key, value in listed.items() if same_env(key, env)), [])
-    missing = [
-        name for name in names if name not in NO_PRESET and preset_file(name, config_dir, user_dirs) is None
-    ]
+    known = all_preset_names(config_dir, user_dirs) if names else []
+    missing = [name for name in names if name not in NO_PRESET and name not in known]
     if missing:  # Hydra's "In 'train': Could not find 'experiment/nosuch'", of a setting nobody typed
-        known = sorted(
-            {*preset_names(config_dir), *(n for folder in user_dirs for n in preset_names(folder))}
-        )
         raise UserError(
             f"{INDEX_FILE} lists {missing[0]} for {env}, which is no preset (presets: {', '.join(known)}): "
             f"add experiment/{missing[0]}.yaml to your config folder, or fix the name"
@@ -183,9 +184,7 @@ def check_preset(
     """A one-line :class:`UserError` (with the closest names) for a preset that does not exist in
     ``config_dir`` nor in the user's own config folders (``--config-dir``); ``key``: the key that
     named it (the benchmark's ``preset=``)."""
-    names = sorted(
-        {*preset_names(config_dir), *(name for folder in user_dirs for name in preset_names(folder))}
-    )
+    names = all_preset_names(config_dir, user_dirs)
     for choice in preset_choices(name):  # a sweep over presets: every choice
         if choice not in names and not is_no_preset(choice):
             close = difflib.get_close_matches(choice, names, n=3)
