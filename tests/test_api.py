@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 import agents
 from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from agents.runtime.config import AgentConfig, BudgetConfig
 from agents.runtime.restore import agent_from_checkpoint
 
 QUIET = ("logging.progress_bar=false", "budget.total_env_steps=1500")
@@ -149,6 +150,18 @@ def test_a_dataclass_takes_numpy_scalars(tmp_path):
     saved = load_checkpoint(result.run_dir)["config"]
     assert (saved["seed"], saved["budget"]["total_env_steps"], saved["agent"]["lr"]) == (3, 900, 0.5)
     assert saved["env_kwargs"] == {"is_slippery": False} and result.updates > 0
+
+
+def test_a_dataclass_field_given_as_a_dict_takes_the_other_keys_defaults():
+    """``TrainConfig(agent={"lr": 0.05})`` was "the given config has no agent.policy: ... or pass a
+    TrainConfig": the dict's other keys default as the dataclass's would; a wrong key is named."""
+    cfg = agents.compose(
+        agents.TrainConfig(env="FrozenLake-v1", agent={"lr": 0.05}, budget={"total_env_steps": 900})
+    )
+    assert (cfg.agent.lr, cfg.agent.policy, cfg.agent.gamma) == (0.05, "state", AgentConfig().gamma)
+    assert cfg.budget.total_env_steps == 900 and cfg.budget.stop_at_target == BudgetConfig().stop_at_target
+    with pytest.raises(agents.UserError, match=re.escape("agent.lrr")):
+        agents.compose(agents.TrainConfig(agent={"lrr": 0.05}))
 
 
 def test_overrides_may_be_keywords_as_stable_baselines3_takes_seed(tmp_path):

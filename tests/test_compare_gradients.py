@@ -129,6 +129,7 @@ def test_a_checkpoint_fixes_env_form_and_parameters(trained_run, override, messa
     [
         ("agent.policy=matrix", "agent.policy='matrix' is not one of state, action, mlp"),
         ("dtypes=[float16]", "dtypes=['float16'] must be a non-empty list of float32, float64"),
+        ("dtypes=[float64,float64]", "lists float64 more than once: list each dtype once"),  # two rows
         ("checkpoint=/no/such/run", "no checkpoint at /no/such/run"),
         ("checkpoint=", "checkpoint= is empty"),  # compared random parameters as if none were given
         ("num_states=0", "need num_states >= 1"),

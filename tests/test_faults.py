@@ -2530,6 +2530,23 @@ def test_a_folder_that_takes_no_files_is_refused_before_the_study(tmp_path, monk
 
 
 @pytest.mark.parametrize(
+    ("name", "taken"),
+    [("gradient_variance.py", "gradient_variance.png"), ("reproduce_sutton_barto.py", "curves.csv")],
+)
+def test_a_folder_in_place_of_an_output_file_is_refused_before_the_study(
+    tmp_path, monkeypatch, capsys, name, taken
+):
+    """It ran the whole study, printed its analysis, then "cannot use .../gradient_variance.png: Is
+    a directory"."""
+    (tmp_path / "out" / taken).mkdir(parents=True)
+    code, err, out = script(
+        name, "episodes=20", "out=out", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, f"out=out: out/{taken} is a folder, where the file {taken} is written")
+    assert out == "" and [path.name for path in (tmp_path / "out").iterdir()] == [taken]
+
+
+@pytest.mark.parametrize(
     ("name", "study"), [("gradient_variance.py", "run_study"), ("reproduce_sutton_barto.py", "run_curves")]
 )
 def test_an_interrupted_study_leaves_no_empty_output_folder(tmp_path, monkeypatch, capsys, name, study):

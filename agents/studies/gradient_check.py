@@ -139,6 +139,11 @@ def _validate(cfg: Any) -> None:
     unknown = [name for name in cfg.dtypes if name not in DTYPES]
     if unknown or not cfg.dtypes:
         raise UserError(f"dtypes={list(cfg.dtypes)} must be a non-empty list of {', '.join(DTYPES)}")
+    repeated = sorted({name for name in cfg.dtypes if list(cfg.dtypes).count(name) > 1})
+    if repeated:  # each was compared, and printed, once per mention
+        raise UserError(
+            f"dtypes={list(cfg.dtypes)} lists {', '.join(repeated)} more than once: list each dtype once"
+        )
     if cfg.num_states < 1 or cfg.num_random_states < 0 or cfg.repeats < 1:
         raise UserError(
             f"need num_states >= 1, num_random_states >= 0 and repeats >= 1; got {cfg.num_states}, "

@@ -40,6 +40,8 @@ from agents.studies.exact_gradient import (
 )
 from envs.short_corridor import MAX_EPISODE_STEPS
 
+FIGURE_NAME = "gradient_variance.png"
+"""The study's figure, written into its ``out`` folder."""
 SHORT_CORRIDOR_P_RANGE = (0.05, 0.97)
 """The ``p`` the study accepts on ShortCorridor-v0. Inside it an episode outlasts the registered
 ``MAX_EPISODE_STEPS = 1000``-step time limit with probability below 1e-6 (``e_0^T Q^1000 1``, ``Q``
@@ -397,7 +399,7 @@ def plot_study(study: VarianceStudy, out_dir: str | Path) -> Path:
         axes[2].legend()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "gradient_variance.png"
+    path = out / FIGURE_NAME
     try:  # a Ctrl-C while saving leaves an earlier figure whole
         write_files_atomically([(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))])
     finally:

@@ -69,6 +69,8 @@ GENERATE_EVERY = 8
 are generated for many runs in one numpy call (waiting changes nothing: no run's theta moves)."""
 GAMMA = 1.0
 """The figures are undiscounted."""
+OUTPUT_NAMES = ("figure_13_1.png", "figure_13_2.png", "curves.csv")
+"""The files :func:`reproduce` writes into its folder, in this order."""
 
 
 @dataclass(frozen=True)
@@ -407,7 +409,7 @@ def reproduce(out_dir: Path, runs: int = 100, episodes: int = 1000, seed: int = 
     figure_13_1 = [by_curve[curve] for curve in FIGURE_13_1]
     figure_13_2 = [by_curve[curve] for curve in FIGURE_13_2]
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = [out_dir / "figure_13_1.png", out_dir / "figure_13_2.png", out_dir / "curves.csv"]
+    files = [out_dir / name for name in OUTPUT_NAMES]
     write_files_atomically(  # a Ctrl-C while plotting leaves the folder's earlier set whole
         [
             (files[0], partial(plot_figure, figure_13_1, "Figure 13.1: REINFORCE on the short corridor")),

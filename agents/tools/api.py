@@ -149,10 +149,14 @@ def _compose(
                     f'composed already: drop config_dirs, or compose with them: {caller}("CartPole-v1", ..., '
                     f"config_dirs=...)"
                 )
-            cfg = config.copy() if isinstance(config, DictConfig) else OmegaConf.create(python_values(config))
-            check_complete(cfg)
-            # typed by the schema: a config.yaml read with OmegaConf.load is plain dicts and strings, whose
-            # values would reach the run unchecked (a wrong type was a TypeError, seed=null one too)
+            if isinstance(config, DictConfig):
+                cfg = config.copy()
+                check_complete(cfg)
+            else:  # the schema's defaults fill a dict field's other keys, as its dataclass would:
+                cfg = OmegaConf.create(python_values(config))  # TrainConfig(agent={"lr": 0.1}) was "has
+            # no agent.policy"; typed by the schema: a config.yaml read with OmegaConf.load is plain
+            # dicts and strings, whose values would reach the run unchecked (a wrong type was a
+            # TypeError, seed=null one too)
             cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
             apply_overrides(cfg, expand_home_in_paths(overrides))
     except (HydraException, OmegaConfBaseException) as error:

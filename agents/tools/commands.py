@@ -758,7 +758,13 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
                 f"{arg}: env={options.env} does not read it (read by env={reader}); leave it out"
             )
     from agents.runtime.run import absolute
-    from agents.studies.gradient_variance import format_study, plot_study, run_study, study_problem
+    from agents.studies.gradient_variance import (
+        FIGURE_NAME,
+        format_study,
+        plot_study,
+        run_study,
+        study_problem,
+    )
 
     form, env_kwargs = GRADIENT_VARIANCE_ENVS[options.env]
     # checked again by run_study for its other callers: a tabular problem of a few states, milliseconds
@@ -769,7 +775,7 @@ def gradient_variance(argv: Sequence[str] | None = None) -> None:
         print(format_study(study))
         print(f"plot: {absolute(plot_study(study, options.out))}")
 
-    with output_folder(Path(options.out), f"out={options.out}"):  # a refused command leaves no folder
+    with output_folder(Path(options.out), f"out={options.out}", [FIGURE_NAME]):  # refused: no folder left
         run_or_exit(report)
 
 
@@ -799,11 +805,11 @@ def reproduce_sutton_barto(argv: Sequence[str] | None = None) -> None:
     bounds = {"runs": (1, math.inf), "episodes": (2, math.inf), "seed": (0, 2**32 - 1)}
     options = parse_options(SuttonBartoOptions, _args(argv), usage, bounds)
     from agents.runtime.run import absolute
-    from agents.studies.sutton_barto import check_memory, format_finals, reproduce
+    from agents.studies.sutton_barto import OUTPUT_NAMES, check_memory, format_finals, reproduce
 
     start = time.perf_counter()
     run_or_exit(lambda: check_memory(options.runs, options.episodes))
-    with output_folder(Path(options.out), f"out={options.out}"):  # a refused command leaves no folder
+    with output_folder(Path(options.out), f"out={options.out}", OUTPUT_NAMES):  # refused: no folder left
         made = run_or_exit(lambda: reproduce(Path(options.out), options.runs, options.episodes, options.seed))
     seconds = time.perf_counter() - start
     print(format_finals(made, min(100, options.episodes)))

@@ -185,6 +185,8 @@ def composition_message(error: BaseException) -> str:
     cause = error.__cause__
     if isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
         return _unknown_key_message(cause)
+    if isinstance(error, ConfigKeyError) and error.full_key and error.parent_node is not None:
+        return _unknown_key_message(error)  # a merge's own (a TrainConfig's agent={"lrr": 0.1})
     if isinstance(error, MissingConfigException) and error.options is not None:
         options = ", ".join(name for name in error.options if not name.endswith("_schema"))
         return f"{first_line(error)} (options: {options})"

@@ -7,7 +7,7 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -64,9 +64,10 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
     exit_with_user_error(error, error.exit_code)
 
 
-def check_output_folder(folder: Path, key: str) -> None:
+def check_output_folder(folder: Path, key: str, files: Sequence[str] = ()) -> None:
     """Create ``folder``, where ``key`` writes its output, and check it takes files, before the
-    work (which may take hours) rather than after it: one line and exit 2 otherwise."""
+    work (which may take hours) rather than after it: one line and exit 2 otherwise. ``files``:
+    the names the work writes in it, none of which may be a folder (it failed after the work)."""
     too_long = name_too_long(folder)
     if too_long is not None:  # (mkdir made the parents before it failed)
         exit_with_user_error(f"{key}: cannot use {folder}: {too_long} (choose a shorter path)")
@@ -81,16 +82,22 @@ def check_output_folder(folder: Path, key: str) -> None:
         exit_with_user_error(
             f"{key}: cannot write into {folder}: {refused.strerror or refused} (choose another location)"
         )
+    for name in files:
+        if (folder / name).is_dir():
+            exit_with_user_error(
+                f"{key}: {folder / name} is a folder, where the file {name} is written "
+                "(move it away, or choose another location)"
+            )
 
 
 @contextmanager
-def output_folder(folder: Path, key: str) -> Iterator[None]:
+def output_folder(folder: Path, key: str, files: Sequence[str] = ()) -> Iterator[None]:
     """:func:`check_output_folder` before the work that writes into ``folder``; the folders it
     created are removed again if the work leaves them empty (a refusal, a Ctrl-C before the
     first file), so a command that wrote nothing leaves nothing behind."""
     created = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
     try:
-        check_output_folder(folder, key)
+        check_output_folder(folder, key, files)
         yield
     finally:
         for path in created:
