@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, MLPSoftmaxPolicy
-from agents.core.policy import make_policy
+from agents.core.policy import SoftmaxPolicy, make_policy
 from agents.features.inputs import state_action_features
 from agents.runtime.acting import Actor, fill_gumbel
 
@@ -36,6 +36,17 @@ def batch(generator: torch.Generator, size: int, shape: tuple[int, ...], n_actio
     features = torch.randn(size, *shape, dtype=F64, generator=generator)
     actions = torch.randint(n_actions, (size,), generator=generator)
     return features, actions
+
+
+def eight_steps_of(form: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, SoftmaxPolicy]:
+    """Inputs and actions of 8 steps, 3 actions, and a policy of ``form`` (linear, action, mlp) for them."""
+    x, a = batch(generator, 8, (3, 5) if form == "action" else (6,), 3)
+    policy = {
+        "linear": lambda: linear_policy(6, 3, generator),
+        "action": lambda: action_policy(5, generator),
+        "mlp": lambda: MLPSoftmaxPolicy(6, 3, (5,), "tanh", F64, generator),
+    }[form]()
+    return x, a, policy
 
 
 def test_linear_score_equals_autograd(generator):
@@ -101,12 +112,7 @@ def test_actions_that_are_not_integers_are_refused_and_a_policy_needs_an_action(
 @pytest.mark.parametrize("form", ["linear", "action", "mlp"])
 def test_score_refuses_actions_not_one_per_input(generator, form):
     """A ``[B, 1]`` column of actions would broadcast against ``[B, A]`` into a wrong score."""
-    x, a = batch(generator, 8, (3, 5) if form == "action" else (6,), 3)
-    policy = {
-        "linear": lambda: linear_policy(6, 3, generator),
-        "action": lambda: action_policy(5, generator),
-        "mlp": lambda: MLPSoftmaxPolicy(6, 3, (5,), "tanh", F64, generator),
-    }[form]()
+    x, a, policy = eight_steps_of(form, generator)
     for wrong in (a[:, None], a[:5]):
         with pytest.raises(
             ValueError,
@@ -116,6 +122,27 @@ def test_score_refuses_actions_not_one_per_input(generator, form):
         with pytest.raises(ValueError, match=r"^actions must have shape \[8\]"):
             policy.policy_gradient(x, wrong, torch.ones(8, dtype=F64))
     assert policy.score(x, a).shape[0] == 8
+
+
+@pytest.mark.parametrize("form", ["linear", "action", "mlp"])
+def test_policy_gradient_refuses_coefficients_not_one_per_step(generator, form):
+    """A ``[T, 1]`` column (an SB3-style advantage) gave ``[T, *param]`` unsummed terms, the MLP's
+    closed form a torch error, and a ``[1]`` tensor weighted every step with its one value."""
+    x, a, policy = eight_steps_of(form, generator)
+    returns = torch.randn(8, dtype=F64, generator=generator)
+    for wrong in (returns[:, None], returns[:1], returns.tolist()):
+        got = re.escape(str(list(wrong.shape))) if isinstance(wrong, torch.Tensor) else "list"
+        for call in (
+            policy.policy_gradient,
+            policy.autograd_policy_gradient,
+            policy.policy_gradient_and_log_probs,
+        ):
+            message = (
+                rf"^coefficients must be a tensor of the actions' shape \[8\], one c_t per step; got {got}$"
+            )
+            with pytest.raises(ValueError, match=message):
+                call(x, a, wrong)
+    assert policy.policy_gradient(x, a, returns).shape == policy.param.shape
 
 
 def test_make_policy_reads_a_plain_mapping_of_options():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -141,6 +144,25 @@ def test_steps_since_start_and_discount_weights():
     for gamma in (1.5, -0.1, float("nan")):  # 1.5 made the weights grow as 1.5^t
         with pytest.raises(ValueError, match=r"must be a number in \[0, 1\]"):
             discount_weights(dones, gamma)
+
+
+def test_discount_weights_take_what_discounted_returns_takes_and_its_dtype():
+    """Numpy dones were "'numpy.ndarray' object has no attribute 'bool'", ``[N, T]`` dones a size
+    mismatch, and float64 weights times float32 returns made a gradient a float32 policy refused."""
+    rows = [[False, False, True, False], [True, False, False, True]]
+    assert steps_since_start(np.array(rows)).tolist() == [[0, 1, 2, 0], [0, 0, 1, 2]]
+    assert discount_weights(rows, 0.5).tolist() == [[1.0, 0.5, 0.25, 1.0], [1.0, 1.0, 0.5, 0.25]]
+    rewards = torch.ones(4)
+    weighted = discount_weights(np.array(rows[0]), 0.5) * discounted_returns(rewards, 0.5, rows[0])
+    assert weighted.dtype == rewards.dtype == torch.float32
+    assert discount_weights(rows[0], 0.5, torch.float64).dtype == torch.float64
+
+
+def test_gamma_0_returns_are_the_rewards_with_dones_or_without():
+    """Without dones, an inf reward's 0 * inf made the step before it nan."""
+    rewards = torch.tensor([1.0, math.inf, 2.0])
+    for dones in (None, [False, False, True]):
+        assert discounted_returns(rewards, 0.0, dones).tolist() == [1.0, math.inf, 2.0]
 
 
 def test_longest_episode():

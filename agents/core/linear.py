@@ -75,7 +75,7 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         """The generic path's numbers, laid out for speed (:meth:`_gradient_and_logits_t`): the
         update's path without statistics (it contracted ``score_with`` with an identity's one-hot
         columns, 1.6x slower)."""
-        self._check_actions(features, actions)
+        self._check_actions(features, actions, coefficients)
         if self._redefines(LinearSoftmaxPolicy, *_INLINED):
             return self.policy_gradient_with(self.weight, features, actions, coefficients)
         return self._gradient_and_logits_t(features, actions, coefficients)[0]
@@ -86,7 +86,7 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         """:meth:`policy_gradient` (the same numbers) and the log-softmax of the logits it computed."""
         if self._redefines(LinearSoftmaxPolicy, *_INLINED):
             return super().policy_gradient_and_log_probs(features, actions, coefficients)
-        self._check_actions(features, actions)
+        self._check_actions(features, actions, coefficients)
         gradient, logits_t = self._gradient_and_logits_t(features, actions, coefficients)
         return gradient, torch.log_softmax(logits_t, dim=0).mT
 

@@ -306,7 +306,7 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         forward pass computed (a second pass for the statistics costs 40% of the gradient)."""
         if self._redefines(MLPSoftmaxPolicy, "logits_with", "score_with", "policy_gradient_with"):
             return super().policy_gradient_and_log_probs(features, actions, coefficients)
-        self._check_actions(features, actions)
+        self._check_actions(features, actions, coefficients)
         hiddens, logits = self._forward(self.param, features)
         gradient = self._batch_backward(self.param, hiddens, logits, actions, coefficients)
         return gradient, torch.log_softmax(logits, dim=-1)

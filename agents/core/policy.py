@@ -177,11 +177,13 @@ class SoftmaxPolicy(nn.Module, ABC):
         self._check_actions(features, actions)
         return self.score_with(self.param, features, actions)
 
-    def _check_actions(self, features: Tensor, actions: Tensor) -> None:
+    def _check_actions(self, features: Tensor, actions: Tensor, coefficients: Tensor | None = None) -> None:
         """``IndexError`` unless every action is in ``0..n_actions-1``, ``ValueError`` unless there is
         one action per input, ``TypeError`` unless they are a tensor of integers (a float action
         0.7 was read as 0 by the score and as no action at all by the linear gradient) (the public
-        entry points check; the ``*_with`` functions, which ``torch.func`` maps, cannot)."""
+        entry points check; the ``*_with`` functions, which ``torch.func`` maps, cannot); with
+        ``coefficients``, ``ValueError`` unless there is one ``c_t`` per action (a ``[T, 1]``
+        column gave ``[T, *param]`` terms unsummed, a ``[1]`` applied one to every step)."""
         if (
             not isinstance(actions, Tensor)
             or actions.dtype.is_floating_point
@@ -194,6 +196,16 @@ class SoftmaxPolicy(nn.Module, ABC):
         if actions.shape != batch_shape:  # a [B, 1] column would broadcast against [B, A] silently
             raise ValueError(
                 f"actions must have shape {list(batch_shape)}, one per input; got {list(actions.shape)}"
+            )
+        if coefficients is not None and (
+            not isinstance(coefficients, Tensor) or coefficients.shape != actions.shape
+        ):
+            got = (
+                list(coefficients.shape) if isinstance(coefficients, Tensor) else type(coefficients).__name__
+            )
+            raise ValueError(
+                f"coefficients must be a tensor of the actions' shape {list(actions.shape)}, one c_t per "
+                f"step; got {got}"
             )
         n_actions = features.shape[-2] if self.input_form == "action" else self.n_actions  # phi [B, A, d]
         if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < n_actions:
@@ -270,7 +282,7 @@ class SoftmaxPolicy(nn.Module, ABC):
 
         :param features: ``[T, ...]`` policy inputs; ``actions``: ``[T]``; ``coefficients``: ``[T]``.
         """
-        self._check_actions(features, actions)
+        self._check_actions(features, actions, coefficients)
         return self.policy_gradient_with(self.param, features, actions, coefficients)
 
     def policy_gradient_and_log_probs(
@@ -283,6 +295,7 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def autograd_policy_gradient(self, features: Tensor, actions: Tensor, coefficients: Tensor) -> Tensor:
         """:meth:`policy_gradient` from :meth:`autograd_score` (``agent.score=autograd``)."""
+        self._check_actions(features, actions, coefficients)
         return torch.tensordot(coefficients, self.autograd_score(features, actions), dims=1)
 
     def entropy_gradient(self, features: Tensor) -> Tensor:

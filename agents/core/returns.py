@@ -48,6 +48,8 @@ def discounted_returns(
         if dones.shape != rewards.shape:
             shapes = f"{list(rewards.shape)}; got {list(dones.shape)}"
             raise ValueError(f"dones must have the rewards' shape {shapes}")
+    if gamma == 0:  # G_t = r_t, also for an inf reward (the scan's 0 * inf made it nan without dones)
+        return rewards.clone()
     span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
     returns = _scan(rewards, gamma, dones, span)
     if dones is not None and not all_finite(returns):  # an inf return times an episode end's a = 0
@@ -89,22 +91,28 @@ def longest_episode(dones: Tensor, ends: Tensor | None = None) -> int:
 
 
 def steps_since_start(dones: Tensor) -> Tensor:
-    """Index ``t`` of each step within its episode, for a flat ``[T]`` stream of episodes."""
-    position = torch.arange(dones.shape[-1], device=dones.device)
+    """Index ``t`` of each step within its episode, for ``[..., T]`` streams of episodes (time on
+    the last axis, as :func:`discounted_returns` takes them; a list or numpy array too)."""
+    dones = torch.as_tensor(dones).bool()
+    position = torch.arange(dones.shape[-1], device=dones.device).expand(dones.shape)
     starts = torch.zeros_like(position)
-    starts[1:] = torch.where(dones[:-1].bool(), position[1:], 0)
+    starts[..., 1:] = torch.where(dones[..., :-1], position[..., 1:], 0)
     return position - torch.cummax(starts, dim=-1).values
 
 
-def discount_weights(dones: Tensor, gamma: float, dtype: torch.dtype = torch.float64) -> Tensor:
-    r"""``gamma^t`` with ``t`` counted from each episode's start (S&B p. 328); shape ``[T]``.
+def discount_weights(dones: Tensor, gamma: float, dtype: torch.dtype | None = None) -> Tensor:
+    r"""``gamma^t`` with ``t`` counted from each episode's start (S&B p. 328); shaped like ``dones``.
 
     The episodic objective ``J = v_pi(s_0)`` weights step ``t`` by ``gamma^t``: states reached
     later count less. Most implementations drop it; the textbook rule keeps it.
 
+    :param dones: ``[..., T]`` bool, True where an episode ends, as :func:`discounted_returns` takes them.
+    :param dtype: the weights' dtype; None: torch's default (float32, as a policy's and as the
+        returns of float rewards), so that ``weights * returns`` stays in the policy's dtype.
     :raises ValueError: when ``gamma`` is outside ``[0, 1]`` (above 1 the weights grow without bound).
     """
     check_gamma(gamma)
+    dtype = torch.get_default_dtype() if dtype is None else dtype
     return torch.tensor(gamma, dtype=dtype) ** steps_since_start(dones).to(dtype)
 
 
