@@ -127,14 +127,17 @@ def test_cli_trains_and_prints_where_the_run_is(tmp_path):
     assert list(run_dir.glob("events.out.tfevents.*"))
 
 
-def run_with_the_reader_gone(tmp_path: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    """``python <command> | head -c0``: the reader of stdout has closed it before the program writes."""
+def run_with_the_reader_gone(
+    tmp_path: Path, *command: str, stderr_too: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python <command> | head -c0``: the reader of stdout has closed it before the program writes
+    (``stderr_too``: ``2>&1 | head -c0``)."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
         return subprocess.run(
-            [sys.executable, *command], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True,
-            timeout=120,
+            [sys.executable, *command], cwd=tmp_path, stdout=write_end,
+            stderr=write_end if stderr_too else subprocess.PIPE, text=True, timeout=120,
         )  # fmt: skip
     finally:
         os.close(write_end)
@@ -170,6 +173,23 @@ def test_a_run_whose_output_reader_left_trains_saves_and_prints_no_traceback(tmp
     )
     assert completed.returncode in (0, 141) and completed.stderr == "", completed.stderr
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_a_run_piped_with_its_errors_to_a_reader_that_left_trains_saves_and_keeps_the_curves(tmp_path):
+    """``train.py ... 2>&1 | head -c0``: the progress bar's first line met the closed pipe, and the
+    run exited 141 with no checkpoint, its folder refused by a retry and by resume=. A resume of a
+    folder without config.yaml then took itself for a new run and removed the run's event file."""
+    train = [str(ROOT / "scripts" / "train.py"), "budget.total_env_steps=2000", f"run_dir={tmp_path / 'run'}"]
+    completed = run_with_the_reader_gone(tmp_path, *train, stderr_too=True)
+    assert completed.returncode == 141
+    run = tmp_path / "run"
+    assert (run / "checkpoint.pt").is_file()
+    (run / "config.yaml").unlink()  # resume reads the checkpoint's config
+    curves = sorted(run.glob("events.out.tfevents.*"))
+    resume = [str(ROOT / "scripts" / "train.py"), f"resume={run}", "budget.total_env_steps=3000"]
+    assert run_with_the_reader_gone(tmp_path, *resume, stderr_too=True).returncode == 141
+    assert load_checkpoint(run)["counters"]["env_steps"] >= 3000
+    assert set(curves) < set(run.glob("events.out.tfevents.*"))  # the resume's beside the run's
 
 
 def test_a_results_table_whose_reader_left_trains_every_preset_writes_the_file_then_exits_141(tmp_path):

@@ -70,12 +70,31 @@ COMPOSITION_ERRORS = [
     ("resume=<my run>", "'resume=<my run>': <my run> is a placeholder from the docs: put what it stands for"),
     ("agent.lr=0.1,0.2", "Ambiguous value for argument 'agent.lr=0.1,0.2'"),
     ("agent.lr=${nosuch}", "agent.lr: Interpolation key 'nosuch' not found"),
+    # the run folder's name reads them: "hydra.run.dir: Interpolation key 'seed' not found"
+    ("~seed", "~seed removes a key the run reads: set its value instead (seed=...)"),
+    ("~experiment_name", "~experiment_name removes a key the run reads"),
+    (
+        "seed=${nosuch}",
+        "Interpolation key 'nosuch' not found: an interpolation names it in a value the run folder's",
+    ),
+    # OmegaConf types a list or mapping key's interpolation only as it is read: TypeError tracebacks
+    (
+        "agent.hidden_sizes=${agent.lr}",
+        "agent.hidden_sizes=${agent.lr} resolves to 0.1: agent.hidden_sizes holds a list",
+    ),
+    ("env_wrappers=${seed}", "env_wrappers=${seed} resolves to 0: env_wrappers holds a list"),
+    ("env_kwargs=${seed}", "env_kwargs=${seed} resolves to 0: env_kwargs holds a mapping"),
     ("env_kwargs.x=1", "env_kwargs.x is not a config key (add it with +env_kwargs.x=<value>)"),
     # an env's own kwarg named like a key of another node: it was "did you mean vector.mode?"
     ("env_kwargs.mode=ok", "env_kwargs.mode is not a config key (add it with +env_kwargs.mode=<value>)"),
     ("env_kwargs.lr=1", "env_kwargs.lr is not a config key (add it with +env_kwargs.lr=<value>)"),
     ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),
     ("experiment=acrobot,nosuch", "experiment=nosuch is not a preset (presets: acrobot,"),
+    # "experiment=[cartpole is not a preset"
+    (
+        "experiment=[cartpole,acrobot]",
+        "experiment takes one preset by name, not a list (a sweep over presets: -m",
+    ),
 ]
 
 RANGE_ERRORS = [
@@ -100,6 +119,7 @@ RANGE_ERRORS = [
     ("features.name=wavelet", "features.name='wavelet' is not one of auto, raw,"),
     ("agent.hidden_sizes=[[4]]", "agent.hidden_sizes entries must be integers, got [4]"),  # tracebacks
     ("agent.value_hidden_sizes=[2,[3]]", "agent.value_hidden_sizes entries must be integers, got [3]"),
+    ("features.bounds=[[1],2,3,4]", "features.bounds entries must be numbers, got [1]"),  # a TypeError
     ("features.degree=0", "features.degree=0 must be >= 1"),
     ("features.num_centers=0", "features.num_centers=0 must be >= 1"),
     ("features.clip=-1", "features.clip=-1.0 must be > 0"),
@@ -431,6 +451,25 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
         ["--info", "config", sweeper],
     ):
         check_sweeper_has_multirun(fine)  # a sweep, or only a look at the config
+
+
+@pytest.mark.parametrize("launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+def test_a_launcher_without_m_is_one_line_saying_to_add_it(
+    train_main, monkeypatch, capsys, tmp_path, launcher
+):
+    """``hydra/launcher=submitit_slurm`` without -m trained once on this machine and ignored the
+    launcher, while a sweeper without -m was refused."""
+    from agents.tools.sweep_checks import check_sweeper_has_multirun
+
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, launcher, "budget.total_env_steps=300")
+    assert code == 2 and lines == [
+        f"error: {launcher} sets up where a sweep's jobs run, which applies only to a multirun: add -m "
+        "(without it Hydra runs the app once, here, and ignores the launcher)"
+    ]
+    assert list(tmp_path.iterdir()) == []
+    for fine in (["-m", launcher], ["--cfg", "hydra", launcher], ["hydra/launcher=basic"]):
+        check_sweeper_has_multirun(fine)
 
 
 @pytest.mark.parametrize(
@@ -920,3 +959,12 @@ def test_make_train_takes_a_sweep_in_args(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "s").glob("*/checkpoint.pt"))) == 2
+
+
+def test_a_removed_key_set_after_its_removal_is_the_removal_line(train_main, monkeypatch, capsys, tmp_path):
+    """``~budget budget.total_env_steps=2000`` was "budget is not a config key (known keys: ...)"."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, "~budget", "budget.total_env_steps=2000")
+    assert code == 2 and lines == [
+        "error: ~budget removes a key the run reads: set its value instead (budget=...)"
+    ]

@@ -669,6 +669,55 @@ def test_resume_from_a_file_names_that_file(trained, tmp_path, capsys):
     assert_one_line(code, err, 2, f"checkpoint {path} does not match its config")
 
 
+def test_a_resume_given_another_hydra_run_dir_is_refused_and_a_relative_one_saves_its_folder_absolute(
+    trained, tmp_path, monkeypatch, capsys
+):
+    """``resume=<run> hydra.run.dir=<another>`` trained on in the run's folder and left <another>
+    with Hydra's .hydra/ and an empty train.log (``run_dir=<another>`` was refused); a resume given
+    a relative folder wrote ``run_dir: run`` into config.yaml, where a new run writes it absolute."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / ".lock").unlink(missing_ok=True)
+    args = ("resume=run", "budget.total_env_steps=800", *TINY[:1])
+    code, err, _ = script(
+        "train.py", *args, "hydra.run.dir=other", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, "resume= continues the run in its own folder run, not hydra.run.dir=other:")
+    assert not (tmp_path / "other").exists()
+    code, err, _ = script("train.py", *args, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert code == 0, err
+    assert OmegaConf.load(run / "config.yaml").run_dir == str(run)
+
+
+def test_an_abandoned_resume_of_a_folder_without_config_yaml_keeps_the_runs_curves(tmp_path):
+    """A resume's start undone (a Ctrl-C before the run handles signals) took a folder without
+    config.yaml for a new run's and removed every event file in it, the run's curves too."""
+    from agents.runtime.run_folder import FolderBefore
+    from agents.runtime.run_lock import RunFolderLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    curves = run / "events.out.tfevents.1.host.1.0"
+    curves.write_bytes(b"the run's curves")
+    before = FolderBefore.now(run, resuming=True)
+    lock = RunFolderLock(run, [])
+    (run / "events.out.tfevents.2.host.2.0").write_bytes(b"the resume's")
+    (run / "config.yaml").write_text("the resume's config")
+    before.put_back(lock)
+    assert sorted(path.name for path in run.iterdir() if path.name != ".lock") == [curves.name]
+    assert curves.read_bytes() == b"the run's curves"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_named_config_yaml_does_not_hang_a_run(tmp_path, capsys):
+    """The run read the folder's config.yaml before it started, and a FIFO's read waits for a writer."""
+    os.mkfifo(tmp_path / "config.yaml")
+    code, err, _ = run_train(f"run_dir={tmp_path}", *TINY, capsys=capsys)
+    assert code == 0, err
+    assert (tmp_path / "config.yaml").is_file() and (tmp_path / CHECKPOINT_NAME).is_file()
+
+
 # -- 5. resume: what may change and what may not ------------------------------------------------
 IMMUTABLE = [
     ["env=Acrobot-v1"],
@@ -2189,6 +2238,17 @@ SCRIPT_ARGS = [
     ("benchmark.py", ["quick=true", "mode=worker"], "quick=true: mode=worker does not read it"),  # said True
     ("benchmark.py", ["--num-envs", "16"], "'--num-envs' is not key=value (try num_envs=<value>;"),
     ("benchmark.py", ["-m", "quick=true"], "'-m': this program composes its config once and is no Hydra app"),
+    (
+        "benchmark.py",
+        ["--hydra-help"],
+        "'--hydra-help': this program composes its config once",
+    ),  # hydra_help=
+    # Hydra's line said "3. To sweep over it, add --multirun", which this program refuses
+    (
+        "benchmark.py",
+        ["repeats=1,2"],
+        "repeats=1,2: this program takes one value per key (a list: repeats=[1,2]",
+    ),
     ("benchmark.py", ["quick=true", "hydra.run.dir=x"], "'hydra.run.dir=x': this program is no Hydra"),
     # a key the mode does not read (quick=true ran CartPole whatever env= said)
     ("benchmark.py", ["quick=true", "env=Acrobot-v1"], "env=Acrobot-v1: mode=all does not read it (read by"),
@@ -2281,6 +2341,15 @@ UNPARSABLE_VALUES = [  # PyYAML's traceback and exit 1, where the Hydra programs
     ("plot.py", ["runs=[x]", "out={a"], "cannot parse 'out={a': while parsing a flow mapping"),
     ("gradient_variance.py", ["out='x"], 'cannot parse "out=\'x": while scanning a quoted scalar'),
     ("reproduce_sutton_barto.py", ["out=a: b: c"], "cannot parse 'out=a: b: c': mapping values"),
+    # an interpolation resolved only as the options were read: InterpolationResolutionError tracebacks
+    (
+        "plot.py",
+        ["runs=${oc.env:NO_SUCH_VARIABLE}"],
+        "runs[0]: KeyError raised while resolving interpolation",
+    ),
+    ("plot.py", ["runs=[x]", "window=${nosuch}"], "window: Interpolation key 'nosuch' not found"),
+    ("gradient_variance.py", ["episodes=${oc.env:HOME}"], "could not be converted to Integer"),
+    ("results_table.py", ["seeds=${oc.env:NO_SUCH_VARIABLE}"], "seeds: KeyError raised while resolving"),
 ]
 
 

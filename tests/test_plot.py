@@ -156,6 +156,9 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     _, patterned = plot_runs([tmp_path / "sweep" / "lr0.05*"])  # no out=: a folder named "lr0.05*" was made
     assert patterned == [tmp_path / "sweep" / "lr0.05_seed0" / f"returns.{kind}" for kind in ("png", "svg")]
     assert not list(tmp_path.glob("sweep/*[*]*"))
+    (tmp_path / "sweep" / "README.md").write_text("a note sorted before the runs")  # the default out
+    _, beside_a_file = plot_runs([tmp_path / "sweep" / "*"])  # was "cannot use sweep/README.md: a file"
+    assert beside_a_file[0] == tmp_path / "sweep" / "interrupted" / "returns.png"  # the first folder
 
     table, files = plot_runs([tmp_path / "sweep"], tmp_path / "figures" / "returns")  # window: budget.window
     assert table.startswith("curves and table: the mean of each run's last 100 logged episodes (window=100)")
@@ -472,3 +475,18 @@ def test_a_run_an_error_ended_is_marked_failed_in_the_table(tmp_path):
     run = load_run(run_dir)
     assert run is not None and run.failed
     assert stopped_early(run) == f"failed at {run.env_steps:,} of 300 env steps"
+
+
+def test_reading_a_resumed_runs_curves_prints_no_purge_notice(tmp_path, caplog):
+    """A run resumed from a checkpoint before its last logged step: TensorBoard's "Detected out of
+    order event.step likely caused by a TensorFlow restart ... Removing 5 scalars" was printed for
+    it on every plot, though dropping the stopped part's points is what the resume asks for."""
+    for steps in (range(1, 11), range(6, 13)):  # the stopped part, then the resume from step 5
+        purge_step = steps.start if steps.start > 1 else None  # as the run's Logger resumes
+        writer = SummaryWriter(str(tmp_path), purge_step=purge_step, filename_suffix=f".{steps.start}")
+        for step in steps:
+            writer.add_scalar("charts/x", float(step), step)
+        writer.close()
+    events = plotting.read_events(tmp_path)
+    assert [event.step for event in events.Scalars("charts/x")] == list(range(1, 13))
+    assert "out of order" not in caplog.text

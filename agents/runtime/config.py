@@ -462,6 +462,11 @@ def validate_features(features: Any) -> None:
     check_choice("features.name", features.name, FEATURE_MAPS)
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
         check_at_least(f"features.{name}", getattr(features, name), 1)
+    for entry in features.bounds:  # OmegaConf does not type a nested list's items ([[1],2]: a TypeError)
+        number = isinstance(entry, int | float) and not isinstance(entry, bool)
+        _require(
+            number, f"features.bounds entries must be numbers, got {entry} (e.g. features.bounds=[2.4,3])"
+        )
     bounds = [("features.clip", features.clip), *(("features.bounds entry", b) for b in features.bounds)]
     for name, value in bounds:  # a range [-B, B] 2B wide past float64's limit made features constant
         _positive(name, value)

@@ -127,7 +127,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
                 f"resume= continues the run in its own folder {source.parent}, not run_dir={cfg.run_dir}: "
                 "drop run_dir (to continue a copy elsewhere, copy the run folder there and resume that)"
             )
-        resumed.run_dir, resumed.resume = str(source.parent), None
+        resumed.run_dir, resumed.resume = str(absolute(source.parent)), None  # as a new run writes it
         # the display follows this command line; the rest of logging (how the curves are written:
         # a num_seeds seed's are means per interval) stays the run's unless overridden below
         resumed.logging.progress_bar = cfg.logging.progress_bar

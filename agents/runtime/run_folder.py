@@ -99,30 +99,37 @@ class FolderBefore:
     """A run folder's ``config.yaml`` and event files before a run (or a resume) started in it."""
 
     run_dir: Path
+    resuming: bool
     config_text: str | None
+    """``config.yaml``'s text; None where there was none (or no file: a FIFO's read never returned)."""
     event_files: set[Path]
 
     @classmethod
-    def now(cls, run_dir: Path) -> FolderBefore:
+    def now(cls, run_dir: Path, resuming: bool) -> FolderBefore:
         config = run_dir / "config.yaml"
-        try:
-            text = config.read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError:  # none yet (a new run)
-            text = None
-        return cls(run_dir, text, set(run_dir.glob(f"{EVENT_FILE_PREFIX}*")))
+        text = None
+        if config.is_file():
+            with suppress(OSError):
+                text = config.read_text(encoding="utf-8", errors="surrogateescape")
+        return cls(run_dir, resuming, text, set(run_dir.glob(f"{EVENT_FILE_PREFIX}*")))
 
     def put_back(self, lock: RunFolderLock) -> None:
         """Undo a start that took no step, holding the run's ``lock``: a new run's files go
         (:func:`remove_unstarted_run`); a resume's new event file goes and ``config.yaml`` (which
-        it had written with its changes, which the checkpoint lacks) is the run's again."""
-        if self.config_text is None:
+        it had written with its changes, which the checkpoint lacks) is the run's again, or goes
+        where the run had none (a resume never removes the curves it found: it had taken a folder
+        without ``config.yaml`` for a new run's, and removed them)."""
+        if not self.resuming:
             remove_unstarted_run(self.run_dir, lock)
             return
         for path in set(self.run_dir.glob(f"{EVENT_FILE_PREFIX}*")) - self.event_files:
             with suppress(OSError):
                 path.unlink()
         with suppress(OSError):
-            write_text_atomically(self.run_dir / "config.yaml", self.config_text)
+            if self.config_text is not None:
+                write_text_atomically(self.run_dir / "config.yaml", self.config_text)
+            elif (self.run_dir / "config.yaml").is_file():  # the resume's own
+                (self.run_dir / "config.yaml").unlink()
         lock.release()
 
 

@@ -206,7 +206,7 @@ class Trainer:
         if resume_from is not None:  # a file that does not fit fails before anything is written
             self.load_state_dict(resume_from, resume_path)
             self._refuse_finished_resume()
-        before = FolderBefore.now(self.run_dir)
+        before = FolderBefore.now(self.run_dir, resuming=resume_from is not None)
         try:
             loaded = None if resume_path is None or resume_version is None else (resume_path, resume_version)
             self.lock = prepare_run_dir(

@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -51,6 +52,7 @@ from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE
 from agents.tools.closed_pipe import (
     exit_for_the_closed_pipe,
     quiet_log_lines_to_a_closed_stdout,
+    quiet_once_the_readers_leave,
     reader_left,
     stdout_quiet_once_the_reader_leaves,
 )
@@ -167,7 +169,11 @@ def hydra_main(
                     if preset_line:
                         print(preset_line)
                     return multirun_job(task, cfg)
-            return run_or_exit(lambda: without_an_unused_output_dir(lambda: started_task(cfg), before))
+            with quiet_once_the_readers_leave():  # ``2>&1 | head``: the run trains on, saves and ends
+                result = run_or_exit(lambda: without_an_unused_output_dir(lambda: started_task(cfg), before))
+            if reader_left():
+                exit_for_the_closed_pipe()
+            return result
 
         def started_task(cfg: DictConfig) -> T:
             nonlocal started
@@ -321,7 +327,8 @@ def refuse_a_sweeper_without_multirun() -> None:
 
 
 HYDRA_APP_SWITCHES = ("-m", "--multirun", "-c", "--cfg", "-p", "--package", "--info", "-cp", "--config-path",
-                      "-cn", "--config-name", "-cd", "--config-dir", "--run", "-r")  # fmt: skip
+                      "-cn", "--config-name", "-cd", "--config-dir", "--run", "-r", "--hydra-help",
+                      "-sc", "--shell-completion")  # fmt: skip
 """Switches of a Hydra app, which a composed-only program does not take."""
 
 
@@ -347,6 +354,13 @@ def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
     try:
         cfg = compose_config(config_name, argv)
     except CONFIG_ERRORS as error:
+        ambiguous = re.match(r"Ambiguous value for argument '(.+)'", str(error))
+        if ambiguous:  # Hydra's line ends "3. To sweep over it, add --multirun", which this program refuses
+            key, _, value = ambiguous.group(1).partition("=")
+            exit_with_user_error(
+                f"{ambiguous.group(1)}: this program takes one value per key (a list: {key}=[{value}]; "
+                f"text with a comma: {key}='{value}')"
+            )
         exit_with_user_error(composition_message(error))
     except UserError as error:
         exit_with(error)
@@ -429,10 +443,13 @@ def parse_options(
             )
     try:
         cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(dotlist))
-        OmegaConf.to_container(cfg, throw_on_missing=True)
+        # resolved, then typed as a value given so (window=${oc.env:HOME}, out=${oc.env:NOPE} were
+        # tracebacks at to_object below)
+        cfg = OmegaConf.merge(base, OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
     except OmegaConfBaseException as error:
         key = error.full_key
-        if key in fields and OmegaConf.select(OmegaConf.from_dotlist(dotlist), key) is None:  # out=: null
+        given = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist))  # unresolved: window=${foo}
+        if key in fields and key in given and given[key] is None:  # out=: null
             exit_with_user_error(f"{key}= needs a value (its default: {override_text(base.get(key))})")
         exit_with_user_error(composition_message(error))
     for key, (low, high) in (bounds or {}).items():

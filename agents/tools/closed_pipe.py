@@ -31,9 +31,14 @@ PIPE_CLOSED_EXIT_CODE = 128 + signal.SIGPIPE
 
 def stdout_reader_gone() -> bool:
     """Whether stdout is a pipe whose reading end is closed (``poll`` reports an error on it)."""
+    return _reader_gone(sys.stdout)
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """Whether ``stream`` is a pipe whose reading end is closed."""
     try:
         poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        poller.register(stream.fileno(), select.POLLOUT)
         return any(events & select.POLLERR for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll (Windows), no file descriptor (captured)
         return False
@@ -48,9 +53,10 @@ def reader_left() -> bool:
     return bool(_reader_left)
 
 
-def _stdout_to_the_null_device() -> None:
+def _to_the_null_device(stream: TextIO | None = None) -> None:
+    """Point ``stream``'s file descriptor (stdout's by default) to the null device."""
     null_device = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null_device, sys.stdout.fileno())
+    os.dup2(null_device, (sys.stdout if stream is None else stream).fileno())
     os.close(null_device)
     _reader_left.append(True)
 
@@ -58,7 +64,7 @@ def _stdout_to_the_null_device() -> None:
 def exit_for_the_closed_pipe() -> NoReturn:
     """Exit with :data:`PIPE_CLOSED_EXIT_CODE`; stdout now points to the null device, so the
     interpreter's last flush of what is still buffered raises nothing."""
-    _stdout_to_the_null_device()
+    _to_the_null_device()
     sys.exit(PIPE_CLOSED_EXIT_CODE)
 
 
@@ -69,7 +75,7 @@ class _ReaderGone(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if stdout_reader_gone():
-            _stdout_to_the_null_device()
+            _to_the_null_device()
         return True
 
 
@@ -102,8 +108,9 @@ def quiet_when_the_reader_leaves() -> Iterator[None]:
 
 
 class _QuietStdout:
-    """``sys.stdout`` whose write or flush to a reader that has gone points stdout to the null
-    device instead of raising BrokenPipeError (the text is dropped); anything else is the stream's."""
+    """``sys.stdout`` (or ``sys.stderr``) whose write or flush to a reader that has gone points its
+    file descriptor to the null device instead of raising BrokenPipeError (the text is dropped);
+    anything else is the stream's."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -121,11 +128,10 @@ class _QuietStdout:
         except BrokenPipeError as error:
             self._null_device_unless_another(error)
 
-    @staticmethod
-    def _null_device_unless_another(error: BrokenPipeError) -> None:
-        if not stdout_reader_gone():  # not the reader leaving: the error stands
+    def _null_device_unless_another(self, error: BrokenPipeError) -> None:
+        if not _reader_gone(self.stream):  # not the reader leaving: the error stands
             raise error
-        _stdout_to_the_null_device()  # what the stream still buffers is flushed there
+        _to_the_null_device(self.stream)  # what the stream still buffers is flushed there
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
@@ -146,3 +152,19 @@ def stdout_quiet_once_the_reader_leaves() -> Iterator[None]:
         yield
     finally:
         sys.stdout = stream
+
+
+@contextmanager
+def quiet_once_the_readers_leave() -> Iterator[None]:
+    """Run the body (one run) with stdout and stderr as :class:`_QuietStdout`: a run piped with
+    ``2>&1`` to a reader that had gone failed at the progress bar's first line, before it saved
+    anything (and a resume's first ``resume:`` line undid its start). Now it trains on, saves and
+    ends; whether a reader left is :func:`reader_left`."""
+    stream = sys.stderr
+    quiet = stream if isinstance(stream, _QuietStdout) else _QuietStdout(stream)
+    sys.stderr = quiet  # type: ignore[assignment]
+    try:
+        with stdout_quiet_once_the_reader_leaves():
+            yield
+    finally:
+        sys.stderr = stream

@@ -218,14 +218,18 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
     from agents.runtime.checkpoint import run_folder_of
     from agents.runtime.program import hydra_override
     from agents.tools.override_words import is_multirun
-    from agents.tools.presets import override_value, parsed_override_value, with_overrides
+    from agents.tools.presets import parsed_override_value, with_overrides
 
     argv = list(argv)
-    if is_multirun(argv) or override_value(argv, "hydra.run.dir") is not None:
+    if is_multirun(argv):
         return argv
     resume, run_dir = (
         _resolved(argv, parsed_override_value(argv, key) or "", key) for key in ("resume", "run_dir")
     )
+    hydra_dir = parsed_override_value(argv, "hydra.run.dir")
+    if hydra_dir is not None:
+        _refuse_another_folder_for_a_resume(resume, _resolved(argv, hydra_dir, "hydra.run.dir"))
+        return argv
     if resume not in ("", "null"):
         folder = run_folder_of(resume)
         if folder.is_dir() and os.access(folder, os.W_OK):  # realpath: where the OS finds it (link/..)
@@ -240,6 +244,22 @@ def _hydra_folder_is_the_run_folder(argv: Sequence[str]) -> list[str]:
         if existing.is_dir() and os.access(existing, os.W_OK):  # Hydra's abspath reads link/.. as text
             argv = with_overrides(argv, hydra_override("hydra.run.dir", os.path.realpath(run_dir)))
     return argv
+
+
+def _refuse_another_folder_for_a_resume(resume: str, hydra_dir: str) -> None:
+    """``resume=<run> hydra.run.dir=<another>`` trained on in the run's folder and left ``<another>``
+    holding Hydra's ``.hydra/`` and an empty ``train.log``: refused, as ``run_dir=<another>`` is."""
+    from agents.runtime.checkpoint import run_folder_of
+    from agents.tools.exits import exit_with_user_error
+
+    if resume in ("", "null"):
+        return
+    folder = run_folder_of(resume)
+    if os.path.realpath(folder) != os.path.realpath(hydra_dir):
+        exit_with_user_error(
+            f"resume= continues the run in its own folder {folder}, not hydra.run.dir={hydra_dir}: drop "
+            "hydra.run.dir (to continue a copy elsewhere, copy the run folder there and resume that)"
+        )
 
 
 def _check_given_run_folder(argv: Sequence[str]) -> None:

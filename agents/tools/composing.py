@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import yaml
 from hydra import initialize_config_dir
@@ -164,6 +164,9 @@ def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
     """The closest keys; for a plain dict (``env_kwargs``), how to add a new key (a key of the
     env's own is never one of another node: ``env_kwargs.mode`` is not ``vector.mode``)."""
     full_key, parent = str(cause.full_key), cause.parent_node
+    schema = OmegaConf.get_type(parent) if isinstance(parent, DictConfig) else None
+    if dataclasses.is_dataclass(schema) and full_key.rpartition(".")[2] in get_type_hints(schema):
+        return removed_key_message(full_key)  # ~budget budget.total_env_steps=1: "budget is not a config key"
     known = [str(name) for name in parent if name != "hydra"] if isinstance(parent, DictConfig) else []
     plain_dict = isinstance(parent, DictConfig) and OmegaConf.get_type(parent) is dict
     elsewhere = dotted_keys(parent._get_root()) if isinstance(parent, DictConfig) and not plain_dict else []
@@ -221,8 +224,27 @@ def composition_message(error: BaseException) -> str:
         key = error.full_key
         return f"{key}: Missing mandatory value: pass {key}=<value> (--help says what it holds)"
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
-        return f"{error.full_key}: {first_line(error)}"
+        return (
+            _hydra_key_message(str(error.full_key), first_line(error))
+            or f"{error.full_key}: {first_line(error)}"
+        )
     return _all_lines(error)
+
+
+def _hydra_key_message(full_key: str, reason: str) -> str | None:
+    """A key Hydra's own settings read through an interpolation (the run folder's name reads
+    ``${seed}``): ``~seed`` and ``seed=${nosuch}`` were "hydra.run.dir: Interpolation key ... not
+    found", a key the user never typed. None for other errors."""
+    missing = re.fullmatch(r"Interpolation key '(.+)' not found", reason)
+    if not full_key.startswith("hydra.") or missing is None:
+        return None
+    key = missing.group(1)
+    if schema_field(key):
+        return removed_key_message(key)
+    return (
+        f"{reason}: an interpolation names it in a value the run folder's name ({full_key}) reads; "
+        "name an existing key there"
+    )
 
 
 def schema_field(key: str) -> bool:
@@ -249,11 +271,38 @@ def _all_lines(error: BaseException) -> str:
 
 
 def check_resolvable(cfg: DictConfig) -> None:
-    """Resolve every interpolation and require every ``???`` value, as one-line UserErrors."""
+    """Resolve every interpolation and require every ``???`` value, as one-line UserErrors; in a
+    structured config, an interpolation of a list or mapping key must resolve to one (OmegaConf
+    checks it only as it is read: ``agent.hidden_sizes=${agent.lr}`` reached the run's checks as a
+    float, a TypeError traceback)."""
     try:
-        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as error:
         raise UserError(composition_message(error)) from None
+    schema = OmegaConf.get_type(cfg)
+    if not dataclasses.is_dataclass(schema):
+        return
+    for path, text in _interpolations(OmegaConf.to_container(cfg)):
+        field_type: Any = schema
+        value: Any = resolved
+        for part in path:
+            hints = get_type_hints(field_type) if dataclasses.is_dataclass(field_type) else {}
+            field_type, value = hints.get(part), value[part]
+        kind = get_origin(field_type) or field_type
+        holds = "a list" if kind in (list, tuple) else "a mapping" if kind is dict else None
+        if holds and not isinstance(value, list if kind in (list, tuple) else dict):
+            key = ".".join(path)
+            raise UserError(f"{key}={text} resolves to {value!r}: {key} holds {holds}")
+
+
+def _interpolations(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """``(path, text)`` of each interpolation that is a mapping's value in the unresolved container
+    ``node`` (a list's items are typed as they are read)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _interpolations(value, (*path, str(key)))
+    elif isinstance(node, str) and "${" in node and path:
+        yield path, node
 
 
 def app_config(

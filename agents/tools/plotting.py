@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import re
 import textwrap
 from contextlib import suppress
@@ -253,9 +254,25 @@ def resumed_changes(parts: list[dict[str, Any]]) -> str:
     return " ".join(changed)
 
 
+class _NoPurgeNotice(logging.Filter):
+    """Drops TensorBoard's "Detected out of order event.step likely caused by a TensorFlow restart
+    ... Removing 475 scalars", printed for every run resumed from a checkpoint before its last
+    logged step: the points it drops are the stopped part's, after the checkpoint, which the
+    resume logged again (what TensorBoard shows too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Detected out of order event.step")
+
+
 def read_events(path: Path) -> EventAccumulator:
     """The scalars (all of them) and the HParams tensors of the event files in ``path``."""
-    return EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
+    tensorboard_log = logging.getLogger("tensorboard")
+    notice = _NoPurgeNotice()
+    tensorboard_log.addFilter(notice)
+    try:
+        return EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 1}).Reload()
+    finally:
+        tensorboard_log.removeFilter(notice)
 
 
 def load_run(path: Path) -> Run | None:
@@ -558,7 +575,7 @@ def plot_runs(
 
     :param paths: run folders and/or sweep folders (searched recursively for event files).
     :param out: file stem for the figures (:func:`figure_paths`); default ``<first path>/returns``
-        (a pattern's first match).
+        (a pattern's first folder).
     :param window: episodes in each curve's moving mean and in the table's final score; None = the
         runs' ``budget.window`` (100 by default), so the table repeats what training reported.
     """
@@ -587,7 +604,8 @@ def plot_runs(
     groups, repeats = drop_repeated_seeds(group_runs(runs))
     if window is None:
         window = int(runs[0].hparams.get("budget.window", 100))
-    first = with_globs_expanded(paths[:1])[0]  # runs=[ns3/*]: a folder named "*" was made for the figures
+    matches = with_globs_expanded(paths[:1])  # runs=[ns3/*]: a folder named "*" was made for the figures
+    first = next((path for path in matches if path.is_dir()), matches[0])  # not a README.md it matched
     files = plot_groups(groups, out if out is not None else first / "returns", window)
     skip_line = "\nskipped (no final results: unfinished, or a cut-off event file): "
     note = "".join(f"{skip_line}{item}" for item in skipped_lines(skipped))

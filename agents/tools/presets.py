@@ -185,6 +185,11 @@ def check_preset(
     ``config_dir`` nor in the user's own config folders (``--config-dir``); ``key``: the key that
     named it (the benchmark's ``preset=``)."""
     names = all_preset_names(config_dir, user_dirs)
+    if name.strip().startswith("["):  # it was "experiment=[cartpole is not a preset"
+        raise UserError(
+            f"{key}={name}: {key} takes one preset by name, not a list (a sweep over presets: -m "
+            f"{key}={name.strip().strip('[]')})"
+        )
     for choice in preset_choices(name):  # a sweep over presets: every choice
         if choice not in names and not is_no_preset(choice):
             close = difflib.get_close_matches(choice, names, n=3)

@@ -79,6 +79,12 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
                 f"{arg} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs "
                 "the app once and ignores the sweeper)"
             )
+        launcher = key == "hydra/launcher" and value.strip().lower() not in ("null", "basic")
+        if sep and not arg.startswith(("-", "~")) and (launcher or key.startswith("hydra.launcher.")):
+            raise UserError(  # hydra/launcher=submitit_slurm trained here, on this machine, without a word
+                f"{arg} sets up where a sweep's jobs run, which applies only to a multirun: add -m (without "
+                "it Hydra runs the app once, here, and ignores the launcher)"
+            )
 
 
 def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) -> list[list[str]]:
