@@ -509,8 +509,8 @@ def describe_vector_failure(vector_env: Any, error: BaseException) -> str:
     (:func:`unstackable_observation`)."""
     gone = gone_workers(vector_env) if isinstance(error, EOFError | ConnectionError) else None
     return (
-        gone or unstackable_observation(vector_env, error) or unstorable_step(vector_env, error)
-        or describe_env_error(error)
+        gone or unstackable_observation(vector_env, error) or unpaired_reset(vector_env, error)
+        or unstorable_step(vector_env, error) or describe_env_error(error)
     )  # fmt: skip
 
 
@@ -539,6 +539,28 @@ def unstorable_step(vector_env: Any, error: BaseException) -> str | None:
     return (
         f"sub-env {frame.f_locals['i']}'s step returned a reward, terminated or truncated that is not "
         f"one value ({describe(error)})"
+    )
+
+
+def unpaired_reset(vector_env: Any, error: BaseException) -> str | None:
+    """A sync vector env's sub-env whose reset (at an autoreset) returned the observation alone, not
+    Gymnasium's ``(obs, info)`` (an old gym env): unpacking it into two raised ``too many values to
+    unpack (expected 2)``, said to be the step's, or split a 2-value observation, and Gymnasium's
+    merging of the "info" raised ``'numpy.float32' object has no attribute 'items'``. None for any
+    other failure."""
+    base = getattr(vector_env, "unwrapped", vector_env)
+    unpacked = isinstance(error, ValueError) and "values to unpack (expected 2" in str(error)
+    if not isinstance(base, gym.vector.SyncVectorEnv) or not (unpacked or isinstance(error, AttributeError)):
+        return None
+    codes = (gym.vector.SyncVectorEnv.step.__code__, gym.vector.SyncVectorEnv.reset.__code__)
+    frame = next((frame for frame in reversed(_frames(error)) if frame.f_code in codes), None)
+    if frame is None or not isinstance(frame.f_locals.get("i"), int):
+        return None
+    if not unpacked and ("env_info" not in frame.f_locals or isinstance(frame.f_locals["env_info"], dict)):
+        return None
+    return (
+        f"sub-env {frame.f_locals.get('i')}'s reset returned no (obs, info) pair: a Gymnasium env's reset "
+        "returns both (return obs, {})"
     )
 
 

@@ -106,8 +106,8 @@ class FaultyEnv(SpaceEnv):
             or (self.fault == "laterresetshape" and self.resets > 1)  # after the first episode
         )
         self.returned: list[np.ndarray] = [np.array(obs)]  # (copies) what it returned, in order
-        if self.fault == "obsonlyreset":  # as gym < 0.26's reset: the observation alone
-            return obs
+        if self.fault == "obsonlyreset" or (self.fault == "laterobsonlyreset" and self.resets > 1):
+            return obs  # as gym < 0.26's reset: the observation alone
         return (obs[:3] if misfit else self._one_array(obs)), info
 
     def _one_array(self, obs: Any) -> Any:
@@ -208,7 +208,7 @@ _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outof
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
                "inplace", "workerinit", "workerexit", "workercrash", "twoinstances",
-               "laterresetshape", "obsonlyreset", "boolstate")  # fmt: skip
+               "laterresetshape", "obsonlyreset", "laterobsonlyreset", "boolstate")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:

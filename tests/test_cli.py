@@ -192,6 +192,15 @@ def test_a_run_piped_with_its_errors_to_a_reader_that_left_trains_saves_and_keep
     assert set(curves) < set(run.glob("events.out.tfevents.*"))  # the resume's beside the run's
 
 
+def test_a_sweep_piped_with_its_errors_to_a_reader_that_left_completes_its_jobs(tmp_path):
+    """``train.py -m ... 2>&1 | head -c0``: each job's progress bar met the closed pipe, and every job
+    was FAILED with "BrokenPipeError" and no checkpoint (exit 1)."""
+    sweep = [str(ROOT / "scripts" / "train.py"), "-m", "budget.total_env_steps=1000", "seed=0,1",
+             f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    assert run_with_the_reader_gone(tmp_path, *sweep, stderr_too=True).returncode == 141
+    assert len(list((tmp_path / "sweep").glob("*/checkpoint.pt"))) == 2
+
+
 def test_a_results_table_whose_reader_left_trains_every_preset_writes_the_file_then_exits_141(tmp_path):
     """``results-table ... | head -1`` exited 141 at the first preset's line, its out folder made and
     empty; now, as train.py, every preset trains, the file is written, then 141."""

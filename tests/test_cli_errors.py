@@ -73,6 +73,11 @@ COMPOSITION_ERRORS = [
     # the run folder's name reads them: "hydra.run.dir: Interpolation key 'seed' not found"
     ("~seed", "~seed removes a key the run reads: set its value instead (seed=...)"),
     ("~experiment_name", "~experiment_name removes a key the run reads"),
+    ("~num_seeds", "~num_seeds removes a key the run reads"),  # a ConfigAttributeError traceback
+    (
+        "run_dir=${oc.env:NO_SUCH_VARIABLE}/a",
+        "not found\", in a value the run folder's name (hydra.run.dir) reads",
+    ),
     (
         "seed=${nosuch}",
         "Interpolation key 'nosuch' not found: an interpolation names it in a value the run folder's",
@@ -90,7 +95,11 @@ COMPOSITION_ERRORS = [
     ("env_kwargs.lr=1", "env_kwargs.lr is not a config key (add it with +env_kwargs.lr=<value>)"),
     ("experiment=cartpol", "experiment=cartpol is not a preset (did you mean cartpole or cartpole_mlp?"),
     ("experiment=acrobot,nosuch", "experiment=nosuch is not a preset (presets: acrobot,"),
-    # "experiment=[cartpole is not a preset"
+    # "experiment=[cartpole is not a preset"; "-m experiment=" for an empty one
+    (
+        "experiment=[]",
+        "experiment takes one preset by name, not a list (experiment=none for the generic defaults)",
+    ),
     (
         "experiment=[cartpole,acrobot]",
         "experiment takes one preset by name, not a list (a sweep over presets: -m",
@@ -451,6 +460,25 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
         ["--info", "config", sweeper],
     ):
         check_sweeper_has_multirun(fine)  # a sweep, or only a look at the config
+
+
+def test_a_launcher_or_sweeper_given_as_one_value_is_one_line_naming_its_group(
+    train_main, monkeypatch, capsys, tmp_path
+):
+    """``hydra.launcher=joblib`` (a dot, not a slash) trained once and ignored it, and with -m the
+    sweep's checks failed with "'str' object has no attribute 'get'", a traceback."""
+    monkeypatch.chdir(tmp_path)
+    for args in (
+        ["hydra.launcher=joblib"],
+        ["-m", "hydra.launcher=joblib", "seed=0,1"],
+        ["hydra.sweeper=optuna"],
+    ):
+        code, lines = run_main(train_main, monkeypatch, capsys, *args, "budget.total_env_steps=300")
+        group = args[-2 if "-m" in args else 0].split("=")[0]
+        assert code == 2 and len(lines) == 1 and f"choose one with {group.replace('.', '/')}=" in lines[0], (
+            lines
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
@@ -968,3 +996,6 @@ def test_a_removed_key_set_after_its_removal_is_the_removal_line(train_main, mon
     assert code == 2 and lines == [
         "error: ~budget removes a key the run reads: set its value instead (budget=...)"
     ]
+    # the folder's name then reads experiment_name, which reads env: "experiment_name: ... 'env' not found"
+    code, lines = run_main(train_main, monkeypatch, capsys, "~env", f"run_dir={tmp_path / 'run'}")
+    assert code == 2 and lines == ["error: ~env removes a key the run reads: set its value instead (env=...)"]

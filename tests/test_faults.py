@@ -718,6 +718,18 @@ def test_a_fifo_named_config_yaml_does_not_hang_a_run(tmp_path, capsys):
     assert (tmp_path / "config.yaml").is_file() and (tmp_path / CHECKPOINT_NAME).is_file()
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_named_train_log_is_one_line_not_a_hang(tmp_path, monkeypatch, capsys):
+    """Hydra opens the run folder's train.log before the run: a FIFO there waited for a reader forever."""
+    (tmp_path / "run").mkdir()
+    os.mkfifo(tmp_path / "run" / "train.log")
+    code, err, _ = script(
+        "train.py", *TINY, "run_dir=run", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
+    )
+    assert_one_line(code, err, 2, "run/train.log is a pipe or a folder, where Hydra writes the run's log")
+
+
 # -- 5. resume: what may change and what may not ------------------------------------------------
 IMMUTABLE = [
     ["env=Acrobot-v1"],
@@ -1017,6 +1029,22 @@ def test_a_later_resets_observation_that_does_not_fit_is_blamed_on_reset(tmp_pat
     env = "env=fault_envs:fault/Laterresetshape-v0"
     code, err, _ = run_train(*TINY, env, f"run_dir={tmp_path / 'run'}", capsys=capsys)
     assert_one_line(code, err, 2, f"{env} failed at env step 20: reset returned an observation of shape (3,)")
+
+
+@pytest.mark.parametrize(
+    "mode", [["vector.num_envs=2", "vector.mode=sync"], ["num_seeds=2", "seed_mode=batched"]]
+)
+def test_a_later_reset_that_returns_the_observation_alone_is_named_in_a_sync_vector_env(
+    tmp_path, capsys, mode
+):
+    """An old gym env's reset, at an autoreset: Gymnasium's sync vector env split the observation
+    into (obs, info) and said "'numpy.float32' object has no attribute 'items'"; one env stepped by
+    hand and an async worker said what reset returned."""
+    env = "env=fault_envs:fault/Laterobsonlyreset-v0"
+    code, err, _ = run_train(*TINY, env, *mode, f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(
+        code, err, 2, "sub-env 0's reset returned no (obs, info) pair: a Gymnasium env's reset returns"
+    )
 
 
 def test_an_evaluation_env_that_cannot_be_made_is_one_line(tmp_path, monkeypatch, capsys):
@@ -2247,7 +2275,7 @@ SCRIPT_ARGS = [
     (
         "benchmark.py",
         ["repeats=1,2"],
-        "repeats=1,2: this program takes one value per key (a list: repeats=[1,2]",
+        "repeats=1,2: this program runs once, with one value per key (text with a comma is quoted: ",
     ),
     ("benchmark.py", ["quick=true", "hydra.run.dir=x"], "'hydra.run.dir=x': this program is no Hydra"),
     # a key the mode does not read (quick=true ran CartPole whatever env= said)

@@ -143,6 +143,17 @@ def test_policy_gradient_refuses_coefficients_not_one_per_step(generator, form):
             with pytest.raises(ValueError, match=message):
                 call(x, a, wrong)
     assert policy.policy_gradient(x, a, returns).shape == policy.param.shape
+    for other in (returns.float(), returns.long(), returns > 0):  # torch's "same dtype"; ints one path took
+        for call in (
+            policy.policy_gradient,
+            policy.autograd_policy_gradient,
+            policy.policy_gradient_and_log_probs,
+        ):
+            with pytest.raises(
+                TypeError,
+                match=rf"^coefficients must have the features' dtype torch.float64; got {other.dtype}$",
+            ):
+                call(x, a, other)
 
 
 def test_make_policy_reads_a_plain_mapping_of_options():

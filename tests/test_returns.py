@@ -156,6 +156,8 @@ def test_discount_weights_take_what_discounted_returns_takes_and_its_dtype():
     weighted = discount_weights(np.array(rows[0]), 0.5) * discounted_returns(rewards, 0.5, rows[0])
     assert weighted.dtype == rewards.dtype == torch.float32
     assert discount_weights(rows[0], 0.5, torch.float64).dtype == torch.float64
+    with pytest.raises(ValueError, match=r"^dones must have a time axis, \[\.\.\., T\] \(got a scalar\)$"):
+        discount_weights(torch.tensor(True), 0.5)
 
 
 def test_gamma_0_returns_are_the_rewards_with_dones_or_without():

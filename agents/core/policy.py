@@ -183,7 +183,8 @@ class SoftmaxPolicy(nn.Module, ABC):
         0.7 was read as 0 by the score and as no action at all by the linear gradient) (the public
         entry points check; the ``*_with`` functions, which ``torch.func`` maps, cannot); with
         ``coefficients``, ``ValueError`` unless there is one ``c_t`` per action (a ``[T, 1]``
-        column gave ``[T, *param]`` terms unsummed, a ``[1]`` applied one to every step)."""
+        column gave ``[T, *param]`` terms unsummed, a ``[1]`` applied one to every step) and
+        ``TypeError`` unless they have the features' dtype."""
         if (
             not isinstance(actions, Tensor)
             or actions.dtype.is_floating_point
@@ -206,6 +207,10 @@ class SoftmaxPolicy(nn.Module, ABC):
             raise ValueError(
                 f"coefficients must be a tensor of the actions' shape {list(actions.shape)}, one c_t per "
                 f"step; got {got}"
+            )
+        if coefficients is not None and coefficients.dtype != features.dtype:  # torch's "same dtype", or
+            raise TypeError(  # (ints, bools) taken by one path and refused by another
+                f"coefficients must have the features' dtype {features.dtype}; got {coefficients.dtype}"
             )
         n_actions = features.shape[-2] if self.input_form == "action" else self.n_actions  # phi [B, A, d]
         if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < n_actions:

@@ -94,6 +94,8 @@ def steps_since_start(dones: Tensor) -> Tensor:
     """Index ``t`` of each step within its episode, for ``[..., T]`` streams of episodes (time on
     the last axis, as :func:`discounted_returns` takes them; a list or numpy array too)."""
     dones = torch.as_tensor(dones).bool()
+    if dones.dim() == 0:  # as discounted_returns says of a scalar (an IndexError was raw)
+        raise ValueError("dones must have a time axis, [..., T] (got a scalar)")
     position = torch.arange(dones.shape[-1], device=dones.device).expand(dones.shape)
     starts = torch.zeros_like(position)
     starts[..., 1:] = torch.where(dones[..., :-1], position[..., 1:], 0)

@@ -165,7 +165,7 @@ def hydra_main(
                 run_or_exit(refuse_chdir)
                 run_or_exit(lambda: check_resolvable(cfg))
                 started = True
-                with stdout_quiet_once_the_reader_leaves():  # ``| head``: the job still ends as it ends
+                with quiet_once_the_readers_leave():  # ``2>&1 | head``: the job still ends as it ends
                     if preset_line:
                         print(preset_line)
                     return multirun_job(task, cfg)
@@ -252,7 +252,11 @@ def hydra_main(
                     logging_settings_said_in_one_line(folder_remover(before)),
                     hydra_validates_the_jobs_not_checked(checked) if sweep else nullcontext(),
                     basic_launcher_stops_with_the_sweep(raise_the_sweeps_stop) if sweep else nullcontext(),
-                    stdout_quiet_once_the_reader_leaves() if quiet_stdout else nullcontext(),
+                    quiet_once_the_readers_leave()
+                    if sweep
+                    else stdout_quiet_once_the_reader_leaves()
+                    if quiet_stdout
+                    else nullcontext(),
                     submitit_jobs_hear_ctrl_c_once()
                     if made_by(launcher, SUBMITIT_LOCAL_LAUNCHER)
                     else nullcontext(),
@@ -358,8 +362,8 @@ def compose_or_exit(config_name: str, argv: Sequence[str]) -> DictConfig:
         if ambiguous:  # Hydra's line ends "3. To sweep over it, add --multirun", which this program refuses
             key, _, value = ambiguous.group(1).partition("=")
             exit_with_user_error(
-                f"{ambiguous.group(1)}: this program takes one value per key (a list: {key}=[{value}]; "
-                f"text with a comma: {key}='{value}')"
+                f"{ambiguous.group(1)}: this program runs once, with one value per key (text with a comma "
+                f"is quoted: {key}='{value}')"
             )
         exit_with_user_error(composition_message(error))
     except UserError as error:

@@ -7,6 +7,7 @@ before TensorBoard, Gymnasium's envs or matplotlib are loaded (``scripts/benchma
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -180,6 +181,7 @@ def train() -> None:
     register_resolvers()  # hydra.sweep.subdir's ${short_overrides:...}
     sys.argv[1:] = _hydra_folder_is_the_run_folder(expand_home_in_paths(sys.argv[1:]))  # (hydra_main's too)
     run_or_exit(lambda: _check_given_run_folder(sys.argv[1:]))
+    _refuse_a_log_file_that_would_hang(sys.argv[1:])
     run_or_exit(lambda: _check_sweep_run_dirs(sys.argv[1:]))
     hydra_main(config_name="train", env_presets=True, check_jobs=_preflight)(_train)()
 
@@ -302,6 +304,28 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
 CONFIG_FILE_SWITCHES = ("-cd", "--config-dir", "-cn", "--config-name", "-cp", "--config-path")
 """Switches that bring config files of the user's, which may set ``hydra.run.dir`` (the project's
 configs leave it to ``configs/train.yaml``'s new timestamped folder)."""
+
+
+def _refuse_a_log_file_that_would_hang(argv: Sequence[str]) -> None:
+    """Hydra opens ``<run folder>/train.log`` for its log before the run starts: a FIFO of that name
+    (``mkfifo``) waited for a reader forever, in a new run, a resume and ``hydra.run.dir=``; a
+    folder of that name failed in Hydra's logging setup."""
+    import stat
+
+    from agents.tools.exits import exit_with_user_error
+    from agents.tools.override_words import hydra_args, is_multirun
+
+    args, _ = hydra_args(argv)
+    if args.cfg or args.info or args.shell_completion or is_multirun(argv):
+        return
+    folder = _hydra_run_dir(argv)
+    log = None if folder is None else folder / "train.log"
+    with contextlib.suppress(OSError):
+        if log is not None and (stat.S_ISFIFO(log.stat().st_mode) or log.is_dir()):
+            exit_with_user_error(
+                f"{log} is a pipe or a folder, where Hydra writes the run's log (it waited on a pipe for a "
+                "reader): remove it, or choose another run folder"
+            )
 
 
 def _hydra_run_dir(argv: Sequence[str]) -> Path | None:

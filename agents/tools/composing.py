@@ -31,6 +31,7 @@ from agents.errors import UserError, broken_yaml, first_line, warn_at_caller
 from agents.runtime.config import (
     TrainConfig,
     dotted_keys,
+    first_missing_key,
     register_configs,
     removed_key_message,
     unknown_key_message,
@@ -232,15 +233,18 @@ def composition_message(error: BaseException) -> str:
 
 
 def _hydra_key_message(full_key: str, reason: str) -> str | None:
-    """A key Hydra's own settings read through an interpolation (the run folder's name reads
-    ``${seed}``): ``~seed`` and ``seed=${nosuch}`` were "hydra.run.dir: Interpolation key ... not
-    found", a key the user never typed. None for other errors."""
+    """A key another key reads through an interpolation, most often the run folder's name (Hydra's
+    ``hydra.run.dir`` reads ``${seed}``): ``~seed``, ``~env run_dir=a`` and ``seed=${nosuch}`` were
+    "hydra.run.dir: Interpolation key 'seed' not found" or "experiment_name: ... 'env' ...", keys the
+    user never typed; ``run_dir=${oc.env:NOPE}/a`` was "hydra.run.dir: KeyError ...". None for others."""
     missing = re.fullmatch(r"Interpolation key '(.+)' not found", reason)
-    if not full_key.startswith("hydra.") or missing is None:
+    if missing is not None and missing.group(1) != full_key and schema_field(missing.group(1)):
+        return removed_key_message(missing.group(1))  # removed with ~, where the schema has it
+    if not full_key.startswith("hydra."):
         return None
-    key = missing.group(1)
-    if schema_field(key):
-        return removed_key_message(key)
+    if missing is None:
+        where = "run_dir, or experiment_name and seed"
+        return f"{reason}, in a value the run folder's name ({full_key}) reads: {where}"
     return (
         f"{reason}: an interpolation names it in a value the run folder's name ({full_key}) reads; "
         "name an existing key there"
@@ -282,6 +286,9 @@ def check_resolvable(cfg: DictConfig) -> None:
     schema = OmegaConf.get_type(cfg)
     if not dataclasses.is_dataclass(schema):
         return
+    missing = first_missing_key(cfg, schema)
+    if missing is not None:  # ~num_seeds: a ConfigAttributeError traceback where the run read it
+        raise UserError(removed_key_message(missing))
     for path, text in _interpolations(OmegaConf.to_container(cfg)):
         field_type: Any = schema
         value: Any = resolved

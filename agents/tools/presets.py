@@ -186,10 +186,11 @@ def check_preset(
     named it (the benchmark's ``preset=``)."""
     names = all_preset_names(config_dir, user_dirs)
     if name.strip().startswith("["):  # it was "experiment=[cartpole is not a preset"
-        raise UserError(
-            f"{key}={name}: {key} takes one preset by name, not a list (a sweep over presets: -m "
-            f"{key}={name.strip().strip('[]')})"
+        listed = name.strip().strip("[]").strip()
+        sweep = (
+            f"a sweep over presets: -m {key}={listed}" if listed else f"{key}=none for the generic defaults"
         )
+        raise UserError(f"{key}={name}: {key} takes one preset by name, not a list ({sweep})")
     for choice in preset_choices(name):  # a sweep over presets: every choice
         if choice not in names and not is_no_preset(choice):
             close = difflib.get_close_matches(choice, names, n=3)

@@ -64,6 +64,14 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
 
     :raises UserError: naming the override and the ``-m`` to add."""
     args, _ = hydra_args(argv)
+    for arg in argv:  # with -m too: the sweep's checks failed on it with an AttributeError traceback
+        key, sep, value = arg.lstrip("+").partition("=")
+        if key in ("hydra.launcher", "hydra.sweeper") and sep and not arg.startswith("~"):
+            group = key.replace(".", "/")
+            raise UserError(
+                f"{arg} replaces Hydra's {key.split('.')[1]} settings with one value: choose one with "
+                f"{group}={value} (and set its keys as {key}.<key>=...)"
+            )
     if args.multirun or args.cfg or args.info or args.shell_completion:
         return
     for arg in argv:
