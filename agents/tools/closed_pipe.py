@@ -107,7 +107,7 @@ def quiet_when_the_reader_leaves() -> Iterator[None]:
         exit_for_the_closed_pipe()
 
 
-class _QuietStdout:
+class _QuietStream:
     """``sys.stdout`` (or ``sys.stderr``) whose write or flush to a reader that has gone points its
     file descriptor to the null device instead of raising BrokenPipeError (the text is dropped);
     anything else is the stream's."""
@@ -139,15 +139,15 @@ class _QuietStdout:
 
 @contextmanager
 def stdout_quiet_once_the_reader_leaves() -> Iterator[None]:
-    """Run the body (a multirun, or one of its jobs) with :class:`_QuietStdout` as ``sys.stdout``: a
+    """Run the body (a multirun, or one of its jobs) with :class:`_QuietStream` as ``sys.stdout``: a
     job whose ``print`` met a closed pipe failed (Hydra marked it ``FAILED`` in ``result.json`` and
     the summary) although it had trained and saved. Now every job runs to its end; whether the reader
     left is :func:`reader_left`. Nested uses wrap once."""
-    if isinstance(sys.stdout, _QuietStdout):
+    if isinstance(sys.stdout, _QuietStream):
         yield
         return
     stream = sys.stdout
-    sys.stdout = _QuietStdout(stream)  # type: ignore[assignment]
+    sys.stdout = _QuietStream(stream)  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -156,12 +156,12 @@ def stdout_quiet_once_the_reader_leaves() -> Iterator[None]:
 
 @contextmanager
 def quiet_once_the_readers_leave() -> Iterator[None]:
-    """Run the body (one run) with stdout and stderr as :class:`_QuietStdout`: a run piped with
+    """Run the body (one run) with stdout and stderr as :class:`_QuietStream`: a run piped with
     ``2>&1`` to a reader that had gone failed at the progress bar's first line, before it saved
     anything (and a resume's first ``resume:`` line undid its start). Now it trains on, saves and
     ends; whether a reader left is :func:`reader_left`."""
     stream = sys.stderr
-    quiet = stream if isinstance(stream, _QuietStdout) else _QuietStdout(stream)
+    quiet = stream if isinstance(stream, _QuietStream) else _QuietStream(stream)
     sys.stderr = quiet  # type: ignore[assignment]
     try:
         with stdout_quiet_once_the_reader_leaves():

@@ -226,13 +226,13 @@ def composition_message(error: BaseException) -> str:
         return f"{key}: Missing mandatory value: pass {key}=<value> (--help says what it holds)"
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
         return (
-            _hydra_key_message(str(error.full_key), first_line(error))
+            _interpolated_key_message(str(error.full_key), first_line(error))
             or f"{error.full_key}: {first_line(error)}"
         )
     return _all_lines(error)
 
 
-def _hydra_key_message(full_key: str, reason: str) -> str | None:
+def _interpolated_key_message(full_key: str, reason: str) -> str | None:
     """A key another key reads through an interpolation, most often the run folder's name (Hydra's
     ``hydra.run.dir`` reads ``${seed}``): ``~seed``, ``~env run_dir=a`` and ``seed=${nosuch}`` were
     "hydra.run.dir: Interpolation key 'seed' not found" or "experiment_name: ... 'env' ...", keys the
