@@ -528,18 +528,26 @@ def unstorable_step(vector_env: Any, error: BaseException) -> str | None:
     """Where a sync vector env's step could not store what sub-env ``i`` returned in its arrays
     (a reward of shape ``(1,)``: ``setting an array element with a sequence``): which sub-env,
     read from Gymnasium's step frame on the failure path. None for any other failure."""
-    frame = next(reversed(_frames(error)), None)  # where it raised
-    base = getattr(vector_env, "unwrapped", vector_env)
-    if (
-        frame is None or not isinstance(base, gym.vector.SyncVectorEnv)
-        or frame.f_code is not gym.vector.SyncVectorEnv.step.__code__
-        or not isinstance(frame.f_locals.get("i"), int)
-    ):  # fmt: skip
+    frame = _sub_env_frame(vector_env, error, (gym.vector.SyncVectorEnv.step.__code__,), where_raised=True)
+    if frame is None:
         return None
     return (
         f"sub-env {frame.f_locals['i']}'s step returned a reward, terminated or truncated that is not "
         f"one value ({describe(error)})"
     )
+
+
+def _sub_env_frame(
+    vector_env: Any, error: BaseException, codes: tuple[Any, ...], where_raised: bool = False
+) -> Any:
+    """The frame of Gymnasium's sync vector env (one of ``codes``) on ``error``'s path, holding the
+    sub-env index ``i`` of its loop: the innermost such frame, or only the one ``error`` was
+    raised in (``where_raised``); None for another vector env or another path."""
+    if not isinstance(getattr(vector_env, "unwrapped", vector_env), gym.vector.SyncVectorEnv):
+        return None
+    frames = list(reversed(_frames(error)))  # innermost first
+    frame = next((frame for frame in (frames[:1] if where_raised else frames) if frame.f_code in codes), None)
+    return frame if frame is not None and isinstance(frame.f_locals.get("i"), int) else None
 
 
 def unpaired_reset(vector_env: Any, error: BaseException) -> str | None:
@@ -548,18 +556,17 @@ def unpaired_reset(vector_env: Any, error: BaseException) -> str | None:
     unpack (expected 2)``, said to be the step's, or split a 2-value observation, and Gymnasium's
     merging of the "info" raised ``'numpy.float32' object has no attribute 'items'``. None for any
     other failure."""
-    base = getattr(vector_env, "unwrapped", vector_env)
     unpacked = isinstance(error, ValueError) and "values to unpack (expected 2" in str(error)
-    if not isinstance(base, gym.vector.SyncVectorEnv) or not (unpacked or isinstance(error, AttributeError)):
-        return None
     codes = (gym.vector.SyncVectorEnv.step.__code__, gym.vector.SyncVectorEnv.reset.__code__)
-    frame = next((frame for frame in reversed(_frames(error)) if frame.f_code in codes), None)
-    if frame is None or not isinstance(frame.f_locals.get("i"), int):
+    if not (unpacked or isinstance(error, AttributeError)):
+        return None
+    frame = _sub_env_frame(vector_env, error, codes)
+    if frame is None:
         return None
     if not unpacked and ("env_info" not in frame.f_locals or isinstance(frame.f_locals["env_info"], dict)):
         return None
     return (
-        f"sub-env {frame.f_locals.get('i')}'s reset returned no (obs, info) pair: a Gymnasium env's reset "
+        f"sub-env {frame.f_locals['i']}'s reset returned no (obs, info) pair: a Gymnasium env's reset "
         "returns both (return obs, {})"
     )
 

@@ -39,6 +39,7 @@ from agents.runtime.restore import (
 )
 from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.return_stats import counted, shown_return
+from agents.runtime.run_folder import refuse_another_folder_for_a_resume
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
 from envs.make import ID_CHECK_VARIABLE, registered_time_limit, registering_module
@@ -122,11 +123,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
                 f"later point): resume={source.parent} for that one; for this one, copy the folder, move the "
                 f"copy's {source.name} over its {CHECKPOINT_NAME} and resume the copy"
             )
-        if cfg.run_dir and Path(cfg.run_dir).resolve() != source.parent.resolve():
-            raise UserError(
-                f"resume= continues the run in its own folder {source.parent}, not run_dir={cfg.run_dir}: "
-                "drop run_dir (to continue a copy elsewhere, copy the run folder there and resume that)"
-            )
+        if cfg.run_dir:
+            refuse_another_folder_for_a_resume(source.parent, "run_dir", cfg.run_dir)
         resumed.run_dir, resumed.resume = str(absolute(source.parent)), None  # as a new run writes it
         # the display follows this command line; the rest of logging (how the curves are written:
         # a num_seeds seed's are means per interval) stays the run's unless overridden below

@@ -152,6 +152,17 @@ def remove_unstarted_run(run_dir: Path, lock: RunFolderLock | None = None) -> No
             run_dir.rmdir()
 
 
+def refuse_another_folder_for_a_resume(run_folder: Path, key: str, given: str) -> None:
+    """``resume=`` continues a run in its own ``run_folder``: another folder given as ``key``
+    (``run_dir``, ``hydra.run.dir``) is a one-line :class:`UserError` (the latter had left a stray
+    folder holding Hydra's ``.hydra/`` and an empty ``train.log``)."""
+    if os.path.realpath(run_folder) != os.path.realpath(given):
+        raise UserError(
+            f"resume= continues the run in its own folder {run_folder}, not {key}={given}: drop {key} (to "
+            "continue a copy elsewhere, copy the run folder there and resume that)"
+        )
+
+
 def check_writable(run_dir: Path) -> None:
     """:class:`UserError` for an existing ``run_dir`` that takes no new files (read-only, or its
     permissions)."""

@@ -152,11 +152,10 @@ def _compose(
             if isinstance(config, DictConfig):
                 cfg = config.copy()
                 check_complete(cfg)
-            else:  # the schema's defaults fill a dict field's other keys, as its dataclass would:
-                cfg = OmegaConf.create(python_values(config))  # TrainConfig(agent={"lr": 0.1}) was "has
-            # no agent.policy"; typed by the schema: a config.yaml read with OmegaConf.load is plain
-            # dicts and strings, whose values would reach the run unchecked (a wrong type was a
-            # TypeError, seed=null one too)
+            else:  # a dict field's other keys take the schema's defaults below, as its dataclass's would
+                cfg = OmegaConf.create(python_values(config))  # (TrainConfig(agent={"lr": 0.1}) was refused)
+            # typed by the schema: a config.yaml read with OmegaConf.load is plain dicts and strings, whose
+            # values would reach the run unchecked (a wrong type was a TypeError, seed=null one too)
             cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
             apply_overrides(cfg, expand_home_in_paths(overrides))
     except (HydraException, OmegaConfBaseException) as error:

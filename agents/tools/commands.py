@@ -252,15 +252,12 @@ def _refuse_another_folder_for_a_resume(resume: str, hydra_dir: str) -> None:
     """``resume=<run> hydra.run.dir=<another>`` trained on in the run's folder and left ``<another>``
     holding Hydra's ``.hydra/`` and an empty ``train.log``: refused, as ``run_dir=<another>`` is."""
     from agents.runtime.checkpoint import run_folder_of
-    from agents.tools.exits import exit_with_user_error
+    from agents.runtime.run_folder import refuse_another_folder_for_a_resume
+    from agents.tools.exits import run_or_exit
 
-    if resume in ("", "null"):
-        return
-    folder = run_folder_of(resume)
-    if os.path.realpath(folder) != os.path.realpath(hydra_dir):
-        exit_with_user_error(
-            f"resume= continues the run in its own folder {folder}, not hydra.run.dir={hydra_dir}: drop "
-            "hydra.run.dir (to continue a copy elsewhere, copy the run folder there and resume that)"
+    if resume not in ("", "null"):
+        run_or_exit(
+            lambda: refuse_another_folder_for_a_resume(run_folder_of(resume), "hydra.run.dir", hydra_dir)
         )
 
 
