@@ -196,6 +196,26 @@ def test_overrides_may_be_keywords_as_stable_baselines3_takes_seed(tmp_path):
         agents.compose("CartPole-v1", agent=5)
 
 
+def test_overrides_may_come_as_a_list_as_hydras_compose_takes_them(tmp_path):
+    """``agents.compose("CartPole-v1", ["seed=3"])`` and ``overrides=[...]`` (Hydra's
+    ``compose(config_name, overrides=[...])``) were "overrides are key=value strings ... got [...]"."""
+    one_by_one = agents.compose("Acrobot-v1", "seed=3", "agent.lr=0.05", "budget.total_env_steps=700")
+    assert (
+        agents.compose("Acrobot-v1", ["seed=3", "agent.lr=0.05"], "budget.total_env_steps=700") == one_by_one
+    )
+    assert agents.compose(
+        "Acrobot-v1", ("seed=3",), overrides=["agent.lr=0.05"], budget={"total_env_steps": 700}
+    ) == (one_by_one)
+    result = agents.train(
+        "CartPole-v1", overrides=["seed=2", "budget.total_env_steps=600"], run_dir=tmp_path / "r"
+    )
+    assert load_checkpoint(result.run_dir)["config"]["seed"] == 2 and result.env_steps >= 600
+    with pytest.raises(
+        agents.UserError, match=r"^overrides are .key=value. strings, as on the command line; got 3$"
+    ):
+        agents.compose("CartPole-v1", ["seed=1", 3])
+
+
 @pytest.mark.parametrize(
     "value",
     [

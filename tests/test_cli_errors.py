@@ -9,6 +9,7 @@ app on :func:`agents.tools.cli.hydra_main` shows that a real bug inside the task
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError
@@ -178,6 +180,53 @@ def test_bad_override_is_one_line_and_exit_code_2(
     assert lines[0].startswith("error: ")
     assert expected in lines[0]
     assert not list(tmp_path.rglob("checkpoint*.pt"))  # nothing ran
+
+
+def readme_bad_input_rows() -> list[tuple[str, str]]:
+    """The README's "Bad input: what it prints" table: (override, printed line) per row."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| `python scripts/train.py ...` | printed |") :].split("\n\n", 1)[0]
+    rows = [re.fullmatch(r"\| `([^`]+)`( \(no GPU\))? \| `(.+)` \|", line) for line in table.splitlines()[2:]]
+    assert rows and all(rows), table
+    return [(row[1], row[3]) for row in rows if not (row[2] and torch.cuda.is_available())]
+
+
+@pytest.mark.parametrize(("override", "printed"), readme_bad_input_rows())
+def test_the_readmes_bad_input_table_is_what_train_prints(
+    train_main, monkeypatch, capsys, tmp_path, override, printed
+):
+    """Its ``env=CartPol-v1`` row offered ``phys2d/CartPole-v1``, which the suggestions had
+    stopped offering; ``...`` in a row stands for the rest of the line."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(train_main, monkeypatch, capsys, override)
+    assert code == 2 and len(lines) == 1, lines
+    assert re.fullmatch(".*".join(map(re.escape, printed.split("..."))), lines[0]), lines[0]
+
+
+def test_more_tilings_than_hashed_slots_is_one_line(train_main, monkeypatch, capsys, tmp_path):
+    """``features=tile features.num_tilings=100000`` trained at 62 steps/s, each tiling marking one of
+    4096 slots; as many tilings as slots still runs, and another map ignores the key."""
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main(
+        train_main,
+        monkeypatch,
+        capsys,
+        "features=tile",
+        "features.num_tilings=5000",
+        "budget.total_env_steps=50",
+    )
+    assert (code, lines) == (
+        2,
+        [
+            "error: features.num_tilings=5000 must be <= features.hash_size=4096 (each tiling marks one of "
+            "hash_size slots; raise features.hash_size or lower features.num_tilings)"
+        ],
+    )
+    for fine in (
+        ["features=tile", "features.num_tilings=16", "features.hash_size=16"],
+        ["features.num_tilings=5000"],
+    ):
+        validate(compose_train_config(fine))
 
 
 def test_a_value_network_too_large_for_memory_is_refused_before_it_is_built(

@@ -156,6 +156,73 @@ def test_policy_gradient_refuses_coefficients_not_one_per_step(generator, form):
                 call(x, a, other)
 
 
+@pytest.mark.parametrize("form", ["linear", "action", "mlp"])
+def test_one_state_without_a_batch_axis_gets_its_score_and_a_gradient_asks_for_a_step_axis(generator, form):
+    """``log_prob`` of one state took it as torch's functions do, while ``score``,
+    ``autograd_score`` and ``entropy_gradient`` ended in torch errors (``tensor.mT is only
+    supported on matrices``), and the policy gradients in whichever each form hit first."""
+    x, a, policy = eight_steps_of(form, generator)
+    for t in (0, 5):
+        for per_sample in (policy.score, policy.autograd_score):
+            assert per_sample(x[t], a[t]).shape == policy.param.shape
+            torch.testing.assert_close(per_sample(x[t], a[t]), per_sample(x, a)[t], rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(
+            policy.entropy_gradient(x[t]), policy.entropy_gradient(x)[t], rtol=1e-12, atol=1e-14
+        )
+    one = torch.tensor(2.0, dtype=F64)
+    for call in (
+        policy.policy_gradient,
+        policy.autograd_policy_gradient,
+        policy.policy_gradient_and_log_probs,
+    ):
+        with pytest.raises(
+            ValueError, match=r"^a policy gradient sums over steps: give features \[T, \.\.\.\]"
+        ):
+            call(x[0], a[0], one)
+    torch.testing.assert_close(
+        policy.policy_gradient(x[:1], a[:1], one[None]), 2 * policy.score(x[0], a[0]), rtol=1e-12, atol=1e-14
+    )
+
+
+@pytest.mark.parametrize("form", ["linear", "action", "mlp"])
+@pytest.mark.parametrize("mistake", ["shape", "dtype"])
+def test_a_score_with_of_the_wrong_shape_or_dtype_is_named(generator, form, mistake):
+    """A form's ``score_with`` without the action's axis, or in float32, ended in torch's
+    "attempting to assign a gradient of size '[5]' to a tensor of size '[5, 2]'" in the update, or
+    "both inputs should have same dtype", with nothing naming the score."""
+    x, a, policy = eight_steps_of(form, generator)
+    parent = type(policy)
+
+    def wrong_score_with(self, param, features, actions):
+        score = parent.score_with(self, param, features, actions)
+        return score[..., :-1] if mistake == "shape" else score.float()
+
+    wrong = type(f"Wrong{parent.__name__}", (parent,), {"score_with": wrong_score_with})
+    policy.__class__ = wrong
+    returns = torch.randn(8, dtype=F64, generator=generator)
+    segments = torch.tensor([0, 0, 0, 1, 1, 1, 1, 1])
+    param_shape = ", ".join(map(str, policy.param.shape))  # steps: 8, or a segment's 5 (padded)
+    error, message = {
+        "shape": (
+            ValueError,
+            rf"^Wrong\w+\.score_with must return one grad log pi per action, shape \[\d, {param_shape}\] ",
+        ),
+        "dtype": (
+            TypeError,
+            r"^Wrong\w+\.score_with must return the parameters' dtype torch.float64; got torch.float32$",
+        ),
+    }[mistake]
+    stacked = torch.stack([policy.param.detach()] * 2)
+    for call in (
+        lambda: policy.score(x, a),
+        lambda: policy.policy_gradient(x, a, returns),
+        lambda: policy.policy_gradient_and_log_probs(x, a, returns),
+        lambda: policy.segment_policy_gradient(stacked, x, a, returns, segments),
+    ):
+        with pytest.raises(error, match=message):
+            call()
+
+
 def test_make_policy_reads_a_plain_mapping_of_options():
     policy = make_policy("mlp", 3, 2, {"hidden_sizes": [8], "activation": "relu"}, F64)
     assert (policy.hidden_sizes, policy.activation_name) == ((8,), "relu")

@@ -120,7 +120,7 @@ class SoftmaxPolicy(nn.Module, ABC):
         total = torch.zeros(coef.shape[0], *self.param.shape, dtype=self.param.dtype, device=coef.device)
         for action in range(coef.shape[-1]):
             actions = torch.full(coef.shape[:1], action, dtype=torch.long, device=coef.device)
-            score = self.score_with(self.param, features, actions)  # [B, *param.shape]
+            score = self.checked_score_with(self.param, features, actions)  # [B, *param.shape]
             total += coef[:, action].reshape(-1, *[1] * self.param.ndim) * score
         return total
 
@@ -172,10 +172,44 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     # -- shared by every form ----------------------------------------------------------------
     def score(self, features: Tensor, actions: Tensor) -> Tensor:
-        """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]``. Actions outside
-        ``0..n_actions-1`` raise ``IndexError`` (a one-hot would take ``-1`` as the last action)."""
+        """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]`` (one state
+        without a batch axis and a 0-d action: ``[*param.shape]``, as :meth:`log_prob` gives a
+        scalar). Actions outside ``0..n_actions-1`` raise ``IndexError`` (a one-hot would take
+        ``-1`` as the last action)."""
         self._check_actions(features, actions)
-        return self.score_with(self.param, features, actions)
+        return self._per_state(lambda x, a: self.checked_score_with(self.param, x, a), features, actions)
+
+    def checked_score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
+        """:meth:`score_with`, checked to be one score per action, shaped and typed like ``param``
+        (a form's wrong shape or dtype ended in torch's "attempting to assign a gradient of size
+        '[5]'" or "both inputs should have same dtype", far from the score that caused it)."""
+        score = self.score_with(param, features, actions)
+        expected = (*actions.shape, *param.shape)
+        if not isinstance(score, Tensor) or score.shape != expected:
+            got = list(score.shape) if isinstance(score, Tensor) else type(score).__name__
+            raise ValueError(
+                f"{type(self).__name__}.score_with must return one grad log pi per action, shape "
+                f"{list(expected)} ([*actions, *param]); got {got}"
+            )
+        if score.dtype != param.dtype:
+            raise TypeError(
+                f"{type(self).__name__}.score_with must return the parameters' dtype {param.dtype}; "
+                f"got {score.dtype}"
+            )
+        return score
+
+    def _is_one_state(self, features: Tensor) -> bool:
+        """Whether ``features`` are one state's inputs without a batch axis (``[d]``; ``[A, d]``
+        for action inputs)."""
+        return features.ndim == (2 if self.input_form == "action" else 1)
+
+    def _per_state(self, compute: Callable[..., Tensor], features: Tensor, *actions: Tensor) -> Tensor:
+        """``compute(features, *actions)``, a ``[B, ...]`` result per state; for one state without
+        a batch axis, computed as a batch of one and returned without the axis (the batched
+        functions index a batch axis)."""
+        if not self._is_one_state(features):
+            return compute(features, *actions)
+        return compute(features.unsqueeze(0), *(action.unsqueeze(0) for action in actions))[0]
 
     def _check_actions(self, features: Tensor, actions: Tensor, coefficients: Tensor | None = None) -> None:
         """``IndexError`` unless every action is in ``0..n_actions-1``, ``ValueError`` unless there is
@@ -197,6 +231,11 @@ class SoftmaxPolicy(nn.Module, ABC):
         if actions.shape != batch_shape:  # a [B, 1] column would broadcast against [B, A] silently
             raise ValueError(
                 f"actions must have shape {list(batch_shape)}, one per input; got {list(actions.shape)}"
+            )
+        if coefficients is not None and not batch_shape:
+            raise ValueError(  # it indexed a step axis it did not have, deep in each form
+                "a policy gradient sums over steps: give features [T, ...], actions [T] and "
+                "coefficients [T] (one step: add the axis, e.g. features[None])"
             )
         if coefficients is not None and (
             not isinstance(coefficients, Tensor) or coefficients.shape != actions.shape
@@ -248,7 +287,9 @@ class SoftmaxPolicy(nn.Module, ABC):
         """``grad log pi(a|s)`` per sample by autograd: ``vmap(grad(log_prob))``; same shape as
         :meth:`score`. The reference the hand-derived score is checked against."""
         self._check_actions(features, actions)
-        return self.autograd_score_with(self.param.detach(), features, actions)
+        return self._per_state(
+            lambda x, a: self.autograd_score_with(self.param.detach(), x, a), features, actions
+        )
 
     def autograd_score_with(self, param: Tensor, features: Tensor, actions: Tensor) -> Tensor:
         """:meth:`autograd_score` at an explicit parameter."""
@@ -268,7 +309,7 @@ class SoftmaxPolicy(nn.Module, ABC):
         The default contracts the per-sample :meth:`score_with` with the coefficients; a form
         may override it with a hand-derived version that never forms ``[T, *param]``.
         """
-        return torch.tensordot(coefficients, self.score_with(param, features, actions), dims=1)
+        return torch.tensordot(coefficients, self.checked_score_with(param, features, actions), dims=1)
 
     def segment_policy_gradient(
         self, params: Tensor, features: Tensor, actions: Tensor, coefficients: Tensor, segments: Tensor
@@ -304,13 +345,18 @@ class SoftmaxPolicy(nn.Module, ABC):
         return torch.tensordot(coefficients, self.autograd_score(features, actions), dims=1)
 
     def entropy_gradient(self, features: Tensor) -> Tensor:
-        r"""Closed-form ``grad_param H(pi(.|s))`` per sample; shape ``[B, *param.shape]``.
+        r"""Closed-form ``grad_param H(pi(.|s))`` per sample; shape ``[B, *param.shape]`` (one state
+        without a batch axis: ``[*param.shape]``).
 
         ``H = -sum_a pi_a log pi_a`` and ``grad pi_a = pi_a score(s,a)``, so
         ``grad H = -sum_a pi_a (log pi_a + H) score(s,a)`` (the ``+H`` term is free because
         ``E_pi[score] = 0``). We evaluate it as ``-sum_a c_a score(s,a)`` with
         ``c_a = pi_a (log pi_a + H)``.
         """
+        return self._per_state(self._batch_entropy_gradient, features)
+
+    def _batch_entropy_gradient(self, features: Tensor) -> Tensor:
+        """:meth:`entropy_gradient` of a batch ``[B, ...]``."""
         log_probs = self.log_probs(features)
         probs = log_probs.exp()
         entropy = -_p_log_p(log_probs).sum(-1, keepdim=True)

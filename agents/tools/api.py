@@ -59,10 +59,21 @@ def compose(
     :param config_dirs: your own config folders, searched after the project's, as ``--config-dir``:
         their new options and presets are found, and a file named like one of the project's is the
         project's (Hydra's order).
+    :param overrides: ``key=value`` strings, as on the command line, or lists of them (also as
+        ``overrides=[...]``, Hydra's ``compose`` keyword).
     :param settings: overrides as keywords, after ``overrides`` (:func:`keyword_overrides`).
     """
     with imports_finish_first():  # the env's module may be imported
-        return _compose(config, [*overrides, *keyword_overrides(settings)], config_dirs, "agents.compose")
+        return _compose(config, all_overrides(overrides, settings), config_dirs, "agents.compose")
+
+
+def all_overrides(overrides: Sequence[Any], settings: dict[str, Any]) -> list[Any]:
+    """The overrides of :func:`compose` and :func:`train`: ``overrides``, a list or tuple among them
+    taken as its items (``compose("CartPole-v1", ["seed=1"])``, and ``overrides=[...]`` as Hydra's
+    ``compose`` takes them, were refused as no strings), then ``settings`` as keywords."""
+    given = [*overrides, *([settings.pop("overrides")] if "overrides" in settings else [])]
+    items = [item for entry in given for item in (entry if isinstance(entry, list | tuple) else [entry])]
+    return [*items, *keyword_overrides(settings)]
 
 
 def keyword_overrides(settings: dict[str, Any]) -> list[str]:
@@ -231,7 +242,8 @@ def train(
         ``"env=CartPole-v1"``), or a
         composed config (:func:`compose`, ``agents.tools.composing.compose_train_config``) or a
         :class:`TrainConfig`.
-    :param overrides: ``key=value`` strings, as on the command line.
+    :param overrides: ``key=value`` strings, as on the command line, or lists of them (also as
+        ``overrides=[...]``).
     :param config_dirs: your own config folders, searched after the project's (:func:`compose`).
     :param settings: overrides as keywords, after ``overrides``: ``seed=1``, ``num_seeds=10``,
         ``agent={"lr": 0.05}`` (:func:`keyword_overrides`).
@@ -244,7 +256,7 @@ def train(
         ``final_mean_returns`` and ``table()``).
     """
     with imports_finish_first():  # the first call imports most of torch and gymnasium
-        return _train(config, [*overrides, *keyword_overrides(settings)], config_dirs)
+        return _train(config, all_overrides(overrides, settings), config_dirs)
 
 
 def _train(
