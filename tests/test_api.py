@@ -436,7 +436,11 @@ def test_load_a_checkpoint_saved_by_a_gpu_run(tmp_path, monkeypatch, policy):
     ``agents.load`` maps it to the CPU and acts as before (tests/test_device.py does it for real
     where a GPU is present)."""
     agents.train(
-        "CartPole-v1", *QUIET, f"run_dir={tmp_path}", f"agent.policy={policy}", "agent.hidden_sizes=[8]"
+        "CartPole-v1",
+        *QUIET,
+        f"run_dir={tmp_path}",
+        f"agent.policy={policy}",
+        *["agent.hidden_sizes=[8]"] * (policy == "mlp"),
     )
     obs = np.stack([gym.make("CartPole-v1").reset(seed=seed)[0] for seed in range(5)])
     expected = agents.load(tmp_path).predict(obs, deterministic=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import agents
 from agents.runtime.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,3 +223,46 @@ def test_another_pipes_broken_pipe_keeps_its_traceback():
 
     with pytest.raises(BrokenPipeError), quiet_when_the_reader_leaves():
         raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_settings_the_chosen_options_do_not_read_get_a_note(tmp_path):
+    """``features=raw features.degree=3`` and ``agent.hidden_sizes=[8]`` with a linear policy trained
+    as if they had not been given, without a word; a sweep's job gets the note of its own options."""
+    completed = run_train(
+        tmp_path, "features=raw", "features.degree=3", "agent.hidden_sizes=[8]", "agent.value_epochs=2",
+        "budget.total_env_steps=300", "run_dir=r",
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    notes = [line for line in completed.stdout.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: features.degree has no effect with features=raw (read with features=polynomial, fourier); "
+        "agent.hidden_sizes has no effect with agent.policy=state (read with agent.policy=mlp); "
+        "agent.value_epochs has no effect with agent.baseline=none (read with agent.baseline=value)"
+    ]
+    read = [
+        "features=fourier",
+        "features.degree=1",
+        "agent.policy=mlp",
+        "agent.hidden_sizes=[8]",
+        "run_dir=s",
+    ]
+    completed = run_train(tmp_path, *read, "budget.total_env_steps=300")
+    assert completed.returncode == 0 and "note:" not in completed.stdout, completed.stdout
+    sweep = [
+        "-m",
+        "features=raw,rbf",
+        "features.num_centers=2",
+        "hydra.sweep.dir=m",
+        "budget.total_env_steps=300",
+    ]
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), *sweep, "logging.progress_bar=false"]
+    completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.count("note: ") == 1 and (
+        "note: features.num_centers has no effect with features=raw (read with features=rbf)"
+        in completed.stdout
+    )
+    with pytest.warns(UserWarning, match=r"^features\.degree has no effect with features=auto \(read with"):
+        agents.train(
+            "CartPole-v1", "features.degree=3", budget={"total_env_steps": 300}, run_dir=tmp_path / "p"
+        )

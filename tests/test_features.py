@@ -3,6 +3,7 @@ chosen points, and the configuration errors a user can make."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tracemalloc
 from dataclasses import replace
@@ -15,6 +16,7 @@ import torch
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs, state_action_features
 from agents.features.maps import (
+    FEATURE_MAP_READS,
     Fourier,
     Normalized,
     OneHot,
@@ -326,3 +328,26 @@ def test_normalized_refuses_statistics_no_run_could_have():
         feature_map.load_state_dict({"mean": np.zeros(2), "var": np.ones(2), "count": 0.0})
     feature_map.load_state_dict({"mean": np.ones(2), "var": np.ones(2), "count": 5.0})
     assert np.isfinite(feature_map(np.zeros((1, 2)))).all()
+
+
+CHANGED_SETTINGS = {"bias": False, "degree": 3, "num_centers": 5, "num_tilings": 4, "tiles_per_dim": 5,
+                    "hash_size": 512, "clip": 2.0, "bounds": [3.0, 3.0]}  # fmt: skip
+"""A value other than the default for every ``features.*`` key but the name."""
+
+
+@pytest.mark.parametrize("name", list(FEATURE_MAP_READS))
+def test_the_keys_listed_as_read_by_a_map_are_those_that_change_its_features(name):
+    """``FEATURE_MAP_READS``, which the note about settings no option reads trusts, against
+    :func:`make_feature_map`: on a space with an unbounded and a bounded dimension (Discrete for
+    onehot), changing a key changes the map's features exactly when the key is listed."""
+    assert set(CHANGED_SETTINGS) == {f.name for f in dataclasses.fields(FeaturesConfig)} - {"name"}
+    if name == "onehot":
+        space, obs = gym.spaces.Discrete(5), np.arange(5)
+    else:
+        space = gym.spaces.Box(low=np.array([-np.inf, -1.0]), high=np.array([np.inf, 1.0]), dtype=np.float64)
+        obs = np.random.default_rng(0).normal(size=(64, 2)) * [8.0, 0.4]
+    default = make_feature_map(FeaturesConfig(name=name), space)(obs)
+    for key, value in CHANGED_SETTINGS.items():
+        changed = make_feature_map(config(name, **{key: value}), space)(obs)
+        differs = changed.shape != default.shape or not np.array_equal(changed, default)
+        assert differs == (key in FEATURE_MAP_READS[name]), (name, key)

@@ -296,6 +296,19 @@ def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple
     return low, high
 
 
+FEATURE_MAP_READS: dict[str, tuple[str, ...]] = {
+    "auto": ("bias",),  # raw's on a Box observation; on a Discrete one, onehot's (none)
+    "raw": ("bias",),
+    "normalized": ("bias", "clip"),
+    "polynomial": ("degree", "bounds", "clip"),
+    "fourier": ("degree", "bounds", "clip"),
+    "rbf": ("num_centers", "bias", "bounds", "clip"),
+    "tile": ("num_tilings", "tiles_per_dim", "hash_size", "bias", "bounds", "clip"),
+    "onehot": (),
+}
+"""The ``features.*`` keys each map of :func:`make_feature_map` reads; it ignores the others."""
+
+
 def make_feature_map(cfg: Any, observation_space: gym.Space) -> FeatureMap:
     """Build the map named by ``cfg.name`` (a :class:`~agents.runtime.config.FeaturesConfig`)."""
     name = cfg.name

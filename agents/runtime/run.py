@@ -42,6 +42,7 @@ from agents.runtime.return_stats import counted, shown_return
 from agents.runtime.run_folder import refuse_another_folder_for_a_resume
 from agents.runtime.run_lock import RunFolderLock
 from agents.runtime.trainer import RunResult, Trainer, TrainResult
+from agents.runtime.unread_settings import unread_settings_note
 from envs.make import ID_CHECK_VARIABLE, registered_time_limit, registering_module
 
 
@@ -80,6 +81,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     if os.environ.get(ID_CHECK_VARIABLE):  # a module that trains as it is imported, imported by the check
         raise UserError("no training in the process that checks which module registers an env id")
     if not cfg.resume:
+        note = unread_settings_note(cfg, command_line() if overrides is None else overrides)
+        if note is not None:
+            print(f"note: {note}") if summary else warn_at_caller(note)
         cfg = with_env_module(cfg)
         if cfg.num_seeds == 1 and cfg.seed_mode == "batched":  # one seed is one run: say so in its config,
             cfg = copy.deepcopy(cfg)  # which resume= then reads as the run it is
