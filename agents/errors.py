@@ -130,6 +130,24 @@ def folder_problem(folder: Path, error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def unwritable_run_dir(run_dir: Path, error: OSError) -> UserError:
+    """One line for a run folder whose files could not be written: what is in the way, named (a file
+    where a folder must be, as :func:`folder_problem` says, or a folder where a file must be), or the
+    path and the OS's reason, and what to change (free space only where the disk is full: a file in
+    the way was "File exists (free space, or choose another run_dir)", naming neither file)."""
+    path = Path(os.fsdecode(error.filename)) if error.filename else None
+    fix = "choose another run_dir"
+    if path is not None and error.errno in (errno.EEXIST, errno.ENOTDIR):
+        problem, fix = folder_problem(path, error), "move it away, or choose another run_dir"
+    elif path is not None and error.errno == errno.EISDIR:
+        problem, fix = f"{path} is a folder, not a file", "move it away, or choose another run_dir"
+    else:
+        problem = f"{path}: {error.strerror or error}" if path is not None else str(error.strerror or error)
+        if error.errno in STORAGE_ERRNOS:
+            fix = "free space, or choose another run_dir"
+    return UserError(f"cannot write into run_dir {run_dir}: {problem} ({fix})")
+
+
 def path_too_long(error: BaseException) -> UserError | None:
     """One line for a path the user gave that the OS refuses as too long (``ENAMETOOLONG``: a name
     over 255 bytes, or a path over 4096): Python's ``Path.exists`` raises it, where it answers

@@ -229,6 +229,22 @@ def test_more_tilings_than_hashed_slots_is_one_line(train_main, monkeypatch, cap
         validate(compose_train_config(fine))
 
 
+def test_a_batched_update_interval_longer_than_the_run_is_one_line():
+    """``batched_update_every=100000`` in a 3,000-step batched run trained with one update per seed,
+    at its end, without a word; the default is taken by however short a run."""
+    batched = ["num_seeds=3", "seed_mode=batched", "budget.total_env_steps=3000", "vector.num_envs=2"]
+    with pytest.raises(
+        UserError, match=r"^batched_update_every=1501 is more than the 1500 vector steps a seed takes "
+    ):
+        validate(compose_train_config([*batched, "batched_update_every=1501"]))
+    for fine in (
+        ["batched_update_every=1500"],
+        ["budget.total_env_steps=10"],
+        ["seed_mode=exact", "batched_update_every=9999"],
+    ):
+        validate(compose_train_config([*batched, *fine]))
+
+
 def test_a_value_network_too_large_for_memory_is_refused_before_it_is_built(
     train_main, monkeypatch, capsys, tmp_path
 ):

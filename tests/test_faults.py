@@ -39,6 +39,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import agents
+from agents.errors import unwritable_run_dir
 from agents.runtime import sizes, tags
 from agents.runtime.checkpoint import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.evaluation import EvaluateConfig, evaluate
@@ -1104,6 +1105,21 @@ def test_a_budget_below_the_time_limit_is_said_to_be_the_reason(tmp_path, capsys
     assert code == 0 and "Traceback" not in err, err
     notes = [line for line in out.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and said in notes[0], out
+
+
+def test_the_note_counts_the_seeds_with_too_few_episodes_beside_those_with_none(tmp_path, capsys):
+    """Of three CliffWalking seeds, one ended no episode and two one each, fewer than an update
+    takes: the note named only the first (the batched mode's counts the others)."""
+    cliff = ["env=CliffWalking-v1", "num_seeds=3", "budget.total_env_steps=4000", f"run_dir={tmp_path / 'r'}"]
+    code, err, out = run_train(*TINY, *cliff, capsys=capsys)
+    assert code == 0, err
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: no episode ended in 1 of 3 seeds' runs (and 2 more ended fewer episodes than "
+        "agent.episodes_per_update), so nothing was learned (0 updates): an env that never ends one needs "
+        "a time limit ({_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers, or "
+        "max_episode_steps= in its gymnasium.register call); otherwise raise budget.total_env_steps"
+    ]
 
 
 def test_the_summary_counts_one_update_and_one_episode_in_the_singular(tmp_path, capsys):
@@ -3068,6 +3084,41 @@ def test_a_run_folder_that_takes_no_files_is_one_line(tmp_path, monkeypatch, cap
                              *([f"resume={run_dir}"] if mode == "single" else []), capsys=capsys)  # fmt: skip
     assert_one_line(code, err, 2, f"cannot write into run_dir {run_dir} (read-only, or its permissions)")
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("mode", "in_the_way", "problem"),
+    [
+        ("batched", "seeds", "{run_dir}/seeds is a file, not a folder"),
+        ("batched", "seed0/config.yaml/", "{run_dir}/seed0/config.yaml is a folder, not a file"),
+        ("seeds", "seed0/config.yaml/", "{run_dir}/seed0/config.yaml is a folder, not a file"),
+        ("single", "config.yaml/", "{run_dir}/config.yaml is a folder, not a file"),
+    ],
+)
+def test_a_file_or_folder_in_the_way_in_the_run_folder_is_named(tmp_path, capsys, mode, in_the_way, problem):
+    """The batched mode said ``cannot write into run_dir ...: File exists (free space, or choose
+    another run_dir)``, naming neither the file ``seeds`` in the way nor a folder named like a file
+    it writes, and the other modes pointed at the disk's free space too."""
+    run_dir = tmp_path / "run"
+    place = run_dir / in_the_way
+    place.parent.mkdir(parents=True)
+    place.mkdir() if in_the_way.endswith("/") else place.write_text("x")
+    before = sorted(run_dir.rglob("*"))
+    code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
+    where = run_dir / "seed0" if mode == "seeds" else run_dir  # (a seed's run writes its own folder)
+    fix = "(move it away, or choose another run_dir)"
+    assert_one_line(
+        code, err, 2, f"cannot write into run_dir {where}: {problem.format(run_dir=run_dir)} {fix}"
+    )
+    assert sorted(run_dir.rglob("*")) == before  # what the run had made is gone
+
+
+def test_a_full_disk_under_a_run_folder_still_says_to_free_space(tmp_path):
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "config.yaml"))
+    assert str(unwritable_run_dir(tmp_path / "run", full)) == (
+        f"cannot write into run_dir {tmp_path / 'run'}: {tmp_path / 'run' / 'config.yaml'}: No space left on "
+        "device (free space, or choose another run_dir)"
+    )
 
 
 @pytest.mark.parametrize("mode", ["single", "seeds", "batched"])

@@ -532,6 +532,14 @@ def validate(cfg: Any) -> None:
     check_at_least("batched_update_every", cfg.batched_update_every, 1)
     if cfg.seed_mode == "batched" and cfg.num_seeds > 1:  # (a sweep checks its jobs before the first runs)
         check_batched(cfg)
+        vector_steps = -(-budget.total_env_steps // cfg.vector.num_envs)
+        default = TrainConfig.batched_update_every  # (taken in any run, however short)
+        _require(  # (it trained with one update per seed, at the end, without a word)
+            cfg.batched_update_every <= max(vector_steps, default),
+            f"batched_update_every={cfg.batched_update_every} is more than the {vector_steps} vector "
+            "steps a seed takes (budget.total_env_steps / vector.num_envs): each seed would update "
+            f"once, at its end; lower it (default {default})",
+        )
     check_at_least("torch_threads", cfg.torch_threads, 1)
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)
     check_at_least("logging.print_every_seconds", cfg.logging.print_every_seconds, 0)

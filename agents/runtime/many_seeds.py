@@ -43,7 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from agents.core.batch import NumericalError
 from agents.core.stacked import RowAdam, RowOptimizer, RowSGD, StackedReinforce, lr_at
-from agents.errors import RunInterrupted, UserError
+from agents.errors import RunInterrupted, UserError, unwritable_run_dir
 from agents.features.inputs import ActionFeaturesFault
 from agents.runtime import interrupts, tags
 from agents.runtime.buffer import EpisodeBuffer, Finished
@@ -266,10 +266,7 @@ class BatchedSeedsTrainer:
             remove_unstarted_run(self.run_dir, self.lock)  # (and lets the folder go)
             if not isinstance(error, OSError):
                 raise
-            raise UserError(
-                f"cannot write into run_dir {self.run_dir}: {error.strerror or error} (free space, or choose "
-                "another run_dir)"
-            ) from None
+            raise unwritable_run_dir(self.run_dir, error) from None
 
     def _write_configs_and_event_files(self) -> None:
         base = OmegaConf.to_container(self.config, resolve=True)

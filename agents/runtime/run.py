@@ -288,6 +288,9 @@ def no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> str | N
         return None
     seeds = len(result.seed_results)
     where = f"{len(idle)} of {seeds} seeds' runs"
+    short = sum(1 for seed in result.seed_results if seed.episodes and not seed.updates)
+    if short:  # (the note named only the seeds without an episode)
+        where += f" (and {short} more ended fewer episodes than agent.episodes_per_update)"
     if seeds == 1:
         where = counted(idle[0].env_steps, "env step", grouped=True)
     num_envs, limit = (1, None) if cfg is None else (cfg.vector.num_envs, time_limit(cfg))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from agents.errors import UserError, folder_problem
+from agents.errors import UserError, folder_problem, unwritable_run_dir
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_NAME,
@@ -262,10 +262,7 @@ def prepare_run_dir(
             lock.release()
         else:
             remove_unstarted_run(run_dir, lock)
-        raise UserError(
-            f"cannot write {run_dir / 'config.yaml'}: {error.strerror or error} (free space, or choose "
-            "another run_dir)"
-        ) from None
+        raise unwritable_run_dir(run_dir, error) from None
     return lock
 
 
