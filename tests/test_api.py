@@ -216,6 +216,24 @@ def test_overrides_may_come_as_a_list_as_hydras_compose_takes_them(tmp_path):
         agents.compose("CartPole-v1", ["seed=1", 3])
 
 
+def test_another_env_on_a_composed_config_warns_that_it_keeps_the_configs_settings(recwarn):
+    """``agents.compose(agents.compose("CartPole-v1"), env="Acrobot-v1")`` gave Acrobot the settings
+    CartPole's preset had chosen, without a word; another key, or an env set on a TrainConfig
+    (the schema's generic defaults), says nothing."""
+    cartpole = agents.compose("CartPole-v1")
+    said = (
+        r"^env=Acrobot-v1 replaces the env of a config composed for CartPole-v1, whose settings "
+        r'\(its preset.s among them\) it keeps: agents\.compose\("Acrobot-v1", \.\.\.\)'
+    )
+    with pytest.warns(UserWarning, match=said):
+        acrobot = agents.compose(cartpole, env="Acrobot-v1")
+    assert (acrobot.env, acrobot.agent) == ("Acrobot-v1", cartpole.agent)
+    recwarn.clear()
+    agents.compose(cartpole, "seed=3", "env=CartPole-v1")
+    agents.compose(agents.TrainConfig(), "env=Acrobot-v1")
+    assert not [warning for warning in recwarn if "replaces the env" in str(warning.message)]
+
+
 @pytest.mark.parametrize(
     "value",
     [

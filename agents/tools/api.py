@@ -30,7 +30,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from agents.errors import RunInterrupted, UserError, path_too_long
+from agents.errors import RunInterrupted, UserError, path_too_long, warn_at_caller
 from agents.runtime.checkpoint import without_numpy
 from agents.runtime.config import TrainConfig, check_known_keys, first_missing_key
 from agents.runtime.interrupts import imports_finish_first
@@ -169,6 +169,12 @@ def _compose(
             # values would reach the run unchecked (a wrong type was a TypeError, seed=null one too)
             cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
             apply_overrides(cfg, expand_home_in_paths(overrides))
+            if isinstance(config, DictConfig) and cfg.env != config.env:  # it trained Acrobot with the
+                warn_at_caller(  # settings CartPole's preset had given, without a word
+                    f"env={cfg.env} replaces the env of a config composed for {config.env}, whose "
+                    f'settings (its preset\'s among them) it keeps: {caller}("{cfg.env}", ...) composes '
+                    f"{cfg.env}'s own"
+                )
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
     check_resolvable(cfg)
