@@ -131,6 +131,27 @@ def test_predict_takes_tensors_and_refuses_nan(tmp_path):
             agents.load(not_a_path)
 
 
+def test_predict_takes_whole_floats_for_integer_observations(tmp_path):
+    """A Discrete or integer Box observation given as whole floats (``2.0``, a float tensor, numbers
+    from a float computation) was "predict got float64 observations; the observation_space ...
+    holds integers"; a fraction still is."""
+    lake = agents.load(agents.train("FrozenLake-v1", *QUIET, f"run_dir={tmp_path / 'lake'}").run_dir)
+    assert lake.predict(2.0) == lake.predict(2) and lake.predict(torch.tensor(5.0)) == lake.predict(5)
+    assert lake.predict(np.array([1.0, 14.0])).tolist() == lake.predict(np.array([1, 14])).tolist()
+    box = agents.train("fault_envs:fault/BoxInt-v0", *QUIET, f"run_dir={tmp_path / 'box'}").run_dir
+    agent, obs = agents.load(box), np.array([[-2, 2, 4], [5, -5, 0]])
+    assert agent.predict(obs.astype(np.float32)).tolist() == agent.predict(obs).tolist()
+    for refused in (obs + 0.5, obs * 1e30, np.where(obs > 0, np.nan, obs)):
+        with pytest.raises(
+            agents.UserError, match=r"predict got float(32|64) observations; the observation_space"
+        ):
+            agent.predict(refused)
+    with pytest.raises(
+        agents.UserError, match=r"predict got float64 observations; the observation_space Disc"
+    ):
+        lake.predict(2.5)
+
+
 def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
     cfg = agents.compose("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'a'}")
     assert agents.train(cfg).run_dir == tmp_path / "a"
@@ -210,6 +231,9 @@ def test_overrides_may_come_as_a_list_as_hydras_compose_takes_them(tmp_path):
         "CartPole-v1", overrides=["seed=2", "budget.total_env_steps=600"], run_dir=tmp_path / "r"
     )
     assert load_checkpoint(result.run_dir)["config"]["seed"] == 2 and result.env_steps >= 600
+    generated = (override for override in ["agent.lr=0.05"])  # a ListConfig, a generator, None: as Hydra's
+    assert agents.compose("Acrobot-v1", OmegaConf.create(["seed=3"]), generated, overrides=None,
+                          budget={"total_env_steps": 700}) == one_by_one  # fmt: skip
     with pytest.raises(
         agents.UserError, match=r"^overrides are .key=value. strings, as on the command line; got 3$"
     ):

@@ -13,11 +13,13 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import agents
 from agents.errors import UserError
+from agents.runtime import config as config_module
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_NAME,
@@ -28,7 +30,9 @@ from agents.runtime.checkpoint import (
     write_files_atomically,
 )
 from agents.runtime.evaluation import EvaluateConfig, evaluate
+from agents.runtime.run import train
 from agents.runtime.trainer import resume_trust
+from agents.tools.composing import compose_train_config
 from envs.make import code_to_trust
 
 STATE = {"policy": {"weight": torch.arange(6.0).reshape(3, 2)}, "counters": {"env_steps": 7}}
@@ -442,3 +446,22 @@ def test_a_file_name_near_the_limit_is_written_atomically(tmp_path):
     path = tmp_path / ("a" * 246 + ".csv")
     write_files_atomically([(path, lambda temporary: temporary.write_text("x"))])
     assert path.read_text() == "x" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_run_saved_before_the_tilings_limit_still_resumes_evaluates_and_loads(tmp_path, monkeypatch):
+    """``features.num_tilings`` above ``features.hash_size`` became a refusal for new runs; a run
+    saved before it (made here with the old check) was refused by resume, evaluate and load:
+    "holds an invalid config: ... raise features.hash_size", which a trained run cannot follow."""
+    tiles = ["features=tile", "features.num_tilings=8", "features.hash_size=4", "logging.progress_bar=false"]
+    check = config_module.validate_features
+    monkeypatch.setattr(
+        config_module, "validate_features", lambda features, new_run=True: check(features, False)
+    )
+    first = train(compose_train_config([*tiles, "budget.total_env_steps=500", f"run_dir={tmp_path}"]))
+    monkeypatch.undo()
+    with pytest.raises(UserError, match=r"^features\.num_tilings=8 must be <= features\.hash_size=4 "):
+        train(compose_train_config([*tiles, f"run_dir={tmp_path / 'new'}"]))
+    more = [*tiles, "budget.total_env_steps=1000", f"resume={tmp_path}"]
+    resumed = train(compose_train_config(more), overrides=more)
+    assert resumed.env_steps > first.env_steps
+    agents.load(tmp_path).predict(np.zeros(4, dtype=np.float32))

@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
 import agents
 from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.unread_settings import unread_settings_note
+from agents.tools.composing import compose_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -266,3 +270,64 @@ def test_settings_the_chosen_options_do_not_read_get_a_note(tmp_path):
         agents.train(
             "CartPole-v1", "features.degree=3", budget={"total_env_steps": 300}, run_dir=tmp_path / "p"
         )
+
+
+BOX_3 = gym.spaces.Box(
+    low=np.array([-1.0, -np.inf, 0.0]), high=np.array([1.0, np.inf, 2.0]), dtype=np.float64
+)
+BOUNDED = gym.spaces.Box(low=-np.ones(3), high=np.ones(3), dtype=np.float64)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "space", "note"),
+    [
+        (
+            ["features={name:raw,degree:3}"],
+            BOX_3,
+            "features.degree has no effect with features=raw (read with",
+        ),
+        (["agent={hidden_sizes:[8]}"], BOX_3, "agent.hidden_sizes has no effect with agent.policy=state"),
+        (
+            ["features.bias=false"],
+            gym.spaces.Discrete(5),
+            "features.bias has no effect on Discrete observations",
+        ),
+        (
+            ["features=onehot", "features.bias=false"],
+            gym.spaces.Discrete(5),
+            "features.bias has no effect on Disc",
+        ),
+        (
+            ["agent.baseline=value", "agent.activation=relu"],
+            BOX_3,
+            "agent.activation has no effect with agent.poli",
+        ),
+        (
+            ["agent.policy=mlp", "agent.hidden_sizes=[]", "agent.activation=relu"],
+            BOX_3,
+            "agent.activation has no",
+        ),
+        (
+            ["batched_update_every=4"],
+            BOX_3,
+            "batched_update_every has no effect with seed_mode=exact num_seeds=1",
+        ),
+        (
+            ["features=rbf", "features.clip=2"],
+            BOUNDED,
+            "features.clip has no effect: every dimension of the obs",
+        ),
+        (["features=rbf", "features.clip=2"], BOX_3, None),
+        (["features=normalized", "features.clip=2"], BOUNDED, None),  # its own clip, after normalising
+        (["agent.policy=mlp", "agent.activation=relu"], BOX_3, None),
+        (["agent.baseline=value", "agent.value_hidden_sizes=[4]", "agent.activation=relu"], BOX_3, None),
+        (["num_seeds=2", "seed_mode=batched", "batched_update_every=4"], BOX_3, None),
+    ],
+)
+def test_which_settings_the_note_says_have_no_effect(overrides, space, note):
+    """Keys set inside a mapping (``'features={name:raw,degree:3}'``), the activation of a network
+    without hidden layers, Discrete observations (one-hot features), a stand-in bound where every
+    dimension has its own, and ``batched_update_every`` outside the batched mode got no note."""
+    cfg = compose_train_config(["experiment=none", *overrides])
+    said = unread_settings_note(cfg, overrides, space)
+    assert said == note if note is None else said is not None and said.startswith(note), said

@@ -234,7 +234,9 @@ def test_a_batched_update_interval_longer_than_the_run_is_one_line():
     at its end, without a word; the default is taken by however short a run."""
     batched = ["num_seeds=3", "seed_mode=batched", "budget.total_env_steps=3000", "vector.num_envs=2"]
     with pytest.raises(
-        UserError, match=r"^batched_update_every=1501 is more than the 1500 vector steps a seed takes "
+        UserError,
+        match=r"^batched_update_every=1501 is more than the 1500 steps each sub-env of a seed takes .*"
+        r"lower it to at most 1500 ",
     ):
         validate(compose_train_config([*batched, "batched_update_every=1501"]))
     for fine in (

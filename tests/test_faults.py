@@ -1118,7 +1118,8 @@ def test_the_note_counts_the_seeds_with_too_few_episodes_beside_those_with_none(
         "note: no episode ended in 1 of 3 seeds' runs (and 2 more ended fewer episodes than "
         "agent.episodes_per_update), so nothing was learned (0 updates): an env that never ends one needs "
         "a time limit ({_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers, or "
-        "max_episode_steps= in its gymnasium.register call); otherwise raise budget.total_env_steps"
+        "max_episode_steps= in its gymnasium.register call); otherwise raise budget.total_env_steps; for "
+        "those, also lower agent.episodes_per_update"
     ]
 
 
@@ -3091,26 +3092,45 @@ def test_a_run_folder_that_takes_no_files_is_one_line(tmp_path, monkeypatch, cap
     [
         ("batched", "seeds", "{run_dir}/seeds is a file, not a folder"),
         ("batched", "seed0/config.yaml/", "{run_dir}/seed0/config.yaml is a folder, not a file"),
+        ("batched", "seed1/checkpoint.pt/", "{run_dir}/seed1/checkpoint.pt is a folder, not a file"),
         ("seeds", "seed0/config.yaml/", "{run_dir}/seed0/config.yaml is a folder, not a file"),
         ("single", "config.yaml/", "{run_dir}/config.yaml is a folder, not a file"),
+        ("single", "checkpoint.pt/", "{run_dir}/checkpoint.pt is a folder, not a file"),  # (after training)
+        ("single", "checkpoint_best.pt/", "{run_dir}/checkpoint_best.pt is a folder, not a file"),
     ],
 )
 def test_a_file_or_folder_in_the_way_in_the_run_folder_is_named(tmp_path, capsys, mode, in_the_way, problem):
     """The batched mode said ``cannot write into run_dir ...: File exists (free space, or choose
     another run_dir)``, naming neither the file ``seeds`` in the way nor a folder named like a file
-    it writes, and the other modes pointed at the disk's free space too."""
+    it writes, and the other modes pointed at the disk's free space too; a folder named
+    ``checkpoint.pt`` failed the save once the run had trained (the training lost)."""
     run_dir = tmp_path / "run"
     place = run_dir / in_the_way
     place.parent.mkdir(parents=True)
     place.mkdir() if in_the_way.endswith("/") else place.write_text("x")
     before = sorted(run_dir.rglob("*"))
     code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
-    where = run_dir / "seed0" if mode == "seeds" else run_dir  # (a seed's run writes its own folder)
+    where = (
+        run_dir / in_the_way.split("/")[0] if in_the_way.startswith("seed") and "/" in in_the_way else run_dir
+    )
     fix = "(move it away, or choose another run_dir)"
     assert_one_line(
         code, err, 2, f"cannot write into run_dir {where}: {problem.format(run_dir=run_dir)} {fix}"
     )
     assert sorted(run_dir.rglob("*")) == before  # what the run had made is gone
+
+
+def test_the_batched_mode_keeps_a_config_yaml_in_a_seed_folder(tmp_path, capsys):
+    """It wrote over ``seed1/config.yaml`` (and removed it where another seed failed), which the
+    exact mode refuses as a run folder's own file."""
+    (tmp_path / "run" / "seed1").mkdir(parents=True)
+    (tmp_path / "run" / "seed1" / "config.yaml").write_text("mine\n")
+    code, err, _ = run_train(*TINY, *MODES["batched"], f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    assert_one_line(
+        code, err, 2, f"run_dir={tmp_path / 'run' / 'seed1'} holds a config.yaml, which a run there"
+    )
+    assert (tmp_path / "run" / "seed1" / "config.yaml").read_text() == "mine\n"
+    assert sorted(path.name for path in (tmp_path / "run").rglob("*")) == ["config.yaml", "seed1"]
 
 
 def test_a_full_disk_under_a_run_folder_still_says_to_free_space(tmp_path):

@@ -273,6 +273,16 @@ def unbounded_from(dtype: np.dtype) -> float:
     return math.inf
 
 
+def fully_bounded(space: gym.Space) -> bool:
+    """Whether ``space`` is a Box whose every dimension has both bounds, as :func:`box_bounds` reads
+    them (``features.bounds`` and ``features.clip`` stand in for missing ones only)."""
+    if not isinstance(space, gym.spaces.Box):
+        return False
+    limit = unbounded_from(space.dtype)
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+    return bool((np.isfinite(low) & (low > -limit) & np.isfinite(high) & (high < limit)).all())
+
+
 def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple[Array, Array]:
     """Finite ``(low, high)`` per dimension: the space's own, else ``+-bounds[i]``, else ``+-clip``
     (a bound is missing when it is +-inf or from :func:`unbounded_from` on); where the one bound a

@@ -457,13 +457,14 @@ def validate_agent(agent: Any) -> None:
             _require(width <= MAX_HIDDEN_WIDTH, f"agent.{key} entry {width} must be <= {MAX_HIDDEN_WIDTH}")
 
 
-def validate_features(features: Any) -> None:
-    """Check the names and ranges of a composed ``features`` group; :class:`UserError` naming the key."""
+def validate_features(features: Any, new_run: bool = True) -> None:
+    """Check the names and ranges of a composed ``features`` group; :class:`UserError` naming the key.
+    ``new_run``: also the limits added since runs were saved (a checkpoint's config keeps loading)."""
     check_choice("features.name", features.name, FEATURE_MAPS)
     for name in ("degree", "num_centers", "num_tilings", "tiles_per_dim", "hash_size"):
         check_at_least(f"features.{name}", getattr(features, name), 1)
     _require(  # 100000 tilings ran at 62 steps/s, marking fewer slots than it has tilings
-        features.name != "tile" or features.num_tilings <= features.hash_size,
+        not new_run or features.name != "tile" or features.num_tilings <= features.hash_size,
         f"features.num_tilings={features.num_tilings} must be <= features.hash_size={features.hash_size} "
         "(each tiling marks one of hash_size slots; raise features.hash_size or lower features.num_tilings)",
     )
@@ -510,11 +511,13 @@ def batched_refusal(cfg: Any) -> tuple[str, str] | None:
     return next(((setting, fix) for setting, (present, fix) in unsupported.items() if present), None)
 
 
-def validate(cfg: Any) -> None:
-    """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key."""
+def validate(cfg: Any, new_run: bool = True) -> None:
+    """Check keys, ranges and names of a composed config; raise :class:`UserError` naming the key.
+    ``new_run=False`` (a checkpoint's config, a resume) leaves out the limits added since runs were
+    saved (:func:`validate_features`'s tilings), which would refuse a trained run."""
     check_known_keys(cfg, TrainConfig)
     validate_agent(cfg.agent)
-    validate_features(cfg.features)
+    validate_features(cfg.features, new_run)
     budget = cfg.budget
     check_choice("vector.mode", cfg.vector.mode, VECTOR_MODES)
     check_choice("logging.episode_stats", cfg.logging.episode_stats, EPISODE_STATS)
@@ -536,9 +539,10 @@ def validate(cfg: Any) -> None:
         default = TrainConfig.batched_update_every  # (taken in any run, however short)
         _require(  # (it trained with one update per seed, at the end, without a word)
             cfg.batched_update_every <= max(vector_steps, default),
-            f"batched_update_every={cfg.batched_update_every} is more than the {vector_steps} vector "
-            "steps a seed takes (budget.total_env_steps / vector.num_envs): each seed would update "
-            f"once, at its end; lower it (default {default})",
+            f"batched_update_every={cfg.batched_update_every} is more than the {vector_steps} steps each "
+            "sub-env of a seed takes (budget.total_env_steps / vector.num_envs): the seeds would update at "
+            f"most once before their last step; lower it to at most {max(vector_steps, default)} (default "
+            f"{default})",
         )
     check_at_least("torch_threads", cfg.torch_threads, 1)
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)

@@ -78,7 +78,7 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
     if config.agent.policy not in POLICIES:  # a form of the user's own, whose module is not imported here
         raise UserError(unregistered_policy(path, config.agent.policy))
     try:
-        validate(config)
+        validate(config, new_run=False)  # (a limit added since it was saved does not refuse it)
     except UserError as error:
         raise UserError(f"checkpoint {path} holds an invalid config: {error}") from None
     return config
@@ -505,6 +505,7 @@ class TrainedAgent:
                 f"predict expects one observation of shape {shape} or a batch [B, *{shape}] "
                 f"for {self.config.env}, got shape {obs.shape}{self._wrappers_hint()}"
             )
+        batch = whole_floats_as(self.observation_space.dtype, batch)
         if not self.observation_check.fits(batch):
             raise UserError(f"{self.observation_check.problem('predict got', batch)} (env={self.config.env})")
         if batch.dtype.kind == "f" and not np.isfinite(batch).all():
@@ -529,6 +530,19 @@ class TrainedAgent:
             return ""
         targets = ", ".join(str(wrapper.get("_target_", "?")) for wrapper in self.config.env_wrappers)
         return f" (the run's env_wrappers, {targets}, made its observations: give them as those return them)"
+
+
+def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray) -> np.ndarray:
+    """``batch`` in an integer ``dtype`` (an integer Box's) where it holds floats of whole values
+    within its range (``predict(obs.tolist())``'s ints stay ints; ``[1.0, 2.0]`` from a float
+    computation, or a float tensor, was refused as no integers); otherwise as it is."""
+    if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind != "f" or not batch.size:
+        return batch
+    info = np.iinfo(dtype)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(batch).all() and (batch == np.round(batch)).all()
+        convertible = whole and info.min <= batch.min() and batch.max() <= info.max
+    return batch.astype(dtype) if convertible else batch
 
 
 def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:

@@ -80,16 +80,19 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     """
     if os.environ.get(ID_CHECK_VARIABLE):  # a module that trains as it is imported, imported by the check
         raise UserError("no training in the process that checks which module registers an env id")
+    settings = (
+        [] if cfg.resume else command_line() if overrides is None else overrides
+    )  # (a resume's: its own)
     if not cfg.resume:
-        note = unread_settings_note(cfg, command_line() if overrides is None else overrides)
-        if note is not None:
-            print(f"note: {note}") if summary else warn_at_caller(note)
         cfg = with_env_module(cfg)
         if cfg.num_seeds == 1 and cfg.seed_mode == "batched":  # one seed is one run: say so in its config,
             cfg = copy.deepcopy(cfg)  # which resume= then reads as the run it is
             cfg.seed_mode = "exact"
     if cfg.num_seeds > 1 and not cfg.resume:
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
+        info = trainer.info if isinstance(trainer, BatchedSeedsTrainer) else trainer.trainers[0].info
+        note = unread_settings_note(cfg, settings, info.observation_space)
+        say_unread_settings(note, summary, before=True)
         multi = trainer.run()
         save_seeds_table(multi)
         if summary:
@@ -98,6 +101,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             print_no_episode_note(multi, cfg)
         else:
             warn_if_nothing_learned(multi, cfg)
+        say_unread_settings(note, summary, before=False)
         return multi
     if cfg.resume:
         folder = run_folder_of(cfg.resume)  # a run writing there (or a num_seeds run writing its seeds
@@ -146,12 +150,24 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             raise
     else:
         trainer = Trainer(cfg)
+    note = unread_settings_note(trainer.config, settings, trainer.info.observation_space)
+    say_unread_settings(note, summary, before=True)
     result = trainer.run()
     if summary:
         print_summary(result, trainer.cfg)
     else:
         warn_if_nothing_learned(result, trainer.cfg)
+    say_unread_settings(note, summary, before=False)
     return result
+
+
+def say_unread_settings(note: str | None, summary: bool, before: bool) -> None:
+    """The note about keys the run's options do not read (:mod:`agents.runtime.unread_settings`):
+    printed once the run is built (``summary``; not before a mistake's error line), or, for
+    ``agents.train``, a ``UserWarning`` once it has trained (one raised as an error under ``-W
+    error`` would otherwise leave a started run folder behind)."""
+    if note is not None and before == summary:
+        print(f"note: {note}") if summary else warn_at_caller(note)
 
 
 def with_env_module(cfg: DictConfig) -> DictConfig:
@@ -289,8 +305,10 @@ def no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> str | N
     seeds = len(result.seed_results)
     where = f"{len(idle)} of {seeds} seeds' runs"
     short = sum(1 for seed in result.seed_results if seed.episodes and not seed.updates)
+    also = ""
     if short:  # (the note named only the seeds without an episode)
         where += f" (and {short} more ended fewer episodes than agent.episodes_per_update)"
+        also = "; for those, also lower agent.episodes_per_update"
     if seeds == 1:
         where = counted(idle[0].env_steps, "env step", grouped=True)
     num_envs, limit = (1, None) if cfg is None else (cfg.vector.num_envs, time_limit(cfg))
@@ -300,10 +318,10 @@ def no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> str | N
         return (
             f"no episode ended in {where}, so nothing was learned (0 updates): {took}fewer than "
             f"env={cfg.env}'s time limit of {limit:,} steps; raise budget.total_env_steps"
-            f"{' or lower vector.num_envs' if num_envs > 1 else ''}"
+            f"{' or lower vector.num_envs' if num_envs > 1 else ''}{also}"
         )
     return (
         f"no episode ended in {where}, so nothing was learned (0 updates): an env that never ends "
         f"one needs a time limit ({TIME_LIMIT}, or max_episode_steps= in its gymnasium.register call); "
-        "otherwise raise budget.total_env_steps"
+        f"otherwise raise budget.total_env_steps{also}"
     )

@@ -5,6 +5,7 @@ left as it was when the run never started.
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import suppress
 from dataclasses import dataclass
@@ -26,13 +27,26 @@ from agents.runtime.event_files import EVENT_FILE_PREFIX
 from agents.runtime.program import path_override
 from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
 
+RUN_FILES = ("config.yaml", CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
+"""The files a run writes into its folder."""
+
+
+def refuse_folders_named_as_run_files(run_dir: Path) -> None:
+    """A folder where a run writes one of its :data:`RUN_FILES` is refused before it starts (a folder
+    named ``checkpoint.pt`` failed the run's save once it had trained: the training was lost)."""
+    for name in RUN_FILES:
+        if (run_dir / name).is_dir():
+            raise unwritable_run_dir(
+                run_dir, IsADirectoryError(errno.EISDIR, "Is a directory", str(run_dir / name))
+            )
+
 
 def held_checkpoints(run_dir: Path) -> list[Path]:
     """The checkpoints of runs already in ``run_dir``: its own (latest or best) and those of a
     ``num_seeds`` run's ``seed*/`` folders."""
     names = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
-    return [*(run_dir / name for name in names if (run_dir / name).is_file()),
-            *sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))]  # fmt: skip
+    seeds = sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))
+    return [path for path in (*(run_dir / name for name in names), *seeds) if path.is_file()]
 
 
 SWEEP_RECORDS = ("multirun.yaml", "summary.md")
@@ -198,6 +212,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
             f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
         ) from None
     try:
+        refuse_folders_named_as_run_files(run_dir)
         if new_run:
             refuse_finished_runs(run_dir)
     except UserError:  # "nothing was written": not even the lock file, where there was none
@@ -226,13 +241,18 @@ def forget_taken_folders() -> None:
 
 def check_seed_folders(folders: list[Path]) -> None:
     """Before a ``num_seeds`` run writes into its seed folders: each can be a run folder (not a
-    file) and no other run is writing there. :raises UserError: for the first that cannot."""
+    file), takes a new run as a run folder does (:func:`refuse_finished_runs`: the batched mode,
+    which takes no seed folder's lock, wrote over a ``config.yaml`` there) and no other run is writing
+    there. :raises UserError: for the first that cannot."""
     for folder in folders:
         if folder.exists() and not folder.is_dir():
             raise UserError(
                 f"cannot use run_dir {folder}: it is a file, not a folder (choose another run_dir)"
             )
         RunFolderLock.check_free(folder)
+        if folder.is_dir():
+            refuse_folders_named_as_run_files(folder)
+            refuse_finished_runs(folder)
 
 
 def prepare_run_dir(

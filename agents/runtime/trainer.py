@@ -112,17 +112,18 @@ class TrainResult(RunResult):
         return self.reached_target and self.target is not None and self.final_mean_return >= self.target
 
 
-def checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
+def checked_config(cfg: DictConfig, new_run: bool = True) -> tuple[DictConfig, TrainConfig]:
     """Validate (one-line :class:`UserError` naming the key) and return the config twice: as given,
     for saving, and as plain dataclasses, which are fast to read in the loop."""
-    validate(cfg)
+    validate(cfg, new_run)
     return cfg, OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
 
 
-def preflight(cfg: DictConfig) -> tuple[DictConfig, TrainConfig, EnvInfo]:
-    """Every check a run makes before it allocates or writes anything: keys and ranges, the env
-    id, the sizes (:mod:`agents.runtime.sizes`). A multirun calls it for every job first."""
-    config, plain = checked_config(cfg)
+def preflight(cfg: DictConfig, new_run: bool = True) -> tuple[DictConfig, TrainConfig, EnvInfo]:
+    """Every check a run makes before it allocates or writes anything: keys and ranges (a resume's,
+    ``new_run=False``, as :func:`~agents.runtime.config.validate` says), the env id, the sizes
+    (:mod:`agents.runtime.sizes`). A multirun calls it for every job first."""
+    config, plain = checked_config(cfg, new_run)
     info = check_env_id(plain.env, plain.env_kwargs, plain.env_wrappers)
     check_sizes(plain, info)
     return config, plain, info
@@ -195,7 +196,9 @@ class Trainer:
     ) -> None:  # fmt: skip
         """:param resume_from: the state to resume, loaded from ``resume_path``, whose
         :func:`~agents.runtime.checkpoint.file_version` was ``resume_version`` before it was read."""
-        self.config, self.cfg, self.info = preflight(cfg)  # DictConfig for saving; dataclasses to read fast
+        self.config, self.cfg, self.info = preflight(
+            cfg, resume_from is None
+        )  # DictConfig for saving; dataclasses to read fast
         self.device = resolve_device(self.cfg.device)
         self.target = target_return(self.cfg, self.info)
         self.run_dir = resolve_run_dir(self.cfg)

@@ -8,50 +8,115 @@ features.num_centers=5``), but says which of the keys it was given its options d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from agents.features.maps import FEATURE_MAP_READS
+import gymnasium as gym
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 
-POLICIES_READING = {"hidden_sizes": ("mlp",), "activation": ("mlp",)}
-"""``agent.*`` keys -> the shipped policy forms that read them (a form of one's own may read any)."""
-VALUE_BASELINE_KEYS = ("baseline_lr", "value_hidden_sizes", "value_optimizer", "value_epochs", "activation")
-"""``agent.*`` keys only the value baseline reads (``activation``: its hidden layers', as the MLP's)."""
+from agents.features.maps import FEATURE_MAP_READS, fully_bounded
+
+FEATURE_KEYS = frozenset(key for reads in FEATURE_MAP_READS.values() for key in reads)
+"""Every ``features.*`` key some map reads."""
 SHIPPED_POLICIES = ("state", "action", "mlp")
+"""The forms whose keys are known here (a form of one's own may read any ``agent.*`` key)."""
+
+AGENT_KEY_READERS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "hidden_sizes": (lambda agent: agent.policy == "mlp", "agent.policy={policy}", "agent.policy=mlp"),
+    "activation": (
+        lambda agent: (
+            (agent.policy == "mlp" and bool(agent.hidden_sizes))
+            or (agent.baseline == "value" and bool(agent.value_hidden_sizes))
+        ),
+        "agent.policy={policy} agent.baseline={baseline}",
+        "hidden layers: agent.policy=mlp, or agent.baseline=value with agent.value_hidden_sizes",
+    ),
+    **{
+        key: (lambda agent: agent.baseline == "value", "agent.baseline={baseline}", "agent.baseline=value")
+        for key in ("baseline_lr", "value_hidden_sizes", "value_optimizer", "value_epochs")
+    },
+}
+"""``agent.*`` keys only some choices read: key -> (whether ``cfg.agent`` reads it, the choice that
+does not (a template over ``cfg.agent``), the choices that do)."""
 
 
-def unread_settings(cfg: Any, keys: Iterable[str]) -> list[str]:
+def given_keys(overrides: Iterable[str]) -> list[str]:
+    """The dotted keys ``key=value`` overrides set (Hydra's grammar); a mapping given to a node
+    (``'features={name:raw,degree:3}'``, ``'agent={hidden_sizes:[8]}'``) sets its keys."""
+    parser = OverridesParser.create()
+    keys = []
+    for override in overrides:
+        try:
+            parsed = parser.parse_override(override)
+        except HydraException:  # (composition refused it already; an API caller's odd value)
+            continue
+        if parsed.is_delete():
+            continue
+        keys.append(parsed.key_or_group)
+        value = parsed.value()
+        if isinstance(value, dict):
+            keys += [f"{parsed.key_or_group}.{name}" for name in value]
+    return keys
+
+
+STAND_INS = ("bounds", "clip")
+"""``features.*`` keys a map of a bounded range reads only for a dimension without its own bounds."""
+BOUNDED_RANGE_MAPS = ("polynomial", "fourier", "rbf", "tile")
+"""The maps that scale the observations from their bounds (:func:`~agents.features.maps.box_bounds`)."""
+
+
+def unread_settings(cfg: Any, keys: Iterable[str], space: gym.Space | None = None) -> list[str]:
     """Of the dotted ``keys`` given (``features.degree``), those the options ``cfg`` chose do not
-    read, each with the choice that ignores it and those that would read it (:func:`_ignored`)."""
+    read, each with the choice that ignores it and those that would read it (:func:`_ignored`);
+    ``space``, the env's observations, where known: Discrete ones' one-hot features read no key, and
+    a Box bounded in every dimension needs no stand-in bound."""
     unread = []
-    for key in dict.fromkeys(key.lstrip("+~") for key in keys):
+    name_of_map = cfg.features.name
+    for key in dict.fromkeys(keys):
         group, _, name = key.partition(".")
-        if group == "features" and name in {k for reads in FEATURE_MAP_READS.values() for k in reads}:
-            if name not in FEATURE_MAP_READS.get(cfg.features.name, (name,)):
-                readers = [option for option, reads in FEATURE_MAP_READS.items() if name in reads]
+        if group == "features" and name in FEATURE_KEYS:
+            if isinstance(space, gym.spaces.Discrete):
                 unread.append(
-                    _ignored(key, f"features={cfg.features.name}", f"features={', '.join(readers)}")
+                    f"{key} has no effect on Discrete observations (their one-hot features read none)"
                 )
-        elif group == "agent" and cfg.agent.policy in SHIPPED_POLICIES:
-            by_policy = cfg.agent.policy in POLICIES_READING.get(name, (cfg.agent.policy,))
-            by_baseline = name in VALUE_BASELINE_KEYS and cfg.agent.baseline == "value"
-            if name in POLICIES_READING and not (by_policy or by_baseline):
-                also = " or agent.baseline=value" if name in VALUE_BASELINE_KEYS else ""
-                readers = f"agent.policy={', '.join(POLICIES_READING[name])}{also}"
-                unread.append(_ignored(key, f"agent.policy={cfg.agent.policy}", readers))
-            elif name in VALUE_BASELINE_KEYS and name not in POLICIES_READING and not by_baseline:
-                unread.append(_ignored(key, f"agent.baseline={cfg.agent.baseline}", "agent.baseline=value"))
+            elif name not in FEATURE_MAP_READS.get(name_of_map, (name,)):
+                readers = [option for option, reads in FEATURE_MAP_READS.items() if name in reads]
+                unread.append(_ignored(key, f"features={name_of_map}", f"features={', '.join(readers)}"))
+            elif (
+                name in STAND_INS
+                and name_of_map in BOUNDED_RANGE_MAPS
+                and space is not None
+                and fully_bounded(space)
+            ):
+                unread.append(
+                    f"{key} has no effect: every dimension of the observations has its own bounds "
+                    f"(features={name_of_map} reads it for those without)"
+                )
+        elif group == "agent" and name in AGENT_KEY_READERS and cfg.agent.policy in SHIPPED_POLICIES:
+            reads, chosen, readers = AGENT_KEY_READERS[name]
+            if not reads(cfg.agent):
+                unread.append(
+                    _ignored(
+                        key, chosen.format(policy=cfg.agent.policy, baseline=cfg.agent.baseline), readers
+                    )
+                )
+        elif key == "batched_update_every" and not (cfg.seed_mode == "batched" and cfg.num_seeds > 1):
+            unread.append(
+                _ignored(
+                    key,
+                    f"seed_mode={cfg.seed_mode} num_seeds={cfg.num_seeds}",
+                    "seed_mode=batched and num_seeds > 1",
+                )
+            )
     return unread
 
 
-def unread_settings_note(cfg: Any, overrides: Iterable[str]) -> str | None:
-    """The note a run gives about the ``key=value`` ``overrides`` its options do not read; None
-    when it read them all."""
-    keys = [override.partition("=")[0] for override in overrides if "=" in override]
-    unread = unread_settings(cfg, keys)
-    if not unread:
-        return None
-    return "; ".join(unread)
+def unread_settings_note(cfg: Any, overrides: Iterable[str], space: gym.Space | None = None) -> str | None:
+    """The note a run gives about the ``key=value`` ``overrides`` its options do not read (on
+    observations of ``space``); None when it read them all."""
+    unread = unread_settings(cfg, given_keys(overrides), space)
+    return "; ".join(unread) if unread else None
 
 
 def _ignored(key: str, chosen: str, readers: str) -> str:

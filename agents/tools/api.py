@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,17 @@ def all_overrides(overrides: Sequence[Any], settings: dict[str, Any]) -> list[An
     """The overrides of :func:`compose` and :func:`train`: ``overrides``, a list or tuple among them
     taken as its items (``compose("CartPole-v1", ["seed=1"])``, and ``overrides=[...]`` as Hydra's
     ``compose`` takes them, were refused as no strings), then ``settings`` as keywords."""
-    given = [*overrides, *([settings.pop("overrides")] if "overrides" in settings else [])]
-    items = [item for entry in given for item in (entry if isinstance(entry, list | tuple) else [entry])]
-    return [*items, *keyword_overrides(settings)]
+    keyword = settings.pop("overrides", None)  # None: none, as Hydra's compose takes it
+    given = [*overrides, *([] if keyword is None else [keyword])]
+    return [*(item for entry in given for item in _items(entry)), *keyword_overrides(settings)]
+
+
+def _items(entry: Any) -> list[Any]:
+    """The overrides ``entry`` holds: a list, tuple, ``ListConfig`` or generator its items; a
+    string or anything else itself (a mapping is refused as no string, naming it)."""
+    if isinstance(entry, str | bytes | Mapping) or not isinstance(entry, Iterable):
+        return [entry]
+    return list(entry)
 
 
 def keyword_overrides(settings: dict[str, Any]) -> list[str]:
