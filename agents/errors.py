@@ -130,21 +130,25 @@ def folder_problem(folder: Path, error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def unwritable_run_dir(run_dir: Path, error: OSError) -> UserError:
+def unwritable_run_dir(run_dir: Path, error: OSError, resuming: bool = False) -> UserError:
     """One line for a run folder whose files could not be written: what is in the way, named (a file
     where a folder must be, as :func:`folder_problem` says, or a folder where a file must be), or the
     path and the OS's reason, and what to change (free space only where the disk is full: a file in
-    the way was "File exists (free space, or choose another run_dir)", naming neither file)."""
+    the way was "File exists (free space, or choose another run_dir)", naming neither file); a resume
+    continues in its own folder, so only the first fix is offered."""
     path = Path(os.fsdecode(error.filename)) if error.filename else None
-    fix = "choose another run_dir"
+    other = "" if resuming else ", or choose another run_dir"
+    fix = (
+        "choose another run_dir" if not resuming else "free space, or copy the run to a folder that takes it"
+    )
     if path is not None and error.errno in (errno.EEXIST, errno.ENOTDIR):
-        problem, fix = folder_problem(path, error), "move it away, or choose another run_dir"
+        problem, fix = folder_problem(path, error), f"move it away{other}"
     elif path is not None and error.errno == errno.EISDIR:
-        problem, fix = f"{path} is a folder, not a file", "move it away, or choose another run_dir"
+        problem, fix = f"{path} is a folder, not a file", f"move it away{other}"
     else:
         problem = f"{path}: {error.strerror or error}" if path is not None else str(error.strerror or error)
         if error.errno in STORAGE_ERRNOS:
-            fix = "free space, or choose another run_dir"
+            fix = f"free space{other}"
     return UserError(f"cannot write into run_dir {run_dir}: {problem} ({fix})")
 
 

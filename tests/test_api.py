@@ -150,6 +150,12 @@ def test_predict_takes_whole_floats_for_integer_observations(tmp_path):
         agents.UserError, match=r"predict got float64 observations; the observation_space Disc"
     ):
         lake.predict(2.5)
+    with pytest.raises(agents.UserError, match="predict got float64 observations"):
+        agent.predict(np.array([2.0**63, 5.0, 0.0]))  # was cast to -2**63 (int64's max rounds up to 2**63)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float16 against int64's range: "overflow encountered in cast"
+        assert lake.predict(np.float16(3)) == lake.predict(3)
+    assert agent.predict(np.zeros((0, 3))).shape == (0,)  # as an empty integer batch
 
 
 def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
@@ -234,6 +240,8 @@ def test_overrides_may_come_as_a_list_as_hydras_compose_takes_them(tmp_path):
     generated = (override for override in ["agent.lr=0.05"])  # a ListConfig, a generator, None: as Hydra's
     assert agents.compose("Acrobot-v1", OmegaConf.create(["seed=3"]), generated, overrides=None,
                           budget={"total_env_steps": 700}) == one_by_one  # fmt: skip
+    with pytest.raises(agents.UserError, match=r"got \{'seed=3'\}$"):  # a set: not the order given
+        agents.compose("CartPole-v1", {"seed=3"})
     with pytest.raises(
         agents.UserError, match=r"^overrides are .key=value. strings, as on the command line; got 3$"
     ):

@@ -318,6 +318,11 @@ BOUNDED = gym.spaces.Box(low=-np.ones(3), high=np.ones(3), dtype=np.float64)
             "features.clip has no effect: every dimension of the obs",
         ),
         (["features=rbf", "features.clip=2"], BOX_3, None),
+        (
+            ["features=tile", "features.bounds=[1,1,1]", "features.clip=2"],
+            BOX_3,
+            "features.clip has no effect: feat",
+        ),
         (["features=normalized", "features.clip=2"], BOUNDED, None),  # its own clip, after normalising
         (["agent.policy=mlp", "agent.activation=relu"], BOX_3, None),
         (["agent.baseline=value", "agent.value_hidden_sizes=[4]", "agent.activation=relu"], BOX_3, None),
@@ -331,3 +336,28 @@ def test_which_settings_the_note_says_have_no_effect(overrides, space, note):
     cfg = compose_train_config(["experiment=none", *overrides])
     said = unread_settings_note(cfg, overrides, space)
     assert said == note if note is None else said is not None and said.startswith(note), said
+
+
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2"]])
+def test_a_folder_named_like_a_run_file_is_refused_before_hydra_writes_its_record(tmp_path, extra):
+    """``run_dir=d`` with a folder ``d/checkpoint.pt`` was refused only after Hydra had rewritten
+    ``d/.hydra/`` with this command's record (a finished run's folder already was refused first); a
+    ``num_seeds`` run writes no checkpoint at its top, and takes that folder."""
+    (tmp_path / "d" / "checkpoint.pt").mkdir(parents=True)
+    (tmp_path / "d" / ".hydra").mkdir()
+    (tmp_path / "d" / ".hydra" / "config.yaml").write_text("a: 1\n")
+    completed = run_train(tmp_path, "run_dir=d", "budget.total_env_steps=300", *extra)
+    if extra:
+        assert completed.returncode == 0, completed.stderr
+        return
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+    assert (
+        "d/checkpoint.pt is a folder, not a file (move it away, or choose another run_dir)"
+        in completed.stderr
+    )
+    assert sorted(path.name for path in (tmp_path / "d").rglob("*")) == [
+        ".hydra",
+        "checkpoint.pt",
+        "config.yaml",
+    ]
+    assert (tmp_path / "d" / ".hydra" / "config.yaml").read_text() == "a: 1\n"

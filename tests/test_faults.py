@@ -3120,17 +3120,37 @@ def test_a_file_or_folder_in_the_way_in_the_run_folder_is_named(tmp_path, capsys
     assert sorted(run_dir.rglob("*")) == before  # what the run had made is gone
 
 
-def test_the_batched_mode_keeps_a_config_yaml_in_a_seed_folder(tmp_path, capsys):
-    """It wrote over ``seed1/config.yaml`` (and removed it where another seed failed), which the
-    exact mode refuses as a run folder's own file."""
+@pytest.mark.parametrize("mode", ["batched", "seeds"])
+def test_a_num_seeds_run_keeps_a_config_yaml_in_a_seed_folder(tmp_path, capsys, mode):
+    """The batched mode wrote over ``seed1/config.yaml`` (and removed it where another seed
+    failed), and the exact mode, which refused it, removed it as it cleaned up after the refusal."""
     (tmp_path / "run" / "seed1").mkdir(parents=True)
     (tmp_path / "run" / "seed1" / "config.yaml").write_text("mine\n")
-    code, err, _ = run_train(*TINY, *MODES["batched"], f"run_dir={tmp_path / 'run'}", capsys=capsys)
+    code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={tmp_path / 'run'}", capsys=capsys)
     assert_one_line(
         code, err, 2, f"run_dir={tmp_path / 'run' / 'seed1'} holds a config.yaml, which a run there"
     )
     assert (tmp_path / "run" / "seed1" / "config.yaml").read_text() == "mine\n"
     assert sorted(path.name for path in (tmp_path / "run").rglob("*")) == ["config.yaml", "seed1"]
+
+
+def test_a_num_seeds_runs_top_folder_may_hold_folders_named_like_a_seeds_files(tmp_path, capsys):
+    """Its checkpoints are in its seed folders: a ``checkpoint_best.pt`` folder at its top was refused."""
+    for mode in ("batched", "seeds"):
+        (tmp_path / mode / "checkpoint_best.pt").mkdir(parents=True)
+        code, err, _ = run_train(*TINY, *MODES[mode], f"run_dir={tmp_path / mode}", capsys=capsys)
+        assert code == 0, err
+
+
+def test_a_resume_with_a_folder_in_the_way_is_told_to_move_it_only(tmp_path, capsys):
+    """It said "or choose another run_dir", which a resume refuses: it continues in its own folder."""
+    run_dir = tmp_path / "run"
+    assert run_train(*TINY, f"run_dir={run_dir}", capsys=capsys)[0] == 0
+    (run_dir / "checkpoint_best.pt").mkdir()
+    code, err, _ = run_train(*TINY, "budget.total_env_steps=600", f"resume={run_dir}", capsys=capsys)
+    in_the_way = run_dir / "checkpoint_best.pt"
+    said = f"cannot write into run_dir {run_dir}: {in_the_way} is a folder, not a file (move it away)"
+    assert_one_line(code, err, 2, said)
 
 
 def test_a_full_disk_under_a_run_folder_still_says_to_free_space(tmp_path):

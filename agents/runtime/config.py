@@ -540,9 +540,8 @@ def validate(cfg: Any, new_run: bool = True) -> None:
         _require(  # (it trained with one update per seed, at the end, without a word)
             cfg.batched_update_every <= max(vector_steps, default),
             f"batched_update_every={cfg.batched_update_every} is more than the {vector_steps} steps each "
-            "sub-env of a seed takes (budget.total_env_steps / vector.num_envs): the seeds would update at "
-            f"most once before their last step; lower it to at most {max(vector_steps, default)} (default "
-            f"{default})",
+            "sub-env of a seed takes (budget.total_env_steps / vector.num_envs), so the seeds would "
+            f"hardly update: lower it well below that (default {default})",
         )
     check_at_least("torch_threads", cfg.torch_threads, 1)
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)

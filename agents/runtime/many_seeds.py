@@ -245,7 +245,7 @@ class BatchedSeedsTrainer:
         """``<run_dir>/seed<s>/config.yaml`` (the seed's config) and the event files."""
         self.seed_configs: list[dict[str, Any]] = []
         try:
-            self.lock = lock_run_folder(self.run_dir)
+            self.lock = lock_run_folder(self.run_dir, files=("config.yaml",))  # (the seeds' are theirs)
         except UserError:
             close_quietly(self.envs)
             raise

@@ -143,13 +143,18 @@ class MultiSeedTrainer:
         root = resolve_run_dir(cfg)
         # held to the end: another run into this folder, or a single run into one of its seed folders
         # before that seed has started (or after it finished), would mix its files with ours
-        self.lock = lock_run_folder(root)  # and refuses another run's checkpoints, before building
+        self.lock = lock_run_folder(root, files=("config.yaml",))  # and refuses another run's checkpoints
         self.run_dir = root
         self.logging_cfg = cfg.logging  # the seeds' own is quiet: the progress over all seeds is ours
         self.trainers: list[Trainer] = []
         folders = [root / f"seed{cfg.seed + offset}" for offset in range(cfg.num_seeds)]
         try:
             check_seed_folders(folders)
+        except BaseException:  # nothing was written: the seed folders stay as they are (their own
+            self.lock.give_up()  # config.yaml was removed with the run's)
+            restore_open_file_limit(self.open_file_limit)
+            raise
+        try:
             self._build_seeds(cfg, root)
         except BaseException:  # a seed that failed to start, or a signal while they were set up
             for trainer in self.trainers:  # the seeds built before the failure

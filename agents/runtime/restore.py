@@ -536,13 +536,15 @@ def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray) -> np.ndarray:
     """``batch`` in an integer ``dtype`` (an integer Box's) where it holds floats of whole values
     within its range (``predict(obs.tolist())``'s ints stay ints; ``[1.0, 2.0]`` from a float
     computation, or a float tensor, was refused as no integers); otherwise as it is."""
-    if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind != "f" or not batch.size:
+    if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind != "f":
         return batch
-    info = np.iinfo(dtype)
-    with np.errstate(invalid="ignore"):
-        whole = np.isfinite(batch).all() and (batch == np.round(batch)).all()
-        convertible = whole and info.min <= batch.min() and batch.max() <= info.max
-    return batch.astype(dtype) if convertible else batch
+    info, values = np.iinfo(dtype), batch.astype(np.float64)  # (float16 against int64's range overflowed)
+    if not values.size:
+        return batch.astype(dtype)
+    # info.max + 1 is a power of two, exact in float64 (info.max is not: int64's rounded up to 2**63)
+    within = float(info.min) <= values.min() and values.max() < float(info.max) + 1
+    whole = within and np.isfinite(values).all() and (values == np.round(values)).all()
+    return batch.astype(dtype) if whole else batch
 
 
 def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:

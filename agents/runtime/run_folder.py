@@ -31,14 +31,16 @@ RUN_FILES = ("config.yaml", CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
 """The files a run writes into its folder."""
 
 
-def refuse_folders_named_as_run_files(run_dir: Path) -> None:
-    """A folder where a run writes one of its :data:`RUN_FILES` is refused before it starts (a folder
-    named ``checkpoint.pt`` failed the run's save once it had trained: the training was lost)."""
-    for name in RUN_FILES:
+def refuse_folders_named_as_run_files(
+    run_dir: Path, names: tuple[str, ...] = RUN_FILES, resuming: bool = False
+) -> None:
+    """A folder where a run writes one of its files (``names``; a ``num_seeds`` run's top folder
+    holds only its ``config.yaml``) is refused before it starts (a folder named ``checkpoint.pt``
+    failed the run's save once it had trained: the training was lost)."""
+    for name in names:
         if (run_dir / name).is_dir():
-            raise unwritable_run_dir(
-                run_dir, IsADirectoryError(errno.EISDIR, "Is a directory", str(run_dir / name))
-            )
+            in_the_way = IsADirectoryError(errno.EISDIR, "Is a directory", str(run_dir / name))
+            raise unwritable_run_dir(run_dir, in_the_way, resuming)
 
 
 def held_checkpoints(run_dir: Path) -> list[Path]:
@@ -187,7 +189,7 @@ def check_writable(run_dir: Path) -> None:
         )
 
 
-def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
+def lock_run_folder(run_dir: Path, new_run: bool = True, files: tuple[str, ...] = RUN_FILES) -> RunFolderLock:
     """Create ``run_dir`` and take its lock (one writer per folder); for a ``new_run``, refuse it,
     letting the lock go (and its file, where the folder had none), when it holds another run's
     checkpoints (:func:`refuse_finished_runs`). A
@@ -212,7 +214,7 @@ def lock_run_folder(run_dir: Path, new_run: bool = True) -> RunFolderLock:
             f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
         ) from None
     try:
-        refuse_folders_named_as_run_files(run_dir)
+        refuse_folders_named_as_run_files(run_dir, files, resuming=not new_run)
         if new_run:
             refuse_finished_runs(run_dir)
     except UserError:  # "nothing was written": not even the lock file, where there was none

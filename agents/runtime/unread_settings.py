@@ -83,16 +83,14 @@ def unread_settings(cfg: Any, keys: Iterable[str], space: gym.Space | None = Non
             elif name not in FEATURE_MAP_READS.get(name_of_map, (name,)):
                 readers = [option for option, reads in FEATURE_MAP_READS.items() if name in reads]
                 unread.append(_ignored(key, f"features={name_of_map}", f"features={', '.join(readers)}"))
-            elif (
-                name in STAND_INS
-                and name_of_map in BOUNDED_RANGE_MAPS
-                and space is not None
-                and fully_bounded(space)
-            ):
-                unread.append(
-                    f"{key} has no effect: every dimension of the observations has its own bounds "
-                    f"(features={name_of_map} reads it for those without)"
-                )
+            elif name in STAND_INS and name_of_map in BOUNDED_RANGE_MAPS and space is not None:
+                if fully_bounded(space):
+                    unread.append(
+                        f"{key} has no effect: every dimension of the observations has its own bounds "
+                        f"(features={name_of_map} reads it for those without)"
+                    )
+                elif name == "clip" and cfg.features.bounds:
+                    unread.append(f"{key} has no effect: features.bounds stands in for every missing bound")
         elif group == "agent" and name in AGENT_KEY_READERS and cfg.agent.policy in SHIPPED_POLICIES:
             reads, chosen, readers = AGENT_KEY_READERS[name]
             if not reads(cfg.agent):

@@ -68,9 +68,10 @@ def compose(
 
 
 def all_overrides(overrides: Sequence[Any], settings: dict[str, Any]) -> list[Any]:
-    """The overrides of :func:`compose` and :func:`train`: ``overrides``, a list or tuple among them
-    taken as its items (``compose("CartPole-v1", ["seed=1"])``, and ``overrides=[...]`` as Hydra's
-    ``compose`` takes them, were refused as no strings), then ``settings`` as keywords."""
+    """The overrides of :func:`compose` and :func:`train`: ``overrides``, a list among them (or a
+    tuple, a ``ListConfig``, a generator) taken as its items, then an ``overrides=`` keyword's (a list,
+    or None, as Hydra's ``compose`` takes it), then ``settings`` as keywords
+    (``compose("CartPole-v1", ["seed=1"])`` was refused as no strings)."""
     keyword = settings.pop("overrides", None)  # None: none, as Hydra's compose takes it
     given = [*overrides, *([] if keyword is None else [keyword])]
     return [*(item for entry in given for item in _items(entry)), *keyword_overrides(settings)]
@@ -78,8 +79,9 @@ def all_overrides(overrides: Sequence[Any], settings: dict[str, Any]) -> list[An
 
 def _items(entry: Any) -> list[Any]:
     """The overrides ``entry`` holds: a list, tuple, ``ListConfig`` or generator its items; a
-    string or anything else itself (a mapping is refused as no string, naming it)."""
-    if isinstance(entry, str | bytes | Mapping) or not isinstance(entry, Iterable):
+    string or anything else itself (a mapping, or a set, whose order is not the one given, is
+    refused as no string, naming it)."""
+    if isinstance(entry, str | bytes | Mapping | set | frozenset) or not isinstance(entry, Iterable):
         return [entry]
     return list(entry)
 

@@ -279,14 +279,22 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from agents.errors import UserError
-    from agents.runtime.run_folder import check_writable, refuse_finished_runs
+    from agents.runtime.run_folder import (
+        RUN_FILES,
+        check_writable,
+        refuse_finished_runs,
+        refuse_folders_named_as_run_files,
+    )
     from agents.runtime.run_lock import RunFolderLock
     from agents.runtime.trainer import preflight
     from agents.tools.composing import compose_train_config, composition_message
+    from agents.tools.presets import parsed_override_value
 
     try:
         check_writable(folder)
         RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
+        seeds = parsed_override_value(list(argv), "num_seeds") not in (None, "1")  # its seeds' files are in
+        refuse_folders_named_as_run_files(folder, ("config.yaml",) if seeds else RUN_FILES)  # seed folders
         refuse_finished_runs(folder)
     except UserError:  # a mistake on the command line is said first: the folder is the last fix
         overrides = [arg for arg in args.overrides if not arg.lstrip("+~").startswith("hydra.")]
