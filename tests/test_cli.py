@@ -338,11 +338,14 @@ def test_which_settings_the_note_says_have_no_effect(overrides, space, note):
     assert said == note if note is None else said is not None and said.startswith(note), said
 
 
-@pytest.mark.parametrize("extra", [[], ["num_seeds=2"]])
+@pytest.mark.parametrize("extra", [[], ["num_seeds=2"], ["experiment=two", "--config-dir=mine"]])
 def test_a_folder_named_like_a_run_file_is_refused_before_hydra_writes_its_record(tmp_path, extra):
     """``run_dir=d`` with a folder ``d/checkpoint.pt`` was refused only after Hydra had rewritten
     ``d/.hydra/`` with this command's record (a finished run's folder already was refused first); a
-    ``num_seeds`` run writes no checkpoint at its top, and takes that folder."""
+    ``num_seeds`` run writes no checkpoint at its top, and takes that folder, also where a preset
+    sets ``num_seeds``."""
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "two.yaml").write_text("# @package _global_\nnum_seeds: 2\n")
     (tmp_path / "d" / "checkpoint.pt").mkdir(parents=True)
     (tmp_path / "d" / ".hydra").mkdir()
     (tmp_path / "d" / ".hydra" / "config.yaml").write_text("a: 1\n")

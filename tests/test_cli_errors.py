@@ -236,7 +236,7 @@ def test_a_batched_update_interval_longer_than_the_run_is_one_line():
     with pytest.raises(
         UserError,
         match=r"^batched_update_every=1501 is more than the 1500 steps each sub-env of a seed takes .*"
-        r"hardly update: lower it well below that \(default 16\)$",
+        r"hardly update: lower it \(the default, 16, is taken by any run\)$",
     ):
         validate(compose_train_config([*batched, "batched_update_every=1501"]))
     for fine in (

@@ -729,6 +729,20 @@ def test_a_fifo_named_train_log_is_one_line_not_a_hang(tmp_path, monkeypatch, ca
         "train.py", *TINY, "run_dir=run", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path
     )
     assert_one_line(code, err, 2, "run/train.log is a pipe or a folder, where Hydra writes the run's log")
+    assert err.rstrip().endswith("remove it, or choose another run folder")
+
+
+def test_a_folder_named_train_log_in_a_resumed_run_is_to_be_removed_only(tmp_path, monkeypatch, capsys):
+    """A resume continues in its own folder: it was told "or choose another run folder"."""
+    assert run_train(*TINY, f"run_dir={tmp_path / 'run'}", capsys=capsys)[0] == 0
+    (tmp_path / "run" / "train.log").unlink(missing_ok=True)
+    (tmp_path / "run" / "train.log").mkdir()
+    code, err, _ = script(
+        "train.py", *TINY, "budget.total_env_steps=600", "resume=run", monkeypatch=monkeypatch, capsys=capsys,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert_one_line(code, err, 2, "run/train.log is a pipe or a folder, where Hydra writes the run's log")
+    assert err.rstrip().endswith("): remove it")
 
 
 # -- 5. resume: what may change and what may not ------------------------------------------------

@@ -541,7 +541,7 @@ def validate(cfg: Any, new_run: bool = True) -> None:
             cfg.batched_update_every <= max(vector_steps, default),
             f"batched_update_every={cfg.batched_update_every} is more than the {vector_steps} steps each "
             "sub-env of a seed takes (budget.total_env_steps / vector.num_envs), so the seeds would "
-            f"hardly update: lower it well below that (default {default})",
+            f"hardly update: lower it (the default, {default}, is taken by any run)",
         )
     check_at_least("torch_threads", cfg.torch_threads, 1)
     check_at_least("logging.interval_steps", cfg.logging.interval_steps, 1)

@@ -505,7 +505,7 @@ class TrainedAgent:
                 f"predict expects one observation of shape {shape} or a batch [B, *{shape}] "
                 f"for {self.config.env}, got shape {obs.shape}{self._wrappers_hint()}"
             )
-        batch = whole_floats_as(self.observation_space.dtype, batch)
+        batch = whole_floats_as(self.observation_space.dtype, batch, f"env={self.config.env}")
         if not self.observation_check.fits(batch):
             raise UserError(f"{self.observation_check.problem('predict got', batch)} (env={self.config.env})")
         if batch.dtype.kind == "f" and not np.isfinite(batch).all():
@@ -532,19 +532,26 @@ class TrainedAgent:
         return f" (the run's env_wrappers, {targets}, made its observations: give them as those return them)"
 
 
-def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray) -> np.ndarray:
-    """``batch`` in an integer ``dtype`` (an integer Box's) where it holds floats of whole values
-    within its range (``predict(obs.tolist())``'s ints stay ints; ``[1.0, 2.0]`` from a float
-    computation, or a float tensor, was refused as no integers); otherwise as it is."""
+def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray, where: str) -> np.ndarray:
+    """``batch`` in an integer ``dtype`` (an integer Box's, a Discrete's) where it holds floats of
+    whole values (``[1.0, 2.0]`` from a float computation, or a float tensor, was refused as no
+    integers); otherwise as it is. Whole values outside ``dtype``'s range are a :class:`UserError`
+    (``where``: the env, for it), not "float64 observations"."""
     if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind != "f":
         return batch
-    info, values = np.iinfo(dtype), batch.astype(np.float64)  # (float16 against int64's range overflowed)
+    values = batch.astype(np.float64)  # (float16 against int64's range overflowed)
     if not values.size:
         return batch.astype(dtype)
-    # info.max + 1 is a power of two, exact in float64 (info.max is not: int64's rounded up to 2**63)
-    within = float(info.min) <= values.min() and values.max() < float(info.max) + 1
-    whole = within and np.isfinite(values).all() and (values == np.round(values)).all()
-    return batch.astype(dtype) if whole else batch
+    if not (np.isfinite(values).all() and (values == np.round(values)).all()):
+        return batch  # fractions, nan, inf: the observation check's line
+    info = np.iinfo(dtype)  # info.max + 1 is a power of two, exact in float64 (int64's max rounds up)
+    outside = values[(values < float(info.min)) | (values >= float(info.max) + 1)]
+    if outside.size:
+        raise UserError(
+            f"predict got {outside[0]:.6g}, outside the {dtype} range [{info.min}, {info.max}] of the "
+            f"observations ({where})"
+        )
+    return batch.astype(dtype)
 
 
 def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:

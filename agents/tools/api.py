@@ -79,9 +79,11 @@ def all_overrides(overrides: Sequence[Any], settings: dict[str, Any]) -> list[An
 
 def _items(entry: Any) -> list[Any]:
     """The overrides ``entry`` holds: a list, tuple, ``ListConfig`` or generator its items; a
-    string or anything else itself (a mapping, or a set, whose order is not the one given, is
-    refused as no string, naming it)."""
-    if isinstance(entry, str | bytes | Mapping | set | frozenset) or not isinstance(entry, Iterable):
+    string or anything else itself (a mapping is refused as no string, naming it); a set, whose
+    order is not the one given, is refused."""
+    if isinstance(entry, set | frozenset):
+        raise UserError(f"overrides in a set have no order: give them in a list or tuple ({entry!r})")
+    if isinstance(entry, str | bytes | Mapping) or not isinstance(entry, Iterable):
         return [entry]
     return list(entry)
 

@@ -280,7 +280,6 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
 
     from agents.errors import UserError
     from agents.runtime.run_folder import (
-        RUN_FILES,
         check_writable,
         refuse_finished_runs,
         refuse_folders_named_as_run_files,
@@ -288,21 +287,25 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from agents.runtime.run_lock import RunFolderLock
     from agents.runtime.trainer import preflight
     from agents.tools.composing import compose_train_config, composition_message
-    from agents.tools.presets import parsed_override_value
 
+    names_checked = False
     try:
         check_writable(folder)
         RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
-        seeds = parsed_override_value(list(argv), "num_seeds") not in (None, "1")  # its seeds' files are in
-        refuse_folders_named_as_run_files(folder, ("config.yaml",) if seeds else RUN_FILES)  # seed folders
         refuse_finished_runs(folder)
+        names_checked = True
+        refuse_folders_named_as_run_files(folder)
     except UserError:  # a mistake on the command line is said first: the folder is the last fix
         overrides = [arg for arg in args.overrides if not arg.lstrip("+~").startswith("hydra.")]
         try:
             with _hydra_config_of(argv):  # run_dir=${hydra:runtime.cwd}/x resolves as in the run
-                preflight(compose_train_config(overrides, config_dirs=config_dirs_given(argv)))
+                cfg = compose_train_config(overrides, config_dirs=config_dirs_given(argv))
+                preflight(cfg)
         except (HydraException, OmegaConfBaseException) as error:
             raise UserError(composition_message(error)) from None
+        if names_checked and cfg.num_seeds > 1:  # (a preset's num_seeds too) its checkpoints go to its
+            refuse_folders_named_as_run_files(folder, ("config.yaml",))  # seed folders, checked as they start
+            return
         raise
 
 
@@ -329,8 +332,13 @@ def _refuse_a_log_file_that_would_hang(argv: Sequence[str]) -> None:
         if log is not None and (stat.S_ISFIFO(log.stat().st_mode) or log.is_dir()):
             exit_with_user_error(
                 f"{log} is a pipe or a folder, where Hydra writes the run's log (it waited on a pipe for a "
-                "reader): remove it, or choose another run folder"
+                f"reader): remove it{'' if _resuming(argv) else ', or choose another run folder'}"
             )
+
+
+def _resuming(argv: Sequence[str]) -> bool:
+    """Whether the command line resumes a run (in its own folder, which it cannot choose)."""
+    return any(arg.startswith("resume=") and arg != "resume=" for arg in argv)
 
 
 def _hydra_run_dir(argv: Sequence[str]) -> Path | None:
