@@ -3111,6 +3111,7 @@ def test_a_run_folder_that_takes_no_files_is_one_line(tmp_path, monkeypatch, cap
         ("single", "config.yaml/", "{run_dir}/config.yaml is a folder, not a file"),
         ("single", "checkpoint.pt/", "{run_dir}/checkpoint.pt is a folder, not a file"),  # (after training)
         ("single", "checkpoint_best.pt/", "{run_dir}/checkpoint_best.pt is a folder, not a file"),
+        ("single", ".lock/", "{run_dir}/.lock is a folder, not a file"),  # "Is a directory", no path
     ],
 )
 def test_a_file_or_folder_in_the_way_in_the_run_folder_is_named(tmp_path, capsys, mode, in_the_way, problem):

@@ -209,10 +209,8 @@ def lock_run_folder(run_dir: Path, new_run: bool = True, files: tuple[str, ...] 
     check_writable(run_dir)
     try:
         lock = RunFolderLock(run_dir, made)
-    except OSError as error:  # writing its pid into .lock: a full disk, a quota
-        raise UserError(
-            f"cannot use run_dir {run_dir}: {error.strerror or error} (choose another run_dir)"
-        ) from None
+    except OSError as error:  # writing its pid into .lock: a full disk, a quota, a folder named .lock
+        raise unwritable_run_dir(run_dir, error, resuming=not new_run) from None
     try:
         refuse_folders_named_as_run_files(run_dir, files, resuming=not new_run)
         if new_run:
