@@ -273,14 +273,21 @@ def unbounded_from(dtype: np.dtype) -> float:
     return math.inf
 
 
+def missing_bounds(space: gym.spaces.Box) -> tuple[Array, Array]:
+    """Per dimension, whether the low and the high bound are missing: +-inf, or from
+    :func:`unbounded_from` on."""
+    low, high = space.low.astype(np.float64).reshape(-1), space.high.astype(np.float64).reshape(-1)
+    limit = unbounded_from(space.dtype)
+    return ~(np.isfinite(low) & (low > -limit)), ~(np.isfinite(high) & (high < limit))
+
+
 def fully_bounded(space: gym.Space) -> bool:
     """Whether ``space`` is a Box whose every dimension has both bounds, as :func:`box_bounds` reads
     them (``features.bounds`` and ``features.clip`` stand in for missing ones only)."""
     if not isinstance(space, gym.spaces.Box):
         return False
-    limit = unbounded_from(space.dtype)
-    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
-    return bool((np.isfinite(low) & (low > -limit) & np.isfinite(high) & (high < limit)).all())
+    no_low, no_high = missing_bounds(space)
+    return not (no_low | no_high).any()
 
 
 def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple[Array, Array]:
@@ -296,8 +303,7 @@ def box_bounds(space: gym.spaces.Box, bounds: list[float], clip: float) -> tuple
         fallback = np.asarray(bounds, dtype=np.float64)
     else:
         fallback = np.full_like(low, clip)
-    limit = unbounded_from(space.dtype)
-    no_low, no_high = ~(np.isfinite(low) & (low > -limit)), ~(np.isfinite(high) & (high < limit))
+    no_low, no_high = missing_bounds(space)
     # a missing bound is +-fallback, and at least fallback past the one a half-bounded dimension has
     # (Box(10, inf) with clip 5 was [10, 5], and Box(4.99, inf) [4.99, 5]: one feature row for all)
     low_known, high_known = np.where(no_low, np.nan, low), np.where(no_high, np.nan, high)

@@ -61,6 +61,7 @@ from agents.runtime.global_rngs import seed_everything
 from agents.runtime.logger import Logger, command_line_keys, hparams_record, run_status
 from agents.runtime.multi_seed import MultiSeedResult
 from agents.runtime.run_folder import (
+    SEEDS_TOP_FILES,
     check_seed_folders,
     lock_run_folder,
     remove_unstarted_run,
@@ -245,7 +246,7 @@ class BatchedSeedsTrainer:
         """``<run_dir>/seed<s>/config.yaml`` (the seed's config) and the event files."""
         self.seed_configs: list[dict[str, Any]] = []
         try:
-            self.lock = lock_run_folder(self.run_dir, files=("config.yaml",))  # (the seeds' are theirs)
+            self.lock = lock_run_folder(self.run_dir, files=SEEDS_TOP_FILES)
         except UserError:
             close_quietly(self.envs)
             raise

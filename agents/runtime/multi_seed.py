@@ -37,6 +37,7 @@ from agents.runtime.env_failures import env_number_warnings_off
 from agents.runtime.logger import Logger
 from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.run_folder import (
+    SEEDS_TOP_FILES,
     check_seed_folders,
     lock_run_folder,
     remove_unstarted_run,
@@ -45,6 +46,7 @@ from agents.runtime.run_folder import (
 from agents.runtime.run_lock import make_room_for_seeds, restore_open_file_limit
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.trainer import RunResult, StopOnSignal, Trainer, TrainResult, preflight, raise_if_stopped
+from envs.make import EnvInfo
 
 
 @contextmanager
@@ -143,7 +145,7 @@ class MultiSeedTrainer:
         root = resolve_run_dir(cfg)
         # held to the end: another run into this folder, or a single run into one of its seed folders
         # before that seed has started (or after it finished), would mix its files with ours
-        self.lock = lock_run_folder(root, files=("config.yaml",))  # and refuses another run's checkpoints
+        self.lock = lock_run_folder(root, files=SEEDS_TOP_FILES)  # and refuses another run's checkpoints
         self.run_dir = root
         self.logging_cfg = cfg.logging  # the seeds' own is quiet: the progress over all seeds is ours
         self.trainers: list[Trainer] = []
@@ -209,6 +211,11 @@ class MultiSeedTrainer:
         else:
             inputs = np.stack([t.agent.inputs(t.obs) for t in trainers])
         return self.actor(inputs, None if len(live) == len(self.trainers) else live)
+
+    @property
+    def info(self) -> EnvInfo:
+        """The env's spaces, as its seeds read them (the same env for each)."""
+        return self.trainers[0].info
 
     def run(self) -> MultiSeedResult:
         """Step every live seed until each is done or a signal came; save them all; let the folder go."""

@@ -90,8 +90,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             cfg.seed_mode = "exact"
     if cfg.num_seeds > 1 and not cfg.resume:
         trainer = BatchedSeedsTrainer(cfg) if cfg.seed_mode == "batched" else MultiSeedTrainer(cfg)
-        info = trainer.info if isinstance(trainer, BatchedSeedsTrainer) else trainer.trainers[0].info
-        note = unread_settings_note(cfg, settings, info.observation_space)
+        note = unread_settings_note(cfg, settings, trainer.info.observation_space)
         say_unread_settings(note, summary, before=True)
         multi = trainer.run()
         save_seeds_table(multi)

@@ -29,13 +29,15 @@ from agents.runtime.run_lock import LOCK_NAME, RunFolderLock
 
 RUN_FILES = ("config.yaml", CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
 """The files a run writes into its folder."""
+SEEDS_TOP_FILES = ("config.yaml",)
+"""Those a ``num_seeds`` run's top folder may get (its checkpoints are in its seed folders)."""
 
 
 def refuse_folders_named_as_run_files(
     run_dir: Path, names: tuple[str, ...] = RUN_FILES, resuming: bool = False
 ) -> None:
-    """A folder where a run writes one of its files (``names``; a ``num_seeds`` run's top folder
-    holds only its ``config.yaml``) is refused before it starts (a folder named ``checkpoint.pt``
+    """A folder where a run writes one of its files (``names``; a ``num_seeds`` run's top folder:
+    :data:`SEEDS_TOP_FILES`) is refused before it starts (a folder named ``checkpoint.pt``
     failed the run's save once it had trained: the training was lost)."""
     for name in names:
         if (run_dir / name).is_dir():

@@ -280,6 +280,7 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
 
     from agents.errors import UserError
     from agents.runtime.run_folder import (
+        SEEDS_TOP_FILES,
         check_writable,
         refuse_finished_runs,
         refuse_folders_named_as_run_files,
@@ -288,14 +289,8 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
     from agents.runtime.trainer import preflight
     from agents.tools.composing import compose_train_config, composition_message
 
-    names_checked = False
-    try:
-        check_writable(folder)
-        RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
-        refuse_finished_runs(folder)
-        names_checked = True
-        refuse_folders_named_as_run_files(folder)
-    except UserError:  # a mistake on the command line is said first: the folder is the last fix
+    def checked_config() -> DictConfig:
+        """The run's config, whose mistakes are said first (the folder is the last fix)."""
         overrides = [arg for arg in args.overrides if not arg.lstrip("+~").startswith("hydra.")]
         try:
             with _hydra_config_of(argv):  # run_dir=${hydra:runtime.cwd}/x resolves as in the run
@@ -303,10 +298,21 @@ def _check_given_run_folder(argv: Sequence[str]) -> None:
                 preflight(cfg)
         except (HydraException, OmegaConfBaseException) as error:
             raise UserError(composition_message(error)) from None
-        if names_checked and cfg.num_seeds > 1:  # (a preset's num_seeds too) its checkpoints go to its
-            refuse_folders_named_as_run_files(folder, ("config.yaml",))  # seed folders, checked as they start
-            return
+        return cfg
+
+    try:
+        check_writable(folder)
+        RunFolderLock.check_free(folder)  # nothing written: a mistake must leave the folder as it was
+        refuse_finished_runs(folder)
+    except UserError:
+        checked_config()
         raise
+    try:
+        refuse_folders_named_as_run_files(folder)
+    except UserError:  # a num_seeds run's checkpoints (a preset's num_seeds too) go to its seed folders,
+        if checked_config().num_seeds == 1:  # checked as they start
+            raise
+        refuse_folders_named_as_run_files(folder, SEEDS_TOP_FILES)
 
 
 CONFIG_FILE_SWITCHES = ("-cd", "--config-dir", "-cn", "--config-name", "-cp", "--config-path")
