@@ -204,3 +204,18 @@ def test_script_refuses_a_default_value_given_for_another_runs_checkpoint(tmp_pa
         "env=CartPole-v1 (or compare random parameters without checkpoint=)"
     )
     assert run_script(f"checkpoint={run_dir}").returncode == 0  # (the run's own env: compared)
+
+
+def test_script_refuses_a_feature_or_network_setting_a_checkpoint_fixes(trained_run):
+    """``features.bias=false`` or ``agent.hidden_sizes=[3]`` given with a checkpoint compared the
+    run's own features and network without a word; the run's own value is accepted."""
+    run_dir = trained_run.run_dir
+    for override, trained in (("features.bias=false", "true"), ("agent.hidden_sizes=[3]", "[64, 64]")):
+        completed = run_script(f"checkpoint={run_dir}", override)
+        key, value = override.split("=")
+        assert completed.returncode == 2 and "Traceback" not in completed.stderr, completed.stderr
+        assert completed.stderr.strip() == (
+            f"error: checkpoint={run_dir} fixes {key} to the run's {trained}; drop {key}={value} "
+            "(or compare random parameters without checkpoint=)"
+        )
+    assert run_script(f"checkpoint={run_dir}", "features.bias=true").returncode == 0

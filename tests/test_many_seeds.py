@@ -172,3 +172,19 @@ def test_plot_counts_a_seed_of_another_batch_and_leaves_out_a_copy(make_config, 
     shutil.copytree(tmp_path / "b0", tmp_path / "copy")
     table, _ = plot_runs([tmp_path / "b0", tmp_path / "copy"], tmp_path / "figures2")
     assert "| CartPole-v1 | 4     |" in table and table.count("left out (seed") == 4
+
+
+def test_the_resume_hint_names_other_seed_folders_only_where_there_are_some(make_config, tmp_path):
+    """A num_seeds run into a folder holding one seed folder of an exact run said to continue it
+    with ``resume=<seed1>`` "(and its other seed folders, each on its own)", where there were none."""
+    import shutil
+
+    common = ["seed_mode=exact", "num_seeds=2", "budget.total_env_steps=600", "seed=1"]
+    train(make_config(*common, f"run_dir={tmp_path / 'a'}"))
+    shutil.copytree(tmp_path / "a" / "seed2", tmp_path / "b" / "seed2")
+    for folder, others in (("a", True), ("b", False)):
+        with pytest.raises(UserError, match="already holds a run") as error:
+            train(make_config(*common, f"run_dir={tmp_path / folder}"))
+        resumed = tmp_path / folder / ("seed1" if others else "seed2")
+        assert f"resume={resumed}" in str(error.value)
+        assert ("(and its other seed folders, each on its own)" in str(error.value)) is others

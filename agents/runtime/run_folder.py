@@ -83,8 +83,8 @@ def refuse_finished_runs(run_dir: Path) -> None:
     if held:
         existing = held[0]
         batched = saved_seed_mode(existing.parent) == "batched"  # not resumable
-        seeds = existing.parent != run_dir  # a num_seeds run's folder: each seed resumes on its own
-        others = " (and its other seed folders, each on its own)" if seeds else ""
+        seed_folders = {path.parent for path in held} - {run_dir}  # a num_seeds run's: each resumes
+        others = " (and its other seed folders, each on its own)" if len(seed_folders) > 1 else ""
         # a save cut short between checkpoint_best.pt and checkpoint.pt: only the best file resumes
         resumes = existing.parent if (existing.parent / CHECKPOINT_NAME).is_file() else existing
         how = "" if batched else f"continue it with {path_override('resume', resumes)}{others}, or "

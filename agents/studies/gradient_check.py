@@ -14,6 +14,7 @@ sample's largest autograd entry (:meth:`~agents.core.score_check.ScoreComparison
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +64,8 @@ class CompareConfig:
     """Seeds the random parameters, the rollouts, the random states and the coefficients."""
     checkpoint: str | None = None
     """Run folder (or checkpoint file) whose trained policy, env, features and form are used (setting
-    ``env``, ``env_kwargs``, ``env_wrappers``, ``agent.policy``, ``features`` or ``param_scale`` to
-    something else as well is refused)."""
+    ``env``, ``env_kwargs``, ``env_wrappers``, ``agent.policy``, ``features`` (or one of its keys),
+    ``agent.hidden_sizes``, ``agent.activation`` or ``param_scale`` to something else as well is refused)."""
     trust_code: bool = False
     """Let the checkpoint import its env's module and call its wrappers when they are neither
     Gymnasium's nor this project's (a crafted file could name any code)."""
@@ -169,6 +170,20 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
 
 
+ARCHITECTURE_KEYS = ("agent.hidden_sizes", "agent.activation")
+"""The network's settings, which a checkpoint fixes as it fixes ``agent.policy`` and ``features``."""
+
+
+def _setting(config: Any, key: str) -> Any:
+    """The value of a dotted ``key`` of a run's config (a config node or a dataclass)."""
+    return functools.reduce(getattr, key.split("."), config)
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as the command line writes it (``false``, not ``False``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
     """(run config, inputs, float64 policy, source) from the checkpoint or with random parameters."""
     if cfg.checkpoint:
@@ -186,6 +201,15 @@ def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
                 raise UserError(
                     f"checkpoint={cfg.checkpoint} was trained with {key}={trained}, which the comparison "
                     f"uses; drop {key}={value} (or compare random parameters without checkpoint=)"
+                )
+        for key in given:  # a setting of the run's features or network (features.num_tilings=30 was
+            if not (key.startswith("features.") or key in ARCHITECTURE_KEYS):  # silently ignored)
+                continue
+            value, trained = _plain(OmegaConf.select(cfg, key)), _plain(_setting(run_cfg, key))
+            if value != trained:
+                raise UserError(
+                    f"checkpoint={cfg.checkpoint} fixes {key} to the run's {_shown(trained)}; drop "
+                    f"{key}={_shown(value)} (or compare random parameters without checkpoint=)"
                 )
         if cfg.param_scale != defaults.param_scale:  # was silently ignored
             raise UserError(
