@@ -163,6 +163,22 @@ def test_predict_takes_whole_floats_for_integer_observations(tmp_path):
     assert agent.predict(np.zeros((0, 3))).shape == (0,)  # as an empty integer batch
 
 
+def test_predict_refuses_integers_the_observations_dtype_cannot_hold(tmp_path):
+    """``[256, 0, 3, 4]`` for a uint8 Box (no env of that space returns 256) was taken as it is,
+    as were int64s past a Discrete's int64; whole floats there were refused already."""
+    run = agents.train("fault_envs:fault/BoxUint8-v0", *QUIET, f"run_dir={tmp_path / 'box'}").run_dir
+    agent = agents.load(run)
+    assert agent.predict(np.array([255, 0, 3, 4])) == agent.predict(np.array([255, 0, 3, 4], np.uint8))
+    for given, shown in ((np.array([256, 0, 3, 4]), "256"), (np.array([[1, 2, 3, 4], [0, -1, 0, 0]]), "-1")):
+        with pytest.raises(
+            agents.UserError, match=rf"^predict got {shown}, outside the uint8 range \[0, 255\] of the obs"
+        ):
+            agent.predict(given)
+    big = np.array([2**64 - 1, 0, 0, 0], dtype=np.uint64)
+    with pytest.raises(agents.UserError, match=r"^predict got 18446744073709551615, outside the uint8"):
+        agent.predict(big)
+
+
 def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
     cfg = agents.compose("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'a'}")
     assert agents.train(cfg).run_dir == tmp_path / "a"

@@ -264,7 +264,7 @@ def test_the_preset_line_says_it_sets_the_keys_of_a_group_option_typed(tmp_path)
 @pytest.mark.slow  # ~8 s (two or three runs): the quick suite stays near 5 minutes on 2 cores
 def test_resume_with_the_runs_own_group_option_changes_only_what_differs(tmp_path):
     """``agent=mine agent.lr=0.01 resume=<a run made with agent=mine>`` was refused as a change of
-    ``agent`` "(the checkpoint's arrays depend on it)"; only ``agent.lr`` differs, which may change."""
+    ``agent`` as a key the run was built with; only ``agent.lr`` differs, which may change."""
     myc = config_folder(tmp_path, {"agent/mine.yaml": "defaults:\n  - reinforce\n  - _self_\nlr: 0.05\n"})
     run = tmp_path / "run"
     assert train("-cd", str(myc), "agent=mine", *TINY, f"run_dir={run}", cwd=tmp_path).returncode == 0

@@ -535,23 +535,33 @@ class TrainedAgent:
 def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray, where: str) -> np.ndarray:
     """``batch`` in an integer ``dtype`` (an integer Box's, a Discrete's) where it holds floats of
     whole values (``[1.0, 2.0]`` from a float computation, or a float tensor, was refused as no
-    integers); otherwise as it is. Whole values outside ``dtype``'s range are a :class:`UserError`
-    (``where``: the env, for it), not "float64 observations"."""
-    if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind != "f":
+    integers); otherwise as it is. Whole values outside ``dtype``'s range, floats or integers (256
+    for a uint8 Box, which no env of that space returns), are a :class:`UserError` (``where``: the
+    env, for it), not "float64 observations"."""
+    if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind not in "fiu":
+        return batch
+    info = np.iinfo(dtype)
+    if batch.dtype.kind in "iu":
+        if batch.size and not (info.min <= int(batch.min()) and int(batch.max()) <= info.max):
+            outside = next(value for value in batch.flat if not info.min <= int(value) <= info.max)
+            raise UserError(_outside_range(str(int(outside)), dtype, info, where))
         return batch
     values = batch.astype(np.float64)  # (float16 against int64's range overflowed)
     if not values.size:
         return batch.astype(dtype)
     if not (np.isfinite(values).all() and (values == np.round(values)).all()):
         return batch  # fractions, nan, inf: the observation check's line
-    info = np.iinfo(dtype)  # info.max + 1 is a power of two, exact in float64 (int64's max rounds up)
+    # info.max + 1 is a power of two, exact in float64 (int64's max rounds up)
     outside = values[(values < float(info.min)) | (values >= float(info.max) + 1)]
     if outside.size:
-        raise UserError(
-            f"predict got {outside[0]:.6g}, outside the {dtype} range [{info.min}, {info.max}] of the "
-            f"observations ({where})"
-        )
+        raise UserError(_outside_range(f"{outside[0]:.6g}", dtype, info, where))
     return batch.astype(dtype)
+
+
+def _outside_range(value: str, dtype: np.dtype, info: np.iinfo, where: str) -> str:
+    """The line for an observation ``value`` that ``dtype`` (``info``) cannot hold."""
+    span = f"[{info.min}, {info.max}]"
+    return f"predict got {value}, outside the {dtype} range {span} of the observations ({where})"
 
 
 def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:

@@ -26,7 +26,8 @@ IMMUTABLE_ON_RESUME = (
     "features", "vector", "agent.policy", "agent.hidden_sizes", "agent.activation", "agent.dtype",
     "agent.optimizer", "agent.baseline", "agent.value_hidden_sizes", "agent.value_optimizer",
 )  # fmt: skip
-"""Config keys (and groups) fixed by the checkpoint's arrays and optimizer states."""
+"""Config keys (and groups) fixed when a run starts: its checkpoint's arrays and optimizer states,
+its envs, seeds and generators were built with them."""
 NOT_RUN_SETTINGS = ("resume", "run_dir", "hydra", "trust_code")
 """Override keys that say where to read and write (and what to trust), not how to train."""
 _ABSENT = object()
@@ -118,8 +119,9 @@ def apply_resume_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequen
         changes.append(f"{key}: {old} -> {new}")
     if refused:
         raise UserError(
-            f"resume cannot change {', '.join(refused)} (the checkpoint's arrays depend on it); drop "
-            "it or start a new run (budget.*, logging.*, checkpoint.*, eval.* and the agent's learning "
-            "settings, e.g. agent.lr, agent.baseline_lr, agent.gamma, agent.entropy_coef, may change)"
+            f"resume cannot change {', '.join(refused)} (fixed when the run started: what it saved was "
+            "built with it); drop it or start a new run (budget.*, logging.*, checkpoint.*, eval.* and "
+            "the agent's learning settings, e.g. agent.lr, agent.baseline_lr, agent.gamma, "
+            "agent.entropy_coef, may change)"
         )
     return changes
