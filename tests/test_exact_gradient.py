@@ -331,3 +331,14 @@ def test_frozen_lake_uniform_policy_value_is_the_success_probability():
     batch, _ = collect_episodes(problem.env, problem.inputs, problem.policy, 4000, seed=0)
     successes = float(batch.rewards.sum()) / 4000  # reward 1 only on reaching the goal
     assert abs(successes - value) < 3 * np.sqrt(value * (1 - value) / 4000)
+
+
+def test_tabular_problem_refuses_another_form_and_a_gamma_outside_0_1():
+    """``form="mlp"`` built the action form, which then failed in einsum; ``gamma=1.5`` gave
+    FrozenLake a start value of 1.22, above the most an episode earns."""
+    with pytest.raises(
+        UserError, match="form='mlp': the exact gradient takes the linear forms, state or action"
+    ):
+        tabular_problem("FrozenLake-v1", "mlp")
+    with pytest.raises(ValueError, match=r"gamma=1\.5 must be a number in \[0, 1\]"):
+        tabular_problem("FrozenLake-v1", "state", 1.5)

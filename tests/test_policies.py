@@ -607,3 +607,78 @@ def test_a_form_that_redefines_only_the_logits_takes_its_score_from_them(generat
         gradient, log_probs = policy.policy_gradient_and_log_probs(x, actions, coefficients)
     torch.testing.assert_close(gradient, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(log_probs, policy.log_probs(x).detach(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["linear", "action", "mlp"])
+def test_inputs_of_another_dtype_or_more_axes_and_odd_coefficients_are_named(generator, form):
+    """Features of another dtype than the parameters' ended in torch's "expected m1 and m2 to have
+    the same dtype"; ``[2, 5, d]`` features passed the checks and failed in each form its own way;
+    ``expected_score`` broadcast a ``[B, 1]`` column into a result of no meaning and failed on one
+    state without a batch axis (``mT``), where ``score`` takes it."""
+    x, a, policy = eight_steps_of(form, generator)
+    coef = torch.rand(*x.shape[: x.ndim - (2 if form == "action" else 1)], 3, dtype=F64, generator=generator)
+    calls = {
+        "score": lambda f: policy.score(f, a[: len(f)]),
+        "policy_gradient": lambda f: policy.policy_gradient(
+            f, a[: len(f)], torch.ones(len(f), dtype=f.dtype)
+        ),
+        "probs": policy.probs,
+        "log_probs": policy.log_probs,
+        "entropy_gradient": policy.entropy_gradient,
+        "expected_score": lambda f: policy.expected_score(f, coef.to(f.dtype)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(
+            TypeError, match=r"^features must have the parameters' dtype torch.float64; got torch"
+        ):
+            call(x.float())
+        with pytest.raises(ValueError, match=r"^features must be \[B, "):
+            call(x[None].expand(2, *x.shape)) if name != "score" else policy.score(x[None], a[None])
+    with pytest.raises(
+        ValueError, match=r"^coef must be a tensor of shape \[8, 3\], one c_a per state and action"
+    ):
+        policy.expected_score(x, coef[:, :1])
+    with pytest.raises(
+        TypeError, match=re.escape("coef must have the features' dtype torch.float64; got torch.float32")
+    ):
+        policy.expected_score(x, coef.float())
+    one = policy.expected_score(x[0], coef[0])  # one state without a batch axis, as score takes it
+    torch.testing.assert_close(one, policy.expected_score(x, coef)[0])
+    summed = sum(coef[0, action] * policy.score(x[0], torch.tensor(action)) for action in range(3))
+    torch.testing.assert_close(one, summed)
+
+
+def test_sizes_options_dtype_and_storage_are_checked_where_the_policy_is_built():
+    """``LinearSoftmaxPolicy(2.5, 2)`` was torch's "zeros() takes 1 positional argument",
+    ``ActionFeatureSoftmaxPolicy(0)`` an empty theta, ``MLPSoftmaxPolicy(3, 2, [np.int64(4)])``
+    refused, a misspelt option (``hidden_size``) the default widths without a word,
+    ``dtype="float64"`` a TypeError from torch, and ``bind_param`` of float32 storage a float64
+    policy turned float32."""
+    for sizes in ((2.5, 2), (True, 2), (3, None)):
+        with pytest.raises(TypeError, match=r"a policy's (input_dim|n_actions) must be an int"):
+            LinearSoftmaxPolicy(*sizes)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=re.escape("a policy needs input_dim >= 1 and n_actions >= 0")):
+            ActionFeatureSoftmaxPolicy(bad)
+    with pytest.raises(ValueError, match=re.escape("n_actions >= 0; got 3 and -5")):
+        ActionFeatureSoftmaxPolicy(3, n_actions=-5)
+    assert LinearSoftmaxPolicy(np.int64(2), np.int64(3)).weight.shape == (2, 3)
+    assert MLPSoftmaxPolicy(3, 2, [np.int64(4)]).hidden_sizes == (4,)
+    with pytest.raises(
+        ValueError,
+        match=r"agent\.policy=mlp reads the options hidden_sizes, activation; unknown: hidden_size",
+    ):
+        make_policy("mlp", 3, 2, {"hidden_size": [4]})
+    with pytest.raises(ValueError, match=r"agent\.policy=state reads no options; unknown: widths"):
+        make_policy("state", 3, 2, {"widths": [4]})
+    assert make_policy("state", 3, 2, {"hidden_sizes": [4], "activation": "relu"}).weight.shape == (3, 2)
+    assert make_policy("mlp", 3, 2, {"hidden_sizes": [4]}, "float64").theta.dtype == F64
+    for dtype in ("floaty", "int8", torch.int64, 64):
+        with pytest.raises(TypeError, match="dtype must be a floating torch dtype"):
+            make_policy("state", 3, 2, dtype=dtype)
+    policy = LinearSoftmaxPolicy(3, 2, dtype=F64)
+    with pytest.raises(
+        TypeError, match=re.escape("storage dtype torch.float32 != param dtype torch.float64")
+    ):
+        policy.bind_param(torch.zeros(3, 2))
+    assert policy.weight.dtype == F64

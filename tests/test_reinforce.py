@@ -306,3 +306,36 @@ def test_a_diverged_value_fit_is_undone_so_the_saved_baseline_stays_usable(optim
     assert all(
         torch.isfinite(v).all() for entry in state.values() for v in entry.values() if torch.is_tensor(v)
     )
+
+
+def test_rewards_of_another_dtype_settings_and_an_optimizer_of_other_tensors(generator):
+    """float64 rewards (numpy's) for a float32 policy were refused as "coefficients must have the
+    features' dtype", though no coefficients were given; the update now takes them in the
+    policy's dtype, as the trainer gives them. A negative or nan entropy_coef or max_grad_norm
+    turned the term off, and an optimizer over other tensors left the policy unchanged; fields of
+    different lengths ended in torch's size mismatch."""
+    from agents.core.reinforce import Reinforce
+
+    batch = make_batch(generator, [3, 2])
+    float32 = EpisodeBatch(
+        batch.inputs.float(), batch.states.float(), batch.actions, batch.rewards, batch.dones
+    )
+    policy = LinearSoftmaxPolicy(3, 2)
+    learner = Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), gamma=0.9)
+    stats = learner.update(float32)
+    reference = LinearSoftmaxPolicy(3, 2)
+    Reinforce(reference, optimizer=torch.optim.SGD([reference.weight], lr=0.1), gamma=0.9).update(
+        EpisodeBatch(float32.inputs, float32.states, batch.actions, batch.rewards.float(), batch.dones)
+    )
+    assert torch.equal(policy.weight, reference.weight) and policy.weight.any() and stats.grad_norm > 0
+    for options, message in (({"entropy_coef": -0.1}, "entropy_coef=-0.1 must be a finite number >= 0"),
+                             ({"max_grad_norm": float("nan")}, "max_grad_norm=nan must be"),
+                             ({"gamma": -0.5}, "gamma=-0.5 must be")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), **options)
+    with pytest.raises(ValueError, match="the optimizer must hold the policy's parameter"):
+        Reinforce(policy, optimizer=torch.optim.SGD([torch.zeros(3, 2, requires_grad=True)], lr=0.1))
+    with pytest.raises(
+        ValueError, match="one entry per step in each field; got inputs 5, states 3, actions 5"
+    ):
+        EpisodeBatch(batch.inputs, batch.states[:3], batch.actions, batch.rewards, batch.dones)

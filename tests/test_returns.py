@@ -195,3 +195,28 @@ def test_dones_may_be_a_list_or_numpy_as_the_rewards_and_must_match_their_shape(
         assert discounted_returns([1.0, 2.0, 3.0], 0.5, dones=dones).tolist() == [2.0, 2.0, 3.0]
     with pytest.raises(ValueError, match=r"dones must have the rewards' shape \[3\]; got \[2\]"):
         discounted_returns(torch.ones(3), 0.5, dones=torch.tensor([False, True]))
+
+
+def test_odd_dones_rewards_with_a_gradient_and_integer_weights_are_refused():
+    """Dones of 0.5 or 2 read as episode ends without a word; rewards that require a gradient ended
+    in torch's "functions with out=... arguments don't support automatic differentiation"; int64
+    weights rounded gamma^t to 0 and 1."""
+    rewards = torch.ones(4, dtype=F64)
+    for dones in ([0, 0.5, 0, 1], torch.tensor([0, 2, 0, 1])):
+        with pytest.raises(
+            ValueError, match=r"^dones must be flags \(bools, or 0 and 1\), True where an episode"
+        ):
+            discounted_returns(rewards, 0.5, dones)
+        with pytest.raises(ValueError, match="dones must be flags"):
+            discount_weights(torch.as_tensor(dones), 0.5)
+    as_numbers = discounted_returns(rewards, 0.5, [0, 1, 0, 1])  # 0 and 1 stay flags
+    assert torch.equal(as_numbers, discounted_returns(rewards, 0.5, torch.tensor([0, 1, 0, 1]).bool()))
+    wanting = torch.ones(4, requires_grad=True)
+    with pytest.raises(ValueError, match=r"takes rewards without a gradient .*: pass rewards\.detach\(\)"):
+        discounted_returns(wanting, 0.5)
+    with torch.no_grad():
+        assert torch.equal(discounted_returns(wanting, 0.5), discounted_returns(wanting.detach(), 0.5))
+    with pytest.raises(
+        ValueError, match=r"discount weights are fractions: give a floating dtype, not torch\.int64"
+    ):
+        discount_weights(torch.tensor([0, 0, 1, 0, 1]).bool(), 0.5, torch.int64)

@@ -124,3 +124,48 @@ def test_a_finite_float32_gradient_past_the_float32_norm_is_clipped():
     assert norms[0].item() == pytest.approx(1e20, rel=1e-6) and norms[1].item() == pytest.approx(1.0)
     assert stacked[0].double().norm().item() == pytest.approx(0.5, rel=1e-6)
     assert stacked[0].dtype == torch.float32 and stacked[1].norm().item() == pytest.approx(0.5)
+
+
+def test_a_run_whose_steps_do_not_end_an_episode_or_odd_rows_are_refused():
+    """Run 0's cut episode took run 1's reward of 100 into its returns (``[159.9, 0.85]``), no done
+    at all was a non-finite gradient, one step size was broadcast over the rows and a repeated row
+    applied one of its updates; each is a ValueError naming it, and nothing is stepped."""
+    policy = make_policy("state", 3, 3, dtype=torch.float64)
+    params = torch.zeros(2, 3, 3, dtype=torch.float64)
+    learner = StackedReinforce(policy, optimizer=RowSGD(params), gamma=0.9)
+    inputs, actions = torch.randn(4, 3, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    rewards = torch.tensor([1.0, 1, 100, 1], dtype=torch.float64)
+    segments, lrs, rows = (
+        torch.tensor([0, 0, 1, 1]),
+        torch.tensor([0.1, 0.1], dtype=torch.float64),
+        torch.arange(2),
+    )
+    cut = torch.tensor([False, False, False, True])  # run 0's last step ends no episode
+    cases = [
+        ((rows, inputs, actions, rewards, cut, segments, lrs), "each run's last step must end one"),
+        ((rows, inputs, actions, rewards, torch.zeros(4, dtype=torch.bool), segments, lrs), "must end one"),
+        (
+            (rows, inputs, actions, rewards, cut | torch.tensor([0, 1, 0, 0]).bool(), segments, lrs[:1]),
+            "lrs must",
+        ),
+        ((torch.tensor([1, 1]), inputs, actions, rewards, cut, segments, lrs), "rows must be distinct"),
+        ((torch.tensor([0, 2]), inputs, actions, rewards, cut, segments, lrs), r"rows must be in 0\.\.1"),
+        (
+            (rows, inputs, actions, rewards, cut, torch.tensor([0, 1, 0, 1]), lrs),
+            "segments must run 0..1 in blocks",
+        ),
+    ]
+    for arguments, message in cases:
+        with pytest.raises(ValueError, match=message):
+            learner.update(*arguments)
+        assert not params.any()
+    dones = torch.tensor([False, True, False, True])
+    norms = learner.update(rows, inputs, actions, rewards, dones, segments, lrs)
+    assert norms.shape == (2,) and params.any()
+    for options, message in (({"entropy_coef": -1.0}, "entropy_coef=-1.0 must be"),
+                             ({"max_grad_norm": float("nan")}, "max_grad_norm=nan must be"),
+                             ({"gamma": 1.5}, r"gamma=1\.5 must be")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            StackedReinforce(policy, optimizer=RowSGD(params), **options)
+    with pytest.raises(ValueError, match=r"stacked parameters \[2, 3\] must be \[N, \*\[3, 3\]\]"):
+        StackedReinforce(policy, optimizer=RowSGD(torch.zeros(2, 3, dtype=torch.float64)))

@@ -56,6 +56,15 @@ class EpisodeBatch:
     dones: Tensor
     """``[T]`` bool, True on the last step of each episode."""
 
+    def __post_init__(self) -> None:
+        """``ValueError`` unless every field has one entry per step (a shorter one ended in torch's
+        "The size of tensor a (5) must match the size of tensor b (3)" inside the update)."""
+        fields = ("inputs", "states", "actions", "rewards", "dones")
+        steps = {name: len(getattr(self, name)) for name in fields}
+        if len(set(steps.values())) > 1:
+            sizes = ", ".join(f"{name} {size}" for name, size in steps.items())
+            raise ValueError(f"an EpisodeBatch holds one entry per step in each field; got {sizes}")
+
     @cached_property
     def episode_ends(self) -> Tensor:
         """Index of each episode's last step, ``[M]`` (found once: the returns' scan, the episode
@@ -78,6 +87,6 @@ class UpdateStats:
     entropy: float
     """Mean policy entropy over the batch's states (at the same parameters)."""
     grad_norm: float
-    """L2 norm of g before clipping."""
+    """L2 norm of g before clipping (per-step mode: of the last step's single term)."""
     mean_return: float
     """Mean of G_0 over the batch's episodes."""

@@ -29,10 +29,12 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
     :param dtype: parameter dtype (float64 for gradient checks).
     """
 
+    option_keys = ()
+
     def __init__(self, state_dim: int, n_actions: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         check_sizes(state_dim, n_actions)
-        self.state_dim, self.n_actions = state_dim, n_actions
+        self.state_dim, self.n_actions = int(state_dim), int(n_actions)
         self.weight = nn.Parameter(torch.zeros(state_dim, n_actions, dtype=dtype))
 
     @classmethod
@@ -115,6 +117,9 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         return torch.zeros_like(params).index_add_(0, segments, outer)
 
     def expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        return self._expected_score_per_state(features, coef, self._batch_expected_score)
+
+    def _batch_expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
         # sum_a c_a x (e_a - pi)^T = x (c - (sum_a c_a) pi)^T
         probs = self.probs(features)
         return _outer(features, coef - coef.sum(-1, keepdim=True) * probs)
@@ -142,9 +147,12 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
     :param n_actions: number of actions ``A``, for information (``theta`` does not depend on it).
     """
 
+    option_keys = ()
+
     def __init__(self, feature_dim: int, dtype: torch.dtype = torch.float32, n_actions: int = 0) -> None:
         super().__init__()
-        self.feature_dim, self.n_actions = feature_dim, n_actions
+        check_sizes(feature_dim, n_actions, least_actions=0)
+        self.feature_dim, self.n_actions = int(feature_dim), int(n_actions)
         self.theta = nn.Parameter(torch.zeros(feature_dim, dtype=dtype))
 
     input_form = "action"
@@ -191,6 +199,9 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
         return torch.zeros_like(params).index_add_(0, segments, coefficients[:, None] * (taken - expected))
 
     def expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        return self._expected_score_per_state(features, coef, self._batch_expected_score)
+
+    def _batch_expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
         # sum_a c_a (phi_a - E_pi phi) = sum_a c_a phi_a - (sum_a c_a) E_pi phi
         probs = self.probs(features)
         expected = (probs.unsqueeze(-1) * features).sum(-2)

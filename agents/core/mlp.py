@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,8 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
     :param generator: seeds the initialisation; None = the global torch RNG.
     """
 
+    option_keys = ("hidden_sizes", "activation")
+
     input_form = "state"
 
     def __init__(
@@ -164,13 +167,14 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         if activation not in ACTIVATIONS:
             raise UserError(f"agent.activation={activation!r} is not one of {', '.join(ACTIVATIONS)}")
         if isinstance(hidden_sizes, str) or not all(
-            isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in hidden_sizes
+            isinstance(width, numbers.Integral) and not isinstance(width, bool) and width > 0
+            for width in hidden_sizes
         ):  # a string would read as its characters' widths, -1 as torch's RuntimeError
             raise UserError(
                 f"agent.hidden_sizes={hidden_sizes!r} must be a list of positive ints, e.g. [64, 64]"
             )
         check_sizes(state_dim, n_actions)
-        self.state_dim, self.n_actions = state_dim, n_actions
+        self.state_dim, self.n_actions = int(state_dim), int(n_actions)
         self.hidden_sizes = tuple(int(width) for width in hidden_sizes)
         self.activation_name = activation
         self.activation = ACTIVATIONS[activation]
@@ -279,6 +283,10 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         ``sum_a c_a (e_a - pi) = c - (sum_a c_a) pi``, then the same backward pass as
         :meth:`score_with`.
         """
+        return self._expected_score_per_state(features, coef, self._batch_expected_score)
+
+    def _batch_expected_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        """:meth:`expected_score` of a batch ``[B, d]``."""
         hiddens, logits = self._forward(self.theta, features)
         probs = torch.softmax(logits, dim=-1)  # pi(.|s)                                 [B, A]
         delta = coef - coef.sum(-1, keepdim=True) * probs  # delta_L = c - (sum_a c_a) pi  [B, A]

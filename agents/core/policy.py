@@ -18,6 +18,7 @@ finds them and no caller switches on a form: adding one is one class and one dec
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
@@ -71,11 +72,18 @@ def mean_entropy(log_probs: Tensor) -> float:
     return float(-terms.sum() / log_probs.shape[0])
 
 
-def check_sizes(input_dim: int, n_actions: int) -> None:
-    """``ValueError`` unless a policy has inputs and at least one action (``n_actions=0`` built a
-    policy of empty logits, whose first ``score`` failed deep in torch)."""
-    if input_dim < 1 or n_actions < 1:
-        raise ValueError(f"a policy needs input_dim >= 1 and n_actions >= 1; got {input_dim} and {n_actions}")
+def check_sizes(input_dim: int, n_actions: int, least_actions: int = 1) -> None:
+    """``TypeError`` unless both sizes are ints (numpy's too; ``2.5`` and ``True`` reached
+    ``torch.zeros``), ``ValueError`` unless a policy has inputs and at least ``least_actions``
+    actions (``n_actions=0`` built a policy of empty logits, whose first ``score`` failed deep in
+    torch; the action form's ``n_actions`` is for information, 0 where unknown)."""
+    for name, size in (("input_dim", input_dim), ("n_actions", n_actions)):
+        if not isinstance(size, numbers.Integral) or isinstance(size, bool):
+            raise TypeError(f"a policy's {name} must be an int; got {size!r}")
+    if input_dim < 1 or n_actions < least_actions:
+        raise ValueError(
+            f"a policy needs input_dim >= 1 and n_actions >= {least_actions}; got {input_dim} and {n_actions}"
+        )
 
 
 class SoftmaxPolicy(nn.Module, ABC):
@@ -87,6 +95,9 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     input_form: ClassVar[str] = "state"
     n_actions: int
+    option_keys: ClassVar[tuple[str, ...] | None] = None
+    """The ``agent`` settings :meth:`from_options` reads (None: not declared, e.g. a form of one's
+    own); :func:`make_policy` refuses a mapping with a key no declared form reads."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass whose :meth:`logits_with` comes from below the class that defines its
@@ -117,6 +128,10 @@ class SoftmaxPolicy(nn.Module, ABC):
     def expected_score_from_score(self, features: Tensor, coef: Tensor) -> Tensor:
         """:meth:`expected_score` as the sum over actions of ``coef[:, a]`` times
         :meth:`score_with` at ``a`` (one score per action)."""
+        return self._expected_score_per_state(features, coef, self._batch_expected_score_from_score)
+
+    def _batch_expected_score_from_score(self, features: Tensor, coef: Tensor) -> Tensor:
+        """:meth:`expected_score_from_score` of a batch ``[B, ...]``."""
         total = torch.zeros(coef.shape[0], *self.param.shape, dtype=self.param.dtype, device=coef.device)
         for action in range(coef.shape[-1]):
             actions = torch.full(coef.shape[:1], action, dtype=torch.long, device=coef.device)
@@ -203,6 +218,44 @@ class SoftmaxPolicy(nn.Module, ABC):
         for action inputs)."""
         return features.ndim == (2 if self.input_form == "action" else 1)
 
+    def _check_features(self, features: Tensor) -> None:
+        """``TypeError`` unless ``features`` are a tensor of the parameters' dtype (torch's "expected
+        m1 and m2 to have the same dtype" came from deep in each form), ``ValueError`` unless they
+        are a batch or one state (more leading axes passed the checks, then failed in each form
+        its own way)."""
+        if not isinstance(features, Tensor):
+            raise TypeError(f"features must be a tensor; got {type(features).__name__}")
+        dtype = self.param.dtype
+        if features.dtype != dtype:
+            raise TypeError(
+                f"features must have the parameters' dtype {dtype}; got {features.dtype} "
+                f"(features.to({dtype}))"
+            )
+        one_state = 2 if self.input_form == "action" else 1
+        if features.ndim not in (one_state, one_state + 1):
+            action = self.input_form == "action"
+            layout = "[B, A, d] (one state: [A, d])" if action else "[B, d] (one state: [d])"
+            raise ValueError(f"features must be {layout}; got shape {list(features.shape)}")
+
+    def _expected_score_per_state(
+        self, features: Tensor, coef: Tensor, compute: Callable[[Tensor, Tensor], Tensor]
+    ) -> Tensor:
+        """:meth:`expected_score` by ``compute`` (a form's, for a batch), its inputs checked: one
+        ``c_a`` per state and action (a ``[B, 1]`` column broadcast into a result of no meaning),
+        one state without a batch axis as a batch of one (``mT`` failed on it)."""
+        self._check_features(features)
+        batch = features.shape[:-2] if self.input_form == "action" else features.shape[:-1]
+        n_actions = features.shape[-2] if self.input_form == "action" else self.n_actions
+        if not isinstance(coef, Tensor) or coef.shape != (*batch, n_actions):
+            got = list(coef.shape) if isinstance(coef, Tensor) else type(coef).__name__
+            raise ValueError(
+                f"coef must be a tensor of shape {[*batch, n_actions]}, one c_a per state and action; "
+                f"got {got}"
+            )
+        if coef.dtype != features.dtype:
+            raise TypeError(f"coef must have the features' dtype {features.dtype}; got {coef.dtype}")
+        return self._per_state(compute, features, coef)
+
     def _per_state(self, compute: Callable[..., Tensor], features: Tensor, *actions: Tensor) -> Tensor:
         """``compute(features, *actions)``, a ``[B, ...]`` result per state; for one state without
         a batch axis, computed as a batch of one and returned without the axis (the batched
@@ -218,7 +271,8 @@ class SoftmaxPolicy(nn.Module, ABC):
         entry points check; the ``*_with`` functions, which ``torch.func`` maps, cannot); with
         ``coefficients``, ``ValueError`` unless there is one ``c_t`` per action (a ``[T, 1]``
         column gave ``[T, *param]`` terms unsummed, a ``[1]`` applied one to every step) and
-        ``TypeError`` unless they have the features' dtype."""
+        ``TypeError`` unless they have the features' dtype; the features as :meth:`_check_features`."""
+        self._check_features(features)
         if (
             not isinstance(actions, Tensor)
             or actions.dtype.is_floating_point
@@ -260,6 +314,7 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def logits(self, features: Tensor) -> Tensor:
         """Action preferences ``h(s, .)``; shape ``[B, n_actions]``."""
+        self._check_features(features)
         return self.logits_with(self.param, features)
 
     def log_probs(self, features: Tensor) -> Tensor:
@@ -272,6 +327,7 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def probs(self, features: Tensor) -> Tensor:
         """``pi(.|s) = exp(h - max h) / sum exp(h - max h)``; ``[B, n_actions]``, rows sum to one."""
+        self._check_features(features)
         return self.probs_with(self.param, features)
 
     def log_prob(self, features: Tensor, actions: Tensor) -> Tensor:
@@ -353,6 +409,7 @@ class SoftmaxPolicy(nn.Module, ABC):
         ``E_pi[score] = 0``). We evaluate it as ``-sum_a c_a score(s,a)`` with
         ``c_a = pi_a (log pi_a + H)``.
         """
+        self._check_features(features)
         return self._per_state(self._batch_entropy_gradient, features)
 
     def _batch_entropy_gradient(self, features: Tensor) -> Tensor:
@@ -369,6 +426,8 @@ class SoftmaxPolicy(nn.Module, ABC):
         on the same parameter object."""
         if storage.shape != self.param.shape:
             raise ValueError(f"storage {tuple(storage.shape)} != param {tuple(self.param.shape)}")
+        if storage.dtype != self.param.dtype:  # the parameter became the storage's dtype, silently
+            raise TypeError(f"storage dtype {storage.dtype} != param dtype {self.param.dtype}")
         storage.copy_(self.param.detach())
         self.param.data = storage
 
@@ -392,7 +451,19 @@ def make_policy(
     dtype: torch.dtype = torch.float32,
 ) -> SoftmaxPolicy:  # fmt: skip
     """Build the form registered as ``name`` (see :meth:`SoftmaxPolicy.from_options`); ``options``
-    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}``."""
+    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}``, whose keys must
+    be settings a form reads (``hidden_size`` fell back to the default widths without a word);
+    ``dtype`` a torch dtype or its name (``"float64"``)."""
+    form = policy_class(name)
+    if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):
+        dtype = getattr(torch, dtype)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch dtype, e.g. torch.float32; got {dtype!r}")
     if isinstance(options, dict):  # a DictConfig or a dataclass reads as attributes already
+        declared = [cls.option_keys for cls in POLICIES.values() if cls.option_keys is not None]
+        unknown = sorted(set(options) - {key for keys in declared for key in keys})
+        if form.option_keys is not None and unknown:
+            read = f"the options {', '.join(form.option_keys)}" if form.option_keys else "no options"
+            raise ValueError(f"agent.policy={name} reads {read}; unknown: {', '.join(unknown)}")
         options = SimpleNamespace(**options)
-    return policy_class(name).from_options(input_dim, n_actions, options, dtype)
+    return form.from_options(input_dim, n_actions, options, dtype)

@@ -48,7 +48,7 @@ from torch import Tensor
 from agents.core.baselines import DIVERGED_HINT, Baseline, NoBaseline
 from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite, optimizer_step
 from agents.core.policy import GradientFn, SoftmaxPolicy, mean_entropy
-from agents.core.returns import discount_weights, discounted_returns, longest_episode
+from agents.core.returns import check_gamma, discount_weights, discounted_returns, longest_episode
 
 
 def reinforce_gradient(
@@ -70,6 +70,15 @@ def reinforce_gradient(
     :return: ``g``, shaped like the policy parameter.
     """
     return gradient_fn(inputs, actions, reinforce_coefficients(advantages, weights, num_episodes))
+
+
+def check_update_settings(gamma: float, entropy_coef: float, max_grad_norm: float) -> None:
+    """``ValueError`` unless ``gamma`` is in ``[0, 1]`` and ``entropy_coef`` and ``max_grad_norm``
+    are finite and ``>= 0`` (a negative or nan one turned the entropy term or the clipping off)."""
+    check_gamma(gamma)
+    for name, value in (("entropy_coef", entropy_coef), ("max_grad_norm", max_grad_norm)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}={value!r} must be a finite number >= 0 (0 turns it off)")
 
 
 def reinforce_coefficients(advantages: Tensor, weights: Tensor | None, num_episodes: int) -> Tensor:
@@ -108,6 +117,11 @@ class Reinforce:
         max_grad_norm: float = 0.0,
         gradient_fn: GradientFn | None = None,
     ) -> None:
+        check_update_settings(gamma, entropy_coef, max_grad_norm)
+        if not any(param is policy.param for group in optimizer.param_groups for param in group["params"]):
+            raise ValueError(  # it stepped other tensors: the policy never changed
+                "the optimizer must hold the policy's parameter: e.g. torch.optim.Adam([policy.param])"
+            )
         self.policy, self.optimizer = policy, optimizer
         self.baseline = baseline if baseline is not None else NoBaseline()
         self.gamma, self.normalize_returns = gamma, normalize_returns
@@ -163,7 +177,10 @@ class Reinforce:
             raise ValueError("an update needs complete episodes: the batch's last step must end one")
         # G_t (the scan stops at the longest episode)
         longest = longest_episode(batch.dones, batch.episode_ends)
-        returns = discounted_returns(batch.rewards, self.gamma, batch.dones, longest)
+        # in the policy's dtype, as the trainer gives them: float64 rewards (numpy's) for a float32
+        # policy were refused as coefficients of another dtype; float32 ones for float64 summed in float32
+        rewards = batch.rewards.to(self.policy.param.dtype)
+        returns = discounted_returns(rewards, self.gamma, batch.dones, longest)
         if not all_finite(returns):
             raise NumericalError("non-finite returns (rewards overflow?)")
         if self.discount_weighting:

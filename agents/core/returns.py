@@ -33,9 +33,10 @@ def discounted_returns(
     :param longest_episode: the longest episode's length, if known: once the doubling offset
         reaches it every ``a`` product spans an episode end and is 0, so the scan stops there (a
         value below the longest length stops it early: the returns are then wrong).
-    :return: ``[..., T]`` returns ``G_t`` (floating point: integer or numpy rewards are converted
-        to torch's default dtype first).
-    :raises ValueError: when ``gamma`` is outside ``[0, 1]``.
+    :return: ``[..., T]`` returns ``G_t`` in the rewards' floating dtype (integer rewards are
+        converted to torch's default dtype first; a numpy array keeps its float dtype).
+    :raises ValueError: when ``gamma`` is outside ``[0, 1]``, the dones are not flags, or the
+        rewards require a gradient (the scan writes into buffers, which autograd cannot follow).
     """
     check_gamma(gamma)
     if not (isinstance(rewards, Tensor) and rewards.is_floating_point()):  # an int gamma would be 0
@@ -43,8 +44,13 @@ def discounted_returns(
         rewards = rewards if rewards.is_floating_point() else rewards.to(torch.get_default_dtype())
     if rewards.dim() == 0:
         raise ValueError("rewards must have a time axis, [..., T] (got a scalar)")
+    if rewards.requires_grad and torch.is_grad_enabled():  # torch's "functions with out=... arguments
+        raise ValueError(  # don't support automatic differentiation"
+            "discounted_returns takes rewards without a gradient (its scan writes into buffers): pass "
+            "rewards.detach(), or compute under torch.no_grad()"
+        )
     if dones is not None:  # a list or numpy array too, as the rewards ('list' has no attribute 'bool')
-        dones = torch.as_tensor(dones, device=rewards.device)
+        dones = checked_dones(dones, rewards.device)
         if dones.shape != rewards.shape:
             shapes = f"{list(rewards.shape)}; got {list(dones.shape)}"
             raise ValueError(f"dones must have the rewards' shape {shapes}")
@@ -83,6 +89,16 @@ def _scan(rewards: Tensor, gamma: float, dones: Tensor | None, span: int, apart:
     return returns
 
 
+def checked_dones(dones: Tensor | object, device: torch.device | None = None) -> Tensor:
+    """``dones`` as a tensor of flags: bools, or numbers that are all 0 or 1 (``0.5`` or ``2`` read as
+    an episode end without a word); otherwise ``ValueError``."""
+    dones = torch.as_tensor(dones, device=device)
+    if dones.dtype != torch.bool and dones.numel() and not bool(((dones == 0) | (dones == 1)).all()):
+        odd = dones[(dones != 0) & (dones != 1)].flatten()[0].item()
+        raise ValueError(f"dones must be flags (bools, or 0 and 1), True where an episode ends; got {odd!r}")
+    return dones
+
+
 def longest_episode(dones: Tensor, ends: Tensor | None = None) -> int:
     """Length of the longest episode in a flat ``[T]`` stream whose last step ends one (``ends``:
     the indices of ``dones``' True steps, where already known)."""
@@ -93,7 +109,7 @@ def longest_episode(dones: Tensor, ends: Tensor | None = None) -> int:
 def steps_since_start(dones: Tensor) -> Tensor:
     """Index ``t`` of each step within its episode, for ``[..., T]`` streams of episodes (time on
     the last axis, as :func:`discounted_returns` takes them; a list or numpy array too)."""
-    dones = torch.as_tensor(dones).bool()
+    dones = checked_dones(dones).bool()
     if dones.dim() == 0:  # as discounted_returns says of a scalar (an IndexError was raw)
         raise ValueError("dones must have a time axis, [..., T] (got a scalar)")
     position = torch.arange(dones.shape[-1], device=dones.device).expand(dones.shape)
@@ -115,6 +131,8 @@ def discount_weights(dones: Tensor, gamma: float, dtype: torch.dtype | None = No
     """
     check_gamma(gamma)
     dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not dtype.is_floating_point:  # int64 weights rounded gamma^t to 0 and 1
+        raise ValueError(f"discount weights are fractions: give a floating dtype, not {dtype}")
     return torch.tensor(gamma, dtype=dtype) ** steps_since_start(dones).to(dtype)
 
 

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from agents.core.batch import NumericalError
 from agents.core.policy import SoftmaxPolicy, entropy_of
+from agents.core.reinforce import check_update_settings
 from agents.core.returns import discount_weights, discounted_returns, longest_episode
 from agents.core.segments import map_over_segments, segment_sum, standardize_segments
 
@@ -120,6 +121,35 @@ class RowAdam(RowOptimizer):
                 "exp_avg_sq": self.exp_avg_sq[row].clone()}  # fmt: skip
 
 
+def check_runs(rows: Tensor, dones: Tensor, segments: Tensor, lrs: Tensor, num_rows: int) -> None:
+    """``ValueError`` unless the ``k`` ``rows`` are distinct rows of ``num_rows``, with ``k``
+    step sizes, and each run's steps are one block (in the order of ``rows``) ending with a done:
+    a run whose last episode was cut took the next run's rewards into its returns, and a repeated
+    row applied one of its updates."""
+    count = rows.shape[0]
+    if rows.ndim != 1 or count == 0 or len(set(rows.tolist())) != count:
+        raise ValueError(f"rows must be distinct row indices [k]; got {rows.tolist()}")
+    if not 0 <= int(rows.min()) <= int(rows.max()) < num_rows:
+        raise ValueError(f"rows must be in 0..{num_rows - 1}; got {rows.tolist()}")
+    if lrs.shape != (count,):
+        raise ValueError(f"lrs must hold one step size per row, shape [{count}]; got {list(lrs.shape)}")
+    if segments.shape != dones.shape or dones.ndim != 1:
+        raise ValueError(
+            f"segments and dones must be [T], one per step; got {list(segments.shape)} and "
+            f"{list(dones.shape)}"
+        )
+    blocks = torch.unique_consecutive(segments)
+    if blocks.tolist() != list(range(count)):
+        raise ValueError(
+            f"segments must run 0..{count - 1} in blocks, one per row, each run's steps together; got "
+            f"the blocks {blocks.tolist()}"
+        )
+    ends = torch.ones_like(dones, dtype=torch.bool)  # each block's last step
+    ends[:-1] = segments[1:] != segments[:-1]
+    if not bool(dones.bool()[ends].all()):
+        raise ValueError("an update needs complete episodes: each run's last step must end one (dones)")
+
+
 class StackedReinforce:
     """The REINFORCE batch update (module docstring) for rows of a stacked parameter.
 
@@ -143,6 +173,12 @@ class StackedReinforce:
         max_grad_norm: float = 0.0,
         gradient_fn: StackedGradientFn | None = None,
     ) -> None:
+        check_update_settings(gamma, entropy_coef, max_grad_norm)
+        if optimizer.params.shape[1:] != policy.param.shape:
+            raise ValueError(
+                f"the optimizer's stacked parameters {list(optimizer.params.shape)} must be [N, "
+                f"*{list(policy.param.shape)}], one row per run of the policy's parameter"
+            )
         self.policy, self.optimizer = policy, optimizer
         self.gamma, self.normalize_returns = gamma, normalize_returns
         self.discount_weighting = discount_weighting
@@ -170,6 +206,7 @@ class StackedReinforce:
         :param lrs: ``[k]`` step sizes.
         """
         count = rows.shape[0]
+        check_runs(rows, dones, segments, lrs, len(self.params))
         # G_t, episode by episode (the scan stops at the longest one)
         returns = discounted_returns(rewards, self.gamma, dones, longest_episode(dones))
         advantages = returns

@@ -29,6 +29,7 @@ from torch.func import grad
 
 import envs  # noqa: F401  (registers ShortCorridor-v0)
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, SoftmaxPolicy
+from agents.core.returns import check_gamma
 from agents.errors import UserError
 from agents.features.inputs import PolicyInputs
 from agents.features.maps import OneHot
@@ -153,11 +154,21 @@ class TabularProblem:
     """``inputs(0..S-1)`` as a float64 tensor."""
 
 
+TABULAR_FORMS = ("state", "action")
+"""The forms :func:`tabular_problem` builds: one-hot ``x(s)`` with ``W[S, A]``, or the env's ``phi``."""
+
+
 def tabular_problem(
     env_id: str, form: str, gamma: float = 1.0, env_kwargs: dict[str, Any] | None = None
 ) -> TabularProblem:
     """``ShortCorridor-v0`` with ``form="action"`` (the env's phi), ``FrozenLake-v1`` with
-    ``form="state"`` (one-hot x(s), W[S, A]), ...: a zero-initialised (uniform) float64 policy."""
+    ``form="state"`` (one-hot x(s), W[S, A]), ...: a zero-initialised (uniform) float64 policy.
+    Another form (``"mlp"`` built the action form, which then failed in einsum) or a gamma outside
+    ``[0, 1]`` (1.5 gave FrozenLake a start value above the most an episode earns) is refused."""
+    if form not in TABULAR_FORMS:
+        forms = " or ".join(TABULAR_FORMS)
+        raise UserError(f"form={form!r}: the exact gradient takes the linear forms, {forms}")
+    check_gamma(gamma)
     env = gym.make(env_id, **(env_kwargs or {}))
     mdp = tabular_mdp(env, gamma)
     action_features = getattr(env.unwrapped, "action_features", None)
