@@ -465,3 +465,64 @@ def test_a_run_saved_before_the_tilings_limit_still_resumes_evaluates_and_loads(
     resumed = train(compose_train_config(more), overrides=more)
     assert resumed.env_steps > first.env_steps
     agents.load(tmp_path).predict(np.zeros(4, dtype=np.float32))
+
+
+def test_an_atomic_write_to_a_symbolic_link_replaces_the_file_it_names(tmp_path):
+    """``results_table.py out=link.md``, ``evaluate.py csv=link.csv`` or ``plot.py out=lfig`` with the
+    output a link replaced the link with a file and left the file it named as it was; a link now
+    stays a link and its file gets the new contents (a checkpoint too)."""
+    from agents.runtime.checkpoint import write_text_atomically
+
+    (tmp_path / "real").mkdir()
+    target, link = tmp_path / "real" / "notes.md", tmp_path / "link.md"
+    target.write_text("OLD")
+    link.symlink_to(target)
+    write_text_atomically(link, "NEW")
+    assert link.is_symlink() and target.read_text() == "NEW"
+    figures = [(tmp_path / name, tmp_path / "real" / name) for name in ("a.png", "a.svg")]
+    for path, real in figures:
+        real.write_text("old figure")
+        path.symlink_to(real)
+    write_files_atomically([(path, lambda temporary: temporary.write_text("new")) for path, _ in figures])
+    assert all(path.is_symlink() and real.read_text() == "new" for path, real in figures)
+    state = {"config": {"seed": 1}, "weight": torch.ones(2)}
+    for save in (lambda path: save_checkpoint(path, state), lambda path: save_checkpoints([(path, state)])):
+        saved, kept = tmp_path / "real" / CHECKPOINT_NAME, tmp_path / "run" / CHECKPOINT_NAME
+        saved.write_bytes(b"old")
+        kept.parent.mkdir(exist_ok=True)
+        kept.unlink(missing_ok=True)
+        kept.symlink_to(saved)
+        save(kept)
+        assert kept.is_symlink() and torch.equal(load_checkpoint(kept)["weight"], torch.ones(2))
+    assert sorted(path.name for path in (tmp_path / "real").iterdir()) == [
+        "a.png",
+        "a.svg",
+        CHECKPOINT_NAME,
+        "notes.md",
+    ]
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(lambda folder: agents.load(folder), id="load"),
+        pytest.param(
+            lambda folder: evaluate(EvaluateConfig(checkpoint=str(folder), episodes=1)), id="evaluate"
+        ),
+        pytest.param(lambda folder: agents.train("CartPole-v1", f"resume={folder}"), id="resume"),
+    ],
+)
+def test_an_interpolation_put_into_a_checkpoints_config_is_refused_unread(trained_run, tmp_path, load):
+    """A run saves its config resolved; ``env: ${oc.env:HOME}`` put into a file was resolved on
+    loading, so the line named the environment's value (``env=/root, which is not registered``)."""
+    os.environ["SECRET_FOR_THIS_TEST"] = "s3cr3t-value"
+    crafted = crafted_copy(trained_run, tmp_path / "crafted", env="${oc.env:SECRET_FOR_THIS_TEST}")
+    with pytest.raises(UserError) as error:
+        load(crafted)
+    assert str(error.value).startswith(f"checkpoint {crafted}") and str(error.value).endswith(
+        " has a config this code cannot read: env holds an interpolation (${...}), which a run never saves "
+        "(the file was altered)"
+    ), str(error.value)
+    nested = crafted_copy(trained_run, tmp_path / "nested", env_wrappers=[{"_target_": "${oc.env:HOME}"}])
+    with pytest.raises(UserError, match=r"env_wrappers\[0\]\._target_ holds an interpolation"):
+        load(nested)

@@ -102,9 +102,17 @@ def _raise_interrupt_behind(error: BaseException) -> None:
         current = current.__cause__ or current.__context__
 
 
+def followed(path: Path) -> Path:
+    """``path``, or the file its symbolic link names: an atomic write replaces that file (the
+    rename replaced the link itself with a file, and the file it named kept its old contents)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts, numpy arrays)."""
-    path = Path(path)
+    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts, numpy arrays); returns
+    ``path`` (a link stays a link: the file it names is replaced)."""
+    given = path = Path(path)
+    path = followed(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -124,7 +132,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
         _raise_interrupt_behind(error)
         _raise_write_failure(path, error)
         raise
-    return path
+    return given
 
 
 def _raise_write_failure(path: Path, error: BaseException) -> None:
@@ -144,6 +152,7 @@ def save_checkpoints(items: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     these VMs: 1000 seeds would wait half a minute), then each renamed over its target."""
     temporaries: list[str] = []
     path = Path()
+    items = [(followed(path), state) for path, state in items]
     try:
         for path, state in items:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +194,8 @@ def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object
     its ``path``, and only once all are written are they ``os.replace``-d over their targets, with
     SIGINT and SIGTERM held back for those few renames. An error or a signal leaves either the
     whole old set or the whole new one, never half a file nor old and new files mixed, and no
-    temporary file behind."""
+    temporary file behind. A path that is a symbolic link stays one: the file it names is replaced."""
+    writers = [(followed(path), write) for path, write in writers]
     for path, _ in writers:  # before any is replaced: a folder in the way of the second one failed
         if path.is_dir():  # only after the first was replaced, naming the temporary file
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
@@ -228,6 +238,22 @@ def seed_number(folder: Path) -> int | None:
     """``s`` for a ``num_seeds`` run's seed folder ``seed<s>``; None for any other folder."""
     match = re.fullmatch(r"seed(\d+)", folder.name)
     return int(match.group(1)) if match else None
+
+
+def interpolated_key(config: Any, prefix: str = "") -> str | None:
+    """The first key of a checkpoint's config (plain containers) whose string holds ``${``, else None.
+    A run saves its config resolved, so such a string was put in by hand; resolving it read the
+    environment (``${oc.env:HOME}``) and named the value in the error line."""
+    if isinstance(config, str):
+        return prefix if "${" in config else None
+    if isinstance(config, dict):
+        children = [(f"{prefix}.{key}" if prefix else str(key), value) for key, value in config.items()]
+    elif isinstance(config, list):
+        children = [(f"{prefix}[{index}]", value) for index, value in enumerate(config)]
+    else:
+        return None
+    found = (interpolated_key(value, name) for name, value in children)
+    return next((name for name in found if name is not None), None)
 
 
 def saved_config(folder: Path) -> DictConfig | None:

@@ -31,6 +31,7 @@ from agents.runtime.build import AgentParts, build_agent
 from agents.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     checkpoint_file,
+    interpolated_key,
     load_checkpoint,
 )
 from agents.runtime.config import TrainConfig, check_seed, validate
@@ -70,9 +71,15 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
     """The run's config from a loaded checkpoint, merged over :class:`TrainConfig` and validated
     (an altered file is a one-line :class:`UserError`)."""
     check_schema(state, path, keys)
+    interpolated = interpolated_key(state["config"])
+    if interpolated is not None:  # a run saves its config resolved
+        raise UserError(
+            f"checkpoint {path} has a config this code cannot read: {interpolated} holds an interpolation "
+            "(${...}), which a run never saves (the file was altered)"
+        )
     try:
         config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
-        OmegaConf.resolve(config)  # a run saves its config resolved: an edited ${...} fails here, in one line
+        OmegaConf.resolve(config)  # (the schema's own, e.g. experiment_name: ${env})
     except OmegaConfBaseException as error:
         raise UserError(f"checkpoint {path} has a config this code cannot read: {describe(error)}") from None
     if config.agent.policy not in POLICIES:  # a form of the user's own, whose module is not imported here

@@ -38,6 +38,7 @@ from omegaconf.errors import OmegaConfBaseException
 from agents.errors import RunInterrupted, UserError, describe, first_line
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
+    interpolated_key,
     load_checkpoint,
     run_folder_of,
     seed_run_folders,
@@ -210,6 +211,8 @@ def _finished(state: dict[str, Any]) -> bool:
     from agents.runtime.trainer import finished_reason  # (torch: not for a single run's typo)
 
     with suppress(Exception):
+        if interpolated_key(state["config"]) is not None:  # an altered file, which loading refuses
+            return False
         config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
         target = config.budget.target_return
         if target is None:
