@@ -59,6 +59,8 @@ class EnvInfo:
     """``obs [B] -> phi [B, A, d]`` when the env supplies its own phi(s, a)."""
     action_start: int = 0
     """The env's first action (``Discrete(n, start)``): the policy's index ``i`` is action ``start + i``."""
+    action_space: gym.Space | None = None
+    """The env's ``Discrete`` action space, which every env a run makes must have (None: not read)."""
 
 
 def _close_ids(env_id: str) -> str:
@@ -454,7 +456,9 @@ def check_env_id(
         )
     spec = gym.spec(name)
     n_actions, start = int(action_space.n), int(action_space.start)
-    return EnvInfo(env_id, observation_space, n_actions, spec.reward_threshold, action_features, start)
+    return EnvInfo(
+        env_id, observation_space, n_actions, spec.reward_threshold, action_features, start, action_space
+    )
 
 
 PENDING_STEP_SECONDS = 5.0

@@ -68,7 +68,10 @@ def reward_number(reward: Any, source: str = "step returned") -> float:
             isinstance(reward, np.ndarray | np.generic) and reward.shape == () and reward.dtype.kind in "biuf"
         )
     ):
-        return float(reward)
+        try:
+            return float(reward)
+        except OverflowError:  # an int past float64 (10**400): "int too large to convert to float"
+            raise EnvOutputError(f"{source} reward {returned_value(reward)}, past a float's range") from None
     raise EnvOutputError(f"{source} reward {returned_value(reward)}, not a number")
 
 
@@ -140,7 +143,9 @@ def hold_first_step_warnings(env: Any) -> None:
     first step only ("The reward returned by `step()` must be a float ..., actual type: <class
     'NoneType'>", its colour codes and all), and where this project refuses what that step
     returned (an :class:`EnvOutputError`), the one line says it, alone; otherwise they are shown
-    as Python would have. Later calls are ``env``'s own ``step``, at no cost."""
+    as Python would have; where the step raised and the checker had found why (a step of gym's old
+    API, 4 values, failed to unpack), the one line adds its finding. Later calls are ``env``'s own
+    ``step``, at no cost."""
     step = env.step
 
     def first_step(*args: Any, **kwargs: Any) -> Any:
@@ -150,6 +155,12 @@ def hold_first_step_warnings(env: Any) -> None:
                 result = step(*args, **kwargs)
         except EnvOutputError:
             raise
+        except Exception as error:  # a step of gym's old API failed to unpack: say what the checker found
+            finding = checker_finding(held)
+            if not finding:
+                show_warnings(held)
+                raise
+            raise EnvOutputError(f"{describe(error)}{finding}") from error
         except BaseException:
             show_warnings(held)
             raise
@@ -188,15 +199,41 @@ class ObservationCheck:
         self.kinds = "biuf" if np.dtype(space.dtype).kind in "fc" else "biu"
         """The dtype kinds an observation may have: integers for a space of integers (a float
         observation there was silently truncated by a vector env's cast, or refused by it)."""
+        self.dtype = np.dtype(space.dtype) if self.states is None and space.dtype is not None else None
+        """A Box space's dtype, whose range an observation of another dtype must fit: the buffer
+        stores it in that dtype (256 for a uint8 Box was stored as 0, and learned from as 0, while
+        acting read 256; a float64 1e300 for a float32 Box became inf)."""
 
     def fits(self, obs: Any) -> bool:
         """Whether ``obs`` is a batch the space allows (two comparisons for a Box space's)."""
         if not (isinstance(obs, np.ndarray) and obs.shape[1:] == self.shape and obs.dtype.kind in self.kinds):
             return False
-        if self.states is None or not obs.size:
+        if not obs.size:
             return True
+        if self.states is None:
+            return obs.dtype == self.dtype or self.dtype is None or self._outside_dtype(obs) is None
         first, end = self.states
         return obs.dtype.kind in "biu" and first <= int(obs.min()) and int(obs.max()) < end
+
+    def _outside_dtype(self, obs: np.ndarray) -> Any:
+        """The first value of ``obs`` (of another dtype) that the space's dtype cannot hold, else None
+        (nan, inf and a float's rounding are left to the other checks)."""
+        dtype = self.dtype
+        if dtype is None or obs.dtype.kind not in "biuf" or dtype.kind not in "biuf":
+            return None
+        if dtype.kind in "iu":
+            low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
+            if obs.dtype.kind == "f":  # fractions and nan are the kinds check's; whole floats are refused
+                return None
+            if low <= int(obs.min()) and int(obs.max()) <= high:
+                return None
+            return next(value for value in obs.flat if not low <= int(value) <= high)
+        if obs.dtype.kind != "f" or np.finfo(obs.dtype).max <= np.finfo(dtype).max:
+            return None
+        with np.errstate(invalid="ignore"):
+            beyond = np.abs(obs) > np.finfo(dtype).max  # (nan compares False; inf is the nan/inf check's)
+        beyond &= np.isfinite(obs)
+        return obs[beyond].flat[0] if beyond.any() else None
 
     def problem(self, source: str, obs: Any) -> str:
         """What is wrong with a batch ``obs`` that :meth:`fits` refused; ``source`` says where it
@@ -211,6 +248,13 @@ class ObservationCheck:
             )
         if obs.dtype.kind not in self.kinds or (self.states is not None and obs.dtype.kind not in "biu"):
             return f"{source} {obs.dtype} observations; the observation_space {space} holds integers"
+        if self.states is None:
+            value = self._outside_dtype(obs)
+            shown = value.item() if isinstance(value, np.generic) else value
+            return (
+                f"{source} observation {shown!r}, outside the {self.dtype} range of the observation_space "
+                f"{space}"
+            )
         first, end = self.states or (0, 0)
         outside = obs[(obs < first) | (obs >= end)]
         return (

@@ -75,6 +75,7 @@ class FaultyEnv(SpaceEnv):
         super().__init__(
             gym.spaces.Discrete(4) if discrete
             else gym.spaces.Box(-5, 5, (4,), np.int64) if integers
+            else gym.spaces.Box(0, 255, (4,), np.uint8) if fault == "wrapint"  # given int64 256
             else gym.spaces.Box(-1e300, 1e300, (4,), np.float64) if fault == "hugeobs"  # inf in float32
             else gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         )  # fmt: skip
@@ -128,6 +129,8 @@ class FaultyEnv(SpaceEnv):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         FaultyEnv.calls += 1
         obs, reward, terminated, truncated, info = super().step(action)
+        if self.fault == "fourtuple":  # gym < 0.26's step: one done flag
+            return obs, reward, terminated or truncated, info  # type: ignore[return-value]
         if self.fault == "endless":
             terminated = False
         if FaultyEnv.calls >= self.at:
@@ -167,6 +170,10 @@ class FaultyEnv(SpaceEnv):
                 obs = True
             if self.fault == "intfloats":
                 obs = np.array([1.5, 2.5, 3.5, 0.5])
+            if self.fault == "wrapint":  # stored as the uint8 0, acted on as 256
+                obs = np.array([3, 256, 0, 1])
+            if self.fault == "beyondfloat":  # finite, but inf in the float32 Box's dtype
+                obs = np.array([0.5, 1e300, 0.0, 0.0])
             if self.fault == "dtype":
                 obs = np.array(["a", "b", "c", "d"], dtype=object)
             if self.fault in ("outside", "negative"):
@@ -202,13 +209,13 @@ for _name, (_obs, _act) in SPACES.items():
             f"fault/{_name}", entry_point=SpaceEnv, kwargs={"observation_space": _obs, "action_space": _act}
         )
 _STEP_FAULTS = ("raise", "exit", "keyboard", "shape", "longer", "dtype", "outside", "negative", "fraction",
-                "intfloats")  # fmt: skip
+                "intfloats", "wrapint", "beyondfloat")  # fmt: skip
 _RUN_FAULTS = ("reset", "keyboardreset", "resetshape", "resetshapeseed1", "outofbox", "warnreset", "nanobs",
                "nanreward", "hugeobs",
                "hugereward", "endless", "close", "crash", "nonereward", "evalnonereward", "evalnanreward",
                "arrayreward", "notanumber", "bigreward", "noneterminated", "strtruncated",
                "inplace", "workerinit", "workerexit", "workercrash", "twoinstances",
-               "laterresetshape", "obsonlyreset", "laterobsonlyreset", "boolstate")  # fmt: skip
+               "laterresetshape", "obsonlyreset", "laterobsonlyreset", "boolstate", "fourtuple")  # fmt: skip
 for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
     _id = f"fault/{_fault.capitalize()}-v0"
     if _id not in gym.registry:
@@ -227,6 +234,24 @@ if "fault/EndlessLimited-v0" not in gym.registry:  # never terminates; its time 
 
 if "fault/Growing-v0" not in gym.registry:
     gym.register("fault/Growing-v0", entry_point=GrowingEnv)
+
+
+class MoreActionsEnv(SpaceEnv):
+    """Two actions in the first ``same`` instances, then one more in each (``made`` counts them)."""
+
+    made = 0
+
+    def __init__(self, same: int) -> None:
+        MoreActionsEnv.made += 1
+        super().__init__(
+            BOX(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(2 + max(0, MoreActionsEnv.made - same))
+        )
+
+
+for _same in (1, 2):  # MoreActions-v0: the first env made for training differs; MoreActions2-v0: the next
+    _id = f"fault/MoreActions{_same if _same > 1 else ''}-v0"
+    if _id not in gym.registry:
+        gym.register(_id, entry_point=MoreActionsEnv, kwargs={"same": _same})
 
 
 def _not_an_env(**kwargs: Any) -> int:

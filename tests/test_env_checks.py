@@ -95,6 +95,12 @@ def test_a_reward_that_is_no_number_is_named(reward, shown):
         reward_number(reward)
 
 
+def test_an_integer_reward_past_a_floats_range_is_named():
+    """``10**400`` was Python's "OverflowError: int too large to convert to float"."""
+    with pytest.raises(EnvOutputError, match=r"^step returned reward 1000.* \(int\), past a float's range$"):
+        reward_number(10**400)
+
+
 def test_vector_rewards_of_another_shape_are_named():
     assert rewards_fit(np.zeros(3), 3) and not rewards_fit(np.zeros((3, 1)), 3)
     assert not rewards_fit(np.array([None] * 3), 3) and not rewards_fit([0.0] * 3, 3)

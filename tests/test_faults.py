@@ -1039,6 +1039,76 @@ def test_envs_whose_space_differs_from_the_first_ones_are_one_line(tmp_path, cap
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+def test_envs_whose_action_space_differs_from_the_first_ones_are_one_line(tmp_path, capsys, mode):
+    """A policy made for 2 actions stepped an env of 3 (never taking the third) in one env's run,
+    a num_seeds run stacked [2, 2]- and [2, 3]-shaped parameters (torch's traceback, exit 1), and
+    an evaluation env of 3 actions evaluated the 2-action policy without a word."""
+    fault_envs.MoreActionsEnv.made = 0
+    args = ["env=fault_envs:fault/MoreActions-v0", *MODES[mode], f"run_dir={tmp_path / 'run'}"]
+    code, err, _ = run_train(*TINY, *args, capsys=capsys)
+    said = (  # Gymnasium's vector envs check their sub-envs' spaces themselves, in one line too
+        "Sub-environment action space doesn't make the `single_action_space`"
+        if "vector.mode=sync" in args or mode == "batched"
+        else "made an env whose action_space Discrete("
+    )  # fmt: skip
+    assert_one_line(code, err, 2, said)
+    assert "which the policy was made for" in err or "single_action_space" in err
+    assert not (tmp_path / "run").exists()
+    if mode == "single":
+        fault_envs.MoreActionsEnv.made = 0
+        evaluated = [
+            "env=fault_envs:fault/MoreActions2-v0",
+            "eval.every_steps=100",
+            f"run_dir={tmp_path / 'e'}",
+        ]
+        code, err, _ = run_train(*TINY, *evaluated, capsys=capsys)
+        assert_one_line(
+            code, err, 2, "fault/MoreActions2-v0 (for the evaluation) made an env whose action_space"
+        )
+        assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.parametrize("mode", ["single", "seeds", "vector"])
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("Wrapint", "returned observation 256, outside the uint8 range of the observation_space Box(0, 255"),
+        (
+            "Beyondfloat",
+            "returned observation 1e+300, outside the float32 range of the observation_space Box(",
+        ),
+    ],
+)
+def test_an_observation_its_spaces_dtype_cannot_hold_is_one_line(tmp_path, capsys, mode, fault, said):
+    """An int64 256 for a uint8 Box was acted on as 256 and stored, and learned from, as 0 (its
+    normalized statistics too); a float64 1e300 for a float32 Box was stored as inf and refused as
+    "nan/inf observations" the env never returned. Gymnasium's sync vector env casts it itself (and
+    refuses the int64 in one line)."""
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    code, err, _ = run_train(*TINY, f"env=fault_envs:fault/{fault}-v0", *MODES[mode], f"run_dir={run_dir}",
+                             capsys=capsys)  # fmt: skip
+    if mode == "vector":  # (the float64 becomes a float32 inf there: the update refuses it)
+        assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 ")
+        return
+    assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 failed at env step")
+    assert said in err and "last good state is in" in err, err
+    assert load_checkpoint(run_dir if mode == "single" else run_dir / "seed0")["counters"]["env_steps"] > 0
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_step_of_gyms_old_api_is_one_line_with_the_checkers_finding(tmp_path, capsys, mode):
+    """A step returning gym < 0.26's 4 values printed Gymnasium's two-line DeprecationWarning, then
+    "ValueError: not enough values to unpack (expected 5, got 4)", which says nothing of the API."""
+    args = ["env=fault_envs:fault/Fourtuple-v0", *MODES[mode], f"run_dir={tmp_path / 'r'}"]
+    code, err, _ = run_train(*TINY, *args, capsys=capsys)
+    assert_one_line(
+        code, err, 2, "not enough values to unpack (expected 5, got 4) (Gymnasium's env checker: "
+    )
+    assert "written in old step API which returns one bool instead of two" in err
+
+
 def test_a_later_resets_observation_that_does_not_fit_is_blamed_on_reset(tmp_path, capsys):
     """The single env's runner resets it when an episode ends: what that reset returned was said
     to be what ``step returned``."""

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from agents.errors import UserError
 from agents.runtime.runners import make_runner
 from agents.runtime.sweep_stop import env_faults
-from envs.make import close_quietly
+from envs.make import EnvInfo, close_quietly
 from envs.observations import (
     ObservationCheck,
     checker_finding,
@@ -98,7 +98,7 @@ def start_envs(
     make_and_reset: Callable[[], tuple[Any, Any]],
     cfg: DictConfig | None = None,
     num_envs: int = 1,
-    space: Any = None,
+    first: EnvInfo | None = None,
 ) -> tuple[Any, np.ndarray, ObservationCheck]:
     """``make_and_reset()`` -> ``(envs, first observations, the check every step's observations
     get)``; the first must be a numeric array ``[num_envs, *obs_shape]`` the space allows: whatever
@@ -111,9 +111,8 @@ def start_envs(
     not within the observation space") are shown once the observations pass; when they do not,
     the one line says what the warning did (those of an async vector env's workers are theirs).
 
-    ``space``: the observation space the policy was built for (the first env's), which the envs'
-    must equal (an env that draws its size as it is made gave the policy observations it could not
-    read: an ``IndexError`` traceback in acting).
+    ``first``: the spaces the policy was built for (the first env's), which the envs' must equal
+    (:func:`spaces_problem`).
 
     :raises UserError: before training, so nothing is lost.
     """
@@ -127,12 +126,10 @@ def start_envs(
             problem = None if cfg is None else misfit_observation(cfg, num_envs)
             problem = (problem or describe_env_error(error)) + checker_finding(start_warnings)
             raise UserError(f"{named} failed to start: {problem}") from None
-    if space is not None and envs.single_observation_space != space:
+    problem = spaces_problem(named, envs.single_observation_space, envs.single_action_space, first)
+    if problem is not None:
         close_quietly(envs)
-        raise UserError(
-            f"{named} made an env whose observation_space {envs.single_observation_space} differs from the "
-            f"first one's, {space}, which the policy was made for: each env it makes needs the same spaces"
-        )
+        raise UserError(problem)
     check = ObservationCheck(envs.single_observation_space)
     if check.fits(obs):
         show_warnings(start_warnings)
@@ -140,6 +137,31 @@ def start_envs(
     close_quietly(envs)
     problem = check.problem("reset returned", obs) + checker_finding(start_warnings)
     raise UserError(f"{named} failed to start: {problem}")
+
+
+def spaces_problem(
+    named: str, observation_space: Any, action_space: Any, first: EnvInfo | None
+) -> str | None:
+    """The line for an env whose spaces differ from the ``first`` env's, which the policy was made
+    for (an env that draws its size as it is made gave the policy observations it could not read,
+    an ``IndexError`` traceback in acting; a policy of 2 actions stepped an env of 4, never taking
+    the others, and was evaluated on one); None where they are the same (or ``first`` is None).
+    Actions are compared by their number: the runs' envs count them from 0
+    (:class:`~envs.make.ZeroBasedActions`)."""
+    if first is None:
+        return None
+    if observation_space != first.observation_space:
+        return _differs(named, "observation_space", observation_space, first.observation_space)
+    if first.action_space is not None and getattr(action_space, "n", None) != first.action_space.n:
+        return _differs(named, "action_space", action_space, first.action_space)
+    return None
+
+
+def _differs(named: str, kind: str, space: Any, wanted: Any) -> str:
+    return (
+        f"{named} made an env whose {kind} {space} differs from the first one's, {wanted}, which the policy "
+        "was made for: each env it makes needs the same spaces"
+    )
 
 
 MISFITS_LOOKED_FOR = 16

@@ -41,13 +41,13 @@ from agents.runtime.config import (
     TrainConfig,
     check_known_keys,
 )
-from agents.runtime.env_failures import env_named
+from agents.runtime.env_failures import env_named, spaces_problem
 from agents.runtime.evaluation_config import CSV_HEADER, EvaluateConfig, validate_evaluate_config
 from agents.runtime.restore import TrainedAgent, load_agent
 from agents.runtime.return_stats import counted, shown_return, spread
 from agents.runtime.rollout import BadObservation, EnvFault, play_episode
 from agents.runtime.sweep_stop import StopRequest
-from envs.make import close_quietly, dependency_message, make_env, registered_time_limit
+from envs.make import EnvInfo, close_quietly, dependency_message, make_env, registered_time_limit
 
 MODES = ("greedy", "sampled")
 VIDEO_EXTRA = "pip install -e '.[video]'"
@@ -195,7 +195,8 @@ class TrainingEvaluation:
     is used, so training follows the same path with evaluation on or off.
 
     :param config: the run's config (``eval``, the env, its kwargs and wrappers, ``seed``).
-    :param observation_space: the (wrapped) env's observation space.
+    :param info: the (wrapped) env's spaces, which the evaluation env must have too (a policy of 2
+        actions was evaluated on an env of 4 without a word).
     :param inputs: the trainer's policy inputs (its feature map, read only).
     :param policy: the trainer's policy, read at each evaluation.
 
@@ -204,15 +205,20 @@ class TrainingEvaluation:
     """
 
     def __init__(
-        self, config: TrainConfig, observation_space: gym.Space, inputs: PolicyInputs, policy: SoftmaxPolicy
+        self, config: TrainConfig, info: EnvInfo, inputs: PolicyInputs, policy: SoftmaxPolicy
     ) -> None:
         self.config, self.observation_space, self.inputs, self.policy = (
             config,
-            observation_space,
+            info.observation_space,
             inputs,
             policy,
         )
         self.env = evaluation_made(config, config.env_kwargs)
+        named = f"{env_named(config.env, config.env_wrappers)} (for the evaluation)"
+        problem = spaces_problem(named, self.env.observation_space, self.env.action_space, info)
+        if problem is not None:
+            close_quietly(self.env)
+            raise UserError(problem)
         self.step_cap = episode_step_cap(self.env, config.eval.max_episode_steps)
         self.count = 0
         self.next_step = config.eval.every_steps

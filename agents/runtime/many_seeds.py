@@ -199,7 +199,7 @@ class BatchedSeedsTrainer:
             return envs, envs.reset(seed=cfg.seed)[0]
 
         self.envs, self.obs, self.observation_check = start_envs(
-            cfg.env, make_and_reset, cfg, columns, self.info.observation_space
+            cfg.env, make_and_reset, cfg, columns, self.info
         )
         hold_first_step_warnings(self.envs)  # the env checker's warning of what the one line refuses
         space = self.envs.single_observation_space

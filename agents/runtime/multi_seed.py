@@ -33,7 +33,7 @@ from agents.features.inputs import ActionFeaturesFault
 from agents.runtime.acting import Actor
 from agents.runtime.checkpoint import CHECKPOINT_NAME
 from agents.runtime.config import episode_stats
-from agents.runtime.env_failures import env_number_warnings_off
+from agents.runtime.env_failures import env_named, env_number_warnings_off, spaces_problem
 from agents.runtime.logger import Logger
 from agents.runtime.return_stats import shown_return, spread
 from agents.runtime.run_folder import (
@@ -170,6 +170,7 @@ class MultiSeedTrainer:
             raise
 
     def _build_seeds(self, cfg: DictConfig, root: Path) -> None:
+        named = env_named(cfg.env, cfg.env_wrappers)
         for offset in range(cfg.num_seeds):
             seed_cfg = OmegaConf.merge(cfg, {
                 "seed": cfg.seed + offset, "num_seeds": 1, "run_dir": str(root / f"seed{cfg.seed + offset}"),
@@ -180,6 +181,12 @@ class MultiSeedTrainer:
             })  # fmt: skip
             try:
                 self.trainers.append(Trainer(seed_cfg))
+                info = self.trainers[-1].info  # all seeds act in one call: one policy shape
+                problem = spaces_problem(
+                    named, info.observation_space, info.action_space, self.trainers[0].info
+                )
+                if problem is not None:  # (a stack of [3, 2] and [3, 4] parameters: torch's traceback)
+                    raise UserError(problem)
             except UserError as error:  # (e.g. an env whose reset misfits for this seed only)
                 if offset and type(error) is UserError:
                     raise UserError(f"seed {cfg.seed + offset} (those before it started): {error}") from None

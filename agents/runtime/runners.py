@@ -66,6 +66,7 @@ class EnvRunner(ABC):
 
     num_envs: int
     single_observation_space: gym.Space
+    single_action_space: gym.Space
     stores_none_as_nan = False
     """Whether the env stores a reward of None as nan (:func:`envs.make.stores_none_as_nan`)."""
 
@@ -115,6 +116,7 @@ class SingleEnvRunner(EnvRunner):
     ) -> None:
         self.env = make_env(env_id, env_kwargs, wrappers)
         self.single_observation_space = self.env.observation_space
+        self.single_action_space = self.env.action_space
         self.active = np.ones(1, dtype=bool)
         self.reward = np.zeros(1)  # reused each step: the trainer copies it into its buffer at once
         self.episode_start: dict[str, Any] = {}
@@ -202,6 +204,7 @@ class VectorEnvRunner(EnvRunner):
         self.stores_none_as_nan = stores_none_as_nan(self.envs)
         self.num_envs = num_envs
         self.single_observation_space = self.envs.single_observation_space
+        self.single_action_space = self.envs.single_action_space
         self.autoreset = np.zeros(num_envs, dtype=bool)
         self.terminated = self.truncated = np.zeros(num_envs, dtype=bool)
         """The last step's flags (kept as the env returned them; read only by :meth:`cut_by_time_limit`)."""

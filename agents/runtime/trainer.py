@@ -260,15 +260,14 @@ class Trainer:
 
         self.envs: EnvRunner
         self.envs, self.obs, self.observation_check = start_envs(
-            cfg.env, make_and_reset, cfg, cfg.vector.num_envs, self.info.observation_space
+            cfg.env, make_and_reset, cfg, cfg.vector.num_envs, self.info
         )
         space = self.envs.single_observation_space
         self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
         self.evaluation = None
         if cfg.eval.every_steps:
             try:
-                self.evaluation = TrainingEvaluation(cfg, self.info.observation_space, self.agent.inputs,
-                                                     self.agent.policy)  # fmt: skip
+                self.evaluation = TrainingEvaluation(cfg, self.info, self.agent.inputs, self.agent.policy)
             except BaseException:  # its env could not be made (a limit on instances): before any file
                 self.envs.close()
                 raise
