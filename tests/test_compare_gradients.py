@@ -219,3 +219,20 @@ def test_script_refuses_a_feature_or_network_setting_a_checkpoint_fixes(trained_
             "(or compare random parameters without checkpoint=)"
         )
     assert run_script(f"checkpoint={run_dir}", "features.bias=true").returncode == 0
+
+
+def test_script_notes_the_settings_the_comparison_does_not_read():
+    """``agent.lr=5 agent.gamma=0.1`` or ``features=raw features.degree=3`` gave the same numbers
+    as without them, without a word (training says the latter in a note)."""
+    for overrides, note in (
+        (["agent.lr=5", "agent.gamma=0.1"], "note: agent.lr, agent.gamma have no effect on the comparison"),
+        (
+            ["features=raw", "features.degree=3"],
+            "note: features.degree has no effect with features=raw (read",
+        ),
+    ):
+        completed = run_script("num_states=8", "num_random_states=4", *overrides)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.splitlines()[0].startswith(note), completed.stdout
+    plain = run_script("num_states=8", "num_random_states=4", "agent.policy=mlp", "agent.activation=relu")
+    assert plain.returncode == 0 and "note:" not in plain.stdout, plain.stdout

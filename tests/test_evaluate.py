@@ -278,3 +278,19 @@ def test_a_sweeps_folder_says_to_pass_one_of_its_jobs(run_dir, tmp_path):
     )
     with pytest.raises(UserError, match=re.escape(said + str(sweep / "2_seed=2"))):
         evaluate(EvaluateConfig(checkpoint=str(sweep), episodes=1))
+
+
+def test_a_sweep_of_num_seeds_jobs_says_to_pass_a_seed_folder(run_dir, tmp_path):
+    """A ``-m`` sweep of ``num_seeds`` jobs (each job a folder of ``seed*`` run folders) said ``no
+    checkpoint at <sweep>/checkpoint.pt (pass a run folder that holds checkpoint.pt)``."""
+    sweep = tmp_path / "sweep"
+    for job in ("1_seed=5", "0_seed=0"):
+        for seed in ("seed1", "seed0"):
+            (sweep / job / seed).mkdir(parents=True)
+            (sweep / job / seed / CHECKPOINT_NAME).write_bytes((run_dir / CHECKPOINT_NAME).read_bytes())
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    said = (
+        f"{sweep} is a sweep's folder, whose 2 jobs each have their own run folder: pass one of them, e.g. "
+    )
+    with pytest.raises(UserError, match=re.escape(said + str(sweep / "0_seed=0" / "seed0"))):
+        evaluate(EvaluateConfig(checkpoint=str(sweep), episodes=1))

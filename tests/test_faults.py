@@ -2422,6 +2422,8 @@ SCRIPT_ARGS = [
         ["presets=[short_corridor,taxi,short_corridor]"],
         "presets=[short_corridor,taxi,short_corridor] names short_corridor more than once: give each once",
     ),
+    # it trained cartpole alone, without a word of long=true
+    ("results_table.py", ["long=true", "presets=[cartpole]"], "long=true adds the long presets to the quick"),
     ("compare_gradients.py", ["param_scale=nan"], "param_scale=nan must be a finite number in [0, 1e+06]"),
     # float32 parameters overflowed: a FAIL, exit 1, as if the math were wrong
     ("compare_gradients.py", ["param_scale=1e38"], "param_scale=1e+38 must be a finite number in [0, 1e+06]"),
@@ -4698,26 +4700,35 @@ def assert_saved_at_step_zero(run_dir: Path, mode: str) -> list[Path]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_while_the_interpreter_shuts_down_quits_in_one_line(tmp_path, signum):
+@pytest.mark.parametrize("finished", [True, False], ids=["finished", "refused"])
+def test_a_signal_while_the_interpreter_shuts_down_ends_in_one_line(tmp_path, signum, finished):
     """A second Ctrl-C just after a stopped run's ``resume with:`` line (or one as a finished run
     exits) landed in an exit hook (torch's library finalizer, torch._dynamo's, tqdm's __del__):
     "Exception ignored in atexit callback", a traceback, and exit 0 after a finished run. An exit
-    hook registered before the program's runs after its hooks, as torch's do."""
+    hook registered before the program's runs after its hooks, as torch's do. A finished run ends
+    as finished, with 0 (a scheduler's SIGTERM as it exited marked its job failed, 143), as one
+    whose final save a signal came in; a program that did not finish quits with its one line."""
+    budget = 300 if finished else -5
     program = (
         "import atexit, os, runpy, signal, sys, time\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as at a terminal (xdist ignores it)
         f"atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(2)))\n"
-        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps=300', "
+        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps={budget}', "
         f"'run_dir={tmp_path / 'run'}']\n"
         f"runpy.run_path({str(SCRIPTS / 'train.py')!r}, run_name='__main__')\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
+    if finished:
+        assert done.returncode == 0 and "quit at once" not in done.stderr, done.stderr
+        assert done.stdout.splitlines()[-1].startswith("tensorboard: ")  # what was printed reached its reader
+        assert (tmp_path / "run" / "checkpoint.pt").is_file()
+        return
     assert done.returncode == 128 + signum, done.stderr
     word = "interrupted" if signum == signal.SIGINT else "terminated"
-    assert done.stderr.strip().splitlines()[-1] == f"{word}: quit at once (files written before are intact)"
-    assert done.stdout.splitlines()[-1].startswith("tensorboard: ")  # what was printed reached its reader
-    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == f"{word}: quit at once (files written before are intact)"
+    assert lines[0].startswith("error: budget.total_env_steps=-5 must be")
 
 
 @pytest.mark.parametrize(("env", "other"), [("Acrobot-v1", "env=Acrobot-v1"), ("CartPole-v1", "seed=5")])

@@ -285,17 +285,21 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
         def holds_a_run(folder: Path, files: Collection[str] = held) -> bool:
             return any((folder / file).is_file() for file in files)
 
-        seeds = sorted(folder.name for folder in path.glob("seed*") if holds_a_run(folder))
-        if path.is_dir() and seeds:  # a num_seeds run: one run folder per seed
+        def seed_runs(folder: Path) -> list[Path]:  # a num_seeds run's: one run folder per seed
+            return sorted(seed for seed in folder.glob("seed*") if holds_a_run(seed))
+
+        seeds = seed_runs(path)
+        if path.is_dir() and seeds:
             raise UserError(
                 f"{path} holds {len(seeds)} seeds' runs, each in its own folder: pass one of them, "
-                f"e.g. {path / seeds[0]}"
+                f"e.g. {seeds[0]}"
             )
-        jobs = sorted((folder for folder in path.glob("*") if holds_a_run(folder)), key=_job_number)
+        runs = {folder: [folder] if holds_a_run(folder) else seed_runs(folder) for folder in path.glob("*")}
+        jobs = sorted((folder for folder, held_runs in runs.items() if held_runs), key=_job_number)
         if path.is_dir() and jobs and (path / "multirun.yaml").is_file():  # a sweep: a folder per job
-            raise UserError(
+            raise UserError(  # (of num_seeds jobs: their seed folders; it was "no checkpoint at")
                 f"{path} is a sweep's folder, whose {len(jobs)} jobs each have their own run folder: pass "
-                f"one of them, e.g. {jobs[0]}"
+                f"one of them, e.g. {runs[jobs[0]][0]}"
             )
         both = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)  # a run folder so named (either file in it): below
         named = path.is_dir() and path.name in both and not holds_a_run(path, both)

@@ -247,23 +247,35 @@ def reset() -> None:
     cancel_redelivery()
 
 
-def quit_at_once_from_now() -> None:
+def quit_at_once_from_now(finished: bool = False) -> None:
     """A program whose work is over (saved and said, or done) quits at once on a further SIGINT or
-    SIGTERM, with its one line and 128 + signal: raised as ``KeyboardInterrupt``, a Ctrl-C that
-    landed in a finalizer or an exit hook as the process ended (tqdm's ``__del__``, torch's library
-    finalizer, ``torch._dynamo``'s exit hook), just after a stopped run's ``resume with:`` line or a
-    finished run's last line, printed "Exception ignored in ..." and a traceback. An ignored signal
-    (a background job's SIGINT) stays ignored."""
+    SIGTERM: raised as ``KeyboardInterrupt``, a Ctrl-C that landed in a finalizer or an exit hook as
+    the process ended (tqdm's ``__del__``, torch's library finalizer, ``torch._dynamo``'s exit hook),
+    just after a stopped run's ``resume with:`` line or a finished run's last line, printed
+    "Exception ignored in ..." and a traceback. A program that ``finished`` its work ends as
+    finished, with 0 and no line (a scheduler's SIGTERM in the half second of the process's exit
+    marked a finished run's job failed, 143); any other with its one line and 128 + signal. An
+    ignored signal (a background job's SIGINT) stays ignored."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _quit_now)
+            signal.signal(signum, _end_finished if finished else _quit_now)
+
+
+def _end_finished(signum: int, frame: FrameType | None) -> NoReturn:
+    """A finished program's end on a signal as it exits: what was printed is flushed, then 0."""
+    _flush_printed()
+    os._exit(0)
+
+
+def _flush_printed() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):  # a flush this signal interrupted: "reentrant call"
+            stream.flush()
 
 
 def _quit_now(signum: int, frame: FrameType | None) -> NoReturn:
     """:func:`exit_for_signal` where no exception may rise: what was printed is flushed, then the
     process ends (nothing is left to save)."""
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(Exception):  # a flush this signal interrupted: "reentrant call"
-            stream.flush()
+    _flush_printed()
     os.write(2, f"\n{quit_line(signum)}\n".encode())  # its own line: it may come between a line and its \n
     os._exit(128 + signum)

@@ -46,6 +46,7 @@ from agents.runtime.logger import command_line_keys
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.runtime.sizes import check_agent_size, refuse_over_limit
+from agents.runtime.unread_settings import unread_settings
 from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id, close_quietly, make_env
 
@@ -122,6 +123,9 @@ class CompareReport:
     num_real: int
     num_random: int
     results: list[DtypeResult]
+    unread: list[str] = field(default_factory=list)
+    """The settings given on the command line that the comparison does not read, each saying why
+    (the command prints them as a ``note:``, as training does)."""
 
     @property
     def passed(self) -> bool:
@@ -177,6 +181,26 @@ ARCHITECTURE_KEYS = ("agent.hidden_sizes", "agent.activation")
 def _setting(config: Any, key: str) -> Any:
     """The value of a dotted ``key`` of a run's config (a config node or a dataclass)."""
     return functools.reduce(getattr, key.split("."), config)
+
+
+COMPARED_AGENT_KEYS = ("policy", "hidden_sizes", "activation")
+"""The ``agent`` settings that make the compared policy; the others (``agent.lr``, ``agent.gamma``,
+...) set up an update, which the comparison does not make (it checks them as training does)."""
+
+
+def unread_by_the_comparison(cfg: Any, keys: list[str], space: gym.Space) -> list[str]:
+    """Of the dotted ``keys`` given (random parameters), those the comparison does not read: an
+    update's settings, and a feature map's or network's key the chosen options do not read
+    (:func:`~agents.runtime.unread_settings.unread_settings`, as a run says them)."""
+    learning = [key for key in dict.fromkeys(keys)
+                if key.startswith("agent.") and key.partition(".")[2] not in COMPARED_AGENT_KEYS]  # fmt: skip
+    unread = unread_settings(cfg, [key for key in keys if key not in learning], space)
+    if learning:
+        verb = "has" if len(learning) == 1 else "have"
+        unread.append(
+            f"{', '.join(learning)} {verb} no effect on the comparison (it compares scores, not updates)"
+        )
+    return unread
 
 
 def _shown(value: Any) -> str:
@@ -295,6 +319,9 @@ def compare_gradients(cfg: Any) -> CompareReport:
         )
     rng = np.random.default_rng(cfg.seed)
     random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)
+    unread = (
+        [] if cfg.checkpoint else unread_by_the_comparison(cfg, command_line_keys(), env.observation_space)
+    )
     num_actions = int(env.action_space.n)
     close_quietly(env)
     features = (
@@ -323,7 +350,7 @@ def compare_gradients(cfg: Any) -> CompareReport:
         )  # fmt: skip
     return CompareReport(
         run_cfg.env, run_cfg.agent.policy, tuple(policy.param.shape), source, batch.actions.shape[0],
-        cfg.num_random_states, results,
+        cfg.num_random_states, results, unread,
     )  # fmt: skip
 
 

@@ -74,6 +74,7 @@ def command(function: Command) -> Command:
             print_version()
             return
         program = called_as_program(sys._getframe(1))
+        finished = False  # its work done, no signal heard: a signal as the process exits ends it with 0
         interrupts.reset()
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored
@@ -82,6 +83,7 @@ def command(function: Command) -> Command:
             with quiet_when_the_reader_leaves():
                 function(*args, **kwargs)
             interrupts.exit_if_deferred()  # a signal the work outran: the program heard it
+            finished = True
         except KeyboardInterrupt:
             interrupts.exit_for_signal(signal.SIGINT)
         except interrupts.Terminated:
@@ -98,7 +100,7 @@ def command(function: Command) -> Command:
             raise
         finally:
             if program:  # its process ends now: a signal in a finalizer or exit hook quits at once,
-                interrupts.quit_at_once_from_now()  # and one a finalizer deferred is still sent
+                interrupts.quit_at_once_from_now(finished)  # and one a finalizer deferred is still sent
             else:
                 interrupts.reset()
                 for signum, handler in previous.items():
@@ -568,6 +570,8 @@ def _compare_gradients(cfg: DictConfig) -> None:
     from agents.studies.gradient_check import format_report
 
     report = compare(cfg)
+    if report.unread:
+        print(f"note: {'; '.join(report.unread)}")
     print(format_report(report))
     if not report.passed:
         sys.exit(1)
@@ -694,6 +698,11 @@ def results_table(argv: Sequence[str] | None = None) -> None:
     )
     from agents.tools.results import results_table as make_table
 
+    if options.long and options.presets:  # (it trained the presets alone, without a word)
+        exit_with_user_error(
+            "long=true adds the long presets to the quick ones; presets= names the presets itself: "
+            f"drop long=true (or add {', '.join(LONG_PRESETS)} to presets=)"
+        )
     presets = options.presets or [*QUICK_PRESETS, *(LONG_PRESETS if options.long else ())]
     twice = sorted({preset for preset in presets if presets.count(preset) > 1})
     if twice:  # (it trained the preset twice and gave it two rows)
