@@ -490,3 +490,30 @@ def test_reading_a_resumed_runs_curves_prints_no_purge_notice(tmp_path, caplog):
     events = plotting.read_events(tmp_path)
     assert [event.step for event in events.Scalars("charts/x")] == list(range(1, 13))
     assert "out of order" not in caplog.text
+
+
+def test_a_huge_whole_setting_is_shown_in_four_digits_as_other_numbers():
+    """``budget.target_return=-1e308`` was written as a 309-digit integer in the table and legend
+    (lines of 482 characters; a 4980 px wide figure)."""
+    from agents.tools.tables import short_number
+
+    assert [short_number(text) for text in ("-1e308", "1e15", "5000.0", "0.022881136684755242", "cuda")] == [
+        "-1e+308", "1e+15", "5000", "0.02288", "cuda"
+    ]  # fmt: skip
+
+
+def test_a_file_given_as_a_run_is_told_to_pass_its_folder(tmp_path):
+    """``runs=[<run>/events.out.tfevents...]`` or ``runs=[<run>/checkpoint.pt]`` said "no TensorBoard
+    event files below" the file; a file a glob matched beside run folders stays ignored."""
+    from agents.tools.plotting import find_run_dirs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    SummaryWriter(str(run)).close()
+    event = next(run.glob("events.out.tfevents.*"))
+    with pytest.raises(
+        UserError, match=f"^{event} is a file: pass the run folder that holds it, runs=\\[{run}\\]$"
+    ):
+        find_run_dirs([event])
+    (tmp_path / "summary.md").write_text("a sweep's summary")
+    assert find_run_dirs([tmp_path / "*"]) == [run]

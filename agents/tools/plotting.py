@@ -122,6 +122,9 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
             f"{summary} holds the mean and percentiles over a seed_mode=batched run's seeds, not a run: "
             f"pass runs=[{summary.parent}] to plot its seeds (or open it in TensorBoard)"
         )
+    files = [path for path in paths if path.is_file()]
+    if not found and files:  # an event file or a checkpoint: "no TensorBoard event files below" it
+        raise UserError(f"{files[0]} is a file: pass the run folder that holds it, runs=[{files[0].parent}]")
     if not found:
         raise UserError(
             f"no TensorBoard event files below {', '.join(map(str, paths))} (logging.tensorboard=true?)"

@@ -15,9 +15,10 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def short_number(text: str) -> str:
-    """``0.022881136684755242`` -> ``0.02288``, ``5000.0`` -> ``5000``; words stay as they are."""
+    """``0.022881136684755242`` -> ``0.02288``, ``5000.0`` -> ``5000``, ``-1e308`` -> ``-1e+308`` (as
+    an int it was 309 digits across the plot's legend); words stay as they are."""
     try:
         number = float(text)
     except ValueError:
         return text
-    return str(int(number)) if number.is_integer() else f"{number:.4g}"
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.4g}"
