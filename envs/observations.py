@@ -216,24 +216,29 @@ class ObservationCheck:
         return obs.dtype.kind in "biu" and first <= int(obs.min()) and int(obs.max()) < end
 
     def _outside_dtype(self, obs: np.ndarray) -> Any:
-        """The first value of ``obs`` (of another dtype) that the space's dtype cannot hold, else None
-        (nan, inf and a float's rounding are left to the other checks)."""
+        """The first value of ``obs`` (of another dtype) that the space's dtype cannot hold, else None:
+        an integer past an integer's or a float's range, or other than 0 and 1 for a bool Box, a
+        float past a narrower float's (nan, inf, fractions and a float's rounding are left to the
+        other checks)."""
         dtype = self.dtype
-        if dtype is None or obs.dtype.kind not in "biuf" or dtype.kind not in "biuf":
+        if dtype is None or dtype.kind not in "biuf" or obs.dtype.kind not in "iuf":
             return None
-        if dtype.kind in "iu":
-            low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
-            if obs.dtype.kind == "f":  # fractions and nan are the kinds check's; whole floats are refused
-                return None
-            if low <= int(obs.min()) and int(obs.max()) <= high:
-                return None
-            return next(value for value in obs.flat if not low <= int(value) <= high)
-        if obs.dtype.kind != "f" or np.finfo(obs.dtype).max <= np.finfo(dtype).max:
+        if obs.dtype.kind == "f":
+            if dtype.kind != "f" or np.finfo(obs.dtype).max <= np.finfo(dtype).max:
+                return None  # (floats for integers: the kinds check, or predict's whole floats)
+            with np.errstate(invalid="ignore"):
+                beyond = np.abs(obs) > np.finfo(dtype).max  # (nan compares False; inf is the nan/inf check's)
+            beyond &= np.isfinite(obs)
+            return obs[beyond].flat[0] if beyond.any() else None
+        if dtype.kind == "b":  # a bool Box holds 0 and 1
+            low, high = 0, 1
+        elif dtype.kind == "f":  # (as Python floats: an int compared with a float16 bound overflowed it)
+            low, high = float(np.finfo(dtype).min), float(np.finfo(dtype).max)
+        else:
+            low, high = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+        if low <= int(obs.min()) and int(obs.max()) <= high:
             return None
-        with np.errstate(invalid="ignore"):
-            beyond = np.abs(obs) > np.finfo(dtype).max  # (nan compares False; inf is the nan/inf check's)
-        beyond &= np.isfinite(obs)
-        return obs[beyond].flat[0] if beyond.any() else None
+        return next(value for value in obs.flat if not low <= int(value) <= high)
 
     def problem(self, source: str, obs: Any) -> str:
         """What is wrong with a batch ``obs`` that :meth:`fits` refused; ``source`` says where it

@@ -494,6 +494,15 @@ def test_an_atomic_write_to_a_symbolic_link_replaces_the_file_it_names(tmp_path)
         kept.symlink_to(saved)
         save(kept)
         assert kept.is_symlink() and torch.equal(load_checkpoint(kept)["weight"], torch.ones(2))
+    dangling, into_nothing = tmp_path / "dangling.md", tmp_path / "nowhere.md"
+    dangling.symlink_to(tmp_path / "real" / "new.md")  # a file not there yet, in a folder that is
+    into_nothing.symlink_to(tmp_path / "missing" / "x.md")  # a folder not there: the link is replaced
+    write_text_atomically(dangling, "made")
+    write_text_atomically(into_nothing, "here")
+    assert dangling.is_symlink() and (tmp_path / "real" / "new.md").read_text() == "made"
+    assert not into_nothing.is_symlink() and into_nothing.read_text() == "here"
+    assert not (tmp_path / "missing").exists()
+    (tmp_path / "real" / "new.md").unlink()
     assert sorted(path.name for path in (tmp_path / "real").iterdir()) == [
         "a.png",
         "a.svg",
@@ -526,3 +535,16 @@ def test_an_interpolation_put_into_a_checkpoints_config_is_refused_unread(traine
     nested = crafted_copy(trained_run, tmp_path / "nested", env_wrappers=[{"_target_": "${oc.env:HOME}"}])
     with pytest.raises(UserError, match=r"env_wrappers\[0\]\._target_ holds an interpolation"):
         load(nested)
+
+
+def test_a_setting_that_resolves_to_an_interpolation_is_refused_before_the_run(tmp_path):
+    """``'+env_kwargs.label=cost \\${x}'`` trained and saved ``label: cost ${x}``, which no program
+    could read back (an InterpolationKeyError, now the refusal of a ${...} in a checkpoint)."""
+    with pytest.raises(
+        UserError, match=r"^env_kwargs\.label=cost \$\{x\} holds '\$\{', which the run's checkpoint"
+    ):
+        agents.train("CartPole-v1", "+env_kwargs.label=cost \\${x}", f"run_dir={tmp_path / 'run'}")
+    assert not (tmp_path / "run").exists()
+    dollars = agents.train("FrozenLake-v1", "budget.total_env_steps=200", "logging.progress_bar=false",
+                           f"run_dir={tmp_path / 'a$b'}")  # fmt: skip
+    assert agents.load(dollars.run_dir).predict(0) in range(4)  # a $ alone is no interpolation

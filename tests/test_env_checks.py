@@ -117,3 +117,28 @@ def test_an_int_box_refuses_float_observations():
         in check.problem("step returned", np.full((2, 3), 1.5))
     )
     assert ObservationCheck(gym.spaces.Box(-1.0, 1.0, (3,))).fits(np.ones((2, 3), dtype=np.int64))
+
+
+@pytest.mark.parametrize(
+    ("space", "obs", "outside"),
+    [
+        (gym.spaces.Box(0, 255, (3,), np.uint8), np.array([[256, 0, 1]]), "256, outside the uint8 range"),
+        (gym.spaces.Box(0, 255, (3,), np.uint8), np.array([[3, -1, 1]]), "-1, outside the uint8 range"),
+        (gym.spaces.Box(-1, 1, (3,), np.float32), np.array([[0.5, 1e300, 0]]), "1e+300, outside the float32"),
+        (gym.spaces.Box(-1, 1, (3,), np.float16), np.array([[0, 100000, 1]]), "100000, outside the float16"),
+        (gym.spaces.Box(0, 1, (3,), bool), np.array([[1, 2, 0]]), "2, outside the bool range"),
+        (
+            gym.spaces.Box(0, 255, (1,), np.uint8),
+            np.array([[2**64 - 1]], np.uint64),
+            "18446744073709551615, out",
+        ),
+    ],
+)
+def test_an_observation_the_spaces_dtype_cannot_hold_does_not_fit(space, obs, outside):
+    """The buffer stores observations in the space's dtype: 256 for a uint8 Box became 0 (acting had
+    read 256), 1e300 for a float32 Box and 100000 for a float16 one inf, 2 for a bool Box True."""
+    check = ObservationCheck(space)
+    assert not check.fits(obs)
+    assert check.problem("step returned", obs).startswith(f"step returned observation {outside}")
+    fitting = np.clip(obs.astype(np.float64), 0, 1).astype(obs.dtype)  # the same dtype, values it holds
+    assert check.fits(fitting)

@@ -632,6 +632,9 @@ def test_inputs_of_another_dtype_or_more_axes_and_odd_coefficients_are_named(gen
             TypeError, match=r"^features must have the parameters' dtype torch.float64; got torch"
         ):
             call(x.float())
+        if name in ("probs", "log_probs"):  # these broadcast over more leading axes, as they did
+            assert torch.equal(call(x[None].expand(2, *x.shape))[1], call(x))
+            continue
         with pytest.raises(ValueError, match=r"^features must be \[B, "):
             call(x[None].expand(2, *x.shape)) if name != "score" else policy.score(x[None], a[None])
     with pytest.raises(
@@ -665,12 +668,15 @@ def test_sizes_options_dtype_and_storage_are_checked_where_the_policy_is_built()
     assert LinearSoftmaxPolicy(np.int64(2), np.int64(3)).weight.shape == (2, 3)
     assert MLPSoftmaxPolicy(3, 2, [np.int64(4)]).hidden_sizes == (4,)
     with pytest.raises(
-        ValueError,
-        match=r"agent\.policy=mlp reads the options hidden_sizes, activation; unknown: hidden_size",
+        ValueError, match="option 'hidden_size' is read by no policy form: did you mean 'hidden_sizes'"
     ):
         make_policy("mlp", 3, 2, {"hidden_size": [4]})
-    with pytest.raises(ValueError, match=r"agent\.policy=state reads no options; unknown: widths"):
-        make_policy("state", 3, 2, {"widths": [4]})
+    with pytest.raises(
+        ValueError, match="option 'activaton' is read by no policy form: did you mean 'activation'"
+    ):
+        make_policy("state", 3, 2, {"activaton": "relu"})
+    agent = {"policy": "mlp", "lr": 0.1, "gamma": 0.9, "hidden_sizes": [4], "activation": "relu"}
+    assert make_policy("mlp", 3, 2, agent).hidden_sizes == (4,)  # an agent config as a plain dict
     assert make_policy("state", 3, 2, {"hidden_sizes": [4], "activation": "relu"}).weight.shape == (3, 2)
     assert make_policy("mlp", 3, 2, {"hidden_sizes": [4]}, "float64").theta.dtype == F64
     for dtype in ("floaty", "int8", torch.int64, 64):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -333,6 +334,9 @@ def test_rewards_of_another_dtype_settings_and_an_optimizer_of_other_tensors(gen
                              ({"gamma": -0.5}, "gamma=-0.5 must be")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), **options)
+    for number in (np.float32(0.01), np.int64(1), torch.tensor(0.01)):  # numbers from numpy or torch
+        Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), entropy_coef=number,
+                  max_grad_norm=number)  # fmt: skip
     with pytest.raises(ValueError, match="the optimizer must hold the policy's parameter"):
         Reinforce(policy, optimizer=torch.optim.SGD([torch.zeros(3, 2, requires_grad=True)], lr=0.1))
     with pytest.raises(

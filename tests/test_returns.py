@@ -103,6 +103,9 @@ def test_the_in_place_scan_gives_the_same_bits_as_fresh_arrays(dtype, gamma):
     full = _scan_with_fresh_arrays(rewards, gamma, dones, 3000)
     assert torch.equal(discounted_returns(rewards, gamma, dones), full)
     assert torch.equal(_scan(rewards, gamma, dones, span, apart=True), expected)  # the inf-proof scan too
+    wanting = rewards.clone().requires_grad_()  # the scan of new tensors, which autograd follows
+    assert torch.equal(discounted_returns(wanting, gamma, dones, span), expected)
+    assert torch.equal(_scan(wanting, gamma, dones, span, apart=True), expected)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
@@ -122,6 +125,8 @@ def test_an_inf_or_nan_reward_stays_in_its_episode(dtype, gamma, bad):
     returns = discounted_returns(rewards, gamma, dones, longest_episode(dones))
     assert torch.equal(returns[:start], finite[:start]) and torch.equal(returns[end + 1 :], finite[end + 1 :])
     assert not torch.isfinite(returns[end]), "the episode itself keeps its inf/nan"
+    carried = discounted_returns(rewards.requires_grad_(), gamma, dones, longest_episode(dones))
+    assert torch.equal(carried[:start], finite[:start]), "the scan autograd follows, the same numbers"
 
 
 def test_batched_rows_are_independent():
@@ -197,10 +202,10 @@ def test_dones_may_be_a_list_or_numpy_as_the_rewards_and_must_match_their_shape(
         discounted_returns(torch.ones(3), 0.5, dones=torch.tensor([False, True]))
 
 
-def test_odd_dones_rewards_with_a_gradient_and_integer_weights_are_refused():
+def test_odd_dones_and_integer_weights_are_refused_and_rewards_with_a_gradient_give_it_on():
     """Dones of 0.5 or 2 read as episode ends without a word; rewards that require a gradient ended
-    in torch's "functions with out=... arguments don't support automatic differentiation"; int64
-    weights rounded gamma^t to 0 and 1."""
+    in torch's "functions with out=... arguments don't support automatic differentiation" (their
+    returns now carry it); int64 weights rounded gamma^t to 0 and 1."""
     rewards = torch.ones(4, dtype=F64)
     for dones in ([0, 0.5, 0, 1], torch.tensor([0, 2, 0, 1])):
         with pytest.raises(
@@ -211,11 +216,14 @@ def test_odd_dones_rewards_with_a_gradient_and_integer_weights_are_refused():
             discount_weights(torch.as_tensor(dones), 0.5)
     as_numbers = discounted_returns(rewards, 0.5, [0, 1, 0, 1])  # 0 and 1 stay flags
     assert torch.equal(as_numbers, discounted_returns(rewards, 0.5, torch.tensor([0, 1, 0, 1]).bool()))
-    wanting = torch.ones(4, requires_grad=True)
-    with pytest.raises(ValueError, match=r"takes rewards without a gradient .*: pass rewards\.detach\(\)"):
-        discounted_returns(wanting, 0.5)
-    with torch.no_grad():
-        assert torch.equal(discounted_returns(wanting, 0.5), discounted_returns(wanting.detach(), 0.5))
+    wanting = torch.randn(2, 7, dtype=F64, requires_grad=True)  # torch's "functions with out=... arguments
+    dones = torch.tensor([[0, 0, 1, 0, 0, 0, 1], [1, 0, 0, 0, 0, 0, 1]]).bool()  # don't support autodiff"
+    returns = discounted_returns(wanting, 0.9, dones)
+    assert torch.equal(returns, discounted_returns(wanting.detach(), 0.9, dones))  # the same numbers
+    (gradient,) = torch.autograd.grad(returns[0, 0], wanting)  # d G_0 / d r_k = gamma^k in its episode
+    assert torch.equal(gradient[0], torch.tensor([1.0, 0.9, 0.81, 0, 0, 0, 0], dtype=F64))
+    assert not gradient[1].any()
+    assert torch.autograd.gradcheck(lambda r: discounted_returns(r, 0.9, dones), (wanting,))
     with pytest.raises(
         ValueError, match=r"discount weights are fractions: give a floating dtype, not torch\.int64"
     ):

@@ -17,6 +17,7 @@ finds them and no caller switches on a form: adding one is one class and one dec
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from abc import ABC, abstractmethod
@@ -97,7 +98,7 @@ class SoftmaxPolicy(nn.Module, ABC):
     n_actions: int
     option_keys: ClassVar[tuple[str, ...] | None] = None
     """The ``agent`` settings :meth:`from_options` reads (None: not declared, e.g. a form of one's
-    own); :func:`make_policy` refuses a mapping with a key no declared form reads."""
+    own); :func:`make_policy` refuses a mapping's key that misspells one of them."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass whose :meth:`logits_with` comes from below the class that defines its
@@ -218,11 +219,12 @@ class SoftmaxPolicy(nn.Module, ABC):
         for action inputs)."""
         return features.ndim == (2 if self.input_form == "action" else 1)
 
-    def _check_features(self, features: Tensor) -> None:
+    def _check_features(self, features: Tensor, one_batch_axis: bool = True) -> None:
         """``TypeError`` unless ``features`` are a tensor of the parameters' dtype (torch's "expected
-        m1 and m2 to have the same dtype" came from deep in each form), ``ValueError`` unless they
-        are a batch or one state (more leading axes passed the checks, then failed in each form
-        its own way)."""
+        m1 and m2 to have the same dtype" came from deep in each form); with ``one_batch_axis``,
+        ``ValueError`` unless they are a batch or one state (more leading axes passed the checks of
+        the score and the gradients, then failed in each form its own way; the logits, the
+        probabilities and ``log_prob`` broadcast over them)."""
         if not isinstance(features, Tensor):
             raise TypeError(f"features must be a tensor; got {type(features).__name__}")
         dtype = self.param.dtype
@@ -232,7 +234,7 @@ class SoftmaxPolicy(nn.Module, ABC):
                 f"(features.to({dtype}))"
             )
         one_state = 2 if self.input_form == "action" else 1
-        if features.ndim not in (one_state, one_state + 1):
+        if one_batch_axis and features.ndim not in (one_state, one_state + 1):
             action = self.input_form == "action"
             layout = "[B, A, d] (one state: [A, d])" if action else "[B, d] (one state: [d])"
             raise ValueError(f"features must be {layout}; got shape {list(features.shape)}")
@@ -264,7 +266,13 @@ class SoftmaxPolicy(nn.Module, ABC):
             return compute(features, *actions)
         return compute(features.unsqueeze(0), *(action.unsqueeze(0) for action in actions))[0]
 
-    def _check_actions(self, features: Tensor, actions: Tensor, coefficients: Tensor | None = None) -> None:
+    def _check_actions(
+        self,
+        features: Tensor,
+        actions: Tensor,
+        coefficients: Tensor | None = None,
+        one_batch_axis: bool = True,
+    ) -> None:
         """``IndexError`` unless every action is in ``0..n_actions-1``, ``ValueError`` unless there is
         one action per input, ``TypeError`` unless they are a tensor of integers (a float action
         0.7 was read as 0 by the score and as no action at all by the linear gradient) (the public
@@ -272,7 +280,7 @@ class SoftmaxPolicy(nn.Module, ABC):
         ``coefficients``, ``ValueError`` unless there is one ``c_t`` per action (a ``[T, 1]``
         column gave ``[T, *param]`` terms unsummed, a ``[1]`` applied one to every step) and
         ``TypeError`` unless they have the features' dtype; the features as :meth:`_check_features`."""
-        self._check_features(features)
+        self._check_features(features, one_batch_axis)
         if (
             not isinstance(actions, Tensor)
             or actions.dtype.is_floating_point
@@ -313,8 +321,8 @@ class SoftmaxPolicy(nn.Module, ABC):
             )
 
     def logits(self, features: Tensor) -> Tensor:
-        """Action preferences ``h(s, .)``; shape ``[B, n_actions]``."""
-        self._check_features(features)
+        """Action preferences ``h(s, .)``; shape ``[B, n_actions]`` (more leading axes broadcast)."""
+        self._check_features(features, one_batch_axis=False)
         return self.logits_with(self.param, features)
 
     def log_probs(self, features: Tensor) -> Tensor:
@@ -327,12 +335,13 @@ class SoftmaxPolicy(nn.Module, ABC):
 
     def probs(self, features: Tensor) -> Tensor:
         """``pi(.|s) = exp(h - max h) / sum exp(h - max h)``; ``[B, n_actions]``, rows sum to one."""
-        self._check_features(features)
+        self._check_features(features, one_batch_axis=False)
         return self.probs_with(self.param, features)
 
     def log_prob(self, features: Tensor, actions: Tensor) -> Tensor:
         """``log pi(a|s)`` of the taken actions; ``actions: [B]`` (int64) -> ``[B]``."""
-        self._check_actions(features, actions)  # as score's (torch's "index 3 is out of bounds" was raw)
+        self._check_actions(features, actions, one_batch_axis=False)  # as score's (torch's "index 3 is out
+        # of bounds" was raw)
         return self.log_probs(features).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
     def entropy(self, features: Tensor) -> Tensor:
@@ -451,8 +460,8 @@ def make_policy(
     dtype: torch.dtype = torch.float32,
 ) -> SoftmaxPolicy:  # fmt: skip
     """Build the form registered as ``name`` (see :meth:`SoftmaxPolicy.from_options`); ``options``
-    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}``, whose keys must
-    be settings a form reads (``hidden_size`` fell back to the default widths without a word);
+    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}`` (a key that
+    misspells one a form reads is refused: ``hidden_size`` fell back to the default widths);
     ``dtype`` a torch dtype or its name (``"float64"``)."""
     form = policy_class(name)
     if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):
@@ -460,10 +469,10 @@ def make_policy(
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch dtype, e.g. torch.float32; got {dtype!r}")
     if isinstance(options, dict):  # a DictConfig or a dataclass reads as attributes already
-        declared = [cls.option_keys for cls in POLICIES.values() if cls.option_keys is not None]
-        unknown = sorted(set(options) - {key for keys in declared for key in keys})
-        if form.option_keys is not None and unknown:
-            read = f"the options {', '.join(form.option_keys)}" if form.option_keys else "no options"
-            raise ValueError(f"agent.policy={name} reads {read}; unknown: {', '.join(unknown)}")
+        declared = {key for cls in POLICIES.values() for key in cls.option_keys or ()}
+        for key in sorted(set(options) - declared):  # (the agent's other settings, agent.lr: unread)
+            close = difflib.get_close_matches(str(key), sorted(declared), n=1, cutoff=0.8)
+            if close:
+                raise ValueError(f"option {key!r} is read by no policy form: did you mean {close[0]!r}?")
         options = SimpleNamespace(**options)
     return form.from_options(input_dim, n_actions, options, dtype)

@@ -40,7 +40,9 @@ only how many steps were left before the cut, which the policy cannot influence.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -77,7 +79,11 @@ def check_update_settings(gamma: float, entropy_coef: float, max_grad_norm: floa
     are finite and ``>= 0`` (a negative or nan one turned the entropy term or the clipping off)."""
     check_gamma(gamma)
     for name, value in (("entropy_coef", entropy_coef), ("max_grad_norm", max_grad_norm)):
-        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+        number = math.nan  # numpy's and 0-d tensors' numbers too (np.float32(0.01) was refused)
+        if isinstance(value, numbers.Real | Tensor) and not isinstance(value, bool):
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):  # (a tensor of many values)
+                number = float(value)
+        if not (math.isfinite(number) and number >= 0):
             raise ValueError(f"{name}={value!r} must be a finite number >= 0 (0 turns it off)")
 
 

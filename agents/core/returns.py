@@ -35,8 +35,10 @@ def discounted_returns(
         value below the longest length stops it early: the returns are then wrong).
     :return: ``[..., T]`` returns ``G_t`` in the rewards' floating dtype (integer rewards are
         converted to torch's default dtype first; a numpy array keeps its float dtype).
-    :raises ValueError: when ``gamma`` is outside ``[0, 1]``, the dones are not flags, or the
-        rewards require a gradient (the scan writes into buffers, which autograd cannot follow).
+    :raises ValueError: when ``gamma`` is outside ``[0, 1]`` or the dones are not flags.
+
+    Rewards that require a gradient get returns that carry it (``d G_t / d r_k = gamma^(k-t)``
+    within an episode): the scan then makes new tensors at each doubling step, the same numbers.
     """
     check_gamma(gamma)
     if not (isinstance(rewards, Tensor) and rewards.is_floating_point()):  # an int gamma would be 0
@@ -44,11 +46,6 @@ def discounted_returns(
         rewards = rewards if rewards.is_floating_point() else rewards.to(torch.get_default_dtype())
     if rewards.dim() == 0:
         raise ValueError("rewards must have a time axis, [..., T] (got a scalar)")
-    if rewards.requires_grad and torch.is_grad_enabled():  # torch's "functions with out=... arguments
-        raise ValueError(  # don't support automatic differentiation"
-            "discounted_returns takes rewards without a gradient (its scan writes into buffers): pass "
-            "rewards.detach(), or compute under torch.no_grad()"
-        )
     if dones is not None:  # a list or numpy array too, as the rewards ('list' has no attribute 'bool')
         dones = checked_dones(dones, rewards.device)
         if dones.shape != rewards.shape:
@@ -64,6 +61,35 @@ def discounted_returns(
 
 
 def _scan(rewards: Tensor, gamma: float, dones: Tensor | None, span: int, apart: bool = False) -> Tensor:
+    """:func:`_scan_in_place`, or for rewards that require a gradient (torch's "functions with
+    out=... arguments don't support automatic differentiation") the same steps on new tensors."""
+    if rewards.requires_grad and torch.is_grad_enabled():
+        return _scan_differentiable(rewards, gamma, dones, span, apart)
+    return _scan_in_place(rewards, gamma, dones, span, apart)
+
+
+def _scan_differentiable(
+    rewards: Tensor, gamma: float, dones: Tensor | None, span: int, apart: bool = False
+) -> Tensor:
+    """:func:`_scan_in_place`'s products and sums, each a new tensor, so autograd follows them."""
+    decay = torch.full_like(rewards, gamma).detach()
+    if dones is not None:
+        decay = decay.masked_fill(dones.bool(), 0.0)
+    returns, offset = rewards, 1
+    while offset < span:
+        head, tail, end = (..., slice(None, -offset)), (..., slice(offset, None)), (..., slice(-offset, None))
+        step = decay[head] * returns[tail]
+        if apart:
+            step = step.masked_fill(step.isnan() & (decay[head] == 0.0), 0.0)
+        returns = torch.cat([returns[head] + step, returns[end]], dim=-1)
+        decay = torch.cat([decay[head] * decay[tail], torch.zeros_like(decay[end])], dim=-1)
+        offset *= 2
+    return returns
+
+
+def _scan_in_place(
+    rewards: Tensor, gamma: float, dones: Tensor | None, span: int, apart: bool = False
+) -> Tensor:
     """The doubling steps of :func:`discounted_returns` up to offset ``span``. ``apart``: a product
     ``a_t b_{t+offset}`` with ``a_t = 0`` (an episode end lies between) is 0 also for an inf or nan
     ``b_{t+offset}``, which made it nan, so no episode's inf or nan reaches an earlier one (finite

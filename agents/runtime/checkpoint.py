@@ -104,8 +104,13 @@ def _raise_interrupt_behind(error: BaseException) -> None:
 
 def followed(path: Path) -> Path:
     """``path``, or the file its symbolic link names: an atomic write replaces that file (the
-    rename replaced the link itself with a file, and the file it named kept its old contents)."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    rename replaced the link itself with a file, and the file it named kept its old contents). A
+    link into a folder that does not exist is replaced, as before (following it failed the write
+    once the work was done, or made the folders)."""
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    return target if target.parent.is_dir() else path
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:

@@ -79,6 +79,9 @@ def nonfinite_env_data(
     if bad:  # a reward of None: the other modes name it at its step (envs.observations)
         maybe_none = none_as_nan and np.isnan(rewards).any()
         none = " (vector.mode=sync stores a reward of None as nan)" if maybe_none else ""
+        if obs.dtype.kind == "f" and obs.dtype.itemsize < 8 and np.isinf(obs).any():  # the env's 1e300
+            kind = obs.dtype
+            none += f" (or values past {kind}'s range, which a vector env's {kind} array holds as inf)"
         return f"nan/inf {' and '.join(bad)}{none}"
     name, largest = str(dtype).removeprefix("torch."), torch.finfo(dtype).max
     biggest = float(np.abs(obs).max()) if obs.dtype.kind == "f" and obs.size else 0.0

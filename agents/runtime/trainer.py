@@ -36,6 +36,7 @@ from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
+    interpolated_key,
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
@@ -116,6 +117,14 @@ def checked_config(cfg: DictConfig, new_run: bool = True) -> tuple[DictConfig, T
     """Validate (one-line :class:`UserError` naming the key) and return the config twice: as given,
     for saving, and as plain dataclasses, which are fast to read in the loop."""
     validate(cfg, new_run)
+    if new_run:  # a run saves its config resolved, and reads none back with ${ (a crafted file's)
+        saved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else None
+        key = None if saved is None else interpolated_key(saved)
+        if key is not None:
+            raise UserError(
+                f"{key}={OmegaConf.select(cfg, key)} holds '${{', which the run's checkpoint could not be "
+                "read back with (a checkpoint's ${...} is refused unread): write the value without it"
+            )
     return cfg, OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
 
 

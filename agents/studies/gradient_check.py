@@ -183,22 +183,38 @@ def _setting(config: Any, key: str) -> Any:
     return functools.reduce(getattr, key.split("."), config)
 
 
-COMPARED_AGENT_KEYS = ("policy", "hidden_sizes", "activation")
-"""The ``agent`` settings that make the compared policy; the others (``agent.lr``, ``agent.gamma``,
-...) set up an update, which the comparison does not make (it checks them as training does)."""
+UNREAD_AGENT_SETTINGS = {
+    "dtype": "dtypes= sets the dtypes it compares in",
+    "score": "it compares both scores",
+}
+"""Why the comparison does not read an ``agent`` setting; any other than the policy's own
+(``agent.lr``, ``agent.gamma``, ...) sets up an update, which it does not make (it checks them as
+training does)."""
+ARCHITECTURE_KEYS_READ_BY = {"hidden_sizes": ("mlp",), "activation": ("mlp",)}
+"""The network's settings and the forms that read them (of the shipped ones)."""
 
 
-def unread_by_the_comparison(cfg: Any, keys: list[str], space: gym.Space) -> list[str]:
-    """Of the dotted ``keys`` given (random parameters), those the comparison does not read: an
-    update's settings, and a feature map's or network's key the chosen options do not read
+def unread_by_the_comparison(run_cfg: Any, keys: list[str], space: gym.Space | None) -> list[str]:
+    """Of the dotted ``keys`` given, those the comparison of ``run_cfg``'s policy (the checkpoint's,
+    or the random one's) does not read, each saying why: an update's settings, the network's for a
+    linear form, a key its ``features=`` map does not read
     (:func:`~agents.runtime.unread_settings.unread_settings`, as a run says them)."""
-    learning = [key for key in dict.fromkeys(keys)
-                if key.startswith("agent.") and key.partition(".")[2] not in COMPARED_AGENT_KEYS]  # fmt: skip
-    unread = unread_settings(cfg, [key for key in keys if key not in learning], space)
-    if learning:
-        verb = "has" if len(learning) == 1 else "have"
+    keys = list(dict.fromkeys(keys))
+    unread = unread_settings(run_cfg, [key for key in keys if key.startswith("features.")], space)
+    policy, updates = run_cfg.agent.policy, []
+    for key in (key for key in keys if key.startswith("agent.")):
+        name = key.partition(".")[2]
+        if name in ARCHITECTURE_KEYS_READ_BY:
+            if policy not in ARCHITECTURE_KEYS_READ_BY[name]:
+                unread.append(f"{key} has no effect with agent.policy={policy} (read with agent.policy=mlp)")
+        elif name in UNREAD_AGENT_SETTINGS:
+            unread.append(f"{key} has no effect on the comparison ({UNREAD_AGENT_SETTINGS[name]})")
+        elif name != "policy":
+            updates.append(key)
+    if updates:
+        verb = "has" if len(updates) == 1 else "have"
         unread.append(
-            f"{', '.join(learning)} {verb} no effect on the comparison (it compares scores, not updates)"
+            f"{', '.join(updates)} {verb} no effect on the comparison (it compares scores, not updates)"
         )
     return unread
 
@@ -228,6 +244,8 @@ def _load_agent(cfg: Any) -> tuple[Any, PolicyInputs, SoftmaxPolicy, str]:
                 )
         for key in given:  # a setting of the run's features or network (features.num_tilings=30 was
             if not (key.startswith("features.") or key in ARCHITECTURE_KEYS):  # silently ignored)
+                continue
+            if unread_by_the_comparison(run_cfg, [key], None):  # one the run does not read: a note
                 continue
             value, trained = _plain(OmegaConf.select(cfg, key)), _plain(_setting(run_cfg, key))
             if value != trained:
@@ -319,9 +337,7 @@ def compare_gradients(cfg: Any) -> CompareReport:
         )
     rng = np.random.default_rng(cfg.seed)
     random_obs = random_observations(env.observation_space, cfg.num_random_states, rng, run_cfg.features)
-    unread = (
-        [] if cfg.checkpoint else unread_by_the_comparison(cfg, command_line_keys(), env.observation_space)
-    )
+    unread = unread_by_the_comparison(run_cfg, command_line_keys(), env.observation_space)
     num_actions = int(env.action_space.n)
     close_quietly(env)
     features = (
