@@ -194,6 +194,7 @@ SPACES: dict[str, tuple[gym.Space, gym.Space | None]] = {
     "BoxHalfInf-v0": (BOX(np.array([0.0, -np.inf]), np.array([np.inf, 1.0]), dtype=np.float64), None),
     "BoxInt-v0": (BOX(-5, 5, (3,), np.int64), None),
     "BoxUint8-v0": (BOX(0, 255, (4,), np.uint8), None),
+    "BoxBool-v0": (BOX(0, 1, (3,), bool), None),
     "BoxFloat16-v0": (BOX(-1, 1, (2,), np.float16), None),
     "BoxScalar-v0": (BOX(-1.0, 1.0, (), np.float32), None),
     "BoxEmpty-v0": (BOX(-1.0, 1.0, (0,), np.float32), None),

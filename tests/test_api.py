@@ -174,6 +174,15 @@ def test_predict_refuses_integers_the_observations_dtype_cannot_hold(tmp_path):
             agents.UserError, match=rf"^predict got {shown}, outside the uint8 range \[0, 255\] of the obs"
         ):
             agent.predict(given)
+    flags = agents.load(
+        agents.train("fault_envs:fault/BoxBool-v0", *QUIET, f"run_dir={tmp_path / 'b'}").run_dir
+    )
+    assert flags.predict([1.0, 0.0, 1.0]) == flags.predict(
+        np.array([True, False, True])
+    )  # was "holds integers"
+    for given in ([2, 0, 1], [2.0, 0.0, 1.0]):
+        with pytest.raises(agents.UserError, match=r"^predict got 2, outside the bool range \[0, 1\]"):
+            flags.predict(given)
     big = np.array([2**64 - 1, 0, 0, 0], dtype=np.uint64)
     with pytest.raises(agents.UserError, match=r"^predict got 18446744073709551615, outside the uint8"):
         agent.predict(big)

@@ -645,6 +645,9 @@ def test_inputs_of_another_dtype_or_more_axes_and_odd_coefficients_are_named(gen
         TypeError, match=re.escape("coef must have the features' dtype torch.float64; got torch.float32")
     ):
         policy.expected_score(x, coef.float())
+    for call in (policy.logits, policy.probs):  # fewer axes than one state's: refused, as before
+        with pytest.raises(ValueError, match=r"^features must be \[B, "):
+            call(x[0, 0])  # a scalar, or one action's features
     one = policy.expected_score(x[0], coef[0])  # one state without a batch axis, as score takes it
     torch.testing.assert_close(one, policy.expected_score(x, coef)[0])
     summed = sum(coef[0, action] * policy.score(x[0], torch.tensor(action)) for action in range(3))
@@ -675,6 +678,12 @@ def test_sizes_options_dtype_and_storage_are_checked_where_the_policy_is_built()
         ValueError, match="option 'activaton' is read by no policy form: did you mean 'activation'"
     ):
         make_policy("state", 3, 2, {"activaton": "relu"})
+    with pytest.raises(
+        ValueError, match=r"option 'sizes' is read by no policy form \(the forms read activation"
+    ):
+        make_policy("mlp", 3, 2, {"sizes": [4]})
+    with pytest.raises(ValueError, match="options are keyword settings; got the key 1"):
+        make_policy("mlp", 3, 2, {1: 2})  # was SimpleNamespace's "keywords must be strings"
     agent = {"policy": "mlp", "lr": 0.1, "gamma": 0.9, "hidden_sizes": [4], "activation": "relu"}
     assert make_policy("mlp", 3, 2, agent).hidden_sizes == (4,)  # an agent config as a plain dict
     assert make_policy("state", 3, 2, {"hidden_sizes": [4], "activation": "relu"}).weight.shape == (3, 2)

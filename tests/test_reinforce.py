@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -334,9 +336,13 @@ def test_rewards_of_another_dtype_settings_and_an_optimizer_of_other_tensors(gen
                              ({"gamma": -0.5}, "gamma=-0.5 must be")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), **options)
-    for number in (np.float32(0.01), np.int64(1), torch.tensor(0.01)):  # numbers from numpy or torch
-        Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), entropy_coef=number,
-                  max_grad_norm=number)  # fmt: skip
+    for number in (np.float32(0.01), np.int64(1), Fraction(1, 100)):  # numbers from numpy, fractions
+        learner = Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), entropy_coef=number,
+                            max_grad_norm=number)  # fmt: skip
+        learner.update(float32)  # (a Fraction's product with a tensor failed)
+    for setting in (torch.tensor(0.01), True):  # a tensor is no setting, as for gamma
+        with pytest.raises(ValueError, match=r"entropy_coef=.* must be a finite number >= 0"):
+            Reinforce(policy, optimizer=torch.optim.SGD([policy.weight], lr=0.1), entropy_coef=setting)
     with pytest.raises(ValueError, match="the optimizer must hold the policy's parameter"):
         Reinforce(policy, optimizer=torch.optim.SGD([torch.zeros(3, 2, requires_grad=True)], lr=0.1))
     with pytest.raises(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -224,6 +225,17 @@ def test_odd_dones_and_integer_weights_are_refused_and_rewards_with_a_gradient_g
     assert torch.equal(gradient[0], torch.tensor([1.0, 0.9, 0.81, 0, 0, 0, 0], dtype=F64))
     assert not gradient[1].any()
     assert torch.autograd.gradcheck(lambda r: discounted_returns(r, 0.9, dones), (wanting,))
+    from torch.func import grad, jacfwd, jacrev, vmap  # "Batching rule not implemented for aten::mul.out"
+
+    mapped = vmap(lambda r, d: discounted_returns(r, 0.9, d))(wanting.detach(), dones)
+    assert torch.equal(mapped, returns.detach())
+    first = vmap(grad(lambda r, d: discounted_returns(r, 0.9, d)[0]))(wanting.detach(), dones)
+    assert torch.equal(first[0], gradient[0])
+    one = wanting[0].detach()
+    with warnings.catch_warnings():  # torch's own forward-mode code: "torch.jit.script is deprecated"
+        warnings.simplefilter("ignore", DeprecationWarning)
+        forward = jacfwd(lambda r: discounted_returns(r, 0.9, dones[0]))(one)
+    assert torch.equal(forward, jacrev(lambda r: discounted_returns(r, 0.9, dones[0]))(one))
     with pytest.raises(
         ValueError, match=r"discount weights are fractions: give a floating dtype, not torch\.int64"
     ):

@@ -224,7 +224,7 @@ class SoftmaxPolicy(nn.Module, ABC):
         m1 and m2 to have the same dtype" came from deep in each form); with ``one_batch_axis``,
         ``ValueError`` unless they are a batch or one state (more leading axes passed the checks of
         the score and the gradients, then failed in each form its own way; the logits, the
-        probabilities and ``log_prob`` broadcast over them)."""
+        probabilities and ``log_prob`` broadcast over them); fewer than one state's axes never."""
         if not isinstance(features, Tensor):
             raise TypeError(f"features must be a tensor; got {type(features).__name__}")
         dtype = self.param.dtype
@@ -234,7 +234,7 @@ class SoftmaxPolicy(nn.Module, ABC):
                 f"(features.to({dtype}))"
             )
         one_state = 2 if self.input_form == "action" else 1
-        if one_batch_axis and features.ndim not in (one_state, one_state + 1):
+        if features.ndim < one_state or (one_batch_axis and features.ndim > one_state + 1):
             action = self.input_form == "action"
             layout = "[B, A, d] (one state: [A, d])" if action else "[B, d] (one state: [d])"
             raise ValueError(f"features must be {layout}; got shape {list(features.shape)}")
@@ -455,6 +455,23 @@ policy_class = POLICIES.lookup
 """The form registered as a name; a one-line :class:`UserError` listing the forms otherwise."""
 
 
+def checked_options(name: str, options: dict[Any, Any]) -> dict[str, Any]:
+    """``options`` for :meth:`SoftmaxPolicy.from_options`, refused (``ValueError``) where a key is no
+    name, or is read by no form (``hidden_size`` and ``hidden`` fell back to the default widths
+    without a word); a whole ``agent`` config (it names its ``policy``) holds the agent's other
+    settings too (``lr``), which the schema checks in training."""
+    named = [key for key in options if not isinstance(key, str)]
+    if named:
+        raise ValueError(f"options are keyword settings; got the key {named[0]!r}")
+    declared = sorted({key for cls in POLICIES.values() for key in cls.option_keys or ()})
+    unknown = sorted(set(options) - set(declared))
+    if unknown and "policy" not in options and policy_class(name).option_keys is not None:
+        close = difflib.get_close_matches(unknown[0], declared, n=1)
+        hint = f": did you mean {close[0]!r}?" if close else f" (the forms read {', '.join(declared)})"
+        raise ValueError(f"option {unknown[0]!r} is read by no policy form{hint}")
+    return options
+
+
 def make_policy(
     name: str, input_dim: int, n_actions: int, options: Mapping[str, Any] | Any = None,
     dtype: torch.dtype = torch.float32,
@@ -468,11 +485,6 @@ def make_policy(
         dtype = getattr(torch, dtype)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch dtype, e.g. torch.float32; got {dtype!r}")
-    if isinstance(options, dict):  # a DictConfig or a dataclass reads as attributes already
-        declared = {key for cls in POLICIES.values() for key in cls.option_keys or ()}
-        for key in sorted(set(options) - declared):  # (the agent's other settings, agent.lr: unread)
-            close = difflib.get_close_matches(str(key), sorted(declared), n=1, cutoff=0.8)
-            if close:
-                raise ValueError(f"option {key!r} is read by no policy form: did you mean {close[0]!r}?")
-        options = SimpleNamespace(**options)
+    if isinstance(options, Mapping):  # a dataclass reads as attributes already
+        options = SimpleNamespace(**checked_options(name, dict(options)))
     return form.from_options(input_dim, n_actions, options, dtype)

@@ -40,7 +40,6 @@ only how many steps were left before the cut, which the policy cannot influence.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 
@@ -76,14 +75,12 @@ def reinforce_gradient(
 
 def check_update_settings(gamma: float, entropy_coef: float, max_grad_norm: float) -> None:
     """``ValueError`` unless ``gamma`` is in ``[0, 1]`` and ``entropy_coef`` and ``max_grad_norm``
-    are finite and ``>= 0`` (a negative or nan one turned the entropy term or the clipping off)."""
+    are finite numbers ``>= 0`` (a negative or nan one turned the entropy term or the clipping off),
+    as Python or numpy gives them (a tensor is no setting, as for ``gamma``)."""
     check_gamma(gamma)
     for name, value in (("entropy_coef", entropy_coef), ("max_grad_norm", max_grad_norm)):
-        number = math.nan  # numpy's and 0-d tensors' numbers too (np.float32(0.01) was refused)
-        if isinstance(value, numbers.Real | Tensor) and not isinstance(value, bool):
-            with contextlib.suppress(TypeError, ValueError, RuntimeError):  # (a tensor of many values)
-                number = float(value)
-        if not (math.isfinite(number) and number >= 0):
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+        if not (math.isfinite(number) and number >= 0):  # (numpy's numbers too: np.float32(0.01) was refused)
             raise ValueError(f"{name}={value!r} must be a finite number >= 0 (0 turns it off)")
 
 
@@ -132,7 +129,8 @@ class Reinforce:
         self.baseline = baseline if baseline is not None else NoBaseline()
         self.gamma, self.normalize_returns = gamma, normalize_returns
         self.discount_weighting, self.per_step_updates = discount_weighting, per_step_updates
-        self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
+        self.entropy_coef, self.max_grad_norm = float(entropy_coef), float(max_grad_norm)  # (a Fraction's
+        # product with a tensor failed)
         self.gradient_fn: GradientFn = gradient_fn or policy.policy_gradient
 
     @torch.no_grad()

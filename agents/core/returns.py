@@ -38,7 +38,8 @@ def discounted_returns(
     :raises ValueError: when ``gamma`` is outside ``[0, 1]`` or the dones are not flags.
 
     Rewards that require a gradient get returns that carry it (``d G_t / d r_k = gamma^(k-t)``
-    within an episode): the scan then makes new tensors at each doubling step, the same numbers.
+    within an episode), also under ``torch.func`` (``vmap``, ``grad``, ``jacfwd``): the scan then
+    makes new tensors at each doubling step, the same numbers.
     """
     check_gamma(gamma)
     if not (isinstance(rewards, Tensor) and rewards.is_floating_point()):  # an int gamma would be 0
@@ -54,6 +55,9 @@ def discounted_returns(
     if gamma == 0:  # G_t = r_t, also for an inf reward (the scan's 0 * inf made it nan without dones)
         return rewards.clone()
     span = rewards.shape[-1] if longest_episode is None else min(longest_episode, rewards.shape[-1])
+    if torch._C._are_functorch_transforms_active():  # vmap, grad, jacfwd: no out= buffers (no batching
+        # rule), and no test of the values (data-dependent control flow): the inf-proof scan at once
+        return _scan_differentiable(rewards, gamma, dones, span, apart=dones is not None)
     returns = _scan(rewards, gamma, dones, span)
     if dones is not None and not all_finite(returns):  # an inf return times an episode end's a = 0
         returns = _scan(rewards, gamma, dones, span, apart=True)  # made every earlier episode's nan

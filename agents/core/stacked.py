@@ -182,7 +182,7 @@ class StackedReinforce:
         self.policy, self.optimizer = policy, optimizer
         self.gamma, self.normalize_returns = gamma, normalize_returns
         self.discount_weighting = discount_weighting
-        self.entropy_coef, self.max_grad_norm = entropy_coef, max_grad_norm
+        self.entropy_coef, self.max_grad_norm = float(entropy_coef), float(max_grad_norm)
         self.uses_form_gradient = gradient_fn is None
         """The gradient of the form's :meth:`~agents.core.policy.SoftmaxPolicy.segment_policy_gradient`."""
         self.gradient_fn = gradient_fn or policy.policy_gradient_with

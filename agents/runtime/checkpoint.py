@@ -245,12 +245,12 @@ def seed_number(folder: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def interpolated_key(config: Any, prefix: str = "") -> str | None:
-    """The first key of a checkpoint's config (plain containers) whose string holds ``${``, else None.
-    A run saves its config resolved, so such a string was put in by hand; resolving it read the
-    environment (``${oc.env:HOME}``) and named the value in the error line."""
+def interpolated_key(config: Any, prefix: str = "") -> tuple[str, str] | None:
+    """The first ``(key, value)`` of a checkpoint's config (plain containers) whose string holds
+    ``${``, else None. A run saves its config resolved, so such a string was put in by hand;
+    resolving it read the environment (``${oc.env:HOME}``) and named the value in the error line."""
     if isinstance(config, str):
-        return prefix if "${" in config else None
+        return (prefix, config) if "${" in config else None
     if isinstance(config, dict):
         children = [(f"{prefix}.{key}" if prefix else str(key), value) for key, value in config.items()]
     elif isinstance(config, list):
@@ -258,7 +258,7 @@ def interpolated_key(config: Any, prefix: str = "") -> str | None:
     else:
         return None
     found = (interpolated_key(value, name) for name, value in children)
-    return next((name for name in found if name is not None), None)
+    return next((item for item in found if item is not None), None)
 
 
 def saved_config(folder: Path) -> DictConfig | None:

@@ -74,7 +74,7 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
     interpolated = interpolated_key(state["config"])
     if interpolated is not None:  # a run saves its config resolved
         raise UserError(
-            f"checkpoint {path} has a config this code cannot read: {interpolated} holds an interpolation "
+            f"checkpoint {path} has a config this code cannot read: {interpolated[0]} holds an interpolation "
             "(${...}), which a run never saves (the file was altered)"
         )
     try:
@@ -540,35 +540,38 @@ class TrainedAgent:
 
 
 def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray, where: str) -> np.ndarray:
-    """``batch`` in an integer ``dtype`` (an integer Box's, a Discrete's) where it holds floats of
-    whole values (``[1.0, 2.0]`` from a float computation, or a float tensor, was refused as no
-    integers); otherwise as it is. Whole values outside ``dtype``'s range, floats or integers (256
-    for a uint8 Box, which no env of that space returns), are a :class:`UserError` (``where``: the
-    env, for it), not "float64 observations"."""
-    if dtype is None or not np.issubdtype(dtype, np.integer) or batch.dtype.kind not in "fiu":
+    """``batch`` in an integer or bool ``dtype`` (an integer or bool Box's, a Discrete's) where it
+    holds floats of whole values (``[1.0, 2.0]`` from a float computation, or a float tensor, was
+    refused as no integers); otherwise as it is. Whole values outside ``dtype``'s range, floats or
+    integers (256 for a uint8 Box, 2 for a bool one, which no env of that space returns), are a
+    :class:`UserError` (``where``: the env, for it), not "float64 observations"."""
+    if dtype is None or np.dtype(dtype).kind not in "biu" or batch.dtype.kind not in "fiu":
         return batch
-    info = np.iinfo(dtype)
+    low, high = (
+        (0, 1) if np.dtype(dtype).kind == "b" else (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    )
     if batch.dtype.kind in "iu":
-        if batch.size and not (info.min <= int(batch.min()) and int(batch.max()) <= info.max):
-            outside = next(value for value in batch.flat if not info.min <= int(value) <= info.max)
-            raise UserError(_outside_range(str(int(outside)), dtype, info, where))
+        if batch.size and not (low <= int(batch.min()) and int(batch.max()) <= high):
+            outside = next(value for value in batch.flat if not low <= int(value) <= high)
+            raise UserError(_outside_range(str(int(outside)), dtype, (low, high), where))
         return batch
     values = batch.astype(np.float64)  # (float16 against int64's range overflowed)
     if not values.size:
         return batch.astype(dtype)
     if not (np.isfinite(values).all() and (values == np.round(values)).all()):
         return batch  # fractions, nan, inf: the observation check's line
-    # info.max + 1 is a power of two, exact in float64 (int64's max rounds up)
-    outside = values[(values < float(info.min)) | (values >= float(info.max) + 1)]
+    # high + 1 is a power of two, exact in float64 (int64's max rounds up)
+    outside = values[(values < float(low)) | (values >= float(high) + 1)]
     if outside.size:
-        raise UserError(_outside_range(f"{outside[0]:.6g}", dtype, info, where))
+        raise UserError(_outside_range(f"{outside[0]:.6g}", dtype, (low, high), where))
     return batch.astype(dtype)
 
 
-def _outside_range(value: str, dtype: np.dtype, info: np.iinfo, where: str) -> str:
-    """The line for an observation ``value`` that ``dtype`` (``info``) cannot hold."""
-    span = f"[{info.min}, {info.max}]"
-    return f"predict got {value}, outside the {dtype} range {span} of the observations ({where})"
+def _outside_range(value: str, dtype: np.dtype, span: tuple[int, int], where: str) -> str:
+    """The line for an observation ``value`` that ``dtype`` (values ``span``) cannot hold."""
+    return (
+        f"predict got {value}, outside the {dtype} range [{span[0]}, {span[1]}] of the observations ({where})"
+    )
 
 
 def tensor_as_numpy(tensor: torch.Tensor, where: str) -> np.ndarray:

@@ -119,10 +119,10 @@ def checked_config(cfg: DictConfig, new_run: bool = True) -> tuple[DictConfig, T
     validate(cfg, new_run)
     if new_run:  # a run saves its config resolved, and reads none back with ${ (a crafted file's)
         saved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else None
-        key = None if saved is None else interpolated_key(saved)
-        if key is not None:
+        interpolated = None if saved is None else interpolated_key(saved)
+        if interpolated is not None:
             raise UserError(
-                f"{key}={OmegaConf.select(cfg, key)} holds '${{', which the run's checkpoint could not be "
+                f"{interpolated[0]}={interpolated[1]} holds '${{', which the run's checkpoint could not be "
                 "read back with (a checkpoint's ${...} is refused unread): write the value without it"
             )
     return cfg, OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
