@@ -184,6 +184,17 @@ def checker_finding(held: Sequence[warnings.WarningMessage]) -> str:
     return ""
 
 
+def value_range(dtype: np.dtype) -> tuple[float, float]:
+    """The least and the largest value a bool (0 and 1), integer or float ``dtype`` holds, as Python
+    numbers (an int compared with a float16 bound overflowed it)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return 0, 1
+    if dtype.kind == "f":
+        return float(np.finfo(dtype).min), float(np.finfo(dtype).max)
+    return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+
+
 class ObservationCheck:
     """Checks batches of observations against ``space`` (a Box or a Discrete space)."""
 
@@ -230,12 +241,7 @@ class ObservationCheck:
                 beyond = np.abs(obs) > np.finfo(dtype).max  # (nan compares False; inf is the nan/inf check's)
             beyond &= np.isfinite(obs)
             return obs[beyond].flat[0] if beyond.any() else None
-        if dtype.kind == "b":  # a bool Box holds 0 and 1
-            low, high = 0, 1
-        elif dtype.kind == "f":  # (as Python floats: an int compared with a float16 bound overflowed it)
-            low, high = float(np.finfo(dtype).min), float(np.finfo(dtype).max)
-        else:
-            low, high = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+        low, high = value_range(dtype)
         if low <= int(obs.min()) and int(obs.max()) <= high:
             return None
         return next(value for value in obs.flat if not low <= int(value) <= high)

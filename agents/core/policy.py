@@ -98,7 +98,7 @@ class SoftmaxPolicy(nn.Module, ABC):
     n_actions: int
     option_keys: ClassVar[tuple[str, ...] | None] = None
     """The ``agent`` settings :meth:`from_options` reads (None: not declared, e.g. a form of one's
-    own); :func:`make_policy` refuses a mapping's key that misspells one of them."""
+    own); :func:`make_policy` refuses a key of a mapping of options that no declared form reads."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass whose :meth:`logits_with` comes from below the class that defines its
@@ -477,8 +477,8 @@ def make_policy(
     dtype: torch.dtype = torch.float32,
 ) -> SoftmaxPolicy:  # fmt: skip
     """Build the form registered as ``name`` (see :meth:`SoftmaxPolicy.from_options`); ``options``
-    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}`` (a key that
-    misspells one a form reads is refused: ``hidden_size`` fell back to the default widths);
+    is the ``agent`` config or a plain mapping such as ``{"hidden_sizes": [8]}`` (a key no form
+    reads is refused, :func:`checked_options`: ``hidden_size`` fell back to the default widths);
     ``dtype`` a torch dtype or its name (``"float64"``)."""
     form = policy_class(name)
     if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):

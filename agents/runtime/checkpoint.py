@@ -245,7 +245,7 @@ def seed_number(folder: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def interpolated_key(config: Any, prefix: str = "") -> tuple[str, str] | None:
+def interpolated_setting(config: Any, prefix: str = "") -> tuple[str, str] | None:
     """The first ``(key, value)`` of a checkpoint's config (plain containers) whose string holds
     ``${``, else None. A run saves its config resolved, so such a string was put in by hand;
     resolving it read the environment (``${oc.env:HOME}``) and named the value in the error line."""
@@ -257,7 +257,7 @@ def interpolated_key(config: Any, prefix: str = "") -> tuple[str, str] | None:
         children = [(f"{prefix}[{index}]", value) for index, value in enumerate(config)]
     else:
         return None
-    found = (interpolated_key(value, name) for name, value in children)
+    found = (interpolated_setting(value, name) for name, value in children)
     return next((item for item in found if item is not None), None)
 
 

@@ -31,13 +31,13 @@ from agents.runtime.build import AgentParts, build_agent
 from agents.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     checkpoint_file,
-    interpolated_key,
+    interpolated_setting,
     load_checkpoint,
 )
 from agents.runtime.config import TrainConfig, check_seed, validate
 from agents.runtime.sizes import check_agent_size
 from envs.make import EnvInfo, Wrappers, check_env_id, code_to_trust
-from envs.observations import ObservationCheck
+from envs.observations import ObservationCheck, value_range
 
 REQUIRED_KEYS = ("policy", "features", "config")
 """What every checkpoint written by the trainer holds (enough to act)."""
@@ -71,7 +71,7 @@ def checkpoint_config(state: dict, path: str | Path, keys: tuple[str, ...] = REQ
     """The run's config from a loaded checkpoint, merged over :class:`TrainConfig` and validated
     (an altered file is a one-line :class:`UserError`)."""
     check_schema(state, path, keys)
-    interpolated = interpolated_key(state["config"])
+    interpolated = interpolated_setting(state["config"])
     if interpolated is not None:  # a run saves its config resolved
         raise UserError(
             f"checkpoint {path} has a config this code cannot read: {interpolated[0]} holds an interpolation "
@@ -547,9 +547,7 @@ def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray, where: str) -> np
     :class:`UserError` (``where``: the env, for it), not "float64 observations"."""
     if dtype is None or np.dtype(dtype).kind not in "biu" or batch.dtype.kind not in "fiu":
         return batch
-    low, high = (
-        (0, 1) if np.dtype(dtype).kind == "b" else (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
-    )
+    low, high = value_range(dtype)
     if batch.dtype.kind in "iu":
         if batch.size and not (low <= int(batch.min()) and int(batch.max()) <= high):
             outside = next(value for value in batch.flat if not low <= int(value) <= high)
@@ -567,7 +565,7 @@ def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray, where: str) -> np
     return batch.astype(dtype)
 
 
-def _outside_range(value: str, dtype: np.dtype, span: tuple[int, int], where: str) -> str:
+def _outside_range(value: str, dtype: np.dtype, span: tuple[float, float], where: str) -> str:
     """The line for an observation ``value`` that ``dtype`` (values ``span``) cannot hold."""
     return (
         f"predict got {value}, outside the {dtype} range [{span[0]}, {span[1]}] of the observations ({where})"

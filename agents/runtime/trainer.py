@@ -36,7 +36,7 @@ from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
-    interpolated_key,
+    interpolated_setting,
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
@@ -119,7 +119,7 @@ def checked_config(cfg: DictConfig, new_run: bool = True) -> tuple[DictConfig, T
     validate(cfg, new_run)
     if new_run:  # a run saves its config resolved, and reads none back with ${ (a crafted file's)
         saved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else None
-        interpolated = None if saved is None else interpolated_key(saved)
+        interpolated = None if saved is None else interpolated_setting(saved)
         if interpolated is not None:
             raise UserError(
                 f"{interpolated[0]}={interpolated[1]} holds '${{', which the run's checkpoint could not be "

@@ -46,7 +46,7 @@ from agents.runtime.logger import command_line_keys
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.rollout import EnvFault, collect_episodes
 from agents.runtime.sizes import check_agent_size, refuse_over_limit
-from agents.runtime.unread_settings import unread_settings
+from agents.runtime.unread_settings import SHIPPED_POLICIES, unread_settings
 from agents.studies.timing import best_of_seconds
 from envs.make import check_env_id, close_quietly, make_env
 
@@ -174,7 +174,9 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
 
 
-ARCHITECTURE_KEYS = ("agent.hidden_sizes", "agent.activation")
+ARCHITECTURE_KEYS_READ_BY = {"hidden_sizes": ("mlp",), "activation": ("mlp",)}
+"""The network's settings and the shipped forms that read them."""
+ARCHITECTURE_KEYS = tuple(f"agent.{name}" for name in ARCHITECTURE_KEYS_READ_BY)
 """The network's settings, which a checkpoint fixes as it fixes ``agent.policy`` and ``features``."""
 
 
@@ -190,8 +192,6 @@ UNREAD_AGENT_SETTINGS = {
 """Why the comparison does not read an ``agent`` setting; any other than the policy's own
 (``agent.lr``, ``agent.gamma``, ...) sets up an update, which it does not make (it checks them as
 training does)."""
-ARCHITECTURE_KEYS_READ_BY = {"hidden_sizes": ("mlp",), "activation": ("mlp",)}
-"""The network's settings and the forms that read them (of the shipped ones)."""
 
 
 def unread_by_the_comparison(run_cfg: Any, keys: list[str], space: gym.Space | None) -> list[str]:
@@ -204,8 +204,8 @@ def unread_by_the_comparison(run_cfg: Any, keys: list[str], space: gym.Space | N
     policy, updates = run_cfg.agent.policy, []
     for key in (key for key in keys if key.startswith("agent.")):
         name = key.partition(".")[2]
-        if name in ARCHITECTURE_KEYS_READ_BY:
-            if policy not in ARCHITECTURE_KEYS_READ_BY[name]:
+        if name in ARCHITECTURE_KEYS_READ_BY:  # (a form of one's own may read them)
+            if policy in SHIPPED_POLICIES and policy not in ARCHITECTURE_KEYS_READ_BY[name]:
                 unread.append(f"{key} has no effect with agent.policy={policy} (read with agent.policy=mlp)")
         elif name in UNREAD_AGENT_SETTINGS:
             unread.append(f"{key} has no effect on the comparison ({UNREAD_AGENT_SETTINGS[name]})")

@@ -38,7 +38,7 @@ from omegaconf.errors import OmegaConfBaseException
 from agents.errors import RunInterrupted, UserError, describe, first_line
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
-    interpolated_key,
+    interpolated_setting,
     load_checkpoint,
     run_folder_of,
     seed_run_folders,
@@ -211,7 +211,7 @@ def _finished(state: dict[str, Any]) -> bool:
     from agents.runtime.trainer import finished_reason  # (torch: not for a single run's typo)
 
     with suppress(Exception):
-        if interpolated_key(state["config"]) is not None:  # an altered file, which loading refuses
+        if interpolated_setting(state["config"]) is not None:  # an altered file, which loading refuses
             return False
         config = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
         target = config.budget.target_return
