@@ -195,6 +195,15 @@ def value_range(dtype: np.dtype) -> tuple[float, float]:
     return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
 
 
+def first_outside(values: np.ndarray, low: float, high: float) -> Any:
+    """The first of the integers ``values`` outside ``[low, high]``, else None (compared as Python
+    numbers, exact for uint64 and int64 alike): the check of an observation's range and of the
+    integers ``predict`` takes."""
+    if not values.size or (low <= int(values.min()) and int(values.max()) <= high):
+        return None
+    return next(value for value in values.flat if not low <= int(value) <= high)
+
+
 class ObservationCheck:
     """Checks batches of observations against ``space`` (a Box or a Discrete space)."""
 
@@ -210,7 +219,7 @@ class ObservationCheck:
         self.kinds = "biuf" if np.dtype(space.dtype).kind in "fc" else "biu"
         """The dtype kinds an observation may have: integers for a space of integers (a float
         observation there was silently truncated by a vector env's cast, or refused by it)."""
-        self.dtype = np.dtype(space.dtype) if self.states is None and space.dtype is not None else None
+        self.dtype = np.dtype(space.dtype) if self.states is None else None
         """A Box space's dtype, whose range an observation of another dtype must fit: the buffer
         stores it in that dtype (256 for a uint8 Box was stored as 0, and learned from as 0, while
         acting read 256; a float64 1e300 for a float32 Box became inf)."""
@@ -222,7 +231,7 @@ class ObservationCheck:
         if not obs.size:
             return True
         if self.states is None:
-            return obs.dtype == self.dtype or self.dtype is None or self._outside_dtype(obs) is None
+            return obs.dtype == self.dtype or self._outside_dtype(obs) is None
         first, end = self.states
         return obs.dtype.kind in "biu" and first <= int(obs.min()) and int(obs.max()) < end
 
@@ -241,10 +250,7 @@ class ObservationCheck:
                 beyond = np.abs(obs) > np.finfo(dtype).max  # (nan compares False; inf is the nan/inf check's)
             beyond &= np.isfinite(obs)
             return obs[beyond].flat[0] if beyond.any() else None
-        low, high = value_range(dtype)
-        if low <= int(obs.min()) and int(obs.max()) <= high:
-            return None
-        return next(value for value in obs.flat if not low <= int(value) <= high)
+        return first_outside(obs, *value_range(dtype))
 
     def problem(self, source: str, obs: Any) -> str:
         """What is wrong with a batch ``obs`` that :meth:`fits` refused; ``source`` says where it

@@ -138,14 +138,14 @@ def check_runs(rows: Tensor, dones: Tensor, segments: Tensor, lrs: Tensor, num_r
             f"segments and dones must be [T], one per step; got {list(segments.shape)} and "
             f"{list(dones.shape)}"
         )
-    blocks = torch.unique_consecutive(segments)
-    if blocks.tolist() != list(range(count)):
-        raise ValueError(
-            f"segments must run 0..{count - 1} in blocks, one per row, each run's steps together; got "
-            f"the blocks {blocks.tolist()}"
-        )
     ends = torch.ones_like(dones, dtype=torch.bool)  # each block's last step
     ends[:-1] = segments[1:] != segments[:-1]
+    blocks = segments[ends].tolist()  # the run of each block, in order
+    if blocks != list(range(count)):
+        raise ValueError(
+            f"segments must run 0..{count - 1} in blocks, one per row, each run's steps together; got "
+            f"the blocks {blocks}"
+        )
     if not bool(dones.bool()[ends].all()):
         raise ValueError("an update needs complete episodes: each run's last step must end one (dones)")
 

@@ -37,7 +37,7 @@ from agents.runtime.checkpoint import (
 from agents.runtime.config import TrainConfig, check_seed, validate
 from agents.runtime.sizes import check_agent_size
 from envs.make import EnvInfo, Wrappers, check_env_id, code_to_trust
-from envs.observations import ObservationCheck, value_range
+from envs.observations import ObservationCheck, first_outside, value_range
 
 REQUIRED_KEYS = ("policy", "features", "config")
 """What every checkpoint written by the trainer holds (enough to act)."""
@@ -549,8 +549,8 @@ def whole_floats_as(dtype: np.dtype | None, batch: np.ndarray, where: str) -> np
         return batch
     low, high = value_range(dtype)
     if batch.dtype.kind in "iu":
-        if batch.size and not (low <= int(batch.min()) and int(batch.max()) <= high):
-            outside = next(value for value in batch.flat if not low <= int(value) <= high)
+        outside = first_outside(batch, low, high)
+        if outside is not None:
             raise UserError(_outside_range(str(int(outside)), dtype, (low, high), where))
         return batch
     values = batch.astype(np.float64)  # (float16 against int64's range overflowed)

@@ -80,9 +80,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
     """
     if os.environ.get(ID_CHECK_VARIABLE):  # a module that trains as it is imported, imported by the check
         raise UserError("no training in the process that checks which module registers an env id")
-    settings = command_line() if overrides is None else overrides  # for the note on unread ones
-    if cfg.resume:  # (a resume applies them as changes, and says so)
-        settings = []
+    # for the note on unread ones (a resume applies them as changes, and says so)
+    settings = [] if cfg.resume else command_line() if overrides is None else overrides
     if not cfg.resume:
         cfg = with_env_module(cfg)
         if cfg.num_seeds == 1 and cfg.seed_mode == "batched":  # one seed is one run: say so in its config,
