@@ -96,3 +96,20 @@ def central_difference_score():
         return numeric.reshape(actions.shape[0], *policy.param.shape)
 
     return score
+
+
+@pytest.fixture
+def event_file_fills_up(monkeypatch):
+    """TensorBoard's event file meets a full disk after its first 5 records (``ENOSPC``)."""
+    import errno
+
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    real_write, records = RecordWriter.write, itertools.count()
+
+    def full_after_a_while(self, data):
+        if next(records) >= 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(RecordWriter, "write", full_after_a_while)

@@ -192,7 +192,9 @@ def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
     cfg = agents.compose("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'a'}")
     assert agents.train(cfg).run_dir == tmp_path / "a"
     config = agents.TrainConfig(env="Acrobot-v1", run_dir=str(tmp_path / "b"))
-    result = agents.train(config, *QUIET, "seed=2")
+    said = r"^a TrainConfig holds the generic defaults: env=Acrobot-v1 trains without its preset acrobot_mlp"
+    with pytest.warns(UserWarning, match=said):  # it trained the generic linear defaults without a word
+        result = agents.train(config, *QUIET, "seed=2")
     assert result.env_steps >= 1500 and (tmp_path / "b" / CHECKPOINT_NAME).is_file()
     assert "env: Acrobot-v1" in (tmp_path / "b" / "config.yaml").read_text()
 
@@ -995,3 +997,23 @@ def test_a_ctrl_c_that_lands_in_an_import_waits_for_it_and_reaches_the_caller(tm
     lines = done.stdout.splitlines()
     assert lines[0] in ("first: KeyboardInterrupt", "first: RunInterrupted"), done.stdout
     assert lines[1:] == ["imported whole: True", "second: 500"], done.stdout
+
+
+def test_a_full_disk_under_the_event_file_is_the_command_lines_one_line(tmp_path, event_file_fills_up):
+    """``agents.train`` raised the ``OSError`` (``File too large: 'the TensorBoard event file in
+    ...'``) of which the command line prints one line and exits 2; a checkpoint that could not be
+    written was a ``UserError`` already. A path the OS gave as bytes was printed ``b'/...'``."""
+    import errno
+
+    from agents.tools.exits import os_error_line
+
+    run_dir = tmp_path / "run"
+    said = rf"^cannot write the TensorBoard event file in {re.escape(str(run_dir))}: No space left on device"
+    with pytest.raises(agents.UserError, match=said):
+        agents.train("CartPole-v1", *QUIET, "budget.total_env_steps=3000", f"run_dir={run_dir}")
+    assert load_checkpoint(run_dir)["counters"]["env_steps"] > 0
+    gone = OSError(errno.ENOENT, "No such file or directory", os.fsencode(tmp_path / "gone" / "events"))
+    assert (
+        os_error_line(gone)
+        == f"cannot use {tmp_path / 'gone' / 'events'}: No such file or directory (choose another location)"
+    )

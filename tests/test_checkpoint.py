@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import pickle
+import stat
 import sys
 import time
 import warnings
@@ -509,6 +510,34 @@ def test_an_atomic_write_to_a_symbolic_link_replaces_the_file_it_names(tmp_path)
         CHECKPOINT_NAME,
         "notes.md",
     ]
+
+
+def test_a_symbolic_link_to_a_device_a_pipe_or_a_folder_is_replaced_and_what_it_names_stays(tmp_path):
+    """``seeds.txt`` (or ``summary.md``, a figure, a checkpoint) linked to ``/dev/full``, ``/dev/null``
+    or a named pipe: the write renamed a regular file over the device or the pipe (as root it
+    replaced ``/dev/full``) and put its temporary file beside it. The link itself is replaced
+    now, and the device, the pipe or the folder stays as it was."""
+    from agents.runtime.checkpoint import write_text_atomically
+
+    pipe, folder = tmp_path / "pipe", tmp_path / "folder"
+    os.mkfifo(pipe)
+    folder.mkdir()
+    writes = {
+        "text": lambda path: write_text_atomically(path, "table"),
+        "files": lambda path: write_files_atomically(
+            [(path, lambda temporary: temporary.write_text("table"))]
+        ),
+        "checkpoint": lambda path: save_checkpoint(path, {"weight": torch.ones(2)}),
+        "checkpoints": lambda path: save_checkpoints([(path, {"weight": torch.ones(2)})]),
+    }
+    for name, write in writes.items():
+        for target in (pipe, folder):
+            link = tmp_path / f"{name}_{target.name}"
+            link.symlink_to(target)
+            write(link)
+            assert not link.is_symlink() and link.is_file() and link.stat().st_size > 0
+    assert stat.S_ISFIFO(pipe.lstat().st_mode) and list(folder.iterdir()) == []
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temporary file left
 
 
 @pytest.mark.parametrize(

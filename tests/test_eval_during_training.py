@@ -70,3 +70,23 @@ def test_several_seeds_eval_lines_name_their_seed(make_config, caplog):
     lines = [record.getMessage() for record in caplog.records if "eval at env step" in record.getMessage()]
     assert any(line.startswith("seed4: eval at env step") for line in lines)
     assert any(line.startswith("seed5: eval at env step") for line in lines)
+
+
+def test_evaluations_and_periodic_saves_keep_a_fixed_cadence_with_several_envs(make_config, tmp_path):
+    """With 3 envs a vector step passes a multiple of ``every_steps`` by up to 2 steps; the next
+    evaluation was scheduled ``every_steps`` after that step (1,002, 2,003, 3,005, 4,007, 5,007:
+    5 of 6 in 6,002 steps). Each multiple now gets its evaluation and its periodic save, and each
+    save is kept as ``checkpoint_<N>_steps.pt`` (SB3's ``CheckpointCallback``), where every save
+    replaced the last."""
+    cadence = ("eval.every_steps=1000", "eval.episodes=1", "checkpoint.every_steps=1000")
+    result = train(make_config(*COMMON, *cadence, "vector.num_envs=3", f"run_dir={tmp_path / 'run'}"))
+    steps = [
+        point.step for point in EventAccumulator(str(result.run_dir)).Reload().Scalars(tags.EVAL_MEAN_RETURN)
+    ]
+    assert [step // 1000 for step in steps] == [1, 2, 3, 4, 5, 6] and all(step % 1000 < 3 for step in steps)
+    kept = sorted(result.run_dir.glob("checkpoint_*_steps.pt"), key=lambda path: int(path.stem.split("_")[1]))
+    assert [int(path.stem.split("_")[1]) for path in kept] == steps
+    for path, step in zip(kept, steps, strict=True):
+        assert load_checkpoint(path)["counters"]["env_steps"] == step
+    assert load_agent(kept[0]).predict(np.zeros(4, dtype=np.float32)) in (0, 1)
+    assert load_checkpoint(result.run_dir)["counters"]["env_steps"] == steps[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -10,8 +11,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.core import registry as registry_module
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, MLPSoftmaxPolicy
-from agents.core.policy import SoftmaxPolicy, make_policy
+from agents.core.policy import POLICIES, SoftmaxPolicy, make_policy
+from agents.core.registry import Registry
+from agents.errors import UserError
 from agents.features.inputs import state_action_features
 from agents.runtime.acting import Actor, fill_gumbel
 
@@ -652,6 +656,47 @@ def test_inputs_of_another_dtype_or_more_axes_and_odd_coefficients_are_named(gen
     torch.testing.assert_close(one, policy.expected_score(x, coef)[0])
     summed = sum(coef[0, action] * policy.score(x[0], torch.tensor(action)) for action in range(3))
     torch.testing.assert_close(one, summed)
+
+
+@pytest.mark.parametrize("form", ["linear", "action", "mlp"])
+def test_features_of_another_width_are_refused_by_every_method(generator, form):
+    """Features one wider or narrower than the policy's input width ended in torch's "mat1 and mat2
+    shapes cannot be multiplied" (or an einsum's), from deep in each form."""
+    x, a, policy = eight_steps_of(form, generator)
+    width = x.shape[-1]
+    assert policy.input_width == width
+    coef = torch.rand(8, 3, dtype=F64, generator=generator)
+    calls = {
+        "logits": policy.logits,
+        "probs": policy.probs,
+        "log_prob": lambda f: policy.log_prob(f, a),
+        "score": lambda f: policy.score(f, a),
+        "policy_gradient": lambda f: policy.policy_gradient(f, a, torch.ones(8, dtype=F64)),
+        "entropy_gradient": policy.entropy_gradient,
+        "expected_score": lambda f: policy.expected_score(f, coef),
+    }
+    for other in (width - 1, width + 1):
+        wrong = torch.zeros(*x.shape[:-1], other, dtype=F64)
+        for call in calls.values():
+            with pytest.raises(ValueError, match=rf"^features must be {width} wide, the policy's input"):
+                call(wrong)
+            call(x)  # the right width still computes
+
+
+def test_a_registry_imports_the_module_that_registers_its_classes(tmp_path, monkeypatch):
+    """``agent.policy`` looked up from :mod:`agents.core.policy` alone held no form, so
+    ``make_policy("state", ...)`` was refused as "not one of " and an empty list."""
+    registry = Registry("thing", home="zz_registers_things")
+    monkeypatch.setattr(registry_module, "THINGS", registry, raising=False)
+    (tmp_path / "zz_registers_things.py").write_text(
+        "from agents.core import registry\nregistry.THINGS.register('int')(int)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "zz_registers_things", raising=False)
+    assert registry.lookup("int") is int
+    with pytest.raises(UserError, match=r"^thing='float' is not one of int$"):
+        registry.lookup("float")
+    assert POLICIES.home == "agents.core.policies"
 
 
 def test_sizes_options_dtype_and_storage_are_checked_where_the_policy_is_built():

@@ -42,6 +42,10 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         return cls(input_dim, n_actions, dtype=dtype)
 
     @property
+    def input_width(self) -> int:
+        return self.state_dim
+
+    @property
     def param(self) -> nn.Parameter:
         return self.weight
 
@@ -160,6 +164,10 @@ class ActionFeatureSoftmaxPolicy(SoftmaxPolicy):
     @classmethod
     def from_options(cls, input_dim: int, n_actions: int, options: Any, dtype: torch.dtype) -> SoftmaxPolicy:
         return cls(input_dim, dtype=dtype, n_actions=n_actions)
+
+    @property
+    def input_width(self) -> int:
+        return self.feature_dim
 
     @property
     def param(self) -> nn.Parameter:

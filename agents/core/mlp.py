@@ -207,6 +207,10 @@ class MLPSoftmaxPolicy(SoftmaxPolicy):
         return cls(input_dim, n_actions, tuple(hidden_sizes), activation, dtype=dtype)
 
     @property
+    def input_width(self) -> int:
+        return self.state_dim
+
+    @property
     def param(self) -> nn.Parameter:
         return self.theta
 

@@ -186,6 +186,12 @@ class SoftmaxPolicy(nn.Module, ABC):
         """Build the form for inputs of length ``input_dim``; ``options`` holds the ``agent``
         settings a form reads (e.g. ``hidden_sizes``), as attributes."""
 
+    @property
+    def input_width(self) -> int | None:
+        """Length ``d`` of one input's features (their last axis), which every method checks; None
+        where a form does not say (a form of one's own), and then torch's error names a wrong one."""
+        return None
+
     # -- shared by every form ----------------------------------------------------------------
     def score(self, features: Tensor, actions: Tensor) -> Tensor:
         """Hand-derived ``grad log pi(a|s)`` per sample; shape ``[B, *param.shape]`` (one state
@@ -224,7 +230,8 @@ class SoftmaxPolicy(nn.Module, ABC):
         m1 and m2 to have the same dtype" came from deep in each form); with ``one_batch_axis``,
         ``ValueError`` unless they are a batch or one state (more leading axes passed the checks of
         the score and the gradients, then failed in each form its own way; the logits, the
-        probabilities and ``log_prob`` broadcast over them); fewer than one state's axes never."""
+        probabilities and ``log_prob`` broadcast over them); fewer than one state's axes never;
+        nor features whose last axis is not :attr:`input_width` long."""
         if not isinstance(features, Tensor):
             raise TypeError(f"features must be a tensor; got {type(features).__name__}")
         dtype = self.param.dtype
@@ -238,6 +245,11 @@ class SoftmaxPolicy(nn.Module, ABC):
             action = self.input_form == "action"
             layout = "[B, A, d] (one state: [A, d])" if action else "[B, d] (one state: [d])"
             raise ValueError(f"features must be {layout}; got shape {list(features.shape)}")
+        width = self.input_width
+        if width is not None and features.shape[-1] != width:  # torch's "mat1 and mat2 shapes cannot
+            raise ValueError(  # be multiplied", or a silent broadcast in a form of one's own
+                f"features must be {width} wide, the policy's input width d; got shape {list(features.shape)}"
+            )
 
     def _expected_score_per_state(
         self, features: Tensor, coef: Tensor, compute: Callable[[Tensor, Tensor], Tensor]
@@ -447,7 +459,7 @@ class SoftmaxPolicy(nn.Module, ABC):
         return any(getattr(type(self), method) is not getattr(form, method) for method in methods)
 
 
-POLICIES: Registry[SoftmaxPolicy] = Registry("agent.policy")
+POLICIES: Registry[SoftmaxPolicy] = Registry("agent.policy", home="agents.core.policies")
 """``agent.policy`` name -> form."""
 register_policy = POLICIES.register
 """Class decorator: ``@register_policy("name")`` makes a form available as ``agent.policy=name``."""

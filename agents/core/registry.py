@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -14,11 +15,13 @@ class Registry(dict[str, type[T]], Generic[T]):
     """``name -> class`` for one config key; classes join with the :meth:`register` decorator.
 
     :param key: the config key the names are values of (for the error message).
+    :param home: the module whose import registers the built-in classes, imported by
+        :meth:`lookup` (a registry imported on its own held no name, and refused every one).
     """
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, home: str | None = None) -> None:
         super().__init__()
-        self.key = key
+        self.key, self.home = key, home
 
     def register(self, name: str) -> Callable[[type[T]], type[T]]:
         """Class decorator: make the class available as ``<key>=<name>``."""
@@ -37,6 +40,8 @@ class Registry(dict[str, type[T]], Generic[T]):
 
     def lookup(self, name: str) -> type[T]:
         """The class registered as ``name``; a one-line :class:`UserError` listing the names otherwise."""
+        if name not in self and self.home is not None:
+            importlib.import_module(self.home)
         if name not in self:
             raise UserError(f"{self.key}={name!r} is not one of {', '.join(self)}")
         return self[name]

@@ -39,6 +39,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 """The latest state of a run."""
 BEST_CHECKPOINT_NAME = "checkpoint_best.pt"
 """The state with the best moving-mean return so far (the best evaluation with ``eval.every_steps``)."""
+KEPT_CHECKPOINT_GLOB = "checkpoint_*_steps.pt"
+"""The copies a run keeps of its periodic saves (``checkpoint.every_steps``)."""
 CHECKPOINT_FORMAT = 1
 """``format_version`` stored in every checkpoint; a file with a newer one is refused."""
 
@@ -80,9 +82,14 @@ FILE_MODE = _file_mode()
 def remove_stale_temporaries(run_dir: Path) -> None:
     """Delete the temporary files of checkpoint saves that a killed process left in ``run_dir``
     (call with the folder's lock held: no other writer can be mid-save there)."""
-    for name in (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME):
+    for name in (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME, KEPT_CHECKPOINT_GLOB):
         for temporary in run_dir.glob(f".{name}.*.tmp"):
             temporary.unlink(missing_ok=True)
+
+
+def kept_checkpoint_name(env_steps: int) -> str:
+    """The file that keeps the periodic save at ``env_steps`` (SB3's ``rl_model_<N>_steps.zip``)."""
+    return KEPT_CHECKPOINT_GLOB.replace("*", str(env_steps))
 
 
 def _raise_interrupt_behind(error: BaseException) -> None:
@@ -106,11 +113,15 @@ def followed(path: Path) -> Path:
     """``path``, or the file its symbolic link names: an atomic write replaces that file (the
     rename replaced the link itself with a file, and the file it named kept its old contents). A
     link into a folder that does not exist is replaced, as before (following it failed the write
-    once the work was done, or made the folders)."""
+    once the work was done, or made the folders), and so is one to what is no regular file: a
+    device, a pipe, a folder (the rename put a file in place of ``/dev/null`` or ``/dev/full``,
+    and a temporary file in ``/dev``)."""
     if not path.is_symlink():
         return path
     target = Path(os.path.realpath(path))
-    return target if target.parent.is_dir() else path
+    if not target.parent.is_dir() or (target.exists() and not target.is_file()):
+        return path
+    return target
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -202,7 +213,8 @@ def write_files_atomically(writers: Sequence[tuple[Path, Callable[[Path], object
     temporary file behind. A path that is a symbolic link stays one: the file it names is replaced."""
     writers = [(followed(path), write) for path, write in writers]
     for path, _ in writers:  # before any is replaced: a folder in the way of the second one failed
-        if path.is_dir():  # only after the first was replaced, naming the temporary file
+        if path.is_dir() and not path.is_symlink():  # only after the first was replaced, naming the
+            # temporary file (a link to a folder is replaced, as followed says)
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     temporaries: list[Path] = []
     try:

@@ -187,12 +187,19 @@ EVAL_STREAM = 0xE7A1
 from the training env's (seeded with ``seed``) and a resumed run repeats them."""
 
 
+def next_multiple(env_steps: int, every: int) -> int:
+    """The first multiple of ``every`` after ``env_steps``: evaluations and periodic checkpoints keep
+    a fixed cadence (SB3's callbacks count calls), where ``env_steps + every`` drifted by the steps
+    each vector step passes a multiple by (1,002, 2,003, 3,005, ...: 5 of 6 evaluations in 6,002)."""
+    return (env_steps // every + 1) * every
+
+
 class TrainingEvaluation:
-    """Evaluation during training, as SB3's ``EvalCallback``: every ``eval.every_steps`` env
-    steps, ``eval.episodes`` episodes of the current policy on an env of its own (greedy unless
-    ``eval.deterministic=false``). Evaluation ``k`` draws its episodes' reset seeds and its
-    sampling noise from ``default_rng((seed, EVAL_STREAM, k))``: nothing of training's generators
-    is used, so training follows the same path with evaluation on or off.
+    """Evaluation during training, as SB3's ``EvalCallback``: at the first env step at or past each
+    multiple of ``eval.every_steps``, ``eval.episodes`` episodes of the current policy on an env of
+    its own (greedy unless ``eval.deterministic=false``). Evaluation ``k`` draws its episodes'
+    reset seeds and its sampling noise from ``default_rng((seed, EVAL_STREAM, k))``: nothing of
+    training's generators is used, so training follows the same path with evaluation on or off.
 
     :param config: the run's config (``eval``, the env, its kwargs and wrappers, ``seed``).
     :param info: the (wrapped) env's spaces, which the evaluation env must have too (a policy of 2
@@ -224,7 +231,7 @@ class TrainingEvaluation:
         self.next_step = config.eval.every_steps
 
     def __call__(self, env_steps: int, stop: Callable[[], bool] | None = None) -> ModeSummary | None:
-        """Evaluate now; schedule the next evaluation ``eval.every_steps`` after ``env_steps``.
+        """Evaluate now; schedule the next at the next multiple of ``eval.every_steps``.
 
         :param stop: checked after every step; once true (a stop signal: the run is about to
             save and exit) the evaluation ends at once, returns None and counts for nothing.
@@ -239,7 +246,7 @@ class TrainingEvaluation:
         if stop is not None and stop():
             return None
         self.count += 1
-        self.next_step = env_steps + self.config.eval.every_steps
+        self.next_step = next_multiple(env_steps, self.config.eval.every_steps)
         return summary
 
     def state_dict(self) -> dict[str, int]:

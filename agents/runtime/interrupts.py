@@ -252,19 +252,15 @@ def quit_at_once_from_now(finished: bool = False) -> None:
     SIGTERM: raised as ``KeyboardInterrupt``, a Ctrl-C that landed in a finalizer or an exit hook as
     the process ended (tqdm's ``__del__``, torch's library finalizer, ``torch._dynamo``'s exit hook),
     just after a stopped run's ``resume with:`` line or a finished run's last line, printed
-    "Exception ignored in ..." and a traceback. A program that ``finished`` its work ends as
-    finished, with 0 and no line (a scheduler's SIGTERM in the half second of the process's exit
-    marked a finished run's job failed, 143); any other with its one line and 128 + signal. An
-    ignored signal (a background job's SIGINT) stays ignored."""
+    "Exception ignored in ..." and a traceback; it quits with its one line and 128 + signal. A
+    program that ``finished`` its work ends as finished, with 0 and no line, whenever the signal
+    comes in the half second of its exit: both are ignored from now (a scheduler's SIGTERM there
+    marked a finished run's job failed, 143; a handler of ours could not help once the interpreter
+    had begun to shut down, which puts the default actions back). An ignored signal (a background
+    job's SIGINT) stays ignored."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _end_finished if finished else _quit_now)
-
-
-def _end_finished(signum: int, frame: FrameType | None) -> NoReturn:
-    """A finished program's end on a signal as it exits: what was printed is flushed, then 0."""
-    _flush_printed()
-    os._exit(0)
+            signal.signal(signum, signal.SIG_IGN if finished else _quit_now)
 
 
 def _flush_printed() -> None:

@@ -37,6 +37,7 @@ from agents.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     interpolated_setting,
+    kept_checkpoint_name,
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
@@ -47,7 +48,7 @@ from agents.runtime.env_failures import (
     raise_env_fault,
     start_envs,
 )
-from agents.runtime.evaluation import TrainingEvaluation, capped_note
+from agents.runtime.evaluation import TrainingEvaluation, capped_note, next_multiple
 from agents.runtime.global_rngs import drew_between, global_rng_states, seed_everything, set_global_rng_states
 from agents.runtime.logger import Logger, run_status
 from agents.runtime.program import hydra_override, path_override, program_command
@@ -408,8 +409,8 @@ class Trainer:
             self._evaluate()
         if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
             self.elapsed_before = time.perf_counter() - self.start
-            self.save()
-            self.next_checkpoint += self.cfg.checkpoint.every_steps
+            self.save(kept=True)
+            self.next_checkpoint = next_multiple(self.env_steps, self.cfg.checkpoint.every_steps)
 
     def finish(self, ending: str | None = None) -> TrainResult:
         """Log the final metrics, save the checkpoints, flush and close the logs and the envs.
@@ -652,7 +653,7 @@ class Trainer:
         self.updates, self.next_checkpoint = int(counters["updates"]), counters["next_checkpoint"]
         every = self.cfg.checkpoint.every_steps  # may have changed at resume
         if not every or self.next_checkpoint is None:
-            self.next_checkpoint = self.env_steps + every if every else None
+            self.next_checkpoint = next_multiple(self.env_steps, every) if every else None
         saved_agent = state.get("config", {}).get("agent", {})
         if saved_agent.get("lr") != self.cfg.agent.lr:  # changed at resume (else the state holds the
             for group in self.agent.learner.optimizer.param_groups:  # scheduled lr)
@@ -683,11 +684,12 @@ class Trainer:
             )  # fmt: skip
         set_global_rng_states(rng)  # as they were at the save: the replay's draws were made before it
 
-    def save(self, best: bool = False, candidate: bool = True) -> Path:
+    def save(self, best: bool = False, candidate: bool = True, kept: bool = False) -> Path:
         """Write ``checkpoint.pt`` (latest) and, when ``best`` (a new best evaluation) or, without
         evaluation, when the moving mean return is the best so far (a ``candidate``: not the save a
-        signal asked for), ``checkpoint_best.pt``; both atomically, after the logs up to this step
-        reach their file.
+        signal asked for), ``checkpoint_best.pt``; with ``kept`` (a periodic save) a copy that
+        stays, ``checkpoint_<env_steps>_steps.pt``; each atomically, after the logs up to this step
+        reach their file (on a full disk: the latest and the best only).
 
         The best score is decided before anything is written, so both files store the same,
         current ``best_mean_return`` and a resumed run compares against the true best; the best
@@ -707,13 +709,16 @@ class Trainer:
         except OSError:  # (a full disk) the state is saved still, where it fits: it matters more
             self._write_checkpoints(is_best)
             raise
-        return self._write_checkpoints(is_best)
+        return self._write_checkpoints(is_best, kept)
 
-    def _write_checkpoints(self, best: bool) -> Path:
+    def _write_checkpoints(self, best: bool, kept: bool = False) -> Path:
         state = self.state_dict()
         if best:  # first: a kill between the two saves must not leave a latest that claims a better
             save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)  # best than checkpoint_best.pt holds
-        return save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
+        latest = save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
+        if kept:  # last: the state to resume from is saved whether this copy fits or not
+            save_checkpoint(self.run_dir / kept_checkpoint_name(self.env_steps), state)
+        return latest
 
 
 def raise_if_stopped(trainers: list[Trainer]) -> None:

@@ -39,10 +39,11 @@ from agents.runtime.run import train as run_training
 from agents.runtime.run_folder import new_run_dir
 from agents.runtime.trainer import RunResult
 from agents.tools.composing import check_resolvable, compose_train_config, composition_message, refuse_sweeps
+from agents.tools.exits import FILE_SYSTEM_ERRORS, os_error_line
 from agents.tools.override_paths import expand_home, expand_home_in_paths
 from agents.tools.override_values import is_name, value_text
 from agents.tools.override_words import check_bare_words
-from agents.tools.presets import override_key
+from agents.tools.presets import override_key, preset_for
 from agents.tools.usage import CONFIG_DIR, config_groups
 
 
@@ -187,6 +188,13 @@ def _compose(
                     f'settings (its preset\'s among them) it keeps: {caller}("{cfg.env}", ...) composes '
                     f"{cfg.env}'s own"
                 )
+            preset = None if isinstance(config, DictConfig) else preset_for(cfg.env, None, CONFIG_DIR)
+            if preset is not None:  # it trained Acrobot's generic linear defaults, where an env id gets
+                warn_at_caller(  # the tuned MLP of its preset, without a word
+                    f"a TrainConfig holds the generic defaults: env={cfg.env} trains without its preset "
+                    f'{preset}, which {caller}("{cfg.env}", ...) applies (agents.compose("{cfg.env}") '
+                    f"gives that config to change)"
+                )
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
     check_resolvable(cfg)
@@ -290,8 +298,10 @@ def _train(
         return run_training(cfg, overrides=[f"env={cfg.env}", *overrides], summary=False)
     except RunInterrupted as error:  # "resume with: agents.train(...)", not the command line
         raise error.in_python() from None
-    except OSError as error:  # run_dir=<a name of 300 characters>
+    except OSError as error:  # run_dir=<a name of 300 characters>, a full disk under the event file
         raise_if_too_long(error)
+        if error.errno in FILE_SYSTEM_ERRORS:  # the command line's one line (the checkpoints are saved)
+            raise UserError(os_error_line(error)) from None
         raise
     finally:
         torch.set_num_threads(threads)  # the run sets torch_threads for itself, not for the caller

@@ -54,14 +54,21 @@ def exit_with(error: UserError | KeyboardInterrupt | OSError) -> NoReturn:
     if isinstance(error, KeyboardInterrupt):
         interrupts.exit_for_signal(signal.SIGINT)
     if isinstance(error, OSError):
-        where = f" {error.filename}" if error.filename else ""
-        problem = error.strerror
-        if error.filename and error.errno in (errno.ENOTDIR, errno.EEXIST):  # which file is in the way
-            problem = folder_problem(Path(os.fsdecode(error.filename)), error)
-        if error.errno in STORAGE_ERRNOS:  # a full disk, a quota: Hydra's own files or train.log
-            exit_with_user_error(f"cannot write{where}: {problem} (free space, or choose another location)")
-        exit_with_user_error(f"cannot use{where}: {problem} (choose another location)")
+        exit_with_user_error(os_error_line(error))
     exit_with_user_error(error, error.exit_code)
+
+
+def os_error_line(error: OSError) -> str:
+    """The line of an ``OSError`` that is the machine's answer to a place the user chose
+    (:data:`FILE_SYSTEM_ERRORS`): the file it names (a path of bytes, as the OS gave it, was
+    printed ``b'/...'``), what is wrong and what to change."""
+    where = f" {os.fsdecode(error.filename)}" if error.filename else ""
+    problem = error.strerror
+    if error.filename and error.errno in (errno.ENOTDIR, errno.EEXIST):  # which file is in the way
+        problem = folder_problem(Path(os.fsdecode(error.filename)), error)
+    if error.errno in STORAGE_ERRNOS:  # a full disk, a quota: Hydra's own files or train.log
+        return f"cannot write{where}: {problem} (free space, or choose another location)"
+    return f"cannot use{where}: {problem} (choose another location)"
 
 
 def check_output_folder(folder: Path, key: str, files: Sequence[str] = ()) -> None:
