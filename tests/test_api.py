@@ -192,9 +192,20 @@ def test_train_accepts_a_composed_config_and_a_dataclass(tmp_path):
     cfg = agents.compose("CartPole-v1", *QUIET, f"run_dir={tmp_path / 'a'}")
     assert agents.train(cfg).run_dir == tmp_path / "a"
     config = agents.TrainConfig(env="Acrobot-v1", run_dir=str(tmp_path / "b"))
-    said = r"^a TrainConfig holds the generic defaults: env=Acrobot-v1 trains without its preset acrobot_mlp"
-    with pytest.warns(UserWarning, match=said):  # it trained the generic linear defaults without a word
-        result = agents.train(config, *QUIET, "seed=2")
+    said = r"^a TrainConfig holds the generic defaults, without env=Acrobot-v1's preset acrobot_mlp, which ag"
+    with pytest.warns(
+        UserWarning, match=said + r'ents\.train\("Acrobot-v1", \.\.\.\) applies \(agents\.compose'
+    ):
+        result = agents.train(
+            config, *QUIET, "seed=2"
+        )  # it trained the generic linear defaults without a word
+    with pytest.warns(UserWarning, match=said + r'ents\.compose\("Acrobot-v1", \.\.\.\) applies$'):
+        agents.compose(config)
+    with warnings.catch_warnings():  # a resume keeps the run's settings, the preset's among them
+        warnings.simplefilter("error")
+        agents.train(
+            agents.TrainConfig(env="Acrobot-v1"), f"resume={tmp_path / 'b'}", "budget.total_env_steps=2000"
+        )
     assert result.env_steps >= 1500 and (tmp_path / "b" / CHECKPOINT_NAME).is_file()
     assert "env: Acrobot-v1" in (tmp_path / "b" / "config.yaml").read_text()
 

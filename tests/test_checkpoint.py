@@ -512,6 +512,28 @@ def test_an_atomic_write_to_a_symbolic_link_replaces_the_file_it_names(tmp_path)
     ]
 
 
+def test_a_kept_copy_is_a_hard_link_that_keeps_its_state_or_a_copy_without_links(tmp_path, monkeypatch):
+    """A periodic save's kept copy was a second write and ``fsync`` of the whole state (with a full
+    buffer of 256 envs, 4 MB each time): it is a hard link now, which the next save leaves alone,
+    and a second save where the file system makes none."""
+    from agents.runtime.checkpoint import keep_copy
+
+    latest, kept = tmp_path / CHECKPOINT_NAME, tmp_path / "checkpoint_1000_steps.pt"
+    save_checkpoint(latest, {"step": 1000})
+    keep_copy(latest, kept, {"step": 1000})
+    assert kept.stat().st_ino == latest.stat().st_ino
+    save_checkpoint(latest, {"step": 2000})
+    assert load_checkpoint(kept)["step"] == 1000 and load_checkpoint(latest)["step"] == 2000
+
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    keep_copy(latest, tmp_path / "checkpoint_2000_steps.pt", {"step": 2000})
+    assert load_checkpoint(tmp_path / "checkpoint_2000_steps.pt")["step"] == 2000
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
 def test_a_symbolic_link_to_a_device_a_pipe_or_a_folder_is_replaced_and_what_it_names_stays(tmp_path):
     """``seeds.txt`` (or ``summary.md``, a figure, a checkpoint) linked to ``/dev/full``, ``/dev/null``
     or a named pipe: the write renamed a regular file over the device or the pipe (as root it

@@ -4,6 +4,7 @@ checkpoint_best.pt chosen by evaluation, training itself untouched."""
 from __future__ import annotations
 
 import logging
+import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -90,3 +91,55 @@ def test_evaluations_and_periodic_saves_keep_a_fixed_cadence_with_several_envs(m
         assert load_checkpoint(path)["counters"]["env_steps"] == step
     assert load_agent(kept[0]).predict(np.zeros(4, dtype=np.float32)) in (0, 1)
     assert load_checkpoint(result.run_dir)["counters"]["env_steps"] == steps[-1]
+
+
+def _kept_steps(run_dir) -> list[int]:
+    return sorted(int(path.stem.split("_")[1]) for path in run_dir.glob("checkpoint_*_steps.pt"))
+
+
+def test_a_resume_keeps_the_cadence_or_starts_the_one_it_is_given(make_config, tmp_path):
+    """A periodic save held its own step as the next save's, so a run resumed from one (a kill just
+    after it, or the copy-the-folder hint's way) saved again a step later (``checkpoint_2001_steps.pt``);
+    an ``every_steps`` changed or evaluation turned on at the resume kept the old schedule (3,000 of
+    a new 2,000 after 2,500 steps) or evaluated at once."""
+    run = tmp_path / "run"
+    train(
+        make_config(*COMMON, "budget.total_env_steps=2500", "checkpoint.every_steps=1000", f"run_dir={run}")
+    )
+    assert _kept_steps(run) == [1000, 2000]
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "checkpoint_2000_steps.pt").replace(copy / CHECKPOINT_NAME)  # as the resume hint says
+    longer = ["budget.total_env_steps=3000"]
+    train(make_config(f"resume={copy}", *longer), overrides=longer)
+    assert _kept_steps(copy) == [1000, 3000]
+    changed = [
+        "budget.total_env_steps=6500",
+        "checkpoint.every_steps=2000",
+        "eval.every_steps=2000",
+        "eval.episodes=1",
+    ]
+    resumed = train(make_config(f"resume={run}", *changed), overrides=changed)
+    assert _kept_steps(run) == [1000, 2000, 4000, 6000]
+    means = EventAccumulator(str(resumed.run_dir)).Reload().Scalars(tags.EVAL_MEAN_RETURN)
+    assert [point.step for point in means] == [4000, 6000]
+
+
+def test_a_folder_of_kept_saves_holds_a_run_and_names_them(make_config, tmp_path):
+    """A folder holding only periodic saves (copied there) was no run: a new run there wrote over
+    ``checkpoint_1000_steps.pt``, and ``evaluate.py``/``agents.load``/``resume=`` said only "no
+    checkpoint at <folder>/checkpoint.pt"."""
+    run = train(make_config(*COMMON, "budget.total_env_steps=2000", "checkpoint.every_steps=1000")).run_dir
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for steps in (1000, 2000):
+        shutil.copy(run / f"checkpoint_{steps}_steps.pt", copies)
+    before = (copies / "checkpoint_1000_steps.pt").read_bytes()
+    with pytest.raises(
+        UserError, match=r"already holds a run \(.*checkpoint_2000_steps\.pt\); continue it with resume="
+    ):
+        train(make_config(*COMMON, f"run_dir={copies}", "checkpoint.every_steps=1000"))
+    assert (copies / "checkpoint_1000_steps.pt").read_bytes() == before
+    said = r"holds no checkpoint\.pt, but 2 periodic saves \(checkpoint\.every_steps\): pass one, e\.g\. "
+    with pytest.raises(UserError, match=said + r".*checkpoint_2000_steps\.pt$"):
+        load_agent(copies)

@@ -1087,8 +1087,8 @@ def test_an_observation_its_spaces_dtype_cannot_hold_is_one_line(tmp_path, capsy
     refuses the int64 in one line)."""
     fault_envs.FaultyEnv.calls = 0
     run_dir = tmp_path / "run"
-    code, err, _ = run_train(*TINY, f"env=fault_envs:fault/{fault}-v0", *MODES[mode], f"run_dir={run_dir}",
-                             capsys=capsys)  # fmt: skip
+    env = f"env=fault_envs:fault/{fault}-v0"
+    code, err, _ = run_train(*TINY, env, *MODES[mode], f"run_dir={run_dir}", capsys=capsys)
     if mode == "vector":  # (the float64 becomes a float32 inf there: the update refuses it, and says so)
         assert_one_line(code, err, 2, f"env=fault_envs:fault/{fault}-v0 ")
         if fault == "Beyondfloat":
@@ -1166,6 +1166,38 @@ def endless(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("endless") / "run"
     train(compose_train_config([*TINY, "env=fault_envs:fault/Endless-v0", f"run_dir={run_dir}"]))
     return run_dir
+
+
+def test_an_episode_that_fills_the_buffer_is_said_once_and_moves_the_bar(tmp_path, monkeypatch, caplog):
+    """An env that never ends an episode grew the buffer (30 bytes a step, 1.4 GB and a 353 MB
+    checkpoint at 11M steps) without a word, and the bar, which only updates move, stayed at 0."""
+    import agents.runtime.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "LONG_EPISODES_BYTES", 2**16)  # 2,048 rows of its 32-byte steps
+    shown = []
+    real_tqdm = trainer_module.tqdm
+
+    def recorded(*args, **kwargs):
+        bar = real_tqdm(*args, **kwargs)
+        real_update = bar.update
+        bar.update = lambda n=1: (shown.append(n), real_update(n))[1]
+        return bar
+
+    monkeypatch.setattr(trainer_module, "tqdm", recorded)
+    overrides = [
+        "env=fault_envs:fault/Endless-v0",
+        "budget.total_env_steps=5000",
+        f"run_dir={tmp_path / 'r'}",
+    ]
+    with caplog.at_level(logging.WARNING, logger="agents.runtime.trainer"):
+        train(compose_train_config(["logging.progress_bar=false", *overrides]))
+    said = [
+        record.getMessage() for record in caplog.records if "the episode buffer holds" in record.getMessage()
+    ]
+    assert len(said) == 1, said
+    assert "with an episode of 1,024 steps in progress (env=fault_envs:fault/Endless-v0)" in said[0]
+    assert "needs a time limit ({_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N}" in said[0]
+    assert sum(shown) >= 4096  # moved at each doubling (1,024, 2,048, 4,096 rows), with no update
 
 
 LIMITED = "env=fault_envs:fault/EndlessLimited-v0"
@@ -1364,7 +1396,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys
 
     def fills_up(obj, handle, *args, **kwargs):
         saves.append(1)
-        if len(saves) > 4:  # each periodic save writes checkpoint.pt, then the copy it keeps
+        if len(saves) > 2:  # (a periodic save's kept copy is a hard link: no second write)
             raise OSError(28, "No space left on device")
         real_save(obj, handle, *args, **kwargs)
 
@@ -4744,6 +4776,41 @@ def test_a_signal_after_the_interpreter_began_to_shut_down_still_ends_a_finished
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and not done.stderr.strip(), (done.returncode, done.stderr)
     assert done.stdout.splitlines()[-1].startswith("tensorboard: ")
+
+
+def test_a_signal_during_a_slow_exit_hook_still_ends_a_finished_run_at_once(tmp_path):
+    """An exit hook registered during the run (an env module's) that takes long: a Ctrl-C then cut
+    it short with 0, until 036fef1 ignored every signal from the end of the work (the run then
+    waited out the hook)."""
+    program = (
+        "import atexit, runpy, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "import agents.runtime.run as run\n"
+        "printed = run.print_tensorboard_line\n"
+        "def and_a_slow_hook(folder):\n"
+        "    printed(folder)\n"
+        "    sys.stdout.flush()\n"
+        "    atexit.register(time.sleep, 60)\n"
+        "run.print_tensorboard_line = and_a_slow_hook\n"
+        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps=300', "
+        f"'run_dir={tmp_path / 'run'}']\n"
+        f"runpy.run_path({str(SCRIPTS / 'train.py')!r}, run_name='__main__')\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for line in process.stdout:
+            if line.startswith("tensorboard: "):
+                break
+        time.sleep(0.5)  # in the hook by now
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+        assert time.monotonic() - started < 10
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.mark.parametrize(("env", "other"), [("Acrobot-v1", "env=Acrobot-v1"), ("CartPole-v1", "seed=5")])

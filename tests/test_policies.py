@@ -683,6 +683,31 @@ def test_features_of_another_width_are_refused_by_every_method(generator, form):
             call(x)  # the right width still computes
 
 
+def test_a_form_whose_own_logits_read_other_inputs_is_not_held_to_its_parents_width():
+    """A subclass of a shipped form whose ``logits_with`` adds its own bias column (inputs one
+    narrower than the parent's weight) was refused as "features must be 5 wide" by 036fef1."""
+
+    class BiasLinear(LinearSoftmaxPolicy):
+        def __init__(self, state_dim: int, n_actions: int) -> None:
+            super().__init__(state_dim + 1, n_actions, dtype=F64)
+
+        def logits_with(self, param, features):
+            ones = torch.ones(*features.shape[:-1], 1, dtype=features.dtype)
+            return torch.cat([features, ones], -1) @ param
+
+    class Wider(BiasLinear):
+        @property
+        def input_width(self) -> int:
+            return self.state_dim - 1
+
+    x, a = torch.randn(5, 4, dtype=F64), torch.zeros(5, dtype=torch.long)
+    policy = BiasLinear(4, 3)
+    assert policy.input_width is None and policy.logits(x).shape == (5, 3)
+    torch.testing.assert_close(policy.score(x, a), policy.autograd_score(x, a))
+    with pytest.raises(ValueError, match=r"^features must be 4 wide"):
+        Wider(4, 3).logits(torch.randn(5, 5, dtype=F64))
+
+
 def test_a_registry_imports_the_module_that_registers_its_classes(tmp_path, monkeypatch):
     """``agent.policy`` looked up from :mod:`agents.core.policy` alone held no form, so
     ``make_policy("state", ...)`` was refused as "not one of " and an empty list."""

@@ -107,7 +107,9 @@ class SoftmaxPolicy(nn.Module, ABC):
         parent's logits (those compute them inline): it gets the generic ones built from its own
         :meth:`logits_with` instead: the score by autograd (:meth:`autograd_score_with`), acting
         and the entropy gradient from that. Slower; define :meth:`score_with` (the hand-derived
-        score of the new logits) with :meth:`logits_with` for speed."""
+        score of the new logits) with :meth:`logits_with` for speed. Its :attr:`input_width` is
+        None (unchecked) unless it says its own: new logits may read other inputs (a bias column
+        they add themselves), which the parent's width refused."""
         super().__init_subclass__(**kwargs)
         mro = cls.__mro__
 
@@ -125,6 +127,8 @@ class SoftmaxPolicy(nn.Module, ABC):
                 continue
             if defined_at("logits_with") < defined_at(name):
                 setattr(cls, name, generic)
+        if defined_at("logits_with") < defined_at("input_width"):
+            cls.input_width = SoftmaxPolicy.input_width  # type: ignore[method-assign]
 
     def expected_score_from_score(self, features: Tensor, coef: Tensor) -> Tensor:
         """:meth:`expected_score` as the sum over actions of ``coef[:, a]`` times

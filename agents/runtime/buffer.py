@@ -22,6 +22,7 @@ steps, and the compaction's copying costs O(1) per step on average.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,12 +56,14 @@ class EpisodeBuffer:
     :param obs_shape: shape of one observation (``()`` for Discrete spaces).
     :param obs_dtype: numpy dtype of the observations.
     :param capacity: initial rows; grows (doubling) with the longest episode.
+    :param on_grow: called after each doubling (rare: the trainer says when one episode holds a lot).
     """
 
     def __init__(
-        self, num_envs: int, obs_shape: tuple[int, ...], obs_dtype: np.dtype, capacity: int = 512
-    ) -> None:
-        self.num_envs = num_envs
+        self, num_envs: int, obs_shape: tuple[int, ...], obs_dtype: np.dtype, capacity: int = 512,
+        on_grow: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
+        self.num_envs, self.on_grow = num_envs, on_grow
         self.obs = np.zeros((capacity, num_envs, *obs_shape), dtype=obs_dtype)
         self.actions = np.zeros((capacity, num_envs), dtype=np.int64)
         self.rewards = np.zeros((capacity, num_envs), dtype=np.float64)
@@ -74,6 +77,11 @@ class EpisodeBuffer:
         """Rows ``[:num_finished]``: ``(column, first row, end row)`` of each finished episode."""
         self.num_finished = 0
         """Finished episodes awaiting :meth:`get`."""
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the buffer's arrays hold."""
+        return self.obs.nbytes + self.actions.nbytes + self.rewards.nbytes
 
     @property
     def length(self) -> np.ndarray:
@@ -190,7 +198,10 @@ class EpisodeBuffer:
         """Move the rows still needed to the front; double the capacity if that frees too little."""
         oldest = int(min(self.start.min(), self.done[: self.num_finished, 1].min(initial=self.t)))
         capacity = self.obs.shape[0]
-        self._move_to_front(oldest, 2 * capacity if self.t - oldest > capacity // 2 else capacity)
+        grows = self.t - oldest > capacity // 2
+        self._move_to_front(oldest, 2 * capacity if grows else capacity)
+        if grows and self.on_grow is not None:
+            self.on_grow()
 
     def _move_to_front(self, oldest: int, capacity: int) -> None:
         """Rows ``[oldest, t)`` become rows ``[0, t - oldest)`` of arrays with ``capacity`` rows."""

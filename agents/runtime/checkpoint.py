@@ -92,6 +92,30 @@ def kept_checkpoint_name(env_steps: int) -> str:
     return KEPT_CHECKPOINT_GLOB.replace("*", str(env_steps))
 
 
+def keep_copy(saved: Path, kept: Path, state: dict[str, Any]) -> Path:
+    """Make ``kept`` hold what ``saved`` (just written) holds, for good: a hard link, made under a
+    temporary name and renamed, so no second write and no second ``fsync`` (the next save of
+    ``saved`` renames a new file over that name, and the link keeps this one); where the file
+    system has no hard links, a second atomic save of ``state``."""
+    kept = followed(kept)
+    temporary = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+    try:
+        os.link(followed(saved), temporary)
+    except OSError:
+        return save_checkpoint(kept, state)
+    try:
+        os.replace(temporary, kept)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return kept
+
+
+def kept_steps(path: Path) -> int:
+    """The env step of a kept periodic save's file (:func:`kept_checkpoint_name`; -1: not one)."""
+    middle = path.name.removeprefix("checkpoint_").removesuffix("_steps.pt")
+    return int(middle) if middle.isdigit() else -1
+
+
 def _raise_interrupt_behind(error: BaseException) -> None:
     """Raise the Ctrl-C (or SIGTERM's unwinding) that ``error`` was raised while handling, if any.
 
@@ -338,6 +362,12 @@ def resolve_checkpoint(path: str | Path, name: str = CHECKPOINT_NAME) -> Path:
             raise UserError(
                 f"{path} holds {BEST_CHECKPOINT_NAME} but no {name} (the save that writes both was cut short "
                 f"between them): pass {path / BEST_CHECKPOINT_NAME}"
+            )
+        kept = sorted(path.glob(KEPT_CHECKPOINT_GLOB), key=kept_steps) if path.is_dir() else []
+        if kept:  # a folder of copies (a periodic save's): "no checkpoint at" named none of them
+            raise UserError(
+                f"{path} holds no {name}, but {len(kept)} periodic save{'s' * (len(kept) > 1)} "
+                f"(checkpoint.every_steps): pass one, e.g. the last, {kept[-1]}"
             )
         raise UserError(f"no checkpoint at {candidate} (pass a run folder that holds {name})")
     return candidate

@@ -33,9 +33,13 @@ def env_number_warnings_off() -> np.errstate:
     """numpy's overflow warnings off, for a training loop: an env's huge rewards overflow the
     episode sums; the update's checks then name the env in one line (:func:`nonfinite_env_data`),
     not numpy's warning. (Invalid-value warnings stay on: an env's own ``sqrt`` of a negative number
-    must still say so.)"""
+    must still say so. A warnings filter for our own modules' would reset Python's once-per-place
+    registries, so that an env's warning already shown at its first reset is shown again.)"""
     return np.errstate(over="ignore")
 
+
+TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"
+"""The override that gives an env without one a time limit (said where one needs it)."""
 
 TRAIN_LOG_NAME = "train.log"
 """The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""

@@ -24,6 +24,7 @@ signal that lands inside an import wait for it, then hands it on to them (a note
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -50,6 +51,9 @@ received: list[int] = []
 
 quitting = False
 """Set by :func:`exit_for_signal`: the program is on its way out."""
+
+finished = False
+"""Set by :func:`quit_at_once_from_now`: the program's work is done (read by :func:`ignore_once_finished`)."""
 
 _holding = 0
 """Open :func:`held` blocks: while one is, a signal waits as in an import."""
@@ -240,27 +244,59 @@ def raise_if_received() -> None:
 def reset() -> None:
     """A program starts or has ended (it may be called again in this process): no signal has
     come, none is waiting."""
-    global quitting
-    quitting = False
+    global quitting, finished
+    quitting = finished = False
     received.clear()
     _deferred_since.clear()
     cancel_redelivery()
 
 
-def quit_at_once_from_now(finished: bool = False) -> None:
+def quit_at_once_from_now(done: bool = False) -> None:
     """A program whose work is over (saved and said, or done) quits at once on a further SIGINT or
     SIGTERM: raised as ``KeyboardInterrupt``, a Ctrl-C that landed in a finalizer or an exit hook as
     the process ended (tqdm's ``__del__``, torch's library finalizer, ``torch._dynamo``'s exit hook),
     just after a stopped run's ``resume with:`` line or a finished run's last line, printed
     "Exception ignored in ..." and a traceback; it quits with its one line and 128 + signal. A
-    program that ``finished`` its work ends as finished, with 0 and no line, whenever the signal
-    comes in the half second of its exit: both are ignored from now (a scheduler's SIGTERM there
-    marked a finished run's job failed, 143; a handler of ours could not help once the interpreter
-    had begun to shut down, which puts the default actions back). An ignored signal (a background
-    job's SIGINT) stays ignored."""
+    program ``done`` with its work ends as finished, with 0 and no line, whenever the signal comes
+    in the half second of its exit (a scheduler's SIGTERM there marked a finished run's job failed,
+    143): at once during the exit hooks (a slow one of an env's module is cut short), and after
+    them, once :func:`ignore_once_finished` ran, when the process ends. An ignored signal (a
+    background job's SIGINT) stays ignored."""
+    global finished
+    finished = done
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, signal.SIG_IGN if finished else _quit_now)
+            signal.signal(signum, _end_finished if done else _quit_now)
+
+
+def _end_finished(signum: int, frame: FrameType | None) -> NoReturn:
+    """A finished program's end on a signal as it exits: what was printed is flushed, then 0."""
+    _flush_printed()
+    os._exit(0)
+
+
+def register_exit_hook() -> None:
+    """Register :func:`ignore_once_finished` as an exit hook, once per process: as the first
+    program starts, so that it runs late."""
+    if ignore_once_finished not in _registered:
+        atexit.register(ignore_once_finished)
+        _registered.append(ignore_once_finished)
+
+
+_registered: list[Callable[[], None]] = []
+"""The exit hooks :func:`register_exit_hook` registered."""
+
+
+def ignore_once_finished() -> None:
+    """An exit hook a program registers as it starts, so that it runs after the hooks registered
+    later (torch's, tqdm's, an env module's): a finished program ignores SIGINT and SIGTERM from
+    here on. The interpreter puts the default actions back as it begins to shut down, just after
+    the exit hooks and before the half second of its modules' teardown, so :func:`_end_finished`
+    never ran then and a signal killed the finished run (130/143, no line); an ignored signal
+    stays ignored."""
+    if finished:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def _flush_printed() -> None:

@@ -26,6 +26,7 @@ from agents.runtime.checkpoint import (
     seed_run_folders,
     write_text_atomically,
 )
+from agents.runtime.env_failures import TIME_LIMIT
 from agents.runtime.many_seeds import BatchedSeedsTrainer
 from agents.runtime.multi_seed import MultiSeedResult, MultiSeedTrainer
 from agents.runtime.program import path_override, program_command
@@ -263,10 +264,6 @@ def absolute(path: Path) -> Path:
     """``path`` from the root, where the OS finds it (a relative ``run_dir=`` or ``resume=``, or
     one through a link and ``..``, is printed where it lies)."""
     return Path(os.path.realpath(path))
-
-
-TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"
-"""The override that gives an env without one a time limit (said where one needs it)."""
 
 
 def print_no_episode_note(result: RunResult, cfg: DictConfig | None = None) -> None:

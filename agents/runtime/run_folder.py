@@ -18,7 +18,9 @@ from agents.errors import UserError, folder_problem, unwritable_run_dir
 from agents.runtime.checkpoint import (
     BEST_CHECKPOINT_NAME,
     CHECKPOINT_NAME,
+    KEPT_CHECKPOINT_GLOB,
     file_version,
+    kept_steps,
     remove_stale_temporaries,
     saved_seed_mode,
     write_text_atomically,
@@ -46,11 +48,13 @@ def refuse_folders_named_as_run_files(
 
 
 def held_checkpoints(run_dir: Path) -> list[Path]:
-    """The checkpoints of runs already in ``run_dir``: its own (latest or best) and those of a
-    ``num_seeds`` run's ``seed*/`` folders."""
+    """The checkpoints of runs already in ``run_dir``: its own (latest or best, then the periodic
+    saves it kept, which a new run there wrote over) and those of a ``num_seeds`` run's ``seed*/``
+    folders."""
     names = (CHECKPOINT_NAME, BEST_CHECKPOINT_NAME)
+    kept = sorted(run_dir.glob(KEPT_CHECKPOINT_GLOB), key=kept_steps, reverse=True)
     seeds = sorted(path for name in names for path in run_dir.glob(f"seed*/{name}"))
-    return [path for path in (*(run_dir / name for name in names), *seeds) if path.is_file()]
+    return [path for path in (*(run_dir / name for name in names), *kept, *seeds) if path.is_file()]
 
 
 SWEEP_RECORDS = ("multirun.yaml", "summary.md")

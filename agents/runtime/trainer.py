@@ -37,11 +37,13 @@ from agents.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     interpolated_setting,
+    keep_copy,
     kept_checkpoint_name,
     save_checkpoint,
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.env_failures import (
+    TIME_LIMIT,
     env_named,
     env_number_warnings_off,
     nonfinite_env_data,
@@ -69,6 +71,9 @@ from envs.observations import (
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
 (``agents.train`` configures no logging, so they go nowhere there)."""
+
+LONG_EPISODES_BYTES = 2**26
+"""The episode buffer's size (64 MiB) past which a run says that its episodes are long."""
 
 
 class RunResult:
@@ -273,7 +278,8 @@ class Trainer:
             cfg.env, make_and_reset, cfg, cfg.vector.num_envs, self.info
         )
         space = self.envs.single_observation_space
-        self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype)
+        self.buffer = EpisodeBuffer(cfg.vector.num_envs, space.shape, space.dtype, on_grow=self._buffer_grew)
+        self.said_long_episodes = False
         self.evaluation = None
         if cfg.eval.every_steps:
             try:
@@ -409,8 +415,10 @@ class Trainer:
             self._evaluate()
         if self.next_checkpoint is not None and self.env_steps >= self.next_checkpoint:
             self.elapsed_before = time.perf_counter() - self.start
-            self.save(kept=True)
+            # first: the save holds the next one's step (it held its own, and a resume from it
+            # saved again a step later, off the cadence)
             self.next_checkpoint = next_multiple(self.env_steps, self.cfg.checkpoint.every_steps)
+            self.save(kept=True)
 
     def finish(self, ending: str | None = None) -> TrainResult:
         """Log the final metrics, save the checkpoints, flush and close the logs and the envs.
@@ -581,6 +589,23 @@ class Trainer:
             self.next_print = time.perf_counter() + self.cfg.logging.print_every_seconds
             self._print_progress(stats.entropy, self.env_steps / max(elapsed, 1e-9))
 
+    def _buffer_grew(self) -> None:
+        """The episode buffer doubled (its longest episode in progress, or the batch, outgrew it):
+        move the bar, which only updates move (an episode that never ends froze it at 0 while the
+        buffer grew to gigabytes), and, once it holds :data:`LONG_EPISODES_BYTES`, say why in one
+        warning: it keeps each episode whole until it ends."""
+        self.bar.update(self.env_steps - self.bar.n)
+        if self.said_long_episodes or self.buffer.nbytes < LONG_EPISODES_BYTES:
+            return
+        self.said_long_episodes = True
+        log.warning(
+            "%sthe episode buffer holds %s MB at env step %s, with an episode of %s steps in progress "
+            "(env=%s): REINFORCE learns from whole episodes, so the buffer keeps each until it ends "
+            "and grows with the longest; an env whose episodes never end needs a time limit (%s)",
+            self.log_prefix, f"{self.buffer.nbytes / 2**20:,.0f}", f"{self.env_steps:,}",
+            f"{int(self.buffer.length.max()):,}", self.cfg.env, TIME_LIMIT,
+        )  # fmt: skip
+
     def _blame_env(self, problem: str) -> NoReturn:
         """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""
         raise UserError(
@@ -651,8 +676,14 @@ class Trainer:
         counters = state["counters"]
         self.env_steps, self.episodes = int(counters["env_steps"]), int(counters["episodes"])
         self.updates, self.next_checkpoint = int(counters["updates"]), counters["next_checkpoint"]
-        every = self.cfg.checkpoint.every_steps  # may have changed at resume
-        if not every or self.next_checkpoint is None:
+        saved_config = state.get("config", {})
+        every = self.cfg.checkpoint.every_steps  # may have changed at resume: a cadence of its own
+        if (  # from here, as one changed or turned on (a save before 036fef1 held its own step)
+            not every
+            or self.next_checkpoint is None
+            or self.next_checkpoint <= self.env_steps
+            or saved_config.get("checkpoint", {}).get("every_steps") != every
+        ):
             self.next_checkpoint = next_multiple(self.env_steps, every) if every else None
         saved_agent = state.get("config", {}).get("agent", {})
         if saved_agent.get("lr") != self.cfg.agent.lr:  # changed at resume (else the state holds the
@@ -668,8 +699,12 @@ class Trainer:
         reached = counters.get("reached_target")  # older files lack it
         same_target = self.target is not None and reached == self.target
         self.reached_before = same_target and saved_window == self.cfg.budget.window
-        if self.evaluation is not None and state.get("evaluation"):
-            self.evaluation.load_state_dict(state["evaluation"])
+        if self.evaluation is not None:
+            self.evaluation.resume_from(
+                state.get("evaluation") or None,
+                saved_config.get("eval", {}).get("every_steps"),
+                self.env_steps,
+            )
         rng = state["rng"]
         self.actor.load_state_dict(rng["actor"])
         set_global_rng_states(rng)  # the same replay at every resume of this file
@@ -717,7 +752,7 @@ class Trainer:
             save_checkpoint(self.run_dir / BEST_CHECKPOINT_NAME, state)  # best than checkpoint_best.pt holds
         latest = save_checkpoint(self.run_dir / CHECKPOINT_NAME, state)
         if kept:  # last: the state to resume from is saved whether this copy fits or not
-            save_checkpoint(self.run_dir / kept_checkpoint_name(self.env_steps), state)
+            keep_copy(latest, self.run_dir / kept_checkpoint_name(self.env_steps), state)
         return latest
 
 

@@ -188,12 +188,20 @@ def _compose(
                     f'settings (its preset\'s among them) it keeps: {caller}("{cfg.env}", ...) composes '
                     f"{cfg.env}'s own"
                 )
-            preset = None if isinstance(config, DictConfig) else preset_for(cfg.env, None, CONFIG_DIR)
+            preset = (
+                None
+                if isinstance(config, DictConfig) or cfg.resume
+                else preset_for(cfg.env, None, CONFIG_DIR)
+            )
             if preset is not None:  # it trained Acrobot's generic linear defaults, where an env id gets
-                warn_at_caller(  # the tuned MLP of its preset, without a word
-                    f"a TrainConfig holds the generic defaults: env={cfg.env} trains without its preset "
-                    f'{preset}, which {caller}("{cfg.env}", ...) applies (agents.compose("{cfg.env}") '
-                    f"gives that config to change)"
+                warn_at_caller(  # the tuned MLP of its preset, without a word (a resume keeps the run's)
+                    f"a TrainConfig holds the generic defaults, without env={cfg.env}'s preset {preset}, "
+                    f'which {caller}("{cfg.env}", ...) applies'
+                    + (
+                        ""
+                        if caller == "agents.compose"
+                        else f' (agents.compose("{cfg.env}") gives that config)'
+                    )
                 )
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None

@@ -74,6 +74,8 @@ def command(function: Command) -> Command:
             print_version()
             return
         program = called_as_program(sys._getframe(1))
+        if program:
+            interrupts.register_exit_hook()
         finished = False  # its work done, no signal heard: a signal as the process exits ends it with 0
         interrupts.reset()
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
