@@ -143,3 +143,24 @@ def test_a_folder_of_kept_saves_holds_a_run_and_names_them(make_config, tmp_path
     said = r"holds no checkpoint\.pt, but 2 periodic saves \(checkpoint\.every_steps\): pass one, e\.g\. "
     with pytest.raises(UserError, match=said + r".*checkpoint_2000_steps\.pt$"):
         load_agent(copies)
+
+
+def test_a_resume_that_would_write_over_later_kept_saves_is_refused(make_config, tmp_path):
+    """Resuming an earlier save in a folder that holds later periodic saves (the copy-the-folder
+    hint's way, or kept files copied out) wrote over ``checkpoint_3000_steps.pt`` with another
+    history, beside the old run's 4000 and 5000. A folder in the way of a kept save was named by
+    its temporary file."""
+    run = train(make_config(*COMMON, "budget.total_env_steps=3000", "checkpoint.every_steps=1000")).run_dir
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "checkpoint_1000_steps.pt").replace(copy / CHECKPOINT_NAME)
+    before = {path.name: path.read_bytes() for path in copy.iterdir() if path.is_file()}
+    said = r"would continue from env step 1,000 in .*copy, which holds periodic saves of later steps \(checkp"
+    with pytest.raises(UserError, match=said + r"oint_2000_steps\.pt, \.\.\.\) that it would write over"):
+        train(make_config(f"resume={copy}"), overrides=[])
+    assert {path.name: path.read_bytes() for path in copy.iterdir() if path.is_file()} == before
+    in_the_way = tmp_path / "in_the_way"
+    (in_the_way / "checkpoint_1000_steps.pt").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError) as raised:
+        train(make_config(*COMMON, f"run_dir={in_the_way}", "checkpoint.every_steps=1000"))
+    assert raised.value.filename == str(in_the_way / "checkpoint_1000_steps.pt")

@@ -1168,12 +1168,14 @@ def endless(tmp_path_factory) -> Path:
     return run_dir
 
 
-def test_an_episode_that_fills_the_buffer_is_said_once_and_moves_the_bar(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("mode", ["single", "batched"])
+def test_an_episode_that_runs_long_is_said_once_and_moves_the_bar(tmp_path, monkeypatch, caplog, mode):
     """An env that never ends an episode grew the buffer (30 bytes a step, 1.4 GB and a 353 MB
     checkpoint at 11M steps) without a word, and the bar, which only updates move, stayed at 0."""
+    import agents.runtime.env_failures as env_failures_module
     import agents.runtime.trainer as trainer_module
 
-    monkeypatch.setattr(trainer_module, "LONG_EPISODES_BYTES", 2**16)  # 2,048 rows of its 32-byte steps
+    monkeypatch.setattr(env_failures_module, "LONG_EPISODE_STEPS", 1500)
     shown = []
     real_tqdm = trainer_module.tqdm
 
@@ -1184,20 +1186,27 @@ def test_an_episode_that_fills_the_buffer_is_said_once_and_moves_the_bar(tmp_pat
         return bar
 
     monkeypatch.setattr(trainer_module, "tqdm", recorded)
+    seeds = ["num_seeds=2", "seed_mode=batched"] if mode == "batched" else []
     overrides = [
         "env=fault_envs:fault/Endless-v0",
         "budget.total_env_steps=5000",
         f"run_dir={tmp_path / 'r'}",
     ]
-    with caplog.at_level(logging.WARNING, logger="agents.runtime.trainer"):
-        train(compose_train_config(["logging.progress_bar=false", *overrides]))
-    said = [
-        record.getMessage() for record in caplog.records if "the episode buffer holds" in record.getMessage()
-    ]
+    with caplog.at_level(logging.WARNING):
+        train(compose_train_config(["logging.progress_bar=false", *overrides, *seeds]))
+    said = [record.getMessage() for record in caplog.records if "without ending" in record.getMessage()]
     assert len(said) == 1, said
-    assert "with an episode of 1,024 steps in progress (env=fault_envs:fault/Endless-v0)" in said[0]
+    assert said[0].startswith(
+        "an episode has run 2,048 steps without ending (env=fault_envs:fault/Endless-v0)"
+    )
     assert "needs a time limit ({_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N}" in said[0]
-    assert sum(shown) >= 4096  # moved at each doubling (1,024, 2,048, 4,096 rows), with no update
+    if mode == "single":
+        assert sum(shown) >= 4096  # moved at each doubling (1,024, 2,048, 4,096 rows), with no update
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # episodes that end, however many envs: no word
+        ending = ["vector.num_envs=64", "budget.total_env_steps=20000", "budget.stop_at_target=false"]
+        train(compose_train_config(["logging.progress_bar=false", *ending, f"run_dir={tmp_path / 'c'}"]))
+    assert not [record for record in caplog.records if "without ending" in record.getMessage()]
 
 
 LIMITED = "env=fault_envs:fault/EndlessLimited-v0"
@@ -4808,6 +4817,43 @@ def test_a_signal_during_a_slow_exit_hook_still_ends_a_finished_run_at_once(tmp_
         started = time.monotonic()
         assert process.wait(timeout=30) == 0, process.stderr.read()
         assert time.monotonic() - started < 10
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_script_of_ones_own_that_goes_on_after_a_program_stays_interruptible(tmp_path):
+    """A script's top level calling ``plot([...])`` and going on was taken for one of the project's
+    scripts, whose process ends with the program: a later Ctrl-C ended the script with 0 at once,
+    skipping its ``finally`` blocks and the rest."""
+    import agents
+
+    agents.train("CartPole-v1", *TINY, f"run_dir={tmp_path / 'run'}")
+    script = tmp_path / "mine.py"
+    runs, out = f"runs=[{tmp_path / 'run'}]", f"out={tmp_path / 'fig'}"
+    script.write_text(
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as at a terminal (xdist ignores it)
+        "from agents.tools.commands import plot\n"
+        f"plot([{runs!r}, {out!r}])\n"
+        "try:\n"
+        "    print('plotted', flush=True)\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('my own handler', flush=True)\n"
+        "    sys.exit(5)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
+    )  # fmt: skip
+    try:
+        for line in process.stdout:
+            if line.startswith("plotted"):
+                break
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 5, process.stderr.read()
+        assert process.stdout.read().strip() == "my own handler"
     finally:
         process.kill()
         process.wait()

@@ -105,6 +105,9 @@ def keep_copy(saved: Path, kept: Path, state: dict[str, Any]) -> Path:
         return save_checkpoint(kept, state)
     try:
         os.replace(temporary, kept)
+    except OSError as error:  # (a folder in its way): the line names it, not the temporary file
+        error.filename, error.filename2 = str(kept), None
+        raise
     finally:
         temporary.unlink(missing_ok=True)
     return kept

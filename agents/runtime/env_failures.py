@@ -6,6 +6,7 @@ the learning rate: :func:`nonfinite_env_data`, with numpy's warnings off: :func:
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -17,6 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from agents.errors import UserError
+from agents.runtime.buffer import EpisodeBuffer
 from agents.runtime.runners import make_runner
 from agents.runtime.sweep_stop import env_faults
 from envs.make import EnvInfo, close_quietly
@@ -40,6 +42,29 @@ def env_number_warnings_off() -> np.errstate:
 
 TIME_LIMIT = "{_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N} in env_wrappers"
 """The override that gives an env without one a time limit (said where one needs it)."""
+
+LONG_EPISODE_STEPS = 2**20
+"""Steps of one episode in progress past which a run says that its episodes may never end."""
+
+log = logging.getLogger(__name__)
+
+
+def warn_if_an_episode_is_long(buffer: EpisodeBuffer, env_id: str, prefix: str = "") -> bool:
+    """Called as ``buffer`` grows: a warning, and True, where one episode in progress has run
+    :data:`LONG_EPISODE_STEPS` steps. An env that never ended one grew the buffer (which keeps each
+    episode whole until it ends) to gigabytes without a word (the end-of-run note came after);
+    the buffer's size alone said it of 4,096 sub-envs' 400-step episodes."""
+    longest = int(buffer.length.max())
+    if longest < LONG_EPISODE_STEPS:
+        return False
+    log.warning(
+        "%san episode has run %s steps without ending (env=%s): REINFORCE learns from whole episodes, "
+        "so the episode buffer keeps each until it ends (%s MiB now) and grows with the longest; an env "
+        "whose episodes never end needs a time limit (%s)",
+        prefix, f"{longest:,}", env_id, f"{buffer.nbytes / 2**20:,.0f}", TIME_LIMIT,
+    )  # fmt: skip
+    return True
+
 
 TRAIN_LOG_NAME = "train.log"
 """The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""

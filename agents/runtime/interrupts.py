@@ -278,13 +278,13 @@ def _end_finished(signum: int, frame: FrameType | None) -> NoReturn:
 def register_exit_hook() -> None:
     """Register :func:`ignore_once_finished` as an exit hook, once per process: as the first
     program starts, so that it runs late."""
-    if ignore_once_finished not in _registered:
+    global _exit_hook_registered
+    if not _exit_hook_registered:
         atexit.register(ignore_once_finished)
-        _registered.append(ignore_once_finished)
+        _exit_hook_registered = True
 
 
-_registered: list[Callable[[], None]] = []
-"""The exit hooks :func:`register_exit_hook` registered."""
+_exit_hook_registered = False
 
 
 def ignore_once_finished() -> None:

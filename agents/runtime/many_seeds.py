@@ -55,6 +55,7 @@ from agents.runtime.env_failures import (
     nonfinite_env_data,
     raise_env_fault,
     start_envs,
+    warn_if_an_episode_is_long,
 )
 from agents.runtime.event_files import EventFile
 from agents.runtime.global_rngs import seed_everything
@@ -203,10 +204,16 @@ class BatchedSeedsTrainer:
         )
         hold_first_step_warnings(self.envs)  # the env checker's warning of what the one line refuses
         space = self.envs.single_observation_space
-        self.buffer = EpisodeBuffer(columns, space.shape, space.dtype)
+        self.buffer = EpisodeBuffer(columns, space.shape, space.dtype, on_grow=self._buffer_grew)
+        self.said_long_episodes = False
         self.rng = np.random.default_rng(cfg.seed)
         self.noise = np.zeros((0, 0))
         self.noise_row = 0
+
+    def _buffer_grew(self) -> None:
+        """Say once where an episode has run very long (the buffer keeps it whole)."""
+        if not self.said_long_episodes:
+            self.said_long_episodes = warn_if_an_episode_is_long(self.buffer, self.cfg.env)
 
     def _autograd_policy_gradient(
         self, param: torch.Tensor, inputs: torch.Tensor, actions: torch.Tensor, coefficients: torch.Tensor

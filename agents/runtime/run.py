@@ -17,7 +17,9 @@ from agents.errors import UserError, warn_at_caller
 from agents.runtime import tags
 from agents.runtime.checkpoint import (
     CHECKPOINT_NAME,
+    KEPT_CHECKPOINT_GLOB,
     file_version,
+    kept_steps,
     load_checkpoint,
     resolve_checkpoint,
     run_folder_of,
@@ -128,7 +130,17 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
             raise UserError(
                 f"resume={source} would continue in {source.parent} and overwrite its {CHECKPOINT_NAME} (a "
                 f"later point): resume={source.parent} for that one; for this one, copy the folder, move the "
-                f"copy's {source.name} over its {CHECKPOINT_NAME} and resume the copy"
+                f"copy's {source.name} over its {CHECKPOINT_NAME}, delete its later periodic saves "
+                f"({KEPT_CHECKPOINT_GLOB}) and resume the copy"
+            )
+        steps = state["counters"].get("env_steps")  # (an altered value is refused as the run restores)
+        kept = sorted(source.parent.glob(KEPT_CHECKPOINT_GLOB), key=kept_steps)
+        later = [path for path in kept if isinstance(steps, int) and kept_steps(path) > steps]
+        if later:  # another history would write over them, beside the rest (a folder of two runs)
+            raise UserError(
+                f"resume={source} would continue from env step {steps:,} in {source.parent}, which holds "
+                f"periodic saves of later steps ({later[0].name}{', ...' if len(later) > 1 else ''}) that it "
+                "would write over with another history: move them out of the folder first"
             )
         if cfg.run_dir:
             refuse_another_folder_for_a_resume(source.parent, "run_dir", cfg.run_dir)

@@ -43,12 +43,12 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.env_failures import (
-    TIME_LIMIT,
     env_named,
     env_number_warnings_off,
     nonfinite_env_data,
     raise_env_fault,
     start_envs,
+    warn_if_an_episode_is_long,
 )
 from agents.runtime.evaluation import TrainingEvaluation, capped_note, next_multiple
 from agents.runtime.global_rngs import drew_between, global_rng_states, seed_everything, set_global_rng_states
@@ -71,9 +71,6 @@ from envs.observations import (
 log = logging.getLogger(__name__)
 """Progress lines without the bar: Hydra's job logging sends them to the console and ``train.log``
 (``agents.train`` configures no logging, so they go nowhere there)."""
-
-LONG_EPISODES_BYTES = 2**26
-"""The episode buffer's size (64 MiB) past which a run says that its episodes are long."""
 
 
 class RunResult:
@@ -592,19 +589,10 @@ class Trainer:
     def _buffer_grew(self) -> None:
         """The episode buffer doubled (its longest episode in progress, or the batch, outgrew it):
         move the bar, which only updates move (an episode that never ends froze it at 0 while the
-        buffer grew to gigabytes), and, once it holds :data:`LONG_EPISODES_BYTES`, say why in one
-        warning: it keeps each episode whole until it ends."""
+        buffer grew to gigabytes), and say once where an episode has run very long."""
         self.bar.update(self.env_steps - self.bar.n)
-        if self.said_long_episodes or self.buffer.nbytes < LONG_EPISODES_BYTES:
-            return
-        self.said_long_episodes = True
-        log.warning(
-            "%sthe episode buffer holds %s MB at env step %s, with an episode of %s steps in progress "
-            "(env=%s): REINFORCE learns from whole episodes, so the buffer keeps each until it ends "
-            "and grows with the longest; an env whose episodes never end needs a time limit (%s)",
-            self.log_prefix, f"{self.buffer.nbytes / 2**20:,.0f}", f"{self.env_steps:,}",
-            f"{int(self.buffer.length.max()):,}", self.cfg.env, TIME_LIMIT,
-        )  # fmt: skip
+        if not self.said_long_episodes:
+            self.said_long_episodes = warn_if_an_episode_is_long(self.buffer, self.cfg.env, self.log_prefix)
 
     def _blame_env(self, problem: str) -> NoReturn:
         """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""

@@ -48,14 +48,25 @@ if TYPE_CHECKING:
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
+SCRIPTS_FOLDER = Path(__file__).resolve().parent.parent.parent / "scripts"
+"""The project's scripts (``scripts/train.py``), each ending with a program's function."""
+CONSOLE_COMMAND = "softmax-reinforce"
+"""The console command pip writes (``pyproject.toml``'s ``[project.scripts]``)."""
+
+
 def called_as_program(frame: FrameType) -> bool:
-    """Whether the caller of a program's function (``frame``, past this package's own frames) is a
-    script's or console command's top level, whose process ends with it; not code that goes on
-    after it (a test calling ``main()``), whose signal handlers must come back."""
+    """Whether the caller of a program's function (``frame``, past this package's own frames) is the
+    top level of one of the project's scripts or of its console command, whose process ends with
+    it; not code that goes on after it (a test calling ``main()``, a script of one's own that calls
+    ``plot([...])`` and goes on: a Ctrl-C after it ended that script with 0), whose signal handlers
+    must come back."""
     from agents.errors import caller_outside_package
 
     caller, _ = caller_outside_package(frame)
-    return caller.f_code.co_name == "<module>" and caller.f_globals.get("__name__") == "__main__"
+    if caller.f_code.co_name != "<module>" or caller.f_globals.get("__name__") != "__main__":
+        return False
+    path = Path(caller.f_code.co_filename)
+    return path.name == CONSOLE_COMMAND or path.resolve().parent == SCRIPTS_FOLDER
 
 
 def command(function: Command) -> Command:
