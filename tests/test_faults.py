@@ -1202,6 +1202,12 @@ def test_an_episode_that_runs_long_is_said_once_and_moves_the_bar(tmp_path, monk
     assert "needs a time limit ({_target_:gymnasium.wrappers.TimeLimit,max_episode_steps:N}" in said[0]
     if mode == "single":
         assert sum(shown) >= 4096  # moved at each doubling (1,024, 2,048, 4,096 rows), with no update
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):  # a resume of that episode says it at once
+            longer = ["budget.total_env_steps=5100"]
+            train(compose_train_config([f"resume={tmp_path / 'r'}", *longer]), overrides=longer)
+        said = [record.getMessage() for record in caplog.records if "without ending" in record.getMessage()]
+        assert len(said) == 1 and said[0].startswith("an episode has run 5,000 steps without ending"), said
     caplog.clear()
     with caplog.at_level(logging.WARNING):  # episodes that end, however many envs: no word
         ending = ["vector.num_envs=64", "budget.total_env_steps=20000", "budget.stop_at_target=false"]
@@ -4822,10 +4828,12 @@ def test_a_signal_during_a_slow_exit_hook_still_ends_a_finished_run_at_once(tmp_
         process.wait()
 
 
-def test_a_script_of_ones_own_that_goes_on_after_a_program_stays_interruptible(tmp_path):
+@pytest.mark.parametrize("how", ["file", "python -c in scripts/"])
+def test_a_script_of_ones_own_that_goes_on_after_a_program_stays_interruptible(tmp_path, how):
     """A script's top level calling ``plot([...])`` and going on was taken for one of the project's
     scripts, whose process ends with the program: a later Ctrl-C ended the script with 0 at once,
-    skipping its ``finally`` blocks and the rest."""
+    skipping its ``finally`` blocks and the rest (``python -c`` run in ``scripts/`` too: its
+    ``<string>`` read as a file there)."""
     import agents
 
     agents.train("CartPole-v1", *TINY, f"run_dir={tmp_path / 'run'}")
@@ -4843,8 +4851,9 @@ def test_a_script_of_ones_own_that_goes_on_after_a_program_stays_interruptible(t
         "    print('my own handler', flush=True)\n"
         "    sys.exit(5)\n"
     )
+    command = [sys.executable, str(script)] if how == "file" else [sys.executable, "-c", script.read_text()]
     process = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=SCRIPTS,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
     )  # fmt: skip
     try:

@@ -698,6 +698,7 @@ class Trainer:
         set_global_rng_states(rng)  # the same replay at every resume of this file
         saved = global_rng_states()
         self.obs = self.envs.restore(state["envs"], self.buffer, self.cfg.seed + self.env_steps)
+        self.said_long_episodes = warn_if_an_episode_is_long(self.buffer, self.cfg.env, self.log_prefix)
         if drew_between(saved, global_rng_states()):
             log.warning(
                 "%senv=%s drew from the global random generators (random, numpy.random or torch) while "

@@ -65,7 +65,10 @@ def called_as_program(frame: FrameType) -> bool:
     caller, _ = caller_outside_package(frame)
     if caller.f_code.co_name != "<module>" or caller.f_globals.get("__name__") != "__main__":
         return False
-    path = Path(caller.f_code.co_filename)
+    name = caller.f_code.co_filename
+    if name.startswith("<"):  # python -c, python - (<string>, <stdin>): a path of the working folder
+        return False
+    path = Path(name)
     return path.name == CONSOLE_COMMAND or path.resolve().parent == SCRIPTS_FOLDER
 
 
