@@ -22,6 +22,7 @@ steps, and the compaction's copying costs O(1) per step on average.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ def learnable(obs: np.ndarray, rewards: np.ndarray, rows: np.ndarray) -> np.ndar
     return np.isfinite(returns) & finite_obs.all(0)
 
 
+def held_weakly(callback: Callable[[], None] | None) -> Callable[[], Callable[[], None] | None]:
+    """``callback`` as a reference that gives it back, or None: a bound method weakly (its object
+    may own whoever holds this), anything else as it is."""
+    if inspect.ismethod(callback):
+        return weakref.WeakMethod(callback)
+    return lambda: callback
+
+
 class EpisodeBuffer:
     """Per-sub-env episodes in progress plus the finished episodes awaiting an update.
 
@@ -68,11 +77,7 @@ class EpisodeBuffer:
         on_grow: Callable[[], None] | None = None,
     ) -> None:  # fmt: skip
         self.num_envs = num_envs
-        self.on_grow: Callable[[], Callable[[], None] | None] = (
-            (lambda: None) if on_grow is None
-            else weakref.WeakMethod(on_grow) if hasattr(on_grow, "__self__")  # type: ignore[arg-type]
-            else (lambda: on_grow)
-        )  # fmt: skip
+        self._on_grow = held_weakly(on_grow)
         self.obs = np.zeros((capacity, num_envs, *obs_shape), dtype=obs_dtype)
         self.actions = np.zeros((capacity, num_envs), dtype=np.int64)
         self.rewards = np.zeros((capacity, num_envs), dtype=np.float64)
@@ -209,9 +214,9 @@ class EpisodeBuffer:
         capacity = self.obs.shape[0]
         grows = self.t - oldest > capacity // 2
         self._move_to_front(oldest, 2 * capacity if grows else capacity)
-        grew = self.on_grow() if grows else None
-        if grew is not None:
-            grew()
+        callback = self._on_grow() if grows else None
+        if callback is not None:
+            callback()
 
     def _move_to_front(self, oldest: int, capacity: int) -> None:
         """Rows ``[oldest, t)`` become rows ``[0, t - oldest)`` of arrays with ``capacity`` rows."""

@@ -134,8 +134,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
                 f"({KEPT_CHECKPOINT_GLOB}) and resume the copy"
             )
         steps = state["counters"].get("env_steps")  # (an altered value is refused as the run restores)
-        kept = sorted(source.parent.glob(KEPT_CHECKPOINT_GLOB), key=kept_steps)
-        later = [path for path in kept if isinstance(steps, int) and kept_steps(path) > steps]
+        kept = source.parent.glob(KEPT_CHECKPOINT_GLOB) if isinstance(steps, int) else ()
+        later = sorted((path for path in kept if kept_steps(path) > steps), key=kept_steps)
         if later:  # another history would write over them, beside the rest (a folder of two runs)
             raise UserError(
                 f"resume={source} would continue from env step {steps:,} in {source.parent}, which holds "

@@ -188,26 +188,27 @@ def _compose(
                     f'settings (its preset\'s among them) it keeps: {caller}("{cfg.env}", ...) composes '
                     f"{cfg.env}'s own"
                 )
-            preset = (
-                None
-                if isinstance(config, DictConfig) or cfg.resume
-                else preset_for(cfg.env, None, CONFIG_DIR)
-            )
-            if preset is not None:  # it trained Acrobot's generic linear defaults, where an env id gets
-                warn_at_caller(  # the tuned MLP of its preset, without a word (a resume keeps the run's)
-                    f"a TrainConfig holds the generic defaults, without env={cfg.env}'s preset {preset}, "
-                    f'which {caller}("{cfg.env}", ...) applies'
-                    + (
-                        ""
-                        if caller == "agents.compose"
-                        else f' (agents.compose("{cfg.env}") gives that config)'
-                    )
-                )
+            if not isinstance(config, DictConfig) and not cfg.resume:  # (a resume keeps its run's settings)
+                warn_of_the_preset_left_out(cfg.env, caller)
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(composition_message(error)) from None
     check_resolvable(cfg)
     check_known_keys(cfg, TrainConfig)  # +foo=1 composes (Hydra adds the key), and nothing would read it
     return cfg
+
+
+def warn_of_the_preset_left_out(env: str, caller: str) -> None:
+    """A ``UserWarning`` where ``env`` has a preset that a :class:`TrainConfig` (the generic
+    defaults) leaves out: it trained Acrobot's generic linear defaults without a word, where the
+    env id gets the tuned MLP of its preset."""
+    preset = preset_for(env, None, CONFIG_DIR)
+    if preset is None:
+        return
+    composed = "" if caller == "agents.compose" else f' (agents.compose("{env}") gives that config)'
+    warn_at_caller(
+        f"a TrainConfig holds the generic defaults, without env={env}'s preset {preset}, "
+        f'which {caller}("{env}", ...) applies{composed}'
+    )
 
 
 def python_values(config: TrainConfig) -> dict[str, Any]:
