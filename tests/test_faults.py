@@ -2892,6 +2892,26 @@ def test_num_seeds_sigterm_saves_every_seed(tmp_path):
         _assert_saved_and_flushed(tmp_path / "run" / f"seed{seed}")
 
 
+@pytest.mark.parametrize("mode", ["single", "seeds", "batched"])
+def test_a_stopped_runs_log_ends_with_its_stop_line(tmp_path, mode):
+    """``train.log`` ended with the run's last progress line: where it was saved and how to resume
+    it reached only the console."""
+    run_dir = tmp_path / "run"
+    code, err = _signalled(
+        tmp_path, signal.SIGTERM, *MODES[mode], f"run_dir={run_dir}", group=False, delay=0.5
+    )
+    assert code == 143 and "Traceback" not in err, err
+    stop_lines = [
+        line for line in err.splitlines() if line.startswith(("SIGTERM: stopped", "stopped by SIGTERM"))
+    ]
+    assert len(stop_lines) == (2 if mode == "seeds" else 1), err
+    log_lines = (run_dir / "train.log").read_text().splitlines()
+    ends = log_lines[-len(stop_lines) :]
+    assert len(ends) == len(stop_lines) and all(
+        line.endswith(stop) for line, stop in zip(ends, stop_lines, strict=True)
+    ), ends
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_async_vector_env_ctrl_c_reaches_workers_but_the_main_process_decides(tmp_path, sig):

@@ -70,7 +70,14 @@ from agents.runtime.run_folder import (
 )
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.sweep_stop import env_faults
-from agents.runtime.trainer import StopOnSignal, TrainResult, numerical_failure_hint, preflight, target_return
+from agents.runtime.trainer import (
+    StopOnSignal,
+    TrainResult,
+    numerical_failure_hint,
+    preflight,
+    target_return,
+    write_to_run_logs,
+)
 from envs.make import close_quietly, describe_vector_failure, make_vector_env, stores_none_as_nan
 from envs.observations import hold_first_step_warnings, rewards_fit, rewards_problem
 
@@ -548,11 +555,13 @@ class BatchedSeedsTrainer:
         close_quietly(self.envs)
         self.lock.release()
         if interrupted and self.stop_signal is not None:
-            raise RunInterrupted(
+            stop = RunInterrupted(
                 f"stopped by {signal.Signals(self.stop_signal).name}; saved each seed's {CHECKPOINT_NAME} "
                 f"under {self.run_dir} (a seed_mode=batched run cannot be resumed)",
                 128 + self.stop_signal,
             )
+            write_to_run_logs(str(stop))
+            raise stop
         return MultiSeedResult(self.run_dir, results, seconds)
 
     def _save_checkpoints(self) -> list[Path]:

@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Self
@@ -43,6 +43,7 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.env_failures import (
+    TRAIN_LOG_NAME,
     env_named,
     env_number_warnings_off,
     nonfinite_env_data,
@@ -756,7 +757,28 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
     stopped = [trainer for trainer in trainers if trainer.stop_signal is not None]
     lines = [f"{name}: {trainer.stopped_line()}" for trainer in stopped]
     resumes = tuple((trainer.resume_command(), trainer.resume_call()) for trainer in stopped)
-    raise RunInterrupted("\n".join(lines), 128 + signum, resumes)
+    stop = RunInterrupted("\n".join(lines), 128 + signum, resumes)
+    write_to_run_logs(str(stop))
+    raise stop
+
+
+def write_to_run_logs(message: str) -> None:
+    """``message`` in the log file of the program's run (Hydra's job log, ``train.log``), not on the
+    console, which prints it as the program's last line: a stopped run's log ended with its last
+    progress line, without where it was saved and how to resume it. ``agents.train`` configures no
+    such file: nothing is written. A file that cannot take it (a full disk) is left as it is, without
+    the traceback a log handler prints then: the console has the line."""
+    for handler in logging.getLogger().handlers:
+        named = isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).name == TRAIN_LOG_NAME
+        if not named or handler.level > logging.WARNING:
+            continue
+        records = [  # one a line: each seed's stamped as the log's other lines
+            log.makeRecord(log.name, logging.WARNING, __file__, 0, line, None, None)
+            for line in message.splitlines()
+        ]
+        text = "".join(handler.format(record) + handler.terminator for record in records)
+        with suppress(OSError), open(handler.baseFilename, "a", encoding=handler.encoding) as log_file:
+            log_file.write(text)  # after the handler's lines: it flushes each as it writes it
 
 
 @contextmanager
