@@ -156,7 +156,7 @@ def test_best_checkpoint_is_written(make_config):
     # resuming from it would continue in this folder and overwrite the later checkpoint.pt: refused
     latest = (result.run_dir / "checkpoint.pt").read_bytes()
     with pytest.raises(
-        UserError, match=r"would continue in .* and overwrite its checkpoint.pt \(a later point\)"
+        UserError, match=r"would continue in .* and overwrite its checkpoint.pt \(the run's latest point\)"
     ):
         train(make_config(f"resume={result.run_dir / BEST_CHECKPOINT_NAME}", "budget.total_env_steps=8000"))
     assert (result.run_dir / "checkpoint.pt").read_bytes() == latest

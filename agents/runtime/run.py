@@ -128,10 +128,10 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         latest = source.parent / CHECKPOINT_NAME
         if source.name != CHECKPOINT_NAME and latest.is_file():  # e.g. resume=<run>/checkpoint_best.pt
             raise UserError(
-                f"resume={source} would continue in {source.parent} and overwrite its {CHECKPOINT_NAME} (a "
-                f"later point): resume={source.parent} for that one; for this one, copy the folder, move the "
-                f"copy's {source.name} over its {CHECKPOINT_NAME}, delete its later periodic saves "
-                f"({KEPT_CHECKPOINT_GLOB}) and resume the copy"
+                f"resume={source} would continue in {source.parent} and overwrite its {CHECKPOINT_NAME} "
+                f"(the run's latest point): resume={source.parent} for that one; for this one, copy the "
+                f"folder, move the copy's {source.name} over its {CHECKPOINT_NAME}, delete its later "
+                f"periodic saves ({KEPT_CHECKPOINT_GLOB}) and resume the copy"
             )
         steps = state["counters"].get("env_steps")  # (an altered value is refused as the run restores)
         kept = source.parent.glob(KEPT_CHECKPOINT_GLOB) if isinstance(steps, int) else ()
