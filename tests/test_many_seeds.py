@@ -3,6 +3,8 @@ the same learner as the exact mode (the distribution of steps-to-threshold over 
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from agents.errors import UserError
 from agents.runtime import tags
-from agents.runtime.checkpoint import load_checkpoint
+from agents.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from agents.runtime.many_seeds import BatchedSeedsTrainer, RecentReturns
 from agents.runtime.restore import agent_from_checkpoint
 from agents.runtime.run import train
@@ -68,6 +70,15 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
             train(make_config(f"resume={folder}"))
         with pytest.raises(UserError, match=f"evaluate it with .* checkpoint={tmp_path / 'a'}/seed3, or"):
             train(make_config(f"resume={tmp_path / 'a'}"))  # it named the top folder, which evaluate refuses
+    unsaved = tmp_path / "unsaved"  # killed (or quit by a second signal) before its seeds saved
+    shutil.copytree(tmp_path / "a", unsaved)
+    for checkpoint in unsaved.glob(f"seed*/{CHECKPOINT_NAME}"):
+        checkpoint.unlink()
+    for folder in (unsaved, unsaved / "seed3"):  # it said to evaluate a folder evaluate.py found empty
+        with pytest.raises(
+            UserError, match=r"cannot be resumed .*\), and holds no checkpoint: .* start it again"
+        ):
+            train(make_config(f"resume={folder}"))
     with pytest.raises(UserError, match="already holds a run") as error:  # no resume= hint: it cannot
         train(make_config(*common, f"run_dir={tmp_path / 'a'}"))
     assert "resume=" not in str(error.value)

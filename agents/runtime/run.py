@@ -222,12 +222,15 @@ def refuse_batched_resume(path: str) -> NoReturn:
     evaluation it suggests names a seed's folder (a top folder holds none of its own)."""
     folder = run_folder_of(path)
     seeds = seed_run_folders(folder)
+    cannot = f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share generators"
+    if not seeds and not (folder / CHECKPOINT_NAME).is_file() and not Path(path).is_file():
+        raise UserError(  # the evaluation it suggested then said "no checkpoint at"
+            f"{cannot}), and holds no checkpoint: it saves at its end or where a signal stops it, and this "
+            "one was quit or killed before; start it again (with seed_mode=exact to resume)"
+        )
     checkpoint = seeds[0] if seeds and not (folder / CHECKPOINT_NAME).is_file() else path
     evaluate = f"{program_command('evaluate')} {path_override('checkpoint', checkpoint)}"
-    raise UserError(
-        f"{path} comes from a seed_mode=batched run, which cannot be resumed (its seeds share "
-        f"generators); evaluate it with {evaluate}, or train with seed_mode=exact to resume"
-    )
+    raise UserError(f"{cannot}); evaluate it with {evaluate}, or train with seed_mode=exact to resume")
 
 
 def print_summary(result: TrainResult, cfg: DictConfig | None = None) -> None:
