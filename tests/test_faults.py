@@ -3337,6 +3337,22 @@ def test_a_new_run_into_a_finished_runs_folder_is_refused(tmp_path, monkeypatch,
     assert files() == before  # not a byte changed, no file added
 
 
+def test_rewards_too_large_for_float32_say_that_float64_holds_their_sum():
+    """float64 learns from rewards of 2e38 (their sum fits), but the line said only that no policy
+    could learn from them; the observations' line names float64 where it holds them."""
+    from agents.runtime.env_failures import nonfinite_env_data
+
+    obs = np.zeros((3, 4))
+    said = nonfinite_env_data(obs, np.full(3, 2e38), torch.float32)
+    assert (
+        said
+        == "rewards too large to add up in float32 (largest |r| 2e+38; agent.dtype=float64 holds their sum)"
+    )
+    assert nonfinite_env_data(obs, np.full(3, 2e38), torch.float64) is None
+    beyond = nonfinite_env_data(obs, np.full(3, 1e308), torch.float32)  # no float sums them
+    assert beyond == "rewards too large to add up in float32 (largest |r| 1e+308)"
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize(
     ("fault", "what"),

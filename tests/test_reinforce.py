@@ -187,6 +187,71 @@ def test_a_finite_float32_gradient_past_the_float32_norm_is_clipped(generator):
     assert policy.weight.detach().double().norm().item() == pytest.approx(0.5, rel=1e-6)
 
 
+def one_step_batch(x: float, reward: float, dtype: torch.dtype = torch.float32) -> EpisodeBatch:
+    """One episode of one step in state ``(x, x)``, action 0, reward ``reward``."""
+    states = torch.full((1, 2), x, dtype=dtype)
+    return EpisodeBatch(
+        inputs=states, states=states, actions=torch.zeros(1, dtype=torch.long),
+        rewards=torch.full((1,), reward, dtype=dtype), dones=torch.ones(1, dtype=torch.bool),
+    )  # fmt: skip
+
+
+def test_an_overflowed_adam_state_stops_the_update_and_keeps_the_last_good_state():
+    """g = 1e21 entries: Adam's average of g^2 overflowed float32 to inf, its step m / sqrt(inf) = 0
+    froze the policy while the run went on (exit 0), and a resume refused the run's own checkpoint
+    as an altered file. Now the update stops, with the parameters and the optimizer's state of
+    before it."""
+    policy = LinearSoftmaxPolicy(2, 2)  # float32
+    learner = build_learner(policy, AgentConfig(normalize_returns=False, lr=0.01), 2)
+    learner.update(one_step_batch(1.0, 1.0))  # a good step: Adam has a state
+    good_weight = policy.weight.detach().clone()
+    good_state = {key: value.clone() for key, value in learner.optimizer.state[policy.weight].items()}
+    said = (
+        r"optimizer's state overflowed float32 \(a policy gradient of norm [0-9.]+e\+21, .*: use "
+        r"agent.dtype=float64, or .*, or agent.normalize_returns=true$"
+    )
+    with pytest.raises(NumericalError, match=said):
+        learner.update(one_step_batch(1.0, 2e21))
+    assert torch.equal(policy.weight.detach(), good_weight)
+    state = learner.optimizer.state[policy.weight]
+    assert state.keys() == good_state.keys() and all(torch.equal(state[k], good_state[k]) for k in state)
+    fresh = LinearSoftmaxPolicy(2, 2)  # the first step: the entries it made go too
+    first = build_learner(fresh, AgentConfig(normalize_returns=False), 2)
+    with pytest.raises(NumericalError, match="overflowed float32"):
+        first.update(one_step_batch(1.0, 2e21))
+    assert not first.optimizer.state and torch.equal(fresh.weight.detach(), torch.zeros(2, 2))
+    first.update(one_step_batch(1.0, 1.0))  # and it steps on as a fresh Adam
+    assert int(first.optimizer.state[fresh.weight]["step"]) == 1
+
+
+def test_a_float64_gradient_of_finite_entries_past_the_norms_range_is_clipped():
+    """Entries of 1e200: float64's sum of squares overflows, and the update stopped on a
+    "non-finite policy gradient" (blamed on agent.lr) that clipping scales to the limit."""
+    policy = LinearSoftmaxPolicy(2, 2, dtype=F64)  # g = G x (e_a - pi)^T = 1e200 (1/2, -1/2) per row
+    learner = build_learner(policy, sgd_config(lr=1.0, max_grad_norm=0.5), 2)
+    stats = learner.update(one_step_batch(1e100, 1e100, F64))
+    assert stats.grad_norm == pytest.approx(1e200, rel=1e-12)
+    assert policy.weight.detach().norm().item() == pytest.approx(0.5, rel=1e-12)
+
+
+def test_returns_whose_squares_overflow_are_standardised_as_smaller_ones():
+    """Returns of 1e200 had an infinite std: every advantage (v - mean) / inf was 0 and the run
+    learned nothing, without a word. Standardising does not depend on the scale."""
+    from agents.core.reinforce import _standardize
+    from agents.core.segments import standardize_segments
+
+    values = torch.tensor([1.0, 2.0, 4.0, -3.0, 0.5], dtype=F64)
+    segments = torch.tensor([0, 0, 0, 1, 1])
+    close = {"rtol": 1e-12, "atol": 1e-12}  # (the values over their largest |v|: the same up to the 1e-8)
+    by_run = standardize_segments(values / torch.tensor([4.0, 4.0, 4.0, 3.0, 3.0], dtype=F64), segments, 2)
+    for scale in (1e200, 1e307):
+        torch.testing.assert_close(_standardize(values * scale), _standardize(values / 4), **close)
+        torch.testing.assert_close(standardize_segments(values * scale, segments, 2), by_run, **close)
+    mixed = torch.cat([values[:3] * 1e200, torch.zeros(2, dtype=F64)])  # a run of zeros beside one too large
+    expected = torch.cat([by_run[:3], torch.zeros(2, dtype=F64)])
+    torch.testing.assert_close(standardize_segments(mixed, segments, 2), expected, **close)
+
+
 def test_entropy_bonus_adds_the_entropy_gradient(generator):
     """theta += alpha c_H (1/M) sum_t grad H(pi(.|S_t)), over the batch's M = 2 episodes."""
     batch = make_batch(generator, [4, 3])
@@ -309,6 +374,24 @@ def test_a_diverged_value_fit_is_undone_so_the_saved_baseline_stays_usable(optim
     assert all(
         torch.isfinite(v).all() for entry in state.values() for v in entry.values() if torch.is_tensor(v)
     )
+
+
+def test_an_overflowed_value_optimizer_state_is_undone_and_says_so():
+    """Returns of 1e21 in float32: Adam's average of g^2 went inf with finite weights (its steps
+    then 0), and the run saved that state, which a resume refused as an altered file."""
+    from agents.core.baselines import ValueBaseline
+
+    baseline = ValueBaseline(2, 1e-3, torch.float32, hidden_sizes=(4,), optimizer="adam")
+    states, returns = torch.ones(3, 2), torch.full((3,), 1e21)
+    before = {name: value.clone() for name, value in baseline.network.state_dict().items()}
+    said = (
+        r"value baseline's optimizer state overflowed float32 \(returns up to 1e\+21, .*agent.dtype=float64"
+    )
+    with pytest.raises(NumericalError, match=said):
+        baseline.update(states, returns, 1)
+    for name, value in baseline.network.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+    assert not baseline.optimizer.state_dict()["state"]  # as before its first step
 
 
 def test_rewards_of_another_dtype_settings_and_an_optimizer_of_other_tensors(generator):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.core.batch import EpisodeBatch
+from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.policies import make_policy
 from agents.core.reinforce import Reinforce
 from agents.core.segments import standardize_segments
@@ -124,6 +124,30 @@ def test_a_finite_float32_gradient_past_the_float32_norm_is_clipped():
     assert norms[0].item() == pytest.approx(1e20, rel=1e-6) and norms[1].item() == pytest.approx(1.0)
     assert stacked[0].double().norm().item() == pytest.approx(0.5, rel=1e-6)
     assert stacked[0].dtype == torch.float32 and stacked[1].norm().item() == pytest.approx(0.5)
+
+
+def test_an_overflowed_adam_state_stops_the_update_and_keeps_every_rows_state():
+    """A run's g = 2e21 entries: RowAdam's average of g^2 overflowed float32 to inf and froze that
+    seed's policy, and its checkpoint was refused at a resume as altered. Now the update stops
+    before anything is written: every row keeps its parameters, averages and step count."""
+    policy = make_policy("state", 2, 2, dtype=torch.float32)
+    stacked = torch.zeros(2, 2, 2)
+    optimizer = RowAdam(stacked)
+    learner = StackedReinforce(policy, optimizer=optimizer)
+    inputs, two_runs = torch.ones(2, 2), torch.tensor([0, 1])  # one one-step episode each
+    actions, dones = torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.bool)
+    learner.update(two_runs, inputs, actions, torch.ones(2), dones, two_runs, torch.full((2,), 0.01))
+    before = [
+        stacked.clone(),
+        optimizer.exp_avg.clone(),
+        optimizer.exp_avg_sq.clone(),
+        optimizer.steps.copy(),
+    ]
+    with pytest.raises(NumericalError, match=r"optimizer's state overflowed float32 .* agent.dtype=float64"):
+        learner.update(two_runs, inputs, actions, torch.tensor([1.0, 4e21]), dones, two_runs, torch.ones(2))
+    after = [stacked, optimizer.exp_avg, optimizer.exp_avg_sq, optimizer.steps]
+    assert all(torch.equal(a, b) for a, b in zip(after[:3], before[:3], strict=True))
+    assert np.array_equal(after[3], before[3])
 
 
 def test_a_run_whose_steps_do_not_end_an_episode_or_odd_rows_are_refused():

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from agents.core.batch import NumericalError, all_finite, optimizer_step
+from agents.core.batch import NumericalError, all_finite, optimizer_state_finite, optimizer_step
 from agents.core.registry import Registry
 from agents.core.returns import steps_since_start
 
@@ -227,8 +227,9 @@ class ValueBaseline(Baseline):
             return self.network(states).squeeze(-1)
 
     def update(self, states: Tensor, returns: Tensor, num_episodes: int) -> None:
-        """``epochs`` steps on ``L(w)``; a fit that makes ``w`` non-finite is undone (weights and
-        optimizer state) and raised, so the run's last good state keeps a usable baseline."""
+        """``epochs`` steps on ``L(w)``; a fit that makes ``w`` or the optimizer's state non-finite is
+        undone (weights and optimizer state) and raised, so the run's last good state keeps a usable
+        baseline (an overflowed state was saved, and a resume refused the file as altered)."""
         last_good = copy.deepcopy(self.state_dict())
         for _ in range(self.epochs):
             with torch.enable_grad():
@@ -240,6 +241,14 @@ class ValueBaseline(Baseline):
         if not all(all_finite(weight) for weight in self.network.parameters()):
             self.load_state_dict(last_good)
             raise NumericalError(f"the value baseline's fit diverged ({DIVERGED_HINT})")
+        if not optimizer_state_finite(self.optimizer):  # Adam's average of g^2, with finite weights
+            self.load_state_dict(last_good)
+            dtype = str(returns.dtype).removeprefix("torch.")
+            raise NumericalError(
+                f"the value baseline's optimizer state overflowed {dtype} (returns up to "
+                f"{float(returns.abs().max()):.3g}, whose squares are past its range): use "
+                "agent.dtype=float64, or an env whose rewards are on a smaller scale"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict()}

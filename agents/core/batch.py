@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +26,66 @@ def optimizer_step(optimizer: torch.optim.Optimizer, lr_key: str) -> None:
         raise NumericalError(
             f"the optimizer's step size overflowed the parameters' dtype ({lr_key} is too large)"
         ) from None
+
+
+OptimizerState = dict[Tensor, dict[str, Any]]
+"""``optimizer.state``: each parameter's entries (Adam's step count and running averages)."""
+
+
+def optimizer_state_copy(optimizer: torch.optim.Optimizer) -> OptimizerState:
+    """A copy of ``optimizer.state``, each tensor cloned, which :func:`put_back_optimizer_state`
+    restores after a step that failed (a few microseconds, where a ``state_dict`` deep copy costs
+    tens)."""
+    return {
+        param: {key: value.clone() if isinstance(value, Tensor) else value for key, value in state.items()}
+        for param, state in optimizer.state.items()
+    }
+
+
+def put_back_optimizer_state(optimizer: torch.optim.Optimizer, saved: OptimizerState) -> None:
+    """Make ``saved`` (:func:`optimizer_state_copy`) ``optimizer``'s state again (entries a failed
+    first step created go too)."""
+    optimizer.state.clear()
+    optimizer.state.update(saved)
+
+
+def optimizer_state_finite(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether every floating-point tensor of ``optimizer``'s state is finite: Adam's running
+    average of ``g^2`` overflows where ``|g|`` passes the square root of the dtype's largest number
+    (1.8e19 in float32), and its step ``m / sqrt(inf)`` is then 0: the policy stops moving."""
+    return all(
+        all_finite(value)
+        for state in optimizer.state.values()
+        for value in state.values()
+        if isinstance(value, Tensor) and value.is_floating_point()
+    )
+
+
+def float64_norms(rows: Tensor) -> Tensor:
+    """Euclidean norms of the rows of ``rows`` ``[k, n]`` in float64, where a float32 sum of squares
+    overflowed (past a norm of 1.8e19). Where float64's overflows too (past 1.3e154), each finite row
+    is divided by its largest ``|value|`` first: a gradient of finite entries was called non-finite
+    and blamed on the learning rate."""
+    norms = torch.linalg.vector_norm(rows, dim=1, dtype=torch.float64)
+    if bool(torch.isfinite(norms).all()) or not all_finite(rows):
+        return norms
+    largest = rows.abs().amax(dim=1, keepdim=True).double()
+    scale = torch.where(largest > 0, largest, 1.0)
+    return scale[:, 0] * torch.linalg.vector_norm(rows.double() / scale, dim=1)
+
+
+def overflowed_state(dtype: torch.dtype, grad_norm: float, standardised: bool | None = None) -> str:
+    """What a :class:`NumericalError` says where an optimizer's state overflowed ``dtype``
+    (:func:`optimizer_state_finite`) under a policy gradient of norm ``grad_norm``; ``standardised``:
+    ``agent.normalize_returns`` (False: the line suggests it; None: not known)."""
+    name = str(dtype).removeprefix("torch.")
+    wider = "agent.dtype=float64, or " if dtype != torch.float64 else ""
+    standardise = ", or agent.normalize_returns=true" if standardised is False else ""
+    return (
+        f"the optimizer's state overflowed {name} (a policy gradient of norm {grad_norm:.3g}, whose square "
+        f"is past its range): use {wider}an env whose rewards and observations are on a smaller scale"
+        f"{standardise}"
+    )
 
 
 def true_indices(mask: Tensor) -> Tensor:

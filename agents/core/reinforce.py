@@ -47,7 +47,18 @@ import torch
 from torch import Tensor
 
 from agents.core.baselines import DIVERGED_HINT, Baseline, NoBaseline
-from agents.core.batch import EpisodeBatch, NumericalError, UpdateStats, all_finite, optimizer_step
+from agents.core.batch import (
+    EpisodeBatch,
+    NumericalError,
+    UpdateStats,
+    all_finite,
+    float64_norms,
+    optimizer_state_copy,
+    optimizer_state_finite,
+    optimizer_step,
+    overflowed_state,
+    put_back_optimizer_state,
+)
 from agents.core.policy import GradientFn, SoftmaxPolicy, mean_entropy
 from agents.core.returns import check_gamma, discount_weights, discounted_returns, longest_episode
 
@@ -216,18 +227,25 @@ class Reinforce:
             gradient = gradient + self.entropy_coef * entropy_grad
         grad_norm = float(gradient.norm())
         if not math.isfinite(grad_norm):  # a float32 sum of squares overflows past |g| = 1.8e19
-            grad_norm = float(torch.linalg.vector_norm(gradient, dtype=torch.float64))
+            grad_norm = float(float64_norms(gradient.reshape(1, -1))[0])
             if not math.isfinite(grad_norm):
                 raise NumericalError("non-finite policy gradient")
         if self.max_grad_norm > 0 and grad_norm > self.max_grad_norm:
             gradient = gradient * (self.max_grad_norm / grad_norm)
         param = self.policy.param
-        last_good = param.detach().clone()
+        last_good, last_good_state = param.detach().clone(), optimizer_state_copy(self.optimizer)
         param.grad = -gradient  # optimizers minimise; we ascend J
         optimizer_step(self.optimizer, "agent.lr")
+        problem = None
         if not torch.isfinite(param).all():
-            param.copy_(last_good)  # keep the last good parameters for the checkpoint
-            raise NumericalError("the update made the policy parameters non-finite")
+            problem = "the update made the policy parameters non-finite"
+        elif not optimizer_state_finite(self.optimizer):  # (the run went on with its policy frozen,
+            problem = overflowed_state(param.dtype, grad_norm, self.normalize_returns)  # and a resume
+            # refused its checkpoint as altered)
+        if problem is not None:  # keep the last good state (parameters and optimizer) for the checkpoint
+            param.copy_(last_good)
+            put_back_optimizer_state(self.optimizer, last_good_state)
+            raise NumericalError(problem)
         return grad_norm, log_probs
 
     def _gradient_and_log_probs(
@@ -277,7 +295,12 @@ class Reinforce:
 
 
 def _standardize(values: Tensor) -> Tensor:
-    """``(v - mean) / (std + 1e-8)``; a single value is left as it is."""
+    """``(v - mean) / (std + 1e-8)``; a single value is left as it is. Values whose squares (or sum)
+    overflow (past 1.3e154 in float64, 1.8e19 in float32) are divided by the largest ``|v|`` first,
+    as standardising is unchanged by a scale: their std was inf, and every advantage 0."""
     if values.numel() < 2:
         return values
-    return (values - values.mean()) / (values.std() + 1e-8)
+    mean, std = values.mean(), values.std()
+    if not (math.isfinite(float(mean)) and math.isfinite(float(std))) and all_finite(values):
+        return _standardize(values / values.abs().max())
+    return (values - mean) / (std + 1e-8)

@@ -32,6 +32,11 @@ def standardize_segments(values: Tensor, segments: Tensor, count: int) -> Tensor
     mean = segment_sum(values, segments, count) / sizes
     centred = values - mean[segments]
     std = (segment_sum(centred * centred, segments, count) / (sizes - 1).clamp(min=1)).sqrt()
+    if not bool(torch.isfinite(std).all()) and bool(torch.isfinite(values).all()):  # squares past the
+        # dtype's range: scaled first, as _standardize (non-finite values are refused after this)
+        largest = values.new_zeros(count).scatter_reduce_(0, segments, values.abs(), "amax")
+        scale = torch.where(largest > 0, largest, 1.0)[segments]
+        return standardize_segments(values / scale, segments, count)
     standardized = centred / (std[segments] + 1e-8)
     return torch.where(sizes[segments] > 1, standardized, values)
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agents.core.batch import NumericalError
+from agents.core.batch import NumericalError, all_finite, float64_norms, overflowed_state
 from agents.core.policy import SoftmaxPolicy, entropy_of
 from agents.core.reinforce import check_update_settings
 from agents.core.returns import discount_weights, discounted_returns, longest_episode
@@ -99,9 +99,14 @@ class RowAdam(RowOptimizer):
         grad = -gradient  # torch optimizers minimise; we ascend J
         index = rows.cpu().numpy()
         steps = self.steps[index] + 1
-        self.steps[index] = steps
-        exp_avg = self.exp_avg[rows].lerp_(grad, 1 - self.beta1)  # m
+        exp_avg = self.exp_avg[rows].lerp_(grad, 1 - self.beta1)  # m (copies: rows is a tensor index)
         exp_avg_sq = self.exp_avg_sq[rows].mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)  # v
+        if not (all_finite(exp_avg) and all_finite(exp_avg_sq)):  # checked before anything is written,
+            # so the rows keep their last good state (Reinforce's check, :func:`optimizer_state_finite`)
+            raise NumericalError(
+                overflowed_state(gradient.dtype, float(float64_norms(gradient.flatten(1)).max()))
+            )
+        self.steps[index] = steps
         self.exp_avg[rows], self.exp_avg_sq[rows] = exp_avg, exp_avg_sq
         corrections = np.stack(
             [1 - self.beta1**steps, np.sqrt(1 - self.beta2**steps)]
@@ -230,7 +235,7 @@ class StackedReinforce:
             )
         norms = gradient.flatten(1).norm(dim=1)
         if not torch.isfinite(norms).all():  # a float32 sum of squares overflows past |g| = 1.8e19
-            norms = torch.linalg.vector_norm(gradient.flatten(1), dim=1, dtype=torch.float64)
+            norms = float64_norms(gradient.flatten(1))
         if not torch.isfinite(norms).all():  # one check per update; say where it came from
             if not torch.isfinite(returns).all():
                 raise NumericalError("non-finite returns (rewards overflow?)")
