@@ -367,3 +367,17 @@ def test_a_fault_in_one_seeds_env_saves_each_seed_before_its_next_step(make_conf
         assert np.array_equal(failed["rng"]["actor"]["unused_noise"], saved["rng"]["actor"]["unused_noise"])
         assert failed["rng"]["actor"]["rng"] == saved["rng"]["actor"]["rng"]
         assert torch.equal(failed["policy"]["weight"], saved["policy"]["weight"])
+
+
+def test_a_lower_logging_interval_given_at_a_resume_applies_from_the_resume(make_config, tmp_path):
+    """The next point stayed where the old interval put it: a run logged every 10^9 steps and
+    resumed with ``logging.interval_steps=500`` wrote no update statistics in 3,000 more steps."""
+    run_dir, no_stop = tmp_path / "run", "budget.stop_at_target=false"
+    train(make_config("budget.total_env_steps=3000", no_stop, "logging.interval_steps=1000000000",
+                      f"run_dir={run_dir}"))  # fmt: skip
+    more = ["budget.total_env_steps=6000", "logging.interval_steps=500"]
+    train(make_config(f"resume={run_dir}", no_stop, *more), overrides=more)
+    steps = [point.step for point in EventAccumulator(str(run_dir)).Reload().Scalars(tags.LEARNING_RATE)]
+    resumed = [step for step in steps if step > 3000]
+    assert len(steps) - len(resumed) == 1 and len(resumed) >= 4, steps  # the first update's, then every ~500
+    assert max(b - a for a, b in zip([3000, *resumed], resumed, strict=False)) < 1000, steps

@@ -681,6 +681,9 @@ class Trainer:
         if saved_agent.get("baseline_lr") != self.cfg.agent.baseline_lr:  # changed at resume (the value
             self.agent.learner.baseline.set_step_size(self.cfg.agent.baseline_lr)  # fit's state held the old)
         self.next_log_step = int(counters.get("next_log_step", 0))  # older checkpoints: log at once
+        interval = self.cfg.logging.interval_steps  # changed at resume: due by the new one too (a lower
+        if saved_config.get("logging", {}).get("interval_steps") != interval:  # one waited for the old)
+            self.next_log_step = min(self.next_log_step, self.env_steps + interval)
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
