@@ -35,6 +35,10 @@ def test_lines_on_the_console_and_in_train_log(tmp_path):
     assert len(console) >= 2 and console == logged, done.stdout
     assert all(LINE.search(line) for line in logged), logged
     assert "it/s" not in done.stderr  # no bar
+    finished = next(line for line in done.stdout.splitlines() if line.startswith("finished: "))
+    assert (
+        (run_dir / "train.log").read_text().splitlines()[-1].endswith(finished)
+    )  # (the log ended before it)
 
 
 def test_run_dir_and_resume_log_into_the_run_folder_and_leave_no_other(tmp_path):
@@ -110,3 +114,20 @@ def test_the_bar_ends_at_the_steps_the_run_took(tmp_path, capsys, extra):
     steps = sum(seed.env_steps for seed in result.seed_results)
     total = max(999 * len(result.seed_results), steps)  # vector envs step past the budget: the total grows
     assert f"| {steps}/{total} [" in last, last
+
+
+@pytest.mark.parametrize("mode", ["exact", "batched"])
+def test_a_num_seeds_runs_log_ends_with_its_seeds_table(tmp_path, mode):
+    """The seeds table reached the console and ``seeds.txt``, and ``train.log`` ended before it."""
+    run_dir = tmp_path / "run"
+    overrides = ["logging.progress_bar=false", "num_seeds=2", f"seed_mode={mode}",
+                 "budget.total_env_steps=2000", f"run_dir={run_dir}"]  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    table = (run_dir / "seeds.txt").read_text().splitlines()
+    logged = (run_dir / "train.log").read_text().splitlines()[-len(table) :]
+    assert len(logged) == len(table) and all(
+        line.endswith(row) for line, row in zip(logged, table, strict=True)
+    )

@@ -44,7 +44,7 @@ from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.return_stats import counted, shown_return
 from agents.runtime.run_folder import refuse_another_folder_for_a_resume
 from agents.runtime.run_lock import RunFolderLock
-from agents.runtime.trainer import RunResult, Trainer, TrainResult
+from agents.runtime.trainer import RunResult, Trainer, TrainResult, write_to_run_logs
 from agents.runtime.unread_settings import unread_settings_note
 from envs.make import ID_CHECK_VARIABLE, registered_time_limit, registering_module
 
@@ -98,6 +98,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None, summary: bool
         save_seeds_table(multi)
         if summary:
             print(f"\n{multi.table()}\nrun folders: {absolute(multi.run_dir)}/seed*")
+            write_to_run_logs(multi.table())
             print_tensorboard_line(multi.run_dir)
             print_no_episode_note(multi, cfg)
         else:
@@ -237,15 +238,19 @@ def print_summary(result: TrainResult, cfg: DictConfig | None = None) -> None:
     """The last lines a training script prints: counters, final mean return, where things went
     (``cfg``, the run's config, lets a note about a run without episodes name its time limit)."""
     run_dir = absolute(result.run_dir)
-    print(
-        f"\nfinished: {counted(result.env_steps, 'env step')}, {counted(result.episodes, 'episode')}, "
+    finished = (
+        f"finished: {counted(result.env_steps, 'env step')}, {counted(result.episodes, 'episode')}, "
         f"{counted(result.updates, 'update')} in {result.seconds:.1f} s; mean return over the last "
         f"{counted(len(result.recent_returns), 'episode')}: "
-        f"{shown_return(result.final_mean_return)}{target_note(result)}\n"
+        f"{shown_return(result.final_mean_return)}{target_note(result)}"
+    )
+    print(
+        f"\n{finished}\n"
         f"run folder:  {run_dir}\n"
         f"checkpoint:  {run_dir / CHECKPOINT_NAME}\n"
         f"config:      {run_dir / 'config.yaml'}"
     )
+    write_to_run_logs(finished)  # the log ended with its last progress line, as a stopped run's did
     print_tensorboard_line(run_dir)
     print_no_episode_note(result, cfg)
 
