@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -2845,10 +2846,11 @@ def _signalled(
     group: bool = True,
     steps: str = "100000000",
     delay: float = 2.0,
+    before_signal: Callable[[], object] | None = None,
 ):
     """Start scripts/train.py, wait until a run writes, send ``sig`` (to the process group, as a
-    terminal's Ctrl-C does) ``delay`` seconds later; returns (exit code, stderr). ``steps``: the
-    runs' env steps (a sweep may list several)."""
+    terminal's Ctrl-C does) ``delay`` seconds later (after ``before_signal()``); returns (exit code,
+    stderr). ``steps``: the runs' env steps (a sweep may list several)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -2868,8 +2870,13 @@ def _signalled(
     while not list(tmp_path.rglob(wait_for)) and time.time() < deadline:
         time.sleep(0.02 if delay < 0.5 else 0.2)
     time.sleep(delay)
+    if before_signal is not None:
+        before_signal()
     (os.killpg if group else os.kill)(process.pid, sig)
-    _, err = process.communicate(timeout=120)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()  # (a run that hangs)
     return process.returncode, err
 
 
@@ -2910,6 +2917,20 @@ def test_a_stopped_runs_log_ends_with_its_stop_line(tmp_path, mode):
     assert len(ends) == len(stop_lines) and all(
         line.endswith(stop) for line, stop in zip(ends, stop_lines, strict=True)
     ), ends
+
+
+def test_a_pipe_put_in_the_logs_place_does_not_hold_up_the_stop(tmp_path):
+    """The stop line is written to the log's path: a FIFO there, with no reader, would block it."""
+    run_dir = tmp_path / "run"
+
+    def swap() -> None:
+        (run_dir / "train.log").rename(run_dir / "train.log.old")
+        os.mkfifo(run_dir / "train.log")
+
+    code, err = _signalled(
+        tmp_path, signal.SIGTERM, f"run_dir={run_dir}", group=False, delay=0.5, before_signal=swap
+    )
+    assert code == 143 and "Traceback" not in err and "resume with:" in err, err
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -780,8 +781,10 @@ def write_to_run_logs(message: str) -> None:
             for line in message.splitlines()
         ]
         text = "".join(handler.format(record) + handler.terminator for record in records)
-        with suppress(OSError), open(handler.baseFilename, "a", encoding=handler.encoding) as log_file:
-            log_file.write(text)  # after the handler's lines: it flushes each as it writes it
+        with suppress(OSError):  # (non-blocking: a pipe put in the log's place, with no reader, waits not)
+            descriptor = os.open(handler.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK)
+            with open(descriptor, "a", encoding=handler.encoding) as log_file:
+                log_file.write(text)  # after the handler's lines: it flushes each as it writes it
 
 
 @contextmanager
