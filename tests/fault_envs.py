@@ -152,6 +152,8 @@ class FaultyEnv(SpaceEnv):
                 reward = math.nan
             if self.fault == "bigreward":
                 reward = 1e300  # finite, and so is a return of 20 of them: too many digits to print
+            if self.fault == "hugereturn":  # episodes of 500 steps (its time limit) of 1e306: their
+                terminated, reward = False, 1e306  # discounted returns fit float64, their sums do not
             if self.fault == "shape":
                 obs = obs[:3]
             if self.fault == "longer":
@@ -225,6 +227,15 @@ for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
 
 if "fault/FirstNonereward-v0" not in gym.registry:  # at the first step, which Gymnasium's checker checks
     gym.register("fault/FirstNonereward-v0", entry_point=FaultyEnv, kwargs={"fault": "nonereward", "at": 1})
+
+
+if "fault/Hugereturn-v0" not in gym.registry:
+    gym.register(
+        "fault/Hugereturn-v0",
+        entry_point=FaultyEnv,
+        kwargs={"fault": "hugereturn", "at": 0},
+        max_episode_steps=500,
+    )
 
 
 if "fault/EndlessLimited-v0" not in gym.registry:  # never terminates; its time limit ends episodes

@@ -3374,6 +3374,24 @@ def test_rewards_too_large_for_float32_say_that_float64_holds_their_sum():
     assert beyond == "rewards too large to add up in float32 (largest |r| 1e+308)"
 
 
+def test_episode_returns_past_float64_are_blamed_on_the_env_and_the_last_good_state_resumes(tmp_path, capsys):
+    """Rewards of 1e306 over 500-step episodes: the discounted returns fit float64, so the run
+    trained on, with an inf mean return, and ended with exit 0; a resume then refused its own
+    checkpoint ("counters.best_mean_return holds inf ... the file was altered")."""
+    fault_envs.FaultyEnv.calls = 0
+    run_dir = tmp_path / "run"
+    env = "env=fault_envs:fault/Hugereturn-v0"
+    code, err, _ = run_train(*TINY, "budget.total_env_steps=3000", env, "agent.dtype=float64",
+                             "budget.stop_at_target=false", f"run_dir={run_dir}", capsys=capsys)  # fmt: skip
+    assert_one_line(
+        code, err, 2, f"{env} returned rewards too large to add up in float64 (largest |r| 1e+306)"
+    )
+    fault_envs.FaultyEnv.calls = -(10**9)  # mended: the last good state resumes
+    more = ["budget.total_env_steps=4000"]
+    code, err, _ = run_train(f"resume={run_dir}", *more, "logging.progress_bar=false", capsys=capsys)
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize(
     ("fault", "what"),

@@ -12,6 +12,7 @@ from agents.core.batch import EpisodeBatch, NumericalError
 from agents.core.policies import ActionFeatureSoftmaxPolicy, LinearSoftmaxPolicy, make_policy
 from agents.runtime.build import build_learner
 from agents.runtime.config import AgentConfig
+from agents.runtime.trainer import numerical_failure_hint
 
 F64 = torch.float64
 
@@ -250,6 +251,8 @@ def test_returns_whose_squares_overflow_are_standardised_as_smaller_ones():
     mixed = torch.cat([values[:3] * 1e200, torch.zeros(2, dtype=F64)])  # a run of zeros beside one too large
     expected = torch.cat([by_run[:3], torch.zeros(2, dtype=F64)])
     torch.testing.assert_close(standardize_segments(mixed, segments, 2), expected, **close)
+    single = standardize_segments(torch.tensor([1e200, 3e200, 5.0], dtype=F64), torch.tensor([0, 0, 1]), 2)
+    assert single[2].item() == 5.0  # a run of one step keeps its value, as where nothing overflowed
 
 
 def test_entropy_bonus_adds_the_entropy_gradient(generator):
@@ -392,6 +395,14 @@ def test_an_overflowed_value_optimizer_state_is_undone_and_says_so():
     for name, value in baseline.network.state_dict().items():
         torch.testing.assert_close(value, before[name], rtol=0, atol=0)
     assert not baseline.optimizer.state_dict()["state"]  # as before its first step
+    wide = ValueBaseline(2, 1e-3, F64, hidden_sizes=(4,), optimizer="adam")  # float64: no float64 hint
+    with pytest.raises(NumericalError) as error:
+        wide.update(torch.ones(3, 2, dtype=F64), torch.full((3,), 1e160, dtype=F64), 1)
+    assert str(error.value).endswith(
+        "(returns up to 1e+160, whose squares are past its range): use an env whose rewards and observations "
+        "are on a smaller scale, or agent.value_optimizer=sgd"
+    )
+    assert numerical_failure_hint(error.value) == ""  # "try a lower agent.lr": it leaves g as large
 
 
 def test_rewards_of_another_dtype_settings_and_an_optimizer_of_other_tensors(generator):

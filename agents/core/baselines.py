@@ -17,7 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from agents.core.batch import NumericalError, all_finite, optimizer_state_finite, optimizer_step
+from agents.core.batch import (
+    NumericalError,
+    OptimizerStateOverflow,
+    all_finite,
+    optimizer_state_finite,
+    optimizer_step,
+)
 from agents.core.registry import Registry
 from agents.core.returns import steps_since_start
 
@@ -244,10 +250,11 @@ class ValueBaseline(Baseline):
         if not optimizer_state_finite(self.optimizer):  # Adam's average of g^2, with finite weights
             self.load_state_dict(last_good)
             dtype = str(returns.dtype).removeprefix("torch.")
-            raise NumericalError(
+            raise OptimizerStateOverflow(
                 f"the value baseline's optimizer state overflowed {dtype} (returns up to "
-                f"{float(returns.abs().max()):.3g}, whose squares are past its range): use "
-                "agent.dtype=float64, or an env whose rewards are on a smaller scale"
+                f"{float(returns.abs().max()):.3g}, whose squares are past its range)",
+                returns.dtype,
+                ("agent.value_optimizer=sgd",),
             )
 
     def state_dict(self) -> dict[str, Any]:

@@ -74,17 +74,39 @@ def float64_norms(rows: Tensor) -> Tensor:
     return scale[:, 0] * torch.linalg.vector_norm(rows.double() / scale, dim=1)
 
 
-def overflowed_state(dtype: torch.dtype, grad_norm: float, standardised: bool | None = None) -> str:
-    """What a :class:`NumericalError` says where an optimizer's state overflowed ``dtype``
-    (:func:`optimizer_state_finite`) under a policy gradient of norm ``grad_norm``; ``standardised``:
-    ``agent.normalize_returns`` (False: the line suggests it; None: not known)."""
+class OptimizerStateOverflow(NumericalError):
+    """An optimizer's state overflowed its dtype (:func:`optimizer_state_finite`): the line says what
+    to change, which no learning rate would (a lower one leaves the gradient as large).
+
+    :param what: whose optimizer and what made it overflow, e.g. ``"the optimizer's state overflowed
+        float32 (a policy gradient of norm 2e+21, whose square is past its range)"``.
+    :param dtype: the dtype it overflowed (float32: float64 holds more).
+    :param settings: the settings that would also cure it, each as ``key=value`` (none known: empty).
+    """
+
+    def __init__(self, what: str, dtype: torch.dtype, settings: tuple[str, ...] = ()) -> None:
+        wider = ("agent.dtype=float64",) if dtype != torch.float64 else ()
+        remedies = [*wider, "an env whose rewards and observations are on a smaller scale", *settings]
+        super().__init__(f"{what}: use {', or '.join(remedies)}")
+
+
+def overflowed_state(
+    dtype: torch.dtype, grad_norm: float, standardised: bool | None = None
+) -> OptimizerStateOverflow:
+    """The error of a policy optimizer whose state overflowed ``dtype`` under a gradient of norm
+    ``grad_norm``; ``standardised``: ``agent.normalize_returns`` (False: it suggests it; None: not
+    known, it suggests it where it is off)."""
     name = str(dtype).removeprefix("torch.")
-    wider = "agent.dtype=float64, or " if dtype != torch.float64 else ""
-    standardise = ", or agent.normalize_returns=true" if standardised is False else ""
-    return (
-        f"the optimizer's state overflowed {name} (a policy gradient of norm {grad_norm:.3g}, whose square "
-        f"is past its range): use {wider}an env whose rewards and observations are on a smaller scale"
-        f"{standardise}"
+    what = (
+        f"the optimizer's state overflowed {name} (a policy gradient of norm {grad_norm:.3g}, whose "
+        "square is past its range)"
+    )
+    standardise = {
+        False: "agent.normalize_returns=true",
+        None: "agent.normalize_returns=true where it is off",
+    }
+    return OptimizerStateOverflow(
+        what, dtype, (standardise[standardised],) if standardised is not True else ()
     )
 
 

@@ -238,14 +238,14 @@ class Reinforce:
         optimizer_step(self.optimizer, "agent.lr")
         problem = None
         if not torch.isfinite(param).all():
-            problem = "the update made the policy parameters non-finite"
+            problem = NumericalError("the update made the policy parameters non-finite")
         elif not optimizer_state_finite(self.optimizer):  # (the run went on with its policy frozen,
             problem = overflowed_state(param.dtype, grad_norm, self.normalize_returns)  # and a resume
             # refused its checkpoint as altered)
         if problem is not None:  # keep the last good state (parameters and optimizer) for the checkpoint
             param.copy_(last_good)
             put_back_optimizer_state(self.optimizer, last_good_state)
-            raise NumericalError(problem)
+            raise problem
         return grad_norm, log_probs
 
     def _gradient_and_log_probs(

@@ -36,7 +36,7 @@ def standardize_segments(values: Tensor, segments: Tensor, count: int) -> Tensor
         # dtype's range: scaled first, as _standardize (non-finite values are refused after this)
         largest = values.new_zeros(count).scatter_reduce_(0, segments, values.abs(), "amax")
         scale = torch.where(largest > 0, largest, 1.0)[segments]
-        return standardize_segments(values / scale, segments, count)
+        return torch.where(sizes[segments] > 1, standardize_segments(values / scale, segments, count), values)
     standardized = centred / (std[segments] + 1e-8)
     return torch.where(sizes[segments] > 1, standardized, values)
 

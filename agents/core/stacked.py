@@ -103,9 +103,7 @@ class RowAdam(RowOptimizer):
         exp_avg_sq = self.exp_avg_sq[rows].mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)  # v
         if not (all_finite(exp_avg) and all_finite(exp_avg_sq)):  # checked before anything is written,
             # so the rows keep their last good state (Reinforce's check, :func:`optimizer_state_finite`)
-            raise NumericalError(
-                overflowed_state(gradient.dtype, float(float64_norms(gradient.flatten(1)).max()))
-            )
+            raise overflowed_state(gradient.dtype, float(float64_norms(gradient.flatten(1)).max()))
         self.steps[index] = steps
         self.exp_avg[rows], self.exp_avg_sq[rows] = exp_avg, exp_avg_sq
         corrections = np.stack(

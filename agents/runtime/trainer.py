@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.core.batch import EpisodeBatch, NumericalError
+from agents.core.batch import EpisodeBatch, NumericalError, OptimizerStateOverflow
 from agents.core.score_check import check_batch_gradients
 from agents.errors import RunInterrupted, UserError, describe
 from agents.features.inputs import ActionFeaturesFault
@@ -163,7 +163,7 @@ def numerical_failure_hint(error: NumericalError, entropy_coef: float = 0.0) -> 
     """`` (try ...)``: the settings to change after a numerical failure, unless its message names
     the one to lower already (``agent.baseline_lr``, an optimizer's overflowed ``lr``); with an
     entropy bonus (``entropy_coef`` > 0; 1e308 made the gradient inf), its coefficient too."""
-    if "agent." in str(error):
+    if "agent." in str(error) or isinstance(error, OptimizerStateOverflow):  # (a lower lr leaves g as large)
         return ""
     if entropy_coef > 0:
         return " (try a lower agent.lr or agent.entropy_coef, or agent.normalize_returns=true)"
@@ -550,8 +550,13 @@ class Trainer:
             rewards=self._tensor(rewards),
             dones=torch.from_numpy(dones).to(self.device),
         )
-        if inputs.feature_map.keeps_statistics:  # running statistics (features=normalized): one nan/inf
-            # observation, which the clipped features let through the update, makes them nan for good
+        with np.errstate(over="ignore", invalid="ignore"):  # (30 us for 50k steps, once an update)
+            summed = float(np.abs(rewards).sum())
+        # running statistics (features=normalized): one nan/inf observation, which the clipped features
+        # let through the update, makes them nan for good; rewards whose sum overflows float64 (finite
+        # returns, discounted, but an episode's return inf) made an inf mean return, whose checkpoint a
+        # resume refused as altered
+        if inputs.feature_map.keeps_statistics or not math.isfinite(summed):
             problem = nonfinite_env_data(obs, rewards, self.dtype, self.envs.stores_none_as_nan)
             if problem is not None:
                 self._blame_env(problem)
