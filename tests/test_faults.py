@@ -3365,10 +3365,8 @@ def test_rewards_too_large_for_float32_say_that_float64_holds_their_sum():
 
     obs = np.zeros((3, 4))
     said = nonfinite_env_data(obs, np.full(3, 2e38), torch.float32)
-    assert (
-        said
-        == "rewards too large to add up in float32 (largest |r| 2e+38; agent.dtype=float64 holds their sum)"
-    )
+    wider = "agent.dtype=float64 holds this batch's sum"
+    assert said == f"rewards too large to add up in float32 (largest |r| 2e+38; {wider})"
     assert nonfinite_env_data(obs, np.full(3, 2e38), torch.float64) is None
     beyond = nonfinite_env_data(obs, np.full(3, 1e308), torch.float32)  # no float sums them
     assert beyond == "rewards too large to add up in float32 (largest |r| 1e+308)"

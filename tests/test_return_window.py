@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agents.runtime.return_stats import shown_return, spread
-from agents.runtime.return_window import ReturnWindow
+from agents.runtime.return_window import ReturnWindow, window_mean
 
 
 def exact_reached(window: deque[float], target: float) -> bool:
@@ -78,3 +78,20 @@ def test_the_spread_of_returns_is_numpys_std_and_survives_huge_returns():
     assert math.isnan(spread([1.0, math.inf]))
     assert shown_return(475.987) == "475.99" and shown_return(-12.34, 1) == "-12.3"
     assert shown_return(1.2345678e301) == "1.23457e+301" and shown_return(math.nan) == "nan"
+
+
+def test_a_mean_of_finite_returns_whose_sum_passes_float64_is_finite():
+    """Returns of 1.5e307 over 100 episodes: their sum overflowed, the run ended with exit 0 and a
+    mean return of inf, and a resume refused its own checkpoint (``counters.best_mean_return holds
+    inf``) as an altered file. A return that is inf itself still makes the mean inf."""
+    from agents.runtime.many_seeds import RecentReturns
+
+    assert window_mean([1.5e307] * 100) == pytest.approx(1.5e307, rel=1e-12)
+    assert window_mean([1.0, 2.0, 6.0]) == 3.0  # (the plain sum where it fits)
+    assert window_mean([1.5e307] * 99 + [float("inf")]) == float("inf")
+    recent = RecentReturns(3, 100)
+    recent.add(
+        np.repeat([0, 1, 2], 100),
+        np.concatenate([np.full(100, 1.5e307), np.arange(100.0), np.full(100, -1.5e307)]),
+    )
+    np.testing.assert_allclose(recent.mean(np.arange(3)), [1.5e307, 49.5, -1.5e307], rtol=1e-12)

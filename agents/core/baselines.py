@@ -254,7 +254,6 @@ class ValueBaseline(Baseline):
                 f"the value baseline's optimizer state overflowed {dtype} (returns up to "
                 f"{float(returns.abs().max()):.3g}, whose squares are past its range)",
                 returns.dtype,
-                ("agent.value_optimizer=sgd",),
             )
 
     def state_dict(self) -> dict[str, Any]:

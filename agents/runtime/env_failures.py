@@ -121,7 +121,9 @@ def nonfinite_env_data(
     with np.errstate(over="ignore"):
         total = float(np.abs(rewards).sum())
     if not total <= largest:  # (float64 holds what float32 cannot: say so, as for the observations)
-        wider = "; agent.dtype=float64 holds their sum" if total <= torch.finfo(torch.float64).max else ""
+        wider = (
+            "; agent.dtype=float64 holds this batch's sum" if total <= torch.finfo(torch.float64).max else ""
+        )
         return f"rewards too large to add up in {name} (largest |r| {np.abs(rewards).max():.3g}{wider})"
     return None
 

@@ -61,6 +61,7 @@ from agents.runtime.event_files import EventFile
 from agents.runtime.global_rngs import seed_everything
 from agents.runtime.logger import Logger, command_line_keys, hparams_record, run_status
 from agents.runtime.multi_seed import MultiSeedResult
+from agents.runtime.return_window import rescaled_means
 from agents.runtime.run_folder import (
     SEEDS_TOP_FILES,
     check_seed_folders,
@@ -143,8 +144,12 @@ class RecentReturns:
     def mean(self, seeds: np.ndarray) -> np.ndarray:
         """Mean of each seed's recorded returns (nan for a seed without any)."""
         filled = np.minimum(self.count[seeds], self.ring.shape[1])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.ring[seeds].sum(1) / filled
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            means = self.ring[seeds].sum(1) / filled
+        over = np.isinf(means)  # sums of finite returns past float64's largest number
+        if over.any():
+            means[over] = rescaled_means(self.ring[seeds][over], filled[over])
+        return means
 
     def in_order(self, seed: int) -> list[float]:
         """Seed ``seed``'s recorded returns, oldest first."""

@@ -32,7 +32,26 @@ def window_mean(returns: Collection[float]) -> float:
     count = len(returns)
     if not count:
         return float("nan")
-    return float(np.add.reduce(np.fromiter(returns, np.float64, count)) / count)
+    values = np.fromiter(returns, np.float64, count)
+    with np.errstate(over="ignore"):  # (the rescaled mean below, not numpy's warning)
+        total = float(np.add.reduce(values))
+    if total in (np.inf, -np.inf):  # (the sum of finite returns may pass float64's largest number)
+        return float(rescaled_means(values[None], np.array([count]))[0])
+    return total / count
+
+
+def rescaled_means(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Means of the rows of ``rows`` ``[k, n]`` (each row's ``counts`` values, zeros after them),
+    summed after dividing each row by its largest ``|value|``: finite where the values are, whose
+    plain sum passed float64's largest number (returns of 1e306 over 100 episodes: an inf mean,
+    which a resume refused in the run's own checkpoint as an altered file). A row holding inf or
+    nan keeps its plain mean."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        plain = rows.sum(1) / counts
+        largest = np.abs(rows).max(axis=1)
+        scalable = np.isfinite(largest) & (largest > 0)
+        scale = np.where(scalable, largest, 1.0)
+        return np.where(scalable, scale * ((rows / scale[:, None]).sum(1) / counts), plain)
 
 
 class ReturnWindow:
