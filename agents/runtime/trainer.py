@@ -550,13 +550,11 @@ class Trainer:
             rewards=self._tensor(rewards),
             dones=torch.from_numpy(dones).to(self.device),
         )
-        with np.errstate(over="ignore", invalid="ignore"):  # (30 us for 50k steps, once an update)
-            summed = float(np.abs(rewards).sum())
         # running statistics (features=normalized): one nan/inf observation, which the clipped features
-        # let through the update, makes them nan for good; rewards whose sum overflows float64 (finite
-        # returns, discounted, but an episode's return inf) made an inf mean return, whose checkpoint a
-        # resume refused as altered
-        if inputs.feature_map.keeps_statistics or not math.isfinite(summed):
+        # let through the update, makes them nan for good; an episode whose rewards' sum overflows float64
+        # (its discounted returns finite: the update ran) made an inf mean return, whose checkpoint a
+        # resume refused as altered (the window's sum of |returns| says so at no cost)
+        if inputs.feature_map.keeps_statistics or not math.isfinite(self.recent_returns.scale):
             problem = nonfinite_env_data(obs, rewards, self.dtype, self.envs.stores_none_as_nan)
             if problem is not None:
                 self._blame_env(problem)
