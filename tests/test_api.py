@@ -256,6 +256,10 @@ def test_overrides_may_be_keywords_as_stable_baselines3_takes_seed(tmp_path):
     )
     result = agents.train("CartPole-v1", seed=2, budget={"total_env_steps": 600}, run_dir=tmp_path / "run")
     assert load_checkpoint(result.run_dir)["config"]["seed"] == 2 and result.env_steps >= 600
+    whole_floats = {"seed": np.float64(2.0), "budget": {"total_env_steps": 600.0}}  # as the keywords take
+    dataclass = agents.train(agents.TrainConfig(**whole_floats, run_dir=str(tmp_path / "dc")))  # them (it
+    # said "could not be converted to Integer")
+    assert dataclass.recent_returns == result.recent_returns and dataclass.env_steps == result.env_steps
     with pytest.raises(
         agents.UserError, match=r"^agent\.lrr is not a config key \(did you mean agent\.lr\?\)$"
     ):

@@ -99,11 +99,9 @@ def keyword_overrides(settings: dict[str, Any]) -> list[str]:
     and a whole float as an integer key's integer. Other types (a set, an object) are refused."""
     schema = OmegaConf.structured(TrainConfig)
     overrides = []
-    for name, value in _flattened(without_numpy(settings)):
-        default = OmegaConf.select(schema, name, default=_ABSENT)
-        if isinstance(value, float) and value.is_integer() and type(default) is int:
-            value = int(value)  # budget={"total_env_steps": 1e5}
-        add = "++" if default is _ABSENT and "." in name else ""
+    for name, given in _flattened(without_numpy(settings)):
+        value = whole_float_as_integer(name, given, schema)  # budget={"total_env_steps": 1e5}
+        add = "++" if OmegaConf.select(schema, name, default=_ABSENT) is _ABSENT and "." in name else ""
         try:
             overrides.append(f"{add}{name}={value_text(value)}")
         except UserError as error:
@@ -112,6 +110,13 @@ def keyword_overrides(settings: dict[str, Any]) -> list[str]:
 
 
 _ABSENT = object()
+
+
+def whole_float_as_integer(name: str, value: Any, schema: DictConfig) -> Any:
+    """``value`` as an ``int`` where it is a whole float (``1e5``) and ``name`` an integer key of
+    ``schema`` (as ``int(1e5)`` in Stable-Baselines3's ``learn(total_timesteps=1e5)``); else as it is."""
+    whole = isinstance(value, float) and value.is_integer()
+    return int(value) if whole and type(OmegaConf.select(schema, name, default=_ABSENT)) is int else value
 
 
 def _flattened(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -213,8 +218,18 @@ def warn_of_the_preset_left_out(env: str, caller: str) -> None:
 
 def python_values(config: TrainConfig) -> dict[str, Any]:
     """``config``'s fields as nested dicts, numpy scalars as Python's (``seed=np.int64(3)`` from
-    ``np.arange``, which OmegaConf refuses: "could not be converted to Integer")."""
-    return without_numpy(dataclasses.asdict(config))
+    ``np.arange``, which OmegaConf refuses: "could not be converted to Integer"), and a whole float
+    as an integer key's integer, as the keywords take them (``budget={"total_env_steps": 1e5}``)."""
+    schema = OmegaConf.structured(TrainConfig)
+
+    def integers(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+        return {
+            key: integers(value, f"{prefix}{key}.") if isinstance(value, dict)
+            else whole_float_as_integer(f"{prefix}{key}", value, schema)
+            for key, value in values.items()
+        }  # fmt: skip
+
+    return integers(without_numpy(dataclasses.asdict(config)), "")
 
 
 def check_complete(cfg: DictConfig) -> None:
