@@ -691,6 +691,45 @@ def test_a_resume_given_another_hydra_run_dir_is_refused_and_a_relative_one_save
     assert OmegaConf.load(run / "config.yaml").run_dir == str(run)
 
 
+def test_a_run_refused_beside_one_started_with_it_leaves_that_runs_files(tmp_path):
+    """Two runs started together into one run_dir: the one refused ("in use by another run") took
+    the other's ``.lock``, ``.hydra/`` record and empty ``train.log``, and its folder, for its own
+    unused output and removed them while that run trained on (a resume then took the folder too:
+    two writers). Nothing held by another process is removed now."""
+    from agents.runtime.run_lock import RunFolderLock, still_named
+    from agents.tools.output_folders import FoldersBefore, _remove_what_the_run_added
+
+    run = tmp_path / "new" / "run"
+    (run / ".hydra").mkdir(parents=True)
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        (run / ".hydra" / name).write_text("the other run's")
+    (run / "train.log").write_text("")
+    holder = subprocess.Popen(  # the other run, holding its lock
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from agents.runtime.run_lock import RunFolderLock; lock = RunFolderLock(Path(sys.argv[1])); "
+         "print('held', flush=True); time.sleep(60)", str(run)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        before = FoldersBefore({tmp_path}, run, set())  # as the refused run saw it: nothing there
+        _remove_what_the_run_added(run, before)
+        assert sorted(path.name for path in run.iterdir()) == [".hydra", ".lock", "train.log"]
+    finally:
+        holder.kill()
+        holder.wait()
+    _remove_what_the_run_added(run, before)  # once it is free, an unused folder still goes
+    assert not (tmp_path / "new").exists()
+    path = tmp_path / ".lock"  # a lock is kept only on the file the name still holds
+    path.write_text("")
+    with path.open("a+") as handle:
+        assert still_named(path, handle)
+        path.unlink()  # a run that gave up removed it after this one opened it, and another made it
+        path.write_text("")
+        assert not still_named(path, handle)
+    RunFolderLock(tmp_path, []).release()
+
+
 def test_an_abandoned_resume_of_a_folder_without_config_yaml_keeps_the_runs_curves(tmp_path):
     """A resume's start undone (a Ctrl-C before the run handles signals) took a folder without
     config.yaml for a new run's and removed every event file in it, the run's curves too."""

@@ -73,6 +73,26 @@ def restore_open_file_limit(limits: tuple[int, int]) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits[0], hard))
 
 
+def still_named(path: Path, handle: IO[str]) -> bool:
+    """Whether ``path`` still names the file ``handle`` has open."""
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def held_elsewhere(folder: Path) -> bool:
+    """Whether another process holds ``folder``'s run or sweep lock: a run refused there (started at
+    the same moment as that one) removed, as its own unused output, that run's ``.lock``, ``.hydra/``
+    record and empty log, or the whole folder, while that run trained on."""
+    for lock in (RunFolderLock, SweepFolderLock):
+        try:
+            lock.check_free(folder, unless_ours=True)
+        except UserError:
+            return True
+    return False
+
+
 class RunFolderLock:
     """Hold ``<run_dir>/.lock`` exclusively until :meth:`release` (or the process ends).
 
@@ -89,14 +109,19 @@ class RunFolderLock:
         """The folders the run made for ``run_dir``, itself first, then its parents that were not
         there (:meth:`give_up` removes them, when empty)."""
         self.made_file = not path.exists()  # (a run's folder keeps its lock file after the run)
-        handle: IO[str] | None = path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip()
-            handle.close()
-            raise self.in_use(run_dir, holder) from None
+        while True:
+            handle: IO[str] | None = path.open("a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip()
+                handle.close()
+                raise self.in_use(run_dir, holder) from None
+            if still_named(path, handle):
+                break
+            handle.close()  # a run that gave up removed the file after this one opened it: a lock on
+            # that file would leave the name free for a third run; lock the file the name holds now
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from agents.runtime.run_lock import LOCK_NAME, SWEEP_LOCK_NAME
+from agents.runtime.run_lock import LOCK_NAME, SWEEP_LOCK_NAME, held_elsewhere
 
 T = TypeVar("T")
 
@@ -103,6 +103,8 @@ def _remove_what_the_run_added(
 ) -> None:
     """Remove what ``folder`` (a run's, or with ``record_files`` a sweep's) holds that Hydra added,
     and the folder, where that is all it holds."""
+    if held_elsewhere(folder):  # another run's, started with this one: its files, not this one's
+        return
     existed = folder in before.folders
     kept = before.given_entries if folder == before.given else set()
     try:
