@@ -275,6 +275,10 @@ def _end_finished(signum: int, frame: FrameType | None) -> NoReturn:
     os._exit(0)
 
 
+_exit_hook_registered = False
+"""Whether :func:`register_exit_hook` registered its hook in this process."""
+
+
 def register_exit_hook() -> None:
     """Register :func:`ignore_once_finished` as an exit hook, once per process: as the first
     program starts, so that it runs late."""
@@ -282,9 +286,6 @@ def register_exit_hook() -> None:
     if not _exit_hook_registered:
         atexit.register(ignore_once_finished)
         _exit_hook_registered = True
-
-
-_exit_hook_registered = False
 
 
 def ignore_once_finished() -> None:

@@ -144,11 +144,12 @@ class RecentReturns:
     def mean(self, seeds: np.ndarray) -> np.ndarray:
         """Mean of each seed's recorded returns (nan for a seed without any)."""
         filled = np.minimum(self.count[seeds], self.ring.shape[1])
+        rows = self.ring[seeds]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            means = self.ring[seeds].sum(1) / filled
+            means = rows.sum(1) / filled
         over = np.isinf(means)  # sums of finite returns past float64's largest number
         if over.any():
-            means[over] = rescaled_means(self.ring[seeds][over], filled[over])
+            means[over] = rescaled_means(rows[over], filled[over])
         return means
 
     def in_order(self, seed: int) -> list[float]:

@@ -678,7 +678,7 @@ class Trainer:
             or saved_config.get("checkpoint", {}).get("every_steps") != every
         ):
             self.next_checkpoint = next_multiple(self.env_steps, every) if every else None
-        saved_agent = state.get("config", {}).get("agent", {})
+        saved_agent = saved_config.get("agent", {})
         if saved_agent.get("lr") != self.cfg.agent.lr:  # changed at resume (else the state holds the
             for group in self.agent.learner.optimizer.param_groups:  # scheduled lr)
                 group["lr"] = self.cfg.agent.lr
@@ -691,7 +691,7 @@ class Trainer:
         self.best_mean_return = float(counters["best_mean_return"])
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
-        saved_window = state.get("config", {}).get("budget", {}).get("window")
+        saved_window = saved_config.get("budget", {}).get("window")
         reached = counters.get("reached_target")  # older files lack it
         same_target = self.target is not None and reached == self.target
         self.reached_before = same_target and saved_window == self.cfg.budget.window
@@ -775,14 +775,14 @@ def write_to_run_logs(message: str) -> None:
     progress line, without where it was saved and how to resume it. ``agents.train`` configures no
     such file: nothing is written. A file that cannot take it (a full disk) is left as it is, without
     the traceback a log handler prints then: the console has the line."""
+    records = [  # one a line: each seed's stamped as the log's other lines
+        log.makeRecord(log.name, logging.WARNING, __file__, 0, line, None, None)
+        for line in message.splitlines()
+    ]
     for handler in logging.getLogger().handlers:
         named = isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).name == TRAIN_LOG_NAME
         if not named or handler.level > logging.WARNING:
             continue
-        records = [  # one a line: each seed's stamped as the log's other lines
-            log.makeRecord(log.name, logging.WARNING, __file__, 0, line, None, None)
-            for line in message.splitlines()
-        ]
         text = "".join(handler.format(record) + handler.terminator for record in records)
         with suppress(OSError):  # (non-blocking: a pipe put in the log's place, with no reader, waits not)
             descriptor = os.open(handler.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK)

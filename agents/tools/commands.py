@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents.errors import RunInterrupted, UserError
 from agents.runtime import interrupts
+from agents.runtime.program import CONSOLE_PROGRAM
 from agents.tools.closed_pipe import (
     exit_for_the_closed_pipe,
     quiet_when_the_reader_leaves,
@@ -50,8 +51,6 @@ Command = TypeVar("Command", bound=Callable[..., None])
 
 SCRIPTS_FOLDER = Path(__file__).resolve().parent.parent.parent / "scripts"
 """The project's scripts (``scripts/train.py``), each ending with a program's function."""
-CONSOLE_COMMAND = "softmax-reinforce"
-"""The console command pip writes (``pyproject.toml``'s ``[project.scripts]``)."""
 
 
 def called_as_program(frame: FrameType) -> bool:
@@ -69,7 +68,7 @@ def called_as_program(frame: FrameType) -> bool:
     if name.startswith("<"):  # python -c, python - (<string>, <stdin>): a path of the working folder
         return False
     path = Path(name)
-    return path.name == CONSOLE_COMMAND or path.resolve().parent == SCRIPTS_FOLDER
+    return path.name == CONSOLE_PROGRAM or path.resolve().parent == SCRIPTS_FOLDER
 
 
 def command(function: Command) -> Command:
