@@ -2958,6 +2958,23 @@ def test_a_stopped_runs_log_ends_with_its_stop_line(tmp_path, mode):
     ), ends
 
 
+@pytest.mark.parametrize(
+    "failing",
+    [["agent.lr=1e38"], ["agent.entropy_coef=1e308", "num_seeds=2", "seed_mode=batched"]],
+    ids=["single", "batched"],
+)
+def test_a_numerical_failures_line_ends_the_runs_log(tmp_path, failing):
+    """A numerical failure's line (why the run stopped, where its last good state is) reached only
+    the console: ``train.log`` ended with the run's last progress line."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), *failing, "budget.total_env_steps=3000",
+               "logging.progress_bar=false", f"run_dir={run_dir}"]  # fmt: skip
+    completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    error_line = completed.stderr.strip()
+    assert_one_line(completed.returncode, error_line, 2, "numerical failure")
+    assert (run_dir / "train.log").read_text().splitlines()[-1].endswith(error_line)
+
+
 def test_a_pipe_put_in_the_logs_place_does_not_hold_up_the_stop(tmp_path):
     """The stop line is written to the log's path: a FIFO there, with no reader, would block it."""
     run_dir = tmp_path / "run"

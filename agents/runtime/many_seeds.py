@@ -74,6 +74,7 @@ from agents.runtime.sweep_stop import env_faults
 from agents.runtime.trainer import (
     StopOnSignal,
     TrainResult,
+    logged_failure,
     numerical_failure_hint,
     preflight,
     target_return,
@@ -473,13 +474,13 @@ class BatchedSeedsTrainer:
             problem = nonfinite_env_data(obs, rewards, self.params.dtype, stores_none_as_nan(self.envs))
             if problem is not None:
                 named = env_named(self.cfg.env, self.cfg.env_wrappers)
-                raise UserError(
+                raise logged_failure(
                     f"{named} returned {problem} in episodes of seeds {seeds}, which no policy can learn "
                     f"from (fix the env, or filter them with env_wrappers); each seed's last good state is "
                     f"in {self.run_dir}/seed*/{CHECKPOINT_NAME}"
                 ) from None
             hint = numerical_failure_hint(error, self.cfg.agent.entropy_coef)
-            raise UserError(
+            raise logged_failure(
                 f"numerical failure in an update of seeds {seeds}: {error}; each seed's last good state is "
                 f"in {self.run_dir}/seed*/{CHECKPOINT_NAME}{hint}"
             ) from None

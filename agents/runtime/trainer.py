@@ -400,8 +400,8 @@ class Trainer:
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
                 self.finish("failure")  # nothing is lost: save the last good state, flush logs
                 if isinstance(error, UserError):
-                    raise
-                raise UserError(
+                    raise logged_failure(error) from None
+                raise logged_failure(
                     f"numerical failure at env step {self.env_steps}: {error}; {self.saved_where}"
                     f"{numerical_failure_hint(error, self.cfg.agent.entropy_coef)}"
                 ) from None
@@ -788,6 +788,15 @@ def write_to_run_logs(message: str) -> None:
             descriptor = os.open(handler.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK)
             with open(descriptor, "a", encoding=handler.encoding) as log_file:
                 log_file.write(text)  # after the handler's lines: it flushes each as it writes it
+
+
+def logged_failure(failure: str | UserError) -> UserError:
+    """A run's failure as the error it raises, its line (``error: ...``, as the console prints it)
+    written to the run's log first (:func:`write_to_run_logs`): the log ended with the run's last
+    progress line, and only the console said why it stopped and where its last good state was saved."""
+    error = failure if isinstance(failure, UserError) else UserError(failure)
+    write_to_run_logs(f"error: {error}")
+    return error
 
 
 @contextmanager
