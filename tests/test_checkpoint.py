@@ -86,6 +86,14 @@ def _flip_a_bit_of_the_first_tensor(data: bytes) -> bytes:
     return bytes(flipped)
 
 
+def _another_zip(data: bytes) -> bytes:
+    """A zip archive of a text file, not torch.save's."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("a.txt", "hello\n")
+    return archive.getvalue()
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
@@ -111,6 +119,11 @@ def _flip_a_bit_of_the_first_tensor(data: bytes) -> bytes:
             lambda data: b"env: CartPole-v1\nseed: 0\n",
             "it is not a checkpoint (torch.save writes a zip",
             id="yaml",
+        ),
+        pytest.param(  # was torch's "[enforce fail at inline_container.cc:180] . file in archive is not
+            _another_zip,  # in a subdirectory: a.txt"
+            "it is not a checkpoint (a zip archive that torch.save did not write",
+            id="another-zip",
         ),
     ],
 )

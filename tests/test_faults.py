@@ -1740,13 +1740,15 @@ def test_a_sweep_jobs_config_is_the_one_hydra_composes(job):
         ("seed=interval(0,9)", "cannot draw from interval(), which needs a search"),
         ("seed=[1,", "cannot parse override 'seed=[1,'"),
         ("seed=range(0,3),-1", "seed=range(0,3),-1: a sweep's values are one list"),  # "Unexpected type
+        ("seed=range(5,0)", "seed=range(5,0) lists no value, so the sweep would run no job"),
     ],  # annotation: Set[str]": train's traceback, evaluate's and compare's "error: tags: ..."
-    ids=["interval", "unparsable", "nested"],
+    ids=["interval", "unparsable", "nested", "empty"],
 )
 def test_a_sweep_the_basic_sweeper_cannot_list_is_one_line(
     tmp_path, monkeypatch, capsys, program, override, fragment
 ):
-    """Hydra's 'BasicSweeper does not support sweep type' and its parse error were tracebacks, exit 1."""
+    """Hydra's 'BasicSweeper does not support sweep type' and its parse error were tracebacks, exit 1;
+    an empty range() launched no job and exited 0, as if the sweep had run."""
     tiny = TINY if program == "train.py" else []
     code, err, _ = script(
         program, "-m", override, *tiny, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path

@@ -26,6 +26,7 @@ from agents.tools.plotting import (
     curve,
     drop_repeated_seeds,
     figure_paths,
+    final_table,
     find_run_dirs,
     group_runs,
     interquartile_mean,
@@ -171,7 +172,7 @@ def test_plot_of_a_small_sweep_writes_png_svg_and_the_final_table(make_config, t
     for lr in (0.01, 0.05):
         cells = [cell.strip() for cell in rows[f"CartPole-v1: agent.lr={lr}"].split("|")[1:-1]]
         expected = np.mean([results[lr, seed].final_mean_return for seed in (0, 1)])
-        assert cells[1:4] == ["2", "1500", f"{expected:.1f}"]
+        assert cells[1:4] == ["2", "1500", f"{expected:.2f}"]  # as training reported it
     skipped = tmp_path / "sweep" / "interrupted"
     assert f"skipped (no final results: unfinished, or a cut-off event file): {skipped}" in table
     assert "mean over seeds, band: 95% bootstrap CI" in files[1].read_text()
@@ -365,6 +366,14 @@ def test_a_sweep_job_folder_with_commas_is_one_item_of_runs(tmp_path):
     assert parse_options(Options, ["runs=[a,b]"], "plot").runs == ["a", "b"]  # not paths: as before
     spaced = parse_options(Options, [f"runs=[{other}, {job}]"], "plot").runs  # a space after the comma
     assert spaced == [str(other), str(job)]  # split the job's name: "<job's first part> does not exist"
+
+
+def test_the_final_table_keeps_the_decimals_training_reports():
+    """Returns in [0, 1] (FrozenLake's 0.02) were printed with one decimal: mean, CI and IQM all 0.0."""
+    runs = [fake_run([10, 20], [0.0, 0.04], seed=float(seed)) for seed in range(2)]
+    row = next(line for line in final_table({"FrozenLake-v1": runs}, window=2).splitlines()
+               if line.startswith("| FrozenLake-v1"))  # fmt: skip
+    assert [cell.strip() for cell in row.split("|")[4:7]] == ["0.02", "[0.02, 0.02]", "0.02"], row
 
 
 def test_a_run_that_stopped_early_is_marked_in_the_table(tmp_path):

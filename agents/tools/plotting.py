@@ -463,10 +463,10 @@ def final_table(groups: dict[str, list[Run]], window: int) -> str:
         scores = np.array([final_score(run, window) for run in runs])
         with np.errstate(over="ignore", invalid="ignore"):  # float32 event scalars of 1e300 returns: inf
             low, high = bootstrap_ci(scores)
-        interval = f"[{shown_return(low, 1)}, {shown_return(high, 1)}]" if len(runs) > 1 else "- (1 seed)"
+        interval = f"[{shown_return(low)}, {shown_return(high)}]" if len(runs) > 1 else "- (1 seed)"
         env_steps = round(np.mean([run.env_steps for run in runs]))
-        rows.append([label, str(len(runs)), str(env_steps), shown_return(scores.mean(), 1), interval,
-                     shown_return(interquartile_mean(scores), 1)])  # fmt: skip
+        rows.append([label, str(len(runs)), str(env_steps), shown_return(scores.mean()), interval,
+                     shown_return(interquartile_mean(scores))])  # fmt: skip
     fewer = any(len(run.returns) < window for runs in groups.values() for run in runs)  # a run of 37
     last = f"last {window} episodes{', or all of a shorter run' if fewer else ''}"  # logged episodes
     if not all(run.per_episode for runs in groups.values() for run in runs):  # a score of its own window

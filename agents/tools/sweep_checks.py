@@ -103,7 +103,8 @@ def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) 
         basic sweeper puts before the command line's (:func:`config_sweep_params`); given, the
         composed config says the sweeper is the basic one (a preset ``hparams_search=mine`` may
         keep it), None: the command line alone says so.
-    :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from."""
+    :raises UserError: for ``interval()``, which only a sampling sweeper (Optuna) draws from, and for
+        a sweep that lists no value (``range(5,0)``)."""
     if not is_multirun(argv):
         return []
     args, unknown = hydra_args(argv)  # --config-name, --config-path, --config-dir: the jobs' configs
@@ -126,13 +127,21 @@ def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) 
             "hydra.sweeper.params (as the hparams_search=cartpole_tpe preset does)"
         )
     try:
-        return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+        jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
     except OmegaConfBaseException:  # a sweep nested in a list item: Hydra's "Unexpected type annotation"
         nested = next((override.input_line for override in parsed if not _splits([override])), " ".join(task))
         raise UserError(
             f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
             "range() or choice() among other values: write them out (seed=0,1,2,-1)"
         ) from None
+    if not jobs:  # Hydra launched 0 jobs, and the sweep exited 0 as if it had run
+        empty = next(override.input_line for override in parsed if override.is_discrete_sweep()
+                     and next(override.sweep_string_iterator(), None) is None)  # fmt: skip
+        raise UserError(
+            f"{empty} lists no value, so the sweep would run no job (range(start, stop) counts up from "
+            "start to before stop, as Python's range does; range(5,0,-1) counts down)"
+        )
+    return jobs
 
 
 def config_loader(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> Any:
