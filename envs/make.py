@@ -133,7 +133,8 @@ def registered_id(env_id: str) -> str:
             raise UserError(f"env={env_id}: {problem}") from None
     if name not in gym.registry:
         where = f" (importing {module} did not register it{_ids_of(module, before, name)})" if module else ""
-        raise UserError(f"env={env_id} is not a registered Gymnasium id{where or _close_ids(name)}")
+        hidden = _hidden(module) if module else ""
+        raise UserError(f"env={env_id} is not a registered Gymnasium id{where or _close_ids(name)}{hidden}")
     return name
 
 
@@ -159,16 +160,27 @@ PROJECT_PACKAGES = ("agents", "envs")
 
 
 def _hidden(module: str) -> str:
-    """Where ``module`` is a file of the working folder's own ``envs`` (or ``agents``) package,
-    which this project's package of that name hides: what to do about it."""
+    """Where ``module`` is a file of the working folder's that another module of its name hides
+    (this project's ``envs`` or ``agents`` package, or one of Python's own, ``random.py``: Python
+    imported its own, which registered nothing): what to do about it; else empty."""
     top = module.split(".")[0]
     path = Path(os.getcwd(), *module.split("."))
     path = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path
-    if top not in PROJECT_PACKAGES or not path.exists():
+    if not path.exists():
+        return ""
+    if top in PROJECT_PACKAGES:
+        return (
+            f": {path.relative_to(os.getcwd())} is in a package of yours named {top}, which this project's "
+            f"own {top} package hides; rename yours (e.g. my_{top}) and give env=my_{module}:..."
+        )
+    imported = sys.modules.get(top)
+    origin = getattr(imported, "__file__", None) or "built in"  # (sys, time: no file)
+    yours = Path(os.getcwd(), top).resolve()
+    if imported is None or Path(origin).resolve() in (yours / "__init__.py", yours.with_suffix(".py")):
         return ""
     return (
-        f": {path.relative_to(os.getcwd())} is in a package of yours named {top}, which this project's own "
-        f"{top} package hides; rename yours (e.g. my_{top}) and give env=my_{module}:..."
+        f": {path.relative_to(os.getcwd())} is hidden by the module {top} that Python imports instead "
+        f"({origin}); rename yours (e.g. my_{top}.py) and give env=my_{module}:..."
     )
 
 

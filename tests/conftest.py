@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -72,6 +73,7 @@ def reset_process_wide_state():
     from agents.runtime import interrupts
 
     interrupts.reset()
+    os.environ.pop(interrupts.SIGINT_IGNORED_VARIABLE, None)  # a program run in-process with SIGINT ignored
     fault_envs = sys.modules.get("fault_envs")
     if fault_envs is not None:
         fault_envs.FaultyEnv.calls = 0

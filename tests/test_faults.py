@@ -2977,6 +2977,35 @@ def test_a_numerical_failures_line_ends_the_runs_log(tmp_path, failing):
     assert (run_dir / "train.log").read_text().splitlines()[-1].endswith(error_line)
 
 
+@pytest.mark.parametrize("sweep", [[], ["-m", "seed=0,1"]], ids=["run", "sweep"])
+def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(tmp_path, sweep):
+    """A background job of a shell script (``cmd &`` without job control) starts with SIGINT
+    ignored: the run ignored it during start-up, then put its own handler in its place and stopped
+    on a Ctrl-C meant for the script. SIGTERM still stops it, saved."""
+    folder = ["hydra.sweep.dir=sweep"] if sweep else ["run_dir=run"]
+    command = [sys.executable, str(SCRIPTS / "train.py"), *sweep, *folder, "logging.progress_bar=false",
+               "budget.stop_at_target=false", "budget.total_env_steps=100000000"]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not list(tmp_path.rglob("events.out.tfevents.*")) and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # training
+        process.send_signal(signal.SIGINT)
+        time.sleep(1.5)
+        assert process.poll() is None, process.communicate()[1]
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 143 and "Traceback" not in err, err
+    assert "SIGINT" not in err and "SIGTERM: stopped at env step" in err, err
+    assert load_checkpoint(next(tmp_path.rglob(CHECKPOINT_NAME)).parent)["counters"]["env_steps"] > 0
+
+
 def test_a_pipe_put_in_the_logs_place_does_not_hold_up_the_stop(tmp_path):
     """The stop line is written to the log's path: a FIFO there, with no reader, would block it."""
     run_dir = tmp_path / "run"

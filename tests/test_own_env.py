@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -257,6 +258,23 @@ def test_an_id_the_named_module_does_not_register_is_one_line_naming_those_it_do
         )
     with pytest.raises(agents.UserError, match=r"^env=Foo-v9 is not a registered Gymnasium id \(list "):
         agents.train("Foo-v9", *QUIET, f"run_dir={tmp_path / 'run'}")
+
+
+def test_a_module_of_ones_own_that_pythons_own_hides_is_one_line_saying_to_rename_it(tmp_path, monkeypatch):
+    """``./random.py`` registering an env: Python's own ``random`` was imported instead, and the line
+    said only that importing random did not register it."""
+    (tmp_path / "random.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register('Shadow-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # as the command line's folder: still Python's own first
+    with pytest.raises(agents.UserError) as error:
+        agents.train("random:Shadow-v0", *QUIET, f"run_dir={tmp_path / 'run'}")
+    assert str(error.value).endswith(
+        f"(importing random did not register it): random.py is hidden by the module random that Python "
+        f"imports instead ({random.__file__}); rename yours (e.g. my_random.py) and give env=my_random:..."
+    ), str(error.value)
 
 
 def test_without_the_flatten_wrapper_the_error_says_how(tmp_path):

@@ -30,7 +30,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, NoReturn
@@ -63,6 +63,28 @@ _deferred_since: dict[int, tuple[float, float, str]] = {}
 redelivery taken by another handler, a :class:`~agents.runtime.sweep_stop.StopRequest`'s, never
 comes back here to clear it)."""
 _redelivery: list[threading.Timer] = []
+
+SIGINT_IGNORED_VARIABLE = "SOFTMAX_REINFORCE_SIGINT_IGNORED"
+"""Set (``1``) by a program started with SIGINT ignored (:func:`note_ignored_sigint`); the processes it
+starts (a sweep's workers, a benchmark's) inherit it."""
+
+
+def note_ignored_sigint() -> None:
+    """As a program starts: where SIGINT is ignored (a background job of a shell script, ``cmd &``
+    without job control), it stays ignored in the program and its processes, as POSIX programs keep
+    it: the training loop put its own handler in its place, so a Ctrl-C meant for the script
+    stopped the run once it trained (and not during its start-up, which left it ignored)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        os.environ[SIGINT_IGNORED_VARIABLE] = "1"
+    else:  # it hears SIGINT, and so do its processes (a program's run in-process before had set it)
+        os.environ.pop(SIGINT_IGNORED_VARIABLE, None)
+
+
+def heard(signals: Iterable[int]) -> list[int]:
+    """The ``signals`` a handler of ours may take: SIGINT not where the program started with it
+    ignored (:func:`note_ignored_sigint`)."""
+    ignored = os.environ.get(SIGINT_IGNORED_VARIABLE) == "1"
+    return [signum for signum in signals if not (ignored and signum == signal.SIGINT)]
 
 
 class Terminated(BaseException):

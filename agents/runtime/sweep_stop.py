@@ -78,7 +78,7 @@ def quit_at_the_next_signal(previous: Mapping[int, Any] | None = None) -> None:
     default SIGTERM killed the job in its save, leaving a temporary file), else to Python's
     defaults (KeyboardInterrupt, and termination: an API caller's process). A program's second
     SIGTERM had ended it at once with no line."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in interrupts.heard((signal.SIGINT, signal.SIGTERM)):
         handler = (previous or {}).get(sig)
         if handler in _STOP_ASKERS or isinstance(getattr(handler, "__self__", None), StopRequest):
             handler = interrupts.interrupt if sig == signal.SIGINT else interrupts.terminate
@@ -119,7 +119,9 @@ def signals_heard_by_children() -> Iterator[None]:
     default at ``exec``): they are handled here by a handler that ignores them, for the block. A
     benchmark's worker, sent this process's signal, ignored it outside its training loop, trained
     on, and was killed with its scratch folder left behind."""
-    ignored = [sig for sig in StopRequest.SIGNALS if signal.getsignal(sig) == signal.SIG_IGN]
+    ignored = [
+        sig for sig in interrupts.heard(StopRequest.SIGNALS) if signal.getsignal(sig) == signal.SIG_IGN
+    ]
     if threading.current_thread() is not threading.main_thread():
         ignored = []  # (only the main thread may set a handler)
     for sig in ignored:
@@ -183,7 +185,7 @@ class StopRequest:
     def __enter__(self) -> Self:
         interrupts.raise_if_received()  # a Ctrl-C during start-up that a library swallowed stops here
         if threading.current_thread() is threading.main_thread():
-            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in interrupts.heard(self.SIGNALS)}
         path = sweep_stop_file()
         if path is not None:
             self.watcher = threading.Thread(target=self._watch, args=(path,), daemon=True)

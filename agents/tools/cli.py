@@ -47,6 +47,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import USER_ERROR_EXIT_CODE, UserError, first_line
+from agents.runtime import interrupts
 from agents.runtime.config import unknown_key_message
 from agents.runtime.sweep_stop import SWEEP_STOP_VARIABLE
 from agents.tools.closed_pipe import (
@@ -241,7 +242,10 @@ def hydra_main(
                 os.environ[SWEPT_KEYS_VARIABLE] = swept_keys(sys.argv[1:])  # the job folders' names keep them
 
                 SweepSummary.start(None)  # (its folder is set as it starts: an earlier sweep's is no help)
-                previous = {sig: signal.signal(sig, stop_sweep) for sig in (signal.SIGINT, signal.SIGTERM)}
+                previous = {
+                    sig: signal.signal(sig, stop_sweep)
+                    for sig in interrupts.heard((signal.SIGINT, signal.SIGTERM))
+                }
             launcher = sweep_config.hydra.get("launcher") if sweep_config is not None else None
             # ``| head``: a sweep's jobs run on; ``--info``'s log lines (Hydra's own handler, whose
             # BrokenPipeError logging printed as a traceback per line) go to the null device

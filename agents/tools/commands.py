@@ -89,6 +89,7 @@ def command(function: Command) -> Command:
         program = called_as_program(sys._getframe(1))
         if program:
             interrupts.register_exit_hook()
+            interrupts.note_ignored_sigint()
         finished = False  # its work done, no signal heard: a signal as the process exits ends it with 0
         interrupts.reset()
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts.terminate)}
