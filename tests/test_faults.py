@@ -2888,10 +2888,12 @@ def _signalled(
     steps: str = "100000000",
     delay: float = 2.0,
     before_signal: Callable[[], object] | None = None,
+    again_after: float | None = None,
 ):
     """Start scripts/train.py, wait until a run writes, send ``sig`` (to the process group, as a
-    terminal's Ctrl-C does) ``delay`` seconds later (after ``before_signal()``); returns (exit code,
-    stderr). ``steps``: the runs' env steps (a sweep may list several)."""
+    terminal's Ctrl-C does) ``delay`` seconds later (after ``before_signal()``), and once more
+    ``again_after`` seconds after that (None: once); returns (exit code, stderr). ``steps``: the
+    runs' env steps (a sweep may list several)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -2914,6 +2916,9 @@ def _signalled(
     if before_signal is not None:
         before_signal()
     (os.killpg if group else os.kill)(process.pid, sig)
+    if again_after is not None:
+        time.sleep(again_after)
+        (os.killpg if group else os.kill)(process.pid, sig)
     try:
         _, err = process.communicate(timeout=120)
     finally:
@@ -3063,6 +3068,24 @@ def test_joblib_multirun_ctrl_c_lets_every_running_job_save(tmp_path, sig, group
     for job, line in zip(jobs, stopped, strict=True):
         _assert_saved_and_flushed(job)
         assert f"saved {job / CHECKPOINT_NAME}; resume with: " in line
+
+
+@pytest.mark.slow
+def test_a_joblib_sweep_quit_by_a_second_ctrl_c_keeps_a_row_for_every_job(tmp_path):
+    """Two quick Ctrl-Cs: the second quits at once. The summary had no row for the job it cut short
+    (no result.json) nor for the one never launched, nor had the one a later resume= of a job
+    rewrote: the sweep forgot them, and nothing said to run them."""
+    sweep_dir = tmp_path / "sweep"
+    code, err = _signalled(
+        tmp_path, signal.SIGINT, "-m", "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep_dir}", wait_for="*/events.out.tfevents.*", delay=1.0, again_after=0.1,
+    )  # fmt: skip
+    assert code == 130 and "interrupted: quit at once" in err and "Traceback" not in err, err  # (loky's
+    # killed workers leave semaphores, which multiprocessing's resource tracker may warn of after it)
+    rows = [line.split("|") for line in (sweep_dir / "summary.md").read_text().splitlines()]
+    statuses = {int(row[1]): row[-2].strip() for row in rows if len(row) > 2 and row[1].strip().isdigit()}
+    assert statuses.keys() == {0, 1, 2} and statuses[2] == "NOT_LAUNCHED", statuses
+    assert {statuses[0], statuses[1]} <= {"INTERRUPTED", "QUIT"}, statuses
 
 
 @pytest.mark.slow
@@ -3846,6 +3869,10 @@ def test_a_second_signal_quits_at_once_with_the_line_and_130_or_143(tmp_path, si
     last_line = process.stderr.strip().splitlines()[-1]
     assert last_line == f"{name}: quit at once (files written before are intact)"
     assert not list(tmp_path.rglob(".*.tmp"))
+    if sweep:  # the summary had no row for either job: the one cut short, the one never launched
+        summary = (tmp_path / "sweep" / "summary.md").read_text()
+        assert re.search(r"\| 0 .*\| QUIT +\|\n\| 1 .*\| NOT_LAUNCHED \|", summary), summary
+        assert "#0 QUIT: a second signal quit the sweep at once while it ran" in summary, summary
 
 
 def test_a_stop_requests_watcher_has_ended_when_its_block_has(tmp_path, monkeypatch):

@@ -49,6 +49,25 @@ def request_sweep_stop(signum: int) -> None:
             path.write_text(str(signum))
 
 
+def note_job_started(num: int) -> None:
+    """Mark job ``num`` of this process's multirun started, beside its stop file (a launcher's
+    worker, as the job starts): a job handed out to a worker ahead may never start."""
+    path = sweep_stop_file()
+    if path is not None:
+        with suppress(OSError):
+            path.with_name(f"started_{num}").touch()
+
+
+def jobs_started() -> set[int]:
+    """The jobs of this process's multirun that :func:`note_job_started` marked."""
+    path = sweep_stop_file()
+    if path is None:
+        return set()
+    with suppress(OSError):
+        return {int(marker.name.removeprefix("started_")) for marker in path.parent.glob("started_*")}
+    return set()
+
+
 def quit_hint(signum: int) -> str:
     """How to quit at once after the first ``signum`` asked to stop cleanly: after a SIGTERM (sent
     by ``kill``, ``timeout`` or a scheduler, maybe to a program with no terminal) a Ctrl-C is not the

@@ -28,7 +28,7 @@ def basic_launcher_stops_with_the_sweep(stop: Callable[[Sequence[Any]], NoReturn
     from hydra._internal.core_plugins import basic_launcher
     from hydra.core.utils import JobReturn
 
-    from agents.tools.sweep import note_not_launched  # (lazily: it imports torch)
+    from agents.tools.sweep import note_not_launched, note_quit  # (lazily: it imports torch)
 
     launch, run_job = basic_launcher.BasicLauncher.launch, basic_launcher.run_job
 
@@ -40,7 +40,12 @@ def basic_launcher_stops_with_the_sweep(stop: Callable[[Sequence[Any]], NoReturn
             if sweep_stop_signal() is not None:
                 note_not_launched(enumerate(job_overrides[len(runs) :], initial_job_idx + len(runs)))
                 stop(runs)
-            runs.append(run_job(*args, **kwargs))
+            try:
+                runs.append(run_job(*args, **kwargs))
+            except BaseException:  # a second signal quit at once (SystemExit, KeyboardInterrupt): the
+                if sweep_stop_signal() is not None:  # summary keeps this job and the ones after it
+                    note_quit(list(enumerate(job_overrides, initial_job_idx))[len(runs) :])
+                raise
             return runs[-1]
 
         basic_launcher.run_job = run_unless_stopped
@@ -126,7 +131,7 @@ def joblib_workers_deaf_between_jobs(stop: Callable[[Sequence[Any]], NoReturn]) 
     from joblib.externals.loky import reusable_executor
     from joblib.externals.loky.backend import fork_exec as loky_fork_exec
 
-    from agents.tools.sweep import note_not_launched  # (lazily: it imports torch)
+    from agents.tools.sweep import note_not_launched, note_quit  # (lazily: it imports torch)
 
     parallel, fork_exec = _core.Parallel, loky_fork_exec.fork_exec
 
@@ -149,7 +154,12 @@ def joblib_workers_deaf_between_jobs(stop: Callable[[Sequence[Any]], NoReturn]) 
                     handed_out += 1
                     yield run_unless_the_sweep_stopped, (job, args, kwargs), {}
 
-            results = pool(until_stopped())
+            try:
+                results = pool(until_stopped())
+            except BaseException:  # a second signal quit at once: the summary keeps the batch's jobs
+                if sweep_stop_signal() is not None:  # without a result (it had no row for them)
+                    note_quit([(args[0], args[1]) for _, args, _ in jobs])
+                raise
             skipped = [job for job, result in zip(jobs, results, strict=False) if result is None]
             skipped += jobs[handed_out:]
             if skipped:  # the sweep's stop, not a short or empty batch (Optuna divided by its size)

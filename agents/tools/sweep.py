@@ -50,6 +50,7 @@ from agents.runtime.return_stats import shown_return
 from agents.runtime.return_window import window_mean
 from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
+from agents.runtime.sweep_stop import jobs_started, note_job_started
 from agents.tools.exits import exit_with_user_error
 from agents.tools.job_names import register_resolvers
 from agents.tools.override_values import as_typed
@@ -390,6 +391,9 @@ def _count(value: int | None) -> str:
 
 NOT_LAUNCHED = "NOT_LAUNCHED"
 """The status of a job a signal stopped the sweep before: it has no results, no folder."""
+QUIT = "QUIT"
+"""The status of a job that a second signal quit at once (:func:`note_quit`): it wrote no result; its
+folder may hold a checkpoint of a save before."""
 
 
 def summary_table(results: list[JobResult]) -> str:
@@ -412,7 +416,7 @@ def summary_table(results: list[JobResult]) -> str:
         values = dict(_split(override) for override in overrides)
         each_seed = all(re.match(r"seed\d+: ", item) for item in result.resumed_with)  # a num_seeds job's
         changes = [("; " if each_seed else " ").join(result.resumed_with)] if resumed else []
-        ran = result.status != NOT_LAUNCHED
+        ran = result.status not in (NOT_LAUNCHED, QUIT)
         rows.append(
             [
                 str(result.num), *(short_number(values.get(key, "")) for key in keys), *changes,
@@ -421,15 +425,25 @@ def summary_table(results: list[JobResult]) -> str:
             ]
         )  # fmt: skip
     common = f"shared overrides: {' '.join(sorted(shared))}\n\n" if shared else ""
-    unrun = [f"#{result.num}" for result in results if result.status == NOT_LAUNCHED]
-    they, their = ("it", "its") if len(unrun) == 1 else ("they", "their")
-    after = (
-        f"\n{', '.join(unrun)} {NOT_LAUNCHED}: the sweep was stopped before {they} began (run {their} "
-        f"settings in a sweep of {their} own, into another hydra.sweep.dir)"
-        if unrun
-        else ""
-    )
-    return common + markdown_table(header, rows) + after
+    unrun = _unrun_line(results, NOT_LAUNCHED) + _unrun_line(results, QUIT)
+    return common + markdown_table(header, rows) + unrun
+
+
+def _unrun_line(results: list[JobResult], status: str) -> str:
+    """The line under the table about the jobs of ``status`` (:data:`NOT_LAUNCHED`, :data:`QUIT`), which
+    have no results: what happened and what to do; empty where none has it."""
+    unrun = [f"#{result.num}" for result in results if result.status == status]
+    if not unrun:
+        return ""
+    they, their, them = ("it", "its", "it") if len(unrun) == 1 else ("they", "their", "them")
+    run_again = f"run {their} settings in a sweep of {their} own, into another hydra.sweep.dir"
+    if status == QUIT:
+        return (
+            f"\n{', '.join(unrun)} {QUIT}: a second signal quit the sweep at once while {they} ran, before "
+            f"{they} wrote a result (resume {them} with resume=<job folder> where it holds a "
+            f"{CHECKPOINT_NAME}, else {run_again})"
+        )
+    return f"\n{', '.join(unrun)} {NOT_LAUNCHED}: the sweep was stopped before {they} began ({run_again})"
 
 
 class SweepSummary(Callback):
@@ -496,6 +510,8 @@ class SweepSummary(Callback):
             cls.folder_lock = None
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.mode == RunMode.MULTIRUN:
+            note_job_started(config.hydra.job.num)
         self._job_start = time.perf_counter()
         self._job_started_at = time.time()
         forget_taken_folders()  # (a launcher's worker runs job after job)
@@ -559,28 +575,43 @@ def print_summary(sweep_dir: Path) -> None:
     print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}{reasons}", flush=True)
 
 
-def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]]) -> None:
+def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]], status: str = NOT_LAUNCHED) -> None:
     """``jobs`` (number, overrides) that the launcher did not launch once a signal had stopped this
     process's sweep: :data:`NOT_LAUNCHED` rows of its summary (they were INTERRUPTED, with a return of
     nan and 0.0 seconds, as if they had run), as those of the jobs it kept from starting,
     without the folder and the files each of those gets; kept in its ``not_launched.json``, which
-    every summary of the sweep reads (nothing for a sweep that keeps no summary, ``evaluate.py -m``)."""
+    every summary of the sweep reads (nothing for a sweep that keeps no summary, ``evaluate.py -m``).
+    ``status``: :data:`QUIT` for jobs a second signal quit (:func:`note_quit`)."""
     sweep_dir = SweepSummary.launched_sweep_dir
     if sweep_dir is None or not sweep_dir.is_dir():
         return
-    new = [
-        JobResult(num, list(overrides), NOT_LAUNCHED, math.nan, None, None, 0.0, "")
-        for num, overrides in jobs
-    ]
+    new = [JobResult(num, list(overrides), status, math.nan, None, None, 0.0, "") for num, overrides in jobs]
     rows = [*read_not_launched(sweep_dir), *new]
     text = ",\n".join(result_json(job) for job in rows)
     write_text_atomically(sweep_dir / NOT_LAUNCHED_NAME, f"[\n{text}\n]\n")
 
 
+def note_quit(jobs: Sequence[tuple[int, Sequence[str]]]) -> None:
+    """A second signal quit the sweep at once, in the launcher's batch ``jobs`` (number, overrides):
+    rows for those without a result (:data:`QUIT`: started, :func:`jobs_started`; the others
+    :data:`NOT_LAUNCHED`) and the summary written with them. The summary had no row for them, nor
+    had the one a later ``resume=`` of a job rewrote: the sweep forgot them."""
+    sweep_dir = SweepSummary.launched_sweep_dir
+    if sweep_dir is None or not sweep_dir.is_dir():
+        return
+    done, started = {result.num for result in read_results(sweep_dir)}, jobs_started()
+    note_not_launched([job for job in jobs if job[0] not in done and job[0] in started], QUIT)
+    note_not_launched([job for job in jobs if job[0] not in done | started])
+    write_summary(sweep_dir)
+
+
 def write_summary(sweep_dir: Path) -> str:
     """Write ``summary.md`` from the ``result.json`` files so far (atomically: joblib workers
-    finish side by side) and the jobs not launched (:func:`note_not_launched`); return the table."""
-    rows = [*read_results(sweep_dir), *read_not_launched(sweep_dir)]
+    finish side by side) and the jobs without one (:func:`note_not_launched`; a job's result, which
+    a resume of a quit job writes, replaces its row); return the table."""
+    results = read_results(sweep_dir)
+    ran = {result.num for result in results}
+    rows = [*results, *(row for row in read_not_launched(sweep_dir) if row.num not in ran)]
     table = summary_table(sorted(rows, key=lambda job: job.num))
     if sweep_dir.is_dir():
         write_text_atomically(sweep_dir / SUMMARY_NAME, table + "\n")
