@@ -16,6 +16,15 @@ from omegaconf import DictConfig
 from agents.tools.composing import compose_train_config
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite tests the programs as a terminal runs them. Where pytest was started with SIGINT
+    ignored (a script's background job, a CI runner), its worker processes and every program a test
+    starts would inherit that, and a program started so keeps ignoring Ctrl-C, as POSIX programs do
+    (tested on its own: ``test_a_run_started_with_sigint_ignored_keeps_ignoring_it``)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture
 def make_config(tmp_path: Path):
     """``make_config(*overrides)`` -> a composed train config writing into ``tmp_path / "run"``

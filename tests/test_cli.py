@@ -206,6 +206,7 @@ def test_a_sweep_piped_with_its_errors_to_a_reader_that_left_completes_its_jobs(
     assert len(list((tmp_path / "sweep").glob("*/checkpoint.pt"))) == 2
 
 
+@pytest.mark.slow  # processes of several seconds each: make test-slow (CI); the quick suite stays near 5 min
 def test_a_results_table_whose_reader_left_trains_every_preset_writes_the_file_then_exits_141(tmp_path):
     """``results-table ... | head -1`` exited 141 at the first preset's line, its out folder made and
     empty; now, as train.py, every preset trains, the file is written, then 141."""
@@ -229,15 +230,21 @@ def test_another_pipes_broken_pipe_keeps_its_traceback():
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_settings_the_chosen_options_do_not_read_get_a_note(tmp_path):
+def test_settings_the_chosen_options_do_not_read_get_a_note(tmp_path, monkeypatch, capsys):
     """``features=raw features.degree=3`` and ``agent.hidden_sizes=[8]`` with a linear policy trained
     as if they had not been given, without a word; a sweep's job gets the note of its own options."""
-    completed = run_train(
-        tmp_path, "features=raw", "features.degree=3", "agent.hidden_sizes=[8]", "agent.value_epochs=2",
-        "budget.total_env_steps=300", "run_dir=r",
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    notes = [line for line in completed.stdout.splitlines() if line.startswith("note: ")]
+    from agents.runtime.run import train
+    from agents.tools.composing import compose_train_config
+
+    def printed(*overrides: str) -> str:  # scripts/train.py's output, in this process (its train())
+        overrides = ("logging.progress_bar=false", *overrides)
+        train(compose_train_config(list(overrides)), overrides=list(overrides))
+        return capsys.readouterr().out
+
+    monkeypatch.chdir(tmp_path)
+    out = printed("features=raw", "features.degree=3", "agent.hidden_sizes=[8]", "agent.value_epochs=2",
+                  "budget.total_env_steps=300", "run_dir=r")  # fmt: skip
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
     assert notes == [
         "note: features.degree has no effect with features=raw (read with features=polynomial, fourier); "
         "agent.hidden_sizes has no effect with agent.policy=state (read with agent.policy=mlp); "
@@ -250,8 +257,8 @@ def test_settings_the_chosen_options_do_not_read_get_a_note(tmp_path):
         "agent.hidden_sizes=[8]",
         "run_dir=s",
     ]
-    completed = run_train(tmp_path, *read, "budget.total_env_steps=300")
-    assert completed.returncode == 0 and "note:" not in completed.stdout, completed.stdout
+    out = printed(*read, "budget.total_env_steps=300")
+    assert "note:" not in out, out
     sweep = [
         "-m",
         "features=raw,rbf",
@@ -338,7 +345,11 @@ def test_which_settings_the_note_says_have_no_effect(overrides, space, note):
     assert said == note if note is None else said is not None and said.startswith(note), said
 
 
-@pytest.mark.parametrize("extra", [[], ["num_seeds=2"], ["experiment=two", "--config-dir=mine"]])
+@pytest.mark.parametrize(  # the second and third in make test-slow: the quick suite stays near 5 minutes
+    "extra",
+    [[], pytest.param(["num_seeds=2"], marks=pytest.mark.slow),
+     pytest.param(["experiment=two", "--config-dir=mine"], marks=pytest.mark.slow)],
+)  # fmt: skip
 def test_a_folder_named_like_a_run_file_is_refused_before_hydra_writes_its_record(tmp_path, extra):
     """``run_dir=d`` with a folder ``d/checkpoint.pt`` was refused only after Hydra had rewritten
     ``d/.hydra/`` with this command's record (a finished run's folder already was refused first); a

@@ -3308,8 +3308,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
     ("mode", "folders"),
     [
         ([], [""]),
-        (["num_seeds=2"], ["seed0", "seed1"]),
-        (["num_seeds=2", "seed_mode=batched"], ["seed0", "seed1"]),
+        pytest.param(["num_seeds=2"], ["seed0", "seed1"], marks=pytest.mark.slow),  # (the quick suite
+        (["num_seeds=2", "seed_mode=batched"], ["seed0", "seed1"]),  # stays near 5 minutes)
     ],
     ids=["single", "exact-seeds", "batched-seeds"],
 )
@@ -3847,7 +3847,9 @@ class TwoSignals(gym.Wrapper):
 """
 
 
-@pytest.mark.parametrize("sweep", [False, True], ids=["run", "basic-launcher-sweep"])
+@pytest.mark.parametrize(  # the sweeps in make test-slow (CI): the quick suite stays near 5 minutes
+    "sweep", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["run", "basic-launcher-sweep"]
+)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 def test_a_second_signal_quits_at_once_with_the_line_and_130_or_143(tmp_path, sig, sweep):
     """A second SIGTERM (or a SIGTERM after a Ctrl-C) ended the run at once with Python's default
@@ -4925,6 +4927,7 @@ def assert_saved_at_step_zero(run_dir: Path, mode: str) -> list[Path]:
     return seeds
 
 
+@pytest.mark.slow  # processes of several seconds each: make test-slow (CI); the quick suite stays near 5 min
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("finished", [True, False], ids=["finished", "refused"])
 def test_a_signal_while_the_interpreter_shuts_down_ends_in_one_line(tmp_path, signum, finished):
@@ -4957,6 +4960,7 @@ def test_a_signal_while_the_interpreter_shuts_down_ends_in_one_line(tmp_path, si
     assert lines[0].startswith("error: budget.total_env_steps=-5 must be")
 
 
+@pytest.mark.slow  # processes of several seconds each: make test-slow (CI); the quick suite stays near 5 min
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_after_the_interpreter_began_to_shut_down_still_ends_a_finished_run_with_0(tmp_path, signum):
     """The interpreter puts the default actions back as it shuts down (before the modules go, which

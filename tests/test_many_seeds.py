@@ -62,7 +62,7 @@ def test_batched_run_is_reproducible_and_writes_per_seed_results(make_config, tm
     assert f"not a run): {tmp_path / 'a' / 'seeds'}" in beside  # was dropped without a word
     # the seeds logged interval means: the table's score is their mean final return, not a mean of points
     mean_final = np.mean([r.final_mean_return for r in first.seed_results])
-    assert f"| {mean_final:.1f} " in table and "logged interval means" in table
+    assert f"| {mean_final:.2f} " in table and "logged interval means" in table
     assert "; interval-mean runs: their own final mean return) |" in table  # its header said
     # "last 100 episodes" whatever window= was, over scores of the run's own budget.window
     for folder in (result.run_dir, tmp_path / "a"):  # the top folder said "pass one of them, e.g. seed3"

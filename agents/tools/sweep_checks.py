@@ -17,6 +17,7 @@ from unittest import mock
 import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Glob
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
@@ -134,14 +135,23 @@ def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) 
             f"{nested}: a sweep's values are one list (a=1,2,3), one range() or one choice(), not a "
             "range() or choice() among other values: write them out (seed=0,1,2,-1)"
         ) from None
-    if not jobs:  # Hydra launched 0 jobs, and the sweep exited 0 as if it had run
-        empty = next(override.input_line for override in parsed if override.is_discrete_sweep()
-                     and next(override.sweep_string_iterator(), None) is None)  # fmt: skip
+    empty = next((override.input_line for override in parsed if _lists_nothing(override)), None)
+    if not jobs and empty is not None:  # Hydra launched 0 jobs, and the sweep exited 0 as if it had run
         raise UserError(
             f"{empty} lists no value, so the sweep would run no job (range(start, stop) counts up from "
             "start to before stop, as Python's range does; range(5,0,-1) counts down)"
         )
     return jobs
+
+
+def _lists_nothing(override: Any) -> bool:
+    """Whether the parsed ``override`` is a sweep of no value (``range(5,0)``); a ``glob()`` that
+    matches no option is not counted: :func:`with_globs_listed` names the group's options."""
+    return (
+        override.is_discrete_sweep()
+        and not isinstance(override.value(), Glob)
+        and next(override.sweep_string_iterator(), None) is None
+    )
 
 
 def config_loader(config_dir: str | Path, user_dirs: Sequence[str | Path] = ()) -> Any:
@@ -164,8 +174,6 @@ def with_globs_listed(argv: Sequence[str], config_dir: str, user_dirs: Sequence[
     line (Hydra launched 0 jobs and exited 0).
 
     :raises UserError: naming the glob and the group's options."""
-    from hydra.core.override_parser.types import Glob
-
     listed, parser = [], None
     for arg in argv:
         if arg.startswith("-") or "glob(" not in arg:
