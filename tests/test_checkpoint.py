@@ -94,6 +94,14 @@ def _another_zip(data: bytes) -> bytes:
     return archive.getvalue()
 
 
+def _a_zip_with_a_data_pkl(data: bytes) -> bytes:
+    """A zip archive with an ``x/data.pkl`` of junk and no ``version``, not torch.save's."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("x/data.pkl", "junk")
+    return archive.getvalue()
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
@@ -124,6 +132,11 @@ def _another_zip(data: bytes) -> bytes:
             _another_zip,  # in a subdirectory: a.txt"
             "it is not a checkpoint (a zip archive that torch.save did not write",
             id="another-zip",
+        ),
+        pytest.param(  # was torch's 'Expected hasRecord("version") to be true, but got false.'
+            _a_zip_with_a_data_pkl,
+            "it is not a checkpoint (a zip archive that torch.save did not write",
+            id="a-zip-with-a-data-pkl",
         ),
     ],
 )

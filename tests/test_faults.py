@@ -2982,6 +2982,23 @@ def test_a_numerical_failures_line_ends_the_runs_log(tmp_path, failing):
     assert (run_dir / "train.log").read_text().splitlines()[-1].endswith(error_line)
 
 
+def test_sigint_handled_again_after_a_program_that_started_ignoring_it_is_heard(monkeypatch):
+    """A program run in an interpreter with SIGINT ignored leaves SOFTMAX_REINFORCE_SIGINT_IGNORED set:
+    a later agents.train, with a handler set again, took no handler of its own and lost its run to a
+    Ctrl-C. Where SIGINT is still ignored it stays so."""
+    from agents.runtime import interrupts
+
+    monkeypatch.setenv(interrupts.SIGINT_IGNORED_VARIABLE, "1")
+    both = [signal.SIGINT, signal.SIGTERM]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert interrupts.heard(both) == both
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        assert interrupts.heard(both) == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("sweep", [[], ["-m", "seed=0,1"]], ids=["run", "sweep"])
 def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(tmp_path, sweep):
     """A background job of a shell script (``cmd &`` without job control) starts with SIGINT

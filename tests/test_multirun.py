@@ -455,6 +455,29 @@ def test_a_resumed_sweep_job_updates_its_row(tmp_path):
     assert "COMPLETED" in (job / SUMMARY_NAME).read_text()
 
 
+def test_a_resumed_job_that_a_second_signal_quit_gets_its_row(tmp_path):
+    """A job quit at once has no result.json, only a QUIT row in the sweep's not_launched.json: its
+    resume to the end left the row QUIT, with its "resume it" line."""
+    import agents
+    from agents.tools.sweep import NOT_LAUNCHED_NAME, QUIT, refresh_resumed_job, result_json, write_summary
+
+    job = tmp_path / "sweep" / "1_seed1"
+    result = agents.train("CartPole-v1", f"run_dir={job}", "budget.total_env_steps=600", *TINY[1:])
+    (job / ".hydra").mkdir()
+    (job / ".hydra" / "hydra.yaml").write_text("hydra:\n  job:\n    num: 1\n")
+    rows = [JobResult(0, ["seed=0"], "COMPLETED", 9.0, 300, 12, 1.0, str(job.parent / "0_seed0")),
+            JobResult(1, ["seed=1"], QUIT, math.nan, None, None, 0.0, "")]  # fmt: skip
+    (job.parent / "0_seed0").mkdir()
+    (job.parent / "0_seed0" / RESULT_NAME).write_text(result_json(rows[0]))
+    (job.parent / NOT_LAUNCHED_NAME).write_text(f"[\n{result_json(rows[1])}\n]\n")
+    assert "#1 QUIT" in write_summary(job.parent)
+    refresh_resumed_job(job, "COMPLETED", result.final_mean_return, seconds=2.0)
+    fresh = json.loads((job / RESULT_NAME).read_text())
+    assert fresh["status"] == "COMPLETED" and fresh["env_steps"] == result.env_steps and fresh["num"] == 1
+    summary = (job.parent / SUMMARY_NAME).read_text()
+    assert "QUIT" not in summary and summary.count("COMPLETED") == 2, summary
+
+
 @pytest.mark.parametrize("inside", [False, True], ids=["run_dir-elsewhere", "run_dir-in-the-sweep"])
 def test_a_job_given_its_own_run_dir_has_its_counters_and_follows_its_resume(tmp_path, inside):
     """``-m seed=0,1 'run_dir=/x/r${seed}'``: the rows' env steps and episodes were empty (read from

@@ -436,13 +436,14 @@ def damaged_member(path: Path) -> str | None:
 
 
 def saved_by_torch(path: Path) -> bool:
-    """Whether the zip archive ``path`` has the ``<name>/data.pkl`` that ``torch.save`` writes
-    (True where it cannot be read as a zip: torch's own error says why)."""
+    """Whether the zip archive ``path`` has the ``<name>/data.pkl`` and ``<name>/version`` records
+    that ``torch.save`` writes (True where it cannot be read as a zip: torch's own error says why)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("/data.pkl") for name in archive.namelist())
+            names = archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return True
+    return all(any(name.endswith(f"/{record}") for name in names) for record in ("data.pkl", "version"))
 
 
 def _reason(error: Exception, path: Path) -> str:
@@ -456,10 +457,8 @@ def _reason(error: Exception, path: Path) -> str:
         return f"the file is truncated or corrupt ({first})"[:200]
     if not zipfile.is_zipfile(path):  # e.g. a config.yaml, a log or a plain pickle given for the checkpoint
         return "it is not a checkpoint (torch.save writes a zip archive; this file is not one)"
-    if not saved_by_torch(path):  # another zip (a.txt zipped, renamed .pt): torch's "[enforce fail at
-        return (
-            "it is not a checkpoint (a zip archive that torch.save did not write: no data.pkl in it)"  # ...]"
-        )
+    if not saved_by_torch(path):  # another zip (a.txt zipped, renamed .pt): torch's "[enforce fail at ...]"
+        return "it is not a checkpoint (a zip archive that torch.save did not write: no data.pkl and version)"
     for index, line in enumerate(lines):
         if "WeightsUnpickler error" in line:
             line = line[line.index("WeightsUnpickler error") :]

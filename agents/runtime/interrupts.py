@@ -81,9 +81,13 @@ def note_ignored_sigint() -> None:
 
 
 def heard(signals: Iterable[int]) -> list[int]:
-    """The ``signals`` a handler of ours may take: SIGINT not where the program started with it
-    ignored (:func:`note_ignored_sigint`)."""
-    ignored = os.environ.get(SIGINT_IGNORED_VARIABLE) == "1"
+    """The ``signals`` a handler of ours may take: SIGINT not where it is ignored because the program
+    started so (:func:`note_ignored_sigint`), rather than by a launcher's worker between jobs (which
+    hears its job's). Where SIGINT is handled again (a caller set a handler after a program had run
+    in its interpreter), it is heard: the variable stayed, and a later ``agents.train`` lost its run
+    to the Ctrl-C."""
+    started_ignoring = os.environ.get(SIGINT_IGNORED_VARIABLE) == "1"
+    ignored = started_ignoring and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     return [signum for signum in signals if not (ignored and signum == signal.SIGINT)]
 
 

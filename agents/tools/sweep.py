@@ -240,8 +240,13 @@ def refresh_resumed_job(
     if not (job / RESULT_NAME).is_file() and (run_dir.parent / RESULT_NAME).is_file():
         job = run_dir.parent  # the seed folder of a num_seeds job
     path = job / RESULT_NAME
-    if not path.is_file():
-        return
+    quit_row = None
+    if not path.is_file():  # a job a second signal quit (its row is in the sweep's not_launched.json)
+        job, quit_row = next(((folder, row) for folder in (run_dir, run_dir.parent)
+                              if (row := _quit_row(folder)) is not None), (job, None))  # fmt: skip
+        path = job / RESULT_NAME
+        if quit_row is None:
+            return
     named_states = named_job_states(job)
     states = list(named_states.values())
     env_steps, episodes, saved_return = job_counters(states)
@@ -249,7 +254,7 @@ def refresh_resumed_job(
         status = "COMPLETED" if status == "COMPLETED" and all(map(_finished, states)) else "INTERRUPTED"
         final_mean_return = None
     try:
-        old = read_result(path)
+        old = quit_row or read_result(path)
     except UserError as error:  # the run is saved; only its row cannot follow
         print(f"warning: {error}; its row is not updated", file=sys.stderr)
         return
@@ -271,6 +276,20 @@ def refresh_resumed_job(
     for sweep_dir in dict.fromkeys(sweep_folder_of(written.parent) for written in paths):
         if (sweep_dir / SUMMARY_NAME).is_file():
             write_summary(sweep_dir)
+
+
+def _quit_row(job: Path) -> JobResult | None:
+    """The :data:`QUIT` row of the job folder ``job`` (it has no ``result.json``: a second signal
+    quit it), found by the job number in its ``.hydra/hydra.yaml`` among its sweep's rows of jobs
+    without a result, with ``job`` as its folder; None for a folder of no such job."""
+    try:
+        num = yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text())["hydra"]["job"]["num"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    row = next((row for row in read_not_launched(sweep_folder_of(job)) if row.num == num), None)
+    if row is None or row.status != QUIT:
+        return None
+    return replace(row, output_dir=str(job), run_dir=str(job))
 
 
 def sweep_folder_of(job: Path) -> Path:
