@@ -78,7 +78,8 @@ class JobResult:
     """The job's command-line overrides, ``key=value``."""
     status: str
     """``COMPLETED``, ``FAILED`` or ``INTERRUPTED`` (then the return and the counters are those of
-    the job's last checkpoint, if any); :data:`NOT_LAUNCHED` for a job the sweep was stopped before."""
+    the job's last checkpoint, if any); :data:`NOT_LAUNCHED` for a job the sweep was stopped before,
+    :data:`QUIT` for one a second signal quit at once (both rows of ``not_launched.json``)."""
     final_mean_return: float
     """The mean return of the last ``budget.window`` episodes (the task's return value; a stopped
     job's: its checkpoint's; nan, ``null`` in ``result.json``: none ended)."""
