@@ -3888,6 +3888,8 @@ def test_a_second_signal_quits_at_once_with_the_line_and_130_or_143(tmp_path, si
     last_line = process.stderr.strip().splitlines()[-1]
     assert last_line == f"{name}: quit at once (files written before are intact)"
     assert not list(tmp_path.rglob(".*.tmp"))
+    if not sweep:  # its log ended with the run's last progress line (or was empty)
+        assert (tmp_path / "run" / "train.log").read_text().splitlines()[-1].endswith(last_line)
     if sweep:  # the summary had no row for either job: the one cut short, the one never launched
         summary = (tmp_path / "sweep" / "summary.md").read_text()
         assert re.search(r"\| 0 .*\| QUIT +\|\n\| 1 .*\| NOT_LAUNCHED \|", summary), summary

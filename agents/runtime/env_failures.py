@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from agents.errors import UserError
 from agents.runtime.buffer import EpisodeBuffer
+from agents.runtime.run_log import TRAIN_LOG_NAME
 from agents.runtime.runners import make_runner
 from agents.runtime.sweep_stop import env_faults
 from envs.make import EnvInfo, close_quietly
@@ -64,10 +65,6 @@ def warn_if_an_episode_is_long(buffer: EpisodeBuffer, env_id: str, prefix: str =
         prefix, f"{longest:,}", env_id, f"{buffer.nbytes / 2**20:,.0f}", TIME_LIMIT,
     )  # fmt: skip
     return True
-
-
-TRAIN_LOG_NAME = "train.log"
-"""The run's log file (Hydra's job log under scripts/train.py); an env's traceback goes here."""
 
 
 def env_named(env_id: str, wrappers: Sequence[Any] | None = ()) -> str:

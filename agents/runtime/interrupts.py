@@ -36,6 +36,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from agents.errors import QUIT_AT_ONCE
+from agents.runtime.run_log import write_to_run_logs
 
 MOST_DEFERRED_SECONDS = 10.0
 """How long a signal may wait for one import it lands in (torch's or ``torch._dynamo``'s takes about
@@ -234,6 +235,7 @@ def exit_for_signal(signum: int) -> NoReturn:
     quitting = True
     cancel_redelivery()
     print(quit_line(signum), file=sys.stderr)
+    write_to_run_logs(quit_line(signum))  # the run's log ended with its last line before, or was empty
     sys.exit(128 + signum)
 
 

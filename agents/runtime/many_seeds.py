@@ -69,6 +69,7 @@ from agents.runtime.run_folder import (
     remove_unstarted_run,
     resolve_run_dir,
 )
+from agents.runtime.run_log import write_to_run_logs
 from agents.runtime.seeds_progress import SeedsProgress
 from agents.runtime.sweep_stop import env_faults
 from agents.runtime.trainer import (
@@ -78,7 +79,6 @@ from agents.runtime.trainer import (
     numerical_failure_hint,
     preflight,
     target_return,
-    write_to_run_logs,
 )
 from envs.make import close_quietly, describe_vector_failure, make_vector_env, stores_none_as_nan
 from envs.observations import hold_first_step_warnings, rewards_fit, rewards_problem

@@ -44,7 +44,8 @@ from agents.runtime.resume import apply_resume_overrides
 from agents.runtime.return_stats import counted, shown_return
 from agents.runtime.run_folder import refuse_another_folder_for_a_resume
 from agents.runtime.run_lock import RunFolderLock
-from agents.runtime.trainer import RunResult, Trainer, TrainResult, write_to_run_logs
+from agents.runtime.run_log import write_to_run_logs
+from agents.runtime.trainer import RunResult, Trainer, TrainResult
 from agents.runtime.unread_settings import unread_settings_note
 from envs.make import ID_CHECK_VARIABLE, registered_time_limit, registering_module
 

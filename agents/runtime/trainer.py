@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import signal
 import sys
 import time
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Self
@@ -44,7 +43,6 @@ from agents.runtime.checkpoint import (
 )
 from agents.runtime.config import TrainConfig, episode_stats, validate
 from agents.runtime.env_failures import (
-    TRAIN_LOG_NAME,
     env_named,
     env_number_warnings_off,
     nonfinite_env_data,
@@ -61,6 +59,7 @@ from agents.runtime.return_stats import shown_return
 from agents.runtime.return_window import ReturnWindow, window_mean
 from agents.runtime.rollout import EnvFault
 from agents.runtime.run_folder import FolderBefore, prepare_run_dir, resolve_run_dir
+from agents.runtime.run_log import write_to_run_logs
 from agents.runtime.runners import EnvRunner, make_runner
 from agents.runtime.seeds_progress import close_bar_at
 from agents.runtime.sizes import check_sizes
@@ -767,27 +766,6 @@ def raise_if_stopped(trainers: list[Trainer]) -> None:
     stop = RunInterrupted("\n".join(lines), 128 + signum, resumes)
     write_to_run_logs(str(stop))
     raise stop
-
-
-def write_to_run_logs(message: str) -> None:
-    """``message`` in the log file of the program's run (Hydra's job log, ``train.log``), not on the
-    console, which prints it as the program's last line: a stopped run's log ended with its last
-    progress line, without where it was saved and how to resume it. ``agents.train`` configures no
-    such file: nothing is written. A file that cannot take it (a full disk) is left as it is, without
-    the traceback a log handler prints then: the console has the line."""
-    records = [  # one a line: each seed's stamped as the log's other lines
-        log.makeRecord(log.name, logging.WARNING, __file__, 0, line, None, None)
-        for line in message.splitlines()
-    ]
-    for handler in logging.getLogger().handlers:
-        named = isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).name == TRAIN_LOG_NAME
-        if not named or handler.level > logging.WARNING:
-            continue
-        text = "".join(handler.format(record) + handler.terminator for record in records)
-        with suppress(OSError):  # (non-blocking: a pipe put in the log's place, with no reader, waits not)
-            descriptor = os.open(handler.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK)
-            with open(descriptor, "a", encoding=handler.encoding) as log_file:
-                log_file.write(text)  # after the handler's lines: it flushes each as it writes it
 
 
 def logged_failure(failure: str | UserError) -> UserError:
