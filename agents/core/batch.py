@@ -101,12 +101,9 @@ def overflowed_state(
         f"the optimizer's state overflowed {name} (a policy gradient of norm {grad_norm:.3g}, whose "
         "square is past its range)"
     )
-    standardise = {
-        False: "agent.normalize_returns=true",
-        None: "agent.normalize_returns=true where it is off",
-    }
+    where = "" if standardised is False else " where it is off"
     return OptimizerStateOverflow(
-        what, dtype, (standardise[standardised],) if standardised is not True else ()
+        what, dtype, () if standardised else (f"agent.normalize_returns=true{where}",)
     )
 
 

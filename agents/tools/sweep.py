@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -243,10 +243,12 @@ def refresh_resumed_job(
     path = job / RESULT_NAME
     quit_row = None
     if not path.is_file():  # a job a second signal quit (its row is in the sweep's not_launched.json)
-        job, quit_row = next(((folder, row) for folder in (run_dir, run_dir.parent)
-                              if (row := _quit_row(folder)) is not None), (job, None))  # fmt: skip
-        path = job / RESULT_NAME
-        if quit_row is None:
+        for folder in (run_dir, run_dir.parent):  # (the job's own folder, or a num_seeds job's)
+            quit_row = _quit_row(folder)
+            if quit_row is not None:
+                job, path = folder, folder / RESULT_NAME
+                break
+        else:
             return
     named_states = named_job_states(job)
     states = list(named_states.values())
@@ -595,17 +597,23 @@ def print_summary(sweep_dir: Path) -> None:
     print(f"\nsweep summary ({sweep_dir / SUMMARY_NAME}):\n{table}{reasons}", flush=True)
 
 
-def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]], status: str = NOT_LAUNCHED) -> None:
+def note_not_launched(jobs: Iterable[tuple[int, Sequence[str]]], started: Collection[int] = ()) -> None:
     """``jobs`` (number, overrides) that the launcher did not launch once a signal had stopped this
     process's sweep: :data:`NOT_LAUNCHED` rows of its summary (they were INTERRUPTED, with a return of
     nan and 0.0 seconds, as if they had run), as those of the jobs it kept from starting,
     without the folder and the files each of those gets; kept in its ``not_launched.json``, which
     every summary of the sweep reads (nothing for a sweep that keeps no summary, ``evaluate.py -m``).
-    ``status``: :data:`QUIT` for jobs a second signal quit (:func:`note_quit`)."""
+    ``started``: the jobs among them that had started, which a second signal quit (:data:`QUIT`,
+    :func:`note_quit`)."""
     sweep_dir = SweepSummary.launched_sweep_dir
     if sweep_dir is None or not sweep_dir.is_dir():
         return
-    new = [JobResult(num, list(overrides), status, math.nan, None, None, 0.0, "") for num, overrides in jobs]
+    new = [
+        JobResult(
+            num, list(overrides), QUIT if num in started else NOT_LAUNCHED, math.nan, None, None, 0.0, ""
+        )
+        for num, overrides in jobs
+    ]
     rows = [*read_not_launched(sweep_dir), *new]
     text = ",\n".join(result_json(job) for job in rows)
     write_text_atomically(sweep_dir / NOT_LAUNCHED_NAME, f"[\n{text}\n]\n")
@@ -619,9 +627,8 @@ def note_quit(jobs: Sequence[tuple[int, Sequence[str]]]) -> None:
     sweep_dir = SweepSummary.launched_sweep_dir
     if sweep_dir is None or not sweep_dir.is_dir():
         return
-    done, started = {result.num for result in read_results(sweep_dir)}, jobs_started()
-    note_not_launched([job for job in jobs if job[0] not in done and job[0] in started], QUIT)
-    note_not_launched([job for job in jobs if job[0] not in done | started])
+    done = {result.num for result in read_results(sweep_dir)}
+    note_not_launched([job for job in jobs if job[0] not in done], started=jobs_started())
     write_summary(sweep_dir)
 
 
