@@ -42,6 +42,7 @@ from gymnasium.vector.async_vector_env import AsyncState, _async_worker
 
 import envs  # noqa: F401  (registers this project's envs)
 from agents.errors import UserError, describe
+from envs.kwargs import check_kwarg_types
 from envs.observations import CheckedFlags, CheckedSteps, ObservationCheck, describe_env_error
 
 ActionFeatureFn = Callable[[np.ndarray], np.ndarray]
@@ -405,6 +406,7 @@ def check_env_id(
     """Make one env (wrapped) to read its spaces; raise :class:`UserError` for anything we cannot train."""
     name = registered_id(env_id)
     functions = wrapper_functions(wrappers)
+    check_kwarg_types(env_id, gym.spec(name), env_kwargs)
     try:
         probe = gym.make(env_id, **(env_kwargs or {}))
     except gym.error.DependencyNotInstalled as error:

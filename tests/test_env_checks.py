@@ -142,3 +142,70 @@ def test_an_observation_the_spaces_dtype_cannot_hold_does_not_fit(space, obs, ou
     assert check.problem("step returned", obs).startswith(f"step returned observation {outside}")
     fitting = np.clip(obs.astype(np.float64), 0, 1).astype(obs.dtype)  # the same dtype, values it holds
     assert check.fits(fitting)
+
+
+# -- env_kwargs against the types the env's constructor declares ---------------------------------
+class _KwargsEnv(_SpaceEnv):
+    """Declares its kwargs in the ways envs do: annotated, typed by a default only, or neither."""
+
+    def __init__(
+        self,
+        slippery: bool = True,
+        rate: float = 0.5,
+        steps=8,
+        name: str = "4x4",
+        capped: bool | None = None,
+        anything=None,
+        shape: tuple[int, int] = (2, 2),
+    ) -> None:
+        super().__init__(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(2))
+
+
+gym.register("test/Kwargs-v0", entry_point=_KwargsEnv)
+gym.register("test/KwargsRegistered-v0", entry_point=_KwargsEnv, kwargs={"steps": 3})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [  # Hydra reads true/false and numbers; a word it cannot read stays a str, which was truthy
+        (
+            {"slippery": "maybe"},
+            "env_kwargs.slippery='maybe' does not fit env=test/Kwargs-v0, whose slippery "
+            "is a bool (its default: True): give env_kwargs.slippery=true or false",
+        ),
+        ({"slippery": 2}, "env_kwargs.slippery=2 does not fit env=test/Kwargs-v0, whose slippery is a bool"),
+        ({"rate": "high"}, "whose rate is a float (its default: 0.5): give env_kwargs.rate=<a number>"),
+        ({"rate": True}, "env_kwargs.rate=True does not fit"),
+        ({"steps": "eight"}, "whose steps is a number (its default: 8): give env_kwargs.steps=<a number>"),
+        ({"capped": "no"}, "whose capped is a bool | None (its default: None)"),
+    ],
+)
+def test_an_env_kwarg_of_the_wrong_type_for_its_constructor_is_one_line(kwargs, said):
+    with pytest.raises(UserError) as error:
+        check_env_id("test/Kwargs-v0", kwargs)
+    assert said in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_registered_kwargs_type_a_parameter_as_gymnasium_make_passes_them():
+    with pytest.raises(UserError, match=r"whose steps is a number \(its default: 3\)"):
+        check_env_id("test/KwargsRegistered-v0", {"steps": "three"})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [  # any number for a number (MountainCar's goal_velocity=0 takes 0.05); a bool for a bool;
+        # None where declared; a str, tuple or untyped parameter is the env's own to judge
+        {"slippery": False, "rate": 1, "steps": 2.5, "name": 8, "capped": None, "anything": "x"},
+        {"shape": "3x3", "capped": True},
+    ],
+)
+def test_env_kwargs_of_the_declared_types_or_undeclared_ones_are_left_to_the_env(kwargs):
+    assert check_env_id("test/Kwargs-v0", kwargs).n_actions == 2
+
+
+def test_gymnasiums_own_env_kwargs_are_checked_against_their_annotations():
+    with pytest.raises(UserError, match=r"env_kwargs\.is_slippery='maybe' does not fit env=FrozenLake-v1"):
+        check_env_id("FrozenLake-v1", {"is_slippery": "maybe"})
+    with pytest.raises(UserError, match="whose goal_velocity is a number"):
+        check_env_id("MountainCar-v0", {"goal_velocity": "fast"})
+    assert check_env_id("MountainCar-v0", {"goal_velocity": 0.05}).n_actions == 3

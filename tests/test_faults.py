@@ -261,6 +261,10 @@ ENV_ARGS = [
     ),
     (["+env_kwargs.max_episode_steps=-5"], "Expect the `max_episode_steps` to be positive"),
     (["+env_kwargs.nosuch=1"], "env_kwargs do not fit env=CartPole-v1"),
+    (  # "maybe" stayed a str, which is truthy: the run trained on the slippery lake without a word
+        ["env=FrozenLake-v1", "+env_kwargs.is_slippery=maybe"],
+        "env_kwargs.is_slippery='maybe' does not fit env=FrozenLake-v1, whose is_slippery is a bool",
+    ),
     (["env=NoSuchEnv-v0"], "is not a registered Gymnasium id"),
     (["env=Pendulum-v1"], "a softmax policy needs a Discrete action space"),
     (["env=fault_envs:fault/Reset-v0"], "env=fault_envs:fault/Reset-v0 failed to start: RuntimeError"),
