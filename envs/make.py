@@ -68,7 +68,11 @@ def _close_ids(env_id: str) -> str:
     """`` (did you mean CartPole-v1?)``: the registered ids whose name (namespace and name, without
     the version, in any case) is ``env_id``'s, else close to it (difflib's ratio of 0.7 over the
     names: ids as a whole matched ``Nope-v0`` to Hopper-v5 on ``ope-v``, ``Foo-v9`` to Acrobot-v1),
-    else that contain it; else how to list them."""
+    else that contain it; else how to list them. Spaces are dropped first (a quoted ``env=' CartPole-v1'``
+    was told CartPole-v0 first, as an id with no version), and an id they alone hid is named alone."""
+    env_id = "".join(env_id.split())
+    if env_id in gym.registry:
+        return f" (did you mean {env_id}, without the spaces?)"
     names: dict[str, list[str]] = {}  # 'cartpole' -> [CartPole-v0, CartPole-v1]
     for registered in gym.registry:
         names.setdefault(_name_of(registered), []).append(registered)

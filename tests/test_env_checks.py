@@ -64,6 +64,10 @@ gym.register(
         ),  # an old version
         ("cartpole-v0", "(did you mean CartPole-v0, CartPole-v1?)"),  # its case, the version typed first
         ("MountainCar", "(did you mean MountainCar-v0?)"),  # no version
+        # a quoted env=' CartPole-v1' was told CartPole-v0 first, as if it had no version
+        (" CartPole-v1", "is not a registered Gymnasium id (did you mean CartPole-v1, without the spaces?)"),
+        ("Cart Pole-v1 ", "(did you mean CartPole-v1, without the spaces?)"),
+        ("CartPol-v1 ", "(did you mean CartPole-v1, CartPole-v0?)"),
     ],
 )
 def test_unsupported_envs_are_one_line_errors(env_id, expected):
