@@ -1633,7 +1633,18 @@ def test_kill_minus_9_then_resume_leaves_no_gap_and_no_duplicate(tmp_path):
       "out of the space (the command line's agent.episodes_per_update=...)"),
      # Optuna draws a range's stop (its distribution's high end), which Hydra's list of it leaves out
      (["hydra/sweeper=optuna", "agent.gamma=range(0.5,1.5,0.5)", "hydra.sweeper.n_trials=2"],
-      "error: the search space's agent.gamma=1.5 would fail its trials: agent.gamma=1.5 must be")],
+      "error: the search space's agent.gamma=1.5 would fail its trials: agent.gamma=1.5 must be"),
+     # a space Optuna cannot draw from: its traceback, after the sweep's folder was made
+     (["hparams_search=cartpole_tpe", "seed=range(5,0)"],
+      "error: seed=range(5,0): a search draws range(low, high) from low up to high, so it needs low <= high "
+      "and a step > 0 (write range(0,5))"),
+     (["hydra/sweeper=optuna", "seed=range(0,5,-1)"], "seed=range(0,5,-1): a search draws range(low, high)"),
+     (["hydra/sweeper=optuna", "agent.lr=interval(0.1,0.01)"],
+      "error: agent.lr=interval(0.1,0.01): interval(low, high) needs low <= high (write interval(0.01,0.1))"),
+     (["hydra/sweeper=optuna", "agent.lr=tag(log,interval(0,0.1))"],
+      "error: agent.lr=tag(log,interval(0,0.1)): a log interval needs low > 0 (its logarithm is drawn)"),
+     (["hydra/sweeper=optuna", "seed=shuffle(range(5,0))"],
+      "error: seed=shuffle(range(5,0)) lists no value for the search to choose from")],
 )  # fmt: skip
 def test_multirun_checks_every_job_before_the_first(tmp_path, monkeypatch, capsys, sweep, fragment):
     code, err, _ = script(

@@ -48,6 +48,7 @@ from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
     check_optuna_sweeper,
+    check_search_space_value,
     check_slurm_launcher,
 )
 from agents.tools.usage import CONFIG_DIR, config_dirs_given
@@ -652,6 +653,7 @@ def search_probe_jobs(cfg: DictConfig, argv: Sequence[str]) -> list[SearchProbe]
             (override,) = parser.parse_overrides([f"{key}={value}"])
         except HydraException:  # the sweeper's own error comes as it starts
             return []
+        check_search_space_value(f"{key}={value}", override)
         values[key], whole = probe_values(override), whole_interval(override)
         if whole is not None and is_integer(OmegaConf.select(cfg, key, throw_on_missing=False)):
             whole_numbers[key] = whole  # (a list's, a bool's or a float's key is not helped by int())
