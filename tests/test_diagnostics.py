@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -99,13 +100,27 @@ def test_live_check_every_n_updates_and_off_by_default(make_config, tmp_path):
     assert tags.GRAD_DISCREPANCY not in EventAccumulator(str(default.run_dir)).Reload().Tags()["scalars"]
 
 
-def test_broken_score_stops_the_run_with_a_clear_message(make_config, monkeypatch):
+def test_broken_score_stops_the_run_with_a_clear_message(make_config, monkeypatch, tmp_path):
     right = LinearSoftmaxPolicy.score
     monkeypatch.setattr(LinearSoftmaxPolicy, "score", lambda self, x, a: right(self, x, a) * 1.01)
     with pytest.raises(
         UserError, match=r"gradient check failed: policy.score and policy.autograd_score differ by"
-    ):
-        train(make_config("diagnostics.check_gradients_every=1", "budget.total_env_steps=1000"))
+    ) as raised:
+        train(make_config("diagnostics.check_gradients_every=1", "budget.total_env_steps=1000",
+                          f"run_dir={tmp_path / 'run'}"))  # fmt: skip
+    assert str(raised.value).endswith(f"; the last good state is in {tmp_path / 'run' / 'checkpoint.pt'}")
+
+
+def test_a_broken_score_in_one_of_num_seeds_names_that_seed(make_config, monkeypatch, tmp_path):
+    """The exact seeds' line did not say which seed's check failed, nor where each was saved."""
+    right = LinearSoftmaxPolicy.score
+    monkeypatch.setattr(LinearSoftmaxPolicy, "score", lambda self, x, a: right(self, x, a) * 1.01)
+    with pytest.raises(UserError, match="gradient check failed") as raised:
+        train(make_config("diagnostics.check_gradients_every=1", "budget.total_env_steps=1000", "num_seeds=2",
+                          f"run_dir={tmp_path / 'run'}"))  # fmt: skip
+    failed = re.search(r"; seed (\d)'s last good state is in (\S+), every other seed's in", str(raised.value))
+    assert failed and failed[2] == str(tmp_path / "run" / f"seed{failed[1]}" / "checkpoint.pt"), raised.value
+    assert all((tmp_path / "run" / f"seed{seed}" / "checkpoint.pt").is_file() for seed in (0, 1))
 
 
 def test_broken_score_within_a_loose_tolerance_runs(make_config, monkeypatch):

@@ -398,8 +398,8 @@ class Trainer:
                 self.fail_in_env(str(fault), fault.__cause__, during="the update")
             except (NumericalError, UserError) as error:  # e.g. a failed live gradient check
                 self.finish("failure")  # nothing is lost: save the last good state, flush logs
-                if isinstance(error, UserError):
-                    raise logged_failure(error) from None
+                if isinstance(error, UserError):  # where it was saved names the seed of num_seeds
+                    raise logged_failure(f"{error}; {self.saved_where}") from None
                 raise logged_failure(
                     f"numerical failure at env step {self.env_steps}: {error}; {self.saved_where}"
                     f"{numerical_failure_hint(error, self.cfg.agent.entropy_coef)}"
