@@ -917,6 +917,7 @@ def test_a_new_run_is_refused_in_a_sweeps_folder(tmp_path, seeds):
     assert sorted(path.name for path in sweep.iterdir()) == ["0_lr=0.05_seed0", "multirun.yaml"]
 
 
+@pytest.mark.slow
 def test_a_one_job_sweep_trains_in_its_own_sweeps_folder(tmp_path):
     """``hydra.sweep.subdir=.``: the one job's folder is the sweep's, which holds the record the
     sweep itself wrote; the refusal of a sweep's folder above refused the job (exit 2, FAILED)."""
@@ -999,6 +1000,7 @@ print("second:", agents.train("interrupting:Interrupting-v0", *quiet, "run_dir=s
 """
 
 
+@pytest.mark.slow
 def test_a_ctrl_c_that_lands_in_an_import_waits_for_it_and_reaches_the_caller(tmp_path):
     """A Ctrl-C (a notebook's "interrupt") during the imports of the first ``agents.train`` raised
     inside them: torch, gymnasium or the env's module stayed half-imported, and every later call in

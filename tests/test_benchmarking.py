@@ -32,6 +32,7 @@ from agents.tools.benchmarking import (
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
+@pytest.mark.slow
 def test_speed_row_from_a_worker_process_and_its_table():
     row = measure_speed_in_subprocess("CartPole-v1", 4, 2000, repeats=1, policy="mlp64x64")
     assert row.env == "CartPole-v1" and row.num_envs == 4 and row.env_steps >= 2000
@@ -176,6 +177,7 @@ def test_a_signal_removes_the_scratch_run_and_says_so():
     assert not made[0].exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "group"),
     [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],

@@ -55,6 +55,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, override, expected):
     assert not list(tmp_path.rglob("checkpoint.pt"))  # failed before training
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], ["num_seeds=2"]])
 def test_a_relative_run_dir_is_printed_from_the_root(tmp_path, extra):
     """The README promises absolute paths in the last lines; ``run_dir=rel`` printed ``rel``."""
@@ -70,6 +71,7 @@ def test_a_relative_run_dir_is_printed_from_the_root(tmp_path, extra):
     assert f"run folder:  {tmp_path / 'rel'}" in resumed.stdout
 
 
+@pytest.mark.slow
 def test_a_run_dir_through_a_link_and_dotdot_is_the_folder_the_os_finds(tmp_path):
     """``run_dir=deep/../q`` with ``deep`` a link to ``real/sub/dir``: the OS makes ``real/sub/q``,
     while Hydra's log handler and ``tempfile`` read the text as ``q`` (a traceback, no checkpoint)."""
@@ -85,6 +87,7 @@ def test_a_run_dir_through_a_link_and_dotdot_is_the_folder_the_os_finds(tmp_path
     assert load_checkpoint(folder)["counters"]["env_steps"] >= 2000
 
 
+@pytest.mark.slow
 def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path):
     """zsh and sh pass ``run_dir=~/x`` on unexpanded (bash expands it): it made a folder named ``~``
     in the working folder, and ``resume=~/x``, ``checkpoint=~/x``, ``runs=~/x`` found nothing."""
@@ -168,6 +171,7 @@ def test_output_to_a_reader_that_left_ends_quietly_with_141(tmp_path, command):
     assert completed.returncode == 141 and completed.stderr == "", completed.stderr
 
 
+@pytest.mark.slow
 def test_a_run_whose_output_reader_left_trains_saves_and_prints_no_traceback(tmp_path):
     """Its log lines each printed '--- Logging error ---' and a traceback, its closing summary
     Hydra's 'Error executing job' and another (exit 1); now stdout points to the null device once
@@ -180,6 +184,7 @@ def test_a_run_whose_output_reader_left_trains_saves_and_prints_no_traceback(tmp
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
+@pytest.mark.slow
 def test_a_run_piped_with_its_errors_to_a_reader_that_left_trains_saves_and_keeps_the_curves(tmp_path):
     """``train.py ... 2>&1 | head -c0``: the progress bar's first line met the closed pipe, and the
     run exited 141 with no checkpoint, its folder refused by a retry and by resume=. A resume of a
@@ -197,6 +202,7 @@ def test_a_run_piped_with_its_errors_to_a_reader_that_left_trains_saves_and_keep
     assert set(curves) < set(run.glob("events.out.tfevents.*"))  # the resume's beside the run's
 
 
+@pytest.mark.slow
 def test_a_sweep_piped_with_its_errors_to_a_reader_that_left_completes_its_jobs(tmp_path):
     """``train.py -m ... 2>&1 | head -c0``: each job's progress bar met the closed pipe, and every job
     was FAILED with "BrokenPipeError" and no checkpoint (exit 1)."""
@@ -230,6 +236,7 @@ def test_another_pipes_broken_pipe_keeps_its_traceback():
         raise BrokenPipeError(32, "Broken pipe")
 
 
+@pytest.mark.slow
 def test_settings_the_chosen_options_do_not_read_get_a_note(tmp_path, monkeypatch, capsys):
     """``features=raw features.degree=3`` and ``agent.hidden_sizes=[8]`` with a linear policy trained
     as if they had not been given, without a word; a sweep's job gets the note of its own options."""

@@ -1010,6 +1010,7 @@ def test_a_value_the_shell_split_from_its_key_says_so():
         check_options(["experiment_name=", "b"], "train")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("options", "added"),
     [(["env=CartPole-v1,Acrobot-v1", "budget.total_env_steps=300", "-m"], "hydra.sweep.dir="),
@@ -1032,6 +1033,7 @@ def test_settings_the_program_adds_go_before_an_option(tmp_path, options, added)
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_train_takes_a_sweep_in_args(tmp_path):
     """``make train ARGS="-m seed=0,1"`` ran ``train.py env=CartPole-v1 -m seed=0,1``, a setting

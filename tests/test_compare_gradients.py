@@ -188,6 +188,7 @@ def test_script_bad_agent_value_exits_2_with_trainings_line():
     assert completed.stderr.strip() == "error: agent.lr=-1.0 must be > 0 (try agent.lr=0.01)"
 
 
+@pytest.mark.slow
 def test_script_refuses_a_default_value_given_for_another_runs_checkpoint(tmp_path):
     """``env=CartPole-v1`` (the default) given with a FrozenLake run's checkpoint compared the
     FrozenLake run without a word; any other env was refused."""
@@ -206,6 +207,7 @@ def test_script_refuses_a_default_value_given_for_another_runs_checkpoint(tmp_pa
     assert run_script(f"checkpoint={run_dir}").returncode == 0  # (the run's own env: compared)
 
 
+@pytest.mark.slow
 def test_script_refuses_a_feature_or_network_setting_a_checkpoint_fixes(trained_run):
     """``features.bias=false`` given with a checkpoint compared the run's own features without a
     word; the run's own value is accepted, and a key the run does not read (``agent.hidden_sizes``
@@ -227,6 +229,7 @@ def test_script_refuses_a_feature_or_network_setting_a_checkpoint_fixes(trained_
     )
 
 
+@pytest.mark.slow
 def test_script_notes_the_settings_the_comparison_does_not_read():
     """``agent.lr=5 agent.gamma=0.1`` or ``features=raw features.degree=3`` gave the same numbers
     as without them, without a word (training says the latter in a note)."""

@@ -202,6 +202,7 @@ def test_many_exact_seeds_are_refused_by_what_each_seeds_run_holds(tmp_path, mon
     assert err.rstrip().endswith("(30000 seeds): lower num_seeds") and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
 def test_exact_seeds_beyond_the_open_file_limit(tmp_path, hard):
     """Each exact seed holds its lock and its event file open: 1,100 seeds under ulimit -n 1024 were
@@ -2049,6 +2050,7 @@ def test_an_evaluation_sweep_writes_nothing_in_its_job_folders_so_they_may_be_on
     assert code == 0 and out.count("greedy: return") == 2, err
 
 
+@pytest.mark.slow
 def test_the_jobs_folders_are_compared_as_hydra_resolves_them(tmp_path):
     """A subdir that interpolates the job's config or Hydra's job node is resolved per job (the second
     job of a shared folder rewrote the first's .hydra/ record); one that tells the jobs apart passes."""
@@ -2745,6 +2747,7 @@ LOGGING_MISTAKES = [  # Hydra's "ValueError: Unable to configure root logger" tr
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sweep", "setting", "fragment"), LOGGING_MISTAKES,
                          ids=[" ".join([*s, a]) for s, a, _ in LOGGING_MISTAKES])  # fmt: skip
 def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, setting, fragment):
@@ -2759,6 +2762,7 @@ def test_a_logging_setting_that_python_refuses_is_one_line(tmp_path, sweep, sett
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("given", ["{mine}", "${{oc.env:MINE}}"], ids=["path", "interpolation"])
 def test_a_refused_logging_setting_keeps_what_the_sweep_folder_held(tmp_path, given):
     """What the given hydra.sweep.dir held before stays, and so does the folder. Named by an
@@ -2780,6 +2784,7 @@ def test_a_refused_logging_setting_keeps_what_the_sweep_folder_held(tmp_path, gi
     assert (mine / "old" / ".hydra" / "config.yaml").read_text() == "seed: 0\n"
 
 
+@pytest.mark.slow
 def test_a_field_a_loggers_filter_adds_may_be_formatted(tmp_path):
     """The check that each handler can format a line passed the record through the root logger's
     filters only: a field added by the filter of the logger the handler serves was refused."""
@@ -2948,6 +2953,7 @@ def _assert_saved_and_flushed(folder: Path) -> None:
     assert logged  # the points reached the file
 
 
+@pytest.mark.slow
 def test_num_seeds_sigterm_saves_every_seed(tmp_path):
     code, err = _signalled(
         tmp_path, signal.SIGTERM, "num_seeds=3", f"run_dir={tmp_path / 'run'}", group=False
@@ -2960,6 +2966,7 @@ def test_num_seeds_sigterm_saves_every_seed(tmp_path):
         _assert_saved_and_flushed(tmp_path / "run" / f"seed{seed}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["single", "seeds", "batched"])
 def test_a_stopped_runs_log_ends_with_its_stop_line(tmp_path, mode):
     """``train.log`` ended with the run's last progress line: where it was saved and how to resume
@@ -2980,6 +2987,7 @@ def test_a_stopped_runs_log_ends_with_its_stop_line(tmp_path, mode):
     ), ends
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "failing",
     [["agent.lr=1e38"], ["agent.entropy_coef=1e308", "num_seeds=2", "seed_mode=batched"]],
@@ -3014,6 +3022,7 @@ def test_sigint_handled_again_after_a_program_that_started_ignoring_it_is_heard(
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sweep", [[], ["-m", "seed=0,1"]], ids=["run", "sweep"])
 def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(tmp_path, sweep):
     """A background job of a shell script (``cmd &`` without job control) starts with SIGINT
@@ -3043,6 +3052,7 @@ def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(tmp_path, sweep):
     assert load_checkpoint(next(tmp_path.rglob(CHECKPOINT_NAME)).parent)["counters"]["env_steps"] > 0
 
 
+@pytest.mark.slow
 def test_a_pipe_put_in_the_logs_place_does_not_hold_up_the_stop(tmp_path):
     """The stop line is written to the log's path: a FIFO there, with no reader, would block it."""
     run_dir = tmp_path / "run"
@@ -4074,6 +4084,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "mode"),
     [(signal.SIGINT, ["-m", "seed=0,1"]), (signal.SIGTERM, [])],
@@ -4514,6 +4525,7 @@ def test_an_observation_the_space_does_not_hold_is_refused_alike_in_every_mode(
     assert "failed at" in err and "last good state is in" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["single", "sync", "batched-sync"])  # the runners', the batched envs' hold
 def test_what_the_first_step_returned_is_refused_in_one_line_without_gymnasiums_warning(tmp_path, mode):
     """A reward of None at the first step, which Gymnasium's passive env checker checks, printed its
@@ -4725,6 +4737,7 @@ def _train_with_file_size_limit(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [1000, 20000])
 @pytest.mark.parametrize("mode", [[], ["num_seeds=3"], ["num_seeds=3", "seed_mode=batched"]])
 def test_a_full_disk_is_one_line(tmp_path, limit, mode):
@@ -4741,6 +4754,7 @@ def test_a_full_disk_is_one_line(tmp_path, limit, mode):
     assert "cannot write" in completed.stderr and "File too large" in completed.stderr
 
 
+@pytest.mark.slow
 def test_a_resume_on_a_full_disk_keeps_the_runs_files(tmp_path):
     """A resume rewrites ``config.yaml``: in place, a full disk left it cut short."""
     trained = _train_with_file_size_limit(tmp_path, 10**8, "run_dir=r", "budget.total_env_steps=2000")
@@ -5206,6 +5220,7 @@ def test_a_sweep_with_a_config_dir_checks_every_job_and_probes_its_search(tmp_pa
         assert not (tmp_path / name).exists()  # nothing ran
 
 
+@pytest.mark.slow
 def test_a_sweep_with_the_command_lines_searchpath_knows_its_options(tmp_path, monkeypatch, capsys):
     """The jobs checked before a sweep left the command line's ``hydra.searchpath`` out: a basic
     sweep over ``features=raw,mine`` with ``mine`` there was refused ("Could not find

@@ -26,6 +26,7 @@ from agents.runtime.config import changes_learning
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_learning_keys_only_the_command_lines_first(tmp_path):
     run_dir = tmp_path / "run"
     overrides = ["budget.total_env_steps=1500", "agent.gamma=0.9", "logging.progress_bar=false"]

@@ -60,6 +60,7 @@ def config_folder(tmp_path: Path, files: dict[str, str]) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "form", ["++hydra.run.dir={}", "hydra.run.dir= {}", "experiment", "run_dir=${{hydra:runtime.cwd}}/done"]
 )
@@ -78,6 +79,7 @@ def test_a_finished_runs_record_stays_whatever_names_its_folder(tmp_path, finish
     assert {path.name: path.read_bytes() for path in (finished_run / ".hydra").iterdir()} == record
 
 
+@pytest.mark.slow
 def test_cfg_and_info_print_whatever_folder_is_named(tmp_path, finished_run):
     """They write nothing: ``--cfg job run_dir=<a finished run>`` was refused as a run into it."""
     printed = train("--cfg", "job", f"run_dir={finished_run}", "-p", "seed", cwd=tmp_path)
@@ -162,6 +164,7 @@ def test_glob_sweeps_list_a_groups_options():
     assert jobs == [["experiment=cartpole", "seed=1"], ["experiment=cartpole_mlp", "seed=1"]]
 
 
+@pytest.mark.slow
 def test_a_glob_sweep_over_presets_runs(tmp_path):
     result = train(
         "-m", "experiment=glob(cartpole*)", *TINY, f"hydra.sweep.dir={tmp_path / 'sw'}", cwd=tmp_path
@@ -208,6 +211,7 @@ def test_null_in_any_case_is_the_generic_defaults(tmp_path):
     assert printed.returncode == 0 and printed.stdout.strip().endswith("state"), printed.stderr
 
 
+@pytest.mark.slow
 def test_chdir_that_moves_nothing_is_fine(tmp_path, finished_run):
     """evaluate.py's run folder is ``.``: its ``hydra.job.chdir=true`` worked before, and was refused."""
     evaluate = ROOT / "scripts" / "evaluate.py"
@@ -249,6 +253,7 @@ def test_a_preset_in_hydras_searchpath_is_found(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == "0.07", result.stderr
 
 
+@pytest.mark.slow
 def test_the_preset_line_says_it_sets_the_keys_of_a_group_option_typed(tmp_path):
     """``agent=mine env=Acrobot-v1`` trained with the preset's ``agent.lr``, said nowhere."""
     myc = config_folder(tmp_path, {"agent/mine.yaml": "defaults:\n  - reinforce\n  - _self_\nlr: 0.05\n"})

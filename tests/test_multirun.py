@@ -77,6 +77,7 @@ def check_jobs(output: str, launcher_pid: int, sweep_dir: Path, seeds: list[int]
     return results
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_output_reader_left_records_its_jobs_as_they_ended(tmp_path):
     """``train.py -m seed=0,1 | head -2``: a job's closing lines met the closed pipe after it had
     trained and saved, so Hydra marked it FAILED in its result.json and the summary (and the
@@ -235,6 +236,7 @@ def test_a_search_with_a_database_continues_its_study_in_a_later_sweep(tmp_path)
     assert best["best_value"] == study.best_value
 
 
+@pytest.mark.slow
 def test_a_run_dir_with_now_names_the_folder_the_job_trained_in(tmp_path):
     """``-m seed=0,1 'run_dir=.../${now:%H-%M-%S-%f}_${seed}'``: result.json named a folder resolved
     afresh at the job's end (microseconds later: one that does not exist), so the rows' env steps

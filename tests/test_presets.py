@@ -392,6 +392,7 @@ def test_results_table_makes_every_env_before_training_any(tmp_path, capsys, mon
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("failure", "code", "line"),
     [

@@ -20,6 +20,7 @@ LINE = re.compile(
 )
 
 
+@pytest.mark.slow
 def test_lines_on_the_console_and_in_train_log(tmp_path):
     run_dir = tmp_path / "run"
     overrides = [
@@ -41,6 +42,7 @@ def test_lines_on_the_console_and_in_train_log(tmp_path):
     )  # (the log ended before it)
 
 
+@pytest.mark.slow
 def test_run_dir_and_resume_log_into_the_run_folder_and_leave_no_other(tmp_path):
     """``run_dir=`` puts Hydra's record and ``train.log`` in the run folder; ``resume=`` appends to
     that log and keeps the first run's record (both made a stray ``outputs/<env>/<time>/``)."""
@@ -116,6 +118,7 @@ def test_the_bar_ends_at_the_steps_the_run_took(tmp_path, capsys, extra):
     assert f"| {steps}/{total} [" in last, last
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["exact", "batched"])
 def test_a_num_seeds_runs_log_ends_with_its_seeds_table(tmp_path, mode):
     """The seeds table reached the console and ``seeds.txt``, and ``train.log`` ended before it."""

@@ -212,12 +212,12 @@ PROGRAMS = {
 scripts/train.py", which runs only from the repo's folder)."""
 
 
-@pytest.mark.parametrize(
+@pytest.mark.parametrize(  # one in the quick suite; the others in make test-slow (CI)
     ("sig", "code", "program"),
     [
         (signal.SIGINT, 130, f"python {ROOT}/scripts/train.py"),
-        (signal.SIGTERM, 143, f"python {ROOT}/scripts/train.py"),
-        (signal.SIGINT, 130, "softmax-reinforce train"),
+        pytest.param(signal.SIGTERM, 143, f"python {ROOT}/scripts/train.py", marks=pytest.mark.slow),
+        pytest.param(signal.SIGINT, 130, "softmax-reinforce train", marks=pytest.mark.slow),
     ],
     ids=["script-SIGINT", "script-SIGTERM", "console-SIGINT"],
 )

@@ -81,6 +81,7 @@ def test_runaway_episodes_are_cut_at_the_cap():
     np.testing.assert_array_equal(batch.rewards.sum(1), [-25.0, -25.0])
 
 
+@pytest.mark.slow
 def test_small_reproduction_learns_and_writes_figures_and_csv(tmp_path):
     made = reproduce(tmp_path, runs=6, episodes=120, seed=0)
     assert [r.curve for r in made.figure_13_1] == list(FIGURE_13_1)
