@@ -60,8 +60,7 @@ def _accepted_types(annotation: Any, default: Any) -> set[type]:
     """What the parameter takes: the annotation's types where every word of it is a basic type,
     else the default's type where that is a bool or a number; empty where neither says."""
     if annotation is not inspect.Parameter.empty:
-        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-        words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text)) - {"typing", "Union", "class"}
+        words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", _written(annotation))) - {"typing", "Union"}
         if not words or not words <= set(_BASIC_TYPES) | _WORDS_FOR_NONE:
             return set()
         return {_BASIC_TYPES.get(word, type(None)) for word in words}
@@ -80,12 +79,21 @@ def _fits(value: Any, accepted: set[type]) -> bool:
     return any(isinstance(value, kind) for kind in accepted - {bool, int, float})
 
 
+def _written(annotation: Any) -> str:
+    """An annotation as it was written: ``bool`` for the class, ``typing.Optional[int]`` for a typing
+    form (whose ``__name__`` is ``Optional`` alone), the text itself under ``from __future__ import
+    annotations``."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return annotation if isinstance(annotation, str) else str(annotation)
+
+
 def _declared(annotation: Any, default: Any) -> str:
     """``a bool (its default: True)``: the annotation, else what the default is (a bool, a number)."""
     if annotation is inspect.Parameter.empty:
         kind = "bool" if isinstance(default, bool) else "number"
     else:
-        kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+        kind = _written(annotation)
     article = "an" if kind[:1] in "aeiou" else "a"
     shown = "" if default is inspect.Parameter.empty else f" (its default: {default!r})"
     return f"{article} {kind}{shown}"

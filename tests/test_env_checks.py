@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 
 import gymnasium as gym
 import numpy as np
@@ -213,3 +214,24 @@ def test_gymnasiums_own_env_kwargs_are_checked_against_their_annotations():
     with pytest.raises(UserError, match="whose goal_velocity is a number"):
         check_env_id("MountainCar-v0", {"goal_velocity": "fast"})
     assert check_env_id("MountainCar-v0", {"goal_velocity": 0.05}).n_actions == 3
+
+
+def _typed_at_runtime(on=None, count=None, size=3):  # (annotated below, as objects)
+    """An entry point whose annotations are objects (its module without ``from __future__ import
+    annotations``), not text."""
+    return _SpaceEnv(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(2))
+
+
+_typed_at_runtime.__annotations__ = {
+    "on": typing.Optional[bool],  # noqa: UP045 (the typing form is the case)
+    "count": typing.Optional[int],  # noqa: UP045
+    "size": int | None,
+}
+gym.register("test/KwargsTyping-v0", entry_point=_typed_at_runtime)
+
+
+def test_annotations_that_are_typing_objects_are_read_whole():
+    """``typing.Optional[int]`` was read by its ``__name__``, ``Optional`` alone: an int was refused."""
+    assert check_env_id("test/KwargsTyping-v0", {"count": 5, "size": None, "on": True}).n_actions == 2
+    with pytest.raises(UserError, match=r"whose count is a typing\.Optional\[int\] \(its default: None\)"):
+        check_env_id("test/KwargsTyping-v0", {"count": "five"})
