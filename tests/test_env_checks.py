@@ -235,3 +235,12 @@ def test_annotations_that_are_typing_objects_are_read_whole():
     assert check_env_id("test/KwargsTyping-v0", {"count": 5, "size": None, "on": True}).n_actions == 2
     with pytest.raises(UserError, match=r"whose count is a typing\.Optional\[int\] \(its default: None\)"):
         check_env_id("test/KwargsTyping-v0", {"count": "five"})
+
+
+def test_every_registered_envs_own_kwargs_pass_the_check():
+    """What ``gymnasium.make`` passes each registered id (its ``kwargs``) is what its constructor
+    takes: the check refuses none of them (no false alarm on Gymnasium's own envs)."""
+    from envs.kwargs import check_kwarg_types
+
+    for env_id, spec in gym.registry.items():
+        check_kwarg_types(env_id, spec, dict(spec.kwargs))
