@@ -216,6 +216,28 @@ def test_a_plot_that_fails_while_writing_keeps_the_earlier_figures(make_config, 
     assert sorted(path.name for path in (tmp_path / "figs").iterdir()) == ["p.png", "p.svg"]  # no temporaries
 
 
+def test_a_figure_file_that_holds_other_data_is_refused_and_kept(make_config, tmp_path):
+    """``out=notes`` replaced a ``notes.png`` holding text without a word, and a link ``lnk.svg`` to a
+    checkpoint had the checkpoint replaced by the figure; an earlier figure, or an empty file, is
+    replaced as before."""
+    train(make_config("budget.total_env_steps=600", f"run_dir={tmp_path / 'run'}"))
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    saved = checkpoint.read_bytes()
+    (tmp_path / "notes.png").write_text("my notes\n")
+    (tmp_path / "lnk.svg").symlink_to(checkpoint)
+    for stem, held in (("notes", tmp_path / "notes.png"), ("lnk", checkpoint)):
+        with pytest.raises(
+            UserError, match=rf"^out={tmp_path / stem} would overwrite {held}, which holds other"
+        ):
+            plot_runs([tmp_path / "run"], tmp_path / stem)
+    assert (tmp_path / "notes.png").read_text() == "my notes\n" and checkpoint.read_bytes() == saved
+    assert not (tmp_path / "notes.svg").exists() and not (tmp_path / "lnk.png").exists()
+    (tmp_path / "empty.png").touch()
+    for _ in range(2):  # a plot's own figures, then again over them
+        _, files = plot_runs([tmp_path / "run"], tmp_path / "empty")
+    assert [path.read_bytes()[:4] for path in files] == [b"\x89PNG", b"<?xm"]
+
+
 def test_a_cut_off_event_file_with_hparams_but_no_final_results_is_skipped(make_config, tmp_path):
     """Cut where the hparams survive but ``final/mean_return`` does not: that was a KeyError."""
     train(make_config("budget.total_env_steps=1500", f"run_dir={tmp_path / 'whole'}"))

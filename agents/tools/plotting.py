@@ -514,6 +514,7 @@ def plot_groups(groups: dict[str, list[Run]], out: Path, window: int = 100, poin
 
     :return: the PNG and SVG written, :func:`figure_paths` of ``out``.
     """
+    refuse_other_files(out)
     envs = list(dict.fromkeys(runs[0].env for runs in groups.values()))
     with matplotlib.rc_context(STYLE):
         labels = {label: legend_label(label, runs) for label, runs in groups.items()}
@@ -569,6 +570,30 @@ def figure_paths(out: Path) -> list[Path]:
     ``returns.png.png``)."""
     stem = out.with_suffix("") if out.suffix.lower() in FIGURE_SUFFIXES else out
     return [stem.with_name(stem.name + suffix) for suffix in FIGURE_SUFFIXES]
+
+
+FIGURE_STARTS = {".png": (b"\x89PNG\r\n\x1a\n",), ".svg": (b"<?xml", b"<svg", b"<!--")}
+"""How a figure file of each suffix begins (a PNG's signature; an SVG's XML declaration, root or a
+comment), leading whitespace and a byte-order mark aside."""
+
+
+def refuse_other_files(out: Path) -> None:
+    """:class:`UserError` where ``<out>.png`` or ``<out>.svg`` (or the file a link there names) holds
+    something other than a figure: ``out=notes`` replaced ``notes.png`` holding text, and a link
+    ``lnk.png`` to a checkpoint had the checkpoint replaced by the figure. An empty file, or a
+    figure (an earlier plot's), is replaced."""
+    for path in figure_paths(out):
+        if not path.exists():
+            continue
+        if not path.is_file():  # a pipe (reading it waits), a device: the atomic write would replace it
+            raise UserError(f"out={out}: {path} is not a regular file: give another out (nothing written)")
+        with suppress(OSError), path.open("rb") as file:  # (unreadable: writing it says why)
+            start = file.read(512).removeprefix(b"\xef\xbb\xbf").lstrip()
+            if start and not start.startswith(FIGURE_STARTS[path.suffix]):
+                raise UserError(
+                    f"out={out} would overwrite {path.resolve()}, which holds other data (not a "
+                    f"{path.suffix[1:].upper()} figure): give another out (nothing was written)"
+                )
 
 
 def plot_runs(
