@@ -392,6 +392,26 @@ def test_results_table_makes_every_env_before_training_any(tmp_path, capsys, mon
     )
 
 
+def test_results_table_stopped_before_writing_a_new_out_does_not_call_it_unchanged(
+    tmp_path, capsys, monkeypatch
+):
+    """A Ctrl-C in a run whose ``out`` did not exist yet (its default, a new Hydra folder's) said
+    ``results.md is unchanged`` of a file that was never there."""
+    out = tmp_path / "results.md"
+    run_preset = results_module.run_preset
+
+    def stopped_at_frozenlake(preset, *args, **kwargs):
+        if preset == "frozenlake":
+            raise RunInterrupted("SIGINT: stopped during experiment=frozenlake, seed 0", 130)
+        return run_preset(preset, *args, **kwargs)
+
+    monkeypatch.setattr(results_module, "run_preset", stopped_at_frozenlake)
+    with pytest.raises(SystemExit) as stopped:
+        results_table_command(["presets=[short_corridor,frozenlake]", "seeds=1", f"out={out}"])
+    assert stopped.value.code == 130 and not out.exists()
+    assert capsys.readouterr().err.strip().endswith(f"({out} was not written)")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("failure", "code", "line"),

@@ -780,7 +780,8 @@ def results_table(argv: Sequence[str] | None = None) -> None:
             if results:
                 names = ", ".join(presets[index:])
                 write(partial, results, f"Not run: {names} ({why} during experiment={presets[index]}).\n\n")
-                kept = f"the presets that finished are in {partial} ({out} is unchanged)"
+                untouched = "is unchanged" if out.exists() else "was not written"  # (a new folder's)
+                kept = f"the presets that finished are in {partial} ({out} {untouched})"
             if isinstance(error, RunInterrupted):
                 raise RunInterrupted(f"{error}; {kept}", error.exit_code) from None
             if isinstance(error, UserError):
