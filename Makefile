@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed-from-lock
 WHEELS := $(wildcard /opt/wheels)
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check $(if $(WHEELS),--find-links $(WHEELS))
 ARGS ?=
-# pytest-xdist processes for the quick suite (on 2 cores: 5-6 min on an Intel Xeon VM, 7.5-9 on an AMD EPYC one;
-# 3 processes were slower); 0 runs it in this one
+# pytest-xdist processes for the quick suite (on 2 cores: about 4 min on an AMD EPYC VM, once the slowest process
+# tests went to test-slow; 3 processes were slower); 0 runs it in this one
 TEST_WORKERS ?= 2
 
 .PHONY: help install train test test-slow test-all lint format benchmark tensorboard lock clean
