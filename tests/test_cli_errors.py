@@ -1033,8 +1033,9 @@ def test_settings_the_program_adds_go_before_an_option(tmp_path, options, added)
     assert done.returncode == 0, done.stderr
 
 
-MAKES_OWN_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
-"""What a running make passes to the makes its recipes start (its command line's variables too)."""
+MAKES_OWN_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ARGS")
+"""What a running make passes to the commands its recipes start: its flags and the variables of its
+command line (``make test-slow ARGS=...`` puts ``ARGS`` in their environment too)."""
 
 
 @pytest.mark.slow
@@ -1046,7 +1047,7 @@ def test_make_train_takes_a_sweep_in_args(tmp_path):
 
     def recipe(*args: str) -> list[str]:
         dry = ["make", "-s", "-n", "-o", ".venv/.installed-from-lock", "train", *args]
-        # not the settings of a make running this suite (make test-slow ARGS=...): MAKEFLAGS passes them on
+        # not the settings of a make running this suite (make test-slow ARGS=...), which it passes on
         env = {key: value for key, value in os.environ.items() if key not in MAKES_OWN_VARIABLES}
         printed = subprocess.run(dry, cwd=ROOT, capture_output=True, text=True, check=True, env=env).stdout
         return printed.split()
