@@ -13,10 +13,12 @@ the env, as is a constructor we cannot inspect.
 from __future__ import annotations
 
 import inspect
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from gymnasium.envs.registration import EnvSpec, load_env_creator
 
 from agents.errors import UserError
@@ -37,7 +39,8 @@ def check_kwarg_types(env_id: str, spec: EnvSpec, env_kwargs: Mapping[str, Any] 
             continue  # unknown keys are gymnasium.make's (max_episode_steps, ...) or the env's to refuse
         default = spec.kwargs.get(key, parameter.default)
         accepted = _accepted_types(parameter.annotation, default)
-        if not accepted or not accepted & {bool, int, float} or _fits(value, accepted):
+        annotated = parameter.annotation is not inspect.Parameter.empty
+        if not accepted or not accepted & {bool, int, float} or _fits(value, accepted, annotated):
             continue
         wanted = "true or false" if accepted <= {bool, type(None)} else "<a number>"
         raise UserError(
@@ -69,13 +72,19 @@ def _accepted_types(annotation: Any, default: Any) -> set[type]:
     return set()
 
 
-def _fits(value: Any, accepted: set[type]) -> bool:
-    """Whether ``value`` is of an accepted type (any number where a number is taken; a bool only
-    where a bool is)."""
-    if isinstance(value, bool):
+def _fits(value: Any, accepted: set[type], annotated: bool) -> bool:
+    """Whether ``value`` may be what the parameter takes: null (a default of None, however
+    annotated, is often meant), any number where a number is taken (one for another is the env's to
+    judge), a bool where a bool is, or 0 and 1 there (the ints Python counts as bools); against a
+    type read from the default alone, anything but a str (the word Hydra could not read)."""
+    if value is None:
+        return True
+    if isinstance(value, bool | np.bool_):
         return bool in accepted
-    if isinstance(value, int | float):  # one number for another is the env's to judge
-        return bool(accepted & {int, float})
+    if isinstance(value, numbers.Real):
+        return bool(accepted & {int, float}) or (bool in accepted and value in (0, 1))
+    if not annotated:
+        return not isinstance(value, str)
     return any(isinstance(value, kind) for kind in accepted - {bool, int, float})
 
 

@@ -405,12 +405,17 @@ def dependency_message(error: gym.error.DependencyNotInstalled) -> str:
 
 
 def check_env_id(
-    env_id: str, env_kwargs: Mapping[str, Any] | None = None, wrappers: Wrappers = ()
+    env_id: str, env_kwargs: Mapping[str, Any] | None = None, wrappers: Wrappers = (), new_run: bool = True
 ) -> EnvInfo:
-    """Make one env (wrapped) to read its spaces; raise :class:`UserError` for anything we cannot train."""
+    """Make one env (wrapped) to read its spaces; raise :class:`UserError` for anything we cannot train.
+
+    :param new_run: check ``env_kwargs`` against the constructor's types (:mod:`envs.kwargs`); a
+        saved run's (a resume, an evaluation) are what it trained with, and are not refused now.
+    """
     name = registered_id(env_id)
     functions = wrapper_functions(wrappers)
-    check_kwarg_types(env_id, gym.spec(name), env_kwargs)
+    if new_run:
+        check_kwarg_types(env_id, gym.spec(name), env_kwargs)
     try:
         probe = gym.make(env_id, **(env_kwargs or {}))
     except gym.error.DependencyNotInstalled as error:

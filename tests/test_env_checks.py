@@ -244,3 +244,52 @@ def test_every_registered_envs_own_kwargs_pass_the_check():
 
     for env_id, spec in gym.registry.items():
         check_kwarg_types(env_id, spec, dict(spec.kwargs))
+
+
+class _LooselyTypedEnv(_SpaceEnv):
+    """A default of None under a plain annotation, as envs often write it."""
+
+    def __init__(self, speed: float = None, flag: bool = None, n=3) -> None:  # noqa: RUF013
+        super().__init__(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(2))
+
+
+gym.register("test/KwargsLoose-v0", entry_point=_LooselyTypedEnv)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [  # null (the default itself) was refused as "not a number"; 0 and 1 for a bool, which runs made
+        # before the check had trained with; numpy's scalars from a caller of the env-making code
+        {"speed": None, "flag": None, "n": None},
+        {"n": [1, 2], "flag": 0},
+        {"flag": np.bool_(True), "speed": np.float32(0.3), "n": np.int64(3)},
+    ],
+)
+def test_null_zero_and_one_for_a_bool_and_numpys_scalars_pass(kwargs):
+    assert check_env_id("test/KwargsLoose-v0", kwargs).n_actions == 2
+
+
+def test_a_type_read_from_the_default_alone_refuses_only_a_word():
+    with pytest.raises(UserError, match=r"env_kwargs\.n='three' does not fit .* whose n is a number"):
+        check_env_id("test/KwargsLoose-v0", {"n": "three"})
+
+
+def test_a_saved_runs_env_kwargs_are_not_refused_when_it_resumes_or_is_evaluated(
+    make_config, tmp_path, monkeypatch
+):
+    """A run made before the check (``is_slippery=maybe``, or ``0``) could no longer be resumed nor
+    evaluated, and its env_kwargs cannot be changed on a resume."""
+    import agents
+    import envs.make
+    from agents.runtime.run import train
+
+    lake = ["env=FrozenLake-v1", "+env_kwargs.is_slippery=maybe"]
+    monkeypatch.setattr(envs.make, "check_kwarg_types", lambda *args: None)  # as the code before it
+    made = train(make_config(*lake, "budget.total_env_steps=500"))
+    monkeypatch.undo()
+    resumed = agents.train("FrozenLake-v1", f"resume={made.run_dir}", "budget.total_env_steps=1000",
+                           "logging.progress_bar=false")  # fmt: skip
+    assert resumed.env_steps >= 1000
+    assert agents.load(made.run_dir).predict(np.int64(0)) in range(4)
+    with pytest.raises(UserError, match=r"env_kwargs\.is_slippery='maybe' does not fit env=FrozenLake-v1"):
+        train(make_config(*lake, "budget.total_env_steps=500"))

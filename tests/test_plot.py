@@ -232,6 +232,10 @@ def test_a_figure_file_that_holds_other_data_is_refused_and_kept(make_config, tm
             plot_runs([tmp_path / "run"], tmp_path / stem)
     assert (tmp_path / "notes.png").read_text() == "my notes\n" and checkpoint.read_bytes() == saved
     assert not (tmp_path / "notes.svg").exists() and not (tmp_path / "lnk.png").exists()
+    with pytest.raises(UserError, match=r"which holds other data \(not an SVG figure\)"):
+        plot_runs([tmp_path / "run"], tmp_path / "lnk")
+    (tmp_path / "doc.svg").write_text('<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x.dtd">\n<svg></svg>')
+    plot_runs([tmp_path / "run"], tmp_path / "doc")  # an SVG that begins with its document type
     (tmp_path / "empty.png").touch()
     for _ in range(2):  # a plot's own figures, then again over them
         _, files = plot_runs([tmp_path / "run"], tmp_path / "empty")

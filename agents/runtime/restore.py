@@ -440,7 +440,7 @@ def agent_from_checkpoint(
     if not trust_code:
         refuse_untrusted_code(config.env, config.env_wrappers, path)
     refuse_unregistered_env(config.env, path)
-    info = check_env_id(config.env, config.env_kwargs, config.env_wrappers)
+    info = check_env_id(config.env, config.env_kwargs, config.env_wrappers, new_run=False)
     check_agent_size(config.features, config.agent, info, f"the agent of checkpoint {path}")
     parts = build_agent(config, info, device)
     load_matching(parts.policy, state["policy"], "policy", path, config)

@@ -137,7 +137,7 @@ def preflight(cfg: DictConfig, new_run: bool = True) -> tuple[DictConfig, TrainC
     ``new_run=False``, as :func:`~agents.runtime.config.validate` says), the env id, the sizes
     (:mod:`agents.runtime.sizes`). A multirun calls it for every job first."""
     config, plain = checked_config(cfg, new_run)
-    info = check_env_id(plain.env, plain.env_kwargs, plain.env_wrappers)
+    info = check_env_id(plain.env, plain.env_kwargs, plain.env_wrappers, new_run)
     check_sizes(plain, info)
     return config, plain, info
 

@@ -572,9 +572,12 @@ def figure_paths(out: Path) -> list[Path]:
     return [stem.with_name(stem.name + suffix) for suffix in FIGURE_SUFFIXES]
 
 
-FIGURE_STARTS = {".png": (b"\x89PNG\r\n\x1a\n",), ".svg": (b"<?xml", b"<svg", b"<!--")}
-"""How a figure file of each suffix begins (a PNG's signature; an SVG's XML declaration, root or a
-comment), leading whitespace and a byte-order mark aside."""
+FIGURE_STARTS = {".png": (b"\x89PNG\r\n\x1a\n",), ".svg": (b"<?xml", b"<svg", b"<!--", b"<!DOCTYPE svg")}
+"""How a figure file of each suffix begins (a PNG's signature; an SVG's XML declaration, root,
+comment or document type), leading whitespace and a byte-order mark aside."""
+
+
+FIGURE_KINDS = {".png": "a PNG figure", ".svg": "an SVG figure"}
 
 
 def refuse_other_files(out: Path) -> None:
@@ -586,13 +589,15 @@ def refuse_other_files(out: Path) -> None:
         if not path.exists():
             continue
         if not path.is_file():  # a pipe (reading it waits), a device: the atomic write would replace it
-            raise UserError(f"out={out}: {path} is not a regular file: give another out (nothing written)")
+            raise UserError(
+                f"out={out}: {path} is not a regular file; give another out (nothing was written)"
+            )
         with suppress(OSError), path.open("rb") as file:  # (unreadable: writing it says why)
             start = file.read(512).removeprefix(b"\xef\xbb\xbf").lstrip()
             if start and not start.startswith(FIGURE_STARTS[path.suffix]):
                 raise UserError(
-                    f"out={out} would overwrite {path.resolve()}, which holds other data (not a "
-                    f"{path.suffix[1:].upper()} figure): give another out (nothing was written)"
+                    f"out={out} would overwrite {path.resolve()}, which holds other data (not "
+                    f"{FIGURE_KINDS[path.suffix]}): give another out (nothing was written)"
                 )
 
 
