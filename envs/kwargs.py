@@ -23,10 +23,11 @@ from gymnasium.envs.registration import EnvSpec, load_env_creator
 
 from agents.errors import UserError
 
-_BASIC_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "None": type(None)}
-"""The annotation words this check reads; an annotation with any other word is not checked."""
-
-_WORDS_FOR_NONE = {"Optional"}
+_ANNOTATION_WORDS = {
+    "bool": bool, "int": int, "float": float, "str": str, "None": type(None), "Optional": type(None),
+}  # fmt: skip
+"""The annotation words this check reads, and the type each says; an annotation with any other
+word is not checked."""
 
 
 def check_kwarg_types(env_id: str, spec: EnvSpec, env_kwargs: Mapping[str, Any] | None) -> None:
@@ -64,9 +65,9 @@ def _accepted_types(annotation: Any, default: Any) -> set[type]:
     else the default's type where that is a bool or a number; empty where neither says."""
     if annotation is not inspect.Parameter.empty:
         words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", _written(annotation))) - {"typing", "Union"}
-        if not words or not words <= set(_BASIC_TYPES) | _WORDS_FOR_NONE:
+        if not words or not words <= _ANNOTATION_WORDS.keys():
             return set()
-        return {_BASIC_TYPES.get(word, type(None)) for word in words}
+        return {_ANNOTATION_WORDS[word] for word in words}
     if isinstance(default, bool | int | float):
         return {type(default)}
     return set()

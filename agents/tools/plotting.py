@@ -572,12 +572,12 @@ def figure_paths(out: Path) -> list[Path]:
     return [stem.with_name(stem.name + suffix) for suffix in FIGURE_SUFFIXES]
 
 
-FIGURE_STARTS = {".png": (b"\x89PNG\r\n\x1a\n",), ".svg": (b"<?xml", b"<svg", b"<!--", b"<!DOCTYPE svg")}
-"""How a figure file of each suffix begins (a PNG's signature; an SVG's XML declaration, root,
-comment or document type), leading whitespace and a byte-order mark aside."""
-
-
-FIGURE_KINDS = {".png": "a PNG figure", ".svg": "an SVG figure"}
+FIGURE_STARTS = {
+    ".png": ("a PNG figure", (b"\x89PNG\r\n\x1a\n",)),
+    ".svg": ("an SVG figure", (b"<?xml", b"<svg", b"<!--", b"<!DOCTYPE svg")),
+}
+"""What a figure file of each suffix is, and how it begins (a PNG's signature; an SVG's XML
+declaration, root, comment or document type), leading whitespace and a byte-order mark aside."""
 
 
 def refuse_other_files(out: Path) -> None:
@@ -594,10 +594,11 @@ def refuse_other_files(out: Path) -> None:
             )
         with suppress(OSError), path.open("rb") as file:  # (unreadable: writing it says why)
             start = file.read(512).removeprefix(b"\xef\xbb\xbf").lstrip()
-            if start and not start.startswith(FIGURE_STARTS[path.suffix]):
+            kind, starts = FIGURE_STARTS[path.suffix]
+            if start and not start.startswith(starts):
                 raise UserError(
-                    f"out={out} would overwrite {path.resolve()}, which holds other data (not "
-                    f"{FIGURE_KINDS[path.suffix]}): give another out (nothing was written)"
+                    f"out={out} would overwrite {path.resolve()}, which holds other data (not {kind}): "
+                    "give another out (nothing was written)"
                 )
 
 

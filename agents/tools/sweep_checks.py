@@ -48,7 +48,6 @@ from agents.tools.sweep_settings import (
     check_joblib_launcher,
     check_launcher_installed,
     check_optuna_sweeper,
-    check_search_space_value,
     check_slurm_launcher,
 )
 from agents.tools.usage import CONFIG_DIR, config_dirs_given
@@ -684,6 +683,35 @@ def whole_interval(override: Any) -> str | None:
         return None
     whole = f"int(interval({int(swept.start)}, {int(swept.end)}))"
     return f"tag(log, {whole})" if "log" in swept.tags else whole
+
+
+def check_search_space_value(setting: str, override: Any) -> None:
+    """One value of an Optuna search space (``seed=range(0,5)``, ``agent.lr=interval(0.1,1)``),
+    parsed by Hydra, as the sweeper turns it into an Optuna distribution
+    (``hydra_optuna_sweeper/_impl.py``): a range is an integer distribution from its ``start`` up
+    to its ``stop``, an interval a float one, and Optuna refused ``range(5,0)``, ``range(0,5,-1)``,
+    ``interval(0.1,0.01)`` and a log interval from 0 with a traceback once the search had begun.
+
+    :param setting: the override as written, which the line names.
+    """
+    from hydra.core.override_parser.types import IntervalSweep, RangeSweep
+
+    swept = override.value() if override.is_sweep_override() else None
+    if isinstance(swept, RangeSweep) and swept.shuffle:  # drawn as a choice of its values
+        if _lists_nothing(override):
+            raise UserError(f"{setting} lists no value for the search to choose from")
+    elif isinstance(swept, RangeSweep) and (swept.step <= 0 or swept.start > swept.stop):
+        low, high = sorted((swept.start, swept.stop))
+        raise UserError(
+            f"{setting}: a search draws range(low, high) from low up to high, so it needs low <= high "
+            f"and a step > 0 (write range({low},{high}))"
+        )
+    elif isinstance(swept, IntervalSweep) and swept.start > swept.end:
+        raise UserError(
+            f"{setting}: interval(low, high) needs low <= high (write interval({swept.end},{swept.start}))"
+        )
+    elif isinstance(swept, IntervalSweep) and "log" in swept.tags and swept.start <= 0:
+        raise UserError(f"{setting}: a log interval needs low > 0 (its logarithm is drawn)")
 
 
 def probe_values(override: Any) -> list[str]:
