@@ -599,11 +599,12 @@ class Trainer:
             self.said_long_episodes = warn_if_an_episode_is_long(self.buffer, self.cfg.env, self.log_prefix)
 
     def _blame_env(self, problem: str) -> NoReturn:
-        """The batch's env data (``problem`` says what) made the update fail: one line naming the env."""
+        """The batch's env data (``problem`` says what) made the update fail: one line naming the env
+        (:meth:`step` saves the last good state and adds where)."""
         raise UserError(
             f"{env_named(self.cfg.env, self.cfg.env_wrappers)} returned {problem} in the episodes up to env "
             f"step {self.env_steps}, which no policy can learn from (fix the env, or filter them with "
-            f"env_wrappers); {self.saved_where}"
+            "env_wrappers)"
         ) from None
 
     def _print_progress(self, entropy: float, steps_per_second: float) -> None:
