@@ -72,7 +72,7 @@ def test_discrete_observations_and_a_checkpoint_file(tmp_path):
         with pytest.raises(agents.UserError, match=r"^which=.* is not one of latest, best$"):
             agents.load(result.run_dir, which=which)
     assert agent.predict(np.arange(16)).shape == (16,)
-    with pytest.raises(agents.UserError, match=r"predict expects one observation of shape \(\)"):
+    with pytest.raises(agents.UserError, match=r"expects one observation of shape \(\) or a batch \[B\] "):
         agent.predict(np.zeros((2, 2), dtype=np.int64))
     for state in (-1, 16):  # -1 was state 15's one-hot, 16 an IndexError
         with pytest.raises(agents.UserError, match=rf"predict got observation {state}, outside .* 0\.\.15"):
@@ -93,7 +93,8 @@ def test_predict_of_an_observation_the_runs_wrappers_would_change_names_them(tmp
         f"predict got a dict of keys ['position', 'angle'], not observations of shape (4,) for CartPole-v1 "
         f"({wrappers}: give them as those return them)"
     )
-    with pytest.raises(agents.UserError, match=rf"got shape \(2, 2, 2\) \({wrappers}"):
+    shapes = r"shape \(4,\) or a batch \[B, 4\] .* got shape \(2, 2, 2\)"
+    with pytest.raises(agents.UserError, match=rf"{shapes} \({wrappers}"):
         agent.predict(np.zeros((2, 2, 2)))
     with pytest.raises(agents.UserError, match=r"^predict got a tuple \(obs, info\), as env.reset"):
         agent.predict(gym.make("CartPole-v1").reset(seed=0))  # was "numpy cannot stack"
@@ -589,14 +590,16 @@ def test_a_config_dir_that_is_not_a_folder_is_a_user_error(tmp_path):
 def test_config_dirs_beside_a_composed_config_are_one_line(tmp_path):
     """They were ignored without a word (a folder that does not exist too): nothing reads them once
     a config is composed."""
-    composed = agents.compose("CartPole-v1", *QUIET)
+    composed = agents.compose("Acrobot-v1", *QUIET)
     for given in (composed, OmegaConf.to_object(composed)):
         for call in (agents.compose, agents.train):
             with pytest.raises(agents.UserError, match=r"^config_dirs are read while an env id's config is "):
                 call(given, config_dirs=tmp_path / "nonexistent")
             with pytest.raises(agents.UserError, match=r": drop config_dirs, or compose with them: agents\."):
                 call(given, config_dirs=[tmp_path])
-    assert agents.compose(composed, config_dirs=()).env == "CartPole-v1" and not list(tmp_path.iterdir())
+            with pytest.raises(agents.UserError, match=r"\('Acrobot-v1', \.\.\., config_dirs=\.\.\.\)$"):
+                call(given, config_dirs=[tmp_path])  # the config's own env, not always CartPole-v1
+    assert agents.compose(composed, config_dirs=()).env == "Acrobot-v1" and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -106,9 +106,14 @@ def test_an_id_registered_by_an_import_is_saved_with_its_module(tmp_path, monkey
     monkeypatch.delitem(gym.registry, "SignGrid-v0")
     monkeypatch.delitem(sys.modules, "user_sign_grid")  # the id alone, trusted, in a new process: the
     more = ["trust_code=true", *QUIET[:1], "budget.total_env_steps=3150"]  # run's env (it was refused
-    with pytest.raises(agents.UserError, match=r"add trust_code=true or import that module first$"):
+    with pytest.raises(agents.UserError, match=r"add trust_code=true, or in Python import that module first"):
         agents.train("SignGrid-v0", f"resume={run}", *more[1:])  # (it named agents.load's argument)
     assert agents.train("SignGrid-v0", f"resume={run}", *more).env_steps >= 3150  # as "cannot change env")
+    monkeypatch.delitem(gym.registry, "SignGrid-v0")
+    monkeypatch.delitem(sys.modules, "user_sign_grid")  # the line's first way: the env named (the
+    with pytest.raises(agents.UserError, match=rf"name its env yourself, as a new run does \(env={ENV} "):
+        agents.train("SignGrid-v0", f"resume={run}", *more[1:])  # command line has no import)
+    assert agents.train(ENV, f"resume={run}", *QUIET[:1], "budget.total_env_steps=3200").env_steps >= 3200
 
 
 def test_a_resume_may_name_the_module_of_a_run_saved_by_its_id(tmp_path):

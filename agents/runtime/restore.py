@@ -402,16 +402,22 @@ def refuse_untrusted_code(
     modules already imported (:func:`~envs.make.code_to_trust`) unless the caller trusts the file.
 
     :param caller_env: the env the caller named (``env=my_envs:Slow-v0 resume=<run>``): where it is
-        the checkpoint's, its module is the caller's choice, which a new run would import as well.
+        the checkpoint's, its module is the caller's choice, which a new run would import as well;
+        None where nothing is resumed (the line then offers no ``env=``).
     :param trust: what to add to trust the file (a resumed training run's ``trust_code=true``).
     :raises UserError: naming each and how to trust it.
     """
     named = [item for item in code_to_trust(env_id, wrappers) if item != f"env={caller_env}"]
     if named:
+        how = f"add {trust} or import that module first"
+        if caller_env is not None and named == [f"env={env_id}"]:  # a resume: the command line's own way
+            how = (
+                f"name its env yourself, as a new run does (env={env_id} resume={path}), add {trust}, "
+                "or in Python import that module first"
+            )
         raise UserError(
             f"checkpoint {path} names code from outside Gymnasium and this project ({'; '.join(named)}), "
-            f"which rebuilding its env would run; if you trust the file, add {trust} or import that "
-            "module first"
+            f"which rebuilding its env would run; if you trust the file, {how}"
         )
 
 
@@ -508,8 +514,9 @@ class TrainedAgent:
         single = obs.shape == shape
         batch = obs[None] if single else obs
         if batch.shape[1:] != shape or batch.ndim != len(shape) + 1:
+            batch_shape = ", ".join(["B", *map(str, shape)])  # [B] for a Discrete space, [B, 4]
             raise UserError(
-                f"predict expects one observation of shape {shape} or a batch [B, *{shape}] "
+                f"predict expects one observation of shape {shape} or a batch [{batch_shape}] "
                 f"for {self.config.env}, got shape {obs.shape}{self._wrappers_hint()}"
             )
         batch = whole_floats_as(self.observation_space.dtype, batch, f"env={self.config.env}")

@@ -173,10 +173,12 @@ def _compose(
             cfg = compose_train_config(overrides, config_dirs=config_dirs, warn_covered=True)
         else:
             if config_dirs:  # nothing here reads them: they were ignored without a word
+                env = config.get("env") if isinstance(config, DictConfig) else getattr(config, "env", None)
+                example = env if isinstance(env, str) and env else "CartPole-v1"  # the config's own env
                 raise UserError(
                     f"config_dirs are read while an env id's config is composed, and the given config is "
-                    f'composed already: drop config_dirs, or compose with them: {caller}("CartPole-v1", ..., '
-                    f"config_dirs=...)"
+                    f"composed already: drop config_dirs, or compose with them: "
+                    f"{caller}({example!r}, ..., config_dirs=...)"
                 )
             if isinstance(config, DictConfig):
                 cfg = config.copy()
