@@ -125,6 +125,26 @@ def test_a_resume_keeps_the_cadence_or_starts_the_one_it_is_given(make_config, t
     assert [point.step for point in means] == [4000, 6000]
 
 
+def test_evaluation_turned_on_at_a_resume_makes_the_best_an_evaluation(make_config, tmp_path):
+    """checkpoint_best.pt is the best evaluation once eval.every_steps is set; turned on at a resume,
+    the evaluations were compared against the best moving mean of training returns before it (98.5),
+    so the first one (98.0) was not saved, nor any that stayed below it."""
+    run = tmp_path / "run"
+    train(make_config(*COMMON, "budget.window=10", "checkpoint.every_steps=1000", f"run_dir={run}"))
+    assert load_checkpoint(run / BEST_CHECKPOINT_NAME)["counters"]["best_mean_return"] == 98.5
+    changed = [
+        "budget.total_env_steps=8000",
+        "eval.every_steps=1000",
+        "eval.episodes=1",
+        "eval.deterministic=false",
+    ]
+    train(make_config(f"resume={run}", *changed), overrides=changed)
+    means = EventAccumulator(str(run)).Reload().Scalars(tags.EVAL_MEAN_RETURN)
+    assert [(point.step, point.value) for point in means] == [(7000, 98.0), (8000, 80.0)]
+    best = load_checkpoint(run / BEST_CHECKPOINT_NAME)["counters"]
+    assert (best["env_steps"], best["best_mean_return"]) == (7000, 98.0)
+
+
 def test_a_folder_of_kept_saves_holds_a_run_and_names_them(make_config, tmp_path):
     """A folder holding only periodic saves (copied there) was no run: a new run there wrote over
     ``checkpoint_1000_steps.pt``, and ``evaluate.py``/``agents.load``/``resume=`` said only "no

@@ -689,6 +689,10 @@ class Trainer:
         if saved_config.get("logging", {}).get("interval_steps") != interval:  # one waited for the old)
             self.next_log_step = min(self.next_log_step, self.env_steps + interval)
         self.best_mean_return = float(counters["best_mean_return"])
+        if bool(saved_config.get("eval", {}).get("every_steps")) != (self.evaluation is not None):
+            # evaluation turned on or off at resume: the best so far was the other score (a moving
+            # mean of training returns, or an evaluation's), which the new one was compared against
+            self.best_mean_return = -math.inf
         self.elapsed_before = float(counters["elapsed_seconds"])
         self.recent_returns.extend(float(r) for r in state["recent_returns"])
         saved_window = saved_config.get("budget", {}).get("window")
