@@ -5033,6 +5033,44 @@ def test_a_signal_after_the_interpreter_began_to_shut_down_still_ends_a_finished
     assert done.stdout.splitlines()[-1].startswith("tensorboard: ")
 
 
+@pytest.mark.slow  # processes of several seconds each: make test-slow (CI); the quick suite stays near 5 min
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("ending", ["stopped", "refused"])
+def test_a_signal_after_the_interpreter_began_to_shut_down_keeps_the_programs_exit(tmp_path, signum, ending):
+    """The same for a program that ended otherwise: a second Ctrl-C (or a scheduler's SIGTERM) in the
+    half second after a stopped run's ``resume with:`` line killed the process by the signal, with
+    no line (-15 to a Python parent, not 130), as it did a refused run's (not 2). Its work is over
+    and said: it ends with the status it was ending with."""
+    overrides = ["budget.total_env_steps=-5"] if ending == "refused" else []
+    program = (
+        "import os, runpy, signal, sys, time, types\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as at a terminal (xdist ignores it)
+        "kill, pid, sleep = os.kill, os.getpid(), time.sleep\n"
+        "class Late:\n"
+        f"    def __del__(self): kill(pid, {int(signum)}); sleep(0.5)\n"
+        "module = types.ModuleType('zz_late')\n"
+        "module.late = Late()\n"
+        "sys.modules['zz_late'] = module\n"  # cleared with the modules, after the signal handlers
+        "import agents.runtime.trainer as trainer\n"
+        "update = trainer.Trainer._update\n"
+        "def update_then_ctrl_c(self, elapsed):\n"  # the run's own first Ctrl-C, at its first update
+        "    update(self, elapsed); kill(pid, signal.SIGINT)\n"
+        "trainer.Trainer._update = update_then_ctrl_c\n"
+        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps=100000', "
+        f"'run_dir={tmp_path / 'run'}', *{overrides!r}]\n"
+        f"runpy.run_path({str(SCRIPTS / 'train.py')!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    if ending == "refused":
+        assert done.returncode == 2 and len(lines) == 1, (done.returncode, done.stderr)
+        assert lines[0].startswith("error: budget.total_env_steps=-5 must be")
+        return
+    assert done.returncode == 128 + signal.SIGINT, (done.returncode, done.stderr)
+    assert "resume with: " in lines[-1] and "quit at once (" not in done.stderr, done.stderr
+    assert load_checkpoint(tmp_path / "run")["counters"]["updates"] == 1
+
+
 def test_a_signal_during_a_slow_exit_hook_still_ends_a_finished_run_at_once(tmp_path):
     """An exit hook registered during the run (an env module's) that takes long: a Ctrl-C then cut
     it short with 0, until 036fef1 ignored every signal from the end of the work (the run then

@@ -53,8 +53,9 @@ received: list[int] = []
 quitting = False
 """Set by :func:`exit_for_signal`: the program is on its way out."""
 
-finished = False
-"""Set by :func:`quit_at_once_from_now`: the program's work is done (read by :func:`ignore_once_finished`)."""
+over = False
+"""Set by :func:`quit_at_once_from_now`: the program's work is over, done or not, and it has said how
+it ends (read by :func:`ignore_once_finished`)."""
 
 _holding = 0
 """Open :func:`held` blocks: while one is, a signal waits as in an import."""
@@ -272,8 +273,8 @@ def raise_if_received() -> None:
 def reset() -> None:
     """A program starts or has ended (it may be called again in this process): no signal has
     come, none is waiting."""
-    global quitting, finished
-    quitting = finished = False
+    global quitting, over
+    quitting = over = False
     received.clear()
     _deferred_since.clear()
     cancel_redelivery()
@@ -288,10 +289,11 @@ def quit_at_once_from_now(done: bool = False) -> None:
     program ``done`` with its work ends as finished, with 0 and no line, whenever the signal comes
     in the half second of its exit (a scheduler's SIGTERM there marked a finished run's job failed,
     143): at once during the exit hooks (a slow one of an env's module is cut short), and after
-    them, once :func:`ignore_once_finished` ran, when the process ends. An ignored signal (a
-    background job's SIGINT) stays ignored."""
-    global finished
-    finished = done
+    them, once :func:`ignore_once_finished` ran, when the process ends; after them, a program that
+    ended otherwise (stopped and saved, or refused) ends with the status it was ending with. An
+    ignored signal (a background job's SIGINT) stays ignored."""
+    global over
+    over = True
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _end_finished if done else _quit_now)
@@ -318,12 +320,13 @@ def register_exit_hook() -> None:
 
 def ignore_once_finished() -> None:
     """An exit hook a program registers as it starts, so that it runs after the hooks registered
-    later (torch's, tqdm's, an env module's): a finished program ignores SIGINT and SIGTERM from
-    here on. The interpreter puts the default actions back as it begins to shut down, just after
-    the exit hooks and before the half second of its modules' teardown, so :func:`_end_finished`
-    never ran then and a signal killed the finished run (130/143, no line); an ignored signal
-    stays ignored."""
-    if finished:
+    later (torch's, tqdm's, an env module's): a program whose work is over ignores SIGINT and
+    SIGTERM from here on. The interpreter puts the default actions back as it begins to shut down,
+    just after the exit hooks and before the half second of its modules' teardown, so
+    :func:`_end_finished` and :func:`_quit_now` never ran then and a signal killed the process by
+    its number, with no line: a finished run (not 0), a stopped one after its ``resume with:`` line
+    (not 130/143), a refused one (not 2). An ignored signal stays ignored."""
+    if over:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
 
