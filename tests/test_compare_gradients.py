@@ -242,4 +242,22 @@ def test_script_notes_the_settings_the_comparison_does_not_read():
         "agent.lr, agent.gamma have no effect on the comparison (it compares scores, not updates)"
     ), completed.stdout
     plain = run_script("num_states=8", "num_random_states=4", "agent.policy=mlp", "agent.activation=relu")
-    assert plain.returncode == 0 and "note:" not in plain.stdout, plain.stdout
+    assert plain.returncode == 0 and "has no effect" not in plain.stdout, plain.stdout
+
+
+def test_samples_where_the_policy_is_one_hot_on_the_action_are_noted():
+    """A relu MLP at param_scale=1 is one-hot at most states: e_a - pi = 0 there, both scores are 0,
+    and the table's 0.00e+00 read as a perfect agreement while most samples tested nothing."""
+    relu = ["env=CartPole-v1", "agent.policy=mlp", "agent.activation=relu"]
+    saturated = compare_gradients(compare_config(*relu))
+    assert saturated.passed and saturated.saturated > (saturated.num_real + saturated.num_random) // 2
+    assert saturated.saturation_note().endswith(
+        "lower param_scale (e.g. param_scale=0.1) for a policy that is not saturated"
+    )
+    assert compare_gradients(compare_config(*relu, "param_scale=0.1")).saturation_note() is None
+    assert compare_gradients(compare_config("env=CartPole-v1")).saturated == 0
+    completed = run_script("num_states=8", "num_random_states=4", *relu[1:])
+    assert completed.returncode == 0, completed.stderr
+    assert re.match(
+        r"note: at \d+ of 12 samples pi\(\.\|s\) puts all its mass", completed.stdout.splitlines()[-1]
+    )

@@ -126,6 +126,28 @@ class CompareReport:
     unread: list[str] = field(default_factory=list)
     """The settings given on the command line that the comparison does not read, each saying why
     (the command prints them as a ``note:``, as training does)."""
+    saturated: int = 0
+    """Samples where ``pi(.|s)`` is one-hot on the action taken (to :data:`SATURATED`), so that
+    ``e_a - pi = 0`` and both scores are 0: the comparison says nothing there."""
+    random_parameters: bool = True
+    """Whether the parameters were drawn (``param_scale``), not a checkpoint's."""
+
+    def saturation_note(self) -> str | None:
+        """What the command says when some samples test nothing (a relu MLP at ``param_scale=1``:
+        75 of 80 samples, whose 0.00e+00 looked like a perfect agreement); None when none."""
+        if not self.saturated:
+            return None
+        total = self.num_real + self.num_random
+        remedy = (
+            "lower param_scale (e.g. param_scale=0.1) for a policy that is not saturated"
+            if self.random_parameters
+            else "the trained policy is saturated there"
+        )
+        return (
+            f"at {self.saturated} of {total} samples pi(.|s) puts all its mass (to {SATURATED:g}) on the "
+            f"action taken, so e_a - pi = 0 and both scores are 0 there: the comparison tests the other "
+            f"{total - self.saturated}; {remedy}"
+        )
 
     @property
     def passed(self) -> bool:
@@ -133,6 +155,19 @@ class CompareReport:
 
     def sample_name(self, index: int) -> str:
         return f"real #{index}" if index < self.num_real else f"random #{index - self.num_real}"
+
+
+SATURATED = 1e-12
+"""A sample is saturated when every entry of ``e_a - pi(.|s)`` is below this (float64)."""
+
+
+def saturated_samples(policy: SoftmaxPolicy, features: Tensor, actions: Tensor) -> int:
+    """How many samples have ``|e_a - pi(.|s)| < SATURATED`` everywhere (computed in float64), where
+    the score ``J^T (e_a - pi)`` is 0 whatever the Jacobian: no test of it."""
+    with torch.no_grad():
+        probs = copy.deepcopy(policy).to(torch.float64).probs(features.to(torch.float64))
+    residual = torch.nn.functional.one_hot(actions, probs.shape[-1]).to(probs.dtype) - probs
+    return int((residual.abs().amax(-1) < SATURATED).sum())
 
 
 def _validate(cfg: Any) -> None:
@@ -366,7 +401,8 @@ def compare_gradients(cfg: Any) -> CompareReport:
         )  # fmt: skip
     return CompareReport(
         run_cfg.env, run_cfg.agent.policy, tuple(policy.param.shape), source, batch.actions.shape[0],
-        cfg.num_random_states, results, unread,
+        cfg.num_random_states, results, unread, saturated_samples(policy, features, actions),
+        random_parameters=not cfg.checkpoint,
     )  # fmt: skip
 
 

@@ -589,6 +589,9 @@ def _compare_gradients(cfg: DictConfig) -> None:
     if report.unread:
         print(f"note: {'; '.join(report.unread)}")
     print(format_report(report))
+    saturation = report.saturation_note()
+    if saturation is not None:  # after the table, whose zeros it explains
+        print(f"note: {saturation}")
     if not report.passed:
         sys.exit(1)
 
