@@ -341,6 +341,13 @@ BOUNDED = gym.spaces.Box(low=-np.ones(3), high=np.ones(3), dtype=np.float64)
         (["agent.policy=mlp", "agent.activation=relu"], BOX_3, None),
         (["agent.baseline=value", "agent.value_hidden_sizes=[4]", "agent.activation=relu"], BOX_3, None),
         (["num_seeds=2", "seed_mode=batched", "batched_update_every=4"], BOX_3, None),
+        (  # b = 0 for a batch of one episode: it trained as agent.baseline=none, without a word
+            ["agent.baseline=time", "agent.episodes_per_update=1"],
+            BOX_3,
+            "agent.baseline=time has no effect with agent.episodes_per_update=1: it subtracts",
+        ),
+        (["agent.baseline=time"], BOX_3, None),  # (2 episodes by default)
+        (["agent.baseline=time", "agent.episodes_per_update=1", "vector.num_envs=4"], BOX_3, None),
     ],
 )
 def test_which_settings_the_note_says_have_no_effect(overrides, space, note):

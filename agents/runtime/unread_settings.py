@@ -73,7 +73,8 @@ def unread_settings(cfg: Any, keys: Iterable[str], space: gym.Space | None = Non
     a Box bounded in every dimension needs no stand-in bound."""
     unread = []
     name_of_map = cfg.features.name
-    for key in dict.fromkeys(keys):
+    keys = list(dict.fromkeys(keys))
+    for key in keys:
         group, _, name = key.partition(".")
         if group == "features" and name in FEATURE_KEYS:
             if isinstance(space, gym.spaces.Discrete):
@@ -107,6 +108,18 @@ def unread_settings(cfg: Any, keys: Iterable[str], space: gym.Space | None = Non
                     "seed_mode=batched and num_seeds > 1",
                 )
             )
+    agent = cfg.agent
+    if (
+        {"agent.baseline", "agent.episodes_per_update"} & set(keys)
+        and agent.baseline == "time"
+        and agent.episodes_per_update == 1
+        and cfg.vector.num_envs == 1  # (several sub-envs may end episodes on one step: a batch of more)
+    ):
+        unread.append(
+            "agent.baseline=time has no effect with agent.episodes_per_update=1: it subtracts the mean "
+            "return of the batch's other episodes, and a batch of one episode has none (b = 0; give "
+            "agent.episodes_per_update=2 or more)"
+        )
     return unread
 
 
