@@ -1916,6 +1916,19 @@ def test_a_sweep_dir_that_does_not_resolve_is_one_line(tmp_path, monkeypatch, ca
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("below", ["", "/sub"])
+def test_a_file_as_the_sweep_dir_is_one_line(tmp_path, monkeypatch, capsys, recwarn, below):
+    """``hydra.sweep.dir=<a file>`` (or below one): Hydra's warning about the summary callback's
+    FileExistsError (two lines on stderr) came before the one line."""
+    (tmp_path / "afile").write_text("mine\n")
+    sweep = ["-m", f"hydra.sweep.dir={tmp_path / 'afile'}{below}", "seed=0,1"]
+    code, err, _ = script("train.py", *sweep, *TINY, monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert_one_line(code, err, 2, f"error: hydra.sweep.dir: cannot create {tmp_path / 'afile'}{below}: ")
+    assert "is a file, not a folder (choose another location)" in err
+    assert not [warning for warning in recwarn if "Callback" in str(warning.message)]
+    assert (tmp_path / "afile").read_text() == "mine\n" and sorted(tmp_path.iterdir()) == [tmp_path / "afile"]
+
+
 @pytest.mark.parametrize(
     ("program", "args", "fragment"),
     [

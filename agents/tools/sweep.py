@@ -51,7 +51,7 @@ from agents.runtime.return_window import window_mean
 from agents.runtime.run_folder import forget_taken_folders, took_run_folder
 from agents.runtime.run_lock import SweepFolderLock
 from agents.runtime.sweep_stop import jobs_started, note_job_started
-from agents.tools.exits import exit_with_user_error
+from agents.tools.exits import check_output_folder, exit_with_user_error
 from agents.tools.job_names import register_resolvers
 from agents.tools.override_values import as_typed
 from agents.tools.presets import override_text
@@ -503,7 +503,8 @@ class SweepSummary(Callback):
         except OmegaConfBaseException as error:  # ${nosuch}: Hydra warned in five lines, then failed on it
             exit_with_user_error(f"hydra.sweep.dir: {first_line(error)}")
         SweepSummary.start(folder)
-        try:
+        check_output_folder(folder, "hydra.sweep.dir")  # a file there: Hydra warned of the callback's
+        try:  # FileExistsError in three lines before its own error
             SweepSummary.take_folder(folder)
         except UserError as refused:  # Hydra turns a callback's Exception into a warning, and sweeps on
             exit_with_user_error(refused)
