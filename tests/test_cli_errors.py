@@ -515,10 +515,13 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
     monkeypatch.chdir(tmp_path)
     overrides = (sweeper, "hydra.sweeper.n_trials=1", "budget.total_env_steps=300")
     code, lines = run_main(train_main, monkeypatch, capsys, *overrides)
-    assert code == 2 and lines == [
-        f"error: {sweeper} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs the "
-        "app once and ignores the sweeper)"
-    ]
+    said = (  # a key of a sweeper not chosen: -m alone then said "not a config key"
+        "a key of another sweeper: choose it first, e.g. hparams_search=cartpole_tpe (Optuna's), and add -m"
+        if sweeper.startswith("hydra.sweeper.")
+        else "sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs the app once and "
+        "ignores the sweeper)"
+    )
+    assert code == 2 and lines == [f"error: {sweeper}{':' if sweeper.startswith('hydra.') else ''} {said}"]
     assert list(tmp_path.iterdir()) == []
     for fine in (
         ["-m", sweeper],
@@ -527,6 +530,40 @@ def test_a_sweeper_without_m_is_one_line_saying_to_add_it(train_main, monkeypatc
         ["--info", "config", sweeper],
     ):
         check_sweeper_has_multirun(fine)  # a sweep, or only a look at the config
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["hparams_search=nosuch"], "In 'train': Could not find 'hparams_search/nosuch' (options: cartpole"),
+        (["hydra/launcher=nosuch"], "In 'hydra/config': Could not find 'hydra/launcher/nosuch' (options: "),
+        (["-m", "hydra.sweeper.n_trials=3", "seed=0,1"], "hydra.sweeper.n_trials is not a config key (a key "
+         "of another sweeper: choose it first, e.g. hparams_search=cartpole_tpe (Optuna's))"),
+        (["-m", "hydra.launcher.n_jobs=2", "seed=0,1"], "hydra.launcher.n_jobs is not a config key (a key "
+         "of another launcher: choose it first, e.g. hydra/launcher=joblib)"),
+        (["-m", "hparams_search=cartpole_tpe", "hydra.sweeper.params.agent.lr=0.05"],
+         "hydra.sweeper.params.agent.lr=0.05 gives a search space under the sweeper's own key: give it as "
+         "agent.lr=0.05 (e.g. agent.lr=interval(0.001,0.1), or a list a,b,c)"),
+        (["-m", "hparams_search=cartpole_tpe", "hydra.sweeper.params.agent.lr=interval(0.1,0.01)"],
+         "hydra.sweeper.params.agent.lr=interval(0.1,0.01) gives a search space under the sweeper's own key: "
+         "give it as agent.lr=interval(0.1,0.01) "),
+    ],
+)  # fmt: skip
+def test_a_sweep_setting_the_line_before_misread_says_what_works(
+    train_main, monkeypatch, capsys, tmp_path, args, said
+):
+    """Lines whose advice did not work when followed: ``hparams_search=nosuch`` said "add -m" (and
+    with it, "Could not find"), ``hydra.launcher.n_jobs=2`` with -m said "known keys: _target_"
+    without naming joblib, a search space under ``hydra.sweeper.params.`` was told "did you mean
+    hydra.sweeper.params.agent.lr", what was typed (or Hydra's "Sweeping over Hydra's configuration
+    is not supported")."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(TRAIN_SCRIPT), *args, "logging.progress_bar=false"])  # -m first
+    with pytest.raises(SystemExit) as exit_info:
+        train_main()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {said}"), lines
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_launcher_or_sweeper_given_as_one_value_is_one_line_naming_its_group(
@@ -558,10 +595,23 @@ def test_a_launcher_without_m_is_one_line_saying_to_add_it(
 
     monkeypatch.chdir(tmp_path)
     code, lines = run_main(train_main, monkeypatch, capsys, launcher, "budget.total_env_steps=300")
-    assert code == 2 and lines == [
-        f"error: {launcher} sets up where a sweep's jobs run, which applies only to a multirun: add -m "
-        "(without it Hydra runs the app once, here, and ignores the launcher)"
-    ]
+    said = (  # a key of a launcher not chosen: -m alone then said "not a config key"
+        ": a key of another launcher: choose it first, e.g. hydra/launcher=joblib, and add -m"
+        if launcher.startswith("hydra.launcher.")
+        else " sets up where a sweep's jobs run, which applies only to a multirun: add -m (without it Hydra "
+        "runs the app once, here, and ignores the launcher)"
+    )
+    assert code == 2 and lines == [f"error: {launcher}{said}"]
+    joblib = run_main(
+        train_main, monkeypatch, capsys, "hydra/launcher=joblib", launcher, "budget.total_env_steps=3"
+    )
+    assert joblib == (
+        2,
+        [
+            "error: hydra/launcher=joblib sets up where a sweep's jobs run, which applies only "
+            "to a multirun: add -m (without it Hydra runs the app once, here, and ignores the launcher)"
+        ],
+    )
     assert list(tmp_path.iterdir()) == []
     for fine in (["-m", launcher], ["--cfg", "hydra", launcher], ["hydra/launcher=basic"]):
         check_sweeper_has_multirun(fine)

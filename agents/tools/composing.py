@@ -161,9 +161,31 @@ def not_utf8_message(error: UnicodeDecodeError, folders: Sequence[str | Path]) -
     return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
 
 
+SEARCH_SPACE_KEY = "hydra.sweeper.params."
+"""Where a search preset's spaces live, each under its dotted key (``agent.lr``) as one name."""
+OTHER_PLUGIN_KEYS = {
+    "hydra.launcher": "a key of another launcher: choose it first, e.g. hydra/launcher=joblib",
+    "hydra.sweeper": "a key of another sweeper: choose it first, e.g. hparams_search=cartpole_tpe (Optuna's)",
+}
+"""The hint for a key the chosen launcher or sweeper (Hydra's basic ones, by default) does not have."""
+
+
+def search_space_line(override: str) -> str:
+    """``hydra.sweeper.params.agent.lr=0.05``: a space given under the sweeper's own key, which a
+    command line cannot reach (the preset's spaces are keyed ``agent.lr``, one name with a dot)."""
+    key, _, value = override.partition("=")
+    task_key = key.removeprefix(SEARCH_SPACE_KEY)
+    return (
+        f"{override} gives a search space under the sweeper's own key: give it as "
+        f"{task_key}={value or '...'} (e.g. {task_key}=interval(0.001,0.1), or a list a,b,c), as the search "
+        "presets do"
+    )
+
+
 def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
     """The closest keys; for a plain dict (``env_kwargs``), how to add a new key (a key of the
-    env's own is never one of another node: ``env_kwargs.mode`` is not ``vector.mode``)."""
+    env's own is never one of another node: ``env_kwargs.mode`` is not ``vector.mode``); for a key
+    of Hydra's launcher or sweeper, how to choose one that has it."""
     full_key, parent = str(cause.full_key), cause.parent_node
     schema = OmegaConf.get_type(parent) if isinstance(parent, DictConfig) else None
     if dataclasses.is_dataclass(schema) and full_key.rpartition(".")[2] in get_type_hints(schema):
@@ -171,7 +193,8 @@ def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:
     known = [str(name) for name in parent if name != "hydra"] if isinstance(parent, DictConfig) else []
     plain_dict = isinstance(parent, DictConfig) and OmegaConf.get_type(parent) is dict
     elsewhere = dotted_keys(parent._get_root()) if isinstance(parent, DictConfig) and not plain_dict else []
-    hint = f"add it with +{full_key}=<value>" if plain_dict else ""
+    plugin_hint = OTHER_PLUGIN_KEYS.get(full_key.rpartition(".")[0], "")  # hydra.launcher.n_jobs
+    hint = f"add it with +{full_key}=<value>" if plain_dict else plugin_hint
     return unknown_key_message(full_key, known, hint, elsewhere)
 
 

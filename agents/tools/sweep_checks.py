@@ -26,6 +26,8 @@ from agents.errors import UserError, broken_yaml, first_line
 from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.composing import (
     CONFIG_ERRORS,
+    OTHER_PLUGIN_KEYS,
+    SEARCH_SPACE_KEY,
     app_config,
     app_config_composed,
     check_resolvable,
@@ -33,6 +35,7 @@ from agents.tools.composing import (
     config_dir_initialized,
     config_path_is_a_module,
     primary_config,
+    search_space_line,
     searchpath_override,
 )
 from agents.tools.job_configs import SweepJobConfigs
@@ -52,6 +55,8 @@ from agents.tools.sweep_settings import (
 )
 from agents.tools.usage import CONFIG_DIR, config_dirs_given
 
+BASIC_SWEEPER_KEYS = ("hydra.sweeper._target_", "hydra.sweeper.max_batch_size", "hydra.sweeper.params")
+"""The keys of Hydra's basic sweeper, the one a run has when none is chosen."""
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
 
@@ -63,10 +68,17 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     show the config, take them as they are). ``hydra.mode=MULTIRUN`` without ``-m`` sweeps, but
     without the handling this module gives a sweep on ``-m``: one line saying to give ``-m``.
 
-    :raises UserError: naming the override and the ``-m`` to add."""
+    A search space given under the sweeper's own key (``hydra.sweeper.params.agent.lr=0.05``, with
+    or without ``-m``) says how to give it (:func:`~agents.tools.composing.search_space_line`).
+
+    :raises UserError: naming the override and the ``-m`` to add; an option that does not exist
+        is left to Hydra's line (it said "add -m", and with it "Could not find"), a key of a sweeper
+        not chosen says to choose one."""
     args, _ = hydra_args(argv)
     for arg in argv:  # with -m too: the sweep's checks failed on it with an AttributeError traceback
         key, sep, value = arg.lstrip("+").partition("=")
+        if key.startswith(SEARCH_SPACE_KEY) and sep and not arg.startswith("~"):
+            raise UserError(search_space_line(arg.lstrip("+")))
         if key in ("hydra.launcher", "hydra.sweeper") and sep and not arg.startswith("~"):
             group = key.replace(".", "/")
             raise UserError(
@@ -75,6 +87,14 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
             )
     if args.multirun or args.cfg or args.info or args.shell_completion:
         return
+    loader = config_loader(CONFIG_DIR, config_dirs_given(argv))
+
+    def exists(group: str, option: str) -> bool:
+        return option.strip() in loader.get_group_options(group)
+
+    given = {key: value.strip().lower() for key, _, value in (arg.lstrip("+").partition("=") for arg in argv)}
+    chosen_sweeper = any(given.get(key, "null") != "null" for key in OTHER_SWEEPERS)
+    chosen_launcher = given.get("hydra/launcher", "null") not in ("null", "basic")
     for arg in argv:
         key, sep, value = arg.lstrip("+").partition("=")
         if key == "hydra.mode" and value.strip().upper() == "MULTIRUN" and not arg.startswith("~"):
@@ -83,12 +103,22 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
                 "jobs): give -m instead"
             )
         chosen = key in OTHER_SWEEPERS and value.strip().lower() != "null"  # null: none (the default)
+        if chosen and not exists(key, value):
+            continue  # Hydra's line names the options (it was "add -m", then "Could not find")
+        for plugin, chosen_one, basic_keys in (
+            ("hydra.sweeper", chosen_sweeper, BASIC_SWEEPER_KEYS),
+            ("hydra.launcher", chosen_launcher, ("hydra.launcher._target_",)),
+        ):  # a key of Hydra's basic one's only: not "add -m" (with it, "not a config key")
+            if key.startswith(f"{plugin}.") and not chosen_one and key not in basic_keys:
+                raise UserError(f"{arg}: {OTHER_PLUGIN_KEYS[plugin]}, and add -m")
         if sep and not arg.startswith(("-", "~")) and (chosen or key.startswith("hydra.sweeper.")):
             raise UserError(
                 f"{arg} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs "
                 "the app once and ignores the sweeper)"
             )
         launcher = key == "hydra/launcher" and value.strip().lower() not in ("null", "basic")
+        if launcher and not exists(key, value):
+            continue
         if sep and not arg.startswith(("-", "~")) and (launcher or key.startswith("hydra.launcher.")):
             raise UserError(  # hydra/launcher=submitit_slurm trained here, on this machine, without a word
                 f"{arg} sets up where a sweep's jobs run, which applies only to a multirun: add -m (without "
