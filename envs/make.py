@@ -75,7 +75,8 @@ def _close_ids(env_id: str) -> str:
         return f" (did you mean {env_id}, without the spaces?)"
     names: dict[str, list[str]] = {}  # 'cartpole' -> [CartPole-v0, CartPole-v1]
     for registered in gym.registry:
-        names.setdefault(_name_of(registered), []).append(registered)
+        if not _needs_missing_jax(registered):
+            names.setdefault(_name_of(registered), []).append(registered)
     name = _name_of(env_id)
     close = (
         difflib.get_close_matches(name, list(names), n=3, cutoff=0.7)
@@ -86,6 +87,14 @@ def _close_ids(env_id: str) -> str:
     if matches:
         return f" (did you mean {', '.join(matches)}?)"
     return " (list the registered ids with: python -c 'import envs, gymnasium; gymnasium.pprint_registry()')"
+
+
+def _needs_missing_jax(env_id: str) -> bool:
+    """Whether ``env_id`` is one of Gymnasium's JAX envs (``tabular/CliffWalking-v0``, ``phys2d/...``)
+    where JAX is not installed: suggested for ``CliffWalking-v0``, it then failed with "No module
+    named 'jax'"."""
+    entry_point = gym.registry[env_id].entry_point
+    return isinstance(entry_point, str) and "Jax" in entry_point and importlib.util.find_spec("jax") is None
 
 
 def _name_of(env_id: str) -> str:

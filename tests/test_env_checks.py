@@ -69,6 +69,9 @@ gym.register(
         (" CartPole-v1", "is not a registered Gymnasium id (did you mean CartPole-v1, without the spaces?)"),
         ("Cart Pole-v1 ", "(did you mean CartPole-v1, without the spaces?)"),
         ("CartPol-v1 ", "(did you mean CartPole-v1, CartPole-v0?)"),
+        # Gymnasium's JAX envs, without JAX: tabular/CliffWalking-v0 failed with "No module named 'jax'"
+        ("CliffWalking-v0", "(did you mean CliffWalking-v1, CliffWalkingSlippery-v1?)"),
+        ("Blackjack-v0", "(did you mean Blackjack-v1?)"),
     ],
 )
 def test_unsupported_envs_are_one_line_errors(env_id, expected):
