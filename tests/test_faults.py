@@ -625,6 +625,10 @@ RESUME_CRAFTED = {
         _set("envs", "episode_start", value={"seed": -5}),
         "Error: Seed must be greater or equal to zero",
     ),
+    "actor rng missing": (  # "KeyError: 'actor'" said nothing of what to do
+        lambda state: state["rng"].pop("actor"),
+        "it lacks the entry 'actor' (the file was altered); resume from another of the run's saves",
+    ),
 }
 
 

@@ -657,6 +657,11 @@ class Trainer:
         check_run_state(state, path, self.agent, self.cfg.vector.num_envs)
         try:
             self._load_run_state(state)
+        except KeyError as error:  # "KeyError: 'actor'" said nothing of what was wrong or what to do
+            raise UserError(
+                f"checkpoint {path} cannot be resumed: it lacks the entry {error.args[0]!r} (the file was "
+                "altered); resume from another of the run's saves"
+            ) from None
         except RESTORE_ERRORS as error:
             raise UserError(
                 f"checkpoint {path} cannot be resumed: {describe(error, last_line=True)}"
