@@ -152,6 +152,20 @@ def test_agent_policy_on_the_command_line_picks_the_preset_of_that_form():
     assert with_env_preset(["env=Acrobot-v1", "agent.policy=action"], CONFIG_DIR).name is None
 
 
+def test_an_env_or_form_given_by_an_interpolation_gets_the_preset_of_what_it_names(monkeypatch):
+    """``env='${oc.env:ENV_ID}'`` (or ``agent.policy='${oc.env:FORM}'``) trained Acrobot-v1 (an MLP)
+    with the generic defaults and no ``preset:`` line: the presets were looked up by the text."""
+    monkeypatch.setenv("SR50_ENV", "Acrobot-v1")
+    monkeypatch.setenv("SR50_FORM", "mlp")
+    assert with_env_preset(["env=${oc.env:SR50_ENV}"], CONFIG_DIR).name == "acrobot_mlp"
+    assert with_env_preset(["agent.policy=${oc.env:SR50_FORM}"], CONFIG_DIR).name == "cartpole_mlp"
+    assert (
+        compose_train_config(["env=${oc.env:SR50_ENV}"]).agent
+        == compose_train_config(["env=Acrobot-v1"]).agent
+    )
+    assert with_env_preset(["env=${seed}"], CONFIG_DIR).name is None  # another key's: left to Hydra
+
+
 def test_env_override_applies_its_preset_and_the_command_line_still_wins():
     env, name = "Acrobot-v1", env_presets(CONFIG_DIR)["Acrobot-v1"][0]
     preset = compose_train_config([f"experiment={name}"], env_presets=False)

@@ -23,6 +23,8 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import QuotedString
 from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from agents.errors import UserError
 from agents.tools.usage import config_groups, load_yaml
@@ -162,6 +164,18 @@ def parsed_override_value(overrides: list[str], key: str) -> str | None:
     (``run_dir='/tmp/it\\'s'`` -> ``/tmp/it's``); None when ``key`` is absent or set to null."""
     value = parsed_override(overrides, key)
     return None if value is None else str(value)
+
+
+def resolved_alone(value: str | None) -> str | None:
+    """``value`` with the interpolations that need no config resolved (``${oc.env:ENV_ID}``,
+    ``${oc.decode:...}``): what the composed config will hold. One that reads another key (or
+    fails) is left as written: Hydra resolves or refuses it later."""
+    if value is None or "${" not in value:
+        return value
+    try:
+        return str(OmegaConf.create({"value": value})["value"])
+    except OmegaConfBaseException:
+        return value
 
 
 def is_sweep(override: str) -> bool:
@@ -423,8 +437,10 @@ def env_preset(
     if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
         untuned = swept_forms_own_options(overrides, config_dir, user_dirs)
         return PresetChoice(overrides, swept="agent.policy", untuned_forms=untuned)
-    policy = parsed_override_value(overrides, "agent.policy")  # 'mlp' is mlp (as the env is compared)
-    preset = preset_for(parsed_override_value(overrides, "env") or env, policy, config_dir, user_dirs)
+    # 'mlp' is mlp (as the env is compared); env='${oc.env:ENV_ID}' is the env it names (no preset was
+    policy = resolved_alone(parsed_override_value(overrides, "agent.policy"))  # applied, without a word)
+    env = resolved_alone(parsed_override_value(overrides, "env")) or env
+    preset = preset_for(env, policy, config_dir, user_dirs)
     if preset is None:
         return PresetChoice(overrides)
     covered = covered_choices(overrides, preset, config_dir, user_dirs)
