@@ -275,6 +275,7 @@ HYDRA_MODES = [
     # the setting was read as the folder: "Additional config directory '<cwd>/experiment=...' not found"
     (("--config-dir", "env=Acrobot-v1"), "--config-dir env=Acrobot-v1: no such folder; env=Acrobot-v1 looks"),
     (("--config-dir", "no_such_folder"), "--config-dir no_such_folder: no such folder (give your own"),
+    (("--config-dir", __file__), f"--config-dir {__file__}: a file, not a folder (give your own"),  # no such
     # Hydra: "Primary config module 'agents.tools.no_such_folder' not found"
     (("-cp", "no_such_folder"), "--config-path no_such_folder: no such folder (a relative one is read from"),
     # argparse printed its usage block past exit_on_error=False

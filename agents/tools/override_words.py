@@ -122,7 +122,8 @@ def check_options(argv: Sequence[str], config_name: str = "") -> None:
     folder = args.config_dir  # Hydra: "Additional config directory '<cwd>/<folder>' not found"
     if folder is not None and not Path(expand_home(folder)).is_dir():
         setting = f"; {folder} looks like a setting: put it after the folder" if "=" in folder else ""
-        raise UserError(f"--config-dir {folder}: no such folder{setting} (give your own configs' folder)")
+        what = "a file, not a folder" if Path(expand_home(folder)).exists() else "no such folder"
+        raise UserError(f"--config-dir {folder}: {what}{setting} (give your own configs' folder)")
     folder = args.config_path  # Hydra: "Primary config module 'agents.tools.<folder>' not found"
     if folder is not None and not folder.startswith("pkg://") and not Path(config_folder(folder)).is_dir():
         relative = "" if Path(named_folder(folder)).is_absolute() else (
