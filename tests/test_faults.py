@@ -627,7 +627,7 @@ RESUME_CRAFTED = {
     ),
     "actor rng missing": (  # "KeyError: 'actor'" said nothing of what to do
         lambda state: state["rng"].pop("actor"),
-        "it lacks the entry 'actor' (the file was altered); resume from another of the run's saves",
+        "an entry it needs is missing ('actor'; the file was altered): resume from an unaltered save",
     ),
 }
 
@@ -2243,7 +2243,7 @@ def test_a_sweep_into_the_folder_of_a_running_sweep_is_one_line(tmp_path, monkey
 
 @pytest.mark.parametrize(
     ("override", "said"),
-    [("hydra.sweeper.params.x=1", "hydra.sweeper.params.x=1 gives a search space under the sweeper's"),
+    [("hydra.sweeper.params.x=1", "hydra.sweeper.params.x=1 gives a sweep under the sweeper's own key"),
      ("hydra.sweeper.params={seed:'0,1'}", "cannot apply hydra.sweeper.params={seed:'0,1'}: it sets a key")],
 )  # fmt: skip
 def test_a_key_below_the_basic_sweepers_null_params_is_one_line(

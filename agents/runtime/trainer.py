@@ -659,8 +659,8 @@ class Trainer:
             self._load_run_state(state)
         except KeyError as error:  # "KeyError: 'actor'" said nothing of what was wrong or what to do
             raise UserError(
-                f"checkpoint {path} cannot be resumed: it lacks the entry {error.args[0]!r} (the file was "
-                "altered); resume from another of the run's saves"
+                f"checkpoint {path} cannot be resumed: an entry it needs is missing ({error.args[0]!r}; the "
+                "file was altered): resume from an unaltered save of the run, or start a new run"
             ) from None
         except RESTORE_ERRORS as error:
             raise UserError(

@@ -8,7 +8,7 @@ import dataclasses
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
@@ -172,13 +172,17 @@ OTHER_PLUGIN_KEYS = {
 
 def search_space_line(override: str) -> str:
     """``hydra.sweeper.params.agent.lr=0.05``: a space given under the sweeper's own key, which a
-    command line cannot reach (the preset's spaces are keyed ``agent.lr``, one name with a dot)."""
+    command line cannot reach (the preset's spaces are keyed ``agent.lr``, one name with a dot). The
+    value as the sweeper reads it: ``'0,1'`` there is the sweep ``0,1`` (quoted on the key itself,
+    one word)."""
     key, _, value = override.partition("=")
     task_key = key.removeprefix(SEARCH_SPACE_KEY)
+    with suppress(HydraException):
+        parsed = OverridesParser.create().parse_override(override).value()
+        value = parsed if isinstance(parsed, str) else value
     return (
-        f"{override} gives a search space under the sweeper's own key: give it as "
-        f"{task_key}={value or '...'} (e.g. {task_key}=interval(0.001,0.1), or a list a,b,c), as the search "
-        "presets do"
+        f"{override} gives a sweep under the sweeper's own key: give it on the key itself, "
+        f"{task_key}={value or '...'}, as the sweep presets do"
     )
 
 

@@ -26,7 +26,6 @@ from agents.errors import UserError, broken_yaml, first_line
 from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.composing import (
     CONFIG_ERRORS,
-    OTHER_PLUGIN_KEYS,
     SEARCH_SPACE_KEY,
     app_config,
     app_config_composed,
@@ -55,8 +54,6 @@ from agents.tools.sweep_settings import (
 )
 from agents.tools.usage import CONFIG_DIR, config_dirs_given
 
-BASIC_SWEEPER_KEYS = ("hydra.sweeper._target_", "hydra.sweeper.max_batch_size", "hydra.sweeper.params")
-"""The keys of Hydra's basic sweeper, the one a run has when none is chosen."""
 OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
 
@@ -72,8 +69,7 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     or without ``-m``) says how to give it (:func:`~agents.tools.composing.search_space_line`).
 
     :raises UserError: naming the override and the ``-m`` to add; an option that does not exist
-        is left to Hydra's line (it said "add -m", and with it "Could not find"), a key of a sweeper
-        not chosen says to choose one."""
+        is left to Hydra's line (it said "add -m", and with it "Could not find")."""
     args, _ = hydra_args(argv)
     for arg in argv:  # with -m too: the sweep's checks failed on it with an AttributeError traceback
         key, sep, value = arg.lstrip("+").partition("=")
@@ -92,9 +88,6 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     def exists(group: str, option: str) -> bool:
         return option.strip() in loader.get_group_options(group)
 
-    given = {key: value.strip().lower() for key, _, value in (arg.lstrip("+").partition("=") for arg in argv)}
-    chosen_sweeper = any(given.get(key, "null") != "null" for key in OTHER_SWEEPERS)
-    chosen_launcher = given.get("hydra/launcher", "null") not in ("null", "basic")
     for arg in argv:
         key, sep, value = arg.lstrip("+").partition("=")
         if key == "hydra.mode" and value.strip().upper() == "MULTIRUN" and not arg.startswith("~"):
@@ -105,12 +98,6 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
         chosen = key in OTHER_SWEEPERS and value.strip().lower() != "null"  # null: none (the default)
         if chosen and not exists(key, value):
             continue  # Hydra's line names the options (it was "add -m", then "Could not find")
-        for plugin, chosen_one, basic_keys in (
-            ("hydra.sweeper", chosen_sweeper, BASIC_SWEEPER_KEYS),
-            ("hydra.launcher", chosen_launcher, ("hydra.launcher._target_",)),
-        ):  # a key of Hydra's basic one's only: not "add -m" (with it, "not a config key")
-            if key.startswith(f"{plugin}.") and not chosen_one and key not in basic_keys:
-                raise UserError(f"{arg}: {OTHER_PLUGIN_KEYS[plugin]}, and add -m")
         if sep and not arg.startswith(("-", "~")) and (chosen or key.startswith("hydra.sweeper.")):
             raise UserError(
                 f"{arg} sets up a sweep, which runs only as a multirun: add -m (without it Hydra runs "
@@ -154,8 +141,8 @@ def sweep_jobs(argv: Sequence[str], config_params: Sequence[str] | None = None) 
     if sampled is not None:  # Hydra's BasicSweeper raised 'does not support sweep type' (a traceback)
         raise UserError(
             f"{sampled.input_line}: -m lists its jobs (a=1,2, choice(), range()) and cannot draw from "
-            "interval(), which needs a search that samples: hydra/sweeper=optuna with "
-            "hydra.sweeper.params (as the hparams_search=cartpole_tpe preset does)"
+            "interval(), which needs a search that samples: add hydra/sweeper=optuna (and "
+            "hydra.sweeper.n_trials=N), or a search preset (hparams_search=cartpole_tpe)"
         )
     try:
         jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
