@@ -5032,12 +5032,11 @@ def test_a_signal_while_the_interpreter_shuts_down_ends_in_one_line(tmp_path, si
     assert lines[0].startswith("error: budget.total_env_steps=-5 must be")
 
 
-@pytest.mark.slow  # processes of several seconds each: make test-slow (CI); the quick suite stays near 5 min
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_after_the_interpreter_began_to_shut_down_still_ends_a_finished_run_with_0(tmp_path, signum):
-    """The interpreter puts the default actions back as it shuts down (before the modules go, which
-    takes half a second after torch): a signal then, after the last line, killed a finished run
-    (130/143, no line), which the README says ends with 0. A finalizer of a module sends it here."""
+def _train_with_a_signal_in_teardown(
+    signum: int, overrides: list[str], before_the_run: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``train.py <overrides>`` in a process that a finalizer of a module sends ``signum`` as the
+    interpreter tears the modules down, after it put the default signal actions back."""
     program = (
         "import os, runpy, signal, sys, time, types\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as at a terminal (xdist ignores it)
@@ -5047,11 +5046,22 @@ def test_a_signal_after_the_interpreter_began_to_shut_down_still_ends_a_finished
         "module = types.ModuleType('zz_late')\n"
         "module.late = Late()\n"
         "sys.modules['zz_late'] = module\n"  # cleared with the modules, after the signal handlers
-        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps=300', "
-        f"'run_dir={tmp_path / 'run'}']\n"
+        f"{before_the_run}"
+        f"sys.argv = ['train.py', 'logging.progress_bar=false', *{overrides!r}]\n"
         f"runpy.run_path({str(SCRIPTS / 'train.py')!r}, run_name='__main__')\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow  # processes of several seconds each: make test-slow (CI); the quick suite stays near 5 min
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_interpreter_began_to_shut_down_still_ends_a_finished_run_with_0(tmp_path, signum):
+    """The interpreter puts the default actions back as it shuts down (before the modules go, which
+    takes half a second after torch): a signal then, after the last line, killed a finished run
+    (130/143, no line), which the README says ends with 0. A finalizer of a module sends it here."""
+    done = _train_with_a_signal_in_teardown(
+        signum, ["budget.total_env_steps=300", f"run_dir={tmp_path / 'run'}"]
+    )
     assert done.returncode == 0 and not done.stderr.strip(), (done.returncode, done.stderr)
     assert done.stdout.splitlines()[-1].startswith("tensorboard: ")
 
@@ -5064,26 +5074,15 @@ def test_a_signal_after_the_interpreter_began_to_shut_down_keeps_the_programs_ex
     half second after a stopped run's ``resume with:`` line killed the process by the signal, with
     no line (-15 to a Python parent, not 130), as it did a refused run's (not 2). Its work is over
     and said: it ends with the status it was ending with."""
-    overrides = ["budget.total_env_steps=-5"] if ending == "refused" else []
-    program = (
-        "import os, runpy, signal, sys, time, types\n"
-        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as at a terminal (xdist ignores it)
-        "kill, pid, sleep = os.kill, os.getpid(), time.sleep\n"
-        "class Late:\n"
-        f"    def __del__(self): kill(pid, {int(signum)}); sleep(0.5)\n"
-        "module = types.ModuleType('zz_late')\n"
-        "module.late = Late()\n"
-        "sys.modules['zz_late'] = module\n"  # cleared with the modules, after the signal handlers
+    steps = "budget.total_env_steps=-5" if ending == "refused" else "budget.total_env_steps=100000"
+    first_ctrl_c = (
         "import agents.runtime.trainer as trainer\n"
         "update = trainer.Trainer._update\n"
         "def update_then_ctrl_c(self, elapsed):\n"  # the run's own first Ctrl-C, at its first update
         "    update(self, elapsed); kill(pid, signal.SIGINT)\n"
         "trainer.Trainer._update = update_then_ctrl_c\n"
-        f"sys.argv = ['train.py', 'logging.progress_bar=false', 'budget.total_env_steps=100000', "
-        f"'run_dir={tmp_path / 'run'}', *{overrides!r}]\n"
-        f"runpy.run_path({str(SCRIPTS / 'train.py')!r}, run_name='__main__')\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    done = _train_with_a_signal_in_teardown(signum, [steps, f"run_dir={tmp_path / 'run'}"], first_ctrl_c)
     lines = done.stderr.strip().splitlines()
     if ending == "refused":
         assert done.returncode == 2 and len(lines) == 1, (done.returncode, done.stderr)
