@@ -143,7 +143,9 @@ def hold_first_step_warnings(env: Any) -> None:
     first step only ("The reward returned by `step()` must be a float ..., actual type: <class
     'NoneType'>", its colour codes and all), and where this project refuses what that step
     returned (an :class:`EnvOutputError`), the one line says it, alone; otherwise they are shown
-    as Python would have; where the step raised and the checker had found why (a step of gym's old
+    as Python would have, as the second step begins: the caller's own check of what the first
+    returned (an observation of the wrong shape, which the checker warned of in two lines above the
+    one line) comes first; where the step raised and the checker had found why (a step of gym's old
     API, 4 values, failed to unpack), the one line adds its finding. Later calls are ``env``'s own
     ``step``, at no cost."""
     step = env.step
@@ -164,9 +166,17 @@ def hold_first_step_warnings(env: Any) -> None:
         except BaseException:
             show_warnings(held)
             raise
-        show_warnings(held)
+        if held:  # shown as the next step begins: the caller has taken this one's result by then
+            held_first.extend(held)
+            env.step = second_step
         return result
 
+    def second_step(*args: Any, **kwargs: Any) -> Any:
+        del env.step  # from now on the class's own
+        show_warnings(held_first)
+        return env.step(*args, **kwargs)
+
+    held_first: list[warnings.WarningMessage] = []
     env.step = first_step
 
 

@@ -227,6 +227,8 @@ for _fault in (*_STEP_FAULTS, *_RUN_FAULTS):
 
 if "fault/FirstNonereward-v0" not in gym.registry:  # at the first step, which Gymnasium's checker checks
     gym.register("fault/FirstNonereward-v0", entry_point=FaultyEnv, kwargs={"fault": "nonereward", "at": 1})
+if "fault/FirstShape-v0" not in gym.registry:  # an observation of the wrong shape at the first step too
+    gym.register("fault/FirstShape-v0", entry_point=FaultyEnv, kwargs={"fault": "shape", "at": 1})
 
 
 if "fault/Hugereturn-v0" not in gym.registry:

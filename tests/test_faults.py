@@ -1005,6 +1005,27 @@ def test_a_later_seeds_failed_start_names_the_seed(tmp_path, capsys):
     assert not list((tmp_path / "run").glob("seed*"))  # seed 0's folder, made for nothing, is gone
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_first_steps_observation_of_the_wrong_shape_is_one_line(tmp_path, capsys, mode):
+    """Gymnasium's passive env checker warned first ("The obs returned by the `step()` method is not
+    within the observation space", two lines) that the one line says anyway: the first step's
+    warnings were shown as it returned, before the trainer's check of what it returned."""
+    fault_envs.FaultyEnv.calls = 0
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        code, err, _ = run_train(
+            *TINY, "env=fault_envs:fault/FirstShape-v0", *MODES[mode], f"run_dir={tmp_path / 'run'}",
+            capsys=capsys,
+        )  # fmt: skip
+    said = (  # a vector env fails to stack its sub-envs' observations: the checker's finding is in the line
+        "Output array is the wrong shape (Gymnasium's env checker: The obs returned by the `step()` method"
+        if mode in ("vector", "batched")
+        else "returned an observation of shape (3,) and dtype float32; its observation_"
+    )
+    assert_one_line(code, err, 2, said)
+    assert not [warning for warning in shown if "observation space" in str(warning.message)]
+
+
 def test_the_warnings_of_an_env_that_starts_are_still_shown(tmp_path):
     with pytest.warns(UserWarning, match="not within the observation space"):
         train(
