@@ -167,16 +167,15 @@ def hold_first_step_warnings(env: Any) -> None:
             show_warnings(held)
             raise
         if held:  # shown as the next step begins: the caller has taken this one's result by then
-            held_first.extend(held)
+
+            def second_step(*args: Any, **kwargs: Any) -> Any:
+                del env.step  # from now on the class's own
+                show_warnings(held)
+                return env.step(*args, **kwargs)
+
             env.step = second_step
         return result
 
-    def second_step(*args: Any, **kwargs: Any) -> Any:
-        del env.step  # from now on the class's own
-        show_warnings(held_first)
-        return env.step(*args, **kwargs)
-
-    held_first: list[warnings.WarningMessage] = []
     env.step = first_step
 
 

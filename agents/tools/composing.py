@@ -8,7 +8,7 @@ import dataclasses
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
@@ -161,29 +161,11 @@ def not_utf8_message(error: UnicodeDecodeError, folders: Sequence[str | Path]) -
     return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
 
 
-SEARCH_SPACE_KEY = "hydra.sweeper.params."
-"""Where a search preset's spaces live, each under its dotted key (``agent.lr``) as one name."""
 OTHER_PLUGIN_KEYS = {
     "hydra.launcher": "a key of another launcher: choose it first, e.g. hydra/launcher=joblib",
     "hydra.sweeper": "a key of another sweeper: choose it first, e.g. hparams_search=cartpole_tpe (Optuna's)",
 }
 """The hint for a key the chosen launcher or sweeper (Hydra's basic ones, by default) does not have."""
-
-
-def search_space_line(override: str) -> str:
-    """``hydra.sweeper.params.agent.lr=0.05``: a space given under the sweeper's own key, which a
-    command line cannot reach (the preset's spaces are keyed ``agent.lr``, one name with a dot). The
-    value as the sweeper reads it: ``'0,1'`` there is the sweep ``0,1`` (quoted on the key itself,
-    one word)."""
-    key, _, value = override.partition("=")
-    task_key = key.removeprefix(SEARCH_SPACE_KEY)
-    with suppress(HydraException):
-        parsed = OverridesParser.create().parse_override(override).value()
-        value = parsed if isinstance(parsed, str) else value
-    return (
-        f"{override} gives a sweep under the sweeper's own key: give it on the key itself, "
-        f"{task_key}={value or '...'}, as the sweep presets do"
-    )
 
 
 def _unknown_key_message(cause: ConfigKeyError | ConfigAttributeError) -> str:

@@ -437,8 +437,9 @@ def env_preset(
     if policy is not None and is_sweep(f"agent.policy={policy}"):  # the presets are per policy form
         untuned = swept_forms_own_options(overrides, config_dir, user_dirs)
         return PresetChoice(overrides, swept="agent.policy", untuned_forms=untuned)
-    # 'mlp' is mlp (as the env is compared); env='${oc.env:ENV_ID}' is the env it names (no preset was
-    policy = resolved_alone(parsed_override_value(overrides, "agent.policy"))  # applied, without a word)
+    # 'mlp' is mlp (as the env is compared); env='${oc.env:ENV_ID}' is the env it names (it got no
+    # preset, without a word)
+    policy = resolved_alone(parsed_override_value(overrides, "agent.policy"))
     env = resolved_alone(parsed_override_value(overrides, "env")) or env
     preset = preset_for(env, policy, config_dir, user_dirs)
     if preset is None:

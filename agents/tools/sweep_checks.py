@@ -26,7 +26,6 @@ from agents.errors import UserError, broken_yaml, first_line
 from agents.runtime.run_lock import SweepFolderLock
 from agents.tools.composing import (
     CONFIG_ERRORS,
-    SEARCH_SPACE_KEY,
     app_config,
     app_config_composed,
     check_resolvable,
@@ -34,7 +33,6 @@ from agents.tools.composing import (
     config_dir_initialized,
     config_path_is_a_module,
     primary_config,
-    search_space_line,
     searchpath_override,
 )
 from agents.tools.job_configs import SweepJobConfigs
@@ -58,6 +56,26 @@ OTHER_SWEEPERS = ("hparams_search", "hydra/sweeper")
 """Override keys that pick a sweeper choosing its jobs as it goes (their jobs are unknown ahead)."""
 
 
+SEARCH_SPACE_KEY = "hydra.sweeper.params."
+"""Where a search preset's spaces live, each under its dotted key (``agent.lr``) as one name."""
+
+
+def search_space_line(override: str) -> str:
+    """``hydra.sweeper.params.agent.lr=0.05``: a space given under the sweeper's own key, which a
+    command line cannot reach (the preset's spaces are keyed ``agent.lr``, one name with a dot). The
+    value as the sweeper reads it: ``'0,1'`` there is the sweep ``0,1`` (quoted on the key itself,
+    one word)."""
+    key, _, value = override.partition("=")
+    task_key = key.removeprefix(SEARCH_SPACE_KEY)
+    with suppress(HydraException):
+        parsed = OverridesParser.create().parse_override(override).value()
+        value = parsed if isinstance(parsed, str) else value
+    return (
+        f"{override} gives a sweep under the sweeper's own key: give it on the key itself, "
+        f"{task_key}={value or '...'}, as the sweep presets do"
+    )
+
+
 def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     """A sweeper chosen without ``-m`` (``hparams_search=cartpole_tpe``, ``hydra/sweeper=optuna``,
     ``hydra.sweeper.n_trials=60``): Hydra runs the app once and ignores the sweeper, as it does
@@ -66,7 +84,7 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
     without the handling this module gives a sweep on ``-m``: one line saying to give ``-m``.
 
     A search space given under the sweeper's own key (``hydra.sweeper.params.agent.lr=0.05``, with
-    or without ``-m``) says how to give it (:func:`~agents.tools.composing.search_space_line`).
+    or without ``-m``) says how to give it (:func:`search_space_line`).
 
     :raises UserError: naming the override and the ``-m`` to add; an option that does not exist
         is left to Hydra's line (it said "add -m", and with it "Could not find")."""
@@ -83,10 +101,9 @@ def check_sweeper_has_multirun(argv: Sequence[str]) -> None:
             )
     if args.multirun or args.cfg or args.info or args.shell_completion:
         return
-    loader = config_loader(CONFIG_DIR, config_dirs_given(argv))
 
-    def exists(group: str, option: str) -> bool:
-        return option.strip() in loader.get_group_options(group)
+    def exists(group: str, option: str) -> bool:  # (the loader only where a group option is given)
+        return option.strip() in config_loader(CONFIG_DIR, config_dirs_given(argv)).get_group_options(group)
 
     for arg in argv:
         key, sep, value = arg.lstrip("+").partition("=")
